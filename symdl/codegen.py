@@ -113,12 +113,14 @@ def use_expm1_log1p(expr: sp.Expr) -> sp.Expr:
     """
 
     def rewrite_add(add: sp.Add) -> sp.Expr:
+        # c·e^u − c, in whichever form SymPy left it (it distributes float coefficients).
         terms = list(add.args)
-        exps = [t for t in terms if isinstance(t, sp.exp)]
-        if sp.S.NegativeOne in terms and exps:
-            terms.remove(sp.S.NegativeOne)
-            terms.remove(exps[0])
-            return sp.Add(expm1(exps[0].args[0]), *terms)
+        for term in terms:
+            coeff, rest = term.as_coeff_Mul()
+            if isinstance(rest, sp.exp) and -coeff in terms:
+                terms.remove(term)
+                terms.remove(-coeff)
+                return sp.Add(coeff * expm1(rest.args[0]), *terms)
         return add
 
     def rewrite_log(log: sp.log) -> sp.Expr:

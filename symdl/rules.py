@@ -9,7 +9,7 @@ prints and compiles.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -25,12 +25,14 @@ __all__ = [
     "Kink",
     "Param",
     "Rule",
+    "formula_rule",
     "register",
+    "register_vector",
     "rule",
     "rules",
 ]
 
-Kind = Literal["activation", "loss", "penalty"]
+Kind = Literal["activation", "loss", "penalty", "formula"]
 KinkConvention = Literal["pytorch", "left", "right", "average"]
 KINK_CONVENTIONS: tuple[str, ...] = ("pytorch", "left", "right", "average")
 
@@ -63,7 +65,7 @@ class Definition:
 
     expr: sp.Expr
     inputs: tuple[sp.Symbol, ...]
-    textbook: sp.Expr
+    textbook: sp.Expr | None
     output: sp.Symbol | None = None
     stable_expr: sp.Expr | None = None
     stable_derivative: sp.Expr | None = None
@@ -107,32 +109,40 @@ class _Entry:
     builder: Callable[..., Definition]
     params: tuple[Param, ...]
     summary: str
+    vector: bool = False
 
 
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register(name: str, kind: Kind, params: tuple[Param, ...] = ()) -> Callable:
+def register(name: str, kind: Kind, params: tuple[Param, ...] = (), *, vector: bool = False) -> Callable:
     """Decorator: add the builder of rule ``name`` to the registry."""
 
     def decorate(builder: Callable[..., Definition]) -> Callable[..., Definition]:
         if name in _REGISTRY:
             raise RuntimeError(f"rule {name!r} is registered twice")
         summary = (builder.__doc__ or "").strip().splitlines()[0] if builder.__doc__ else name
-        _REGISTRY[name] = _Entry(name, kind, builder, params, summary)
+        _REGISTRY[name] = _Entry(name, kind, builder, params, summary, vector)
         return builder
 
     return decorate
 
 
+def register_vector(name: str, kind: Kind) -> Callable:
+    """Decorator: add a vector rule's builder (returning a ``VectorDefinition``) to the registry."""
+    return register(name, kind, vector=True)
+
+
 def _load_rule_modules() -> None:
-    from . import activations, losses, penalties  # noqa: F401  (registration happens on import)
+    from . import activations, losses, penalties, vector_rules  # noqa: F401  (registration happens on import)
 
 
 def rules() -> dict[str, str]:
     """Every registered rule name with its kind (activation, loss, penalty)."""
     _load_rule_modules()
-    return {name: entry.kind for name, entry in _REGISTRY.items()}
+    order = {"activation": 0, "loss": 1, "penalty": 2}
+    ranked = sorted(_REGISTRY.values(), key=lambda e: order[e.kind])
+    return {entry.name: entry.kind for entry in ranked}
 
 
 def rule_params(name: str) -> tuple[Param, ...]:
@@ -184,9 +194,44 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
         if p.positive and not value > 0:
             raise ValueError(f"parameter {p.name!r} of rule {name!r} must be > 0, got {params.get(p.name)}")
         values[p.name] = value
+    if entry.vector:
+        from .vector_rules import VectorRule
+
+        return VectorRule(name, entry.kind, entry.builder(), entry.summary)  # type: ignore[return-value]
     symbols = {p.name: p.symbol() for p in entry.params}
     definition = entry.builder(**symbols)
     return Rule(name, entry.kind, definition, symbols, values, kink_convention, entry.summary)
+
+
+def formula_rule(
+    text: str,
+    wrt: str = "z",
+    params: Mapping[str, float | None] | None = None,
+    *,
+    symbols: Sequence[str] = (),
+    kink_convention: KinkConvention = "pytorch",
+) -> Rule:
+    """A rule from user formula text, parsed safely by :func:`symdl.parse` (never ``eval``).
+
+    ``wrt`` is the variable to differentiate by; ``symbols`` are further
+    variables (inputs); ``params`` maps parameter names to values (None keeps
+    one symbolic, which the numeric code then refuses).
+    """
+    from .parse import FormulaError, parse
+
+    if kink_convention not in KINK_CONVENTIONS:
+        raise ValueError(f"unknown kink convention {kink_convention!r}; accepted: {', '.join(KINK_CONVENTIONS)}")
+    params = dict(params or {})
+    names = [wrt, *[s for s in symbols if s != wrt]]
+    expr = parse(text, symbols=names, params=list(params))
+    by_name = {s.name: s for s in expr.free_symbols}
+    inputs = tuple(by_name.get(n, sp.Symbol(n, real=True)) for n in names)
+    param_symbols = {n: by_name.get(n, sp.Symbol(n, real=True)) for n in params}
+    values = {n: _exact_number(n, v) for n, v in params.items() if v is not None}
+    if not expr.has(inputs[0]):
+        raise FormulaError(f"formula: does not depend on {wrt!r}; the variable to differentiate by must appear")
+    definition = Definition(expr=expr, inputs=inputs, textbook=None)
+    return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 
 
 class Rule:
@@ -232,7 +277,7 @@ class Rule:
 
     @property
     def param_subs(self) -> dict[sp.Symbol, sp.Expr]:
-        return {self.param_symbols[k]: v for k, v in self.params.items()}
+        return {self.param_symbols[k]: v for k, v in self.params.items() if k in self.param_symbols}
 
     def _input(self, wrt: sp.Symbol | str | None) -> sp.Symbol:
         if wrt is None:
@@ -265,7 +310,9 @@ class Rule:
     def textbook(self, wrt: sp.Symbol | str | None = None, in_output: bool = False) -> sp.Expr:
         """The textbook form of the derivative; with ``in_output`` written in terms of the output."""
         var = self._input(wrt)
-        form = self.definition.textbook if var == self.wrt else self.definition.other_textbooks[var]
+        form = self.definition.textbook if var == self.wrt else self.definition.other_textbooks.get(var)
+        if form is None:
+            return self.derivative(var)
         if in_output or self.definition.output is None:
             return form
         return form.subs(self.definition.output, self.expr)
@@ -294,12 +341,15 @@ class Rule:
         for at, value in self.definition.pytorch_kinks.items():
             if sp.simplify(at - point) == 0:
                 return value
-        raise RuntimeError(f"rule {self.name!r}: no PyTorch value declared for the kink at {point}")
+        # No declared value (user formulas): keep the one SymPy's derivative gives, a one-sided value or sign(0) = 0.
+        return self._natural_value(sp.diff(self.expr, self.wrt), point)
 
     def identities(self) -> dict[str, sp.Expr]:
         """Each identity :meth:`prove` shows, as the expression that must be 0."""
         d = self.definition
-        out = {"derivative - textbook": sp.diff(self.expr, self.wrt) - self.textbook()}
+        out = {}
+        if d.textbook is not None:
+            out["derivative - textbook"] = sp.diff(self.expr, self.wrt) - self.textbook()
         for var in d.other_textbooks:
             out[f"d/d{var} - textbook"] = sp.diff(self.expr, var) - self.textbook(var)
         if d.stable_expr is not None:
@@ -328,7 +378,7 @@ class Rule:
 
     def latex(self) -> dict[str, str]:
         """LaTeX for the definition and the derivative (``cases`` for piecewise rules)."""
-        name = {"activation": "g", "loss": "L", "penalty": "\\Omega"}[self.kind]
+        name = {"activation": "g", "loss": "L", "penalty": "\\Omega", "formula": "f"}[self.kind]
         args = ", ".join(sp.latex(s) for s in self.inputs)
         head = f"{name}({args})"
         var = sp.latex(self.wrt)

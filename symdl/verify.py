@@ -5,7 +5,8 @@ that the returned value is a subgradient and that the generated derivative
 returns it; central finite differences of the generated forward code against
 the generated derivative (float64, away from every breakpoint); both against a
 50-digit mpmath evaluation on [−40, 40] (float64 and float32); finite,
-warning-free results on [−1000, 1000] in float32 and float64.
+warning-free results on [−1000, 1000] in float32 and float64. Vector rules
+are checked by :mod:`symdl.verify_vector`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import sympy as sp
 from .codegen import compile_kernel
 from .proof import breakpoints
 from .rules import Rule, rule, rules
+from .vector_rules import VectorRule
+from .verify_vector import check_vector_rule
 from .testing import (
     ACCURACY_RTOL,
     STABILITY_LIMIT,
@@ -86,10 +89,14 @@ def _breakpoint_functions(r: Rule, var: sp.Symbol) -> list[Callable[..., np.ndar
     return [compile_kernel(p, r.inputs, f"breakpoint_{i}") for i, p in enumerate(found)]
 
 
-def verify_rule(r: Rule, points: int = 200, seed: int = 0) -> RuleReport:
+def verify_rule(r: Rule | VectorRule, points: int = 200, seed: int = 0) -> RuleReport:
     """Prove ``r`` and check its generated code; see the module docstring for what is checked."""
     report = RuleReport(r.name)
     report.proofs = {label: bool(proof) for label, proof in r.prove().items()}
+    if isinstance(r, VectorRule):
+        for key, value in check_vector_rule(r, rows=max(4, points // 5), seed=seed).items():
+            setattr(report, key, value)
+        return report
     bound_subs = r.param_subs
     forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.name)
     report.kinks_ok = _check_kinks(r)

@@ -1,0 +1,53 @@
+"""symdl: derive, prove, compile and verify the mathematics of neural networks.
+
+>>> import symdl
+>>> r = symdl.rule("sigmoid")
+>>> r.textbook(in_output=True)
+g*(1 - g)
+>>> all(r.prove().values())
+True
+"""
+
+from . import testing
+from .codegen import Kernel, compile_kernel
+from .parse import FormulaError, parse
+from .proof import Proof, prove_zero
+from .rules import (
+    KINK_CONVENTIONS,
+    Definition,
+    Kink,
+    Param,
+    Rule,
+    formula_rule,
+    register,
+    rule,
+    rule_params,
+    rules,
+)
+from .verify import RuleReport, verify_rule, verify_rules
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KINK_CONVENTIONS",
+    "Definition",
+    "FormulaError",
+    "Kernel",
+    "Kink",
+    "Param",
+    "Proof",
+    "Rule",
+    "RuleReport",
+    "compile_kernel",
+    "formula_rule",
+    "parse",
+    "prove_zero",
+    "register",
+    "rule",
+    "rule_params",
+    "rules",
+    "testing",
+    "verify_rule",
+    "verify_rules",
+    "__version__",
+]
