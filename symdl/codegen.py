@@ -93,14 +93,16 @@ def as_float_array(x: object, name: str) -> np.ndarray:
     raise TypeError(f"{name}: expected real numbers (float or int array), got dtype {arr.dtype}")
 
 
-def finish(value: object, shape: tuple[int, ...], dtype: np.dtype, reduce_sum: bool) -> np.ndarray:
-    """Broadcast ``value`` to ``shape`` in ``dtype`` (constant results become full arrays)."""
+def finish(
+    value: object, shape: tuple[int, ...], dtype: np.dtype, reduce_sum: bool, inputs: tuple[np.ndarray, ...] = ()
+) -> np.ndarray:
+    """Broadcast ``value`` to ``shape`` in ``dtype``: constant results become full arrays, never an input itself."""
     out = np.asarray(value)
     if reduce_sum:
         return np.sum(np.broadcast_to(out, shape), dtype=dtype)
     if out.shape != shape:
         out = np.broadcast_to(out, shape)
-    if out.dtype != dtype or not out.flags.writeable:
+    if out.dtype != dtype or not out.flags.writeable or any(out is x for x in inputs):
         out = out.astype(dtype)
     return out[()] if shape == () else out
 
@@ -148,6 +150,8 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     values first). With ``reduce_sum`` the kernel returns Σ expr over all
     elements (penalties).
     """
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise ValueError(f"kernel name {name!r} is not a Python identifier")
     free = expr.free_symbols - set(args)
     if free:
         raise ValueError(f"{name}: symbols {sorted(map(str, free))} have no value; give them as parameters")
@@ -170,7 +174,7 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     lines.append(f"    _shape = {shape}")
     lines.append("    _t = _dtype.type")
     lines += [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
-    lines.append(f"    return _finish({printer.doprint(body)}, _shape, _dtype, {reduce_sum})")
+    lines.append(f"    return _finish({printer.doprint(body)}, _shape, _dtype, {reduce_sum}, ({''.join(n + ', ' for n in names)}))")
     source = "\n".join(lines) + "\n"
     namespace: dict[str, object] = {"numpy": np, "_as_float": as_float_array, "_finish": finish}
     # Generated code only: the source is printed from a SymPy tree with identifier-checked names.

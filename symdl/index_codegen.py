@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from .codegen import Kernel, SymdlNumpyPrinter, as_float_array
+from .codegen import Kernel, SymdlNumpyPrinter, as_float_array, use_expm1_log1p
 
-__all__ = ["FirstArgMax", "LogSumExp", "RowMax", "compile_index_kernel", "place"]
+__all__ = ["Centered", "FirstArgMax", "LogSumExp", "RowMax", "ShiftMax", "compile_index_kernel", "place"]
 
 
 class RowMax(sp.Function):
@@ -34,6 +34,32 @@ class RowMax(sp.Function):
 
     def _latex(self, printer, exp=None):
         return rf"\max_{{{printer._print(self.args[1])}}} {printer._print(self.args[0])}"
+
+
+class ShiftMax(RowMax):
+    """A shift c = max_j u(j) that cancels in the math (e^{u − c}); proofs replace it by a free symbol."""
+
+
+class Centered(sp.Function):
+    """u(i) − max_i u(i): ``Centered(u, i, n)``, printed with the subtraction done first.
+
+    Subtracting the max first is exact for the largest element (Sterbenz), so
+    e.g. log softmax = Centered(a) − logsumexp(Centered(a)) keeps every digit
+    where softmax ≈ 1; SymPy would otherwise reorder the sum.
+    """
+
+    nargs = 3
+
+    def expand_shift(self) -> sp.Expr:
+        u, i, n = self.args
+        return u - ShiftMax(u, i, n)
+
+    def doit(self, **hints):
+        return self.expand_shift().doit(**hints)
+
+    def _latex(self, printer, exp=None):
+        u, i, _ = (printer._print(a) for a in self.args)
+        return rf"\left({u} - \max_{{{i}}} {u}\right)"
 
 
 class LogSumExp(sp.Function):
@@ -129,6 +155,14 @@ class _IndexPrinter(SymdlNumpyPrinter):
         u, j, _ = expr.args
         return f"numpy.logaddexp.reduce({self._print(u)}, axis={self._slot(j)}, keepdims=True)"
 
+    def _print_Centered(self, expr: Centered) -> str:
+        u, i, _ = expr.args
+        values = self._print(u)
+        return f"({values} - numpy.max({values}, axis={self._slot(i)}, keepdims=True))"
+
+    def _print_ShiftMax(self, expr: ShiftMax) -> str:
+        return self._print_RowMax(expr)
+
     def _print_RowMax(self, expr: RowMax) -> str:
         return f"numpy.max({self._print(expr.args[0])}, axis={self._slot(expr.args[1])}, keepdims=True)"
 
@@ -172,7 +206,16 @@ def compile_index_kernel(
     lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]
     lines.append(f"    _dtype = numpy.result_type({', '.join(names)})")
     lines.append("    _t = _dtype.type")
-    lines.append(f"    _out = numpy.asarray({printer.doprint(expr)})")
+    # Nothing that depends on a bound index may leave its sum: ignore those indices in CSE.
+    bound = {sym for s in expr.atoms(sp.Sum) for lim in s.limits for sym in sp.Tuple(*lim).free_symbols}
+    bound |= {
+        sym for f in expr.atoms(RowMax, LogSumExp, FirstArgMax, Centered) for sym in sp.Tuple(*f.args[1:]).free_symbols
+    }
+    intermediates, (body,) = sp.cse(
+        use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), optimizations="basic", ignore=tuple(bound)
+    )
+    lines += [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
+    lines.append(f"    _out = numpy.asarray({printer.doprint(body)})")
     lines.append(f"    _out = _out[..., {take}]")
     if reduce_leading:
         lines.append(f"    _out = numpy.sum(_out, axis=tuple(range(_out.ndim - {len(output)})))")

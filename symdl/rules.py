@@ -403,11 +403,17 @@ class Rule:
             return self.bind(self._with_kink_values(self.definition.stable_derivative))
         return self.bind(self.derivative(var))
 
+    @property
+    def kernel_name(self) -> str:
+        """The generated function's name: the rule's name, or ``f`` for formula rules."""
+        return "f" if self.kind == "formula" else self.name
+
     def numeric(self) -> Kernel:
         """The forward pass as a numpy kernel: f(*inputs), dtype kept, broadcasting."""
-        return compile_kernel(self.numeric_forward_expr(), self.inputs, self.name, reduce_sum=self.definition.reduce_sum)
+        expr = self.numeric_forward_expr()
+        return compile_kernel(expr, self.inputs, self.kernel_name, reduce_sum=self.definition.reduce_sum)
 
     def numeric_derivative(self, wrt: sp.Symbol | str | None = None) -> Kernel:
         """The derivative by ``wrt`` (default: the first input) as a numpy kernel of all inputs."""
         var = self._input(wrt)
-        return compile_kernel(self.numeric_derivative_expr(var), self.inputs, f"{self.name}_d_{var.name}")
+        return compile_kernel(self.numeric_derivative_expr(var), self.inputs, f"{self.kernel_name}_d_{var.name}")

@@ -19,7 +19,7 @@ import sympy as sp
 from sympy.concrete.delta import deltasummation
 
 from .codegen import Kernel
-from .index_codegen import FirstArgMax, LogSumExp, RowMax, compile_index_kernel
+from .index_codegen import Centered, FirstArgMax, LogSumExp, RowMax, ShiftMax, compile_index_kernel
 from .proof import Proof, prove_zero
 from .rules import Kind, Param, register_vector
 
@@ -55,6 +55,8 @@ class VectorDefinition:
     textbook_jacobian: Mapping[sp.IndexedBase, sp.Expr] = field(default_factory=dict)
     stable_forward: sp.Expr | None = None
     label_inputs: tuple[sp.IndexedBase, ...] = ()
+    textbook_vjps: Mapping[sp.IndexedBase, sp.Expr] = field(default_factory=dict)
+    simplex_inputs: tuple[sp.IndexedBase, ...] = ()  # textbook VJPs assume these sum to 1
     input_ranges: Mapping[sp.IndexedBase, tuple[float, float]] = field(default_factory=dict)
     check_sizes: Mapping[sp.Symbol, int] = field(default_factory=lambda: {n: 3})
     symbolic_proof: bool = False
@@ -111,9 +113,13 @@ class VectorRule:
         return contract(sp.diff(self.expr, target))
 
     def textbook(self, wrt: sp.IndexedBase | str | None = None, in_output: bool = False) -> sp.Expr:
-        """The textbook Jacobian (e.g. softmax: s_i δ_ik − s_i s_k), or the derived one if none is stated."""
+        """The textbook Jacobian (softmax: s_i(δ_ik − s_k)) or gradient (cross-entropy: s − y), else the derived one."""
         inp = self._input(wrt)
-        return self.definition.textbook_jacobian.get(inp.base, self.derivative(inp.base))
+        d = self.definition
+        for table in (d.textbook_jacobian, d.textbook_vjps):
+            if inp.base in table:
+                return table[inp.base]
+        return self.derivative(inp.base)
 
     def vjp(self, wrt: sp.IndexedBase | str | None = None) -> sp.Expr:
         """The compact VJP (cotangent ``v``) printed as numeric code."""
@@ -154,9 +160,8 @@ class VectorRule:
         forward = [at_size(d.forward, sizes, o) for o in outputs]
         checks: dict[str, list[sp.Expr]] = {}
         if d.stable_forward is not None:
-            shift = sp.Symbol("shift", real=True)
             checks["stable forward - forward (any shift)"] = [
-                at_size(d.stable_forward, sizes, o, shift=shift) - f for o, f in zip(outputs, forward)
+                at_size(d.stable_forward, sizes, o) - f for o, f in zip(outputs, forward)
             ]
         for inp in d.inputs:
             vjp_zeros, jac_zeros = [], []
@@ -169,9 +174,24 @@ class VectorRule:
                     jac = d.textbook_jacobian[inp.base]
                     jac_zeros += [at_size(jac, sizes, {**o, **_fresh_map(c)}) - g for o, g in zip(outputs, derived)]
             checks[f"vjp by {inp.base} - vᵀJ"] = vjp_zeros
+            if inp.base in d.textbook_vjps:
+                on_simplex = self._simplex_substitution(sizes)
+                checks[f"vjp by {inp.base} - textbook{' (Σ = 1)' if on_simplex else ''}"] = [
+                    (at_size(d.textbook_vjps[inp.base], sizes, c) - at_size(d.vjps[inp.base], sizes, c)).subs(on_simplex)
+                    for c in _index_values(inp.indices, inp.sizes, sizes)
+                ]
             if jac_zeros:
                 checks[f"jacobian by {inp.base} - textbook"] = jac_zeros
         return checks
+
+    def _simplex_substitution(self, sizes: Mapping[sp.Symbol, int]) -> dict[sp.Expr, sp.Expr]:
+        """Last element = 1 − the others, for each input constrained to sum to 1."""
+        subs = {}
+        for inp in self.definition.inputs:
+            if inp.base in self.definition.simplex_inputs:
+                last = sizes[inp.sizes[-1]] - 1
+                subs[inp.base[last]] = 1 - sum(inp.base[t] for t in range(last))
+        return subs
 
     def _cotangent(self, output_index: Mapping[sp.Symbol, int]) -> sp.Expr:
         if output_index:
@@ -212,11 +232,21 @@ def _index_values(indices: Sequence[sp.Symbol], sizes: Sequence[sp.Symbol], conc
     return [dict(zip(indices, combo)) for combo in itertools.product(*ranges)]
 
 
-def at_size(expr: sp.Expr, sizes: Mapping[sp.Symbol, int], indices: Mapping[sp.Symbol, int], shift: sp.Symbol | None = None) -> sp.Expr:
-    """``expr`` at concrete sizes and index values, sums expanded; RowMax → ``shift`` if given."""
+SHIFT = sp.Symbol("shift", real=True)
+
+
+def at_size(
+    expr: sp.Expr, sizes: Mapping[sp.Symbol, int], indices: Mapping[sp.Symbol, int], shift: sp.Expr | None = SHIFT
+) -> sp.Expr:
+    """``expr`` at concrete sizes and index values, sums expanded, each ShiftMax replaced by ``shift``.
+
+    The identities hold for every value of a shift, so proofs leave it a free
+    symbol; ``shift=None`` keeps the max itself (for numeric references).
+    """
     expr = expr.subs({**sizes, **indices})
+    expr = expr.replace(lambda e: isinstance(e, Centered), lambda e: e.expand_shift())
     if shift is not None:
-        expr = expr.replace(lambda e: isinstance(e, RowMax), lambda e: shift)
+        expr = expr.replace(lambda e: isinstance(e, ShiftMax), lambda e: shift)
     return expr.doit()
 
 
@@ -300,9 +330,8 @@ def softmax() -> VectorDefinition:
 @register_vector("softmax_cross_entropy", "loss")
 def softmax_cross_entropy() -> VectorDefinition:
     """L = −Σ_j y_j log softmax_j(a) from logits a; ∂L/∂a_k = s_k Σ_j y_j − y_k (= s − y when Σ y = 1)."""
+    log_softmax_k = Centered(a[k], k, n) - LogSumExp(Centered(a[q], q, n), q, n)
     lse = LogSumExp(a[j], j, n)
-    shift = RowMax(a[q], q, n)
-    s_k = sp.exp(a[k] - lse)
     return VectorDefinition(
         forward=-sp.Sum(y[j] * (a[j] - sp.log(sp.Sum(sp.exp(a[q]), (q, 0, n - 1)))), (j, 0, n - 1)),
         output=(),
@@ -310,16 +339,20 @@ def softmax_cross_entropy() -> VectorDefinition:
         inputs=(VectorInput(a, (k,), (n,)), VectorInput(y, (k,), (n,))),
         slots={j: -1, q: -1},
         # Σ_j y_j (shift − a_j) + Σ_j y_j · log Σ_i e^{a_i − shift}: with shift = max a every term is ≥ 0.
-        stable_forward=sp.Sum(y[j] * (shift - a[j]), (j, 0, n - 1))
-        + sp.Sum(y[j], (j, 0, n - 1)) * LogSumExp(a[q] - shift, q, n),
+        stable_forward=-sp.Sum(y[j] * Centered(a[j], j, n), (j, 0, n - 1))
+        + sp.Sum(y[j], (j, 0, n - 1)) * LogSumExp(Centered(a[q], q, n), q, n),
         vjps={
-            a: s_k * sp.Sum(y[j], (j, 0, n - 1)) - y[k],
+            # s_k Σy − y_k = s_k (Σy − y_k) + y_k (s_k − 1); s_k − 1 = expm1(log s_k) keeps every digit
+            # where s_k ≈ 1 (a confident correct class), which s_k − y_k does not.
+            a: sp.exp(log_softmax_k) * (sp.Sum(y[j], (j, 0, n - 1)) - y[k]) + y[k] * (sp.exp(log_softmax_k) - 1),
             y: lse - a[k],
         },
         vjp_slots={a: {k: -1, j: -1, q: -1}, y: {k: -1, j: -1, q: -1}},
         textbook_jacobian={},
         concrete_sizes=_SIZES_N[:3],
         label_inputs=(y,),
+        textbook_vjps={a: _softmax(a, k) - y[k]},
+        simplex_inputs=(y,),
         notes="With Σ y = 1 (one-hot or probability targets) the gradient is the textbook s − y.",
     )
 
