@@ -111,10 +111,29 @@ def _signed(arg: sp.Expr, at: Mapping[sp.Symbol, sp.Expr], zero: bool = False) -
     return value
 
 
+def _numeric_witness(expr: sp.Expr) -> bool:
+    """True when ``expr`` is clearly nonzero at a sample point: a counterexample, found before any simplify."""
+    atoms = sorted(expr.free_symbols | expr.atoms(sp.Indexed), key=str)
+    atoms = [a for a in atoms if not (isinstance(a, sp.Symbol) and any(a == i.base.label for i in expr.atoms(sp.Indexed)))]
+    for trial in range(2):
+        point = {a: sp.Rational(7 + 3 * t + trial, 13 + trial) * (1 if a.is_positive or t % 2 else -1) for t, a in enumerate(atoms)}
+        try:
+            value = sp.N(expr.xreplace(point), 30)
+        except (TypeError, ValueError, ZeroDivisionError, RecursionError):
+            return False
+        if not value.is_real or not value.is_finite:
+            return False
+        if abs(value) > 1e-20:
+            return True
+    return False
+
+
 def _is_zero_smooth(expr: sp.Expr) -> bool:
     expr = elementary(expr)
     if expr == 0:
         return True
+    if _numeric_witness(expr):
+        return False
     for step in (sp.expand, sp.cancel, sp.simplify):
         try:
             if step(expr) == 0:
