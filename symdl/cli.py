@@ -1,0 +1,534 @@
+"""The ``symdl`` command: list the rules, derive one (or a formula), verify them all.
+
+``main(argv)`` returns the exit status instead of exiting, so it can be called
+from Python: 0 success, 1 a verified rule failed, 2 bad input (one line
+``symdl: error: …`` on stderr, never a traceback), 130 interrupted.
+User formula text goes only to :func:`symdl.formula_rule` (the safe parser),
+never to ``eval``/``sympify``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn, TextIO
+
+import numpy as np
+import sympy as sp
+
+__all__ = ["main"]
+
+PROG = "symdl"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+FORMATS = ("text", "latex", "python", "json")
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported as one ``symdl: error:`` line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise :class:`UsageError` instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}; see '{self.prog} --help'")
+
+
+# --- output helpers -----------------------------------------------------------
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """Write ``text`` and a newline, escaping what the stream's encoding cannot show (σ on an ASCII terminal)."""
+    try:
+        stream.write(text + "\n")
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write((text + "\n").encode(encoding, "backslashreplace").decode(encoding))
+
+
+def _out(text: str = "") -> None:
+    _write(sys.stdout, text)
+
+
+def _one_line(message: object) -> str:
+    """A message on one line: library errors may span several (a formula with a caret under it)."""
+    lines = [line.strip() for line in str(message).splitlines()]
+    return " | ".join(line for line in lines if line) or "unknown error"
+
+
+def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
+    """Rows as left-aligned columns; the last column is not padded."""
+    all_rows = [list(header), *map(list, rows)]
+    widths = [max(len(row[i]) for row in all_rows) for i in range(len(header) - 1)]
+    lines = []
+    for row in all_rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    lines.insert(1, "  ".join("-" * width for width in [*widths, len(header[-1])]))
+    return lines
+
+
+def _json_number(value: float) -> float | None:
+    """``value`` as a JSON-safe float: NaN and ±inf (not JSON) become null."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+# --- argument parsing ---------------------------------------------------------
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``symdl`` argument parser with its three subcommands."""
+    from . import KINK_CONVENTIONS, __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="Derive, prove, compile and verify the mathematics of neural networks.",
+        epilog="Exit status: 0 success, 1 a verified rule failed, 2 bad input, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    listing = commands.add_parser("list", help="every rule with its kind, parameters and formula")
+    listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+    derive = commands.add_parser(
+        "derive",
+        help="derive a rule or a formula",
+        description="Derive a registered rule (see 'symdl list') or, if NAME is not one, a formula in it.",
+    )
+    derive.add_argument("target", metavar="NAME|FORMULA", help="a rule name, or formula text such as 'log(1+exp(z))'")
+    derive.add_argument(
+        "--wrt", metavar="VAR", help="variable to differentiate by (formulas: default z; rules: default first input)"
+    )
+    derive.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="parameter value (repeatable); for formulas a bare K declares a symbolic parameter",
+    )
+    derive.add_argument(
+        "--symbol",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a further input variable of a formula (repeatable)",
+    )
+    derive.add_argument(
+        "--kink-convention",
+        choices=KINK_CONVENTIONS,
+        default="pytorch",
+        help="value of the derivative at kinks (default: pytorch)",
+    )
+    derive.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+
+    verify = commands.add_parser(
+        "verify",
+        help="prove every rule and check its generated code numerically",
+        description="Prove the rules (all, or those named) and check the generated numpy code "
+        "against finite differences and a 50-digit mpmath reference, for accuracy and stability.",
+    )
+    verify.add_argument("names", nargs="*", metavar="NAME", help="rules to verify (default: all)")
+    verify.add_argument("--points", type=_positive_int, default=200, metavar="N", help="sample points (default: 200)")
+    verify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    return parser
+
+
+def _parse_params(items: Sequence[str], allow_symbolic: bool) -> dict[str, float | None]:
+    """``--param`` items ``k=v`` as {k: float v}; a bare ``k`` is {k: None} when ``allow_symbolic``."""
+    params: dict[str, float | None] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise UsageError(f"--param {item!r}: expected NAME=VALUE")
+        if key in params:
+            raise UsageError(f"--param {key!r} given twice")
+        if not sep:
+            if not allow_symbolic:
+                raise UsageError(f"--param {key!r} needs a value for a registered rule: --param {key}=VALUE")
+            params[key] = None
+            continue
+        params[key] = _parse_value(key, text)
+    return params
+
+
+def _parse_value(key: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--param {key}={text}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise UsageError(f"--param {key}={text}: expected a finite number")
+    return value
+
+
+# --- list ---------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .rules import rule_params, rule_summary, rules
+
+    entries = []
+    for name, kind in rules().items():
+        params = [
+            {"name": p.name, "default": p.default, "description": p.description, "positive": p.positive}
+            for p in rule_params(name)
+        ]
+        entries.append({"name": name, "kind": kind, "params": params, "summary": rule_summary(name)})
+    if args.json:
+        _out(json.dumps(entries, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    rows = [
+        [e["name"], e["kind"], ", ".join(f"{p['name']}={p['default']:g}" for p in e["params"]) or "-", e["summary"]]
+        for e in entries
+    ]
+    for line in _table(rows, ["rule", "kind", "parameters", "formula"]):
+        _out(line)
+    return EXIT_OK
+
+
+# --- derive -------------------------------------------------------------------
+
+
+def _build_rule(args: argparse.Namespace) -> Any:
+    """The rule named by ``args.target``, or a formula rule of that text."""
+    from . import FormulaError, formula_rule, rule, rules
+
+    known = rules()
+    if args.target in known:
+        if args.symbol:
+            raise UsageError(f"--symbol applies to formulas only; {args.target!r} is a registered rule")
+        params = _parse_params(args.param, allow_symbolic=False)
+        return rule(args.target, kink_convention=args.kink_convention, **params)
+    params = _parse_params(args.param, allow_symbolic=True)
+    try:
+        return formula_rule(
+            args.target,
+            wrt=args.wrt or "z",
+            params=params,
+            symbols=tuple(args.symbol),
+            kink_convention=args.kink_convention,
+        )
+    except FormulaError as error:
+        declared = {args.wrt or "z", *args.symbol, *params}
+        if args.target.isidentifier() and args.target not in declared:
+            close = difflib.get_close_matches(args.target, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(
+                f"{args.target!r} is neither a rule ({hint}see 'symdl list') nor a formula: {_one_line(error)}"
+            ) from None
+        raise
+
+
+def _input_symbol(r: Any, wrt: str | None) -> sp.Symbol:
+    if wrt is None:
+        return r.wrt
+    for s in r.inputs:
+        if s.name == wrt:
+            return s
+    raise UsageError(f"{r.name!r} has no input {wrt!r}; its inputs: {', '.join(s.name for s in r.inputs)}")
+
+
+def _textbook(r: Any, var: sp.Symbol, derivative: sp.Expr) -> sp.Expr | None:
+    """The textbook form of the derivative, or None when the rule has none (it would repeat the derivative)."""
+    form = r.textbook(var, in_output=True)
+    return None if form == derivative else form
+
+
+def _output_symbol(r: Any) -> sp.Symbol | None:
+    """The symbol standing for the rule's value in its textbook form (g in σ' = g(1 − g)), if any."""
+    output = getattr(getattr(r, "definition", None), "output", None)
+    return output if isinstance(output, sp.Symbol) else None
+
+
+def _kinks(r: Any, var: sp.Symbol) -> tuple[Any, ...]:
+    # Kinks are located in the first input only (the library's convention).
+    return tuple(getattr(r, "kinks", ()) or ()) if var == r.wrt else ()
+
+
+def _params(r: Any) -> dict[str, str | None]:
+    """Parameter values as text; symbolic parameters (formulas) as None."""
+    values = {name: str(value) for name, value in r.params.items()}
+    for name in getattr(r, "param_symbols", {}):
+        values.setdefault(name, None)
+    return values
+
+
+def _latex(r: Any, var: sp.Symbol, derivative: sp.Expr, textbook: sp.Expr | None) -> dict[str, str]:
+    latex = dict(r.latex())
+    if var != r.wrt:
+        # Rule.latex() differentiates by the first input; another input needs its own lines.
+        name = {"activation": "g", "loss": "L", "penalty": "\\Omega"}.get(r.kind, "f")
+        head = rf"\frac{{\partial {name}}}{{\partial {sp.latex(var)}}}"
+        latex["derivative"] = f"{head} = {sp.latex(derivative)}"
+        latex["textbook"] = f"{head} = {sp.latex(textbook if textbook is not None else derivative)}"
+    return latex
+
+
+def _derivation(r: Any, var: sp.Symbol) -> dict[str, Any]:
+    """Everything ``derive`` prints, as JSON-ready values (SymPy objects as ``str``)."""
+    derivative = r.derivative(var)
+    textbook = _textbook(r, var, derivative)
+    proofs = r.prove()
+    return {
+        "name": r.name,
+        "kind": r.kind,
+        "inputs": [str(s) for s in r.inputs],
+        "wrt": str(var),
+        "params": _params(r),
+        "expr": str(r.expr),
+        "derivative": str(derivative),
+        "textbook": None if textbook is None else str(textbook),
+        "output": None if textbook is None or _output_symbol(r) is None else str(_output_symbol(r)),
+        "latex": _latex(r, var, derivative, textbook),
+        "kinks": [
+            {"at": str(k.at), "left": str(k.left), "right": str(k.right), "value": str(k.value)} for k in _kinks(r, var)
+        ],
+        "proven": all(bool(p) for p in proofs.values()) if proofs else None,
+        "proofs": {label: bool(p) for label, p in proofs.items()},
+        "methods": {label: getattr(p, "method", "") for label, p in proofs.items()},
+    }
+
+
+def _print_text(d: dict[str, Any]) -> None:
+    args = ", ".join(d["inputs"])
+    rows = [
+        ("rule", f"{d['name']} ({d['kind']})"),
+        ("params", ", ".join(f"{k} = {'symbolic' if v is None else v}" for k, v in d["params"].items()) or "-"),
+        (f"f({args})", d["expr"]),
+        (f"d/d{d['wrt']}", d["derivative"]),
+    ]
+    if d["textbook"] is not None:
+        where = f"   ({d['output']} = f({args}))" if d["output"] and d["output"] in d["textbook"] else ""
+        rows.append(("textbook", d["textbook"] + where))
+    for kink in d["kinks"]:
+        rows.append(
+            ("kink", f"{d['wrt']} = {kink['at']}: left {kink['left']}, right {kink['right']}, returned {kink['value']}")
+        )
+    for label, holds in d["proofs"].items():
+        method = f" ({d['methods'][label]})" if d["methods"].get(label) else ""
+        rows.append(("proof", f"{label}: {'proven' if holds else 'NOT PROVEN'}{method}"))
+    if d["proven"] is None:
+        rows.append(("proof", "nothing to prove (no textbook or stable form given)"))
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        _out(f"{key.ljust(width)}  {value}")
+
+
+def _print_python(r: Any, var: sp.Symbol) -> None:
+    symbolic = [name for name, value in _params(r).items() if value is None]
+    if symbolic:
+        names = ", ".join(symbolic)
+        raise UsageError(f"cannot generate code with symbolic parameters ({names}); give values: --param NAME=VALUE")
+    forward, derivative = _kernels(r, var)
+    _out("# numpy kernels generated by symdl: the forward pass and the derivative.")
+    _out("# They call symdl's code-generation helpers (_as_float, _finish, ...); to run them from Python")
+    _out("# use symdl.rule(name).numeric() and .numeric_derivative(), which return them ready to call.")
+    _out()
+    _out(forward.source.rstrip())
+    _out()
+    _out()
+    _out(derivative.source.rstrip())
+
+
+def _kernels(r: Any, var: sp.Symbol) -> tuple[Any, Any]:
+    """The forward and derivative kernels (a formula's are named ``f`` and ``f_d_<var>``)."""
+    return r.numeric(), r.numeric_derivative(var)
+
+
+def cmd_derive(args: argparse.Namespace) -> int:
+    r = _build_rule(args)
+    var = _input_symbol(r, args.wrt)
+    if args.format == "python":
+        _print_python(r, var)
+        return EXIT_OK
+    d = _derivation(r, var)
+    if args.format == "json":
+        d.pop("methods")
+        _out(json.dumps(d, indent=2, ensure_ascii=False))
+    elif args.format == "latex":
+        for key, line in d["latex"].items():
+            _out(f"% {key}")
+            _out(line)
+    else:
+        _print_text(d)
+    return EXIT_OK
+
+
+# --- verify -------------------------------------------------------------------
+
+
+class _Progress:
+    """``[i/n] verifying name…`` on stderr: one overwritten line on a terminal, one line per rule otherwise."""
+
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.tty = enabled and stream.isatty()
+        self.open = False
+
+    def __call__(self, name: str, index: int, total: int) -> None:
+        if not self.enabled:
+            return
+        message = f"[{index + 1}/{total}] verifying {name}…"
+        if self.tty:
+            self.stream.write(f"\r\x1b[K{message}")
+            self.open = True
+        else:
+            _write(self.stream, message)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Clear the overwritten line, so the next output starts on a clean line."""
+        if self.open:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.open = False
+
+
+def _check_names(names: Sequence[str]) -> list[str] | None:
+    from .rules import rules
+
+    known = rules()
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(f"unknown rule {name!r}; {hint}see 'symdl list'")
+    return list(dict.fromkeys(names)) or None
+
+
+def _report_json(report: Any) -> dict[str, Any]:
+    return {
+        "name": report.name,
+        "passed": bool(report.passed),
+        "proven": bool(report.proven),
+        "proofs": {label: bool(holds) for label, holds in report.proofs.items()},
+        "kinks_ok": bool(report.kinks_ok),
+        "fd_error": _json_number(report.fd_error),
+        "accuracy64": _json_number(report.accuracy64),
+        "accuracy32": _json_number(report.accuracy32),
+        "stable": bool(report.stable),
+        "unstable": list(report.unstable),
+    }
+
+
+def _report_row(report: Any) -> list[str]:
+    proofs = report.proofs
+    proof = f"{sum(map(bool, proofs.values()))}/{len(proofs)}" if proofs else "-"
+    if not report.proven:
+        proof += " FAIL"
+    return [
+        report.name,
+        proof,
+        "ok" if report.kinks_ok else "FAIL",
+        f"{report.fd_error:.1e}",
+        f"{report.accuracy64:.1e} / {report.accuracy32:.1e}",
+        "yes" if report.stable else "NO",
+        "PASS" if report.passed else "FAIL",
+    ]
+
+
+def _failure_details(report: Any) -> list[str]:
+    lines = [f"{report.name}: not proven: {label}" for label, holds in report.proofs.items() if not holds]
+    if not report.kinks_ok:
+        lines.append(f"{report.name}: a kink value is not a subgradient or not what the code returns")
+    lines += [f"{report.name}: unstable: {problem}" for problem in report.unstable]
+    return lines
+
+
+def _print_verify_table(reports: Sequence[Any]) -> None:
+    from .testing import ACCURACY_RTOL
+    from .verify import FD_TOLERANCE
+
+    header = ["rule", "proof", "kinks", "max FD error", "max error vs mpmath (f64 / f32)", "stable", "verdict"]
+    for line in _table([_report_row(r) for r in reports], header):
+        _out(line)
+    details = [line for r in reports if not r.passed for line in _failure_details(r)]
+    if details:
+        _out()
+        for line in details:
+            _out(line)
+    f64, f32 = ACCURACY_RTOL[np.dtype(np.float64)], ACCURACY_RTOL[np.dtype(np.float32)]
+    _out()
+    _out(f"tolerances: FD <= {FD_TOLERANCE:g}, vs mpmath <= {f64:g} (f64) / {f32:g} (f32)")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import verify_rules
+
+    names = _check_names(args.names)
+    progress = _Progress(sys.stderr, enabled=not args.quiet)
+    try:
+        reports = verify_rules(names, progress=progress, points=args.points)
+    finally:
+        progress.close()
+    passed = sum(1 for r in reports if r.passed)
+    if args.json:
+        _out(json.dumps([_report_json(r) for r in reports], indent=2))
+    else:
+        _print_verify_table(reports)
+        _out(f"{len(reports)} rules: {passed} passed, {len(reports) - passed} failed")
+    return EXIT_OK if passed == len(reports) else EXIT_FAILED
+
+
+# --- entry point --------------------------------------------------------------
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "list": cmd_list,
+    "derive": cmd_derive,
+    "verify": cmd_verify,
+}
+
+
+def _error(message: object) -> int:
+    _write(sys.stderr, f"{PROG}: error: {_one_line(message)}")
+    return EXIT_USAGE
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe (``symdl list | head``), point stdout at devnull so exit does not complain again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``symdl`` command with ``argv`` (default ``sys.argv[1:]``) and return its exit status."""
+    try:
+        try:
+            args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+        except SystemExit as exit_:  # --help and --version
+            return exit_.code if isinstance(exit_.code, int) else EXIT_OK
+        return COMMANDS[args.command](args)
+    except UsageError as error:
+        return _error(error)
+    # Every library error is the user's input (names, parameters, formulas), reported on one line.
+    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+        return _error(error)
+    except KeyboardInterrupt:
+        _write(sys.stderr, f"{PROG}: interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_FAILED
