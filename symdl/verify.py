@@ -19,7 +19,7 @@ import sympy as sp
 
 from .codegen import compile_kernel
 from .proof import breakpoints
-from .rules import Rule, rule, rules
+from .rules import Rule, rule, rule_params, rules
 from .vector_rules import VectorRule
 from .verify_vector import check_vector_rule
 from .testing import (
@@ -154,14 +154,28 @@ def _check_stability(r: Rule, *kernels: Callable[..., np.ndarray]) -> list[str]:
     return problems
 
 
+def _cases(name: str) -> list[tuple[str, Rule | VectorRule]]:
+    """The rule at its defaults and, when it has parameters, at other values (bugs hide behind α = 1)."""
+    cases: list[tuple[str, Rule | VectorRule]] = [(name, rule(name))]
+    params = rule_params(name)
+    if params:
+        other = {p.name: round(p.default * 2.5 if p.default else 0.5, 6) for p in params}
+        label = ", ".join(f"{k}={v}" for k, v in other.items())
+        cases.append((f"{name}({label})", rule(name, **other)))
+    return cases
+
+
 def verify_rules(
     names: list[str] | None = None, progress: Callable[[str, int, int], None] | None = None, points: int = 200
 ) -> list[RuleReport]:
-    """Verify every rule (or those named), calling ``progress(name, i, n)`` before each."""
+    """Verify every rule (or those named), each also at non-default parameters; ``progress(label, i, n)`` before each."""
     names = list(rules()) if names is None else names
+    cases = [case for name in names for case in _cases(name)]
     reports = []
-    for i, name in enumerate(names):
+    for i, (label, r) in enumerate(cases):
         if progress:
-            progress(name, i, len(names))
-        reports.append(verify_rule(rule(name), points=points))
+            progress(label, i, len(cases))
+        report = verify_rule(r, points=points)
+        report.name = label
+        reports.append(report)
     return reports

@@ -223,7 +223,7 @@ def test_verify_json_quiet(capsys):
     code, out, err = run(capsys, "verify", "relu", "l2", "--json", "--quiet", "--points", "20")
     assert code == 0 and err == ""
     reports = json.loads(out)
-    assert [r["name"] for r in reports] == ["relu", "l2"]
+    assert [r["name"] for r in reports] == ["relu", "l2", "l2(lam=0.025)"]
     assert all(r["passed"] and r["proven"] and r["stable"] for r in reports)
     assert set(reports[0]) >= {"proofs", "kinks_ok", "fd_error", "accuracy64", "accuracy32", "unstable"}
 
