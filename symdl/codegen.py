@@ -15,6 +15,7 @@ and return an array of the broadcast input shape even for constant results.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -135,10 +136,20 @@ def use_expm1_log1p(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.log), rewrite_log)
 
 
+# Names the generated code uses itself: a symbol may not shadow them.
+_RESERVED = frozenset(dir(builtins)) | {"numpy"}
+
+
 def _python_name(symbol: sp.Symbol, index: int, taken: set[str]) -> str:
+    """The symbol's name when it is a safe, unused identifier; else the first free ``x<index>``, ``x<index>_1`` …"""
     name = symbol.name
-    if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_") or name in taken:
-        name = f"x{index}"
+    # ASCII only: Python folds look-alikes (𝑥 → x) in identifiers, which would merge distinct symbols.
+    unsafe = not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name) or name.startswith("_")
+    if unsafe or name in taken or name in _RESERVED:
+        name, suffix = f"x{index}", 0
+        while name in taken:
+            suffix += 1
+            name = f"x{index}_{suffix}"
     taken.add(name)
     return name
 
@@ -150,8 +161,10 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     values first). With ``reduce_sum`` the kernel returns Σ expr over all
     elements (penalties).
     """
-    if not name.isidentifier() or keyword.iskeyword(name):
+    if not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name):
         raise ValueError(f"kernel name {name!r} is not a Python identifier")
+    if name.startswith("_") or name in _RESERVED:
+        raise ValueError(f"kernel name {name!r} is taken by the generated code; use another identifier")
     free = expr.free_symbols - set(args)
     if free:
         raise ValueError(f"{name}: symbols {sorted(map(str, free))} have no value; give them as parameters")

@@ -7,13 +7,17 @@ condition and every ``Abs``/``sign`` argument for it; on each open interval
 between breakpoints one branch holds throughout, so the expression there is a
 single smooth formula, which must simplify to 0 identically (in the variable
 and all parameters); at each breakpoint the exact value must be 0.
-Which branch holds on an interval is read off at one point of it, with
-parameters at sample values of their declared sign; that is valid because
-conditions change only at breakpoints.
+Which branch holds on an interval is read off at one point of it; that is
+valid because conditions change only at breakpoints. Parameters are sampled
+once in each *regime*: between the values where two breakpoints swap order, a
+condition on parameters alone switches, or a parameter of unknown sign
+crosses 0. Conditions with infinitely many switch points (periodic ones) are
+refused as undecided rather than truncated.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +27,7 @@ from sympy.codegen.numpy_nodes import logaddexp
 
 from .functions import NamedFunction
 
-__all__ = ["Proof", "elementary", "breakpoints", "prove_zero", "resolve_branches", "one_sided_values"]
+__all__ = ["Undecidable", "Proof", "elementary", "breakpoints", "prove_zero", "resolve_branches", "one_sided_values"]
 
 _PIECEWISE_ATOMS = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
 
@@ -49,8 +53,12 @@ def elementary(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
+class Undecidable(ValueError):
+    """The case analysis cannot cover every value (e.g. a periodic condition has infinitely many switch points)."""
+
+
 def _sample_values(params: Mapping[sp.Symbol, object] | None, expr: sp.Expr, var: sp.Symbol) -> dict:
-    """Sample values for the parameters, used only to decide which branch holds (never in the identity)."""
+    """One sample value per parameter, used only to decide which branch holds (never in the identity)."""
     subs: dict[sp.Symbol, sp.Expr] = {}
     for i, s in enumerate(sorted(expr.free_symbols - {var}, key=str)):
         value = (params or {}).get(s)
@@ -61,23 +69,75 @@ def _sample_values(params: Mapping[sp.Symbol, object] | None, expr: sp.Expr, var
     return subs
 
 
-def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
-    """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch."""
-    expr = elementary(expr).rewrite(sp.Piecewise) if expr.has(sp.Min, sp.Max) else elementary(expr)
+def _edges(expr: sp.Expr) -> list[sp.Expr]:
+    """Expressions whose sign decides a branch: condition sides' differences, Abs/sign/Heaviside arguments."""
+    expr = elementary(expr)
+    if expr.has(sp.Min, sp.Max):
+        expr = expr.rewrite(sp.Piecewise)
     edges: list[sp.Expr] = []
     for pw in expr.atoms(sp.Piecewise):
         for _, cond in pw.args:
-            for rel in cond.atoms(sp.core.relational.Relational):
-                edges.append(rel.lhs - rel.rhs)
+            edges += [rel.lhs - rel.rhs for rel in cond.atoms(sp.core.relational.Relational)]
     edges += [f.args[0] for f in expr.atoms(sp.Abs, sp.sign, sp.Heaviside)]
-    points: list[sp.Expr] = []
-    for edge in edges:
-        if not edge.has(var):
+    return edges
+
+
+def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Every real root of ``edge`` in ``var``, each Abs/sign inside taken both ways (extra roots do no harm)."""
+    inner = sorted(edge.atoms(sp.Abs, sp.sign), key=sp.default_sort_key)
+    roots: list[sp.Expr] = []
+    for signs in itertools.product((1, -1), repeat=len(inner)):
+        choice = {f: (sg * f.args[0] if isinstance(f, sp.Abs) else sp.Integer(sg)) for f, sg in zip(inner, signs)}
+        solutions = sp.solveset(edge.xreplace(choice), var, sp.S.Reals)
+        if solutions == sp.S.Reals:
             continue
-        for root in sp.solve(edge, var):
-            if root.is_real is not False and root not in points:
-                points.append(root)
+        if not isinstance(solutions, sp.FiniteSet):
+            raise Undecidable(f"cannot list where {edge} changes sign in {var}: {solutions}")
+        roots += [r for r in solutions if r not in roots]
+    return roots
+
+
+def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch."""
+    points: list[sp.Expr] = []
+    for edge in _edges(expr):
+        if edge.has(var):
+            points += [r for r in _real_roots(edge, var) if r not in points]
     return points
+
+
+def _parameter_regimes(
+    expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], base: Mapping[sp.Symbol, sp.Expr]
+) -> list[dict]:
+    """Parameter samples, one in each regime where branch structure can differ.
+
+    A regime changes where two breakpoints swap order, where a condition on
+    parameters alone switches, or (for a parameter of unknown sign) at 0.
+    """
+    free = list(base)
+    choices: list[list[sp.Expr]] = []
+    param_edges = [e for e in _edges(expr) if not e.has(var)]
+    param_edges += [a - b for a, b in itertools.combinations(points, 2)]
+    for s in free:
+        critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}
+        others = {o: v for o, v in base.items() if o != s}
+        for edge in param_edges:
+            edge = edge.subs(others)
+            if edge.has(s):
+                critical |= {r for r in _real_roots(edge, s) if r.is_number}
+        values = sorted({sp.nsimplify(c) for c in critical}, key=float)
+        samples = [base[s]] if not values else (
+            [values[0] - 1] + [(u + w) / 2 for u, w in zip(values, values[1:])] + [values[-1] + 1]
+        )
+        if s.is_positive:
+            samples = [v for v in samples if v > 0] or [base[s]]
+            if values and values[0] > 0:
+                samples.append(values[0] / 2)
+        choices.append(sorted(set(samples), key=float))
+    combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
+    if len(combos) > 64:
+        raise Undecidable(f"too many parameter regimes ({len(combos)}) to check")
+    return combos or [{}]
 
 
 def resolve_branches(expr: sp.Expr, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
@@ -144,6 +204,9 @@ def _is_zero_smooth(expr: sp.Expr) -> bool:
     for step in (sp.expand, sp.cancel, sp.simplify):
         if step(rewritten) == 0:
             return True
+    if expr.has(sp.log) and expr.is_real is not False:
+        # A real e is 0 iff e^e = 1; exponentiating turns sums of logs into products SymPy can cancel.
+        return sp.simplify(sp.powsimp(sp.exp(rewritten), force=True) - 1) == 0
     return False
 
 
@@ -162,32 +225,46 @@ def prove_zero(
     expr = elementary(sp.sympify(expr))
     if not expr.has(*_PIECEWISE_ATOMS):
         return Proof(_is_zero_smooth(expr), "simplify")
-    sample = _sample_values(params, expr, var)
-    points = breakpoints(expr, var)
+    try:
+        points = breakpoints(expr, var)
+        regimes = _parameter_regimes(expr, var, points, _sample_values(params, expr, var))
+    except Undecidable as why:
+        return Proof(False, f"undecided: {why}")
+    cases = 0
+    for sample in regimes:
+        outcome = _prove_in_regime(expr, var, points, sample, exclude)
+        cases += outcome.cases
+        if not outcome:
+            return Proof(False, outcome.method, cases)
+    skipped = f" (kinks {', '.join(map(str, exclude))} excluded)" if exclude else ""
+    regime_note = f" in {len(regimes)} parameter regimes" if len(regimes) > 1 else ""
+    return Proof(True, f"case analysis over intervals between {len(points)} breakpoints{regime_note}{skipped}", cases)
+
+
+def _prove_in_regime(
+    expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]
+) -> Proof:
     numeric = sorted({sp.N(p.subs(sample), 30): p for p in points}.items(), key=lambda kv: kv[0])
     values = [v for v, _ in numeric]
     probes = [values[0] - 1] if values else [sp.Integer(0)]
     probes += [(a + b) / 2 for a, b in zip(values, values[1:])]
     probes += [values[-1] + 1] if values else []
+    where = f" with {dict(sample)}" if sample else ""
     cases = 0
     for probe in probes:
-        branch = resolve_branches(expr, {**sample, var: probe})
         cases += 1
-        if not _is_zero_smooth(branch):
-            return Proof(False, f"case analysis: nonzero on the interval around {var} = {probe}", cases)
+        if not _is_zero_smooth(resolve_branches(expr, {**sample, var: probe})):
+            return Proof(False, f"case analysis: nonzero on the interval around {var} = {probe}{where}", cases)
     excluded = {sp.N(p.subs(sample), 30) for p in exclude}
     for value, point in numeric:
         if value in excluded:
             continue
         cases += 1
-        at_point = resolve_branches(expr.subs(var, point), sample)
         exact_at_point = expr.subs(var, point)
-        if not exact_at_point.has(*_PIECEWISE_ATOMS):
-            at_point = exact_at_point
+        at_point = exact_at_point if not exact_at_point.has(*_PIECEWISE_ATOMS) else resolve_branches(exact_at_point, sample)
         if not _is_zero_smooth(at_point):
-            return Proof(False, f"case analysis: nonzero at {var} = {point}", cases)
-    skipped = f" (kinks {', '.join(map(str, exclude))} excluded)" if exclude else ""
-    return Proof(True, f"case analysis over {len(probes)} intervals and {len(numeric)} breakpoints{skipped}", cases)
+            return Proof(False, f"case analysis: nonzero at {var} = {point}{where}", cases)
+    return Proof(True, "case analysis", cases)
 
 
 def one_sided_values(
