@@ -68,6 +68,9 @@ class SymdlNumpyPrinter(NumPyPrinter):
     def _print_Max(self, expr: sp.Max) -> str:
         return self._print_minmax(expr, "maximum")
 
+    def _print_Abs(self, expr: sp.Abs) -> str:
+        return f"numpy.abs({self._print(expr.args[0])})"
+
     def _print_sign(self, expr: sp.sign) -> str:
         return f"numpy.sign({self._print(expr.args[0])})"
 
@@ -163,7 +166,7 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     """
     if not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name):
         raise ValueError(f"kernel name {name!r} is not a Python identifier")
-    if name.startswith("_") or name in _RESERVED:
+    if name.startswith("_") or name == "numpy":
         raise ValueError(f"kernel name {name!r} is taken by the generated code; use another identifier")
     free = expr.free_symbols - set(args)
     if free:
