@@ -6,6 +6,8 @@ and selu take the negative-side slope at 0; abs'(0) = 0; hard_tanh'(±1) = 0.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import sympy as sp
 
 from .functions import sigmoid, softplus
@@ -21,11 +23,14 @@ SELU_ALPHA = sp.Float("1.67326324235437728481704299167", 30)
 
 def rectifier(alpha: sp.Expr, *, at_zero: sp.Expr) -> Definition:
     """g(z; α) = max(0, z) + α·min(0, z), the ReLU family; g'(0) = ``at_zero`` under PyTorch's convention."""
+    seed_form = sp.Max(0, z) + alpha * sp.Min(0, z)
     return Definition(
         expr=sp.Piecewise((alpha * z, z <= 0), (z, True)),
         inputs=(z,),
         textbook=sp.Piecewise((alpha, z < 0), (1, True)),
-        seed_form=sp.Max(0, z) + alpha * sp.Min(0, z),
+        seed_form=seed_form,
+        # numpy.maximum/minimum: a few times faster than numpy.where on a mask that varies.
+        stable_expr=seed_form,
         pytorch_kinks={sp.Integer(0): at_zero},
     )
 
@@ -45,7 +50,8 @@ def relu() -> Definition:
 @register("abs", "activation")
 def absolute() -> Definition:
     """g(z) = |z| = max(0, z) − min(0, z) (α = −1); g'(z) = sign z, g'(0) = 0."""
-    return rectifier(sp.Integer(-1), at_zero=sp.Integer(0))
+    base = rectifier(sp.Integer(-1), at_zero=sp.Integer(0))
+    return replace(base, stable_expr=sp.Abs(z), stable_derivative=sp.sign(z))
 
 
 @register("leaky_relu", "activation", (Param("alpha", 0.01, "slope for z < 0"),))
@@ -64,6 +70,7 @@ def prelu() -> Definition:
         inputs=(z, alpha),
         textbook=base.textbook,
         seed_form=base.seed_form,
+        stable_expr=base.stable_expr,
         pytorch_kinks=base.pytorch_kinks,
         other_textbooks={alpha: sp.Min(0, z)},
     )
@@ -77,8 +84,8 @@ def sigmoid_rule() -> Definition:
         inputs=(z,),
         textbook=_g * (1 - _g),
         output=_g,
-        # g(1 − g) is 0 in floating point for z > 37; σ(z)σ(−z) keeps every digit.
-        stable_derivative=sigmoid(z) * sigmoid(-z),
+        # g(1 − g) is 0 in floating point for z > 37; σ(z)σ(−z) = e/(1 + e)², e = e^{−|z|}, keeps every digit.
+        stable_derivative=sp.exp(-sp.Abs(z)) / (1 + sp.exp(-sp.Abs(z))) ** 2,
     )
 
 
@@ -110,6 +117,7 @@ def hard_tanh() -> Definition:
         inputs=(z,),
         textbook=sp.Piecewise((1, sp.Abs(z) < 1), (0, True)),
         seed_form=sp.Max(-1, sp.Min(1, z)),
+        stable_expr=sp.Max(-1, sp.Min(1, z)),  # printed as numpy.clip
         pytorch_kinks={sp.Integer(-1): sp.Integer(0), sp.Integer(1): sp.Integer(0)},
     )
 

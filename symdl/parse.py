@@ -65,13 +65,16 @@ MAX_ROOT_DIGITS = 30
 MAX_MINMAX_ARGS = 6
 MAX_CONDITIONS = 20
 
-MAX_CONSTANT_DEPTH = 8  # nesting of a constant (a part without symbols) as a SymPy tree
+# Depth of a constant (a part without symbols) as a SymPy tree. SymPy evaluates constants
+# whenever it compares them (abs, sign, max, <, …), and its evalf takes time exponential in
+# the nesting: ((pi + 1)*pi + 1)*pi … takes a second at depth 20 and minutes beyond.
+MAX_CONSTANT_DEPTH = 8
 
 _FLOAT_MAX = sys.float_info.max
 _FLOAT_MAX_LOG10 = math.log10(_FLOAT_MAX)
 _LOG10_2 = math.log10(2)
 _APPROX_DIGITS = 30
-_NAMED_FUNCTION_DEPTH = 3
+_NAMED_FUNCTION_DEPTH = 3  # SymPy evaluates sigmoid & co. through their definitions, ~3 levels each
 
 
 class _Unfit(Exception):
@@ -154,9 +157,10 @@ def parse(
     binding tighter than unary minus); parentheses; ``a if cond else b`` and
     ``where(cond, a, b)`` (both a Piecewise); calls of :data:`FUNCTIONS`
     (``exp log sqrt tanh sinh cosh sin cos abs Abs sign relu``, ``max`` and
-    ``min`` with two or more arguments, and symdl's named functions such as
-    ``sigmoid``). Conditions are comparisons ``< <= > >= ==`` (chains like
-    ``0 < z < 1`` mean ``and``) combined with ``and or not``.
+    ``min`` with 2 to :data:`MAX_MINMAX_ARGS` arguments, and symdl's named
+    functions such as ``sigmoid``). Conditions are comparisons ``< <= > >= ==``
+    (chains like ``0 < z < 1`` mean ``and``) combined with ``and or not``.
+    Limits (the ``MAX_*`` constants) and refusals: ``docs/formulas.md``.
 
     Args:
         text: The formula, at most :data:`MAX_LENGTH` ASCII characters.
@@ -400,9 +404,9 @@ class _Builder:
 
     def value(self, node: ast.expr) -> sp.Expr:
         """Build a value (never a condition), checked for special values and oversized numbers."""
-        if isinstance(node, (ast.Compare, ast.BoolOp)) or (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
+        if isinstance(node, (ast.Compare, ast.BoolOp)) or isinstance(getattr(node, "op", None), ast.Not):
             raise self.error(
-                node, "is a condition where a value is expected; conditions go in where(cond, a, b) or 'a if cond else b'"
+                node, "is a condition where a value is expected; conditions go in where(c, a, b) or 'a if c else b'"
             )
         with self.sympy_errors(node):
             if isinstance(node, ast.BinOp):
@@ -415,7 +419,7 @@ class _Builder:
                 operand = self.value(node.operand)
                 result = -operand if isinstance(node.op, ast.USub) else operand
             elif isinstance(node, ast.IfExp):
-                result = self._piecewise(node, self.condition(node.test), node.body, node.orelse)
+                result = self._piecewise(self.condition(node.test), node.body, node.orelse)
             elif isinstance(node, ast.Call):
                 result = self._call(node)
             else:  # unreachable after check_tree; kept so that no node type slips through silently
@@ -484,7 +488,9 @@ class _Builder:
         if self.constant(exponent):
             e = self.number(exponent, exp_node)
             if abs(e) > MAX_EXPONENT:
-                raise self.error(exp_node, f"is an exponent of {e:.6g}; numeric exponents are limited to ±{MAX_EXPONENT}")
+                raise self.error(
+                    exp_node, f"is an exponent of {e:.6g}; numeric exponents are limited to ±{MAX_EXPONENT}"
+                )
             if self.constant(base):
                 b = self.number(base, base_node)
                 whole = bool(exponent.is_integer)
@@ -539,13 +545,13 @@ class _Builder:
                 f"got {len(node.args)}"
             )
         if name == "where":
-            return self._piecewise(node, self.condition(node.args[0]), node.args[1], node.args[2])
+            return self._piecewise(self.condition(node.args[0]), node.args[1], node.args[2])
         args = [self.value(arg) for arg in node.args]
         for arg, arg_node in zip(args, node.args):
             if self.constant(arg):
                 x = self.number(arg, arg_node)
                 if name == "log" and x <= 0:
-                    raise self.error(node, "takes the log of a number that is not positive, which is not finite and real")
+                    raise self.error(node, "takes the log of a number that is not positive, which is not real")
         if name == "sqrt":
             return self._power(node, args[0], sp.S.Half, node.args[0], node)
         if name == "exp":
@@ -565,7 +571,7 @@ class _Builder:
                 "(nested ones count together)"
             )
 
-    def _piecewise(self, node: ast.AST, condition: Boolean, then: ast.expr, otherwise: ast.expr) -> sp.Expr:
+    def _piecewise(self, condition: Boolean, then: ast.expr, otherwise: ast.expr) -> sp.Expr:
         return sp.Piecewise((self.value(then), condition), (self.value(otherwise), True))
 
     # -- checks on built objects ----------------------------------------------
@@ -586,7 +592,6 @@ class _Builder:
     def _depth(self, expr: sp.Basic) -> int:
         depth = self.depths.get(expr)
         if depth is None:
-            # A named function is evaluated through its definition, a few levels deeper than it looks.
             weight = _NAMED_FUNCTION_DEPTH if isinstance(expr, _NAMED) else 1
             depth = weight + max((self._depth(arg) for arg in expr.args), default=0)
             self.depths[expr] = depth

@@ -218,11 +218,34 @@ def test_piecewise_without_otherwise_branch_is_refused():
 # --- printing ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["relu", "hard_tanh", "huber", "elu", "leaky_relu"])
-def test_piecewise_prints_as_numpy_where(name):
+@pytest.mark.parametrize("name", ["relu", "hard_tanh", "huber", "elu", "leaky_relu", "abs", "mae", "l1"])
+def test_rule_kernels_never_use_select(name):
     for k in kernels(name)[:2]:
-        assert "numpy.where(" in k.source
         assert "select" not in k.source
+
+
+def test_piecewise_with_varying_branches_prints_as_numpy_where():
+    k = compile_kernel(sp.Piecewise((x**2, x < 0), (x, True)), [x], "pw")
+    assert "numpy.where(" in k.source and "select" not in k.source
+    np.testing.assert_array_equal(k(np.array([-3.0, 0.0, 2.0])), [9.0, 0.0, 2.0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_step_functions_print_as_exact_boolean_arithmetic(dtype):
+    third = sp.Rational(1, 3)
+    k = compile_kernel(sp.Piecewise((third, x < 0), (sp.Rational(7, 5), True)), [x], "step")
+    assert "numpy.where(" not in k.source
+    out = k(np.array([-2.0, 0.0, 5.0], dtype=dtype))
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, np.array([1 / 3, 7 / 5, 7 / 5], dtype=dtype))
+    unit = compile_kernel(sp.Piecewise((0, x <= 0), (1, True)), [x], "unit")
+    np.testing.assert_array_equal(unit(np.array([-1.0, 0.0, 1e-300])), [0.0, 0.0, 1.0])
+
+
+def test_clip_pattern_prints_as_numpy_clip():
+    k = compile_kernel(sp.Max(-2, sp.Min(3, x)), [x], "clipped")
+    assert "numpy.clip(" in k.source
+    np.testing.assert_array_equal(k(np.array([-9.0, 0.5, 9.0])), [-2.0, 0.5, 3.0])
 
 
 def test_min_max_print_as_numpy_minimum_maximum():
@@ -244,9 +267,11 @@ def test_log_cosh_uses_log1p():
     assert "log1p" in compile_kernel(log_cosh(x), [x], "lc").source
 
 
-def test_named_functions_print_their_stable_forms():
-    assert "logaddexp" in compile_kernel(softplus(x), [x], "sp").source
-    assert "logaddexp" in compile_kernel(sigmoid(x), [x], "sg").source
+@pytest.mark.parametrize("func", [softplus, sigmoid])
+def test_named_functions_print_their_stable_forms(func):
+    source = compile_kernel(func(x), [x], "named").source
+    assert "numpy.exp(-numpy.abs(x))" in source  # e^{−|x|} never overflows
+    assert "numpy.exp(x)" not in source and "numpy.exp(-x)" not in source
 
 
 @pytest.mark.parametrize(
