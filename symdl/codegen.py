@@ -233,7 +233,13 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     lines.append(f"    _shape = {shape}")
     lines.append("    _t = _dtype.type")
     lines += [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
-    lines.append(f"    return _finish({printer.doprint(body)}, _shape, _dtype, {reduce_sum}, ({''.join(n + ', ' for n in names)}))")
+    scale = ""
+    if reduce_sum:
+        # Σ c·f = c·Σ f: one multiplication instead of one per element.
+        coeff, body = body.as_coeff_Mul()
+        scale = f"_t({printer.doprint(coeff)})*" if coeff != 1 else ""
+    inputs = "".join(n + ", " for n in names)
+    lines.append(f"    return {scale}_finish({printer.doprint(body)}, _shape, _dtype, {reduce_sum}, ({inputs}))")
     source = "\n".join(lines) + "\n"
     namespace: dict[str, object] = {"numpy": np, "_as_float": as_float_array, "_finish": finish}
     # Generated code only: the source is printed from a SymPy tree with identifier-checked names.
