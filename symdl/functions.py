@@ -85,7 +85,7 @@ class sigmoid(NamedFunction):
         return sp.Max(decay, sp.Piecewise((1, x >= 0), (0, True))) / (1 + decay)
 
     @classmethod
-    def eval(cls, x):
+    def eval(cls, x):  # SymPy's hook for automatic evaluation (σ(0) = 1/2), not Python's eval
         if x == 0:
             return sp.S.Half
         return None

@@ -377,13 +377,32 @@ class _Builder:
             raise FormulaError(
                 f"formula: {what} {self.snippet(located)} at {self.at(located)} is not allowed; {_ACCEPTED}"
             )
-        if isinstance(node, ast.Call) and not isinstance(node.func, ast.Name):
+        if isinstance(node, ast.Call):
+            self._check_call(node)
+        if isinstance(node, ast.Constant):
+            self._check_literal(node)
+
+    def _check_call(self, node: ast.Call) -> None:
+        if not isinstance(node.func, ast.Name):
             raise FormulaError(
                 f"formula: call of something other than a function name {self.snippet(node)} at {self.at(node)} "
                 f"is not allowed; {_ACCEPTED}"
             )
-        if isinstance(node, ast.Constant):
-            self._check_literal(node)
+        name = node.func.id
+        if name in self.names:
+            raise FormulaError(f"formula: '{name}' at {self.at(node)} is a declared name, not a function")
+        if name not in FUNCTIONS:
+            raise FormulaError(
+                f"formula: unknown function '{name}' at {self.at(node)}; "
+                f"known functions: {', '.join(sorted(FUNCTIONS, key=str.lower))}"
+            )
+        fewest, most, _ = FUNCTIONS[name]
+        if not fewest <= len(node.args) <= most:
+            count = f"{fewest}" if fewest == most else f"{fewest} to {most}"
+            raise FormulaError(
+                f"formula: {name}() at {self.at(node)} takes {count} argument{'s' if most > 1 else ''}, "
+                f"got {len(node.args)}"
+            )
 
     def _check_literal(self, node: ast.Constant) -> None:
         value = node.value
@@ -529,21 +548,8 @@ class _Builder:
         raise FormulaError(f"formula: unknown name '{node.id}' at {self.at(node)}; declared names: {declared}")
 
     def _call(self, node: ast.Call) -> sp.Expr:
-        name = node.func.id  # check_tree let only plain names through
-        if name in self.names:
-            raise FormulaError(f"formula: '{name}' at {self.at(node)} is a declared name, not a function")
-        if name not in FUNCTIONS:
-            raise FormulaError(
-                f"formula: unknown function '{name}' at {self.at(node)}; "
-                f"known functions: {', '.join(sorted(FUNCTIONS, key=str.lower))}"
-            )
-        fewest, most, maker = FUNCTIONS[name]
-        if not fewest <= len(node.args) <= most:
-            count = f"{fewest}" if fewest == most else f"{fewest} to {most}"
-            raise FormulaError(
-                f"formula: {name}() at {self.at(node)} takes {count} argument{'s' if fewest > 1 else ''}, "
-                f"got {len(node.args)}"
-            )
+        name = node.func.id  # check_tree let through only known function names with the right arity
+        maker = FUNCTIONS[name][2]
         if name == "where":
             return self._piecewise(self.condition(node.args[0]), node.args[1], node.args[2])
         args = [self.value(arg) for arg in node.args]
