@@ -62,10 +62,10 @@ def _sample_values(params: Mapping[sp.Symbol, object] | None, expr: sp.Expr, var
     subs: dict[sp.Symbol, sp.Expr] = {}
     for i, s in enumerate(sorted(expr.free_symbols - {var}, key=str)):
         value = (params or {}).get(s)
-        if value is None or not sp.sympify(value).is_number:  # a number or SymPy object from code, not text
+        if value is None or not sp.sympify(value, strict=True).is_number:  # a number or SymPy object from code, not text
             # Distinct irrational-looking rationals: no accidental ties between breakpoints.
             value = sp.Rational(13 + 4 * i, 11) * (-1 if s.is_negative else 1)
-        subs[s] = sp.sympify(value)  # a number or SymPy object from code, not text
+        subs[s] = sp.sympify(value, strict=True)  # a number or SymPy object from code, not text
     return subs
 
 
@@ -222,7 +222,7 @@ def prove_zero(
     ``exclude`` lists points where equality is not claimed (kinks, whose
     value is a convention checked separately).
     """
-    expr = elementary(sp.sympify(expr))  # a SymPy object (or number) from code, not text
+    expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
     if not expr.has(*_PIECEWISE_ATOMS):
         return Proof(_is_zero_smooth(expr), "simplify")
     try:
@@ -271,7 +271,7 @@ def one_sided_values(
     expr: sp.Expr, var: sp.Symbol, point: sp.Expr, params: Mapping[sp.Symbol, object] | None = None
 ) -> tuple[sp.Expr, sp.Expr]:
     """(lim from below, lim from above) of ``expr`` at ``var = point``, branch by branch."""
-    expr = elementary(sp.sympify(expr))  # a SymPy object (or number) from code, not text
+    expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
     sample = _sample_values(params, expr, var)
     where = sp.N(point.subs(sample), 30)
     others = [sp.N(p.subs(sample), 30) for p in breakpoints(expr, var)]

@@ -98,7 +98,7 @@ class Kink:
             return True
         if sp.simplify(self.value - (self.left + self.right) / 2) == 0:
             return True
-        left, right, value = (sp.N(sp.sympify(e).subs(subs or {}), 30) for e in (self.left, self.right, self.value))  # SymPy objects, not text
+        left, right, value = (sp.N(sp.sympify(e, strict=True).subs(subs or {}), 30) for e in (self.left, self.right, self.value))  # SymPy objects, not text
         return bool(min(left, right) <= value <= max(left, right))
 
 
