@@ -118,6 +118,7 @@ def hard_tanh() -> Definition:
         textbook=sp.Piecewise((1, sp.Abs(z) < 1), (0, True)),
         seed_form=sp.Max(-1, sp.Min(1, z)),
         stable_expr=sp.Max(-1, sp.Min(1, z)),  # printed as numpy.clip
+        stable_derivative=sp.Piecewise((1, sp.Abs(z) < 1), (0, True)),  # one comparison, not two
         pytorch_kinks={sp.Integer(-1): sp.Integer(0), sp.Integer(1): sp.Integer(0)},
     )
 

@@ -552,12 +552,9 @@ class _Builder:
         maker = FUNCTIONS[name][2]
         if name == "where":
             return self._piecewise(self.condition(node.args[0]), node.args[1], node.args[2])
-        args = [self.value(arg) for arg in node.args]
-        for arg, arg_node in zip(args, node.args):
-            if self.constant(arg):
-                x = self.number(arg, arg_node)
-                if name == "log" and x <= 0:
-                    raise self.error(node, "takes the log of a number that is not positive, which is not real")
+        args = [self.value(arg) for arg in node.args]  # each constant among them is range-checked
+        if name == "log" and self.constant(args[0]) and self.number(args[0], node) <= 0:
+            raise self.error(node, "takes the log of a number that is not positive, which is not real")
         if name == "sqrt":
             return self._power(node, args[0], sp.S.Half, node.args[0], node)
         if name == "exp":
