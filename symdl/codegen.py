@@ -83,13 +83,14 @@ class SymdlNumpyPrinter(NumPyPrinter):
                 hi, x = sorted(other.args, key=lambda a: not a.is_number)
                 if hi.is_number and not x.is_number and lo < hi:
                     return f"numpy.clip({self._print(x)}, {self._print(lo)}, {self._print(hi)})"
-        return self._print_minmax(expr, "maximum")
+        return self._print_nested(expr, "maximum")
 
     def _branch_value(self, value: sp.Expr) -> str:
         # A bare number would make numpy.where return float64 (or int64) for float32 input.
         return f"_t({self._print(value)})" if value.is_number else self._print(value)
 
-    def _print_minmax(self, expr: sp.Expr, func: str) -> str:
+    def _print_nested(self, expr: sp.Basic, func: str) -> str:
+        """f(f(a, b), c) for a binary numpy ufunc (SymPy prints reduce over a list, which first stacks the list)."""
         args = [self._print(a) for a in expr.args]
         code = args[0]
         for arg in args[1:]:
@@ -97,21 +98,13 @@ class SymdlNumpyPrinter(NumPyPrinter):
         return code
 
     def _print_Min(self, expr: sp.Min) -> str:
-        return self._print_minmax(expr, "minimum")
-
-    def _print_logical(self, expr: sp.Basic, func: str) -> str:
-        # Nested binary calls: SymPy's logical_or.reduce((a, b)) first stacks a and b into a new array.
-        args = [self._print(a) for a in expr.args]
-        code = args[0]
-        for arg in args[1:]:
-            code = f"numpy.{func}({code}, {arg})"
-        return code
+        return self._print_nested(expr, "minimum")
 
     def _print_And(self, expr: sp.And) -> str:
-        return self._print_logical(expr, "logical_and")
+        return self._print_nested(expr, "logical_and")
 
     def _print_Or(self, expr: sp.Or) -> str:
-        return self._print_logical(expr, "logical_or")
+        return self._print_nested(expr, "logical_or")
 
     def _print_Abs(self, expr: sp.Abs) -> str:
         return f"numpy.abs({self._print(expr.args[0])})"
