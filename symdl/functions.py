@@ -4,8 +4,9 @@ Each class is a :class:`NamedFunction`: SymPy differentiates it with ``fdiff``
 (the form textbooks write), rewrites it to exp/log for proofs
 (``expr.rewrite(sympy.exp)``), prints it in LaTeX, and prints it to numpy via
 :meth:`NamedFunction.stable` — a SymPy expression built from numpy-safe
-primitives (``logaddexp``, ``log1p``, ``Min``) that symdl proves equal to the
-definition (see :func:`symdl.proof.prove_named_function`).
+primitives (``exp`` of a non-positive number, ``log1p``, ``Max``) that symdl
+proves equal to the definition (:func:`symdl.proof.prove_named_function`; every
+rule whose code uses a named function includes that proof in ``prove()``).
 
 >>> import sympy as sp
 >>> x = sp.Symbol("x", real=True)

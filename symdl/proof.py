@@ -27,7 +27,7 @@ from sympy.codegen.numpy_nodes import logaddexp
 
 from .functions import NamedFunction
 
-__all__ = ["Undecidable", "Proof", "elementary", "breakpoints", "prove_zero", "resolve_branches", "one_sided_values"]
+__all__ = ["Undecidable", "Proof", "prove_named_function", "elementary", "breakpoints", "prove_zero", "resolve_branches", "one_sided_values"]
 
 _PIECEWISE_ATOMS = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
 
@@ -281,3 +281,15 @@ def one_sided_values(
         branch = resolve_branches(expr, {**sample, var: probe})
         sides.append(sp.simplify(branch.subs(var, point)))
     return sides[0], sides[1]
+
+
+def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
+    """A named function's two claims: d/dx definition = fdiff, and stable form = definition."""
+    x = sp.Symbol("x", real=True)
+    definition = function.definition(x)
+    return {
+        f"{function.__name__}: fdiff - d/dx definition": prove_zero(
+            elementary(function(x).diff(x)) - sp.diff(definition, x), x
+        ),
+        f"{function.__name__}: stable form - definition": prove_zero(function.stable(x) - definition, x),
+    }

@@ -17,7 +17,8 @@ from typing import Literal
 import sympy as sp
 
 from .codegen import Kernel, compile_kernel
-from .proof import Proof, breakpoints, one_sided_values, prove_zero
+from .functions import NamedFunction
+from .proof import Proof, breakpoints, one_sided_values, prove_named_function, prove_zero
 
 __all__ = [
     "KINK_CONVENTIONS",
@@ -374,7 +375,14 @@ class Rule:
                 # Differentiate the elementary definition: named functions' own fdiff is not trusted here.
                 zero = sp.diff(elementary(self.expr), var) - elementary(form)
             results[label] = prove_zero(zero, self.wrt, exclude=exclude)
+        printed = [self.numeric_forward_expr(), *(self.numeric_derivative_expr(v) for v in self._derivative_inputs())]
+        used = {type(f) for e in printed for f in e.atoms(NamedFunction)}
+        for function in sorted(used, key=lambda f: f.__name__):
+            results.update(prove_named_function(function))
         return results
+
+    def _derivative_inputs(self) -> list[sp.Symbol]:
+        return [self.wrt, *self.definition.other_textbooks]
 
     def latex(self) -> dict[str, str]:
         """LaTeX for the definition and the derivative (``cases`` for piecewise rules)."""
