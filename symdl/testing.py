@@ -17,9 +17,15 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from .gradcheck import TOLERANCES, GradCheckReport, Tolerance, assert_grad_close, check_grad
 from .proof import elementary
 
 __all__ = [
+    "TOLERANCES",
+    "GradCheckReport",
+    "Tolerance",
+    "assert_grad_close",
+    "check_grad",
     "ACCURACY_RTOL",
     "STABILITY_LIMIT",
     "central_difference",

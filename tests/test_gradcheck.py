@@ -1,0 +1,104 @@
+"""check_grad / assert_grad_close: correct gradients pass, planted mistakes fail, reports say why."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from symdl.testing import TOLERANCES, Tolerance, assert_grad_close, check_grad
+
+RNG = np.random.default_rng(7)
+A = RNG.normal(size=(12, 8))
+B = RNG.normal(size=12)
+
+
+def loss(w):
+    return float(np.sum(np.tanh(A @ w + B) ** 2) + 0.5 * np.sum(w**2) + np.sum(w))
+
+
+def grad(w):
+    t = np.tanh(A @ w + B)
+    return 2 * A.T @ (t * (1 - t**2)) + w + 1
+
+
+MISTAKES = {
+    "sign flip": lambda w: -grad(w),
+    "factor two": lambda w: 2 * grad(w),
+    "dropped term": lambda w: grad(w) - 1,  # the Σw term's gradient, nonzero at every point
+    "σ(1−σ) ↔ σ confusion": lambda w: 2 * A.T @ np.tanh(A @ w + B) + w + 1,
+    "wrong variable": lambda w: grad(w)[::-1].copy(),
+}
+
+points = arrays(np.float64, 8, elements=st.floats(-3, 3, allow_nan=False, allow_infinity=False))
+
+
+@settings(deadline=None)
+@given(points, st.sampled_from(["directions", "coordinates"]), st.booleans())
+def test_a_correct_gradient_passes(w, mode, richardson):
+    report = assert_grad_close(loss, grad, w, mode=mode, richardson=richardson)
+    assert report.passed and report.checked == (20 if mode == "directions" else 8)
+
+
+@settings(deadline=None)
+@given(points, st.sampled_from(sorted(MISTAKES)), st.sampled_from(["directions", "coordinates"]))
+def test_planted_mistakes_fail(w, mistake, mode):
+    assert not check_grad(loss, MISTAKES[mistake], w, mode=mode).passed
+
+
+def test_richardson_is_more_accurate_than_plain_central_differences():
+    w = RNG.normal(size=8)
+    plain = check_grad(loss, grad, w, richardson=False)
+    extrapolated = check_grad(loss, grad, w, richardson=True)
+    assert extrapolated.rel_error < plain.rel_error / 3
+    assert extrapolated.evaluations == 4 * 20 and plain.evaluations == 2 * 20
+
+
+def test_random_directions_cost_does_not_grow_with_parameters():
+    big = RNG.normal(size=5000)
+    report = check_grad(lambda v: float(v @ v), lambda v: 2 * v, big, directions=5)
+    assert report.passed and report.evaluations == 20
+
+
+def test_the_assertion_message_carries_the_whole_report():
+    w = RNG.normal(size=8)
+    with pytest.raises(AssertionError) as info:
+        assert_grad_close(loss, MISTAKES["factor two"], w, mode="coordinates")
+    message = str(info.value)
+    for part in ("FAILED", "coordinates", "worst coordinate", "analytic", "finite difference", "rtol=1e-06", "step"):
+        assert part in message
+
+
+def test_seeded_directions_are_reproducible():
+    w = RNG.normal(size=8)
+    first, second = (check_grad(loss, MISTAKES["dropped term"], w, seed=3) for _ in range(2))
+    assert first == second
+
+
+def test_float32_gets_the_smoke_tolerance():
+    w = RNG.normal(size=8).astype(np.float32)
+    report = assert_grad_close(lambda v: np.float32(loss(v.astype(np.float64))), grad, w)
+    assert report.tolerance == TOLERANCES[np.dtype(np.float32)]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"mode": "diagonal"}, ValueError, "accepted: 'directions', 'coordinates'"),
+        ({"directions": 0}, ValueError, "directions must be"),
+    ],
+)
+def test_bad_options_are_refused(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        check_grad(loss, grad, RNG.normal(size=8), **kwargs)
+
+
+def test_bad_inputs_are_refused():
+    with pytest.raises(TypeError, match="float array"):
+        check_grad(loss, grad, np.arange(8))
+    with pytest.raises(ValueError, match="shape"):
+        check_grad(loss, lambda w: grad(w)[:4], RNG.normal(size=8))
+    with pytest.raises(TypeError, match="no tolerance"):
+        check_grad(loss, grad, RNG.normal(size=8).astype(np.float16))
+    custom = check_grad(loss, grad, RNG.normal(size=8).astype(np.float16).astype(np.float64), tolerance=Tolerance(1e-3, 1e-6))
+    assert custom.tolerance == Tolerance(1e-3, 1e-6)
