@@ -17,8 +17,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .gradcheck import TOLERANCES, GradCheckReport, Tolerance, assert_grad_close, check_grad
-from .proof import elementary
+from ..gradcheck import TOLERANCES, GradCheckReport, Tolerance, assert_grad_close, check_grad
+from ..proof import elementary
 
 __all__ = [
     "TOLERANCES",

@@ -1,0 +1,99 @@
+"""Hypothesis strategies for symdl rules: inputs away from kinks, at kinks, and float arrays of a dtype.
+
+Points are drawn *directly* where they are wanted (an interval between
+breakpoints, then a point inside it) rather than filtered with ``assume``, so
+no example is wasted. Floats are bounded, finite and never NaN.
+
+>>> from hypothesis import given
+>>> import symdl
+>>> from symdl.testing.strategies import away_from_kinks
+>>> relu = symdl.rule("relu")
+>>> @given(away_from_kinks(relu))
+... def test(values):
+...     (z,) = values
+...     assert abs(z) >= 1e-3
+>>> test()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import sympy as sp
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from ..codegen import compile_kernel
+from ..proof import breakpoints
+from ..rules import Rule
+
+__all__ = ["at_kinks", "away_from_kinks", "float_arrays"]
+
+
+def float_arrays(
+    dtype: type | np.dtype = np.float64, shape: int | tuple[int, ...] = 8, low: float = -1000.0, high: float = 1000.0
+) -> st.SearchStrategy[np.ndarray]:
+    """Arrays of ``dtype`` with finite elements in [low, high] (width 32 for float32)."""
+    dtype = np.dtype(dtype)
+    width = 32 if dtype == np.float32 else 64
+    elements = st.floats(low, high, allow_nan=False, allow_infinity=False, width=width)
+    return arrays(dtype, shape, elements=elements)
+
+
+def _others(rule: Rule, low: float, high: float) -> st.SearchStrategy[list[float]]:
+    """Values for every input but the first, from its label values or range."""
+    d = rule.definition
+    parts = []
+    for s in rule.inputs[1:]:
+        if s in d.label_values:
+            parts.append(st.sampled_from(list(d.label_values[s])))
+        else:
+            lo, hi = d.input_ranges.get(s, (low, high))
+            parts.append(st.floats(lo, hi, allow_nan=False, allow_infinity=False))
+    return st.tuples(*parts).map(list)
+
+
+def _breakpoint_values(rule: Rule, others: Sequence[float]) -> list[float]:
+    exprs = [rule.bind(rule.expr), rule.bind(rule.derivative())]
+    found: list[sp.Expr] = []
+    for e in exprs:
+        found += [p for p in breakpoints(e, rule.wrt) if p not in found]
+    values = []
+    for i, point in enumerate(found):
+        kernel = compile_kernel(point, rule.inputs, f"breakpoint_{i}")
+        values.append(float(kernel(0.0, *others)))
+    return sorted(set(values))
+
+
+@st.composite
+def away_from_kinks(
+    draw: st.DrawFn, rule: Rule, low: float = -40.0, high: float = 40.0, margin: float = 1e-3
+) -> list[float]:
+    """[x, *others]: x at least ``margin``·max(1, |p|) from every breakpoint p of the rule and its derivative."""
+    others = draw(_others(rule, low, high))
+    points = [p for p in _breakpoint_values(rule, others) if low < p < high]
+    edges = [low, *points, high]
+    pieces = [
+        (a + margin * max(1.0, abs(a)) if i else a, b - margin * max(1.0, abs(b)) if i < len(edges) - 2 else b)
+        for i, (a, b) in enumerate(zip(edges, edges[1:]))
+    ]
+    lo, hi = draw(st.sampled_from([piece for piece in pieces if piece[0] < piece[1]]))
+    return [draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False)), *others]
+
+
+def at_kinks(rule: Rule, low: float = -40.0, high: float = 40.0) -> st.SearchStrategy[list[float]]:
+    """[x, *others] with x exactly at a kink of the rule, or one float step beside it."""
+    if not rule.kinks:
+        raise ValueError(f"rule {rule.name!r} has no kinks; rules with kinks: see rule.kinks")
+    return _at_kinks(rule, low, high)
+
+
+@st.composite
+def _at_kinks(draw: st.DrawFn, rule: Rule, low: float, high: float) -> list[float]:
+    others = draw(_others(rule, low, high))
+    kink = draw(st.sampled_from(list(rule.kinks)))
+    at = float(compile_kernel(rule.bind(kink.at) + 0 * rule.wrt, rule.inputs, "kink_at")(0.0, *others))
+    beside = draw(st.sampled_from([0, -1, 1]))
+    x = at if beside == 0 else float(np.nextafter(at, at + beside))
+    return [x, *others]
