@@ -125,8 +125,14 @@ class Kernel:
         return self.function(*args)
 
 
-def as_float_array(x: object, name: str) -> np.ndarray:
-    """``x`` as a floating-point array: integers and bools become float64; other kinds are refused."""
+def as_float_array(x: object, name: str) -> np.ndarray | float:
+    """``x`` as a floating-point array: integers and bools become float64; other kinds are refused.
+
+    A Python int or float stays a Python float, which numpy treats as "weak"
+    (NEP 50): a float32 array with the scalar 0.5 stays float32.
+    """
+    if type(x) in (int, float):
+        return float(x)
     arr = np.asarray(x)
     if arr.dtype.kind == "f":
         return arr
@@ -229,7 +235,8 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]
     lines.append(f"    _dtype = numpy.result_type({', '.join(names)})")
     # numpy.broadcast_shapes costs ~5 µs a call: a single input's shape is its own.
-    shape = f"{names[0]}.shape" if len(names) == 1 else f"numpy.broadcast_shapes({', '.join(f'{n}.shape' for n in names)})"
+    shapes = ", ".join(f"numpy.shape({n})" for n in names)
+    shape = f"numpy.shape({names[0]})" if len(names) == 1 else f"numpy.broadcast_shapes({shapes})"
     lines.append(f"    _shape = {shape}")
     lines.append("    _t = _dtype.type")
     lines += [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]

@@ -179,6 +179,11 @@ class _IndexPrinter(SymdlNumpyPrinter):
         )
 
 
+def _as_array(x: object, name: str) -> np.ndarray:
+    """Every argument as an array: axes are moved and indexed, which a Python float cannot do."""
+    return np.asarray(as_float_array(x, name))
+
+
 def compile_index_kernel(
     expr: sp.Expr,
     arrays: Sequence[sp.IndexedBase | sp.Symbol],
@@ -221,7 +226,7 @@ def compile_index_kernel(
         lines.append(f"    _out = numpy.sum(_out, axis=tuple(range(_out.ndim - {len(output)})))")
     lines.append("    return _out.astype(_dtype, copy=False)")
     source = "\n".join(lines) + "\n"
-    namespace: dict[str, object] = {"numpy": np, "_as_float": as_float_array, "_place": place}
+    namespace: dict[str, object] = {"numpy": np, "_as_float": _as_array, "_place": place}
     # Generated code only: printed from a SymPy tree whose array names are checked identifiers.
     exec(compile(source, f"<symdl kernel {name}>", "exec"), namespace)  # noqa: S102
     return Kernel(name=name, source=source, function=namespace[name])  # type: ignore[arg-type]

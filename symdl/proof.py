@@ -172,18 +172,25 @@ def _signed(arg: sp.Expr, at: Mapping[sp.Symbol, sp.Expr], zero: bool = False) -
 
 
 def _numeric_witness(expr: sp.Expr) -> bool:
-    """True when ``expr`` is clearly nonzero at a sample point: a counterexample, found before any simplify."""
+    """True when ``expr`` is clearly not 0 at a sample point (both signs tried): a counterexample, before any simplify.
+
+    A value that is not real at a real point also disproves a real identity
+    (log z² − 2 log z is 2πi at z = −1).
+    """
     atoms = sorted(expr.free_symbols | expr.atoms(sp.Indexed), key=str)
     atoms = [a for a in atoms if not (isinstance(a, sp.Symbol) and any(a == i.base.label for i in expr.atoms(sp.Indexed)))]
-    for trial in range(2):
-        point = {a: sp.Rational(7 + 3 * t + trial, 13 + trial) * (1 if a.is_positive or t % 2 else -1) for t, a in enumerate(atoms)}
+    for trial in range(4):
+        point = {
+            a: sp.Rational(7 + 3 * t + trial, 13 + trial) * (1 if a.is_positive or (t + trial) % 2 else -1)
+            for t, a in enumerate(atoms)
+        }
         try:
             value = sp.N(expr.xreplace(point), 30)
         except (TypeError, ValueError, ZeroDivisionError, RecursionError):
-            return False
-        if not value.is_real or not value.is_finite:
-            return False
-        if abs(value) > 1e-20:
+            continue
+        if value.is_finite is False or value.has(sp.nan, sp.zoo):
+            continue
+        if value.is_real is False or abs(value) > 1e-20:
             return True
     return False
 
@@ -204,7 +211,7 @@ def _is_zero_smooth(expr: sp.Expr) -> bool:
     for step in (sp.expand, sp.cancel, sp.simplify):
         if step(rewritten) == 0:
             return True
-    if expr.has(sp.log) and expr.is_real is not False:
+    if expr.has(sp.log) and expr.is_real is True:
         # A real e is 0 iff e^e = 1; exponentiating turns sums of logs into products SymPy can cancel.
         return sp.simplify(sp.powsimp(sp.exp(rewritten), force=True) - 1) == 0
     return False

@@ -18,7 +18,7 @@ import sympy as sp
 
 from .codegen import Kernel, compile_kernel
 from .functions import NamedFunction
-from .proof import Proof, breakpoints, one_sided_values, prove_named_function, prove_zero
+from .proof import Proof, Undecidable, breakpoints, one_sided_values, prove_named_function, prove_zero
 
 __all__ = [
     "KINK_CONVENTIONS",
@@ -198,6 +198,12 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
     if entry.vector:
         from .vector_rules import VectorRule
 
+        if kink_convention != "pytorch":
+            raise ValueError(
+                f"rule {name!r} has one convention at ties (the first arg-max piece); "
+                "kink_convention applies to element-wise rules"
+            )
+
         return VectorRule(name, entry.kind, entry.builder(), entry.summary)  # type: ignore[return-value]
     symbols = {p.name: p.symbol() for p in entry.params}
     definition = entry.builder(**symbols)
@@ -231,6 +237,9 @@ def formula_rule(
     values = {n: _exact_number(n, v) for n, v in params.items() if v is not None}
     if not expr.has(inputs[0]):
         raise FormulaError(f"formula: does not depend on {wrt!r}; the variable to differentiate by must appear")
+    # max/min as Piecewise: SymPy differentiates Max into Heaviside, whose value at 0 is 1/2; a Piecewise's
+    # derivative takes the branch that holds at the kink (relu(z) → 0 at 0, as PyTorch).
+    expr = expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
     definition = Definition(expr=expr, inputs=inputs, textbook=None)
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 
@@ -320,14 +329,21 @@ class Rule:
 
     @cached_property
     def kinks(self) -> tuple[Kink, ...]:
-        """Points where the derivative jumps, with one-sided values and the value returned there."""
-        return self._kinks_of(sp.diff(self.expr, self.wrt))
+        """Points where the derivative jumps (at the bound parameter values), with one-sided values and the value returned.
+
+        Found where conditions switch finitely often; a formula whose
+        conditions are periodic (sin z > 0) reports none.
+        """
+        try:
+            return self._kinks_of(self.bind(sp.diff(self.expr, self.wrt)))
+        except Undecidable:
+            return ()
 
     def _kinks_of(self, derived: sp.Expr) -> tuple[Kink, ...]:
         found = []
         for point in breakpoints(derived, self.wrt):
             left, right = one_sided_values(derived, self.wrt, point)
-            if sp.simplify(left - right) == 0:
+            if sp.simplify(left - right) == 0:  # e.g. elu with α = 1 is smooth at 0
                 continue
             found.append(Kink(point, left, right, self._kink_value(point, left, right)))
         return tuple(found)
@@ -340,8 +356,8 @@ class Rule:
         if self.kink_convention == "average":
             return sp.simplify((left + right) / 2)
         for at, value in self.definition.pytorch_kinks.items():
-            if sp.simplify(at - point) == 0:
-                return value
+            if sp.simplify(self.bind(at) - point) == 0:
+                return self.bind(value)
         # No declared value (user formulas): keep the one SymPy's derivative gives, a one-sided value or sign(0) = 0.
         return self._natural_value(sp.diff(self.expr, self.wrt), point)
 

@@ -98,7 +98,8 @@ def verify_rule(r: Rule | VectorRule, points: int = 200, seed: int = 0) -> RuleR
             setattr(report, key, value)
         return report
     bound_subs = r.param_subs
-    forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.name)
+    # Element by element even for penalties (whose numeric() sums), so that differences can be taken.
+    forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.kernel_name)
     report.kinks_ok = _check_kinks(r)
     rng = np.random.default_rng(seed)
     d = r.definition

@@ -118,7 +118,9 @@ def test_derive_json_params(capsys):
     assert derive_json(capsys, "leaky_relu")["params"] == {"alpha": "1/100"}
     d = derive_json(capsys, "leaky_relu", "--param", "alpha=0.2")
     assert d["params"] == {"alpha": "1/5"}
-    assert d["kinks"][0]["value"] == "alpha"  # expressions stay symbolic; the value is under params
+    # Expressions stay symbolic; kinks are where the bound derivative jumps, with bound values.
+    assert d["kinks"] == [{"at": "0", "left": "1/5", "right": "1", "value": "1/5"}]
+    assert derive_json(capsys, "leaky_relu", "--param", "alpha=1")["kinks"] == []  # α = 1: the identity, no kink
 
 
 def test_derive_json_nothing_to_prove_is_null(capsys):

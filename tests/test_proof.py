@@ -73,6 +73,8 @@ def test_proves_true_piecewise_identities(label):
 # --- false identities ------------------------------------------------------
 
 FALSE = {
+    "log branch cut": sp.log(x**2) - 2 * sp.log(x),
+    "log branch cut beside exp": sp.log(sp.exp(x) * x**2) - x - 2 * sp.log(x),
     "sigmoid antisymmetry": sigmoid(x) - sigmoid(-x),
     "softplus is not identity": softplus(x) - x,
     "off by one breakpoint": sp.Max(0, x) - sp.Max(0, x - 1),
