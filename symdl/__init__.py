@@ -24,6 +24,7 @@ from .rules import (
     rule_params,
     rules,
 )
+from .vector_rules import VectorRule
 from .verify import RuleReport, verify_rule, verify_rules
 
 __version__ = "0.1.0"
@@ -38,6 +39,7 @@ __all__ = [
     "Proof",
     "Rule",
     "RuleReport",
+    "VectorRule",
     "compile_kernel",
     "formula_rule",
     "parse",

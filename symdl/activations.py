@@ -112,13 +112,15 @@ def softplus_rule() -> Definition:
 @register("hard_tanh", "activation")
 def hard_tanh() -> Definition:
     """g(z) = max(−1, min(1, z)); g'(z) = 1 for |z| < 1, else 0 (g'(±1) = 0)."""
+    clipped = sp.Max(-1, sp.Min(1, z))
+    inside = sp.Piecewise((1, sp.Abs(z) < 1), (0, True))
     return Definition(
         expr=sp.Piecewise((-1, z <= -1), (1, z >= 1), (z, True)),
         inputs=(z,),
-        textbook=sp.Piecewise((1, sp.Abs(z) < 1), (0, True)),
-        seed_form=sp.Max(-1, sp.Min(1, z)),
-        stable_expr=sp.Max(-1, sp.Min(1, z)),  # printed as numpy.clip
-        stable_derivative=sp.Piecewise((1, sp.Abs(z) < 1), (0, True)),  # one comparison, not two
+        textbook=inside,
+        seed_form=clipped,
+        stable_expr=clipped,  # printed as numpy.clip
+        stable_derivative=inside,  # one comparison, where SymPy's derivative makes two
         pytorch_kinks={sp.Integer(-1): sp.Integer(0), sp.Integer(1): sp.Integer(0)},
     )
 

@@ -36,11 +36,12 @@ def mae() -> Definition:
 @register("huber", "loss", (Param("delta", 1.0, "threshold between the quadratic and linear parts", positive=True),))
 def huber(delta: sp.Symbol) -> Definition:
     """L(a, y) = ½e² for |e| ≤ δ, δ(|e| − ½δ) otherwise (e = a − y); ∂L/∂a = clip(e, −δ, δ)."""
+    clipped = sp.Max(-delta, sp.Min(delta, _error))
     return Definition(
         expr=sp.Piecewise((_error**2 / 2, sp.Abs(_error) <= delta), (delta * (sp.Abs(_error) - delta / 2), True)),
         inputs=(a, y),
-        textbook=sp.Max(-delta, sp.Min(delta, _error)),
-        stable_derivative=sp.Max(-delta, sp.Min(delta, _error)),  # printed as numpy.clip
+        textbook=clipped,
+        stable_derivative=clipped,  # printed as numpy.clip
         notes="Continuous with a continuous first derivative at |e| = δ (the same as PyTorch's huber_loss "
         "and Keras' Huber); the second derivative jumps there.",
     )
@@ -62,7 +63,7 @@ def binary_cross_entropy() -> Definition:
         textbook=sigmoid(a) - y,
         seed_form=definition,
         # softplus(a) − y·a cancels for hard labels (y = 1, a ≫ 0); here the first two terms are exactly 0 then.
-        stable_expr=(1 - y) * sp.Max(a, 0) - y * sp.Min(a, 0) + sp.log(1 + sp.exp(-sp.Abs(a))),
+        stable_expr=(1 - y) * sp.Max(a, 0) - y * sp.Min(a, 0) + softplus(-sp.Abs(a)),
         # σ(a) − y = (1 − y)σ(a) − yσ(−a): exact zero-free terms for y ∈ {0, 1}.
         stable_derivative=(1 - y) * sigmoid(a) - y * sigmoid(-a),
         label_values={y: (0.0, 1.0)},

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 import sympy as sp
 
@@ -33,9 +33,17 @@ __all__ = [
     "rules",
 ]
 
+if TYPE_CHECKING:
+    from .vector_rules import VectorRule
+
 Kind = Literal["activation", "loss", "penalty", "formula"]
 KinkConvention = Literal["pytorch", "left", "right", "average"]
-KINK_CONVENTIONS: tuple[str, ...] = ("pytorch", "left", "right", "average")
+KINK_CONVENTIONS: tuple[str, ...] = get_args(KinkConvention)
+
+
+def _check_convention(kink_convention: str) -> None:
+    if kink_convention not in KINK_CONVENTIONS:
+        raise ValueError(f"unknown kink convention {kink_convention!r}; accepted: {', '.join(KINK_CONVENTIONS)}")
 
 
 @dataclass(frozen=True)
@@ -173,7 +181,7 @@ def _exact_number(name: str, value: object) -> sp.Expr:
     return sp.Integer(value)
 
 
-def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: float) -> Rule:
+def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: float) -> Rule | VectorRule:
     """The rule called ``name`` with parameter values ``params`` (defaults for the rest).
 
     ``kink_convention`` picks the derivative's value at kinks: ``"pytorch"``
@@ -187,8 +195,7 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
     if unknown:
         accepted = ", ".join(known) or "none"
         raise ValueError(f"rule {name!r} has no parameter {unknown[0]!r}; its parameters: {accepted}")
-    if kink_convention not in KINK_CONVENTIONS:
-        raise ValueError(f"unknown kink convention {kink_convention!r}; accepted: {', '.join(KINK_CONVENTIONS)}")
+    _check_convention(kink_convention)
     values: dict[str, sp.Expr] = {}
     for p in entry.params:
         value = _exact_number(p.name, params.get(p.name, p.default))
@@ -204,7 +211,7 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
                 "kink_convention applies to element-wise rules"
             )
 
-        return VectorRule(name, entry.kind, entry.builder(), entry.summary)  # type: ignore[return-value]
+        return VectorRule(name, entry.kind, entry.builder(), entry.summary)
     symbols = {p.name: p.symbol() for p in entry.params}
     definition = entry.builder(**symbols)
     return Rule(name, entry.kind, definition, symbols, values, kink_convention, entry.summary)
@@ -226,8 +233,7 @@ def formula_rule(
     """
     from .parse import FormulaError, parse
 
-    if kink_convention not in KINK_CONVENTIONS:
-        raise ValueError(f"unknown kink convention {kink_convention!r}; accepted: {', '.join(KINK_CONVENTIONS)}")
+    _check_convention(kink_convention)
     params = dict(params or {})
     names = [wrt, *[s for s in symbols if s != wrt]]
     expr = parse(text, symbols=names, params=list(params))
