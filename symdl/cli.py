@@ -23,6 +23,8 @@ import sympy as sp
 
 __all__ = ["main"]
 
+from .verify import MAX_POINTS
+
 PROG = "symdl"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 FORMATS = ("text", "latex", "python", "json")
@@ -58,7 +60,8 @@ def _out(text: str = "") -> None:
 def _one_line(message: object) -> str:
     """A message on one line: library errors may span several (a formula with a caret under it)."""
     lines = [line.strip() for line in str(message).splitlines()]
-    return " | ".join(line for line in lines if line) or "unknown error"
+    text = " | ".join(line for line in lines if line) or "unknown error"
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
@@ -87,8 +90,8 @@ def _positive_int(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not 1 <= value <= MAX_POINTS:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_POINTS}, got {text[:40]!r}")
     return value
 
 

@@ -113,6 +113,16 @@ class SymdlNumpyPrinter(NumPyPrinter):
         return f"numpy.sign({self._print(expr.args[0])})"
 
 
+class _Printer(SymdlNumpyPrinter):
+    """SymdlNumpyPrinter whose failures are ValueErrors naming what cannot become numpy code."""
+
+    def doprint(self, expr: sp.Basic, assign_to: object = None) -> str:
+        try:
+            return super().doprint(expr, assign_to)
+        except (NotImplementedError, TypeError, KeyError) as why:
+            raise ValueError(f"cannot print {expr} as numpy code: {why}".splitlines()[0]) from None
+
+
 @dataclass(frozen=True)
 class Kernel:
     """A generated numpy function together with its source text."""
@@ -132,7 +142,10 @@ def as_float_array(x: object, name: str) -> np.ndarray | float:
     (NEP 50): a float32 array with the scalar 0.5 stays float32.
     """
     if type(x) in (int, float):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:
+            raise TypeError(f"{name}: {x} does not fit a float64") from None
     arr = np.asarray(x)
     if arr.dtype.kind == "f":
         return arr
@@ -210,8 +223,18 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     values first). With ``reduce_sum`` the kernel returns Σ expr over all
     elements (penalties).
     """
+    if not isinstance(name, str):
+        raise TypeError(f"kernel name must be a str, got {type(name).__name__}")
+    if not isinstance(expr, sp.Expr):
+        raise TypeError(f"{name}: expr must be a SymPy expression, got {type(expr).__name__}")
+    if not isinstance(reduce_sum, bool):
+        raise TypeError(f"{name}: reduce_sum must be True or False, got {reduce_sum!r}")
     if not args:
         raise ValueError(f"{name}: a kernel needs at least one input symbol")
+    if not all(isinstance(a, sp.Symbol) for a in args) or len(set(args)) != len(args):
+        raise TypeError(f"{name}: args must be distinct SymPy symbols, got {list(args)}")
+    if expr.has(sp.I, sp.zoo, sp.nan, sp.oo, -sp.oo):
+        raise ValueError(f"{name}: the expression is complex or infinite somewhere: {expr}")
     if not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name):
         raise ValueError(f"kernel name {name!r} is not a Python identifier")
     if name.startswith("_") or name == "numpy":
@@ -229,8 +252,11 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
         lambda e: e.is_number and not e.is_Atom and not e.is_Rational and e.is_real,
         lambda e: e.evalf(17),
     )
+    for number in renamed.atoms(sp.Number):
+        if not np.isfinite(float(number)) or (number != 0 and float(number) == 0):
+            raise ValueError(f"{name}: the constant {sp.N(number, 5)} does not fit a float64 (about ±1.8e308, ≥ 2.2e-308)")
     intermediates, (body,) = sp.cse(renamed, symbols=sp.numbered_symbols("_c"), optimizations="basic")
-    printer = SymdlNumpyPrinter()
+    printer = _Printer()
     lines = [f"def {name}({', '.join(names)}):"]
     lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]
     lines.append(f"    _dtype = numpy.result_type({', '.join(names)})")

@@ -1,6 +1,7 @@
 """Formula text → SymPy expression, without ``eval``.
 
->>> import sympy as sp
+>>> import numpy as np
+import sympy as sp
 >>> huber = parse("where(abs(e) < d, e**2/2, d*abs(e) - d**2/2)", ["e"], ["d"])
 >>> e, d = sp.symbols("e d", real=True)
 >>> huber == sp.Piecewise((e**2 / 2, sp.Abs(e) < d), (d * sp.Abs(e) - d**2 / 2, True))
@@ -46,6 +47,7 @@ __all__ = [
     "MAX_ROOT_DIGITS",
     "MAX_CONSTANT_DEPTH",
     "MAX_MINMAX_ARGS",
+    "MAX_TOTAL_MINMAX_ARGS",
     "MAX_CONDITIONS",
 ]
 
@@ -63,6 +65,8 @@ MAX_ROOT_DIGITS = 30
 # pairwise, at up to ~0.1 s a pair for rich arguments; nested max(max(…)) and a and (b and c)
 # are merged into one, so these count after merging.
 MAX_MINMAX_ARGS = 6
+# Kinks and proofs of max/min split into cases that multiply across calls: a budget for the whole formula.
+MAX_TOTAL_MINMAX_ARGS = 8
 MAX_CONDITIONS = 20
 
 # Depth of a constant (a part without symbols) as a SymPy tree. SymPy evaluates constants
@@ -211,15 +215,32 @@ def _declare(symbols: Sequence[str], params: Mapping[str, float | int | None] | 
     return names
 
 
+def exact_number(value: object, what: str, error: type[ValueError] = ValueError) -> sp.Expr:
+    """A finite real value (int, float, numpy scalar, Fraction) as an exact SymPy number; floats by their decimal.
+
+    Values beyond the float64 range are refused: generated code could not hold them.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if isinstance(value, numbers.Integral):
+            exact: sp.Expr = sp.Integer(int(value))
+        elif isinstance(value, numbers.Rational):
+            exact = sp.Rational(int(value.numerator), int(value.denominator))
+        elif math.isfinite(value):
+            exact = sp.Rational(repr(float(value)))
+        else:
+            exact = sp.nan
+        if exact.is_finite and abs(exact) <= _FLOAT_MAX:
+            return exact
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+    raise error(f"{what} has value {shown}; accepted: a finite real number within the float64 range (±1.8e308)")
+
+
+_FLOAT_MAX = sp.Rational(int(sys.float_info.max))
+
+
 def _exact(name: str, value: object) -> sp.Expr:
     """A param value as an exact SymPy number."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        return sp.Integer(int(value))
-    if isinstance(value, numbers.Rational) and not isinstance(value, bool):
-        return sp.Rational(int(value.numerator), int(value.denominator))
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
-        return sp.Rational(repr(float(value)))
-    raise FormulaError(f"formula: param {name!r} has value {value!r}; a param value is a finite int, float or None")
+    return exact_number(value, f"formula: param {name!r}", FormulaError)
 
 
 def _position(text: str, index: int) -> str:
@@ -309,6 +330,7 @@ class _Builder:
         self.approximations: dict[sp.Basic, sp.Basic] = {}
         self.constants: dict[sp.Basic, bool] = {}
         self.checked: set[sp.Basic] = set()
+        self.minmax_args = 0
         self.line_starts = [0]
         for line in source.split("\n")[:-1]:
             self.line_starts.append(self.line_starts[-1] + len(line) + 1)
@@ -562,6 +584,12 @@ class _Builder:
         if name in ("max", "min", "relu"):
             lattice = sp.Min if name == "min" else sp.Max
             self._check_merged(node, lattice, args + [sp.S.Zero] * (name == "relu"), MAX_MINMAX_ARGS, "arguments")
+            self.minmax_args += len(args) + (name == "relu")
+            if self.minmax_args > MAX_TOTAL_MINMAX_ARGS:
+                raise self.error(
+                    node, f"uses {self.minmax_args} max/min/relu arguments in all; at most "
+                    f"{MAX_TOTAL_MINMAX_ARGS} are accepted (their cases multiply)"
+                )
         assert maker is not None
         return maker(*args)
 

@@ -229,6 +229,10 @@ def prove_zero(
     ``exclude`` lists points where equality is not claimed (kinks, whose
     value is a convention checked separately).
     """
+    if not isinstance(var, sp.Symbol):
+        raise TypeError(f"prove_zero: var must be a SymPy Symbol, got {type(var).__name__}")
+    if isinstance(expr, str) or not isinstance(sp.sympify(expr, strict=True), sp.Expr):
+        raise TypeError("prove_zero: expr must be a SymPy expression (parse text with symdl.parse first)")
     expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
     if not expr.has(*_PIECEWISE_ATOMS):
         return Proof(_is_zero_smooth(expr), "simplify")

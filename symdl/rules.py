@@ -172,13 +172,9 @@ def _entry(name: str) -> _Entry:
 
 
 def _exact_number(name: str, value: object) -> sp.Expr:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"parameter {name!r}: expected a real number, got {value!r}")
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ValueError(f"parameter {name!r}: expected a finite number, got {value!r}")
-        return sp.Rational(repr(value))
-    return sp.Integer(value)
+    from .parse import exact_number
+
+    return exact_number(value, f"parameter {name!r}")
 
 
 def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: float) -> Rule | VectorRule:
@@ -217,6 +213,12 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
     return Rule(name, entry.kind, definition, symbols, values, kink_convention, entry.summary)
 
 
+def _diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
+    """d expr / d var, with DiracDelta (the derivative of sign or Heaviside) as 0: it is 0 away from the
+    jump, and the value at a jump is the kink convention's business."""
+    return sp.diff(expr, var).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+
+
 def formula_rule(
     text: str,
     wrt: str = "z",
@@ -234,6 +236,12 @@ def formula_rule(
     from .parse import FormulaError, parse
 
     _check_convention(kink_convention)
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping name → value (or None), got {type(params).__name__}")
+    if isinstance(symbols, str) or not all(isinstance(s, str) for s in symbols):
+        raise TypeError(f"symbols must be a sequence of names, got {symbols!r}")
+    if not isinstance(wrt, str):
+        raise TypeError(f"wrt must be a name, got {wrt!r}")
     params = dict(params or {})
     names = [wrt, *[s for s in symbols if s != wrt]]
     expr = parse(text, symbols=names, params=list(params))
@@ -307,7 +315,7 @@ class Rule:
     def derivative(self, wrt: sp.Symbol | str | None = None) -> sp.Expr:
         """d expr / d wrt as SymPy derives it, with the kink convention applied at kinks."""
         var = self._input(wrt)
-        derived = sp.diff(self.expr, var)
+        derived = _diff(self.expr, var)
         return self._with_kink_values(derived) if var == self.wrt else derived
 
     def _with_kink_values(self, derived: sp.Expr) -> sp.Expr:
@@ -341,7 +349,7 @@ class Rule:
         conditions are periodic (sin z > 0) reports none.
         """
         try:
-            return self._kinks_of(self.bind(sp.diff(self.expr, self.wrt)))
+            return self._kinks_of(self.bind(_diff(self.expr, self.wrt)))
         except Undecidable:
             return ()
 
@@ -349,6 +357,8 @@ class Rule:
         found = []
         for point in breakpoints(derived, self.wrt):
             left, right = one_sided_values(derived, self.wrt, point)
+            if not (left.is_finite and right.is_finite):
+                continue  # a singularity (|z|^½ at 0), not a kink: no finite value would be a subgradient
             if sp.simplify(left - right) == 0:  # e.g. elu with α = 1 is smooth at 0
                 continue
             found.append(Kink(point, left, right, self._kink_value(point, left, right)))
@@ -365,20 +375,20 @@ class Rule:
             if sp.simplify(self.bind(at) - point) == 0:
                 return self.bind(value)
         # No declared value (user formulas): keep the one SymPy's derivative gives, a one-sided value or sign(0) = 0.
-        return self._natural_value(sp.diff(self.expr, self.wrt), point)
+        return self._natural_value(_diff(self.expr, self.wrt), point)
 
     def identities(self) -> dict[str, sp.Expr]:
         """Each identity :meth:`prove` shows, as the expression that must be 0."""
         d = self.definition
         out = {}
         if d.textbook is not None:
-            out["derivative - textbook"] = sp.diff(self.expr, self.wrt) - self.textbook()
+            out["derivative - textbook"] = _diff(self.expr, self.wrt) - self.textbook()
         for var in d.other_textbooks:
-            out[f"d/d{var} - textbook"] = sp.diff(self.expr, var) - self.textbook(var)
+            out[f"d/d{var} - textbook"] = _diff(self.expr, var) - self.textbook(var)
         if d.stable_expr is not None:
             out["stable forward - expr"] = d.stable_expr - self.expr
         if d.stable_derivative is not None:
-            out["stable derivative - derivative"] = d.stable_derivative - sp.diff(self.expr, self.wrt)
+            out["stable derivative - derivative"] = d.stable_derivative - _diff(self.expr, self.wrt)
         if d.seed_form is not None:
             out["seed form - expr"] = d.seed_form - self.expr
         return out

@@ -91,6 +91,9 @@ def _breakpoint_functions(r: Rule, var: sp.Symbol) -> list[Callable[..., np.ndar
 
 def verify_rule(r: Rule | VectorRule, points: int = 200, seed: int = 0) -> RuleReport:
     """Prove ``r`` and check its generated code; see the module docstring for what is checked."""
+    if not isinstance(r, (Rule, VectorRule)):
+        raise TypeError(f"verify_rule takes a rule (symdl.rule or symdl.formula_rule), got {type(r).__name__}")
+    _check_points(points)
     report = RuleReport(r.name)
     report.proofs = {label: bool(proof) for label, proof in r.prove().items()}
     if isinstance(r, VectorRule):
@@ -155,6 +158,15 @@ def _check_stability(r: Rule, *kernels: Callable[..., np.ndarray]) -> list[str]:
     return problems
 
 
+#: Points per check: enough to be meaningful, few enough to finish (mpmath costs ~1 ms a point).
+MAX_POINTS = 100_000
+
+
+def _check_points(points: object) -> None:
+    if not isinstance(points, int) or isinstance(points, bool) or not 1 <= points <= MAX_POINTS:
+        raise ValueError(f"points must be an integer from 1 to {MAX_POINTS}, got {points!r}")
+
+
 def _cases(name: str) -> list[tuple[str, Rule | VectorRule]]:
     """The rule at its defaults and, when it has parameters, at other values (bugs hide behind α = 1)."""
     cases: list[tuple[str, Rule | VectorRule]] = [(name, rule(name))]
@@ -170,7 +182,10 @@ def verify_rules(
     names: list[str] | None = None, progress: Callable[[str, int, int], None] | None = None, points: int = 200
 ) -> list[RuleReport]:
     """Verify every rule (or those named), each also at non-default parameters; ``progress(label, i, n)`` before each."""
-    names = list(rules()) if names is None else names
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of rule names, got the string {names!r}")
+    _check_points(points)
+    names = list(rules()) if names is None else list(names)
     cases = [case for name in names for case in _cases(name)]
     reports = []
     for i, (label, r) in enumerate(cases):
