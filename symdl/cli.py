@@ -115,31 +115,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="derive a rule or a formula",
         description="Derive a registered rule (see 'symdl list') or, if NAME is not one, a formula in it.",
     )
-    derive.add_argument("target", metavar="NAME|FORMULA", help="a rule name, or formula text such as 'log(1+exp(z))'")
-    derive.add_argument(
-        "--wrt", metavar="VAR", help="variable to differentiate by (formulas: default z; rules: default first input)"
-    )
-    derive.add_argument(
-        "--param",
-        action="append",
-        default=[],
-        metavar="K=V",
-        help="parameter value (repeatable); for formulas a bare K declares a symbolic parameter",
-    )
-    derive.add_argument(
-        "--symbol",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a further input variable of a formula (repeatable)",
-    )
-    derive.add_argument(
-        "--kink-convention",
-        choices=KINK_CONVENTIONS,
-        default="pytorch",
-        help="value of the derivative at kinks (default: pytorch)",
-    )
+    _add_target_arguments(derive)
     derive.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+
+    check = commands.add_parser(
+        "check",
+        help="continuity, kinks and numeric checks of a rule or a formula",
+        description="Jumps of the value and of the derivative at every piecewise boundary (exact, with the "
+        "parameter values that remove them), the kinks, and — when every parameter has a value — the "
+        "finite-difference, accuracy and stability checks of the generated code. Exit 1 if one fails.",
+    )
+    _add_target_arguments(check)
+    check.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     verify = commands.add_parser(
         "verify",
@@ -152,6 +139,36 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
     return parser
+
+
+def _add_target_arguments(command: argparse.ArgumentParser) -> None:
+    """NAME|FORMULA, --wrt, --param, --symbol and --kink-convention: how derive and check name what they work on."""
+    from . import KINK_CONVENTIONS
+
+    command.add_argument("target", metavar="NAME|FORMULA", help="a rule name, or formula text such as 'log(1+exp(z))'")
+    command.add_argument(
+        "--wrt", metavar="VAR", help="variable to differentiate by (formulas: default z; rules: default first input)"
+    )
+    command.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="parameter value (repeatable); for formulas a bare K declares a symbolic parameter",
+    )
+    command.add_argument(
+        "--symbol",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a further input variable of a formula (repeatable)",
+    )
+    command.add_argument(
+        "--kink-convention",
+        choices=KINK_CONVENTIONS,
+        default="pytorch",
+        help="value of the derivative at kinks (default: pytorch)",
+    )
 
 
 def _parse_params(items: Sequence[str], allow_symbolic: bool) -> dict[str, float | None]:
@@ -495,9 +512,88 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 # --- entry point --------------------------------------------------------------
 
+def _stable_equivalent(r: Any) -> str | None:
+    """The registered one-input rule, if any, whose expression is provably the same function as ``r``'s."""
+    from . import prove_zero, rule, rules
+    from .rules import Rule
+
+    if len(r.inputs) != 1:
+        return None
+    for name in rules():
+        candidate = rule(name)
+        if isinstance(candidate, Rule) and len(candidate.inputs) == 1 and not candidate.params:
+            same = candidate.expr.subs(candidate.wrt, r.wrt) - r.bind(r.expr)
+            if prove_zero(same, r.wrt):
+                return name
+    return None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values."""
+    from .properties import boundary_properties
+    from .verify import verify_rule
+
+    r = _build_rule(args)
+    if not hasattr(r, "bind"):
+        raise UsageError(f"check applies to element-wise rules and formulas; {args.target!r} is a vector rule")
+    properties = boundary_properties(r)
+    symbolic = [name for name, value in _params(r).items() if value is None]
+    report = None if symbolic else verify_rule(r, points=100)
+    result = {
+        "name": r.name,
+        "wrt": str(r.wrt),
+        "continuous": properties.continuous,
+        "derivative_continuous": properties.derivative_continuous,
+        "boundaries": [
+            {
+                "of": b.what,
+                "at": str(b.at),
+                "left": str(b.left),
+                "right": str(b.right),
+                "jump": str(b.jump),
+                "vanishes_for": {k: [str(v) for v in vs] for k, vs in b.vanishes_for.items()},
+            }
+            for b in properties.boundaries
+        ],
+        "undecided": properties.undecided or None,
+        "kinks": [{"at": str(k.at), "left": str(k.left), "right": str(k.right), "value": str(k.value)} for k in r.kinks],
+        "numeric": None if report is None else _report_json(report),
+        "numeric_skipped_for": symbolic or None,
+    }
+    passed = properties.continuous and (report is None or report.passed)
+    if args.json:
+        _out(json.dumps({**result, "passed": passed}, indent=2))
+        return EXIT_OK if passed else EXIT_FAILED
+    _out(f"{r.name}  (by {r.wrt})")
+    for b in properties.boundaries:
+        if b.continuous:
+            _out(f"  {b.what} continuous at {r.wrt} = {b.at}")
+            continue
+        where = "; ".join(f"{k} = {', '.join(map(str, vs))}" for k, vs in b.vanishes_for.items())
+        _out(f"  {b.what} JUMPS at {r.wrt} = {b.at}: {b.left} -> {b.right}, jump {b.jump}"
+             + (f" (zero only for {where})" if where else ""))
+    if properties.undecided:
+        _out(f"  boundaries undecided: {properties.undecided}")
+    for k in r.kinks:
+        _out(f"  kink at {r.wrt} = {k.at}: one-sided {k.left}, {k.right}; returned {k.value}")
+    if report is None:
+        _out(f"  numeric checks skipped: give values to {', '.join(symbolic)} (--param NAME=VALUE)")
+    else:
+        _out(f"  numeric: {' '.join(_report_row(report)[1:])}")
+        for line in _failure_details(report)[:1]:
+            _out(f"  {line}")
+        if report.unstable:
+            stable = _stable_equivalent(r)
+            if stable:
+                _out(f"  symdl's rule {stable!r} is the same function, printed stably: symdl derive {stable} --format python")
+    _out(f"{'PASS' if passed else 'FAIL'}")
+    return EXIT_OK if passed else EXIT_FAILED
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list,
     "derive": cmd_derive,
+    "check": cmd_check,
     "verify": cmd_verify,
 }
 

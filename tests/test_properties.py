@@ -1,0 +1,71 @@
+"""Boundary continuity (symdl.properties) and the `symdl check` command."""
+
+import json
+
+import pytest
+import sympy as sp
+
+import symdl
+from symdl.cli import main
+from symdl.properties import boundary_properties
+
+KERAS_VARIANT = "where(abs(e) < d, e**2/2, d*abs(e) - d*2*0.5)"
+KERAS_HUBER = "where(abs(e) < d, e**2/2, d*abs(e) - d**2/2)"
+
+
+def test_the_keras_variant_jumps_by_d_times_d_minus_2_over_2():
+    report = boundary_properties(symdl.formula_rule(KERAS_VARIANT, wrt="e", params={"d": None}))
+    assert not report.continuous and report.derivative_continuous
+    d = sp.Symbol("d", real=True)
+    jumps = {str(b.at): b for b in report.boundaries if b.what == "value" and not b.continuous}
+    assert set(jumps) == {"d", "-d"}
+    assert sp.simplify(jumps["d"].jump - d * (d - 2) / 2) == 0
+    assert jumps["d"].vanishes_for == {"d": [0, 2]}
+
+
+@pytest.mark.parametrize(("value", "continuous"), [(2, True), (1, False), (1.5, False)])
+def test_the_variant_is_continuous_only_at_d_2(value, continuous):
+    report = boundary_properties(symdl.formula_rule(KERAS_VARIANT, wrt="e", params={"d": value}))
+    assert report.continuous is continuous
+
+
+def test_the_correct_keras_huber_and_every_rule_are_continuous():
+    assert boundary_properties(symdl.formula_rule(KERAS_HUBER, wrt="e", params={"d": None})).continuous
+    for name in symdl.rules():
+        r = symdl.rule(name)
+        if isinstance(r, symdl.Rule):
+            report = boundary_properties(r)
+            assert report.continuous, name
+            assert report.derivative_continuous is (not r.kinks), name
+
+
+def test_check_fails_the_variant_with_the_jump_and_exit_1(capsys):
+    assert main(["check", KERAS_VARIANT, "--wrt", "e", "--param", "d"]) == 1
+    out = capsys.readouterr().out
+    assert "value JUMPS at e = d" in out and "zero only for d = 0, 2" in out
+    assert "numeric checks skipped: give values to d" in out
+
+
+def test_check_passes_the_real_huber_and_the_variant_at_d_2(capsys):
+    assert main(["check", "huber", "--param", "delta=1.5"]) == 0
+    assert main(["check", KERAS_VARIANT, "--wrt", "e", "--param", "d=2"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("PASS")
+
+
+def test_check_flags_the_naive_softplus_and_names_the_stable_rule(capsys):
+    assert main(["check", "log(exp(z) + 1)"]) == 1
+    out = capsys.readouterr().out
+    assert "unstable" in out and "'softplus' is the same function" in out
+
+
+def test_check_json(capsys):
+    assert main(["check", KERAS_VARIANT, "--wrt", "e", "--param", "d", "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["passed"] is False and result["continuous"] is False and result["numeric"] is None
+    assert {"of": "value", "at": "d", "left": "d**2/2", "right": "d*(d - 1)", "jump": "d*(d - 2)/2",
+            "vanishes_for": {"d": ["0", "2"]}} in result["boundaries"]
+
+
+def test_check_refuses_vector_rules_in_one_line(capsys):
+    assert main(["check", "softmax"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
