@@ -448,6 +448,8 @@ def _report_json(report: Any) -> dict[str, Any]:
         "accuracy32": _json_number(report.accuracy32),
         "stable": bool(report.stable),
         "unstable": list(report.unstable),
+        "mutants_killed": report.mutants_killed,
+        "mutants_total": report.mutants_total,
     }
 
 
@@ -463,6 +465,7 @@ def _report_row(report: Any) -> list[str]:
         f"{report.fd_error:.1e}",
         f"{report.accuracy64:.1e} / {report.accuracy32:.1e}",
         "yes" if report.stable else "NO",
+        f"{report.mutants_killed}/{report.mutants_total}" if report.mutants_total else "-",
         "PASS" if report.passed else "FAIL",
     ]
 
@@ -472,6 +475,7 @@ def _failure_details(report: Any) -> list[str]:
     if not report.kinks_ok:
         lines.append(f"{report.name}: a kink value is not a subgradient or not what the code returns")
     lines += [f"{report.name}: unstable: {problem}" for problem in report.unstable]
+    lines += [f"{report.name}: a planted mistake went unnoticed: {label}" for label in report.mutant_survivors]
     return lines
 
 
@@ -479,7 +483,8 @@ def _print_verify_table(reports: Sequence[Any]) -> None:
     from .testing import ACCURACY_RTOL
     from .verify import FD_TOLERANCE
 
-    header = ["rule", "proof", "kinks", "max FD error", "max error vs mpmath (f64 / f32)", "stable", "verdict"]
+    header = ["rule", "proof", "kinks", "max FD error", "max error vs mpmath (f64 / f32)", "stable", "mutants caught",
+              "verdict"]
     for line in _table([_report_row(r) for r in reports], header):
         _out(line)
     details = [line for r in reports if not r.passed for line in _failure_details(r)]

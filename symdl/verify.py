@@ -5,8 +5,9 @@ that the returned value is a subgradient and that the generated derivative
 returns it; central finite differences of the generated forward code against
 the generated derivative (float64, away from every breakpoint); both against a
 50-digit mpmath evaluation on [−40, 40] (float64 and float32); finite,
-warning-free results on [−1000, 1000] in float32 and float64. Vector rules
-are checked by :mod:`symdl.verify_vector`.
+warning-free results on [−1000, 1000] in float32 and float64; and that every
+planted mistake in the derivative (:mod:`symdl.mutations`) fails those checks.
+Vector rules are checked by :mod:`symdl.verify_vector`.
 """
 
 from __future__ import annotations
@@ -50,6 +51,9 @@ class RuleReport:
     accuracy64: float = 0.0
     accuracy32: float = 0.0
     unstable: list[str] = field(default_factory=list)
+    mutants_killed: int = 0
+    mutants_total: int = 0
+    mutant_survivors: list[str] = field(default_factory=list)
 
     @property
     def proven(self) -> bool:
@@ -68,6 +72,7 @@ class RuleReport:
             and self.accuracy64 <= ACCURACY_RTOL[np.dtype(np.float64)]
             and self.accuracy32 <= ACCURACY_RTOL[np.dtype(np.float32)]
             and self.stable
+            and self.mutants_killed == self.mutants_total
         )
 
 
@@ -103,17 +108,13 @@ def verify_rule(r: Rule | VectorRule, points: int = 200, seed: int = 0) -> RuleR
     bound_subs = r.param_subs
     # Element by element even for penalties (whose numeric() sums), so that differences can be taken.
     forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.kernel_name)
-    report.kinks_ok = _check_kinks(r)
+    report.kinks_ok = check_kinks(r)
     rng = np.random.default_rng(seed)
     d = r.definition
     for var in (r.wrt, *d.other_textbooks):
         derivative = r.numeric_derivative(var)
-        index = r.inputs.index(var)
-        values = sample_points(rng, r.inputs, points, d.input_ranges, d.label_values)
-        _away_from(_breakpoint_functions(r, var), values, index)
-        fd = central_difference(forward, values, index)
-        exact = derivative(*values)
-        report.fd_error = max(report.fd_error, float(np.max(np.abs(fd - exact) / np.maximum(1.0, np.abs(exact)))))
+        values = _points(r, var, points, rng)
+        report.fd_error = max(report.fd_error, _fd_error(r, var, forward, derivative, values))
         exact_expr = r.bind(r.derivative(var))
         for dtype, attr in ((np.float64, "accuracy64"), (np.float32, "accuracy32")):
             cast = [v.astype(dtype) for v in values]
@@ -122,13 +123,57 @@ def verify_rule(r: Rule | VectorRule, points: int = 200, seed: int = 0) -> RuleR
                 worst = float(np.max(relative_error(kernel(*cast), reference)))
                 setattr(report, attr, max(getattr(report, attr), worst))
         report.unstable += _check_stability(r, derivative, forward)
+    if r.kind != "formula":
+        from .mutations import mutation_report
+
+        mutations = mutation_report(r)
+        report.mutants_killed, report.mutants_total = mutations.killed, mutations.total
+        report.mutant_survivors = mutations.survivors
     return report
 
 
-def _check_kinks(r: Rule) -> bool:
+def _points(r: Rule, var: sp.Symbol, points: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random inputs on [−40, 40] (or the declared ranges and labels), moved away from every breakpoint in ``var``."""
+    d = r.definition
+    values = sample_points(rng, r.inputs, points, d.input_ranges, d.label_values)
+    index = r.inputs.index(var)
+    edges = _breakpoint_functions(r, var)
+    if edges:
+        # Half the points go near a breakpoint, on either side: uniform points on [−40, 40] would
+        # seldom land in hard_tanh's (−1, 1), and a wrong derivative there would go unseen.
+        x = values[index]
+        near = rng.random(points) < 0.5
+        which = rng.integers(0, len(edges), size=points)
+        for k, edge in enumerate(edges):
+            rows = near & (which == k)
+            at = np.broadcast_to(edge(*values), x.shape)[rows]
+            x[rows] = at + rng.uniform(-1, 1, size=int(rows.sum())) * np.maximum(1.0, np.abs(at))
+    _away_from(edges, values, index)
+    return values
+
+
+def _fd_error(
+    r: Rule, var: sp.Symbol, forward: Callable[..., np.ndarray], derivative: Callable[..., np.ndarray], values: list
+) -> float:
+    """max |fd − d| / max(1, |d|) of the generated derivative against central differences of the forward code."""
+    fd = central_difference(forward, values, r.inputs.index(var))
+    exact = derivative(*values)
+    return float(np.max(np.abs(fd - exact) / np.maximum(1.0, np.abs(exact))))
+
+
+def fd_error(r: Rule, points: int = 200, seed: int = 0) -> float:
+    """The finite-difference error of ``r``'s generated derivative by its first input (see :func:`verify_rule`)."""
+    forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.kernel_name)
+    values = _points(r, r.wrt, points, np.random.default_rng(seed))
+    return _fd_error(r, r.wrt, forward, r.numeric_derivative(), values)
+
+
+def check_kinks(r: Rule) -> bool:
+    """Each kink's value is a subgradient, and the generated derivative returns it there."""
     derivative = r.numeric_derivative()
     for kink in r.kinks:
-        if not kink.is_subgradient(r.param_subs):
+        others = dict(zip(r.inputs[1:], [sp.Rational(37, 100)] * len(r.inputs[1:])))
+        if not kink.is_subgradient({**r.param_subs, **others}):
             return False
         others = [np.float64(0.37) for _ in r.inputs[1:]]
         at = float(sp.N(r.bind(kink.at).subs(dict(zip(r.inputs[1:], others)))))
