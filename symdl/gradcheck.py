@@ -21,7 +21,15 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["TOLERANCES", "GradCheckReport", "Tolerance", "assert_grad_close", "check_grad"]
+__all__ = [
+    "TOLERANCES",
+    "GradCheckReport",
+    "Tolerance",
+    "assert_grad_close",
+    "assert_subgradient",
+    "check_grad",
+    "one_sided_differences",
+]
 
 
 @dataclass(frozen=True)
@@ -164,3 +172,55 @@ def assert_grad_close(
     if not report.passed:
         raise AssertionError(str(report))
     return report
+
+
+def one_sided_differences(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """((f(x) − f(x − h))/h, (f(x + h) − f(x))/h) element-wise, with two-point Richardson on each side.
+
+    The one-sided derivatives at a kink; ``f`` is element-wise. h defaults to
+    eps^(1/2)·max(1, |x|), the step that balances an O(h) error against rounding.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"one_sided_differences: x must be a float array, got dtype {x.dtype}")
+    step = np.sqrt(np.finfo(x.dtype).eps) * np.maximum(1, np.abs(x)) if h is None else np.asarray(h, x.dtype)
+    here = f(x)
+
+    def side(sign: int, width: np.ndarray) -> np.ndarray:
+        there = x + sign * width
+        return (f(there) - here) / (there - x)
+
+    # D(h) has error c·h; 2·D(h/2) − D(h) cancels it.
+    left = 2 * side(-1, step / 2) - side(-1, step)
+    right = 2 * side(1, step / 2) - side(1, step)
+    return left, right
+
+
+def assert_subgradient(
+    f: Callable[[np.ndarray], np.ndarray],
+    value: np.ndarray,
+    x: np.ndarray,
+    *,
+    tolerance: Tolerance | None = None,
+) -> None:
+    """Raise ``AssertionError`` unless each ``value`` lies between the one-sided derivatives of ``f`` at ``x``.
+
+    min(left, right) − tol ≤ value ≤ max(left, right) + tol, element-wise: the
+    check for a derivative's value at a kink (relu'(0) ∈ [0, 1]).
+    """
+    x = np.asarray(x)
+    tolerance = tolerance or TOLERANCES.get(x.dtype, TOLERANCES[np.dtype(np.float64)])
+    left, right = one_sided_differences(f, x)
+    value = np.broadcast_to(np.asarray(value, dtype=np.float64), x.shape)
+    low, high = np.minimum(left, right), np.maximum(left, right)
+    slack = tolerance.atol + tolerance.rtol * np.maximum(np.abs(low), np.abs(high))
+    bad = (value < low - slack) | (value > high + slack)
+    if np.any(bad):
+        i = tuple(np.argwhere(bad)[0]) if x.ndim else ()
+        raise AssertionError(
+            f"not a subgradient at x = {float(x[i])!r}: value {float(value[i])!r} is outside the one-sided "
+            f"derivatives [{float(low[i])!r}, {float(high[i])!r}] (tolerance rtol={tolerance.rtol:g}, "
+            f"atol={tolerance.atol:g})"
+        )

@@ -102,3 +102,34 @@ def test_bad_inputs_are_refused():
         check_grad(loss, grad, RNG.normal(size=8).astype(np.float16))
     custom = check_grad(loss, grad, RNG.normal(size=8).astype(np.float16).astype(np.float64), tolerance=Tolerance(1e-3, 1e-6))
     assert custom.tolerance == Tolerance(1e-3, 1e-6)
+
+
+# --- kinks: subgradients ------------------------------------------------------
+
+import symdl  # noqa: E402
+from symdl.rules import Rule  # noqa: E402
+from symdl.testing import assert_subgradient, one_sided_differences  # noqa: E402
+from symdl.testing.strategies import at_kinks  # noqa: E402
+
+KINKED = [n for n in symdl.rules() if isinstance(symdl.rule(n), Rule) and symdl.rule(n).kinks]
+
+
+@pytest.mark.parametrize("convention", ["pytorch", "left", "right", "average"])
+@pytest.mark.parametrize("name", KINKED)
+@settings(deadline=None, max_examples=10)
+@given(data=st.data())
+def test_every_convention_returns_a_subgradient_at_every_kink(name, convention, data):
+    r = symdl.rule(name, kink_convention=convention)
+    x, *others = (np.array(v) for v in data.draw(at_kinks(r)))
+    forward = symdl.compile_kernel(r.numeric_forward_expr(), r.inputs, "forward")
+    assert_subgradient(lambda v: forward(v, *others), r.numeric_derivative()(x, *others), x)
+
+
+def test_a_value_outside_the_one_sided_derivatives_is_refused():
+    relu = symdl.rule("relu").numeric()
+    left, right = one_sided_differences(relu, np.array([0.0, 2.0]))
+    np.testing.assert_allclose(left, [0.0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(right, [1.0, 1.0], atol=1e-12)
+    assert_subgradient(relu, np.array([0.3, 1.0]), np.array([0.0, 2.0]))
+    with pytest.raises(AssertionError, match="not a subgradient at x = 0.0: value 1.5"):
+        assert_subgradient(relu, np.array([1.5, 1.0]), np.array([0.0, 2.0]))

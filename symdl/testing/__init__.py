@@ -17,7 +17,15 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..gradcheck import TOLERANCES, GradCheckReport, Tolerance, assert_grad_close, check_grad
+from ..gradcheck import (
+    TOLERANCES,
+    GradCheckReport,
+    Tolerance,
+    assert_grad_close,
+    assert_subgradient,
+    check_grad,
+    one_sided_differences,
+)
 from ..proof import elementary
 
 __all__ = [
@@ -25,7 +33,9 @@ __all__ = [
     "GradCheckReport",
     "Tolerance",
     "assert_grad_close",
+    "assert_subgradient",
     "check_grad",
+    "one_sided_differences",
     "ACCURACY_RTOL",
     "STABILITY_LIMIT",
     "central_difference",
