@@ -19,3 +19,10 @@ def test_readme_has_exactly_the_two_setup_commands_and_ci_runs_the_second():
     test_command = "pip install '.[test]' && python -m pytest -q"
     assert test_command in text
     assert test_command in ci
+
+
+def test_the_testing_guide_runs_as_written():
+    guide = README.parent / "docs" / "testing.md"
+    result = doctest.testfile(str(guide), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 6
+    assert result.failed == 0
