@@ -32,6 +32,12 @@ class RowMax(sp.Function):
             return sp.Max(*[u.subs(j, t) for t in range(int(n))])
         return self
 
+    def _eval_derivative(self, s):
+        # ∂/∂s max_j u(j) = Σ_m [m is the first arg-max] · ∂u(m)/∂s
+        u, j, n = self.args
+        m = sp.Dummy("m", integer=True, nonnegative=True)
+        return sp.Sum(FirstArgMax(u, j, m, n) * sp.diff(u.subs(j, m), s), (m, 0, n - 1))
+
     def _latex(self, printer, exp=None):
         return rf"\max_{{{printer._print(self.args[1])}}} {printer._print(self.args[0])}"
 

@@ -127,7 +127,8 @@ class VectorRule:
 
     def latex(self) -> dict[str, str]:
         out = ", ".join(sp.latex(o) for o in self.definition.output)
-        head = f"{'g' if self.kind == 'activation' else 'L'}_{{{out}}}" if out else "L"
+        name = "g" if self.kind == "activation" else "L"
+        head = f"{name}_{{{out}}}" if out else name
         inp = self.definition.inputs[0]
         target = sp.latex(inp.base[tuple(_fresh(s) for s in inp.indices)])
         return {
@@ -220,7 +221,7 @@ class VectorRule:
 
 
 def _fresh(index: sp.Symbol) -> sp.Symbol:
-    return sp.Symbol(f"{index.name}_", integer=True, nonnegative=True)
+    return sp.Symbol(f"{index.name}'", integer=True, nonnegative=True)
 
 
 def _fresh_map(values: Mapping[sp.Symbol, int]) -> dict[sp.Symbol, int]:

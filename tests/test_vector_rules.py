@@ -144,3 +144,10 @@ def test_float32_stays_float32_and_extremes_stay_finite(dtype):
 def test_unknown_input_names_are_refused_with_the_known_ones():
     with pytest.raises(ValueError, match="its inputs: x, W, sigma"):
         rule("rbf").numeric_derivative("b")
+
+
+def test_maxout_derivative_is_the_first_arg_max_indicator():
+    r = rule("maxout")
+    d = r.derivative()
+    assert isinstance(d, FirstArgMax) and not d.has(sp.Derivative)
+    assert r.latex()["definition"].startswith("g =")
