@@ -231,7 +231,7 @@ def prove_zero(
     """
     if not isinstance(var, sp.Symbol):
         raise TypeError(f"prove_zero: var must be a SymPy Symbol, got {type(var).__name__}")
-    if isinstance(expr, str) or not isinstance(sp.sympify(expr, strict=True), sp.Expr):
+    if isinstance(expr, str) or not isinstance(sp.sympify(expr, strict=True), sp.Expr):  # strict: never parses text
         raise TypeError("prove_zero: expr must be a SymPy expression (parse text with symdl.parse first)")
     expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
     if not expr.has(*_PIECEWISE_ATOMS):
