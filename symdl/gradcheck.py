@@ -10,7 +10,8 @@ rounding; |R − D(h/2)| estimates the error of D(h/2) and is reported. Along
 random directions the cost is 4 evaluations per direction whatever the
 number of parameters (2 without Richardson); coordinate mode uses the unit
 vectors. Tolerances come from one table keyed by dtype: float64 gets the
-strict check, float32 a smoke check.
+strict check, float32 a smoke check; every tolerance is widened by the
+rounding floor eps·|f|/h, the error that rounding f's values alone can cause.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class GradCheckReport:
     abs_error: float
     rel_error: float
     error_estimate: float
+    rounding_floor: float
     tolerance: Tolerance
     step: float
     evaluations: int
@@ -66,7 +68,7 @@ class GradCheckReport:
     @property
     def passed(self) -> bool:
         scale = max(abs(self.analytic), abs(self.numeric))
-        return self.abs_error <= self.tolerance.atol + self.tolerance.rtol * scale
+        return self.abs_error <= self.tolerance.atol + self.tolerance.rtol * scale + self.rounding_floor
 
     def __str__(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
@@ -75,22 +77,32 @@ class GradCheckReport:
             f"worst {self.worst}: analytic {self.analytic:.17g}, finite difference {self.numeric:.17g}, "
             f"abs error {self.abs_error:.3g}, rel error {self.rel_error:.3g} "
             f"(tolerance rtol={self.tolerance.rtol:g}, atol={self.tolerance.atol:g}; step {self.step:.3g}; "
-            f"FD error estimate {self.error_estimate:.3g})"
+            f"FD error estimate {self.error_estimate:.3g}, rounding floor {self.rounding_floor:.3g})"
         )
 
 
 def _directional(
     f: Callable[[np.ndarray], float], x: np.ndarray, u: np.ndarray, h: float, richardson: bool
-) -> tuple[float, float, int]:
-    """(derivative along u, error estimate, evaluations) by central differences."""
+) -> tuple[float, float, float, int]:
+    """(derivative along u, error estimate, rounding floor, evaluations) by central differences.
+
+    The rounding floor is the error that rounding f's values alone can cause:
+    eps·|f|/h for one central difference, about 4× that after Richardson.
+    """
+    eps = float(np.finfo(x.dtype).eps)
+    scale = 0.0
 
     def central(step: float) -> float:
-        return (float(f(x + step * u)) - float(f(x - step * u))) / (2 * step)
+        nonlocal scale
+        plus, minus = float(f(x + step * u)), float(f(x - step * u))
+        scale = max(scale, abs(plus), abs(minus))
+        return (plus - minus) / (2 * step)
 
     if not richardson:
-        return central(h), float("nan"), 2
+        value = central(h)
+        return value, float("nan"), 2 * eps * scale / h, 2
     coarse, fine = central(h), central(h / 2)
-    return (4 * fine - coarse) / 3, abs(fine - coarse) / 3, 4
+    return (4 * fine - coarse) / 3, abs(fine - coarse) / 3, 8 * eps * scale / h, 4
 
 
 def check_grad(
@@ -140,12 +152,14 @@ def check_grad(
     evaluations = 0
     for label, u in vectors:
         u = u.astype(x.dtype)
-        numeric, estimate, count = _directional(f, x, u, h, richardson)
+        numeric, estimate, floor, count = _directional(f, x, u, h, richardson)
         evaluations += count
         analytic = float(np.sum(g * u))
         abs_error = abs(numeric - analytic)
         rel_error = abs_error / max(abs(numeric), abs(analytic), np.finfo(np.float64).tiny)
-        report = GradCheckReport(mode, label, analytic, numeric, abs_error, rel_error, estimate, tolerance, h, 0, checked)
+        report = GradCheckReport(
+            mode, label, analytic, numeric, abs_error, rel_error, estimate, floor, tolerance, h, 0, checked
+        )
         if worst is None or _badness(report) > _badness(worst):
             worst = report
     assert worst is not None
@@ -158,7 +172,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _badness(report: GradCheckReport) -> float:
     scale = max(abs(report.analytic), abs(report.numeric))
-    return report.abs_error / (report.tolerance.atol + report.tolerance.rtol * scale)
+    return report.abs_error / (report.tolerance.atol + report.tolerance.rtol * scale + report.rounding_floor)
 
 
 def assert_grad_close(

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import symdl
 import symdl.testing.strategies as strategies
 from symdl.rules import Rule
+from symdl import testing
 from symdl.testing import central_difference
 from symdl.testing.strategies import at_kinks, away_from_kinks, float_arrays
 
@@ -55,3 +56,49 @@ def test_float_arrays_have_the_dtype_and_stay_bounded(arr):
 def test_at_kinks_refuses_a_rule_without_kinks():
     with pytest.raises(ValueError, match="no kinks"):
         at_kinks(symdl.rule("sigmoid"))
+
+
+@settings(deadline=None, max_examples=25)
+@given(data=st.data())
+def test_network_specs_and_batches_fit_together(data):
+    spec = data.draw(strategies.network_specs())
+    assert 2 <= len(spec["layers"]) <= 5 and all(1 <= w <= 16 for w in spec["layers"])
+    assert symdl.rules()[spec["activation"]] == "activation" and symdl.rules()[spec["loss"]] == "loss"
+    X, Y = data.draw(strategies.batches(spec["layers"]))
+    assert X.shape[1] == spec["layers"][0] and Y.shape[1] == spec["layers"][-1] and len(X) == len(Y)
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@settings(deadline=None, max_examples=10)
+@given(data=st.data())
+def test_check_grad_along_random_directions_for_every_rule(name, data):
+    """Σ g(x) over several points away from kinks: its gradient is the generated derivative, element by element."""
+    r = symdl.rule(name)
+    points = away_from_kinks(r)
+    draws = [data.draw(points) for _ in range(4)]
+    x = np.array([d[0] for d in draws])
+    others = [np.array([d[i] for d in draws]) for i in range(1, len(r.inputs))]
+    forward = symdl.compile_kernel(r.numeric_forward_expr(), r.inputs, "elementwise")
+    f = lambda v: float(np.sum(forward(v, *others)))  # noqa: E731
+    grad = r.numeric_derivative()(x, *others)
+    if strategies._breakpoint_kernels(r):
+        # Steps must stay inside the kink-free margin (1e-3): small steps, one coordinate at a time.
+        testing.assert_grad_close(f, grad, x, mode="coordinates", step=1e-6, richardson=False)
+    else:
+        testing.assert_grad_close(f, grad, x)
+
+
+def test_check_grad_on_the_vector_rules():
+    rng = np.random.default_rng(0)
+    z, v = rng.normal(size=(3, 5)), rng.normal(size=(3, 5))
+    softmax = symdl.rule("softmax")
+    forward, vjp = softmax.numeric(), softmax.numeric_derivative()
+    testing.assert_grad_close(lambda q: float(np.sum(v * forward(q))), lambda q: vjp(q, v), z)
+    onehot = np.eye(5)[[0, 3, 1]]
+    ce = symdl.rule("softmax_cross_entropy")
+    testing.assert_grad_close(lambda a: float(np.sum(ce.numeric()(a, onehot))), lambda a: ce.numeric_derivative()(a, onehot), z)
+    rbf = symdl.rule("rbf")
+    x, W, s, w = rng.normal(size=(3, 4)), rng.normal(size=(4, 2)), np.array([1.5, 0.8]), rng.normal(size=(3, 2))
+    h = rbf.numeric()
+    testing.assert_grad_close(lambda q: float(np.sum(w * h(x, q, s))), lambda q: rbf.numeric_derivative("W")(x, q, s, w), W)
+    testing.assert_grad_close(lambda q: float(np.sum(w * h(q, W, s))), lambda q: rbf.numeric_derivative("x")(q, W, s, w), x)

@@ -28,7 +28,7 @@ from ..codegen import compile_kernel
 from ..proof import breakpoints
 from ..rules import Rule
 
-__all__ = ["at_kinks", "away_from_kinks", "float_arrays"]
+__all__ = ["at_kinks", "away_from_kinks", "batches", "float_arrays", "network_specs"]
 
 
 def float_arrays(
@@ -54,25 +54,26 @@ def _others(rule: Rule, low: float, high: float) -> st.SearchStrategy[list[float
     return st.tuples(*parts).map(list)
 
 
-def _breakpoint_values(rule: Rule, others: Sequence[float]) -> list[float]:
+def _breakpoint_kernels(rule: Rule) -> list:
     exprs = [rule.bind(rule.expr), rule.bind(rule.derivative())]
     found: list[sp.Expr] = []
     for e in exprs:
         found += [p for p in breakpoints(e, rule.wrt) if p not in found]
-    values = []
-    for i, point in enumerate(found):
-        kernel = compile_kernel(point, rule.inputs, f"breakpoint_{i}")
-        values.append(float(kernel(0.0, *others)))
-    return sorted(set(values))
+    return [compile_kernel(point + 0 * rule.wrt, rule.inputs, f"breakpoint_{i}") for i, point in enumerate(found)]
+
+
+def away_from_kinks(
+    rule: Rule, low: float = -40.0, high: float = 40.0, margin: float = 1e-3
+) -> st.SearchStrategy[list[float]]:
+    """[x, *others]: x at least ``margin``·max(1, |p|) from every breakpoint p of the rule and its derivative."""
+    return _away_from_kinks(rule, _breakpoint_kernels(rule), low, high, margin)
 
 
 @st.composite
-def away_from_kinks(
-    draw: st.DrawFn, rule: Rule, low: float = -40.0, high: float = 40.0, margin: float = 1e-3
-) -> list[float]:
-    """[x, *others]: x at least ``margin``·max(1, |p|) from every breakpoint p of the rule and its derivative."""
+def _away_from_kinks(draw: st.DrawFn, rule: Rule, kernels: list, low: float, high: float, margin: float) -> list[float]:
     others = draw(_others(rule, low, high))
-    points = [p for p in _breakpoint_values(rule, others) if low < p < high]
+    points = sorted({float(k(0.0, *others)) for k in kernels})
+    points = [p for p in points if low < p < high]
     edges = [low, *points, high]
     pieces = [
         (a + margin * max(1.0, abs(a)) if i else a, b - margin * max(1.0, abs(b)) if i < len(edges) - 2 else b)
@@ -97,3 +98,32 @@ def _at_kinks(draw: st.DrawFn, rule: Rule, low: float, high: float) -> list[floa
     beside = draw(st.sampled_from([0, -1, 1]))
     x = at if beside == 0 else float(np.nextafter(at, at + beside))
     return [x, *others]
+
+
+def network_specs(
+    max_depth: int = 4, max_width: int = 16, activations: Sequence[str] | None = None, losses: Sequence[str] | None = None
+) -> st.SearchStrategy[dict]:
+    """Keyword arguments for a network: ``layers`` (depth 1–``max_depth`` layers of width 1–``max_width``),
+    an element-wise ``activation`` and ``output_activation``, and an element-wise ``loss`` from the registry."""
+    from ..rules import rule, rules
+
+    def elementwise(kind: str) -> list[str]:
+        return [n for n, k in rules().items() if k == kind and isinstance(rule(n), Rule)]
+
+    hidden = st.sampled_from(list(activations) if activations else elementwise("activation"))
+    loss = st.sampled_from(list(losses) if losses else [n for n in elementwise("loss") if n != "binary_cross_entropy"])
+    layers = st.lists(st.integers(1, max_width), min_size=2, max_size=max_depth + 1)
+    return st.fixed_dictionaries(
+        {"layers": layers, "activation": hidden, "output_activation": hidden, "loss": loss}
+    )
+
+
+@st.composite
+def batches(
+    draw: st.DrawFn, layers: Sequence[int], max_batch: int = 8, dtype: type | np.dtype = np.float64
+) -> tuple[np.ndarray, np.ndarray]:
+    """(X, Y) with X of shape (batch, layers[0]) and Y of shape (batch, layers[-1]), bounded finite floats."""
+    batch = draw(st.integers(1, max_batch))
+    X = draw(float_arrays(dtype, (batch, layers[0]), low=-3.0, high=3.0))
+    Y = draw(float_arrays(dtype, (batch, layers[-1]), low=-3.0, high=3.0))
+    return X, Y
