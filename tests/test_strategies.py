@@ -102,3 +102,22 @@ def test_check_grad_on_the_vector_rules():
     h = rbf.numeric()
     testing.assert_grad_close(lambda q: float(np.sum(w * h(x, q, s))), lambda q: rbf.numeric_derivative("W")(x, q, s, w), W)
     testing.assert_grad_close(lambda q: float(np.sum(w * h(q, W, s))), lambda q: rbf.numeric_derivative("x")(q, W, s, w), x)
+
+
+@pytest.mark.parametrize("name", [n for n in ELEMENTWISE if strategies._breakpoint_kernels(symdl.rule(n))])
+@settings(deadline=None, max_examples=30)
+@given(data=st.data())
+def test_points_keep_their_margin_from_every_breakpoint_even_at_the_range_ends(name, data):
+    r = symdl.rule(name)
+    x, *others = data.draw(away_from_kinks(r, low=-40.0, high=40.0))
+    for kernel in strategies._breakpoint_kernels(r):
+        p = float(kernel(0.0, *others))
+        assert abs(x - p) >= 1e-3 * max(1.0, abs(p)) * (1 - 1e-12)
+
+
+@settings(deadline=None, max_examples=50)
+@given(data=st.data())
+def test_a_breakpoint_at_the_range_end_is_avoided(data):
+    """huber with y = −39 has a breakpoint at a = −40, the lower end of the range (found by bench_checker)."""
+    a, y = data.draw(away_from_kinks(symdl.rule("huber"), others=[-39.0]))
+    assert y == -39.0 and abs(a + 40.0) >= 0.04 * (1 - 1e-12)

@@ -63,22 +63,30 @@ def _breakpoint_kernels(rule: Rule) -> list:
 
 
 def away_from_kinks(
-    rule: Rule, low: float = -40.0, high: float = 40.0, margin: float = 1e-3
+    rule: Rule, low: float = -40.0, high: float = 40.0, margin: float = 1e-3, others: Sequence[float] | None = None
 ) -> st.SearchStrategy[list[float]]:
-    """[x, *others]: x at least ``margin``·max(1, |p|) from every breakpoint p of the rule and its derivative."""
-    return _away_from_kinks(rule, _breakpoint_kernels(rule), low, high, margin)
+    """[x, *others]: x at least ``margin``·max(1, |p|) from every breakpoint p of the rule and its derivative.
+
+    The other inputs (a loss's target) are drawn too, unless ``others`` fixes them.
+    """
+    fixed = None if others is None else st.just(list(others))
+    return _away_from_kinks(rule, _breakpoint_kernels(rule), low, high, margin, fixed)
 
 
 @st.composite
-def _away_from_kinks(draw: st.DrawFn, rule: Rule, kernels: list, low: float, high: float, margin: float) -> list[float]:
-    others = draw(_others(rule, low, high))
-    points = sorted({float(k(0.0, *others)) for k in kernels})
-    points = [p for p in points if low < p < high]
-    edges = [low, *points, high]
-    pieces = [
-        (a + margin * max(1.0, abs(a)) if i else a, b - margin * max(1.0, abs(b)) if i < len(edges) - 2 else b)
-        for i, (a, b) in enumerate(zip(edges, edges[1:]))
-    ]
+def _away_from_kinks(
+    draw: st.DrawFn, rule: Rule, kernels: list, low: float, high: float, margin: float, fixed: object
+) -> list[float]:
+    others = draw(fixed if fixed is not None else _others(rule, low, high))
+    # A breakpoint exactly at an end of the range counts too (huber at a = −40, y = −39, δ = 1).
+    points = {float(k(0.0, *others)) for k in kernels}
+    points = {p for p in points if low <= p <= high}
+    edges = sorted(points | {low, high})
+
+    def gap(p: float) -> float:
+        return margin * max(1.0, abs(p)) if p in points else 0.0
+
+    pieces = [(a + gap(a), b - gap(b)) for a, b in zip(edges, edges[1:])]
     lo, hi = draw(st.sampled_from([piece for piece in pieces if piece[0] < piece[1]]))
     return [draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False)), *others]
 
