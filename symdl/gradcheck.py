@@ -116,6 +116,7 @@ def check_grad(
     richardson: bool = True,
     step: float | None = None,
     tolerance: Tolerance | None = None,
+    kinks: np.ndarray | list[float] | None = None,
 ) -> GradCheckReport:
     """Compare ``grad(x)`` with central differences of the scalar function ``f`` at ``x``.
 
@@ -124,6 +125,11 @@ def check_grad(
     eps^(1/5)·max(1, ‖x‖∞) with Richardson extrapolation (eps^(1/3)·… without),
     the tolerance to ``TOLERANCES[x.dtype]``. Returns the worst case; see
     :func:`assert_grad_close` to raise instead.
+
+    ``kinks`` declares points where f is not differentiable in each
+    coordinate (e.g. ``[0.0]`` for ReLU units of x): every step is shortened so
+    that no evaluation crosses one, and x must not sit on one (check the value
+    there with :func:`assert_subgradient`).
     """
     x = np.asarray(x)
     if x.dtype.kind != "f":
@@ -141,6 +147,16 @@ def check_grad(
     eps = float(np.finfo(x.dtype).eps)
     scale = max(1.0, float(np.max(np.abs(x)))) if x.size else 1.0
     h = step if step is not None else eps ** (1 / 5 if richardson else 1 / 3) * scale
+    if kinks is not None:
+        distance = np.min(np.abs(x.astype(np.float64)[..., None] - np.asarray(kinks, dtype=np.float64)), axis=-1)
+        if np.any(distance == 0):
+            at = tuple(np.argwhere(distance == 0)[0])
+            raise ValueError(
+                f"check_grad: x{list(at)} = {float(x[at])!r} sits on a declared kink; two-sided differences say "
+                "nothing there: check its value with assert_subgradient"
+            )
+        # |u_i| ≤ 1 for a unit vector: a step below the nearest kink's distance crosses none.
+        h = min(h, 0.5 * float(np.min(distance)))
     if mode == "coordinates":
         vectors = (("coordinate " + str(index), np.eye(1, x.size, i).reshape(x.shape)) for i, index in enumerate(np.ndindex(x.shape)))
         checked = x.size

@@ -133,3 +133,17 @@ def test_a_value_outside_the_one_sided_derivatives_is_refused():
     assert_subgradient(relu, np.array([0.3, 1.0]), np.array([0.0, 2.0]))
     with pytest.raises(AssertionError, match="not a subgradient at x = 0.0: value 1.5"):
         assert_subgradient(relu, np.array([1.5, 1.0]), np.array([0.0, 2.0]))
+
+
+def test_declared_kinks_shorten_the_step_so_no_evaluation_crosses_one():
+    x = np.array([1e-4, -2e-4, 0.5, -3.0])
+    relu_sum = lambda v: float(np.sum(np.maximum(v, 0)))  # noqa: E731
+    relu_grad = lambda v: (v > 0).astype(float)  # noqa: E731
+    assert not check_grad(relu_sum, relu_grad, x).passed  # the default step (≈2e-3) straddles 0
+    report = assert_grad_close(relu_sum, relu_grad, x, kinks=[0.0])
+    assert report.step <= 0.5e-4
+
+
+def test_a_point_on_a_declared_kink_is_sent_to_assert_subgradient():
+    with pytest.raises(ValueError, match="assert_subgradient"):
+        check_grad(lambda v: float(np.sum(np.abs(v))), np.sign, np.array([1.0, 0.0]), kinks=[0.0])

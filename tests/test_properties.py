@@ -69,3 +69,8 @@ def test_check_json(capsys):
 def test_check_refuses_vector_rules_in_one_line(capsys):
     assert main(["check", "softmax"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", [n for n in symdl.rules() if isinstance(symdl.rule(n), symdl.Rule)])
+def test_check_passes_every_rule(name, capsys):
+    assert main(["check", name]) == 0, capsys.readouterr().out
