@@ -11,7 +11,6 @@ docs/testing.md.
 from __future__ import annotations
 
 import argparse
-import re
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from symdl.mutations import mutation_report
 from symdl.rules import Rule
 from symdl.testing import assert_subgradient, central_difference
 from symdl.testing.strategies import at_kinks, away_from_kinks
+from doc_sections import replace_section
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
 
@@ -91,13 +91,7 @@ def main() -> None:
     ])
     print(text)
     if args.write:
-        doc = DOC.read_text()
-        block = f"<!-- checker:start -->\n{text}\n<!-- checker:end -->"
-        if "<!-- checker:start -->" in doc:
-            doc = re.sub(r"<!-- checker:start -->.*<!-- checker:end -->", lambda _: block, doc, flags=re.S)
-        else:
-            doc = doc.rstrip() + "\n\n" + block + "\n"
-        DOC.write_text(doc)
+        replace_section(DOC, "checker", text)
         print(f"wrote {DOC}")
 
 

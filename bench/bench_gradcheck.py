@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from symdl.testing import check_grad  # noqa: E402
+from doc_sections import replace_section  # noqa: E402
 
 LAYERS = [784, 512, 512, 10]
 BATCH = 32
@@ -141,13 +141,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.write:
-        doc = DOC.read_text()
-        block = f"<!-- gradcheck:start -->\n{text}\n<!-- gradcheck:end -->"
-        if "<!-- gradcheck:start -->" in doc:
-            doc = re.sub(r"<!-- gradcheck:start -->.*<!-- gradcheck:end -->", lambda _: block, doc, flags=re.S)
-        else:
-            doc = doc.replace("## Networks", f"## Gradient checks\n\n{block}\n\n## Networks")
-        DOC.write_text(doc)
+        replace_section(DOC, "gradcheck", text)
         print(f"wrote {DOC}")
 
 

@@ -63,10 +63,10 @@ sys.path.insert(0, str(ROOT))  # the working tree's symdl, not an installed copy
 import symdl  # noqa: E402
 from symdl.activations import SELU_ALPHA, SELU_LAMBDA  # noqa: E402
 from symdl.proof import elementary  # noqa: E402
+from doc_sections import replace_section  # noqa: E402
 
 VECTOR_RULES = {"softmax", "softmax_cross_entropy", "maxout", "rbf"}
 DOC = ROOT / "docs" / "performance.md"
-START, END = "<!-- kernels:start -->", "<!-- kernels:end -->"
 GOAL_TOLERANCE = 1.10  # symdl/hand up to 1.10 counts as "no slower" (measurement noise ±10 %)
 EDGE = 1000.0
 RETIME_ROUNDS, RETIME_BELOW = 2, 1.5  # symdl/hand in (1.10, 1.5): up to 2 more rounds of repeats
@@ -510,12 +510,7 @@ def machine(n: int, repeats: int) -> dict[str, str]:
 
 
 def write_doc(block: str) -> None:
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-    if START not in text or END not in text:
-        raise SystemExit(f"{DOC}: markers {START} / {END} not found; add them where the table goes")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(f"{head}{START}\n{block}{END}{tail}", encoding="utf-8")
+    replace_section(DOC, "kernels", block)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,9 +46,6 @@ class NamedFunction(sp.Function):
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return self.definition(x).rewrite(sp.exp)
 
-    def _eval_rewrite_as_elementary(self, x, **kwargs):
-        return self.definition(x)
-
     def _eval_is_real(self):
         return self.args[0].is_real
 
