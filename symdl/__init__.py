@@ -10,6 +10,7 @@ True
 
 from . import testing
 from .codegen import Kernel, compile_kernel
+from .network import CompiledNetwork, Network
 from .parse import FormulaError, parse
 from .proof import Proof, prove_zero
 from .rules import (
@@ -31,10 +32,12 @@ __version__ = "0.1.0"
 
 __all__ = [
     "KINK_CONVENTIONS",
+    "CompiledNetwork",
     "Definition",
     "FormulaError",
     "Kernel",
     "Kink",
+    "Network",
     "Param",
     "Proof",
     "Rule",

@@ -27,7 +27,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from .functions import NamedFunction
 
-__all__ = ["Kernel", "SymdlNumpyPrinter", "compile_kernel"]
+__all__ = ["Kernel", "SymdlNumpyPrinter", "compile_kernel", "printable"]
 
 
 class SymdlNumpyPrinter(NumPyPrinter):
@@ -198,6 +198,24 @@ def use_expm1_log1p(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.log), rewrite_log)
 
 
+def printable(expr: sp.Expr, name: str) -> sp.Expr:
+    """``expr`` as it is printed: named functions in their stable form, expm1/log1p, constants as float literals.
+
+    Raises ``ValueError`` (naming ``name``) for a constant outside float64's range.
+    """
+    expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
+    expr = use_expm1_log1p(expr)
+    # Constants such as log(2) become literals: Python floats keep the input dtype, numpy calls would not.
+    expr = expr.replace(
+        lambda e: e.is_number and not e.is_Atom and not e.is_Rational and e.is_real,
+        lambda e: e.evalf(17),
+    )
+    for number in expr.atoms(sp.Number):
+        if not np.isfinite(float(number)) or (number != 0 and float(number) == 0):
+            raise ValueError(f"{name}: the constant {sp.N(number, 5)} does not fit a float64 (about ±1.8e308, ≥ 2.2e-308)")
+    return expr
+
+
 # Names the generated code uses itself: a symbol may not shadow them.
 _RESERVED = frozenset(dir(builtins)) | {"numpy"}
 
@@ -244,17 +262,7 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
         raise ValueError(f"{name}: symbols {sorted(map(str, free))} have no value; give them as parameters")
     taken: set[str] = {"numpy", "_t", "_as_float", "_finish"}
     names = [_python_name(s, i, taken) for i, s in enumerate(args)]
-    renamed = expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)})
-    renamed = renamed.replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
-    renamed = use_expm1_log1p(renamed)
-    # Constants such as log(2) become literals: Python floats keep the input dtype, numpy calls would not.
-    renamed = renamed.replace(
-        lambda e: e.is_number and not e.is_Atom and not e.is_Rational and e.is_real,
-        lambda e: e.evalf(17),
-    )
-    for number in renamed.atoms(sp.Number):
-        if not np.isfinite(float(number)) or (number != 0 and float(number) == 0):
-            raise ValueError(f"{name}: the constant {sp.N(number, 5)} does not fit a float64 (about ±1.8e308, ≥ 2.2e-308)")
+    renamed = printable(expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)}), name)
     intermediates, (body,) = sp.cse(renamed, symbols=sp.numbered_symbols("_c"), optimizations="basic")
     printer = _Printer()
     lines = [f"def {name}({', '.join(names)}):"]

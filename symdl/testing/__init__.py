@@ -27,6 +27,7 @@ from ..gradcheck import (
     one_sided_differences,
 )
 from ..proof import elementary
+from .network_check import assert_network_grad_close, check_network_grad, flatten_params, unflatten_params
 
 __all__ = [
     "TOLERANCES",
@@ -35,6 +36,10 @@ __all__ = [
     "assert_grad_close",
     "assert_subgradient",
     "check_grad",
+    "check_network_grad",
+    "flatten_params",
+    "unflatten_params",
+    "assert_network_grad_close",
     "one_sided_differences",
     "ACCURACY_RTOL",
     "STABILITY_LIMIT",

@@ -1,0 +1,311 @@
+"""BP1–BP4 in matrix form, for a network built from library rules, as SymPy objects.
+
+For one sample, layer l of an L-layer MLP computes
+
+    zˡ = Wˡ aˡ⁻¹ + bˡ,    aˡ = σ(zˡ),    a⁰ = x,    C = Σⱼ ℓ(aᴸⱼ, yⱼ),
+
+and backpropagation is
+
+    BP1  δᴸ = ∇ₐC ⊙ σ'(zᴸ)
+    BP2  δˡ = (Wˡ⁺¹)ᵀ δˡ⁺¹ ⊙ σ'(zˡ)
+    BP3  ∂C/∂bˡ = δˡ
+    BP4  ∂C/∂Wˡ = δˡ (aˡ⁻¹)ᵀ
+
+The widths are symbols (``n_l``), so deriving the equations costs the same
+for any width. Element-wise functions are :class:`Elementwise` nodes that
+carry the rule's SymPy expression (a ``Lambda``); a vector rule (softmax, the
+softmax cross-entropy) enters as a :class:`VectorRuleCall`, and BP1
+becomes δᴸ = J_σ(zᴸ)ᵀ ∇ₐC. The proofs that these equations are the
+derivative of C are in :mod:`symdl.backprop_index` (index notation, any
+width) and :func:`prove_concrete_sizes` there (scalars, exact).
+
+SymPy's own derivative of matrix expressions is never used: it returns
+wrong results without an error (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.core.symbol import Str
+
+__all__ = [
+    "ActivationForms",
+    "BackpropEquations",
+    "LossForms",
+    "Elementwise",
+    "LayerSymbols",
+    "VectorRuleCall",
+    "bp_equations",
+    "layer_symbols",
+]
+
+
+class Elementwise(sp.MatrixExpr):
+    """f∘(X₁, …, X_k): the scalar function ``f`` (a ``Lambda``) applied entry by entry.
+
+    ``name`` is how LaTeX shows f (``\\sigma'``); all arguments share one shape.
+    """
+
+    def __new__(cls, name: str, function: sp.Lambda, *arrays: sp.MatrixExpr) -> Elementwise:
+        if not isinstance(function, sp.Lambda) or len(function.variables) != len(arrays):
+            raise TypeError(f"{name}: a Lambda of {len(arrays)} variables is needed, got {function}")
+        shapes = {a.shape for a in arrays}
+        if len(shapes) != 1:
+            raise ValueError(f"{name}: arguments of different shapes {sorted(map(str, shapes))}")
+        return sp.Basic.__new__(cls, Str(name), function, *arrays)
+
+    @property
+    def name(self) -> str:
+        return self.args[0].name
+
+    @property
+    def function(self) -> sp.Lambda:
+        return self.args[1]
+
+    @property
+    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
+        return self.args[2:]
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.arrays[0].shape
+
+    def scalar(self) -> sp.Expr:
+        """f at the Lambda's own variables: the scalar expression printed as code."""
+        return self.function.expr
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        args = ", ".join(printer._print(a) for a in self.arrays)
+        return rf"{self.name}\left({args}\right)"
+
+
+class VectorRuleCall(sp.MatrixExpr):
+    """A vector rule (softmax, softmax_cross_entropy) applied to whole vectors: its value or a VJP.
+
+    ``role`` is ``"value"`` (softmax(z)) or ``"vjp"``: J_f(X)ᵀ v by the rule's
+    first input, with ``arrays`` = the rule's inputs followed by the cotangent
+    v for an activation; a loss's VJP has no cotangent (it is ∇ₐℓ).
+    """
+
+    def __new__(cls, rule: str, role: str, *arrays: sp.MatrixExpr) -> VectorRuleCall:
+        if role not in ("value", "vjp"):
+            raise ValueError(f"role must be 'value' or 'vjp', got {role!r}")
+        return sp.Basic.__new__(cls, Str(rule), Str(role), *arrays)
+
+    @property
+    def rule(self) -> str:
+        return self.args[0].name
+
+    @property
+    def role(self) -> str:
+        return self.args[1].name
+
+    @property
+    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
+        return self.args[2:]
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.arrays[0].shape
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        inputs = [printer._print(a) for a in self.arrays]
+        name = rf"\operatorname{{{self.rule}}}".replace("_", r"\_")
+        if self.role == "value":
+            return rf"{name}\left({', '.join(inputs)}\right)"
+        if len(inputs) == 2 and self.rule != "softmax_cross_entropy":
+            return rf"J_{{{name}}}\left({inputs[0]}\right)^{{T}} {inputs[1]}"
+        return rf"\nabla_{{{inputs[0]}}} {name}\left({', '.join(inputs)}\right)"
+
+
+@dataclass(frozen=True)
+class LayerSymbols:
+    """The matrix symbols of layer l (one sample, column vectors): Wˡ, bˡ, zˡ, aˡ, δˡ and the gradients."""
+
+    index: int
+    width: sp.Symbol
+    W: sp.MatrixSymbol
+    b: sp.MatrixSymbol
+    z: sp.MatrixSymbol
+    a: sp.MatrixSymbol
+    delta: sp.MatrixSymbol
+    grad_W: sp.MatrixSymbol
+    grad_b: sp.MatrixSymbol
+    grad_a: sp.MatrixSymbol
+    extra: tuple[sp.MatrixSymbol, ...] = ()
+    grad_extra: tuple[sp.MatrixSymbol, ...] = ()
+
+
+def _width(l: int) -> sp.Symbol:
+    return sp.Symbol(f"n_{l}", integer=True, positive=True)
+
+
+def layer_symbols(depth: int, extra_inputs: Sequence[Sequence[str]] | None = None) -> tuple[sp.MatrixSymbol, list[LayerSymbols]]:
+    """x = a⁰ and the symbols of layers 1..depth; ``extra_inputs[l-1]`` names learned activation inputs (PReLU's α)."""
+    x = sp.MatrixSymbol("x", _width(0), 1)
+    layers = []
+    for l in range(1, depth + 1):
+        n, n_prev = _width(l), _width(l - 1)
+        extra = tuple(extra_inputs[l - 1]) if extra_inputs else ()
+        layers.append(
+            LayerSymbols(
+                index=l,
+                width=n,
+                W=sp.MatrixSymbol(f"W^{{{l}}}", n, n_prev),
+                b=sp.MatrixSymbol(f"b^{{{l}}}", n, 1),
+                z=sp.MatrixSymbol(f"z^{{{l}}}", n, 1),
+                a=sp.MatrixSymbol(f"a^{{{l}}}", n, 1),
+                delta=sp.MatrixSymbol(rf"\delta^{{{l}}}", n, 1),
+                grad_W=sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial W^{{{l}}}}}", n, n_prev),
+                grad_b=sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial b^{{{l}}}}}", n, 1),
+                grad_a=sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial a^{{{l}}}}}", n, 1),
+                extra=tuple(sp.MatrixSymbol(rf"\{e}^{{{l}}}" if len(e) > 1 else f"{e}^{{{l}}}", n, 1) for e in extra),
+                grad_extra=tuple(
+                    sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial \{e}^{{{l}}}}}", n, 1) for e in extra
+                ),
+            )
+        )
+    return x, layers
+
+
+@dataclass(frozen=True)
+class BackpropEquations:
+    """The equations of one network, in evaluation order, each an ``Eq(symbol, expression)``.
+
+    ``forward`` computes zˡ, aˡ; ``loss_gradient`` is ∇ₐC; ``backward``
+    holds BP1–BP4 (and the learned activation inputs' gradients), labelled.
+    """
+
+    x: sp.MatrixSymbol
+    y: sp.MatrixSymbol
+    layers: tuple[LayerSymbols, ...]
+    forward: tuple[sp.Eq, ...]
+    loss_gradient: sp.Eq
+    backward: tuple[tuple[str, sp.Eq], ...]
+    definitions: tuple[tuple[str, str], ...] = ()
+
+    def all(self) -> list[sp.Eq]:
+        return [*self.forward, self.loss_gradient, *(eq for _, eq in self.backward)]
+
+    def latex(self) -> list[tuple[str, str]]:
+        """(label, LaTeX) for every equation: the functions' definitions, the forward pass, then backward."""
+        out = list(self.definitions)
+        out += [("forward", _latex_eq(eq)) for eq in self.forward]
+        out.append(("loss gradient", _latex_eq(self.loss_gradient)))
+        out += [(label, _latex_eq(eq)) for label, eq in self.backward]
+        return out
+
+
+def _latex_eq(eq: sp.Eq) -> str:
+    return f"{sp.latex(eq.lhs)} = {sp.latex(eq.rhs)}"
+
+
+@dataclass(frozen=True)
+class ActivationForms:
+    """What the equations need of an element-wise activation: σ, σ' and the learned inputs' partials.
+
+    ``derivative`` is a Lambda of (z, extras…); ``output_derivative``, when the
+    rule has one, is σ' as a Lambda of the output g alone (σ' = 1 − g² for
+    tanh), proven equal by the rule library: code that uses it need not keep zˡ.
+    """
+
+    name: str
+    forward: sp.Lambda | None
+    derivative: sp.Lambda | None
+    output_derivative: sp.Lambda | None = None
+    extras: tuple[str, ...] = ()
+    extra_partials: tuple[sp.Lambda, ...] = ()
+    vector_rule: str | None = None
+
+
+@dataclass(frozen=True)
+class LossForms:
+    """ℓ(a, y) and ∂ℓ/∂a as Lambdas, or the vector rule that computes both."""
+
+    name: str
+    value: sp.Lambda | None
+    gradient: sp.Lambda | None
+    vector_rule: str | None = None
+
+
+def bp_equations(
+    hidden: Sequence[ActivationForms],
+    output: ActivationForms,
+    loss: LossForms,
+    penalty: sp.Lambda | None = None,
+    *,
+    output_form: bool = False,
+) -> BackpropEquations:
+    """BP1–BP4 for a network whose layers 1..L−1 use ``hidden[l-1]`` and layer L uses ``output``.
+
+    ``penalty`` is Ω'(w) applied to every weight (∂C/∂Wˡ gains Ω'∘Wˡ). With
+    ``output_form`` σ'(zˡ) is written through the output, h(aˡ), wherever the
+    rule proves such a form (the numeric code's choice); otherwise the
+    equations read as in the seeds.
+    """
+    acts = [*hidden, output]
+    x, layers = layer_symbols(len(acts), [f.extras for f in acts])
+    depth = len(layers)
+    y = sp.MatrixSymbol("y", layers[-1].width, 1)
+    forward: list[sp.Eq] = []
+    previous = x
+    for layer, act in zip(layers, acts):
+        forward.append(sp.Eq(layer.z, layer.W * previous + layer.b, evaluate=False))
+        forward.append(sp.Eq(layer.a, _apply_forward(act, layer), evaluate=False))
+        previous = layer.a
+    top = layers[-1]
+    grad_a_C = sp.MatrixSymbol(r"\nabla_{a} C", top.width, 1)
+    if loss.vector_rule is not None:
+        loss_gradient = VectorRuleCall(loss.vector_rule, "vjp", top.a, y)
+    else:
+        loss_gradient = Elementwise(r"\ell'", loss.gradient, top.a, y)
+    backward: list[tuple[str, sp.Eq]] = []
+    for l in range(depth, 0, -1):
+        layer, act = layers[l - 1], acts[l - 1]
+        upstream = grad_a_C if l == depth else layers[l].W.T * layers[l].delta
+        if act.extras and l != depth:
+            # ∂C/∂aˡ feeds both δˡ and the learned inputs' gradients: name it once.
+            backward.append((f"dC/da{l}", sp.Eq(layer.grad_a, upstream, evaluate=False)))
+            upstream = layer.grad_a
+        label = "BP1" if l == depth else "BP2"
+        delta = _times_derivative(act, layer, upstream, output_form)
+        backward.append((f"{label} (layer {l})", sp.Eq(layer.delta, delta, evaluate=False)))
+        for extra, grad, partial in zip(layer.extra, layer.grad_extra, act.extra_partials):
+            d_extra = Elementwise(rf"\partial_{{{extra.name}}}{act.name}", partial, layer.z, *layer.extra)
+            backward.append((f"dC/d{extra.name}", sp.Eq(grad, sp.HadamardProduct(upstream, d_extra), evaluate=False)))
+        backward.append((f"BP3 (layer {l})", sp.Eq(layer.grad_b, layer.delta, evaluate=False)))
+        a_prev = x if l == 1 else layers[l - 2].a
+        grad_W = layer.delta * a_prev.T
+        if penalty is not None:
+            grad_W = sp.MatAdd(grad_W, Elementwise(r"\Omega'", penalty, layer.W), evaluate=False)
+        backward.append((f"BP4 (layer {l})", sp.Eq(layer.grad_W, grad_W, evaluate=False)))
+    return BackpropEquations(
+        x=x,
+        y=y,
+        layers=tuple(layers),
+        forward=tuple(forward),
+        loss_gradient=sp.Eq(grad_a_C, loss_gradient, evaluate=False),
+        backward=tuple(backward),
+    )
+
+
+def _apply_forward(act: ActivationForms, layer: LayerSymbols) -> sp.MatrixExpr:
+    if act.vector_rule is not None:
+        return VectorRuleCall(act.vector_rule, "value", layer.z)
+    return Elementwise(act.name, act.forward, layer.z, *layer.extra)
+
+
+def _times_derivative(
+    act: ActivationForms, layer: LayerSymbols, upstream: sp.MatrixExpr, output_form: bool
+) -> sp.MatrixExpr:
+    """upstream ⊙ σ'(zˡ) (BP1/BP2); J_σ(zˡ)ᵀ upstream for a vector activation."""
+    if act.vector_rule is not None:
+        return VectorRuleCall(act.vector_rule, "vjp", layer.z, upstream)
+    if output_form and act.output_derivative is not None:
+        derivative = Elementwise(act.name + "'", act.output_derivative, layer.a)
+    else:
+        derivative = Elementwise(act.name + "'", act.derivative, layer.z, *layer.extra)
+    return sp.HadamardProduct(upstream, derivative)

@@ -1,0 +1,370 @@
+"""Network: an MLP built from library rules, derived as BP1–BP4 and compiled to numpy.
+
+Conventions (the seeds'):
+
+* ``params`` is a dict of numpy arrays: ``W1..WL`` of shape (nₗ, nₗ₋₁) and
+  ``b1..bL`` of shape (nₗ,); an activation with a learned input (PReLU's α)
+  adds ``alpha1..`` of shape (nₗ,) for the layers that use it.
+* ``X`` is (batch, n₀) and ``Y`` is (batch, n_L); zˡ = aˡ⁻¹ Wˡᵀ + bˡ row by row.
+* The loss is the per-sample sum over output units of the element-wise loss
+  ℓ(aᴸ, y), averaged over the batch, plus the penalty Σₗ Ω(Wˡ) on the
+  weights (not the biases).
+* ``train_step`` is one step of plain gradient descent, W ← W − lr·∂C/∂W,
+  done in place on the arrays of ``params``; it returns the loss before the step.
+
+>>> import numpy as np, symdl
+>>> net = symdl.Network([3, 4, 2], activation="tanh", loss="mse").compile()
+>>> params = net.init(seed=0)
+>>> X, Y = np.ones((5, 3)), np.zeros((5, 2))
+>>> loss, grads = net.loss_and_grad(params, X, Y)
+>>> sorted(grads) == sorted(params)
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+
+import numpy as np
+import sympy as sp
+
+from .backprop import ActivationForms, BackpropEquations, LossForms, bp_equations
+from .network_codegen import parameter_names, print_network
+from .rules import Rule, rule, rules
+from .vector_rules import VectorRule
+
+__all__ = ["CompiledNetwork", "Network"]
+
+RuleLike = str | Rule | VectorRule
+_LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functions of zˡ
+_DTYPES = ("float64", "float32")
+
+
+def _resolve(spec: object, role: str, kinds: tuple[str, ...], params: Mapping[str, float] | None) -> Rule | VectorRule:
+    """A rule object from a name (with ``params``) or a rule given as such; checks its kind and arity."""
+    if isinstance(spec, str):
+        if spec in _LAYER_RULES:
+            raise ValueError(
+                f"{role}: {spec!r} is a layer with weights of its own, not a function of zˡ; "
+                f"accepted: {', '.join(_accepted(kinds))}"
+            )
+        if spec not in rules() or rules()[spec] not in kinds:
+            raise ValueError(f"{role}: unknown rule {spec!r}; accepted: {', '.join(_accepted(kinds))}")
+        found = rule(spec, **dict(params or {}))
+    elif isinstance(spec, (Rule, VectorRule)):
+        if params:
+            raise ValueError(f"{role}: give parameters to symdl.rule(...) when passing a rule object, not as {role}_params")
+        found = spec
+        if found.kind not in (*kinds, "formula") or found.name in _LAYER_RULES:
+            raise ValueError(f"{role}: {found!r} is a {found.kind}; accepted: {', '.join(_accepted(kinds))}")
+    else:
+        raise ValueError(f"{role}: expected a rule name or a symdl rule, got {type(spec).__name__}")
+    if isinstance(found, Rule):
+        arity = {"loss": 2, "penalty": 1}.get(kinds[0], None)
+        if arity is not None and len(found.inputs) != arity:
+            raise ValueError(f"{role}: {found!r} takes {len(found.inputs)} inputs; a {kinds[0]} takes {arity}")
+        missing = sorted(s.name for s in found.param_symbols.values() if s.name not in found.params)
+        if missing:
+            raise ValueError(f"{role}: parameter(s) {', '.join(missing)} of {found!r} have no value")
+    return found
+
+
+def _accepted(kinds: tuple[str, ...]) -> list[str]:
+    return [name for name, kind in rules().items() if kind in kinds and name not in _LAYER_RULES]
+
+
+def _activation_forms(r: Rule | VectorRule, name: str) -> ActivationForms:
+    """σ, σ' (stable, kink convention applied) and σ' through the output where the rule proves one."""
+    if isinstance(r, VectorRule):
+        return ActivationForms(name=name, forward=None, derivative=None, vector_rule=r.name)
+    inputs = r.inputs
+    output_derivative = None
+    output = r.definition.output
+    if output is not None and not r.kinks and r.definition.textbook is not None:
+        form = r.bind(r.textbook(in_output=True))
+        if form.free_symbols <= {output}:
+            output_derivative = sp.Lambda(output, form)
+    return ActivationForms(
+        name=name,
+        forward=sp.Lambda(inputs, r.numeric_forward_expr()),
+        derivative=sp.Lambda(inputs, r.numeric_derivative_expr()),
+        output_derivative=output_derivative,
+        extras=tuple(s.name for s in inputs[1:]),
+        extra_partials=tuple(sp.Lambda(inputs, r.numeric_derivative_expr(s)) for s in inputs[1:]),
+    )
+
+
+def _loss_forms(r: Rule | VectorRule) -> LossForms:
+    if isinstance(r, VectorRule):
+        return LossForms(name=r.name, value=None, gradient=None, vector_rule=r.name)
+    return LossForms(
+        name=r.name,
+        value=sp.Lambda(r.inputs, r.numeric_forward_expr()),
+        gradient=sp.Lambda(r.inputs, r.numeric_derivative_expr()),
+    )
+
+
+def _widths(layers: object) -> tuple[int, ...]:
+    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+        raise ValueError(f"layers: expected a list of widths [n0, n1, ..., nL], got {layers!r}")
+    if len(layers) < 2:
+        raise ValueError(f"layers: need at least an input and an output width, got {list(layers)}")
+    widths = []
+    for k, n in enumerate(layers):
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise ValueError(f"layers[{k}]: widths are positive integers, got {n!r}")
+        widths.append(int(n))
+    return tuple(widths)
+
+
+class Network:
+    """An MLP ``layers = [n₀, n₁, …, n_L]`` with one activation for hidden layers, one for the output, a loss and a penalty.
+
+    Rules are names from :func:`symdl.rules` (with ``*_params``) or rule
+    objects (``symdl.rule("leaky_relu", alpha=0.1)``, or a one-variable
+    :func:`symdl.formula_rule` as an activation). Bad specs raise
+    ``ValueError`` at construction.
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[int],
+        activation: RuleLike = "tanh",
+        output_activation: RuleLike = "identity",
+        loss: RuleLike = "mse",
+        loss_params: Mapping[str, float] | None = None,
+        penalty: RuleLike | None = None,
+        penalty_params: Mapping[str, float] | None = None,
+        *,
+        activation_params: Mapping[str, float] | None = None,
+        output_activation_params: Mapping[str, float] | None = None,
+    ) -> None:
+        self.layers = _widths(layers)
+        self.activation = _resolve(activation, "activation", ("activation",), activation_params)
+        self.output_activation = _resolve(output_activation, "output_activation", ("activation",), output_activation_params)
+        self.loss = _resolve(loss, "loss", ("loss",), loss_params)
+        self.penalty = None if penalty is None else _resolve(penalty, "penalty", ("penalty",), penalty_params)
+        if penalty is None and penalty_params:
+            raise ValueError("penalty_params given without a penalty")
+        for role, r in (("activation", self.activation), ("output_activation", self.output_activation)):
+            if isinstance(r, Rule) and r.kind == "formula" and len(r.inputs) != 1:
+                raise ValueError(f"{role}: a formula activation has one variable, {r!r} has {len(r.inputs)}")
+        if isinstance(self.loss, VectorRule) and self.layers[-1] < 1:
+            raise ValueError("the output layer needs at least one unit")
+
+    def __repr__(self) -> str:
+        penalty = f", penalty={self.penalty!r}" if self.penalty is not None else ""
+        return (
+            f"Network({list(self.layers)}, activation={self.activation!r}, "
+            f"output_activation={self.output_activation!r}, loss={self.loss!r}{penalty})"
+        )
+
+    @property
+    def depth(self) -> int:
+        return len(self.layers) - 1
+
+    def equations(self, *, output_form: bool = False) -> BackpropEquations:
+        """BP1–BP4 for this network as SymPy matrix equations (symbolic widths), with the functions' definitions.
+
+        ``output_form=True`` gives the equations the code is printed from:
+        σ'(zˡ) written through aˡ where the rule proves such a form.
+        """
+        return dataclasses.replace(self._equations(output_form), definitions=self._definitions())
+
+    def _equations(self, output_form: bool) -> BackpropEquations:
+        hidden_name = r"\sigma"
+        out_name = hidden_name if self.output_activation is self.activation else r"\sigma_{L}"
+        hidden = _activation_forms(self.activation, hidden_name)
+        output = hidden if out_name == hidden_name else _activation_forms(self.output_activation, out_name)
+        penalty = None
+        if self.penalty is not None:
+            (w,) = self.penalty.inputs
+            penalty = sp.Lambda(w, self.penalty.numeric_derivative_expr())
+        return bp_equations([hidden] * (self.depth - 1), output, _loss_forms(self.loss), penalty, output_form=output_form)
+
+    def _definitions(self) -> tuple[tuple[str, str], ...]:
+        out = []
+        named = [(r"\sigma", self.activation)]
+        if self.output_activation is not self.activation:
+            named.append((r"\sigma_{L}", self.output_activation))
+        for symbol, r in named:
+            if isinstance(r, Rule):
+                z = r.wrt
+                out.append(("activation", rf"{symbol}({sp.latex(z)}) = {sp.latex(r.bind(r.expr))}"))
+                out.append(("activation derivative", rf"{symbol}'({sp.latex(z)}) = {sp.latex(r.bind(r.textbook()))}"))
+            else:
+                out.append(("activation", rf"{symbol} = \operatorname{{{r.name}}}"))
+        if isinstance(self.loss, Rule):
+            a, y = self.loss.inputs
+            out.append(("loss", rf"\ell({sp.latex(a)}, {sp.latex(y)}) = {sp.latex(self.loss.bind(self.loss.expr))}"))
+            out.append(("loss gradient", rf"\ell'({sp.latex(a)}, {sp.latex(y)}) = {sp.latex(self.loss.bind(self.loss.textbook()))}"))
+        out.append(("cost", r"C = \frac{1}{m} \sum_{\text{samples}} \sum_j \ell(a^{L}_j, y_j)" + (r" + \sum_l \Omega(W^{l})" if self.penalty else "")))
+        return tuple(out)
+
+    def compile(self, dtype: str | np.dtype | type = "float64") -> CompiledNetwork:
+        """The numeric network in ``dtype`` (float64 or float32), printed from the BP1–BP4 equations."""
+        return CompiledNetwork(self, _dtype(dtype))
+
+
+def _dtype(dtype: object) -> np.dtype:
+    try:
+        found = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        found = None
+    if found is None or found.name not in _DTYPES:
+        raise ValueError(f"dtype: expected one of {', '.join(_DTYPES)}, got {dtype!r}")
+    return found
+
+
+class CompiledNetwork:
+    """A :class:`Network` as generated numpy code.
+
+    ``init(seed)`` → params; ``forward(params, X)`` → aᴸ; ``trace(params, X)``
+    → {"z1": …, "a1": …, …}; ``loss(params, X, Y)`` → C;
+    ``loss_and_grad(params, X, Y)`` → (C, grads with the keys of params);
+    ``train_step(params, X, Y, lr)`` → C before one in-place gradient step.
+    """
+
+    def __init__(self, network: Network, dtype: np.dtype) -> None:
+        self.network = network
+        self.dtype = dtype
+        eqs = network._equations(output_form=True)
+        self.param_names = tuple(parameter_names(eqs))
+        self.param_shapes = self._shapes(eqs)
+        penalty_value = None
+        if network.penalty is not None:
+            (w,) = network.penalty.inputs
+            penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
+        printed = print_network(eqs, _loss_forms(network.loss), penalty_value)
+        self._source = _module_header(network, dtype) + printed.source
+        namespace: dict[str, object] = {
+            "numpy": np,
+            "_dtype": dtype,
+            "_t": dtype.type,
+            "_check": self._check,
+            "_check_lr": _check_lr,
+        }
+        for kernel_name, (rule_name, role) in printed.kernels.items():
+            r = rule(rule_name)
+            namespace[kernel_name] = (r.numeric() if role == "value" else r.numeric_derivative()).function
+        # Generated code only: printed from SymPy trees with fixed identifiers.
+        exec(compile(self._source, f"<symdl network {network.layers}>", "exec"), namespace)  # noqa: S102
+        self.forward = namespace["forward"]
+        self.trace = namespace["trace"]
+        self.loss = namespace["loss"]
+        self.loss_and_grad = namespace["loss_and_grad"]
+        self.train_step = namespace["train_step"]
+
+    def __repr__(self) -> str:
+        return f"{self.network!r}.compile({self.dtype.name!r})"
+
+    def _shapes(self, eqs: BackpropEquations) -> dict[str, tuple[int, ...]]:
+        widths = self.network.layers
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer in eqs.layers:
+            l = layer.index
+            shapes[f"W{l}"] = (widths[l], widths[l - 1])
+            shapes[f"b{l}"] = (widths[l],)
+        for name in self.param_names:
+            shapes.setdefault(name, (widths[int("".join(filter(str.isdigit, name)))],))
+        return {name: shapes[name] for name in self.param_names}
+
+    def source(self) -> str:
+        """The generated Python source of forward, loss, loss_and_grad and train_step."""
+        return self._source
+
+    def equations(self) -> BackpropEquations:
+        """BP1–BP4 for this network (as :meth:`Network.equations`)."""
+        return self.network.equations()
+
+    @cached_property
+    def _specs(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        return tuple(self.param_shapes.items())
+
+    def init(self, seed: int = 0) -> dict[str, np.ndarray]:
+        """Glorot-uniform weights (limit √(6/(n_in + n_out))), zero biases, learned activation inputs at 0.25."""
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+        rng = np.random.default_rng(int(seed))
+        params = {}
+        for name, shape in self._specs:
+            if name.startswith("W"):
+                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+                params[name] = rng.uniform(-limit, limit, size=shape).astype(self.dtype)
+            elif name.startswith("b"):
+                params[name] = np.zeros(shape, dtype=self.dtype)
+            else:
+                params[name] = np.full(shape, 0.25, dtype=self.dtype)
+        return params
+
+    # --- argument checks (called first by the generated functions) -----------
+
+    def _check(self, params: object, X: object, Y: object, writable: bool = False) -> tuple[np.ndarray, ...]:
+        """The parameter arrays in order, then X and Y, or a ValueError naming what is wrong."""
+        dtype = self.dtype
+        if type(params) is not dict or len(params) != len(self._specs):
+            self._params_error(params)
+        out = []
+        for name, shape in self._specs:
+            arr = params.get(name)
+            if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
+                self._params_error(params)
+            if writable and not arr.flags.writeable:
+                raise ValueError(f"params[{name!r}] is read-only; train_step updates params in place")
+            out.append(arr)
+        X = self._batch(X, "X", self.network.layers[0])
+        if Y is not None:
+            Y = self._batch(Y, "Y", self.network.layers[-1])
+            if Y.shape[0] != X.shape[0]:
+                raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+        return (*out, X, Y)
+
+    def _params_error(self, params: object) -> None:
+        expected = ", ".join(f"{n} {s}" for n, s in self._specs)
+        if not isinstance(params, Mapping):
+            raise ValueError(f"params: expected a dict of arrays ({expected}), got {type(params).__name__}")
+        missing = [n for n, _ in self._specs if n not in params]
+        extra = sorted(str(k) for k in params if k not in self.param_shapes)
+        if missing or extra:
+            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
+        for name, shape in self._specs:
+            arr = params[name]
+            if not isinstance(arr, np.ndarray):
+                raise ValueError(f"params[{name!r}]: expected a numpy array, got {type(arr).__name__}")
+            if arr.dtype != self.dtype:
+                raise ValueError(
+                    f"params[{name!r}] has dtype {arr.dtype}; this network was compiled for {self.dtype} "
+                    f"(convert with .astype({self.dtype.name!r}) or compile(dtype={arr.dtype.name!r}))"
+                )
+            if arr.shape != shape:
+                raise ValueError(f"params[{name!r}] has shape {arr.shape}; expected {shape}")
+        raise ValueError(f"params: expected a dict with exactly {expected}")
+
+    def _batch(self, value: object, name: str, width: int) -> np.ndarray:
+        arr = value if type(value) is np.ndarray else np.asarray(value)
+        if arr.dtype != self.dtype:
+            if arr.dtype.kind in "iub":
+                arr = arr.astype(self.dtype)
+            else:
+                raise ValueError(
+                    f"{name} has dtype {arr.dtype}; this network was compiled for {self.dtype} "
+                    f"(convert with .astype({self.dtype.name!r}))"
+                )
+        if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
+            raise ValueError(f"{name} has shape {arr.shape}; expected (batch, {width}) with batch ≥ 1")
+        return arr
+
+
+def _check_lr(lr: object) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(float(lr)) or lr <= 0:
+        raise ValueError(f"lr: expected a positive finite number, got {lr!r}")
+    return float(lr)
+
+
+def _module_header(network: Network, dtype: np.dtype) -> str:
+    return (
+        f'"""{network!r} in {dtype.name}: generated by symdl from BP1–BP4. Do not edit."""\n\n'
+    )

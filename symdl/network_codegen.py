@@ -1,0 +1,340 @@
+"""BP1–BP4 equations → one flat numpy function per entry point, printed by symdl.
+
+The equations (:mod:`symdl.backprop`) are written for one sample with column
+vectors. The printed code works on a batch held in rows, ``X`` of shape
+(m, n₀), so every per-sample vector v becomes the rows of a matrix V and
+
+    W v        → V @ W.T          (Wᵀ d → D @ W)
+    d (a)ᵀ     → D.T @ A          (BP4, summed over the batch)
+    δ (BP3)    → D.sum(axis=0)    (a parameter's gradient sums over samples)
+
+The 1/m of the batch mean is applied once, to ∇ₐC. Statements reuse their
+buffers where the equations allow it (``Z += b``, ``numpy.tanh(Z, out=Z)``,
+``D *= σ'(A)``): a buffer is overwritten only when no later equation reads
+the value it holds, decided from the equations themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from .backprop import BackpropEquations, Elementwise, LossForms, VectorRuleCall
+from .codegen import _Printer, printable
+
+__all__ = ["NetworkSource", "parameter_names", "print_network"]
+
+_UFUNC_CALL = re.compile(r"numpy\.(\w+)\((\w+)\)")
+
+
+@dataclass
+class _Scope:
+    """Python names of the matrix symbols, which ones hold a batch in rows, and which are inputs."""
+
+    names: dict[sp.MatrixSymbol, str]
+    batched: set[sp.MatrixSymbol]
+    inputs: set[str]
+    printer: _Printer = field(default_factory=_Printer)
+    temps: Iterable[sp.Symbol] = field(default_factory=lambda: sp.numbered_symbols("_e"))
+    aliases: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
+
+    def name(self, symbol: sp.MatrixSymbol) -> str:
+        return self.aliases.get(symbol, self.names[symbol])
+
+    def is_batched(self, expr: sp.MatrixExpr) -> bool:
+        """Whether ``expr`` holds one row per sample (an outer product d aᵀ is summed over them)."""
+        if isinstance(expr, sp.MatrixSymbol):
+            return expr in self.batched
+        if _is_outer(expr, self):
+            return False
+        return any(self.is_batched(a) for a in expr.args if isinstance(a, sp.MatrixExpr))
+
+
+def _is_outer(expr: sp.MatrixExpr, scope: _Scope) -> bool:
+    """d aᵀ of two per-sample vectors: a parameter-shaped sum over the batch."""
+    if isinstance(expr, sp.MatMul) and len(expr.args) == 2 and isinstance(expr.args[1], sp.Transpose):
+        return expr.args[0] in scope.batched and expr.args[1].arg in scope.batched
+    return False
+
+
+@dataclass(frozen=True)
+class NetworkSource:
+    """Printed entry points: the module source and the names its namespace must provide."""
+
+    source: str
+    kernels: Mapping[str, tuple[str, str]]  # python name → (vector rule, "value" | "vjp")
+
+
+class _Function:
+    """Statements of one generated function, with liveness: which symbols later statements read."""
+
+    def __init__(self, scope: _Scope, equations: Sequence[sp.Eq], keep: Iterable[sp.MatrixSymbol]) -> None:
+        self.scope = scope
+        self.equations = list(equations)
+        self.lines: list[str] = []
+        # Symbols read by equation k or later, and the ones returned at the end.
+        reads: list[set[sp.MatrixSymbol]] = [set() for _ in range(len(self.equations) + 1)]
+        reads[-1] = set(keep)
+        for k in range(len(self.equations) - 1, -1, -1):
+            reads[k] = reads[k + 1] | self.equations[k].rhs.atoms(sp.MatrixSymbol)
+        self.reads_after = reads[1:]
+
+    def emit_all(self) -> list[str]:
+        for k, eq in enumerate(self.equations):
+            self._emit(eq, self.reads_after[k])
+        return self.lines
+
+    # --- statements ----------------------------------------------------------
+
+    def _emit(self, eq: sp.Eq, live: set[sp.MatrixSymbol]) -> None:
+        lhs, rhs = eq.lhs, eq.rhs
+        scope = self.scope
+        target = scope.names[lhs]
+        reducing = lhs not in scope.batched and scope.is_batched(rhs)
+        if reducing:  # BP3 and the learned inputs' gradients: a sum over the batch
+            self.lines.append(f"{target} = numpy.sum({self._code(rhs)}, axis=0)")
+            return
+        if isinstance(rhs, sp.MatAdd) and len(rhs.args) == 2:
+            first, second = _order_add(rhs.args, scope)
+            self.lines.append(f"{target} = {self._code(first)}")
+            self.lines.append(f"{target} += {self._code(second)}")
+            return
+        if isinstance(rhs, sp.HadamardProduct) and len(rhs.args) == 2:
+            self._emit_product(target, rhs, live)
+            return
+        if isinstance(rhs, Elementwise) and self._emit_in_place(lhs, rhs, live):
+            return
+        self.lines.append(f"{target} = {self._code(rhs)}")
+
+    def _emit_product(self, target: str, rhs: sp.HadamardProduct, live: set[sp.MatrixSymbol]) -> None:
+        """U ⊙ f(…) as ``T = U; T *= f(…)``, writing into U's buffer when U is a dead temporary."""
+        scope = self.scope
+        left, right = sorted(rhs.args, key=lambda a: isinstance(a, Elementwise))
+        if isinstance(right, Elementwise) and right.scalar() == 1:
+            self.lines.append(f"{target} = {self._code(left)}")
+            return
+        if isinstance(left, sp.MatrixSymbol):
+            name = scope.name(left)
+            if left in live or name in scope.inputs:
+                self.lines.append(f"{target} = {name} * {self._code(right)}")
+                return
+            self.lines.append(f"{name} *= {self._code(right)}")
+            self.lines.append(f"{target} = {name}")
+            return
+        self.lines.append(f"{target} = {self._code(left)}")
+        self.lines.append(f"{target} *= {self._code(right)}")
+
+    def _emit_in_place(self, lhs: sp.MatrixSymbol, rhs: Elementwise, live: set[sp.MatrixSymbol]) -> bool:
+        """f(Z) into Z's own buffer when Z is a temporary no later statement reads (``numpy.tanh(Z, out=Z)``)."""
+        if len(rhs.arrays) != 1 or not isinstance(rhs.arrays[0], sp.MatrixSymbol):
+            return False
+        arg = rhs.arrays[0]
+        name = self.scope.name(arg)
+        if arg in live or name in self.scope.inputs:
+            return False
+        (variable,) = rhs.function.variables
+        if rhs.scalar() == variable:  # the identity: the output is the input
+            self.scope.aliases[lhs] = name
+            self.lines.append(f"{self.scope.names[lhs]} = {name}")
+            return True
+        code = self._code(rhs)
+        match = _UFUNC_CALL.fullmatch(code)
+        if match is None or match.group(2) != name:
+            return False
+        self.lines.append(f"numpy.{match.group(1)}({name}, out={name})")
+        self.lines.append(f"{self.scope.names[lhs]} = {name}")
+        return True
+
+    # --- expressions ---------------------------------------------------------
+
+    def _code(self, expr: sp.MatrixExpr) -> str:
+        scope = self.scope
+        if isinstance(expr, sp.MatrixSymbol):
+            return scope.name(expr)
+        if isinstance(expr, sp.MatMul):
+            return self._matmul(expr)
+        if isinstance(expr, sp.MatAdd):
+            return " + ".join(self._code(a) for a in expr.args)
+        if isinstance(expr, sp.HadamardProduct):
+            return " * ".join(f"({self._code(a)})" for a in expr.args)
+        if isinstance(expr, Elementwise):
+            return self._elementwise(expr)
+        if isinstance(expr, VectorRuleCall):
+            args = ", ".join(self._code(a) for a in expr.arrays)
+            return f"{_kernel_name(expr.rule, expr.role)}({args})"
+        raise ValueError(f"cannot print {type(expr).__name__} as network code: {expr}")
+
+    def _matmul(self, expr: sp.MatMul) -> str:
+        if len(expr.args) != 2:
+            raise ValueError(f"network code multiplies two factors at a time, got {expr}")
+        left, right = expr.args
+        if _is_outer(expr, self.scope):
+            return f"{self._code(left)}.T @ {self._code(right.arg)}"
+        if isinstance(left, sp.Transpose):  # (Wᵀ d)ᵀ = dᵀ W
+            return f"{self._code(right)} @ {self._code(left.arg)}"
+        return f"{self._code(right)} @ {self._code(left)}.T"  # (W v)ᵀ = vᵀ Wᵀ
+
+    def _elementwise(self, expr: Elementwise) -> str:
+        """f(X₁, …) printed inline: CSE temporaries become statements, the result an expression."""
+        scope = self.scope
+        names = [self._code(a) for a in expr.arrays]
+        if not all(n.isidentifier() for n in names):
+            raise ValueError(f"element-wise function of a compound expression: {expr}")
+        body = expr.function.expr.xreplace(
+            {v: sp.Symbol(n, real=True) for v, n in zip(expr.function.variables, names)}
+        )
+        body = printable(body, expr.name)
+        if not body.free_symbols:  # a constant derivative: broadcast to the argument's shape
+            return f"numpy.full({names[0]}.shape, {scope.printer.doprint(body)}, dtype=_dtype)"
+        intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")
+        for symbol, value in intermediates:
+            self.lines.append(f"{symbol} = {scope.printer.doprint(value)}")
+        return scope.printer.doprint(final)
+
+
+def _order_add(args: Sequence[sp.MatrixExpr], scope: _Scope) -> tuple[sp.MatrixExpr, sp.MatrixExpr]:
+    """The term that makes a fresh array first (a product), the one added in place second (a bias, Ω')."""
+    first = next((a for a in args if isinstance(a, sp.MatMul)), args[0])
+    second = args[1] if first is args[0] else args[0]
+    return first, second
+
+
+def _kernel_name(rule: str, role: str) -> str:
+    return f"_{rule}_{role}"
+
+
+def _names(eqs: BackpropEquations) -> tuple[dict[sp.MatrixSymbol, str], set[sp.MatrixSymbol]]:
+    names = {eqs.x: "X", eqs.y: "Y", eqs.loss_gradient.lhs: "gA"}
+    batched = {eqs.x, eqs.y, eqs.loss_gradient.lhs}
+    for layer in eqs.layers:
+        l = layer.index
+        names.update({layer.W: f"W{l}", layer.b: f"b{l}", layer.grad_W: f"gW{l}", layer.grad_b: f"gb{l}"})
+        names.update({layer.z: f"z{l}", layer.a: f"a{l}", layer.delta: f"d{l}", layer.grad_a: f"ga{l}"})
+        batched |= {layer.z, layer.a, layer.delta, layer.grad_a}
+        for extra, grad in zip(layer.extra, layer.grad_extra):
+            base = _param_base(extra)
+            names[extra], names[grad] = f"{base}{l}", f"g{base}{l}"
+    return names, batched
+
+
+def _param_base(symbol: sp.MatrixSymbol) -> str:
+    return symbol.name.split("^")[0].lstrip("\\")
+
+
+def parameter_names(eqs: BackpropEquations) -> list[str]:
+    """The params dict's keys in order: W1, b1, (learned activation inputs), W2, …"""
+    names, _ = _names(eqs)
+    out = []
+    for layer in eqs.layers:
+        out += [names[layer.W], names[layer.b], *(names[e] for e in layer.extra)]
+    return out
+
+
+def print_network(
+    eqs: BackpropEquations,
+    loss: LossForms,
+    penalty_value: sp.Lambda | None,
+) -> NetworkSource:
+    """Source of ``forward``, ``trace`` (every zˡ and aˡ), ``loss``, ``loss_and_grad`` and ``train_step`` for ``eqs``.
+
+    The namespace must provide ``numpy``, ``_dtype``, ``_t`` (its scalar
+    type), ``_check`` (validates params, X, Y and returns the arrays in
+    :func:`parameter_names` order, then X, Y), ``_check_lr`` and the vector
+    rule kernels named in :attr:`NetworkSource.kernels`.
+    """
+    names, batched = _names(eqs)
+    params = parameter_names(eqs)
+    inputs = {*params, "X", "Y"}
+    kernels: dict[str, tuple[str, str]] = {}
+    for eq in eqs.all():
+        for call in eq.rhs.atoms(VectorRuleCall):
+            kernels[_kernel_name(call.rule, call.role)] = (call.rule, call.role)
+    if loss.vector_rule is not None:
+        kernels[_kernel_name(loss.vector_rule, "value")] = (loss.vector_rule, "value")
+    top = eqs.layers[-1]
+    unpack = ", ".join([*params, "X", "Y"])
+    header = [f"{unpack} = _check(params, X, Y)"]
+
+    def scope() -> _Scope:
+        return _Scope(names=names, batched=batched, inputs=inputs)
+
+    forward = _Function(scope(), eqs.forward, keep=[top.a]).emit_all()
+    out_name = f"a{top.index}"
+    sources = []
+    fwd_unpack = ", ".join([*params, "X"])
+    sources.append(
+        _def("forward", "params, X", [f"{fwd_unpack}, _ = _check(params, X, None)", *forward, f"return {out_name}"])
+    )
+    every = [s for layer in eqs.layers for s in (layer.z, layer.a)]
+    trace = _Function(scope(), eqs.forward, keep=every).emit_all()
+    traced = ", ".join(f"{names[s]!r}: {names[s]}" for s in every)
+    sources.append(_def("trace", "params, X", [f"{fwd_unpack}, _ = _check(params, X, None)", *trace, f"return {{{traced}}}"]))
+    loss_scope = scope()
+    loss_lines = _Function(loss_scope, eqs.forward, keep=[top.a]).emit_all()
+    loss_lines += _loss_value(loss, loss_scope, out_name, penalty_value, eqs, gradient=False)
+    sources.append(_def("loss", "params, X, Y", [*header, *loss_lines, "return loss"]))
+
+    grad_scope = scope()
+    equations = [*eqs.forward, eqs.loss_gradient, *(eq for _, eq in eqs.backward)]
+    read_later = {s for eq in equations[len(eqs.forward):] for s in eq.rhs.atoms(sp.MatrixSymbol)}
+    body = _Function(grad_scope, eqs.forward, keep=read_later | {top.a}).emit_all()
+    body += _loss_value(loss, grad_scope, out_name, penalty_value, eqs, gradient=True)
+    body += _Function(grad_scope, [eq for _, eq in eqs.backward], keep=[]).emit_all()
+    grads = ", ".join(f"{p!r}: g{p}" for p in params)
+    sources.append(_def("loss_and_grad", "params, X, Y", [*header, *body, f"return loss, {{{grads}}}"]))
+    update = []
+    for p in params:
+        update += [f"g{p} *= lr", f"{p} -= g{p}"]
+    sources.append(
+        _def("train_step", "params, X, Y, lr", ["lr = _check_lr(lr)", *header, *body, *update, "return loss"])
+    )
+    return NetworkSource(source="\n\n".join(sources), kernels=kernels)
+
+
+def _loss_value(
+    loss: LossForms,
+    scope: _Scope,
+    out_name: str,
+    penalty_value: sp.Lambda | None,
+    eqs: BackpropEquations,
+    *,
+    gradient: bool,
+) -> list[str]:
+    """C = (1/m) Σ ℓ(aᴸ, y) + Σₗ Σ Ω(Wˡ), and with ``gradient`` also ∇ₐC = ℓ'(aᴸ, y)/m into ``gA``."""
+    lines = ["_inv_m = 1.0 / X.shape[0]"]
+    printer = scope.printer
+    if loss.vector_rule is not None:
+        lines.append(f"loss = numpy.sum({_kernel_name(loss.vector_rule, 'value')}({out_name}, Y), dtype=_dtype) * _inv_m")
+        if gradient:
+            lines.append(f"gA = {_kernel_name(loss.vector_rule, 'vjp')}({out_name}, Y)")
+            lines.append("gA *= _inv_m")
+    else:
+        a, y = loss.value.variables
+        arrays = {a: sp.Symbol(scope.name(eqs.layers[-1].a), real=True), y: sp.Symbol("Y", real=True)}
+        exprs = [printable(loss.value.expr.xreplace(arrays), loss.name)]
+        if gradient:
+            ga, gy = loss.gradient.variables
+            exprs.append(printable(loss.gradient.expr.xreplace({ga: arrays[a], gy: arrays[y]}), loss.name))
+        intermediates, finals = sp.cse(exprs, symbols=scope.temps, optimizations="basic")
+        lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
+        lines.append(f"loss = numpy.sum({printer.doprint(finals[0])}, dtype=_dtype) * _inv_m")
+        if gradient:
+            code = printer.doprint(finals[1])
+            if code.isidentifier():  # a bare name may be an input or a value still needed: no in-place scaling
+                lines.append(f"gA = {code} * _inv_m")
+            else:
+                lines += [f"gA = {code}", "gA *= _inv_m"]
+    if penalty_value is not None:
+        (w,) = penalty_value.variables
+        for layer in eqs.layers:
+            term = printable(penalty_value.expr.xreplace({w: sp.Symbol(scope.name(layer.W), real=True)}), "penalty")
+            lines.append(f"loss += numpy.sum({printer.doprint(term)}, dtype=_dtype)")
+    return lines
+
+
+def _def(name: str, args: str, body: Sequence[str]) -> str:
+    return f"def {name}({args}):\n" + "".join(f"    {line}\n" for line in body)
+

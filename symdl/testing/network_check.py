@@ -1,0 +1,143 @@
+"""⟨∇C, u⟩ ≈ (C(θ + hu) − C(θ − hu)) / 2h for a compiled network, with steps that never cross a kink.
+
+A finite difference across a kink of an activation (ReLU at 0), of the loss
+(Huber at |a − y| = δ) or of the penalty (L1 at w = 0) measures a mixture of
+two derivatives and reports a false alarm. :func:`check_network_grad` records,
+at every evaluation, on which side of each breakpoint every pre-activation,
+output and weight lies; when a step changes that pattern the check is rerun
+with shorter steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import sympy as sp
+
+from ..codegen import compile_kernel
+from ..gradcheck import GradCheckReport, Tolerance, check_grad
+from ..proof import breakpoints
+from ..rules import Rule
+
+__all__ = ["assert_network_grad_close", "check_network_grad", "flatten_params", "unflatten_params"]
+
+_MAX_SHRINKS = 6
+
+
+def flatten_params(params: Mapping[str, np.ndarray]) -> np.ndarray:
+    """θ: the arrays of ``params`` raveled and joined in key order."""
+    return np.concatenate([np.ravel(params[k]) for k in params])
+
+
+def unflatten_params(theta: np.ndarray, like: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The inverse of :func:`flatten_params`: fresh arrays shaped as in ``like``."""
+    out, start = {}, 0
+    for key, arr in like.items():
+        out[key] = np.array(theta[start : start + arr.size], dtype=arr.dtype).reshape(arr.shape)
+        start += arr.size
+    return out
+
+
+def _breakpoints(r: object) -> list[sp.Expr]:
+    """Where a rule's value or derivative switches branch (kinks, and jumps of the second derivative)."""
+    if not isinstance(r, Rule):
+        return []
+    points = breakpoints(r.bind(r.expr), r.wrt) + [k.at for k in r.kinks]
+    return list(dict.fromkeys(points))
+
+
+def _side_of(r: object) -> Callable[..., list[np.ndarray]]:
+    """values (and the rule's other inputs) ↦ [values > breakpoint for every breakpoint]."""
+    points = _breakpoints(r)
+    if not points:
+        return lambda *arrays: []
+    assert isinstance(r, Rule)
+    others = r.inputs[1:]
+    kernels = [compile_kernel(sp.sympify(p) + 0 * r.wrt, (r.wrt, *others), "breakpoint") for p in points]
+
+    def sides(values: np.ndarray, *rest: np.ndarray) -> list[np.ndarray]:
+        return [values > k(values, *rest) for k in kernels]
+
+    return sides
+
+
+class _KinkPattern:
+    """The side of every breakpoint that every pre-activation, output and weight is on, at one θ."""
+
+    def __init__(self, net: object, X: np.ndarray, Y: np.ndarray) -> None:
+        network = net.network  # type: ignore[attr-defined]
+        self.net, self.X, self.Y = net, X, Y
+        self.hidden = _side_of(network.activation)
+        self.output = _side_of(network.output_activation)
+        self.loss = _side_of(network.loss)
+        self.penalty = _side_of(network.penalty)
+        self.depth = network.depth
+
+    def __call__(self, params: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        trace = self.net.trace(params, self.X)  # type: ignore[attr-defined]
+        pattern = []
+        for l in range(1, self.depth + 1):
+            sides = self.output if l == self.depth else self.hidden
+            extras = [params[k] for k in params if k[0] not in "Wb" and k.endswith(str(l)) and k[:-len(str(l))].isalpha()]
+            pattern += sides(trace[f"z{l}"], *extras)
+        pattern += self.loss(trace[f"a{self.depth}"], self.Y)
+        for key in params:
+            if key.startswith("W"):
+                pattern += self.penalty(params[key])
+        return pattern
+
+
+def check_network_grad(
+    net: object,
+    params: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    directions: int = 20,
+    seed: int = 0,
+    tolerance: Tolerance | None = None,
+) -> GradCheckReport:
+    """:func:`symdl.testing.check_grad` of ``net.loss_and_grad`` along random directions in parameter space.
+
+    ``net`` is a :class:`symdl.CompiledNetwork`. Steps are shortened (up to
+    six times by 8×) until no evaluation changes the side of any breakpoint
+    that a pre-activation, output or weight is on. Raises ``ValueError`` when
+    the point itself lies on a breakpoint.
+    """
+    like = {k: np.asarray(v) for k, v in params.items()}
+    theta = flatten_params(like)
+    pattern = _KinkPattern(net, X, Y)
+    reference = pattern(like)
+    crossed = [False]
+
+    def loss(t: np.ndarray) -> float:
+        p = unflatten_params(t, like)
+        if not crossed[0] and not all(np.array_equal(a, b) for a, b in zip(pattern(p), reference)):
+            crossed[0] = True
+        return float(net.loss(p, X, Y))  # type: ignore[attr-defined]
+
+    def grad(t: np.ndarray) -> np.ndarray:
+        _, g = net.loss_and_grad(unflatten_params(t, like), X, Y)  # type: ignore[attr-defined]
+        return flatten_params({k: g[k] for k in like})
+
+    eps = np.finfo(theta.dtype).eps
+    step = float(eps ** (1 / 5) * max(1.0, float(np.max(np.abs(theta)))))
+    for _ in range(_MAX_SHRINKS + 1):
+        crossed[0] = False
+        report = check_grad(loss, grad, theta, directions=directions, seed=seed, step=step, tolerance=tolerance)
+        if not crossed[0]:
+            return report
+        step /= 8
+    raise ValueError(
+        f"check_network_grad: the point is within {step * 8:.2g} of a breakpoint (kink) of an activation, "
+        "the loss or the penalty; the loss has no derivative to check there"
+    )
+
+
+def assert_network_grad_close(net: object, params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray, **options: object) -> GradCheckReport:
+    """:func:`check_network_grad`, raising ``AssertionError`` with the report when the check fails."""
+    report = check_network_grad(net, params, X, Y, **options)  # type: ignore[arg-type]
+    if not report.passed:
+        raise AssertionError(str(report))
+    return report
