@@ -200,7 +200,8 @@ class BackpropEquations:
 
 
 def _latex_eq(eq: sp.Eq) -> str:
-    return f"{sp.latex(eq.lhs)} = {sp.latex(eq.rhs)}"
+    # SymPy writes the Hadamard product as \circ; the seeds (and Nielsen) write \odot.
+    return f"{sp.latex(eq.lhs)} = {sp.latex(eq.rhs)}".replace(r"\circ", r"\odot")
 
 
 @dataclass(frozen=True)

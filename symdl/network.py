@@ -36,7 +36,7 @@ from .network_codegen import parameter_names, print_network
 from .rules import Rule, rule, rules
 from .vector_rules import VectorRule
 
-__all__ = ["CompiledNetwork", "Network"]
+__all__ = ["CompiledNetwork", "Network", "accepted_rules"]
 
 RuleLike = str | Rule | VectorRule
 _LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functions of zˡ
@@ -74,6 +74,11 @@ def _resolve(spec: object, role: str, kinds: tuple[str, ...], params: Mapping[st
 
 def _accepted(kinds: tuple[str, ...]) -> list[str]:
     return [name for name, kind in rules().items() if kind in kinds and name not in _LAYER_RULES]
+
+
+def accepted_rules(kind: str) -> list[str]:
+    """The rule names a :class:`Network` accepts as an ``"activation"``, ``"loss"`` or ``"penalty"``."""
+    return _accepted((kind,))
 
 
 def _activation_forms(r: Rule | VectorRule, name: str) -> ActivationForms:

@@ -289,7 +289,11 @@ def print_network(
     for p in params:
         update += [f"g{p} *= lr", f"{p} -= g{p}"]
     sources.append(
-        _def("train_step", "params, X, Y, lr", ["lr = _check_lr(lr)", *header, *body, *update, "return loss"])
+        _def(
+            "train_step",
+            "params, X, Y, lr",
+            ["lr = _check_lr(lr)", f"{unpack} = _check(params, X, Y, True)", *body, *update, "return loss"],
+        )
     )
     return NetworkSource(source="\n\n".join(sources), kernels=kernels)
 
