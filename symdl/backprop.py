@@ -81,6 +81,9 @@ class Elementwise(sp.MatrixExpr):
         args = ", ".join(printer._print(a) for a in self.arrays)
         return rf"{self.name}\left({args}\right)"
 
+    def _sympystr(self, printer: sp.printing.str.StrPrinter) -> str:
+        return f"{self.name}({', '.join(printer._print(a) for a in self.arrays)})"
+
 
 class VectorRuleCall(sp.MatrixExpr):
     """A vector rule (softmax, softmax_cross_entropy) applied to whole vectors: its value or a VJP.

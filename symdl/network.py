@@ -199,7 +199,7 @@ class Network:
             if isinstance(r, Rule):
                 z = r.wrt
                 out.append(("activation", rf"{symbol}({sp.latex(z)}) = {sp.latex(r.bind(r.expr))}"))
-                out.append(("activation derivative", rf"{symbol}'({sp.latex(z)}) = {sp.latex(r.bind(r.textbook()))}"))
+                out.append(("activation derivative", rf"{symbol}'({sp.latex(z)}) = {sp.latex(r.bind(r.derivative()))}"))
             else:
                 out.append(("activation", rf"{symbol} = \operatorname{{{r.name}}}"))
         if isinstance(self.loss, Rule):

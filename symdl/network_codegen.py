@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import sympy as sp
 
 from .backprop import BackpropEquations, Elementwise, LossForms, VectorRuleCall
@@ -27,7 +28,8 @@ from .codegen import _Printer, printable
 
 __all__ = ["NetworkSource", "parameter_names", "print_network"]
 
-_UFUNC_CALL = re.compile(r"numpy\.(\w+)\((\w+)\)")
+# numpy.f(args) with no call inside: a candidate for numpy.f(args, out=Z).
+_UFUNC_CALL = re.compile(r"numpy\.(\w+)\(([^()]*)\)")
 
 
 @dataclass
@@ -105,7 +107,7 @@ class _Function:
         if isinstance(rhs, sp.HadamardProduct) and len(rhs.args) == 2:
             self._emit_product(target, rhs, live)
             return
-        if isinstance(rhs, Elementwise) and self._emit_in_place(lhs, rhs, live):
+        if isinstance(rhs, Elementwise) and self._emit_elementwise(lhs, rhs, live):
             return
         self.lines.append(f"{target} = {self._code(rhs)}")
 
@@ -127,25 +129,30 @@ class _Function:
         self.lines.append(f"{target} = {self._code(left)}")
         self.lines.append(f"{target} *= {self._code(right)}")
 
-    def _emit_in_place(self, lhs: sp.MatrixSymbol, rhs: Elementwise, live: set[sp.MatrixSymbol]) -> bool:
-        """f(Z) into Z's own buffer when Z is a temporary no later statement reads (``numpy.tanh(Z, out=Z)``)."""
-        if len(rhs.arrays) != 1 or not isinstance(rhs.arrays[0], sp.MatrixSymbol):
-            return False
+    def _emit_elementwise(self, lhs: sp.MatrixSymbol, rhs: Elementwise, live: set[sp.MatrixSymbol]) -> bool:
+        """f(Z), into Z's own buffer when Z is a temporary no later statement reads (``numpy.tanh(Z, out=Z)``)."""
+        target = self.scope.names[lhs]
         arg = rhs.arrays[0]
-        name = self.scope.name(arg)
-        if arg in live or name in self.scope.inputs:
-            return False
-        (variable,) = rhs.function.variables
-        if rhs.scalar() == variable:  # the identity: the output is the input
+        name = self.scope.name(arg) if isinstance(arg, sp.MatrixSymbol) else None
+        reusable = len(rhs.arrays) == 1 and name is not None and arg not in live and name not in self.scope.inputs
+        if reusable and rhs.scalar() == rhs.function.variables[0]:  # the identity: the output is the input
             self.scope.aliases[lhs] = name
-            self.lines.append(f"{self.scope.names[lhs]} = {name}")
+            self.lines.append(f"{target} = {name}")
             return True
         code = self._code(rhs)
         match = _UFUNC_CALL.fullmatch(code)
-        if match is None or match.group(2) != name:
-            return False
-        self.lines.append(f"numpy.{match.group(1)}({name}, out={name})")
-        self.lines.append(f"{self.scope.names[lhs]} = {name}")
+        function = match.group(1) if match else ""
+        # numpy.where and friends take no out=; ufuncs and clip do.
+        if (
+            reusable
+            and match
+            and name in (a.strip() for a in match.group(2).split(","))
+            and (isinstance(getattr(np, function, None), np.ufunc) or function == "clip")
+        ):
+            self.lines.append(f"numpy.{function}({match.group(2)}, out={name})")
+            self.lines.append(f"{target} = {name}")
+        else:
+            self.lines.append(f"{target} = {code}")
         return True
 
     # --- expressions ---------------------------------------------------------
