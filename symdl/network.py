@@ -233,10 +233,11 @@ class CompiledNetwork:
     ``train_step(params, X, Y, lr)`` → C before one in-place gradient step.
     """
 
-    def __init__(self, network: Network, dtype: np.dtype) -> None:
+    def __init__(self, network: Network, dtype: np.dtype, equations: BackpropEquations | None = None) -> None:
+        """Print ``network``'s equations (or ``equations``, e.g. a deliberately wrong variant) as numpy code."""
         self.network = network
         self.dtype = dtype
-        eqs = network._equations(output_form=True)
+        eqs = network._equations(output_form=True) if equations is None else equations
         self.param_names = tuple(parameter_names(eqs))
         self.param_shapes = self._shapes(eqs)
         penalty_value = None

@@ -314,30 +314,37 @@ def _loss_value(
     *,
     gradient: bool,
 ) -> list[str]:
-    """C = (1/m) Σ ℓ(aᴸ, y) + Σₗ Σ Ω(Wˡ), and with ``gradient`` also ∇ₐC = ℓ'(aᴸ, y)/m into ``gA``."""
+    """C = (1/m) Σ ℓ(aᴸ, y) + Σₗ Σ Ω(Wˡ), and with ``gradient`` also ∇ₐC (the equation's right side)/m into ``gA``.
+
+    When ∇ₐC is ℓ'∘(aᴸ, y), value and gradient share their common subexpressions (a − y).
+    """
     lines = ["_inv_m = 1.0 / X.shape[0]"]
     printer = scope.printer
+    top_a = eqs.layers[-1].a
+    rhs = eqs.loss_gradient.rhs
+    shared = gradient and isinstance(rhs, Elementwise) and loss.value is not None and rhs.arrays == (top_a, eqs.y)
     if loss.vector_rule is not None:
         lines.append(f"loss = numpy.sum({_kernel_name(loss.vector_rule, 'value')}({out_name}, Y), dtype=_dtype) * _inv_m")
-        if gradient:
-            lines.append(f"gA = {_kernel_name(loss.vector_rule, 'vjp')}({out_name}, Y)")
-            lines.append("gA *= _inv_m")
     else:
         a, y = loss.value.variables
-        arrays = {a: sp.Symbol(scope.name(eqs.layers[-1].a), real=True), y: sp.Symbol("Y", real=True)}
+        arrays = {a: sp.Symbol(scope.name(top_a), real=True), y: sp.Symbol("Y", real=True)}
         exprs = [printable(loss.value.expr.xreplace(arrays), loss.name)]
-        if gradient:
-            ga, gy = loss.gradient.variables
-            exprs.append(printable(loss.gradient.expr.xreplace({ga: arrays[a], gy: arrays[y]}), loss.name))
+        if shared:
+            ga, gy = rhs.function.variables
+            exprs.append(printable(rhs.scalar().xreplace({ga: arrays[a], gy: arrays[y]}), loss.name))
         intermediates, finals = sp.cse(exprs, symbols=scope.temps, optimizations="basic")
         lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
         lines.append(f"loss = numpy.sum({printer.doprint(finals[0])}, dtype=_dtype) * _inv_m")
-        if gradient:
+        if shared:
             code = printer.doprint(finals[1])
             if code.isidentifier():  # a bare name may be an input or a value still needed: no in-place scaling
                 lines.append(f"gA = {code} * _inv_m")
             else:
                 lines += [f"gA = {code}", "gA *= _inv_m"]
+    if gradient and not shared:
+        printed = _Function(scope, [eqs.loss_gradient], keep=[eqs.loss_gradient.lhs])
+        lines += printed.emit_all()
+        lines.append("gA = gA * _inv_m")
     if penalty_value is not None:
         (w,) = penalty_value.variables
         for layer in eqs.layers:
