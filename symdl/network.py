@@ -244,7 +244,7 @@ class CompiledNetwork:
         if network.penalty is not None:
             (w,) = network.penalty.inputs
             penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
-        printed = print_network(eqs, _loss_forms(network.loss), penalty_value)
+        printed = print_network(eqs, _loss_forms(network.loss), penalty_value, network.layers)
         self._source = _module_header(network, dtype) + printed.source
         namespace: dict[str, object] = {
             "numpy": np,

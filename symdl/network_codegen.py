@@ -42,6 +42,8 @@ class _Scope:
     printer: _Printer = field(default_factory=_Printer)
     temps: Iterable[sp.Symbol] = field(default_factory=lambda: sp.numbered_symbols("_e"))
     aliases: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
+    widths: Mapping[sp.Expr, int] = field(default_factory=dict)
+    defined: set[str] = field(default_factory=set)
 
     def name(self, symbol: sp.MatrixSymbol) -> str:
         return self.aliases.get(symbol, self.names[symbol])
@@ -97,7 +99,11 @@ class _Function:
         target = scope.names[lhs]
         reducing = lhs not in scope.batched and scope.is_batched(rhs)
         if reducing:  # BP3 and the learned inputs' gradients: a sum over the batch
-            self.lines.append(f"{target} = numpy.sum({self._code(rhs)}, axis=0)")
+            if "_ones" not in self.scope.defined:
+                self.lines.append("_ones = numpy.ones(X.shape[0], _dtype)")
+                self.scope.defined.add("_ones")
+            # 1ᵀD: one BLAS matrix-vector product, about 2× numpy.sum(D, axis=0) for a batch of 256 (bench_network).
+            self.lines.append(f"{target} = _ones @ {self._parenthesized(rhs)}")
             return
         if isinstance(rhs, sp.MatAdd) and len(rhs.args) == 2:
             first, second = _order_add(rhs.args, scope)
@@ -174,6 +180,10 @@ class _Function:
             return f"{_kernel_name(expr.rule, expr.role)}({args})"
         raise ValueError(f"cannot print {type(expr).__name__} as network code: {expr}")
 
+    def _parenthesized(self, expr: sp.MatrixExpr) -> str:
+        code = self._code(expr)
+        return code if code.isidentifier() else f"({code})"
+
     def _matmul(self, expr: sp.MatMul) -> str:
         if len(expr.args) != 2:
             raise ValueError(f"network code multiplies two factors at a time, got {expr}")
@@ -181,6 +191,9 @@ class _Function:
         if _is_outer(expr, self.scope):
             return f"{self._code(left)}.T @ {self._code(right.arg)}"
         if isinstance(left, sp.Transpose):  # (Wᵀ d)ᵀ = dᵀ W
+            if self.scope.widths.get(left.arg.shape[0]) == 1:
+                # W has one row: D @ W is the outer product of a column and a row, a broadcast multiply.
+                return f"{self._parenthesized(right)} * {self._code(left.arg)}"
             return f"{self._code(right)} @ {self._code(left.arg)}"
         return f"{self._code(right)} @ {self._code(left)}.T"  # (W v)ᵀ = vᵀ Wᵀ
 
@@ -244,8 +257,11 @@ def print_network(
     eqs: BackpropEquations,
     loss: LossForms,
     penalty_value: sp.Lambda | None,
+    widths: Sequence[int] | None = None,
 ) -> NetworkSource:
     """Source of ``forward``, ``trace`` (every zˡ and aˡ), ``loss``, ``loss_and_grad`` and ``train_step`` for ``eqs``.
+
+    ``widths`` (n₀ … n_L), when known, let a product with a one-row matrix print as a broadcast.
 
     The namespace must provide ``numpy``, ``_dtype``, ``_t`` (its scalar
     type), ``_check`` (validates params, X, Y and returns the arrays in
@@ -265,8 +281,10 @@ def print_network(
     unpack = ", ".join([*params, "X", "Y"])
     header = [f"{unpack} = _check(params, X, Y)"]
 
+    known = {} if widths is None else {sp.Symbol(f"n_{l}", integer=True, positive=True): n for l, n in enumerate(widths)}
+
     def scope() -> _Scope:
-        return _Scope(names=names, batched=batched, inputs=inputs)
+        return _Scope(names=names, batched=batched, inputs=inputs, widths=known)
 
     forward = _Function(scope(), eqs.forward, keep=[top.a]).emit_all()
     out_name = f"a{top.index}"
@@ -334,7 +352,10 @@ def _loss_value(
             exprs.append(printable(rhs.scalar().xreplace({ga: arrays[a], gy: arrays[y]}), loss.name))
         intermediates, finals = sp.cse(exprs, symbols=scope.temps, optimizations="basic")
         lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
-        lines.append(f"loss = numpy.sum({printer.doprint(finals[0])}, dtype=_dtype) * _inv_m")
+        # Σ c·f = c·Σ f: the constant (½ of the squared error) multiplies once, not per element.
+        coeff, rest = finals[0].as_coeff_Mul()
+        scale = "_inv_m" if coeff == 1 else f"({printer.doprint(coeff)} * _inv_m)"
+        lines.append(f"loss = numpy.sum({printer.doprint(rest)}, dtype=_dtype) * {scale}")
         if shared:
             code = printer.doprint(finals[1])
             if code.isidentifier():  # a bare name may be an input or a value still needed: no in-place scaling
@@ -349,7 +370,9 @@ def _loss_value(
         (w,) = penalty_value.variables
         for layer in eqs.layers:
             term = printable(penalty_value.expr.xreplace({w: sp.Symbol(scope.name(layer.W), real=True)}), "penalty")
-            lines.append(f"loss += numpy.sum({printer.doprint(term)}, dtype=_dtype)")
+            coeff, rest = term.as_coeff_Mul()
+            scale = "" if coeff == 1 else f" * {printer.doprint(coeff)}"
+            lines.append(f"loss += numpy.sum({printer.doprint(rest)}, dtype=_dtype){scale}")
     return lines
 
 
