@@ -130,11 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = commands.add_parser(
         "verify",
-        help="prove every rule and check its generated code numerically",
+        help="prove every rule and BP1-BP4, and check the generated code numerically",
         description="Prove the rules (all, or those named) and check the generated numpy code "
-        "against finite differences and a 50-digit mpmath reference, for accuracy and stability.",
+        "against finite differences and a 50-digit mpmath reference, for accuracy and stability; "
+        "then prove BP1-BP4 and check compiled networks' gradients (the name 'networks' selects these rows).",
     )
-    verify.add_argument("names", nargs="*", metavar="NAME", help="rules to verify (default: all)")
+    verify.add_argument(
+        "names", nargs="*", metavar="NAME", help="rules to verify, or 'networks' (default: all rules and networks)"
+    )
     verify.add_argument("--points", type=_positive_int, default=200, metavar="N", help="sample points (default: 200)")
     verify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
@@ -424,10 +427,14 @@ class _Progress:
             self.open = False
 
 
+#: Names `symdl verify` takes besides rules: the backprop proofs and compiled-network rows.
+NETWORK_ROWS = "networks"
+
+
 def _check_names(names: Sequence[str]) -> list[str] | None:
     from .rules import rules
 
-    known = rules()
+    known = [*rules(), NETWORK_ROWS]
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
@@ -500,10 +507,15 @@ def _print_verify_table(reports: Sequence[Any]) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     from .verify import verify_rules
 
+    from .verify_network import verify_networks
+
     names = _check_names(args.names)
+    rule_names = None if names is None else [n for n in names if n != NETWORK_ROWS]
     progress = _Progress(sys.stderr, enabled=not args.quiet)
     try:
-        reports = verify_rules(names, progress=progress, points=args.points)
+        reports = verify_rules(rule_names, progress=progress, points=args.points) if rule_names != [] else []
+        if names is None or NETWORK_ROWS in names:
+            reports += verify_networks(progress=progress)
     finally:
         progress.close()
     passed = sum(1 for r in reports if r.passed)

@@ -1,4 +1,8 @@
-"""Verification rows for compiled networks: gradients against finite differences, and planted mistakes caught.
+"""Verification rows for backprop: the BP1–BP4 proofs, and compiled networks' gradients and planted mistakes.
+
+The proof rows prove BP1–BP4 in index notation for symbolic widths (depth
+1–3, plus the induction step that extends them to any depth) and, expanded to
+scalars, at concrete sizes with generic σ and C and with library rules.
 
 Each configuration is compiled from its BP1–BP4 equations and checked with
 :func:`symdl.testing.check_network_grad` at seeded random points. Then the
@@ -20,7 +24,7 @@ from .network import CompiledNetwork, Network
 from .testing.network_check import check_network_grad
 from .verify import RuleReport
 
-__all__ = ["NETWORK_CASES", "verify_network"]
+__all__ = ["NETWORK_CASES", "verify_backprop_proofs", "verify_network", "verify_networks"]
 
 #: (label, Network keyword arguments): every kind of layer the printer knows.
 NETWORK_CASES: tuple[tuple[str, dict], ...] = (
@@ -98,3 +102,40 @@ def verify_network(label: str, spec: dict, points: int = 3) -> RuleReport:
         if not caught:
             report.mutant_survivors.append(name)
     return report
+
+
+#: (label, layers, activation, loss) of the concrete-size proofs; None is the generic σ or C.
+CONCRETE_PROOFS: tuple[tuple[str, tuple[int, ...], str | None, str | None], ...] = (
+    ("backprop scalars [2,3,2] generic", (2, 3, 2), None, None),
+    ("backprop scalars [2,3,2] tanh/mse", (2, 3, 2), "tanh", "mse"),
+    ("backprop scalars [2,2,2] sigmoid/bce", (2, 2, 2), "sigmoid", "binary_cross_entropy"),
+)
+
+
+def verify_backprop_proofs() -> list[RuleReport]:
+    """One row proving BP1–BP4 for symbolic widths (depths 1–3 and the induction step), one per concrete proof."""
+    from .backprop_proof import SYMBOLIC_DEPTHS, prove_concrete_sizes, prove_induction_step, prove_symbolic_widths
+
+    symbolic = RuleReport("backprop BP1-BP4 symbolic widths")
+    for depth in SYMBOLIC_DEPTHS:
+        symbolic.proofs.update({label: bool(p) for label, p in prove_symbolic_widths(depth).items()})
+    symbolic.proofs["induction step (BP2 extends to any depth)"] = bool(prove_induction_step())
+    reports = [symbolic]
+    for label, layers, activation, loss in CONCRETE_PROOFS:
+        report = RuleReport(label)
+        report.proofs = {k: bool(p) for k, p in prove_concrete_sizes(layers, activation=activation, loss=loss).items()}
+        reports.append(report)
+    return reports
+
+
+def verify_networks(progress: Callable[[str, int, int], None] | None = None) -> list[RuleReport]:
+    """The proof rows, then one row per :data:`NETWORK_CASES` configuration; ``progress(label, i, n)`` before each."""
+    total = 1 + len(NETWORK_CASES)
+    if progress:
+        progress("backprop proofs", 0, total)
+    reports = verify_backprop_proofs()
+    for i, (label, spec) in enumerate(NETWORK_CASES, start=1):
+        if progress:
+            progress(label, i, total)
+        reports.append(verify_network(label, spec))
+    return reports

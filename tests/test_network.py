@@ -315,3 +315,17 @@ def test_a_wrong_gradient_is_caught():
     assert check_network_grad(net, params, X, Y).passed
     assert not check_network_grad(Scaled, params, X, Y).passed
     assert flatten_params(params).size == 3 * 4 + 4 + 4 * 2 + 2
+
+
+def test_user_formulas_as_activation_and_loss():
+    """swish = z·σ(z) and a quartic loss, parsed from text, compile into a network whose gradient checks."""
+    swish = symdl.formula_rule("z*sigmoid(z)")
+    quartic = symdl.formula_rule("(a-y)**4/4", wrt="a", symbols=["y"])
+    net = symdl.Network([3, 5, 2], activation=swish, loss=quartic).compile()
+    rng = np.random.default_rng(0)
+    assert_network_grad_close(net, random_params(net, 0), rng.standard_normal((4, 3)), rng.standard_normal((4, 2)))
+
+
+def test_a_formula_with_an_unbound_parameter_is_refused():
+    with pytest.raises(ValueError, match="activation: parameter"):
+        symdl.Network([3, 2], activation=symdl.formula_rule("k*z", params={"k": None}))

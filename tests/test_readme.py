@@ -26,3 +26,10 @@ def test_the_testing_guide_runs_as_written():
     result = doctest.testfile(str(guide), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 6
     assert result.failed == 0
+
+
+def test_the_networks_guide_runs_as_written():
+    guide = README.parent / "docs" / "networks.md"
+    result = doctest.testfile(str(guide), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 8
+    assert result.failed == 0
