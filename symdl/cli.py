@@ -457,6 +457,7 @@ def _report_json(report: Any) -> dict[str, Any]:
         "unstable": list(report.unstable),
         "mutants_killed": report.mutants_killed,
         "mutants_total": report.mutants_total,
+        "kind": report.kind,
     }
 
 
@@ -465,13 +466,16 @@ def _report_row(report: Any) -> list[str]:
     proof = f"{sum(map(bool, proofs.values()))}/{len(proofs)}" if proofs else "-"
     if not report.proven:
         proof += " FAIL"
+    # Backprop rows measure only some columns: "-" where nothing was measured.
+    numeric = report.kind in ("rule", "network")
+    elementwise = report.kind == "rule"
     return [
         report.name,
         proof,
-        "ok" if report.kinks_ok else "FAIL",
-        f"{report.fd_error:.1e}",
-        f"{report.accuracy64:.1e} / {report.accuracy32:.1e}",
-        "yes" if report.stable else "NO",
+        ("ok" if report.kinks_ok else "FAIL") if elementwise else "-",
+        f"{report.fd_error:.1e}" if numeric else "-",
+        f"{report.accuracy64:.1e} / {report.accuracy32:.1e}" if elementwise else "-",
+        ("yes" if report.stable else "NO") if elementwise else "-",
         f"{report.mutants_killed}/{report.mutants_total}" if report.mutants_total else "-",
         "PASS" if report.passed else "FAIL",
     ]
@@ -523,7 +527,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         _out(json.dumps([_report_json(r) for r in reports], indent=2))
     else:
         _print_verify_table(reports)
-        _out(f"{len(reports)} rules: {passed} passed, {len(reports) - passed} failed")
+        backprop = sum(1 for r in reports if r.kind != "rule")
+        counted = f"{len(reports) - backprop} rules" + (f", {backprop} backprop rows" if backprop else "")
+        _out(f"{counted}: {passed} passed, {len(reports) - passed} failed")
     return EXIT_OK if passed == len(reports) else EXIT_FAILED
 
 

@@ -54,6 +54,8 @@ class RuleReport:
     mutants_killed: int = 0
     mutants_total: int = 0
     mutant_survivors: list[str] = field(default_factory=list)
+    #: What the row measures: "rule" (everything), "proof" (proofs only), "network" (gradient check and mutants).
+    kind: str = "rule"
 
     @property
     def proven(self) -> bool:

@@ -86,7 +86,7 @@ def _draw(net: CompiledNetwork, seed: int) -> tuple[dict, np.ndarray, np.ndarray
 
 def verify_network(label: str, spec: dict, points: int = 3) -> RuleReport:
     """The gradient check of one network at ``points`` seeded points, and its mutants (each must be caught)."""
-    report = RuleReport(label)
+    report = RuleReport(label, kind="network")
     network = Network(**spec)
     net = network.compile()
     draws = [_draw(net, seed) for seed in range(points)]
@@ -116,13 +116,13 @@ def verify_backprop_proofs() -> list[RuleReport]:
     """One row proving BP1–BP4 for symbolic widths (depths 1–3 and the induction step), one per concrete proof."""
     from .backprop_proof import SYMBOLIC_DEPTHS, prove_concrete_sizes, prove_induction_step, prove_symbolic_widths
 
-    symbolic = RuleReport("backprop BP1-BP4 symbolic widths")
+    symbolic = RuleReport("backprop BP1-BP4 symbolic widths", kind="proof")
     for depth in SYMBOLIC_DEPTHS:
         symbolic.proofs.update({label: bool(p) for label, p in prove_symbolic_widths(depth).items()})
     symbolic.proofs["induction step (BP2 extends to any depth)"] = bool(prove_induction_step())
     reports = [symbolic]
     for label, layers, activation, loss in CONCRETE_PROOFS:
-        report = RuleReport(label)
+        report = RuleReport(label, kind="proof")
         report.proofs = {k: bool(p) for k, p in prove_concrete_sizes(layers, activation=activation, loss=loss).items()}
         reports.append(report)
     return reports

@@ -55,3 +55,4 @@ def test_cli_verify_networks(capsys):
     out = capsys.readouterr().out
     assert "backprop BP1-BP4 symbolic widths" in out and "network relu/softmax_ce" in out
     assert "3/3" in out
+    assert out.splitlines()[-1] == "0 rules, 9 backprop rows: 9 passed, 0 failed"
