@@ -27,6 +27,7 @@ wrong results without an error (DESIGN.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
+import dataclasses
 from dataclasses import dataclass
 
 import sympy as sp
@@ -35,6 +36,7 @@ from sympy.core.symbol import Str
 __all__ = [
     "ActivationForms",
     "BackpropEquations",
+    "KernelCall",
     "LossForms",
     "Elementwise",
     "LayerSymbols",
@@ -141,6 +143,54 @@ class LayerSymbols:
     grad_a: sp.MatrixSymbol
     extra: tuple[sp.MatrixSymbol, ...] = ()
     grad_extra: tuple[sp.MatrixSymbol, ...] = ()
+    # Batch norm (uˡ = Wˡaˡ⁻¹, zˡ = BN(uˡ; γˡ, βˡ)) and dropout (hˡ = σ(zˡ), aˡ = hˡ ⊙ rˡ/p).
+    u: sp.MatrixSymbol | None = None
+    h: sp.MatrixSymbol | None = None
+    mask: sp.MatrixSymbol | None = None
+    gamma: sp.MatrixSymbol | None = None
+    beta: sp.MatrixSymbol | None = None
+    grad_u: sp.MatrixSymbol | None = None
+    grad_gamma: sp.MatrixSymbol | None = None
+    grad_beta: sp.MatrixSymbol | None = None
+    batch_mean: sp.MatrixSymbol | None = None
+    batch_var: sp.MatrixSymbol | None = None
+    running_mean: sp.MatrixSymbol | None = None
+    running_var: sp.MatrixSymbol | None = None
+    batchnorm: bool = False
+    keep: sp.Lambda | None = None  # the dropout expression (h, r) ↦ output, on hidden layers in training
+
+
+class KernelCall(sp.MatrixExpr):
+    """``kernel(*arrays)``: a batch-level numeric function (batch norm's forward and VJP) applied to whole arrays.
+
+    The kernel is generated elsewhere from its own proven SymPy expressions
+    (:mod:`symdl.batchnorm`); ``label`` is how LaTeX shows it.
+    """
+
+    def __new__(cls, kernel: str, label: str, *arrays: sp.MatrixExpr) -> KernelCall:
+        return sp.Basic.__new__(cls, Str(kernel), Str(label), *arrays)
+
+    @property
+    def kernel(self) -> str:
+        return self.args[0].name
+
+    @property
+    def label(self) -> str:
+        return self.args[1].name
+
+    @property
+    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
+        return self.args[2:]
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.arrays[0].shape
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"{self.label}\left({', '.join(printer._print(a) for a in self.arrays)}\right)"
+
+    def _sympystr(self, printer: sp.printing.str.StrPrinter) -> str:
+        return f"{self.kernel}({', '.join(printer._print(a) for a in self.arrays)})"
 
 
 def _width(l: int) -> sp.Symbol:
@@ -170,6 +220,18 @@ def layer_symbols(depth: int, extra_inputs: Sequence[Sequence[str]] | None = Non
                 grad_extra=tuple(
                     sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial \{e}^{{{l}}}}}", n, 1) for e in extra
                 ),
+                u=sp.MatrixSymbol(f"u^{{{l}}}", n, 1),
+                h=sp.MatrixSymbol(f"h^{{{l}}}", n, 1),
+                mask=sp.MatrixSymbol(f"r^{{{l}}}", n, 1),
+                gamma=sp.MatrixSymbol(rf"\gamma^{{{l}}}", n, 1),
+                beta=sp.MatrixSymbol(rf"\beta^{{{l}}}", n, 1),
+                grad_u=sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial u^{{{l}}}}}", n, 1),
+                grad_gamma=sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial \gamma^{{{l}}}}}", n, 1),
+                grad_beta=sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial \beta^{{{l}}}}}", n, 1),
+                batch_mean=sp.MatrixSymbol(rf"\mu_{{B}}^{{{l}}}", n, 1),
+                batch_var=sp.MatrixSymbol(rf"\sigma_{{B}}^{{2\,({l})}}", n, 1),
+                running_mean=sp.MatrixSymbol(rf"E[u^{{{l}}}]", n, 1),
+                running_var=sp.MatrixSymbol(rf"\operatorname{{Var}}[u^{{{l}}}]", n, 1),
             )
         )
     return x, layers
@@ -243,6 +305,9 @@ def bp_equations(
     penalty: sp.Lambda | None = None,
     *,
     output_form: bool = False,
+    batchnorm: bool = False,
+    dropout: sp.Lambda | None = None,
+    training: bool = True,
 ) -> BackpropEquations:
     """BP1–BP4 for a network whose layers 1..L−1 use ``hidden[l-1]`` and layer L uses ``output``.
 
@@ -250,16 +315,24 @@ def bp_equations(
     ``output_form`` σ'(zˡ) is written through the output, h(aˡ), wherever the
     rule proves such a form (the numeric code's choice); otherwise the
     equations read as in the seeds.
+
+    ``batchnorm`` puts batch norm after each hidden layer's linear map (which
+    then has no bias: β takes its place): uˡ = Wˡaˡ⁻¹, zˡ = BN(uˡ; γˡ, βˡ),
+    and BP4 uses ∂C/∂uˡ = BNᵀ(uˡ, γˡ, βˡ, δˡ). ``dropout``, a Lambda (h, r) ↦
+    the unit's training output (inverted dropout h·r/p from
+    :func:`symdl.dropout.training_expr`), follows each hidden activation:
+    aˡ = dropout(hˡ, rˡ) with a 0/1 mask rˡ, and BP2 gains its derivative by h. With ``training=False`` batch norm uses the running
+    statistics and dropout is the identity (only the forward pass is meaningful).
     """
     acts = [*hidden, output]
     x, layers = layer_symbols(len(acts), [f.extras for f in acts])
     depth = len(layers)
+    layers = [dataclasses.replace(layer, **_layer_options(layer.index < depth, batchnorm, dropout, training)) for layer in layers]
     y = sp.MatrixSymbol("y", layers[-1].width, 1)
     forward: list[sp.Eq] = []
     previous = x
     for layer, act in zip(layers, acts):
-        forward.append(sp.Eq(layer.z, layer.W * previous + layer.b, evaluate=False))
-        forward.append(sp.Eq(layer.a, _apply_forward(act, layer), evaluate=False))
+        forward += _forward_equations(layer, act, previous, training)
         previous = layer.a
     top = layers[-1]
     grad_a_C = sp.MatrixSymbol(r"\nabla_{a} C", top.width, 1)
@@ -270,7 +343,15 @@ def bp_equations(
     backward: list[tuple[str, sp.Eq]] = []
     for l in range(depth, 0, -1):
         layer, act = layers[l - 1], acts[l - 1]
-        upstream = grad_a_C if l == depth else layers[l].W.T * layers[l].delta
+        if l == depth:
+            upstream = grad_a_C
+        else:
+            above = layers[l]
+            upstream = above.W.T * (above.grad_u if above.batchnorm else above.delta)
+        if layer.keep is not None:  # ∂aˡ/∂hˡ (= rˡ/p), derived from the dropout expression
+            h, r = layer.keep.variables
+            derivative = sp.Lambda((h, r), sp.diff(layer.keep.expr, h))
+            upstream = sp.HadamardProduct(upstream, Elementwise("dropout'", derivative, layer.h, layer.mask))
         if act.extras and l != depth:
             # ∂C/∂aˡ feeds both δˡ and the learned inputs' gradients: name it once.
             backward.append((f"dC/da{l}", sp.Eq(layer.grad_a, upstream, evaluate=False)))
@@ -281,9 +362,16 @@ def bp_equations(
         for extra, grad, partial in zip(layer.extra, layer.grad_extra, act.extra_partials):
             d_extra = Elementwise(rf"\partial_{{{extra.name}}}{act.name}", partial, layer.z, *layer.extra)
             backward.append((f"dC/d{extra.name}", sp.Eq(grad, sp.HadamardProduct(upstream, d_extra), evaluate=False)))
-        backward.append((f"BP3 (layer {l})", sp.Eq(layer.grad_b, layer.delta, evaluate=False)))
+        if layer.batchnorm:
+            vjp = KernelCall("bn_train_vjp", r"\mathrm{BN}^{T}", layer.u, layer.gamma, layer.beta, layer.delta)
+            targets = sp.Tuple(layer.grad_u, layer.grad_gamma, layer.grad_beta)
+            backward.append((f"BN backward (layer {l})", sp.Eq(targets, vjp, evaluate=False)))
+            flowing = layer.grad_u
+        else:
+            backward.append((f"BP3 (layer {l})", sp.Eq(layer.grad_b, layer.delta, evaluate=False)))
+            flowing = layer.delta
         a_prev = x if l == 1 else layers[l - 2].a
-        grad_W = layer.delta * a_prev.T
+        grad_W = flowing * a_prev.T
         if penalty is not None:
             grad_W = sp.MatAdd(grad_W, Elementwise(r"\Omega'", penalty, layer.W), evaluate=False)
         backward.append((f"BP4 (layer {l})", sp.Eq(layer.grad_W, grad_W, evaluate=False)))
@@ -295,6 +383,30 @@ def bp_equations(
         loss_gradient=sp.Eq(grad_a_C, loss_gradient, evaluate=False),
         backward=tuple(backward),
     )
+
+
+def _layer_options(hidden: bool, batchnorm: bool, dropout: sp.Lambda | None, training: bool) -> dict:
+    return {"batchnorm": hidden and batchnorm, "keep": dropout if hidden and training else None}
+
+
+def _forward_equations(layer: LayerSymbols, act: ActivationForms, previous: sp.MatrixExpr, training: bool) -> list[sp.Eq]:
+    eqs = []
+    if layer.batchnorm:
+        eqs.append(sp.Eq(layer.u, layer.W * previous, evaluate=False))
+        if training:
+            call = KernelCall("bn_train_forward", r"\mathrm{BN}", layer.u, layer.gamma, layer.beta)
+            eqs.append(sp.Eq(sp.Tuple(layer.z, layer.batch_mean, layer.batch_var), call, evaluate=False))
+        else:
+            arrays = (layer.u, layer.gamma, layer.beta, layer.running_mean, layer.running_var)
+            eqs.append(sp.Eq(layer.z, KernelCall("bn_inference", r"\mathrm{BN}_{\mathrm{inf}}", *arrays), evaluate=False))
+    else:
+        eqs.append(sp.Eq(layer.z, layer.W * previous + layer.b, evaluate=False))
+    if layer.keep is None:
+        eqs.append(sp.Eq(layer.a, _apply_forward(act, layer), evaluate=False))
+    else:
+        eqs.append(sp.Eq(layer.h, _apply_forward(act, layer), evaluate=False))
+        eqs.append(sp.Eq(layer.a, Elementwise("dropout", layer.keep, layer.h, layer.mask), evaluate=False))
+    return eqs
 
 
 def _apply_forward(act: ActivationForms, layer: LayerSymbols) -> sp.MatrixExpr:
@@ -310,7 +422,8 @@ def _times_derivative(
     if act.vector_rule is not None:
         return VectorRuleCall(act.vector_rule, "vjp", layer.z, upstream)
     if output_form and act.output_derivative is not None:
-        derivative = Elementwise(act.name + "'", act.output_derivative, layer.a)
+        output = layer.h if layer.keep is not None else layer.a  # σ(zˡ) itself, before dropout
+        derivative = Elementwise(act.name + "'", act.output_derivative, output)
     else:
         derivative = Elementwise(act.name + "'", act.derivative, layer.z, *layer.extra)
     return sp.HadamardProduct(upstream, derivative)

@@ -32,7 +32,7 @@ import numpy as np
 import sympy as sp
 
 from .backprop import ActivationForms, BackpropEquations, LossForms, bp_equations
-from .network_codegen import parameter_names, print_network
+from .network_codegen import buffer_names, parameter_names, print_network
 from .rules import Rule, rule, rules
 from .vector_rules import VectorRule
 
@@ -146,6 +146,10 @@ class Network:
         *,
         activation_params: Mapping[str, float] | None = None,
         output_activation_params: Mapping[str, float] | None = None,
+        batchnorm: bool = False,
+        dropout: float | None = None,
+        bn_eps: float = 1e-5,
+        bn_momentum: float = 0.1,
     ) -> None:
         self.layers = _widths(layers)
         self.activation = _resolve(activation, "activation", ("activation",), activation_params)
@@ -157,14 +161,22 @@ class Network:
         for role, r in (("activation", self.activation), ("output_activation", self.output_activation)):
             if isinstance(r, Rule) and r.kind == "formula" and len(r.inputs) != 1:
                 raise ValueError(f"{role}: a formula activation has one variable, {r!r} has {len(r.inputs)}")
-        if isinstance(self.loss, VectorRule) and self.layers[-1] < 1:
-            raise ValueError("the output layer needs at least one unit")
+        if not isinstance(batchnorm, bool):
+            raise ValueError(f"batchnorm: expected True or False, got {batchnorm!r}")
+        if (batchnorm or dropout is not None) and self.depth < 2:
+            raise ValueError("batchnorm and dropout act on hidden layers; this network has none (give 3 or more widths)")
+        self.batchnorm = batchnorm
+        self.dropout = None if dropout is None else _in_range("dropout (keep probability p)", dropout, 0.0, 1.0)
+        self.bn_eps = _in_range("bn_eps", bn_eps, 0.0, None)
+        self.bn_momentum = _in_range("bn_momentum", bn_momentum, 0.0, 1.0)
 
     def __repr__(self) -> str:
-        penalty = f", penalty={self.penalty!r}" if self.penalty is not None else ""
+        extras = f", penalty={self.penalty!r}" if self.penalty is not None else ""
+        extras += ", batchnorm=True" if self.batchnorm else ""
+        extras += f", dropout={self.dropout}" if self.dropout is not None else ""
         return (
             f"Network({list(self.layers)}, activation={self.activation!r}, "
-            f"output_activation={self.output_activation!r}, loss={self.loss!r}{penalty})"
+            f"output_activation={self.output_activation!r}, loss={self.loss!r}{extras})"
         )
 
     @property
@@ -179,7 +191,7 @@ class Network:
         """
         return dataclasses.replace(self._equations(output_form), definitions=self._definitions())
 
-    def _equations(self, output_form: bool) -> BackpropEquations:
+    def _equations(self, output_form: bool, training: bool = True) -> BackpropEquations:
         hidden_name = r"\sigma"
         out_name = hidden_name if self.output_activation is self.activation else r"\sigma_{L}"
         hidden = _activation_forms(self.activation, hidden_name)
@@ -188,7 +200,24 @@ class Network:
         if self.penalty is not None:
             (w,) = self.penalty.inputs
             penalty = sp.Lambda(w, self.penalty.numeric_derivative_expr())
-        return bp_equations([hidden] * (self.depth - 1), output, _loss_forms(self.loss), penalty, output_form=output_form)
+        dropout = None
+        if self.dropout is not None:
+            from .dropout import P, training_expr
+
+            h, r = sp.symbols("h r", real=True)
+            # Inverted dropout, the expression whose expectation symdl.dropout proves: mask·x/p with p bound.
+            expr = training_expr("inverted", h, r).subs(P, _exact(self.dropout))
+            dropout = sp.Lambda((h, r), expr)
+        return bp_equations(
+            [hidden] * (self.depth - 1),
+            output,
+            _loss_forms(self.loss),
+            penalty,
+            output_form=output_form,
+            batchnorm=self.batchnorm,
+            dropout=dropout,
+            training=training,
+        )
 
     def _definitions(self) -> tuple[tuple[str, str], ...]:
         out = []
@@ -212,6 +241,21 @@ class Network:
     def compile(self, dtype: str | np.dtype | type = "float64") -> CompiledNetwork:
         """The numeric network in ``dtype`` (float64 or float32), printed from the BP1–BP4 equations."""
         return CompiledNetwork(self, _dtype(dtype))
+
+
+def _in_range(name: str, value: object, low: float, high: float | None) -> float:
+    """``value`` as a float in (low, high] (or (low, ∞)), else a ValueError naming the range."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and np.isfinite(float(value))
+    if ok and float(value) > low and (high is None or float(value) <= high):
+        return float(value)
+    accepted = f"a number in ({low:g}, {high:g}]" if high is not None else f"a finite number > {low:g}"
+    raise ValueError(f"{name}: expected {accepted}, got {value!r}")
+
+
+def _exact(value: float) -> sp.Expr:
+    from .parse import exact_number
+
+    return exact_number(value, "dropout")
 
 
 def _dtype(dtype: object) -> np.dtype:
@@ -239,12 +283,14 @@ class CompiledNetwork:
         self.dtype = dtype
         eqs = network._equations(output_form=True) if equations is None else equations
         self.param_names = tuple(parameter_names(eqs))
+        self.buffer_names = tuple(buffer_names(eqs))
         self.param_shapes = self._shapes(eqs)
         penalty_value = None
         if network.penalty is not None:
             (w,) = network.penalty.inputs
             penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
-        printed = print_network(eqs, _loss_forms(network.loss), penalty_value, network.layers)
+        inference = network._equations(output_form=True, training=False) if network.batchnorm or network.dropout else None
+        printed = print_network(eqs, _loss_forms(network.loss), penalty_value, network.layers, inference)
         self._source = _module_header(network, dtype) + printed.source
         namespace: dict[str, object] = {
             "numpy": np,
@@ -253,6 +299,7 @@ class CompiledNetwork:
             "_check": self._check,
             "_check_lr": _check_lr,
         }
+        namespace.update(self._layer_kernels())
         for kernel_name, (rule_name, role) in printed.kernels.items():
             r = rule(rule_name)
             namespace[kernel_name] = (r.numeric() if role == "value" else r.numeric_derivative()).function
@@ -268,15 +315,45 @@ class CompiledNetwork:
         return f"{self.network!r}.compile({self.dtype.name!r})"
 
     def _shapes(self, eqs: BackpropEquations) -> dict[str, tuple[int, ...]]:
+        """Every key of params (trainable, then buffers) with its shape: W is (nₗ, nₗ₋₁), the rest (nₗ,)."""
         widths = self.network.layers
         shapes: dict[str, tuple[int, ...]] = {}
-        for layer in eqs.layers:
-            l = layer.index
-            shapes[f"W{l}"] = (widths[l], widths[l - 1])
-            shapes[f"b{l}"] = (widths[l],)
-        for name in self.param_names:
-            shapes.setdefault(name, (widths[int("".join(filter(str.isdigit, name)))],))
-        return {name: shapes[name] for name in self.param_names}
+        for name in (*self.param_names, *self.buffer_names):
+            l = int(name[len(name.rstrip("0123456789")):])
+            shapes[name] = (widths[l], widths[l - 1]) if name == f"W{l}" else (widths[l],)
+        return shapes
+
+    def _layer_kernels(self) -> dict[str, object]:
+        """Batch norm's kernels (eps bound) and the dropout masks, for the generated code's namespace."""
+        network, dtype = self.network, self.dtype
+        kernels: dict[str, object] = {}
+        if network.batchnorm:
+            from . import batchnorm
+
+            eps, momentum = network.bn_eps, network.bn_momentum
+            kernels["_bn_train_forward"] = lambda u, g, b: batchnorm.train_forward(u, g, b, eps)
+            kernels["_bn_train_vjp"] = lambda u, g, b, d: batchnorm.train_vjp(u, g, b, d, eps)
+            kernels["_bn_inference"] = lambda u, g, b, mean, var: batchnorm.inference_forward(u, g, b, mean, var, eps)
+
+            def update(running_mean: np.ndarray, running_var: np.ndarray, mean: np.ndarray, var: np.ndarray, m: int) -> None:
+                # PyTorch's convention: the running variance averages the unbiased batch variance m/(m−1)·σ²_B.
+                running_mean[...] = batchnorm.ema_update(running_mean, mean, momentum)
+                running_var[...] = batchnorm.ema_update(running_var, batchnorm.unbiased(var, m), momentum)
+
+            kernels["_bn_update"] = update
+        if network.dropout is not None:
+            from .dropout import dropout_mask
+
+            keep, hidden = network.dropout, network.layers[1:-1]
+
+            def masks(seed: object, m: int) -> list[np.ndarray]:
+                if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+                    raise ValueError(f"seed: expected a non-negative integer (it fixes the dropout masks), got {seed!r}")
+                rng = np.random.default_rng(int(seed))
+                return [dropout_mask((m, n), keep, rng, dtype) for n in hidden]
+
+            kernels["_masks"] = masks
+        return kernels
 
     def source(self) -> str:
         """The generated Python source of forward, loss, loss_and_grad and train_step."""
@@ -290,18 +367,25 @@ class CompiledNetwork:
     def _specs(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
         return tuple(self.param_shapes.items())
 
-    def init(self, seed: int = 0) -> dict[str, np.ndarray]:
-        """Glorot-uniform weights (limit √(6/(n_in + n_out))), zero biases, learned activation inputs at 0.25."""
+    def init(self, seed: int = 0, scheme: str = "glorot_uniform") -> dict[str, np.ndarray]:
+        """Weights from ``scheme`` (see :mod:`symdl.init_schemes`; default Glorot-uniform, a = √(6/(n_in + n_out))),
+        zero biases and β, γ = 1, PReLU's α = 0.25, running mean 0 and variance 1."""
+        from .init_schemes import SCHEMES, init_weight
+
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
             raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme: unknown initialisation {scheme!r}; accepted: {', '.join(SCHEMES)}")
         rng = np.random.default_rng(int(seed))
         params = {}
         for name, shape in self._specs:
-            if name.startswith("W"):
-                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
-                params[name] = rng.uniform(-limit, limit, size=shape).astype(self.dtype)
-            elif name.startswith("b"):
+            kind = name.rstrip("0123456789")
+            if kind == "W":
+                params[name] = init_weight(scheme, shape, rng, self.dtype)
+            elif kind in ("b", "beta", "running_mean"):
                 params[name] = np.zeros(shape, dtype=self.dtype)
+            elif kind in ("gamma", "running_var"):
+                params[name] = np.ones(shape, dtype=self.dtype)
             else:
                 params[name] = np.full(shape, 0.25, dtype=self.dtype)
         return params
@@ -326,6 +410,8 @@ class CompiledNetwork:
             Y = self._batch(Y, "Y", self.network.layers[-1])
             if Y.shape[0] != X.shape[0]:
                 raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+        if writable and self.buffer_names and X.shape[0] < 2:
+            raise ValueError("train_step with batch norm needs a batch of at least 2 rows (the running variance is m/(m−1)·σ²_B)")
         return (*out, X, Y)
 
     def _params_error(self, params: object) -> None:

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from .backprop import BackpropEquations, Elementwise, LossForms, VectorRuleCall
+from .backprop import BackpropEquations, Elementwise, KernelCall, LossForms, VectorRuleCall
 from .codegen import _Printer, printable
 
-__all__ = ["NetworkSource", "parameter_names", "print_network"]
+__all__ = ["NetworkSource", "buffer_names", "parameter_names", "print_network"]
 
 # numpy.f(args) with no call inside: a candidate for numpy.f(args, out=Z).
 _UFUNC_CALL = re.compile(r"numpy\.(\w+)\(([^()]*)\)")
@@ -96,6 +96,9 @@ class _Function:
     def _emit(self, eq: sp.Eq, live: set[sp.MatrixSymbol]) -> None:
         lhs, rhs = eq.lhs, eq.rhs
         scope = self.scope
+        if isinstance(lhs, sp.Tuple):  # a kernel with several results (batch norm's forward and VJP)
+            self.lines.append(f"{', '.join(scope.names[t] for t in lhs)} = {self._code(rhs)}")
+            return
         target = scope.names[lhs]
         reducing = lhs not in scope.batched and scope.is_batched(rhs)
         if reducing:  # BP3 and the learned inputs' gradients: a sum over the batch
@@ -175,6 +178,8 @@ class _Function:
             return " * ".join(f"({self._code(a)})" for a in expr.args)
         if isinstance(expr, Elementwise):
             return self._elementwise(expr)
+        if isinstance(expr, KernelCall):
+            return f"_{expr.kernel}({', '.join(self._code(a) for a in expr.arrays)})"
         if isinstance(expr, VectorRuleCall):
             args = ", ".join(self._code(a) for a in expr.arrays)
             return f"{_kernel_name(expr.rule, expr.role)}({args})"
@@ -233,7 +238,12 @@ def _names(eqs: BackpropEquations) -> tuple[dict[sp.MatrixSymbol, str], set[sp.M
         l = layer.index
         names.update({layer.W: f"W{l}", layer.b: f"b{l}", layer.grad_W: f"gW{l}", layer.grad_b: f"gb{l}"})
         names.update({layer.z: f"z{l}", layer.a: f"a{l}", layer.delta: f"d{l}", layer.grad_a: f"ga{l}"})
-        batched |= {layer.z, layer.a, layer.delta, layer.grad_a}
+        names.update({layer.u: f"u{l}", layer.h: f"h{l}", layer.mask: f"r{l}", layer.grad_u: f"gu{l}"})
+        names.update({layer.gamma: f"gamma{l}", layer.beta: f"beta{l}"})
+        names.update({layer.grad_gamma: f"ggamma{l}", layer.grad_beta: f"gbeta{l}"})
+        names.update({layer.batch_mean: f"mean{l}", layer.batch_var: f"var{l}"})
+        names.update({layer.running_mean: f"running_mean{l}", layer.running_var: f"running_var{l}"})
+        batched |= {layer.z, layer.a, layer.delta, layer.grad_a, layer.u, layer.h, layer.mask, layer.grad_u}
         for extra, grad in zip(layer.extra, layer.grad_extra):
             base = _param_base(extra)
             names[extra], names[grad] = f"{base}{l}", f"g{base}{l}"
@@ -245,12 +255,22 @@ def _param_base(symbol: sp.MatrixSymbol) -> str:
 
 
 def parameter_names(eqs: BackpropEquations) -> list[str]:
-    """The params dict's keys in order: W1, b1, (learned activation inputs), W2, …"""
+    """The trainable keys of params in order: W1, b1 (none before batch norm), learned activation inputs, γ1, β1, W2, …"""
     names, _ = _names(eqs)
     out = []
     for layer in eqs.layers:
-        out += [names[layer.W], names[layer.b], *(names[e] for e in layer.extra)]
+        out.append(names[layer.W])
+        if not layer.batchnorm:
+            out.append(names[layer.b])
+        out += [names[e] for e in layer.extra]
+        if layer.batchnorm:
+            out += [names[layer.gamma], names[layer.beta]]
     return out
+
+
+def buffer_names(eqs: BackpropEquations) -> list[str]:
+    """The keys of params that are state, not trained: batch norm's running mean and variance."""
+    return [n for layer in eqs.layers if layer.batchnorm for n in (f"running_mean{layer.index}", f"running_var{layer.index}")]
 
 
 def print_network(
@@ -258,68 +278,79 @@ def print_network(
     loss: LossForms,
     penalty_value: sp.Lambda | None,
     widths: Sequence[int] | None = None,
+    inference: BackpropEquations | None = None,
 ) -> NetworkSource:
     """Source of ``forward``, ``trace`` (every zˡ and aˡ), ``loss``, ``loss_and_grad`` and ``train_step`` for ``eqs``.
 
-    ``widths`` (n₀ … n_L), when known, let a product with a one-row matrix print as a broadcast.
+    ``widths`` (n₀ … n_L), when known, let a product with a one-row matrix
+    print as a broadcast. ``forward`` is printed from ``inference`` (batch
+    norm with running statistics, no dropout) when given; the other entry
+    points are the training-mode computation.
 
     The namespace must provide ``numpy``, ``_dtype``, ``_t`` (its scalar
     type), ``_check`` (validates params, X, Y and returns the arrays in
-    :func:`parameter_names` order, then X, Y), ``_check_lr`` and the vector
-    rule kernels named in :attr:`NetworkSource.kernels`.
+    :func:`parameter_names` then :func:`buffer_names` order, then X, Y),
+    ``_check_lr``, the vector rule kernels named in
+    :attr:`NetworkSource.kernels`, and with batch norm or dropout ``_bn_*``,
+    ``_bn_update`` and ``_masks``.
     """
     names, batched = _names(eqs)
     params = parameter_names(eqs)
-    inputs = {*params, "X", "Y"}
+    buffers = buffer_names(eqs)
+    inputs = {*params, *buffers, "X", "Y"}
     kernels: dict[str, tuple[str, str]] = {}
-    for eq in eqs.all():
+    for eq in [*eqs.all(), *(inference.all() if inference else [])]:
         for call in eq.rhs.atoms(VectorRuleCall):
             kernels[_kernel_name(call.rule, call.role)] = (call.rule, call.role)
     if loss.vector_rule is not None:
         kernels[_kernel_name(loss.vector_rule, "value")] = (loss.vector_rule, "value")
     top = eqs.layers[-1]
-    unpack = ", ".join([*params, "X", "Y"])
-    header = [f"{unpack} = _check(params, X, Y)"]
+    unpack = ", ".join([*params, *buffers, "X", "Y"])
+    fwd_unpack = ", ".join([*params, *buffers, "X"])
+    masked = [layer for layer in eqs.layers if layer.keep is not None]
+    masks = [f"{', '.join(names[layer.mask] for layer in masked)}, = _masks(seed, X.shape[0])"] if masked else []
+    seed = ", seed=0" if masked else ""
+    header = [f"{unpack} = _check(params, X, Y)", *masks]
 
     known = {} if widths is None else {sp.Symbol(f"n_{l}", integer=True, positive=True): n for l, n in enumerate(widths)}
 
     def scope() -> _Scope:
         return _Scope(names=names, batched=batched, inputs=inputs, widths=known)
 
-    forward = _Function(scope(), eqs.forward, keep=[top.a]).emit_all()
     out_name = f"a{top.index}"
     sources = []
-    fwd_unpack = ", ".join([*params, "X"])
+    forward = _Function(scope(), (inference or eqs).forward, keep=[top.a]).emit_all()
     sources.append(
         _def("forward", "params, X", [f"{fwd_unpack}, _ = _check(params, X, None)", *forward, f"return {out_name}"])
     )
     every = [s for layer in eqs.layers for s in (layer.z, layer.a)]
     trace = _Function(scope(), eqs.forward, keep=every).emit_all()
     traced = ", ".join(f"{names[s]!r}: {names[s]}" for s in every)
-    sources.append(_def("trace", "params, X", [f"{fwd_unpack}, _ = _check(params, X, None)", *trace, f"return {{{traced}}}"]))
+    trace_head = [f"{fwd_unpack}, _ = _check(params, X, None)", *masks]
+    sources.append(_def("trace", f"params, X{seed}", [*trace_head, *trace, f"return {{{traced}}}"]))
     loss_scope = scope()
     loss_lines = _Function(loss_scope, eqs.forward, keep=[top.a]).emit_all()
     loss_lines += _loss_value(loss, loss_scope, out_name, penalty_value, eqs, gradient=False)
-    sources.append(_def("loss", "params, X, Y", [*header, *loss_lines, "return loss"]))
+    sources.append(_def("loss", f"params, X, Y{seed}", [*header, *loss_lines, "return loss"]))
 
     grad_scope = scope()
     equations = [*eqs.forward, eqs.loss_gradient, *(eq for _, eq in eqs.backward)]
     read_later = {s for eq in equations[len(eqs.forward):] for s in eq.rhs.atoms(sp.MatrixSymbol)}
-    body = _Function(grad_scope, eqs.forward, keep=read_later | {top.a}).emit_all()
+    statistics = {s for layer in eqs.layers if layer.batchnorm for s in (layer.batch_mean, layer.batch_var)}
+    body = _Function(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
     body += _loss_value(loss, grad_scope, out_name, penalty_value, eqs, gradient=True)
     body += _Function(grad_scope, [eq for _, eq in eqs.backward], keep=[]).emit_all()
     grads = ", ".join(f"{p!r}: g{p}" for p in params)
-    sources.append(_def("loss_and_grad", "params, X, Y", [*header, *body, f"return loss, {{{grads}}}"]))
+    sources.append(_def("loss_and_grad", f"params, X, Y{seed}", [*header, *body, f"return loss, {{{grads}}}"]))
     update = []
     for p in params:
         update += [f"g{p} *= lr", f"{p} -= g{p}"]
-    sources.append(
-        _def(
-            "train_step",
-            "params, X, Y, lr",
-            ["lr = _check_lr(lr)", f"{unpack} = _check(params, X, Y, True)", *body, *update, "return loss"],
-        )
-    )
+    for layer in eqs.layers:
+        if layer.batchnorm:
+            l = layer.index
+            update.append(f"_bn_update(running_mean{l}, running_var{l}, mean{l}, var{l}, X.shape[0])")
+    train_head = ["lr = _check_lr(lr)", f"{unpack} = _check(params, X, Y, True)", *masks]
+    sources.append(_def("train_step", f"params, X, Y, lr{seed}", [*train_head, *body, *update, "return loss"]))
     return NetworkSource(source="\n\n".join(sources), kernels=kernels)
 
 
