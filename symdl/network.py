@@ -390,6 +390,33 @@ class CompiledNetwork:
                 params[name] = np.full(shape, 0.25, dtype=self.dtype)
         return params
 
+    def fold(self, params: Mapping[str, np.ndarray]) -> tuple[CompiledNetwork, dict[str, np.ndarray]]:
+        """(network, params) for inference with batch norm folded into the linear maps: the same ``forward``.
+
+        Each hidden layer's Wˡ becomes diag(γ/√(Var + ε))·Wˡ and gains the bias
+        b' = β − γ·E[u]/√(Var + ε), from the running statistics
+        (:func:`symdl.batchnorm.fold_linear`, proven equal to linear-then-BN).
+        The folded network has no batch norm and no dropout.
+        """
+        from . import batchnorm
+
+        network = self.network
+        if not network.batchnorm:
+            raise ValueError("fold: this network has no batch norm to fold")
+        arrays = dict(zip((*self.param_names, *self.buffer_names), self._check(params, np.zeros((1, network.layers[0]), self.dtype), None)))
+        plain = Network(
+            network.layers, network.activation, network.output_activation, network.loss, penalty=network.penalty
+        ).compile(self.dtype)
+        folded = {}
+        for name in plain.param_names:
+            l = name[len(name.rstrip("0123456789")):]
+            if name == f"W{l}" and f"gamma{l}" in arrays:
+                stats = (arrays[f"gamma{l}"], arrays[f"beta{l}"], arrays[f"running_mean{l}"], arrays[f"running_var{l}"])
+                folded[f"W{l}"], folded[f"b{l}"] = batchnorm.fold_linear(arrays[name], None, *stats, network.bn_eps)
+            elif name not in folded:
+                folded[name] = arrays[name].copy()
+        return plain, {k: folded[k] for k in plain.param_names}
+
     # --- argument checks (called first by the generated functions) -----------
 
     def _check(self, params: object, X: object, Y: object, writable: bool = False) -> tuple[np.ndarray, ...]:

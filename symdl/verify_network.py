@@ -24,7 +24,7 @@ from .network import CompiledNetwork, Network
 from .testing.network_check import check_network_grad
 from .verify import RuleReport
 
-__all__ = ["NETWORK_CASES", "verify_backprop_proofs", "verify_network", "verify_networks"]
+__all__ = ["NETWORK_CASES", "verify_backprop_proofs", "verify_layer_proofs", "verify_network", "verify_networks"]
 
 #: (label, Network keyword arguments): every kind of layer the printer knows.
 NETWORK_CASES: tuple[tuple[str, dict], ...] = (
@@ -33,6 +33,7 @@ NETWORK_CASES: tuple[tuple[str, dict], ...] = (
     ("network prelu/huber+l1", {"layers": [3, 6, 6, 2], "activation": "prelu", "output_activation": "prelu", "loss": "huber", "penalty": "l1"}),
     ("network selu/sigmoid/bce", {"layers": [4, 6, 2], "activation": "selu", "output_activation": "sigmoid", "loss": "binary_cross_entropy"}),
     ("network softmax/mse", {"layers": [3, 5, 4], "activation": "softplus", "output_activation": "softmax", "loss": "log_cosh"}),
+    ("network batchnorm+dropout", {"layers": [4, 8, 8, 3], "activation": "tanh", "batchnorm": True, "dropout": 0.8, "loss": "mse"}),
 )
 
 
@@ -128,13 +129,28 @@ def verify_backprop_proofs() -> list[RuleReport]:
     return reports
 
 
+def verify_layer_proofs() -> list[RuleReport]:
+    """One proof row each for batch norm, dropout and the initialisation schemes (their ``prove_all``)."""
+    from . import batchnorm_symbolic, dropout, init_schemes
+
+    reports = []
+    for label, module in (("batch norm proofs", batchnorm_symbolic), ("dropout proofs", dropout), ("initialisation proofs", init_schemes)):
+        report = RuleReport(label, kind="proof")
+        report.proofs = {k: bool(p) for k, p in module.prove_all().items()}
+        reports.append(report)
+    return reports
+
+
 def verify_networks(progress: Callable[[str, int, int], None] | None = None) -> list[RuleReport]:
     """The proof rows, then one row per :data:`NETWORK_CASES` configuration; ``progress(label, i, n)`` before each."""
-    total = 1 + len(NETWORK_CASES)
+    total = 2 + len(NETWORK_CASES)
     if progress:
         progress("backprop proofs", 0, total)
     reports = verify_backprop_proofs()
-    for i, (label, spec) in enumerate(NETWORK_CASES, start=1):
+    if progress:
+        progress("batch norm, dropout and initialisation proofs", 1, total)
+    reports += verify_layer_proofs()
+    for i, (label, spec) in enumerate(NETWORK_CASES, start=2):
         if progress:
             progress(label, i, total)
         reports.append(verify_network(label, spec))

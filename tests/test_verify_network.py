@@ -9,7 +9,7 @@ import symdl
 from symdl.cli import main
 from symdl.network import CompiledNetwork
 from symdl.testing import check_network_grad
-from symdl.verify_network import MUTANTS, NETWORK_CASES, verify_backprop_proofs, verify_network
+from symdl.verify_network import MUTANTS, NETWORK_CASES, verify_backprop_proofs, verify_layer_proofs, verify_network
 
 
 @pytest.mark.parametrize(("label", "spec"), NETWORK_CASES, ids=[label for label, _ in NETWORK_CASES])
@@ -55,4 +55,10 @@ def test_cli_verify_networks(capsys):
     out = capsys.readouterr().out
     assert "backprop BP1-BP4 symbolic widths" in out and "network relu/softmax_ce" in out
     assert "3/3" in out
-    assert out.splitlines()[-1] == "0 rules, 9 backprop rows: 9 passed, 0 failed"
+    assert out.splitlines()[-1] == "0 rules, 13 backprop rows: 13 passed, 0 failed"
+
+
+def test_the_batchnorm_dropout_and_initialisation_proofs_hold():
+    reports = verify_layer_proofs()
+    assert [r.name for r in reports] == ["batch norm proofs", "dropout proofs", "initialisation proofs"]
+    assert all(r.proven and r.proofs for r in reports)

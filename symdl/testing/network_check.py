@@ -68,6 +68,7 @@ class _KinkPattern:
     def __init__(self, net: object, X: np.ndarray, Y: np.ndarray) -> None:
         network = net.network  # type: ignore[attr-defined]
         self.net, self.X, self.Y = net, X, Y
+        self.hidden_rule, self.output_rule = network.activation, network.output_activation
         self.hidden = _side_of(network.activation)
         self.output = _side_of(network.output_activation)
         self.loss = _side_of(network.loss)
@@ -78,8 +79,9 @@ class _KinkPattern:
         trace = self.net.trace(params, self.X)  # type: ignore[attr-defined]
         pattern = []
         for l in range(1, self.depth + 1):
-            sides = self.output if l == self.depth else self.hidden
-            extras = [params[k] for k in params if k[0] not in "Wb" and k.endswith(str(l)) and k[:-len(str(l))].isalpha()]
+            sides, r = (self.output, self.output_rule) if l == self.depth else (self.hidden, self.hidden_rule)
+            # A learned activation input (PReLU's α) lives in params as its name and the layer: alpha1, …
+            extras = [params[f"{s.name}{l}"] for s in r.inputs[1:]] if isinstance(r, Rule) else []
             pattern += sides(trace[f"z{l}"], *extras)
         pattern += self.loss(trace[f"a{self.depth}"], self.Y)
         for key in params:
@@ -105,20 +107,26 @@ def check_network_grad(
     that a pre-activation, output or weight is on. Raises ``ValueError`` when
     the point itself lies on a breakpoint.
     """
-    like = {k: np.asarray(v) for k, v in params.items()}
+    # Only trainable entries move; state such as batch norm's running statistics stays as given.
+    trainable = getattr(net, "param_names", tuple(params))
+    like = {k: np.asarray(params[k]) for k in trainable}
+    fixed = {k: v for k, v in params.items() if k not in like}
     theta = flatten_params(like)
     pattern = _KinkPattern(net, X, Y)
-    reference = pattern(like)
+    reference = pattern(params)
     crossed = [False]
 
+    def at(t: np.ndarray) -> dict[str, np.ndarray]:
+        return {**unflatten_params(t, like), **fixed}
+
     def loss(t: np.ndarray) -> float:
-        p = unflatten_params(t, like)
+        p = at(t)
         if not crossed[0] and not all(np.array_equal(a, b) for a, b in zip(pattern(p), reference)):
             crossed[0] = True
         return float(net.loss(p, X, Y))  # type: ignore[attr-defined]
 
     def grad(t: np.ndarray) -> np.ndarray:
-        _, g = net.loss_and_grad(unflatten_params(t, like), X, Y)  # type: ignore[attr-defined]
+        _, g = net.loss_and_grad(at(t), X, Y)  # type: ignore[attr-defined]
         return flatten_params({k: g[k] for k in like})
 
     eps = np.finfo(theta.dtype).eps
