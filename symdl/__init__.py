@@ -8,7 +8,7 @@ g*(1 - g)
 True
 """
 
-from . import testing
+from . import batchnorm, dropout, init_schemes, testing
 from .codegen import Kernel, compile_kernel
 from .network import CompiledNetwork, Network
 from .parse import FormulaError, parse
@@ -43,8 +43,11 @@ __all__ = [
     "Rule",
     "RuleReport",
     "VectorRule",
+    "batchnorm",
     "compile_kernel",
+    "dropout",
     "formula_rule",
+    "init_schemes",
     "parse",
     "prove_zero",
     "register",
