@@ -33,6 +33,9 @@ from dataclasses import dataclass
 import sympy as sp
 from sympy.core.symbol import Str
 
+# The seeds' index form (δˡⱼ = Σₖ wˡ⁺¹ₖⱼ δˡ⁺¹ₖ σ'(zˡⱼ), …) lives with its proofs' network; it is part of this module's API.
+from .backprop_index import index_equations
+
 __all__ = [
     "ActivationForms",
     "BackpropEquations",
@@ -42,6 +45,7 @@ __all__ = [
     "LayerSymbols",
     "VectorRuleCall",
     "bp_equations",
+    "index_equations",
     "layer_symbols",
 ]
 
