@@ -10,6 +10,7 @@ never to ``eval``/``sympify``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import math
@@ -128,6 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_arguments(check)
     check.add_argument("--json", action="store_true", help="print JSON instead of text")
 
+    codegen = commands.add_parser(
+        "codegen",
+        help="write a standalone numpy module for a rule, a formula or a network",
+        description="Write a Python module that needs only numpy (never sympy or symdl): a rule or formula "
+        "with its derivatives, or, with --layers, a network with init_params, forward, loss, loss_and_grad "
+        "and train_step. The output is deterministic and passes 'ruff check'.",
+    )
+    _add_codegen_arguments(codegen)
+
     verify = commands.add_parser(
         "verify",
         help="prove every rule and BP1-BP4, and check the generated code numerically",
@@ -172,6 +182,38 @@ def _add_target_arguments(command: argparse.ArgumentParser) -> None:
         default="pytorch",
         help="value of the derivative at kinks (default: pytorch)",
     )
+
+
+BACKENDS = ("numpy", "jax", "torch")
+
+
+def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
+    """``symdl codegen``: NAME|FORMULA with --wrt/--param/--symbol, or a network with --layers and its flags."""
+    from . import KINK_CONVENTIONS
+
+    command.add_argument("target", nargs="?", metavar="NAME|FORMULA", help="a rule name or formula text (not with --layers)")
+    command.add_argument("-o", "--output", required=True, metavar="FILE.py", help="file to write ('-' for stdout)")
+    command.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default: numpy)")
+    rule_flags = command.add_argument_group("rules and formulas")
+    rule_flags.add_argument("--wrt", metavar="VAR", help="only the derivative by VAR (default: by every input)")
+    rule_flags.add_argument("--param", action="append", default=[], metavar="K=V", help="parameter value (repeatable)")
+    rule_flags.add_argument("--symbol", action="append", default=[], metavar="NAME", help="a further input of a formula")
+    rule_flags.add_argument(
+        "--kink-convention", choices=KINK_CONVENTIONS, default="pytorch", help="derivative at kinks (default: pytorch)"
+    )
+    net = command.add_argument_group("networks")
+    net.add_argument("--layers", metavar="N0,N1,...,NL", help="widths of a network, e.g. 784,512,10")
+    net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
+    net.add_argument("--activation-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--output-activation", default="identity", metavar="RULE", help="output activation (default: identity)")
+    net.add_argument("--output-activation-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--loss", default="mse", metavar="RULE", help="loss (default: mse)")
+    net.add_argument("--loss-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--penalty", metavar="RULE", help="penalty on the weights (default: none)")
+    net.add_argument("--penalty-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--batchnorm", action="store_true", help="batch norm before each hidden activation")
+    net.add_argument("--dropout", type=float, metavar="P", help="inverted dropout with keep probability P on hidden layers")
+    net.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype (default: float64)")
 
 
 def _parse_params(items: Sequence[str], allow_symbolic: bool) -> dict[str, float | None]:
@@ -396,6 +438,124 @@ def cmd_derive(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- codegen ------------------------------------------------------------------
+
+_NETWORK_FLAGS = ("activation_param", "output_activation_param", "loss_param", "penalty", "penalty_param", "batchnorm", "dropout")
+_RULE_FLAGS = ("wrt", "param", "symbol")
+
+
+def _layers(text: str) -> list[int]:
+    widths = []
+    for item in text.split(","):
+        try:
+            widths.append(int(item.strip()))
+        except ValueError:
+            raise UsageError(f"--layers {text!r}: expected positive integer widths such as 784,512,10") from None
+    if len(widths) < 2 or any(w < 1 for w in widths):
+        raise UsageError(f"--layers {text!r}: expected at least two positive integer widths such as 784,512,10")
+    return widths
+
+
+def _network(args: argparse.Namespace) -> Any:
+    from .network import Network
+
+    if args.target is not None:
+        raise UsageError(f"give either NAME|FORMULA or --layers, not both (got {args.target!r} and --layers)")
+    given = [f"--{f.replace('_', '-')}" for f in _RULE_FLAGS if getattr(args, f)]
+    if given:
+        raise UsageError(f"{given[0]} applies to rules and formulas, not to networks (--layers)")
+    penalty_params = _parse_params(args.penalty_param, allow_symbolic=False)
+    if penalty_params and args.penalty is None:
+        raise UsageError("--penalty-param given without --penalty")
+    return Network(
+        _layers(args.layers),
+        activation=args.activation,
+        output_activation=args.output_activation,
+        loss=args.loss,
+        loss_params=_parse_params(args.loss_param, allow_symbolic=False),
+        penalty=args.penalty,
+        penalty_params=penalty_params or None,
+        activation_params=_parse_params(args.activation_param, allow_symbolic=False),
+        output_activation_params=_parse_params(args.output_activation_param, allow_symbolic=False),
+        batchnorm=args.batchnorm,
+        dropout=args.dropout,
+    )
+
+
+def _export_function(name: str, backend: str) -> Callable[..., str]:
+    """``symdl.export.<name>`` for the jax/torch backends, or a UsageError while it does not exist."""
+    try:
+        from . import export
+    except ImportError:
+        export = None
+    function = getattr(export, name, None)
+    if function is None:
+        raise UsageError(f"backend {backend} is not available yet; accepted now: numpy")
+    return function
+
+
+def _codegen_source(args: argparse.Namespace) -> str:
+    from . import standalone
+
+    if args.layers is not None:
+        network = _network(args)
+        if args.backend == "numpy":
+            return standalone.network_module(network, args.dtype)
+        return _export_function("network_module_source", args.backend)(network, args.backend, args.dtype)
+    if args.target is None:
+        raise UsageError("give NAME|FORMULA (a rule or formula) or --layers (a network)")
+    defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64"}
+    network_flags = [f for f in _NETWORK_FLAGS if getattr(args, f) not in (None, False, [])]
+    network_flags += [f for f, default in defaults.items() if getattr(args, f) != default]
+    if network_flags:
+        raise UsageError(f"--{network_flags[0].replace('_', '-')} applies to networks; give --layers")
+    r = _build_rule(args)
+    if args.wrt is not None and hasattr(r, "bind"):
+        _input_symbol(r, args.wrt)  # one error line naming the inputs
+    symbolic = [name for name, value in _params(r).items() if value is None]
+    if symbolic:
+        raise UsageError(f"cannot generate code with symbolic parameters ({', '.join(symbolic)}); give values: --param NAME=VALUE")
+    if args.backend == "numpy":
+        return standalone.rule_module(r, wrt=args.wrt)
+    return _export_function("rule_module_source", args.backend)(r, args.backend)
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same directory, renamed over it when complete."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"-o {path}: is a directory; give a file name such as {os.path.join(path, 'generated.py')}")
+    if not os.path.isdir(directory):
+        raise UsageError(f"-o {path}: the directory {directory} does not exist")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".symdl-", suffix=".py.tmp", dir=directory)
+    except OSError as error:
+        raise UsageError(f"-o {path}: cannot write in {directory} ({error.strerror or error})") from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        if isinstance(error, OSError):
+            raise UsageError(f"-o {path}: cannot write the file ({error.strerror or error})") from None
+        raise
+
+
+def cmd_codegen(args: argparse.Namespace) -> int:
+    """``symdl codegen``: a standalone module for a rule, a formula or a network, written to -o."""
+    source = _codegen_source(args)
+    if args.output == "-":
+        sys.stdout.write(source)
+    else:
+        _write_atomically(args.output, source)
+    return EXIT_OK
+
+
 # --- verify -------------------------------------------------------------------
 
 
@@ -617,6 +777,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": cmd_list,
     "derive": cmd_derive,
     "check": cmd_check,
+    "codegen": cmd_codegen,
     "verify": cmd_verify,
 }
 

@@ -234,6 +234,13 @@ def _python_name(symbol: sp.Symbol, index: int, taken: set[str]) -> str:
     return name
 
 
+def _bind_scalar_type(lines: list[str], at: int) -> list[str]:
+    """``lines`` with ``_t = _dtype.type`` inserted at ``at`` when a later line calls ``_t`` (no unused local)."""
+    if any("_t(" in line for line in lines[at:]):
+        return [*lines[:at], "    _t = _dtype.type", *lines[at:]]
+    return lines
+
+
 def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduce_sum: bool = False) -> Kernel:
     """f(args) = expr as a numpy kernel generated from the SymPy expression.
 
@@ -272,7 +279,6 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     shapes = ", ".join(f"numpy.shape({n})" for n in names)
     shape = f"numpy.shape({names[0]})" if len(names) == 1 else f"numpy.broadcast_shapes({shapes})"
     lines.append(f"    _shape = {shape}")
-    lines.append("    _t = _dtype.type")
     lines += [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
     scale = ""
     if reduce_sum:
@@ -281,6 +287,7 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
         scale = f"_t({printer.doprint(coeff)})*" if coeff != 1 else ""
     inputs = "".join(n + ", " for n in names)
     lines.append(f"    return {scale}_finish({printer.doprint(body)}, _shape, _dtype, {reduce_sum}, ({inputs}))")
+    lines = _bind_scalar_type(lines, len(names) + 3)
     source = "\n".join(lines) + "\n"
     namespace: dict[str, object] = {"numpy": np, "_as_float": as_float_array, "_finish": finish}
     # Generated code only: the source is printed from a SymPy tree with identifier-checked names.

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from .codegen import Kernel, SymdlNumpyPrinter, as_float_array, use_expm1_log1p
+from .codegen import Kernel, SymdlNumpyPrinter, _bind_scalar_type, as_float_array, use_expm1_log1p
 
 __all__ = ["Centered", "FirstArgMax", "LogSumExp", "RowMax", "ShiftMax", "compile_index_kernel", "place"]
 
@@ -216,7 +216,6 @@ def compile_index_kernel(
     lines = [f"def {name}({', '.join(names)}):"]
     lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]
     lines.append(f"    _dtype = numpy.result_type({', '.join(names)})")
-    lines.append("    _t = _dtype.type")
     # Nothing that depends on a bound index may leave its sum: ignore those indices in CSE.
     bound = {sym for s in expr.atoms(sp.Sum) for lim in s.limits for sym in sp.Tuple(*lim).free_symbols}
     bound |= {
@@ -231,6 +230,7 @@ def compile_index_kernel(
     if reduce_leading:
         lines.append(f"    _out = numpy.sum(_out, axis=tuple(range(_out.ndim - {len(output)})))")
     lines.append("    return _out.astype(_dtype, copy=False)")
+    lines = _bind_scalar_type(lines, len(names) + 2)
     source = "\n".join(lines) + "\n"
     namespace: dict[str, object] = {"numpy": np, "_as_float": _as_array, "_place": place}
     # Generated code only: printed from a SymPy tree whose array names are checked identifiers.

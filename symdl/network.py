@@ -51,15 +51,20 @@ def _resolve(spec: object, role: str, kinds: tuple[str, ...], params: Mapping[st
                 f"{role}: {spec!r} is a layer with weights of its own, not a function of zˡ; "
                 f"accepted: {', '.join(_accepted(kinds))}"
             )
-        if spec not in rules() or rules()[spec] not in kinds:
+        if spec not in rules():
             raise ValueError(f"{role}: unknown rule {spec!r}; accepted: {', '.join(_accepted(kinds))}")
+        if rules()[spec] not in kinds:
+            raise ValueError(f"{role}: {spec!r} is {_article(rules()[spec])}, not {_article(kinds[0])}; accepted: {', '.join(_accepted(kinds))}")
         found = rule(spec, **dict(params or {}))
     elif isinstance(spec, (Rule, VectorRule)):
         if params:
             raise ValueError(f"{role}: give parameters to symdl.rule(...) when passing a rule object, not as {role}_params")
         found = spec
-        if found.kind not in (*kinds, "formula") or found.name in _LAYER_RULES:
-            raise ValueError(f"{role}: {found!r} is a {found.kind}; accepted: {', '.join(_accepted(kinds))}")
+        if found.name in _LAYER_RULES:
+            raise ValueError(f"{role}: {found!r} is a layer with weights of its own, not a function of zˡ; "
+                             f"accepted: {', '.join(_accepted(kinds))}")
+        if found.kind not in (*kinds, "formula"):
+            raise ValueError(f"{role}: {found!r} is {_article(found.kind)}, not {_article(kinds[0])}; accepted: {', '.join(_accepted(kinds))}")
     else:
         raise ValueError(f"{role}: expected a rule name or a symdl rule, got {type(spec).__name__}")
     if isinstance(found, Rule):
@@ -70,6 +75,10 @@ def _resolve(spec: object, role: str, kinds: tuple[str, ...], params: Mapping[st
         if missing:
             raise ValueError(f"{role}: parameter(s) {', '.join(missing)} of {found!r} have no value")
     return found
+
+
+def _article(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
 
 
 def _accepted(kinds: tuple[str, ...]) -> list[str]:
@@ -113,6 +122,8 @@ def _loss_forms(r: Rule | VectorRule) -> LossForms:
 
 
 def _widths(layers: object) -> tuple[int, ...]:
+    if isinstance(layers, np.ndarray) and layers.ndim == 1:
+        layers = layers.tolist()
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
         raise ValueError(f"layers: expected a list of widths [n0, n1, ..., nL], got {layers!r}")
     if len(layers) < 2:
@@ -292,6 +303,7 @@ class CompiledNetwork:
         inference = network._equations(output_form=True, training=False) if network.batchnorm or network.dropout else None
         printed = print_network(eqs, _loss_forms(network.loss), penalty_value, network.layers, inference)
         self._source = _module_header(network, dtype) + printed.source
+        self.kernels = dict(printed.kernels)  # python name → (vector rule, "value" | "vjp"), for symdl.standalone
         namespace: dict[str, object] = {
             "numpy": np,
             "_dtype": dtype,
@@ -421,60 +433,86 @@ class CompiledNetwork:
 
     def _check(self, params: object, X: object, Y: object, writable: bool = False) -> tuple[np.ndarray, ...]:
         """The parameter arrays in order, then X and Y, or a ValueError naming what is wrong."""
-        dtype = self.dtype
-        if type(params) is not dict or len(params) != len(self._specs):
-            self._params_error(params)
-        out = []
-        for name, shape in self._specs:
-            arr = params.get(name)
-            if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
-                self._params_error(params)
-            if writable and not arr.flags.writeable:
-                raise ValueError(f"params[{name!r}] is read-only; train_step updates params in place")
-            out.append(arr)
-        X = self._batch(X, "X", self.network.layers[0])
-        if Y is not None:
-            Y = self._batch(Y, "Y", self.network.layers[-1])
-            if Y.shape[0] != X.shape[0]:
-                raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
-        if writable and self.buffer_names and X.shape[0] < 2:
-            raise ValueError("train_step with batch norm needs a batch of at least 2 rows (the running variance is m/(m−1)·σ²_B)")
-        return (*out, X, Y)
+        layers = self.network.layers
+        return check_arguments(self._specs, self.dtype, layers[0], layers[-1], bool(self.buffer_names), params, X, Y, writable)
 
-    def _params_error(self, params: object) -> None:
-        expected = ", ".join(f"{n} {s}" for n, s in self._specs)
-        if not isinstance(params, Mapping):
-            raise ValueError(f"params: expected a dict of arrays ({expected}), got {type(params).__name__}")
-        missing = [n for n, _ in self._specs if n not in params]
-        extra = sorted(str(k) for k in params if k not in self.param_shapes)
-        if missing or extra:
-            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
-        for name, shape in self._specs:
-            arr = params[name]
-            if not isinstance(arr, np.ndarray):
-                raise ValueError(f"params[{name!r}]: expected a numpy array, got {type(arr).__name__}")
-            if arr.dtype != self.dtype:
-                raise ValueError(
-                    f"params[{name!r}] has dtype {arr.dtype}; this network was compiled for {self.dtype} "
-                    f"(convert with .astype({self.dtype.name!r}) or compile(dtype={arr.dtype.name!r}))"
-                )
-            if arr.shape != shape:
-                raise ValueError(f"params[{name!r}] has shape {arr.shape}; expected {shape}")
-        raise ValueError(f"params: expected a dict with exactly {expected}")
 
-    def _batch(self, value: object, name: str, width: int) -> np.ndarray:
-        arr = value if type(value) is np.ndarray else np.asarray(value)
-        if arr.dtype != self.dtype:
-            if arr.dtype.kind in "iub":
-                arr = arr.astype(self.dtype)
-            else:
-                raise ValueError(
-                    f"{name} has dtype {arr.dtype}; this network was compiled for {self.dtype} "
-                    f"(convert with .astype({self.dtype.name!r}))"
-                )
-        if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
-            raise ValueError(f"{name} has shape {arr.shape}; expected (batch, {width}) with batch ≥ 1")
-        return arr
+# The argument checks are module functions of plain values so that symdl.standalone can emit their source.
+
+
+def check_arguments(
+    specs: tuple[tuple[str, tuple[int, ...]], ...],
+    dtype: np.dtype,
+    n_in: int,
+    n_out: int,
+    buffered: bool,
+    params: object,
+    X: object,
+    Y: object,
+    writable: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """The arrays of ``params`` in the order of ``specs`` (name, shape), then X and Y, or a ValueError naming what is wrong."""
+    if not isinstance(params, Mapping) or len(params) != len(specs):
+        params_error(specs, dtype, params)
+    out = []
+    for name, shape in specs:
+        arr = params.get(name)
+        if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
+            params_error(specs, dtype, params)
+        if writable and not arr.flags.writeable:
+            raise ValueError(f"params[{name!r}] is read-only; train_step updates params in place")
+        out.append(arr)
+    X = check_batch(X, "X", n_in, dtype)
+    if Y is not None:
+        Y = check_batch(Y, "Y", n_out, dtype)
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+    if writable and buffered and X.shape[0] < 2:
+        raise ValueError("train_step with batch norm needs a batch of at least 2 rows (the running variance is m/(m−1)·σ²_B)")
+    return (*out, X, Y)
+
+
+def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype, params: object) -> None:
+    """Raise the ValueError that names what is wrong with ``params``."""
+    expected = ", ".join(f"{n} {s}" for n, s in specs)
+    # A wrong type is a ValueError like every other bad argument: one kind of error for callers and the CLI.
+    is_mapping = isinstance(params, Mapping)
+    if not is_mapping:
+        raise ValueError(f"params: expected a dict of arrays ({expected}), got {type(params).__name__}")
+    missing = [n for n, _ in specs if n not in params]
+    known = {n for n, _ in specs}
+    extra = sorted(str(k) for k in params if k not in known)
+    if missing or extra:
+        raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
+    for name, shape in specs:
+        arr = params[name]
+        is_array = isinstance(arr, np.ndarray)
+        if not is_array:
+            raise ValueError(f"params[{name!r}]: expected a numpy array, got {type(arr).__name__}")
+        if arr.dtype != dtype:
+            raise ValueError(
+                f"params[{name!r}] has dtype {arr.dtype}; this network was compiled for {dtype} "
+                f"(convert with .astype({dtype.name!r}) or compile(dtype={arr.dtype.name!r}))"
+            )
+        if arr.shape != shape:
+            raise ValueError(f"params[{name!r}] has shape {arr.shape}; expected {shape}")
+    raise ValueError(f"params: expected a dict with exactly {expected}")
+
+
+def check_batch(value: object, name: str, width: int, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a (batch, width) array of ``dtype`` (integer arrays converted), else a ValueError."""
+    arr = value if type(value) is np.ndarray else np.asarray(value)
+    if arr.dtype != dtype:
+        if arr.dtype.kind in "iub":
+            arr = arr.astype(dtype)
+        else:
+            raise ValueError(
+                f"{name} has dtype {arr.dtype}; this network was compiled for {dtype} "
+                f"(convert with .astype({dtype.name!r}))"
+            )
+    if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
+        raise ValueError(f"{name} has shape {arr.shape}; expected (batch, {width}) with batch ≥ 1")
+    return arr
 
 
 def _check_lr(lr: object) -> float:

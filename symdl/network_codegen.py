@@ -407,6 +407,26 @@ def _loss_value(
     return lines
 
 
+_UNPACK = re.compile(r"([A-Za-z_]\w*(?:, *[A-Za-z_]\w*)+,?) = (.*)")
+
+
+_ALIAS = re.compile(r"([A-Za-z_]\w*) = [A-Za-z_]\w*")
+
+
 def _def(name: str, args: str, body: Sequence[str]) -> str:
-    return f"def {name}({args}):\n" + "".join(f"    {line}\n" for line in body)
+    """The function's source; names unpacked from a tuple and never read afterwards are bound to ``_``,
+    and an alias ``a = z`` that nothing reads afterwards is left out."""
+    lines = list(body)
+    for k in range(len(lines) - 1, -1, -1):
+        alias = _ALIAS.fullmatch(lines[k])
+        if alias and not re.search(rf"\b{alias.group(1)}\b", "\n".join(lines[k + 1:])):
+            del lines[k]
+    for k, line in enumerate(lines):
+        match = _UNPACK.fullmatch(line)
+        if match:
+            later = "\n".join(lines[k + 1:])
+            targets = [t.strip() for t in match.group(1).split(",") if t.strip()]
+            kept = [t if re.search(rf"\b{t}\b", later) else "_" for t in targets]
+            lines[k] = f"{', '.join(kept)}{',' if len(kept) == 1 else ''} = {match.group(2)}"
+    return f"def {name}({args}):\n" + "".join(f"    {line}\n" for line in lines)
 

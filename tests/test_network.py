@@ -215,8 +215,11 @@ def test_softmax_output_uses_the_jacobian_transpose():
         ({"layers": "3,2"}, "expected a list of widths"),
         ({"layers": [3, 2], "activation": "swish"}, "activation: unknown rule 'swish'; accepted: "),
         ({"layers": [3, 2], "activation": "maxout"}, "layer with weights of its own"),
-        ({"layers": [3, 2], "activation": "mse"}, "activation: unknown rule 'mse'"),
-        ({"layers": [3, 2], "loss": "relu"}, "loss: unknown rule 'relu'"),
+        ({"layers": [3, 2], "activation": "mse"}, "activation: 'mse' is a loss, not an activation"),
+        ({"layers": [3, 2], "loss": "relu"}, "loss: 'relu' is an activation, not a loss"),
+        ({"layers": [3, 2], "loss": "l2"}, "loss: 'l2' is a penalty, not a loss"),
+        ({"layers": [3, 2], "activation": symdl.rule("maxout")}, "layer with weights of its own"),
+        ({"layers": [3, 2], "activation": symdl.rule("mse")}, r"rule\('mse'\) is a loss, not an activation"),
         ({"layers": [3, 2], "loss": "huber", "loss_params": {"beta": 1}}, "has no parameter 'beta'"),
         ({"layers": [3, 2], "loss": "huber", "loss_params": {"delta": -1}}, "must be > 0"),
         ({"layers": [3, 2], "penalty_params": {"lam": 1}}, "without a penalty"),
@@ -329,3 +332,11 @@ def test_user_formulas_as_activation_and_loss():
 def test_a_formula_with_an_unbound_parameter_is_refused():
     with pytest.raises(ValueError, match="activation: parameter"):
         symdl.Network([3, 2], activation=symdl.formula_rule("k*z", params={"k": None}))
+
+
+def test_params_may_be_any_mapping_and_layers_a_numpy_array():
+    from collections import OrderedDict
+
+    net = symdl.Network(np.array([3, 4, 2])).compile()
+    params, X, Y = net.init(0), np.ones((2, 3)), np.zeros((2, 2))
+    assert net.loss(OrderedDict(params), X, Y) == net.loss(params, X, Y)

@@ -1,0 +1,177 @@
+"""``symdl codegen``: standalone modules for rules, formulas and networks; one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import symdl
+from symdl.cli import main
+from symdl.standalone import network_module, rule_module
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def load(path: Path):
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rule_to_file(tmp_path, capsys):
+    target = tmp_path / "huber_mod.py"
+    code, out, err = run(capsys, "codegen", "huber", "--param", "delta=0.5", "-o", str(target))
+    assert (code, out, err) == (0, "", "")
+    assert target.read_text() == rule_module(symdl.rule("huber", delta=0.5))
+    module = load(target)
+    a, y = np.array([0.0, 1.0, 3.0]), np.zeros(3)
+    np.testing.assert_array_equal(module.huber_d_a(a, y), symdl.rule("huber", delta=0.5).numeric_derivative()(a, y))
+    assert [p.name for p in tmp_path.iterdir()] == ["huber_mod.py"]  # no temporary file left
+
+
+def test_formula_to_stdout_with_wrt(capsys):
+    code, out, err = run(capsys, "codegen", "(a - y)**2", "--wrt", "a", "--symbol", "y", "-o", "-")
+    assert code == 0, err
+    assert out == rule_module(symdl.formula_rule("(a - y)**2", wrt="a", symbols=["y"]), wrt="a")
+    assert "def f_d_a(" in out and "def f_d_y(" not in out
+
+
+def test_network_to_file_overwrites(tmp_path, capsys):
+    target = tmp_path / "net.py"
+    target.write_text("old")
+    argv = ["codegen", "--layers", "3,4,2", "--activation", "relu", "--loss", "huber", "--loss-param", "delta=1.0",
+            "--penalty", "l2", "--penalty-param", "lam=0.01", "--batchnorm", "--dropout", "0.9", "--dtype", "float32",
+            "-o", str(target)]  # fmt: skip
+    code, out, err = run(capsys, *argv)
+    assert (code, err) == (0, "")
+    network = symdl.Network([3, 4, 2], activation="relu", loss="huber", loss_params={"delta": 1.0}, penalty="l2",
+                            penalty_params={"lam": 0.01}, batchnorm=True, dropout=0.9)  # fmt: skip
+    assert target.read_text() == network_module(network, "float32")
+    module = load(target)
+    params = module.init_params(0)
+    assert params["W1"].dtype == np.float32
+    net = network.compile("float32")
+    X = np.linspace(-1, 1, 12, dtype=np.float32).reshape(4, 3)
+    np.testing.assert_array_equal(module.forward(params, X), net.forward(net.init(0), X))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["nosuchrule", "-o", "-"], "neither a rule"),
+        (["huber", "--param", "delta=abc", "-o", "-"], "is not a number"),
+        (["huber", "--param", "nope=1", "-o", "-"], "has no parameter"),
+        (["huber", "--wrt", "q", "-o", "-"], "has no input"),
+        (["softmax", "--wrt", "q", "-o", "-"], "has no input"),
+        (["k*z", "--param", "k", "-o", "-"], "symbolic parameters"),
+        (["huber"], "-o"),
+        (["-o", "-"], "NAME|FORMULA"),
+        (["--layers", "3,0", "-o", "-"], "--layers"),
+        (["--layers", "3", "-o", "-"], "--layers"),
+        (["--layers", "3,a", "-o", "-"], "--layers"),
+        (["--layers", "3,2", "--loss", "nope", "-o", "-"], "unknown rule"),
+        (["--layers", "3,4,2", "--dropout", "2", "-o", "-"], "dropout"),
+        (["--layers", "3,2", "--penalty-param", "lam=1", "-o", "-"], "--penalty"),
+        (["--layers", "3,2", "--wrt", "z", "-o", "-"], "--wrt"),
+        (["huber", "--layers", "3,2", "-o", "-"], "not both"),
+        (["huber", "--batchnorm", "-o", "-"], "--batchnorm"),
+        (["huber", "--dtype", "float32", "-o", "-"], "--dtype"),
+        (["--layers", "3,2", "--dtype", "float16", "-o", "-"], "--dtype"),
+        (["huber", "--backend", "cuda", "-o", "-"], "--backend"),
+        (["__import__('os')", "-o", "-"], "formula"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, "codegen", *argv)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("symdl: error: ") and err.count("\n") == 1 and message in err, err
+    assert "Traceback" not in err
+
+
+def test_unwritable_output_leaves_nothing(tmp_path, capsys):
+    code, _, err = run(capsys, "codegen", "relu", "-o", str(tmp_path / "missing" / "x.py"))
+    assert code == 2 and "does not exist" in err
+    code, _, err = run(capsys, "codegen", "relu", "-o", str(tmp_path))
+    assert code == 2 and "is a directory" in err
+    if os.name == "posix" and os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        try:
+            code, _, err = run(capsys, "codegen", "relu", "-o", str(locked / "x.py"))
+            assert code == 2 and err.count("\n") == 1
+            assert list(locked.iterdir()) == []
+        finally:
+            locked.chmod(0o700)
+
+
+def test_write_failure_mid_way_keeps_the_old_file(tmp_path, capsys, monkeypatch):
+    target = tmp_path / "x.py"
+    target.write_text("old\n")
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken)
+    code, _, err = run(capsys, "codegen", "relu", "-o", str(target))
+    assert code == 2 and "No space left" in err
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.py"]
+
+
+def test_backends_without_an_export_are_a_clear_error(capsys, monkeypatch):
+    try:
+        import symdl.export as export
+    except ImportError:  # no export module at all: the same error
+        export = None
+    if export is not None:
+        monkeypatch.delattr(export, "rule_module_source", raising=False)
+        monkeypatch.delattr(export, "network_module_source", raising=False)
+    for argv in (["relu", "--backend", "jax"], ["--layers", "3,2", "--backend", "torch"]):
+        code, out, err = run(capsys, "codegen", *argv, "-o", "-")
+        backend = argv[-1]
+        assert (code, out) == (2, "")
+        assert err == f"symdl: error: backend {backend} is not available yet; accepted now: numpy\n"
+
+
+def test_backends_call_the_export_functions(capsys, monkeypatch):
+    pytest.importorskip("symdl.export")
+    import symdl.export
+
+    calls = []
+    monkeypatch.setattr(symdl.export, "rule_module_source", lambda r, b: calls.append((r.name, b)) or "# rule\n", raising=False)
+    monkeypatch.setattr(
+        symdl.export, "network_module_source", lambda n, b, d: calls.append((n.layers, b, d)) or "# net\n", raising=False
+    )
+    assert run(capsys, "codegen", "relu", "--backend", "jax", "-o", "-") == (0, "# rule\n", "")
+    assert run(capsys, "codegen", "--layers", "3,2", "--backend", "torch", "--dtype", "float32", "-o", "-") == (0, "# net\n", "")
+    assert calls == [("relu", "jax"), ((3, 2), "torch", "float32")]
+
+
+def test_help_lists_codegen(capsys):
+    assert main(["--help"]) == 0
+    assert "codegen" in capsys.readouterr().out
+    assert main(["codegen", "--help"]) == 0
+    assert "--layers" in capsys.readouterr().out
+
+
+def test_console_entry_in_subprocess(tmp_path):
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-m", "symdl", "codegen", "softplus", "-o", str(tmp_path / "s.py")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "s.py").read_text() == rule_module(symdl.rule("softplus"))
