@@ -20,6 +20,12 @@ timed for these candidates, in one run, on one thread:
   stored activations (``1 − a·a``), in-place bias add, tanh, scaling and product;
 * **A/A**: the textbook step once more as its own candidate (its ratio is noise);
 * **symdl**: ``symdl.Network(...).compile(dtype).loss_and_grad`` (argument checks included);
+* **symdl standalone module**: the same network as ``symdl codegen`` writes it —
+  ``symdl.standalone.network_module(network, dtype)``'s source written to a
+  temporary directory and imported with ``importlib`` — calling the module's
+  ``loss_and_grad`` (its own argument checks included). Goal (issue 6): its time
+  is at most 1.05× the compiled network's (ratio to the *symdl* candidate in the
+  same round, median over rounds), in every configuration;
 * **GEMMs only**: the step's matrix products and nothing else (3 forward,
   L weight gradients, L − 1 back-propagations) — a floor for any numpy step;
 * **PyTorch eager** (CPU): plain tensors with ``requires_grad``, ``loss.backward()``
@@ -32,6 +38,9 @@ Configurations: [784, 512, 512, 10] and [8, 16, 16, 1], batch 256, float64 and
 float32. Before timing, every candidate's loss and gradients are compared with
 the textbook step's (``np.allclose``, rtol 1e-10 in float64 / 1e-4 in float32,
 atol = rtol · max|reference|), so every candidate computes the same numbers.
+The standalone module is held to more: its ``init_params(0)`` must equal the
+compiled network's ``init(seed=0)``, and its loss and gradients must equal the
+compiled network's exactly (same keys, same dtypes, bit for bit).
 
 Timing: the candidates take turns round by round, in a shuffled order; in its
 turn a candidate is called once untimed and then a batch of calls (at least
@@ -62,12 +71,14 @@ os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_paralleli
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
+import importlib.util  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -80,6 +91,7 @@ sys.path.insert(0, str(ROOT))  # the working tree's symdl, not an installed copy
 
 import symdl  # noqa: E402
 from doc_sections import replace_section  # noqa: E402
+from symdl.standalone import network_module  # noqa: E402
 
 try:
     import torch  # noqa: E402
@@ -111,6 +123,7 @@ CONFIGS: tuple[tuple[str, tuple[int, ...], str], ...] = (
 RTOL = {"float64": 1e-10, "float32": 1e-4}
 COMPILE_LAYERS = [4096] * 11
 GOAL_BIG, GOAL_SMALL, GOAL_COMPILE = 0.90, 1.00, 1.0
+GOAL_STANDALONE = 1.05  # issue 6: generated numpy module time / compiled network time
 SHUFFLE = random.Random(20240607)
 REFERENCE = "textbook"
 LABELS = {
@@ -118,6 +131,7 @@ LABELS = {
     "tuned": "hand-written numpy, tuned (σ′ = 1 − a², in place)",
     "again": "textbook again (A/A noise check)",
     "symdl": "**symdl `loss_and_grad`**",
+    "standalone": "symdl standalone module (symdl codegen)",
     "gemm": "GEMMs only (floor)",
     "torch": "PyTorch eager",
     "torch_gemm": "PyTorch GEMMs only (its BLAS, no autograd)",
@@ -314,6 +328,36 @@ def jax_result(out: tuple, L: int) -> tuple[float, dict[str, np.ndarray]]:
     return float(loss), result
 
 
+# --- symdl's generated standalone module --------------------------------------------------
+
+
+def import_standalone(network: symdl.Network, dtype: str, name: str) -> object:
+    """``network_module(network, dtype)`` written to a temporary directory and imported with importlib."""
+    source = network_module(network, dtype)
+    with tempfile.TemporaryDirectory(prefix="symdl_bench_") as tmp:
+        path = Path(tmp) / f"{name}.py"
+        path.write_text(source, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)  # the module's code is in memory once executed
+    return module
+
+
+def check_identical(name: str, got: tuple[float, dict[str, np.ndarray]], ref: tuple[float, dict[str, np.ndarray]],
+                    dtype: str) -> None:
+    """Raise unless ``got`` equals ``ref`` exactly: loss value and type, gradient keys (in order), dtypes, bits."""
+    if type(got[0]) is not type(ref[0]) or not np.array_equal(got[0], ref[0]):
+        raise SystemExit(f"{name} {dtype}: loss {got[0]!r} ({type(got[0]).__name__}) != compiled network's "
+                         f"{ref[0]!r} ({type(ref[0]).__name__})")
+    if list(got[1]) != list(ref[1]):
+        raise SystemExit(f"{name} {dtype}: gradient keys {list(got[1])} != compiled network's {list(ref[1])}")
+    for k, r in ref[1].items():
+        g = got[1][k]
+        if g.dtype != r.dtype or g.shape != r.shape or not np.array_equal(g, r):
+            raise SystemExit(f"{name} {dtype}: gradient {k} ({g.dtype}, {g.shape}) differs from the compiled "
+                             f"network's ({r.dtype}, {r.shape})")
+
+
 # --- measuring ---------------------------------------------------------------------------
 
 
@@ -368,8 +412,10 @@ def check(name: str, got: tuple[float, dict[str, np.ndarray]], ref: tuple[float,
 
 def build(size: str, layers: tuple[int, ...], dtype: str) -> Config:
     cfg = Config(size, layers, dtype)
-    net = symdl.Network(list(layers), activation="tanh", output_activation="identity", loss="mse").compile(dtype=dtype)
+    network = symdl.Network(list(layers), activation="tanh", output_activation="identity", loss="mse")
+    net = network.compile(dtype=dtype)
     params = net.init(seed=0)
+    module = import_standalone(network, dtype, f"symdl_bench_net_{size}_{dtype}")
     rng = np.random.default_rng(1)
     X = rng.standard_normal((BATCH_ROWS, layers[0])).astype(dtype)
     Y = rng.standard_normal((BATCH_ROWS, layers[-1])).astype(dtype)
@@ -380,10 +426,18 @@ def build(size: str, layers: tuple[int, ...], dtype: str) -> Config:
         "tuned": lambda: tuned_step(params, X, Y),
         "again": lambda: textbook_step(params, X, Y),
         "symdl": lambda: net.loss_and_grad(params, X, Y),
+        "standalone": lambda: module.loss_and_grad(params, X, Y),
         "gemm": gemm_only(params, X, Y),
     }
     cfg.agreement["tuned"] = check("tuned", tuned_step(params, X, Y), ref, dtype)
     cfg.agreement["symdl"] = check("symdl", net.loss_and_grad(params, X, Y), ref, dtype)
+    # The standalone module: same initial parameters and the compiled network's numbers exactly.
+    init = module.init_params(0)
+    if list(init) != list(params) or any(init[k].dtype != v.dtype or not np.array_equal(init[k], v)
+                                         for k, v in params.items()):
+        raise SystemExit(f"standalone {dtype}: init_params(0) differs from the compiled network's init(seed=0)")
+    check_identical("standalone", module.loss_and_grad(params, X, Y), net.loss_and_grad(params, X, Y), dtype)
+    cfg.agreement["standalone"] = check("standalone", module.loss_and_grad(params, X, Y), ref, dtype)
     if torch is None:
         cfg.notes.append("PyTorch not installed: column skipped")
     else:
@@ -400,7 +454,7 @@ def build(size: str, layers: tuple[int, ...], dtype: str) -> Config:
         cfg.candidates["jax"] = step
     # Float32 inputs must stay float32 everywhere (a silent upcast would time other work).
     for name, arr in (("symdl", net.loss_and_grad(params, X, Y)[1]["W1"]), ("tuned", tuned_step(params, X, Y)[1]["W1"]),
-                      ("textbook", ref[1]["W1"])):
+                      ("standalone", module.loss_and_grad(params, X, Y)[1]["W1"]), ("textbook", ref[1]["W1"])):
         if arr.dtype != np.dtype(dtype):
             raise SystemExit(f"{name} {dtype}: gradient has dtype {arr.dtype}")
     cfg.source = net.source()
@@ -552,13 +606,18 @@ def markdown(configs: list[Config], comp: dict[str, float], meta: dict[str, str]
         "`a = np.tanh(z)`, `delta = (delta @ W) * sigma_prime(z)` with `sigma_prime(z) = 1 - np.tanh(z)**2`, "
         "`dW = delta.T @ a_prev`, `db = delta.sum(0)`. The *tuned* hand-written step takes σ′ = 1 − a² from the "
         "stored activations and works in place; *GEMMs only* runs just the step's matrix products, a floor for "
-        "any numpy step. Everything runs on one thread (`OPENBLAS/OMP/MKL_NUM_THREADS=1` before numpy is "
+        "any numpy step. The *standalone module* is the same network as `symdl codegen` writes it "
+        "(`symdl.standalone.network_module(network, dtype)`, written to a temporary directory and imported with "
+        "`importlib`), calling the module's own `loss_and_grad`. Everything runs on one thread "
+        "(`OPENBLAS/OMP/MKL_NUM_THREADS=1` before numpy is "
         "imported, `torch.set_num_threads(1)`, `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false "
         "intra_op_parallelism_threads=1`). The candidates take turns in shuffled order for "
         f"{rounds} rounds; each cell is the median time per step ({clock}) in ms and, in parentheses, the "
         "median over rounds of the time divided by the reference's time in the same round. Before timing, every "
         "candidate's loss and gradients were checked against the reference (`np.allclose`, rtol 1e-10 in "
-        "float64 / 1e-4 in float32, atol = rtol · max|reference|).",
+        "float64 / 1e-4 in float32, atol = rtol · max|reference|), and the standalone module's loss and gradients "
+        "against the compiled network's: equal bit for bit (same keys, dtypes and values; its `init_params(0)` "
+        "equal to the network's `init(seed=0)`).",
         "",
         "| candidate | " + " | ".join(heads) + " |",
         "| --- | " + " | ".join("---" for _ in configs) + " |",
@@ -579,6 +638,8 @@ def markdown(configs: list[Config], comp: dict[str, float], meta: dict[str, str]
         lines.append("| symdl / PyTorch eager | " + " | ".join(
             f"{c.ratio('symdl', 'torch'):.2f}" if "torch" in c.times else "–" for c in configs) + " |")
     lines.append("| symdl / tuned numpy | " + " | ".join(f"{c.ratio('symdl', 'tuned'):.2f}" for c in configs) + " |")
+    lines.append("| standalone module / symdl `loss_and_grad` | "
+                 + " | ".join(f"{c.ratio('standalone', 'symdl'):.2f}" for c in configs) + " |")
 
     big = [c for c in configs if c.size == "big"]
     small = [c for c in configs if c.size == "small"]
@@ -602,6 +663,13 @@ def markdown(configs: list[Config], comp: dict[str, float], meta: dict[str, str]
         r = c.ratio("symdl")
         goals.append((f"symdl ≤ {GOAL_SMALL:.2f}× textbook, [{', '.join(map(str, c.layers))}] {c.dtype}",
                       f"{r:.2f}×", ok(r, GOAL_SMALL)))
+    for c in configs:  # issue 6
+        r = c.ratio("standalone", "symdl")
+        layers = ", ".join(map(str, c.layers))
+        name = f"standalone module ≤ {GOAL_STANDALONE:.2f}× compiled network, [{layers}] {c.dtype}"
+        goals.append((name,
+                      f"{r:.2f}× ({fmt_ms(c.median('standalone'))} vs {fmt_ms(c.median('symdl'))} ms)",
+                      ok(r, GOAL_STANDALONE)))
     goals.append((f"derive + compile `Network([4096] * 11)` < {GOAL_COMPILE:g} s",
                   f"{comp['cold']:.2f} s", comp["cold"] < GOAL_COMPILE))
     lines += [
