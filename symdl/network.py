@@ -45,6 +45,8 @@ _DTYPES = ("float64", "float32")
 
 def _resolve(spec: object, role: str, kinds: tuple[str, ...], params: Mapping[str, float] | None) -> Rule | VectorRule:
     """A rule object from a name (with ``params``) or a rule given as such; checks its kind and arity."""
+    if params is not None and (not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params)):
+        raise ValueError(f"{role}_params: expected a dict of parameter name → value, got {params!r}")
     if isinstance(spec, str):
         if spec in _LAYER_RULES:
             raise ValueError(
@@ -276,7 +278,7 @@ def _dtype(dtype: object) -> np.dtype:
         found = None
     if found is None or found.name not in _DTYPES:
         raise ValueError(f"dtype: expected one of {', '.join(_DTYPES)}, got {dtype!r}")
-    return found
+    return np.dtype(found.name)  # native byte order: '>f8' computes as float64
 
 
 class CompiledNetwork:
@@ -415,7 +417,7 @@ class CompiledNetwork:
         network = self.network
         if not network.batchnorm:
             raise ValueError("fold: this network has no batch norm to fold")
-        arrays = dict(zip((*self.param_names, *self.buffer_names), self._check(params, np.zeros((1, network.layers[0]), self.dtype), None)))
+        arrays = dict(zip((*self.param_names, *self.buffer_names), self._check(params, np.zeros((1, network.layers[0]), self.dtype), None, targets=False)))
         plain = Network(
             network.layers, network.activation, network.output_activation, network.loss, penalty=network.penalty
         ).compile(self.dtype)
@@ -431,10 +433,13 @@ class CompiledNetwork:
 
     # --- argument checks (called first by the generated functions) -----------
 
-    def _check(self, params: object, X: object, Y: object, writable: bool = False) -> tuple[np.ndarray, ...]:
+    def _check(
+        self, params: object, X: object, Y: object, writable: bool = False, targets: bool = True
+    ) -> tuple[np.ndarray, ...]:
         """The parameter arrays in order, then X and Y, or a ValueError naming what is wrong."""
         layers = self.network.layers
-        return check_arguments(self._specs, self.dtype, layers[0], layers[-1], bool(self.buffer_names), params, X, Y, writable)
+        buffered = bool(self.buffer_names)
+        return check_arguments(self._specs, self.dtype, layers[0], layers[-1], buffered, params, X, Y, writable, targets)
 
 
 # The argument checks are module functions of plain values so that symdl.standalone can emit their source.
@@ -450,8 +455,12 @@ def check_arguments(
     X: object,
     Y: object,
     writable: bool = False,
+    targets: bool = True,
 ) -> tuple[np.ndarray, ...]:
-    """The arrays of ``params`` in the order of ``specs`` (name, shape), then X and Y, or a ValueError naming what is wrong."""
+    """The arrays of ``params`` in the order of ``specs`` (name, shape), then X and Y, or a ValueError naming what is wrong.
+
+    ``targets=False`` (forward, trace) takes no Y.
+    """
     if not isinstance(params, Mapping) or len(params) != len(specs):
         params_error(specs, dtype, params)
     out = []
@@ -463,7 +472,7 @@ def check_arguments(
             raise ValueError(f"params[{name!r}] is read-only; train_step updates params in place")
         out.append(arr)
     X = check_batch(X, "X", n_in, dtype)
-    if Y is not None:
+    if targets:
         Y = check_batch(Y, "Y", n_out, dtype)
         if Y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
@@ -486,13 +495,14 @@ def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype
         raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
     for name, shape in specs:
         arr = params[name]
-        is_array = isinstance(arr, np.ndarray)
+        is_array = type(arr) is np.ndarray
         if not is_array:
-            raise ValueError(f"params[{name!r}]: expected a numpy array, got {type(arr).__name__}")
+            raise ValueError(f"params[{name!r}]: expected a plain numpy array (numpy.ndarray), got {type(arr).__name__}")
         if arr.dtype != dtype:
+            other = f" or compile(dtype={arr.dtype.name!r})" if arr.dtype.name in ("float32", "float64") else ""
             raise ValueError(
                 f"params[{name!r}] has dtype {arr.dtype}; this network was compiled for {dtype} "
-                f"(convert with .astype({dtype.name!r}) or compile(dtype={arr.dtype.name!r}))"
+                f"(convert with .astype({dtype.name!r}){other})"
             )
         if arr.shape != shape:
             raise ValueError(f"params[{name!r}] has shape {arr.shape}; expected {shape}")
@@ -500,8 +510,19 @@ def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype
 
 
 def check_batch(value: object, name: str, width: int, dtype: np.dtype) -> np.ndarray:
-    """``value`` as a (batch, width) array of ``dtype`` (integer arrays converted), else a ValueError."""
-    arr = value if type(value) is np.ndarray else np.asarray(value)
+    """``value`` as a finite (batch, width) array of ``dtype`` (integer arrays converted), else a ValueError."""
+    if value is None:
+        raise ValueError(f"{name}: expected a (batch, {width}) array, got None")
+    masked = isinstance(value, np.ma.MaskedArray)  # a bad value, not a bad type: ValueError like the rest
+    if masked:
+        raise ValueError(f"{name}: a masked array's mask would be ignored; pass the rows to use as a plain array")
+    if type(value) is np.ndarray:
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError) as why:
+            raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}): {why}") from None
     if arr.dtype != dtype:
         if arr.dtype.kind in "iub":
             arr = arr.astype(dtype)
@@ -512,13 +533,21 @@ def check_batch(value: object, name: str, width: int, dtype: np.dtype) -> np.nda
             )
     if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
         raise ValueError(f"{name} has shape {arr.shape}; expected (batch, {width}) with batch ≥ 1")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity; expected finite numbers")
     return arr
 
 
 def _check_lr(lr: object) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not np.isfinite(float(lr)) or lr <= 0:
-        raise ValueError(f"lr: expected a positive finite number, got {lr!r}")
-    return float(lr)
+    """``lr`` as a positive float that fits float32 (the narrowest dtype a network computes in)."""
+    try:
+        value = float(lr) if isinstance(lr, numbers.Real) and not isinstance(lr, bool) else float("nan")
+    except OverflowError:
+        value = float("inf")
+    # As Python floats: comparing with a float32 scalar would cast lr to float32 and overflow.
+    if not (float(np.finfo(np.float32).tiny) <= value <= float(np.finfo(np.float32).max)):
+        raise ValueError(f"lr: expected a positive finite number from 1.2e-38 to 3.4e38, got {lr!r}")
+    return value
 
 
 def _module_header(network: Network, dtype: np.dtype) -> str:

@@ -321,12 +321,12 @@ def print_network(
     sources = []
     forward = _Function(scope(), (inference or eqs).forward, keep=[top.a]).emit_all()
     sources.append(
-        _def("forward", "params, X", [f"{fwd_unpack}, _ = _check(params, X, None)", *forward, f"return {out_name}"])
+        _def("forward", "params, X", [f"{fwd_unpack}, _ = _check(params, X, None, False, False)", *forward, f"return {out_name}"])
     )
     every = [s for layer in eqs.layers for s in (layer.z, layer.a)]
     trace = _Function(scope(), eqs.forward, keep=every).emit_all()
     traced = ", ".join(f"{names[s]!r}: {names[s]}" for s in every)
-    trace_head = [f"{fwd_unpack}, _ = _check(params, X, None)", *masks]
+    trace_head = [f"{fwd_unpack}, _ = _check(params, X, None, False, False)", *masks]
     sources.append(_def("trace", f"params, X{seed}", [*trace_head, *trace, f"return {{{traced}}}"]))
     loss_scope = scope()
     loss_lines = _Function(loss_scope, eqs.forward, keep=[top.a]).emit_all()
@@ -342,9 +342,8 @@ def print_network(
     body += _Function(grad_scope, [eq for _, eq in eqs.backward], keep=[]).emit_all()
     grads = ", ".join(f"{p!r}: g{p}" for p in params)
     sources.append(_def("loss_and_grad", f"params, X, Y{seed}", [*header, *body, f"return loss, {{{grads}}}"]))
-    update = []
-    for p in params:
-        update += [f"g{p} *= lr", f"{p} -= g{p}"]
+    # Every step is scaled before any parameter is written: an overflow raises with params untouched.
+    update = [f"g{p} *= lr" for p in params] + [f"{p} -= g{p}" for p in params]
     for layer in eqs.layers:
         if layer.batchnorm:
             l = layer.index
@@ -389,7 +388,9 @@ def _loss_value(
         lines.append(f"loss = numpy.sum({printer.doprint(rest)}, dtype=_dtype) * {scale}")
         if shared:
             code = printer.doprint(finals[1])
-            if code.isidentifier():  # a bare name may be an input or a value still needed: no in-place scaling
+            if not finals[1].free_symbols:  # a constant ∂ℓ/∂a (a linear loss): one value per output
+                lines.append(f"gA = numpy.full({scope.name(top_a)}.shape, {code} * _inv_m, dtype=_dtype)")
+            elif code.isidentifier():  # a bare name may be an input or a value still needed: no in-place scaling
                 lines.append(f"gA = {code} * _inv_m")
             else:
                 lines += [f"gA = {code}", "gA *= _inv_m"]

@@ -365,10 +365,10 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
         _helper(check_batch, {"check_batch": "_check_batch"}),
         _helper(_check_lr, {}),
         _function(
-            "_check", "params, X, Y, writable=False",
+            "_check", "params, X, Y, writable=False, targets=True",
             "The parameter arrays in order (trainable, then running statistics), then X and Y; ValueError if wrong.",
             [f"return _check_arguments(_SPECS, _dtype, {network.layers[0]}, {network.layers[-1]}, "
-             f"{bool(compiled.buffer_names)}, params, X, Y, writable)"],
+             f"{bool(compiled.buffer_names)}, params, X, Y, writable, targets)"],
         ),
         _init_block(compiled, dtype),
     ]  # fmt: skip

@@ -249,7 +249,7 @@ def small():
         (lambda p, X, Y: ({**p, "W1": p["W1"].astype(np.float32)}, X, Y), "compiled for float64"),
         (lambda p, X, Y: ({"W1": p["W1"]}, X, Y), r"missing \['b1'\]"),
         (lambda p, X, Y: ({**p, "W9": p["W1"]}, X, Y), r"unexpected \['W9'\]"),
-        (lambda p, X, Y: ({**p, "W1": p["W1"].tolist()}, X, Y), "expected a numpy array, got list"),
+        (lambda p, X, Y: ({**p, "W1": p["W1"].tolist()}, X, Y), r"expected a plain numpy array \(numpy.ndarray\), got list"),
         (lambda p, X, Y: ([1, 2], X, Y), "expected a dict of arrays"),
         (lambda p, X, Y: (p, X[:, :2], Y), r"X has shape \(4, 2\); expected \(batch, 3\)"),
         (lambda p, X, Y: (p, X, Y[:3]), "X has 4 rows but Y has 3"),
@@ -340,3 +340,79 @@ def test_params_may_be_any_mapping_and_layers_a_numpy_array():
     net = symdl.Network(np.array([3, 4, 2])).compile()
     params, X, Y = net.init(0), np.ones((2, 3)), np.zeros((2, 2))
     assert net.loss(OrderedDict(params), X, Y) == net.loss(params, X, Y)
+
+
+def test_a_loss_with_a_constant_gradient():
+    """ℓ(a, y) = a − y has ∂ℓ/∂a = 1: ∇ₐC must still be one value per output (it was a scalar once)."""
+    linear = symdl.formula_rule("a - y", wrt="a", symbols=["y"])
+    for output in ("identity", "softmax", "tanh"):
+        net = symdl.Network([3, 4, 2], output_activation=output, loss=linear).compile()
+        rng = np.random.default_rng(0)
+        assert_network_grad_close(net, random_params(net, 0), rng.standard_normal((5, 3)), rng.standard_normal((5, 2)))
+
+
+@pytest.mark.parametrize(
+    ("X", "Y", "message"),
+    [
+        (np.ma.masked_array(np.ones((2, 3)), mask=[[1, 0, 0], [0, 0, 0]]), np.ones((2, 2)), "X: a masked array"),
+        (np.array([[np.nan, 0, 0], [0, 0, 0]]), np.ones((2, 2)), "X contains NaN or infinity"),
+        (np.ones((2, 3)), np.array([[np.inf, 0], [0, 0]]), "Y contains NaN or infinity"),
+        (np.ones((2, 3)), None, r"Y: expected a \(batch, 2\) array, got None"),
+        ([[1, 2, 3], [1, 2]], np.ones((2, 2)), "X: expected a 2-D array of numbers"),
+    ],
+)
+def test_bad_batches(small, X, Y, message):
+    net, params = small[0], small[1]
+    with pytest.raises(ValueError, match=message):
+        net.loss_and_grad(params, X, Y)
+
+
+@pytest.mark.parametrize("lr", [10**400, 1e39, 1e-50])
+def test_learning_rates_outside_float32(small, lr):
+    net, params, X, Y = small
+    with pytest.raises(ValueError, match="lr: expected a positive finite number from 1.2e-38 to 3.4e38"):
+        net.train_step(params, X, Y, lr)
+
+
+def test_an_overflowing_step_leaves_params_untouched():
+    net = symdl.Network([1, 1], activation="identity").compile()
+    params = {"W1": np.array([[1.0]]), "b1": np.array([0.0])}
+    with pytest.raises(FloatingPointError):
+        net.train_step(params, np.array([[1e300]]), np.array([[-1e300]]), 1e30)
+    assert params["W1"][0, 0] == 1.0 and params["b1"][0] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"loss": "huber", "loss_params": 5}, "loss_params: expected a dict of parameter name → value"),
+        ({"activation": "leaky_relu", "activation_params": [("alpha", 1)]}, "activation_params: expected a dict"),
+        ({"penalty": "l2", "penalty_params": {1: 2}}, "penalty_params: expected a dict"),
+    ],
+)
+def test_rule_parameters_must_be_a_dict(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        symdl.Network([3, 2], **kwargs)
+
+
+def test_big_endian_dtype_compiles_as_native():
+    net = symdl.Network([3, 2]).compile(">f8")
+    assert net.dtype == np.dtype("float64") and net.dtype.isnative
+    params = net.init(0)
+    assert net.forward(params, np.ones((2, 3))).dtype == np.float64
+
+
+def test_params_entries_must_be_plain_arrays(small):
+    net, params, X, Y = small
+    with pytest.raises(ValueError, match=r"params\['W1'\]: expected a plain numpy array \(numpy.ndarray\), got MaskedArray"):
+        net.loss({**params, "W1": np.ma.masked_array(params["W1"])}, X, Y)
+    with pytest.raises(ValueError, match=r"convert with .astype\('float64'\)\)$"):
+        net.loss({**params, "W1": params["W1"].astype(np.int64)}, X, Y)
+
+
+def test_check_network_grad_reports_bad_arguments(small):
+    net, params, X, Y = small
+    with pytest.raises(ValueError, match="expected a compiled network"):
+        check_network_grad(symdl.Network([3, 2]), params, X, Y)
+    with pytest.raises(ValueError, match=r"params: missing \['b1'\]"):
+        check_network_grad(net, {"W1": params["W1"]}, X, Y)

@@ -107,6 +107,9 @@ def check_network_grad(
     that a pre-activation, output or weight is on. Raises ``ValueError`` when
     the point itself lies on a breakpoint.
     """
+    if not all(hasattr(net, name) for name in ("network", "trace", "loss", "loss_and_grad")):
+        raise ValueError(f"check_network_grad: expected a compiled network (symdl.Network(...).compile()), got {type(net).__name__}")
+    net.loss(params, X, Y)  # type: ignore[attr-defined]  # the network's own one-line errors for bad params, X, Y
     # Only trainable entries move; state such as batch norm's running statistics stays as given.
     trainable = getattr(net, "param_names", tuple(params))
     like = {k: np.asarray(params[k]) for k in trainable}
