@@ -42,6 +42,7 @@ import numpy as np
 import sympy as sp
 from sympy import stats
 
+from .arguments import float_dtype, generator
 from .codegen import Kernel, compile_kernel
 from .functions import NAMED_FUNCTIONS
 from .proof import Proof, prove_zero
@@ -285,7 +286,6 @@ def prove_all() -> dict[str, Proof]:
 
 # --- numeric -------------------------------------------------------------------------------------------------------
 
-_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 _MASK_SYMBOL = sp.Symbol("mask", real=True)
 
 
@@ -305,25 +305,6 @@ def _keep_probability(p: object) -> float:
     if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p) or not 0 < p <= 1:
         raise ValueError(f"p: the keep probability must be a number in (0, 1] (p = 0 would divide by zero), got {p!r}")
     return float(p)
-
-
-def _rng(seed_or_rng: object) -> np.random.Generator:
-    if isinstance(seed_or_rng, np.random.Generator):
-        return seed_or_rng
-    if isinstance(seed_or_rng, bool) or not isinstance(seed_or_rng, numbers.Integral) or seed_or_rng < 0:
-        raise ValueError(f"seed_or_rng: expected a numpy Generator or a non-negative integer seed, got {seed_or_rng!r}")
-    return np.random.default_rng(int(seed_or_rng))
-
-
-def _dtype(dtype: object) -> np.dtype:
-    try:
-        found = np.dtype(dtype)  # type: ignore[call-overload]
-    except TypeError:
-        found = None
-    # None first: float64 == None is True (numpy reads None as float64), so `None in _DTYPES` would pass.
-    if found is None or found not in _DTYPES:
-        raise ValueError(f"dtype: expected float32 or float64, got {dtype!r}")
-    return found
 
 
 def _shape(shape: object) -> tuple[int, ...]:
@@ -348,10 +329,10 @@ def dropout_mask(
     """
     dims = _shape(shape)
     keep = _keep_probability(p)
-    generator = _rng(seed_or_rng)
-    kind = _dtype(dtype)
+    rng = generator(seed_or_rng, "seed_or_rng")
+    kind = float_dtype(dtype)
     # u ~ U[0, 1) in float64, so P(u < p) = p up to 2^-53 whatever the dtype of the mask.
-    return np.asarray(generator.random(dims) < keep).astype(kind)
+    return np.asarray(rng.random(dims) < keep).astype(kind)
 
 
 def _array(x: object, name: str) -> np.ndarray:

@@ -49,6 +49,7 @@ import numpy as np
 import sympy as sp
 from sympy import stats
 
+from .arguments import float_dtype, generator
 from .codegen import Kernel, compile_kernel
 from .parse import parse
 from .proof import Proof, prove_zero
@@ -318,7 +319,6 @@ def prove_all() -> dict[str, Proof]:
 
 # --- numeric -------------------------------------------------------------------------------------------------------
 
-_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 @functools.lru_cache(maxsize=None)
@@ -340,25 +340,6 @@ def _shape(shape: object) -> tuple[int, int]:
     return dims[0], dims[1]
 
 
-def _rng(rng_or_seed: object) -> np.random.Generator:
-    if isinstance(rng_or_seed, np.random.Generator):
-        return rng_or_seed
-    if isinstance(rng_or_seed, bool) or not isinstance(rng_or_seed, numbers.Integral) or rng_or_seed < 0:
-        raise ValueError(f"rng_or_seed: expected a numpy Generator or a non-negative integer seed, got {rng_or_seed!r}")
-    return np.random.default_rng(int(rng_or_seed))
-
-
-def _dtype(dtype: object) -> np.dtype:
-    try:
-        found = np.dtype(dtype)  # type: ignore[call-overload]
-    except TypeError:
-        found = None
-    # None first: float64 == None is True (numpy reads None as float64), so `None in _DTYPES` would pass.
-    if found is None or found not in _DTYPES:
-        raise ValueError(f"dtype: expected float32 or float64, got {dtype!r}")
-    return found
-
-
 def init_weight(
     scheme: str | InitScheme,
     shape: tuple[int, int],
@@ -374,11 +355,11 @@ def init_weight(
     """
     init = get_scheme(scheme)
     n_out, n_in = _shape(shape)
-    generator = _rng(rng_or_seed)
-    kind = _dtype(dtype)
+    rng = generator(rng_or_seed, "rng_or_seed")
+    kind = float_dtype(dtype)
     parameter = float(_parameter_kernel(init)(n_in, n_out))
     if init.family == "uniform":
         # u ∈ [0, 1) → a·(2u − 1) ∈ [−a, a)
-        unit = generator.random((n_out, n_in), dtype=kind)
+        unit = rng.random((n_out, n_in), dtype=kind)
         return (kind.type(2 * parameter) * unit - kind.type(parameter)).astype(kind, copy=False)
-    return (generator.standard_normal((n_out, n_in), dtype=kind) * kind.type(parameter)).astype(kind, copy=False)
+    return (rng.standard_normal((n_out, n_in), dtype=kind) * kind.type(parameter)).astype(kind, copy=False)

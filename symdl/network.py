@@ -31,6 +31,7 @@ from functools import cached_property
 import numpy as np
 import sympy as sp
 
+from .arguments import float_dtype
 from .backprop import ActivationForms, BackpropEquations, LossForms, bp_equations
 from .network_codegen import buffer_names, parameter_names, print_network
 from .rules import Rule, rule, rules
@@ -40,7 +41,6 @@ __all__ = ["CompiledNetwork", "Network", "accepted_rules"]
 
 RuleLike = str | Rule | VectorRule
 _LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functions of zˡ
-_DTYPES = ("float64", "float32")
 
 
 def _resolve(spec: object, role: str, kinds: tuple[str, ...], params: Mapping[str, float] | None) -> Rule | VectorRule:
@@ -253,7 +253,7 @@ class Network:
 
     def compile(self, dtype: str | np.dtype | type = "float64") -> CompiledNetwork:
         """The numeric network in ``dtype`` (float64 or float32), printed from the BP1–BP4 equations."""
-        return CompiledNetwork(self, _dtype(dtype))
+        return CompiledNetwork(self, float_dtype(dtype))
 
 
 def _in_range(name: str, value: object, low: float, high: float | None) -> float:
@@ -269,16 +269,6 @@ def _exact(value: float) -> sp.Expr:
     from .parse import exact_number
 
     return exact_number(value, "dropout")
-
-
-def _dtype(dtype: object) -> np.dtype:
-    try:
-        found = np.dtype(dtype)  # type: ignore[call-overload]
-    except TypeError:
-        found = None
-    if found is None or found.name not in _DTYPES:
-        raise ValueError(f"dtype: expected one of {', '.join(_DTYPES)}, got {dtype!r}")
-    return np.dtype(found.name)  # native byte order: '>f8' computes as float64
 
 
 class CompiledNetwork:
@@ -361,6 +351,7 @@ class CompiledNetwork:
             keep, hidden = network.dropout, network.layers[1:-1]
 
             def masks(seed: object, m: int) -> list[np.ndarray]:
+                # An integer only: a Generator would advance, and loss and gradient would see other masks.
                 if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
                     raise ValueError(f"seed: expected a non-negative integer (it fixes the dropout masks), got {seed!r}")
                 rng = np.random.default_rng(int(seed))

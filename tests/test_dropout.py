@@ -283,7 +283,7 @@ def test_bad_numeric_input():
         with pytest.raises(ValueError, match="seed_or_rng: expected a numpy Generator"):
             dropout_mask(3, 0.5, seed)  # type: ignore[arg-type]
     for dtype in ("int8", "float16", "bool", "nonsense"):
-        with pytest.raises(ValueError, match="dtype: expected float32 or float64"):
+        with pytest.raises(ValueError, match="dtype: expected one of float64, float32"):
             dropout_mask(3, 0.5, 0, dtype)
 
 

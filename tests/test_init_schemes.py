@@ -272,7 +272,7 @@ def test_bad_seeds(seed):
 
 @pytest.mark.parametrize("dtype", ["int32", "float16", "complex128", "nonsense", bool, 3.5])
 def test_bad_dtypes(dtype):
-    with pytest.raises(ValueError, match="dtype: expected float32 or float64"):
+    with pytest.raises(ValueError, match="dtype: expected one of float64, float32"):
         init_weight("he_normal", (3, 2), 0, dtype)
 
 
