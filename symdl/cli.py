@@ -146,7 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
         "then prove BP1-BP4 and check compiled networks' gradients (the name 'networks' selects these rows).",
     )
     verify.add_argument(
-        "names", nargs="*", metavar="NAME", help="rules to verify, or 'networks' (default: all rules and networks)"
+        "names", nargs="*", metavar="NAME",
+        help="rules to verify, or 'networks' or 'codegen' (default: all rules, networks and generated code)",
     )
     verify.add_argument("--points", type=_positive_int, default=200, metavar="N", help="sample points (default: 200)")
     verify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
@@ -587,14 +588,15 @@ class _Progress:
             self.open = False
 
 
-#: Names `symdl verify` takes besides rules: the backprop proofs and compiled-network rows.
+#: Names `symdl verify` takes besides rules: the backprop proofs and compiled-network rows, and the generated-code rows.
 NETWORK_ROWS = "networks"
+CODEGEN_ROWS = "codegen"
 
 
 def _check_names(names: Sequence[str]) -> list[str] | None:
     from .rules import rules
 
-    known = [*rules(), NETWORK_ROWS]
+    known = [*rules(), NETWORK_ROWS, CODEGEN_ROWS]
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
@@ -674,12 +676,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
     from .verify_network import verify_networks
 
     names = _check_names(args.names)
-    rule_names = None if names is None else [n for n in names if n != NETWORK_ROWS]
+    from .verify_codegen import verify_codegen
+
+    rule_names = None if names is None else [n for n in names if n not in (NETWORK_ROWS, CODEGEN_ROWS)]
     progress = _Progress(sys.stderr, enabled=not args.quiet)
     try:
         reports = verify_rules(rule_names, progress=progress, points=args.points) if rule_names != [] else []
         if names is None or NETWORK_ROWS in names:
             reports += verify_networks(progress=progress)
+        if names is None or CODEGEN_ROWS in names:
+            progress("generated code: standalone modules and exports", 0, 1)
+            reports += verify_codegen()
     finally:
         progress.close()
     passed = sum(1 for r in reports if r.passed)
@@ -687,8 +694,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         _out(json.dumps([_report_json(r) for r in reports], indent=2))
     else:
         _print_verify_table(reports)
-        backprop = sum(1 for r in reports if r.kind != "rule")
-        counted = f"{len(reports) - backprop} rules" + (f", {backprop} backprop rows" if backprop else "")
+        others = sum(1 for r in reports if r.kind != "rule")
+        counted = f"{len(reports) - others} rules" + (f", {others} other rows" if others else "")
         _out(f"{counted}: {passed} passed, {len(reports) - passed} failed")
     return EXIT_OK if passed == len(reports) else EXIT_FAILED
 
