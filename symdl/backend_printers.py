@@ -63,62 +63,6 @@ class _ArrayModulePrinter(SymdlNumpyPrinter):
     def _fn(self, name: str) -> str:
         return f"{self._module}.{self._renamed.get(name, name)}"
 
-    # --- what SymdlNumpyPrinter spells with "numpy." -----------------------
-
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        *branches, (last_value, last_cond) = expr.args
-        if last_cond != sp.true:
-            raise ValueError(f"cannot print a Piecewise without an 'otherwise' branch: {expr}")
-        if len(branches) == 1 and branches[0][0].is_number and last_value.is_number:
-            return self._step(branches[0][1], branches[0][0], last_value)
-        code = self._branch_value(last_value)
-        for value, cond in reversed(branches):
-            code = f"{self._fn('where')}({self._print(cond)}, {self._branch_value(value)}, {code})"
-        return code
-
-    def _step(self, cond: sp.Basic, inside: sp.Expr, outside: sp.Expr) -> str:
-        """``inside`` where ``cond`` holds, else ``outside`` (two numbers), as arithmetic on the boolean."""
-        if outside == 0:
-            mask, value = cond, inside
-        elif inside == 0:
-            mask, value = sp.Not(cond), outside
-        else:
-            self._masks += 1
-            name = f"_m{self._masks}"
-            inside_code, outside_code = self._print(inside), self._print(outside)
-            return f"(_t({inside_code})*({name} := {self._print(cond)}) + _t({outside_code})*~{name})"
-        if value == 1:
-            return self._cast_mask(self._print(mask))
-        return f"(_t({self._print(value)})*{self._print(mask)})"
-
-    def _cast_mask(self, mask: str) -> str:
-        return f"{mask}.astype(_dtype)"
-
-    def _print_Max(self, expr: sp.Max) -> str:
-        if len(expr.args) == 2:
-            lo, other = sorted(expr.args, key=lambda a: not a.is_number)
-            if lo.is_number and isinstance(other, sp.Min) and len(other.args) == 2:
-                hi, x = sorted(other.args, key=lambda a: not a.is_number)
-                if hi.is_number and not x.is_number and lo < hi:
-                    return self._clip(self._print(x), self._print(lo), self._print(hi))
-        return self._print_nested(expr, "maximum")
-
-    def _clip(self, x: str, lo: str, hi: str) -> str:
-        return f"{self._fn('clip')}({x}, {lo}, {hi})"
-
-    def _print_nested(self, expr: sp.Basic, func: str) -> str:
-        args = [self._print(a) for a in expr.args]
-        code = args[0]
-        for arg in args[1:]:
-            code = f"{self._fn(func)}({code}, {arg})"
-        return code
-
-    def _print_Abs(self, expr: sp.Abs) -> str:
-        return f"{self._fn('abs')}({self._print(expr.args[0])})"
-
-    def _print_sign(self, expr: sp.sign) -> str:
-        return f"{self._fn('sign')}({self._print(expr.args[0])})"
-
 
 class JaxPrinter(_ArrayModulePrinter):
     """symdl's stable forms as ``jax.numpy`` code (imported as ``jnp``).

@@ -37,6 +37,18 @@ class SymdlNumpyPrinter(NumPyPrinter):
         super().__init__({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False})
         self._masks = 0
 
+    # Hooks a printer for another array module (symdl.backend_printers) overrides.
+
+    def _fn(self, name: str) -> str:
+        """The array module's function ``name``, as code."""
+        return f"numpy.{name}"
+
+    def _cast_mask(self, mask: str) -> str:
+        return f"{mask}.astype(_dtype)"
+
+    def _clip(self, x: str, lo: str, hi: str) -> str:
+        return f"{self._fn('clip')}({x}, {lo}, {hi})"
+
     def _print_Function(self, expr: sp.Function) -> str:
         # SymPy's dispatcher skips base classes of Function subclasses, so named functions land here.
         if isinstance(expr, NamedFunction):
@@ -51,7 +63,7 @@ class SymdlNumpyPrinter(NumPyPrinter):
             return self._step(branches[0][1], branches[0][0], last_value)
         code = self._branch_value(last_value)
         for value, cond in reversed(branches):
-            code = f"numpy.where({self._print(cond)}, {self._branch_value(value)}, {code})"
+            code = f"{self._fn('where')}({self._print(cond)}, {self._branch_value(value)}, {code})"
         return code
 
     def _step(self, cond: sp.Basic, inside: sp.Expr, outside: sp.Expr) -> str:
@@ -72,7 +84,7 @@ class SymdlNumpyPrinter(NumPyPrinter):
             inside_code, outside_code = self._print(inside), self._print(outside)
             return f"(_t({inside_code})*({name} := {self._print(cond)}) + _t({outside_code})*~{name})"
         if value == 1:
-            return f"{self._print(mask)}.astype(_dtype)"
+            return self._cast_mask(self._print(mask))
         return f"(_t({self._print(value)})*{self._print(mask)})"
 
     def _print_Max(self, expr: sp.Max) -> str:
@@ -82,7 +94,7 @@ class SymdlNumpyPrinter(NumPyPrinter):
             if lo.is_number and isinstance(other, sp.Min) and len(other.args) == 2:
                 hi, x = sorted(other.args, key=lambda a: not a.is_number)
                 if hi.is_number and not x.is_number and lo < hi:
-                    return f"numpy.clip({self._print(x)}, {self._print(lo)}, {self._print(hi)})"
+                    return self._clip(self._print(x), self._print(lo), self._print(hi))
         return self._print_nested(expr, "maximum")
 
     def _branch_value(self, value: sp.Expr) -> str:
@@ -94,7 +106,7 @@ class SymdlNumpyPrinter(NumPyPrinter):
         args = [self._print(a) for a in expr.args]
         code = args[0]
         for arg in args[1:]:
-            code = f"numpy.{func}({code}, {arg})"
+            code = f"{self._fn(func)}({code}, {arg})"
         return code
 
     def _print_Min(self, expr: sp.Min) -> str:
@@ -107,10 +119,10 @@ class SymdlNumpyPrinter(NumPyPrinter):
         return self._print_nested(expr, "logical_or")
 
     def _print_Abs(self, expr: sp.Abs) -> str:
-        return f"numpy.abs({self._print(expr.args[0])})"
+        return f"{self._fn('abs')}({self._print(expr.args[0])})"
 
     def _print_sign(self, expr: sp.sign) -> str:
-        return f"numpy.sign({self._print(expr.args[0])})"
+        return f"{self._fn('sign')}({self._print(expr.args[0])})"
 
 
 class _Printer(SymdlNumpyPrinter):
