@@ -1,0 +1,94 @@
+"""The document model of a derivation report: what every renderer (TeX, HTML, Markdown, notebook) reads.
+
+A :class:`Report` is a title and a tuple of :class:`Section` s, one per item
+(a rule, a formula, BP1–BP4 of a network, batch norm). A section holds its
+definition, the derivation *steps*, its conventions at kinks, its
+verification results and an optional plot.
+
+Trust boundary: all mathematics is carried as SymPy objects (:class:`Math`),
+never as LaTeX text; the renderers print it (``sympy.latex`` /
+``sympy.mathml``) and so no text a user typed reaches a document verbatim.
+Every ``str`` field here is *plain text*: renderers escape it for their
+format. The one exception is :attr:`Plot.svg`, produced by matplotlib from
+numbers, whose text labels the plotting code itself sets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import sympy as sp
+
+__all__ = ["Check", "Math", "Plot", "Report", "Section", "SectionKind", "Step"]
+
+SectionKind = Literal["activation", "loss", "penalty", "formula", "backprop", "batchnorm", "dropout", "init"]
+
+
+@dataclass(frozen=True)
+class Math:
+    """One displayed equation ``lhs = rhs`` (or a lone expression when ``rhs`` is None).
+
+    ``lhs`` and ``rhs`` are SymPy objects (expressions, matrix expressions,
+    ``Piecewise`` …). ``relation`` is one of ``"="``, ``"≠"``, ``"≤"``, ``"≈"``;
+    each renderer spells it in its own notation.
+    """
+
+    lhs: sp.Basic
+    rhs: sp.Basic | None = None
+    relation: Literal["=", "≠", "≤", "≈"] = "="
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a derivation: what is done (plain text) and the equations it yields."""
+
+    title: str
+    math: tuple[Math, ...] = ()
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification result: what was checked, whether it held, and the measured detail (plain text)."""
+
+    what: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Plot:
+    """A picture of the item: SVG text from matplotlib (Agg backend) and its caption (plain text)."""
+
+    svg: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class Section:
+    """One item of a report.
+
+    ``key`` is a stable identifier usable as an anchor/file stem
+    (``[a-z0-9_-]+``); ``title`` is plain text. ``kinks`` are steps that state
+    the value taken at each kink and why (empty for smooth items).
+    """
+
+    key: str
+    title: str
+    kind: SectionKind
+    summary: str = ""
+    definition: tuple[Math, ...] = ()
+    steps: tuple[Step, ...] = ()
+    kinks: tuple[Step, ...] = ()
+    checks: tuple[Check, ...] = ()
+    plot: Plot | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """A whole document: a title, an introduction (plain text) and its sections, in order."""
+
+    title: str
+    sections: tuple[Section, ...] = field(default_factory=tuple)
+    introduction: str = ""
