@@ -39,10 +39,11 @@ from .backend_printers import BACKENDS, printer_for
 from .codegen import printable, use_expm1_log1p
 from .functions import log_cosh, sigmoid, softplus
 from .index_codegen import Centered, FirstArgMax, LogSumExp, RowMax
+from .network_backends import network_module_source
 from .rules import Rule, formula_rule, rule, rules
 from .vector_rules import VectorRule
 
-__all__ = ["SUPPORTED_VECTOR_RULES", "rule_module_source", "stabilise", "to_jax", "to_torch"]
+__all__ = ["SUPPORTED_VECTOR_RULES", "network_module_source", "rule_module_source", "stabilise", "to_jax", "to_torch"]
 
 Backend = Literal["jax", "torch"]
 SUPPORTED_VECTOR_RULES: tuple[str, ...] = ("softmax", "softmax_cross_entropy")

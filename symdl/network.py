@@ -529,14 +529,18 @@ def check_batch(value: object, name: str, width: int, dtype: np.dtype) -> np.nda
     return arr
 
 
+# The learning rates a network accepts: positive normal float32 numbers, as Python floats (comparing with a float32
+# scalar would cast lr to float32 and overflow). Generated modules carry the two numbers, not numpy.
+LR_RANGE = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
+
+
 def _check_lr(lr: object) -> float:
     """``lr`` as a positive float that fits float32 (the narrowest dtype a network computes in)."""
     try:
         value = float(lr) if isinstance(lr, numbers.Real) and not isinstance(lr, bool) else float("nan")
     except OverflowError:
         value = float("inf")
-    # As Python floats: comparing with a float32 scalar would cast lr to float32 and overflow.
-    if not (float(np.finfo(np.float32).tiny) <= value <= float(np.finfo(np.float32).max)):
+    if not (LR_RANGE[0] <= value <= LR_RANGE[1]):
         raise ValueError(f"lr: expected a positive finite number from 1.2e-38 to 3.4e38, got {lr!r}")
     return value
 

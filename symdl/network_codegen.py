@@ -26,10 +26,44 @@ import sympy as sp
 from .backprop import BackpropEquations, Elementwise, KernelCall, LossForms, VectorRuleCall
 from .codegen import _Printer, printable
 
-__all__ = ["NetworkSource", "buffer_names", "parameter_names", "print_network"]
+__all__ = ["ARRAY_BACKENDS", "ArrayBackend", "NetworkSource", "buffer_names", "parameter_names", "print_network"]
 
-# numpy.f(args) with no call inside: a candidate for numpy.f(args, out=Z).
-_UFUNC_CALL = re.compile(r"numpy\.(\w+)\(([^()]*)\)")
+
+@dataclass(frozen=True)
+class ArrayBackend:
+    """How the printed network spells its array library.
+
+    ``module`` is the name the code calls (``numpy``, ``jnp``, ``torch``).
+    ``out_param``: element-wise calls may write into a dead buffer (``f(z,
+    out=z)``). ``functional``: arrays are immutable (JAX), so the argument
+    unpacking is the pure ``_unpack`` (checks run outside ``jax.jit``), lr is
+    taken as given, and ``train_step`` returns ``(loss, new params)`` instead
+    of writing into params. ``x *= y`` stays: on an immutable array Python
+    rebinds the name, which liveness already allows.
+    """
+
+    name: str
+    module: str
+    out_param: bool = True
+    functional: bool = False
+
+    def printer(self) -> _Printer:
+        if self.name == "numpy":
+            return _Printer()
+        from .backend_printers import printer_for
+
+        return printer_for(self.name)
+
+    def ufunc_call(self) -> re.Pattern[str]:
+        """``module.f(args)`` with no call inside: a candidate for ``module.f(args, out=Z)``."""
+        return re.compile(rf"{self.module}\.(\w+)\(([^()]*)\)")
+
+
+ARRAY_BACKENDS: dict[str, ArrayBackend] = {
+    "numpy": ArrayBackend("numpy", "numpy"),
+    "jax": ArrayBackend("jax", "jnp", out_param=False, functional=True),
+    "torch": ArrayBackend("torch", "torch"),
+}
 
 
 @dataclass
@@ -39,6 +73,7 @@ class _Scope:
     names: dict[sp.MatrixSymbol, str]
     batched: set[sp.MatrixSymbol]
     inputs: set[str]
+    backend: ArrayBackend = ARRAY_BACKENDS["numpy"]
     printer: _Printer = field(default_factory=_Printer)
     temps: Iterable[sp.Symbol] = field(default_factory=lambda: sp.numbered_symbols("_e"))
     aliases: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
@@ -103,7 +138,7 @@ class _Function:
         reducing = lhs not in scope.batched and scope.is_batched(rhs)
         if reducing:  # BP3 and the learned inputs' gradients: a sum over the batch
             if "_ones" not in self.scope.defined:
-                self.lines.append("_ones = numpy.ones(X.shape[0], _dtype)")
+                self.lines.append(f"_ones = {scope.backend.module}.ones(X.shape[0], dtype=_dtype)")
                 self.scope.defined.add("_ones")
             # 1ᵀD: one BLAS matrix-vector product, about 2× numpy.sum(D, axis=0) for a batch of 256 (bench_network).
             self.lines.append(f"{target} = _ones @ {self._parenthesized(rhs)}")
@@ -149,16 +184,17 @@ class _Function:
             self.lines.append(f"{target} = {name}")
             return True
         code = self._code(rhs)
-        match = _UFUNC_CALL.fullmatch(code)
+        backend = self.scope.backend
+        match = backend.ufunc_call().fullmatch(code) if backend.out_param else None
         function = match.group(1) if match else ""
-        # numpy.where and friends take no out=; ufuncs and clip do.
+        # where and friends take no out=; ufuncs and clip/clamp do.
         if (
             reusable
             and match
             and name in (a.strip() for a in match.group(2).split(","))
-            and (isinstance(getattr(np, function, None), np.ufunc) or function == "clip")
+            and (isinstance(getattr(np, function, None), np.ufunc) or function in ("clip", "clamp"))
         ):
-            self.lines.append(f"numpy.{function}({match.group(2)}, out={name})")
+            self.lines.append(f"{backend.module}.{function}({match.group(2)}, out={name})")
             self.lines.append(f"{target} = {name}")
         else:
             self.lines.append(f"{target} = {code}")
@@ -213,7 +249,7 @@ class _Function:
         )
         body = printable(body, expr.name)
         if not body.free_symbols:  # a constant derivative: broadcast to the argument's shape
-            return f"numpy.full({names[0]}.shape, {scope.printer.doprint(body)}, dtype=_dtype)"
+            return f"{scope.backend.module}.full({names[0]}.shape, {scope.printer.doprint(body)}, dtype=_dtype)"
         intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")
         for symbol, value in intermediates:
             self.lines.append(f"{symbol} = {scope.printer.doprint(value)}")
@@ -279,6 +315,7 @@ def print_network(
     penalty_value: sp.Lambda | None,
     widths: Sequence[int] | None = None,
     inference: BackpropEquations | None = None,
+    backend: str = "numpy",
 ) -> NetworkSource:
     """Source of ``forward``, ``trace`` (every zˡ and aˡ), ``loss``, ``loss_and_grad`` and ``train_step`` for ``eqs``.
 
@@ -293,7 +330,15 @@ def print_network(
     ``_check_lr``, the vector rule kernels named in
     :attr:`NetworkSource.kernels`, and with batch norm or dropout ``_bn_*``,
     ``_bn_update`` and ``_masks``.
+
+    ``backend`` ("numpy", "jax", "torch", see :data:`ARRAY_BACKENDS`) picks the
+    array library; a functional backend's namespace provides the pure
+    ``_unpack(params, X, Y)`` in place of ``_check`` and ``_check_lr``.
     """
+    if backend not in ARRAY_BACKENDS:
+        raise ValueError(f"unknown array backend {backend!r}; accepted: {', '.join(ARRAY_BACKENDS)}")
+    array = ARRAY_BACKENDS[backend]
+    check = "_unpack" if array.functional else "_check"
     names, batched = _names(eqs)
     params = parameter_names(eqs)
     buffers = buffer_names(eqs)
@@ -310,23 +355,23 @@ def print_network(
     masked = [layer for layer in eqs.layers if layer.keep is not None]
     masks = [f"{', '.join(names[layer.mask] for layer in masked)}, = _masks(seed, X.shape[0])"] if masked else []
     seed = ", seed=0" if masked else ""
-    header = [f"{unpack} = _check(params, X, Y)", *masks]
+    header = [f"{unpack} = {check}(params, X, Y)", *masks]
 
     known = {} if widths is None else {sp.Symbol(f"n_{l}", integer=True, positive=True): n for l, n in enumerate(widths)}
 
     def scope() -> _Scope:
-        return _Scope(names=names, batched=batched, inputs=inputs, widths=known)
+        return _Scope(names=names, batched=batched, inputs=inputs, widths=known, backend=array, printer=array.printer())
 
     out_name = f"a{top.index}"
     sources = []
     forward = _Function(scope(), (inference or eqs).forward, keep=[top.a]).emit_all()
     sources.append(
-        _def("forward", "params, X", [f"{fwd_unpack}, _ = _check(params, X, None, False, False)", *forward, f"return {out_name}"])
+        _def("forward", "params, X", [f"{fwd_unpack}, _ = {check}(params, X, None, False, False)", *forward, f"return {out_name}"])
     )
     every = [s for layer in eqs.layers for s in (layer.z, layer.a)]
     trace = _Function(scope(), eqs.forward, keep=every).emit_all()
     traced = ", ".join(f"{names[s]!r}: {names[s]}" for s in every)
-    trace_head = [f"{fwd_unpack}, _ = _check(params, X, None, False, False)", *masks]
+    trace_head = [f"{fwd_unpack}, _ = {check}(params, X, None, False, False)", *masks]
     sources.append(_def("trace", f"params, X{seed}", [*trace_head, *trace, f"return {{{traced}}}"]))
     loss_scope = scope()
     loss_lines = _Function(loss_scope, eqs.forward, keep=[top.a]).emit_all()
@@ -348,8 +393,13 @@ def print_network(
         if layer.batchnorm:
             l = layer.index
             update.append(f"_bn_update(running_mean{l}, running_var{l}, mean{l}, var{l}, X.shape[0])")
-    train_head = ["lr = _check_lr(lr)", f"{unpack} = _check(params, X, Y, True)", *masks]
-    sources.append(_def("train_step", f"params, X, Y, lr{seed}", [*train_head, *body, *update, "return loss"]))
+    train_head = [*([] if array.functional else ["lr = _check_lr(lr)"]), f"{unpack} = {check}(params, X, Y, True)", *masks]
+    if array.functional:  # immutable arrays: the new values are returned, the caller stores them
+        new = ", ".join(f"{p!r}: {p}" for p in params)
+        result = f"return loss, {{{new}}}"
+    else:
+        result = "return loss"
+    sources.append(_def("train_step", f"params, X, Y, lr{seed}", [*train_head, *body, *update, result]))
     return NetworkSource(source="\n\n".join(sources), kernels=kernels)
 
 
@@ -368,11 +418,12 @@ def _loss_value(
     """
     lines = ["_inv_m = 1.0 / X.shape[0]"]
     printer = scope.printer
+    m = scope.backend.module
     top_a = eqs.layers[-1].a
     rhs = eqs.loss_gradient.rhs
     shared = gradient and isinstance(rhs, Elementwise) and loss.value is not None and rhs.arrays == (top_a, eqs.y)
     if loss.vector_rule is not None:
-        lines.append(f"loss = numpy.sum({_kernel_name(loss.vector_rule, 'value')}({out_name}, Y), dtype=_dtype) * _inv_m")
+        lines.append(f"loss = {m}.sum({_kernel_name(loss.vector_rule, 'value')}({out_name}, Y), dtype=_dtype) * _inv_m")
     else:
         a, y = loss.value.variables
         arrays = {a: sp.Symbol(scope.name(top_a), real=True), y: sp.Symbol("Y", real=True)}
@@ -385,11 +436,11 @@ def _loss_value(
         # Σ c·f = c·Σ f: the constant (½ of the squared error) multiplies once, not per element.
         coeff, rest = finals[0].as_coeff_Mul()
         scale = "_inv_m" if coeff == 1 else f"({printer.doprint(coeff)} * _inv_m)"
-        lines.append(f"loss = numpy.sum({printer.doprint(rest)}, dtype=_dtype) * {scale}")
+        lines.append(f"loss = {m}.sum({printer.doprint(rest)}, dtype=_dtype) * {scale}")
         if shared:
             code = printer.doprint(finals[1])
             if not finals[1].free_symbols:  # a constant ∂ℓ/∂a (a linear loss): one value per output
-                lines.append(f"gA = numpy.full({scope.name(top_a)}.shape, {code} * _inv_m, dtype=_dtype)")
+                lines.append(f"gA = {m}.full({scope.name(top_a)}.shape, {code} * _inv_m, dtype=_dtype)")
             elif code.isidentifier():  # a bare name may be an input or a value still needed: no in-place scaling
                 lines.append(f"gA = {code} * _inv_m")
             else:
@@ -404,7 +455,7 @@ def _loss_value(
             term = printable(penalty_value.expr.xreplace({w: sp.Symbol(scope.name(layer.W), real=True)}), "penalty")
             coeff, rest = term.as_coeff_Mul()
             scale = "" if coeff == 1 else f" * {printer.doprint(coeff)}"
-            lines.append(f"loss += numpy.sum({printer.doprint(rest)}, dtype=_dtype){scale}")
+            lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype=_dtype){scale}")
     return lines
 
 

@@ -87,9 +87,9 @@ def _module(docstring: str, imports: Iterable[str], all_names: Sequence[str], bl
 
 
 def _import_order(line: str) -> tuple[int, int, str]:
-    """Standard library first, then numpy; ``import x`` before ``from x import`` (as isort orders them)."""
+    """Standard library first, then the array library; ``import x`` before ``from x import`` (as isort orders them)."""
     module = line.split()[1]
-    return (int(module.split(".")[0] == "numpy"), int(line.startswith("from ")), module)
+    return (int(module.split(".")[0] in ("numpy", "jax", "torch")), int(line.startswith("from ")), module)
 
 
 # --- rules -------------------------------------------------------------------------------------------------------------
@@ -280,37 +280,57 @@ def _batchnorm_blocks(network, dtype: np.dtype) -> list[str]:
     return [sources[name] for name in sorted(called)] + blocks
 
 
-def _init_block(compiled, dtype: np.dtype) -> str:
+# How each array library draws U(-a, a) from a seed and makes a constant array: (setup, draw, constant, generator).
+_INIT_SPELLING = {
+    "numpy": (
+        ["rng = numpy.random.default_rng(int(seed))"],
+        "_t({width!r}) * rng.random({shape!r}, dtype=_dtype) - _t({limit!r})",
+        "numpy.full({shape!r}, {value!r}, dtype=_dtype)",
+        "numpy.random.default_rng(seed); as CompiledNetwork.init(seed)",
+    ),
+    "jax": (
+        ["key = jax.random.PRNGKey(int(seed))"],
+        "jax.random.uniform(jax.random.fold_in(key, {index}), {shape!r}, _dtype, -{limit!r}, {limit!r})",
+        "jnp.full({shape!r}, {value!r}, dtype=_dtype)",
+        "jax.random.PRNGKey(seed) (the same distribution as CompiledNetwork.init, other numbers)",
+    ),
+    "torch": (
+        ["generator = torch.Generator().manual_seed(int(seed))"],
+        "torch.rand({shape!r}, generator=generator, dtype=_dtype) * {width!r} - {limit!r}",
+        "torch.full({shape!r}, {value!r}, dtype=_dtype)",
+        "torch.Generator().manual_seed(seed) (the same distribution as CompiledNetwork.init, other numbers)",
+    ),
+}
+
+
+def init_block(compiled, backend: str = "numpy") -> str:
     """``init_params(seed)``: Glorot-uniform weights (limits evaluated here from the SymPy expression) and constants."""
     from .init_schemes import _parameter_kernel, get_scheme
 
+    setup, draw, constant, generator = _INIT_SPELLING[backend]
     scheme = get_scheme("glorot_uniform")
     reference = compiled.init(0)
     lines = [
         "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
         "    raise ValueError(f'seed: expected a non-negative integer, got {seed!r}')",
-        "rng = numpy.random.default_rng(int(seed))",
+        *setup,
         "params = {}",
     ]
-    for name, shape in compiled.param_shapes.items():
+    for index, (name, shape) in enumerate(compiled.param_shapes.items()):
         if name.rstrip("0123456789") == "W":
             n_out, n_in = shape
             limit = float(_parameter_kernel(scheme)(n_in, n_out))
             lines.append(f"# U(-a, a) with a = {scheme.parameter} = {limit!r} at n_in = {n_in}, n_out = {n_out}")
-            lines.append(f"params[{name!r}] = _t({2 * limit!r}) * rng.random({shape!r}, dtype=_dtype) - _t({limit!r})")
+            lines.append(f"params[{name!r}] = " + draw.format(index=index, shape=shape, width=2 * limit, limit=limit))
             continue
         values = np.unique(reference[name])
         if values.size != 1:
             raise ValueError(f"{name}: the initial value is not a constant")
-        value = float(values[0])
-        make = {0.0: "numpy.zeros({shape!r}, dtype=_dtype)", 1.0: "numpy.ones({shape!r}, dtype=_dtype)"}.get(
-            value, "numpy.full({shape!r}, {value!r}, dtype=_dtype)"
-        )
-        lines.append(f"params[{name!r}] = " + make.format(shape=shape, value=value))
+        lines.append(f"params[{name!r}] = " + constant.format(shape=shape, value=float(values[0])))
     lines.append("return params")
     doc = (
         "Initial parameters: weights Glorot-uniform, U(-a, a) with a = sqrt(6/(n_in + n_out)), drawn in order "
-        "from numpy.random.default_rng(seed); the rest constant. As CompiledNetwork.init(seed)."
+        f"from {generator}; the rest constant."
     )
     return _function("init_params", "seed=0", doc, lines)
 
@@ -337,6 +357,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     ``network.compile(dtype)``.
     """
     from .network import (
+        LR_RANGE,
         Network,
         _check_lr,
         _module_header,
@@ -363,14 +384,15 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
         _helper(check_arguments, {"check_arguments": "_check_arguments", "params_error": "_params_error", "check_batch": "_check_batch"}),
         _helper(params_error, {"params_error": "_params_error"}),
         _helper(check_batch, {"check_batch": "_check_batch"}),
-        _helper(_check_lr, {}),
+        f"_LR_RANGE = {LR_RANGE!r}\n",
+        _helper(_check_lr, {"LR_RANGE": "_LR_RANGE"}),
         _function(
             "_check", "params, X, Y, writable=False, targets=True",
             "The parameter arrays in order (trainable, then running statistics), then X and Y; ValueError if wrong.",
             [f"return _check_arguments(_SPECS, _dtype, {network.layers[0]}, {network.layers[-1]}, "
              f"{bool(compiled.buffer_names)}, params, X, Y, writable, targets)"],
         ),
-        _init_block(compiled, dtype),
+        init_block(compiled),
     ]  # fmt: skip
     from .rules import rule as get_rule
 

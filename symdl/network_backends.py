@@ -1,0 +1,275 @@
+"""A network as a JAX or PyTorch module: BP1–BP4 printed in ``jax.numpy`` or ``torch``, no autodiff.
+
+:func:`network_module_source` prints the same equations as
+:class:`symdl.CompiledNetwork` (:func:`symdl.network_codegen.print_network`)
+with the backend's printer, so the gradient is the derived one, not the
+library's autodiff. The module imports only its library and the standard
+library, and exposes the numpy module's functions with its conventions:
+
+* **JAX** — every entry point is ``jax.jit``-compiled once per shape; the
+  arguments are checked outside the jit. Arrays are immutable, so
+  ``train_step(params, X, Y, lr)`` stores the new arrays in the dict
+  ``params`` and returns the loss before the step. A float64 module turns on
+  ``jax_enable_x64`` when imported (JAX computes in float32 otherwise).
+* **PyTorch** — eager, under ``torch.no_grad()``, with the numpy code's
+  in-place statements (``torch.tanh(z, out=z)``); ``train_step`` updates the
+  tensors of ``params`` in place.
+
+Element-wise activations, losses and penalties and the softmax vector rules
+are supported; batch norm and dropout (whose numpy modules use numpy's
+generator and in-place running statistics) are refused with a clear error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import __version__
+from .network_codegen import print_network
+from .standalone import _docstring, _module, init_block
+
+__all__ = ["NETWORK_BACKENDS", "network_module_source"]
+
+NETWORK_BACKENDS: tuple[str, ...] = ("jax", "torch")
+
+_JAX_CHECKS = '''
+def _batch(value, name, width):
+    """``value`` as a finite (batch, width) array of _dtype (integers converted), else a ValueError."""
+    if value is None:
+        raise ValueError(f"{name}: expected a (batch, {width}) array, got None")
+    given = str(getattr(value, "dtype", ""))
+    if given.startswith(("float", "bfloat", "complex")) and given != _dtype.name:
+        raise ValueError(f"{name} has dtype {given}; this module computes in {_dtype.name} (convert it first)")
+    try:
+        arr = jnp.asarray(value)
+    except (TypeError, ValueError) as why:
+        raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}): {why}") from None
+    if jnp.issubdtype(arr.dtype, jnp.integer) or arr.dtype == jnp.bool_:
+        arr = arr.astype(_dtype)
+    if arr.dtype != _dtype:
+        raise ValueError(f"{name} has dtype {arr.dtype}; this module computes in {_dtype.name} (convert it first)")
+    if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
+        raise ValueError(f"{name} has shape {tuple(arr.shape)}; expected (batch, {width}) with batch >= 1")
+    if not bool(jnp.isfinite(arr).all()):
+        raise ValueError(f"{name} contains NaN or infinity; expected finite numbers")
+    return arr
+
+
+def _check(params, X, Y, targets=True):
+    """(params as a dict of jax arrays, X, Y) checked against _SPECS and the widths, else a ValueError."""
+    expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
+    if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
+        raise ValueError(f"params: expected a dict with exactly {expected}")
+    arrays = {}
+    for name, shape in _SPECS:
+        arr = params[name]
+        if str(getattr(arr, "dtype", "")) != _dtype.name or tuple(getattr(arr, "shape", ())) != shape:
+            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
+            raise ValueError(f"params[{name!r}]: expected a {_dtype.name} array of shape {shape}, got {got}")
+        arrays[name] = jnp.asarray(arr)
+    X = _batch(X, "X", _N_IN)
+    if targets:
+        Y = _batch(Y, "Y", _N_OUT)
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+    return arrays, X, Y
+
+
+def _unpack(params, X, Y, writable=False, targets=True):
+    """The arrays in the order of _SPECS, then X and Y (inside jax.jit: no checks here)."""
+    return (*(params[name] for name, _ in _SPECS), X, Y)
+'''
+
+_TORCH_CHECKS = '''
+def _batch(value, name, width):
+    """``value`` as a finite (batch, width) tensor of _dtype (integers converted), else a ValueError."""
+    if value is None:
+        raise ValueError(f"{name}: expected a (batch, {width}) tensor, got None")
+    try:
+        arr = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as why:
+        raise ValueError(f"{name}: expected a 2-D tensor of numbers (batch, {width}): {why}") from None
+    if not arr.dtype.is_floating_point and not arr.dtype.is_complex:
+        arr = arr.to(_dtype)
+    if arr.dtype != _dtype:
+        raise ValueError(f"{name} has dtype {arr.dtype}; this module computes in {_dtype} (convert it first)")
+    if arr.dim() != 2 or arr.shape[1] != width or arr.shape[0] < 1:
+        raise ValueError(f"{name} has shape {tuple(arr.shape)}; expected (batch, {width}) with batch >= 1")
+    if not bool(torch.isfinite(arr).all()):
+        raise ValueError(f"{name} contains NaN or infinity; expected finite numbers")
+    return arr
+
+
+def _check(params, X, Y, writable=False, targets=True):
+    """The tensors of params in the order of _SPECS, then X and Y, else a ValueError naming what is wrong."""
+    expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
+    if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
+        raise ValueError(f"params: expected a dict with exactly {expected}")
+    out = []
+    for name, shape in _SPECS:
+        arr = params[name]
+        is_tensor = isinstance(arr, torch.Tensor)
+        if not is_tensor or arr.dtype != _dtype or tuple(arr.shape) != shape:
+            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
+            raise ValueError(f"params[{name!r}]: expected a {_dtype} tensor of shape {shape}, got {got}")
+        out.append(arr)
+    X = _batch(X, "X", _N_IN)
+    if targets:
+        Y = _batch(Y, "Y", _N_OUT)
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+    return (*out, X, Y)
+'''
+
+_JAX_ENTRIES = '''
+_forward = jax.jit(_forward_body)
+_trace = jax.jit(_trace_body)
+_loss = jax.jit(_loss_body)
+_loss_and_grad = jax.jit(_loss_and_grad_body)
+_train_step = jax.jit(_train_step_body)
+
+
+def forward(params, X):
+    """The network's output a^L for the rows of X."""
+    arrays, X, _ = _check(params, X, None, targets=False)
+    return _forward(arrays, X)
+
+
+def trace(params, X):
+    """Every z^l and a^l of the forward pass, by name."""
+    arrays, X, _ = _check(params, X, None, targets=False)
+    return _trace(arrays, X)
+
+
+def loss(params, X, Y):
+    """The cost C: the loss summed over outputs, averaged over the batch, plus the penalty."""
+    arrays, X, Y = _check(params, X, Y)
+    return _loss(arrays, X, Y)
+
+
+def loss_and_grad(params, X, Y):
+    """(C, dict of dC/dparam with the keys of params), the gradient from BP1-BP4."""
+    arrays, X, Y = _check(params, X, Y)
+    return _loss_and_grad(arrays, X, Y)
+
+
+def train_step(params, X, Y, lr):
+    """One step of gradient descent: the new arrays are stored in params; returns the loss before the step."""
+    lr = _check_lr(lr)
+    arrays, X, Y = _check(params, X, Y)
+    value, new = _train_step(arrays, X, Y, lr)
+    params.update(new)
+    return value
+'''
+
+
+def _refuse(network: object, backend: str) -> None:
+    if backend not in NETWORK_BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; accepted: numpy (symdl.standalone), {', '.join(NETWORK_BACKENDS)}")
+    for feature in ("batchnorm", "dropout"):
+        if getattr(network, feature) not in (None, False):
+            raise ValueError(f"{backend} network modules do not yet support {feature}; accepted there: backend 'numpy'")
+
+
+def _kernels(kernels: dict[str, tuple[str, str]], backend: str) -> list[str]:
+    """The vector rules' forward and VJP kernels the network calls, printed for ``backend`` by symdl.export."""
+    from .export import _kernel, _plan
+    from .rules import rule
+
+    blocks = []
+    for name in sorted(kernels):
+        rule_name, role = kernels[name]
+        plan = _plan(rule(rule_name))
+        args = list(plan.inputs)
+        if role == "value":
+            blocks.append(_kernel(plan, backend, plan.forward, name, args, f"{rule_name} along the last axis."))
+        else:
+            vjp_args = args if plan.scalar_output else [*args, "v"]
+            doc = f"vᵀ ∂{rule_name}/∂{args[0]} along the last axis."
+            blocks.append(_kernel(plan, backend, plan.derivatives[0], name, vjp_args, doc))
+    return ["\n".join(lines) for lines in blocks]
+
+
+def _entry_points(source: str, backend: str) -> str:
+    """The printed functions, renamed ``_NAME_body`` (JAX, wrapped by jitted checkers) or run without autograd (torch)."""
+    for name in ("forward", "trace", "loss", "loss_and_grad", "train_step"):
+        head = f"def {name}("
+        if head not in source:
+            raise ValueError(f"printed network has no {name}")
+        new = f"def _{name}_body(" if backend == "jax" else f"@torch.no_grad()\ndef {name}("
+        source = source.replace(f"\n{head}", f"\n{new}") if not source.startswith(head) else new + source[len(head):]
+    return source
+
+
+def network_module_source(network: object, backend: str, dtype: str | np.dtype | type = "float64") -> str:
+    """Source of a JAX (``backend="jax"``) or PyTorch (``"torch"``) module for ``network`` in ``dtype``.
+
+    The module defines ``init_params(seed)``, ``forward(params, X)``,
+    ``trace(params, X)``, ``loss(params, X, Y)``, ``loss_and_grad(params, X,
+    Y)`` and ``train_step(params, X, Y, lr)`` with the conventions and
+    numbers of ``network.compile(dtype)`` (``init_params`` draws from the
+    backend's own generator). Same input → byte-identical text.
+    """
+    from .network import LR_RANGE, Network, _check_lr, _loss_forms
+    from .standalone import _helper
+
+    if not isinstance(network, Network):
+        raise TypeError(f"network_module_source: expected a symdl.Network, got {type(network).__name__}")
+    _refuse(network, backend)
+    compiled = network.compile(dtype)
+    dtype = compiled.dtype
+    eqs = network._equations(output_form=True)
+    penalty_value = None
+    if network.penalty is not None:
+        import sympy as sp
+
+        (w,) = network.penalty.inputs
+        penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
+    printed = print_network(eqs, _loss_forms(network.loss), penalty_value, network.layers, None, backend=backend)
+    noun = {"jax": "JAX arrays", "torch": "torch tensors"}[backend]
+    dtype_line = f"_dtype = jnp.dtype({dtype.name!r})" if backend == "jax" else f"_dtype = torch.{dtype.name}"
+    constant = "jnp.asarray" if backend == "jax" else "torch.tensor"
+    blocks = [
+        "\n".join([
+            *(['jax.config.update("jax_enable_x64", True)  # a float64 module computes in float64', ""]
+              if backend == "jax" and dtype == np.float64 else []),
+            dtype_line,
+            f"_t = functools.partial({constant}, dtype=_dtype)",
+            f"_SPECS = {tuple(compiled.param_shapes.items())!r}",
+            f"_N_IN, _N_OUT = {network.layers[0]}, {network.layers[-1]}",
+            f"_LR_RANGE = {LR_RANGE!r}",
+        ]) + "\n",
+        _helper(_check_lr, {"LR_RANGE": "_LR_RANGE"}),
+        _JAX_CHECKS if backend == "jax" else _TORCH_CHECKS,
+        init_block(compiled, backend),
+        *_kernels(dict(printed.kernels), backend),
+        _entry_points(printed.source, backend),
+    ]  # fmt: skip
+    if backend == "jax":
+        blocks.append(_JAX_ENTRIES)
+    entry = ["init_params", "forward", "trace", "loss", "loss_and_grad", "train_step"]
+    name = {"jax": "JAX", "torch": "PyTorch"}[backend]
+    mutation = (
+        "train_step(params, X, Y, lr): one step of gradient descent; the new arrays are stored in the dict params "
+        "(JAX arrays are immutable); returns the loss before it."
+        if backend == "jax"
+        else "train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "
+        "returns the loss before it."
+    )
+    conventions = [
+        f"params: dict of {noun} " + ", ".join(f"{n} {s}" for n, s in compiled.param_shapes.items()) + ".",
+        f"X: (batch, {network.layers[0]}), Y: (batch, {network.layers[-1]}), {dtype.name}; zˡ = aˡ⁻¹ Wˡᵀ + bˡ row by row.",
+        "loss: per-sample sum over output units of the loss, averaged over the batch, plus the penalty on the weights.",
+        mutation,
+        "Gradients are BP1–BP4 as derived by symdl and printed here, not the library's autodiff.",
+    ]
+    sections = [
+        ("Spec", [f"{network!r}.compile({dtype.name!r})", f"Functions: {', '.join(entry)}."]),
+        ("Conventions", conventions),
+        ("Equations (LaTeX)", [f"{label}: {text}" for label, text in network.equations().latex()]),
+    ]
+    title = f"{name} code for a network: generated by symdl {__version__} from SymPy expressions. Do not edit: regenerate."
+    imports = ["import functools", "import numbers", "from collections.abc import Mapping"]
+    imports += ["import jax", "import jax.numpy as jnp"] if backend == "jax" else ["import torch"]
+    return _module(_docstring(title, sections), imports, entry, blocks)
+

@@ -1,0 +1,292 @@
+"""symdl.network_backends: JAX and PyTorch network modules give the compiled network's numbers, without sympy or symdl."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symdl
+from symdl.network import accepted_rules
+from symdl.network_backends import network_module_source
+
+jax = pytest.importorskip("jax")
+torch = pytest.importorskip("torch")
+import jax.numpy as jnp
+
+BACKENDS = ("jax", "torch")
+
+# Loads each generated module where sympy and symdl cannot be imported, runs every entry point on the
+# compiled network's initial params and writes the results (as numpy arrays) next to the inputs.
+_RUNNER = textwrap.dedent(
+    """
+    import sys
+    sys.modules["sympy"] = None
+    sys.modules["symdl"] = None
+    import importlib, json, numpy as np
+    folder = sys.argv[1]
+    sys.path.insert(0, folder)
+    for blocked in ("sympy", "symdl"):
+        try:
+            importlib.import_module(blocked)
+        except ImportError:
+            pass
+        else:
+            raise SystemExit(f"{blocked} is importable")
+    arrays = dict(np.load(folder + "/inputs.npz"))
+    out = {}
+    for job in json.load(open(folder + "/jobs.json")):
+        mod = importlib.import_module(job["module"])
+        if job["backend"] == "torch":
+            import torch
+            convert, back = (lambda a: torch.from_numpy(a.copy())), (lambda t: t.numpy())
+        else:
+            import jax.numpy as jnp
+            convert, back = jnp.asarray, np.asarray
+        prefix = job["module"] + "."
+        params = {k[len(prefix) + 7:]: convert(v) for k, v in arrays.items() if k.startswith(prefix + "params.")}
+        X, Y = arrays[prefix + "X"], arrays[prefix + "Y"]
+        out[prefix + "forward"] = back(mod.forward(params, X))
+        out.update({prefix + "trace." + k: back(v) for k, v in mod.trace(params, X).items()})
+        out[prefix + "loss"] = back(mod.loss(params, X, Y))
+        loss, grads = mod.loss_and_grad(params, X, Y)
+        out[prefix + "loss_and_grad"] = back(loss)
+        out.update({prefix + "grad." + k: back(v) for k, v in grads.items()})
+        out[prefix + "train_step"] = back(mod.train_step(params, X, Y, 0.05))
+        out.update({prefix + "after." + k: back(v) for k, v in params.items()})
+        init = mod.init_params(7)
+        out.update({prefix + "init." + k: back(v) for k, v in init.items()})
+        out[prefix + "init_again"] = back(mod.init_params(7)["W1"])
+    np.savez(folder + "/outputs.npz", **out)
+    """
+)
+
+NETWORKS = {
+    "tanh_huber_l2": (dict(layers=[3, 5, 2], activation="tanh", loss="huber", loss_params={"delta": 0.5}, penalty="l2"), "float64"),
+    "relu_softmax_ce_l1": (
+        dict(layers=[4, 6, 3], activation="relu", output_activation="softmax", loss="softmax_cross_entropy", penalty="l1"),
+        "float32",
+    ),
+    "prelu_softmax_mse": (dict(layers=[3, 4, 4, 3], activation="prelu", output_activation="softmax", loss="mse"), "float64"),
+    "elu_log_cosh": (dict(layers=[2, 5, 3, 1], activation="elu", loss="log_cosh"), "float32"),
+    "sigmoid_bce": (dict(layers=[3, 4, 2], activation="softplus", output_activation="sigmoid", loss="binary_cross_entropy"), "float64"),
+}  # fmt: skip
+
+
+def _tolerance(dtype: str) -> dict[str, float]:
+    return {"rtol": 1e-10, "atol": 1e-12} if dtype == "float64" else {"rtol": 2e-4, "atol": 2e-5}
+
+
+def _data(net: symdl.Network, dtype: str, rng: np.random.Generator, batch: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    X = rng.normal(size=(batch, net.layers[0])).astype(dtype)
+    Y = rng.uniform(0.05, 0.95, size=(batch, net.layers[-1])).astype(dtype)
+    if net.loss.name == "softmax_cross_entropy":
+        Y /= Y.sum(axis=1, keepdims=True)
+    return X, Y
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Every network × backend generated and run in a sympy-free subprocess; the compiled network's numbers beside."""
+    folder = tmp_path_factory.mktemp("backend_modules")
+    rng = np.random.default_rng(5)
+    inputs, jobs, expected, sources = {}, [], {}, {}
+    for key, (spec, dtype) in NETWORKS.items():
+        net = symdl.Network(**spec)
+        compiled = net.compile(dtype)
+        X, Y = _data(net, dtype, rng)
+        for backend in BACKENDS:
+            module = f"{backend}_{key}"
+            text = network_module_source(net, backend, dtype)
+            sources[module] = text
+            (folder / f"{module}.py").write_text(text)
+            params = compiled.init(1)
+            inputs.update({f"{module}.params.{k}": v.copy() for k, v in params.items()})
+            inputs[f"{module}.X"], inputs[f"{module}.Y"] = X, Y
+            jobs.append({"module": module, "backend": backend})
+            reference = {"forward": compiled.forward(params, X), "loss": compiled.loss(params, X, Y)}
+            reference.update({f"trace.{k}": v for k, v in compiled.trace(params, X).items()})
+            loss, grads = compiled.loss_and_grad(params, X, Y)
+            reference.update({"loss_and_grad": loss, **{f"grad.{k}": v for k, v in grads.items()}})
+            reference["train_step"] = compiled.train_step(params, X, Y, 0.05)
+            reference.update({f"after.{k}": v for k, v in params.items()})
+            expected[module] = (reference, dtype, compiled)
+    np.savez(folder / "inputs.npz", **inputs)
+    (folder / "jobs.json").write_text(json.dumps(jobs))
+    done = subprocess.run([sys.executable, "-c", _RUNNER, str(folder)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return {"folder": folder, "outputs": dict(np.load(folder / "outputs.npz")), "expected": expected, "sources": sources}
+
+
+def test_backend_modules_run_without_sympy_and_give_the_compiled_numbers(generated):
+    outputs = generated["outputs"]
+    for module, (reference, dtype, _) in generated["expected"].items():
+        for name, value in reference.items():
+            got = outputs[f"{module}.{name}"]
+            assert got.dtype == np.dtype(dtype), (module, name, got.dtype)
+            np.testing.assert_allclose(got, value, **_tolerance(dtype), err_msg=f"{module}.{name}")
+
+
+def test_init_params_draw_glorot_uniform_in_the_backend_and_repeat_per_seed(generated):
+    outputs = generated["outputs"]
+    for module, (_, dtype, compiled) in generated["expected"].items():
+        for name, shape in compiled.param_shapes.items():
+            value = outputs[f"{module}.init.{name}"]
+            assert value.shape == shape and value.dtype == np.dtype(dtype)
+            if name.startswith("W"):
+                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+                assert np.all(np.abs(value) <= limit) and np.ptp(value) > 0
+            else:
+                np.testing.assert_array_equal(value, compiled.init(0)[name])
+        np.testing.assert_array_equal(outputs[f"{module}.init_again"], outputs[f"{module}.init.W1"])
+
+
+def test_backend_modules_import_only_their_library_and_the_standard_library(generated):
+    import ast
+
+    for module, text in generated["sources"].items():
+        tree = ast.parse(text)
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported.add((node.module or "").split(".")[0])
+        library = module.split("_")[0]
+        assert imported == {library, "functools", "numbers", "collections"}, (module, imported)
+        assert "Equations (LaTeX)" in text and "BP2" in text
+
+
+def test_backend_modules_pass_ruff(generated):
+    pytest.importorskip("ruff")
+    done = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--output-format", "concise", str(generated["folder"])],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+
+
+def test_backend_output_is_byte_identical_across_hash_seeds():
+    script = (
+        "import sys, symdl\nfrom symdl.network_backends import network_module_source\n"
+        "net = symdl.Network([3, 4, 2], activation='prelu', output_activation='softmax', loss='softmax_cross_entropy', penalty='l1')\n"
+        "sys.stdout.write(network_module_source(net, 'jax', 'float32') + network_module_source(net, 'torch'))\n"
+    )
+    texts = []
+    for seed in ("1", "999"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        texts.append(done.stdout)
+    assert texts[0] == texts[1]
+
+
+def _load(text: str, folder: Path, name: str):
+    path = folder / f"{name}.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _convert(backend: str, params: dict[str, np.ndarray]) -> dict:
+    if backend == "torch":
+        return {k: torch.from_numpy(v.copy()) for k, v in params.items()}
+    return {k: jnp.asarray(v) for k, v in params.items()}
+
+
+_HIDDEN = [a for a in accepted_rules("activation") if a != "softmax"]
+_LOSSES = [loss for loss in accepted_rules("loss") if loss != "softmax_cross_entropy"]
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    backend=st.sampled_from(BACKENDS),
+    activation=st.sampled_from(_HIDDEN),
+    output=st.sampled_from(["identity", "sigmoid", "tanh", "softmax"]),
+    loss=st.sampled_from(_LOSSES),
+    penalty=st.sampled_from([None, "l1", "l2"]),
+    widths=st.lists(st.integers(1, 6), min_size=2, max_size=4),
+    seed=st.integers(0, 2**16),
+)
+def test_any_network_gives_the_compiled_gradient(tmp_path_factory, backend, activation, output, loss, penalty, widths, seed):
+    if loss == "binary_cross_entropy" and output != "sigmoid":
+        output = "sigmoid"  # its domain is (0, 1)
+    net = symdl.Network(widths, activation=activation, output_activation=output, loss=loss, penalty=penalty)
+    compiled = net.compile("float64")
+    module = _load(network_module_source(net, backend), tmp_path_factory.mktemp("any"), f"any_{backend}")
+    rng = np.random.default_rng(seed)
+    params = compiled.init(seed)
+    X, Y = _data(net, "float64", rng)
+    loss_value, grads = compiled.loss_and_grad(params, X, Y)
+    got_loss, got = module.loss_and_grad(_convert(backend, params), X, Y)
+    np.testing.assert_allclose(np.asarray(got_loss), loss_value, rtol=1e-10, atol=1e-12)
+    for name, value in grads.items():
+        np.testing.assert_allclose(np.asarray(got[name]), value, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bad_arguments_get_one_line_errors(tmp_path, backend):
+    net = symdl.Network([3, 4, 2])
+    module = _load(network_module_source(net, backend), tmp_path, f"bad_{backend}")
+    params = _convert(backend, net.compile().init(0))
+    X, Y = np.ones((5, 3)), np.zeros((5, 2))
+    bad_calls = {
+        "missing key": lambda: module.loss(dict(list(params.items())[:-1]), X, Y),
+        "a list": lambda: module.loss([1, 2], X, Y),
+        "wrong shape": lambda: module.loss({**params, "W1": params["W2"]}, X, Y),
+        "wrong dtype": lambda: module.loss(_convert(backend, net.compile("float32").init(0)), X, Y),
+        "X float32": lambda: module.forward(params, X.astype(np.float32)),
+        "X columns": lambda: module.forward(params, np.ones((5, 4))),
+        "X NaN": lambda: module.loss(params, np.full((5, 3), np.nan), Y),
+        "Y rows": lambda: module.loss(params, X, np.zeros((4, 2))),
+        "Y None": lambda: module.loss_and_grad(params, X, None),
+        "lr zero": lambda: module.train_step(params, X, Y, 0.0),
+        "lr text": lambda: module.train_step(params, X, Y, "0.1"),
+    }
+    for what, call in bad_calls.items():
+        with pytest.raises(ValueError) as info:
+            call()
+        assert "\n" not in str(info.value), what
+    assert np.isfinite(float(module.loss(params, X.astype(int), Y)))  # integers convert, as in the numpy module
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batchnorm_and_dropout_are_refused_by_name(backend):
+    for extra in ({"batchnorm": True}, {"dropout": 0.5}):
+        with pytest.raises(ValueError, match="numpy"):
+            network_module_source(symdl.Network([2, 3, 1], **extra), backend)
+    with pytest.raises(ValueError, match="accepted"):
+        network_module_source(symdl.Network([2, 1]), "tensorflow")
+    with pytest.raises(TypeError, match="symdl.Network"):
+        network_module_source("net", backend)
+
+
+def test_torch_train_step_updates_the_callers_tensors_and_jax_stores_new_arrays(tmp_path):
+    net = symdl.Network([3, 4, 2], activation="tanh", loss="mse")
+    compiled = net.compile()
+    params = compiled.init(2)
+    X, Y = _data(net, "float64", np.random.default_rng(0))
+    before = {k: v.copy() for k, v in params.items()}
+    compiled.train_step(params, X, Y, 0.1)
+    torch_module = _load(network_module_source(net, "torch"), tmp_path, "step_torch")
+    tensors = _convert("torch", before)
+    w1 = tensors["W1"]
+    torch_module.train_step(tensors, X, Y, 0.1)
+    assert tensors["W1"] is w1  # in place, as CompiledNetwork.train_step
+    jax_module = _load(network_module_source(net, "jax"), tmp_path, "step_jax")
+    arrays = _convert("jax", before)
+    jax_module.train_step(arrays, X, Y, 0.1)
+    for name, value in params.items():
+        np.testing.assert_allclose(tensors[name].numpy(), value, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(np.asarray(arrays[name]), value, rtol=1e-12, atol=1e-14)
