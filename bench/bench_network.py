@@ -91,6 +91,7 @@ sys.path.insert(0, str(ROOT))  # the working tree's symdl, not an installed copy
 
 import symdl  # noqa: E402
 from doc_sections import replace_section  # noqa: E402
+from symdl.export import network_module_source  # noqa: E402
 from symdl.standalone import network_module  # noqa: E402
 
 try:
@@ -124,6 +125,7 @@ RTOL = {"float64": 1e-10, "float32": 1e-4}
 COMPILE_LAYERS = [4096] * 11
 GOAL_BIG, GOAL_SMALL, GOAL_COMPILE = 0.90, 1.00, 1.0
 GOAL_STANDALONE = 1.05  # issue 6: generated numpy module time / compiled network time
+GOAL_BACKEND = 1.10  # issue 6: generated JAX / torch module time / hand-written jit(value_and_grad) / torch eager
 SHUFFLE = random.Random(20240607)
 REFERENCE = "textbook"
 LABELS = {
@@ -136,6 +138,8 @@ LABELS = {
     "torch": "PyTorch eager",
     "torch_gemm": "PyTorch GEMMs only (its BLAS, no autograd)",
     "jax": "JAX `jit(value_and_grad)`",
+    "symdl_torch": "symdl PyTorch module (`codegen --backend torch`)",
+    "symdl_jax": "symdl JAX module (`codegen --backend jax`)",
 }
 
 
@@ -331,9 +335,9 @@ def jax_result(out: tuple, L: int) -> tuple[float, dict[str, np.ndarray]]:
 # --- symdl's generated standalone module --------------------------------------------------
 
 
-def import_standalone(network: symdl.Network, dtype: str, name: str) -> object:
-    """``network_module(network, dtype)`` written to a temporary directory and imported with importlib."""
-    source = network_module(network, dtype)
+def import_standalone(network: symdl.Network, dtype: str, name: str, backend: str = "numpy") -> object:
+    """The generated module for ``backend`` written to a temporary directory and imported with importlib."""
+    source = network_module(network, dtype) if backend == "numpy" else network_module_source(network, backend, dtype)
     with tempfile.TemporaryDirectory(prefix="symdl_bench_") as tmp:
         path = Path(tmp) / f"{name}.py"
         path.write_text(source, encoding="utf-8")
@@ -445,6 +449,12 @@ def build(size: str, layers: tuple[int, ...], dtype: str) -> Config:
         cfg.agreement["torch"] = check("torch", torch_result(step(), L), ref, dtype)
         cfg.candidates["torch"] = step
         cfg.candidates["torch_gemm"] = torch_gemm_fn(params, X, Y)
+        torch_module = import_standalone(network, dtype, f"symdl_bench_torch_{size}_{dtype}", "torch")
+        tparams = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
+        tX, tY = torch.from_numpy(X), torch.from_numpy(Y)
+        loss, grads = torch_module.loss_and_grad(tparams, tX, tY)
+        cfg.agreement["symdl_torch"] = check("symdl_torch", (float(loss), {k: g.numpy() for k, g in grads.items()}), ref, dtype)
+        cfg.candidates["symdl_torch"] = lambda: torch_module.loss_and_grad(tparams, tX, tY)
     if jax is None:
         cfg.notes.append("JAX not installed: column skipped")
     else:
@@ -452,6 +462,12 @@ def build(size: str, layers: tuple[int, ...], dtype: str) -> Config:
         out = step()  # compiles
         cfg.agreement["jax"] = check("jax", jax_result(out, L), ref, dtype)
         cfg.candidates["jax"] = step
+        jax_module = import_standalone(network, dtype, f"symdl_bench_jax_{size}_{dtype}", "jax")
+        jparams = {k: jnp.asarray(v) for k, v in params.items()}
+        jX, jY = jnp.asarray(X), jnp.asarray(Y)
+        loss, grads = jax.block_until_ready(jax_module.loss_and_grad(jparams, jX, jY))
+        cfg.agreement["symdl_jax"] = check("symdl_jax", (float(loss), {k: np.asarray(g) for k, g in grads.items()}), ref, dtype)
+        cfg.candidates["symdl_jax"] = lambda: jax.block_until_ready(jax_module.loss_and_grad(jparams, jX, jY))
     # Float32 inputs must stay float32 everywhere (a silent upcast would time other work).
     for name, arr in (("symdl", net.loss_and_grad(params, X, Y)[1]["W1"]), ("tuned", tuned_step(params, X, Y)[1]["W1"]),
                       ("standalone", module.loss_and_grad(params, X, Y)[1]["W1"]), ("textbook", ref[1]["W1"])):
@@ -640,6 +656,10 @@ def markdown(configs: list[Config], comp: dict[str, float], meta: dict[str, str]
     lines.append("| symdl / tuned numpy | " + " | ".join(f"{c.ratio('symdl', 'tuned'):.2f}" for c in configs) + " |")
     lines.append("| standalone module / symdl `loss_and_grad` | "
                  + " | ".join(f"{c.ratio('standalone', 'symdl'):.2f}" for c in configs) + " |")
+    for mine, theirs in (("symdl_torch", "torch"), ("symdl_jax", "jax")):
+        if any(mine in c.times for c in configs):
+            lines.append(f"| {LABELS[mine]} / {LABELS[theirs]} | " + " | ".join(
+                f"{c.ratio(mine, theirs):.2f}" if mine in c.times else "–" for c in configs) + " |")
 
     big = [c for c in configs if c.size == "big"]
     small = [c for c in configs if c.size == "small"]
@@ -670,6 +690,15 @@ def markdown(configs: list[Config], comp: dict[str, float], meta: dict[str, str]
         goals.append((name,
                       f"{r:.2f}× ({fmt_ms(c.median('standalone'))} vs {fmt_ms(c.median('symdl'))} ms)",
                       ok(r, GOAL_STANDALONE)))
+    for c in configs:  # issue 6: the generated JAX and PyTorch modules against the libraries' own autodiff
+        layers = ", ".join(map(str, c.layers))
+        for mine, theirs, what in (("symdl_jax", "jax", "JAX `jit(value_and_grad)`"), ("symdl_torch", "torch", "PyTorch eager")):
+            name = f"{LABELS[mine].split(' (')[0]} ≤ {GOAL_BACKEND:.2f}× {what}, [{layers}] {c.dtype}"
+            if mine in c.times:
+                r = c.ratio(mine, theirs)
+                goals.append((name, f"{r:.2f}× ({fmt_ms(c.median(mine))} vs {fmt_ms(c.median(theirs))} ms)", ok(r, GOAL_BACKEND)))
+            else:
+                goals.append((name, "library not installed", None))
     goals.append((f"derive + compile `Network([4096] * 11)` < {GOAL_COMPILE:g} s",
                   f"{comp['cold']:.2f} s", comp["cold"] < GOAL_COMPILE))
     lines += [

@@ -34,7 +34,9 @@ NETWORK_BACKENDS: tuple[str, ...] = ("jax", "torch")
 
 _JAX_CHECKS = '''
 def _batch(value, name, width):
-    """``value`` as a finite (batch, width) array of _dtype (integers converted), else a ValueError."""
+    """``value`` as a (batch, width) array of _dtype (integers converted), else a ValueError; finiteness is checked in the jitted call."""
+    if isinstance(value, jax.Array) and value.dtype == _dtype and value.ndim == 2 and value.shape[1] == width > 0 < value.shape[0]:
+        return value  # the common case, without a dispatch
     if value is None:
         raise ValueError(f"{name}: expected a (batch, {width}) array, got None")
     given = str(getattr(value, "dtype", ""))
@@ -50,23 +52,33 @@ def _batch(value, name, width):
         raise ValueError(f"{name} has dtype {arr.dtype}; this module computes in {_dtype.name} (convert it first)")
     if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
         raise ValueError(f"{name} has shape {tuple(arr.shape)}; expected (batch, {width}) with batch >= 1")
-    if not bool(jnp.isfinite(arr).all()):
-        raise ValueError(f"{name} contains NaN or infinity; expected finite numbers")
     return arr
+
+
+def _finite(X, Y=None):
+    """0 when X and Y hold only finite numbers, else 1 (X) or 2 (Y): computed inside the jitted call, read once."""
+    bad_x = ~jnp.isfinite(X).all()
+    return jnp.where(bad_x, 1, 0) if Y is None else jnp.where(bad_x, 1, jnp.where(jnp.isfinite(Y).all(), 0, 2))
+
+
+def _raise_unless_finite(code):
+    code = int(code)
+    if code:
+        raise ValueError(f"{'XY'[code - 1]} contains NaN or infinity; expected finite numbers")
 
 
 def _check(params, X, Y, targets=True):
     """(params as a dict of jax arrays, X, Y) checked against _SPECS and the widths, else a ValueError."""
-    expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
-    if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
+    if not isinstance(params, Mapping) or params.keys() != _KEYS:
+        expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
         raise ValueError(f"params: expected a dict with exactly {expected}")
     arrays = {}
     for name, shape in _SPECS:
         arr = params[name]
-        if str(getattr(arr, "dtype", "")) != _dtype.name or tuple(getattr(arr, "shape", ())) != shape:
+        if getattr(arr, "dtype", None) != _dtype or getattr(arr, "shape", None) != shape:
             got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
             raise ValueError(f"params[{name!r}]: expected a {_dtype.name} array of shape {shape}, got {got}")
-        arrays[name] = jnp.asarray(arr)
+        arrays[name] = arr if isinstance(arr, jax.Array) else jnp.asarray(arr)
     X = _batch(X, "X", _N_IN)
     if targets:
         Y = _batch(Y, "Y", _N_OUT)
@@ -122,42 +134,69 @@ def _check(params, X, Y, writable=False, targets=True):
 '''
 
 _JAX_ENTRIES = '''
-_forward = jax.jit(_forward_body)
-_trace = jax.jit(_trace_body)
-_loss = jax.jit(_loss_body)
-_loss_and_grad = jax.jit(_loss_and_grad_body)
-_train_step = jax.jit(_train_step_body)
+@jax.jit
+def _forward(params, X):
+    return _finite(X), _forward_body(params, X)
+
+
+@jax.jit
+def _trace(params, X):
+    return _finite(X), _trace_body(params, X)
+
+
+@jax.jit
+def _loss(params, X, Y):
+    return _finite(X, Y), _loss_body(params, X, Y)
+
+
+@jax.jit
+def _loss_and_grad(params, X, Y):
+    return _finite(X, Y), _loss_and_grad_body(params, X, Y)
+
+
+@jax.jit
+def _train_step(params, X, Y, lr):
+    return _finite(X, Y), _train_step_body(params, X, Y, lr)
 
 
 def forward(params, X):
     """The network's output a^L for the rows of X."""
     arrays, X, _ = _check(params, X, None, targets=False)
-    return _forward(arrays, X)
+    finite, result = _forward(arrays, X)
+    _raise_unless_finite(finite)
+    return result
 
 
 def trace(params, X):
     """Every z^l and a^l of the forward pass, by name."""
     arrays, X, _ = _check(params, X, None, targets=False)
-    return _trace(arrays, X)
+    finite, result = _trace(arrays, X)
+    _raise_unless_finite(finite)
+    return result
 
 
 def loss(params, X, Y):
     """The cost C: the loss summed over outputs, averaged over the batch, plus the penalty."""
     arrays, X, Y = _check(params, X, Y)
-    return _loss(arrays, X, Y)
+    finite, result = _loss(arrays, X, Y)
+    _raise_unless_finite(finite)
+    return result
 
 
 def loss_and_grad(params, X, Y):
     """(C, dict of dC/dparam with the keys of params), the gradient from BP1-BP4."""
     arrays, X, Y = _check(params, X, Y)
-    return _loss_and_grad(arrays, X, Y)
+    finite, result = _loss_and_grad(arrays, X, Y)
+    _raise_unless_finite(finite)
+    return result
 
 
 def train_step(params, X, Y, lr):
     """One step of gradient descent: the new arrays are stored in params; returns the loss before the step."""
     lr = _check_lr(lr)
     arrays, X, Y = _check(params, X, Y)
-    value, new = _train_step(arrays, X, Y, lr)
+    finite, (value, new) = _train_step(arrays, X, Y, lr)
+    _raise_unless_finite(finite)  # before params change
     params.update(new)
     return value
 '''
@@ -236,6 +275,7 @@ def network_module_source(network: object, backend: str, dtype: str | np.dtype |
             dtype_line,
             f"_t = functools.partial({constant}, dtype=_dtype)",
             f"_SPECS = {tuple(compiled.param_shapes.items())!r}",
+            "_KEYS = {name for name, _ in _SPECS}",
             f"_N_IN, _N_OUT = {network.layers[0]}, {network.layers[-1]}",
             f"_LR_RANGE = {LR_RANGE!r}",
         ]) + "\n",
