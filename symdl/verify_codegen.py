@@ -5,7 +5,10 @@
   imported, and must give bit for bit the numbers of the in-process kernels.
 * Where PyTorch and JAX are installed, every element-wise rule's export passes
   ``torch.autograd.gradcheck`` and ``jax.test_util.check_grads`` at seeded
-  points away from its kinks.
+  points away from its kinks, and the networks of :data:`BACKEND_NETWORKS`
+  generated as JAX and PyTorch modules
+  (:func:`symdl.export.network_module_source`) give the compiled network's
+  loss and gradients.
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ import numpy as np
 from .rules import Rule, rule, rules
 from .verify import RuleReport
 
-__all__ = ["verify_codegen"]
+__all__ = ["BACKEND_NETWORKS", "verify_codegen"]
+
+#: Networks whose JAX/PyTorch modules are checked against ``Network.compile()``: (spec, dtype per backend).
+BACKEND_NETWORKS: tuple[dict, ...] = (
+    {"layers": [3, 5, 2], "activation": "tanh", "loss": "huber", "penalty": "l2"},
+    {"layers": [4, 6, 3], "activation": "relu", "output_activation": "softmax", "loss": "softmax_cross_entropy", "penalty": "l1"},
+    {"layers": [3, 4, 4, 2], "activation": "prelu", "output_activation": "sigmoid", "loss": "binary_cross_entropy"},
+)
+# JAX in float32: a float64 module would switch on jax_enable_x64 for the whole verifying process.
+_BACKEND_DTYPES = {"jax": ("float32", 1e-4), "torch": ("float64", 1e-10)}
 
 # Loads each module with sympy and symdl made unimportable, evaluates it on the saved inputs, saves the results.
 _RUNNER = """
@@ -120,7 +132,54 @@ def _export_rows(rng: np.random.Generator) -> list[RuleReport]:
     return reports
 
 
+def _network_rows(rng: np.random.Generator) -> list[RuleReport]:
+    """Per installed backend: each network's generated module gives the compiled loss and gradients (rtol per dtype)."""
+    from .export import network_module_source
+    from .network import Network
+
+    reports = []
+    for backend, (dtype, rtol) in _BACKEND_DTYPES.items():
+        if importlib.util.find_spec(backend) is None:
+            continue
+        report = RuleReport(f"codegen: {backend} network modules", kind="proof")
+        with tempfile.TemporaryDirectory() as tmp:
+            for k, spec in enumerate(BACKEND_NETWORKS):
+                network = Network(**spec)
+                compiled = network.compile(dtype)
+                module = _import(network_module_source(network, backend, dtype), Path(tmp), f"{backend}_net{k}")
+                params = compiled.init(k)
+                X = rng.normal(size=(5, network.layers[0])).astype(dtype)
+                Y = rng.uniform(0.1, 0.9, size=(5, network.layers[-1])).astype(dtype)
+                Y /= Y.sum(axis=1, keepdims=True)
+                loss, grads = compiled.loss_and_grad(params, X, Y)
+                got_loss, got = module.loss_and_grad(_as_backend(backend, params), X, Y)
+                pairs = [(loss, got_loss), *((grads[n], got[n]) for n in grads)]
+                ok = all(np.allclose(np.asarray(b), a, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(a))))) for a, b in pairs)
+                report.proofs[f"{network!r} in {dtype}: loss and gradients equal the compiled network's"] = bool(ok)
+        reports.append(report)
+    return reports
+
+
+def _import(source: str, folder: Path, name: str) -> object:
+    path = folder / f"{name}.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _as_backend(backend: str, params: dict[str, np.ndarray]) -> dict:
+    if backend == "torch":
+        import torch
+
+        return {k: torch.from_numpy(v.copy()) for k, v in params.items()}
+    import jax.numpy as jnp
+
+    return {k: jnp.asarray(v) for k, v in params.items()}
+
+
 def verify_codegen(seed: int = 0) -> list[RuleReport]:
-    """The standalone-module row, then one row per installed export backend (torch, jax)."""
+    """The standalone-module row, then per installed backend (torch, jax) the export row and the network-module row."""
     rng = np.random.default_rng(seed)
-    return [_standalone_row(rng), *_export_rows(rng)]
+    return [_standalone_row(rng), *_export_rows(rng), *_network_rows(rng)]

@@ -27,3 +27,26 @@ def test_cli_verify_codegen(capsys):
     assert main(["verify", "codegen", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "codegen: numpy modules without sympy" in out
+
+
+def test_a_wrong_network_module_fails_its_row(monkeypatch):
+    import importlib.util
+
+    import numpy as np
+    import pytest
+
+    import symdl.export
+    from symdl.verify_codegen import _network_rows
+
+    if importlib.util.find_spec("torch") is None and importlib.util.find_spec("jax") is None:
+        pytest.skip("neither torch nor jax is installed")
+    real = symdl.export.network_module_source
+
+    def doubled(network, backend, dtype="float64"):  # BP4 of the first layer off by a factor 2
+        text = real(network, backend, dtype)
+        assert "    gW1 = d1.T @ X\n" in text
+        return text.replace("    gW1 = d1.T @ X\n", "    gW1 = 2 * (d1.T @ X)\n")
+
+    monkeypatch.setattr(symdl.export, "network_module_source", doubled)
+    rows = _network_rows(np.random.default_rng(0))
+    assert rows and all(not row.passed and not any(row.proofs.values()) for row in rows)
