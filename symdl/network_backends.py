@@ -15,18 +15,29 @@ library, and exposes the numpy module's functions with its conventions:
   in-place statements (``torch.tanh(z, out=z)``); ``train_step`` updates the
   tensors of ``params`` in place.
 
-Element-wise activations, losses and penalties and the softmax vector rules
-are supported; batch norm and dropout (whose numpy modules use numpy's
-generator and in-place running statistics) are refused with a clear error.
+Everything a :class:`symdl.Network` holds is supported: element-wise
+activations, losses and penalties, the softmax vector rules, batch norm
+(each proven stage of :data:`symdl.batchnorm_symbolic.STAGES` printed inline
+as an array expression; JAX returns the new running statistics, torch writes
+them in place) and dropout (masks from ``jax.random.PRNGKey(seed)`` /
+``torch.Generator().manual_seed(seed)``: the same Bernoulli(p) law as the
+numpy module's, other draws).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from collections.abc import Mapping
+
+import sympy as sp
+
 from . import __version__
+from .batchnorm_symbolic import j as _feature_index
 from .network_codegen import print_network
-from .standalone import _docstring, _module, init_block
+from .standalone import _docstring, _function, _module, batchnorm_blocks, init_block
+
+_FEATURE_INDICES = (_feature_index,)
 
 __all__ = ["NETWORK_BACKENDS", "network_module_source"]
 
@@ -67,7 +78,7 @@ def _raise_unless_finite(code):
         raise ValueError(f"{'XY'[code - 1]} contains NaN or infinity; expected finite numbers")
 
 
-def _check(params, X, Y, targets=True):
+def _check(params, X, Y, writable=False, targets=True):
     """(params as a dict of jax arrays, X, Y) checked against _SPECS and the widths, else a ValueError."""
     if not isinstance(params, Mapping) or params.keys() != _KEYS:
         expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
@@ -84,6 +95,8 @@ def _check(params, X, Y, targets=True):
         Y = _batch(Y, "Y", _N_OUT)
         if Y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+    if writable and _BUFFERED and X.shape[0] < 2:
+        raise ValueError("train_step with batch norm needs a batch of at least 2 rows (the running variance is m/(m-1) var_B)")
     return arrays, X, Y
 
 
@@ -130,84 +143,138 @@ def _check(params, X, Y, writable=False, targets=True):
         Y = _batch(Y, "Y", _N_OUT)
         if Y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+    if writable and _BUFFERED and X.shape[0] < 2:
+        raise ValueError("train_step with batch norm needs a batch of at least 2 rows (the running variance is m/(m-1) var_B)")
     return (*out, X, Y)
 '''
 
-_JAX_ENTRIES = '''
+_JAX_WRAPPER = '''
 @jax.jit
-def _forward(params, X):
-    return _finite(X), _forward_body(params, X)
+def _{name}({args}):
+    return _finite({data}), _{name}_body({args})
 
 
-@jax.jit
-def _trace(params, X):
-    return _finite(X), _trace_body(params, X)
-
-
-@jax.jit
-def _loss(params, X, Y):
-    return _finite(X, Y), _loss_body(params, X, Y)
-
-
-@jax.jit
-def _loss_and_grad(params, X, Y):
-    return _finite(X, Y), _loss_and_grad_body(params, X, Y)
-
-
-@jax.jit
-def _train_step(params, X, Y, lr):
-    return _finite(X, Y), _train_step_body(params, X, Y, lr)
-
-
-def forward(params, X):
-    """The network's output a^L for the rows of X."""
-    arrays, X, _ = _check(params, X, None, targets=False)
-    finite, result = _forward(arrays, X)
+def {name}({public}):
+    """{doc}"""
+{checks}    finite, result = _{name}({call})
     _raise_unless_finite(finite)
     return result
+'''
+
+_JAX_DOCS = {
+    "forward": "The network's output a^L for the rows of X (inference: running statistics, no dropout).",
+    "trace": "Every z^l and a^l of the forward pass, by name.",
+    "loss": "The cost C: the loss summed over outputs, averaged over the batch, plus the penalty.",
+    "loss_and_grad": "(C, dict of dC/dparam with the keys of params), the gradient from BP1-BP4.",
+    "train_step": "One step of gradient descent: the new arrays are stored in params; returns the loss before the step.",
+}
 
 
-def trace(params, X):
-    """Every z^l and a^l of the forward pass, by name."""
-    arrays, X, _ = _check(params, X, None, targets=False)
-    finite, result = _trace(arrays, X)
-    _raise_unless_finite(finite)
-    return result
+def _jax_entries(dropout: bool) -> str:
+    """The public JAX functions: checks outside ``jax.jit``, the printed body and the finiteness flag inside."""
+    blocks = []
+    for name in ("forward", "trace", "loss", "loss_and_grad", "train_step"):
+        targets = name not in ("forward", "trace")
+        seeded = dropout and name != "forward"
+        data = "X, Y" if targets else "X"
+        args = ["params", "X", *(["Y"] if targets else []), *(["lr"] if name == "train_step" else [])]
+        public = [*args, *(["seed=0"] if seeded else [])]
+        checks = []
+        if name == "train_step":
+            checks.append("lr = _check_lr(lr)")
+        checks.append(f"arrays, X, {'Y' if targets else '_'} = _check(params, X, {'Y' if targets else 'None'}, "
+                      f"{name == 'train_step'}, {targets})")
+        call = ["arrays", *args[1:]]
+        if seeded:
+            checks.append("key = jax.random.PRNGKey(_check_seed(seed))")
+            args.append("key")
+            call.append("key")
+        body = "".join(f"    {line}\n" for line in checks)
+        text = _JAX_WRAPPER.format(name=name, args=", ".join(args), data=data, public=", ".join(public),
+                                   doc=_JAX_DOCS[name], checks=body, call=", ".join(call))
+        if name == "train_step":
+            text = text.replace("    _raise_unless_finite(finite)\n    return result\n",
+                                "    _raise_unless_finite(finite)  # before params change\n"
+                                "    value, new = result\n    params.update(new)\n    return value\n")
+        blocks.append(text.strip("\n"))
+    return "\n\n\n".join(blocks)
 
 
-def loss(params, X, Y):
-    """The cost C: the loss summed over outputs, averaged over the batch, plus the penalty."""
-    arrays, X, Y = _check(params, X, Y)
-    finite, result = _loss(arrays, X, Y)
-    _raise_unless_finite(finite)
-    return result
-
-
-def loss_and_grad(params, X, Y):
-    """(C, dict of dC/dparam with the keys of params), the gradient from BP1-BP4."""
-    arrays, X, Y = _check(params, X, Y)
-    finite, result = _loss_and_grad(arrays, X, Y)
-    _raise_unless_finite(finite)
-    return result
-
-
-def train_step(params, X, Y, lr):
-    """One step of gradient descent: the new arrays are stored in params; returns the loss before the step."""
-    lr = _check_lr(lr)
-    arrays, X, Y = _check(params, X, Y)
-    finite, (value, new) = _train_step(arrays, X, Y, lr)
-    _raise_unless_finite(finite)  # before params change
-    params.update(new)
-    return value
+_JAX_SEED = '''
+def _check_seed(seed):
+    """The seed of the dropout masks: an integer from 0 to 2**31 - 1 (a jax.random.PRNGKey), else a ValueError."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed: expected an integer from 0 to 2147483647 (it fixes the dropout masks), got {seed!r}")
+    return int(seed)
 '''
 
 
-def _refuse(network: object, backend: str) -> None:
+
+def _check_backend(backend: str) -> None:
     if backend not in NETWORK_BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; accepted: numpy (symdl.standalone), {', '.join(NETWORK_BACKENDS)}")
-    for feature in ("batchnorm", "dropout"):
-        if getattr(network, feature) not in (None, False):
-            raise ValueError(f"{backend} network modules do not yet support {feature}; accepted there: backend 'numpy'")
+
+
+def _stage_printer(backend: str):
+    """A printer of one batch-norm stage as an expression on whole arrays: rows on axis 0, features last."""
+    from .backend_printers import printer_for
+
+    base = type(printer_for(backend))
+
+    class StagePrinter(base):
+        def __init__(self, names: Mapping[str, str]) -> None:
+            super().__init__()
+            self.names = names
+
+        def _print_Indexed(self, expr: sp.Indexed) -> str:
+            # x[i, j] is the (batch, features) array, gamma[j] the (features,) one: it broadcasts over the rows.
+            return self.names[str(expr.base.label)]
+
+        def _print_Symbol(self, expr: sp.Symbol) -> str:
+            return self.names.get(expr.name, expr.name)
+
+        def _print_Sum(self, expr: sp.Sum) -> str:
+            (index, *_), = expr.limits
+            if index in _FEATURE_INDICES:
+                raise ValueError(f"batch-norm stage sums over the features: {expr}")
+            return f"{self._module}.sum({self._print(expr.function)}, 0)"
+
+    return StagePrinter
+
+
+def _inline_stage(backend: str):
+    """``inline(stage, names)`` for :func:`symdl.standalone.batchnorm_blocks`: the stage as one expression."""
+    printer_class = _stage_printer(backend)
+
+    def inline(stage, names: Mapping[str, str]) -> str:
+        slots = set(stage.slots.values())
+        if not slots <= {-2, -1}:
+            raise ValueError(f"batch-norm stage {stage.name} has axes other than rows and features")
+        return printer_class(names).doprint(stage.expr)
+
+    return inline
+
+
+def _masks_block(network: object, backend: str) -> str:
+    """``_masks``: one Bernoulli(p) mask per hidden layer, from the backend's generator."""
+    keep, hidden = float(network.dropout), tuple(network.layers[1:-1])
+    if backend == "jax":
+        lines = [
+            "# mask ~ Bernoulli(p), one key per layer folded from the call's key.",
+            f"return [jax.random.bernoulli(jax.random.fold_in(key, k), {keep!r}, (m, n)).astype(_dtype) "
+            f"for k, n in enumerate({hidden!r})]",
+        ]
+        doc = f"Dropout masks of the hidden layers for a batch of m rows (keep probability p = {keep!r})."
+        return _function("_masks", "key, m", doc, lines)
+    lines = [
+        "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
+        "    raise ValueError(f'seed: expected a non-negative integer (it fixes the dropout masks), got {seed!r}')",
+        "generator = torch.Generator().manual_seed(int(seed))",
+        "# mask ~ Bernoulli(p): u ~ U[0, 1) in float64, kept where u < p.",
+        f"return [(torch.rand((m, n), generator=generator, dtype=torch.float64) < {keep!r}).to(_dtype) for n in {hidden!r}]",
+    ]
+    doc = f"Dropout masks of the hidden layers for a batch of m rows (keep probability p = {keep!r})."
+    return _function("_masks", "seed, m", doc, lines)
 
 
 def _kernels(kernels: dict[str, tuple[str, str]], backend: str) -> list[str]:
@@ -254,7 +321,7 @@ def network_module_source(network: object, backend: str, dtype: str | np.dtype |
 
     if not isinstance(network, Network):
         raise TypeError(f"network_module_source: expected a symdl.Network, got {type(network).__name__}")
-    _refuse(network, backend)
+    _check_backend(backend)
     compiled = network.compile(dtype)
     dtype = compiled.dtype
     eqs = network._equations(output_form=True)
@@ -264,7 +331,8 @@ def network_module_source(network: object, backend: str, dtype: str | np.dtype |
 
         (w,) = network.penalty.inputs
         penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
-    printed = print_network(eqs, _loss_forms(network.loss), penalty_value, network.layers, None, backend=backend)
+    inference = network._equations(output_form=True, training=False) if network.batchnorm or network.dropout else None
+    printed = print_network(eqs, _loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend)
     noun = {"jax": "JAX arrays", "torch": "torch tensors"}[backend]
     dtype_line = f"_dtype = jnp.dtype({dtype.name!r})" if backend == "jax" else f"_dtype = torch.{dtype.name}"
     constant = "jnp.asarray" if backend == "jax" else "torch.tensor"
@@ -277,16 +345,20 @@ def network_module_source(network: object, backend: str, dtype: str | np.dtype |
             f"_SPECS = {tuple(compiled.param_shapes.items())!r}",
             "_KEYS = {name for name, _ in _SPECS}",
             f"_N_IN, _N_OUT = {network.layers[0]}, {network.layers[-1]}",
+            f"_BUFFERED = {bool(compiled.buffer_names)}",
             f"_LR_RANGE = {LR_RANGE!r}",
         ]) + "\n",
         _helper(_check_lr, {"LR_RANGE": "_LR_RANGE"}),
         _JAX_CHECKS if backend == "jax" else _TORCH_CHECKS,
         init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
+        *(batchnorm_blocks(network, backend, _inline_stage(backend)) if network.batchnorm else []),
+        *([_masks_block(network, backend)] if network.dropout is not None else []),
+        *([_JAX_SEED] if backend == "jax" and network.dropout is not None else []),
         _entry_points(printed.source, backend),
     ]  # fmt: skip
     if backend == "jax":
-        blocks.append(_JAX_ENTRIES)
+        blocks.append(_jax_entries(network.dropout is not None))
     entry = ["init_params", "forward", "trace", "loss", "loss_and_grad", "train_step"]
     name = {"jax": "JAX", "torch": "PyTorch"}[backend]
     mutation = (
@@ -303,6 +375,9 @@ def network_module_source(network: object, backend: str, dtype: str | np.dtype |
         mutation,
         "Gradients are BP1–BP4 as derived by symdl and printed here, not the library's autodiff.",
     ]
+    if network.batchnorm or network.dropout is not None:
+        conventions.append("forward uses batch-norm running statistics and no dropout; trace, loss, loss_and_grad and "
+                           "train_step train" + (" (dropout masks drawn from seed=0 unless given)." if network.dropout else "."))
     sections = [
         ("Spec", [f"{network!r}.compile({dtype.name!r})", f"Functions: {', '.join(entry)}."]),
         ("Conventions", conventions),

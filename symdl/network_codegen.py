@@ -392,10 +392,12 @@ def print_network(
     for layer in eqs.layers:
         if layer.batchnorm:
             l = layer.index
-            update.append(f"_bn_update(running_mean{l}, running_var{l}, mean{l}, var{l}, X.shape[0])")
+            call = f"_bn_update(running_mean{l}, running_var{l}, mean{l}, var{l}, X.shape[0])"
+            # Immutable arrays: the running statistics come back as new arrays instead of being written in place.
+            update.append(f"running_mean{l}, running_var{l} = {call}" if array.functional else call)
     train_head = [*([] if array.functional else ["lr = _check_lr(lr)"]), f"{unpack} = {check}(params, X, Y, True)", *masks]
     if array.functional:  # immutable arrays: the new values are returned, the caller stores them
-        new = ", ".join(f"{p!r}: {p}" for p in params)
+        new = ", ".join(f"{p!r}: {p}" for p in (*params, *buffers))
         result = f"return loss, {{{new}}}"
     else:
         result = "return loss"

@@ -189,13 +189,19 @@ def _vector_rule_module(rule: VectorRule, wrt: str | None) -> str:
 
 
 def _stage_calls(
-    groups: Sequence[str], env: Mapping[str, str], wanted: Sequence[str], targets: Mapping[str, str] | None = None
+    groups: Sequence[str],
+    env: Mapping[str, str],
+    wanted: Sequence[str],
+    targets: Mapping[str, str] | None = None,
+    inline: Callable[[object, Mapping[str, str]], str] | None = None,
 ) -> tuple[list[str], set[str]]:
     """Statements that compute the batch-norm stages ``wanted`` from ``env`` (stage or argument name → code).
 
     The stages needed are found from the kernels' arguments, in the order of
-    ``STAGES``; each result is bound to its stage name (or ``targets[name]``).
-    Returns the statements and the kernel names they call.
+    ``STAGES``; each result is bound to its stage name (or ``targets[name]``),
+    as a call of the stage's numpy kernel or, with ``inline(stage, names)``,
+    as the expression it prints. Returns the statements and the kernel names
+    they call.
     """
     from .batchnorm import _kernel
     from .batchnorm_symbolic import STAGES
@@ -216,11 +222,15 @@ def _stage_calls(
     lines, called = [], set()
     for group, name in stages:
         if name in needed:
-            kernel = _kernel(group, name)[0]
             target = (targets or {}).get(name, name)
-            lines.append(f"{target} = {kernel.name}({', '.join(known[a] for a in args[name])})")
+            if inline is not None:
+                (stage,) = [s for s in STAGES[group] if s.name == name]
+                lines.append(f"{target} = {inline(stage, known)}")
+            else:
+                kernel = _kernel(group, name)[0]
+                lines.append(f"{target} = {kernel.name}({', '.join(known[a] for a in args[name])})")
+                called.add(kernel.name)
             known[name] = target
-            called.add(kernel.name)
     return lines, called
 
 
@@ -230,53 +240,62 @@ def _function(name: str, args: str, doc: str, body: Sequence[str]) -> str:
     return f'def {name}({args}):\n    """{doc}"""\n' + "".join(f"    {line}\n" for line in body)
 
 
-def _batchnorm_blocks(network, dtype: np.dtype) -> list[str]:
-    """``_bn_train_forward``, ``_bn_train_vjp``, ``_bn_inference``, ``_bn_update`` and the stage kernels they call."""
+def batchnorm_blocks(network, backend: str = "numpy", inline: Callable[[object, Mapping[str, str]], str] | None = None) -> list[str]:
+    """``_bn_train_forward``, ``_bn_train_vjp``, ``_bn_inference``, ``_bn_update`` and the stage kernels they call.
+
+    numpy calls the stages' printed kernels; the JAX and torch modules print
+    each stage inline (``inline``), with m and ε as Python numbers (weak
+    types: a float32 layer stays float32). numpy and torch update the running
+    statistics in place; JAX (immutable arrays) returns them.
+    """
     from .batchnorm import kernel_sources
 
     eps, momentum = repr(float(network.bn_eps)), repr(float(network.bn_momentum))
-    scalars = ["m = numpy.asarray(x.shape[0], dtype=x.dtype)", f"epsilon = numpy.asarray({eps}, dtype=x.dtype)"]
+    if backend == "numpy":
+        scalars = ["m = numpy.asarray(x.shape[0], dtype=x.dtype)", f"epsilon = numpy.asarray({eps}, dtype=x.dtype)"]
+        update_scalars = [f"momentum = numpy.asarray({momentum}, dtype=running_mean.dtype)", "size = numpy.asarray(m, dtype=var.dtype)"]
+    else:
+        scalars, update_scalars = ["m = x.shape[0]", f"epsilon = {eps}"], [f"momentum = {momentum}", "size = m"]
+    functional = backend == "jax"
     base = {"x": "x", "gamma": "gamma", "beta": "beta", "m": "m", "epsilon": "epsilon"}
     blocks, called = [], set()
-    forward, used = _stage_calls(["train_forward"], base, ["y", "mu_B", "var_B"])
+    forward, used = _stage_calls(["train_forward"], base, ["y", "mu_B", "var_B"], inline=inline)
     called |= used
     blocks.append(_function(
         "_bn_train_forward", "x, gamma, beta",
         "Batch norm in training: (y, batch mean, biased batch variance), from the proven stages.",
         [*scalars, *forward, "return y, mu_B, var_B"],
     ))  # fmt: skip
-    vjp, used = _stage_calls(["train_forward", "train_backward"], {**base, "dy": "dy"}, ["dx", "dgamma", "dbeta"])
+    vjp, used = _stage_calls(["train_forward", "train_backward"], {**base, "dy": "dy"}, ["dx", "dgamma", "dbeta"], inline=inline)
     called |= used
     blocks.append(_function(
         "_bn_train_vjp", "x, gamma, beta, dy",
         "The vector-Jacobian product of batch norm in training with cotangent dy: (dx, dgamma, dbeta).",
         [*scalars, *vjp, "return dx, dgamma, dbeta"],
     ))  # fmt: skip
-    inference, used = _stage_calls(["inference"], {**base, "mean": "mean", "var": "var"}, ["y"])
+    inference, used = _stage_calls(["inference"], {**base, "mean": "mean", "var": "var"}, ["y"], inline=inline)
     called |= used
     blocks.append(_function(
         "_bn_inference", "x, gamma, beta, mean, var",
         "Batch norm at inference, with the running statistics.",
         [scalars[1], *inference, "return y"],
     ))  # fmt: skip
-    unbiased, used_u = _stage_calls(["unbiased"], {"biased": "var", "m": "size"}, ["unbiased"])
+    new_mean, new_var = ("new_mean", "new_var") if functional else ("running_mean[...]", "running_var[...]")
+    unbiased, used_u = _stage_calls(["unbiased"], {"biased": "var", "m": "size"}, ["unbiased"], inline=inline)
     ema_mean, used_m = _stage_calls(
-        ["ema"], {"running": "running_mean", "value": "mean", "momentum": "momentum"}, ["ema"], {"ema": "running_mean[...]"}
+        ["ema"], {"running": "running_mean", "value": "mean", "momentum": "momentum"}, ["ema"], {"ema": new_mean}, inline
     )
     ema_var, used_v = _stage_calls(
-        ["ema"], {"running": "running_var", "value": "unbiased", "momentum": "momentum"}, ["ema"], {"ema": "running_var[...]"}
+        ["ema"], {"running": "running_var", "value": "unbiased", "momentum": "momentum"}, ["ema"], {"ema": new_var}, inline
     )
     called |= used_u | used_m | used_v
     blocks.append(_function(
         "_bn_update", "running_mean, running_var, mean, var, m",
-        "Running statistics as PyTorch keeps them: an average of the batch mean and the unbiased batch variance.",
-        [
-            f"momentum = numpy.asarray({momentum}, dtype=running_mean.dtype)",
-            "size = numpy.asarray(m, dtype=var.dtype)",
-            *ema_mean, *unbiased, *ema_var,
-        ],
+        "Running statistics as PyTorch keeps them: an average of the batch mean and the unbiased batch variance"
+        + (" (returned: arrays are immutable)." if functional else "."),
+        [*update_scalars, *ema_mean, *unbiased, *ema_var, *(["return new_mean, new_var"] if functional else [])],
     ))  # fmt: skip
-    sources = {f"bn_{key.replace('.', '_')}": text for key, text in kernel_sources().items()}
+    sources = {f"bn_{key.replace('.', '_')}": text for key, text in kernel_sources().items()} if called else {}
     return [sources[name] for name in sorted(called)] + blocks
 
 
@@ -402,7 +421,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
         kernel = r.numeric() if role == "value" else r.numeric_derivative()
         blocks.append(_renamed_kernel(kernel.source, kernel.name, name))
     if network.batchnorm:
-        blocks += _batchnorm_blocks(network, dtype)
+        blocks += batchnorm_blocks(network)
     if network.dropout is not None:
         blocks.append(_masks_block(network))
     blocks.append(body)

@@ -53,6 +53,9 @@ _RUNNER = textwrap.dedent(
             import jax.numpy as jnp
             convert, back = jnp.asarray, np.asarray
         prefix = job["module"] + "."
+        masks = [convert(arrays[f"{prefix}mask{k}"]) for k in range(job["masks"])]
+        if masks:  # the compiled network's dropout masks (the backend's own generator draws others)
+            mod._masks = lambda seed, m, masks=masks: masks
         params = {k[len(prefix) + 7:]: convert(v) for k, v in arrays.items() if k.startswith(prefix + "params.")}
         X, Y = arrays[prefix + "X"], arrays[prefix + "Y"]
         out[prefix + "forward"] = back(mod.forward(params, X))
@@ -79,6 +82,12 @@ NETWORKS = {
     "prelu_sigmoid_bce": (
         dict(layers=[3, 4, 4, 2], activation="prelu", output_activation="sigmoid", loss="binary_cross_entropy"), "float64",
     ),
+    "bn_dropout_softmax": (
+        dict(layers=[3, 4, 4, 2], activation="relu", output_activation="softmax", loss="softmax_cross_entropy",
+             batchnorm=True, dropout=0.8),
+        "float64",
+    ),
+    "sigmoid_bn": (dict(layers=[3, 4, 2], activation="sigmoid", loss="mse", batchnorm=True), "float32"),
 }  # fmt: skip
 # Every other activation, loss and penalty: test_any_network_gives_the_compiled_gradient.
 
@@ -93,6 +102,12 @@ def _data(net: symdl.Network, dtype: str, rng: np.random.Generator, batch: int =
     if net.loss.name == "softmax_cross_entropy":
         Y /= Y.sum(axis=1, keepdims=True)
     return X, Y
+
+
+def _compiled_masks(compiled: symdl.CompiledNetwork, rows: int, seed: int = 0) -> list[np.ndarray]:
+    """The dropout masks the compiled network draws for ``seed`` (none without dropout)."""
+    masks = compiled._layer_kernels().get("_masks")
+    return [] if masks is None else masks(seed, rows)
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +126,13 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict:
             sources[module] = text
             (folder / f"{module}.py").write_text(text)
             params = compiled.init(1)
+            if compiled.buffer_names:  # running statistics away from their initial 0 and 1
+                params.update({k: rng.uniform(0.5, 1.5, v.shape).astype(dtype) for k, v in params.items() if k.startswith("running")})
             inputs.update({f"{module}.params.{k}": v.copy() for k, v in params.items()})
             inputs[f"{module}.X"], inputs[f"{module}.Y"] = X, Y
-            jobs.append({"module": module, "backend": backend})
+            masks = _compiled_masks(compiled, X.shape[0])
+            inputs.update({f"{module}.mask{k}": mask for k, mask in enumerate(masks)})
+            jobs.append({"module": module, "backend": backend, "masks": len(masks)})
             reference = {"forward": compiled.forward(params, X), "loss": compiled.loss(params, X, Y)}
             reference.update({f"trace.{k}": v for k, v in compiled.trace(params, X).items()})
             loss, grads = compiled.loss_and_grad(params, X, Y)
@@ -218,17 +237,27 @@ _LOSSES = [loss for loss in accepted_rules("loss") if loss != "softmax_cross_ent
     loss=st.sampled_from(_LOSSES),
     penalty=st.sampled_from([None, "l1", "l2"]),
     widths=st.lists(st.integers(1, 6), min_size=2, max_size=4),
+    batchnorm=st.booleans(),
+    dropout=st.sampled_from([None, 0.6]),
     seed=st.integers(0, 2**16),
 )
-def test_any_network_gives_the_compiled_gradient(tmp_path_factory, backend, activation, output, loss, penalty, widths, seed):
+def test_any_network_gives_the_compiled_gradient(
+    tmp_path_factory, backend, activation, output, loss, penalty, widths, batchnorm, dropout, seed
+):
     if loss == "binary_cross_entropy" and output != "sigmoid":
         output = "sigmoid"  # its domain is (0, 1)
-    net = symdl.Network(widths, activation=activation, output_activation=output, loss=loss, penalty=penalty)
+    hidden = len(widths) > 2
+    net = symdl.Network(widths, activation=activation, output_activation=output, loss=loss, penalty=penalty,
+                        batchnorm=batchnorm and hidden, dropout=dropout if hidden else None)  # fmt: skip
     compiled = net.compile("float64")
     module = _load(network_module_source(net, backend), tmp_path_factory.mktemp("any"), f"any_{backend}")
     rng = np.random.default_rng(seed)
     params = compiled.init(seed)
     X, Y = _data(net, "float64", rng)
+    masks = _compiled_masks(compiled, X.shape[0])
+    if masks:  # the compiled network's masks for seed 0, in the backend's arrays
+        converted = [torch.from_numpy(m) if backend == "torch" else jnp.asarray(m) for m in masks]
+        module._masks = lambda seed, m: converted
     loss_value, grads = compiled.loss_and_grad(params, X, Y)
     got_loss, got = module.loss_and_grad(_convert(backend, params), X, Y)
     np.testing.assert_allclose(np.asarray(got_loss), loss_value, rtol=1e-10, atol=1e-12)
@@ -263,14 +292,28 @@ def test_bad_arguments_get_one_line_errors(tmp_path, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_batchnorm_and_dropout_are_refused_by_name(backend):
-    for extra in ({"batchnorm": True}, {"dropout": 0.5}):
-        with pytest.raises(ValueError, match="numpy"):
-            network_module_source(symdl.Network([2, 3, 1], **extra), backend)
+def test_unknown_backends_and_non_networks_are_refused(backend):
     with pytest.raises(ValueError, match="accepted"):
         network_module_source(symdl.Network([2, 1]), "tensorflow")
     with pytest.raises(TypeError, match="symdl.Network"):
         network_module_source("net", backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_dropout_masks_come_from_the_seed_and_batch_norm_needs_two_rows(tmp_path, backend):
+    net = symdl.Network([3, 6, 6, 2], activation="tanh", batchnorm=True, dropout=0.5)
+    module = _load(network_module_source(net, backend, "float32"), tmp_path, f"seeded_{backend}")
+    params = module.init_params(0)
+    X = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    Y = np.zeros((8, 2), np.float32)
+    same = [float(module.loss(params, X, Y, seed=4)) for _ in range(2)]
+    other = float(module.loss(params, X, Y, seed=5))
+    assert same[0] == same[1] != other
+    for bad in (-1, 1.5, True, "0"):
+        with pytest.raises(ValueError, match="seed"):
+            module.loss(params, X, Y, seed=bad)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        module.train_step(params, X[:1], Y[:1], 0.1)
 
 
 def test_torch_train_step_updates_the_callers_tensors_and_jax_stores_new_arrays(tmp_path):
