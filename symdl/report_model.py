@@ -41,11 +41,16 @@ class Math:
 
 @dataclass(frozen=True)
 class Step:
-    """One step of a derivation: what is done (plain text) and the equations it yields."""
+    """One step of a derivation: what is done (plain text), the equations it yields, and code symdl generated.
+
+    ``code`` is source text printed by symdl (never user text), shown verbatim
+    in a code block.
+    """
 
     title: str
     math: tuple[Math, ...] = ()
     note: str = ""
+    code: str = ""
 
 
 @dataclass(frozen=True)
