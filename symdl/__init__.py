@@ -8,7 +8,7 @@ g*(1 - g)
 True
 """
 
-from . import batchnorm, dropout, init_schemes, testing
+from . import batchnorm, display, dropout, init_schemes, testing
 from .codegen import Kernel, compile_kernel
 from .network import CompiledNetwork, Network
 from .parse import FormulaError, parse
@@ -45,6 +45,7 @@ __all__ = [
     "VectorRule",
     "batchnorm",
     "compile_kernel",
+    "display",
     "dropout",
     "formula_rule",
     "init_schemes",

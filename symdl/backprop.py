@@ -268,6 +268,16 @@ class BackpropEquations:
         out += [(label, _latex_eq(eq)) for label, eq in self.backward]
         return out
 
+    def _repr_latex_(self) -> str:
+        from .display import equations_latex
+
+        return equations_latex(self)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from .display import equations_mimebundle, select
+
+        return select(equations_mimebundle(self), include, exclude)  # type: ignore[arg-type]
+
 
 def _latex_eq(eq: sp.Eq) -> str:
     # SymPy writes the Hadamard product as \circ; the seeds (and Nielsen) write \odot.

@@ -70,6 +70,16 @@ class GradCheckReport:
         scale = max(abs(self.analytic), abs(self.numeric))
         return self.abs_error <= self.tolerance.atol + self.tolerance.rtol * scale + self.rounding_floor
 
+    def _repr_html_(self) -> str:
+        from .display import gradcheck_html
+
+        return gradcheck_html(self)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from .display import gradcheck_mimebundle, select
+
+        return select(gradcheck_mimebundle(self), include, exclude)  # type: ignore[arg-type]
+
     def __str__(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
         return (

@@ -283,6 +283,24 @@ class Rule:
         args = ", ".join(f"{k}={v}" for k, v in self.params.items())
         return f"rule({self.name!r}{', ' if args else ''}{args})"
 
+    # --- display (the logic is in symdl.display and symdl.plots) -----------
+
+    def _repr_latex_(self) -> str:
+        from .display import rule_latex
+
+        return rule_latex(self)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from .display import rule_mimebundle, select
+
+        return select(rule_mimebundle(self), include, exclude)  # type: ignore[arg-type]
+
+    def plot(self, **kwargs: object) -> object:
+        """A matplotlib Figure of the rule and its derivative (:func:`symdl.plots.plot_rule`; needs ``symdl[plot]``)."""
+        from .plots import plot_rule
+
+        return plot_rule(self, **kwargs)
+
     # --- the symbolic side -------------------------------------------------
 
     @property

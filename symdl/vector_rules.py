@@ -81,6 +81,22 @@ class VectorRule:
     def __repr__(self) -> str:
         return f"rule({self.name!r})"
 
+    def _repr_latex_(self) -> str:
+        from .display import rule_latex
+
+        return rule_latex(self)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from .display import rule_mimebundle, select
+
+        return select(rule_mimebundle(self), include, exclude)  # type: ignore[arg-type]
+
+    def plot(self, **kwargs: object) -> object:
+        """A matplotlib Figure of the rule (:func:`symdl.plots.plot_rule`; needs ``symdl[plot]``)."""
+        from .plots import plot_rule
+
+        return plot_rule(self, **kwargs)
+
     @property
     def inputs(self) -> tuple[sp.IndexedBase, ...]:
         return tuple(inp.base for inp in self.definition.inputs)

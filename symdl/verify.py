@@ -77,6 +77,16 @@ class RuleReport:
             and self.mutants_killed == self.mutants_total
         )
 
+    def _repr_html_(self) -> str:
+        from .display import reports_html
+
+        return reports_html([self])
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from .display import report_mimebundle, select
+
+        return select(report_mimebundle([self]), include, exclude)  # type: ignore[arg-type]
+
 
 def _away_from(points: list[Callable[..., np.ndarray]], values: list[np.ndarray], index: int) -> None:
     """Move ``values[index]`` at least 1e-3·max(1, |p|) away from each breakpoint p (in place)."""

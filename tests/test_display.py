@@ -1,0 +1,254 @@
+"""Notebook display: rules, derivations, BP1–BP4 and check reports as LaTeX/HTML, escaped, without Jupyter."""
+
+from __future__ import annotations
+
+import html
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symdl
+from symdl import display
+from symdl.display import CheckTable, check_table, derivation, report_row
+from symdl.rules import Definition, Rule
+from symdl.testing import check_grad
+from symdl.verify import RuleReport
+
+z = sp.Symbol("z", real=True)
+
+
+def _math_only(latex: str) -> str:
+    assert latex.startswith("$$") and latex.endswith("$$")
+    return latex[2:-2]
+
+
+# --- rules --------------------------------------------------------------------------
+
+
+def test_rule_bundle_has_plain_latex_and_html_and_latex_is_sympys():
+    r = symdl.rule("sigmoid")
+    bundle = r._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/latex", "text/html"}
+    assert bundle["text/plain"] == repr(r)
+    assert bundle["text/latex"] == r._repr_latex_()
+    latex = _math_only(bundle["text/latex"])
+    for line in r.latex().values():
+        assert line in latex
+    assert sp.latex(r.derivative()) in latex
+
+
+def test_bundle_honours_include_and_exclude():
+    r = symdl.rule("relu")
+    assert set(r._repr_mimebundle_(include=["text/latex"])) == {"text/latex"}
+    assert set(r._repr_mimebundle_(exclude=["text/html"])) == {"text/plain", "text/latex"}
+
+
+def test_textbook_line_appears_only_when_it_differs_from_the_derivative():
+    lines = symdl.rule("identity").latex()
+    assert lines["derivative"] == lines["textbook"]
+    assert _math_only(symdl.rule("identity")._repr_latex_()).count(lines["derivative"]) == 1
+    sigmoid = symdl.rule("sigmoid").latex()
+    assert sigmoid["textbook"] in symdl.rule("sigmoid")._repr_latex_()
+
+
+def test_kinks_are_shown_with_the_value_returned():
+    r = symdl.rule("relu", kink_convention="right")
+    assert r"\text{returned } 1" in r._repr_latex_()
+    page = r._repr_mimebundle_()["text/html"]
+    assert 'class="symdl-kinks"' in page and "<td>$1$</td>" in page
+    assert "symdl-kinks" not in symdl.rule("sigmoid")._repr_mimebundle_()["text/html"]
+
+
+def test_vector_rule_shows_its_vjp():
+    r = symdl.rule("softmax")
+    bundle = r._repr_mimebundle_()
+    assert r.latex()["vjp"] in bundle["text/latex"]
+    assert "softmax" in bundle["text/html"]
+
+
+def test_formula_text_is_escaped_in_html_and_never_reaches_latex():
+    text = "where(z < 0, 0.01*z, z) if z > -1 else z"
+    r = symdl.formula_rule(text)
+    bundle = r._repr_mimebundle_()
+    assert html.escape(text) in bundle["text/html"]
+    assert text not in bundle["text/html"]
+    assert "where" not in bundle["text/latex"]
+
+
+def test_a_hostile_name_is_inert_in_html_and_absent_from_latex():
+    # Rule's constructor takes any name; the display must not trust it.
+    name = r'<img src=x onerror="alert(1)"> $$\href{javascript:alert(1)}{x}$$'
+    r = Rule(name, "formula", Definition(expr=z**2, inputs=(z,), textbook=None), {}, {}, "pytorch", name)
+    bundle = r._repr_mimebundle_()
+    assert "<img" not in bundle["text/html"]
+    assert "&lt;img" in bundle["text/html"]
+    # Inside an element MathJax is told to skip, so the $$ … $$ is not typeset either.
+    assert f'<span class="tex2jax_ignore mathjax_ignore">{html.escape(name)}</span>' in bundle["text/html"]
+    assert "href" not in bundle["text/latex"] and "img" not in bundle["text/latex"]
+
+
+def test_math_in_html_is_html_escaped():
+    r = symdl.formula_rule("where(z < 1, z, 1)")
+    page = r._repr_mimebundle_()["text/html"]
+    assert r"z &lt; 1" in page and "z < 1" not in page
+
+
+def test_parameters_are_listed_and_symbolic_ones_named():
+    assert r"alpha = $\frac{1}{5}$" in symdl.rule("leaky_relu", alpha=0.2)._repr_mimebundle_()["text/html"]
+    f = symdl.formula_rule("d*z**2", params={"d": None})
+    assert "d = symbolic" in f._repr_mimebundle_()["text/html"]
+
+
+def test_derivation_shows_each_proof_with_its_verdict():
+    d = derivation(symdl.rule("sigmoid"))
+    assert d.proven
+    bundle = d._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/latex", "text/html"}
+    assert "derivative - textbook: proven" in bundle["text/plain"]
+    assert bundle["text/html"].count("\N{CHECK MARK}") == len(d.proofs)
+    nothing = derivation(symdl.formula_rule("z**2"))
+    assert nothing.proofs == {} and "nothing to prove" in nothing._repr_html_()
+
+
+def test_an_unproven_identity_shows_a_cross():
+    proof = symdl.Proof(False, "simplification")
+    d = display.Derivation(symdl.rule("relu"), {"derivative - textbook": proof})
+    assert not d.proven
+    assert "\N{BALLOT X}" in d._repr_html_() and "NOT PROVEN" in d._repr_mimebundle_()["text/plain"]
+
+
+# --- BP1–BP4 ------------------------------------------------------------------------
+
+
+def test_backprop_equations_display_labelled():
+    eqs = symdl.Network([2, 3, 1], activation="tanh").equations()
+    bundle = eqs._repr_mimebundle_()
+    latex = _math_only(eqs._repr_latex_())
+    assert latex == _math_only(bundle["text/latex"])
+    for label, line in eqs.latex():
+        assert line in latex
+        assert f"{label}: {line}" in bundle["text/plain"]
+    assert r"\text{BP1 (layer 2)}" in latex and r"\text{BP4 (layer 1)}" in latex
+    assert bundle["text/html"].count("<tr>") == len(eqs.latex()) + 1
+
+
+def test_tex_labels_escape_tex_specials():
+    assert display._tex_label("dC/d_alpha {x} 100%") == r"\text{dC/d\_alpha \{x\} 100\%}"
+
+
+# --- check reports ------------------------------------------------------------------
+
+
+def _report(name: str, **changes: object) -> RuleReport:
+    values: dict[str, object] = {
+        "proofs": {"derivative - textbook": True}, "fd_error": 2.7e-11, "accuracy64": 1.6e-16, "accuracy32": 8.4e-8,
+        "mutants_killed": 4, "mutants_total": 4,
+    }
+    values.update(changes)
+    return RuleReport(name, **values)
+
+
+def test_report_row_formats_like_the_cli_table():
+    assert report_row(_report("huber")) == [
+        "huber", "1/1", "ok", "2.7e-11", "1.6e-16 / 8.4e-08", "yes", "4/4", "PASS",
+    ]
+    failed = _report("bad", proofs={"a": True, "b": False}, unstable=["bad_d_z (float32): z=1000"], mutants_killed=3)
+    assert report_row(failed) == ["bad", "1/2 FAIL", "ok", "2.7e-11", "1.6e-16 / 8.4e-08", "NO", "3/4", "FAIL"]
+    network = _report("net", kind="network", mutants_total=0, mutants_killed=0)
+    assert report_row(network)[2:] == ["-", "2.7e-11", "-", "-", "-", "PASS"]
+
+
+def test_check_table_is_one_html_table_with_a_row_per_report():
+    reports = [_report("relu"), _report("huber<b>", fd_error=1.0)]
+    table = check_table(reports)
+    assert isinstance(table, list) and table == reports and not table.passed
+    page = table._repr_html_()
+    assert page.count("<table") == 1 and page.count("<tr>") == 1 + len(reports)
+    assert page.count("\N{CHECK MARK}") == 1 and page.count("\N{BALLOT X}") == 1
+    assert "huber&lt;b&gt;" in page and "huber<b>" not in page
+    assert "<td><span class=\"tex2jax_ignore mathjax_ignore\">1.0e+00</span></td>" in page
+    assert "2 rows: 1 passed, 1 failed" in page
+    assert "tolerances: FD &lt;= 1e-06" in page
+
+
+def test_check_table_plain_text_is_the_verify_table():
+    text = check_table([_report("relu")])._repr_mimebundle_()["text/plain"]
+    lines = text.splitlines()
+    assert lines[0].split("  ")[0] == "rule" and "verdict" in lines[0]
+    assert lines[2].split() == ["relu", "1/1", "ok", "2.7e-11", "1.6e-16", "/", "8.4e-08", "yes", "4/4", "PASS"]
+    assert lines[-1] == "1 rows: 1 passed, 0 failed"
+
+
+def test_failing_rows_list_what_failed():
+    bad = _report("leaky", mutant_survivors=["drop the kink"], mutants_killed=3)
+    page = CheckTable([bad])._repr_html_()
+    assert "leaky: a planted mistake went unnoticed: drop the kink" in page
+
+
+def test_a_rule_report_displays_as_a_one_row_table():
+    report = symdl.verify_rule(symdl.rule("relu"), points=20)
+    bundle = report._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html"}
+    assert report._repr_html_() == bundle["text/html"]
+    assert bundle["text/html"].count("<tr>") == 2 and "\N{CHECK MARK}" in bundle["text/html"]
+
+
+def test_gradcheck_report_displays_its_verdict():
+    def f(w: np.ndarray) -> float:
+        return float(np.sum(np.tanh(w) ** 2))
+
+    def g(w: np.ndarray) -> np.ndarray:
+        return 2 * np.tanh(w) * (1 - np.tanh(w) ** 2)
+
+    x = np.array([0.3, -1.2, 0.8])
+    good, bad = check_grad(f, g, x), check_grad(f, lambda w: 2 * g(w), x)
+    assert "\N{CHECK MARK}" in good._repr_html_() and "\N{BALLOT X}" in bad._repr_html_()
+    assert good._repr_mimebundle_()["text/plain"] == str(good)
+    assert f"{bad.analytic:.17g}" in bad._repr_html_()
+
+
+# --- plots --------------------------------------------------------------------------
+
+
+def test_plot_delegates_to_symdl_plots(monkeypatch):
+    seen = {}
+    fake = types.ModuleType("symdl.plots")
+
+    def plot_rule(rule, **kwargs):
+        seen.update(rule=rule, kwargs=kwargs)
+        return "figure"
+
+    fake.plot_rule = plot_rule
+    monkeypatch.setitem(sys.modules, "symdl.plots", fake)
+    r = symdl.rule("tanh")
+    assert r.plot(lo=-2, hi=2) == "figure" and seen == {"rule": r, "kwargs": {"lo": -2, "hi": 2}}
+    softmax = symdl.rule("softmax")
+    assert softmax.plot() == "figure" and seen["rule"] is softmax
+
+
+def test_plot_returns_a_matplotlib_figure():
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("symdl.plots")
+    from matplotlib.figure import Figure
+
+    figure = symdl.rule("relu").plot(points=51)
+    assert isinstance(figure, Figure)
+
+
+def test_importing_symdl_imports_neither_matplotlib_nor_ipython():
+    code = "import sys, symdl; symdl.rule('relu')._repr_mimebundle_(); print(sorted(m for m in ('matplotlib', 'IPython') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_module_doctest_and_check_table_stays_a_plain_list_for_callers():
+    import doctest
+
+    assert doctest.testmod(display).failed == 0
+    reports = [_report("relu")]
+    table = check_table(reports)
+    assert repr(table) == repr(reports) and table + [] == reports and table[:1] == reports
