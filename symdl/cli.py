@@ -24,6 +24,7 @@ import sympy as sp
 
 __all__ = ["main"]
 
+from .display import REPORT_HEADER, failure_details, report_row, text_table
 from .verify import MAX_POINTS
 
 PROG = "symdl"
@@ -65,18 +66,6 @@ def _one_line(message: object) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def _table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
-    """Rows as left-aligned columns; the last column is not padded."""
-    all_rows = [list(header), *map(list, rows)]
-    widths = [max(len(row[i]) for row in all_rows) for i in range(len(header) - 1)]
-    lines = []
-    for row in all_rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
-        lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "  ".join("-" * width for width in [*widths, len(header[-1])]))
-    return lines
-
-
 def _json_number(value: float) -> float | None:
     """``value`` as a JSON-safe float: NaN and ±inf (not JSON) become null."""
     value = float(value)
@@ -97,7 +86,7 @@ def _positive_int(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``symdl`` argument parser with its three subcommands."""
+    """The ``symdl`` argument parser with its subcommands."""
     from . import KINK_CONVENTIONS, __version__
 
     parser = _Parser(
@@ -152,6 +141,18 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--points", type=_positive_int, default=200, metavar="N", help="sample points (default: 200)")
     verify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    report = commands.add_parser(
+        "report",
+        help="write the derivations as documents: LaTeX, HTML, Markdown (and PDF)",
+        description="Write a document deriving the chosen items step by step, with their conventions at kinks, "
+        "their proofs and numeric checks, and plots (default: every rule, backprop, batchnorm, dropout and init, "
+        "then each --formula). Files: DIR/report.tex (amsmath only), report.html (one offline page: MathML, "
+        "inline SVG, no script), report.md (GitHub Markdown, figures in DIR/figures/) and, when asked, "
+        "report.pdf (latexmk -pdf -no-shell-escape). Asking for pdf without a TeX installation is an error "
+        "(exit 2) before anything is written; a failed PDF build keeps the other files (exit 1).",
+    )
+    _add_report_arguments(report)
     return parser
 
 
@@ -266,7 +267,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         [e["name"], e["kind"], ", ".join(f"{p['name']}={p['default']:g}" for p in e["params"]) or "-", e["summary"]]
         for e in entries
     ]
-    for line in _table(rows, ["rule", "kind", "parameters", "formula"]):
+    for line in text_table(rows, ["rule", "kind", "parameters", "formula"]):
         _out(line)
     return EXIT_OK
 
@@ -623,44 +624,13 @@ def _report_json(report: Any) -> dict[str, Any]:
     }
 
 
-def _report_row(report: Any) -> list[str]:
-    proofs = report.proofs
-    proof = f"{sum(map(bool, proofs.values()))}/{len(proofs)}" if proofs else "-"
-    if not report.proven:
-        proof += " FAIL"
-    # Backprop rows measure only some columns: "-" where nothing was measured.
-    numeric = report.kind in ("rule", "network")
-    elementwise = report.kind == "rule"
-    return [
-        report.name,
-        proof,
-        ("ok" if report.kinks_ok else "FAIL") if elementwise else "-",
-        f"{report.fd_error:.1e}" if numeric else "-",
-        f"{report.accuracy64:.1e} / {report.accuracy32:.1e}" if elementwise else "-",
-        ("yes" if report.stable else "NO") if elementwise else "-",
-        f"{report.mutants_killed}/{report.mutants_total}" if report.mutants_total else "-",
-        "PASS" if report.passed else "FAIL",
-    ]
-
-
-def _failure_details(report: Any) -> list[str]:
-    lines = [f"{report.name}: not proven: {label}" for label, holds in report.proofs.items() if not holds]
-    if not report.kinks_ok:
-        lines.append(f"{report.name}: a kink value is not a subgradient or not what the code returns")
-    lines += [f"{report.name}: unstable: {problem}" for problem in report.unstable]
-    lines += [f"{report.name}: a planted mistake went unnoticed: {label}" for label in report.mutant_survivors]
-    return lines
-
-
 def _print_verify_table(reports: Sequence[Any]) -> None:
     from .testing import ACCURACY_RTOL
     from .verify import FD_TOLERANCE
 
-    header = ["rule", "proof", "kinks", "max FD error", "max error vs mpmath (f64 / f32)", "stable", "mutants caught",
-              "verdict"]
-    for line in _table([_report_row(r) for r in reports], header):
+    for line in text_table([report_row(r) for r in reports], REPORT_HEADER):
         _out(line)
-    details = [line for r in reports if not r.passed for line in _failure_details(r)]
+    details = [line for r in reports if not r.passed for line in failure_details(r)]
     if details:
         _out()
         for line in details:
@@ -698,6 +668,140 @@ def cmd_verify(args: argparse.Namespace) -> int:
         counted = f"{len(reports) - others} rules" + (f", {others} other rows" if others else "")
         _out(f"{counted}: {passed} passed, {len(reports) - passed} failed")
     return EXIT_OK if passed == len(reports) else EXIT_FAILED
+
+
+# --- report -------------------------------------------------------------------
+
+REPORT_DEFAULT_FORMATS = "tex,html,md"
+
+
+def _add_report_arguments(command: argparse.ArgumentParser) -> None:
+    """``symdl report``: the items, the output directory and formats, the network of the backprop section."""
+    command.add_argument(
+        "names", nargs="*", metavar="NAME", help="items to include: rules (see 'symdl list'), backprop, batchnorm, "
+        "dropout, init (default: all of them)",
+    )
+    command.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write into (created)")
+    command.add_argument(
+        "--format", default=REPORT_DEFAULT_FORMATS, metavar="LIST",
+        help=f"comma-separated formats from tex, pdf, html, md (default: {REPORT_DEFAULT_FORMATS})",
+    )
+    command.add_argument("--only", action="append", default=[], metavar="NAME", help="an item to include (repeatable)")
+    command.add_argument(
+        "--formula", action="append", default=[], metavar="TEXT", help="a formula in z to derive too (repeatable)"
+    )
+    net = command.add_argument_group("the backprop section's network")
+    net.add_argument("--layers", default="2,3,1", metavar="N0,N1,...,NL", help="widths (default: 2,3,1)")
+    net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
+    net.add_argument("--loss", default="mse", metavar="RULE", help="loss (default: mse)")
+    command.add_argument("--no-plots", action="store_true", help="leave out the plots")
+    command.add_argument("--no-verify", action="store_true", help="leave out the numeric checks (faster)")
+    command.add_argument(
+        "--progress", action="store_true", help="show progress on stderr even when it is not a terminal"
+    )
+
+
+class _ReportProgress(_Progress):
+    """``[i/n] building key…``: verify's progress line, for the sections and files of a report."""
+
+    def __call__(self, name: str, index: int, total: int) -> None:
+        if not self.enabled:
+            return
+        message = f"[{index + 1}/{total}] {name}…"
+        if self.tty:
+            self.stream.write(f"\r\x1b[K{message}")
+            self.open = True
+        else:
+            _write(self.stream, message)
+        self.stream.flush()
+
+
+def _report_names(args: argparse.Namespace) -> list[str] | None:
+    """The items asked for (NAMES and --only), checked against the accepted ones; None for all of them."""
+    from .report_items import report_item_names
+
+    known = report_item_names()
+    names = [*args.names, *args.only]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(f"unknown report item {name!r}; {hint}accepted: rules (see 'symdl list'), "
+                             "backprop, batchnorm, dropout, init")
+    return list(dict.fromkeys(names)) or None
+
+
+def _report_directory(path: str) -> None:
+    """Create ``path`` and make sure a file can be written in it, before the (slow) report is built."""
+    import tempfile
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"-o {path}: exists and is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise UsageError(f"-o {path}: cannot write in this directory ({error.strerror or error})") from None
+
+
+def _plots_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``symdl report``: build the report's sections, write each format atomically, print the paths written."""
+    from .report import (
+        PdfBuildError,
+        ReportError,
+        check_formats,
+        pdf_available,
+        write_report,
+    )
+
+    try:
+        formats = check_formats([f.strip() for f in args.format.split(",") if f.strip()])
+    except ReportError as error:
+        raise UsageError(f"--format {args.format!r}: {error}") from None
+    if "pdf" in formats and (problem := pdf_available()):
+        raise UsageError(problem)
+    names = _report_names(args)
+    layers = _layers(args.layers)
+    if names is None or "backprop" in names:
+        from .network import Network
+
+        Network(layers, activation=args.activation, loss=args.loss)  # a bad network: one error line, now
+    _report_directory(args.output)
+    plots = not args.no_plots
+    if plots and not _plots_available():
+        _write(sys.stderr, f"{PROG}: matplotlib is not installed: plots left out (pip install 'symdl[plot]')")
+        plots = False
+    from .report_items import build_report
+
+    progress = _ReportProgress(sys.stderr, enabled=args.progress or sys.stderr.isatty())
+    try:
+        report = build_report(
+            names, formulas=tuple(args.formula), layers=tuple(layers), activation=args.activation, loss=args.loss,
+            verify=not args.no_verify, plots=plots, progress=progress,
+        )
+        written = write_report(report, args.output, formats, progress=progress)
+    except PdfBuildError as error:
+        progress.close()
+        _write(sys.stderr, f"{PROG}: error: {_one_line(error)}")
+        for path in error.written.values():
+            _out(str(path))
+        return EXIT_FAILED
+    except ReportError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        progress.close()
+    for path in written.values():
+        _out(str(path))
+    return EXIT_OK
 
 
 # --- entry point --------------------------------------------------------------
@@ -769,8 +873,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     if report is None:
         _out(f"  numeric checks skipped: give values to {', '.join(symbolic)} (--param NAME=VALUE)")
     else:
-        _out(f"  numeric: {' '.join(_report_row(report)[1:])}")
-        for line in _failure_details(report)[:1]:
+        _out(f"  numeric: {' '.join(report_row(report)[1:])}")
+        for line in failure_details(report)[:1]:
             _out(f"  {line}")
         if report.unstable:
             stable = _stable_equivalent(r)
@@ -786,6 +890,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": cmd_check,
     "codegen": cmd_codegen,
     "verify": cmd_verify,
+    "report": cmd_report,
 }
 
 

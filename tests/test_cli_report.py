@@ -1,0 +1,121 @@
+"""``symdl report``: end to end through the real report items, and its one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import symdl.report
+from symdl.cli import main
+from symdl.report import PdfBuildError
+
+HAVE_TEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, *words: str) -> None:
+    assert code == 2
+    assert err.startswith("symdl: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    for word in words:
+        assert word in err
+
+
+def test_a_rule_and_a_formula_give_tex_html_and_md(capsys, tmp_path):
+    out_dir = tmp_path / "out"
+    code, out, err = run(capsys, "report", "relu", "--formula", "log(1 + exp(z))", "-o", str(out_dir), "--no-verify")
+    assert code == 0, err
+    paths = out.split()
+    assert paths == [str(out_dir / f"report.{fmt}") for fmt in ("tex", "html", "md")]
+    html = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert 'id="relu"' in html and "<math" in html and "<svg" in html and "<script" not in html.lower()
+    tex = (out_dir / "report.tex").read_text(encoding="utf-8")
+    assert tex.count(r"\section{") == 2 and r"\begin{cases}" in tex
+    md = (out_dir / "report.md").read_text(encoding="utf-8")
+    assert "$$" in md and (out_dir / "figures" / "relu.svg").is_file()
+    assert err == ""  # no progress when stderr is not a terminal
+
+
+def test_the_same_report_twice_is_byte_identical_and_shows_progress_when_asked(capsys, tmp_path):
+    for name in ("a", "b"):
+        code, _, err = run(capsys, "report", "--only", "sigmoid", "-o", str(tmp_path / name), "--progress")
+        assert code == 0, err
+        assert "[1/1] sigmoid" in err and "report.html" in err
+    for path in sorted((tmp_path / "a").rglob("*")):
+        if path.is_file():
+            assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes(), path
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["relux"], ["unknown report item 'relux'", "did you mean 'relu'"]),
+        (["--only", "nonsense"], ["unknown report item 'nonsense'"]),
+        (["relu", "--format", "tex,docx"], ["unknown report format 'docx'"]),
+        (["relu", "--format", ","], ["no report format"]),
+        (["backprop", "--layers", "2,x"], ["--layers"]),
+        (["backprop", "--activation", "nope"], ["nope"]),
+        (["relu", "--formula", "__import__('os')"], []),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, words):
+    code, out, err = run(capsys, "report", *argv, "-o", str(tmp_path / "out"))
+    assert_one_line_error(code, err, *words)
+    assert out == ""
+
+
+def test_an_unwritable_output_is_one_line_and_exit_2(capsys, tmp_path):
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("x")
+    code, _, err = run(capsys, "report", "relu", "-o", str(not_a_dir))
+    assert_one_line_error(code, err, "not a directory")
+    code, _, err = run(capsys, "report", "relu", "-o", str(not_a_dir / "below"))
+    assert_one_line_error(code, err, "cannot write")
+
+
+def test_pdf_without_tex_is_refused_before_anything_is_built(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    code, _, err = run(capsys, "report", "relu", "--format", "pdf,html", "-o", str(tmp_path / "out"))
+    assert_one_line_error(code, err, "latexmk", "install")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_pdf_build_keeps_the_other_files_and_exits_1(capsys, tmp_path, monkeypatch):
+    def fail(tex, timeout=0.0):
+        raise PdfBuildError(f"latexmk failed on {tex} (exit 12): ! Undefined control sequence.")
+
+    monkeypatch.setattr(symdl.report, "build_pdf", fail)
+    monkeypatch.setattr(symdl.report, "pdf_available", lambda: None)
+    code, out, err = run(capsys, "report", "relu", "--no-verify", "--no-plots", "--format", "pdf,html",
+                         "-o", str(tmp_path))
+    assert code == 1
+    assert err.count("\n") == 1 and "Undefined control sequence" in err
+    assert out.split() == [str(tmp_path / "report.tex"), str(tmp_path / "report.html")]
+    assert (tmp_path / "report.tex").is_file() and (tmp_path / "report.html").is_file()
+
+
+@pytest.mark.skipif(not HAVE_TEX and not os.environ.get("CI"), reason="no TeX installation")
+def test_the_pdf_builds_from_the_command_line(tmp_path):
+    # A separate process, as a user runs it: no traceback, the PDF and the TeX it came from.
+    result = subprocess.run(
+        [sys.executable, "-m", "symdl", "report", "relu", "--format", "pdf", "-o", str(tmp_path), "--no-verify"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(tmp_path / "report.tex"), str(tmp_path / "report.pdf")]
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF-")
+
+
+def test_help_documents_formats_and_the_pdf_rule(capsys):
+    code, out, _ = run(capsys, "report", "--help")
+    assert code == 0
+    for word in ("--format", "tex, pdf, html, md", "--formula", "--only", "--no-plots", "exit 2", "exit 1"):
+        assert word in " ".join(out.split()), word
