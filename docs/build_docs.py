@@ -52,9 +52,16 @@ MODULES: tuple[str, ...] = (
     "symdl.gradcheck",
     "symdl.testing",
     "symdl.testing.strategies",
+    "symdl.network_backends",
     "symdl.display",
     "symdl.plots",
     "symdl.report_model",
+    "symdl.report_items",
+    "symdl.report",
+    "symdl.report_tex",
+    "symdl.report_html",
+    "symdl.report_md",
+    "symdl.report_printing",
     "symdl.cli",
 )
 

@@ -103,7 +103,8 @@ def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
     for edge in _edges(expr):
         if edge.has(var):
             points += [r for r in _real_roots(edge, var) if r not in points]
-    return points
+    # In increasing order where they are numbers (the edges come from sets: their order would vary between runs).
+    return sorted(points, key=lambda p: (not p.is_number, float(p) if p.is_number else 0.0, sp.default_sort_key(p)))
 
 
 def _parameter_regimes(
