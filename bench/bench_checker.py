@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import symdl
 from symdl.mutations import mutation_report

@@ -87,7 +87,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``symdl`` argument parser with its subcommands."""
-    from . import KINK_CONVENTIONS, __version__
+    from . import __version__
 
     parser = _Parser(
         prog=PROG,
@@ -484,18 +484,6 @@ def _network(args: argparse.Namespace) -> Any:
     )
 
 
-def _export_function(name: str, backend: str) -> Callable[..., str]:
-    """``symdl.export.<name>`` for the jax/torch backends, or a UsageError while it does not exist."""
-    try:
-        from . import export
-    except ImportError:
-        export = None
-    function = getattr(export, name, None)
-    if function is None:
-        raise UsageError(f"backend {backend} is not available yet; accepted now: numpy")
-    return function
-
-
 def _codegen_source(args: argparse.Namespace) -> str:
     from . import standalone
 
@@ -503,7 +491,9 @@ def _codegen_source(args: argparse.Namespace) -> str:
         network = _network(args)
         if args.backend == "numpy":
             return standalone.network_module(network, args.dtype)
-        return _export_function("network_module_source", args.backend)(network, args.backend, args.dtype)
+        from .export import network_module_source
+
+        return network_module_source(network, args.backend, args.dtype)
     if args.target is None:
         raise UsageError("give NAME|FORMULA (a rule or formula) or --layers (a network)")
     defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64"}
@@ -519,7 +509,9 @@ def _codegen_source(args: argparse.Namespace) -> str:
         raise UsageError(f"cannot generate code with symbolic parameters ({', '.join(symbolic)}); give values: --param NAME=VALUE")
     if args.backend == "numpy":
         return standalone.rule_module(r, wrt=args.wrt)
-    return _export_function("rule_module_source", args.backend)(r, args.backend)
+    from .export import rule_module_source
+
+    return rule_module_source(r, args.backend)
 
 
 def _write_atomically(path: str, text: str) -> None:

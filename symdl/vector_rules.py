@@ -21,7 +21,7 @@ from sympy.concrete.delta import deltasummation
 from .codegen import Kernel
 from .index_codegen import Centered, FirstArgMax, LogSumExp, RowMax, ShiftMax, compile_index_kernel
 from .proof import Proof, prove_zero
-from .rules import Kind, Param, register_vector
+from .rules import Kind, register_vector
 
 __all__ = ["VectorDefinition", "VectorInput", "VectorRule"]
 
@@ -325,7 +325,6 @@ def _softmax(u: sp.IndexedBase, out: sp.Symbol) -> sp.Expr:
 @register_vector("softmax", "activation")
 def softmax() -> VectorDefinition:
     """s_i = e^{z_i} / Σ_j e^{z_j}; ∂s_i/∂z_k = s_i(δ_ik − s_k), VJP s ⊙ (v − ⟨v, s⟩)."""
-    s_k = _softmax(z, k)
     s_i_stable = sp.exp(z[i] - LogSumExp(z[j], j, n))
     s_k_stable = s_i_stable.subs(i, k)
     s_q_stable = s_i_stable.subs(i, q)

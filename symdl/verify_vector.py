@@ -92,7 +92,6 @@ def _accuracy(rule: VectorRule, values: dict, dtype: type) -> float:
         checks.append((rule.numeric_derivative(inp.base)(*inputs, *weights), d.vjps[inp.base],
                        inp.indices, inp.sizes, inp.shared))
     worst = 0.0
-    rows = next(iter(cast.values())).shape[0]
     for numeric, expr, indices, index_sizes, shared in checks:
         for index_values in np.ndindex(*[sizes[s] for s in index_sizes]):
             exact = at_size(expr, sizes, dict(zip(indices, index_values)), shift=None)

@@ -130,19 +130,24 @@ def test_write_failure_mid_way_keeps_the_old_file(tmp_path, capsys, monkeypatch)
     assert [p.name for p in tmp_path.iterdir()] == ["x.py"]
 
 
-def test_backends_without_an_export_are_a_clear_error(capsys, monkeypatch):
-    try:
-        import symdl.export as export
-    except ImportError:  # no export module at all: the same error
-        export = None
-    if export is not None:
-        monkeypatch.delattr(export, "rule_module_source", raising=False)
-        monkeypatch.delattr(export, "network_module_source", raising=False)
-    for argv in (["relu", "--backend", "jax"], ["--layers", "3,2", "--backend", "torch"]):
-        code, out, err = run(capsys, "codegen", *argv, "-o", "-")
-        backend = argv[-1]
-        assert (code, out) == (2, "")
-        assert err == f"symdl: error: backend {backend} is not available yet; accepted now: numpy\n"
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_a_network_with_batchnorm_and_dropout_for_a_backend_runs(capsys, tmp_path, backend):
+    pytest.importorskip(backend)
+    import importlib.util
+
+    import numpy as np
+
+    target = tmp_path / f"net_{backend}.py"
+    argv = ["--layers", "3,4,4,2", "--activation", "relu", "--batchnorm", "--dropout", "0.8", "--dtype", "float32"]
+    code, _, err = run(capsys, "codegen", *argv, "--backend", backend, "-o", str(target))
+    assert (code, err) == (0, "")
+    spec = importlib.util.spec_from_file_location(target.stem, target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    params = module.init_params(0)
+    X = np.random.default_rng(0).normal(size=(6, 3)).astype(np.float32)
+    loss, grads = module.loss_and_grad(params, X, np.zeros((6, 2), np.float32), seed=1)
+    assert np.isfinite(float(loss)) and sorted(grads) == sorted(k for k in params if not k.startswith("running"))
 
 
 def test_backends_call_the_export_functions(capsys, monkeypatch):

@@ -12,7 +12,7 @@ from hypothesis.extra.numpy import arrays
 
 from symdl import rule
 from symdl.index_codegen import FirstArgMax
-from symdl.vector_rules import ROW_COTANGENT, VectorRule, W, a, k, n, sigma, v, x, y, z
+from symdl.vector_rules import ROW_COTANGENT, VectorRule, a, k, n, sigma, v, x, y, z
 from symdl.verify_vector import check_vector_rule
 
 VECTOR_RULES = ["softmax", "softmax_cross_entropy", "maxout", "rbf"]
