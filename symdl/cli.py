@@ -10,7 +10,6 @@ never to ``eval``/``sympify``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
 import json
 import math
@@ -516,28 +515,18 @@ def _codegen_source(args: argparse.Namespace) -> str:
 
 def _write_atomically(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same directory, renamed over it when complete."""
-    import tempfile
-
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise UsageError(f"-o {path}: is a directory; give a file name such as {os.path.join(path, 'generated.py')}")
     if not os.path.isdir(directory):
         raise UsageError(f"-o {path}: the directory {directory} does not exist")
+    from .atomic import CannotWrite, write_atomically
+
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".symdl-", suffix=".py.tmp", dir=directory)
-    except OSError as error:
-        raise UsageError(f"-o {path}: cannot write in {directory} ({error.strerror or error})") from None
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(error, OSError):
-            raise UsageError(f"-o {path}: cannot write the file ({error.strerror or error})") from None
-        raise
+        write_atomically(path, text)
+    except CannotWrite as error:
+        where = f"cannot write in {directory}" if error.stage == "create" else "cannot write the file"
+        raise UsageError(f"-o {path}: {where} ({error.reason})") from None
 
 
 def cmd_codegen(args: argparse.Namespace) -> int:
@@ -554,10 +543,11 @@ def cmd_codegen(args: argparse.Namespace) -> int:
 
 
 class _Progress:
-    """``[i/n] verifying name…`` on stderr: one overwritten line on a terminal, one line per rule otherwise."""
+    """``[i/n] verifying name…`` on stderr: one overwritten line on a terminal, one line per item otherwise."""
 
-    def __init__(self, stream: TextIO, enabled: bool) -> None:
+    def __init__(self, stream: TextIO, enabled: bool, doing: str = "verifying ") -> None:
         self.stream = stream
+        self.doing = doing
         self.enabled = enabled
         self.tty = enabled and stream.isatty()
         self.open = False
@@ -565,7 +555,7 @@ class _Progress:
     def __call__(self, name: str, index: int, total: int) -> None:
         if not self.enabled:
             return
-        message = f"[{index + 1}/{total}] verifying {name}…"
+        message = f"[{index + 1}/{total}] {self.doing}{name}…"
         if self.tty:
             self.stream.write(f"\r\x1b[K{message}")
             self.open = True
@@ -693,21 +683,6 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
-class _ReportProgress(_Progress):
-    """``[i/n] building key…``: verify's progress line, for the sections and files of a report."""
-
-    def __call__(self, name: str, index: int, total: int) -> None:
-        if not self.enabled:
-            return
-        message = f"[{index + 1}/{total}] {name}…"
-        if self.tty:
-            self.stream.write(f"\r\x1b[K{message}")
-            self.open = True
-        else:
-            _write(self.stream, message)
-        self.stream.flush()
-
-
 def _report_names(args: argparse.Namespace) -> list[str] | None:
     """The items asked for (NAMES and --only), checked against the accepted ones; None for all of them."""
     from .report_items import report_item_names
@@ -774,7 +749,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         plots = False
     from .report_items import build_report
 
-    progress = _ReportProgress(sys.stderr, enabled=args.progress or sys.stderr.isatty())
+    progress = _Progress(sys.stderr, enabled=args.progress or sys.stderr.isatty(), doing="")
     try:
         report = build_report(
             names, formulas=tuple(args.formula), layers=tuple(layers), activation=args.activation, loss=args.loss,

@@ -10,7 +10,6 @@ of the LaTeX log for a failed build).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import subprocess
@@ -18,6 +17,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .atomic import CannotWrite, write_atomically
 from .report_html import render_html
 from .report_md import render_markdown
 from .report_model import Report
@@ -112,23 +112,12 @@ def write_report(
 
 
 def _write(path: Path, data: str | bytes) -> Path:
-    """Write ``data`` (text as UTF-8) through a temporary file in the same directory, renamed over ``path`` when complete."""
+    """Write ``data`` (text as UTF-8) atomically (:func:`symdl.atomic.write_atomically`); ReportError if it fails."""
     try:
-        handle, temporary = tempfile.mkstemp(prefix=".symdl-", suffix=".tmp", dir=path.parent)
-    except OSError as error:
-        raise ReportError(f"cannot write in {path.parent} ({error.strerror or error})") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException as error:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(error, OSError):
-            raise ReportError(f"cannot write {path} ({error.strerror or error})") from None
-        raise
-    return path
+        return write_atomically(path, data)
+    except CannotWrite as error:
+        where = f"cannot write in {path.parent}" if error.stage == "create" else f"cannot write {path}"
+        raise ReportError(f"{where} ({error.reason})") from None
 
 
 def build_pdf(tex: Path, timeout: float = PDF_TIMEOUT) -> Path:

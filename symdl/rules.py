@@ -258,7 +258,31 @@ def formula_rule(
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 
 
-class Rule:
+class Displayed:
+    """Notebook display and plotting, shared by :class:`Rule` and :class:`~symdl.vector_rules.VectorRule`.
+
+    The logic is in :mod:`symdl.display` and :mod:`symdl.plots`, imported
+    when first used (``import symdl`` needs neither IPython nor matplotlib).
+    """
+
+    def _repr_latex_(self) -> str:
+        from .display import rule_latex
+
+        return rule_latex(self)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from .display import rule_mimebundle, select
+
+        return select(rule_mimebundle(self), include, exclude)  # type: ignore[arg-type]
+
+    def plot(self, **kwargs: object) -> object:
+        """A matplotlib Figure of the rule and its derivative (:func:`symdl.plots.plot_rule`; needs ``symdl[plot]``)."""
+        from .plots import plot_rule
+
+        return plot_rule(self, **kwargs)
+
+
+class Rule(Displayed):
     """One piece of network math: forward expression, derivative, proof, kinks, LaTeX and numeric code."""
 
     def __init__(
@@ -283,23 +307,6 @@ class Rule:
         args = ", ".join(f"{k}={v}" for k, v in self.params.items())
         return f"rule({self.name!r}{', ' if args else ''}{args})"
 
-    # --- display (the logic is in symdl.display and symdl.plots) -----------
-
-    def _repr_latex_(self) -> str:
-        from .display import rule_latex
-
-        return rule_latex(self)
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        from .display import rule_mimebundle, select
-
-        return select(rule_mimebundle(self), include, exclude)  # type: ignore[arg-type]
-
-    def plot(self, **kwargs: object) -> object:
-        """A matplotlib Figure of the rule and its derivative (:func:`symdl.plots.plot_rule`; needs ``symdl[plot]``)."""
-        from .plots import plot_rule
-
-        return plot_rule(self, **kwargs)
 
     # --- the symbolic side -------------------------------------------------
 

@@ -21,7 +21,7 @@ from sympy.concrete.delta import deltasummation
 from .codegen import Kernel
 from .index_codegen import Centered, FirstArgMax, LogSumExp, RowMax, ShiftMax, compile_index_kernel
 from .proof import Proof, prove_zero
-from .rules import Kind, register_vector
+from .rules import Displayed, Kind, register_vector
 
 __all__ = ["VectorDefinition", "VectorInput", "VectorRule"]
 
@@ -67,7 +67,7 @@ COTANGENT = sp.IndexedBase("v", real=True)
 ROW_COTANGENT = sp.Symbol("v", real=True)  # the cotangent of a rule with one output per row (maxout)
 
 
-class VectorRule:
+class VectorRule(Displayed):
     """A rule on arrays: forward, Jacobian (index form), proofs, LaTeX, numeric forward and VJPs."""
 
     def __init__(self, name: str, kind: Kind, definition: VectorDefinition, summary: str) -> None:
@@ -81,21 +81,6 @@ class VectorRule:
     def __repr__(self) -> str:
         return f"rule({self.name!r})"
 
-    def _repr_latex_(self) -> str:
-        from .display import rule_latex
-
-        return rule_latex(self)
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        from .display import rule_mimebundle, select
-
-        return select(rule_mimebundle(self), include, exclude)  # type: ignore[arg-type]
-
-    def plot(self, **kwargs: object) -> object:
-        """A matplotlib Figure of the rule (:func:`symdl.plots.plot_rule`; needs ``symdl[plot]``)."""
-        from .plots import plot_rule
-
-        return plot_rule(self, **kwargs)
 
     @property
     def inputs(self) -> tuple[sp.IndexedBase, ...]:
