@@ -53,9 +53,12 @@ __all__ = [
     "MAX_CONCRETE_PARAMETERS",
     "SYMBOLIC_DEPTHS",
     "induction_step",
+    "instantiate",
     "prove_concrete_sizes",
     "prove_induction_step",
     "prove_symbolic_widths",
+    "sort_equations",
+    "unroll_deltas",
 ]
 
 SYMBOLIC_DEPTHS: tuple[int, ...] = (1, 2, 3)
@@ -84,7 +87,8 @@ def _layer_of(base: sp.IndexedBase, maker: Callable[[int], sp.IndexedBase], dept
     return None
 
 
-def _sort_equations(equations: Iterable[sp.Eq], depth: int) -> _Claims:
+def sort_equations(equations: Iterable[sp.Eq], depth: int) -> _Claims:
+    """The index-form equations of a depth-``depth`` network sorted into δ (BP1/BP2), ∂C/∂b (BP3) and ∂C/∂w (BP4) claims."""
     deltas, biases, weights = {}, {}, {}
     for eq in equations:
         if not isinstance(eq, sp.Eq):
@@ -106,7 +110,7 @@ def _sort_equations(equations: Iterable[sp.Eq], depth: int) -> _Claims:
     return _Claims(deltas, biases, weights)
 
 
-def _instantiate(indices: Sequence[sp.Symbol], rhs: sp.Expr, values: Sequence[sp.Expr]) -> sp.Expr:
+def instantiate(indices: Sequence[sp.Symbol], rhs: sp.Expr, values: Sequence[sp.Expr]) -> sp.Expr:
     """``rhs`` with its free indices set to ``values``, bound sum indices first renamed apart (no capture)."""
     rhs = rhs.replace(
         lambda e: isinstance(e, sp.Sum),
@@ -115,7 +119,7 @@ def _instantiate(indices: Sequence[sp.Symbol], rhs: sp.Expr, values: Sequence[sp
     return rhs.xreplace(dict(zip(indices, values)))
 
 
-def _unroll_deltas(expr: sp.Expr, claims: _Claims, depth: int) -> sp.Expr:
+def unroll_deltas(expr: sp.Expr, claims: _Claims, depth: int) -> sp.Expr:
     """``expr`` with every δ^l[i] replaced by its equation's right side, repeatedly, until no δ is left."""
     for _ in range(depth + 1):
         found = [e for e in expr.atoms(sp.Indexed) if _layer_of(e.base, delta, depth) is not None]
@@ -127,7 +131,7 @@ def _unroll_deltas(expr: sp.Expr, claims: _Claims, depth: int) -> sp.Expr:
             if layer not in claims.deltas:
                 raise ValueError(f"no equation defines delta^{layer}")
             indices, rhs = claims.deltas[layer]
-            subs[e] = _instantiate(indices, rhs, e.indices)
+            subs[e] = instantiate(indices, rhs, e.indices)
         expr = expr.xreplace(subs)
     raise ValueError("the delta equations refer to each other in a cycle")
 
@@ -214,7 +218,7 @@ def prove_symbolic_widths(depth: int, equations: Sequence[sp.Eq] | None = None) 
     if isinstance(depth, bool) or not isinstance(depth, int) or depth not in SYMBOLIC_DEPTHS:
         raise ValueError(f"prove_symbolic_widths: depth must be 1, 2 or 3 (1–3), got {depth!r}")
     network = IndexNetwork(depth)
-    claims = _sort_equations(index_equations(depth) if equations is None else equations, depth)
+    claims = sort_equations(index_equations(depth) if equations is None else equations, depth)
     total = network.total_cost()
     results: dict[str, Proof] = {}
     for layer in range(1, depth + 1):
@@ -230,7 +234,7 @@ def prove_symbolic_widths(depth: int, equations: Sequence[sp.Eq] | None = None) 
                 continue
             derived = contract_deltas(sp.diff(total, target), in_range)
             indices, rhs = table[layer]
-            claimed = network.unroll(_unroll_deltas(_instantiate(indices, rhs, free), claims, depth))
+            claimed = network.unroll(unroll_deltas(instantiate(indices, rhs, free), claims, depth))
             results[label] = _compare(derived, claimed, depth, free)
     return results
 
@@ -447,7 +451,7 @@ def prove_concrete_sizes(
     units = _unit_rules(activation, loss, params)
     depth = len(widths) - 1
     net = _ScalarNetwork(widths, units)
-    claims = _sort_equations(index_equations(depth) if equations is None else equations, depth)
+    claims = sort_equations(index_equations(depth) if equations is None else equations, depth)
     results: dict[str, Proof] = {}
     for l in range(1, depth + 1):
         weight_cells = list(itertools.product(range(widths[l]), range(widths[l - 1])))
@@ -461,7 +465,7 @@ def prove_concrete_sizes(
                 continue
             indices, rhs = table[l]
             try:
-                pairs = [(array[(*cell, 0)[:2]], net.value(_instantiate(indices, rhs, cell), claims)) for cell in cells]
+                pairs = [(array[(*cell, 0)[:2]], net.value(instantiate(indices, rhs, cell), claims)) for cell in cells]
             except _OutOfShape as why:
                 results[label] = Proof(False, f"refuted: {why}", len(cells))
                 continue
@@ -536,7 +540,7 @@ class _ScalarNetwork:
         self._deltas[key] = None  # in progress: meeting it again means a cycle
         own_indices, rhs = claims.deltas[layer]
         try:
-            self._deltas[key] = self.value(_instantiate(own_indices, rhs, indices), claims)
+            self._deltas[key] = self.value(instantiate(own_indices, rhs, indices), claims)
         except ValueError:
             del self._deltas[key]
             raise

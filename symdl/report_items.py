@@ -15,6 +15,8 @@ lists what it accepts.
 
 from __future__ import annotations
 
+import dataclasses
+
 import re
 from collections.abc import Callable, Mapping, Sequence
 
@@ -77,16 +79,6 @@ def _proven_note(proofs: Mapping[str, Proof], label: str) -> str:
         return ""
     verdict = "proven" if proof else "NOT proven"
     return f"{verdict}: {label} ≡ 0 ({proof.method})"
-
-
-class _ProofCache:
-    """The rule's proofs, computed once: the steps quote their methods and verify_rule reuses them."""
-
-    def __init__(self, r: Rule | VectorRule) -> None:
-        self.proofs = r.prove()
-        proofs = self.proofs
-        # verify_rule calls r.prove(); this rule object is ours, so answer with the proofs already made.
-        r.prove = lambda: dict(proofs)  # type: ignore[method-assign]
 
 
 # --- derivation steps for element-wise rules -------------------------------------------------------------------
@@ -363,11 +355,10 @@ def rule_section(r: Rule | VectorRule | str, *, verify: bool = True, plot: bool 
         return _vector_section(r, verify=verify, plot=plot, key=key)
     if not isinstance(r, Rule):
         raise TypeError(f"rule_section takes a rule or a rule name, got {type(r).__name__}")
-    proofs = _ProofCache(r).proofs if verify else {}
+    proofs = r.prove() if verify else {}
     definition = [Math(head(r), r.expr)]
     definition += [Math(r.param_symbols[name], value) for name, value in r.params.items() if name in r.param_symbols]
     checks = _checks(r, proofs, verify, element_wise=True)
-    r.__dict__.pop("prove", None)  # the caller's rule object gets its own prove back
     return Section(
         key=key or _key(r.name),
         title=r.name if r.kind != "formula" else "Formula",
@@ -394,7 +385,7 @@ def _checks(r: Rule | VectorRule, proofs: Mapping[str, Proof], verify: bool, ele
         checks = [_proof_check(label, proof) for label, proof in proofs.items()]
         return checks + [Check("generated code checked numerically", False,
                                f"not run: parameter(s) {missing} have no value")]
-    return _verify_checks(verify_rule(r, points=points), proofs, element_wise, points, bool(r.kinks))
+    return _verify_checks(verify_rule(r, points=points, proofs=proofs), proofs, element_wise, points, bool(r.kinks))
 
 
 def formula_section(
@@ -416,7 +407,7 @@ def formula_section(
         raise ValueError(f"index must be a positive integer, got {index!r}")
     r = formula_rule(text, wrt, params, symbols=symbols)
     section = rule_section(r, verify=verify, plot=plot, key=f"formula-{index}")
-    return Section(**{**section.__dict__, "title": f"Formula {index}"})
+    return dataclasses.replace(section, title=f"Formula {index}")
 
 
 # --- vector rules -------------------------------------------------------------------------------------------------
@@ -465,10 +456,9 @@ def _vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
 
 
 def _vector_section(r: VectorRule, *, verify: bool, plot: bool, key: str | None) -> Section:
-    proofs = _ProofCache(r).proofs if verify else {}
+    proofs = r.prove() if verify else {}
     d = r.definition
     checks = tuple(_checks(r, proofs, verify, element_wise=False))
-    r.__dict__.pop("prove", None)  # the caller's rule object gets its own prove back
     return Section(
         key=key or _key(r.name),
         title=r.name,
@@ -528,7 +518,7 @@ def _index_steps(depth: int) -> list[Step]:
         weight,
         width,
     )
-    from .backprop_proof import _instantiate, _sort_equations, _unroll_deltas, p, q
+    from .backprop_proof import instantiate, sort_equations, unroll_deltas, p, q
     from .index_sums import contract_deltas
 
     net = IndexNetwork(depth)
@@ -542,7 +532,7 @@ def _index_steps(depth: int) -> list[Step]:
             "are generic functions, so what follows holds for every activation and loss",
         )
     ]
-    claims = _sort_equations(index_equations(depth), depth)
+    claims = sort_equations(index_equations(depth), depth)
     for layer in sorted({depth, 1}, reverse=True):
         target = weight(layer)[p, q]
         dC = sp.Derivative(COST, target)
@@ -564,8 +554,8 @@ def _index_steps(depth: int) -> list[Step]:
             )
         )
         indices, rhs = claims.weights[layer]
-        claimed = _instantiate(indices, rhs, (p, q))
-        unrolled = _unroll_deltas(claimed, claims, depth)
+        claimed = instantiate(indices, rhs, (p, q))
+        unrolled = unroll_deltas(claimed, claims, depth)
         steps.append(
             Step(
                 f"The same in terms of δ^{layer} (BP4, with δ unrolled through BP1/BP2)",
@@ -577,7 +567,7 @@ def _index_steps(depth: int) -> list[Step]:
     steps.append(
         Step(
             "Biases: ∂z^l_m/∂b^l_p = δ_mp, so ∂C/∂b^l_p = δ^l_p (BP3)",
-            (Math(sp.Derivative(COST, bias(depth)[p]), _instantiate(bias_claim[0], bias_claim[1], (p,))),),
+            (Math(sp.Derivative(COST, bias(depth)[p]), instantiate(bias_claim[0], bias_claim[1], (p,))),),
         )
     )
     return steps
@@ -587,10 +577,10 @@ def _network_check(layers: Sequence[int], activation: str, loss: str) -> Check:
     """The compiled network's gradient against finite differences, at the points symdl verify draws."""
     from .network import Network
     from .testing.network_check import check_network_grad
-    from .verify_network import _draw
+    from .verify_network import draw_batch
 
     net = Network(list(layers), activation=activation, output_activation=activation, loss=loss).compile()
-    params, X, Y = _draw(net, 0)
+    params, X, Y = draw_batch(net, 0)
     if loss == "softmax_cross_entropy":
         Y = np.eye(layers[-1])[np.argmax(Y, axis=1)]
     try:

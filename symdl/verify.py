@@ -12,7 +12,7 @@ Vector rules are checked by :mod:`symdl.verify_vector`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -106,13 +106,19 @@ def _breakpoint_functions(r: Rule, var: sp.Symbol) -> list[Callable[..., np.ndar
     return [compile_kernel(p, r.inputs, f"breakpoint_{i}") for i, p in enumerate(found)]
 
 
-def verify_rule(r: Rule | VectorRule, points: int = 200, seed: int = 0) -> RuleReport:
-    """Prove ``r`` and check its generated code; see the module docstring for what is checked."""
+def verify_rule(
+    r: Rule | VectorRule, points: int = 200, seed: int = 0, proofs: Mapping[str, object] | None = None
+) -> RuleReport:
+    """Prove ``r`` and check its generated code; see the module docstring for what is checked.
+
+    ``proofs``: the result of ``r.prove()`` when the caller already has it
+    (the report builder quotes the proofs and need not run them twice).
+    """
     if not isinstance(r, (Rule, VectorRule)):
         raise TypeError(f"verify_rule takes a rule (symdl.rule or symdl.formula_rule), got {type(r).__name__}")
     _check_points(points)
     report = RuleReport(r.name)
-    report.proofs = {label: bool(proof) for label, proof in r.prove().items()}
+    report.proofs = {label: bool(proof) for label, proof in (r.prove() if proofs is None else proofs).items()}
     if isinstance(r, VectorRule):
         for key, value in check_vector_rule(r, rows=max(4, points // 5), seed=seed).items():
             setattr(report, key, value)

@@ -73,7 +73,8 @@ MUTANTS: tuple[tuple[str, Callable[[BackpropEquations], BackpropEquations]], ...
 )
 
 
-def _draw(net: CompiledNetwork, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
+def draw_batch(net: CompiledNetwork, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
+    """(params, X, Y) for ``net`` from ``seed``: its initial weights, biases N(0, 0.5²), X ~ N(0, 1) and Y ~ U(0, 1), 7 rows."""
     rng = np.random.default_rng(seed)
     params = net.init(seed)
     for key in params:
@@ -90,7 +91,7 @@ def verify_network(label: str, spec: dict, points: int = 3) -> RuleReport:
     report = RuleReport(label, kind="network")
     network = Network(**spec)
     net = network.compile()
-    draws = [_draw(net, seed) for seed in range(points)]
+    draws = [draw_batch(net, seed) for seed in range(points)]
     for params, X, Y in draws:
         result = check_network_grad(net, params, X, Y)
         report.fd_error = max(report.fd_error, result.rel_error if result.passed else float("inf"))
