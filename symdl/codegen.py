@@ -210,12 +210,16 @@ def use_expm1_log1p(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.log), rewrite_log)
 
 
-def printable(expr: sp.Expr, name: str) -> sp.Expr:
+def printable(expr: sp.Expr, name: str, differentiable: bool = False) -> sp.Expr:
     """``expr`` as it is printed: named functions in their stable form, expm1/log1p, constants as float literals.
 
-    Raises ``ValueError`` (naming ``name``) for a constant outside float64's range.
+    ``differentiable``: the named functions' forms whose autodiff derivative is
+    exact everywhere (:meth:`NamedFunction.differentiable`), for code that
+    autodiff differentiates again. Raises ``ValueError`` (naming ``name``) for
+    a constant outside float64's range.
     """
-    expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
+    form = "differentiable" if differentiable else "stable"
+    expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: getattr(type(e), form)(*e.args))
     expr = use_expm1_log1p(expr)
     # Constants such as log(2) become literals: Python floats keep the input dtype, numpy calls would not.
     expr = expr.replace(

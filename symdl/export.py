@@ -188,7 +188,9 @@ def _plan(r: Rule | VectorRule) -> _Plan:
     for e in (forward, *derivatives):
         if e.has(sp.I, sp.zoo, sp.nan, sp.oo, -sp.oo):
             raise ValueError(f"{r.name}: the expression is complex or infinite somewhere: {e}")
-    prepared = [printable(e.xreplace(rename), r.name) for e in (forward, *derivatives)]
+    # The derivatives are the backward pass, which autodiff differentiates again: their forms must be exact at ties.
+    prepared = [printable(forward.xreplace(rename), r.name)]
+    prepared += [printable(e.xreplace(rename), r.name, differentiable=True) for e in derivatives]
     latex = [("forward", sp.latex(r.numeric_forward_expr()))]
     latex += [(f"d/d{s.name}", sp.latex(d)) for s, d in zip(r.inputs, derivatives)]
     return _Plan(

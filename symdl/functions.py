@@ -43,6 +43,15 @@ class NamedFunction(sp.Function):
         """The form printed as numpy code: finite and warning-free for every float input."""
         raise NotImplementedError
 
+    @classmethod
+    def differentiable(cls, x: sp.Expr) -> sp.Expr:
+        """The stable form for code that autodiff differentiates again (the exports' backward pass).
+
+        Equal to :meth:`stable`, and its autodiff derivative is the true
+        derivative at every point, ties included. Default: :meth:`stable`.
+        """
+        return cls.stable(x)
+
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return self.definition(x).rewrite(sp.exp)
 
@@ -81,6 +90,14 @@ class sigmoid(NamedFunction):
     def stable(cls, x):
         decay = sp.exp(-sp.Abs(x))
         return sp.Max(decay, sp.Piecewise((1, x >= 0), (0, True))) / (1 + decay)
+
+    @classmethod
+    def differentiable(cls, x):
+        # max(·,·) and |x| tie at 0, where autodiff takes a one-sided or zero slope: σ'(0) would come out 0.
+        # Branches instead, each finite everywhere (e = e^{−x} for x ≥ 0, e^{x} below: never above 1), so
+        # autodiff of the selected branch is exact at 0 and the other branch's gradient is never inf·0.
+        e = sp.exp(sp.Piecewise((-x, x >= 0), (x, True)))
+        return sp.Piecewise((1 / (1 + e), x >= 0), (e / (1 + e), True))
 
     @classmethod
     def eval(cls, x):  # SymPy's hook for automatic evaluation (σ(0) = 1/2), not Python's eval

@@ -296,12 +296,16 @@ def one_sided_values(
 
 
 def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
-    """A named function's two claims: d/dx definition = fdiff, and stable form = definition."""
+    """A named function's claims: d/dx definition = fdiff, stable form = definition, and differentiable form = definition."""
     x = sp.Symbol("x", real=True)
     definition = function.definition(x)
-    return {
+    proofs = {
         f"{function.__name__}: fdiff - d/dx definition": prove_zero(
             elementary(function(x).diff(x)) - sp.diff(definition, x), x
         ),
         f"{function.__name__}: stable form - definition": prove_zero(function.stable(x) - definition, x),
     }
+    if function.differentiable(x) != function.stable(x):
+        label = f"{function.__name__}: differentiable form - definition"
+        proofs[label] = prove_zero(function.differentiable(x) - definition, x)
+    return proofs

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import symdl
 from symdl.export import (
@@ -136,13 +137,36 @@ def test_jax_vector_rules_match_numpy_kernels():
 
 
 def test_jax_second_derivative_through_the_backward_pass():
-    # Second derivatives are JAX's differentiation of the printed (stable) derivative: right away from z = 0;
-    # at exactly z = 0 the stable σ form has a tie in max(e^{-|z|}, [z ≥ 0]) and gives 0, not 1/4 (docs/export.md).
+    # Second derivatives are JAX's differentiation of the printed derivative (the differentiable stable forms).
     f = to_jax("softplus")
     z = np.linspace(-5.0, 5.0, 6)
     second = jax.vmap(jax.grad(jax.grad(f)))(z)
     s = 1 / (1 + np.exp(-z))
     np.testing.assert_allclose(np.asarray(second), s * (1 - s), rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "softplus", "binary_cross_entropy", "log_cosh", "tanh"])
+def test_second_derivatives_are_exact_at_zero_where_the_stable_forms_tie(name):
+    """At z = 0 (a = y = 0 for BCE) max(e^{−|z|}, [z ≥ 0]) ties; the backward pass prints σ by branches instead."""
+    r = symdl.rule(name)
+    var = r.wrt
+    zero = {s: 0 for s in r.inputs}
+    exact = float(sp.diff(r.bind(r.expr), var, 2).subs(zero).doit())
+    args = [0.0] * len(r.inputs)
+    with jax.enable_x64(True):
+        f = to_jax(name)
+        got_jax = float(jax.grad(jax.grad(lambda *a: jnp.sum(f(*a))))(*[jnp.asarray(a) for a in args]))
+    points = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in args]
+    value = to_torch(name).apply(*points).sum()
+    (first,) = torch.autograd.grad(value, points[0], create_graph=True)
+    (second,) = torch.autograd.grad(first, points[0])
+    assert got_jax == pytest.approx(exact, abs=1e-15) and float(second) == pytest.approx(exact, abs=1e-15)
+    # And around 0, where the branches meet, the printed derivative is still finite and continuous.
+    for z in (-1e-300, 1e-300, -1000.0, 1000.0):
+        point = [torch.tensor(z, dtype=torch.float64, requires_grad=True), *points[1:]]
+        (first,) = torch.autograd.grad(to_torch(name).apply(*point).sum(), point[0], create_graph=True)
+        (second,) = torch.autograd.grad(first, point[0])
+        assert np.isfinite(float(second))
 
 
 # --- the headline: the notebook's log(exp(z) + 1) ---------------------------------------------
