@@ -303,3 +303,15 @@ def test_generated_code_is_shown_verbatim_and_cannot_close_its_block():
     markdown = render_markdown(report)[0]
     fenced = markdown.split("```python\n", 1)[1]
     assert fenced.index("\n```\n") > fenced.index("return z")
+
+
+def test_a_derivative_by_name_prints_with_a_prime():
+    import sympy as sp
+
+    from symdl.report_model import Math
+    from symdl.report_printing import latex_math, mathml_math
+
+    z = sp.Symbol("z", real=True)
+    math = Math(sp.Function("sigma_prime")(z), sp.Function("cost_prime")(z, z))
+    assert latex_math(math) == r"\sigma'\left(z\right) = \operatorname{cost}'\left(z, z\right)"
+    assert mathml_math(math).count("&#8242;") == 2 and "prime" not in mathml_math(math)
