@@ -445,7 +445,7 @@ def _vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
         steps.append(
             Step(
                 f"The vector-Jacobian product by {inp.base} (what the numpy code computes)",
-                (Math(sp.IndexedBase(f"bar{inp.base.label}")[inp.indices], d.vjps[inp.base]),),
+                (Math(sp.IndexedBase(f"{inp.base.label}bar")[inp.indices], d.vjps[inp.base]),),
                 "v is the cotangent (the gradient arriving from above); proven equal to vᵀJ at concrete sizes",
             )
         )

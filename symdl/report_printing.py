@@ -42,6 +42,10 @@ __all__ = [
 ]
 
 SAFE_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+#: An identifier with ^ scripts (sigma_B^2): SymPy's printers split and print it themselves, letters and digits only.
+SAFE_SCRIPTED = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_^][A-Za-z0-9]+)+")
+#: Accents SymPy's LaTeX printer reads from a name's end (xhat → x̂); its MathML printer does not.
+_ACCENTS = {"hat": "^", "bar": "¯", "tilde": "~", "dot": "˙", "vec": "→"}
 #: How a name that is neither an identifier nor parseable is shown.
 UNSAFE_NAME = "unsafe"
 _MAX_NAME = 200
@@ -315,7 +319,7 @@ class ReportLatexPrinter(LatexPrinter):
         super().__init__({"mat_symbol_style": "plain"})
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
-        if SAFE_IDENTIFIER.fullmatch(expr.name):
+        if SAFE_IDENTIFIER.fullmatch(expr.name) or SAFE_SCRIPTED.fullmatch(expr.name):
             return super()._print_Symbol(expr, style)
         return safe_name_latex(expr.name)
 
@@ -343,6 +347,12 @@ class ReportLatexPrinter(LatexPrinter):
     def _print_NamedFunction(self, expr: sp.Function, exp: str | None = None) -> str:
         base = rf"{safe_name_latex(type(expr).latex_name)}\left({self._print(expr.args[0])}\right)"
         return rf"{base}^{{{exp}}}" if exp else base
+
+    def _index_function(self, expr: sp.Function, exp: str | None = None) -> str:
+        # symdl's own last-axis functions write fixed commands around this printer's output of their arguments.
+        return expr._latex(self, exp)
+
+    _print_RowMax = _print_ShiftMax = _print_Centered = _print_LogSumExp = _print_FirstArgMax = _index_function
 
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
         return r" \odot ".join(self.parenthesize(arg, PRECEDENCE["Pow"], strict=True) for arg in expr.args)
@@ -488,9 +498,16 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return element
 
     def _print_Symbol(self, sym: sp.Symbol, style: str = "plain") -> Element:
-        if SAFE_IDENTIFIER.fullmatch(sym.name):
+        name = sym.name
+        accent = next((a for a in _ACCENTS if name.endswith(a) and SAFE_IDENTIFIER.fullmatch(name[: -len(a)] or "-")), None)
+        if accent is not None:  # xhat → x with a hat over it, as SymPy's LaTeX printer shows it
+            over = self._element("mover", accent="true")
+            over.appendChild(self._print_Symbol(sp.Symbol(name[: -len(accent)]), style))
+            over.appendChild(self._element("mo", _ACCENTS[accent]))
+            return over
+        if SAFE_IDENTIFIER.fullmatch(name) or SAFE_SCRIPTED.fullmatch(name):
             return super()._print_Symbol(sym, style)
-        return self._name(sym.name)
+        return self._name(name)
 
     def _print_MatrixSymbol(self, sym: sp.MatrixSymbol) -> Element:
         return self._print_Symbol(sym, style=self._settings["mat_symbol_style"])
@@ -546,6 +563,38 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
                 row.appendChild(self._element("mo", "⊙"))
             row.appendChild(self.parenthesize(arg, precedence_traditional(expr), False))
         return row
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> Element:
+        sub = self._element("msub")
+        sub.appendChild(self._element("mi", "δ"))
+        sub.appendChild(self._row(*(self._print(a) for a in expr.args)))
+        return sub
+
+    def _under(self, operator: str, index: sp.Basic) -> Element:
+        under = self._element("munder")
+        under.appendChild(self._element("mi", operator))
+        under.appendChild(self._print(index))
+        return under
+
+    def _print_RowMax(self, expr: sp.Basic) -> Element:
+        u, index, _ = expr.args
+        return self._row(self._under("max", index), self._print(u))
+
+    _print_ShiftMax = _print_RowMax
+
+    def _print_Centered(self, expr: sp.Basic) -> Element:
+        u, index, _ = expr.args
+        return self._row(self._element("mo", "("), self._print(u), self._element("mo", "−"),
+                         self._under("max", index), self._print(u), self._element("mo", ")"))
+
+    def _print_LogSumExp(self, expr: sp.Basic) -> Element:
+        u, index, size = expr.args
+        return self._print(sp.log(sp.Sum(sp.exp(u), (index, 0, size - 1)), evaluate=False))
+
+    def _print_FirstArgMax(self, expr: sp.Basic) -> Element:
+        u, index, k, _ = expr.args
+        return self._row(self._element("mo", "["), self._print(k), self._element("mo", "="),
+                         self._under("argmax", index), self._print(u), self._element("mo", "]"))
 
     def _print_Limit(self, expr: sp.Limit) -> Element:
         """lim with its direction: z → 0⁻ and z → 0⁺ (SymPy's printer drops the side)."""

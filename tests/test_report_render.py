@@ -315,3 +315,24 @@ def test_a_derivative_by_name_prints_with_a_prime():
     math = Math(sp.Function("sigma_prime")(z), sp.Function("cost_prime")(z, z))
     assert latex_math(math) == r"\sigma'\left(z\right) = \operatorname{cost}'\left(z, z\right)"
     assert mathml_math(math).count("&#8242;") == 2 and "prime" not in mathml_math(math)
+
+
+def test_symdls_index_functions_accents_and_deltas_print_as_mathematics():
+    import sympy as sp
+
+    from symdl.index_codegen import Centered, FirstArgMax, LogSumExp, RowMax
+    from symdl.report_model import Math
+    from symdl.report_printing import latex_math, mathml_math
+
+    z = sp.IndexedBase("z")
+    j, k, n = sp.symbols("j k n", integer=True)
+    exprs = [LogSumExp(z[j], j, n), RowMax(z[j], j, n), Centered(z[j], j, n), FirstArgMax(z[j], j, k, n),
+             sp.KroneckerDelta(j, k), sp.IndexedBase("xhat")[j], sp.IndexedBase("sigma_B^2")[j]]  # fmt: skip
+    for expr in exprs:
+        tex, mathml = latex_math(Math(expr)), mathml_math(Math(expr))
+        for name in ("LogSumExp", "RowMax", "Centered", "FirstArgMax", "kroneckerdelta", "xhat", "sigm"):
+            assert name.lower() not in mathml.lower().replace("argmax", ""), (expr, mathml)
+        for name in ("LogSumExp", "RowMax", "Centered", "FirstArgMax", "KroneckerDelta", "xhat"):
+            assert name not in tex, (expr, tex)
+    assert "\\hat{x}" in latex_math(Math(exprs[5])) and "<mover" in mathml_math(Math(exprs[5]))
+    assert "&#963;" in mathml_math(Math(exprs[6]))  # σ, with B and 2 as scripts
