@@ -348,11 +348,13 @@ class ReportLatexPrinter(LatexPrinter):
         base = rf"{safe_name_latex(type(expr).latex_name)}\left({self._print(expr.args[0])}\right)"
         return rf"{base}^{{{exp}}}" if exp else base
 
-    def _index_function(self, expr: sp.Function, exp: str | None = None) -> str:
-        # symdl's own last-axis functions write fixed commands around this printer's output of their arguments.
+    def _own_latex(self, expr: sp.Function, exp: str | None = None) -> str:
+        # symdl's own functions write fixed commands around this printer's output of their arguments.
         return expr._latex(self, exp)
 
-    _print_RowMax = _print_ShiftMax = _print_Centered = _print_LogSumExp = _print_FirstArgMax = _index_function
+    _print_RowMax = _print_ShiftMax = _print_Centered = _print_LogSumExp = _print_FirstArgMax = _own_latex
+    # The index form's generic σ, σ′, C and ∂C/∂a (symdl.backprop_index).
+    _print_sigma = _print_sigma_prime = _print_cost = _print_cost_prime = _own_latex
 
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
         return r" \odot ".join(self.parenthesize(arg, PRECEDENCE["Pow"], strict=True) for arg in expr.args)
@@ -563,6 +565,21 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
                 row.appendChild(self._element("mo", "⊙"))
             row.appendChild(self.parenthesize(arg, precedence_traditional(expr), False))
         return row
+
+    def _print_sigma(self, e: sp.Function) -> Element:
+        return self._call(self._element("mi", "σ"), e.args)
+
+    def _print_sigma_prime(self, e: sp.Function) -> Element:
+        return self._call(self._row(self._element("mi", "σ"), self._element("mo", "′")), e.args)
+
+    def _print_cost(self, e: sp.Function) -> Element:
+        return self._call(self._element("mi", "C"), e.args)
+
+    def _print_cost_prime(self, e: sp.Function) -> Element:
+        frac = self._element("mfrac")
+        frac.appendChild(self._row(self._element("mo", "∂"), self._element("mi", "C")))
+        frac.appendChild(self._row(self._element("mo", "∂"), self._element("mi", "a")))
+        return self._call(frac, e.args)
 
     def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> Element:
         sub = self._element("msub")

@@ -9,6 +9,8 @@ names its plot's caption and points to the HTML document, which has it.
 
 from __future__ import annotations
 
+import re
+
 from .report_model import Check, Math, Report, Section, Step
 from .report_printing import latex_parts, section_anchor, tex_text, tex_verbatim
 
@@ -81,7 +83,22 @@ def _equations(math: tuple[Math, ...]) -> list[str]:
     for m in math:
         lhs, rest = latex_parts(m)
         rows.append(f"  {lhs}" if rest is None else f"  {lhs} &{rest}")
-    return [r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+    block = [r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+    size = _font_size(max(_display_length(row) for row in rows))
+    return block if size is None else [f"{{\\{size}", *block, "}"]
+
+
+# Rough visible width of a line of LaTeX math, and the font size that lets it fit the text width.
+_INVISIBLE = re.compile(r"\\(?:left|right|frac|operatorname|mathrm|limits|substack)|[{}^_&\s]")
+_SIZES = ((170, "scriptsize"), (130, "footnotesize"), (100, "small"))
+
+
+def _display_length(tex: str) -> int:
+    return len(_INVISIBLE.sub("", re.sub(r"\\[A-Za-z]+", "x", _INVISIBLE.sub("", tex))))
+
+
+def _font_size(length: int) -> str | None:
+    return next((size for limit, size in _SIZES if length > limit), None)
 
 
 def _checks(checks: tuple[Check, ...]) -> list[str]:
