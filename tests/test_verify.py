@@ -146,3 +146,21 @@ def test_deliberately_broken_numbers_are_in_scale():
     # max over z of σ'(z) = 1/4 at z = 0: the error |2σ' − σ'| / max(1, 2σ') peaks near 0.25
     assert 0.1 < report.fd_error <= 0.25 + 1e-6
     assert np.isfinite(report.accuracy64)
+
+
+def test_formulas_that_overflow_or_leave_the_reals_fail_without_hanging_or_warning():
+    """exp(exp(exp(z))) once sent mpmath after exp(exp(exp(40))) forever; log(z) raised mpmath's TypeError."""
+    import subprocess
+    import sys
+
+    script = (
+        "import warnings, symdl\n"
+        "warnings.simplefilter('error')\n"
+        "for text in ('exp(exp(exp(z)))', 'log(z)', 'sqrt(z)'):\n"
+        "    report = symdl.verify_rule(symdl.formula_rule(text))\n"
+        "    print(text, report.passed, report.stable)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert lines == ["exp(exp(exp(z))) False False", "log(z) False False", "sqrt(z) False False"], lines

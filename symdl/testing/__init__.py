@@ -81,20 +81,28 @@ def central_difference(
 
 
 def mpmath_reference(
-    expr: sp.Expr, symbols: Sequence[sp.Symbol], values: Sequence[np.ndarray], dps: int = 50
+    expr: sp.Expr,
+    symbols: Sequence[sp.Symbol],
+    values: Sequence[np.ndarray],
+    dps: int = 50,
+    where: np.ndarray | None = None,
 ) -> np.ndarray:
     """``expr`` evaluated at each point with at least ``dps`` digits (mpmath), rounded to float64.
 
     The inputs are taken as the exact binary values they hold. Each value is
     evaluated again with twice the digits until two evaluations agree to 20
     digits (up to 800 digits), so cancellation such as (1 + x) − 1 at
-    x = 1e-60 does not turn into 0.
+    x = 1e-60 does not turn into 0. Points outside ``where`` (a boolean mask,
+    default all) are not evaluated and are NaN; so is a point where the
+    expression is not real (log of a negative number).
     """
     func = sp.lambdify(list(symbols), elementary(expr), modules="mpmath")
     arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in values])
-    out = np.empty(arrays[0].shape, dtype=np.float64)
+    out = np.full(arrays[0].shape, np.nan, dtype=np.float64)
+    mask = np.ones(out.shape, dtype=bool) if where is None else np.broadcast_to(np.asarray(where, dtype=bool), out.shape)
     for index in np.ndindex(out.shape):
-        out[index] = _converged(func, [float(arr[index]) for arr in arrays], dps)
+        if mask[index]:
+            out[index] = _converged(func, [float(arr[index]) for arr in arrays], dps)
     return out
 
 
@@ -102,7 +110,12 @@ def _converged(func: Callable[..., object], point: list[float], dps: int) -> flo
     previous = None
     while True:
         with mpmath.workdps(dps):
-            value = mpmath.mpf(func(*[mpmath.mpf(p) for p in point]))
+            result = func(*[mpmath.mpf(p) for p in point])
+            if isinstance(result, mpmath.mpc):
+                if result.imag != 0:
+                    return float("nan")  # not real here (log or sqrt of a negative number)
+                result = result.real
+            value = mpmath.mpf(result)
             if previous is not None and (value == previous or abs(value - previous) <= abs(value) * mpmath.mpf(10) ** -20):
                 return float(value)
         if dps >= 800:
