@@ -742,6 +742,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         from .network import Network
 
         Network(layers, activation=args.activation, loss=args.loss)  # a bad network: one error line, now
+    from .rules import formula_rule
+
+    for text in args.formula:  # a bad formula too, before any work and before the directory is made
+        formula_rule(text)
     _report_directory(args.output)
     plots = not args.no_plots
     if plots and not _plots_available():
@@ -888,6 +892,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Every library error is the user's input (names, parameters, formulas), reported on one line.
     except (ValueError, TypeError, OverflowError, RecursionError) as error:
         return _error(error)
+    except MemoryError as error:  # e.g. widths whose weight matrices do not fit: the input, too
+        return _error(f"not enough memory for this input ({_one_line(error) or 'MemoryError'}); try smaller widths")
     except KeyboardInterrupt:
         _write(sys.stderr, f"{PROG}: interrupted")
         return EXIT_INTERRUPTED

@@ -40,6 +40,8 @@ from .vector_rules import VectorRule
 __all__ = ["CompiledNetwork", "Network", "accepted_rules"]
 
 RuleLike = str | Rule | VectorRule
+#: The widest layer accepted: numpy's index limit on the sizes arrays of this program will have (2³¹ − 1).
+MAX_WIDTH = 2**31 - 1
 _LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functions of zˡ
 
 
@@ -132,8 +134,8 @@ def _widths(layers: object) -> tuple[int, ...]:
         raise ValueError(f"layers: need at least an input and an output width, got {list(layers)}")
     widths = []
     for k, n in enumerate(layers):
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-            raise ValueError(f"layers[{k}]: widths are positive integers, got {n!r}")
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= MAX_WIDTH:
+            raise ValueError(f"layers[{k}]: widths are integers from 1 to {MAX_WIDTH}, got {n!r}")
         widths.append(int(n))
     return tuple(widths)
 

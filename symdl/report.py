@@ -57,6 +57,8 @@ def pdf_available() -> str | None:
 
 def check_formats(formats: Sequence[str]) -> tuple[str, ...]:
     """``formats`` de-duplicated in :data:`FORMATS` order; a ReportError names any unknown one."""
+    if isinstance(formats, (str, bytes)):
+        raise TypeError(f"formats: expected a list of format names such as ['tex', 'html'], got the string {formats!r}")
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise ReportError(f"unknown report format {unknown[0]!r}; choose from {', '.join(FORMATS)}" if unknown
@@ -76,6 +78,8 @@ def write_report(
     anything is written. The ``.tex`` file is always written with the PDF,
     which is built last: a :class:`PdfBuildError` leaves the other files.
     """
+    if not isinstance(report, Report):
+        raise TypeError(f"write_report: expected a symdl.report_model.Report (build_report(...)), got {type(report).__name__}")
     chosen = check_formats(formats)
     if "pdf" in chosen and (problem := pdf_available()):
         raise ReportError(problem)

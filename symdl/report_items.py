@@ -529,7 +529,8 @@ def _index_steps(depth: int) -> list[Step]:
             "The cost as nested sums (index notation, widths n_0 … n_L symbolic)",
             (Math(COST, total), Math(COST, _fold_network(total, net, names))),
             "z^l_j = Σ_k w^l_jk a^(l−1)_k + b^l_j and a^l_j = σ(z^l_j) unrolled down to x; σ and the per-unit cost C(a, y) "
-            "are generic functions, so what follows holds for every activation and loss",
+            "are generic functions, so what follows holds for every element-wise activation and every loss summed over "
+            "output units (softmax and softmax cross-entropy couple the units: their BP1 is the matrix form's J_σᵀ∇ₐC)",
         )
     ]
     claims = sort_equations(index_equations(depth), depth)

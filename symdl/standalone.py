@@ -329,9 +329,19 @@ def init_block(compiled, backend: str = "numpy") -> str:
     setup, draw, constant, generator = _INIT_SPELLING[backend]
     scheme = get_scheme("glorot_uniform")
     reference = compiled.init(0)
-    lines = [
-        "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
-        "    raise ValueError(f'seed: expected a non-negative integer, got {seed!r}')",
+    # numpy takes any non-negative integer; jax.random.PRNGKey and torch's manual_seed take a bounded one.
+    limit = {"numpy": None, "jax": "2**31", "torch": "2**63"}[backend]
+    if limit is None:
+        lines = [
+            "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
+            "    raise ValueError(f'seed: expected a non-negative integer, got {seed!r}')",
+        ]
+    else:
+        lines = [
+            f"if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < {limit}:",
+            f"    raise ValueError(f'seed: expected an integer from 0 to {limit} - 1, got {{seed!r}}')",
+        ]
+    lines += [
         *setup,
         "params = {}",
     ]

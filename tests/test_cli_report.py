@@ -119,3 +119,14 @@ def test_help_documents_formats_and_the_pdf_rule(capsys):
     assert code == 0
     for word in ("--format", "tex, pdf, html, md", "--formula", "--only", "--no-plots", "exit 2", "exit 1"):
         assert word in " ".join(out.split()), word
+
+
+def test_a_bad_formula_or_oversized_network_is_refused_before_anything_is_written(tmp_path, capsys):
+    from symdl.cli import main
+
+    target = tmp_path / "never"
+    for argv in (["--formula", "z +* 2"], ["backprop", "--layers", "99999999999999999999,1"]):
+        assert main(["report", *argv, "-o", str(target), "--no-plots"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("symdl: error:")
+        assert not target.exists()

@@ -207,7 +207,7 @@ def test_softmax_output_uses_the_jacobian_transpose():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"layers": [3, 0, 2]}, r"layers\[1\]: widths are positive integers, got 0"),
+        ({"layers": [3, 0, 2]}, r"layers\[1\]: widths are integers from 1 to 2147483647, got 0"),
         ({"layers": [3, -1]}, r"layers\[1\]"),
         ({"layers": [3, 2.5]}, r"layers\[1\]"),
         ({"layers": [True, 2]}, r"layers\[0\]"),

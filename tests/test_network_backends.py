@@ -289,6 +289,16 @@ def test_bad_arguments_get_one_line_errors(tmp_path, backend):
             call()
         assert "\n" not in str(info.value), what
     assert np.isfinite(float(module.loss(params, X.astype(int), Y)))  # integers convert, as in the numpy module
+    # A plain list of numbers is taken in the module's dtype (torch alone would make it float32).
+    assert float(module.loss(params, X.tolist(), Y.tolist())) == pytest.approx(float(module.loss(params, X, Y)))
+    for seed in (-1, 2**64, 1.0):
+        with pytest.raises(ValueError, match="seed"):
+            module.init_params(seed)
+    if backend == "jax":  # the new arrays are stored in params: a read-only mapping is refused before the step
+        import types
+
+        with pytest.raises(ValueError, match="expected a dict"):
+            module.train_step(types.MappingProxyType(dict(params)), X, Y, 0.1)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -336,3 +336,14 @@ def test_symdls_index_functions_accents_and_deltas_print_as_mathematics():
             assert name not in tex, (expr, tex)
     assert "\\hat{x}" in latex_math(Math(exprs[5])) and "<mover" in mathml_math(Math(exprs[5]))
     assert "&#963;" in mathml_math(Math(exprs[6]))  # σ, with B and 2 as scripts
+
+
+def test_write_report_refuses_a_format_string_and_a_non_report(tmp_path):
+    from symdl.report import write_report
+    from symdl.report_model import Report
+
+    with pytest.raises(TypeError, match="format names"):
+        write_report(Report("r"), tmp_path, "tex")
+    with pytest.raises(TypeError, match="Report"):
+        write_report("r", tmp_path, ["md"])
+    assert list(tmp_path.iterdir()) == []
