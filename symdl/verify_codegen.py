@@ -24,7 +24,24 @@ import numpy as np
 from .rules import Rule, rule, rules
 from .verify import RuleReport
 
-__all__ = ["BACKEND_NETWORKS", "verify_codegen"]
+__all__ = ["BACKEND_NETWORKS", "SYMPY_FREE_PRELUDE", "verify_codegen"]
+
+#: The start of a script run where generated code must stand alone: sympy and symdl cannot be imported
+#: (checked), and the folder given as the first argument is on the path.
+SYMPY_FREE_PRELUDE = """
+import sys
+sys.modules["sympy"] = None
+sys.modules["symdl"] = None
+import importlib
+for blocked in ("sympy", "symdl"):
+    try:
+        importlib.import_module(blocked)
+    except ImportError:
+        pass
+    else:
+        raise SystemExit(f"{blocked} is importable")
+sys.path.insert(0, sys.argv[1])
+"""
 
 #: Networks whose JAX/PyTorch modules are checked against ``Network.compile()``: (spec, dtype per backend).
 BACKEND_NETWORKS: tuple[dict, ...] = (
@@ -36,10 +53,7 @@ BACKEND_NETWORKS: tuple[dict, ...] = (
 _BACKEND_DTYPES = {"jax": ("float32", 1e-4), "torch": ("float64", 1e-10)}
 
 # Loads each module with sympy and symdl made unimportable, evaluates it on the saved inputs, saves the results.
-_RUNNER = """
-import sys
-sys.modules["sympy"] = None
-sys.modules["symdl"] = None
+_RUNNER = SYMPY_FREE_PRELUDE + """
 import importlib.util, json, pathlib
 import numpy
 folder = pathlib.Path(sys.argv[1])

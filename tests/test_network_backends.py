@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import symdl
 from symdl.network import accepted_rules
 from symdl.network_backends import network_module_source
+from symdl.verify_codegen import SYMPY_FREE_PRELUDE
 
 jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
@@ -27,21 +28,10 @@ BACKENDS = ("jax", "torch")
 
 # Loads each generated module where sympy and symdl cannot be imported, runs every entry point on the
 # compiled network's initial params and writes the results (as numpy arrays) next to the inputs.
-_RUNNER = textwrap.dedent(
+_RUNNER = SYMPY_FREE_PRELUDE + textwrap.dedent(
     """
-    import sys
-    sys.modules["sympy"] = None
-    sys.modules["symdl"] = None
     import importlib, json, numpy as np
     folder = sys.argv[1]
-    sys.path.insert(0, folder)
-    for blocked in ("sympy", "symdl"):
-        try:
-            importlib.import_module(blocked)
-        except ImportError:
-            pass
-        else:
-            raise SystemExit(f"{blocked} is importable")
     arrays = dict(np.load(folder + "/inputs.npz"))
     out = {}
     for job in json.load(open(folder + "/jobs.json")):
