@@ -50,7 +50,19 @@ __all__ = [
 ]
 
 
-class Elementwise(sp.MatrixExpr):
+class _Applied(sp.MatrixExpr):
+    """Something applied to whole arrays: two describing arguments, then the arrays (which share the result's shape)."""
+
+    @property
+    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
+        return self.args[2:]
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.arrays[0].shape
+
+
+class Elementwise(_Applied):
     """f∘(X₁, …, X_k): the scalar function ``f`` (a ``Lambda``) applied entry by entry.
 
     ``name`` is how LaTeX shows f (``\\sigma'``); all arguments share one shape.
@@ -72,14 +84,6 @@ class Elementwise(sp.MatrixExpr):
     def function(self) -> sp.Lambda:
         return self.args[1]
 
-    @property
-    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
-        return self.args[2:]
-
-    @property
-    def shape(self) -> tuple[sp.Expr, sp.Expr]:
-        return self.arrays[0].shape
-
     def scalar(self) -> sp.Expr:
         """f at the Lambda's own variables: the scalar expression printed as code."""
         return self.function.expr
@@ -92,7 +96,7 @@ class Elementwise(sp.MatrixExpr):
         return f"{self.name}({', '.join(printer._print(a) for a in self.arrays)})"
 
 
-class VectorRuleCall(sp.MatrixExpr):
+class VectorRuleCall(_Applied):
     """A vector rule (softmax, softmax_cross_entropy) applied to whole vectors: its value or a VJP.
 
     ``role`` is ``"value"`` (softmax(z)) or ``"vjp"``: J_f(X)ᵀ v by the rule's
@@ -112,14 +116,6 @@ class VectorRuleCall(sp.MatrixExpr):
     @property
     def role(self) -> str:
         return self.args[1].name
-
-    @property
-    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
-        return self.args[2:]
-
-    @property
-    def shape(self) -> tuple[sp.Expr, sp.Expr]:
-        return self.arrays[0].shape
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         inputs = [printer._print(a) for a in self.arrays]
@@ -164,7 +160,7 @@ class LayerSymbols:
     keep: sp.Lambda | None = None  # the dropout expression (h, r) ↦ output, on hidden layers in training
 
 
-class KernelCall(sp.MatrixExpr):
+class KernelCall(_Applied):
     """``kernel(*arrays)``: a batch-level numeric function (batch norm's forward and VJP) applied to whole arrays.
 
     The kernel is generated elsewhere from its own proven SymPy expressions
@@ -181,14 +177,6 @@ class KernelCall(sp.MatrixExpr):
     @property
     def label(self) -> str:
         return self.args[1].name
-
-    @property
-    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
-        return self.args[2:]
-
-    @property
-    def shape(self) -> tuple[sp.Expr, sp.Expr]:
-        return self.arrays[0].shape
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"{self.label}\left({', '.join(printer._print(a) for a in self.arrays)}\right)"
