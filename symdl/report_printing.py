@@ -301,14 +301,6 @@ def _check_latex(text: str) -> str:
     return text
 
 
-def _primed(expr: sp.Basic) -> str | None:
-    """``sigma`` for an undefined function ``sigma_prime`` (a derivative by name), else None."""
-    name = type(expr).__name__
-    if isinstance(expr, AppliedUndef) and name.endswith("_prime") and SAFE_IDENTIFIER.fullmatch(name[:-6]):
-        return name[:-6]
-    return None
-
-
 class ReportLatexPrinter(LatexPrinter):
     """SymPy's LaTeX printer with safe names, ⊙ for the Hadamard product and symdl's matrix nodes."""
 
@@ -338,10 +330,6 @@ class ReportLatexPrinter(LatexPrinter):
         # SymPy's dispatch skips intermediate classes of a Function, so named functions are recognised here.
         if isinstance(expr, NamedFunction):
             return self._print_NamedFunction(expr, exp)
-        base = _primed(expr)
-        if base is not None:  # the index form's generic σ' and C': sigma_prime(z) prints as σ'(z)
-            head = rf"{self._hprint_Function(base)}'" + (rf"^{{{exp}}}" if exp else "")
-            return rf"{head}\left({', '.join(self._print(a) for a in expr.args)}\right)"
         return super()._print_Function(expr, exp)
 
     def _print_NamedFunction(self, expr: sp.Function, exp: str | None = None) -> str:
@@ -521,9 +509,6 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         name = type(e).__name__
         if isinstance(e, NamedFunction):
             return self._print_NamedFunction(e)
-        base = _primed(e)
-        if base is not None:
-            return self._call(self._row(self._print(sp.Symbol(base)), self._element("mo", "′")), e.args)
         if isinstance(e, AppliedUndef) and not SAFE_IDENTIFIER.fullmatch(name):
             return self._call(self._name(name), e.args)
         return super()._print_Function(e)

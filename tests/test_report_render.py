@@ -305,16 +305,19 @@ def test_generated_code_is_shown_verbatim_and_cannot_close_its_block():
     assert fenced.index("\n```\n") > fenced.index("return z")
 
 
-def test_a_derivative_by_name_prints_with_a_prime():
+def test_the_index_forms_generic_functions_print_as_sigma_prime_and_partial_c():
     import sympy as sp
 
+    from symdl.backprop_index import cost, cost_prime, sigma, sigma_prime
     from symdl.report_model import Math
     from symdl.report_printing import latex_math, mathml_math
 
-    z = sp.Symbol("z", real=True)
-    math = Math(sp.Function("sigma_prime")(z), sp.Function("cost_prime")(z, z))
-    assert latex_math(math) == r"\sigma'\left(z\right) = \operatorname{cost}'\left(z, z\right)"
-    assert mathml_math(math).count("&#8242;") == 2 and "prime" not in mathml_math(math)
+    z, a, y = sp.symbols("z a y", real=True)
+    math = Math(sigma_prime(z) * cost_prime(a, y), sigma(z) + cost(a, y))
+    tex, mathml = latex_math(math), mathml_math(math)
+    assert r"\sigma'\left(z\right)" in tex and r"\frac{\partial C}{\partial a}\left(a, y\right)" in tex
+    assert "prime" not in tex and "prime" not in mathml
+    assert "&#8242;" in mathml and "&#8706;" in mathml and mathml.count("&#963;") == 2
 
 
 def test_symdls_index_functions_accents_and_deltas_print_as_mathematics():
