@@ -15,14 +15,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from doc_sections import replace_section
 from hypothesis import HealthCheck, given, settings
 
 import symdl
-from symdl.mutations import mutation_report
-from symdl.rules import Rule
+from symdl.rulebook.rule import Rule
 from symdl.testing import assert_subgradient, central_difference
 from symdl.testing.strategies import at_kinks, away_from_kinks
-from doc_sections import replace_section
+from symdl.verify.mutations import mutation_report
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "testing.md"
 

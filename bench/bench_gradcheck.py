@@ -19,9 +19,9 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
+from doc_sections import replace_section  # noqa: E402
 
 from symdl.testing import check_grad  # noqa: E402
-from doc_sections import replace_section  # noqa: E402
 
 LAYERS = [784, 512, 512, 10]
 BATCH = 32

@@ -16,7 +16,7 @@ For every element-wise rule (``symdl.rules()`` minus the vector rules), forward
   obvious one overflows, or a faster trick);
 * **lambdify** — SymPy's stock ``lambdify(r.inputs, expr, "numpy")`` of the same
   expression (``r.bind(r.expr)`` / ``r.bind(r.derivative())``, named functions
-  rewritten to elementary form by ``symdl.proof.elementary``);
+  rewritten to elementary form by ``symdl.symbolic.proof.elementary``);
 * **again** — the hand kernel once more, an A/A check: its ratio to hand is noise.
 
 Timing: best of N ``timeit`` repeats of thread CPU time (``--wall``: wall-clock);
@@ -60,10 +60,11 @@ import sympy as sp  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the working tree's symdl, not an installed copy
 
-import symdl  # noqa: E402
-from symdl.activations import SELU_ALPHA, SELU_LAMBDA  # noqa: E402
-from symdl.proof import elementary  # noqa: E402
 from doc_sections import replace_section  # noqa: E402
+
+import symdl  # noqa: E402
+from symdl.rulebook.activations import SELU_ALPHA, SELU_LAMBDA  # noqa: E402
+from symdl.symbolic.proof import elementary  # noqa: E402
 
 VECTOR_RULES = {"softmax", "softmax_cross_entropy", "maxout", "rbf"}
 DOC = ROOT / "docs" / "performance.md"

@@ -21,7 +21,7 @@ timed for these candidates, in one run, on one thread:
 * **A/A**: the textbook step once more as its own candidate (its ratio is noise);
 * **symdl**: ``symdl.Network(...).compile(dtype).loss_and_grad`` (argument checks included);
 * **symdl standalone module**: the same network as ``symdl codegen`` writes it —
-  ``symdl.standalone.network_module(network, dtype)``'s source written to a
+  ``symdl.export.standalone.network_module(network, dtype)``'s source written to a
   temporary directory and imported with ``importlib`` — calling the module's
   ``loss_and_grad`` (its own argument checks included). Goal (issue 6): its time
   is at most 1.05× the compiled network's (ratio to the *symdl* candidate in the
@@ -89,10 +89,11 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the working tree's symdl, not an installed copy
 
-import symdl  # noqa: E402
 from doc_sections import replace_section  # noqa: E402
-from symdl.export import network_module_source  # noqa: E402
-from symdl.standalone import network_module  # noqa: E402
+
+import symdl  # noqa: E402
+from symdl.export.custom_gradient import network_module_source  # noqa: E402
+from symdl.export.standalone import network_module  # noqa: E402
 
 try:
     import torch  # noqa: E402
@@ -623,7 +624,7 @@ def markdown(configs: list[Config], comp: dict[str, float], meta: dict[str, str]
         "`dW = delta.T @ a_prev`, `db = delta.sum(0)`. The *tuned* hand-written step takes σ′ = 1 − a² from the "
         "stored activations and works in place; *GEMMs only* runs just the step's matrix products, a floor for "
         "any numpy step. The *standalone module* is the same network as `symdl codegen` writes it "
-        "(`symdl.standalone.network_module(network, dtype)`, written to a temporary directory and imported with "
+        "(`symdl.export.standalone.network_module(network, dtype)`, written to a temporary directory and imported with "
         "`importlib`), calling the module's own `loss_and_grad`. Everything runs on one thread "
         "(`OPENBLAS/OMP/MKL_NUM_THREADS=1` before numpy is "
         "imported, `torch.set_num_threads(1)`, `XLA_FLAGS=--xla_cpu_multi_thread_eigen=false "

@@ -31,37 +31,36 @@ if str(ROOT) not in sys.path:
 #: The public modules, in the order the reference presents them.
 MODULES: tuple[str, ...] = (
     "symdl",
-    "symdl.rules",
-    "symdl.vector_rules",
-    "symdl.parse",
-    "symdl.functions",
-    "symdl.proof",
-    "symdl.properties",
-    "symdl.codegen",
-    "symdl.standalone",
+    "symdl.rulebook",
+    "symdl.rulebook.vector_rules",
+    "symdl.symbolic.parse",
+    "symdl.symbolic.functions",
+    "symdl.symbolic.proof",
+    "symdl.rulebook.continuity",
+    "symdl.codegen.kernel",
     "symdl.export",
+    "symdl.export.standalone",
     "symdl.network",
-    "symdl.backprop",
-    "symdl.backprop_proof",
-    "symdl.batchnorm",
-    "symdl.batchnorm_symbolic",
-    "symdl.dropout",
-    "symdl.init_schemes",
+    "symdl.network.equations",
+    "symdl.network.index_proofs",
+    "symdl.layers.batchnorm",
+    "symdl.layers.batchnorm_symbolic",
+    "symdl.layers.dropout",
+    "symdl.layers.init_schemes",
     "symdl.verify",
-    "symdl.mutations",
-    "symdl.gradcheck",
+    "symdl.verify.mutations",
+    "symdl.testing.gradcheck",
     "symdl.testing",
     "symdl.testing.strategies",
-    "symdl.network_backends",
-    "symdl.display",
-    "symdl.plots",
-    "symdl.report_model",
-    "symdl.report_items",
+    "symdl.report.display",
+    "symdl.report.plots",
+    "symdl.report.model",
+    "symdl.report.sections",
     "symdl.report",
-    "symdl.report_tex",
-    "symdl.report_html",
-    "symdl.report_md",
-    "symdl.report_printing",
+    "symdl.report.tex",
+    "symdl.report.html",
+    "symdl.report.markdown",
+    "symdl.report.printing",
     "symdl.cli",
 )
 
@@ -354,14 +353,14 @@ def _command_reference(name: str, summary: str, sub: argparse.ArgumentParser) ->
 
 def cli_reference() -> str:
     """The generated ``cli-reference`` section of ``docs/cli.md``: every subcommand with all its arguments."""
-    from symdl.cli import build_parser
+    from symdl.cli.main import build_parser
 
     parser = build_parser()
     commands = _subcommands(parser)
     out = [
         "## Reference: every subcommand and argument",
         "",
-        "Generated from `symdl.cli.build_parser()` by `python docs/build_docs.py`.",
+        "Generated from `symdl.cli.main.build_parser()` by `python docs/build_docs.py`.",
         "",
         "| command | what it does |",
         "| --- | --- |",

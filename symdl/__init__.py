@@ -8,12 +8,12 @@ g*(1 - g)
 True
 """
 
-from . import batchnorm, display, dropout, init_schemes, testing
-from .codegen import Kernel, compile_kernel
-from .network import CompiledNetwork, Network
-from .parse import FormulaError, parse
-from .proof import Proof, prove_zero
-from .rules import (
+from . import testing
+from .codegen.kernel import Kernel, compile_kernel
+from .layers import batchnorm, dropout, init_schemes
+from .network.model import CompiledNetwork, Network
+from .report import display
+from .rulebook import (
     KINK_CONVENTIONS,
     Definition,
     Kink,
@@ -25,10 +25,11 @@ from .rules import (
     rule_params,
     rules,
 )
-from .vector_rules import VectorRule
-from .verify import RuleReport, verify_rule, verify_rules
-
-__version__ = "0.1.0"
+from .rulebook.vector_rules import VectorRule
+from .symbolic.parse import FormulaError, parse
+from .symbolic.proof import Proof, prove_zero
+from .verify.rules import RuleReport, verify_rule, verify_rules
+from .version import __version__
 
 __all__ = [
     "KINK_CONVENTIONS",

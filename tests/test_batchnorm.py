@@ -1,7 +1,7 @@
 """Batch norm's generated numpy code: finite differences, folds, Algorithm 2, float32 stability, PyTorch, bad input.
 
 The hand-written numpy formulas below are test references only; the code
-under test is printed from symdl.batchnorm_symbolic.
+under test is printed from symdl.layers.batchnorm_symbolic.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from symdl import batchnorm as bn
-from symdl.batchnorm_symbolic import STAGES
+from symdl.layers.batchnorm_symbolic import STAGES
 from symdl.testing import assert_grad_close
 from symdl.testing.strategies import float_arrays
 

@@ -6,8 +6,8 @@ import pytest
 import sympy as sp
 import sympy.stats as stats
 
-from symdl import batchnorm_symbolic as bs
-from symdl.proof import Proof
+from symdl.layers import batchnorm_symbolic as bs
+from symdl.symbolic.proof import Proof
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 import sympy as sp
 
 import symdl
-import symdl.verify
+import symdl.verify.rules
 from symdl.cli import main
 from symdl.verify import RuleReport
 
@@ -232,7 +232,7 @@ def test_verify_json_quiet(capsys):
 
 def test_verify_failure_exits_1_and_explains(capsys, monkeypatch):
     bad = RuleReport("relu", proofs={"derivative - textbook": True}, unstable=["relu (float32): overflow"])
-    monkeypatch.setattr(symdl.verify, "verify_rules", lambda names, progress, points: [bad])
+    monkeypatch.setattr(symdl.verify.rules, "verify_rules", lambda names, progress, points: [bad])
     code, out, _ = run(capsys, "verify", "relu", "--quiet")
     assert code == 1
     assert "relu: unstable: relu (float32): overflow" in out
@@ -241,7 +241,7 @@ def test_verify_failure_exits_1_and_explains(capsys, monkeypatch):
 
 def test_verify_nan_error_is_null_in_json(capsys, monkeypatch):
     bad = RuleReport("relu", fd_error=float("nan"))
-    monkeypatch.setattr(symdl.verify, "verify_rules", lambda names, progress, points: [bad])
+    monkeypatch.setattr(symdl.verify.rules, "verify_rules", lambda names, progress, points: [bad])
     code, out, _ = run(capsys, "verify", "relu", "--json", "--quiet")
     assert code == 1
     assert json.loads(out)[0]["fd_error"] is None
@@ -259,7 +259,7 @@ def test_verify_progress_overwrites_one_line_on_a_terminal(capsys, monkeypatch):
         return [RuleReport(name) for name in names]
 
     terminal = _Terminal()
-    monkeypatch.setattr(symdl.verify, "verify_rules", fake)
+    monkeypatch.setattr(symdl.verify.rules, "verify_rules", fake)
     monkeypatch.setattr(sys, "stderr", terminal)
     code, out, _ = run(capsys, "verify", "relu", "tanh")
     assert code == 0
@@ -272,7 +272,7 @@ def test_interrupt_exits_130_with_one_line(capsys, monkeypatch):
     def interrupted(names, progress, points):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(symdl.verify, "verify_rules", interrupted)
+    monkeypatch.setattr(symdl.verify.rules, "verify_rules", interrupted)
     code, out, err = run(capsys, "verify", "relu")
     assert code == 130 and out == ""
     assert err.splitlines() == ["symdl: interrupted"]

@@ -12,7 +12,7 @@ import pytest
 
 import symdl
 from symdl.cli import main
-from symdl.standalone import network_module, rule_module
+from symdl.export.standalone import network_module, rule_module
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -151,13 +151,14 @@ def test_a_network_with_batchnorm_and_dropout_for_a_backend_runs(capsys, tmp_pat
 
 
 def test_backends_call_the_export_functions(capsys, monkeypatch):
-    pytest.importorskip("symdl.export")
-    import symdl.export
+    pytest.importorskip("symdl.export.custom_gradient")
+    import symdl.export.custom_gradient
+    import symdl.export.network_modules
 
     calls = []
-    monkeypatch.setattr(symdl.export, "rule_module_source", lambda r, b: calls.append((r.name, b)) or "# rule\n", raising=False)
+    monkeypatch.setattr(symdl.export.custom_gradient, "rule_module_source", lambda r, b: calls.append((r.name, b)) or "# rule\n", raising=False)
     monkeypatch.setattr(
-        symdl.export, "network_module_source", lambda n, b, d: calls.append((n.layers, b, d)) or "# net\n", raising=False
+        symdl.export.network_modules, "network_module_source", lambda n, b, d: calls.append((n.layers, b, d)) or "# net\n", raising=False
     )
     assert run(capsys, "codegen", "relu", "--backend", "jax", "-o", "-") == (0, "# rule\n", "")
     assert run(capsys, "codegen", "--layers", "3,2", "--backend", "torch", "--dtype", "float32", "-o", "-") == (0, "# net\n", "")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-import symdl.report
+import symdl.report.files
 from symdl.cli import main
 from symdl.report import PdfBuildError
 
@@ -92,8 +92,8 @@ def test_a_failed_pdf_build_keeps_the_other_files_and_exits_1(capsys, tmp_path, 
     def fail(tex, timeout=0.0):
         raise PdfBuildError(f"latexmk failed on {tex} (exit 12): ! Undefined control sequence.")
 
-    monkeypatch.setattr(symdl.report, "build_pdf", fail)
-    monkeypatch.setattr(symdl.report, "pdf_available", lambda: None)
+    monkeypatch.setattr(symdl.report.files, "build_pdf", fail)
+    monkeypatch.setattr(symdl.report.files, "pdf_available", lambda: None)
     code, out, err = run(capsys, "report", "relu", "--no-verify", "--no-plots", "--format", "pdf,html",
                          "-o", str(tmp_path))
     assert code == 1

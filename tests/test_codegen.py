@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symdl.codegen import Kernel, compile_kernel
-from symdl.functions import log_cosh, sigmoid, softplus
-from symdl.rules import Rule, rule, rules
+from symdl.codegen.kernel import Kernel, compile_kernel
+from symdl.rulebook.rule import Rule, rule, rules
+from symdl.symbolic.functions import log_cosh, sigmoid, softplus
 
 x = sp.Symbol("x", real=True)
 y = sp.Symbol("y", real=True)

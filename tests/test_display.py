@@ -13,8 +13,8 @@ import sympy as sp
 
 import symdl
 from symdl import display
-from symdl.display import CheckTable, check_table, derivation, report_row
-from symdl.rules import Definition, Rule
+from symdl.report.display import CheckTable, check_table, derivation, report_row
+from symdl.rulebook.rule import Definition, Rule
 from symdl.testing import check_grad
 from symdl.verify import RuleReport
 
@@ -216,14 +216,14 @@ def test_gradcheck_report_displays_its_verdict():
 
 def test_plot_delegates_to_symdl_plots(monkeypatch):
     seen = {}
-    fake = types.ModuleType("symdl.plots")
+    fake = types.ModuleType("symdl.report.plots")
 
     def plot_rule(rule, **kwargs):
         seen.update(rule=rule, kwargs=kwargs)
         return "figure"
 
     fake.plot_rule = plot_rule
-    monkeypatch.setitem(sys.modules, "symdl.plots", fake)
+    monkeypatch.setitem(sys.modules, "symdl.report.plots", fake)
     r = symdl.rule("tanh")
     assert r.plot(lo=-2, hi=2) == "figure" and seen == {"rule": r, "kwargs": {"lo": -2, "hi": 2}}
     softmax = symdl.rule("softmax")
@@ -232,7 +232,7 @@ def test_plot_delegates_to_symdl_plots(monkeypatch):
 
 def test_plot_returns_a_matplotlib_figure():
     pytest.importorskip("matplotlib")
-    pytest.importorskip("symdl.plots")
+    pytest.importorskip("symdl.report.plots")
     from matplotlib.figure import Figure
 
     figure = symdl.rule("relu").plot(points=51)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import symdl
-from symdl.cli import build_parser, main
+from symdl.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

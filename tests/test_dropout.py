@@ -10,13 +10,13 @@ import sympy as sp
 from sympy import stats
 
 from symdl import dropout
-from symdl.codegen import compile_kernel
-from symdl.dropout import (
+from symdl.codegen.kernel import compile_kernel
+from symdl.layers.dropout import (
     MASK,
     RULES,
+    ExpectationCheck,
     P,
     X,
-    ExpectationCheck,
     check_activation,
     dropout_mask,
     inference_expr,
@@ -28,8 +28,8 @@ from symdl.dropout import (
     training_expr,
     weight_scaling,
 )
-from symdl.functions import NAMED_FUNCTIONS
-from symdl.proof import Proof
+from symdl.symbolic.functions import NAMED_FUNCTIONS
+from symdl.symbolic.proof import Proof
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "dropout.md"
 SIGMAS = 5.0  # tolerance in standard deviations of the estimator; the seeds are fixed, so this never flakes

@@ -12,14 +12,14 @@ import pytest
 import sympy as sp
 
 import symdl
-from symdl.export import (
+from symdl.export.custom_gradient import (
     SUPPORTED_VECTOR_RULES,
     rule_module_source,
     stabilise,
     to_jax,
     to_torch,
 )
-from symdl.parse import FormulaError
+from symdl.symbolic.parse import FormulaError
 from symdl.testing import central_difference
 
 torch = pytest.importorskip("torch")

@@ -18,11 +18,11 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-import symdl.functions
+import symdl.symbolic.functions
 import symdl.testing
-from symdl.codegen import compile_kernel
-from symdl.functions import NAMED_FUNCTIONS, log_cosh, sigmoid, softplus
-from symdl.proof import prove_zero
+from symdl.codegen.kernel import compile_kernel
+from symdl.symbolic.functions import NAMED_FUNCTIONS, log_cosh, sigmoid, softplus
+from symdl.symbolic.proof import prove_zero
 
 x = sp.Symbol("x", real=True)
 
@@ -157,7 +157,7 @@ def test_log_cosh_power_is_parenthesised():
 
 
 def test_doctests_of_functions_module():
-    result = doctest.testmod(symdl.functions, verbose=False)
+    result = doctest.testmod(symdl.symbolic.functions, verbose=False)
     assert result.attempted > 0
     assert result.failed == 0
 

@@ -107,7 +107,7 @@ def test_bad_inputs_are_refused():
 # --- kinks: subgradients ------------------------------------------------------
 
 import symdl  # noqa: E402
-from symdl.rules import Rule  # noqa: E402
+from symdl.rulebook.rule import Rule  # noqa: E402
 from symdl.testing import assert_subgradient, one_sided_differences  # noqa: E402
 from symdl.testing.strategies import at_kinks  # noqa: E402
 

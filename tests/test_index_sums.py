@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from symdl.backprop_index import unit_index, width
-from symdl.index_sums import canonical, contract_deltas
+from symdl.network.index_form import unit_index, width
+from symdl.symbolic.index_sums import canonical, contract_deltas
 
 k, q = sp.symbols("k q", integer=True, nonnegative=True)
 

@@ -10,7 +10,7 @@ import sympy as sp
 from sympy import stats
 
 from symdl import init_schemes
-from symdl.init_schemes import (
+from symdl.layers.init_schemes import (
     KERAS_TRUNCATION_CONSTANT,
     N_IN,
     N_OUT,
@@ -22,8 +22,8 @@ from symdl.init_schemes import (
     prove_all,
     prove_variance,
 )
-from symdl.parse import FormulaError
-from symdl.proof import Proof
+from symdl.symbolic.parse import FormulaError
+from symdl.symbolic.proof import Proof
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "initialisation.md"
 

@@ -4,8 +4,8 @@ import pytest
 import sympy as sp
 
 import symdl
-from symdl.mutations import mutants, mutation_report
-from symdl.rules import Rule
+from symdl.rulebook.rule import Rule
+from symdl.verify.mutations import mutants, mutation_report
 
 ELEMENTWISE = [n for n in symdl.rules() if isinstance(symdl.rule(n), Rule)]
 

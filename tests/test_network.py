@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdl
-import symdl.network as network_module
+import symdl.network.model as network_module
 from symdl.network import accepted_rules
 from symdl.testing import assert_network_grad_close, check_network_grad, flatten_params
 from symdl.testing.strategies import batches, network_specs

@@ -1,4 +1,4 @@
-"""symdl.network_backends: JAX and PyTorch network modules give the compiled network's numbers, without sympy or symdl."""
+"""symdl.export.network_modules: JAX and PyTorch network modules give the compiled network's numbers, without sympy or symdl."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdl
+from symdl.export.network_modules import network_module_source
 from symdl.network import accepted_rules
-from symdl.network_backends import network_module_source
-from symdl.verify_codegen import SYMPY_FREE_PRELUDE
+from symdl.verify.codegen import SYMPY_FREE_PRELUDE
 
 jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
@@ -187,7 +187,7 @@ def test_backend_modules_pass_ruff(generated):
 
 def test_backend_output_is_byte_identical_across_hash_seeds():
     script = (
-        "import sys, symdl\nfrom symdl.network_backends import network_module_source\n"
+        "import sys, symdl\nfrom symdl.export.network_modules import network_module_source\n"
         "net = symdl.Network([3, 4, 2], activation='prelu', output_activation='softmax', loss='softmax_cross_entropy', penalty='l1')\n"
         "sys.stdout.write(network_module_source(net, 'jax', 'float32') + network_module_source(net, 'torch'))\n"
     )

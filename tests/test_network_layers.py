@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdl
-from symdl.init_schemes import SCHEMES
+from symdl.layers.init_schemes import SCHEMES
 from symdl.network import accepted_rules
 from symdl.testing import assert_network_grad_close
 from symdl.testing.strategies import batches

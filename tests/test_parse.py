@@ -1,4 +1,4 @@
-"""Formula text → SymPy (symdl.parse): what it accepts, what it refuses, and that nothing runs.
+"""Formula text → SymPy (symdl.symbolic.parse): what it accepts, what it refuses, and that nothing runs.
 
 Expected values are SymPy objects built directly here, or Python floats
 computed by a reference evaluator inside the hypothesis strategy; never the
@@ -22,8 +22,8 @@ import sympy.parsing.sympy_parser
 from hypothesis import given
 from hypothesis import strategies as st
 
-from symdl.functions import NAMED_FUNCTIONS
-from symdl.parse import (
+from symdl.symbolic.functions import NAMED_FUNCTIONS
+from symdl.symbolic.parse import (
     MAX_BRACKET_DEPTH,
     MAX_EXPONENT,
     MAX_INT_DIGITS,
@@ -33,7 +33,7 @@ from symdl.parse import (
 )
 
 # The package re-exports the function parse under the same name, which hides the module.
-PARSE_MODULE = importlib.import_module("symdl.parse")
+PARSE_MODULE = importlib.import_module("symdl.symbolic.parse")
 z, e, d, a, y = sp.symbols("z e d a y", real=True)
 SECOND = 1.0  # the time bound for every refusal: a safety property, so generous
 FORMULAS_DOC = Path(__file__).resolve().parent.parent / "docs" / "formulas.md"
@@ -514,7 +514,7 @@ def test_no_formula_runs_any_code(tmp_path, monkeypatch):
         f"[open({str(target)!r}, 'w') for z in (1,)]",
         f"(lambda: open({str(target)!r}, 'w'))()",
         "__import__('tests.test_parse').test_parse.SIDE_EFFECTS.append(1)",
-        "__import__('builtins').setattr(__import__('symdl.parse').parse, 'parse', None)",
+        "__import__('builtins').setattr(__import__('symdl.symbolic.parse').parse, 'parse', None)",
         f"where(z < 1, open({str(target)!r}, 'w'), 0)",
     ]
     compiled: list[int] = []

@@ -1,4 +1,4 @@
-"""symdl.plots: values from the generated kernels, kinks marked, deterministic well-formed SVG."""
+"""symdl.report.plots: values from the generated kernels, kinks marked, deterministic well-formed SVG."""
 
 import sys
 import xml.etree.ElementTree as ET
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdl
-from symdl.plots import figure_svg, plot_rule, plot_values
+from symdl.report.plots import figure_svg, plot_rule, plot_values
 
 SVG = "{http://www.w3.org/2000/svg}"
 ELEMENTWISE = [name for name in symdl.rules() if isinstance(symdl.rule(name), symdl.Rule)]

@@ -17,8 +17,15 @@ from hypothesis import strategies as st
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
-from symdl.functions import log_cosh, sigmoid, softplus
-from symdl.proof import Proof, breakpoints, elementary, one_sided_values, prove_zero, resolve_branches
+from symdl.symbolic.functions import log_cosh, sigmoid, softplus
+from symdl.symbolic.proof import (
+    Proof,
+    breakpoints,
+    elementary,
+    one_sided_values,
+    prove_zero,
+    resolve_branches,
+)
 
 x = sp.Symbol("x", real=True)
 d = sp.Symbol("d", positive=True)  # a Huber-style threshold
@@ -26,7 +33,7 @@ c = sp.Symbol("c", real=True)  # a parameter of unknown sign
 
 
 def huber(e, delta):
-    """Written here independently of symdl.losses."""
+    """Written here independently of symdl.rulebook.losses."""
     return sp.Piecewise((e**2 / 2, sp.Abs(e) <= delta), (delta * (sp.Abs(e) - delta / 2), True))
 
 

@@ -1,4 +1,4 @@
-"""Boundary continuity (symdl.properties) and the `symdl check` command."""
+"""Boundary continuity (symdl.rulebook.continuity) and the `symdl check` command."""
 
 import json
 
@@ -7,7 +7,7 @@ import sympy as sp
 
 import symdl
 from symdl.cli import main
-from symdl.properties import boundary_properties
+from symdl.rulebook.continuity import boundary_properties
 
 KERAS_VARIANT = "where(abs(e) < d, e**2/2, d*abs(e) - d*2*0.5)"
 KERAS_HUBER = "where(abs(e) < d, e**2/2, d*abs(e) - d**2/2)"

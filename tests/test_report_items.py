@@ -1,4 +1,4 @@
-"""symdl.report_items: the content of derivation reports — steps that are true, kinks, checks that can fail."""
+"""symdl.report.sections: the content of derivation reports — steps that are true, kinks, checks that can fail."""
 
 import re
 
@@ -6,8 +6,8 @@ import pytest
 import sympy as sp
 
 import symdl
-from symdl.functions import sigmoid
-from symdl.report_items import (
+from symdl.report.model import Math, Report, Section
+from symdl.report.sections import (
     backprop_section,
     batchnorm_section,
     build_report,
@@ -19,8 +19,8 @@ from symdl.report_items import (
     report_item_names,
     rule_section,
 )
-from symdl.report_model import Math, Report, Section
-from symdl.rules import Definition, Rule
+from symdl.rulebook.rule import Definition, Rule
+from symdl.symbolic.functions import sigmoid
 
 ELEMENTWISE = [name for name in symdl.rules() if isinstance(symdl.rule(name), symdl.Rule)]
 VECTOR = [name for name in symdl.rules() if isinstance(symdl.rule(name), symdl.VectorRule)]
@@ -252,7 +252,7 @@ def test_batchnorm_section():
 
 def test_batchnorm_backward_stages_add_up_to_the_closed_form():
     """The stage-by-stage dL/dx_p, with the stage results substituted, equals the closed form (numerically, m = 3)."""
-    from symdl import batchnorm_symbolic as bn
+    from symdl.layers import batchnorm_symbolic as bn
 
     section = batchnorm_section()
     steps = {s.title: s for s in section.steps}

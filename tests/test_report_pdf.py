@@ -13,7 +13,7 @@ import pytest
 from test_report_render import sample_report
 
 from symdl.report import PdfBuildError, ReportError, build_pdf, write_report
-from symdl.report_model import Report, Section
+from symdl.report.model import Report, Section
 
 HAVE_TEX = shutil.which("latexmk") is not None and shutil.which("pdflatex") is not None
 

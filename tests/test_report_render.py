@@ -17,19 +17,19 @@ import pytest
 import sympy as sp
 
 import symdl
-from symdl.backprop import Elementwise, KernelCall, VectorRuleCall
+from symdl.network.equations import Elementwise, KernelCall, VectorRuleCall
 from symdl.report import write_report
-from symdl.report_html import render_html
-from symdl.report_md import render_markdown
-from symdl.report_model import Check, Math, Plot, Report, Section, Step
-from symdl.report_printing import (
+from symdl.report.html import render_html
+from symdl.report.markdown import render_markdown
+from symdl.report.model import Check, Math, Plot, Report, Section, Step
+from symdl.report.printing import (
     UNSAFE_NAME,
     latex_math,
     mathml_math,
     parse_name,
     tex_text,
 )
-from symdl.report_tex import render_tex
+from symdl.report.tex import render_tex
 
 HOSTILE_TEXT = [
     r"\input{/etc/passwd}",
@@ -271,7 +271,7 @@ def _xml(mathml: str) -> str:
 
 
 def test_every_library_rule_and_named_function_prints_without_unsafe_names():
-    from symdl.functions import NAMED_FUNCTIONS
+    from symdl.symbolic.functions import NAMED_FUNCTIONS
 
     z = sp.Symbol("z", real=True)
     named = NAMED_FUNCTIONS.values() if isinstance(NAMED_FUNCTIONS, dict) else NAMED_FUNCTIONS
@@ -287,10 +287,10 @@ def test_every_library_rule_and_named_function_prints_without_unsafe_names():
 
 
 def test_generated_code_is_shown_verbatim_and_cannot_close_its_block():
-    from symdl.report_html import render_html
-    from symdl.report_md import render_markdown
-    from symdl.report_model import Report, Section, Step
-    from symdl.report_tex import render_tex
+    from symdl.report.html import render_html
+    from symdl.report.markdown import render_markdown
+    from symdl.report.model import Report, Section, Step
+    from symdl.report.tex import render_tex
 
     code = "def f(z):\n    return z  # \\end{verbatim} ``` </code></pre><script>σ\n"
     report = Report("code", (Section("k", "K", "formula", steps=(Step("Generated", code=code),)),))
@@ -308,9 +308,9 @@ def test_generated_code_is_shown_verbatim_and_cannot_close_its_block():
 def test_the_index_forms_generic_functions_print_as_sigma_prime_and_partial_c():
     import sympy as sp
 
-    from symdl.backprop_index import cost, cost_prime, sigma, sigma_prime
-    from symdl.report_model import Math
-    from symdl.report_printing import latex_math, mathml_math
+    from symdl.network.index_form import cost, cost_prime, sigma, sigma_prime
+    from symdl.report.model import Math
+    from symdl.report.printing import latex_math, mathml_math
 
     z, a, y = sp.symbols("z a y", real=True)
     math = Math(sigma_prime(z) * cost_prime(a, y), sigma(z) + cost(a, y))
@@ -323,9 +323,9 @@ def test_the_index_forms_generic_functions_print_as_sigma_prime_and_partial_c():
 def test_symdls_index_functions_accents_and_deltas_print_as_mathematics():
     import sympy as sp
 
-    from symdl.index_codegen import Centered, FirstArgMax, LogSumExp, RowMax
-    from symdl.report_model import Math
-    from symdl.report_printing import latex_math, mathml_math
+    from symdl.codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
+    from symdl.report.model import Math
+    from symdl.report.printing import latex_math, mathml_math
 
     z = sp.IndexedBase("z")
     j, k, n = sp.symbols("j k n", integer=True)
@@ -343,7 +343,7 @@ def test_symdls_index_functions_accents_and_deltas_print_as_mathematics():
 
 def test_write_report_refuses_a_format_string_and_a_non_report(tmp_path):
     from symdl.report import write_report
-    from symdl.report_model import Report
+    from symdl.report.model import Report
 
     with pytest.raises(TypeError, match="format names"):
         write_report(Report("r"), tmp_path, "tex")

@@ -1,7 +1,7 @@
 """Element-wise rules (activations, losses, penalties): registry, proofs, kinks, numerics.
 
 The rules under test are read from the registry (every rule of kind
-activation/loss/penalty that is a :class:`symdl.rules.Rule`), each with its
+activation/loss/penalty that is a :class:`symdl.rulebook.rule.Rule`), each with its
 defaults and, when it has parameters, one non-default setting. Expected values
 come from formulas written out in this file, from mpmath at high precision,
 from finite differences of the generated forward code, or from SymPy limits —
@@ -22,9 +22,17 @@ from hypothesis import strategies as st
 
 import symdl
 from symdl import testing
-from symdl.functions import sigmoid as sigmoid_fn
-from symdl.proof import breakpoints, prove_zero
-from symdl.rules import KINK_CONVENTIONS, Definition, Rule, formula_rule, rule, rule_params, rules
+from symdl.rulebook.rule import (
+    KINK_CONVENTIONS,
+    Definition,
+    Rule,
+    formula_rule,
+    rule,
+    rule_params,
+    rules,
+)
+from symdl.symbolic.functions import sigmoid as sigmoid_fn
+from symdl.symbolic.proof import breakpoints, prove_zero
 
 ELEMENTWISE_KINDS = ("activation", "loss", "penalty")
 CONVENTIONS = ("pytorch", "left", "right", "average")

@@ -1,4 +1,4 @@
-"""symdl.standalone: generated numpy modules import without sympy/symdl, give the compiled numbers, are deterministic and ruff-clean."""
+"""symdl.export.standalone: generated numpy modules import without sympy/symdl, give the compiled numbers, are deterministic and ruff-clean."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 import symdl
-from symdl.rules import Rule
-from symdl.standalone import network_module, rule_module
-from symdl.vector_rules import VectorRule
-from symdl.verify_codegen import SYMPY_FREE_PRELUDE
+from symdl.export.standalone import network_module, rule_module
+from symdl.rulebook.rule import Rule
+from symdl.rulebook.vector_rules import VectorRule
+from symdl.verify.codegen import SYMPY_FREE_PRELUDE
 
 # Run in a subprocess where sympy and symdl cannot be imported: loads each generated module and
 # evaluates it on the arguments saved by the test, writing the results next to them.
@@ -204,7 +204,7 @@ def test_generated_modules_pass_ruff(generated):
 _GENERATE = textwrap.dedent(
     """
     import sys, symdl
-    from symdl.standalone import network_module, rule_module
+    from symdl.export.standalone import network_module, rule_module
     net = symdl.Network([3, 4, 4, 2], activation="prelu", output_activation="softmax", loss="softmax_cross_entropy",
                         penalty="l1", batchnorm=True, dropout=0.8)
     parts = [network_module(net, "float32"), rule_module(symdl.rule("huber")), rule_module(symdl.rule("rbf")),

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 import symdl
 import symdl.testing.strategies as strategies
-from symdl.rules import Rule
 from symdl import testing
+from symdl.rulebook.rule import Rule
 from symdl.testing import central_difference
 from symdl.testing.strategies import at_kinks, away_from_kinks, float_arrays
 

@@ -11,9 +11,20 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from symdl import rule
-from symdl.index_codegen import FirstArgMax
-from symdl.vector_rules import ROW_COTANGENT, VectorRule, a, k, n, sigma, v, x, y, z
-from symdl.verify_vector import check_vector_rule
+from symdl.codegen.index_kernels import FirstArgMax
+from symdl.rulebook.vector_rules import (
+    ROW_COTANGENT,
+    VectorRule,
+    a,
+    k,
+    n,
+    sigma,
+    v,
+    x,
+    y,
+    z,
+)
+from symdl.verify.vector_rules import check_vector_rule
 
 VECTOR_RULES = ["softmax", "softmax_cross_entropy", "maxout", "rbf"]
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symdl.functions import sigmoid, softplus
-from symdl.rules import Definition, Rule, rule, rules
+from symdl.rulebook.rule import Definition, Rule, rule, rules
+from symdl.symbolic.functions import sigmoid, softplus
 from symdl.verify import FD_TOLERANCE, RuleReport, verify_rule
 
 z = sp.Symbol("z", real=True)

@@ -1,8 +1,9 @@
-"""symdl.verify_codegen: the generated-code rows of `symdl verify` pass, and fail when a module is wrong."""
+"""symdl.verify.codegen: the generated-code rows of `symdl verify` pass, and fail when a module is wrong."""
 
-import symdl.standalone
+import symdl.export.network_modules
+import symdl.export.standalone
 from symdl.cli import main
-from symdl.verify_codegen import verify_codegen
+from symdl.verify.codegen import verify_codegen
 
 
 def test_the_generated_code_rows_pass():
@@ -13,12 +14,12 @@ def test_the_generated_code_rows_pass():
 
 
 def test_a_wrong_module_fails_the_row(monkeypatch):
-    real = symdl.standalone.rule_module
+    real = symdl.export.standalone.rule_module
 
     def shifted(rule, **kwargs):
         return real(rule, **kwargs).replace("return _finish(", "return 1 + _finish(").replace("return _t(", "return 1 + _t(")
 
-    monkeypatch.setattr(symdl.standalone, "rule_module", shifted)
+    monkeypatch.setattr(symdl.export.standalone, "rule_module", shifted)
     row = verify_codegen()[0]
     assert not row.passed and not any(row.proofs.values())
 
@@ -35,8 +36,8 @@ def test_a_wrong_network_module_fails_its_row(monkeypatch):
     import numpy as np
     import pytest
 
-    import symdl.export
-    from symdl.verify_codegen import _network_rows
+    import symdl.export.custom_gradient
+    from symdl.verify.codegen import _network_rows
 
     if importlib.util.find_spec("torch") is None and importlib.util.find_spec("jax") is None:
         pytest.skip("neither torch nor jax is installed")
@@ -47,6 +48,6 @@ def test_a_wrong_network_module_fails_its_row(monkeypatch):
         assert "    gW1 = d1.T @ X\n" in text
         return text.replace("    gW1 = d1.T @ X\n", "    gW1 = 2 * (d1.T @ X)\n")
 
-    monkeypatch.setattr(symdl.export, "network_module_source", doubled)
+    monkeypatch.setattr(symdl.export.network_modules, "network_module_source", doubled)
     rows = _network_rows(np.random.default_rng(0))
     assert rows and all(not row.passed and not any(row.proofs.values()) for row in rows)

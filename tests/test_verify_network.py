@@ -1,4 +1,4 @@
-"""symdl.verify_network: the backprop rows of `symdl verify` prove, check and catch planted mistakes."""
+"""symdl.verify.network: the backprop rows of `symdl verify` prove, check and catch planted mistakes."""
 
 import dataclasses
 
@@ -9,7 +9,13 @@ import symdl
 from symdl.cli import main
 from symdl.network import CompiledNetwork
 from symdl.testing import check_network_grad
-from symdl.verify_network import MUTANTS, NETWORK_CASES, verify_backprop_proofs, verify_layer_proofs, verify_network
+from symdl.verify.network import (
+    MUTANTS,
+    NETWORK_CASES,
+    verify_backprop_proofs,
+    verify_layer_proofs,
+    verify_network,
+)
 
 
 @pytest.mark.parametrize(("label", "spec"), NETWORK_CASES, ids=[label for label, _ in NETWORK_CASES])
@@ -22,7 +28,7 @@ def test_every_network_case_passes_and_catches_every_mutant(label, spec):
 
 def test_a_surviving_mutant_fails_the_row(monkeypatch):
     """An equivalent 'mutant' (the equations unchanged) cannot be caught: the row must then fail."""
-    import symdl.verify_network as vn
+    import symdl.verify.network as vn
 
     monkeypatch.setattr(vn, "MUTANTS", (("unchanged", lambda eqs: dataclasses.replace(eqs)),))
     report = vn.verify_network(*NETWORK_CASES[0])

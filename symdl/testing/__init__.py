@@ -17,7 +17,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from ..gradcheck import (
+from ..symbolic.proof import elementary
+from .gradcheck import (
     TOLERANCES,
     GradCheckReport,
     Tolerance,
@@ -26,8 +27,12 @@ from ..gradcheck import (
     check_grad,
     one_sided_differences,
 )
-from ..proof import elementary
-from .network_check import assert_network_grad_close, check_network_grad, flatten_params, unflatten_params
+from .network_check import (
+    assert_network_grad_close,
+    check_network_grad,
+    flatten_params,
+    unflatten_params,
+)
 
 __all__ = [
     "TOLERANCES",

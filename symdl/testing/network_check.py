@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 import numpy as np
 import sympy as sp
 
-from ..codegen import compile_kernel
-from ..gradcheck import GradCheckReport, Tolerance, check_grad
-from ..proof import breakpoints
-from ..rules import Rule
+from ..codegen.kernel import compile_kernel
+from ..rulebook.rule import Rule
+from ..symbolic.proof import breakpoints
+from .gradcheck import GradCheckReport, Tolerance, check_grad
 
 __all__ = ["assert_network_grad_close", "check_network_grad", "flatten_params", "unflatten_params"]
 

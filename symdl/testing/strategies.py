@@ -24,9 +24,9 @@ import sympy as sp
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from ..codegen import compile_kernel
-from ..proof import breakpoints
-from ..rules import Rule
+from ..codegen.kernel import compile_kernel
+from ..rulebook.rule import Rule
+from ..symbolic.proof import breakpoints
 
 __all__ = ["at_kinks", "away_from_kinks", "batches", "float_arrays", "network_specs"]
 
@@ -121,7 +121,7 @@ def network_specs(
     Networks with an ``exponential`` activation are drawn at most two layers
     deep with another output activation: e^{e^{z}} overflows float64 by mathematics, not by code.
     """
-    from ..network import accepted_rules
+    from ..network.model import accepted_rules
 
     hidden = list(activations) if activations else accepted_rules("activation")
     loss = list(losses) if losses else accepted_rules("loss")

@@ -1,0 +1,1 @@
+"""Code generation: SymPy expressions printed as numpy source and compiled into kernels and network functions."""

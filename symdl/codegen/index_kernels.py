@@ -1,0 +1,244 @@
+"""Index-notation SymPy expressions (``IndexedBase``, ``Sum``) → numpy kernels over the last axes.
+
+Each index symbol is given a *slot*: a trailing axis (−1, −2, …) of the
+broadcast layout. ``x[k]`` prints as the array ``x`` with its axis moved to
+slot(k); ``Sum(f, (j, 0, n − 1))`` prints as ``numpy.sum(f, axis=slot(j),
+keepdims=True)``; ``log(Sum(exp(u), …))`` prints as the stable
+``numpy.logaddexp.reduce``; :class:`RowMax` prints as ``numpy.max``. Indices
+summed independently of the output index may share its slot (softmax needs
+one slot, so its cost is linear in the width).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import sympy as sp
+
+from .kernel import (
+    Kernel,
+    SymdlNumpyPrinter,
+    _bind_scalar_type,
+    as_float_array,
+    use_expm1_log1p,
+)
+
+__all__ = ["Centered", "FirstArgMax", "LogSumExp", "RowMax", "ShiftMax", "compile_index_kernel", "place"]
+
+
+class RowMax(sp.Function):
+    """max_{0 ≤ j < n} u(j): ``RowMax(u, j, n)``; at a concrete n, ``.doit()`` gives ``Max(u(0), …)``."""
+
+    nargs = 3
+
+    def doit(self, **hints):
+        u, j, n = self.args
+        if n.is_Integer:
+            return sp.Max(*[u.subs(j, t) for t in range(int(n))])
+        return self
+
+    def _eval_derivative(self, s):
+        # ∂/∂s max_j u(j) = Σ_m [m is the first arg-max] · ∂u(m)/∂s
+        u, j, n = self.args
+        m = sp.Dummy("m", integer=True, nonnegative=True)
+        return sp.Sum(FirstArgMax(u, j, m, n) * sp.diff(u.subs(j, m), s), (m, 0, n - 1))
+
+    def _latex(self, printer, exp=None):
+        return rf"\max_{{{printer._print(self.args[1])}}} {printer._print(self.args[0])}"
+
+
+class ShiftMax(RowMax):
+    """A shift c = max_j u(j) that cancels in the math (e^{u − c}); proofs replace it by a free symbol."""
+
+
+class Centered(sp.Function):
+    """u(i) − max_i u(i): ``Centered(u, i, n)``, printed with the subtraction done first.
+
+    Subtracting the max first is exact for the largest element (Sterbenz), so
+    e.g. log softmax = Centered(a) − logsumexp(Centered(a)) keeps every digit
+    where softmax ≈ 1; SymPy would otherwise reorder the sum.
+    """
+
+    nargs = 3
+
+    def expand_shift(self) -> sp.Expr:
+        u, i, n = self.args
+        return u - ShiftMax(u, i, n)
+
+    def doit(self, **hints):
+        return self.expand_shift().doit(**hints)
+
+    def _latex(self, printer, exp=None):
+        u, i, _ = (printer._print(a) for a in self.args)
+        return rf"\left({u} - \max_{{{i}}} {u}\right)"
+
+
+class LogSumExp(sp.Function):
+    """log Σ_{0 ≤ j < n} e^{u(j)}: ``LogSumExp(u, j, n)``; ``.doit()`` gives the plain log of the sum.
+
+    A function of its own so that SymPy does not fold e^{z − LogSumExp} into a
+    quotient (which overflows); it prints as ``numpy.logaddexp.reduce``.
+    """
+
+    nargs = 3
+
+    def doit(self, **hints):
+        u, j, n = self.args
+        return sp.log(sp.Sum(sp.exp(u), (j, 0, n - 1)).doit(**hints))
+
+    def _eval_derivative(self, s):
+        u, j, n = self.args
+        return sp.Sum(sp.exp(u - self) * sp.diff(u, s), (j, 0, n - 1))
+
+    def _latex(self, printer, exp=None):
+        u, j, n = (printer._print(a) for a in self.args)
+        return rf"\log \sum_{{{j}=0}}^{{{n} - 1}} e^{{{u}}}"
+
+
+class FirstArgMax(sp.Function):
+    """[k is the first index where u(j) is largest]: ``FirstArgMax(u, j, k, n)`` ∈ {0, 1}.
+
+    At a concrete n and k, ``.doit()`` gives the Piecewise of strict
+    comparisons with earlier indices and non-strict ones with later indices.
+    """
+
+    nargs = 4
+
+    def doit(self, **hints):
+        u, j, k, n = self.args
+        if not (n.is_Integer and k.is_Integer):
+            return self
+        here = u.subs(j, k)
+        wins = [here > u.subs(j, t) for t in range(int(k))] + [here >= u.subs(j, t) for t in range(int(k) + 1, int(n))]
+        return sp.Piecewise((1, sp.And(*wins)), (0, True))
+
+    def _latex(self, printer, exp=None):
+        u, j, k, _ = (printer._print(a) for a in self.args)
+        return rf"[{k} = \operatorname{{argmax}}_{{{j}}} {u}]"
+
+
+def place(arr: np.ndarray, slots: tuple[int, ...], depth: int) -> np.ndarray:
+    """View of ``arr`` whose last ``len(slots)`` axes sit at ``slots`` of a trailing block of ``depth`` axes."""
+    own = len(slots)
+    lead = arr.shape[: arr.ndim - own]
+    expanded = arr.reshape(lead + (1,) * (depth - own) + arr.shape[arr.ndim - own :])
+    return np.moveaxis(expanded, list(range(-own, 0)), list(slots))
+
+
+class _IndexPrinter(SymdlNumpyPrinter):
+    def __init__(self, slots: Mapping[sp.Symbol, int], depth: int, row_scalars: Sequence[sp.Symbol]) -> None:
+        super().__init__()
+        self.slots = slots
+        self.depth = depth
+        self.row_scalars = set(row_scalars)
+
+    def _slot(self, index: sp.Expr) -> int:
+        if index not in self.slots:
+            raise ValueError(f"index {index} has no slot; give one in `slots`")
+        return self.slots[index]
+
+    def _print_Symbol(self, expr: sp.Symbol) -> str:
+        if expr in self.row_scalars:
+            return f"_place({expr.name}, (), {self.depth})"
+        return super()._print_Symbol(expr)
+
+    def _print_Indexed(self, expr: sp.Indexed) -> str:
+        slots = tuple(self._slot(i) for i in expr.indices)
+        return f"_place({expr.base.label}, {slots!r}, {self.depth})"
+
+    def _print_Sum(self, expr: sp.Sum) -> str:
+        if len(expr.limits) > 1:
+            return self._print(sp.Sum(sp.Sum(expr.function, expr.limits[0]), *expr.limits[1:]))
+        index = expr.limits[0][0]
+        if not expr.function.has(index):
+            raise ValueError(f"summand of {expr} does not depend on {index}")
+        return f"numpy.sum({self._print(expr.function)}, axis={self._slot(index)}, keepdims=True)"
+
+    def _print_log(self, expr: sp.log) -> str:
+        arg = expr.args[0]
+        if isinstance(arg, sp.Sum) and isinstance(arg.function, sp.exp) and len(arg.limits) == 1:
+            index = arg.limits[0][0]
+            inner = self._print(arg.function.args[0])
+            return f"numpy.logaddexp.reduce({inner}, axis={self._slot(index)}, keepdims=True)"
+        return super()._print_log(expr)
+
+    def _print_LogSumExp(self, expr: LogSumExp) -> str:
+        u, j, _ = expr.args
+        return f"numpy.logaddexp.reduce({self._print(u)}, axis={self._slot(j)}, keepdims=True)"
+
+    def _print_Centered(self, expr: Centered) -> str:
+        u, i, _ = expr.args
+        values = self._print(u)
+        return f"({values} - numpy.max({values}, axis={self._slot(i)}, keepdims=True))"
+
+    def _print_ShiftMax(self, expr: ShiftMax) -> str:
+        return self._print_RowMax(expr)
+
+    def _print_RowMax(self, expr: RowMax) -> str:
+        return f"numpy.max({self._print(expr.args[0])}, axis={self._slot(expr.args[1])}, keepdims=True)"
+
+    def _print_FirstArgMax(self, expr: FirstArgMax) -> str:
+        u, j, k, _ = expr.args
+        axis = self._slot(j)
+        if self._slot(k) != axis:
+            raise ValueError("FirstArgMax needs its two indices in one slot")
+        values = self._print(u)
+        # numpy.argmax returns the first maximum: ties go to the lowest index.
+        return (
+            f"_t(numpy.arange({values}.shape[{axis}]).reshape((-1,) + (1,) * ({-axis} - 1)) "
+            f"== numpy.expand_dims(numpy.argmax({values}, axis={axis}), {axis}))"
+        )
+
+
+def _as_array(x: object, name: str) -> np.ndarray:
+    """Every argument as an array: axes are moved and indexed, which a Python float cannot do."""
+    return np.asarray(as_float_array(x, name))
+
+
+def compile_index_kernel(
+    expr: sp.Expr,
+    arrays: Sequence[sp.IndexedBase | sp.Symbol],
+    slots: Mapping[sp.Symbol, int],
+    output: Sequence[sp.Symbol],
+    name: str,
+    *,
+    reduce_leading: bool = False,
+) -> Kernel:
+    """f(*arrays) = expr with output indices ``output`` as a numpy kernel.
+
+    An ``IndexedBase`` argument is an array whose last axes are its indices;
+    a plain ``Symbol`` argument holds one value per row (leading axes only).
+
+    Axes at slots of non-output indices must have been summed (size 1); they
+    are dropped. With ``reduce_leading`` the result is summed over all
+    leading (batch) axes — the VJP of a parameter shared across the batch.
+    """
+    depth = max(-s for s in slots.values())
+    printer = _IndexPrinter(slots, depth, [a for a in arrays if isinstance(a, sp.Symbol)])
+    names = [a.name if isinstance(a, sp.Symbol) else str(a.label) for a in arrays]
+    out_slots = [slots[i] for i in output]
+    take = ", ".join(":" if -k in out_slots else "0" for k in range(depth, 0, -1))
+    lines = [f"def {name}({', '.join(names)}):"]
+    lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]
+    lines.append(f"    _dtype = numpy.result_type({', '.join(names)})")
+    # Nothing that depends on a bound index may leave its sum: ignore those indices in CSE.
+    bound = {sym for s in expr.atoms(sp.Sum) for lim in s.limits for sym in sp.Tuple(*lim).free_symbols}
+    bound |= {
+        sym for f in expr.atoms(RowMax, LogSumExp, FirstArgMax, Centered) for sym in sp.Tuple(*f.args[1:]).free_symbols
+    }
+    intermediates, (body,) = sp.cse(
+        use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), optimizations="basic", ignore=tuple(bound)
+    )
+    lines += [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
+    lines.append(f"    _out = numpy.asarray({printer.doprint(body)})")
+    lines.append(f"    _out = _out[..., {take}]")
+    if reduce_leading:
+        lines.append(f"    _out = numpy.sum(_out, axis=tuple(range(_out.ndim - {len(output)})))")
+    lines.append("    return _out.astype(_dtype, copy=False)")
+    lines = _bind_scalar_type(lines, len(names) + 2)
+    source = "\n".join(lines) + "\n"
+    namespace: dict[str, object] = {"numpy": np, "_as_float": _as_array, "_place": place}
+    # Generated code only: printed from a SymPy tree whose array names are checked identifiers.
+    exec(compile(source, f"<symdl kernel {name}>", "exec"), namespace)  # noqa: S102
+    return Kernel(name=name, source=source, function=namespace[name])  # type: ignore[arg-type]

@@ -1,0 +1,12 @@
+"""Generated code for users: standalone numpy modules and custom-gradient JAX / PyTorch functions and modules."""
+
+from .custom_gradient import (
+    SUPPORTED_VECTOR_RULES,
+    rule_module_source,
+    stabilise,
+    to_jax,
+    to_torch,
+)
+from .network_modules import network_module_source
+
+__all__ = ["SUPPORTED_VECTOR_RULES", "network_module_source", "rule_module_source", "stabilise", "to_jax", "to_torch"]

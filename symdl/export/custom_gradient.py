@@ -1,0 +1,572 @@
+"""Custom-gradient exports: a rule or formula as a JAX ``custom_vjp`` function or a ``torch.autograd.Function``.
+
+The forward pass is the rule's stable form and the backward pass its symbolic
+derivative, both printed from the SymPy expressions by
+:mod:`symdl.backends.printers` — the seeds' ``tf.custom_gradient`` use case:
+
+>>> from symdl.export import to_torch
+>>> import torch
+>>> softplus = to_torch("log(exp(z) + 1)")          # doctest: +SKIP
+>>> z = torch.tensor(1000.0, requires_grad=True)       # doctest: +SKIP
+>>> softplus.apply(z).backward(); z.grad               # doctest: +SKIP
+tensor(1.)
+
+Plain autodiff of ``log(exp(z) + 1)`` gives ``inf`` and ``nan`` there.
+
+Every export is generated as one standalone module (:func:`rule_module_source`,
+importing only jax/jax.numpy or torch and the standard library) and loaded
+from that text, so the module a user writes to disk and the function
+:func:`to_jax` / :func:`to_torch` return are the same code.
+
+Formula text is parsed by :func:`symdl.formula_rule` (never ``eval``); then
+the patterns ``log(1 + e^u)``, ``1/(1 + e^{−u})``, ``e^u/(1 + e^u)`` and
+``log cosh u`` become symdl's named functions (softplus, sigmoid, log cosh),
+which are equal to them by definition and print in their proven stable forms.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from types import ModuleType
+from typing import Any, Literal
+
+import sympy as sp
+
+from ..backends.printers import BACKENDS, printer_for
+from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
+from ..codegen.kernel import printable, use_expm1_log1p
+from ..rulebook.rule import Rule, formula_rule, rule, rules
+from ..rulebook.vector_rules import VectorRule
+from ..symbolic.functions import log_cosh, sigmoid, softplus
+
+__all__ = ["SUPPORTED_VECTOR_RULES", "rule_module_source", "stabilise", "to_jax", "to_torch"]
+
+Backend = Literal["jax", "torch"]
+SUPPORTED_VECTOR_RULES: tuple[str, ...] = ("softmax", "softmax_cross_entropy")
+
+
+# --- formula text → named functions -------------------------------------------------
+
+
+def _one_plus_exp(expr: sp.Expr) -> sp.Expr | None:
+    """u when ``expr`` is 1 + e^u, else None."""
+    if isinstance(expr, sp.Add) and len(expr.args) == 2 and sp.S.One in expr.args:
+        (other,) = [t for t in expr.args if t != sp.S.One]
+        if isinstance(other, sp.exp):
+            return other.args[0]
+    return None
+
+
+def stabilise(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with log(1 + e^u) → softplus(u), e^u/(1 + e^u) and 1/(1 + e^{−u}) → σ(u), log cosh u → log_cosh(u).
+
+    Each replacement is the named function's definition, so the value is
+    unchanged; what changes is the printed code (the stable forms) and the
+    derivative SymPy takes (σ(u) instead of e^u/(e^u + 1), which is nan at
+    u = 1000).
+
+    >>> z = sp.Symbol("z", real=True)
+    >>> stabilise(sp.log(sp.exp(z) + 1))
+    softplus(z)
+    >>> stabilise(sp.exp(z) / (sp.exp(z) + 1))
+    sigmoid(z)
+    """
+
+    def softplus_of_log(e: sp.log) -> sp.Expr:
+        u = _one_plus_exp(e.args[0])
+        if u is not None:
+            return softplus(u)
+        if isinstance(e.args[0], sp.cosh):
+            return log_cosh(e.args[0].args[0])
+        return e
+
+    def sigmoid_of_mul(e: sp.Mul) -> sp.Expr:
+        # e^u · (1 + e^u)^{-1} = σ(u)
+        factors = list(e.args)
+        for f in factors:
+            if isinstance(f, sp.Pow) and f.exp == -1 and (u := _one_plus_exp(f.base)) is not None and sp.exp(u) in factors:
+                factors.remove(f)
+                factors.remove(sp.exp(u))
+                return sp.Mul(sigmoid(u), *factors)
+        return e
+
+    def sigmoid_of_pow(e: sp.Pow) -> sp.Expr:
+        u = _one_plus_exp(e.base)
+        return sigmoid(-u) if e.exp == -1 and u is not None else e
+
+    expr = expr.replace(lambda e: isinstance(e, sp.log), softplus_of_log)
+    expr = expr.replace(lambda e: isinstance(e, sp.Mul), sigmoid_of_mul)
+    return expr.replace(lambda e: isinstance(e, sp.Pow), sigmoid_of_pow)
+
+
+# --- what to print ----------------------------------------------------------------
+
+
+def _resolve(
+    rule_or_formula: object,
+    wrt: str | None,
+    symbols: Sequence[str],
+    params: Mapping[str, float | None] | None,
+) -> Rule | VectorRule:
+    """A rule object as is; a registered rule's name through :func:`symdl.rule`; other text as a formula."""
+    if isinstance(rule_or_formula, (Rule, VectorRule)):
+        if wrt is not None or symbols or params:
+            raise ValueError("wrt, symbols and params apply to a rule name or formula text, not to a rule object")
+        return rule_or_formula
+    if not isinstance(rule_or_formula, str):
+        raise TypeError(
+            f"expected a rule (symdl.rule(...)), a rule name or formula text, got {type(rule_or_formula).__name__}"
+        )
+    if rule_or_formula in rules():
+        if wrt is not None or symbols:
+            raise ValueError(f"wrt and symbols apply to formula text; rule {rule_or_formula!r} has fixed inputs")
+        return rule(rule_or_formula, **dict(params or {}))
+    r = formula_rule(rule_or_formula, wrt=wrt or "z", params=params, symbols=symbols)
+    stable = stabilise(r.definition.expr)
+    if stable == r.definition.expr:
+        return r
+    return Rule(r.name, r.kind, replace(r.definition, expr=stable), r.param_symbols, r.params, r.kink_convention, r.summary)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One rule ready to print: Python names, the forward and one derivative (or VJP) per input."""
+
+    name: str
+    title: str
+    inputs: tuple[str, ...]
+    forward: sp.Expr
+    derivatives: tuple[sp.Expr, ...]
+    latex: tuple[tuple[str, str], ...]
+    vector: bool = False
+    scalar_output: bool = False  # vector rule with one value per row (a loss)
+    reduce_sum: bool = False
+
+
+_HELPERS = {"jax", "jnp", "torch", "functools", "_t", "_dtype", "_out", "_prepare", "_finish", "_unbroadcast",
+            "_save", "_saved", "g", "ctx", "grads", "args", "residuals", "v"}
+
+
+def _names(symbols: Sequence[str], taken: set[str]) -> list[str]:
+    out = []
+    for index, name in enumerate(symbols):
+        unsafe = not (name.isascii() and name.isidentifier()) or keyword.iskeyword(name) or name.startswith("_")
+        if unsafe or name in taken or hasattr(builtins, name):
+            name, suffix = f"x{index}", 0
+            while name in taken:
+                suffix += 1
+                name = f"x{index}_{suffix}"
+        taken.add(name)
+        out.append(name)
+    return out
+
+
+def _plan(r: Rule | VectorRule) -> _Plan:
+    if isinstance(r, VectorRule):
+        return _vector_plan(r)
+    name = r.kernel_name
+    taken = _HELPERS | {name, f"{name}_forward", f"_{name}", _class_name(name)}
+    names = _names([s.name for s in r.inputs], set(taken))
+    rename = {s: sp.Symbol(n, real=True) for s, n in zip(r.inputs, names)}
+    forward = r.numeric_forward_expr()
+    derivatives = []
+    for s in r.inputs:
+        try:
+            derivatives.append(r.numeric_derivative_expr(s))
+        except (ValueError, TypeError, NotImplementedError) as why:
+            raise ValueError(f"{r.name}: cannot derive ∂/∂{s}: {why}".splitlines()[0]) from None
+    free = set().union(*(e.free_symbols for e in (forward, *derivatives))) - set(r.inputs)
+    if free:
+        given = ", ".join(f"{s}=…" for s in sorted(map(str, free)))
+        raise ValueError(
+            f"{r.name}: parameters {sorted(map(str, free))} have no value; bind them first (params={{{given}}})"
+        )
+    for e in (forward, *derivatives):
+        if e.has(sp.I, sp.zoo, sp.nan, sp.oo, -sp.oo):
+            raise ValueError(f"{r.name}: the expression is complex or infinite somewhere: {e}")
+    # The derivatives are the backward pass, which autodiff differentiates again: their forms must be exact at ties.
+    prepared = [printable(forward.xreplace(rename), r.name)]
+    prepared += [printable(e.xreplace(rename), r.name, differentiable=True) for e in derivatives]
+    latex = [("forward", sp.latex(r.numeric_forward_expr()))]
+    latex += [(f"d/d{s.name}", sp.latex(d)) for s, d in zip(r.inputs, derivatives)]
+    return _Plan(
+        name=name,
+        title=f"{r.name}: {r.summary}" if r.kind != "formula" else f"f({', '.join(names)}) = {r.name}",
+        inputs=tuple(names),
+        forward=prepared[0],
+        derivatives=tuple(prepared[1:]),
+        latex=tuple(latex),
+        reduce_sum=r.definition.reduce_sum,
+    )
+
+
+def _vector_plan(r: VectorRule) -> _Plan:
+    if r.name not in SUPPORTED_VECTOR_RULES:
+        raise ValueError(
+            f"rule {r.name!r}: jax/torch exports support the element-wise rules, formulas and the vector rules "
+            f"{', '.join(SUPPORTED_VECTOR_RULES)}"
+        )
+    d = r.definition
+    forward = d.stable_forward if d.stable_forward is not None else d.forward
+    vjps = [d.vjps[base] for base in r.inputs]
+    # Index symbols, sums and maxima are printed on the last axis; CSE must not pull out anything bound inside them.
+    latex = [("forward", sp.latex(forward))] + [(f"vjp by {b.label}", sp.latex(e)) for b, e in zip(r.inputs, vjps)]
+    return _Plan(
+        name=r.name,
+        title=f"{r.name}: {r.summary}",
+        inputs=tuple(str(b.label) for b in r.inputs),
+        forward=use_expm1_log1p(forward),
+        derivatives=tuple(use_expm1_log1p(e) for e in vjps),
+        latex=tuple(latex),
+        vector=True,
+        scalar_output=not d.output,
+    )
+
+
+def _isort_key(name: str) -> tuple[int, str]:
+    """ruff's order for ``__all__`` (RUF022): CONSTANTS, then Classes, then functions."""
+    return (0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2, name)
+
+
+def _class_name(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_")) or "F"
+
+
+# --- printing kernels ---------------------------------------------------------------
+
+
+def _kernel(plan: _Plan, backend: str, expr: sp.Expr, name: str, args: Sequence[str], doc: str) -> list[str]:
+    """``def name(*args): return expr`` in ``backend``, intermediates from CSE, constants in the input dtype."""
+    printer = printer_for(backend, index=plan.vector)
+    if plan.vector:
+        bound = {sym for s in expr.atoms(sp.Sum) for lim in s.limits for sym in sp.Tuple(*lim).free_symbols}
+        bound |= {
+            sym
+            for f in expr.atoms(RowMax, LogSumExp, FirstArgMax, Centered)
+            for sym in sp.Tuple(*f.args[1:]).free_symbols
+        }
+        intermediates, (body,) = sp.cse(expr, symbols=sp.numbered_symbols("_c"), optimizations="basic", ignore=tuple(bound))
+    else:
+        intermediates, (body,) = sp.cse(expr, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    lines = [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
+    result = printer.doprint(body)
+    if plan.vector and plan.scalar_output and expr is plan.forward:
+        result = f"({result})[..., 0]"
+    lines.append(f"    return {result}")
+    text = "\n".join(lines)
+    prelude = []
+    if "_dtype" in text or "_t(" in text:
+        prelude.append(f"    _dtype = {args[0]}.dtype")
+    if "_t(" in text:
+        if backend == "jax":
+            prelude.append("    _t = functools.partial(jnp.asarray, dtype=_dtype)")
+        else:
+            prelude.append(f"    _t = functools.partial(torch.tensor, dtype=_dtype, device={args[0]}.device)")
+    return [f"def {name}({', '.join(args)}):", f'    """{doc}"""', *prelude, *lines]
+
+
+_JAX_HELPERS = '''
+def _prepare(*args):
+    """The inputs as arrays of one floating dtype (integers and bools become the default float)."""
+    dtype = jnp.result_type(*args)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise TypeError(f"expected real numbers, got dtype {dtype}")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    return tuple(jnp.asarray(x, dtype) for x in args)
+
+
+def _finish(value, *args):
+    """``value`` as an array of the inputs' dtype and broadcast shape (constant results too)."""
+    shape = jnp.broadcast_shapes(*(jnp.shape(x) for x in args))
+    return jnp.broadcast_to(jnp.asarray(value, args[0].dtype), shape)
+
+
+def _unbroadcast(x, like):
+    """``x`` summed down to the shape of ``like`` (the transpose of broadcasting)."""
+    shape = jnp.shape(like)
+    x = jnp.broadcast_to(x, jnp.broadcast_shapes(jnp.shape(x), shape))
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    return jnp.sum(x, axis=axes).reshape(shape).astype(like.dtype) if axes else x.astype(like.dtype)
+'''
+
+_TORCH_HELPERS = '''
+def _prepare(*args):
+    """The inputs as tensors of one floating dtype (numbers follow the tensors; integers become the default float)."""
+    tensors = [x for x in args if isinstance(x, torch.Tensor)]
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors)) if tensors else torch.get_default_dtype()
+    if dtype.is_complex:
+        raise TypeError(f"expected real numbers, got dtype {dtype}")
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    device = tensors[0].device if tensors else None
+    return tuple(torch.as_tensor(x, dtype=dtype, device=device) for x in args)
+
+
+def _broadcast_shape(*shapes):
+    """numpy's broadcasting rule (torch.broadcast_shapes would import sympy)."""
+    rank = max(len(s) for s in shapes)
+    out = []
+    for sizes in zip(*((1,) * (rank - len(s)) + tuple(s) for s in shapes)):
+        big = max(sizes)
+        if any(n not in (1, big) for n in sizes):
+            raise ValueError(f"shapes {[tuple(s) for s in shapes]} do not broadcast")
+        out.append(big)
+    return torch.Size(out)
+
+
+def _finish(value, *args):
+    """``value`` as a new tensor of the inputs' dtype and broadcast shape (never an input itself)."""
+    shape = _broadcast_shape(*(x.shape for x in args))
+    out = torch.as_tensor(value, dtype=args[0].dtype, device=args[0].device)
+    if out.shape != shape:
+        return out.expand(shape).clone()
+    return out.clone() if any(out is x for x in args) else out
+
+
+def _unbroadcast(x, like):
+    """``x`` summed down to the shape of ``like`` (the transpose of broadcasting), in its dtype."""
+    shape = like.shape
+    x = x.expand(_broadcast_shape(x.shape, shape))
+    lead = x.dim() - len(shape)
+    dims = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    if dims:
+        x = x.sum(dim=dims, keepdim=True).reshape(shape)
+    return x.to(like.dtype)
+
+
+def _save(ctx, args):
+    """Keep the inputs for backward: tensors through save_for_backward, numbers as they are."""
+    ctx.save_for_backward(*(x if isinstance(x, torch.Tensor) else None for x in args))
+    ctx.numbers = tuple(None if isinstance(x, torch.Tensor) else x for x in args)
+
+
+def _saved(ctx):
+    return tuple(n if t is None else t for t, n in zip(ctx.saved_tensors, ctx.numbers))
+'''
+
+
+def _module_docstring(plan: _Plan, backend: str) -> list[str]:
+    library = "jax" if backend == "jax" else "torch"
+    lines = [
+        f'r"""{plan.title}',
+        "",
+        f"Generated by symdl from SymPy expressions (do not edit); imports only {library} and the standard library.",
+        "The forward pass is the stable form; the gradient is the symbolic derivative, not autodiff of the forward code.",
+        "",
+    ]
+    lines += [f"    {label}: {tex}" for label, tex in plan.latex]
+    lines.append('"""')
+    return lines
+
+
+def rule_module_source(
+    rule_or_formula: object,
+    backend: Backend,
+    *,
+    wrt: str | None = None,
+    symbols: Sequence[str] = (),
+    params: Mapping[str, float | None] | None = None,
+) -> str:
+    """A standalone module (JAX or PyTorch) defining the rule's function, derivatives and custom-gradient wrapper.
+
+    ``backend="jax"``: ``NAME(*inputs)`` with a ``jax.custom_vjp``; ``"torch"``:
+    ``class Name(torch.autograd.Function)`` and ``NAME = Name.apply``. Both also
+    define ``NAME_forward`` and ``NAME_d_INPUT`` (``NAME_vjp_INPUT`` for vector
+    rules) on arrays of one dtype. Same input → byte-identical text.
+    """
+    return _generate(rule_or_formula, backend, wrt, symbols, params)[1]
+
+
+def _generate(
+    rule_or_formula: object,
+    backend: str,
+    wrt: str | None,
+    symbols: Sequence[str],
+    params: Mapping[str, float | None] | None,
+) -> tuple[_Plan, str]:
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}")
+    plan = _plan(_resolve(rule_or_formula, wrt, symbols, params))
+    args = list(plan.inputs)
+    kind = "vjp" if plan.vector else "d"
+    vjp_args = [*args, "v"] if plan.vector and not plan.scalar_output else args
+    kernels = [
+        _kernel(plan, backend, plan.forward, f"{plan.name}_forward", args, f"{plan.name} on arrays of one dtype (no custom gradient)."),
+    ]
+    for arg, derivative in zip(args, plan.derivatives):
+        doc = f"vᵀ ∂{plan.name}/∂{arg}" if plan.vector else f"∂{plan.name}/∂{arg}, element-wise"
+        kernels.append(_kernel(plan, backend, derivative, f"{plan.name}_{kind}_{arg}", vjp_args, doc + "."))
+    body = "\n\n\n".join("\n".join(k) for k in kernels)
+    wrapper = _jax_wrapper(plan) if backend == "jax" else _torch_wrapper(plan)
+    helpers = _JAX_HELPERS if backend == "jax" else _TORCH_HELPERS
+    public = [plan.name, f"{plan.name}_forward", *(f"{plan.name}_{kind}_{a}" for a in args)]
+    if backend == "torch":
+        public.insert(0, _class_name(plan.name))
+    uses_functools = "functools." in body or "functools." in helpers
+    imports = (["import functools", ""] if uses_functools else [])
+    imports += ["import jax", "import jax.numpy as jnp"] if backend == "jax" else ["import torch"]
+    parts = [
+        "\n".join(_module_docstring(plan, backend)),
+        "\n".join(imports),
+        "__all__ = [" + ", ".join(repr(p) for p in sorted(public, key=_isort_key)) + "]",
+        helpers.strip("\n"),
+        body,
+        wrapper.strip("\n"),
+    ]
+    return plan, "\n\n".join(parts[:3]) + "\n\n\n" + "\n\n\n".join(parts[3:]) + "\n"
+
+
+def _jax_wrapper(plan: _Plan) -> str:
+    n, args = plan.name, ", ".join(plan.inputs)
+    kind = "vjp" if plan.vector else "d"
+    grads = []
+    for a in plan.inputs:
+        if plan.vector and not plan.scalar_output:
+            grads.append(f"_unbroadcast({n}_vjp_{a}({args}, g), {a})")
+        elif plan.vector:
+            grads.append(f"_unbroadcast(g[..., None] * {n}_vjp_{a}({args}), {a})")
+        else:
+            grads.append(f"_unbroadcast(g * {n}_{kind}_{a}({args}), {a})")
+    forward = f"{n}_forward({args})" if plan.vector else f"_finish({n}_forward({args}), {args})"
+    if plan.reduce_sum:
+        forward = f"jnp.sum({forward})"
+    check = ""
+    if plan.vector:
+        check = (
+            f"    if any(jnp.ndim(x) == 0 for x in ({args},)):\n"
+            f"        raise ValueError(\"{n}: inputs need a last axis (the classes)\")\n"
+        )
+    return f'''
+@jax.custom_vjp
+def _{n}({args}):
+    return {forward}
+
+
+def _{n}_fwd({args}):
+    return _{n}({args}), ({args},)
+
+
+def _{n}_bwd(residuals, g):
+    ({args},) = residuals
+    return ({", ".join(grads)},)
+
+
+_{n}.defvjp(_{n}_fwd, _{n}_bwd)
+
+
+def {n}({args}):
+    """{plan.title.splitlines()[0]} — gradient: the symbolic derivative (jax.custom_vjp)."""
+{check}    return _{n}(*_prepare({args}))
+'''
+
+
+def _torch_wrapper(plan: _Plan) -> str:
+    n, args = plan.name, ", ".join(plan.inputs)
+    cls = _class_name(n)
+    kind = "vjp" if plan.vector else "d"
+    forward = f"{n}_forward(*args)" if plan.vector else f"_finish({n}_forward(*args), *args)"
+    if plan.reduce_sum:
+        forward = f"torch.sum({forward})"
+    lines = []
+    for i, a in enumerate(plan.inputs):
+        if plan.vector and not plan.scalar_output:
+            value = f"{n}_vjp_{a}({args}, g)"
+        elif plan.vector:
+            value = f"g[..., None] * {n}_vjp_{a}({args})"
+        else:
+            value = f"g * {n}_{kind}_{a}({args})"
+        lines.append(f"        if ctx.needs_input_grad[{i}]:\n            grads[{i}] = _unbroadcast({value}, originals[{i}])")
+    check = ""
+    if plan.vector:
+        check = (
+            "        if any(x.dim() == 0 for x in args):\n"
+            f"            raise ValueError(\"{n}: inputs need a last axis (the classes)\")\n"
+        )
+    grad_lines = "\n".join(lines)
+    return f'''
+class {cls}(torch.autograd.Function):
+    """{plan.title.splitlines()[0]} — forward: the stable form; backward: the symbolic derivative.
+
+    The backward pass is made of differentiable torch operations, so second
+    derivatives (torch.autograd.gradgradcheck) are those of the printed derivative.
+    """
+
+    @staticmethod
+    def forward(ctx, {args}):
+        _save(ctx, ({args},))
+        args = _prepare({args})
+{check}        return {forward}
+
+    @staticmethod
+    def backward(ctx, g):
+        originals = _saved(ctx)
+        ({args},) = _prepare(*originals)
+        grads = [None] * {len(plan.inputs)}
+{grad_lines}
+        return tuple(grads)
+
+
+{n} = {cls}.apply
+'''
+
+
+# --- loading the generated module -------------------------------------------------
+
+
+def _load(source: str, name: str) -> ModuleType:
+    module = ModuleType(f"symdl_export_{name}")
+    # Generated code only: printed from SymPy trees with identifier-checked names, never user text.
+    exec(compile(source, f"<symdl export {name}>", "exec"), module.__dict__)  # noqa: S102
+    module.__source__ = source
+    return module
+
+
+def to_jax(
+    rule_or_formula: object,
+    *,
+    wrt: str | None = None,
+    symbols: Sequence[str] = (),
+    params: Mapping[str, float | None] | None = None,
+) -> Any:
+    """``f(*inputs)`` in JAX: the stable forward, with a ``jax.custom_vjp`` whose backward is the symbolic derivative.
+
+    ``rule_or_formula``: a rule (``symdl.rule("softplus")``), a rule name
+    (``params`` binds its parameters) or formula text (``wrt`` is the
+    variable, default ``"z"``; ``symbols`` further inputs; ``params`` values).
+    Element-wise and broadcasting; float32 stays float32. Works under
+    ``jax.jit`` and ``jax.grad`` (also ``grad`` of ``grad``: the backward pass
+    is differentiable jnp code); forward-mode (``jax.jvp``, ``jax.jacfwd``,
+    ``jax.hessian``) is not available for a ``custom_vjp``. The generated
+    module source is the function's ``__source__`` attribute.
+    """
+    plan, source = _generate(rule_or_formula, "jax", wrt, symbols, params)
+    function = getattr(_load(source, plan.name), plan.name)
+    function.__source__ = source
+    return function
+
+
+def to_torch(
+    rule_or_formula: object,
+    *,
+    wrt: str | None = None,
+    symbols: Sequence[str] = (),
+    params: Mapping[str, float | None] | None = None,
+) -> type:
+    """A ``torch.autograd.Function`` subclass: forward the stable form, backward the symbolic derivative.
+
+    Call it with ``.apply(*inputs)`` (tensors or numbers; broadcasting; the
+    dtype of the tensors is kept). Arguments as :func:`to_jax`. The backward
+    uses differentiable torch operations, so ``gradgradcheck`` passes where the
+    second derivative exists. The generated module source is the class's
+    ``__source__`` attribute.
+    """
+    plan, source = _generate(rule_or_formula, "torch", wrt, symbols, params)
+    cls = getattr(_load(source, plan.name), _class_name(plan.name))
+    cls.__source__ = source
+    return cls
+

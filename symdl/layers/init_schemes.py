@@ -1,0 +1,365 @@
+"""Weight initialisation schemes as SymPy distributions: Var(W) proven equal to each scheme's target variance.
+
+A scheme draws every weight of a layer independently from U(−a, a) or
+N(0, s²), where the limit a or the standard deviation s is a SymPy expression
+in the layer's fan-in ``n_in`` and fan-out ``n_out``. What each scheme is
+*for* is its target variance, and that is what is proven, with
+:mod:`sympy.stats`, from the distribution itself:
+
+=============  =================  ======================  =================
+scheme         distribution       parameter               target Var(W)
+=============  =================  ======================  =================
+glorot_uniform U(−a, a)           a = √(6/(n_in+n_out))   2/(n_in+n_out)
+glorot_normal  N(0, s²)           s = √(2/(n_in+n_out))   2/(n_in+n_out)
+he_uniform     U(−a, a)           a = √(6/n_in)           2/n_in
+he_normal      N(0, s²)           s = √(2/n_in)           2/n_in
+lecun_uniform  U(−a, a)           a = √(3/n_in)           1/n_in
+lecun_normal   N(0, s²)           s = √(1/n_in)           1/n_in
+=============  =================  ======================  =================
+
+The normal schemes are the plain (untruncated) normal, as PyTorch's
+``xavier_normal_``/``kaiming_normal_`` and the seed notebook's own
+initializer (``tf.random.normal``). Keras' ``glorot_normal``, ``he_normal``
+and ``lecun_normal`` draw from a normal truncated at ±2 standard deviations
+and divide s by 0.87962566103423978 first, the standard deviation of N(0, 1)
+cut at ±2, so that the truncated draw has the same target variance
+(:func:`prove_truncation_constant` derives that constant).
+
+Layout: symdl's weight matrices are (n_out, n_in), rows the units of the
+layer and columns its inputs (Keras kernels are (n_in, n_out), so Keras'
+``shape[0]`` is n_in).
+
+>>> bool(prove_variance("glorot_uniform"))
+True
+>>> check = check_init_formula("sqrt(2/(n_in) + n_out)", "glorot_normal")  # the seed notebook's formula
+>>> check.holds, check.counterexample["n_in"], check.counterexample["n_out"]
+(False, 300, 100)
+>>> init_weight("he_normal", (4, 3), 0).shape
+(4, 3)
+"""
+
+from __future__ import annotations
+
+import functools
+import numbers
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+from sympy import stats
+
+from ..arguments import float_dtype, generator
+from ..codegen.kernel import Kernel, compile_kernel
+from ..symbolic.parse import parse
+from ..symbolic.proof import Proof, prove_zero
+
+__all__ = [
+    "InitCheck",
+    "InitScheme",
+    "KERAS_TRUNCATION_CONSTANT",
+    "N_IN",
+    "N_OUT",
+    "SCHEMES",
+    "check_init_formula",
+    "init_weight",
+    "prove_all",
+    "prove_he_relu_gain",
+    "prove_truncation_constant",
+    "get_scheme",
+    "prove_variance",
+]
+
+N_IN = sp.Symbol("n_in", positive=True, integer=True)
+"""Fan-in: the number of inputs of a unit (columns of W)."""
+N_OUT = sp.Symbol("n_out", positive=True, integer=True)
+"""Fan-out: the number of units of the layer (rows of W)."""
+
+_FAMILIES = {"uniform": "limit", "normal": "std"}
+
+
+@dataclass(frozen=True)
+class InitScheme:
+    """W_ij ~ U(−a, a) or N(0, s²) with ``parameter`` (a or s) in n_in, n_out; ``target`` is the Var(W) it is for."""
+
+    name: str
+    family: str  # "uniform" or "normal"
+    parameter: sp.Expr  # the limit a (uniform) or the standard deviation s (normal)
+    target: sp.Expr  # the variance the scheme is designed to give
+    purpose: str
+
+    def __post_init__(self) -> None:
+        if self.family not in _FAMILIES:
+            raise ValueError(f"scheme {self.name!r}: unknown family {self.family!r}; accepted: {', '.join(_FAMILIES)}")
+        for field in ("parameter", "target"):
+            value = getattr(self, field)
+            if not isinstance(value, sp.Expr) or not value.free_symbols <= {N_IN, N_OUT}:
+                raise ValueError(f"scheme {self.name!r}: {field} must be a SymPy expression in N_IN and N_OUT, got {value!r}")
+
+    @property
+    def parameter_name(self) -> str:
+        """``"limit"`` for U(−a, a), ``"std"`` for N(0, s²)."""
+        return _FAMILIES[self.family]
+
+    def distribution(self, parameter: sp.Expr | None = None, name: str = "W") -> sp.Expr:
+        """The sympy.stats random variable U(−a, a) or N(0, s²), with ``parameter`` in place of a or s if given."""
+        value = self.parameter if parameter is None else parameter
+        if self.family == "uniform":
+            return stats.Uniform(name, -value, value)
+        return stats.Normal(name, 0, value)
+
+
+_GLOROT = 2 / (N_IN + N_OUT)
+_SCHEMES: dict[str, InitScheme] = {
+    s.name: s
+    for s in (
+        InitScheme("glorot_uniform", "uniform", sp.sqrt(6 / (N_IN + N_OUT)), _GLOROT,
+                   "tanh/sigmoid/linear units: 1/Var is the mean of the forward (n_in) and backward (n_out) conditions"),
+        InitScheme("glorot_normal", "normal", sp.sqrt(2 / (N_IN + N_OUT)), _GLOROT,
+                   "as glorot_uniform, drawn from a normal"),
+        InitScheme("he_uniform", "uniform", sp.sqrt(6 / N_IN), 2 / N_IN,
+                   "relu units: relu halves E[z^2], so n_in*Var(W) = 2 keeps the variance"),
+        InitScheme("he_normal", "normal", sp.sqrt(2 / N_IN), 2 / N_IN,
+                   "as he_uniform, drawn from a normal"),
+        InitScheme("lecun_uniform", "uniform", sp.sqrt(3 / N_IN), 1 / N_IN,
+                   "selu (self-normalising) and linear units: n_in*Var(W) = 1"),
+        InitScheme("lecun_normal", "normal", sp.sqrt(1 / N_IN), 1 / N_IN,
+                   "selu (self-normalising) units, as in the seed notebook"),
+    )
+}  # fmt: skip
+
+SCHEMES: tuple[str, ...] = tuple(_SCHEMES)
+"""Names of the initialisation schemes."""
+
+
+def get_scheme(name: str | InitScheme) -> InitScheme:
+    """The scheme called ``name`` (an :class:`InitScheme` is returned as it is); unknown names raise ValueError."""
+    if isinstance(name, InitScheme):
+        return name
+    if isinstance(name, str) and name in _SCHEMES:
+        return _SCHEMES[name]
+    raise ValueError(f"unknown initialisation scheme {name!r}; accepted: {', '.join(SCHEMES)}")
+
+
+@functools.lru_cache(maxsize=None)
+def _variance_proof(init: InitScheme) -> Proof:
+    variance = stats.variance(init.distribution())
+    proof = prove_zero(variance - init.target, N_IN)
+    shown = "=" if proof else "≠"
+    family = "U(-a, a)" if init.family == "uniform" else "N(0, s^2)"
+    return Proof(
+        proof.holds,
+        f"sympy.stats: Var {family} with {init.parameter_name} {init.parameter} is {sp.simplify(variance)} "
+        f"{shown} {init.target} ({proof.method})",
+    )
+
+
+def prove_variance(scheme: str | InitScheme) -> Proof:
+    """Var(W) = target: the variance of the scheme's distribution, by sympy.stats, minus the target is 0.
+
+    For U(−a, a) the variance is a²/3 (so a = √(3·target)); for N(0, s²) it is
+    s². Both are computed by :func:`sympy.stats.variance` from the
+    distribution with the scheme's parameter expression, not assumed.
+    """
+    return _variance_proof(get_scheme(scheme))
+
+
+@dataclass(frozen=True)
+class InitCheck(Proof):
+    """A :class:`Proof` that a user's limit/std formula gives the scheme's variance; a refutation carries a counterexample.
+
+    ``counterexample`` (when refuted at a point) maps ``n_in`` and ``n_out``
+    to integers and ``formula``, ``variance`` and ``target`` to the exact
+    values there.
+    """
+
+    variance: sp.Expr | None = None
+    counterexample: Mapping[str, sp.Expr | int] | None = None
+
+
+@functools.lru_cache(maxsize=None)
+def _variance_in_parameter(family: str) -> tuple[sp.Symbol, sp.Expr]:
+    """(θ, Var) with Var the variance of U(−θ, θ) or N(0, θ²) as a function of θ > 0, by sympy.stats (θ²/3 or θ²)."""
+    theta = sp.Symbol("theta", positive=True)
+    dist = stats.Uniform("W", -theta, theta) if family == "uniform" else stats.Normal("W", 0, theta)
+    return theta, stats.variance(dist)
+
+
+# Layer sizes tried for a counterexample: realistic ones first, then small ones.
+_POINTS: tuple[tuple[int, int], ...] = ((300, 100), (100, 300), (784, 256), (1, 1), (1, 2), (2, 1), (3, 5), (5, 3), (7, 13))
+
+
+def _as_formula(formula: str | sp.Expr, names: tuple[str, str]) -> sp.Expr:
+    """Formula text (safely parsed) or a SymPy expression, in the positive-integer symbols N_IN, N_OUT."""
+    if not (isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str) for n in names)):
+        raise TypeError(f"names must be a pair of names (fan-in, fan-out) such as ('n_in', 'n_out'), got {names!r}")
+    if isinstance(formula, str):
+        expr = parse(formula, symbols=list(names))
+    elif isinstance(formula, sp.Expr):
+        expr = formula
+    elif isinstance(formula, numbers.Real) and not isinstance(formula, bool):
+        raise TypeError(f"formula: give a constant as text or a SymPy number (e.g. '0.05'), got {type(formula).__name__}")
+    else:
+        raise TypeError(f"formula must be text or a SymPy expression, got {type(formula).__name__}")
+    unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in names)
+    if unknown:
+        raise ValueError(f"formula: unknown symbols {unknown}; accepted: {names[0]} (fan-in) and {names[1]} (fan-out)")
+    if expr.atoms(sp.core.function.AppliedUndef):
+        raise ValueError(
+            f"formula: undefined functions in {expr}; accepted: numbers, {names[0]}, {names[1]} and known functions"
+        )
+    return expr.xreplace({s: N_IN if str(s) == names[0] else N_OUT for s in expr.free_symbols})
+
+
+def _refute_at(value: sp.Expr, variance: sp.Expr, target: sp.Expr, parameter_name: str) -> tuple[sp.Expr, sp.Expr, str] | None:
+    """(formula value, its variance, why) if the formula is wrong at this point (all exact numbers), else None."""
+    number = sp.N(value, 30)
+    if value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not number.is_real or not number > 0:
+        return value, variance, f"the {parameter_name} must be a positive real number, but it is {sp.N(value, 6)}"
+    gap = sp.N(variance - target, 30)
+    if gap == 0 or abs(gap) < sp.Float(10) ** -25 * abs(sp.N(target, 30)):
+        return None
+    return value, variance, f"it gives Var(W) = {sp.N(variance, 6)} where the scheme needs {sp.N(target, 6)}"
+
+
+def check_init_formula(
+    formula: str | sp.Expr,
+    scheme: str | InitScheme = "glorot_uniform",
+    *,
+    names: tuple[str, str] = ("n_in", "n_out"),
+    points: Sequence[tuple[int, int]] = _POINTS,
+) -> InitCheck:
+    """Var(W) with the user's a or s = the scheme's target: proven for all n_in, n_out ≥ 1, or refuted at a point.
+
+    ``formula`` is the limit a of U(−a, a) (uniform schemes) or the standard
+    deviation s of N(0, s²) (normal schemes) written in the fan-in and
+    fan-out ``names``; text goes through :func:`symdl.symbolic.parse.parse` (never
+    ``eval``). The variance comes from sympy.stats with the formula as the
+    parameter. A refutation names concrete layer sizes from ``points`` where
+    the variance differs (or the formula is not a positive number), with the
+    exact values; an identity is proven with :func:`symdl.symbolic.proof.prove_zero`.
+    """
+    init = get_scheme(scheme)
+    expr = _as_formula(formula, names)
+    theta, variance_of_theta = _variance_in_parameter(init.family)
+    # The formula goes into Var(θ) afterwards so that a formula that is negative somewhere is reported
+    # as such instead of making the distribution invalid.
+    variance = variance_of_theta.subs(theta, expr)
+    for n_in, n_out in points:
+        if not (isinstance(n_in, int) and isinstance(n_out, int) and n_in >= 1 and n_out >= 1):
+            raise ValueError(f"points: layer sizes are pairs of positive integers (n_in, n_out), got {(n_in, n_out)!r}")
+        at = {N_IN: sp.Integer(n_in), N_OUT: sp.Integer(n_out)}
+        wrong = _refute_at(expr.xreplace(at), variance.xreplace(at), init.target.xreplace(at), init.parameter_name)
+        if wrong is not None:
+            value, var_at, why = wrong
+            point = {names[0]: n_in, names[1]: n_out}
+            return InitCheck(
+                False,
+                f"refuted at {names[0]} = {n_in}, {names[1]} = {n_out}: {why}",
+                variance=variance,
+                counterexample={**point, "formula": value, "variance": var_at, "target": init.target.xreplace(at)},
+            )
+    proof = prove_zero(variance - init.target, N_IN)
+    if proof:
+        return InitCheck(True, f"Var(W) = {init.target} for every n_in, n_out ({proof.method})", variance=variance)
+    return InitCheck(False, f"not shown: no counterexample at {list(points)} and no proof ({proof.method})", variance=variance)
+
+
+def prove_he_relu_gain() -> Proof:
+    """n_in·Var(W)·E[relu(z)²] = Var(z) for z ~ N(0, σ²) and Var(W) = 2/n_in: He keeps the variance through relu.
+
+    y = Σ_j W_j·relu(z_j) with independent zero-mean W has Var(y) =
+    n_in·Var(W)·E[relu(z)²]; sympy.stats gives E[relu(z)²] = σ²/2 for a
+    zero-mean normal z, so the gain is 1 exactly when Var(W) = 2/n_in.
+    """
+    sigma = sp.Symbol("sigma", positive=True)
+    z = stats.Normal("z", 0, sigma)
+    # relu(z)² = z²·[z > 0], so E[relu(z)²] = E[z² | z > 0]·P(z > 0).
+    second_moment = stats.E(z**2, z > 0) * stats.P(z > 0)
+    gain = N_IN * get_scheme("he_normal").target * second_moment / sigma**2
+    proof = prove_zero(gain - 1, N_IN)
+    return Proof(proof.holds, (
+        f"sympy.stats: E[relu(z)^2] = E[z^2 | z > 0]*P(z > 0) = {second_moment} for z ~ N(0, sigma^2), "
+        f"so n_in*(2/n_in)*E[relu(z)^2]/sigma^2 = {sp.simplify(gain)} ({proof.method})"
+    ))
+
+
+KERAS_TRUNCATION_CONSTANT = 0.87962566103423978
+"""Keras' divisor of the standard deviation in its truncated-normal initialisers (the std of N(0, 1) cut at ±2)."""
+
+
+@functools.lru_cache(maxsize=None)
+def prove_truncation_constant() -> Proof:
+    """std(Z | −2 < Z < 2) for Z ~ N(0, 1) = 0.87962566103423978, Keras' divisor for its truncated normals.
+
+    The truncated variance is computed exactly by integrating the sympy.stats
+    density (1 − 4φ(2)/(2Φ(2) − 1)); its square root must agree with Keras'
+    constant to float64 precision. This shows why Keras' truncated normal
+    schemes have the same target variance as the plain normals here.
+    """
+    z = sp.Symbol("z", real=True)
+    density = stats.density(stats.Normal("Z", 0, 1))(z)
+    mass = sp.integrate(density, (z, -2, 2))
+    variance = sp.simplify(sp.integrate(z**2 * density, (z, -2, 2)) / mass)
+    std = sp.N(sp.sqrt(variance), 30)
+    close = abs(std - sp.Float(repr(KERAS_TRUNCATION_CONSTANT), 30)) < 2e-16
+    return Proof(
+        bool(close),
+        f"exact truncated variance {variance}; its square root is {sp.N(std, 20)} (Keras: {KERAS_TRUNCATION_CONSTANT!r})",
+    )
+
+
+def prove_all() -> dict[str, Proof]:
+    """Every claim of this module: each scheme's variance, He's relu gain and Keras' truncation constant."""
+    proofs = {f"init {name}: Var(W) = {_SCHEMES[name].target}": prove_variance(name) for name in SCHEMES}
+    proofs["init he: n_in*Var(W)*E[relu(z)^2] = Var(z)"] = prove_he_relu_gain()
+    proofs["init keras truncated normal: std of N(0,1) cut at +-2 = 0.87962566103423978"] = prove_truncation_constant()
+    return proofs
+
+
+# --- numeric -------------------------------------------------------------------------------------------------------
+
+
+
+@functools.lru_cache(maxsize=None)
+def _parameter_kernel(init: InitScheme) -> Kernel:
+    """The scheme's a or s as a numpy kernel of (n_in, n_out), printed from the SymPy expression."""
+    return compile_kernel(init.parameter, [N_IN, N_OUT], f"{init.name}_{init.parameter_name}")
+
+
+def _shape(shape: object) -> tuple[int, int]:
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise ValueError(
+            f"shape: expected (n_out, n_in), two positive integers (rows = units, columns = inputs), got {shape!r}"
+        )
+    dims = []
+    for dim in shape:
+        if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
+            raise ValueError(f"shape: expected (n_out, n_in), two positive integers, got {shape!r}")
+        dims.append(int(dim))
+    return dims[0], dims[1]
+
+
+def init_weight(
+    scheme: str | InitScheme,
+    shape: tuple[int, int],
+    rng_or_seed: np.random.Generator | int,
+    dtype: str | np.dtype | type = "float64",
+) -> np.ndarray:
+    """W ~ U(−a, a) or N(0, s²) element-wise, shape (n_out, n_in), with a or s printed from the scheme's SymPy expression.
+
+    ``shape`` is symdl's (n_out, n_in): rows are the layer's units, columns
+    its inputs (transpose of a Keras kernel). ``rng_or_seed`` is a numpy
+    Generator (advanced by the draw) or a non-negative integer seed;
+    ``dtype`` is float32 or float64 and the draw is made in it.
+    """
+    init = get_scheme(scheme)
+    n_out, n_in = _shape(shape)
+    rng = generator(rng_or_seed, "rng_or_seed")
+    kind = float_dtype(dtype)
+    parameter = float(_parameter_kernel(init)(n_in, n_out))
+    if init.family == "uniform":
+        # u ∈ [0, 1) → a·(2u − 1) ∈ [−a, a)
+        unit = rng.random((n_out, n_in), dtype=kind)
+        return (kind.type(2 * parameter) * unit - kind.type(parameter)).astype(kind, copy=False)
+    return (rng.standard_normal((n_out, n_in), dtype=kind) * kind.type(parameter)).astype(kind, copy=False)

@@ -1,0 +1,94 @@
+"""A :class:`~symdl.report.model.Report` as GitHub-flavoured Markdown with ``$$`` display math.
+
+The LaTeX inside ``$$`` comes from the same safe printer as the TeX document.
+Plots are separate SVG files, ``figures/<key>.svg`` next to the Markdown,
+linked as images (GitHub shows them). Plain text is backslash-escaped wherever
+Markdown would read it as markup, raw HTML or math.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .model import Check, Math, Report, Section, Step
+from .printing import latex_math, md_code, section_anchor
+
+__all__ = ["FIGURES", "render_markdown"]
+
+#: The folder, next to the Markdown file, that holds its figures.
+FIGURES = "figures"
+
+# Characters that start markup anywhere in a line (a bracket escaped, "(" and "!" cannot form a link or image).
+_SPECIAL = re.compile(r"([\\`*_{}\[\]#|<>$~&])")
+# What starts a list, a heading underline or a quote only at the beginning of a paragraph.
+_LINE_START = re.compile(r"^(?:([-+=])|(\d+)([.)]))")
+
+
+def md_text(text: str) -> str:
+    """Plain text as Markdown inline text: one line, every character that could start markup escaped."""
+    escaped = _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    return _LINE_START.sub(lambda m: f"\\{m.group(1)}" if m.group(1) else f"{m.group(2)}\\{m.group(3)}", escaped)
+
+
+def render_markdown(report: Report) -> tuple[str, dict[str, str]]:
+    """The Markdown of ``report`` and its figures, ``{relative path: SVG text}``; deterministic."""
+    lines = [f"# {md_text(report.title)}", ""]
+    if report.introduction:
+        lines += [md_text(report.introduction), ""]
+    if report.sections:
+        lines += ["## Contents", ""]
+        lines += [f"{i}. [{md_text(s.title)}](#{section_anchor(s.key)})" for i, s in enumerate(report.sections, 1)]
+        lines.append("")
+    figures: dict[str, str] = {}
+    for section in report.sections:
+        lines += _section(section, figures)
+    return "\n".join(lines).rstrip("\n") + "\n", figures
+
+
+def _section(section: Section, figures: dict[str, str]) -> list[str]:
+    key = section_anchor(section.key)
+    # An explicit anchor: GitHub's own heading slugs depend on the title text.
+    lines = [f'<a id="{key}"></a>', "", f"## {md_text(section.title)}", ""]
+    if section.summary:
+        lines += [md_text(section.summary), ""]
+    if section.definition:
+        lines += ["### Definition", "", *_equations(section.definition)]
+    if section.steps:
+        lines += ["### Derivation", ""]
+        for step in section.steps:
+            lines += _step(step)
+    if section.kinks:
+        lines += ["### Kinks", ""]
+        for step in section.kinks:
+            lines += _step(step)
+    if section.checks:
+        lines += ["### Checks", "", *_checks(section.checks), ""]
+    if section.plot is not None:
+        path = f"{FIGURES}/{key}.svg"
+        figures[path] = section.plot.svg
+        caption = md_text(section.plot.caption)
+        lines += ["### Plot", "", f"![{caption}]({path})", "", f"*{caption}*", ""]
+    return lines
+
+
+def _step(step: Step) -> list[str]:
+    lines = [f"**{md_text(step.title)}**", "", *_equations(step.math)]
+    if step.note:
+        lines += [md_text(step.note), ""]
+    if step.code:
+        lines += ["```python", *md_code(step.code).splitlines(), "```", ""]
+    return lines
+
+
+def _equations(math: tuple[Math, ...]) -> list[str]:
+    lines = []
+    for m in math:
+        lines += ["$$", latex_math(m), "$$", ""]
+    return lines
+
+
+def _checks(checks: tuple[Check, ...]) -> list[str]:
+    rows = ["| | check | detail |", "| --- | --- | --- |"]
+    for check in checks:
+        rows.append(f"| {'✓' if check.passed else '✗'} | {md_text(check.what)} | {md_text(check.detail)} |")
+    return rows

@@ -1,0 +1,111 @@
+"""A :class:`~symdl.report.model.Report` as a complete LaTeX document that needs only amsmath.
+
+Mathematics is printed by :class:`~symdl.report.printing.ReportLatexPrinter`
+(safe names only); plain text is escaped by
+:func:`~symdl.report.printing.tex_text`. pdflatex cannot include SVG without
+shell escape or further packages, so plots are not drawn here: each section
+names its plot's caption and points to the HTML document, which has it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .model import Check, Math, Report, Section, Step
+from .printing import latex_parts, section_anchor, tex_text, tex_verbatim
+
+__all__ = ["render_tex"]
+
+_PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage{amsmath}
+\allowdisplaybreaks
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{0.5em}
+\addtolength{\textwidth}{3cm}
+\addtolength{\oddsidemargin}{-1.5cm}
+\addtolength{\evensidemargin}{-1.5cm}
+\sloppy
+"""
+
+
+def render_tex(report: Report) -> str:
+    """The LaTeX source of ``report``: article class, amsmath, one section per item, deterministic."""
+    lines = [_PREAMBLE.rstrip("\n"), rf"\title{{{tex_text(report.title)}}}", r"\date{}", r"\begin{document}", r"\maketitle"]
+    if report.introduction:
+        lines += [tex_text(report.introduction), ""]
+    if len(report.sections) > 1:
+        lines.append(r"\tableofcontents")
+    for section in report.sections:
+        lines += _section(section)
+    lines.append(r"\end{document}")
+    return "\n".join(lines) + "\n"
+
+
+def _section(section: Section) -> list[str]:
+    lines = ["", rf"\section{{{tex_text(section.title)}}}\label{{sec:{section_anchor(section.key)}}}"]
+    if section.summary:
+        lines.append(tex_text(section.summary))
+    if section.definition:
+        lines += [r"\subsection*{Definition}", *_equations(section.definition)]
+    if section.steps:
+        lines.append(r"\subsection*{Derivation}")
+        for step in section.steps:
+            lines += _step(step)
+    if section.kinks:
+        lines.append(r"\subsection*{Kinks}")
+        for step in section.kinks:
+            lines += _step(step)
+    if section.checks:
+        lines += [r"\subsection*{Checks}", *_checks(section.checks)]
+    if section.plot is not None:
+        lines += [
+            r"\subsection*{Plot}",
+            rf"{tex_text(section.plot.caption)} (The figure is in the HTML and Markdown versions of this report.)",
+        ]
+    return lines
+
+
+def _step(step: Step) -> list[str]:
+    lines = [rf"\paragraph{{{tex_text(step.title)}}}"]
+    lines += _equations(step.math)
+    if step.note:
+        lines.append(tex_text(step.note))
+    if step.code:
+        lines += [r"\begin{verbatim}", *tex_verbatim(step.code).splitlines(), r"\end{verbatim}"]
+    return lines
+
+
+def _equations(math: tuple[Math, ...]) -> list[str]:
+    """The equations aligned at their relation (``align*``), one per line; lone expressions centred."""
+    if not math:
+        return []
+    rows = []
+    for m in math:
+        lhs, rest = latex_parts(m)
+        rows.append(f"  {lhs}" if rest is None else f"  {lhs} &{rest}")
+    block = [r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+    size = _font_size(max(_display_length(row) for row in rows))
+    return block if size is None else [f"{{\\{size}", *block, "}"]
+
+
+# Rough visible width of a line of LaTeX math, and the font size that lets it fit the text width.
+_INVISIBLE = re.compile(r"\\(?:left|right|frac|operatorname|mathrm|limits|substack)|[{}^_&\s]")
+_SIZES = ((170, "scriptsize"), (130, "footnotesize"), (100, "small"))
+
+
+def _display_length(tex: str) -> int:
+    return len(_INVISIBLE.sub("", re.sub(r"\\[A-Za-z]+", "x", _INVISIBLE.sub("", tex))))
+
+
+def _font_size(length: int) -> str | None:
+    return next((size for limit, size in _SIZES if length > limit), None)
+
+
+def _checks(checks: tuple[Check, ...]) -> list[str]:
+    lines = [r"\begin{itemize}"]
+    for check in checks:
+        verdict = r"\textbf{passed}" if check.passed else r"\textbf{FAILED}"
+        detail = f" --- {tex_text(check.detail)}" if check.detail else ""
+        lines.append(rf"  \item {verdict}: {tex_text(check.what)}{detail}")
+    lines.append(r"\end{itemize}")
+    return lines

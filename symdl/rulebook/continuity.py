@@ -1,0 +1,87 @@
+"""Properties of a rule or formula at its piecewise boundaries: continuity of the value and of the derivative.
+
+At each boundary p of a piecewise expression f (in the variable x), the jump
+f(p⁺) − f(p⁻) is computed exactly, branch by branch, as an expression in the
+parameters; f is continuous there for every parameter value when the jump
+simplifies to 0, and otherwise the parameter values where it happens to
+vanish are solved for. The same is done for f'. This is what catches the
+Keras notebook's second Huber variant, ``where(abs(e) < d, e**2/2,
+d*abs(e) - d*2*0.5)``: its jump at |e| = d is d(d − 2)/2, zero only for
+d = 0 and d = 2 — a numeric test at the notebook's own d = 2 would miss it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..symbolic.proof import Undecidable, breakpoints, one_sided_values
+from .rule import Rule, _diff
+
+__all__ = ["BoundaryJump", "PropertyReport", "boundary_properties"]
+
+
+@dataclass(frozen=True)
+class BoundaryJump:
+    """f(at⁺) − f(at⁻) for one boundary: the jump as an expression and the parameter values that remove it."""
+
+    what: str
+    at: sp.Expr
+    left: sp.Expr
+    right: sp.Expr
+    jump: sp.Expr
+    vanishes_for: dict[str, list[sp.Expr]]
+
+    @property
+    def continuous(self) -> bool:
+        return self.jump == 0
+
+
+@dataclass
+class PropertyReport:
+    """Continuity of the value and of the first derivative at every boundary of a rule's expression."""
+
+    name: str
+    wrt: sp.Symbol
+    boundaries: list[BoundaryJump] = field(default_factory=list)
+    undecided: str = ""
+
+    @property
+    def continuous(self) -> bool:
+        return all(b.continuous for b in self.boundaries if b.what == "value")
+
+    @property
+    def derivative_continuous(self) -> bool:
+        return all(b.continuous for b in self.boundaries if b.what == "derivative")
+
+
+def _jumps(what: str, expr: sp.Expr, var: sp.Symbol) -> list[BoundaryJump]:
+    found = []
+    for point in breakpoints(expr, var):
+        left, right = one_sided_values(expr, var, point)
+        jump = sp.factor(sp.simplify(right - left))
+        vanishes: dict[str, list[sp.Expr]] = {}
+        if jump != 0:
+            for s in sorted(jump.free_symbols, key=str):
+                roots = sp.solveset(jump, s, sp.S.Reals)
+                if isinstance(roots, sp.FiniteSet):
+                    vanishes[s.name] = sorted(roots, key=sp.default_sort_key)
+        found.append(BoundaryJump(what, point, left, right, jump, vanishes))
+    return found
+
+
+def boundary_properties(rule: Rule) -> PropertyReport:
+    """Jumps of the rule's expression and of its derivative at every piecewise boundary, exactly.
+
+    Parameters that have values are substituted; parameters left symbolic stay
+    in the jump, and the values that make it vanish are listed.
+    """
+    expr = rule.bind(rule.expr)
+    report = PropertyReport(rule.name, rule.wrt)
+    try:
+        report.boundaries += _jumps("value", expr, rule.wrt)
+        report.boundaries += _jumps("derivative", rule.bind(_diff(rule.expr, rule.wrt)), rule.wrt)
+    except Undecidable as why:
+        report.undecided = str(why)
+    return report

@@ -1,0 +1,487 @@
+"""Rules: one piece of network math held as a SymPy expression, and the registry that names them.
+
+A rule module (:mod:`symdl.rulebook.activations`, :mod:`symdl.rulebook.losses`,
+:mod:`symdl.rulebook.penalties`) registers a builder with :func:`register`; the builder
+takes the parameter symbols and returns a :class:`Definition`. :func:`rule`
+binds parameter values and returns a :class:`Rule`, which derives, proves,
+prints and compiles.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Literal, get_args
+
+import sympy as sp
+
+from ..codegen.kernel import Kernel, compile_kernel
+from ..symbolic.functions import NamedFunction
+from ..symbolic.proof import (
+    Proof,
+    Undecidable,
+    breakpoints,
+    one_sided_values,
+    prove_named_function,
+    prove_zero,
+)
+
+__all__ = [
+    "KINK_CONVENTIONS",
+    "Definition",
+    "Kink",
+    "Param",
+    "Rule",
+    "formula_rule",
+    "register",
+    "register_vector",
+    "rule",
+    "rules",
+]
+
+if TYPE_CHECKING:
+    from .vector_rules import VectorRule
+
+Kind = Literal["activation", "loss", "penalty", "formula"]
+KinkConvention = Literal["pytorch", "left", "right", "average"]
+KINK_CONVENTIONS: tuple[str, ...] = get_args(KinkConvention)
+
+
+def _check_convention(kink_convention: str) -> None:
+    if kink_convention not in KINK_CONVENTIONS:
+        raise ValueError(f"unknown kink convention {kink_convention!r}; accepted: {', '.join(KINK_CONVENTIONS)}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A rule parameter: its default, the sign it must have, and what it means."""
+
+    name: str
+    default: float
+    description: str
+    positive: bool = False
+
+    def symbol(self) -> sp.Symbol:
+        return sp.Symbol(self.name, real=True, positive=self.positive or None)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What a rule builder returns: the forward expression and what is known about its derivative.
+
+    ``textbook`` is d expr / d inputs[0] as textbooks write it, possibly in
+    terms of ``output`` (the rule's value, e.g. σ' = σ(1 − σ)). ``stable_expr``
+    and ``stable_derivative`` are the forms printed as numeric code when the
+    plain forms overflow or lose digits; :meth:`Rule.prove` shows each equal to
+    what it replaces. ``seed_form`` is another way of writing ``expr`` (the
+    seeds' max(0, z) + α·min(0, z)), also proven equal. ``pytorch_kinks`` maps
+    each kink of the derivative to the value PyTorch returns there.
+    """
+
+    expr: sp.Expr
+    inputs: tuple[sp.Symbol, ...]
+    textbook: sp.Expr | None
+    output: sp.Symbol | None = None
+    stable_expr: sp.Expr | None = None
+    stable_derivative: sp.Expr | None = None
+    seed_form: sp.Expr | None = None
+    pytorch_kinks: Mapping[sp.Expr, sp.Expr] = field(default_factory=dict)
+    other_textbooks: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    label_values: Mapping[sp.Symbol, tuple[float, ...]] = field(default_factory=dict)
+    input_ranges: Mapping[sp.Symbol, tuple[float, float]] = field(default_factory=dict)
+    exp_growth: float | None = None  # the value grows like e^{rate·x}: finite only up to log(max float)/rate
+    reduce_sum: bool = False
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A point where the derivative jumps: the one-sided derivatives and the value returned there."""
+
+    at: sp.Expr
+    left: sp.Expr
+    right: sp.Expr
+    value: sp.Expr
+
+    def is_subgradient(self, subs: Mapping[sp.Symbol, object] | None = None) -> bool:
+        """min(left, right) ≤ value ≤ max(left, right), with parameters at ``subs``.
+
+        A one-sided value qualifies for every parameter value; otherwise the
+        check is numeric at ``subs``.
+        """
+        if any(sp.simplify(self.value - side) == 0 for side in (self.left, self.right)):
+            return True
+        if sp.simplify(self.value - (self.left + self.right) / 2) == 0:
+            return True
+        left, right, value = (sp.N(sp.sympify(e, strict=True).subs(subs or {}), 30) for e in (self.left, self.right, self.value))  # SymPy objects, not text
+        return bool(min(left, right) <= value <= max(left, right))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    kind: Kind
+    builder: Callable[..., Definition]
+    params: tuple[Param, ...]
+    summary: str
+    vector: bool = False
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register(name: str, kind: Kind, params: tuple[Param, ...] = (), *, vector: bool = False) -> Callable:
+    """Decorator: add the builder of rule ``name`` to the registry."""
+
+    def decorate(builder: Callable[..., Definition]) -> Callable[..., Definition]:
+        if name in _REGISTRY:
+            raise RuntimeError(f"rule {name!r} is registered twice")
+        summary = (builder.__doc__ or "").strip().splitlines()[0] if builder.__doc__ else name
+        _REGISTRY[name] = _Entry(name, kind, builder, params, summary, vector)
+        return builder
+
+    return decorate
+
+
+def register_vector(name: str, kind: Kind) -> Callable:
+    """Decorator: add a vector rule's builder (returning a ``VectorDefinition``) to the registry."""
+    return register(name, kind, vector=True)
+
+
+def rules() -> dict[str, str]:
+    """Every registered rule name with its kind (activation, loss, penalty)."""
+    order = {"activation": 0, "loss": 1, "penalty": 2}
+    ranked = sorted(_REGISTRY.values(), key=lambda e: order[e.kind])
+    return {entry.name: entry.kind for entry in ranked}
+
+
+def rule_params(name: str) -> tuple[Param, ...]:
+    """The parameters of rule ``name`` with defaults and descriptions."""
+    return _entry(name).params
+
+
+def rule_summary(name: str) -> str:
+    """The one-line formula of rule ``name``."""
+    return _entry(name).summary
+
+
+def _entry(name: str) -> _Entry:
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(f"unknown rule {name!r}; known rules: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def _exact_number(name: str, value: object) -> sp.Expr:
+    from ..symbolic.parse import exact_number
+
+    return exact_number(value, f"parameter {name!r}")
+
+
+def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: float) -> Rule | VectorRule:
+    """The rule called ``name`` with parameter values ``params`` (defaults for the rest).
+
+    ``kink_convention`` picks the derivative's value at kinks: ``"pytorch"``
+    (default; what PyTorch returns), ``"left"``/``"right"`` (a one-sided
+    derivative) or ``"average"`` (their mean). Unknown names, parameters or
+    conventions raise ``ValueError`` naming the accepted ones.
+    """
+    entry = _entry(name)
+    known = {p.name: p for p in entry.params}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        accepted = ", ".join(known) or "none"
+        raise ValueError(f"rule {name!r} has no parameter {unknown[0]!r}; its parameters: {accepted}")
+    _check_convention(kink_convention)
+    values: dict[str, sp.Expr] = {}
+    for p in entry.params:
+        value = _exact_number(p.name, params.get(p.name, p.default))
+        if p.positive and not value > 0:
+            raise ValueError(f"parameter {p.name!r} of rule {name!r} must be > 0, got {params.get(p.name)}")
+        values[p.name] = value
+    if entry.vector:
+        from .vector_rules import VectorRule
+
+        if kink_convention != "pytorch":
+            raise ValueError(
+                f"rule {name!r} has one convention at ties (the first arg-max piece); "
+                "kink_convention applies to element-wise rules"
+            )
+
+        return VectorRule(name, entry.kind, entry.builder(), entry.summary)
+    symbols = {p.name: p.symbol() for p in entry.params}
+    definition = entry.builder(**symbols)
+    return Rule(name, entry.kind, definition, symbols, values, kink_convention, entry.summary)
+
+
+def _diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
+    """d expr / d var, with DiracDelta (the derivative of sign or Heaviside) as 0: it is 0 away from the
+    jump, and the value at a jump is the kink convention's business."""
+    return sp.diff(expr, var).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+
+
+def formula_rule(
+    text: str,
+    wrt: str = "z",
+    params: Mapping[str, float | None] | None = None,
+    *,
+    symbols: Sequence[str] = (),
+    kink_convention: KinkConvention = "pytorch",
+) -> Rule:
+    """A rule from user formula text, parsed safely by :func:`symdl.symbolic.parse` (never ``eval``).
+
+    ``wrt`` is the variable to differentiate by; ``symbols`` are further
+    variables (inputs); ``params`` maps parameter names to values (None keeps
+    one symbolic, which the numeric code then refuses).
+    """
+    from ..symbolic.parse import FormulaError, parse
+
+    _check_convention(kink_convention)
+    if params is not None and not isinstance(params, Mapping):
+        raise TypeError(f"params must be a mapping name → value (or None), got {type(params).__name__}")
+    if isinstance(symbols, str) or not all(isinstance(s, str) for s in symbols):
+        raise TypeError(f"symbols must be a sequence of names, got {symbols!r}")
+    if not isinstance(wrt, str):
+        raise TypeError(f"wrt must be a name, got {wrt!r}")
+    params = dict(params or {})
+    names = [wrt, *[s for s in symbols if s != wrt]]
+    expr = parse(text, symbols=names, params=list(params))
+    by_name = {s.name: s for s in expr.free_symbols}
+    inputs = tuple(by_name.get(n, sp.Symbol(n, real=True)) for n in names)
+    param_symbols = {n: by_name.get(n, sp.Symbol(n, real=True)) for n in params}
+    values = {n: _exact_number(n, v) for n, v in params.items() if v is not None}
+    if not expr.has(inputs[0]):
+        raise FormulaError(f"formula: does not depend on {wrt!r}; the variable to differentiate by must appear")
+    # max/min as Piecewise: SymPy differentiates Max into Heaviside, whose value at 0 is 1/2; a Piecewise's
+    # derivative takes the branch that holds at the kink (relu(z) → 0 at 0, as PyTorch).
+    expr = expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
+    definition = Definition(expr=expr, inputs=inputs, textbook=None)
+    return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
+
+
+class Displayed:
+    """Notebook display and plotting, shared by :class:`Rule` and :class:`~symdl.rulebook.vector_rules.VectorRule`.
+
+    The logic is in :mod:`symdl.report.display` and :mod:`symdl.report.plots`, imported
+    when first used (``import symdl`` needs neither IPython nor matplotlib).
+    """
+
+    def _repr_latex_(self) -> str:
+        from ..report.display import rule_latex
+
+        return rule_latex(self)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from ..report.display import rule_mimebundle, select
+
+        return select(rule_mimebundle(self), include, exclude)  # type: ignore[arg-type]
+
+    def plot(self, **kwargs: object) -> object:
+        """A matplotlib Figure of the rule and its derivative (:func:`symdl.report.plots.plot_rule`; needs ``symdl[plot]``)."""
+        from ..report.plots import plot_rule
+
+        return plot_rule(self, **kwargs)
+
+
+class Rule(Displayed):
+    """One piece of network math: forward expression, derivative, proof, kinks, LaTeX and numeric code."""
+
+    def __init__(
+        self,
+        name: str,
+        kind: Kind,
+        definition: Definition,
+        param_symbols: Mapping[str, sp.Symbol],
+        param_values: Mapping[str, sp.Expr],
+        kink_convention: KinkConvention,
+        summary: str,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.definition = definition
+        self.param_symbols = dict(param_symbols)
+        self.params = dict(param_values)
+        self.kink_convention = kink_convention
+        self.summary = summary
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v}" for k, v in self.params.items())
+        return f"rule({self.name!r}{', ' if args else ''}{args})"
+
+
+    # --- the symbolic side -------------------------------------------------
+
+    @property
+    def inputs(self) -> tuple[sp.Symbol, ...]:
+        """The symbols the rule is a function of; the derivative is taken by the first."""
+        return self.definition.inputs
+
+    @property
+    def wrt(self) -> sp.Symbol:
+        return self.inputs[0]
+
+    @property
+    def expr(self) -> sp.Expr:
+        """The forward expression, symbolic in the parameters."""
+        return self.definition.expr
+
+    @property
+    def param_subs(self) -> dict[sp.Symbol, sp.Expr]:
+        return {self.param_symbols[k]: v for k, v in self.params.items() if k in self.param_symbols}
+
+    def _input(self, wrt: sp.Symbol | str | None) -> sp.Symbol:
+        if wrt is None:
+            return self.wrt
+        for s in self.inputs:
+            if s == wrt or s.name == wrt:
+                return s
+        names = ", ".join(s.name for s in self.inputs)
+        raise ValueError(f"rule {self.name!r} has no input {wrt!s}; its inputs: {names}")
+
+    def derivative(self, wrt: sp.Symbol | str | None = None) -> sp.Expr:
+        """d expr / d wrt as SymPy derives it, with the kink convention applied at kinks."""
+        var = self._input(wrt)
+        derived = _diff(self.expr, var)
+        return self._with_kink_values(derived) if var == self.wrt else derived
+
+    def _with_kink_values(self, derived: sp.Expr) -> sp.Expr:
+        """``derived`` returning the convention's value at each kink (a branch only where it differs)."""
+        for kink in self.kinks:
+            if sp.simplify(kink.value - self._natural_value(derived, kink.at)) != 0:
+                derived = sp.Piecewise((kink.value, sp.Eq(self.wrt, kink.at)), (derived, True))
+        return derived
+
+    def _natural_value(self, derived: sp.Expr, at: sp.Expr) -> sp.Expr:
+        from ..symbolic.proof import resolve_branches
+
+        sample = {s: sp.Rational(13, 11) for s in derived.free_symbols if s != self.wrt}
+        return resolve_branches(derived.subs(self.wrt, at), sample)
+
+    def textbook(self, wrt: sp.Symbol | str | None = None, in_output: bool = False) -> sp.Expr:
+        """The textbook form of the derivative; with ``in_output`` written in terms of the output."""
+        var = self._input(wrt)
+        form = self.definition.textbook if var == self.wrt else self.definition.other_textbooks.get(var)
+        if form is None:
+            return self.derivative(var)
+        if in_output or self.definition.output is None:
+            return form
+        return form.subs(self.definition.output, self.expr)
+
+    @cached_property
+    def kinks(self) -> tuple[Kink, ...]:
+        """Points where the derivative jumps (at the bound parameter values), with one-sided values and the value returned.
+
+        Found where conditions switch finitely often; a formula whose
+        conditions are periodic (sin z > 0) reports none.
+        """
+        try:
+            return self._kinks_of(self.bind(_diff(self.expr, self.wrt)))
+        except Undecidable:
+            return ()
+
+    def _kinks_of(self, derived: sp.Expr) -> tuple[Kink, ...]:
+        found = []
+        for point in breakpoints(derived, self.wrt):
+            left, right = one_sided_values(derived, self.wrt, point)
+            if not (left.is_finite and right.is_finite):
+                continue  # a singularity (|z|^½ at 0), not a kink: no finite value would be a subgradient
+            if sp.simplify(left - right) == 0:  # e.g. elu with α = 1 is smooth at 0
+                continue
+            found.append(Kink(point, left, right, self._kink_value(point, left, right)))
+        return tuple(found)
+
+    def _kink_value(self, point: sp.Expr, left: sp.Expr, right: sp.Expr) -> sp.Expr:
+        if self.kink_convention == "left":
+            return left
+        if self.kink_convention == "right":
+            return right
+        if self.kink_convention == "average":
+            return sp.simplify((left + right) / 2)
+        for at, value in self.definition.pytorch_kinks.items():
+            if sp.simplify(self.bind(at) - point) == 0:
+                return self.bind(value)
+        # No declared value (user formulas): keep the one SymPy's derivative gives, a one-sided value or sign(0) = 0.
+        return self._natural_value(_diff(self.expr, self.wrt), point)
+
+    def identities(self) -> dict[str, sp.Expr]:
+        """Each identity :meth:`prove` shows, as the expression that must be 0."""
+        d = self.definition
+        out = {}
+        if d.textbook is not None:
+            out["derivative - textbook"] = _diff(self.expr, self.wrt) - self.textbook()
+        for var in d.other_textbooks:
+            out[f"d/d{var} - textbook"] = _diff(self.expr, var) - self.textbook(var)
+        if d.stable_expr is not None:
+            out["stable forward - expr"] = d.stable_expr - self.expr
+        if d.stable_derivative is not None:
+            out["stable derivative - derivative"] = d.stable_derivative - _diff(self.expr, self.wrt)
+        if d.seed_form is not None:
+            out["seed form - expr"] = d.seed_form - self.expr
+        return out
+
+    def prove(self) -> dict[str, Proof]:
+        """Prove every identity of :meth:`identities` exactly (derivative taken of the elementary form)."""
+        from ..symbolic.proof import elementary
+
+        results = {}
+        kinks = [k.at for k in self.kinks]
+        for label, zero in self.identities().items():
+            exclude = kinks if "derivative" in label else []
+            if label.startswith("derivative") or label.startswith("d/d"):
+                var = self.wrt if label.startswith("derivative") else self._input(label[3:].split(" ")[0])
+                form = self.textbook(var)
+                # Differentiate the elementary definition: named functions' own fdiff is not trusted here.
+                zero = sp.diff(elementary(self.expr), var) - elementary(form)
+            results[label] = prove_zero(zero, self.wrt, exclude=exclude)
+        printed = [self.numeric_forward_expr(), *(self.numeric_derivative_expr(v) for v in self._derivative_inputs())]
+        used = {type(f) for e in printed for f in e.atoms(NamedFunction)}
+        for function in sorted(used, key=lambda f: f.__name__):
+            results.update(prove_named_function(function))
+        return results
+
+    def _derivative_inputs(self) -> list[sp.Symbol]:
+        return [self.wrt, *self.definition.other_textbooks]
+
+    def latex(self) -> dict[str, str]:
+        """LaTeX for the definition and the derivative (``cases`` for piecewise rules)."""
+        name = {"activation": "g", "loss": "L", "penalty": "\\Omega", "formula": "f"}[self.kind]
+        args = ", ".join(sp.latex(s) for s in self.inputs)
+        head = f"{name}({args})"
+        var = sp.latex(self.wrt)
+        return {
+            "definition": f"{head} = {sp.latex(self.definition.seed_form or self.expr)}",
+            "derivative": rf"\frac{{\partial {name}}}{{\partial {var}}} = {sp.latex(self.derivative())}",
+            "textbook": rf"\frac{{\partial {name}}}{{\partial {var}}} = {sp.latex(self.textbook(in_output=True))}",
+        }
+
+    # --- the numeric side --------------------------------------------------
+
+    def bind(self, expr: sp.Expr) -> sp.Expr:
+        """``expr`` with the parameter values substituted."""
+        return expr.subs(self.param_subs)
+
+    def numeric_forward_expr(self) -> sp.Expr:
+        return self.bind(self.definition.stable_expr if self.definition.stable_expr is not None else self.expr)
+
+    def numeric_derivative_expr(self, wrt: sp.Symbol | str | None = None) -> sp.Expr:
+        var = self._input(wrt)
+        if var == self.wrt and self.definition.stable_derivative is not None:
+            return self.bind(self._with_kink_values(self.definition.stable_derivative))
+        if var != self.wrt and var in self.definition.other_textbooks:
+            return self.bind(self.definition.other_textbooks[var])  # proven equal to the derivative
+        return self.bind(self.derivative(var))
+
+    @property
+    def kernel_name(self) -> str:
+        """The generated function's name: the rule's name, or ``f`` for formula rules."""
+        return "f" if self.kind == "formula" else self.name
+
+    def numeric(self) -> Kernel:
+        """The forward pass as a numpy kernel: f(*inputs), dtype kept, broadcasting."""
+        expr = self.numeric_forward_expr()
+        return compile_kernel(expr, self.inputs, self.kernel_name, reduce_sum=self.definition.reduce_sum)
+
+    def numeric_derivative(self, wrt: sp.Symbol | str | None = None) -> Kernel:
+        """The derivative by ``wrt`` (default: the first input) as a numpy kernel of all inputs."""
+        var = self._input(wrt)
+        return compile_kernel(self.numeric_derivative_expr(var), self.inputs, f"{self.kernel_name}_d_{var.name}")

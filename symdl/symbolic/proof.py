@@ -1,0 +1,311 @@
+"""Exact identities: show that a SymPy expression is zero for every real value of a variable.
+
+Smooth expressions are rewritten to exp/log and simplified. Piecewise
+expressions (``Piecewise``, ``Abs``, ``sign``, ``Min``/``Max``) are proven by
+case analysis: the breakpoints in the variable are found by solving every
+condition and every ``Abs``/``sign`` argument for it; on each open interval
+between breakpoints one branch holds throughout, so the expression there is a
+single smooth formula, which must simplify to 0 identically (in the variable
+and all parameters); at each breakpoint the exact value must be 0.
+Which branch holds on an interval is read off at one point of it; that is
+valid because conditions change only at breakpoints. Parameters are sampled
+once in each *regime*: between the values where two breakpoints swap order, a
+condition on parameters alone switches, or a parameter of unknown sign
+crosses 0. Conditions with infinitely many switch points (periodic ones) are
+refused as undecided rather than truncated.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.numpy_nodes import logaddexp
+
+from .functions import NamedFunction
+
+__all__ = ["Undecidable", "Proof", "prove_named_function", "elementary", "breakpoints", "prove_zero", "resolve_branches", "one_sided_values"]
+
+_PIECEWISE_ATOMS = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
+
+
+@dataclass(frozen=True)
+class Proof:
+    """The outcome of :func:`prove_zero`: whether ``expr`` ≡ 0, and how it was shown."""
+
+    holds: bool
+    method: str
+    cases: int = 1
+
+    def __bool__(self) -> bool:
+        return self.holds
+
+
+def elementary(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with named functions and numpy primitives rewritten to exp/log/Abs/Piecewise."""
+    expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).definition(*e.args))
+    expr = expr.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
+    expr = expr.replace(lambda e: isinstance(e, log1p), lambda e: sp.log(1 + e.args[0]))
+    expr = expr.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
+    return expr
+
+
+class Undecidable(ValueError):
+    """The case analysis cannot cover every value (e.g. a periodic condition has infinitely many switch points)."""
+
+
+def _sample_values(params: Mapping[sp.Symbol, object] | None, expr: sp.Expr, var: sp.Symbol) -> dict:
+    """One sample value per parameter, used only to decide which branch holds (never in the identity)."""
+    subs: dict[sp.Symbol, sp.Expr] = {}
+    for i, s in enumerate(sorted(expr.free_symbols - {var}, key=str)):
+        value = (params or {}).get(s)
+        if value is None or not sp.sympify(value, strict=True).is_number:  # a number or SymPy object from code, not text
+            # Distinct irrational-looking rationals: no accidental ties between breakpoints.
+            value = sp.Rational(13 + 4 * i, 11) * (-1 if s.is_negative else 1)
+        subs[s] = sp.sympify(value, strict=True)  # a number or SymPy object from code, not text
+    return subs
+
+
+def _edges(expr: sp.Expr) -> list[sp.Expr]:
+    """Expressions whose sign decides a branch: condition sides' differences, Abs/sign/Heaviside arguments."""
+    expr = elementary(expr)
+    if expr.has(sp.Min, sp.Max):
+        expr = expr.rewrite(sp.Piecewise)
+    edges: list[sp.Expr] = []
+    for pw in expr.atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            edges += [rel.lhs - rel.rhs for rel in cond.atoms(sp.core.relational.Relational)]
+    edges += [f.args[0] for f in expr.atoms(sp.Abs, sp.sign, sp.Heaviside)]
+    return edges
+
+
+def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Every real root of ``edge`` in ``var``, each Abs/sign inside taken both ways (extra roots do no harm)."""
+    inner = sorted(edge.atoms(sp.Abs, sp.sign), key=sp.default_sort_key)
+    roots: list[sp.Expr] = []
+    for signs in itertools.product((1, -1), repeat=len(inner)):
+        choice = {f: (sg * f.args[0] if isinstance(f, sp.Abs) else sp.Integer(sg)) for f, sg in zip(inner, signs)}
+        solutions = sp.solveset(edge.xreplace(choice), var, sp.S.Reals)
+        if solutions == sp.S.Reals:
+            continue
+        if not isinstance(solutions, sp.FiniteSet):
+            raise Undecidable(f"cannot list where {edge} changes sign in {var}: {solutions}")
+        roots += [r for r in solutions if r not in roots]
+    return roots
+
+
+def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch."""
+    points: list[sp.Expr] = []
+    for edge in _edges(expr):
+        if edge.has(var):
+            points += [r for r in _real_roots(edge, var) if r not in points]
+    # In increasing order where they are numbers (the edges come from sets: their order would vary between runs).
+    return sorted(points, key=lambda p: (not p.is_number, float(p) if p.is_number else 0.0, sp.default_sort_key(p)))
+
+
+def _parameter_regimes(
+    expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], base: Mapping[sp.Symbol, sp.Expr]
+) -> list[dict]:
+    """Parameter samples, one in each regime where branch structure can differ.
+
+    A regime changes where two breakpoints swap order, where a condition on
+    parameters alone switches, or (for a parameter of unknown sign) at 0.
+    """
+    free = list(base)
+    choices: list[list[sp.Expr]] = []
+    param_edges = [e for e in _edges(expr) if not e.has(var)]
+    param_edges += [a - b for a, b in itertools.combinations(points, 2)]
+    for s in free:
+        critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}
+        others = {o: v for o, v in base.items() if o != s}
+        for edge in param_edges:
+            edge = edge.subs(others)
+            if edge.has(s):
+                critical |= {r for r in _real_roots(edge, s) if r.is_number}
+        values = sorted({sp.nsimplify(c) for c in critical}, key=float)
+        samples = [base[s]] if not values else (
+            [values[0] - 1] + [(u + w) / 2 for u, w in zip(values, values[1:])] + [values[-1] + 1]
+        )
+        if s.is_positive:
+            samples = [v for v in samples if v > 0] or [base[s]]
+            if values and values[0] > 0:
+                samples.append(values[0] / 2)
+        choices.append(sorted(set(samples), key=float))
+    combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
+    if len(combos) > 64:
+        raise Undecidable(f"too many parameter regimes ({len(combos)}) to check")
+    return combos or [{}]
+
+
+def resolve_branches(expr: sp.Expr, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """``expr`` with each Piecewise, Abs, sign, Min and Max replaced by the branch that holds at ``at``."""
+    expr = elementary(expr)
+    for _ in range(50):
+        if not expr.has(*_PIECEWISE_ATOMS):
+            return expr
+        expr = expr.replace(lambda e: isinstance(e, (sp.Min, sp.Max)), lambda e: e.rewrite(sp.Piecewise))
+        expr = expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: _pick(e, at))
+        expr = expr.replace(lambda e: isinstance(e, sp.Abs), lambda e: _signed(e.args[0], at) * e.args[0])
+        expr = expr.replace(lambda e: isinstance(e, sp.sign), lambda e: _signed(e.args[0], at, zero=True))
+        expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: (1 + _signed(e.args[0], at)) / 2)
+    raise ValueError(f"could not resolve the branches of {expr}")
+
+
+def _pick(pw: sp.Piecewise, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    for value, cond in pw.args:
+        truth = cond.subs(at) if cond not in (sp.true, sp.false) else cond
+        if truth == sp.true:
+            return value
+        if truth != sp.false:
+            raise ValueError(f"cannot decide the condition {cond} at {dict(at)}")
+    raise ValueError(f"no branch of {pw} holds at {dict(at)}")
+
+
+def _signed(arg: sp.Expr, at: Mapping[sp.Symbol, sp.Expr], zero: bool = False) -> sp.Expr:
+    value = sp.sign(sp.N(arg.subs(at), 30))
+    if value == 0 and not zero:
+        return sp.S.One
+    return value
+
+
+def _numeric_witness(expr: sp.Expr) -> bool:
+    """True when ``expr`` is clearly not 0 at a sample point (both signs tried): a counterexample, before any simplify.
+
+    A value that is not real at a real point also disproves a real identity
+    (log z² − 2 log z is 2πi at z = −1).
+    """
+    atoms = sorted(expr.free_symbols | expr.atoms(sp.Indexed), key=str)
+    atoms = [a for a in atoms if not (isinstance(a, sp.Symbol) and any(a == i.base.label for i in expr.atoms(sp.Indexed)))]
+    for trial in range(4):
+        point = {
+            a: sp.Rational(7 + 3 * t + trial, 13 + trial) * (1 if a.is_positive or (t + trial) % 2 else -1)
+            for t, a in enumerate(atoms)
+        }
+        try:
+            value = sp.N(expr.xreplace(point), 30)
+        except (TypeError, ValueError, ZeroDivisionError, RecursionError):
+            continue
+        if value.is_finite is False or value.has(sp.nan, sp.zoo):
+            continue
+        if value.is_real is False or abs(value) > 1e-20:
+            return True
+    return False
+
+
+def _is_zero_smooth(expr: sp.Expr) -> bool:
+    expr = elementary(expr)
+    if expr == 0:
+        return True
+    if _numeric_witness(expr):
+        return False
+    for step in (sp.expand, sp.cancel, sp.simplify):
+        try:
+            if step(expr) == 0:
+                return True
+        except (TypeError, ValueError, NotImplementedError, RecursionError):
+            continue
+    rewritten = expr.rewrite(sp.exp)
+    for step in (sp.expand, sp.cancel, sp.simplify):
+        if step(rewritten) == 0:
+            return True
+    if expr.has(sp.log) and expr.is_real is True:
+        # A real e is 0 iff e^e = 1; exponentiating turns sums of logs into products SymPy can cancel.
+        return sp.simplify(sp.powsimp(sp.exp(rewritten), force=True) - 1) == 0
+    return False
+
+
+def prove_zero(
+    expr: sp.Expr,
+    var: sp.Symbol,
+    params: Mapping[sp.Symbol, object] | None = None,
+    exclude: Sequence[sp.Expr] = (),
+) -> Proof:
+    """Show ``expr`` ≡ 0 for every real ``var`` (and all parameter values of their declared sign).
+
+    ``params`` may give sample values used only to decide which branch holds.
+    ``exclude`` lists points where equality is not claimed (kinks, whose
+    value is a convention checked separately).
+    """
+    if not isinstance(var, sp.Symbol):
+        raise TypeError(f"prove_zero: var must be a SymPy Symbol, got {type(var).__name__}")
+    if isinstance(expr, str) or not isinstance(sp.sympify(expr, strict=True), sp.Expr):  # strict: never parses text
+        raise TypeError("prove_zero: expr must be a SymPy expression (parse text with symdl.symbolic.parse first)")
+    expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
+    if not expr.has(*_PIECEWISE_ATOMS):
+        return Proof(_is_zero_smooth(expr), "simplify")
+    try:
+        points = breakpoints(expr, var)
+        regimes = _parameter_regimes(expr, var, points, _sample_values(params, expr, var))
+    except Undecidable as why:
+        return Proof(False, f"undecided: {why}")
+    cases = 0
+    for sample in regimes:
+        outcome = _prove_in_regime(expr, var, points, sample, exclude)
+        cases += outcome.cases
+        if not outcome:
+            return Proof(False, outcome.method, cases)
+    skipped = f" (kinks {', '.join(map(str, exclude))} excluded)" if exclude else ""
+    regime_note = f" in {len(regimes)} parameter regimes" if len(regimes) > 1 else ""
+    return Proof(True, f"case analysis over intervals between {len(points)} breakpoints{regime_note}{skipped}", cases)
+
+
+def _prove_in_regime(
+    expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]
+) -> Proof:
+    numeric = sorted({sp.N(p.subs(sample), 30): p for p in points}.items(), key=lambda kv: kv[0])
+    values = [v for v, _ in numeric]
+    probes = [values[0] - 1] if values else [sp.Integer(0)]
+    probes += [(a + b) / 2 for a, b in zip(values, values[1:])]
+    probes += [values[-1] + 1] if values else []
+    where = f" with {dict(sample)}" if sample else ""
+    cases = 0
+    for probe in probes:
+        cases += 1
+        if not _is_zero_smooth(resolve_branches(expr, {**sample, var: probe})):
+            return Proof(False, f"case analysis: nonzero on the interval around {var} = {probe}{where}", cases)
+    excluded = {sp.N(p.subs(sample), 30) for p in exclude}
+    for value, point in numeric:
+        if value in excluded:
+            continue
+        cases += 1
+        exact_at_point = expr.subs(var, point)
+        at_point = exact_at_point if not exact_at_point.has(*_PIECEWISE_ATOMS) else resolve_branches(exact_at_point, sample)
+        if not _is_zero_smooth(at_point):
+            return Proof(False, f"case analysis: nonzero at {var} = {point}{where}", cases)
+    return Proof(True, "case analysis", cases)
+
+
+def one_sided_values(
+    expr: sp.Expr, var: sp.Symbol, point: sp.Expr, params: Mapping[sp.Symbol, object] | None = None
+) -> tuple[sp.Expr, sp.Expr]:
+    """(lim from below, lim from above) of ``expr`` at ``var = point``, branch by branch."""
+    expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
+    sample = _sample_values(params, expr, var)
+    where = sp.N(point.subs(sample), 30)
+    others = [sp.N(p.subs(sample), 30) for p in breakpoints(expr, var)]
+    gap = min([abs(o - where) for o in others if abs(o - where) > 1e-20] + [sp.Integer(1)]) / 2
+    sides = []
+    for probe in (where - gap, where + gap):
+        branch = resolve_branches(expr, {**sample, var: probe})
+        sides.append(sp.simplify(branch.subs(var, point)))
+    return sides[0], sides[1]
+
+
+def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
+    """A named function's claims: d/dx definition = fdiff, stable form = definition, and differentiable form = definition."""
+    x = sp.Symbol("x", real=True)
+    definition = function.definition(x)
+    proofs = {
+        f"{function.__name__}: fdiff - d/dx definition": prove_zero(
+            elementary(function(x).diff(x)) - sp.diff(definition, x), x
+        ),
+        f"{function.__name__}: stable form - definition": prove_zero(function.stable(x) - definition, x),
+    }
+    if function.differentiable(x) != function.stable(x):
+        label = f"{function.__name__}: differentiable form - definition"
+        proofs[label] = prove_zero(function.differentiable(x) - definition, x)
+    return proofs

@@ -1,0 +1,266 @@
+"""check_grad: a gradient against central finite differences, coordinate by coordinate or along random directions.
+
+For a scalar function f and a claimed gradient g at x, the directional
+derivative along a unit vector u is checked:
+
+    D(h) = (f(x + h·u) − f(x − h·u)) / 2h,    R = (4·D(h/2) − D(h)) / 3   (Richardson)
+
+against ⟨g(x), u⟩. R cancels the h² term of D, so its error is O(h⁴) plus
+rounding; |R − D(h/2)| estimates the error of D(h/2) and is reported. Along
+random directions the cost is 4 evaluations per direction whatever the
+number of parameters (2 without Richardson); coordinate mode uses the unit
+vectors. Tolerances come from one table keyed by dtype: float64 gets the
+strict check, float32 a smoke check; every tolerance is widened by the
+rounding floor eps·|f|/h, the error that rounding f's values alone can cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+__all__ = [
+    "TOLERANCES",
+    "GradCheckReport",
+    "Tolerance",
+    "assert_grad_close",
+    "assert_subgradient",
+    "check_grad",
+    "one_sided_differences",
+]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """|fd − analytic| ≤ atol + rtol·max(|fd|, |analytic|)."""
+
+    rtol: float
+    atol: float
+
+
+#: Tolerances by dtype (the dtype of x). float64: strict; float32: a smoke check (FD error ~1e-3 there).
+TOLERANCES: dict[np.dtype, Tolerance] = {
+    np.dtype(np.float64): Tolerance(rtol=1e-6, atol=1e-10),
+    np.dtype(np.float32): Tolerance(rtol=5e-2, atol=1e-3),
+}
+
+
+@dataclass(frozen=True)
+class GradCheckReport:
+    """The worst coordinate or direction of a :func:`check_grad` run, and what was used to judge it."""
+
+    mode: str
+    worst: str
+    analytic: float
+    numeric: float
+    abs_error: float
+    rel_error: float
+    error_estimate: float
+    rounding_floor: float
+    tolerance: Tolerance
+    step: float
+    evaluations: int
+    checked: int
+
+    @property
+    def passed(self) -> bool:
+        scale = max(abs(self.analytic), abs(self.numeric))
+        return self.abs_error <= self.tolerance.atol + self.tolerance.rtol * scale + self.rounding_floor
+
+    def _repr_html_(self) -> str:
+        from ..report.display import gradcheck_html
+
+        return gradcheck_html(self)
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from ..report.display import gradcheck_mimebundle, select
+
+        return select(gradcheck_mimebundle(self), include, exclude)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        return (
+            f"gradient check {verdict} ({self.mode}, {self.checked} checked, {self.evaluations} evaluations): "
+            f"worst {self.worst}: analytic {self.analytic:.17g}, finite difference {self.numeric:.17g}, "
+            f"abs error {self.abs_error:.3g}, rel error {self.rel_error:.3g} "
+            f"(tolerance rtol={self.tolerance.rtol:g}, atol={self.tolerance.atol:g}; step {self.step:.3g}; "
+            f"FD error estimate {self.error_estimate:.3g}, rounding floor {self.rounding_floor:.3g})"
+        )
+
+
+def _directional(
+    f: Callable[[np.ndarray], float], x: np.ndarray, u: np.ndarray, h: float, richardson: bool
+) -> tuple[float, float, float, int]:
+    """(derivative along u, error estimate, rounding floor, evaluations) by central differences.
+
+    The rounding floor is the error that rounding f's values alone can cause:
+    eps·|f|/h for one central difference, about 4× that after Richardson.
+    """
+    eps = float(np.finfo(x.dtype).eps)
+    scale = 0.0
+
+    def central(step: float) -> float:
+        nonlocal scale
+        plus, minus = float(f(x + step * u)), float(f(x - step * u))
+        scale = max(scale, abs(plus), abs(minus))
+        return (plus - minus) / (2 * step)
+
+    if not richardson:
+        value = central(h)
+        return value, float("nan"), 2 * eps * scale / h, 2
+    coarse, fine = central(h), central(h / 2)
+    return (4 * fine - coarse) / 3, abs(fine - coarse) / 3, 8 * eps * scale / h, 4
+
+
+def check_grad(
+    f: Callable[[np.ndarray], float],
+    grad: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+    x: np.ndarray,
+    *,
+    mode: Literal["directions", "coordinates"] = "directions",
+    directions: int = 20,
+    seed: int = 0,
+    richardson: bool = True,
+    step: float | None = None,
+    tolerance: Tolerance | None = None,
+    kinks: np.ndarray | list[float] | None = None,
+) -> GradCheckReport:
+    """Compare ``grad(x)`` with central differences of the scalar function ``f`` at ``x``.
+
+    ``mode="directions"`` checks ⟨g, u⟩ along ``directions`` seeded random unit
+    vectors; ``mode="coordinates"`` checks every ∂f/∂x_i. The step defaults to
+    eps^(1/5)·max(1, ‖x‖∞) with Richardson extrapolation (eps^(1/3)·… without),
+    the tolerance to ``TOLERANCES[x.dtype]``. Returns the worst case; see
+    :func:`assert_grad_close` to raise instead.
+
+    ``kinks`` declares points where f is not differentiable in each
+    coordinate (e.g. ``[0.0]`` for ReLU units of x): every step is shortened so
+    that no evaluation crosses one, and x must not sit on one (check the value
+    there with :func:`assert_subgradient`).
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"check_grad: x must be a float array, got dtype {x.dtype}")
+    if x.dtype not in TOLERANCES and tolerance is None:
+        raise TypeError(f"check_grad: no tolerance for dtype {x.dtype}; accepted: float32, float64, or pass tolerance=")
+    if mode not in ("directions", "coordinates"):
+        raise ValueError(f"check_grad: unknown mode {mode!r}; accepted: 'directions', 'coordinates'")
+    if directions < 1:
+        raise ValueError(f"check_grad: directions must be ≥ 1, got {directions}")
+    g = np.asarray(grad(x) if callable(grad) else grad, dtype=np.float64)
+    if g.shape != x.shape:
+        raise ValueError(f"check_grad: gradient has shape {g.shape}, x has shape {x.shape}")
+    tolerance = tolerance or TOLERANCES[x.dtype]
+    eps = float(np.finfo(x.dtype).eps)
+    scale = max(1.0, float(np.max(np.abs(x)))) if x.size else 1.0
+    h = step if step is not None else eps ** (1 / 5 if richardson else 1 / 3) * scale
+    if kinks is not None:
+        distance = np.min(np.abs(x.astype(np.float64)[..., None] - np.asarray(kinks, dtype=np.float64)), axis=-1)
+        if np.any(distance == 0):
+            at = tuple(np.argwhere(distance == 0)[0])
+            raise ValueError(
+                f"check_grad: x{list(at)} = {float(x[at])!r} sits on a declared kink; two-sided differences say "
+                "nothing there: check its value with assert_subgradient"
+            )
+        # |u_i| ≤ 1 for a unit vector: a step below the nearest kink's distance crosses none.
+        h = min(h, 0.5 * float(np.min(distance)))
+    if mode == "coordinates":
+        vectors = (("coordinate " + str(index), np.eye(1, x.size, i).reshape(x.shape)) for i, index in enumerate(np.ndindex(x.shape)))
+        checked = x.size
+    else:
+        rng = np.random.default_rng(seed)
+        vectors = ((f"direction {k}", _unit(rng.standard_normal(x.shape))) for k in range(directions))
+        checked = directions
+    worst: GradCheckReport | None = None
+    evaluations = 0
+    for label, u in vectors:
+        u = u.astype(x.dtype)
+        numeric, estimate, floor, count = _directional(f, x, u, h, richardson)
+        evaluations += count
+        analytic = float(np.sum(g * u))
+        abs_error = abs(numeric - analytic)
+        rel_error = abs_error / max(abs(numeric), abs(analytic), np.finfo(np.float64).tiny)
+        report = GradCheckReport(
+            mode, label, analytic, numeric, abs_error, rel_error, estimate, floor, tolerance, h, 0, checked
+        )
+        if worst is None or _badness(report) > _badness(worst):
+            worst = report
+    assert worst is not None
+    return GradCheckReport(**{**worst.__dict__, "evaluations": evaluations})
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def _badness(report: GradCheckReport) -> float:
+    scale = max(abs(report.analytic), abs(report.numeric))
+    return report.abs_error / (report.tolerance.atol + report.tolerance.rtol * scale + report.rounding_floor)
+
+
+def assert_grad_close(
+    f: Callable[[np.ndarray], float],
+    grad: Callable[[np.ndarray], np.ndarray] | np.ndarray,
+    x: np.ndarray,
+    **options: object,
+) -> GradCheckReport:
+    """:func:`check_grad`, raising ``AssertionError`` with the whole report when the check fails."""
+    report = check_grad(f, grad, x, **options)  # type: ignore[arg-type]
+    if not report.passed:
+        raise AssertionError(str(report))
+    return report
+
+
+def one_sided_differences(
+    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """((f(x) − f(x − h))/h, (f(x + h) − f(x))/h) element-wise, with two-point Richardson on each side.
+
+    The one-sided derivatives at a kink; ``f`` is element-wise. h defaults to
+    eps^(1/2)·max(1, |x|), the step that balances an O(h) error against rounding.
+    """
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"one_sided_differences: x must be a float array, got dtype {x.dtype}")
+    step = np.sqrt(np.finfo(x.dtype).eps) * np.maximum(1, np.abs(x)) if h is None else np.asarray(h, x.dtype)
+    here = f(x)
+
+    def side(sign: int, width: np.ndarray) -> np.ndarray:
+        there = x + sign * width
+        return (f(there) - here) / (there - x)
+
+    # D(h) has error c·h; 2·D(h/2) − D(h) cancels it.
+    left = 2 * side(-1, step / 2) - side(-1, step)
+    right = 2 * side(1, step / 2) - side(1, step)
+    return left, right
+
+
+def assert_subgradient(
+    f: Callable[[np.ndarray], np.ndarray],
+    value: np.ndarray,
+    x: np.ndarray,
+    *,
+    tolerance: Tolerance | None = None,
+) -> None:
+    """Raise ``AssertionError`` unless each ``value`` lies between the one-sided derivatives of ``f`` at ``x``.
+
+    min(left, right) − tol ≤ value ≤ max(left, right) + tol, element-wise: the
+    check for a derivative's value at a kink (relu'(0) ∈ [0, 1]).
+    """
+    x = np.asarray(x)
+    tolerance = tolerance or TOLERANCES.get(x.dtype, TOLERANCES[np.dtype(np.float64)])
+    left, right = one_sided_differences(f, x)
+    value = np.broadcast_to(np.asarray(value, dtype=np.float64), x.shape)
+    low, high = np.minimum(left, right), np.maximum(left, right)
+    slack = tolerance.atol + tolerance.rtol * np.maximum(np.abs(low), np.abs(high))
+    bad = (value < low - slack) | (value > high + slack)
+    if np.any(bad):
+        i = tuple(np.argwhere(bad)[0]) if x.ndim else ()
+        raise AssertionError(
+            f"not a subgradient at x = {float(x[i])!r}: value {float(value[i])!r} is outside the one-sided "
+            f"derivatives [{float(low[i])!r}, {float(high[i])!r}] (tolerance rtol={tolerance.rtol:g}, "
+            f"atol={tolerance.atol:g})"
+        )

@@ -1,0 +1,272 @@
+"""``symdl verify``: prove every rule, and check its generated code numerically.
+
+For each rule: the symbolic identities of :meth:`Rule.prove`; at each kink,
+that the returned value is a subgradient and that the generated derivative
+returns it; central finite differences of the generated forward code against
+the generated derivative (float64, away from every breakpoint); both against a
+50-digit mpmath evaluation on [−40, 40] (float64 and float32); finite,
+warning-free results on [−1000, 1000] in float32 and float64; and that every
+planted mistake in the derivative (:mod:`symdl.verify.mutations`) fails those checks.
+Vector rules are checked by :mod:`symdl.verify.vector_rules`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from ..codegen.kernel import compile_kernel
+from ..rulebook.rule import Rule, rule, rule_params, rules
+from ..rulebook.vector_rules import VectorRule
+from ..symbolic.proof import breakpoints
+from ..testing import (
+    ACCURACY_RTOL,
+    STABILITY_LIMIT,
+    central_difference,
+    mpmath_reference,
+    relative_error,
+    sample_points,
+    stability_grid,
+    unstable_points,
+)
+from .vector_rules import check_vector_rule
+
+__all__ = ["FD_TOLERANCE", "RuleReport", "verify_rule", "verify_rules"]
+
+#: Largest |fd − d| / max(1, |d|) accepted for float64 central differences.
+FD_TOLERANCE = 1e-6
+
+
+@dataclass
+class RuleReport:
+    """What :func:`verify_rule` measured for one rule."""
+
+    name: str
+    proofs: dict[str, bool] = field(default_factory=dict)
+    kinks_ok: bool = True
+    fd_error: float = 0.0
+    accuracy64: float = 0.0
+    accuracy32: float = 0.0
+    unstable: list[str] = field(default_factory=list)
+    mutants_killed: int = 0
+    mutants_total: int = 0
+    mutant_survivors: list[str] = field(default_factory=list)
+    #: What the row measures: "rule" (everything), "proof" (proofs only), "network" (gradient check and mutants).
+    kind: str = "rule"
+
+    @property
+    def proven(self) -> bool:
+        return all(self.proofs.values())
+
+    @property
+    def stable(self) -> bool:
+        return not self.unstable
+
+    @property
+    def passed(self) -> bool:
+        return (
+            self.proven
+            and self.kinks_ok
+            and self.fd_error <= FD_TOLERANCE
+            and self.accuracy64 <= ACCURACY_RTOL[np.dtype(np.float64)]
+            and self.accuracy32 <= ACCURACY_RTOL[np.dtype(np.float32)]
+            and self.stable
+            and self.mutants_killed == self.mutants_total
+        )
+
+    def _repr_html_(self) -> str:
+        from ..report.display import reports_html
+
+        return reports_html([self])
+
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        from ..report.display import report_mimebundle, select
+
+        return select(report_mimebundle([self]), include, exclude)  # type: ignore[arg-type]
+
+
+def _away_from(points: list[Callable[..., np.ndarray]], values: list[np.ndarray], index: int) -> None:
+    """Move ``values[index]`` at least 1e-3·max(1, |p|) away from each breakpoint p (in place)."""
+    x = values[index]
+    for point in points:
+        p = np.broadcast_to(point(*values), x.shape)
+        margin = 1e-3 * np.maximum(1.0, np.abs(p))
+        close = np.abs(x - p) < margin
+        x[close] = p[close] + np.where(x[close] >= p[close], margin[close], -margin[close])
+
+
+def _breakpoint_functions(r: Rule, var: sp.Symbol) -> list[Callable[..., np.ndarray]]:
+    exprs = [r.bind(r.expr), r.bind(r.derivative(var))]
+    found: list[sp.Expr] = []
+    for e in exprs:
+        found += [p for p in breakpoints(e, var) if p not in found]
+    return [compile_kernel(p, r.inputs, f"breakpoint_{i}") for i, p in enumerate(found)]
+
+
+def verify_rule(
+    r: Rule | VectorRule, points: int = 200, seed: int = 0, proofs: Mapping[str, object] | None = None
+) -> RuleReport:
+    """Prove ``r`` and check its generated code; see the module docstring for what is checked.
+
+    ``proofs``: the result of ``r.prove()`` when the caller already has it
+    (the report builder quotes the proofs and need not run them twice).
+    """
+    if not isinstance(r, (Rule, VectorRule)):
+        raise TypeError(f"verify_rule takes a rule (symdl.rule or symdl.formula_rule), got {type(r).__name__}")
+    _check_points(points)
+    report = RuleReport(r.name)
+    report.proofs = {label: bool(proof) for label, proof in (r.prove() if proofs is None else proofs).items()}
+    if isinstance(r, VectorRule):
+        for key, value in check_vector_rule(r, rows=max(4, points // 5), seed=seed).items():
+            setattr(report, key, value)
+        return report
+    bound_subs = r.param_subs
+    # Element by element even for penalties (whose numeric() sums), so that differences can be taken.
+    forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.kernel_name)
+    report.kinks_ok = check_kinks(r)
+    rng = np.random.default_rng(seed)
+    d = r.definition
+    for var in (r.wrt, *d.other_textbooks):
+        derivative = r.numeric_derivative(var)
+        values = _points(r, var, points, rng)
+        report.fd_error = max(report.fd_error, _fd_error(r, var, forward, derivative, values))
+        exact_expr = r.bind(r.derivative(var))
+        for dtype, attr in ((np.float64, "accuracy64"), (np.float32, "accuracy32")):
+            cast = [v.astype(dtype) for v in values]
+            for kernel, expr in ((forward, r.bind(r.expr)), (derivative, exact_expr)):
+                with np.errstate(all="ignore"):
+                    numeric = np.asarray(kernel(*cast))
+                # Only where the code gives a number: elsewhere (overflow, log of a negative) there is nothing
+                # to compare, the stability check reports it, and mpmath would chase exp(exp(exp(40))) forever.
+                finite = np.broadcast_to(np.isfinite(numeric), numeric.shape)
+                reference = mpmath_reference(expr.subs(bound_subs), r.inputs, cast, where=finite)
+                errors = relative_error(numeric, reference)[finite]
+                worst = float(np.max(errors)) if errors.size else float("inf")
+                setattr(report, attr, max(getattr(report, attr), worst))
+        report.unstable += _check_stability(r, derivative, forward)
+    if r.kind != "formula":
+        from .mutations import mutation_report
+
+        mutations = mutation_report(r)
+        report.mutants_killed, report.mutants_total = mutations.killed, mutations.total
+        report.mutant_survivors = mutations.survivors
+    return report
+
+
+def _points(r: Rule, var: sp.Symbol, points: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Random inputs on [−40, 40] (or the declared ranges and labels), moved away from every breakpoint in ``var``."""
+    d = r.definition
+    values = sample_points(rng, r.inputs, points, d.input_ranges, d.label_values)
+    index = r.inputs.index(var)
+    edges = _breakpoint_functions(r, var)
+    if edges:
+        # Half the points go near a breakpoint, on either side: uniform points on [−40, 40] would
+        # seldom land in hard_tanh's (−1, 1), and a wrong derivative there would go unseen.
+        x = values[index]
+        near = rng.random(points) < 0.5
+        which = rng.integers(0, len(edges), size=points)
+        for k, edge in enumerate(edges):
+            rows = near & (which == k)
+            at = np.broadcast_to(edge(*values), x.shape)[rows]
+            x[rows] = at + rng.uniform(-1, 1, size=int(rows.sum())) * np.maximum(1.0, np.abs(at))
+    _away_from(edges, values, index)
+    return values
+
+
+def _fd_error(
+    r: Rule, var: sp.Symbol, forward: Callable[..., np.ndarray], derivative: Callable[..., np.ndarray], values: list
+) -> float:
+    """max |fd − d| / max(1, |d|) of the generated derivative against central differences of the forward code."""
+    # Overflow and NaN are measured, not warned about: points where both sides are non-finite (exp(exp(z)) at
+    # z = 40) belong to the stability check; a point where only one side is finite is a disagreement.
+    with np.errstate(all="ignore"):
+        fd = central_difference(forward, values, r.inputs.index(var))
+        exact = derivative(*values)
+        error = np.abs(fd - exact) / np.maximum(1.0, np.abs(exact))
+    both = np.isfinite(fd) & np.isfinite(exact)
+    error = np.where(both, error, np.where(np.isfinite(fd) | np.isfinite(exact), np.inf, 0.0))
+    return float(np.max(error)) if error.size else 0.0
+
+
+def fd_error(r: Rule, points: int = 200, seed: int = 0) -> float:
+    """The finite-difference error of ``r``'s generated derivative by its first input (see :func:`verify_rule`)."""
+    forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.kernel_name)
+    values = _points(r, r.wrt, points, np.random.default_rng(seed))
+    return _fd_error(r, r.wrt, forward, r.numeric_derivative(), values)
+
+
+def check_kinks(r: Rule) -> bool:
+    """Each kink's value is a subgradient, and the generated derivative returns it there."""
+    derivative = r.numeric_derivative()
+    for kink in r.kinks:
+        others = dict(zip(r.inputs[1:], [sp.Rational(37, 100)] * len(r.inputs[1:])))
+        if not kink.is_subgradient({**r.param_subs, **others}):
+            return False
+        others = [np.float64(0.37) for _ in r.inputs[1:]]
+        at = float(sp.N(r.bind(kink.at).subs(dict(zip(r.inputs[1:], others)))))
+        returned = float(np.asarray(derivative(np.float64(at), *others)))
+        expected = float(sp.N(r.bind(kink.value).subs(dict(zip(r.inputs[1:], others)))))
+        if abs(returned - expected) > 1e-12 * max(1.0, abs(expected)):
+            return False
+    return True
+
+
+def _check_stability(r: Rule, *kernels: Callable[..., np.ndarray]) -> list[str]:
+    problems = []
+    d = r.definition
+    for dtype in (np.float32, np.float64):
+        high = STABILITY_LIMIT
+        if d.exp_growth:
+            high = min(high, float(np.log(np.finfo(dtype).max)) / d.exp_growth * 0.999)
+        grids = []
+        for s in r.inputs:
+            lo, hi = d.input_ranges.get(s, (-STABILITY_LIMIT, high))
+            grid = stability_grid(np.dtype(dtype), lo, hi)
+            grids.append(grid if len(r.inputs) == 1 else grid[:: max(1, len(grid) // 40)])
+        for kernel in kernels:
+            count, first = unstable_points(kernel, grids)
+            if count:
+                problems.append(f"{kernel.name} ({np.dtype(dtype).name}): {first}")
+    return problems
+
+
+#: Points per check: enough to be meaningful, few enough to finish (mpmath costs ~1 ms a point).
+MAX_POINTS = 100_000
+
+
+def _check_points(points: object) -> None:
+    if not isinstance(points, int) or isinstance(points, bool) or not 1 <= points <= MAX_POINTS:
+        raise ValueError(f"points must be an integer from 1 to {MAX_POINTS}, got {points!r}")
+
+
+def _cases(name: str) -> list[tuple[str, Rule | VectorRule]]:
+    """The rule at its defaults and, when it has parameters, at other values (bugs hide behind α = 1)."""
+    cases: list[tuple[str, Rule | VectorRule]] = [(name, rule(name))]
+    params = rule_params(name)
+    if params:
+        other = {p.name: round(p.default * 2.5 if p.default else 0.5, 6) for p in params}
+        label = ", ".join(f"{k}={v}" for k, v in other.items())
+        cases.append((f"{name}({label})", rule(name, **other)))
+    return cases
+
+
+def verify_rules(
+    names: list[str] | None = None, progress: Callable[[str, int, int], None] | None = None, points: int = 200
+) -> list[RuleReport]:
+    """Verify every rule (or those named), each also at non-default parameters; ``progress(label, i, n)`` before each."""
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of rule names, got the string {names!r}")
+    _check_points(points)
+    names = list(rules()) if names is None else list(names)
+    cases = [case for name in names for case in _cases(name)]
+    reports = []
+    for i, (label, r) in enumerate(cases):
+        if progress:
+            progress(label, i, len(cases))
+        report = verify_rule(r, points=points)
+        report.name = label
+        reports.append(report)
+    return reports
