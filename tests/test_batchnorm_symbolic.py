@@ -161,21 +161,6 @@ def test_the_gap_is_a_sympy_expression_that_is_not_identically_zero():
 # --- the normal form and the stages -----------------------------------------------------------
 
 
-def test_the_normal_form_contracts_only_indices_known_to_be_in_range():
-    f = sp.IndexedBase("f")
-    summed = sp.Sum(sp.KroneckerDelta(bs.k, bs.p) * f[bs.k], (bs.k, 0, bs.m - 1))
-    assert bs.index_normal_form(summed, {bs.p: (0, bs.m - 1)}) == f[bs.p]
-    with pytest.raises(ValueError, match="not known to lie"):
-        bs.index_normal_form(summed)
-
-
-def test_the_normal_form_renames_bound_indices_and_counts_constants():
-    f = sp.IndexedBase("f")
-    one = sp.Sum(f[bs.k] + 2, (bs.k, 0, bs.m - 1))
-    other = sp.Sum(f[bs.l], (bs.l, 0, bs.m - 1)) + 2 * bs.m
-    assert bs.index_normal_form(one - other) == 0
-
-
 def test_compose_refuses_to_capture_a_bound_index():
     delta_stage = next(s for s in bs.STAGES["train_forward"] if s.name == "delta")
     with pytest.raises(ValueError, match="capture"):

@@ -3,12 +3,12 @@ r"""Proofs that BP1–BP4 in index notation are the derivative of C: symbolic wi
 Symbolic widths (:func:`prove_symbolic_widths`, depth 1–3): C of
 :class:`~symdl.network.index_form.IndexNetwork` is differentiated directly by
 w^l_{pq} and b^l_p (SymPy's chain rule through the nested sums yields
-Kronecker deltas), the deltas are contracted with
-``sympy.concrete.delta.deltasummation``, and the result is compared with the
-BP3/BP4 right-hand side after δ is unrolled through BP2 and BP1. Both sides
-are brought to one canonical form (:func:`symdl.symbolic.index_sums.canonical`) using
-only identities valid for finite sums; the claim holds when the difference is
-structurally 0. Otherwise an exact counterexample is sought (small widths,
+Kronecker deltas), the deltas are contracted (:func:`symdl.symbolic.index_sums.contract_deltas`,
+for p, q in the ranges of their layers), and the result is compared with the
+BP3/BP4 right-hand side after δ is unrolled through BP2 and BP1. The difference
+is brought to the normal form of index sums using only identities valid for
+finite sums; the claim holds when :func:`~symdl.symbolic.index_sums.is_zero_index_expr`
+shows it is 0. Otherwise an exact counterexample is sought (small widths,
 polynomial σ and C, rational weights) to refute the claim.
 
 General depth follows by induction (:data:`INDUCTION_STEP`), whose step is
@@ -27,7 +27,7 @@ from fractions import Fraction
 import mpmath
 import sympy as sp
 
-from ..symbolic.index_sums import contract_deltas, structurally_zero
+from ..symbolic.index_sums import Ranges, contract_deltas, is_zero_index_expr
 from ..symbolic.proof import Proof
 from .index_form import (
     COST,
@@ -58,6 +58,7 @@ __all__ = [
     "prove_induction_step",
     "prove_symbolic_widths",
     "sort_equations",
+    "unit_ranges",
     "unroll_deltas",
 ]
 
@@ -194,9 +195,14 @@ def _counterexample(difference: sp.Expr, depth: int, free: Sequence[sp.Symbol]) 
 # --- proofs for symbolic widths ----------------------------------------------
 
 
-def _compare(derived: sp.Expr, claimed: sp.Expr, depth: int, free: Sequence[sp.Symbol]) -> Proof:
+def unit_ranges(layer: int) -> Ranges:
+    """0 ≤ p < n_l and 0 ≤ q < n_{l−1}: the range hypotheses of the unit w^l_{pq} a derivative is taken at."""
+    return {p: (sp.S.Zero, width(layer) - 1), q: (sp.S.Zero, width(layer - 1) - 1)}
+
+
+def _compare(derived: sp.Expr, claimed: sp.Expr, depth: int, free: Sequence[sp.Symbol], ranges: Ranges) -> Proof:
     difference = derived - claimed
-    if structurally_zero(difference):
+    if is_zero_index_expr(difference, ranges):
         return Proof(
             True,
             "index notation, symbolic widths: dC differentiated directly, Kronecker deltas contracted "
@@ -206,7 +212,7 @@ def _compare(derived: sp.Expr, claimed: sp.Expr, depth: int, free: Sequence[sp.S
     witness = _counterexample(difference, depth, free)
     if witness:
         return Proof(False, witness)
-    return Proof(False, "not shown: canonical forms differ and no counterexample was found")
+    return Proof(False, "not shown: the normal form is not 0 and no counterexample was found")
 
 
 def prove_symbolic_widths(depth: int, equations: Sequence[sp.Eq] | None = None) -> dict[str, Proof]:
@@ -222,7 +228,7 @@ def prove_symbolic_widths(depth: int, equations: Sequence[sp.Eq] | None = None) 
     total = network.total_cost()
     results: dict[str, Proof] = {}
     for layer in range(1, depth + 1):
-        in_range = [p >= 0, p <= width(layer) - 1, q >= 0, q <= width(layer - 1) - 1]
+        ranges = unit_ranges(layer)
         targets = (
             ("w", weight(layer)[p, q], (p, q), claims.weights, f"a^{{{layer - 1}}}_q delta^{{{layer}}}_p"),
             ("b", bias(layer)[p], (p,), claims.biases, f"delta^{{{layer}}}_p"),
@@ -232,10 +238,10 @@ def prove_symbolic_widths(depth: int, equations: Sequence[sp.Eq] | None = None) 
             if layer not in table:
                 results[label] = Proof(False, f"no equation gives dC/d{name}^{layer}")
                 continue
-            derived = contract_deltas(sp.diff(total, target), in_range)
+            derived = contract_deltas(sp.diff(total, target), ranges)
             indices, rhs = table[layer]
             claimed = network.unroll(unroll_deltas(instantiate(indices, rhs, free), claims, depth))
-            results[label] = _compare(derived, claimed, depth, free)
+            results[label] = _compare(derived, claimed, depth, free, ranges)
     return results
 
 
@@ -265,7 +271,7 @@ def prove_induction_step() -> Proof:
 
     Layer l is symbolic: z^l, a^{l−1}, D = ∂C/∂z^{l+1} and Δ = ∂C/∂z^l are
     generic arrays over symbolic widths. Each identity is derived by
-    differentiation and delta contraction and compared canonically; the
+    differentiation and delta contraction and compared in the normal form of index sums; the
     multivariable chain rule that links them to ∂C is the one step taken as
     known (see :data:`INDUCTION_STEP`).
     """
@@ -287,7 +293,7 @@ def prove_induction_step() -> Proof:
     # Σ_k D_k z^{l+1}_k is linear in the D_k, so its derivative is Σ_k D_k ∂z^{l+1}_k/∂(·).
     pulled_back = sp.Sum(upstream[k] * z_above(k), (k, 0, n_above - 1))
     through_layer = sp.Sum(error[k] * z_layer(k), (k, 0, n_here - 1))
-    in_range = [j >= 0, j <= n_here - 1, p >= 0, p <= n_here - 1, q >= 0, q <= n_below - 1]
+    ranges = {j: (0, n_here - 1), p: (0, n_here - 1), q: (0, n_below - 1)}
     identities = {
         "BP2 step": (
             sp.diff(pulled_back, z_here[j]),
@@ -299,10 +305,10 @@ def prove_induction_step() -> Proof:
     failed = [
         name
         for name, (derived, claimed) in identities.items()
-        if not structurally_zero(contract_deltas(derived, in_range) - claimed)
+        if not is_zero_index_expr(contract_deltas(derived, ranges) - claimed, ranges)
     ]
     if failed:
-        return Proof(False, f"not shown: canonical forms differ for {', '.join(failed)}", len(identities))
+        return Proof(False, f"not shown: the normal form is not 0 for {', '.join(failed)}", len(identities))
     return Proof(
         True,
         "index notation, symbolic layer l and widths: d/dz^l_j of Σ_k D_k z^{l+1}_k and d/db^l, d/dw^l of "

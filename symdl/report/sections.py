@@ -515,9 +515,15 @@ def _index_steps(depth: int) -> list[Step]:
         k,
         unit_index,
         weight,
-        width,
     )
-    from ..network.index_proofs import instantiate, p, q, sort_equations, unroll_deltas
+    from ..network.index_proofs import (
+        instantiate,
+        p,
+        q,
+        sort_equations,
+        unit_ranges,
+        unroll_deltas,
+    )
     from ..symbolic.index_sums import contract_deltas
 
     net = IndexNetwork(depth)
@@ -537,8 +543,7 @@ def _index_steps(depth: int) -> list[Step]:
         target = weight(layer)[p, q]
         dC = sp.Derivative(COST, target)
         raw = sp.diff(total, target)
-        in_range = [p >= 0, p <= width(layer) - 1, q >= 0, q <= width(layer - 1) - 1]
-        contracted = contract_deltas(raw, in_range)
+        contracted = contract_deltas(raw, unit_ranges(layer))
         steps.append(
             Step(
                 f"Differentiate C by w^{layer}_pq: the chain rule through the sums",
@@ -659,44 +664,10 @@ def backprop_section(
 
 
 def _batchnorm_backward_steps() -> list[Step]:
-    """The backward pass stage by stage (Ioffe & Szegedy): ∂L/∂x̂, ∂L/∂σ², ∂L/∂μ, then ∂L/∂x_p."""
+    """The backward pass stage by stage (Ioffe & Szegedy): the steps batch norm's own proof checks."""
     from ..layers import batchnorm_symbolic as bn
-    from ..symbolic.index_sums import contract_deltas
 
-    m, i, j, p = bn.m, bn.i, bn.j, bn.p
-    mu, var, xhat = (sp.IndexedBase(n, real=True) for n in ("mu_B", "sigma_B^2", "xhat"))
-    L = sp.Symbol("L", real=True)
-    in_range = [p >= 0, p <= m - 1]
-    xhat_i = bn.normalized(i).subs(bn.batch_variance(), var[j]).subs(bn.batch_mean(), mu[j])
-    var_stage = bn.batch_variance().subs(bn.batch_mean(), mu[j])
-    loss_of_xhat = bn.loss().xreplace({bn.transform(i): bn.transform(i).subs(bn.normalized(i), xhat[i, j])})
-    d_xhat = contract_deltas(sp.diff(loss_of_xhat, xhat[p, j]), in_range)
-    d_var = sp.Sum(d_xhat.xreplace({p: i}) * sp.diff(xhat_i, var[j]), (i, 0, m - 1))
-    d_mu = sp.Sum(d_xhat.xreplace({p: i}) * sp.diff(xhat_i, mu[j]), (i, 0, m - 1)) + sp.Derivative(L, var[j]) * sp.diff(var_stage, mu[j])
-    dvar_dx = contract_deltas(sp.diff(var_stage, bn.x[p, j]), in_range)
-    dmu_dx = contract_deltas(sp.diff(bn.batch_mean(), bn.x[p, j]), in_range)
-    dxhat_dx = sp.diff(xhat_i.xreplace({i: p}), bn.x[p, j])
-    d_x = sp.Derivative(L, xhat[p, j]) * dxhat_dx + sp.Derivative(L, var[j]) * dvar_dx + sp.Derivative(L, mu[j]) * dmu_dx
-    closed = bn.vjp_closed_form()
-    return [
-        Step("Backward through y = γx̂ + β", (Math(sp.Derivative(L, xhat[p, j]), d_xhat),),
-             "L = Σ_i dy_ij y_ij (the VJP with cotangent dy); deltas contracted"),
-        Step("Backward into σ²_B (x̂ depends on it through the root)", (Math(sp.Derivative(L, var[j]), d_var),)),
-        Step("Backward into μ_B (through x̂ and through σ²_B)", (Math(sp.Derivative(L, mu[j]), d_mu),)),
-        Step(
-            "The partials of the statistics and of x̂ by x_p",
-            (Math(sp.Derivative(var_stage, bn.x[p, j]), dvar_dx), Math(sp.Derivative(bn.batch_mean(), bn.x[p, j]), dmu_dx),
-             Math(sp.Derivative(xhat[p, j], bn.x[p, j]), dxhat_dx)),
-            "each by sympy.diff, deltas contracted; μ_B and σ²_B held fixed where they are variables",
-        ),
-        Step("Backward into x_p: the three paths added", (Math(sp.Derivative(L, bn.x[p, j]), d_x),)),
-        Step(
-            "The closed form",
-            (Math(sp.Derivative(L, bn.x[p, j]), closed["x"]), Math(sp.Derivative(L, bn.gamma[j]), closed["gamma"]),
-             Math(sp.Derivative(L, bn.beta[j]), closed["beta"])),
-            "sympy.diff of L through every stage at once, deltas contracted, equals this for m = 1 … 6 and for symbolic m (see the checks)",
-        ),
-    ]
+    return [Step(st.title, tuple(Math(lhs, rhs) for lhs, rhs in st.equations), st.note) for st in bn.backward_steps()]
 
 
 def batchnorm_section(*, verify: bool = True) -> Section:

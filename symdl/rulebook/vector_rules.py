@@ -3,7 +3,8 @@
 A vector rule is held as an index-notation SymPy expression (``IndexedBase``,
 ``Sum``), so one expression serves every width. Its derivative is taken by
 SymPy index by index and the Kronecker deltas contracted
-(``sympy.concrete.delta.deltasummation``). Proofs run at concrete sizes,
+(:func:`symdl.symbolic.index_sums.contract_deltas`, each index in its axis'
+range). Proofs run at concrete sizes,
 expanded to scalars (exact), and for softmax also for symbolic width n.
 Numeric code is the vector-Jacobian product (VJP) ``(*inputs, v) ↦ vᵀJ``,
 printed from a compact index form that the proofs show equal to vᵀJ.
@@ -16,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sympy as sp
-from sympy.concrete.delta import deltasummation
 
 from ..codegen.index_kernels import (
     Centered,
@@ -27,6 +27,7 @@ from ..codegen.index_kernels import (
     compile_index_kernel,
 )
 from ..codegen.kernel import Kernel
+from ..symbolic.index_sums import Ranges, contract_deltas, is_zero_index_expr
 from ..symbolic.proof import Proof, prove_zero
 from .rule import Displayed, Kind, register_vector
 
@@ -118,7 +119,13 @@ class VectorRule(Displayed):
         """∂ output[out] / ∂ wrt[idx] in index form, Kronecker deltas contracted."""
         inp = self._input(wrt)
         target = inp.base[tuple(_fresh(s) for s in inp.indices)]
-        return contract(sp.diff(self.expr, target))
+        return contract_deltas(sp.expand(sp.diff(self.expr, target)), self.index_ranges(inp.base))
+
+    def index_ranges(self, wrt: sp.IndexedBase | str | None = None) -> Ranges:
+        """0 ≤ i < size for each output index and each index of the derivative's target wrt[i′, …]."""
+        inp, d = self._input(wrt), self.definition
+        pairs = [*zip(d.output, d.output_sizes), *((_fresh(s), size) for s, size in zip(inp.indices, inp.sizes))]
+        return {index: (sp.S.Zero, size - 1) for index, size in pairs}
 
     def textbook(self, wrt: sp.IndexedBase | str | None = None, in_output: bool = False) -> sp.Expr:
         """The textbook Jacobian (softmax: s_i(δ_ik − s_k)) or gradient (cross-entropy: s − y), else the derived one."""
@@ -154,7 +161,7 @@ class VectorRule(Displayed):
         results: dict[str, Proof] = {}
         if d.symbolic_proof:
             for base, textbook in d.textbook_jacobian.items():
-                holds = _symbolic_zero(self.derivative(base) - textbook)
+                holds = is_zero_index_expr(self.derivative(base) - textbook, self.index_ranges(base))
                 results[f"jacobian by {base} - textbook (symbolic width)"] = Proof(holds, "delta contraction")
         for sizes in d.concrete_sizes:
             label = ", ".join(f"{s}={v}" for s, v in sizes.items())
@@ -257,22 +264,6 @@ def at_size(
     if shift is not None:
         expr = expr.replace(lambda e: isinstance(e, ShiftMax), lambda e: shift)
     return expr.doit()
-
-
-def contract(expr: sp.Expr) -> sp.Expr:
-    """Contract Kronecker deltas inside sums (deltasummation); indices are taken to be in range."""
-    expr = sp.expand(expr)
-    expr = expr.replace(
-        lambda e: isinstance(e, sp.Sum) and e.function.has(sp.KroneckerDelta),
-        lambda e: deltasummation(e.function, e.limits[0]),
-    )
-    # deltasummation guards the result with "index in range"; every index here is in range.
-    return expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: e.args[0][0])
-
-
-def _symbolic_zero(expr: sp.Expr) -> bool:
-    sums = {s: sp.Symbol(f"S{t}", positive=True) for t, s in enumerate(expr.atoms(sp.Sum))}
-    return sp.simplify(expr.xreplace(sums)) == 0
 
 
 def _prove_scalar_zero(expr: sp.Expr) -> bool:

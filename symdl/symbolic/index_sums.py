@@ -1,169 +1,300 @@
-r"""The normal form of index sums: Kronecker deltas contracted, every sum prenex with canonical indices.
+r"""The algebra of index sums: one Kronecker-delta contraction, one normal form, one zero test.
 
-An expression is in normal form (:func:`canonical`) when it is expanded into
-monomials and each monomial is coefficient · Σ_{k_a, k_b, …} (product): one
-sum in front, its limits sorted, a bound index over 0 … n_l − 1 named k_l.
-It is sound because every rewrite is an identity of finite sums — linearity,
-pulling out factors free of the index, counting constant terms, merging
-products and nested sums over distinct, uncaptured indices with constant
-bounds, and renaming a bound index when that captures nothing — so two
-expressions with the same normal form are equal. Different forms prove
-nothing either way.
+Every index-notation proof of symdl — BP1–BP4 (:mod:`symdl.network.index_proofs`),
+the vector rules (:mod:`symdl.rulebook.vector_rules`), batch norm
+(:mod:`symdl.layers.batchnorm_symbolic`) — and the derivation steps the reports
+show use these three functions, so a step shown is a step proven.
 
-Before that, :func:`contract_deltas` evaluates Σ_k δ_{kp} f_k = f_p
-(``sympy.concrete.delta.deltasummation``), dropping the "index in range"
-guard only under hypotheses the caller states.
+* :func:`contract_deltas`: Σ_{k=a}^{b} δ_{kp} f(k) = f(p) when a ≤ p ≤ b
+  (``sympy.concrete.delta.deltasummation``). The range hypotheses are stated:
+  ``ranges`` maps an index to the interval it is known to lie in (the indices
+  of enclosing sums are added automatically). Where p is not known to lie in
+  the range the result keeps SymPy's guard, Piecewise((f(p), a ≤ p ≤ b), (0, True)).
+* :func:`normal_form`: deltas contracted, then every sum split into monomials
+  coefficient · Π Σ_t (product): Σ(f + g) = Σf + Σg; Σ c·f = c·Σf for c free
+  of the index; Σ_{k=a}^{b} c = (b − a + 1)·c; the bound index renamed to
+  t_h, h the nesting height of the sum (1 for a sum with no sum inside), which
+  never captures: the sums inside bind t_1 … t_{h−1} only. Every rewrite is an
+  identity of finite sums, so two expressions with the same normal form are
+  equal; different forms prove nothing either way.
+* :func:`is_zero_index_expr`: the normal form, each sum (and every other
+  non-rational subterm) an independent symbol, then the zero rational function
+  over ℚ(params) by exact sparse arithmetic. True proves ≡ 0; False means not
+  shown. SymPy's ``simplify`` is never called on a sum.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Mapping, Sequence
 
 import sympy as sp
 from sympy.concrete.delta import deltasummation
+from sympy.core.relational import (
+    GreaterThan,
+    LessThan,
+    Relational,
+    StrictGreaterThan,
+    StrictLessThan,
+)
 
-from ..network.index_form import unit_index, width
+__all__ = [
+    "Ranges",
+    "bound_index",
+    "contract_deltas",
+    "is_zero_index_expr",
+    "normal_form",
+    "rational_zero",
+    "sum_symbols",
+]
 
-__all__ = ["canonical", "contract_deltas", "structurally_zero"]
+#: Range hypotheses: index ↦ (low, high), meaning low ≤ index ≤ high.
+Ranges = Mapping[sp.Symbol, tuple[sp.Expr, sp.Expr]]
 
 
-# --- contraction and canonical form --------------------------------------------
+def _checked(ranges: Ranges | None) -> dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]:
+    if ranges is None:
+        return {}
+    if not isinstance(ranges, Mapping):
+        raise TypeError(f"ranges must map an index to its (low, high) range, got {type(ranges).__name__}")
+    out = {}
+    for index, bounds in ranges.items():
+        if not isinstance(index, sp.Symbol) or not isinstance(bounds, tuple) or len(bounds) != 2:
+            raise TypeError(f"ranges must map an index symbol to (low, high), got {index!r}: {bounds!r}")
+        out[index] = (sp.sympify(bounds[0]), sp.sympify(bounds[1]))
+    return out
 
 
-def contract_deltas(expr: sp.Expr, in_range: Iterable[sp.Expr] = ()) -> sp.Expr:
-    """Σ_k δ_{kp} f_k = f_p: each sum over a Kronecker delta in ``expr`` contracted (deltasummation), innermost first.
+# --- the one contraction ---------------------------------------------------------------------
 
-    deltasummation guards its result with "the index is in range"; that guard
-    is dropped only when each of its relations is one of ``in_range`` (the
-    hypotheses 0 ≤ p < n_l, …) — otherwise the Piecewise stays and nothing
-    later can mistake it for the contracted value.
+
+def contract_deltas(expr: sp.Expr, ranges: Ranges | None = None) -> sp.Expr:
+    """Σ_{k=a}^{b} δ_{kp} f(k) = f(p) for every sum over a Kronecker delta in ``expr``, innermost first.
+
+    The equation holds when a ≤ p ≤ b; deltasummation returns it guarded,
+    Piecewise((f(p), a ≤ p ≤ b), (0, True)). The guard is dropped only when
+    ``ranges`` (index ↦ (low, high)) and the sums around the delta imply it;
+    otherwise it stays, and nothing later can mistake it for the contracted value.
     """
-    allowed = {sp.sympify(r).canonical for r in in_range}
+    return _contract(expr, _checked(ranges))
 
-    def walk(e: sp.Expr) -> sp.Expr:
-        if e.is_Atom or isinstance(e, sp.Indexed):
-            return e
-        args = tuple(walk(arg) for arg in e.args)
-        if args != e.args:
-            e = e.func(*args)
-        if not (isinstance(e, sp.Sum) and e.function.has(sp.KroneckerDelta)):
-            return e
-        body = e.function
-        for limit in e.limits:  # innermost first
-            body = deltasummation(sp.expand(body), limit) if body.has(sp.KroneckerDelta) else sp.Sum(body, limit)
-            body = body.replace(lambda u: isinstance(u, sp.Piecewise), lambda u: _drop_range_guard(u, allowed))
+
+def _contract(e: sp.Basic, known: dict) -> sp.Basic:
+    if e.is_Atom or isinstance(e, sp.Indexed):
+        return e
+    if isinstance(e, sp.Sum):
+        limits = [tuple(lim) for lim in e.limits]  # innermost first
+        body = _contract(e.function, {**known, **{v: (lo, hi) for v, lo, hi in limits}})
+        if not body.has(sp.KroneckerDelta):
+            return e if body == e.function else sp.Sum(body, *limits)
+        for n, limit in enumerate(limits):
+            # The indices of the sums around this one are in range inside it.
+            around = {**known, **{v: (lo, hi) for v, lo, hi in limits[n + 1 :]}}
+            if body.has(sp.KroneckerDelta):
+                body = deltasummation(sp.expand(body), limit)
+                body = body.replace(lambda u: isinstance(u, sp.Piecewise), lambda u: _drop_guard(u, around))
+            else:
+                body = sp.Sum(body, limit)
         return body
-
-    return walk(expr)
-
-
-def _drop_range_guard(pw: sp.Piecewise, allowed: set[sp.Expr]) -> sp.Expr:
-    (value, cond), *rest = pw.args
-    if rest != [(sp.S.Zero, sp.true)]:
-        return pw
-    relations = cond.atoms(sp.core.relational.Relational)
-    known = {r: sp.true for r in relations if r.canonical in allowed}
-    if cond == sp.true or (relations and cond.xreplace(known) == sp.true):
-        return value
-    return pw
+    args = tuple(_contract(arg, known) for arg in e.args)
+    return e.func(*args) if args != e.args else e
 
 
-def canonical(expr: sp.Expr) -> sp.Expr:
-    r"""``expr`` expanded with every sum in prenex form: coefficient · Σ_{k_a, k_b, …} (product), recursively.
+def _drop_guard(pw: sp.Piecewise, known: dict) -> sp.Expr:
+    """The first branch of ``pw`` when its condition follows from the range hypotheses, else ``pw``."""
+    value, cond = pw.args[0]
+    relations = cond.atoms(Relational) if cond != sp.true else set()
+    held = {r: sp.true for r in relations if _holds(r, known)}
+    return value if cond.xreplace(held) == sp.true else pw
 
-    Only identities of finite sums are used: Σ(f + g) = Σf + Σg; Σ c·f = c·Σf
-    for c free of the index; Σ_k c = (number of terms)·c; (Σ_k f)(Σ_m g) =
-    Σ_{k,m} f g when the indices are distinct and not captured; nested sums
-    with constant bounds merge and commute (limits sorted); and a bound index
-    over 0 … n_l − 1 is renamed to k_l (:func:`unit_index`) when that captures
-    nothing. Two expressions with the same canonical form are therefore equal;
-    different forms prove nothing either way.
+
+def _holds(relation: Relational, known: dict) -> bool:
+    """Whether ``relation`` (linear in ranged indices) holds for every index value in its known range."""
+    if isinstance(relation, (GreaterThan, StrictGreaterThan)):
+        gap = relation.lhs - relation.rhs
+    elif isinstance(relation, (LessThan, StrictLessThan)):
+        gap = relation.rhs - relation.lhs
+    else:
+        return False
+    gap = sp.expand(gap)
+    for index in sorted(gap.free_symbols & set(known), key=sp.default_sort_key):
+        slope = sp.diff(gap, index)
+        if not slope.is_number or slope == 0:
+            return False
+        low, high = known[index]
+        gap = sp.expand(gap.xreplace({index: low if slope > 0 else high}))  # the worst case over the range
+    strict = isinstance(relation, (StrictGreaterThan, StrictLessThan))
+    return bool(gap.is_positive if strict else gap.is_nonnegative)
+
+
+# --- the one normal form -----------------------------------------------------------------------
+
+
+def bound_index(height: int) -> sp.Symbol:
+    """t_h: the name :func:`normal_form` gives the index of a sum of nesting height h (1: no sum inside)."""
+    return sp.Symbol(f"t_{height}", integer=True)
+
+
+def normal_form(expr: sp.Expr, ranges: Ranges | None = None) -> sp.Expr:
+    """``expr`` with deltas contracted (:func:`contract_deltas`), expanded into coefficient · Π Σ_{t…} (product).
+
+    Rewrites, each an identity of finite sums: Σ(f + g) = Σf + Σg; Σ c·f =
+    c·Σf for c free of the index; Σ_{k=a}^{b} c = (b − a + 1)·c; Σ_k f_k Σ_m
+    g_{km} = Σ_{k,m} f_k g_{km} when m's bounds are free of k (sums with
+    constant bounds merge and commute); renaming bound indices. A merged sum
+    keeps only factors that depend on its indices, so it is one connected
+    block; its indices are named t_{h+1}, t_{h+2}, … (h the nesting height of
+    the sums inside it, whose indices are t_1 … t_h: no capture), in the
+    order that gives the least expression, and listed sorted.
     """
+    return _normal(contract_deltas(expr, ranges))
+
+
+def _normal(expr: sp.Expr) -> sp.Expr:
     if not expr.has(sp.Sum):
         return sp.expand(expr)
-    if isinstance(expr, sp.Add):
-        return sp.Add(*(canonical(arg) for arg in expr.args))
-    if isinstance(expr, sp.Mul) or (isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp > 0):
-        factors = expr.args if isinstance(expr, sp.Mul) else [expr.base] * int(expr.exp)
-        terms = [sp.S.One]
-        for factor in factors:
-            parts = sp.Add.make_args(canonical(factor))
-            terms = [_product([t, u]) for t in terms for u in parts]
-        return sp.Add(*terms)
     if isinstance(expr, sp.Sum):
-        total = canonical(expr.function)
+        body = _normal(expr.function)
         for limit in expr.limits:  # innermost first
-            total = sp.Add(*(_sum_term(term, limit) for term in sp.Add.make_args(total)))
-        return total
-    return expr.func(*(canonical(arg) for arg in expr.args))
+            body = sp.Add(*(_sum_monomial(term, tuple(limit)) for term in sp.Add.make_args(sp.expand(body))))
+        return body
+    return sp.expand(expr.func(*(_normal(arg) for arg in expr.args)))
 
 
-def _canonical_index(dummy: sp.Symbol, low: sp.Expr, high: sp.Expr) -> sp.Symbol:
-    """k_l for a sum over 0 … n_l − 1, else ``dummy`` unchanged."""
-    size = high + 1
-    if low == 0 and isinstance(size, sp.Symbol) and size.name[:2] == "n_" and size.name[2:].isdigit():
-        layer = int(size.name[2:])
-        if size == width(layer):
-            return unit_index(layer)
-    return dummy
+def _height(expr: sp.Basic) -> int:
+    """The deepest nesting of summation indices in ``expr`` (0 without sums)."""
+    if isinstance(expr, sp.Sum):
+        return len(expr.limits) + _height(expr.function)
+    return max((_height(arg) for arg in expr.args), default=0)
 
 
-def _sum_term(term: sp.Expr, limit: tuple) -> sp.Expr:
-    """Σ over ``limit`` of one monomial ``term`` (whose sums are already prenex), in prenex form."""
-    dummy, low, high = limit
-    name = _canonical_index(dummy, low, high)
-    if name != dummy and name not in term.free_symbols:
-        term, dummy = term.xreplace({dummy: name}), name
-    outer = [f for f in sp.Mul.make_args(term) if dummy not in f.free_symbols]
-    inner = [f for f in sp.Mul.make_args(term) if dummy in f.free_symbols]
-    if not inner:
-        return sp.Add(*(_product([*outer, count]) for count in sp.Add.make_args(sp.expand(high - low + 1))))
-    plain = sp.Mul(*(f for f in inner if not isinstance(f, sp.Sum)))
-    sums = _product([f for f in inner if isinstance(f, sp.Sum)])
-    # Σ_k c_k Σ_m f = Σ_{k,m} c_k f when m is not free in c_k and the bounds are constant.
-    if (
-        isinstance(sums, sp.Sum)
-        and not set(sums.variables) & plain.free_symbols
-        and dummy not in sums.variables
-        and _constant_limits(sums.limits, [dummy])
-    ):
-        new = sp.Sum(plain * sums.function, *_sorted_limits([*sums.limits, (dummy, low, high)]))
-    else:
-        new = sp.Sum(plain * sums, (dummy, low, high))  # sums that could not merge stay nested
-    return _product([*outer, new])
+def _apart(s: sp.Sum) -> sp.Sum:
+    """``s`` with its indices renamed to fresh dummies (so that sums can merge without capture)."""
+    return s.xreplace({v: sp.Dummy(v.name, integer=True) for v in s.variables})
 
 
-def _constant_limits(limits: Sequence[tuple], others: Sequence[sp.Symbol]) -> bool:
-    bound = {lim[0] for lim in limits} | set(others)
-    return all(not (set(lim[1].free_symbols) | set(lim[2].free_symbols)) & bound for lim in limits)
-
-
-def _sorted_limits(limits: Sequence[tuple]) -> list[tuple]:
-    return sorted((tuple(lim) for lim in limits), key=lambda lim: sp.default_sort_key(lim[0]))
-
-
-def _product(factors: Sequence[sp.Expr]) -> sp.Expr:
-    """The product of monomials whose sums are prenex, with sums over distinct constant ranges merged into one."""
-    plain: list[sp.Expr] = []
-    sums: list[sp.Sum] = []
-    for factor in factors:
-        for f in sp.Mul.make_args(factor):
-            (sums if isinstance(f, sp.Sum) else plain).append(f)
-    kept: list[sp.Expr] = []
-    merged: sp.Sum | None = None
-    for s in sums:
-        if merged is None:
-            merged = s
+def _sum_monomial(term: sp.Expr, limit: tuple) -> sp.Expr:
+    """Σ over ``limit`` of one monomial ``term`` (whose sums are already in normal form), in normal form."""
+    index, low, high = limit
+    outside, plain, limits = [], [], []
+    fresh = sp.Dummy(index.name, integer=True)
+    for f in sp.Mul.make_args(term):
+        if index not in f.free_symbols:
+            outside.append(f)
             continue
-        mine, theirs = set(merged.variables), set(s.variables)
-        free_clash = (mine & s.function.free_symbols) | (theirs & merged.function.free_symbols)
-        if mine & theirs or free_clash or not _constant_limits([*merged.limits, *s.limits], []):
-            kept.append(s)
-            continue
-        merged = sp.Sum(merged.function * s.function, *_sorted_limits([*merged.limits, *s.limits]))
-    return sp.Mul(*plain, *kept, *([merged] if merged is not None else []))
+        base, power = f.as_base_exp()
+        copies = [base] * int(power) if isinstance(base, sp.Sum) and power.is_Integer and power > 0 else [f]
+        for g in copies:
+            if isinstance(g, sp.Sum) and _constant_bounds(g, index):
+                g = _apart(g)  # constant bounds: merge Σ_k f_k Σ_m g_km = Σ_{k,m} f_k g_km
+                plain.append(g.function)
+                limits += [tuple(lim) for lim in g.limits]
+            else:
+                plain.append(g)
+    if not plain:
+        return sp.expand(sp.Mul(*outside) * (high - low + 1))
+    body = sp.Mul(*plain).xreplace({index: fresh})
+    return sp.Mul(*outside) * _canonical_sum(body, [(fresh, low, high), *limits])
 
 
-def structurally_zero(difference: sp.Expr) -> bool:
-    return canonical(difference) == 0
+def _constant_bounds(s: sp.Sum, index: sp.Symbol) -> bool:
+    """Whether no bound of ``s`` depends on ``index`` or on an index of ``s`` itself."""
+    bounds = set().union(*(sp.sympify(b).free_symbols for _, low, high in s.limits for b in (low, high)))
+    return not bounds & {index, *s.variables}
 
+
+def _canonical_sum(body: sp.Expr, limits: list[tuple]) -> sp.Sum:
+    """Σ over ``limits`` (bounds free of their indices) of ``body``, indices renamed t_{h+1}, … to the least form."""
+    height = _height(body)
+    names = [bound_index(height + n + 1) for n in range(len(limits))]
+    variables = [lim[0] for lim in limits]
+    if set(names) & (body.free_symbols - set(variables)):
+        raise ValueError(f"renaming the indices of a sum to {names} in {body} would capture")
+    orders = itertools.permutations(names) if len(names) <= _MAX_PERMUTED else [names]
+    best, best_key = None, None
+    for order in orders:
+        rename = dict(zip(variables, order))
+        renamed = [(rename[v], lo, hi) for v, lo, hi in limits]
+        candidate = sp.Sum(body.xreplace(rename), *sorted(renamed, key=lambda lim: sp.default_sort_key(lim[0])))
+        key = sp.default_sort_key(candidate)
+        if best_key is None or key < best_key:
+            best, best_key = candidate, key
+    return best
+
+
+_MAX_PERMUTED = 5  # beyond 5! orders the indices keep the order found: still sound, maybe not canonical
+
+
+# --- the one zero test ------------------------------------------------------------------------
+
+
+def sum_symbols(expr: sp.Expr) -> dict[sp.Sum, sp.Symbol]:
+    """Each sum in ``expr`` ↦ its own real symbol S0, S1, … (sorted, so the same on every run)."""
+    return {s: sp.Dummy(f"S{n}", real=True) for n, s in enumerate(sorted(expr.atoms(sp.Sum), key=sp.default_sort_key))}
+
+
+def _to_field(expr: sp.Expr, field: object, table: dict, params: frozenset) -> object:
+    """``expr`` in ``field`` by walking +, ·, integer powers; every other subterm a generator of ``table``."""
+    if expr in table:
+        return table[expr]
+    if expr.free_symbols <= params and not expr.atoms(sp.Indexed):
+        return field(field.domain.from_sympy(expr))
+    if isinstance(expr, sp.Add):
+        return sum((_to_field(arg, field, table, params) for arg in expr.args), field.zero)
+    if isinstance(expr, sp.Mul):
+        out = field.one
+        for arg in expr.args:
+            out *= _to_field(arg, field, table, params)
+        return out
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
+        return _to_field(expr.base, field, table, params) ** int(expr.exp)
+    raise KeyError(expr)
+
+
+def _generators(expr: sp.Expr, params: frozenset, domain: object, found: list) -> None:
+    if expr.free_symbols <= params and not expr.atoms(sp.Indexed):
+        try:
+            domain.from_sympy(expr)
+            return
+        except sp.polys.polyerrors.CoercionFailed:  # √2, π, …: a generator like any other
+            pass
+    if isinstance(expr, (sp.Add, sp.Mul)):
+        for arg in expr.args:
+            _generators(arg, params, domain, found)
+    elif isinstance(expr, sp.Pow) and expr.exp.is_Integer:
+        _generators(expr.base, params, domain, found)
+    elif expr not in found:
+        found.append(expr)
+
+
+def rational_zero(expr: sp.Expr, params: Sequence[sp.Symbol] = ()) -> bool:
+    """Whether ``expr`` is the zero rational function of its non-rational subterms over ℚ(params).
+
+    Symbols, array elements, function applications and other subterms that
+    are not +, · or integer powers are independent generators: if the result
+    is 0 for all their values it is 0 for the actual ones. Exact: sparse
+    rational-function arithmetic. True proves ``expr`` ≡ 0; False means not shown.
+    """
+    frozen = frozenset(params)
+    domain = sp.QQ.frac_field(*params) if params else sp.QQ
+    found: list[sp.Expr] = []
+    _generators(expr, frozen, domain, found)
+    names = [sp.Dummy(f"g{n}") for n in range(len(found))] or [sp.Dummy("g")]
+    field, *gens = sp.field(names, domain)
+    try:
+        return _to_field(expr, field, dict(zip(found, gens)), frozen) == field.zero
+    except (KeyError, ZeroDivisionError, sp.polys.polyerrors.CoercionFailed):
+        return False
+
+
+def is_zero_index_expr(expr: sp.Expr, ranges: Ranges | None = None, params: Sequence[sp.Symbol] = ()) -> bool:
+    """``expr`` ≡ 0: its :func:`normal_form` is 0, or is the zero rational function with each sum a symbol.
+
+    ``ranges`` are the hypotheses of the delta contraction, ``params`` the
+    symbols allowed in coefficients (a symbolic batch size m). True proves the
+    identity under those hypotheses; False means not shown.
+    """
+    normal = normal_form(expr, ranges)
+    if normal == 0:
+        return True
+    return rational_zero(normal.xreplace(sum_symbols(normal)), params)
