@@ -118,8 +118,8 @@ def width(layer: int) -> sp.Symbol:
 def unit_index(layer: int) -> sp.Symbol:
     """k_l: the one index symbol that runs over the units of layer ``layer``.
 
-    One symbol per layer means nested sums never reuse an index, and it is the
-    name :func:`symdl.symbolic.index_sums.canonical` gives every sum over 0 … n_l − 1.
+    One symbol per layer means nested sums never reuse an index (the normal
+    form of :mod:`symdl.symbolic.index_sums` renames bound indices its own way).
     """
     return sp.Symbol(f"k_{layer}", integer=True, nonnegative=True)
 
