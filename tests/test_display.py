@@ -215,19 +215,34 @@ def test_gradcheck_report_displays_its_verdict():
 
 
 def test_plot_delegates_to_symdl_plots(monkeypatch):
+    import symdl.display_hooks as hooks
+    import symdl.report.plots
+    from symdl.rulebook.rule import Rule
+    from symdl.rulebook.vector_rules import VectorRule
+
+    assert hooks._PLOTTERS[Rule] is hooks._PLOTTERS[VectorRule] is symdl.report.plots.plot_rule
     seen = {}
-    fake = types.ModuleType("symdl.report.plots")
 
     def plot_rule(rule, **kwargs):
         seen.update(rule=rule, kwargs=kwargs)
         return "figure"
 
-    fake.plot_rule = plot_rule
-    monkeypatch.setitem(sys.modules, "symdl.report.plots", fake)
+    monkeypatch.setitem(hooks._PLOTTERS, Rule, plot_rule)
+    monkeypatch.setitem(hooks._PLOTTERS, VectorRule, plot_rule)
     r = symdl.rule("tanh")
     assert r.plot(lo=-2, hi=2) == "figure" and seen == {"rule": r, "kwargs": {"lo": -2, "hi": 2}}
     softmax = symdl.rule("softmax")
     assert softmax.plot() == "figure" and seen["rule"] is softmax
+
+
+def test_a_value_without_a_renderer_says_so():
+    from symdl.display_hooks import Displayed
+
+    class Unregistered(Displayed):
+        pass
+
+    with pytest.raises(TypeError, match="no renderer is registered for Unregistered"):
+        Unregistered()._repr_mimebundle_()
 
 
 def test_plot_returns_a_matplotlib_figure():

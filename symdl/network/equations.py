@@ -34,6 +34,7 @@ import sympy as sp
 from sympy.core.symbol import Str
 
 # The seeds' index form (δˡⱼ = Σₖ wˡ⁺¹ₖⱼ δˡ⁺¹ₖ σ'(zˡⱼ), …) lives with its proofs' network; it is part of this module's API.
+from ..display_hooks import Displayed
 from .index_form import index_equations
 
 __all__ = [
@@ -230,7 +231,7 @@ def layer_symbols(depth: int, extra_inputs: Sequence[Sequence[str]] | None = Non
 
 
 @dataclass(frozen=True)
-class BackpropEquations:
+class BackpropEquations(Displayed):
     """The equations of one network, in evaluation order, each an ``Eq(symbol, expression)``.
 
     ``forward`` computes zˡ, aˡ; ``loss_gradient`` is ∇ₐC; ``backward``
@@ -255,16 +256,6 @@ class BackpropEquations:
         out.append(("loss gradient", _latex_eq(self.loss_gradient)))
         out += [(label, _latex_eq(eq)) for label, eq in self.backward]
         return out
-
-    def _repr_latex_(self) -> str:
-        from ..report.display import equations_latex
-
-        return equations_latex(self)
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        from ..report.display import equations_mimebundle, select
-
-        return select(equations_mimebundle(self), include, exclude)  # type: ignore[arg-type]
 
 
 def _latex_eq(eq: sp.Eq) -> str:

@@ -370,3 +370,24 @@ def gradcheck_mimebundle(report: GradCheckReport) -> dict[str, str]:
     """``text/plain`` (the report's one-line ``str``) and ``text/html`` (:func:`gradcheck_html`)."""
     return {"text/plain": str(report), "text/html": gradcheck_html(report)}
 
+
+
+def _register() -> None:
+    """Make rules, BP1–BP4 equations, check reports and gradient checks show themselves (see :mod:`symdl.display_hooks`)."""
+    from ..display_hooks import register_plotter, register_renderer
+    from ..network.equations import BackpropEquations
+    from ..rulebook.rule import Rule
+    from ..rulebook.vector_rules import VectorRule
+    from ..testing.gradcheck import GradCheckReport
+    from ..verify.rules import RuleReport
+    from .plots import plot_rule
+
+    for rule_class in (Rule, VectorRule):
+        register_renderer(rule_class, rule_mimebundle)
+        register_plotter(rule_class, plot_rule)
+    register_renderer(BackpropEquations, equations_mimebundle)
+    register_renderer(GradCheckReport, gradcheck_mimebundle)
+    register_renderer(RuleReport, lambda report: report_mimebundle([report]))
+
+
+_register()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 import sympy as sp
 
 from ..codegen.kernel import Kernel, compile_kernel
+from ..display_hooks import Displayed, Plottable
 from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import (
     Proof,
@@ -259,31 +260,7 @@ def formula_rule(
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 
 
-class Displayed:
-    """Notebook display and plotting, shared by :class:`Rule` and :class:`~symdl.rulebook.vector_rules.VectorRule`.
-
-    The logic is in :mod:`symdl.report.display` and :mod:`symdl.report.plots`, imported
-    when first used (``import symdl`` needs neither IPython nor matplotlib).
-    """
-
-    def _repr_latex_(self) -> str:
-        from ..report.display import rule_latex
-
-        return rule_latex(self)
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        from ..report.display import rule_mimebundle, select
-
-        return select(rule_mimebundle(self), include, exclude)  # type: ignore[arg-type]
-
-    def plot(self, **kwargs: object) -> object:
-        """A matplotlib Figure of the rule and its derivative (:func:`symdl.report.plots.plot_rule`; needs ``symdl[plot]``)."""
-        from ..report.plots import plot_rule
-
-        return plot_rule(self, **kwargs)
-
-
-class Rule(Displayed):
+class Rule(Displayed, Plottable):
     """One piece of network math: forward expression, derivative, proof, kinks, LaTeX and numeric code."""
 
     def __init__(

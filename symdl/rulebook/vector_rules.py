@@ -27,9 +27,10 @@ from ..codegen.index_kernels import (
     compile_index_kernel,
 )
 from ..codegen.kernel import Kernel
+from ..display_hooks import Displayed, Plottable
 from ..symbolic.index_sums import Ranges, contract_deltas, is_zero_index_expr
 from ..symbolic.proof import Proof, prove_zero
-from .rule import Displayed, Kind, register_vector
+from .rule import Kind, register_vector
 
 __all__ = ["VectorDefinition", "VectorInput", "VectorRule"]
 
@@ -75,7 +76,7 @@ COTANGENT = sp.IndexedBase("v", real=True)
 ROW_COTANGENT = sp.Symbol("v", real=True)  # the cotangent of a rule with one output per row (maxout)
 
 
-class VectorRule(Displayed):
+class VectorRule(Displayed, Plottable):
     """A rule on arrays: forward, Jacobian (index form), proofs, LaTeX, numeric forward and VJPs."""
 
     def __init__(self, name: str, kind: Kind, definition: VectorDefinition, summary: str) -> None:

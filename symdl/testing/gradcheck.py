@@ -22,6 +22,8 @@ from typing import Literal
 
 import numpy as np
 
+from ..display_hooks import Displayed
+
 __all__ = [
     "TOLERANCES",
     "GradCheckReport",
@@ -49,7 +51,7 @@ TOLERANCES: dict[np.dtype, Tolerance] = {
 
 
 @dataclass(frozen=True)
-class GradCheckReport:
+class GradCheckReport(Displayed):
     """The worst coordinate or direction of a :func:`check_grad` run, and what was used to judge it."""
 
     mode: str
@@ -69,16 +71,6 @@ class GradCheckReport:
     def passed(self) -> bool:
         scale = max(abs(self.analytic), abs(self.numeric))
         return self.abs_error <= self.tolerance.atol + self.tolerance.rtol * scale + self.rounding_floor
-
-    def _repr_html_(self) -> str:
-        from ..report.display import gradcheck_html
-
-        return gradcheck_html(self)
-
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        from ..report.display import gradcheck_mimebundle, select
-
-        return select(gradcheck_mimebundle(self), include, exclude)  # type: ignore[arg-type]
 
     def __str__(self) -> str:
         verdict = "passed" if self.passed else "FAILED"

@@ -20,6 +20,7 @@ import sympy as sp
 
 from ..rulebook.rule import Rule, _diff
 from ..symbolic.proof import prove_zero
+from .measures import FD_TOLERANCE, check_kinks, fd_error
 
 __all__ = ["MutationReport", "mutants", "mutation_report"]
 
@@ -53,8 +54,7 @@ def _with_derivative(r: Rule, derivative: sp.Expr) -> Rule:
 
 
 def mutation_report(r: Rule, points: int = 50) -> MutationReport:
-    """Run every mutant of ``r`` through the finite-difference and kink checks of :mod:`symdl.verify.rules`."""
-    from .rules import FD_TOLERANCE, check_kinks, fd_error
+    """Run every mutant of ``r`` through the finite-difference and kink checks of :mod:`symdl.verify.measures`."""
 
     report = MutationReport()
     truth = _diff(r.expr, r.wrt)
