@@ -248,7 +248,10 @@ def test_large_inputs_stay_finite_without_warnings_and_keep_the_dtype(dtype, siz
     y64, mean64, var64 = reference_forward(x.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64))
     tol = 1e-4 if dtype == np.float32 else 1e-11
     np.testing.assert_allclose(var, var64, rtol=tol, atol=tol * float(np.max(np.abs(x))) ** 2 + 1e-30)
-    assert np.all(np.abs(y - y64) <= tol * (np.abs(gamma) * np.sqrt(size) + np.abs(beta) + 1))
+    # A backward-stable x̂ is exact for x perturbed by a few ulps, so its error carries x̂'s condition number
+    # max|x| / √(σ² + ε): a constant column of 683.6 has σ² = 0, and one ulp of 683.6 in the mean moves x̂ by 3.6e-11.
+    condition = np.max(np.abs(x), axis=0) / np.sqrt(var64 + 1e-5)
+    assert np.all(np.abs(y - y64) <= tol * (np.abs(gamma) * (np.sqrt(size) + condition) + np.abs(beta) + 1))
 
 
 def test_every_function_keeps_float32():
