@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest

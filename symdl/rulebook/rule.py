@@ -18,6 +18,7 @@ import sympy as sp
 
 from ..codegen.kernel import Kernel, compile_kernel
 from ..display_hooks import Displayed, Plottable
+from ..symbolic.calculus import derivative
 from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import (
     Proof,
@@ -215,10 +216,7 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
     return Rule(name, entry.kind, definition, symbols, values, kink_convention, entry.summary)
 
 
-def _diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
-    """d expr / d var, with DiracDelta (the derivative of sign or Heaviside) as 0: it is 0 away from the
-    jump, and the value at a jump is the kink convention's business."""
-    return sp.diff(expr, var).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+_diff = derivative  # d expr / d var with DiracDelta as 0 (symdl.symbolic.calculus)
 
 
 def formula_rule(

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from ..rulebook.rule import Rule, _diff
+from ..rulebook.rule import Rule
+from ..symbolic.calculus import derivative as _diff
 from ..symbolic.proof import prove_zero
 from .measures import FD_TOLERANCE, check_kinks, fd_error
 
