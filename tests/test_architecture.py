@@ -99,6 +99,9 @@ def import_graph(root: Path) -> tuple[dict[str, set[str]], list[tuple[str, str, 
                     targets.update(_with_parents(sub, mod))
                 else:
                     names.append((mod, source, alias.name))
+                    # a name defined in a package's __init__: that __init__ must have run, ancestor or not
+                    if source in files:
+                        targets.add(source)
         # a module importing its own package's __init__ (via `from . import x`) is no edge to itself
         targets.discard(mod)
         graph[mod] = {t for t in targets if t in files}
@@ -240,6 +243,22 @@ def test_checker_counts_parent_inits_and_ignores_type_checking(tmp_path):
     graph, _ = import_graph(root)
     assert strongly_connected(graph) == [["fakepkg.a", "fakepkg.b.two"]]
     assert "fakepkg.d" not in graph["fakepkg.c"]
+
+
+def test_checker_counts_a_name_taken_from_the_own_package_init(tmp_path):
+    # pkg/__init__ imports pkg.one, which takes a *name* from pkg/__init__: a real cycle (the name may not exist yet).
+    # Taking a submodule (`from . import two`) or importing a sibling is no edge to the __init__.
+    root = _plant(tmp_path, {
+        "__init__.py": "",
+        "pkg/__init__.py": "from .one import f\nVALUE = 1\n",
+        "pkg/one.py": "from . import VALUE\nf = 1\n",
+        "other/__init__.py": "from .a import g\n",
+        "other/a.py": "from . import b\nfrom .b import h\ng = 1\n",
+        "other/b.py": "h = 1\n",
+    })
+    graph, _ = import_graph(root)
+    assert strongly_connected(graph) == [["fakepkg.pkg", "fakepkg.pkg.one"]]
+    assert graph["fakepkg.other.a"] == {"fakepkg.other.b"}
 
 
 def test_checker_finds_a_planted_private_import(tmp_path):
