@@ -5,7 +5,8 @@ Rules, check reports and the BP1–BP4 equations live low on the data path
 :mod:`symdl.report`, which reads them. Their classes derive from
 :class:`Displayed`, whose ``_repr_*_`` methods look up the renderer registered
 for the class (or a base class); ``symdl.report.display`` registers one per
-class when it is imported, which ``import symdl`` does. Nothing here imports
+class when it is imported, which happens on the first lookup (``import symdl``
+registers that import as a loader, so no module below ``report/`` imports it). Nothing here imports
 IPython or matplotlib.
 """
 
@@ -13,13 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-__all__ = ["Displayed", "mimebundle", "register_plotter", "register_renderer"]
+__all__ = ["Displayed", "mimebundle", "register_loader", "register_plotter", "register_renderer"]
 
 #: A renderer: the value → ``{MIME type: text}`` (``text/plain`` and any of ``text/latex``, ``text/html``).
 Renderer = Callable[[object], dict[str, str]]
 
 _RENDERERS: dict[type, Renderer] = {}
 _PLOTTERS: dict[type, Callable[..., object]] = {}
+_LOADERS: list[Callable[[], object]] = []
 
 
 def register_renderer(cls: type, renderer: Renderer) -> None:
@@ -32,10 +34,23 @@ def register_plotter(cls: type, plotter: Callable[..., object]) -> None:
     _PLOTTERS[cls] = plotter
 
 
+def register_loader(loader: Callable[[], object]) -> None:
+    """Call ``loader()`` (once) the first time a renderer or plotter is looked up and none is registered yet.
+
+    ``import symdl`` registers the import of :mod:`symdl.report.display` this
+    way, so the renderers cost nothing until a value is first shown.
+    """
+    _LOADERS.append(loader)
+
+
 def _lookup(table: dict[type, Callable[..., object]], obj: object, what: str) -> Callable[..., object]:
-    for cls in type(obj).__mro__:
-        if cls in table:
-            return table[cls]
+    while True:
+        for cls in type(obj).__mro__:
+            if cls in table:
+                return table[cls]
+        if not _LOADERS:
+            break
+        _LOADERS.pop(0)()
     raise TypeError(f"no {what} is registered for {type(obj).__name__}; import symdl first")
 
 

@@ -1,0 +1,81 @@
+"""``import symdl`` is lazy (PEP 562): every public name still imports, and nothing heavy loads up front."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import symdl
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# today's public names (issue 12): each must stay importable as `from symdl import X`
+PUBLIC = [
+    "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "FormulaError", "Kernel", "Kink", "Network", "Param",
+    "Proof", "Rule", "RuleReport", "VectorRule", "batchnorm", "compile_kernel", "display", "dropout",
+    "formula_rule", "init_schemes", "parse", "prove_zero", "register", "rule", "rule_params", "rules", "testing",
+    "verify_rule", "verify_rules", "__version__",
+]
+
+WHERE = {
+    "CompiledNetwork": "symdl.network.model", "Network": "symdl.network.model", "Kernel": "symdl.codegen.kernel",
+    "compile_kernel": "symdl.codegen.kernel", "FormulaError": "symdl.symbolic.parse", "parse": "symdl.symbolic.parse",
+    "Proof": "symdl.symbolic.proof", "prove_zero": "symdl.symbolic.proof", "VectorRule": "symdl.rulebook.vector_rule",
+    "RuleReport": "symdl.verify.rules", "verify_rule": "symdl.verify.rules", "verify_rules": "symdl.verify.rules",
+}
+
+
+def _fresh(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, cwd=ROOT)
+    return done.stdout
+
+
+def test_all_is_todays_public_api():
+    assert symdl.__all__ == PUBLIC
+    assert set(PUBLIC) <= set(dir(symdl))
+
+
+@pytest.mark.parametrize("name", PUBLIC)
+def test_every_public_name_imports_in_a_fresh_process(name):
+    out = _fresh(f"from symdl import {name}\nprint(type({name}).__name__)")
+    assert out.strip()
+
+
+@pytest.mark.parametrize("name", sorted(WHERE))
+def test_a_lazy_name_is_the_object_from_its_module(name):
+    assert getattr(symdl, name) is getattr(importlib.import_module(WHERE[name]), name)
+
+
+def test_modules_are_the_modules():
+    assert symdl.batchnorm is importlib.import_module("symdl.layers.batchnorm")
+    assert symdl.display is importlib.import_module("symdl.report.display")
+    assert symdl.testing is importlib.import_module("symdl.testing")
+    assert symdl.export.to_jax is importlib.import_module("symdl.export").to_jax
+
+
+def test_star_import_gives_every_public_name():
+    out = _fresh("from symdl import *\nprint(__import__('json').dumps(sorted(k for k in dir() if not k.startswith('_'))))")
+    assert set(json.loads(out)) == {n for n in PUBLIC if not n.startswith("_")}
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        symdl.nonexistent  # noqa: B018
+
+
+def test_import_symdl_loads_nothing_heavy():
+    out = _fresh("import sys, json, symdl\nprint(json.dumps(sorted(sys.modules)))")
+    loaded = set(json.loads(out))
+    assert {m for m in loaded if m.startswith("symdl.")} <= {"symdl.display_hooks", "symdl.version"}
+    assert "sympy.stats" not in loaded and "matplotlib" not in loaded
+
+
+def test_a_rule_shows_itself_without_importing_the_report_first():
+    out = _fresh("import symdl\nr = symdl.rule('relu')\nprint(sorted(r._repr_mimebundle_()))")
+    assert "text/html" in out and "text/latex" in out
