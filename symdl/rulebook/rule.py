@@ -27,6 +27,10 @@ from ..symbolic.proof import (
     prove_named_function,
     prove_zero,
 )
+from .calculus import diff as _diff
+from .derivation import Derives
+from .derivation_steps import derivative_steps, head, kink_step
+from .step import Step
 
 __all__ = [
     "KINK_CONVENTIONS",
@@ -215,12 +219,6 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
     return Rule(name, entry.kind, definition, symbols, values, kink_convention, entry.summary)
 
 
-def _diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
-    """d expr / d var, with DiracDelta (the derivative of sign or Heaviside) as 0: it is 0 away from the
-    jump, and the value at a jump is the kink convention's business."""
-    return sp.diff(expr, var).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
-
-
 def formula_rule(
     text: str,
     wrt: str = "z",
@@ -260,7 +258,7 @@ def formula_rule(
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 
 
-class Rule(Displayed, Plottable):
+class Rule(Derives, Displayed, Plottable):
     """One piece of network math: forward expression, derivative, proof, kinks, LaTeX and numeric code."""
 
     def __init__(
@@ -285,6 +283,34 @@ class Rule(Displayed, Plottable):
         args = ", ".join(f"{k}={v}" for k, v in self.params.items())
         return f"rule({self.name!r}{', ' if args else ''}{args})"
 
+
+    #: Scalar inputs, kinks and a derivative per input (see :class:`~symdl.rulebook.derivation.RuleLike`).
+    element_wise = True
+
+    @property
+    def symbolic_params(self) -> tuple[str, ...]:
+        """Parameters declared without a value (formula rules): no numeric code until they have one."""
+        return tuple(sorted(name for name in self.param_symbols if name not in self.params))
+
+    @property
+    def notes(self) -> str:
+        return ""
+
+    def head(self) -> sp.Expr:
+        """The rule applied to its inputs as an undefined function: g(z), L(a, y), Ω(w) or f(z)."""
+        return head(self)
+
+    def variable(self, wrt: sp.Symbol | str | None = None) -> sp.Symbol:
+        """The input named ``wrt`` (default: the first); ValueError naming the inputs when there is none."""
+        return self._input(wrt)
+
+    def derivation_steps(self, proofs: Mapping[str, Proof]) -> list[Step]:
+        """How the derivative by the first input arises (:func:`~symdl.rulebook.derivation_steps.derivative_steps`)."""
+        return derivative_steps(self, proofs)
+
+    def kink_steps(self) -> list[Step]:
+        """One step per kink: one-sided limits and the convention's value."""
+        return [kink_step(self, k) for k in self.kinks]
 
     # --- the symbolic side -------------------------------------------------
 

@@ -30,7 +30,11 @@ from ..codegen.kernel import Kernel
 from ..display_hooks import Displayed, Plottable
 from ..symbolic.index_sums import Ranges, contract_deltas, is_zero_index_expr
 from ..symbolic.proof import Proof, prove_zero
+from .calculus import fresh_index as _fresh
+from .derivation import Derives
+from .derivation_steps import vector_head, vector_steps
 from .rule import Kind, register_vector
+from .step import Step
 
 __all__ = ["VectorDefinition", "VectorInput", "VectorRule"]
 
@@ -76,7 +80,7 @@ COTANGENT = sp.IndexedBase("v", real=True)
 ROW_COTANGENT = sp.Symbol("v", real=True)  # the cotangent of a rule with one output per row (maxout)
 
 
-class VectorRule(Displayed, Plottable):
+class VectorRule(Derives, Displayed, Plottable):
     """A rule on arrays: forward, Jacobian (index form), proofs, LaTeX, numeric forward and VJPs."""
 
     def __init__(self, name: str, kind: Kind, definition: VectorDefinition, summary: str) -> None:
@@ -90,6 +94,36 @@ class VectorRule(Displayed, Plottable):
     def __repr__(self) -> str:
         return f"rule({self.name!r})"
 
+
+    #: Index-form arrays, no isolated kinks, a VJP per input (see :class:`~symdl.rulebook.derivation.RuleLike`).
+    element_wise = False
+    #: Vector rules take no parameters.
+    symbolic_params: tuple[str, ...] = ()
+
+    @property
+    def param_symbols(self) -> dict[str, sp.Symbol]:
+        """Vector rules take no parameters: empty."""
+        return {}
+
+    @property
+    def notes(self) -> str:
+        """What the definition says beyond its formulas (maxout's ties), or empty."""
+        return self.definition.notes
+
+    def head(self) -> sp.Expr:
+        """The rule's output as an indexed symbol: g[i] (activations) or L (losses)."""
+        return vector_head(self)
+
+    def variable(self, wrt: sp.IndexedBase | str | None = None) -> sp.IndexedBase:
+        """The input array named ``wrt`` (default: the first); ValueError naming the inputs when there is none."""
+        return self._input(wrt).base
+
+    def derivation_steps(self, proofs: Mapping[str, Proof]) -> list[Step]:
+        """Element-wise derivative, deltas contracted, textbook Jacobian and VJP per input."""
+        return vector_steps(self, proofs)
+
+    def kink_steps(self) -> list[Step]:
+        return []
 
     @property
     def inputs(self) -> tuple[sp.IndexedBase, ...]:
@@ -234,10 +268,6 @@ class VectorRule(Displayed, Plottable):
             f"{self.name}_vjp_{inp.base.label}", reduce_leading=inp.shared,
         )
 
-
-
-def _fresh(index: sp.Symbol) -> sp.Symbol:
-    return sp.Symbol(f"{index.name}'", integer=True, nonnegative=True)
 
 
 def _fresh_map(values: Mapping[sp.Symbol, int]) -> dict[sp.Symbol, int]:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from ..rulebook.rule import Rule, _diff
+from ..rulebook.calculus import diff as _diff
+from ..rulebook.rule import Rule
 from ..symbolic.proof import prove_zero
 from .measures import FD_TOLERANCE, check_kinks, fd_error
 
