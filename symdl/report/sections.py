@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from ..rulebook.derivation import RuleLike
+from ..rulebook.derivation import Derives, RuleLike
 from ..rulebook.derivation_steps import chain_steps, head
 from ..rulebook.rule import Rule, formula_rule, rule, rules
 from ..symbolic.proof import Proof
@@ -139,7 +139,7 @@ def rule_section(r: RuleLike | str, *, verify: bool = True, plot: bool = True, k
     """
     if isinstance(r, str):
         r = rule(r)
-    if not isinstance(r, RuleLike):
+    if not isinstance(r, Derives):
         raise TypeError(f"rule_section takes a rule or a rule name, got {type(r).__name__}")
     d = r.derivation()
     proofs = d.proofs if verify else {}

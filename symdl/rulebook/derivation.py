@@ -230,7 +230,12 @@ class Derivation:
 
 
 class Derives:
-    """Mixin of :class:`~symdl.Rule` and :class:`~symdl.VectorRule`: ``derivation(wrt)`` computed once per input and kept."""
+    """Mixin of :class:`~symdl.Rule` and :class:`~symdl.VectorRule`: ``derivation(wrt)`` computed once per input and kept.
+
+    It is also the cheap runtime test "is this a rule?" (``isinstance(x, Derives)``):
+    an ``isinstance`` against the :class:`RuleLike` protocol would evaluate every
+    property it names on Python < 3.12.
+    """
 
     def derivation(self, wrt: Any = None) -> Derivation:
         """The :class:`Derivation` by ``wrt`` (default: the first input); the same object on every call."""
