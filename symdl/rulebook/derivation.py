@@ -136,7 +136,7 @@ class Derivation:
         textbook = None if form == derivative else form
         output = getattr(getattr(rule, "definition", None), "output", None)
         params: dict[str, sp.Expr | None] = dict(rule.params)
-        for name in rule.symbolic_params:
+        for name in rule.param_symbols:
             params.setdefault(name, None)
         return cls(
             rule=rule,
@@ -172,7 +172,7 @@ class Derivation:
 
     @property
     def symbolic_params(self) -> tuple[str, ...]:
-        """Parameters without a value: no numeric code can be printed while there are any."""
+        """Parameters without a value, in declaration order: no numeric code can be printed while there are any."""
         return tuple(name for name, value in self.params.items() if value is None)
 
     @cached_property
