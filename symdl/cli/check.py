@@ -14,7 +14,8 @@ __all__ = ["cmd_check"]
 
 def _stable_equivalent(r: Any) -> str | None:
     """The registered one-input rule, if any, whose expression is provably the same function as ``r``'s."""
-    from ..rulebook.rule import Rule, rule, rules
+    from ..rulebook.registry import rule, rules
+    from ..rulebook.rule import Rule
     from ..symbolic.proof import prove_zero
 
     if len(r.inputs) != 1:

@@ -156,7 +156,8 @@ def parse_value(key: str, text: str) -> float:
 
 def build_rule(args: argparse.Namespace) -> Any:
     """The rule named by ``args.target``, or a formula rule of that text."""
-    from ..rulebook.rule import formula_rule, rule, rules
+    from ..rulebook.registry import rule, rules
+    from ..rulebook.rule import formula_rule
     from ..symbolic.parse import FormulaError
 
     known = rules()

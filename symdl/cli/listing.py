@@ -12,7 +12,7 @@ __all__ = ["cmd_list"]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ..rulebook.rule import rule_params, rule_summary, rules
+    from ..rulebook.registry import rule_params, rule_summary, rules
 
     entries = []
     for name, kind in rules().items():

@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_target_arguments(command: argparse.ArgumentParser) -> None:
     """NAME|FORMULA, --wrt, --param, --symbol and --kink-convention: how derive and check name what they work on."""
-    from ..rulebook.rule import KINK_CONVENTIONS
+    from ..rulebook.definition import KINK_CONVENTIONS
 
     command.add_argument("target", metavar="NAME|FORMULA", help="a rule name, or formula text such as 'log(1+exp(z))'")
     command.add_argument(
@@ -137,7 +137,7 @@ def _add_target_arguments(command: argparse.ArgumentParser) -> None:
 
 def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl codegen``: NAME|FORMULA with --wrt/--param/--symbol, or a network with --layers and its flags."""
-    from ..rulebook.rule import KINK_CONVENTIONS
+    from ..rulebook.definition import KINK_CONVENTIONS
 
     command.add_argument("target", nargs="?", metavar="NAME|FORMULA", help="a rule name or formula text (not with --layers)")
     command.add_argument("-o", "--output", required=True, metavar="FILE.py", help="file to write ('-' for stdout)")

@@ -22,7 +22,7 @@ CODEGEN_ROWS = "codegen"
 
 
 def _check_names(names: Sequence[str]) -> list[str] | None:
-    from ..rulebook.rule import rules
+    from ..rulebook.registry import rules
 
     known = [*rules(), NETWORK_ROWS, CODEGEN_ROWS]
     for name in names:

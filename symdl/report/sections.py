@@ -24,7 +24,8 @@ import sympy as sp
 
 from ..rulebook.derivation import Derives, RuleLike
 from ..rulebook.derivation_steps import chain_steps, head
-from ..rulebook.rule import Rule, formula_rule, rule, rules
+from ..rulebook.registry import rule, rules
+from ..rulebook.rule import Rule, formula_rule
 from ..symbolic.proof import Proof
 from ..verify.rules import FD_TOLERANCE, RuleReport, verify_rule
 from .model import Check, Math, Plot, Report, Section, Step
@@ -210,7 +211,7 @@ def _undummy(expr: sp.Basic) -> sp.Basic:
 
 def _fold_network(expr: sp.Expr, net: object, indices: Sequence[sp.Symbol]) -> sp.Expr:
     """The unrolled sums written back as z^l_i and a^l_i = σ(z^l_i) (top layer first, so whole subtrees match)."""
-    from ..network.index_form import activation_bases, sigma, unit_index
+    from ..backprop.index_form import activation_bases, sigma, unit_index
 
     for layer in range(net.depth, 0, -1):
         z_base, _ = activation_bases(layer)
@@ -228,7 +229,7 @@ def _fold_network(expr: sp.Expr, net: object, indices: Sequence[sp.Symbol]) -> s
 
 def _index_steps(depth: int) -> list[Step]:
     """C as nested sums, ∂C/∂w^l_pq by SymPy (Kronecker deltas), contracted, and = a^{l−1}_q δ^l_p through BP1/BP2."""
-    from ..network.index_form import (
+    from ..backprop.index_form import (
         COST,
         IndexNetwork,
         bias,
@@ -238,7 +239,7 @@ def _index_steps(depth: int) -> list[Step]:
         unit_index,
         weight,
     )
-    from ..network.index_proofs import (
+    from ..backprop.index_proofs import (
         instantiate,
         p,
         q,
@@ -328,14 +329,14 @@ def backprop_section(
     """BP1–BP4 for an MLP ``layers`` with ``activation`` on every layer and ``loss``: index-form derivation and proofs.
 
     Definitions and the four equations come from :class:`symdl.Network`'s
-    matrix equations and :func:`symdl.network.equations.index_equations`; the steps
+    matrix equations and :func:`symdl.backprop.equations.index_equations`; the steps
     differentiate C by w^l_pq with SymPy and contract the Kronecker deltas;
-    the checks are :mod:`symdl.network.index_proofs`'s proofs (symbolic widths,
+    the checks are :mod:`symdl.backprop.index_proofs`'s proofs (symbolic widths,
     induction step, concrete sizes when the rules are smooth) and, with
     ``verify``, a finite-difference check of the compiled network.
     """
-    from ..network.index_form import index_equations
-    from ..network.index_proofs import (
+    from ..backprop.index_form import index_equations
+    from ..backprop.index_proofs import (
         SYMBOLIC_DEPTHS,
         induction_step,
         prove_concrete_sizes,

@@ -18,9 +18,9 @@ from typing import Any
 
 import sympy as sp
 
+from ..symbolic.calculus import diff_away_from_jumps, fresh_index
 from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import Proof, elementary
-from .calculus import diff, fresh_index
 from .derivation import RuleLike
 from .step import Math, Step
 
@@ -107,7 +107,7 @@ def _one_rule(expr: sp.Expr, var: sp.Symbol) -> tuple[str, sp.Expr, list[sp.Expr
         if inner == var:
             return None
         t = sp.Dummy("t", real=True)
-        outer = diff(expr.func(t), t).subs(t, inner)
+        outer = diff_away_from_jumps(expr.func(t), t).subs(t, inner)
         return "Chain rule: outer′(inner)·inner′", sp.Mul(outer, D(inner), evaluate=False), [inner]
     return None
 
@@ -170,7 +170,7 @@ def derivative_steps(r: RuleLike, proofs: Mapping[str, Proof]) -> list[Step]:
     steps.append(
         Step(
             "Differentiate the definition",
-            (Math(dg, sp.Derivative(plain, var)), Math(dg, diff(plain, var))),
+            (Math(dg, sp.Derivative(plain, var)), Math(dg, diff_away_from_jumps(plain, var))),
             f"sympy.diff of the definition by {var}, as SymPy returns it (not simplified)",
         )
     )
@@ -194,7 +194,7 @@ def derivative_steps(r: RuleLike, proofs: Mapping[str, Proof]) -> list[Step]:
         steps.append(
             Step(
                 f"The derivative by {other}",
-                (Math(sp.Derivative(g, other), diff(r.expr, other)), Math(sp.Derivative(g, other), r.textbook(other))),
+                (Math(sp.Derivative(g, other), diff_away_from_jumps(r.expr, other)), Math(sp.Derivative(g, other), r.textbook(other))),
                 proven_note(proofs, f"d/d{other} - textbook"),
             )
         )
