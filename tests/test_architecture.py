@@ -27,7 +27,6 @@ SINGLE_CATALOGUES: frozenset[str] = frozenset()
 STILL_TOO_LONG: frozenset[str] = frozenset(
     {
         "symdl.backprop.equations",
-        "symdl.cli.main",
         "symdl.codegen.network",
         "symdl.export.custom_gradient",
         "symdl.export.standalone",

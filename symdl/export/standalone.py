@@ -30,8 +30,7 @@ import numpy as np
 
 from ..codegen.index_kernels import as_array, place
 from ..codegen.kernel import as_float_array, finish
-from ..rulebook.rule import Rule
-from ..rulebook.vector_rule import VectorRule
+from ..rulebook.derivation import Derives, RuleLike
 from ..version import __version__
 
 __all__ = ["network_module", "rule_module"]
@@ -102,7 +101,7 @@ def _latex_lines(latex: Mapping[str, str]) -> list[str]:
     return out
 
 
-def rule_module(rule: Rule | VectorRule, *, wrt: str | None = None) -> str:
+def rule_module(rule: RuleLike, *, wrt: str | None = None) -> str:
     """Source of a numpy module with the rule's function and its derivatives (VJPs for vector rules).
 
     ``rule`` comes from :func:`symdl.rule` or :func:`symdl.formula_rule`.
@@ -111,15 +110,15 @@ def rule_module(rule: Rule | VectorRule, *, wrt: str | None = None) -> str:
     ``f_d_<input>``. Vector rules give ``<name>`` and ``<name>_vjp_<input>``.
     Every parameter must have a value (a symbolic one raises ``ValueError``).
     """
-    if isinstance(rule, VectorRule):
-        return _vector_rule_module(rule, wrt)
-    if not isinstance(rule, Rule):
+    if not isinstance(rule, Derives):
         raise TypeError(f"rule_module: expected a rule from symdl.rule(...) or symdl.formula_rule(...), got {type(rule).__name__}")
-    symbolic = sorted(name for name in rule.param_symbols if name not in rule.params)
+    if not rule.element_wise:
+        return _vector_rule_module(rule, wrt)
+    symbolic = rule.symbolic_params
     if symbolic:
         raise ValueError(f"cannot generate code with symbolic parameters ({', '.join(symbolic)}); give them values")
-    inputs = list(rule.inputs) if wrt is None else [rule._input(wrt)]
-    kernels = [rule.numeric(), *(rule.numeric_derivative(var) for var in inputs)]
+    inputs = list(rule.inputs) if wrt is None else [rule.variable(wrt)]
+    kernels = [rule.derivation().kernels[0], *(rule.derivation(var).kernels[1] for var in inputs)]
     helpers = [
         _helper(as_float_array, {"as_float_array": "_as_float"}),
         _helper(finish, {"finish": "_finish"}),
@@ -133,10 +132,11 @@ def rule_module(rule: Rule | VectorRule, *, wrt: str | None = None) -> str:
     ]
     if rule.kind == "formula":
         spec.insert(0, f"formula text: {rule.name}")
-    kinks = [f"{rule.wrt.name} = {k.at}: left {k.left}, right {k.right}, returned {k.value}" for k in rule.kinks]
+    derivation = rule.derivation()
+    kinks = [f"{rule.wrt.name} = {k.at}: left {k.left}, right {k.right}, returned {k.value}" for k in derivation.kinks]
     sections = [
         ("Spec", spec),
-        ("Formulas (LaTeX)", _latex_lines(rule.latex())),
+        ("Formulas (LaTeX)", _latex_lines(derivation.latex)),
         *([("Kinks (derivative by the first input)", kinks)] if kinks else []),
         ("Conventions", [
             "Inputs are floats or float/int arrays (integers become float64); they broadcast together.",
@@ -152,9 +152,9 @@ def rule_module(rule: Rule | VectorRule, *, wrt: str | None = None) -> str:
     )
 
 
-def _vector_rule_module(rule: VectorRule, wrt: str | None) -> str:
-    inputs = [rule._input(wrt).base] if wrt is not None else list(rule.inputs)
-    kernels = [rule.numeric(), *(rule.numeric_derivative(base) for base in inputs)]
+def _vector_rule_module(rule: RuleLike, wrt: str | None) -> str:
+    inputs = [rule.variable(wrt)] if wrt is not None else list(rule.inputs)
+    kernels = [rule.derivation().kernels[0], *(rule.derivation(base).kernels[1] for base in inputs)]
     helpers = [
         _helper(as_float_array, {"as_float_array": "_as_float_value"}),
         _helper(as_array, {"as_array": "_as_float", "as_float_array": "_as_float_value"}),
@@ -172,7 +172,7 @@ def _vector_rule_module(rule: VectorRule, wrt: str | None) -> str:
     ]
     sections = [
         ("Spec", spec),
-        ("Formulas (LaTeX)", _latex_lines(rule.latex())),
+        ("Formulas (LaTeX)", _latex_lines(rule.derivation().latex)),
         *([("Notes", [d.notes])] if d.notes else []),
         ("Conventions", ["Each input has the rule's axes last; any leading axes are a batch."]),
     ]

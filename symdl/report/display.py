@@ -30,8 +30,7 @@ import sympy as sp
 
 if TYPE_CHECKING:
     from ..backprop.equations import BackpropEquations
-    from ..rulebook.rule import Rule
-    from ..rulebook.vector_rule import VectorRule
+    from ..rulebook.derivation import RuleLike
     from ..symbolic.proof import Proof
     from ..testing.gradcheck import GradCheckReport
     from ..verify.rules import RuleReport
@@ -183,20 +182,21 @@ def select(bundle: dict[str, str], include: Iterable[str] | None = None, exclude
 # --- rules ----------------------------------------------------------------------
 
 
-def _rule_lines(r: Rule | VectorRule) -> list[str]:
-    """The rule's LaTeX lines: definition, derivative, textbook form (when it differs), VJP (vector rules)."""
-    lines = dict(r.latex())
+def _rule_lines(r: RuleLike) -> list[str]:
+    """The rule's LaTeX lines from its derivation: definition, derivative, textbook form (when it differs), VJP."""
+    lines = dict(r.derivation().latex)
     if lines.get("textbook") == lines.get("derivative"):
         del lines["textbook"]
     return list(lines.values())
 
 
-def _kink_lines(r: Rule | VectorRule) -> list[str]:
-    var = sp.latex(r.wrt)
+def _kink_lines(r: RuleLike) -> list[str]:
+    d = r.derivation()
+    var = sp.latex(d.wrt)
     return [
         rf"\text{{kink at }} {var} = {sp.latex(k.at)}:\ \text{{left }} {sp.latex(k.left)},\ "
         rf"\text{{right }} {sp.latex(k.right)},\ \text{{returned }} {sp.latex(k.value)}"
-        for k in r.kinks
+        for k in d.kinks
     ]
 
 
@@ -204,44 +204,47 @@ def _aligned(lines: Sequence[str]) -> str:
     return r"\begin{aligned}" + r" \\ ".join(f"& {line}" for line in lines) + r"\end{aligned}"
 
 
-def rule_latex(r: Rule | VectorRule) -> str:
-    """``$$…$$``: the definition, derivative, textbook form and kinks of ``r``, printed by SymPy."""
+def rule_latex(r: RuleLike) -> str:
+    """``$$…$$``: the definition, derivative, textbook form and kinks of ``r``'s derivation, printed by SymPy."""
     return f"$${_aligned(_rule_lines(r) + _kink_lines(r))}$$"
 
 
-def _params_html(r: Rule | VectorRule) -> str:
-    values = dict(r.params)
-    for name in getattr(r, "param_symbols", {}):
-        values.setdefault(name, None)
+def _params_html(r: RuleLike) -> str:
+    values = r.derivation().params
     if not values:
         return ""
     cells = ", ".join(f"{html.escape(k)} = {'symbolic' if v is None else _math(sp.latex(v))}" for k, v in values.items())
     return f"<p>parameters: {cells}</p>"
 
 
-def rule_html(r: Rule | VectorRule) -> str:
+def rule_html(r: RuleLike) -> str:
     """An HTML block for ``r``: its name and kind (escaped text), parameters, and its mathematics for MathJax."""
     summary = "" if r.kind == "formula" else f" — {_text(r.summary)}"
     head = f"<p><strong>{_text(r.name)}</strong> ({html.escape(r.kind)}){summary}</p>"
     maths = "".join(f"<div>{_math(line, display=True)}</div>" for line in _rule_lines(r))
+    d = r.derivation()
     kinks = ""
-    if r.kinks:
-        var = sp.latex(r.wrt)
-        rows = [[_math(f"{var} = {sp.latex(k.at)}"), *(_math(sp.latex(e)) for e in (k.left, k.right, k.value))] for k in r.kinks]
+    if d.kinks:
+        var = sp.latex(d.wrt)
+        rows = [[_math(f"{var} = {sp.latex(k.at)}"), *(_math(sp.latex(e)) for e in (k.left, k.right, k.value))] for k in d.kinks]
         kinks = _table_html(("kink", "left", "right", "returned"), rows, "symdl-kinks")
     return f'<div class="symdl-rule">{head}{_params_html(r)}{maths}{kinks}</div>'
 
 
-def rule_mimebundle(r: Rule | VectorRule) -> dict[str, str]:
+def rule_mimebundle(r: RuleLike) -> dict[str, str]:
     """``text/plain``, ``text/latex`` and ``text/html`` representations of ``r``."""
     return {"text/plain": repr(r), "text/latex": rule_latex(r), "text/html": rule_html(r)}
 
 
 @dataclass(frozen=True)
 class Derivation:
-    """A rule together with the outcome of its proofs: what :func:`derivation` returns, displayed as one block."""
+    """A rule's derivation shown as one notebook block with its proofs' verdicts: what :func:`derivation` returns.
 
-    rule: Rule | VectorRule
+    The mathematics comes from the rule's :class:`symdl.rulebook.derivation.Derivation`;
+    ``proofs`` is normally its proofs (a test may pass others to see a cross).
+    """
+
+    rule: RuleLike
     proofs: Mapping[str, Proof]
 
     @property
@@ -259,9 +262,9 @@ class Derivation:
         return select(derivation_mimebundle(self), include, exclude)
 
 
-def derivation(r: Rule | VectorRule) -> Derivation:
-    """``r`` with its proofs run (:meth:`Rule.prove`), for display in a notebook."""
-    return Derivation(r, r.prove())
+def derivation(r: RuleLike) -> Derivation:
+    """``r`` with the proofs of its cached :meth:`~symdl.Rule.derivation`, for display in a notebook."""
+    return Derivation(r, r.derivation().proofs)
 
 
 def proofs_html(proofs: Mapping[str, Proof]) -> str:

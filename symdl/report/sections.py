@@ -22,13 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from ..rulebook.definition import Kink
+from ..rulebook.derivation import Derives, RuleLike
+from ..rulebook.derivation_steps import chain_steps, head
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule, formula_rule
-from ..rulebook.vector_rule import VectorRule
-from ..symbolic.calculus import diff_away_from_jumps
-from ..symbolic.functions import NamedFunction
-from ..symbolic.proof import Proof, elementary
+from ..symbolic.proof import Proof
 from ..verify.rules import FD_TOLERANCE, RuleReport, verify_rule
 from .model import Check, Math, Plot, Report, Section, Step
 
@@ -48,225 +46,13 @@ __all__ = [
 
 #: The items other than rules, in report order.
 ITEMS: tuple[str, ...] = ("backprop", "batchnorm", "dropout", "init")
-#: How many rule applications :func:`chain_steps` shows at most, and how deep it recurses.
-CHAIN_LIMIT = 8
-CHAIN_DEPTH = 4
-
-_HEADS = {"activation": "g", "loss": "L", "penalty": "Omega", "formula": "f"}
-_CONVENTIONS = {
-    "pytorch": "PyTorch's value (symdl's default convention)",
-    "left": "the left derivative (kink_convention='left')",
-    "right": "the right derivative (kink_convention='right')",
-    "average": "the mean of the one-sided derivatives (kink_convention='average')",
-}
-
-
 # --- small helpers ---------------------------------------------------------------------------------------------
-
-
-def head(r: Rule) -> sp.Expr:
-    """The rule applied to its inputs as an undefined function: g(z), L(a, y), Ω(w) or f(z)."""
-    return sp.Function(_HEADS[r.kind])(*r.inputs)
 
 
 def _proof_check(label: str, proof: Proof | bool, detail: str = "") -> Check:
     holds = bool(proof)
     method = getattr(proof, "method", "") or detail
     return Check(f"proof: {label} ≡ 0" if " - " in label and "==" not in label else f"proof: {label}", holds, method)
-
-
-def _proven_note(proofs: Mapping[str, Proof], label: str) -> str:
-    proof = proofs.get(label)
-    if proof is None:
-        return ""
-    verdict = "proven" if proof else "NOT proven"
-    return f"{verdict}: {label} ≡ 0 ({proof.method})"
-
-
-# --- derivation steps for element-wise rules -------------------------------------------------------------------
-
-
-def _one_rule(expr: sp.Expr, var: sp.Symbol) -> tuple[str, sp.Expr, list[sp.Expr]] | None:
-    """One differentiation rule applied to d expr/d var: (its name, the right side, the parts still to differentiate).
-
-    None when ``expr`` is a leaf: free of ``var``, ``var`` itself, or an
-    elementary function or power of ``var`` (its derivative is a table entry).
-    """
-    if not expr.has(var) or expr == var:
-        return None
-    D = lambda e: sp.Derivative(e, var)
-    if isinstance(expr, (sp.Max, sp.Min)):
-        expr = expr.rewrite(sp.Piecewise)
-    if isinstance(expr, sp.Piecewise):
-        branches = [(D(e) if e.has(var) else sp.S.Zero, c) for e, c in expr.args]
-        return "Branch by branch (each branch differentiated where its condition holds)", sp.Piecewise(*branches), [
-            e for e, _ in expr.args if e.has(var)
-        ]
-    if isinstance(expr, sp.Add):
-        terms = [t for t in expr.args if t.has(var)]
-        if len(terms) == 1:
-            return None if terms[0] == var else ("Sum rule (constant terms drop)", D(terms[0]), terms)
-        return "Sum rule", sp.Add(*[D(t) for t in terms], evaluate=False), terms
-    if isinstance(expr, sp.Mul):
-        constant, rest = expr.as_independent(var, as_Add=False)
-        if constant != 1:
-            if rest == var:
-                return None  # d(c·z)/dz = c: a table entry
-            return "Constant factor", sp.Mul(constant, D(rest), evaluate=False), [rest]
-        factors = list(expr.args)
-        products = [
-            sp.Mul(*[g for j, g in enumerate(factors) if j != i], D(f), evaluate=False) for i, f in enumerate(factors)
-        ]
-        return "Product rule", sp.Add(*products, evaluate=False), factors
-    if isinstance(expr, sp.Pow):
-        base, exponent = expr.args
-        if exponent.has(var) or base == var:
-            return None
-        outer = exponent * base ** (exponent - 1)
-        return "Chain rule: outer′(inner)·inner′ (power)", sp.Mul(outer, D(base), evaluate=False), [base]
-    if isinstance(expr, sp.Function) and len(expr.args) == 1:
-        (inner,) = expr.args
-        if inner == var:
-            return None
-        t = sp.Dummy("t", real=True)
-        outer = diff_away_from_jumps(expr.func(t), t).subs(t, inner)
-        return "Chain rule: outer′(inner)·inner′", sp.Mul(outer, D(inner), evaluate=False), [inner]
-    return None
-
-
-def chain_steps(expr: sp.Expr, var: sp.Symbol, *, limit: int = CHAIN_LIMIT, depth: int = CHAIN_DEPTH) -> list[Step]:
-    """d expr/d var taken apart one rule at a time (sum, constant factor, product, chain, branch by branch).
-
-    Each step is ``d e/d var = (the rule's right side, with d part/d var still
-    unevaluated)``; parts are taken apart in turn, breadth first, down to
-    ``depth`` levels and at most ``limit`` steps.
-    """
-    steps: list[Step] = []
-    queue = [(expr, depth)]
-    seen: set[sp.Expr] = set()
-    while queue and len(steps) < limit:
-        e, level = queue.pop(0)
-        if e in seen:
-            continue
-        seen.add(e)
-        applied = _one_rule(e, var)
-        if applied is None:
-            continue
-        title, rhs, parts = applied
-        steps.append(Step(title, (Math(sp.Derivative(e, var), rhs),)))
-        if level > 1:
-            queue += [(p, level - 1) for p in parts]
-    return steps
-
-
-def _named_function_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
-    """For each named function (σ, softplus, log cosh) in the rule or its code: definition, derivative, stable form."""
-    exprs = [r.expr, r.numeric_forward_expr(), *(r.numeric_derivative_expr(v) for v in r._derivative_inputs())]
-    used = sorted({type(f) for e in exprs for f in e.atoms(NamedFunction)}, key=lambda f: f.__name__)
-    steps = []
-    x = sp.Symbol("x", real=True)
-    for function in used:
-        name = function.__name__
-        notes = [_proven_note(proofs, f"{name}: fdiff - d/dx definition"), _proven_note(proofs, f"{name}: stable form - definition")]
-        steps.append(
-            Step(
-                f"The named function {name}: definition, derivative, stable form",
-                (
-                    Math(function(x), function.definition(x)),
-                    Math(sp.Derivative(function(x), x), function(x).diff(x)),
-                    Math(function(x), function.stable(x)),
-                ),
-                "; ".join(n for n in notes if n),
-            )
-        )
-    return steps
-
-
-def _derivative_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
-    g, var = head(r), r.wrt
-    dg = sp.Derivative(g, var)
-    steps: list[Step] = []
-    plain = elementary(r.expr)
-    if plain != r.expr:
-        steps.append(Step("The definition in elementary functions", (Math(g, plain),)))
-    steps.append(
-        Step(
-            "Differentiate the definition",
-            (Math(dg, sp.Derivative(plain, var)), Math(dg, diff_away_from_jumps(plain, var))),
-            f"sympy.diff of the definition by {var}, as SymPy returns it (not simplified)",
-        )
-    )
-    steps += chain_steps(plain, var)
-    steps.append(
-        Step(
-            "SymPy's derivative of the rule",
-            (Math(dg, r.derivative()),),
-            "named functions differentiated by their own derivative (σ' = σ(1 − σ), …)"
-            + (f"; the value at each kink set by the convention: {_CONVENTIONS[r.kink_convention]}" if r.kinks else ""),
-        )
-    )
-    d = r.definition
-    if d.textbook is not None:
-        maths = [Math(dg, r.textbook())]
-        if d.output is not None:
-            maths += [Math(dg, r.textbook(in_output=True)), Math(d.output, g)]
-        steps.append(Step("The textbook form" + (" (in terms of the output)" if d.output is not None else ""),
-                          tuple(maths), _proven_note(proofs, "derivative - textbook")))
-    for other in d.other_textbooks:
-        steps.append(
-            Step(
-                f"The derivative by {other}",
-                (Math(sp.Derivative(g, other), diff_away_from_jumps(r.expr, other)), Math(sp.Derivative(g, other), r.textbook(other))),
-                _proven_note(proofs, f"d/d{other} - textbook"),
-            )
-        )
-    if d.seed_form is not None:
-        steps.append(Step("The seeds' form", (Math(g, d.seed_form),), _proven_note(proofs, "seed form - expr")))
-    steps += _named_function_steps(r, proofs)
-    stable = []
-    notes = []
-    if d.stable_expr is not None:
-        stable.append(Math(g, d.stable_expr))
-        notes.append(_proven_note(proofs, "stable forward - expr"))
-    if d.stable_derivative is not None:
-        stable.append(Math(dg, d.stable_derivative))
-        notes.append(_proven_note(proofs, "stable derivative - derivative"))
-    if stable:
-        steps.append(Step("The numerically stable form", tuple(stable), "; ".join(n for n in notes if n)))
-    steps.append(_code_step(r))
-    return steps
-
-
-def _code_step(r: Rule) -> Step:
-    """The expression the derivative's numpy code is printed from (parameters bound), and that code."""
-    dg = sp.Derivative(head(r), r.wrt)
-    maths = (Math(dg, r.numeric_derivative_expr()),)
-    try:
-        source = r.numeric_derivative().source
-    except ValueError as why:  # a formula parameter without a value: no code can be printed
-        return Step("The generated numpy code", maths, f"no code: {why}")
-    return Step("The generated numpy code", maths, "printed from the expression above:", code=source)
-
-
-def _kink_step(r: Rule, kink: Kink) -> Step:
-    var = r.wrt
-    dg = sp.Derivative(head(r), var)
-    others = dict(zip(r.inputs[1:], [sp.Rational(37, 100)] * len(r.inputs[1:])))
-    subgradient = kink.is_subgradient({**r.param_subs, **others})
-    why = (
-        f"the value taken is {_CONVENTIONS[r.kink_convention]}; it lies between the one-sided derivatives, "
-        "so it is a subgradient" if subgradient else
-        f"the value taken is {_CONVENTIONS[r.kink_convention]}; it is NOT between the one-sided derivatives"
-    )
-    return Step(
-        f"At the kink {var} = {kink.at}",
-        (
-            Math(sp.Limit(dg, var, kink.at, "-"), kink.left),
-            Math(sp.Limit(dg, var, kink.at, "+"), kink.right),
-            Math(sp.Subs(dg, var, kink.at), kink.value),
-        ),
-        f"the derivative jumps from {kink.left} to {kink.right}; {why}",
-    )
 
 
 # --- verification results as checks -------------------------------------------------------------------------------
@@ -318,13 +104,13 @@ def _verify_checks(
     return checks
 
 
-def _plot(r: Rule | VectorRule) -> Plot:
+def _plot(r: RuleLike) -> Plot:
     from .plots import draw, figure_svg, plot_values
 
     values = plot_values(r)
     fig = draw(r, values)
     what = "the value (top) and the derivative (bottom), from the generated numpy code"
-    if isinstance(r, VectorRule):
+    if not r.element_wise:
         what = f"a one-dimensional slice: the value (top) and its derivative from the generated VJP (bottom); {values.fixed}"
     elif values.fixed:
         what += f", with {values.fixed}"
@@ -343,51 +129,46 @@ def _key(text: str) -> str:
     return key
 
 
-def rule_section(r: Rule | VectorRule | str, *, verify: bool = True, plot: bool = True, key: str | None = None) -> Section:
+def rule_section(r: RuleLike | str, *, verify: bool = True, plot: bool = True, key: str | None = None) -> Section:
     """The section of one rule: definition, derivation steps, kink conventions, verification checks and a plot.
 
-    ``r`` is a rule object or a registered name. With ``verify`` the checks
-    are :func:`symdl.verify_rule`'s measurements (its proofs are computed once
-    and shared with the steps' notes); without it nothing is proven or
-    measured and the section has no checks (fast: the steps alone).
+    ``r`` is a rule object or a registered name. Everything shown is read
+    from ``r.derivation()``: with ``verify`` its proofs (computed once, shared
+    with the steps' notes and :func:`symdl.verify_rule`) and the measured
+    checks; without it nothing is proven or measured and the section has no
+    checks (fast: the steps alone).
     """
     if isinstance(r, str):
         r = rule(r)
-    if isinstance(r, VectorRule):
-        return _vector_section(r, verify=verify, plot=plot, key=key)
-    if not isinstance(r, Rule):
+    if not isinstance(r, Derives):
         raise TypeError(f"rule_section takes a rule or a rule name, got {type(r).__name__}")
-    proofs = r.prove() if verify else {}
-    definition = [Math(head(r), r.expr)]
-    definition += [Math(r.param_symbols[name], value) for name, value in r.params.items() if name in r.param_symbols]
-    checks = _checks(r, proofs, verify, element_wise=True)
+    d = r.derivation()
+    proofs = d.proofs if verify else {}
+    formula = r.kind == "formula"
     return Section(
         key=key or _key(r.name),
-        title=r.name if r.kind != "formula" else "Formula",
+        title=r.name if not formula else "Formula",
         kind=r.kind,
-        summary=r.summary if r.kind != "formula" else "a user formula, parsed without eval; its derivative taken by SymPy",
-        definition=tuple(definition),
-        steps=tuple(_derivative_steps(r, proofs)),
-        kinks=tuple(_kink_step(r, k) for k in r.kinks),
-        checks=tuple(checks),
-        plot=_plot(r) if plot and _plottable(r) else None,
+        summary=(r.summary if not formula else "a user formula, parsed without eval; its derivative taken by SymPy")
+        + (f" {r.notes}" if r.notes else ""),
+        definition=d.definition,
+        steps=d.steps(proven=verify),
+        kinks=d.kink_steps,
+        checks=tuple(_checks(r, proofs, verify)),
+        plot=_plot(r) if plot and not r.symbolic_params else None,
     )
 
 
-def _plottable(r: Rule | VectorRule) -> bool:
-    return not isinstance(r, Rule) or not [s for s in r.param_symbols.values() if s.name not in r.params]
-
-
-def _checks(r: Rule | VectorRule, proofs: Mapping[str, Proof], verify: bool, element_wise: bool) -> list[Check]:
+def _checks(r: RuleLike, proofs: Mapping[str, Proof], verify: bool) -> list[Check]:
     points = 200
     if not verify:
         return []
-    if not _plottable(r):
-        missing = ", ".join(sorted(s.name for s in r.param_symbols.values() if s.name not in r.params))
+    if r.symbolic_params:
         checks = [_proof_check(label, proof) for label, proof in proofs.items()]
         return checks + [Check("generated code checked numerically", False,
-                               f"not run: parameter(s) {missing} have no value")]
-    return _verify_checks(verify_rule(r, points=points, proofs=proofs), proofs, element_wise, points, bool(r.kinks))
+                               f"not run: parameter(s) {', '.join(r.symbolic_params)} have no value")]
+    report = verify_rule(r, points=points, proofs=proofs)
+    return _verify_checks(report, proofs, r.element_wise, points, bool(r.kinks))
 
 
 def formula_section(
@@ -410,67 +191,6 @@ def formula_section(
     r = formula_rule(text, wrt, params, symbols=symbols)
     section = rule_section(r, verify=verify, plot=plot, key=f"formula-{index}")
     return dataclasses.replace(section, title=f"Formula {index}")
-
-
-# --- vector rules -------------------------------------------------------------------------------------------------
-
-
-def _vector_head(r: VectorRule) -> sp.Expr:
-    d = r.definition
-    base = sp.IndexedBase("g" if r.kind == "activation" else "L", real=True)
-    return base[d.output] if d.output else sp.Symbol(str(base.label), real=True)
-
-
-def _vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
-    from ..rulebook.vector_rule import fresh_index
-
-    d = r.definition
-    out = _vector_head(r)
-    steps = []
-    for inp in d.inputs:
-        if inp.base in d.label_inputs:
-            continue
-        target = inp.base[tuple(fresh_index(s) for s in inp.indices)]
-        D = sp.Derivative(out, target)
-        raw = sp.diff(d.forward, target)
-        steps.append(Step(f"Differentiate by {target}, element by element",
-                          (Math(D, raw),), "sympy.diff through the sums: Kronecker deltas appear"))
-        contracted = r.derivative(inp.base)
-        if contracted != raw:
-            steps.append(Step("Contract the Kronecker deltas", (Math(D, contracted),),
-                              "Σ_j δ_jk f_j = f_k (sympy.concrete.delta.deltasummation)"))
-        for table, what in ((d.textbook_jacobian, "Jacobian"), (d.textbook_vjps, "gradient")):
-            if inp.base in table:
-                label = next((k for k in proofs if k.startswith(("jacobian by " + str(inp.base), "vjp by " + str(inp.base) + " - textbook"))), "")
-                note = f"{'proven' if proofs.get(label) else 'see checks'}: {label}" if label else ""
-                steps.append(Step(f"The textbook {what}", (Math(D, table[inp.base]),), note))
-        steps.append(
-            Step(
-                f"The vector-Jacobian product by {inp.base} (what the numpy code computes)",
-                (Math(sp.IndexedBase(f"{inp.base.label}bar")[inp.indices], d.vjps[inp.base]),),
-                "v is the cotangent (the gradient arriving from above); proven equal to vᵀJ at concrete sizes",
-            )
-        )
-    if d.stable_forward is not None:
-        steps.insert(0, Step("The numerically stable forward form", (Math(out, d.stable_forward),),
-                             "max-shifted: no overflow; proven equal to the definition for any shift"))
-    return steps
-
-
-def _vector_section(r: VectorRule, *, verify: bool, plot: bool, key: str | None) -> Section:
-    proofs = r.prove() if verify else {}
-    d = r.definition
-    checks = tuple(_checks(r, proofs, verify, element_wise=False))
-    return Section(
-        key=key or _key(r.name),
-        title=r.name,
-        kind=r.kind,
-        summary=r.summary + (f" {d.notes}" if d.notes else ""),
-        definition=(Math(_vector_head(r), d.forward),),
-        steps=tuple(_vector_steps(r, proofs)),
-        checks=checks,
-        plot=_plot(r) if plot else None,
-    )
 
 
 # --- backprop, batch norm, dropout, initialisation ---------------------------------------------------------------------

@@ -31,6 +31,9 @@ from .definition import (
     check_convention,
     exact_param,
 )
+from .derivation import Derives
+from .derivation_steps import derivative_steps, head, kink_step
+from .step import Step
 
 __all__ = ["Rule", "formula_rule"]
 
@@ -74,7 +77,7 @@ def formula_rule(
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 
 
-class Rule(Displayed, Plottable):
+class Rule(Derives, Displayed, Plottable):
     """One piece of network math: forward expression, derivative, proof, kinks, LaTeX and numeric code."""
 
     def __init__(
@@ -99,6 +102,34 @@ class Rule(Displayed, Plottable):
         args = ", ".join(f"{k}={v}" for k, v in self.params.items())
         return f"rule({self.name!r}{', ' if args else ''}{args})"
 
+
+    #: Scalar inputs, kinks and a derivative per input (see :class:`~symdl.rulebook.derivation.RuleLike`).
+    element_wise = True
+
+    @property
+    def symbolic_params(self) -> tuple[str, ...]:
+        """Parameters declared without a value (formula rules), sorted: no numeric code until they have one."""
+        return tuple(sorted(name for name in self.param_symbols if name not in self.params))
+
+    @property
+    def notes(self) -> str:
+        return ""
+
+    def head(self) -> sp.Expr:
+        """The rule applied to its inputs as an undefined function: g(z), L(a, y), Ω(w) or f(z)."""
+        return head(self)
+
+    def variable(self, wrt: sp.Symbol | str | None = None) -> sp.Symbol:
+        """The input named ``wrt`` (default: the first); ValueError naming the inputs when there is none."""
+        return self._input(wrt)
+
+    def derivation_steps(self, proofs: Mapping[str, Proof]) -> list[Step]:
+        """How the derivative by the first input arises (:func:`~symdl.rulebook.derivation_steps.derivative_steps`)."""
+        return derivative_steps(self, proofs)
+
+    def kink_steps(self) -> list[Step]:
+        """One step per kink: one-sided limits and the convention's value."""
+        return [kink_step(self, k) for k in self.kinks]
 
     # --- the symbolic side -------------------------------------------------
 

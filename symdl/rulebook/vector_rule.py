@@ -25,9 +25,13 @@ from ..codegen.index_kernels import (
 )
 from ..codegen.kernel import Kernel
 from ..display_hooks import Displayed, Plottable
+from ..symbolic.calculus import fresh_index
 from ..symbolic.index_sums import Ranges, contract_deltas, is_zero_index_expr
 from ..symbolic.proof import Proof, prove_zero
 from .definition import Kind
+from .derivation import Derives
+from .derivation_steps import vector_head, vector_steps
+from .step import Step
 
 __all__ = ["COTANGENT", "ROW_COTANGENT", "VectorDefinition", "VectorInput", "VectorRule", "at_size", "fresh_index", "prove_over_orderings"]
 
@@ -73,7 +77,7 @@ COTANGENT = sp.IndexedBase("v", real=True)
 ROW_COTANGENT = sp.Symbol("v", real=True)  # the cotangent of a rule with one output per row (maxout)
 
 
-class VectorRule(Displayed, Plottable):
+class VectorRule(Derives, Displayed, Plottable):
     """A rule on arrays: forward, Jacobian (index form), proofs, LaTeX, numeric forward and VJPs."""
 
     def __init__(self, name: str, kind: Kind, definition: VectorDefinition, summary: str) -> None:
@@ -87,6 +91,36 @@ class VectorRule(Displayed, Plottable):
     def __repr__(self) -> str:
         return f"rule({self.name!r})"
 
+
+    #: Index-form arrays, no isolated kinks, a VJP per input (see :class:`~symdl.rulebook.derivation.RuleLike`).
+    element_wise = False
+    #: Vector rules take no parameters.
+    symbolic_params: tuple[str, ...] = ()
+
+    @property
+    def param_symbols(self) -> dict[str, sp.Symbol]:
+        """Vector rules take no parameters: empty."""
+        return {}
+
+    @property
+    def notes(self) -> str:
+        """What the definition says beyond its formulas (maxout's ties), or empty."""
+        return self.definition.notes
+
+    def head(self) -> sp.Expr:
+        """The rule's output as an indexed symbol: g[i] (activations) or L (losses)."""
+        return vector_head(self)
+
+    def variable(self, wrt: sp.IndexedBase | str | None = None) -> sp.IndexedBase:
+        """The input array named ``wrt`` (default: the first); ValueError naming the inputs when there is none."""
+        return self._input(wrt).base
+
+    def derivation_steps(self, proofs: Mapping[str, Proof]) -> list[Step]:
+        """Element-wise derivative, deltas contracted, textbook Jacobian and VJP per input."""
+        return vector_steps(self, proofs)
+
+    def kink_steps(self) -> list[Step]:
+        return []
 
     @property
     def inputs(self) -> tuple[sp.IndexedBase, ...]:
@@ -231,11 +265,6 @@ class VectorRule(Displayed, Plottable):
             f"{self.name}_vjp_{inp.base.label}", reduce_leading=inp.shared,
         )
 
-
-
-def fresh_index(index: sp.Symbol) -> sp.Symbol:
-    """i → i′: a second index over the same axis (the input index of a Jacobian ∂out_i/∂in_i′)."""
-    return sp.Symbol(f"{index.name}'", integer=True, nonnegative=True)
 
 
 def _fresh_map(values: Mapping[sp.Symbol, int]) -> dict[sp.Symbol, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["diff_away_from_jumps"]
+__all__ = ["diff_away_from_jumps", "fresh_index"]
 
 
 def diff_away_from_jumps(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
@@ -13,3 +13,8 @@ def diff_away_from_jumps(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
     It is 0 away from the jump, and the value at a jump is the kink convention's business.
     """
     return sp.diff(expr, var).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+
+
+def fresh_index(index: sp.Symbol) -> sp.Symbol:
+    """i → i′: a second index over the same axis (the input index of a Jacobian ∂out_i/∂in_i′)."""
+    return sp.Symbol(f"{index.name}'", integer=True, nonnegative=True)

@@ -1,0 +1,91 @@
+"""``symdl check``: a rule's or formula's boundary continuity (exact), kinks and numeric checks; exit 1 if one fails."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..report.display import failure_details, report_row
+from .common import EXIT_FAILED, EXIT_OK, UsageError, build_rule, out, report_json
+
+__all__ = ["cmd_check"]
+
+
+def _stable_equivalent(r: Any) -> str | None:
+    """The registered one-input rule, if any, whose expression is provably the same function as ``r``'s."""
+    from ..rulebook.registry import rule, rules
+    from ..rulebook.rule import Rule
+    from ..symbolic.proof import prove_zero
+
+    if len(r.inputs) != 1:
+        return None
+    for name in rules():
+        candidate = rule(name)
+        if isinstance(candidate, Rule) and len(candidate.inputs) == 1 and not candidate.params:
+            same = candidate.expr.subs(candidate.wrt, r.wrt) - r.bind(r.expr)
+            if prove_zero(same, r.wrt):
+                return name
+    return None
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values."""
+    from ..rulebook.continuity import boundary_properties
+    from ..verify.rules import verify_rule
+
+    r = build_rule(args)
+    if not r.element_wise:
+        raise UsageError(f"check applies to element-wise rules and formulas; {args.target!r} is a vector rule")
+    properties = boundary_properties(r)
+    symbolic = list(r.derivation().symbolic_params)
+    report = None if symbolic else verify_rule(r, points=100)
+    result = {
+        "name": r.name,
+        "wrt": str(r.wrt),
+        "continuous": properties.continuous,
+        "derivative_continuous": properties.derivative_continuous,
+        "boundaries": [
+            {
+                "of": b.what,
+                "at": str(b.at),
+                "left": str(b.left),
+                "right": str(b.right),
+                "jump": str(b.jump),
+                "vanishes_for": {k: [str(v) for v in vs] for k, vs in b.vanishes_for.items()},
+            }
+            for b in properties.boundaries
+        ],
+        "undecided": properties.undecided or None,
+        "kinks": [{"at": str(k.at), "left": str(k.left), "right": str(k.right), "value": str(k.value)} for k in r.kinks],
+        "numeric": None if report is None else report_json(report),
+        "numeric_skipped_for": symbolic or None,
+    }
+    passed = properties.continuous and (report is None or report.passed)
+    if args.json:
+        out(json.dumps({**result, "passed": passed}, indent=2))
+        return EXIT_OK if passed else EXIT_FAILED
+    out(f"{r.name}  (by {r.wrt})")
+    for b in properties.boundaries:
+        if b.continuous:
+            out(f"  {b.what} continuous at {r.wrt} = {b.at}")
+            continue
+        where = "; ".join(f"{k} = {', '.join(map(str, vs))}" for k, vs in b.vanishes_for.items())
+        out(f"  {b.what} JUMPS at {r.wrt} = {b.at}: {b.left} -> {b.right}, jump {b.jump}"
+             + (f" (zero only for {where})" if where else ""))
+    if properties.undecided:
+        out(f"  boundaries undecided: {properties.undecided}")
+    for k in r.kinks:
+        out(f"  kink at {r.wrt} = {k.at}: one-sided {k.left}, {k.right}; returned {k.value}")
+    if report is None:
+        out(f"  numeric checks skipped: give values to {', '.join(symbolic)} (--param NAME=VALUE)")
+    else:
+        out(f"  numeric: {' '.join(report_row(report)[1:])}")
+        for line in failure_details(report)[:1]:
+            out(f"  {line}")
+        if report.unstable:
+            stable = _stable_equivalent(r)
+            if stable:
+                out(f"  symdl's rule {stable!r} is the same function, printed stably: symdl derive {stable} --format python")
+    out(f"{'PASS' if passed else 'FAIL'}")
+    return EXIT_OK if passed else EXIT_FAILED

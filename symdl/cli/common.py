@@ -1,0 +1,207 @@
+"""What every ``symdl`` subcommand shares: exit statuses, the usage error, output, parameter and target parsing, progress.
+
+Output goes through :func:`out` / :func:`write` (escaping what the terminal's
+encoding cannot show); user formula text goes only to :func:`symdl.formula_rule`
+(the safe parser) through :func:`build_rule`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+import sympy as sp
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "PROG",
+    "Progress",
+    "UsageError",
+    "build_rule",
+    "input_symbol",
+    "json_number",
+    "one_line",
+    "out",
+    "parse_layers",
+    "parse_params",
+    "parse_value",
+    "report_json",
+    "write",
+]
+
+PROG = "symdl"
+
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """Bad input from the command line: reported as one ``symdl: error:`` line, exit status 2."""
+
+
+# --- output helpers -----------------------------------------------------------
+
+
+def write(stream: TextIO, text: str) -> None:
+    """Write ``text`` and a newline, escaping what the stream's encoding cannot show (σ on an ASCII terminal)."""
+    try:
+        stream.write(text + "\n")
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write((text + "\n").encode(encoding, "backslashreplace").decode(encoding))
+
+
+def out(text: str = "") -> None:
+    write(sys.stdout, text)
+
+
+def one_line(message: object) -> str:
+    """A message on one line: library errors may span several (a formula with a caret under it)."""
+    lines = [line.strip() for line in str(message).splitlines()]
+    text = " | ".join(line for line in lines if line) or "unknown error"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def json_number(value: float) -> float | None:
+    """``value`` as a JSON-safe float: NaN and ±inf (not JSON) become null."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class Progress:
+    """``[i/n] verifying name…`` on stderr: one overwritten line on a terminal, one line per item otherwise."""
+
+    def __init__(self, stream: TextIO, enabled: bool, doing: str = "verifying ") -> None:
+        self.stream = stream
+        self.doing = doing
+        self.enabled = enabled
+        self.tty = enabled and stream.isatty()
+        self.open = False
+
+    def __call__(self, name: str, index: int, total: int) -> None:
+        if not self.enabled:
+            return
+        message = f"[{index + 1}/{total}] {self.doing}{name}…"
+        if self.tty:
+            self.stream.write(f"\r\x1b[K{message}")
+            self.open = True
+        else:
+            write(self.stream, message)
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Clear the overwritten line, so the next output starts on a clean line."""
+        if self.open:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.open = False
+
+
+def report_json(report: Any) -> dict[str, Any]:
+    return {
+        "name": report.name,
+        "passed": bool(report.passed),
+        "proven": bool(report.proven),
+        "proofs": {label: bool(holds) for label, holds in report.proofs.items()},
+        "kinks_ok": bool(report.kinks_ok),
+        "fd_error": json_number(report.fd_error),
+        "accuracy64": json_number(report.accuracy64),
+        "accuracy32": json_number(report.accuracy32),
+        "stable": bool(report.stable),
+        "unstable": list(report.unstable),
+        "mutants_killed": report.mutants_killed,
+        "mutants_total": report.mutants_total,
+        "kind": report.kind,
+    }
+
+
+# --- parameters and targets ---------------------------------------------------
+
+
+def parse_params(items: Sequence[str], allow_symbolic: bool) -> dict[str, float | None]:
+    """``--param`` items ``k=v`` as {k: float v}; a bare ``k`` is {k: None} when ``allow_symbolic``."""
+    params: dict[str, float | None] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not key:
+            raise UsageError(f"--param {item!r}: expected NAME=VALUE")
+        if key in params:
+            raise UsageError(f"--param {key!r} given twice")
+        if not sep:
+            if not allow_symbolic:
+                raise UsageError(f"--param {key!r} needs a value for a registered rule: --param {key}=VALUE")
+            params[key] = None
+            continue
+        params[key] = parse_value(key, text)
+    return params
+
+
+def parse_value(key: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"--param {key}={text}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise UsageError(f"--param {key}={text}: expected a finite number")
+    return value
+
+
+def build_rule(args: argparse.Namespace) -> Any:
+    """The rule named by ``args.target``, or a formula rule of that text."""
+    from ..rulebook.registry import rule, rules
+    from ..rulebook.rule import formula_rule
+    from ..symbolic.parse import FormulaError
+
+    known = rules()
+    if args.target in known:
+        if args.symbol:
+            raise UsageError(f"--symbol applies to formulas only; {args.target!r} is a registered rule")
+        params = parse_params(args.param, allow_symbolic=False)
+        return rule(args.target, kink_convention=args.kink_convention, **params)
+    params = parse_params(args.param, allow_symbolic=True)
+    try:
+        return formula_rule(
+            args.target,
+            wrt=args.wrt or "z",
+            params=params,
+            symbols=tuple(args.symbol),
+            kink_convention=args.kink_convention,
+        )
+    except FormulaError as error:
+        declared = {args.wrt or "z", *args.symbol, *params}
+        if args.target.isidentifier() and args.target not in declared:
+            close = difflib.get_close_matches(args.target, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(
+                f"{args.target!r} is neither a rule ({hint}see 'symdl list') nor a formula: {one_line(error)}"
+            ) from None
+        raise
+
+
+def input_symbol(r: Any, wrt: str | None) -> sp.Symbol:
+    if wrt is None:
+        return r.wrt
+    for s in r.inputs:
+        if s.name == wrt:
+            return s
+    raise UsageError(f"{r.name!r} has no input {wrt!r}; its inputs: {', '.join(s.name for s in r.inputs)}")
+
+
+def parse_layers(text: str) -> list[int]:
+    widths = []
+    for item in text.split(","):
+        try:
+            widths.append(int(item.strip()))
+        except ValueError:
+            raise UsageError(f"--layers {text!r}: expected positive integer widths such as 784,512,10") from None
+    if len(widths) < 2 or any(w < 1 for w in widths):
+        raise UsageError(f"--layers {text!r}: expected at least two positive integer widths such as 784,512,10")
+    return widths

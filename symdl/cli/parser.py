@@ -1,0 +1,190 @@
+"""The ``symdl`` argument parser: one subparser per subcommand, errors raised as :class:`~symdl.cli.common.UsageError`."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from ..verify.rules import MAX_POINTS
+from .common import PROG, UsageError
+
+__all__ = ["BACKENDS", "FORMATS", "REPORT_DEFAULT_FORMATS", "build_parser"]
+
+FORMATS = ("text", "latex", "python", "json")
+
+#: The array libraries ``symdl codegen --backend`` offers.
+BACKENDS = ("numpy", "jax", "torch")
+REPORT_DEFAULT_FORMATS = "tex,html,md"
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise :class:`UsageError` instead of printing usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message}; see '{self.prog} --help'")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if not 1 <= value <= MAX_POINTS:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_POINTS}, got {text[:40]!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``symdl`` argument parser with its subcommands."""
+    from ..version import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="Derive, prove, compile and verify the mathematics of neural networks.",
+        epilog="Exit status: 0 success, 1 a verified rule failed, 2 bad input, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    listing = commands.add_parser("list", help="every rule with its kind, parameters and formula")
+    listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+    derive = commands.add_parser(
+        "derive",
+        help="derive a rule or a formula",
+        description="Derive a registered rule (see 'symdl list') or, if NAME is not one, a formula in it.",
+    )
+    _add_target_arguments(derive)
+    derive.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+
+    check = commands.add_parser(
+        "check",
+        help="continuity, kinks and numeric checks of a rule or a formula",
+        description="Jumps of the value and of the derivative at every piecewise boundary (exact, with the "
+        "parameter values that remove them), the kinks, and — when every parameter has a value — the "
+        "finite-difference, accuracy and stability checks of the generated code. Exit 1 if one fails.",
+    )
+    _add_target_arguments(check)
+    check.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+    codegen = commands.add_parser(
+        "codegen",
+        help="write a standalone numpy module for a rule, a formula or a network",
+        description="Write a Python module that needs only numpy (never sympy or symdl): a rule or formula "
+        "with its derivatives, or, with --layers, a network with init_params, forward, loss, loss_and_grad "
+        "and train_step. The output is deterministic and passes 'ruff check'.",
+    )
+    _add_codegen_arguments(codegen)
+
+    verify = commands.add_parser(
+        "verify",
+        help="prove every rule and BP1-BP4, and check the generated code numerically",
+        description="Prove the rules (all, or those named) and check the generated numpy code "
+        "against finite differences and a 50-digit mpmath reference, for accuracy and stability; "
+        "then prove BP1-BP4 and check compiled networks' gradients (the name 'networks' selects these rows).",
+    )
+    verify.add_argument(
+        "names", nargs="*", metavar="NAME",
+        help="rules to verify, or 'networks' or 'codegen' (default: all rules, networks and generated code)",
+    )
+    verify.add_argument("--points", type=_positive_int, default=200, metavar="N", help="sample points (default: 200)")
+    verify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    report = commands.add_parser(
+        "report",
+        help="write the derivations as documents: LaTeX, HTML, Markdown (and PDF)",
+        description="Write a document deriving the chosen items step by step, with their conventions at kinks, "
+        "their proofs and numeric checks, and plots (default: every rule, backprop, batchnorm, dropout and init, "
+        "then each --formula). Files: DIR/report.tex (amsmath only), report.html (one offline page: MathML, "
+        "inline SVG, no script), report.md (GitHub Markdown, figures in DIR/figures/) and, when asked, "
+        "report.pdf (latexmk -pdf -no-shell-escape). Asking for pdf without a TeX installation is an error "
+        "(exit 2) before anything is written; a failed PDF build keeps the other files (exit 1).",
+    )
+    _add_report_arguments(report)
+    return parser
+
+
+def _add_target_arguments(command: argparse.ArgumentParser) -> None:
+    """NAME|FORMULA, --wrt, --param, --symbol and --kink-convention: how derive and check name what they work on."""
+    from ..rulebook.definition import KINK_CONVENTIONS
+
+    command.add_argument("target", metavar="NAME|FORMULA", help="a rule name, or formula text such as 'log(1+exp(z))'")
+    command.add_argument(
+        "--wrt", metavar="VAR", help="variable to differentiate by (formulas: default z; rules: default first input)"
+    )
+    command.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="K=V",
+        help="parameter value (repeatable); for formulas a bare K declares a symbolic parameter",
+    )
+    command.add_argument(
+        "--symbol",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a further input variable of a formula (repeatable)",
+    )
+    command.add_argument(
+        "--kink-convention",
+        choices=KINK_CONVENTIONS,
+        default="pytorch",
+        help="value of the derivative at kinks (default: pytorch)",
+    )
+
+
+def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
+    """``symdl codegen``: NAME|FORMULA with --wrt/--param/--symbol, or a network with --layers and its flags."""
+    from ..rulebook.definition import KINK_CONVENTIONS
+
+    command.add_argument("target", nargs="?", metavar="NAME|FORMULA", help="a rule name or formula text (not with --layers)")
+    command.add_argument("-o", "--output", required=True, metavar="FILE.py", help="file to write ('-' for stdout)")
+    command.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default: numpy)")
+    rule_flags = command.add_argument_group("rules and formulas")
+    rule_flags.add_argument("--wrt", metavar="VAR", help="only the derivative by VAR (default: by every input)")
+    rule_flags.add_argument("--param", action="append", default=[], metavar="K=V", help="parameter value (repeatable)")
+    rule_flags.add_argument("--symbol", action="append", default=[], metavar="NAME", help="a further input of a formula")
+    rule_flags.add_argument(
+        "--kink-convention", choices=KINK_CONVENTIONS, default="pytorch", help="derivative at kinks (default: pytorch)"
+    )
+    net = command.add_argument_group("networks")
+    net.add_argument("--layers", metavar="N0,N1,...,NL", help="widths of a network, e.g. 784,512,10")
+    net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
+    net.add_argument("--activation-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--output-activation", default="identity", metavar="RULE", help="output activation (default: identity)")
+    net.add_argument("--output-activation-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--loss", default="mse", metavar="RULE", help="loss (default: mse)")
+    net.add_argument("--loss-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--penalty", metavar="RULE", help="penalty on the weights (default: none)")
+    net.add_argument("--penalty-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--batchnorm", action="store_true", help="batch norm before each hidden activation")
+    net.add_argument("--dropout", type=float, metavar="P", help="inverted dropout with keep probability P on hidden layers")
+    net.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype (default: float64)")
+
+
+def _add_report_arguments(command: argparse.ArgumentParser) -> None:
+    """``symdl report``: the items, the output directory and formats, the network of the backprop section."""
+    command.add_argument(
+        "names", nargs="*", metavar="NAME", help="items to include: rules (see 'symdl list'), backprop, batchnorm, "
+        "dropout, init (default: all of them)",
+    )
+    command.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write into (created)")
+    command.add_argument(
+        "--format", default=REPORT_DEFAULT_FORMATS, metavar="LIST",
+        help=f"comma-separated formats from tex, pdf, html, md (default: {REPORT_DEFAULT_FORMATS})",
+    )
+    command.add_argument("--only", action="append", default=[], metavar="NAME", help="an item to include (repeatable)")
+    command.add_argument(
+        "--formula", action="append", default=[], metavar="TEXT", help="a formula in z to derive too (repeatable)"
+    )
+    net = command.add_argument_group("the backprop section's network")
+    net.add_argument("--layers", default="2,3,1", metavar="N0,N1,...,NL", help="widths (default: 2,3,1)")
+    net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
+    net.add_argument("--loss", default="mse", metavar="RULE", help="loss (default: mse)")
+    command.add_argument("--no-plots", action="store_true", help="leave out the plots")
+    command.add_argument("--no-verify", action="store_true", help="leave out the numeric checks (faster)")
+    command.add_argument(
+        "--progress", action="store_true", help="show progress on stderr even when it is not a terminal"
+    )

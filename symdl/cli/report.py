@@ -1,0 +1,114 @@
+"""``symdl report``: build the report's sections and write each format atomically into -o; print the paths written."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    PROG,
+    Progress,
+    UsageError,
+    one_line,
+    out,
+    parse_layers,
+    write,
+)
+
+__all__ = ["cmd_report"]
+
+
+def _report_names(args: argparse.Namespace) -> list[str] | None:
+    """The items asked for (NAMES and --only), checked against the accepted ones; None for all of them."""
+    from ..report.sections import report_item_names
+
+    known = report_item_names()
+    names = [*args.names, *args.only]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(f"unknown report item {name!r}; {hint}accepted: rules (see 'symdl list'), "
+                             "backprop, batchnorm, dropout, init")
+    return list(dict.fromkeys(names)) or None
+
+
+def _report_directory(path: str) -> None:
+    """Create ``path`` and make sure a file can be written in it, before the (slow) report is built."""
+    import tempfile
+
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"-o {path}: exists and is not a directory")
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise UsageError(f"-o {path}: cannot write in this directory ({error.strerror or error})") from None
+
+
+def _plots_available() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``symdl report``: build the report's sections, write each format atomically, print the paths written."""
+    from ..report.files import (
+        PdfBuildError,
+        ReportError,
+        check_formats,
+        pdf_available,
+        write_report,
+    )
+
+    try:
+        formats = check_formats([f.strip() for f in args.format.split(",") if f.strip()])
+    except ReportError as error:
+        raise UsageError(f"--format {args.format!r}: {error}") from None
+    if "pdf" in formats and (problem := pdf_available()):
+        raise UsageError(problem)
+    names = _report_names(args)
+    layers = parse_layers(args.layers)
+    if names is None or "backprop" in names:
+        from ..network.model import Network
+
+        Network(layers, activation=args.activation, loss=args.loss)  # a bad network: one error line, now
+    from ..rulebook.rule import formula_rule
+
+    for text in args.formula:  # a bad formula too, before any work and before the directory is made
+        formula_rule(text)
+    _report_directory(args.output)
+    plots = not args.no_plots
+    if plots and not _plots_available():
+        write(sys.stderr, f"{PROG}: matplotlib is not installed: plots left out (pip install 'symdl[plot]')")
+        plots = False
+    from ..report.sections import build_report
+
+    progress = Progress(sys.stderr, enabled=args.progress or sys.stderr.isatty(), doing="")
+    try:
+        report = build_report(
+            names, formulas=tuple(args.formula), layers=tuple(layers), activation=args.activation, loss=args.loss,
+            verify=not args.no_verify, plots=plots, progress=progress,
+        )
+        written = write_report(report, args.output, formats, progress=progress)
+    except PdfBuildError as error:
+        progress.close()
+        write(sys.stderr, f"{PROG}: error: {one_line(error)}")
+        for path in error.written.values():
+            out(str(path))
+        return EXIT_FAILED
+    except ReportError as error:
+        raise UsageError(str(error)) from None
+    finally:
+        progress.close()
+    for path in written.values():
+        out(str(path))
+    return EXIT_OK

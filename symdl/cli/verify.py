@@ -1,0 +1,78 @@
+"""``symdl verify``: prove the rules and BP1–BP4 and check the generated code numerically; a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..report.display import REPORT_HEADER, failure_details, report_row, text_table
+from .common import EXIT_FAILED, EXIT_OK, Progress, UsageError, out, report_json
+
+__all__ = ["CODEGEN_ROWS", "NETWORK_ROWS", "cmd_verify"]
+
+#: Names `symdl verify` takes besides rules: the backprop proofs and compiled-network rows, and the generated-code rows.
+NETWORK_ROWS = "networks"
+CODEGEN_ROWS = "codegen"
+
+
+def _check_names(names: Sequence[str]) -> list[str] | None:
+    from ..rulebook.registry import rules
+
+    known = [*rules(), NETWORK_ROWS, CODEGEN_ROWS]
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise UsageError(f"unknown rule {name!r}; {hint}see 'symdl list'")
+    return list(dict.fromkeys(names)) or None
+
+
+def _print_verify_table(reports: Sequence[Any]) -> None:
+    from ..testing import ACCURACY_RTOL
+    from ..verify.rules import FD_TOLERANCE
+
+    for line in text_table([report_row(r) for r in reports], REPORT_HEADER):
+        out(line)
+    details = [line for r in reports if not r.passed for line in failure_details(r)]
+    if details:
+        out()
+        for line in details:
+            out(line)
+    f64, f32 = ACCURACY_RTOL[np.dtype(np.float64)], ACCURACY_RTOL[np.dtype(np.float32)]
+    out()
+    out(f"tolerances: FD <= {FD_TOLERANCE:g}, vs mpmath <= {f64:g} (f64) / {f32:g} (f32)")
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from ..verify.network import verify_networks
+    from ..verify.rules import verify_rules
+
+    names = _check_names(args.names)
+    from ..verify.codegen import verify_codegen
+
+    rule_names = None if names is None else [n for n in names if n not in (NETWORK_ROWS, CODEGEN_ROWS)]
+    progress = Progress(sys.stderr, enabled=not args.quiet)
+    try:
+        reports = verify_rules(rule_names, progress=progress, points=args.points) if rule_names != [] else []
+        if names is None or NETWORK_ROWS in names:
+            reports += verify_networks(progress=progress)
+        if names is None or CODEGEN_ROWS in names:
+            progress("generated code: standalone modules and exports", 0, 1)
+            reports += verify_codegen()
+    finally:
+        progress.close()
+    passed = sum(1 for r in reports if r.passed)
+    if args.json:
+        out(json.dumps([report_json(r) for r in reports], indent=2))
+    else:
+        _print_verify_table(reports)
+        others = sum(1 for r in reports if r.kind != "rule")
+        counted = f"{len(reports) - others} rules" + (f", {others} other rows" if others else "")
+        out(f"{counted}: {passed} passed, {len(reports) - passed} failed")
+    return EXIT_OK if passed == len(reports) else EXIT_FAILED

@@ -1,0 +1,287 @@
+"""The derivation steps of a rule: how its derivative arises, one rule of calculus at a time (moved here from the report).
+
+Element-wise rules (:func:`derivative_steps`): the definition in elementary
+functions, SymPy's raw derivative, the sum, product and chain rule applied one
+at a time (:func:`chain_steps`, branch by branch for a ``Piecewise``), SymPy's
+derivative with the kink convention, then the textbook, seed, named-function
+and stable forms with the verdicts of the proofs that show them equal, and the
+generated code. Vector rules (:func:`vector_steps`): the element-wise
+derivative, its Kronecker deltas contracted, the textbook Jacobian and the
+VJP. Every equation is a SymPy object taken from the rule; nothing is re-typed.
+:class:`~symdl.rulebook.derivation.Derivation` caches what these return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import sympy as sp
+
+from ..symbolic.calculus import diff_away_from_jumps, fresh_index
+from ..symbolic.functions import NamedFunction
+from ..symbolic.proof import Proof, elementary
+from .derivation import RuleLike
+from .step import Math, Step
+
+__all__ = [
+    "CHAIN_DEPTH",
+    "CHAIN_LIMIT",
+    "CONVENTIONS",
+    "chain_steps",
+    "derivative_steps",
+    "head",
+    "kink_step",
+    "proven_note",
+    "vector_head",
+    "vector_steps",
+]
+
+#: How many rule applications :func:`chain_steps` shows at most, and how deep it recurses.
+CHAIN_LIMIT = 8
+CHAIN_DEPTH = 4
+
+_HEADS = {"activation": "g", "loss": "L", "penalty": "Omega", "formula": "f"}
+#: How each kink convention's value is described.
+CONVENTIONS = {
+    "pytorch": "PyTorch's value (symdl's default convention)",
+    "left": "the left derivative (kink_convention='left')",
+    "right": "the right derivative (kink_convention='right')",
+    "average": "the mean of the one-sided derivatives (kink_convention='average')",
+}
+
+
+def head(r: RuleLike) -> sp.Expr:
+    """The rule applied to its inputs as an undefined function: g(z), L(a, y), Ω(w) or f(z)."""
+    return sp.Function(_HEADS[r.kind])(*r.inputs)
+
+
+def proven_note(proofs: Mapping[str, Proof], label: str) -> str:
+    proof = proofs.get(label)
+    if proof is None:
+        return ""
+    verdict = "proven" if proof else "NOT proven"
+    return f"{verdict}: {label} ≡ 0 ({proof.method})"
+
+
+def _one_rule(expr: sp.Expr, var: sp.Symbol) -> tuple[str, sp.Expr, list[sp.Expr]] | None:
+    """One differentiation rule applied to d expr/d var: (its name, the right side, the parts still to differentiate).
+
+    None when ``expr`` is a leaf: free of ``var``, ``var`` itself, or an
+    elementary function or power of ``var`` (its derivative is a table entry).
+    """
+    if not expr.has(var) or expr == var:
+        return None
+    D = lambda e: sp.Derivative(e, var)
+    if isinstance(expr, (sp.Max, sp.Min)):
+        expr = expr.rewrite(sp.Piecewise)
+    if isinstance(expr, sp.Piecewise):
+        branches = [(D(e) if e.has(var) else sp.S.Zero, c) for e, c in expr.args]
+        return "Branch by branch (each branch differentiated where its condition holds)", sp.Piecewise(*branches), [
+            e for e, _ in expr.args if e.has(var)
+        ]
+    if isinstance(expr, sp.Add):
+        terms = [t for t in expr.args if t.has(var)]
+        if len(terms) == 1:
+            return None if terms[0] == var else ("Sum rule (constant terms drop)", D(terms[0]), terms)
+        return "Sum rule", sp.Add(*[D(t) for t in terms], evaluate=False), terms
+    if isinstance(expr, sp.Mul):
+        constant, rest = expr.as_independent(var, as_Add=False)
+        if constant != 1:
+            if rest == var:
+                return None  # d(c·z)/dz = c: a table entry
+            return "Constant factor", sp.Mul(constant, D(rest), evaluate=False), [rest]
+        factors = list(expr.args)
+        products = [
+            sp.Mul(*[g for j, g in enumerate(factors) if j != i], D(f), evaluate=False) for i, f in enumerate(factors)
+        ]
+        return "Product rule", sp.Add(*products, evaluate=False), factors
+    if isinstance(expr, sp.Pow):
+        base, exponent = expr.args
+        if exponent.has(var) or base == var:
+            return None
+        outer = exponent * base ** (exponent - 1)
+        return "Chain rule: outer′(inner)·inner′ (power)", sp.Mul(outer, D(base), evaluate=False), [base]
+    if isinstance(expr, sp.Function) and len(expr.args) == 1:
+        (inner,) = expr.args
+        if inner == var:
+            return None
+        t = sp.Dummy("t", real=True)
+        outer = diff_away_from_jumps(expr.func(t), t).subs(t, inner)
+        return "Chain rule: outer′(inner)·inner′", sp.Mul(outer, D(inner), evaluate=False), [inner]
+    return None
+
+
+def chain_steps(expr: sp.Expr, var: sp.Symbol, *, limit: int = CHAIN_LIMIT, depth: int = CHAIN_DEPTH) -> list[Step]:
+    """d expr/d var taken apart one rule at a time (sum, constant factor, product, chain, branch by branch).
+
+    Each step is ``d e/d var = (the rule's right side, with d part/d var still
+    unevaluated)``; parts are taken apart in turn, breadth first, down to
+    ``depth`` levels and at most ``limit`` steps.
+    """
+    steps: list[Step] = []
+    queue = [(expr, depth)]
+    seen: set[sp.Expr] = set()
+    while queue and len(steps) < limit:
+        e, level = queue.pop(0)
+        if e in seen:
+            continue
+        seen.add(e)
+        applied = _one_rule(e, var)
+        if applied is None:
+            continue
+        title, rhs, parts = applied
+        steps.append(Step(title, (Math(sp.Derivative(e, var), rhs),)))
+        if level > 1:
+            queue += [(p, level - 1) for p in parts]
+    return steps
+
+
+def _named_function_steps(r: RuleLike, proofs: Mapping[str, Proof]) -> list[Step]:
+    """For each named function (σ, softplus, log cosh) in the rule or its code: definition, derivative, stable form."""
+    exprs = [r.expr, r.numeric_forward_expr(), *(r.numeric_derivative_expr(v) for v in r._derivative_inputs())]
+    used = sorted({type(f) for e in exprs for f in e.atoms(NamedFunction)}, key=lambda f: f.__name__)
+    steps = []
+    x = sp.Symbol("x", real=True)
+    for function in used:
+        name = function.__name__
+        notes = [proven_note(proofs, f"{name}: fdiff - d/dx definition"), proven_note(proofs, f"{name}: stable form - definition")]
+        steps.append(
+            Step(
+                f"The named function {name}: definition, derivative, stable form",
+                (
+                    Math(function(x), function.definition(x)),
+                    Math(sp.Derivative(function(x), x), function(x).diff(x)),
+                    Math(function(x), function.stable(x)),
+                ),
+                "; ".join(n for n in notes if n),
+            )
+        )
+    return steps
+
+
+def derivative_steps(r: RuleLike, proofs: Mapping[str, Proof]) -> list[Step]:
+    g, var = head(r), r.wrt
+    dg = sp.Derivative(g, var)
+    steps: list[Step] = []
+    plain = elementary(r.expr)
+    if plain != r.expr:
+        steps.append(Step("The definition in elementary functions", (Math(g, plain),)))
+    steps.append(
+        Step(
+            "Differentiate the definition",
+            (Math(dg, sp.Derivative(plain, var)), Math(dg, diff_away_from_jumps(plain, var))),
+            f"sympy.diff of the definition by {var}, as SymPy returns it (not simplified)",
+        )
+    )
+    steps += chain_steps(plain, var)
+    steps.append(
+        Step(
+            "SymPy's derivative of the rule",
+            (Math(dg, r.derivative()),),
+            "named functions differentiated by their own derivative (σ' = σ(1 − σ), …)"
+            + (f"; the value at each kink set by the convention: {CONVENTIONS[r.kink_convention]}" if r.kinks else ""),
+        )
+    )
+    d = r.definition
+    if d.textbook is not None:
+        maths = [Math(dg, r.textbook())]
+        if d.output is not None:
+            maths += [Math(dg, r.textbook(in_output=True)), Math(d.output, g)]
+        steps.append(Step("The textbook form" + (" (in terms of the output)" if d.output is not None else ""),
+                          tuple(maths), proven_note(proofs, "derivative - textbook")))
+    for other in d.other_textbooks:
+        steps.append(
+            Step(
+                f"The derivative by {other}",
+                (Math(sp.Derivative(g, other), diff_away_from_jumps(r.expr, other)), Math(sp.Derivative(g, other), r.textbook(other))),
+                proven_note(proofs, f"d/d{other} - textbook"),
+            )
+        )
+    if d.seed_form is not None:
+        steps.append(Step("The seeds' form", (Math(g, d.seed_form),), proven_note(proofs, "seed form - expr")))
+    steps += _named_function_steps(r, proofs)
+    stable = []
+    notes = []
+    if d.stable_expr is not None:
+        stable.append(Math(g, d.stable_expr))
+        notes.append(proven_note(proofs, "stable forward - expr"))
+    if d.stable_derivative is not None:
+        stable.append(Math(dg, d.stable_derivative))
+        notes.append(proven_note(proofs, "stable derivative - derivative"))
+    if stable:
+        steps.append(Step("The numerically stable form", tuple(stable), "; ".join(n for n in notes if n)))
+    steps.append(_code_step(r))
+    return steps
+
+
+def _code_step(r: RuleLike) -> Step:
+    """The expression the derivative's numpy code is printed from (parameters bound), and that code."""
+    dg = sp.Derivative(head(r), r.wrt)
+    maths = (Math(dg, r.numeric_derivative_expr()),)
+    try:
+        source = r.numeric_derivative().source
+    except ValueError as why:  # a formula parameter without a value: no code can be printed
+        return Step("The generated numpy code", maths, f"no code: {why}")
+    return Step("The generated numpy code", maths, "printed from the expression above:", code=source)
+
+
+def kink_step(r: RuleLike, kink: Any) -> Step:
+    var = r.wrt
+    dg = sp.Derivative(head(r), var)
+    others = dict(zip(r.inputs[1:], [sp.Rational(37, 100)] * len(r.inputs[1:])))
+    subgradient = kink.is_subgradient({**r.param_subs, **others})
+    why = (
+        f"the value taken is {CONVENTIONS[r.kink_convention]}; it lies between the one-sided derivatives, "
+        "so it is a subgradient" if subgradient else
+        f"the value taken is {CONVENTIONS[r.kink_convention]}; it is NOT between the one-sided derivatives"
+    )
+    return Step(
+        f"At the kink {var} = {kink.at}",
+        (
+            Math(sp.Limit(dg, var, kink.at, "-"), kink.left),
+            Math(sp.Limit(dg, var, kink.at, "+"), kink.right),
+            Math(sp.Subs(dg, var, kink.at), kink.value),
+        ),
+        f"the derivative jumps from {kink.left} to {kink.right}; {why}",
+    )
+
+
+def vector_head(r: RuleLike) -> sp.Expr:
+    d = r.definition
+    base = sp.IndexedBase("g" if r.kind == "activation" else "L", real=True)
+    return base[d.output] if d.output else sp.Symbol(str(base.label), real=True)
+
+
+def vector_steps(r: RuleLike, proofs: Mapping[str, Proof]) -> list[Step]:
+    d = r.definition
+    out = vector_head(r)
+    steps = []
+    for inp in d.inputs:
+        if inp.base in d.label_inputs:
+            continue
+        target = inp.base[tuple(fresh_index(s) for s in inp.indices)]
+        D = sp.Derivative(out, target)
+        raw = sp.diff(d.forward, target)
+        steps.append(Step(f"Differentiate by {target}, element by element",
+                          (Math(D, raw),), "sympy.diff through the sums: Kronecker deltas appear"))
+        contracted = r.derivative(inp.base)
+        if contracted != raw:
+            steps.append(Step("Contract the Kronecker deltas", (Math(D, contracted),),
+                              "Σ_j δ_jk f_j = f_k (sympy.concrete.delta.deltasummation)"))
+        for table, what in ((d.textbook_jacobian, "Jacobian"), (d.textbook_vjps, "gradient")):
+            if inp.base in table:
+                label = next((k for k in proofs if k.startswith(("jacobian by " + str(inp.base), "vjp by " + str(inp.base) + " - textbook"))), "")
+                note = f"{'proven' if proofs.get(label) else 'see checks'}: {label}" if label else ""
+                steps.append(Step(f"The textbook {what}", (Math(D, table[inp.base]),), note))
+        steps.append(
+            Step(
+                f"The vector-Jacobian product by {inp.base} (what the numpy code computes)",
+                (Math(sp.IndexedBase(f"{inp.base.label}bar")[inp.indices], d.vjps[inp.base]),),
+                "v is the cotangent (the gradient arriving from above); proven equal to vᵀJ at concrete sizes",
+            )
+        )
+    if d.stable_forward is not None:
+        steps.insert(0, Step("The numerically stable forward form", (Math(out, d.stable_forward),),
+                             "max-shifted: no overflow; proven equal to the definition for any shift"))
+    return steps
