@@ -185,7 +185,11 @@ def _add_target_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
-BACKENDS = ("numpy", "jax", "torch")
+def backend_choices() -> tuple[str, ...]:
+    """The ``--backend`` choices: every registered backend (:func:`symdl.backends.backend_names`)."""
+    from ..backends import backend_names
+
+    return backend_names()
 
 
 def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
@@ -194,7 +198,7 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
 
     command.add_argument("target", nargs="?", metavar="NAME|FORMULA", help="a rule name or formula text (not with --layers)")
     command.add_argument("-o", "--output", required=True, metavar="FILE.py", help="file to write ('-' for stdout)")
-    command.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default: numpy)")
+    command.add_argument("--backend", choices=backend_choices(), default="numpy", help="array library (default: numpy)")
     rule_flags = command.add_argument_group("rules and formulas")
     rule_flags.add_argument("--wrt", metavar="VAR", help="only the derivative by VAR (default: by every input)")
     rule_flags.add_argument("--param", action="append", default=[], metavar="K=V", help="parameter value (repeatable)")
