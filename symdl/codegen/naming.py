@@ -30,7 +30,7 @@ __all__ = [
 #: The parameter kinds a network holds: weights, biases, batch norm's scale and shift.
 PARAMETER_KINDS: tuple[str, ...] = ("W", "b", "gamma", "beta")
 
-_NAME = re.compile(r"([A-Za-z_]+?)(\d+)")
+_NAME = re.compile(r"(\D.*?)(\d+)")
 
 
 def parameter_name(kind: str, layer: int) -> str:
