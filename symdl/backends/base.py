@@ -111,8 +111,12 @@ class Backend:
         return ["import functools", "import numbers", "from collections.abc import Mapping", *self.imports]
 
     def network_runtime(self, dropout: bool) -> list[str]:
-        """Runtime helper blocks of a network module: ``_batch`` and ``_check`` (and the seed check of dropout)."""
+        """Runtime helper blocks of a network module: ``_batch`` and ``_check`` (what ``_check`` returns: see print_network)."""
         raise self._unsupported("network_runtime")
+
+    def dropout_runtime(self) -> list[str]:
+        """Runtime helper blocks a network with dropout also needs, after ``_masks`` (JAX: the seed check)."""
+        return []
 
     def batchnorm_scalars(self, eps: str, momentum: str) -> tuple[list[str], list[str]]:
         """The scalar lines of batch norm's functions: (m and ε in the forward ones, momentum and size in the update)."""
@@ -132,8 +136,8 @@ class Backend:
 
     def train_step_doc(self) -> str:
         """The docstring line saying how ``train_step`` changes ``params``."""
-        return ("train_step(params, X, Y, lr): one step of gradient descent on the "
-                f"{self.noun} of params, in place; returns the loss before it.")
+        return ("train_step(params, X, Y, lr): one step of gradient descent on the arrays of params, in place; "
+                "returns the loss before it.")
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         """numpy parameter arrays as this library's arrays (for ``symdl verify``)."""

@@ -83,8 +83,10 @@ class JaxBackend(Backend):
 
     def network_runtime(self, dropout: bool) -> list[str]:
         r = runtime_jax
-        blocks = [emit_functions(r._batch, r._finite, r._raise_unless_finite, r._check, r._unpack)]
-        return blocks + ([emit_functions(r._check_seed)] if dropout else [])
+        return [emit_functions(r._batch, r._finite, r._raise_unless_finite, r._check, r._unpack)]
+
+    def dropout_runtime(self) -> list[str]:
+        return [emit_functions(runtime_jax._check_seed)]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
         return "key, m", [

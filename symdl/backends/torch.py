@@ -63,6 +63,10 @@ class TorchBackend(Backend):
     def entry_point(self, name: str) -> str:
         return f"@torch.no_grad()\ndef {name}("
 
+    def train_step_doc(self) -> str:
+        return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "
+                "returns the loss before it.")
+
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         import torch
 

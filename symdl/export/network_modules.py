@@ -166,7 +166,7 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
         init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
         *(batchnorm_blocks(network, backend, _inline_stage(backend)) if network.batchnorm else []),
-        *([_masks_block(network, backend)] if network.dropout is not None else []),
+        *([_masks_block(network, backend), *backend.dropout_runtime()] if network.dropout is not None else []),
         _entry_points(printed.source, backend),
     ]  # fmt: skip
     wrappers = backend.entry_wrappers(network.dropout is not None)
