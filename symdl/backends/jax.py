@@ -13,9 +13,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from . import runtime_jax
 from .base import Backend, emit_functions
 from .printers import JaxIndexPrinter, JaxPrinter
+from .runtime_jax import (
+    _batch,
+    _check,
+    _check_seed,
+    _finish,
+    _finite,
+    _prepare,
+    _raise_unless_finite,
+    _unbroadcast,
+    _unpack,
+)
 
 __all__ = ["JaxBackend"]
 
@@ -82,11 +92,10 @@ class JaxBackend(Backend):
         return ["import functools", "import numbers", "from collections.abc import Mapping, MutableMapping", *self.imports]
 
     def network_runtime(self, dropout: bool) -> list[str]:
-        r = runtime_jax
-        return [emit_functions(r._batch, r._finite, r._raise_unless_finite, r._check, r._unpack)]
+        return [emit_functions(_batch, _finite, _raise_unless_finite, _check, _unpack)]
 
     def dropout_runtime(self) -> list[str]:
-        return [emit_functions(runtime_jax._check_seed)]
+        return [emit_functions(_check_seed)]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
         return "key, m", [
@@ -137,7 +146,7 @@ class JaxBackend(Backend):
         return {k: jnp.asarray(v) for k, v in params.items()}
 
     def custom_gradient_helpers(self) -> str:
-        return emit_functions(runtime_jax._prepare, runtime_jax._finish, runtime_jax._unbroadcast)
+        return emit_functions(_prepare, _finish, _unbroadcast)
 
     def custom_gradient_wrapper(self, plan: Any) -> str:
         """``NAME(*inputs)``: a ``jax.custom_vjp`` whose backward pass calls the printed derivatives."""

@@ -12,9 +12,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..codegen.naming import class_name
-from . import runtime_torch
 from .base import Backend, emit_functions
 from .printers import TorchIndexPrinter, TorchPrinter
+from .runtime_torch import (
+    _batch,
+    _broadcast_shape,
+    _check,
+    _finish,
+    _prepare,
+    _save,
+    _saved,
+    _unbroadcast,
+)
 
 __all__ = ["TorchBackend"]
 
@@ -49,7 +58,7 @@ class TorchBackend(Backend):
         return "torch.tensor"
 
     def network_runtime(self, dropout: bool) -> list[str]:
-        return [emit_functions(runtime_torch._batch, runtime_torch._check)]
+        return [emit_functions(_batch, _check)]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
         return "seed, m", [
@@ -73,8 +82,7 @@ class TorchBackend(Backend):
         return {k: torch.from_numpy(v.copy()) for k, v in params.items()}
 
     def custom_gradient_helpers(self) -> str:
-        r = runtime_torch
-        return emit_functions(r._prepare, r._broadcast_shape, r._finish, r._unbroadcast, r._save, r._saved)
+        return emit_functions(_prepare, _broadcast_shape, _finish, _unbroadcast, _save, _saved)
 
     def custom_gradient_public(self, plan: Any) -> list[str]:
         return [class_name(plan.name)]

@@ -96,7 +96,7 @@ def _masks_block(network: object, backend: Backend) -> str:
 def _kernels(kernels: dict[str, tuple[str, str]], backend: Backend) -> list[str]:
     """The vector rules' forward and VJP kernels the network calls, printed for ``backend`` by symdl.export.custom_gradient."""
     from ..export.custom_gradient import _kernel, _plan
-    from ..rulebook.rule import rule
+    from ..rulebook.registry import rule
 
     blocks = []
     for name in sorted(kernels):
@@ -133,7 +133,7 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
     backend's own generator). Same input → byte-identical text.
     """
     from ..export.standalone import _helper
-    from ..network.model import LR_RANGE, Network, _check_lr, _loss_forms
+    from ..network.model import LR_RANGE, Network, check_learning_rate, loss_forms
 
     if not isinstance(network, Network):
         raise TypeError(f"network_module_source: expected a symdl.Network, got {type(network).__name__}")
@@ -148,7 +148,7 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
         (w,) = network.penalty.inputs
         penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
     inference = network._equations(output_form=True, training=False) if network.batchnorm or network.dropout else None
-    printed = print_network(eqs, _loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend)
+    printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend)
     noun = backend.noun
     blocks = [
         "\n".join([
@@ -161,7 +161,7 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
             f"_BUFFERED = {bool(compiled.buffer_names)}",
             f"_LR_RANGE = {LR_RANGE!r}",
         ]) + "\n",
-        _helper(_check_lr, {"LR_RANGE": "_LR_RANGE"}),
+        _helper(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
         *backend.network_runtime(network.dropout is not None),
         init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
