@@ -28,7 +28,6 @@ STILL_TOO_LONG: frozenset[str] = frozenset(
     {
         "symdl.backprop.equations",
         "symdl.codegen.network",
-        "symdl.export.custom_gradient",
         "symdl.export.standalone",
         "symdl.network.model",
         "symdl.report.printing",

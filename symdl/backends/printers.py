@@ -38,15 +38,15 @@ from sympy.printing.numpy import _known_constants_numpy, _known_functions_numpy
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax, ShiftMax
 from ..codegen.kernel import SymdlNumpyPrinter
 
-__all__ = ["BACKENDS", "JaxIndexPrinter", "JaxPrinter", "TorchIndexPrinter", "TorchPrinter", "printer_for"]
-
-BACKENDS: tuple[str, ...] = ("jax", "torch")
+__all__ = ["ArrayModulePrinter", "JaxIndexPrinter", "JaxPrinter", "LastAxisIndexPrinter", "TorchIndexPrinter", "TorchPrinter"]
 
 
-class _ArrayModulePrinter(SymdlNumpyPrinter):
+class ArrayModulePrinter(SymdlNumpyPrinter):
     """SymdlNumpyPrinter with the array module's name in place of ``numpy``; subclasses set ``_module``."""
 
     _module = "numpy"
+    # How an array is cast to another dtype (``x.astype(d)``; torch: ``x.to(d)``).
+    _cast = "astype"
     # numpy's function names → this module's (only where they differ).
     _renamed: ClassVar[dict[str, str]] = {}
 
@@ -64,7 +64,7 @@ class _ArrayModulePrinter(SymdlNumpyPrinter):
         return f"{self._module}.{self._renamed.get(name, name)}"
 
 
-class JaxPrinter(_ArrayModulePrinter):
+class JaxPrinter(ArrayModulePrinter):
     """symdl's stable forms as ``jax.numpy`` code (imported as ``jnp``).
 
     >>> import sympy as sp
@@ -78,7 +78,7 @@ class JaxPrinter(_ArrayModulePrinter):
     _module = "jnp"
 
 
-class TorchPrinter(_ArrayModulePrinter):
+class TorchPrinter(ArrayModulePrinter):
     """symdl's stable forms as PyTorch code.
 
     torch spells a few things differently: element-wise comparison is
@@ -95,6 +95,7 @@ class TorchPrinter(_ArrayModulePrinter):
     """
 
     _module = "torch"
+    _cast = "to"
     _RELATIONS: ClassVar[dict[str, str]] = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
     _MIRRORED: ClassVar[dict[str, str]] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
@@ -129,7 +130,7 @@ class TorchPrinter(_ArrayModulePrinter):
 # --- index notation on the last axis (softmax, softmax cross-entropy) -------------
 
 
-class _LastAxisIndexPrinter(_ArrayModulePrinter):
+class LastAxisIndexPrinter(ArrayModulePrinter):
     """Index-notation expressions whose every index runs over the last axis: ``x[k]`` prints as ``x``."""
 
     _axis = "axis=-1, keepdims=True"
@@ -170,9 +171,7 @@ class _LastAxisIndexPrinter(_ArrayModulePrinter):
         name = f"_u{self._masks}"
         where, total, axis = self._fn("where"), self._fn("sum"), self._axis
         rest = f"{total}({where}(({name} := {c}) < 0, {self._fn('exp')}({name}), 0), {axis})"
-        ties = f"{total}({name} == 0, {axis}).to({name}.dtype)" if self._module == "torch" else (
-            f"{total}({name} == 0, {axis}).astype({name}.dtype)"
-        )
+        ties = f"{total}({name} == 0, {axis}).{self._cast}({name}.dtype)"
         return f"{self._fn('log1p')}({rest} + ({ties} - 1))"
 
     def _print_Centered(self, expr: Centered) -> str:
@@ -189,7 +188,7 @@ class _LastAxisIndexPrinter(_ArrayModulePrinter):
         raise ValueError("arg-max indicators (maxout) are not printed for jax/torch")
 
 
-class JaxIndexPrinter(_LastAxisIndexPrinter, JaxPrinter):
+class JaxIndexPrinter(LastAxisIndexPrinter, JaxPrinter):
     """Last-axis index notation as ``jax.numpy`` code (``jax.nn.logsumexp`` for log-sum-exp)."""
 
     _module = "jnp"
@@ -198,7 +197,7 @@ class JaxIndexPrinter(_LastAxisIndexPrinter, JaxPrinter):
         return f"jax.nn.logsumexp({u}, {self._axis})"
 
 
-class TorchIndexPrinter(_LastAxisIndexPrinter, TorchPrinter):
+class TorchIndexPrinter(LastAxisIndexPrinter, TorchPrinter):
     """Last-axis index notation as PyTorch code (``torch.logsumexp``, ``torch.amax``)."""
 
     _module = "torch"
@@ -209,14 +208,3 @@ class TorchIndexPrinter(_LastAxisIndexPrinter, TorchPrinter):
 
     def _row_max(self, u: str) -> str:
         return f"torch.amax({u}, {self._axis})"
-
-
-_PRINTERS = {"jax": (JaxPrinter, JaxIndexPrinter), "torch": (TorchPrinter, TorchIndexPrinter)}
-
-
-def printer_for(backend: str, *, index: bool = False) -> _ArrayModulePrinter:
-    """A fresh printer for ``backend`` ("jax" or "torch"); ``index`` for last-axis index notation."""
-    if backend not in _PRINTERS:
-        raise ValueError(f"unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}")
-    element, indexed = _PRINTERS[backend]
-    return indexed() if index else element()

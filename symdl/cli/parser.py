@@ -8,13 +8,18 @@ from typing import NoReturn
 from ..verify.rules import MAX_POINTS
 from .common import PROG, UsageError
 
-__all__ = ["BACKENDS", "FORMATS", "REPORT_DEFAULT_FORMATS", "build_parser"]
+__all__ = ["FORMATS", "REPORT_DEFAULT_FORMATS", "backend_choices", "build_parser"]
 
 FORMATS = ("text", "latex", "python", "json")
 
-#: The array libraries ``symdl codegen --backend`` offers.
-BACKENDS = ("numpy", "jax", "torch")
 REPORT_DEFAULT_FORMATS = "tex,html,md"
+
+
+def backend_choices() -> tuple[str, ...]:
+    """The ``--backend`` choices: every registered backend (:func:`symdl.backends.backend_names`)."""
+    from ..backends import backend_names
+
+    return backend_names()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -141,7 +146,7 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
 
     command.add_argument("target", nargs="?", metavar="NAME|FORMULA", help="a rule name or formula text (not with --layers)")
     command.add_argument("-o", "--output", required=True, metavar="FILE.py", help="file to write ('-' for stdout)")
-    command.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default: numpy)")
+    command.add_argument("--backend", choices=backend_choices(), default="numpy", help="array library (default: numpy)")
     rule_flags = command.add_argument_group("rules and formulas")
     rule_flags.add_argument("--wrt", metavar="VAR", help="only the derivative by VAR (default: by every input)")
     rule_flags.add_argument("--param", action="append", default=[], metavar="K=V", help="parameter value (repeatable)")

@@ -27,7 +27,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 from ..symbolic.functions import NamedFunction
 
-__all__ = ["Kernel", "SymdlNumpyPrinter", "compile_kernel", "printable"]
+__all__ = ["Kernel", "KernelPrinter", "SymdlNumpyPrinter", "compile_kernel", "printable"]
 
 
 class SymdlNumpyPrinter(NumPyPrinter):
@@ -125,7 +125,7 @@ class SymdlNumpyPrinter(NumPyPrinter):
         return f"{self._fn('sign')}({self._print(expr.args[0])})"
 
 
-class _Printer(SymdlNumpyPrinter):
+class KernelPrinter(SymdlNumpyPrinter):
     """SymdlNumpyPrinter whose failures are ValueErrors naming what cannot become numpy code."""
 
     def doprint(self, expr: sp.Basic, assign_to: object = None) -> str:
@@ -287,7 +287,7 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     names = [_python_name(s, i, taken) for i, s in enumerate(args)]
     renamed = printable(expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)}), name)
     intermediates, (body,) = sp.cse(renamed, symbols=sp.numbered_symbols("_c"), optimizations="basic")
-    printer = _Printer()
+    printer = KernelPrinter()
     lines = [f"def {name}({', '.join(names)}):"]
     lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]
     lines.append(f"    _dtype = numpy.result_type({', '.join(names)})")

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
+from ..backends.base import Backend
+from ..backends.registry import get_backend
 from ..backprop.equations import (
     BackpropEquations,
     Elementwise,
@@ -30,46 +32,15 @@ from ..backprop.equations import (
     LossForms,
     VectorRuleCall,
 )
-from .kernel import _Printer, printable
+from .kernel import KernelPrinter, printable
+from .naming import bias_name, grad_name, parameter_name, running_name, weight_name
 
-__all__ = ["ARRAY_BACKENDS", "ArrayBackend", "NetworkSource", "buffer_names", "parameter_names", "print_network"]
-
-
-@dataclass(frozen=True)
-class ArrayBackend:
-    """How the printed network spells its array library.
-
-    ``module`` is the name the code calls (``numpy``, ``jnp``, ``torch``).
-    ``out_param``: element-wise calls may write into a dead buffer (``f(z,
-    out=z)``). ``functional``: arrays are immutable (JAX), so the argument
-    unpacking is the pure ``_unpack`` (checks run outside ``jax.jit``), lr is
-    taken as given, and ``train_step`` returns ``(loss, new params)`` instead
-    of writing into params. ``x *= y`` stays: on an immutable array Python
-    rebinds the name, which liveness already allows.
-    """
-
-    name: str
-    module: str
-    out_param: bool = True
-    functional: bool = False
-
-    def printer(self) -> _Printer:
-        if self.name == "numpy":
-            return _Printer()
-        from ..backends.printers import printer_for
-
-        return printer_for(self.name)
-
-    def ufunc_call(self) -> re.Pattern[str]:
-        """``module.f(args)`` with no call inside: a candidate for ``module.f(args, out=Z)``."""
-        return re.compile(rf"{self.module}\.(\w+)\(([^()]*)\)")
+__all__ = ["NetworkSource", "buffer_names", "parameter_names", "print_network"]
 
 
-ARRAY_BACKENDS: dict[str, ArrayBackend] = {
-    "numpy": ArrayBackend("numpy", "numpy"),
-    "jax": ArrayBackend("jax", "jnp", out_param=False, functional=True),
-    "torch": ArrayBackend("torch", "torch"),
-}
+def _ufunc_call(backend: Backend) -> re.Pattern[str]:
+    """``module.f(args)`` with no call inside: a candidate for ``module.f(args, out=Z)``."""
+    return re.compile(rf"{backend.module}\.(\w+)\(([^()]*)\)")
 
 
 @dataclass
@@ -79,8 +50,8 @@ class _Scope:
     names: dict[sp.MatrixSymbol, str]
     batched: set[sp.MatrixSymbol]
     inputs: set[str]
-    backend: ArrayBackend = ARRAY_BACKENDS["numpy"]
-    printer: _Printer = field(default_factory=_Printer)
+    backend: Backend = field(default_factory=lambda: get_backend("numpy"))
+    printer: KernelPrinter = field(default_factory=KernelPrinter)
     temps: Iterable[sp.Symbol] = field(default_factory=lambda: sp.numbered_symbols("_e"))
     aliases: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
     widths: Mapping[sp.Expr, int] = field(default_factory=dict)
@@ -191,7 +162,7 @@ class _Function:
             return True
         code = self._code(rhs)
         backend = self.scope.backend
-        match = backend.ufunc_call().fullmatch(code) if backend.out_param else None
+        match = _ufunc_call(backend).fullmatch(code) if backend.out_param else None
         function = match.group(1) if match else ""
         # where and friends take no out=; ufuncs and clip/clamp do.
         if (
@@ -278,17 +249,17 @@ def _names(eqs: BackpropEquations) -> tuple[dict[sp.MatrixSymbol, str], set[sp.M
     batched = {eqs.x, eqs.y, eqs.loss_gradient.lhs}
     for layer in eqs.layers:
         l = layer.index
-        names.update({layer.W: f"W{l}", layer.b: f"b{l}", layer.grad_W: f"gW{l}", layer.grad_b: f"gb{l}"})
+        names.update({layer.W: weight_name(l), layer.b: bias_name(l), layer.grad_W: grad_name(weight_name(l)), layer.grad_b: grad_name(bias_name(l))})
         names.update({layer.z: f"z{l}", layer.a: f"a{l}", layer.delta: f"d{l}", layer.grad_a: f"ga{l}"})
         names.update({layer.u: f"u{l}", layer.h: f"h{l}", layer.mask: f"r{l}", layer.grad_u: f"gu{l}"})
-        names.update({layer.gamma: f"gamma{l}", layer.beta: f"beta{l}"})
-        names.update({layer.grad_gamma: f"ggamma{l}", layer.grad_beta: f"gbeta{l}"})
+        names.update({layer.gamma: parameter_name("gamma", l), layer.beta: parameter_name("beta", l)})
+        names.update({layer.grad_gamma: grad_name(parameter_name("gamma", l)), layer.grad_beta: grad_name(parameter_name("beta", l))})
         names.update({layer.batch_mean: f"mean{l}", layer.batch_var: f"var{l}"})
-        names.update({layer.running_mean: f"running_mean{l}", layer.running_var: f"running_var{l}"})
+        names.update({layer.running_mean: running_name("mean", l), layer.running_var: running_name("var", l)})
         batched |= {layer.z, layer.a, layer.delta, layer.grad_a, layer.u, layer.h, layer.mask, layer.grad_u}
         for extra, grad in zip(layer.extra, layer.grad_extra):
             base = _param_base(extra)
-            names[extra], names[grad] = f"{base}{l}", f"g{base}{l}"
+            names[extra], names[grad] = parameter_name(base, l), grad_name(parameter_name(base, l))
     return names, batched
 
 
@@ -321,7 +292,7 @@ def print_network(
     penalty_value: sp.Lambda | None,
     widths: Sequence[int] | None = None,
     inference: BackpropEquations | None = None,
-    backend: str = "numpy",
+    backend: str | Backend = "numpy",
 ) -> NetworkSource:
     """Source of ``forward``, ``trace`` (every zˡ and aˡ), ``loss``, ``loss_and_grad`` and ``train_step`` for ``eqs``.
 
@@ -337,13 +308,12 @@ def print_network(
     :attr:`NetworkSource.kernels`, and with batch norm or dropout ``_bn_*``,
     ``_bn_update`` and ``_masks``.
 
-    ``backend`` ("numpy", "jax", "torch", see :data:`ARRAY_BACKENDS`) picks the
-    array library; a functional backend's namespace provides the pure
-    ``_unpack(params, X, Y)`` in place of ``_check`` and ``_check_lr``.
+    ``backend`` (a name in :func:`symdl.backends.backend_names` or a
+    :class:`symdl.backends.Backend`) picks the array library; a functional
+    backend's namespace provides the pure ``_unpack(params, X, Y)`` in place
+    of ``_check`` and ``_check_lr``.
     """
-    if backend not in ARRAY_BACKENDS:
-        raise ValueError(f"unknown array backend {backend!r}; accepted: {', '.join(ARRAY_BACKENDS)}")
-    array = ARRAY_BACKENDS[backend]
+    array = get_backend(backend)
     check = "_unpack" if array.functional else "_check"
     names, batched = _names(eqs)
     params = parameter_names(eqs)
@@ -391,10 +361,10 @@ def print_network(
     body = _Function(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
     body += _loss_value(loss, grad_scope, out_name, penalty_value, eqs, gradient=True)
     body += _Function(grad_scope, [eq for _, eq in eqs.backward], keep=[]).emit_all()
-    grads = ", ".join(f"{p!r}: g{p}" for p in params)
+    grads = ", ".join(f"{p!r}: {grad_name(p)}" for p in params)
     sources.append(_def("loss_and_grad", f"params, X, Y{seed}", [*header, *body, f"return loss, {{{grads}}}"]))
     # Every step is scaled before any parameter is written: an overflow raises with params untouched.
-    update = [f"g{p} *= lr" for p in params] + [f"{p} -= g{p}" for p in params]
+    update = [f"{grad_name(p)} *= lr" for p in params] + [f"{p} -= {grad_name(p)}" for p in params]
     for layer in eqs.layers:
         if layer.batchnorm:
             l = layer.index

@@ -31,13 +31,15 @@ import keyword
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import ModuleType
-from typing import Any, Literal
+from typing import Any
 
 import sympy as sp
 
-from ..backends.printers import BACKENDS, printer_for
+from ..backends import get_backend
+from ..backends.base import Backend
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.kernel import printable, use_expm1_log1p
+from ..codegen.naming import class_name
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule, formula_rule
 from ..rulebook.vector_rule import VectorRule
@@ -45,7 +47,6 @@ from ..symbolic.functions import log_cosh, sigmoid, softplus
 
 __all__ = ["SUPPORTED_VECTOR_RULES", "rule_module_source", "stabilise", "to_jax", "to_torch"]
 
-Backend = Literal["jax", "torch"]
 SUPPORTED_VECTOR_RULES: tuple[str, ...] = ("softmax", "softmax_cross_entropy")
 
 
@@ -169,7 +170,7 @@ def _plan(r: Rule | VectorRule) -> _Plan:
     if isinstance(r, VectorRule):
         return _vector_plan(r)
     name = r.kernel_name
-    taken = _HELPERS | {name, f"{name}_forward", f"_{name}", _class_name(name)}
+    taken = _HELPERS | {name, f"{name}_forward", f"_{name}", class_name(name)}
     names = _names([s.name for s in r.inputs], set(taken))
     rename = {s: sp.Symbol(n, real=True) for s, n in zip(r.inputs, names)}
     forward = r.numeric_forward_expr()
@@ -232,16 +233,13 @@ def _isort_key(name: str) -> tuple[int, str]:
     return (0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2, name)
 
 
-def _class_name(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_")) or "F"
-
-
 # --- printing kernels ---------------------------------------------------------------
 
 
-def _kernel(plan: _Plan, backend: str, expr: sp.Expr, name: str, args: Sequence[str], doc: str) -> list[str]:
+def _kernel(plan: _Plan, backend: str | Backend, expr: sp.Expr, name: str, args: Sequence[str], doc: str) -> list[str]:
     """``def name(*args): return expr`` in ``backend``, intermediates from CSE, constants in the input dtype."""
-    printer = printer_for(backend, index=plan.vector)
+    backend = get_backend(backend)
+    printer = backend.printer(index=plan.vector)
     if plan.vector:
         bound = {sym for s in expr.atoms(sp.Sum) for lim in s.limits for sym in sp.Tuple(*lim).free_symbols}
         bound |= {
@@ -262,97 +260,12 @@ def _kernel(plan: _Plan, backend: str, expr: sp.Expr, name: str, args: Sequence[
     if "_dtype" in text or "_t(" in text:
         prelude.append(f"    _dtype = {args[0]}.dtype")
     if "_t(" in text:
-        if backend == "jax":
-            prelude.append("    _t = functools.partial(jnp.asarray, dtype=_dtype)")
-        else:
-            prelude.append(f"    _t = functools.partial(torch.tensor, dtype=_dtype, device={args[0]}.device)")
+        prelude.append(f"    {backend.kernel_constant(args[0])}")
     return [f"def {name}({', '.join(args)}):", f'    """{doc}"""', *prelude, *lines]
 
 
-_JAX_HELPERS = '''
-def _prepare(*args):
-    """The inputs as arrays of one floating dtype (integers and bools become the default float)."""
-    dtype = jnp.result_type(*args)
-    if jnp.issubdtype(dtype, jnp.complexfloating):
-        raise TypeError(f"expected real numbers, got dtype {dtype}")
-    if not jnp.issubdtype(dtype, jnp.floating):
-        dtype = jnp.result_type(float)
-    return tuple(jnp.asarray(x, dtype) for x in args)
-
-
-def _finish(value, *args):
-    """``value`` as an array of the inputs' dtype and broadcast shape (constant results too)."""
-    shape = jnp.broadcast_shapes(*(jnp.shape(x) for x in args))
-    return jnp.broadcast_to(jnp.asarray(value, args[0].dtype), shape)
-
-
-def _unbroadcast(x, like):
-    """``x`` summed down to the shape of ``like`` (the transpose of broadcasting)."""
-    shape = jnp.shape(like)
-    x = jnp.broadcast_to(x, jnp.broadcast_shapes(jnp.shape(x), shape))
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    return jnp.sum(x, axis=axes).reshape(shape).astype(like.dtype) if axes else x.astype(like.dtype)
-'''
-
-_TORCH_HELPERS = '''
-def _prepare(*args):
-    """The inputs as tensors of one floating dtype (numbers follow the tensors; integers become the default float)."""
-    tensors = [x for x in args if isinstance(x, torch.Tensor)]
-    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors)) if tensors else torch.get_default_dtype()
-    if dtype.is_complex:
-        raise TypeError(f"expected real numbers, got dtype {dtype}")
-    if not dtype.is_floating_point:
-        dtype = torch.get_default_dtype()
-    device = tensors[0].device if tensors else None
-    return tuple(torch.as_tensor(x, dtype=dtype, device=device) for x in args)
-
-
-def _broadcast_shape(*shapes):
-    """numpy's broadcasting rule (torch.broadcast_shapes would import sympy)."""
-    rank = max(len(s) for s in shapes)
-    out = []
-    for sizes in zip(*((1,) * (rank - len(s)) + tuple(s) for s in shapes)):
-        big = max(sizes)
-        if any(n not in (1, big) for n in sizes):
-            raise ValueError(f"shapes {[tuple(s) for s in shapes]} do not broadcast")
-        out.append(big)
-    return torch.Size(out)
-
-
-def _finish(value, *args):
-    """``value`` as a new tensor of the inputs' dtype and broadcast shape (never an input itself)."""
-    shape = _broadcast_shape(*(x.shape for x in args))
-    out = torch.as_tensor(value, dtype=args[0].dtype, device=args[0].device)
-    if out.shape != shape:
-        return out.expand(shape).clone()
-    return out.clone() if any(out is x for x in args) else out
-
-
-def _unbroadcast(x, like):
-    """``x`` summed down to the shape of ``like`` (the transpose of broadcasting), in its dtype."""
-    shape = like.shape
-    x = x.expand(_broadcast_shape(x.shape, shape))
-    lead = x.dim() - len(shape)
-    dims = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    if dims:
-        x = x.sum(dim=dims, keepdim=True).reshape(shape)
-    return x.to(like.dtype)
-
-
-def _save(ctx, args):
-    """Keep the inputs for backward: tensors through save_for_backward, numbers as they are."""
-    ctx.save_for_backward(*(x if isinstance(x, torch.Tensor) else None for x in args))
-    ctx.numbers = tuple(None if isinstance(x, torch.Tensor) else x for x in args)
-
-
-def _saved(ctx):
-    return tuple(n if t is None else t for t, n in zip(ctx.saved_tensors, ctx.numbers))
-'''
-
-
-def _module_docstring(plan: _Plan, backend: str) -> list[str]:
-    library = "jax" if backend == "jax" else "torch"
+def _module_docstring(plan: _Plan, backend: Backend) -> list[str]:
+    library = backend.library
     lines = [
         f'r"""{plan.title}',
         "",
@@ -367,7 +280,7 @@ def _module_docstring(plan: _Plan, backend: str) -> list[str]:
 
 def rule_module_source(
     rule_or_formula: object,
-    backend: Backend,
+    backend: str | Backend,
     *,
     wrt: str | None = None,
     symbols: Sequence[str] = (),
@@ -385,13 +298,12 @@ def rule_module_source(
 
 def _generate(
     rule_or_formula: object,
-    backend: str,
+    backend: str | Backend,
     wrt: str | None,
     symbols: Sequence[str],
     params: Mapping[str, float | None] | None,
 ) -> tuple[_Plan, str]:
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; accepted: {', '.join(BACKENDS)}")
+    backend = get_backend(backend)
     plan = _plan(_resolve(rule_or_formula, wrt, symbols, params))
     args = list(plan.inputs)
     kind = "vjp" if plan.vector else "d"
@@ -403,14 +315,12 @@ def _generate(
         doc = f"vᵀ ∂{plan.name}/∂{arg}" if plan.vector else f"∂{plan.name}/∂{arg}, element-wise"
         kernels.append(_kernel(plan, backend, derivative, f"{plan.name}_{kind}_{arg}", vjp_args, doc + "."))
     body = "\n\n\n".join("\n".join(k) for k in kernels)
-    wrapper = _jax_wrapper(plan) if backend == "jax" else _torch_wrapper(plan)
-    helpers = _JAX_HELPERS if backend == "jax" else _TORCH_HELPERS
-    public = [plan.name, f"{plan.name}_forward", *(f"{plan.name}_{kind}_{a}" for a in args)]
-    if backend == "torch":
-        public.insert(0, _class_name(plan.name))
+    wrapper = backend.custom_gradient_wrapper(plan)
+    helpers = backend.custom_gradient_helpers()
+    public = [*backend.custom_gradient_public(plan), plan.name, f"{plan.name}_forward", *(f"{plan.name}_{kind}_{a}" for a in args)]
     uses_functools = "functools." in body or "functools." in helpers
     imports = (["import functools", ""] if uses_functools else [])
-    imports += ["import jax", "import jax.numpy as jnp"] if backend == "jax" else ["import torch"]
+    imports += list(backend.imports)
     parts = [
         "\n".join(_module_docstring(plan, backend)),
         "\n".join(imports),
@@ -420,100 +330,6 @@ def _generate(
         wrapper.strip("\n"),
     ]
     return plan, "\n\n".join(parts[:3]) + "\n\n\n" + "\n\n\n".join(parts[3:]) + "\n"
-
-
-def _jax_wrapper(plan: _Plan) -> str:
-    n, args = plan.name, ", ".join(plan.inputs)
-    kind = "vjp" if plan.vector else "d"
-    grads = []
-    for a in plan.inputs:
-        if plan.vector and not plan.scalar_output:
-            grads.append(f"_unbroadcast({n}_vjp_{a}({args}, g), {a})")
-        elif plan.vector:
-            grads.append(f"_unbroadcast(g[..., None] * {n}_vjp_{a}({args}), {a})")
-        else:
-            grads.append(f"_unbroadcast(g * {n}_{kind}_{a}({args}), {a})")
-    forward = f"{n}_forward({args})" if plan.vector else f"_finish({n}_forward({args}), {args})"
-    if plan.reduce_sum:
-        forward = f"jnp.sum({forward})"
-    check = ""
-    if plan.vector:
-        check = (
-            f"    if any(jnp.ndim(x) == 0 for x in ({args},)):\n"
-            f"        raise ValueError(\"{n}: inputs need a last axis (the classes)\")\n"
-        )
-    return f'''
-@jax.custom_vjp
-def _{n}({args}):
-    return {forward}
-
-
-def _{n}_fwd({args}):
-    return _{n}({args}), ({args},)
-
-
-def _{n}_bwd(residuals, g):
-    ({args},) = residuals
-    return ({", ".join(grads)},)
-
-
-_{n}.defvjp(_{n}_fwd, _{n}_bwd)
-
-
-def {n}({args}):
-    """{plan.title.splitlines()[0]} — gradient: the symbolic derivative (jax.custom_vjp)."""
-{check}    return _{n}(*_prepare({args}))
-'''
-
-
-def _torch_wrapper(plan: _Plan) -> str:
-    n, args = plan.name, ", ".join(plan.inputs)
-    cls = _class_name(n)
-    kind = "vjp" if plan.vector else "d"
-    forward = f"{n}_forward(*args)" if plan.vector else f"_finish({n}_forward(*args), *args)"
-    if plan.reduce_sum:
-        forward = f"torch.sum({forward})"
-    lines = []
-    for i, a in enumerate(plan.inputs):
-        if plan.vector and not plan.scalar_output:
-            value = f"{n}_vjp_{a}({args}, g)"
-        elif plan.vector:
-            value = f"g[..., None] * {n}_vjp_{a}({args})"
-        else:
-            value = f"g * {n}_{kind}_{a}({args})"
-        lines.append(f"        if ctx.needs_input_grad[{i}]:\n            grads[{i}] = _unbroadcast({value}, originals[{i}])")
-    check = ""
-    if plan.vector:
-        check = (
-            "        if any(x.dim() == 0 for x in args):\n"
-            f"            raise ValueError(\"{n}: inputs need a last axis (the classes)\")\n"
-        )
-    grad_lines = "\n".join(lines)
-    return f'''
-class {cls}(torch.autograd.Function):
-    """{plan.title.splitlines()[0]} — forward: the stable form; backward: the symbolic derivative.
-
-    The backward pass is made of differentiable torch operations, so second
-    derivatives (torch.autograd.gradgradcheck) are those of the printed derivative.
-    """
-
-    @staticmethod
-    def forward(ctx, {args}):
-        _save(ctx, ({args},))
-        args = _prepare({args})
-{check}        return {forward}
-
-    @staticmethod
-    def backward(ctx, g):
-        originals = _saved(ctx)
-        ({args},) = _prepare(*originals)
-        grads = [None] * {len(plan.inputs)}
-{grad_lines}
-        return tuple(grads)
-
-
-{n} = {cls}.apply
-'''
 
 
 # --- loading the generated module -------------------------------------------------
@@ -567,7 +383,7 @@ def to_torch(
     ``__source__`` attribute.
     """
     plan, source = _generate(rule_or_formula, "torch", wrt, symbols, params)
-    cls = getattr(_load(source, plan.name), _class_name(plan.name))
+    cls = getattr(_load(source, plan.name), class_name(plan.name))
     cls.__source__ = source
     return cls
 

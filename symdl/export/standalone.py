@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import inspect
 import re
+import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ..backends import Backend, get_backend
 from ..codegen.index_kernels import as_array, place
 from ..codegen.kernel import as_float_array, finish
+from ..codegen.naming import parameter_kind
 from ..rulebook.derivation import Derives, RuleLike
 from ..version import __version__
 
@@ -88,7 +91,7 @@ def _module(docstring: str, imports: Iterable[str], all_names: Sequence[str], bl
 def _import_order(line: str) -> tuple[int, int, str]:
     """Standard library first, then the array library; ``import x`` before ``from x import`` (as isort orders them)."""
     module = line.split()[1]
-    return (int(module.split(".")[0] in ("numpy", "jax", "torch")), int(line.startswith("from ")), module)
+    return (int(module.split(".")[0] not in sys.stdlib_module_names), int(line.startswith("from ")), module)
 
 
 # --- rules -------------------------------------------------------------------------------------------------------------
@@ -240,7 +243,7 @@ def _function(name: str, args: str, doc: str, body: Sequence[str]) -> str:
     return f'def {name}({args}):\n    """{doc}"""\n' + "".join(f"    {line}\n" for line in body)
 
 
-def batchnorm_blocks(network, backend: str = "numpy", inline: Callable[[object, Mapping[str, str]], str] | None = None) -> list[str]:
+def batchnorm_blocks(network, backend: str | Backend = "numpy", inline: Callable[[object, Mapping[str, str]], str] | None = None) -> list[str]:
     """``_bn_train_forward``, ``_bn_train_vjp``, ``_bn_inference``, ``_bn_update`` and the stage kernels they call.
 
     numpy calls the stages' printed kernels; the JAX and torch modules print
@@ -251,12 +254,9 @@ def batchnorm_blocks(network, backend: str = "numpy", inline: Callable[[object, 
     from ..layers.batchnorm import kernel_sources
 
     eps, momentum = repr(float(network.bn_eps)), repr(float(network.bn_momentum))
-    if backend == "numpy":
-        scalars = ["m = numpy.asarray(x.shape[0], dtype=x.dtype)", f"epsilon = numpy.asarray({eps}, dtype=x.dtype)"]
-        update_scalars = [f"momentum = numpy.asarray({momentum}, dtype=running_mean.dtype)", "size = numpy.asarray(m, dtype=var.dtype)"]
-    else:
-        scalars, update_scalars = ["m = x.shape[0]", f"epsilon = {eps}"], [f"momentum = {momentum}", "size = m"]
-    functional = backend == "jax"
+    array = get_backend(backend)
+    scalars, update_scalars = array.batchnorm_scalars(eps, momentum)
+    functional = array.functional
     base = {"x": "x", "gamma": "gamma", "beta": "beta", "m": "m", "epsilon": "epsilon"}
     blocks, called = [], set()
     forward, used = _stage_calls(["train_forward"], base, ["y", "mu_B", "var_B"], inline=inline)
@@ -299,38 +299,18 @@ def batchnorm_blocks(network, backend: str = "numpy", inline: Callable[[object, 
     return [sources[name] for name in sorted(called)] + blocks
 
 
-# How each array library draws U(-a, a) from a seed and makes a constant array: (setup, draw, constant, generator).
-_INIT_SPELLING = {
-    "numpy": (
-        ["rng = numpy.random.default_rng(int(seed))"],
-        "_t({width!r}) * rng.random({shape!r}, dtype=_dtype) - _t({limit!r})",
-        "numpy.full({shape!r}, {value!r}, dtype=_dtype)",
-        "numpy.random.default_rng(seed); as CompiledNetwork.init(seed)",
-    ),
-    "jax": (
-        ["key = jax.random.PRNGKey(int(seed))"],
-        "jax.random.uniform(jax.random.fold_in(key, {index}), {shape!r}, _dtype, -{limit!r}, {limit!r})",
-        "jnp.full({shape!r}, {value!r}, dtype=_dtype)",
-        "jax.random.PRNGKey(seed) (the same distribution as CompiledNetwork.init, other numbers)",
-    ),
-    "torch": (
-        ["generator = torch.Generator().manual_seed(int(seed))"],
-        "torch.rand({shape!r}, generator=generator, dtype=_dtype) * {width!r} - {limit!r}",
-        "torch.full({shape!r}, {value!r}, dtype=_dtype)",
-        "torch.Generator().manual_seed(seed) (the same distribution as CompiledNetwork.init, other numbers)",
-    ),
-}
-
-
-def init_block(compiled, backend: str = "numpy") -> str:
+def init_block(compiled, backend: str | Backend = "numpy") -> str:
     """``init_params(seed)``: Glorot-uniform weights (limits evaluated here from the SymPy expression) and constants."""
     from ..layers.init_schemes import get_scheme, parameter_kernel
 
-    setup, draw, constant, generator = _INIT_SPELLING[backend]
+    array = get_backend(backend)
+    if array.init_spelling is None:
+        raise NotImplementedError(f"backend {array.name!r} does not provide init_spelling")
+    setup, draw, constant, generator = array.init_spelling
     scheme = get_scheme("glorot_uniform")
     reference = compiled.init(0)
     # numpy takes any non-negative integer; jax.random.PRNGKey and torch's manual_seed take a bounded one.
-    limit = {"numpy": None, "jax": "2**31", "torch": "2**63"}[backend]
+    limit = array.seed_limit
     if limit is None:
         lines = [
             "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
@@ -346,7 +326,7 @@ def init_block(compiled, backend: str = "numpy") -> str:
         "params = {}",
     ]
     for index, (name, shape) in enumerate(compiled.param_shapes.items()):
-        if name.rstrip("0123456789") == "W":
+        if parameter_kind(name) == "W":
             n_out, n_in = shape
             limit = float(parameter_kernel(scheme)(n_in, n_out))
             lines.append(f"# U(-a, a) with a = {scheme.parameter} = {limit!r} at n_in = {n_in}, n_out = {n_out}")

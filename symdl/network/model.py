@@ -38,6 +38,7 @@ from ..backprop.equations import (
     LossForms,
     bp_equations,
 )
+from ..codegen.naming import layer_of, parameter_kind
 from ..codegen.network import buffer_names, parameter_names, print_network
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule
@@ -331,8 +332,8 @@ class CompiledNetwork:
         widths = self.network.layers
         shapes: dict[str, tuple[int, ...]] = {}
         for name in (*self.param_names, *self.buffer_names):
-            l = int(name[len(name.rstrip("0123456789")):])
-            shapes[name] = (widths[l], widths[l - 1]) if name == f"W{l}" else (widths[l],)
+            l = layer_of(name)
+            shapes[name] = (widths[l], widths[l - 1]) if parameter_kind(name) == "W" else (widths[l],)
         return shapes
 
     def _layer_kernels(self) -> dict[str, object]:
@@ -392,7 +393,7 @@ class CompiledNetwork:
         rng = np.random.default_rng(int(seed))
         params = {}
         for name, shape in self._specs:
-            kind = name.rstrip("0123456789")
+            kind = parameter_kind(name)
             if kind == "W":
                 params[name] = init_weight(scheme, shape, rng, self.dtype)
             elif kind in ("b", "beta", "running_mean"):
@@ -422,8 +423,8 @@ class CompiledNetwork:
         ).compile(self.dtype)
         folded = {}
         for name in plain.param_names:
-            l = name[len(name.rstrip("0123456789")):]
-            if name == f"W{l}" and f"gamma{l}" in arrays:
+            l = layer_of(name)
+            if parameter_kind(name) == "W" and f"gamma{l}" in arrays:
                 stats = (arrays[f"gamma{l}"], arrays[f"beta{l}"], arrays[f"running_mean{l}"], arrays[f"running_var{l}"])
                 folded[f"W{l}"], folded[f"b{l}"] = batchnorm.fold_linear(arrays[name], None, *stats, network.bn_eps)
             elif name not in folded:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends import backend_names, get_backend
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule
 from .rules import RuleReport
@@ -50,8 +51,6 @@ BACKEND_NETWORKS: tuple[dict, ...] = (
     {"layers": [4, 6, 3], "activation": "relu", "output_activation": "softmax", "loss": "softmax_cross_entropy", "penalty": "l1"},
     {"layers": [3, 4, 4, 2], "activation": "prelu", "output_activation": "sigmoid", "loss": "binary_cross_entropy"},
 )
-# JAX in float32: a float64 module would switch on jax_enable_x64 for the whole verifying process.
-_BACKEND_DTYPES = {"jax": ("float32", 1e-4), "torch": ("float64", 1e-10)}
 
 # Loads each module with sympy and symdl made unimportable, evaluates it on the saved inputs, saves the results.
 _RUNNER = SYMPY_FREE_PRELUDE + """
@@ -153,9 +152,10 @@ def _network_rows(rng: np.random.Generator) -> list[RuleReport]:
     from ..network.model import Network
 
     reports = []
-    for backend, (dtype, rtol) in _BACKEND_DTYPES.items():
-        if importlib.util.find_spec(backend) is None:
+    for array in (get_backend(name) for name in backend_names()):
+        if array.verify_dtype is None or not array.available():  # None: numpy, the compiled network itself
             continue
+        backend, (dtype, rtol) = array.name, array.verify_dtype
         report = RuleReport(f"codegen: {backend} network modules", kind="proof")
         with tempfile.TemporaryDirectory() as tmp:
             for k, spec in enumerate(BACKEND_NETWORKS):
@@ -167,7 +167,7 @@ def _network_rows(rng: np.random.Generator) -> list[RuleReport]:
                 Y = rng.uniform(0.1, 0.9, size=(5, network.layers[-1])).astype(dtype)
                 Y /= Y.sum(axis=1, keepdims=True)
                 loss, grads = compiled.loss_and_grad(params, X, Y)
-                got_loss, got = module.loss_and_grad(_as_backend(backend, params), X, Y)
+                got_loss, got = module.loss_and_grad(array.as_arrays(params), X, Y)
                 pairs = [(loss, got_loss), *((grads[n], got[n]) for n in grads)]
                 ok = all(np.allclose(np.asarray(b), a, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(a))))) for a, b in pairs)
                 report.proofs[f"{network!r} in {dtype}: loss and gradients equal the compiled network's"] = bool(ok)
@@ -182,16 +182,6 @@ def _import(source: str, folder: Path, name: str) -> object:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def _as_backend(backend: str, params: dict[str, np.ndarray]) -> dict:
-    if backend == "torch":
-        import torch
-
-        return {k: torch.from_numpy(v.copy()) for k, v in params.items()}
-    import jax.numpy as jnp
-
-    return {k: jnp.asarray(v) for k, v in params.items()}
 
 
 def verify_codegen(seed: int = 0) -> list[RuleReport]:

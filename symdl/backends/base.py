@@ -1,0 +1,161 @@
+"""A :class:`Backend`: everything that differs between array libraries when symdl prints code for one.
+
+The generated code's mathematics is the same for every backend — it is
+printed from the same SymPy expressions — and only its spelling differs:
+the array module's name (``numpy``, ``jnp``, ``torch``), the dtype and
+constant spelling, the imports, whether arrays may be written in place,
+how random numbers are drawn (initialisation, dropout masks), how entry
+points are wrapped (``jax.jit``, ``torch.no_grad``), how a custom gradient
+is attached, and the runtime helpers (argument checks) the module carries.
+Each backend is one subclass in one module, registered by
+:func:`symdl.backends.register_backend`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import textwrap
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+__all__ = ["Backend", "emit_functions"]
+
+
+def emit_functions(*functions: Callable[..., Any]) -> str:
+    """The source of ``functions``, dedented and separated by two blank lines: runtime helpers copied into a module."""
+    return "\n\n\n".join(textwrap.dedent(inspect.getsource(f)).strip("\n") for f in functions) + "\n"
+
+
+class Backend:
+    """How one array library spells the code symdl prints; subclass it and fill the hooks, then register it.
+
+    Required (a subclass without them is refused by ``register_backend``):
+    ``name``, ``module`` and ``printer_class``. The network-module hooks
+    (``dtype_line``, ``network_runtime``, ``dropout_masks``, …) are needed
+    only by :func:`symdl.export.network_modules.network_module_source`; the
+    custom-gradient hooks only by :mod:`symdl.export.custom_gradient`. A
+    hook a backend does not provide raises one clear error naming it.
+    """
+
+    #: The registry key and ``--backend`` choice ("jax").
+    name: ClassVar[str] = ""
+    #: The Python package that must be importable to run the generated code ("jax").
+    library: ClassVar[str] = ""
+    #: The array module as the generated code calls it ("jnp").
+    module: ClassVar[str] = ""
+    #: The printer class of element-wise expressions, and of last-axis index notation (softmax) or None.
+    printer_class: ClassVar[type | None] = None
+    index_printer_class: ClassVar[type | None] = None
+    #: The library's name in prose ("JAX") and what its arrays are called ("JAX arrays").
+    title: ClassVar[str] = ""
+    noun: ClassVar[str] = "arrays"
+    #: Element-wise calls may write into a dead buffer (``f(z, out=z)``).
+    out_param: ClassVar[bool] = True
+    #: Arrays are immutable: updates are returned, not written in place (JAX).
+    functional: ClassVar[bool] = False
+    #: The import lines of a generated module.
+    imports: ClassVar[tuple[str, ...]] = ()
+    #: The exclusive upper bound of a seed the library's generator takes, as printed ("2**31"), or None for any.
+    seed_limit: ClassVar[str | None] = None
+    #: Uniform draws for ``init_params``: (setup lines, draw template, constant template, generator prose).
+    init_spelling: ClassVar[tuple[Sequence[str], str, str, str] | None] = None
+    #: The dtype and tolerance ``symdl verify`` checks this backend's network modules in (None: not checked).
+    verify_dtype: ClassVar[tuple[str, float] | None] = ("float64", 1e-10)
+
+    REQUIRED: ClassVar[tuple[str, ...]] = ("name", "module", "printer_class")
+
+    @classmethod
+    def missing_hooks(cls) -> list[str]:
+        """The required attributes this backend leaves empty."""
+        return [hook for hook in cls.REQUIRED if not getattr(cls, hook, None)]
+
+    def available(self) -> bool:
+        """Whether the library the generated code imports is installed."""
+        return importlib.util.find_spec(self.library or self.name) is not None
+
+    def _unsupported(self, hook: str) -> NotImplementedError:
+        return NotImplementedError(f"backend {self.name!r} does not provide {hook}")
+
+    # --- printing ------------------------------------------------------------------------------------------------
+
+    def printer(self, *, index: bool = False) -> Any:
+        """A fresh printer of SymPy expressions in this library; ``index`` for last-axis index notation."""
+        cls = self.index_printer_class if index else self.printer_class
+        if cls is None:
+            raise self._unsupported("an index-notation printer (softmax vector rules)" if index else "a printer")
+        return cls()
+
+    def kernel_constant(self, arg: str) -> str:
+        """The ``_t = …`` line of a printed kernel: numbers as 0-d arrays of ``arg``'s dtype."""
+        raise self._unsupported("kernel constants (_t)")
+
+    # --- network modules -----------------------------------------------------------------------------------------
+
+    def dtype_line(self, dtype: np.dtype) -> str:
+        """``_dtype = …``: the module's dtype in this library's spelling."""
+        raise self._unsupported("dtype_line")
+
+    def constant(self) -> str:
+        """The callable that makes a constant array (bound as ``_t`` with ``dtype=_dtype``)."""
+        raise self._unsupported("constant")
+
+    def module_prelude(self, dtype: np.dtype) -> list[str]:
+        """Lines a network module runs first when imported (JAX: switch on float64)."""
+        return []
+
+    def network_imports(self) -> list[str]:
+        """Import lines of a network module (the standard library ones included)."""
+        return ["import functools", "import numbers", "from collections.abc import Mapping", *self.imports]
+
+    def network_runtime(self, dropout: bool) -> list[str]:
+        """Runtime helper blocks of a network module: ``_batch`` and ``_check`` (what ``_check`` returns: see print_network)."""
+        raise self._unsupported("network_runtime")
+
+    def dropout_runtime(self) -> list[str]:
+        """Runtime helper blocks a network with dropout also needs, after ``_masks`` (JAX: the seed check)."""
+        return []
+
+    def batchnorm_scalars(self, eps: str, momentum: str) -> tuple[list[str], list[str]]:
+        """The scalar lines of batch norm's functions: (m and ε in the forward ones, momentum and size in the update)."""
+        return ["m = x.shape[0]", f"epsilon = {eps}"], [f"momentum = {momentum}", "size = m"]
+
+    def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
+        """``_masks``: (its arguments, its body) — one Bernoulli(keep) mask per hidden layer for a batch of m rows."""
+        raise self._unsupported("dropout_masks")
+
+    def entry_point(self, name: str) -> str:
+        """What ``def NAME(`` of a printed entry point becomes (a decorator, or a renamed body that a wrapper calls)."""
+        return f"def {name}("
+
+    def entry_wrappers(self, dropout: bool) -> str | None:
+        """Source of public wrappers around the printed entry points (JAX: checks outside ``jax.jit``), or None."""
+        return None
+
+    def train_step_doc(self) -> str:
+        """The docstring line saying how ``train_step`` changes ``params``."""
+        return ("train_step(params, X, Y, lr): one step of gradient descent on the arrays of params, in place; "
+                "returns the loss before it.")
+
+    def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
+        """numpy parameter arrays as this library's arrays (for ``symdl verify``)."""
+        raise self._unsupported("as_arrays")
+
+    # --- custom-gradient functions -------------------------------------------------------------------------------
+
+    def custom_gradient_helpers(self) -> str:
+        """Runtime helpers of a custom-gradient module: ``_prepare``, ``_finish``, ``_unbroadcast`` …"""
+        raise self._unsupported("custom-gradient functions")
+
+    def custom_gradient_wrapper(self, plan: Any) -> str:
+        """The function with the symbolic derivative attached as its gradient, for a plan of the rule's kernels."""
+        raise self._unsupported("custom-gradient functions")
+
+    def custom_gradient_public(self, plan: Any) -> list[str]:
+        """Extra public names of a custom-gradient module (torch: the ``autograd.Function`` class)."""
+        return []
+
+    def __repr__(self) -> str:
+        return f"<symdl backend {self.name!r} ({self.module})>"

@@ -1,0 +1,193 @@
+"""The JAX backend: ``jax.numpy`` code, immutable arrays, ``jax.jit`` entry points, ``jax.custom_vjp`` gradients.
+
+Every entry point of a network module is ``jax.jit``-compiled once per shape,
+with the argument checks outside the jit; arrays are immutable, so updates are
+returned (``functional``) and ``train_step`` stores the new arrays in the dict
+``params``. A float64 module turns on ``jax_enable_x64`` when imported.
+Dropout masks come from ``jax.random.PRNGKey(seed)``, one key per layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .base import Backend, emit_functions
+from .printers import JaxIndexPrinter, JaxPrinter
+from .runtime_jax import (
+    _batch,
+    _check,
+    _check_seed,
+    _finish,
+    _finite,
+    _prepare,
+    _raise_unless_finite,
+    _unbroadcast,
+    _unpack,
+)
+
+__all__ = ["JaxBackend"]
+
+_WRAPPER = '''
+@jax.jit
+def _{name}({args}):
+    return _finite({data}), _{name}_body({args})
+
+
+def {name}({public}):
+    """{doc}"""
+{checks}    finite, result = _{name}({call})
+    _raise_unless_finite(finite)
+    return result
+'''
+
+_DOCS = {
+    "forward": "The network's output a^L for the rows of X (inference: running statistics, no dropout).",
+    "trace": "Every z^l and a^l of the forward pass, by name.",
+    "loss": "The cost C: the loss summed over outputs, averaged over the batch, plus the penalty.",
+    "loss_and_grad": "(C, dict of dC/dparam with the keys of params), the gradient from BP1-BP4.",
+    "train_step": "One step of gradient descent: the new arrays are stored in params; returns the loss before the step.",
+}
+
+
+class JaxBackend(Backend):
+    """``jax.numpy`` as ``jnp``: functional updates, jitted entry points, ``jax.random`` draws."""
+
+    name = "jax"
+    library = "jax"
+    module = "jnp"
+    printer_class = JaxPrinter
+    index_printer_class = JaxIndexPrinter
+    title = "JAX"
+    noun = "JAX arrays"
+    out_param = False
+    functional = True
+    imports = ("import jax", "import jax.numpy as jnp")
+    seed_limit = "2**31"
+    init_spelling: ClassVar = (
+        ["key = jax.random.PRNGKey(int(seed))"],
+        "jax.random.uniform(jax.random.fold_in(key, {index}), {shape!r}, _dtype, -{limit!r}, {limit!r})",
+        "jnp.full({shape!r}, {value!r}, dtype=_dtype)",
+        "jax.random.PRNGKey(seed) (the same distribution as CompiledNetwork.init, other numbers)",
+    )
+    # float32: a float64 module would switch on jax_enable_x64 for the whole verifying process.
+    verify_dtype = ("float32", 1e-4)
+
+    def kernel_constant(self, arg: str) -> str:
+        return "_t = functools.partial(jnp.asarray, dtype=_dtype)"
+
+    def dtype_line(self, dtype: np.dtype) -> str:
+        return f"_dtype = jnp.dtype({dtype.name!r})"
+
+    def constant(self) -> str:
+        return "jnp.asarray"
+
+    def module_prelude(self, dtype: np.dtype) -> list[str]:
+        if dtype != np.float64:
+            return []
+        return ['jax.config.update("jax_enable_x64", True)  # a float64 module computes in float64', ""]
+
+    def network_imports(self) -> list[str]:
+        return ["import functools", "import numbers", "from collections.abc import Mapping, MutableMapping", *self.imports]
+
+    def network_runtime(self, dropout: bool) -> list[str]:
+        return [emit_functions(_batch, _finite, _raise_unless_finite, _check, _unpack)]
+
+    def dropout_runtime(self) -> list[str]:
+        return [emit_functions(_check_seed)]
+
+    def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
+        return "key, m", [
+            "# mask ~ Bernoulli(p), one key per layer folded from the call's key.",
+            f"return [jax.random.bernoulli(jax.random.fold_in(key, k), {keep!r}, (m, n)).astype(_dtype) "
+            f"for k, n in enumerate({hidden!r})]",
+        ]
+
+    def entry_point(self, name: str) -> str:
+        return f"def _{name}_body("
+
+    def entry_wrappers(self, dropout: bool) -> str:
+        """The public functions: checks outside ``jax.jit``, the printed body and the finiteness flag inside."""
+        blocks = []
+        for name in ("forward", "trace", "loss", "loss_and_grad", "train_step"):
+            targets = name not in ("forward", "trace")
+            seeded = dropout and name != "forward"
+            data = "X, Y" if targets else "X"
+            args = ["params", "X", *(["Y"] if targets else []), *(["lr"] if name == "train_step" else [])]
+            public = [*args, *(["seed=0"] if seeded else [])]
+            checks = []
+            if name == "train_step":
+                checks.append("lr = _check_lr(lr)")
+            checks.append(f"arrays, X, {'Y' if targets else '_'} = _check(params, X, {'Y' if targets else 'None'}, "
+                          f"{name == 'train_step'}, {targets})")
+            call = ["arrays", *args[1:]]
+            if seeded:
+                checks.append("key = jax.random.PRNGKey(_check_seed(seed))")
+                args.append("key")
+                call.append("key")
+            body = "".join(f"    {line}\n" for line in checks)
+            text = _WRAPPER.format(name=name, args=", ".join(args), data=data, public=", ".join(public),
+                                   doc=_DOCS[name], checks=body, call=", ".join(call))
+            if name == "train_step":
+                text = text.replace("    _raise_unless_finite(finite)\n    return result\n",
+                                    "    _raise_unless_finite(finite)  # before params change\n"
+                                    "    value, new = result\n    params.update(new)\n    return value\n")
+            blocks.append(text.strip("\n"))
+        return "\n\n\n".join(blocks)
+
+    def train_step_doc(self) -> str:
+        return ("train_step(params, X, Y, lr): one step of gradient descent; the new arrays are stored in the dict params "
+                "(JAX arrays are immutable); returns the loss before it.")
+
+    def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
+        import jax.numpy as jnp
+
+        return {k: jnp.asarray(v) for k, v in params.items()}
+
+    def custom_gradient_helpers(self) -> str:
+        return emit_functions(_prepare, _finish, _unbroadcast)
+
+    def custom_gradient_wrapper(self, plan: Any) -> str:
+        """``NAME(*inputs)``: a ``jax.custom_vjp`` whose backward pass calls the printed derivatives."""
+        n, args = plan.name, ", ".join(plan.inputs)
+        kind = "vjp" if plan.vector else "d"
+        grads = []
+        for a in plan.inputs:
+            if plan.vector and not plan.scalar_output:
+                grads.append(f"_unbroadcast({n}_vjp_{a}({args}, g), {a})")
+            elif plan.vector:
+                grads.append(f"_unbroadcast(g[..., None] * {n}_vjp_{a}({args}), {a})")
+            else:
+                grads.append(f"_unbroadcast(g * {n}_{kind}_{a}({args}), {a})")
+        forward = f"{n}_forward({args})" if plan.vector else f"_finish({n}_forward({args}), {args})"
+        if plan.reduce_sum:
+            forward = f"jnp.sum({forward})"
+        check = ""
+        if plan.vector:
+            check = (
+                f"    if any(jnp.ndim(x) == 0 for x in ({args},)):\n"
+                f"        raise ValueError(\"{n}: inputs need a last axis (the classes)\")\n"
+            )
+        return f'''
+@jax.custom_vjp
+def _{n}({args}):
+    return {forward}
+
+
+def _{n}_fwd({args}):
+    return _{n}({args}), ({args},)
+
+
+def _{n}_bwd(residuals, g):
+    ({args},) = residuals
+    return ({", ".join(grads)},)
+
+
+_{n}.defvjp(_{n}_fwd, _{n}_bwd)
+
+
+def {n}({args}):
+    """{plan.title.splitlines()[0]} — gradient: the symbolic derivative (jax.custom_vjp)."""
+{check}    return _{n}(*_prepare({args}))
+'''

@@ -1,0 +1,56 @@
+"""The numpy backend: the code of :class:`symdl.CompiledNetwork` and of the standalone modules.
+
+numpy writes into dead buffers (``numpy.tanh(Z, out=Z)``), updates the
+running statistics in place and draws from ``numpy.random.default_rng``.
+Its modules are assembled by :mod:`symdl.export.standalone`; this object
+gives the printer and the spellings they share with the other backends.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..codegen.kernel import KernelPrinter
+from .base import Backend
+
+__all__ = ["NumpyBackend"]
+
+
+class NumpyBackend(Backend):
+    """``numpy``: in-place updates into dead buffers, ``numpy.random.default_rng`` draws."""
+
+    name = "numpy"
+    library = "numpy"
+    module = "numpy"
+    printer_class = KernelPrinter
+    title = "numpy"
+    noun = "numpy arrays"
+    imports = ("import numpy",)
+    init_spelling: ClassVar = (
+        ["rng = numpy.random.default_rng(int(seed))"],
+        "_t({width!r}) * rng.random({shape!r}, dtype=_dtype) - _t({limit!r})",
+        "numpy.full({shape!r}, {value!r}, dtype=_dtype)",
+        "numpy.random.default_rng(seed); as CompiledNetwork.init(seed)",
+    )
+    verify_dtype = None  # the compiled network is numpy itself: nothing to compare it with
+
+    def dtype_line(self, dtype: np.dtype) -> str:
+        return f"_dtype = numpy.dtype({dtype.name!r})"
+
+    def constant(self) -> str:
+        return "numpy.asarray"
+
+    def batchnorm_scalars(self, eps: str, momentum: str) -> tuple[list[str], list[str]]:
+        # numpy scalars in the input dtype: a Python float would promote a float32 layer's arithmetic.
+        return (
+            ["m = numpy.asarray(x.shape[0], dtype=x.dtype)", f"epsilon = numpy.asarray({eps}, dtype=x.dtype)"],
+            [f"momentum = numpy.asarray({momentum}, dtype=running_mean.dtype)", "size = numpy.asarray(m, dtype=var.dtype)"],
+        )
+
+    def network_runtime(self, dropout: bool) -> list[str]:
+        raise NotImplementedError("numpy network modules are printed by symdl.export.standalone.network_module")
+
+    def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
+        return {k: np.array(v) for k, v in params.items()}

@@ -1,0 +1,115 @@
+"""Runtime helpers of the JAX modules symdl generates: argument checks and custom-gradient broadcasting.
+
+These are real functions so that they can be read, linted and tested; symdl
+copies their source into the generated modules (:func:`symdl.backends.base.emit_functions`),
+where ``jax``, ``_dtype``, ``_SPECS`` and the other module globals they read are bound.
+Importing this module does not import jax.
+"""
+
+# ruff: noqa: F821  (the names are the generated module's globals)
+
+from __future__ import annotations
+
+import functools  # noqa: F401  (read by the copied source)
+import numbers  # noqa: F401
+from collections.abc import Mapping, MutableMapping  # noqa: F401
+
+# --- network modules: checks outside jax.jit ---
+
+
+def _batch(value, name, width):
+    """``value`` as a (batch, width) array of _dtype (integers converted), else a ValueError; finiteness is checked in the jitted call."""
+    if isinstance(value, jax.Array) and value.dtype == _dtype and value.ndim == 2 and value.shape[1] == width > 0 < value.shape[0]:
+        return value  # the common case, without a dispatch
+    if value is None:
+        raise ValueError(f"{name}: expected a (batch, {width}) array, got None")
+    given = str(getattr(value, "dtype", ""))
+    if given.startswith(("float", "bfloat", "complex")) and given != _dtype.name:
+        raise ValueError(f"{name} has dtype {given}; this module computes in {_dtype.name} (convert it first)")
+    try:  # a list of numbers is taken in the module's dtype, as an array of integers would be
+        arr = jnp.asarray(value) if hasattr(value, "dtype") else jnp.asarray(value, dtype=_dtype)
+    except (TypeError, ValueError) as why:
+        raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}): {why}") from None
+    if jnp.issubdtype(arr.dtype, jnp.integer) or arr.dtype == jnp.bool_:
+        arr = arr.astype(_dtype)
+    if arr.dtype != _dtype:
+        raise ValueError(f"{name} has dtype {arr.dtype}; this module computes in {_dtype.name} (convert it first)")
+    if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
+        raise ValueError(f"{name} has shape {tuple(arr.shape)}; expected (batch, {width}) with batch >= 1")
+    return arr
+
+
+def _finite(X, Y=None):
+    """0 when X and Y hold only finite numbers, else 1 (X) or 2 (Y): computed inside the jitted call, read once."""
+    bad_x = ~jnp.isfinite(X).all()
+    return jnp.where(bad_x, 1, 0) if Y is None else jnp.where(bad_x, 1, jnp.where(jnp.isfinite(Y).all(), 0, 2))
+
+
+def _raise_unless_finite(code):
+    code = int(code)
+    if code:
+        raise ValueError(f"{'XY'[code - 1]} contains NaN or infinity; expected finite numbers")
+
+
+def _check(params, X, Y, writable=False, targets=True):
+    """(params as a dict of jax arrays, X, Y) checked against _SPECS and the widths, else a ValueError."""
+    if writable and not isinstance(params, MutableMapping):
+        raise ValueError(f"params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}")
+    if not isinstance(params, Mapping) or params.keys() != _KEYS:
+        expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
+        raise ValueError(f"params: expected a dict with exactly {expected}")
+    arrays = {}
+    for name, shape in _SPECS:
+        arr = params[name]
+        if getattr(arr, "dtype", None) != _dtype or getattr(arr, "shape", None) != shape:
+            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
+            raise ValueError(f"params[{name!r}]: expected a {_dtype.name} array of shape {shape}, got {got}")
+        arrays[name] = arr if isinstance(arr, jax.Array) else jnp.asarray(arr)
+    X = _batch(X, "X", _N_IN)
+    if targets:
+        Y = _batch(Y, "Y", _N_OUT)
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+    if writable and _BUFFERED and X.shape[0] < 2:
+        raise ValueError("train_step with batch norm needs a batch of at least 2 rows (the running variance is m/(m-1) var_B)")
+    return arrays, X, Y
+
+
+def _unpack(params, X, Y, writable=False, targets=True):
+    """The arrays in the order of _SPECS, then X and Y (inside jax.jit: no checks here)."""
+    return (*(params[name] for name, _ in _SPECS), X, Y)
+
+
+def _check_seed(seed):
+    """The seed of the dropout masks: an integer from 0 to 2**31 - 1 (a jax.random.PRNGKey), else a ValueError."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed: expected an integer from 0 to 2147483647 (it fixes the dropout masks), got {seed!r}")
+    return int(seed)
+
+
+# --- custom-gradient modules ---
+
+
+def _prepare(*args):
+    """The inputs as arrays of one floating dtype (integers and bools become the default float)."""
+    dtype = jnp.result_type(*args)
+    if jnp.issubdtype(dtype, jnp.complexfloating):
+        raise TypeError(f"expected real numbers, got dtype {dtype}")
+    if not jnp.issubdtype(dtype, jnp.floating):
+        dtype = jnp.result_type(float)
+    return tuple(jnp.asarray(x, dtype) for x in args)
+
+
+def _finish(value, *args):
+    """``value`` as an array of the inputs' dtype and broadcast shape (constant results too)."""
+    shape = jnp.broadcast_shapes(*(jnp.shape(x) for x in args))
+    return jnp.broadcast_to(jnp.asarray(value, args[0].dtype), shape)
+
+
+def _unbroadcast(x, like):
+    """``x`` summed down to the shape of ``like`` (the transpose of broadcasting)."""
+    shape = jnp.shape(like)
+    x = jnp.broadcast_to(x, jnp.broadcast_shapes(jnp.shape(x), shape))
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    return jnp.sum(x, axis=axes).reshape(shape).astype(like.dtype) if axes else x.astype(like.dtype)

@@ -1,0 +1,116 @@
+"""Runtime helpers of the PyTorch modules symdl generates: argument checks and custom-gradient broadcasting.
+
+These are real functions so that they can be read, linted and tested; symdl
+copies their source into the generated modules (:func:`symdl.backends.base.emit_functions`),
+where ``torch``, ``_dtype``, ``_SPECS`` and the other module globals they read are bound.
+Importing this module does not import torch.
+"""
+
+# ruff: noqa: F821  (the names are the generated module's globals)
+
+from __future__ import annotations
+
+import functools  # noqa: F401  (read by the copied source)
+import numbers  # noqa: F401
+from collections.abc import Mapping, MutableMapping  # noqa: F401
+
+# --- network modules ---
+
+
+def _batch(value, name, width):
+    """``value`` as a finite (batch, width) tensor of _dtype (integers converted), else a ValueError."""
+    if value is None:
+        raise ValueError(f"{name}: expected a (batch, {width}) tensor, got None")
+    try:  # a list of numbers is taken in the module's dtype (torch would make it float32)
+        arr = torch.as_tensor(value) if hasattr(value, "dtype") else torch.as_tensor(value, dtype=_dtype)
+    except (TypeError, ValueError, RuntimeError) as why:
+        raise ValueError(f"{name}: expected a 2-D tensor of numbers (batch, {width}): {why}") from None
+    if not arr.dtype.is_floating_point and not arr.dtype.is_complex:
+        arr = arr.to(_dtype)
+    if arr.dtype != _dtype:
+        raise ValueError(f"{name} has dtype {arr.dtype}; this module computes in {_dtype} (convert it first)")
+    if arr.dim() != 2 or arr.shape[1] != width or arr.shape[0] < 1:
+        raise ValueError(f"{name} has shape {tuple(arr.shape)}; expected (batch, {width}) with batch >= 1")
+    if not bool(torch.isfinite(arr).all()):
+        raise ValueError(f"{name} contains NaN or infinity; expected finite numbers")
+    return arr
+
+
+def _check(params, X, Y, writable=False, targets=True):
+    """The tensors of params in the order of _SPECS, then X and Y, else a ValueError naming what is wrong."""
+    expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
+    if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
+        raise ValueError(f"params: expected a dict with exactly {expected}")
+    out = []
+    for name, shape in _SPECS:
+        arr = params[name]
+        is_tensor = isinstance(arr, torch.Tensor)
+        if not is_tensor or arr.dtype != _dtype or tuple(arr.shape) != shape:
+            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
+            raise ValueError(f"params[{name!r}]: expected a {_dtype} tensor of shape {shape}, got {got}")
+        out.append(arr)
+    X = _batch(X, "X", _N_IN)
+    if targets:
+        Y = _batch(Y, "Y", _N_OUT)
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+    if writable and _BUFFERED and X.shape[0] < 2:
+        raise ValueError("train_step with batch norm needs a batch of at least 2 rows (the running variance is m/(m-1) var_B)")
+    return (*out, X, Y)
+
+
+# --- custom-gradient modules ---
+
+
+def _prepare(*args):
+    """The inputs as tensors of one floating dtype (numbers follow the tensors; integers become the default float)."""
+    tensors = [x for x in args if isinstance(x, torch.Tensor)]
+    dtype = functools.reduce(torch.promote_types, (t.dtype for t in tensors)) if tensors else torch.get_default_dtype()
+    if dtype.is_complex:
+        raise TypeError(f"expected real numbers, got dtype {dtype}")
+    if not dtype.is_floating_point:
+        dtype = torch.get_default_dtype()
+    device = tensors[0].device if tensors else None
+    return tuple(torch.as_tensor(x, dtype=dtype, device=device) for x in args)
+
+
+def _broadcast_shape(*shapes):
+    """numpy's broadcasting rule (torch.broadcast_shapes would import sympy)."""
+    rank = max(len(s) for s in shapes)
+    out = []
+    for sizes in zip(*((1,) * (rank - len(s)) + tuple(s) for s in shapes)):
+        big = max(sizes)
+        if any(n not in (1, big) for n in sizes):
+            raise ValueError(f"shapes {[tuple(s) for s in shapes]} do not broadcast")
+        out.append(big)
+    return torch.Size(out)
+
+
+def _finish(value, *args):
+    """``value`` as a new tensor of the inputs' dtype and broadcast shape (never an input itself)."""
+    shape = _broadcast_shape(*(x.shape for x in args))
+    out = torch.as_tensor(value, dtype=args[0].dtype, device=args[0].device)
+    if out.shape != shape:
+        return out.expand(shape).clone()
+    return out.clone() if any(out is x for x in args) else out
+
+
+def _unbroadcast(x, like):
+    """``x`` summed down to the shape of ``like`` (the transpose of broadcasting), in its dtype."""
+    shape = like.shape
+    x = x.expand(_broadcast_shape(x.shape, shape))
+    lead = x.dim() - len(shape)
+    dims = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
+    if dims:
+        x = x.sum(dim=dims, keepdim=True).reshape(shape)
+    return x.to(like.dtype)
+
+
+def _save(ctx, args):
+    """Keep the inputs for backward: tensors through save_for_backward, numbers as they are."""
+    ctx.save_for_backward(*(x if isinstance(x, torch.Tensor) else None for x in args))
+    ctx.numbers = tuple(None if isinstance(x, torch.Tensor) else x for x in args)
+
+
+def _saved(ctx):
+    return tuple(n if t is None else t for t, n in zip(ctx.saved_tensors, ctx.numbers))
