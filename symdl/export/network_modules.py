@@ -20,7 +20,7 @@ activations, losses and penalties, the softmax vector rules, batch norm
 (each proven stage of :data:`symdl.layers.batchnorm_symbolic.STAGES` printed inline
 as an array expression; JAX returns the new running statistics, torch writes
 them in place) and dropout (masks from ``jax.random.PRNGKey(seed)`` /
-``torch.Generator().manual_seed(seed)``: the same Bernoulli(p) law as the
+``torch.Generator().manual_seed(seed)``: the same Bernoulli(1 − p) law as the
 numpy module's, other draws).
 """
 
@@ -263,24 +263,24 @@ def _inline_stage(backend: str):
 
 
 def _masks_block(network: object, backend: str) -> str:
-    """``_masks``: one Bernoulli(p) mask per hidden layer, from the backend's generator."""
-    keep, hidden = float(network.dropout), tuple(network.layers[1:-1])
+    """``_masks``: one Bernoulli(1 − p) mask per hidden layer, from the backend's generator."""
+    keep, hidden = network.keep_probability, tuple(network.layers[1:-1])
     if backend == "jax":
         lines = [
-            "# mask ~ Bernoulli(p), one key per layer folded from the call's key.",
+            "# mask ~ Bernoulli(1 − p), one key per layer folded from the call's key.",
             f"return [jax.random.bernoulli(jax.random.fold_in(key, k), {keep!r}, (m, n)).astype(_dtype) "
             f"for k, n in enumerate({hidden!r})]",
         ]
-        doc = f"Dropout masks of the hidden layers for a batch of m rows (keep probability p = {keep!r})."
+        doc = f"Dropout masks of the hidden layers for a batch of m rows (drop probability p = {network.dropout!r}, keep probability 1 − p = {keep!r})."
         return _function("_masks", "key, m", doc, lines)
     lines = [
         "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:",
         "    raise ValueError(f'seed: expected an integer from 0 to 2**63 - 1 (it fixes the dropout masks), got {seed!r}')",
         "generator = torch.Generator().manual_seed(int(seed))",
-        "# mask ~ Bernoulli(p): u ~ U[0, 1) in float64, kept where u < p.",
+        "# mask ~ Bernoulli(1 − p): u ~ U[0, 1) in float64, kept where u < 1 − p.",
         f"return [(torch.rand((m, n), generator=generator, dtype=torch.float64) < {keep!r}).to(_dtype) for n in {hidden!r}]",
     ]
-    doc = f"Dropout masks of the hidden layers for a batch of m rows (keep probability p = {keep!r})."
+    doc = f"Dropout masks of the hidden layers for a batch of m rows (drop probability p = {network.dropout!r}, keep probability 1 − p = {keep!r})."
     return _function("_masks", "seed, m", doc, lines)
 
 

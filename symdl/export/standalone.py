@@ -365,15 +365,15 @@ def init_block(compiled, backend: str = "numpy") -> str:
 
 
 def _masks_block(network) -> str:
-    keep, hidden = float(network.dropout), tuple(network.layers[1:-1])
+    keep, hidden = network.keep_probability, tuple(network.layers[1:-1])
     lines = [
         "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
         "    raise ValueError(f'seed: expected a non-negative integer (it fixes the dropout masks), got {seed!r}')",
         "rng = numpy.random.default_rng(int(seed))",
-        "# mask ~ Bernoulli(p): u ~ U[0, 1) in float64, kept where u < p.",
+        "# mask ~ Bernoulli(1 − p): u ~ U[0, 1) in float64, kept where u < 1 − p.",
         f"return [numpy.asarray(rng.random((m, n)) < {keep!r}).astype(_dtype) for n in {hidden!r}]",
     ]
-    return _function("_masks", "seed, m", f"Dropout masks of the hidden layers for a batch of m rows (keep probability p = {keep!r}).", lines)
+    return _function("_masks", "seed, m", f"Dropout masks of the hidden layers for a batch of m rows (drop probability p = {network.dropout!r}, keep probability 1 − p = {keep!r}).", lines)
 
 
 def network_module(network, dtype: str | np.dtype | type = "float64") -> str:

@@ -181,7 +181,7 @@ class Network:
         if (batchnorm or dropout is not None) and self.depth < 2:
             raise ValueError("batchnorm and dropout act on hidden layers; this network has none (give 3 or more widths)")
         self.batchnorm = batchnorm
-        self.dropout = None if dropout is None else _in_range("dropout (keep probability p)", dropout, 0.0, 1.0)
+        self.dropout = None if dropout is None else drop_probability(dropout)
         self.bn_eps = _in_range("bn_eps", bn_eps, 0.0, None)
         self.bn_momentum = _in_range("bn_momentum", bn_momentum, 0.0, 1.0)
 
@@ -220,8 +220,8 @@ class Network:
             from ..layers.dropout import P, training_expr
 
             h, r = sp.symbols("h r", real=True)
-            # Inverted dropout, the expression whose expectation symdl.layers.dropout proves: mask·x/p with p bound.
-            expr = training_expr("inverted", h, r).subs(P, _exact(self.dropout))
+            # Inverted dropout, the expression whose expectation symdl.layers.dropout proves: mask·x/q, q = 1 − p bound.
+            expr = training_expr("inverted", h, r).subs(P, self._keep_exact())
             dropout = sp.Lambda((h, r), expr)
         return bp_equations(
             [hidden] * (self.depth - 1),
@@ -233,6 +233,15 @@ class Network:
             dropout=dropout,
             training=training,
         )
+
+    def _keep_exact(self) -> sp.Expr:
+        """The keep probability 1 − p as an exact number (p = ``dropout``, the drop probability)."""
+        return sp.Integer(1) - _exact(self.dropout)
+
+    @property
+    def keep_probability(self) -> float | None:
+        """1 − p, the probability that dropout keeps a unit (None without dropout); masks are Bernoulli(1 − p)."""
+        return None if self.dropout is None else float(self._keep_exact())
 
     def _definitions(self) -> tuple[tuple[str, str], ...]:
         out = []
@@ -265,6 +274,14 @@ def _in_range(name: str, value: object, low: float, high: float | None) -> float
         return float(value)
     accepted = f"a number in ({low:g}, {high:g}]" if high is not None else f"a finite number > {low:g}"
     raise ValueError(f"{name}: expected {accepted}, got {value!r}")
+
+
+def drop_probability(value: object) -> float:
+    """``value`` as dropout's drop probability p ∈ [0, 1) (PyTorch's ``Dropout(p)``, Keras' ``rate``), else a ValueError."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and np.isfinite(float(value))
+    if ok and 0.0 <= float(value) < 1.0:
+        return float(value)
+    raise ValueError(f"dropout: expected the drop probability p, a number in [0, 1) (0.2 drops 20 % of units), got {value!r}")
 
 
 def _exact(value: float) -> sp.Expr:
@@ -350,7 +367,7 @@ class CompiledNetwork:
         if network.dropout is not None:
             from ..layers.dropout import dropout_mask
 
-            keep, hidden = network.dropout, network.layers[1:-1]
+            keep, hidden = network.keep_probability, network.layers[1:-1]
 
             def masks(seed: object, m: int) -> list[np.ndarray]:
                 # An integer only: a Generator would advance, and loss and gradient would see other masks.
