@@ -346,7 +346,7 @@ def init_block(compiled, backend: str = "numpy") -> str:
         "params = {}",
     ]
     for index, (name, shape) in enumerate(compiled.param_shapes.items()):
-        if name.rstrip("0123456789") == "W":
+        if compiled.param_kinds.get(name) == "weight":
             n_out, n_in = shape
             limit = float(_parameter_kernel(scheme)(n_in, n_out))
             lines.append(f"# U(-a, a) with a = {scheme.parameter} = {limit!r} at n_in = {n_in}, n_out = {n_out}")
