@@ -91,33 +91,39 @@ class BatchNorm(Layer):
         return [(f"BN backward (layer {s.index})", sp.Eq(targets, vjp, evaluate=False))], s["gu"]
 
     def numeric_kernels(self, layers: tuple[tuple[int, int], ...], dtype: np.dtype) -> dict[str, Callable[..., object]]:
-        from . import batchnorm
+        from .batchnorm import (
+            ema_update,
+            inference_forward,
+            train_forward,
+            train_vjp,
+            unbiased,
+        )
 
         eps, momentum = self.eps, self.momentum
 
         def update(running_mean: np.ndarray, running_var: np.ndarray, mean: np.ndarray, var: np.ndarray, m: int) -> None:
             # PyTorch's convention: the running variance averages the unbiased batch variance m/(m−1)·σ²_B.
-            running_mean[...] = batchnorm.ema_update(running_mean, mean, momentum)
-            running_var[...] = batchnorm.ema_update(running_var, batchnorm.unbiased(var, m), momentum)
+            running_mean[...] = ema_update(running_mean, mean, momentum)
+            running_var[...] = ema_update(running_var, unbiased(var, m), momentum)
 
         return {
-            "_bn_train_forward": lambda u, g, b: batchnorm.train_forward(u, g, b, eps),
-            "_bn_train_vjp": lambda u, g, b, d: batchnorm.train_vjp(u, g, b, d, eps),
-            "_bn_inference": lambda u, g, b, mean, var: batchnorm.inference_forward(u, g, b, mean, var, eps),
+            "_bn_train_forward": lambda u, g, b: train_forward(u, g, b, eps),
+            "_bn_train_vjp": lambda u, g, b, d: train_vjp(u, g, b, d, eps),
+            "_bn_inference": lambda u, g, b, mean, var: inference_forward(u, g, b, mean, var, eps),
             "_bn_update": update,
         }
 
     def proofs(self) -> Mapping[str, object]:
-        from . import batchnorm_symbolic
+        from .batchnorm_symbolic import prove_all
 
-        return batchnorm_symbolic.prove_all()
+        return prove_all()
 
     def shortcut_repr(self) -> str:
         return ", batchnorm=True"
 
     def fold(self, arrays: Mapping[str, np.ndarray], l: int) -> tuple[np.ndarray, np.ndarray]:
         """Wˡ ← diag(γ/√(Var + ε))·Wˡ and b' = β − γ·E[u]/√(Var + ε) (:func:`symdl.layers.batchnorm.fold_linear`)."""
-        from . import batchnorm
+        from .batchnorm import fold_linear
 
         stats = (arrays[f"gamma{l}"], arrays[f"beta{l}"], arrays[f"running_mean{l}"], arrays[f"running_var{l}"])
-        return batchnorm.fold_linear(arrays[f"W{l}"], None, *stats, self.eps)
+        return fold_linear(arrays[f"W{l}"], None, *stats, self.eps)

@@ -96,9 +96,9 @@ class Dropout(Layer):
         return {"_masks": masks}
 
     def proofs(self) -> Mapping[str, object]:
-        from . import dropout
+        from .dropout import prove_all
 
-        return dropout.prove_all()
+        return prove_all()
 
     def shortcut_repr(self) -> str:
         return f", dropout={self.p}"

@@ -32,19 +32,25 @@ import numpy as np
 import sympy as sp
 
 from ..arguments import float_dtype
+from ..backprop.equations import (
+    ActivationForms,
+    BackpropEquations,
+    LossForms,
+    bp_equations,
+)
 from ..codegen.network import buffer_names, parameter_names, print_network
-from ..layers.base import Buffer, Layer, Parameter
+from ..layers.base import Layer, Parameter
 from ..layers.batchnorm_layer import BatchNorm
-from ..layers.dense import Dense, check_width
+from ..layers.dense import Dense
 from ..layers.dropout_layer import Dropout
-from ..rulebook.rule import Rule, rule, rules
-from ..rulebook.vector_rules import VectorRule
-from .equations import ActivationForms, BackpropEquations, LossForms, bp_equations
+from ..rulebook.registry import rule, rules
+from ..rulebook.rule import Rule
+from ..rulebook.vector_rule import VectorRule
+from .stack import LayerLike, layer_specs, shortcut_layers, stack_layers, widths
 
 __all__ = ["CompiledNetwork", "Network", "accepted_rules"]
 
 RuleLike = str | Rule | VectorRule
-LayerLike = int | Dense | Layer
 _LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functions of zˡ
 
 
@@ -118,7 +124,7 @@ def _activation_forms(r: Rule | VectorRule, name: str) -> ActivationForms:
     )
 
 
-def _loss_forms(r: Rule | VectorRule) -> LossForms:
+def loss_forms(r: Rule | VectorRule) -> LossForms:
     if isinstance(r, VectorRule):
         return LossForms(name=r.name, value=None, gradient=None, vector_rule=r.name)
     return LossForms(
@@ -126,56 +132,6 @@ def _loss_forms(r: Rule | VectorRule) -> LossForms:
         value=sp.Lambda(r.inputs, r.numeric_forward_expr()),
         gradient=sp.Lambda(r.inputs, r.numeric_derivative_expr()),
     )
-
-
-def _widths(layers: object) -> tuple[int, ...]:
-    if isinstance(layers, np.ndarray) and layers.ndim == 1:
-        layers = layers.tolist()
-    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
-        raise ValueError(f"layers: expected a list of widths [n0, n1, ..., nL], got {layers!r}")
-    if len(layers) < 2:
-        raise ValueError(f"layers: need at least an input and an output width, got {list(layers)}")
-    return tuple(check_width(n, f"layers[{k}]") for k, n in enumerate(layers))
-
-
-def _stack(layers: Sequence[LayerLike]) -> tuple[tuple[int, ...], tuple[tuple[Layer, ...], ...]]:
-    """(widths, the layers attached to each block) from ``[n₀, Dense(n₁), Layer…, Dense(n₂), …]``."""
-    if not isinstance(layers[0], numbers.Integral) or isinstance(layers[0], bool):
-        raise ValueError(f"layers[0]: a layer list starts with the input width n0, got {layers[0]!r}")
-    widths, parts = [check_width(layers[0], "layers[0]")], []
-    for k, item in enumerate(layers[1:], 1):
-        if isinstance(item, Dense):
-            widths.append(item.width)
-            parts.append([])
-        elif isinstance(item, Layer):
-            if not parts:
-                raise ValueError(f"layers[{k}]: {item!r} follows no Dense block; attach it after one")
-            parts[-1].append(item)
-        else:
-            raise ValueError(f"layers[{k}]: expected Dense(width) or a symdl.layers.base.Layer, got {item!r}")
-    if len(widths) < 2:
-        raise ValueError("layers: need the input width and at least one Dense block")
-    if parts[-1]:
-        raise ValueError(f"layers: {parts[-1][0]!r} acts on hidden layers only, not on the output block")
-    hidden = parts[:-1]
-    # One setting per layer type on every hidden block: the masks and kernels of a type are drawn and bound once.
-    for layer in {type(p): p for block in hidden for p in block}.values():
-        if not all(sum(type(p) is type(layer) for p in block) == 1 and layer in block for block in hidden):
-            raise ValueError(f"layers: {type(layer).__name__} must follow every hidden block alike, with one setting")
-    return tuple(widths), tuple(tuple(sorted(block, key=lambda p: p.position != "pre")) for block in parts)
-
-
-def _shortcut(
-    widths: tuple[int, ...], batchnorm: bool, dropout: float | None, bn_eps: float, bn_momentum: float
-) -> tuple[tuple[Layer, ...], ...]:
-    """The layers the keyword form builds: batch norm, then dropout, on every hidden block."""
-    if not isinstance(batchnorm, bool):
-        raise ValueError(f"batchnorm: expected True or False, got {batchnorm!r}")
-    norm = BatchNorm(bn_eps, bn_momentum)  # checks eps and momentum even without batch norm, as always
-    if (batchnorm or dropout is not None) and len(widths) < 3:
-        raise ValueError("batchnorm and dropout act on hidden layers; this network has none (give 3 or more widths)")
-    hidden = (*([norm] if batchnorm else []), *([Dropout(dropout)] if dropout is not None else []))
-    return tuple(hidden if l < len(widths) - 1 else () for l in range(1, len(widths)))
 
 
 class Network:
@@ -207,10 +163,10 @@ class Network:
         if isinstance(layers, Sequence) and not isinstance(layers, (str, bytes)) and any(isinstance(x, (Dense, Layer)) for x in layers):
             if batchnorm or dropout is not None:
                 raise ValueError("batchnorm/dropout: give them as layers in the list, or as keywords with a list of widths")
-            self.layers, self.parts = _stack(layers)
+            self.layers, self.parts = stack_layers(layers)
         else:
-            self.layers = _widths(layers)
-            self.parts = _shortcut(self.layers, batchnorm, dropout, bn_eps, bn_momentum)
+            self.layers = widths(layers)
+            self.parts = shortcut_layers(self.layers, batchnorm, dropout, bn_eps, bn_momentum)
         self.activation = _resolve(activation, "activation", ("activation",), activation_params)
         self.output_activation = _resolve(output_activation, "output_activation", ("activation",), output_activation_params)
         self.loss = _resolve(loss, "loss", ("loss",), loss_params)
@@ -307,7 +263,7 @@ class Network:
         return bp_equations(
             [hidden] * (self.depth - 1),
             output,
-            _loss_forms(self.loss),
+            loss_forms(self.loss),
             penalty,
             output_form=output_form,
             parts=self.parts,
@@ -354,7 +310,7 @@ class CompiledNetwork:
         eqs = network._equations(output_form=True) if equations is None else equations
         self.param_names = tuple(parameter_names(eqs))
         self.buffer_names = tuple(buffer_names(eqs))
-        self.param_specs = _specs(eqs)
+        self.param_specs = layer_specs(eqs)
         if tuple(self.param_specs) != (*self.param_names, *self.buffer_names):
             raise ValueError(f"the layers' parameters {list(self.param_specs)} differ from the equations' {self.param_names}")
         self.param_kinds = {k: v.kind for k, v in self.param_specs.items() if isinstance(v, Parameter)}
@@ -364,15 +320,15 @@ class CompiledNetwork:
             (w,) = network.penalty.inputs
             penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
         inference = network._equations(output_form=True, training=False) if any(network.parts) else None
-        printed = print_network(eqs, _loss_forms(network.loss), penalty_value, network.layers, inference)
-        self._source = _module_header(network, dtype) + printed.source
+        printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference)
+        self._source = module_header(network, dtype) + printed.source
         self.kernels = dict(printed.kernels)  # python name → (vector rule, "value" | "vjp"), for symdl.export.standalone
         namespace: dict[str, object] = {
             "numpy": np,
             "_dtype": dtype,
             "_t": dtype.type,
             "_check": self._check,
-            "_check_lr": _check_lr,
+            "_check_lr": check_learning_rate,
         }
         namespace.update(self._layer_kernels())
         for kernel_name, (rule_name, role) in printed.kernels.items():
@@ -576,7 +532,7 @@ def check_batch(value: object, name: str, width: int, dtype: np.dtype) -> np.nda
 LR_RANGE = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
 
 
-def _check_lr(lr: object) -> float:
+def check_learning_rate(lr: object) -> float:
     """``lr`` as a positive float that fits float32 (the narrowest dtype a network computes in)."""
     try:
         value = float(lr) if isinstance(lr, numbers.Real) and not isinstance(lr, bool) else float("nan")
@@ -587,21 +543,7 @@ def _check_lr(lr: object) -> float:
     return value
 
 
-def _specs(eqs: BackpropEquations) -> dict[str, Parameter | Buffer]:
-    """Every key of params with what it is: each block's W (and b), learned activation inputs, its layers' parameters, then buffers."""
-    specs: dict[str, Parameter | Buffer] = {}
-    for layer in eqs.layers:
-        l = layer.index
-        specs.update({f"{p.name}{l}": p for p in Dense.parameters(layer.has_bias)})
-        # PReLU's α starts at 0.25 (He et al.); a learned activation input is an "activation" parameter.
-        specs.update({f"{n}{l}": Parameter(n, "activation", init=0.25) for n in (e.name.split("^")[0].lstrip("\\") for e in layer.extra)})
-        specs.update({f"{p.name}{l}": p for part in layer.parts for p in part.parameters()})
-    for layer in eqs.layers:
-        specs.update({f"{b.name}{layer.index}": b for part in layer.parts for b in part.buffers()})
-    return specs
-
-
-def _module_header(network: Network, dtype: np.dtype) -> str:
+def module_header(network: Network, dtype: np.dtype) -> str:
     return (
         f'"""{network!r} in {dtype.name}: generated by symdl from BP1–BP4. Do not edit."""\n\n'
     )

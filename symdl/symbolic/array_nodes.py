@@ -1,6 +1,6 @@
 """symdl's SymPy matrix-expression nodes: things applied to whole arrays (element-wise functions, vector rules, kernels).
 
-The network's equations (:mod:`symdl.network.equations`) and the layers
+The network's equations (:mod:`symdl.backprop.equations`) and the layers
 (:mod:`symdl.layers`) build them; the network printer
 (:mod:`symdl.codegen.network`) prints them.
 """
