@@ -147,6 +147,8 @@ def test_bad_layer_lists(layers, message):
 def test_layers_and_keywords_do_not_mix():
     with pytest.raises(ValueError, match="give them as layers in the list, or as keywords"):
         symdl.Network([3, Dense(4), Dense(2)], dropout=0.2)
+    with pytest.raises(ValueError, match="give them as layers in the list"):
+        symdl.Network([3, Dense(4), BatchNorm(), Dense(2)], bn_eps=1e-3)
 
 
 @settings(max_examples=12, deadline=None)

@@ -46,6 +46,7 @@ class Dense:
 
     @staticmethod
     def parameters(with_bias: bool = True) -> tuple[Parameter, ...]:
+        """(Wˡ, bˡ), or (Wˡ,) when a layer before the activation takes the bias's place."""
         return (WEIGHT, BIAS) if with_bias else (WEIGHT,)
 
 

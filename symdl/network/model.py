@@ -161,8 +161,8 @@ class Network:
         bn_momentum: float = 0.1,
     ) -> None:
         if isinstance(layers, Sequence) and not isinstance(layers, (str, bytes)) and any(isinstance(x, (Dense, Layer)) for x in layers):
-            if batchnorm or dropout is not None:
-                raise ValueError("batchnorm/dropout: give them as layers in the list, or as keywords with a list of widths")
+            if batchnorm or dropout is not None or (bn_eps, bn_momentum) != (1e-5, 0.1):
+                raise ValueError("batchnorm/dropout/bn_*: give them as layers in the list, or as keywords with a list of widths")
             self.layers, self.parts = stack_layers(layers)
         else:
             self.layers = widths(layers)
