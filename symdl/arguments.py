@@ -1,4 +1,4 @@
-"""Checks of the plain arguments every numeric entry point takes: seeds and random generators, float dtypes.
+"""Checks of the plain arguments every numeric entry point takes: seeds and random generators, float dtypes, ranges.
 
 One place for them, so every function answers the same bad input with the same one-line ``ValueError``.
 """
@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["FLOAT_DTYPES", "float_dtype", "generator"]
+__all__ = ["FLOAT_DTYPES", "drop_probability", "float_dtype", "generator", "number_in_range"]
 
 FLOAT_DTYPES: tuple[str, ...] = ("float64", "float32")
 
@@ -32,3 +32,20 @@ def float_dtype(dtype: object) -> np.dtype:
     if found is None or found.name not in FLOAT_DTYPES:
         raise ValueError(f"dtype: expected one of {', '.join(FLOAT_DTYPES)}, got {dtype!r}")
     return np.dtype(found.name)
+
+
+def number_in_range(name: str, value: object, low: float, high: float | None) -> float:
+    """``value`` as a float in (low, high] (or (low, ∞)), else a ValueError naming the range."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and np.isfinite(float(value))
+    if ok and float(value) > low and (high is None or float(value) <= high):
+        return float(value)
+    accepted = f"a number in ({low:g}, {high:g}]" if high is not None else f"a finite number > {low:g}"
+    raise ValueError(f"{name}: expected {accepted}, got {value!r}")
+
+
+def drop_probability(value: object) -> float:
+    """``value`` as dropout's drop probability p ∈ [0, 1) (PyTorch's ``Dropout(p)``, Keras' ``rate``), else a ValueError."""
+    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and np.isfinite(float(value))
+    if ok and 0.0 <= float(value) < 1.0:
+        return float(value)
+    raise ValueError(f"dropout: expected the drop probability p, a number in [0, 1) (0.2 drops 20 % of units), got {value!r}")

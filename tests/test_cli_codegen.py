@@ -50,12 +50,12 @@ def test_network_to_file_overwrites(tmp_path, capsys):
     target = tmp_path / "net.py"
     target.write_text("old")
     argv = ["codegen", "--layers", "3,4,2", "--activation", "relu", "--loss", "huber", "--loss-param", "delta=1.0",
-            "--penalty", "l2", "--penalty-param", "lam=0.01", "--batchnorm", "--dropout", "0.9", "--dtype", "float32",
+            "--penalty", "l2", "--penalty-param", "lam=0.01", "--batchnorm", "--dropout", "0.1", "--dtype", "float32",
             "-o", str(target)]  # fmt: skip
     code, out, err = run(capsys, *argv)
     assert (code, err) == (0, "")
     network = symdl.Network([3, 4, 2], activation="relu", loss="huber", loss_params={"delta": 1.0}, penalty="l2",
-                            penalty_params={"lam": 0.01}, batchnorm=True, dropout=0.9)  # fmt: skip
+                            penalty_params={"lam": 0.01}, batchnorm=True, dropout=0.1)  # fmt: skip
     assert target.read_text() == network_module(network, "float32")
     module = load(target)
     params = module.init_params(0)
@@ -138,7 +138,7 @@ def test_a_network_with_batchnorm_and_dropout_for_a_backend_runs(capsys, tmp_pat
     import numpy as np
 
     target = tmp_path / f"net_{backend}.py"
-    argv = ["--layers", "3,4,4,2", "--activation", "relu", "--batchnorm", "--dropout", "0.8", "--dtype", "float32"]
+    argv = ["--layers", "3,4,4,2", "--activation", "relu", "--batchnorm", "--dropout", "0.2", "--dtype", "float32"]
     code, _, err = run(capsys, "codegen", *argv, "--backend", backend, "-o", str(target))
     assert (code, err) == (0, "")
     spec = importlib.util.spec_from_file_location(target.stem, target)

@@ -38,15 +38,15 @@ def random_params(net, seed, scheme="glorot_uniform"):
 @settings(deadline=None)
 @given(
     activation=st.sampled_from(accepted_rules("activation")),
-    keep=st.sampled_from([0.5, 0.8, 1.0]),
+    drop=st.sampled_from([0.5, 0.2, 0.0]),
     seed=st.integers(0, 1000),
     data=st.data(),
 )
-def test_dropout_gradient_with_the_masks_held_fixed(activation, keep, seed, data):
+def test_dropout_gradient_with_the_masks_held_fixed(activation, drop, seed, data):
     if activation == "exponential":
         activation = "softplus"  # e^{e^z} overflows by mathematics; the rule is checked elsewhere
     layers = [3, 6, 5, 2]
-    net = compiled(layers=layers, activation=activation, dropout=keep, loss="log_cosh")
+    net = compiled(layers=layers, activation=activation, dropout=drop, loss="log_cosh")
     X, Y = data.draw(batches(layers, max_batch=6))
     assert_network_grad_close(net, random_params(net, seed), X, Y)
 
@@ -60,24 +60,24 @@ def test_dropout_masks_are_seeded_and_evaluation_keeps_every_unit():
     # forward is inference: inverted dropout is the identity there, so it equals a network without dropout.
     plain = compiled(layers=[4, 16, 3], activation="tanh")
     np.testing.assert_array_equal(net.forward(params, X), plain.forward(params, X))
-    # A kept unit is scaled by 1/p: its activation in training is twice the inference one (p = 1/2).
+    # A kept unit is scaled by 1/(1 − p): its activation in training is twice the inference one (p = 1/2).
     trace = net.trace(params, X, seed=3)["a1"]
     kept = trace != 0
     np.testing.assert_allclose(trace[kept], 2 * np.tanh(X @ params["W1"].T + params["b1"])[kept], rtol=1e-14)
     assert 0.3 < kept.mean() < 0.7
 
 
-def test_keep_probability_one_is_no_dropout():
-    net, plain = compiled(layers=[3, 5, 2], dropout=1.0), compiled(layers=[3, 5, 2])
+def test_drop_probability_zero_is_no_dropout():
+    net, plain = compiled(layers=[3, 5, 2], dropout=0.0), compiled(layers=[3, 5, 2])
     params, rng = random_params(net, 1), np.random.default_rng(1)
     X, Y = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
     assert net.loss(params, X, Y, seed=9) == plain.loss(params, X, Y)
 
 
-@pytest.mark.parametrize("keep", [0, -0.5, 1.5, float("nan"), "0.5", True])
-def test_bad_keep_probability(keep):
-    with pytest.raises(ValueError, match=r"dropout \(keep probability p\): expected a number in \(0, 1\]"):
-        symdl.Network([3, 4, 2], dropout=keep)
+@pytest.mark.parametrize("drop", [1, 1.0, -0.5, 1.5, float("nan"), "0.5", True])
+def test_bad_drop_probability(drop):
+    with pytest.raises(ValueError, match=r"dropout: expected the drop probability p, a number in \[0, 1\)"):
+        symdl.Network([3, 4, 2], dropout=drop)
 
 
 def test_dropout_and_batchnorm_need_a_hidden_layer():
@@ -120,7 +120,7 @@ def test_unknown_scheme():
 @given(
     activation=st.sampled_from(accepted_rules("activation")),
     seed=st.integers(0, 1000),
-    dropout=st.sampled_from([None, 0.75]),
+    dropout=st.sampled_from([None, 0.25]),
     data=st.data(),
 )
 def test_batchnorm_gradient_flows_through_the_batch_statistics(activation, seed, dropout, data):
@@ -179,7 +179,7 @@ def test_forward_is_inference_mode_with_the_running_statistics():
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("activation", ["relu", "tanh", "prelu"])
 def test_fold_gives_the_same_outputs(dtype, activation):
-    net = compiled(dtype, layers=[4, 6, 5, 3], activation=activation, batchnorm=True, dropout=0.9, penalty="l2")
+    net = compiled(dtype, layers=[4, 6, 5, 3], activation=activation, batchnorm=True, dropout=0.1, penalty="l2")
     params, rng = random_params(net, 4), np.random.default_rng(4)
     X, Y = rng.standard_normal((16, 4)).astype(dtype), rng.standard_normal((16, 3)).astype(dtype)
     for step in range(3):

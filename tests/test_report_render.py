@@ -98,7 +98,7 @@ def rule_section(name: str) -> Section:
 
 
 def network_section() -> Section:
-    net = symdl.Network([2, 3, 2], activation="prelu", loss="mse", penalty="l2", batchnorm=True, dropout=0.8)
+    net = symdl.Network([2, 3, 2], activation="prelu", loss="mse", penalty="l2", batchnorm=True, dropout=0.2)
     equations = net.equations()
     soft = symdl.Network([2, 3, 2], activation="tanh", output_activation="softmax", loss="softmax_cross_entropy")
     steps = [Step("Forward pass", tuple(Math(eq.lhs, eq.rhs) for eq in equations.forward))]

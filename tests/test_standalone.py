@@ -60,7 +60,7 @@ NETWORKS = {
     ),
     "net_prelu_bn_dropout": (
         dict(layers=[3, 4, 4, 2], activation="prelu", output_activation="softmax", loss="softmax_cross_entropy",
-             penalty="l1", batchnorm=True, dropout=0.8),
+             penalty="l1", batchnorm=True, dropout=0.2),
         "float64",
     ),
     "net_sigmoid_bn": (dict(layers=[3, 4, 2], activation="sigmoid", loss="mse", batchnorm=True), "float32"),
@@ -206,7 +206,7 @@ _GENERATE = textwrap.dedent(
     import sys, symdl
     from symdl.export.standalone import network_module, rule_module
     net = symdl.Network([3, 4, 4, 2], activation="prelu", output_activation="softmax", loss="softmax_cross_entropy",
-                        penalty="l1", batchnorm=True, dropout=0.8)
+                        penalty="l1", batchnorm=True, dropout=0.2)
     parts = [network_module(net, "float32"), rule_module(symdl.rule("huber")), rule_module(symdl.rule("rbf")),
              rule_module(symdl.formula_rule("(a - y)**2 + max(a - y, 0)", wrt="a", symbols=["y"]))]
     sys.stdout.write("\\n#----\\n".join(parts))

@@ -99,7 +99,7 @@ class JaxBackend(Backend):
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
         return "key, m", [
-            "# mask ~ Bernoulli(p), one key per layer folded from the call's key.",
+            "# mask ~ Bernoulli(1 − p), one key per layer folded from the call's key.",
             f"return [jax.random.bernoulli(jax.random.fold_in(key, k), {keep!r}, (m, n)).astype(_dtype) "
             f"for k, n in enumerate({hidden!r})]",
         ]

@@ -65,7 +65,7 @@ class TorchBackend(Backend):
             "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:",
             "    raise ValueError(f'seed: expected an integer from 0 to 2**63 - 1 (it fixes the dropout masks), got {seed!r}')",
             "generator = torch.Generator().manual_seed(int(seed))",
-            "# mask ~ Bernoulli(p): u ~ U[0, 1) in float64, kept where u < p.",
+            "# mask ~ Bernoulli(1 − p): u ~ U[0, 1) in float64, kept where u < 1 − p.",
             f"return [(torch.rand((m, n), generator=generator, dtype=torch.float64) < {keep!r}).to(_dtype) for n in {hidden!r}]",
         ]
 

@@ -26,15 +26,16 @@ wrong results without an error (DESIGN.md).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sympy as sp
-from sympy.core.symbol import Str
 
 # The seeds' index form (δˡⱼ = Σₖ wˡ⁺¹ₖⱼ δˡ⁺¹ₖ σ'(zˡⱼ), …) lives with its proofs' network; it is part of this module's API.
 from ..display_hooks import Displayed
+from ..layers.base import Layer, LayerSymbols
+from ..layers.dense import bias_gradient, linear_forward, weight_gradient
+from ..symbolic.array_nodes import Elementwise, KernelCall, VectorRuleCall
 from .index_form import index_equations
 
 __all__ = [
@@ -51,152 +52,31 @@ __all__ = [
 ]
 
 
-class _Applied(sp.MatrixExpr):
-    """Something applied to whole arrays: two describing arguments, then the arrays (which share the result's shape)."""
-
-    @property
-    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
-        return self.args[2:]
-
-    @property
-    def shape(self) -> tuple[sp.Expr, sp.Expr]:
-        return self.arrays[0].shape
-
-
-class Elementwise(_Applied):
-    """f∘(X₁, …, X_k): the scalar function ``f`` (a ``Lambda``) applied entry by entry.
-
-    ``name`` is how LaTeX shows f (``\\sigma'``); all arguments share one shape.
-    """
-
-    def __new__(cls, name: str, function: sp.Lambda, *arrays: sp.MatrixExpr) -> Elementwise:
-        if not isinstance(function, sp.Lambda) or len(function.variables) != len(arrays):
-            raise TypeError(f"{name}: a Lambda of {len(arrays)} variables is needed, got {function}")
-        shapes = {a.shape for a in arrays}
-        if len(shapes) != 1:
-            raise ValueError(f"{name}: arguments of different shapes {sorted(map(str, shapes))}")
-        return sp.Basic.__new__(cls, Str(name), function, *arrays)
-
-    @property
-    def name(self) -> str:
-        return self.args[0].name
-
-    @property
-    def function(self) -> sp.Lambda:
-        return self.args[1]
-
-    def scalar(self) -> sp.Expr:
-        """f at the Lambda's own variables: the scalar expression printed as code."""
-        return self.function.expr
-
-    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        args = ", ".join(printer._print(a) for a in self.arrays)
-        return rf"{self.name}\left({args}\right)"
-
-    def _sympystr(self, printer: sp.printing.str.StrPrinter) -> str:
-        return f"{self.name}({', '.join(printer._print(a) for a in self.arrays)})"
-
-
-class VectorRuleCall(_Applied):
-    """A vector rule (softmax, softmax_cross_entropy) applied to whole vectors: its value or a VJP.
-
-    ``role`` is ``"value"`` (softmax(z)) or ``"vjp"``: J_f(X)ᵀ v by the rule's
-    first input, with ``arrays`` = the rule's inputs followed by the cotangent
-    v for an activation; a loss's VJP has no cotangent (it is ∇ₐℓ).
-    """
-
-    def __new__(cls, rule: str, role: str, *arrays: sp.MatrixExpr) -> VectorRuleCall:
-        if role not in ("value", "vjp"):
-            raise ValueError(f"role must be 'value' or 'vjp', got {role!r}")
-        return sp.Basic.__new__(cls, Str(rule), Str(role), *arrays)
-
-    @property
-    def rule(self) -> str:
-        return self.args[0].name
-
-    @property
-    def role(self) -> str:
-        return self.args[1].name
-
-    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        inputs = [printer._print(a) for a in self.arrays]
-        name = rf"\operatorname{{{self.rule}}}".replace("_", r"\_")
-        if self.role == "value":
-            return rf"{name}\left({', '.join(inputs)}\right)"
-        if len(inputs) == 2 and self.rule != "softmax_cross_entropy":
-            return rf"J_{{{name}}}\left({inputs[0]}\right)^{{T}} {inputs[1]}"
-        return rf"\nabla_{{{inputs[0]}}} {name}\left({', '.join(inputs)}\right)"
-
-
-@dataclass(frozen=True)
-class LayerSymbols:
-    """The matrix symbols of layer l (one sample, column vectors): Wˡ, bˡ, zˡ, aˡ, δˡ and the gradients."""
-
-    index: int
-    width: sp.Symbol
-    W: sp.MatrixSymbol
-    b: sp.MatrixSymbol
-    z: sp.MatrixSymbol
-    a: sp.MatrixSymbol
-    delta: sp.MatrixSymbol
-    grad_W: sp.MatrixSymbol
-    grad_b: sp.MatrixSymbol
-    grad_a: sp.MatrixSymbol
-    extra: tuple[sp.MatrixSymbol, ...] = ()
-    grad_extra: tuple[sp.MatrixSymbol, ...] = ()
-    # Batch norm (uˡ = Wˡaˡ⁻¹, zˡ = BN(uˡ; γˡ, βˡ)) and dropout (hˡ = σ(zˡ), aˡ = hˡ ⊙ rˡ/p).
-    u: sp.MatrixSymbol | None = None
-    h: sp.MatrixSymbol | None = None
-    mask: sp.MatrixSymbol | None = None
-    gamma: sp.MatrixSymbol | None = None
-    beta: sp.MatrixSymbol | None = None
-    grad_u: sp.MatrixSymbol | None = None
-    grad_gamma: sp.MatrixSymbol | None = None
-    grad_beta: sp.MatrixSymbol | None = None
-    batch_mean: sp.MatrixSymbol | None = None
-    batch_var: sp.MatrixSymbol | None = None
-    running_mean: sp.MatrixSymbol | None = None
-    running_var: sp.MatrixSymbol | None = None
-    batchnorm: bool = False
-    keep: sp.Lambda | None = None  # the dropout expression (h, r) ↦ output, on hidden layers in training
-
-
-class KernelCall(_Applied):
-    """``kernel(*arrays)``: a batch-level numeric function (batch norm's forward and VJP) applied to whole arrays.
-
-    The kernel is generated elsewhere from its own proven SymPy expressions
-    (:mod:`symdl.layers.batchnorm`); ``label`` is how LaTeX shows it.
-    """
-
-    def __new__(cls, kernel: str, label: str, *arrays: sp.MatrixExpr) -> KernelCall:
-        return sp.Basic.__new__(cls, Str(kernel), Str(label), *arrays)
-
-    @property
-    def kernel(self) -> str:
-        return self.args[0].name
-
-    @property
-    def label(self) -> str:
-        return self.args[1].name
-
-    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
-        return rf"{self.label}\left({', '.join(printer._print(a) for a in self.arrays)}\right)"
-
-    def _sympystr(self, printer: sp.printing.str.StrPrinter) -> str:
-        return f"{self.kernel}({', '.join(printer._print(a) for a in self.arrays)})"
-
-
 def _width(l: int) -> sp.Symbol:
     return sp.Symbol(f"n_{l}", integer=True, positive=True)
 
 
-def layer_symbols(depth: int, extra_inputs: Sequence[Sequence[str]] | None = None) -> tuple[sp.MatrixSymbol, list[LayerSymbols]]:
-    """x = a⁰ and the symbols of layers 1..depth; ``extra_inputs[l-1]`` names learned activation inputs (PReLU's α)."""
+def layer_symbols(
+    depth: int,
+    extra_inputs: Sequence[Sequence[str]] | None = None,
+    parts: Sequence[Sequence[Layer]] | None = None,
+    training: bool = True,
+) -> tuple[sp.MatrixSymbol, list[LayerSymbols]]:
+    """x = a⁰ and the symbols of blocks 1..depth; ``extra_inputs[l-1]`` names learned activation inputs (PReLU's α).
+
+    ``parts[l-1]`` are the layers attached to block l (at most one "pre" and
+    one "post"); a layer inactive in this mode (dropout at inference) is left out.
+    """
     x = sp.MatrixSymbol("x", _width(0), 1)
     layers = []
     for l in range(1, depth + 1):
         n, n_prev = _width(l), _width(l - 1)
         extra = tuple(extra_inputs[l - 1]) if extra_inputs else ()
+        attached = [p for p in (parts[l - 1] if parts else ()) if p.active(training)]
+        placed = {p.position: p for p in attached}
+        if len(placed) != len(attached):
+            raise ValueError(f"layer {l}: at most one layer before and one after the activation, got {attached}")
+        own = {sym.stem: sym.matrix(l, n) for p in attached for sym in p.symbols()}
         layers.append(
             LayerSymbols(
                 index=l,
@@ -213,18 +93,10 @@ def layer_symbols(depth: int, extra_inputs: Sequence[Sequence[str]] | None = Non
                 grad_extra=tuple(
                     sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial \{e}^{{{l}}}}}", n, 1) for e in extra
                 ),
-                u=sp.MatrixSymbol(f"u^{{{l}}}", n, 1),
-                h=sp.MatrixSymbol(f"h^{{{l}}}", n, 1),
-                mask=sp.MatrixSymbol(f"r^{{{l}}}", n, 1),
-                gamma=sp.MatrixSymbol(rf"\gamma^{{{l}}}", n, 1),
-                beta=sp.MatrixSymbol(rf"\beta^{{{l}}}", n, 1),
-                grad_u=sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial u^{{{l}}}}}", n, 1),
-                grad_gamma=sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial \gamma^{{{l}}}}}", n, 1),
-                grad_beta=sp.MatrixSymbol(rf"\frac{{\partial C}}{{\partial \beta^{{{l}}}}}", n, 1),
-                batch_mean=sp.MatrixSymbol(rf"\mu_{{B}}^{{{l}}}", n, 1),
-                batch_var=sp.MatrixSymbol(rf"\sigma_{{B}}^{{2\,({l})}}", n, 1),
-                running_mean=sp.MatrixSymbol(rf"E[u^{{{l}}}]", n, 1),
-                running_var=sp.MatrixSymbol(rf"\operatorname{{Var}}[u^{{{l}}}]", n, 1),
+                pre=placed.get("pre"),
+                post=placed.get("post"),
+                training=training,
+                own=own,
             )
         )
     return x, layers
@@ -298,8 +170,7 @@ def bp_equations(
     penalty: sp.Lambda | None = None,
     *,
     output_form: bool = False,
-    batchnorm: bool = False,
-    dropout: sp.Lambda | None = None,
+    parts: Sequence[Sequence[Layer]] | None = None,
     training: bool = True,
 ) -> BackpropEquations:
     """BP1–BP4 for a network whose layers 1..L−1 use ``hidden[l-1]`` and layer L uses ``output``.
@@ -309,23 +180,26 @@ def bp_equations(
     rule proves such a form (the numeric code's choice); otherwise the
     equations read as in the seeds.
 
-    ``batchnorm`` puts batch norm after each hidden layer's linear map (which
-    then has no bias: β takes its place): uˡ = Wˡaˡ⁻¹, zˡ = BN(uˡ; γˡ, βˡ),
-    and BP4 uses ∂C/∂uˡ = BNᵀ(uˡ, γˡ, βˡ, δˡ). ``dropout``, a Lambda (h, r) ↦
-    the unit's training output (inverted dropout h·r/p from
-    :func:`symdl.layers.dropout.training_expr`), follows each hidden activation:
-    aˡ = dropout(hˡ, rˡ) with a 0/1 mask rˡ, and BP2 gains its derivative by h. With ``training=False`` batch norm uses the running
-    statistics and dropout is the identity (only the forward pass is meaningful).
+    ``parts[l-1]`` are the layers (:class:`symdl.layers.base.Layer`) attached
+    to block l; each writes its own forward and backward equations. A "pre"
+    layer (batch norm) turns the linear map's output uˡ into zˡ and gives
+    ∂C/∂uˡ, which BP2 and BP4 then use in place of δˡ; a "post" layer
+    (dropout) turns hˡ = σ(zˡ) into aˡ and maps ∂C/∂aˡ back to ∂C/∂hˡ.
+    ``training=False`` builds the inference forward pass (only it is meaningful then).
     """
     acts = [*hidden, output]
-    x, layers = layer_symbols(len(acts), [f.extras for f in acts])
+    x, layers = layer_symbols(len(acts), [f.extras for f in acts], parts, training)
     depth = len(layers)
-    layers = [dataclasses.replace(layer, **_layer_options(layer.index < depth, batchnorm, dropout, training)) for layer in layers]
     y = sp.MatrixSymbol("y", layers[-1].width, 1)
     forward: list[sp.Eq] = []
     previous = x
     for layer, act in zip(layers, acts):
-        forward += _forward_equations(layer, act, previous, training)
+        forward.append(linear_forward(layer, previous))
+        if layer.pre is not None:
+            forward += layer.pre.forward(layer)
+        forward.append(sp.Eq(layer.activation_output, _apply_forward(act, layer), evaluate=False))
+        if layer.post is not None:
+            forward += layer.post.forward(layer)
         previous = layer.a
     top = layers[-1]
     grad_a_C = sp.MatrixSymbol(r"\nabla_{a} C", top.width, 1)
@@ -336,15 +210,10 @@ def bp_equations(
     backward: list[tuple[str, sp.Eq]] = []
     for l in range(depth, 0, -1):
         layer, act = layers[l - 1], acts[l - 1]
-        if l == depth:
-            upstream = grad_a_C
-        else:
-            above = layers[l]
-            upstream = above.W.T * (above.grad_u if above.batchnorm else above.delta)
-        if layer.keep is not None:  # ∂aˡ/∂hˡ (= rˡ/p), derived from the dropout expression
-            h, r = layer.keep.variables
-            derivative = sp.Lambda((h, r), sp.diff(layer.keep.expr, h))
-            upstream = sp.HadamardProduct(upstream, Elementwise("dropout'", derivative, layer.h, layer.mask))
+        upstream = grad_a_C if l == depth else layers[l].W.T * layers[l].flowing
+        if layer.post is not None:
+            steps, upstream = layer.post.backward(layer, upstream)
+            backward += steps
         if act.extras and l != depth:
             # ∂C/∂aˡ feeds both δˡ and the learned inputs' gradients: name it once.
             backward.append((f"dC/da{l}", sp.Eq(layer.grad_a, upstream, evaluate=False)))
@@ -355,19 +224,12 @@ def bp_equations(
         for extra, grad, partial in zip(layer.extra, layer.grad_extra, act.extra_partials):
             d_extra = Elementwise(rf"\partial_{{{extra.name}}}{act.name}", partial, layer.z, *layer.extra)
             backward.append((f"dC/d{extra.name}", sp.Eq(grad, sp.HadamardProduct(upstream, d_extra), evaluate=False)))
-        if layer.batchnorm:
-            vjp = KernelCall("bn_train_vjp", r"\mathrm{BN}^{T}", layer.u, layer.gamma, layer.beta, layer.delta)
-            targets = sp.Tuple(layer.grad_u, layer.grad_gamma, layer.grad_beta)
-            backward.append((f"BN backward (layer {l})", sp.Eq(targets, vjp, evaluate=False)))
-            flowing = layer.grad_u
-        else:
-            backward.append((f"BP3 (layer {l})", sp.Eq(layer.grad_b, layer.delta, evaluate=False)))
-            flowing = layer.delta
-        a_prev = x if l == 1 else layers[l - 2].a
-        grad_W = flowing * a_prev.T
-        if penalty is not None:
-            grad_W = sp.MatAdd(grad_W, Elementwise(r"\Omega'", penalty, layer.W), evaluate=False)
-        backward.append((f"BP4 (layer {l})", sp.Eq(layer.grad_W, grad_W, evaluate=False)))
+        if layer.pre is not None:
+            steps, _ = layer.pre.backward(layer, layer.delta)
+            backward += steps
+        if layer.has_bias:
+            backward.append(bias_gradient(layer))
+        backward.append(weight_gradient(layer, x if l == 1 else layers[l - 2].a, penalty))
     return BackpropEquations(
         x=x,
         y=y,
@@ -376,30 +238,6 @@ def bp_equations(
         loss_gradient=sp.Eq(grad_a_C, loss_gradient, evaluate=False),
         backward=tuple(backward),
     )
-
-
-def _layer_options(hidden: bool, batchnorm: bool, dropout: sp.Lambda | None, training: bool) -> dict:
-    return {"batchnorm": hidden and batchnorm, "keep": dropout if hidden and training else None}
-
-
-def _forward_equations(layer: LayerSymbols, act: ActivationForms, previous: sp.MatrixExpr, training: bool) -> list[sp.Eq]:
-    eqs = []
-    if layer.batchnorm:
-        eqs.append(sp.Eq(layer.u, layer.W * previous, evaluate=False))
-        if training:
-            call = KernelCall("bn_train_forward", r"\mathrm{BN}", layer.u, layer.gamma, layer.beta)
-            eqs.append(sp.Eq(sp.Tuple(layer.z, layer.batch_mean, layer.batch_var), call, evaluate=False))
-        else:
-            arrays = (layer.u, layer.gamma, layer.beta, layer.running_mean, layer.running_var)
-            eqs.append(sp.Eq(layer.z, KernelCall("bn_inference", r"\mathrm{BN}_{\mathrm{inf}}", *arrays), evaluate=False))
-    else:
-        eqs.append(sp.Eq(layer.z, layer.W * previous + layer.b, evaluate=False))
-    if layer.keep is None:
-        eqs.append(sp.Eq(layer.a, _apply_forward(act, layer), evaluate=False))
-    else:
-        eqs.append(sp.Eq(layer.h, _apply_forward(act, layer), evaluate=False))
-        eqs.append(sp.Eq(layer.a, Elementwise("dropout", layer.keep, layer.h, layer.mask), evaluate=False))
-    return eqs
 
 
 def _apply_forward(act: ActivationForms, layer: LayerSymbols) -> sp.MatrixExpr:
@@ -415,8 +253,7 @@ def _times_derivative(
     if act.vector_rule is not None:
         return VectorRuleCall(act.vector_rule, "vjp", layer.z, upstream)
     if output_form and act.output_derivative is not None:
-        output = layer.h if layer.keep is not None else layer.a  # σ(zˡ) itself, before dropout
-        derivative = Elementwise(act.name + "'", act.output_derivative, output)
+        derivative = Elementwise(act.name + "'", act.output_derivative, layer.activation_output)
     else:
         derivative = Elementwise(act.name + "'", act.derivative, layer.z, *layer.extra)
     return sp.HadamardProduct(upstream, derivative)

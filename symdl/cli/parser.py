@@ -165,7 +165,7 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     net.add_argument("--penalty", metavar="RULE", help="penalty on the weights (default: none)")
     net.add_argument("--penalty-param", action="append", default=[], metavar="K=V", help="its parameters")
     net.add_argument("--batchnorm", action="store_true", help="batch norm before each hidden activation")
-    net.add_argument("--dropout", type=float, metavar="P", help="inverted dropout with keep probability P on hidden layers")
+    net.add_argument("--dropout", type=float, metavar="P", help="inverted dropout on hidden layers, dropping each unit with probability P, 0 ≤ P < 1 (PyTorch's Dropout(p))")
     net.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype (default: float64)")
 
 

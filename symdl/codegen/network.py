@@ -33,7 +33,7 @@ from ..backprop.equations import (
     VectorRuleCall,
 )
 from .kernel import KernelPrinter, printable
-from .naming import bias_name, grad_name, parameter_name, running_name, weight_name
+from .naming import bias_name, grad_name, parameter_name, weight_name
 
 __all__ = ["NetworkSource", "buffer_names", "parameter_names", "print_network"]
 
@@ -251,12 +251,12 @@ def _names(eqs: BackpropEquations) -> tuple[dict[sp.MatrixSymbol, str], set[sp.M
         l = layer.index
         names.update({layer.W: weight_name(l), layer.b: bias_name(l), layer.grad_W: grad_name(weight_name(l)), layer.grad_b: grad_name(bias_name(l))})
         names.update({layer.z: f"z{l}", layer.a: f"a{l}", layer.delta: f"d{l}", layer.grad_a: f"ga{l}"})
-        names.update({layer.u: f"u{l}", layer.h: f"h{l}", layer.mask: f"r{l}", layer.grad_u: f"gu{l}"})
-        names.update({layer.gamma: parameter_name("gamma", l), layer.beta: parameter_name("beta", l)})
-        names.update({layer.grad_gamma: grad_name(parameter_name("gamma", l)), layer.grad_beta: grad_name(parameter_name("beta", l))})
-        names.update({layer.batch_mean: f"mean{l}", layer.batch_var: f"var{l}"})
-        names.update({layer.running_mean: running_name("mean", l), layer.running_var: running_name("var", l)})
-        batched |= {layer.z, layer.a, layer.delta, layer.grad_a, layer.u, layer.h, layer.mask, layer.grad_u}
+        batched |= {layer.z, layer.a, layer.delta, layer.grad_a}
+        for part in layer.parts:  # the attached layers' own symbols: stem + l
+            for sym in part.symbols():
+                names[layer[sym.stem]] = f"{sym.stem}{l}"
+                if sym.batched:
+                    batched.add(layer[sym.stem])
         for extra, grad in zip(layer.extra, layer.grad_extra):
             base = _param_base(extra)
             names[extra], names[grad] = parameter_name(base, l), grad_name(parameter_name(base, l))
@@ -273,17 +273,38 @@ def parameter_names(eqs: BackpropEquations) -> list[str]:
     out = []
     for layer in eqs.layers:
         out.append(names[layer.W])
-        if not layer.batchnorm:
+        if layer.has_bias:
             out.append(names[layer.b])
         out += [names[e] for e in layer.extra]
-        if layer.batchnorm:
-            out += [names[layer.gamma], names[layer.beta]]
+        out += [f"{p.name}{layer.index}" for part in layer.parts for p in part.parameters()]
     return out
 
 
 def buffer_names(eqs: BackpropEquations) -> list[str]:
     """The keys of params that are state, not trained: batch norm's running mean and variance."""
-    return [n for layer in eqs.layers if layer.batchnorm for n in (f"running_mean{layer.index}", f"running_var{layer.index}")]
+    return [f"{b.name}{layer.index}" for layer in eqs.layers for part in layer.parts for b in part.buffers()]
+
+
+def _mask_names(eqs: BackpropEquations) -> list[str]:
+    return [f"{m.name}{layer.index}" for layer in eqs.layers for part in layer.parts for m in part.masks()]
+
+
+def sgd_update() -> sp.Lambda:
+    """The optimizer's rule, plain gradient descent: (W, g, η) ↦ W − η·g."""
+    w, g, lr = sp.symbols("w g lr", real=True)
+    return sp.Lambda((w, g, lr), w - lr * g)
+
+
+def _update_lines(params: Sequence[str], printer: KernelPrinter) -> list[str]:
+    """``g *= η`` for every gradient, then ``W -= g``: the update rule W − η·g split so that an overflow leaves params unchanged."""
+    rule = sgd_update()
+    w, g, _ = rule.variables
+    step = sp.expand(w - rule.expr)  # η·g
+    scale = sp.simplify(step / g)
+    if step != scale * g or scale.has(w):
+        raise ValueError(f"the update rule {rule} is not W − (a step proportional to g)")
+    code = printer.doprint(scale)
+    return [f"{grad_name(p)} *= {code}" for p in params] + [f"{p} -= {grad_name(p)}" for p in params]
 
 
 def print_network(
@@ -328,9 +349,9 @@ def print_network(
     top = eqs.layers[-1]
     unpack = ", ".join([*params, *buffers, "X", "Y"])
     fwd_unpack = ", ".join([*params, *buffers, "X"])
-    masked = [layer for layer in eqs.layers if layer.keep is not None]
-    masks = [f"{', '.join(names[layer.mask] for layer in masked)}, = _masks(seed, X.shape[0])"] if masked else []
-    seed = ", seed=0" if masked else ""
+    mask_names = _mask_names(eqs)
+    masks = [f"{', '.join(mask_names)}, = _masks(seed, X.shape[0])"] if mask_names else []
+    seed = ", seed=0" if mask_names else ""
     header = [f"{unpack} = {check}(params, X, Y)", *masks]
 
     known = {} if widths is None else {sp.Symbol(f"n_{l}", integer=True, positive=True): n for l, n in enumerate(widths)}
@@ -357,20 +378,21 @@ def print_network(
     grad_scope = scope()
     equations = [*eqs.forward, eqs.loss_gradient, *(eq for _, eq in eqs.backward)]
     read_later = {s for eq in equations[len(eqs.forward):] for s in eq.rhs.atoms(sp.MatrixSymbol)}
-    statistics = {s for layer in eqs.layers if layer.batchnorm for s in (layer.batch_mean, layer.batch_var)}
+    statistics = {s for layer in eqs.layers for part in layer.parts for s in part.kept_for_backward(layer)}
     body = _Function(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
     body += _loss_value(loss, grad_scope, out_name, penalty_value, eqs, gradient=True)
     body += _Function(grad_scope, [eq for _, eq in eqs.backward], keep=[]).emit_all()
     grads = ", ".join(f"{p!r}: {grad_name(p)}" for p in params)
     sources.append(_def("loss_and_grad", f"params, X, Y{seed}", [*header, *body, f"return loss, {{{grads}}}"]))
     # Every step is scaled before any parameter is written: an overflow raises with params untouched.
-    update = [f"{grad_name(p)} *= lr" for p in params] + [f"{p} -= {grad_name(p)}" for p in params]
+    update = _update_lines(params, array.printer())
     for layer in eqs.layers:
-        if layer.batchnorm:
+        for change in (c for part in layer.parts for c in part.state_updates()):
             l = layer.index
-            call = f"_bn_update(running_mean{l}, running_var{l}, mean{l}, var{l}, X.shape[0])"
-            # Immutable arrays: the running statistics come back as new arrays instead of being written in place.
-            update.append(f"running_mean{l}, running_var{l} = {call}" if array.functional else call)
+            targets = ", ".join(f"{b}{l}" for b in change.buffers)
+            call = f"{change.kernel}({', '.join(f'{n}{l}' for n in (*change.buffers, *change.inputs))}, X.shape[0])"
+            # Immutable arrays: the buffers come back as new arrays instead of being written in place.
+            update.append(f"{targets} = {call}" if array.functional else call)
     train_head = [*([] if array.functional else ["lr = _check_lr(lr)"]), f"{unpack} = {check}(params, X, Y, True)", *masks]
     if array.functional:  # immutable arrays: the new values are returned, the caller stores them
         new = ", ".join(f"{p!r}: {p}" for p in (*params, *buffers))

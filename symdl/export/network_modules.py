@@ -20,7 +20,7 @@ activations, losses and penalties, the softmax vector rules, batch norm
 (each proven stage of :data:`symdl.layers.batchnorm_symbolic.STAGES` printed inline
 as an array expression; JAX returns the new running statistics, torch writes
 them in place) and dropout (masks from ``jax.random.PRNGKey(seed)`` /
-``torch.Generator().manual_seed(seed)``: the same Bernoulli(p) law as the
+``torch.Generator().manual_seed(seed)``: the same Bernoulli(1 − p) law as the
 numpy module's, other draws).
 """
 
@@ -86,10 +86,13 @@ def _inline_stage(backend: Backend):
 
 
 def _masks_block(network: object, backend: Backend) -> str:
-    """``_masks``: one Bernoulli(p) mask per hidden layer, from the backend's generator."""
-    keep, hidden = float(network.dropout), tuple(network.layers[1:-1])
+    """``_masks``: one Bernoulli(1 − p) mask per hidden layer, from the backend's generator."""
+    keep, hidden = network.keep_probability, tuple(network.layers[1:-1])
     args, lines = backend.dropout_masks(keep, hidden)
-    doc = f"Dropout masks of the hidden layers for a batch of m rows (keep probability p = {keep!r})."
+    doc = (
+        f"Dropout masks of the hidden layers for a batch of m rows "
+        f"(drop probability p = {network.dropout!r}, keep probability 1 − p = {keep!r})."
+    )
     return _function("_masks", args, doc, lines)
 
 

@@ -32,7 +32,6 @@ import numpy as np
 from ..backends import Backend, get_backend
 from ..codegen.index_kernels import as_array, place
 from ..codegen.kernel import as_float_array, finish
-from ..codegen.naming import parameter_kind
 from ..rulebook.derivation import Derives, RuleLike
 from ..version import __version__
 
@@ -326,7 +325,7 @@ def init_block(compiled, backend: str | Backend = "numpy") -> str:
         "params = {}",
     ]
     for index, (name, shape) in enumerate(compiled.param_shapes.items()):
-        if parameter_kind(name) == "W":
+        if compiled.param_kinds.get(name) == "weight":
             n_out, n_in = shape
             limit = float(parameter_kernel(scheme)(n_in, n_out))
             lines.append(f"# U(-a, a) with a = {scheme.parameter} = {limit!r} at n_in = {n_in}, n_out = {n_out}")
@@ -345,15 +344,15 @@ def init_block(compiled, backend: str | Backend = "numpy") -> str:
 
 
 def _masks_block(network) -> str:
-    keep, hidden = float(network.dropout), tuple(network.layers[1:-1])
+    keep, hidden = network.keep_probability, tuple(network.layers[1:-1])
     lines = [
         "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
         "    raise ValueError(f'seed: expected a non-negative integer (it fixes the dropout masks), got {seed!r}')",
         "rng = numpy.random.default_rng(int(seed))",
-        "# mask ~ Bernoulli(p): u ~ U[0, 1) in float64, kept where u < p.",
+        "# mask ~ Bernoulli(1 − p): u ~ U[0, 1) in float64, kept where u < 1 − p.",
         f"return [numpy.asarray(rng.random((m, n)) < {keep!r}).astype(_dtype) for n in {hidden!r}]",
     ]
-    return _function("_masks", "seed, m", f"Dropout masks of the hidden layers for a batch of m rows (keep probability p = {keep!r}).", lines)
+    return _function("_masks", "seed, m", f"Dropout masks of the hidden layers for a batch of m rows (drop probability p = {network.dropout!r}, keep probability 1 − p = {keep!r}).", lines)
 
 
 def network_module(network, dtype: str | np.dtype | type = "float64") -> str:

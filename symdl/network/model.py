@@ -38,17 +38,20 @@ from ..backprop.equations import (
     LossForms,
     bp_equations,
 )
-from ..codegen.naming import layer_of, parameter_kind
+from ..codegen.naming import layer_of
 from ..codegen.network import buffer_names, parameter_names, print_network
+from ..layers.base import Layer, Parameter
+from ..layers.batchnorm_layer import BatchNorm
+from ..layers.dense import Dense
+from ..layers.dropout_layer import Dropout
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
+from .stack import LayerLike, layer_specs, shortcut_layers, stack_layers, widths
 
 __all__ = ["CompiledNetwork", "Network", "accepted_rules"]
 
 RuleLike = str | Rule | VectorRule
-#: The widest layer accepted: numpy's index limit on the sizes arrays of this program will have (2³¹ − 1).
-MAX_WIDTH = 2**31 - 1
 _LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functions of zˡ
 
 
@@ -132,21 +135,6 @@ def loss_forms(r: Rule | VectorRule) -> LossForms:
     )
 
 
-def _widths(layers: object) -> tuple[int, ...]:
-    if isinstance(layers, np.ndarray) and layers.ndim == 1:
-        layers = layers.tolist()
-    if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
-        raise ValueError(f"layers: expected a list of widths [n0, n1, ..., nL], got {layers!r}")
-    if len(layers) < 2:
-        raise ValueError(f"layers: need at least an input and an output width, got {list(layers)}")
-    widths = []
-    for k, n in enumerate(layers):
-        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= MAX_WIDTH:
-            raise ValueError(f"layers[{k}]: widths are integers from 1 to {MAX_WIDTH}, got {n!r}")
-        widths.append(int(n))
-    return tuple(widths)
-
-
 class Network:
     """An MLP ``layers = [n₀, n₁, …, n_L]`` with one activation for hidden layers, one for the output, a loss and a penalty.
 
@@ -158,7 +146,7 @@ class Network:
 
     def __init__(
         self,
-        layers: Sequence[int],
+        layers: Sequence[LayerLike],
         activation: RuleLike = "tanh",
         output_activation: RuleLike = "identity",
         loss: RuleLike = "mse",
@@ -173,7 +161,13 @@ class Network:
         bn_eps: float = 1e-5,
         bn_momentum: float = 0.1,
     ) -> None:
-        self.layers = _widths(layers)
+        if isinstance(layers, Sequence) and not isinstance(layers, (str, bytes)) and any(isinstance(x, (Dense, Layer)) for x in layers):
+            if batchnorm or dropout is not None or (bn_eps, bn_momentum) != (1e-5, 0.1):
+                raise ValueError("batchnorm/dropout/bn_*: give them as layers in the list, or as keywords with a list of widths")
+            self.layers, self.parts = stack_layers(layers)
+        else:
+            self.layers = widths(layers)
+            self.parts = shortcut_layers(self.layers, batchnorm, dropout, bn_eps, bn_momentum)
         self.activation = _resolve(activation, "activation", ("activation",), activation_params)
         self.output_activation = _resolve(output_activation, "output_activation", ("activation",), output_activation_params)
         self.loss = _resolve(loss, "loss", ("loss",), loss_params)
@@ -183,21 +177,66 @@ class Network:
         for role, r in (("activation", self.activation), ("output_activation", self.output_activation)):
             if isinstance(r, Rule) and r.kind == "formula" and len(r.inputs) != 1:
                 raise ValueError(f"{role}: a formula activation has one variable, {r!r} has {len(r.inputs)}")
-        if not isinstance(batchnorm, bool):
-            raise ValueError(f"batchnorm: expected True or False, got {batchnorm!r}")
-        if (batchnorm or dropout is not None) and self.depth < 2:
-            raise ValueError("batchnorm and dropout act on hidden layers; this network has none (give 3 or more widths)")
-        self.batchnorm = batchnorm
-        self.dropout = None if dropout is None else _in_range("dropout (keep probability p)", dropout, 0.0, 1.0)
-        self.bn_eps = _in_range("bn_eps", bn_eps, 0.0, None)
-        self.bn_momentum = _in_range("bn_momentum", bn_momentum, 0.0, 1.0)
+
+    @classmethod
+    def from_layers(cls, layers: Sequence[LayerLike], **options: object) -> Network:
+        """A network from ``[n₀, Dense(n₁), BatchNorm(), Dropout(0.2), Dense(n₂), …]``: each layer acts on the Dense block before it.
+
+        ``options`` are the other keywords of :class:`Network` (activation, loss, …).
+        """
+        return cls(layers, **options)
+
+    def layer_list(self) -> list[LayerLike]:
+        """``[n₀, Dense(n₁), <its layers>, Dense(n₂), …]``: the layer form of this network."""
+        return [self.layers[0], *(x for n, parts in zip(self.layers[1:], self.parts) for x in (Dense(n), *parts))]
+
+    def _attached(self) -> dict[Layer, list[int]]:
+        """Each distinct attached layer with the blocks (l) it acts on."""
+        found: dict[Layer, list[int]] = {}
+        for l, parts in enumerate(self.parts, 1):
+            for part in parts:
+                found.setdefault(part, []).append(l)
+        return found
+
+    def _find(self, kind: type) -> Layer | None:
+        return next((p for p in self._attached() if isinstance(p, kind)), None)
+
+    # The keyword form's view of the layers, read by the exports.
+    @property
+    def batchnorm(self) -> bool:
+        return self._find(BatchNorm) is not None
+
+    @property
+    def dropout(self) -> float | None:
+        """p, the drop probability of the dropout layers (None without dropout)."""
+        found = self._find(Dropout)
+        return None if found is None else found.p
+
+    @property
+    def keep_probability(self) -> float | None:
+        """1 − p, the probability that dropout keeps a unit (None without dropout); masks are Bernoulli(1 − p)."""
+        found = self._find(Dropout)
+        return None if found is None else found.keep
+
+    @property
+    def bn_eps(self) -> float:
+        found = self._find(BatchNorm)
+        return 1e-5 if found is None else found.eps
+
+    @property
+    def bn_momentum(self) -> float:
+        found = self._find(BatchNorm)
+        return 0.1 if found is None else found.momentum
 
     def __repr__(self) -> str:
         extras = f", penalty={self.penalty!r}" if self.penalty is not None else ""
-        extras += ", batchnorm=True" if self.batchnorm else ""
-        extras += f", dropout={self.dropout}" if self.dropout is not None else ""
+        shortcuts = [p.shortcut_repr() for p in self._attached()]
+        if None in shortcuts:
+            stack = f"[{', '.join(map(repr, self.layer_list()))}]"
+        else:
+            stack, extras = f"{list(self.layers)}", extras + "".join(shortcuts)
         return (
-            f"Network({list(self.layers)}, activation={self.activation!r}, "
+            f"Network({stack}, activation={self.activation!r}, "
             f"output_activation={self.output_activation!r}, loss={self.loss!r}{extras})"
         )
 
@@ -222,22 +261,13 @@ class Network:
         if self.penalty is not None:
             (w,) = self.penalty.inputs
             penalty = sp.Lambda(w, self.penalty.numeric_derivative_expr())
-        dropout = None
-        if self.dropout is not None:
-            from ..layers.dropout import P, training_expr
-
-            h, r = sp.symbols("h r", real=True)
-            # Inverted dropout, the expression whose expectation symdl.layers.dropout proves: mask·x/p with p bound.
-            expr = training_expr("inverted", h, r).subs(P, _exact(self.dropout))
-            dropout = sp.Lambda((h, r), expr)
         return bp_equations(
             [hidden] * (self.depth - 1),
             output,
             loss_forms(self.loss),
             penalty,
             output_form=output_form,
-            batchnorm=self.batchnorm,
-            dropout=dropout,
+            parts=self.parts,
             training=training,
         )
 
@@ -265,21 +295,6 @@ class Network:
         return CompiledNetwork(self, float_dtype(dtype))
 
 
-def _in_range(name: str, value: object, low: float, high: float | None) -> float:
-    """``value`` as a float in (low, high] (or (low, ∞)), else a ValueError naming the range."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and np.isfinite(float(value))
-    if ok and float(value) > low and (high is None or float(value) <= high):
-        return float(value)
-    accepted = f"a number in ({low:g}, {high:g}]" if high is not None else f"a finite number > {low:g}"
-    raise ValueError(f"{name}: expected {accepted}, got {value!r}")
-
-
-def _exact(value: float) -> sp.Expr:
-    from ..symbolic.parse import exact_number
-
-    return exact_number(value, "dropout")
-
-
 class CompiledNetwork:
     """A :class:`Network` as generated numpy code.
 
@@ -296,12 +311,16 @@ class CompiledNetwork:
         eqs = network._equations(output_form=True) if equations is None else equations
         self.param_names = tuple(parameter_names(eqs))
         self.buffer_names = tuple(buffer_names(eqs))
-        self.param_shapes = self._shapes(eqs)
+        self.param_specs = layer_specs(eqs)
+        if tuple(self.param_specs) != (*self.param_names, *self.buffer_names):
+            raise ValueError(f"the layers' parameters {list(self.param_specs)} differ from the equations' {self.param_names}")
+        self.param_kinds = {k: v.kind for k, v in self.param_specs.items() if isinstance(v, Parameter)}
+        self.param_shapes = self._shapes()
         penalty_value = None
         if network.penalty is not None:
             (w,) = network.penalty.inputs
             penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
-        inference = network._equations(output_form=True, training=False) if network.batchnorm or network.dropout else None
+        inference = network._equations(output_form=True, training=False) if any(network.parts) else None
         printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference)
         self._source = module_header(network, dtype) + printed.source
         self.kernels = dict(printed.kernels)  # python name → (vector rule, "value" | "vjp"), for symdl.export.standalone
@@ -327,46 +346,21 @@ class CompiledNetwork:
     def __repr__(self) -> str:
         return f"{self.network!r}.compile({self.dtype.name!r})"
 
-    def _shapes(self, eqs: BackpropEquations) -> dict[str, tuple[int, ...]]:
+    def _shapes(self) -> dict[str, tuple[int, ...]]:
         """Every key of params (trainable, then buffers) with its shape: W is (nₗ, nₗ₋₁), the rest (nₗ,)."""
         widths = self.network.layers
         shapes: dict[str, tuple[int, ...]] = {}
-        for name in (*self.param_names, *self.buffer_names):
+        for name, spec in self.param_specs.items():
             l = layer_of(name)
-            shapes[name] = (widths[l], widths[l - 1]) if parameter_kind(name) == "W" else (widths[l],)
+            shapes[name] = spec.concrete_shape(widths[l], widths[l - 1]) if isinstance(spec, Parameter) else (widths[l],)
         return shapes
 
     def _layer_kernels(self) -> dict[str, object]:
-        """Batch norm's kernels (eps bound) and the dropout masks, for the generated code's namespace."""
-        network, dtype = self.network, self.dtype
+        """The attached layers' kernels (batch norm's, with ε bound; the dropout masks), for the generated code's namespace."""
+        widths = self.network.layers
         kernels: dict[str, object] = {}
-        if network.batchnorm:
-            from ..layers import batchnorm
-
-            eps, momentum = network.bn_eps, network.bn_momentum
-            kernels["_bn_train_forward"] = lambda u, g, b: batchnorm.train_forward(u, g, b, eps)
-            kernels["_bn_train_vjp"] = lambda u, g, b, d: batchnorm.train_vjp(u, g, b, d, eps)
-            kernels["_bn_inference"] = lambda u, g, b, mean, var: batchnorm.inference_forward(u, g, b, mean, var, eps)
-
-            def update(running_mean: np.ndarray, running_var: np.ndarray, mean: np.ndarray, var: np.ndarray, m: int) -> None:
-                # PyTorch's convention: the running variance averages the unbiased batch variance m/(m−1)·σ²_B.
-                running_mean[...] = batchnorm.ema_update(running_mean, mean, momentum)
-                running_var[...] = batchnorm.ema_update(running_var, batchnorm.unbiased(var, m), momentum)
-
-            kernels["_bn_update"] = update
-        if network.dropout is not None:
-            from ..layers.dropout import dropout_mask
-
-            keep, hidden = network.dropout, network.layers[1:-1]
-
-            def masks(seed: object, m: int) -> list[np.ndarray]:
-                # An integer only: a Generator would advance, and loss and gradient would see other masks.
-                if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-                    raise ValueError(f"seed: expected a non-negative integer (it fixes the dropout masks), got {seed!r}")
-                rng = np.random.default_rng(int(seed))
-                return [dropout_mask((m, n), keep, rng, dtype) for n in hidden]
-
-            kernels["_masks"] = masks
+        for layer, blocks in self.network._attached().items():
+            kernels.update(layer.numeric_kernels(tuple((l, widths[l]) for l in blocks), self.dtype))
         return kernels
 
     def source(self) -> str:
@@ -393,15 +387,11 @@ class CompiledNetwork:
         rng = np.random.default_rng(int(seed))
         params = {}
         for name, shape in self._specs:
-            kind = parameter_kind(name)
-            if kind == "W":
+            spec = self.param_specs[name]
+            if self.param_kinds.get(name) == "weight":
                 params[name] = init_weight(scheme, shape, rng, self.dtype)
-            elif kind in ("b", "beta", "running_mean"):
-                params[name] = np.zeros(shape, dtype=self.dtype)
-            elif kind in ("gamma", "running_var"):
-                params[name] = np.ones(shape, dtype=self.dtype)
             else:
-                params[name] = np.full(shape, 0.25, dtype=self.dtype)
+                params[name] = np.full(shape, spec.init, dtype=self.dtype)
         return params
 
     def fold(self, params: Mapping[str, np.ndarray]) -> tuple[CompiledNetwork, dict[str, np.ndarray]]:
@@ -412,22 +402,22 @@ class CompiledNetwork:
         (:func:`symdl.layers.batchnorm.fold_linear`, proven equal to linear-then-BN).
         The folded network has no batch norm and no dropout.
         """
-        from ..layers import batchnorm
-
         network = self.network
-        if not network.batchnorm:
-            raise ValueError("fold: this network has no batch norm to fold")
         arrays = dict(zip((*self.param_names, *self.buffer_names), self._check(params, np.zeros((1, network.layers[0]), self.dtype), None, targets=False)))
         plain = Network(
             network.layers, network.activation, network.output_activation, network.loss, penalty=network.penalty
         ).compile(self.dtype)
         folded = {}
+        for l, parts in enumerate(network.parts, 1):
+            for part in (p for p in parts if p.active(False)):
+                found = part.fold(arrays, l)
+                if found is None:
+                    raise ValueError(f"fold: {part!r} acts at inference and cannot be folded into the linear maps")
+                folded[f"W{l}"], folded[f"b{l}"] = found
+        if not folded:
+            raise ValueError("fold: this network has no batch norm to fold")
         for name in plain.param_names:
-            l = layer_of(name)
-            if parameter_kind(name) == "W" and f"gamma{l}" in arrays:
-                stats = (arrays[f"gamma{l}"], arrays[f"beta{l}"], arrays[f"running_mean{l}"], arrays[f"running_var{l}"])
-                folded[f"W{l}"], folded[f"b{l}"] = batchnorm.fold_linear(arrays[name], None, *stats, network.bn_eps)
-            elif name not in folded:
+            if name not in folded:
                 folded[name] = arrays[name].copy()
         return plain, {k: folded[k] for k in plain.param_names}
 

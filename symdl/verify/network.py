@@ -33,7 +33,7 @@ NETWORK_CASES: tuple[tuple[str, dict], ...] = (
     ("network prelu/huber+l1", {"layers": [3, 6, 6, 2], "activation": "prelu", "output_activation": "prelu", "loss": "huber", "penalty": "l1"}),
     ("network selu/sigmoid/bce", {"layers": [4, 6, 2], "activation": "selu", "output_activation": "sigmoid", "loss": "binary_cross_entropy"}),
     ("network softmax/mse", {"layers": [3, 5, 4], "activation": "softplus", "output_activation": "softmax", "loss": "log_cosh"}),
-    ("network batchnorm+dropout", {"layers": [4, 8, 8, 3], "activation": "tanh", "batchnorm": True, "dropout": 0.8, "loss": "mse"}),
+    ("network batchnorm+dropout", {"layers": [4, 8, 8, 3], "activation": "tanh", "batchnorm": True, "dropout": 0.2, "loss": "mse"}),
 )
 
 
