@@ -27,6 +27,7 @@ from ..symbolic.proof import (
     prove_named_function,
     prove_zero,
 )
+from ..symbolic.rewrite import stabilise
 
 __all__ = [
     "KINK_CONVENTIONS",
@@ -74,8 +75,8 @@ class Definition:
     ``textbook`` is d expr / d inputs[0] as textbooks write it, possibly in
     terms of ``output`` (the rule's value, e.g. σ' = σ(1 − σ)). ``stable_expr``
     and ``stable_derivative`` are the forms printed as numeric code when the
-    plain forms overflow or lose digits; :meth:`Rule.prove` shows each equal to
-    what it replaces. ``seed_form`` is another way of writing ``expr`` (the
+    plain forms overflow or lose digits (``stable_partials`` the same for the
+    other inputs); :meth:`Rule.prove` shows each equal to what it replaces. ``seed_form`` is another way of writing ``expr`` (the
     seeds' max(0, z) + α·min(0, z)), also proven equal. ``pytorch_kinks`` maps
     each kink of the derivative to the value PyTorch returns there.
     """
@@ -86,6 +87,7 @@ class Definition:
     output: sp.Symbol | None = None
     stable_expr: sp.Expr | None = None
     stable_derivative: sp.Expr | None = None
+    stable_partials: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)  # d stable_expr / d other inputs
     seed_form: sp.Expr | None = None
     pytorch_kinks: Mapping[sp.Expr, sp.Expr] = field(default_factory=dict)
     other_textbooks: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)
@@ -256,7 +258,16 @@ def formula_rule(
     # max/min as Piecewise: SymPy differentiates Max into Heaviside, whose value at 0 is 1/2; a Piecewise's
     # derivative takes the branch that holds at the kink (relu(z) → 0 at 0, as PyTorch).
     expr = expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
-    definition = Definition(expr=expr, inputs=inputs, textbook=None)
+    # The text as typed is what is shown and proven; code prints the rewrite pass's stable form (proven equal).
+    stable = stabilise(expr)
+    if stable == expr:
+        definition = Definition(expr=expr, inputs=inputs, textbook=None)
+    else:
+        definition = Definition(
+            expr=expr, inputs=inputs, textbook=None, stable_expr=stable,
+            stable_derivative=_diff(stable, inputs[0]),
+            stable_partials={s: _diff(stable, s) for s in inputs[1:]},
+        )
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 
 
@@ -392,6 +403,8 @@ class Rule(Displayed, Plottable):
             out["stable forward - expr"] = d.stable_expr - self.expr
         if d.stable_derivative is not None:
             out["stable derivative - derivative"] = d.stable_derivative - _diff(self.expr, self.wrt)
+        for var, partial in d.stable_partials.items():
+            out[f"stable d/d{var} - d/d{var}"] = partial - _diff(self.expr, var)
         if d.seed_form is not None:
             out["seed form - expr"] = d.seed_form - self.expr
         return out
@@ -444,6 +457,8 @@ class Rule(Displayed, Plottable):
         var = self._input(wrt)
         if var == self.wrt and self.definition.stable_derivative is not None:
             return self.bind(self._with_kink_values(self.definition.stable_derivative))
+        if var != self.wrt and var in self.definition.stable_partials:
+            return self.bind(self.definition.stable_partials[var])  # proven equal to the derivative
         if var != self.wrt and var in self.definition.other_textbooks:
             return self.bind(self.definition.other_textbooks[var])  # proven equal to the derivative
         return self.bind(self.derivative(var))
