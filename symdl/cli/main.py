@@ -369,9 +369,23 @@ def _derivation(r: Any, var: sp.Symbol) -> dict[str, Any]:
         "kinks": [
             {"at": str(k.at), "left": str(k.left), "right": str(k.right), "value": str(k.value)} for k in _kinks(r, var)
         ],
+        "code_form": _code_form(r, var),
         "proven": all(bool(p) for p in proofs.values()) if proofs else None,
         "proofs": {label: bool(p) for label, p in proofs.items()},
         "methods": {label: getattr(p, "method", "") for label, p in proofs.items()},
+    }
+
+
+def _code_form(r: Any, var: sp.Symbol) -> dict[str, Any] | None:
+    """The rewrite pass's stable form the generated code prints, when it differs from the text as typed."""
+    from ..symbolic.rewrite import applied_rewrites
+
+    if getattr(r.definition, "stable_expr", None) is None or r.kind != "formula":
+        return None
+    return {
+        "expr": str(r.numeric_forward_expr()),
+        "derivative": str(r.numeric_derivative_expr(var)),
+        "rewrites": list(applied_rewrites(r.bind(r.expr))),
     }
 
 
@@ -386,6 +400,10 @@ def _print_text(d: dict[str, Any]) -> None:
     if d["textbook"] is not None:
         where = f"   ({d['output']} = f({args}))" if d["output"] and d["output"] in d["textbook"] else ""
         rows.append(("textbook", d["textbook"] + where))
+    if d["code_form"] is not None:
+        rewrites = ", ".join(d["code_form"]["rewrites"])
+        rows.append(("code", f"{d['code_form']['expr']}   (rewrite pass: {rewrites}; proven equal)"))
+        rows.append((f"code d/d{d['wrt']}", d["code_form"]["derivative"]))
     for kink in d["kinks"]:
         rows.append(
             ("kink", f"{d['wrt']} = {kink['at']}: left {kink['left']}, right {kink['right']}, returned {kink['value']}")
@@ -796,7 +814,8 @@ def _stable_equivalent(r: Any) -> str | None:
 def cmd_check(args: argparse.Namespace) -> int:
     """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values."""
     from ..rulebook.continuity import boundary_properties
-    from ..verify.rules import verify_rule
+    from ..symbolic.rewrite import describe_stable_form
+    from ..verify.rules import typed_form_instability, verify_rule
 
     r = _build_rule(args)
     if not hasattr(r, "bind"):
@@ -847,7 +866,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         _out(f"  numeric: {' '.join(report_row(report)[1:])}")
         for line in failure_details(report)[:1]:
             _out(f"  {line}")
-        if report.unstable:
+        typed = typed_form_instability(r)
+        if typed:
+            _out(f"  as typed, {r.name} is unstable: {typed[0]}")
+        if (code_form := describe_stable_form(r.bind(r.expr))) is not None:
+            _out(f"  {code_form}")
+        if report.unstable or typed:
             stable = _stable_equivalent(r)
             if stable:
                 _out(f"  symdl's rule {stable!r} is the same function, printed stably: symdl derive {stable} --format python")

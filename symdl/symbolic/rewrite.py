@@ -47,6 +47,7 @@ __all__ = [
     "REWRITES",
     "Rewrite",
     "applied_rewrites",
+    "describe_stable_form",
     "prove_rewrite",
     "prove_rewrites",
     "stabilise",
@@ -202,6 +203,18 @@ def applied_rewrites(expr: sp.Expr) -> tuple[str, ...]:
     if not isinstance(expr, sp.Basic):
         raise TypeError(f"applied_rewrites: expected a SymPy expression, got {type(expr).__name__}")
     return _run(expr, _BY_NAME)[1]
+
+
+def describe_stable_form(expr: sp.Expr) -> str | None:
+    """One line naming the stable form code prints for ``expr`` and the rewrites used; None when none applies.
+
+    >>> describe_stable_form(sp.log(sp.exp(sp.Symbol("z", real=True)) + 1))
+    'generated code uses softplus(z) (rewrite softplus, proven equal)'
+    """
+    stable, used = _run(expr, _BY_NAME)
+    if not used:
+        return None
+    return f"generated code uses {stable} (rewrite{'s' if len(used) > 1 else ''} {', '.join(used)}, proven equal)"
 
 
 def stable_primitives(expr: sp.Expr) -> sp.Expr:
