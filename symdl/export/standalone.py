@@ -32,6 +32,7 @@ from ..codegen.index_kernels import _as_array, place
 from ..codegen.kernel import as_float_array, finish
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rules import VectorRule
+from ..symbolic.rewrite import describe_stable_form
 from ..version import __version__
 
 __all__ = ["network_module", "rule_module"]
@@ -133,6 +134,8 @@ def rule_module(rule: Rule | VectorRule, *, wrt: str | None = None) -> str:
     ]
     if rule.kind == "formula":
         spec.insert(0, f"formula text: {rule.name}")
+        if (code_form := describe_stable_form(rule.bind(rule.expr))) is not None:
+            spec.insert(1, f"{code_form}.")
     kinks = [f"{rule.wrt.name} = {k.at}: left {k.left}, right {k.right}, returned {k.value}" for k in rule.kinks]
     sections = [
         ("Spec", spec),

@@ -209,12 +209,12 @@ def describe_stable_form(expr: sp.Expr) -> str | None:
     """One line naming the stable form code prints for ``expr`` and the rewrites used; None when none applies.
 
     >>> describe_stable_form(sp.log(sp.exp(sp.Symbol("z", real=True)) + 1))
-    'generated code uses softplus(z) (rewrite softplus, proven equal)'
+    'generated code uses softplus(z), proven equal (rewrite softplus)'
     """
     stable, used = _run(expr, _BY_NAME)
     if not used:
         return None
-    return f"generated code uses {stable} (rewrite{'s' if len(used) > 1 else ''} {', '.join(used)}, proven equal)"
+    return f"generated code uses {stable}, proven equal (rewrite{'s' if len(used) > 1 else ''} {', '.join(used)})"
 
 
 def stable_primitives(expr: sp.Expr) -> sp.Expr:
