@@ -36,12 +36,12 @@ BY_NAME = {r.name: r for r in REWRITES}
 #: For each rewrite, a plausible mistake (a sign, a swapped argument) that the prover must refute.
 WRONG_AFTER = {
     "softplus": lambda u, v: softplus(-u),
-    "log_sum_exp": lambda u, v: u + softplus(u - v),
+    "log_sum_exp": lambda u, v: (u + v) / 2 + log_cosh((u - v) / 2),
     "log_cosh": lambda u, v: log_cosh(u) + sp.log(2),
     "sigmoid": lambda u, v: sigmoid(-u),
     "sigmoid_reciprocal": lambda u, v: 1 - sigmoid(-u) + sigmoid(u) / 2,
     "log_sigmoid": lambda u, v: -softplus(u),
-    "log_one_minus_sigmoid": lambda u, v: -softplus(-u),
+    "one_minus_sigmoid": lambda u, v: sigmoid(u - 1),
     "expm1": lambda u, v: expm1(-u),
     "log1p": lambda u, v: log1p(2 * u),
 }
@@ -80,7 +80,8 @@ def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
         (sp.exp(z) / (1 + sp.exp(z)), sigmoid(z), ("sigmoid",)),
         (1 / (1 + sp.exp(-z)), sigmoid(z), ("sigmoid_reciprocal",)),
         (sp.log(1 / (1 + sp.exp(-z))), -softplus(-z), ("sigmoid_reciprocal", "log_sigmoid")),
-        (sp.log(1 - 1 / (1 + sp.exp(-z))), -softplus(z), ("sigmoid_reciprocal", "log_one_minus_sigmoid")),
+        (sp.log(1 - 1 / (1 + sp.exp(-z))), -softplus(z), ("sigmoid_reciprocal", "one_minus_sigmoid", "log_sigmoid")),
+        (sigmoid(z) * (1 - sigmoid(z)), sigmoid(z) * sigmoid(-z), ("one_minus_sigmoid",)),
         (sp.log(sigmoid(z)), -softplus(-z), ("log_sigmoid",)),
         (sp.log(sp.cosh(z)), log_cosh(z), ("log_cosh",)),
         (sp.exp(z) - 1, expm1(z), ("expm1",)),
@@ -96,7 +97,7 @@ def test_stabilise_and_applied_rewrites(expr, stable, used):
 def test_log_sum_exp_is_rewritten_to_a_finite_form():
     out = stabilise(sp.log(sp.exp(z) + sp.exp(y)))
     assert applied_rewrites(sp.log(sp.exp(z) + sp.exp(y))) == ("log_sum_exp",)
-    assert out.has(softplus) and not out.has(sp.exp)
+    assert out.has(log_cosh) and not out.has(sp.exp)
     assert prove_zero(out - sp.log(sp.exp(z) + sp.exp(y)), z)
 
 
@@ -135,6 +136,7 @@ def test_the_rule_keeps_the_text_as_typed_for_display_and_proof():
     assert r.derivative() == sp.exp(r.wrt) / (sp.exp(r.wrt) + 1)
     assert r.definition.stable_expr == softplus(r.wrt)
     assert r.definition.stable_derivative == sigmoid(r.wrt)
+    assert symdl.formula_rule("1/(1 + exp(-z))").definition.stable_derivative == sigmoid(r.wrt) * sigmoid(-r.wrt)
     proofs = r.prove()
     assert proofs["stable forward - expr"] and proofs["stable derivative - derivative"]
 

@@ -1,10 +1,9 @@
 """Generated code for users: standalone numpy modules and custom-gradient JAX / PyTorch functions and modules."""
 
-# The rewrite pass lives in symdl.symbolic.rewrite; re-exported here, where it was first public.
-from ..symbolic.rewrite import stabilise
 from .custom_gradient import (
     SUPPORTED_VECTOR_RULES,
     rule_module_source,
+    stabilise,
     to_jax,
     to_torch,
 )

@@ -40,8 +40,10 @@ from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.kernel import printable, use_expm1_log1p
 from ..rulebook.rule import Rule, formula_rule, rule, rules
 from ..rulebook.vector_rules import VectorRule
+from ..symbolic.rewrite import stabilise
 
-__all__ = ["SUPPORTED_VECTOR_RULES", "rule_module_source", "to_jax", "to_torch"]
+# stabilise is the rewrite pass (symdl.symbolic.rewrite), re-exported where it was first public.
+__all__ = ["SUPPORTED_VECTOR_RULES", "rule_module_source", "stabilise", "to_jax", "to_torch"]
 
 Backend = Literal["jax", "torch"]
 SUPPORTED_VECTOR_RULES: tuple[str, ...] = ("softmax", "softmax_cross_entropy")

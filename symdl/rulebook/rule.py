@@ -265,8 +265,8 @@ def formula_rule(
     else:
         definition = Definition(
             expr=expr, inputs=inputs, textbook=None, stable_expr=stable,
-            stable_derivative=_diff(stable, inputs[0]),
-            stable_partials={s: _diff(stable, s) for s in inputs[1:]},
+            stable_derivative=stabilise(_diff(stable, inputs[0])),
+            stable_partials={s: stabilise(_diff(stable, s)) for s in inputs[1:]},
         )
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 

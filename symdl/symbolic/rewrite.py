@@ -5,24 +5,21 @@ every real input (``before(u, v) = after(u, v)``, proven exactly by
 :func:`prove_rewrites`), chosen so that the printed code stays finite and
 accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 
-=================  ==============================  ======================
-name               before                          after
-=================  ==============================  ======================
-softplus           log(1 + eᵘ)                     softplus(u)
-log_sum_exp        log(eᵘ + eᵛ)                    v + softplus(u − v)
-log_cosh           log(cosh u)                     log_cosh(u)
-sigmoid            eᵘ / (1 + eᵘ)                   σ(u)
-sigmoid_reciprocal 1 / (1 + e⁻ᵘ)                   σ(u)
-log_sigmoid        log σ(u)                        −softplus(−u)
-log_one_minus_sig  log(1 − σ(u))                   −softplus(u)
-expm1              eᵘ − 1                          expm1(u)
-log1p              log(1 + u)                      log1p(u)
-=================  ==============================  ======================
+* ``softplus``: log(1 + eᵘ) → softplus(u)
+* ``log_sum_exp``: log(eᵘ + eᵛ) → (u + v)/2 + log 2 + log_cosh((u − v)/2)
+* ``log_cosh``: log(cosh u) → log_cosh(u)
+* ``sigmoid``: eᵘ / (1 + eᵘ) → σ(u)
+* ``sigmoid_reciprocal``: 1 / (1 + e⁻ᵘ) → σ(u)
+* ``one_minus_sigmoid``: 1 − σ(u) → σ(−u) (so σ' = σ(1 − σ) prints as σ(u)σ(−u))
+* ``log_sigmoid``: log σ(u) → −softplus(−u)
+* ``expm1``: eᵘ − 1 → expm1(u)
+* ``log1p``: log(1 + u) → log1p(u)
 
 :func:`stabilise` applies the table in order (the named-function rewrites
 first, so that log(1 + eᵘ) becomes softplus rather than log1p(eᵘ));
 formula rules keep the text as typed for display and proofs and print the
-stabilised form (``Definition.stable_expr``). ``expm1``/``log1p`` alone are
+stabilised form (``Definition.stable_expr``) and the stabilised derivative of
+it (``stable_derivative``, ``stable_partials``). ``expm1``/``log1p`` alone are
 also applied when any expression is printed (:func:`stable_primitives`).
 
 >>> z = sp.Symbol("z", real=True)
@@ -93,12 +90,18 @@ def _softplus(log: sp.log) -> sp.Expr | None:
 
 
 def _log_sum_exp(log: sp.log) -> sp.Expr | None:
-    # log(eᵘ + eᵛ) = v + log(1 + e^{u−v}); softplus(u − v) is finite whatever the size of u and v.
+    # log(eᵘ + eᵛ) = (u + v)/2 + log(2 cosh((u − v)/2)): finite whatever the size of u and v, and its
+    # derivative has tanh((u − v)/2) where v + softplus(u − v) would have 2σ(u − v) − 1, which cancels
+    # near u = v (log(eᶻ + e⁻ᶻ)' = tanh z, not 0, at z = 1e-8 in float32).
     arg = log.args[0]
     if isinstance(arg, sp.Add) and len(arg.args) == 2 and all(isinstance(t, sp.exp) for t in arg.args):
         u, v = (t.args[0] for t in arg.args)
-        return v + softplus(u - v)
+        return _log_sum_exp_form(u, v)
     return None
+
+
+def _log_sum_exp_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+    return (u + v) / 2 + sp.log(2) + log_cosh((u - v) / 2)
 
 
 def _log_cosh(log: sp.log) -> sp.Expr | None:
@@ -127,13 +130,15 @@ def _log_sigmoid(log: sp.log) -> sp.Expr | None:
     return -softplus(-arg.args[0]) if isinstance(arg, sigmoid) else None
 
 
-def _log_one_minus_sigmoid(log: sp.log) -> sp.Expr | None:
-    arg = log.args[0]
-    if isinstance(arg, sp.Add) and len(arg.args) == 2 and sp.S.One in arg.args:
-        (other,) = [t for t in arg.args if t != sp.S.One]
-        coeff, rest = other.as_coeff_Mul()
-        if coeff == -1 and isinstance(rest, sigmoid):
-            return -softplus(rest.args[0])
+def _one_minus_sigmoid(add: sp.Add) -> sp.Expr | None:
+    # 1 − σ(u) = σ(−u): no cancellation where σ(u) rounds to 1 (σ' = σ(1 − σ) is 0 at u = 20 in float32).
+    terms = list(add.args)
+    if sp.S.One in terms:
+        for term in terms:
+            if isinstance(-term, sigmoid):
+                terms.remove(sp.S.One)
+                terms.remove(term)
+                return sp.Add(sigmoid(-(-term).args[0]), *terms)
     return None
 
 
@@ -159,16 +164,13 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("softplus", sp.log, _softplus, lambda u, v: sp.log(1 + sp.exp(u)), lambda u, v: softplus(u)),
     Rewrite(
         "log_sum_exp", sp.log, _log_sum_exp,
-        lambda u, v: sp.log(sp.exp(u) + sp.exp(v)), lambda u, v: v + softplus(u - v),
+        lambda u, v: sp.log(sp.exp(u) + sp.exp(v)), _log_sum_exp_form,
     ),
     Rewrite("log_cosh", sp.log, _log_cosh, lambda u, v: sp.log(sp.cosh(u)), lambda u, v: log_cosh(u)),
     Rewrite("sigmoid", sp.Mul, _sigmoid, lambda u, v: sp.exp(u) / (1 + sp.exp(u)), lambda u, v: sigmoid(u)),
     Rewrite("sigmoid_reciprocal", sp.Pow, _sigmoid_reciprocal, lambda u, v: 1 / (1 + sp.exp(-u)), lambda u, v: sigmoid(u)),
+    Rewrite("one_minus_sigmoid", sp.Add, _one_minus_sigmoid, lambda u, v: 1 - sigmoid(u), lambda u, v: sigmoid(-u)),
     Rewrite("log_sigmoid", sp.log, _log_sigmoid, lambda u, v: sp.log(sigmoid(u)), lambda u, v: -softplus(-u)),
-    Rewrite(
-        "log_one_minus_sigmoid", sp.log, _log_one_minus_sigmoid,
-        lambda u, v: sp.log(1 - sigmoid(u)), lambda u, v: -softplus(u),
-    ),
     Rewrite("expm1", sp.Add, _expm1, lambda u, v: sp.exp(u) - 1, lambda u, v: expm1(u)),
     Rewrite("log1p", sp.log, _log1p, lambda u, v: sp.log(1 + u), lambda u, v: log1p(u)),
 )
