@@ -224,7 +224,7 @@ def _reference(expr: sp.Expr, x: np.ndarray) -> np.ndarray:
 grid = st.floats(min_value=-1000.0, max_value=1000.0, allow_nan=False, allow_infinity=False)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     pattern=st.sampled_from(PATTERNS),
     inner=st.sampled_from(INNER),
