@@ -32,6 +32,7 @@ if str(ROOT) not in sys.path:
 MODULES: tuple[str, ...] = (
     "symdl",
     "symdl.rulebook",
+    "symdl.rulebook.vector_rule",
     "symdl.rulebook.vector_rules",
     "symdl.symbolic.parse",
     "symdl.symbolic.functions",
@@ -41,8 +42,8 @@ MODULES: tuple[str, ...] = (
     "symdl.export",
     "symdl.export.standalone",
     "symdl.network",
-    "symdl.network.equations",
-    "symdl.network.index_proofs",
+    "symdl.backprop.equations",
+    "symdl.backprop.index_proofs",
     "symdl.layers.batchnorm",
     "symdl.layers.batchnorm_symbolic",
     "symdl.layers.dropout",

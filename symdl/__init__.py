@@ -25,7 +25,7 @@ from .rulebook import (
     rule_params,
     rules,
 )
-from .rulebook.vector_rules import VectorRule
+from .rulebook.vector_rule import VectorRule
 from .symbolic.parse import FormulaError, parse
 from .symbolic.proof import Proof, prove_zero
 from .verify.rules import RuleReport, verify_rule, verify_rules

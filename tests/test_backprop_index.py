@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
-from symdl.network.index_form import (
+from symdl.backprop.index_form import (
     IndexNetwork,
     bias,
     cost,

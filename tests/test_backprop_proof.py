@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sympy as sp
 
-from symdl.network.index_form import cost_prime, delta, index_equations, sigma_prime
-from symdl.network.index_proofs import (
+from symdl.backprop.index_form import cost_prime, delta, index_equations, sigma_prime
+from symdl.backprop.index_proofs import (
     induction_step,
     prove_concrete_sizes,
     prove_induction_step,

@@ -9,7 +9,8 @@ import pytest
 import sympy as sp
 
 from symdl.codegen.kernel import Kernel, compile_kernel
-from symdl.rulebook.rule import Rule, rule, rules
+from symdl.rulebook.registry import rule, rules
+from symdl.rulebook.rule import Rule
 from symdl.symbolic.functions import log_cosh, sigmoid, softplus
 
 x = sp.Symbol("x", real=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -14,7 +13,8 @@ import sympy as sp
 import symdl
 from symdl import display
 from symdl.report.display import CheckTable, check_table, derivation, report_row
-from symdl.rulebook.rule import Definition, Rule
+from symdl.rulebook.definition import Definition
+from symdl.rulebook.rule import Rule
 from symdl.testing import check_grad
 from symdl.verify import RuleReport
 
@@ -218,7 +218,7 @@ def test_plot_delegates_to_symdl_plots(monkeypatch):
     import symdl.display_hooks as hooks
     import symdl.report.plots
     from symdl.rulebook.rule import Rule
-    from symdl.rulebook.vector_rules import VectorRule
+    from symdl.rulebook.vector_rule import VectorRule
 
     assert hooks._PLOTTERS[Rule] is hooks._PLOTTERS[VectorRule] is symdl.report.plots.plot_rule
     seen = {}

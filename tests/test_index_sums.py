@@ -138,8 +138,8 @@ def test_rational_zero_is_exact_over_the_parameters():
 @pytest.mark.parametrize(
     "module, names",
     [
-        ("symdl.network.index_proofs", ("contract_deltas", "is_zero_index_expr")),
-        ("symdl.rulebook.vector_rules", ("contract_deltas", "is_zero_index_expr")),
+        ("symdl.backprop.index_proofs", ("contract_deltas", "is_zero_index_expr")),
+        ("symdl.rulebook.vector_rule", ("contract_deltas", "is_zero_index_expr")),
         ("symdl.layers.batchnorm_symbolic", ("contract_deltas", "normal_form", "is_zero_index_expr", "rational_zero")),
     ],
 )
@@ -156,7 +156,7 @@ def test_every_index_prover_uses_the_one_algebra(module, names):
     "module, old",
     [
         ("symdl.symbolic.index_sums", ("canonical", "structurally_zero")),
-        ("symdl.rulebook.vector_rules", ("contract", "_symbolic_zero")),
+        ("symdl.rulebook.vector_rule", ("contract", "_symbolic_zero")),
         ("symdl.layers.batchnorm_symbolic", ("index_normal_form", "_polynomial_zero", "_sum_symbols", "_to_ring")),
     ],
 )

@@ -231,7 +231,7 @@ def test_uniform_weights_stay_within_the_limit(name):
 def test_the_limit_is_printed_from_the_sympy_expression():
     for name in SCHEMES:
         init = get_scheme(name)
-        kernel = init_schemes._parameter_kernel(init)
+        kernel = init_schemes.parameter_kernel(init)
         for n_out, n_in in [(1, 1), (200, 300), (10, 784)]:
             exact = float(sp.N(init.parameter.subs({N_IN: n_in, N_OUT: n_out}), 30))
             assert float(kernel(n_in, n_out)) == pytest.approx(exact, rel=4e-16)

@@ -23,6 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from symdl.symbolic.functions import NAMED_FUNCTIONS
+from symdl.symbolic.grammar import MAX_TOTAL_MINMAX_ARGS
 from symdl.symbolic.parse import (
     MAX_BRACKET_DEPTH,
     MAX_EXPONENT,
@@ -651,8 +652,20 @@ def _render(tree, zf: float) -> tuple[str, float]:
     return result
 
 
+def _minmax_arguments(tree) -> int:
+    if isinstance(tree, str):
+        return 0
+    op, *parts = tree
+    counts = [_minmax_arguments(part) for part in parts if not isinstance(part, int)]
+    if op == "where":  # rendered where(a < b, c, b): b is written twice
+        return counts[0] + 2 * counts[1] + counts[2]
+    return (2 if op in ("max", "min") else 0) + sum(counts)
+
+
 def _case(zs_tree):
     zs, tree = zs_tree
+    if _minmax_arguments(tree) > MAX_TOTAL_MINMAX_ARGS:  # the grammar refuses more (their cases multiply)
+        return None
     try:
         return (zs, *_render(tree, float(zs)))
     except (_Skip, OverflowError):
@@ -669,3 +682,10 @@ def test_generated_formulas_parse_and_evaluate_to_the_reference(case):
     # A Float for z makes SymPy evaluate bottom-up as it substitutes, in time linear in the size.
     value = float(expr.subs(z, sp.Float(zs, 40)).evalf(30))
     assert math.isclose(value, reference, rel_tol=1e-9, abs_tol=1e-9), (text, value, reference)
+
+
+def test_max_min_relu_arguments_are_bounded_in_all():
+    within = " + ".join(["max(z, 1)"] * (MAX_TOTAL_MINMAX_ARGS // 2))
+    assert parse(within) == (MAX_TOTAL_MINMAX_ARGS // 2) * sp.Max(z, 1)
+    with pytest.raises(FormulaError, match=f"at most {MAX_TOTAL_MINMAX_ARGS} are accepted"):
+        parse(within + " + min(z, 2)")

@@ -19,7 +19,8 @@ from symdl.report.sections import (
     report_item_names,
     rule_section,
 )
-from symdl.rulebook.rule import Definition, Rule
+from symdl.rulebook.definition import Definition
+from symdl.rulebook.rule import Rule
 from symdl.symbolic.functions import sigmoid, softplus
 
 ELEMENTWISE = [name for name in symdl.rules() if isinstance(symdl.rule(name), symdl.Rule)]

@@ -17,7 +17,7 @@ import pytest
 import sympy as sp
 
 import symdl
-from symdl.network.equations import Elementwise, KernelCall, VectorRuleCall
+from symdl.backprop.equations import Elementwise, KernelCall, VectorRuleCall
 from symdl.report import write_report
 from symdl.report.html import render_html
 from symdl.report.markdown import render_markdown
@@ -308,7 +308,7 @@ def test_generated_code_is_shown_verbatim_and_cannot_close_its_block():
 def test_the_index_forms_generic_functions_print_as_sigma_prime_and_partial_c():
     import sympy as sp
 
-    from symdl.network.index_form import cost, cost_prime, sigma, sigma_prime
+    from symdl.backprop.index_form import cost, cost_prime, sigma, sigma_prime
     from symdl.report.model import Math
     from symdl.report.printing import latex_math, mathml_math
 

@@ -22,15 +22,9 @@ from hypothesis import strategies as st
 
 import symdl
 from symdl import testing
-from symdl.rulebook.rule import (
-    KINK_CONVENTIONS,
-    Definition,
-    Rule,
-    formula_rule,
-    rule,
-    rule_params,
-    rules,
-)
+from symdl.rulebook.definition import KINK_CONVENTIONS, Definition
+from symdl.rulebook.registry import rule, rule_params, rules
+from symdl.rulebook.rule import Rule, formula_rule
 from symdl.symbolic.functions import sigmoid as sigmoid_fn
 from symdl.symbolic.proof import breakpoints, prove_zero
 

@@ -15,7 +15,7 @@ import pytest
 import symdl
 from symdl.export.standalone import network_module, rule_module
 from symdl.rulebook.rule import Rule
-from symdl.rulebook.vector_rules import VectorRule
+from symdl.rulebook.vector_rule import VectorRule
 from symdl.verify.codegen import SYMPY_FREE_PRELUDE
 
 # Run in a subprocess where sympy and symdl cannot be imported: loads each generated module and

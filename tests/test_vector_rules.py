@@ -12,18 +12,8 @@ from hypothesis.extra.numpy import arrays
 
 from symdl import rule
 from symdl.codegen.index_kernels import FirstArgMax
-from symdl.rulebook.vector_rules import (
-    ROW_COTANGENT,
-    VectorRule,
-    a,
-    k,
-    n,
-    sigma,
-    v,
-    x,
-    y,
-    z,
-)
+from symdl.rulebook.vector_rule import ROW_COTANGENT, VectorRule
+from symdl.rulebook.vector_rules import a, k, n, sigma, v, x, y, z
 from symdl.verify.vector_rules import check_vector_rule
 
 VECTOR_RULES = ["softmax", "softmax_cross_entropy", "maxout", "rbf"]

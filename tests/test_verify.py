@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symdl.rulebook.rule import Definition, Rule, rule, rules
+from symdl.rulebook.definition import Definition
+from symdl.rulebook.registry import rule, rules
+from symdl.rulebook.rule import Rule
 from symdl.symbolic.functions import sigmoid, softplus
 from symdl.verify import FD_TOLERANCE, RuleReport, verify_rule
 

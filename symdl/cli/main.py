@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_target_arguments(command: argparse.ArgumentParser) -> None:
     """NAME|FORMULA, --wrt, --param, --symbol and --kink-convention: how derive and check name what they work on."""
-    from ..rulebook.rule import KINK_CONVENTIONS
+    from ..rulebook.definition import KINK_CONVENTIONS
 
     command.add_argument("target", metavar="NAME|FORMULA", help="a rule name, or formula text such as 'log(1+exp(z))'")
     command.add_argument(
@@ -190,7 +190,7 @@ BACKENDS = ("numpy", "jax", "torch")
 
 def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl codegen``: NAME|FORMULA with --wrt/--param/--symbol, or a network with --layers and its flags."""
-    from ..rulebook.rule import KINK_CONVENTIONS
+    from ..rulebook.definition import KINK_CONVENTIONS
 
     command.add_argument("target", nargs="?", metavar="NAME|FORMULA", help="a rule name or formula text (not with --layers)")
     command.add_argument("-o", "--output", required=True, metavar="FILE.py", help="file to write ('-' for stdout)")
@@ -250,7 +250,7 @@ def _parse_value(key: str, text: str) -> float:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ..rulebook.rule import rule_params, rule_summary, rules
+    from ..rulebook.registry import rule_params, rule_summary, rules
 
     entries = []
     for name, kind in rules().items():
@@ -276,7 +276,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _build_rule(args: argparse.Namespace) -> Any:
     """The rule named by ``args.target``, or a formula rule of that text."""
-    from ..rulebook.rule import formula_rule, rule, rules
+    from ..rulebook.registry import rule, rules
+    from ..rulebook.rule import formula_rule
     from ..symbolic.parse import FormulaError
 
     known = rules()
@@ -596,7 +597,7 @@ CODEGEN_ROWS = "codegen"
 
 
 def _check_names(names: Sequence[str]) -> list[str] | None:
-    from ..rulebook.rule import rules
+    from ..rulebook.registry import rules
 
     known = [*rules(), NETWORK_ROWS, CODEGEN_ROWS]
     for name in names:
@@ -797,7 +798,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _stable_equivalent(r: Any) -> str | None:
     """The registered one-input rule, if any, whose expression is provably the same function as ``r``'s."""
-    from ..rulebook.rule import Rule, rule, rules
+    from ..rulebook.registry import rule, rules
+    from ..rulebook.rule import Rule
     from ..symbolic.proof import prove_zero
 
     if len(r.inputs) != 1:

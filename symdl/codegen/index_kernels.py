@@ -191,7 +191,7 @@ class _IndexPrinter(SymdlNumpyPrinter):
         )
 
 
-def _as_array(x: object, name: str) -> np.ndarray:
+def as_array(x: object, name: str) -> np.ndarray:
     """Every argument as an array: axes are moved and indexed, which a Python float cannot do."""
     return np.asarray(as_float_array(x, name))
 
@@ -238,7 +238,7 @@ def compile_index_kernel(
     lines.append("    return _out.astype(_dtype, copy=False)")
     lines = _bind_scalar_type(lines, len(names) + 2)
     source = "\n".join(lines) + "\n"
-    namespace: dict[str, object] = {"numpy": np, "_as_float": _as_array, "_place": place}
+    namespace: dict[str, object] = {"numpy": np, "_as_float": as_array, "_place": place}
     # Generated code only: printed from a SymPy tree whose array names are checked identifiers.
     exec(compile(source, f"<symdl kernel {name}>", "exec"), namespace)  # noqa: S102
     return Kernel(name=name, source=source, function=namespace[name])  # type: ignore[arg-type]

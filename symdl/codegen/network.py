@@ -1,6 +1,6 @@
 """BP1–BP4 equations → one flat numpy function per entry point, printed by symdl.
 
-The equations (:mod:`symdl.network.equations`) are written for one sample with column
+The equations (:mod:`symdl.backprop.equations`) are written for one sample with column
 vectors. The printed code works on a batch held in rows, ``X`` of shape
 (m, n₀), so every per-sample vector v becomes the rows of a matrix V and
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy as sp
 
-from ..network.equations import (
+from ..backprop.equations import (
     BackpropEquations,
     Elementwise,
     KernelCall,

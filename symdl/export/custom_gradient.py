@@ -38,8 +38,9 @@ import sympy as sp
 from ..backends.printers import BACKENDS, printer_for
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.kernel import printable, use_expm1_log1p
-from ..rulebook.rule import Rule, formula_rule, rule, rules
-from ..rulebook.vector_rules import VectorRule
+from ..rulebook.registry import rule, rules
+from ..rulebook.rule import Rule, formula_rule
+from ..rulebook.vector_rule import VectorRule
 from ..symbolic.rewrite import stabilise
 
 # stabilise is the rewrite pass (symdl.symbolic.rewrite), re-exported where it was first public.

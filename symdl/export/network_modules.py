@@ -287,7 +287,7 @@ def _masks_block(network: object, backend: str) -> str:
 def _kernels(kernels: dict[str, tuple[str, str]], backend: str) -> list[str]:
     """The vector rules' forward and VJP kernels the network calls, printed for ``backend`` by symdl.export.custom_gradient."""
     from ..export.custom_gradient import _kernel, _plan
-    from ..rulebook.rule import rule
+    from ..rulebook.registry import rule
 
     blocks = []
     for name in sorted(kernels):
@@ -324,7 +324,7 @@ def network_module_source(network: object, backend: str, dtype: str | np.dtype |
     backend's own generator). Same input → byte-identical text.
     """
     from ..export.standalone import _helper
-    from ..network.model import LR_RANGE, Network, _check_lr, _loss_forms
+    from ..network.model import LR_RANGE, Network, check_learning_rate, loss_forms
 
     if not isinstance(network, Network):
         raise TypeError(f"network_module_source: expected a symdl.Network, got {type(network).__name__}")
@@ -339,7 +339,7 @@ def network_module_source(network: object, backend: str, dtype: str | np.dtype |
         (w,) = network.penalty.inputs
         penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
     inference = network._equations(output_form=True, training=False) if network.batchnorm or network.dropout else None
-    printed = print_network(eqs, _loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend)
+    printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend)
     noun = {"jax": "JAX arrays", "torch": "torch tensors"}[backend]
     dtype_line = f"_dtype = jnp.dtype({dtype.name!r})" if backend == "jax" else f"_dtype = torch.{dtype.name}"
     constant = "jnp.asarray" if backend == "jax" else "torch.tensor"
@@ -355,7 +355,7 @@ def network_module_source(network: object, backend: str, dtype: str | np.dtype |
             f"_BUFFERED = {bool(compiled.buffer_names)}",
             f"_LR_RANGE = {LR_RANGE!r}",
         ]) + "\n",
-        _helper(_check_lr, {"LR_RANGE": "_LR_RANGE"}),
+        _helper(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
         _JAX_CHECKS if backend == "jax" else _TORCH_CHECKS,
         init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),

@@ -28,10 +28,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..codegen.index_kernels import _as_array, place
+from ..codegen.index_kernels import as_array, place
 from ..codegen.kernel import as_float_array, finish
 from ..rulebook.rule import Rule
-from ..rulebook.vector_rules import VectorRule
+from ..rulebook.vector_rule import VectorRule
 from ..symbolic.rewrite import describe_stable_form
 from ..version import __version__
 
@@ -160,7 +160,7 @@ def _vector_rule_module(rule: VectorRule, wrt: str | None) -> str:
     kernels = [rule.numeric(), *(rule.numeric_derivative(base) for base in inputs)]
     helpers = [
         _helper(as_float_array, {"as_float_array": "_as_float_value"}),
-        _helper(_as_array, {"_as_array": "_as_float", "as_float_array": "_as_float_value"}),
+        _helper(as_array, {"as_array": "_as_float", "as_float_array": "_as_float_value"}),
         _helper(place, {"place": "_place"}),
     ]
     d = rule.definition
@@ -206,11 +206,11 @@ def _stage_calls(
     as the expression it prints. Returns the statements and the kernel names
     they call.
     """
-    from ..layers.batchnorm import _kernel
+    from ..layers.batchnorm import stage_kernel
     from ..layers.batchnorm_symbolic import STAGES
 
     stages = [(g, s.name) for g in groups for s in STAGES[g]]
-    args = {name: _kernel(g, name)[1] for g, name in stages}
+    args = {name: stage_kernel(g, name)[1] for g, name in stages}
     needed: set[str] = set()
     todo = list(wanted)
     while todo:
@@ -230,7 +230,7 @@ def _stage_calls(
                 (stage,) = [s for s in STAGES[group] if s.name == name]
                 lines.append(f"{target} = {inline(stage, known)}")
             else:
-                kernel = _kernel(group, name)[0]
+                kernel = stage_kernel(group, name)[0]
                 lines.append(f"{target} = {kernel.name}({', '.join(known[a] for a in args[name])})")
                 called.add(kernel.name)
             known[name] = target
@@ -327,7 +327,7 @@ _INIT_SPELLING = {
 
 def init_block(compiled, backend: str = "numpy") -> str:
     """``init_params(seed)``: Glorot-uniform weights (limits evaluated here from the SymPy expression) and constants."""
-    from ..layers.init_schemes import _parameter_kernel, get_scheme
+    from ..layers.init_schemes import get_scheme, parameter_kernel
 
     setup, draw, constant, generator = _INIT_SPELLING[backend]
     scheme = get_scheme("glorot_uniform")
@@ -351,7 +351,7 @@ def init_block(compiled, backend: str = "numpy") -> str:
     for index, (name, shape) in enumerate(compiled.param_shapes.items()):
         if name.rstrip("0123456789") == "W":
             n_out, n_in = shape
-            limit = float(_parameter_kernel(scheme)(n_in, n_out))
+            limit = float(parameter_kernel(scheme)(n_in, n_out))
             lines.append(f"# U(-a, a) with a = {scheme.parameter} = {limit!r} at n_in = {n_in}, n_out = {n_out}")
             lines.append(f"params[{name!r}] = " + draw.format(index=index, shape=shape, width=2 * limit, limit=limit))
             continue
@@ -391,10 +391,10 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     from ..network.model import (
         LR_RANGE,
         Network,
-        _check_lr,
-        _module_header,
         check_arguments,
         check_batch,
+        check_learning_rate,
+        module_header,
         params_error,
     )
 
@@ -403,7 +403,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     compiled = network.compile(dtype)
     dtype = compiled.dtype
     source = compiled.source()
-    header = _module_header(network, dtype)
+    header = module_header(network, dtype)
     if not source.startswith(header):
         raise ValueError("unexpected network source header")
     body = source[len(header):]
@@ -411,13 +411,13 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     blocks = [
         f"_dtype = numpy.dtype({dtype.name!r})\n_t = _dtype.type\n_SPECS = {tuple(compiled.param_shapes.items())!r}\n",
         _helper(as_float_array, {"as_float_array": "_as_float_value"}),
-        _helper(_as_array, {"_as_array": "_as_float", "as_float_array": "_as_float_value"}),
+        _helper(as_array, {"as_array": "_as_float", "as_float_array": "_as_float_value"}),
         _helper(place, {"place": "_place"}),
         _helper(check_arguments, {"check_arguments": "_check_arguments", "params_error": "_params_error", "check_batch": "_check_batch"}),
         _helper(params_error, {"params_error": "_params_error"}),
         _helper(check_batch, {"check_batch": "_check_batch"}),
         f"_LR_RANGE = {LR_RANGE!r}\n",
-        _helper(_check_lr, {"LR_RANGE": "_LR_RANGE"}),
+        _helper(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
         _function(
             "_check", "params, X, Y, writable=False, targets=True",
             "The parameter arrays in order (trainable, then running statistics), then X and Y; ValueError if wrong.",
@@ -426,7 +426,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
         ),
         init_block(compiled),
     ]  # fmt: skip
-    from ..rulebook.rule import rule as get_rule
+    from ..rulebook.registry import rule as get_rule
 
     for name in sorted(compiled.kernels):
         rule_name, role = compiled.kernels[name]

@@ -62,7 +62,7 @@ _ACCEPTED = "float32 or float64 arrays, or integer arrays (converted)"
 
 
 @cache
-def _kernel(group: str, name: str) -> tuple[Kernel, tuple[str, ...]]:
+def stage_kernel(group: str, name: str) -> tuple[Kernel, tuple[str, ...]]:
     """The stage ``name`` of ``STAGES[group]`` printed as a numpy kernel, and its argument names in order."""
     (stage,) = [s for s in STAGES[group] if s.name == name]
     arrays = sorted({e.base for e in stage.expr.atoms(sp.Indexed)}, key=lambda base: str(base.label))
@@ -77,14 +77,14 @@ def _run(group: str, env: dict[str, np.ndarray], names: tuple[str, ...] | None =
     stages: tuple[Stage, ...] = STAGES[group]
     for stage in stages:
         if names is None or stage.name in names:
-            kernel, args = _kernel(group, stage.name)
+            kernel, args = stage_kernel(group, stage.name)
             env[stage.name] = kernel(*(env[a] for a in args))
     return env
 
 
 def kernel_sources() -> dict[str, str]:
     """The generated source of every kernel, keyed ``group.stage`` (what actually runs)."""
-    return {f"{g}.{s.name}": _kernel(g, s.name)[0].source for g, stages in STAGES.items() for s in stages}
+    return {f"{g}.{s.name}": stage_kernel(g, s.name)[0].source for g, stages in STAGES.items() for s in stages}
 
 
 # --- input checks ------------------------------------------------------------------------

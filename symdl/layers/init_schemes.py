@@ -322,7 +322,7 @@ def prove_all() -> dict[str, Proof]:
 
 
 @functools.lru_cache(maxsize=None)
-def _parameter_kernel(init: InitScheme) -> Kernel:
+def parameter_kernel(init: InitScheme) -> Kernel:
     """The scheme's a or s as a numpy kernel of (n_in, n_out), printed from the SymPy expression."""
     return compile_kernel(init.parameter, [N_IN, N_OUT], f"{init.name}_{init.parameter_name}")
 
@@ -357,7 +357,7 @@ def init_weight(
     n_out, n_in = _shape(shape)
     rng = generator(rng_or_seed, "rng_or_seed")
     kind = float_dtype(dtype)
-    parameter = float(_parameter_kernel(init)(n_in, n_out))
+    parameter = float(parameter_kernel(init)(n_in, n_out))
     if init.family == "uniform":
         # u ∈ [0, 1) → a·(2u − 1) ∈ [−a, a)
         unit = rng.random((n_out, n_in), dtype=kind)

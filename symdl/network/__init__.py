@@ -1,4 +1,4 @@
-"""Networks: the spec, BP1–BP4 as SymPy equations, their index form and proofs, the compiled network."""
+"""Networks: the spec (layers, rules, widths) and the compiled network, printed from the BP1–BP4 equations of :mod:`symdl.backprop`."""
 
 from .model import CompiledNetwork, Network, accepted_rules
 

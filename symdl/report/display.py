@@ -1,7 +1,7 @@
 """Notebook display: LaTeX and HTML for rules, derivations, BP1–BP4 and check reports, in one place.
 
 The classes (:class:`~symdl.Rule`, :class:`~symdl.VectorRule`,
-:class:`~symdl.network.equations.BackpropEquations`, :class:`~symdl.RuleReport`,
+:class:`~symdl.backprop.equations.BackpropEquations`, :class:`~symdl.RuleReport`,
 :class:`~symdl.testing.GradCheckReport`) have thin ``_repr_latex_`` /
 ``_repr_html_`` / ``_repr_mimebundle_`` methods that call the functions here,
 so Jupyter shows them typeset; nothing here imports IPython or matplotlib.
@@ -29,9 +29,9 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 if TYPE_CHECKING:
-    from ..network.equations import BackpropEquations
+    from ..backprop.equations import BackpropEquations
     from ..rulebook.rule import Rule
-    from ..rulebook.vector_rules import VectorRule
+    from ..rulebook.vector_rule import VectorRule
     from ..symbolic.proof import Proof
     from ..testing.gradcheck import GradCheckReport
     from ..verify.rules import RuleReport
@@ -374,10 +374,10 @@ def gradcheck_mimebundle(report: GradCheckReport) -> dict[str, str]:
 
 def _register() -> None:
     """Make rules, BP1–BP4 equations, check reports and gradient checks show themselves (see :mod:`symdl.display_hooks`)."""
+    from ..backprop.equations import BackpropEquations
     from ..display_hooks import register_plotter, register_renderer
-    from ..network.equations import BackpropEquations
     from ..rulebook.rule import Rule
-    from ..rulebook.vector_rules import VectorRule
+    from ..rulebook.vector_rule import VectorRule
     from ..testing.gradcheck import GradCheckReport
     from ..verify.rules import RuleReport
     from .plots import plot_rule

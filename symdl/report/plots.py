@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from ..rulebook.rule import Rule
-    from ..rulebook.vector_rules import VectorRule
+    from ..rulebook.vector_rule import VectorRule
 
 __all__ = ["EXTRA_INPUT_VALUE", "KinkMark", "PlotValues", "draw", "figure_svg", "plot_rule", "plot_values"]
 
@@ -247,7 +247,7 @@ def _check_points(points: object) -> int:
 def plot_values(rule: Rule | VectorRule, *, lo: float | None = None, hi: float | None = None, points: int = 801) -> PlotValues:
     """The numbers :func:`plot_rule` draws: x, value, derivative (NaN at kinks and gaps) and the kink marks."""
     from ..rulebook.rule import Rule
-    from ..rulebook.vector_rules import VectorRule
+    from ..rulebook.vector_rule import VectorRule
 
     if isinstance(rule, VectorRule):
         return _vector_values(rule, lo, hi, points)

@@ -1,8 +1,8 @@
 """LaTeX and MathML for report mathematics: SymPy's printers, made safe and taught symdl's matrix nodes.
 
 Every name that reaches a document (a ``Symbol``, a ``MatrixSymbol``, a
-function, the label of an :class:`~symdl.network.equations.Elementwise` or
-:class:`~symdl.network.equations.KernelCall` node) is either a plain identifier
+function, the label of an :class:`~symdl.backprop.equations.Elementwise` or
+:class:`~symdl.backprop.equations.KernelCall` node) is either a plain identifier
 (``[A-Za-z][A-Za-z0-9_]*``, printed by SymPy as usual: ``alpha`` → α) or is
 parsed by :func:`parse_name` as a tiny, closed subset of LaTeX — letters,
 digits, Greek letters, ``^``/``_`` scripts, ``\\frac``, ``\\partial``,
@@ -341,7 +341,7 @@ class ReportLatexPrinter(LatexPrinter):
         return expr._latex(self, exp)
 
     _print_RowMax = _print_ShiftMax = _print_Centered = _print_LogSumExp = _print_FirstArgMax = _own_latex
-    # The index form's generic σ, σ′, C and ∂C/∂a (symdl.network.index_form).
+    # The index form's generic σ, σ′, C and ∂C/∂a (symdl.backprop.index_form).
     _print_sigma = _print_sigma_prime = _print_cost = _print_cost_prime = _own_latex
 
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:

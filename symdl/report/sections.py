@@ -22,8 +22,11 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import sympy as sp
 
-from ..rulebook.rule import Kink, Rule, _diff, formula_rule, rule, rules
-from ..rulebook.vector_rules import VectorRule
+from ..rulebook.definition import Kink
+from ..rulebook.registry import rule, rules
+from ..rulebook.rule import Rule, formula_rule
+from ..rulebook.vector_rule import VectorRule
+from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import Proof, elementary
 from ..verify.rules import FD_TOLERANCE, RuleReport, verify_rule
@@ -126,7 +129,7 @@ def _one_rule(expr: sp.Expr, var: sp.Symbol) -> tuple[str, sp.Expr, list[sp.Expr
         if inner == var:
             return None
         t = sp.Dummy("t", real=True)
-        outer = _diff(expr.func(t), t).subs(t, inner)
+        outer = diff_away_from_jumps(expr.func(t), t).subs(t, inner)
         return "Chain rule: outer′(inner)·inner′", sp.Mul(outer, D(inner), evaluate=False), [inner]
     return None
 
@@ -189,7 +192,7 @@ def _derivative_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
     steps.append(
         Step(
             "Differentiate the definition",
-            (Math(dg, sp.Derivative(plain, var)), Math(dg, _diff(plain, var))),
+            (Math(dg, sp.Derivative(plain, var)), Math(dg, diff_away_from_jumps(plain, var))),
             f"sympy.diff of the definition by {var}, as SymPy returns it (not simplified)",
         )
     )
@@ -213,7 +216,7 @@ def _derivative_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
         steps.append(
             Step(
                 f"The derivative by {other}",
-                (Math(sp.Derivative(g, other), _diff(r.expr, other)), Math(sp.Derivative(g, other), r.textbook(other))),
+                (Math(sp.Derivative(g, other), diff_away_from_jumps(r.expr, other)), Math(sp.Derivative(g, other), r.textbook(other))),
                 _proven_note(proofs, f"d/d{other} - textbook"),
             )
         )
@@ -419,7 +422,7 @@ def _vector_head(r: VectorRule) -> sp.Expr:
 
 
 def _vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
-    from ..rulebook.vector_rules import _fresh
+    from ..rulebook.vector_rule import fresh_index
 
     d = r.definition
     out = _vector_head(r)
@@ -427,7 +430,7 @@ def _vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
     for inp in d.inputs:
         if inp.base in d.label_inputs:
             continue
-        target = inp.base[tuple(_fresh(s) for s in inp.indices)]
+        target = inp.base[tuple(fresh_index(s) for s in inp.indices)]
         D = sp.Derivative(out, target)
         raw = sp.diff(d.forward, target)
         steps.append(Step(f"Differentiate by {target}, element by element",
@@ -488,7 +491,7 @@ def _undummy(expr: sp.Basic) -> sp.Basic:
 
 def _fold_network(expr: sp.Expr, net: object, indices: Sequence[sp.Symbol]) -> sp.Expr:
     """The unrolled sums written back as z^l_i and a^l_i = σ(z^l_i) (top layer first, so whole subtrees match)."""
-    from ..network.index_form import activation_bases, sigma, unit_index
+    from ..backprop.index_form import activation_bases, sigma, unit_index
 
     for layer in range(net.depth, 0, -1):
         z_base, _ = activation_bases(layer)
@@ -506,7 +509,7 @@ def _fold_network(expr: sp.Expr, net: object, indices: Sequence[sp.Symbol]) -> s
 
 def _index_steps(depth: int) -> list[Step]:
     """C as nested sums, ∂C/∂w^l_pq by SymPy (Kronecker deltas), contracted, and = a^{l−1}_q δ^l_p through BP1/BP2."""
-    from ..network.index_form import (
+    from ..backprop.index_form import (
         COST,
         IndexNetwork,
         bias,
@@ -516,7 +519,7 @@ def _index_steps(depth: int) -> list[Step]:
         unit_index,
         weight,
     )
-    from ..network.index_proofs import (
+    from ..backprop.index_proofs import (
         instantiate,
         p,
         q,
@@ -606,14 +609,14 @@ def backprop_section(
     """BP1–BP4 for an MLP ``layers`` with ``activation`` on every layer and ``loss``: index-form derivation and proofs.
 
     Definitions and the four equations come from :class:`symdl.Network`'s
-    matrix equations and :func:`symdl.network.equations.index_equations`; the steps
+    matrix equations and :func:`symdl.backprop.equations.index_equations`; the steps
     differentiate C by w^l_pq with SymPy and contract the Kronecker deltas;
-    the checks are :mod:`symdl.network.index_proofs`'s proofs (symbolic widths,
+    the checks are :mod:`symdl.backprop.index_proofs`'s proofs (symbolic widths,
     induction step, concrete sizes when the rules are smooth) and, with
     ``verify``, a finite-difference check of the compiled network.
     """
-    from ..network.index_form import index_equations
-    from ..network.index_proofs import (
+    from ..backprop.index_form import index_equations
+    from ..backprop.index_proofs import (
         SYMBOLIC_DEPTHS,
         induction_step,
         prove_concrete_sizes,

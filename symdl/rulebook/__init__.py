@@ -1,8 +1,9 @@
 """Rules: one piece of network math as a SymPy expression, its registry and the built-in catalogues.
 
-Importing the package registers the catalogues (:mod:`.activations`,
-:mod:`.losses`, :mod:`.penalties`, :mod:`.vector_rules`); the registry in
-:mod:`.rule` never imports them itself.
+:mod:`.definition` (what a rule is made of) → :mod:`.rule` (element-wise
+rules) and :mod:`.vector_rule` (index-notation rules) → :mod:`.registry`
+(names → builders) ← the catalogues :mod:`.activations`, :mod:`.losses`,
+:mod:`.penalties`, :mod:`.vector_rules`, registered by importing this package.
 """
 
 # Registration order is the listing order within a kind (`symdl list`, reports): the vector rules first.
@@ -10,20 +11,10 @@ from . import vector_rules  # noqa: F401  (registration happens on import)
 
 # isort: split
 from . import activations, losses, penalties  # noqa: F401
-from .rule import (
-    KINK_CONVENTIONS,
-    Definition,
-    Kink,
-    Param,
-    Rule,
-    formula_rule,
-    register,
-    register_vector,
-    rule,
-    rule_params,
-    rules,
-)
-from .vector_rules import VectorRule
+from .definition import KINK_CONVENTIONS, Definition, Kink, Param
+from .registry import register, register_vector, rule, rule_params, rule_summary, rules
+from .rule import Rule, formula_rule
+from .vector_rule import VectorRule
 
 __all__ = [
     "KINK_CONVENTIONS",
@@ -37,5 +28,6 @@ __all__ = [
     "register_vector",
     "rule",
     "rule_params",
+    "rule_summary",
     "rules",
 ]

@@ -11,7 +11,8 @@ from dataclasses import replace
 import sympy as sp
 
 from ..symbolic.functions import sigmoid, softplus
-from .rule import Definition, Param, register
+from .definition import Definition, Param
+from .registry import register
 
 z = sp.Symbol("z", real=True)
 _g = sp.Symbol("g", real=True)  # the activation's output, for derivatives written in terms of it

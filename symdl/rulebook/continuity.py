@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.proof import Undecidable, breakpoints, one_sided_values
-from .rule import Rule, _diff
+from .rule import Rule
 
 __all__ = ["BoundaryJump", "PropertyReport", "boundary_properties"]
 
@@ -81,7 +82,7 @@ def boundary_properties(rule: Rule) -> PropertyReport:
     report = PropertyReport(rule.name, rule.wrt)
     try:
         report.boundaries += _jumps("value", expr, rule.wrt)
-        report.boundaries += _jumps("derivative", rule.bind(_diff(rule.expr, rule.wrt)), rule.wrt)
+        report.boundaries += _jumps("derivative", rule.bind(diff_away_from_jumps(rule.expr, rule.wrt)), rule.wrt)
     except Undecidable as why:
         report.undecided = str(why)
     return report

@@ -9,7 +9,8 @@ from __future__ import annotations
 import sympy as sp
 
 from ..symbolic.functions import log_cosh, sigmoid, softplus
-from .rule import Definition, Param, register
+from .definition import Definition, Param
+from .registry import register
 
 a = sp.Symbol("a", real=True)
 y = sp.Symbol("y", real=True)

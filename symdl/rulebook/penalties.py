@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .rule import Definition, Param, register
+from .definition import Definition, Param
+from .registry import register
 
 w = sp.Symbol("w", real=True)
 _STRENGTH = Param("lam", 0.01, "penalty strength λ")

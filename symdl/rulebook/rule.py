@@ -1,23 +1,19 @@
-"""Rules: one piece of network math held as a SymPy expression, and the registry that names them.
+"""Rule: one element-wise piece of network math held as a SymPy expression — it derives, proves, prints and compiles.
 
-A rule module (:mod:`symdl.rulebook.activations`, :mod:`symdl.rulebook.losses`,
-:mod:`symdl.rulebook.penalties`) registers a builder with :func:`register`; the builder
-takes the parameter symbols and returns a :class:`Definition`. :func:`rule`
-binds parameter values and returns a :class:`Rule`, which derives, proves,
-prints and compiles.
+Registered rules come from :func:`symdl.rulebook.registry.rule`; :func:`formula_rule`
+makes one from user formula text, parsed safely (never ``eval``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import TYPE_CHECKING, Literal, get_args
 
 import sympy as sp
 
 from ..codegen.kernel import Kernel, compile_kernel
 from ..display_hooks import Displayed, Plottable
+from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import (
     Proof,
@@ -28,199 +24,16 @@ from ..symbolic.proof import (
     prove_zero,
 )
 from ..symbolic.rewrite import stabilise
+from .definition import (
+    Definition,
+    Kind,
+    Kink,
+    KinkConvention,
+    check_convention,
+    exact_param,
+)
 
-__all__ = [
-    "KINK_CONVENTIONS",
-    "Definition",
-    "Kink",
-    "Param",
-    "Rule",
-    "formula_rule",
-    "register",
-    "register_vector",
-    "rule",
-    "rules",
-]
-
-if TYPE_CHECKING:
-    from .vector_rules import VectorRule
-
-Kind = Literal["activation", "loss", "penalty", "formula"]
-KinkConvention = Literal["pytorch", "left", "right", "average"]
-KINK_CONVENTIONS: tuple[str, ...] = get_args(KinkConvention)
-
-
-def _check_convention(kink_convention: str) -> None:
-    if kink_convention not in KINK_CONVENTIONS:
-        raise ValueError(f"unknown kink convention {kink_convention!r}; accepted: {', '.join(KINK_CONVENTIONS)}")
-
-
-@dataclass(frozen=True)
-class Param:
-    """A rule parameter: its default, the sign it must have, and what it means."""
-
-    name: str
-    default: float
-    description: str
-    positive: bool = False
-
-    def symbol(self) -> sp.Symbol:
-        return sp.Symbol(self.name, real=True, positive=self.positive or None)
-
-
-@dataclass(frozen=True)
-class Definition:
-    """What a rule builder returns: the forward expression and what is known about its derivative.
-
-    ``textbook`` is d expr / d inputs[0] as textbooks write it, possibly in
-    terms of ``output`` (the rule's value, e.g. σ' = σ(1 − σ)). ``stable_expr``
-    and ``stable_derivative`` are the forms printed as numeric code when the
-    plain forms overflow or lose digits (``stable_partials`` the same for the
-    other inputs); :meth:`Rule.prove` shows each equal to what it replaces. ``seed_form`` is another way of writing ``expr`` (the
-    seeds' max(0, z) + α·min(0, z)), also proven equal. ``pytorch_kinks`` maps
-    each kink of the derivative to the value PyTorch returns there.
-    """
-
-    expr: sp.Expr
-    inputs: tuple[sp.Symbol, ...]
-    textbook: sp.Expr | None
-    output: sp.Symbol | None = None
-    stable_expr: sp.Expr | None = None
-    stable_derivative: sp.Expr | None = None
-    stable_partials: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)  # d stable_expr / d other inputs
-    seed_form: sp.Expr | None = None
-    pytorch_kinks: Mapping[sp.Expr, sp.Expr] = field(default_factory=dict)
-    other_textbooks: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)
-    label_values: Mapping[sp.Symbol, tuple[float, ...]] = field(default_factory=dict)
-    input_ranges: Mapping[sp.Symbol, tuple[float, float]] = field(default_factory=dict)
-    exp_growth: float | None = None  # the value grows like e^{rate·x}: finite only up to log(max float)/rate
-    reduce_sum: bool = False
-    notes: str = ""
-
-
-@dataclass(frozen=True)
-class Kink:
-    """A point where the derivative jumps: the one-sided derivatives and the value returned there."""
-
-    at: sp.Expr
-    left: sp.Expr
-    right: sp.Expr
-    value: sp.Expr
-
-    def is_subgradient(self, subs: Mapping[sp.Symbol, object] | None = None) -> bool:
-        """min(left, right) ≤ value ≤ max(left, right), with parameters at ``subs``.
-
-        A one-sided value qualifies for every parameter value; otherwise the
-        check is numeric at ``subs``.
-        """
-        if any(sp.simplify(self.value - side) == 0 for side in (self.left, self.right)):
-            return True
-        if sp.simplify(self.value - (self.left + self.right) / 2) == 0:
-            return True
-        left, right, value = (sp.N(sp.sympify(e, strict=True).subs(subs or {}), 30) for e in (self.left, self.right, self.value))  # SymPy objects, not text
-        return bool(min(left, right) <= value <= max(left, right))
-
-
-@dataclass(frozen=True)
-class _Entry:
-    name: str
-    kind: Kind
-    builder: Callable[..., Definition]
-    params: tuple[Param, ...]
-    summary: str
-    vector: bool = False
-
-
-_REGISTRY: dict[str, _Entry] = {}
-
-
-def register(name: str, kind: Kind, params: tuple[Param, ...] = (), *, vector: bool = False) -> Callable:
-    """Decorator: add the builder of rule ``name`` to the registry."""
-
-    def decorate(builder: Callable[..., Definition]) -> Callable[..., Definition]:
-        if name in _REGISTRY:
-            raise RuntimeError(f"rule {name!r} is registered twice")
-        summary = (builder.__doc__ or "").strip().splitlines()[0] if builder.__doc__ else name
-        _REGISTRY[name] = _Entry(name, kind, builder, params, summary, vector)
-        return builder
-
-    return decorate
-
-
-def register_vector(name: str, kind: Kind) -> Callable:
-    """Decorator: add a vector rule's builder (returning a ``VectorDefinition``) to the registry."""
-    return register(name, kind, vector=True)
-
-
-def rules() -> dict[str, str]:
-    """Every registered rule name with its kind (activation, loss, penalty)."""
-    order = {"activation": 0, "loss": 1, "penalty": 2}
-    ranked = sorted(_REGISTRY.values(), key=lambda e: order[e.kind])
-    return {entry.name: entry.kind for entry in ranked}
-
-
-def rule_params(name: str) -> tuple[Param, ...]:
-    """The parameters of rule ``name`` with defaults and descriptions."""
-    return _entry(name).params
-
-
-def rule_summary(name: str) -> str:
-    """The one-line formula of rule ``name``."""
-    return _entry(name).summary
-
-
-def _entry(name: str) -> _Entry:
-    if not isinstance(name, str) or name not in _REGISTRY:
-        raise ValueError(f"unknown rule {name!r}; known rules: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name]
-
-
-def _exact_number(name: str, value: object) -> sp.Expr:
-    from ..symbolic.parse import exact_number
-
-    return exact_number(value, f"parameter {name!r}")
-
-
-def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: float) -> Rule | VectorRule:
-    """The rule called ``name`` with parameter values ``params`` (defaults for the rest).
-
-    ``kink_convention`` picks the derivative's value at kinks: ``"pytorch"``
-    (default; what PyTorch returns), ``"left"``/``"right"`` (a one-sided
-    derivative) or ``"average"`` (their mean). Unknown names, parameters or
-    conventions raise ``ValueError`` naming the accepted ones.
-    """
-    entry = _entry(name)
-    known = {p.name: p for p in entry.params}
-    unknown = sorted(set(params) - set(known))
-    if unknown:
-        accepted = ", ".join(known) or "none"
-        raise ValueError(f"rule {name!r} has no parameter {unknown[0]!r}; its parameters: {accepted}")
-    _check_convention(kink_convention)
-    values: dict[str, sp.Expr] = {}
-    for p in entry.params:
-        value = _exact_number(p.name, params.get(p.name, p.default))
-        if p.positive and not value > 0:
-            raise ValueError(f"parameter {p.name!r} of rule {name!r} must be > 0, got {params.get(p.name)}")
-        values[p.name] = value
-    if entry.vector:
-        from .vector_rules import VectorRule
-
-        if kink_convention != "pytorch":
-            raise ValueError(
-                f"rule {name!r} has one convention at ties (the first arg-max piece); "
-                "kink_convention applies to element-wise rules"
-            )
-
-        return VectorRule(name, entry.kind, entry.builder(), entry.summary)
-    symbols = {p.name: p.symbol() for p in entry.params}
-    definition = entry.builder(**symbols)
-    return Rule(name, entry.kind, definition, symbols, values, kink_convention, entry.summary)
-
-
-def _diff(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
-    """d expr / d var, with DiracDelta (the derivative of sign or Heaviside) as 0: it is 0 away from the
-    jump, and the value at a jump is the kink convention's business."""
-    return sp.diff(expr, var).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+__all__ = ["Rule", "formula_rule"]
 
 
 def formula_rule(
@@ -239,7 +52,7 @@ def formula_rule(
     """
     from ..symbolic.parse import FormulaError, parse
 
-    _check_convention(kink_convention)
+    check_convention(kink_convention)
     if params is not None and not isinstance(params, Mapping):
         raise TypeError(f"params must be a mapping name → value (or None), got {type(params).__name__}")
     if isinstance(symbols, str) or not all(isinstance(s, str) for s in symbols):
@@ -252,7 +65,7 @@ def formula_rule(
     by_name = {s.name: s for s in expr.free_symbols}
     inputs = tuple(by_name.get(n, sp.Symbol(n, real=True)) for n in names)
     param_symbols = {n: by_name.get(n, sp.Symbol(n, real=True)) for n in params}
-    values = {n: _exact_number(n, v) for n, v in params.items() if v is not None}
+    values = {n: exact_param(n, v) for n, v in params.items() if v is not None}
     if not expr.has(inputs[0]):
         raise FormulaError(f"formula: does not depend on {wrt!r}; the variable to differentiate by must appear")
     # max/min as Piecewise: SymPy differentiates Max into Heaviside, whose value at 0 is 1/2; a Piecewise's
@@ -265,8 +78,8 @@ def formula_rule(
     else:
         definition = Definition(
             expr=expr, inputs=inputs, textbook=None, stable_expr=stable,
-            stable_derivative=stabilise(_diff(stable, inputs[0])),
-            stable_partials={s: stabilise(_diff(stable, s)) for s in inputs[1:]},
+            stable_derivative=stabilise(diff_away_from_jumps(stable, inputs[0])),
+            stable_partials={s: stabilise(diff_away_from_jumps(stable, s)) for s in inputs[1:]},
         )
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 
@@ -329,7 +142,7 @@ class Rule(Displayed, Plottable):
     def derivative(self, wrt: sp.Symbol | str | None = None) -> sp.Expr:
         """d expr / d wrt as SymPy derives it, with the kink convention applied at kinks."""
         var = self._input(wrt)
-        derived = _diff(self.expr, var)
+        derived = diff_away_from_jumps(self.expr, var)
         return self._with_kink_values(derived) if var == self.wrt else derived
 
     def _with_kink_values(self, derived: sp.Expr) -> sp.Expr:
@@ -363,7 +176,7 @@ class Rule(Displayed, Plottable):
         conditions are periodic (sin z > 0) reports none.
         """
         try:
-            return self._kinks_of(self.bind(_diff(self.expr, self.wrt)))
+            return self._kinks_of(self.bind(diff_away_from_jumps(self.expr, self.wrt)))
         except Undecidable:
             return ()
 
@@ -389,22 +202,22 @@ class Rule(Displayed, Plottable):
             if sp.simplify(self.bind(at) - point) == 0:
                 return self.bind(value)
         # No declared value (user formulas): keep the one SymPy's derivative gives, a one-sided value or sign(0) = 0.
-        return self._natural_value(_diff(self.expr, self.wrt), point)
+        return self._natural_value(diff_away_from_jumps(self.expr, self.wrt), point)
 
     def identities(self) -> dict[str, sp.Expr]:
         """Each identity :meth:`prove` shows, as the expression that must be 0."""
         d = self.definition
         out = {}
         if d.textbook is not None:
-            out["derivative - textbook"] = _diff(self.expr, self.wrt) - self.textbook()
+            out["derivative - textbook"] = diff_away_from_jumps(self.expr, self.wrt) - self.textbook()
         for var in d.other_textbooks:
-            out[f"d/d{var} - textbook"] = _diff(self.expr, var) - self.textbook(var)
+            out[f"d/d{var} - textbook"] = diff_away_from_jumps(self.expr, var) - self.textbook(var)
         if d.stable_expr is not None:
             out["stable forward - expr"] = d.stable_expr - self.expr
         if d.stable_derivative is not None:
-            out["stable derivative - derivative"] = d.stable_derivative - _diff(self.expr, self.wrt)
+            out["stable derivative - derivative"] = d.stable_derivative - diff_away_from_jumps(self.expr, self.wrt)
         for var, partial in d.stable_partials.items():
-            out[f"stable d/d{var} - d/d{var}"] = partial - _diff(self.expr, var)
+            out[f"stable d/d{var} - d/d{var}"] = partial - diff_away_from_jumps(self.expr, var)
         if d.seed_form is not None:
             out["seed form - expr"] = d.seed_form - self.expr
         return out

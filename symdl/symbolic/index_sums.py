@@ -1,6 +1,6 @@
 r"""The algebra of index sums: one Kronecker-delta contraction, one normal form, one zero test.
 
-Every index-notation proof of symdl — BP1–BP4 (:mod:`symdl.network.index_proofs`),
+Every index-notation proof of symdl — BP1–BP4 (:mod:`symdl.backprop.index_proofs`),
 the vector rules (:mod:`symdl.rulebook.vector_rules`), batch norm
 (:mod:`symdl.layers.batchnorm_symbolic`) — and the derivation steps the reports
 show use these three functions, so a step shown is a step proven.

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..rulebook.rule import Rule, rule, rules
+from ..rulebook.registry import rule, rules
+from ..rulebook.rule import Rule
 from .rules import RuleReport
 
 __all__ = ["BACKEND_NETWORKS", "SYMPY_FREE_PRELUDE", "verify_codegen"]

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field, replace
 
 import sympy as sp
 
-from ..rulebook.rule import Rule, _diff
+from ..rulebook.rule import Rule
+from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.proof import prove_zero
 from .measures import FD_TOLERANCE, check_kinks, fd_error
 
@@ -37,14 +38,14 @@ class MutationReport:
 
 def mutants(r: Rule) -> dict[str, sp.Expr]:
     """Mistaken derivatives of ``r`` by its first input, by label (symbolic in the parameters)."""
-    d = _diff(r.expr, r.wrt)
+    d = diff_away_from_jumps(r.expr, r.wrt)
     found = {"sign flip": -d, "factor two": 2 * d, "function for derivative": r.expr}
     terms = sp.Add.make_args(sp.expand(d)) if not d.has(sp.Piecewise) else ()
     if len(terms) > 1:
         found["dropped term"] = d - terms[0]
     others = [s for s in r.inputs[1:]] + [s for s in r.param_symbols.values()]
     if others:
-        found["wrong variable"] = _diff(r.expr, others[0])
+        found["wrong variable"] = diff_away_from_jumps(r.expr, others[0])
     return found
 
 
@@ -57,7 +58,7 @@ def mutation_report(r: Rule, points: int = 50) -> MutationReport:
     """Run every mutant of ``r`` through the finite-difference and kink checks of :mod:`symdl.verify.measures`."""
 
     report = MutationReport()
-    truth = _diff(r.expr, r.wrt)
+    truth = diff_away_from_jumps(r.expr, r.wrt)
     kinks = [k.at for k in r.kinks]
     for label, mutant in mutants(r).items():
         if prove_zero(r.bind(mutant - truth), r.wrt, exclude=kinks):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import numpy as np
 import sympy as sp
 
-from ..network.equations import BackpropEquations
+from ..backprop.equations import BackpropEquations
 from ..network.model import CompiledNetwork, Network
 from ..testing.network_check import check_network_grad
 from .rules import RuleReport
@@ -59,7 +59,7 @@ def _negated_loss_gradient(eqs: BackpropEquations) -> BackpropEquations:
 
 
 def _minus_ones(like: sp.MatrixExpr) -> sp.MatrixExpr:
-    from ..network.equations import Elementwise
+    from ..backprop.equations import Elementwise
 
     (array,) = like.arrays[:1]
     x = sp.Symbol("x", real=True)
@@ -116,7 +116,7 @@ CONCRETE_PROOFS: tuple[tuple[str, tuple[int, ...], str | None, str | None], ...]
 
 def verify_backprop_proofs() -> list[RuleReport]:
     """One row proving BP1–BP4 for symbolic widths (depths 1–3 and the induction step), one per concrete proof."""
-    from ..network.index_proofs import (
+    from ..backprop.index_proofs import (
         SYMBOLIC_DEPTHS,
         prove_concrete_sizes,
         prove_induction_step,

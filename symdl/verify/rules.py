@@ -19,8 +19,9 @@ import numpy as np
 
 from ..codegen.kernel import compile_kernel
 from ..display_hooks import Displayed
-from ..rulebook.rule import Rule, rule, rule_params, rules
-from ..rulebook.vector_rules import VectorRule
+from ..rulebook.registry import rule, rule_params, rules
+from ..rulebook.rule import Rule
+from ..rulebook.vector_rule import VectorRule
 from ..testing import (
     ACCURACY_RTOL,
     STABILITY_LIMIT,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
-from ..rulebook.vector_rules import COTANGENT, ROW_COTANGENT, VectorRule, at_size
+from ..rulebook.vector_rule import COTANGENT, ROW_COTANGENT, VectorRule, at_size
 from ..testing import STABILITY_LIMIT, fd_step, mpmath_reference
 
 __all__ = ["check_vector_rule"]

@@ -14,7 +14,7 @@ the library, whose own derivatives are proven by their rules.
 here (:func:`width`, :func:`unit_index`, :func:`weight`, :func:`bias`, …);
 :func:`index_equations` states BP1–BP4 over the same names. The normal form
 of such sums is in :mod:`symdl.symbolic.index_sums`, the proofs that the equations are
-the derivative of C in :mod:`symdl.network.index_proofs`.
+the derivative of C in :mod:`symdl.backprop.index_proofs`.
 """
 
 from __future__ import annotations

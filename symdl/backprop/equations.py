@@ -16,9 +16,9 @@ for any width. Element-wise functions are :class:`Elementwise` nodes that
 carry the rule's SymPy expression (a ``Lambda``); a vector rule (softmax, the
 softmax cross-entropy) enters as a :class:`VectorRuleCall`, and BP1
 becomes δᴸ = J_σ(zᴸ)ᵀ ∇ₐC. The proofs that these equations are the
-derivative of C are in :mod:`symdl.network.index_proofs`: index notation (any
-width, :func:`~symdl.network.index_proofs.prove_symbolic_widths`) and
-:func:`symdl.network.index_proofs.prove_concrete_sizes` (scalars, exact).
+derivative of C are in :mod:`symdl.backprop.index_proofs`: index notation (any
+width, :func:`~symdl.backprop.index_proofs.prove_symbolic_widths`) and
+:func:`symdl.backprop.index_proofs.prove_concrete_sizes` (scalars, exact).
 
 SymPy's own derivative of matrix expressions is never used: it returns
 wrong results without an error (DESIGN.md).

@@ -1,7 +1,7 @@
 r"""Proofs that BP1–BP4 in index notation are the derivative of C: symbolic widths, induction, concrete sizes.
 
 Symbolic widths (:func:`prove_symbolic_widths`, depth 1–3): C of
-:class:`~symdl.network.index_form.IndexNetwork` is differentiated directly by
+:class:`~symdl.backprop.index_form.IndexNetwork` is differentiated directly by
 w^l_{pq} and b^l_p (SymPy's chain rule through the nested sums yields
 Kronecker deltas), the deltas are contracted (:func:`symdl.symbolic.index_sums.contract_deltas`,
 for p, q in the ranges of their layers), and the result is compared with the
@@ -335,7 +335,7 @@ class _UnitRules:
 
 
 def _smooth_rule_names(kind: str, arity: int) -> list[str]:
-    from ..rulebook.rule import rule, rules
+    from ..rulebook.registry import rule, rules
 
     names = []
     for name, rule_kind in rules().items():
@@ -349,7 +349,7 @@ def _smooth_rule_names(kind: str, arity: int) -> list[str]:
 
 
 def _check_rule_name(name: object, kind: str, arity: int) -> None:
-    from ..rulebook.rule import rules
+    from ..rulebook.registry import rules
 
     if not isinstance(name, str) or rules().get(name) != kind:
         accepted = ", ".join(_smooth_rule_names(kind, arity))
@@ -357,7 +357,7 @@ def _check_rule_name(name: object, kind: str, arity: int) -> None:
 
 
 def _library_rule(name: str, kind: str, arity: int, params: Mapping[str, object]):
-    from ..rulebook.rule import rule, rule_params
+    from ..rulebook.registry import rule, rule_params
 
     names = {prm.name for prm in rule_params(name)}
     r = rule(name, **{key: value for key, value in params.items() if key in names})
@@ -371,7 +371,7 @@ def _library_rule(name: str, kind: str, arity: int, params: Mapping[str, object]
 
 
 def _unit_rules(activation: str | None, loss: str | None, params: Mapping[str, object]) -> _UnitRules:
-    from ..rulebook.rule import rule_params
+    from ..rulebook.registry import rule_params
 
     wanted = ((activation, "activation", 1), (loss, "loss", 2))
     chosen = [(name, kind, arity) for name, kind, arity in wanted if name is not None]

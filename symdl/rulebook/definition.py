@@ -1,0 +1,109 @@
+"""What a rule is made of: its parameters, its definition as SymPy, its kinks, and the kink conventions.
+
+A rule builder (:mod:`symdl.rulebook.activations`, :mod:`.losses`,
+:mod:`.penalties`) takes the parameter symbols and returns a
+:class:`Definition`; :class:`Param` describes each parameter and
+:class:`Kink` a point where the derivative jumps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import sympy as sp
+
+__all__ = [
+    "KINK_CONVENTIONS",
+    "Definition",
+    "Kind",
+    "Kink",
+    "KinkConvention",
+    "Param",
+    "check_convention",
+    "exact_param",
+]
+
+Kind = Literal["activation", "loss", "penalty", "formula"]
+KinkConvention = Literal["pytorch", "left", "right", "average"]
+KINK_CONVENTIONS: tuple[str, ...] = get_args(KinkConvention)
+
+
+def check_convention(kink_convention: str) -> None:
+    """Raise ValueError unless ``kink_convention`` is one of KINK_CONVENTIONS."""
+    if kink_convention not in KINK_CONVENTIONS:
+        raise ValueError(f"unknown kink convention {kink_convention!r}; accepted: {', '.join(KINK_CONVENTIONS)}")
+
+
+def exact_param(name: str, value: object) -> sp.Expr:
+    """A parameter value as an exact SymPy number (0.1 → 1/10), or ValueError naming the parameter."""
+    from ..symbolic.parse import exact_number
+
+    return exact_number(value, f"parameter {name!r}")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A rule parameter: its default, the sign it must have, and what it means."""
+
+    name: str
+    default: float
+    description: str
+    positive: bool = False
+
+    def symbol(self) -> sp.Symbol:
+        return sp.Symbol(self.name, real=True, positive=self.positive or None)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """What a rule builder returns: the forward expression and what is known about its derivative.
+
+    ``textbook`` is d expr / d inputs[0] as textbooks write it, possibly in
+    terms of ``output`` (the rule's value, e.g. σ' = σ(1 − σ)). ``stable_expr``
+    and ``stable_derivative`` are the forms printed as numeric code when the
+    plain forms overflow or lose digits (``stable_partials`` the same for the
+    other inputs); :meth:`Rule.prove` shows each equal to what it replaces. ``seed_form`` is another way of writing ``expr`` (the
+    seeds' max(0, z) + α·min(0, z)), also proven equal. ``pytorch_kinks`` maps
+    each kink of the derivative to the value PyTorch returns there.
+    """
+
+    expr: sp.Expr
+    inputs: tuple[sp.Symbol, ...]
+    textbook: sp.Expr | None
+    output: sp.Symbol | None = None
+    stable_expr: sp.Expr | None = None
+    stable_derivative: sp.Expr | None = None
+    stable_partials: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)  # d stable_expr / d other inputs
+    seed_form: sp.Expr | None = None
+    pytorch_kinks: Mapping[sp.Expr, sp.Expr] = field(default_factory=dict)
+    other_textbooks: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)
+    label_values: Mapping[sp.Symbol, tuple[float, ...]] = field(default_factory=dict)
+    input_ranges: Mapping[sp.Symbol, tuple[float, float]] = field(default_factory=dict)
+    exp_growth: float | None = None  # the value grows like e^{rate·x}: finite only up to log(max float)/rate
+    reduce_sum: bool = False
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A point where the derivative jumps: the one-sided derivatives and the value returned there."""
+
+    at: sp.Expr
+    left: sp.Expr
+    right: sp.Expr
+    value: sp.Expr
+
+    def is_subgradient(self, subs: Mapping[sp.Symbol, object] | None = None) -> bool:
+        """min(left, right) ≤ value ≤ max(left, right), with parameters at ``subs``.
+
+        A one-sided value qualifies for every parameter value; otherwise the
+        check is numeric at ``subs``.
+        """
+        if any(sp.simplify(self.value - side) == 0 for side in (self.left, self.right)):
+            return True
+        if sp.simplify(self.value - (self.left + self.right) / 2) == 0:
+            return True
+        left, right, value = (sp.N(sp.sympify(e, strict=True).subs(subs or {}), 30) for e in (self.left, self.right, self.value))  # SymPy objects, not text
+        return bool(min(left, right) <= value <= max(left, right))

@@ -1,0 +1,115 @@
+"""The rule registry: names → builders, and :func:`rule`, which binds parameter values and returns the rule.
+
+A catalogue module registers each builder with :func:`register` (element-wise
+rules, built into :class:`~symdl.rulebook.rule.Rule`) or :func:`register_vector`
+(index-notation rules, built into :class:`~symdl.rulebook.vector_rule.VectorRule`).
+The registry never imports the catalogues; :mod:`symdl.rulebook` does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sympy as sp
+
+from .definition import (
+    Definition,
+    Kind,
+    KinkConvention,
+    Param,
+    check_convention,
+    exact_param,
+)
+from .rule import Rule
+from .vector_rule import VectorRule
+
+__all__ = ["register", "register_vector", "rule", "rule_params", "rule_summary", "rules"]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    name: str
+    kind: Kind
+    builder: Callable[..., Definition]
+    params: tuple[Param, ...]
+    summary: str
+    vector: bool = False
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register(name: str, kind: Kind, params: tuple[Param, ...] = (), *, vector: bool = False) -> Callable:
+    """Decorator: add the builder of rule ``name`` to the registry."""
+
+    def decorate(builder: Callable[..., Definition]) -> Callable[..., Definition]:
+        if name in _REGISTRY:
+            raise RuntimeError(f"rule {name!r} is registered twice")
+        summary = (builder.__doc__ or "").strip().splitlines()[0] if builder.__doc__ else name
+        _REGISTRY[name] = _Entry(name, kind, builder, params, summary, vector)
+        return builder
+
+    return decorate
+
+
+def register_vector(name: str, kind: Kind) -> Callable:
+    """Decorator: add a vector rule's builder (returning a ``VectorDefinition``) to the registry."""
+    return register(name, kind, vector=True)
+
+
+def rules() -> dict[str, str]:
+    """Every registered rule name with its kind (activation, loss, penalty)."""
+    order = {"activation": 0, "loss": 1, "penalty": 2}
+    ranked = sorted(_REGISTRY.values(), key=lambda e: order[e.kind])
+    return {entry.name: entry.kind for entry in ranked}
+
+
+def rule_params(name: str) -> tuple[Param, ...]:
+    """The parameters of rule ``name`` with defaults and descriptions."""
+    return _entry(name).params
+
+
+def rule_summary(name: str) -> str:
+    """The one-line formula of rule ``name``."""
+    return _entry(name).summary
+
+
+def _entry(name: str) -> _Entry:
+    if not isinstance(name, str) or name not in _REGISTRY:
+        raise ValueError(f"unknown rule {name!r}; known rules: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: float) -> Rule | VectorRule:
+    """The rule called ``name`` with parameter values ``params`` (defaults for the rest).
+
+    ``kink_convention`` picks the derivative's value at kinks: ``"pytorch"``
+    (default; what PyTorch returns), ``"left"``/``"right"`` (a one-sided
+    derivative) or ``"average"`` (their mean). Unknown names, parameters or
+    conventions raise ``ValueError`` naming the accepted ones.
+    """
+    entry = _entry(name)
+    known = {p.name: p for p in entry.params}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        accepted = ", ".join(known) or "none"
+        raise ValueError(f"rule {name!r} has no parameter {unknown[0]!r}; its parameters: {accepted}")
+    check_convention(kink_convention)
+    values: dict[str, sp.Expr] = {}
+    for p in entry.params:
+        value = exact_param(p.name, params.get(p.name, p.default))
+        if p.positive and not value > 0:
+            raise ValueError(f"parameter {p.name!r} of rule {name!r} must be > 0, got {params.get(p.name)}")
+        values[p.name] = value
+    if entry.vector:
+        if kink_convention != "pytorch":
+            raise ValueError(
+                f"rule {name!r} has one convention at ties (the first arg-max piece); "
+                "kink_convention applies to element-wise rules"
+            )
+
+        return VectorRule(name, entry.kind, entry.builder(), entry.summary)
+    symbols = {p.name: p.symbol() for p in entry.params}
+    definition = entry.builder(**symbols)
+    return Rule(name, entry.kind, definition, symbols, values, kink_convention, entry.summary)
