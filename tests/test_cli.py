@@ -108,6 +108,16 @@ def test_derive_json_sigmoid_is_proven(capsys):
     assert sp.expand(derivative - s * (1 - s)) == 0
 
 
+def test_derive_shows_the_stable_form_the_code_prints(capsys):
+    d = derive_json(capsys, "log(exp(z) + 1)")
+    assert d["expr"] == "log(exp(z) + 1)" and d["derivative"] == "exp(z)/(exp(z) + 1)"  # as typed
+    assert d["code_form"] == {"expr": "softplus(z)", "derivative": "sigmoid(z)", "rewrites": ["softplus"]}
+    assert d["proofs"]["stable forward - expr"] and d["proofs"]["stable derivative - derivative"]
+    assert derive_json(capsys, "sigmoid")["code_form"] is None
+    code, out, _ = run(capsys, "derive", "log(exp(z) + 1)")
+    assert code == 0 and "softplus(z)   (rewrite pass: softplus; proven equal)" in out
+
+
 @pytest.mark.parametrize(("convention", "value"), [("pytorch", "0"), ("left", "0"), ("right", "1"), ("average", "1/2")])
 def test_derive_json_relu_kinks(capsys, convention, value):
     d = derive_json(capsys, "relu", "--kink-convention", convention)

@@ -52,10 +52,19 @@ def test_check_passes_the_real_huber_and_the_variant_at_d_2(capsys):
     assert capsys.readouterr().out.rstrip().endswith("PASS")
 
 
-def test_check_flags_the_naive_softplus_and_names_the_stable_rule(capsys):
-    assert main(["check", "log(exp(z) + 1)"]) == 1
+def test_check_flags_the_naive_softplus_as_typed_and_names_the_stable_form(capsys):
+    """The code prints the rewrite pass's softplus(z), so the check passes; the text as typed still overflows."""
+    assert main(["check", "log(exp(z) + 1)"]) == 0
     out = capsys.readouterr().out
-    assert "unstable" in out and "'softplus' is the same function" in out
+    assert "as typed, log(exp(z) + 1) is unstable" in out and "overflow" in out
+    assert "generated code uses softplus(z), proven equal (rewrite softplus)" in out
+    assert "'softplus' is the same function" in out
+
+
+def test_check_says_nothing_of_rewrites_when_none_applies(capsys):
+    assert main(["check", "z**2"]) == 0
+    out = capsys.readouterr().out
+    assert "as typed" not in out and "generated code uses" not in out
 
 
 def test_check_json(capsys):

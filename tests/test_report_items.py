@@ -21,7 +21,7 @@ from symdl.report.sections import (
 )
 from symdl.rulebook.definition import Definition
 from symdl.rulebook.rule import Rule
-from symdl.symbolic.functions import sigmoid
+from symdl.symbolic.functions import sigmoid, softplus
 
 ELEMENTWISE = [name for name in symdl.rules() if isinstance(symdl.rule(name), symdl.Rule)]
 VECTOR = [name for name in symdl.rules() if isinstance(symdl.rule(name), symdl.VectorRule)]
@@ -187,10 +187,11 @@ def test_formula_section_keeps_user_text_out():
     texts = [section.title, section.summary, section.plot.caption]
     texts += [s.title + s.note for s in section.steps + section.kinks] + [c.what + c.detail for c in section.checks]
     assert not any(text in t for t in texts)
-    # the naive softplus is proven and accurate, but overflows for large z: the stability check says so
-    failed = [c for c in section.checks if not c.passed]
-    assert [c.what for c in failed] == ["finite and warning-free for inputs up to ±1000 (float32 and float64)"]
-    assert "float" in failed[0].detail
+    # the naive softplus is printed from the rewrite pass's softplus(z): every check passes, stability included
+    assert all(c.passed for c in section.checks), [c.what for c in section.checks if not c.passed]
+    assert any("finite and warning-free" in c.what for c in section.checks)
+    stable = next(s for s in section.steps if s.title == "The numerically stable form")
+    assert [m.rhs for m in stable.math] == [softplus(z), sigmoid(z)] and "NOT" not in stable.note
     assert next(c for c in section.checks if "finite differences" in c.what).passed
 
 

@@ -818,12 +818,16 @@ def test_python_scalars_do_not_upcast_float32(name, scalar):
         assert kernel(a, scalar).dtype == np.float32
 
 
-def test_verify_rule_accepts_a_formula_rule_and_flags_the_naive_softplus():
+def test_verify_rule_accepts_a_formula_rule_and_flags_the_naive_softplus_as_typed():
     from symdl.verify import verify_rule
+    from symdl.verify.rules import typed_form_instability
 
-    naive = verify_rule(symdl.formula_rule("log(exp(z) + 1)"), points=20)
+    typed = symdl.formula_rule("log(exp(z) + 1)")
+    naive = verify_rule(typed, points=20)
     assert naive.fd_error < 1e-6 and naive.accuracy64 < 1e-13
-    assert naive.unstable and not naive.passed  # e^z overflows at z = 1000
+    assert naive.passed and not naive.unstable  # the code prints the rewrite pass's softplus(z)
+    assert any("overflow" in p for p in typed_form_instability(typed))  # e^z overflows at z = 1000 as typed
+    assert typed_form_instability(symdl.formula_rule("z**2")) == []
     assert verify_rule(symdl.formula_rule("softplus(z)"), points=20).passed
 
 

@@ -32,7 +32,8 @@ def _stable_equivalent(r: Any) -> str | None:
 def cmd_check(args: argparse.Namespace) -> int:
     """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values."""
     from ..rulebook.continuity import boundary_properties
-    from ..verify.rules import verify_rule
+    from ..symbolic.rewrite import describe_stable_form
+    from ..verify.rules import typed_form_instability, verify_rule
 
     r = build_rule(args)
     if not r.element_wise:
@@ -83,7 +84,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         out(f"  numeric: {' '.join(report_row(report)[1:])}")
         for line in failure_details(report)[:1]:
             out(f"  {line}")
-        if report.unstable:
+        typed = typed_form_instability(r)
+        if typed:
+            out(f"  as typed, {r.name} is unstable: {typed[0]}")
+        if (code_form := describe_stable_form(r.bind(r.expr))) is not None:
+            out(f"  {code_form}")
+        if report.unstable or typed:
             stable = _stable_equivalent(r)
             if stable:
                 out(f"  symdl's rule {stable!r} is the same function, printed stably: symdl derive {stable} --format python")

@@ -27,6 +27,10 @@ def _print_text(d: dict[str, Any]) -> None:
     if d["textbook"] is not None:
         where = f"   ({d['output']} = f({args}))" if d["output"] and d["output"] in d["textbook"] else ""
         rows.append(("textbook", d["textbook"] + where))
+    if d["code_form"] is not None:
+        rewrites = ", ".join(d["code_form"]["rewrites"])
+        rows.append(("code", f"{d['code_form']['expr']}   (rewrite pass: {rewrites}; proven equal)"))
+        rows.append((f"code d/d{d['wrt']}", d["code_form"]["derivative"]))
     for kink in d["kinks"]:
         rows.append(
             ("kink", f"{d['wrt']} = {kink['at']}: left {kink['left']}, right {kink['right']}, returned {kink['value']}")

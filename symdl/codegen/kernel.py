@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.numpy import NumPyPrinter
 
 from ..symbolic.functions import NamedFunction
+from ..symbolic.rewrite import stable_primitives
 
 __all__ = ["Kernel", "KernelPrinter", "SymdlNumpyPrinter", "compile_kernel", "printable"]
 
@@ -183,31 +183,8 @@ def finish(
 
 
 def use_expm1_log1p(expr: sp.Expr) -> sp.Expr:
-    """exp(u) − 1 → expm1(u) and log(1 + u) → log1p(u), exact where the plain forms cancel.
-
-    (SymPy's ``optimize`` does this too but also rearranges the rest, e.g. it
-    turns e^{−2|z|} into e^{2|z|}, which overflows.)
-    """
-
-    def rewrite_add(add: sp.Add) -> sp.Expr:
-        # c·e^u − c, in whichever form SymPy left it (it distributes float coefficients).
-        terms = list(add.args)
-        for term in terms:
-            coeff, rest = term.as_coeff_Mul()
-            if isinstance(rest, sp.exp) and -coeff in terms:
-                terms.remove(term)
-                terms.remove(-coeff)
-                return sp.Add(coeff * expm1(rest.args[0]), *terms)
-        return add
-
-    def rewrite_log(log: sp.log) -> sp.Expr:
-        arg = log.args[0]
-        if isinstance(arg, sp.Add) and sp.S.One in arg.args:
-            return log1p(arg - 1)
-        return log
-
-    expr = expr.replace(lambda e: isinstance(e, sp.Add), rewrite_add)
-    return expr.replace(lambda e: isinstance(e, sp.log), rewrite_log)
+    """exp(u) − 1 → expm1(u) and log(1 + u) → log1p(u): the rewrite pass's :func:`~symdl.symbolic.rewrite.stable_primitives`."""
+    return stable_primitives(expr)
 
 
 def printable(expr: sp.Expr, name: str, differentiable: bool = False) -> sp.Expr:

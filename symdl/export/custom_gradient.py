@@ -29,7 +29,7 @@ from __future__ import annotations
 import builtins
 import keyword
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -43,65 +43,12 @@ from ..codegen.naming import class_name
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule, formula_rule
 from ..rulebook.vector_rule import VectorRule
-from ..symbolic.functions import log_cosh, sigmoid, softplus
+from ..symbolic.rewrite import stabilise
 
+# stabilise is the rewrite pass (symdl.symbolic.rewrite), re-exported where it was first public.
 __all__ = ["SUPPORTED_VECTOR_RULES", "rule_module_source", "stabilise", "to_jax", "to_torch"]
 
 SUPPORTED_VECTOR_RULES: tuple[str, ...] = ("softmax", "softmax_cross_entropy")
-
-
-# --- formula text → named functions -------------------------------------------------
-
-
-def _one_plus_exp(expr: sp.Expr) -> sp.Expr | None:
-    """u when ``expr`` is 1 + e^u, else None."""
-    if isinstance(expr, sp.Add) and len(expr.args) == 2 and sp.S.One in expr.args:
-        (other,) = [t for t in expr.args if t != sp.S.One]
-        if isinstance(other, sp.exp):
-            return other.args[0]
-    return None
-
-
-def stabilise(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with log(1 + e^u) → softplus(u), e^u/(1 + e^u) and 1/(1 + e^{−u}) → σ(u), log cosh u → log_cosh(u).
-
-    Each replacement is the named function's definition, so the value is
-    unchanged; what changes is the printed code (the stable forms) and the
-    derivative SymPy takes (σ(u) instead of e^u/(e^u + 1), which is nan at
-    u = 1000).
-
-    >>> z = sp.Symbol("z", real=True)
-    >>> stabilise(sp.log(sp.exp(z) + 1))
-    softplus(z)
-    >>> stabilise(sp.exp(z) / (sp.exp(z) + 1))
-    sigmoid(z)
-    """
-
-    def softplus_of_log(e: sp.log) -> sp.Expr:
-        u = _one_plus_exp(e.args[0])
-        if u is not None:
-            return softplus(u)
-        if isinstance(e.args[0], sp.cosh):
-            return log_cosh(e.args[0].args[0])
-        return e
-
-    def sigmoid_of_mul(e: sp.Mul) -> sp.Expr:
-        # e^u · (1 + e^u)^{-1} = σ(u)
-        factors = list(e.args)
-        for f in factors:
-            if isinstance(f, sp.Pow) and f.exp == -1 and (u := _one_plus_exp(f.base)) is not None and sp.exp(u) in factors:
-                factors.remove(f)
-                factors.remove(sp.exp(u))
-                return sp.Mul(sigmoid(u), *factors)
-        return e
-
-    def sigmoid_of_pow(e: sp.Pow) -> sp.Expr:
-        u = _one_plus_exp(e.base)
-        return sigmoid(-u) if e.exp == -1 and u is not None else e
-
-    expr = expr.replace(lambda e: isinstance(e, sp.log), softplus_of_log)
-    expr = expr.replace(lambda e: isinstance(e, sp.Mul), sigmoid_of_mul)
-    return expr.replace(lambda e: isinstance(e, sp.Pow), sigmoid_of_pow)
 
 
 # --- what to print ----------------------------------------------------------------
@@ -126,11 +73,8 @@ def _resolve(
         if wrt is not None or symbols:
             raise ValueError(f"wrt and symbols apply to formula text; rule {rule_or_formula!r} has fixed inputs")
         return rule(rule_or_formula, **dict(params or {}))
-    r = formula_rule(rule_or_formula, wrt=wrt or "z", params=params, symbols=symbols)
-    stable = stabilise(r.definition.expr)
-    if stable == r.definition.expr:
-        return r
-    return Rule(r.name, r.kind, replace(r.definition, expr=stable), r.param_symbols, r.params, r.kink_convention, r.summary)
+    # formula_rule already carries the rewrite pass's stable form, which numeric_*_expr print.
+    return formula_rule(rule_or_formula, wrt=wrt or "z", params=params, symbols=symbols)
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from ..backends import Backend, get_backend
 from ..codegen.index_kernels import as_array, place
 from ..codegen.kernel import as_float_array, finish
 from ..rulebook.derivation import Derives, RuleLike
+from ..symbolic.rewrite import describe_stable_form
 from ..version import __version__
 
 __all__ = ["network_module", "rule_module"]
@@ -134,6 +135,8 @@ def rule_module(rule: RuleLike, *, wrt: str | None = None) -> str:
     ]
     if rule.kind == "formula":
         spec.insert(0, f"formula text: {rule.name}")
+        if (code_form := describe_stable_form(rule.bind(rule.expr))) is not None:
+            spec.insert(1, f"{code_form}.")
     derivation = rule.derivation()
     kinks = [f"{rule.wrt.name} = {k.at}: left {k.left}, right {k.right}, returned {k.value}" for k in derivation.kinks]
     sections = [

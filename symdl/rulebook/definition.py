@@ -63,8 +63,8 @@ class Definition:
     ``textbook`` is d expr / d inputs[0] as textbooks write it, possibly in
     terms of ``output`` (the rule's value, e.g. σ' = σ(1 − σ)). ``stable_expr``
     and ``stable_derivative`` are the forms printed as numeric code when the
-    plain forms overflow or lose digits; :meth:`Rule.prove` shows each equal to
-    what it replaces. ``seed_form`` is another way of writing ``expr`` (the
+    plain forms overflow or lose digits (``stable_partials`` the same for the
+    other inputs); :meth:`Rule.prove` shows each equal to what it replaces. ``seed_form`` is another way of writing ``expr`` (the
     seeds' max(0, z) + α·min(0, z)), also proven equal. ``pytorch_kinks`` maps
     each kink of the derivative to the value PyTorch returns there.
     """
@@ -75,6 +75,7 @@ class Definition:
     output: sp.Symbol | None = None
     stable_expr: sp.Expr | None = None
     stable_derivative: sp.Expr | None = None
+    stable_partials: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)  # d stable_expr / d other inputs
     seed_form: sp.Expr | None = None
     pytorch_kinks: Mapping[sp.Expr, sp.Expr] = field(default_factory=dict)
     other_textbooks: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)

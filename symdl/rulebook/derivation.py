@@ -202,6 +202,25 @@ class Derivation:
         return tuple(self.rule.kink_steps()) if self.kinks else ()
 
     @cached_property
+    def code_form(self) -> Mapping[str, Any] | None:
+        """The stable form the generated code prints for a formula (:mod:`symdl.symbolic.rewrite`), when one applies.
+
+        ``{"expr", "derivative", "rewrites"}``: the rewritten forward expression and
+        derivative, and the names of the rewrites used; None for library rules
+        (their stable forms are part of their definition) and formulas the pass leaves alone.
+        """
+        from ..symbolic.rewrite import applied_rewrites
+
+        r = self.rule
+        if r.kind != "formula" or getattr(r.definition, "stable_expr", None) is None:
+            return None
+        return {
+            "expr": str(r.numeric_forward_expr()),
+            "derivative": str(r.numeric_derivative_expr(self.wrt)),
+            "rewrites": list(applied_rewrites(r.bind(r.expr))),
+        }
+
+    @cached_property
     def kernels(self) -> tuple[Kernel, Kernel]:
         """The numpy kernels of the forward pass and of this derivative (VJP for vector rules), compiled once."""
         return self.rule.numeric(), self.rule.numeric_derivative(self.wrt)
@@ -223,6 +242,7 @@ class Derivation:
             "kinks": [
                 {"at": str(k.at), "left": str(k.left), "right": str(k.right), "value": str(k.value)} for k in self.kinks
             ],
+            "code_form": None if self.code_form is None else dict(self.code_form),
             "proven": self.proven,
             "proofs": {label: bool(p) for label, p in proofs.items()},
             "methods": {label: getattr(p, "method", "") for label, p in proofs.items()},

@@ -23,6 +23,7 @@ from ..symbolic.proof import (
     prove_named_function,
     prove_zero,
 )
+from ..symbolic.rewrite import stabilise
 from .definition import (
     Definition,
     Kind,
@@ -73,7 +74,16 @@ def formula_rule(
     # max/min as Piecewise: SymPy differentiates Max into Heaviside, whose value at 0 is 1/2; a Piecewise's
     # derivative takes the branch that holds at the kink (relu(z) → 0 at 0, as PyTorch).
     expr = expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
-    definition = Definition(expr=expr, inputs=inputs, textbook=None)
+    # The text as typed is what is shown and proven; code prints the rewrite pass's stable form (proven equal).
+    stable = stabilise(expr)
+    if stable == expr:
+        definition = Definition(expr=expr, inputs=inputs, textbook=None)
+    else:
+        definition = Definition(
+            expr=expr, inputs=inputs, textbook=None, stable_expr=stable,
+            stable_derivative=stabilise(diff_away_from_jumps(stable, inputs[0])),
+            stable_partials={s: stabilise(diff_away_from_jumps(stable, s)) for s in inputs[1:]},
+        )
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 
 
@@ -237,6 +247,8 @@ class Rule(Derives, Displayed, Plottable):
             out["stable forward - expr"] = d.stable_expr - self.expr
         if d.stable_derivative is not None:
             out["stable derivative - derivative"] = d.stable_derivative - diff_away_from_jumps(self.expr, self.wrt)
+        for var, partial in d.stable_partials.items():
+            out[f"stable d/d{var} - d/d{var}"] = partial - diff_away_from_jumps(self.expr, var)
         if d.seed_form is not None:
             out["seed form - expr"] = d.seed_form - self.expr
         return out
@@ -289,6 +301,8 @@ class Rule(Derives, Displayed, Plottable):
         var = self._input(wrt)
         if var == self.wrt and self.definition.stable_derivative is not None:
             return self.bind(self._with_kink_values(self.definition.stable_derivative))
+        if var != self.wrt and var in self.definition.stable_partials:
+            return self.bind(self.definition.stable_partials[var])  # proven equal to the derivative
         if var != self.wrt and var in self.definition.other_textbooks:
             return self.bind(self.definition.other_textbooks[var])  # proven equal to the derivative
         return self.bind(self.derivative(var))

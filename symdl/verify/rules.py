@@ -33,7 +33,7 @@ from ..testing import (
 from .measures import FD_TOLERANCE, _fd_error, _points, check_kinks
 from .vector_rules import check_vector_rule
 
-__all__ = ["FD_TOLERANCE", "RuleReport", "verify_rule", "verify_rules"]
+__all__ = ["FD_TOLERANCE", "RuleReport", "typed_form_instability", "verify_rule", "verify_rules"]
 
 @dataclass
 class RuleReport(Displayed):
@@ -121,6 +121,21 @@ def verify_rule(
         report.mutants_killed, report.mutants_total = mutations.killed, mutations.total
         report.mutant_survivors = mutations.survivors
     return report
+
+
+def typed_form_instability(r: Rule) -> list[str]:
+    """Where the formula *as typed* (not the rewrite pass's stable form the code prints) overflows or warns.
+
+    Empty when the rule has no stable form of its own (its code is the typed
+    form, which :func:`verify_rule` already checks) or the typed form is stable.
+    """
+    if not isinstance(r, Rule):
+        raise TypeError(f"typed_form_instability takes an element-wise rule, got {type(r).__name__}")
+    if r.definition.stable_expr is None:
+        return []
+    kernels = [compile_kernel(r.bind(r.expr), r.inputs, f"{r.kernel_name}_as_typed")]
+    kernels += [compile_kernel(r.bind(r.derivative(v)), r.inputs, f"{r.kernel_name}_as_typed_d_{v}") for v in r.inputs]
+    return _check_stability(r, *kernels)
 
 
 def _check_stability(r: Rule, *kernels: Callable[..., np.ndarray]) -> list[str]:
