@@ -250,6 +250,19 @@ def test_cli_backend_choices_come_from_the_registry():
     assert done.returncode == 2 and "invalid choice: 'tf'" in done.stderr
 
 
+def test_a_registered_backend_is_a_cli_choice(xp_backend, tmp_path):
+    from symdl.cli.parser import build_parser
+
+    args = build_parser().parse_args(["codegen", "--layers", "3,4,2", "--backend", "numpy_xp", "-o", str(tmp_path / "n.py")])
+    assert args.backend == "numpy_xp"
+    unregister_backend("numpy_xp")
+    try:
+        with pytest.raises(Exception, match="invalid choice: 'numpy_xp'"):
+            build_parser().parse_args(["codegen", "--layers", "3,4,2", "--backend", "numpy_xp"])
+    finally:
+        register_backend(XpBackend())
+
+
 def test_runtime_modules_import_without_the_libraries():
     code = ("import sys; sys.modules['jax'] = None; sys.modules['torch'] = None; "
             "import symdl.backends.runtime_jax, symdl.backends.runtime_torch, symdl.backends; print('ok')")
