@@ -61,7 +61,10 @@ MODULES: tuple[str, ...] = (
     "symdl.report.tex",
     "symdl.report.html",
     "symdl.report.markdown",
-    "symdl.report.printing",
+    "symdl.report.names",
+    "symdl.report.latex_printer",
+    "symdl.report.mathml_printer",
+    "symdl.report.text",
     "symdl.cli",
 )
 
