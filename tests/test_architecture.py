@@ -29,8 +29,6 @@ STILL_TOO_LONG: frozenset[str] = frozenset(
         "symdl.codegen.network",
         "symdl.export.standalone",
         "symdl.network.model",
-        "symdl.report.printing",
-        "symdl.report.sections",
     }
 )
 

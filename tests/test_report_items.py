@@ -284,6 +284,41 @@ def test_dropout_and_init_sections():
     assert init_section(verify=False).checks == ()
 
 
+def test_layer_sections_come_from_the_layers(monkeypatch):
+    """A new layer type's section appears in the report by its own module alone (report_section + report())."""
+    from symdl.layers import BatchNorm, Dropout, base
+    from symdl.report.layer_sections import layer_section, layer_section_keys
+
+    assert layer_section_keys() == ("batchnorm", "dropout")
+    assert batchnorm_section(verify=False) == layer_section(BatchNorm, verify=False) == layer_section(BatchNorm(), verify=False)
+    assert dropout_section(verify=False) == layer_section(Dropout(0.2), verify=False)
+    monkeypatch.setattr(base, "_LAYER_TYPES", list(base._LAYER_TYPES))
+
+    class Scale(base.Layer):
+        report_section = "scale"
+
+        def forward(self, s):
+            return []
+
+        def backward(self, s, upstream):
+            return [], upstream
+
+        @classmethod
+        def report(cls, *, verify=True):
+            x, c = sp.symbols("x c")
+            return base.LayerReport("Scaling", "y = c·x", (Math(sp.Symbol("y"), c * x),), (),
+                                    {"dy/dx - c": sp.diff(c * x, x) - c == 0} if verify else {})
+
+    assert "scale" in report_item_names() and layer_section_keys()[-1] == "scale"
+    report = build_report(["dropout", "scale"], verify=True, plots=False)
+    section = report.sections[-1]
+    assert (section.key, section.kind, section.title, section.summary) == ("scale", "scale", "Scaling", "y = c·x")
+    assert [c.what for c in section.checks] == ["proof: dy/dx - c ≡ 0"] and section.checks[0].passed
+    assert build_report(["scale"], verify=False, plots=False).sections[0].checks == ()
+    with pytest.raises(ValueError, match="no layer type"):
+        layer_section("nope")
+
+
 def test_item_names_and_unknown_names():
     names = report_item_names()
     assert names[: len(symdl.rules())] == list(symdl.rules())

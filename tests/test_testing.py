@@ -118,6 +118,26 @@ def test_mpmath_reference_of_cancelling_expression_at_tiny_input(tiny):
     assert got[0] == pytest.approx(tiny, rel=1e-15, abs=0)
 
 
+def test_mpmath_reference_sees_a_term_absorbed_at_every_starting_precision():
+    """1 + e⁻⁵⁰⁰ is 1 below 218 digits, so log(1 + e⁻⁵⁰⁰) was 0 at 50 and 100 digits: now 7.1e-218."""
+    got = testing.mpmath_reference(sp.log(1 + sp.exp(x)), [x], [np.array([-500.0])])
+    assert got[0] == pytest.approx(math.log1p(math.exp(-500.0)), rel=1e-15, abs=0)
+    with np.errstate(all="ignore"):
+        naive = np.log(1 + np.exp(np.array([-500.0])))  # the loss the agreement check is there to catch
+    assert testing.relative_error(naive, got)[0] > 0.5
+
+
+@given(st.floats(min_value=-700.0, max_value=-40.0))
+def test_mpmath_reference_of_softplus_far_left_is_log1p_of_exp(v):
+    got = testing.mpmath_reference(sp.log(1 + sp.exp(x)), [x], [np.array([v])])
+    assert got[0] == pytest.approx(math.log1p(math.exp(v)), rel=1e-15, abs=0)
+
+
+def test_mpmath_reference_keeps_true_zeros():
+    got = testing.mpmath_reference(sp.Max(x, 0) * (1 + sp.exp(x)), [x], [np.array([-3.0, -1000.0, 0.0, 2.0])])
+    np.testing.assert_array_equal(got, [0.0, 0.0, 0.0, 2.0 * (1 + math.exp(2.0))])
+
+
 # --- relative_error -------------------------------------------------------------------------
 
 

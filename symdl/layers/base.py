@@ -22,20 +22,25 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import sympy as sp
 
+if TYPE_CHECKING:
+    from ..rulebook.step import Math, Step
+
 __all__ = [
     "Buffer",
     "Layer",
+    "LayerReport",
     "LayerSymbols",
     "Mask",
     "Parameter",
     "ParameterKind",
     "StateUpdate",
     "Symbol",
+    "layer_types",
 ]
 
 ParameterKind = Literal["weight", "bias", "scale", "shift", "activation"]
@@ -155,6 +160,30 @@ class LayerSymbols:
         return self.pre.input_gradient(self) if self.pre is not None else self.delta
 
 
+@dataclass(frozen=True)
+class LayerReport:
+    """What the derivation report shows of a layer type: its definition, derivation steps and proofs (SymPy objects).
+
+    The report (:func:`symdl.report.layer_sections.layer_section`) turns it
+    into a section keyed :attr:`Layer.report_section`; ``proofs`` is empty
+    when the report is built without verification.
+    """
+
+    title: str
+    summary: str
+    definition: tuple[Math, ...]
+    steps: tuple[Step, ...]
+    proofs: Mapping[str, object] = field(default_factory=dict)
+
+
+_LAYER_TYPES: list[type[Layer]] = []
+
+
+def layer_types() -> tuple[type[Layer], ...]:
+    """Every :class:`Layer` subclass, in the order their modules defined them (dense, batch norm, dropout, …)."""
+    return tuple(_LAYER_TYPES)
+
+
 class Layer(abc.ABC):
     """A layer type acting at ``position`` in each block it is attached to; subclasses fill in the contributions.
 
@@ -166,8 +195,12 @@ class Layer(abc.ABC):
     position: Position = "post"
     #: A pre layer that carries its own shift takes the place of the block's bias (batch norm's β).
     replaces_bias: bool = False
-    #: The key of the report section that derives this layer (:func:`symdl.report.sections.build_report`), if any.
+    #: The key of the report section that derives this layer type (from :meth:`report`), if any.
     report_section: str | None = None
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        _LAYER_TYPES.append(cls)
 
     # --- what the layer owns -------------------------------------------------------------------------------------
 
@@ -231,6 +264,11 @@ class Layer(abc.ABC):
     def proofs(self) -> Mapping[str, object]:
         """The proofs that make this layer's equations right (``prove_all`` of its symbolic module)."""
         return {}
+
+    @classmethod
+    def report(cls, *, verify: bool = True) -> LayerReport | None:
+        """The layer type's derivation for the report section :attr:`report_section` (proofs only with ``verify``)."""
+        return None
 
     def shortcut_repr(self) -> str | None:
         """How :class:`symdl.Network`'s keyword form spells this layer on every hidden block (``", dropout=0.2"``), if it can."""

@@ -13,7 +13,15 @@ import numpy as np
 import sympy as sp
 
 from ..symbolic.array_nodes import KernelCall
-from .base import Buffer, Layer, LayerSymbols, Parameter, StateUpdate, Symbol
+from .base import (
+    Buffer,
+    Layer,
+    LayerReport,
+    LayerSymbols,
+    Parameter,
+    StateUpdate,
+    Symbol,
+)
 
 __all__ = ["BatchNorm"]
 
@@ -127,3 +135,57 @@ class BatchNorm(Layer):
 
         stats = (arrays[f"gamma{l}"], arrays[f"beta{l}"], arrays[f"running_mean{l}"], arrays[f"running_var{l}"])
         return fold_linear(arrays[f"W{l}"], None, *stats, self.eps)
+
+    @classmethod
+    def report(cls, *, verify: bool = True) -> LayerReport:
+        """Ioffe & Szegedy: forward stages, backward stage by stage, the closed-form VJP, inference, folding.
+
+        The backward steps are :func:`~symdl.layers.batchnorm_symbolic.backward_steps`, the ones
+        :func:`~symdl.layers.batchnorm_symbolic.prove_all` proves (its proofs, only with ``verify``).
+        """
+        from ..rulebook.step import Math, Step
+        from . import batchnorm_symbolic as bn
+
+        i, j, m = bn.i, bn.j, bn.m
+        mu, var, xhat, y = (sp.IndexedBase(n, real=True) for n in ("mu_B", "sigma_B^2", "xhat", "y"))
+        definition = (
+            Math(mu[j], bn.batch_mean()),
+            Math(var[j], bn.batch_variance()),
+            Math(xhat[i, j], bn.normalized(i).subs(bn.batch_variance(), var[j]).subs(bn.batch_mean(), mu[j])),
+            Math(y[i, j], bn.transform(i).subs(bn.normalized(i), xhat[i, j])),
+        )
+        expectation = sp.Function("E")
+        scale, shift, folded = bn.folded_inference()
+        w_folded, b_folded = bn.linear_fold()
+        stages = [Math(st.base[st.indices], st.expr) for st in bn.STAGES["train_forward"] + bn.STAGES["train_backward"]]
+        steps = (
+            *(Step(st.title, tuple(Math(lhs, rhs) for lhs, rhs in st.equations), st.note) for st in bn.backward_steps()),
+            Step("The numeric stages (computed once each, in a stable order)", tuple(stages),
+                 "the corrected two-pass variance: residuals from a first mean, then their mean restores its lost digits; "
+                 "proven to compose to the definitions (see the checks)"),
+            Step(
+                "Why inference uses m/(m − 1)",
+                (Math(expectation(var[j]), bn.expected_batch_variance()),
+                 Math(expectation(m / (m - 1) * var[j]), bn.expected_batch_variance(correction=m / (m - 1)))),
+                "for m i.i.d. samples with variance σ², by linearity and independence: the batch variance is biased by (m − 1)/m",
+            ),
+            Step(
+                "Inference (Algorithm 2): population statistics, then a fixed affine map",
+                (Math(sp.IndexedBase("mean", real=True)[j], bn.population_mean()),
+                 Math(sp.IndexedBase("var", real=True)[j], bn.population_variance()),
+                 Math(y[i, j], bn.inference_transform(i))),
+            ),
+            Step(
+                "The folded form",
+                (Math(sp.Symbol("scale_j"), scale), Math(sp.Symbol("shift_j"), shift), Math(y[i, j], folded),
+                 Math(sp.IndexedBase("W'", real=True)[j, bn.r], w_folded), Math(sp.IndexedBase("b'", real=True)[j], b_folded)),
+                "inference batch norm is affine, so it folds into the preceding linear layer",
+            ),
+        )
+        return LayerReport(
+            title="Batch normalisation",
+            summary="Ioffe & Szegedy, Algorithms 1 and 2, for a mini-batch of m rows (m symbolic)",
+            definition=definition,
+            steps=steps,
+            proofs=bn.prove_all() if verify else {},
+        )

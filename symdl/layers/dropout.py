@@ -55,6 +55,7 @@ __all__ = [
     "ExpectationCheck",
     "check_activation",
     "dropout_mask",
+    "expectation_of",
     "inference_expr",
     "inverted_dropout",
     "layer_exprs",
@@ -242,6 +243,11 @@ def _jensen_gap_sign(sigma: Callable[[sp.Expr], sp.Expr], at: Mapping[sp.Symbol,
         return Proof(False, f"no counterexample: {check.method}")
     gap = sp.N(check.counterexample["expected"] - check.counterexample["inference"], 30)
     return Proof(bool(sp.sign(gap) == sign), f"{check.method}; the gap is {sp.N(gap, 6)}")
+
+
+def expectation_of(expr: sp.Expr) -> sp.Expr:
+    """E[expr] as an unevaluated application (for display)."""
+    return sp.Function("E")(expr)
 
 
 def prove_all() -> dict[str, Proof]:

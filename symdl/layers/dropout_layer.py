@@ -16,7 +16,7 @@ import sympy as sp
 
 from ..arguments import drop_probability
 from ..symbolic.array_nodes import Elementwise
-from .base import Layer, LayerSymbols, Mask, Symbol
+from .base import Layer, LayerReport, LayerSymbols, Mask, Symbol
 
 __all__ = ["Dropout"]
 
@@ -102,3 +102,34 @@ class Dropout(Layer):
 
     def shortcut_repr(self) -> str:
         return f", dropout={self.p}"
+
+    @classmethod
+    def report(cls, *, verify: bool = True) -> LayerReport:
+        """Dropout with keep probability p: training and inference forms, their expectations (sympy.stats), proofs."""
+        from sympy import stats
+
+        from ..rulebook.step import Math, Step
+        from . import dropout as dr
+
+        definition = []
+        steps = []
+        for name in dr.RULES:
+            train, infer = dr.training_expr(name), dr.inference_expr(name)
+            out = sp.Symbol(f"out_{name}")
+            definition += [Math(out, train), Math(out, infer)]
+            steps.append(Step(f"{name}: the expectation over the mask matches inference",
+                              (Math(dr.expectation_of(train), stats.E(train)), Math(dr.expectation_of(train), infer))))
+        sigma = sp.Function("sigma")
+        inverted = dr.training_expr("inverted")
+        steps.append(Step(
+            "After a non-linearity the match is only approximate",
+            (Math(dr.expectation_of(sigma(inverted)), stats.E(sigma(inverted))),),
+            "equal to σ(x) for every x and p only when σ is affine between 0 and x/p (Jensen)",
+        ))
+        return LayerReport(
+            title="Dropout",
+            summary="mask ~ Bernoulli(p), p the keep probability; inverted dropout (PyTorch, Keras) and weight scaling",
+            definition=tuple(definition),
+            steps=tuple(steps),
+            proofs=dr.prove_all() if verify else {},
+        )

@@ -1,6 +1,6 @@
 """A :class:`~symdl.report.model.Report` as one self-contained, offline HTML page.
 
-Mathematics is MathML (:func:`~symdl.report.printing.mathml_math`), plots are
+Mathematics is MathML (:func:`~symdl.report.mathml_printer.mathml_math`), plots are
 inline SVG, styles are inline CSS: the page loads nothing and runs no script.
 Plain text is escaped with :func:`html.escape`.
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 import re
 
+from .mathml_printer import mathml_math
 from .model import Check, Math, Plot, Report, Section, Step
-from .printing import mathml_math, section_anchor
+from .text import section_anchor
 
 __all__ = ["clean_svg", "render_html"]
 

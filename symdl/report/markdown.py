@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 
+from .latex_printer import latex_math
 from .model import Check, Math, Report, Section, Step
-from .printing import latex_math, md_code, section_anchor
+from .text import md_code, section_anchor
 
 __all__ = ["FIGURES", "render_markdown"]
 

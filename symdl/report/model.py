@@ -22,7 +22,8 @@ from ..rulebook.step import Math, Step
 
 __all__ = ["Check", "Math", "Plot", "Report", "Section", "SectionKind", "Step"]
 
-SectionKind = Literal["activation", "loss", "penalty", "formula", "backprop", "batchnorm", "dropout", "init"]
+#: A rule's kind, a layer type's report key (:attr:`symdl.layers.base.Layer.report_section`), or another item.
+SectionKind = Literal["activation", "loss", "penalty", "formula", "backprop", "batchnorm", "dropout", "init"] | str
 
 
 @dataclass(frozen=True)

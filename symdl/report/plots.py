@@ -246,14 +246,11 @@ def _check_points(points: object) -> int:
 
 def plot_values(rule: Rule | VectorRule, *, lo: float | None = None, hi: float | None = None, points: int = 801) -> PlotValues:
     """The numbers :func:`plot_rule` draws: x, value, derivative (NaN at kinks and gaps) and the kink marks."""
-    from ..rulebook.rule import Rule
-    from ..rulebook.vector_rule import VectorRule
+    from ..rulebook.derivation import Derives
 
-    if isinstance(rule, VectorRule):
-        return _vector_values(rule, lo, hi, points)
-    if isinstance(rule, Rule):
-        return _element_values(rule, lo, hi, points)
-    raise TypeError(f"plot_rule takes a rule (symdl.rule or symdl.formula_rule), got {type(rule).__name__}")
+    if not isinstance(rule, Derives):
+        raise TypeError(f"plot_rule takes a rule (symdl.rule or symdl.formula_rule), got {type(rule).__name__}")
+    return _element_values(rule, lo, hi, points) if rule.element_wise else _vector_values(rule, lo, hi, points)
 
 
 def plot_rule(rule: Rule | VectorRule, *, lo: float | None = None, hi: float | None = None, points: int = 801) -> Figure:

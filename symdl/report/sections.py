@@ -1,34 +1,33 @@
-"""The content of derivation reports: one :class:`~symdl.report.model.Section` per rule, formula, network or layer.
+"""The content of derivation reports: :func:`build_report` assembles one :class:`~symdl.report.model.Section` per item.
 
 Every equation in a section is a SymPy object taken from the library (the
 rule's expression, SymPy's derivative of it, the textbook and stable forms,
-the index-notation network, the batch-norm stages); nothing is re-typed
-here. Steps show *how* the derivative arises — SymPy's raw derivative, then
-the sum, product and chain rule applied one at a time to the definition
-(:func:`chain_steps`), branch by branch for a ``Piecewise`` — before the
-textbook and stable forms that the proofs show equal to it. Checks are the
-measured results of :func:`symdl.verify_rule` and of the modules' own proofs.
+the index-notation network, a layer's own derivation); nothing is re-typed
+here. The sections come from :mod:`symdl.report.rule_sections` (rules and
+formulas), :mod:`symdl.report.network_sections` (BP1–BP4) and
+:mod:`symdl.report.layer_sections` (each layer type's section, asked of the
+layer, and weight initialisation); their builders are re-exported here.
 
-:func:`build_report` assembles the whole document; :func:`report_item_names`
-lists what it accepts.
+:func:`report_item_names` lists what :func:`build_report` accepts.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 
-import numpy as np
-import sympy as sp
-
-from ..rulebook.derivation import Derives, RuleLike
 from ..rulebook.derivation_steps import chain_steps, head
-from ..rulebook.registry import rule, rules
-from ..rulebook.rule import Rule, formula_rule
-from ..symbolic.proof import Proof
-from ..verify.rules import FD_TOLERANCE, RuleReport, verify_rule
-from .model import Check, Math, Plot, Report, Section, Step
+from ..rulebook.registry import rules
+from .layer_sections import (
+    batchnorm_section,
+    dropout_section,
+    expectation_of,
+    init_section,
+    layer_section,
+    layer_section_keys,
+)
+from .model import Report, Section
+from .network_sections import backprop_section
+from .rule_sections import formula_section, rule_section
 
 __all__ = [
     "ITEMS",
@@ -37,493 +36,23 @@ __all__ = [
     "build_report",
     "chain_steps",
     "dropout_section",
+    "expectation_of",
     "formula_section",
     "head",
     "init_section",
+    "layer_section",
     "report_item_names",
     "rule_section",
 ]
 
-#: The items other than rules, in report order.
-ITEMS: tuple[str, ...] = ("backprop", "batchnorm", "dropout", "init")
-# --- small helpers ---------------------------------------------------------------------------------------------
-
-
-def _proof_check(label: str, proof: Proof | bool, detail: str = "") -> Check:
-    holds = bool(proof)
-    method = getattr(proof, "method", "") or detail
-    return Check(f"proof: {label} ≡ 0" if " - " in label and "==" not in label else f"proof: {label}", holds, method)
-
-
-# --- verification results as checks -------------------------------------------------------------------------------
-
-
-def _verify_checks(
-    report: RuleReport, proofs: Mapping[str, Proof], element_wise: bool, points: int, kinks: bool = False
-) -> list[Check]:
-    from ..testing import ACCURACY_RTOL, STABILITY_LIMIT
-
-    checks = [_proof_check(label, proofs.get(label, report.proofs[label])) for label in report.proofs]
-    if element_wise and report.kinks_ok is not None and kinks:
-        checks.append(Check("kink values are subgradients and the generated derivative returns them", report.kinks_ok,
-                            "each declared kink checked exactly (SymPy) and in the generated float64 code"))
-    checks.append(
-        Check(
-            "generated derivative against central finite differences (float64)",
-            report.fd_error <= FD_TOLERANCE,
-            f"worst |fd − d|/max(1, |d|) = {report.fd_error:.3g} over {points} seeded points away from kinks "
-            f"(tolerance {FD_TOLERANCE:g})",
-        )
-    )
-    for attr, dtype in (("accuracy64", np.float64), ("accuracy32", np.float32)):
-        rtol = ACCURACY_RTOL[np.dtype(dtype)]
-        worst = getattr(report, attr)
-        checks.append(
-            Check(
-                f"value and derivative against a 50-digit mpmath reference ({np.dtype(dtype).name})",
-                worst <= rtol,
-                f"worst relative error {worst:.3g} (tolerance {rtol:g})",
-            )
-        )
-    checks.append(
-        Check(
-            f"finite and warning-free for inputs up to ±{STABILITY_LIMIT:g} (float32 and float64)",
-            report.stable,
-            "no overflow, NaN or numpy warning" if report.stable else "; ".join(report.unstable),
-        )
-    )
-    if report.mutants_total:
-        survivors = f"; survivors: {', '.join(report.mutant_survivors)}" if report.mutant_survivors else ""
-        checks.append(
-            Check(
-                "planted mistakes in the derivative are caught",
-                report.mutants_killed == report.mutants_total,
-                f"{report.mutants_killed} of {report.mutants_total} mutants killed{survivors}",
-            )
-        )
-    return checks
-
-
-def _plot(r: RuleLike) -> Plot:
-    from .plots import draw, figure_svg, plot_values
-
-    values = plot_values(r)
-    fig = draw(r, values)
-    what = "the value (top) and the derivative (bottom), from the generated numpy code"
-    if not r.element_wise:
-        what = f"a one-dimensional slice: the value (top) and its derivative from the generated VJP (bottom); {values.fixed}"
-    elif values.fixed:
-        what += f", with {values.fixed}"
-    if values.kinks:
-        what += "; at each kink (dotted line) open circles mark the one-sided derivatives and the filled circle the value returned"
-    return Plot(figure_svg(fig), f"{r.name if r.kind != 'formula' else 'The formula'}: {what}.")
-
-
-# --- sections ---------------------------------------------------------------------------------------------------
-
-
-def _key(text: str) -> str:
-    key = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-")
-    if not key:
-        raise ValueError(f"cannot make a section key from {text!r}")
-    return key
-
-
-def rule_section(r: RuleLike | str, *, verify: bool = True, plot: bool = True, key: str | None = None) -> Section:
-    """The section of one rule: definition, derivation steps, kink conventions, verification checks and a plot.
-
-    ``r`` is a rule object or a registered name. Everything shown is read
-    from ``r.derivation()``: with ``verify`` its proofs (computed once, shared
-    with the steps' notes and :func:`symdl.verify_rule`) and the measured
-    checks; without it nothing is proven or measured and the section has no
-    checks (fast: the steps alone).
-    """
-    if isinstance(r, str):
-        r = rule(r)
-    if not isinstance(r, Derives):
-        raise TypeError(f"rule_section takes a rule or a rule name, got {type(r).__name__}")
-    d = r.derivation()
-    proofs = d.proofs if verify else {}
-    formula = r.kind == "formula"
-    return Section(
-        key=key or _key(r.name),
-        title=r.name if not formula else "Formula",
-        kind=r.kind,
-        summary=(r.summary if not formula else "a user formula, parsed without eval; its derivative taken by SymPy")
-        + (f" {r.notes}" if r.notes else ""),
-        definition=d.definition,
-        steps=d.steps(proven=verify),
-        kinks=d.kink_steps,
-        checks=tuple(_checks(r, proofs, verify)),
-        plot=_plot(r) if plot and not r.symbolic_params else None,
-    )
-
-
-def _checks(r: RuleLike, proofs: Mapping[str, Proof], verify: bool) -> list[Check]:
-    points = 200
-    if not verify:
-        return []
-    if r.symbolic_params:
-        checks = [_proof_check(label, proof) for label, proof in proofs.items()]
-        return checks + [Check("generated code checked numerically", False,
-                               f"not run: parameter(s) {', '.join(r.symbolic_params)} have no value")]
-    report = verify_rule(r, points=points, proofs=proofs)
-    return _verify_checks(report, proofs, r.element_wise, points, bool(r.kinks))
-
-
-def formula_section(
-    text: str,
-    wrt: str = "z",
-    params: Mapping[str, float | None] | None = None,
-    *,
-    symbols: Sequence[str] = (),
-    index: int = 1,
-    verify: bool = True,
-    plot: bool = True,
-) -> Section:
-    """The section of a user formula (parsed by :func:`symdl.symbolic.parse`, never evaluated), keyed ``formula-<index>``.
-
-    The formula text itself appears nowhere in the section: only the SymPy
-    expression parsed from it.
-    """
-    if isinstance(index, bool) or not isinstance(index, int) or index < 1:
-        raise ValueError(f"index must be a positive integer, got {index!r}")
-    r = formula_rule(text, wrt, params, symbols=symbols)
-    section = rule_section(r, verify=verify, plot=plot, key=f"formula-{index}")
-    return dataclasses.replace(section, title=f"Formula {index}")
-
-
-# --- backprop, batch norm, dropout, initialisation ---------------------------------------------------------------------
-
-def _undummy(expr: sp.Basic) -> sp.Basic:
-    """``expr`` with each Dummy (a bound index renamed apart) replaced by a plain symbol: equal on every run."""
-    dummies = sorted(expr.atoms(sp.Dummy), key=lambda d: (d.name, d.dummy_index))
-    taken = {s.name for s in expr.free_symbols if not isinstance(s, sp.Dummy)}
-    names = {}
-    for d in dummies:
-        name = d.name + "'"
-        while name in taken:
-            name += "'"
-        taken.add(name)
-        names[d] = sp.Symbol(name, **d.assumptions0)
-    return expr.xreplace(names)
-
-
-def _fold_network(expr: sp.Expr, net: object, indices: Sequence[sp.Symbol]) -> sp.Expr:
-    """The unrolled sums written back as z^l_i and a^l_i = σ(z^l_i) (top layer first, so whole subtrees match)."""
-    from ..backprop.index_form import activation_bases, sigma, unit_index
-
-    for layer in range(net.depth, 0, -1):
-        z_base, _ = activation_bases(layer)
-        for t in indices:
-            if t != unit_index(layer - 1):
-                expr = expr.xreplace({net.z(layer, t): z_base[t]})
-    for layer in range(1, net.depth + 1):
-        z_base, a_base = activation_bases(layer)
-        expr = expr.replace(
-            lambda e, z_base=z_base: isinstance(e, sigma) and isinstance(e.args[0], sp.Indexed) and e.args[0].base == z_base,
-            lambda e, a_base=a_base: a_base[e.args[0].indices],
-        )
-    return expr
-
-
-def _index_steps(depth: int) -> list[Step]:
-    """C as nested sums, ∂C/∂w^l_pq by SymPy (Kronecker deltas), contracted, and = a^{l−1}_q δ^l_p through BP1/BP2."""
-    from ..backprop.index_form import (
-        COST,
-        IndexNetwork,
-        bias,
-        index_equations,
-        j,
-        k,
-        unit_index,
-        weight,
-    )
-    from ..backprop.index_proofs import (
-        instantiate,
-        p,
-        q,
-        sort_equations,
-        unit_ranges,
-        unroll_deltas,
-    )
-    from ..symbolic.index_sums import contract_deltas
-
-    net = IndexNetwork(depth)
-    names = [p, q, j, k, *(unit_index(t) for t in range(depth + 1))]
-    total = net.total_cost()
-    steps = [
-        Step(
-            "The cost as nested sums (index notation, widths n_0 … n_L symbolic)",
-            (Math(COST, total), Math(COST, _fold_network(total, net, names))),
-            "z^l_j = Σ_k w^l_jk a^(l−1)_k + b^l_j and a^l_j = σ(z^l_j) unrolled down to x; σ and the per-unit cost C(a, y) "
-            "are generic functions, so what follows holds for every element-wise activation and every loss summed over "
-            "output units (softmax and softmax cross-entropy couple the units: their BP1 is the matrix form's J_σᵀ∇ₐC)",
-        )
-    ]
-    claims = sort_equations(index_equations(depth), depth)
-    for layer in sorted({depth, 1}, reverse=True):
-        target = weight(layer)[p, q]
-        dC = sp.Derivative(COST, target)
-        raw = sp.diff(total, target)
-        contracted = contract_deltas(raw, unit_ranges(layer))
-        steps.append(
-            Step(
-                f"Differentiate C by w^{layer}_pq: the chain rule through the sums",
-                (Math(dC, _fold_network(raw, net, names)),),
-                f"sympy.diff of the nested sums: ∂w^{layer}_(k j)/∂w^{layer}_(p q) = δ_kp δ_jq, so Kronecker deltas appear inside the sums",
-            )
-        )
-        steps.append(
-            Step(
-                "Contract the Kronecker deltas",
-                (Math(dC, _fold_network(contracted, net, names)),),
-                f"Σ_k δ_kp f_k = f_p for 0 ≤ p < n_{layer} (deltasummation); each sum over a delta collapses to one term",
-            )
-        )
-        indices, rhs = claims.weights[layer]
-        claimed = instantiate(indices, rhs, (p, q))
-        unrolled = unroll_deltas(claimed, claims, depth)
-        steps.append(
-            Step(
-                f"The same in terms of δ^{layer} (BP4, with δ unrolled through BP1/BP2)",
-                (Math(dC, claimed), Math(dC, _undummy(unrolled))),
-                "the contracted derivative and this right side have the same canonical form (see the checks)",
-            )
-        )
-    bias_claim = claims.biases[depth]
-    steps.append(
-        Step(
-            "Biases: ∂z^l_m/∂b^l_p = δ_mp, so ∂C/∂b^l_p = δ^l_p (BP3)",
-            (Math(sp.Derivative(COST, bias(depth)[p]), instantiate(bias_claim[0], bias_claim[1], (p,))),),
-        )
-    )
-    return steps
-
-
-def _network_check(layers: Sequence[int], activation: str, loss: str) -> Check:
-    """The compiled network's gradient against finite differences, at the points symdl verify draws."""
-    from ..network.model import Network
-    from ..testing.network_check import check_network_grad
-    from ..verify.network import draw_batch
-
-    net = Network(list(layers), activation=activation, output_activation=activation, loss=loss).compile()
-    params, X, Y = draw_batch(net, 0)
-    if loss == "softmax_cross_entropy":
-        Y = np.eye(layers[-1])[np.argmax(Y, axis=1)]
-    try:
-        report = check_network_grad(net, params, X, Y)
-    except ValueError as why:  # the drawn point sits on a kink: there is no derivative to check
-        return Check(f"compiled network {list(layers)} ({activation}, {loss}): gradient check", False, str(why))
-    return Check(
-        f"compiled network {list(layers)} ({activation}, {loss}): gradient of the generated code against finite differences",
-        report.passed,
-        f"worst {report.mode} error {report.abs_error:.3g} (relative {report.rel_error:.3g}) over {report.checked} "
-        f"directions, step {report.step:.3g}, tolerance atol {report.tolerance.atol:g} / rtol {report.tolerance.rtol:g}",
-    )
-
-
-def backprop_section(
-    layers: Sequence[int] = (2, 3, 1), activation: str = "tanh", loss: str = "mse", *, verify: bool = True
-) -> Section:
-    """BP1–BP4 for an MLP ``layers`` with ``activation`` on every layer and ``loss``: index-form derivation and proofs.
-
-    Definitions and the four equations come from :class:`symdl.Network`'s
-    matrix equations and :func:`symdl.backprop.equations.index_equations`; the steps
-    differentiate C by w^l_pq with SymPy and contract the Kronecker deltas;
-    the checks are :mod:`symdl.backprop.index_proofs`'s proofs (symbolic widths,
-    induction step, concrete sizes when the rules are smooth) and, with
-    ``verify``, a finite-difference check of the compiled network.
-    """
-    from ..backprop.index_form import index_equations
-    from ..backprop.index_proofs import (
-        SYMBOLIC_DEPTHS,
-        induction_step,
-        prove_concrete_sizes,
-        prove_induction_step,
-        prove_symbolic_widths,
-    )
-    from ..network.model import Network
-
-    network = Network(list(layers), activation=activation, output_activation=activation, loss=loss)
-    depth = network.depth
-    equations = network.equations()
-    definition = [Math(eq.lhs, eq.rhs) for eq in equations.forward]
-    act, los = network.activation, network.loss
-    if isinstance(act, Rule):
-        definition.append(Math(sp.Function("sigma")(act.wrt), act.bind(act.expr)))
-    if isinstance(los, Rule):
-        definition.append(Math(sp.Function("ell")(*los.inputs), los.bind(los.expr)))
-    index_depth = min(depth, max(SYMBOLIC_DEPTHS))
-    steps = _index_steps(index_depth)
-    steps.append(Step("General depth: induction on l from L down to 1", (), induction_step()))
-    steps.append(Step("BP1–BP4 in index notation", tuple(Math(eq.lhs, eq.rhs) for eq in index_equations(depth))))
-    matrix = [Math(equations.loss_gradient.lhs, equations.loss_gradient.rhs)]
-    matrix += [Math(eq.lhs, eq.rhs) for _, eq in equations.backward]
-    steps.append(Step("BP1–BP4 in matrix form (what the numpy code is printed from)", tuple(matrix),
-                      "; ".join(label for label, _ in equations.backward)))
-    summary = f"backpropagation for layers {list(layers)}, activation {activation} on every layer, loss {loss}"
-    checks: list[Check] = []
-    if verify:
-        checks += [_proof_check(label, proof) for label, proof in prove_symbolic_widths(index_depth).items()]
-        checks.append(_proof_check("induction step (BP2, BP3, BP4 for a symbolic layer l)", prove_induction_step()))
-        try:
-            concrete = prove_concrete_sizes(tuple(layers), activation, loss)
-        except ValueError as why:
-            summary += f"; no proof at concrete sizes ({why})"
-        else:
-            checks += [_proof_check(f"{label} (widths {tuple(layers)}, {activation}, {loss})", proof)
-                       for label, proof in concrete.items()]
-        checks.append(_network_check(layers, activation, loss))
-    return Section(
-        key="backprop",
-        title="Backpropagation: BP1–BP4",
-        kind="backprop",
-        summary=summary,
-        definition=tuple(definition),
-        steps=tuple(steps),
-        checks=tuple(checks),
-    )
-
-
-def _batchnorm_backward_steps() -> list[Step]:
-    """The backward pass stage by stage (Ioffe & Szegedy): the steps batch norm's own proof checks."""
-    from ..layers import batchnorm_symbolic as bn
-
-    return [Step(st.title, tuple(Math(lhs, rhs) for lhs, rhs in st.equations), st.note) for st in bn.backward_steps()]
-
-
-def batchnorm_section(*, verify: bool = True) -> Section:
-    """Batch norm (Ioffe & Szegedy): forward stages, backward stage by stage, the closed-form VJP, inference, folding.
-
-    Checks are :func:`symdl.layers.batchnorm_symbolic.prove_all` (none without ``verify``).
-    """
-    from ..layers import batchnorm_symbolic as bn
-
-    i, j, m = bn.i, bn.j, bn.m
-    mu, var, xhat, y = (sp.IndexedBase(n, real=True) for n in ("mu_B", "sigma_B^2", "xhat", "y"))
-    definition = (
-        Math(mu[j], bn.batch_mean()),
-        Math(var[j], bn.batch_variance()),
-        Math(xhat[i, j], bn.normalized(i).subs(bn.batch_variance(), var[j]).subs(bn.batch_mean(), mu[j])),
-        Math(y[i, j], bn.transform(i).subs(bn.normalized(i), xhat[i, j])),
-    )
-    expectation = sp.Function("E")
-    scale, shift, folded = bn.folded_inference()
-    w_folded, b_folded = bn.linear_fold()
-    stages = [Math(st.base[st.indices], st.expr) for st in bn.STAGES["train_forward"] + bn.STAGES["train_backward"]]
-    steps = [
-        *_batchnorm_backward_steps(),
-        Step("The numeric stages (computed once each, in a stable order)", tuple(stages),
-             "the corrected two-pass variance: residuals from a first mean, then their mean restores its lost digits; "
-             "proven to compose to the definitions (see the checks)"),
-        Step(
-            "Why inference uses m/(m − 1)",
-            (Math(expectation(var[j]), bn.expected_batch_variance()),
-             Math(expectation(m / (m - 1) * var[j]), bn.expected_batch_variance(correction=m / (m - 1)))),
-            "for m i.i.d. samples with variance σ², by linearity and independence: the batch variance is biased by (m − 1)/m",
-        ),
-        Step(
-            "Inference (Algorithm 2): population statistics, then a fixed affine map",
-            (Math(sp.IndexedBase("mean", real=True)[j], bn.population_mean()),
-             Math(sp.IndexedBase("var", real=True)[j], bn.population_variance()),
-             Math(y[i, j], bn.inference_transform(i))),
-        ),
-        Step(
-            "The folded form",
-            (Math(sp.Symbol("scale_j"), scale), Math(sp.Symbol("shift_j"), shift), Math(y[i, j], folded),
-             Math(sp.IndexedBase("W'", real=True)[j, bn.r], w_folded), Math(sp.IndexedBase("b'", real=True)[j], b_folded)),
-            "inference batch norm is affine, so it folds into the preceding linear layer",
-        ),
-    ]
-    proofs: dict[str, Proof] = bn.prove_all() if verify else {}
-    return Section(
-        key="batchnorm",
-        title="Batch normalisation",
-        kind="batchnorm",
-        summary="Ioffe & Szegedy, Algorithms 1 and 2, for a mini-batch of m rows (m symbolic)",
-        definition=definition,
-        steps=tuple(steps),
-        checks=tuple(_proof_check(label, proof) for label, proof in proofs.items()),
-    )
-
-
-def dropout_section(*, verify: bool = True) -> Section:
-    """Dropout with keep probability p: training and inference forms, their expectations (sympy.stats), proofs."""
-    from sympy import stats
-
-    from ..layers import dropout as dr
-
-    definition = []
-    steps = []
-    for name in dr.RULES:
-        train, infer = dr.training_expr(name), dr.inference_expr(name)
-        out = sp.Symbol(f"out_{name}")
-        definition += [Math(out, train), Math(out, infer)]
-        steps.append(Step(f"{name}: the expectation over the mask matches inference",
-                          (Math(expectation_of(train), stats.E(train)), Math(expectation_of(train), infer))))
-    sigma = sp.Function("sigma")
-    inverted = dr.training_expr("inverted")
-    steps.append(Step(
-        "After a non-linearity the match is only approximate",
-        (Math(expectation_of(sigma(inverted)), stats.E(sigma(inverted))),),
-        "equal to σ(x) for every x and p only when σ is affine between 0 and x/p (Jensen)",
-    ))
-    return Section(
-        key="dropout",
-        title="Dropout",
-        kind="dropout",
-        summary="mask ~ Bernoulli(p), p the keep probability; inverted dropout (PyTorch, Keras) and weight scaling",
-        definition=tuple(definition),
-        steps=tuple(steps),
-        checks=tuple(_proof_check(label, proof) for label, proof in dr.prove_all().items()) if verify else (),
-    )
-
-
-def expectation_of(expr: sp.Expr) -> sp.Expr:
-    """E[expr] as an unevaluated application (for display)."""
-    return sp.Function("E")(expr)
-
-
-def init_section(*, verify: bool = True) -> Section:
-    """Weight initialisation schemes: each distribution's variance (sympy.stats) and its target, with proofs."""
-    from sympy import stats
-
-    from ..layers import init_schemes as ini
-
-    variance = sp.Function("Var")
-    definition = []
-    steps = []
-    for name in ini.SCHEMES:
-        scheme = ini.get_scheme(name)
-        parameter = sp.Symbol({"limit": "a", "std": "s"}[scheme.parameter_name], positive=True)
-        w = sp.Symbol(f"W_{name}")
-        in_parameter = stats.variance(scheme.distribution(parameter))  # a²/3 or s², by sympy.stats
-        definition.append(Math(sp.Symbol(f"{parameter.name}_{name}", positive=True), scheme.parameter))
-        steps.append(Step(
-            f"{name}: W ~ {'U(−a, a)' if scheme.family == 'uniform' else 'N(0, s²)'}",
-            (Math(variance(w), in_parameter),
-             Math(parameter, scheme.parameter),
-             Math(variance(w), sp.simplify(in_parameter.subs(parameter, scheme.parameter))),
-             Math(variance(w), scheme.target)),
-            f"sympy.stats variance of the distribution, then the scheme's {scheme.parameter_name}: {scheme.purpose}",
-        ))
-    return Section(
-        key="init",
-        title="Weight initialisation",
-        kind="init",
-        summary="Glorot, He and LeCun schemes: the variance of each distribution equals its target",
-        definition=tuple(definition),
-        steps=tuple(steps),
-        checks=tuple(_proof_check(label, proof) for label, proof in ini.prove_all().items()) if verify else (),
-    )
-
-# --- the whole report ---------------------------------------------------------------------------------------------------
+#: The items other than rules, in report order: backpropagation, each layer type's section, initialisation
+#: (as at import; :func:`report_item_names` also lists layer types defined later).
+ITEMS: tuple[str, ...] = ("backprop", *layer_section_keys(), "init")
 
 
 def report_item_names() -> list[str]:
-    """Every name :func:`build_report` accepts: each rule of :func:`symdl.rulebook.rule`, then ``backprop``, ``batchnorm``, ``dropout``, ``init``."""
-    return [*rules(), *ITEMS]
+    """Every name :func:`build_report` accepts: each rule of :func:`symdl.rulebook.rule`, then :data:`ITEMS` (``backprop``, each layer type's section, ``init``)."""
+    return [*rules(), "backprop", *layer_section_keys(), "init"]
 
 
 def build_report(
@@ -556,9 +85,10 @@ def build_report(
     for name in chosen:
         if name == "backprop":
             builders.append((name, lambda: backprop_section(layers, activation, loss, verify=verify)))
-        elif name in ITEMS:
-            make = {"batchnorm": batchnorm_section, "dropout": dropout_section, "init": init_section}[name]
-            builders.append((name, lambda make=make: make(verify=verify)))
+        elif name == "init":
+            builders.append((name, lambda: init_section(verify=verify)))
+        elif name in layer_section_keys():
+            builders.append((name, lambda name=name: layer_section(name, verify=verify)))
         else:
             builders.append((name, lambda name=name: rule_section(name, verify=verify, plot=plots)))
     for n, text in enumerate(formulas, start=1):

@@ -1,8 +1,8 @@
 """A :class:`~symdl.report.model.Report` as a complete LaTeX document that needs only amsmath.
 
-Mathematics is printed by :class:`~symdl.report.printing.ReportLatexPrinter`
+Mathematics is printed by :class:`~symdl.report.latex_printer.ReportLatexPrinter`
 (safe names only); plain text is escaped by
-:func:`~symdl.report.printing.tex_text`. pdflatex cannot include SVG without
+:func:`~symdl.report.text.tex_text`. pdflatex cannot include SVG without
 shell escape or further packages, so plots are not drawn here: each section
 names its plot's caption and points to the HTML document, which has it.
 """
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 
+from .latex_printer import latex_parts
 from .model import Check, Math, Report, Section, Step
-from .printing import latex_parts, section_anchor, tex_text, tex_verbatim
+from .text import section_anchor, tex_text, tex_verbatim
 
 __all__ = ["render_tex"]
 

@@ -85,6 +85,10 @@ def central_difference(
     return (plus - minus) / (upper - lower)
 
 
+#: The most digits :func:`mpmath_reference` works with.
+_MAX_DPS = 800
+
+
 def mpmath_reference(
     expr: sp.Expr,
     symbols: Sequence[sp.Symbol],
@@ -97,7 +101,10 @@ def mpmath_reference(
     The inputs are taken as the exact binary values they hold. Each value is
     evaluated again with twice the digits until two evaluations agree to 20
     digits (up to 800 digits), so cancellation such as (1 + x) − 1 at
-    x = 1e-60 does not turn into 0. Points outside ``where`` (a boolean mask,
+    x = 1e-60 does not turn into 0; a value that is 0 is evaluated again up
+    to 800 digits (and a value found there confirmed at 1600), so
+    log(1 + e⁻⁵⁰⁰) is 7.1e-218 and not the 0 that every precision below 218
+    digits gives. Points outside ``where`` (a boolean mask,
     default all) are not evaluated and are NaN; so is a point where the
     expression is not real (log of a negative number).
     """
@@ -121,11 +128,18 @@ def _converged(func: Callable[..., object], point: list[float], dps: int) -> flo
                     return float("nan")  # not real here (log or sqrt of a negative number)
                 result = result.real
             value = mpmath.mpf(result)
-            if previous is not None and (value == previous or abs(value - previous) <= abs(value) * mpmath.mpf(10) ** -20):
+            # An exact 0 at two precisions proves nothing: 1 + e⁻⁵⁰⁰ rounds to 1 below 218 digits, so
+            # log(1 + e⁻⁵⁰⁰) is 0 at 50 and at 100 digits although it is 7.1e-218. A zero is trusted
+            # only when it is still zero at the highest precision.
+            if value == 0:
+                if dps >= _MAX_DPS and previous == 0:
+                    return 0.0
+            elif previous is not None and (value == previous or abs(value - previous) <= abs(value) * mpmath.mpf(10) ** -20):
                 return float(value)
-        if dps >= 800:
+        # Past the highest precision only to confirm a value that was 0 below it (log(1 + e⁻¹⁰⁰⁰) = 5.1e-435).
+        if dps >= _MAX_DPS and not (previous == 0 and value != 0 and dps < 2 * _MAX_DPS):
             raise ArithmeticError(f"no {dps}-digit agreement at {point}: the expression cancels too much to evaluate")
-        previous, dps = value, 2 * dps
+        previous, dps = value, 2 * dps if dps >= _MAX_DPS else min(2 * dps, _MAX_DPS)
 
 
 def relative_error(numeric: np.ndarray, reference: np.ndarray) -> np.ndarray:

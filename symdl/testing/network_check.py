@@ -16,7 +16,7 @@ import numpy as np
 import sympy as sp
 
 from ..codegen.kernel import compile_kernel
-from ..rulebook.rule import Rule
+from ..rulebook.derivation import Derives
 from ..symbolic.proof import breakpoints
 from .gradcheck import GradCheckReport, Tolerance, check_grad
 
@@ -41,7 +41,7 @@ def unflatten_params(theta: np.ndarray, like: Mapping[str, np.ndarray]) -> dict[
 
 def _breakpoints(r: object) -> list[sp.Expr]:
     """Where a rule's value or derivative switches branch (kinks, and jumps of the second derivative)."""
-    if not isinstance(r, Rule):
+    if not isinstance(r, Derives) or not r.element_wise:
         return []
     points = breakpoints(r.bind(r.expr), r.wrt) + [k.at for k in r.kinks]
     return list(dict.fromkeys(points))
@@ -52,7 +52,6 @@ def _side_of(r: object) -> Callable[..., list[np.ndarray]]:
     points = _breakpoints(r)
     if not points:
         return lambda *arrays: []
-    assert isinstance(r, Rule)
     others = r.inputs[1:]
     kernels = [compile_kernel(sp.sympify(p) + 0 * r.wrt, (r.wrt, *others), "breakpoint") for p in points]
 
@@ -81,7 +80,7 @@ class _KinkPattern:
         for l in range(1, self.depth + 1):
             sides, r = (self.output, self.output_rule) if l == self.depth else (self.hidden, self.hidden_rule)
             # A learned activation input (PReLU's α) lives in params as its name and the layer: alpha1, …
-            extras = [params[f"{s.name}{l}"] for s in r.inputs[1:]] if isinstance(r, Rule) else []
+            extras = [params[f"{s.name}{l}"] for s in r.inputs[1:]] if r.element_wise else []
             pattern += sides(trace[f"z{l}"], *extras)
         pattern += self.loss(trace[f"a{self.depth}"], self.Y)
         for key in params:

@@ -68,7 +68,7 @@ for job in json.loads((folder / "jobs.json").read_text()):
 
 
 def _elementwise() -> list[Rule]:
-    return [r for r in (rule(name) for name in rules()) if isinstance(r, Rule)]
+    return [r for r in (rule(name) for name in rules()) if r.element_wise]
 
 
 def _points(r: Rule, rng: np.random.Generator, count: int = 64) -> list[np.ndarray]:

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..codegen.kernel import compile_kernel
 from ..display_hooks import Displayed
+from ..rulebook.derivation import Derives
 from ..rulebook.registry import rule, rule_params, rules
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
@@ -81,12 +82,12 @@ def verify_rule(
     ``proofs``: the result of ``r.prove()`` when the caller already has it
     (the report builder quotes the proofs and need not run them twice).
     """
-    if not isinstance(r, (Rule, VectorRule)):
+    if not isinstance(r, Derives):
         raise TypeError(f"verify_rule takes a rule (symdl.rule or symdl.formula_rule), got {type(r).__name__}")
     _check_points(points)
     report = RuleReport(r.name)
     report.proofs = {label: bool(proof) for label, proof in (r.prove() if proofs is None else proofs).items()}
-    if isinstance(r, VectorRule):
+    if not r.element_wise:
         for key, value in check_vector_rule(r, rows=max(4, points // 5), seed=seed).items():
             setattr(report, key, value)
         return report
@@ -129,7 +130,7 @@ def typed_form_instability(r: Rule) -> list[str]:
     Empty when the rule has no stable form of its own (its code is the typed
     form, which :func:`verify_rule` already checks) or the typed form is stable.
     """
-    if not isinstance(r, Rule):
+    if not isinstance(r, Derives) or not r.element_wise:
         raise TypeError(f"typed_form_instability takes an element-wise rule, got {type(r).__name__}")
     if r.definition.stable_expr is None:
         return []

@@ -1,0 +1,130 @@
+"""LaTeX for report mathematics: SymPy's LaTeX printer with safe names, ⊙ and symdl's matrix nodes.
+
+Names go through :mod:`symdl.report.names`; the printed text is checked once
+more for TeX commands that could act outside the document.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+
+from ..symbolic.functions import NamedFunction
+from .model import Math
+from .names import (
+    SAFE_IDENTIFIER,
+    SAFE_SCRIPTED,
+    UNSAFE_NAME,
+    UnsafeMathError,
+    _require_basic,
+    safe_name_latex,
+)
+
+__all__ = ["ReportLatexPrinter", "latex_math", "latex_parts"]
+
+_DANGEROUS = re.compile(
+    r"\\(?:input|include|openin|openout|read|write|immediate|special|def|edef|gdef|xdef|let|catcode|csname|"
+    r"expandafter|newcommand|renewcommand|providecommand|usepackage|documentclass|directlua|shipout|scantokens|"
+    r"makeatletter|endinput|outer|everyjob|everymath|everydisplay|everypar|jobname|errmessage|message|loop)(?![A-Za-z])"
+)
+
+
+def _check_latex(text: str) -> str:
+    # A second line of defence behind the name checks: refuse rather than write such a command.
+    # SymPy's cases and matrices use & as the column separator; #, %, $ and ~ never appear in its output.
+    if _DANGEROUS.search(text) or "^^" in text or any(c in text for c in "#%$~"):
+        raise UnsafeMathError(f"refusing to write LaTeX with a dangerous command: {text[:80]!r}")
+    return text
+
+
+class ReportLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX printer with safe names, ⊙ for the Hadamard product and symdl's matrix nodes."""
+
+    # Our own print-method name, so the nodes' _latex methods (which write names verbatim) are not used.
+    printmethod = "_symdl_report_latex"
+
+    def __init__(self) -> None:
+        super().__init__({"mat_symbol_style": "plain"})
+
+    def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        if SAFE_IDENTIFIER.fullmatch(expr.name) or SAFE_SCRIPTED.fullmatch(expr.name):
+            return super()._print_Symbol(expr, style)
+        return safe_name_latex(expr.name)
+
+    def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
+        return self._print_Symbol(expr, style=self._settings["mat_symbol_style"])
+
+    def _hprint_Function(self, func: str) -> str:
+        if SAFE_IDENTIFIER.fullmatch(func):
+            return super()._hprint_Function(func)
+        return safe_name_latex(func)
+
+    def _print_Str(self, s: sp.Basic) -> str:
+        return safe_name_latex(s.name)
+
+    def _print_Function(self, expr: sp.Function, exp: str | None = None) -> str:
+        # SymPy's dispatch skips intermediate classes of a Function, so named functions are recognised here.
+        if isinstance(expr, NamedFunction):
+            return self._print_NamedFunction(expr, exp)
+        return super()._print_Function(expr, exp)
+
+    def _print_NamedFunction(self, expr: sp.Function, exp: str | None = None) -> str:
+        base = rf"{safe_name_latex(type(expr).latex_name)}\left({self._print(expr.args[0])}\right)"
+        return rf"{base}^{{{exp}}}" if exp else base
+
+    def _own_latex(self, expr: sp.Function, exp: str | None = None) -> str:
+        # symdl's own functions write fixed commands around this printer's output of their arguments.
+        return expr._latex(self, exp)
+
+    _print_RowMax = _print_ShiftMax = _print_Centered = _print_LogSumExp = _print_FirstArgMax = _own_latex
+    # The index form's generic σ, σ′, C and ∂C/∂a (symdl.backprop.index_form).
+    _print_sigma = _print_sigma_prime = _print_cost = _print_cost_prime = _own_latex
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
+        return r" \odot ".join(self.parenthesize(arg, PRECEDENCE["Pow"], strict=True) for arg in expr.args)
+
+    def _call(self, name_latex: str, arrays: tuple[sp.Basic, ...]) -> str:
+        return rf"{name_latex}\left({', '.join(self._print(a) for a in arrays)}\right)"
+
+    def _print_Elementwise(self, expr: sp.Basic) -> str:
+        return self._call(safe_name_latex(expr.name), expr.arrays)
+
+    def _print_KernelCall(self, expr: sp.Basic) -> str:
+        return self._call(safe_name_latex(expr.label), expr.arrays)
+
+    def _print_VectorRuleCall(self, expr: sp.Basic) -> str:
+        name = _rule_operator_latex(expr.rule)
+        inputs = [self._print(a) for a in expr.arrays]
+        if expr.role == "value":
+            return rf"{name}\left({', '.join(inputs)}\right)"
+        if len(inputs) == 2 and expr.rule != "softmax_cross_entropy":
+            return rf"J_{{{name}}}\left({inputs[0]}\right)^{{T}} {inputs[1]}"
+        return rf"\nabla_{{{inputs[0]}}} {name}\left({', '.join(inputs)}\right)"
+
+
+def _rule_operator_latex(rule: str) -> str:
+    if not SAFE_IDENTIFIER.fullmatch(rule):
+        return rf"\mathrm{{{UNSAFE_NAME}}}"
+    return rf"\operatorname{{{rule}}}".replace("_", r"\_")
+
+
+_TEX_RELATIONS = {"=": "=", "≠": r"\neq", "≤": r"\leq", "≈": r"\approx"}
+
+
+def latex_parts(math: Math) -> tuple[str, str | None]:
+    """``(lhs, relation + rhs)`` in LaTeX, the split an ``align*`` needs; the second is None for a lone expression."""
+    printer = ReportLatexPrinter()
+    lhs = _check_latex(printer.doprint(_require_basic(math.lhs)))
+    if math.rhs is None:
+        return lhs, None
+    rhs = _check_latex(printer.doprint(_require_basic(math.rhs)))
+    return lhs, f"{_TEX_RELATIONS[math.relation]} {rhs}"
+
+
+def latex_math(math: Math) -> str:
+    """One equation as LaTeX (math mode, no delimiters)."""
+    lhs, rest = latex_parts(math)
+    return lhs if rest is None else f"{lhs} {rest}"

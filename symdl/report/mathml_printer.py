@@ -1,0 +1,297 @@
+"""Presentation MathML for report mathematics: SymPy's printer with escaped text, safe names, cases and matrix nodes.
+
+SymPy's MathML printer writes text nodes unescaped; :class:`ReportMathMLPrinter`
+escapes them, prints names from :func:`symdl.report.names.parse_name`'s parse,
+and :func:`mathml_math` refuses any tag outside presentation MathML.
+"""
+
+from __future__ import annotations
+
+import re
+from xml.dom.minidom import Element, Text
+
+import sympy as sp
+from sympy.core.function import AppliedUndef
+from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.precedence import PRECEDENCE, precedence_traditional
+
+from ..symbolic.functions import NamedFunction
+from .model import Math
+from .names import (
+    _ACCENTS,
+    SAFE_IDENTIFIER,
+    SAFE_SCRIPTED,
+    UNSAFE_NAME,
+    UnsafeMathError,
+    _Atom,
+    _Frac,
+    _Node,
+    _require_basic,
+    _Row,
+    _Space,
+    parse_name,
+)
+
+__all__ = ["ReportMathMLPrinter", "mathml_math"]
+
+_ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|[A-Za-z][A-Za-z0-9]*);")
+
+
+def _escape_keeping_entities(data: str) -> str:
+    """``data`` with <, > and stray & escaped; SymPy's own character references (``&#x2218;``) kept."""
+    out, last = [], 0
+    for match in _ENTITY.finditer(data):
+        out.append(_escape(data[last:match.start()]))
+        out.append(match.group())
+        last = match.end()
+    out.append(_escape(data[last:]))
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class _EscapedText(Text):
+    def writexml(self, writer, indent="", addindent="", newl=""):
+        if self.data:
+            writer.write(f"{indent}{_escape_keeping_entities(self.data)}{newl}")
+
+
+class ReportMathMLPrinter(MathMLPresentationPrinter):
+    """SymPy's presentation-MathML printer with escaped text, safe names, cases and symdl's matrix nodes."""
+
+    printmethod = "_symdl_report_mathml"
+
+    def __init__(self) -> None:
+        super().__init__({"mat_symbol_style": "plain"})
+
+        def create_text(data: str) -> Text:
+            node = _EscapedText()
+            node.data = data
+            node.ownerDocument = self.dom
+            return node
+
+        self.dom.createTextNode = create_text
+
+    def _element(self, tag: str, text: str | None = None, **attributes: str) -> Element:
+        element = self.dom.createElement(tag)
+        for key, value in attributes.items():
+            element.setAttribute(key, value)
+        if text is not None:
+            element.appendChild(self.dom.createTextNode(text))
+        return element
+
+    def _row(self, *children: Element) -> Element:
+        row = self._element("mrow")
+        for child in children:
+            row.appendChild(child)
+        return row
+
+    def _name(self, name: str) -> Element:
+        tree = parse_name(name)
+        if tree is None:
+            return self._element("mi", UNSAFE_NAME, mathvariant="normal")
+        return self._tree(tree)
+
+    def _tree(self, node: _Node) -> Element:
+        if isinstance(node, _Atom):
+            if node.tag == "mi" and node.upright and len(node.text) == 1:
+                return self._element("mi", node.text, mathvariant="normal")
+            return self._element(node.tag, node.text)
+        if isinstance(node, _Space):
+            return self._element("mspace", width=node.width)
+        if isinstance(node, _Row):
+            if len(node.items) == 1:
+                return self._tree(node.items[0])
+            return self._row(*(self._tree(item) for item in node.items))
+        if isinstance(node, _Frac):
+            return self._frac(node)
+        if node.sub is not None and node.sup is not None:
+            tag, parts = "msubsup", (node.base, node.sub, node.sup)
+        else:
+            tag, parts = ("msub", (node.base, node.sub)) if node.sub is not None else ("msup", (node.base, node.sup))
+        element = self._element(tag)
+        for part in parts:
+            element.appendChild(self._tree(part))
+        return element
+
+    def _frac(self, node: _Frac) -> Element:
+        element = self._element("mfrac")
+        element.appendChild(self._tree(node.numerator))
+        element.appendChild(self._tree(node.denominator))
+        return element
+
+    def _print_Symbol(self, sym: sp.Symbol, style: str = "plain") -> Element:
+        name = sym.name
+        accent = next((a for a in _ACCENTS if name.endswith(a) and SAFE_IDENTIFIER.fullmatch(name[: -len(a)] or "-")), None)
+        if accent is not None:  # xhat → x with a hat over it, as SymPy's LaTeX printer shows it
+            over = self._element("mover", accent="true")
+            over.appendChild(self._print_Symbol(sp.Symbol(name[: -len(accent)]), style))
+            over.appendChild(self._element("mo", _ACCENTS[accent]))
+            return over
+        if SAFE_IDENTIFIER.fullmatch(name) or SAFE_SCRIPTED.fullmatch(name):
+            return super()._print_Symbol(sym, style)
+        return self._name(name)
+
+    def _print_MatrixSymbol(self, sym: sp.MatrixSymbol) -> Element:
+        return self._print_Symbol(sym, style=self._settings["mat_symbol_style"])
+
+    def _print_Str(self, s: sp.Basic) -> Element:
+        return self._name(s.name)
+
+    def _print_Function(self, e: sp.Function) -> Element:
+        name = type(e).__name__
+        if isinstance(e, NamedFunction):
+            return self._print_NamedFunction(e)
+        if isinstance(e, AppliedUndef) and not SAFE_IDENTIFIER.fullmatch(name):
+            return self._call(self._name(name), e.args)
+        return super()._print_Function(e)
+
+    def _print_NamedFunction(self, e: sp.Function) -> Element:
+        return self._call(self._name(type(e).latex_name), e.args)
+
+    def _call(self, head: Element, arrays: tuple[sp.Basic, ...]) -> Element:
+        return self._row(head, self._element("mo", "\u2061"), self._paren_comma_separated(*arrays))
+
+    def _print_Elementwise(self, e: sp.Basic) -> Element:
+        return self._call(self._name(e.name), e.arrays)
+
+    def _print_KernelCall(self, e: sp.Basic) -> Element:
+        return self._call(self._name(e.label), e.arrays)
+
+    def _print_VectorRuleCall(self, e: sp.Basic) -> Element:
+        name = e.rule if SAFE_IDENTIFIER.fullmatch(e.rule) else UNSAFE_NAME
+        head = self._element("mi", name)
+        if e.role == "value":
+            return self._call(head, e.arrays)
+        if len(e.arrays) == 2 and e.rule != "softmax_cross_entropy":
+            jacobian = self._element("msub")
+            jacobian.appendChild(self._element("mi", "J"))
+            jacobian.appendChild(head)
+            transpose = self._element("msup")
+            transpose.appendChild(self._row(jacobian, self._paren_comma_separated(e.arrays[0])))
+            transpose.appendChild(self._element("mi", "T"))
+            return self._row(transpose, self._print(e.arrays[1]))
+        gradient = self._element("msub")
+        gradient.appendChild(self._element("mo", "∇"))
+        gradient.appendChild(self._print(e.arrays[0]))
+        return self._row(gradient, self._call(head, e.arrays))
+
+    def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> Element:
+        row = self._element("mrow")
+        for i, arg in enumerate(expr.args):
+            if i:
+                row.appendChild(self._element("mo", "⊙"))
+            row.appendChild(self.parenthesize(arg, precedence_traditional(expr), False))
+        return row
+
+    def _print_sigma(self, e: sp.Function) -> Element:
+        return self._call(self._element("mi", "σ"), e.args)
+
+    def _print_sigma_prime(self, e: sp.Function) -> Element:
+        return self._call(self._row(self._element("mi", "σ"), self._element("mo", "′")), e.args)
+
+    def _print_cost(self, e: sp.Function) -> Element:
+        return self._call(self._element("mi", "C"), e.args)
+
+    def _print_cost_prime(self, e: sp.Function) -> Element:
+        frac = self._element("mfrac")
+        frac.appendChild(self._row(self._element("mo", "∂"), self._element("mi", "C")))
+        frac.appendChild(self._row(self._element("mo", "∂"), self._element("mi", "a")))
+        return self._call(frac, e.args)
+
+    def _print_KroneckerDelta(self, expr: sp.KroneckerDelta) -> Element:
+        sub = self._element("msub")
+        sub.appendChild(self._element("mi", "δ"))
+        sub.appendChild(self._row(*(self._print(a) for a in expr.args)))
+        return sub
+
+    def _under(self, operator: str, index: sp.Basic) -> Element:
+        under = self._element("munder")
+        under.appendChild(self._element("mi", operator))
+        under.appendChild(self._print(index))
+        return under
+
+    def _print_RowMax(self, expr: sp.Basic) -> Element:
+        u, index, _ = expr.args
+        return self._row(self._under("max", index), self._print(u))
+
+    _print_ShiftMax = _print_RowMax
+
+    def _print_Centered(self, expr: sp.Basic) -> Element:
+        u, index, _ = expr.args
+        return self._row(self._element("mo", "("), self._print(u), self._element("mo", "−"),
+                         self._under("max", index), self._print(u), self._element("mo", ")"))
+
+    def _print_LogSumExp(self, expr: sp.Basic) -> Element:
+        u, index, size = expr.args
+        return self._print(sp.log(sp.Sum(sp.exp(u), (index, 0, size - 1)), evaluate=False))
+
+    def _print_FirstArgMax(self, expr: sp.Basic) -> Element:
+        u, index, k, _ = expr.args
+        return self._row(self._element("mo", "["), self._print(k), self._element("mo", "="),
+                         self._under("argmax", index), self._print(u), self._element("mo", "]"))
+
+    def _print_Limit(self, expr: sp.Limit) -> Element:
+        """lim with its direction: z → 0⁻ and z → 0⁺ (SymPy's printer drops the side)."""
+        function, var, point, direction = expr.args
+        target = self._print(point)
+        side = str(direction)
+        if side in ("+", "-"):
+            target = self._element("msup")
+            target.appendChild(self._print(point))
+            target.appendChild(self._element("mo", "+" if side == "+" else "−"))
+        under = self._element("munder")
+        under.appendChild(self._element("mi", "lim"))
+        under.appendChild(self._row(self._print(var), self._element("mo", "→"), target))
+        return self._row(under, self.parenthesize(function, PRECEDENCE["Mul"], False))
+
+    def _print_Subs(self, expr: sp.Subs) -> Element:
+        """f evaluated at a point: the expression, a bar, and the substitution underneath (SymPy prints subs(...))."""
+        function, variables, points = expr.args
+        at = self._element("mrow")
+        for k, (var, point) in enumerate(zip(variables, points)):
+            if k:
+                at.appendChild(self._element("mo", ","))
+            at.appendChild(self._row(self._print(var), self._element("mo", "="), self._print(point)))
+        bar = self._element("msub")
+        bar.appendChild(self._row(self.parenthesize(function, PRECEDENCE["Mul"], False), self._element("mo", "|", stretchy="true")))
+        bar.appendChild(at)
+        return bar
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> Element:
+        table = self._element("mtable", columnalign="left left")
+        for value, condition in expr.args:
+            row = self._element("mtr")
+            cell = self._element("mtd")
+            cell.appendChild(self._print(value))
+            row.appendChild(cell)
+            cell = self._element("mtd")
+            if condition == sp.true:
+                cell.appendChild(self._element("mtext", "otherwise"))
+            else:
+                cell.appendChild(self._row(self._element("mtext", "for\u00a0"), self._print(condition)))
+            row.appendChild(cell)
+            table.appendChild(row)
+        return self._row(self._element("mo", "{", stretchy="true"), table)
+
+
+_MATHML_RELATIONS = {"=": "=", "≠": "≠", "≤": "≤", "≈": "≈"}
+_MATHML_TAGS = {
+    "math", "mrow", "mi", "mn", "mo", "msub", "msup", "msubsup", "mfrac", "msqrt", "mroot", "mtable", "mtr",
+    "mtd", "mtext", "mspace", "mover", "munder", "munderover", "mstyle", "mpadded", "mphantom", "menclose",
+}
+
+
+def mathml_math(math: Math) -> str:
+    """One equation as a ``<math display="block">`` element (presentation MathML)."""
+    printer = ReportMathMLPrinter()
+    parts = [printer.doprint(_require_basic(math.lhs))]
+    if math.rhs is not None:
+        parts += [f"<mo>{_MATHML_RELATIONS[math.relation]}</mo>", printer.doprint(_require_basic(math.rhs))]
+    text = f'<math display="block"><mrow>{"".join(parts)}</mrow></math>'
+    tags = set(re.findall(r"</?([A-Za-z][A-Za-z0-9-]*)", text))
+    if not tags <= _MATHML_TAGS or re.search(r"\son[a-z]+=|href|src=", text):
+        raise UnsafeMathError(f"refusing to write MathML with unexpected markup: {sorted(tags - _MATHML_TAGS)}")
+    return text

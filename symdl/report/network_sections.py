@@ -1,0 +1,211 @@
+"""The report section of backpropagation: BP1–BP4 derived in index form, proven, and checked on a compiled network.
+
+Definitions and the four equations come from :class:`symdl.Network`'s matrix
+equations and :func:`symdl.backprop.equations.index_equations`; the steps
+differentiate the cost by w^l_pq with SymPy and contract the Kronecker deltas
+with :func:`symdl.symbolic.index_sums.contract_deltas`, the contraction the
+proofs use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import sympy as sp
+
+from .checks import proof_check
+from .model import Check, Math, Section, Step
+
+__all__ = ["backprop_section"]
+
+
+def _undummy(expr: sp.Basic) -> sp.Basic:
+    """``expr`` with each Dummy (a bound index renamed apart) replaced by a plain symbol: equal on every run."""
+    dummies = sorted(expr.atoms(sp.Dummy), key=lambda d: (d.name, d.dummy_index))
+    taken = {s.name for s in expr.free_symbols if not isinstance(s, sp.Dummy)}
+    names = {}
+    for d in dummies:
+        name = d.name + "'"
+        while name in taken:
+            name += "'"
+        taken.add(name)
+        names[d] = sp.Symbol(name, **d.assumptions0)
+    return expr.xreplace(names)
+
+
+def _fold_network(expr: sp.Expr, net: object, indices: Sequence[sp.Symbol]) -> sp.Expr:
+    """The unrolled sums written back as z^l_i and a^l_i = σ(z^l_i) (top layer first, so whole subtrees match)."""
+    from ..backprop.index_form import activation_bases, sigma, unit_index
+
+    for layer in range(net.depth, 0, -1):
+        z_base, _ = activation_bases(layer)
+        for t in indices:
+            if t != unit_index(layer - 1):
+                expr = expr.xreplace({net.z(layer, t): z_base[t]})
+    for layer in range(1, net.depth + 1):
+        z_base, a_base = activation_bases(layer)
+        expr = expr.replace(
+            lambda e, z_base=z_base: isinstance(e, sigma) and isinstance(e.args[0], sp.Indexed) and e.args[0].base == z_base,
+            lambda e, a_base=a_base: a_base[e.args[0].indices],
+        )
+    return expr
+
+
+def _index_steps(depth: int) -> list[Step]:
+    """C as nested sums, ∂C/∂w^l_pq by SymPy (Kronecker deltas), contracted, and = a^{l−1}_q δ^l_p through BP1/BP2."""
+    from ..backprop.index_form import (
+        COST,
+        IndexNetwork,
+        bias,
+        index_equations,
+        j,
+        k,
+        unit_index,
+        weight,
+    )
+    from ..backprop.index_proofs import (
+        instantiate,
+        p,
+        q,
+        sort_equations,
+        unit_ranges,
+        unroll_deltas,
+    )
+    from ..symbolic.index_sums import contract_deltas
+
+    net = IndexNetwork(depth)
+    names = [p, q, j, k, *(unit_index(t) for t in range(depth + 1))]
+    total = net.total_cost()
+    steps = [
+        Step(
+            "The cost as nested sums (index notation, widths n_0 … n_L symbolic)",
+            (Math(COST, total), Math(COST, _fold_network(total, net, names))),
+            "z^l_j = Σ_k w^l_jk a^(l−1)_k + b^l_j and a^l_j = σ(z^l_j) unrolled down to x; σ and the per-unit cost C(a, y) "
+            "are generic functions, so what follows holds for every element-wise activation and every loss summed over "
+            "output units (softmax and softmax cross-entropy couple the units: their BP1 is the matrix form's J_σᵀ∇ₐC)",
+        )
+    ]
+    claims = sort_equations(index_equations(depth), depth)
+    for layer in sorted({depth, 1}, reverse=True):
+        target = weight(layer)[p, q]
+        dC = sp.Derivative(COST, target)
+        raw = sp.diff(total, target)
+        contracted = contract_deltas(raw, unit_ranges(layer))
+        steps.append(
+            Step(
+                f"Differentiate C by w^{layer}_pq: the chain rule through the sums",
+                (Math(dC, _fold_network(raw, net, names)),),
+                f"sympy.diff of the nested sums: ∂w^{layer}_(k j)/∂w^{layer}_(p q) = δ_kp δ_jq, so Kronecker deltas appear inside the sums",
+            )
+        )
+        steps.append(
+            Step(
+                "Contract the Kronecker deltas",
+                (Math(dC, _fold_network(contracted, net, names)),),
+                f"Σ_k δ_kp f_k = f_p for 0 ≤ p < n_{layer} (deltasummation); each sum over a delta collapses to one term",
+            )
+        )
+        indices, rhs = claims.weights[layer]
+        claimed = instantiate(indices, rhs, (p, q))
+        unrolled = unroll_deltas(claimed, claims, depth)
+        steps.append(
+            Step(
+                f"The same in terms of δ^{layer} (BP4, with δ unrolled through BP1/BP2)",
+                (Math(dC, claimed), Math(dC, _undummy(unrolled))),
+                "the contracted derivative and this right side have the same canonical form (see the checks)",
+            )
+        )
+    bias_claim = claims.biases[depth]
+    steps.append(
+        Step(
+            "Biases: ∂z^l_m/∂b^l_p = δ_mp, so ∂C/∂b^l_p = δ^l_p (BP3)",
+            (Math(sp.Derivative(COST, bias(depth)[p]), instantiate(bias_claim[0], bias_claim[1], (p,))),),
+        )
+    )
+    return steps
+
+
+def _network_check(layers: Sequence[int], activation: str, loss: str) -> Check:
+    """The compiled network's gradient against finite differences, at the points symdl verify draws."""
+    from ..network.model import Network
+    from ..testing.network_check import check_network_grad
+    from ..verify.network import draw_batch
+
+    net = Network(list(layers), activation=activation, output_activation=activation, loss=loss).compile()
+    params, X, Y = draw_batch(net, 0)
+    if loss == "softmax_cross_entropy":
+        Y = np.eye(layers[-1])[np.argmax(Y, axis=1)]
+    try:
+        report = check_network_grad(net, params, X, Y)
+    except ValueError as why:  # the drawn point sits on a kink: there is no derivative to check
+        return Check(f"compiled network {list(layers)} ({activation}, {loss}): gradient check", False, str(why))
+    return Check(
+        f"compiled network {list(layers)} ({activation}, {loss}): gradient of the generated code against finite differences",
+        report.passed,
+        f"worst {report.mode} error {report.abs_error:.3g} (relative {report.rel_error:.3g}) over {report.checked} "
+        f"directions, step {report.step:.3g}, tolerance atol {report.tolerance.atol:g} / rtol {report.tolerance.rtol:g}",
+    )
+
+
+def backprop_section(
+    layers: Sequence[int] = (2, 3, 1), activation: str = "tanh", loss: str = "mse", *, verify: bool = True
+) -> Section:
+    """BP1–BP4 for an MLP ``layers`` with ``activation`` on every layer and ``loss``: index-form derivation and proofs.
+
+    Definitions and the four equations come from :class:`symdl.Network`'s
+    matrix equations and :func:`symdl.backprop.equations.index_equations`; the steps
+    differentiate C by w^l_pq with SymPy and contract the Kronecker deltas;
+    the checks are :mod:`symdl.backprop.index_proofs`'s proofs (symbolic widths,
+    induction step, concrete sizes when the rules are smooth) and, with
+    ``verify``, a finite-difference check of the compiled network.
+    """
+    from ..backprop.index_form import index_equations
+    from ..backprop.index_proofs import (
+        SYMBOLIC_DEPTHS,
+        induction_step,
+        prove_concrete_sizes,
+        prove_induction_step,
+        prove_symbolic_widths,
+    )
+    from ..network.model import Network
+
+    network = Network(list(layers), activation=activation, output_activation=activation, loss=loss)
+    depth = network.depth
+    equations = network.equations()
+    definition = [Math(eq.lhs, eq.rhs) for eq in equations.forward]
+    act, los = network.activation, network.loss
+    if act.element_wise:
+        definition.append(Math(sp.Function("sigma")(act.wrt), act.bind(act.expr)))
+    if los.element_wise:
+        definition.append(Math(sp.Function("ell")(*los.inputs), los.bind(los.expr)))
+    index_depth = min(depth, max(SYMBOLIC_DEPTHS))
+    steps = _index_steps(index_depth)
+    steps.append(Step("General depth: induction on l from L down to 1", (), induction_step()))
+    steps.append(Step("BP1–BP4 in index notation", tuple(Math(eq.lhs, eq.rhs) for eq in index_equations(depth))))
+    matrix = [Math(equations.loss_gradient.lhs, equations.loss_gradient.rhs)]
+    matrix += [Math(eq.lhs, eq.rhs) for _, eq in equations.backward]
+    steps.append(Step("BP1–BP4 in matrix form (what the numpy code is printed from)", tuple(matrix),
+                      "; ".join(label for label, _ in equations.backward)))
+    summary = f"backpropagation for layers {list(layers)}, activation {activation} on every layer, loss {loss}"
+    checks: list[Check] = []
+    if verify:
+        checks += [proof_check(label, proof) for label, proof in prove_symbolic_widths(index_depth).items()]
+        checks.append(proof_check("induction step (BP2, BP3, BP4 for a symbolic layer l)", prove_induction_step()))
+        try:
+            concrete = prove_concrete_sizes(tuple(layers), activation, loss)
+        except ValueError as why:
+            summary += f"; no proof at concrete sizes ({why})"
+        else:
+            checks += [proof_check(f"{label} (widths {tuple(layers)}, {activation}, {loss})", proof)
+                       for label, proof in concrete.items()]
+        checks.append(_network_check(layers, activation, loss))
+    return Section(
+        key="backprop",
+        title="Backpropagation: BP1–BP4",
+        kind="backprop",
+        summary=summary,
+        definition=tuple(definition),
+        steps=tuple(steps),
+        checks=tuple(checks),
+    )

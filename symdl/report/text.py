@@ -1,0 +1,79 @@
+"""Plain text for documents: TeX text and verbatim, Markdown code fences, section anchors."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from .names import _UNICODE_GREEK
+
+__all__ = ["md_code", "section_anchor", "tex_text", "tex_verbatim"]
+
+_TEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "^": r"\textasciicircum{}",
+    "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+}
+_TEX_UNICODE = {
+    "−": "$-$", "≤": r"$\leq$", "≥": r"$\geq$", "≠": r"$\neq$", "≈": r"$\approx$", "⊙": r"$\odot$", "∘": r"$\circ$",
+    "·": r"$\cdot$", "×": r"$\times$", "∂": r"$\partial$", "∇": r"$\nabla$", "∞": r"$\infty$", "±": r"$\pm$",
+    "→": r"$\to$", "∈": r"$\in$", "⁺": "$^{+}$", "√": r"$\surd$", "Σ": r"$\Sigma$", "ℓ": r"$\ell$", "—": "---", "–": "--",
+    "‘": "`", "’": "'", "“": "``", "”": "''", "…": r"\dots{}", "✓": "yes", "✗": "no", "≡": r"$\equiv$", "↦": r"$\mapsto$", "⇒": r"$\Rightarrow$", "∀": r"$\forall$",
+    "∑": r"$\sum$", "∏": r"$\prod$", "∫": r"$\int$", "⊤": r"$\top$", "⁻": "$^{-}$", "\u00a0": "~", "′": "$'$",
+}
+
+
+def tex_text(text: str) -> str:
+    """Plain text as LaTeX text: TeX's specials escaped, common math characters spelled, anything else ASCII or '?'."""
+    out = []
+    for char in text:
+        if char in _TEX_SPECIALS:
+            out.append(_TEX_SPECIALS[char])
+        elif char in _TEX_UNICODE:
+            out.append(_TEX_UNICODE[char])
+        elif char in _UNICODE_GREEK:
+            out.append(f"$\\{_UNICODE_GREEK[char]}$")
+        elif char.isascii():
+            out.append(char if char.isprintable() or char == "\n" else " ")
+        elif char == "\u0302" and out:  # a combining hat: x̂
+            out[-1] = f"$\\hat{{{out[-1].strip('$')}}}$"
+        else:
+            out.append(_decomposed(char))
+    return "".join(out)
+
+
+def tex_verbatim(code: str) -> str:
+    """Code for a ``verbatim`` block: ASCII only (others '?'), and no line that could end the block early."""
+    text = "".join(c if (c.isascii() and (c.isprintable() or c == "\n")) else ("    " if c == "\t" else "?") for c in code)
+    return text.replace("\\end{verbatim}", "\\end {verbatim}")
+
+
+def md_code(code: str) -> str:
+    """Code for a fenced Markdown block: a run of backticks that could close the fence is broken up."""
+    return re.sub(r"`{3,}", lambda m: " ".join(m.group(0)), code)
+
+
+def _decomposed(char: str) -> str:
+    """A character TeX's fonts lack, by its Unicode decomposition: ² → $^{2}$, ₗ → $_{l}$, ½ → $\\tfrac{1}{2}$, else '?'."""
+    kind, _, codes = unicodedata.decomposition(char).partition(" ")
+    folded = unicodedata.normalize("NFKC", char)
+    plain = folded.replace("\u2044", "/")
+    if not (plain.isascii() and plain.isprintable()):
+        return "?"
+    if kind == "<super>" and plain.isalnum():
+        return f"$^{{{plain}}}$"
+    if kind == "<sub>" and plain.isalnum():
+        return f"$_{{{plain}}}$"
+    if kind == "<fraction>" and "/" in plain:
+        top, bottom = plain.split("/", 1)
+        return f"$\\tfrac{{{top}}}{{{bottom}}}$" if (top + bottom).isdigit() else "?"
+    return "".join(_TEX_SPECIALS.get(c, c) for c in plain)
+
+
+_KEY = re.compile(r"[a-z0-9_-]+")
+
+
+def section_anchor(key: str) -> str:
+    """``key`` checked as a section identifier (``[a-z0-9_-]+``), usable as an anchor, label or file stem."""
+    if not _KEY.fullmatch(key) or len(key) > 100:
+        raise ValueError(f"section key {key[:40]!r} is not an identifier of the form [a-z0-9_-]+")
+    return key
