@@ -27,7 +27,6 @@ SINGLE_CATALOGUES: frozenset[str] = frozenset()
 STILL_TOO_LONG: frozenset[str] = frozenset(
     {
         "symdl.codegen.network",
-        "symdl.export.standalone",
         "symdl.network.model",
         "symdl.report.printing",
         "symdl.report.sections",

@@ -190,16 +190,29 @@ class Network:
         """``[n₀, Dense(n₁), <its layers>, Dense(n₂), …]``: the layer form of this network."""
         return [self.layers[0], *(x for n, parts in zip(self.layers[1:], self.parts) for x in (Dense(n), *parts))]
 
-    def _attached(self) -> dict[Layer, list[int]]:
-        """Each distinct attached layer with the blocks (l) it acts on."""
+    def attached_layers(self) -> dict[Layer, tuple[int, ...]]:
+        """Each distinct attached layer (pre layers first) with the blocks l it acts on: what the exports ask for code."""
         found: dict[Layer, list[int]] = {}
         for l, parts in enumerate(self.parts, 1):
             for part in parts:
                 found.setdefault(part, []).append(l)
-        return found
+        return {layer: tuple(found[layer]) for layer in sorted(found, key=lambda p: p.position != "pre")}
+
+    def layer_blocks(self, backend: object, *, inline: bool) -> list[str]:
+        """The source blocks the attached layers add to a generated module for ``backend`` (:meth:`Layer.module_blocks`)."""
+        return [
+            block
+            for layer, blocks in self.attached_layers().items()
+            for block in layer.module_blocks(tuple(self.layers[l] for l in blocks), backend, inline=inline)
+        ]
+
+    @property
+    def seeded(self) -> bool:
+        """Whether training draws random masks (a layer has :meth:`Layer.masks`): the entry points then take a seed."""
+        return any(layer.masks() for layer in self.attached_layers())
 
     def _find(self, kind: type) -> Layer | None:
-        return next((p for p in self._attached() if isinstance(p, kind)), None)
+        return next((p for p in self.attached_layers() if isinstance(p, kind)), None)
 
     # The keyword form's view of the layers, read by the exports.
     @property
@@ -230,7 +243,7 @@ class Network:
 
     def __repr__(self) -> str:
         extras = f", penalty={self.penalty!r}" if self.penalty is not None else ""
-        shortcuts = [p.shortcut_repr() for p in self._attached()]
+        shortcuts = [p.shortcut_repr() for p in self.attached_layers()]
         if None in shortcuts:
             stack = f"[{', '.join(map(repr, self.layer_list()))}]"
         else:
@@ -359,7 +372,7 @@ class CompiledNetwork:
         """The attached layers' kernels (batch norm's, with ε bound; the dropout masks), for the generated code's namespace."""
         widths = self.network.layers
         kernels: dict[str, object] = {}
-        for layer, blocks in self.network._attached().items():
+        for layer, blocks in self.network.attached_layers().items():
             kernels.update(layer.numeric_kernels(tuple((l, widths[l]) for l in blocks), self.dtype))
         return kernels
 
