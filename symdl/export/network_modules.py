@@ -75,7 +75,9 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
     numbers of ``network.compile(dtype)`` (``init_params`` draws from the
     backend's own generator). Same input → byte-identical text.
     """
-    from ..network.model import LR_RANGE, Network, check_learning_rate, loss_forms
+    from ..network.checks import LR_RANGE, check_learning_rate
+    from ..network.model import Network
+    from ..network.rule_forms import loss_forms
 
     if not isinstance(network, Network):
         raise TypeError(f"network_module_source: expected a symdl.Network, got {type(network).__name__}")

@@ -197,15 +197,15 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     network has dropout), with the conventions and numbers of
     ``network.compile(dtype)``.
     """
-    from ..network.model import (
+    from ..network.checks import (
         LR_RANGE,
-        Network,
         check_arguments,
         check_batch,
         check_learning_rate,
-        module_header,
         params_error,
     )
+    from ..network.compiled import module_header
+    from ..network.model import Network
 
     if not isinstance(network, Network):
         raise TypeError(f"network_module: expected a symdl.Network, got {type(network).__name__}")
