@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
@@ -32,9 +33,7 @@ import sympy as sp
 from ..arguments import float_dtype
 from ..backprop.equations import BackpropEquations, bp_equations
 from ..layers.base import Layer
-from ..layers.batchnorm_layer import BatchNorm
 from ..layers.dense import Dense
-from ..layers.dropout_layer import Dropout
 from .checks import (
     LR_RANGE,
     check_arguments,
@@ -50,7 +49,10 @@ from .rule_forms import (
     loss_forms,
     resolve_rule,
 )
-from .stack import LayerLike, shortcut_layers, stack_layers, widths
+from .stack import LayerLike, shortcut_layers, shortcut_view, stack_layers, widths
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
 
 # The argument checks, rule forms and CompiledNetwork live in their own modules; re-exported where they were.
 __all__ = [
@@ -131,7 +133,7 @@ class Network:
                 found.setdefault(part, []).append(l)
         return {layer: tuple(found[layer]) for layer in sorted(found, key=lambda p: p.position != "pre")}
 
-    def layer_blocks(self, backend: object, *, inline: bool) -> list[str]:
+    def layer_blocks(self, backend: Backend, *, inline: bool) -> list[str]:
         """The source blocks the attached layers add to a generated module for ``backend`` (:meth:`Layer.module_blocks`)."""
         return [
             block
@@ -144,35 +146,31 @@ class Network:
         """Whether training draws random masks (a layer has :meth:`Layer.masks`): the entry points then take a seed."""
         return any(layer.masks() for layer in self.attached_layers())
 
-    def _find(self, kind: type) -> Layer | None:
-        return next((p for p in self.attached_layers() if isinstance(p, kind)), None)
-
-    # The keyword form's view of the layers, read by the exports.
+    # The keyword form's view of the layers (Network([..], batchnorm=True, dropout=p)), from symdl.network.stack.
     @property
     def batchnorm(self) -> bool:
-        return self._find(BatchNorm) is not None
+        """Whether the blocks carry batch norm (the keyword ``batchnorm``)."""
+        return shortcut_view(self.attached_layers())["batchnorm"]
 
     @property
     def dropout(self) -> float | None:
         """p, the drop probability of the dropout layers (None without dropout)."""
-        found = self._find(Dropout)
-        return None if found is None else found.p
+        return shortcut_view(self.attached_layers())["dropout"]
 
     @property
     def keep_probability(self) -> float | None:
         """1 − p, the probability that dropout keeps a unit (None without dropout); masks are Bernoulli(1 − p)."""
-        found = self._find(Dropout)
-        return None if found is None else found.keep
+        return shortcut_view(self.attached_layers())["keep_probability"]
 
     @property
     def bn_eps(self) -> float:
-        found = self._find(BatchNorm)
-        return 1e-5 if found is None else found.eps
+        """ε of batch norm (the keyword ``bn_eps``; its default without batch norm)."""
+        return shortcut_view(self.attached_layers())["bn_eps"]
 
     @property
     def bn_momentum(self) -> float:
-        found = self._find(BatchNorm)
-        return 0.1 if found is None else found.momentum
+        """The running statistics' momentum (the keyword ``bn_momentum``; its default without batch norm)."""
+        return shortcut_view(self.attached_layers())["bn_momentum"]
 
     def __repr__(self) -> str:
         extras = f", penalty={self.penalty!r}" if self.penalty is not None else ""
