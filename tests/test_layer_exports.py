@@ -150,3 +150,45 @@ def test_the_network_asks_its_layers_for_blocks_in_order():
     names = [block.split("(", 1)[0].removeprefix("def ") for block in blocks]
     assert names[-1] == "_masks" and "_bn_update" in names
     assert names.index("_bn_update") < names.index("_masks")
+
+
+_KEYWORD_VIEW = {"batchnorm", "dropout", "keep_probability", "bn_eps", "bn_momentum"}
+_LAYER_CLASSES = {"BatchNorm", "Dropout"}
+_ASKERS = ["symdl/export", "symdl/codegen", "symdl/network/model.py", "symdl/network/compiled.py"]
+
+
+def _code_names(path: Path) -> set[str]:
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in _KEYWORD_VIEW:
+            found.add(f".{node.attr}")
+        elif isinstance(node, ast.Name) and node.id in _LAYER_CLASSES:
+            found.add(node.id)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[-1] in (
+            "batchnorm_layer", "dropout_layer", "batchnorm", "dropout", "batchnorm_symbolic", "batchnorm_export"
+        ):
+            found.add(f"import {node.module}")
+    return found
+
+
+@pytest.mark.parametrize("where", _ASKERS)
+def test_the_exports_and_printers_name_no_layer_type(where):
+    # The network asks its layers; only symdl.layers and the keyword shortcut (symdl.network.stack) name a type.
+    root = Path(__file__).resolve().parent.parent / where
+    files = sorted(root.glob("*.py")) if root.is_dir() else [root]
+    assert files
+    named = {str(path.relative_to(root.parent)): sorted(names) for path in files if (names := _code_names(path))}
+    assert named == {}
+
+
+def test_the_guard_sees_a_layer_type_named(tmp_path):
+    path = tmp_path / "probe.py"
+    path.write_text(
+        "from ..layers.batchnorm_layer import BatchNorm\n"
+        "if isinstance(layer, BatchNorm) or network.dropout is not None:\n"
+        "    pass\n"
+    )
+    assert _code_names(path) == {"import layers.batchnorm_layer", "BatchNorm", ".dropout"}

@@ -58,7 +58,7 @@ class NumpyBackend(Backend):
             f"return [numpy.asarray(rng.random((m, n)) < {keep!r}).astype(_dtype) for n in {hidden!r}]",
         ]
 
-    def network_runtime(self, dropout: bool) -> list[str]:
+    def network_runtime(self, seeded: bool) -> list[str]:
         raise NotImplementedError("numpy network modules are printed by symdl.export.standalone.network_module")
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
