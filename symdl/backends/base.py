@@ -110,12 +110,15 @@ class Backend:
         """Import lines of a network module (the standard library ones included)."""
         return ["import functools", "import numbers", "from collections.abc import Mapping", *self.imports]
 
-    def network_runtime(self, dropout: bool) -> list[str]:
-        """Runtime helper blocks of a network module: ``_batch`` and ``_check`` (what ``_check`` returns: see print_network)."""
+    def network_runtime(self, seeded: bool) -> list[str]:
+        """Runtime helper blocks of a network module: ``_batch`` and ``_check`` (what ``_check`` returns: see print_network).
+
+        ``seeded``: a layer draws masks, so training entry points take a seed.
+        """
         raise self._unsupported("network_runtime")
 
     def dropout_runtime(self) -> list[str]:
-        """Runtime helper blocks a network with dropout also needs, after ``_masks`` (JAX: the seed check)."""
+        """Runtime helper blocks a network with masks also needs, after ``_masks`` (JAX: the seed check)."""
         return []
 
     def batchnorm_scalars(self, eps: str, momentum: str) -> tuple[list[str], list[str]]:
@@ -123,15 +126,21 @@ class Backend:
         return ["m = x.shape[0]", f"epsilon = {eps}"], [f"momentum = {momentum}", "size = m"]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
-        """``_masks``: (its arguments, its body) — one Bernoulli(keep) mask per hidden layer for a batch of m rows."""
+        """``_masks``: (its arguments, its body) — one Bernoulli(keep) mask per block in ``hidden`` for a batch of m rows.
+
+        The backend's spelling of a mask draw; :meth:`symdl.layers.dropout_layer.Dropout.module_blocks` asks for it.
+        """
         raise self._unsupported("dropout_masks")
 
     def entry_point(self, name: str) -> str:
         """What ``def NAME(`` of a printed entry point becomes (a decorator, or a renamed body that a wrapper calls)."""
         return f"def {name}("
 
-    def entry_wrappers(self, dropout: bool) -> str | None:
-        """Source of public wrappers around the printed entry points (JAX: checks outside ``jax.jit``), or None."""
+    def entry_wrappers(self, seeded: bool) -> str | None:
+        """Source of public wrappers around the printed entry points (JAX: checks outside ``jax.jit``), or None.
+
+        ``seeded``: the training entry points take ``seed=0`` (a layer draws masks).
+        """
         return None
 
     def train_step_doc(self) -> str:

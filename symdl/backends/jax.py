@@ -91,7 +91,7 @@ class JaxBackend(Backend):
     def network_imports(self) -> list[str]:
         return ["import functools", "import numbers", "from collections.abc import Mapping, MutableMapping", *self.imports]
 
-    def network_runtime(self, dropout: bool) -> list[str]:
+    def network_runtime(self, seeded: bool) -> list[str]:
         return [emit_functions(_batch, _finite, _raise_unless_finite, _check, _unpack)]
 
     def dropout_runtime(self) -> list[str]:
@@ -107,22 +107,22 @@ class JaxBackend(Backend):
     def entry_point(self, name: str) -> str:
         return f"def _{name}_body("
 
-    def entry_wrappers(self, dropout: bool) -> str:
+    def entry_wrappers(self, seeded: bool) -> str:
         """The public functions: checks outside ``jax.jit``, the printed body and the finiteness flag inside."""
         blocks = []
         for name in ("forward", "trace", "loss", "loss_and_grad", "train_step"):
             targets = name not in ("forward", "trace")
-            seeded = dropout and name != "forward"
+            takes_seed = seeded and name != "forward"
             data = "X, Y" if targets else "X"
             args = ["params", "X", *(["Y"] if targets else []), *(["lr"] if name == "train_step" else [])]
-            public = [*args, *(["seed=0"] if seeded else [])]
+            public = [*args, *(["seed=0"] if takes_seed else [])]
             checks = []
             if name == "train_step":
                 checks.append("lr = _check_lr(lr)")
             checks.append(f"arrays, X, {'Y' if targets else '_'} = _check(params, X, {'Y' if targets else 'None'}, "
                           f"{name == 'train_step'}, {targets})")
             call = ["arrays", *args[1:]]
-            if seeded:
+            if takes_seed:
                 checks.append("key = jax.random.PRNGKey(_check_seed(seed))")
                 args.append("key")
                 call.append("key")

@@ -49,7 +49,16 @@ class NumpyBackend(Backend):
             [f"momentum = numpy.asarray({momentum}, dtype=running_mean.dtype)", "size = numpy.asarray(m, dtype=var.dtype)"],
         )
 
-    def network_runtime(self, dropout: bool) -> list[str]:
+    def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
+        return "seed, m", [
+            "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
+            "    raise ValueError(f'seed: expected a non-negative integer (it fixes the dropout masks), got {seed!r}')",
+            "rng = numpy.random.default_rng(int(seed))",
+            "# mask ~ Bernoulli(1 − p): u ~ U[0, 1) in float64, kept where u < 1 − p.",
+            f"return [numpy.asarray(rng.random((m, n)) < {keep!r}).astype(_dtype) for n in {hidden!r}]",
+        ]
+
+    def network_runtime(self, seeded: bool) -> list[str]:
         raise NotImplementedError("numpy network modules are printed by symdl.export.standalone.network_module")
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:

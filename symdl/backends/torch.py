@@ -57,7 +57,7 @@ class TorchBackend(Backend):
     def constant(self) -> str:
         return "torch.tensor"
 
-    def network_runtime(self, dropout: bool) -> list[str]:
+    def network_runtime(self, seeded: bool) -> list[str]:
         return [emit_functions(_batch, _check)]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:

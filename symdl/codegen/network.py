@@ -17,10 +17,9 @@ the value it holds, decided from the equations themselves.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-import numpy as np
 import sympy as sp
 
 from ..backends.base import Backend
@@ -28,52 +27,14 @@ from ..backends.registry import get_backend
 from ..backprop.equations import (
     BackpropEquations,
     Elementwise,
-    KernelCall,
     LossForms,
     VectorRuleCall,
 )
 from .kernel import KernelPrinter, printable
 from .naming import bias_name, grad_name, parameter_name, weight_name
+from .statements import Scope, StatementPrinter, kernel_function_name
 
 __all__ = ["NetworkSource", "buffer_names", "parameter_names", "print_network"]
-
-
-def _ufunc_call(backend: Backend) -> re.Pattern[str]:
-    """``module.f(args)`` with no call inside: a candidate for ``module.f(args, out=Z)``."""
-    return re.compile(rf"{backend.module}\.(\w+)\(([^()]*)\)")
-
-
-@dataclass
-class _Scope:
-    """Python names of the matrix symbols, which ones hold a batch in rows, and which are inputs."""
-
-    names: dict[sp.MatrixSymbol, str]
-    batched: set[sp.MatrixSymbol]
-    inputs: set[str]
-    backend: Backend = field(default_factory=lambda: get_backend("numpy"))
-    printer: KernelPrinter = field(default_factory=KernelPrinter)
-    temps: Iterable[sp.Symbol] = field(default_factory=lambda: sp.numbered_symbols("_e"))
-    aliases: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
-    widths: Mapping[sp.Expr, int] = field(default_factory=dict)
-    defined: set[str] = field(default_factory=set)
-
-    def name(self, symbol: sp.MatrixSymbol) -> str:
-        return self.aliases.get(symbol, self.names[symbol])
-
-    def is_batched(self, expr: sp.MatrixExpr) -> bool:
-        """Whether ``expr`` holds one row per sample (an outer product d aᵀ is summed over them)."""
-        if isinstance(expr, sp.MatrixSymbol):
-            return expr in self.batched
-        if _is_outer(expr, self):
-            return False
-        return any(self.is_batched(a) for a in expr.args if isinstance(a, sp.MatrixExpr))
-
-
-def _is_outer(expr: sp.MatrixExpr, scope: _Scope) -> bool:
-    """d aᵀ of two per-sample vectors: a parameter-shaped sum over the batch."""
-    if isinstance(expr, sp.MatMul) and len(expr.args) == 2 and isinstance(expr.args[1], sp.Transpose):
-        return expr.args[0] in scope.batched and expr.args[1].arg in scope.batched
-    return False
 
 
 @dataclass(frozen=True)
@@ -82,166 +43,6 @@ class NetworkSource:
 
     source: str
     kernels: Mapping[str, tuple[str, str]]  # python name → (vector rule, "value" | "vjp")
-
-
-class _Function:
-    """Statements of one generated function, with liveness: which symbols later statements read."""
-
-    def __init__(self, scope: _Scope, equations: Sequence[sp.Eq], keep: Iterable[sp.MatrixSymbol]) -> None:
-        self.scope = scope
-        self.equations = list(equations)
-        self.lines: list[str] = []
-        # Symbols read by equation k or later, and the ones returned at the end.
-        reads: list[set[sp.MatrixSymbol]] = [set() for _ in range(len(self.equations) + 1)]
-        reads[-1] = set(keep)
-        for k in range(len(self.equations) - 1, -1, -1):
-            reads[k] = reads[k + 1] | self.equations[k].rhs.atoms(sp.MatrixSymbol)
-        self.reads_after = reads[1:]
-
-    def emit_all(self) -> list[str]:
-        for k, eq in enumerate(self.equations):
-            self._emit(eq, self.reads_after[k])
-        return self.lines
-
-    # --- statements ----------------------------------------------------------
-
-    def _emit(self, eq: sp.Eq, live: set[sp.MatrixSymbol]) -> None:
-        lhs, rhs = eq.lhs, eq.rhs
-        scope = self.scope
-        if isinstance(lhs, sp.Tuple):  # a kernel with several results (batch norm's forward and VJP)
-            self.lines.append(f"{', '.join(scope.names[t] for t in lhs)} = {self._code(rhs)}")
-            return
-        target = scope.names[lhs]
-        reducing = lhs not in scope.batched and scope.is_batched(rhs)
-        if reducing:  # BP3 and the learned inputs' gradients: a sum over the batch
-            if "_ones" not in self.scope.defined:
-                self.lines.append(f"_ones = {scope.backend.module}.ones(X.shape[0], dtype=_dtype)")
-                self.scope.defined.add("_ones")
-            # 1ᵀD: one BLAS matrix-vector product, about 2× numpy.sum(D, axis=0) for a batch of 256 (bench_network).
-            self.lines.append(f"{target} = _ones @ {self._parenthesized(rhs)}")
-            return
-        if isinstance(rhs, sp.MatAdd) and len(rhs.args) == 2:
-            first, second = _order_add(rhs.args, scope)
-            self.lines.append(f"{target} = {self._code(first)}")
-            self.lines.append(f"{target} += {self._code(second)}")
-            return
-        if isinstance(rhs, sp.HadamardProduct) and len(rhs.args) == 2:
-            self._emit_product(target, rhs, live)
-            return
-        if isinstance(rhs, Elementwise) and self._emit_elementwise(lhs, rhs, live):
-            return
-        self.lines.append(f"{target} = {self._code(rhs)}")
-
-    def _emit_product(self, target: str, rhs: sp.HadamardProduct, live: set[sp.MatrixSymbol]) -> None:
-        """U ⊙ f(…) as ``T = U; T *= f(…)``, writing into U's buffer when U is a dead temporary."""
-        scope = self.scope
-        left, right = sorted(rhs.args, key=lambda a: isinstance(a, Elementwise))
-        if isinstance(right, Elementwise) and right.scalar() == 1:
-            self.lines.append(f"{target} = {self._code(left)}")
-            return
-        if isinstance(left, sp.MatrixSymbol):
-            name = scope.name(left)
-            if left in live or name in scope.inputs:
-                self.lines.append(f"{target} = {name} * {self._code(right)}")
-                return
-            self.lines.append(f"{name} *= {self._code(right)}")
-            self.lines.append(f"{target} = {name}")
-            return
-        self.lines.append(f"{target} = {self._code(left)}")
-        self.lines.append(f"{target} *= {self._code(right)}")
-
-    def _emit_elementwise(self, lhs: sp.MatrixSymbol, rhs: Elementwise, live: set[sp.MatrixSymbol]) -> bool:
-        """f(Z), into Z's own buffer when Z is a temporary no later statement reads (``numpy.tanh(Z, out=Z)``)."""
-        target = self.scope.names[lhs]
-        arg = rhs.arrays[0]
-        name = self.scope.name(arg) if isinstance(arg, sp.MatrixSymbol) else None
-        reusable = len(rhs.arrays) == 1 and name is not None and arg not in live and name not in self.scope.inputs
-        if reusable and rhs.scalar() == rhs.function.variables[0]:  # the identity: the output is the input
-            self.scope.aliases[lhs] = name
-            self.lines.append(f"{target} = {name}")
-            return True
-        code = self._code(rhs)
-        backend = self.scope.backend
-        match = _ufunc_call(backend).fullmatch(code) if backend.out_param else None
-        function = match.group(1) if match else ""
-        # where and friends take no out=; ufuncs and clip/clamp do.
-        if (
-            reusable
-            and match
-            and name in (a.strip() for a in match.group(2).split(","))
-            and (isinstance(getattr(np, function, None), np.ufunc) or function in ("clip", "clamp"))
-        ):
-            self.lines.append(f"{backend.module}.{function}({match.group(2)}, out={name})")
-            self.lines.append(f"{target} = {name}")
-        else:
-            self.lines.append(f"{target} = {code}")
-        return True
-
-    # --- expressions ---------------------------------------------------------
-
-    def _code(self, expr: sp.MatrixExpr) -> str:
-        scope = self.scope
-        if isinstance(expr, sp.MatrixSymbol):
-            return scope.name(expr)
-        if isinstance(expr, sp.MatMul):
-            return self._matmul(expr)
-        if isinstance(expr, sp.MatAdd):
-            return " + ".join(self._code(a) for a in expr.args)
-        if isinstance(expr, sp.HadamardProduct):
-            return " * ".join(f"({self._code(a)})" for a in expr.args)
-        if isinstance(expr, Elementwise):
-            return self._elementwise(expr)
-        if isinstance(expr, KernelCall):
-            return f"_{expr.kernel}({', '.join(self._code(a) for a in expr.arrays)})"
-        if isinstance(expr, VectorRuleCall):
-            args = ", ".join(self._code(a) for a in expr.arrays)
-            return f"{_kernel_name(expr.rule, expr.role)}({args})"
-        raise ValueError(f"cannot print {type(expr).__name__} as network code: {expr}")
-
-    def _parenthesized(self, expr: sp.MatrixExpr) -> str:
-        code = self._code(expr)
-        return code if code.isidentifier() else f"({code})"
-
-    def _matmul(self, expr: sp.MatMul) -> str:
-        if len(expr.args) != 2:
-            raise ValueError(f"network code multiplies two factors at a time, got {expr}")
-        left, right = expr.args
-        if _is_outer(expr, self.scope):
-            return f"{self._code(left)}.T @ {self._code(right.arg)}"
-        if isinstance(left, sp.Transpose):  # (Wᵀ d)ᵀ = dᵀ W
-            if self.scope.widths.get(left.arg.shape[0]) == 1:
-                # W has one row: D @ W is the outer product of a column and a row, a broadcast multiply.
-                return f"{self._parenthesized(right)} * {self._code(left.arg)}"
-            return f"{self._code(right)} @ {self._code(left.arg)}"
-        return f"{self._code(right)} @ {self._code(left)}.T"  # (W v)ᵀ = vᵀ Wᵀ
-
-    def _elementwise(self, expr: Elementwise) -> str:
-        """f(X₁, …) printed inline: CSE temporaries become statements, the result an expression."""
-        scope = self.scope
-        names = [self._code(a) for a in expr.arrays]
-        if not all(n.isidentifier() for n in names):
-            raise ValueError(f"element-wise function of a compound expression: {expr}")
-        body = expr.function.expr.xreplace(
-            {v: sp.Symbol(n, real=True) for v, n in zip(expr.function.variables, names)}
-        )
-        body = printable(body, expr.name)
-        if not body.free_symbols:  # a constant derivative: broadcast to the argument's shape
-            return f"{scope.backend.module}.full({names[0]}.shape, {scope.printer.doprint(body)}, dtype=_dtype)"
-        intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")
-        for symbol, value in intermediates:
-            self.lines.append(f"{symbol} = {scope.printer.doprint(value)}")
-        return scope.printer.doprint(final)
-
-
-def _order_add(args: Sequence[sp.MatrixExpr], scope: _Scope) -> tuple[sp.MatrixExpr, sp.MatrixExpr]:
-    """The term that makes a fresh array first (a product), the one added in place second (a bias, Ω')."""
-    first = next((a for a in args if isinstance(a, sp.MatMul)), args[0])
-    second = args[1] if first is args[0] else args[0]
-    return first, second
-
-
-def _kernel_name(rule: str, role: str) -> str:
-    return f"_{rule}_{role}"
 
 
 def _names(eqs: BackpropEquations) -> tuple[dict[sp.MatrixSymbol, str], set[sp.MatrixSymbol]]:
@@ -343,9 +144,9 @@ def print_network(
     kernels: dict[str, tuple[str, str]] = {}
     for eq in [*eqs.all(), *(inference.all() if inference else [])]:
         for call in eq.rhs.atoms(VectorRuleCall):
-            kernels[_kernel_name(call.rule, call.role)] = (call.rule, call.role)
+            kernels[kernel_function_name(call.rule, call.role)] = (call.rule, call.role)
     if loss.vector_rule is not None:
-        kernels[_kernel_name(loss.vector_rule, "value")] = (loss.vector_rule, "value")
+        kernels[kernel_function_name(loss.vector_rule, "value")] = (loss.vector_rule, "value")
     top = eqs.layers[-1]
     unpack = ", ".join([*params, *buffers, "X", "Y"])
     fwd_unpack = ", ".join([*params, *buffers, "X"])
@@ -356,22 +157,22 @@ def print_network(
 
     known = {} if widths is None else {sp.Symbol(f"n_{l}", integer=True, positive=True): n for l, n in enumerate(widths)}
 
-    def scope() -> _Scope:
-        return _Scope(names=names, batched=batched, inputs=inputs, widths=known, backend=array, printer=array.printer())
+    def scope() -> Scope:
+        return Scope(names=names, batched=batched, inputs=inputs, widths=known, backend=array, printer=array.printer())
 
     out_name = f"a{top.index}"
     sources = []
-    forward = _Function(scope(), (inference or eqs).forward, keep=[top.a]).emit_all()
+    forward = StatementPrinter(scope(), (inference or eqs).forward, keep=[top.a]).emit_all()
     sources.append(
         _def("forward", "params, X", [f"{fwd_unpack}, _ = {check}(params, X, None, False, False)", *forward, f"return {out_name}"])
     )
     every = [s for layer in eqs.layers for s in (layer.z, layer.a)]
-    trace = _Function(scope(), eqs.forward, keep=every).emit_all()
+    trace = StatementPrinter(scope(), eqs.forward, keep=every).emit_all()
     traced = ", ".join(f"{names[s]!r}: {names[s]}" for s in every)
     trace_head = [f"{fwd_unpack}, _ = {check}(params, X, None, False, False)", *masks]
     sources.append(_def("trace", f"params, X{seed}", [*trace_head, *trace, f"return {{{traced}}}"]))
     loss_scope = scope()
-    loss_lines = _Function(loss_scope, eqs.forward, keep=[top.a]).emit_all()
+    loss_lines = StatementPrinter(loss_scope, eqs.forward, keep=[top.a]).emit_all()
     loss_lines += _loss_value(loss, loss_scope, out_name, penalty_value, eqs, gradient=False)
     sources.append(_def("loss", f"params, X, Y{seed}", [*header, *loss_lines, "return loss"]))
 
@@ -379,9 +180,9 @@ def print_network(
     equations = [*eqs.forward, eqs.loss_gradient, *(eq for _, eq in eqs.backward)]
     read_later = {s for eq in equations[len(eqs.forward):] for s in eq.rhs.atoms(sp.MatrixSymbol)}
     statistics = {s for layer in eqs.layers for part in layer.parts for s in part.kept_for_backward(layer)}
-    body = _Function(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
+    body = StatementPrinter(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
     body += _loss_value(loss, grad_scope, out_name, penalty_value, eqs, gradient=True)
-    body += _Function(grad_scope, [eq for _, eq in eqs.backward], keep=[]).emit_all()
+    body += StatementPrinter(grad_scope, [eq for _, eq in eqs.backward], keep=[]).emit_all()
     grads = ", ".join(f"{p!r}: {grad_name(p)}" for p in params)
     sources.append(_def("loss_and_grad", f"params, X, Y{seed}", [*header, *body, f"return loss, {{{grads}}}"]))
     # Every step is scaled before any parameter is written: an overflow raises with params untouched.
@@ -405,7 +206,7 @@ def print_network(
 
 def _loss_value(
     loss: LossForms,
-    scope: _Scope,
+    scope: Scope,
     out_name: str,
     penalty_value: sp.Lambda | None,
     eqs: BackpropEquations,
@@ -423,7 +224,7 @@ def _loss_value(
     rhs = eqs.loss_gradient.rhs
     shared = gradient and isinstance(rhs, Elementwise) and loss.value is not None and rhs.arrays == (top_a, eqs.y)
     if loss.vector_rule is not None:
-        lines.append(f"loss = {m}.sum({_kernel_name(loss.vector_rule, 'value')}({out_name}, Y), dtype=_dtype) * _inv_m")
+        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({out_name}, Y), dtype=_dtype) * _inv_m")
     else:
         a, y = loss.value.variables
         arrays = {a: sp.Symbol(scope.name(top_a), real=True), y: sp.Symbol("Y", real=True)}
@@ -446,7 +247,7 @@ def _loss_value(
             else:
                 lines += [f"gA = {code}", "gA *= _inv_m"]
     if gradient and not shared:
-        printed = _Function(scope, [eqs.loss_gradient], keep=[eqs.loss_gradient.lhs])
+        printed = StatementPrinter(scope, [eqs.loss_gradient], keep=[eqs.loss_gradient.lhs])
         lines += printed.emit_all()
         lines.append("gA = gA * _inv_m")
     if penalty_value is not None:

@@ -40,8 +40,9 @@ from ..backends.base import Backend
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.kernel import printable, use_expm1_log1p
 from ..codegen.naming import class_name
+from ..rulebook.derivation import Derives, RuleLike
 from ..rulebook.registry import rule, rules
-from ..rulebook.rule import Rule, formula_rule
+from ..rulebook.rule import formula_rule
 from ..rulebook.vector_rule import VectorRule
 from ..symbolic.rewrite import stabilise
 
@@ -59,9 +60,9 @@ def _resolve(
     wrt: str | None,
     symbols: Sequence[str],
     params: Mapping[str, float | None] | None,
-) -> Rule | VectorRule:
+) -> RuleLike:
     """A rule object as is; a registered rule's name through :func:`symdl.rule`; other text as a formula."""
-    if isinstance(rule_or_formula, (Rule, VectorRule)):
+    if isinstance(rule_or_formula, Derives):
         if wrt is not None or symbols or params:
             raise ValueError("wrt, symbols and params apply to a rule name or formula text, not to a rule object")
         return rule_or_formula
@@ -110,8 +111,8 @@ def _names(symbols: Sequence[str], taken: set[str]) -> list[str]:
     return out
 
 
-def _plan(r: Rule | VectorRule) -> _Plan:
-    if isinstance(r, VectorRule):
+def _plan(r: RuleLike) -> _Plan:
+    if not r.element_wise:
         return _vector_plan(r)
     name = r.kernel_name
     taken = _HELPERS | {name, f"{name}_forward", f"_{name}", class_name(name)}

@@ -26,75 +26,15 @@ numpy module's, other draws).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
-import sympy as sp
 
 from ..backends import Backend, get_backend
+from ..codegen.module_text import helper_source, module_docstring, module_source
 from ..codegen.network import print_network
-from ..export.standalone import (
-    _docstring,
-    _function,
-    _module,
-    batchnorm_blocks,
-    init_block,
-)
-from ..layers.batchnorm_symbolic import j as _feature_index
+from ..export.standalone import init_block
 from ..version import __version__
 
-_FEATURE_INDICES = (_feature_index,)
-
 __all__ = ["network_module_source"]
-
-def _stage_printer(backend: Backend):
-    """A printer of one batch-norm stage as an expression on whole arrays: rows on axis 0, features last."""
-    base = backend.printer_class
-
-    class StagePrinter(base):
-        def __init__(self, names: Mapping[str, str]) -> None:
-            super().__init__()
-            self.names = names
-
-        def _print_Indexed(self, expr: sp.Indexed) -> str:
-            # x[i, j] is the (batch, features) array, gamma[j] the (features,) one: it broadcasts over the rows.
-            return self.names[str(expr.base.label)]
-
-        def _print_Symbol(self, expr: sp.Symbol) -> str:
-            return self.names.get(expr.name, expr.name)
-
-        def _print_Sum(self, expr: sp.Sum) -> str:
-            (index, *_), = expr.limits
-            if index in _FEATURE_INDICES:
-                raise ValueError(f"batch-norm stage sums over the features: {expr}")
-            return f"{self._module}.sum({self._print(expr.function)}, 0)"
-
-    return StagePrinter
-
-
-def _inline_stage(backend: Backend):
-    """``inline(stage, names)`` for :func:`symdl.export.standalone.batchnorm_blocks`: the stage as one expression."""
-    printer_class = _stage_printer(backend)
-
-    def inline(stage, names: Mapping[str, str]) -> str:
-        slots = set(stage.slots.values())
-        if not slots <= {-2, -1}:
-            raise ValueError(f"batch-norm stage {stage.name} has axes other than rows and features")
-        return printer_class(names).doprint(stage.expr)
-
-    return inline
-
-
-def _masks_block(network: object, backend: Backend) -> str:
-    """``_masks``: one Bernoulli(1 − p) mask per hidden layer, from the backend's generator."""
-    keep, hidden = network.keep_probability, tuple(network.layers[1:-1])
-    args, lines = backend.dropout_masks(keep, hidden)
-    doc = (
-        f"Dropout masks of the hidden layers for a batch of m rows "
-        f"(drop probability p = {network.dropout!r}, keep probability 1 − p = {keep!r})."
-    )
-    return _function("_masks", args, doc, lines)
-
 
 def _kernels(kernels: dict[str, tuple[str, str]], backend: Backend) -> list[str]:
     """The vector rules' forward and VJP kernels the network calls, printed for ``backend`` by symdl.export.custom_gradient."""
@@ -135,8 +75,9 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
     numbers of ``network.compile(dtype)`` (``init_params`` draws from the
     backend's own generator). Same input → byte-identical text.
     """
-    from ..export.standalone import _helper
-    from ..network.model import LR_RANGE, Network, check_learning_rate, loss_forms
+    from ..network.checks import LR_RANGE, check_learning_rate
+    from ..network.model import Network
+    from ..network.rule_forms import loss_forms
 
     if not isinstance(network, Network):
         raise TypeError(f"network_module_source: expected a symdl.Network, got {type(network).__name__}")
@@ -150,7 +91,7 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
 
         (w,) = network.penalty.inputs
         penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
-    inference = network._equations(output_form=True, training=False) if network.batchnorm or network.dropout else None
+    inference = network._equations(output_form=True, training=False) if any(network.parts) else None
     printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend)
     noun = backend.noun
     blocks = [
@@ -164,15 +105,14 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
             f"_BUFFERED = {bool(compiled.buffer_names)}",
             f"_LR_RANGE = {LR_RANGE!r}",
         ]) + "\n",
-        _helper(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
-        *backend.network_runtime(network.dropout is not None),
+        helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
+        *backend.network_runtime(network.seeded),
         init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
-        *(batchnorm_blocks(network, backend, _inline_stage(backend)) if network.batchnorm else []),
-        *([_masks_block(network, backend), *backend.dropout_runtime()] if network.dropout is not None else []),
+        *network.layer_blocks(backend, inline=True),
         _entry_points(printed.source, backend),
     ]  # fmt: skip
-    wrappers = backend.entry_wrappers(network.dropout is not None)
+    wrappers = backend.entry_wrappers(network.seeded)
     if wrappers is not None:
         blocks.append(wrappers)
     entry = ["init_params", "forward", "trace", "loss", "loss_and_grad", "train_step"]
@@ -185,9 +125,9 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
         mutation,
         "Gradients are BP1–BP4 as derived by symdl and printed here, not the library's autodiff.",
     ]
-    if network.batchnorm or network.dropout is not None:
+    if any(network.parts):
         conventions.append("forward uses batch-norm running statistics and no dropout; trace, loss, loss_and_grad and "
-                           "train_step train" + (" (dropout masks drawn from seed=0 unless given)." if network.dropout else "."))
+                           "train_step train" + (" (dropout masks drawn from seed=0 unless given)." if network.seeded else "."))
     sections = [
         ("Spec", [f"{network!r}.compile({dtype.name!r})", f"Functions: {', '.join(entry)}."]),
         ("Conventions", conventions),
@@ -195,5 +135,5 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
     ]
     title = f"{name} code for a network: generated by symdl {__version__} from SymPy expressions. Do not edit: regenerate."
     imports = backend.network_imports()
-    return _module(_docstring(title, sections), imports, entry, blocks)
+    return module_source(module_docstring(title, sections), imports, entry, blocks)
 

@@ -28,6 +28,7 @@ import numpy as np
 import sympy as sp
 
 if TYPE_CHECKING:
+    from ..backends.base import Backend
     from ..rulebook.step import Math, Step
 
 __all__ = [
@@ -260,6 +261,18 @@ class Layer(abc.ABC):
         ``layers`` holds (l, nₗ) of every block this layer type is attached to.
         """
         return {}
+
+    def module_blocks(self, widths: tuple[int, ...], backend: Backend, *, inline: bool) -> list[str]:
+        """The source blocks a generated network module needs for this layer: the functions its equations call by name.
+
+        The generated counterpart of :meth:`numeric_kernels` (kernels, state
+        updates, mask draws), spelt for ``backend`` through its hooks;
+        ``widths`` holds nₗ of every block the layer is attached to.
+        ``inline=True`` (the JAX/torch modules) asks for array expressions in
+        place of calls of printed numpy kernels. A layer whose equations call
+        nothing by name adds nothing.
+        """
+        return []
 
     def proofs(self) -> Mapping[str, object]:
         """The proofs that make this layer's equations right (``prove_all`` of its symbolic module)."""

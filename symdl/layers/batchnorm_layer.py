@@ -8,6 +8,7 @@ says where they enter the network's equations and what state they keep.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
@@ -22,6 +23,9 @@ from .base import (
     StateUpdate,
     Symbol,
 )
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
 
 __all__ = ["BatchNorm"]
 
@@ -120,6 +124,12 @@ class BatchNorm(Layer):
             "_bn_inference": lambda u, g, b, mean, var: inference_forward(u, g, b, mean, var, eps),
             "_bn_update": update,
         }
+
+    def module_blocks(self, widths: tuple[int, ...], backend: Backend, *, inline: bool) -> list[str]:
+        """``_bn_train_forward``, ``_bn_train_vjp``, ``_bn_inference``, ``_bn_update`` (:mod:`symdl.layers.batchnorm_export`)."""
+        from .batchnorm_export import batchnorm_blocks, inline_stage
+
+        return batchnorm_blocks(self.eps, self.momentum, backend, inline_stage(backend) if inline else None)
 
     def proofs(self) -> Mapping[str, object]:
         from .batchnorm_symbolic import prove_all

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
 
 from ..arguments import drop_probability
+from ..codegen.module_text import function_source
 from ..symbolic.array_nodes import Elementwise
 from .base import Layer, LayerReport, LayerSymbols, Mask, Symbol
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
 
 __all__ = ["Dropout"]
 
@@ -94,6 +99,15 @@ class Dropout(Layer):
             return [dropout_mask((m, n), keep, rng, dtype) for n in widths]
 
         return {"_masks": masks}
+
+    def module_blocks(self, widths: tuple[int, ...], backend: Backend, *, inline: bool) -> list[str]:
+        """``_masks``: one Bernoulli(1 − p) mask per block for a batch of m rows, from the backend's generator; its helpers."""
+        args, lines = backend.dropout_masks(self.keep, widths)
+        doc = (
+            f"Dropout masks of the hidden layers for a batch of m rows "
+            f"(drop probability p = {self.p!r}, keep probability 1 − p = {self.keep!r})."
+        )
+        return [function_source("_masks", args, doc, lines), *backend.dropout_runtime()]
 
     def proofs(self) -> Mapping[str, object]:
         from .dropout import prove_all

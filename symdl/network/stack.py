@@ -8,7 +8,7 @@ and, per block, its attached layers; the keyword form of :class:`symdl.Network`
 from __future__ import annotations
 
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from ..layers.batchnorm_layer import BatchNorm
 from ..layers.dense import Dense, check_width
 from ..layers.dropout_layer import Dropout
 
-__all__ = ["LayerLike", "layer_specs", "shortcut_layers", "stack_layers", "widths"]
+__all__ = ["LayerLike", "layer_specs", "shortcut_layers", "shortcut_view", "stack_layers", "widths"]
 
 LayerLike = int | Dense | Layer
 
@@ -72,6 +72,20 @@ def shortcut_layers(
         raise ValueError("batchnorm and dropout act on hidden layers; this network has none (give 3 or more widths)")
     hidden = (*([norm] if batchnorm else []), *([Dropout(dropout)] if dropout is not None else []))
     return tuple(hidden if l < len(widths) - 1 else () for l in range(1, len(widths)))
+
+
+def shortcut_view(attached: Iterable[Layer]) -> dict[str, object]:
+    """The keyword form's settings read back from the layers: batchnorm, dropout (p), keep_probability, bn_eps, bn_momentum."""
+    attached = list(attached)
+    norm = next((p for p in attached if isinstance(p, BatchNorm)), None)
+    drop = next((p for p in attached if isinstance(p, Dropout)), None)
+    return {
+        "batchnorm": norm is not None,
+        "dropout": None if drop is None else drop.p,
+        "keep_probability": None if drop is None else drop.keep,
+        "bn_eps": 1e-5 if norm is None else norm.eps,
+        "bn_momentum": 0.1 if norm is None else norm.momentum,
+    }
 
 
 def layer_specs(eqs: BackpropEquations) -> dict[str, Parameter | Buffer]:

@@ -1,0 +1,74 @@
+"""Text of generated Python modules: ``def`` blocks, module docstrings, import order, helpers emitted from their source.
+
+Every generated module (:mod:`symdl.export.standalone`, :mod:`symdl.export.network_modules`,
+the layers' blocks) is assembled from these pieces, so one module's text is
+one function of what was printed from SymPy: same input, byte-identical text.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+__all__ = ["function_source", "helper_source", "module_docstring", "module_source", "renamed_kernel"]
+
+def helper_source(function: Callable, names: Mapping[str, str]) -> str:
+    """The source of ``function`` as a module-level helper: identifiers renamed per ``names``, ``np`` spelt ``numpy``.
+
+    The text is symdl's own source, comments and all; only whole identifiers
+    are renamed, and the result must still compile.
+    """
+    source = textwrap.dedent(inspect.getsource(function))
+    for old, new in {"np": "numpy", **names}.items():
+        source = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, source)
+    compile(source, f"<symdl helper {function.__name__}>", "exec")
+    return source
+
+
+def renamed_kernel(source: str, old: str, new: str) -> str:
+    """A printed kernel's source with its function called ``new``."""
+    head = f"def {old}("
+    if not source.startswith(head):
+        raise ValueError(f"kernel source does not start with {head!r}")
+    return f"def {new}(" + source[len(head):]
+
+
+def module_docstring(title: str, sections: Sequence[tuple[str, Sequence[str]]]) -> str:
+    """A raw module docstring: the title line, then each section as a heading and indented lines."""
+    lines = [title, ""]
+    for heading, body in sections:
+        lines.append(f"{heading}:")
+        lines += [f"    {line}".rstrip() for text in body for line in str(text).splitlines()]
+        lines.append("")
+    text = "\n".join(lines).rstrip() + "\n"
+    if '"""' in text or text.rstrip().endswith("\\"):
+        raise ValueError("docstring text cannot be quoted")
+    return f'r"""{text}"""\n'
+
+
+def module_source(docstring: str, imports: Iterable[str], all_names: Sequence[str], blocks: Iterable[str]) -> str:
+    """docstring, imports (standard library, then third party), ``__all__``, then the blocks, two blank lines apart."""
+    ordered = sorted(set(imports), key=_import_order)
+    standard = [line for line in ordered if not _import_order(line)[0]]
+    third_party = [line for line in ordered if _import_order(line)[0]]
+    imports_text = "\n\n".join("\n".join(group) for group in (standard, third_party) if group)
+    exported = "__all__ = [" + ", ".join(repr(n) for n in sorted(all_names)) + "]"
+    head = f"{docstring.rstrip()}\n\n{imports_text}\n\n{exported}\n"
+    return "\n\n".join([head, *(block.strip("\n") + "\n" for block in blocks)])
+
+
+def _import_order(line: str) -> tuple[int, int, str]:
+    """Standard library first, then the array library; ``import x`` before ``from x import`` (as isort orders them)."""
+    module = line.split()[1]
+    return (int(module.split(".")[0] not in sys.stdlib_module_names), int(line.startswith("from ")), module)
+
+
+
+def function_source(name: str, args: str, doc: str, body: Sequence[str]) -> str:
+    """``def name(args):`` with the one-line docstring ``doc`` and the indented ``body`` lines."""
+    if '"' in doc or "\\" in doc:
+        raise ValueError(f"docstring of {name} cannot be quoted")
+    return f'def {name}({args}):\n    """{doc}"""\n' + "".join(f"    {line}\n" for line in body)

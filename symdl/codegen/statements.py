@@ -1,0 +1,224 @@
+"""Statements of a generated network function: one equation → one line of array code, buffers reused where safe.
+
+:class:`StatementPrinter` prints a list of equations (:mod:`symdl.backprop.equations`)
+as the statements of one entry point for a batch in rows (``W v → V @ W.T``),
+in the backend's spelling; it tracks liveness so that a buffer is written in
+place (``numpy.tanh(Z, out=Z)``, ``D *= σ'(A)``) only when no later
+statement reads the value it holds. :mod:`symdl.codegen.network` assembles
+the entry points from these statements.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import sympy as sp
+
+from ..backends.base import Backend
+from ..backends.registry import get_backend
+from ..backprop.equations import Elementwise, KernelCall, VectorRuleCall
+from .kernel import KernelPrinter, printable
+
+__all__ = ["Scope", "StatementPrinter", "kernel_function_name"]
+
+
+def _ufunc_call(backend: Backend) -> re.Pattern[str]:
+    """``module.f(args)`` with no call inside: a candidate for ``module.f(args, out=Z)``."""
+    return re.compile(rf"{backend.module}\.(\w+)\(([^()]*)\)")
+
+
+@dataclass
+class Scope:
+    """Python names of the matrix symbols, which ones hold a batch in rows, and which are inputs."""
+
+    names: dict[sp.MatrixSymbol, str]
+    batched: set[sp.MatrixSymbol]
+    inputs: set[str]
+    backend: Backend = field(default_factory=lambda: get_backend("numpy"))
+    printer: KernelPrinter = field(default_factory=KernelPrinter)
+    temps: Iterable[sp.Symbol] = field(default_factory=lambda: sp.numbered_symbols("_e"))
+    aliases: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
+    widths: Mapping[sp.Expr, int] = field(default_factory=dict)
+    defined: set[str] = field(default_factory=set)
+
+    def name(self, symbol: sp.MatrixSymbol) -> str:
+        return self.aliases.get(symbol, self.names[symbol])
+
+    def is_batched(self, expr: sp.MatrixExpr) -> bool:
+        """Whether ``expr`` holds one row per sample (an outer product d aᵀ is summed over them)."""
+        if isinstance(expr, sp.MatrixSymbol):
+            return expr in self.batched
+        if _is_outer(expr, self):
+            return False
+        return any(self.is_batched(a) for a in expr.args if isinstance(a, sp.MatrixExpr))
+
+
+def _is_outer(expr: sp.MatrixExpr, scope: Scope) -> bool:
+    """d aᵀ of two per-sample vectors: a parameter-shaped sum over the batch."""
+    if isinstance(expr, sp.MatMul) and len(expr.args) == 2 and isinstance(expr.args[1], sp.Transpose):
+        return expr.args[0] in scope.batched and expr.args[1].arg in scope.batched
+    return False
+
+
+class StatementPrinter:
+    """Statements of one generated function, with liveness: which symbols later statements read."""
+
+    def __init__(self, scope: Scope, equations: Sequence[sp.Eq], keep: Iterable[sp.MatrixSymbol]) -> None:
+        self.scope = scope
+        self.equations = list(equations)
+        self.lines: list[str] = []
+        # Symbols read by equation k or later, and the ones returned at the end.
+        reads: list[set[sp.MatrixSymbol]] = [set() for _ in range(len(self.equations) + 1)]
+        reads[-1] = set(keep)
+        for k in range(len(self.equations) - 1, -1, -1):
+            reads[k] = reads[k + 1] | self.equations[k].rhs.atoms(sp.MatrixSymbol)
+        self.reads_after = reads[1:]
+
+    def emit_all(self) -> list[str]:
+        for k, eq in enumerate(self.equations):
+            self._emit(eq, self.reads_after[k])
+        return self.lines
+
+    # --- statements ----------------------------------------------------------
+
+    def _emit(self, eq: sp.Eq, live: set[sp.MatrixSymbol]) -> None:
+        lhs, rhs = eq.lhs, eq.rhs
+        scope = self.scope
+        if isinstance(lhs, sp.Tuple):  # a kernel with several results (batch norm's forward and VJP)
+            self.lines.append(f"{', '.join(scope.names[t] for t in lhs)} = {self._code(rhs)}")
+            return
+        target = scope.names[lhs]
+        reducing = lhs not in scope.batched and scope.is_batched(rhs)
+        if reducing:  # BP3 and the learned inputs' gradients: a sum over the batch
+            if "_ones" not in self.scope.defined:
+                self.lines.append(f"_ones = {scope.backend.module}.ones(X.shape[0], dtype=_dtype)")
+                self.scope.defined.add("_ones")
+            # 1ᵀD: one BLAS matrix-vector product, about 2× numpy.sum(D, axis=0) for a batch of 256 (bench_network).
+            self.lines.append(f"{target} = _ones @ {self._parenthesized(rhs)}")
+            return
+        if isinstance(rhs, sp.MatAdd) and len(rhs.args) == 2:
+            first, second = _order_add(rhs.args, scope)
+            self.lines.append(f"{target} = {self._code(first)}")
+            self.lines.append(f"{target} += {self._code(second)}")
+            return
+        if isinstance(rhs, sp.HadamardProduct) and len(rhs.args) == 2:
+            self._emit_product(target, rhs, live)
+            return
+        if isinstance(rhs, Elementwise) and self._emit_elementwise(lhs, rhs, live):
+            return
+        self.lines.append(f"{target} = {self._code(rhs)}")
+
+    def _emit_product(self, target: str, rhs: sp.HadamardProduct, live: set[sp.MatrixSymbol]) -> None:
+        """U ⊙ f(…) as ``T = U; T *= f(…)``, writing into U's buffer when U is a dead temporary."""
+        scope = self.scope
+        left, right = sorted(rhs.args, key=lambda a: isinstance(a, Elementwise))
+        if isinstance(right, Elementwise) and right.scalar() == 1:
+            self.lines.append(f"{target} = {self._code(left)}")
+            return
+        if isinstance(left, sp.MatrixSymbol):
+            name = scope.name(left)
+            if left in live or name in scope.inputs:
+                self.lines.append(f"{target} = {name} * {self._code(right)}")
+                return
+            self.lines.append(f"{name} *= {self._code(right)}")
+            self.lines.append(f"{target} = {name}")
+            return
+        self.lines.append(f"{target} = {self._code(left)}")
+        self.lines.append(f"{target} *= {self._code(right)}")
+
+    def _emit_elementwise(self, lhs: sp.MatrixSymbol, rhs: Elementwise, live: set[sp.MatrixSymbol]) -> bool:
+        """f(Z), into Z's own buffer when Z is a temporary no later statement reads (``numpy.tanh(Z, out=Z)``)."""
+        target = self.scope.names[lhs]
+        arg = rhs.arrays[0]
+        name = self.scope.name(arg) if isinstance(arg, sp.MatrixSymbol) else None
+        reusable = len(rhs.arrays) == 1 and name is not None and arg not in live and name not in self.scope.inputs
+        if reusable and rhs.scalar() == rhs.function.variables[0]:  # the identity: the output is the input
+            self.scope.aliases[lhs] = name
+            self.lines.append(f"{target} = {name}")
+            return True
+        code = self._code(rhs)
+        backend = self.scope.backend
+        match = _ufunc_call(backend).fullmatch(code) if backend.out_param else None
+        function = match.group(1) if match else ""
+        # where and friends take no out=; ufuncs and clip/clamp do.
+        if (
+            reusable
+            and match
+            and name in (a.strip() for a in match.group(2).split(","))
+            and (isinstance(getattr(np, function, None), np.ufunc) or function in ("clip", "clamp"))
+        ):
+            self.lines.append(f"{backend.module}.{function}({match.group(2)}, out={name})")
+            self.lines.append(f"{target} = {name}")
+        else:
+            self.lines.append(f"{target} = {code}")
+        return True
+
+    # --- expressions ---------------------------------------------------------
+
+    def _code(self, expr: sp.MatrixExpr) -> str:
+        scope = self.scope
+        if isinstance(expr, sp.MatrixSymbol):
+            return scope.name(expr)
+        if isinstance(expr, sp.MatMul):
+            return self._matmul(expr)
+        if isinstance(expr, sp.MatAdd):
+            return " + ".join(self._code(a) for a in expr.args)
+        if isinstance(expr, sp.HadamardProduct):
+            return " * ".join(f"({self._code(a)})" for a in expr.args)
+        if isinstance(expr, Elementwise):
+            return self._elementwise(expr)
+        if isinstance(expr, KernelCall):
+            return f"_{expr.kernel}({', '.join(self._code(a) for a in expr.arrays)})"
+        if isinstance(expr, VectorRuleCall):
+            args = ", ".join(self._code(a) for a in expr.arrays)
+            return f"{kernel_function_name(expr.rule, expr.role)}({args})"
+        raise ValueError(f"cannot print {type(expr).__name__} as network code: {expr}")
+
+    def _parenthesized(self, expr: sp.MatrixExpr) -> str:
+        code = self._code(expr)
+        return code if code.isidentifier() else f"({code})"
+
+    def _matmul(self, expr: sp.MatMul) -> str:
+        if len(expr.args) != 2:
+            raise ValueError(f"network code multiplies two factors at a time, got {expr}")
+        left, right = expr.args
+        if _is_outer(expr, self.scope):
+            return f"{self._code(left)}.T @ {self._code(right.arg)}"
+        if isinstance(left, sp.Transpose):  # (Wᵀ d)ᵀ = dᵀ W
+            if self.scope.widths.get(left.arg.shape[0]) == 1:
+                # W has one row: D @ W is the outer product of a column and a row, a broadcast multiply.
+                return f"{self._parenthesized(right)} * {self._code(left.arg)}"
+            return f"{self._code(right)} @ {self._code(left.arg)}"
+        return f"{self._code(right)} @ {self._code(left)}.T"  # (W v)ᵀ = vᵀ Wᵀ
+
+    def _elementwise(self, expr: Elementwise) -> str:
+        """f(X₁, …) printed inline: CSE temporaries become statements, the result an expression."""
+        scope = self.scope
+        names = [self._code(a) for a in expr.arrays]
+        if not all(n.isidentifier() for n in names):
+            raise ValueError(f"element-wise function of a compound expression: {expr}")
+        body = expr.function.expr.xreplace(
+            {v: sp.Symbol(n, real=True) for v, n in zip(expr.function.variables, names)}
+        )
+        body = printable(body, expr.name)
+        if not body.free_symbols:  # a constant derivative: broadcast to the argument's shape
+            return f"{scope.backend.module}.full({names[0]}.shape, {scope.printer.doprint(body)}, dtype=_dtype)"
+        intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")
+        for symbol, value in intermediates:
+            self.lines.append(f"{symbol} = {scope.printer.doprint(value)}")
+        return scope.printer.doprint(final)
+
+
+def _order_add(args: Sequence[sp.MatrixExpr], scope: Scope) -> tuple[sp.MatrixExpr, sp.MatrixExpr]:
+    """The term that makes a fresh array first (a product), the one added in place second (a bias, Ω')."""
+    first = next((a for a in args if isinstance(a, sp.MatMul)), args[0])
+    second = args[1] if first is args[0] else args[0]
+    return first, second
+
+
+def kernel_function_name(rule: str, role: str) -> str:
+    """The name of a vector rule's kernel in the generated namespace: ``_{rule}_{role}`` (``_softmax_vjp``)."""
+    return f"_{rule}_{role}"

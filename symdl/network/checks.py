@@ -1,0 +1,125 @@
+"""The argument checks of a compiled network: params, X, Y and the learning rate, each one clear ValueError.
+
+They are module functions of plain values so that :mod:`symdl.export.standalone`
+and :mod:`symdl.export.network_modules` can emit their source into the
+generated modules (:func:`symdl.codegen.module_text.helper_source`): the
+generated code checks its arguments with the very text symdl runs.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+
+import numpy as np
+
+__all__ = ["LR_RANGE", "check_arguments", "check_batch", "check_learning_rate", "params_error"]
+
+
+def check_arguments(
+    specs: tuple[tuple[str, tuple[int, ...]], ...],
+    dtype: np.dtype,
+    n_in: int,
+    n_out: int,
+    buffered: bool,
+    params: object,
+    X: object,
+    Y: object,
+    writable: bool = False,
+    targets: bool = True,
+) -> tuple[np.ndarray, ...]:
+    """The arrays of ``params`` in the order of ``specs`` (name, shape), then X and Y, or a ValueError naming what is wrong.
+
+    ``targets=False`` (forward, trace) takes no Y.
+    """
+    if not isinstance(params, Mapping) or len(params) != len(specs):
+        params_error(specs, dtype, params)
+    out = []
+    for name, shape in specs:
+        arr = params.get(name)
+        if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
+            params_error(specs, dtype, params)
+        if writable and not arr.flags.writeable:
+            raise ValueError(f"params[{name!r}] is read-only; train_step updates params in place")
+        out.append(arr)
+    X = check_batch(X, "X", n_in, dtype)
+    if targets:
+        Y = check_batch(Y, "Y", n_out, dtype)
+        if Y.shape[0] != X.shape[0]:
+            raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+    if writable and buffered and X.shape[0] < 2:
+        raise ValueError("train_step with batch norm needs a batch of at least 2 rows (the running variance is m/(m−1)·σ²_B)")
+    return (*out, X, Y)
+
+
+def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype, params: object) -> None:
+    """Raise the ValueError that names what is wrong with ``params``."""
+    expected = ", ".join(f"{n} {s}" for n, s in specs)
+    # A wrong type is a ValueError like every other bad argument: one kind of error for callers and the CLI.
+    is_mapping = isinstance(params, Mapping)
+    if not is_mapping:
+        raise ValueError(f"params: expected a dict of arrays ({expected}), got {type(params).__name__}")
+    missing = [n for n, _ in specs if n not in params]
+    known = {n for n, _ in specs}
+    extra = sorted(str(k) for k in params if k not in known)
+    if missing or extra:
+        raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
+    for name, shape in specs:
+        arr = params[name]
+        is_array = type(arr) is np.ndarray
+        if not is_array:
+            raise ValueError(f"params[{name!r}]: expected a plain numpy array (numpy.ndarray), got {type(arr).__name__}")
+        if arr.dtype != dtype:
+            other = f" or compile(dtype={arr.dtype.name!r})" if arr.dtype.name in ("float32", "float64") else ""
+            raise ValueError(
+                f"params[{name!r}] has dtype {arr.dtype}; this network was compiled for {dtype} "
+                f"(convert with .astype({dtype.name!r}){other})"
+            )
+        if arr.shape != shape:
+            raise ValueError(f"params[{name!r}] has shape {arr.shape}; expected {shape}")
+    raise ValueError(f"params: expected a dict with exactly {expected}")
+
+
+def check_batch(value: object, name: str, width: int, dtype: np.dtype) -> np.ndarray:
+    """``value`` as a finite (batch, width) array of ``dtype`` (integer arrays converted), else a ValueError."""
+    if value is None:
+        raise ValueError(f"{name}: expected a (batch, {width}) array, got None")
+    masked = isinstance(value, np.ma.MaskedArray)  # a bad value, not a bad type: ValueError like the rest
+    if masked:
+        raise ValueError(f"{name}: a masked array's mask would be ignored; pass the rows to use as a plain array")
+    if type(value) is np.ndarray:
+        arr = value
+    else:
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError) as why:
+            raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}): {why}") from None
+    if arr.dtype != dtype:
+        if arr.dtype.kind in "iub":
+            arr = arr.astype(dtype)
+        else:
+            raise ValueError(
+                f"{name} has dtype {arr.dtype}; this network was compiled for {dtype} "
+                f"(convert with .astype({dtype.name!r}))"
+            )
+    if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
+        raise ValueError(f"{name} has shape {arr.shape}; expected (batch, {width}) with batch ≥ 1")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity; expected finite numbers")
+    return arr
+
+
+# The learning rates a network accepts: positive normal float32 numbers, as Python floats (comparing with a float32
+# scalar would cast lr to float32 and overflow). Generated modules carry the two numbers, not numpy.
+LR_RANGE = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
+
+
+def check_learning_rate(lr: object) -> float:
+    """``lr`` as a positive float that fits float32 (the narrowest dtype a network computes in)."""
+    try:
+        value = float(lr) if isinstance(lr, numbers.Real) and not isinstance(lr, bool) else float("nan")
+    except OverflowError:
+        value = float("inf")
+    if not (LR_RANGE[0] <= value <= LR_RANGE[1]):
+        raise ValueError(f"lr: expected a positive finite number from 1.2e-38 to 3.4e38, got {lr!r}")
+    return value

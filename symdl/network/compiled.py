@@ -1,0 +1,174 @@
+"""CompiledNetwork: a :class:`symdl.Network`'s BP1–BP4 printed as numpy code and run.
+
+The source comes from :func:`symdl.codegen.network.print_network`; the
+functions the printed code calls by name (vector-rule kernels, the attached
+layers' kernels and masks, the argument checks) are bound in its namespace.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import sympy as sp
+
+from ..backprop.equations import BackpropEquations
+from ..codegen.naming import layer_of
+from ..codegen.network import buffer_names, parameter_names, print_network
+from ..layers.base import Parameter
+from ..rulebook.registry import rule
+from .checks import check_arguments, check_learning_rate
+from .rule_forms import loss_forms
+from .stack import layer_specs
+
+if TYPE_CHECKING:
+    from .model import Network
+
+__all__ = ["CompiledNetwork", "module_header"]
+
+
+class CompiledNetwork:
+    """A :class:`Network` as generated numpy code.
+
+    ``init(seed)`` → params; ``forward(params, X)`` → aᴸ; ``trace(params, X)``
+    → {"z1": …, "a1": …, …}; ``loss(params, X, Y)`` → C;
+    ``loss_and_grad(params, X, Y)`` → (C, grads with the keys of params);
+    ``train_step(params, X, Y, lr)`` → C before one in-place gradient step.
+    """
+
+    def __init__(self, network: Network, dtype: np.dtype, equations: BackpropEquations | None = None) -> None:
+        """Print ``network``'s equations (or ``equations``, e.g. a deliberately wrong variant) as numpy code."""
+        self.network = network
+        self.dtype = dtype
+        eqs = network._equations(output_form=True) if equations is None else equations
+        self.param_names = tuple(parameter_names(eqs))
+        self.buffer_names = tuple(buffer_names(eqs))
+        self.param_specs = layer_specs(eqs)
+        if tuple(self.param_specs) != (*self.param_names, *self.buffer_names):
+            raise ValueError(f"the layers' parameters {list(self.param_specs)} differ from the equations' {self.param_names}")
+        self.param_kinds = {k: v.kind for k, v in self.param_specs.items() if isinstance(v, Parameter)}
+        self.param_shapes = self._shapes()
+        penalty_value = None
+        if network.penalty is not None:
+            (w,) = network.penalty.inputs
+            penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
+        inference = network._equations(output_form=True, training=False) if any(network.parts) else None
+        printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference)
+        self._source = module_header(network, dtype) + printed.source
+        self.kernels = dict(printed.kernels)  # python name → (vector rule, "value" | "vjp"), for symdl.export.standalone
+        namespace: dict[str, object] = {
+            "numpy": np,
+            "_dtype": dtype,
+            "_t": dtype.type,
+            "_check": self._check,
+            "_check_lr": check_learning_rate,
+        }
+        namespace.update(self._layer_kernels())
+        for kernel_name, (rule_name, role) in printed.kernels.items():
+            r = rule(rule_name)
+            namespace[kernel_name] = (r.numeric() if role == "value" else r.numeric_derivative()).function
+        # Generated code only: printed from SymPy trees with fixed identifiers.
+        exec(compile(self._source, f"<symdl network {network.layers}>", "exec"), namespace)  # noqa: S102
+        self.forward = namespace["forward"]
+        self.trace = namespace["trace"]
+        self.loss = namespace["loss"]
+        self.loss_and_grad = namespace["loss_and_grad"]
+        self.train_step = namespace["train_step"]
+
+    def __repr__(self) -> str:
+        return f"{self.network!r}.compile({self.dtype.name!r})"
+
+    def _shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every key of params (trainable, then buffers) with its shape: W is (nₗ, nₗ₋₁), the rest (nₗ,)."""
+        widths = self.network.layers
+        shapes: dict[str, tuple[int, ...]] = {}
+        for name, spec in self.param_specs.items():
+            l = layer_of(name)
+            shapes[name] = spec.concrete_shape(widths[l], widths[l - 1]) if isinstance(spec, Parameter) else (widths[l],)
+        return shapes
+
+    def _layer_kernels(self) -> dict[str, object]:
+        """The attached layers' kernels (batch norm's, with ε bound; the dropout masks), for the generated code's namespace."""
+        widths = self.network.layers
+        kernels: dict[str, object] = {}
+        for layer, blocks in self.network.attached_layers().items():
+            kernels.update(layer.numeric_kernels(tuple((l, widths[l]) for l in blocks), self.dtype))
+        return kernels
+
+    def source(self) -> str:
+        """The generated Python source of forward, loss, loss_and_grad and train_step."""
+        return self._source
+
+    def equations(self) -> BackpropEquations:
+        """BP1–BP4 for this network (as :meth:`Network.equations`)."""
+        return self.network.equations()
+
+    @cached_property
+    def _specs(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
+        return tuple(self.param_shapes.items())
+
+    def init(self, seed: int = 0, scheme: str = "glorot_uniform") -> dict[str, np.ndarray]:
+        """Weights from ``scheme`` (see :mod:`symdl.layers.init_schemes`; default Glorot-uniform, a = √(6/(n_in + n_out))),
+        zero biases and β, γ = 1, PReLU's α = 0.25, running mean 0 and variance 1."""
+        from ..layers.init_schemes import SCHEMES, init_weight
+
+        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+        if scheme not in SCHEMES:
+            raise ValueError(f"scheme: unknown initialisation {scheme!r}; accepted: {', '.join(SCHEMES)}")
+        rng = np.random.default_rng(int(seed))
+        params = {}
+        for name, shape in self._specs:
+            spec = self.param_specs[name]
+            if self.param_kinds.get(name) == "weight":
+                params[name] = init_weight(scheme, shape, rng, self.dtype)
+            else:
+                params[name] = np.full(shape, spec.init, dtype=self.dtype)
+        return params
+
+    def fold(self, params: Mapping[str, np.ndarray]) -> tuple[CompiledNetwork, dict[str, np.ndarray]]:
+        """(network, params) for inference with batch norm folded into the linear maps: the same ``forward``.
+
+        Each hidden layer's Wˡ becomes diag(γ/√(Var + ε))·Wˡ and gains the bias
+        b' = β − γ·E[u]/√(Var + ε), from the running statistics
+        (:func:`symdl.layers.batchnorm.fold_linear`, proven equal to linear-then-BN).
+        The folded network has no batch norm and no dropout.
+        """
+        network = self.network
+        arrays = dict(zip((*self.param_names, *self.buffer_names), self._check(params, np.zeros((1, network.layers[0]), self.dtype), None, targets=False)))
+        plain = type(network)(
+            network.layers, network.activation, network.output_activation, network.loss, penalty=network.penalty
+        ).compile(self.dtype)
+        folded = {}
+        for l, parts in enumerate(network.parts, 1):
+            for part in (p for p in parts if p.active(False)):
+                found = part.fold(arrays, l)
+                if found is None:
+                    raise ValueError(f"fold: {part!r} acts at inference and cannot be folded into the linear maps")
+                folded[f"W{l}"], folded[f"b{l}"] = found
+        if not folded:
+            raise ValueError("fold: this network has no batch norm to fold")
+        for name in plain.param_names:
+            if name not in folded:
+                folded[name] = arrays[name].copy()
+        return plain, {k: folded[k] for k in plain.param_names}
+
+    # --- argument checks (called first by the generated functions) -----------
+
+    def _check(
+        self, params: object, X: object, Y: object, writable: bool = False, targets: bool = True
+    ) -> tuple[np.ndarray, ...]:
+        """The parameter arrays in order, then X and Y, or a ValueError naming what is wrong."""
+        layers = self.network.layers
+        buffered = bool(self.buffer_names)
+        return check_arguments(self._specs, self.dtype, layers[0], layers[-1], buffered, params, X, Y, writable, targets)
+
+
+def module_header(network: Network, dtype: np.dtype) -> str:
+    """The first line of a compiled network's source: its spec and dtype, as a docstring."""
+    return (
+        f'"""{network!r} in {dtype.name}: generated by symdl from BP1–BP4. Do not edit."""\n\n'
+    )

@@ -1,0 +1,106 @@
+"""The rules of a network: a rule spec (name or object) resolved and checked, and the forms BP1–BP4 print.
+
+:func:`resolve_rule` turns ``activation="tanh"`` or ``symdl.rule("elu", alpha=0.5)``
+into a checked rule; :func:`activation_forms` and :func:`loss_forms` give the
+SymPy functions the equations use (stable forms, kink conventions applied).
+Element-wise and vector rules are told apart by ``rule.element_wise``
+(:class:`symdl.rulebook.derivation.RuleLike`), not by their class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sympy as sp
+
+from ..backprop.equations import ActivationForms, LossForms
+from ..rulebook.derivation import Derives
+from ..rulebook.registry import rule, rules
+from ..rulebook.rule import Rule
+from ..rulebook.vector_rule import VectorRule
+
+__all__ = ["RuleLike", "accepted_rules", "activation_forms", "loss_forms", "resolve_rule"]
+
+RuleLike = str | Rule | VectorRule
+_LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functions of zˡ
+
+
+def resolve_rule(spec: object, role: str, kinds: tuple[str, ...], params: Mapping[str, float] | None) -> Rule | VectorRule:
+    """A rule object from a name (with ``params``) or a rule given as such; checks its kind and arity."""
+    if params is not None and (not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params)):
+        raise ValueError(f"{role}_params: expected a dict of parameter name → value, got {params!r}")
+    if isinstance(spec, str):
+        if spec in _LAYER_RULES:
+            raise ValueError(
+                f"{role}: {spec!r} is a layer with weights of its own, not a function of zˡ; "
+                f"accepted: {', '.join(_accepted(kinds))}"
+            )
+        if spec not in rules():
+            raise ValueError(f"{role}: unknown rule {spec!r}; accepted: {', '.join(_accepted(kinds))}")
+        if rules()[spec] not in kinds:
+            raise ValueError(f"{role}: {spec!r} is {_article(rules()[spec])}, not {_article(kinds[0])}; accepted: {', '.join(_accepted(kinds))}")
+        found = rule(spec, **dict(params or {}))
+    elif isinstance(spec, Derives):
+        if params:
+            raise ValueError(f"{role}: give parameters to symdl.rule(...) when passing a rule object, not as {role}_params")
+        found = spec
+        if found.name in _LAYER_RULES:
+            raise ValueError(f"{role}: {found!r} is a layer with weights of its own, not a function of zˡ; "
+                             f"accepted: {', '.join(_accepted(kinds))}")
+        if found.kind not in (*kinds, "formula"):
+            raise ValueError(f"{role}: {found!r} is {_article(found.kind)}, not {_article(kinds[0])}; accepted: {', '.join(_accepted(kinds))}")
+    else:
+        raise ValueError(f"{role}: expected a rule name or a symdl rule, got {type(spec).__name__}")
+    if found.element_wise:
+        arity = {"loss": 2, "penalty": 1}.get(kinds[0], None)
+        if arity is not None and len(found.inputs) != arity:
+            raise ValueError(f"{role}: {found!r} takes {len(found.inputs)} inputs; a {kinds[0]} takes {arity}")
+        missing = sorted(s.name for s in found.param_symbols.values() if s.name not in found.params)
+        if missing:
+            raise ValueError(f"{role}: parameter(s) {', '.join(missing)} of {found!r} have no value")
+    return found
+
+
+def _article(word: str) -> str:
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
+def _accepted(kinds: tuple[str, ...]) -> list[str]:
+    return [name for name, kind in rules().items() if kind in kinds and name not in _LAYER_RULES]
+
+
+def accepted_rules(kind: str) -> list[str]:
+    """The rule names a :class:`Network` accepts as an ``"activation"``, ``"loss"`` or ``"penalty"``."""
+    return _accepted((kind,))
+
+
+def activation_forms(r: Rule | VectorRule, name: str) -> ActivationForms:
+    """σ, σ' (stable, kink convention applied) and σ' through the output where the rule proves one."""
+    if not r.element_wise:
+        return ActivationForms(name=name, forward=None, derivative=None, vector_rule=r.name)
+    inputs = r.inputs
+    output_derivative = None
+    output = r.definition.output
+    if output is not None and not r.kinks and r.definition.textbook is not None:
+        form = r.bind(r.textbook(in_output=True))
+        if form.free_symbols <= {output}:
+            output_derivative = sp.Lambda(output, form)
+    return ActivationForms(
+        name=name,
+        forward=sp.Lambda(inputs, r.numeric_forward_expr()),
+        derivative=sp.Lambda(inputs, r.numeric_derivative_expr()),
+        output_derivative=output_derivative,
+        extras=tuple(s.name for s in inputs[1:]),
+        extra_partials=tuple(sp.Lambda(inputs, r.numeric_derivative_expr(s)) for s in inputs[1:]),
+    )
+
+
+def loss_forms(r: Rule | VectorRule) -> LossForms:
+    """ℓ and ∂ℓ/∂a as SymPy functions (stable forms); a vector rule (softmax cross-entropy) by name only."""
+    if not r.element_wise:
+        return LossForms(name=r.name, value=None, gradient=None, vector_rule=r.name)
+    return LossForms(
+        name=r.name,
+        value=sp.Lambda(r.inputs, r.numeric_forward_expr()),
+        gradient=sp.Lambda(r.inputs, r.numeric_derivative_expr()),
+    )
