@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
 
 from ..report.display import failure_details, report_row
 from .common import EXIT_FAILED, EXIT_OK, UsageError, build_rule, out, report_json
@@ -12,26 +11,10 @@ from .common import EXIT_FAILED, EXIT_OK, UsageError, build_rule, out, report_js
 __all__ = ["cmd_check"]
 
 
-def _stable_equivalent(r: Any) -> str | None:
-    """The registered one-input rule, if any, whose expression is provably the same function as ``r``'s."""
-    from ..rulebook.registry import rule, rules
-    from ..rulebook.rule import Rule
-    from ..symbolic.proof import prove_zero
-
-    if len(r.inputs) != 1:
-        return None
-    for name in rules():
-        candidate = rule(name)
-        if isinstance(candidate, Rule) and len(candidate.inputs) == 1 and not candidate.params:
-            same = candidate.expr.subs(candidate.wrt, r.wrt) - r.bind(r.expr)
-            if prove_zero(same, r.wrt):
-                return name
-    return None
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values."""
     from ..rulebook.continuity import boundary_properties
+    from ..rulebook.registry import registered_equivalent
     from ..symbolic.rewrite import describe_stable_form
     from ..verify.rules import typed_form_instability, verify_rule
 
@@ -90,7 +73,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         if (code_form := describe_stable_form(r.bind(r.expr))) is not None:
             out(f"  {code_form}")
         if report.unstable or typed:
-            stable = _stable_equivalent(r)
+            stable = registered_equivalent(r)
             if stable:
                 out(f"  symdl's rule {stable!r} is the same function, printed stably: symdl derive {stable} --format python")
     out(f"{'PASS' if passed else 'FAIL'}")

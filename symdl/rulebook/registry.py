@@ -24,7 +24,7 @@ from .definition import (
 from .rule import Rule
 from .vector_rule import VectorRule
 
-__all__ = ["register", "register_vector", "rule", "rule_params", "rule_summary", "rules"]
+__all__ = ["register", "register_vector", "registered_equivalent", "rule", "rule_params", "rule_summary", "rules"]
 
 
 @dataclass(frozen=True)
@@ -113,3 +113,23 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
     symbols = {p.name: p.symbol() for p in entry.params}
     definition = entry.builder(**symbols)
     return Rule(name, entry.kind, definition, symbols, values, kink_convention, entry.summary)
+
+
+def registered_equivalent(r: Rule) -> str | None:
+    """The registered one-input rule without parameters whose expression is provably ``r``'s function, if any.
+
+    ``symdl check`` names it when ``r``'s text overflows: the library rule is the same function, printed stably.
+    """
+    from ..symbolic.proof import prove_zero
+
+    if len(r.inputs) != 1:
+        return None
+    for name, entry in _REGISTRY.items():
+        if entry.vector or entry.params:
+            continue
+        candidate = rule(name)
+        if len(candidate.inputs) == 1:
+            same = candidate.expr.subs(candidate.wrt, r.wrt) - r.bind(r.expr)
+            if prove_zero(same, r.wrt):
+                return name
+    return None
