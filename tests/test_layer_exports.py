@@ -15,51 +15,16 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from layer_types import Scale
 
 import symdl
 from symdl.backends import backend_names
 from symdl.codegen.module_text import function_source
 from symdl.export.network_modules import network_module_source
 from symdl.export.standalone import network_module
-from symdl.layers.base import Layer, LayerSymbols, Symbol
+from symdl.layers.base import LayerSymbols
 from symdl.layers.dense import Dense
-from symdl.symbolic.array_nodes import Elementwise, KernelCall
-
-
-class Scale(Layer):
-    """aˡ = c·hˡ after the activation, as an element-wise expression: the printers inline it, no blocks."""
-
-    position = "post"
-
-    def __init__(self, c: float) -> None:
-        self.c = c
-
-    def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other.c == self.c
-
-    def __hash__(self) -> int:
-        return hash((type(self), self.c))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.c})"
-
-    def _expr(self) -> sp.Lambda:
-        h = sp.Symbol("h", real=True)
-        return sp.Lambda((h,), sp.Rational(self.c) * h)
-
-    def symbols(self) -> tuple[Symbol, ...]:
-        return (Symbol("h", "h^{@}"),)
-
-    def input_symbol(self, s: LayerSymbols) -> sp.MatrixSymbol:
-        return s["h"]
-
-    def forward(self, s: LayerSymbols) -> list[sp.Eq]:
-        return [sp.Eq(s.a, Elementwise("scale", self._expr(), s["h"]), evaluate=False)]
-
-    def backward(self, s, upstream):
-        (h,) = self._expr().variables
-        derivative = sp.Lambda((h,), sp.diff(self._expr().expr, h))
-        return [], sp.HadamardProduct(upstream, Elementwise("scale'", derivative, s["h"]))
+from symdl.symbolic.array_nodes import KernelCall
 
 
 class CalledScale(Scale):

@@ -7,50 +7,15 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from layer_types import Scale
 
 import symdl
-from symdl.layers.base import Layer, LayerSymbols, Parameter, Symbol
+from symdl.layers.base import Layer, Parameter, Symbol
 from symdl.layers.batchnorm_layer import BatchNorm
 from symdl.layers.dense import Dense
 from symdl.layers.dropout_layer import Dropout
 from symdl.symbolic.array_nodes import Elementwise
 from symdl.testing import assert_network_grad_close
-
-
-class Scale(Layer):
-    """aˡ = c·hˡ after the activation: a throwaway layer type, written only here."""
-
-    position = "post"
-
-    def __init__(self, c: float) -> None:
-        self.c = c
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Scale) and other.c == self.c
-
-    def __hash__(self) -> int:
-        return hash((Scale, self.c))
-
-    def __repr__(self) -> str:
-        return f"Scale({self.c})"
-
-    def _expr(self) -> sp.Lambda:
-        h = sp.Symbol("h", real=True)
-        return sp.Lambda((h,), sp.Rational(self.c) * h)
-
-    def symbols(self) -> tuple[Symbol, ...]:
-        return (Symbol("h", "h^{@}"),)
-
-    def input_symbol(self, s: LayerSymbols) -> sp.MatrixSymbol:
-        return s["h"]
-
-    def forward(self, s: LayerSymbols) -> list[sp.Eq]:
-        return [sp.Eq(s.a, Elementwise("scale", self._expr(), s["h"]), evaluate=False)]
-
-    def backward(self, s, upstream):
-        (h,) = self._expr().variables
-        derivative = sp.Lambda((h,), sp.diff(self._expr().expr, h))
-        return [], sp.HadamardProduct(upstream, Elementwise("scale'", derivative, s["h"]))
 
 
 class Shift(Layer):
