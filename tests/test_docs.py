@@ -27,7 +27,7 @@ def _doctest(page: str, at_least: int) -> None:
     assert result.failed == 0
 
 
-@pytest.mark.parametrize(("page", "at_least"), [("quickstart.md", 30), ("concepts.md", 15), ("index.md", 4)])
+@pytest.mark.parametrize(("page", "at_least"), [("quickstart.md", 30), ("concepts.md", 15), ("index.md", 4), ("architecture.md", 7)])
 def test_guide_pages_run_as_written(page, at_least):
     _doctest(page, at_least)
 
@@ -157,3 +157,22 @@ def test_the_index_maps_every_page():
     for page in sorted(DOCS.glob("*.md")):
         if page.name != "index.md":
             assert f"]({page.name})" in index, page.name
+
+
+def _adding_a_rule_example() -> str:
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    return text.split("## Adding a rule", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def _run_example(code: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_adding_a_rule_example_runs_and_its_proof_refutes_a_wrong_textbook_form():
+    code = _adding_a_rule_example()
+    assert _run_example(code) == ["True ()", "True", "0.5"]
+    wrong = code.replace("textbook=k / (1 + sp.Abs(k * z)) ** 2)", "textbook=k / (1 + sp.Abs(k * z)))")
+    assert wrong != code
+    assert _run_example(wrong)[:2] == ["False ()", "False"]
