@@ -118,11 +118,11 @@ def _plan(r: RuleLike) -> _Plan:
     taken = _HELPERS | {name, f"{name}_forward", f"_{name}", class_name(name)}
     names = _names([s.name for s in r.inputs], set(taken))
     rename = {s: sp.Symbol(n, real=True) for s, n in zip(r.inputs, names)}
-    forward = r.numeric_forward_expr()
+    forward = r.derivation().code_forward
     derivatives = []
     for s in r.inputs:
         try:
-            derivatives.append(r.numeric_derivative_expr(s))
+            derivatives.append(r.derivation(s).code_derivative)
         except (ValueError, TypeError, NotImplementedError) as why:
             raise ValueError(f"{r.name}: cannot derive ∂/∂{s}: {why}".splitlines()[0]) from None
     free = set().union(*(e.free_symbols for e in (forward, *derivatives))) - set(r.inputs)
@@ -137,7 +137,7 @@ def _plan(r: RuleLike) -> _Plan:
     # The derivatives are the backward pass, which autodiff differentiates again: their forms must be exact at ties.
     prepared = [printable(forward.xreplace(rename), r.name)]
     prepared += [printable(e.xreplace(rename), r.name, differentiable=True) for e in derivatives]
-    latex = [("forward", sp.latex(r.numeric_forward_expr()))]
+    latex = [("forward", sp.latex(forward))]
     latex += [(f"d/d{s.name}", sp.latex(d)) for s, d in zip(r.inputs, derivatives)]
     return _Plan(
         name=name,

@@ -202,6 +202,16 @@ class Derivation:
         return tuple(self.rule.kink_steps()) if self.kinks else ()
 
     @cached_property
+    def code_forward(self) -> sp.Expr:
+        """The forward expression the generated code prints: the stable form where the rule has one, parameters bound."""
+        return self.rule.numeric_forward_expr()
+
+    @cached_property
+    def code_derivative(self) -> sp.Expr:
+        """The derivative by :attr:`wrt` the generated code prints (stable form, kink convention), parameters bound."""
+        return self.rule.numeric_derivative_expr(self.wrt)
+
+    @cached_property
     def code_form(self) -> Mapping[str, Any] | None:
         """The stable form the generated code prints for a formula (:mod:`symdl.symbolic.rewrite`), when one applies.
 
@@ -215,8 +225,8 @@ class Derivation:
         if r.kind != "formula" or getattr(r.definition, "stable_expr", None) is None:
             return None
         return {
-            "expr": str(r.numeric_forward_expr()),
-            "derivative": str(r.numeric_derivative_expr(self.wrt)),
+            "expr": str(self.code_forward),
+            "derivative": str(self.code_derivative),
             "rewrites": list(applied_rewrites(r.bind(r.expr))),
         }
 
