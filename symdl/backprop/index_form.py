@@ -174,7 +174,7 @@ class IndexNetwork:
         """z^l_unit = Σ_{k_{l−1}} w^l[unit, k_{l−1}] a^{l−1}_{k_{l−1}} + b^l[unit]."""
         self._check_layer(layer, first=1)
         below = unit_index(layer - 1)
-        if below in sp.sympify(unit).free_symbols:
+        if below in sp.sympify(unit, strict=True).free_symbols:  # a unit index: a SymPy symbol or an int, never text
             raise ValueError(f"z^{layer} cannot be taken at {unit}: {below} is the index its sum runs over")
         incoming = sp.Sum(weight(layer)[unit, below] * self.a(layer - 1, below), (below, 0, width(layer - 1) - 1))
         return incoming + bias(layer)[unit]

@@ -61,7 +61,8 @@ def _checked(ranges: Ranges | None) -> dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]:
     for index, bounds in ranges.items():
         if not isinstance(index, sp.Symbol) or not isinstance(bounds, tuple) or len(bounds) != 2:
             raise TypeError(f"ranges must map an index symbol to (low, high), got {index!r}: {bounds!r}")
-        out[index] = (sp.sympify(bounds[0]), sp.sympify(bounds[1]))
+        # bounds are SymPy expressions or ints from symdl's own provers, never text (strict refuses strings)
+        out[index] = (sp.sympify(bounds[0], strict=True), sp.sympify(bounds[1], strict=True))
     return out
 
 
@@ -199,7 +200,8 @@ def _sum_monomial(term: sp.Expr, limit: tuple) -> sp.Expr:
 
 def _constant_bounds(s: sp.Sum, index: sp.Symbol) -> bool:
     """Whether no bound of ``s`` depends on ``index`` or on an index of ``s`` itself."""
-    bounds = set().union(*(sp.sympify(b).free_symbols for _, low, high in s.limits for b in (low, high)))
+    # a Sum's limits are SymPy objects already (strict refuses text)
+    bounds = set().union(*(sp.sympify(b, strict=True).free_symbols for _, low, high in s.limits for b in (low, high)))
     return not bounds & {index, *s.variables}
 
 
