@@ -61,8 +61,8 @@ def _checked(ranges: Ranges | None) -> dict[sp.Symbol, tuple[sp.Expr, sp.Expr]]:
     for index, bounds in ranges.items():
         if not isinstance(index, sp.Symbol) or not isinstance(bounds, tuple) or len(bounds) != 2:
             raise TypeError(f"ranges must map an index symbol to (low, high), got {index!r}: {bounds!r}")
-        # bounds are SymPy expressions or ints from symdl's own provers, never text (strict refuses strings)
-        out[index] = (sp.sympify(bounds[0], strict=True), sp.sympify(bounds[1], strict=True))
+        low, high = (sp.sympify(b, strict=True) for b in bounds)  # SymPy expressions or ints, never text
+        out[index] = (low, high)
     return out
 
 
@@ -200,8 +200,8 @@ def _sum_monomial(term: sp.Expr, limit: tuple) -> sp.Expr:
 
 def _constant_bounds(s: sp.Sum, index: sp.Symbol) -> bool:
     """Whether no bound of ``s`` depends on ``index`` or on an index of ``s`` itself."""
-    # a Sum's limits are SymPy objects already (strict refuses text)
-    bounds = set().union(*(sp.sympify(b, strict=True).free_symbols for _, low, high in s.limits for b in (low, high)))
+    limits = [sp.sympify(b, strict=True) for _, low, high in s.limits for b in (low, high)]  # SymPy already, not text
+    bounds = set().union(*(b.free_symbols for b in limits))
     return not bounds & {index, *s.variables}
 
 

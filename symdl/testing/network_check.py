@@ -53,8 +53,8 @@ def _side_of(r: object) -> Callable[..., list[np.ndarray]]:
     if not points:
         return lambda *arrays: []
     others = r.inputs[1:]
-    # breakpoints are SymPy expressions or numbers from the rule's own analysis, never text
-    kernels = [compile_kernel(sp.sympify(p, strict=True) + 0 * r.wrt, (r.wrt, *others), "breakpoint") for p in points]
+    exact = [sp.sympify(p, strict=True) for p in points]  # the rule's own breakpoints: SymPy or numbers, never text
+    kernels = [compile_kernel(p + 0 * r.wrt, (r.wrt, *others), "breakpoint") for p in exact]
 
     def sides(values: np.ndarray, *rest: np.ndarray) -> list[np.ndarray]:
         return [values > k(values, *rest) for k in kernels]
