@@ -42,6 +42,7 @@ WRONG_AFTER = {
     "sigmoid_reciprocal": lambda u, v: 1 - sigmoid(-u) + sigmoid(u) / 2,
     "log_sigmoid": lambda u, v: -softplus(u),
     "one_minus_sigmoid": lambda u, v: sigmoid(u - 1),
+    "one_plus_tanh": lambda u, v: sigmoid(2 * u),
     "expm1": lambda u, v: expm1(-u),
     "log1p": lambda u, v: log1p(2 * u),
 }
@@ -83,6 +84,9 @@ def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
         (sp.log(1 - 1 / (1 + sp.exp(-z))), -softplus(z), ("sigmoid_reciprocal", "one_minus_sigmoid", "log_sigmoid")),
         (sigmoid(z) * (1 - sigmoid(z)), sigmoid(z) * sigmoid(-z), ("one_minus_sigmoid",)),
         (sp.log(sigmoid(z)), -softplus(-z), ("log_sigmoid",)),
+        (1 + sp.tanh(z), 2 * sigmoid(2 * z), ("one_plus_tanh",)),
+        (1 - sp.tanh(3 * z), 2 * sigmoid(-6 * z), ("one_plus_tanh",)),
+        ((sp.tanh(z) + 1) / 2, sigmoid(2 * z), ("one_plus_tanh",)),
         (sp.log(sp.cosh(z)), log_cosh(z), ("log_cosh",)),
         (sp.exp(z) - 1, expm1(z), ("expm1",)),
         (sp.log(1 + z**2), log1p(z**2), ("log1p",)),
@@ -204,6 +208,8 @@ PATTERNS = (
     "log(1/(1 + exp(-({u}))))",
     "log(1 - 1/(1 + exp(-({u}))))",
     "log(sigmoid({u}))",
+    "1 + tanh({u})",
+    "1 - tanh({u})",
     "exp(-({u})**2) - 1",
     "log(1 + ({u})**2)",
 )

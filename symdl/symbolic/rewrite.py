@@ -12,6 +12,7 @@ accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 * ``sigmoid_reciprocal``: 1 / (1 + e⁻ᵘ) → σ(u)
 * ``one_minus_sigmoid``: 1 − σ(u) → σ(−u) (so σ' = σ(1 − σ) prints as σ(u)σ(−u))
 * ``log_sigmoid``: log σ(u) → −softplus(−u)
+* ``one_plus_tanh``: k ± k·tanh(u) → 2k·σ(±2u)
 * ``expm1``: eᵘ − 1 → expm1(u)
 * ``log1p``: log(1 + u) → log1p(u)
 
@@ -142,6 +143,20 @@ def _one_minus_sigmoid(add: sp.Add) -> sp.Expr | None:
     return None
 
 
+def _one_plus_tanh(add: sp.Add) -> sp.Expr | None:
+    # k + c·tanh(u) = 2k·σ(2(c/k)u) for c/k = ±1: no cancellation where tanh(u) rounds to ∓1 (1 + tanh(−20) is 0 in
+    # float64, not 8.5e-18). Any k, in whichever form SymPy left it ((1 + tanh u)/2 arrives as tanh(u)/2 + 1/2).
+    terms = list(add.args)
+    for k in (t for t in terms if t.is_Number and t != 0):
+        for term in terms:
+            coeff, rest = term.as_coeff_Mul()
+            if isinstance(rest, sp.tanh) and coeff / k in (1, -1):
+                terms.remove(k)
+                terms.remove(term)
+                return sp.Add(2 * k * sigmoid(2 * (coeff / k) * rest.args[0]), *terms)
+    return None
+
+
 def _expm1(add: sp.Add) -> sp.Expr | None:
     # c·eᵘ − c, in whichever form SymPy left it (it distributes float coefficients).
     terms = list(add.args)
@@ -171,6 +186,7 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("sigmoid_reciprocal", sp.Pow, _sigmoid_reciprocal, lambda u, v: 1 / (1 + sp.exp(-u)), lambda u, v: sigmoid(u)),
     Rewrite("one_minus_sigmoid", sp.Add, _one_minus_sigmoid, lambda u, v: 1 - sigmoid(u), lambda u, v: sigmoid(-u)),
     Rewrite("log_sigmoid", sp.log, _log_sigmoid, lambda u, v: sp.log(sigmoid(u)), lambda u, v: -softplus(-u)),
+    Rewrite("one_plus_tanh", sp.Add, _one_plus_tanh, lambda u, v: 1 + sp.tanh(u), lambda u, v: 2 * sigmoid(2 * u)),
     Rewrite("expm1", sp.Add, _expm1, lambda u, v: sp.exp(u) - 1, lambda u, v: expm1(u)),
     Rewrite("log1p", sp.log, _log1p, lambda u, v: sp.log(1 + u), lambda u, v: log1p(u)),
 )
