@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
+from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -98,14 +97,6 @@ def xp_backend():
     unregister_backend("numpy_xp")
 
 
-def _load(source: str, folder: Path, name: str) -> object:
-    path = folder / f"{name}.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 _NETWORKS = (
     {"layers": [3, 5, 2], "activation": "tanh", "loss": "huber", "penalty": "l2"},
@@ -120,7 +111,7 @@ def test_registered_backend_prints_a_working_network(xp_backend, spec, tmp_path)
     compiled = network.compile("float64")
     source = network_module_source(network, "numpy_xp")
     assert "import numpy as xp" in source and "numpy." not in source.replace("import numpy as xp", "")
-    module = _load(source, tmp_path, "net_xp")
+    module = load_module(source, tmp_path, "net_xp")
     rng = np.random.default_rng(3)
     params = compiled.init(1)
     X = rng.normal(size=(6, network.layers[0]))
@@ -150,7 +141,7 @@ def test_registered_backend_gradients_match_compiled(seed, rows, tmp_path_factor
     register_backend(XpBackend(), replace=True)
     try:
         network = symdl.Network([3, 4, 2], activation="tanh", loss="mse")
-        module = _load(network_module_source(network, "numpy_xp"), tmp_path_factory.mktemp("xp"), f"net_xp_{seed}")
+        module = load_module(network_module_source(network, "numpy_xp"), tmp_path_factory.mktemp("xp"), f"net_xp_{seed}")
     finally:
         unregister_backend("numpy_xp")
     compiled = network.compile()

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from layer_types import Scale
@@ -46,14 +47,6 @@ class CalledScale(Scale):
             function_source("_scale_by_vjp", "g", f"vᵀ ∂(c·h)/∂h = c·v with c = {self.c!r}.", [f"return g * {self.c!r}"]),
         ]
 
-
-def _load(text: str, folder: Path, name: str):
-    path = folder / f"{name}.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _source(net: symdl.Network, backend: str) -> str:
@@ -89,7 +82,7 @@ def test_a_layer_defined_here_exports_and_matches_the_compiled_network(tmp_path_
     text = _source(net, backend)
     assert "def _masks(" not in text and "_bn_" not in text
     assert ("def _scale_by(" in text) == (kind is CalledScale)
-    module = _load(text, tmp_path_factory.mktemp("layer"), f"scaled_{backend}_{kind.__name__}")
+    module = load_module(text, tmp_path_factory.mktemp("layer"), f"scaled_{backend}_{kind.__name__}")
     rng = np.random.default_rng(seed)
     params = compiled.init(seed)
     X, Y = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
+from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -200,14 +199,6 @@ def test_backend_output_is_byte_identical_across_hash_seeds():
     assert texts[0] == texts[1]
 
 
-def _load(text: str, folder: Path, name: str):
-    path = folder / f"{name}.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def _convert(backend: str, params: dict[str, np.ndarray]) -> dict:
     if backend == "torch":
@@ -240,7 +231,7 @@ def test_any_network_gives_the_compiled_gradient(
     net = symdl.Network(widths, activation=activation, output_activation=output, loss=loss, penalty=penalty,
                         batchnorm=batchnorm and hidden, dropout=dropout if hidden else None)  # fmt: skip
     compiled = net.compile("float64")
-    module = _load(network_module_source(net, backend), tmp_path_factory.mktemp("any"), f"any_{backend}")
+    module = load_module(network_module_source(net, backend), tmp_path_factory.mktemp("any"), f"any_{backend}")
     rng = np.random.default_rng(seed)
     params = compiled.init(seed)
     X, Y = _data(net, "float64", rng)
@@ -258,7 +249,7 @@ def test_any_network_gives_the_compiled_gradient(
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_bad_arguments_get_one_line_errors(tmp_path, backend):
     net = symdl.Network([3, 4, 2])
-    module = _load(network_module_source(net, backend), tmp_path, f"bad_{backend}")
+    module = load_module(network_module_source(net, backend), tmp_path, f"bad_{backend}")
     params = _convert(backend, net.compile().init(0))
     X, Y = np.ones((5, 3)), np.zeros((5, 2))
     bad_calls = {
@@ -302,7 +293,7 @@ def test_unknown_backends_and_non_networks_are_refused(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_dropout_masks_come_from_the_seed_and_batch_norm_needs_two_rows(tmp_path, backend):
     net = symdl.Network([3, 6, 6, 2], activation="tanh", batchnorm=True, dropout=0.5)
-    module = _load(network_module_source(net, backend, "float32"), tmp_path, f"seeded_{backend}")
+    module = load_module(network_module_source(net, backend, "float32"), tmp_path, f"seeded_{backend}")
     params = module.init_params(0)
     X = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
     Y = np.zeros((8, 2), np.float32)
@@ -323,12 +314,12 @@ def test_torch_train_step_updates_the_callers_tensors_and_jax_stores_new_arrays(
     X, Y = _data(net, "float64", np.random.default_rng(0))
     before = {k: v.copy() for k, v in params.items()}
     compiled.train_step(params, X, Y, 0.1)
-    torch_module = _load(network_module_source(net, "torch"), tmp_path, "step_torch")
+    torch_module = load_module(network_module_source(net, "torch"), tmp_path, "step_torch")
     tensors = _convert("torch", before)
     w1 = tensors["W1"]
     torch_module.train_step(tensors, X, Y, 0.1)
     assert tensors["W1"] is w1  # in place, as CompiledNetwork.train_step
-    jax_module = _load(network_module_source(net, "jax"), tmp_path, "step_jax")
+    jax_module = load_module(network_module_source(net, "jax"), tmp_path, "step_jax")
     arrays = _convert("jax", before)
     jax_module.train_step(arrays, X, Y, 0.1)
     for name, value in params.items():
