@@ -30,8 +30,10 @@ from ..backprop.equations import (
     LossForms,
     VectorRuleCall,
 )
+from ..optim.catalogue import sgd
 from .kernel import KernelPrinter, printable
 from .naming import bias_name, grad_name, parameter_name, weight_name
+from .optimizer import print_update
 from .statements import Scope, StatementPrinter, kernel_function_name
 
 __all__ = ["NetworkSource", "buffer_names", "parameter_names", "print_network"]
@@ -90,22 +92,10 @@ def _mask_names(eqs: BackpropEquations) -> list[str]:
     return [f"{m.name}{layer.index}" for layer in eqs.layers for part in layer.parts for m in part.masks()]
 
 
-def sgd_update() -> sp.Lambda:
-    """The optimizer's rule, plain gradient descent: (W, g, η) ↦ W − η·g."""
-    w, g, lr = sp.symbols("w g lr", real=True)
-    return sp.Lambda((w, g, lr), w - lr * g)
-
-
 def _update_lines(params: Sequence[str], printer: KernelPrinter) -> list[str]:
-    """``g *= η`` for every gradient, then ``W -= g``: the update rule W − η·g split so that an overflow leaves params unchanged."""
-    rule = sgd_update()
-    w, g, _ = rule.variables
-    step = sp.expand(w - rule.expr)  # η·g
-    scale = sp.simplify(step / g)
-    if step != scale * g or scale.has(w):
-        raise ValueError(f"the update rule {rule} is not W − (a step proportional to g)")
-    code = printer.doprint(scale)
-    return [f"{grad_name(p)} *= {code}" for p in params] + [f"{p} -= {grad_name(p)}" for p in params]
+    """Gradient descent with η given per call, W ← W − η·g (:func:`symdl.optim.sgd`), printed: ``g *= lr`` then ``W -= g``."""
+    code = print_update(sgd(lr=None), params, printer, functional=False, keep_step=False)
+    return [*code.compute, *code.write]
 
 
 def print_network(
