@@ -15,7 +15,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..rulebook import rule
-from .definition import A, V, Y, Accumulator, MetricSpec, ratio
+from .definition import A, Accumulator, MetricSpec, V, Y, ratio
 
 __all__ = [
     "binary_accuracy", "categorical_accuracy", "f1_score", "huber", "mean", "mean_absolute_error",
