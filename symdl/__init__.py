@@ -23,7 +23,9 @@ from .version import __version__
 if TYPE_CHECKING:
     from . import testing
     from .codegen.kernel import Kernel, compile_kernel
+    from . import metrics
     from .layers import batchnorm, dropout, init_schemes
+    from .metrics import metric
     from .network.model import CompiledNetwork, Network
     from .report import display
     from .rulebook import (
@@ -63,6 +65,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "dropout": ("symdl.layers.dropout", None),
     "formula_rule": ("symdl.rulebook", "formula_rule"),
     "init_schemes": ("symdl.layers.init_schemes", None),
+    "metric": ("symdl.metrics", "metric"),
+    "metrics": ("symdl.metrics", None),
     "parse": ("symdl.symbolic.parse", "parse"),
     "prove_zero": ("symdl.symbolic.proof", "prove_zero"),
     "register": ("symdl.rulebook", "register"),
@@ -99,6 +103,8 @@ __all__ = [
     "dropout",
     "formula_rule",
     "init_schemes",
+    "metric",
+    "metrics",
     "parse",
     "prove_zero",
     "register",

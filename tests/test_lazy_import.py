@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = [
     "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "FormulaError", "Kernel", "Kink", "Network", "Param",
     "Proof", "Rule", "RuleReport", "VectorRule", "batchnorm", "compile_kernel", "display", "dropout",
-    "formula_rule", "init_schemes", "parse", "prove_zero", "register", "rule", "rule_params", "rules", "testing",
+    "formula_rule", "init_schemes", "metric", "metrics", "parse", "prove_zero", "register", "rule", "rule_params",
+    "rules", "testing",
     "verify_rule", "verify_rules", "__version__",
 ]
 
@@ -27,6 +28,7 @@ WHERE = {
     "compile_kernel": "symdl.codegen.kernel", "FormulaError": "symdl.symbolic.parse", "parse": "symdl.symbolic.parse",
     "Proof": "symdl.symbolic.proof", "prove_zero": "symdl.symbolic.proof", "VectorRule": "symdl.rulebook.vector_rule",
     "RuleReport": "symdl.verify.rules", "verify_rule": "symdl.verify.rules", "verify_rules": "symdl.verify.rules",
+    "metric": "symdl.metrics",
 }
 
 

@@ -3,7 +3,9 @@ the JAX and torch sources, the proofs, the registry and configs, and one-line er
 
 from __future__ import annotations
 
+import doctest
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -289,3 +291,13 @@ def test_bad_input_is_one_line(call, error, message):
     with pytest.raises(error, match=message) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+# --- the guide ------------------------------------------------------------------------------------------------------
+
+
+def test_the_metrics_guide_and_module_examples_run_as_written():
+    guide = Path(__file__).resolve().parent.parent / "docs" / "metrics.md"
+    result = doctest.testfile(str(guide), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 12 and result.failed == 0
+    assert doctest.testmod(M.streaming).failed == 0

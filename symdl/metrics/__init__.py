@@ -1,5 +1,10 @@
-"""Streaming metrics: state, update and result as SymPy (:mod:`symdl.metrics.definition`), printed into numpy, JAX
-and torch code; Keras-style objects on numpy arrays; the proof that averaging per-batch values is wrong."""
+"""Streaming metrics (mean, MAE, MSE, Huber, accuracy, precision, recall, F1): state, update and result in SymPy.
+
+The mathematics is :mod:`symdl.metrics.definition` and :mod:`symdl.metrics.catalogue`;
+:func:`metric_source` prints it as numpy, JAX or torch functions; the classes
+(``Precision()`` …) are Keras-style streaming objects on numpy arrays; and
+:mod:`symdl.metrics.proofs` proves streaming exact and averaging per-batch values wrong.
+"""
 
 from .definition import Accumulator, MetricSpec, ratio
 from .printing import metric_module_source, metric_source
