@@ -21,9 +21,8 @@ from . import display_hooks
 from .version import __version__
 
 if TYPE_CHECKING:
-    from . import testing
+    from . import metrics, testing
     from .codegen.kernel import Kernel, compile_kernel
-    from . import metrics
     from .layers import batchnorm, dropout, init_schemes
     from .metrics import metric
     from .network.model import CompiledNetwork, Network
