@@ -105,7 +105,7 @@ def test_huber_metric_is_the_continuous_huber_rule_not_the_seeds_variant():
     m = M.HuberMetric(threshold=2.0)
     e = np.array([-3.0, -2.0, -1.0, 0.5, 2.0, 2.0 + 1e-9, 5.0])
     assert m(np.zeros_like(e), e) == pytest.approx(float(np.mean(_huber(e, 2.0))), rel=1e-15)
-    # the seeds' δ|e| − δ·2·0.5 jumps at |e| = δ (4 − 2 = 2 against ½δ² = 2 ... for δ = 2 only by luck); δ = 1:
+    # The seeds' δ|e| − δ·2·0.5 gives δ² − δ at |e| = δ against ½δ² inside: a jump of 0.5 for δ = 1. Ours is continuous.
     one = M.HuberMetric(threshold=1.0)
     below, above = one([0.0], [1.0]), M.HuberMetric(threshold=1.0)([0.0], [1.0 + 1e-12])
     assert abs(below - above) < 1e-11 and below == 0.5
@@ -281,7 +281,8 @@ def test_registry_and_config_round_trip_through_json():
     (lambda: M.Mean().update_state([[1.0], [2]], sample_weight=[[1.0, 2.0]]), ValueError, "sample_weight has shape"),
     (lambda: M.CategoricalAccuracy().update_state(1.0, 1.0), ValueError, "rows of class scores"),
     (lambda: M.Precision(threshold=2), ValueError, r"threshold: expected a number in \[0, 1\]"),
-    (lambda: M.HuberMetric(threshold=-1.0), ValueError, "delta"),
+    (lambda: M.HuberMetric(threshold=-1.0), ValueError, r"threshold: expected a positive number"),
+    (lambda: M.HuberMetric(threshold=float("inf")), ValueError, r"threshold: expected a positive number"),
     (lambda: M.metric("accuracy"), ValueError, "unknown metric 'accuracy'"),
     (lambda: M.metric("precision", alpha=1), ValueError, "metric 'precision'"),
     (lambda: M.metric_from_config({"metric": "mae"}), ValueError, "a metric config is"),

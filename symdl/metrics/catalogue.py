@@ -64,6 +64,8 @@ def mean_squared_error() -> MetricSpec:
 def huber(threshold: float = 1.0) -> MetricSpec:
     """Σ w·h_δ(ŷ − y) / Σ w with h_δ(e) = ½e² for |e| ≤ δ, δ(|e| − ½δ) otherwise (δ = threshold; the notebook's
     ``HuberMetric``, continuous at |e| = δ); the term is ``rule("huber", delta=threshold)``."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < float("inf"):
+        raise ValueError(f"threshold: expected a positive number (the δ of the Huber function), got {threshold!r}")
     term = _loss_term("huber", delta=threshold)
     return _mean_of("huber", "Huber", term, {"threshold": threshold},
                     note="the continuous Huber function; the seeds' variant δ|e| − δ·2·0.5 jumps at |e| = δ")
