@@ -112,12 +112,18 @@ def metric_source(metric: object, backend: str | Backend = "numpy", *, prefix: s
         (terms if not term.is_number else counts).append((acc, term))
     intermediates, reduced = sp.cse([t for _, t in terms], symbols=sp.numbered_symbols("_c"), optimizations="basic")
     out += [f"    {s} = {printer.doprint(v)}" for s, v in intermediates]
-    new = {}
+    batch_sums = {}
     for (acc, _), body in zip(terms, reduced):
-        new[acc.name] = f"state[{acc.name!r}] + {m}.sum(w * {printer.doprint(body)})"
+        batch_sums[acc.name] = f"{m}.sum(w * {printer.doprint(body)})"
     for acc, term in counts:
-        scale = "" if term == 1 else f"{printer.doprint(term)} * "
-        new[acc.name] = f"state[{acc.name!r}] + {scale}{m}.sum(w)"
+        batch_sums[acc.name] = ("" if term == 1 else f"{printer.doprint(term)} * ") + f"{m}.sum(w)"
+    # The update s ← s + S_s, printed from spec.update() with s read from the state and S_s the batch sum.
+    names = {}
+    for acc in spec.accumulators:
+        names[acc.symbol] = sp.Symbol(f"_old_{acc.name}", real=True)
+        names[spec.batch_sum(acc)] = sp.Symbol(f"_sum_{acc.name}", real=True)
+        out += [f"    _old_{acc.name} = state[{acc.name!r}]", f"    _sum_{acc.name} = {batch_sums[acc.name]}"]
+    new = {target.name: printer.doprint(printable(expr.xreplace(names), spec.kind)) for target, expr in spec.update()}
     out += [f"    return {{{', '.join(f'{name!r}: {new[name]}' for name in slots)}}}"]
     if any("_t(" in line for line in out[constant_at:]):
         out.insert(constant_at, "    " + _constant_line(b, spec.inputs[0][1].name))
