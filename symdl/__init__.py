@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .codegen.kernel import Kernel, compile_kernel
     from .layers import batchnorm, dropout, init_schemes
     from .network.model import CompiledNetwork, Network
+    from .optim.registry import optimizer
     from .report import display
     from .rulebook import (
         KINK_CONVENTIONS,
@@ -63,6 +64,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "dropout": ("symdl.layers.dropout", None),
     "formula_rule": ("symdl.rulebook", "formula_rule"),
     "init_schemes": ("symdl.layers.init_schemes", None),
+    "optimizer": ("symdl.optim.registry", "optimizer"),
     "parse": ("symdl.symbolic.parse", "parse"),
     "prove_zero": ("symdl.symbolic.proof", "prove_zero"),
     "register": ("symdl.rulebook", "register"),
@@ -76,8 +78,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 # Subpackages reachable as attributes (``symdl.export.to_jax`` after ``import symdl``), also on first use.
 _SUBPACKAGES = frozenset(
-    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "report", "rulebook",
-     "symbolic", "verify"}
+    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "optim", "report",
+     "rulebook", "symbolic", "verify"}
 )
 
 __all__ = [
@@ -99,6 +101,7 @@ __all__ = [
     "dropout",
     "formula_rule",
     "init_schemes",
+    "optimizer",
     "parse",
     "prove_zero",
     "register",

@@ -27,6 +27,7 @@ from symdl.optim import (
     step,
 )
 from symdl.optim.proofs import (
+    PLANTED,
     adam_without_bias_correction,
     prove_all,
     prove_bias_correction,
@@ -296,3 +297,18 @@ def test_sgd_and_adam_print_as_before():
     code = print_update(adam(0.01), ["W1"], printer, functional=False)
     assert code.compute[-1] == "_sW1 = 0.01*_step0*m_W1/(numpy.sqrt(_step1*v_W1) + 1.0e-8)"
     assert code.compute[2] == "_step0 = (1 - 0.90000000000000002**t)**(-1.0)"
+
+
+# --- symdl verify ---------------------------------------------------------------------------------------------------
+
+
+def test_the_verify_row_proves_everything_and_catches_the_planted_update(monkeypatch):
+    from symdl.verify import optimizers as row
+
+    report = row.verify_optimizer_proofs()
+    assert report.passed and len(report.proofs) == 9 and (report.mutants_killed, report.mutants_total) == (1, 1)
+    # A checker that no longer sees the missing correction must fail the row.
+    blind_results = {**prove_all(), PLANTED: prove_bias_correction().refuted()}
+    monkeypatch.setattr(row, "prove_all", lambda: blind_results)
+    blind = row.verify_optimizer_proofs()
+    assert not blind.passed and blind.mutant_survivors == ["Adam without bias correction"]

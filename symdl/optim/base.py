@@ -198,5 +198,5 @@ class Optimizer:
         return out
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{h.name}={h.value!r}" for h in self.hyperparameters)
+        shown = ", ".join([f"{h.name}={h.value!r}" for h in self.hyperparameters] + [f"{k}={v!r}" for k, v in self.options.items()])
         return f"symdl.optim.{self.name}({shown})"

@@ -34,11 +34,13 @@ from .catalogue import EPSILON, LAMBDA, MU, TAU, B, M, V, build, classic_momentu
 from .schedules import GAMMA, exponential
 
 __all__ = [
-    "OptimizerProof", "adam_without_bias_correction", "prove_all", "prove_bias_correction", "prove_momentum_forms",
+    "PLANTED", "OptimizerProof", "adam_without_bias_correction", "prove_all", "prove_bias_correction", "prove_momentum_forms",
     "prove_nesterov", "prove_reductions", "prove_weight_decay",
 ]
 
 N = sp.Symbol("n", integer=True, positive=True)
+#: The label of the planted mistake in :func:`prove_all` (Adam without bias correction, which must be caught).
+PLANTED = "Adam without bias correction: caught"
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,7 @@ def _prove_all() -> dict[str, OptimizerProof]:
     scheduled = exponential(1.0, 0.5)
     return {
         "Adam bias correction: m_hat = g, v_hat = g^2 for a constant g": prove_bias_correction(),
-        "Adam without bias correction: caught": prove_bias_correction(adam_without_bias_correction()).refuted(),
+        PLANTED: prove_bias_correction(adam_without_bias_correction()).refuted(),
         "PyTorch momentum == classic momentum (eta b = -v)": prove_momentum_forms(),
         "with a schedule the two momentum forms differ": prove_momentum_forms(
             sgd(scheduled, momentum=0.9), classic_momentum(scheduled, 0.9)).refuted(),

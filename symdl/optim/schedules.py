@@ -56,7 +56,8 @@ def constant(lr: float | None) -> Schedule:
 
 
 def step(lr: float | None, step_size: int, gamma: float = 0.1) -> Schedule:
-    """η(t) = η·γ^⌊(t−1)/s⌋, written (t − 1 − ((t − 1) mod s))/s so the printed exponent is exact: ``StepLR``."""
+    """η(t) = η·γ^⌊(t−1)/s⌋: ``StepLR``. The exponent is written (t − 1 − ((t − 1) mod s))/s, exact for whole t and s:
+    a printed floor of the rounded quotient (t − 1)·(1/s) could land one step early."""
     check_number("lr", lr, allow_none=True)
     if isinstance(step_size, bool) or not isinstance(step_size, (int, float)) or not float(step_size).is_integer() or step_size < 1:
         raise ValueError(f"step_size: expected a positive whole number of steps, got {step_size!r}")
