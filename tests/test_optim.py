@@ -312,3 +312,12 @@ def test_the_verify_row_proves_everything_and_catches_the_planted_update(monkeyp
     monkeypatch.setattr(row, "prove_all", lambda: blind_results)
     blind = row.verify_optimizer_proofs()
     assert not blind.passed and blind.mutant_survivors == ["Adam without bias correction"]
+
+
+def test_the_optimizers_page_runs_as_written():
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "optimizers.md"
+    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 8 and result.failed == 0
