@@ -321,3 +321,39 @@ def test_the_optimizers_page_runs_as_written():
     page = Path(__file__).resolve().parent.parent / "docs" / "optimizers.md"
     result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 8 and result.failed == 0
+
+
+# --- the JAX (functional) and PyTorch printers ----------------------------------------------------------------------
+
+
+def run_backend(opt, backend: str, seed: int):
+    """200 steps of the update printed for ``backend`` (JAX: functional, returns the new values), on its arrays."""
+    be = get_backend(backend)
+    lib = pytest.importorskip(be.library)
+    code = print_update(opt, list(SHAPES), be.printer(), functional=be.functional)
+    head = [f"{p} = params[{p!r}]" for p in SHAPES] + [f"g{p} = grads[{p!r}]" for p in SHAPES]
+    ret = "{" + ", ".join(f"{k!r}: {v}" for k, v in code.new_state.items()) + "}" if be.functional else "state"
+    params_ret = "{" + ", ".join(f"{p!r}: {p}" for p in SHAPES) + "}"
+    body = textwrap.indent("\n".join([*head, *code.compute, *code.write, f"return {params_ret}, {ret}"]), "    ")
+    namespace: dict = {be.module: lib.numpy if backend == "jax" else lib}
+    exec(f"def step(params, grads, state):\n{body}\n", namespace)  # the test's own generated text
+    array = (lambda a: lib.numpy.asarray(a)) if backend == "jax" else torch.tensor
+    rng = np.random.default_rng(seed + 1000)
+    params = {p: rng.standard_normal(shape) for p, shape in SHAPES.items()}
+    state = {k: (array(v) if isinstance(v, np.ndarray) else v) for k, v in initial_state(opt, params).items()}
+    params = {p: array(v) for p, v in params.items()}
+    for grads in gradients(seed):
+        params, state = namespace["step"](params, {p: array(g) for p, g in grads.items()}, state)
+    return {p: np.asarray(v) for p, v in params.items()}
+
+
+@pytest.mark.parametrize(("factory", "cls", "kw"), BOUND_CASES, ids=[f"{c}-{i}" for i, (_, c, _) in enumerate(BOUND_CASES)])
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_the_jax_and_torch_printings_match_torch_optim(backend, factory, cls, kw):
+    if backend == "jax":
+        jax = pytest.importorskip("jax")
+        with jax.enable_x64(True):
+            ours = run_backend(factory(**kw), backend, 7)
+    else:
+        ours = run_backend(factory(**kw), backend, 7)
+    assert_same(ours, run_torch(getattr(torch.optim, cls), kw, 7))
