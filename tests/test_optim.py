@@ -357,3 +357,29 @@ def test_the_jax_and_torch_printings_match_torch_optim(backend, factory, cls, kw
     else:
         ours = run_backend(factory(**kw), backend, 7)
     assert_same(ours, run_torch(getattr(torch.optim, cls), kw, 7))
+
+
+@pytest.mark.parametrize(("ours", "theirs"), SCHEDULES, ids=["step", "exponential", "cosine"])
+def test_a_math_scalar_printer_lets_torch_print_every_schedule(ours, theirs):
+    """torch.cos(t) refuses a Python number: the step's scalars printed with Python's math module instead."""
+    import math
+
+    from symdl.codegen.optimizer import ScalarPrinter
+
+    opt = nadam(ours(0.01))
+    code = print_update(opt, ["W"], get_backend("torch").printer(), functional=False, scalar_printer=ScalarPrinter())
+    body = textwrap.indent("\n".join(["W = params['W']", "gW = grads['W']", *code.compute, *code.write]), "    ")
+    namespace: dict = {"torch": torch, "math": math}
+    exec(f"def step(params, grads, state):\n{body}\n", namespace)  # the test's own generated text
+    assert not any("torch." in line for line in code.compute if line.startswith("_step"))
+    params, state = {"W": torch.zeros(3)}, {"t": 0, "mu_product": 1.0, "m_W": torch.zeros(3), "v_W": torch.zeros(3)}
+    reference = torch.zeros(3, requires_grad=True)
+    ref_opt = torch.optim.NAdam([reference], lr=0.01, foreach=False)
+    sched = theirs(ref_opt)
+    for k in range(60):
+        grad = torch.cos(torch.arange(3.0) + k)
+        namespace["step"](params, {"W": grad.clone()}, state)
+        reference.grad = grad.clone()
+        ref_opt.step()
+        sched.step()
+    np.testing.assert_allclose(params["W"].numpy(), reference.detach().numpy(), rtol=1e-10, atol=1e-13)
