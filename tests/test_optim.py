@@ -242,6 +242,13 @@ def test_optimizer_state_symbolic_runs_agree_with_the_proofs_closed_form():
         assert sp.expand(state[sp.Symbol("m", real=True)] - (1 - b1**t) * g) == 0
 
 
+def test_a_symbolic_run_uses_the_scheduled_rate_not_the_base_rate():
+    """η in the update is η(t): with η_t = γ^(t−1) the second step uses η/2 (PyTorch: w₂ = −1 − ½·(3/2) = −7/4)."""
+    eta, gamma, mu = sp.Symbol("eta", positive=True), sp.Symbol("gamma", positive=True), sp.Symbol("mu", nonnegative=True)
+    opt = sgd(exponential(1.0, 0.5), momentum=0.5)
+    assert opt.run([1, 1], 0, {eta: 1, gamma: sp.Rational(1, 2), mu: sp.Rational(1, 2)}) == [0, -1, sp.Rational(-7, 4)]
+
+
 # --- the registry, configs and bad input ----------------------------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ from .catalogue import EPSILON, LAMBDA, M, V, build, check_lr, l2_decay
 from .checks import check_betas, check_flag, check_number
 from .schedules import Schedule
 
-__all__ = ["BETA1", "BETA2", "MU_PRODUCT", "PSI", "adam", "adamw", "momentum_schedule", "nadam"]
+__all__ = ["BETA1", "BETA2", "MU_PRODUCT", "PSI", "adam", "adam_step", "adamw", "momentum_schedule", "nadam"]
 
 BETA1, BETA2 = sp.symbols("beta_1 beta_2", positive=True)
 #: Nadam's momentum decay ψ and its global slot Π μ (the product of μ₁ … μₜ).

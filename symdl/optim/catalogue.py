@@ -21,7 +21,7 @@ from .base import ETA, Assignment, G, Hyperparameter, Optimizer, Slot, T, W
 from .checks import check_flag, check_number
 from .schedules import Schedule, as_schedule
 
-__all__ = ["adagrad", "build", "classic_momentum", "rmsprop", "sgd"]
+__all__ = ["adagrad", "build", "check_lr", "classic_momentum", "l2_decay", "rmsprop", "sgd"]
 
 #: The hyperparameters' symbols, shared by the optimizers (λ weight decay, μ momentum, τ dampening …).
 LAMBDA = sp.Symbol("lambda", nonnegative=True)
