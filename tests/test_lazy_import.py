@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = [
     "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "FormulaError", "Kernel", "Kink", "Network", "Param",
     "Proof", "Rule", "RuleReport", "VectorRule", "batchnorm", "compile_kernel", "display", "dropout",
-    "formula_rule", "init_schemes", "parse", "prove_zero", "register", "rule", "rule_params", "rules", "testing",
+    "formula_rule", "init_schemes", "optimizer", "parse", "prove_zero", "register", "rule", "rule_params", "rules", "testing",
     "verify_rule", "verify_rules", "__version__",
 ]
 
@@ -27,6 +27,7 @@ WHERE = {
     "compile_kernel": "symdl.codegen.kernel", "FormulaError": "symdl.symbolic.parse", "parse": "symdl.symbolic.parse",
     "Proof": "symdl.symbolic.proof", "prove_zero": "symdl.symbolic.proof", "VectorRule": "symdl.rulebook.vector_rule",
     "RuleReport": "symdl.verify.rules", "verify_rule": "symdl.verify.rules", "verify_rules": "symdl.verify.rules",
+    "optimizer": "symdl.optim.registry",
 }
 
 
@@ -57,6 +58,7 @@ def test_modules_are_the_modules():
     assert symdl.display is importlib.import_module("symdl.report.display")
     assert symdl.testing is importlib.import_module("symdl.testing")
     assert symdl.export.to_jax is importlib.import_module("symdl.export").to_jax
+    assert symdl.optim is importlib.import_module("symdl.optim")
 
 
 def test_star_import_gives_every_public_name():
