@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .layers import batchnorm, dropout, init_schemes
     from .metrics import metric
     from .network.model import CompiledNetwork, Network
+    from .optim.registry import optimizer
     from .report import display
     from .rulebook import (
         KINK_CONVENTIONS,
@@ -66,6 +67,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "init_schemes": ("symdl.layers.init_schemes", None),
     "metric": ("symdl.metrics", "metric"),
     "metrics": ("symdl.metrics", None),
+    "optimizer": ("symdl.optim.registry", "optimizer"),
     "parse": ("symdl.symbolic.parse", "parse"),
     "prove_zero": ("symdl.symbolic.proof", "prove_zero"),
     "register": ("symdl.rulebook", "register"),
@@ -79,8 +81,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 # Subpackages reachable as attributes (``symdl.export.to_jax`` after ``import symdl``), also on first use.
 _SUBPACKAGES = frozenset(
-    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "report", "rulebook",
-     "symbolic", "verify"}
+    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "optim", "report",
+     "rulebook", "symbolic", "verify"}
 )
 
 __all__ = [
@@ -104,6 +106,7 @@ __all__ = [
     "init_schemes",
     "metric",
     "metrics",
+    "optimizer",
     "parse",
     "prove_zero",
     "register",

@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = [
     "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "FormulaError", "Kernel", "Kink", "Network", "Param",
     "Proof", "Rule", "RuleReport", "VectorRule", "batchnorm", "compile_kernel", "display", "dropout",
-    "formula_rule", "init_schemes", "metric", "metrics", "parse", "prove_zero", "register", "rule", "rule_params",
-    "rules", "testing",
+    "formula_rule", "init_schemes", "metric", "metrics", "optimizer", "parse", "prove_zero", "register", "rule",
+    "rule_params", "rules", "testing",
     "verify_rule", "verify_rules", "__version__",
 ]
 
@@ -29,6 +29,7 @@ WHERE = {
     "Proof": "symdl.symbolic.proof", "prove_zero": "symdl.symbolic.proof", "VectorRule": "symdl.rulebook.vector_rule",
     "RuleReport": "symdl.verify.rules", "verify_rule": "symdl.verify.rules", "verify_rules": "symdl.verify.rules",
     "metric": "symdl.metrics",
+    "optimizer": "symdl.optim.registry",
 }
 
 
@@ -59,6 +60,7 @@ def test_modules_are_the_modules():
     assert symdl.display is importlib.import_module("symdl.report.display")
     assert symdl.testing is importlib.import_module("symdl.testing")
     assert symdl.export.to_jax is importlib.import_module("symdl.export").to_jax
+    assert symdl.optim is importlib.import_module("symdl.optim")
 
 
 def test_star_import_gives_every_public_name():

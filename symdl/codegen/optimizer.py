@@ -15,12 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
 
 from ..optim.base import G, Optimizer, T, W
 from .kernel import printable
 from .naming import grad_name
 
-__all__ = ["UpdateCode", "print_update", "state_key", "state_keys"]
+__all__ = ["ScalarPrinter", "UpdateCode", "print_update", "state_key", "state_keys"]
 
 
 def state_key(slot: str, param: str) -> str:
@@ -33,6 +34,15 @@ def state_keys(optimizer: Optimizer, params: Sequence[str]) -> list[str]:
     return [s.name for s in optimizer.global_slots] + [
         state_key(s.name, p) for p in params for s in optimizer.parameter_slots
     ]
+
+
+class ScalarPrinter(PythonCodePrinter):
+    """Python numbers with the ``math`` module (``math.cos(math.pi*t)``): the step's scalars for a library whose array
+    functions refuse plain numbers (``torch.cos(1.0)``). The module printing it must ``import math``."""
+
+    def _print_Mod(self, expr: sp.Mod) -> str:
+        # SymPy's own `a*b % c` binds as (a*b) % c; Python's % is SymPy's Mod (the sign of the divisor).
+        return f"(({self._print(expr.args[0])}) % ({self._print(expr.args[1])}))"
 
 
 @dataclass(frozen=True)
@@ -64,12 +74,15 @@ def _hoist(exprs: list[sp.Expr], scalars: set[sp.Symbol], prefix: str) -> tuple[
 
 
 def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *, functional: bool,
-                 state: str = "state", keep_step: bool = True) -> UpdateCode:
+                 state: str = "state", keep_step: bool = True, scalar_printer: object | None = None) -> UpdateCode:
     """The lines of one optimizer step for the parameters ``params`` (their gradients are ``g<name>``).
 
     Without ``keep_step`` an update that needs no state at all (gradient
     descent with a constant η) reads and writes none: the classic
-    ``train_step(params, X, Y, lr)``.
+    ``train_step(params, X, Y, lr)``. ``scalar_printer`` (default: ``printer``)
+    prints the once-per-step scalars — the global update and the hoisted
+    expressions of t — for a library whose array functions refuse Python
+    numbers (``torch.cos(t)``): :class:`ScalarPrinter`.
     """
     global_update, update = optimizer.bound()
     unbound = optimizer.unbound()
@@ -79,6 +92,7 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         e.has(T) for _, e in (*global_update[1:], *update)
     )
     doprint = printer.doprint  # type: ignore[attr-defined]
+    scalar_doprint = (scalar_printer or printer).doprint  # type: ignore[attr-defined]
     compute: list[str] = []
     write: list[str] = []
     new_state: dict[str, str] = {}
@@ -89,7 +103,7 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         for target, expr in global_update:
             name = global_names.get(target, sp.Symbol(target.name, real=True))
             value = printable(expr.xreplace({**global_names, **free_names}), optimizer.name)
-            compute.append(f"{name} = {doprint(value)}")
+            compute.append(f"{name} = {scalar_doprint(value)}")
             if target in global_names:
                 new_state[target.name] = name.name
     scalar_symbols = set(global_names.values()) | set(free_names.values())
@@ -103,7 +117,7 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         per_param.append([printable(e.xreplace(names), optimizer.name) for _, e in update])
     flat = [e for exprs in per_param for e in exprs]
     hoisted, flat = _hoist(flat, scalar_symbols, "_step")
-    compute += [f"{s} = {doprint(v)}" for s, v in hoisted]
+    compute += [f"{s} = {scalar_doprint(v)}" for s, v in hoisted]
     hoisted_names = {s for s, _ in hoisted}
     k = 0
     for p, names, exprs in zip(params, renames, per_param):

@@ -131,7 +131,8 @@ class Optimizer:
 
     def values(self) -> dict[sp.Symbol, sp.Expr]:
         """Every hyperparameter symbol with a value, as an exact SymPy number (floats as SymPy Floats)."""
-        return {h.symbol: sp.Float(h.value, 17) for h in self.hyperparameters if h.value is not None}
+        # An exact 0: SymPy drops its terms (0·x, 0**t) instead of printing a Float zero.
+        return {h.symbol: sp.Float(h.value, 17) if h.value else sp.S.Zero for h in self.hyperparameters if h.value is not None}
 
     def unbound(self) -> tuple[Hyperparameter, ...]:
         """The hyperparameters without a value: the generated code takes them as arguments."""
@@ -169,9 +170,11 @@ class Optimizer:
 
         ``values`` substitutes hyperparameters (default: none, everything stays symbolic).
         """
-        subs = dict(values or {})
-        env: dict[sp.Symbol, sp.Expr] = {**state, W: w, G: g}
+        subs = {k: sp.sympify(v, strict=True) for k, v in (values or {}).items()}  # strict: numbers or SymPy, never text
+        env: dict[sp.Symbol, sp.Expr] = {**state, W: sp.sympify(w, strict=True), G: sp.sympify(g, strict=True)}  # strict
         eta = sp.sympify(self.learning_rate).xreplace(subs)  # trusted: a SymPy expression
+        # η in the assignments is η(t), not the base rate the constant schedule also calls η.
+        subs.pop(ETA, None)
         for target, expr in self.global_update:
             env[target] = sp.sympify(expr).xreplace(subs).xreplace(env)  # trusted: SymPy
         env[ETA] = eta.xreplace(env)
@@ -195,5 +198,5 @@ class Optimizer:
         return out
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{h.name}={h.value!r}" for h in self.hyperparameters)
+        shown = ", ".join([f"{h.name}={h.value!r}" for h in self.hyperparameters] + [f"{k}={v!r}" for k, v in self.options.items()])
         return f"symdl.optim.{self.name}({shown})"

@@ -1,41 +1,166 @@
-"""The optimizers, each one function returning its :class:`~symdl.optim.base.Optimizer`: PyTorch's names, defaults and forms."""
+"""The optimizers, each one function returning its :class:`~symdl.optim.base.Optimizer`: PyTorch's names, defaults and forms.
+
+Every update is written as ``torch.optim`` (2.x, single-tensor path) computes
+it, in the same order: weight decay enters where PyTorch adds it (into g for
+an L2-style ``weight_decay``; into w for AdamW's decoupled one), momentum
+buffers start at 0 so that PyTorch's first step b₁ = g₁ is exact, and t counts
+steps from 1. A hyperparameter PyTorch tests with ``!= 0`` (weight decay,
+momentum, dampening, ``lr_decay``) appears only when it is not 0, so that the
+printed code has no dead terms. ``lr`` may be a number, None (η given per
+call) or a :class:`~symdl.optim.schedules.Schedule`. The Adam family (Adam,
+AdamW, Nadam) is in :mod:`symdl.optim.adaptive`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sympy as sp
 
-from .base import ETA, G, Hyperparameter, Optimizer, Slot, T, W
+from .base import ETA, Assignment, G, Hyperparameter, Optimizer, Slot, T, W
+from .checks import check_flag, check_number
 from .schedules import Schedule, as_schedule
 
-__all__ = ["adam", "sgd"]
+__all__ = ["adagrad", "build", "check_lr", "classic_momentum", "l2_decay", "rmsprop", "sgd"]
+
+#: The hyperparameters' symbols, shared by the optimizers (λ weight decay, μ momentum, τ dampening …).
+LAMBDA = sp.Symbol("lambda", nonnegative=True)
+MU = sp.Symbol("mu", nonnegative=True)
+TAU = sp.Symbol("tau", nonnegative=True)
+KAPPA = sp.Symbol("kappa", nonnegative=True)
+ALPHA = sp.Symbol("alpha", positive=True)
+EPSILON = sp.Symbol("epsilon", positive=True)
+#: The slots: momentum buffer b, velocity v (classic) / second moment v, first moment m, sum of squares s.
+B, V, M, S = sp.symbols("b v m s", real=True)
 
 
-def _with_schedule(name: str, lr: float | Schedule | None, hyper: tuple[Hyperparameter, ...], slots: tuple[Slot, ...],
-                   update: tuple, global_update: tuple = (), **info: object) -> Optimizer:
+def build(name: str, lr: float | Schedule | None, hyper: tuple[Hyperparameter, ...], slots: tuple[Slot, ...],
+          update: tuple[Assignment, ...], global_update: tuple[Assignment, ...] = (), *,
+          options: Mapping[str, object] | None = None, title: str = "", reference: str = "") -> Optimizer:
+    """The :class:`Optimizer` with η(t) from ``lr``; a schedule other than constant is named in ``options`` too,
+    so that ``optimizer(name, **config["options"], **config["hyperparameters"])`` rebuilds it."""
     schedule = as_schedule(lr)
+    opts = dict(options or {})
+    if schedule.name != "constant":
+        opts["schedule"] = schedule.name
     return Optimizer(name, (*schedule.hyperparameters, *hyper), slots, update, global_update,
-                     learning_rate=schedule.expr, schedule_name=schedule.name, **info)  # type: ignore[arg-type]
+                     learning_rate=schedule.expr, title=title, reference=reference,
+                     schedule_name=schedule.name, options=opts)
 
 
-def sgd(lr: float | Schedule | None = None, weight_decay: float = 0.0) -> Optimizer:
-    """w ← w − η·(g + λw): gradient descent (``torch.optim.SGD`` without momentum); ``lr=None`` takes η per call."""
-    lam = sp.Symbol("lambda", nonnegative=True)
-    update = ((G, G + lam * W), (W, W - ETA * G)) if weight_decay else ((W, W - ETA * G),)
-    hyper = (Hyperparameter("weight_decay", lam, weight_decay),) if weight_decay else ()
-    return _with_schedule("sgd", lr, hyper, (), update, title="gradient descent",
-                          reference="Robbins & Monro (1951); torch.optim.SGD")
+def check_lr(lr: float | Schedule | None) -> None:
+    """A learning rate is None, a schedule or a number ≥ 0."""
+    if not isinstance(lr, Schedule):
+        check_number("lr", lr, allow_none=True)
 
 
-def adam(lr: float | Schedule = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> Optimizer:
-    """m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², w ← w − η·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε): Adam (Kingma & Ba, 2015, Algorithm 1)."""
-    b1, b2 = sp.symbols("beta_1 beta_2", positive=True)
-    eps_ = sp.Symbol("epsilon", positive=True)
-    m, v = sp.symbols("m v", real=True)
-    update = (
-        (m, b1 * m + (1 - b1) * G),
-        (v, b2 * v + (1 - b2) * G**2),
-        (W, W - ETA * (m / (1 - b1**T)) / (sp.sqrt(v / (1 - b2**T)) + eps_)),
-    )
-    hyper = (Hyperparameter("beta1", b1, betas[0]), Hyperparameter("beta2", b2, betas[1]), Hyperparameter("eps", eps_, eps))
-    return _with_schedule("adam", lr, hyper, (Slot(m), Slot(v)), update, title="Adam",
-                          reference="Kingma & Ba, Adam: A Method for Stochastic Optimization (ICLR 2015); torch.optim.Adam")
+def l2_decay(weight_decay: float) -> tuple[tuple[Hyperparameter, ...], tuple[Assignment, ...]]:
+    """g ← g + λw: PyTorch's ``weight_decay`` (the gradient of (λ/2)‖w‖² added to g); nothing when λ = 0."""
+    check_number("weight_decay", weight_decay)
+    if not weight_decay:
+        return (), ()
+    return (Hyperparameter("weight_decay", LAMBDA, weight_decay),), ((G, G + LAMBDA * W),)
+
+
+def sgd(lr: float | Schedule | None = 1e-3, momentum: float = 0.0, dampening: float = 0.0, weight_decay: float = 0.0,
+        nesterov: bool = False) -> Optimizer:
+    """g ← g + λw, b ← μb + (1−τ)g (b₁ = g₁), w ← w − η(g + μb) (Nesterov) or w − ηb: ``torch.optim.SGD``.
+
+    Without momentum w ← w − ηg. PyTorch's first momentum step copies g into
+    the buffer, whatever τ; here b starts at 0 and the factor on g is
+    (1 − τ) + τ·0^(t−1) (0⁰ = 1), so b₁ = g₁ exactly. Nesterov needs μ > 0 and
+    τ = 0 (as in PyTorch). ``lr=None`` takes η per call (the classic
+    ``train_step(params, X, Y, lr)``).
+    """
+    check_lr(lr)
+    check_number("momentum", momentum)
+    check_number("dampening", dampening)
+    check_flag("nesterov", nesterov)
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError(f"sgd: Nesterov momentum needs momentum > 0 and dampening = 0, got momentum={momentum}, dampening={dampening}")
+    hyper, update = l2_decay(weight_decay)
+    slots: tuple[Slot, ...] = ()
+    if momentum:
+        hyper += (Hyperparameter("momentum", MU, momentum),)
+        factor: sp.Expr = sp.S.One
+        if dampening:
+            hyper += (Hyperparameter("dampening", TAU, dampening),)
+            factor = 1 - TAU + TAU * sp.S.Zero ** (T - 1)
+        slots = (Slot(B),)
+        update += ((B, MU * B + factor * G),)
+        # w − ηb in one assignment: rebinding g to b would let the printer scale the buffer in place.
+        update += ((G, G + MU * B), (W, W - ETA * G)) if nesterov else ((W, W - ETA * B),)
+    else:
+        update += ((W, W - ETA * G),)
+    return build("sgd", lr, hyper, slots, update, options={"nesterov": True} if nesterov else None,
+                 title="gradient descent" + (" with Nesterov momentum" if nesterov else " with momentum" if momentum else ""),
+                 reference="Robbins & Monro (1951); Sutskever et al. (ICML 2013) for momentum; torch.optim.SGD")
+
+
+def classic_momentum(lr: float | Schedule | None = 1e-3, momentum: float = 0.9) -> Optimizer:
+    """v ← μv − ηg, w ← w + v: Polyak's heavy ball as Sutskever et al. (2013) write it (the velocity carries η).
+
+    Equal to PyTorch's form with ηb = −v while η is constant
+    (:func:`symdl.optim.proofs.prove_momentum_forms`); with a schedule the two differ.
+    """
+    check_lr(lr)
+    check_number("momentum", momentum)
+    update = ((V, MU * V - ETA * G), (W, W + V))
+    return build("classic_momentum", lr, (Hyperparameter("momentum", MU, momentum),), (Slot(V),), update,
+                 title="classical momentum", reference="Polyak (1964); Sutskever et al., ICML 2013, eq. (1)-(2)")
+
+
+def adagrad(lr: float | Schedule | None = 1e-2, lr_decay: float = 0.0, weight_decay: float = 0.0,
+            initial_accumulator_value: float = 0.0, eps: float = 1e-10) -> Optimizer:
+    """g ← g + λw, s ← s + g², w ← w − η/(1 + (t−1)κ) · g/(√s + ε): Adagrad (Duchi et al., 2011), ``torch.optim.Adagrad``.
+
+    s starts at ``initial_accumulator_value`` (a structural option, like PyTorch's: fixed when the state is made).
+    """
+    check_lr(lr)
+    check_number("lr_decay", lr_decay)
+    check_number("initial_accumulator_value", initial_accumulator_value)
+    check_number("eps", eps)
+    hyper, update = l2_decay(weight_decay)
+    rate: sp.Expr = ETA
+    if lr_decay:
+        hyper += (Hyperparameter("lr_decay", KAPPA, lr_decay),)
+        rate = ETA / (1 + (T - 1) * KAPPA)
+    hyper += (Hyperparameter("eps", EPSILON, eps),)
+    update += ((S, S + G**2), (W, W - rate * G / (sp.sqrt(S) + EPSILON)))
+    init = sp.Float(initial_accumulator_value, 17) if initial_accumulator_value else sp.S.Zero
+    options = {"initial_accumulator_value": float(initial_accumulator_value)} if initial_accumulator_value else None
+    return build("adagrad", lr, hyper, (Slot(S, init),), update, options=options, title="Adagrad",
+                 reference="Duchi, Hazan & Singer, JMLR 12 (2011); torch.optim.Adagrad")
+
+
+def rmsprop(lr: float | Schedule | None = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0,
+            momentum: float = 0.0, centered: bool = False) -> Optimizer:
+    """v ← αv + (1−α)g², d = √v + ε (centered: m ← αm + (1−α)g, d = √(v − m²) + ε), w ← w − ηg/d: RMSProp.
+
+    With momentum b ← μb + g/d and w ← w − ηb. Hinton's lecture 6e form as
+    ``torch.optim.RMSprop`` computes it (ε outside the root; g + λw first).
+    """
+    check_lr(lr)
+    check_number("alpha", alpha)
+    check_number("eps", eps)
+    check_number("momentum", momentum)
+    check_flag("centered", centered)
+    hyper, update = l2_decay(weight_decay)
+    hyper = (Hyperparameter("alpha", ALPHA, alpha), Hyperparameter("eps", EPSILON, eps), *hyper)
+    slots = [Slot(V)]
+    update += ((V, ALPHA * V + (1 - ALPHA) * G**2),)
+    if centered:
+        slots.append(Slot(M))
+        update += ((M, ALPHA * M + (1 - ALPHA) * G),)
+        denominator = sp.sqrt(V - M**2) + EPSILON
+    else:
+        denominator = sp.sqrt(V) + EPSILON
+    if momentum:
+        hyper += (Hyperparameter("momentum", MU, momentum),)
+        slots.append(Slot(B))
+        update += ((B, MU * B + G / denominator), (W, W - ETA * B))
+    else:
+        update += ((W, W - ETA * G / denominator),)
+    return build("rmsprop", lr, hyper, tuple(slots), update, options={"centered": True} if centered else None,
+                 title="RMSProp" + (" (centered)" if centered else ""),
+                 reference="Hinton, Neural Networks for Machine Learning, lecture 6e (2012); Graves (2013) for centered; torch.optim.RMSprop")

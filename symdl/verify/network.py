@@ -148,15 +148,21 @@ def verify_layer_proofs() -> list[RuleReport]:
 
 
 def verify_networks(progress: Callable[[str, int, int], None] | None = None) -> list[RuleReport]:
-    """The proof rows, then one row per :data:`NETWORK_CASES` configuration; ``progress(label, i, n)`` before each."""
-    total = 2 + len(NETWORK_CASES)
+    """The proof rows (backprop, layers, optimizers), then one row per :data:`NETWORK_CASES` configuration;
+    ``progress(label, i, n)`` before each."""
+    from .optimizers import verify_optimizer_proofs
+
+    total = 3 + len(NETWORK_CASES)
     if progress:
         progress("backprop proofs", 0, total)
     reports = verify_backprop_proofs()
     if progress:
         progress("batch norm, dropout and initialisation proofs", 1, total)
     reports += verify_layer_proofs()
-    for i, (label, spec) in enumerate(NETWORK_CASES, start=2):
+    if progress:
+        progress("optimizer proofs", 2, total)
+    reports.append(verify_optimizer_proofs())
+    for i, (label, spec) in enumerate(NETWORK_CASES, start=3):
         if progress:
             progress(label, i, total)
         reports.append(verify_network(label, spec))

@@ -1,0 +1,37 @@
+"""Hyperparameter checks: one clear ``ValueError`` line naming the keyword, as ``torch.optim`` refuses the same values."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+__all__ = ["check_betas", "check_flag", "check_number"]
+
+
+def check_number(name: str, value: object, *, low: float = 0.0, high: float | None = None, strict: bool = False,
+                 allow_none: bool = False) -> None:
+    """``value`` is a finite real with low ≤ value (low < value when ``strict``) and value < ``high``; None if allowed."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
+    if value < low or (strict and value == low):
+        raise ValueError(f"{name}: expected a number {'>' if strict else '>='} {low:g}, got {value!r}")
+    if high is not None and value >= high:
+        raise ValueError(f"{name}: expected a number < {high:g}, got {value!r}")
+
+
+def check_betas(betas: object) -> tuple[float, float]:
+    """(β₁, β₂) with 0 ≤ β < 1 each."""
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
+    check_number("beta1", betas[0], high=1.0)
+    check_number("beta2", betas[1], high=1.0)
+    return float(betas[0]), float(betas[1])
+
+
+def check_flag(name: str, value: object) -> bool:
+    """``value`` is True or False."""
+    if not isinstance(value, bool):
+        raise ValueError(f"{name}: expected True or False, got {value!r}")
+    return value

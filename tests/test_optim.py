@@ -1,0 +1,392 @@
+"""The optimizer catalogue: printed updates against torch.optim (200 steps, float64), schedules, proofs, bad input."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symdl.backends import get_backend
+from symdl.codegen.optimizer import print_update, state_keys
+from symdl.optim import (
+    adagrad,
+    adam,
+    adamw,
+    classic_momentum,
+    cosine,
+    exponential,
+    nadam,
+    optimizer,
+    optimizer_names,
+    rmsprop,
+    sgd,
+    step,
+)
+from symdl.optim.proofs import (
+    PLANTED,
+    adam_without_bias_correction,
+    prove_all,
+    prove_bias_correction,
+)
+
+torch = pytest.importorskip("torch")
+
+STEPS = 200
+SHAPES = {"W1": (3, 4), "b1": (4,)}
+
+
+@pytest.fixture(autouse=True)
+def _torch_float64():
+    """torch's optimizer scalars (Nadam's mu_product, the step) follow the default dtype: float64 here."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+def printed_step(opt, params=tuple(SHAPES)):
+    """The real printed update (numpy backend, in place) as a function step(params, grads, state, **unbound)."""
+    code = print_update(opt, list(params), get_backend("numpy").printer(), functional=False)
+    args = "".join(f", {a}" for a in code.arguments)
+    head = [f"{p} = params[{p!r}]" for p in params] + [f"g{p} = grads[{p!r}]" for p in params]
+    body = textwrap.indent("\n".join([*head, *code.compute, *code.write]), "    ")
+    namespace: dict = {"numpy": np}
+    exec(f"def step(params, grads, state{args}):\n{body}\n", namespace)  # the test's own generated text
+    return namespace["step"]
+
+
+_PRINTED: dict = {}
+
+
+def printed_with_arguments(opt):
+    """(step, values): the update printed once per structure with every hyperparameter unbound (an argument of
+    the printed code), and this optimizer's values for them — hypothesis varies values, not the printing."""
+    key = (opt.name, tuple(sorted(opt.options.items())), tuple(h.name for h in opt.hyperparameters))
+    if key not in _PRINTED:
+        _PRINTED[key] = printed_step(opt.with_values(**{h.name: None for h in opt.hyperparameters}))
+    return _PRINTED[key], {h.name: h.value for h in opt.hyperparameters}
+
+
+def initial_state(opt, params):
+    state = {"t": 0}
+    for slot in opt.global_slots[1:]:
+        state[slot.name] = float(slot.init)
+    for name, value in params.items():
+        for slot in opt.parameter_slots:
+            state[f"{slot.name}_{name}"] = np.full_like(value, float(slot.init.xreplace({sp.Symbol("w", real=True): 0})))
+    assert sorted(state) == sorted(state_keys(opt, list(params)))
+    return state
+
+
+def gradients(seed: int):
+    rng = np.random.default_rng(seed)
+    return [{p: rng.standard_normal(shape) for p, shape in SHAPES.items()} for _ in range(STEPS)]
+
+
+def run_symdl(opt, seed: int, bound: bool = False):
+    """200 steps of the printed update: hyperparameters as arguments (``bound=False``) or printed in as constants."""
+    rng = np.random.default_rng(seed + 1000)
+    params = {p: rng.standard_normal(shape) for p, shape in SHAPES.items()}
+    state = initial_state(opt, params)
+    step_fn, values = (printed_step(opt), {}) if bound else printed_with_arguments(opt)
+    for grads in gradients(seed):
+        step_fn(params, {k: v.copy() for k, v in grads.items()}, state, **values)
+    return params, state
+
+
+def run_torch(cls, kwargs, seed: int, scheduler=None):
+    rng = np.random.default_rng(seed + 1000)
+    params = {p: torch.tensor(rng.standard_normal(shape), requires_grad=True) for p, shape in SHAPES.items()}
+    opt = cls(list(params.values()), foreach=False, **kwargs)
+    sched = scheduler(opt) if scheduler else None
+    for grads in gradients(seed):
+        for p, tensor in params.items():
+            tensor.grad = torch.tensor(grads[p])
+        opt.step()
+        if sched:
+            sched.step()
+    return {p: t.detach().numpy() for p, t in params.items()}
+
+
+def assert_same(ours, theirs):
+    for p in SHAPES:
+        np.testing.assert_allclose(ours[p], theirs[p], rtol=1e-10, atol=1e-13)
+
+
+rate = st.floats(1e-4, 0.1)
+beta = st.floats(0.0, 0.99)
+decay = st.sampled_from([0.0, 1e-3, 0.05])
+seeds = st.integers(0, 2**16)
+few = settings(max_examples=6, deadline=None)
+
+
+@few
+@given(lr=rate, momentum=st.sampled_from([0.0, 0.5, 0.9]), dampening=st.sampled_from([0.0, 0.3]), weight_decay=decay,
+       nesterov=st.booleans(), seed=seeds)
+def test_sgd_matches_torch(lr, momentum, dampening, weight_decay, nesterov, seed):
+    if nesterov and (momentum == 0 or dampening):
+        nesterov = False
+    kw = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+    assert_same(run_symdl(sgd(**kw), seed)[0], run_torch(torch.optim.SGD, kw, seed))
+
+
+@few
+@given(lr=rate, momentum=st.floats(0.0, 0.95), seed=seeds)
+def test_classic_momentum_is_torch_sgd_with_momentum(lr, momentum, seed):
+    ours = run_symdl(classic_momentum(lr, momentum), seed)[0]
+    assert_same(ours, run_torch(torch.optim.SGD, dict(lr=lr, momentum=momentum), seed))
+
+
+@few
+@given(lr=rate, lr_decay=st.sampled_from([0.0, 0.01]), weight_decay=decay, init=st.sampled_from([0.0, 0.1]),
+       eps=st.sampled_from([1e-10, 1e-3]), seed=seeds)
+def test_adagrad_matches_torch(lr, lr_decay, weight_decay, init, eps, seed):
+    kw = dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, initial_accumulator_value=init, eps=eps)
+    assert_same(run_symdl(adagrad(**kw), seed)[0], run_torch(torch.optim.Adagrad, kw, seed))
+
+
+@few
+@given(lr=rate, alpha=st.floats(0.5, 0.999), weight_decay=decay, momentum=st.sampled_from([0.0, 0.9]),
+       centered=st.booleans(), seed=seeds)
+def test_rmsprop_matches_torch(lr, alpha, weight_decay, momentum, centered, seed):
+    kw = dict(lr=lr, alpha=alpha, weight_decay=weight_decay, momentum=momentum, centered=centered)
+    assert_same(run_symdl(rmsprop(**kw), seed)[0], run_torch(torch.optim.RMSprop, kw, seed))
+
+
+@few
+@given(lr=rate, b1=beta, b2=st.floats(0.5, 0.9999), eps=st.sampled_from([1e-8, 1e-3]), weight_decay=decay, seed=seeds)
+def test_adam_and_adamw_match_torch(lr, b1, b2, eps, weight_decay, seed):
+    kw = dict(lr=lr, betas=(b1, b2), eps=eps, weight_decay=weight_decay)
+    assert_same(run_symdl(adam(**kw), seed)[0], run_torch(torch.optim.Adam, kw, seed))
+    assert_same(run_symdl(adamw(**kw), seed)[0], run_torch(torch.optim.AdamW, kw, seed))
+
+
+@few
+@given(lr=rate, b1=beta, b2=st.floats(0.5, 0.9999), weight_decay=decay, psi=st.sampled_from([4e-3, 0.05]),
+       decoupled=st.booleans(), seed=seeds)
+def test_nadam_matches_torch(lr, b1, b2, weight_decay, psi, decoupled, seed):
+    kw = dict(lr=lr, betas=(b1, b2), weight_decay=weight_decay, momentum_decay=psi, decoupled_weight_decay=decoupled)
+    ours, state = run_symdl(nadam(**kw), seed)
+    assert_same(ours, run_torch(torch.optim.NAdam, kw, seed))
+    assert state["t"] == STEPS and 0 <= state["mu_product"] < 1
+
+
+BOUND_CASES = [
+    (sgd, "SGD", dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+    (sgd, "SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),
+    (adagrad, "Adagrad", dict(lr=0.05, lr_decay=0.01, initial_accumulator_value=0.1)),
+    (rmsprop, "RMSprop", dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.01)),
+    (adam, "Adam", dict(lr=0.01, betas=(0.0, 0.5), weight_decay=0.01)),
+    (adamw, "AdamW", dict(lr=0.01)),
+    (nadam, "NAdam", dict(lr=0.01, weight_decay=0.01, decoupled_weight_decay=True)),
+]
+
+
+@pytest.mark.parametrize(("factory", "cls", "kw"), BOUND_CASES, ids=[f"{c}-{i}" for i, (_, c, _) in enumerate(BOUND_CASES)])
+def test_printed_with_constants_matches_torch(factory, cls, kw):
+    """The printing a network gets: hyperparameters folded into the code as constants (β₁ = 0 prints 0**t)."""
+    assert_same(run_symdl(factory(**kw), 5, bound=True)[0], run_torch(getattr(torch.optim, cls), kw, 5))
+
+
+SCHEDULES = [
+    (lambda lr: step(lr, 7, 0.5), lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=7, gamma=0.5)),
+    (lambda lr: exponential(lr, 0.98), lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.98)),
+    (lambda lr: cosine(lr, 50, 1e-3), lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=50, eta_min=1e-3)),
+]
+
+
+@pytest.mark.parametrize(("ours", "theirs"), SCHEDULES, ids=["step", "exponential", "cosine"])
+def test_schedules_match_torch_lr_scheduler(ours, theirs):
+    schedule = ours(0.1)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = theirs(opt)
+    for t in range(1, STEPS + 1):  # step t uses the scheduler's value at epoch t - 1
+        np.testing.assert_allclose(schedule.at(t), opt.param_groups[0]["lr"], rtol=1e-10)
+        opt.step()
+        sched.step()
+
+
+@pytest.mark.parametrize(("ours", "theirs"), SCHEDULES, ids=["step", "exponential", "cosine"])
+def test_a_scheduled_optimizer_matches_torch(ours, theirs):
+    kw = dict(betas=(0.9, 0.99))
+    assert_same(run_symdl(adam(ours(0.05), **kw), 3)[0], run_torch(torch.optim.Adam, dict(lr=0.05, **kw), 3, theirs))
+
+
+# --- proofs ---------------------------------------------------------------------------------------------------------
+
+
+def test_every_proof_holds_and_every_wrong_variant_is_refuted():
+    results = prove_all()
+    assert len(results) == 10 and all(r.holds and r.statement and r.steps for r in results.values())
+    refutations = [label for label in results if results[label].statement.startswith("refuted: ")]
+    assert len(refutations) == 5
+
+
+def test_the_missing_bias_correction_is_caught_with_an_exact_counterexample():
+    assert prove_bias_correction().holds
+    planted = prove_bias_correction(adam_without_bias_correction())
+    assert not planted.holds
+    assert "counterexample" in planted.steps[-1] and "25/13" in planted.steps[-1]
+
+
+def test_optimizer_state_symbolic_runs_agree_with_the_proofs_closed_form():
+    b1, g = sp.Symbol("beta_1", positive=True), sp.Symbol("g", real=True)
+    opt = adam()
+    state = opt.initial_state()
+    for t in range(1, 5):
+        state, _ = opt.step(state, sp.Symbol("w", real=True), g)
+        assert sp.expand(state[sp.Symbol("m", real=True)] - (1 - b1**t) * g) == 0
+
+
+def test_a_symbolic_run_uses_the_scheduled_rate_not_the_base_rate():
+    """η in the update is η(t): with η_t = γ^(t−1) the second step uses η/2 (PyTorch: w₂ = −1 − ½·(3/2) = −7/4)."""
+    eta, gamma, mu = sp.Symbol("eta", positive=True), sp.Symbol("gamma", positive=True), sp.Symbol("mu", nonnegative=True)
+    opt = sgd(exponential(1.0, 0.5), momentum=0.5)
+    assert opt.run([1, 1], 0, {eta: 1, gamma: sp.Rational(1, 2), mu: sp.Rational(1, 2)}) == [0, -1, sp.Rational(-7, 4)]
+
+
+# --- the registry, configs and bad input ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("opt", [
+    sgd(0.1, momentum=0.9, nesterov=True, weight_decay=0.01), sgd(0.1, momentum=0.5, dampening=0.2),
+    classic_momentum(0.1, 0.8), adagrad(initial_accumulator_value=0.1, lr_decay=0.01), rmsprop(centered=True, momentum=0.9),
+    adam(step(0.1, 10)), adamw(cosine(0.01, 100, 1e-4)), nadam(exponential(0.01, 0.99), decoupled_weight_decay=True),
+], ids=lambda o: o.name)
+def test_a_config_rebuilds_the_same_optimizer(opt):
+    config = opt.config()
+    rebuilt = optimizer(config["name"], **config["options"], **config["hyperparameters"])
+    assert rebuilt.config() == config and rebuilt.bound() == opt.bound()
+
+
+def test_every_registered_optimizer_prints_and_names():
+    assert optimizer_names() == ["adagrad", "adam", "adamw", "classic_momentum", "nadam", "rmsprop", "sgd"]
+    for name in optimizer_names():
+        assert print_update(optimizer(name), ["W"], get_backend("numpy").printer(), functional=True).write
+
+
+@pytest.mark.parametrize(("call", "match"), [
+    (lambda: sgd(-0.1), "lr: expected a number >= 0"),
+    (lambda: sgd(0.1, momentum=-1), "momentum"),
+    (lambda: sgd(0.1, nesterov=True), "Nesterov momentum needs momentum > 0"),
+    (lambda: sgd(0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening = 0"),
+    (lambda: sgd(0.1, nesterov="yes"), "nesterov: expected True or False"),
+    (lambda: adam(betas=(0.9, 1.0)), "beta2: expected a number < 1"),
+    (lambda: adam(betas=(0.9,)), "betas: expected a pair"),
+    (lambda: adam(eps=float("nan")), "eps: expected a finite real number"),
+    (lambda: adamw(weight_decay=-1e-2), "weight_decay"),
+    (lambda: rmsprop(alpha=-0.5), "alpha"),
+    (lambda: adagrad(lr_decay=-1), "lr_decay"),
+    (lambda: nadam(momentum_decay=-1), "momentum_decay"),
+    (lambda: step(0.1, 0), "step_size: expected a positive whole number"),
+    (lambda: step(0.1, 2.5), "step_size"),
+    (lambda: exponential(0.1, 0.0), "gamma: expected a number > 0"),
+    (lambda: cosine(0.1, 0), "T_max"),
+    (lambda: optimizer("adma"), "did you mean 'adam'"),
+    (lambda: optimizer("sgd", betas=(0.9, 0.9)), "optimizer 'sgd'"),
+    (lambda: optimizer("sgd", beta1=0.9), "beta1/beta2"),
+    (lambda: optimizer("adam", schedule="linear"), "unknown schedule 'linear'"),
+])
+def test_bad_hyperparameters_give_one_line_value_errors(call, match):
+    with pytest.raises(ValueError, match=match) as info:
+        call()
+    assert "\n" not in str(info.value)
+
+
+def test_sgd_and_adam_print_as_before():
+    printer = get_backend("numpy").printer()
+    classic = print_update(sgd(lr=None), ["W1"], printer, functional=False, keep_step=False)
+    assert classic.compute == ("gW1 *= lr",) and classic.write == ("W1 -= gW1",) and classic.arguments == ("lr",)
+    code = print_update(adam(0.01), ["W1"], printer, functional=False)
+    assert code.compute[-1] == "_sW1 = 0.01*_step0*m_W1/(numpy.sqrt(_step1*v_W1) + 1.0e-8)"
+    assert code.compute[2] == "_step0 = (1 - 0.90000000000000002**t)**(-1.0)"
+
+
+# --- symdl verify ---------------------------------------------------------------------------------------------------
+
+
+def test_the_verify_row_proves_everything_and_catches_the_planted_update(monkeypatch):
+    from symdl.verify import optimizers as row
+
+    report = row.verify_optimizer_proofs()
+    assert report.passed and len(report.proofs) == 9 and (report.mutants_killed, report.mutants_total) == (1, 1)
+    # A checker that no longer sees the missing correction must fail the row.
+    blind_results = {**prove_all(), PLANTED: prove_bias_correction().refuted()}
+    monkeypatch.setattr(row, "prove_all", lambda: blind_results)
+    blind = row.verify_optimizer_proofs()
+    assert not blind.passed and blind.mutant_survivors == ["Adam without bias correction"]
+
+
+def test_the_optimizers_page_runs_as_written():
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "optimizers.md"
+    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+# --- the JAX (functional) and PyTorch printers ----------------------------------------------------------------------
+
+
+def run_backend(opt, backend: str, seed: int):
+    """200 steps of the update printed for ``backend`` (JAX: functional, returns the new values), on its arrays."""
+    be = get_backend(backend)
+    lib = pytest.importorskip(be.library)
+    code = print_update(opt, list(SHAPES), be.printer(), functional=be.functional)
+    head = [f"{p} = params[{p!r}]" for p in SHAPES] + [f"g{p} = grads[{p!r}]" for p in SHAPES]
+    ret = "{" + ", ".join(f"{k!r}: {v}" for k, v in code.new_state.items()) + "}" if be.functional else "state"
+    params_ret = "{" + ", ".join(f"{p!r}: {p}" for p in SHAPES) + "}"
+    body = textwrap.indent("\n".join([*head, *code.compute, *code.write, f"return {params_ret}, {ret}"]), "    ")
+    namespace: dict = {be.module: lib.numpy if backend == "jax" else lib}
+    exec(f"def step(params, grads, state):\n{body}\n", namespace)  # the test's own generated text
+    array = (lambda a: lib.numpy.asarray(a)) if backend == "jax" else torch.tensor
+    rng = np.random.default_rng(seed + 1000)
+    params = {p: rng.standard_normal(shape) for p, shape in SHAPES.items()}
+    state = {k: (array(v) if isinstance(v, np.ndarray) else v) for k, v in initial_state(opt, params).items()}
+    params = {p: array(v) for p, v in params.items()}
+    for grads in gradients(seed):
+        params, state = namespace["step"](params, {p: array(g) for p, g in grads.items()}, state)
+    return {p: np.asarray(v) for p, v in params.items()}
+
+
+@pytest.mark.parametrize(("factory", "cls", "kw"), BOUND_CASES, ids=[f"{c}-{i}" for i, (_, c, _) in enumerate(BOUND_CASES)])
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_the_jax_and_torch_printings_match_torch_optim(backend, factory, cls, kw):
+    if backend == "jax":
+        jax = pytest.importorskip("jax")
+        with jax.enable_x64(True):
+            ours = run_backend(factory(**kw), backend, 7)
+    else:
+        ours = run_backend(factory(**kw), backend, 7)
+    assert_same(ours, run_torch(getattr(torch.optim, cls), kw, 7))
+
+
+@pytest.mark.parametrize(("ours", "theirs"), SCHEDULES, ids=["step", "exponential", "cosine"])
+def test_a_math_scalar_printer_lets_torch_print_every_schedule(ours, theirs):
+    """torch.cos(t) refuses a Python number: the step's scalars printed with Python's math module instead."""
+    import math
+
+    from symdl.codegen.optimizer import ScalarPrinter
+
+    opt = nadam(ours(0.01))
+    code = print_update(opt, ["W"], get_backend("torch").printer(), functional=False, scalar_printer=ScalarPrinter())
+    body = textwrap.indent("\n".join(["W = params['W']", "gW = grads['W']", *code.compute, *code.write]), "    ")
+    namespace: dict = {"torch": torch, "math": math}
+    exec(f"def step(params, grads, state):\n{body}\n", namespace)  # the test's own generated text
+    assert not any("torch." in line for line in code.compute if line.startswith("_step"))
+    params, state = {"W": torch.zeros(3)}, {"t": 0, "mu_product": 1.0, "m_W": torch.zeros(3), "v_W": torch.zeros(3)}
+    reference = torch.zeros(3, requires_grad=True)
+    ref_opt = torch.optim.NAdam([reference], lr=0.01, foreach=False)
+    sched = theirs(ref_opt)
+    for k in range(60):
+        grad = torch.cos(torch.arange(3.0) + k)
+        namespace["step"](params, {"W": grad.clone()}, state)
+        reference.grad = grad.clone()
+        ref_opt.step()
+        sched.step()
+    np.testing.assert_allclose(params["W"].numpy(), reference.detach().numpy(), rtol=1e-10, atol=1e-13)
