@@ -76,7 +76,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 # Subpackages reachable as attributes (``symdl.export.to_jax`` after ``import symdl``), also on first use.
 _SUBPACKAGES = frozenset(
-    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "report", "rulebook",
+    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "numbers", "report",
+     "rulebook",
      "symbolic", "verify"}
 )
 
