@@ -89,9 +89,8 @@ def cmd_report(args: argparse.Namespace) -> int:
         from ..network.model import Network
 
         Network(layers, activation=args.activation, loss=args.loss)  # a bad network: one error line, now
-    from ..rulebook.rule import formula_rule
-
     from ..codegen.kernel import printable
+    from ..rulebook.rule import formula_rule
 
     for text in args.formula:  # a bad formula too, before any work and before the directory is made
         r = formula_rule(text)
