@@ -30,6 +30,7 @@ def main() -> int:
     parser.add_argument("--examples", type=int, default=300, help="formulas per command (default 300)")
     parser.add_argument("--leaves", type=int, default=6, help="most leaves of a formula (default 6)")
     parser.add_argument("--commands", default=",".join(COMMANDS))
+    parser.add_argument("--trace", action="store_true", help="name each formula on stderr before it runs")
     parser.add_argument("--seed", type=int, default=18, help="hypothesis seed (0: derandomized)")
     args = parser.parse_args()
     random.seed(args.seed)
@@ -44,6 +45,8 @@ def main() -> int:
         @seeded
         @given(formula_texts(max_leaves=args.leaves))
         def fuzz(text: str) -> None:
+            if args.trace:
+                print(f"  … {command} {text!r}", file=sys.stderr, flush=True)
             outcome = run(command, text)
             codes[outcome.code] += 1
             slow.append((outcome.seconds, command, text, outcome.code))
