@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from cli_fuzz_driver import Outcome, problems, run
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from symdl.testing.formula_strategies import EXTREME_CONSTANTS, formula_texts
@@ -67,3 +67,12 @@ def test_a_few_subprocess_runs(tmp_path, argv):
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path)
     outcome = Outcome(argv[0], argv[1], done.returncode, done.stdout, done.stderr, 0.0, sorted(os.listdir(tmp_path)))
     assert_holds(outcome)
+
+
+@FUZZ
+@given(st.one_of(st.text(max_size=20), st.sampled_from(["relu ", "sigmoid\x00", "--points", "-o", "Relu", "é", ""])))
+def test_verify_of_unknown_names_is_one_error_line(name):
+    import symdl
+
+    assume(name not in symdl.rules())
+    assert_holds(run("verify", name))
