@@ -282,7 +282,7 @@ def _uninstall() -> None:
 def _in_flight(parent: Path, directory: bool) -> Iterator[Path]:
     """A fresh temporary file (or directory) in ``parent``, removed unless renamed away; SIGINT/SIGTERM remove it too."""
     blocked = {signal.SIGINT, signal.SIGTERM}
-    main = threading.current_thread() is threading.main_thread()
+    main = threading.current_thread() is threading.main_thread() and hasattr(signal, "pthread_sigmask")
     # Signals wait while the temporary is created and registered: none can arrive between the two.
     previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, blocked) if main else None
     try:
