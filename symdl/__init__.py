@@ -81,8 +81,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 # Subpackages reachable as attributes (``symdl.export.to_jax`` after ``import symdl``), also on first use.
 _SUBPACKAGES = frozenset(
-    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "optim", "report",
-     "rulebook", "symbolic", "verify"}
+    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "numbers", "optim",
+     "report", "rulebook", "symbolic", "verify"}
 )
 
 __all__ = [

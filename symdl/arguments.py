@@ -9,6 +9,8 @@ import numbers
 
 import numpy as np
 
+from .numbers import format_number
+
 __all__ = ["FLOAT_DTYPES", "drop_probability", "float_dtype", "generator", "number_in_range"]
 
 FLOAT_DTYPES: tuple[str, ...] = ("float64", "float32")
@@ -39,7 +41,7 @@ def number_in_range(name: str, value: object, low: float, high: float | None) ->
     ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and np.isfinite(float(value))
     if ok and float(value) > low and (high is None or float(value) <= high):
         return float(value)
-    accepted = f"a number in ({low:g}, {high:g}]" if high is not None else f"a finite number > {low:g}"
+    accepted = f"a number in ({format_number(low, 'g')}, {format_number(high, 'g')}]" if high is not None else f"a finite number > {format_number(low, 'g')}"
     raise ValueError(f"{name}: expected {accepted}, got {value!r}")
 
 

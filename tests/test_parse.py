@@ -32,6 +32,7 @@ from symdl.symbolic.parse import (
     FormulaError,
     parse,
 )
+from symdl.testing.formula_strategies import formula_texts
 
 # The package re-exports the function parse under the same name, which hides the module.
 PARSE_MODULE = importlib.import_module("symdl.symbolic.parse")
@@ -588,6 +589,11 @@ def test_random_formula_like_text_raises_only_formula_errors_quickly(text):
                 max_size=30))
 def test_random_token_soup_raises_only_formula_errors_quickly(tokens):
     assert_only_formula_errors("".join(tokens))
+
+
+@given(formula_texts(symbols=("z", "y"), max_leaves=8))
+def test_grammar_generated_formulas_parse_or_raise_only_formula_errors_quickly(text):
+    assert_only_formula_errors(text)
 
 
 Z_VALUES = st.sampled_from(["-2", "-1.5", "-0.75", "-0.1", "0", "0.3", "0.5", "1", "1.25", "2"])

@@ -79,19 +79,20 @@ def _codegen_source(args: argparse.Namespace) -> str:
 
 
 def _write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same directory, renamed over it when complete."""
-    directory = os.path.dirname(os.path.abspath(path))
+    """Write ``text`` to ``path`` with :func:`symdl.atomic.write_atomically`; a refused or failed write is one line."""
     if os.path.isdir(path):
         raise UsageError(f"-o {path}: is a directory; give a file name such as {os.path.join(path, 'generated.py')}")
-    if not os.path.isdir(directory):
-        raise UsageError(f"-o {path}: the directory {directory} does not exist")
     from ..atomic import CannotWrite, write_atomically
 
     try:
         write_atomically(path, text)
     except CannotWrite as error:
-        where = f"cannot write in {directory}" if error.stage == "create" else "cannot write the file"
-        raise UsageError(f"-o {path}: {where} ({error.reason})") from None
+        if error.stage == "write":
+            raise UsageError(f"-o {path}: cannot write the file ({error.reason})") from None
+        if error.stage == "create" and "does not exist" not in error.reason:
+            directory = os.path.dirname(os.path.realpath(path))
+            raise UsageError(f"-o {path}: cannot write in {directory} ({error.reason})") from None
+        raise UsageError(f"-o {path}: {error.reason}") from None
 
 
 def cmd_codegen(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..numbers import format_number
 from ..report.display import text_table
 from .common import EXIT_OK, out
 
@@ -25,7 +26,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         out(json.dumps(entries, indent=2, ensure_ascii=False))
         return EXIT_OK
     rows = [
-        [e["name"], e["kind"], ", ".join(f"{p['name']}={p['default']:g}" for p in e["params"]) or "-", e["summary"]]
+        [e["name"], e["kind"], ", ".join(f"{p['name']}={format_number(p['default'], 'g')}" for p in e["params"]) or "-", e["summary"]]
         for e in entries
     ]
     for line in text_table(rows, ["rule", "kind", "parameters", "formula"]):

@@ -72,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as error:
         return _error(error)
     # Every library error is the user's input (names, parameters, formulas), reported on one line.
-    except (ValueError, TypeError, OverflowError, RecursionError) as error:
+    except (ValueError, TypeError, ArithmeticError, RecursionError) as error:
         return _error(error)
     except MemoryError as error:  # e.g. widths whose weight matrices do not fit: the input, too
         return _error(f"not enough memory for this input ({one_line(error) or 'MemoryError'}); try smaller widths")

@@ -38,14 +38,22 @@ def _report_names(args: argparse.Namespace) -> list[str] | None:
 
 
 def _report_directory(path: str) -> None:
-    """Create ``path`` and make sure a file can be written in it, before the (slow) report is built."""
+    """Make sure the report can be written at ``path`` before the (slow) report is built; nothing is created yet.
+
+    A missing directory is made whole at the end (:func:`symdl.atomic.write_directory`), so a failed run leaves
+    nothing; here the nearest existing directory above it must take a new file.
+    """
     import tempfile
 
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"-o {path}: exists and is not a directory")
+    probe = os.path.abspath(path)
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
     try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path):
+        if not os.path.isdir(probe):
+            raise NotADirectoryError(20, f"{probe} is not a directory")
+        with tempfile.TemporaryFile(dir=probe):
             pass
     except OSError as error:
         raise UsageError(f"-o {path}: cannot write in this directory ({error.strerror or error})") from None
@@ -81,10 +89,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         from ..network.model import Network
 
         Network(layers, activation=args.activation, loss=args.loss)  # a bad network: one error line, now
+    from ..codegen.kernel import printable
     from ..rulebook.rule import formula_rule
 
     for text in args.formula:  # a bad formula too, before any work and before the directory is made
-        formula_rule(text)
+        r = formula_rule(text)
+        printable(r.numeric_forward_expr(), r.kernel_name)  # a constant no float64 holds: one line now, not after the proofs
     _report_directory(args.output)
     plots = not args.no_plots
     if plots and not _plots_available():

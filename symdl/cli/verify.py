@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..numbers import format_number
 from ..report.display import REPORT_HEADER, failure_details, report_row, text_table
 from .common import EXIT_FAILED, EXIT_OK, Progress, UsageError, out, report_json
 
@@ -46,7 +47,7 @@ def _print_verify_table(reports: Sequence[Any]) -> None:
             out(line)
     f64, f32 = ACCURACY_RTOL[np.dtype(np.float64)], ACCURACY_RTOL[np.dtype(np.float32)]
     out()
-    out(f"tolerances: FD <= {FD_TOLERANCE:g}, vs mpmath <= {f64:g} (f64) / {f32:g} (f32)")
+    out(f"tolerances: FD <= {format_number(FD_TOLERANCE, 'g')}, vs mpmath <= {format_number(f64, 'g')} (f64) / {format_number(f32, 'g')} (f32)")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

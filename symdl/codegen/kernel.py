@@ -24,6 +24,7 @@ import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
+from ..numbers import format_number
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stable_primitives
 
@@ -205,7 +206,7 @@ def printable(expr: sp.Expr, name: str, differentiable: bool = False) -> sp.Expr
     )
     for number in expr.atoms(sp.Number):
         if not np.isfinite(float(number)) or (number != 0 and float(number) == 0):
-            raise ValueError(f"{name}: the constant {sp.N(number, 5)} does not fit a float64 (about ±1.8e308, ≥ 2.2e-308)")
+            raise ValueError(f"{name}: the constant {format_number(sp.N(number, 5))} does not fit a float64 (about ±1.8e308, ≥ 2.2e-308)")
     return expr
 
 

@@ -19,6 +19,7 @@ from functools import cache
 
 import sympy as sp
 
+from ..numbers import format_number
 from ..symbolic.index_sums import (
     Ranges,
     contract_deltas,
@@ -100,7 +101,7 @@ def _witness(expr: sp.Expr, symbols: Sequence[sp.Symbol]) -> str | None:
         value = sp.N(expr.xreplace(point), 30)
         if value.is_number and value.is_finite and abs(value) > 1e-20:
             where = ", ".join(f"{s}={v}" for s, v in point.items())
-            return f"{sp.N(value, 6)} at {where}"
+            return f"{format_number(sp.N(value, 6))} at {where}"
     return None
 
 

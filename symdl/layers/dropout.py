@@ -44,6 +44,7 @@ from sympy import stats
 
 from ..arguments import float_dtype, generator
 from ..codegen.kernel import Kernel, compile_kernel
+from ..numbers import format_number
 from ..symbolic.functions import NAMED_FUNCTIONS
 from ..symbolic.proof import Proof, prove_zero
 
@@ -185,8 +186,8 @@ def prove_expectation(
         where = ", ".join(f"{k} = {v}" for k, v in shown.items())
         return ExpectationCheck(
             False,
-            f"refuted at {where}: E[training] = {sp.nsimplify(expected)} ≈ {sp.N(expected, 6)}, "
-            f"inference = {sp.nsimplify(inferred)} ≈ {sp.N(inferred, 6)}",
+            f"refuted at {where}: E[training] = {sp.nsimplify(expected)} ≈ {format_number(sp.N(expected, 6))}, "
+            f"inference = {sp.nsimplify(inferred)} ≈ {format_number(sp.N(inferred, 6))}",
             expectation=expectation,
             counterexample={**shown, "expected": expected, "inference": inferred},
         )
@@ -242,7 +243,7 @@ def _jensen_gap_sign(sigma: Callable[[sp.Expr], sp.Expr], at: Mapping[sp.Symbol,
     if check.counterexample is None:
         return Proof(False, f"no counterexample: {check.method}")
     gap = sp.N(check.counterexample["expected"] - check.counterexample["inference"], 30)
-    return Proof(bool(sp.sign(gap) == sign), f"{check.method}; the gap is {sp.N(gap, 6)}")
+    return Proof(bool(sp.sign(gap) == sign), f"{check.method}; the gap is {format_number(sp.N(gap, 6))}")
 
 
 def expectation_of(expr: sp.Expr) -> sp.Expr:

@@ -51,6 +51,7 @@ from sympy import stats
 
 from ..arguments import float_dtype, generator
 from ..codegen.kernel import Kernel, compile_kernel
+from ..numbers import format_number
 from ..symbolic.parse import parse
 from ..symbolic.proof import Proof, prove_zero
 
@@ -215,11 +216,11 @@ def _refute_at(value: sp.Expr, variance: sp.Expr, target: sp.Expr, parameter_nam
     """(formula value, its variance, why) if the formula is wrong at this point (all exact numbers), else None."""
     number = sp.N(value, 30)
     if value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or not number.is_real or not number > 0:
-        return value, variance, f"the {parameter_name} must be a positive real number, but it is {sp.N(value, 6)}"
+        return value, variance, f"the {parameter_name} must be a positive real number, but it is {format_number(sp.N(value, 6))}"
     gap = sp.N(variance - target, 30)
     if gap == 0 or abs(gap) < sp.Float(10) ** -25 * abs(sp.N(target, 30)):
         return None
-    return value, variance, f"it gives Var(W) = {sp.N(variance, 6)} where the scheme needs {sp.N(target, 6)}"
+    return value, variance, f"it gives Var(W) = {format_number(sp.N(variance, 6))} where the scheme needs {format_number(sp.N(target, 6))}"
 
 
 def check_init_formula(
@@ -305,7 +306,7 @@ def prove_truncation_constant() -> Proof:
     close = abs(std - sp.Float(repr(KERAS_TRUNCATION_CONSTANT), 30)) < 2e-16
     return Proof(
         bool(close),
-        f"exact truncated variance {variance}; its square root is {sp.N(std, 20)} (Keras: {KERAS_TRUNCATION_CONSTANT!r})",
+        f"exact truncated variance {variance}; its square root is {format_number(sp.N(std, 20))} (Keras: {KERAS_TRUNCATION_CONSTANT!r})",
     )
 
 

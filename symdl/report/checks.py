@@ -11,6 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..numbers import format_number
 from ..rulebook.derivation import RuleLike
 from ..symbolic.proof import Proof
 from ..verify.rules import FD_TOLERANCE, RuleReport, verify_rule
@@ -43,8 +44,8 @@ def verify_checks(
         Check(
             "generated derivative against central finite differences (float64)",
             report.fd_error <= FD_TOLERANCE,
-            f"worst |fd − d|/max(1, |d|) = {report.fd_error:.3g} over {points} seeded points away from kinks "
-            f"(tolerance {FD_TOLERANCE:g})",
+            f"worst |fd − d|/max(1, |d|) = {format_number(report.fd_error, '.3g')} over {points} seeded points away from kinks "
+            f"(tolerance {format_number(FD_TOLERANCE, 'g')})",
         )
     )
     for attr, dtype in (("accuracy64", np.float64), ("accuracy32", np.float32)):
@@ -54,12 +55,12 @@ def verify_checks(
             Check(
                 f"value and derivative against a 50-digit mpmath reference ({np.dtype(dtype).name})",
                 worst <= rtol,
-                f"worst relative error {worst:.3g} (tolerance {rtol:g})",
+                f"worst relative error {format_number(worst, '.3g')} (tolerance {format_number(rtol, 'g')})",
             )
         )
     checks.append(
         Check(
-            f"finite and warning-free for inputs up to ±{STABILITY_LIMIT:g} (float32 and float64)",
+            f"finite and warning-free for inputs up to ±{format_number(STABILITY_LIMIT, 'g')} (float32 and float64)",
             report.stable,
             "no overflow, NaN or numpy warning" if report.stable else "; ".join(report.unstable),
         )

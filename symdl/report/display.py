@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
+from ..numbers import format_number
+
 if TYPE_CHECKING:
     from ..backprop.equations import BackpropEquations
     from ..rulebook.derivation import RuleLike
@@ -104,8 +106,8 @@ def report_row(report: RuleReport) -> list[str]:
         report.name,
         proof,
         ("ok" if report.kinks_ok else "FAIL") if elementwise else "-",
-        f"{report.fd_error:.1e}" if numeric else "-",
-        f"{report.accuracy64:.1e} / {report.accuracy32:.1e}" if elementwise else "-",
+        f"{format_number(report.fd_error, '.1e')}" if numeric else "-",
+        f"{format_number(report.accuracy64, '.1e')} / {format_number(report.accuracy32, '.1e')}" if elementwise else "-",
         ("yes" if report.stable else "NO") if elementwise else "-",
         f"{report.mutants_killed}/{report.mutants_total}" if report.mutants_total else "-",
         "PASS" if report.passed else "FAIL",
@@ -129,7 +131,7 @@ def _tolerances() -> str:
     from ..verify.rules import FD_TOLERANCE
 
     f64, f32 = ACCURACY_RTOL[np.dtype(np.float64)], ACCURACY_RTOL[np.dtype(np.float32)]
-    return f"tolerances: FD <= {FD_TOLERANCE:g}, vs mpmath <= {f64:g} (f64) / {f32:g} (f32)"
+    return f"tolerances: FD <= {format_number(FD_TOLERANCE, 'g')}, vs mpmath <= {format_number(f64, 'g')} (f64) / {format_number(f32, 'g')} (f32)"
 
 
 def _summary(reports: Sequence[RuleReport]) -> str:
@@ -360,11 +362,11 @@ def gradcheck_html(report: GradCheckReport) -> str:
         ("verdict", _verdict(report.passed)),
         ("mode", _text(f"{report.mode} ({report.checked} checked, {report.evaluations} evaluations)")),
         ("worst", _text(report.worst)),
-        ("analytic", _text(f"{report.analytic:.17g}")),
-        ("finite difference", _text(f"{report.numeric:.17g}")),
-        ("abs / rel error", _text(f"{report.abs_error:.3g} / {report.rel_error:.3g}")),
-        ("tolerance", _text(f"rtol={t.rtol:g}, atol={t.atol:g}; rounding floor {report.rounding_floor:.3g}")),
-        ("step; FD error estimate", _text(f"{report.step:.3g}; {report.error_estimate:.3g}")),
+        ("analytic", _text(f"{format_number(report.analytic, '.17g')}")),
+        ("finite difference", _text(f"{format_number(report.numeric, '.17g')}")),
+        ("abs / rel error", _text(f"{format_number(report.abs_error, '.3g')} / {format_number(report.rel_error, '.3g')}")),
+        ("tolerance", _text(f"rtol={format_number(t.rtol, 'g')}, atol={format_number(t.atol, 'g')}; rounding floor {format_number(report.rounding_floor, '.3g')}")),
+        ("step; FD error estimate", _text(f"{format_number(report.step, '.3g')}; {format_number(report.error_estimate, '.3g')}")),
     ]
     return _table_html(("gradient check", ""), [(html.escape(k), v) for k, v in rows], "symdl-gradcheck")
 

@@ -17,7 +17,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from ..atomic import CannotWrite, write_atomically
+from ..atomic import CannotWrite, write_atomically, write_directory
+from ..numbers import format_number
 from .html import render_html
 from .markdown import render_markdown
 from .model import Report
@@ -72,7 +73,7 @@ def write_report(
     formats: Sequence[str] = ("tex", "html", "md"),
     progress: Progress | None = None,
 ) -> dict[str, Path]:
-    """Write ``report`` into ``out_dir`` (created if missing) and return ``{format: path written}``.
+    """Write ``report`` into ``out_dir`` and return ``{format: path written}``; a new ``out_dir`` appears complete.
 
     Asking for ``pdf`` without TeX raises :class:`ReportError` before
     anything is written. The ``.tex`` file is always written with the PDF,
@@ -84,35 +85,53 @@ def write_report(
     if "pdf" in chosen and (problem := pdf_available()):
         raise ReportError(problem)
     directory = Path(out_dir)
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise ReportError(f"cannot create the directory {directory} ({error.strerror or error})") from None
     # The PDF last, so that a failed build leaves every other format written.
     steps = [f for f in chosen if f != "pdf"]
     if "pdf" in chosen:
         steps = [*(["tex"] if "tex" not in steps else []), *steps, "pdf"]
-    written: dict[str, Path] = {}
+    # A new directory appears whole (symdl.atomic.write_directory); in an existing one each file is replaced atomically.
+    fresh = not os.path.lexists(directory)
+    try:
+        (directory.parent if fresh else directory).mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ReportError(f"cannot create the directory {directory} ({error.strerror or error})") from None
+    files: dict[str, str | bytes] = {}
     for index, fmt in enumerate(steps):
+        if fmt == "pdf":
+            continue
         if progress is not None:
             progress(f"{STEM}.{fmt}", index, len(steps))
-        if fmt == "pdf":
-            try:
-                written[fmt] = build_pdf(written["tex"])
-            except PdfBuildError as error:
-                error.written = dict(written)
-                raise
-        elif fmt == "tex":
-            written[fmt] = _write(directory / f"{STEM}.tex", render_tex(report))
-        elif fmt == "html":
-            written[fmt] = _write(directory / f"{STEM}.html", render_html(report))
-        else:
+        if fmt == "md":
             text, figures = render_markdown(report)
-            for relative, svg in figures.items():
-                (directory / relative).parent.mkdir(parents=True, exist_ok=True)
-                _write(directory / relative, svg)
-            written[fmt] = _write(directory / f"{STEM}.md", text)
+            files.update(figures)
+        else:
+            text = render_tex(report) if fmt == "tex" else render_html(report)
+        files[f"{STEM}.{fmt}"] = text
+    if fresh:
+        _write_set(directory, files)
+    else:
+        for relative, data in files.items():
+            (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+            _write(directory / relative, data)
+    written = {fmt: directory / f"{STEM}.{fmt}" for fmt in steps if fmt != "pdf"}
+    if "pdf" in steps:
+        if progress is not None:
+            progress(f"{STEM}.pdf", len(steps) - 1, len(steps))
+        try:
+            written["pdf"] = build_pdf(written["tex"])
+        except PdfBuildError as error:
+            error.written = dict(written)
+            raise
     return written
+
+
+def _write_set(directory: Path, files: dict[str, str | bytes]) -> None:
+    """Write ``files`` as the new directory ``directory`` in one rename; ReportError if it fails."""
+    try:
+        write_directory(directory, files)
+    except CannotWrite as error:
+        where = f"cannot write in {directory.parent}" if error.stage == "create" else f"cannot write {directory}"
+        raise ReportError(f"{where} ({error.reason})") from None
 
 
 def _write(path: Path, data: str | bytes) -> Path:
@@ -142,7 +161,7 @@ def build_pdf(tex: Path, timeout: float = PDF_TIMEOUT) -> Path:
             result = subprocess.run(command, cwd=work, capture_output=True, text=True, errors="replace",
                                     timeout=timeout, env=environment, stdin=subprocess.DEVNULL, check=False)
         except subprocess.TimeoutExpired:
-            raise PdfBuildError(f"latexmk did not finish within {timeout:g} s building {tex}") from None
+            raise PdfBuildError(f"latexmk did not finish within {format_number(timeout, 'g')} s building {tex}") from None
         built = (Path(work) / tex.name).with_suffix(".pdf")
         if result.returncode != 0 or not built.is_file():
             tail = _log_tail(built.with_suffix(".log"), result.stdout)

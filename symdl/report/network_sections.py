@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 import sympy as sp
 
+from ..numbers import format_number
 from .checks import proof_check
 from .model import Check, Math, Section, Step
 
@@ -143,8 +144,8 @@ def _network_check(layers: Sequence[int], activation: str, loss: str) -> Check:
     return Check(
         f"compiled network {list(layers)} ({activation}, {loss}): gradient of the generated code against finite differences",
         report.passed,
-        f"worst {report.mode} error {report.abs_error:.3g} (relative {report.rel_error:.3g}) over {report.checked} "
-        f"directions, step {report.step:.3g}, tolerance atol {report.tolerance.atol:g} / rtol {report.tolerance.rtol:g}",
+        f"worst {report.mode} error {format_number(report.abs_error, '.3g')} (relative {format_number(report.rel_error, '.3g')}) over {report.checked} "
+        f"directions, step {format_number(report.step, '.3g')}, tolerance atol {format_number(report.tolerance.atol, 'g')} / rtol {format_number(report.tolerance.rtol, 'g')}",
     )
 
 

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
+from ..numbers import format_number
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -174,7 +176,7 @@ def _element_values(r: Rule, lo: float | None, hi: float | None, points: int) ->
     name = {"activation": "g", "loss": "L", "penalty": "Ω", "formula": "f"}[r.kind]
     var = r.wrt.name
     args = ", ".join(s.name for s in r.inputs)
-    fixed_text = ", ".join(f"{s.name} = {v:g}" for s, v in fixed.items())
+    fixed_text = ", ".join(f"{s.name} = {format_number(v, 'g')}" for s, v in fixed.items())
     return PlotValues(
         x=xs,
         value=_evaluate(forward, xs, others),

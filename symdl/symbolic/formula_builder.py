@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import sympy as sp
 from sympy.logic.boolalg import Boolean
 
+from ..numbers import format_number
 from .formula_constants import ConstantChecks, _digits
 from .grammar import (
     _ACCEPTED,
@@ -251,7 +252,7 @@ class FormulaBuilder(ConstantChecks):
             e = self.number(exponent, exp_node)
             if abs(e) > MAX_EXPONENT:
                 raise self.error(
-                    exp_node, f"is an exponent of {e:.6g}; numeric exponents are limited to ±{MAX_EXPONENT}"
+                    exp_node, f"is an exponent of {format_number(e, '.6g')}; numeric exponents are limited to ±{MAX_EXPONENT}"
                 )
             if self.constant(base):
                 b = self.number(base, base_node)

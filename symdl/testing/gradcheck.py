@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 
 from ..display_hooks import Displayed
+from ..numbers import format_number
 
 __all__ = [
     "TOLERANCES",
@@ -76,10 +77,10 @@ class GradCheckReport(Displayed):
         verdict = "passed" if self.passed else "FAILED"
         return (
             f"gradient check {verdict} ({self.mode}, {self.checked} checked, {self.evaluations} evaluations): "
-            f"worst {self.worst}: analytic {self.analytic:.17g}, finite difference {self.numeric:.17g}, "
-            f"abs error {self.abs_error:.3g}, rel error {self.rel_error:.3g} "
-            f"(tolerance rtol={self.tolerance.rtol:g}, atol={self.tolerance.atol:g}; step {self.step:.3g}; "
-            f"FD error estimate {self.error_estimate:.3g}, rounding floor {self.rounding_floor:.3g})"
+            f"worst {self.worst}: analytic {format_number(self.analytic, '.17g')}, finite difference {format_number(self.numeric, '.17g')}, "
+            f"abs error {format_number(self.abs_error, '.3g')}, rel error {format_number(self.rel_error, '.3g')} "
+            f"(tolerance rtol={format_number(self.tolerance.rtol, 'g')}, atol={format_number(self.tolerance.atol, 'g')}; step {format_number(self.step, '.3g')}; "
+            f"FD error estimate {format_number(self.error_estimate, '.3g')}, rounding floor {format_number(self.rounding_floor, '.3g')})"
         )
 
 
@@ -253,6 +254,6 @@ def assert_subgradient(
         i = tuple(np.argwhere(bad)[0]) if x.ndim else ()
         raise AssertionError(
             f"not a subgradient at x = {float(x[i])!r}: value {float(value[i])!r} is outside the one-sided "
-            f"derivatives [{float(low[i])!r}, {float(high[i])!r}] (tolerance rtol={tolerance.rtol:g}, "
-            f"atol={tolerance.atol:g})"
+            f"derivatives [{float(low[i])!r}, {float(high[i])!r}] (tolerance rtol={format_number(tolerance.rtol, 'g')}, "
+            f"atol={format_number(tolerance.atol, 'g')})"
         )

@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from ..codegen.kernel import compile_kernel
+from ..numbers import format_number
 from ..rulebook.derivation import Derives
 from ..symbolic.proof import breakpoints
 from .gradcheck import GradCheckReport, Tolerance, check_grad
@@ -141,7 +142,7 @@ def check_network_grad(
             return report
         step /= 8
     raise ValueError(
-        f"check_network_grad: the point is within {step * 8:.2g} of a breakpoint (kink) of an activation, "
+        f"check_network_grad: the point is within {format_number(step * 8, '.2g')} of a breakpoint (kink) of an activation, "
         "the loss or the penalty; the loss has no derivative to check there"
     )
 
