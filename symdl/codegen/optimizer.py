@@ -11,14 +11,19 @@ a functional one (JAX) returns them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..optim.base import G, Optimizer, T, W
+from ..optim.base import Assignment, G, Optimizer, T, W
+from .inplace import InplaceEmitter
 from .kernel import printable
 from .naming import grad_name
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
 
 __all__ = ["UpdateCode", "print_update", "state_key", "state_keys"]
 
@@ -64,12 +69,15 @@ def _hoist(exprs: list[sp.Expr], scalars: set[sp.Symbol], prefix: str) -> tuple[
 
 
 def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *, functional: bool,
-                 state: str = "state", keep_step: bool = True) -> UpdateCode:
+                 state: str = "state", keep_step: bool = True, backend: Backend | None = None) -> UpdateCode:
     """The lines of one optimizer step for the parameters ``params`` (their gradients are ``g<name>``).
 
     Without ``keep_step`` an update that needs no state at all (gradient
     descent with a constant η) reads and writes none: the classic
-    ``train_step(params, X, Y, lr)``.
+    ``train_step(params, X, Y, lr)``. With a ``backend`` that writes in place
+    (:attr:`symdl.backends.Backend.out_functions`), every new value is built
+    in one buffer with ``out=`` calls (:class:`symdl.codegen.inplace.InplaceEmitter`):
+    a fresh array for a slot's new value, the dead gradient buffer for the step.
     """
     global_update, update = optimizer.bound()
     unbound = optimizer.unbound()
@@ -94,43 +102,116 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
                 new_state[target.name] = name.name
     scalar_symbols = set(global_names.values()) | set(free_names.values())
     per_param: list[list[sp.Expr]] = []
-    renames: list[dict[sp.Symbol, sp.Symbol]] = []
     for p in params:
         names = {W: sp.Symbol(p, real=True), G: sp.Symbol(grad_name(p), real=True), **global_names, **free_names}
         for slot in optimizer.parameter_slots:
             names[slot.symbol] = sp.Symbol(state_key(slot.name, p), real=True)
-        renames.append(names)
         per_param.append([printable(e.xreplace(names), optimizer.name) for _, e in update])
     flat = [e for exprs in per_param for e in exprs]
     hoisted, flat = _hoist(flat, scalar_symbols, "_step")
     compute += [f"{s} = {doprint(v)}" for s, v in hoisted]
-    hoisted_names = {s for s, _ in hoisted}
-    k = 0
-    for p, names, exprs in zip(params, renames, per_param):
-        for slot in optimizer.parameter_slots:
-            compute.append(f"{names[slot.symbol]} = {state}[{state_key(slot.name, p)!r}]")
-        for (target, _), _expr in zip(update, exprs):
-            value = flat[k]
-            k += 1
-            if target == W:
-                step = sp.expand(sp.Symbol(p, real=True) - value) if value.has(sp.Symbol(p, real=True)) else None
-                grad = sp.Symbol(grad_name(p), real=True)
-                if step is not None and not step.has(sp.Symbol(p, real=True)):
-                    scale = sp.simplify(step / grad)
-                    if not functional and not scale.free_symbols - scalar_symbols - hoisted_names:
-                        # s = c·g with c a scalar: scale the dead gradient buffer in place, no new array.
-                        compute.append(f"{grad} *= {doprint(scale)}")
-                        write.append(f"{p} -= {grad}")
-                    else:
-                        compute.append(f"_s{p} = {doprint(step)}")
-                        write.append(f"{p} = {p} - _s{p}" if functional else f"{p} -= _s{p}")
-                else:
-                    compute.append(f"_new{p} = {doprint(value)}")
-                    write.append(f"{p} = _new{p}" if functional else f"{p}[...] = _new{p}")
-            else:
-                compute.append(f"{names.get(target, target)} = {doprint(value)}")
-        for slot in optimizer.parameter_slots:
-            new_state[state_key(slot.name, p)] = names[slot.symbol].name
+    scalars = scalar_symbols | {s for s, _ in hoisted}
+    out_functions = None if functional or backend is None else backend.out_functions
+    n = len(update)
+    for k, p in enumerate(params):
+        lines, slots = _parameter_update(optimizer, p, update, flat[k * n:(k + 1) * n], scalars, printer,
+                                         functional, out_functions, backend, state)
+        compute += lines[0]
+        write += lines[1]
+        new_state.update(slots)
     if uses_state and not functional:
         write += [f"{state}[{key!r}] = {name}" for key, name in new_state.items()]
     return UpdateCode(tuple(compute), tuple(write), arguments, new_state if uses_state else {})
+
+
+def _parameter_update(optimizer: Optimizer, p: str, update: Sequence[Assignment], values: Sequence[sp.Expr],
+                      scalars: set[sp.Symbol], printer: object, functional: bool, out_functions: Mapping[str, str] | None,
+                      backend: Backend | None, state: str) -> tuple[tuple[list[str], list[str]], dict[str, str]]:
+    """((compute lines, write lines), state key → new value's name) of one parameter's assignments, in order.
+
+    An assignment to a slot gives a new name (``_m_W1``: the state array is not
+    touched before the write); one to the gradient rebinds it (in place, its
+    buffer is the step's own); one to w before the last stands for its value in
+    the assignments after it; the last one gives w, written as ``W -= step``
+    when the step w − (new w) no longer reads w.
+    """
+    doprint = printer.doprint  # type: ignore[attr-defined]
+    w, g = sp.Symbol(p, real=True), sp.Symbol(grad_name(p), real=True)
+    slot_keys = {s.symbol: sp.Symbol(state_key(s.name, p), real=True) for s in optimizer.parameter_slots}
+    compute = [f"{key} = {state}[{key.name!r}]" for key in slot_keys.values()]
+    write: list[str] = []
+    current: dict[sp.Symbol, sp.Expr] = {}  # a symbol → what it stands for now (a new name, or w's expression)
+    new_slots: dict[str, str] = {}
+    emitter = None if out_functions is None else InplaceEmitter(printer, out_functions, backend.module, scalars)  # type: ignore[union-attr]
+
+    def emit(value: sp.Expr, dest: str, fresh: bool) -> str:
+        if emitter is None:
+            compute.append(f"{dest} = {doprint(value)}")
+            return dest
+        emitter.lines = []
+        name = emitter.into(value, dest, fresh)
+        compute.extend(emitter.lines)
+        return name
+
+    for i, ((target, _), raw) in enumerate(zip(update, values)):
+        value = raw.xreplace(current)
+        if target == W and i < len(update) - 1:
+            current[w] = value
+        elif target == W:
+            # w − step: the step is computed into a buffer before w is written, so it may read w (decoupled decay).
+            step = sp.expand(w - value) if value.has(w) else None
+            if step is None or step.has(w) and emitter is None:
+                emit(value, f"_new{p}", True)
+                write.append(f"{p} = _new{p}" if functional else f"{p}[...] = _new{p}")
+            elif emitter is not None:  # the gradient is read by nothing after the last assignment: the step's buffer
+                write.append(f"{p} -= {emit(step, current.get(g, g).name, False)}")
+            elif not functional and not (sp.simplify(step / g).free_symbols - scalars):
+                # s = c·g with c a scalar: scale the dead gradient buffer (an immutable array: a rebinding).
+                compute.append(f"{g} *= {doprint(sp.simplify(step / g))}")
+                write.append(f"{p} -= {g}")
+            else:
+                emit(step, f"_s{p}", True)
+                write.append(f"{p} = {p} - _s{p}" if functional else f"{p} -= _s{p}")
+        elif target == G:
+            pending = w in current and g in current[w].free_symbols  # w's expression still reads the old gradient
+            name = emit(value, f"{g.name}_" if pending else g.name, pending or emitter is None)
+            current[g] = sp.Symbol(name, real=True)
+        else:
+            key = slot_keys.get(target, target)
+            name = emit(value, key.name if functional else f"_{key.name}", True)
+            current[key] = sp.Symbol(name, real=True)
+            if target in slot_keys:
+                new_slots[key.name] = name
+    return (compute, write), new_slots
+
+
+def print_init_state(optimizer: Optimizer, params: Sequence[str], backend: Backend, head: str) -> list[str]:
+    """The body of ``init_state(params)``: ``head`` (binds every parameter's array by its name), then the state dict.
+
+    Each slot's value before the first step is printed from its SymPy
+    ``init`` (an expression of w and the hyperparameters): a constant c as
+    ``zeros_like(W)`` / ``full_like(W, c)``, else ``zeros_like(W) + init(W)``;
+    an integer global slot (the step t) is a Python int, a real one a float.
+    """
+    values = optimizer.values()
+    doprint = backend.printer().doprint
+    entries = []
+    for slot in optimizer.global_slots:
+        init = slot.init.xreplace(values)
+        if init.free_symbols:
+            raise ValueError(f"{optimizer.name}: the initial {slot.name} = {init} needs values for {sorted(map(str, init.free_symbols))}")
+        entries.append(f"{slot.name!r}: {int(init) if slot.symbol.is_integer else float(init)!r}")
+    for p in params:
+        w = sp.Symbol(p, real=True)
+        for slot in optimizer.parameter_slots:
+            init = slot.init.xreplace(values).xreplace({W: w})
+            if init.free_symbols - {w}:
+                raise ValueError(f"{optimizer.name}: the initial {slot.name} = {init} needs values for "
+                                 f"{sorted(map(str, init.free_symbols - {w}))}")
+            if not init.free_symbols:
+                c = float(init)
+                code = f"{backend.module}.zeros_like({p})" if c == 0 else f"{backend.module}.full_like({p}, {c!r})"
+            else:
+                code = f"{backend.module}.zeros_like({p}) + ({doprint(printable(init, optimizer.name))})"
+            entries.append(f"{state_key(slot.name, p)!r}: {code}")
+    return [head, "return {" + ", ".join(entries) + "}"]

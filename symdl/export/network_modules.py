@@ -92,7 +92,10 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
         (w,) = network.penalty.inputs
         penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
     inference = network._equations(output_form=True, training=False) if any(network.parts) else None
-    printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend)
+    optimizer = network.optimizer
+    printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend,
+                            optimizer=optimizer)
+    train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
     noun = backend.noun
     blocks = [
         "\n".join([
@@ -104,20 +107,27 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
             f"_N_IN, _N_OUT = {network.layers[0]}, {network.layers[-1]}",
             f"_BUFFERED = {bool(compiled.buffer_names)}",
             f"_LR_RANGE = {LR_RANGE!r}",
+            *([] if optimizer is None else [f"_STATE = {compiled.state_specs()!r}"]),
         ]) + "\n",
         helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
         *backend.network_runtime(network.seeded),
+        *([] if optimizer is None else backend.optimizer_runtime()),
         init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
         *network.layer_blocks(backend, inline=True),
         _entry_points(printed.source, backend),
     ]  # fmt: skip
-    wrappers = backend.entry_wrappers(network.seeded)
+    wrappers = backend.entry_wrappers(network.seeded) if optimizer is None else backend.entry_wrappers(network.seeded, train_arguments)
     if wrappers is not None:
         blocks.append(wrappers)
-    entry = ["init_params", "forward", "trace", "loss", "loss_and_grad", "train_step"]
+    entry = ["init_params", "forward", "trace", "loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
     name = backend.title
     mutation = backend.train_step_doc()
+    if optimizer is not None:
+        call = f"train_step(params, X, Y, {', '.join(train_arguments)})"
+        mutation = (f"{call}: one step of {optimizer!r} with state = init_state(params); "
+                    + ("returns (the loss before it, new params, new state): JAX arrays are immutable."
+                       if backend.functional else f"updates the {noun} of params and the dict state in place; returns the loss before it."))
     conventions = [
         f"params: dict of {noun} " + ", ".join(f"{n} {s}" for n, s in compiled.param_shapes.items()) + ".",
         f"X: (batch, {network.layers[0]}), Y: (batch, {network.layers[-1]}), {dtype.name}; zˡ = aˡ⁻¹ Wˡᵀ + bˡ row by row.",

@@ -1,0 +1,305 @@
+"""Optimizers printed into train_step: the compiled network and the numpy, JAX and PyTorch modules against torch.optim.
+
+The reference is ``torch.optim`` driven by the same gradients: at every step
+the backend's own ``loss_and_grad`` at the torch side's parameters is given to
+``torch.optim`` as ``.grad`` (so the two runs differ only in the update
+arithmetic), while symdl's ``train_step`` runs on its own copy. After 200
+steps on varying mini-batches the parameters agree to rtol 1e-10 in float64.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from generated_modules import load_module
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symdl
+from symdl.codegen.optimizer import state_keys
+from symdl.export.network_modules import network_module_source
+from symdl.export.standalone import network_module
+from symdl.optim import optimizer, optimizer_names
+
+torch = pytest.importorskip("torch")
+
+STEPS = 200
+LAYERS = [4, 6, 3]
+
+#: symdl optimizer name → the torch.optim class with the same update (classic momentum: SGD's, under ηb = −v).
+TORCH = {
+    "sgd": "SGD", "classic_momentum": "SGD", "adagrad": "Adagrad", "rmsprop": "RMSprop",
+    "adam": "Adam", "adamw": "AdamW", "nadam": "NAdam",
+}
+
+
+def torch_optimizer(opt: symdl.optim.Optimizer, tensors: list) -> object:
+    """The torch.optim optimizer with ``opt``'s hyperparameters (beta1, beta2 → betas; options as keywords)."""
+    if opt.name not in TORCH:
+        pytest.fail(f"no torch.optim class mapped for {opt.name!r}: add it to TORCH in this test")
+    config = opt.config()
+    kwargs = {**config["hyperparameters"], **config["options"]}
+    if "beta1" in kwargs:
+        kwargs["betas"] = (kwargs.pop("beta1"), kwargs.pop("beta2"))
+    return getattr(torch.optim, TORCH[opt.name])(tensors, **kwargs)
+
+
+def batches(seed: int = 0, steps: int = STEPS, m: int = 5) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [(rng.normal(size=(m, LAYERS[0])), rng.normal(size=(m, LAYERS[-1]))) for _ in range(steps)]
+
+
+CASES = [
+    *[(name, {}) for name in optimizer_names()],
+    ("sgd", {"lr": 0.05, "weight_decay": 0.01}),
+    ("adam", {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6}),
+]
+
+#: Forms with more options, where the catalogue has them (each is skipped, saying so, where a keyword is unknown).
+OPTIONAL = [
+    ("sgd", {"lr": 0.05, "momentum": 0.9, "dampening": 0.1, "weight_decay": 0.01}),
+    ("sgd", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("adagrad", {"lr": 0.05, "lr_decay": 0.01, "initial_accumulator_value": 0.1, "weight_decay": 0.01}),
+    ("rmsprop", {"lr": 0.01, "momentum": 0.5, "centered": True, "weight_decay": 0.01}),
+    ("adam", {"weight_decay": 0.01}),
+    ("adamw", {"lr": 0.01, "weight_decay": 0.1}),
+    ("nadam", {"weight_decay": 0.01, "decoupled_weight_decay": True}),
+]
+
+
+def _network(name: str, hyper: dict) -> symdl.Network:
+    """The test network with the optimizer ``name``; a hyperparameter left without a value (sgd's lr) gets 0.05."""
+    opt = optimizer(name, **hyper)
+    opt = opt.with_values(**{h.name: 0.05 for h in opt.unbound()})
+    return symdl.Network(LAYERS, activation="tanh", loss="mse", optimizer=opt)
+
+
+def _reference(opt, params: dict[str, np.ndarray], grad_at) -> dict[str, np.ndarray]:
+    """torch.optim over the batches, fed ``grad_at(params as numpy, X, Y)`` at its own parameters."""
+    tensors = {k: torch.tensor(v, dtype=torch.float64) for k, v in params.items()}
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)  # torch.optim keeps scalar state (NAdam's mu_product) in the default dtype
+    try:
+        reference = torch_optimizer(opt, list(tensors.values()))
+        for X, Y in batches():
+            grads = grad_at({k: t.detach().numpy().copy() for k, t in tensors.items()}, X, Y)
+            for k, t in tensors.items():
+                t.grad = torch.tensor(np.array(grads[k]), dtype=torch.float64)
+            reference.step()
+    finally:
+        torch.set_default_dtype(default)
+    return {k: t.detach().numpy() for k, t in tensors.items()}
+
+
+def _assert_close(got: dict, want: dict, start: dict) -> None:
+    for k in want:
+        np.testing.assert_allclose(np.asarray(got[k]), want[k], rtol=1e-10, atol=1e-14, err_msg=k)
+        assert not np.allclose(want[k], start[k], rtol=1e-6, atol=0), f"{k} did not move: the comparison would be empty"
+
+
+def _optional(name: str, hyper: dict) -> symdl.Network:
+    try:
+        return _network(name, hyper)
+    except (TypeError, ValueError) as why:
+        if name in optimizer_names() and "unknown" not in str(why) and "unexpected keyword" not in str(why):
+            raise
+        pytest.skip(f"{name}({hyper}) is not in this catalogue: {why}")
+
+
+@pytest.mark.parametrize(("name", "hyper"), CASES + OPTIONAL, ids=[f"{n}-{h}" if h else n for n, h in CASES + OPTIONAL])
+def test_compiled_network_matches_torch_optim(name: str, hyper: dict) -> None:
+    net = _optional(name, hyper).compile()
+    params = net.init(seed=1)
+    start = {k: v.copy() for k, v in params.items()}
+    state = net.init_state(params)
+    for X, Y in batches():
+        net.train_step(params, X, Y, state)
+    assert state["t"] == STEPS
+    want = _reference(net.optimizer, start, lambda p, X, Y: net.loss_and_grad(p, X, Y)[1])
+    _assert_close(params, want, start)
+
+
+@pytest.mark.parametrize(("name", "hyper"), CASES[:-1], ids=[f"{n}-{h}" if h else n for n, h in CASES[:-1]])
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+def test_modules_match_torch_optim(tmp_path, backend: str, name: str, hyper: dict) -> None:
+    if backend == "jax":
+        pytest.importorskip("jax")
+    network = _network(name, hyper)
+    source = network_module(network) if backend == "numpy" else network_module_source(network, backend)
+    module = load_module(source, tmp_path, f"net_{backend}_{name}")
+    start = network.compile().init(seed=1)
+    if backend == "numpy":
+        params = {k: v.copy() for k, v in start.items()}
+    elif backend == "torch":
+        params = {k: torch.tensor(v) for k, v in start.items()}
+    else:
+        import jax.numpy as jnp
+
+        params = {k: jnp.asarray(v) for k, v in start.items()}
+    state = module.init_state(params)
+    assert list(state) == state_keys(network.optimizer, list(start))
+    for X, Y in batches():
+        if backend == "jax":
+            _, params, state = module.train_step(params, X, Y, state)
+        else:
+            module.train_step(params, X, Y, state)
+    assert int(state["t"]) == STEPS
+
+    def grad_at(p, X, Y):
+        arrays = {k: torch.from_numpy(v) for k, v in p.items()} if backend == "torch" else p
+        grads = module.loss_and_grad(arrays, X, Y)[1]
+        return {k: np.asarray(g) for k, g in grads.items()}
+
+    want = _reference(network.optimizer, start, grad_at)
+    _assert_close({k: np.asarray(v) for k, v in params.items()}, want, start)
+
+
+def test_init_state_is_printed_from_the_slots() -> None:
+    net = _network("adam", {}).compile()
+    params = net.init(seed=0)
+    state = net.init_state(params)
+    assert list(state) == state_keys(net.optimizer, net.param_names)
+    assert state["t"] == 0 and type(state["t"]) is int
+    for p in net.param_names:
+        for slot in ("m", "v"):
+            arr = state[f"{slot}_{p}"]
+            assert arr.shape == params[p].shape and arr.dtype == params[p].dtype and not arr.any()
+            assert arr is not params[p]
+    assert "def init_state(params):" in net.source()
+    with pytest.raises(ValueError, match="no optimizer"):
+        symdl.Network(LAYERS).compile().init_state(params)
+
+
+def test_state_round_trip_continues_the_run() -> None:
+    """Stopping after k steps, copying params and state and going on gives the uninterrupted run bit for bit."""
+    net = _network("adam", {}).compile()
+    data = batches(steps=20)
+    params, state = net.init(seed=2), None
+    state = net.init_state(params)
+    for X, Y in data:
+        net.train_step(params, X, Y, state)
+    again = net.init(seed=2)
+    saved = net.init_state(again)
+    for X, Y in data[:7]:
+        net.train_step(again, X, Y, saved)
+    params2 = {k: v.copy() for k, v in again.items()}
+    state2 = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in saved.items()}
+    for X, Y in data[7:]:
+        net.train_step(params2, X, Y, state2)
+    for k in params:
+        np.testing.assert_array_equal(params2[k], params[k])
+    for k in state:
+        np.testing.assert_array_equal(state2[k], state[k])
+
+
+BAD_STATES = {
+    "missing key": lambda s, to: {k: v for k, v in s.items() if k != "v_b2"},
+    "extra key": lambda s, to: {**s, "w_W1": s["m_W1"]},
+    "negative t": lambda s, to: {**s, "t": -1},
+    "float t": lambda s, to: {**s, "t": 1.0},
+    "bool t": lambda s, to: {**s, "t": True},
+    "wrong shape": lambda s, to: {**s, "m_W1": to(np.zeros((2, 2)))},
+    "wrong dtype": lambda s, to: {**s, "v_W2": to(np.zeros(s["v_W2"].shape, dtype=np.float32))},
+    "not an array": lambda s, to: {**s, "m_b1": [0.0] * 6},
+    "not a dict": lambda s, to: list(s.items()),
+}
+
+
+def _numpy(value: object) -> np.ndarray:
+    return value.numpy().copy() if isinstance(value, torch.Tensor) else np.array(value)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "numpy", "torch", "jax"])
+@pytest.mark.parametrize("bad", list(BAD_STATES))
+def test_bad_state_is_one_line_and_changes_nothing(tmp_path, backend: str, bad: str) -> None:
+    network = _network("adam", {})
+    if backend == "compiled":
+        module = network.compile()
+    elif backend == "numpy":
+        module = load_module(network_module(network), tmp_path, "net_bad_numpy")
+    else:
+        pytest.importorskip(backend)
+        module = load_module(network_module_source(network, backend), tmp_path, f"net_bad_{backend}")
+    to = torch.tensor if backend == "torch" else np.array
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        to = jnp.asarray
+    params = {k: to(v) for k, v in network.compile().init(seed=0).items()}
+    state = module.init_state(params)
+    X, Y = batches(steps=1)[0]
+    if backend == "jax":
+        _, params, state = module.train_step(params, X, Y, state)
+    else:
+        module.train_step(params, X, Y, state)  # a step first: non-zero slots, t = 1
+    before = ({k: _numpy(v) for k, v in params.items()}, {k: _numpy(v) for k, v in state.items()})
+    with pytest.raises(ValueError, match=r"^state") as caught:
+        module.train_step(params, X, Y, BAD_STATES[bad](state, to))
+    assert "\n" not in str(caught.value)
+    for k in params:
+        np.testing.assert_array_equal(_numpy(params[k]), before[0][k])
+    for k in state:
+        np.testing.assert_array_equal(_numpy(state[k]), before[1][k])
+
+
+@settings(max_examples=15, deadline=None)
+@given(bad=st.sampled_from(["X", "Y", "lr"]), value=st.sampled_from([np.nan, np.inf]))
+def test_a_failed_step_leaves_params_and_state_as_they_were(bad: str, value: float) -> None:
+    """Bad data or a bad per-call learning rate: a ValueError, params and state untouched."""
+    net = symdl.Network(LAYERS, optimizer=optimizer("sgd", lr=None, weight_decay=0.1) if bad == "lr" else "adam").compile()
+    params = net.init(seed=0)
+    state = net.init_state(params)
+    X, Y = batches(steps=1)[0]
+    args = (0.1,) if bad == "lr" else ()
+    net.train_step(params, X, Y, state, *args)
+    before = ({k: v.copy() for k, v in params.items()}, {k: np.copy(v) for k, v in state.items()})
+    X, Y = X.copy(), Y.copy()
+    if bad == "X":
+        X[1, 2] = value
+    elif bad == "Y":
+        Y[0, 0] = value
+    else:
+        args = (value,)
+    with pytest.raises(ValueError):
+        net.train_step(params, X, Y, state, *args)
+    for k in params:
+        np.testing.assert_array_equal(params[k], before[0][k])
+    for k in state:
+        np.testing.assert_array_equal(state[k], before[1][k])
+
+
+def test_unbound_hyperparameters_become_arguments() -> None:
+    net = symdl.Network(LAYERS, optimizer=optimizer("sgd", lr=None)).compile()
+    assert "def train_step(params, X, Y, state, lr):" in net.source()
+    params = net.init(seed=0)
+    state = net.init_state(params)
+    X, Y = batches(steps=1)[0]
+    W1 = params["W1"].copy()
+    grads = net.loss_and_grad(params, X, Y)[1]
+    net.train_step(params, X, Y, state, 0.5)
+    np.testing.assert_allclose(params["W1"], W1 - 0.5 * grads["W1"], rtol=1e-14)
+    with pytest.raises(ValueError, match="^lr"):
+        net.train_step(params, X, Y, state, -1.0)
+
+
+def test_without_an_optimizer_nothing_changes() -> None:
+    plain = symdl.Network(LAYERS)
+    assert "optimizer" not in repr(plain)
+    assert "def train_step(params, X, Y, lr):" in plain.compile().source()
+    assert "init_state" not in plain.compile().source()
+    given_one = symdl.Network(LAYERS, optimizer="adam")
+    assert repr(given_one).endswith(f"optimizer={optimizer('adam')!r})")
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        symdl.Network(LAYERS, optimizer="adma")
+    with pytest.raises(TypeError, match="optimizer"):
+        symdl.Network(LAYERS, optimizer=3)
+
+
+def test_update_is_printed_in_place_for_numpy() -> None:
+    """Adam's step is built in the dead gradient buffer with out= calls, the slots in fresh arrays (state untouched until the write)."""
+    source = _network("adam", {}).compile().source()
+    step = source[source.index("def train_step"):]
+    assert "numpy.sqrt(gW1, out=gW1)" in step
+    assert "W1 -= gW1" in step
+    assert "state['m_W1'] = _m_W1" in step
+    assert step.index("state['m_W1'] = _m_W1") > step.index("W2 -= gW2")
