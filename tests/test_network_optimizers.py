@@ -303,3 +303,32 @@ def test_update_is_printed_in_place_for_numpy() -> None:
     assert "W1 -= gW1" in step
     assert "state['m_W1'] = _m_W1" in step
     assert step.index("state['m_W1'] = _m_W1") > step.index("W2 -= gW2")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+def test_cli_codegen_with_an_optimizer(tmp_path, capsys, backend: str) -> None:
+    from symdl.cli import main
+
+    out = tmp_path / f"net_cli_{backend}.py"
+    argv = ["codegen", "--layers", "4,6,3", "--backend", backend, "-o", str(out),
+            "--optimizer", "adam", "--optimizer-param", "lr=0.01", "--optimizer-param", "eps=1e-6"]
+    assert main(argv) == 0
+    network = symdl.Network(LAYERS, optimizer=optimizer("adam", lr=0.01, eps=1e-6))
+    want = network_module(network) if backend == "numpy" else network_module_source(network, backend)
+    assert out.read_text() == want
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--optimizer", "adma"], "unknown optimizer 'adma'; did you mean 'adam'"),
+    (["--optimizer", "adam", "--optimizer-param", "lr=abc"], "--optimizer-param lr=abc: 'abc' is not a number"),
+    (["--optimizer", "adam", "--optimizer-param", "lr"], "expected NAME=VALUE"),
+    (["--optimizer", "adam", "--optimizer-param", "lr=1", "--optimizer-param", "lr=2"], "given twice"),
+    (["--optimizer", "adam", "--optimizer-param", "nope=1"], "--optimizer adam:"),
+    (["--optimizer-param", "lr=1"], "--optimizer-param given without --optimizer"),
+])
+def test_cli_bad_optimizer_is_one_line_and_exit_2(capsys, argv: list[str], message: str) -> None:
+    from symdl.cli import main
+
+    assert main(["codegen", "--layers", "4,6,3", "-o", "-", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
