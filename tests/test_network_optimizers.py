@@ -296,13 +296,31 @@ def test_without_an_optimizer_nothing_changes() -> None:
 
 
 def test_update_is_printed_in_place_for_numpy() -> None:
-    """Adam's step is built in the dead gradient buffer with out= calls, the slots in fresh arrays (state untouched until the write)."""
+    """Adam's slots are updated in their own arrays, the step built in the dead gradient buffer with out= calls."""
     source = _network("adam", {}).compile().source()
     step = source[source.index("def train_step"):]
-    assert "numpy.sqrt(gW1, out=gW1)" in step
-    assert "W1 -= gW1" in step
-    assert "state['m_W1'] = _m_W1" in step
-    assert step.index("state['m_W1'] = _m_W1") > step.index("W2 -= gW2")
+    for line in ("m_W1 *= 0.90000000000000002", "numpy.square(gW1, out=gW1)", "v_W1 += gW1",
+                 "numpy.sqrt(gW1, out=gW1)", "numpy.divide(m_W1, gW1, out=gW1)", "W1 -= gW1"):
+        assert f"    {line}\n" in step, line
+    assert "state['m_W1'] =" not in step and "state['t'] = t" in step
+    assert step.index("W1 -= gW1") > step.index("gW2 *= 0.001*_step0")  # params written after every step is computed
+
+
+def test_state_arrays_are_updated_in_place() -> None:
+    net = _network("adam", {}).compile()
+    params = net.init(seed=0)
+    state = net.init_state(params)
+    m = state["m_W1"]
+    X, Y = batches(steps=1)[0]
+    net.train_step(params, X, Y, state)
+    assert state["m_W1"] is m and m.any()
+    for bad, message in ((lambda s: {**s, "v_W1": s["m_W1"]}, "same array"), (lambda s: s, "read-only")):
+        state2 = bad(dict(state))
+        if message == "read-only":
+            state2["m_b1"] = state2["m_b1"].copy()
+            state2["m_b1"].flags.writeable = False
+        with pytest.raises(ValueError, match=message):
+            net.train_step(params, X, Y, state2)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])

@@ -90,11 +90,15 @@ def _check_state(state):
         value = state[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
             raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
+    seen = {}
     for key, shape in slots:
         arr = state[key]
         if not isinstance(arr, torch.Tensor) or arr.dtype != _dtype or tuple(arr.shape) != shape:
             got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
             raise ValueError(f"state[{key!r}]: expected a {_dtype} tensor of shape {shape}, got {got}")
+        if id(arr) in seen:  # one tensor under two keys would be updated twice
+            raise ValueError(f"state[{key!r}] is the same tensor as state[{seen[id(arr)]!r}]; each slot needs its own")
+        seen[id(arr)] = key
 
 
 def _check_hyper(name, value):

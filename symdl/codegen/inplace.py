@@ -42,14 +42,18 @@ class InplaceEmitter:
     def is_scalar(self, e: sp.Expr) -> bool:
         return not (e.free_symbols - self.scalars)
 
-    def into(self, e: sp.Expr, dest: str, fresh: bool) -> str:
-        """Lines that leave e in ``dest`` (``fresh``: a new name, else a dead buffer of e's shape); the name holding e.
+    def into(self, e: sp.Expr, dest: str, fresh: bool, scratch: str | None = None) -> str:
+        """Lines that leave e in ``dest`` (``fresh``: a new name, else a buffer of e's shape); the name holding e.
 
-        A dead buffer that e itself reads is written in place only where that is
-        safe (``g *= c``, ``g += x``); otherwise e goes into a new buffer.
+        A buffer that e itself reads is written in place only where that is
+        safe (:meth:`safe_in_place`: ``m *= β``, ``m += x``, ``numpy.square(g, out=g)``);
+        otherwise e goes into a new buffer, whose name is returned. ``scratch``
+        names a further buffer whose value is dead: a sum's terms are built in
+        it instead of in temporaries.
         """
-        if not fresh and sp.Symbol(dest, real=True) in e.free_symbols and not self._reads_dest_safely(e, dest):
-            return self.into(e, f"{dest}_", True)
+        own = sp.Symbol(dest, real=True)
+        if not fresh and own in e.free_symbols and not self.safe_in_place(e, own):
+            return self.into(e, f"{dest}_", True, scratch)
         if self.is_scalar(e) or e.is_Atom and not e.is_Symbol:
             return self._plain(e, dest)
         if e.is_Symbol:
@@ -59,7 +63,7 @@ class InplaceEmitter:
         if e.is_Mul:
             return self._mul(e, dest, fresh)
         if e.is_Add:
-            return self._add(e, dest, fresh)
+            return self._add(e, dest, fresh, scratch)
         if e.is_Pow and e.exp == 2 and e.base.is_Symbol:
             return self._call("square", [e.base.name], dest, fresh)
         if e.is_Pow and e.exp == sp.Rational(1, 2):
@@ -71,16 +75,27 @@ class InplaceEmitter:
             return self._unary(e.func(sp.Symbol("_x")), e.args[0], dest, fresh) or self._plain(e, dest)
         return self._plain(e, dest)
 
-    def _reads_dest_safely(self, e: sp.Expr, dest: str) -> bool:
-        """Whether e reads ``dest`` only as a product's array factor or a sum's term that the first statement keeps."""
-        own = sp.Symbol(dest, real=True)
+    def safe_in_place(self, e: sp.Expr, own: sp.Symbol) -> bool:
+        """Whether e can be built in ``own``'s buffer although it reads ``own``: each read comes before the write.
+
+        True for ``own`` itself; a product with ``own`` as a factor and no other
+        factor reading it (``own *= c``, ``own /= (…)``); a product, power or
+        one-argument function whose one array argument is safe (``numpy.square(own,
+        out=own)``); a sum with one term reading ``own``, safe itself (built first).
+        """
         if e == own:
             return True
         if e.is_Mul:
+            readers = [f for f in e.args if own in f.free_symbols]
+            if len(readers) != 1:
+                return False
             arrays = [f for f in e.args if not self.is_scalar(f)]
-            return arrays == [own]
+            return readers[0] == own or len(arrays) == 1 and self.safe_in_place(readers[0], own)
         if e.is_Add:
-            return own in e.args and not any(own in t.free_symbols for t in e.args if t != own)
+            readers = [t for t in e.args if own in t.free_symbols]
+            return len(readers) == 1 and self.safe_in_place(readers[0], own)
+        if e.is_Pow and e.exp in (2, sp.Rational(1, 2), -1):
+            return self.safe_in_place(e.base, own)
         return False
 
     # --- the pieces ----------------------------------------------------------------------------------------------
@@ -109,9 +124,12 @@ class InplaceEmitter:
         numerators = [f for f in arrays if not (f.is_Pow and f.exp == -1)]
         denominators = [f.base for f in arrays if f.is_Pow and f.exp == -1]
         own = sp.Symbol(dest, real=True)
-        if own in numerators:  # a dead buffer scaled in place: g *= c
+        if not fresh and own in numerators:  # the buffer scaled in place: g *= c, g /= (…)
             name = dest
             numerators.remove(own)
+        elif not fresh and len(arrays) == 1 and own in arrays[0].free_symbols:  # c·f(own): f into own first
+            name = self.into(arrays[0], dest, False)
+            numerators, denominators = [], []
         elif any(not f.is_Symbol for f in numerators):
             first = next(f for f in numerators if not f.is_Symbol)
             numerators.remove(first)
@@ -131,27 +149,33 @@ class InplaceEmitter:
                 other, coeff = self.doprint(coeff), sp.S.One
             name = self._call("multiply", [first.name, other or "1"], dest, fresh)
         for f in numerators:
-            self.lines.append(f"{name} *= {self.doprint(f)}")
+            self.lines.append(f"{name} *= {self.doprint(f)}" if f.is_Symbol else f"{name} *= ({self.doprint(f)})")
         for f in denominators:
             self.lines.append(f"{name} /= {self.doprint(f)}" if f.is_Symbol else f"{name} /= ({self.doprint(f)})")
         if coeff != 1:
             self.lines.append(f"{name} *= {self.doprint(coeff)}")
         return name
 
-    def _add(self, e: sp.Add, dest: str, fresh: bool) -> str:
+    def _add(self, e: sp.Add, dest: str, fresh: bool, scratch: str | None) -> str:
         constant = sp.Add(*(t for t in e.args if self.is_scalar(t)))
         terms = [t for t in e.args if not self.is_scalar(t)]
         own = sp.Symbol(dest, real=True)
-        if own in terms:
-            terms.remove(own)
-            name = dest
+        readers = [t for t in terms if own in t.free_symbols]
+        if not fresh and readers:  # the term that reads the buffer is built in it first: m *= β
+            first = readers[0]
         else:
             first = next((t for t in terms if not (t.is_Symbol or t.is_Mul and len(t.args) == 2)), terms[0])
-            terms.remove(first)
-            name = self.into(first, dest, fresh)
-        for t in terms:
+        terms.remove(first)
+        name = self.into(first, dest, fresh)
+        for k, t in enumerate(terms):
             coeff, rest = t.as_coeff_Mul()
-            if coeff == -1:
+            later = set().union(*(u.free_symbols for u in terms[k + 1:]))
+            spare = scratch is not None and scratch != name and sp.Symbol(scratch, real=True) not in later
+            if t.is_Symbol or coeff == -1 and rest.is_Symbol:
+                self.lines.append(f"{name} += {t.name}" if t.is_Symbol else f"{name} -= {rest.name}")
+            elif spare:  # the term in the dead buffer, then one in-place add: no temporary
+                self.lines.append(f"{name} += {self.into(t, scratch, False)}")
+            elif coeff == -1:
                 self.lines.append(f"{name} -= {self.doprint(rest)}")
             else:
                 self.lines.append(f"{name} += {self.doprint(t)}")

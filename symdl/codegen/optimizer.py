@@ -1,12 +1,19 @@
 """An optimizer's update (:class:`symdl.optim.Optimizer`) → the lines of ``train_step`` that apply it.
 
-The update is printed from its SymPy assignments with the backend's printer.
-The step's scalars — every subexpression of the step t and the global state
-alone, such as 1 − β₁ᵗ — are computed once per step, not once per parameter.
-Every new value is computed before anything is written, so that a failure
-leaves params and state as they were. ``w ← w − s`` prints as ``W -= s`` (in
-place); in-place backends rebind the state dict's entries to the new arrays,
-a functional one (JAX) returns them.
+The update is printed from its SymPy assignments with the backend's printer;
+nothing here names an optimizer. The step's scalars — every subexpression of
+the step t and the global state alone, such as 1 − β₁ᵗ — are computed once per
+step, not once per parameter. ``w ← w − s`` prints as ``W -= s``, with s built
+in the gradient buffer (nothing reads it after the update), and params are
+written only after every parameter's step is computed.
+
+Backends that write in place (:attr:`symdl.backends.Backend.out_functions`:
+numpy, torch) build each value in one buffer with ``out=`` calls
+(:class:`symdl.codegen.inplace.InplaceEmitter`) and update a slot in its own
+array where the expression allows it (``m *= β₁; m += (1−β₁)·g``), as
+``torch.optim`` does; the entry point checks params, data, state and
+hyperparameters before this code runs, so a refused call changes nothing. A
+functional backend (JAX) prints plain expressions and returns the new values.
 """
 
 from __future__ import annotations
@@ -77,7 +84,7 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
     ``train_step(params, X, Y, lr)``. With a ``backend`` that writes in place
     (:attr:`symdl.backends.Backend.out_functions`), every new value is built
     in one buffer with ``out=`` calls (:class:`symdl.codegen.inplace.InplaceEmitter`):
-    a fresh array for a slot's new value, the dead gradient buffer for the step.
+    a slot in its own array, the step in the dead gradient buffer.
     """
     global_update, update = optimizer.bound()
     unbound = optimizer.unbound()
@@ -119,8 +126,9 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         compute += lines[0]
         write += lines[1]
         new_state.update(slots)
-    if uses_state and not functional:
-        write += [f"{state}[{key!r}] = {name}" for key, name in new_state.items()]
+    if uses_state and not functional:  # a slot updated in its own array needs no write
+        per_parameter = {state_key(s.name, p) for p in params for s in optimizer.parameter_slots}
+        write += [f"{state}[{key!r}] = {name}" for key, name in new_state.items() if key != name or key not in per_parameter]
     return UpdateCode(tuple(compute), tuple(write), arguments, new_state if uses_state else {})
 
 
@@ -129,11 +137,13 @@ def _parameter_update(optimizer: Optimizer, p: str, update: Sequence[Assignment]
                       backend: Backend | None, state: str) -> tuple[tuple[list[str], list[str]], dict[str, str]]:
     """((compute lines, write lines), state key → new value's name) of one parameter's assignments, in order.
 
-    An assignment to a slot gives a new name (``_m_W1``: the state array is not
-    touched before the write); one to the gradient rebinds it (in place, its
+    An assignment to a slot updates its array in place where the backend can
+    (else it gets a new name, ``_m_W1``, stored in the state dict at the end);
+    one to the gradient rebinds it (in place, its
     buffer is the step's own); one to w before the last stands for its value in
     the assignments after it; the last one gives w, written as ``W -= step``
-    when the step w − (new w) no longer reads w.
+    (the step w − (new w) computed before the write, so it may read w), or as
+    ``W[...] = new`` where the new w does not contain w.
     """
     doprint = printer.doprint  # type: ignore[attr-defined]
     w, g = sp.Symbol(p, real=True), sp.Symbol(grad_name(p), real=True)
@@ -144,14 +154,19 @@ def _parameter_update(optimizer: Optimizer, p: str, update: Sequence[Assignment]
     new_slots: dict[str, str] = {}
     emitter = None if out_functions is None else InplaceEmitter(printer, out_functions, backend.module, scalars)  # type: ignore[union-attr]
 
-    def emit(value: sp.Expr, dest: str, fresh: bool) -> str:
+    def emit(value: sp.Expr, dest: str, fresh: bool, scratch: str | None = None) -> str:
         if emitter is None:
             compute.append(f"{dest} = {doprint(value)}")
             return dest
         emitter.lines = []
-        name = emitter.into(value, dest, fresh)
+        name = emitter.into(value, dest, fresh, scratch)
         compute.extend(emitter.lines)
         return name
+
+    def read_after(i: int) -> set[sp.Symbol]:
+        """The symbols the assignments after the i-th read (w standing for its expression so far)."""
+        later = set().union(*(v.free_symbols for v in values[i + 1:]))
+        return later | current[w].free_symbols if w in later and w in current else later
 
     for i, ((target, _), raw) in enumerate(zip(update, values)):
         value = raw.xreplace(current)
@@ -176,6 +191,14 @@ def _parameter_update(optimizer: Optimizer, p: str, update: Sequence[Assignment]
             pending = w in current and g in current[w].free_symbols  # w's expression still reads the old gradient
             name = emit(value, f"{g.name}_" if pending else g.name, pending or emitter is None)
             current[g] = sp.Symbol(name, real=True)
+        elif target in slot_keys and emitter is not None:
+            # The slot's own array, in place (m *= β₁; m += …): every check has passed before the first write.
+            key = slot_keys[target]
+            g_now = current.get(g, g)
+            scratch = None if g_now in read_after(i) else g_now.name  # the gradient, dead after this: a term's buffer
+            name = emit(value, key.name, False, scratch)
+            current[key] = sp.Symbol(name, real=True)
+            new_slots[key.name] = name
         else:
             key = slot_keys.get(target, target)
             name = emit(value, key.name if functional else f"_{key.name}", True)

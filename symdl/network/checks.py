@@ -158,7 +158,8 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
 
     ``counters`` are the integer global slots (the step t ≥ 0), ``scalars`` the
     real ones, ``slots`` the per-parameter arrays (key, shape) of ``dtype``.
-    train_step stores the new values in the same dict: it must be mutable.
+    train_step updates the slot arrays in place and stores t in the same dict: it must be mutable, its arrays
+    writable and distinct.
     """
     expected = ", ".join([*counters, *scalars, *(f"{k} {s}" for k, s in slots)])
     if not isinstance(state, MutableMapping):
@@ -176,8 +177,14 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
         value = state[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
             raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
+    seen: dict[int, str] = {}
     for key, shape in slots:
         arr = state[key]
         if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
             got = f"{getattr(arr, 'dtype', type(arr).__name__)} {getattr(arr, 'shape', '')}".strip()
             raise ValueError(f"state[{key!r}]: expected a numpy array of {dtype} with shape {shape}, got {got}")
+        if not arr.flags.writeable:
+            raise ValueError(f"state[{key!r}] is read-only; train_step updates the state's arrays in place")
+        if id(arr) in seen:  # one array under two keys would be updated twice
+            raise ValueError(f"state[{key!r}] is the same array as state[{seen[id(arr)]!r}]; each slot needs its own")
+        seen[id(arr)] = key
