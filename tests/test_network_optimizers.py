@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -350,3 +351,49 @@ def test_cli_bad_optimizer_is_one_line_and_exit_2(capsys, argv: list[str], messa
     assert main(["codegen", "--layers", "4,6,3", "-o", "-", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+# --- the in-place printer on its own -----------------------------------------------------------------------------
+
+_A, _B, _C = (sp.Symbol(n, real=True) for n in ("a", "b", "c"))
+_S = sp.Symbol("s", real=True)
+
+
+def _expressions() -> st.SearchStrategy:
+    leaves = st.sampled_from([_A, _B, _C, _S, sp.Float(0.5), sp.Float(-2.0), sp.Float(3.0)])
+
+    def extend(inner: st.SearchStrategy) -> st.SearchStrategy:
+        return st.one_of(
+            st.tuples(inner, inner).map(lambda p: p[0] + p[1]),
+            st.tuples(inner, inner).map(lambda p: p[0] * p[1]),
+            st.tuples(inner, inner).map(lambda p: p[0] - p[1]),
+            inner.map(lambda e: e**2),
+            inner.map(lambda e: sp.sqrt(e**2 + 1)),
+            inner.map(lambda e: 1 / (e**2 + 1)),
+            inner.map(sp.exp),
+        )
+
+    return st.recursive(leaves, extend, max_leaves=6).filter(lambda e: bool(e.free_symbols - {_S}))
+
+
+@settings(max_examples=300, deadline=None)
+@given(expr=_expressions(), dest=st.sampled_from(["a", "b", "new"]), scratch=st.sampled_from([None, "c"]))
+def test_inplace_emitter_computes_the_expression(expr: sp.Expr, dest: str, scratch: str | None) -> None:
+    """Any expression, built in a fresh buffer or in one of its own inputs (which it may read), equals its plain value."""
+    from symdl.backends import get_backend
+    from symdl.codegen.inplace import InplaceEmitter
+
+    backend = get_backend("numpy")
+    if scratch is not None and sp.Symbol(scratch, real=True) in expr.free_symbols:
+        scratch = None  # a scratch buffer is one whose value nobody reads
+    emitter = InplaceEmitter(backend.printer(), backend.out_functions, backend.module, {_S})
+    name = emitter.into(expr, dest, dest == "new", scratch)
+    rng = np.random.default_rng(0)
+    arrays = {n: rng.uniform(-1.5, 1.5, size=(3, 4)) for n in ("a", "b", "c")}
+    want = sp.lambdify((_A, _B, _C, _S), expr, "numpy")(arrays["a"], arrays["b"], arrays["c"], 0.75)
+    namespace = {"numpy": np, **{k: v.copy() for k, v in arrays.items()}, "s": 0.75}
+    exec("\n".join(emitter.lines), namespace)  # noqa: S102 - printed by symdl from a SymPy tree
+    np.testing.assert_allclose(np.broadcast_to(namespace[name], (3, 4)), np.broadcast_to(want, (3, 4)), rtol=1e-12, atol=1e-12)
+    for n in ("a", "b", "c"):  # inputs other than the destination and the scratch buffer are untouched
+        if n not in (dest, scratch):
+            np.testing.assert_array_equal(namespace[n], arrays[n])
