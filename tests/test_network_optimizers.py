@@ -397,3 +397,46 @@ def test_inplace_emitter_computes_the_expression(expr: sp.Expr, dest: str, scrat
     for n in ("a", "b", "c"):  # inputs other than the destination and the scratch buffer are untouched
         if n not in (dest, scratch):
             np.testing.assert_array_equal(namespace[n], arrays[n])
+
+
+def test_batchnorm_dropout_network_with_an_optimizer(tmp_path) -> None:
+    """Batch norm's running statistics and dropout's seed go with the optimizer: the numpy module equals the compiled
+    network bit for bit, and the torch module (no dropout: other draws) equals it to rounding."""
+    network = symdl.Network([4, 8, 8, 3], activation="elu", loss="mse", batchnorm=True, dropout=0.5, optimizer="adam")
+    net = network.compile()
+    module = load_module(network_module(network), tmp_path, "net_bn_numpy")
+    params, params2 = net.init(seed=0), module.init_params(0)
+    state, state2 = net.init_state(params), module.init_state(params2)
+    assert "m_gamma1" in state and not any(k.endswith("running_mean1") for k in state)
+    for k, (X, Y) in enumerate(batches(steps=5, m=6)):
+        assert net.train_step(params, X, Y, state, seed=k) == module.train_step(params2, X, Y, state2, seed=k)
+    for k in params:
+        np.testing.assert_array_equal(params[k], params2[k])
+    plain = symdl.Network([4, 8, 8, 3], activation="elu", loss="mse", batchnorm=True, optimizer="adam")
+    net = plain.compile()
+    module = load_module(network_module_source(plain, "torch"), tmp_path, "net_bn_torch")
+    params = net.init(seed=0)
+    tensors = {k: torch.tensor(v) for k, v in params.items()}
+    state, state_t = net.init_state(params), module.init_state(tensors)
+    for X, Y in batches(steps=5, m=6):
+        net.train_step(params, X, Y, state)
+        module.train_step(tensors, X, Y, state_t)
+    for k in params:
+        np.testing.assert_allclose(tensors[k].numpy(), params[k], rtol=1e-10, atol=1e-13, err_msg=k)
+
+
+def test_float32_network_stays_float32() -> None:
+    net = _network("adam", {}).compile("float32")
+    params = {k: v.astype(np.float32) for k, v in _network("adam", {}).compile().init(seed=0).items()}
+    state = net.init_state(params)
+    for X, Y in batches(steps=10):
+        net.train_step(params, X.astype(np.float32), Y.astype(np.float32), state)
+    assert all(v.dtype == np.float32 for v in params.values())
+    assert all(v.dtype == np.float32 for k, v in state.items() if k != "t")
+    ref = _network("adam", {}).compile()
+    params64 = ref.init(seed=0)
+    state64 = ref.init_state(params64)
+    for X, Y in batches(steps=10):
+        ref.train_step(params64, X, Y, state64)
+    for k in params:
+        np.testing.assert_allclose(params[k], params64[k], rtol=0, atol=1e-4, err_msg=k)
