@@ -191,8 +191,9 @@ def _parameter_update(optimizer: Optimizer, p: str, update: Sequence[Assignment]
             pending = w in current and g in current[w].free_symbols  # w's expression still reads the old gradient
             name = emit(value, f"{g.name}_" if pending else g.name, pending or emitter is None)
             current[g] = sp.Symbol(name, real=True)
-        elif target in slot_keys and emitter is not None:
+        elif target in slot_keys and emitter is not None and not (w in current and slot_keys[target] in current[w].free_symbols):
             # The slot's own array, in place (m *= β₁; m += …): every check has passed before the first write.
+            # (Not when w's pending expression still reads the slot's old value.)
             key = slot_keys[target]
             g_now = current.get(g, g)
             scratch = None if g_now in read_after(i) else g_now.name  # the gradient, dead after this: a term's buffer
