@@ -440,3 +440,55 @@ def test_float32_network_stays_float32() -> None:
         ref.train_step(params64, X, Y, state64)
     for k in params:
         np.testing.assert_allclose(params[k], params64[k], rtol=0, atol=1e-4, err_msg=k)
+
+
+SCHEDULES = {  # schedule keywords → the torch.optim.lr_scheduler that steps the same η(t)
+    "cosine": ({"T_max": 50, "eta_min": 0.001}, lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=50, eta_min=0.001)),
+    "step": ({"step_size": 7, "gamma": 0.5}, lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=7, gamma=0.5)),
+    "exponential": ({"gamma": 0.97}, lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.97)),
+}
+
+
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+@pytest.mark.parametrize("backend", ["compiled", "numpy", "torch", "jax"])
+def test_learning_rate_schedules_match_torch(tmp_path, backend: str, schedule: str) -> None:
+    """η(t) printed into every backend's step scalars (math.cos in eager code, jnp under jit) as torch's schedulers step it."""
+    from symdl.optim import schedules
+
+    if not hasattr(schedules, schedule):
+        pytest.skip(f"symdl.optim.schedules has no {schedule} in this catalogue")
+    if backend == "jax":
+        pytest.importorskip("jax")
+    keywords, scheduler = SCHEDULES[schedule]
+    network = symdl.Network(LAYERS, activation="tanh", loss="mse",
+                            optimizer=symdl.optim.adam(lr=getattr(schedules, schedule)(0.01, **keywords)))
+    if backend == "compiled":
+        module = network.compile()
+    elif backend == "numpy":
+        module = load_module(network_module(network), tmp_path, f"net_sched_{schedule}")
+    else:
+        module = load_module(network_module_source(network, backend), tmp_path, f"net_sched_{backend}_{schedule}")
+    start = network.compile().init(seed=1)
+    to = {"torch": torch.tensor}.get(backend, np.array)
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        to = jnp.asarray
+    params = {k: to(v) for k, v in start.items()}
+    state = module.init_state(params)
+    data = batches(steps=60)
+    for X, Y in data:
+        if backend == "jax":
+            _, params, state = module.train_step(params, X, Y, state)
+        else:
+            module.train_step(params, X, Y, state)
+    tensors = {k: torch.tensor(v) for k, v in start.items()}
+    reference = torch.optim.Adam(tensors.values(), lr=0.01)
+    steps = scheduler(reference)
+    for X, Y in data:
+        grads = module.loss_and_grad({k: to(t.numpy().copy()) for k, t in tensors.items()}, X, Y)[1]
+        for k, t in tensors.items():
+            t.grad = torch.tensor(np.array(_numpy(grads[k])))
+        reference.step()
+        steps.step()
+    _assert_close({k: _numpy(v) for k, v in params.items()}, {k: t.numpy() for k, t in tensors.items()}, start)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sympy as sp
+from sympy.printing.pycode import PythonCodePrinter
 
 from ..optim.base import Assignment, G, Optimizer, T, W
 from .inplace import InplaceEmitter
@@ -32,7 +33,7 @@ from .naming import grad_name
 if TYPE_CHECKING:
     from ..backends.base import Backend
 
-__all__ = ["UpdateCode", "print_update", "state_key", "state_keys"]
+__all__ = ["ScalarPrinter", "UpdateCode", "print_init_state", "print_update", "state_key", "state_keys"]
 
 
 def state_key(slot: str, param: str) -> str:
@@ -56,6 +57,24 @@ class UpdateCode:
     write: tuple[str, ...]
     arguments: tuple[str, ...]
     new_state: dict[str, str]  # state key → the name holding its new value (for a functional backend's return)
+
+
+class ScalarPrinter(PythonCodePrinter):
+    """Python scalars with ``math``: the step's own numbers (t, 1/(1 − β₁ᵗ), η(t)) in an eager backend.
+
+    ``torch.cos`` takes no Python float, and ``numpy.cos`` would return a
+    float64 scalar that promotes a float32 network's arithmetic; ``math.cos``
+    gives a Python float, which both treat as weak. A remainder is printed
+    with its own parentheses (``((t + 6) % 7)``): SymPy's Python printer
+    leaves them out inside a product.
+    """
+
+    def __init__(self) -> None:
+        super().__init__({"fully_qualified_modules": True})
+
+    def _print_Mod(self, expr: sp.Mod) -> str:
+        a, b = expr.args
+        return f"(({self._print(a)}) % ({self._print(b)}))"
 
 
 def _hoist(exprs: list[sp.Expr], scalars: set[sp.Symbol], prefix: str) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
@@ -94,6 +113,9 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         e.has(T) for _, e in (*global_update[1:], *update)
     )
     doprint = printer.doprint  # type: ignore[attr-defined]
+    out_functions = None if functional or backend is None else backend.out_functions
+    # The step's scalars: Python floats in an eager backend; traced arrays (printed by the backend) under jax.jit.
+    scalar = ScalarPrinter().doprint if out_functions is not None else doprint
     compute: list[str] = []
     write: list[str] = []
     new_state: dict[str, str] = {}
@@ -104,7 +126,7 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         for target, expr in global_update:
             name = global_names.get(target, sp.Symbol(target.name, real=True))
             value = printable(expr.xreplace({**global_names, **free_names}), optimizer.name)
-            compute.append(f"{name} = {doprint(value)}")
+            compute.append(f"{name} = {scalar(value)}")
             if target in global_names:
                 new_state[target.name] = name.name
     scalar_symbols = set(global_names.values()) | set(free_names.values())
@@ -116,9 +138,8 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         per_param.append([printable(e.xreplace(names), optimizer.name) for _, e in update])
     flat = [e for exprs in per_param for e in exprs]
     hoisted, flat = _hoist(flat, scalar_symbols, "_step")
-    compute += [f"{s} = {doprint(v)}" for s, v in hoisted]
+    compute += [f"{s} = {scalar(v)}" for s, v in hoisted]
     scalars = scalar_symbols | {s for s, _ in hoisted}
-    out_functions = None if functional or backend is None else backend.out_functions
     n = len(update)
     for k, p in enumerate(params):
         lines, slots = _parameter_update(optimizer, p, update, flat[k * n:(k + 1) * n], scalars, printer,

@@ -288,5 +288,6 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     ]
     title = f"numpy code for a network: {_HEADER.format(version=__version__)}"
     mappings = "Mapping, MutableMapping" if optimizer is not None else "Mapping"
-    imports = ["import numbers", f"from collections.abc import {mappings}", "import numpy"]
+    imports = [*(["import math"] if optimizer is not None else []), "import numbers", f"from collections.abc import {mappings}",
+               "import numpy"]
     return module_source(module_docstring(title, sections), imports, entry, blocks)

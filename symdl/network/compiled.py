@@ -7,6 +7,7 @@ layers' kernels and masks, the argument checks) are bound in its namespace.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from functools import cached_property
@@ -75,6 +76,7 @@ class CompiledNetwork:
         self._source = module_header(network, dtype) + printed.source
         self.kernels = dict(printed.kernels)  # python name → (vector rule, "value" | "vjp"), for symdl.export.standalone
         namespace: dict[str, object] = {
+            "math": math,
             "numpy": np,
             "_dtype": dtype,
             "_t": dtype.type,
