@@ -11,6 +11,9 @@ Conventions (the seeds'):
   weights (not the biases).
 * ``train_step`` is one step of plain gradient descent, W ← W − lr·∂C/∂W,
   done in place on the arrays of ``params``; it returns the loss before the step.
+  With ``optimizer=`` (an :class:`symdl.optim.Optimizer` or its name) it is
+  ``train_step(params, X, Y, state)`` with ``state = init_state(params)``: one
+  step of that optimizer, its update printed from its SymPy assignments.
 
 >>> import numpy as np, symdl
 >>> net = symdl.Network([3, 4, 2], activation="tanh", loss="mse").compile()
