@@ -302,7 +302,7 @@ def test_sgd_and_adam_print_as_before():
     classic = print_update(sgd(lr=None), ["W1"], printer, functional=False, keep_step=False)
     assert classic.compute == ("gW1 *= lr",) and classic.write == ("W1 -= gW1",) and classic.arguments == ("lr",)
     code = print_update(adam(0.01), ["W1"], printer, functional=False)
-    assert code.compute[-1] == "_sW1 = 0.01*_step0*m_W1/(numpy.sqrt(_step1*v_W1) + 1.0e-8)"
+    assert code.compute[-1] == "_sW1 = 0.01*_m_W1*_step0/(numpy.sqrt(_step1*_v_W1) + 1.0e-8)"  # new slot values, new names
     assert code.compute[2] == "_step0 = (1 - 0.90000000000000002**t)**(-1.0)"
 
 
@@ -371,10 +371,9 @@ def test_a_math_scalar_printer_lets_torch_print_every_schedule(ours, theirs):
     """torch.cos(t) refuses a Python number: the step's scalars printed with Python's math module instead."""
     import math
 
-    from symdl.codegen.optimizer import ScalarPrinter
-
     opt = nadam(ours(0.01))
-    code = print_update(opt, ["W"], get_backend("torch").printer(), functional=False, scalar_printer=ScalarPrinter())
+    backend = get_backend("torch")
+    code = print_update(opt, ["W"], backend.printer(), functional=False, backend=backend)
     body = textwrap.indent("\n".join(["W = params['W']", "gW = grads['W']", *code.compute, *code.write]), "    ")
     namespace: dict = {"torch": torch, "math": math}
     exec(f"def step(params, grads, state):\n{body}\n", namespace)  # the test's own generated text

@@ -54,6 +54,8 @@ class Backend:
     noun: ClassVar[str] = "arrays"
     #: Element-wise calls may write into a dead buffer (``f(z, out=z)``).
     out_param: ClassVar[bool] = True
+    #: ``multiply``, ``divide`` and ``square`` as functions taking ``out=`` (None: updates are printed as expressions).
+    out_functions: ClassVar[dict[str, str] | None] = None
     #: Arrays are immutable: updates are returned, not written in place (JAX).
     functional: ClassVar[bool] = False
     #: The import lines of a generated module.
@@ -136,12 +138,18 @@ class Backend:
         """What ``def NAME(`` of a printed entry point becomes (a decorator, or a renamed body that a wrapper calls)."""
         return f"def {name}("
 
-    def entry_wrappers(self, seeded: bool) -> str | None:
+    def entry_wrappers(self, seeded: bool, train_arguments: tuple[str, ...] = ("lr",)) -> str | None:
         """Source of public wrappers around the printed entry points (JAX: checks outside ``jax.jit``), or None.
 
-        ``seeded``: the training entry points take ``seed=0`` (a layer draws masks).
+        ``seeded``: the training entry points take ``seed=0`` (a layer draws masks); ``train_arguments``:
+        what follows Y in ``train_step`` (``lr``, or ``state`` and unbound hyperparameters with an optimizer).
         """
         return None
+
+    def optimizer_runtime(self) -> list[str]:
+        """Runtime helper blocks of a module whose train_step applies an optimizer: ``_check_params`` (the arrays in
+        order), ``_check_state`` (reads the module's ``_STATE``) and ``_check_hyper(name, value)``."""
+        raise self._unsupported("optimizer_runtime")
 
     def train_step_doc(self) -> str:
         """The docstring line saying how ``train_step`` changes ``params``."""

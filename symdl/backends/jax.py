@@ -18,7 +18,10 @@ from .printers import JaxIndexPrinter, JaxPrinter
 from .runtime_jax import (
     _batch,
     _check,
+    _check_hyper,
+    _check_params,
     _check_seed,
+    _check_state,
     _finish,
     _finite,
     _prepare,
@@ -107,18 +110,24 @@ class JaxBackend(Backend):
     def entry_point(self, name: str) -> str:
         return f"def _{name}_body("
 
-    def entry_wrappers(self, seeded: bool) -> str:
-        """The public functions: checks outside ``jax.jit``, the printed body and the finiteness flag inside."""
+    def entry_wrappers(self, seeded: bool, train_arguments: tuple[str, ...] = ("lr",)) -> str:
+        """The public functions: checks outside ``jax.jit``, the printed body and the finiteness flag inside.
+
+        ``train_arguments`` follow Y in ``train_step``: ``lr``, or with an optimizer ``state`` and the
+        hyperparameters without a value; then ``train_step`` returns ``(loss, new params, new state)``.
+        """
         blocks = []
+        stateful = "state" in train_arguments
         for name in ("forward", "trace", "loss", "loss_and_grad", "train_step"):
             targets = name not in ("forward", "trace")
             takes_seed = seeded and name != "forward"
             data = "X, Y" if targets else "X"
-            args = ["params", "X", *(["Y"] if targets else []), *(["lr"] if name == "train_step" else [])]
+            args = ["params", "X", *(["Y"] if targets else []), *(train_arguments if name == "train_step" else [])]
             public = [*args, *(["seed=0"] if takes_seed else [])]
             checks = []
             if name == "train_step":
-                checks.append("lr = _check_lr(lr)")
+                checks += [{"lr": "lr = _check_lr(lr)", "state": "state = _check_state(state)"}.get(a, f"{a} = _check_hyper({a!r}, {a})")
+                           for a in train_arguments]
             checks.append(f"arrays, X, {'Y' if targets else '_'} = _check(params, X, {'Y' if targets else 'None'}, "
                           f"{name == 'train_step'}, {targets})")
             call = ["arrays", *args[1:]]
@@ -129,12 +138,17 @@ class JaxBackend(Backend):
             body = "".join(f"    {line}\n" for line in checks)
             text = _WRAPPER.format(name=name, args=", ".join(args), data=data, public=", ".join(public),
                                    doc=_DOCS[name], checks=body, call=", ".join(call))
-            if name == "train_step":
+            if name == "train_step" and stateful:
+                text = text.replace(_DOCS[name], "One optimizer step: returns (the loss before it, new params, new state).")
+            elif name == "train_step":
                 text = text.replace("    _raise_unless_finite(finite)\n    return result\n",
                                     "    _raise_unless_finite(finite)  # before params change\n"
                                     "    value, new = result\n    params.update(new)\n    return value\n")
             blocks.append(text.strip("\n"))
         return "\n\n\n".join(blocks)
+
+    def optimizer_runtime(self) -> list[str]:
+        return [emit_functions(_check_params, _check_state, _check_hyper)]
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent; the new arrays are stored in the dict params "

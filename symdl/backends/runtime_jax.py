@@ -87,6 +87,58 @@ def _check_seed(seed):
     return int(seed)
 
 
+# --- optimizer state: checks outside jax.jit ---
+
+
+def _check_params(params):
+    """The arrays of params in the order of _SPECS (for init_state), else a ValueError."""
+    if not isinstance(params, Mapping) or params.keys() != _KEYS:
+        expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
+        raise ValueError(f"params: expected a dict with exactly {expected}")
+    out = []
+    for name, shape in _SPECS:
+        arr = params[name]
+        if getattr(arr, "dtype", None) != _dtype or getattr(arr, "shape", None) != shape:
+            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
+            raise ValueError(f"params[{name!r}]: expected a {_dtype.name} array of shape {shape}, got {got}")
+        out.append(jnp.asarray(arr))
+    return tuple(out)
+
+
+def _check_state(state):
+    """The optimizer state (_STATE: counters, real scalars, (key, shape) of the slots) as a dict of jax values, else a ValueError."""
+    counters, scalars, slots = _STATE
+    keys = [*counters, *scalars, *(k for k, _ in slots)]
+    if not isinstance(state, Mapping) or set(state) != set(keys):
+        raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
+    out = {}
+    for key in counters:
+        value = state[key]
+        integral = isinstance(value, numbers.Integral) or (getattr(value, "shape", None) == () and jnp.issubdtype(value.dtype, jnp.integer))
+        if isinstance(value, bool) or not integral or int(value) < 0:
+            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
+        out[key] = value
+    for key in scalars:
+        value = state[key]
+        if isinstance(value, bool) or getattr(value, "shape", ()) != () or not bool(jnp.isfinite(jnp.asarray(value, dtype=_dtype))):
+            raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
+        out[key] = value
+    for key, shape in slots:
+        arr = state[key]
+        if getattr(arr, "dtype", None) != _dtype or getattr(arr, "shape", None) != shape:
+            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
+            raise ValueError(f"state[{key!r}]: expected a {_dtype.name} array of shape {shape}, got {got}")
+        out[key] = jnp.asarray(arr)
+    return out
+
+
+def _check_hyper(name, value):
+    """A hyperparameter given at call time as a finite float, else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
+        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
+    return float(value)
+
+
 # --- custom-gradient modules ---
 
 

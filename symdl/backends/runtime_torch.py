@@ -59,6 +59,55 @@ def _check(params, X, Y, writable=False, targets=True):
     return (*out, X, Y)
 
 
+# --- optimizer state ---
+
+
+def _check_params(params):
+    """The tensors of params in the order of _SPECS (for init_state), else a ValueError."""
+    if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
+        raise ValueError(f"params: expected a dict with exactly {', '.join(f'{n} {s}' for n, s in _SPECS)}")
+    out = []
+    for name, shape in _SPECS:
+        arr = params[name]
+        if not isinstance(arr, torch.Tensor) or arr.dtype != _dtype or tuple(arr.shape) != shape:
+            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
+            raise ValueError(f"params[{name!r}]: expected a {_dtype} tensor of shape {shape}, got {got}")
+        out.append(arr)
+    return tuple(out)
+
+
+def _check_state(state):
+    """A ValueError naming what is wrong with the optimizer state (_STATE: counters, real scalars, (key, shape) of the slots)."""
+    counters, scalars, slots = _STATE
+    keys = [*counters, *scalars, *(k for k, _ in slots)]
+    if not isinstance(state, Mapping) or not hasattr(state, "__setitem__") or set(state) != set(keys):
+        raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
+    for key in counters:
+        value = state[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
+    for key in scalars:
+        value = state[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
+            raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
+    seen = {}
+    for key, shape in slots:
+        arr = state[key]
+        if not isinstance(arr, torch.Tensor) or arr.dtype != _dtype or tuple(arr.shape) != shape:
+            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
+            raise ValueError(f"state[{key!r}]: expected a {_dtype} tensor of shape {shape}, got {got}")
+        if id(arr) in seen:  # one tensor under two keys would be updated twice
+            raise ValueError(f"state[{key!r}] is the same tensor as state[{seen[id(arr)]!r}]; each slot needs its own")
+        seen[id(arr)] = key
+
+
+def _check_hyper(name, value):
+    """A hyperparameter given at call time as a finite float, else a ValueError."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
+        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
+    return float(value)
+
+
 # --- custom-gradient modules ---
 
 

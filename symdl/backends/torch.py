@@ -18,6 +18,9 @@ from .runtime_torch import (
     _batch,
     _broadcast_shape,
     _check,
+    _check_hyper,
+    _check_params,
+    _check_state,
     _finish,
     _prepare,
     _save,
@@ -39,6 +42,7 @@ class TorchBackend(Backend):
     title = "PyTorch"
     noun = "torch tensors"
     imports = ("import torch",)
+    out_functions: ClassVar = {"multiply": "torch.mul", "divide": "torch.div", "square": "torch.square"}
     seed_limit = "2**63"
     init_spelling: ClassVar = (
         ["generator = torch.Generator().manual_seed(int(seed))"],
@@ -71,6 +75,9 @@ class TorchBackend(Backend):
 
     def entry_point(self, name: str) -> str:
         return f"@torch.no_grad()\ndef {name}("
+
+    def optimizer_runtime(self) -> list[str]:
+        return [emit_functions(_check_params, _check_state, _check_hyper)]
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "

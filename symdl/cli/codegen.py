@@ -14,11 +14,13 @@ from .common import (
     input_symbol,
     parse_layers,
     parse_params,
+    parse_value,
 )
 
 __all__ = ["cmd_codegen"]
 
-_NETWORK_FLAGS = ("activation_param", "output_activation_param", "loss_param", "penalty", "penalty_param", "batchnorm", "dropout")
+_NETWORK_FLAGS = ("activation_param", "output_activation_param", "loss_param", "penalty", "penalty_param", "batchnorm", "dropout",
+                  "optimizer", "optimizer_param")
 _RULE_FLAGS = ("wrt", "param", "symbol")
 
 
@@ -45,7 +47,35 @@ def _network(args: argparse.Namespace) -> Any:
         output_activation_params=parse_params(args.output_activation_param, allow_symbolic=False),
         batchnorm=args.batchnorm,
         dropout=args.dropout,
+        optimizer=_optimizer(args),
     )
+
+
+def _optimizer(args: argparse.Namespace) -> Any:
+    """``--optimizer NAME`` with its ``--optimizer-param K=V`` (numbers; true/false for options), or None."""
+    from ..optim.registry import optimizer
+
+    if args.optimizer is None:
+        if args.optimizer_param:
+            raise UsageError("--optimizer-param given without --optimizer")
+        return None
+    values: dict[str, object] = {}
+    for item in args.optimizer_param:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not key or not sep:
+            raise UsageError(f"--optimizer-param {item!r}: expected NAME=VALUE")
+        if key in values:
+            raise UsageError(f"--optimizer-param {key!r} given twice")
+        flag = text.strip().lower()
+        try:
+            values[key] = flag == "true" if flag in ("true", "false") else parse_value(key, text)
+        except UsageError as error:
+            raise UsageError(str(error).replace("--param", "--optimizer-param", 1)) from None
+    try:
+        return optimizer(args.optimizer, **values)
+    except (TypeError, ValueError) as error:
+        raise UsageError(f"--optimizer {args.optimizer}: {error}".splitlines()[0]) from None
 
 
 def _codegen_source(args: argparse.Namespace) -> str:

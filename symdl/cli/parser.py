@@ -167,6 +167,10 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     net.add_argument("--batchnorm", action="store_true", help="batch norm before each hidden activation")
     net.add_argument("--dropout", type=float, metavar="P", help="inverted dropout on hidden layers, dropping each unit with probability P, 0 ≤ P < 1 (PyTorch's Dropout(p))")
     net.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype (default: float64)")
+    net.add_argument("--optimizer", metavar="NAME", help="train_step applies this optimizer with a state dict "
+                     "(init_state(params)); default: plain gradient descent, train_step(params, X, Y, lr)")
+    net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
+                     help="a hyperparameter of --optimizer, e.g. lr=0.01 (repeatable; true/false for options)")
 
 
 def _add_report_arguments(command: argparse.ArgumentParser) -> None:

@@ -30,10 +30,11 @@ from ..backprop.equations import (
     LossForms,
     VectorRuleCall,
 )
+from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
-from .kernel import KernelPrinter, printable
+from .kernel import printable
 from .naming import bias_name, grad_name, parameter_name, weight_name
-from .optimizer import print_update
+from .optimizer import print_init_state, print_update
 from .statements import Scope, StatementPrinter, kernel_function_name
 
 __all__ = ["NetworkSource", "buffer_names", "parameter_names", "print_network"]
@@ -92,9 +93,9 @@ def _mask_names(eqs: BackpropEquations) -> list[str]:
     return [f"{m.name}{layer.index}" for layer in eqs.layers for part in layer.parts for m in part.masks()]
 
 
-def _update_lines(params: Sequence[str], printer: KernelPrinter) -> list[str]:
+def _update_lines(params: Sequence[str], backend: Backend) -> list[str]:
     """Gradient descent with η given per call, W ← W − η·g (:func:`symdl.optim.sgd`), printed: ``g *= lr`` then ``W -= g``."""
-    code = print_update(sgd(lr=None), params, printer, functional=False, keep_step=False)
+    code = print_update(sgd(lr=None), params, backend.printer(), functional=False, keep_step=False, backend=backend)
     return [*code.compute, *code.write]
 
 
@@ -105,6 +106,7 @@ def print_network(
     widths: Sequence[int] | None = None,
     inference: BackpropEquations | None = None,
     backend: str | Backend = "numpy",
+    optimizer: Optimizer | None = None,
 ) -> NetworkSource:
     """Source of ``forward``, ``trace`` (every zˡ and aˡ), ``loss``, ``loss_and_grad`` and ``train_step`` for ``eqs``.
 
@@ -124,6 +126,15 @@ def print_network(
     :class:`symdl.backends.Backend`) picks the array library; a functional
     backend's namespace provides the pure ``_unpack(params, X, Y)`` in place
     of ``_check`` and ``_check_lr``.
+
+    With an ``optimizer`` (:class:`symdl.optim.Optimizer`), ``train_step(params,
+    X, Y, state[, hyperparameters without a value][, seed])`` applies its
+    update (:func:`symdl.codegen.optimizer.print_update`) with the optimizer
+    state dict ``state``, and ``init_state(params)`` gives that dict; the
+    namespace then also provides ``_check_params`` (params alone, the arrays in
+    order), ``_check_state`` (validates ``state``) and ``_check_hyper(name,
+    value)``. A functional backend's ``train_step`` returns
+    ``(loss, new params, new state)``.
     """
     array = get_backend(backend)
     check = "_unpack" if array.functional else "_check"
@@ -176,7 +187,13 @@ def print_network(
     grads = ", ".join(f"{p!r}: {grad_name(p)}" for p in params)
     sources.append(_def("loss_and_grad", f"params, X, Y{seed}", [*header, *body, f"return loss, {{{grads}}}"]))
     # Every step is scaled before any parameter is written: an overflow raises with params untouched.
-    update = _update_lines(params, array.printer())
+    if optimizer is None:
+        update = _update_lines(params, array)
+        arguments, new_state = ["lr"], None
+    else:
+        code = print_update(optimizer, params, array.printer(), functional=array.functional, backend=array)
+        update, arguments, new_state = [*code.compute, *code.write], ["state", *code.arguments], code.new_state
+        sources.append(_def("init_state", "params", print_init_state(optimizer, params, array, f"{', '.join([*params, *buffers])}, = _check_params(params)")))
     for layer in eqs.layers:
         for change in (c for part in layer.parts for c in part.state_updates()):
             l = layer.index
@@ -184,14 +201,26 @@ def print_network(
             call = f"{change.kernel}({', '.join(f'{n}{l}' for n in (*change.buffers, *change.inputs))}, X.shape[0])"
             # Immutable arrays: the buffers come back as new arrays instead of being written in place.
             update.append(f"{targets} = {call}" if array.functional else call)
-    train_head = [*([] if array.functional else ["lr = _check_lr(lr)"]), f"{unpack} = {check}(params, X, Y, True)", *masks]
+    checks = [] if array.functional else [_argument_check(a) for a in arguments]
+    train_head = [*checks, f"{unpack} = {check}(params, X, Y, True)", *masks]
     if array.functional:  # immutable arrays: the new values are returned, the caller stores them
         new = ", ".join(f"{p!r}: {p}" for p in (*params, *buffers))
         result = f"return loss, {{{new}}}"
+        if new_state is not None:
+            result += ", {" + ", ".join(f"{k!r}: {v}" for k, v in new_state.items()) + "}"
     else:
         result = "return loss"
-    sources.append(_def("train_step", f"params, X, Y, lr{seed}", [*train_head, *body, *update, result]))
+    sources.append(_def("train_step", f"params, X, Y, {', '.join(arguments)}{seed}", [*train_head, *body, *update, result]))
     return NetworkSource(source="\n\n".join(sources), kernels=kernels)
+
+
+def _argument_check(name: str) -> str:
+    """The check of one train_step argument: the learning rate's range, the optimizer state, another hyperparameter."""
+    if name == "lr":
+        return "lr = _check_lr(lr)"
+    if name == "state":
+        return "_check_state(state)"
+    return f"{name} = _check_hyper({name!r}, {name})"
 
 
 def _loss_value(

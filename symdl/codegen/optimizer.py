@@ -1,27 +1,39 @@
 """An optimizer's update (:class:`symdl.optim.Optimizer`) → the lines of ``train_step`` that apply it.
 
-The update is printed from its SymPy assignments with the backend's printer.
-The step's scalars — every subexpression of the step t and the global state
-alone, such as 1 − β₁ᵗ — are computed once per step, not once per parameter.
-Every new value is computed before anything is written, so that a failure
-leaves params and state as they were. ``w ← w − s`` prints as ``W -= s`` (in
-place); in-place backends rebind the state dict's entries to the new arrays,
-a functional one (JAX) returns them.
+The update is printed from its SymPy assignments with the backend's printer;
+nothing here names an optimizer. The step's scalars — every subexpression of
+the step t and the global state alone, such as 1 − β₁ᵗ — are computed once per
+step, not once per parameter. ``w ← w − s`` prints as ``W -= s``, with s built
+in the gradient buffer (nothing reads it after the update), and params are
+written only after every parameter's step is computed.
+
+Backends that write in place (:attr:`symdl.backends.Backend.out_functions`:
+numpy, torch) build each value in one buffer with ``out=`` calls
+(:class:`symdl.codegen.inplace.InplaceEmitter`) and update a slot in its own
+array where the expression allows it (``m *= β₁; m += (1−β₁)·g``), as
+``torch.optim`` does; the entry point checks params, data, state and
+hyperparameters before this code runs, so a refused call changes nothing. A
+functional backend (JAX) prints plain expressions and returns the new values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
-from ..optim.base import G, Optimizer, T, W
+from ..optim.base import Assignment, G, Optimizer, T, W
+from .inplace import InplaceEmitter
 from .kernel import printable
 from .naming import grad_name
 
-__all__ = ["ScalarPrinter", "UpdateCode", "print_update", "state_key", "state_keys"]
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+
+__all__ = ["ScalarPrinter", "UpdateCode", "print_init_state", "print_update", "state_key", "state_keys"]
 
 
 def state_key(slot: str, param: str) -> str:
@@ -36,15 +48,6 @@ def state_keys(optimizer: Optimizer, params: Sequence[str]) -> list[str]:
     ]
 
 
-class ScalarPrinter(PythonCodePrinter):
-    """Python numbers with the ``math`` module (``math.cos(math.pi*t)``): the step's scalars for a library whose array
-    functions refuse plain numbers (``torch.cos(1.0)``). The module printing it must ``import math``."""
-
-    def _print_Mod(self, expr: sp.Mod) -> str:
-        # SymPy's own `a*b % c` binds as (a*b) % c; Python's % is SymPy's Mod (the sign of the divisor).
-        return f"(({self._print(expr.args[0])}) % ({self._print(expr.args[1])}))"
-
-
 @dataclass(frozen=True)
 class UpdateCode:
     """The printed update: ``compute`` (new values into fresh names), ``write`` (store them), and the names the
@@ -54,6 +57,24 @@ class UpdateCode:
     write: tuple[str, ...]
     arguments: tuple[str, ...]
     new_state: dict[str, str]  # state key → the name holding its new value (for a functional backend's return)
+
+
+class ScalarPrinter(PythonCodePrinter):
+    """Python scalars with ``math``: the step's own numbers (t, 1/(1 − β₁ᵗ), η(t)) in an eager backend.
+
+    ``torch.cos`` takes no Python float, and ``numpy.cos`` would return a
+    float64 scalar that promotes a float32 network's arithmetic; ``math.cos``
+    gives a Python float, which both treat as weak. A remainder is printed
+    with its own parentheses (``((t + 6) % 7)``): SymPy's Python printer
+    leaves them out inside a product.
+    """
+
+    def __init__(self) -> None:
+        super().__init__({"fully_qualified_modules": True})
+
+    def _print_Mod(self, expr: sp.Mod) -> str:
+        a, b = expr.args
+        return f"(({self._print(a)}) % ({self._print(b)}))"
 
 
 def _hoist(exprs: list[sp.Expr], scalars: set[sp.Symbol], prefix: str) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
@@ -74,15 +95,15 @@ def _hoist(exprs: list[sp.Expr], scalars: set[sp.Symbol], prefix: str) -> tuple[
 
 
 def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *, functional: bool,
-                 state: str = "state", keep_step: bool = True, scalar_printer: object | None = None) -> UpdateCode:
+                 state: str = "state", keep_step: bool = True, backend: Backend | None = None) -> UpdateCode:
     """The lines of one optimizer step for the parameters ``params`` (their gradients are ``g<name>``).
 
     Without ``keep_step`` an update that needs no state at all (gradient
     descent with a constant η) reads and writes none: the classic
-    ``train_step(params, X, Y, lr)``. ``scalar_printer`` (default: ``printer``)
-    prints the once-per-step scalars — the global update and the hoisted
-    expressions of t — for a library whose array functions refuse Python
-    numbers (``torch.cos(t)``): :class:`ScalarPrinter`.
+    ``train_step(params, X, Y, lr)``. With a ``backend`` that writes in place
+    (:attr:`symdl.backends.Backend.out_functions`), every new value is built
+    in one buffer with ``out=`` calls (:class:`symdl.codegen.inplace.InplaceEmitter`):
+    a slot in its own array, the step in the dead gradient buffer.
     """
     global_update, update = optimizer.bound()
     unbound = optimizer.unbound()
@@ -92,7 +113,9 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         e.has(T) for _, e in (*global_update[1:], *update)
     )
     doprint = printer.doprint  # type: ignore[attr-defined]
-    scalar_doprint = (scalar_printer or printer).doprint  # type: ignore[attr-defined]
+    out_functions = None if functional or backend is None else backend.out_functions
+    # The step's scalars: Python floats in an eager backend; traced arrays (printed by the backend) under jax.jit.
+    scalar = ScalarPrinter().doprint if out_functions is not None else doprint
     compute: list[str] = []
     write: list[str] = []
     new_state: dict[str, str] = {}
@@ -103,48 +126,137 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         for target, expr in global_update:
             name = global_names.get(target, sp.Symbol(target.name, real=True))
             value = printable(expr.xreplace({**global_names, **free_names}), optimizer.name)
-            compute.append(f"{name} = {scalar_doprint(value)}")
+            compute.append(f"{name} = {scalar(value)}")
             if target in global_names:
                 new_state[target.name] = name.name
     scalar_symbols = set(global_names.values()) | set(free_names.values())
     per_param: list[list[sp.Expr]] = []
-    renames: list[dict[sp.Symbol, sp.Symbol]] = []
     for p in params:
         names = {W: sp.Symbol(p, real=True), G: sp.Symbol(grad_name(p), real=True), **global_names, **free_names}
         for slot in optimizer.parameter_slots:
             names[slot.symbol] = sp.Symbol(state_key(slot.name, p), real=True)
-        renames.append(names)
         per_param.append([printable(e.xreplace(names), optimizer.name) for _, e in update])
     flat = [e for exprs in per_param for e in exprs]
     hoisted, flat = _hoist(flat, scalar_symbols, "_step")
-    compute += [f"{s} = {scalar_doprint(v)}" for s, v in hoisted]
-    hoisted_names = {s for s, _ in hoisted}
-    k = 0
-    for p, names, exprs in zip(params, renames, per_param):
-        for slot in optimizer.parameter_slots:
-            compute.append(f"{names[slot.symbol]} = {state}[{state_key(slot.name, p)!r}]")
-        for (target, _), _expr in zip(update, exprs):
-            value = flat[k]
-            k += 1
-            if target == W:
-                step = sp.expand(sp.Symbol(p, real=True) - value) if value.has(sp.Symbol(p, real=True)) else None
-                grad = sp.Symbol(grad_name(p), real=True)
-                if step is not None and not step.has(sp.Symbol(p, real=True)):
-                    scale = sp.simplify(step / grad)
-                    if not functional and not scale.free_symbols - scalar_symbols - hoisted_names:
-                        # s = c·g with c a scalar: scale the dead gradient buffer in place, no new array.
-                        compute.append(f"{grad} *= {doprint(scale)}")
-                        write.append(f"{p} -= {grad}")
-                    else:
-                        compute.append(f"_s{p} = {doprint(step)}")
-                        write.append(f"{p} = {p} - _s{p}" if functional else f"{p} -= _s{p}")
-                else:
-                    compute.append(f"_new{p} = {doprint(value)}")
-                    write.append(f"{p} = _new{p}" if functional else f"{p}[...] = _new{p}")
-            else:
-                compute.append(f"{names.get(target, target)} = {doprint(value)}")
-        for slot in optimizer.parameter_slots:
-            new_state[state_key(slot.name, p)] = names[slot.symbol].name
-    if uses_state and not functional:
-        write += [f"{state}[{key!r}] = {name}" for key, name in new_state.items()]
+    compute += [f"{s} = {scalar(v)}" for s, v in hoisted]
+    scalars = scalar_symbols | {s for s, _ in hoisted}
+    n = len(update)
+    for k, p in enumerate(params):
+        lines, slots = _parameter_update(optimizer, p, update, flat[k * n:(k + 1) * n], scalars, printer,
+                                         functional, out_functions, backend, state)
+        compute += lines[0]
+        write += lines[1]
+        new_state.update(slots)
+    if uses_state and not functional:  # a slot updated in its own array needs no write
+        per_parameter = {state_key(s.name, p) for p in params for s in optimizer.parameter_slots}
+        write += [f"{state}[{key!r}] = {name}" for key, name in new_state.items() if key != name or key not in per_parameter]
     return UpdateCode(tuple(compute), tuple(write), arguments, new_state if uses_state else {})
+
+
+def _parameter_update(optimizer: Optimizer, p: str, update: Sequence[Assignment], values: Sequence[sp.Expr],
+                      scalars: set[sp.Symbol], printer: object, functional: bool, out_functions: Mapping[str, str] | None,
+                      backend: Backend | None, state: str) -> tuple[tuple[list[str], list[str]], dict[str, str]]:
+    """((compute lines, write lines), state key → new value's name) of one parameter's assignments, in order.
+
+    An assignment to a slot updates its array in place where the backend can
+    (else it gets a new name, ``_m_W1``, stored in the state dict at the end);
+    one to the gradient rebinds it (in place, its
+    buffer is the step's own); one to w before the last stands for its value in
+    the assignments after it; the last one gives w, written as ``W -= step``
+    (the step w − (new w) computed before the write, so it may read w), or as
+    ``W[...] = new`` where the new w does not contain w.
+    """
+    doprint = printer.doprint  # type: ignore[attr-defined]
+    w, g = sp.Symbol(p, real=True), sp.Symbol(grad_name(p), real=True)
+    slot_keys = {s.symbol: sp.Symbol(state_key(s.name, p), real=True) for s in optimizer.parameter_slots}
+    compute = [f"{key} = {state}[{key.name!r}]" for key in slot_keys.values()]
+    write: list[str] = []
+    current: dict[sp.Symbol, sp.Expr] = {}  # a symbol → what it stands for now (a new name, or w's expression)
+    new_slots: dict[str, str] = {}
+    emitter = None if out_functions is None else InplaceEmitter(printer, out_functions, backend.module, scalars)  # type: ignore[union-attr]
+
+    def emit(value: sp.Expr, dest: str, fresh: bool, scratch: str | None = None) -> str:
+        if emitter is None:
+            compute.append(f"{dest} = {doprint(value)}")
+            return dest
+        emitter.lines = []
+        name = emitter.into(value, dest, fresh, scratch)
+        compute.extend(emitter.lines)
+        return name
+
+    def read_after(i: int) -> set[sp.Symbol]:
+        """The symbols the assignments after the i-th read (w standing for its expression so far)."""
+        later = set().union(*(v.free_symbols for v in values[i + 1:]))
+        return later | current[w].free_symbols if w in later and w in current else later
+
+    for i, ((target, _), raw) in enumerate(zip(update, values)):
+        value = raw.xreplace(current)
+        if target == W and i < len(update) - 1:
+            current[w] = value
+        elif target == W:
+            # w − step: the step is computed into a buffer before w is written, so it may read w (decoupled decay).
+            step = sp.expand(w - value) if value.has(w) else None
+            if step is None or step.has(w) and emitter is None:
+                emit(value, f"_new{p}", True)
+                write.append(f"{p} = _new{p}" if functional else f"{p}[...] = _new{p}")
+            elif emitter is not None:  # the gradient is read by nothing after the last assignment: the step's buffer
+                write.append(f"{p} -= {emit(step, current.get(g, g).name, False)}")
+            elif not functional and not (sp.simplify(step / g).free_symbols - scalars):
+                # s = c·g with c a scalar: scale the dead gradient buffer (an immutable array: a rebinding).
+                compute.append(f"{g} *= {doprint(sp.simplify(step / g))}")
+                write.append(f"{p} -= {g}")
+            else:
+                emit(step, f"_s{p}", True)
+                write.append(f"{p} = {p} - _s{p}" if functional else f"{p} -= _s{p}")
+        elif target == G:
+            pending = w in current and g in current[w].free_symbols  # w's expression still reads the old gradient
+            name = emit(value, f"{g.name}_" if pending else g.name, pending or emitter is None)
+            current[g] = sp.Symbol(name, real=True)
+        elif target in slot_keys and emitter is not None and not (w in current and slot_keys[target] in current[w].free_symbols):
+            # The slot's own array, in place (m *= β₁; m += …): every check has passed before the first write.
+            # (Not when w's pending expression still reads the slot's old value.)
+            key = slot_keys[target]
+            g_now = current.get(g, g)
+            scratch = None if g_now in read_after(i) else g_now.name  # the gradient, dead after this: a term's buffer
+            name = emit(value, key.name, False, scratch)
+            current[key] = sp.Symbol(name, real=True)
+            new_slots[key.name] = name
+        else:
+            key = slot_keys.get(target, target)
+            name = emit(value, key.name if functional else f"_{key.name}", True)
+            current[key] = sp.Symbol(name, real=True)
+            if target in slot_keys:
+                new_slots[key.name] = name
+    return (compute, write), new_slots
+
+
+def print_init_state(optimizer: Optimizer, params: Sequence[str], backend: Backend, head: str) -> list[str]:
+    """The body of ``init_state(params)``: ``head`` (binds every parameter's array by its name), then the state dict.
+
+    Each slot's value before the first step is printed from its SymPy
+    ``init`` (an expression of w and the hyperparameters): a constant c as
+    ``zeros_like(W)`` / ``full_like(W, c)``, else ``zeros_like(W) + init(W)``;
+    an integer global slot (the step t) is a Python int, a real one a float.
+    """
+    values = optimizer.values()
+    doprint = backend.printer().doprint
+    entries = []
+    for slot in optimizer.global_slots:
+        init = slot.init.xreplace(values)
+        if init.free_symbols:
+            raise ValueError(f"{optimizer.name}: the initial {slot.name} = {init} needs values for {sorted(map(str, init.free_symbols))}")
+        entries.append(f"{slot.name!r}: {int(init) if slot.symbol.is_integer else float(init)!r}")
+    for p in params:
+        w = sp.Symbol(p, real=True)
+        for slot in optimizer.parameter_slots:
+            init = slot.init.xreplace(values).xreplace({W: w})
+            if init.free_symbols - {w}:
+                raise ValueError(f"{optimizer.name}: the initial {slot.name} = {init} needs values for "
+                                 f"{sorted(map(str, init.free_symbols - {w}))}")
+            if not init.free_symbols:
+                c = float(init)
+                code = f"{backend.module}.zeros_like({p})" if c == 0 else f"{backend.module}.full_like({p}, {c!r})"
+            else:
+                code = f"{backend.module}.zeros_like({p}) + ({doprint(printable(init, optimizer.name))})"
+            entries.append(f"{state_key(slot.name, p)!r}: {code}")
+    return [head, "return {" + ", ".join(entries) + "}"]

@@ -195,13 +195,17 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     ``trace(params, X)``, ``loss(params, X, Y)``, ``loss_and_grad(params, X,
     Y)`` and ``train_step(params, X, Y, lr)`` (with ``seed=0`` where the
     network has dropout), with the conventions and numbers of
-    ``network.compile(dtype)``.
+    ``network.compile(dtype)``. A network with an optimizer gives
+    ``init_state(params)`` and ``train_step(params, X, Y, state)`` instead.
     """
     from ..network.checks import (
         LR_RANGE,
         check_arguments,
         check_batch,
+        check_hyperparameter,
         check_learning_rate,
+        check_params,
+        check_state,
         params_error,
     )
     from ..network.compiled import module_header
@@ -235,6 +239,19 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
         ),
         init_block(compiled),
     ]  # fmt: skip
+    optimizer = compiled.optimizer
+    if optimizer is not None:
+        counters, scalars, slots = compiled.state_specs()
+        blocks[-1:-1] = [
+            helper_source(check_params, {"check_params": "_check_params_arrays", "params_error": "_params_error"}),
+            helper_source(check_state, {"check_state": "_check_state_dict"}),
+            helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper"}),
+            f"_STATE = ({counters!r}, {scalars!r}, {slots!r})\n",
+            function_source("_check_params", "params", "The parameter arrays in order; ValueError if wrong.",
+                            ["return _check_params_arrays(_SPECS, _dtype, params)"]),
+            function_source("_check_state", "state", "The optimizer state: ValueError naming what is wrong.",
+                            ["_check_state_dict(*_STATE, _dtype, state)"]),
+        ]
     from ..rulebook.registry import rule as get_rule
 
     for name in sorted(compiled.kernels):
@@ -245,9 +262,14 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     blocks += network.layer_blocks(get_backend("numpy"), inline=False)
     blocks.append(body)
 
-    entry = ["init_params", "forward", "trace", "loss", "loss_and_grad", "train_step"]
+    entry = ["init_params", "forward", "trace", "loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
     eqs = network.equations().latex()
     seed = ", seed=0" if network.seeded else ""
+    step = f"train_step(params, X, Y, lr{seed}): one step of plain gradient descent in place; returns the loss before it."
+    if optimizer is not None:
+        extra = "".join(f", {h.name}" for h in optimizer.unbound())
+        step = (f"train_step(params, X, Y, state{extra}{seed}): one step of {optimizer!r} on params and the dict "
+                "state = init_state(params), in place; returns the loss before it.")
     conventions = [
         "params: dict of numpy arrays "
         + ", ".join(f"{n} {s}" for n, s in compiled.param_shapes.items())
@@ -255,7 +277,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
         + ".",
         f"X: (batch, {network.layers[0]}), Y: (batch, {network.layers[-1]}), arrays of {dtype.name}; zˡ = aˡ⁻¹ Wˡᵀ + bˡ row by row.",
         "loss: per-sample sum over output units of the loss, averaged over the batch, plus the penalty on the weights.",
-        f"train_step(params, X, Y, lr{seed}): one step of plain gradient descent in place; returns the loss before it.",
+        step,
         "forward uses batch-norm running statistics and no dropout; trace, loss, loss_and_grad and train_step train."
         if any(network.parts) else "forward, trace, loss and loss_and_grad do not change params.",
     ]
@@ -265,5 +287,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
         ("Equations (LaTeX)", [f"{label}: {text}" for label, text in eqs]),
     ]
     title = f"numpy code for a network: {_HEADER.format(version=__version__)}"
-    imports = ["import numbers", "from collections.abc import Mapping", "import numpy"]
+    mappings = "Mapping, MutableMapping" if optimizer is not None else "Mapping"
+    imports = [*(["import math"] if optimizer is not None else []), "import numbers", f"from collections.abc import {mappings}",
+               "import numpy"]
     return module_source(module_docstring(title, sections), imports, entry, blocks)

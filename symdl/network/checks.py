@@ -9,11 +9,14 @@ generated code checks its arguments with the very text symdl runs.
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
-__all__ = ["LR_RANGE", "check_arguments", "check_batch", "check_learning_rate", "params_error"]
+__all__ = [
+    "LR_RANGE", "check_arguments", "check_batch", "check_hyperparameter", "check_learning_rate", "check_params", "check_state",
+    "params_error",
+]
 
 
 def check_arguments(
@@ -123,3 +126,65 @@ def check_learning_rate(lr: object) -> float:
     if not (LR_RANGE[0] <= value <= LR_RANGE[1]):
         raise ValueError(f"lr: expected a positive finite number from 1.2e-38 to 3.4e38, got {lr!r}")
     return value
+
+
+def check_hyperparameter(name: str, value: object) -> float:
+    """A hyperparameter given at call time (``train_step(…, momentum)``) as a finite float, else a ValueError."""
+    try:
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else float("nan")
+    except OverflowError:
+        number = float("inf")
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
+    return number
+
+
+def check_params(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype, params: object) -> tuple[np.ndarray, ...]:
+    """The arrays of ``params`` in the order of ``specs`` (name, shape), or the ValueError of :func:`params_error`."""
+    if not isinstance(params, Mapping) or len(params) != len(specs):
+        params_error(specs, dtype, params)
+    out = []
+    for name, shape in specs:
+        arr = params.get(name)
+        if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
+            params_error(specs, dtype, params)
+        out.append(arr)
+    return tuple(out)
+
+
+def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tuple[tuple[str, tuple[int, ...]], ...],
+                dtype: np.dtype, state: object) -> None:
+    """A ValueError naming what is wrong with an optimizer's ``state``, else nothing.
+
+    ``counters`` are the integer global slots (the step t ≥ 0), ``scalars`` the
+    real ones, ``slots`` the per-parameter arrays (key, shape) of ``dtype``.
+    train_step updates the slot arrays in place and stores t in the same dict: it must be mutable, its arrays
+    writable and distinct.
+    """
+    expected = ", ".join([*counters, *scalars, *(f"{k} {s}" for k, s in slots)])
+    if not isinstance(state, MutableMapping):
+        raise ValueError(f"state: expected the dict of init_state(params) ({expected}), got {type(state).__name__}")
+    known = {*counters, *scalars, *(k for k, _ in slots)}
+    if state.keys() != known:
+        missing = [k for k in (*counters, *scalars, *(k for k, _ in slots)) if k not in state]
+        extra = sorted(str(k) for k in state if k not in known)
+        raise ValueError(f"state: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected} (from init_state)")
+    for key in counters:
+        value = state[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
+    for key in scalars:
+        value = state[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+            raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
+    seen: dict[int, str] = {}
+    for key, shape in slots:
+        arr = state[key]
+        if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
+            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {getattr(arr, 'shape', '')}".strip()
+            raise ValueError(f"state[{key!r}]: expected a numpy array of {dtype} with shape {shape}, got {got}")
+        if not arr.flags.writeable:
+            raise ValueError(f"state[{key!r}] is read-only; train_step updates the state's arrays in place")
+        if id(arr) in seen:  # one array under two keys would be updated twice
+            raise ValueError(f"state[{key!r}] is the same array as state[{seen[id(arr)]!r}]; each slot needs its own")
+        seen[id(arr)] = key

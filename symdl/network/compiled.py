@@ -7,6 +7,7 @@ layers' kernels and masks, the argument checks) are bound in its namespace.
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Mapping
 from functools import cached_property
@@ -18,13 +19,21 @@ import sympy as sp
 from ..backprop.equations import BackpropEquations
 from ..codegen.naming import layer_of
 from ..codegen.network import buffer_names, parameter_names, print_network
+from ..codegen.optimizer import state_keys
 from ..layers.base import Parameter
 from ..rulebook.registry import rule
-from .checks import check_arguments, check_learning_rate
+from .checks import (
+    check_arguments,
+    check_hyperparameter,
+    check_learning_rate,
+    check_params,
+    check_state,
+)
 from .rule_forms import loss_forms
 from .stack import layer_specs
 
 if TYPE_CHECKING:
+    from ..optim.base import Optimizer
     from .model import Network
 
 __all__ = ["CompiledNetwork", "module_header"]
@@ -37,6 +46,12 @@ class CompiledNetwork:
     → {"z1": …, "a1": …, …}; ``loss(params, X, Y)`` → C;
     ``loss_and_grad(params, X, Y)`` → (C, grads with the keys of params);
     ``train_step(params, X, Y, lr)`` → C before one in-place gradient step.
+
+    With an optimizer (``Network(…, optimizer="adam")``): ``init_state(params)``
+    → the optimizer state (keys :func:`symdl.codegen.optimizer.state_keys`) and
+    ``train_step(params, X, Y, state)`` → C before one step of the optimizer,
+    params and state updated in place (hyperparameters without a value follow
+    ``state`` as arguments).
     """
 
     def __init__(self, network: Network, dtype: np.dtype, equations: BackpropEquations | None = None) -> None:
@@ -56,15 +71,20 @@ class CompiledNetwork:
             (w,) = network.penalty.inputs
             penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
         inference = network._equations(output_form=True, training=False) if any(network.parts) else None
-        printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference)
+        printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference,
+                                optimizer=network.optimizer)
         self._source = module_header(network, dtype) + printed.source
         self.kernels = dict(printed.kernels)  # python name → (vector rule, "value" | "vjp"), for symdl.export.standalone
         namespace: dict[str, object] = {
+            "math": math,
             "numpy": np,
             "_dtype": dtype,
             "_t": dtype.type,
             "_check": self._check,
             "_check_lr": check_learning_rate,
+            "_check_params": self._check_params,
+            "_check_state": self._check_state,
+            "_check_hyper": check_hyperparameter,
         }
         namespace.update(self._layer_kernels())
         for kernel_name, (rule_name, role) in printed.kernels.items():
@@ -77,9 +97,15 @@ class CompiledNetwork:
         self.loss = namespace["loss"]
         self.loss_and_grad = namespace["loss_and_grad"]
         self.train_step = namespace["train_step"]
+        self._init_state = namespace.get("init_state")
 
     def __repr__(self) -> str:
         return f"{self.network!r}.compile({self.dtype.name!r})"
+
+    @property
+    def optimizer(self) -> Optimizer | None:
+        """The optimizer train_step applies (None: plain gradient descent with ``lr`` per call)."""
+        return self.network.optimizer
 
     def _shapes(self) -> dict[str, tuple[int, ...]]:
         """Every key of params (trainable, then buffers) with its shape: W is (nₗ, nₗ₋₁), the rest (nₗ,)."""
@@ -156,7 +182,30 @@ class CompiledNetwork:
                 folded[name] = arrays[name].copy()
         return plain, {k: folded[k] for k in plain.param_names}
 
+    def init_state(self, params: Mapping[str, np.ndarray]) -> dict[str, object]:
+        """The optimizer's state before the first step: {"t": 0, "m_W1": zeros like W1, …} (printed from the slots' init)."""
+        if self._init_state is None:
+            raise ValueError("init_state: this network has no optimizer; give one with Network(..., optimizer='adam')")
+        return self._init_state(params)
+
+    def state_specs(self) -> tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, tuple[int, ...]], ...]]:
+        """(integer global slots, real global slots, (key, shape) of every per-parameter slot): what state holds."""
+        opt = self.optimizer
+        if opt is None:
+            return (), (), ()
+        counters = tuple(s.name for s in opt.global_slots if s.symbol.is_integer)
+        scalars = tuple(s.name for s in opt.global_slots if not s.symbol.is_integer)
+        keys = state_keys(opt, self.param_names)[len(opt.global_slots):]
+        shapes = [self.param_shapes[p] for p in self.param_names for _ in opt.parameter_slots]
+        return counters, scalars, tuple(zip(keys, shapes))
+
     # --- argument checks (called first by the generated functions) -----------
+
+    def _check_params(self, params: object) -> tuple[np.ndarray, ...]:
+        return check_params(self._specs, self.dtype, params)
+
+    def _check_state(self, state: object) -> None:
+        check_state(*self.state_specs(), self.dtype, state)
 
     def _check(
         self, params: object, X: object, Y: object, writable: bool = False, targets: bool = True

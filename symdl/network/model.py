@@ -11,6 +11,9 @@ Conventions (the seeds'):
   weights (not the biases).
 * ``train_step`` is one step of plain gradient descent, W ← W − lr·∂C/∂W,
   done in place on the arrays of ``params``; it returns the loss before the step.
+  With ``optimizer=`` (an :class:`symdl.optim.Optimizer` or its name) it is
+  ``train_step(params, X, Y, state)`` with ``state = init_state(params)``: one
+  step of that optimizer, its update printed from its SymPy assignments.
 
 >>> import numpy as np, symdl
 >>> net = symdl.Network([3, 4, 2], activation="tanh", loss="mse").compile()
@@ -34,6 +37,7 @@ from ..arguments import float_dtype
 from ..backprop.equations import BackpropEquations, bp_equations
 from ..layers.base import Layer
 from ..layers.dense import Dense
+from ..optim.base import Optimizer
 from .checks import (
     LR_RANGE,
     check_arguments,
@@ -95,6 +99,7 @@ class Network:
         dropout: float | None = None,
         bn_eps: float = 1e-5,
         bn_momentum: float = 0.1,
+        optimizer: Optimizer | str | None = None,
     ) -> None:
         if isinstance(layers, Sequence) and not isinstance(layers, (str, bytes)) and any(isinstance(x, (Dense, Layer)) for x in layers):
             if batchnorm or dropout is not None or (bn_eps, bn_momentum) != (1e-5, 0.1):
@@ -109,6 +114,7 @@ class Network:
         self.penalty = None if penalty is None else resolve_rule(penalty, "penalty", ("penalty",), penalty_params)
         if penalty is None and penalty_params:
             raise ValueError("penalty_params given without a penalty")
+        self.optimizer = _resolve_optimizer(optimizer)
         for role, r in (("activation", self.activation), ("output_activation", self.output_activation)):
             if r.element_wise and r.kind == "formula" and len(r.inputs) != 1:
                 raise ValueError(f"{role}: a formula activation has one variable, {r!r} has {len(r.inputs)}")
@@ -174,6 +180,7 @@ class Network:
 
     def __repr__(self) -> str:
         extras = f", penalty={self.penalty!r}" if self.penalty is not None else ""
+        optimizer = f", optimizer={self.optimizer!r}" if self.optimizer is not None else ""
         shortcuts = [p.shortcut_repr() for p in self.attached_layers()]
         if None in shortcuts:
             stack = f"[{', '.join(map(repr, self.layer_list()))}]"
@@ -181,7 +188,7 @@ class Network:
             stack, extras = f"{list(self.layers)}", extras + "".join(shortcuts)
         return (
             f"Network({stack}, activation={self.activation!r}, "
-            f"output_activation={self.output_activation!r}, loss={self.loss!r}{extras})"
+            f"output_activation={self.output_activation!r}, loss={self.loss!r}{extras}{optimizer})"
         )
 
     @property
@@ -237,3 +244,14 @@ class Network:
     def compile(self, dtype: str | np.dtype | type = "float64") -> CompiledNetwork:
         """The numeric network in ``dtype`` (float64 or float32), printed from the BP1–BP4 equations."""
         return CompiledNetwork(self, float_dtype(dtype))
+
+
+def _resolve_optimizer(optimizer: object) -> Optimizer | None:
+    """An :class:`symdl.optim.Optimizer`, a name from :func:`symdl.optim.optimizer_names`, or None (gradient descent, lr per call)."""
+    from ..optim.registry import optimizer as by_name
+
+    if optimizer is None or isinstance(optimizer, Optimizer):
+        return optimizer
+    if isinstance(optimizer, str):
+        return by_name(optimizer)
+    raise TypeError(f"optimizer: expected a symdl.optim.Optimizer, a name or None, got {type(optimizer).__name__}")
