@@ -67,7 +67,7 @@ _MAXIMISED = ("acc", "precision", "recall", "f1", "auc")
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs (Keras' rule).
 
-    Improvement is ``current − min_delta < best`` (mode "min"; "max" mirrors
+    Improvement is ``current + |min_delta| < best`` (mode "min"; "max" mirrors
     it; "auto" maximises accuracy-like names). With ``restore_best_weights``
     the parameters of the best epoch are put back when training stops early.
     """
@@ -85,7 +85,7 @@ class EarlyStopping(Callback):
         if mode == "auto":
             mode = "max" if any(word in monitor for word in _MAXIMISED) else "min"
         self.monitor, self.patience, self.mode = monitor, int(patience), mode
-        self.min_delta = abs(float(min_delta)) * (1 if mode == "min" else -1)
+        self.min_delta = abs(float(min_delta)) * (-1 if mode == "min" else 1)  # Keras: current + |δ| < best (min)
         self.restore_best_weights = bool(restore_best_weights)
         self.on_train_begin(None)
 
