@@ -57,6 +57,16 @@ def _params(value: object, where: str) -> dict[str, Fraction]:
 
 def rebuild_rule(value: object, where: str) -> Any:
     """The rule described by ``value`` (a :func:`describe_rule` dict), or :class:`SavedModelError`."""
+    try:
+        return _rebuild_rule(value, where)
+    except SavedModelError:
+        raise
+    except (ValueError, TypeError) as error:  # the parser's and the registry's refusals, on one line
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        raise SavedModelError(f"{where}: {' | '.join(lines)[:300]}") from None
+
+
+def _rebuild_rule(value: object, where: str) -> Any:
     spec = expect(value, dict, where)
     if "formula" in spec:
         spec = fields(spec, where, ("formula", "wrt", "symbols", "params", "kink_convention"))
