@@ -5,7 +5,7 @@ the architecture (formulas as text, rule parameters exact), the optimizer's
 and the metrics' configs; ``arrays.npz`` the parameters and optimizer state.
 """
 
-from .files import FORMAT_VERSION, SavedModel, load, save
+from .files import FORMAT_VERSION, SavedModel, check_target, load, save
 from .schema import SavedModelError
 
-__all__ = ["FORMAT_VERSION", "SavedModel", "SavedModelError", "load", "save"]
+__all__ = ["FORMAT_VERSION", "SavedModel", "SavedModelError", "check_target", "load", "save"]

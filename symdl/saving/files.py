@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -37,7 +38,7 @@ from .state import (
     state_entries,
 )
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "load", "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "check_target", "load", "save"]
 
 FORMAT = "symdl-model"
 FORMAT_VERSION = 1
@@ -78,10 +79,13 @@ def _check_params(network: CompiledNetwork, params: object) -> dict[str, np.ndar
 
 
 def save(path: str | os.PathLike[str], network: CompiledNetwork, params: dict[str, np.ndarray],
-         state: dict[str, Any] | None = None, metrics: Sequence[Any] = ()) -> Path:
+         state: dict[str, Any] | None = None, metrics: Sequence[Any] = (), *,
+         history: dict[str, Any] | None = None) -> Path:
     """Write ``network`` (architecture, optimizer), ``params``, the optimizer ``state`` and ``metrics`` to the directory ``path``.
 
-    An existing saved model at ``path`` is replaced as a whole; any other
+    ``history`` (JSON-able, e.g. ``{"epoch": …, "history": …}`` of a fit) is
+    written beside them as ``history.json``, for people; :func:`load` does not
+    read it. An existing saved model at ``path`` is replaced as a whole; any other
     existing file or directory there is refused. Returns the path.
     """
     if not isinstance(network, CompiledNetwork):
@@ -96,22 +100,30 @@ def save(path: str | os.PathLike[str], network: CompiledNetwork, params: dict[st
         "arrays": {"params": describe_arrays({k.split("/", 1)[1]: v for k, v in arrays.items() if k.startswith("params/")}),
                    "state": entries},
     }
-    import json
-
     text = json.dumps(model, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    _write_directory(Path(path), {"model.json": text.encode("utf-8"), "arrays.npz": buffer.getvalue()})
+    files = {"model.json": text.encode("utf-8"), "arrays.npz": buffer.getvalue()}
+    if history is not None:
+        files["history.json"] = (json.dumps(history, indent=1, allow_nan=False) + "\n").encode("utf-8")
+    _write_directory(Path(path), files)
     return Path(path)
+
+
+def check_target(path: str | os.PathLike[str]) -> Path:
+    """``path`` if a model can be saved there: a new name in an existing directory, or an older saved model."""
+    target = Path(path)
+    if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or (target / "model.json").is_file())):
+        raise SavedModelError(f"{target}: exists and is not a saved model; choose another path")
+    if not target.parent.is_dir():
+        raise SavedModelError(f"{target}: the directory {target.parent} does not exist")
+    return target
 
 
 def _write_directory(target: Path, files: dict[str, bytes]) -> None:
     """Build the directory beside ``target`` and rename it into place (replacing an older saved model)."""
-    if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or (target / "model.json").is_file())):
-        raise SavedModelError(f"{target}: exists and is not a saved model; choose another path")
+    check_target(target)
     parent = target.parent
-    if not parent.is_dir():
-        raise SavedModelError(f"{target}: the directory {parent} does not exist")
     try:
         staging = Path(tempfile.mkdtemp(prefix=".symdl-", suffix=".tmp", dir=parent))
     except OSError as error:
