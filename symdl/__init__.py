@@ -39,8 +39,10 @@ if TYPE_CHECKING:
         rules,
     )
     from .rulebook.vector_rule import VectorRule
+    from .saving import SavedModel, load, save
     from .symbolic.parse import FormulaError, parse
     from .symbolic.proof import Proof, prove_zero
+    from .training import EarlyStopping, History, fit
     from .verify.rules import RuleReport, verify_rule, verify_rules
 
 # public name → (module, attribute in it; None for the module itself)
@@ -48,7 +50,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "KINK_CONVENTIONS": ("symdl.rulebook", "KINK_CONVENTIONS"),
     "CompiledNetwork": ("symdl.network.model", "CompiledNetwork"),
     "Definition": ("symdl.rulebook", "Definition"),
+    "EarlyStopping": ("symdl.training", "EarlyStopping"),
     "FormulaError": ("symdl.symbolic.parse", "FormulaError"),
+    "History": ("symdl.training", "History"),
     "Kernel": ("symdl.codegen.kernel", "Kernel"),
     "Kink": ("symdl.rulebook", "Kink"),
     "Network": ("symdl.network.model", "Network"),
@@ -56,19 +60,23 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Proof": ("symdl.symbolic.proof", "Proof"),
     "Rule": ("symdl.rulebook", "Rule"),
     "RuleReport": ("symdl.verify.rules", "RuleReport"),
+    "SavedModel": ("symdl.saving", "SavedModel"),
     "VectorRule": ("symdl.rulebook.vector_rule", "VectorRule"),
     "batchnorm": ("symdl.layers.batchnorm", None),
     "compile_kernel": ("symdl.codegen.kernel", "compile_kernel"),
     "display": ("symdl.report.display", None),
     "dropout": ("symdl.layers.dropout", None),
+    "fit": ("symdl.training", "fit"),
     "formula_rule": ("symdl.rulebook", "formula_rule"),
     "init_schemes": ("symdl.layers.init_schemes", None),
+    "load": ("symdl.saving", "load"),
     "parse": ("symdl.symbolic.parse", "parse"),
     "prove_zero": ("symdl.symbolic.proof", "prove_zero"),
     "register": ("symdl.rulebook", "register"),
     "rule": ("symdl.rulebook", "rule"),
     "rule_params": ("symdl.rulebook", "rule_params"),
     "rules": ("symdl.rulebook", "rules"),
+    "save": ("symdl.saving", "save"),
     "testing": ("symdl.testing", None),
     "verify_rule": ("symdl.verify.rules", "verify_rule"),
     "verify_rules": ("symdl.verify.rules", "verify_rules"),
@@ -77,14 +85,16 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 # Subpackages reachable as attributes (``symdl.export.to_jax`` after ``import symdl``), also on first use.
 _SUBPACKAGES = frozenset(
     {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "report", "rulebook",
-     "symbolic", "verify"}
+     "saving", "symbolic", "training", "verify"}
 )
 
 __all__ = [
     "KINK_CONVENTIONS",
     "CompiledNetwork",
     "Definition",
+    "EarlyStopping",
     "FormulaError",
+    "History",
     "Kernel",
     "Kink",
     "Network",
@@ -92,19 +102,23 @@ __all__ = [
     "Proof",
     "Rule",
     "RuleReport",
+    "SavedModel",
     "VectorRule",
     "batchnorm",
     "compile_kernel",
     "display",
     "dropout",
+    "fit",
     "formula_rule",
     "init_schemes",
+    "load",
     "parse",
     "prove_zero",
     "register",
     "rule",
     "rule_params",
     "rules",
+    "save",
     "testing",
     "verify_rule",
     "verify_rules",
