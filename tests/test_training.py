@@ -246,3 +246,13 @@ def test_bad_data_and_a_model_without_state(net):
         fit(net, net.init(0), *data(), epochs=1)
     with pytest.raises(ValueError, match="monitor 'val_loss' is not logged"):
         fit(ClassicSGD(net, 0.1), net.init(0), *data(), epochs=1, verbose=0, early_stopping=EarlyStopping())
+
+
+def test_the_bar_is_rewritten_at_most_every_interval(net, monkeypatch):
+    from symdl.training.progress import ProgressBar
+
+    monkeypatch.setattr(ProgressBar, "interval", 1e9)
+    tty = FakeTTY()
+    X, Y = data()
+    fit(ClassicSGD(net, 0.1), net.init(0), X, Y, epochs=1, batch_size=8, stream=tty)
+    assert tty.getvalue().count("\r\x1b[K") == 2  # the first batch, then the epoch's final line
