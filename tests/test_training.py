@@ -152,6 +152,27 @@ def test_seeded_models_get_a_deterministic_seed_per_step():
     assert a.seeds == b.seeds and len(a.seeds) == 6 and len(set(a.seeds)) == 6
 
 
+def test_a_module_whose_train_step_takes_a_seed_gets_one():
+    X = np.arange(6.0).reshape(6, 1)
+    seen = []
+
+    class Module:  # a generated module: functions only, no `seeded` attribute
+        @staticmethod
+        def init_state(params):
+            return {}
+
+        @staticmethod
+        def train_step(params, X, Y, state, seed=0):
+            seen.append(seed)
+            return 0.0
+
+    fit(Module, {}, X, X, epochs=1, batch_size=2, verbose=0)
+    assert len(seen) == 3 and len(set(seen)) == 3
+    Module.train_step = staticmethod(lambda params, X, Y, state: seen.append("no seed") or 0.0)
+    fit(Module, {}, X, X, epochs=1, batch_size=2, verbose=0)
+    assert seen[3:] == ["no seed"] * 3
+
+
 def test_resuming_at_initial_epoch_equals_an_uninterrupted_run(net):
     X, Y = data()
     model = ClassicSGD(net, 0.1)

@@ -10,6 +10,7 @@ a :class:`symdl.CompiledNetwork` built with an optimizer, a generated module.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -56,10 +57,19 @@ def metric_name(m: Any) -> str:
 
 
 def _is_seeded(model: Any) -> bool:
-    """Whether the model's training step draws random masks (dropout) and so takes a seed."""
+    """Whether the model's training step draws random masks (dropout) and so takes a seed.
+
+    A model says so (``seeded``, or its ``network.seeded``); a generated module's
+    ``train_step`` says so by having a ``seed`` parameter.
+    """
     seeded = getattr(model, "seeded", None)
     if seeded is None:
-        seeded = getattr(getattr(model, "network", None), "seeded", False)
+        seeded = getattr(getattr(model, "network", None), "seeded", None)
+    if seeded is None:
+        try:
+            seeded = "seed" in inspect.signature(model.train_step).parameters
+        except (TypeError, ValueError):
+            seeded = False
     return bool(seeded)
 
 
