@@ -1,7 +1,9 @@
 """symdl.saving: a model saves to a directory and loads back bit for bit; hostile or broken files are refused in one line."""
 
+import io
 import json
 import os
+import zipfile
 
 import numpy as np
 import pytest
@@ -118,7 +120,7 @@ def test_a_hostile_formula_is_rejected_by_the_parser_and_nothing_runs(tmp_path):
         (lambda c: c["network"]["loss"]["params"].update(delta=0.7), "expected a string"),
         (lambda c: c["network"]["activation"].update(extra="x"), "unexpected key 'extra'"),
         (lambda c: c["arrays"]["params"]["W1"].update(shape=[3, 5]), "arrays.params.W1: expected float64 of shape (5, 3)"),
-        (lambda c: c["arrays"]["state"]["m_W1"].update(dtype="float32"), "model.json says float32"),
+        (lambda c: c["arrays"]["state"]["m_W1"].update(dtype="float32"), "state/m_W1 is float64 of shape (5, 3); the model needs float32"),
         (lambda c: c["arrays"]["state"].pop("t"), "unexpected array 'state/t'"),
         (lambda c: c["arrays"]["state"].update(v_W1={"kind": "array", "shape": [5, 3], "dtype": "float64"}), "missing array 'state/v_W1'"),
         (lambda c: c.update(optimizer={"name": "rmsprop_x", "hyperparameters": {}}), "unknown optimizer 'rmsprop_x'"),
@@ -149,6 +151,12 @@ def test_malformed_json_is_refused_in_one_line(tmp_path, text, message):
     refused(path, message)
 
 
+def _npy(value):
+    stream = io.BytesIO()
+    np.save(stream, value)
+    return stream.getvalue()
+
+
 def test_bad_arrays_are_refused_in_one_line(tmp_path):
     path = saved(tmp_path)
     good = dict(np.load(path / "arrays.npz"))
@@ -156,11 +164,26 @@ def test_bad_arrays_are_refused_in_one_line(tmp_path):
         ({**good, "params/W1": good["params/W1"].astype(np.float32)}, "params/W1 is float32 of shape (5, 3)"),
         ({**good, "params/W9": good["params/W1"]}, "unexpected array 'params/W9'"),
         ({k: v for k, v in good.items() if k != "params/b2"}, "missing array 'params/b2'"),
-        ({**good, "state/t": np.asarray(3.0)}, "state/t should be a single int64"),
-        ({**good, "params/W1": np.array([{"a": 1}] * 15, dtype=object).reshape(5, 3)}, "arrays.npz: unreadable"),
+        ({**good, "state/t": np.asarray(3.0)}, "state/t is float64 of shape (); the model needs int64"),
+        ({**good, "params/W1": np.array([{"a": 1}] * 15, dtype=object).reshape(5, 3)}, "params/W1 is object of shape (5, 3)"),
     ):
         np.savez(path / "arrays.npz", **arrays)
         refused(path, message)
+    np.savez(path / "arrays.npz", **good)
+    with zipfile.ZipFile(path / "arrays.npz", "a") as archive:  # a header claiming 8 TB, with no data behind it
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**6)})
+        archive.writestr("params/W9.npy", header.getvalue())
+    refused(path, "unexpected array 'params/W9'")
+    with zipfile.ZipFile(path / "arrays.npz", "w") as archive:
+        for key, value in good.items():
+            if key != "params/W1":
+                archive.writestr(f"{key}.npy", _npy(value))
+        archive.writestr("params/W1.npy", header.getvalue())
+    refused(path, "params/W1 is float64 of shape (1000000, 1000000); the model needs float64 of shape (5, 3)")
+    with zipfile.ZipFile(path / "arrays.npz", "a") as archive:
+        archive.writestr("run_me.py", "print('hi')")
+    refused(path, "holds files that are not arrays")
     (path / "arrays.npz").write_bytes(b"PK not a zip")
     refused(path, "arrays.npz: unreadable")
     (path / "arrays.npz").unlink()

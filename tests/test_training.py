@@ -265,8 +265,11 @@ def test_bad_data_and_a_model_without_state(net):
         fit(ClassicSGD(net, 0.1), net.init(0), np.ones(5), np.ones((5, 2)), epochs=1)
     with pytest.raises(ValueError, match="no optimizer state"):
         fit(net, net.init(0), *data(), epochs=1)
-    with pytest.raises(ValueError, match="monitor 'val_loss' is not logged"):
-        fit(ClassicSGD(net, 0.1), net.init(0), *data(), epochs=1, verbose=0, early_stopping=EarlyStopping())
+    params = net.init(0)
+    before = {k: v.copy() for k, v in params.items()}
+    with pytest.raises(ValueError, match="monitor 'val_loss' is not logged; logged: loss$"):
+        fit(ClassicSGD(net, 0.1), params, *data(), epochs=1, verbose=0, early_stopping=EarlyStopping())
+    assert all(np.array_equal(before[k], params[k]) for k in params)  # refused before any step
 
 
 def test_the_bar_is_rewritten_at_most_every_interval(net, monkeypatch):

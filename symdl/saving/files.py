@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,8 +26,9 @@ import numpy as np
 
 from ..network.compiled import CompiledNetwork
 from ..version import __version__
+from .arrays import read_arrays
 from .describe import describe_network, rebuild_network
-from .schema import SavedModelError, expect, fields, parse_json, string
+from .schema import MAX_JSON_BYTES, SavedModelError, expect, fields, parse_json, string
 from .state import (
     describe_arrays,
     describe_metrics,
@@ -36,6 +36,8 @@ from .state import (
     rebuild_metrics,
     rebuild_optimizer,
     state_entries,
+    state_layout,
+    state_values,
 )
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "check_target", "load", "save"]
@@ -151,29 +153,20 @@ def _write_directory(target: Path, files: dict[str, bytes]) -> None:
             shutil.rmtree(old, ignore_errors=True)
 
 
-def _read(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _read_config(path: Path) -> dict[str, Any]:
     if not path.is_dir():
         raise SavedModelError(f"{path}: not a saved model directory (expected model.json and arrays.npz in it)")
     for name in ("model.json", "arrays.npz"):
         if not (path / name).is_file():
             raise SavedModelError(f"{path}: {name} is missing; not a saved model directory")
     with open(path / "model.json", "rb") as stream:
-        config = parse_json(stream.read(MAX_READ + 1))
-    try:
-        with np.load(path / "arrays.npz", allow_pickle=False) as found:
-            arrays = {key: found[key] for key in found.files}
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise SavedModelError(f"{path / 'arrays.npz'}: unreadable ({str(error).splitlines()[0][:120]})") from None
-    return config, arrays
-
-
-MAX_READ = 1 << 20
+        return parse_json(stream.read(MAX_JSON_BYTES + 1))
 
 
 def load(path: str | os.PathLike[str]) -> SavedModel:
     """The model saved at ``path`` by :func:`save`, rebuilt and checked; :class:`SavedModelError` (a ValueError) if not."""
     path = Path(path)
-    config, arrays = _read(path)
+    config = _read_config(path)
     version = config.get("format_version")
     if config.get("format") != FORMAT:
         raise SavedModelError(f"{path}: not a symdl saved model (format {str(config.get('format'))[:40]!r})")
@@ -193,40 +186,31 @@ def load(path: str | os.PathLike[str]) -> SavedModel:
         raise SavedModelError(f"network: {str(error).splitlines()[0]}") from None
     metrics = rebuild_metrics(config["metrics"])
     described = fields(expect(config["arrays"], dict, "arrays"), "arrays", ("params", "state"))
-    params, state = _arrays(network, described, arrays)
+    params, state = _arrays(network, described, path / "arrays.npz")
     return SavedModel(network, params, state, metrics, config)
 
 
-def _arrays(network: CompiledNetwork, described: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[dict, dict | None]:
-    from .state import rebuild_state
-
+def _arrays(network: CompiledNetwork, described: dict[str, Any], npz: Path) -> tuple[dict, dict | None]:
     names = (*network.param_names, *network.buffer_names)
-    expected = {f"params/{n}" for n in names}
-    state, state_keys = rebuild_state(described["state"], arrays)
     listed = fields(expect(described["params"], dict, "arrays.params"), "arrays.params", names)
     for n in names:
         if listed[n] != {"shape": list(network.param_shapes[n]), "dtype": network.dtype.name}:
             raise SavedModelError(f"arrays.params.{n}: expected {network.dtype.name} of shape {network.param_shapes[n]}, "
                                   f"got {str(listed[n])[:80]}")
-    extra = sorted(set(arrays) - expected - state_keys)
-    missing = sorted(expected - set(arrays))
-    if missing or extra:
-        raise SavedModelError(f"arrays.npz: {'missing' if missing else 'unexpected'} array {(missing or extra)[0][:60]!r}")
-    params = {}
-    for n in names:
-        value = arrays[f"params/{n}"]
-        if value.shape != network.param_shapes[n] or value.dtype != network.dtype:
-            raise SavedModelError(f"arrays.npz: params/{n} is {value.dtype.name} of shape {value.shape}; "
-                                  f"the network needs {network.dtype.name} of shape {network.param_shapes[n]}")
-        params[n] = np.array(value, copy=True)
+    kinds, layout = state_layout(described["state"])
+    layout.update({f"params/{n}": (network.param_shapes[n], network.dtype) for n in names})
+    arrays = read_arrays(npz, layout)
+    params = {n: np.array(arrays[f"params/{n}"], copy=True) for n in names}
+    state = state_values(kinds, arrays)
     init_state = getattr(network, "init_state", None)
     if state is not None and init_state is not None:
         reference = init_state(params)
         if set(reference) != set(state):
             raise SavedModelError(f"arrays.state: expected the keys {sorted(reference)}, got {sorted(state)}")
         for key, ref in reference.items():
-            if isinstance(ref, np.ndarray) != isinstance(state[key], np.ndarray) or (
-                isinstance(ref, np.ndarray) and (ref.shape, ref.dtype) != (state[key].shape, state[key].dtype)
-            ):
-                raise SavedModelError(f"arrays.npz: state/{key} does not match the optimizer's state (shape or dtype)")
+            if type(ref) is not type(state[key]) and not (isinstance(ref, np.ndarray) and isinstance(state[key], np.ndarray)):
+                raise SavedModelError(f"arrays.state.{key}: the optimizer keeps a {type(ref).__name__} here")
+            if isinstance(ref, np.ndarray) and (ref.shape, ref.dtype) != (state[key].shape, state[key].dtype):
+                raise SavedModelError(f"arrays.state.{key}: the optimizer keeps {ref.dtype} of shape {ref.shape}, "
+                                      f"the file {state[key].dtype} of shape {state[key].shape}")
     return params, state

@@ -19,7 +19,7 @@ import numpy as np
 from .schema import SavedModelError, expect, fields, string
 
 __all__ = ["describe_arrays", "describe_metrics", "model_optimizer", "rebuild_metrics", "rebuild_optimizer",
-           "rebuild_state", "state_entries"]
+           "state_entries", "state_layout", "state_values"]
 
 _ARRAY_DTYPES = ("float64", "float32")
 
@@ -54,36 +54,41 @@ def state_entries(state: object) -> tuple[dict[str, Any] | None, dict[str, np.nd
     return entries, arrays
 
 
-def rebuild_state(value: object, arrays: dict[str, np.ndarray]) -> tuple[dict[str, Any] | None, set[str]]:
-    """(the state, the npz keys it used) from model.json's description and the arrays, each checked."""
+def state_layout(value: object) -> tuple[dict[str, str] | None, dict[str, tuple[tuple[int, ...], np.dtype]]]:
+    """(each state key's kind, the npz layout of the state) from model.json's description, every entry checked."""
     if value is None:
-        return None, set()
-    state: dict[str, Any] = {}
+        return None, {}
+    kinds: dict[str, str] = {}
+    layout: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
     for key, entry in expect(value, dict, "arrays.state").items():
         where = f"arrays.state.{key[:40]}"
         if not key.isidentifier():
             raise SavedModelError(f"{where}: not an identifier")
         kind = expect(entry, dict, where).get("kind")
-        name = f"state/{key}"
-        if name not in arrays:
-            raise SavedModelError(f"arrays.npz: missing array {name!r}")
-        found = arrays[name]
         if kind in ("int", "float"):
             fields(entry, where, ("kind",))
-            want = np.int64 if kind == "int" else np.float64
-            if found.shape != () or found.dtype != want:
-                raise SavedModelError(f"arrays.npz: {name} should be a single {np.dtype(want).name}, got {found.dtype.name} of shape {found.shape}")
-            state[key] = int(found) if kind == "int" else float(found)
+            layout[f"state/{key}"] = ((), np.dtype(np.int64 if kind == "int" else np.float64))
         elif kind == "array":
             fields(entry, where, ("kind", "shape", "dtype"))
-            shape = tuple(expect(entry["shape"], list, f"{where}.shape"))
-            if entry["dtype"] not in _ARRAY_DTYPES or found.dtype.name != entry["dtype"] or found.shape != shape:
-                raise SavedModelError(f"arrays.npz: {name} is {found.dtype.name} of shape {found.shape}; "
-                                      f"model.json says {str(entry['dtype'])[:20]} of shape {shape}")
-            state[key] = np.array(found, copy=True)
+            shape = expect(entry["shape"], list, f"{where}.shape")
+            if len(shape) > 8 or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in shape):
+                raise SavedModelError(f"{where}.shape: expected a list of sizes, got {str(shape)[:60]}")
+            if entry["dtype"] not in _ARRAY_DTYPES:
+                raise SavedModelError(f"{where}.dtype: expected 'float64' or 'float32', got {str(entry['dtype'])[:20]!r}")
+            layout[f"state/{key}"] = (tuple(shape), np.dtype(entry["dtype"]))
         else:
             raise SavedModelError(f"{where}.kind: expected 'int', 'float' or 'array', got {str(kind)[:40]!r}")
-    return state, {f"state/{k}" for k in state}
+        kinds[key] = kind
+    return kinds, layout
+
+
+def state_values(kinds: dict[str, str] | None, arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
+    """The state from its arrays: 0-d arrays back to a Python int or float, the rest copied."""
+    if kinds is None:
+        return None
+    values = {key: arrays[f"state/{key}"] for key in kinds}
+    return {key: int(v) if kinds[key] == "int" else float(v) if kinds[key] == "float" else np.array(v, copy=True)
+            for key, v in values.items()}
 
 
 def model_optimizer(network: object) -> dict[str, Any] | None:

@@ -158,6 +158,10 @@ def fit(
         if not isinstance(hook, Callback):
             raise ValueError(f"callbacks: expected symdl.training.Callback objects, got {hook!r}")
     tracked = metric_objects(metrics)
+    logged = ["loss", *map(metric_name, tracked)]
+    logged += [f"val_{k}" for k in logged] if validation is not None else []
+    if early_stopping is not None and early_stopping.monitor not in logged:
+        raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not logged; logged: {', '.join(logged)}")
     if state is None:
         init_state: Callable[[dict], Any] | None = getattr(model, "init_state", None)
         if init_state is None:
