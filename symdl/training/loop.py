@@ -82,6 +82,10 @@ def _step(model: Any, params: dict, X: Any, Y: Any, state: Any, seed: int | None
     return float(loss), params, state
 
 
+def _logs(loss: float, metrics: Sequence[Any]) -> dict[str, float]:
+    return {"loss": loss, **{metric_name(m): float(m.result()) for m in metrics}}
+
+
 def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Sequence[Any] = (),
              batch_size: int = 1024) -> dict[str, float]:
     """``{"loss": C, <metric>: value, …}`` on (X, Y) in batches: the loss weighted by batch size, metrics streamed.
@@ -102,9 +106,7 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Seq
             pred = model.forward(params, xb)
             for m in metrics:
                 m.update_state(yb, pred)
-    logs = {"loss": total / count}
-    logs.update({metric_name(m): float(m.result()) for m in metrics})
-    return logs
+    return _logs(total / count, metrics)
 
 
 def fit(
@@ -191,8 +193,8 @@ def fit(
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
             total += loss * xb.shape[0]
             count += xb.shape[0]
-            logs = {"loss": total / count, **{metric_name(m): float(m.result()) for m in tracked}}
-            bar.batch(epoch, step, logs)
+            bar.batch(epoch, step, lambda: _logs(total / count, tracked))
+        logs = _logs(total / count, tracked)
         if validation is not None:
             val = evaluate(model, run.params, *validation, metrics=tracked, batch_size=max(batch_size, 1024))
             logs.update({f"val_{k}": v for k, v in val.items()})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TextIO
 
 __all__ = ["ProgressBar", "format_logs", "progress_mode"]
@@ -45,11 +45,14 @@ class ProgressBar:
         shown = format_logs(logs)
         return f"epoch {epoch + 1}/{self.epochs} - {step}/{self.steps}" + (f" - {shown}" if shown else "")
 
-    def batch(self, epoch: int, step: int, logs: Mapping[str, float]) -> None:
-        """After batch ``step`` (1-based) of epoch ``epoch`` (0-based): rewrite the line (mode 1)."""
+    def batch(self, epoch: int, step: int, logs: Callable[[], Mapping[str, float]]) -> None:
+        """After batch ``step`` (1-based) of epoch ``epoch`` (0-based): rewrite the line (mode 1) with ``logs()``.
+
+        ``logs`` is called only when the line is written: the metrics' results are not read for nothing.
+        """
         if self.mode == 1 and (step == 1 or time.monotonic() - self.last >= self.interval):
             self.last = time.monotonic()
-            self.stream.write("\r\x1b[K" + self._line(epoch, step, logs))
+            self.stream.write("\r\x1b[K" + self._line(epoch, step, logs()))
             self.stream.flush()
 
     def epoch(self, epoch: int, logs: Mapping[str, float]) -> None:
