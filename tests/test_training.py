@@ -21,9 +21,9 @@ class ClassicSGD:
     def init_state(self, params):
         return {"t": 0}
 
-    def train_step(self, params, X, Y, state, *seed):
+    def train_step(self, params, X, Y, state, **seed):
         state["t"] += 1
-        return self.net.train_step(params, X, Y, self.lr, *seed)
+        return self.net.train_step(params, X, Y, self.lr, **seed)
 
     def forward(self, params, X):
         return self.net.forward(params, X)
@@ -41,9 +41,9 @@ class Recorder:
     def init_state(self, params):
         return {"t": 0}
 
-    def train_step(self, params, X, Y, state, *seed):
+    def train_step(self, params, X, Y, state, **seed):
         self.batches.append(X[:, 0].copy())
-        self.seeds.extend(seed)
+        self.seeds.extend(seed.values())
         state["t"] += 1
         params["w"] += 1.0
         return float(X.mean())
@@ -263,7 +263,7 @@ def test_bad_data_and_a_model_without_state(net):
         fit(ClassicSGD(net, 0.1), net.init(0), np.ones((5, 3)), np.ones((4, 2)), epochs=1)
     with pytest.raises(ValueError, match="X: expected a 2-d array"):
         fit(ClassicSGD(net, 0.1), net.init(0), np.ones(5), np.ones((5, 2)), epochs=1)
-    with pytest.raises(ValueError, match="no optimizer state"):
+    with pytest.raises(ValueError, match="has no optimizer"):
         fit(net, net.init(0), *data(), epochs=1)
     params = net.init(0)
     before = {k: v.copy() for k, v in params.items()}

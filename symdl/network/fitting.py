@@ -38,7 +38,7 @@ def fit_network(compiled: CompiledNetwork, params: dict[str, Any], X: Any, Y: An
 
     if optimizer is not None:
         compiled = with_optimizer(compiled, optimizer)
-    elif getattr(compiled, "init_state", None) is None:
+    elif getattr(compiled.network, "optimizer", None) is None:
         raise ValueError("fit: this network was compiled without an optimizer; give fit(..., optimizer='adam') "
                          "or build it with Network(..., optimizer=...)")
     return fit(compiled, params, X, Y, **options)

@@ -202,9 +202,8 @@ def _arrays(network: CompiledNetwork, described: dict[str, Any], npz: Path) -> t
     arrays = read_arrays(npz, layout)
     params = {n: np.array(arrays[f"params/{n}"], copy=True) for n in names}
     state = state_values(kinds, arrays)
-    init_state = getattr(network, "init_state", None)
-    if state is not None and init_state is not None:
-        reference = init_state(params)
+    if state is not None and model_optimizer(network) is not None:
+        reference = network.init_state(params)
         if set(reference) != set(state):
             raise SavedModelError(f"arrays.state: expected the keys {sorted(reference)}, got {sorted(state)}")
         for key, ref in reference.items():

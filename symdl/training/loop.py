@@ -74,7 +74,7 @@ def _is_seeded(model: Any) -> bool:
 
 
 def _step(model: Any, params: dict, X: Any, Y: Any, state: Any, seed: int | None) -> tuple[float, dict, Any]:
-    result = model.train_step(params, X, Y, state) if seed is None else model.train_step(params, X, Y, state, seed)
+    result = model.train_step(params, X, Y, state) if seed is None else model.train_step(params, X, Y, state, seed=seed)
     if isinstance(result, tuple):
         loss, params, state = result
     else:
