@@ -50,6 +50,8 @@ MODULES: tuple[str, ...] = (
     "symdl.layers.batchnorm_symbolic",
     "symdl.layers.dropout",
     "symdl.layers.init_schemes",
+    "symdl.metrics",
+    "symdl.metrics.proofs",
     "symdl.verify",
     "symdl.verify.mutations",
     "symdl.testing.gradcheck",

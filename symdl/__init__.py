@@ -21,9 +21,10 @@ from . import display_hooks
 from .version import __version__
 
 if TYPE_CHECKING:
-    from . import testing
+    from . import metrics, testing
     from .codegen.kernel import Kernel, compile_kernel
     from .layers import batchnorm, dropout, init_schemes
+    from .metrics import metric
     from .network.model import CompiledNetwork, Network
     from .report import display
     from .rulebook import (
@@ -70,6 +71,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "formula_rule": ("symdl.rulebook", "formula_rule"),
     "init_schemes": ("symdl.layers.init_schemes", None),
     "load": ("symdl.saving", "load"),
+    "metric": ("symdl.metrics", "metric"),
+    "metrics": ("symdl.metrics", None),
     "parse": ("symdl.symbolic.parse", "parse"),
     "prove_zero": ("symdl.symbolic.proof", "prove_zero"),
     "register": ("symdl.rulebook", "register"),
@@ -112,6 +115,8 @@ __all__ = [
     "formula_rule",
     "init_schemes",
     "load",
+    "metric",
+    "metrics",
     "parse",
     "prove_zero",
     "register",

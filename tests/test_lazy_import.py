@@ -18,8 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = [
     "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "EarlyStopping", "FormulaError", "History", "Kernel", "Kink",
     "Network", "Param", "Proof", "Rule", "RuleReport", "SavedModel", "VectorRule", "batchnorm", "compile_kernel",
-    "display", "dropout", "fit", "formula_rule", "init_schemes", "load", "parse", "prove_zero", "register", "rule",
-    "rule_params", "rules", "save", "testing", "verify_rule", "verify_rules", "__version__",
+    "display", "dropout", "fit", "formula_rule", "init_schemes", "load", "metric", "metrics", "parse", "prove_zero",
+    "register", "rule", "rule_params", "rules", "save", "testing", "verify_rule", "verify_rules", "__version__",
 ]
 
 WHERE = {
@@ -27,6 +27,7 @@ WHERE = {
     "compile_kernel": "symdl.codegen.kernel", "FormulaError": "symdl.symbolic.parse", "parse": "symdl.symbolic.parse",
     "Proof": "symdl.symbolic.proof", "prove_zero": "symdl.symbolic.proof", "VectorRule": "symdl.rulebook.vector_rule",
     "RuleReport": "symdl.verify.rules", "verify_rule": "symdl.verify.rules", "verify_rules": "symdl.verify.rules",
+    "metric": "symdl.metrics",
 }
 
 
