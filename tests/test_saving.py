@@ -75,6 +75,22 @@ def test_training_continued_after_save_and_load_equals_uninterrupted_training(tm
     assert all(whole[k].tobytes() == params2[k].tobytes() for k in whole) and second.state == straight.state
 
 
+def test_metrics_round_trip_with_their_names_and_parameters(tmp_path):
+    net = NETWORKS["formula"]().compile()
+    metrics = ["mae", symdl.metric("huber", threshold=0.25), symdl.metric("precision", threshold=0.3, name="p30")]
+    save(tmp_path / "m", net, net.init(0), metrics=metrics)
+    loaded = load(tmp_path / "m").metrics
+    assert [m.config() for m in loaded] == [
+        {"metric": "mean_absolute_error", "name": "mean_absolute_error", "params": {}},
+        {"metric": "huber", "name": "huber", "params": {"threshold": 0.25}},
+        {"metric": "precision", "name": "p30", "params": {"threshold": 0.3}},
+    ]
+    y, p = np.array([0.0, 1.0, 1.0]), np.array([0.2, 0.9, 0.1])
+    assert [m(y, p) for m in loaded] == [m(y, p) for m in (symdl.metric(metrics[0]), metrics[1], metrics[2])]
+    with pytest.raises(SavedModelError, match="is not a symdl metric"):
+        save(tmp_path / "n", net, net.init(0), metrics=[object()])
+
+
 def saved(tmp_path):
     net = NETWORKS["formula"]().compile()
     path = tmp_path / "m"
@@ -125,6 +141,10 @@ def test_a_hostile_formula_is_rejected_by_the_parser_and_nothing_runs(tmp_path):
         (lambda c: c["arrays"]["state"].update(v_W1={"kind": "array", "shape": [5, 3], "dtype": "float64"}), "missing array 'state/v_W1'"),
         (lambda c: c.update(optimizer={"name": "rmsprop_x", "hyperparameters": {}}), "unknown optimizer 'rmsprop_x'"),
         (lambda c: c.update(optimizer=[1]), "optimizer: expected an object"),
+        (lambda c: c.update(metrics=[{"metric": "mae", "name": "x", "params": {}, "code": "1"}]), "unexpected key 'code'"),
+        (lambda c: c.update(metrics=[{"metric": "no_such", "name": "x", "params": {}}]), "unknown metric 'no_such'"),
+        (lambda c: c.update(metrics=[{"metric": "huber", "name": "h", "params": {"threshold": [1]}}]), "threshold: expected"),
+        (lambda c: c.update(metrics=[{"metric": "huber", "name": "h", "params": {"delta": 1.0}}]), "metrics[0]: metric 'huber'"),
     ],
 )
 def test_broken_model_json_is_refused_in_one_line(tmp_path, change, message):

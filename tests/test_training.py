@@ -280,3 +280,20 @@ def test_the_bar_is_rewritten_at_most_every_interval(net, monkeypatch):
     X, Y = data()
     fit(ClassicSGD(net, 0.1), net.init(0), X, Y, epochs=1, batch_size=8, stream=tty)
     assert tty.getvalue().count("\r\x1b[K") == 2  # the first batch, then the epoch's final line
+
+
+def test_logged_loss_and_metric_are_those_of_the_batches_before_their_steps(net):
+    """A hand-written replay of one epoch: each batch's prediction and loss before its step, then the streamed values."""
+    X, Y = data()
+    params = net.init(0)
+    h = fit(ClassicSGD(net, 0.1), params, X, Y, epochs=1, batch_size=8, metrics=[symdl.metric("mae")], verbose=0)
+    replay = net.init(0)
+    losses, sizes, errors = [], [], []
+    for rows in batch_slices(len(X), 8, epoch_rng(0, 0)):
+        errors.append(np.abs(net.forward(replay, X[rows]) - Y[rows]))
+        losses.append(float(net.train_step(replay, X[rows], Y[rows], 0.1)))
+        sizes.append(len(rows))
+    assert list(h.history) == ["loss", "mean_absolute_error"]
+    assert h.history["loss"][0] == pytest.approx(np.dot(losses, sizes) / sum(sizes), rel=1e-14)
+    assert h.history["mean_absolute_error"][0] == pytest.approx(np.concatenate(errors).mean(), rel=1e-14)
+    assert all(np.array_equal(params[k], replay[k]) for k in params)

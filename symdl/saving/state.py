@@ -132,42 +132,41 @@ def rebuild_optimizer(value: object) -> Any:
 
 
 def _metric_object(m: object) -> Any:
-    if isinstance(m, str):
-        from ..metrics import metric
+    from ..metrics import Metric, metric
 
+    if isinstance(m, str):
         return metric(m)
-    if not callable(getattr(m, "config", None)):
-        raise SavedModelError(f"metrics: {m!r} has no config(); expected a symdl metric or a metric name")
+    if not isinstance(m, Metric):
+        raise SavedModelError(f"metrics: {m!r} is not a symdl metric; give symdl.metric(...) objects or names")
     return m
 
 
 def describe_metrics(metrics: Sequence[Any]) -> list[dict[str, Any]]:
-    """Each metric's ``config()``."""
+    """Each metric's ``config()``: ``{"metric": kind, "name": name, "params": {…}}``."""
     if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence):
         raise SavedModelError(f"metrics: expected a list of metrics, got {metrics!r}")
     return [_metric_object(m).config() for m in metrics]
 
 
 def rebuild_metrics(value: object) -> list[Any]:
-    """Metric objects (fresh state) from their saved configs."""
+    """Fresh metric objects from their saved configs (:func:`symdl.metrics.metric_from_config`), each checked."""
     configs = expect(value, list, "metrics")
     if not configs:
         return []
-    from ..metrics import metric
+    from ..metrics import metric_from_config
 
     out = []
     for k, config in enumerate(configs):
         where = f"metrics[{k}]"
-        config = expect(config, dict, where)
-        name = string(config.get("name"), f"{where}.name", 60)
-        params = config.get("params") if isinstance(config.get("params"), dict) else {
-            key: v for key, v in config.items() if key != "name"}
-        _check_numbers(params, f"{where}.params")
+        config = fields(expect(config, dict, where), where, ("metric", "name", "params"))
+        string(config["metric"], f"{where}.metric", 60)
+        string(config["name"], f"{where}.name", 100)
+        _check_numbers(config["params"], f"{where}.params")
         try:
-            rebuilt = metric(name, **params)
+            rebuilt = metric_from_config(config)
         except (ValueError, TypeError) as error:
             raise SavedModelError(f"{where}: {str(error).splitlines()[0]}") from None
         if rebuilt.config() != config:
-            raise SavedModelError(f"{where}: the metric {name!r} cannot be rebuilt exactly from this config")
+            raise SavedModelError(f"{where}: the metric {config['metric']!r} cannot be rebuilt exactly from this config")
         out.append(rebuilt)
     return out

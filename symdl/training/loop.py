@@ -16,6 +16,8 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
+import numpy as np
+
 from .batches import batch_slices, check_data, check_positive, epoch_rng
 from .callbacks import Callback, EarlyStopping, History, TrainingRun
 from .progress import ProgressBar, progress_mode
@@ -82,8 +84,32 @@ def _step(model: Any, params: dict, X: Any, Y: Any, state: Any, seed: int | None
     return float(loss), params, state
 
 
-def _logs(loss: float, metrics: Sequence[Any]) -> dict[str, float]:
-    return {"loss": loss, **{metric_name(m): float(m.result()) for m in metrics}}
+class _LossTracker:
+    """The logged loss: Σ nᵦ·Cᵦ / Σ nᵦ over the batches so far, by :class:`symdl.metrics.Mean`'s printed code.
+
+    The losses are kept and handed to the metric when the value is read (the
+    status bar, the epoch's end), not once per step: bookkeeping, not arithmetic.
+    """
+
+    def __init__(self) -> None:
+        from ..metrics import Mean
+
+        self.mean = Mean(name="loss")
+        self.losses: list[float] = []
+        self.sizes: list[int] = []
+
+    def add(self, loss: float, size: int) -> None:
+        self.losses.append(loss)
+        self.sizes.append(size)
+
+    def result(self) -> float:
+        self.mean.reset_state()
+        self.mean.update_state(np.asarray(self.losses), sample_weight=np.asarray(self.sizes, dtype=np.float64))
+        return self.mean.result()
+
+
+def _logs(loss: _LossTracker, metrics: Sequence[Any]) -> dict[str, float]:
+    return {"loss": loss.result(), **{metric_name(m): float(m.result()) for m in metrics}}
 
 
 def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Sequence[Any] = (),
@@ -96,17 +122,15 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Seq
     batch_size = check_positive("batch_size", batch_size)
     for m in metrics:
         m.reset_state()
-    total, count = 0.0, 0
+    tracker = _LossTracker()
     for rows in batch_slices(X.shape[0], batch_size, None):
         xb, yb = X[rows], Y[rows]
-        n = xb.shape[0]
-        total += float(model.loss(params, xb, yb)) * n
-        count += n
+        tracker.add(float(model.loss(params, xb, yb)), xb.shape[0])
         if metrics:
             pred = model.forward(params, xb)
             for m in metrics:
                 m.update_state(yb, pred)
-    return _logs(total / count, metrics)
+    return _logs(tracker, metrics)
 
 
 def fit(
@@ -182,7 +206,7 @@ def fit(
         rng = epoch_rng(int(seed), epoch)
         for m in tracked:
             m.reset_state()
-        total, count = 0.0, 0
+        tracker = _LossTracker()
         for step, rows in enumerate(batch_slices(X.shape[0], batch_size, rng if shuffle else None), 1):
             xb, yb = X[rows], Y[rows]
             if tracked:
@@ -191,10 +215,9 @@ def fit(
                     m.update_state(yb, pred)
             mask_seed = int(rng.integers(_SEED_BOUND)) if seeded else None
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
-            total += loss * xb.shape[0]
-            count += xb.shape[0]
-            bar.batch(epoch, step, lambda: _logs(total / count, tracked))
-        logs = _logs(total / count, tracked)
+            tracker.add(loss, xb.shape[0])
+            bar.batch(epoch, step, lambda: _logs(tracker, tracked))
+        logs = _logs(tracker, tracked)
         if validation is not None:
             val = evaluate(model, run.params, *validation, metrics=tracked, batch_size=max(batch_size, 1024))
             logs.update({f"val_{k}": v for k, v in val.items()})
