@@ -87,7 +87,7 @@ def test_train_shows_progress_unless_quiet(capsys, tmp_path, data, monkeypatch):
     [
         (["--epochs", "0"], "argument --epochs: expected an integer from 1 to"),
         (["--validation-split", "1.5"], "argument --validation-split: expected a number in [0, 1)"),
-        pytest.param(["--validation-split", "0.001"], "--validation-split 0.001: leaves no training or no validation sample",
+        pytest.param(["--validation-split", "0.999"], "--validation-split 0.999: leaves no training or no validation sample",
                      marks=needs_optimizer),
         (["--metrics", "mae,,mse"], "argument --metrics: expected comma-separated metric names"),
         (["--optimizer", "adamm"], "unknown optimizer 'adamm'; did you mean 'adam'?"),

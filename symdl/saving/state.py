@@ -123,7 +123,8 @@ def rebuild_optimizer(value: object) -> Any:
     hyper = _check_numbers(config.get("hyperparameters"), "optimizer.hyperparameters")
     options = _check_numbers(config.get("options", {}), "optimizer.options")
     try:
-        rebuilt = optimizer(name, **options, **hyper)
+        # the factory takes the options; the hyperparameters go by their own names (adam's beta1, not betas)
+        rebuilt = optimizer(name, **options).with_values(**hyper)
     except (ValueError, TypeError) as error:
         raise SavedModelError(f"optimizer: {str(error).splitlines()[0]}") from None
     if rebuilt.config() != config:
