@@ -42,6 +42,8 @@ MODULES: tuple[str, ...] = (
     "symdl.export",
     "symdl.export.standalone",
     "symdl.network",
+    "symdl.training",
+    "symdl.saving",
     "symdl.backprop.equations",
     "symdl.backprop.index_proofs",
     "symdl.layers.batchnorm",

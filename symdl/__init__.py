@@ -41,8 +41,10 @@ if TYPE_CHECKING:
         rules,
     )
     from .rulebook.vector_rule import VectorRule
+    from .saving import SavedModel, load, save
     from .symbolic.parse import FormulaError, parse
     from .symbolic.proof import Proof, prove_zero
+    from .training import EarlyStopping, History, fit
     from .verify.rules import RuleReport, verify_rule, verify_rules
 
 # public name → (module, attribute in it; None for the module itself)
@@ -50,7 +52,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "KINK_CONVENTIONS": ("symdl.rulebook", "KINK_CONVENTIONS"),
     "CompiledNetwork": ("symdl.network.model", "CompiledNetwork"),
     "Definition": ("symdl.rulebook", "Definition"),
+    "EarlyStopping": ("symdl.training", "EarlyStopping"),
     "FormulaError": ("symdl.symbolic.parse", "FormulaError"),
+    "History": ("symdl.training", "History"),
     "Kernel": ("symdl.codegen.kernel", "Kernel"),
     "Kink": ("symdl.rulebook", "Kink"),
     "Network": ("symdl.network.model", "Network"),
@@ -58,13 +62,16 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Proof": ("symdl.symbolic.proof", "Proof"),
     "Rule": ("symdl.rulebook", "Rule"),
     "RuleReport": ("symdl.verify.rules", "RuleReport"),
+    "SavedModel": ("symdl.saving", "SavedModel"),
     "VectorRule": ("symdl.rulebook.vector_rule", "VectorRule"),
     "batchnorm": ("symdl.layers.batchnorm", None),
     "compile_kernel": ("symdl.codegen.kernel", "compile_kernel"),
     "display": ("symdl.report.display", None),
     "dropout": ("symdl.layers.dropout", None),
+    "fit": ("symdl.training", "fit"),
     "formula_rule": ("symdl.rulebook", "formula_rule"),
     "init_schemes": ("symdl.layers.init_schemes", None),
+    "load": ("symdl.saving", "load"),
     "metric": ("symdl.metrics", "metric"),
     "metrics": ("symdl.metrics", None),
     "optimizer": ("symdl.optim.registry", "optimizer"),
@@ -74,6 +81,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "rule": ("symdl.rulebook", "rule"),
     "rule_params": ("symdl.rulebook", "rule_params"),
     "rules": ("symdl.rulebook", "rules"),
+    "save": ("symdl.saving", "save"),
     "testing": ("symdl.testing", None),
     "verify_rule": ("symdl.verify.rules", "verify_rule"),
     "verify_rules": ("symdl.verify.rules", "verify_rules"),
@@ -82,14 +90,16 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 # Subpackages reachable as attributes (``symdl.export.to_jax`` after ``import symdl``), also on first use.
 _SUBPACKAGES = frozenset(
     {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "numbers", "optim",
-     "report", "rulebook", "symbolic", "verify"}
+     "report", "rulebook", "saving", "symbolic", "training", "verify"}
 )
 
 __all__ = [
     "KINK_CONVENTIONS",
     "CompiledNetwork",
     "Definition",
+    "EarlyStopping",
     "FormulaError",
+    "History",
     "Kernel",
     "Kink",
     "Network",
@@ -97,13 +107,16 @@ __all__ = [
     "Proof",
     "Rule",
     "RuleReport",
+    "SavedModel",
     "VectorRule",
     "batchnorm",
     "compile_kernel",
     "display",
     "dropout",
+    "fit",
     "formula_rule",
     "init_schemes",
+    "load",
     "metric",
     "metrics",
     "optimizer",
@@ -113,6 +126,7 @@ __all__ = [
     "rule",
     "rule_params",
     "rules",
+    "save",
     "testing",
     "verify_rule",
     "verify_rules",

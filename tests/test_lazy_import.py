@@ -16,11 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # today's public names (issue 12): each must stay importable as `from symdl import X`
 PUBLIC = [
-    "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "FormulaError", "Kernel", "Kink", "Network", "Param",
-    "Proof", "Rule", "RuleReport", "VectorRule", "batchnorm", "compile_kernel", "display", "dropout",
-    "formula_rule", "init_schemes", "metric", "metrics", "optimizer", "parse", "prove_zero", "register", "rule",
-    "rule_params", "rules", "testing",
-    "verify_rule", "verify_rules", "__version__",
+    "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "EarlyStopping", "FormulaError", "History", "Kernel", "Kink",
+    "Network", "Param", "Proof", "Rule", "RuleReport", "SavedModel", "VectorRule", "batchnorm", "compile_kernel",
+    "display", "dropout", "fit", "formula_rule", "init_schemes", "load", "metric", "metrics", "optimizer", "parse",
+    "prove_zero", "register", "rule", "rule_params", "rules", "save", "testing", "verify_rule", "verify_rules",
+    "__version__",
 ]
 
 WHERE = {

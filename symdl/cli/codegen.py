@@ -12,8 +12,8 @@ from .common import (
     UsageError,
     build_rule,
     input_symbol,
+    network_from_args,
     parse_layers,
-    parse_params,
     parse_value,
 )
 
@@ -25,30 +25,12 @@ _RULE_FLAGS = ("wrt", "param", "symbol")
 
 
 def _network(args: argparse.Namespace) -> Any:
-    from ..network.model import Network
-
     if args.target is not None:
         raise UsageError(f"give either NAME|FORMULA or --layers, not both (got {args.target!r} and --layers)")
     given = [f"--{f.replace('_', '-')}" for f in _RULE_FLAGS if getattr(args, f)]
     if given:
         raise UsageError(f"{given[0]} applies to rules and formulas, not to networks (--layers)")
-    penalty_params = parse_params(args.penalty_param, allow_symbolic=False)
-    if penalty_params and args.penalty is None:
-        raise UsageError("--penalty-param given without --penalty")
-    return Network(
-        parse_layers(args.layers),
-        activation=args.activation,
-        output_activation=args.output_activation,
-        loss=args.loss,
-        loss_params=parse_params(args.loss_param, allow_symbolic=False),
-        penalty=args.penalty,
-        penalty_params=penalty_params or None,
-        activation_params=parse_params(args.activation_param, allow_symbolic=False),
-        output_activation_params=parse_params(args.output_activation_param, allow_symbolic=False),
-        batchnorm=args.batchnorm,
-        dropout=args.dropout,
-        optimizer=_optimizer(args),
-    )
+    return network_from_args(args, parse_layers(args.layers), optimizer=_optimizer(args))
 
 
 def _optimizer(args: argparse.Namespace) -> Any:

@@ -17,6 +17,7 @@ from typing import Any, TextIO
 import sympy as sp
 
 __all__ = [
+    "add_network_arguments",
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
@@ -27,6 +28,7 @@ __all__ = [
     "build_rule",
     "input_symbol",
     "json_number",
+    "network_from_args",
     "one_line",
     "out",
     "parse_layers",
@@ -195,13 +197,52 @@ def input_symbol(r: Any, wrt: str | None) -> sp.Symbol:
     raise UsageError(f"{r.name!r} has no input {wrt!r}; its inputs: {', '.join(s.name for s in r.inputs)}")
 
 
-def parse_layers(text: str) -> list[int]:
+def parse_layers(text: str, flag: str = "--layers") -> list[int]:
+    """Widths from ``784,512,10``; ``flag`` names the argument in the error line."""
     widths = []
     for item in text.split(","):
         try:
             widths.append(int(item.strip()))
         except ValueError:
-            raise UsageError(f"--layers {text!r}: expected positive integer widths such as 784,512,10") from None
+            raise UsageError(f"{flag} {text!r}: expected positive integer widths such as 784,512,10") from None
     if len(widths) < 2 or any(w < 1 for w in widths):
-        raise UsageError(f"--layers {text!r}: expected at least two positive integer widths such as 784,512,10")
+        raise UsageError(f"{flag} {text!r}: expected at least two positive integer widths such as 784,512,10")
     return widths
+
+
+def network_from_args(args: argparse.Namespace, widths: list[int], **options: Any) -> Any:
+    """The :class:`symdl.Network` of the widths and the network flags (``--activation``, ``--loss-param``, …)."""
+    from ..network.model import Network
+
+    penalty_params = parse_params(args.penalty_param, allow_symbolic=False)
+    if penalty_params and args.penalty is None:
+        raise UsageError("--penalty-param given without --penalty")
+    return Network(
+        widths,
+        activation=args.activation,
+        output_activation=args.output_activation,
+        loss=args.loss,
+        loss_params=parse_params(args.loss_param, allow_symbolic=False),
+        penalty=args.penalty,
+        penalty_params=penalty_params or None,
+        activation_params=parse_params(args.activation_param, allow_symbolic=False),
+        output_activation_params=parse_params(args.output_activation_param, allow_symbolic=False),
+        batchnorm=args.batchnorm,
+        dropout=args.dropout,
+        **options,
+    )
+
+
+def add_network_arguments(net: Any) -> None:
+    """The flags that describe a network besides its widths (``codegen --layers`` and ``train``)."""
+    net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
+    net.add_argument("--activation-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--output-activation", default="identity", metavar="RULE", help="output activation (default: identity)")
+    net.add_argument("--output-activation-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--loss", default="mse", metavar="RULE", help="loss (default: mse)")
+    net.add_argument("--loss-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--penalty", metavar="RULE", help="penalty on the weights (default: none)")
+    net.add_argument("--penalty-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--batchnorm", action="store_true", help="batch norm before each hidden activation")
+    net.add_argument("--dropout", type=float, metavar="P", help="inverted dropout on hidden layers, dropping each unit with probability P, 0 ≤ P < 1 (PyTorch's Dropout(p))")
+    net.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype (default: float64)")

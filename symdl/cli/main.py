@@ -6,7 +6,8 @@ from Python: 0 success, 1 a verified rule failed, 2 bad input (one line
 User formula text goes only to :func:`symdl.formula_rule` (the safe parser),
 never to ``eval``/``sympify``. Each subcommand lives in its own module
 (:mod:`~symdl.cli.listing`, :mod:`~symdl.cli.derive`, :mod:`~symdl.cli.check`,
-:mod:`~symdl.cli.codegen`, :mod:`~symdl.cli.verify`, :mod:`~symdl.cli.report`);
+:mod:`~symdl.cli.codegen`, :mod:`~symdl.cli.verify`, :mod:`~symdl.cli.report`,
+:mod:`~symdl.cli.training`);
 the parser is :mod:`~symdl.cli.parser`.
 """
 
@@ -33,6 +34,7 @@ from .derive import cmd_derive
 from .listing import cmd_list
 from .parser import build_parser
 from .report import cmd_report
+from .training import cmd_evaluate, cmd_train
 from .verify import cmd_verify
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -44,6 +46,8 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "codegen": cmd_codegen,
     "verify": cmd_verify,
     "report": cmd_report,
+    "train": cmd_train,
+    "evaluate": cmd_evaluate,
 }
 
 

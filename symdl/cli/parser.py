@@ -6,7 +6,7 @@ import argparse
 from typing import NoReturn
 
 from ..verify.rules import MAX_POINTS
-from .common import PROG, UsageError
+from .common import PROG, UsageError, add_network_arguments
 
 __all__ = ["FORMATS", "REPORT_DEFAULT_FORMATS", "backend_choices", "build_parser"]
 
@@ -107,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
         "(exit 2) before anything is written; a failed PDF build keeps the other files (exit 1).",
     )
     _add_report_arguments(report)
+    from .training import add_evaluate_arguments, add_train_arguments
+
+    add_train_arguments(commands.add_parser(
+        "train", help="train a network on an .npz file (X, Y) and save the model",
+        description="Train the network LAYERS (widths such as 784,128,10, with the network flags of "
+        "'symdl codegen --layers') on DATA.npz (arrays X and Y, one row per sample) with an optimizer; "
+        "progress on stderr when it is a terminal. Writes the model directory -o (model.json, arrays.npz, "
+        "history.json) only when training completes."))
+    add_evaluate_arguments(commands.add_parser(
+        "evaluate", help="the loss and metrics of a saved model on an .npz file",
+        description="Load the model directory MODEL (written by 'symdl train' or symdl.save) and print its "
+        "loss and metrics on DATA.npz (arrays X and Y)."))
     return parser
 
 
@@ -156,17 +168,7 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     )
     net = command.add_argument_group("networks")
     net.add_argument("--layers", metavar="N0,N1,...,NL", help="widths of a network, e.g. 784,512,10")
-    net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
-    net.add_argument("--activation-param", action="append", default=[], metavar="K=V", help="its parameters")
-    net.add_argument("--output-activation", default="identity", metavar="RULE", help="output activation (default: identity)")
-    net.add_argument("--output-activation-param", action="append", default=[], metavar="K=V", help="its parameters")
-    net.add_argument("--loss", default="mse", metavar="RULE", help="loss (default: mse)")
-    net.add_argument("--loss-param", action="append", default=[], metavar="K=V", help="its parameters")
-    net.add_argument("--penalty", metavar="RULE", help="penalty on the weights (default: none)")
-    net.add_argument("--penalty-param", action="append", default=[], metavar="K=V", help="its parameters")
-    net.add_argument("--batchnorm", action="store_true", help="batch norm before each hidden activation")
-    net.add_argument("--dropout", type=float, metavar="P", help="inverted dropout on hidden layers, dropping each unit with probability P, 0 ≤ P < 1 (PyTorch's Dropout(p))")
-    net.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype (default: float64)")
+    add_network_arguments(net)
     net.add_argument("--optimizer", metavar="NAME", help="train_step applies this optimizer with a state dict "
                      "(init_state(params)); default: plain gradient descent, train_step(params, X, Y, lr)")
     net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",

@@ -11,7 +11,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
@@ -34,6 +34,7 @@ from .stack import layer_specs
 
 if TYPE_CHECKING:
     from ..optim.base import Optimizer
+    from ..training.callbacks import History
     from .model import Network
 
 __all__ = ["CompiledNetwork", "module_header"]
@@ -123,6 +124,18 @@ class CompiledNetwork:
         for layer, blocks in self.network.attached_layers().items():
             kernels.update(layer.numeric_kernels(tuple((l, widths[l]) for l in blocks), self.dtype))
         return kernels
+
+    def fit(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, *, optimizer: object = None,
+            **options: Any) -> History:
+        """Train ``params`` in place with :func:`symdl.training.fit` (epochs, batch_size, metrics, validation, seed, …).
+
+        The optimizer is the network's; ``optimizer=`` (a name or a
+        :class:`symdl.optim.Optimizer`) trains with another, compiling this
+        network once more with it (kept for the next call).
+        """
+        from .fitting import fit_network
+
+        return fit_network(self, params, X, Y, optimizer, options)
 
     def source(self) -> str:
         """The generated Python source of forward, loss, loss_and_grad and train_step."""

@@ -1,0 +1,170 @@
+"""``symdl train`` and ``symdl evaluate``: a network trained on an ``.npz`` file and saved; a saved model measured.
+
+Formatting and argument checks only: the loop is :func:`symdl.training.fit`,
+the files :mod:`symdl.saving`. Every check runs before training starts, and
+the model directory is written only when training completes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .common import (
+    EXIT_OK,
+    UsageError,
+    add_network_arguments,
+    json_number,
+    network_from_args,
+    out,
+    parse_layers,
+    parse_params,
+)
+
+__all__ = ["add_evaluate_arguments", "add_train_arguments", "cmd_evaluate", "cmd_train", "load_data"]
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}") from None
+    if not 1 <= value <= 10**9:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 1000000000, got {text[:40]!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text[:40]!r}") from None
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**63 - 1, got {text[:40]!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text[:40]!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text[:40]!r}")
+    return value
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated metric names such as mae,mse, got {text[:40]!r}")
+    return names
+
+
+def add_train_arguments(command: argparse.ArgumentParser) -> None:
+    """``symdl train LAYERS DATA.npz -o MODEL`` with the network, optimizer and training flags."""
+    command.add_argument("layers", metavar="LAYERS", help="widths of the network, e.g. 784,128,10")
+    command.add_argument("data", metavar="DATA.npz", help="training data: arrays X (samples, n0) and Y (samples, nL)")
+    command.add_argument("-o", "--output", required=True, metavar="MODEL", help="model directory to write")
+    add_network_arguments(command.add_argument_group("the network (as 'symdl codegen --layers')"))
+    train = command.add_argument_group("training")
+    train.add_argument("--optimizer", default="adam", metavar="NAME", help="optimizer (default: adam)")
+    train.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
+                       help="a hyperparameter, e.g. lr=1e-3 (repeatable)")
+    train.add_argument("--epochs", type=_count, default=10, metavar="N", help="epochs (default: 10)")
+    train.add_argument("--batch-size", type=_count, default=32, metavar="N", help="samples per step (default: 32)")
+    train.add_argument("--validation-split", type=_fraction, default=0.0, metavar="F",
+                       help="hold out the last fraction F of the samples for validation, as Keras (default: 0)")
+    train.add_argument("--metrics", type=_names, default=[], metavar="LIST", help="metrics, e.g. mae,mse")
+    train.add_argument("--seed", type=_seed, default=0, metavar="N", help="seed of the weights and the shuffling (default: 0)")
+    train.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
+    """``symdl evaluate MODEL DATA.npz [--metrics LIST] [--json]``."""
+    command.add_argument("model", metavar="MODEL", help="a model directory (from 'symdl train' or symdl.save)")
+    command.add_argument("data", metavar="DATA.npz", help="arrays X and Y")
+    command.add_argument("--metrics", type=_names, default=None, metavar="LIST", help="metrics (default: the model's)")
+    command.add_argument("--batch-size", type=_count, default=1024, metavar="N", help="samples per batch (default: 1024)")
+    command.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def load_data(path: str, network: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(X, Y) from an ``.npz`` file, checked against ``network``'s widths and cast to its dtype."""
+    source = Path(path)
+    if not source.is_file():
+        raise UsageError(f"{path}: no such file")
+    try:
+        with np.load(source, allow_pickle=False) as found:
+            if not hasattr(found, "files"):
+                raise UsageError(f"{path}: not an .npz file (np.savez(path, X=..., Y=...))")
+            missing = [k for k in ("X", "Y") if k not in found.files]
+            if missing:
+                raise UsageError(f"{path}: no array {missing[0]!r}; it has {', '.join(found.files) or 'none'} (expected X and Y)")
+            X, Y = found["X"], found["Y"]
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise UsageError(f"{path}: not a readable .npz file ({str(error).splitlines()[0][:100]})") from None
+    widths = network.network.layers
+    for name, array, width in (("X", X, widths[0]), ("Y", Y, widths[-1])):
+        if array.dtype.kind not in "fiu":
+            raise UsageError(f"{path}: {name} holds {array.dtype.name}; expected numbers")
+        if array.ndim != 2 or array.shape[1] != width:
+            raise UsageError(f"{path}: {name} has shape {array.shape}; the network needs (samples, {width})")
+    if X.shape[0] != Y.shape[0] or X.shape[0] == 0:
+        raise UsageError(f"{path}: X has {X.shape[0]} samples and Y {Y.shape[0]}; expected the same number, at least 1")
+    X, Y = X.astype(network.dtype), Y.astype(network.dtype)
+    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+        raise UsageError(f"{path}: X or Y holds NaN or infinity")
+    return X, Y
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """``symdl train``: build, train, save; one ``wrote`` line on stdout."""
+    from ..optim.registry import optimizer
+    from ..saving import check_target, save
+    from ..training import fit
+    from ..training.loop import metric_objects
+
+    check_target(args.output)
+    opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False))
+    net = network_from_args(args, parse_layers(args.layers, "LAYERS"), optimizer=opt).compile(args.dtype)
+    X, Y = load_data(args.data, net)
+    validation = None
+    if args.validation_split:
+        split = math.floor(X.shape[0] * (1 - args.validation_split))
+        if split == 0 or split == X.shape[0]:
+            raise UsageError(f"--validation-split {args.validation_split}: leaves no training or no validation sample of {X.shape[0]}")
+        X, Y, validation = X[:split], Y[:split], (X[split:], Y[split:])
+    metrics = metric_objects(args.metrics)
+    params = net.init(args.seed)
+    history = fit(net, params, X, Y, epochs=args.epochs, batch_size=args.batch_size, metrics=metrics,
+                  validation=validation, seed=args.seed, verbose=0 if args.quiet else "auto")
+    record = {"epoch": history.epoch, "history": history.history, "params": history.params}
+    save(args.output, net, history.weights, history.state, metrics, history=record)
+    last = ", ".join(f"{k} {v[-1]:.6g}" for k, v in history.history.items())
+    out(f"wrote {args.output}: {len(history.epoch)} epochs, {last}")
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """``symdl evaluate``: the loss and metrics of a saved model on DATA.npz."""
+    from ..saving import load
+    from ..training import evaluate
+    from ..training.loop import metric_objects
+
+    model = load(args.model)
+    X, Y = load_data(args.data, model.network)
+    metrics = model.metrics if args.metrics is None else metric_objects(args.metrics)
+    logs = evaluate(model.network, model.params, X, Y, metrics, batch_size=args.batch_size)
+    if args.json:
+        out(json.dumps({k: json_number(v) for k, v in logs.items()}, indent=2))
+    else:
+        for k, v in logs.items():
+            out(f"{k}: {v:.6g}")
+    return EXIT_OK

@@ -1,0 +1,122 @@
+"""What a training run records and who may stop it: :class:`History`, :class:`Callback`, :class:`EarlyStopping`.
+
+Keras' semantics (``keras.callbacks.EarlyStopping``, ``History``), so code and
+habits carry over: ``history.history["val_loss"]`` is one value per epoch.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Callback", "EarlyStopping", "History", "TrainingRun"]
+
+
+@dataclass
+class TrainingRun:
+    """The run a callback sees: the live ``params`` and optimizer ``state``; set ``stop_training`` to end it."""
+
+    params: dict[str, Any]
+    state: Any
+    stop_training: bool = False
+
+
+@dataclass
+class History:
+    """Per-epoch logs of one ``fit``: ``history["loss"]``, ``history["val_loss"]``, ``history["mae"]``, …
+
+    ``epoch`` lists the epochs run (0-based, from ``initial_epoch``); ``params``
+    the settings of the run (Keras' ``History.params``); ``weights`` and
+    ``state`` the parameters and optimizer state after training (the same
+    objects as the caller's for in-place models).
+    """
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch: list[int] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+    weights: dict[str, Any] = field(default_factory=dict)
+    state: Any = None
+    stopped_epoch: int | None = None
+
+    def record(self, epoch: int, logs: dict[str, float]) -> None:
+        self.epoch.append(epoch)
+        for key, value in logs.items():
+            self.history.setdefault(key, []).append(value)
+
+
+class Callback:
+    """Called by ``fit`` at the start and after every epoch; subclass and override what you need."""
+
+    def on_train_begin(self, run: TrainingRun) -> None:
+        """Before the first epoch."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float], run: TrainingRun) -> None:
+        """After epoch ``epoch`` (0-based) with its logs (loss, metrics, val_*)."""
+
+    def on_train_end(self, run: TrainingRun) -> None:
+        """After the last epoch."""
+
+
+_MAXIMISED = ("acc", "precision", "recall", "f1", "auc")
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs (Keras' rule).
+
+    Improvement is ``current + |min_delta| < best`` (mode "min"; "max" mirrors
+    it; "auto" maximises accuracy-like names). With ``restore_best_weights``
+    the parameters of the best epoch are put back when training stops early.
+    """
+
+    def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
+                 mode: str = "auto", restore_best_weights: bool = False) -> None:
+        if not isinstance(monitor, str) or not monitor:
+            raise ValueError(f"monitor: expected a log name such as 'val_loss', got {monitor!r}")
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 0:
+            raise ValueError(f"patience: expected an integer >= 0, got {patience!r}")
+        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not math.isfinite(min_delta):
+            raise ValueError(f"min_delta: expected a finite number, got {min_delta!r}")
+        if mode not in ("auto", "min", "max"):
+            raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
+        if mode == "auto":
+            mode = "max" if any(word in monitor for word in _MAXIMISED) else "min"
+        self.monitor, self.patience, self.mode = monitor, int(patience), mode
+        self.min_delta = abs(float(min_delta)) * (-1 if mode == "min" else 1)  # Keras: current + |δ| < best (min)
+        self.restore_best_weights = bool(restore_best_weights)
+        self.on_train_begin(None)
+
+    def on_train_begin(self, run: TrainingRun | None) -> None:
+        self.wait = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_epoch: int | None = None
+        self.best_weights: dict[str, np.ndarray] | None = None
+        self.stopped_epoch: int | None = None
+
+    def _improves(self, current: float) -> bool:
+        if self.mode == "min":
+            return current - self.min_delta < self.best
+        return current - self.min_delta > self.best
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float], run: TrainingRun) -> None:
+        if self.monitor not in logs:
+            raise ValueError(f"EarlyStopping: monitor {self.monitor!r} is not logged; logged: {', '.join(logs)}")
+        current = logs[self.monitor]
+        self.wait += 1
+        if self._improves(current):
+            self.best, self.best_epoch, self.wait = current, epoch, 0
+            if self.restore_best_weights:
+                self.best_weights = {k: np.array(v, copy=True) for k, v in run.params.items()}
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            run.stop_training = True
+            if self.best_weights is not None:
+                for k, v in self.best_weights.items():
+                    if isinstance(run.params[k], np.ndarray) and run.params[k].flags.writeable:
+                        run.params[k][...] = v  # in place: the caller's arrays hold the best weights
+                    else:
+                        run.params[k] = v

@@ -1,0 +1,234 @@
+"""``fit``: epochs of seeded mini-batches through a model's own ``train_step``, with history, metrics and progress.
+
+The loop is bookkeeping only: the loss, the gradient, the optimizer update and
+the metrics' arithmetic are the model's and the metrics' printed code. A model
+is anything with ``train_step(params, X, Y, state[, seed])`` (in place,
+returning the loss before the step; or functional, returning
+``(loss, params, state)``), ``forward(params, X)`` and ``loss(params, X, Y)``:
+a :class:`symdl.CompiledNetwork` built with an optimizer, a generated module.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
+
+import numpy as np
+
+from .batches import batch_slices, check_data, check_positive, epoch_rng
+from .callbacks import Callback, EarlyStopping, History, TrainingRun
+from .progress import ProgressBar, progress_mode
+
+__all__ = ["evaluate", "fit", "metric_objects"]
+
+_SEED_BOUND = 2**31 - 1
+
+
+def metric_objects(metrics: Sequence[object]) -> list[Any]:
+    """Metric objects from names (``"mae"``, through :func:`symdl.metrics.metric`) or objects given as such."""
+    if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence):
+        raise ValueError(f"metrics: expected a list of metric names or objects, got {metrics!r}")
+    out = []
+    for m in metrics:
+        if isinstance(m, str):
+            from ..metrics import metric
+
+            m = metric(m)
+        for attr in ("update_state", "result", "reset_state"):
+            if not callable(getattr(m, attr, None)):
+                raise ValueError(f"metrics: {m!r} has no {attr}(); expected a symdl metric or a metric name")
+        out.append(m)
+    names = [metric_name(m) for m in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metrics: names repeat: {names}")
+    return out
+
+
+def metric_name(m: Any) -> str:
+    """The log key of a metric: its ``name`` (Keras' convention), else its config's ``name``."""
+    name = getattr(m, "name", None)
+    if not isinstance(name, str):
+        config = m.config() if callable(getattr(m, "config", None)) else {}
+        name = config.get("name") if isinstance(config, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"metrics: {m!r} has no name")
+    return name
+
+
+def _is_seeded(model: Any) -> bool:
+    """Whether the model's training step draws random masks (dropout) and so takes a seed.
+
+    A model says so (``seeded``, or its ``network.seeded``); a generated module's
+    ``train_step`` says so by having a ``seed`` parameter.
+    """
+    seeded = getattr(model, "seeded", None)
+    if seeded is None:
+        seeded = getattr(getattr(model, "network", None), "seeded", None)
+    if seeded is None:
+        try:
+            seeded = "seed" in inspect.signature(model.train_step).parameters
+        except (TypeError, ValueError):
+            seeded = False
+    return bool(seeded)
+
+
+def _step(model: Any, params: dict, X: Any, Y: Any, state: Any, seed: int | None) -> tuple[float, dict, Any]:
+    result = model.train_step(params, X, Y, state) if seed is None else model.train_step(params, X, Y, state, seed=seed)
+    if isinstance(result, tuple):
+        loss, params, state = result
+    else:
+        loss = result
+    return float(loss), params, state
+
+
+class _LossTracker:
+    """The logged loss: Σ nᵦ·Cᵦ / Σ nᵦ over the batches so far, by :class:`symdl.metrics.Mean`'s printed code.
+
+    The losses are kept and handed to the metric when the value is read (the
+    status bar, the epoch's end), not once per step: bookkeeping, not arithmetic.
+    """
+
+    def __init__(self) -> None:
+        from ..metrics import Mean
+
+        self.mean = Mean(name="loss")
+        self.losses: list[float] = []
+        self.sizes: list[int] = []
+
+    def add(self, loss: float, size: int) -> None:
+        self.losses.append(loss)
+        self.sizes.append(size)
+
+    def result(self) -> float:
+        self.mean.reset_state()
+        self.mean.update_state(np.asarray(self.losses), sample_weight=np.asarray(self.sizes, dtype=np.float64))
+        return self.mean.result()
+
+
+def _logs(loss: _LossTracker, metrics: Sequence[Any]) -> dict[str, float]:
+    return {"loss": loss.result(), **{metric_name(m): float(m.result()) for m in metrics}}
+
+
+def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Sequence[Any] = (),
+             batch_size: int = 1024) -> dict[str, float]:
+    """``{"loss": C, <metric>: value, …}`` on (X, Y) in batches: the loss weighted by batch size, metrics streamed.
+
+    The metrics are reset first and read from ``forward`` (inference mode).
+    """
+    X, Y = check_data(X, Y)
+    batch_size = check_positive("batch_size", batch_size)
+    for m in metrics:
+        m.reset_state()
+    tracker = _LossTracker()
+    for rows in batch_slices(X.shape[0], batch_size, None):
+        xb, yb = X[rows], Y[rows]
+        tracker.add(float(model.loss(params, xb, yb)), xb.shape[0])
+        if metrics:
+            pred = model.forward(params, xb)
+            for m in metrics:
+                m.update_state(yb, pred)
+    return _logs(tracker, metrics)
+
+
+def fit(
+    model: Any,
+    params: dict[str, Any],
+    X: Any,
+    Y: Any,
+    *,
+    epochs: int,
+    batch_size: int = 32,
+    state: Any = None,
+    metrics: Sequence[object] = (),
+    validation: tuple[Any, Any] | None = None,
+    seed: int = 0,
+    shuffle: bool = True,
+    verbose: int | str = "auto",
+    early_stopping: EarlyStopping | None = None,
+    callbacks: Sequence[Callback] = (),
+    initial_epoch: int = 0,
+    stream: TextIO | None = None,
+) -> History:
+    """Train ``params`` for epochs ``initial_epoch … epochs − 1`` and return the :class:`History`.
+
+    Each epoch shuffles the samples with ``numpy.random.default_rng((seed, epoch))``
+    (so a run resumed at ``initial_epoch`` continues exactly) and cuts them into
+    batches of ``batch_size``, the last one partial. ``state`` is the optimizer
+    state (default ``model.init_state(params)``). The logged loss is the mean of
+    the batches' losses before their steps, weighted by batch size (Keras'); the
+    metrics stream over the batches' predictions by ``forward`` before each
+    step; ``validation=(Xv, Yv)`` adds ``val_loss`` and ``val_<metric>``. Same
+    seed, same data → bit-identical history, params and state.
+    """
+    X, Y = check_data(X, Y)
+    epochs = check_positive("epochs", epochs)
+    initial_epoch = check_positive("initial_epoch", initial_epoch, 0)
+    if initial_epoch >= epochs:
+        raise ValueError(f"initial_epoch: {initial_epoch} leaves no epoch to run (epochs={epochs})")
+    batch_size = check_positive("batch_size", batch_size)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    if not isinstance(shuffle, bool):
+        raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
+    if validation is not None:
+        if not isinstance(validation, tuple) or len(validation) != 2:
+            raise ValueError("validation: expected a pair (X_val, Y_val)")
+        validation = check_data(*validation, what="X_val, Y_val")
+    if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
+        raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {early_stopping!r}")
+    hooks = [*callbacks, *([early_stopping] if early_stopping is not None else [])]
+    for hook in hooks:
+        if not isinstance(hook, Callback):
+            raise ValueError(f"callbacks: expected symdl.training.Callback objects, got {hook!r}")
+    tracked = metric_objects(metrics)
+    logged = ["loss", *map(metric_name, tracked)]
+    logged += [f"val_{k}" for k in logged] if validation is not None else []
+    if early_stopping is not None and early_stopping.monitor not in logged:
+        raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not logged; logged: {', '.join(logged)}")
+    if state is None:
+        init_state: Callable[[dict], Any] | None = getattr(model, "init_state", None)
+        if init_state is None:
+            raise ValueError("fit: this model has no optimizer state; give one with the optimizer (Network(..., optimizer=...))")
+        state = init_state(params)
+    stream = sys.stderr if stream is None else stream
+    steps = -(-X.shape[0] // batch_size)
+    bar = ProgressBar(epochs, steps, progress_mode(verbose, stream), stream)
+    seeded = _is_seeded(model)
+    run = TrainingRun(params, state)
+    history = History(params={"epochs": epochs, "steps": steps, "batch_size": batch_size, "seed": int(seed),
+                              "shuffle": shuffle, "initial_epoch": initial_epoch})
+    for hook in hooks:
+        hook.on_train_begin(run)
+    for epoch in range(initial_epoch, epochs):
+        rng = epoch_rng(int(seed), epoch)
+        for m in tracked:
+            m.reset_state()
+        tracker = _LossTracker()
+        for step, rows in enumerate(batch_slices(X.shape[0], batch_size, rng if shuffle else None), 1):
+            xb, yb = X[rows], Y[rows]
+            if tracked:
+                pred = model.forward(run.params, xb)
+                for m in tracked:
+                    m.update_state(yb, pred)
+            mask_seed = int(rng.integers(_SEED_BOUND)) if seeded else None
+            loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
+            tracker.add(loss, xb.shape[0])
+            bar.batch(epoch, step, lambda: _logs(tracker, tracked))
+        logs = _logs(tracker, tracked)
+        if validation is not None:
+            val = evaluate(model, run.params, *validation, metrics=tracked, batch_size=max(batch_size, 1024))
+            logs.update({f"val_{k}": v for k, v in val.items()})
+        history.record(epoch, logs)
+        bar.epoch(epoch, logs)
+        for hook in hooks:
+            hook.on_epoch_end(epoch, logs, run)
+        if run.stop_training:
+            history.stopped_epoch = epoch
+            break
+    for hook in hooks:
+        hook.on_train_end(run)
+    history.weights, history.state = run.params, run.state
+    return history

@@ -1,0 +1,135 @@
+"""``symdl train`` and ``symdl evaluate``: end to end, deterministic, and one-line errors (exit 2) that write nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import symdl
+from symdl.cli import main
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def data(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    path = tmp_path / "data.npz"
+    np.savez(path, X=X, Y=np.tanh(X[:, :1] - X[:, 1:2]))
+    return path
+
+
+def train(capsys, tmp_path, data, name="model", *extra):
+    return run(capsys, "train", "3,8,1", data, "-o", tmp_path / name, "--epochs", 3, "--batch-size", 16,
+               "--optimizer", "adam", "--optimizer-param", "lr=0.01", "--quiet", *extra)
+
+
+def test_train_writes_a_model_that_evaluate_reads(capsys, tmp_path, data):
+    code, out, err = train(capsys, tmp_path, data, "model", "--validation-split", "0.25")
+    assert (code, err) == (0, "")
+    assert out.startswith(f"wrote {tmp_path / 'model'}: 3 epochs, loss ") and "val_loss" in out
+    assert sorted(os.listdir(tmp_path / "model")) == ["arrays.npz", "history.json", "model.json"]
+    history = json.loads((tmp_path / "model" / "history.json").read_text())
+    assert history["epoch"] == [0, 1, 2] and list(history["history"]) == ["loss", "val_loss"]
+    assert history["history"]["loss"][-1] < history["history"]["loss"][0]
+    model = symdl.load(tmp_path / "model")
+    assert model.state["t"] == 3 * 6  # 90 training samples in batches of 16: 6 steps an epoch
+    assert model.config["optimizer"]["name"] == "adam" and model.config["optimizer"]["hyperparameters"]["lr"] == 0.01
+    code, out, err = run(capsys, "evaluate", tmp_path / "model", data)
+    assert (code, err) == (0, "")
+    d = np.load(data)
+    expected = float(model.network.loss(model.params, d["X"], d["Y"]))
+    assert out == f"loss: {expected:.6g}\n"
+    code, out, _ = run(capsys, "evaluate", tmp_path / "model", data, "--json")
+    assert code == 0 and json.loads(out)["loss"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_same_arguments_give_the_same_model_bit_for_bit(capsys, tmp_path, data):
+    assert train(capsys, tmp_path, data, "a")[0] == 0
+    assert train(capsys, tmp_path, data, "b")[0] == 0
+    a, b = np.load(tmp_path / "a" / "arrays.npz"), np.load(tmp_path / "b" / "arrays.npz")
+    assert sorted(a.files) == sorted(b.files) and all(a[k].tobytes() == b[k].tobytes() for k in a.files)
+    assert train(capsys, tmp_path, data, "c", "--seed", "1")[0] == 0
+    assert np.load(tmp_path / "c" / "arrays.npz")["params/W1"].tobytes() != a["params/W1"].tobytes()
+
+
+def test_train_shows_progress_unless_quiet(capsys, tmp_path, data, monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    code, _, err = run(capsys, "train", "3,8,1", data, "-o", tmp_path / "m", "--epochs", 2)
+    assert code == 0 and "epoch 2/2 - 4/4 - loss: " in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--epochs", "0"], "argument --epochs: expected an integer from 1 to"),
+        (["--validation-split", "1.5"], "argument --validation-split: expected a number in [0, 1)"),
+        (["--validation-split", "0.999"], "--validation-split 0.999: leaves no training or no validation sample"),
+        (["--metrics", "mae,,mse"], "argument --metrics: expected comma-separated metric names"),
+        (["--optimizer", "adamm"], "unknown optimizer 'adamm'; did you mean 'adam'?"),
+        (["--optimizer-param", "lr=abc"], "--param lr=abc: 'abc' is not a number"),
+        (["--optimizer-param", "gamma=0.1"], "gamma"),
+        (["--loss", "relu"], "loss: 'relu' is an activation"),
+    ],
+)
+def test_bad_training_arguments_are_one_line_and_write_nothing(capsys, tmp_path, data, argv, message):
+    code, out, err = run(capsys, "train", "3,8,1", data, "-o", tmp_path / "m", "--quiet", *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith("symdl: error: ") and err.count("\n") == 1 and message in err, err
+    assert sorted(os.listdir(tmp_path)) == ["data.npz"]
+
+
+def test_bad_data_files_are_one_line_and_write_nothing(capsys, tmp_path, data):
+    X = np.zeros((10, 3))
+    cases = {
+        "noY.npz": ({"X": X}, "no array 'Y'; it has X (expected X and Y)"),
+        "wide.npz": ({"X": np.zeros((10, 4)), "Y": np.zeros((10, 1))}, "X has shape (10, 4); the network needs (samples, 3)"),
+        "rows.npz": ({"X": X, "Y": np.zeros((9, 1))}, "X has 10 samples and Y 9"),
+        "flat.npz": ({"X": X, "Y": np.zeros(10)}, "Y has shape (10,); the network needs (samples, 1)"),
+        "nan.npz": ({"X": np.full((10, 3), np.nan), "Y": np.zeros((10, 1))}, "NaN or infinity"),
+        "text.npz": ({"X": np.array([["a"] * 3] * 10), "Y": np.zeros((10, 1))}, "X holds str"),
+        "objects.npz": ({"X": np.array([None] * 30, dtype=object).reshape(10, 3), "Y": np.zeros((10, 1))}, "not a readable .npz file"),
+    }
+    for name, (arrays, message) in cases.items():
+        np.savez(tmp_path / name, **arrays)
+        code, out, err = run(capsys, "train", "3,8,1", tmp_path / name, "-o", tmp_path / "m", "--quiet")
+        assert (code, out) == (2, "") and message in err and err.count("\n") == 1, (name, err)
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    code, _, err = run(capsys, "train", "3,8,1", tmp_path / "junk.npz", "-o", tmp_path / "m")
+    assert code == 2 and "not a readable .npz file" in err
+    code, _, err = run(capsys, "train", "3,8,1", tmp_path / "none.npz", "-o", tmp_path / "m")
+    assert code == 2 and "none.npz: no such file" in err
+    code, _, err = run(capsys, "train", "3,x,1", data, "-o", tmp_path / "m")
+    assert code == 2 and "LAYERS '3,x,1': expected positive integer widths" in err
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "mine.txt").write_text("keep")
+    code, _, err = run(capsys, "train", "3,8,1", data, "-o", tmp_path / "taken")
+    assert code == 2 and "exists and is not a saved model" in err
+    assert not (tmp_path / "m").exists() and (tmp_path / "taken" / "mine.txt").read_text() == "keep"
+
+
+def test_evaluate_refuses_a_bad_model_directory_in_one_line(capsys, tmp_path, data):
+    code, _, err = run(capsys, "evaluate", tmp_path / "nothing", data)
+    assert code == 2 and err.count("\n") == 1 and "not a saved model directory" in err
+    assert train(capsys, tmp_path, data)[0] == 0
+    config = json.loads((tmp_path / "model" / "model.json").read_text())
+    config["format_version"] = 99
+    (tmp_path / "model" / "model.json").write_text(json.dumps(config))
+    code, out, err = run(capsys, "evaluate", tmp_path / "model", data)
+    assert (code, out) == (2, "") and "saved in format version 99" in err and err.count("\n") == 1
+    config["format_version"] = 1
+    config["network"]["activation"] = {"formula": "__import__('os').system('echo hi')", "wrt": "z", "symbols": [],
+                                       "params": {}, "kink_convention": "pytorch"}
+    (tmp_path / "model" / "model.json").write_text(json.dumps(config))
+    code, out, err = run(capsys, "evaluate", tmp_path / "model", data)
+    assert (code, out) == (2, "") and "network.activation: formula" in err and "hi" not in out
