@@ -31,13 +31,15 @@ MPMATH_REFERENCE = {
     "sigmoid": lambda t: 1 / (1 + mpmath.exp(-t)),
     "softplus": lambda t: mpmath.log(1 + mpmath.exp(t)),
     "log_cosh": lambda t: mpmath.log(mpmath.cosh(t)),
+    "Phi": lambda t: mpmath.ncdf(t),
 }
 TEXTBOOK_DERIVATIVE = {
     "sigmoid": sp.exp(-x) / (1 + sp.exp(-x)) ** 2,
     "softplus": 1 / (1 + sp.exp(-x)),
     "log_cosh": sp.sinh(x) / sp.cosh(x),
+    "Phi": sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi),
 }
-LATEX_MACRO = {"sigmoid": r"\sigma", "softplus": r"\operatorname{softplus}", "log_cosh": r"\log\cosh"}
+LATEX_MACRO = {"Phi": r"\Phi", "sigmoid": r"\sigma", "softplus": r"\operatorname{softplus}", "log_cosh": r"\log\cosh"}
 NAMES = [name for name in NAMED_FUNCTIONS if name in MPMATH_REFERENCE]
 TINY64 = float(np.finfo(np.float64).tiny)
 TINY32 = float(np.finfo(np.float32).tiny)

@@ -213,7 +213,7 @@ def test_softmax_output_uses_the_jacobian_transpose():
         ({"layers": [True, 2]}, r"layers\[0\]"),
         ({"layers": [3]}, "at least an input and an output width"),
         ({"layers": "3,2"}, "expected a list of widths"),
-        ({"layers": [3, 2], "activation": "swish"}, "activation: unknown rule 'swish'; accepted: "),
+        ({"layers": [3, 2], "activation": "swishy"}, "activation: unknown rule 'swishy'; accepted: "),
         ({"layers": [3, 2], "activation": "maxout"}, "layer with weights of its own"),
         ({"layers": [3, 2], "activation": "mse"}, "activation: 'mse' is a loss, not an activation"),
         ({"layers": [3, 2], "loss": "relu"}, "loss: 'relu' is an activation, not a loss"),

@@ -192,13 +192,16 @@ EXPECTED_KINKS = {
     "leaky_relu": {0.0: "alpha"},
     "prelu": {0.0: 0.3},
     "hard_tanh": {-1.0: 0.0, 1.0: 0.0},
+    "relu6": {0.0: 0.0, 6.0: 0.0},
+    "hard_sigmoid": {-3.0: 0.0, 3.0: 0.0},
+    "hard_swish": {-3.0: 0.0, 3.0: 1.0},
     "elu": {0.0: "alpha"},
     "selu": {0.0: _L * _A},
     "mae": {0.37: 0.0},
     "l1": {0.0: 0.0},
 }
 SMOOTH = ["identity", "sigmoid", "tanh", "softplus", "exponential", "mse", "huber", "log_cosh",
-          "binary_cross_entropy", "l2"]
+          "binary_cross_entropy", "l2", "gelu", "silu", "swish", "softsign", "log_sigmoid", "mish", "celu"]
 
 
 # --- the registry ----------------------------------------------------------------------

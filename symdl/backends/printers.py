@@ -77,6 +77,12 @@ class JaxPrinter(ArrayModulePrinter):
 
     _module = "jnp"
 
+    def _print_erf(self, expr: sp.erf) -> str:
+        return f"jax.lax.erf({self._print(expr.args[0])})"
+
+    def _print_erfc(self, expr: sp.erfc) -> str:
+        return f"jax.lax.erfc({self._print(expr.args[0])})"
+
 
 class TorchPrinter(ArrayModulePrinter):
     """symdl's stable forms as PyTorch code.
@@ -98,6 +104,12 @@ class TorchPrinter(ArrayModulePrinter):
     _cast = "to"
     _RELATIONS: ClassVar[dict[str, str]] = {"==": "eq", "!=": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"}
     _MIRRORED: ClassVar[dict[str, str]] = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+    def _print_erf(self, expr: sp.erf) -> str:
+        return f"torch.special.erf({self._print(expr.args[0])})"
+
+    def _print_erfc(self, expr: sp.erfc) -> str:
+        return f"torch.special.erfc({self._print(expr.args[0])})"
 
     def _print_Relational(self, expr: sp.core.relational.Relational) -> str:
         lhs, op, rhs = expr.lhs, expr.rel_op, expr.rhs

@@ -27,6 +27,7 @@ from sympy.printing.numpy import NumPyPrinter
 from ..numbers import format_number
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stable_primitives
+from ..symbolic.special import erf_form, erfc_form, expand_erf
 
 __all__ = ["Kernel", "KernelPrinter", "SymdlNumpyPrinter", "compile_kernel", "printable"]
 
@@ -118,6 +119,20 @@ class SymdlNumpyPrinter(NumPyPrinter):
 
     def _print_Or(self, expr: sp.Or) -> str:
         return self._print_nested(expr, "logical_or")
+
+    def _print_erf(self, expr: sp.erf) -> str:
+        # numpy has no erf: the polynomial pieces of symdl.symbolic.special (a few ulps, no scipy).
+        return self._print(erf_form(expr.args[0]))
+
+    def _print_erfc(self, expr: sp.erfc) -> str:
+        x = expr.args[0]
+        near, near_value, far = erfc_form(x)
+        self._masks += 1
+        name = f"_e{self._masks}"
+        where = self._fn("where")
+        # erfc|x| for x > 0 and 2 − erfc|x| below, computed once (where's arguments run left to right).
+        outer = f"{where}({self._print(x > 0)}, ({name} := {self._print(far)}), 2 - {name})"
+        return f"{where}({self._print(near)}, {self._print(near_value)}, {outer})"
 
     def _print_Abs(self, expr: sp.Abs) -> str:
         return f"{self._fn('abs')}({self._print(expr.args[0])})"
@@ -263,7 +278,11 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
         raise ValueError(f"{name}: symbols {sorted(map(str, free))} have no value; give them as parameters")
     taken: set[str] = {"numpy", "_t", "_as_float", "_finish"}
     names = [_python_name(s, i, taken) for i, s in enumerate(args)]
-    renamed = printable(expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)}), name)
+    renamed = expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)})
+    # erf/erfc as their numpy pieces before CSE (|x|, the clamps and erfc|x| computed once), and before
+    # printable turns Φ's exact 1/√2 into a float (erfc_form splits e^{−x²/2} exactly only for a rational square).
+    stable = renamed.replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
+    renamed = printable(expand_erf(stable), name)
     intermediates, (body,) = sp.cse(renamed, symbols=sp.numbered_symbols("_c"), optimizations="basic")
     printer = KernelPrinter()
     lines = [f"def {name}({', '.join(names)}):"]

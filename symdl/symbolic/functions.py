@@ -21,7 +21,9 @@ from __future__ import annotations
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
 
-__all__ = ["NamedFunction", "sigmoid", "softplus", "log_cosh", "NAMED_FUNCTIONS"]
+from .special import erfc
+
+__all__ = ["NamedFunction", "Phi", "sigmoid", "softplus", "log_cosh", "NAMED_FUNCTIONS"]
 
 # Beyond this |x|, log cosh x = |x| − log 2 + log1p(e^{−2|x|}) loses nothing to cancellation.
 _LOG_COSH_SWITCH = 20
@@ -159,7 +161,37 @@ class log_cosh(NamedFunction):
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
 
+class Phi(NamedFunction):
+    r"""Φ(x) = (1 + erf(x/√2))/2, the standard normal CDF;  Φ'(x) = φ(x) = e^{−x²/2}/√(2π).
+
+    Stable form: erfc(−x/√2)/2. For x ≪ 0 the definition's 1 + erf cancels
+    (0 from x ≈ −8.3 in float64, though Φ(−37) = 5.7e−300); erfc of a large
+    argument keeps every digit (numpy: :mod:`symdl.symbolic.special`).
+    """
+
+    latex_name = r"\Phi"
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
+
+    @classmethod
+    def definition(cls, x):
+        return (1 + sp.erf(x / sp.sqrt(2))) / 2
+
+    @classmethod
+    def stable(cls, x):
+        return erfc(-x / sp.sqrt(2)) / 2
+
+    @classmethod
+    def eval(cls, x):  # SymPy's hook for automatic evaluation (Φ(0) = 1/2), not Python's eval
+        if x == 0:
+            return sp.S.Half
+        return None
+
+
 NAMED_FUNCTIONS: dict[str, type[NamedFunction]] = {
+    "Phi": Phi,
     "sigmoid": sigmoid,
     "softplus": softplus,
     "log_cosh": log_cosh,

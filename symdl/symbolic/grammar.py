@@ -77,6 +77,8 @@ _Maker = Callable[..., sp.Expr]
 FUNCTIONS: dict[str, tuple[int, int, _Maker | None]] = {
     **{f.__name__: (1, 1, f) for f in (sp.exp, sp.log, sp.tanh, sp.sinh, sp.cosh, sp.sin, sp.cos)},
     "sqrt": (1, 1, sp.sqrt),
+    "erf": (1, 1, sp.erf),
+    "erfc": (1, 1, sp.erfc),
     "abs": (1, 1, sp.Abs),
     "Abs": (1, 1, sp.Abs),
     "sign": (1, 1, sp.sign),

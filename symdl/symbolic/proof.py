@@ -198,6 +198,8 @@ def _numeric_witness(expr: sp.Expr) -> bool:
 
 def _is_zero_smooth(expr: sp.Expr) -> bool:
     expr = elementary(expr)
+    # erfc u = 1 − erf u exactly (for proofs only: numerically it cancels); erf(−u) = −erf u then simplifies.
+    expr = expr.replace(lambda e: isinstance(e, sp.erfc), lambda e: 1 - sp.erf(e.args[0]))
     if expr == 0:
         return True
     if _numeric_witness(expr):

@@ -51,6 +51,8 @@ __all__ = [
     "central_difference",
     "fd_step",
     "mpmath_reference",
+    "INPUT_ULPS",
+    "input_sensitivity",
     "relative_error",
     "stability_grid",
     "unstable_points",
@@ -142,13 +144,51 @@ def _converged(func: Callable[..., object], point: list[float], dps: int) -> flo
         previous, dps = value, 2 * dps if dps >= _MAX_DPS else min(2 * dps, _MAX_DPS)
 
 
-def relative_error(numeric: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """|numeric − reference| / |reference|, with the smallest normal float as the floor of the denominator."""
+#: The backward error :func:`relative_error` forgives: the input moved by this many ulps of its dtype.
+INPUT_ULPS = 8
+
+
+def input_sensitivity(kernel: Callable[..., np.ndarray], values: Sequence[np.ndarray]) -> np.ndarray:
+    """Σᵢ |xᵢ·∂f/∂xᵢ| at each point, by float64 central differences of ``kernel`` (one digit is all it needs).
+
+    How much f moves when every input moves by one relative unit: an error of
+    k ulps in an input (or in an argument computed from it) moves f by
+    k·ε·Σᵢ |xᵢ ∂f/∂xᵢ|. Non-finite estimates count as 0 (they excuse nothing).
+    """
+    args = [np.asarray(v, dtype=np.float64) for v in values]
+    total = np.zeros(np.broadcast_shapes(*(a.shape for a in args)))
+    with np.errstate(all="ignore"):
+        for i, x in enumerate(args):
+            h = 1e-7 * np.maximum(np.abs(x), np.finfo(np.float64).tiny)
+            upper, lower = x + h, x - h
+            slope = (np.asarray(kernel(*args[:i], upper, *args[i + 1 :]), dtype=np.float64)
+                     - np.asarray(kernel(*args[:i], lower, *args[i + 1 :]), dtype=np.float64)) / (upper - lower)
+            total = total + np.abs(x * slope)
+    return np.where(np.isfinite(total), total, 0.0)
+
+
+def relative_error(
+    numeric: np.ndarray, reference: np.ndarray, sensitivity: np.ndarray | None = None
+) -> np.ndarray:
+    """|numeric − reference| / |reference| where the reference is a normal number of ``numeric``'s dtype.
+
+    How numerical libraries measure accuracy: below the smallest normal
+    number (``tiny``) the error is absolute, ``|diff| / tiny`` (0 when it is
+    at most ``tiny``: a value that underflows, or subnormals that keep few
+    bits, is no error). With ``sensitivity`` (:func:`input_sensitivity`), the
+    error an input perturbation of :data:`INPUT_ULPS` ulps explains is
+    forgiven first (mixed forward–backward error, Higham §1.5): e^{−2u} for u
+    computed from z in a few roundings cannot be closer than cond·ε, whatever
+    the code; an error beyond that, such as the cancellation of 1 + tanh u, is
+    still counted in full.
+    """
     numeric = np.asarray(numeric)
-    tiny = np.finfo(numeric.dtype if numeric.dtype.kind == "f" else np.float64).tiny
+    info = np.finfo(numeric.dtype if numeric.dtype.kind == "f" else np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         diff = np.abs(numeric.astype(np.float64) - reference)
-        return np.where(diff <= tiny, 0.0, diff / np.maximum(np.abs(reference), tiny))
+        if sensitivity is not None:
+            diff = np.maximum(diff - INPUT_ULPS * float(info.eps) * np.asarray(sensitivity, dtype=np.float64), 0.0)
+        return np.where(diff <= info.tiny, 0.0, diff / np.maximum(np.abs(reference), info.tiny))
 
 
 def stability_grid(dtype: np.dtype, low: float = -STABILITY_LIMIT, high: float = STABILITY_LIMIT) -> np.ndarray:
