@@ -39,6 +39,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}") from None
+    if not 1 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 1024, got {text[:40]!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``symdl`` argument parser with its subcommands."""
     from ..version import __version__
@@ -95,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--points", type=_positive_int, default=200, metavar="N", help="sample points (default: 200)")
     verify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    verify.add_argument("-j", "--jobs", type=_jobs, metavar="N",
+                        help="rows computed in parallel, each in its own process (default: the number of CPUs)")
+    verify.add_argument("--no-cache", action="store_true",
+                        help="compute every row, neither reading nor writing the cache ($SYMDL_CACHE_DIR, else "
+                        "$XDG_CACHE_HOME/symdl, else ~/.cache/symdl)")
 
     report = commands.add_parser(
         "report",
