@@ -121,7 +121,7 @@ def verify_rule(
     if r.kind != "formula":
         from .mutations import mutation_report
 
-        mutations = mutation_report(r)
+        mutations = mutation_report(r, forward=forward)
         report.mutants_killed, report.mutants_total = mutations.killed, mutations.total
         report.mutant_survivors = mutations.survivors
     return report
