@@ -13,9 +13,10 @@ import math
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import sympy as sp
+if TYPE_CHECKING:
+    import sympy as sp
 
 __all__ = [
     "add_network_arguments",
