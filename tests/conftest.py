@@ -1,6 +1,10 @@
 """Test configuration: hypothesis profiles and numpy errors as exceptions."""
 
+import atexit
+import hashlib
 import os
+import shutil
+import tempfile
 
 import numpy as np
 import pytest
@@ -23,3 +27,14 @@ def _numpy_errors_raise():
     """Overflow, invalid and divide-by-zero raise inside every test (underflow to 0 is exact enough)."""
     with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
         yield
+
+
+# `symdl verify`'s disk cache: every test starts with its own empty one, never the user's (subprocesses inherit it).
+_CACHE_ROOT = tempfile.mkdtemp(prefix="symdl-test-cache-")
+atexit.register(shutil.rmtree, _CACHE_ROOT, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _own_verify_cache(monkeypatch, request):
+    name = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
+    monkeypatch.setenv("SYMDL_CACHE_DIR", os.path.join(_CACHE_ROOT, name))

@@ -15,7 +15,7 @@ import pytest
 import sympy as sp
 
 import symdl
-import symdl.verify.rules
+import symdl.verify.runner
 from symdl.cli import main
 from symdl.verify import RuleReport
 
@@ -242,7 +242,7 @@ def test_verify_json_quiet(capsys):
 
 def test_verify_failure_exits_1_and_explains(capsys, monkeypatch):
     bad = RuleReport("relu", proofs={"derivative - textbook": True}, unstable=["relu (float32): overflow"])
-    monkeypatch.setattr(symdl.verify.rules, "verify_rules", lambda names, progress, points: [bad])
+    monkeypatch.setattr(symdl.verify.runner, "run_task", lambda task: ([bad], 0.0))
     code, out, _ = run(capsys, "verify", "relu", "--quiet")
     assert code == 1
     assert "relu: unstable: relu (float32): overflow" in out
@@ -251,7 +251,7 @@ def test_verify_failure_exits_1_and_explains(capsys, monkeypatch):
 
 def test_verify_nan_error_is_null_in_json(capsys, monkeypatch):
     bad = RuleReport("relu", fd_error=float("nan"))
-    monkeypatch.setattr(symdl.verify.rules, "verify_rules", lambda names, progress, points: [bad])
+    monkeypatch.setattr(symdl.verify.runner, "run_task", lambda task: ([bad], 0.0))
     code, out, _ = run(capsys, "verify", "relu", "--json", "--quiet")
     assert code == 1
     assert json.loads(out)[0]["fd_error"] is None
@@ -263,15 +263,10 @@ class _Terminal(io.StringIO):
 
 
 def test_verify_progress_overwrites_one_line_on_a_terminal(capsys, monkeypatch):
-    def fake(names, progress, points):
-        for i, name in enumerate(names):
-            progress(name, i, len(names))
-        return [RuleReport(name) for name in names]
-
     terminal = _Terminal()
-    monkeypatch.setattr(symdl.verify.rules, "verify_rules", fake)
+    monkeypatch.setattr(symdl.verify.runner, "run_task", lambda task: ([RuleReport(task.label)], 0.0))
     monkeypatch.setattr(sys, "stderr", terminal)
-    code, out, _ = run(capsys, "verify", "relu", "tanh")
+    code, out, _ = run(capsys, "verify", "relu", "tanh", "-j", "1")
     assert code == 0
     assert "\n" not in terminal.getvalue()
     assert "\r\x1b[K[2/2] verifying tanh…" in terminal.getvalue()
@@ -279,11 +274,11 @@ def test_verify_progress_overwrites_one_line_on_a_terminal(capsys, monkeypatch):
 
 
 def test_interrupt_exits_130_with_one_line(capsys, monkeypatch):
-    def interrupted(names, progress, points):
+    def interrupted(task):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(symdl.verify.rules, "verify_rules", interrupted)
-    code, out, err = run(capsys, "verify", "relu")
+    monkeypatch.setattr(symdl.verify.runner, "run_task", interrupted)
+    code, out, err = run(capsys, "verify", "relu", "--quiet")
     assert code == 130 and out == ""
     assert err.splitlines() == ["symdl: interrupted"]
 

@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symdl.optim import adam, adamw, cosine, exponential, sgd
-
 from tests.test_optim import SHAPES, gradients, run_backend
 
 jax = pytest.importorskip("jax")

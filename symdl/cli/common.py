@@ -11,10 +11,12 @@ import argparse
 import difflib
 import math
 import sys
+import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import sympy as sp
+if TYPE_CHECKING:
+    import sympy as sp
 
 __all__ = [
     "add_network_arguments",
@@ -78,24 +80,41 @@ def json_number(value: float) -> float | None:
 
 
 class Progress:
-    """``[i/n] verifying name…`` on stderr: one overwritten line on a terminal, one line per item otherwise."""
+    """``[i/n] verifying name…`` on stderr: one overwritten line on a terminal, one line per item otherwise.
 
-    def __init__(self, stream: TextIO, enabled: bool, doing: str = "verifying ") -> None:
+    With ``elapsed``, the terminal line also shows the seconds since the start,
+    refreshed by :meth:`tick` while the caller waits.
+    """
+
+    def __init__(self, stream: TextIO, enabled: bool, doing: str = "verifying ", elapsed: bool = False) -> None:
         self.stream = stream
         self.doing = doing
         self.enabled = enabled
         self.tty = enabled and stream.isatty()
         self.open = False
+        self.elapsed = elapsed
+        self.start = time.monotonic()
+        self.message = ""
 
     def __call__(self, name: str, index: int, total: int) -> None:
         if not self.enabled:
             return
-        message = f"[{index + 1}/{total}] {self.doing}{name}…"
+        self.message = f"[{index + 1}/{total}] {self.doing}{name}…"
         if self.tty:
-            self.stream.write(f"\r\x1b[K{message}")
-            self.open = True
+            self._show()
         else:
-            write(self.stream, message)
+            write(self.stream, self.message)
+            self.stream.flush()
+
+    def tick(self) -> None:
+        """Refresh the elapsed time on a terminal (nothing otherwise)."""
+        if self.tty and self.open and self.elapsed:
+            self._show()
+
+    def _show(self) -> None:
+        suffix = f" {time.monotonic() - self.start:.1f} s" if self.elapsed else ""
+        self.stream.write(f"\r\x1b[K{self.message}{suffix}")
+        self.open = True
         self.stream.flush()
 
     def close(self) -> None:

@@ -1,27 +1,38 @@
-"""``symdl list``: every rule with its kind, parameters and formula, as a table or JSON."""
+"""``symdl list``: every rule with its kind, parameters and formula, as a table or JSON.
+
+In a fresh ``symdl`` process the rows come from :data:`symdl.cli.rule_table.RULES`,
+a table generated from the registry (``python -m symdl.cli.rule_table``; a test
+keeps it equal to the registry), so listing does not import SymPy. Once the
+registry is loaded (``symdl.cli.main(["list"])`` from Python, perhaps after
+registering rules) the registry itself is listed.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ..numbers import format_number
-from ..report.display import text_table
+from ..tables import text_table
 from .common import EXIT_OK, out
 
-__all__ = ["cmd_list"]
+__all__ = ["cmd_list", "rule_entries"]
+
+
+def rule_entries() -> list[dict]:
+    """Every rule as ``{"name", "kind", "params": [{"name", "default", "description", "positive"}], "summary"}``."""
+    if "symdl.rulebook.registry" not in sys.modules:
+        from .rule_table import RULES
+
+        return json.loads(json.dumps(RULES))  # a copy
+    from .rule_table import registry_entries
+
+    return registry_entries()
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ..rulebook.registry import rule_params, rule_summary, rules
-
-    entries = []
-    for name, kind in rules().items():
-        params = [
-            {"name": p.name, "default": p.default, "description": p.description, "positive": p.positive}
-            for p in rule_params(name)
-        ]
-        entries.append({"name": name, "kind": kind, "params": params, "summary": rule_summary(name)})
+    entries = rule_entries()
     if args.json:
         out(json.dumps(entries, indent=2, ensure_ascii=False))
         return EXIT_OK

@@ -18,8 +18,6 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from .check import cmd_check
-from .codegen import cmd_codegen
 from .common import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -30,24 +28,69 @@ from .common import (
     one_line,
     write,
 )
-from .derive import cmd_derive
-from .listing import cmd_list
 from .parser import build_parser
-from .report import cmd_report
-from .training import cmd_evaluate, cmd_train
-from .verify import cmd_verify
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
+
+# Each subcommand's module is imported when it runs: `symdl --help`, `--version` and `list` import no SymPy.
+def _list(args: argparse.Namespace) -> int:
+    from .listing import cmd_list
+
+    return cmd_list(args)
+
+
+def _derive(args: argparse.Namespace) -> int:
+    from .derive import cmd_derive
+
+    return cmd_derive(args)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import cmd_check
+
+    return cmd_check(args)
+
+
+def _codegen(args: argparse.Namespace) -> int:
+    from .codegen import cmd_codegen
+
+    return cmd_codegen(args)
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .verify import cmd_verify
+
+    return cmd_verify(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .report import cmd_report
+
+    return cmd_report(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .training import cmd_train
+
+    return cmd_train(args)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .training import cmd_evaluate
+
+    return cmd_evaluate(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
-    "list": cmd_list,
-    "derive": cmd_derive,
-    "check": cmd_check,
-    "codegen": cmd_codegen,
-    "verify": cmd_verify,
-    "report": cmd_report,
-    "train": cmd_train,
-    "evaluate": cmd_evaluate,
+    "list": _list,
+    "derive": _derive,
+    "check": _check,
+    "codegen": _codegen,
+    "verify": _verify,
+    "report": _report,
+    "train": _train,
+    "evaluate": _evaluate,
 }
 
 
@@ -69,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``symdl`` command with ``argv`` (default ``sys.argv[1:]``) and return its exit status."""
     try:
         try:
-            args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+            args = build_parser(lazy=True).parse_args(list(sys.argv[1:] if argv is None else argv))
         except SystemExit as exit_:  # --help and --version
             return exit_.code if isinstance(exit_.code, int) else EXIT_OK
         return COMMANDS[args.command](args)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
-from ..verify.rules import MAX_POINTS
 from .common import PROG, UsageError, add_network_arguments
 
 __all__ = ["FORMATS", "REPORT_DEFAULT_FORMATS", "backend_choices", "build_parser"]
@@ -30,6 +30,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_int(text: str) -> int:
+    from ..verify.rules import MAX_POINTS
+
     try:
         value = int(text)
     except ValueError:
@@ -39,8 +41,47 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``symdl`` argument parser with its subcommands."""
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}") from None
+    if not 1 <= value <= 1024:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 1024, got {text[:40]!r}")
+    return value
+
+
+class _SubCommands(argparse._SubParsersAction):
+    """Subparsers whose arguments are added by a ``fill`` function: at once, or (``lazy``) when that subcommand is
+    the one being parsed, so that ``symdl --help`` never imports what another subcommand's flags need."""
+
+    lazy = False
+
+    def add_parser(self, name: str, fill: Callable[[argparse.ArgumentParser], None] | None = None,
+                   **kwargs: Any) -> argparse.ArgumentParser:
+        command = super().add_parser(name, **kwargs)
+        if fill is not None:
+            if self.lazy:
+                self.__dict__.setdefault("fillers", {})[name] = fill
+            else:
+                fill(command)
+        return command
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        fill = self.__dict__.get("fillers", {}).pop(values[0], None) if values else None
+        if fill is not None:
+            fill(self._name_parser_map[values[0]])
+        super().__call__(parser, namespace, values, option_string)
+
+
+def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
+    """The ``symdl`` argument parser with its subcommands.
+
+    ``lazy``: each subcommand's arguments are added only when that subcommand
+    is parsed (what :func:`symdl.cli.main.main` does), so ``symdl --help``,
+    ``--version`` and ``list`` import no SymPy.
+    """
     from ..version import __version__
 
     parser = _Parser(
@@ -49,55 +90,39 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 success, 1 a verified rule failed, 2 bad input, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.register("action", "parsers", _SubCommands)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands.lazy = lazy
 
-    listing = commands.add_parser("list", help="every rule with its kind, parameters and formula")
-    listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-
-    derive = commands.add_parser(
-        "derive",
+    commands.add_parser("list", fill=_add_list_arguments, help="every rule with its kind, parameters and formula")
+    commands.add_parser(
+        "derive", fill=_add_derive_arguments,
         help="derive a rule or a formula",
         description="Derive a registered rule (see 'symdl list') or, if NAME is not one, a formula in it.",
     )
-    _add_target_arguments(derive)
-    derive.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
-
-    check = commands.add_parser(
-        "check",
+    commands.add_parser(
+        "check", fill=_add_check_arguments,
         help="continuity, kinks and numeric checks of a rule or a formula",
         description="Jumps of the value and of the derivative at every piecewise boundary (exact, with the "
         "parameter values that remove them), the kinks, and — when every parameter has a value — the "
         "finite-difference, accuracy and stability checks of the generated code. Exit 1 if one fails.",
     )
-    _add_target_arguments(check)
-    check.add_argument("--json", action="store_true", help="print JSON instead of text")
-
-    codegen = commands.add_parser(
-        "codegen",
+    commands.add_parser(
+        "codegen", fill=_add_codegen_arguments,
         help="write a standalone numpy module for a rule, a formula or a network",
         description="Write a Python module that needs only numpy (never sympy or symdl): a rule or formula "
         "with its derivatives, or, with --layers, a network with init_params, forward, loss, loss_and_grad "
         "and train_step. The output is deterministic and passes 'ruff check'.",
     )
-    _add_codegen_arguments(codegen)
-
-    verify = commands.add_parser(
-        "verify",
+    commands.add_parser(
+        "verify", fill=_add_verify_arguments,
         help="prove every rule and BP1-BP4, and check the generated code numerically",
         description="Prove the rules (all, or those named) and check the generated numpy code "
         "against finite differences and a 50-digit mpmath reference, for accuracy and stability; "
         "then prove BP1-BP4 and check compiled networks' gradients (the name 'networks' selects these rows).",
     )
-    verify.add_argument(
-        "names", nargs="*", metavar="NAME",
-        help="rules to verify, or 'networks' or 'codegen' (default: all rules, networks and generated code)",
-    )
-    verify.add_argument("--points", type=_positive_int, default=200, metavar="N", help="sample points (default: 200)")
-    verify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
-
-    report = commands.add_parser(
-        "report",
+    commands.add_parser(
+        "report", fill=_add_report_arguments,
         help="write the derivations as documents: LaTeX, HTML, Markdown (and PDF)",
         description="Write a document deriving the chosen items step by step, with their conventions at kinks, "
         "their proofs and numeric checks, and plots (default: every rule, backprop, batchnorm, dropout and init, "
@@ -106,20 +131,58 @@ def build_parser() -> argparse.ArgumentParser:
         "report.pdf (latexmk -pdf -no-shell-escape). Asking for pdf without a TeX installation is an error "
         "(exit 2) before anything is written; a failed PDF build keeps the other files (exit 1).",
     )
-    _add_report_arguments(report)
-    from .training import add_evaluate_arguments, add_train_arguments
-
-    add_train_arguments(commands.add_parser(
-        "train", help="train a network on an .npz file (X, Y) and save the model",
+    commands.add_parser(
+        "train", fill=_add_train_arguments, help="train a network on an .npz file (X, Y) and save the model",
         description="Train the network LAYERS (widths such as 784,128,10, with the network flags of "
         "'symdl codegen --layers') on DATA.npz (arrays X and Y, one row per sample) with an optimizer; "
         "progress on stderr when it is a terminal. Writes the model directory -o (model.json, arrays.npz, "
-        "history.json) only when training completes."))
-    add_evaluate_arguments(commands.add_parser(
-        "evaluate", help="the loss and metrics of a saved model on an .npz file",
+        "history.json) only when training completes.")
+    commands.add_parser(
+        "evaluate", fill=_add_evaluate_arguments, help="the loss and metrics of a saved model on an .npz file",
         description="Load the model directory MODEL (written by 'symdl train' or symdl.save) and print its "
-        "loss and metrics on DATA.npz (arrays X and Y)."))
+        "loss and metrics on DATA.npz (arrays X and Y).")
     return parser
+
+
+def _add_list_arguments(listing: argparse.ArgumentParser) -> None:
+    listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+
+
+def _add_derive_arguments(derive: argparse.ArgumentParser) -> None:
+    _add_target_arguments(derive)
+    derive.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+
+
+def _add_check_arguments(check: argparse.ArgumentParser) -> None:
+    _add_target_arguments(check)
+    check.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def _add_verify_arguments(verify: argparse.ArgumentParser) -> None:
+    verify.add_argument(
+        "names", nargs="*", metavar="NAME",
+        help="rules to verify, or 'networks' or 'codegen' (default: all rules, networks and generated code)",
+    )
+    verify.add_argument("--points", type=_positive_int, default=200, metavar="N", help="sample points (default: 200)")
+    verify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    verify.add_argument("-j", "--jobs", type=_jobs, metavar="N",
+                        help="rows computed in parallel, each in its own process (default: the number of CPUs)")
+    verify.add_argument("--no-cache", action="store_true",
+                        help="compute every row, neither reading nor writing the cache ($SYMDL_CACHE_DIR, else "
+                        "$XDG_CACHE_HOME/symdl, else ~/.cache/symdl)")
+
+
+def _add_train_arguments(command: argparse.ArgumentParser) -> None:
+    from .training import add_train_arguments
+
+    add_train_arguments(command)
+
+
+def _add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
+    from .training import add_evaluate_arguments
+
+    add_evaluate_arguments(command)
 
 
 def _add_target_arguments(command: argparse.ArgumentParser) -> None:

@@ -13,13 +13,11 @@ import numpy as np
 
 from ..numbers import format_number
 from ..report.display import REPORT_HEADER, failure_details, report_row, text_table
+from ..verify.runner import CODEGEN_ROWS, NETWORK_ROWS
 from .common import EXIT_FAILED, EXIT_OK, Progress, UsageError, out, report_json
 
 __all__ = ["CODEGEN_ROWS", "NETWORK_ROWS", "cmd_verify"]
 
-#: Names `symdl verify` takes besides rules: the backprop proofs and compiled-network rows, and the generated-code rows.
-NETWORK_ROWS = "networks"
-CODEGEN_ROWS = "codegen"
 
 
 def _check_names(names: Sequence[str]) -> list[str] | None:
@@ -51,21 +49,15 @@ def _print_verify_table(reports: Sequence[Any]) -> None:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from ..verify.network import verify_networks
-    from ..verify.rules import verify_rules
+    from ..verify.cache import VerifyCache
+    from ..verify.runner import default_jobs, plan, run
 
     names = _check_names(args.names)
-    from ..verify.codegen import verify_codegen
-
-    rule_names = None if names is None else [n for n in names if n not in (NETWORK_ROWS, CODEGEN_ROWS)]
-    progress = Progress(sys.stderr, enabled=not args.quiet)
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    progress = Progress(sys.stderr, enabled=not args.quiet, elapsed=True)
     try:
-        reports = verify_rules(rule_names, progress=progress, points=args.points) if rule_names != [] else []
-        if names is None or NETWORK_ROWS in names:
-            reports += verify_networks(progress=progress)
-        if names is None or CODEGEN_ROWS in names:
-            progress("generated code: standalone modules and exports", 0, 1)
-            reports += verify_codegen()
+        reports = run(plan(names, points=args.points), jobs=jobs, cache=None if args.no_cache else VerifyCache(),
+                      progress=progress)
     finally:
         progress.close()
     passed = sum(1 for r in reports if r.passed)

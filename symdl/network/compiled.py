@@ -11,6 +11,7 @@ import math
 import numbers
 from collections.abc import Mapping
 from functools import cached_property
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,7 +38,10 @@ if TYPE_CHECKING:
     from ..training.callbacks import History
     from .model import Network
 
-__all__ = ["CompiledNetwork", "module_header"]
+__all__ = ["ENTRY_POINTS", "CompiledNetwork", "module_header"]
+
+#: The generated entry points a compiled network exposes (checked) and :attr:`CompiledNetwork.unchecked` (unchecked).
+ENTRY_POINTS = ("forward", "trace", "loss", "loss_and_grad", "train_step")
 
 
 class CompiledNetwork:
@@ -91,6 +95,7 @@ class CompiledNetwork:
         for kernel_name, (rule_name, role) in printed.kernels.items():
             r = rule(rule_name)
             namespace[kernel_name] = (r.numeric() if role == "value" else r.numeric_derivative()).function
+        self._namespace = dict(namespace)  # before exec: what the unchecked functions start from
         # Generated code only: printed from SymPy trees with fixed identifiers.
         exec(compile(self._source, f"<symdl network {network.layers}>", "exec"), namespace)  # noqa: S102
         self.forward = namespace["forward"]
@@ -102,6 +107,34 @@ class CompiledNetwork:
 
     def __repr__(self) -> str:
         return f"{self.network!r}.compile({self.dtype.name!r})"
+
+    @cached_property
+    def unchecked(self) -> SimpleNamespace:
+        """``forward``, ``trace``, ``loss``, ``loss_and_grad`` and ``train_step`` without the argument checks.
+
+        The same generated source, run with the checks replaced by plain
+        unpacking: for callers that validated their arrays once (a training
+        loop that calls the checked function on its first batch). The caller
+        guarantees what the checked functions verify: ``params`` holds exactly
+        the arrays of :attr:`param_shapes` as ``numpy.ndarray`` of this
+        network's dtype (writable for ``train_step``); X and Y are finite 2-D
+        arrays of that dtype with the input and output widths and the same
+        number of rows; ``lr``, the hyperparameters and the optimizer state
+        are valid. Anything else gives wrong numbers or a numpy error instead of
+        a ``ValueError``. Valid arguments give the checked functions' results
+        bit for bit.
+        """
+        names = tuple(self.param_shapes)
+
+        def unpack(params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray | None, *flags: bool) -> tuple:
+            return (*[params[name] for name in names], X, Y)
+
+        namespace = dict(self._namespace, _check=unpack, _check_lr=float,
+                         _check_params=lambda params: tuple(params[name] for name in names),
+                         _check_state=lambda state: None, _check_hyper=lambda name, value: float(value))
+        # Generated code only: the source printed above, run once more without its checks.
+        exec(compile(self._source, f"<symdl network {self.network.layers}, unchecked>", "exec"), namespace)  # noqa: S102
+        return SimpleNamespace(**{name: namespace[name] for name in ENTRY_POINTS})
 
     @property
     def optimizer(self) -> Optimizer | None:

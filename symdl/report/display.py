@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from ..numbers import format_number
+from ..tables import text_table
 
 if TYPE_CHECKING:
     from ..backprop.equations import BackpropEquations
@@ -79,18 +80,6 @@ _PASS, _FAIL = "\N{CHECK MARK}", "\N{BALLOT X}"
 
 
 # --- plain text: the CLI's table ------------------------------------------------
-
-
-def text_table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> list[str]:
-    """``rows`` under ``header`` as left-aligned columns (a dashed rule below the header); the last column is not padded."""
-    all_rows = [list(header), *map(list, rows)]
-    widths = [max(len(row[i]) for row in all_rows) for i in range(len(header) - 1)]
-    lines = []
-    for row in all_rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths)] + [row[-1]]
-        lines.append("  ".join(cells).rstrip())
-    lines.insert(1, "  ".join("-" * width for width in [*widths, len(header[-1])]))
-    return lines
 
 
 def report_row(report: RuleReport) -> list[str]:

@@ -26,7 +26,7 @@ from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule
 from .rules import RuleReport
 
-__all__ = ["BACKEND_NETWORKS", "SYMPY_FREE_PRELUDE", "verify_codegen"]
+__all__ = ["BACKEND_NETWORKS", "SYMPY_FREE_PRELUDE", "codegen_parts", "verify_codegen", "verify_codegen_part"]
 
 #: The start of a script run where generated code must stand alone: sympy and symdl cannot be imported
 #: (checked), and the folder given as the first argument is on the path.
@@ -113,66 +113,66 @@ def _standalone_row(rng: np.random.Generator) -> RuleReport:
     return report
 
 
-def _export_rows(rng: np.random.Generator) -> list[RuleReport]:
-    reports = []
-    if importlib.util.find_spec("torch") is not None:
-        import torch
+def _torch_export_row(rng: np.random.Generator) -> RuleReport:
+    import torch
 
-        from ..export.custom_gradient import to_torch
+    from ..export.custom_gradient import to_torch
 
-        report = RuleReport("export: torch gradcheck", kind="proof")
+    report = RuleReport("export: torch gradcheck", kind="proof")
+    for r in _elementwise():
+        points = [torch.tensor(v[:8], dtype=torch.float64, requires_grad=True) for v in _points(r, rng)]
+        function = to_torch(r)
+        report.proofs[r.name] = bool(torch.autograd.gradcheck(lambda *x, f=function: f.apply(*x), points, raise_exception=False))
+    return report
+
+
+def _jax_export_row(rng: np.random.Generator) -> RuleReport:
+    import jax
+    from jax.test_util import check_grads
+
+    from ..export.custom_gradient import to_jax
+
+    report = RuleReport("export: jax check_grads", kind="proof")
+    with jax.enable_x64(True):
         for r in _elementwise():
-            points = [torch.tensor(v[:8], dtype=torch.float64, requires_grad=True) for v in _points(r, rng)]
-            function = to_torch(r)
-            report.proofs[r.name] = bool(torch.autograd.gradcheck(lambda *x, f=function: f.apply(*x), points, raise_exception=False))
-        reports.append(report)
-    if importlib.util.find_spec("jax") is not None:
-        import jax
-        from jax.test_util import check_grads
-
-        from ..export.custom_gradient import to_jax
-
-        report = RuleReport("export: jax check_grads", kind="proof")
-        with jax.enable_x64(True):
-            for r in _elementwise():
-                points = [jax.numpy.asarray(v[:8]) for v in _points(r, rng)]
-                function = to_jax(r)
-                try:
-                    check_grads(lambda *x, f=function: jax.numpy.sum(f(*x)), points, order=1, modes=["rev"])
-                    report.proofs[r.name] = True
-                except AssertionError:
-                    report.proofs[r.name] = False
-        reports.append(report)
-    return reports
+            points = [jax.numpy.asarray(v[:8]) for v in _points(r, rng)]
+            function = to_jax(r)
+            try:
+                check_grads(lambda *x, f=function: jax.numpy.sum(f(*x)), points, order=1, modes=["rev"])
+                report.proofs[r.name] = True
+            except AssertionError:
+                report.proofs[r.name] = False
+    return report
 
 
-def _network_rows(rng: np.random.Generator) -> list[RuleReport]:
-    """Per installed backend: each network's generated module gives the compiled loss and gradients (rtol per dtype)."""
+def _network_row(backend: str, rng: np.random.Generator) -> RuleReport:
+    """Each of :data:`BACKEND_NETWORKS` as a ``backend`` module gives the compiled loss and gradients (rtol per dtype)."""
     from ..export.network_modules import network_module_source
     from ..network.model import Network
 
-    reports = []
-    for array in (get_backend(name) for name in backend_names()):
-        if array.verify_dtype is None or not array.available():  # None: numpy, the compiled network itself
-            continue
-        backend, (dtype, rtol) = array.name, array.verify_dtype
-        report = RuleReport(f"codegen: {backend} network modules", kind="proof")
-        with tempfile.TemporaryDirectory() as tmp:
-            for k, spec in enumerate(BACKEND_NETWORKS):
-                network = Network(**spec)
-                compiled = network.compile(dtype)
-                module = _import(network_module_source(network, backend, dtype), Path(tmp), f"{backend}_net{k}")
-                params = compiled.init(k)
-                X = rng.normal(size=(5, network.layers[0])).astype(dtype)
-                Y = rng.uniform(0.1, 0.9, size=(5, network.layers[-1])).astype(dtype)
-                Y /= Y.sum(axis=1, keepdims=True)
-                loss, grads = compiled.loss_and_grad(params, X, Y)
-                got_loss, got = module.loss_and_grad(array.as_arrays(params), X, Y)
-                pairs = [(loss, got_loss), *((grads[n], got[n]) for n in grads)]
-                ok = all(np.allclose(np.asarray(b), a, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(a))))) for a, b in pairs)
-                report.proofs[f"{network!r} in {dtype}: loss and gradients equal the compiled network's"] = bool(ok)
-        reports.append(report)
-    return reports
+    array = get_backend(backend)
+    dtype, rtol = array.verify_dtype
+    report = RuleReport(f"codegen: {backend} network modules", kind="proof")
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, spec in enumerate(BACKEND_NETWORKS):
+            network = Network(**spec)
+            compiled = network.compile(dtype)
+            module = _import(network_module_source(network, backend, dtype), Path(tmp), f"{backend}_net{k}")
+            params = compiled.init(k)
+            X = rng.normal(size=(5, network.layers[0])).astype(dtype)
+            Y = rng.uniform(0.1, 0.9, size=(5, network.layers[-1])).astype(dtype)
+            Y /= Y.sum(axis=1, keepdims=True)
+            loss, grads = compiled.loss_and_grad(params, X, Y)
+            got_loss, got = module.loss_and_grad(array.as_arrays(params), X, Y)
+            pairs = [(loss, got_loss), *((grads[n], got[n]) for n in grads)]
+            ok = all(np.allclose(np.asarray(b), a, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(a))))) for a, b in pairs)
+            report.proofs[f"{network!r} in {dtype}: loss and gradients equal the compiled network's"] = bool(ok)
+    return report
+
+
+def _network_rows(rng: np.random.Generator) -> list[RuleReport]:
+    """The network-module row of every backend in :func:`codegen_parts`, drawing from one ``rng``."""
+    return [_network_row(part.removeprefix("networks "), rng) for part in codegen_parts() if part.startswith("networks ")]
 
 
 def _import(source: str, folder: Path, name: str) -> object:
@@ -184,7 +184,34 @@ def _import(source: str, folder: Path, name: str) -> object:
     return module
 
 
+def codegen_parts() -> tuple[str, ...]:
+    """The parts of the generated-code rows, each one row: "standalone", then "export torch" and "export jax" and
+    "networks <backend>" for each backend (:func:`symdl.backends.backend_names`) with a ``verify_dtype`` whose
+    library is installed."""
+    parts = ["standalone"]
+    parts += [f"export {name}" for name in ("torch", "jax") if importlib.util.find_spec(name) is not None]
+    for name in backend_names():
+        array = get_backend(name)
+        if array.verify_dtype is not None and array.available():  # None: numpy, the compiled network itself
+            parts.append(f"networks {name}")
+    return tuple(parts)
+
+
+def verify_codegen_part(part: str, seed: int = 0) -> RuleReport:
+    """The row of one of :func:`codegen_parts`, with its own random points (seeded by ``seed`` and the part's name)."""
+    rng = np.random.default_rng([seed, int.from_bytes(part.encode(), "little")])
+    if part == "standalone":
+        return _standalone_row(rng)
+    if part == "export torch":
+        return _torch_export_row(rng)
+    if part == "export jax":
+        return _jax_export_row(rng)
+    if part.startswith("networks ") and part in codegen_parts():
+        return _network_row(part.removeprefix("networks "), rng)
+    raise ValueError(f"unknown generated-code part {part!r}; known: {', '.join(codegen_parts())}")
+
+
 def verify_codegen(seed: int = 0) -> list[RuleReport]:
-    """The standalone-module row, then per installed backend (torch, jax) the export row and the network-module row."""
-    rng = np.random.default_rng(seed)
-    return [_standalone_row(rng), *_export_rows(rng), *_network_rows(rng)]
+    """The row of each of :func:`codegen_parts`: the standalone modules, per installed backend (torch, jax) the
+    export row, and the network-module rows."""
+    return [verify_codegen_part(part, seed) for part in codegen_parts()]

@@ -75,9 +75,13 @@ def _fd_error(
     return float(np.max(error)) if error.size else 0.0
 
 
-def fd_error(r: Rule, points: int = 200, seed: int = 0) -> float:
-    """The finite-difference error of ``r``'s generated derivative by its first input (see :func:`verify_rule`)."""
-    forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.kernel_name)
+def fd_error(r: Rule, points: int = 200, seed: int = 0, forward: Callable[..., np.ndarray] | None = None) -> float:
+    """The finite-difference error of ``r``'s generated derivative by its first input (see :func:`verify_rule`).
+
+    ``forward``: ``r``'s compiled forward kernel when the caller has it (the mutants share their rule's forward code).
+    """
+    if forward is None:
+        forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.kernel_name)
     values = _points(r, r.wrt, points, np.random.default_rng(seed))
     return _fd_error(r, r.wrt, forward, r.numeric_derivative(), values)
 

@@ -14,10 +14,13 @@ finite-difference check (or, for the kink value, the kink check) must fail.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import sympy as sp
 
+from ..codegen.kernel import compile_kernel
 from ..rulebook.rule import Rule
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.proof import prove_zero
@@ -54,10 +57,15 @@ def _with_derivative(r: Rule, derivative: sp.Expr) -> Rule:
     return Rule(r.name, r.kind, definition, r.param_symbols, r.params, r.kink_convention, r.summary)
 
 
-def mutation_report(r: Rule, points: int = 50) -> MutationReport:
-    """Run every mutant of ``r`` through the finite-difference and kink checks of :mod:`symdl.verify.measures`."""
+def mutation_report(r: Rule, points: int = 50, forward: Callable[..., np.ndarray] | None = None) -> MutationReport:
+    """Run every mutant of ``r`` through the finite-difference and kink checks of :mod:`symdl.verify.measures`.
+
+    ``forward``: ``r``'s compiled forward kernel, if the caller has it; every mutant shares it (compiled once).
+    """
 
     report = MutationReport()
+    if forward is None:
+        forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.kernel_name)
     truth = diff_away_from_jumps(r.expr, r.wrt)
     kinks = [k.at for k in r.kinks]
     for label, mutant in mutants(r).items():
@@ -65,7 +73,7 @@ def mutation_report(r: Rule, points: int = 50) -> MutationReport:
             report.equivalent.append(label)
             continue
         report.total += 1
-        error = fd_error(_with_derivative(r, mutant), points=points)
+        error = fd_error(_with_derivative(r, mutant), points=points, forward=forward)
         if error > FD_TOLERANCE or error != error:
             report.killed += 1
         else:

@@ -24,7 +24,17 @@ from ..network.model import CompiledNetwork, Network
 from ..testing.network_check import check_network_grad
 from .rules import RuleReport
 
-__all__ = ["NETWORK_CASES", "verify_backprop_proofs", "verify_layer_proofs", "verify_network", "verify_networks"]
+__all__ = [
+    "LAYER_PROOFS",
+    "NETWORK_CASES",
+    "backprop_concrete_row",
+    "backprop_symbolic_row",
+    "layer_proof_row",
+    "verify_backprop_proofs",
+    "verify_layer_proofs",
+    "verify_network",
+    "verify_networks",
+]
 
 #: (label, Network keyword arguments): every kind of layer the printer knows.
 NETWORK_CASES: tuple[tuple[str, dict], ...] = (
@@ -114,11 +124,11 @@ CONCRETE_PROOFS: tuple[tuple[str, tuple[int, ...], str | None, str | None], ...]
 )
 
 
-def verify_backprop_proofs() -> list[RuleReport]:
-    """One row proving BP1–BP4 for symbolic widths (depths 1–3 and the induction step), one per concrete proof."""
+def backprop_symbolic_row() -> RuleReport:
+    """BP1–BP4 proven for symbolic widths (depths :data:`~symdl.backprop.index_proofs.SYMBOLIC_DEPTHS`) and the
+    induction step."""
     from ..backprop.index_proofs import (
         SYMBOLIC_DEPTHS,
-        prove_concrete_sizes,
         prove_induction_step,
         prove_symbolic_widths,
     )
@@ -127,24 +137,44 @@ def verify_backprop_proofs() -> list[RuleReport]:
     for depth in SYMBOLIC_DEPTHS:
         symbolic.proofs.update({label: bool(p) for label, p in prove_symbolic_widths(depth).items()})
     symbolic.proofs["induction step (BP2 extends to any depth)"] = bool(prove_induction_step())
-    reports = [symbolic]
-    for label, layers, activation, loss in CONCRETE_PROOFS:
-        report = RuleReport(label, kind="proof")
-        report.proofs = {k: bool(p) for k, p in prove_concrete_sizes(layers, activation=activation, loss=loss).items()}
-        reports.append(report)
-    return reports
+    return symbolic
+
+
+def backprop_concrete_row(index: int) -> RuleReport:
+    """The concrete-size proof ``CONCRETE_PROOFS[index]`` as one row."""
+    from ..backprop.index_proofs import prove_concrete_sizes
+
+    label, layers, activation, loss = CONCRETE_PROOFS[index]
+    report = RuleReport(label, kind="proof")
+    report.proofs = {k: bool(p) for k, p in prove_concrete_sizes(layers, activation=activation, loss=loss).items()}
+    return report
+
+
+def verify_backprop_proofs() -> list[RuleReport]:
+    """One row proving BP1–BP4 for symbolic widths (depths 1–3 and the induction step), one per concrete proof."""
+    return [backprop_symbolic_row(), *(backprop_concrete_row(i) for i in range(len(CONCRETE_PROOFS)))]
+
+
+#: The labels of the layer proof rows, each with the module (of :mod:`symdl.layers`) whose ``prove_all`` it runs.
+LAYER_PROOFS: tuple[tuple[str, str], ...] = (
+    ("batch norm proofs", "batchnorm_symbolic"), ("dropout proofs", "dropout"), ("initialisation proofs", "init_schemes"),
+)
+
+
+def layer_proof_row(index: int) -> RuleReport:
+    """The proof row ``LAYER_PROOFS[index]``: its module's ``prove_all``."""
+    from ..layers import batchnorm_symbolic, dropout, init_schemes
+
+    modules = {"batchnorm_symbolic": batchnorm_symbolic, "dropout": dropout, "init_schemes": init_schemes}
+    label, module = LAYER_PROOFS[index]
+    report = RuleReport(label, kind="proof")
+    report.proofs = {k: bool(p) for k, p in modules[module].prove_all().items()}
+    return report
 
 
 def verify_layer_proofs() -> list[RuleReport]:
     """One proof row each for batch norm, dropout and the initialisation schemes (their ``prove_all``)."""
-    from ..layers import batchnorm_symbolic, dropout, init_schemes
-
-    reports = []
-    for label, module in (("batch norm proofs", batchnorm_symbolic), ("dropout proofs", dropout), ("initialisation proofs", init_schemes)):
-        report = RuleReport(label, kind="proof")
-        report.proofs = {k: bool(p) for k, p in module.prove_all().items()}
-        reports.append(report)
-    return reports
+    return [layer_proof_row(i) for i in range(len(LAYER_PROOFS))]
 
 
 def verify_networks(progress: Callable[[str, int, int], None] | None = None) -> list[RuleReport]:

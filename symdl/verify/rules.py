@@ -37,7 +37,7 @@ from ..testing import (
 from .measures import FD_TOLERANCE, _fd_error, _points, check_kinks
 from .vector_rules import check_vector_rule
 
-__all__ = ["FD_TOLERANCE", "RuleReport", "typed_form_instability", "verify_rule", "verify_rules"]
+__all__ = ["FD_TOLERANCE", "RuleReport", "case_params", "typed_form_instability", "verify_rule", "verify_rules"]
 
 @dataclass
 class RuleReport(Displayed):
@@ -121,7 +121,7 @@ def verify_rule(
     if r.kind != "formula":
         from .mutations import mutation_report
 
-        mutations = mutation_report(r)
+        mutations = mutation_report(r, forward=forward)
         report.mutants_killed, report.mutants_total = mutations.killed, mutations.total
         report.mutant_survivors = mutations.survivors
     return report
@@ -170,15 +170,20 @@ def _check_points(points: object) -> None:
         raise ValueError(f"points must be an integer from 1 to {MAX_POINTS}, got {points!r}")
 
 
-def _cases(name: str) -> list[tuple[str, Rule | VectorRule]]:
-    """The rule at its defaults and, when it has parameters, at other values (bugs hide behind α = 1)."""
-    cases: list[tuple[str, Rule | VectorRule]] = [(name, rule(name))]
+def case_params(name: str) -> list[tuple[str, dict[str, float]]]:
+    """(label, parameter values) of the rows of rule ``name``: its defaults ({}) and, when it has parameters,
+    other values (bugs hide behind α = 1)."""
+    cases: list[tuple[str, dict[str, float]]] = [(name, {})]
     params = rule_params(name)
     if params:
         other = {p.name: round(p.default * 2.5 if p.default else 0.5, 6) for p in params}
         label = ", ".join(f"{k}={v}" for k, v in other.items())
-        cases.append((f"{name}({label})", rule(name, **other)))
+        cases.append((f"{name}({label})", other))
     return cases
+
+
+def _cases(name: str) -> list[tuple[str, Rule | VectorRule]]:
+    return [(label, rule(name, **params)) for label, params in case_params(name)]
 
 
 def verify_rules(

@@ -1,0 +1,235 @@
+"""Running the rows of ``symdl verify``: planned as independent tasks, looked up in the disk cache, computed in parallel.
+
+:func:`plan` lists the tasks in the order of the table (each rule at its defaults
+and at other parameter values, the backprop, layer and optimizer proof rows,
+the compiled networks, the generated-code parts); each task yields one row.
+:func:`run` looks every task up in a :class:`~symdl.verify.cache.VerifyCache`
+(key: :meth:`Task.key`), computes the misses — in worker processes when
+``jobs`` > 1 and more than one is missing, the longest first — stores them, and
+returns the rows in plan order, so the output is the same for any ``jobs``.
+
+Worker processes are forked where the platform allows it and the parent holds
+no threads (nor JAX or PyTorch, which start their own); otherwise they are
+spawned.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .cache import VerifyCache, entry_key, rule_text
+from .rules import RuleReport, _check_points, case_params
+
+__all__ = ["NETWORK_ROWS", "CODEGEN_ROWS", "Task", "default_jobs", "plan", "run", "run_task"]
+
+#: Names that select, besides rules: the backprop/layer/optimizer proofs and the compiled networks; the generated code.
+NETWORK_ROWS = "networks"
+CODEGEN_ROWS = "codegen"
+
+#: Seconds a task of each kind was seen to take, for the order of submission before the cache knows better.
+_PRIOR_SECONDS = {"codegen": 6.0, "layer": 3.0, "backprop": 1.0, "network": 0.5, "optimizer": 0.5, "rule": 0.3}
+
+
+@dataclass(frozen=True)
+class Task:
+    """One row of ``symdl verify``: what to compute (``kind``, ``args``), its label, the rules whose text it depends
+    on and the extra distributions (torch, jax) whose versions it depends on."""
+
+    label: str
+    kind: str
+    args: tuple[Any, ...]
+    rules: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+
+    def key(self) -> str:
+        """The cache key: the task, the settings, the versions, the source fingerprint and the texts of its rules."""
+        from ..rulebook.registry import rule
+
+        task = {"label": self.label, "kind": self.kind, "args": list(self.args)}
+        if self.kind == "rule":
+            name, params, _ = self.args
+            return entry_key(task, [rule_text(rule(name, **dict(params)))], catalogues=False)
+        # Rows that build networks or loop over the catalogue depend on its source as well.
+        return entry_key(task, [rule_text(rule(n)) for n in self.rules], extra=self.extra)
+
+
+def plan(names: Sequence[str] | None = None, points: int = 200) -> list[Task]:
+    """The tasks for ``names`` (rules, :data:`NETWORK_ROWS`, :data:`CODEGEN_ROWS`; None: everything), in table order."""
+    from ..rulebook.registry import rule, rules
+    from .codegen import BACKEND_NETWORKS, codegen_parts
+    from .network import CONCRETE_PROOFS, LAYER_PROOFS, NETWORK_CASES
+
+    _check_points(points)
+    everything = names is None
+    names = list(rules()) + [NETWORK_ROWS, CODEGEN_ROWS] if names is None else list(dict.fromkeys(names))
+    tasks: list[Task] = []
+    for name in names:
+        if name in (NETWORK_ROWS, CODEGEN_ROWS):
+            continue
+        for label, params in case_params(name):
+            tasks.append(Task(label, "rule", (name, tuple(sorted(params.items())), points), (name,)))
+    if everything or NETWORK_ROWS in names:
+        tasks.append(Task("backprop BP1-BP4 symbolic widths", "backprop", (-1,)))
+        for i, (label, _, activation, loss) in enumerate(CONCRETE_PROOFS):
+            tasks.append(Task(label, "backprop", (i,), tuple(n for n in (activation, loss) if n)))
+        tasks += [Task(label, "layer", (i,)) for i, (label, _) in enumerate(LAYER_PROOFS)]
+        tasks.append(Task("optimizer proofs", "optimizer", ()))
+        for label, spec in NETWORK_CASES:
+            tasks.append(Task(label, "network", (label, json.dumps(spec, sort_keys=True)), _spec_rules(spec)))
+    if everything or CODEGEN_ROWS in names:
+        elementwise = tuple(n for n in rules() if rule(n).element_wise)
+        for part in codegen_parts():
+            backend = part.split()[-1] if part != "standalone" else None
+            used = elementwise if part == "standalone" or part.startswith("export") else _spec_rules(*BACKEND_NETWORKS)
+            tasks.append(Task(f"generated code: {part}", "codegen", (part,), used, (backend,) if backend else ()))
+    return tasks
+
+
+def _spec_rules(*specs: dict) -> tuple[str, ...]:
+    keys = ("activation", "output_activation", "loss", "penalty")
+    return tuple(sorted({spec[k] for spec in specs for k in keys if spec.get(k)}))
+
+
+def run_task(task: Task) -> tuple[list[RuleReport], float]:
+    """Compute one task's rows (and the seconds it took); the function the worker processes run."""
+    start = time.perf_counter()
+    kind, args = task.kind, task.args
+    if kind == "rule":
+        from ..rulebook.registry import rule
+        from .rules import verify_rule
+
+        name, params, points = args
+        report = verify_rule(rule(name, **dict(params)), points=points)
+        report.name = task.label
+        reports = [report]
+    elif kind == "backprop":
+        from .network import backprop_concrete_row, backprop_symbolic_row
+
+        reports = [backprop_symbolic_row() if args[0] < 0 else backprop_concrete_row(args[0])]
+    elif kind == "layer":
+        from .network import layer_proof_row
+
+        reports = [layer_proof_row(args[0])]
+    elif kind == "optimizer":
+        from .optimizers import verify_optimizer_proofs
+
+        reports = [verify_optimizer_proofs()]
+    elif kind == "network":
+        from .network import verify_network
+
+        reports = [verify_network(args[0], json.loads(args[1]))]
+    elif kind == "codegen":
+        from .codegen import verify_codegen_part
+
+        reports = [verify_codegen_part(args[0])]
+    else:
+        raise ValueError(f"unknown task kind {kind!r}")
+    return reports, time.perf_counter() - start
+
+
+def default_jobs() -> int:
+    """The CPUs this process may run on (``os.sched_getaffinity`` where it exists, else ``os.cpu_count()``)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def _context() -> Any:
+    methods = multiprocessing.get_all_start_methods()
+    threads = threading.active_count() > 1 or "jax" in sys.modules or "torch" in sys.modules
+    return multiprocessing.get_context("fork" if "fork" in methods and not threads else "spawn")
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them (no traceback from each)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _timings(cache: VerifyCache | None) -> dict[str, float]:
+    """Seconds each label took last time (data from the cache directory; anything else is ignored)."""
+    if cache is None:
+        return {}
+    try:
+        data = json.loads((cache.directory / "timings.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: float(v) for k, v in data.items() if isinstance(k, str) and type(v) in (int, float) and v >= 0}
+
+
+def _save_timings(cache: VerifyCache, timings: dict[str, float]) -> None:
+    path = cache.directory / "timings.json"
+    temporary = path.with_name(f".timings.{os.getpid()}.tmp")
+    try:
+        cache.directory.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(json.dumps({k: round(v, 3) for k, v in sorted(timings.items())}), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError:
+        pass
+
+
+def run(
+    tasks: Sequence[Task],
+    jobs: int = 1,
+    cache: VerifyCache | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> list[RuleReport]:
+    """The rows of ``tasks`` in their order: from ``cache`` where it holds them, else computed on ``jobs`` processes.
+
+    ``progress(label, i, n)`` is called in plan order, before waiting for task
+    ``i``; an object with a ``tick()`` method is also ticked while it waits.
+    """
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    keys = [task.key() for task in tasks] if cache is not None else [None] * len(tasks)
+    found: list[list[RuleReport] | None] = [cache.get(k) if cache is not None else None for k in keys]
+    missing = [i for i, reports in enumerate(found) if reports is None]
+    timings = _timings(cache)
+    pending: dict[int, Any] = {}
+    pool = None
+    if jobs > 1 and len(missing) > 1:
+        pool = _context().Pool(min(jobs, len(missing)), initializer=_ignore_interrupts)
+        cost = {i: timings.get(tasks[i].label, _PRIOR_SECONDS.get(tasks[i].kind, 1.0)) for i in missing}
+        for i in sorted(missing, key=lambda i: -cost[i]):
+            pending[i] = pool.apply_async(run_task, (tasks[i],))
+    tick = getattr(progress, "tick", None)
+    results: list[RuleReport] = []
+    try:
+        for i, task in enumerate(tasks):
+            if progress:
+                progress(task.label, i, len(tasks))
+            reports = found[i]
+            if reports is None:
+                if i in pending:
+                    while tick is not None and not pending[i].ready():
+                        pending[i].wait(0.25)
+                        tick()
+                    reports, seconds = pending[i].get()
+                else:
+                    reports, seconds = run_task(task)
+                timings[task.label] = seconds
+                if cache is not None:
+                    cache.put(keys[i], reports, seconds)
+            results += reports
+    except BaseException:
+        if pool is not None:
+            pool.terminate()  # Ctrl-C or a failed row: the other rows are not waited for
+        raise
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+    if cache is not None and missing:
+        _save_timings(cache, timings)
+    return results
