@@ -64,3 +64,45 @@ def test_the_checked_entry_points_still_check_and_the_unchecked_do_not():
     loss, _ = net.unchecked.loss_and_grad(params, np.full((2, 4), np.nan), np.zeros((2, 3)))  # no check: NaN out
     assert np.isnan(loss)
     assert net.unchecked is net.unchecked  # built once
+
+
+JAX_SPECS = [SPECS[0], {"layers": [3, 5, 2], "activation": "tanh", "loss": "mse", "dropout": 0.25},
+             {"layers": [3, 4, 2], "activation": "relu", "loss": "mse", "optimizer": "adam"}]
+
+
+@pytest.mark.parametrize("spec", JAX_SPECS, ids=["plain", "dropout", "adam"])
+def test_the_jax_module_unchecked_entry_points_equal_the_checked_ones(spec, tmp_path):
+    jax = pytest.importorskip("jax")
+    import importlib.util
+
+    from symdl.export import network_module_source
+
+    path = tmp_path / "net.py"
+    path.write_text(network_module_source(symdl.Network(**spec), "jax", "float32"))
+    found = importlib.util.spec_from_file_location("unchecked_net", path)
+    module = importlib.util.module_from_spec(found)
+    found.loader.exec_module(module)
+    net = NETS[(0, "float32")] if spec is SPECS[0] else symdl.Network(**spec).compile("float32")
+    rng = np.random.default_rng(1)
+    params = {k: jax.numpy.asarray(v) for k, v in net.init(0).items()}
+    X = jax.numpy.asarray(rng.standard_normal((6, spec["layers"][0])), dtype="float32")
+    Y = jax.numpy.asarray(rng.uniform(0, 1, (6, spec["layers"][-1])), dtype="float32")
+    seeded = "dropout" in spec
+    key = (jax.random.PRNGKey(3),) if seeded else ()
+    seed = {"seed": 3} if seeded else {}
+    close = lambda a, b: jax.tree_util.tree_all(jax.tree_util.tree_map(  # noqa: E731
+        lambda x, y: np.allclose(np.asarray(x), np.asarray(y), rtol=1e-6, atol=1e-7), a, b))
+    assert close(module.forward(params, X), module.forward_unchecked(params, X))
+    assert close(module.loss_and_grad(params, X, Y, **seed), module.loss_and_grad_unchecked(params, X, Y, *key))
+    assert close(module.loss(params, X, Y, **seed), module.loss_unchecked(params, X, Y, *key))
+    if "optimizer" in spec:
+        state = module.init_state(params)
+        assert close(module.train_step(params, X, Y, state), module.train_step_unchecked(params, X, Y, state))
+    else:
+        mine = dict(params)
+        value = module.train_step(mine, X, Y, 0.1, **seed)
+        assert close((value, mine), module.train_step_unchecked(params, X, Y, 0.1, *key))
+    bad = X.at[0, 0].set(np.nan)
+    with pytest.raises(ValueError, match="NaN"):
+        module.loss(params, bad, Y, **seed)
+    assert np.isnan(float(module.loss_unchecked(params, bad, Y, *key)))  # no check, no read-back

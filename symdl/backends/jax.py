@@ -43,6 +43,10 @@ def {name}({public}):
 {checks}    finite, result = _{name}({call})
     _raise_unless_finite(finite)
     return result
+
+
+# {name} unchecked: jitted, no argument checks, no finiteness read-back (no host synchronisation).
+{name}_unchecked = jax.jit(_{name}_body)
 '''
 
 _DOCS = {
@@ -113,6 +117,9 @@ class JaxBackend(Backend):
     def entry_wrappers(self, seeded: bool, train_arguments: tuple[str, ...] = ("lr",)) -> str:
         """The public functions: checks outside ``jax.jit``, the printed body and the finiteness flag inside.
 
+        Each also as ``<name>_unchecked``: the jitted body alone, for callers that validated their arrays once
+        (no checks, no finiteness read-back, so no host synchronisation per call).
+
         ``train_arguments`` follow Y in ``train_step``: ``lr``, or with an optimizer ``state`` and the
         hyperparameters without a value; then ``train_step`` returns ``(loss, new params, new state)``.
         """
@@ -144,6 +151,7 @@ class JaxBackend(Backend):
                 text = text.replace("    _raise_unless_finite(finite)\n    return result\n",
                                     "    _raise_unless_finite(finite)  # before params change\n"
                                     "    value, new = result\n    params.update(new)\n    return value\n")
+                text = text.replace("(no host synchronisation).", "(no host synchronisation); returns (loss, new params).")
             blocks.append(text.strip("\n"))
         return "\n\n\n".join(blocks)
 
