@@ -158,10 +158,6 @@ def _finish(value, *args):
     return jnp.broadcast_to(jnp.asarray(value, args[0].dtype), shape)
 
 
-def _unbroadcast(x, like):
-    """``x`` summed down to the shape of ``like`` (the transpose of broadcasting)."""
-    shape = jnp.shape(like)
-    x = jnp.broadcast_to(x, jnp.broadcast_shapes(jnp.shape(x), shape))
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    return jnp.sum(x, axis=axes).reshape(shape).astype(like.dtype) if axes else x.astype(like.dtype)
+def _tangent(value, out):
+    """The tangent ``value`` in the shape and dtype of the output ``out``."""
+    return jnp.broadcast_to(jnp.asarray(value, out.dtype), jnp.shape(out))
