@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..optional import require
 from .base import Backend, emit_functions
 from .printers import JaxIndexPrinter, JaxPrinter
 from .runtime_jax import (
@@ -155,8 +156,7 @@ class JaxBackend(Backend):
                 "(JAX arrays are immutable); returns the loss before it.")
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
-        import jax.numpy as jnp
-
+        jnp = require("jax.numpy", "the jax backend")
         return {k: jnp.asarray(v) for k, v in params.items()}
 
     def custom_gradient_helpers(self) -> str:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..optional import require
 from .base import Backend, emit_functions
 from .printers import TorchIndexPrinter, TorchPrinter
 from .runtime_torch import (
@@ -83,8 +84,7 @@ class TorchBackend(Backend):
                 "returns the loss before it.")
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
-        import torch
-
+        torch = require("torch", "the torch backend")
         return {k: torch.from_numpy(v.copy()) for k, v in params.items()}
 
     def custom_gradient_helpers(self) -> str:

@@ -46,6 +46,7 @@ from ..backends.base import Backend
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.kernel import printable, use_expm1_log1p
 from ..codegen.naming import class_name
+from ..optional import require
 from ..rulebook.derivation import Derives, RuleLike
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import formula_rule
@@ -350,6 +351,7 @@ def to_jax(
     derivative, which is differentiable jnp code). The generated module
     source is the function's ``__source__`` attribute.
     """
+    require("jax", "symdl.export.to_jax")
     plan, source = _generate(rule_or_formula, "jax", wrt, symbols, params)
     function = getattr(_load(source, plan.name, "jax"), plan.name)
     function.__source__ = source
@@ -376,6 +378,7 @@ def to_torch(
     call ``to_torch`` with the same arguments before unpickling). The
     generated module source is the class's ``__source__`` attribute.
     """
+    require("torch", "symdl.export.to_torch")
     plan, source = _generate(rule_or_formula, "torch", wrt, symbols, params)
     cls = getattr(_load(source, plan.name, "torch"), plan.class_name)
     cls.__source__ = source
