@@ -48,7 +48,8 @@ def test_a_jitted_optax_like_step_calls_loss_and_grad(module):
     def step(params, opt_state, X, Y):
         loss, grads = module.loss_and_grad(params, X, Y)
         updates, opt_state = update(grads, opt_state)
-        return loss, {k: params[k] + updates[k] for k in params}, opt_state
+        # as optax.apply_updates: in the parameters' dtype (with jax_enable_x64 on, b1**t is float64)
+        return loss, {k: (params[k] + updates[k]).astype(params[k].dtype) for k in params}, opt_state
 
     jitted = jax.jit(step)
     params_jit = params_eager = module.init_params(0)
