@@ -1,4 +1,4 @@
-"""The JAX backend: ``jax.numpy`` code, immutable arrays, ``jax.jit`` entry points, ``jax.custom_vjp`` gradients.
+"""The JAX backend: ``jax.numpy`` code, immutable arrays, ``jax.jit`` entry points, ``jax.custom_jvp`` derivatives.
 
 Every entry point of a network module is ``jax.jit``-compiled once per shape,
 with the argument checks outside the jit; arrays are immutable, so updates are
@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..optional import require
 from .base import Backend, emit_functions
 from .printers import JaxIndexPrinter, JaxPrinter
 from .runtime_jax import (
@@ -26,7 +27,7 @@ from .runtime_jax import (
     _finite,
     _prepare,
     _raise_unless_finite,
-    _unbroadcast,
+    _tangent,
     _unpack,
 )
 
@@ -163,25 +164,29 @@ class JaxBackend(Backend):
                 "(JAX arrays are immutable); returns the loss before it.")
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
-        import jax.numpy as jnp
-
+        jnp = require("jax.numpy", "the jax backend")
         return {k: jnp.asarray(v) for k, v in params.items()}
 
     def custom_gradient_helpers(self) -> str:
-        return emit_functions(_prepare, _finish, _unbroadcast)
+        return emit_functions(_prepare, _finish, _tangent)
 
     def custom_gradient_wrapper(self, plan: Any) -> str:
-        """``NAME(*inputs)``: a ``jax.custom_vjp`` whose backward pass calls the printed derivatives."""
+        """``NAME(*inputs)``: a ``jax.custom_jvp`` whose tangent Σ ∂f/∂xᵢ · tᵢ calls the printed derivatives.
+
+        Forward mode is the rule; reverse mode is JAX's transposition of it (the tangent is linear in tᵢ),
+        so jit, grad, vmap, jvp, jacfwd, jacrev and hessian all apply — as for ``jax.nn.relu``/``softplus``.
+        """
         n, args = plan.name, ", ".join(plan.inputs)
         kind = "vjp" if plan.vector else "d"
-        grads = []
+        terms = []
         for a in plan.inputs:
             if plan.vector and not plan.scalar_output:
-                grads.append(f"_unbroadcast({n}_vjp_{a}({args}, g), {a})")
+                # J t = (tᵀ J)ᵀ: this Jacobian is symmetric (softmax's diag(s) − s sᵀ).
+                terms.append(f"{n}_vjp_{a}({args}, t_{a})")
             elif plan.vector:
-                grads.append(f"_unbroadcast(g[..., None] * {n}_vjp_{a}({args}), {a})")
+                terms.append(f"jnp.sum({n}_vjp_{a}({args}) * t_{a}, axis=-1)")
             else:
-                grads.append(f"_unbroadcast(g * {n}_{kind}_{a}({args}), {a})")
+                terms.append(f"{n}_{kind}_{a}({args}) * t_{a}")
         forward = f"{n}_forward({args})" if plan.vector else f"_finish({n}_forward({args}), {args})"
         if plan.reduce_sum:
             forward = f"jnp.sum({forward})"
@@ -191,25 +196,26 @@ class JaxBackend(Backend):
                 f"    if any(jnp.ndim(x) == 0 for x in ({args},)):\n"
                 f"        raise ValueError(\"{n}: inputs need a last axis (the classes)\")\n"
             )
+        tangents = ", ".join(f"t_{a}" for a in plan.inputs)
+        total = " + ".join(terms)
+        tangent = f"_tangent({total}, out)" if plan.vector else f"_finish({total}, {args})"
+        if plan.reduce_sum:
+            tangent = f"jnp.sum({tangent})"
         return f'''
-@jax.custom_vjp
+@jax.custom_jvp
 def _{n}({args}):
     return {forward}
 
 
-def _{n}_fwd({args}):
-    return _{n}({args}), ({args},)
-
-
-def _{n}_bwd(residuals, g):
-    ({args},) = residuals
-    return ({", ".join(grads)},)
-
-
-_{n}.defvjp(_{n}_fwd, _{n}_bwd)
+@_{n}.defjvp
+def _{n}_jvp(primals, tangents):
+    ({args},) = primals
+    ({tangents},) = tangents
+    out = _{n}({args})
+    return out, {tangent}
 
 
 def {n}({args}):
-    """{plan.title.splitlines()[0]} — gradient: the symbolic derivative (jax.custom_vjp)."""
+    """{plan.title.splitlines()[0]} — derivative: the symbolic one (jax.custom_jvp; reverse mode by transposition)."""
 {check}    return _{n}(*_prepare({args}))
 '''

@@ -46,6 +46,13 @@ def _finite(X, Y=None):
 
 
 def _raise_unless_finite(code):
+    """A ValueError when _finite found NaN or infinity in X or Y (eager calls).
+
+    Called inside the caller's own jax.jit, vmap or grad, the flag is a tracer without a value: nothing is
+    checked then (check the data before the traced step), so the entry points compose with jax's transforms.
+    """
+    if isinstance(code, jax.core.Tracer):
+        return
     code = int(code)
     if code:
         raise ValueError(f"{'XY'[code - 1]} contains NaN or infinity; expected finite numbers")
@@ -115,12 +122,13 @@ def _check_state(state):
     for key in counters:
         value = state[key]
         integral = isinstance(value, numbers.Integral) or (getattr(value, "shape", None) == () and jnp.issubdtype(value.dtype, jnp.integer))
-        if isinstance(value, bool) or not integral or int(value) < 0:
+        if isinstance(value, bool) or not integral or (not isinstance(value, jax.core.Tracer) and int(value) < 0):
             raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
         out[key] = value
     for key in scalars:
         value = state[key]
-        if isinstance(value, bool) or getattr(value, "shape", ()) != () or not bool(jnp.isfinite(jnp.asarray(value, dtype=_dtype))):
+        traced = isinstance(value, jax.core.Tracer)  # inside the caller's jax.jit: the value is not known here
+        if isinstance(value, bool) or getattr(value, "shape", ()) != () or not (traced or bool(jnp.isfinite(jnp.asarray(value, dtype=_dtype)))):
             raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
         out[key] = value
     for key, shape in slots:
@@ -133,7 +141,9 @@ def _check_state(state):
 
 
 def _check_hyper(name, value):
-    """A hyperparameter given at call time as a finite float, else a ValueError."""
+    """A hyperparameter given at call time as a finite float (a traced scalar inside the caller's jax.jit), else a ValueError."""
+    if isinstance(value, jax.core.Tracer) and value.shape == () and jnp.issubdtype(value.dtype, jnp.floating):
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
         raise ValueError(f"{name}: expected a finite real number, got {value!r}")
     return float(value)
@@ -158,10 +168,6 @@ def _finish(value, *args):
     return jnp.broadcast_to(jnp.asarray(value, args[0].dtype), shape)
 
 
-def _unbroadcast(x, like):
-    """``x`` summed down to the shape of ``like`` (the transpose of broadcasting)."""
-    shape = jnp.shape(like)
-    x = jnp.broadcast_to(x, jnp.broadcast_shapes(jnp.shape(x), shape))
-    lead = x.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and x.shape[lead + i] != 1)
-    return jnp.sum(x, axis=axes).reshape(shape).astype(like.dtype) if axes else x.astype(like.dtype)
+def _tangent(value, out):
+    """The tangent ``value`` in the shape and dtype of the output ``out``."""
+    return jnp.broadcast_to(jnp.asarray(value, out.dtype), jnp.shape(out))

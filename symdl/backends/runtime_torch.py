@@ -156,8 +156,10 @@ def _unbroadcast(x, like):
 
 
 def _save(ctx, args):
-    """Keep the inputs for backward: tensors through save_for_backward, numbers as they are."""
-    ctx.save_for_backward(*(x if isinstance(x, torch.Tensor) else None for x in args))
+    """Keep the inputs for backward and jvp: tensors through save_for_backward/save_for_forward, numbers as they are."""
+    tensors = tuple(x if isinstance(x, torch.Tensor) else None for x in args)
+    ctx.save_for_backward(*tensors)
+    ctx.save_for_forward(*tensors)
     ctx.numbers = tuple(None if isinstance(x, torch.Tensor) else x for x in args)
 
 

@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..codegen.naming import class_name
+from ..optional import require
 from .base import Backend, emit_functions
 from .printers import TorchIndexPrinter, TorchPrinter
 from .runtime_torch import (
@@ -84,61 +84,93 @@ class TorchBackend(Backend):
                 "returns the loss before it.")
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
-        import torch
-
+        torch = require("torch", "the torch backend")
         return {k: torch.from_numpy(v.copy()) for k, v in params.items()}
 
     def custom_gradient_helpers(self) -> str:
         return emit_functions(_prepare, _broadcast_shape, _finish, _unbroadcast, _save, _saved)
 
     def custom_gradient_public(self, plan: Any) -> list[str]:
-        return [class_name(plan.name)]
+        return [plan.class_name]
 
     def custom_gradient_wrapper(self, plan: Any) -> str:
-        """``class Name(torch.autograd.Function)`` whose backward calls the printed derivatives, and ``NAME = Name.apply``."""
+        """``class Name(torch.autograd.Function)`` in the modern style (``setup_context``, ``backward``, ``jvp``,
+        a generated vmap rule) calling the printed derivatives, and ``NAME = Name.apply``."""
         n, args = plan.name, ", ".join(plan.inputs)
-        cls = class_name(n)
+        cls = plan.class_name
         kind = "vjp" if plan.vector else "d"
         forward = f"{n}_forward(*args)" if plan.vector else f"_finish({n}_forward(*args), *args)"
         if plan.reduce_sum:
             forward = f"torch.sum({forward})"
-        lines = []
+        grad_lines, jvp_lines = [], []
         for i, a in enumerate(plan.inputs):
             if plan.vector and not plan.scalar_output:
                 value = f"{n}_vjp_{a}({args}, g)"
+                # J t = (tᵀ J)ᵀ: the plan says this Jacobian is symmetric (softmax's diag(s) − s sᵀ).
+                term = f"{n}_vjp_{a}({args}, tangents[{i}])"
             elif plan.vector:
                 value = f"g[..., None] * {n}_vjp_{a}({args})"
+                term = f"torch.sum({n}_vjp_{a}({args}) * tangents[{i}], dim=-1)"
             else:
                 value = f"g * {n}_{kind}_{a}({args})"
-            lines.append(f"        if ctx.needs_input_grad[{i}]:\n            grads[{i}] = _unbroadcast({value}, originals[{i}])")
+                term = f"{n}_{kind}_{a}({args}) * tangents[{i}]"
+            grad_lines.append(f"        if ctx.needs_input_grad[{i}]:\n            grads[{i}] = _unbroadcast({value}, originals[{i}])")
+            jvp_lines.append(f"        if tangents[{i}] is not None:\n            terms.append({term})")
+        # A loss of one value per row has the shape of the inputs without their last axis.
+        shaped_like = "*(x[..., 0] for x in args)" if plan.vector and plan.scalar_output else "*args"
+        tangent = f"_finish(sum(terms), {shaped_like})"
+        if plan.reduce_sum:
+            tangent = f"torch.sum({tangent})"
         check = ""
         if plan.vector:
             check = (
                 "        if any(x.dim() == 0 for x in args):\n"
                 f"            raise ValueError(\"{n}: inputs need a last axis (the classes)\")\n"
             )
-        grad_lines = "\n".join(lines)
         return f'''
 class {cls}(torch.autograd.Function):
-    """{plan.title.splitlines()[0]} — forward: the stable form; backward: the symbolic derivative.
+    """{plan.title.splitlines()[0]} — forward: the stable form; backward and jvp: the symbolic derivative.
 
-    The backward pass is made of differentiable torch operations, so second
-    derivatives (torch.autograd.gradgradcheck) are those of the printed derivative.
+    Works with torch.func (grad, vjp, jvp, jacrev, jacfwd, hessian, vmap), torch.autograd.forward_ad
+    and torch.compile(fullgraph=True). The backward pass is made of differentiable torch operations,
+    so second derivatives (torch.autograd.gradgradcheck) are those of the printed derivative.
     """
 
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(ctx, {args}):
-        _save(ctx, ({args},))
+    def forward({args}):
         args = _prepare({args})
 {check}        return {forward}
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _save(ctx, inputs)
 
     @staticmethod
     def backward(ctx, g):
         originals = _saved(ctx)
         ({args},) = _prepare(*originals)
         grads = [None] * {len(plan.inputs)}
-{grad_lines}
+{chr(10).join(grad_lines)}
         return tuple(grads)
+
+    @classmethod
+    def apply(cls, *args):
+        """Runs _{cls}, this class with a jvp (forward mode); torch.compile traces this class itself (Dynamo refuses a custom jvp)."""
+        return torch.autograd.Function.apply.__func__(_{cls}, *args)
+
+
+class _{cls}({cls}):
+    """{cls} with the forward-mode derivative: the tangent of the output is Σ ∂f/∂xᵢ · tᵢ."""
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        args = _prepare(*_saved(ctx))
+        ({args},) = args
+        terms = []
+{chr(10).join(jvp_lines)}
+        return {tangent}
 
 
 {n} = {cls}.apply

@@ -1,4 +1,4 @@
-"""Custom-gradient exports: a rule or formula as a JAX ``custom_vjp`` function or a ``torch.autograd.Function``.
+"""Custom-gradient exports: a rule or formula as a JAX ``custom_jvp`` function or a ``torch.autograd.Function``.
 
 The forward pass is the rule's stable form and the backward pass its symbolic
 derivative, both printed from the SymPy expressions by
@@ -16,7 +16,9 @@ Plain autodiff of ``log(exp(z) + 1)`` gives ``inf`` and ``nan`` there.
 Every export is generated as one standalone module (:func:`rule_module_source`,
 importing only jax/jax.numpy or torch and the standard library) and loaded
 from that text, so the module a user writes to disk and the function
-:func:`to_jax` / :func:`to_torch` return are the same code.
+:func:`to_jax` / :func:`to_torch` return are the same code. The loaded module
+is registered as ``symdl.export.generated.<backend>_<name>_<digest>``, so
+pickle and ``torch.compile`` find it by name.
 
 Formula text is parsed by :func:`symdl.formula_rule` (never ``eval``); then
 the patterns ``log(1 + e^u)``, ``1/(1 + e^{−u})``, ``e^u/(1 + e^u)`` and
@@ -27,7 +29,11 @@ which are equal to them by definition and print in their proven stable forms.
 from __future__ import annotations
 
 import builtins
+import hashlib
+import importlib.machinery
 import keyword
+import linecache
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
@@ -40,6 +46,7 @@ from ..backends.base import Backend
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.kernel import printable, use_expm1_log1p
 from ..codegen.naming import class_name
+from ..optional import require
 from ..rulebook.derivation import Derives, RuleLike
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import formula_rule
@@ -47,7 +54,7 @@ from ..rulebook.vector_rule import VectorRule
 from ..symbolic.rewrite import stabilise
 
 # stabilise is the rewrite pass (symdl.symbolic.rewrite), re-exported where it was first public.
-__all__ = ["SUPPORTED_VECTOR_RULES", "rule_module_source", "stabilise", "to_jax", "to_torch"]
+__all__ = ["GENERATED_PACKAGE", "SUPPORTED_VECTOR_RULES", "rule_module_source", "stabilise", "to_jax", "to_torch"]
 
 SUPPORTED_VECTOR_RULES: tuple[str, ...] = ("softmax", "softmax_cross_entropy")
 
@@ -91,6 +98,7 @@ class _Plan:
     vector: bool = False
     scalar_output: bool = False  # vector rule with one value per row (a loss)
     reduce_sum: bool = False
+    class_name: str = "Formula"  # the torch.autograd.Function subclass
 
 
 _HELPERS = {"jax", "jnp", "torch", "functools", "_t", "_dtype", "_out", "_prepare", "_finish", "_unbroadcast",
@@ -115,7 +123,7 @@ def _plan(r: RuleLike) -> _Plan:
     if not r.element_wise:
         return _vector_plan(r)
     name = r.kernel_name
-    taken = _HELPERS | {name, f"{name}_forward", f"_{name}", class_name(name)}
+    taken = _HELPERS | {name, f"{name}_forward", f"_{name}", class_name(name), _formula_class_name(r.expr)}
     names = _names([s.name for s in r.inputs], set(taken))
     rename = {s: sp.Symbol(n, real=True) for s, n in zip(r.inputs, names)}
     forward = r.derivation().code_forward
@@ -141,6 +149,7 @@ def _plan(r: RuleLike) -> _Plan:
     latex += [(f"d/d{s.name}", sp.latex(d)) for s, d in zip(r.inputs, derivatives)]
     return _Plan(
         name=name,
+        class_name=_formula_class_name(forward) if r.kind == "formula" else class_name(name),
         title=f"{r.name}: {r.summary}" if r.kind != "formula" else f"f({', '.join(names)}) = {r.name}",
         inputs=tuple(names),
         forward=prepared[0],
@@ -163,6 +172,7 @@ def _vector_plan(r: VectorRule) -> _Plan:
     latex = [("forward", sp.latex(forward))] + [(f"vjp by {b.label}", sp.latex(e)) for b, e in zip(r.inputs, vjps)]
     return _Plan(
         name=r.name,
+        class_name=class_name(r.name),
         title=f"{r.name}: {r.summary}",
         inputs=tuple(str(b.label) for b in r.inputs),
         forward=use_expm1_log1p(forward),
@@ -171,6 +181,16 @@ def _vector_plan(r: VectorRule) -> _Plan:
         vector=True,
         scalar_output=not d.output,
     )
+
+
+def _formula_class_name(forward: sp.Expr) -> str:
+    """A formula's class: its functions in order of appearance, then ``Formula`` (``log(e^z + 1)`` → ``SoftplusFormula``)."""
+    heads: list[str] = []
+    for node in sp.preorder_traversal(forward):
+        head = type(node).__name__
+        if isinstance(node, sp.Function) and head.isidentifier() and head not in heads:
+            heads.append(head)
+    return "".join(class_name(h) for h in heads[:3]) + "Formula"
 
 
 def _isort_key(name: str) -> tuple[int, str]:
@@ -233,8 +253,9 @@ def rule_module_source(
 ) -> str:
     """A standalone module (JAX or PyTorch) defining the rule's function, derivatives and custom-gradient wrapper.
 
-    ``backend="jax"``: ``NAME(*inputs)`` with a ``jax.custom_vjp``; ``"torch"``:
-    ``class Name(torch.autograd.Function)`` and ``NAME = Name.apply``. Both also
+    ``backend="jax"``: ``NAME(*inputs)`` with a ``jax.custom_jvp``; ``"torch"``:
+    ``class Name(torch.autograd.Function)`` (``setup_context``, ``backward``,
+    ``jvp``, a generated vmap rule) and ``NAME = Name.apply``. Both also
     define ``NAME_forward`` and ``NAME_d_INPUT`` (``NAME_vjp_INPUT`` for vector
     rules) on arrays of one dtype. Same input → byte-identical text.
     """
@@ -280,11 +301,34 @@ def _generate(
 # --- loading the generated module -------------------------------------------------
 
 
-def _load(source: str, name: str) -> ModuleType:
-    module = ModuleType(f"symdl_export_{name}")
-    # Generated code only: printed from SymPy trees with identifier-checked names, never user text.
-    exec(compile(source, f"<symdl export {name}>", "exec"), module.__dict__)  # noqa: S102
+#: The package the generated modules are registered under: ``symdl.export.generated.<backend>_<name>_<digest>``.
+GENERATED_PACKAGE = "symdl.export.generated"
+
+
+def _load(source: str, name: str, backend: str) -> ModuleType:
+    """The generated ``source`` as a module registered in :data:`sys.modules` (found by pickle and torch.compile).
+
+    The module's name ends in a digest of its text, so the same export in another process has the same name:
+    calling ``to_torch``/``to_jax`` with the same arguments there makes pickled functions loadable.
+    """
+    from . import generated
+
+    short = f"{backend}_{name}_{hashlib.sha256(source.encode()).hexdigest()[:12]}"
+    qualified = f"{GENERATED_PACKAGE}.{short}"
+    module = sys.modules.get(qualified)
+    if module is not None and getattr(module, "__source__", None) == source:
+        return module
+    filename = f"<symdl export {qualified}>"
+    module = ModuleType(qualified)
+    module.__spec__ = importlib.machinery.ModuleSpec(qualified, None, origin=filename)
+    module.__file__ = filename
     module.__source__ = source
+    # inspect.getsource and tracebacks (and torch.compile's error messages) read the text from linecache.
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    # Generated code only: printed from SymPy trees with identifier-checked names, never user text.
+    exec(compile(source, filename, "exec"), module.__dict__)  # noqa: S102
+    sys.modules[qualified] = module
+    setattr(generated, short, module)
     return module
 
 
@@ -295,19 +339,21 @@ def to_jax(
     symbols: Sequence[str] = (),
     params: Mapping[str, float | None] | None = None,
 ) -> Any:
-    """``f(*inputs)`` in JAX: the stable forward, with a ``jax.custom_vjp`` whose backward is the symbolic derivative.
+    """``f(*inputs)`` in JAX: the stable forward, with a ``jax.custom_jvp`` whose tangent is the symbolic derivative.
 
     ``rule_or_formula``: a rule (``symdl.rule("softplus")``), a rule name
     (``params`` binds its parameters) or formula text (``wrt`` is the
     variable, default ``"z"``; ``symbols`` further inputs; ``params`` values).
-    Element-wise and broadcasting; float32 stays float32. Works under
-    ``jax.jit`` and ``jax.grad`` (also ``grad`` of ``grad``: the backward pass
-    is differentiable jnp code); forward-mode (``jax.jvp``, ``jax.jacfwd``,
-    ``jax.hessian``) is not available for a ``custom_vjp``. The generated
-    module source is the function's ``__source__`` attribute.
+    Element-wise and broadcasting; float32 stays float32. The tangent
+    Σ ∂f/∂xᵢ · tᵢ is linear in tᵢ, so reverse mode is JAX's transposition of
+    it: ``jax.jit``, ``grad``, ``vmap``, ``jvp``, ``jacfwd``, ``jacrev`` and
+    ``hessian`` all work (second derivatives differentiate the printed
+    derivative, which is differentiable jnp code). The generated module
+    source is the function's ``__source__`` attribute.
     """
+    require("jax", "symdl.export.to_jax")
     plan, source = _generate(rule_or_formula, "jax", wrt, symbols, params)
-    function = getattr(_load(source, plan.name), plan.name)
+    function = getattr(_load(source, plan.name, "jax"), plan.name)
     function.__source__ = source
     return function
 
@@ -319,16 +365,22 @@ def to_torch(
     symbols: Sequence[str] = (),
     params: Mapping[str, float | None] | None = None,
 ) -> type:
-    """A ``torch.autograd.Function`` subclass: forward the stable form, backward the symbolic derivative.
+    """A ``torch.autograd.Function`` subclass: forward the stable form, backward and jvp the symbolic derivative.
 
     Call it with ``.apply(*inputs)`` (tensors or numbers; broadcasting; the
-    dtype of the tensors is kept). Arguments as :func:`to_jax`. The backward
-    uses differentiable torch operations, so ``gradgradcheck`` passes where the
-    second derivative exists. The generated module source is the class's
-    ``__source__`` attribute.
+    dtype of the tensors is kept). Arguments as :func:`to_jax`. The class is
+    in the modern style (``forward`` without ctx, ``setup_context``, a
+    generated vmap rule), so ``torch.func`` (``grad``, ``vmap``, ``jacrev``,
+    ``jacfwd``, ``hessian``), ``torch.autograd.forward_ad`` and
+    ``torch.compile(fullgraph=True)`` work; the backward uses differentiable
+    torch operations, so ``gradgradcheck`` passes where the second derivative
+    exists. Classes and functions pickle by reference (in another process,
+    call ``to_torch`` with the same arguments before unpickling). The
+    generated module source is the class's ``__source__`` attribute.
     """
+    require("torch", "symdl.export.to_torch")
     plan, source = _generate(rule_or_formula, "torch", wrt, symbols, params)
-    cls = getattr(_load(source, plan.name), class_name(plan.name))
+    cls = getattr(_load(source, plan.name, "torch"), plan.class_name)
     cls.__source__ = source
     return cls
 

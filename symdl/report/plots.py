@@ -36,6 +36,7 @@ import numpy as np
 import sympy as sp
 
 from ..numbers import format_number
+from ..optional import require
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -49,14 +50,10 @@ __all__ = ["EXTRA_INPUT_VALUE", "KinkMark", "PlotValues", "draw", "figure_svg", 
 EXTRA_INPUT_VALUE = 0.25
 #: Half-width of the default range around the centre (0, or the fixed target of a loss).
 HALF_WIDTH = 5.0
-_MISSING = "plotting needs matplotlib: pip install 'symdl[plot]'"
 
 
 def _matplotlib() -> None:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        raise ImportError(_MISSING) from None
+    require("matplotlib", "plotting")  # ModuleNotFoundError: plotting needs matplotlib: pip install 'symdl[plot]'
 
 
 @dataclass(frozen=True)

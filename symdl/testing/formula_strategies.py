@@ -19,6 +19,10 @@ constant out of range, a non-real value): that is what it is for, fuzzing.
 
 from __future__ import annotations
 
+from ..optional import require
+
+require("hypothesis", "symdl.testing.formula_strategies")  # one line with the install hint instead of a bare ModuleNotFoundError
+
 from hypothesis import strategies as st
 
 from ..symbolic.grammar import FUNCTIONS

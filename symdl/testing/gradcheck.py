@@ -26,6 +26,7 @@ from ..display_hooks import Displayed
 from ..numbers import format_number
 
 __all__ = [
+    "LOCATE_LIMIT",
     "TOLERANCES",
     "GradCheckReport",
     "Tolerance",
@@ -83,6 +84,29 @@ class GradCheckReport(Displayed):
             f"FD error estimate {format_number(self.error_estimate, '.3g')}, rounding floor {format_number(self.rounding_floor, '.3g')})"
         )
 
+    def failure_message(self, located: GradCheckReport | None = None) -> str:
+        """The numpy.testing-style lines of a failed check: the worst case's ACTUAL (analytic) and DESIRED
+        (finite difference), and ``located``, the worst coordinate found one by one after a directions run."""
+        lines = [
+            f"Gradient check failed ({self.mode}, {self.checked} checked, {self.evaluations} evaluations)",
+            *_case_lines(self),
+            f"Tolerance: rtol={format_number(self.tolerance.rtol, 'g')}, atol={format_number(self.tolerance.atol, 'g')} "
+            f"(+ rounding floor {format_number(self.rounding_floor, '.3g')}); step {format_number(self.step, '.3g')}, "
+            f"FD error estimate {format_number(self.error_estimate, '.3g')}",
+        ]
+        if located is not None:
+            lines += [f"Checked one by one ({located.checked} coordinates):", *_case_lines(located)]
+        return "\n".join(lines)
+
+
+def _case_lines(report: GradCheckReport) -> list[str]:
+    return [
+        f"Worst {report.worst}",
+        f" ACTUAL (analytic):           {format_number(report.analytic, '.17g')}",
+        f" DESIRED (finite difference): {format_number(report.numeric, '.17g')}",
+        f"Absolute difference: {format_number(report.abs_error, '.3g')}, relative difference: {format_number(report.rel_error, '.3g')}",
+    ]
+
 
 def _directional(
     f: Callable[[np.ndarray], float], x: np.ndarray, u: np.ndarray, h: float, richardson: bool
@@ -120,13 +144,16 @@ def check_grad(
     step: float | None = None,
     tolerance: Tolerance | None = None,
     kinks: np.ndarray | list[float] | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
 ) -> GradCheckReport:
     """Compare ``grad(x)`` with central differences of the scalar function ``f`` at ``x``.
 
     ``mode="directions"`` checks ⟨g, u⟩ along ``directions`` seeded random unit
     vectors; ``mode="coordinates"`` checks every ∂f/∂x_i. The step defaults to
     eps^(1/5)·max(1, ‖x‖∞) with Richardson extrapolation (eps^(1/3)·… without),
-    the tolerance to ``TOLERANCES[x.dtype]``. Returns the worst case; see
+    the tolerance to ``TOLERANCES[x.dtype]``; ``rtol=``/``atol=`` replace
+    either part of it (as in numpy.testing). Returns the worst case; see
     :func:`assert_grad_close` to raise instead.
 
     ``kinks`` declares points where f is not differentiable in each
@@ -137,8 +164,7 @@ def check_grad(
     x = np.asarray(x)
     if x.dtype.kind != "f":
         raise TypeError(f"check_grad: x must be a float array, got dtype {x.dtype}")
-    if x.dtype not in TOLERANCES and tolerance is None:
-        raise TypeError(f"check_grad: no tolerance for dtype {x.dtype}; accepted: float32, float64, or pass tolerance=")
+    tolerance = _tolerance("check_grad", x.dtype, tolerance, rtol, atol)
     if mode not in ("directions", "coordinates"):
         raise ValueError(f"check_grad: unknown mode {mode!r}; accepted: 'directions', 'coordinates'")
     if directions < 1:
@@ -146,7 +172,6 @@ def check_grad(
     g = np.asarray(grad(x) if callable(grad) else grad, dtype=np.float64)
     if g.shape != x.shape:
         raise ValueError(f"check_grad: gradient has shape {g.shape}, x has shape {x.shape}")
-    tolerance = tolerance or TOLERANCES[x.dtype]
     eps = float(np.finfo(x.dtype).eps)
     scale = max(1.0, float(np.max(np.abs(x)))) if x.size else 1.0
     h = step if step is not None else eps ** (1 / 5 if richardson else 1 / 3) * scale
@@ -185,6 +210,28 @@ def check_grad(
     return GradCheckReport(**{**worst.__dict__, "evaluations": evaluations})
 
 
+def _tolerance(
+    caller: str, dtype: np.dtype, tolerance: Tolerance | None, rtol: float | None, atol: float | None
+) -> Tolerance:
+    """``tolerance``, else ``TOLERANCES[dtype]``, with ``rtol``/``atol`` replacing its parts."""
+    if tolerance is not None and (rtol is not None or atol is not None):
+        raise ValueError(f"{caller}: give tolerance= or rtol=/atol=, not both")
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf")):
+            raise ValueError(f"{caller}: {name} must be a finite number ≥ 0, got {value!r}")
+    base = tolerance or TOLERANCES.get(np.dtype(dtype))
+    if base is None and (rtol is None or atol is None):
+        raise TypeError(f"{caller}: no tolerance for dtype {dtype}; accepted: float32, float64, or pass rtol= and atol=")
+    return Tolerance(
+        rtol=float(rtol) if rtol is not None else base.rtol,  # type: ignore[union-attr]
+        atol=float(atol) if atol is not None else base.atol,  # type: ignore[union-attr]
+    )
+
+
+#: A failed directions check is re-run coordinate by coordinate to name the worst one, up to this many coordinates.
+LOCATE_LIMIT = 2000
+
+
 def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v)
 
@@ -200,10 +247,18 @@ def assert_grad_close(
     x: np.ndarray,
     **options: object,
 ) -> GradCheckReport:
-    """:func:`check_grad`, raising ``AssertionError`` with the whole report when the check fails."""
+    """:func:`check_grad`, raising ``AssertionError`` with numpy.testing-style lines when the check fails.
+
+    After a failed directions check (``x`` of at most :data:`LOCATE_LIMIT`
+    elements) the coordinates are checked one by one and the worst is named.
+    """
+    __tracebackhide__ = True  # pytest shows the caller's line, not this one
     report = check_grad(f, grad, x, **options)  # type: ignore[arg-type]
     if not report.passed:
-        raise AssertionError(str(report))
+        located = None
+        if report.mode == "directions" and np.size(x) <= LOCATE_LIMIT:
+            located = check_grad(f, grad, x, **{**options, "mode": "coordinates"})  # type: ignore[arg-type]
+        raise AssertionError(report.failure_message(located))
     return report
 
 
@@ -237,23 +292,32 @@ def assert_subgradient(
     x: np.ndarray,
     *,
     tolerance: Tolerance | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
 ) -> None:
     """Raise ``AssertionError`` unless each ``value`` lies between the one-sided derivatives of ``f`` at ``x``.
 
     min(left, right) − tol ≤ value ≤ max(left, right) + tol, element-wise: the
-    check for a derivative's value at a kink (relu'(0) ∈ [0, 1]).
+    check for a derivative's value at a kink (relu'(0) ∈ [0, 1]). The message
+    names the worst element (the largest excess over its tolerance).
     """
+    __tracebackhide__ = True
     x = np.asarray(x)
-    tolerance = tolerance or TOLERANCES.get(x.dtype, TOLERANCES[np.dtype(np.float64)])
+    known = x.dtype if x.dtype in TOLERANCES else np.dtype(np.float64)
+    tolerance = _tolerance("assert_subgradient", known, tolerance, rtol, atol)
     left, right = one_sided_differences(f, x)
     value = np.broadcast_to(np.asarray(value, dtype=np.float64), x.shape)
     low, high = np.minimum(left, right), np.maximum(left, right)
     slack = tolerance.atol + tolerance.rtol * np.maximum(np.abs(low), np.abs(high))
     bad = (value < low - slack) | (value > high + slack)
     if np.any(bad):
-        i = tuple(np.argwhere(bad)[0]) if x.ndim else ()
+        excess = np.where(bad, np.maximum(low - slack - value, value - high - slack) / np.maximum(slack, np.finfo(np.float64).tiny), -np.inf)
+        i = np.unravel_index(int(np.argmax(excess)), x.shape) if x.ndim else ()
+        where = f"x[{', '.join(map(str, i))}]" if x.ndim else "x"
         raise AssertionError(
-            f"not a subgradient at x = {float(x[i])!r}: value {float(value[i])!r} is outside the one-sided "
-            f"derivatives [{float(low[i])!r}, {float(high[i])!r}] (tolerance rtol={format_number(tolerance.rtol, 'g')}, "
-            f"atol={format_number(tolerance.atol, 'g')})"
+            f"not a subgradient at x = {float(x[i])!r}: value {float(value[i])!r} is outside the one-sided derivatives\n"
+            f"Worst element: {where} ({int(np.sum(bad))} of {x.size} outside)\n"
+            f" ACTUAL (value):                     {float(value[i])!r}\n"
+            f" DESIRED (between the one-sided ones): [{float(low[i])!r}, {float(high[i])!r}]\n"
+            f"Tolerance: rtol={format_number(tolerance.rtol, 'g')}, atol={format_number(tolerance.atol, 'g')}"
         )

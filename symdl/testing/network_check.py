@@ -100,6 +100,8 @@ def check_network_grad(
     directions: int = 20,
     seed: int = 0,
     tolerance: Tolerance | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
 ) -> GradCheckReport:
     """:func:`symdl.testing.check_grad` of ``net.loss_and_grad`` along random directions in parameter space.
 
@@ -137,7 +139,7 @@ def check_network_grad(
     step = float(eps ** (1 / 5) * max(1.0, float(np.max(np.abs(theta)))))
     for _ in range(_MAX_SHRINKS + 1):
         crossed[0] = False
-        report = check_grad(loss, grad, theta, directions=directions, seed=seed, step=step, tolerance=tolerance)
+        report = check_grad(loss, grad, theta, directions=directions, seed=seed, step=step, tolerance=tolerance, rtol=rtol, atol=atol)
         if not crossed[0]:
             return report
         step /= 8
@@ -148,8 +150,9 @@ def check_network_grad(
 
 
 def assert_network_grad_close(net: object, params: Mapping[str, np.ndarray], X: np.ndarray, Y: np.ndarray, **options: object) -> GradCheckReport:
-    """:func:`check_network_grad`, raising ``AssertionError`` with the report when the check fails."""
+    """:func:`check_network_grad`, raising ``AssertionError`` with numpy.testing-style lines when the check fails."""
+    __tracebackhide__ = True
     report = check_network_grad(net, params, X, Y, **options)  # type: ignore[arg-type]
     if not report.passed:
-        raise AssertionError(str(report))
+        raise AssertionError(report.failure_message())
     return report

@@ -21,6 +21,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import sympy as sp
+
+from ..optional import require
+
+require("hypothesis", "symdl.testing.strategies")  # one line with the install hint instead of a bare ModuleNotFoundError
+
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
