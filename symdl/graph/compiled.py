@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -30,8 +31,10 @@ from ..network.checks import (
 )
 from ..optim.base import Optimizer
 from ..optim.registry import optimizer as named_optimizer
-from .model import Model
 from .printing import print_graph
+
+if TYPE_CHECKING:
+    from .model import Model
 
 __all__ = ["CompiledGraph"]
 

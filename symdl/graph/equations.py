@@ -206,10 +206,11 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
         if node.is_input:
             continue
         layer, s, use = node.layer, index[node.uid], uses[node.uid]
-        if node.uid in needed:
+        if node.uid in needed and incoming[node.uid]:
             terms = incoming[node.uid]
-            if mutation == "drop_skip" and not dropped and sum(1 for c, _ in terms if c) >= 2:
-                skip = next((k for k, (c, e) in enumerate(terms) if c and isinstance(e, sp.MatrixSymbol)), 0)
+            skip = next((k for k, (c, e) in enumerate(terms) if c and isinstance(e, sp.MatrixSymbol)), None)
+            if mutation == "drop_skip" and not dropped and skip is not None and sum(1 for c, _ in terms if c) >= 2:
+                # the skip connection's term: gᶜ passed through unchanged by a merge
                 terms = terms[:skip] + terms[skip + 1:]
                 dropped = True
             exprs = [e for _, e in terms]

@@ -295,6 +295,8 @@ class Dropout(GraphLayer):
         return [sp.Eq(use.output, Elementwise("dropout", sp.Lambda((u, r), u * r * self._scale()), x, use.masks["r"]), evaluate=False)]
 
     def backward(self, use: Use, upstream: sp.MatrixSymbol) -> Backward:
+        if not use.training:
+            return Backward((), (upstream,))
         u, r = sp.symbols("u r", real=True)
         scaled = Elementwise("dropout'", sp.Lambda((u, r), r * self._scale()), use.inputs[0], use.masks["r"])
         return Backward((), (sp.HadamardProduct(upstream, scaled),))

@@ -137,6 +137,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
 
     read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
     grad_lines, s = values(train, read_later | loss_keep)
+    # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
+    grad_lines.append(f"_ones = numpy.ones({inputs[0]}.shape[0], dtype=_dtype)")
+    s.defined.add("_ones")
     grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
     for key in params:
         if key not in train.param_grads:  # no path from this parameter to the loss
