@@ -122,6 +122,10 @@ class CompiledGraph:
             raise ValueError("init_state: this model was compiled without an optimizer; compile(optimizer='adam')")
         return self._init_state(params)
 
+    def masks(self, seed: int, batch: int) -> dict[str, np.ndarray]:
+        """The noise and dropout arrays a training call with ``seed`` uses on ``batch`` rows, by name (``eps3``, ``r5``)."""
+        return dict(zip(self.equations.masks, self._masks(seed, batch)))
+
     # --- arguments ----------------------------------------------------------------------------------------------
 
     def _seed(self, seed: object) -> dict[str, object]:
