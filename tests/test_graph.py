@@ -246,3 +246,11 @@ def test_wrong_arrays_are_refused():
         c.loss(params, np.ones((3, 2)), np.ones((4, 1)))
     with pytest.raises(ValueError, match="params"):
         c.loss({}, np.ones((3, 2)), np.ones((3, 1)))
+
+
+def test_verify_row_catches_every_planted_mistake():
+    from symdl.verify.graphs import verify_graphs
+
+    (report,) = verify_graphs()
+    assert report.passed and report.proven
+    assert (report.mutants_killed, report.mutants_total) == (3, 3)

@@ -134,10 +134,12 @@ def _zero(expr: sp.Expr, witnesses: dict) -> tuple[bool | None, str]:
     return None, ""
 
 
-def prove_graph(model: Model, mutation: str | None = None, equations: GraphEquations | None = None) -> dict[str, Proof]:
+def prove_graph(model: Model, mutation: str | None = None, equations: GraphEquations | None = None,
+                first_refutation: bool = False) -> dict[str, Proof]:
     """∂C/∂θ from the graph's backprop equations (or ``equations``) = sp.diff(C, θ), exactly, for every parameter array.
 
-    ``mutation`` derives a deliberately wrong variant (:data:`symdl.graph.equations.MUTATIONS`) to be refuted.
+    ``mutation`` derives a deliberately wrong variant (:data:`symdl.graph.equations.MUTATIONS`) to be refuted;
+    ``first_refutation`` stops at the first parameter refuted (the rest are left out).
     """
     forms = GenericForms()
     eqs = equations if equations is not None else model.equations(training=True, forms=forms, mutation=mutation)
@@ -172,6 +174,8 @@ def prove_graph(model: Model, mutation: str | None = None, equations: GraphEquat
         claimed = env[eqs.param_grads[key]] if key in eqs.param_grads else sp.zeros(*scalars.shape)
         label = f"dC/d{key} == the backprop equations' value"
         results[label] = _compare(C, scalars, claimed, stopped, witnesses)
+        if first_refutation and not results[label]:
+            break
     return results
 
 
