@@ -42,6 +42,8 @@ MODULES: tuple[str, ...] = (
     "symdl.export",
     "symdl.export.standalone",
     "symdl.network",
+    "symdl.graph",
+    "symdl.graph.proofs",
     "symdl.training",
     "symdl.saving",
     "symdl.backprop.equations",
