@@ -174,9 +174,13 @@ class ElementwiseMerge(GraphLayer):
         u = tuple(sp.Symbol(f"u{i}", real=True) for i in range(k))
         return u, self.function(u)
 
+    def matrix_form(self, inputs: tuple[sp.MatrixSymbol, ...]) -> sp.MatrixExpr:
+        """hˢ as a matrix expression: f applied entry by entry (Add and Multiply write x + y and x ⊙ y)."""
+        u, f = self._lambda(len(inputs))
+        return Elementwise(self.symbol, sp.Lambda(u, f), *inputs)
+
     def forward(self, use: Use) -> list[sp.Eq]:
-        u, f = self._lambda(len(use.inputs))
-        return [sp.Eq(use.output, Elementwise(self.symbol, sp.Lambda(u, f), *use.inputs), evaluate=False)]
+        return [sp.Eq(use.output, self.matrix_form(use.inputs), evaluate=False)]
 
     def backward(self, use: Use, upstream: sp.MatrixSymbol) -> Backward:
         u, f = self._lambda(len(use.inputs))
@@ -198,6 +202,9 @@ class Add(ElementwiseMerge):
     def function(self, u: tuple[sp.Symbol, ...]) -> sp.Expr:
         return sp.Add(*u)
 
+    def matrix_form(self, inputs: tuple[sp.MatrixSymbol, ...]) -> sp.MatrixExpr:
+        return sp.MatAdd(*inputs, evaluate=False)
+
 
 class Multiply(ElementwiseMerge):
     """hˢ = hᵘ¹ ⊙ … ⊙ hᵘᵏ."""
@@ -207,12 +214,15 @@ class Multiply(ElementwiseMerge):
     def function(self, u: tuple[sp.Symbol, ...]) -> sp.Expr:
         return sp.Mul(*u)
 
+    def matrix_form(self, inputs: tuple[sp.MatrixSymbol, ...]) -> sp.MatrixExpr:
+        return sp.HadamardProduct(*inputs, evaluate=False)
+
 
 class Divide(ElementwiseMerge):
     """hˢ = hᵘ¹ / hᵘ² entry by entry (the second input must not be 0: ``symdl`` does not hide a division by 0)."""
 
     arity = 2
-    symbol = "/"
+    symbol = r"\oslash"
 
     def function(self, u: tuple[sp.Symbol, ...]) -> sp.Expr:
         return u[0] / u[1]
