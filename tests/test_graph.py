@@ -254,3 +254,12 @@ def test_verify_row_catches_every_planted_mistake():
     (report,) = verify_graphs()
     assert report.passed and report.proven
     assert (report.mutants_killed, report.mutants_total) == (3, 3)
+
+
+def test_graph_equations_show_themselves_in_notebooks():
+    x = Input(2)
+    h = Dense(2, activation="tanh")(x)
+    eqs = Model(x, Dense(1)(Add()([h, Dense(2, activation="tanh")(h)]))).equations()
+    bundle = eqs._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/latex", "text/html"}
+    assert r"\frac{\partial C}{\partial h^{3}}" in bundle["text/latex"] and "sum over 2 terms" in bundle["text/plain"]
