@@ -142,7 +142,8 @@ def _finite_differences(c, params, inputs, targets, seed=0, eps=1e-6):
 
 def test_compiled_gradients_match_finite_differences_with_noise_dropout_and_a_regulariser():
     x = Input(3)
-    block = Dense(3, activation="elu", init="he_normal")
+    # a shared block with its own regulariser: Ω(W) enters C once, however many uses
+    block = Dense(3, activation="elu", init="he_normal", regularizer=symdl.rule("l1", lam=0.03))
     h = Dense(3, activation="selu", init="lecun_normal", regularizer=symdl.rule("l2", lam=0.01))(x)
     for _ in range(3):
         h = Add()([h, block(Dropout(0.2)(h))])
@@ -263,3 +264,21 @@ def test_graph_equations_show_themselves_in_notebooks():
     bundle = eqs._repr_mimebundle_()
     assert set(bundle) == {"text/plain", "text/latex", "text/html"}
     assert r"\frac{\partial C}{\partial h^{3}}" in bundle["text/latex"] and "sum over 2 terms" in bundle["text/plain"]
+
+
+def test_float32_computes_the_float64_numbers():
+    x1, x2 = Input(3), Input(2)
+    h = Concatenate()([Dense(4, activation="softplus")(x1), Multiply()([x2, Dense(2, activation="sigmoid")(x2)])])
+    model = Model([x1, x2], Dense(2)(Dropout(0.25)(h)), losses="log_cosh")
+    wide, narrow = model.compile("float64"), model.compile("float32")
+    params = wide.init(0)
+    rng = np.random.default_rng(4)
+    data = [rng.normal(size=(9, 3)), rng.normal(size=(9, 2))]
+    Y = rng.normal(size=(9, 2))
+    loss, grads = wide.loss_and_grad(params, data, Y, seed=2)
+    loss32, grads32 = narrow.loss_and_grad({k: v.astype("float32") for k, v in params.items()},
+                                           [d.astype("float32") for d in data], Y.astype("float32"), seed=2)
+    assert type(loss32) is np.float32 and all(g.dtype == np.float32 for g in grads32.values())
+    np.testing.assert_allclose(loss32, loss, rtol=1e-5)
+    for key in grads:
+        np.testing.assert_allclose(grads32[key], grads[key], rtol=1e-3, atol=1e-5, err_msg=key)
