@@ -220,7 +220,7 @@ def test_two_inputs_three_outputs_and_an_optimizer():
     ("build", "message"),
     [
         (lambda: Dense(0), "units"),
-        (lambda: Dense(2, activation="softmax")(Input(2)), "element-wise"),
+        (lambda: Dense(2, activation="prelu")(Input(2)), "learned activation inputs"),
         (lambda: Dense(2, constraint="positive"), "constraint"),
         (lambda: Add()(Input(2)), "two or more"),
         (lambda: Add()([Input(2), Input(3)]), "different widths"),
@@ -282,3 +282,13 @@ def test_float32_computes_the_float64_numbers():
     np.testing.assert_allclose(loss32, loss, rtol=1e-5)
     for key in grads:
         np.testing.assert_allclose(grads32[key], grads[key], rtol=1e-3, atol=1e-5, err_msg=key)
+
+
+def test_concrete_proof_with_softmax_and_the_softmax_cross_entropy():
+    x = Input(1)
+    h = Dense(1, activation="tanh")(x)
+    model = Model(x, Dense(2, activation="softmax")(h), losses="mse")
+    model.add_loss(Dense(2)(h), "softmax_cross_entropy", weight=0.5)
+    proofs = prove_graph(model)
+    assert len(proofs) == 6 and all(proofs.values()), {k: v.method for k, v in proofs.items() if not v}
+    assert not all(prove_graph(model, mutation="no_aux").values())

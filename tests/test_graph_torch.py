@@ -37,12 +37,14 @@ ACTIVATIONS = {
     "leaky_relu": lambda z: F.leaky_relu(z, 0.01),
     "exponential": torch.exp,
     "identity": lambda z: z,
+    "softmax": lambda z: torch.softmax(z, dim=1),
 }
 LOSSES = {
     "mse": lambda a, y: (a - y) ** 2 / 2,
     "mae": lambda a, y: (a - y).abs(),
     "huber": lambda a, y: F.huber_loss(a, y, reduction="none", delta=1.0),
     "log_cosh": lambda a, y: torch.log(torch.cosh(a - y)),
+    "softmax_cross_entropy": lambda a, y: -(y * torch.log_softmax(a, dim=1)),
 }
 
 

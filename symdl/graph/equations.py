@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import sympy as sp
 
-from ..backprop.equations import Elementwise, LossForms
+from ..backprop.equations import Elementwise, LossForms, VectorRuleCall
 from ..display_hooks import Displayed
 from .forms import Forms, LibraryForms, PenaltyForms
 from .nodes import Mask, Node, Use
@@ -155,9 +155,13 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
         h = value[term.node.uid]
         head = r"\nabla_{a} C" if len(model.terms) == 1 else rf"\nabla_{{{sp.latex(h)}}} C_{{{k}}}"
         grad = name(head, (term.node.width, 1), f"gl{k}")
-        a_, y_ = lf.gradient.variables
-        function = sp.Lambda((a_, y_), c * lf.gradient.expr)
-        eq = sp.Eq(grad, Elementwise(r"\ell'", function, h, y), evaluate=False)
+        if lf.vector_rule is not None:  # ∇ₕℓ of a vector loss (softmax cross-entropy), times cₜ
+            call = VectorRuleCall(lf.vector_rule, "vjp", h, y)
+            eq = sp.Eq(grad, call if c == 1 else sp.MatMul(c, call), evaluate=False)
+        else:
+            a_, y_ = lf.gradient.variables
+            function = sp.Lambda((a_, y_), c * lf.gradient.expr)
+            eq = sp.Eq(grad, Elementwise(r"\ell'", function, h, y), evaluate=False)
         losses.append(LossEquation(term, lf, c, h, y, grad, eq))
     backward, param_grads, grad_of = _backward(model, nodes, index, uses, losses, params, grads, forms, name, mutation)
     penalties = tuple((key, forms.penalty(rule)) for layer in model.layers for stem, rule in layer.penalties().items()

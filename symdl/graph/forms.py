@@ -88,10 +88,14 @@ class GenericForms(Forms):
         return self.functions[key]
 
     def activation(self, rule: Rule) -> ActivationForms:
+        if not rule.element_wise:  # a vector rule stays itself: the proof expands its index form
+            return ActivationForms(name=rule.name, forward=None, derivative=None, vector_rule=rule.name)
         f, (fp,) = self._function(f"sigma_{rule.name}", 1)
         return ActivationForms(name=rf"\sigma_{{{rule.name}}}", forward=sp.Lambda(_U, f(_U)), derivative=sp.Lambda(_U, fp(_U)))
 
     def loss(self, rule: Rule) -> LossForms:
+        if not rule.element_wise:
+            return LossForms(name=rule.name, value=None, gradient=None, vector_rule=rule.name)
         f, (fa, _) = self._function(f"loss_{rule.name}", 2)
         return LossForms(name=rule.name, value=sp.Lambda((_U, _V), f(_U, _V)), gradient=sp.Lambda((_U, _V), fa(_U, _V)))
 

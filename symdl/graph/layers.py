@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 import sympy as sp
 
 from ..arguments import drop_probability
-from ..backprop.equations import Elementwise
+from ..backprop.equations import Elementwise, VectorRuleCall
 from ..layers.init_schemes import get_scheme
 from ..network.rule_forms import resolve_rule
 from ..rulebook.rule import Rule
@@ -45,11 +45,19 @@ CONSTRAINTS: dict[str, Callable[[sp.Symbol], sp.Expr]] = {
 }
 
 
-def _element_wise_rule(spec: object, role: str) -> Rule:
+def _activation_rule(spec: object, role: str) -> Rule:
     r = resolve_rule(spec, role, ("activation",), None)
-    if not r.element_wise or len(r.inputs) != 1:
-        raise ValueError(f"{role}: {r.name!r} is not an element-wise function of one input (vector and learned-input rules are not graph layers yet)")
+    if len(r.inputs) != 1:
+        raise ValueError(f"{role}: {r.name!r} takes {len(r.inputs)} inputs; learned activation inputs (PReLU's α) are not graph layers yet")
     return r
+
+
+def _apply(use: Use, rule: Rule, z: sp.MatrixSymbol) -> sp.MatrixExpr:
+    """σ(z): element-wise, or a vector rule's value (softmax)."""
+    act = use.forms.activation(rule)
+    if act.vector_rule is not None:
+        return VectorRuleCall(act.vector_rule, "value", z)
+    return Elementwise(act.name, act.forward, z)
 
 
 def _penalty_rule(spec: object) -> Rule | None:
@@ -69,7 +77,7 @@ class Dense(GraphLayer):
         if constraint is not None and constraint not in CONSTRAINTS:
             raise ValueError(f"Dense: unknown constraint {constraint!r}; accepted: {', '.join(CONSTRAINTS)}")
         self.units, self.use_bias, self.constraint = units, bool(use_bias), constraint
-        self.activation = None if activation is None else _element_wise_rule(activation, "activation")
+        self.activation = None if activation is None else _activation_rule(activation, "activation")
         self.init = get_scheme(init).name
         self.regularizer = _penalty_rule(regularizer)
 
@@ -99,8 +107,7 @@ class Dense(GraphLayer):
         z = self._z(use)
         eqs = [sp.Eq(z, W * x + use.params["b"] if self.use_bias else W * x, evaluate=False)]
         if self.activation is not None:
-            act = use.forms.activation(self.activation)
-            eqs.append(sp.Eq(use.output, Elementwise(act.name, act.forward, z), evaluate=False))
+            eqs.append(sp.Eq(use.output, _apply(use, self.activation, z), evaluate=False))
         return eqs
 
     def backward(self, use: Use, upstream: sp.MatrixSymbol) -> Backward:
@@ -130,8 +137,11 @@ class Dense(GraphLayer):
 
 
 def _times_derivative(use: Use, rule: Rule, upstream: sp.MatrixExpr, z: sp.MatrixSymbol, out: sp.MatrixSymbol) -> sp.MatrixExpr:
-    """upstream ⊙ σ'(z) (σ' through σ's output where the forms ask for it and the rule proves one), as BP1/BP2."""
+    """upstream ⊙ σ'(z) (σ' through σ's output where the forms ask for it and the rule proves one), as BP1/BP2;
+    J_σ(z)ᵀ upstream for a vector rule."""
     act = use.forms.activation(rule)
+    if act.vector_rule is not None:
+        return VectorRuleCall(act.vector_rule, "vjp", z, upstream)
     if use.forms.output_form and act.output_derivative is not None:
         derivative = Elementwise(act.name + "'", act.output_derivative, out)
     else:
@@ -140,15 +150,14 @@ def _times_derivative(use: Use, rule: Rule, upstream: sp.MatrixExpr, z: sp.Matri
 
 
 class Activation(GraphLayer):
-    """hˢ = σ(hᵘ) element-wise, σ a library rule (``"tanh"``, ``"exponential"``) or a formula rule; no weights."""
+    """hˢ = σ(hᵘ) (element-wise, or a vector rule such as softmax), σ a library rule (``"tanh"``, ``"exponential"``) or a formula rule; no weights."""
 
     def __init__(self, rule: object, name: str | None = None) -> None:
         super().__init__(name)
-        self.rule = _element_wise_rule(rule, type(self).__name__)
+        self.rule = _activation_rule(rule, type(self).__name__)
 
     def forward(self, use: Use) -> list[sp.Eq]:
-        act = use.forms.activation(self.rule)
-        return [sp.Eq(use.output, Elementwise(act.name, act.forward, use.inputs[0]), evaluate=False)]
+        return [sp.Eq(use.output, _apply(use, self.rule, use.inputs[0]), evaluate=False)]
 
     def backward(self, use: Use, upstream: sp.MatrixSymbol) -> Backward:
         return Backward((), (_times_derivative(use, self.rule, upstream, use.inputs[0], use.output),))

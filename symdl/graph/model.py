@@ -99,8 +99,6 @@ class Model:
 
     def _add(self, node: Node, spec: object, weight: object, reduction: str, target: Node | None, auxiliary: bool = False) -> None:
         rule = resolve_rule(spec, "loss", ("loss",), None)
-        if not rule.element_wise:
-            raise ValueError(f"loss: {rule.name!r} is a vector rule; graph losses are element-wise rules for now")
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction: expected 'sum' or 'mean', got {reduction!r}")
         if target is not None and target.width != node.width:

@@ -17,16 +17,16 @@ from collections.abc import Sequence
 import sympy as sp
 
 from ..backends.registry import get_backend
-from ..backprop.equations import Elementwise
+from ..backprop.equations import Elementwise, VectorRuleCall
 from ..codegen.kernel import printable
 from ..codegen.optimizer import print_init_state, print_update
-from ..codegen.statements import Scope, StatementPrinter
+from ..codegen.statements import Scope, StatementPrinter, kernel_function_name
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
 from .blocks import Concat, Slice
 from .equations import GraphEquations
 
-__all__ = ["GraphStatementPrinter", "print_graph"]
+__all__ = ["GraphStatementPrinter", "print_graph", "vector_kernels"]
 
 
 class GraphStatementPrinter(StatementPrinter):
@@ -53,6 +53,10 @@ class GraphStatementPrinter(StatementPrinter):
         module = self.scope.backend.module
         if isinstance(expr, Concat):
             return f"{module}.concatenate(({', '.join(self._code(a) for a in expr.arrays)}), axis=1)"
+        if isinstance(expr, sp.MatMul):
+            coeff, matrices = expr.as_coeff_matrices()
+            if coeff != 1 and len(matrices) == 1:  # c·X: a scalar times one array
+                return f"({self.scope.printer.doprint(coeff)}) * {self._parenthesized(matrices[0])}"
         if isinstance(expr, Slice):
             start, stop = expr.bounds
             # A copy: the slice's statement may later be updated in place, and the gradient it views is still read.
@@ -87,12 +91,26 @@ def _def(name: str, args: str, body: Sequence[str]) -> str:
     return f"def {name}({args}):\n" + "".join(f"    {line}\n" for line in body)
 
 
+def vector_kernels(train: GraphEquations, inference: GraphEquations) -> dict[str, tuple[str, str]]:
+    """The vector-rule kernels the printed code calls: python name → (rule, "value" | "vjp")."""
+    kernels = {}
+    equations = [*train.forward, *inference.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)]
+    for eq in equations:
+        for call in eq.rhs.atoms(VectorRuleCall):
+            kernels[kernel_function_name(call.rule, call.role)] = (call.rule, call.role)
+    for t in train.losses:
+        if t.forms.vector_rule is not None:
+            kernels[kernel_function_name(t.forms.vector_rule, "value")] = (t.forms.vector_rule, "value")
+    return kernels
+
+
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
     ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
     (keys in ``train.params`` order), the inputs and the targets;
-    ``_masks(seed, m)`` the masks' arrays in ``train.masks`` order.
+    ``_masks(seed, m)`` the masks' arrays in ``train.masks`` order; and the
+    kernels of :func:`vector_kernels`.
     """
     backend = get_backend("numpy")
     params = list(train.params)
@@ -163,7 +181,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
 
 
 def _times(rhs: sp.MatrixExpr, factor: sp.Symbol) -> sp.MatrixExpr:
-    """c·ℓ'(h, y) with the factor (1/m) inside the element-wise function."""
+    """c·ℓ'(h, y) with the factor (1/m) inside the element-wise function (a vector rule's VJP: times it)."""
+    if not isinstance(rhs, Elementwise):
+        return sp.MatMul(factor, rhs)
     lam = rhs.function
     return type(rhs)(rhs.name, sp.Lambda(lam.variables, lam.expr * factor), *rhs.arrays)
 
@@ -173,8 +193,13 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
     printer = scope.printer
     lines = [f"_inv_m = 1.0 / {eqs.names[eqs.inputs[0]]}.shape[0]", "loss = 0.0"]
     for t in eqs.losses:
-        a, y = t.forms.value.variables
         h, target = alias.get(t.value, t.value), alias.get(t.target, t.target)
+        if t.forms.vector_rule is not None:
+            value = kernel_function_name(t.forms.vector_rule, "value")
+            coeff = printer.doprint(t.coefficient)
+            lines.append(f"loss += numpy.sum({value}({scope.name(h)}, {scope.name(target)}), dtype=_dtype) * ({coeff} * _inv_m)")
+            continue
+        a, y = t.forms.value.variables
         arrays = {a: sp.Symbol(scope.name(h), real=True), y: sp.Symbol(scope.name(target), real=True)}
         body = printable(t.forms.value.expr.xreplace(arrays), t.forms.name)
         intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")

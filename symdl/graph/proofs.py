@@ -20,7 +20,8 @@ from fractions import Fraction
 
 import sympy as sp
 
-from ..backprop.equations import Elementwise
+from ..backprop.equations import Elementwise, VectorRuleCall
+from ..rulebook.registry import rule
 from ..symbolic.proof import Proof
 from .blocks import Concat, Slice
 from .equations import GraphEquations
@@ -60,12 +61,51 @@ def evaluate(expr: sp.MatrixExpr, env: dict[sp.MatrixSymbol, sp.Matrix]) -> sp.M
         arrays = [evaluate(a, env) for a in expr.arrays]
         f = expr.function
         return sp.Matrix(arrays[0].rows, arrays[0].cols, lambda r, c: f(*(a[r, c] for a in arrays)))
+    if isinstance(expr, VectorRuleCall):
+        return _vector_rule(expr, [evaluate(a, env) for a in expr.arrays])
     if isinstance(expr, Concat):
         return sp.Matrix.vstack(*(evaluate(a, env) for a in expr.arrays))
     if isinstance(expr, Slice):
         start, stop = expr.bounds
         return evaluate(expr.array, env)[start:stop, :]
     raise ValueError(f"cannot expand {type(expr).__name__} to scalars: {expr}")
+
+
+def _write_out(expr: sp.Expr) -> sp.Expr:
+    """Every sum over concrete bounds written out term by term."""
+
+    def terms(s: sp.Sum) -> sp.Expr:
+        body = s.function
+        for index, low, high in reversed(s.limits):
+            body = sp.Add(*(body.xreplace({index: k}) for k in range(int(low), int(high) + 1)))
+        return body
+
+    return expr.replace(lambda e: isinstance(e, sp.Sum), terms)
+
+
+def _index_form(name: str, widths: int, columns: list[sp.Matrix]) -> tuple[sp.Expr, list[list[sp.Symbol]], dict]:
+    """A vector rule's index expression at width ``widths``, its inputs' entries as fresh scalar symbols."""
+    r = rule(name)
+    n = next(s for s in r.expr.free_symbols if isinstance(s, sp.Symbol) and s.name == "n")
+    fresh = [[sp.Symbol(f"{base}_{k}", real=True) for k in range(widths)] for base in map(str, r.inputs)]
+    expr = _write_out(r.expr.xreplace({n: widths}))
+    cells = {base[k]: fresh[b][k] for b, base in enumerate(r.inputs) for k in range(widths)}
+    return expr, fresh, cells
+
+
+def _vector_rule(call: VectorRuleCall, arrays: list[sp.Matrix]) -> sp.Matrix:
+    """A vector rule's value or VJP on explicit columns, from its index form (the VJP J^T v by sp.diff of it)."""
+    width = arrays[0].rows
+    expr, fresh, cells = _index_form(call.rule, width, arrays)
+    back = {s: a[k] for symbols, a in zip(fresh, arrays) for k, s in enumerate(symbols)}
+    i = next((s for s in expr.free_symbols if isinstance(s, sp.Symbol) and s.name == "i"), None)
+    outputs = [expr] if i is None else [expr.xreplace({i: k}) for k in range(width)]
+    outputs = [o.xreplace(cells) for o in outputs]
+    if call.role == "value":
+        return sp.Matrix([o.xreplace(back) for o in outputs])
+    cotangent = arrays[len(fresh)] if len(arrays) > len(fresh) else sp.ones(len(outputs), 1)
+    first = fresh[0]
+    return sp.Matrix([sum(cotangent[k] * sp.diff(o, u) for k, o in enumerate(outputs)).xreplace(back) for u in first])
 
 
 def _column(name: str, shape: tuple[int, int]) -> sp.Matrix:
@@ -160,7 +200,10 @@ def prove_graph(model: Model, mutation: str | None = None, equations: GraphEquat
     C = sp.Integer(0)
     for t in eqs.losses:
         h, y = env[t.value], env[t.target]
-        C += t.coefficient * sum(t.forms.value(h[j], y[j]) for j in range(h.rows))
+        if t.forms.vector_rule is not None:
+            C += t.coefficient * _vector_rule(VectorRuleCall(t.forms.vector_rule, "value", t.value, t.target), [h, y])[0]
+        else:
+            C += t.coefficient * sum(t.forms.value(h[j], y[j]) for j in range(h.rows))
     for key, pf in eqs.penalties:
         C += sum(pf.value(w) for w in env[eqs.params[key]])
     for t in eqs.losses:
@@ -191,4 +234,4 @@ def _compare(C: sp.Expr, scalars: sp.Matrix, claimed: sp.Matrix, stopped: dict, 
         if outcome is None:
             return Proof(False, f"not shown for {theta}", len(cells))
         methods.add(how)
-    return Proof(True, f"expanded to scalars, generic rules: sp.diff(C, θ) minus the equations' value {' or '.join(sorted(methods))} for every entry", len(cells))
+    return Proof(True, f"expanded to scalars, generic element-wise rules, vector rules from their index form: sp.diff(C, θ) minus the equations' value {' or '.join(sorted(methods))} for every entry", len(cells))
