@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from .config import from_config, to_config
 from .layers import (
     Activation,
     Add,
@@ -40,4 +41,6 @@ __all__ = [
     "Multiply",
     "Node",
     "StopGradient",
+    "from_config",
+    "to_config",
 ]

@@ -19,6 +19,7 @@ from ..backprop.equations import Elementwise, VectorRuleCall
 from ..layers.init_schemes import get_scheme
 from ..network.rule_forms import resolve_rule
 from ..rulebook.rule import Rule
+from ..saving.describe import describe_rule, rebuild_rule
 from .blocks import Concat, Slice
 from .nodes import Backward, GraphLayer, GraphParameter, Mask, Use
 
@@ -135,6 +136,21 @@ class Dense(GraphLayer):
             out["constraint"] = self.constraint
         return out
 
+    def to_config(self) -> dict[str, object]:
+        out = self.config()
+        for key in ("activation", "regularizer"):
+            if getattr(self, key) is not None:
+                out[key] = describe_rule(getattr(self, key))
+        return out
+
+    @classmethod
+    def from_config(cls, config: dict[str, object]) -> Dense:
+        config = dict(config)
+        for key in ("activation", "regularizer"):
+            if config.get(key) is not None:
+                config[key] = rebuild_rule(config[key], f"Dense.{key}")
+        return cls(**config)  # type: ignore[arg-type]
+
 
 def _times_derivative(use: Use, rule: Rule, upstream: sp.MatrixExpr, z: sp.MatrixSymbol, out: sp.MatrixSymbol) -> sp.MatrixExpr:
     """upstream ⊙ σ'(z) (σ' through σ's output where the forms ask for it and the rule proves one), as BP1/BP2;
@@ -164,6 +180,13 @@ class Activation(GraphLayer):
 
     def config(self) -> dict[str, object]:
         return {"rule": self.rule.name}
+
+    def to_config(self) -> dict[str, object]:
+        return {"rule": describe_rule(self.rule)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, object]) -> Activation:
+        return cls(rebuild_rule(config.get("rule"), f"{cls.__name__}.rule"))
 
 
 class Lambda(Activation):

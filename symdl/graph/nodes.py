@@ -29,9 +29,15 @@ import sympy as sp
 if TYPE_CHECKING:
     from .forms import Forms
 
-__all__ = ["GraphLayer", "GraphParameter", "Input", "Node", "Use"]
+__all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "graph_layer_types"]
 
 _NODE_IDS = itertools.count()
+_GRAPH_LAYER_TYPES: dict[str, type[GraphLayer]] = {}
+
+
+def graph_layer_types() -> dict[str, type[GraphLayer]]:
+    """Every :class:`GraphLayer` subclass by class name: what a model's config may name (nothing else is built)."""
+    return dict(_GRAPH_LAYER_TYPES)
 
 
 @dataclass(frozen=True)
@@ -94,6 +100,10 @@ class GraphLayer(abc.ABC):
     passes_gradient: bool = True
     #: The LaTeX stem of a use's output (``h`` → hˢ); Dense names its own (zˢ or aˢ).
     value_stem: str = "h"
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        _GRAPH_LAYER_TYPES[cls.__name__] = cls
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name
@@ -160,7 +170,17 @@ class GraphLayer(abc.ABC):
         """Given gˢ = ∂C/∂hˢ (``upstream``): own equations, a VJP per input, ∂C/∂θ from this use."""
 
     def config(self) -> dict[str, object]:
+        """The constructor's arguments, for ``repr`` (rules by name)."""
         return {}
+
+    def to_config(self) -> dict[str, object]:
+        """The constructor's arguments as JSON values (rules described by :func:`symdl.saving.describe.describe_rule`)."""
+        return self.config()
+
+    @classmethod
+    def from_config(cls, config: dict[str, object]) -> GraphLayer:
+        """The layer :meth:`to_config` describes."""
+        return cls(**config)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
