@@ -75,3 +75,19 @@ def _hostile(path: list, value: object) -> dict:
 def test_a_bad_config_is_one_clear_error(path, value, message):
     with pytest.raises(SavedModelError, match=message):
         from_config(_hostile(path, value))
+
+
+def test_a_users_layer_type_of_a_built_in_name_does_not_replace_the_built_in():
+    from symdl.graph import nodes
+
+    class Dense(nodes.GraphLayer):  # noqa: F811 — a user's own layer that happens to share the name
+        def forward(self, use):
+            return []
+
+        def backward(self, use, upstream):
+            return nodes.Backward()
+
+    assert Dense.config_name.endswith("test_a_users_layer_type_of_a_built_in_name_does_not_replace_the_built_in.<locals>.Dense")
+    assert nodes.graph_layer_types()["Dense"] is not Dense
+    config = to_config(_model())
+    assert from_config(config).parameter_shapes == _model().parameter_shapes

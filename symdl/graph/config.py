@@ -29,7 +29,7 @@ def to_config(model: Model) -> dict[str, Any]:
     layers = list(model.layers)
     return {
         "inputs": [n.width for n in model.inputs],
-        "layers": [{"type": type(l).__name__, "config": l.to_config()} for l in layers],
+        "layers": [{"type": l.config_name, "config": l.to_config()} for l in layers],
         "nodes": [{"layer": next(k for k, l in enumerate(layers) if l is n.layer), "inputs": [index[c.uid] for c in n.inputs]}
                   for n in nodes[len(model.inputs):]],
         "outputs": [index[n.uid] for n in model.outputs],

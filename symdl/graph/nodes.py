@@ -101,9 +101,14 @@ class GraphLayer(abc.ABC):
     #: The LaTeX stem of a use's output (``h`` → hˢ); Dense names its own (zˢ or aˢ).
     value_stem: str = "h"
 
+    #: The name a config gives this type (its class name; module-qualified when another type took that name first).
+    config_name: str = ""
+
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        _GRAPH_LAYER_TYPES[cls.__name__] = cls
+        taken = cls.__name__ in _GRAPH_LAYER_TYPES and _GRAPH_LAYER_TYPES[cls.__name__].__qualname__ != cls.__qualname__
+        cls.config_name = f"{cls.__module__}.{cls.__qualname__}" if taken else cls.__name__
+        _GRAPH_LAYER_TYPES[cls.config_name] = cls
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name
