@@ -44,6 +44,7 @@ MODULES: tuple[str, ...] = (
     "symdl.network",
     "symdl.graph",
     "symdl.graph.proofs",
+    "symdl.graph.index_proofs",
     "symdl.training",
     "symdl.saving",
     "symdl.backprop.equations",
