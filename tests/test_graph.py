@@ -292,3 +292,43 @@ def test_concrete_proof_with_softmax_and_the_softmax_cross_entropy():
     proofs = prove_graph(model)
     assert len(proofs) == 6 and all(proofs.values()), {k: v.method for k, v in proofs.items() if not v}
     assert not all(prove_graph(model, mutation="no_aux").values())
+
+
+def test_a_new_layer_type_with_a_node_of_its_own_is_proven_and_compiled():
+    from symdl.graph.blocks import ArrayNode
+    from symdl.graph.nodes import Backward, GraphLayer
+
+    class Reversed(ArrayNode):
+        """X with its rows in reverse order."""
+
+        def __new__(cls, array):
+            return sp.Basic.__new__(cls, array)
+
+        @property
+        def shape(self):
+            return self.args[0].shape
+
+        def scalar_value(self, arrays):
+            return sp.Matrix(arrays[0][::-1])
+
+        def array_code(self, args, module):
+            return f"{args[0]}[:, ::-1].copy()"
+
+    class Flip(GraphLayer):
+        def forward(self, use):
+            return [sp.Eq(use.output, Reversed(use.inputs[0]), evaluate=False)]
+
+        def backward(self, use, upstream):
+            return Backward((), (Reversed(upstream),))
+
+    x = Input(2)
+    model = Model(x, Dense(2)(Flip()(Dense(3, activation="tanh")(x))))
+    assert all(prove_graph(model).values())
+    c = model.compile()
+    params = c.init(0)
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
+    _, grads = c.loss_and_grad(params, X, Y)
+    numeric = _finite_differences(c, params, X, Y)
+    for key in params:
+        np.testing.assert_allclose(grads[key], numeric[key], rtol=1e-6, atol=1e-8, err_msg=key)

@@ -23,7 +23,7 @@ from ..codegen.optimizer import print_init_state, print_update
 from ..codegen.statements import Scope, StatementPrinter, kernel_function_name
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
-from .blocks import Concat, Slice
+from .blocks import ArrayNode
 from .equations import GraphEquations
 
 __all__ = ["GraphStatementPrinter", "print_graph", "vector_kernels"]
@@ -51,16 +51,12 @@ class GraphStatementPrinter(StatementPrinter):
 
     def _code(self, expr: sp.MatrixExpr) -> str:
         module = self.scope.backend.module
-        if isinstance(expr, Concat):
-            return f"{module}.concatenate(({', '.join(self._code(a) for a in expr.arrays)}), axis=1)"
+        if isinstance(expr, ArrayNode):
+            return expr.array_code([self._parenthesized(a) for a in expr.arrays], module)
         if isinstance(expr, sp.MatMul):
             coeff, matrices = expr.as_coeff_matrices()
             if coeff != 1 and len(matrices) == 1:  # c·X: a scalar times one array
                 return f"({self.scope.printer.doprint(coeff)}) * {self._parenthesized(matrices[0])}"
-        if isinstance(expr, Slice):
-            start, stop = expr.bounds
-            # A copy: the slice's statement may later be updated in place, and the gradient it views is still read.
-            return f"{self._parenthesized(expr.array)}[:, {start}:{stop}].copy()"
         return super()._code(expr)
 
 

@@ -23,7 +23,7 @@ import sympy as sp
 from ..backprop.equations import Elementwise, VectorRuleCall
 from ..rulebook.registry import rule
 from ..symbolic.proof import Proof
-from .blocks import Concat, Slice
+from .blocks import ArrayNode
 from .equations import GraphEquations
 from .forms import GenericForms
 from .model import Model
@@ -63,11 +63,8 @@ def evaluate(expr: sp.MatrixExpr, env: dict[sp.MatrixSymbol, sp.Matrix]) -> sp.M
         return sp.Matrix(arrays[0].rows, arrays[0].cols, lambda r, c: f(*(a[r, c] for a in arrays)))
     if isinstance(expr, VectorRuleCall):
         return _vector_rule(expr, [evaluate(a, env) for a in expr.arrays])
-    if isinstance(expr, Concat):
-        return sp.Matrix.vstack(*(evaluate(a, env) for a in expr.arrays))
-    if isinstance(expr, Slice):
-        start, stop = expr.bounds
-        return evaluate(expr.array, env)[start:stop, :]
+    if isinstance(expr, ArrayNode):
+        return expr.scalar_value([evaluate(a, env) for a in expr.arrays])
     raise ValueError(f"cannot expand {type(expr).__name__} to scalars: {expr}")
 
 
