@@ -113,7 +113,7 @@ class CompiledGraph:
         """C on a batch, in training mode (masks from ``seed``)."""
         return self._loss(params, *self._data(inputs, targets), **self._seed(seed))
 
-    def loss_and_grad(self, params: dict[str, np.ndarray], inputs: object, targets: object = (), seed: int = 0):
+    def loss_and_grad(self, params: dict[str, np.ndarray], inputs: object, targets: object = (), seed: int = 0) -> tuple[float, dict[str, np.ndarray]]:
         """(C, {key: ∂C/∂θ}) on a batch, in training mode."""
         return self._loss_and_grad(params, *self._data(inputs, targets), **self._seed(seed))
 

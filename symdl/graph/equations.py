@@ -163,7 +163,7 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
             function = sp.Lambda((a_, y_), c * lf.gradient.expr)
             eq = sp.Eq(grad, Elementwise(r"\ell'", function, h, y), evaluate=False)
         losses.append(LossEquation(term, lf, c, h, y, grad, eq))
-    backward, param_grads, grad_of = _backward(model, nodes, index, uses, losses, params, grads, forms, name, mutation)
+    backward, param_grads = _backward(model, nodes, index, uses, losses, params, grads, forms, name, mutation)
     penalties = tuple((key, forms.penalty(rule)) for layer in model.layers for stem, rule in layer.penalties().items()
                       for key in [f"{stem}{model.parameter_index(layer)}"])
     w = sp.Symbol("w", real=True)
@@ -194,7 +194,13 @@ def _needs_gradient(model: Model, nodes: tuple[Node, ...], losses: list[LossEqua
 
 def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses: dict[int, Use],
               losses: list[LossEquation], params: dict[str, sp.MatrixSymbol], grads: dict[str, sp.MatrixSymbol],
-              forms: Forms, name: _Namer, mutation: str | None):
+              forms: Forms, name: _Namer, mutation: str | None) -> tuple[list[tuple[str, sp.Eq]], dict[str, sp.MatrixSymbol]]:
+    """The backward equations in reverse topological order and the parameters' gradient symbols.
+
+    gˢ sums what the consumers of s passed back and the loss terms on s; a
+    parameter's gradient is written once its last use (in reverse order: its
+    first) has contributed.
+    """
     needed = _needs_gradient(model, nodes, losses)
     incoming: dict[int, list[tuple[int, sp.MatrixExpr]]] = {uid: [] for uid in needed}
     for t in losses:
@@ -254,5 +260,5 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
                 label = f"dC/d{key}" + (f": sum over {uses_count} uses" if uses_count > 1 else "")
                 backward.append((label, sp.Eq(grads[key], total, evaluate=False)))
                 param_grads[key] = grads[key]
-    return backward, param_grads, incoming
+    return backward, param_grads
 
