@@ -91,3 +91,26 @@ def test_a_users_layer_type_of_a_built_in_name_does_not_replace_the_built_in():
     assert nodes.graph_layer_types()["Dense"] is not Dense
     config = to_config(_model())
     assert from_config(config).parameter_shapes == _model().parameter_shapes
+
+
+def test_save_and_load_a_trained_graph(tmp_path):
+    from symdl.graph import load_graph, save_graph
+
+    model = _model()
+    graph = model.compile("float32")
+    params = graph.init(1)
+    rng = np.random.default_rng(0)
+    data = [rng.normal(size=(6, 3)).astype("float32"), rng.normal(size=(6, 2)).astype("float32")]
+    Y = rng.normal(size=(6, 2)).astype("float32")
+    graph.train_step(params, data, Y, 0.01)
+    save_graph(tmp_path / "model", graph, params)
+    again, loaded = load_graph(tmp_path / "model")
+    assert again.dtype == np.float32 and again.source() == graph.source()
+    assert all(np.array_equal(loaded[k], params[k]) for k in params)
+    assert again.loss(loaded, data, Y, seed=4) == graph.loss(params, data, Y, seed=4)
+    (tmp_path / "model" / "arrays.npz").write_bytes(b"not a zip")
+    with pytest.raises(SavedModelError):
+        load_graph(tmp_path / "model")
+    (tmp_path / "other").write_text("x")
+    with pytest.raises(SavedModelError, match="not a saved model"):
+        save_graph(tmp_path / "other", graph, params)

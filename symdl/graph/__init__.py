@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from .config import from_config, to_config
+from .files import load_graph, save_graph
 from .layers import (
     Activation,
     Add,
@@ -42,5 +43,7 @@ __all__ = [
     "Node",
     "StopGradient",
     "from_config",
+    "load_graph",
+    "save_graph",
     "to_config",
 ]
