@@ -149,3 +149,16 @@ def test_lambda_exp_my_dense_regulariser_and_positive_weights():
     for _ in range(5):
         c.train_step(params, X, Y, 0.05)
     assert (params["W2"] >= 0).all()
+
+
+def test_symdl_fit_trains_a_one_input_graph():
+    x = Input(3)
+    block = Dense(8, activation="tanh")
+    h = Dense(8, activation="tanh")(x)
+    model = Model(x, Dense(1)(block(Add()([h, block(h)]))))
+    graph = model.compile(optimizer=symdl.optimizer("adam", lr=0.01))
+    params = graph.init(0)
+    X, Y = _data(3, m=128)
+    history = symdl.fit(graph, params, X, Y, epochs=5, batch_size=32, verbose=0)
+    losses = history.history["loss"]
+    assert len(losses) == 5 and losses[-1] < 0.8 * losses[0]
