@@ -389,3 +389,17 @@ def test_a_math_scalar_printer_lets_torch_print_every_schedule(ours, theirs):
         ref_opt.step()
         sched.step()
     np.testing.assert_allclose(params["W"].numpy(), reference.detach().numpy(), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("opt", [
+    *(optimizer(name) for name in optimizer_names()),
+    optimizer("adam", lr=cosine(0.1, 10)),
+    sgd(step(0.1, 3, 0.5), momentum=0.9, nesterov=True),
+    optimizer("rmsprop", centered=True, momentum=0.5),
+    sgd(lr=None),
+], ids=repr)
+def test_the_repr_is_a_call_that_rebuilds_the_optimizer(opt):
+    import symdl
+
+    rebuilt = eval(repr(opt), {"symdl": symdl})  # the test evaluates symdl's own repr text
+    assert rebuilt.config() == opt.config()

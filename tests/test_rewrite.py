@@ -43,6 +43,7 @@ WRONG_AFTER = {
     "log_sigmoid": lambda u, v: -softplus(u),
     "one_minus_sigmoid": lambda u, v: sigmoid(u - 1),
     "one_plus_tanh": lambda u, v: sigmoid(2 * u),
+    "one_minus_tanh_squared": lambda u, v: 4 * sigmoid(u) * sigmoid(-u),  # sech²(u/2)/… : the factor 2 dropped
     "expm1": lambda u, v: expm1(-u),
     "log1p": lambda u, v: log1p(2 * u),
 }
@@ -88,6 +89,9 @@ def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
         (1 - sp.tanh(3 * z), 2 * sigmoid(-6 * z), ("one_plus_tanh",)),
         ((sp.tanh(z) + 1) / 2, sigmoid(2 * z), ("one_plus_tanh",)),
         (sp.log(sp.cosh(z)), log_cosh(z), ("log_cosh",)),
+        (1 - sp.tanh(z) ** 2, 4 * sigmoid(2 * z) * sigmoid(-2 * z), ("one_minus_tanh_squared",)),
+        (3 - 3 * sp.tanh(z / 2) ** 2, 12 * sigmoid(z) * sigmoid(-z), ("one_minus_tanh_squared",)),
+        (1 + sp.tanh(z) ** 2, 1 + sp.tanh(z) ** 2, ()),
         (sp.exp(z) - 1, expm1(z), ("expm1",)),
         (sp.log(1 + z**2), log1p(z**2), ("log1p",)),
         (z**2, z**2, ()),
@@ -255,3 +259,13 @@ def test_rewritten_formulas_are_finite_warning_free_and_accurate(pattern, inner,
             errors = relative_error(out, reference)[finite]
             # f32's condition: the kernels see u rounded only when z/2 is subnormal, far below these points.
             assert errors.max(initial=0.0) <= rtol * 10, (text, what, dtype, errors.max())
+
+
+@pytest.mark.parametrize("text", ["sigmoid(z)", "tanh(z)", "2*tanh(z/3)", "1 - tanh(z)**2"])
+def test_a_formula_whose_value_is_stable_gets_a_stable_derivative_too(text):
+    """The value needs no rewrite, its derivative does (σ(1 − σ), 1 − tanh²): both checked to float accuracy."""
+    from symdl import formula_rule
+    from symdl.verify.rules import verify_rule
+
+    report = verify_rule(formula_rule(text))
+    assert report.passed and report.accuracy32 < 1e-5, (report.accuracy64, report.accuracy32)

@@ -199,4 +199,4 @@ class Optimizer:
 
     def __repr__(self) -> str:
         shown = ", ".join([f"{h.name}={h.value!r}" for h in self.hyperparameters] + [f"{k}={v!r}" for k, v in self.options.items()])
-        return f"symdl.optim.{self.name}({shown})"
+        return f"symdl.optimizer({self.name!r}{', ' if shown else ''}{shown})"

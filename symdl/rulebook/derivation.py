@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import sympy as sp
 
 from ..codegen.kernel import Kernel
+from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.proof import Proof
 from .step import Math, Step
 
@@ -222,12 +223,16 @@ class Derivation:
         from ..symbolic.rewrite import applied_rewrites
 
         r = self.rule
-        if r.kind != "formula" or getattr(r.definition, "stable_expr", None) is None:
+        d = r.definition
+        if r.kind != "formula" or (getattr(d, "stable_expr", None) is None and getattr(d, "stable_derivative", None) is None):
             return None
+        stable = r.bind(d.stable_expr if d.stable_expr is not None else r.expr)
         return {
             "expr": str(self.code_forward),
             "derivative": str(self.code_derivative),
-            "rewrites": list(applied_rewrites(r.bind(r.expr))),
+            # Those of the value, then those the derivative of its stable form needs (σ(1 − σ) → σ(z)σ(−z)).
+            "rewrites": list(dict.fromkeys([*applied_rewrites(r.bind(r.expr)),
+                                            *applied_rewrites(diff_away_from_jumps(stable, self.wrt))])),
         }
 
     @cached_property

@@ -75,14 +75,18 @@ def formula_rule(
     # derivative takes the branch that holds at the kink (relu(z) → 0 at 0, as PyTorch).
     expr = expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
     # The text as typed is what is shown and proven; code prints the rewrite pass's stable form (proven equal).
+    # A stable forward can still have a derivative that cancels: sigmoid(z) differentiates to σ(1 − σ),
+    # which the pass prints as σ(z)σ(−z).
     stable = stabilise(expr)
-    if stable == expr:
+    raw = {s: diff_away_from_jumps(stable, s) for s in inputs}
+    partials = {s: stabilise(d) for s, d in raw.items()}
+    if stable == expr and partials == raw:
         definition = Definition(expr=expr, inputs=inputs, textbook=None)
     else:
         definition = Definition(
-            expr=expr, inputs=inputs, textbook=None, stable_expr=stable,
-            stable_derivative=stabilise(diff_away_from_jumps(stable, inputs[0])),
-            stable_partials={s: stabilise(diff_away_from_jumps(stable, s)) for s in inputs[1:]},
+            expr=expr, inputs=inputs, textbook=None, stable_expr=None if stable == expr else stable,
+            stable_derivative=partials[inputs[0]],
+            stable_partials={s: partials[s] for s in inputs[1:]},
         )
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 

@@ -13,6 +13,7 @@ accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 * ``one_minus_sigmoid``: 1 − σ(u) → σ(−u) (so σ' = σ(1 − σ) prints as σ(u)σ(−u))
 * ``log_sigmoid``: log σ(u) → −softplus(−u)
 * ``one_plus_tanh``: k ± k·tanh(u) → 2k·σ(±2u)
+* ``one_minus_tanh_squared``: k − k·tanh²(u) → 4k·σ(2u)σ(−2u) (so tanh' prints without cancelling)
 * ``expm1``: eᵘ − 1 → expm1(u)
 * ``log1p``: log(1 + u) → log1p(u)
 
@@ -157,6 +158,20 @@ def _one_plus_tanh(add: sp.Add) -> sp.Expr | None:
     return None
 
 
+def _one_minus_tanh_squared(add: sp.Add) -> sp.Expr | None:
+    # k − k·tanh²(u) = k·sech²(u) = 4k·σ(2u)σ(−2u): 1 − tanh²(20) is 0 in float64, not 1.7e-17.
+    terms = list(add.args)
+    for k in (t for t in terms if t.is_Number and t != 0):
+        for term in terms:
+            coeff, rest = term.as_coeff_Mul()
+            if isinstance(rest, sp.Pow) and rest.exp == 2 and isinstance(rest.base, sp.tanh) and coeff == -k:
+                u = rest.base.args[0]
+                terms.remove(k)
+                terms.remove(term)
+                return sp.Add(4 * k * sigmoid(2 * u) * sigmoid(-2 * u), *terms)
+    return None
+
+
 def _expm1(add: sp.Add) -> sp.Expr | None:
     # c·eᵘ − c, in whichever form SymPy left it (it distributes float coefficients).
     terms = list(add.args)
@@ -187,6 +202,10 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite("one_minus_sigmoid", sp.Add, _one_minus_sigmoid, lambda u, v: 1 - sigmoid(u), lambda u, v: sigmoid(-u)),
     Rewrite("log_sigmoid", sp.log, _log_sigmoid, lambda u, v: sp.log(sigmoid(u)), lambda u, v: -softplus(-u)),
     Rewrite("one_plus_tanh", sp.Add, _one_plus_tanh, lambda u, v: 1 + sp.tanh(u), lambda u, v: 2 * sigmoid(2 * u)),
+    Rewrite(
+        "one_minus_tanh_squared", sp.Add, _one_minus_tanh_squared,
+        lambda u, v: 1 - sp.tanh(u) ** 2, lambda u, v: 4 * sigmoid(2 * u) * sigmoid(-2 * u),
+    ),
     Rewrite("expm1", sp.Add, _expm1, lambda u, v: sp.exp(u) - 1, lambda u, v: expm1(u)),
     Rewrite("log1p", sp.log, _log1p, lambda u, v: sp.log(1 + u), lambda u, v: log1p(u)),
 )

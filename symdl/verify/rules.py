@@ -135,7 +135,7 @@ def typed_form_instability(r: Rule) -> list[str]:
     """
     if not isinstance(r, Derives) or not r.element_wise:
         raise TypeError(f"typed_form_instability takes an element-wise rule, got {type(r).__name__}")
-    if r.definition.stable_expr is None:
+    if r.definition.stable_expr is None and r.definition.stable_derivative is None:
         return []
     kernels = [compile_kernel(r.bind(r.expr), r.inputs, f"{r.kernel_name}_as_typed")]
     kernels += [compile_kernel(r.bind(r.derivative(v)), r.inputs, f"{r.kernel_name}_as_typed_d_{v}") for v in r.inputs]
