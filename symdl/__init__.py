@@ -21,7 +21,7 @@ from . import display_hooks
 from .version import __version__
 
 if TYPE_CHECKING:
-    from . import metrics, testing
+    from . import graph, metrics, testing
     from .codegen.kernel import Kernel, compile_kernel
     from .layers import batchnorm, dropout, init_schemes
     from .metrics import metric
@@ -70,6 +70,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "dropout": ("symdl.layers.dropout", None),
     "fit": ("symdl.training", "fit"),
     "formula_rule": ("symdl.rulebook", "formula_rule"),
+    "graph": ("symdl.graph", None),
     "init_schemes": ("symdl.layers.init_schemes", None),
     "load": ("symdl.saving", "load"),
     "metric": ("symdl.metrics", "metric"),
@@ -115,6 +116,7 @@ __all__ = [
     "dropout",
     "fit",
     "formula_rule",
+    "graph",
     "init_schemes",
     "load",
     "metric",

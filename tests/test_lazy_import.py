@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PUBLIC = [
     "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "EarlyStopping", "FormulaError", "History", "Kernel", "Kink",
     "Network", "Param", "Proof", "Rule", "RuleReport", "SavedModel", "VectorRule", "batchnorm", "compile_kernel",
-    "display", "dropout", "fit", "formula_rule", "init_schemes", "load", "metric", "metrics", "optimizer", "parse",
+    "display", "dropout", "fit", "formula_rule", "graph", "init_schemes", "load", "metric", "metrics", "optimizer", "parse",
     "prove_zero", "register", "rule", "rule_params", "rules", "save", "testing", "verify_rule", "verify_rules",
     "__version__",
 ]

@@ -370,6 +370,7 @@ def _register() -> None:
     """Make rules, BP1–BP4 equations, check reports and gradient checks show themselves (see :mod:`symdl.display_hooks`)."""
     from ..backprop.equations import BackpropEquations
     from ..display_hooks import register_plotter, register_renderer
+    from ..graph.equations import GraphEquations
     from ..rulebook.rule import Rule
     from ..rulebook.vector_rule import VectorRule
     from ..testing.gradcheck import GradCheckReport
@@ -379,7 +380,8 @@ def _register() -> None:
     for rule_class in (Rule, VectorRule):
         register_renderer(rule_class, rule_mimebundle)
         register_plotter(rule_class, plot_rule)
-    register_renderer(BackpropEquations, equations_mimebundle)
+    for equations_class in (BackpropEquations, GraphEquations):
+        register_renderer(equations_class, equations_mimebundle)
     register_renderer(GradCheckReport, gradcheck_mimebundle)
     register_renderer(RuleReport, lambda report: report_mimebundle([report]))
 

@@ -13,6 +13,11 @@ from sympy.core.symbol import Str
 __all__ = ["Elementwise", "KernelCall", "VectorRuleCall"]
 
 
+def _str(name: str | Str) -> Str:
+    """A describing argument as a SymPy ``Str`` (given as text, or as the Str itself when SymPy rebuilds the node)."""
+    return name if isinstance(name, Str) else Str(name)
+
+
 class _Applied(sp.MatrixExpr):
     """Something applied to whole arrays: two describing arguments, then the arrays (which share the result's shape)."""
 
@@ -37,7 +42,7 @@ class Elementwise(_Applied):
         shapes = {a.shape for a in arrays}
         if len(shapes) != 1:
             raise ValueError(f"{name}: arguments of different shapes {sorted(map(str, shapes))}")
-        return sp.Basic.__new__(cls, Str(name), function, *arrays)
+        return sp.Basic.__new__(cls, _str(name), function, *arrays)
 
     @property
     def name(self) -> str:
@@ -68,9 +73,10 @@ class VectorRuleCall(_Applied):
     """
 
     def __new__(cls, rule: str, role: str, *arrays: sp.MatrixExpr) -> VectorRuleCall:
+        role = str(role)
         if role not in ("value", "vjp"):
             raise ValueError(f"role must be 'value' or 'vjp', got {role!r}")
-        return sp.Basic.__new__(cls, Str(rule), Str(role), *arrays)
+        return sp.Basic.__new__(cls, _str(rule), _str(role), *arrays)
 
     @property
     def rule(self) -> str:
@@ -98,7 +104,7 @@ class KernelCall(_Applied):
     """
 
     def __new__(cls, kernel: str, label: str, *arrays: sp.MatrixExpr) -> KernelCall:
-        return sp.Basic.__new__(cls, Str(kernel), Str(label), *arrays)
+        return sp.Basic.__new__(cls, _str(kernel), _str(label), *arrays)
 
     @property
     def kernel(self) -> str:

@@ -178,11 +178,12 @@ def verify_layer_proofs() -> list[RuleReport]:
 
 
 def verify_networks(progress: Callable[[str, int, int], None] | None = None) -> list[RuleReport]:
-    """The proof rows (backprop, layers, optimizers), then one row per :data:`NETWORK_CASES` configuration;
+    """The proof rows (backprop, layers, optimizers), the graph row (:mod:`symdl.verify.graphs`), then one row per :data:`NETWORK_CASES` configuration;
     ``progress(label, i, n)`` before each."""
+    from .graphs import verify_graphs
     from .optimizers import verify_optimizer_proofs
 
-    total = 3 + len(NETWORK_CASES)
+    total = 4 + len(NETWORK_CASES)
     if progress:
         progress("backprop proofs", 0, total)
     reports = verify_backprop_proofs()
@@ -192,7 +193,10 @@ def verify_networks(progress: Callable[[str, int, int], None] | None = None) -> 
     if progress:
         progress("optimizer proofs", 2, total)
     reports.append(verify_optimizer_proofs())
-    for i, (label, spec) in enumerate(NETWORK_CASES, start=3):
+    if progress:
+        progress("graphs: generalised backprop", 3, total)
+    reports += verify_graphs()
+    for i, (label, spec) in enumerate(NETWORK_CASES, start=4):
         if progress:
             progress(label, i, total)
         reports.append(verify_network(label, spec))

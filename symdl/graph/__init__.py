@@ -1,0 +1,49 @@
+"""Graphs of layers (Keras' functional API): skips, merges, shared layers, several inputs, outputs and losses.
+
+>>> from symdl.graph import Input, Dense, Add, Model
+>>> x = Input(3)
+>>> h = Dense(4, activation="tanh")(x)
+>>> model = Model(x, Dense(2)(Add()([h, Dense(4)(h)])), losses="mse")
+>>> sorted(model.parameter_shapes)
+['W1', 'W2', 'W3', 'b1', 'b2', 'b3']
+"""
+
+from __future__ import annotations
+
+from .config import from_config, to_config
+from .files import load_graph, save_graph
+from .layers import (
+    Activation,
+    Add,
+    Concatenate,
+    Dense,
+    Divide,
+    Dropout,
+    GaussianNoise,
+    Lambda,
+    Multiply,
+    StopGradient,
+)
+from .model import Model
+from .nodes import GraphLayer, Input, Node
+
+__all__ = [
+    "Activation",
+    "Add",
+    "Concatenate",
+    "Dense",
+    "Divide",
+    "Dropout",
+    "GaussianNoise",
+    "GraphLayer",
+    "Input",
+    "Lambda",
+    "Model",
+    "Multiply",
+    "Node",
+    "StopGradient",
+    "from_config",
+    "load_graph",
+    "save_graph",
+    "to_config",
+]

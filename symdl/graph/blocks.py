@@ -1,0 +1,85 @@
+"""Matrix-expression nodes of graph equations beyond SymPy's own, and the protocol they follow.
+
+A node class a layer's equations use (here: stacking vectors and slicing
+one; a custom layer may add its own) says what it is in the two places the
+equations go, so neither the proof nor the printer names it:
+
+* ``scalar_value(arrays)`` — its value as an explicit SymPy matrix, given its
+  matrix arguments as explicit matrices (:func:`symdl.graph.proofs.evaluate`);
+* ``array_code(args, module)`` — its numpy source for a batch in rows, given
+  its matrix arguments' code (:class:`symdl.graph.printing.GraphStatementPrinter`);
+  the result must be a fresh array (the statement may be updated in place).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+__all__ = ["ArrayNode", "Concat", "Slice"]
+
+
+class ArrayNode(sp.MatrixExpr):
+    """A node following the protocol above; ``arrays`` are its matrix arguments."""
+
+    @property
+    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
+        return tuple(a for a in self.args if isinstance(a, sp.MatrixExpr))
+
+    def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
+        raise NotImplementedError
+
+    def array_code(self, args: list[str], module: str) -> str:
+        raise NotImplementedError
+
+
+class Concat(ArrayNode):
+    """[X₁; …; X_k]: column vectors stacked (their widths add up)."""
+
+    def __new__(cls, *arrays: sp.MatrixExpr) -> Concat:
+        return sp.Basic.__new__(cls, *arrays)
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return (sp.Add(*(a.shape[0] for a in self.args)), self.args[0].shape[1])
+
+    def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
+        return sp.Matrix.vstack(*arrays)
+
+    def array_code(self, args: list[str], module: str) -> str:
+        return f"{module}.concatenate(({', '.join(args)}), axis=1)"
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return r"\begin{bmatrix}" + r" \\ ".join(printer._print(a) for a in self.args) + r"\end{bmatrix}"
+
+
+class Slice(ArrayNode):
+    """X[start:stop]: the rows start, …, stop − 1 of a column vector."""
+
+    def __new__(cls, array: sp.MatrixExpr, start: int, stop: int) -> Slice:
+        return sp.Basic.__new__(cls, array, sp.Integer(start), sp.Integer(stop))
+
+    @property
+    def array(self) -> sp.MatrixExpr:
+        return self.args[0]
+
+    @property
+    def bounds(self) -> tuple[int, int]:
+        return int(self.args[1]), int(self.args[2])
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        start, stop = self.bounds
+        return (sp.Integer(stop - start), self.array.shape[1])
+
+    def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
+        start, stop = self.bounds
+        return arrays[0][start:stop, :]
+
+    def array_code(self, args: list[str], module: str) -> str:
+        start, stop = self.bounds
+        # A copy: the statement may later be updated in place, and the gradient it views is still read.
+        return f"{args[0]}[:, {start}:{stop}].copy()"
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        start, stop = self.bounds
+        return rf"{printer._print(self.array)}_{{{start + 1}:{stop}}}"

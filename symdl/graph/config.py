@@ -1,0 +1,85 @@
+"""A model as data: its layers, wiring and loss terms as JSON values, and back (no code runs from the text).
+
+``to_config(model)`` writes the inputs' widths, each distinct layer once (its
+type by class name and :meth:`~symdl.graph.nodes.GraphLayer.to_config`; rules
+by registered name or formula text, parameters exact), every node as
+(layer, input nodes), the outputs and the loss terms. ``from_config`` rebuilds
+it: a layer type must be a registered :class:`~symdl.graph.nodes.GraphLayer`
+subclass, a formula goes through the safe parser (:func:`symdl.formula_rule`),
+and one layer object is called at each of its nodes, so shared layers stay
+shared. A bad config is one :class:`symdl.saving.schema.SavedModelError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..saving.describe import describe_rule, rebuild_rule
+from ..saving.schema import SavedModelError, expect, fields, finite, integer, string
+from .model import Model
+from .nodes import GraphLayer, Input, Node, graph_layer_types
+
+__all__ = ["from_config", "to_config"]
+
+
+def to_config(model: Model) -> dict[str, Any]:
+    """The model's full description as JSON values (``json.dumps`` takes it as it is)."""
+    nodes = model.nodes
+    index = {n.uid: k for k, n in enumerate(nodes)}
+    layers = list(model.layers)
+    return {
+        "inputs": [n.width for n in model.inputs],
+        "layers": [{"type": l.config_name, "config": l.to_config()} for l in layers],
+        "nodes": [{"layer": next(k for k, l in enumerate(layers) if l is n.layer), "inputs": [index[c.uid] for c in n.inputs]}
+                  for n in nodes[len(model.inputs):]],
+        "outputs": [index[n.uid] for n in model.outputs],
+        "losses": [{"node": index[t.node.uid], "rule": describe_rule(t.rule), "weight": t.weight, "reduction": t.reduction,
+                    "target": None if t.target is None else index[t.target.uid], "auxiliary": t.auxiliary}
+                   for t in model.terms],
+    }
+
+
+def _layer(value: object, k: int) -> GraphLayer:
+    where = f"layers[{k}]"
+    spec = fields(expect(value, dict, where), where, ("type", "config"))
+    kind = string(spec["type"], f"{where}.type", 100)
+    types = graph_layer_types()
+    if kind not in types:
+        raise SavedModelError(f"{where}.type: unknown graph layer {kind!r}; known: {', '.join(sorted(types))}")
+    try:
+        return types[kind].from_config(expect(spec["config"], dict, f"{where}.config"))
+    except (ValueError, TypeError) as error:  # the layer's refusals (and its rules'), on one line
+        raise SavedModelError(f"{where}: {str(error).splitlines()[0][:300]}") from None
+
+
+def from_config(value: object) -> Model:
+    """The model :func:`to_config` describes, or one :class:`~symdl.saving.schema.SavedModelError`."""
+    spec = fields(expect(value, dict, "graph"), "graph", ("inputs", "layers", "nodes", "outputs", "losses"))
+    nodes: list[Node] = [Input(integer(w, f"inputs[{k}]", 1)) for k, w in enumerate(expect(spec["inputs"], list, "inputs"))]
+    first = len(nodes)
+    layers = [_layer(v, k) for k, v in enumerate(expect(spec["layers"], list, "layers"))]
+    for k, item in enumerate(expect(spec["nodes"], list, "nodes")):
+        where = f"nodes[{k}]"
+        item = fields(expect(item, dict, where), where, ("layer", "inputs"))
+        layer = layers[integer(item["layer"], f"{where}.layer", 0, len(layers) - 1)]
+        reads = [nodes[integer(i, f"{where}.inputs", 0, len(nodes) - 1)] for i in expect(item["inputs"], list, f"{where}.inputs")]
+        try:
+            nodes.append(layer(*reads))
+        except (ValueError, TypeError) as error:
+            raise SavedModelError(f"{where}: {str(error).splitlines()[0][:300]}") from None
+    outputs = [nodes[integer(i, "outputs", first, len(nodes) - 1)] for i in expect(spec["outputs"], list, "outputs")]
+    model = Model(nodes[:first], outputs, losses=[None] * len(outputs))
+    for k, term in enumerate(expect(spec["losses"], list, "losses")):
+        where = f"losses[{k}]"
+        term = fields(expect(term, dict, where), where, ("node", "rule", "weight", "reduction", "target", "auxiliary"))
+        node = nodes[integer(term["node"], f"{where}.node", 0, len(nodes) - 1)]
+        target = None if term["target"] is None else nodes[integer(term["target"], f"{where}.target", 0, first - 1)]
+        reduction = string(term["reduction"], f"{where}.reduction", 10)
+        try:
+            model._add(node, rebuild_rule(term["rule"], f"{where}.rule"), finite(term["weight"], f"{where}.weight"),
+                       reduction, target, auxiliary=bool(term["auxiliary"]))
+        except SavedModelError:
+            raise
+        except (ValueError, TypeError) as error:
+            raise SavedModelError(f"{where}: {str(error).splitlines()[0][:300]}") from None
+    return model

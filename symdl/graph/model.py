@@ -1,0 +1,180 @@
+"""A model as a graph of layers: inputs, outputs, the weighted loss terms, and what its parameters are called.
+
+C = Σₜ cₜ Σⱼ ℓₜ(hᵗⱼ, yᵗⱼ) + Σ_θ Σ Ω(θ), per sample, averaged over the batch:
+one term per output with a loss (``Model(..., losses=, loss_weights=)``) and
+one per :meth:`Model.add_loss` (an auxiliary loss on any node, its target a
+data array or an input of the model, as the notebook's reconstruction loss);
+cₜ is the weight, divided by the node's width for ``reduction="mean"``
+(Keras' ``mse`` averages over the features, symdl's ``Network`` sums).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import sympy as sp
+
+from ..network.rule_forms import resolve_rule
+from ..rulebook.rule import Rule
+from .nodes import GraphLayer, Node
+
+if TYPE_CHECKING:
+    from ..optim.base import Optimizer
+    from .compiled import CompiledGraph
+    from .equations import GraphEquations
+    from .forms import Forms
+
+__all__ = ["LossTerm", "Model"]
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    """cₜ Σⱼ ℓ(hⱼ, yⱼ) on ``node``; ``target`` an input node of the model, or None for a data target."""
+
+    node: Node
+    rule: Rule
+    weight: float
+    reduction: str
+    target: Node | None
+    auxiliary: bool = False
+
+    @property
+    def coefficient(self) -> sp.Expr:
+        """cₜ: the weight, over the node's width for a mean; exact (the decimal the weight prints as)."""
+        c = sp.Rational(repr(self.weight))
+        return c / self.node.width if self.reduction == "mean" else c
+
+
+def _as_nodes(value: Node | Sequence[Node], what: str) -> tuple[Node, ...]:
+    nodes = (value,) if isinstance(value, Node) else tuple(value) if isinstance(value, (list, tuple)) else None
+    if not nodes or not all(isinstance(n, Node) for n in nodes):
+        raise TypeError(f"Model: {what} must be a node or a list of nodes, got {value!r}")
+    return nodes
+
+
+def _weight(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+        raise ValueError(f"{what}: expected a finite number ≥ 0, got {value!r}")
+    return float(value)
+
+
+class Model:
+    """A graph of layers from ``inputs`` to ``outputs`` (Keras' functional ``Model``), with its loss terms.
+
+    ``losses`` names a loss rule per output (one name for all; None entries:
+    an output without a loss), ``loss_weights`` their weights (default 1).
+    """
+
+    def __init__(self, inputs: Node | Sequence[Node], outputs: Node | Sequence[Node], losses: object = "mse",
+                 loss_weights: Sequence[float] | None = None, reduction: str = "sum") -> None:
+        self.inputs = _as_nodes(inputs, "inputs")
+        self.outputs = _as_nodes(outputs, "outputs")
+        if any(not n.is_input for n in self.inputs):
+            raise ValueError("Model: inputs must be symdl.graph.Input(...) nodes")
+        if len(set(map(id, self.inputs))) != len(self.inputs):
+            raise ValueError("Model: an input is listed twice")
+        specs = list(losses) if isinstance(losses, (list, tuple)) else [losses] * len(self.outputs)
+        weights = [1.0] * len(self.outputs) if loss_weights is None else list(loss_weights)
+        if len(specs) != len(self.outputs) or len(weights) != len(self.outputs):
+            raise ValueError(f"Model: {len(self.outputs)} outputs, {len(specs)} losses and {len(weights)} loss weights")
+        self.terms: list[LossTerm] = []
+        self._cache: dict[object, object] = {}
+        for out, spec, w in zip(self.outputs, specs, weights):
+            if spec is not None:
+                self._add(out, spec, w, reduction, None)
+
+    def add_loss(self, node: Node, loss: object = "mse", target: Node | None = None, weight: float = 1.0,
+                 reduction: str = "sum") -> Model:
+        """Add cₜ Σⱼ ℓ(hⱼ, yⱼ) on any node (an auxiliary loss); ``target`` an input of the model or None (data)."""
+        if not isinstance(node, Node):
+            raise TypeError(f"add_loss: node must be a node of the graph, got {node!r}")
+        if target is not None and not (isinstance(target, Node) and any(target is i for i in self.inputs)):
+            raise ValueError("add_loss: target must be one of the model's inputs (or None for a data target)")
+        self._add(node, loss, weight, reduction, target, auxiliary=True)
+        self._cache.clear()
+        return self
+
+    def _add(self, node: Node, spec: object, weight: object, reduction: str, target: Node | None, auxiliary: bool = False) -> None:
+        rule = resolve_rule(spec, "loss", ("loss",), None)
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"reduction: expected 'sum' or 'mean', got {reduction!r}")
+        if target is not None and target.width != node.width:
+            raise ValueError(f"add_loss: the node has width {node.width}, its target {target.width}")
+        self.terms.append(LossTerm(node, rule, _weight(weight, "loss weight"), reduction, target, auxiliary))
+        self._cache.clear()
+
+    # --- the graph ---------------------------------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        """Every node the outputs and loss terms depend on, inputs first, each after the nodes it reads."""
+        if "nodes" not in self._cache:
+            order: list[Node] = list(self.inputs)
+            seen = {n.uid for n in order}
+            roots = [*self.outputs, *(t.node for t in self.terms)]
+            for root in roots:
+                stack = [(root, iter(root.inputs))]
+                if root.uid in seen:
+                    continue
+                while stack:
+                    node, pending = stack[-1]
+                    child = next((c for c in pending if c.uid not in seen), None)
+                    if child is None:
+                        stack.pop()
+                        if node.uid not in seen:
+                            if node.is_input:
+                                raise ValueError(f"Model: the graph reads {node!r}, which is not among the model's inputs")
+                            seen.add(node.uid)
+                            order.append(node)
+                    else:
+                        stack.append((child, iter(child.inputs)))
+            self._cache["nodes"] = tuple(order)
+        return self._cache["nodes"]  # type: ignore[return-value]
+
+    @property
+    def layers(self) -> tuple[GraphLayer, ...]:
+        """The distinct layer objects, in order of first use (a shared layer once)."""
+        out: list[GraphLayer] = []
+        for n in self.nodes:
+            if n.layer is not None and not any(n.layer is l for l in out):
+                out.append(n.layer)
+        return tuple(out)
+
+    def parameter_index(self, layer: GraphLayer) -> int:
+        """The number in a layer's parameter keys (W3, b3): its rank among the layers with parameters."""
+        weighted = [l for l in self.layers if l.parameters()]
+        return next(i for i, l in enumerate(weighted, 1) if l is layer)
+
+    @property
+    def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Every key of params (``W1``, ``b1``, …) with its shape."""
+        return {f"{p.stem}{self.parameter_index(l)}": p.shape for l in self.layers if l.parameters() for p in l.parameters()}
+
+    @property
+    def data_targets(self) -> tuple[LossTerm, ...]:
+        """The loss terms whose target is a data array (given to loss and train_step in this order)."""
+        return tuple(t for t in self.terms if t.target is None)
+
+    def equations(self, training: bool = True, forms: Forms | None = None, mutation: str | None = None) -> GraphEquations:
+        """The graph's forward equations and generalised backprop (:func:`symdl.graph.equations.derive`)."""
+        from .equations import derive
+
+        key = ("eqs", training, mutation) if forms is None else None
+        if key is not None and key in self._cache:
+            return self._cache[key]  # type: ignore[return-value]
+        eqs = derive(self, training=training, forms=forms, mutation=mutation)
+        if key is not None:
+            self._cache[key] = eqs
+        return eqs
+
+    def compile(self, dtype: str = "float64", optimizer: str | Optimizer | None = None) -> CompiledGraph:
+        """The model as generated numpy code: init, forward, loss, loss_and_grad, train_step."""
+        from .compiled import CompiledGraph
+
+        return CompiledGraph(self, dtype, optimizer)
+
+    def __repr__(self) -> str:
+        return f"Model({len(self.inputs)} input(s), {len(self.outputs)} output(s), {len(self.nodes) - len(self.inputs)} nodes, {len(self.terms)} loss term(s))"

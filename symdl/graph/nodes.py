@@ -1,0 +1,223 @@
+"""Nodes and the :class:`GraphLayer` seam: hˢ = f(hᵘ¹, …, hᵘᵏ; θ) for one node s of a model's graph.
+
+A node is a per-sample column vector (width n): an :func:`Input`, or a layer
+called on nodes. Calling the *same* layer object on several nodes makes
+several uses of one parameter set θ (weight sharing). A layer type says
+what one use computes and what flows back through it, as SymPy matrix
+expressions over MatrixSymbols (the same nodes as BP1–BP4):
+
+* :meth:`GraphLayer.forward` — the equations from the inputs hᵘ to the output hˢ;
+* :meth:`GraphLayer.backward` — given gˢ = ∂C/∂hˢ: its own labelled equations
+  (Dense's δˢ = gˢ ⊙ σ'(zˢ)), the VJP Jᵢᵀgˢ for each input (None: nothing flows,
+  StopGradient) and each parameter's contribution ∂C/∂θ from this use.
+
+:mod:`symdl.graph.equations` sums the VJPs over a node's consumers and the
+contributions over a parameter's uses; nothing else names a layer type, so a
+new one (a custom layer written as a formula) is one subclass.
+"""
+
+from __future__ import annotations
+
+import abc
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import sympy as sp
+
+if TYPE_CHECKING:
+    from .forms import Forms
+
+__all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "graph_layer_types"]
+
+_NODE_IDS = itertools.count()
+_GRAPH_LAYER_TYPES: dict[str, type[GraphLayer]] = {}
+
+
+def graph_layer_types() -> dict[str, type[GraphLayer]]:
+    """Every :class:`GraphLayer` subclass by class name: what a model's config may name (nothing else is built)."""
+    return dict(_GRAPH_LAYER_TYPES)
+
+
+@dataclass(frozen=True)
+class GraphParameter:
+    """A trained array of a layer: stem (``W`` → key ``W1``), shape, and its start (an init scheme name or a constant)."""
+
+    stem: str
+    shape: tuple[int, ...]
+    init: str | float = 0.0
+
+
+@dataclass(frozen=True)
+class Mask:
+    """A random array of one use, drawn from the seed in training and held fixed: ``"gaussian"`` (× stddev) or ``"bernoulli"`` (keep 1 − p)."""
+
+    stem: str
+    draw: str
+    value: float
+
+
+@dataclass
+class Use:
+    """One use of a layer in a graph: the symbols it reads and writes, its parameters', masks' and own intermediates'.
+
+    ``own(stem, width)`` is a per-use symbol (Dense's zˢ: ``z^{s}``); ``forms``
+    turns a rule into the SymPy functions the equations apply.
+    """
+
+    index: int
+    inputs: tuple[sp.MatrixSymbol, ...]
+    output: sp.MatrixSymbol
+    params: Mapping[str, sp.MatrixSymbol]
+    masks: Mapping[str, sp.MatrixSymbol]
+    training: bool
+    forms: Forms
+    symbols: dict[str, sp.MatrixSymbol] = field(default_factory=dict)
+
+    def own(self, stem: str, latex: str, width: int) -> sp.MatrixSymbol:
+        """The per-use symbol ``latex`` with ``@`` → the use's index (``z^{@}`` → ``z^{3}``), keyed by ``stem``."""
+        if stem not in self.symbols:
+            self.symbols[stem] = sp.MatrixSymbol(latex.replace("@", str(self.index)), width, 1)
+        return self.symbols[stem]
+
+
+@dataclass(frozen=True)
+class Backward:
+    """What flows back through one use: labelled equations, a VJP per input (None: no gradient), ∂C/∂θ per stem."""
+
+    equations: tuple[tuple[str, sp.Eq], ...] = ()
+    vjps: tuple[sp.MatrixExpr | None, ...] = ()
+    params: Mapping[str, sp.MatrixExpr] = field(default_factory=dict)
+
+
+class GraphLayer(abc.ABC):
+    """A layer type of a graph: called on nodes it returns a new node; called again it shares its parameters."""
+
+    #: How many inputs a call takes (None: two or more, as a merge).
+    arity: int | None = 1
+    #: Whether gradients flow through the layer to its inputs (False for StopGradient).
+    passes_gradient: bool = True
+    #: The LaTeX stem of a use's output (``h`` → hˢ); Dense names its own (zˢ or aˢ).
+    value_stem: str = "h"
+
+    #: The name a config gives this type (its class name; module-qualified when another type took that name first).
+    config_name: str = ""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        taken = cls.__name__ in _GRAPH_LAYER_TYPES and _GRAPH_LAYER_TYPES[cls.__name__].__qualname__ != cls.__qualname__
+        cls.config_name = f"{cls.__module__}.{cls.__qualname__}" if taken else cls.__name__
+        _GRAPH_LAYER_TYPES[cls.config_name] = cls
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name
+        self._widths: tuple[int, ...] | None = None
+
+    def __call__(self, *inputs: Node | Sequence[Node]) -> Node:
+        nodes = tuple(inputs[0]) if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) else inputs
+        if not nodes or not all(isinstance(n, Node) for n in nodes):
+            raise TypeError(f"{type(self).__name__}: call it on nodes (symdl.graph.Input(...) or a layer's output), got {inputs!r}")
+        if self.arity is not None and len(nodes) != self.arity:
+            raise ValueError(f"{type(self).__name__} takes {self.arity} input(s), got {len(nodes)}")
+        if self.arity is None and len(nodes) < 2:
+            raise ValueError(f"{type(self).__name__} merges two or more nodes, got {len(nodes)}")
+        widths = tuple(n.width for n in nodes)
+        if self._widths is None:
+            width = self.output_width(widths)
+            self._widths = widths
+            self._out = width
+        elif widths != self._widths:
+            raise ValueError(f"{self!r} was built for inputs of widths {self._widths}; a shared layer needs the same widths, got {widths}")
+        return Node(self, nodes, self._out)
+
+    @property
+    def built(self) -> bool:
+        return self._widths is not None
+
+    @property
+    def input_widths(self) -> tuple[int, ...]:
+        if self._widths is None:
+            raise ValueError(f"{self!r} has not been called on a node yet")
+        return self._widths
+
+    def output_width(self, widths: tuple[int, ...]) -> int:
+        """The output's width for inputs of ``widths`` (checks them): by default the common width of the inputs."""
+        if len(set(widths)) != 1:
+            raise ValueError(f"{type(self).__name__}: inputs of different widths {widths}")
+        return widths[0]
+
+    def value_latex(self) -> str:
+        """The LaTeX of a use's output with ``@`` for the use's index."""
+        return f"{self.value_stem}^{{@}}"
+
+    def parameters(self) -> tuple[GraphParameter, ...]:
+        return ()
+
+    def masks(self) -> tuple[Mask, ...]:
+        """Random arrays a use draws in training (none at inference)."""
+        return ()
+
+    def penalties(self) -> Mapping[str, object]:
+        """Parameter stem → the penalty rule Ω added to C (Σ Ω(θ)) once per parameter, not per use."""
+        return {}
+
+    def constraints(self) -> Mapping[str, Callable[[sp.Symbol], sp.Expr]]:
+        """Parameter stem → the projection θ ← P(θ) applied after each step (projected gradient descent)."""
+        return {}
+
+    @abc.abstractmethod
+    def forward(self, use: Use) -> list[sp.Eq]:
+        """Equations from ``use.inputs`` to ``use.output`` in ``use.training``'s mode."""
+
+    @abc.abstractmethod
+    def backward(self, use: Use, upstream: sp.MatrixSymbol) -> Backward:
+        """Given gˢ = ∂C/∂hˢ (``upstream``): own equations, a VJP per input, ∂C/∂θ from this use."""
+
+    def config(self) -> dict[str, object]:
+        """The constructor's arguments, for ``repr`` (rules by name)."""
+        return {}
+
+    def to_config(self) -> dict[str, object]:
+        """The constructor's arguments as JSON values (rules described by :func:`symdl.saving.describe.describe_rule`)."""
+        return self.config()
+
+    @classmethod
+    def from_config(cls, config: dict[str, object]) -> GraphLayer:
+        """The layer :meth:`to_config` describes."""
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Node:
+    """A per-sample vector in a graph: an input of the model, or ``layer(*inputs)``; ``width`` entries."""
+
+    def __init__(self, layer: GraphLayer | None, inputs: tuple[Node, ...], width: int, name: str | None = None) -> None:
+        self.layer = layer
+        self.inputs = inputs
+        self.width = width
+        self.name = name
+        self.uid = next(_NODE_IDS)
+
+    @property
+    def is_input(self) -> bool:
+        return self.layer is None
+
+    def __repr__(self) -> str:
+        if self.layer is None:
+            return f"Input({self.width}{', name=' + repr(self.name) if self.name else ''})"
+        return f"<node {type(self.layer).__name__} width {self.width}>"
+
+
+def Input(width: int, name: str | None = None) -> Node:
+    """An input of the model: a batch of rows of ``width`` numbers (Keras' ``Input(shape=[width])``)."""
+    if isinstance(width, (list, tuple)) and len(width) == 1:
+        width = width[0]
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(f"Input: width must be a positive integer, got {width!r}")
+    if name is not None and (not isinstance(name, str) or not name.isidentifier()):
+        raise ValueError(f"Input: name must be a Python identifier, got {name!r}")
+    return Node(None, (), width, name)

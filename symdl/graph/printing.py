@@ -1,0 +1,220 @@
+"""A graph's equations → numpy source of ``forward``, ``loss``, ``loss_and_grad``, ``train_step`` (and ``init_state``).
+
+The statements come from :class:`symdl.codegen.statements.StatementPrinter`
+(batch in rows: W v → V @ W.T, δ aᵀ summed over the batch, buffers reused
+only where no later equation reads them); a graph adds sums of bare
+vectors (printed as fresh arrays, never into an operand's buffer), the
+stacking of vectors and their slices. An equation whose right side is
+another symbol (stop-gradient's forward, inference dropout, a node whose
+gradient is one consumer's) is no statement: the later equations read the
+symbol itself. The optimizer's update is :func:`symdl.codegen.optimizer.print_update`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sympy as sp
+
+from ..backends.registry import get_backend
+from ..backprop.equations import Elementwise, VectorRuleCall
+from ..codegen.kernel import printable
+from ..codegen.optimizer import print_init_state, print_update
+from ..codegen.statements import Scope, StatementPrinter, kernel_function_name
+from ..optim.base import Optimizer
+from ..optim.catalogue import sgd
+from .blocks import ArrayNode
+from .equations import GraphEquations
+
+__all__ = ["GraphStatementPrinter", "print_graph", "vector_kernels"]
+
+
+class GraphStatementPrinter(StatementPrinter):
+    """:class:`StatementPrinter` plus a graph's statements: sums of bare vectors, stacking and slicing."""
+
+    def _emit(self, eq: sp.Eq, live: set[sp.MatrixSymbol]) -> None:
+        rhs = eq.rhs
+        reducing = eq.lhs not in self.scope.batched and self.scope.is_batched(rhs)
+        if isinstance(rhs, sp.MatAdd) and not reducing and not any(isinstance(a, sp.MatMul) for a in rhs.args):
+            # x + y into a fresh array: `T = x; T += y` would write into x's buffer.
+            self.lines.append(f"{self.scope.names[eq.lhs]} = {self._code(rhs)}")
+            return
+        super()._emit(eq, live)
+
+    def _emit_product(self, target: str, rhs: sp.HadamardProduct, live: set[sp.MatrixSymbol]) -> None:
+        """U ⊙ V: into U's buffer when U is a temporary no later statement reads, else a fresh array."""
+        left, right = sorted(rhs.args, key=lambda a: isinstance(a, Elementwise))
+        if isinstance(left, sp.MatrixSymbol) and (left in live or self.scope.name(left) in self.scope.inputs):
+            self.lines.append(f"{target} = {self.scope.name(left)} * ({self._code(right)})")
+            return
+        super()._emit_product(target, rhs, live)
+
+    def _code(self, expr: sp.MatrixExpr) -> str:
+        module = self.scope.backend.module
+        if isinstance(expr, ArrayNode):
+            return expr.array_code([self._parenthesized(a) for a in expr.arrays], module)
+        if isinstance(expr, sp.MatMul):
+            coeff, matrices = expr.as_coeff_matrices()
+            if coeff != 1 and len(matrices) == 1:  # c·X: a scalar times one array
+                return f"({self.scope.printer.doprint(coeff)}) * {self._parenthesized(matrices[0])}"
+        return super()._code(expr)
+
+
+def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymbol]) -> tuple[list[sp.Eq], dict[sp.MatrixSymbol, sp.MatrixSymbol]]:
+    """Drop ``h = x`` (both per-sample) and read x wherever h is read; the mapping h → x for the return values."""
+    alias: dict[sp.MatrixSymbol, sp.MatrixSymbol] = {}
+    out = []
+    for eq in equations:
+        rhs = eq.rhs.xreplace(alias) if alias else eq.rhs
+        if isinstance(rhs, sp.MatrixSymbol) and eq.lhs in batched and rhs in batched:
+            alias[eq.lhs] = rhs
+            continue
+        out.append(sp.Eq(eq.lhs, rhs, evaluate=False))
+    return out, alias
+
+
+def _prune(equations: Sequence[sp.Eq], keep: set[sp.MatrixSymbol]) -> list[sp.Eq]:
+    """The equations some kept symbol depends on (an auxiliary head is no part of ``forward``)."""
+    needed, out = set(keep), []
+    for eq in reversed(equations):
+        if eq.lhs in needed:
+            out.append(eq)
+            needed |= eq.rhs.atoms(sp.MatrixSymbol)
+    return out[::-1]
+
+
+def _def(name: str, args: str, body: Sequence[str]) -> str:
+    return f"def {name}({args}):\n" + "".join(f"    {line}\n" for line in body)
+
+
+def vector_kernels(train: GraphEquations, inference: GraphEquations) -> dict[str, tuple[str, str]]:
+    """The vector-rule kernels the printed code calls: python name → (rule, "value" | "vjp")."""
+    kernels = {}
+    equations = [*train.forward, *inference.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)]
+    for eq in equations:
+        for call in eq.rhs.atoms(VectorRuleCall):
+            kernels[kernel_function_name(call.rule, call.role)] = (call.rule, call.role)
+    for t in train.losses:
+        if t.forms.vector_rule is not None:
+            kernels[kernel_function_name(t.forms.vector_rule, "value")] = (t.forms.vector_rule, "value")
+    return kernels
+
+
+def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None) -> str:
+    """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
+
+    ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
+    (keys in ``train.params`` order), the inputs and the targets;
+    ``_masks(seed, m)`` the masks' arrays in ``train.masks`` order; and the
+    kernels of :func:`vector_kernels`.
+    """
+    backend = get_backend("numpy")
+    params = list(train.params)
+    inputs = [train.names[x] for x in train.inputs]
+    targets = [train.names[y] for y in train.targets]
+    data = ", ".join([*inputs, *targets])
+    masks = list(train.masks)
+    seed = ", seed=0" if masks else ""
+    mask_line = [f"{', '.join(masks)}, = _masks(seed, {inputs[0]}.shape[0])"] if masks else []
+    unpack = ", ".join([*params, *inputs, *targets])
+
+    def scope(eqs: GraphEquations) -> Scope:
+        return Scope(names=eqs.names, batched=set(eqs.batched), inputs={*params, *inputs, *targets, *masks},
+                     backend=backend, printer=backend.printer())
+
+    sources = []
+    # forward: inference mode (no noise, no dropout)
+    fwd, alias = _inline_aliases(inference.forward, inference.batched)
+    outs = [alias.get(o, o) for o in inference.outputs]
+    body = GraphStatementPrinter(scope(inference), _prune(fwd, set(outs)), keep=outs).emit_all()
+    names = [inference.names[o] for o in outs]
+    result = names[0] if len(names) == 1 else f"({', '.join(names)},)"
+    head = f"{', '.join([*params, *inputs])}, = _check_forward(params, {', '.join(inputs)})"
+    sources.append(_def("forward", f"params, {', '.join(inputs)}", [head, *body, f"return {result}"]))
+
+    forward, alias = _inline_aliases(train.forward, train.batched)
+    losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
+    inv_m = sp.Symbol("_inv_m", real=True)
+    scaled = [sp.Eq(eq.lhs, _times(eq.rhs, inv_m), evaluate=False) for eq in losses]
+    backward, _ = _inline_aliases([eq.xreplace(alias) for _, eq in train.backward], train.batched)
+    header = [f"{unpack}, = _check(params, {data}{', ' if data else ''}{{writable}})", *mask_line]
+
+    def values(eqs: GraphEquations, keep: set[sp.MatrixSymbol]) -> tuple[list[str], Scope]:
+        s = scope(eqs)
+        lines = GraphStatementPrinter(s, forward, keep=keep).emit_all()
+        lines += _loss_lines(train, alias, s)
+        return lines, s
+
+    loss_keep = {alias.get(t.value, t.value) for t in train.losses} | {alias.get(t.target, t.target) for t in train.losses}
+    lines, _ = values(train, loss_keep)
+    sources.append(_def("loss", f"params, {data}{seed}", [h.format(writable="False") for h in header] + lines + ["return loss"]))
+
+    read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
+    grad_lines, s = values(train, read_later | loss_keep)
+    # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
+    grad_lines.append(f"_ones = numpy.ones({inputs[0]}.shape[0], dtype=_dtype)")
+    s.defined.add("_ones")
+    grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
+    for key in params:
+        if key not in train.param_grads:  # no path from this parameter to the loss
+            grad_lines.append(f"g{key} = numpy.zeros_like({key})")
+    grads = ", ".join(f"{p!r}: g{p}" for p in params)
+    sources.append(_def("loss_and_grad", f"params, {data}{seed}", [h.format(writable="False") for h in header] + grad_lines + [f"return loss, {{{grads}}}"]))
+
+    if optimizer is None:
+        code = print_update(sgd(lr=None), params, backend.printer(), functional=False, keep_step=False, backend=backend)
+        arguments = ["lr"]
+        checks = ["lr = _check_lr(lr)"]
+    else:
+        code = print_update(optimizer, params, backend.printer(), functional=False, backend=backend)
+        arguments = ["state", *code.arguments]
+        checks = ["_check_state(state)", *(f"{a} = _check_hyper({a!r}, {a})" for a in code.arguments)]
+        sources.append(_def("init_state", "params", print_init_state(optimizer, params, backend, f"{', '.join(params)}, = _check_params(params)")))
+    update = [*code.compute, *code.write, *_constraint_lines(train, backend.printer())]
+    sources.append(_def("train_step", f"params, {data}, {', '.join(arguments)}{seed}",
+                        [*checks, *(h.format(writable="True") for h in header), *grad_lines, *update, "return loss"]))
+    return "\n\n".join(sources)
+
+
+def _times(rhs: sp.MatrixExpr, factor: sp.Symbol) -> sp.MatrixExpr:
+    """c·ℓ'(h, y) with the factor (1/m) inside the element-wise function (a vector rule's VJP: times it)."""
+    if not isinstance(rhs, Elementwise):
+        return sp.MatMul(factor, rhs)
+    lam = rhs.function
+    return type(rhs)(rhs.name, sp.Lambda(lam.variables, lam.expr * factor), *rhs.arrays)
+
+
+def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
+    """C = (1/m) Σₜ cₜ Σ ℓₜ(hᵗ, yᵗ) + Σ Ω(θ), each term's ℓ printed from its SymPy form (common subexpressions once)."""
+    printer = scope.printer
+    lines = [f"_inv_m = 1.0 / {eqs.names[eqs.inputs[0]]}.shape[0]", "loss = 0.0"]
+    for t in eqs.losses:
+        h, target = alias.get(t.value, t.value), alias.get(t.target, t.target)
+        if t.forms.vector_rule is not None:
+            value = kernel_function_name(t.forms.vector_rule, "value")
+            coeff = printer.doprint(t.coefficient)
+            lines.append(f"loss += numpy.sum({value}({scope.name(h)}, {scope.name(target)}), dtype=_dtype) * ({coeff} * _inv_m)")
+            continue
+        a, y = t.forms.value.variables
+        arrays = {a: sp.Symbol(scope.name(h), real=True), y: sp.Symbol(scope.name(target), real=True)}
+        body = printable(t.forms.value.expr.xreplace(arrays), t.forms.name)
+        intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")
+        lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
+        coeff, rest = (t.coefficient * final).as_coeff_Mul()
+        lines.append(f"loss += numpy.sum({printer.doprint(rest)}, dtype=_dtype) * ({printer.doprint(coeff)} * _inv_m)")
+    for key, pf in eqs.penalties:
+        (w,) = pf.value.variables
+        term = printable(pf.value.expr.xreplace({w: sp.Symbol(key, real=True)}), "penalty")
+        coeff, rest = term.as_coeff_Mul()
+        lines.append(f"loss += numpy.sum({printer.doprint(rest)}, dtype=_dtype) * {printer.doprint(coeff)}")
+    return lines
+
+
+def _constraint_lines(eqs: GraphEquations, printer: object) -> list[str]:
+    """θ ← P(θ) after the step (projected gradient descent), P printed from its SymPy form."""
+    lines = []
+    for key, project in eqs.constraints:
+        (w,) = project.variables
+        code = printer.doprint(printable(project.expr.xreplace({w: sp.Symbol(key, real=True)}), "constraint"))  # type: ignore[attr-defined]
+        lines.append(f"{key}[...] = {code}")
+    return lines
