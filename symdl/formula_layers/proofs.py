@@ -1,0 +1,117 @@
+r"""A formula layer's VJPs proven at concrete sizes: x̄[p] − ∂T/∂x[p] = 0 exactly, T = Σ_out Σ_I v_out[I]·out[I].
+
+The layer is expanded to scalars at small sizes (every sum written out, every
+array element its own symbol), T is differentiated directly by each scalar
+element of each input and parameter, and the index-notation VJP evaluated at
+the same element must equal it. Each difference is first evaluated at an
+exact rational point: a nonzero rational there refutes the claim with that
+point as the counterexample. Otherwise the difference is shown to be the zero
+rational function of its non-polynomial subterms
+(:func:`symdl.symbolic.index_sums.rational_zero`, exact), or, failing that,
+to simplify to 0 (:func:`symdl.symbolic.proof.prove_zero`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+
+import sympy as sp
+
+from ..rulebook.vector_rule import at_size
+from ..symbolic.calculus import diff_away_from_jumps
+from ..symbolic.index_parse import IndexEquation, dimension
+from ..symbolic.index_sums import rational_zero
+from ..symbolic.proof import Proof, prove_zero
+from .derivation import cotangent, element
+
+__all__ = ["MAX_PROOF_SCALARS", "default_sizes", "prove_vjps"]
+
+MAX_PROOF_SCALARS = 120  # array elements of the expanded layer: keeps each proof to seconds
+
+
+def default_sizes(dims: Sequence[str]) -> dict[str, int]:
+    """Small distinct sizes, 2 and 3 in turn, so that a transposed index reads another element (or none)."""
+    return {dim: 2 + n % 2 for n, dim in enumerate(sorted(dims))}
+
+
+def _cells(axes: Sequence[str], sizes: Mapping[str, int]) -> list[tuple[int, ...]]:
+    return list(itertools.product(*(range(sizes[a]) for a in axes)))
+
+
+def _point(expr: sp.Expr) -> dict[sp.Expr, sp.Rational]:
+    """Distinct positive rationals (2/3, 3/5, 4/7, …) for every array element and scalar symbol of ``expr``."""
+    cells = sorted(expr.atoms(sp.Indexed), key=sp.default_sort_key)
+    labels = {e.base.label for e in cells}
+    scalars = sorted((s for s in expr.free_symbols if s not in labels), key=sp.default_sort_key)
+    return {v: sp.Rational(k + 2, 2 * k + 3) for k, v in enumerate([*cells, *scalars])}
+
+
+def _decide(difference: sp.Expr) -> tuple[bool | None, str]:
+    """(False, counterexample) when nonzero at a rational point, (True, how) when shown ≡ 0, else (None, "")."""
+    point = _point(difference)
+    value = difference.xreplace(point).doit()
+    if value.is_Rational and value != 0:
+        shown = ", ".join(f"{k} = {v}" for k, v in point.items())
+        return False, f"{value} at {shown}"
+    if difference == 0 or rational_zero(difference):
+        return True, "exact rational-function identity"
+    if prove_zero(difference, sp.Dummy("unused")):
+        return True, "simplifies to 0"
+    return None, ""
+
+
+def _check_size(arrays: Mapping[str, tuple[str, ...]], equations: Sequence[IndexEquation], sizes: Mapping[str, int]):
+    count = sum(len(_cells(axes, sizes)) for axes in arrays.values())
+    count += sum(len(_cells([eq.dims[i] for i in eq.indices], sizes)) for eq in equations)
+    if count > MAX_PROOF_SCALARS:
+        raise ValueError(
+            f"prove: the layer has {count} scalars at sizes {dict(sizes)}; at most {MAX_PROOF_SCALARS} are accepted "
+            "(choose smaller sizes)"
+        )
+
+
+def prove_vjps(
+    equations: Sequence[IndexEquation],
+    arrays: Mapping[str, tuple[str, ...]],
+    vjps: Mapping[str, tuple[tuple[sp.Symbol, ...], sp.Expr]],
+    sizes: Mapping[str, int],
+) -> dict[str, Proof]:
+    """Each claimed VJP (free indices, expression) against ∂T/∂element at ``sizes`` (dimension name ↦ size)."""
+    missing = sorted({dim for axes in arrays.values() for dim in axes} - set(sizes))
+    if missing:
+        raise ValueError(f"prove: no size for dimension {missing[0]!r}; give sizes={{{missing[0]!r}: 2, ...}}")
+    bad = [(d, s) for d, s in sizes.items() if isinstance(s, bool) or not isinstance(s, int) or s < 1]
+    if bad:
+        raise ValueError(f"prove: size of {bad[0][0]!r} must be a positive int, got {bad[0][1]!r}")
+    _check_size(arrays, equations, sizes)
+    at = {dimension(d): s for d, s in sizes.items()}
+    total = sp.S.Zero
+    for eq in equations:
+        for cell in _cells([eq.dims[i] for i in eq.indices], sizes):
+            values = dict(zip(eq.indices, cell))
+            total += cotangent(eq).xreplace(values) * at_size(eq.rhs, at, values, shift=None)
+    label_sizes = ", ".join(f"{d}={s}" for d, s in sorted(sizes.items()))
+    results: dict[str, Proof] = {}
+    for name, (indices, claim) in vjps.items():
+        label = f"vjp by {name} - d(sum_out v_out . out)/d{name} ({label_sizes})"
+        cells = _cells(arrays[name], sizes)
+        methods: set[str] = set()
+        undecided = []
+        for cell in cells:
+            target = element(name, cell)
+            claimed = at_size(claim, at, dict(zip(indices, cell)), shift=None)
+            outcome, how = _decide(sp.expand(claimed - diff_away_from_jumps(total, target)))
+            if outcome is False:
+                results[label] = Proof(False, f"refuted at {target}: claim minus derivative is {how}", len(cells))
+                break
+            if outcome is None:
+                undecided.append(str(target))
+            methods.add(how)
+        else:
+            if undecided:
+                results[label] = Proof(False, f"not shown for {', '.join(undecided)}", len(cells))
+            else:
+                how = " or ".join(sorted(methods))
+                results[label] = Proof(True, f"expanded to scalars, differentiated directly: {how}", len(cells))
+    return results
