@@ -127,11 +127,36 @@ def place(arr: np.ndarray, slots: tuple[int, ...], depth: int) -> np.ndarray:
 
 
 class _IndexPrinter(SymdlNumpyPrinter):
-    def __init__(self, slots: Mapping[sp.Symbol, int], depth: int, row_scalars: Sequence[sp.Symbol]) -> None:
+    def __init__(
+        self, slots: Mapping[sp.Symbol, int], depth: int, row_scalars: Sequence[sp.Symbol], einsum: bool = False
+    ) -> None:
         super().__init__()
         self.slots = slots
         self.depth = depth
         self.row_scalars = set(row_scalars)
+        self.einsum = einsum
+
+    def labels(self) -> str:
+        """One einsum label per trailing axis of the layout."""
+        return "abcdefghijklmnopqrstuvwxyz"[: self.depth]
+
+    def einsum_product(self, factors: Sequence[sp.Expr], keep: str) -> str:
+        """Π factors (each printed as an array over the whole trailing block) contracted to the labels ``keep``."""
+        every = "..." + self.labels()
+        operands = ", ".join(self._print(f) for f in factors)
+        return f"numpy.einsum('{','.join([every] * len(factors))}->{keep}', {operands}, optimize=True)"
+
+    def _einsum_sum(self, expr: sp.Sum) -> str | None:
+        """Σ_j Π f as numpy.einsum (a BLAS contraction, no broadcast product in memory), when ≥ 2 factors use j."""
+        index = expr.limits[0][0]
+        inside = [f for f in sp.Mul.make_args(expr.function) if f.has(index)]
+        outside = [f for f in sp.Mul.make_args(expr.function) if not f.has(index)]
+        if len(inside) < 2:
+            return None
+        slot = self._slot(index)
+        keep = "..." + "".join(c for k, c in enumerate(self.labels()) if k - self.depth != slot)
+        summed = f"numpy.expand_dims({self.einsum_product(inside, keep)}, {slot})"
+        return f"{self._print(sp.Mul(*outside))}*{summed}" if outside else summed
 
     def _slot(self, index: sp.Expr) -> int:
         if index not in self.slots:
@@ -153,6 +178,8 @@ class _IndexPrinter(SymdlNumpyPrinter):
         index = expr.limits[0][0]
         if not expr.function.has(index):
             raise ValueError(f"summand of {expr} does not depend on {index}")
+        if self.einsum and (contracted := self._einsum_sum(expr)) is not None:
+            return contracted
         return f"numpy.sum({self._print(expr.function)}, axis={self._slot(index)}, keepdims=True)"
 
     def _print_log(self, expr: sp.log) -> str:
@@ -204,6 +231,7 @@ def compile_index_kernel(
     name: str,
     *,
     reduce_leading: bool = False,
+    einsum: bool = False,
 ) -> Kernel:
     """f(*arrays) = expr with output indices ``output`` as a numpy kernel.
 
@@ -213,9 +241,13 @@ def compile_index_kernel(
     Axes at slots of non-output indices must have been summed (size 1); they
     are dropped. With ``reduce_leading`` the result is summed over all
     leading (batch) axes — the VJP of a parameter shared across the batch.
+
+    With ``einsum``, a sum of a product Σ_j Π f prints as ``numpy.einsum``
+    (and so does a product summed over the batch with ``reduce_leading``):
+    a contraction instead of the broadcast product held in memory.
     """
     depth = max(-s for s in slots.values())
-    printer = _IndexPrinter(slots, depth, [a for a in arrays if isinstance(a, sp.Symbol)])
+    printer = _IndexPrinter(slots, depth, [a for a in arrays if isinstance(a, sp.Symbol)], einsum)
     names = [a.name if isinstance(a, sp.Symbol) else str(a.label) for a in arrays]
     out_slots = [slots[i] for i in output]
     take = ", ".join(":" if -k in out_slots else "0" for k in range(depth, 0, -1))
@@ -231,8 +263,15 @@ def compile_index_kernel(
         use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), optimizations="basic", ignore=tuple(bound)
     )
     lines += [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
-    lines.append(f"    _out = numpy.asarray({printer.doprint(body)})")
-    lines.append(f"    _out = _out[..., {take}]")
+    factors = sp.Mul.make_args(body)
+    if einsum and reduce_leading and len(factors) > 1 and not any(f.is_number for f in factors):
+        # Σ over the batch of a product: one contraction, the batch axes summed by einsum itself.
+        lines.append(f"    _out = {printer.einsum_product(factors, printer.labels())}")
+        lines.append(f"    _out = _out[{take}]")
+        reduce_leading = False
+    else:
+        lines.append(f"    _out = numpy.asarray({printer.doprint(body)})")
+        lines.append(f"    _out = _out[..., {take}]")
     if reduce_leading:
         lines.append(f"    _out = numpy.sum(_out, axis=tuple(range(_out.ndim - {len(output)})))")
     lines.append("    return _out.astype(_dtype, copy=False)")

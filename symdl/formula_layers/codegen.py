@@ -1,7 +1,8 @@
 r"""A formula layer's numpy code over a batch, printed from its SymPy expressions, and its singularities.
 
-Each index letter gets a trailing axis (its *slot*) of a broadcast layout and
-each ``Sum`` prints as ``numpy.sum(…, axis=slot, keepdims=True)``
+Each index letter gets a trailing axis (its *slot*) of a broadcast layout;
+a sum of a product prints as ``numpy.einsum`` (a contraction), any other
+``Sum`` as ``numpy.sum(…, axis=slot, keepdims=True)``
 (:func:`symdl.codegen.index_kernels.compile_index_kernel`); inputs and
 cotangents carry leading batch axes, parameters do not, and a parameter's VJP
 is summed over the batch. Before printing, the rewrite pass
@@ -52,7 +53,8 @@ def print_kernel(
     ``shared``: the result is summed over the batch (the VJP of a parameter).
     """
     stable = printable(stabilise(expr), name)
-    return compile_index_kernel(stable, arrays, index_slots(stable, output), output, name, reduce_leading=shared)
+    slots = index_slots(stable, output)
+    return compile_index_kernel(stable, arrays, slots, output, name, reduce_leading=shared, einsum=True)
 
 
 @dataclass(frozen=True)
