@@ -252,3 +252,12 @@ def test_bad_declarations_are_refused(kwargs, fragment):
     text = text.replace("x[i]", "numpy[i]") if "numpy" in kwargs["inputs"] else text
     with pytest.raises(ValueError, match=fragment):
         formula_layer(text, **kwargs)
+
+
+def test_custom_layers_page_runs():
+    import doctest
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parent.parent / "docs" / "custom_layers.md"
+    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted >= 30

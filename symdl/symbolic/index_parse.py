@@ -108,7 +108,12 @@ class _IndexBuilder(FormulaBuilder):
 
     def _check_call(self, node: ast.Call) -> None:
         if not (isinstance(node.func, ast.Name) and node.func.id == "sum"):
-            super()._check_call(node)
+            try:
+                super()._check_call(node)
+            except FormulaError as error:
+                if "unknown function" in str(error):
+                    raise FormulaError(f"{error}, and sum(expr, j)") from None
+                raise
             return
         if len(node.args) != 2 or not isinstance(node.args[1], ast.Name):
             raise FormulaError(
