@@ -261,3 +261,25 @@ def test_custom_layers_page_runs():
     page = Path(__file__).resolve().parent.parent / "docs" / "custom_layers.md"
     result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted >= 30
+
+
+def test_symdl_check_proves_a_layer_and_reports_its_singularities(capsys):
+    from symdl.cli.main import main
+
+    assert main(["check", "A[i] = X1[i] + X2[i]; P[i] = X1[i] * X2[i]; Q[i] = X1[i] / X2[i]"]) == 0
+    text = capsys.readouterr().out
+    assert "singular: output Q: division by a value that can be 0: X2[i]" in text
+    assert text.count("proven: vjp by") == 2 and text.rstrip().endswith("PASS")
+    assert main(["check", "y[i] = sum(W[i, j] * x[j], j) + b[i]", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["singularities"] == [] and report["arrays"]["W"] == ["n_i", "n_j"] and report["passed"]
+    assert report["vjps"]["W"] == "v_y[i']*x[j']"
+
+
+@pytest.mark.parametrize("text", ["y[i] = __import__('os')", "y[i] = x[j]", "y[i] = x[i].real", "y[i] = x[i] ="])
+def test_symdl_check_refuses_bad_layer_text_in_one_line(capsys, text):
+    from symdl.cli.main import main
+
+    assert main(["check", text]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1 and captured.err.startswith("symdl: error: formula:")

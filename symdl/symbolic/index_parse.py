@@ -31,7 +31,7 @@ from .formula_builder import FormulaBuilder
 from .grammar import _CONSTANTS, FUNCTIONS, FormulaError, _one_line, _position
 from .parse import _declare, _prepare
 
-__all__ = ["MAX_EQUATIONS", "IndexEquation", "dimension", "index_symbol", "parse_index_equations"]
+__all__ = ["MAX_EQUATIONS", "IndexEquation", "dimension", "index_symbol", "infer_arrays", "parse_index_equations"]
 
 MAX_EQUATIONS = 16  # outputs of one layer
 MAX_AXES = 4  # axes of one array
@@ -265,3 +265,40 @@ def _target(builder: _IndexBuilder, target: ast.expr) -> tuple[str, tuple[sp.Sym
     raise FormulaError(
         f"formula: left side {builder.snippet(target)} at {builder.at(target)} must be an output such as y[i] or y"
     )
+
+
+def infer_arrays(text: str) -> dict[str, tuple[str, ...]]:
+    """Declarations read off the text: each subscripted name ↦ dimensions n_i, n_j, … after the letters of its first use.
+
+    Every other plain name that is not a function, constant, index letter or
+    output is a scalar (``()``). For quick checks (``symdl check``) where
+    nothing declares the arrays; the text is only read, and the same checks
+    as :func:`parse_index_equations` apply when it is parsed.
+    """
+    source, origin = _prepare(text)
+    module = _syntax(text, source, origin)
+    arrays: dict[str, tuple[str, ...]] = {}
+    letters, outputs, called, plain = set(), set(), set(), []
+    for node in ast.walk(module):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                head = target.value if isinstance(target, ast.Subscript) else target
+                if isinstance(head, ast.Name):
+                    outputs.add(head.id)
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            names = [p.id for p in parts if isinstance(p, ast.Name)]
+            letters.update(names)
+            if isinstance(node.ctx, ast.Load) and len(names) == len(parts):
+                arrays.setdefault(node.value.id, tuple(f"n_{n}" for n in names))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            called.add(node.func.id)
+            if node.func.id == "sum":
+                letters.update(arg.id for arg in node.args[1:2] if isinstance(arg, ast.Name))
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            plain.append(node.id)
+    skip = set(arrays) | letters | outputs | called | set(FUNCTIONS) | set(_CONSTANTS) | {"sum"}
+    for name in plain:
+        if name not in skip and not name.startswith("_"):
+            arrays.setdefault(name, ())
+    return arrays
