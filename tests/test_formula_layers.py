@@ -283,3 +283,52 @@ def test_symdl_check_refuses_bad_layer_text_in_one_line(capsys, text):
     assert main(["check", text]) == 2
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err.count("\n") == 1 and captured.err.startswith("symdl: error: formula:")
+
+
+# text, inputs, params, the same layer in PyTorch written by hand (float64)
+LAYERS = [
+    ("h[i] = relu(sum(W[i, j] * x[j], j) + b[i])", {"x": "n"}, {"W": ("m", "n"), "b": "m"},
+     lambda x, W, b: {"h": torch.relu(x @ W.T + b)}),
+    ("Z[i, k] = sum(A[i, j] * B[j, k], j)", {"A": ("m", "n")}, {"B": ("n", "p")}, lambda A, B: {"Z": A @ B}),
+    ("y[i] = where(x[i] > 0, x[i], a * (exp(x[i]) - 1))", {"x": "n"}, {"a": ()},
+     lambda x, a: {"y": torch.where(x > 0, x, a * torch.expm1(x))}),
+    ("s = log(sum(exp(x[i]), i))", {"x": "n"}, {}, lambda x: {"s": torch.logsumexp(x, -1)}),
+    ("y[i] = x[i] / sqrt(sum(x[j] ** 2, j) + 0.001)", {"x": "n"}, {},
+     lambda x: {"y": x / torch.sqrt((x**2).sum(-1, keepdim=True) + 0.001)}),
+    ("y[i] = tanh(sum(sum(T[i, j, k] * x[j] * x[k], j), k))", {"x": "n"}, {"T": ("m", "n", "n")},
+     lambda x, T: {"y": torch.tanh(torch.einsum("ijk,bj,bk->bi", T, x, x))}),
+    ("Y[i, k] = X[i, k] * g[k] + c", {"X": ("a", "b")}, {"g": "b", "c": ()}, lambda X, g, c: {"Y": X * g + c}),
+    ("y[i] = (x[i] + b[i] + c) ** 7", {"x": "n"}, {"b": "n", "c": ()}, lambda x, b, c: {"y": (x + b + c) ** 7}),
+]
+
+
+@pytest.fixture(scope="module")
+def compiled_layers() -> list[FormulaLayer]:
+    return [formula_layer(text, inputs=inputs, params=params) for text, inputs, params, _ in LAYERS]
+
+
+@given(st.integers(0, len(LAYERS) - 1), st.integers(1, 4), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_more_layers_match_torch(compiled_layers, which, size, batch, seed):
+    layer, forward = compiled_layers[which], LAYERS[which][3]
+    rng = np.random.default_rng(seed)
+    sizes = {dim: size + n % 2 for n, dim in enumerate(layer.dims)}
+    inputs = {n: rng.standard_normal((batch, *(sizes[a] for a in axes))) for n, axes in layer.inputs.items()}
+    params = {n: rng.standard_normal(shape) for n, shape in layer.param_shapes(sizes).items()}
+    cot = {n: rng.standard_normal((batch, *(sizes[a] for a in axes))) for n, axes in layer.outputs.items()}
+    outs, grads = _torch_vjps(forward, inputs, params, cot)
+    _close(layer.apply(inputs, params), outs)
+    _close(layer.backward(inputs, params, cot), grads)
+
+
+def test_more_layers_are_proven_quickly(compiled_layers):
+    for layer in compiled_layers:
+        proofs = layer.prove()
+        assert all(proofs.values()), (layer.text, proofs)
+
+
+def test_a_power_of_a_sum_is_derived_and_proven_without_expanding():
+    layer = formula_layer("y[i] = (x[i] + b[i] + c + d + e) ** 100", inputs={"x": "n"}, params={"b": "n", "c": (), "d": (), "e": ()})
+    base = sp.Add(*(sp.Symbol(s, real=True) for s in "cde"), sp.IndexedBase("b", real=True)[layer.vjp_indices("x")],
+                  sp.IndexedBase("x", real=True)[layer.vjp_indices("x")])
+    assert layer.vjp("x") == 100 * base**99 * sp.IndexedBase("v_y", real=True)[layer.vjp_indices("x")]
+    assert all(layer.prove().values())

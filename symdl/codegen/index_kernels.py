@@ -147,15 +147,15 @@ class _IndexPrinter(SymdlNumpyPrinter):
         return f"numpy.einsum('{','.join([every] * len(factors))}->{keep}', {operands}, optimize=True)"
 
     def _einsum_sum(self, expr: sp.Sum) -> str | None:
-        """Σ_j Π f as numpy.einsum (a BLAS contraction, no broadcast product in memory), when ≥ 2 factors use j."""
-        index = expr.limits[0][0]
-        inside = [f for f in sp.Mul.make_args(expr.function) if f.has(index)]
-        outside = [f for f in sp.Mul.make_args(expr.function) if not f.has(index)]
+        """Σ_{j…} Π f as numpy.einsum (a BLAS contraction, no broadcast product in memory), when ≥ 2 factors use j…."""
+        indices = [limit[0] for limit in expr.limits]
+        inside = [f for f in sp.Mul.make_args(expr.function) if f.has(*indices)]
+        outside = [f for f in sp.Mul.make_args(expr.function) if not f.has(*indices)]
         if len(inside) < 2:
             return None
-        slot = self._slot(index)
-        keep = "..." + "".join(c for k, c in enumerate(self.labels()) if k - self.depth != slot)
-        summed = f"numpy.expand_dims({self.einsum_product(inside, keep)}, {slot})"
+        slots = sorted({self._slot(index) for index in indices})
+        keep = "..." + "".join(c for k, c in enumerate(self.labels()) if k - self.depth not in slots)
+        summed = f"numpy.expand_dims({self.einsum_product(inside, keep)}, {tuple(slots)!r})"
         return f"{self._print(sp.Mul(*outside))}*{summed}" if outside else summed
 
     def _slot(self, index: sp.Expr) -> int:
@@ -173,14 +173,16 @@ class _IndexPrinter(SymdlNumpyPrinter):
         return f"_place({expr.base.label}, {slots!r}, {self.depth})"
 
     def _print_Sum(self, expr: sp.Sum) -> str:
-        if len(expr.limits) > 1:
-            return self._print(sp.Sum(sp.Sum(expr.function, expr.limits[0]), *expr.limits[1:]))
-        index = expr.limits[0][0]
-        if not expr.function.has(index):
-            raise ValueError(f"summand of {expr} does not depend on {index}")
+        for index, *_ in expr.limits:
+            if not expr.function.has(index):
+                raise ValueError(f"summand of {expr} does not depend on {index}")
         if self.einsum and (contracted := self._einsum_sum(expr)) is not None:
             return contracted
-        return f"numpy.sum({self._print(expr.function)}, axis={self._slot(index)}, keepdims=True)"
+        # Innermost limit first; SymPy would merge a nested Sum(Sum(f, a), b) back into one Sum.
+        text = self._print(expr.function)
+        for index, *_ in expr.limits:
+            text = f"numpy.sum({text}, axis={self._slot(index)}, keepdims=True)"
+        return text
 
     def _print_log(self, expr: sp.log) -> str:
         arg = expr.args[0]

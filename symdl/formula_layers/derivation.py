@@ -55,8 +55,15 @@ def _ranges(indices: Sequence[sp.Symbol], axes: Sequence[str]) -> dict[sp.Symbol
 
 
 def _output_sum(equation: IndexEquation, body: sp.Expr) -> sp.Expr:
-    """Σ over the output's own indices of ``body`` (nothing to sum for a scalar output)."""
-    limits = [(index, 0, dimension(equation.dims[index]) - 1) for index in equation.indices]
+    """Σ over the output's own indices of ``body`` (nothing to sum for a scalar output).
+
+    Indices that meet a Kronecker delta are summed innermost: the contraction
+    takes a multiple sum's limits innermost first and cannot reach a delta
+    through a sum over another index.
+    """
+    in_deltas = {s for d in body.atoms(sp.KroneckerDelta) for s in d.free_symbols}
+    order = sorted(equation.indices, key=lambda index: index not in in_deltas)
+    limits = [(index, 0, dimension(equation.dims[index]) - 1) for index in order]
     return sp.Sum(body, *limits) if limits else body
 
 
@@ -80,10 +87,80 @@ def derive_vjp(
         partial = diff_away_from_jumps(stabilise(eq.rhs), target)
         if partial == 0:
             continue
-        # The contraction expands products, which splits e^{a+b} into e^a e^b: joined again (same value, no overflow).
-        contracted = sp.powsimp(contract_deltas(_output_sum(eq, cotangent(eq) * partial), ranges), combine="exp")
+        partial = partial.replace(lambda e: isinstance(e, sp.Piecewise) and e.has(sp.KroneckerDelta), _deltas_out)
+        # Opaque before the output sum is built: Sum() folds factors into a Piecewise, deltas included.
+        opaque, table = _opaque(cotangent(eq) * partial)
+        contracted = _restore(contract_deltas(_deltas_innermost(_output_sum(eq, opaque)), ranges), table)
+        if contracted.has(sp.KroneckerDelta):
+            raise ValueError(
+                f"formula layer: the VJP of {eq.output} by {name} keeps a Kronecker delta after contraction "
+                f"({contracted}); write the equation with one sum per index"
+            )
         terms.append(VJPTerm(eq, partial, contracted))
     return tuple(terms), sp.Add(*(t.contracted for t in terms))
+
+
+def _deltas_out(pw: sp.Piecewise) -> sp.Expr:
+    """A Piecewise with Kronecker deltas in its branches, rewritten so that the deltas are outside it.
+
+    δ·Piecewise((a, c), (b, True)) when every nonzero branch has the factor δ;
+    otherwise Σ_k [branch k holds]·value_k, each indicator a Piecewise of 0 and 1.
+    """
+    values = [value for value, _ in pw.args]
+    nonzero = [v for v in values if v != 0]
+    common = set.intersection(*(set(f for f in sp.Mul.make_args(v) if isinstance(f, sp.KroneckerDelta)) for v in nonzero))
+    if common:
+        factor = sp.Mul(*common)
+        return factor * sp.Piecewise(*((value / factor, cond) for value, cond in pw.args))
+    terms = []
+    for k, (value, cond) in enumerate(pw.args):
+        earlier = [(sp.S.Zero, c) for _, c in pw.args[:k]]
+        terms.append(sp.Piecewise(*earlier, (sp.S.One, cond), (sp.S.Zero, True)) * value)
+    return sp.Add(*terms)
+
+
+def _deltas_innermost(expr: sp.Expr) -> sp.Expr:
+    """Every sum split over its terms, and each term's indices that meet a Kronecker delta summed innermost.
+
+    Σ(f + g) = Σf + Σg, and sums over constant ranges commute; the contraction
+    takes a multiple sum's limits innermost first and cannot reach a delta
+    through a sum over another index.
+    """
+    def split(s: sp.Sum) -> sp.Expr:
+        terms = []
+        for term in sp.Add.make_args(sp.expand(s.function)):
+            met = {x for d in term.atoms(sp.KroneckerDelta) for x in d.free_symbols}
+            limits = sorted(s.limits, key=lambda limit: limit[0] not in met)
+            terms.append(sp.Sum(term, *limits))
+        return sp.Add(*terms)
+
+    return expr.replace(lambda e: isinstance(e, sp.Sum), split)
+
+
+def _opaque(expr: sp.Expr) -> tuple[sp.Expr, dict[sp.Function, sp.Lambda]]:
+    """``expr`` with each largest part free of Kronecker deltas replaced by F_n(its indices).
+
+    The contraction expands the sums' bodies; an opaque part is not expanded
+    (the expansion of (x + b)^20 has millions of terms, e^{a+b} would split
+    into e^a e^b) but still has the summed index substituted in its arguments.
+    """
+    table: dict[sp.Function, sp.Lambda] = {}
+
+    def walk(e: sp.Basic) -> sp.Basic:
+        if e.is_Atom or isinstance(e, (sp.Indexed, sp.KroneckerDelta)) or not isinstance(e, sp.Expr):
+            return e
+        if not e.has(sp.KroneckerDelta) and not isinstance(e, sp.Sum):
+            indices = sorted((s for s in e.free_symbols if s.is_integer), key=sp.default_sort_key)
+            head = sp.Function(f"Opaque{len(table)}")
+            table[head] = sp.Lambda(tuple(indices), e)
+            return head(*indices)
+        return e.func(*(walk(arg) for arg in e.args))
+
+    return walk(expr), table
+
+
+def _restore(expr: sp.Expr, table: Mapping[sp.Function, sp.Lambda]) -> sp.Expr:
+    return expr.replace(lambda e: type(e) in table, lambda e: table[type(e)](*e.args))
 
 
 def _head(equation: IndexEquation) -> sp.Expr:
