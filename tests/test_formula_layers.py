@@ -188,6 +188,10 @@ def test_config_round_trips_through_json(multi, dense):
         {"kind": "formula_layer", "formula": "y[i] = x[i]", "inputs": {"x": ["n"]}, "code": "print(1)"},
         {"kind": "formula_layer", "formula": 42, "inputs": {"x": ["n"]}},
         {"kind": "lambda", "formula": "y[i] = x[i]", "inputs": {"x": ["n"]}},
+        {"kind": "formula_layer", "formula": "y[i] = x[i]", "inputs": "x"},
+        {"kind": "formula_layer", "formula": "y[i] = x[i]", "inputs": {"x": [1]}},
+        {"kind": "formula_layer", "formula": "y[i] = x[i]", "inputs": {"x": ["n"]}, "name": ["a"]},
+        {"kind": "formula_layer", "formula": "y[i] = x[i]", "inputs": {"x": ["n n"]}},
         "y[i] = x[i]",
     ],
 )
@@ -332,3 +336,27 @@ def test_a_power_of_a_sum_is_derived_and_proven_without_expanding():
                   sp.IndexedBase("x", real=True)[layer.vjp_indices("x")])
     assert layer.vjp("x") == 100 * base**99 * sp.IndexedBase("v_y", real=True)[layer.vjp_indices("x")]
     assert all(layer.prove().values())
+
+
+@pytest.mark.parametrize("which", range(len(LAYERS)))
+def test_more_layers_pass_finite_differences(compiled_layers, which):
+    layer = compiled_layers[which]
+    rng = np.random.default_rng(which)
+    sizes = {dim: 2 + n % 2 for n, dim in enumerate(layer.dims)}
+    values = {n: rng.standard_normal((3, *(sizes[a] for a in axes))) for n, axes in layer.inputs.items()}
+    values.update({n: rng.standard_normal(shape) for n, shape in layer.param_shapes(sizes).items()})
+    cot = {n: rng.standard_normal((3, *(sizes[a] for a in axes))) for n, axes in layer.outputs.items()}
+    for wrt in layer.arrays:
+
+        def split(point, wrt=wrt):
+            moved = {**values, wrt: point}
+            return {n: moved[n] for n in layer.inputs}, {n: moved[n] for n in layer.params}
+
+        def f(point):
+            outputs = layer.apply(*split(point))
+            return float(sum(np.sum(cot[n] * outputs[n]) for n in outputs))
+
+        def grad(point, wrt=wrt):
+            return layer.backward(*split(point), cot)[wrt]
+
+        assert_grad_close(f, grad, np.asarray(values[wrt], dtype=np.float64))

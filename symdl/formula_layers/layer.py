@@ -269,7 +269,10 @@ class FormulaLayer:
             raise ValueError(f"formula layer config: unknown key {extra[0]!r}; keys: kind, name, formula, inputs, params")
         if not isinstance(config.get("formula"), str):
             raise ValueError("formula layer config: 'formula' must be the layer's text")
-        return cls(config["formula"], config.get("inputs", {}), config.get("params", {}), config.get("name", "formula"))
+        try:
+            return cls(config["formula"], config.get("inputs", {}), config.get("params", {}), config.get("name", "formula"))
+        except TypeError as error:  # a malformed declaration is a bad file, like any other
+            raise ValueError(f"formula layer config: {error}") from None
 
 
 def formula_layer(
