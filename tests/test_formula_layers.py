@@ -141,6 +141,18 @@ def test_every_vjp_is_proven(request, name):
     assert all(proofs.values()), proofs
 
 
+def test_derivation_shows_the_stable_form_it_differentiates(my_dense, dense):
+    titles = [step.title for step in my_dense.derivation().steps]
+    assert titles[1].startswith("Stable form") and len(titles) == 5
+    assert "softplus" in sp.latex(my_dense.derivation().steps[1].math[0].rhs).replace("operatorname", "")
+    assert not any(t.startswith("Stable form") for t in (step.title for step in dense.derivation().steps))
+    assert dense.derivation()._repr_latex_().startswith("$$\\begin{aligned}")
+    with pytest.raises(TypeError, match="SymPy expression"):
+        dense.prove(claims={"W": "x[j] * v_y[i]"})
+    with pytest.raises(ValueError, match="no input or param 'V'"):
+        dense.prove(claims={"V": sp.S.Zero})
+
+
 def test_wrong_vjps_are_refuted_with_exact_counterexamples(dense, multi):
     i, j = dense.vjp_indices("W")
     transposed = dense.vjp("W").xreplace({i: j, j: i})

@@ -201,6 +201,11 @@ def build_derivation(
     """Steps: the forward map; per input/parameter, each output's partial (deltas) and the contracted VJP."""
     forward = tuple(Math(_head(eq), eq.rhs) for eq in equations)
     steps = [Step("Forward map, in index notation", forward)]
+    stable = tuple(Math(_head(eq), stabilise(eq.rhs)) for eq in equations if stabilise(eq.rhs) != eq.rhs)
+    if stable:
+        steps.append(Step(
+            "Stable form (the rewrite pass, each rewrite proven equal): what is differentiated and printed", stable
+        ))
     vjps = {}
     for wrt, (indices, terms, vjp) in wrts.items():
         target = element(wrt, indices)

@@ -166,7 +166,10 @@ class FormulaLayer:
         sizes = default_sizes(self.dims) if sizes is None else dict(sizes)
         stated = {name: (indices, vjp) for name, (indices, _, vjp) in self._vjps.items()}
         for name, claim in (claims or {}).items():
-            stated[self._wrt(name)] = (stated[name][0], claim)
+            if not isinstance(claim, sp.Expr) or isinstance(claim, str):
+                raise TypeError(f"prove: the claim for {name!r} must be a SymPy expression, got {type(claim).__name__}")
+            wrt = self._wrt(name)
+            stated[wrt] = (stated[wrt][0], claim)
         return prove_vjps(self.equations, self.arrays, stated, sizes)
 
     # --- singularities ----------------------------------------------------------
