@@ -140,11 +140,29 @@ class _IndexPrinter(SymdlNumpyPrinter):
         """One einsum label per trailing axis of the layout."""
         return "abcdefghijklmnopqrstuvwxyz"[: self.depth]
 
-    def einsum_product(self, factors: Sequence[sp.Expr], keep: str) -> str:
-        """Π factors (each printed as an array over the whole trailing block) contracted to the labels ``keep``."""
-        every = "..." + self.labels()
-        operands = ", ".join(self._print(f) for f in factors)
-        return f"numpy.einsum('{','.join([every] * len(factors))}->{keep}', {operands}, optimize=True)"
+    def _operand(self, factor: sp.Expr) -> tuple[str, str]:
+        """(code, einsum labels) of one factor: an array by its own axes, anything else over the whole layout."""
+        letters = self.labels()
+        if isinstance(factor, sp.Indexed) and all(i in self.slots for i in factor.indices):
+            return str(factor.base.label), "".join(letters[self.slots[i] + self.depth] for i in factor.indices)
+        if isinstance(factor, sp.Symbol) and factor in self.row_scalars:
+            return factor.name, ""
+        return self._print(factor), letters
+
+    def einsum_product(self, factors: Sequence[sp.Expr], summed: Sequence[int], leading: bool = True) -> str:
+        """Π factors summed over the slots ``summed`` (and the batch axes unless ``leading``), in the whole layout.
+
+        Arrays enter by their own axes, so numpy contracts them with BLAS; axes
+        the result lacks come back as size 1.
+        """
+        operands = [self._operand(f) for f in factors]
+        present = {c for _, labels in operands for c in labels}
+        letters = self.labels()
+        kept = [c for k, c in enumerate(letters) if c in present and k - self.depth not in summed]
+        missing = tuple(k - self.depth for k, c in enumerate(letters) if c not in kept)
+        spec = ",".join("..." + labels for _, labels in operands) + "->" + ("..." if leading else "") + "".join(kept)
+        text = f"numpy.einsum('{spec}', {', '.join(code for code, _ in operands)}, optimize=True)"
+        return f"numpy.expand_dims({text}, {missing!r})" if missing else text
 
     def _einsum_sum(self, expr: sp.Sum) -> str | None:
         """Σ_{j…} Π f as numpy.einsum (a BLAS contraction, no broadcast product in memory), when ≥ 2 factors use j…."""
@@ -153,9 +171,7 @@ class _IndexPrinter(SymdlNumpyPrinter):
         outside = [f for f in sp.Mul.make_args(expr.function) if not f.has(*indices)]
         if len(inside) < 2:
             return None
-        slots = sorted({self._slot(index) for index in indices})
-        keep = "..." + "".join(c for k, c in enumerate(self.labels()) if k - self.depth not in slots)
-        summed = f"numpy.expand_dims({self.einsum_product(inside, keep)}, {tuple(slots)!r})"
+        summed = self.einsum_product(inside, sorted({self._slot(index) for index in indices}))
         return f"{self._print(sp.Mul(*outside))}*{summed}" if outside else summed
 
     def _slot(self, index: sp.Expr) -> int:
@@ -268,7 +284,7 @@ def compile_index_kernel(
     factors = sp.Mul.make_args(body)
     if einsum and reduce_leading and len(factors) > 1 and not any(f.is_number for f in factors):
         # Σ over the batch of a product: one contraction, the batch axes summed by einsum itself.
-        lines.append(f"    _out = {printer.einsum_product(factors, printer.labels())}")
+        lines.append(f"    _out = {printer.einsum_product(factors, (), leading=False)}")
         lines.append(f"    _out = _out[{take}]")
         reduce_leading = False
     else:
