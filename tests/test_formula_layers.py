@@ -373,3 +373,15 @@ def test_more_layers_pass_finite_differences(compiled_layers, which):
             return layer.backward(*split(point), cot)[wrt]
 
         assert_grad_close(f, grad, np.asarray(values[wrt], dtype=np.float64))
+
+
+def test_an_output_that_reads_no_input_still_has_the_batch_axis():
+    layer = formula_layer("u[i] = x[i]; y[i] = b[i]; z = c * 2", inputs={"x": "n"}, params={"b": "n", "c": ()})
+    out = layer.apply({"x": np.ones((4, 3))}, {"b": np.arange(3.0), "c": np.array(1.5)})
+    assert out["y"].shape == (4, 3) and out["z"].shape == (4,) and np.all(out["z"] == 3.0)
+    rng = np.random.default_rng(0)
+    cot = {"u": rng.standard_normal((4, 3)), "y": rng.standard_normal((4, 3)), "z": rng.standard_normal(4)}
+    grads = layer.backward({"x": np.ones((4, 3))}, {"b": np.arange(3.0), "c": np.array(1.5)}, cot)
+    np.testing.assert_allclose(grads["b"], cot["y"].sum(0), rtol=1e-12)
+    np.testing.assert_allclose(grads["c"], 2 * cot["z"].sum(), rtol=1e-12)
+    np.testing.assert_allclose(grads["x"], cot["u"], rtol=1e-12)

@@ -239,7 +239,8 @@ class FormulaLayer:
         out = {}
         for eq in self.equations:
             value = self._run(self.forward_kernels[eq.output], args, f"output {eq.output}")
-            out[eq.output] = np.broadcast_to(value, batch + value.shape[value.ndim - len(eq.indices):]).copy()
+            shape = batch + value.shape[value.ndim - len(eq.indices):]
+            out[eq.output] = value if value.shape == shape else np.broadcast_to(value, shape).copy()
         return out
 
     def backward(
