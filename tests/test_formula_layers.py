@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 import sympy as sp
 import torch
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symdl import FormulaError
 from symdl.formula_layers import FormulaLayer, formula_layer
 from symdl.testing import assert_grad_close
+from symdl.testing.formula_strategies import formula_texts
 
 DENSE = "y[i] = sum(W[i, j] * x[j], j) + b[i]"
 MULTI = "A[i] = X1[i] + X2[i]\nP[i] = X1[i] * X2[i]\nQ[i] = X1[i] / X2[i]"
@@ -385,3 +387,24 @@ def test_an_output_that_reads_no_input_still_has_the_batch_axis():
     np.testing.assert_allclose(grads["b"], cot["y"].sum(0), rtol=1e-12)
     np.testing.assert_allclose(grads["c"], 2 * cot["z"].sum(), rtol=1e-12)
     np.testing.assert_allclose(grads["x"], cot["u"], rtol=1e-12)
+
+
+_PLACEHOLDERS = {"XX": "x[i]", "BB": "b[i]", "SS": "sum(W[i, j] * x[j], j)"}
+
+
+@settings(max_examples=25, deadline=None)
+@given(formula_texts(symbols=tuple(_PLACEHOLDERS), max_leaves=4))
+def test_grammar_fuzz_never_crashes_and_never_derives_a_wrong_vjp(body):
+    for placeholder, text in _PLACEHOLDERS.items():
+        body = re.sub(rf"\b{placeholder}\b", text, body)
+    text = "y[i] = " + body
+    declared = {k: v for k, v in {"x": "n", "W": ("n", "n"), "b": "n"}.items() if k + "[" in text}
+    first = "x" if "x" in declared else "b"
+    try:
+        layer = formula_layer(text, inputs={first: declared.pop(first, "n")}, params=declared)
+        proofs = layer.prove()
+        layer.source()
+    except ValueError as error:  # FormulaError, a non-real derivative, a constant no float64 holds
+        assert "\n" not in str(error)
+        return
+    assert not any("refuted" in p.method for p in proofs.values()), (text, proofs)

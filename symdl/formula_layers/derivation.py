@@ -91,6 +91,11 @@ def derive_vjp(
         # Opaque before the output sum is built: Sum() folds factors into a Piecewise, deltas included.
         opaque, table = _opaque(cotangent(eq) * partial)
         contracted = _restore(contract_deltas(_deltas_innermost(_output_sum(eq, opaque)), ranges), table)
+        if contracted.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
+            raise ValueError(
+                f"formula layer: the derivative of {eq.output} by {name} is not a finite real expression "
+                f"({str(contracted)[:80]}); rewrite the equation (e.g. no 0**u)"
+            )
         if contracted.has(sp.KroneckerDelta):
             raise ValueError(
                 f"formula layer: the VJP of {eq.output} by {name} keeps a Kronecker delta after contraction "

@@ -87,12 +87,19 @@ def _decide(difference: sp.Expr) -> tuple[bool | None, str]:
         return None, ""  # expanding or simplifying would not finish in seconds: not shown
     if rational_zero(difference):
         return True, "exact rational-function identity"
+    if 0 < len(difference.atoms(sp.Piecewise)) <= _MAX_FOLDED_PIECEWISE:
+        # One Piecewise of the whole difference: it is 0 when each branch's value is.
+        folded = sp.piecewise_fold(difference)
+        branches = [v for v, _ in folded.args] if isinstance(folded, sp.Piecewise) else [folded]
+        if all(rational_zero(_powers_apart(v)[0]) for v in branches):
+            return True, "each branch an exact rational-function identity"
     if prove_zero(difference, sp.Dummy("unused")):
         return True, "simplifies to 0"
     return None, ""
 
 
 _MAX_EXPANDED_POWER = 6
+_MAX_FOLDED_PIECEWISE = 6  # folding k of them gives up to 2^k branches
 _MAX_SIMPLIFIED_OPS = 400
 
 
