@@ -264,6 +264,7 @@ def test_bad_texts_raise_one_line_formula_errors(text, fragment):
         ({"inputs": {"numpy": "n"}}, "reserved"),
         ({"inputs": {"x": "n", "v_y": "n"}}, "cotangent"),
         ({"inputs": {"x": "n"}, "name": "bad name"}, "layer name"),
+        ({"inputs": {"x": "i"}}, "'i' at column 3 is also a dimension name"),
     ],
 )
 def test_bad_declarations_are_refused(kwargs, fragment):

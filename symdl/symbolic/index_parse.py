@@ -105,6 +105,9 @@ class _IndexBuilder(FormulaBuilder):
                                "index letters must be other names")
         if name.startswith("_"):
             raise FormulaError(f"formula: index '{name}' at {self.at(node)} must not start with '_'")
+        if any(name in axes for axes in self.arrays.values()):
+            raise FormulaError(f"formula: index '{name}' at {self.at(node)} is also a dimension name; "
+                               "use another letter")
 
     def _check_call(self, node: ast.Call) -> None:
         if not (isinstance(node.func, ast.Name) and node.func.id == "sum"):
