@@ -409,3 +409,10 @@ def test_grammar_fuzz_never_crashes_and_never_derives_a_wrong_vjp(body):
         assert "\n" not in str(error)
         return
     assert not any("refuted" in p.method for p in proofs.values()), (text, proofs)
+
+
+@pytest.mark.parametrize("text", ["y[i] = 0 ** x[i]", "y[i] = (-2) ** x[i]"])
+def test_a_derivative_that_is_not_finite_and_real_is_refused_when_built(text):
+    with pytest.raises(ValueError, match="is not a finite real expression") as caught:
+        formula_layer(text, inputs={"x": "n"})
+    assert "\n" not in str(caught.value)

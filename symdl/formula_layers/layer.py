@@ -102,6 +102,8 @@ class FormulaLayer:
         if unused:
             raise FormulaError(f"formula: {unused[0]!r} is declared but no equation uses it")
         self.outputs: dict[str, Axes] = {eq.output: tuple(eq.dims[i] for i in eq.indices) for eq in self.equations}
+        # Derived now: a layer whose derivative cannot be printed is refused when it is built.
+        self._vjps = self._derive()
 
     def __repr__(self) -> str:
         return f"formula_layer({self.text!r}, inputs={self.inputs!r}, params={self.params!r}, name={self.name!r})"
@@ -132,8 +134,7 @@ class FormulaLayer:
                 return eq
         raise ValueError(f"layer {self.name!r} has no output {output!r}; outputs: {', '.join(self.outputs)}")
 
-    @cached_property
-    def _vjps(self) -> dict[str, tuple[tuple[sp.Symbol, ...], tuple[VJPTerm, ...], sp.Expr]]:
+    def _derive(self) -> dict[str, tuple[tuple[sp.Symbol, ...], tuple[VJPTerm, ...], sp.Expr]]:
         out = {}
         for name, axes in self.arrays.items():
             indices = wrt_indices(name, axes, self.equations)
