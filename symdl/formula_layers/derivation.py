@@ -99,7 +99,7 @@ def derive_vjp(
         if contracted.has(sp.KroneckerDelta):
             raise ValueError(
                 f"formula layer: the VJP of {eq.output} by {name} keeps a Kronecker delta after contraction "
-                f"({contracted}); write the equation with one sum per index"
+                f"({str(contracted)[:80]}); write the equation with one sum per index"
             )
         terms.append(VJPTerm(eq, partial, contracted))
     return tuple(terms), sp.Add(*(t.contracted for t in terms))
