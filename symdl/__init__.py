@@ -23,6 +23,7 @@ from .version import __version__
 if TYPE_CHECKING:
     from . import graph, metrics, testing
     from .codegen.kernel import Kernel, compile_kernel
+    from .formula_layers import FormulaLayer, formula_layer
     from .layers import batchnorm, dropout, init_schemes
     from .metrics import metric
     from .network.model import CompiledNetwork, Network
@@ -54,6 +55,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Definition": ("symdl.rulebook", "Definition"),
     "EarlyStopping": ("symdl.training", "EarlyStopping"),
     "FormulaError": ("symdl.symbolic.parse", "FormulaError"),
+    "FormulaLayer": ("symdl.formula_layers", "FormulaLayer"),
     "History": ("symdl.training", "History"),
     "Kernel": ("symdl.codegen.kernel", "Kernel"),
     "Kink": ("symdl.rulebook", "Kink"),
@@ -69,6 +71,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "display": ("symdl.report.display", None),
     "dropout": ("symdl.layers.dropout", None),
     "fit": ("symdl.training", "fit"),
+    "formula_layer": ("symdl.formula_layers", "formula_layer"),
     "formula_rule": ("symdl.rulebook", "formula_rule"),
     "graph": ("symdl.graph", None),
     "init_schemes": ("symdl.layers.init_schemes", None),
@@ -90,7 +93,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 # Subpackages reachable as attributes (``symdl.export.to_jax`` after ``import symdl``), also on first use.
 _SUBPACKAGES = frozenset(
-    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "numbers", "optim",
+    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "formula_layers", "layers", "network", "numbers", "optim",
      "report", "rulebook", "saving", "symbolic", "training", "verify"}
 )
 
@@ -100,6 +103,7 @@ __all__ = [
     "Definition",
     "EarlyStopping",
     "FormulaError",
+    "FormulaLayer",
     "History",
     "Kernel",
     "Kink",
@@ -115,6 +119,7 @@ __all__ = [
     "display",
     "dropout",
     "fit",
+    "formula_layer",
     "formula_rule",
     "graph",
     "init_schemes",

@@ -16,9 +16,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # today's public names (issue 12): each must stay importable as `from symdl import X`
 PUBLIC = [
-    "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "EarlyStopping", "FormulaError", "History", "Kernel", "Kink",
+    "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "EarlyStopping", "FormulaError", "FormulaLayer", "History", "Kernel", "Kink",
     "Network", "Param", "Proof", "Rule", "RuleReport", "SavedModel", "VectorRule", "batchnorm", "compile_kernel",
-    "display", "dropout", "fit", "formula_rule", "graph", "init_schemes", "load", "metric", "metrics", "optimizer", "parse",
+    "display", "dropout", "fit", "formula_layer", "formula_rule", "graph", "init_schemes", "load", "metric", "metrics",
+    "optimizer", "parse",
     "prove_zero", "register", "rule", "rule_params", "rules", "save", "testing", "verify_rule", "verify_rules",
     "__version__",
 ]
@@ -29,6 +30,7 @@ WHERE = {
     "Proof": "symdl.symbolic.proof", "prove_zero": "symdl.symbolic.proof", "VectorRule": "symdl.rulebook.vector_rule",
     "RuleReport": "symdl.verify.rules", "verify_rule": "symdl.verify.rules", "verify_rules": "symdl.verify.rules",
     "metric": "symdl.metrics",
+    "formula_layer": "symdl.formula_layers", "FormulaLayer": "symdl.formula_layers",
     "optimizer": "symdl.optim.registry",
 }
 

@@ -17,7 +17,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     from ..rulebook.registry import registered_equivalent
     from ..symbolic.rewrite import describe_stable_form
     from ..verify.rules import typed_form_instability, verify_rule
+    from .check_layer import check_formula_layer, is_layer_equation
 
+    if is_layer_equation(args.target):
+        return check_formula_layer(args)
     r = build_rule(args)
     if not r.element_wise:
         raise UsageError(f"check applies to element-wise rules and formulas; {args.target!r} is a vector rule")

@@ -105,7 +105,8 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         help="continuity, kinks and numeric checks of a rule or a formula",
         description="Jumps of the value and of the derivative at every piecewise boundary (exact, with the "
         "parameter values that remove them), the kinks, and — when every parameter has a value — the "
-        "finite-difference, accuracy and stability checks of the generated code. Exit 1 if one fails.",
+        "finite-difference, accuracy and stability checks of the generated code. Exit 1 if one fails. "
+        "A layer's equations ('y[i] = sum(W[i, j] * x[j], j)') get their VJPs proven and their singularities listed.",
     )
     commands.add_parser(
         "codegen", fill=_add_codegen_arguments,

@@ -127,11 +127,52 @@ def place(arr: np.ndarray, slots: tuple[int, ...], depth: int) -> np.ndarray:
 
 
 class _IndexPrinter(SymdlNumpyPrinter):
-    def __init__(self, slots: Mapping[sp.Symbol, int], depth: int, row_scalars: Sequence[sp.Symbol]) -> None:
+    def __init__(
+        self, slots: Mapping[sp.Symbol, int], depth: int, row_scalars: Sequence[sp.Symbol], einsum: bool = False
+    ) -> None:
         super().__init__()
         self.slots = slots
         self.depth = depth
         self.row_scalars = set(row_scalars)
+        self.einsum = einsum
+
+    def labels(self) -> str:
+        """One einsum label per trailing axis of the layout."""
+        return "abcdefghijklmnopqrstuvwxyz"[: self.depth]
+
+    def _operand(self, factor: sp.Expr) -> tuple[str, str]:
+        """(code, einsum labels) of one factor: an array by its own axes, anything else over the whole layout."""
+        letters = self.labels()
+        if isinstance(factor, sp.Indexed) and all(i in self.slots for i in factor.indices):
+            return str(factor.base.label), "".join(letters[self.slots[i] + self.depth] for i in factor.indices)
+        if isinstance(factor, sp.Symbol) and factor in self.row_scalars:
+            return factor.name, ""
+        return self._print(factor), letters
+
+    def einsum_product(self, factors: Sequence[sp.Expr], summed: Sequence[int], leading: bool = True) -> str:
+        """Π factors summed over the slots ``summed`` (and the batch axes unless ``leading``), in the whole layout.
+
+        Arrays enter by their own axes, so numpy contracts them with BLAS; axes
+        the result lacks come back as size 1.
+        """
+        operands = [self._operand(f) for f in factors]
+        present = {c for _, labels in operands for c in labels}
+        letters = self.labels()
+        kept = [c for k, c in enumerate(letters) if c in present and k - self.depth not in summed]
+        missing = tuple(k - self.depth for k, c in enumerate(letters) if c not in kept)
+        spec = ",".join("..." + labels for _, labels in operands) + "->" + ("..." if leading else "") + "".join(kept)
+        text = f"numpy.einsum('{spec}', {', '.join(code for code, _ in operands)}, optimize=True)"
+        return f"numpy.expand_dims({text}, {missing!r})" if missing else text
+
+    def _einsum_sum(self, expr: sp.Sum) -> str | None:
+        """Σ_{j…} Π f as numpy.einsum (a BLAS contraction, no broadcast product in memory), when ≥ 2 factors use j…."""
+        indices = [limit[0] for limit in expr.limits]
+        inside = [f for f in sp.Mul.make_args(expr.function) if f.has(*indices)]
+        outside = [f for f in sp.Mul.make_args(expr.function) if not f.has(*indices)]
+        if len(inside) < 2:
+            return None
+        summed = self.einsum_product(inside, sorted({self._slot(index) for index in indices}))
+        return f"{self._print(sp.Mul(*outside))}*{summed}" if outside else summed
 
     def _slot(self, index: sp.Expr) -> int:
         if index not in self.slots:
@@ -148,12 +189,16 @@ class _IndexPrinter(SymdlNumpyPrinter):
         return f"_place({expr.base.label}, {slots!r}, {self.depth})"
 
     def _print_Sum(self, expr: sp.Sum) -> str:
-        if len(expr.limits) > 1:
-            return self._print(sp.Sum(sp.Sum(expr.function, expr.limits[0]), *expr.limits[1:]))
-        index = expr.limits[0][0]
-        if not expr.function.has(index):
-            raise ValueError(f"summand of {expr} does not depend on {index}")
-        return f"numpy.sum({self._print(expr.function)}, axis={self._slot(index)}, keepdims=True)"
+        for index, *_ in expr.limits:
+            if not expr.function.has(index):
+                raise ValueError(f"summand of {expr} does not depend on {index}")
+        if self.einsum and (contracted := self._einsum_sum(expr)) is not None:
+            return contracted
+        # Innermost limit first; SymPy would merge a nested Sum(Sum(f, a), b) back into one Sum.
+        text = self._print(expr.function)
+        for index, *_ in expr.limits:
+            text = f"numpy.sum({text}, axis={self._slot(index)}, keepdims=True)"
+        return text
 
     def _print_log(self, expr: sp.log) -> str:
         arg = expr.args[0]
@@ -204,6 +249,7 @@ def compile_index_kernel(
     name: str,
     *,
     reduce_leading: bool = False,
+    einsum: bool = False,
 ) -> Kernel:
     """f(*arrays) = expr with output indices ``output`` as a numpy kernel.
 
@@ -213,9 +259,13 @@ def compile_index_kernel(
     Axes at slots of non-output indices must have been summed (size 1); they
     are dropped. With ``reduce_leading`` the result is summed over all
     leading (batch) axes — the VJP of a parameter shared across the batch.
+
+    With ``einsum``, a sum of a product Σ_j Π f prints as ``numpy.einsum``
+    (and so does a product summed over the batch with ``reduce_leading``):
+    a contraction instead of the broadcast product held in memory.
     """
     depth = max(-s for s in slots.values())
-    printer = _IndexPrinter(slots, depth, [a for a in arrays if isinstance(a, sp.Symbol)])
+    printer = _IndexPrinter(slots, depth, [a for a in arrays if isinstance(a, sp.Symbol)], einsum)
     names = [a.name if isinstance(a, sp.Symbol) else str(a.label) for a in arrays]
     out_slots = [slots[i] for i in output]
     take = ", ".join(":" if -k in out_slots else "0" for k in range(depth, 0, -1))
@@ -231,8 +281,15 @@ def compile_index_kernel(
         use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), optimizations="basic", ignore=tuple(bound)
     )
     lines += [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
-    lines.append(f"    _out = numpy.asarray({printer.doprint(body)})")
-    lines.append(f"    _out = _out[..., {take}]")
+    factors = sp.Mul.make_args(body)
+    if einsum and reduce_leading and len(factors) > 1 and not any(f.is_number for f in factors):
+        # Σ over the batch of a product: one contraction, the batch axes summed by einsum itself.
+        lines.append(f"    _out = {printer.einsum_product(factors, (), leading=False)}")
+        lines.append(f"    _out = _out[{take}]")
+        reduce_leading = False
+    else:
+        lines.append(f"    _out = numpy.asarray({printer.doprint(body)})")
+        lines.append(f"    _out = _out[..., {take}]")
     if reduce_leading:
         lines.append(f"    _out = numpy.sum(_out, axis=tuple(range(_out.ndim - {len(output)})))")
     lines.append("    return _out.astype(_dtype, copy=False)")
