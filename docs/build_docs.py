@@ -44,6 +44,7 @@ MODULES: tuple[str, ...] = (
     "symdl.network",
     "symdl.training",
     "symdl.saving",
+    "symdl.budget",
     "symdl.backprop.equations",
     "symdl.backprop.index_proofs",
     "symdl.layers.batchnorm",

@@ -89,7 +89,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 # Subpackages reachable as attributes (``symdl.export.to_jax`` after ``import symdl``), also on first use.
 _SUBPACKAGES = frozenset(
-    {"arguments", "atomic", "backends", "backprop", "cli", "codegen", "export", "layers", "network", "numbers", "optim",
+    {"arguments", "atomic", "backends", "budget", "backprop", "cli", "codegen", "export", "layers", "network", "numbers", "optim",
      "report", "rulebook", "saving", "symbolic", "training", "verify"}
 )
 

@@ -6,13 +6,18 @@ import argparse
 import json
 
 from ..report.display import failure_details, report_row
+from .bounded import bounded, describe
 from .common import EXIT_FAILED, EXIT_OK, UsageError, build_rule, out, report_json
 
 __all__ = ["cmd_check"]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values."""
+    """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values, within ``--time-limit``."""
+    return bounded(args, describe("checking", args.target), _check, args)
+
+
+def _check(args: argparse.Namespace) -> int:
     from ..rulebook.continuity import boundary_properties
     from ..rulebook.registry import registered_equivalent
     from ..symbolic.rewrite import describe_stable_form

@@ -6,6 +6,7 @@ import argparse
 from typing import NoReturn
 
 from ..verify.rules import MAX_POINTS
+from .bounded import add_time_limit_argument
 from .common import PROG, UsageError, add_network_arguments
 
 __all__ = ["FORMATS", "REPORT_DEFAULT_FORMATS", "backend_choices", "build_parser"]
@@ -46,9 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Derive, prove, compile and verify the mathematics of neural networks.",
-        epilog="Exit status: 0 success, 1 a verified rule failed, 2 bad input, 130 interrupted.",
+        epilog="Exit status: 0 success, 1 a verified rule failed, 2 bad input or --time-limit reached, "
+        "3 internal error (--debug shows it), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error (anywhere on the line)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     listing = commands.add_parser("list", help="every rule with its kind, parameters and formula")
@@ -61,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_arguments(derive)
     derive.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    add_time_limit_argument(derive)
 
     check = commands.add_parser(
         "check",
@@ -71,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_arguments(check)
     check.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_time_limit_argument(check)
 
     codegen = commands.add_parser(
         "codegen",
@@ -80,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "and train_step. The output is deterministic and passes 'ruff check'.",
     )
     _add_codegen_arguments(codegen)
+    add_time_limit_argument(codegen)
 
     verify = commands.add_parser(
         "verify",
@@ -107,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(exit 2) before anything is written; a failed PDF build keeps the other files (exit 1).",
     )
     _add_report_arguments(report)
+    add_time_limit_argument(report)
     from .training import add_evaluate_arguments, add_train_arguments
 
     add_train_arguments(commands.add_parser(
