@@ -7,7 +7,15 @@ import json
 
 from ..report.display import failure_details, report_row
 from .bounded import bounded, describe
-from .common import EXIT_FAILED, EXIT_OK, UsageError, build_rule, out, report_json
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    build_rule,
+    input_symbol,
+    out,
+    report_json,
+)
 
 __all__ = ["cmd_check"]
 
@@ -26,6 +34,11 @@ def _check(args: argparse.Namespace) -> int:
     r = build_rule(args)
     if not r.element_wise:
         raise UsageError(f"check applies to element-wise rules and formulas; {args.target!r} is a vector rule")
+    if args.wrt is not None and input_symbol(r, args.wrt) != r.wrt:  # an unknown input: one line naming the inputs
+        raise UsageError(
+            f"check examines {r.name!r} by its input {r.wrt} (continuity and kinks in {r.wrt}, the checks of "
+            f"d/d{r.wrt}); --wrt {args.wrt} is not supported here: 'symdl derive {r.name} --wrt {args.wrt}' derives by it"
+        )
     properties = boundary_properties(r)
     symbolic = list(r.derivation().symbolic_params)
     report = None if symbolic else verify_rule(r, points=100)

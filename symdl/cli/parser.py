@@ -198,9 +198,10 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
         "--formula", action="append", default=[], metavar="TEXT", help="a formula in z to derive too (repeatable)"
     )
     net = command.add_argument_group("the backprop section's network")
-    net.add_argument("--layers", default="2,3,1", metavar="N0,N1,...,NL", help="widths (default: 2,3,1)")
-    net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
-    net.add_argument("--loss", default="mse", metavar="RULE", help="loss (default: mse)")
+    # default None: given without the backprop item, they are refused (symdl.cli.report.REPORT_NETWORK_DEFAULTS)
+    net.add_argument("--layers", metavar="N0,N1,...,NL", help="widths (default: 2,3,1)")
+    net.add_argument("--activation", metavar="RULE", help="hidden activation (default: tanh)")
+    net.add_argument("--loss", metavar="RULE", help="loss (default: mse)")
     command.add_argument("--no-plots", action="store_true", help="leave out the plots")
     command.add_argument("--no-verify", action="store_true", help="leave out the numeric checks (faster)")
     command.add_argument(

@@ -21,7 +21,7 @@ from .common import (
     write,
 )
 
-__all__ = ["cmd_report"]
+__all__ = ["REPORT_NETWORK_DEFAULTS", "cmd_report"]
 
 
 def _report_names(args: argparse.Namespace) -> list[str] | None:
@@ -59,6 +59,21 @@ def _report_directory(path: str) -> None:
             pass
     except OSError as error:
         raise UsageError(f"-o {path}: cannot write in this directory ({error.strerror or error})") from None
+
+
+#: The backprop section's network when --layers, --activation and --loss are not given.
+REPORT_NETWORK_DEFAULTS = {"layers": "2,3,1", "activation": "tanh", "loss": "mse"}
+
+
+def _network_flags(args: argparse.Namespace, names: list[str] | None) -> None:
+    """Refuse the network flags when the backprop section is not asked for; else fill in their defaults."""
+    given = [flag for flag in REPORT_NETWORK_DEFAULTS if getattr(args, flag) is not None]
+    if given and names is not None and "backprop" not in names:
+        raise UsageError(f"--{given[0]} describes the network of the backprop section, which was not asked for; "
+                         "add the item 'backprop' or leave the flag out")
+    for flag, default in REPORT_NETWORK_DEFAULTS.items():
+        if getattr(args, flag) is None:
+            setattr(args, flag, default)
 
 
 def _plots_available() -> bool:
@@ -118,6 +133,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if "pdf" in formats and (problem := pdf_available()):
         raise UsageError(problem)
     names = _report_names(args)
+    _network_flags(args, names)
     layers = parse_layers(args.layers)
     if names is None or "backprop" in names:
         from ..network.model import Network
