@@ -25,8 +25,8 @@ __all__ = ["MAX_LIFTED", "StructuralChecks"]
 MAX_LIFTED = 64
 
 
-_FLOAT_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-                  ast.Eq: operator.eq}
+_FLOAT_COMPARE = {sp.Lt: operator.lt, sp.Le: operator.le, sp.Gt: operator.gt, sp.Ge: operator.ge, sp.Eq: operator.eq,
+                  sp.Ne: operator.ne}
 
 
 def _comparisons(condition: sp.Basic, seen: dict[sp.Basic, int]) -> int:
@@ -57,15 +57,18 @@ class StructuralChecks:
         the builder has each constant's value already. Two constants clearly apart give true or false; a
         comparison of a symbol with a non-numeric constant is kept as written (SymPy could not decide it).
         """
-        compare = _COMPARE[op]
+        return self._relate(_COMPARE[op], left, right)
+
+    def _relate(self, relation: type, left: sp.Expr, right: sp.Expr) -> Boolean:
+        """``relation(left, right)`` (sp.Lt, sp.Eq, …) built as :meth:`_compare` says."""
         constant = self.constant(left), self.constant(right)
         if all(constant):
             a, b = self._approx(left), self._approx(right)  # Floats of 30 digits and any exponent
             if bool(abs(a - b) > 1e-20 * max(abs(a), abs(b))):
-                return sp.true if bool(_FLOAT_COMPARE[op](a, b)) else sp.false
+                return sp.true if bool(_FLOAT_COMPARE[relation](a, b)) else sp.false
         elif (constant[0] and not left.is_Number) or (constant[1] and not right.is_Number):
-            return compare(left, right, evaluate=False)
-        return compare(left, right)
+            return relation(left, right, evaluate=False)
+        return relation(left, right)
 
     def _extreme_constant(self, args: list[sp.Expr], largest: bool) -> list[sp.Expr]:
         """``args`` with the constants among them reduced to the one max (or min) would keep, by their Floats.
@@ -109,7 +112,7 @@ class StructuralChecks:
         piece = min(relation.atoms(sp.Piecewise), key=sp.count_ops)  # an innermost one: its parts hold none
         cases, before = [], []
         for expr, cond in piece.args:
-            branch = relation.xreplace({piece: expr})
+            branch = self._relate(type(relation), *(side.xreplace({piece: expr}) for side in relation.args))
             if isinstance(branch, sp.core.relational.Relational) and branch.has(sp.Piecewise):
                 branch = self._lift_relation(branch)
             cases.append(sp.And(cond, *[sp.Not(c) for c in before], branch))
