@@ -49,3 +49,18 @@ def test_codegen_refuses_it_with_one_line_and_no_file(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "does not fit float32" in err
     assert not target.exists()
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "elu", "celu"])
+def test_a_rule_kernel_refuses_a_dtype_its_parameter_overflows(name):
+    r = symdl.rule(name, alpha=1e300)
+    # celu's derivative, exp(z/alpha) for z < 0, holds only 1/alpha, which float32 rounds harmlessly to 0
+    for kernel in (r.numeric(), *([r.numeric_derivative()] if name != "celu" else [])):
+        with pytest.raises(ValueError, match=r"the constant 1e\+300 it holds does not fit float32"):
+            kernel(np.float32([1.0, -1.0]))
+        assert np.all(np.isfinite(kernel(np.float64([1.0, -1e-300]))))  # float64 holds it
+
+
+def test_an_ordinary_kernel_pays_nothing_and_keeps_float32():
+    kernel = symdl.rule("leaky_relu", alpha=0.01).numeric()
+    assert kernel.largest < 2 and kernel(np.float32([1.0])).dtype == np.float32
