@@ -79,6 +79,15 @@ def test_constants_far_beyond_float_are_compared_without_evalf(text):
     assert seconds(text) <= 0.1
 
 
+def test_constants_equal_to_20_digits_are_refused_not_proven():
+    # SymPy spent minutes in Piecewise.eval proving 1 == (pi**pi)**erfc(370433) (found by bench/fuzz_cli.py)
+    text = "(erfc(370433) if (not ((+(+1)) == ((pi ^ pi) ^ erfc(370433)))) else (-1))"
+    with pytest.raises(FormulaError, match="equal to at least 20 digits"):
+        parse(text)
+    assert seconds(text) <= 0.1
+    assert parse("where(sqrt(2)**2 == 2, z, 1)") == z  # identical once built: decided
+
+
 def test_constant_comparisons_decide_as_sympy_does():
     assert parse("where(1 < 2, z, 3)") == z
     assert parse("where(exp(-1e300) > 0, z, 1)") == z

@@ -57,15 +57,20 @@ class StructuralChecks:
         the builder has each constant's value already. Two constants clearly apart give true or false; a
         comparison of a symbol with a non-numeric constant is kept as written (SymPy could not decide it).
         """
-        return self._relate(_COMPARE[op], left, right)
+        return self._relate(_COMPARE[op], left, right, node)
 
-    def _relate(self, relation: type, left: sp.Expr, right: sp.Expr) -> Boolean:
+    def _relate(self, relation: type, left: sp.Expr, right: sp.Expr, node: ast.AST) -> Boolean:
         """``relation(left, right)`` (sp.Lt, sp.Eq, …) built as :meth:`_compare` says."""
         constant = self.constant(left), self.constant(right)
         if all(constant):
             a, b = self._approx(left), self._approx(right)  # Floats of 30 digits and any exponent
             if bool(abs(a - b) > 1e-20 * max(abs(a), abs(b))):
                 return sp.true if bool(_FLOAT_COMPARE[relation](a, b)) else sp.false
+            if left != right:  # equal to 20 digits: SymPy would try to prove it, which can take minutes
+                raise self.error(
+                    node, "compares two different constants equal to at least 20 digits; symdl does not decide such "
+                    "a comparison (it could take SymPy minutes): write the constants as numbers"
+                )
         elif (constant[0] and not left.is_Number) or (constant[1] and not right.is_Number):
             return relation(left, right, evaluate=False)
         return relation(left, right)
@@ -98,7 +103,7 @@ class StructuralChecks:
         lifted: dict[sp.Basic, Boolean] = {}
         for relation in condition.atoms(sp.core.relational.Relational):
             if relation.has(sp.Piecewise):
-                lifted[relation] = self._lift_relation(relation)
+                lifted[relation] = self._lift_relation(relation, node)
         result = condition.xreplace(lifted)
         count = _comparisons(result, {})
         if count > MAX_LIFTED:
@@ -108,13 +113,13 @@ class StructuralChecks:
             )
         return result
 
-    def _lift_relation(self, relation: Boolean) -> Boolean:
+    def _lift_relation(self, relation: Boolean, node: ast.AST) -> Boolean:
         piece = min(relation.atoms(sp.Piecewise), key=sp.count_ops)  # an innermost one: its parts hold none
         cases, before = [], []
         for expr, cond in piece.args:
-            branch = self._relate(type(relation), *(side.xreplace({piece: expr}) for side in relation.args))
+            branch = self._relate(type(relation), *(side.xreplace({piece: expr}) for side in relation.args), node)
             if isinstance(branch, sp.core.relational.Relational) and branch.has(sp.Piecewise):
-                branch = self._lift_relation(branch)
+                branch = self._lift_relation(branch, node)
             cases.append(sp.And(cond, *[sp.Not(c) for c in before], branch))
             before.append(cond)
         return sp.Or(*cases)
