@@ -86,12 +86,14 @@ def run_captured(
     sys.stdout.flush()
     sys.stderr.flush()
     read_end, write_end = os.pipe()
+    parent = os.getpid()
     with warnings.catch_warnings():
         # JAX warns at every fork once loaded (its threads do not survive one); the worker runs SymPy, not JAX's runtime.
         warnings.simplefilter("ignore", RuntimeWarning)
         pid = os.fork()
     if pid == 0:  # the worker: never returns into the caller's code
         os.close(read_end)
+        _die_with(parent)
         _work(write_end, fn, args, kwargs, capture)
     os.close(write_end)
     try:
@@ -105,6 +107,16 @@ def run_captured(
         error.add_note(f"raised in the worker process:\n{trace.rstrip()}")
         raise error
     return value, captured
+
+
+def _die_with(parent: int) -> None:
+    """Linux: the worker is killed when the caller dies (SIGTERM, SIGKILL), so it never runs on alone."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the caller died before prctl took effect
+        os._exit(1)
 
 
 def _work(write_end: int, fn: Callable[..., Any], args: tuple, kwargs: dict, capture: bool) -> None:

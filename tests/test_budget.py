@@ -162,3 +162,28 @@ def test_errors_are_explained():
         assert "4300 digits" in explain(error) and "set_int_max_str_digits" not in explain(error)
     assert "too deeply" in explain(RecursionError("maximum recursion depth exceeded"))
     assert explain(ValueError("plain")) == "plain"
+
+
+def test_the_worker_dies_with_its_caller(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import os\nfrom symdl.budget import run_within\n"
+            "run_within(60, lambda: (print(os.getpid(), flush=True), sum(range(10**13))))\n")
+    caller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": os.getcwd()})
+    with caller:
+        worker = int(caller.stdout.readline())
+        caller.kill()  # SIGKILL: the caller cannot clean up; the kernel ends the worker (PR_SET_PDEATHSIG)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{worker}/status") as status:
+                if any(line.startswith("State:") and "Z" in line for line in status):
+                    break  # a zombie: dead, waiting for init to reap it
+        except FileNotFoundError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the worker outlived its caller")
