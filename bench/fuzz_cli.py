@@ -1,10 +1,11 @@
 """Fuzz the CLI with grammar-generated formulas: counts of exits, every broken guarantee, the slowest formulas.
 
-Run by hand: ``python bench/fuzz_cli.py [--examples N] [--leaves L] [--seed S]``.
+Run by hand: ``python bench/fuzz_cli.py [--examples N] [--leaves L] [--seed S] [--time-limit S]``.
 For each of derive, check, codegen and report --formula it draws N formulas
 from :func:`symdl.testing.formula_strategies.formula_texts` and runs the
 command in-process (tests/cli_fuzz_driver.py), checking exit 0/1/2, one error
-line on exit 2, no traceback and no file left on failure. The results are
+line on exit 2, no traceback, no file left on failure, and each run ending
+within its ``--time-limit`` (plus 5 s). The results are
 recorded by hand in docs/testing.md.
 """
 
@@ -32,12 +33,14 @@ def main() -> int:
     parser.add_argument("--commands", default=",".join(COMMANDS))
     parser.add_argument("--trace", action="store_true", help="name each formula on stderr before it runs")
     parser.add_argument("--seed", type=int, default=18, help="hypothesis seed (0: derandomized)")
+    parser.add_argument("--time-limit", type=float, default=10.0,
+                        help="each run's --time-limit (default 10); a run past it plus 5 s is a broken guarantee")
     args = parser.parse_args()
     random.seed(args.seed)
     seeded = seed(args.seed) if args.seed else (lambda f: f)
     broken, slow, failed = [], [], []
     for command in args.commands.split(","):
-        codes: Counter[int] = Counter()
+        codes: Counter[int | str] = Counter()
         start = time.perf_counter()
 
         @settings(max_examples=args.examples, deadline=None, database=None, derandomize=args.seed == 0,
@@ -47,18 +50,25 @@ def main() -> int:
         def fuzz(text: str) -> None:
             if args.trace:
                 print(f"  … {command} {text!r}", file=sys.stderr, flush=True)
-            outcome = run(command, text)
+            outcome = run(command, text, time_limit=args.time_limit)
             codes[outcome.code] += 1
+            if "took longer than the time limit" in outcome.err:
+                codes["stopped"] += 1
             slow.append((outcome.seconds, command, text, outcome.code))
             if outcome.code == 1 and len(failed) < 200:
                 failed.append((command, text, outcome.out.strip().splitlines()[-1:] or [""]))
-            if found := problems(outcome):
+            found = problems(outcome)
+            # report reads the formula, then builds its section: one limit each
+            if outcome.seconds > args.time_limit * (2 if command == "report" else 1) + 5:
+                found.append(f"ran {outcome.seconds:.1f} s, past its --time-limit {args.time_limit:g}")
+            if found:
                 broken.append((command, text, found))
 
         fuzz()
         total = sum(codes.values())
         print(f"{command:8s} {total:5d} runs in {time.perf_counter() - start:7.1f} s: "
-              + ", ".join(f"exit {c}: {n}" for c, n in sorted(codes.items())), flush=True)
+              + ", ".join(f"exit {c}: {n}" if isinstance(c, int) else f"{c} by the limit: {n}"
+                        for c, n in sorted(codes.items(), key=str)), flush=True)
     print(f"\n{len(broken)} broken guarantees")
     for command, text, found in broken:
         print(f"  {command} {text!r}: {'; '.join(found)}")

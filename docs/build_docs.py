@@ -48,6 +48,7 @@ MODULES: tuple[str, ...] = (
     "symdl.graph.index_proofs",
     "symdl.training",
     "symdl.saving",
+    "symdl.budget",
     "symdl.backprop.equations",
     "symdl.backprop.index_proofs",
     "symdl.layers.batchnorm",

@@ -39,14 +39,17 @@ def argv_for(command: str, formula: str, folder: str) -> list[str]:
     return [command, formula]
 
 
-def run(command: str, formula: str) -> Outcome:
-    """``symdl COMMAND FORMULA`` in this process, its output captured, in a fresh directory."""
+def run(command: str, formula: str, time_limit: float | None = None) -> Outcome:
+    """``symdl COMMAND FORMULA [--time-limit S]`` in this process, its output captured, in a fresh directory."""
     with tempfile.TemporaryDirectory(prefix="symdl-fuzz-") as folder:
         out, err = io.StringIO(), io.StringIO()
+        argv = argv_for(command, formula, folder)
+        if time_limit is not None and command != "verify":
+            argv += ["--time-limit", str(time_limit)]
         start = time.perf_counter()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                code = main(argv_for(command, formula, folder))
+                code = main(argv)
             except BaseException as error:  # noqa: BLE001 - reported as a failed check, with its type
                 code = -1
                 err.write(f"Traceback: {type(error).__name__}: {error}\n")

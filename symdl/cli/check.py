@@ -6,13 +6,26 @@ import argparse
 import json
 
 from ..report.display import failure_details, report_row
-from .common import EXIT_FAILED, EXIT_OK, UsageError, build_rule, out, report_json
+from .bounded import bounded, describe
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    build_rule,
+    input_symbol,
+    out,
+    report_json,
+)
 
 __all__ = ["cmd_check"]
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values."""
+    """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values, within ``--time-limit``."""
+    return bounded(args, describe("checking", args.target), _check, args)
+
+
+def _check(args: argparse.Namespace) -> int:
     from ..rulebook.continuity import boundary_properties
     from ..rulebook.registry import registered_equivalent
     from ..symbolic.rewrite import describe_stable_form
@@ -24,6 +37,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     r = build_rule(args)
     if not r.element_wise:
         raise UsageError(f"check applies to element-wise rules and formulas; {args.target!r} is a vector rule")
+    if args.wrt is not None and input_symbol(r, args.wrt) != r.wrt:  # an unknown input: one line naming the inputs
+        raise UsageError(
+            f"check examines {r.name!r} by its input {r.wrt} (continuity and kinks in {r.wrt}, the checks of "
+            f"d/d{r.wrt}); --wrt {args.wrt} is not supported here: 'symdl derive {r.name} --wrt {args.wrt}' derives by it"
+        )
     properties = boundary_properties(r)
     symbolic = list(r.derivation().symbolic_params)
     report = None if symbolic else verify_rule(r, points=100)

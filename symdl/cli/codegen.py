@@ -7,6 +7,7 @@ import os
 import sys
 from typing import Any
 
+from .bounded import bounded, describe
 from .common import (
     EXIT_OK,
     UsageError,
@@ -109,7 +110,8 @@ def _write_atomically(path: str, text: str) -> None:
 
 def cmd_codegen(args: argparse.Namespace) -> int:
     """``symdl codegen``: a standalone module for a rule, a formula or a network, written to -o."""
-    source = _codegen_source(args)
+    what = describe("generating code for", args.target) if args.layers is None else f"generating code for --layers {args.layers}"
+    source = bounded(args, what, _codegen_source, args)
     if args.output == "-":
         sys.stdout.write(source)
     else:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "add_network_arguments",
     "EXIT_FAILED",
+    "EXIT_INTERNAL",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_USAGE",
@@ -44,6 +45,7 @@ PROG = "symdl"
 
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_INTERNAL = 3  # a bug: one line saying so; --debug shows the traceback
 
 
 class UsageError(Exception):

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from ..rulebook.derivation import Derivation
+from .bounded import bounded, describe
 from .common import EXIT_OK, UsageError, build_rule, input_symbol, out
 
 __all__ = ["cmd_derive"]
@@ -62,7 +63,11 @@ def _print_python(derivation: Derivation) -> None:
 
 
 def cmd_derive(args: argparse.Namespace) -> int:
-    """``symdl derive``: the rule's derivation by ``--wrt`` as text, LaTeX, JSON or its numpy kernels."""
+    """``symdl derive``: the rule's derivation by ``--wrt`` as text, LaTeX, JSON or its numpy kernels, within ``--time-limit``."""
+    return bounded(args, describe("deriving", args.target), _derive, args)
+
+
+def _derive(args: argparse.Namespace) -> int:
     r = build_rule(args)
     var = input_symbol(r, args.wrt)
     derivation = r.derivation(var)

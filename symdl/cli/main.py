@@ -1,8 +1,9 @@
 """The ``symdl`` command: list the rules, derive one (or a formula), check, generate code, verify, write reports.
 
 ``main(argv)`` returns the exit status instead of exiting, so it can be called
-from Python: 0 success, 1 a verified rule failed, 2 bad input (one line
-``symdl: error: …`` on stderr, never a traceback), 130 interrupted.
+from Python: 0 success, 1 a verified rule failed, 2 bad input or work past
+``--time-limit`` (one line ``symdl: error: …`` on stderr, never a traceback),
+3 an internal error (one line; ``--debug`` shows the traceback), 130 interrupted.
 User formula text goes only to :func:`symdl.formula_rule` (the safe parser),
 never to ``eval``/``sympify``. Each subcommand lives in its own module
 (:mod:`~symdl.cli.listing`, :mod:`~symdl.cli.derive`, :mod:`~symdl.cli.check`,
@@ -18,8 +19,10 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from ..budget import WorkerDied
 from .common import (
     EXIT_FAILED,
+    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -28,6 +31,7 @@ from .common import (
     one_line,
     write,
 )
+from .errors import MEMORY_HINT, explain
 from .parser import build_parser
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -110,9 +114,22 @@ def _silence_stdout() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``symdl`` command with ``argv`` (default ``sys.argv[1:]``) and return its exit status."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in arguments  # anywhere on the line: tracebacks instead of one-line errors
+    try:
+        return _run([a for a in arguments if a != "--debug"], debug)
+    except Exception as error:  # not the input's fault: a bug in symdl (or SymPy), said so on one line
+        if debug:
+            raise
+        write(sys.stderr, f"{PROG}: internal error ({type(error).__name__}: {one_line(error)}); "
+                          f"this is a bug in symdl: rerun with --debug for the traceback and report it")
+        return EXIT_INTERNAL
+
+
+def _run(arguments: list[str], debug: bool) -> int:
     try:
         try:
-            args = build_parser(lazy=True).parse_args(list(sys.argv[1:] if argv is None else argv))
+            args = build_parser(lazy=True).parse_args(arguments)
         except SystemExit as exit_:  # --help and --version
             return exit_.code if isinstance(exit_.code, int) else EXIT_OK
         return COMMANDS[args.command](args)
@@ -120,9 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _error(error)
     # Every library error is the user's input (names, parameters, formulas), reported on one line.
     except (ValueError, TypeError, ArithmeticError, RecursionError) as error:
-        return _error(error)
-    except MemoryError as error:  # e.g. widths whose weight matrices do not fit: the input, too
-        return _error(f"not enough memory for this input ({one_line(error) or 'MemoryError'}); try smaller widths")
+        if debug:
+            raise
+        return _error(explain(error))
+    except MemoryError:  # widths whose matrices do not fit, or SymPy/mpmath evaluating a constant such as exp(1e15)
+        if debug:
+            raise
+        return _error(f"ran out of memory on this input: {MEMORY_HINT}")
+    except WorkerDied as error:
+        return _error(f"{one_line(error)}: {MEMORY_HINT}")
     except KeyboardInterrupt:
         write(sys.stderr, f"{PROG}: interrupted")
         return EXIT_INTERRUPTED

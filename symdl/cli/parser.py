@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+from .bounded import add_time_limit_argument
 from .common import PROG, UsageError, add_network_arguments
 
 __all__ = ["FORMATS", "REPORT_DEFAULT_FORMATS", "backend_choices", "build_parser"]
@@ -87,10 +88,12 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Derive, prove, compile and verify the mathematics of neural networks.",
-        epilog="Exit status: 0 success, 1 a verified rule failed, 2 bad input, 130 interrupted.",
+        epilog="Exit status: 0 success, 1 a verified rule failed, 2 bad input or --time-limit reached, "
+        "3 internal error (--debug shows it), 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.register("action", "parsers", _SubCommands)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error (anywhere on the line)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     commands.lazy = lazy
 
@@ -152,11 +155,13 @@ def _add_list_arguments(listing: argparse.ArgumentParser) -> None:
 def _add_derive_arguments(derive: argparse.ArgumentParser) -> None:
     _add_target_arguments(derive)
     derive.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    add_time_limit_argument(derive)
 
 
 def _add_check_arguments(check: argparse.ArgumentParser) -> None:
     _add_target_arguments(check)
     check.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_time_limit_argument(check)
 
 
 def _add_verify_arguments(verify: argparse.ArgumentParser) -> None:
@@ -237,6 +242,7 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
                      "(init_state(params)); default: plain gradient descent, train_step(params, X, Y, lr)")
     net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
                      help="a hyperparameter of --optimizer, e.g. lr=0.01 (repeatable; true/false for options)")
+    add_time_limit_argument(command)
 
 
 def _add_report_arguments(command: argparse.ArgumentParser) -> None:
@@ -255,11 +261,13 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
         "--formula", action="append", default=[], metavar="TEXT", help="a formula in z to derive too (repeatable)"
     )
     net = command.add_argument_group("the backprop section's network")
-    net.add_argument("--layers", default="2,3,1", metavar="N0,N1,...,NL", help="widths (default: 2,3,1)")
-    net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
-    net.add_argument("--loss", default="mse", metavar="RULE", help="loss (default: mse)")
+    # default None: given without the backprop item, they are refused (symdl.cli.report.REPORT_NETWORK_DEFAULTS)
+    net.add_argument("--layers", metavar="N0,N1,...,NL", help="widths (default: 2,3,1)")
+    net.add_argument("--activation", metavar="RULE", help="hidden activation (default: tanh)")
+    net.add_argument("--loss", metavar="RULE", help="loss (default: mse)")
     command.add_argument("--no-plots", action="store_true", help="leave out the plots")
     command.add_argument("--no-verify", action="store_true", help="leave out the numeric checks (faster)")
     command.add_argument(
         "--progress", action="store_true", help="show progress on stderr even when it is not a terminal"
     )
+    add_time_limit_argument(command)

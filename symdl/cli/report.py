@@ -6,7 +6,9 @@ import argparse
 import difflib
 import os
 import sys
+from typing import Any
 
+from .bounded import bounded, describe
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
@@ -19,7 +21,7 @@ from .common import (
     write,
 )
 
-__all__ = ["cmd_report"]
+__all__ = ["REPORT_NETWORK_DEFAULTS", "cmd_report"]
 
 
 def _report_names(args: argparse.Namespace) -> list[str] | None:
@@ -59,12 +61,59 @@ def _report_directory(path: str) -> None:
         raise UsageError(f"-o {path}: cannot write in this directory ({error.strerror or error})") from None
 
 
+#: The backprop section's network when --layers, --activation and --loss are not given.
+REPORT_NETWORK_DEFAULTS = {"layers": "2,3,1", "activation": "tanh", "loss": "mse"}
+
+
+def _network_flags(args: argparse.Namespace, names: list[str] | None) -> None:
+    """Refuse the network flags when the backprop section is not asked for; else fill in their defaults."""
+    given = [flag for flag in REPORT_NETWORK_DEFAULTS if getattr(args, flag) is not None]
+    if given and names is not None and "backprop" not in names:
+        raise UsageError(f"--{given[0]} describes the network of the backprop section, which was not asked for; "
+                         "add the item 'backprop' or leave the flag out")
+    for flag, default in REPORT_NETWORK_DEFAULTS.items():
+        if getattr(args, flag) is None:
+            setattr(args, flag, default)
+
+
 def _plots_available() -> bool:
     try:
         import matplotlib  # noqa: F401
     except ImportError:
         return False
     return True
+
+
+def _read_formula(text: str) -> None:
+    """Parse a --formula and print its forward form: a bad one is one line before any slow work."""
+    from ..codegen.kernel import printable
+    from ..rulebook.rule import formula_rule
+
+    r = formula_rule(text)
+    printable(r.numeric_forward_expr(), r.kernel_name)  # a constant no float64 holds: one line now, not after the proofs
+
+
+def _build(args: argparse.Namespace, names: list[str] | None, layers: list[int], plots: bool, progress: Progress) -> Any:
+    """The report: the items in this process, then each --formula's section in a worker within --time-limit."""
+    import dataclasses
+
+    from ..report.rule_sections import formula_section
+    from ..report.sections import build_report, report_item_names
+
+    formulas = len(args.formula)
+    items = len(names if names is not None else report_item_names())
+    report = build_report(
+        names, layers=tuple(layers), activation=args.activation, loss=args.loss, verify=not args.no_verify,
+        plots=plots, progress=lambda key, index, total: progress(key, index, total + formulas),
+    )
+    sections = list(report.sections)
+    for n, text in enumerate(args.formula, start=1):
+        progress(f"formula-{n}", items + n - 1, items + formulas)
+        sections.append(bounded(
+            args, describe("building the report section of --formula", text), formula_section, text,
+            index=n, verify=not args.no_verify, plot=plots,
+        ))
+    return dataclasses.replace(report, sections=tuple(sections))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -84,30 +133,22 @@ def cmd_report(args: argparse.Namespace) -> int:
     if "pdf" in formats and (problem := pdf_available()):
         raise UsageError(problem)
     names = _report_names(args)
+    _network_flags(args, names)
     layers = parse_layers(args.layers)
     if names is None or "backprop" in names:
         from ..network.model import Network
 
         Network(layers, activation=args.activation, loss=args.loss)  # a bad network: one error line, now
-    from ..codegen.kernel import printable
-    from ..rulebook.rule import formula_rule
-
     for text in args.formula:  # a bad formula too, before any work and before the directory is made
-        r = formula_rule(text)
-        printable(r.numeric_forward_expr(), r.kernel_name)  # a constant no float64 holds: one line now, not after the proofs
+        bounded(args, describe("reading --formula", text), _read_formula, text)
     _report_directory(args.output)
     plots = not args.no_plots
     if plots and not _plots_available():
         write(sys.stderr, f"{PROG}: matplotlib is not installed: plots left out (pip install 'symdl[plot]')")
         plots = False
-    from ..report.sections import build_report
-
     progress = Progress(sys.stderr, enabled=args.progress or sys.stderr.isatty(), doing="")
     try:
-        report = build_report(
-            names, formulas=tuple(args.formula), layers=tuple(layers), activation=args.activation, loss=args.loss,
-            verify=not args.no_verify, plots=plots, progress=progress,
-        )
+        report = _build(args, names, layers, plots, progress)
         written = write_report(report, args.output, formats, progress=progress)
     except PdfBuildError as error:
         progress.close()

@@ -158,9 +158,21 @@ class Kernel:
     name: str
     source: str
     function: Callable[..., np.ndarray]
+    #: The largest |number| the kernel's expression holds (a parameter value such as alpha = 1e300).
+    largest: float = 0.0
 
     def __call__(self, *args: object) -> np.ndarray:
+        if self.largest > _FLOAT32_MAX:  # only a kernel holding such a constant pays for this check
+            dtype = np.result_type(*(as_float_array(a, f"argument {i + 1}") for i, a in enumerate(args)))
+            if float(np.finfo(dtype).max) < self.largest:
+                raise ValueError(
+                    f"{self.name}: the constant {self.largest:.6g} it holds does not fit {dtype.name} (largest finite "
+                    f"value {float(np.finfo(dtype).max):.6g}); call it with float64 inputs or give a smaller parameter value"
+                )
         return self.function(*args)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def as_float_array(x: object, name: str) -> np.ndarray | float:
@@ -305,4 +317,5 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     namespace: dict[str, object] = {"numpy": np, "_as_float": as_float_array, "_finish": finish}
     # Generated code only: the source is printed from a SymPy tree with identifier-checked names.
     exec(compile(source, f"<symdl kernel {name}>", "exec"), namespace)  # noqa: S102
-    return Kernel(name=name, source=source, function=namespace[name])  # type: ignore[arg-type]
+    largest = max((abs(float(n)) for n in renamed.atoms(sp.Number)), default=0.0)
+    return Kernel(name=name, source=source, function=namespace[name], largest=largest)  # type: ignore[arg-type]

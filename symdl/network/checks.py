@@ -14,7 +14,7 @@ from collections.abc import Mapping, MutableMapping
 import numpy as np
 
 __all__ = [
-    "LR_RANGE", "check_arguments", "check_batch", "check_hyperparameter", "check_learning_rate", "check_params", "check_state",
+    "LR_RANGE", "check_arguments", "check_params_fit", "check_batch", "check_hyperparameter", "check_learning_rate", "check_params", "check_state",
     "params_error",
 ]
 
@@ -188,3 +188,18 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
         if id(arr) in seen:  # one array under two keys would be updated twice
             raise ValueError(f"state[{key!r}] is the same array as state[{seen[id(arr)]!r}]; each slot needs its own")
         seen[id(arr)] = key
+
+
+def check_params_fit(params: Mapping[str, Mapping[str, object]], dtype: np.dtype) -> None:
+    """Every rule parameter value (``{"activation leaky_relu": {"alpha": 1e300}}``) is finite in ``dtype``, or one ValueError.
+
+    A value beyond the dtype's range becomes ±inf in the compiled code, and inf·0 gives NaN.
+    """
+    largest = float(np.finfo(dtype).max)
+    for owner, values in params.items():
+        for name, value in values.items():
+            if value is not None and abs(float(value)) > largest:  # type: ignore[arg-type]
+                raise ValueError(
+                    f"{owner}: parameter {name} = {float(value):.6g} does not fit {np.dtype(dtype).name} (largest "  # type: ignore[arg-type]
+                    f"finite value {largest:.6g}); compile in float64 or give a smaller value"
+                )

@@ -43,6 +43,7 @@ from .checks import (
     check_arguments,
     check_batch,
     check_learning_rate,
+    check_params_fit,
     params_error,
 )
 from .compiled import CompiledNetwork, module_header
@@ -242,8 +243,15 @@ class Network:
         return tuple(out)
 
     def compile(self, dtype: str | np.dtype | type = "float64") -> CompiledNetwork:
-        """The numeric network in ``dtype`` (float64 or float32), printed from the BP1–BP4 equations."""
-        return CompiledNetwork(self, float_dtype(dtype))
+        """The numeric network in ``dtype`` (float64 or float32), printed from the BP1–BP4 equations.
+
+        A rule parameter that ``dtype`` cannot hold (alpha = 1e300 in float32) is one ValueError, here.
+        """
+        dtype = float_dtype(dtype)
+        roles = {"activation": self.activation, "output_activation": self.output_activation, "loss": self.loss,
+                 "penalty": self.penalty}
+        check_params_fit({f"{role} {r.name}": r.params for role, r in roles.items() if r is not None}, dtype)
+        return CompiledNetwork(self, dtype)
 
 
 def _resolve_optimizer(optimizer: object) -> Optimizer | None:

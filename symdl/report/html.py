@@ -12,7 +12,7 @@ import re
 
 from .mathml_printer import mathml_math
 from .model import Check, Math, Plot, Report, Section, Step
-from .text import section_anchor
+from .text import heading, section_anchor, visible
 
 __all__ = ["clean_svg", "render_html"]
 
@@ -52,7 +52,7 @@ def render_html(report: Report) -> str:
         parts.append(f"<p>{_text(report.introduction)}</p>")
     if report.sections:
         parts.append('<nav><h2>Contents</h2><ol>')
-        parts += [f'<li><a href="#{section_anchor(s.key)}">{_text(s.title)}</a></li>' for s in report.sections]
+        parts += [f'<li><a href="#{section_anchor(s.key)}">{_text(heading(s.title)[0])}</a></li>' for s in report.sections]
         parts.append("</ol></nav>")
     for section in report.sections:
         parts += _section(section)
@@ -61,12 +61,15 @@ def render_html(report: Report) -> str:
 
 
 def _text(text: str) -> str:
-    return html.escape(text, quote=True)
+    return html.escape(visible(text), quote=True)
 
 
 def _section(section: Section) -> list[str]:
     key = section_anchor(section.key)
-    parts = [f'<section id="{key}">', f"<h2>{_text(section.title)}</h2>"]
+    shown, full = heading(section.title)
+    parts = [f'<section id="{key}">', f"<h2>{_text(shown)}</h2>"]
+    if full is not None:
+        parts.append(f"<p>Full name: {_text(full)}</p>")
     if section.summary:
         parts.append(f"<p>{_text(section.summary)}</p>")
     if section.definition:

@@ -12,7 +12,7 @@ import re
 
 from .latex_printer import latex_math
 from .model import Check, Math, Report, Section, Step
-from .text import md_code, section_anchor
+from .text import heading, md_code, section_anchor, visible
 
 __all__ = ["FIGURES", "render_markdown"]
 
@@ -27,7 +27,7 @@ _LINE_START = re.compile(r"^(?:([-+=])|(\d+)([.)]))")
 
 def md_text(text: str) -> str:
     """Plain text as Markdown inline text: one line, every character that could start markup escaped."""
-    escaped = _SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    escaped = _SPECIAL.sub(r"\\\1", " ".join(visible(text).split()))
     return _LINE_START.sub(lambda m: f"\\{m.group(1)}" if m.group(1) else f"{m.group(2)}\\{m.group(3)}", escaped)
 
 
@@ -38,7 +38,7 @@ def render_markdown(report: Report) -> tuple[str, dict[str, str]]:
         lines += [md_text(report.introduction), ""]
     if report.sections:
         lines += ["## Contents", ""]
-        lines += [f"{i}. [{md_text(s.title)}](#{section_anchor(s.key)})" for i, s in enumerate(report.sections, 1)]
+        lines += [f"{i}. [{md_text(heading(s.title)[0])}](#{section_anchor(s.key)})" for i, s in enumerate(report.sections, 1)]
         lines.append("")
     figures: dict[str, str] = {}
     for section in report.sections:
@@ -49,7 +49,10 @@ def render_markdown(report: Report) -> tuple[str, dict[str, str]]:
 def _section(section: Section, figures: dict[str, str]) -> list[str]:
     key = section_anchor(section.key)
     # An explicit anchor: GitHub's own heading slugs depend on the title text.
-    lines = [f'<a id="{key}"></a>', "", f"## {md_text(section.title)}", ""]
+    shown, full = heading(section.title)
+    lines = [f'<a id="{key}"></a>', "", f"## {md_text(shown)}", ""]
+    if full is not None:
+        lines += [f"Full name: {md_text(full)}", ""]
     if section.summary:
         lines += [md_text(section.summary), ""]
     if section.definition:

@@ -13,7 +13,7 @@ import re
 
 from .latex_printer import latex_parts
 from .model import Check, Math, Report, Section, Step
-from .text import section_anchor, tex_text, tex_verbatim
+from .text import heading, section_anchor, tex_text, tex_verbatim
 
 __all__ = ["render_tex"]
 
@@ -43,7 +43,10 @@ def render_tex(report: Report) -> str:
 
 
 def _section(section: Section) -> list[str]:
-    lines = ["", rf"\section{{{tex_text(section.title)}}}\label{{sec:{section_anchor(section.key)}}}"]
+    shown, full = heading(section.title)
+    lines = ["", rf"\section{{{tex_text(shown)}}}\label{{sec:{section_anchor(section.key)}}}"]
+    if full is not None:  # in pieces TeX may break between: one unbreakable word of 5,000 characters overflows the page
+        lines.append("Full name: " + r"\allowbreak{}".join(tex_text(full[i:i + 40]) for i in range(0, len(full), 40)))
     if section.summary:
         lines.append(tex_text(section.summary))
     if section.definition:

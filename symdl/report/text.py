@@ -7,7 +7,7 @@ import unicodedata
 
 from .names import _UNICODE_GREEK
 
-__all__ = ["md_code", "section_anchor", "tex_text", "tex_verbatim"]
+__all__ = ["MAX_HEADING", "heading", "md_code", "section_anchor", "tex_text", "tex_verbatim", "visible"]
 
 _TEX_SPECIALS = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "^": r"\textasciicircum{}",
@@ -25,7 +25,7 @@ _TEX_UNICODE = {
 def tex_text(text: str) -> str:
     """Plain text as LaTeX text: TeX's specials escaped, common math characters spelled, anything else ASCII or '?'."""
     out = []
-    for char in text:
+    for char in visible(text):
         if char in _TEX_SPECIALS:
             out.append(_TEX_SPECIALS[char])
         elif char in _TEX_UNICODE:
@@ -77,3 +77,23 @@ def section_anchor(key: str) -> str:
     if not _KEY.fullmatch(key) or len(key) > 100:
         raise ValueError(f"section key {key[:40]!r} is not an identifier of the form [a-z0-9_-]+")
     return key
+
+
+#: Characters of a title shown in a heading; a longer one is cut there and given whole in the section's text.
+MAX_HEADING = 80
+
+
+def visible(text: str) -> str:
+    """``text`` with every invisible formatting or control character (bidi overrides U+202E, U+2066…, zero-width
+    ones) written as ``<U+XXXX>``: none can reorder or hide what a reader sees. Newlines and tabs are kept."""
+    return "".join(
+        f"<U+{ord(c):04X}>" if unicodedata.category(c) in ("Cf", "Cc", "Co", "Cs", "Zl", "Zp") and c not in "\n\t" else c
+        for c in text
+    )
+
+
+def heading(title: str) -> tuple[str, str | None]:
+    """``(what a heading shows, the full title for the text or None)``: a title over MAX_HEADING characters is cut."""
+    if len(title) <= MAX_HEADING:
+        return title, None
+    return title[: MAX_HEADING - 1] + "…", title

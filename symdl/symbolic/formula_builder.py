@@ -12,11 +12,11 @@ import sympy as sp
 from sympy.logic.boolalg import Boolean
 
 from ..numbers import format_number
+from .formula_conditions import StructuralChecks
 from .formula_constants import ConstantChecks, _digits
 from .grammar import (
     _ACCEPTED,
     _ALLOWED,
-    _COMPARE,
     _CONSTANTS,
     _DESCRIPTIONS,
     _FLOAT_MAX_LOG10,
@@ -39,9 +39,7 @@ from .grammar import (
 
 __all__ = ["FormulaBuilder"]
 
-
-
-class FormulaBuilder(ConstantChecks):
+class FormulaBuilder(ConstantChecks, StructuralChecks):
     """Walks a checked syntax tree and builds the SymPy expression, node by node."""
 
     def __init__(self, text: str, source: str, origin: list[int], names: dict[str, sp.Expr]) -> None:
@@ -163,6 +161,18 @@ class FormulaBuilder(ConstantChecks):
         if isinstance(value, float) and value == 0 and any(c in "123456789" for c in mantissa):
             raise self.error(node, "is below the float range and would read as 0; larger numbers are accepted")
 
+    def check_constants(self, root: ast.expr) -> None:
+        """Build every constant part first (1/0, exp(1e300), …): a bad one is refused before any slow part is built."""
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            names = [n for n in ast.walk(node) if isinstance(n, ast.Name)]
+            is_value = not isinstance(node, (ast.Compare, ast.BoolOp)) and not isinstance(getattr(node, "op", None), ast.Not)
+            if is_value and not isinstance(node, ast.Constant) and all(n.id in _CONSTANTS for n in names):
+                self.value(node)
+                continue
+            stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
+
     # -- values and conditions ------------------------------------------------
 
     def value(self, node: ast.expr) -> sp.Expr:
@@ -182,7 +192,7 @@ class FormulaBuilder(ConstantChecks):
                 operand = self.value(node.operand)
                 result = -operand if isinstance(node.op, ast.USub) else operand
             elif isinstance(node, ast.IfExp):
-                result = self._piecewise(self.condition(node.test), node.body, node.orelse)
+                result = self._piecewise(self.condition(node.test), node.body, node.orelse, node)
             elif isinstance(node, ast.Call):
                 result = self._call(node)
             else:  # unreachable after check_tree; kept so that no node type slips through silently
@@ -199,7 +209,7 @@ class FormulaBuilder(ConstantChecks):
                 self._check_count(node, len(node.ops))
                 operands = [node.left, *node.comparators]
                 sides = [self.value(operand) for operand in operands]
-                pairs = [_COMPARE[type(op)](a, b) for op, a, b in zip(node.ops, sides, sides[1:])]
+                pairs = [self._compare(type(op), a, b, node) for op, a, b in zip(node.ops, sides, sides[1:])]
                 self._check_merged(node, sp.And, pairs, MAX_CONDITIONS, "conditions")
                 result = pairs[0] if len(pairs) == 1 else sp.And(*pairs)
             elif isinstance(node, ast.BoolOp):
@@ -295,7 +305,7 @@ class FormulaBuilder(ConstantChecks):
         name = node.func.id  # check_tree let through only known function names with the right arity
         maker = FUNCTIONS[name][2]
         if name == "where":
-            return self._piecewise(self.condition(node.args[0]), node.args[1], node.args[2])
+            return self._piecewise(self.condition(node.args[0]), node.args[1], node.args[2], node)
         args = [self.value(arg) for arg in node.args]  # each constant among them is range-checked
         if name == "log" and self.constant(args[0]) and self.number(args[0], node) <= 0:
             raise self.error(node, "takes the log of a number that is not positive, which is not real")
@@ -312,6 +322,12 @@ class FormulaBuilder(ConstantChecks):
                     node, f"uses {self.minmax_args} max/min/relu arguments in all; at most "
                     f"{MAX_TOTAL_MINMAX_ARGS} are accepted (their cases multiply)"
                 )
+            if name != "relu":
+                args = self._extreme_constant(args, name == "max")
+                if len(args) == 1:
+                    return args[0]
+                if any(self.constant(a) and not a.is_Number for a in args):  # SymPy would evalf it against the rest
+                    return lattice(*args, evaluate=False)
         assert maker is not None
         return maker(*args)
 
@@ -324,5 +340,7 @@ class FormulaBuilder(ConstantChecks):
                 "(nested ones count together)"
             )
 
-    def _piecewise(self, condition: Boolean, then: ast.expr, otherwise: ast.expr) -> sp.Expr:
+    def _piecewise(self, condition: Boolean, then: ast.expr, otherwise: ast.expr, node: ast.expr) -> sp.Expr:
+        if condition.has(sp.Piecewise):
+            condition = self._lift(condition, node)
         return sp.Piecewise((self.value(then), condition), (self.value(otherwise), True))

@@ -107,6 +107,7 @@ def parse(
     tree = _syntax_tree(text, source, origin)
     builder = FormulaBuilder(text, source, origin, names)
     builder.check_tree(tree.body)
+    builder.check_constants(tree.body)
     return builder.value(tree.body)
 
 

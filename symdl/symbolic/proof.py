@@ -89,10 +89,13 @@ def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
     for signs in itertools.product((1, -1), repeat=len(inner)):
         choice = {f: (sg * f.args[0] if isinstance(f, sp.Abs) else sp.Integer(sg)) for f, sg in zip(inner, signs)}
         solutions = sp.solveset(edge.xreplace(choice), var, sp.S.Reals)
-        if solutions == sp.S.Reals:
+        if solutions == sp.S.Reals or solutions is sp.S.EmptySet:  # no sign change from this choice of signs
             continue
         if not isinstance(solutions, sp.FiniteSet):
-            raise Undecidable(f"cannot list where {edge} changes sign in {var}: {solutions}")
+            raise Undecidable(
+                f"cannot list where {edge} changes sign in {var}: SymPy's solveset gave a "
+                f"{type(solutions).__name__}, not finitely many points"
+            )
         roots += [r for r in solutions if r not in roots]
     return roots
 

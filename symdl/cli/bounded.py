@@ -1,0 +1,78 @@
+"""The CLI's work budget: ``--time-limit SECONDS`` and running a subcommand's work within it (:mod:`symdl.budget`).
+
+The work (parse, derive, prove, check, print code) runs in a forked worker that
+is killed at the limit; its standard output comes back whole and is written
+here, and files are written here only after the work succeeded, so a command
+stopped by the limit prints one error line and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..budget import DEFAULT_SECONDS, TimeLimitExceeded, run_captured
+from .common import UsageError
+
+__all__ = ["add_time_limit_argument", "bounded", "describe", "time_limit"]
+
+T = TypeVar("T")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:40]!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds ≥ 0 (0 for no limit), got {text[:40]!r}")
+    return value
+
+
+def add_time_limit_argument(command: argparse.ArgumentParser) -> None:
+    """``--time-limit SECONDS`` (default :data:`symdl.budget.DEFAULT_SECONDS`; 0 for none)."""
+    command.add_argument(
+        "--time-limit", type=_seconds, default=DEFAULT_SECONDS, metavar="SECONDS",
+        help=f"stop the work on one formula or rule after this long, exit 2 (default: {DEFAULT_SECONDS:g}; 0: no limit)",
+    )
+
+
+def time_limit(args: argparse.Namespace) -> float:
+    return float(getattr(args, "time_limit", DEFAULT_SECONDS))
+
+
+def describe(doing: str, target: str | None) -> str:
+    """``doing 'target'``, the target shortened to one line of at most 60 characters."""
+    if target is None:
+        return doing
+    text = " ".join(target.split())
+    return f"{doing} {text if len(text) <= 60 else text[:57] + '...'!r}"
+
+
+def bounded(args: argparse.Namespace, what: str, fn: Callable[..., T], *fn_args: Any, **fn_kwargs: Any) -> T:
+    """``fn(*fn_args, **fn_kwargs)`` within ``--time-limit``; what it printed is printed here; past the limit, one UsageError."""
+    seconds = time_limit(args)
+    try:
+        value, printed = run_captured(seconds, fn, *fn_args, what=what, **fn_kwargs)
+    except TimeLimitExceeded as error:
+        raise UsageError(
+            f"{error.what} took longer than the time limit of {error.seconds:g} s and was stopped; nothing was written. "
+            "Give --time-limit SECONDS for more time (0 for no limit), or simplify the formula"
+        ) from None
+    _print(printed)
+    return value
+
+
+def _print(text: str) -> None:
+    """Write captured output as it was, escaping what the terminal's encoding cannot show."""
+    if not text:
+        return
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+        sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding))
+    sys.stdout.flush()
