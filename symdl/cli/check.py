@@ -6,7 +6,16 @@ import argparse
 import json
 
 from ..report.display import failure_details, report_row
-from .common import EXIT_FAILED, EXIT_OK, UsageError, build_rule, out, report_json
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    UsageError,
+    build_rule,
+    input_symbol,
+    one_line,
+    out,
+    report_json,
+)
 
 __all__ = ["cmd_check"]
 
@@ -21,6 +30,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     r = build_rule(args)
     if not r.element_wise:
         raise UsageError(f"check applies to element-wise rules and formulas; {args.target!r} is a vector rule")
+    if args.derivative is not None:
+        return _check_derivative(r, args)
     properties = boundary_properties(r)
     symbolic = list(r.derivation().symbolic_params)
     report = None if symbolic else verify_rule(r, points=100)
@@ -78,3 +89,47 @@ def cmd_check(args: argparse.Namespace) -> int:
                 out(f"  symdl's rule {stable!r} is the same function, printed stably: symdl derive {stable} --format python")
     out(f"{'PASS' if passed else 'FAIL'}")
     return EXIT_OK if passed else EXIT_FAILED
+
+
+def _check_derivative(r: object, args: argparse.Namespace) -> int:
+    """``symdl check F --derivative EXPR``: EXPR − ∂F/∂wrt ≡ 0 proven, or refuted at an exact point."""
+    from ..numbers import format_number
+    from ..rulebook.claims import check_derivative, parse_derivative
+    from ..symbolic.parse import FormulaError
+
+    var = input_symbol(r, args.wrt)
+    try:
+        claimed = parse_derivative(r, args.derivative)
+    except FormulaError as error:
+        raise UsageError(f"--derivative {args.derivative!r}: {one_line(error)}") from None
+    result = check_derivative(r, claimed, var)
+    point = result.counterexample
+    values = result.values_at_counterexample()
+    if args.json:
+        out(json.dumps({
+            "name": r.name,
+            "wrt": str(var),
+            "claimed": str(result.claimed),
+            "derivative": str(result.derivative),
+            "proven": result.proof.holds,
+            "method": result.proof.method,
+            "kinks_excluded": [str(k) for k in result.kinks] or None,
+            "counterexample": None if point is None else {str(k): str(v) for k, v in point.items()},
+            "values_at_counterexample": None if values is None else {"claimed": str(values[0]), "derivative": str(values[1])},
+            "passed": result.proof.holds,
+        }, indent=2))
+        return EXIT_OK if result else EXIT_FAILED
+    out(f"d/d{var} {r.name} = {result.claimed} ?")
+    if result:
+        kinks = f" (kinks at {var} = {', '.join(map(str, result.kinks))} excluded: their value is a convention)" if result.kinks else ""
+        out(f"  PROVEN: equal to symdl's {result.derivative} for every real {var}{kinks}; {result.proof.method}")
+        return EXIT_OK
+    if point is None or values is None:
+        out(f"  NOT PROVEN, and no counterexample found ({result.proof.method}); symdl's derivative: {result.derivative}")
+    else:
+        at = ", ".join(f"{k} = {v}" for k, v in point.items())
+        mine, true = (format_number(v if v.is_real is False or abs(v) > 1e300 else float(v), ".17g") for v in values)
+        out(f"  REFUTED at {at}: yours gives {mine}, the derivative is {true} (confirmed with 50-digit arithmetic)")
+        out(f"  symdl's derivative: {result.derivative}")
+    out("FAIL")
+    return EXIT_FAILED

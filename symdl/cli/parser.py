@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_arguments(check)
     check.add_argument("--json", action="store_true", help="print JSON instead of text")
+    check.add_argument(
+        "--derivative",
+        metavar="EXPR",
+        help="only prove or refute EXPR as the derivative by --wrt (exit 0 proven, 1 refuted or unproven)",
+    )
 
     codegen = commands.add_parser(
         "codegen",
