@@ -105,3 +105,38 @@ def test_cli_bad_derivative_text_is_one_line_and_exit_2(bad, capsys):
     assert main(["check", "z**2", "--derivative", bad]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("symdl: error: --derivative") and "Traceback" not in err
+
+
+# --- "this is the built-in X, printed stably" for several inputs ---------------------------------
+
+
+def test_bce_written_by_hand_is_binary_cross_entropy_of_the_logit():
+    from symdl.rulebook.registry import registered_equivalents
+
+    r = symdl.formula_rule("-(y*log(a) + (1-y)*log(1-a))", wrt="a", symbols=("y",))
+    (match,) = registered_equivalents(r)
+    a_, y_ = r.inputs
+    assert (match.name, match.arguments, match.through, match.changed) == ("binary_cross_entropy", (a_, y_), "logit", a_)
+    # inputs named and ordered otherwise: matched by permutation
+    swapped = symdl.formula_rule("-(t*log(p) + (1-t)*log(1-p))", wrt="t", symbols=("p",))
+    (match,) = registered_equivalents(swapped)
+    assert match.name == "binary_cross_entropy" and [s.name for s in match.arguments] == ["p", "t"]
+    # a wrong BCE (y where 1 − y belongs) matches nothing
+    wrong = symdl.formula_rule("-(y*log(a) + y*log(1-a))", wrt="a", symbols=("y",))
+    assert registered_equivalents(wrong) == []
+
+
+def test_two_input_losses_match_in_either_order():
+    from symdl.rulebook.registry import registered_equivalents
+
+    mse = symdl.formula_rule("(y - a)**2/2", wrt="y", symbols=("a",))
+    assert [m.name for m in registered_equivalents(mse)] == ["mse"]
+    assert [m.name for m in registered_equivalents(symdl.formula_rule("(y - a)**2", wrt="y", symbols=("a",)))] == []
+    lse = symdl.formula_rule("log(exp(a - y) + exp(y - a)) - log(2)", wrt="a", symbols=("y",))
+    assert "log_cosh" in [m.name for m in registered_equivalents(lse)]
+
+
+def test_check_names_the_builtin_for_bce_written_by_hand(capsys):
+    assert main(["check", "-(y*log(a) + (1-y)*log(1-a))", "--wrt", "a", "--symbol", "y"]) == 1
+    text = capsys.readouterr().out
+    assert "'binary_cross_entropy' computes this from the logit: with a = sigmoid(u) it is binary_cross_entropy(u, y)" in text

@@ -23,7 +23,7 @@ __all__ = ["cmd_check"]
 def cmd_check(args: argparse.Namespace) -> int:
     """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values."""
     from ..rulebook.continuity import boundary_properties
-    from ..rulebook.registry import registered_equivalent
+    from ..rulebook.registry import registered_equivalents
     from ..symbolic.rewrite import describe_stable_form
     from ..verify.rules import typed_form_instability, verify_rule
 
@@ -84,9 +84,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         if (code_form := describe_stable_form(r.bind(r.expr))) is not None:
             out(f"  {code_form}")
         if report.unstable or typed:
-            stable = registered_equivalent(r)
-            if stable:
-                out(f"  symdl's rule {stable!r} is the same function, printed stably: symdl derive {stable} --format python")
+            for match in registered_equivalents(r)[:1]:
+                out(f"  {describe_equivalent(r, match)}")
     out(f"{'PASS' if passed else 'FAIL'}")
     return EXIT_OK if passed else EXIT_FAILED
 
@@ -133,3 +132,19 @@ def _check_derivative(r: object, args: argparse.Namespace) -> int:
         out(f"  symdl's derivative: {result.derivative}")
     out("FAIL")
     return EXIT_FAILED
+
+
+def describe_equivalent(r: object, match: object) -> str:
+    """One line: the registered rule that computes ``r``'s function, how its inputs map, and how to get its code."""
+    stable = match.name
+    inputs = [s.name for s in r.inputs]
+    arguments = [s.name for s in match.arguments]
+    call = f"{stable}({', '.join(arguments)})"
+    if match.through == "logit":
+        p = match.changed.name
+        u = next(n for n in ("u", "t", "logit", "logit_") if n not in inputs)
+        call = f"{stable}({', '.join(u if n == p else n for n in arguments)})"
+        return (f"symdl's rule {stable!r} computes this from the logit: with {p} = sigmoid({u}) it is {call}, "
+                f"printed stably (no log of 0): symdl derive {stable} --format python")
+    same_order = "" if arguments == inputs else f" as {call}"
+    return f"symdl's rule {stable!r} is the same function{same_order}, printed stably: symdl derive {stable} --format python"
