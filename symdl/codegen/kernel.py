@@ -30,7 +30,7 @@ from ..numbers import format_number
 from ..symbolic.branches import guard_branches
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stable_primitives
-from ..symbolic.special import erf_form, erfc_form, expand_erf
+from ..symbolic.special import erf_form, erfc_form, expand_erf, x_minus_tanh_form
 
 __all__ = ["Kernel", "KernelPrinter", "SymdlNumpyPrinter", "compile_kernel", "printable"]
 
@@ -141,6 +141,10 @@ class SymdlNumpyPrinter(NumPyPrinter):
         outer = f"{where}({self._print(x > 0)}, ({name} := {self._print(far)}), 2 - {name})"
         return f"{where}({self._print(near)}, {self._print(near_value)}, {outer})"
 
+    def _print_x_minus_tanh(self, expr: sp.Function) -> str:
+        # The Taylor series where x − tanh x cancels (symdl.symbolic.special), x − tanh x beyond.
+        return self._print(x_minus_tanh_form(expr.args[0]))
+
     def _print_Abs(self, expr: sp.Abs) -> str:
         return f"{self._fn('abs')}({self._print(expr.args[0])})"
 
@@ -210,7 +214,7 @@ def use_expm1_log1p(expr: sp.Expr) -> sp.Expr:
     return stable_primitives(expr)
 
 
-def printable(expr: sp.Expr, name: str, differentiable: bool = False) -> sp.Expr:
+def printable(expr: sp.Expr, name: str, differentiable: bool = False, *, guard: bool = True) -> sp.Expr:
     """``expr`` as it is printed: branches guarded, named functions in their stable form, expm1/log1p, float constants.
 
     Each Piecewise branch is evaluated only at points of its region
@@ -219,12 +223,14 @@ def printable(expr: sp.Expr, name: str, differentiable: bool = False) -> sp.Expr
 
     ``differentiable``: the named functions' forms whose autodiff derivative is
     exact everywhere (:meth:`NamedFunction.differentiable`), for code that
-    autodiff differentiates again. Raises ``ValueError`` (naming ``name``) for
-    a constant outside float64's range.
+    autodiff differentiates again. ``guard=False``: the branches were guarded
+    already (before erf became its pieces, which need no guards). Raises
+    ``ValueError`` (naming ``name``) for a constant outside float64's range.
     """
     form = "differentiable" if differentiable else "stable"
     # Before the named functions' forms (safe by construction): only the user's branches get guards.
-    expr = guard_branches(expr, differentiable)
+    if guard:
+        expr = guard_branches(expr, differentiable)
     expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: getattr(type(e), form)(*e.args))
     expr = use_expm1_log1p(expr)
     # Constants such as log(2) become literals: Python floats keep the input dtype, numpy calls would not.
@@ -295,7 +301,7 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     # erf/erfc as their numpy pieces before CSE (|x|, the clamps and erfc|x| computed once), and before
     # printable turns Φ's exact 1/√2 into a float (erfc_form splits e^{−x²/2} exactly only for a rational square).
     stable = guard_branches(renamed).replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
-    renamed = printable(expand_erf(stable), name)
+    renamed = printable(expand_erf(stable), name, guard=False)
     intermediates, (body,) = sp.cse(renamed, symbols=sp.numbered_symbols("_c"), optimizations="basic")
     printer = KernelPrinter()
     lines = [f"def {name}({', '.join(names)}):"]

@@ -140,6 +140,8 @@ def _guard_piecewise(pw: sp.Piecewise, differentiable: bool) -> sp.Piecewise:
     for (value, cond), region in zip(pw.args, branch_regions(pw)):
         # Already guarded (printing guards again what a kernel guarded first): guard once.
         done = {g.args[0][0] for g in value.atoms(GuardedInput)}
+        # A rule's own stable form clamps its inputs already (elu's e^{min(z, 0)}).
+        done |= {x for m in value.atoms(sp.Min, sp.Max) for x in m.args if x.is_Symbol and len(m.args) == 2 and any(a.is_number for a in m.args)}
         bounded = {x: i for x, i in region.items() if value.has(x) and x not in done and not i.is_empty}
         if bounded and _risky(value):
             value = value.xreplace({x: _guard(x, i, differentiable) for x, i in bounded.items()})

@@ -26,6 +26,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
 from .functions import NamedFunction
+from .special import x_minus_tanh
 
 __all__ = ["Undecidable", "Proof", "prove_named_function", "elementary", "breakpoints", "prove_zero", "resolve_branches", "one_sided_values"]
 
@@ -53,6 +54,7 @@ def elementary(expr: sp.Expr) -> sp.Expr:
     expr = expr.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
     expr = expr.replace(lambda e: isinstance(e, log1p), lambda e: sp.log(1 + e.args[0]))
     expr = expr.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
+    expr = expr.replace(lambda e: isinstance(e, x_minus_tanh), lambda e: e.args[0] - sp.tanh(e.args[0]))
     return expr
 
 
@@ -236,6 +238,28 @@ def _rationals_inside(lo: sp.Expr | None, hi: sp.Expr | None, count: int = 4) ->
     return found
 
 
+def _generalised(expr: sp.Expr) -> sp.Expr | None:
+    """``expr`` with each compound argument b of exp/tanh/… (up to a rational factor: 2b, −b) a fresh symbol; None if none.
+
+    Zero for independent symbols implies zero on the curve where they equal
+    their arguments, and SymPy simplifies tanh(w) far faster than tanh(√(2/π)(z + 0.044715z³)).
+    """
+    bases: dict[sp.Expr, sp.Symbol] = {}
+    for f in expr.atoms(sp.exp, sp.tanh, sp.sinh, sp.cosh, sp.log, sp.erf):
+        _, base = f.args[0].as_coeff_Mul()
+        if not base.is_Symbol and base.free_symbols and base not in bases:
+            bases[base] = sp.Dummy(f"w{len(bases)}", real=True)
+    if not bases:
+        return None
+
+    def swap(f: sp.Expr) -> sp.Expr:
+        coeff, base = f.args[0].as_coeff_Mul()
+        return f.func(coeff * bases[base]) if base in bases else f
+
+    out = expr.replace(lambda e: isinstance(e, (sp.exp, sp.tanh, sp.sinh, sp.cosh, sp.log, sp.erf)), swap)
+    return out
+
+
 def _is_zero_smooth(expr: sp.Expr) -> bool:
     expr = elementary(expr)
     # erfc u = 1 − erf u exactly (for proofs only: numerically it cancels); erf(−u) = −erf u then simplifies.
@@ -244,6 +268,9 @@ def _is_zero_smooth(expr: sp.Expr) -> bool:
         return True
     if _numeric_witness(expr):
         return False
+    general = _generalised(expr)
+    if general is not None and (general == 0 or sp.simplify(general.rewrite(sp.exp)) == 0):
+        return True
     for step in (sp.expand, sp.cancel, sp.simplify):
         try:
             if step(expr) == 0:
