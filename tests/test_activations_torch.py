@@ -110,3 +110,37 @@ def test_gelu_tanh_and_tanhshrink_keep_digits_where_torch_cancels():
     np.testing.assert_allclose(small, want, rtol=1e-15)
     slope = symdl.rule("tanhshrink").numeric_derivative()(np.array([1e-8]))[0]
     assert slope == pytest.approx(1e-16, rel=1e-15)
+
+
+# --- softmin (vector rule): values and VJP against torch, a wrong VJP refuted --------------------------------
+
+
+def test_softmin_and_its_vjp_match_torch():
+    r = symdl.rule("softmin")
+    zz = np.array([[1.0, 2.0, 3.0], [1000.0, -1000.0, 0.0], [-3.5, 0.25, 40.0], [0.0, 0.0, 0.0]])
+    vv = np.array([[0.5, -1.0, 2.0], [1.0, 2.0, 3.0], [-0.3, 0.7, 0.1], [1.0, 0.0, -1.0]])
+    for dtype in (np.float64, np.float32):
+        t = torch.tensor(zz.astype(dtype), requires_grad=True)
+        expected = F.softmin(t, dim=-1)
+        (vjp,) = torch.autograd.grad(expected, t, torch.tensor(vv.astype(dtype)))
+        eps = float(np.finfo(dtype).eps)
+        got = r.numeric()(zz.astype(dtype))
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected.detach().numpy(), rtol=8 * eps, atol=8 * eps * 1e-3)
+        np.testing.assert_allclose(r.numeric_derivative()(zz.astype(dtype), vv.astype(dtype)), vjp.numpy(),
+                                   rtol=16 * eps, atol=16 * eps)
+
+
+def test_softmin_is_proven_and_a_wrong_vjp_is_refuted():
+    from dataclasses import replace
+
+    from symdl.rulebook.vector_rule import VectorRule
+    from symdl.rulebook.vector_rules import z
+    from symdl.verify.vector_rules import check_vector_rule
+
+    r = symdl.rule("softmin")
+    assert all(r.prove().values())
+    report = check_vector_rule(r, rows=8)
+    assert report["fd_error"] <= 1e-6 and report["accuracy64"] <= 1e-13 and report["unstable"] == []
+    wrong = VectorRule(r.name, r.kind, replace(r.definition, vjps={z: -r.definition.vjps[z]}), r.summary)  # softmax's sign
+    assert not all(wrong.prove().values())
