@@ -556,6 +556,12 @@ def test_placed_points_keep_their_distance_from_breakpoints():
 # --- accuracy against mpmath (hypothesis) --------------------------------------------------------
 
 
+# Rules judged as symdl verify judges them, forgiving what 8 ulps of input rounding explain: gelu_tanh's
+# z·σ(2u) at z = −20 is e^{2u} with |2u| ≈ 630, whose few ulps of rounding (absolute 1e-13) no float code
+# avoids; there |z·g'/g| ≈ 1900.
+ILL_CONDITIONED = {"gelu_tanh"}
+
+
 def _check_accuracy(r: Rule, name: str, params: tuple, args: list[np.ndarray]) -> None:
     """Forward and derivatives (by the first input and any input with a textbook derivative) vs mpmath.
 
@@ -580,7 +586,8 @@ def _check_accuracy(r: Rule, name: str, params: tuple, args: list[np.ndarray]) -
             else:
                 got = kernel(*cast)
             assert got.dtype == dtype
-            err = testing.relative_error(got, expected)
+            sensitivity = testing.input_sensitivity(kernel, cast) if name in ILL_CONDITIONED else None
+            err = testing.relative_error(got, expected, sensitivity)
             worst = int(np.argmax(err))
             assert float(err[worst]) <= RTOL[dtype], (
                 kernel.name, np.dtype(dtype).name, [float(c[worst]) for c in cast], float(got[worst]),
