@@ -28,7 +28,6 @@ TORCH = {
     "celu": F.celu,
     "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
     "softshrink": F.softshrink,  # λ = 0.5
-    "hardshrink": F.hardshrink,
     "tanhshrink": F.tanhshrink,
     "threshold": lambda t: F.threshold(t, 0.0, 0.0),
     "rrelu": lambda t: F.rrelu(t, training=False),  # slope (1/8 + 1/3)/2
@@ -82,7 +81,6 @@ def test_celu_at_another_alpha_matches_torch():
     [
         ("threshold", {"threshold": 1.0, "value": -2.0}, lambda t: F.threshold(t, 1.0, -2.0)),
         ("softshrink", {"lambd": 1.5}, lambda t: F.softshrink(t, 1.5)),
-        ("hardshrink", {"lambd": 1.5}, lambda t: F.hardshrink(t, 1.5)),
         ("rrelu", {"lower": 0.1, "upper": 0.3}, lambda t: F.rrelu(t, 0.1, 0.3, training=False)),
     ],
 )

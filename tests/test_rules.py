@@ -200,7 +200,6 @@ EXPECTED_KINKS = {
     "mae": {0.37: 0.0},
     "l1": {0.0: 0.0},
     "softshrink": {-0.5: 0.0, 0.5: 0.0},
-    "hardshrink": {-0.5: 0.0, 0.5: 0.0},
     "threshold": {0.0: 0.0},
     "rrelu": {0.0: lambda p: (p.get("lower", 0.125) + p.get("upper", 0.3333333333333333)) / 2},  # PyTorch's inference slope
 }
@@ -393,7 +392,7 @@ def test_pytorch_values_at_kinks(variant):
 def _one_sided_fd(name: str, params: tuple, at: float, other_args: list) -> tuple[float, float]:
     f = forward(name, params)
     h = 1e-7 * max(1.0, abs(at))
-    # Both points on one side: a value that jumps at the kink (hardshrink) does not enter the difference.
+    # Both points on one side: a value that jumps at the kink (threshold with v ≠ θ) does not enter the difference.
     left = (float(f(np.float64(at - h), *other_args)) - float(f(np.float64(at - 2 * h), *other_args))) / h
     right = (float(f(np.float64(at + 2 * h), *other_args)) - float(f(np.float64(at + h), *other_args))) / h
     return left, right

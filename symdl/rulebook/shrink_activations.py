@@ -1,13 +1,15 @@
-"""More of ``torch.nn.functional``'s element-wise activations: GELU-tanh, the shrinks, threshold, RReLU at inference.
+"""More of ``torch.nn.functional``'s element-wise activations: GELU-tanh, softshrink, tanhshrink, threshold, RReLU at inference.
 
 Definitions, parameter names and defaults follow PyTorch (cross-checked in
 tests/test_activations_torch.py): ``gelu_tanh`` is ``F.gelu(x, approximate='tanh')``;
-``softshrink``/``hardshrink`` take ``lambd`` (0.5); ``threshold`` returns z above
+``softshrink`` takes ``lambd`` (0.5); ``threshold`` returns z above
 ``threshold`` and ``value`` at or below it; ``rrelu`` is ``F.rrelu(x, lower, upper,
 training=False)``, a leaky ReLU of slope (lower + upper)/2. Kink values are
-PyTorch's backward, measured: 0 at ±λ for both shrinks, 0 at the threshold, the
-negative slope at 0 for rrelu. hardshrink and threshold jump in value at their
-kinks (``symdl check`` reports the jumps: they are the functions' own).
+PyTorch's backward, measured: 0 at ±λ for softshrink, 0 at the threshold, the
+negative slope at 0 for rrelu. threshold jumps in value at θ when v ≠ θ
+(``symdl check`` reports the jump: it is the function's own). hardshrink (z for
+|z| > λ, else 0) is not registered: its value always jumps by λ at ±λ, and every
+registered rule is continuous (``symdl check`` fails on a jump).
 """
 
 from __future__ import annotations
@@ -53,19 +55,6 @@ def softshrink(lambd: sp.Symbol) -> Definition:
     outside = sp.Piecewise((1, sp.Abs(z) > lambd), (0, True))
     return Definition(
         expr=sp.Piecewise((z - lambd, z > lambd), (z + lambd, z < -lambd), (0, True)),
-        inputs=(z,),
-        textbook=outside,
-        stable_derivative=outside,
-        pytorch_kinks={lambd: sp.Integer(0), -lambd: sp.Integer(0)},
-    )
-
-
-@register("hardshrink", "activation", _LAMBD)
-def hardshrink(lambd: sp.Symbol) -> Definition:
-    """g(z) = z for |z| > λ, else 0 (jumps by ±λ at ±λ); g' = 1 for |z| > λ, else 0 (g'(±λ) = 0)."""
-    outside = sp.Piecewise((1, sp.Abs(z) > lambd), (0, True))
-    return Definition(
-        expr=sp.Piecewise((z, sp.Abs(z) > lambd), (0, True)),
         inputs=(z,),
         textbook=outside,
         stable_derivative=outside,
