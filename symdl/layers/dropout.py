@@ -194,7 +194,7 @@ def prove_expectation(
     proof = prove_zero(gap, var if var in gap.free_symbols else X)
     if proof:
         shown = f"sympy.stats: E[{training}] = {expectation}; minus {inference} is 0 ({proof.method})"
-        return ExpectationCheck(True, shown, proof.cases, expectation)
+        return ExpectationCheck(True, shown, proof.cases, expectation=expectation)
     return ExpectationCheck(
         False, f"not shown: no counterexample found and no proof ({proof.method})", expectation=expectation
     )
