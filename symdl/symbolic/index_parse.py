@@ -21,15 +21,14 @@ construct is a :class:`~symdl.symbolic.grammar.FormulaError` of one line.
 from __future__ import annotations
 
 import ast
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import sympy as sp
 
 from .formula_builder import FormulaBuilder
-from .grammar import _CONSTANTS, FUNCTIONS, FormulaError, _one_line, _position
-from .parse import _declare, _prepare
+from .grammar import _CONSTANTS, FUNCTIONS, FormulaError
+from .parse import _declare, _prepare, _syntax_tree
 
 __all__ = ["MAX_EQUATIONS", "IndexEquation", "dimension", "index_symbol", "infer_arrays", "parse_index_equations"]
 
@@ -171,21 +170,9 @@ class _IndexBuilder(FormulaBuilder):
 
 
 def _syntax(text: str, source: str, origin: list[int]) -> ast.Module:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ast.parse(source, mode="exec")
-    except SyntaxError as exc:
-        lines = source.split("\n")
-        line = min(max((exc.lineno or 1) - 1, 0), len(lines) - 1)
-        index = sum(len(before) + 1 for before in lines[:line]) + max((exc.offset or 1) - 1, 0)
-        where = _position(text, origin[min(index, len(source))])
-        raise FormulaError(
-            f"formula: {_one_line(exc.msg, 80)} at {where}; write one equation per line such as "
-            "'y[i] = sum(W[i, j] * x[j], j) + b[i]'"
-        ) from None
-    except (RecursionError, MemoryError, ValueError, OverflowError):
-        raise FormulaError("formula: the formula is too deeply nested or too large to parse") from None
+    tree = _syntax_tree(text, source, origin, "exec", "write one equation per line such as 'y[i] = sum(W[i, j] * x[j], j) + b[i]'")
+    assert isinstance(tree, ast.Module)
+    return tree
 
 
 def _check_arrays(arrays: object) -> dict[str, tuple[str, ...]]:

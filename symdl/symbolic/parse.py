@@ -200,19 +200,19 @@ def _prepare(text: object) -> tuple[str, list[int]]:
     return "".join(source), origin
 
 
-def _syntax_tree(text: str, source: str, origin: list[int]) -> ast.Expression:
+def _syntax_tree(text: str, source: str, origin: list[int], mode: str = "eval",
+                 expected: str = "write one expression such as 'z**2/2' (statements and assignments are not accepted)",
+                 ) -> ast.AST:
+    """``ast.parse(source, mode)``, a syntax error as one FormulaError line at its place in ``text`` and ``expected``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. SyntaxWarning for "1 is 1": the node is rejected anyway
-            return ast.parse(source, mode="eval")
+            return ast.parse(source, mode=mode)
     except SyntaxError as exc:
         lines = source.split("\n")
         line = min(max((exc.lineno or 1) - 1, 0), len(lines) - 1)
         index = sum(len(before) + 1 for before in lines[:line]) + max((exc.offset or 1) - 1, 0)
         where = _position(text, origin[min(index, len(source))])
-        raise FormulaError(
-            f"formula: {_one_line(exc.msg, 80)} at {where}; write one expression "
-            "such as 'z**2/2' (statements and assignments are not accepted)"
-        ) from None
+        raise FormulaError(f"formula: {_one_line(exc.msg, 80)} at {where}; {expected}") from None
     except (RecursionError, MemoryError, ValueError, OverflowError):
         raise FormulaError("formula: the formula is too deeply nested or too large to parse") from None
