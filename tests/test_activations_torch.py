@@ -26,11 +26,19 @@ TORCH = {
     "hard_sigmoid": F.hardsigmoid,
     "hard_swish": F.hardswish,
     "celu": F.celu,
+    "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
+    "softshrink": F.softshrink,  # λ = 0.5
+    "tanhshrink": F.tanhshrink,
+    "threshold": lambda t: F.threshold(t, 0.0, 0.0),
+    "rrelu": lambda t: F.rrelu(t, training=False),  # slope (1/8 + 1/3)/2
 }
 # torch's float64 hardsigmoid backward returns 1/6 rounded to float32 (0.16666667163…): 5e-9 off, measured.
 GRADIENT_RTOL = {"hard_sigmoid": 4e-8}
+# torch's tanhshrink backward cancels for small z (1.11e-16 at z = 1e-8 where tanh² z = 1e-16, measured): an
+# absolute ε there; symdl's tanh² z is checked against mpmath below.
+GRADIENT_ATOL_EPS = {"tanhshrink": 2.0}
 GRID = np.unique(np.concatenate([
-    np.linspace(-12, 12, 97), [0.0, 6.0, 3.0, -3.0, -1e-300, 1e-300, 1e-30, -1e-8, 5.999, 6.001, 40.0, -40.0, 1000.0, -1000.0],
+    np.linspace(-12, 12, 97), [0.0, 6.0, 3.0, -3.0, 0.5, -0.5, 0.4999, 0.5001, 1e-3, -0.3, -1e-300, 1e-300, 1e-30, -1e-8, 5.999, 6.001, 40.0, -40.0, 1000.0, -1000.0],
 ]))
 
 
@@ -45,10 +53,11 @@ def test_values_and_gradients_match_torch(name, dtype):
     eps = float(np.finfo(dtype).eps)
     atol = 8 * eps * np.maximum(np.abs(z.astype(np.float64)), np.finfo(dtype).tiny)
     rtol_grad = max(8 * eps, GRADIENT_RTOL.get(name, 0.0))
-    for got, want, rtol in ((r.numeric()(z), expected.detach().numpy(), 8 * eps),
-                            (r.numeric_derivative()(z), grad.numpy(), rtol_grad)):
+    atol_grad = np.maximum(atol, GRADIENT_ATOL_EPS.get(name, 0.0) * eps)
+    for got, want, rtol, floor in ((r.numeric()(z), expected.detach().numpy(), 8 * eps, atol),
+                                   (r.numeric_derivative()(z), grad.numpy(), rtol_grad, atol_grad)):
         assert got.dtype == dtype
-        assert np.all(np.abs(got.astype(np.float64) - want) <= rtol * np.abs(want) + atol), name
+        assert np.all(np.abs(got.astype(np.float64) - want) <= rtol * np.abs(want) + floor), name
 
 
 def test_gelu_keeps_digits_where_torch_gives_zero():
@@ -65,3 +74,71 @@ def test_celu_at_another_alpha_matches_torch():
     r = symdl.rule("celu", alpha=2.5)
     np.testing.assert_allclose(r.numeric()(z), expected.detach().numpy(), rtol=1e-14, atol=1e-300)
     np.testing.assert_allclose(r.numeric_derivative()(z), grad.numpy(), rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "torch_fn"),
+    [
+        ("threshold", {"threshold": 1.0, "value": -2.0}, lambda t: F.threshold(t, 1.0, -2.0)),
+        ("softshrink", {"lambd": 1.5}, lambda t: F.softshrink(t, 1.5)),
+        ("rrelu", {"lower": 0.1, "upper": 0.3}, lambda t: F.rrelu(t, 0.1, 0.3, training=False)),
+    ],
+)
+def test_parameterised_rules_match_torch_at_their_kinks(name, params, torch_fn):
+    z = np.unique(np.concatenate([GRID, [1.0, 1.5, -1.5, 1.4999, 1.5001]]))
+    t = torch.tensor(z, requires_grad=True)
+    expected = torch_fn(t)
+    (grad,) = torch.autograd.grad(expected.sum(), t)
+    r = symdl.rule(name, **params)
+    np.testing.assert_allclose(r.numeric()(z), expected.detach().numpy(), rtol=1e-15, atol=1e-300)
+    np.testing.assert_allclose(r.numeric_derivative()(z), grad.numpy(), rtol=1e-15, atol=1e-300)
+
+
+def test_gelu_tanh_and_tanhshrink_keep_digits_where_torch_cancels():
+    import mpmath
+
+    got = symdl.rule("gelu_tanh").numeric()(np.array([-12.0]))[0]
+    assert F.gelu(torch.tensor([-12.0], dtype=torch.float64), approximate="tanh").item() == 0.0
+    u = mpmath.sqrt(2 / mpmath.pi) * (-12 + mpmath.mpf(0.044715) * (-12) ** 3)
+    assert got == pytest.approx(float(-12 / (1 + mpmath.exp(-2 * u))), rel=1e-13)
+    small = symdl.rule("tanhshrink").numeric()(np.array([1e-8, 0.3, -0.49]))
+    with mpmath.workdps(50):
+        want = [float(mpmath.mpf(x) - mpmath.tanh(mpmath.mpf(x))) for x in (1e-8, 0.3, -0.49)]
+    assert F.tanhshrink(torch.tensor([1e-8], dtype=torch.float64)).item() == 0.0
+    np.testing.assert_allclose(small, want, rtol=1e-15)
+    slope = symdl.rule("tanhshrink").numeric_derivative()(np.array([1e-8]))[0]
+    assert slope == pytest.approx(1e-16, rel=1e-15)
+
+
+# --- softmin (vector rule): values and VJP against torch, a wrong VJP refuted --------------------------------
+
+
+def test_softmin_and_its_vjp_match_torch():
+    r = symdl.rule("softmin")
+    zz = np.array([[1.0, 2.0, 3.0], [1000.0, -1000.0, 0.0], [-3.5, 0.25, 40.0], [0.0, 0.0, 0.0]])
+    vv = np.array([[0.5, -1.0, 2.0], [1.0, 2.0, 3.0], [-0.3, 0.7, 0.1], [1.0, 0.0, -1.0]])
+    for dtype in (np.float64, np.float32):
+        t = torch.tensor(zz.astype(dtype), requires_grad=True)
+        expected = F.softmin(t, dim=-1)
+        (vjp,) = torch.autograd.grad(expected, t, torch.tensor(vv.astype(dtype)))
+        eps = float(np.finfo(dtype).eps)
+        got = r.numeric()(zz.astype(dtype))
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected.detach().numpy(), rtol=8 * eps, atol=8 * eps * 1e-3)
+        np.testing.assert_allclose(r.numeric_derivative()(zz.astype(dtype), vv.astype(dtype)), vjp.numpy(),
+                                   rtol=16 * eps, atol=16 * eps)
+
+
+def test_softmin_is_proven_and_a_wrong_vjp_is_refuted():
+    from dataclasses import replace
+
+    from symdl.rulebook.vector_rule import VectorRule
+    from symdl.rulebook.vector_rules import z
+    from symdl.verify.vector_rules import check_vector_rule
+
+    r = symdl.rule("softmin")
+    assert all(r.prove().values())
+    report = check_vector_rule(r, rows=8)
+    assert report["fd_error"] <= 1e-6 and report["accuracy64"] <= 1e-13 and report["unstable"] == []
+    wrong = VectorRule(r.name, r.kind, replace(r.definition, vjps={z: -r.definition.vjps[z]}), r.summary)  # softmax's sign
+    assert not all(wrong.prove().values())

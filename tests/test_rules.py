@@ -199,9 +199,13 @@ EXPECTED_KINKS = {
     "selu": {0.0: _L * _A},
     "mae": {0.37: 0.0},
     "l1": {0.0: 0.0},
+    "softshrink": {-0.5: 0.0, 0.5: 0.0},
+    "threshold": {0.0: 0.0},
+    "rrelu": {0.0: lambda p: (p.get("lower", 0.125) + p.get("upper", 0.3333333333333333)) / 2},  # PyTorch's inference slope
 }
 SMOOTH = ["identity", "sigmoid", "tanh", "softplus", "exponential", "mse", "huber", "log_cosh",
-          "binary_cross_entropy", "l2", "gelu", "silu", "swish", "softsign", "log_sigmoid", "mish", "celu"]
+          "binary_cross_entropy", "l2", "gelu", "silu", "swish", "softsign", "log_sigmoid", "mish", "celu",
+          "gelu_tanh", "tanhshrink"]
 
 
 # --- the registry ----------------------------------------------------------------------
@@ -366,6 +370,8 @@ def test_kinks_are_where_the_derivative_jumps(name):
 
 
 def _pytorch_value(name: str, params: tuple, expected):
+    if callable(expected):
+        return expected(dict(params))
     return dict(params).get("alpha", 1.0 if name == "elu" else 0.01) if expected == "alpha" else expected
 
 
@@ -386,9 +392,9 @@ def test_pytorch_values_at_kinks(variant):
 def _one_sided_fd(name: str, params: tuple, at: float, other_args: list) -> tuple[float, float]:
     f = forward(name, params)
     h = 1e-7 * max(1.0, abs(at))
-    centre = float(f(np.float64(at), *other_args))
-    left = (centre - float(f(np.float64(at - h), *other_args))) / h
-    right = (float(f(np.float64(at + h), *other_args)) - centre) / h
+    # Both points on one side: a value that jumps at the kink (threshold with v ≠ θ) does not enter the difference.
+    left = (float(f(np.float64(at - h), *other_args)) - float(f(np.float64(at - 2 * h), *other_args))) / h
+    right = (float(f(np.float64(at + 2 * h), *other_args)) - float(f(np.float64(at + h), *other_args))) / h
     return left, right
 
 
@@ -414,7 +420,7 @@ def test_kink_convention_value_is_returned_by_the_generated_derivative(variant, 
             expected = right
         elif convention == "average":
             expected = (left + right) / 2
-        elif name in EXPECTED_KINKS:
+        elif name in EXPECTED_KINKS and at in EXPECTED_KINKS[name]:
             expected = _pytorch_value(name, params, EXPECTED_KINKS[name][at])
         else:
             expected = float(sp.sympify(kink.value).subs(subs))
@@ -549,6 +555,12 @@ def test_placed_points_keep_their_distance_from_breakpoints():
 # --- accuracy against mpmath (hypothesis) --------------------------------------------------------
 
 
+# Rules judged as symdl verify judges them, forgiving what 8 ulps of input rounding explain: gelu_tanh's
+# z·σ(2u) at z = −20 is e^{2u} with |2u| ≈ 630, whose few ulps of rounding (absolute 1e-13) no float code
+# avoids; there |z·g'/g| ≈ 1900.
+ILL_CONDITIONED = {"gelu_tanh"}
+
+
 def _check_accuracy(r: Rule, name: str, params: tuple, args: list[np.ndarray]) -> None:
     """Forward and derivatives (by the first input and any input with a textbook derivative) vs mpmath.
 
@@ -573,7 +585,8 @@ def _check_accuracy(r: Rule, name: str, params: tuple, args: list[np.ndarray]) -
             else:
                 got = kernel(*cast)
             assert got.dtype == dtype
-            err = testing.relative_error(got, expected)
+            sensitivity = testing.input_sensitivity(kernel, cast) if name in ILL_CONDITIONED else None
+            err = testing.relative_error(got, expected, sensitivity)
             worst = int(np.argmax(err))
             assert float(err[worst]) <= RTOL[dtype], (
                 kernel.name, np.dtype(dtype).name, [float(c[worst]) for c in cast], float(got[worst]),

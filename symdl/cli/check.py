@@ -13,6 +13,7 @@ from .common import (
     UsageError,
     build_rule,
     input_symbol,
+    one_line,
     out,
     report_json,
 )
@@ -27,7 +28,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     from ..rulebook.continuity import boundary_properties
-    from ..rulebook.registry import registered_equivalent
+    from ..rulebook.registry import registered_equivalents
     from ..symbolic.rewrite import describe_stable_form
     from ..verify.rules import typed_form_instability, verify_rule
     from .check_layer import check_formula_layer, is_layer_equation
@@ -37,6 +38,8 @@ def _check(args: argparse.Namespace) -> int:
     r = build_rule(args)
     if not r.element_wise:
         raise UsageError(f"check applies to element-wise rules and formulas; {args.target!r} is a vector rule")
+    if args.derivative is not None:
+        return _check_derivative(r, args)
     if args.wrt is not None and input_symbol(r, args.wrt) != r.wrt:  # an unknown input: one line naming the inputs
         raise UsageError(
             f"check examines {r.name!r} by its input {r.wrt} (continuity and kinks in {r.wrt}, the checks of "
@@ -94,8 +97,67 @@ def _check(args: argparse.Namespace) -> int:
         if (code_form := describe_stable_form(r.bind(r.expr))) is not None:
             out(f"  {code_form}")
         if report.unstable or typed:
-            stable = registered_equivalent(r)
-            if stable:
-                out(f"  symdl's rule {stable!r} is the same function, printed stably: symdl derive {stable} --format python")
+            for match in registered_equivalents(r)[:1]:
+                out(f"  {describe_equivalent(r, match)}")
     out(f"{'PASS' if passed else 'FAIL'}")
     return EXIT_OK if passed else EXIT_FAILED
+
+
+def _check_derivative(r: object, args: argparse.Namespace) -> int:
+    """``symdl check F --derivative EXPR``: EXPR − ∂F/∂wrt ≡ 0 proven, or refuted at an exact point."""
+    from ..numbers import format_number
+    from ..rulebook.claims import check_derivative, parse_derivative
+    from ..symbolic.parse import FormulaError
+
+    var = input_symbol(r, args.wrt)
+    try:
+        claimed = parse_derivative(r, args.derivative)
+    except FormulaError as error:
+        raise UsageError(f"--derivative {args.derivative!r}: {one_line(error)}") from None
+    result = check_derivative(r, claimed, var)
+    point = result.counterexample
+    values = result.values_at_counterexample()
+    if args.json:
+        out(json.dumps({
+            "name": r.name,
+            "wrt": str(var),
+            "claimed": str(result.claimed),
+            "derivative": str(result.derivative),
+            "proven": result.proof.holds,
+            "method": result.proof.method,
+            "kinks_excluded": [str(k) for k in result.kinks] or None,
+            "counterexample": None if point is None else {str(k): str(v) for k, v in point.items()},
+            "values_at_counterexample": None if values is None else {"claimed": str(values[0]), "derivative": str(values[1])},
+            "passed": result.proof.holds,
+        }, indent=2))
+        return EXIT_OK if result else EXIT_FAILED
+    out(f"d/d{var} {r.name} = {result.claimed} ?")
+    if result:
+        kinks = f" (kinks at {var} = {', '.join(map(str, result.kinks))} excluded: their value is a convention)" if result.kinks else ""
+        out(f"  PROVEN: equal to symdl's {result.derivative} for every real {var}{kinks}; {result.proof.method}")
+        return EXIT_OK
+    if point is None or values is None:
+        out(f"  NOT PROVEN, and no counterexample found ({result.proof.method}); symdl's derivative: {result.derivative}")
+    else:
+        at = ", ".join(f"{k} = {v}" for k, v in point.items())
+        mine, true = (format_number(v if v.is_real is False or abs(v) > 1e300 else float(v), ".17g") for v in values)
+        out(f"  REFUTED at {at}: yours gives {mine}, the derivative is {true} (confirmed with 50-digit arithmetic)")
+        out(f"  symdl's derivative: {result.derivative}")
+    out("FAIL")
+    return EXIT_FAILED
+
+
+def describe_equivalent(r: object, match: object) -> str:
+    """One line: the registered rule that computes ``r``'s function, how its inputs map, and how to get its code."""
+    stable = match.name
+    inputs = [s.name for s in r.inputs]
+    arguments = [s.name for s in match.arguments]
+    call = f"{stable}({', '.join(arguments)})"
+    if match.through == "logit":
+        p = match.changed.name
+        u = next(n for n in ("u", "t", "logit", "logit_") if n not in inputs)
+        call = f"{stable}({', '.join(u if n == p else n for n in arguments)})"
+        return (f"symdl's rule {stable!r} computes this from the logit: with {p} = sigmoid({u}) it is {call}, "
+                f"printed stably (no log of 0): symdl derive {stable} --format python")
+    same_order = "" if arguments == inputs else f" as {call}"
+    return f"symdl's rule {stable!r} is the same function{same_order}, printed stably: symdl derive {stable} --format python"

@@ -161,6 +161,11 @@ def _add_derive_arguments(derive: argparse.ArgumentParser) -> None:
 def _add_check_arguments(check: argparse.ArgumentParser) -> None:
     _add_target_arguments(check)
     check.add_argument("--json", action="store_true", help="print JSON instead of text")
+    check.add_argument(
+        "--derivative",
+        metavar="EXPR",
+        help="only prove or refute EXPR as the derivative by --wrt (exit 0 proven, 1 refuted or unproven)",
+    )
     add_time_limit_argument(check)
 
 

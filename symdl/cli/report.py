@@ -162,4 +162,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         progress.close()
     for path in written.values():
         out(str(path))
+    failed = [f"{section.title}: {check.what}" for section in report.sections for check in section.checks if not check.passed]
+    if failed:
+        # Written all the same (the report shows what failed), but the exit status says so, as verify and check do.
+        shown = "; ".join(failed[:3]) + (f"; and {len(failed) - 3} more" if len(failed) > 3 else "")
+        write(sys.stderr, f"{PROG}: {len(failed)} check{'s' if len(failed) > 1 else ''} failed: {shown}")
+        return EXIT_FAILED
     return EXIT_OK

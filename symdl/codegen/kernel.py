@@ -5,7 +5,9 @@ unstable (measured in ``bench/bench_kernels.py``):
 
 * a named function (:mod:`symdl.symbolic.functions`) prints its proven stable form;
 * ``Piecewise`` prints as nested ``numpy.where`` (SymPy prints ``select``,
-  about 10× slower) and constant branches keep the input dtype;
+  about 10× slower) and constant branches keep the input dtype; each branch
+  sees its inputs guarded into its region (:mod:`symdl.symbolic.branches`),
+  so the branch not taken cannot overflow or warn;
 * ``Min``/``Max`` of two arguments print as ``numpy.minimum``/``numpy.maximum``;
 * ``exp(x) − 1`` and ``log(1 + x)`` print as ``expm1``/``log1p``.
 
@@ -25,9 +27,10 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from ..numbers import format_number
+from ..symbolic.branches import guard_branches
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stable_primitives
-from ..symbolic.special import erf_form, erfc_form, expand_erf
+from ..symbolic.special import erf_form, erfc_form, expand_erf, x_minus_tanh_form
 
 __all__ = ["Kernel", "KernelPrinter", "SymdlNumpyPrinter", "compile_kernel", "printable"]
 
@@ -67,6 +70,10 @@ class SymdlNumpyPrinter(NumPyPrinter):
         for value, cond in reversed(branches):
             code = f"{self._fn('where')}({self._print(cond)}, {self._branch_value(value)}, {code})"
         return code
+
+    def _print_GuardedInput(self, expr: sp.Piecewise) -> str:
+        # SymPy's dispatcher skips differently named Function subclasses: a guard prints as the Piecewise it is.
+        return self._print_Piecewise(expr)
 
     def _step(self, cond: sp.Basic, inside: sp.Expr, outside: sp.Expr) -> str:
         """``inside`` where ``cond`` holds, else ``outside`` (two numbers), as arithmetic on the boolean.
@@ -133,6 +140,10 @@ class SymdlNumpyPrinter(NumPyPrinter):
         # erfc|x| for x > 0 and 2 − erfc|x| below, computed once (where's arguments run left to right).
         outer = f"{where}({self._print(x > 0)}, ({name} := {self._print(far)}), 2 - {name})"
         return f"{where}({self._print(near)}, {self._print(near_value)}, {outer})"
+
+    def _print_x_minus_tanh(self, expr: sp.Function) -> str:
+        # The Taylor series where x − tanh x cancels (symdl.symbolic.special), x − tanh x beyond.
+        return self._print(x_minus_tanh_form(expr.args[0]))
 
     def _print_Abs(self, expr: sp.Abs) -> str:
         return f"{self._fn('abs')}({self._print(expr.args[0])})"
@@ -215,15 +226,23 @@ def use_expm1_log1p(expr: sp.Expr) -> sp.Expr:
     return stable_primitives(expr)
 
 
-def printable(expr: sp.Expr, name: str, differentiable: bool = False) -> sp.Expr:
-    """``expr`` as it is printed: named functions in their stable form, expm1/log1p, constants as float literals.
+def printable(expr: sp.Expr, name: str, differentiable: bool = False, *, guard: bool = True) -> sp.Expr:
+    """``expr`` as it is printed: branches guarded, named functions in their stable form, expm1/log1p, float constants.
+
+    Each Piecewise branch is evaluated only at points of its region
+    (:func:`~symdl.symbolic.branches.guard_branches`), so a ``where`` never
+    overflows or warns in the branch it discards.
 
     ``differentiable``: the named functions' forms whose autodiff derivative is
     exact everywhere (:meth:`NamedFunction.differentiable`), for code that
-    autodiff differentiates again. Raises ``ValueError`` (naming ``name``) for
-    a constant outside float64's range.
+    autodiff differentiates again. ``guard=False``: the branches were guarded
+    already (before erf became its pieces, which need no guards). Raises
+    ``ValueError`` (naming ``name``) for a constant outside float64's range.
     """
     form = "differentiable" if differentiable else "stable"
+    # Before the named functions' forms (safe by construction): only the user's branches get guards.
+    if guard:
+        expr = guard_branches(expr, differentiable)
     expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: getattr(type(e), form)(*e.args))
     expr = use_expm1_log1p(expr)
     # Constants such as log(2) become literals: Python floats keep the input dtype, numpy calls would not.
@@ -293,8 +312,8 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     renamed = expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)})
     # erf/erfc as their numpy pieces before CSE (|x|, the clamps and erfc|x| computed once), and before
     # printable turns Φ's exact 1/√2 into a float (erfc_form splits e^{−x²/2} exactly only for a rational square).
-    stable = renamed.replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
-    renamed = printable(expand_erf(stable), name)
+    stable = guard_branches(renamed).replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
+    renamed = printable(expand_erf(stable), name, guard=False)
     intermediates, (body,) = sp.cse(renamed, symbols=sp.numbered_symbols("_c"), optimizations="basic")
     printer = KernelPrinter()
     lines = [f"def {name}({', '.join(names)}):"]

@@ -84,6 +84,10 @@ class Definition:
     exp_growth: float | None = None  # the value grows like e^{rate·x}: finite only up to log(max float)/rate
     reduce_sum: bool = False
     notes: str = ""
+    # The accuracy check's 50-digit reference evaluates stable_expr / stable_derivative (proven equal to the
+    # definition) instead: for definitions that cancel beyond what mpmath resolves in 1600 digits (GELU-tanh's
+    # 1 + tanh u at z = −30 is 1e-792 and needs ~800 digits, at z = −40 ~2000).
+    reference_from_stable: bool = False
 
 
 @dataclass(frozen=True)

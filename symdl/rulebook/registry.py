@@ -24,7 +24,17 @@ from .definition import (
 from .rule import Rule
 from .vector_rule import VectorRule
 
-__all__ = ["register", "register_vector", "registered_equivalent", "rule", "rule_params", "rule_summary", "rules"]
+__all__ = [
+    "Equivalent",
+    "register",
+    "register_vector",
+    "registered_equivalent",
+    "registered_equivalents",
+    "rule",
+    "rule_params",
+    "rule_summary",
+    "rules",
+]
 
 
 @dataclass(frozen=True)
@@ -115,21 +125,75 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
     return Rule(name, entry.kind, definition, symbols, values, kink_convention, entry.summary)
 
 
-def registered_equivalent(r: Rule) -> str | None:
-    """The registered one-input rule without parameters whose expression is provably ``r``'s function, if any.
+@dataclass(frozen=True)
+class Equivalent:
+    """A registered rule that computes a formula: ``formula(inputs) = rule(arguments)``.
 
-    ``symdl check`` names it when ``r``'s text overflows: the library rule is the same function, printed stably.
+    ``arguments`` are the rule's inputs in terms of the formula's; ``through``
+    names a change of variable the rule expects (``"logit"``: the formula's
+    probability p is σ(u) of the rule's logit u), or is None.
     """
+
+    name: str
+    arguments: tuple[sp.Symbol, ...]
+    through: str | None = None
+    changed: sp.Symbol | None = None  # the input whose change of variable ``through`` names
+
+
+def _agree_at_samples(first: sp.Expr, second: sp.Expr, symbols: list[sp.Symbol]) -> bool:
+    """False when the two differ clearly at a rational point where both are real: a cheap filter before a proof."""
+    for trial in range(2):
+        point = {s: sp.Rational(3 + 2 * i + trial, 7 + trial) * (-1) ** (i + trial) for i, s in enumerate(symbols)}
+        try:
+            a, b = (sp.N(e.xreplace(point), 20) for e in (first, second))
+        except (TypeError, ValueError, ZeroDivisionError):
+            continue
+        if a.is_real and b.is_real and a.is_finite and b.is_finite and abs(a - b) > 1e-12 * (1 + abs(a)):
+            return False
+    return True
+
+
+def registered_equivalents(r: Rule) -> list[Equivalent]:
+    """Registered element-wise rules without parameters provably computing ``r``'s function, inputs matched in any order.
+
+    A loss also matches a formula in the probability p = σ(u) of its first input, the logit u
+    (binary cross-entropy written by hand as −(y log p + (1 − y) log(1 − p))).
+    Each match is shown by :func:`~symdl.symbolic.proof.prove_zero` in every input.
+    """
+    import itertools
+
+    from ..symbolic.functions import sigmoid
     from ..symbolic.proof import prove_zero
 
-    if len(r.inputs) != 1:
-        return None
+    mine = r.bind(r.expr)
+    found: list[Equivalent] = []
     for name, entry in _REGISTRY.items():
         if entry.vector or entry.params:
             continue
         candidate = rule(name)
-        if len(candidate.inputs) == 1:
-            same = candidate.expr.subs(candidate.wrt, r.wrt) - r.bind(r.expr)
-            if prove_zero(same, r.wrt):
-                return name
-    return None
+        if len(candidate.inputs) != len(r.inputs) or not candidate.element_wise:
+            continue
+        for order in itertools.permutations(r.inputs):
+            theirs = candidate.expr.xreplace(dict(zip(candidate.inputs, order)))
+            changes: list[tuple[str | None, sp.Symbol | None, sp.Expr]] = [(None, None, mine)]
+            if candidate.kind == "loss":  # losses of a logit (BCE) match a formula of the probability
+                changes.append(("logit", order[0], mine.xreplace({order[0]: sigmoid(order[0])})))
+            for through, changed, expr in changes:
+                if not _agree_at_samples(expr, theirs, list(r.inputs)):
+                    continue
+                if all(prove_zero(expr - theirs, s) for s in r.inputs):
+                    found.append(Equivalent(name, tuple(order), through, changed))
+                    break
+            else:
+                continue
+            break
+    return found
+
+
+def registered_equivalent(r: Rule) -> str | None:
+    """The name of the first of :func:`registered_equivalents`, or None.
+
+    ``symdl check`` names it when ``r``'s text overflows: the library rule is the same function, printed stably.
+    """
+    matches = registered_equivalents(r)
+    return matches[0].name if matches else None

@@ -183,7 +183,9 @@ class Rule(Derives, Displayed, Plottable):
     def _with_kink_values(self, derived: sp.Expr) -> sp.Expr:
         """``derived`` returning the convention's value at each kink (a branch only where it differs)."""
         for kink in self.kinks:
-            if sp.simplify(kink.value - self._natural_value(derived, kink.at)) != 0:
+            # Also at the bound parameters: a kink that moves with them (softshrink's ±λ) is passed there.
+            natural = (self._natural_value(derived, kink.at), self._natural_value(self.bind(derived), kink.at))
+            if any(sp.simplify(kink.value - value) != 0 for value in natural):
                 derived = sp.Piecewise((kink.value, sp.Eq(self.wrt, kink.at)), (derived, True))
         return derived
 

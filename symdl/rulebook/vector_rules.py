@@ -25,7 +25,7 @@ from .vector_rule import (
     q,
 )
 
-__all__ = ["maxout", "rbf", "softmax", "softmax_cross_entropy"]
+__all__ = ["maxout", "rbf", "softmax", "softmax_cross_entropy", "softmin"]
 
 # --- the rules -------------------------------------------------------------
 
@@ -59,6 +59,31 @@ def softmax() -> VectorDefinition:
         vjps={z: s_k_stable * (v[k] - sp.Sum(v[q] * s_q_stable, (q, 0, n - 1)))},
         vjp_slots={z: {k: -1, j: -1, q: -1}},
         textbook_jacobian={z: _softmax(z, i) * (sp.KroneckerDelta(i, fresh_index(k)) - _softmax(z, fresh_index(k)))},
+        concrete_sizes=_SIZES_N[:3],
+        symbolic_proof=True,
+    )
+
+
+def _softmin(u: sp.IndexedBase, out: sp.Symbol) -> sp.Expr:
+    return sp.exp(-u[out]) / sp.Sum(sp.exp(-u[j]), (j, 0, n - 1))
+
+
+@register_vector("softmin", "activation")
+def softmin() -> VectorDefinition:
+    """s_i = e^{−z_i} / Σ_j e^{−z_j} = softmax(−z)_i (PyTorch's softmin); ∂s_i/∂z_k = −s_i(δ_ik − s_k)."""
+    s_i_stable = sp.exp(-z[i] - LogSumExp(-z[j], j, n))
+    s_k_stable = s_i_stable.subs(i, k)
+    s_q_stable = s_i_stable.subs(i, q)
+    return VectorDefinition(
+        forward=_softmin(z, i),
+        output=(i,),
+        output_sizes=(n,),
+        inputs=(VectorInput(z, (k,), (n,)),),
+        slots={i: -1, j: -1},
+        stable_forward=s_i_stable,
+        vjps={z: -s_k_stable * (v[k] - sp.Sum(v[q] * s_q_stable, (q, 0, n - 1)))},
+        vjp_slots={z: {k: -1, j: -1, q: -1}},
+        textbook_jacobian={z: -_softmin(z, i) * (sp.KroneckerDelta(i, fresh_index(k)) - _softmin(z, fresh_index(k)))},
         concrete_sizes=_SIZES_N[:3],
         symbolic_proof=True,
     )

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
 from .functions import NamedFunction
+from .special import x_minus_tanh
 
 __all__ = ["Undecidable", "Proof", "prove_named_function", "elementary", "breakpoints", "prove_zero", "resolve_branches", "one_sided_values"]
 
@@ -39,6 +40,9 @@ class Proof:
     holds: bool
     method: str
     cases: int = 1
+    #: When the identity fails: a point (every free symbol → an exact number, rational where one serves) where
+    #: the expression is nonzero, confirmed with 50-digit arithmetic; None when it holds or no such point was found.
+    counterexample: Mapping[sp.Symbol, sp.Expr] | None = field(default=None, compare=False, hash=False)
 
     def __bool__(self) -> bool:
         return self.holds
@@ -50,6 +54,7 @@ def elementary(expr: sp.Expr) -> sp.Expr:
     expr = expr.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
     expr = expr.replace(lambda e: isinstance(e, log1p), lambda e: sp.log(1 + e.args[0]))
     expr = expr.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
+    expr = expr.replace(lambda e: isinstance(e, x_minus_tanh), lambda e: e.args[0] - sp.tanh(e.args[0]))
     return expr
 
 
@@ -175,28 +180,87 @@ def _signed(arg: sp.Expr, at: Mapping[sp.Symbol, sp.Expr], zero: bool = False) -
     return value
 
 
-def _numeric_witness(expr: sp.Expr) -> bool:
-    """True when ``expr`` is clearly not 0 at a sample point (both signs tried): a counterexample, before any simplify.
+def _nonzero_at(expr: sp.Expr, point: Mapping[sp.Expr, sp.Expr], digits: int = 30) -> bool:
+    """True when ``expr`` at ``point`` is a finite number clearly not 0 (or not real), evaluated with ``digits`` digits.
 
     A value that is not real at a real point also disproves a real identity
     (log z² − 2 log z is 2πi at z = −1).
     """
+    try:
+        value = sp.N(expr.xreplace(point), digits)
+    except (TypeError, ValueError, ZeroDivisionError, RecursionError):
+        return False
+    if not value.is_number or value.is_finite is False or value.has(sp.nan, sp.zoo):
+        return False
+    return bool(value.is_real is False or abs(value) > 1e-20)
+
+
+def _witness_points(expr: sp.Expr) -> list[dict]:
+    """Rational sample points for every free symbol (both signs tried), where a smooth non-identity shows."""
     atoms = sorted(expr.free_symbols | expr.atoms(sp.Indexed), key=str)
     atoms = [a for a in atoms if not (isinstance(a, sp.Symbol) and any(a == i.base.label for i in expr.atoms(sp.Indexed)))]
-    for trial in range(4):
-        point = {
+    return [
+        {
             a: sp.Rational(7 + 3 * t + trial, 13 + trial) * (1 if a.is_positive or (t + trial) % 2 else -1)
             for t, a in enumerate(atoms)
         }
-        try:
-            value = sp.N(expr.xreplace(point), 30)
-        except (TypeError, ValueError, ZeroDivisionError, RecursionError):
+        for trial in range(4)
+    ]
+
+
+def _numeric_witness(expr: sp.Expr) -> bool:
+    """True when ``expr`` is clearly not 0 at a sample point: a counterexample, before any simplify."""
+    return any(_nonzero_at(expr, point) for point in _witness_points(expr))
+
+
+def _confirmed(expr: sp.Expr, candidates: Sequence[Mapping[sp.Expr, sp.Expr]]) -> dict | None:
+    """The first candidate point where ``expr`` is nonzero at 30 and at 50 digits (every free symbol given), else None."""
+    for point in candidates:
+        if expr.free_symbols - set(point):
             continue
-        if value.is_finite is False or value.has(sp.nan, sp.zoo):
-            continue
-        if value.is_real is False or abs(value) > 1e-20:
-            return True
-    return False
+        if _nonzero_at(expr, point) and _nonzero_at(expr, point, 50):
+            return dict(point)
+    return None
+
+
+def _rationals_inside(lo: sp.Expr | None, hi: sp.Expr | None, count: int = 4) -> list[sp.Rational]:
+    """Up to ``count`` simplest nonzero rationals strictly between ``lo`` and ``hi`` (None: unbounded)."""
+    if lo is None and hi is None:
+        return [sp.Rational(1, 3), sp.Rational(-5, 7), sp.Rational(8, 3), sp.Rational(-13, 4)]
+    lo = hi - 4 if lo is None else lo
+    hi = lo + 4 if hi is None else hi
+    found: list[sp.Rational] = []
+    for d in range(1, 1000):
+        n = int(sp.floor(lo * d)) + 1
+        while sp.Rational(n, d) < hi and len(found) < count:
+            if n != 0 and sp.Rational(n, d) not in found:
+                found.append(sp.Rational(n, d))
+            n += 1
+        if len(found) >= count:
+            break
+    return found
+
+
+def _generalised(expr: sp.Expr) -> sp.Expr | None:
+    """``expr`` with each compound argument b of exp/tanh/… (up to a rational factor: 2b, −b) a fresh symbol; None if none.
+
+    Zero for independent symbols implies zero on the curve where they equal
+    their arguments, and SymPy simplifies tanh(w) far faster than tanh(√(2/π)(z + 0.044715z³)).
+    """
+    bases: dict[sp.Expr, sp.Symbol] = {}
+    for f in expr.atoms(sp.exp, sp.tanh, sp.sinh, sp.cosh, sp.log, sp.erf):
+        _, base = f.args[0].as_coeff_Mul()
+        if not base.is_Symbol and base.free_symbols and base not in bases:
+            bases[base] = sp.Dummy(f"w{len(bases)}", real=True)
+    if not bases:
+        return None
+
+    def swap(f: sp.Expr) -> sp.Expr:
+        coeff, base = f.args[0].as_coeff_Mul()
+        return f.func(coeff * bases[base]) if base in bases else f
+
+    out = expr.replace(lambda e: isinstance(e, (sp.exp, sp.tanh, sp.sinh, sp.cosh, sp.log, sp.erf)), swap)
+    return out
 
 
 def _is_zero_smooth(expr: sp.Expr) -> bool:
@@ -207,6 +271,9 @@ def _is_zero_smooth(expr: sp.Expr) -> bool:
         return True
     if _numeric_witness(expr):
         return False
+    general = _generalised(expr)
+    if general is not None and (general == 0 or sp.simplify(general.rewrite(sp.exp)) == 0):
+        return True
     for step in (sp.expand, sp.cancel, sp.simplify):
         try:
             if step(expr) == 0:
@@ -241,7 +308,9 @@ def prove_zero(
         raise TypeError("prove_zero: expr must be a SymPy expression (parse text with symdl.symbolic.parse first)")
     expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
     if not expr.has(*_PIECEWISE_ATOMS):
-        return Proof(_is_zero_smooth(expr), "simplify")
+        if _is_zero_smooth(expr):
+            return Proof(True, "simplify")
+        return Proof(False, "simplify", counterexample=_confirmed(expr, _witness_points(expr)))
     try:
         points = breakpoints(expr, var)
         regimes = _parameter_regimes(expr, var, points, _sample_values(params, expr, var))
@@ -252,7 +321,7 @@ def prove_zero(
         outcome = _prove_in_regime(expr, var, points, sample, exclude)
         cases += outcome.cases
         if not outcome:
-            return Proof(False, outcome.method, cases)
+            return Proof(False, outcome.method, cases, outcome.counterexample)
     skipped = f" (kinks {', '.join(map(str, exclude))} excluded)" if exclude else ""
     regime_note = f" in {len(regimes)} parameter regimes" if len(regimes) > 1 else ""
     return Proof(True, f"case analysis over intervals between {len(points)} breakpoints{regime_note}{skipped}", cases)
@@ -266,12 +335,15 @@ def _prove_in_regime(
     probes = [values[0] - 1] if values else [sp.Integer(0)]
     probes += [(a + b) / 2 for a, b in zip(values, values[1:])]
     probes += [values[-1] + 1] if values else []
+    ends: list[sp.Expr | None] = [None, *values, None]
     where = f" with {dict(sample)}" if sample else ""
     cases = 0
-    for probe in probes:
+    for k, probe in enumerate(probes):
         cases += 1
         if not _is_zero_smooth(resolve_branches(expr, {**sample, var: probe})):
-            return Proof(False, f"case analysis: nonzero on the interval around {var} = {probe}{where}", cases)
+            inside = [{**sample, var: r} for r in _rationals_inside(ends[k], ends[k + 1])]
+            method = f"case analysis: nonzero on the interval around {var} = {probe}{where}"
+            return Proof(False, method, cases, _confirmed(expr, inside))
     excluded = {sp.N(p.subs(sample), 30) for p in exclude}
     for value, point in numeric:
         if value in excluded:
@@ -280,7 +352,8 @@ def _prove_in_regime(
         exact_at_point = expr.subs(var, point)
         at_point = exact_at_point if not exact_at_point.has(*_PIECEWISE_ATOMS) else resolve_branches(exact_at_point, sample)
         if not _is_zero_smooth(at_point):
-            return Proof(False, f"case analysis: nonzero at {var} = {point}{where}", cases)
+            method = f"case analysis: nonzero at {var} = {point}{where}"
+            return Proof(False, method, cases, _confirmed(expr, [{**sample, var: point}]))
     return Proof(True, "case analysis", cases)
 
 

@@ -1,0 +1,77 @@
+"""A hand-derived derivative checked against the rule's: claimed − ∂f/∂x ≡ 0, proven, or refuted at an exact point.
+
+>>> from symdl.rulebook.rule import formula_rule
+>>> r = formula_rule("log(1 + exp(z))")
+>>> z = r.wrt
+>>> bool(check_derivative(r, 1 / (1 + sp.exp(-z))))
+True
+>>> check_derivative(r, 1 / (1 + sp.exp(z))).counterexample
+{z: -7/13}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..symbolic.parse import parse
+from ..symbolic.proof import Proof, prove_zero
+from .rule import Rule
+
+__all__ = ["DerivativeCheck", "check_derivative", "parse_derivative"]
+
+
+@dataclass(frozen=True)
+class DerivativeCheck:
+    """claimed vs ∂f/∂wrt: the proof of their difference ≡ 0 (away from the kinks) and, where it fails, both values."""
+
+    wrt: sp.Symbol
+    claimed: sp.Expr
+    derivative: sp.Expr
+    proof: Proof
+    kinks: tuple[sp.Expr, ...] = ()
+
+    def __bool__(self) -> bool:
+        return self.proof.holds
+
+    @property
+    def counterexample(self) -> dict[sp.Symbol, sp.Expr] | None:
+        """A point where the claim and the derivative differ (exact numbers), or None."""
+        point = self.proof.counterexample
+        return None if point is None else dict(point)
+
+    def values_at_counterexample(self, digits: int = 17) -> tuple[sp.Expr, sp.Expr] | None:
+        """(claimed, true derivative) at the counterexample, evaluated with ``digits`` significant digits."""
+        point = self.counterexample
+        if point is None:
+            return None
+        return sp.N(self.claimed.xreplace(point), digits), sp.N(self.derivative.xreplace(point), digits)
+
+
+def parse_derivative(r: Rule, text: str) -> sp.Expr:
+    """``text`` in the rule's inputs and parameters (symdl's formula grammar, never eval); FormulaError if it is not one."""
+    names = [s.name for s in r.inputs]
+    params = [name for name in r.param_symbols if name not in names]
+    parsed = parse(text, symbols=names, params=params)
+    own = {sp.Symbol(s.name, real=True): s for s in r.inputs}
+    own.update({sp.Symbol(name, real=True): symbol for name, symbol in r.param_symbols.items()})
+    return parsed.xreplace(own)
+
+
+def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = None) -> DerivativeCheck:
+    """claimed − ∂r/∂wrt ≡ 0 for every real input (other inputs and unbound parameters arbitrary), kinks excepted.
+
+    At a kink the derivative's value is a convention (``symdl check`` lists
+    them), so the claim is compared on both sides of it, not at it.
+    """
+    if not isinstance(r, Rule):
+        raise TypeError(f"check_derivative takes an element-wise rule or formula, got {type(r).__name__}")
+    if not isinstance(claimed, sp.Expr):
+        raise TypeError(f"claimed derivative must be a SymPy expression, got {type(claimed).__name__}")
+    var = r.variable(wrt)
+    derivative = r.bind(r.derivative(var))
+    claimed = r.bind(claimed)
+    kinks = tuple(k.at for k in r.kinks) if var == r.wrt else ()
+    proof = prove_zero(claimed - derivative, var, exclude=kinks)
+    return DerivativeCheck(var, claimed, derivative, proof, kinks)

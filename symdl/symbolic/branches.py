@@ -1,0 +1,169 @@
+"""Piecewise(vᵢ, cᵢ) → Piecewise(vᵢ[x := guard(x)], cᵢ): every branch evaluated only where it is taken.
+
+Printed code evaluates *every* branch of a ``where`` (numpy, ``jnp.where``,
+``torch.where``) and then selects, so ``where(z > 0, z, exp(z) − 1)`` computes
+e^{1000} for z = 1000 and overflows, although that value is thrown away; in
+JAX and PyTorch the thrown-away branch's ``inf`` also turns the gradient into
+NaN (0·∞). :func:`guard_branches` substitutes, in each branch that could
+overflow or leave its domain, a *guarded* input for every variable the
+branch's region bounds: a value equal to the input inside the region and a
+point of the region outside it. Inside the region nothing changes (proven by
+:func:`prove_guarded`); outside it the branch is evaluated at a point where it
+is defined, and its value is discarded.
+
+Branch i's region is what cᵢ and the negations of c₁ … cᵢ₋₁ say about each
+single variable (comparisons of an expression linear in one variable with a
+number); a variable confined to an interval I gets the guard
+
+* max(x, lo), min(x, hi) or both (a clip) when I's finite ends are closed
+  (numpy.maximum/minimum are cheaper than a second where);
+* where(x ∈ I, x, s) for an open end, s a point of I (lo + 1, hi − 1 or the
+  midpoint) — the "double where" that keeps JAX/PyTorch gradients finite;
+  ``differentiable`` uses this form for closed ends too (autodiff splits the
+  gradient of max(x, lo) at x = lo between both arguments).
+
+Branches made only of +, ·, positive integer powers, |·|, sign, min/max, sin,
+cos, tanh, atan, erf, erfc and symdl's named functions (printed stably) are
+left as they are: they cannot overflow where their inputs are finite.
+
+>>> z = sp.Symbol("z", real=True)
+>>> guard_branches(sp.Piecewise((z, z > 0), (sp.exp(z) - 1, True)))
+Piecewise((z, z > 0), (exp(Min(0, z)) - 1, True))
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.core.relational import Relational
+from sympy.logic.boolalg import Boolean
+
+from .functions import NamedFunction
+from .proof import Proof, prove_zero
+
+__all__ = ["GuardedInput", "branch_regions", "guard_branches", "prove_guarded"]
+
+# Nodes that stay finite for finite inputs (Pow is checked apart: only positive integer exponents).
+_SAFE = (
+    sp.Add, sp.Mul, sp.Symbol, sp.Number, sp.NumberSymbol, sp.Abs, sp.sign, sp.Min, sp.Max, sp.Piecewise,
+    sp.sin, sp.cos, sp.tanh, sp.atan, sp.erf, sp.erfc, NamedFunction, Boolean, sp.Indexed, sp.Idx,
+)
+
+
+def _risky(value: sp.Expr) -> bool:
+    """True when ``value`` has a node that can overflow, divide by zero or leave its domain (exp, log, 1/x …)."""
+    for node in sp.preorder_traversal(value):
+        if isinstance(node, sp.Pow):
+            if not (node.exp.is_Integer and node.exp > 0):
+                return True
+        elif isinstance(node, sp.Tuple) or not isinstance(node, _SAFE):
+            return True
+    return False
+
+
+def _conjuncts(cond: sp.Basic) -> list[sp.Basic]:
+    if isinstance(cond, sp.And):
+        return [c for arg in cond.args for c in _conjuncts(arg)]
+    return [cond]
+
+
+def _interval(rel: sp.Basic) -> tuple[sp.Symbol, sp.Interval] | None:
+    """(x, I) when ``rel`` compares an expression linear in the one variable x with numbers, else None."""
+    if not isinstance(rel, Relational) or rel.rel_op in ("==", "!="):
+        return None
+    diff = rel.lhs - rel.rhs
+    symbols = diff.free_symbols
+    if len(symbols) != 1:
+        return None
+    (x,) = symbols
+    if not x.is_real or not diff.is_polynomial(x) or sp.degree(diff, x) != 1:
+        return None
+    interval = rel.as_set()
+    return (x, interval) if isinstance(interval, sp.Interval) else None
+
+
+def branch_regions(pw: sp.Piecewise) -> list[dict[sp.Symbol, sp.Interval]]:
+    """For each branch, the interval each variable lies in wherever the branch is taken (variables bounded only).
+
+    Only comparisons linear in one variable count; others leave the
+    variables free (an interval may be wider than the region, never narrower).
+    """
+    regions = []
+    for i, (_, cond) in enumerate(pw.args):
+        facts = _conjuncts(cond)
+        for _, earlier in pw.args[:i]:
+            facts += _conjuncts(sp.to_nnf(sp.Not(earlier)))
+        region: dict[sp.Symbol, sp.Interval] = {}
+        for fact in facts:
+            found = _interval(fact)
+            if found is not None:
+                x, interval = found
+                region[x] = region.get(x, sp.Interval(-sp.oo, sp.oo)).intersect(interval)
+        regions.append({x: i for x, i in region.items() if isinstance(i, sp.Interval) and i != sp.Reals})
+    return regions
+
+
+class GuardedInput(sp.Piecewise):
+    """where(x ∈ I, x, s) as a guard: a Piecewise that SymPy keeps inside powers (1/where(…) is not folded).
+
+    SymPy folds Piecewise(aᵢ, cᵢ)ⁿ into Piecewise(aᵢⁿ, cᵢ), which would put 1/x back
+    into a branch printed for every x.
+    """
+
+    def _eval_power(self, exponent: sp.Expr) -> None:
+        return None
+
+
+def _guard(x: sp.Symbol, interval: sp.Interval, differentiable: bool) -> sp.Expr:
+    """An expression equal to x on ``interval`` and inside it everywhere else."""
+    lo, hi = interval.start, interval.end
+    finite_lo, finite_hi = lo.is_finite, hi.is_finite
+    closed = (not finite_lo or not interval.left_open) and (not finite_hi or not interval.right_open)
+    if closed and not differentiable:
+        guarded: sp.Expr = x
+        if finite_hi:
+            guarded = sp.Min(guarded, hi)
+        if finite_lo:
+            guarded = sp.Max(guarded, lo)
+        return guarded
+    if finite_lo and finite_hi:
+        safe = (lo + hi) / 2
+    elif finite_lo:
+        safe = lo + 1 if interval.left_open else lo
+    else:
+        safe = hi - 1 if interval.right_open else hi
+    return GuardedInput((x, interval.as_relational(x)), (safe, True))
+
+
+def _guard_piecewise(pw: sp.Piecewise, differentiable: bool) -> sp.Piecewise:
+    branches = []
+    changed = False
+    for (value, cond), region in zip(pw.args, branch_regions(pw)):
+        # Already guarded (printing guards again what a kernel guarded first): guard once.
+        done = {g.args[0][0] for g in value.atoms(GuardedInput)}
+        # A rule's own stable form clamps its inputs already (elu's e^{min(z, 0)}).
+        done |= {x for m in value.atoms(sp.Min, sp.Max) for x in m.args if x.is_Symbol and len(m.args) == 2 and any(a.is_number for a in m.args)}
+        bounded = {x: i for x, i in region.items() if value.has(x) and x not in done and not i.is_empty}
+        if bounded and _risky(value):
+            value = value.xreplace({x: _guard(x, i, differentiable) for x, i in bounded.items()})
+            changed = True
+        branches.append((value, cond))
+    return sp.Piecewise(*branches, evaluate=False) if changed else pw
+
+
+def guard_branches(expr: sp.Expr, differentiable: bool = False) -> sp.Expr:
+    """``expr`` with every Piecewise's branches guarded (module docstring): equal, but finite where not taken.
+
+    ``differentiable``: guards as where(x ∈ I, x, s) only, whose autodiff
+    gradient is exact at the interval's ends (for code autodiff differentiates).
+    """
+    if not isinstance(expr, sp.Basic):
+        raise TypeError(f"guard_branches: expected a SymPy expression, got {type(expr).__name__}")
+    if not expr.has(sp.Piecewise):
+        return expr
+    return expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: _guard_piecewise(e, differentiable))
+
+
+def prove_guarded(expr: sp.Expr, differentiable: bool = False) -> dict[sp.Symbol, Proof]:
+    """guard_branches(expr) − expr ≡ 0, proven by case analysis in each variable (the others as parameters)."""
+    difference = guard_branches(expr, differentiable) - expr
+    return {x: prove_zero(difference, x) for x in sorted(expr.free_symbols, key=str)}
