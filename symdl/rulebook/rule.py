@@ -300,6 +300,18 @@ class Rule(Derives, Displayed, Plottable):
         """``expr`` with the parameter values substituted."""
         return expr.subs(self.param_subs)
 
+    def reference_exprs(self, wrt: sp.Symbol | str | None = None) -> tuple[sp.Expr, sp.Expr]:
+        """(f, ∂f/∂wrt) with parameters bound, as a high-precision reference should evaluate them.
+
+        The definition and its derivative, or, where ``reference_from_stable`` is set, the stable forms
+        (proven equal by :meth:`prove`): some definitions cancel beyond what 1600 digits resolve.
+        """
+        var = self._input(wrt)
+        d = self.definition
+        if d.reference_from_stable and var == self.wrt and d.stable_expr is not None and d.stable_derivative is not None:
+            return self.bind(d.stable_expr), self.bind(d.stable_derivative)
+        return self.bind(self.expr), self.bind(self.derivative(var))
+
     def numeric_forward_expr(self) -> sp.Expr:
         return self.bind(self.definition.stable_expr if self.definition.stable_expr is not None else self.expr)
 

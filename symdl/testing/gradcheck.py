@@ -151,8 +151,10 @@ def check_grad(
 
     ``mode="directions"`` checks ⟨g, u⟩ along ``directions`` seeded random unit
     vectors; ``mode="coordinates"`` checks every ∂f/∂x_i. The step defaults to
-    eps^(1/5)·max(1, ‖x‖∞) with Richardson extrapolation (eps^(1/3)·… without),
-    the tolerance to ``TOLERANCES[x.dtype]``; ``rtol=``/``atol=`` replace
+    eps^(1/5)·max(1, |x_i|) in each coordinate with Richardson extrapolation
+    (eps^(1/3)·… without): the difference is taken along u ⊙ max(1, |x|)/max(1, ‖x‖∞),
+    so a coordinate near 0 beside a large one is not stepped at the large one's
+    scale (a given ``step`` is used as is, for every coordinate). The tolerance to ``TOLERANCES[x.dtype]``; ``rtol=``/``atol=`` replace
     either part of it (as in numpy.testing). Returns the worst case; see
     :func:`assert_grad_close` to raise instead.
 
@@ -175,6 +177,8 @@ def check_grad(
     eps = float(np.finfo(x.dtype).eps)
     scale = max(1.0, float(np.max(np.abs(x)))) if x.size else 1.0
     h = step if step is not None else eps ** (1 / 5 if richardson else 1 / 3) * scale
+    # Per-coordinate steps h·max(1, |x_i|)/scale ≤ h: truncation at x_i ≈ 0 stays at its own scale.
+    relative = np.ones(x.shape) if step is not None or not x.size else np.maximum(1.0, np.abs(x.astype(np.float64))) / scale
     if kinks is not None:
         distance = np.min(np.abs(x.astype(np.float64)[..., None] - np.asarray(kinks, dtype=np.float64)), axis=-1)
         if np.any(distance == 0):
@@ -195,14 +199,18 @@ def check_grad(
     worst: GradCheckReport | None = None
     evaluations = 0
     for label, u in vectors:
+        if mode == "coordinates":  # e_i at step h·relative_i: the report stays ∂f/∂x_i itself
+            step_u = h * float(np.sum(u * relative))
+        else:
+            u, step_u = u * relative, h
         u = u.astype(x.dtype)
-        numeric, estimate, floor, count = _directional(f, x, u, h, richardson)
+        numeric, estimate, floor, count = _directional(f, x, u, step_u, richardson)
         evaluations += count
         analytic = float(np.sum(g * u))
         abs_error = abs(numeric - analytic)
         rel_error = abs_error / max(abs(numeric), abs(analytic), np.finfo(np.float64).tiny)
         report = GradCheckReport(
-            mode, label, analytic, numeric, abs_error, rel_error, estimate, floor, tolerance, h, 0, checked
+            mode, label, analytic, numeric, abs_error, rel_error, estimate, floor, tolerance, step_u, 0, checked
         )
         if worst is None or _badness(report) > _badness(worst):
             worst = report

@@ -103,10 +103,7 @@ def verify_rule(
         derivative = r.numeric_derivative(var)
         values = _points(r, var, points, rng)
         report.fd_error = max(report.fd_error, _fd_error(r, var, forward, derivative, values))
-        exact_expr = r.bind(r.derivative(var))
-        exact_forward = r.bind(r.expr)
-        if d.reference_from_stable and var == r.wrt and d.stable_expr is not None and d.stable_derivative is not None:
-            exact_forward, exact_expr = r.bind(d.stable_expr), r.bind(d.stable_derivative)  # proven equal by r.prove()
+        exact_forward, exact_expr = r.reference_exprs(var)
         for dtype, attr in ((np.float64, "accuracy64"), (np.float32, "accuracy32")):
             cast = [v.astype(dtype) for v in values]
             for kernel, expr in ((forward, exact_forward), (derivative, exact_expr)):
