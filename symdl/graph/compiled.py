@@ -1,7 +1,9 @@
 """CompiledGraph: a :class:`symdl.graph.Model`'s generalised backprop printed as numpy code and run.
 
 ``init(seed)`` → params; ``forward(params, *inputs)`` → the outputs (inference
-mode: no noise, no dropout); ``loss(params, inputs, targets, seed=0)`` → C;
+mode: no noise, no dropout); ``inference_loss(params, inputs, targets)`` → C
+in inference mode (what ``evaluate`` and the validation loss report);
+``loss(params, inputs, targets, seed=0)`` → C in training mode;
 ``loss_and_grad(...)`` → (C, ∂C/∂θ for every key of params);
 ``train_step(params, inputs, targets, lr | state, seed=0)`` → C before one
 step, params (and the optimizer's state) updated in place, then each
@@ -80,6 +82,7 @@ class CompiledGraph:
         exec(compile(self._source, "<symdl graph>", "exec"), namespace)  # noqa: S102
         self._forward = namespace["forward"]
         self._loss = namespace["loss"]
+        self._inference_loss = namespace["inference_loss"]
         self._loss_and_grad = namespace["loss_and_grad"]
         self._train_step = namespace["train_step"]
         self._init_state = namespace.get("init_state")
@@ -108,6 +111,20 @@ class CompiledGraph:
     def forward(self, params: dict[str, np.ndarray], *inputs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
         """The outputs for a batch of each input, in inference mode (one array for one output)."""
         return self._forward(params, *inputs)
+
+    def inference_loss(self, params: dict[str, np.ndarray], inputs: object, targets: object = ()) -> float:
+        """C on a batch in inference mode (no noise, no dropout): the cost of ``forward``'s outputs, as Keras' evaluate."""
+        return self._inference_loss(params, *self._data(inputs, targets))
+
+    @property
+    def input_widths(self) -> tuple[int, ...]:
+        """The width of each input array, in the order of ``model.inputs``."""
+        return tuple(width for _, width in self._inputs)
+
+    @property
+    def target_widths(self) -> tuple[int, ...]:
+        """The width of each target array, in the order of the data-target loss terms."""
+        return tuple(width for _, width in self._targets)
 
     def loss(self, params: dict[str, np.ndarray], inputs: object, targets: object = (), seed: int = 0) -> float:
         """C on a batch, in training mode (masks from ``seed``)."""
