@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,7 +14,6 @@ from symdl.export.network_modules import network_module_source
 from symdl.export.standalone import network_module
 from symdl.graph import Add, Dense, Dropout, GaussianNoise, Input, Model
 from symdl.training import evaluate, fit
-from tests.generated_modules import load_module
 
 _COMPILED: dict = {}
 
