@@ -303,3 +303,19 @@ def test_fit_and_evaluate_refuse_a_graph_with_two_inputs():
         with pytest.raises(ValueError, match="2 input and 1 target arrays") as caught:
             call()
         assert "\n" not in str(caught.value)
+
+
+def test_compiled_graph_fit_is_symdl_fit_and_takes_an_optimizer():
+    X, Y = data(24, 3, 2, 5)
+    Xv, Yv = data(9, 3, 2, 6)
+    adam = _graph(True).compile(optimizer="adam")
+    a, b = adam.init(0), adam.init(0)
+    h = adam.fit(a, X, Y, epochs=2, batch_size=8, validation=(Xv, Yv), verbose=0, seed=4)
+    g = fit(adam, b, X, Y, epochs=2, batch_size=8, validation=(Xv, Yv), verbose=0, seed=4)
+    assert h.history == g.history and all(np.array_equal(a[k], b[k]) for k in a)
+    plain = _graph(True).compile()
+    with pytest.raises(ValueError, match="compiled without an optimizer"):
+        plain.fit(plain.init(0), X, Y, epochs=1, verbose=0)
+    c = plain.init(0)
+    h2 = plain.fit(c, X, Y, epochs=2, batch_size=8, validation=(Xv, Yv), verbose=0, seed=4, optimizer="adam")
+    assert h2.history == h.history and all(np.array_equal(a[k], c[k]) for k in a)

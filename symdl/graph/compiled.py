@@ -14,10 +14,11 @@ noise and dropout are drawn from ``seed``.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from ..rulebook.registry import rule
 from .printing import print_graph, vector_kernels
 
 if TYPE_CHECKING:
+    from ..training.callbacks import History
     from .model import Model
 
 __all__ = ["CompiledGraph"]
@@ -137,6 +139,30 @@ class CompiledGraph:
     def train_step(self, params: dict[str, np.ndarray], inputs: object, targets: object, *step: object, seed: int = 0) -> float:
         """C before one step: ``lr`` (plain gradient descent) or the optimizer's ``state`` (then its free hyperparameters)."""
         return self._train_step(params, *self._data(inputs, targets), *step, **self._seed(seed))
+
+    def fit(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, *, optimizer: str | Optimizer | None = None,
+            **options: Any) -> History:
+        """Train ``params`` in place with :func:`symdl.training.fit` (epochs, batch_size, metrics, validation, seed, …).
+
+        One input array and one target array. The optimizer is the one this
+        graph was compiled with; ``optimizer=`` (a name or a
+        :class:`symdl.optim.Optimizer`) trains with another, compiling the
+        model once more with it (kept for the next call).
+        """
+        from ..training import fit
+
+        compiled = self
+        if optimizer is not None:
+            opt = named_optimizer(optimizer)
+            cache: dict[str, CompiledGraph] = self.__dict__.setdefault("_with_optimizer", {})
+            key = json.dumps(opt.config(), sort_keys=True)
+            if key not in cache:
+                cache[key] = CompiledGraph(self.model, self.dtype, opt)
+            compiled = cache[key]
+        elif self.optimizer is None:
+            raise ValueError("fit: this graph was compiled without an optimizer; give fit(..., optimizer='adam') "
+                             "or compile(optimizer=...)")
+        return fit(compiled, params, X, Y, **options)
 
     def init_state(self, params: dict[str, np.ndarray]) -> dict[str, object]:
         """The optimizer's state before the first step (keys :func:`symdl.codegen.optimizer.state_keys`)."""
