@@ -54,6 +54,7 @@ _DOCS = {
     "forward": "The network's output a^L for the rows of X (inference: running statistics, no dropout).",
     "trace": "Every z^l and a^l of the forward pass, by name.",
     "loss": "The cost C: the loss summed over outputs, averaged over the batch, plus the penalty.",
+    "inference_loss": "The cost C of forward's output (inference: running statistics, no dropout), as Keras' evaluate.",
     "loss_and_grad": "(C, dict of dC/dparam with the keys of params), the gradient from BP1-BP4.",
     "train_step": "One step of gradient descent: the new arrays are stored in params; returns the loss before the step.",
 }
@@ -126,9 +127,9 @@ class JaxBackend(Backend):
         """
         blocks = []
         stateful = "state" in train_arguments
-        for name in ("forward", "trace", "loss", "loss_and_grad", "train_step"):
+        for name in ("forward", "trace", "loss", "inference_loss", "loss_and_grad", "train_step"):
             targets = name not in ("forward", "trace")
-            takes_seed = seeded and name != "forward"
+            takes_seed = seeded and name not in ("forward", "inference_loss")
             data = "X, Y" if targets else "X"
             args = ["params", "X", *(["Y"] if targets else []), *(train_arguments if name == "train_step" else [])]
             public = [*args, *(["seed=0"] if takes_seed else [])]

@@ -115,8 +115,8 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         "codegen", fill=_add_codegen_arguments,
         help="write a standalone numpy module for a rule, a formula or a network",
         description="Write a Python module that needs only numpy (never sympy or symdl): a rule or formula "
-        "with its derivatives, or, with --layers, a network with init_params, forward, loss, loss_and_grad "
-        "and train_step. The output is deterministic and passes 'ruff check'.",
+        "with its derivatives, or, with --layers, a network with init_params, forward, loss, inference_loss, "
+        "loss_and_grad and train_step. The output is deterministic and passes 'ruff check'.",
     )
     commands.add_parser(
         "verify", fill=_add_verify_arguments,

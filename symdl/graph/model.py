@@ -171,7 +171,7 @@ class Model:
         return eqs
 
     def compile(self, dtype: str = "float64", optimizer: str | Optimizer | None = None) -> CompiledGraph:
-        """The model as generated numpy code: init, forward, loss, loss_and_grad, train_step."""
+        """The model as generated numpy code: init, forward, inference_loss, loss, loss_and_grad, train_step."""
         from .compiled import CompiledGraph
 
         return CompiledGraph(self, dtype, optimizer)

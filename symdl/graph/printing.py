@@ -1,4 +1,4 @@
-"""A graph's equations → numpy source of ``forward``, ``loss``, ``loss_and_grad``, ``train_step`` (and ``init_state``).
+"""A graph's equations → numpy source of ``forward``, ``inference_loss``, ``loss``, ``loss_and_grad``, ``train_step`` (and ``init_state``).
 
 The statements come from :class:`symdl.codegen.statements.StatementPrinter`
 (batch in rows: W v → V @ W.T, δ aᵀ summed over the batch, buffers reused
@@ -131,6 +131,15 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     result = names[0] if len(names) == 1 else f"({', '.join(names)},)"
     head = f"{', '.join([*params, *inputs])}, = _check_forward(params, {', '.join(inputs)})"
     sources.append(_def("forward", f"params, {', '.join(inputs)}", [head, *body, f"return {result}"]))
+
+    # inference_loss: the cost in inference mode (no noise, no dropout), as Keras' evaluate
+    fwd, alias = _inline_aliases(inference.forward, inference.batched)
+    keep = {alias.get(t.value, t.value) for t in inference.losses} | {alias.get(t.target, t.target) for t in inference.losses}
+    evaluating = scope(inference)
+    body = GraphStatementPrinter(evaluating, _prune(fwd, keep), keep=keep).emit_all()
+    body += _loss_lines(inference, alias, evaluating)
+    head = f"{unpack}, = _check(params, {data}{', ' if data else ''}False)"
+    sources.append(_def("inference_loss", f"params, {data}", [head, *body, "return loss"]))
 
     forward, alias = _inline_aliases(train.forward, train.batched)
     losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
