@@ -1,0 +1,402 @@
+r"""A custom layer written as a formula, used in a graph: hˢ = f(hᵘ¹, …, hᵘᵏ; θ) from :func:`symdl.formula_layer`.
+
+>>> import symdl
+>>> from symdl.graph import Formula, Input, Model
+>>> dense = symdl.formula_layer("y[i] = tanh(sum(W[i, j] * x[j], j) + b[i])",
+...                             inputs={"x": "in"}, params={"W": ("out", "in"), "b": "out"})
+>>> x = Input(3)
+>>> model = Model(x, Formula(dense, sizes={"out": 2})(x))
+>>> sorted(model.parameter_shapes.items())
+[('W1', (2, 3)), ('b1', (2,))]
+
+The forward map and every VJP come from the formula layer, where they are
+derived in index notation and proven (:mod:`symdl.formula_layers`); here they
+are only rewritten exactly, so that the printed code does the work of a
+built-in layer once:
+
+* every sum whose one free index is the output's (Σⱼ W[i, j] x[j]) is a
+  per-use vector uˢ of the forward pass, printed as one contraction (x Wᵀ);
+* in each VJP, the forward's value is read back (tanh(b[i] + u[i]) → y[i]),
+  and each term Σₖ (Π factors) is split into δ[k] — the factors that read
+  the output's index k alone, v_y[k]·(1 − y[k]²) — times the rest: δˢ is
+  one per-use vector the VJPs share, so x's VJP prints as δ W and W's as
+  δᵀx summed over the batch (both one BLAS product), as Dense's BP2 and BP4.
+
+Each piece is a :class:`FormulaKernel`, an :class:`~symdl.graph.blocks.ArrayNode`
+whose numpy function is printed from its SymPy expression
+(:func:`symdl.formula_layers.codegen.print_kernel`) into the graph's module,
+and whose scalar value at concrete sizes is the expression written out, so
+:func:`symdl.graph.proofs.prove_graph` checks the rewritten VJPs against
+``sp.diff`` of the whole loss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+import sympy as sp
+
+from ..codegen.kernel import Kernel
+from ..formula_layers.codegen import print_kernel
+from ..formula_layers.layer import KERNEL_PRELUDE, FormulaLayer
+from ..formula_layers.proofs import at_size
+from ..layers.init_schemes import get_scheme
+from ..symbolic.index_parse import dimension
+from .blocks import ArrayNode
+from .nodes import Backward, GraphLayer, GraphParameter, Use
+
+__all__ = ["Formula", "FormulaKernel", "FormulaParamKernel"]
+
+_HELPERS = "_formula_kernel_helpers"
+
+
+# --- the array node -----------------------------------------------------------------------------------------------
+
+
+class FormulaKernel(ArrayNode):
+    """``expr`` (index notation) for a batch: output indices ``output``, each IndexedBase of ``expr`` one matrix argument.
+
+    ``args``: a spec Tuple (kernel name, expr, array names, output indices, sizes, rows, cols) and the matrix
+    arguments, in the order of the names.
+    """
+
+    def __new__(cls, spec: sp.Tuple, *arrays: sp.MatrixExpr) -> FormulaKernel:
+        return sp.Basic.__new__(cls, spec, *arrays)
+
+    @property
+    def spec(self) -> sp.Tuple:
+        return self.args[0]
+
+    @property
+    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
+        return tuple(self.args[1:])
+
+    @property
+    def kernel_name(self) -> str:
+        return str(self.spec[0])
+
+    @property
+    def expr(self) -> sp.Expr:
+        return self.spec[1]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(str(n) for n in self.spec[2])
+
+    @property
+    def output(self) -> tuple[sp.Symbol, ...]:
+        return tuple(self.spec[3])
+
+    @property
+    def sizes(self) -> dict[sp.Symbol, int]:
+        return {d: int(n) for d, n in self.spec[4]}
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return (self.spec[5], self.spec[6])
+
+    reduced = False
+
+    def kernel(self) -> Kernel:
+        return _compiled(self.kernel_name, self.expr, self.names, self.output, self.reduced)
+
+    def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
+        """One sample: every output cell of ``expr`` written out at the concrete sizes, the arrays' entries read in."""
+        table = dict(zip(self.names, arrays))
+
+        def entry(e: sp.Indexed) -> sp.Expr:
+            m = table[str(e.base.label)]
+            return m[int(e.indices[0]), int(e.indices[1]) if len(e.indices) == 2 else 0]
+
+        rows, cols = int(self.shape[0]), int(self.shape[1])
+        out = sp.zeros(rows, cols)
+        for r in range(rows):
+            for c in range(cols):
+                cell = dict(zip(self.output, (r, c)))
+                value = at_size(self.expr, self.sizes, cell)
+                out[r, c] = value.replace(lambda e: isinstance(e, sp.Indexed), entry)
+        return out
+
+    def array_code(self, args: list[str], module: str) -> str:
+        return f"{self.kernel_name}({', '.join(args)})"
+
+    def definitions(self) -> tuple[tuple[str, str], ...]:
+        """What the printed module must define before a call: the kernels' helpers, then this kernel."""
+        return ((_HELPERS, KERNEL_PRELUDE.rstrip() + "\n"), (self.kernel_name, self.kernel().source))
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        rename = {sp.IndexedBase(n, real=True): sp.IndexedBase(sp.Symbol(printer._print(a))) for n, a in zip(self.names, self.arrays)}
+        body = printer._print(self.expr.xreplace(rename))
+        return rf"\left[{body}\right]_{{{' '.join(printer._print(i) for i in self.output)}}}"
+
+
+class FormulaParamKernel(FormulaKernel):
+    """A parameter's VJP: ``expr`` summed over the batch (a parameter-shaped array, as Dense's δ aᵀ)."""
+
+    reduced = True
+
+    def __new__(cls, spec: sp.Tuple, *arrays: sp.MatrixExpr) -> FormulaParamKernel:
+        # The arguments inside a Tuple: the statement printer then sees a parameter-shaped value, not a batch to sum.
+        return sp.Basic.__new__(cls, spec, sp.Tuple(*arrays))
+
+    @property
+    def arrays(self) -> tuple[sp.MatrixExpr, ...]:
+        return tuple(self.args[1])
+
+
+@lru_cache(maxsize=512)
+def _compiled(name: str, expr: sp.Expr, names: tuple[str, ...], output: tuple[sp.Symbol, ...], reduced: bool) -> Kernel:
+    arrays = [sp.IndexedBase(n, real=True) for n in names]
+    return print_kernel(expr, arrays, output, name, shared=reduced)
+
+
+def _arrays_in(expr: sp.Expr) -> list[str]:
+    return sorted({str(e.base.label) for e in expr.atoms(sp.Indexed)})
+
+
+# --- the symbolic rewriting, once per layer -------------------------------------------------------------------------
+
+
+def _free_letters(expr: sp.Expr) -> set[sp.Symbol]:
+    """Index letters of ``expr`` not bound by a sum inside it."""
+    letters = {i for e in expr.atoms(sp.Indexed) for i in e.indices if isinstance(i, sp.Symbol)}
+    bound = {limit[0] for s in expr.atoms(sp.Sum) for limit in s.limits}
+    return letters - bound
+
+
+def _all_letters(expr: sp.Expr) -> set[sp.Symbol]:
+    letters = {i for e in expr.atoms(sp.Indexed) for i in e.indices if isinstance(i, sp.Symbol)}
+    return letters | {limit[0] for s in expr.atoms(sp.Sum) for limit in s.limits}
+
+
+@dataclass(frozen=True)
+class _Lowered:
+    """A formula layer as per-use pieces, each in the output index ``o``: sums, the output, deltas and the VJPs."""
+
+    o: sp.Symbol
+    hoisted: tuple[tuple[str, sp.Expr], ...]
+    value: sp.Expr
+    deltas: tuple[tuple[str, sp.Expr], ...]
+    vjps: Mapping[str, tuple[sp.Expr, tuple[sp.Symbol, ...]]]
+
+
+def _lower(layer: FormulaLayer) -> _Lowered:
+    (eq,) = layer.equations
+    (o,) = eq.indices
+    out, v = sp.IndexedBase(eq.output, real=True), sp.IndexedBase(f"v_{eq.output}", real=True)
+    inputs = set(layer.inputs)
+    hoisted: list[tuple[str, sp.Expr]] = []
+
+    def hoist(e: sp.Basic) -> None:
+        if isinstance(e, sp.Sum) and e is not eq.rhs and _free_letters(e) == {o} and inputs & set(_arrays_in(e)):
+            if e not in (h for _, h in hoisted):
+                hoisted.append((f"_u{len(hoisted)}", e))
+            return
+        for a in e.args:
+            hoist(a)
+
+    hoist(eq.rhs)
+    value = eq.rhs.xreplace({s: sp.IndexedBase(n, real=True)[o] for n, s in hoisted})
+    bound = {limit[0] for s in eq.rhs.atoms(sp.Sum) for limit in s.limits}
+    deltas: list[tuple[str, sp.Expr]] = []
+    vjps = {}
+    for wrt in layer.arrays:
+        expr = layer.vjp(wrt)
+        letters = sorted(_all_letters(expr) - bound, key=sp.default_sort_key)
+        # the forward's value, then its sums, read back wherever the VJP recomputes them (at any index k)
+        expr = expr.xreplace({eq.rhs.xreplace({o: k}): out[k] for k in letters})
+        expr = expr.xreplace({s.xreplace({o: k}): sp.IndexedBase(n, real=True)[k] for n, s in hoisted for k in letters})
+        expr = sp.Add(*(_factored(term, v, o, deltas) for term in sp.Add.make_args(expr)))
+        vjps[wrt] = (expr, layer.vjp_indices(wrt))
+    return _Lowered(o, tuple(hoisted), value, tuple(deltas), vjps)
+
+
+def _factored(term: sp.Expr, v: sp.IndexedBase, o: sp.Symbol, deltas: list[tuple[str, sp.Expr]]) -> sp.Expr:
+    """``term`` = outer · Σₖ δ[k]·R (or δ[k]·R, k free) with δ[k] the factors that read index k alone; else ``term``."""
+    factors = sp.Mul.make_args(term)
+    sums = [f for f in factors if isinstance(f, sp.Sum) and f.has(v)]
+    if len(sums) == 1 and len(sums[0].limits) == 1 and isinstance(sums[0].function, sp.Add):
+        (s,) = sums
+        outer = sp.Mul(*(f for f in factors if f is not s))
+        return outer * sp.Add(*(_factored(sp.Sum(t, *s.limits), v, o, deltas) for t in sp.Add.make_args(s.function)))
+    body, limits = term, None
+    if sums:
+        if len(sums) != 1 or len(sums[0].limits) != 1 or any(f.has(v) for f in factors if f is not sums[0]):
+            return term
+        body, limits = sums[0].function, sums[0].limits
+    uses = [e for e in body.atoms(sp.Indexed) if e.base == v]
+    if len(uses) != 1 or not isinstance(uses[0].indices[0], sp.Symbol):
+        return term
+    k = uses[0].indices[0]
+    if limits is not None and limits[0][0] != k:
+        return term
+    inside = [f for f in sp.Mul.make_args(body) if _free_letters(f) <= {k}]
+    rest = sp.Mul(*(f for f in sp.Mul.make_args(body) if f not in inside))
+    delta = sp.Mul(*inside).xreplace({k: o})
+    if not delta.has(v):
+        return term
+    if delta == v[o]:
+        symbol = v
+    else:
+        names = [n for n, d in deltas if d == delta]
+        if not names:
+            names = [f"_d{len(deltas)}"]
+            deltas.append((names[0], delta))
+        symbol = sp.IndexedBase(names[0], real=True)
+    new = symbol[k] * rest
+    if limits is not None:
+        new = sp.Sum(new, *limits)
+    return sp.Mul(*(f for f in factors if f not in sums)) * new if sums else new
+
+
+# --- the graph layer ----------------------------------------------------------------------------------------------
+
+
+def _stem(prefix: str, k: int) -> str:
+    return prefix if k == 0 else prefix + "bcdefghijklmnopqrstuvwxyz"[k - 1]
+
+
+class Formula(GraphLayer):
+    """hˢ = f(hᵘ¹, …; θ) written in index notation (a :func:`symdl.formula_layer`): one vector output, vector inputs.
+
+    ``sizes`` gives every dimension the inputs' widths do not (``{"out": 30}``);
+    ``init`` each parameter's start: a scheme name for a matrix (default
+    ``"glorot_uniform"``; its shape is (rows, columns) = (fan-out, fan-in)) or a
+    number (default 0 for a vector). Called on several nodes, it is one
+    parameter set used at each (weight sharing), as a built-in layer.
+    """
+
+    def __init__(self, layer: FormulaLayer, sizes: Mapping[str, int] | None = None,
+                 init: Mapping[str, str | float] | None = None, name: str | None = None) -> None:
+        super().__init__(name)
+        if not isinstance(layer, FormulaLayer):
+            raise TypeError(f"Formula: expected a symdl.formula_layer(...), got {type(layer).__name__}")
+        what = f"Formula {layer.name!r}"
+        if len(layer.outputs) != 1 or len(next(iter(layer.outputs.values()))) != 1:
+            raise ValueError(f"{what}: a graph node is one vector; the formula must have one output with one index, "
+                             f"got outputs {layer.outputs}")
+        for n, axes in layer.inputs.items():
+            if len(axes) != 1:
+                raise ValueError(f"{what}: input {n!r} has axes {axes}; a graph node is a vector (one axis)")
+        for n, axes in layer.params.items():
+            if not 1 <= len(axes) <= 2:
+                raise ValueError(f"{what}: param {n!r} has axes {axes}; graph parameters are vectors or matrices (one or two axes)")
+            if not (n.isascii() and n.isalpha()):
+                raise ValueError(f"{what}: param {n!r}: graph parameters are named by letters only (the key adds the layer's number: W3)")
+        sizes = {} if sizes is None else sizes
+        if not isinstance(sizes, Mapping):
+            raise TypeError(f"{what}: sizes must map a dimension name to its size, e.g. {{'out': 4}}")
+        for d, n in sizes.items():
+            if d not in layer.dims:
+                raise ValueError(f"{what}: unknown dimension {d!r} in sizes; its dimensions: {', '.join(layer.dims)}")
+            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+                raise ValueError(f"{what}: size of {d!r} must be a positive integer, got {n!r}")
+        init = {} if init is None else init
+        if not isinstance(init, Mapping):
+            raise TypeError(f"{what}: init must map a param name to a scheme name or a number")
+        starts: dict[str, str | float] = {}
+        for n, axes in layer.params.items():
+            start = init.get(n, "glorot_uniform" if len(axes) == 2 else 0.0)
+            if isinstance(start, str) and len(axes) == 2:
+                start = get_scheme(start).name
+            elif isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start):
+                raise ValueError(f"{what}: init of {n!r} must be {'a scheme name or ' if len(axes) == 2 else ''}a finite number, got {start!r}")
+            starts[n] = start if isinstance(start, str) else float(start)
+        unknown = sorted(set(init) - set(layer.params))
+        if unknown:
+            raise ValueError(f"{what}: init names {unknown[0]!r}, which is not a param; params: {', '.join(layer.params) or 'none'}")
+        self.layer, self.sizes, self.init = layer, dict(sizes), starts
+        self.arity = len(layer.inputs)
+        self._lowered = _lower(layer)
+        self._resolved: dict[str, int] = {}
+
+    @property
+    def _output_axis(self) -> str:
+        return next(iter(self.layer.outputs.values()))[0]
+
+    def output_width(self, widths: tuple[int, ...]) -> int:
+        resolved = dict(self.sizes)
+        for (n, (axis,)), w in zip(self.layer.inputs.items(), widths):
+            if resolved.setdefault(axis, w) != w:
+                raise ValueError(f"Formula {self.layer.name!r}: input {n!r} has width {w}, but its dimension {axis!r} is {resolved[axis]}")
+        missing = [d for d in self.layer.dims if d not in resolved]
+        if missing:
+            raise ValueError(f"Formula {self.layer.name!r}: no size for dimension {missing[0]!r}; give sizes={{{missing[0]!r}: …}}")
+        self._resolved = resolved
+        return resolved[self._output_axis]
+
+    def parameters(self) -> tuple[GraphParameter, ...]:
+        self.input_widths  # noqa: B018 — refuses an unbuilt layer with its one-line error
+        return tuple(GraphParameter(n, tuple(self._resolved[a] for a in axes), self.init[n]) for n, axes in self.layer.params.items())
+
+    # --- equations ------------------------------------------------------------------------------------------------
+
+    def _node(self, use: Use, table: Mapping[str, sp.MatrixExpr], role: str, expr: sp.Expr,
+              output: tuple[sp.Symbol, ...], shape: tuple[int, int], reduced: bool = False) -> sp.MatrixExpr:
+        names = tuple(_arrays_in(expr))
+        if not reduced and len(output) == 1 and isinstance(expr, sp.Indexed) and expr.indices == output:
+            return table[names[0]]  # the value is an array itself: no kernel, no copy
+        sizes = sp.Tuple(*(sp.Tuple(dimension(d), n) for d, n in sorted(self._resolved.items())))
+        key = sp.srepr((expr, names, output, reduced)).encode()
+        kernel = f"_{self.layer.name}_{role}_{hashlib.sha1(key).hexdigest()[:8]}"  # noqa: S324 — a name, not security
+        spec = sp.Tuple(sp.Symbol(kernel), expr, sp.Tuple(*map(sp.Symbol, names)), sp.Tuple(*output), sizes, *shape)
+        cls = FormulaParamKernel if reduced else FormulaKernel
+        return cls(spec, *(table[n] for n in names))
+
+    def _table(self, use: Use) -> dict[str, sp.MatrixExpr]:
+        table: dict[str, sp.MatrixExpr] = dict(zip(self.layer.inputs, use.inputs))
+        table.update({n: use.params[n] for n in self.layer.params})
+        width = self._resolved[self._output_axis]
+        for k, (n, _) in enumerate(self._lowered.hoisted):
+            table[n] = use.own(_stem("u", k), "u^{@}" if k == 0 else f"u_{{{k + 1}}}^{{@}}", width)
+        (out,) = self.layer.outputs
+        table[out] = use.output
+        return table
+
+    def forward(self, use: Use) -> list[sp.Eq]:
+        low, table = self._lowered, self._table(use)
+        width = self._resolved[self._output_axis]
+        eqs = [sp.Eq(table[n], self._node(use, table, "sum", s, (low.o,), (width, 1)), evaluate=False) for n, s in low.hoisted]
+        eqs.append(sp.Eq(use.output, self._node(use, table, "forward", low.value, (low.o,), (width, 1)), evaluate=False))
+        return eqs
+
+    def backward(self, use: Use, upstream: sp.MatrixSymbol) -> Backward:
+        low, table = self._lowered, self._table(use)
+        (out,) = self.layer.outputs
+        table[f"v_{out}"] = upstream
+        width = self._resolved[self._output_axis]
+        equations = []
+        for k, (n, delta) in enumerate(low.deltas):
+            table[n] = use.own(_stem("d", k), r"\delta^{@}" if k == 0 else rf"\delta_{{{k + 1}}}^{{@}}", width)
+            label = f"delta (node {use.index})" + (f", {k + 1}" if k else "")
+            equations.append((label, sp.Eq(table[n], self._node(use, table, "delta", delta, (low.o,), (width, 1)), evaluate=False)))
+        vjps = []
+        for n in self.layer.inputs:
+            expr, indices = low.vjps[n]
+            vjps.append(self._node(use, table, f"vjp_{n}", expr, indices, (self._resolved[self.layer.inputs[n][0]], 1)))
+        params = {}
+        for n, axes in self.layer.params.items():
+            expr, indices = low.vjps[n]
+            shape = (self._resolved[axes[0]], self._resolved[axes[1]] if len(axes) == 2 else 1)
+            params[n] = self._node(use, table, f"vjp_{n}", expr, indices, shape, reduced=True)
+        return Backward(tuple(equations), tuple(vjps), params)
+
+    # --- config ---------------------------------------------------------------------------------------------------
+
+    def config(self) -> dict[str, object]:
+        return {"layer": self.layer.name, "sizes": self.sizes, "init": self.init}
+
+    def to_config(self) -> dict[str, object]:
+        return {"layer": self.layer.to_config(), "sizes": dict(self.sizes), "init": dict(self.init)}
+
+    @classmethod
+    def from_config(cls, config: dict[str, object]) -> Formula:
+        extra = sorted(set(config) - {"layer", "sizes", "init"})
+        if extra:
+            raise ValueError(f"Formula: unknown key {extra[0]!r}; keys: layer, sizes, init")
+        layer = FormulaLayer.from_config(config.get("layer"))  # type: ignore[arg-type]
+        return cls(layer, config.get("sizes"), config.get("init"))  # type: ignore[arg-type]
