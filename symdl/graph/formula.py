@@ -40,12 +40,14 @@ from functools import lru_cache
 
 import sympy as sp
 
-from ..codegen.kernel import Kernel
+from ..backends.registry import get_backend
+from ..codegen.kernel import Kernel, printable
 from ..formula_layers.codegen import print_kernel
 from ..formula_layers.layer import KERNEL_PRELUDE, FormulaLayer
 from ..formula_layers.proofs import at_size
 from ..layers.init_schemes import get_scheme
 from ..symbolic.index_parse import dimension
+from ..symbolic.rewrite import stabilise
 from .blocks import ArrayNode
 from .nodes import Backward, GraphLayer, GraphParameter, Use
 
@@ -60,8 +62,10 @@ _HELPERS = "_formula_kernel_helpers"
 class FormulaKernel(ArrayNode):
     """``expr`` (index notation) for a batch: output indices ``output``, each IndexedBase of ``expr`` one matrix argument.
 
-    ``args``: a spec Tuple (kernel name, expr, array names, output indices, sizes, rows, cols) and the matrix
-    arguments, in the order of the names.
+    ``args``: a spec Tuple (kernel name, expr, array names, output indices, sizes, rows, cols, which arrays hold
+    a batch in rows) and the matrix arguments, in the order of the names. The common shapes print inline
+    (:func:`_inline`): an element-wise expression of vectors, Σₖ p[k]·M[k, j] as ``p @ M``, a parameter's δ[i]·x[j]
+    summed over the batch as ``δ.T @ x``; anything else calls its kernel function.
     """
 
     def __new__(cls, spec: sp.Tuple, *arrays: sp.MatrixExpr) -> FormulaKernel:
@@ -99,6 +103,10 @@ class FormulaKernel(ArrayNode):
     def shape(self) -> tuple[sp.Expr, sp.Expr]:
         return (self.spec[5], self.spec[6])
 
+    @property
+    def batched(self) -> frozenset[str]:
+        return frozenset(n for n, b in zip(self.names, self.spec[7]) if b)
+
     reduced = False
 
     def kernel(self) -> Kernel:
@@ -122,10 +130,13 @@ class FormulaKernel(ArrayNode):
         return out
 
     def array_code(self, args: list[str], module: str) -> str:
-        return f"{self.kernel_name}({', '.join(args)})"
+        inline = _inline(self, args, module)
+        return inline if inline is not None else f"{self.kernel_name}({', '.join(args)})"
 
     def definitions(self) -> tuple[tuple[str, str], ...]:
-        """What the printed module must define before a call: the kernels' helpers, then this kernel."""
+        """What the printed module must define before a call: the kernels' helpers, then this kernel (none when inline)."""
+        if _inline(self, list(self.names), "numpy") is not None:
+            return ()
         return ((_HELPERS, KERNEL_PRELUDE.rstrip() + "\n"), (self.kernel_name, self.kernel().source))
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
@@ -152,6 +163,48 @@ class FormulaParamKernel(FormulaKernel):
 def _compiled(name: str, expr: sp.Expr, names: tuple[str, ...], output: tuple[sp.Symbol, ...], reduced: bool) -> Kernel:
     arrays = [sp.IndexedBase(n, real=True) for n in names]
     return print_kernel(expr, arrays, output, name, shared=reduced)
+
+
+def _inline(node: FormulaKernel, args: list[str], module: str) -> str | None:
+    """The node's value as one numpy expression of its arguments' names, for the shapes a dense layer makes; else None.
+
+    Each result is a fresh array (an arithmetic expression or a matrix product), as an array node's code must be.
+    """
+    code = dict(zip(node.names, args))
+    expr, output = node.expr, node.output
+    if not all(a.isidentifier() for a in args):
+        return None
+    vectors = {n for n in node.batched}
+    if node.reduced:
+        factors = sp.Mul.make_args(expr)
+        if all(isinstance(f, sp.Indexed) and str(f.base.label) in vectors and len(f.indices) == 1 for f in factors):
+            if len(factors) == 1 and factors[0].indices == output:  # Σ over the batch of p[i]
+                return f"{module}.sum({code[str(factors[0].base.label)]}, axis=0)"
+            if len(factors) == 2 and len(output) == 2:  # Σ over the batch of p[i]·q[j]: pᵀq
+                by_index = {f.indices[0]: code[str(f.base.label)] for f in factors}
+                if set(by_index) == set(output):
+                    return f"{by_index[output[0]]}.T @ {by_index[output[1]]}"
+        return None
+    if isinstance(expr, sp.Sum) and len(expr.limits) == 1 and len(output) == 1:
+        (k, _, _), factors = expr.limits[0], sp.Mul.make_args(expr.function)
+        vector = [f for f in factors if isinstance(f, sp.Indexed) and str(f.base.label) in vectors and f.indices == (k,)]
+        matrix = [f for f in factors if isinstance(f, sp.Indexed) and str(f.base.label) not in vectors and len(f.indices) == 2]
+        if len(factors) == 2 and len(vector) == 1 and len(matrix) == 1:
+            p, m = code[str(vector[0].base.label)], code[str(matrix[0].base.label)]
+            if matrix[0].indices == (k, output[0]):  # Σₖ p[k]·M[k, j]: p M
+                return f"{p} @ {m}"
+            if matrix[0].indices == (output[0], k):  # Σₖ M[i, k]·p[k]: p Mᵀ
+                return f"{p} @ {m}.T"
+        return None
+    cells = expr.atoms(sp.Indexed)
+    if len(output) != 1 or expr.has(sp.Sum) or not cells or any(e.indices != output for e in cells):
+        return None
+    # element-wise in the output index: each array read at it is its name (a parameter vector broadcasts over rows)
+    body = printable(stabilise(expr), node.kernel_name).xreplace({e: sp.Symbol(code[str(e.base.label)], real=True) for e in cells})
+    intermediates, _ = sp.cse(body, optimizations="basic")
+    if intermediates or module != "numpy":
+        return None
+    return get_backend("numpy").printer().doprint(body)
 
 
 def _arrays_in(expr: sp.Expr) -> list[str]:
@@ -343,7 +396,8 @@ class Formula(GraphLayer):
         sizes = sp.Tuple(*(sp.Tuple(dimension(d), n) for d, n in sorted(self._resolved.items())))
         key = sp.srepr((expr, names, output, reduced)).encode()
         kernel = f"_{self.layer.name}_{role}_{hashlib.sha1(key).hexdigest()[:8]}"  # noqa: S324 — a name, not security
-        spec = sp.Tuple(sp.Symbol(kernel), expr, sp.Tuple(*map(sp.Symbol, names)), sp.Tuple(*output), sizes, *shape)
+        batched = sp.Tuple(*(sp.true if n not in self.layer.params else sp.false for n in names))
+        spec = sp.Tuple(sp.Symbol(kernel), expr, sp.Tuple(*map(sp.Symbol, names)), sp.Tuple(*output), sizes, *shape, batched)
         cls = FormulaParamKernel if reduced else FormulaKernel
         return cls(spec, *(table[n] for n in names))
 
