@@ -56,12 +56,12 @@ def _pair(build):
     return build(True).compile(), build(False).compile()
 
 
-def _dense_graph(formula: bool) -> Model:
-    x = Input(3)
-    hidden = Formula(_dense(), sizes={"out": 4}) if formula else Dense(4, activation="tanh")
+def _dense_graph(formula: bool, n_in: int = 3, width: int = 4, n_out: int = 2) -> Model:
+    x = Input(n_in)
+    hidden = Formula(_dense(), sizes={"out": width}) if formula else Dense(width, activation="tanh")
     exp = Formula(_exp()) if formula else Lambda("exponential")
     h = hidden(x)
-    return Model(x, Dense(2)(Add()([h, exp(Dense(4)(h))])), losses="mse")
+    return Model(x, Dense(n_out)(Add()([h, exp(Dense(width)(h))])), losses="mse")
 
 
 _DENSE = {}
@@ -108,7 +108,7 @@ def test_formula_dense_prints_as_matrix_products_with_one_shared_delta():
 
 
 def test_formula_graph_is_proven_and_a_wrong_vjp_is_refuted():
-    model = _dense_graph(True)
+    model = _dense_graph(True, n_in=2, width=2, n_out=1)
     proofs = prove_graph(model)
     assert len(proofs) == 6 and all(proofs.values()), {k: v.method for k, v in proofs.items() if not v}
     # a wrong variant: the formula layer's delta without its derivative factor (1 − y²) is caught exactly
@@ -169,6 +169,32 @@ def test_a_two_input_formula_layer_matches_finite_differences_and_is_proven():
     X1, X2, Y = rng.normal(size=(4, 3)), rng.normal(size=(4, 2)), rng.normal(size=(4, 1))
     _, grads = c.loss_and_grad(params, [X1, X2], Y)
     numeric = _finite_differences(c, params, [X1, X2], Y)
+    for key in params:
+        np.testing.assert_allclose(grads[key], numeric[key], rtol=1e-6, atol=1e-8, err_msg=key)
+
+
+@pytest.mark.parametrize(
+    ("text", "params"),
+    [
+        ("y[i] = log(1 + exp(sum(W[i, j] * x[j], j) + b[i]))", {"W": ("out", "in"), "b": "out"}),  # σ in its VJP
+        ("y[i] = (sum(W[i, j] * x[j], j) if sum(W[i, j] * x[j], j) > 0 else 0.1 * sum(W[i, j] * x[j], j))", {"W": ("out", "in")}),
+        ("y[i] = sum(W[j, i] * x[j], j) * c[i]", {"W": ("in", "out"), "c": "out"}),  # W stored transposed
+        ("y[i] = exp(x[i]) / sum(exp(x[j]), j)", {}),  # softmax: a sum that reads no output index
+    ],
+)
+def test_formula_layers_of_other_shapes_are_proven_and_match_finite_differences(text, params):
+    inputs = {"x": "out"} if not params else {"x": "in"}
+    layer = symdl.formula_layer(text, inputs=inputs, params=params)
+    x = Input(1)
+    model = Model(x, Dense(1)(Formula(layer, sizes={"out": 2} if params else None)(Dense(2, activation="tanh")(x))), losses="mse")
+    proofs = prove_graph(model)
+    assert all(proofs.values()), {k: v.method for k, v in proofs.items() if not v}
+    c = model.compile()
+    rng = np.random.default_rng(6)
+    params = {k: rng.normal(size=v.shape) for k, v in c.init(0).items()}
+    X, Y = rng.normal(size=(5, 1)), rng.normal(size=(5, 1))
+    _, grads = c.loss_and_grad(params, X, Y)
+    numeric = _finite_differences(c, params, X, Y)
     for key in params:
         np.testing.assert_allclose(grads[key], numeric[key], rtol=1e-6, atol=1e-8, err_msg=key)
 

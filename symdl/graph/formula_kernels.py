@@ -22,6 +22,7 @@ from ..codegen.kernel import Kernel, printable
 from ..formula_layers.codegen import print_kernel
 from ..formula_layers.layer import KERNEL_PRELUDE
 from ..formula_layers.proofs import at_size
+from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stabilise
 from .blocks import ArrayNode
 
@@ -97,7 +98,9 @@ class FormulaKernel(ArrayNode):
             for c in range(cols):
                 cell = dict(zip(self.output, (r, c)))
                 value = at_size(self.expr, self.sizes, cell)
-                out[r, c] = value.replace(lambda e: isinstance(e, sp.Indexed), entry)
+                value = value.replace(lambda e: isinstance(e, sp.Indexed), entry)
+                # symdl's named functions (σ, softplus) by their definitions, as sp.diff of the forward writes them
+                out[r, c] = value.replace(lambda e: isinstance(e, NamedFunction), lambda e: e.definition(e.args[0]))
         return out
 
     def array_code(self, args: list[str], module: str) -> str:
