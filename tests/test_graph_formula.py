@@ -281,3 +281,11 @@ def test_a_formula_parameter_named_like_another_array_is_one_clear_error():
     with pytest.raises(ValueError, match=r"two arrays would both be called 'gl1'.*rename the formula layer's parameter") as info:
         model.compile()
     assert "\n" not in str(info.value)
+
+
+def test_module_example_runs():
+    import doctest
+
+    import symdl.graph.formula
+
+    assert doctest.testmod(symdl.graph.formula).attempted >= 5 and doctest.testmod(symdl.graph.formula).failed == 0
