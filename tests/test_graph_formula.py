@@ -25,6 +25,7 @@ from symdl.graph import (
 )
 from symdl.graph.forms import GenericForms
 from symdl.graph.proofs import prove_graph
+from symdl.saving.schema import SavedModelError
 
 DENSE = "y[i] = tanh(sum(W[i, j] * x[j], j) + b[i])"
 
@@ -171,6 +172,12 @@ def test_a_two_input_formula_layer_matches_finite_differences_and_is_proven():
     numeric = _finite_differences(c, params, [X1, X2], Y)
     for key in params:
         np.testing.assert_allclose(grads[key], numeric[key], rtol=1e-6, atol=1e-8, err_msg=key)
+    # the kernel functions keep float32 in float32
+    _, grads32 = model.compile("float32").loss_and_grad({k: v.astype(np.float32) for k, v in params.items()},
+                                                        [X1.astype(np.float32), X2.astype(np.float32)], Y.astype(np.float32))
+    for key in params:
+        assert grads32[key].dtype == np.float32
+        np.testing.assert_allclose(grads32[key], grads[key], rtol=1e-4, atol=1e-5, err_msg=key)
 
 
 @pytest.mark.parametrize(
@@ -229,6 +236,15 @@ def test_formula_graph_round_trips_through_json_and_trains():
     for _ in range(40):
         last = c.train_step(params, X, Y, 0.05)
     assert last < first
+
+
+def test_a_hostile_formula_in_a_saved_graph_is_one_error_and_runs_nothing():
+    config = to_config(_shared_graph(True))
+    layer = next(l for l in config["layers"] if l["type"] == "Formula")
+    layer["config"]["layer"]["formula"] = "y[i] = __import__('os').system('echo pwned')"
+    with pytest.raises(SavedModelError) as info:
+        from_config(json.loads(json.dumps(config)))
+    assert "call of something other than a function name" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_float32_formula_graph_computes_the_float64_numbers():
