@@ -206,6 +206,19 @@ def test_formula_layers_of_other_shapes_are_proven_and_match_finite_differences(
         np.testing.assert_allclose(grads[key], numeric[key], rtol=1e-6, atol=1e-8, err_msg=key)
 
 
+def test_an_if_else_activation_and_a_skip_inside_a_formula_print_as_matrix_products():
+    leaky = symdl.formula_layer("y[i] = (sum(W[i, j] * x[j], j) if sum(W[i, j] * x[j], j) > 0 else 0.1 * sum(W[i, j] * x[j], j))",
+                                inputs={"x": "in"}, params={"W": ("out", "in")})
+    skip = symdl.formula_layer("y[i] = x[i] + sum(V[i, j] * x[j], j)", inputs={"x": "n"}, params={"V": ("n", "n")})
+    x = Input(2)
+    model = Model(x, Dense(1)(Formula(skip)(Formula(leaky, sizes={"out": 2})(Dense(2)(x)))), losses="mse")
+    grads = model.compile().source().split("def loss_and_grad")[1].split("def train_step")[0]
+    # the two branches' VJP terms merge into one δ (one where), then δ W; x's VJP of x + V x is g + g V
+    for line in ["d2 = numpy.where(numpy.greater(u2, 0), g2, (1/10)*g2)", "g1 = d2 @ W2", "g2 = g3 + (g3 @ V3)"]:
+        assert f"    {line}\n" in grads, line
+    assert "def _formula" not in grads
+
+
 def test_a_weightless_two_input_formula_is_the_builtin_multiply():
     def build(formula: bool) -> Model:
         x = Input(2)

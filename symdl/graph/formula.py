@@ -102,47 +102,94 @@ def _lower(layer: FormulaLayer) -> _Lowered:
         # the forward's value, then its sums, read back wherever the VJP recomputes them (at any index k)
         expr = expr.xreplace({eq.rhs.xreplace({o: k}): out[k] for k in letters})
         expr = expr.xreplace({s.xreplace({o: k}): sp.IndexedBase(n, real=True)[k] for n, s in hoisted for k in letters})
-        expr = sp.Add(*(_factored(term, v, o, deltas) for term in sp.Add.make_args(expr)))
+        expr = _factored(expr, v, o, deltas)
         vjps[wrt] = (expr, layer.vjp_indices(wrt))
     return _Lowered(o, tuple(hoisted), value, tuple(deltas), vjps)
 
 
-def _factored(term: sp.Expr, v: sp.IndexedBase, o: sp.Symbol, deltas: list[tuple[str, sp.Expr]]) -> sp.Expr:
-    """``term`` = outer · Σₖ δ[k]·R (or δ[k]·R, k free) with δ[k] the factors that read index k alone; else ``term``."""
+@dataclass(frozen=True)
+class _Part:
+    """One term of a VJP as outer · Σₖ δ[k]·rest (``limits`` None: k free, no sum); δ written in the output index."""
+
+    outer: sp.Expr
+    delta: sp.Expr
+    rest: sp.Expr
+    k: sp.Symbol
+    limits: tuple | None
+
+
+def _common_out(pw: sp.Piecewise) -> list[sp.Expr]:
+    """A Piecewise as [common factors…, Piecewise of the rest]: the factors every nonzero branch has."""
+    nonzero = [value for value, _ in pw.args if value != 0]
+    if not nonzero:
+        return [pw]
+    common = set.intersection(*(set(sp.Mul.make_args(value)) for value in nonzero))
+    if not common:
+        return [pw]
+    factor = sp.Mul(*common)
+    return [*common, sp.Piecewise(*((value / factor, cond) for value, cond in pw.args))]
+
+
+def _parts(term: sp.Expr, v: sp.IndexedBase) -> list[_Part | sp.Expr]:
+    """``term`` as :class:`_Part` s (a sum of a sum split term by term), or ``[term]`` when it has no such form."""
     factors = sp.Mul.make_args(term)
     sums = [f for f in factors if isinstance(f, sp.Sum) and f.has(v)]
-    if len(sums) == 1 and len(sums[0].limits) == 1 and isinstance(sums[0].function, sp.Add):
+    if len(sums) != 1 or len(sums[0].limits) != 1 or any(f.has(v) for f in factors if f is not sums[0]):
+        if sums or not term.has(v):
+            return [term]
+        body, limits, outer = term, None, sp.S.One
+    else:
         (s,) = sums
         outer = sp.Mul(*(f for f in factors if f is not s))
-        return outer * sp.Add(*(_factored(sp.Sum(t, *s.limits), v, o, deltas) for t in sp.Add.make_args(s.function)))
-    body, limits = term, None
-    if sums:
-        if len(sums) != 1 or len(sums[0].limits) != 1 or any(f.has(v) for f in factors if f is not sums[0]):
-            return term
-        body, limits = sums[0].function, sums[0].limits
-    uses = [e for e in body.atoms(sp.Indexed) if e.base == v]
+        if isinstance(s.function, sp.Add):
+            out: list[_Part | sp.Expr] = []
+            for t in sp.Add.make_args(s.function):
+                out += [_Part(outer * p.outer, p.delta, p.rest, p.k, p.limits) if isinstance(p, _Part) else outer * p
+                        for p in _parts(sp.Sum(t, *s.limits), v)]
+            return out
+        body, limits = s.function, s.limits
+    pieces = []
+    for f in sp.Mul.make_args(body):
+        pieces += _common_out(f) if isinstance(f, sp.Piecewise) and f.has(v) else [f]
+    uses = [e for f in pieces for e in f.atoms(sp.Indexed) if e.base == v]
     if len(uses) != 1 or not isinstance(uses[0].indices[0], sp.Symbol):
-        return term
+        return [term]
     k = uses[0].indices[0]
     if limits is not None and limits[0][0] != k:
-        return term
-    inside = [f for f in sp.Mul.make_args(body) if _free_letters(f) <= {k}]
-    rest = sp.Mul(*(f for f in sp.Mul.make_args(body) if f not in inside))
-    delta = sp.Mul(*inside).xreplace({k: o})
-    if not delta.has(v):
-        return term
-    if delta == v[o]:
-        symbol = v
-    else:
-        names = [n for n, d in deltas if d == delta]
-        if not names:
-            names = [f"_d{len(deltas)}"]
-            deltas.append((names[0], delta))
-        symbol = sp.IndexedBase(names[0], real=True)
-    new = symbol[k] * rest
-    if limits is not None:
-        new = sp.Sum(new, *limits)
-    return sp.Mul(*(f for f in factors if f not in sums)) * new if sums else new
+        return [term]
+    inside = [f for f in pieces if _free_letters(f) <= {k}]
+    if not any(f.has(v) for f in inside):
+        return [term]
+    rest = sp.Mul(*(f for f in pieces if f not in inside))
+    return [_Part(outer, sp.Mul(*inside), rest, k, limits)]
+
+
+def _factored(expr: sp.Expr, v: sp.IndexedBase, o: sp.Symbol, deltas: list[tuple[str, sp.Expr]]) -> sp.Expr:
+    """``expr`` = Σ outer · Σₖ δ[k]·rest, terms with the same outer, rest and sum merged into one δ (named in ``deltas``)."""
+    groups: dict[tuple, sp.Expr] = {}
+    raw = []
+    for term in sp.Add.make_args(expr):
+        for part in _parts(term, v):
+            if isinstance(part, _Part):
+                key = (part.outer, part.rest, part.k, part.limits)
+                groups[key] = groups.get(key, sp.S.Zero) + part.delta.xreplace({part.k: o})
+            else:
+                raw.append(part)
+    out = list(raw)
+    for (outer, rest, k, limits), delta in groups.items():
+        if delta.has(sp.Piecewise):
+            delta = sp.piecewise_fold(delta)
+        if delta == v[o]:
+            symbol = v
+        else:
+            names = [n for n, d in deltas if d == delta]
+            if not names:
+                names = [f"_d{len(deltas)}"]
+                deltas.append((names[0], delta))
+            symbol = sp.IndexedBase(names[0], real=True)
+        new = symbol[k] * rest
+        out.append(outer * (sp.Sum(new, *limits) if limits is not None else new))
+    return sp.Add(*out)
 
 
 # --- the graph layer ----------------------------------------------------------------------------------------------

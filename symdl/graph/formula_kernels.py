@@ -142,13 +142,21 @@ def _compiled(name: str, expr: sp.Expr, names: tuple[str, ...], output: tuple[sp
 def _inline(node: FormulaKernel, args: list[str], module: str) -> str | None:
     """The node's value as one numpy expression of its arguments' names, for the shapes a dense layer makes; else None.
 
-    Each result is a fresh array (an arithmetic expression or a matrix product), as an array node's code must be.
+    Each result is a fresh array (an arithmetic expression, a matrix product, or a sum of them), as an array
+    node's code must be; a sum of such terms prints term by term (x's VJP of x + W x is ``v + v @ W``).
     """
-    code = dict(zip(node.names, args))
-    expr, output = node.expr, node.output
     if not all(a.isidentifier() for a in args):
         return None
-    vectors = node.batched
+    code = dict(zip(node.names, args))
+    terms = sp.Add.make_args(node.expr)
+    printed = [_inline_term(t, node, code, module) for t in terms]
+    if any(p is None for p in printed) or (len(terms) == 1 and isinstance(terms[0], sp.Indexed) and not node.reduced):
+        return None  # a bare array would be no fresh array
+    return " + ".join(p if len(terms) == 1 or p.isidentifier() else f"({p})" for p in printed)  # type: ignore[union-attr]
+
+
+def _inline_term(expr: sp.Expr, node: FormulaKernel, code: dict[str, str], module: str) -> str | None:
+    output, vectors = node.output, node.batched
     if node.reduced:
         factors = sp.Mul.make_args(expr)
         if all(isinstance(f, sp.Indexed) and str(f.base.label) in vectors and len(f.indices) == 1 for f in factors):
