@@ -294,6 +294,7 @@ def _named_l():
         (lambda: Formula(symdl.formula_layer("y[i] = sum(W2[i, j] * x[j], j)", inputs={"x": "in"}, params={"W2": ("out", "in")})),
          "param 'W2': graph parameters are named by letters only"),
         (lambda: Formula(_dense(), sizes={"out": 2})(Input(3), Input(3)), "takes 1 input(s), got 2"),
+        (lambda: Formula(_dense(), sizes={"out": 2}).parameters(), "has not been called on a node yet"),
         (lambda: Model(Input(2), Formula(_named_l(), sizes={"out": 2})(Input(2))).equations(), "not among the model's inputs"),
     ],
 )

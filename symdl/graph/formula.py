@@ -269,7 +269,8 @@ class Formula(GraphLayer):
         return resolved[self._output_axis]
 
     def parameters(self) -> tuple[GraphParameter, ...]:
-        self.input_widths  # noqa: B018 — refuses an unbuilt layer with its one-line error
+        if not self.built:
+            raise ValueError(f"{self!r} has not been called on a node yet: its parameters' shapes follow from its inputs")
         return tuple(GraphParameter(n, tuple(self._resolved[a] for a in axes), self.init[n]) for n, axes in self.layer.params.items())
 
     # --- equations ------------------------------------------------------------------------------------------------
