@@ -8,7 +8,9 @@ equations go, so neither the proof nor the printer names it:
   matrix arguments as explicit matrices (:func:`symdl.graph.proofs.evaluate`);
 * ``array_code(args, module)`` — its numpy source for a batch in rows, given
   its matrix arguments' code (:class:`symdl.graph.printing.GraphStatementPrinter`);
-  the result must be a fresh array (the statement may be updated in place).
+  the result must be a fresh array (the statement may be updated in place);
+* ``definitions()`` — (name, source) of what the printed module must define
+  before the code runs (a kernel function); none by default.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ class ArrayNode(sp.MatrixExpr):
 
     def array_code(self, args: list[str], module: str) -> str:
         raise NotImplementedError
+
+    def definitions(self) -> tuple[tuple[str, str], ...]:
+        return ()
 
 
 class Concat(ArrayNode):

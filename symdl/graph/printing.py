@@ -26,7 +26,7 @@ from ..optim.catalogue import sgd
 from .blocks import ArrayNode
 from .equations import GraphEquations
 
-__all__ = ["GraphStatementPrinter", "print_graph", "vector_kernels"]
+__all__ = ["GraphStatementPrinter", "array_definitions", "print_graph", "vector_kernels"]
 
 
 class GraphStatementPrinter(StatementPrinter):
@@ -100,6 +100,17 @@ def vector_kernels(train: GraphEquations, inference: GraphEquations) -> dict[str
     return kernels
 
 
+def array_definitions(train: GraphEquations, inference: GraphEquations) -> list[str]:
+    """The sources the array nodes of the equations need defined (:meth:`ArrayNode.definitions`), each once, in order."""
+    equations = [*inference.forward, *train.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)]
+    sources: dict[str, str] = {}
+    for eq in equations:
+        for node in sorted(eq.rhs.atoms(ArrayNode), key=sp.default_sort_key):
+            for name, source in node.definitions():
+                sources.setdefault(name, source)
+    return list(sources.values())
+
+
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
@@ -122,7 +133,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         return Scope(names=eqs.names, batched=set(eqs.batched), inputs={*params, *inputs, *targets, *masks},
                      backend=backend, printer=backend.printer())
 
-    sources = []
+    sources = array_definitions(train, inference)
     # forward: inference mode (no noise, no dropout)
     fwd, alias = _inline_aliases(inference.forward, inference.batched)
     outs = [alias.get(o, o) for o in inference.outputs]
