@@ -118,6 +118,7 @@ RUNNER = textwrap.dedent('''
         params = {k: to(data["p_" + k]) for k in entry["params"]}
         arrays = [to(data[n]) for n in entry["arrays"]]
         kw = {"seed": entry["seed"]} if entry["seeded"] else {}
+        out[name + "/init"] = {k: np.asarray(v) for k, v in mod.init_params(1).items()}
         fwd = mod.forward(params, *arrays[:entry["n_in"]])
         out[name + "/forward"] = [np.asarray(f) for f in (fwd if isinstance(fwd, tuple) else (fwd,))]
         out[name + "/loss"] = float(mod.loss(params, *arrays, **kw))
@@ -206,6 +207,15 @@ def test_module_without_sympy_agrees_with_the_compiled_graph(prepared, backend):
     work, compiled = prepared
     out = _run(work, backend)
     for name, (model, c, params, xs, ys) in compiled.items():
+        init = out[f"{name}/init"]
+        assert {k: v.shape for k, v in init.items()} == {k: v.shape for k, v in params.items()}
+        for k, v in c.init(1).items():
+            if backend == "numpy":  # CompiledGraph.init's numbers, drawn with the same generator
+                np.testing.assert_array_equal(init[k], v)
+            elif v.ndim == 1:  # biases: their constant
+                np.testing.assert_array_equal(init[k], v)
+            else:  # another generator: other numbers from the same scheme
+                assert not np.array_equal(init[k], v) and np.unique(init[k]).size == init[k].size
         masks = out.get(f"{name}/masks")
         if backend == "numpy" and masks is not None:  # the numpy module draws the compiled graph's own masks
             for k, v in c.masks(SEED, M).items():
@@ -233,8 +243,8 @@ def test_module_without_sympy_agrees_with_the_compiled_graph(prepared, backend):
             assert (out[f"{name}/trained"]["W3"] >= 0).all()
 
 
-def test_noise_draws_follow_their_laws_and_forward_has_none(prepared):
-    """JAX's and torch's masks: N(0, 0.3²) and Bernoulli(0.75) (inference: no noise, checked above through forward)."""
+def test_torch_noise_and_dropout_masks_follow_their_laws(prepared):
+    """torch's masks: N(0, 0.3²) and Bernoulli(0.75), other numbers for another seed (forward has none: checked above)."""
     pytest.importorskip("torch")
     work, compiled = prepared
     import importlib.util
@@ -305,7 +315,7 @@ def test_cli_codegen_graph_writes_the_module_and_refuses_bad_input(tmp_path):
     done = subprocess.run([*run, "--backend", "torch", "-o", str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert out.read_text() == graph_module_source(model, "torch", "float32")
-    for extra, message in ((["--loss", "mae"], "--loss does not apply to --graph"), (["--layers", "2,1"], "give one of")):
+    for extra, message in ((["--loss", "mae"], "--loss does not apply to --graph"),):
         done = subprocess.run([*run, *extra, "-o", str(tmp_path / "no.py")], capture_output=True, text=True)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
         assert not (tmp_path / "no.py").exists()

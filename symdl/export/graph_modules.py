@@ -28,6 +28,7 @@ printer does not know (a future node type) is refused with one ValueError line.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
@@ -58,6 +59,10 @@ from ..network.checks import (
 )
 from ..version import __version__
 from .network_modules import _kernels
+
+if TYPE_CHECKING:
+    from ..graph.model import Model
+    from ..optim.base import Optimizer
 
 __all__ = ["graph_module_source"]
 
@@ -117,7 +122,7 @@ def _numpy_kernels(kernels: dict[str, tuple[str, str]]) -> list[str]:
     return blocks
 
 
-def _init_block(model: object, names: tuple[str, ...], backend: Backend) -> str:
+def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
     """``init_params(seed)``: weights from their schemes (a or s evaluated from the SymPy expression), the rest constant."""
     if backend.init_spelling is None or backend.init_normal is None:
         raise NotImplementedError(f"backend {backend.name!r} does not provide init_spelling and init_normal")
@@ -128,9 +133,9 @@ def _init_block(model: object, names: tuple[str, ...], backend: Backend) -> str:
     lines = [f"if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or {bound}:",
              f"    raise ValueError(f'seed: expected {accepted}, got {{seed!r}}')", *setup, "params = {}"]
     found = {}
-    for layer in model.layers:  # type: ignore[attr-defined]
+    for layer in model.layers:
         for p in layer.parameters():
-            found[f"{p.stem}{model.parameter_index(layer)}"] = p  # type: ignore[attr-defined]
+            found[f"{p.stem}{model.parameter_index(layer)}"] = p
     for index, key in enumerate(names):
         p = found[key]
         if isinstance(p.init, str):
@@ -183,8 +188,8 @@ def _state_specs(optimizer: object, names: tuple[str, ...], shapes: dict) -> tup
     return counters, scalars, slots
 
 
-def graph_module_source(model: object, backend: str | Backend = "numpy", dtype: str | np.dtype | type = "float64",
-                        optimizer: object = None) -> str:
+def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: str | np.dtype | type = "float64",
+                        optimizer: str | Optimizer | None = None) -> str:
     """Source of a module for the graph ``model`` in ``dtype``: numpy (``"numpy"``), JAX (``"jax"``) or PyTorch (``"torch"``).
 
     ``optimizer`` (a name or a :class:`symdl.optim.Optimizer`) as in
