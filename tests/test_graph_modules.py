@@ -16,6 +16,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from generated_modules import load_module
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import symdl
 from symdl.export import graph_module_source
@@ -34,6 +37,11 @@ from symdl.graph import (
 )
 from symdl.graph.blocks import ArrayNode
 from symdl.graph.nodes import Backward, GraphLayer
+
+try:  # the random graphs of tests/test_graph_torch.py (it needs torch)
+    from test_graph_torch import graphs
+except pytest.skip.Exception:
+    graphs = None
 
 M, SEED, LR = 6, 3, 0.05
 
@@ -322,3 +330,32 @@ def test_cli_codegen_graph_writes_the_module_and_refuses_bad_input(tmp_path):
     done = subprocess.run([sys.executable, "-m", "symdl", "codegen", "--graph", str(tmp_path), "-o", str(tmp_path / "no.py")],
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "model.json is missing" in done.stderr
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                                               HealthCheck.function_scoped_fixture])
+@pytest.mark.skipif(graphs is None, reason="needs torch")
+@given(data=st.data())
+def test_random_graphs_torch_module_matches_compiled_graph_and_its_own_autograd(tmp_path, data):
+    """Hypothesis-drawn graphs (tests/test_graph_torch.py's): the torch module against the compiled graph given the
+    module's masks, and torch autograd of the module's own loss against its printed gradient."""
+    import torch
+
+    model, seed = data.draw(graphs()), data.draw(st.integers(0, 2**16))
+    c = model.compile("float64")
+    mod = load_module(graph_module_source(model, "torch"), tmp_path, f"random_graph_{seed}")
+    params = c.init(seed)
+    rng = np.random.default_rng(seed)
+    xs = [rng.normal(size=(4, w)) for _, w in c._inputs]
+    ys = [rng.normal(size=(4, w)) for _, w in c._targets]
+    tparams = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
+    arrays = [torch.from_numpy(a) for a in (*xs, *ys)]
+    kw = {"seed": seed} if c._masks_spec else {}
+    value, grads = mod.loss_and_grad(tparams, *arrays, **kw)
+    _with_masks(c, {k: v.numpy() for k, v in mod.masks(seed, 4).items()} if kw else None)
+    want, want_grads = c.loss_and_grad(params, xs, ys, seed=seed)
+    _close(float(value), want, "loss")
+    auto = torch.func.grad(torch.func.functionalize(lambda p: mod.loss.__wrapped__(p, *arrays, **kw)))(tparams)
+    for k in want_grads:
+        _close(grads[k].numpy(), want_grads[k], f"d{k}", rtol=1e-9)
+        _close(auto[k].numpy(), grads[k].numpy(), f"autograd d{k}", rtol=1e-9)
