@@ -359,3 +359,29 @@ def test_random_graphs_torch_module_matches_compiled_graph_and_its_own_autograd(
     for k in want_grads:
         _close(grads[k].numpy(), want_grads[k], f"d{k}", rtol=1e-9)
         _close(auto[k].numpy(), grads[k].numpy(), f"autograd d{k}", rtol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_module_refuses_bad_arguments_in_one_line(tmp_path, backend):
+    """Wrong params, a wrong width, different batch sizes, NaN, a bad lr: one ValueError line, params untouched."""
+    conv = np.array if backend == "numpy" else pytest.importorskip("torch").tensor
+    model = multi_io()
+    mod = load_module(graph_module_source(model, backend), tmp_path, f"bad_{backend}")
+    params = {k: conv(v) for k, v in model.compile().init(0).items()}
+    plain = (lambda v: v.copy()) if backend == "numpy" else (lambda v: v.numpy().copy())
+    before = {k: plain(v) for k, v in params.items()}
+    x, y = conv(np.ones((3, 2))), conv(np.ones((3, 1)))
+    cases = [
+        (lambda: mod.loss({k: v for k, v in params.items() if k != "W1"}, x, x, y, y, y), "params"),
+        (lambda: mod.loss(params, x, conv(np.ones((3, 3))), y, y, y), "X2 has shape (3, 3)"),
+        (lambda: mod.loss(params, x, conv(np.ones((4, 2))), y, y, y), "different batch sizes [3, 4]"),
+        (lambda: mod.loss(params, x, conv(np.full((3, 2), np.nan)), y, y, y), "X2 contains NaN"),
+        (lambda: mod.train_step(params, x, x, y, y, y, -1.0), "lr: expected a positive"),
+        (lambda: mod.train_step(params, x, x, y, y, conv(np.ones((2, 1))), 0.1), "different batch sizes [2, 3]"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError) as error:
+            call()
+        assert message in str(error.value) and "\n" not in str(error.value)
+    for k, v in params.items():
+        np.testing.assert_array_equal(plain(v), before[k])
