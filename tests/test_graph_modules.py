@@ -101,7 +101,7 @@ MODELS = {"residual": residual, "multi_io": multi_io, "auxiliary": auxiliary, "s
 OPTIMIZER = {"residual": "adam"}
 
 RUNNER = textwrap.dedent('''
-    import importlib.util, json, sys
+    import importlib.util, json, pickle, sys
     import numpy as np
     backend, work = sys.argv[1], sys.argv[2]
     if backend == "jax":
@@ -119,14 +119,14 @@ RUNNER = textwrap.dedent('''
     def to(a):
         return jax.numpy.asarray(a) if backend == "jax" else torch.tensor(a) if backend == "torch" else np.array(a)
 
-    out, modules = {}, {}
-    for name, entry in spec.items():
+    def run(name, entry, out):
         mod = load(f"{work}/{name}_{backend}.py", f"{name}_{backend}")
         data = np.load(f"{work}/{name}.npz")
         params = {k: to(data["p_" + k]) for k in entry["params"]}
         arrays = [to(data[n]) for n in entry["arrays"]]
         kw = {"seed": entry["seed"]} if entry["seeded"] else {}
-        out[name + "/init"] = {k: np.asarray(v) for k, v in mod.init_params(1).items()}
+        if backend != "jax" or entry["jax_init"]:  # JAX's init_params compiles each draw: one model is enough
+            out[name + "/init"] = {k: np.asarray(v) for k, v in mod.init_params(1).items()}
         fwd = mod.forward(params, *arrays[:entry["n_in"]])
         out[name + "/forward"] = [np.asarray(f) for f in (fwd if isinstance(fwd, tuple) else (fwd,))]
         out[name + "/loss"] = float(mod.loss(params, *arrays, **kw))
@@ -135,7 +135,7 @@ RUNNER = textwrap.dedent('''
         out[name + "/grads"] = {k: np.asarray(v) for k, v in grads.items()}
         if entry["seeded"]:
             out[name + "/masks"] = {k: np.asarray(v) for k, v in mod.masks(entry["seed"], len(data[entry["arrays"][0]])).items()}
-        modules[name] = (mod, {k: to(data["p_" + k]) for k in entry["params"]}, arrays, kw)
+        fresh = {k: to(data["p_" + k]) for k in entry["params"]}
         step = [mod.init_state(params)] if entry["optimizer"] else [entry["lr"]]
         losses = []
         for _ in range(2):
@@ -146,16 +146,23 @@ RUNNER = textwrap.dedent('''
             losses.append(float(value))
         out[name + "/steps"] = losses
         out[name + "/trained"] = {k: np.asarray(v) for k, v in params.items()}
-    assert "sympy" not in sys.modules and "symdl" not in sys.modules, "the generated modules imported sympy or symdl"
-    for name, (mod, params, arrays, kw) in modules.items():  # torch.func imports sympy itself: after the check
+        return mod, fresh, arrays, kw
+
+    def autodiff(name, mod, params, arrays, kw, out):
         if backend == "jax":
             extra = (jax.random.PRNGKey(kw["seed"]),) if kw else ()
             auto = jax.grad(lambda p: mod.loss_unchecked(p, *arrays, *extra))(params)
-            out[name + "/autodiff"] = {k: np.asarray(v) for k, v in auto.items()}
-        if backend == "torch":
+        else:
             auto = torch.func.grad(torch.func.functionalize(lambda p: mod.loss.__wrapped__(p, *arrays, **kw)))(params)
-            out[name + "/autodiff"] = {k: np.asarray(v) for k, v in auto.items()}
-    import pickle
+        out[name + "/autodiff"] = {k: np.asarray(v) for k, v in auto.items()}
+
+    out, modules = {}, {}
+    for name, entry in spec.items():
+        modules[name] = run(name, entry, out)
+    assert "sympy" not in sys.modules and "symdl" not in sys.modules, "the generated modules imported sympy or symdl"
+    if backend != "numpy":  # torch.func imports sympy itself: after the check
+        for name, found in modules.items():
+            autodiff(name, *found, out)
     pickle.dump(out, open(f"{work}/out_{backend}.pkl", "wb"))
 ''')
 
@@ -179,7 +186,7 @@ def prepared(tmp_path_factory):
         names = [n for n, _ in (*c._inputs, *c._targets)]
         np.savez(work / f"{name}.npz", **{f"p_{k}": v for k, v in params.items()}, **dict(zip(names, [*xs, *ys])))
         spec[name] = {"params": list(c.param_names), "arrays": names, "n_in": len(xs), "seeded": bool(c._masks_spec),
-                      "seed": SEED, "optimizer": name in OPTIMIZER, "lr": LR}
+                      "seed": SEED, "optimizer": name in OPTIMIZER, "lr": LR, "jax_init": name == "residual"}
         compiled[name] = (model, c, params, xs, ys)
         for backend in ("numpy", "jax", "torch"):
             (work / f"{name}_{backend}.py").write_text(graph_module_source(model, backend, "float64", OPTIMIZER.get(name)))
@@ -215,9 +222,9 @@ def test_module_without_sympy_agrees_with_the_compiled_graph(prepared, backend):
     work, compiled = prepared
     out = _run(work, backend)
     for name, (model, c, params, xs, ys) in compiled.items():
-        init = out[f"{name}/init"]
-        assert {k: v.shape for k, v in init.items()} == {k: v.shape for k, v in params.items()}
-        for k, v in c.init(1).items():
+        init = out.get(f"{name}/init", {})
+        assert not init or {k: v.shape for k, v in init.items()} == {k: v.shape for k, v in params.items()}
+        for k, v in c.init(1).items() if init else ():
             if backend == "numpy":  # CompiledGraph.init's numbers, drawn with the same generator
                 np.testing.assert_array_equal(init[k], v)
             elif v.ndim == 1:  # biases: their constant
