@@ -130,6 +130,7 @@ RUNNER = textwrap.dedent('''
         fwd = mod.forward(params, *arrays[:entry["n_in"]])
         out[name + "/forward"] = [np.asarray(f) for f in (fwd if isinstance(fwd, tuple) else (fwd,))]
         out[name + "/loss"] = float(mod.loss(params, *arrays, **kw))
+        out[name + "/inference_loss"] = float(mod.inference_loss(params, *arrays))
         value, grads = mod.loss_and_grad(params, *arrays, **kw)
         out[name + "/value"] = float(value)
         out[name + "/grads"] = {k: np.asarray(v) for k, v in grads.items()}
@@ -242,6 +243,7 @@ def test_module_without_sympy_agrees_with_the_compiled_graph(prepared, backend):
             _close(got, want, f"{backend} {name} forward")
         value, grads = fresh.loss_and_grad(params, xs, ys, seed=SEED)
         _close(out[f"{name}/loss"], value, f"{backend} {name} loss")
+        _close(out[f"{name}/inference_loss"], c.inference_loss(params, xs, ys), f"{backend} {name} inference_loss")
         _close(out[f"{name}/value"], value, f"{backend} {name} loss_and_grad")
         assert out[f"{name}/grads"].keys() == grads.keys()
         for k in grads:
@@ -317,6 +319,24 @@ def test_unknown_node_kind_is_refused_in_one_line():
     assert "2 * X" in graph_module_source(model, "numpy")
     for backend in ("jax", "torch"):
         with pytest.raises(ValueError, match="_Twice node, which has no") as error:
+            graph_module_source(model, backend)
+        assert "\n" not in str(error.value)
+
+
+def test_formula_nodes_export_to_numpy_and_are_refused_elsewhere_in_one_line():
+    from symdl.graph import Formula
+
+    layer = symdl.formula_layer("y[i] = exp(x[i])", inputs={"x": "n"}, name="myexp")
+    x = Input(2)
+    model = Model(x, Dense(1)(Formula(layer)(x)), losses="mse")
+    namespace: dict = {}
+    exec(compile(graph_module_source(model, "numpy"), "graph_module", "exec"), namespace)  # the module's own text
+    c = model.compile()
+    params, rng = c.init(0), np.random.default_rng(0)
+    xs, ys = rng.normal(size=(M, 2)), rng.normal(size=(M, 1))
+    _close(namespace["loss"](params, xs, ys), c.loss(params, [xs], [ys]), "numpy formula graph loss")
+    for backend in ("jax", "torch"):
+        with pytest.raises(ValueError, match="FormulaKernel node, which has no") as error:
             graph_module_source(model, backend)
         assert "\n" not in str(error.value)
 
