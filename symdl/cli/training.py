@@ -96,7 +96,7 @@ def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
 
 
 def load_data(path: str, network: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(X, Y) from an ``.npz`` file, checked against ``network``'s widths and cast to its dtype."""
+    """(X, Y) from an ``.npz`` file, checked against ``network``'s widths and its loss's target domain, cast to its dtype."""
     source = Path(path)
     if not source.is_file():
         raise UsageError(f"{path}: no such file")
@@ -121,6 +121,14 @@ def load_data(path: str, network: Any) -> tuple[np.ndarray, np.ndarray]:
     X, Y = X.astype(network.dtype), Y.astype(network.dtype)
     if not (np.isfinite(X).all() and np.isfinite(Y).all()):
         raise UsageError(f"{path}: X or Y holds NaN or infinity")
+    domain = getattr(network, "target_domain", None)
+    if domain is not None:  # every row of the file, before training starts (the validation split's rows too)
+        from ..network.checks import check_targets
+
+        try:
+            check_targets(Y, "Y", *domain.as_tuple(), allow="")
+        except ValueError as error:
+            raise UsageError(f"{path}: {error}") from None
     return X, Y
 
 
