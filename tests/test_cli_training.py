@@ -152,3 +152,17 @@ def test_targets_outside_the_loss_domain_are_one_line_and_write_nothing(capsys, 
                "--quiet")[0] == 0
     code, out, err = run(capsys, "evaluate", tmp_path / "m", tmp_path / "labels.npz")
     assert (code, out) == (2, "") and f"labels.npz: {message}" in err and err.count("\n") == 1, err
+
+
+def test_evaluate_runs_within_its_time_limit_and_train_has_none(capsys, tmp_path, data):
+    assert train(capsys, tmp_path, data)[0] == 0
+    code, out, err = run(capsys, "evaluate", tmp_path / "model", data, "--time-limit", "0.001")
+    assert (code, out) == (2, "") and err.count("\n") == 1, err
+    assert "loading and evaluating the model" in err and "took longer than the time limit of 0.001 s" in err
+    code, out, err = run(capsys, "evaluate", tmp_path / "model", data, "--time-limit", "0", "--json")
+    assert code == 0 and set(json.loads(out)) == {"loss"}
+    code, out, err = run(capsys, "evaluate", tmp_path / "model", data, "--time-limit", "-1")
+    assert (code, out) == (2, "") and "expected a number of seconds" in err
+    # training runs for the epochs asked for (registered rules only): a time limit there is refused, not ignored
+    code, out, err = run(capsys, "train", "3,8,1", data, "-o", tmp_path / "m2", "--time-limit", "5")
+    assert (code, out) == (2, "") and "unrecognized arguments: --time-limit 5" in err and not (tmp_path / "m2").exists()

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .bounded import add_time_limit_argument, bounded, describe
 from .common import (
     EXIT_OK,
     UsageError,
@@ -93,6 +94,8 @@ def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--metrics", type=_names, default=None, metavar="LIST", help="metrics (default: the model's)")
     command.add_argument("--batch-size", type=_count, default=1024, metavar="N", help="samples per batch (default: 1024)")
     command.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_time_limit_argument(command, "stop loading the model (its formulas parsed, derived and compiled) and "
+                            "evaluating it after this long, exit 2")
 
 
 def load_data(path: str, network: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +164,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """``symdl evaluate``: the loss and metrics of a saved model on DATA.npz."""
+    """``symdl evaluate``: the loss and metrics of a saved model on DATA.npz, within ``--time-limit``.
+
+    A saved model can hold formulas (activations written as text), parsed, derived and compiled again on loading:
+    the whole command runs in the budget's worker, as ``derive`` does.
+    """
+    return bounded(args, describe("loading and evaluating the model", str(args.model)), _evaluate, args,
+                   advice=" for a large data file or a model whose formulas are slow to derive")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     from ..saving import load
     from ..training import evaluate
     from ..training.loop import metric_objects

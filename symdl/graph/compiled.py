@@ -188,8 +188,10 @@ class CompiledGraph:
             check_targets(arrays[index], name, *domain.as_tuple())
 
     def check_targets(self, targets: object, name: str = "Y") -> None:
-        """A ValueError if a data target (one array, or a sequence in the order of the data-target loss terms) lies
-        outside its loss's domain (binary cross-entropy: 0 ≤ y ≤ 1; softmax cross-entropy: y ≥ 0, Σⱼ yⱼ = 1)."""
+        """A ValueError if a data target lies outside its loss's domain (BCE: 0 ≤ y ≤ 1; softmax CE: y ≥ 0, Σⱼ yⱼ = 1).
+
+        ``targets`` is one array, or a sequence in the order of the data-target loss terms (:attr:`Model.data_targets`).
+        """
         ys = [targets] if isinstance(targets, np.ndarray) or not isinstance(targets, Sequence) else list(targets)
         if len(ys) != len(self._targets):
             raise ValueError(f"targets: this model takes {len(self._targets)} target array(s), got {len(ys)}")

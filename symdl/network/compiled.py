@@ -276,8 +276,10 @@ class CompiledNetwork:
         return arrays
 
     def check_targets(self, Y: object, name: str = "Y") -> None:
-        """A ValueError if ``Y`` is not a finite (batch, n_L) array or a row lies outside the loss's :attr:`target_domain`
-        (binary cross-entropy: 0 ≤ y ≤ 1; softmax cross-entropy: y ≥ 0, Σⱼ yⱼ = 1); nothing else without a domain."""
+        """A ValueError if a row of ``Y`` lies outside the loss's :attr:`target_domain` (BCE: 0 ≤ y ≤ 1; softmax CE: y ≥ 0, Σⱼ yⱼ = 1).
+
+        With a domain, ``Y`` must also be a finite (batch, n_L) array; without one, nothing is checked.
+        """
         if self.target_domain is not None:
             Y = check_batch(Y, name, self.network.layers[-1], self.dtype)
             check_targets(Y, name, *self.target_domain.as_tuple())
