@@ -115,8 +115,8 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         "codegen", fill=_add_codegen_arguments,
         help="write a standalone numpy module for a rule, a formula or a network",
         description="Write a Python module that needs only numpy (never sympy or symdl): a rule or formula "
-        "with its derivatives, or, with --layers, a network with init_params, forward, loss, loss_and_grad "
-        "and train_step. The output is deterministic and passes 'ruff check'.",
+        "with its derivatives, or, with --layers, a network with init_params, forward, loss, inference_loss, "
+        "loss_and_grad and train_step. The output is deterministic and passes 'ruff check'.",
     )
     commands.add_parser(
         "verify", fill=_add_verify_arguments,
@@ -247,6 +247,8 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
                      "(init_state(params)); default: plain gradient descent, train_step(params, X, Y, lr)")
     net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
                      help="a hyperparameter of --optimizer, e.g. lr=0.01 (repeatable; true/false for options)")
+    command.add_argument("--graph", metavar="DIR", help="a saved graph model (symdl.graph.save_graph), generated in its "
+                         "own dtype; with --backend and --optimizer (not with NAME|FORMULA or --layers)")
     add_time_limit_argument(command)
 
 

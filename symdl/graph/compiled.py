@@ -1,7 +1,9 @@
 """CompiledGraph: a :class:`symdl.graph.Model`'s generalised backprop printed as numpy code and run.
 
 ``init(seed)`` → params; ``forward(params, *inputs)`` → the outputs (inference
-mode: no noise, no dropout); ``loss(params, inputs, targets, seed=0)`` → C;
+mode: no noise, no dropout); ``inference_loss(params, inputs, targets)`` → C
+in inference mode (what ``evaluate`` and the validation loss report);
+``loss(params, inputs, targets, seed=0)`` → C in training mode;
 ``loss_and_grad(...)`` → (C, ∂C/∂θ for every key of params);
 ``train_step(params, inputs, targets, lr | state, seed=0)`` → C before one
 step, params (and the optimizer's state) updated in place, then each
@@ -12,10 +14,11 @@ noise and dropout are drawn from ``seed``.
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -37,6 +40,7 @@ from ..rulebook.registry import rule
 from .printing import print_graph, vector_kernels
 
 if TYPE_CHECKING:
+    from ..training.callbacks import History
     from .model import Model
 
 __all__ = ["CompiledGraph"]
@@ -87,6 +91,7 @@ class CompiledGraph:
         exec(compile(self._source, "<symdl graph>", "exec"), namespace)  # noqa: S102
         self._forward = namespace["forward"]
         self._loss = namespace["loss"]
+        self._inference_loss = namespace["inference_loss"]
         self._loss_and_grad = namespace["loss_and_grad"]
         self._train_step = namespace["train_step"]
         self._init_state = namespace.get("init_state")
@@ -116,6 +121,20 @@ class CompiledGraph:
         """The outputs for a batch of each input, in inference mode (one array for one output)."""
         return self._forward(params, *inputs)
 
+    def inference_loss(self, params: dict[str, np.ndarray], inputs: object, targets: object = ()) -> float:
+        """C on a batch in inference mode (no noise, no dropout): the cost of ``forward``'s outputs, as Keras' evaluate."""
+        return self._inference_loss(params, *self._data(inputs, targets))
+
+    @property
+    def input_widths(self) -> tuple[int, ...]:
+        """The width of each input array, in the order of ``model.inputs``."""
+        return tuple(width for _, width in self._inputs)
+
+    @property
+    def target_widths(self) -> tuple[int, ...]:
+        """The width of each target array, in the order of the data-target loss terms."""
+        return tuple(width for _, width in self._targets)
+
     def loss(self, params: dict[str, np.ndarray], inputs: object, targets: object = (), seed: int = 0) -> float:
         """C on a batch, in training mode (masks from ``seed``)."""
         return self._loss(params, *self._data(inputs, targets), **self._seed(seed))
@@ -127,6 +146,30 @@ class CompiledGraph:
     def train_step(self, params: dict[str, np.ndarray], inputs: object, targets: object, *step: object, seed: int = 0) -> float:
         """C before one step: ``lr`` (plain gradient descent) or the optimizer's ``state`` (then its free hyperparameters)."""
         return self._train_step(params, *self._data(inputs, targets), *step, **self._seed(seed))
+
+    def fit(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, *, optimizer: str | Optimizer | None = None,
+            **options: Any) -> History:
+        """Train ``params`` in place with :func:`symdl.training.fit` (epochs, batch_size, metrics, validation, seed, …).
+
+        One input array and one target array. The optimizer is the one this
+        graph was compiled with; ``optimizer=`` (a name or a
+        :class:`symdl.optim.Optimizer`) trains with another, compiling the
+        model once more with it (kept for the next call).
+        """
+        from ..training import fit
+
+        compiled = self
+        if optimizer is not None:
+            opt = named_optimizer(optimizer)
+            cache: dict[str, CompiledGraph] = self.__dict__.setdefault("_with_optimizer", {})
+            key = json.dumps(opt.config(), sort_keys=True)
+            if key not in cache:
+                cache[key] = CompiledGraph(self.model, self.dtype, opt)
+            compiled = cache[key]
+        elif self.optimizer is None:
+            raise ValueError("fit: this graph was compiled without an optimizer; give fit(..., optimizer='adam') "
+                             "or compile(optimizer=...)")
+        return fit(compiled, params, X, Y, **options)
 
     def init_state(self, params: dict[str, np.ndarray]) -> dict[str, object]:
         """The optimizer's state before the first step (keys :func:`symdl.codegen.optimizer.state_keys`)."""

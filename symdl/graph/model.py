@@ -172,7 +172,7 @@ class Model:
 
     def compile(self, dtype: str = "float64", optimizer: str | Optimizer | None = None, *,
                 validate_targets: bool = True) -> CompiledGraph:
-        """The model as generated numpy code: init, forward, loss, loss_and_grad, train_step.
+        """The model as generated numpy code: init, forward, inference_loss, loss, loss_and_grad, train_step.
 
         ``validate_targets`` (default True): every loss term's target (a data array, or the input it
         reconstructs) must lie in its loss's domain — binary cross-entropy 0 ≤ y ≤ 1, softmax cross-entropy rows of

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["ENTRY_POINTS", "CompiledNetwork", "module_header"]
 
 #: The generated entry points a compiled network exposes (checked) and :attr:`CompiledNetwork.unchecked` (unchecked).
-ENTRY_POINTS = ("forward", "trace", "loss", "loss_and_grad", "train_step")
+ENTRY_POINTS = ("forward", "trace", "loss", "inference_loss", "loss_and_grad", "train_step")
 
 
 class CompiledNetwork:
@@ -51,6 +51,9 @@ class CompiledNetwork:
 
     ``init(seed)`` → params; ``forward(params, X)`` → aᴸ; ``trace(params, X)``
     → {"z1": …, "a1": …, …}; ``loss(params, X, Y)`` → C;
+    ``inference_loss(params, X, Y)`` → C of ``forward``'s output (inference
+    mode: dropout the identity, batch norm with its running statistics; what
+    ``evaluate`` and the validation loss report, as Keras' ``evaluate``);
     ``loss_and_grad(params, X, Y)`` → (C, grads with the keys of params);
     ``train_step(params, X, Y, lr)`` → C before one in-place gradient step.
 
@@ -111,6 +114,7 @@ class CompiledNetwork:
         self.forward = namespace["forward"]
         self.trace = namespace["trace"]
         self.loss = namespace["loss"]
+        self.inference_loss = namespace["inference_loss"]
         self.loss_and_grad = namespace["loss_and_grad"]
         self.train_step = namespace["train_step"]
         self._init_state = namespace.get("init_state")
@@ -121,7 +125,7 @@ class CompiledNetwork:
 
     @cached_property
     def unchecked(self) -> SimpleNamespace:
-        """``forward``, ``trace``, ``loss``, ``loss_and_grad`` and ``train_step`` without the argument checks.
+        """``forward``, ``trace``, ``loss``, ``inference_loss``, ``loss_and_grad`` and ``train_step`` without the argument checks.
 
         The same generated source, run with the checks replaced by plain
         unpacking: for callers that validated their arrays once (a training
@@ -182,7 +186,7 @@ class CompiledNetwork:
         return fit_network(self, params, X, Y, optimizer, options)
 
     def source(self) -> str:
-        """The generated Python source of forward, loss, loss_and_grad and train_step."""
+        """The generated Python source of forward, trace, loss, inference_loss, loss_and_grad and train_step."""
         return self._source
 
     def equations(self) -> BackpropEquations:
