@@ -258,16 +258,24 @@ class Network:
                 out.append((label, rf"{name}({', '.join(sp.latex(a) for a in args)}) = {sp.latex(rhs)}"))
         return tuple(out)
 
-    def compile(self, dtype: str | np.dtype | type = "float64") -> CompiledNetwork:
+    def compile(self, dtype: str | np.dtype | type = "float64", *, validate_targets: bool = True) -> CompiledNetwork:
         """The numeric network in ``dtype`` (float64 or float32), printed from the BP1–BP4 equations.
 
         A rule parameter that ``dtype`` cannot hold (alpha = 1e300 in float32) is one ValueError, here.
+        ``validate_targets`` (default True): ``loss``, ``loss_and_grad``, ``train_step`` and ``fit`` refuse targets
+        outside the loss's domain with one ValueError — binary cross-entropy takes 0 ≤ y ≤ 1, softmax
+        cross-entropy rows of non-negative numbers summing to 1 (:func:`symdl.network.rule_forms.target_domain`).
+        Soft labels and label smoothing lie inside these domains; ``validate_targets=False`` computes the
+        loss's formula for any finite target (say, unnormalised class weights as softmax targets: the
+        gradient s·Σy − y stays exact).
         """
+        if not isinstance(validate_targets, bool):
+            raise ValueError(f"validate_targets: expected True or False, got {validate_targets!r}")
         dtype = float_dtype(dtype)
         roles = {"activation": self.activation, "output_activation": self.output_activation, "loss": self.loss,
                  "penalty": self.penalty}
         check_params_fit({f"{role} {r.name}": r.params for role, r in roles.items() if r is not None}, dtype)
-        return CompiledNetwork(self, dtype)
+        return CompiledNetwork(self, dtype, validate_targets=validate_targets)
 
 
 def _resolve_optimizer(optimizer: object) -> Optimizer | None:

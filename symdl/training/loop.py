@@ -127,6 +127,14 @@ def _check_model(model: Any, what: str, evaluating: bool) -> None:
                          "evaluate reports; compile the network or regenerate the module with this symdl")
 
 
+def _check_targets(model: Any, Y: np.ndarray, name: str) -> None:
+    """The model's own check of the targets against its loss's domain (``check_targets``), on all rows at once:
+    a bad row is named by its index in the data, before any step changed params."""
+    check = getattr(model, "check_targets", None)
+    if callable(check):
+        check(Y, name)
+
+
 def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Sequence[Any] = (),
              batch_size: int = 1024) -> dict[str, float]:
     """``{"loss": C, <metric>: value, …}`` on (X, Y) in batches: the loss weighted by batch size, metrics streamed.
@@ -138,6 +146,7 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Seq
     _check_model(model, "evaluate", True)
     X, Y = check_data(X, Y)
     batch_size = check_positive("batch_size", batch_size)
+    _check_targets(model, Y, "Y")
     for m in metrics:
         m.reset_state()
     tracker = _LossTracker()
@@ -189,6 +198,7 @@ def fit(
     if initial_epoch >= epochs:
         raise ValueError(f"initial_epoch: {initial_epoch} leaves no epoch to run (epochs={epochs})")
     batch_size = check_positive("batch_size", batch_size)
+    _check_targets(model, Y, "Y")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     if not isinstance(shuffle, bool):
@@ -197,6 +207,7 @@ def fit(
         if not isinstance(validation, tuple) or len(validation) != 2:
             raise ValueError("validation: expected a pair (X_val, Y_val)")
         validation = check_data(*validation, what="X_val, Y_val")
+        _check_targets(model, validation[1], "Y_val")
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {early_stopping!r}")
     hooks = [*callbacks, *([early_stopping] if early_stopping is not None else [])]
