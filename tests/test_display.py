@@ -301,7 +301,7 @@ def test_printed_bp_equations_are_the_textbooks():
 
 @pytest.mark.parametrize(
     ("name", "text"),
-    [("W^{1}", "W¹"), ("\\delta^{l+1}", "δ^(l+1)"), ("alpha", "α"), ("sigma_B", "σ_B"), ("x_1", "x₁"),
+    [("W^{1}", "W¹"), ("\\delta^{l+1}", "δˡ⁺¹"), ("w^{l}_{pq}", "w_(pq)ˡ"), ("alpha", "α"), ("sigma_B", "σ_B"), ("x_1", "x₁"),
      ("\\frac{\\partial C}{\\partial W^{2}}", "∂C/∂W²"), ("\\sigma_{L}'", "σ_L′"), ("\\input{x}", "unsafe")],
 )
 def test_unicode_names(name, text):

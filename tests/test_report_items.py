@@ -215,7 +215,7 @@ def test_formula_is_parsed_safely():
 def test_backprop_section_contracts_deltas_and_proves():
     section = backprop_section((2, 3, 1), "tanh", "mse", verify=True)
     assert section.key == "backprop" and section.kind == "backprop"
-    raws = [s for s in section.steps if s.title.startswith("Differentiate C by w^")]
+    raws = [s for s in section.steps if s.title.startswith("Differentiate $C$ by $w^")]
     contracted = [s for s in section.steps if s.title == "Contract the Kronecker deltas"]
     assert len(raws) == 2 and len(contracted) == 2
     for raw, done in zip(raws, contracted):

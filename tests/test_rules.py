@@ -195,6 +195,7 @@ EXPECTED_KINKS = {
     "relu6": {0.0: 0.0, 6.0: 0.0},
     "hard_sigmoid": {-3.0: 0.0, 3.0: 0.0},
     "hard_swish": {-3.0: 0.0, 3.0: 1.0},
+    "hardshrink": {-0.5: 0.0, 0.5: 0.0},
     "elu": {0.0: "alpha"},
     "selu": {0.0: _L * _A},
     "mae": {0.37: 0.0},
@@ -205,7 +206,7 @@ EXPECTED_KINKS = {
 }
 SMOOTH = ["identity", "sigmoid", "tanh", "softplus", "exponential", "mse", "huber", "log_cosh",
           "binary_cross_entropy", "l2", "gelu", "silu", "swish", "softsign", "log_sigmoid", "mish", "celu",
-          "gelu_tanh", "tanhshrink"]
+          "gelu_tanh", "tanhshrink", "squareplus", "sparse_plus"]
 
 
 # --- the registry ----------------------------------------------------------------------

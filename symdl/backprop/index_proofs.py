@@ -120,15 +120,20 @@ def prove_symbolic_widths(depth: int, equations: Sequence[sp.Eq] | None = None) 
 # --- the induction step ------------------------------------------------------
 
 INDUCTION_STEP = (
-    "General depth follows by induction on l from L down to 1, with the claim ∂C/∂z^l_j = δ^l_j. "
-    "Base case: C depends on z^L_j only through a^L_j = σ(z^L_j), "
-    "so ∂C/∂z^L_j = ∂C/∂a(a^L_j, y_j) σ'(z^L_j) = δ^L_j (BP1). "
-    "Step: BP2 expresses δ^l through δ^{l+1} using only layer l+1's map "
-    "z^{l+1}_k = Σ_m w^{l+1}_{km} σ(z^l_m) + b^{l+1}_k; if ∂C/∂z^{l+1}_k = δ^{l+1}_k, then "
-    "∂C/∂z^l_j = Σ_k ∂C/∂z^{l+1}_k ∂z^{l+1}_k/∂z^l_j = Σ_k δ^{l+1}_k w^{l+1}_{kj} σ'(z^l_j) = δ^l_j. "
-    "BP3 and BP4 then follow from ∂z^l_m/∂b^l_p = δ_{mp} and ∂z^l_m/∂w^l_{pq} = δ_{mp} a^{l−1}_q: "
-    "∂C/∂b^l_p = Σ_m δ^l_m δ_{mp} = δ^l_p and "
-    "∂C/∂w^l_{pq} = Σ_m δ^l_m δ_{mp} a^{l−1}_q = a^{l−1}_q δ^l_p."
+    r"General depth follows by induction on $l$ from $L$ down to 1, with the claim "
+    r"$\frac{\partial C}{\partial z^{l}_{j}} = \delta^{l}_{j}$. "
+    r"Base case: $C$ depends on $z^{L}_{j}$ only through $a^{L}_{j} = \sigma(z^{L}_{j})$, so "
+    r"$\frac{\partial C}{\partial z^{L}_{j}} = \frac{\partial C}{\partial a^{L}_{j}} \sigma'(z^{L}_{j}) = \delta^{L}_{j}$ (BP1). "
+    r"Step: BP2 expresses $\delta^{l}$ through $\delta^{l+1}$ using only layer $l+1$'s map "
+    r"$z^{l+1}_{k} = \Sigma_{m} w^{l+1}_{km} \sigma(z^{l}_{m}) + b^{l+1}_{k}$; if "
+    r"$\frac{\partial C}{\partial z^{l+1}_{k}} = \delta^{l+1}_{k}$, then "
+    r"$\frac{\partial C}{\partial z^{l}_{j}} = \Sigma_{k} \frac{\partial C}{\partial z^{l+1}_{k}} "
+    r"\frac{\partial z^{l+1}_{k}}{\partial z^{l}_{j}}$ $= \Sigma_{k} \delta^{l+1}_{k} w^{l+1}_{kj} "
+    r"\sigma'(z^{l}_{j}) = \delta^{l}_{j}$. "
+    r"BP3 and BP4 then follow from $\frac{\partial z^{l}_{m}}{\partial b^{l}_{p}} = \delta_{mp}$ and "
+    r"$\frac{\partial z^{l}_{m}}{\partial w^{l}_{pq}} = \delta_{mp} a^{l-1}_{q}$: "
+    r"$\frac{\partial C}{\partial b^{l}_{p}} = \Sigma_{m} \delta^{l}_{m} \delta_{mp} = \delta^{l}_{p}$ and "
+    r"$\frac{\partial C}{\partial w^{l}_{pq}} = \Sigma_{m} \delta^{l}_{m} \delta_{mp} a^{l-1}_{q} = a^{l-1}_{q} \delta^{l}_{p}$."
 )
 
 

@@ -119,11 +119,11 @@ _SCHEMES: dict[str, InitScheme] = {
         InitScheme("glorot_normal", "normal", sp.sqrt(2 / (N_IN + N_OUT)), _GLOROT,
                    "as glorot_uniform, drawn from a normal"),
         InitScheme("he_uniform", "uniform", sp.sqrt(6 / N_IN), 2 / N_IN,
-                   "relu units: relu halves E[z^2], so n_in*Var(W) = 2 keeps the variance"),
+                   "relu units: relu halves E[z²], so n_in·Var(W) = 2 keeps the variance"),
         InitScheme("he_normal", "normal", sp.sqrt(2 / N_IN), 2 / N_IN,
                    "as he_uniform, drawn from a normal"),
         InitScheme("lecun_uniform", "uniform", sp.sqrt(3 / N_IN), 1 / N_IN,
-                   "selu (self-normalising) and linear units: n_in*Var(W) = 1"),
+                   "selu (self-normalising) and linear units: n_in·Var(W) = 1"),
         InitScheme("lecun_normal", "normal", sp.sqrt(1 / N_IN), 1 / N_IN,
                    "selu (self-normalising) units, as in the seed notebook"),
     )

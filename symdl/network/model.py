@@ -111,6 +111,8 @@ class Network:
             self.parts = shortcut_layers(self.layers, batchnorm, dropout, bn_eps, bn_momentum)
         self.activation = resolve_rule(activation, "activation", ("activation",), activation_params)
         self.output_activation = resolve_rule(output_activation, "output_activation", ("activation",), output_activation_params)
+        if _same_rule(self.output_activation, self.activation):  # one σ in the equations, not σ and an equal σ_L
+            self.output_activation = self.activation
         self.loss = resolve_rule(loss, "loss", ("loss",), loss_params)
         self.penalty = None if penalty is None else resolve_rule(penalty, "penalty", ("penalty",), penalty_params)
         if penalty is None and penalty_params:
@@ -287,3 +289,13 @@ def _resolve_optimizer(optimizer: object) -> Optimizer | None:
     if isinstance(optimizer, str):
         return by_name(optimizer)
     raise TypeError(f"optimizer: expected a symdl.optim.Optimizer, a name or None, got {type(optimizer).__name__}")
+
+
+def _same_rule(first: object, second: object) -> bool:
+    """The same rule: one object, or the same kind, name, parameter values, kink convention and expression."""
+    if first is second:
+        return True
+    keys = ("kind", "name", "params", "kink_convention")
+    if type(first) is not type(second) or any(getattr(first, k, None) != getattr(second, k, None) for k in keys):
+        return False
+    return getattr(first, "expr", None) == getattr(second, "expr", None)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import html
 import re
 
-from .mathml_printer import mathml_math
+from .inline_math import prose
+from .mathml_printer import inline_mathml, mathml_math
 from .model import Check, Math, Plot, Report, Section, Step
 from .text import heading, section_anchor, visible
 
@@ -61,7 +62,8 @@ def render_html(report: Report) -> str:
 
 
 def _text(text: str) -> str:
-    return html.escape(visible(text), quote=True)
+    """Prose as HTML: escaped text, each ``$…$`` segment inline MathML (:mod:`symdl.report.inline_math`)."""
+    return prose(visible(text), lambda part: html.escape(part, quote=True), lambda tree, latex: inline_mathml(tree))
 
 
 def _section(section: Section) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .inline_math import prose
 from .latex_printer import latex_math
 from .model import Check, Math, Report, Section, Step
 from .text import heading, md_code, section_anchor, visible
@@ -26,8 +27,9 @@ _LINE_START = re.compile(r"^(?:([-+=])|(\d+)([.)]))")
 
 
 def md_text(text: str) -> str:
-    """Plain text as Markdown inline text: one line, every character that could start markup escaped."""
-    escaped = _SPECIAL.sub(r"\\\1", " ".join(visible(text).split()))
+    """Plain text as Markdown inline text: one line, every character that could start markup escaped; ``$…$`` math."""
+    text = " ".join(visible(text).split())
+    escaped = prose(text, lambda part: _SPECIAL.sub(r"\\\1", part), lambda tree, latex: f"${latex}$")
     return _LINE_START.sub(lambda m: f"\\{m.group(1)}" if m.group(1) else f"{m.group(2)}\\{m.group(3)}", escaped)
 
 

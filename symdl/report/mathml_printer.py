@@ -284,6 +284,14 @@ _MATHML_TAGS = {
 }
 
 
+def inline_mathml(tree: _Node) -> str:
+    """A parsed name (a ``$…$`` segment of prose) as an inline ``<math>`` element."""
+    text = f"<math>{ReportMathMLPrinter()._tree(tree).toxml()}</math>"
+    if not set(re.findall(r"</?([A-Za-z][A-Za-z0-9-]*)", text)) <= _MATHML_TAGS:
+        raise UnsafeMathError("refusing to write MathML with unexpected markup")
+    return text
+
+
 def mathml_math(math: Math) -> str:
     """One equation as a ``<math display="block">`` element (presentation MathML)."""
     printer = ReportMathMLPrinter()

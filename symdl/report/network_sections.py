@@ -80,11 +80,12 @@ def _index_steps(depth: int) -> list[Step]:
     total = net.total_cost()
     steps = [
         Step(
-            "The cost as nested sums (index notation, widths n_0 … n_L symbolic)",
+            "The cost as nested sums (index notation, widths $n_{0}$ … $n_{L}$ symbolic)",
             (Math(COST, total), Math(COST, _fold_network(total, net, names))),
-            "z^l_j = Σ_k w^l_jk a^(l−1)_k + b^l_j and a^l_j = σ(z^l_j) unrolled down to x; σ and the per-unit cost C(a, y) "
-            "are generic functions, so what follows holds for every element-wise activation and every loss summed over "
-            "output units (softmax and softmax cross-entropy couple the units: their BP1 is the matrix form's J_σᵀ∇ₐC)",
+            r"$z^{l}_{j} = \Sigma_{k} w^{l}_{jk} a^{l-1}_{k} + b^{l}_{j}$ and $a^{l}_{j} = \sigma(z^{l}_{j})$ unrolled "
+            r"down to $x$; $\sigma$ and the per-unit cost $C(a, y)$ are generic functions, so what follows holds for "
+            "every element-wise activation and every loss summed over output units (softmax and softmax cross-entropy "
+            r"couple the units: their BP1 is the matrix form's $J_{\sigma}^{T} \nabla_{a} C$)",
         )
     ]
     claims = sort_equations(index_equations(depth), depth)
@@ -95,16 +96,18 @@ def _index_steps(depth: int) -> list[Step]:
         contracted = contract_deltas(raw, unit_ranges(layer))
         steps.append(
             Step(
-                f"Differentiate C by w^{layer}_pq: the chain rule through the sums",
+                f"Differentiate $C$ by $w^{{{layer}}}_{{pq}}$: the chain rule through the sums",
                 (Math(dC, _fold_network(raw, net, names)),),
-                f"sympy.diff of the nested sums: ∂w^{layer}_(k j)/∂w^{layer}_(p q) = δ_kp δ_jq, so Kronecker deltas appear inside the sums",
+                rf"SymPy's derivative of the nested sums: $\frac{{\partial w^{{{layer}}}_{{kj}}}}{{\partial w^{{{layer}}}_{{pq}}}} "
+                rf"= \delta_{{kp}} \delta_{{jq}}$, so Kronecker deltas appear inside the sums",
             )
         )
         steps.append(
             Step(
                 "Contract the Kronecker deltas",
                 (Math(dC, _fold_network(contracted, net, names)),),
-                f"Σ_k δ_kp f_k = f_p for 0 ≤ p < n_{layer} (deltasummation); each sum over a delta collapses to one term",
+                rf"$\Sigma_{{k}} \delta_{{kp}} f_{{k}} = f_{{p}}$ for each $p$ from 0 to $n_{{{layer}}} - 1$ (SymPy's deltasummation); "
+                "each sum over a delta collapses to one term",
             )
         )
         indices, rhs = claims.weights[layer]
@@ -112,7 +115,7 @@ def _index_steps(depth: int) -> list[Step]:
         unrolled = unroll_deltas(claimed, claims, depth)
         steps.append(
             Step(
-                f"The same in terms of δ^{layer} (BP4, with δ unrolled through BP1/BP2)",
+                rf"The same in terms of $\delta^{{{layer}}}$ (BP4, with $\delta$ unrolled through BP1/BP2)",
                 (Math(dC, claimed), Math(dC, _undummy(unrolled))),
                 "the contracted derivative and this right side have the same canonical form (see the checks)",
             )
@@ -120,7 +123,8 @@ def _index_steps(depth: int) -> list[Step]:
     bias_claim = claims.biases[depth]
     steps.append(
         Step(
-            "Biases: ∂z^l_m/∂b^l_p = δ_mp, so ∂C/∂b^l_p = δ^l_p (BP3)",
+            r"Biases: $\frac{\partial z^{l}_{m}}{\partial b^{l}_{p}} = \delta_{mp}$, so "
+            r"$\frac{\partial C}{\partial b^{l}_{p}} = \delta^{l}_{p}$ (BP3)",
             (Math(sp.Derivative(COST, bias(depth)[p]), instantiate(bias_claim[0], bias_claim[1], (p,))),),
         )
     )
@@ -177,12 +181,12 @@ def backprop_section(
     definition = [Math(eq.lhs, eq.rhs) for eq in equations.forward]
     act, los = network.activation, network.loss
     if act.element_wise:
-        definition.append(Math(sp.Function("sigma")(act.wrt), act.bind(act.expr)))
+        definition.append(Math(sp.Function(r"\sigma")(act.wrt), act.bind(act.expr)))
     if los.element_wise:
-        definition.append(Math(sp.Function("ell")(*los.inputs), los.bind(los.expr)))
+        definition.append(Math(sp.Function(r"\ell")(*los.inputs), los.bind(los.expr)))
     index_depth = min(depth, max(SYMBOLIC_DEPTHS))
     steps = _index_steps(index_depth)
-    steps.append(Step("General depth: induction on l from L down to 1", (), induction_step()))
+    steps.append(Step("General depth: induction on $l$ from $L$ down to 1", (), induction_step()))
     steps.append(Step("BP1–BP4 in index notation", tuple(Math(eq.lhs, eq.rhs) for eq in index_equations(depth))))
     matrix = [Math(equations.loss_gradient.lhs, equations.loss_gradient.rhs)]
     matrix += [Math(eq.lhs, eq.rhs) for _, eq in equations.backward]

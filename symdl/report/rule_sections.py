@@ -18,6 +18,7 @@ from ..rulebook.registry import rule
 from ..rulebook.rule import formula_rule
 from .checks import rule_checks
 from .model import Plot, Section
+from .unicode_math import unicode_scripts
 
 __all__ = ["formula_section", "rule_section"]
 
@@ -64,8 +65,8 @@ def rule_section(r: RuleLike | str, *, verify: bool = True, plot: bool = True, k
         key=key or _key(r.name),
         title=r.name if not formula else "Formula",
         kind=r.kind,
-        summary=(r.summary if not formula else "a user formula, parsed without eval; its derivative taken by SymPy")
-        + (f" {r.notes}" if r.notes else ""),
+        summary=unicode_scripts((r.summary if not formula else "a user formula, parsed without eval; its derivative "
+                                 "taken by SymPy") + (f" {r.notes}" if r.notes else "")),
         definition=d.definition,
         steps=d.steps(proven=verify),
         kinks=d.kink_steps,

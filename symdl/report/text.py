@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from .inline_math import prose
 from .names import _UNICODE_GREEK
 
 __all__ = ["MAX_HEADING", "heading", "md_code", "section_anchor", "tex_text", "tex_verbatim", "visible"]
@@ -23,9 +24,14 @@ _TEX_UNICODE = {
 
 
 def tex_text(text: str) -> str:
+    """Prose as LaTeX text: ``$…$`` segments as math (:mod:`symdl.report.inline_math`), the rest :func:`_tex_plain`."""
+    return prose(visible(text), _tex_plain, lambda tree, latex: f"${latex}$")
+
+
+def _tex_plain(text: str) -> str:
     """Plain text as LaTeX text: TeX's specials escaped, common math characters spelled, anything else ASCII or '?'."""
     out = []
-    for char in visible(text):
+    for char in text:
         if char in _TEX_SPECIALS:
             out.append(_TEX_SPECIALS[char])
         elif char in _TEX_UNICODE:

@@ -11,6 +11,8 @@ scalar products, − for minus and √ for square roots.
 
 from __future__ import annotations
 
+import re
+
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
@@ -26,9 +28,10 @@ from .names import (
     parse_name,
 )
 
-__all__ = ["UnicodeMathPrinter", "unicode_equation", "unicode_expr", "unicode_label", "unicode_name"]
+__all__ = ["UnicodeMathPrinter", "tree_text", "unicode_equation", "unicode_expr", "unicode_label", "unicode_name", "unicode_scripts"]
 
-_SUPERSCRIPTS = dict(zip("0123456789+-−=()ni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ⁿⁱ"))
+_SUPERSCRIPTS = dict(zip("0123456789+-−=()abcdefghijklmnoprstuvwxyzLT",
+                         "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᴸᵀ"))
 _SUBSCRIPTS = dict(zip("0123456789+-−=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
 #: SymPy's names for functions that have a symbol (sigmoid → σ, Phi → Φ).
 _FUNCTION_SYMBOLS = {"sigmoid": "σ", "Phi": "Φ", "softplus": "softplus"}
@@ -44,7 +47,7 @@ def _node_text(node: _Node) -> str:
     if isinstance(node, _Atom):
         return node.text
     if isinstance(node, _Space):
-        return " " if node.latex.strip() else ""
+        return "" if node.latex == "\\!" else " "
     if isinstance(node, _Row):
         return "".join(_node_text(item) for item in node.items)
     if isinstance(node, _Frac):
@@ -62,6 +65,31 @@ def _grouped(text: str) -> str:
     return f"({text})" if "/" in text or " " in text else text
 
 
+def _script_pattern(mark: str) -> re.Pattern[str]:
+    # a one-letter base (not the end of a longer name such as softmax_cross_entropy), then {…} or one character
+    return re.compile(r"(?<![A-Za-z0-9_])([A-Za-z\u0370-\u03ff)])" + re.escape(mark)
+                      + r"(?:\{([^{}]{1,40})\}|([A-Za-z0-9])(?![A-Za-z0-9_]))")
+
+
+_SUBSCRIPT, _SUPERSCRIPT = _script_pattern("_"), _script_pattern("^")
+
+
+def unicode_scripts(text: str) -> str:
+    """Pseudo-TeX scripts in prose as Unicode: ``e^{−z}`` → e⁻ᶻ, ``z_i`` → zᵢ, ``e^{z/α}`` → e^(z/α) (no superscript /).
+
+    Subscripts first, so ``e^{z_i}`` reads e^(zᵢ); a name such as ``softmax_cross_entropy`` is left alone.
+    """
+    def scripts(table: dict[str, str], mark: str) -> object:
+        return lambda m: m.group(1) + _scripted(m.group(2) or m.group(3), table, mark)
+
+    return _SUPERSCRIPT.sub(scripts(_SUPERSCRIPTS, "^"), _SUBSCRIPT.sub(scripts(_SUBSCRIPTS, "_"), text))
+
+
+def tree_text(tree: _Node) -> str:
+    """A parsed name (:func:`symdl.report.names.parse_name`) as Unicode text."""
+    return _node_text(tree).replace("∂ ", "∂")
+
+
 def unicode_label(label: str) -> str:
     """A library-written label (``BP2 (layer 1)``, ``dC/d\\alpha^{1}``) with any LaTeX-named word as text."""
     return " ".join(unicode_name(word) if "\\" in word or "{" in word else word for word in label.split(" "))
@@ -76,7 +104,7 @@ def unicode_name(name: str) -> str:
         head = _SYMBOL_WORDS.get(head, head)
         return head + (_scripted(tail, _SUBSCRIPTS, "_") if sep else "")
     tree = parse_name(name)
-    return UNSAFE_NAME if tree is None else _node_text(tree)
+    return UNSAFE_NAME if tree is None else tree_text(tree)
 
 
 class UnicodeMathPrinter(StrPrinter):
