@@ -39,6 +39,7 @@ from sympy.logic.boolalg import Boolean
 
 from .functions import NamedFunction
 from .proof import Proof, prove_zero
+from .shared_replace import replace_shared
 
 __all__ = ["GuardedInput", "branch_regions", "guard_branches", "prove_guarded"]
 
@@ -160,7 +161,7 @@ def guard_branches(expr: sp.Expr, differentiable: bool = False) -> sp.Expr:
         raise TypeError(f"guard_branches: expected a SymPy expression, got {type(expr).__name__}")
     if not expr.has(sp.Piecewise):
         return expr
-    return expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: _guard_piecewise(e, differentiable))
+    return replace_shared(expr, lambda e: isinstance(e, sp.Piecewise), lambda e: _guard_piecewise(e, differentiable))
 
 
 def prove_guarded(expr: sp.Expr, differentiable: bool = False) -> dict[sp.Symbol, Proof]:

@@ -374,7 +374,7 @@ def one_sided_values(
 
 
 def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
-    """A named function's claims: d/dx definition = fdiff, stable form = definition, and differentiable form = definition."""
+    """A named function's claims: d/dx definition = fdiff, and its stable, differentiable and reference forms = definition."""
     x = sp.Symbol("x", real=True)
     definition = function.definition(x)
     proofs = {
@@ -386,4 +386,7 @@ def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
     if function.differentiable(x) != function.stable(x):
         label = f"{function.__name__}: differentiable form - definition"
         proofs[label] = prove_zero(function.differentiable(x) - definition, x)
+    if function.reference(x) not in (definition, function.stable(x), function.differentiable(x)):
+        label = f"{function.__name__}: reference form - definition"
+        proofs[label] = prove_zero(function.reference(x) - definition, x)
     return proofs
