@@ -33,6 +33,8 @@ Piecewise((z, z > 0), (exp(Min(0, z)) - 1, True))
 
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import Boolean
@@ -67,8 +69,12 @@ def _conjuncts(cond: sp.Basic) -> list[sp.Basic]:
     return [cond]
 
 
+@functools.lru_cache(maxsize=1024)
 def _interval(rel: sp.Basic) -> tuple[sp.Symbol, sp.Interval] | None:
-    """(x, I) when ``rel`` compares an expression linear in the one variable x with numbers, else None."""
+    """(x, I) when ``rel`` compares an expression linear in the one variable x with numbers, else None.
+
+    Remembered: solving the comparison (``as_set``) costs milliseconds, and kernels ask about the same few.
+    """
     if not isinstance(rel, Relational) or rel.rel_op in ("==", "!="):
         return None
     diff = rel.lhs - rel.rhs

@@ -17,6 +17,7 @@ refused as undecided rather than truncated.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -374,7 +375,15 @@ def one_sided_values(
 
 
 def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
-    """A named function's claims: d/dx definition = fdiff, and its stable, differentiable and reference forms = definition."""
+    """A named function's claims: d/dx definition = fdiff, and its stable, differentiable and reference forms = definition.
+
+    Proven once per function and process (every rule that prints the function quotes these proofs).
+    """
+    return dict(_named_function_proofs(function))
+
+
+@functools.lru_cache(maxsize=64)
+def _named_function_proofs(function: type[NamedFunction]) -> tuple[tuple[str, Proof], ...]:
     x = sp.Symbol("x", real=True)
     definition = function.definition(x)
     proofs = {
@@ -389,4 +398,4 @@ def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
     if function.reference(x) not in (definition, function.stable(x), function.differentiable(x)):
         label = f"{function.__name__}: reference form - definition"
         proofs[label] = prove_zero(function.reference(x) - definition, x)
-    return proofs
+    return tuple(proofs.items())
