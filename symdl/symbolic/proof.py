@@ -375,10 +375,7 @@ def one_sided_values(
 
 
 def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
-    """A named function's claims: d/dx definition = fdiff, and its stable, differentiable and reference forms = definition.
-
-    Proven once per function and process (every rule that prints the function quotes these proofs).
-    """
+    """A named function's claims (proven once per process): fdiff = d/dx definition; stable, differentiable, reference = definition."""
     return dict(_named_function_proofs(function))
 
 
