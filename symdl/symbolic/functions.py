@@ -56,8 +56,11 @@ class NamedFunction(sp.Function):
 
     @classmethod
     def reference(cls, x: sp.Expr) -> sp.Expr:
-        """The exact form a high-precision reference evaluates (mpmath): equal to :meth:`definition`, without its
-        cancellation where it has one, so that few digits suffice. Default: :meth:`definition`."""
+        """The exact form a high-precision reference (mpmath) evaluates: the definition without its cancellation.
+
+        Equal to :meth:`definition` (proven by ``prove_named_function`` where it is a new form), so that few
+        digits suffice where the definition cancels. Default: :meth:`definition`.
+        """
         return cls.definition(x)
 
     def _eval_rewrite_as_exp(self, x, **kwargs):
