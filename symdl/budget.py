@@ -13,6 +13,11 @@ Without ``os.fork`` (Windows), or with ``seconds`` of 0 or None, the work runs i
 this process with no limit. Whatever the worker writes to ``sys.stdout`` is
 captured and returned beside the result (:func:`run_captured`), so a killed
 worker has printed nothing.
+
+Size is bounded too: :func:`check_size` refuses an intermediate expression (a
+parsed formula, a derivative, a formula layer's VJP) of more than
+:data:`MAX_NODES` nodes with :class:`ExpressionTooLarge`, before the steps
+after it (simplifying, proving, printing code) spend the budget on it.
 """
 
 from __future__ import annotations
@@ -30,10 +35,17 @@ import warnings
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["DEFAULT_SECONDS", "TimeLimitExceeded", "WorkerDied", "forking", "run_captured", "run_within"]
+__all__ = [
+    "DEFAULT_SECONDS", "MAX_NODES", "ExpressionTooLarge", "TimeLimitExceeded", "WorkerDied", "check_size", "count_nodes",
+    "forking", "shown", "run_captured", "run_within",
+]
 
 #: The default limit (seconds) of ``symdl derive``, ``check``, ``codegen`` and each ``report --formula``.
 DEFAULT_SECONDS = 30.0
+
+#: The most nodes (as ``sympy.preorder_traversal`` visits them) an intermediate expression may have; the
+#: registered rules' largest derivative has 65.
+MAX_NODES = 20_000
 
 T = TypeVar("T")
 
@@ -55,6 +67,49 @@ class WorkerDied(RuntimeError):
         hint = " (the system may have run out of memory)" if os.WIFSIGNALED(status) and os.WTERMSIG(status) == 9 else ""
         super().__init__(f"the worker process for {what} ended without a result ({cause}){hint}")
         self.status = status
+
+
+class ExpressionTooLarge(ValueError):
+    """An intermediate expression past the size limit: ``what`` has more than ``limit`` nodes."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(
+            f"{what} has more than {limit} nodes (symdl.budget.MAX_NODES); simplify the formula or split it into parts"
+        )
+        self.what = what
+        self.limit = limit
+
+    def __reduce__(self) -> tuple:  # pickles with its arguments (it crosses the worker's pipe)
+        return (type(self), (self.what, self.limit))
+
+
+def count_nodes(expr: object, limit: int = MAX_NODES) -> int:
+    """The nodes of the SymPy tree ``expr`` (shared subtrees counted each time, as printing writes them), or
+    ``limit + 1`` as soon as there are more: at most ``limit + 1`` nodes are visited."""
+    stack = [expr]
+    count = 0
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > limit:
+            return count
+        stack.extend(getattr(node, "args", ()))
+    return count
+
+
+def check_size(expr: T, what: str, limit: int | None = None) -> T:
+    """``expr``, or :class:`ExpressionTooLarge` naming ``what`` when it has more than ``limit`` (default
+    :data:`MAX_NODES`, read at the call) nodes."""
+    limit = MAX_NODES if limit is None else limit
+    if count_nodes(expr, limit) > limit:
+        raise ExpressionTooLarge(what, limit)
+    return expr
+
+
+def shown(text: str, width: int = 40) -> str:
+    """``'text'`` on one line, shortened to ``width`` characters: how a message names a formula."""
+    one = " ".join(str(text).split())
+    return repr(one if len(one) <= width else one[: width - 3] + "...")
 
 
 def forking() -> bool:

@@ -63,7 +63,10 @@ def mimebundle(obj: object, include: Iterable[str] | None = None, exclude: Itera
 
 
 class Displayed:
-    """Jupyter display through the registered renderer: MIME bundle, LaTeX and HTML."""
+    """Jupyter display through the registered renderer: MIME bundle, LaTeX and HTML; ``str()`` is its plain text."""
+
+    def __str__(self) -> str:
+        return mimebundle(self, include=("text/plain",)).get("text/plain") or repr(self)
 
     def _repr_mimebundle_(self, include: Iterable[str] | None = None, exclude: Iterable[str] | None = None) -> dict[str, str]:
         return mimebundle(self, include, exclude)

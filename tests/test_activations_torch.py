@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import sympy as sp
 
 import symdl
 
@@ -28,6 +29,7 @@ TORCH = {
     "celu": F.celu,
     "gelu_tanh": lambda t: F.gelu(t, approximate="tanh"),
     "softshrink": F.softshrink,  # λ = 0.5
+    "hardshrink": F.hardshrink,  # λ = 0.5
     "tanhshrink": F.tanhshrink,
     "threshold": lambda t: F.threshold(t, 0.0, 0.0),
     "rrelu": lambda t: F.rrelu(t, training=False),  # slope (1/8 + 1/3)/2
@@ -81,6 +83,7 @@ def test_celu_at_another_alpha_matches_torch():
     [
         ("threshold", {"threshold": 1.0, "value": -2.0}, lambda t: F.threshold(t, 1.0, -2.0)),
         ("softshrink", {"lambd": 1.5}, lambda t: F.softshrink(t, 1.5)),
+        ("hardshrink", {"lambd": 1.5}, lambda t: F.hardshrink(t, 1.5)),
         ("rrelu", {"lower": 0.1, "upper": 0.3}, lambda t: F.rrelu(t, 0.1, 0.3, training=False)),
     ],
 )
@@ -141,4 +144,41 @@ def test_softmin_is_proven_and_a_wrong_vjp_is_refuted():
     report = check_vector_rule(r, rows=8)
     assert report["fd_error"] <= 1e-6 and report["accuracy64"] <= 1e-13 and report["unstable"] == []
     wrong = VectorRule(r.name, r.kind, replace(r.definition, vjps={z: -r.definition.vjps[z]}), r.summary)  # softmax's sign
+    assert not all(wrong.prove().values())
+
+
+def test_log_softmax_and_its_vjp_match_torch_and_keep_the_tiny_logs():
+    r = symdl.rule("log_softmax")
+    zz = np.array([[1.0, 2.0, 3.0], [1000.0, -1000.0, 0.0], [-3.5, 0.25, 40.0], [0.0, 0.0, 0.0]])
+    vv = np.array([[0.5, -1.0, 2.0], [1.0, 2.0, 3.0], [-0.3, 0.7, 0.1], [1.0, 0.0, -1.0]])
+    for dtype in (np.float64, np.float32):
+        t = torch.tensor(zz.astype(dtype), requires_grad=True)
+        expected = F.log_softmax(t, dim=-1)
+        (vjp,) = torch.autograd.grad(expected, t, torch.tensor(vv.astype(dtype)))
+        eps = float(np.finfo(dtype).eps)
+        got = r.numeric()(zz.astype(dtype))
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected.detach().numpy(), rtol=8 * eps, atol=8 * eps)
+        np.testing.assert_allclose(r.numeric_derivative()(zz.astype(dtype), vv.astype(dtype)), vjp.numpy(),
+                                   rtol=16 * eps, atol=16 * eps)
+    # log softmax of the winner at [-3.5, 0.25, 40] is −(e^{−43.5} + e^{−39.75}) + …, not the 0 torch returns.
+    winner = r.numeric()(zz[2:3])[0, 2]
+    assert winner == pytest.approx(-(np.exp(-43.5) + np.exp(-39.75)), rel=1e-12)
+
+
+def test_log_softmax_is_proven_and_a_wrong_vjp_is_refuted():
+    """v_k − s_k·v_k (the sum over q dropped) is not the VJP: the concrete-size proof refutes it."""
+    from dataclasses import replace
+
+    from symdl.rulebook.vector_rule import COTANGENT, VectorRule, k
+    from symdl.rulebook.vector_rules import z
+    from symdl.verify.vector_rules import check_vector_rule
+
+    r = symdl.rule("log_softmax")
+    assert all(r.prove().values())
+    report = check_vector_rule(r, rows=8)
+    assert report["fd_error"] <= 1e-6 and report["accuracy64"] <= 1e-13 and report["unstable"] == []
+    right = r.definition.vjps[z]
+    wrong_vjp = right.replace(lambda e: isinstance(e, sp.Sum), lambda e: COTANGENT[k])
+    wrong = VectorRule(r.name, r.kind, replace(r.definition, vjps={z: wrong_vjp}), r.summary)
     assert not all(wrong.prove().values())

@@ -130,3 +130,43 @@ def test_a_bad_formula_or_oversized_network_is_refused_before_anything_is_writte
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("symdl: error:")
         assert not target.exists()
+
+
+def test_formulas_alone_give_a_formula_only_report_with_their_names_and_variables(capsys, tmp_path):
+    """--formula alone: only the formulas (not the 40 built-in sections); NAME= titles one; --wrt/--param apply."""
+    out_dir = tmp_path / "formulas"
+    code, _, err = run(capsys, "report", "--formula", "log cosh loss=log(cosh(e))", "--formula", "softplus(b*e)",
+                       "--wrt", "e", "--param", "b=2", "-o", str(out_dir), "--format", "md,tex", "--no-verify",
+                       "--no-plots")
+    assert code == 0, err
+    md = (out_dir / "report.md").read_text(encoding="utf-8")
+    titles = [line for line in md.splitlines() if line.startswith("## ")]
+    assert titles == ["## Contents", "## log cosh loss", "## Formula 2"]
+    assert "\\tanh" in md  # d/de log cosh e
+    assert (out_dir / "report.tex").read_text(encoding="utf-8").count(r"\section{") == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["relu", "--wrt", "e"], ["--wrt describes the variables of --formula"]),
+        (["--param", "b=1"], ["--param describes the variables of --formula"]),
+        (["--formula", "log(cosh(e))"], ["unknown name 'e'"]),
+        (["--formula", "x==z"], ["is a condition where a value is expected"]),
+        (["--formula", "softplus(z)", "--wrt", "e"], ["unknown name 'z'", "declared names: e"]),
+        (["--formula", "softplus(z)", "--symbol", "e", "--wrt", "z", "--formula", "e"], ["does not depend on 'z'"]),
+    ],
+)
+def test_formula_variables_are_checked_before_anything_is_written(capsys, tmp_path, argv, words):
+    target = tmp_path / "never"
+    code, _, err = run(capsys, "report", *argv, "-o", str(target))
+    assert_one_line_error(code, err, *words)
+    assert not target.exists()
+
+
+def test_a_formula_name_outside_the_title_alphabet_is_refused():
+    from symdl.report.rule_sections import formula_section
+
+    with pytest.raises(ValueError, match="formula name"):
+        formula_section("z**2", name="\u202etitle")
+    assert formula_section("z**2", name="square", verify=False, plot=False).title == "square"

@@ -133,3 +133,36 @@ def test_evaluate_refuses_a_bad_model_directory_in_one_line(capsys, tmp_path, da
     (tmp_path / "model" / "model.json").write_text(json.dumps(config))
     code, out, err = run(capsys, "evaluate", tmp_path / "model", data)
     assert (code, out) == (2, "") and "network.activation: formula" in err and "hi" not in out
+
+
+@pytest.mark.parametrize(
+    ("loss", "Y", "message"),
+    [
+        ("binary_cross_entropy", np.full((10, 2), 2.0), "Y[0, 0] = 2: binary_cross_entropy takes targets in [0, 1]"),
+        ("softmax_cross_entropy", np.tile([[0.0], [1.0]], (5, 2)), "Y row 0 sums to 0: softmax_cross_entropy takes rows"),
+    ],
+)
+def test_targets_outside_the_loss_domain_are_one_line_and_write_nothing(capsys, tmp_path, loss, Y, message):
+    np.savez(tmp_path / "labels.npz", X=np.zeros((10, 3)), Y=Y)
+    code, out, err = run(capsys, "train", "3,8,2", tmp_path / "labels.npz", "-o", tmp_path / "m", "--loss", loss, "--quiet")
+    assert (code, out) == (2, "") and message in err and err.count("\n") == 1, err
+    assert not (tmp_path / "m").exists()
+    np.savez(tmp_path / "ok.npz", X=np.zeros((10, 3)), Y=np.tile([[0.0, 1.0]], (10, 1)))
+    assert run(capsys, "train", "3,8,2", tmp_path / "ok.npz", "-o", tmp_path / "m", "--loss", loss, "--epochs", 1,
+               "--quiet")[0] == 0
+    code, out, err = run(capsys, "evaluate", tmp_path / "m", tmp_path / "labels.npz")
+    assert (code, out) == (2, "") and f"labels.npz: {message}" in err and err.count("\n") == 1, err
+
+
+def test_evaluate_runs_within_its_time_limit_and_train_has_none(capsys, tmp_path, data):
+    assert train(capsys, tmp_path, data)[0] == 0
+    code, out, err = run(capsys, "evaluate", tmp_path / "model", data, "--time-limit", "0.001")
+    assert (code, out) == (2, "") and err.count("\n") == 1, err
+    assert "loading and evaluating the model" in err and "took longer than the time limit of 0.001 s" in err
+    code, out, err = run(capsys, "evaluate", tmp_path / "model", data, "--time-limit", "0", "--json")
+    assert code == 0 and set(json.loads(out)) == {"loss"}
+    code, out, err = run(capsys, "evaluate", tmp_path / "model", data, "--time-limit", "-1")
+    assert (code, out) == (2, "") and "expected a number of seconds" in err
+    # training runs for the epochs asked for (registered rules only): a time limit there is refused, not ignored
+    code, out, err = run(capsys, "train", "3,8,1", data, "-o", tmp_path / "m2", "--time-limit", "5")
+    assert (code, out) == (2, "") and "unrecognized arguments: --time-limit 5" in err and not (tmp_path / "m2").exists()

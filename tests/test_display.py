@@ -131,7 +131,9 @@ def test_backprop_equations_display_labelled():
     assert latex == _math_only(bundle["text/latex"])
     for label, line in eqs.latex():
         assert line in latex
-        assert f"{label}: {line}" in bundle["text/plain"]
+    plain = bundle["text/plain"].splitlines()
+    assert len(plain) == len(eqs.latex()) and str(eqs) == bundle["text/plain"]
+    assert [line.split()[0] for line in plain] == [label.split()[0] for label, _ in eqs.latex()]
     assert r"\text{BP1 (layer 2)}" in latex and r"\text{BP4 (layer 1)}" in latex
     assert bundle["text/html"].count("<tr>") == len(eqs.latex()) + 1
 
@@ -267,3 +269,68 @@ def test_module_doctest_and_check_table_stays_a_plain_list_for_callers():
     reports = [_report("relu")]
     table = check_table(reports)
     assert repr(table) == repr(reports) and table + [] == reports and table[:1] == reports
+
+
+@pytest.mark.parametrize(
+    "network",
+    [
+        dict(layers=[3, 4, 4, 2], activation="tanh", penalty="l2"),
+        dict(layers=[3, 4, 2], activation="prelu", output_activation="softmax", loss="softmax_cross_entropy",
+             batchnorm=True, dropout=0.2),
+        dict(layers=[2, 3, 1], activation="elu", loss="huber"),
+    ],
+)
+def test_printed_equations_read_as_unicode_mathematics(network):
+    """print(net.equations()) is text a terminal shows: no LaTeX, the textbook's BP1–BP4 in Unicode."""
+    layers = network.pop("layers")
+    text = str(symdl.Network(layers, **network).equations())
+    for latex_only in ("\\", "^{", "_{", "\\frac", "Eq(", "HadamardProduct", "Transpose(", "**"):
+        assert latex_only not in text, latex_only
+    assert ("z¹ = W¹x + b¹" in text or "u¹ = W¹x" in text) and "∂C/∂W¹ = " in text and "δ¹ = " in text
+
+
+def test_printed_bp_equations_are_the_textbooks():
+    text = str(symdl.Network([3, 4, 4, 2], activation="sigmoid").equations())
+    lines = {line.split("  ", 1)[0].strip(): line.split("  ", 1)[1].strip() for line in text.splitlines()}
+    assert lines["BP1 (layer 3)"] == "δ³ = ∇ₐC ⊙ σ_L′(z³)"
+    assert lines["BP2 (layer 1)"] == "δ¹ = W²ᵀδ² ⊙ σ′(z¹)"
+    assert lines["BP3 (layer 2)"] == "∂C/∂b² = δ²"
+    assert lines["BP4 (layer 2)"] == "∂C/∂W² = δ²a¹ᵀ"
+    assert "σ′(z) = (1 − σ(z))·σ(z)" in text
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [("W^{1}", "W¹"), ("\\delta^{l+1}", "δ^(l+1)"), ("alpha", "α"), ("sigma_B", "σ_B"), ("x_1", "x₁"),
+     ("\\frac{\\partial C}{\\partial W^{2}}", "∂C/∂W²"), ("\\sigma_{L}'", "σ_L′"), ("\\input{x}", "unsafe")],
+)
+def test_unicode_names(name, text):
+    from symdl.report.unicode_math import unicode_name
+
+    assert unicode_name(name) == text
+
+
+def test_unicode_expressions_group_and_spell_operators():
+    import sympy as sp
+
+    from symdl.report.unicode_math import unicode_expr
+
+    z, a = sp.symbols("z a", real=True)
+    assert unicode_expr(sp.sqrt(2) * z**2 - sp.Abs(a)) == "√2·z² − |a|" or unicode_expr(sp.sqrt(2) * z**2 - sp.Abs(a)) == "−|a| + √2·z²"
+    assert unicode_expr(sp.Piecewise((z, z > 0), (0, True))) == "{z if z > 0; 0}"
+    assert unicode_expr(sp.exp(-z) / (1 + sp.exp(-z))) in ("exp(−z)/(1 + exp(−z))", "exp(−z)/(exp(−z) + 1)")
+
+
+def test_a_printed_derivation_is_unicode_text():
+    text = str(symdl.rule("huber", delta=1.5).derivation())
+    assert text.splitlines()[0] == "huber  (by a)"
+    assert "δ = 3/2" in text and "textbook: ∂L/∂a = max(−δ, min(δ, a − y))" in text
+    sigmoid = str(symdl.rule("sigmoid").derivation())
+    assert "∂g/∂z = (1 − σ(z))·σ(z)" in sigmoid and "textbook: ∂g/∂z = g·(1 − g), g = g(z)" in sigmoid
+    kinked = str(symdl.rule("relu").derivation())
+    assert "kink at z = 0: one-sided 0, 1; returned 0" in kinked
+    softmax = str(symdl.rule("softmax").derivation())
+    assert "gᵢ = exp(zᵢ)/(Σⱼ exp(zⱼ))" in softmax
+    for shown in (text, sigmoid, kinked, softmax):
+        assert "\\" not in shown and "Indexed" not in shown and "**" not in shown
+    assert symdl.rule("huber").derivation()._repr_latex_().startswith("$$")

@@ -1,7 +1,7 @@
 """``symdl.fit`` trains generated modules (numpy standalone, JAX, PyTorch) as it trains the compiled network.
 
 A generated module is a plain Python module of functions: ``fit`` finds its
-``train_step``, ``forward``, ``loss`` and ``init_state`` (and the ``seed``
+``train_step``, ``forward``, ``inference_loss`` and ``init_state`` (and the ``seed``
 parameter of a network with dropout) the way it finds a compiled network's.
 The numpy module is the compiled network's code, so the runs agree bit for bit;
 JAX and PyTorch agree to rounding in float64.

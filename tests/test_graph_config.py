@@ -44,7 +44,7 @@ def test_round_trip_through_json_gives_the_same_model():
     assert a.source() == b.source()
     params = a.init(0)
     rng = np.random.default_rng(0)
-    data, Y = [rng.normal(size=(5, 3)), rng.normal(size=(5, 2))], rng.normal(size=(5, 2))
+    data, Y = [rng.normal(size=(5, 3)), rng.normal(size=(5, 2))], rng.dirichlet([1, 1], size=5)  # class probabilities
     loss, grads = a.loss_and_grad(params, data, Y, seed=3)
     loss2, grads2 = b.loss_and_grad(params, data, Y, seed=3)
     assert loss == loss2 and all(np.array_equal(grads[k], grads2[k]) for k in grads)
@@ -101,7 +101,7 @@ def test_save_and_load_a_trained_graph(tmp_path):
     params = graph.init(1)
     rng = np.random.default_rng(0)
     data = [rng.normal(size=(6, 3)).astype("float32"), rng.normal(size=(6, 2)).astype("float32")]
-    Y = rng.normal(size=(6, 2)).astype("float32")
+    Y = rng.dirichlet([1, 1], size=6).astype("float32")  # class probabilities (softmax cross-entropy's targets)
     graph.train_step(params, data, Y, 0.01)
     save_graph(tmp_path / "model", graph, params)
     again, loaded = load_graph(tmp_path / "model")

@@ -50,6 +50,7 @@ _RUNNER = SYMPY_FREE_PRELUDE + textwrap.dedent(
         out[prefix + "forward"] = back(mod.forward(params, X))
         out.update({prefix + "trace." + k: back(v) for k, v in mod.trace(params, X).items()})
         out[prefix + "loss"] = back(mod.loss(params, X, Y))
+        out[prefix + "inference_loss"] = back(mod.inference_loss(params, X, Y))
         loss, grads = mod.loss_and_grad(params, X, Y)
         out[prefix + "loss_and_grad"] = back(loss)
         out.update({prefix + "grad." + k: back(v) for k, v in grads.items()})
@@ -122,7 +123,8 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict:
             masks = _compiled_masks(compiled, X.shape[0])
             inputs.update({f"{module}.mask{k}": mask for k, mask in enumerate(masks)})
             jobs.append({"module": module, "backend": backend, "masks": len(masks)})
-            reference = {"forward": compiled.forward(params, X), "loss": compiled.loss(params, X, Y)}
+            reference = {"forward": compiled.forward(params, X), "loss": compiled.loss(params, X, Y),
+                         "inference_loss": compiled.inference_loss(params, X, Y)}
             reference.update({f"trace.{k}": v for k, v in compiled.trace(params, X).items()})
             loss, grads = compiled.loss_and_grad(params, X, Y)
             reference.update({"loss_and_grad": loss, **{f"grad.{k}": v for k, v in grads.items()}})

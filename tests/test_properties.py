@@ -1,5 +1,6 @@
 """Boundary continuity (symdl.rulebook.continuity) and the `symdl check` command."""
 
+import dataclasses
 import json
 
 import pytest
@@ -72,7 +73,7 @@ def test_check_json(capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["passed"] is False and result["continuous"] is False and result["numeric"] is None
     assert {"of": "value", "at": "d", "left": "d**2/2", "right": "d*(d - 1)", "jump": "d*(d - 2)/2",
-            "vanishes_for": {"d": ["0", "2"]}} in result["boundaries"]
+            "vanishes_for": {"d": ["0", "2"]}, "declared": False} in result["boundaries"]
 
 
 def test_check_refuses_vector_rules_in_one_line(capsys):
@@ -82,4 +83,36 @@ def test_check_refuses_vector_rules_in_one_line(capsys):
 
 @pytest.mark.parametrize("name", [n for n in symdl.rules() if isinstance(symdl.rule(n), symdl.Rule)])
 def test_check_passes_every_rule(name, capsys):
-    assert main(["check", name]) == 0, capsys.readouterr().out
+    # No time limit: the verdict is under test here, not the budget (tests/test_budget.py), and a loaded
+    # machine can take gelu's check past the default 30 s.
+    assert main(["check", name, "--time-limit", "0"]) == 0, capsys.readouterr().out
+
+
+def test_hardshrink_jumps_by_its_definition_and_the_same_function_typed_fails(capsys):
+    """hardshrink declares its jumps at ±λ; the same function typed as a formula declares nothing and fails."""
+    report = boundary_properties(symdl.rule("hardshrink", lambd=0.75))
+    jumps = [b for b in report.boundaries if b.what == "value" and not b.continuous]
+    assert {str(b.at) for b in jumps} == {"3/4", "-3/4"} and all(b.declared for b in jumps)
+    assert report.continuous
+    assert main(["check", "hardshrink"]) == 0
+    assert "jump 1/2 (by hardshrink's definition)" in capsys.readouterr().out
+    assert main(["check", "where(abs(z) > 0.5, z, 0)"]) == 1
+    assert "by " not in capsys.readouterr().out.split("JUMPS", 1)[1].splitlines()[0]
+
+
+def test_a_declared_jump_point_does_not_excuse_a_jump_elsewhere():
+    """threshold declares θ only: a value jump moved to another point is not declared."""
+    r = symdl.rule("threshold", threshold=1.0, value=0.0)
+    assert boundary_properties(r).continuous
+    definition = dataclasses.replace(r.definition, declared_jumps=(sp.Integer(2),))
+    moved = symdl.Rule(r.name, r.kind, definition, r.param_symbols, r.params, r.kink_convention, r.summary)
+    report = boundary_properties(moved)
+    assert not report.continuous and not any(b.declared for b in report.boundaries)
+
+
+def test_check_names_a_parameterised_rule_at_its_defaults(capsys):
+    """Squareplus typed by hand cancels for z ≪ 0 (float32 accuracy fails); the hint names squareplus with b = 4."""
+    assert main(["check", "(z + sqrt(z**2 + 4))/2"]) == 1
+    out = capsys.readouterr().out
+    assert "symdl's rule 'squareplus' at b = 4 is the same function" in out
+    assert "symdl derive squareplus --param b=4 --format python" in out

@@ -28,8 +28,8 @@ class ClassicSGD:
     def forward(self, params, X):
         return self.net.forward(params, X)
 
-    def loss(self, params, X, Y):
-        return self.net.loss(params, X, Y)
+    def inference_loss(self, params, X, Y):
+        return self.net.inference_loss(params, X, Y)
 
 
 class Recorder:
@@ -51,7 +51,7 @@ class Recorder:
     def forward(self, params, X):
         return X
 
-    def loss(self, params, X, Y):
+    def inference_loss(self, params, X, Y):
         return float(X.mean())
 
 
@@ -140,7 +140,7 @@ def test_history_keys_follow_keras(net):
     assert list(h.history) == ["loss", "mae", "val_loss", "val_mae"]
     assert all(len(v) == 2 for v in h.history.values()) and h.epoch == [0, 1]
     Xv, Yv = data(10, 2)
-    assert h.history["val_loss"][-1] == pytest.approx(float(net.loss(h.weights, Xv, Yv)), rel=1e-12)
+    assert h.history["val_loss"][-1] == pytest.approx(float(net.inference_loss(h.weights, Xv, Yv)), rel=1e-12)
     assert h.history["val_mae"][-1] == pytest.approx(float(np.abs(net.forward(h.weights, Xv) - Yv).mean()), rel=1e-12)
 
 
@@ -193,7 +193,7 @@ class ScriptedLoss(Recorder):
         super().__init__()
         self.script, self.steps_per_epoch = script, 1
 
-    def loss(self, params, X, Y):
+    def inference_loss(self, params, X, Y):
         return self.script[int(params["w"][0]) - 1]
 
 

@@ -160,6 +160,32 @@ class Backend:
         """numpy parameter arrays as this library's arrays (for ``symdl verify``)."""
         raise self._unsupported("as_arrays")
 
+    # --- graph modules -------------------------------------------------------------------------------------------
+
+    #: A normal draw for ``init_params`` of a graph module: template with {index}, {shape} and {std} (None: not provided).
+    init_normal: ClassVar[str | None] = None
+
+    def stop_gradient(self, code: str) -> str:
+        """``code``'s value with no derivative through it; ``code`` itself where nothing differentiates the printed code (numpy)."""
+        return code
+
+    def graph_masks(self, masks: Sequence[tuple[int, str, float]]) -> tuple[str, list[str]]:
+        """``_masks``: (its arguments, its body) — a list with one (m, width) array per (width, draw, value) of ``masks``:
+        ``"gaussian"`` (N(0, value²)) or ``"bernoulli"`` (1 with probability 1 − value, else 0), drawn from the seed."""
+        raise self._unsupported("graph_masks")
+
+    def graph_runtime(self, optimizer: bool) -> list[str]:
+        """Runtime helper blocks of a graph module: ``_check`` and ``_check_forward`` (functional: ``_unpack`` …) with
+        what they call; ``optimizer``: also ``_check_state`` and ``_check_hyper``."""
+        raise self._unsupported("graph_runtime")
+
+    def graph_entry_wrappers(self, entries: Sequence[tuple[str, str, str, bool]]) -> str | None:
+        """Public wrappers around a graph module's printed entry points (JAX: checks outside ``jax.jit``), or None.
+
+        ``entries``: (name, the printed body's arguments, the data arrays, whether it takes a seed).
+        """
+        return None
+
     # --- custom-gradient functions -------------------------------------------------------------------------------
 
     def custom_gradient_helpers(self) -> str:

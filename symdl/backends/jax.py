@@ -9,6 +9,7 @@ Dropout masks come from ``jax.random.PRNGKey(seed)``, one key per layer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -16,6 +17,13 @@ import numpy as np
 from ..optional import require
 from .base import Backend, emit_functions
 from .printers import JaxIndexPrinter, JaxPrinter
+from .runtime_graph import (
+    _check_data,
+    _finite_arrays,
+    _raise_unless_finite_arrays,
+    _unpack_forward,
+)
+from .runtime_graph import _unpack as _unpack_graph
 from .runtime_jax import (
     _batch,
     _check,
@@ -50,10 +58,36 @@ def {name}({public}):
 {name}_unchecked = jax.jit(_{name}_body)
 '''
 
+_GRAPH_WRAPPER = '''
+@jax.jit
+def _{name}({args}):
+    return _finite_arrays({data}), _{name}_body({args})
+
+
+def {name}({public}):
+    """{doc}"""
+{checks}    finite, result = _{name}({call})
+    _raise_unless_finite_arrays(finite)
+{result}
+
+
+# {name} unchecked: jitted, no argument checks, no finiteness read-back (no host synchronisation).
+{name}_unchecked = jax.jit(_{name}_body)
+'''
+
+_GRAPH_DOCS = {
+    "forward": "The outputs for a batch of each input (inference: no noise, no dropout); one array for one output.",
+    "loss": "The cost C: the weighted loss terms, averaged over the batch, plus the penalties (training mode).",
+    "inference_loss": "The cost C in inference mode (no noise, no dropout), as Keras' evaluate computes it.",
+    "loss_and_grad": "(C, dict of dC/dparam with the keys of params): the generalised backprop derived by symdl.",
+    "train_step": "One step of gradient descent: the new arrays are stored in params; returns the loss before the step.",
+}
+
 _DOCS = {
     "forward": "The network's output a^L for the rows of X (inference: running statistics, no dropout).",
     "trace": "Every z^l and a^l of the forward pass, by name.",
     "loss": "The cost C: the loss summed over outputs, averaged over the batch, plus the penalty.",
+    "inference_loss": "The cost C of forward's output (inference: running statistics, no dropout), as Keras' evaluate.",
     "loss_and_grad": "(C, dict of dC/dparam with the keys of params), the gradient from BP1-BP4.",
     "train_step": "One step of gradient descent: the new arrays are stored in params; returns the loss before the step.",
 }
@@ -126,9 +160,9 @@ class JaxBackend(Backend):
         """
         blocks = []
         stateful = "state" in train_arguments
-        for name in ("forward", "trace", "loss", "loss_and_grad", "train_step"):
+        for name in ("forward", "trace", "loss", "inference_loss", "loss_and_grad", "train_step"):
             targets = name not in ("forward", "trace")
-            takes_seed = seeded and name != "forward"
+            takes_seed = seeded and name not in ("forward", "inference_loss")
             data = "X, Y" if targets else "X"
             args = ["params", "X", *(["Y"] if targets else []), *(train_arguments if name == "train_step" else [])]
             public = [*args, *(["seed=0"] if takes_seed else [])]
@@ -158,6 +192,53 @@ class JaxBackend(Backend):
 
     def optimizer_runtime(self) -> list[str]:
         return [emit_functions(_check_params, _check_state, _check_hyper)]
+
+    init_normal = "jax.random.normal(jax.random.fold_in(key, {index}), {shape!r}, _dtype) * _t({std!r})"
+
+    def stop_gradient(self, code: str) -> str:
+        return f"jax.lax.stop_gradient({code})"
+
+    def graph_masks(self, masks: Sequence[tuple[int, str, float]]) -> tuple[str, list[str]]:
+        draws = [f"    jax.random.normal(jax.random.fold_in(key, {k}), (m, {w}), _dtype) * _t({v!r})," if draw == "gaussian"
+                 else f"    jax.random.bernoulli(jax.random.fold_in(key, {k}), {1.0 - v!r}, (m, {w})).astype(_dtype),"
+                 for k, (w, draw, v) in enumerate(masks)]
+        return "key, m", ["# one key per mask, folded from the call's key", "return [", *draws, "]"]
+
+    def graph_runtime(self, optimizer: bool) -> list[str]:
+        return [emit_functions(_batch, _check_params, _check_state, _check_hyper, _check_seed),
+                emit_functions(_unpack_graph, _unpack_forward, _check_data, _finite_arrays, _raise_unless_finite_arrays)]
+
+    def graph_entry_wrappers(self, entries: Sequence[tuple[str, str, str, bool]]) -> str:
+        """Checks outside ``jax.jit`` (params, the arrays, the seed, lr or the state), the body and a finiteness flag inside.
+
+        ``train_step`` without an optimizer stores the new arrays in ``params`` and returns the loss; with one it
+        returns (the loss before the step, new params, new state).
+        """
+        blocks = []
+        for name, args, data, seeded in entries:
+            body_args = args.replace("seed=0", "key").split(", ")
+            extra = [a for a in body_args[1:] if a not in data.split(", ") and a != "key"]
+            checks = ["arrays = dict(zip([n for n, _ in _SPECS], _check_params(params)))",
+                      f"{data}, = _check_data(({data},))"]
+            if name == "train_step" and "lr" in extra:
+                checks.insert(0, "if not isinstance(params, MutableMapping):\n"
+                                 "        raise ValueError(f'params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}')")
+            checks += [{"lr": "lr = _check_lr(lr)", "state": "state = _check_state(state)"}.get(a, f"{a} = _check_hyper({a!r}, {a})")
+                       for a in extra]
+            call = ["arrays", *body_args[1:]]
+            if seeded:
+                checks.append("key = jax.random.PRNGKey(_check_seed(seed))")
+            result = "    return result"
+            doc = _GRAPH_DOCS[name]
+            if name == "train_step" and "state" in extra:
+                doc = "One optimizer step: returns (the loss before it, new params, new state)."
+            elif name == "train_step":
+                result = "    value, new = result\n    params.update(new)\n    return value"
+            public = args.split(", ")
+            text = _GRAPH_WRAPPER.format(name=name, args=", ".join(body_args), data=data, public=", ".join(public), doc=doc,
+                                         checks="".join(f"    {c}\n" for c in checks), call=", ".join(call), result=result)
+            blocks.append(text.strip("\n"))
+        return "\n\n\n".join(blocks)
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent; the new arrays are stored in the dict params "

@@ -8,12 +8,14 @@ gives the printer and the spellings they share with the other backends.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from ..codegen.kernel import KernelPrinter
-from .base import Backend
+from .base import Backend, emit_functions
+from .runtime_graph import _check, _check_arrays, _check_forward
 
 __all__ = ["NumpyBackend"]
 
@@ -36,6 +38,7 @@ class NumpyBackend(Backend):
         "numpy.random.default_rng(seed); as CompiledNetwork.init(seed)",
     )
     verify_dtype = None  # the compiled network is numpy itself: nothing to compare it with
+    init_normal = "rng.standard_normal({shape!r}, dtype=_dtype) * _t({std!r})"
 
     def dtype_line(self, dtype: np.dtype) -> str:
         return f"_dtype = numpy.dtype({dtype.name!r})"
@@ -58,6 +61,22 @@ class NumpyBackend(Backend):
             "# mask ~ Bernoulli(1 − p): u ~ U[0, 1) in float64, kept where u < 1 − p.",
             f"return [numpy.asarray(rng.random((m, n)) < {keep!r}).astype(_dtype) for n in {hidden!r}]",
         ]
+
+    def graph_masks(self, masks: Sequence[tuple[int, str, float]]) -> tuple[str, list[str]]:
+        # the draws of CompiledGraph.masks: one generator, in order; a Bernoulli mask kept where u < 1 − p
+        draws = [f"    rng.standard_normal((m, {w}), dtype=_dtype) * _t({v!r})," if draw == "gaussian"
+                 else f"    numpy.asarray(rng.random((m, {w})) < {1.0 - v!r}).astype(_dtype)," for w, draw, v in masks]
+        return "seed, m", [
+            "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
+            "    raise ValueError(f'seed: expected a non-negative integer (it fixes the noise and dropout masks), got {seed!r}')",
+            "rng = numpy.random.default_rng(int(seed))",
+            "return [", *draws, "]",
+        ]
+
+    def graph_runtime(self, optimizer: bool) -> list[str]:
+        """The shared checks; ``_batch``, ``_check_params`` and the optimizer's checks come from symdl.network.checks
+        (:mod:`symdl.export.graph_modules` emits them: the numpy module checks with the text CompiledGraph runs)."""
+        return [emit_functions(_check_arrays, _check, _check_forward)]
 
     def network_runtime(self, seeded: bool) -> list[str]:
         raise NotImplementedError("numpy network modules are printed by symdl.export.standalone.network_module")

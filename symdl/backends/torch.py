@@ -7,6 +7,7 @@ in place. Dropout masks come from ``torch.Generator().manual_seed(seed)``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -14,6 +15,8 @@ import numpy as np
 from ..optional import require
 from .base import Backend, emit_functions
 from .printers import TorchIndexPrinter, TorchPrinter
+from .runtime_graph import _check as _check_graph
+from .runtime_graph import _check_arrays, _check_forward
 from .runtime_torch import (
     _batch,
     _broadcast_shape,
@@ -51,6 +54,7 @@ class TorchBackend(Backend):
         "torch.Generator().manual_seed(seed) (the same distribution as CompiledNetwork.init, other numbers)",
     )
     verify_dtype = ("float64", 1e-10)
+    init_normal = "torch.randn({shape!r}, generator=generator, dtype=_dtype) * {std!r}"
 
     def kernel_constant(self, arg: str) -> str:
         return f"_t = functools.partial(torch.tensor, dtype=_dtype, device={arg}.device)"
@@ -75,6 +79,25 @@ class TorchBackend(Backend):
 
     def entry_point(self, name: str) -> str:
         return f"@torch.no_grad()\ndef {name}("
+
+    def stop_gradient(self, code: str) -> str:
+        # a copy: the printed code may later write into the buffer a detached view would share
+        return f"{code}.detach().clone()"
+
+    def graph_masks(self, masks: Sequence[tuple[int, str, float]]) -> tuple[str, list[str]]:
+        draws = [f"    torch.randn((m, {w}), generator=generator, dtype=_dtype) * {v!r}," if draw == "gaussian"
+                 else f"    (torch.rand((m, {w}), generator=generator, dtype=torch.float64) < {1.0 - v!r}).to(_dtype),"
+                 for w, draw, v in masks]
+        return "seed, m", [
+            "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:",
+            "    raise ValueError(f'seed: expected an integer from 0 to 2**63 - 1 (it fixes the noise and dropout masks), got {seed!r}')",
+            "generator = torch.Generator().manual_seed(int(seed))",
+            "return [", *draws, "]",
+        ]
+
+    def graph_runtime(self, optimizer: bool) -> list[str]:
+        checks = [emit_functions(_batch) if optimizer else emit_functions(_batch, _check_params)]
+        return [*checks, emit_functions(_check_arrays, _check_graph, _check_forward), *(self.optimizer_runtime() if optimizer else [])]
 
     def optimizer_runtime(self) -> list[str]:
         return [emit_functions(_check_params, _check_state, _check_hyper)]

@@ -117,6 +117,8 @@ class BackpropEquations(Displayed):
     loss_gradient: sp.Eq
     backward: tuple[tuple[str, sp.Eq], ...]
     definitions: tuple[tuple[str, str], ...] = ()
+    #: The same definitions as parts for other formats: (label, LaTeX name, arguments, expression or Unicode text).
+    definition_forms: tuple[tuple[str, str, tuple[sp.Symbol, ...], sp.Expr | str], ...] = ()
 
     def all(self) -> list[sp.Eq]:
         return [*self.forward, self.loss_gradient, *(eq for _, eq in self.backward)]

@@ -32,11 +32,12 @@ def _seconds(text: str) -> float:
     return value
 
 
-def add_time_limit_argument(command: argparse.ArgumentParser) -> None:
-    """``--time-limit SECONDS`` (default :data:`symdl.budget.DEFAULT_SECONDS`; 0 for none)."""
+def add_time_limit_argument(command: argparse.ArgumentParser,
+                            what: str = "stop the work on one formula or rule after this long, exit 2") -> None:
+    """``--time-limit SECONDS`` (default :data:`symdl.budget.DEFAULT_SECONDS`; 0 for none); ``what`` it stops, for --help."""
     command.add_argument(
         "--time-limit", type=_seconds, default=DEFAULT_SECONDS, metavar="SECONDS",
-        help=f"stop the work on one formula or rule after this long, exit 2 (default: {DEFAULT_SECONDS:g}; 0: no limit)",
+        help=f"{what} (default: {DEFAULT_SECONDS:g}; 0: no limit)",
     )
 
 
@@ -52,15 +53,17 @@ def describe(doing: str, target: str | None) -> str:
     return f"{doing} {text if len(text) <= 60 else text[:57] + '...'!r}"
 
 
-def bounded(args: argparse.Namespace, what: str, fn: Callable[..., T], *fn_args: Any, **fn_kwargs: Any) -> T:
-    """``fn(*fn_args, **fn_kwargs)`` within ``--time-limit``; what it printed is printed here; past the limit, one UsageError."""
+def bounded(args: argparse.Namespace, what: str, fn: Callable[..., T], *fn_args: Any,
+            advice: str = ", or simplify the formula", **fn_kwargs: Any) -> T:
+    """``fn(*fn_args, **fn_kwargs)`` within ``--time-limit``; what it printed is printed here; past the limit, one
+    UsageError ending in ``advice``."""
     seconds = time_limit(args)
     try:
         value, printed = run_captured(seconds, fn, *fn_args, what=what, **fn_kwargs)
     except TimeLimitExceeded as error:
         raise UsageError(
             f"{error.what} took longer than the time limit of {error.seconds:g} s and was stopped; nothing was written. "
-            "Give --time-limit SECONDS for more time (0 for no limit), or simplify the formula"
+            f"Give --time-limit SECONDS for more time (0 for no limit){advice}"
         ) from None
     _print(printed)
     return value

@@ -61,6 +61,7 @@ def _check(args: argparse.Namespace) -> int:
                 "right": str(b.right),
                 "jump": str(b.jump),
                 "vanishes_for": {k: [str(v) for v in vs] for k, vs in b.vanishes_for.items()},
+                "declared": b.declared,
             }
             for b in properties.boundaries
         ],
@@ -80,7 +81,8 @@ def _check(args: argparse.Namespace) -> int:
             continue
         where = "; ".join(f"{k} = {', '.join(map(str, vs))}" for k, vs in b.vanishes_for.items())
         out(f"  {b.what} JUMPS at {r.wrt} = {b.at}: {b.left} -> {b.right}, jump {b.jump}"
-             + (f" (zero only for {where})" if where else ""))
+             + (f" (zero only for {where})" if where else "")
+             + (f" (by {r.name}'s definition)" if b.declared else ""))
     if properties.undecided:
         out(f"  boundaries undecided: {properties.undecided}")
     for k in r.kinks:
@@ -96,7 +98,7 @@ def _check(args: argparse.Namespace) -> int:
             out(f"  as typed, {r.name} is unstable: {typed[0]}")
         if (code_form := describe_stable_form(r.bind(r.expr))) is not None:
             out(f"  {code_form}")
-        if report.unstable or typed:
+        if report.unstable or typed or not report.passed:
             for match in registered_equivalents(r)[:1]:
                 out(f"  {describe_equivalent(r, match)}")
     out(f"{'PASS' if passed else 'FAIL'}")
@@ -150,6 +152,7 @@ def _check_derivative(r: object, args: argparse.Namespace) -> int:
 def describe_equivalent(r: object, match: object) -> str:
     """One line: the registered rule that computes ``r``'s function, how its inputs map, and how to get its code."""
     stable = match.name
+    flags = "".join(f" --param {k}={v:g}" for k, v in match.params)
     inputs = [s.name for s in r.inputs]
     arguments = [s.name for s in match.arguments]
     call = f"{stable}({', '.join(arguments)})"
@@ -158,6 +161,8 @@ def describe_equivalent(r: object, match: object) -> str:
         u = next(n for n in ("u", "t", "logit", "logit_") if n not in inputs)
         call = f"{stable}({', '.join(u if n == p else n for n in arguments)})"
         return (f"symdl's rule {stable!r} computes this from the logit: with {p} = sigmoid({u}) it is {call}, "
-                f"printed stably (no log of 0): symdl derive {stable} --format python")
+                f"printed stably (no log of 0): symdl derive {stable}{flags} --format python")
     same_order = "" if arguments == inputs else f" as {call}"
-    return f"symdl's rule {stable!r} is the same function{same_order}, printed stably: symdl derive {stable} --format python"
+    at = f" at {', '.join(f'{k} = {v:g}' for k, v in match.params)}" if match.params else ""
+    return (f"symdl's rule {stable!r}{at} is the same function{same_order}, printed stably: "
+            f"symdl derive {stable}{flags} --format python")

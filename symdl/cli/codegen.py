@@ -1,4 +1,4 @@
-"""``symdl codegen``: a standalone module for a rule, a formula or a network, written atomically to -o (or stdout)."""
+"""``symdl codegen``: a standalone module for a rule, a formula, a network or a saved graph, written atomically to -o (or stdout)."""
 
 from __future__ import annotations
 
@@ -61,9 +61,36 @@ def _optimizer(args: argparse.Namespace) -> Any:
         raise UsageError(f"--optimizer {args.optimizer}: {error}".splitlines()[0]) from None
 
 
+def _graph(args: argparse.Namespace) -> str:
+    """``--graph DIR``: the saved graph model's module for --backend (its own dtype), with --optimizer if given."""
+    from ..export.graph_modules import graph_module_source
+    from ..graph.files import load_graph
+    from ..saving.schema import SavedModelError
+
+    if args.target is not None or args.layers is not None:
+        raise UsageError("give one of NAME|FORMULA, --layers or --graph")
+    given = [f"--{f.replace('_', '-')}" for f in (*_RULE_FLAGS, *_NETWORK_FLAGS) if f not in ("optimizer", "optimizer_param")
+             and getattr(args, f) not in (None, False, [])]
+    defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64"}
+    given += [f"--{f.replace('_', '-')}" for f, default in defaults.items() if getattr(args, f) != default]
+    if given:
+        raise UsageError(f"{given[0]} does not apply to --graph (a saved graph holds its layers, losses and dtype)")
+    optimizer = _optimizer(args)
+    try:
+        compiled, _ = load_graph(args.graph)
+    except SavedModelError as error:
+        raise UsageError(f"--graph: {error}".splitlines()[0]) from None
+    try:
+        return graph_module_source(compiled.model, args.backend, compiled.dtype, optimizer)
+    except ValueError as error:
+        raise UsageError(str(error).splitlines()[0]) from None
+
+
 def _codegen_source(args: argparse.Namespace) -> str:
     from ..export import standalone
 
+    if args.graph is not None:
+        return _graph(args)
     if args.layers is not None:
         network = _network(args)
         if args.backend == "numpy":
@@ -111,6 +138,8 @@ def _write_atomically(path: str, text: str) -> None:
 def cmd_codegen(args: argparse.Namespace) -> int:
     """``symdl codegen``: a standalone module for a rule, a formula or a network, written to -o."""
     what = describe("generating code for", args.target) if args.layers is None else f"generating code for --layers {args.layers}"
+    if args.graph is not None:
+        what = "generating code for --graph"
     source = bounded(args, what, _codegen_source, args)
     if args.output == "-":
         sys.stdout.write(source)

@@ -115,8 +115,8 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         "codegen", fill=_add_codegen_arguments,
         help="write a standalone numpy module for a rule, a formula or a network",
         description="Write a Python module that needs only numpy (never sympy or symdl): a rule or formula "
-        "with its derivatives, or, with --layers, a network with init_params, forward, loss, loss_and_grad "
-        "and train_step. The output is deterministic and passes 'ruff check'.",
+        "with its derivatives, or, with --layers, a network with init_params, forward, loss, inference_loss, "
+        "loss_and_grad and train_step. The output is deterministic and passes 'ruff check'.",
     )
     commands.add_parser(
         "verify", fill=_add_verify_arguments,
@@ -247,6 +247,8 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
                      "(init_state(params)); default: plain gradient descent, train_step(params, X, Y, lr)")
     net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
                      help="a hyperparameter of --optimizer, e.g. lr=0.01 (repeatable; true/false for options)")
+    command.add_argument("--graph", metavar="DIR", help="a saved graph model (symdl.graph.save_graph), generated in its "
+                         "own dtype; with --backend and --optimizer (not with NAME|FORMULA or --layers)")
     add_time_limit_argument(command)
 
 
@@ -254,7 +256,7 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl report``: the items, the output directory and formats, the network of the backprop section."""
     command.add_argument(
         "names", nargs="*", metavar="NAME", help="items to include: rules (see 'symdl list'), backprop, batchnorm, "
-        "dropout, init (default: all of them)",
+        "dropout, init (default: all of them, or none when --formula is given)",
     )
     command.add_argument("-o", "--output", required=True, metavar="DIR", help="directory to write into (created)")
     command.add_argument(
@@ -263,8 +265,16 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument("--only", action="append", default=[], metavar="NAME", help="an item to include (repeatable)")
     command.add_argument(
-        "--formula", action="append", default=[], metavar="TEXT", help="a formula in z to derive too (repeatable)"
+        "--formula", action="append", default=[], metavar="[NAME=]TEXT",
+        help="a formula to derive (repeatable), titled NAME if given; with no NAME and no --only, the report holds "
+        "only the formulas",
     )
+    formulas = command.add_argument_group("the formulas' variables (with --formula)")
+    formulas.add_argument("--wrt", metavar="VAR", help="the formulas' variable (default: z)")
+    formulas.add_argument("--symbol", action="append", default=[], metavar="NAME",
+                          help="a further input variable of the formulas (repeatable)")
+    formulas.add_argument("--param", action="append", default=[], metavar="K=V",
+                          help="a parameter of the formulas (repeatable); a bare K declares a symbolic one")
     net = command.add_argument_group("the backprop section's network")
     # default None: given without the backprop item, they are refused (symdl.cli.report.REPORT_NETWORK_DEFAULTS)
     net.add_argument("--layers", metavar="N0,N1,...,NL", help="widths (default: 2,3,1)")

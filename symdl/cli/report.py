@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import re
 import sys
 from typing import Any
 
@@ -18,6 +19,7 @@ from .common import (
     one_line,
     out,
     parse_layers,
+    parse_params,
     write,
 )
 
@@ -25,7 +27,10 @@ __all__ = ["REPORT_NETWORK_DEFAULTS", "cmd_report"]
 
 
 def _report_names(args: argparse.Namespace) -> list[str] | None:
-    """The items asked for (NAMES and --only), checked against the accepted ones; None for all of them."""
+    """The items asked for (NAMES and --only), checked against the accepted ones; None for all of them.
+
+    With --formula and no item named, the report holds the formulas only (an empty list).
+    """
     from ..report.sections import report_item_names
 
     known = report_item_names()
@@ -36,7 +41,30 @@ def _report_names(args: argparse.Namespace) -> list[str] | None:
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise UsageError(f"unknown report item {name!r}; {hint}accepted: rules (see 'symdl list'), "
                              "backprop, batchnorm, dropout, init")
+    if not names and args.formula:
+        return []
     return list(dict.fromkeys(names)) or None
+
+
+#: ``NAME=TEXT``: a formula's title before its text (``==`` is never a title's end).
+_NAMED_FORMULA = re.compile(r"\s*([A-Za-z][A-Za-z0-9_ -]{0,59}?)\s*=(?!=)(.*)", re.DOTALL)
+
+
+def _formulas(args: argparse.Namespace) -> list[tuple[str | None, str]]:
+    """Each --formula as (name or None, text); --wrt, --symbol and --param only with a formula."""
+    for flag in ("wrt", "symbol", "param"):
+        if getattr(args, flag) and not args.formula:
+            raise UsageError(f"--{flag} describes the variables of --formula, and no --formula was given")
+    out = []
+    for item in args.formula:
+        match = _NAMED_FORMULA.fullmatch(item)
+        out.append((match.group(1), match.group(2)) if match else (None, item))
+    return out
+
+
+def _formula_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"wrt": args.wrt or "z", "params": parse_params(args.param, allow_symbolic=True),
+            "symbols": tuple(args.symbol)}
 
 
 def _report_directory(path: str) -> None:
@@ -84,12 +112,12 @@ def _plots_available() -> bool:
     return True
 
 
-def _read_formula(text: str) -> None:
+def _read_formula(text: str, options: dict[str, Any]) -> None:
     """Parse a --formula and print its forward form: a bad one is one line before any slow work."""
     from ..codegen.kernel import printable
     from ..rulebook.rule import formula_rule
 
-    r = formula_rule(text)
+    r = formula_rule(text, options["wrt"], options["params"], symbols=options["symbols"])
     printable(r.numeric_forward_expr(), r.kernel_name)  # a constant no float64 holds: one line now, not after the proofs
 
 
@@ -102,16 +130,18 @@ def _build(args: argparse.Namespace, names: list[str] | None, layers: list[int],
 
     formulas = len(args.formula)
     items = len(names if names is not None else report_item_names())
+    options = _formula_options(args)
     report = build_report(
         names, layers=tuple(layers), activation=args.activation, loss=args.loss, verify=not args.no_verify,
         plots=plots, progress=lambda key, index, total: progress(key, index, total + formulas),
     )
     sections = list(report.sections)
-    for n, text in enumerate(args.formula, start=1):
+    for n, (name, text) in enumerate(_formulas(args), start=1):
         progress(f"formula-{n}", items + n - 1, items + formulas)
         sections.append(bounded(
             args, describe("building the report section of --formula", text), formula_section, text,
-            index=n, verify=not args.no_verify, plot=plots,
+            options["wrt"], options["params"], symbols=options["symbols"], index=n, verify=not args.no_verify,
+            plot=plots, name=name,
         ))
     return dataclasses.replace(report, sections=tuple(sections))
 
@@ -139,8 +169,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         from ..network.model import Network
 
         Network(layers, activation=args.activation, loss=args.loss)  # a bad network: one error line, now
-    for text in args.formula:  # a bad formula too, before any work and before the directory is made
-        bounded(args, describe("reading --formula", text), _read_formula, text)
+    options = _formula_options(args)
+    for name, text in _formulas(args):  # a bad formula too, before any work and before the directory is made
+        bounded(args, describe("reading --formula", text), _read_formula, text, options)
     _report_directory(args.output)
     plots = not args.no_plots
     if plots and not _plots_available():

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .bounded import add_time_limit_argument, bounded, describe
 from .common import (
     EXIT_OK,
     UsageError,
@@ -93,10 +94,12 @@ def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--metrics", type=_names, default=None, metavar="LIST", help="metrics (default: the model's)")
     command.add_argument("--batch-size", type=_count, default=1024, metavar="N", help="samples per batch (default: 1024)")
     command.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_time_limit_argument(command, "stop loading the model (its formulas parsed, derived and compiled) and "
+                            "evaluating it after this long, exit 2")
 
 
 def load_data(path: str, network: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(X, Y) from an ``.npz`` file, checked against ``network``'s widths and cast to its dtype."""
+    """(X, Y) from an ``.npz`` file, checked against ``network``'s widths and its loss's target domain, cast to its dtype."""
     source = Path(path)
     if not source.is_file():
         raise UsageError(f"{path}: no such file")
@@ -121,6 +124,14 @@ def load_data(path: str, network: Any) -> tuple[np.ndarray, np.ndarray]:
     X, Y = X.astype(network.dtype), Y.astype(network.dtype)
     if not (np.isfinite(X).all() and np.isfinite(Y).all()):
         raise UsageError(f"{path}: X or Y holds NaN or infinity")
+    domain = getattr(network, "target_domain", None)
+    if domain is not None:  # every row of the file, before training starts (the validation split's rows too)
+        from ..network.checks import check_targets
+
+        try:
+            check_targets(Y, "Y", *domain.as_tuple(), allow="")
+        except ValueError as error:
+            raise UsageError(f"{path}: {error}") from None
     return X, Y
 
 
@@ -153,7 +164,16 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    """``symdl evaluate``: the loss and metrics of a saved model on DATA.npz."""
+    """``symdl evaluate``: the loss and metrics of a saved model on DATA.npz, within ``--time-limit``.
+
+    A saved model can hold formulas (activations written as text), parsed, derived and compiled again on loading:
+    the whole command runs in the budget's worker, as ``derive`` does.
+    """
+    return bounded(args, describe("loading and evaluating the model", str(args.model)), _evaluate, args,
+                   advice=" for a large data file or a model whose formulas are slow to derive")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     from ..saving import load
     from ..training import evaluate
     from ..training.loop import metric_objects

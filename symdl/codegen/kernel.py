@@ -173,6 +173,9 @@ class Kernel:
     function: Callable[..., np.ndarray]
     #: The largest |number| the kernel's expression holds (a parameter value such as alpha = 1e300).
     largest: float = 0.0
+    #: The function as a reader wants it: the printed mathematics only, without the argument checks, the
+    #: dtype and shape handling (``_as_float``, ``_finish``, ``_t``) that ``source`` wraps around it.
+    listing: str = ""
 
     def __call__(self, *args: object) -> np.ndarray:
         if self.largest > _FLOAT32_MAX:  # only a kernel holding such a constant pays for this check
@@ -186,6 +189,23 @@ class Kernel:
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _unwrapped(text: str, call: str) -> str:
+    """``text`` with every ``call…)`` replaced by its argument: ``_t(1/100)*z`` → ``(1/100)*z`` (parentheses balanced)."""
+    out, start = [], 0
+    while (at := text.find(call, start)) >= 0:
+        if at > 0 and (text[at - 1].isalnum() or text[at - 1] in "._"):  # part of a longer name
+            out.append(text[start:at + len(call)])
+            start = at + len(call)
+            continue
+        depth, end = 1, at + len(call)
+        while depth and end < len(text):
+            depth += {"(": 1, ")": -1}.get(text[end], 0)
+            end += 1
+        out.append(text[start:at] + "(" + _unwrapped(text[at + len(call):end - 1], call) + ")")
+        start = end
+    return "".join(out) + text[start:]
 
 
 def as_float_array(x: object, name: str) -> np.ndarray | float:
@@ -310,16 +330,16 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     free = expr.free_symbols - set(args)
     if free:
         raise ValueError(f"{name}: symbols {sorted(map(str, free))} have no value; give them as parameters")
-    source, largest = _kernel_source(expr, tuple(args), name, reduce_sum)
+    source, largest, listing = _kernel_source(expr, tuple(args), name, reduce_sum)
     namespace: dict[str, object] = {"numpy": np, "_as_float": as_float_array, "_finish": finish}
     # Generated code only: the source is printed from a SymPy tree with identifier-checked names.
     exec(compile(source, f"<symdl kernel {name}>", "exec"), namespace)  # noqa: S102
-    return Kernel(name=name, source=source, function=namespace[name], largest=largest)  # type: ignore[arg-type]
+    return Kernel(name=name, source=source, function=namespace[name], largest=largest, listing=listing)  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=256)
-def _kernel_source(expr: sp.Expr, args: tuple[sp.Symbol, ...], name: str, reduce_sum: bool) -> tuple[str, float]:
-    """(source, largest |constant|) of :func:`compile_kernel`'s kernel: the symbolic work, done once per distinct call.
+def _kernel_source(expr: sp.Expr, args: tuple[sp.Symbol, ...], name: str, reduce_sum: bool) -> tuple[str, float, str]:
+    """(source, largest |constant|, listing) of :func:`compile_kernel`'s kernel: the symbolic work, done once per distinct call.
 
     SymPy expressions compare (and hash) by structure, symbol assumptions and
     float precision included, so equal keys print the same source; ``symdl
@@ -348,7 +368,11 @@ def _kernel_source(expr: sp.Expr, args: tuple[sp.Symbol, ...], name: str, reduce
         coeff, body = body.as_coeff_Mul()
         scale = f"_t({printer.doprint(coeff)})*" if coeff != 1 else ""
     inputs = "".join(n + ", " for n in names)
+    math_lines = [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
+    total = f"numpy.sum({printer.doprint(body)})" if reduce_sum else printer.doprint(body)
+    listing = "\n".join([lines[0], *math_lines, f"    return {printer.doprint(coeff) + '*' if scale else ''}{total}"])
+    listing = _unwrapped(listing, "_t(").replace(".astype(_dtype)", ".astype(float)") + "\n"
     lines.append(f"    return {scale}_finish({printer.doprint(body)}, _shape, _dtype, {reduce_sum}, ({inputs}))")
     lines = _bind_scalar_type(lines, len(names) + 3)
     source = "\n".join(lines) + "\n"
-    return source, max((abs(float(n)) for n in renamed.atoms(sp.Number)), default=0.0)
+    return source, max((abs(float(n)) for n in renamed.atoms(sp.Number)), default=0.0), listing

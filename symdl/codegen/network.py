@@ -108,12 +108,13 @@ def print_network(
     backend: str | Backend = "numpy",
     optimizer: Optimizer | None = None,
 ) -> NetworkSource:
-    """Source of ``forward``, ``trace`` (every zˡ and aˡ), ``loss``, ``loss_and_grad`` and ``train_step`` for ``eqs``.
+    """Source of ``forward``, ``trace`` (every zˡ and aˡ), ``loss``, ``inference_loss``, ``loss_and_grad`` and ``train_step`` for ``eqs``.
 
     ``widths`` (n₀ … n_L), when known, let a product with a one-row matrix
-    print as a broadcast. ``forward`` is printed from ``inference`` (batch
-    norm with running statistics, no dropout) when given; the other entry
-    points are the training-mode computation.
+    print as a broadcast. ``forward`` and ``inference_loss`` (the cost of
+    ``forward``'s output, as Keras' ``evaluate``) are printed from
+    ``inference`` (batch norm with running statistics, no dropout) when
+    given; the other entry points are the training-mode computation.
 
     The namespace must provide ``numpy``, ``_dtype``, ``_t`` (its scalar
     type), ``_check`` (validates params, X, Y and returns the arrays in
@@ -176,6 +177,11 @@ def print_network(
     loss_lines = StatementPrinter(loss_scope, eqs.forward, keep=[top.a]).emit_all()
     loss_lines += _loss_value(loss, loss_scope, out_name, penalty_value, eqs, gradient=False)
     sources.append(_def("loss", f"params, X, Y{seed}", [*header, *loss_lines, "return loss"]))
+    # The cost at inference (Keras' evaluate): the forward of ``inference``, no masks, buffers only read.
+    eval_scope = scope()
+    eval_lines = StatementPrinter(eval_scope, (inference or eqs).forward, keep=[top.a]).emit_all()
+    eval_lines += _loss_value(loss, eval_scope, out_name, penalty_value, inference or eqs, gradient=False)
+    sources.append(_def("inference_loss", "params, X, Y", [f"{unpack} = {check}(params, X, Y)", *eval_lines, "return loss"]))
 
     grad_scope = scope()
     equations = [*eqs.forward, eqs.loss_gradient, *(eq for _, eq in eqs.backward)]

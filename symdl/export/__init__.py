@@ -7,6 +7,7 @@ from .custom_gradient import (
     to_jax,
     to_torch,
 )
+from .graph_modules import graph_module_source
 from .network_modules import network_module_source
 
-__all__ = ["SUPPORTED_VECTOR_RULES", "network_module_source", "rule_module_source", "stabilise", "to_jax", "to_torch"]
+__all__ = ["SUPPORTED_VECTOR_RULES", "graph_module_source", "network_module_source", "rule_module_source", "stabilise", "to_jax", "to_torch"]

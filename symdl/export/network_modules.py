@@ -57,7 +57,9 @@ def _kernels(kernels: dict[str, tuple[str, str]], backend: Backend) -> list[str]
 
 def _entry_points(source: str, backend: Backend) -> str:
     """The printed functions with the backend's entry spelling (JAX: ``_NAME_body`` wrapped by checkers; torch: no autograd)."""
-    for name in ("forward", "trace", "loss", "loss_and_grad", "train_step"):
+    from ..network.compiled import ENTRY_POINTS
+
+    for name in ENTRY_POINTS:
         head = f"def {name}("
         if head not in source:
             raise ValueError(f"printed network has no {name}")
@@ -70,8 +72,9 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
     """Source of a module for ``network`` in ``dtype`` for a registered backend: JAX (``"jax"``), PyTorch (``"torch"``), ….
 
     The module defines ``init_params(seed)``, ``forward(params, X)``,
-    ``trace(params, X)``, ``loss(params, X, Y)``, ``loss_and_grad(params, X,
-    Y)`` and ``train_step(params, X, Y, lr)`` with the conventions and
+    ``trace(params, X)``, ``loss(params, X, Y)``, ``inference_loss(params, X,
+    Y)``, ``loss_and_grad(params, X, Y)`` and ``train_step(params, X, Y, lr)``
+    with the conventions and
     numbers of ``network.compile(dtype)`` (``init_params`` draws from the
     backend's own generator). Same input → byte-identical text.
     """
@@ -120,7 +123,7 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
     wrappers = backend.entry_wrappers(network.seeded) if optimizer is None else backend.entry_wrappers(network.seeded, train_arguments)
     if wrappers is not None:
         blocks.append(wrappers)
-    entry = ["init_params", "forward", "trace", "loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
+    entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
     name = backend.title
     mutation = backend.train_step_doc()
     if optimizer is not None:
@@ -136,7 +139,7 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
         "Gradients are BP1–BP4 as derived by symdl and printed here, not the library's autodiff.",
     ]
     if any(network.parts):
-        conventions.append("forward uses batch-norm running statistics and no dropout; trace, loss, loss_and_grad and "
+        conventions.append("forward and inference_loss use batch-norm running statistics and no dropout; trace, loss, loss_and_grad and "
                            "train_step train" + (" (dropout masks drawn from seed=0 unless given)." if network.seeded else "."))
     sections = [
         ("Spec", [f"{network!r}.compile({dtype.name!r})", f"Functions: {', '.join(entry)}."]),

@@ -192,8 +192,8 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     """Source of a numpy module for ``network`` (a :class:`symdl.Network`) compiled in ``dtype``.
 
     The module exposes ``init_params(seed)``, ``forward(params, X)``,
-    ``trace(params, X)``, ``loss(params, X, Y)``, ``loss_and_grad(params, X,
-    Y)`` and ``train_step(params, X, Y, lr)`` (with ``seed=0`` where the
+    ``trace(params, X)``, ``loss(params, X, Y)``, ``inference_loss(params, X,
+    Y)``, ``loss_and_grad(params, X, Y)`` and ``train_step(params, X, Y, lr)`` (with ``seed=0`` where the
     network has dropout), with the conventions and numbers of
     ``network.compile(dtype)``. A network with an optimizer gives
     ``init_state(params)`` and ``train_step(params, X, Y, state)`` instead.
@@ -262,7 +262,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     blocks += network.layer_blocks(get_backend("numpy"), inline=False)
     blocks.append(body)
 
-    entry = ["init_params", "forward", "trace", "loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
+    entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
     eqs = network.equations().latex()
     seed = ", seed=0" if network.seeded else ""
     step = f"train_step(params, X, Y, lr{seed}): one step of plain gradient descent in place; returns the loss before it."
@@ -278,8 +278,8 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
         f"X: (batch, {network.layers[0]}), Y: (batch, {network.layers[-1]}), arrays of {dtype.name}; zˡ = aˡ⁻¹ Wˡᵀ + bˡ row by row.",
         "loss: per-sample sum over output units of the loss, averaged over the batch, plus the penalty on the weights.",
         step,
-        "forward uses batch-norm running statistics and no dropout; trace, loss, loss_and_grad and train_step train."
-        if any(network.parts) else "forward, trace, loss and loss_and_grad do not change params.",
+        "forward and inference_loss use batch-norm running statistics and no dropout; trace, loss, loss_and_grad "
+        "and train_step train." if any(network.parts) else "forward, trace, loss, inference_loss and loss_and_grad do not change params.",
     ]
     sections = [
         ("Spec", [f"{network!r}.compile({dtype.name!r})", f"Functions: {', '.join(entry)}."]),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..budget import check_size
 from ..rulebook.step import Math, Step
 from ..symbolic.calculus import diff_away_from_jumps, fresh_index
 from ..symbolic.index_parse import IndexEquation, dimension, index_symbol
@@ -84,13 +85,14 @@ def derive_vjp(
     ranges = _ranges(indices, axes)
     terms = []
     for eq in equations:
-        partial = diff_away_from_jumps(stabilise(eq.rhs), target)
+        partial = diff_away_from_jumps(stabilise(eq.rhs), target, str(eq.output))
         if partial == 0:
             continue
         partial = partial.replace(lambda e: isinstance(e, sp.Piecewise) and e.has(sp.KroneckerDelta), _deltas_out)
         # Opaque before the output sum is built: Sum() folds factors into a Piecewise, deltas included.
         opaque, table = _opaque(cotangent(eq) * partial)
         contracted = _restore(contract_deltas(_deltas_innermost(_output_sum(eq, opaque)), ranges), table)
+        check_size(contracted, f"the VJP of {eq.output} by {name}")
         if contracted.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
             raise ValueError(
                 f"formula layer: the derivative of {eq.output} by {name} is not a finite real expression "

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .config import from_config, to_config
 from .files import load_graph, save_graph
+from .formula import Formula
 from .layers import (
     Activation,
     Add,
@@ -34,6 +35,7 @@ __all__ = [
     "Dense",
     "Divide",
     "Dropout",
+    "Formula",
     "GaussianNoise",
     "GraphLayer",
     "Input",

@@ -8,18 +8,27 @@ equations go, so neither the proof nor the printer names it:
   matrix arguments as explicit matrices (:func:`symdl.graph.proofs.evaluate`);
 * ``array_code(args, module)`` — its numpy source for a batch in rows, given
   its matrix arguments' code (:class:`symdl.graph.printing.GraphStatementPrinter`);
-  the result must be a fresh array (the statement may be updated in place).
+  the result must be a fresh array (the statement may be updated in place);
+  ``modules`` lists the array modules it spells (a printer refuses the node for
+  any other, rather than print numpy code into a JAX or torch module);
+* ``definitions()`` — (name, source) of what the printed module must define
+  before the code runs (a kernel function); none by default.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import sympy as sp
 
-__all__ = ["ArrayNode", "Concat", "Slice"]
+__all__ = ["ArrayNode", "Concat", "Slice", "Stopped"]
 
 
 class ArrayNode(sp.MatrixExpr):
     """A node following the protocol above; ``arrays`` are its matrix arguments."""
+
+    #: The array modules (``Backend.module``) whose code ``array_code`` writes.
+    modules: ClassVar[tuple[str, ...]] = ("numpy",)
 
     @property
     def arrays(self) -> tuple[sp.MatrixExpr, ...]:
@@ -31,9 +40,14 @@ class ArrayNode(sp.MatrixExpr):
     def array_code(self, args: list[str], module: str) -> str:
         raise NotImplementedError
 
+    def definitions(self) -> tuple[tuple[str, str], ...]:
+        return ()
+
 
 class Concat(ArrayNode):
     """[X₁; …; X_k]: column vectors stacked (their widths add up)."""
+
+    modules = ("numpy", "jnp", "torch")
 
     def __new__(cls, *arrays: sp.MatrixExpr) -> Concat:
         return sp.Basic.__new__(cls, *arrays)
@@ -46,6 +60,8 @@ class Concat(ArrayNode):
         return sp.Matrix.vstack(*arrays)
 
     def array_code(self, args: list[str], module: str) -> str:
+        if module == "torch":
+            return f"torch.cat(({', '.join(args)},), dim=1)"
         return f"{module}.concatenate(({', '.join(args)}), axis=1)"
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
@@ -54,6 +70,8 @@ class Concat(ArrayNode):
 
 class Slice(ArrayNode):
     """X[start:stop]: the rows start, …, stop − 1 of a column vector."""
+
+    modules = ("numpy", "jnp", "torch")
 
     def __new__(cls, array: sp.MatrixExpr, start: int, stop: int) -> Slice:
         return sp.Basic.__new__(cls, array, sp.Integer(start), sp.Integer(stop))
@@ -78,8 +96,27 @@ class Slice(ArrayNode):
     def array_code(self, args: list[str], module: str) -> str:
         start, stop = self.bounds
         # A copy: the statement may later be updated in place, and the gradient it views is still read.
-        return f"{args[0]}[:, {start}:{stop}].copy()"
+        return f"{args[0]}[:, {start}:{stop}].{'clone' if module == 'torch' else 'copy'}()"
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         start, stop = self.bounds
         return rf"{printer._print(self.array)}_{{{start + 1}:{stop}}}"
+
+
+class Stopped(ArrayNode):
+    """stop_gradient(X): X's value, no derivative through it (printed by the backend's ``stop_gradient``)."""
+
+    modules = ()
+
+    def __new__(cls, array: sp.MatrixExpr) -> Stopped:
+        return sp.Basic.__new__(cls, array)
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.args[0].shape
+
+    def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
+        return arrays[0]
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return rf"\operatorname{{sg}}\left({printer._print(self.args[0])}\right)"

@@ -169,12 +169,23 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
     w = sp.Symbol("w", real=True)
     constraints = tuple((f"{stem}{model.parameter_index(layer)}", sp.Lambda(w, project(w)))
                         for layer in model.layers for stem, project in layer.constraints().items())
+    _check_names(name.names)
     return GraphEquations(
         inputs=tuple(value[n.uid] for n in model.inputs), targets=tuple(targets),
         outputs=tuple(value[n.uid] for n in model.outputs), params=params, param_grads=param_grads, masks=masks,
         forward=tuple(forward), losses=tuple(losses), backward=tuple(backward), penalties=penalties,
         constraints=constraints, stopped=tuple(stopped), names=name.names, batched=frozenset(name.batched),
     )
+
+
+def _check_names(names: Mapping[sp.MatrixSymbol, str]) -> None:
+    """Every array of the printed code has a name of its own (a formula layer's parameter may be named like another array)."""
+    seen: dict[str, sp.MatrixSymbol] = {}
+    for symbol, code in names.items():
+        if code in seen:
+            raise ValueError(f"graph: two arrays would both be called {code!r} in the generated code ({seen[code]} and {symbol}); "
+                             "rename the formula layer's parameter (its key is its name and the layer's number: W3)")
+        seen[code] = symbol
 
 
 def _needs_gradient(model: Model, nodes: tuple[Node, ...], losses: list[LossEquation]) -> set[int]:

@@ -170,11 +170,17 @@ class Model:
             self._cache[key] = eqs
         return eqs
 
-    def compile(self, dtype: str = "float64", optimizer: str | Optimizer | None = None) -> CompiledGraph:
-        """The model as generated numpy code: init, forward, loss, loss_and_grad, train_step."""
+    def compile(self, dtype: str = "float64", optimizer: str | Optimizer | None = None, *,
+                validate_targets: bool = True) -> CompiledGraph:
+        """The model as generated numpy code: init, forward, inference_loss, loss, loss_and_grad, train_step.
+
+        ``validate_targets`` (default True): every loss term's target (a data array, or the input it
+        reconstructs) must lie in its loss's domain — binary cross-entropy 0 ≤ y ≤ 1, softmax cross-entropy rows of
+        non-negative numbers summing to 1 — else one ValueError; False computes the loss for any finite target.
+        """
         from .compiled import CompiledGraph
 
-        return CompiledGraph(self, dtype, optimizer)
+        return CompiledGraph(self, dtype, optimizer, validate_targets)
 
     def __repr__(self) -> str:
         return f"Model({len(self.inputs)} input(s), {len(self.outputs)} output(s), {len(self.nodes) - len(self.inputs)} nodes, {len(self.terms)} loss term(s))"

@@ -1,4 +1,4 @@
-"""A graph's equations → numpy source of ``forward``, ``loss``, ``loss_and_grad``, ``train_step`` (and ``init_state``).
+"""A graph's equations → numpy source of ``forward``, ``inference_loss``, ``loss``, ``loss_and_grad``, ``train_step`` (and ``init_state``).
 
 The statements come from :class:`symdl.codegen.statements.StatementPrinter`
 (batch in rows: W v → V @ W.T, δ aᵀ summed over the batch, buffers reused
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
+from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..backprop.equations import Elementwise, VectorRuleCall
 from ..codegen.kernel import printable
@@ -23,10 +24,10 @@ from ..codegen.optimizer import print_init_state, print_update
 from ..codegen.statements import Scope, StatementPrinter, kernel_function_name
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
-from .blocks import ArrayNode
+from .blocks import ArrayNode, Stopped
 from .equations import GraphEquations
 
-__all__ = ["GraphStatementPrinter", "print_graph", "vector_kernels"]
+__all__ = ["GraphStatementPrinter", "array_definitions", "print_graph", "vector_kernels"]
 
 
 class GraphStatementPrinter(StatementPrinter):
@@ -50,8 +51,14 @@ class GraphStatementPrinter(StatementPrinter):
         super()._emit_product(target, rhs, live)
 
     def _code(self, expr: sp.MatrixExpr) -> str:
-        module = self.scope.backend.module
+        backend = self.scope.backend
+        module = backend.module
+        if isinstance(expr, Stopped):
+            return backend.stop_gradient(self._code(expr.arrays[0]))
         if isinstance(expr, ArrayNode):
+            if module not in expr.modules:
+                raise ValueError(f"{type(expr).__name__} nodes have no {backend.title} spelling; they print for "
+                                 f"{', '.join(expr.modules)} only")
             return expr.array_code([self._parenthesized(a) for a in expr.arrays], module)
         if isinstance(expr, sp.MatMul):
             coeff, matrices = expr.as_coeff_matrices()
@@ -60,12 +67,20 @@ class GraphStatementPrinter(StatementPrinter):
         return super()._code(expr)
 
 
-def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymbol]) -> tuple[list[sp.Eq], dict[sp.MatrixSymbol, sp.MatrixSymbol]]:
-    """Drop ``h = x`` (both per-sample) and read x wherever h is read; the mapping h → x for the return values."""
+def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymbol],
+                    stopped: Sequence[sp.MatrixSymbol] = ()) -> tuple[list[sp.Eq], dict[sp.MatrixSymbol, sp.MatrixSymbol]]:
+    """Drop ``h = x`` (both per-sample) and read x wherever h is read; the mapping h → x for the return values.
+
+    A ``stopped`` h (stop-gradient's output) stays a statement, h = stop_gradient(x), for a backend that
+    differentiates the printed code itself (JAX, torch autograd).
+    """
     alias: dict[sp.MatrixSymbol, sp.MatrixSymbol] = {}
     out = []
     for eq in equations:
         rhs = eq.rhs.xreplace(alias) if alias else eq.rhs
+        if eq.lhs in stopped and isinstance(rhs, sp.MatrixSymbol):
+            out.append(sp.Eq(eq.lhs, Stopped(rhs), evaluate=False))
+            continue
         if isinstance(rhs, sp.MatrixSymbol) and eq.lhs in batched and rhs in batched:
             alias[eq.lhs] = rhs
             continue
@@ -100,15 +115,35 @@ def vector_kernels(train: GraphEquations, inference: GraphEquations) -> dict[str
     return kernels
 
 
-def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None) -> str:
+def array_definitions(train: GraphEquations, inference: GraphEquations) -> list[str]:
+    """The sources the array nodes of the equations need defined (:meth:`ArrayNode.definitions`), each once, in order."""
+    equations = [*inference.forward, *train.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)]
+    sources: dict[str, str] = {}
+    for eq in equations:
+        for node in sorted(eq.rhs.atoms(ArrayNode), key=sp.default_sort_key):
+            for name, source in node.definitions():
+                sources.setdefault(name, source)
+    return list(sources.values())
+
+
+def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None,
+                backend: str | Backend = "numpy") -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
     ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
     (keys in ``train.params`` order), the inputs and the targets;
     ``_masks(seed, m)`` the masks' arrays in ``train.masks`` order; and the
-    kernels of :func:`vector_kernels`.
+    kernels of :func:`vector_kernels`. Another ``backend`` prints its array
+    module in place of numpy (:mod:`symdl.export.graph_modules`); a functional
+    one (JAX) calls the pure ``_unpack`` / ``_unpack_forward`` in place of the
+    checks, prints no argument checks (its wrappers check) and returns the new
+    params (and state) from ``train_step``.
     """
-    backend = get_backend("numpy")
+    backend = get_backend(backend)
+    m = backend.module
+    functional = backend.functional
+    check = "_unpack" if functional else "_check"
+    stopped = train.stopped if backend.stop_gradient("x") != "x" else ()
     params = list(train.params)
     inputs = [train.names[x] for x in train.inputs]
     targets = [train.names[y] for y in train.targets]
@@ -122,22 +157,31 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         return Scope(names=eqs.names, batched=set(eqs.batched), inputs={*params, *inputs, *targets, *masks},
                      backend=backend, printer=backend.printer())
 
-    sources = []
+    sources = array_definitions(train, inference)
     # forward: inference mode (no noise, no dropout)
-    fwd, alias = _inline_aliases(inference.forward, inference.batched)
+    fwd, alias = _inline_aliases(inference.forward, inference.batched, stopped)
     outs = [alias.get(o, o) for o in inference.outputs]
     body = GraphStatementPrinter(scope(inference), _prune(fwd, set(outs)), keep=outs).emit_all()
     names = [inference.names[o] for o in outs]
     result = names[0] if len(names) == 1 else f"({', '.join(names)},)"
-    head = f"{', '.join([*params, *inputs])}, = _check_forward(params, {', '.join(inputs)})"
+    head = f"{', '.join([*params, *inputs])}, = {check}_forward(params, {', '.join(inputs)})"
     sources.append(_def("forward", f"params, {', '.join(inputs)}", [head, *body, f"return {result}"]))
 
-    forward, alias = _inline_aliases(train.forward, train.batched)
+    # inference_loss: the cost in inference mode (no noise, no dropout), as Keras' evaluate
+    fwd, alias = _inline_aliases(inference.forward, inference.batched, stopped)
+    keep = {alias.get(t.value, t.value) for t in inference.losses} | {alias.get(t.target, t.target) for t in inference.losses}
+    evaluating = scope(inference)
+    body = GraphStatementPrinter(evaluating, _prune(fwd, keep), keep=keep).emit_all()
+    body += _loss_lines(inference, alias, evaluating)
+    head = f"{unpack}, = {check}(params, {data}{', ' if data else ''}False)"
+    sources.append(_def("inference_loss", f"params, {data}", [head, *body, "return loss"]))
+
+    forward, alias = _inline_aliases(train.forward, train.batched, stopped)
     losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
     inv_m = sp.Symbol("_inv_m", real=True)
     scaled = [sp.Eq(eq.lhs, _times(eq.rhs, inv_m), evaluate=False) for eq in losses]
     backward, _ = _inline_aliases([eq.xreplace(alias) for _, eq in train.backward], train.batched)
-    header = [f"{unpack}, = _check(params, {data}{', ' if data else ''}{{writable}})", *mask_line]
+    header = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}{{writable}})", *mask_line]
 
     def values(eqs: GraphEquations, keep: set[sp.MatrixSymbol]) -> tuple[list[str], Scope]:
         s = scope(eqs)
@@ -152,27 +196,36 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
     grad_lines, s = values(train, read_later | loss_keep)
     # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
-    grad_lines.append(f"_ones = numpy.ones({inputs[0]}.shape[0], dtype=_dtype)")
+    grad_lines.append(f"_ones = {m}.ones({inputs[0]}.shape[0], dtype=_dtype)")
     s.defined.add("_ones")
     grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
     for key in params:
         if key not in train.param_grads:  # no path from this parameter to the loss
-            grad_lines.append(f"g{key} = numpy.zeros_like({key})")
+            grad_lines.append(f"g{key} = {m}.zeros_like({key})")
     grads = ", ".join(f"{p!r}: g{p}" for p in params)
     sources.append(_def("loss_and_grad", f"params, {data}{seed}", [h.format(writable="False") for h in header] + grad_lines + [f"return loss, {{{grads}}}"]))
 
     if optimizer is None:
-        code = print_update(sgd(lr=None), params, backend.printer(), functional=False, keep_step=False, backend=backend)
+        code = print_update(sgd(lr=None), params, backend.printer(), functional=functional, keep_step=False, backend=backend)
         arguments = ["lr"]
         checks = ["lr = _check_lr(lr)"]
     else:
-        code = print_update(optimizer, params, backend.printer(), functional=False, backend=backend)
+        code = print_update(optimizer, params, backend.printer(), functional=functional, backend=backend)
         arguments = ["state", *code.arguments]
         checks = ["_check_state(state)", *(f"{a} = _check_hyper({a!r}, {a})" for a in code.arguments)]
-        sources.append(_def("init_state", "params", print_init_state(optimizer, params, backend, f"{', '.join(params)}, = _check_params(params)")))
-    update = [*code.compute, *code.write, *_constraint_lines(train, backend.printer())]
+        # no parameters: nothing to unpack (`, = …` would not parse)
+        head = f"{', '.join(params)}, = _check_params(params)" if params else "_check_params(params)"
+        sources.append(_def("init_state", "params", print_init_state(optimizer, params, backend, head)))
+    update = [*code.compute, *code.write, *_constraint_lines(train, backend)]
+    if functional:  # immutable arrays: the new values are returned, the caller stores them
+        result = "return loss, {" + ", ".join(f"{p!r}: {p}" for p in params) + "}"
+        if optimizer is not None:
+            result += ", {" + ", ".join(f"{k!r}: {v}" for k, v in code.new_state.items()) + "}"
+        checks = []
+    else:
+        result = "return loss"
     sources.append(_def("train_step", f"params, {data}, {', '.join(arguments)}{seed}",
-                        [*checks, *(h.format(writable="True") for h in header), *grad_lines, *update, "return loss"]))
+                        [*checks, *(h.format(writable="True") for h in header), *grad_lines, *update, result]))
     return "\n\n".join(sources)
 
 
@@ -187,13 +240,14 @@ def _times(rhs: sp.MatrixExpr, factor: sp.Symbol) -> sp.MatrixExpr:
 def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
     """C = (1/m) Σₜ cₜ Σ ℓₜ(hᵗ, yᵗ) + Σ Ω(θ), each term's ℓ printed from its SymPy form (common subexpressions once)."""
     printer = scope.printer
+    m = scope.backend.module
     lines = [f"_inv_m = 1.0 / {eqs.names[eqs.inputs[0]]}.shape[0]", "loss = 0.0"]
     for t in eqs.losses:
         h, target = alias.get(t.value, t.value), alias.get(t.target, t.target)
         if t.forms.vector_rule is not None:
             value = kernel_function_name(t.forms.vector_rule, "value")
             coeff = printer.doprint(t.coefficient)
-            lines.append(f"loss += numpy.sum({value}({scope.name(h)}, {scope.name(target)}), dtype=_dtype) * ({coeff} * _inv_m)")
+            lines.append(f"loss += {m}.sum({value}({scope.name(h)}, {scope.name(target)}), dtype=_dtype) * ({coeff} * _inv_m)")
             continue
         a, y = t.forms.value.variables
         arrays = {a: sp.Symbol(scope.name(h), real=True), y: sp.Symbol(scope.name(target), real=True)}
@@ -201,20 +255,24 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
         intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")
         lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
         coeff, rest = (t.coefficient * final).as_coeff_Mul()
-        lines.append(f"loss += numpy.sum({printer.doprint(rest)}, dtype=_dtype) * ({printer.doprint(coeff)} * _inv_m)")
+        if not rest.free_symbols:  # ℓ constant: Σ over m rows and n entries of c, over m, is n·c
+            lines.append(f"loss += {printer.doprint(coeff * rest * h.shape[0])}")
+            continue
+        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype=_dtype) * ({printer.doprint(coeff)} * _inv_m)")
     for key, pf in eqs.penalties:
         (w,) = pf.value.variables
         term = printable(pf.value.expr.xreplace({w: sp.Symbol(key, real=True)}), "penalty")
         coeff, rest = term.as_coeff_Mul()
-        lines.append(f"loss += numpy.sum({printer.doprint(rest)}, dtype=_dtype) * {printer.doprint(coeff)}")
+        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype=_dtype) * {printer.doprint(coeff)}")
     return lines
 
 
-def _constraint_lines(eqs: GraphEquations, printer: object) -> list[str]:
+def _constraint_lines(eqs: GraphEquations, backend: Backend) -> list[str]:
     """θ ← P(θ) after the step (projected gradient descent), P printed from its SymPy form."""
     lines = []
+    printer = backend.printer()
     for key, project in eqs.constraints:
         (w,) = project.variables
-        code = printer.doprint(printable(project.expr.xreplace({w: sp.Symbol(key, real=True)}), "constraint"))  # type: ignore[attr-defined]
-        lines.append(f"{key}[...] = {code}")
+        code = printer.doprint(printable(project.expr.xreplace({w: sp.Symbol(key, real=True)}), "constraint"))
+        lines.append(f"{key} = {code}" if backend.functional else f"{key}[...] = {code}")
     return lines

@@ -160,6 +160,10 @@ def _zero(expr: sp.Expr, witnesses: dict) -> tuple[bool | None, str]:
         return True, "expands to 0"
     if sp.cancel(sp.together(opaque)) == 0:
         return True, "cancels to 0"
+    if opaque.has(sp.Piecewise):  # a formula layer's kink: one Piecewise over the same conditions, each branch 0
+        folded = sp.piecewise_fold(sp.expand(opaque))
+        if folded == 0 or isinstance(folded, sp.Piecewise) and all(sp.expand(value) == 0 for value, _ in folded.args):
+            return True, "is 0 on every branch of its Piecewise"
     point = {s: Fraction(int(v.p), int(v.q)) for s, v in _point(expr.free_symbols).items()}
     try:
         at = _at_point(expr, witnesses, point)

@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = [
     "LR_RANGE", "check_arguments", "check_params_fit", "check_batch", "check_hyperparameter", "check_learning_rate", "check_params", "check_state",
-    "params_error",
+    "check_targets", "params_error", "SIMPLEX_TOLERANCE",
 ]
 
 
@@ -110,6 +110,48 @@ def check_batch(value: object, name: str, width: int, dtype: np.dtype) -> np.nda
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity; expected finite numbers")
     return arr
+
+
+# A probability row's sum may miss 1 by rounding: 16·ε of float32 per column (n = 10: 1.9e-5), so rows made in float32
+# pass in float64 too, while a row of counts, class indices or a shifted one-hot (sum 2, 0, 1.1) does not.
+SIMPLEX_TOLERANCE = 16 * 2.0**-23
+
+
+def check_targets(Y: np.ndarray, name: str, loss: str, low: float | None, high: float | None, simplex: bool,
+                  allow: str = "compile(..., validate_targets=False)") -> None:
+    """low ≤ Yᵢⱼ ≤ high and, with ``simplex``, |Σⱼ Yᵢⱼ − 1| ≤ n·:data:`SIMPLEX_TOLERANCE` for every row i; else a ValueError.
+
+    ``Y`` is a finite (batch, n) array (:func:`check_batch`); ``low``/``high`` None: no bound. The message names
+    the first element or row out of the domain of ``loss`` and how to proceed (``allow``: how to turn the check
+    off, "" where it cannot be).
+    """
+    off = f", or {allow} to use such targets on purpose" if allow else ""
+    if simplex:
+        what = f"{loss} takes rows of non-negative numbers summing to 1 (one-hot labels or class probabilities)"
+        hint = "; one-hot encode class indices or normalise each row" + off
+    else:
+        what = f"{loss} takes targets {_interval(low, high)} (labels or probabilities)"
+        hint = f"; rescale {name}" + off
+    outside = np.zeros(Y.shape, dtype=bool)
+    if low is not None:
+        outside |= Y < low
+    if high is not None:
+        outside |= Y > high
+    if outside.any():
+        i, j = (int(k) for k in np.argwhere(outside)[0])
+        raise ValueError(f"{name}[{i}, {j}] = {float(Y[i, j]):.6g}: {what}{hint}")
+    if simplex:
+        sums = Y.sum(axis=1, dtype=np.float64)
+        wrong = np.abs(sums - 1.0) > Y.shape[1] * SIMPLEX_TOLERANCE
+        if wrong.any():
+            i = int(np.argmax(wrong))
+            raise ValueError(f"{name} row {i} sums to {float(sums[i]):.9g}: {what}{hint}")
+
+
+def _interval(low: float | None, high: float | None) -> str:
+    if low is None:
+        return f"≤ {high:g}"
+    return f"≥ {low:g}" if high is None else f"in [{low:g}, {high:g}]"
 
 
 # The learning rates a network accepts: positive normal float32 numbers, as Python floats (comparing with a float32

@@ -25,12 +25,14 @@ from ..layers.base import Parameter
 from ..rulebook.registry import rule
 from .checks import (
     check_arguments,
+    check_batch,
     check_hyperparameter,
     check_learning_rate,
     check_params,
     check_state,
+    check_targets,
 )
-from .rule_forms import loss_forms
+from .rule_forms import TargetDomain, loss_forms, target_domain
 from .stack import layer_specs
 
 if TYPE_CHECKING:
@@ -41,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["ENTRY_POINTS", "CompiledNetwork", "module_header"]
 
 #: The generated entry points a compiled network exposes (checked) and :attr:`CompiledNetwork.unchecked` (unchecked).
-ENTRY_POINTS = ("forward", "trace", "loss", "loss_and_grad", "train_step")
+ENTRY_POINTS = ("forward", "trace", "loss", "inference_loss", "loss_and_grad", "train_step")
 
 
 class CompiledNetwork:
@@ -49,6 +51,9 @@ class CompiledNetwork:
 
     ``init(seed)`` → params; ``forward(params, X)`` → aᴸ; ``trace(params, X)``
     → {"z1": …, "a1": …, …}; ``loss(params, X, Y)`` → C;
+    ``inference_loss(params, X, Y)`` → C of ``forward``'s output (inference
+    mode: dropout the identity, batch norm with its running statistics; what
+    ``evaluate`` and the validation loss report, as Keras' ``evaluate``);
     ``loss_and_grad(params, X, Y)`` → (C, grads with the keys of params);
     ``train_step(params, X, Y, lr)`` → C before one in-place gradient step.
 
@@ -59,10 +64,18 @@ class CompiledNetwork:
     ``state`` as arguments).
     """
 
-    def __init__(self, network: Network, dtype: np.dtype, equations: BackpropEquations | None = None) -> None:
-        """Print ``network``'s equations (or ``equations``, e.g. a deliberately wrong variant) as numpy code."""
+    def __init__(self, network: Network, dtype: np.dtype, equations: BackpropEquations | None = None,
+                 validate_targets: bool = True) -> None:
+        """Print ``network``'s equations (or ``equations``, e.g. a deliberately wrong variant) as numpy code.
+
+        ``validate_targets``: loss, loss_and_grad and train_step refuse targets outside the loss's domain
+        (:attr:`target_domain`).
+        """
         self.network = network
         self.dtype = dtype
+        self.validate_targets = bool(validate_targets)
+        #: The targets the loss is defined for (None: every real target, or validate_targets=False).
+        self.target_domain: TargetDomain | None = target_domain(network.loss) if validate_targets else None
         eqs = network._equations(output_form=True) if equations is None else equations
         self.param_names = tuple(parameter_names(eqs))
         self.buffer_names = tuple(buffer_names(eqs))
@@ -101,16 +114,18 @@ class CompiledNetwork:
         self.forward = namespace["forward"]
         self.trace = namespace["trace"]
         self.loss = namespace["loss"]
+        self.inference_loss = namespace["inference_loss"]
         self.loss_and_grad = namespace["loss_and_grad"]
         self.train_step = namespace["train_step"]
         self._init_state = namespace.get("init_state")
 
     def __repr__(self) -> str:
-        return f"{self.network!r}.compile({self.dtype.name!r})"
+        option = "" if self.validate_targets else ", validate_targets=False"
+        return f"{self.network!r}.compile({self.dtype.name!r}{option})"
 
     @cached_property
     def unchecked(self) -> SimpleNamespace:
-        """``forward``, ``trace``, ``loss``, ``loss_and_grad`` and ``train_step`` without the argument checks.
+        """``forward``, ``trace``, ``loss``, ``inference_loss``, ``loss_and_grad`` and ``train_step`` without the argument checks.
 
         The same generated source, run with the checks replaced by plain
         unpacking: for callers that validated their arrays once (a training
@@ -120,7 +135,7 @@ class CompiledNetwork:
         network's dtype (writable for ``train_step``); X and Y are finite 2-D
         arrays of that dtype with the input and output widths and the same
         number of rows; ``lr``, the hyperparameters and the optimizer state
-        are valid. Anything else gives wrong numbers or a numpy error instead of
+        are valid, and Y lies in the loss's :attr:`target_domain`. Anything else gives wrong numbers or a numpy error instead of
         a ``ValueError``. Valid arguments give the checked functions' results
         bit for bit.
         """
@@ -171,7 +186,7 @@ class CompiledNetwork:
         return fit_network(self, params, X, Y, optimizer, options)
 
     def source(self) -> str:
-        """The generated Python source of forward, loss, loss_and_grad and train_step."""
+        """The generated Python source of forward, trace, loss, inference_loss, loss_and_grad and train_step."""
         return self._source
 
     def equations(self) -> BackpropEquations:
@@ -213,7 +228,7 @@ class CompiledNetwork:
         arrays = dict(zip((*self.param_names, *self.buffer_names), self._check(params, np.zeros((1, network.layers[0]), self.dtype), None, targets=False)))
         plain = type(network)(
             network.layers, network.activation, network.output_activation, network.loss, penalty=network.penalty
-        ).compile(self.dtype)
+        ).compile(self.dtype, validate_targets=self.validate_targets)
         folded = {}
         for l, parts in enumerate(network.parts, 1):
             for part in (p for p in parts if p.active(False)):
@@ -259,7 +274,19 @@ class CompiledNetwork:
         """The parameter arrays in order, then X and Y, or a ValueError naming what is wrong."""
         layers = self.network.layers
         buffered = bool(self.buffer_names)
-        return check_arguments(self._specs, self.dtype, layers[0], layers[-1], buffered, params, X, Y, writable, targets)
+        arrays = check_arguments(self._specs, self.dtype, layers[0], layers[-1], buffered, params, X, Y, writable, targets)
+        if targets and self.target_domain is not None:
+            check_targets(arrays[-1], "Y", *self.target_domain.as_tuple())
+        return arrays
+
+    def check_targets(self, Y: object, name: str = "Y") -> None:
+        """A ValueError if a row of ``Y`` lies outside the loss's :attr:`target_domain` (BCE: 0 ≤ y ≤ 1; softmax CE: y ≥ 0, Σⱼ yⱼ = 1).
+
+        With a domain, ``Y`` must also be a finite (batch, n_L) array; without one, nothing is checked.
+        """
+        if self.target_domain is not None:
+            Y = check_batch(Y, name, self.network.layers[-1], self.dtype)
+            check_targets(Y, name, *self.target_domain.as_tuple())
 
 
 def module_header(network: Network, dtype: np.dtype) -> str:

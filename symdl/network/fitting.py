@@ -27,7 +27,7 @@ def with_optimizer(compiled: CompiledNetwork, optimizer: Any) -> CompiledNetwork
         net = compiled.network
         rebuilt = type(net)(net.layer_list(), activation=net.activation, output_activation=net.output_activation,
                             loss=net.loss, penalty=net.penalty, optimizer=opt)
-        cache[key] = rebuilt.compile(compiled.dtype)
+        cache[key] = rebuilt.compile(compiled.dtype, validate_targets=compiled.validate_targets)
     return cache[key]
 
 

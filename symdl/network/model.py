@@ -202,7 +202,8 @@ class Network:
         ``output_form=True`` gives the equations the code is printed from:
         σ'(zˡ) written through aˡ where the rule proves such a form.
         """
-        return dataclasses.replace(self._equations(output_form), definitions=self._definitions())
+        return dataclasses.replace(self._equations(output_form), definitions=self._definitions(),
+                                   definition_forms=self._definition_forms())
 
     def _equations(self, output_form: bool, training: bool = True) -> BackpropEquations:
         hidden_name = r"\sigma"
@@ -223,35 +224,58 @@ class Network:
             training=training,
         )
 
-    def _definitions(self) -> tuple[tuple[str, str], ...]:
-        out = []
+    def _definition_forms(self) -> tuple[tuple[str, str, tuple[sp.Symbol, ...], sp.Expr | str], ...]:
+        """(label, the function's LaTeX name, its arguments, its definition) for σ, σ', ℓ, ℓ' and C.
+
+        A definition that is not an expression (a vector activation's name, the cost's sum) is Unicode text.
+        """
+        out: list[tuple[str, str, tuple[sp.Symbol, ...], sp.Expr | str]] = []
         named = [(r"\sigma", self.activation)]
         if self.output_activation is not self.activation:
             named.append((r"\sigma_{L}", self.output_activation))
         for symbol, r in named:
             if r.element_wise:
-                z = r.wrt
-                out.append(("activation", rf"{symbol}({sp.latex(z)}) = {sp.latex(r.bind(r.expr))}"))
-                out.append(("activation derivative", rf"{symbol}'({sp.latex(z)}) = {sp.latex(r.bind(r.derivative()))}"))
+                out.append(("activation", symbol, (r.wrt,), r.bind(r.expr)))
+                out.append(("activation derivative", symbol + "'", (r.wrt,), r.bind(r.derivative())))
             else:
-                out.append(("activation", rf"{symbol} = \operatorname{{{r.name}}}"))
+                out.append(("activation", symbol, (), r.name))
         if self.loss.element_wise:
             a, y = self.loss.inputs
-            out.append(("loss", rf"\ell({sp.latex(a)}, {sp.latex(y)}) = {sp.latex(self.loss.bind(self.loss.expr))}"))
-            out.append(("loss gradient", rf"\ell'({sp.latex(a)}, {sp.latex(y)}) = {sp.latex(self.loss.bind(self.loss.textbook()))}"))
-        out.append(("cost", r"C = \frac{1}{m} \sum_{\text{samples}} \sum_j \ell(a^{L}_j, y_j)" + (r" + \sum_l \Omega(W^{l})" if self.penalty else "")))
+            out.append(("loss", r"\ell", (a, y), self.loss.bind(self.loss.expr)))
+            out.append(("loss gradient", r"\ell'", (a, y), self.loss.bind(self.loss.textbook())))
+        out.append(("cost", "C", (), "(1/m) Σ_samples Σ_j ℓ(aᴸ_j, y_j)" + (" + Σ_l Ω(Wˡ)" if self.penalty else "")))
         return tuple(out)
 
-    def compile(self, dtype: str | np.dtype | type = "float64") -> CompiledNetwork:
+    def _definitions(self) -> tuple[tuple[str, str], ...]:
+        out = []
+        for label, name, args, rhs in self._definition_forms():
+            if label == "cost":
+                out.append(("cost", r"C = \frac{1}{m} \sum_{\text{samples}} \sum_j \ell(a^{L}_j, y_j)"
+                            + (r" + \sum_l \Omega(W^{l})" if self.penalty else "")))
+            elif isinstance(rhs, str):
+                out.append((label, rf"{name} = \operatorname{{{rhs}}}"))
+            else:
+                out.append((label, rf"{name}({', '.join(sp.latex(a) for a in args)}) = {sp.latex(rhs)}"))
+        return tuple(out)
+
+    def compile(self, dtype: str | np.dtype | type = "float64", *, validate_targets: bool = True) -> CompiledNetwork:
         """The numeric network in ``dtype`` (float64 or float32), printed from the BP1–BP4 equations.
 
         A rule parameter that ``dtype`` cannot hold (alpha = 1e300 in float32) is one ValueError, here.
+        ``validate_targets`` (default True): ``loss``, ``loss_and_grad``, ``train_step`` and ``fit`` refuse targets
+        outside the loss's domain with one ValueError — binary cross-entropy takes 0 ≤ y ≤ 1, softmax
+        cross-entropy rows of non-negative numbers summing to 1 (:func:`symdl.network.rule_forms.target_domain`).
+        Soft labels and label smoothing lie inside these domains; ``validate_targets=False`` computes the
+        loss's formula for any finite target (say, unnormalised class weights as softmax targets: the
+        gradient s·Σy − y stays exact).
         """
+        if not isinstance(validate_targets, bool):
+            raise ValueError(f"validate_targets: expected True or False, got {validate_targets!r}")
         dtype = float_dtype(dtype)
         roles = {"activation": self.activation, "output_activation": self.output_activation, "loss": self.loss,
                  "penalty": self.penalty}
         check_params_fit({f"{role} {r.name}": r.params for role, r in roles.items() if r is not None}, dtype)
-        return CompiledNetwork(self, dtype)
+        return CompiledNetwork(self, dtype, validate_targets=validate_targets)
 
 
 def _resolve_optimizer(optimizer: object) -> Optimizer | None:

@@ -10,6 +10,7 @@ Element-wise and vector rules are told apart by ``rule.element_wise``
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import sympy as sp
 
@@ -19,7 +20,7 @@ from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
 
-__all__ = ["RuleLike", "accepted_rules", "activation_forms", "loss_forms", "resolve_rule"]
+__all__ = ["RuleLike", "TargetDomain", "accepted_rules", "activation_forms", "loss_forms", "resolve_rule", "target_domain"]
 
 RuleLike = str | Rule | VectorRule
 _LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functions of zˡ
@@ -104,3 +105,42 @@ def loss_forms(r: Rule | VectorRule) -> LossForms:
         value=sp.Lambda(r.inputs, r.numeric_forward_expr()),
         gradient=sp.Lambda(r.inputs, r.numeric_derivative_expr()),
     )
+
+
+@dataclass(frozen=True)
+class TargetDomain:
+    """The targets y a loss is defined for: low ≤ yⱼ ≤ high (None: unbounded) and, with ``simplex``, Σⱼ yⱼ = 1 per row."""
+
+    loss: str
+    low: float | None
+    high: float | None
+    simplex: bool = False
+
+    def as_tuple(self) -> tuple[str, float | None, float | None, bool]:
+        """``(loss, low, high, simplex)``: the plain arguments of :func:`symdl.network.checks.check_targets`."""
+        return (self.loss, self.low, self.high, self.simplex)
+
+
+def target_domain(r: Rule | VectorRule) -> TargetDomain | None:
+    """The domain of ``r``'s target, read from the rule: binary cross-entropy's y ∈ [0, 1], softmax cross-entropy's rows
+    of non-negative numbers summing to 1 (a probability vector); None for a loss defined for every real target.
+
+    An element-wise loss ℓ(a, y) states it as the ``input_ranges`` of y; a vector loss as its ``simplex_inputs``
+    (each a probability vector) or the ``input_ranges`` of its label input.
+    """
+    d = r.definition
+    if r.element_wise:
+        if len(r.inputs) != 2 or r.inputs[1] not in d.input_ranges:
+            return None
+        low, high = d.input_ranges[r.inputs[1]]
+        return TargetDomain(r.name, float(low), float(high))
+    labels = [inp.base for inp in d.inputs if inp.base in d.label_inputs]
+    if not labels:
+        return None
+    (y,) = labels
+    if y in d.simplex_inputs:
+        return TargetDomain(r.name, 0.0, None, simplex=True)
+    if y in d.input_ranges:
+        low, high = d.input_ranges[y]
+        return TargetDomain(r.name, float(low), float(high))
+    return None

@@ -30,9 +30,11 @@ import sympy as sp
 
 from ..numbers import format_number
 from ..tables import text_table
+from .plain_equations import derivation_text, equations_text
 
 if TYPE_CHECKING:
     from ..backprop.equations import BackpropEquations
+    from ..graph.equations import GraphEquations
     from ..rulebook.derivation import RuleLike
     from ..symbolic.proof import Proof
     from ..testing.gradcheck import GradCheckReport
@@ -253,6 +255,14 @@ class Derivation:
         return select(derivation_mimebundle(self), include, exclude)
 
 
+def rule_derivation_mimebundle(d: object) -> dict[str, str]:
+    """A :class:`symdl.rulebook.derivation.Derivation`: Unicode text (``print(d)``), its LaTeX lines, and HTML."""
+    lines = [line for key, line in d.latex.items() if not (key == "textbook" and line == d.latex.get("derivative"))]
+    maths = "".join(f"<div>{_math(line, display=True)}</div>" for line in lines)
+    return {"text/plain": derivation_text(d), "text/latex": f"$${_aligned(lines)}$$",
+            "text/html": f'<div class="symdl-rule"><p><strong>{_text(d.rule.name)}</strong></p>{maths}</div>'}
+
+
 def derivation(r: RuleLike) -> Derivation:
     """``r`` with the proofs of its cached :meth:`~symdl.Rule.derivation`, for display in a notebook."""
     return Derivation(r, r.derivation().proofs)
@@ -297,10 +307,9 @@ def equations_html(eqs: BackpropEquations) -> str:
     return _table_html(("", "equation"), rows, "symdl-equations")
 
 
-def equations_mimebundle(eqs: BackpropEquations) -> dict[str, str]:
-    """``text/plain`` (one ``label: LaTeX`` per line: the symbols' names are LaTeX), ``text/latex`` and ``text/html``."""
-    plain = "\n".join(f"{label}: {line}" for label, line in eqs.latex())
-    return {"text/plain": plain, "text/latex": equations_latex(eqs), "text/html": equations_html(eqs)}
+def equations_mimebundle(eqs: BackpropEquations | GraphEquations) -> dict[str, str]:
+    """``text/plain`` (:func:`equations_text`: Unicode, a labelled line per equation), ``text/latex`` and ``text/html``."""
+    return {"text/plain": equations_text(eqs), "text/latex": equations_latex(eqs), "text/html": equations_html(eqs)}
 
 
 # --- check reports --------------------------------------------------------------
@@ -371,6 +380,7 @@ def _register() -> None:
     from ..backprop.equations import BackpropEquations
     from ..display_hooks import register_plotter, register_renderer
     from ..graph.equations import GraphEquations
+    from ..rulebook.derivation import Derivation as RuleDerivation
     from ..rulebook.rule import Rule
     from ..rulebook.vector_rule import VectorRule
     from ..testing.gradcheck import GradCheckReport
@@ -380,6 +390,7 @@ def _register() -> None:
     for rule_class in (Rule, VectorRule):
         register_renderer(rule_class, rule_mimebundle)
         register_plotter(rule_class, plot_rule)
+    register_renderer(RuleDerivation, rule_derivation_mimebundle)
     for equations_class in (BackpropEquations, GraphEquations):
         register_renderer(equations_class, equations_mimebundle)
     register_renderer(GradCheckReport, gradcheck_mimebundle)

@@ -74,6 +74,10 @@ def rule_section(r: RuleLike | str, *, verify: bool = True, plot: bool = True, k
     )
 
 
+#: A formula's name in a report: a title, so letters, digits, ``_``, ``-`` and spaces, at most 60 characters.
+FORMULA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_ -]{0,59}")
+
+
 def formula_section(
     text: str,
     wrt: str = "z",
@@ -83,14 +87,20 @@ def formula_section(
     index: int = 1,
     verify: bool = True,
     plot: bool = True,
+    name: str | None = None,
 ) -> Section:
     """The section of a user formula (parsed by :func:`symdl.symbolic.parse`, never evaluated), keyed ``formula-<index>``.
 
     The formula text itself appears nowhere in the section: only the SymPy
-    expression parsed from it.
+    expression parsed from it. ``wrt`` is its variable (a loss in ``e``),
+    ``symbols`` its further inputs, ``params`` its parameters; the section is
+    titled ``name`` (matching :data:`FORMULA_NAME`), or "Formula <index>".
     """
     if isinstance(index, bool) or not isinstance(index, int) or index < 1:
         raise ValueError(f"index must be a positive integer, got {index!r}")
+    if name is not None and not (isinstance(name, str) and FORMULA_NAME.fullmatch(name)):
+        raise ValueError(f"formula name {name!r}: use a letter, then letters, digits, '_', '-' or spaces "
+                         "(at most 60 characters)")
     r = formula_rule(text, wrt, params, symbols=symbols)
     section = rule_section(r, verify=verify, plot=plot, key=f"formula-{index}")
-    return dataclasses.replace(section, title=f"Formula {index}")
+    return dataclasses.replace(section, title=name or f"Formula {index}")

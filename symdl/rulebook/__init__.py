@@ -10,7 +10,14 @@ rules) and :mod:`.vector_rule` (index-notation rules) → :mod:`.registry`
 from . import vector_rules  # noqa: F401  (registration happens on import)
 
 # isort: split
-from . import activations, losses, modern_activations, penalties, shrink_activations  # noqa: F401
+from . import (  # noqa: F401
+    activations,
+    keras_activations,
+    losses,
+    modern_activations,
+    penalties,
+    shrink_activations,
+)
 from .definition import KINK_CONVENTIONS, Definition, Kink, Param
 from .registry import register, register_vector, rule, rule_params, rule_summary, rules
 from .rule import Rule, formula_rule

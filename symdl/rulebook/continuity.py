@@ -33,6 +33,7 @@ class BoundaryJump:
     right: sp.Expr
     jump: sp.Expr
     vanishes_for: dict[str, list[sp.Expr]]
+    declared: bool = False  # a value jump the rule's definition has on purpose (hardshrink at ±λ)
 
     @property
     def continuous(self) -> bool:
@@ -50,14 +51,15 @@ class PropertyReport:
 
     @property
     def continuous(self) -> bool:
-        return all(b.continuous for b in self.boundaries if b.what == "value")
+        """No value jump other than the ones the rule declares."""
+        return all(b.continuous or b.declared for b in self.boundaries if b.what == "value")
 
     @property
     def derivative_continuous(self) -> bool:
         return all(b.continuous for b in self.boundaries if b.what == "derivative")
 
 
-def _jumps(what: str, expr: sp.Expr, var: sp.Symbol) -> list[BoundaryJump]:
+def _jumps(what: str, expr: sp.Expr, var: sp.Symbol, declared: tuple[sp.Expr, ...] = ()) -> list[BoundaryJump]:
     found = []
     for point in breakpoints(expr, var):
         left, right = one_sided_values(expr, var, point)
@@ -68,7 +70,8 @@ def _jumps(what: str, expr: sp.Expr, var: sp.Symbol) -> list[BoundaryJump]:
                 roots = sp.solveset(jump, s, sp.S.Reals)
                 if isinstance(roots, sp.FiniteSet):
                     vanishes[s.name] = sorted(roots, key=sp.default_sort_key)
-        found.append(BoundaryJump(what, point, left, right, jump, vanishes))
+        on_purpose = jump != 0 and any(sp.simplify(point - at) == 0 for at in declared)
+        found.append(BoundaryJump(what, point, left, right, jump, vanishes, on_purpose))
     return found
 
 
@@ -81,7 +84,8 @@ def boundary_properties(rule: Rule) -> PropertyReport:
     expr = rule.bind(rule.expr)
     report = PropertyReport(rule.name, rule.wrt)
     try:
-        report.boundaries += _jumps("value", expr, rule.wrt)
+        declared = tuple(rule.bind(at) for at in rule.definition.declared_jumps)
+        report.boundaries += _jumps("value", expr, rule.wrt, declared)
         report.boundaries += _jumps("derivative", rule.bind(diff_away_from_jumps(rule.expr, rule.wrt)), rule.wrt)
     except Undecidable as why:
         report.undecided = str(why)

@@ -67,6 +67,10 @@ class Definition:
     other inputs); :meth:`Rule.prove` shows each equal to what it replaces. ``seed_form`` is another way of writing ``expr`` (the
     seeds' max(0, z) + α·min(0, z)), also proven equal. ``pytorch_kinks`` maps
     each kink of the derivative to the value PyTorch returns there.
+    ``declared_jumps`` are the points where the value jumps by the rule's own
+    definition (hardshrink at ±λ): ``symdl check`` reports a jump there as
+    declared instead of failing, while a jump anywhere else (the notebook's
+    discontinuous Huber) still fails.
     """
 
     expr: sp.Expr
@@ -88,6 +92,7 @@ class Definition:
     # definition) instead: for definitions that cancel beyond what mpmath resolves in 1600 digits (GELU-tanh's
     # 1 + tanh u at z = −30 is 1e-792 and needs ~800 digits, at z = −40 ~2000).
     reference_from_stable: bool = False
+    declared_jumps: tuple[sp.Expr, ...] = ()
 
 
 @dataclass(frozen=True)

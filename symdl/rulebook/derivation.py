@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import sympy as sp
 
 from ..codegen.kernel import Kernel
+from ..display_hooks import Displayed
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.proof import Proof
 from .step import Math, Step
@@ -107,7 +108,7 @@ def _latex(rule: RuleLike, var: Any, derivative: sp.Expr, textbook: sp.Expr | No
 
 
 @dataclass(frozen=True, eq=False)
-class Derivation:
+class Derivation(Displayed):
     """∂ rule / ∂ wrt with everything shown about it: derivative, textbook form, kinks, LaTeX; proofs, steps, kernels lazily.
 
     Build it with ``rule.derivation(wrt)``, which caches it on the rule.

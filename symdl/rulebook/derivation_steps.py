@@ -220,10 +220,12 @@ def _code_step(r: RuleLike) -> Step:
     dg = sp.Derivative(head(r), r.wrt)
     maths = (Math(dg, r.numeric_derivative_expr()),)
     try:
-        source = r.numeric_derivative().source
+        source = r.numeric_derivative().listing
     except ValueError as why:  # a formula parameter without a value: no code can be printed
         return Step("The generated numpy code", maths, f"no code: {why}")
-    return Step("The generated numpy code", maths, "printed from the expression above:", code=source)
+    return Step("The generated numpy code", maths, "printed from the expression above (shown without the argument "
+                "checks and the dtype handling around it; symdl derive --format python gives the whole function):",
+                code=source)
 
 
 def kink_step(r: RuleLike, kink: Any) -> Step:

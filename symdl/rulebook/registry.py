@@ -138,6 +138,7 @@ class Equivalent:
     arguments: tuple[sp.Symbol, ...]
     through: str | None = None
     changed: sp.Symbol | None = None  # the input whose change of variable ``through`` names
+    params: tuple[tuple[str, float], ...] = ()  # the rule's parameter values that make it match (its defaults)
 
 
 def _agree_at_samples(first: sp.Expr, second: sp.Expr, symbols: list[sp.Symbol]) -> bool:
@@ -154,7 +155,10 @@ def _agree_at_samples(first: sp.Expr, second: sp.Expr, symbols: list[sp.Symbol])
 
 
 def registered_equivalents(r: Rule) -> list[Equivalent]:
-    """Registered element-wise rules without parameters provably computing ``r``'s function, inputs matched in any order.
+    """Registered element-wise rules provably computing ``r``'s function, inputs matched in any order.
+
+    A rule with parameters is tried at its defaults (``(z + sqrt(z**2 + 4))/2``
+    is squareplus with b = 4); the match then names those values.
 
     A loss also matches a formula in the probability p = σ(u) of its first input, the logit u
     (binary cross-entropy written by hand as −(y log p + (1 − y) log(1 − p))).
@@ -168,13 +172,14 @@ def registered_equivalents(r: Rule) -> list[Equivalent]:
     mine = r.bind(r.expr)
     found: list[Equivalent] = []
     for name, entry in _REGISTRY.items():
-        if entry.vector or entry.params:
+        if entry.vector:
             continue
         candidate = rule(name)
         if len(candidate.inputs) != len(r.inputs) or not candidate.element_wise:
             continue
+        defaults = tuple((p.name, p.default) for p in entry.params)
         for order in itertools.permutations(r.inputs):
-            theirs = candidate.expr.xreplace(dict(zip(candidate.inputs, order)))
+            theirs = candidate.bind(candidate.expr).xreplace(dict(zip(candidate.inputs, order)))
             changes: list[tuple[str | None, sp.Symbol | None, sp.Expr]] = [(None, None, mine)]
             if candidate.kind == "loss":  # losses of a logit (BCE) match a formula of the probability
                 changes.append(("logit", order[0], mine.xreplace({order[0]: sigmoid(order[0])})))
@@ -182,7 +187,7 @@ def registered_equivalents(r: Rule) -> list[Equivalent]:
                 if not _agree_at_samples(expr, theirs, list(r.inputs)):
                     continue
                 if all(prove_zero(expr - theirs, s) for s in r.inputs):
-                    found.append(Equivalent(name, tuple(order), through, changed))
+                    found.append(Equivalent(name, tuple(order), through, changed, defaults))
                     break
             else:
                 continue

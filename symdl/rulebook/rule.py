@@ -11,6 +11,7 @@ from functools import cached_property
 
 import sympy as sp
 
+from ..budget import shown
 from ..codegen.kernel import Kernel, compile_kernel
 from ..display_hooks import Displayed, Plottable
 from ..symbolic.calculus import diff_away_from_jumps
@@ -78,7 +79,7 @@ def formula_rule(
     # A stable forward can still have a derivative that cancels: sigmoid(z) differentiates to σ(1 − σ),
     # which the pass prints as σ(z)σ(−z).
     stable = stabilise(expr)
-    raw = {s: diff_away_from_jumps(stable, s) for s in inputs}
+    raw = {s: diff_away_from_jumps(stable, s, shown(text)) for s in inputs}
     partials = {s: stabilise(d) for s, d in raw.items()}
     if stable == expr and partials == raw:
         definition = Definition(expr=expr, inputs=inputs, textbook=None)
@@ -177,7 +178,7 @@ class Rule(Derives, Displayed, Plottable):
     def derivative(self, wrt: sp.Symbol | str | None = None) -> sp.Expr:
         """d expr / d wrt as SymPy derives it, with the kink convention applied at kinks."""
         var = self._input(wrt)
-        derived = diff_away_from_jumps(self.expr, var)
+        derived = diff_away_from_jumps(self.expr, var, shown(self.name))
         return self._with_kink_values(derived) if var == self.wrt else derived
 
     def _with_kink_values(self, derived: sp.Expr) -> sp.Expr:

@@ -1,4 +1,4 @@
-"""More of ``torch.nn.functional``'s element-wise activations: GELU-tanh, softshrink, tanhshrink, threshold, RReLU at inference.
+"""More of ``torch.nn.functional``'s element-wise activations: GELU-tanh, soft- and hardshrink, tanhshrink, threshold, RReLU.
 
 Definitions, parameter names and defaults follow PyTorch (cross-checked in
 tests/test_activations_torch.py): ``gelu_tanh`` is ``F.gelu(x, approximate='tanh')``;
@@ -6,10 +6,10 @@ tests/test_activations_torch.py): ``gelu_tanh`` is ``F.gelu(x, approximate='tanh
 ``threshold`` and ``value`` at or below it; ``rrelu`` is ``F.rrelu(x, lower, upper,
 training=False)``, a leaky ReLU of slope (lower + upper)/2. Kink values are
 PyTorch's backward, measured: 0 at ±λ for softshrink, 0 at the threshold, the
-negative slope at 0 for rrelu. threshold jumps in value at θ when v ≠ θ
-(``symdl check`` reports the jump: it is the function's own). hardshrink (z for
-|z| > λ, else 0) is not registered: its value always jumps by λ at ±λ, and every
-registered rule is continuous (``symdl check`` fails on a jump).
+negative slope at 0 for rrelu, 0 at ±λ for hardshrink. threshold jumps in value
+at θ when v ≠ θ and hardshrink (z for |z| > λ, else 0) jumps by ±λ at ±λ: both
+declare those jumps (``Definition.declared_jumps``), so ``symdl check`` reports
+them as the function's own, while a jump anywhere else still fails.
 """
 
 from __future__ import annotations
@@ -62,6 +62,21 @@ def softshrink(lambd: sp.Symbol) -> Definition:
     )
 
 
+@register("hardshrink", "activation", _LAMBD)
+def hardshrink(lambd: sp.Symbol) -> Definition:
+    """g(z) = z for |z| > λ, else 0 (jumps by ±λ at ±λ); g' = 1 for |z| > λ, else 0 (g'(±λ) = 0)."""
+    outside = sp.Piecewise((1, sp.Abs(z) > lambd), (0, True))
+    return Definition(
+        expr=sp.Piecewise((z, sp.Abs(z) > lambd), (0, True)),
+        inputs=(z,),
+        textbook=outside,
+        stable_derivative=outside,
+        pytorch_kinks={lambd: sp.Integer(0), -lambd: sp.Integer(0)},
+        declared_jumps=(lambd, -lambd),
+        notes="Discontinuous by definition: the value jumps from 0 to ±λ at ±λ (PyTorch's hardshrink, Keras' hard_shrink).",
+    )
+
+
 @register("tanhshrink", "activation")
 def tanhshrink() -> Definition:
     """g(z) = z − tanh z; g' = tanh² z."""
@@ -89,6 +104,7 @@ def threshold(threshold: sp.Symbol, value: sp.Symbol) -> Definition:
         textbook=above,
         stable_derivative=above,
         pytorch_kinks={threshold: sp.Integer(0)},
+        declared_jumps=(threshold,),
     )
 
 

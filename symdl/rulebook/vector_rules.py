@@ -25,7 +25,7 @@ from .vector_rule import (
     q,
 )
 
-__all__ = ["maxout", "rbf", "softmax", "softmax_cross_entropy", "softmin"]
+__all__ = ["log_softmax", "maxout", "rbf", "softmax", "softmax_cross_entropy", "softmin"]
 
 # --- the rules -------------------------------------------------------------
 
@@ -84,6 +84,27 @@ def softmin() -> VectorDefinition:
         vjps={z: -s_k_stable * (v[k] - sp.Sum(v[q] * s_q_stable, (q, 0, n - 1)))},
         vjp_slots={z: {k: -1, j: -1, q: -1}},
         textbook_jacobian={z: -_softmin(z, i) * (sp.KroneckerDelta(i, fresh_index(k)) - _softmin(z, fresh_index(k)))},
+        concrete_sizes=_SIZES_N[:3],
+        symbolic_proof=True,
+    )
+
+
+@register_vector("log_softmax", "activation")
+def log_softmax() -> VectorDefinition:
+    """ℓ_i = z_i − log Σ_j e^{z_j}; ∂ℓ_i/∂z_k = δ_ik − s_k (s = softmax z), VJP v − s Σ_q v_q."""
+    log_s_i = Centered(z[i], i, n) - LogSumExp(Centered(z[j], j, n), j, n)
+    s_k = sp.exp(log_s_i.subs(i, k))
+    return VectorDefinition(
+        forward=z[i] - sp.log(sp.Sum(sp.exp(z[j]), (j, 0, n - 1))),
+        output=(i,),
+        output_sizes=(n,),
+        inputs=(VectorInput(z, (k,), (n,)),),
+        slots={i: -1, j: -1},
+        # (z_i − max z) − log Σ_j e^{z_j − max z}: no overflow, and no cancellation of z_i against a large log-sum.
+        stable_forward=log_s_i,
+        vjps={z: v[k] - s_k * sp.Sum(v[q], (q, 0, n - 1))},
+        vjp_slots={z: {k: -1, j: -1, q: -1}},
+        textbook_jacobian={z: sp.KroneckerDelta(i, fresh_index(k)) - _softmax(z, fresh_index(k))},
         concrete_sizes=_SIZES_N[:3],
         symbolic_proof=True,
     )

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..budget import check_size
+
 __all__ = ["diff_away_from_jumps", "fresh_index"]
 
 
-def diff_away_from_jumps(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
+def diff_away_from_jumps(expr: sp.Expr, var: sp.Symbol, of: str | None = None) -> sp.Expr:
     """d expr / d var, with DiracDelta (the derivative of sign or Heaviside) as 0.
 
-    It is 0 away from the jump, and the value at a jump is the kink convention's business.
+    It is 0 away from the jump, and the value at a jump is the kink convention's business. A derivative of more
+    than :data:`symdl.budget.MAX_NODES` nodes is :class:`symdl.budget.ExpressionTooLarge` ("the derivative of
+    ``of`` by var …").
     """
-    return sp.diff(expr, var).replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
+    derived = sp.diff(expr, var)
+    check_size(derived, f"the derivative of {of or 'the expression'} by {var}")
+    return derived.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
 
 
 def fresh_index(index: sp.Symbol) -> sp.Symbol:

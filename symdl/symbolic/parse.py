@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
+from ..budget import check_size, shown
 from .formula_builder import FormulaBuilder
 from .grammar import (
     _CONSTANTS,
@@ -101,6 +102,8 @@ def parse(
     Raises:
         FormulaError: For anything outside the grammar or beyond a limit; the
             message is one line saying what is wrong and what is accepted.
+        symdl.budget.ExpressionTooLarge: The parsed expression has more than
+            :data:`symdl.budget.MAX_NODES` nodes.
     """
     names = _declare(symbols, params)
     source, origin = _prepare(text)
@@ -108,7 +111,7 @@ def parse(
     builder = FormulaBuilder(text, source, origin, names)
     builder.check_tree(tree.body)
     builder.check_constants(tree.body)
-    return builder.value(tree.body)
+    return check_size(builder.value(tree.body), f"the formula {shown(text)}")
 
 
 def _declare(symbols: Sequence[str], params: Mapping[str, float | int | None] | Sequence[str]) -> dict[str, sp.Expr]:

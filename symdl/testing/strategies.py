@@ -153,10 +153,29 @@ def network_specs(
 
 @st.composite
 def batches(
-    draw: st.DrawFn, layers: Sequence[int], max_batch: int = 8, dtype: type | np.dtype = np.float64
+    draw: st.DrawFn, layers: Sequence[int], max_batch: int = 8, dtype: type | np.dtype = np.float64,
+    loss: object = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(X, Y) with X of shape (batch, layers[0]) and Y of shape (batch, layers[-1]), bounded finite floats."""
+    """(X, Y) with X of shape (batch, layers[0]) and Y of shape (batch, layers[-1]), bounded finite floats.
+
+    With ``loss`` (a loss rule or its name), Y lies in the loss's target domain
+    (:func:`symdl.network.rule_forms.target_domain`): binary cross-entropy's y in [0, 1], softmax cross-entropy's
+    probability rows (non-negative, summing to 1).
+    """
     batch = draw(st.integers(1, max_batch))
     X = draw(float_arrays(dtype, (batch, layers[0]), low=-3.0, high=3.0))
-    Y = draw(float_arrays(dtype, (batch, layers[-1]), low=-3.0, high=3.0))
+    domain = None
+    if loss is not None:
+        from ..network.rule_forms import target_domain
+        from ..rulebook.registry import rule
+
+        domain = target_domain(rule(loss) if isinstance(loss, str) else loss)
+    if domain is None:
+        return X, draw(float_arrays(dtype, (batch, layers[-1]), low=-3.0, high=3.0))
+    low = -3.0 if domain.low is None else domain.low
+    high = 3.0 if domain.high is None else domain.high
+    Y = draw(float_arrays(dtype, (batch, layers[-1]), low=low, high=1.0 if domain.simplex else high))
+    if domain.simplex:
+        Y[Y.sum(axis=1) == 0, 0] = 1  # a row of zeros becomes one-hot
+        Y = (Y / Y.sum(axis=1, keepdims=True)).astype(dtype)
     return X, Y

@@ -4,8 +4,12 @@ The loop is bookkeeping only: the loss, the gradient, the optimizer update and
 the metrics' arithmetic are the model's and the metrics' printed code. A model
 is anything with ``train_step(params, X, Y, state[, seed])`` (in place,
 returning the loss before the step; or functional, returning
-``(loss, params, state)``), ``forward(params, X)`` and ``loss(params, X, Y)``:
-a :class:`symdl.CompiledNetwork` built with an optimizer, a generated module.
+``(loss, params, state)``), ``forward(params, X)`` and, for ``evaluate`` and the
+validation loss, ``inference_loss(params, X, Y)`` (the loss in inference mode:
+dropout and noise off, batch norm with its running statistics, as Keras'
+``evaluate``): a :class:`symdl.CompiledNetwork` built with an optimizer, a
+:class:`symdl.graph.CompiledGraph` with one input and one target, a generated
+module.
 """
 
 from __future__ import annotations
@@ -112,20 +116,43 @@ def _logs(loss: _LossTracker, metrics: Sequence[Any]) -> dict[str, float]:
     return {"loss": loss.result(), **{metric_name(m): float(m.result()) for m in metrics}}
 
 
+def _check_model(model: Any, what: str, evaluating: bool) -> None:
+    """One X and one Y (a graph with several inputs or targets is refused), and ``inference_loss`` where it is needed."""
+    inputs, targets = getattr(model, "input_widths", None), getattr(model, "target_widths", None)
+    if (inputs is not None and len(inputs) != 1) or (targets is not None and len(targets) != 1):
+        raise ValueError(f"{what}: this model takes {len(inputs or ())} input and {len(targets or ())} target arrays; "
+                         "fit and evaluate take one X and one Y (call its train_step and inference_loss directly)")
+    if evaluating and not callable(getattr(model, "inference_loss", None)):
+        raise ValueError(f"{what}: the model has no inference_loss(params, X, Y), the loss in inference mode that "
+                         "evaluate reports; compile the network or regenerate the module with this symdl")
+
+
+def _check_targets(model: Any, Y: np.ndarray, name: str) -> None:
+    """The model's own check of the targets against its loss's domain (``check_targets``), on all rows at once:
+    a bad row is named by its index in the data, before any step changed params."""
+    check = getattr(model, "check_targets", None)
+    if callable(check):
+        check(Y, name)
+
+
 def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Sequence[Any] = (),
              batch_size: int = 1024) -> dict[str, float]:
     """``{"loss": C, <metric>: value, …}`` on (X, Y) in batches: the loss weighted by batch size, metrics streamed.
 
-    The metrics are reset first and read from ``forward`` (inference mode).
+    Inference mode, as Keras' ``evaluate``: the loss is ``inference_loss``
+    (dropout and noise off, batch norm with its running statistics), the
+    metrics are reset first and read from ``forward``.
     """
+    _check_model(model, "evaluate", True)
     X, Y = check_data(X, Y)
     batch_size = check_positive("batch_size", batch_size)
+    _check_targets(model, Y, "Y")
     for m in metrics:
         m.reset_state()
     tracker = _LossTracker()
     for rows in batch_slices(X.shape[0], batch_size, None):
         xb, yb = X[rows], Y[rows]
-        tracker.add(float(model.loss(params, xb, yb)), xb.shape[0])
+        tracker.add(float(model.inference_loss(params, xb, yb)), xb.shape[0])
         if metrics:
             pred = model.forward(params, xb)
             for m in metrics:
@@ -160,15 +187,18 @@ def fit(
     state (default ``model.init_state(params)``). The logged loss is the mean of
     the batches' losses before their steps, weighted by batch size (Keras'); the
     metrics stream over the batches' predictions by ``forward`` before each
-    step; ``validation=(Xv, Yv)`` adds ``val_loss`` and ``val_<metric>``. Same
-    seed, same data → bit-identical history, params and state.
+    step; ``validation=(Xv, Yv)`` adds ``val_loss`` and ``val_<metric>`` in
+    inference mode (:func:`evaluate`). Same seed, same data → bit-identical
+    history, params and state.
     """
+    _check_model(model, "fit", validation is not None)
     X, Y = check_data(X, Y)
     epochs = check_positive("epochs", epochs)
     initial_epoch = check_positive("initial_epoch", initial_epoch, 0)
     if initial_epoch >= epochs:
         raise ValueError(f"initial_epoch: {initial_epoch} leaves no epoch to run (epochs={epochs})")
     batch_size = check_positive("batch_size", batch_size)
+    _check_targets(model, Y, "Y")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     if not isinstance(shuffle, bool):
@@ -177,6 +207,7 @@ def fit(
         if not isinstance(validation, tuple) or len(validation) != 2:
             raise ValueError("validation: expected a pair (X_val, Y_val)")
         validation = check_data(*validation, what="X_val, Y_val")
+        _check_targets(model, validation[1], "Y_val")
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {early_stopping!r}")
     hooks = [*callbacks, *([early_stopping] if early_stopping is not None else [])]

@@ -84,7 +84,11 @@ MUTANTS: tuple[tuple[str, Callable[[BackpropEquations], BackpropEquations]], ...
 
 
 def draw_batch(net: CompiledNetwork, seed: int) -> tuple[dict, np.ndarray, np.ndarray]:
-    """(params, X, Y) for ``net`` from ``seed``: its initial weights, biases N(0, 0.5²), X ~ N(0, 1) and Y ~ U(0, 1), 7 rows."""
+    """(params, X, Y) for ``net`` from ``seed``: its initial weights, biases N(0, 0.5²), X ~ N(0, 1) and Y ~ U(0, 1), 7 rows.
+
+    Y lies in every loss's target domain: U(0, 1) for binary cross-entropy, each row divided by its sum (class
+    probabilities) for softmax cross-entropy.
+    """
     rng = np.random.default_rng(seed)
     params = net.init(seed)
     for key in params:
@@ -93,6 +97,8 @@ def draw_batch(net: CompiledNetwork, seed: int) -> tuple[dict, np.ndarray, np.nd
     layers = net.network.layers
     X = rng.standard_normal((7, layers[0]))
     Y = rng.uniform(0, 1, (7, layers[-1]))
+    if net.target_domain is not None and net.target_domain.simplex:
+        Y /= Y.sum(axis=1, keepdims=True)
     return params, X, Y
 
 

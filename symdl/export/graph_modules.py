@@ -1,0 +1,280 @@
+"""A graph model (:class:`symdl.graph.Model`) as a standalone numpy, JAX or PyTorch module: its generalised backprop printed.
+
+:func:`graph_module_source` prints the equations ``model.compile()`` runs
+(:func:`symdl.graph.printing.print_graph`) with the backend's printer, so every
+formula comes from the same SymPy expressions and the gradient is the derived
+one, not the library's autodiff. The module imports only its array library and
+the standard library (never sympy or symdl) and defines
+
+* ``init_params(seed)`` — each weight from its layer's scheme (the limit or
+  standard deviation evaluated here from the scheme's SymPy expression), the
+  rest constant; numpy draws the numbers of ``CompiledGraph.init(seed)``;
+* ``forward(params, *inputs)`` — inference mode (no noise, no dropout);
+* ``loss``, ``loss_and_grad`` and ``train_step(params, *inputs, *targets, lr | state…[, seed=0])``
+  in training mode, masks drawn from ``seed`` (numpy: the masks of the compiled
+  graph; JAX ``jax.random.PRNGKey(seed)``, torch ``torch.Generator``: the same
+  laws, other numbers); each constraint applied after the step;
+* ``masks(seed, batch)`` (a graph with noise or dropout) and ``init_state(params)`` (with an optimizer).
+
+Spellings as in :mod:`symdl.export.network_modules`: JAX entry points are
+jitted with the checks outside (``<name>_unchecked``: the jitted body alone),
+``train_step`` stores the new arrays in ``params`` (with an optimizer it returns
+``(loss, new params, new state)``); StopGradient prints as
+``jax.lax.stop_gradient`` / ``.detach()``, so JAX's and torch's own autodiff of
+the printed code agree with the printed gradient. An expression the backend's
+printer does not know (a future node type) is refused with one ValueError line.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import numpy as np
+import sympy as sp
+
+from ..backends import Backend, get_backend
+from ..backprop.equations import Elementwise, VectorRuleCall
+from ..codegen.index_kernels import as_array, place
+from ..codegen.kernel import as_float_array
+from ..codegen.module_text import (
+    function_source,
+    helper_source,
+    module_docstring,
+    module_source,
+    renamed_kernel,
+)
+from ..graph.blocks import ArrayNode, Stopped
+from ..graph.forms import LibraryForms
+from ..graph.printing import print_graph, vector_kernels
+from ..layers.init_schemes import get_scheme, parameter_kernel
+from ..network.checks import (
+    LR_RANGE,
+    check_batch,
+    check_hyperparameter,
+    check_learning_rate,
+    check_params,
+    check_state,
+    params_error,
+)
+from ..version import __version__
+from .network_modules import _kernels
+
+if TYPE_CHECKING:
+    from ..graph.model import Model
+    from ..optim.base import Optimizer
+
+__all__ = ["graph_module_source"]
+
+_ENTRIES = ("forward", "loss", "inference_loss", "loss_and_grad", "train_step")
+_KNOWN = (sp.MatrixSymbol, sp.MatMul, sp.MatAdd, sp.HadamardProduct, sp.Transpose, Elementwise, VectorRuleCall)
+
+
+def _refuse_unknown(equations: list[sp.Eq], backend: Backend) -> None:
+    """One ValueError line for the first matrix expression the backend's printer does not know (never misprint it)."""
+    for eq in equations:
+        for node in sp.preorder_traversal(eq.rhs):
+            if not isinstance(node, sp.MatrixExpr) or isinstance(node, _KNOWN) or isinstance(node, Stopped):
+                continue
+            if isinstance(node, ArrayNode) and backend.module in node.modules:
+                continue
+            raise ValueError(f"graph_module_source: the graph's equations hold a {type(node).__name__} node, which has no "
+                             f"{backend.title} spelling (known: matrix products and sums, element-wise rules, vector rules, "
+                             "stacking and slicing); the model cannot be exported to this backend")
+
+
+def _numpy_checks(optimizer: bool) -> list[str]:
+    """The numpy module's checks: the text CompiledGraph runs (symdl.network.checks)."""
+    blocks = [
+        helper_source(params_error, {"params_error": "_params_error"}),
+        helper_source(check_params, {"check_params": "_check_params_arrays", "params_error": "_params_error"}),
+        helper_source(check_batch, {"check_batch": "_check_batch"}),
+        function_source("_check_params", "params", "The parameter arrays in the order of _SPECS; ValueError if wrong.",
+                        ["return _check_params_arrays(_SPECS, _dtype, params)"]),
+        function_source("_batch", "value, name, width", "value as a finite (batch, width) array of _dtype, else a ValueError.",
+                        ["return _check_batch(value, name, width, _dtype)"]),
+    ]
+    if optimizer:
+        blocks += [
+            helper_source(check_state, {"check_state": "_check_state_dict"}),
+            helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper"}),
+            function_source("_check_state", "state", "The optimizer state: ValueError naming what is wrong.",
+                            ["_check_state_dict(*_STATE, _dtype, state)"]),
+        ]
+    return blocks
+
+
+def _numpy_kernels(kernels: dict[str, tuple[str, str]]) -> list[str]:
+    """The vector-rule kernels as CompiledGraph runs them, with their helpers."""
+    from ..rulebook.registry import rule
+
+    if not kernels:
+        return []
+    blocks = [
+        helper_source(as_float_array, {"as_float_array": "_as_float_value"}),
+        helper_source(as_array, {"as_array": "_as_float", "as_float_array": "_as_float_value"}),
+        helper_source(place, {"place": "_place"}),
+    ]
+    for name in sorted(kernels):
+        rule_name, role = kernels[name]
+        kernel = rule(rule_name).numeric() if role == "value" else rule(rule_name).numeric_derivative()
+        blocks.append(renamed_kernel(kernel.source, kernel.name, name))
+    return blocks
+
+
+def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
+    """``init_params(seed)``: weights from their schemes (a or s evaluated from the SymPy expression), the rest constant."""
+    if backend.init_spelling is None or backend.init_normal is None:
+        raise NotImplementedError(f"backend {backend.name!r} does not provide init_spelling and init_normal")
+    setup, uniform, constant, generator = backend.init_spelling
+    limit = backend.seed_limit
+    bound = "seed < 0" if limit is None else f"not 0 <= seed < {limit}"
+    accepted = "a non-negative integer" if limit is None else f"an integer from 0 to {limit} - 1"
+    lines = [f"if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or {bound}:",
+             f"    raise ValueError(f'seed: expected {accepted}, got {{seed!r}}')", *setup, "params = {}"]
+    found = {}
+    for layer in model.layers:
+        for p in layer.parameters():
+            found[f"{p.stem}{model.parameter_index(layer)}"] = p
+    for index, key in enumerate(names):
+        p = found[key]
+        if isinstance(p.init, str):
+            scheme = get_scheme(p.init)
+            n_out, n_in = p.shape
+            value = float(parameter_kernel(scheme)(n_in, n_out))
+            lines.append(f"# {p.init}: {scheme.parameter_name} = {scheme.parameter} = {value!r} at n_in = {n_in}, n_out = {n_out}")
+            template = uniform if scheme.family == "uniform" else backend.init_normal
+            lines.append(f"params[{key!r}] = " + template.format(index=index, shape=p.shape, width=2 * value, limit=value, std=value))
+        else:
+            lines.append(f"params[{key!r}] = " + constant.format(shape=p.shape, value=float(p.init)))
+    lines.append("return params")
+    doc = f"Initial parameters: each weight from its layer's scheme, drawn in order from {generator.split(';')[0].split(' (')[0]}; the rest constant."
+    return function_source("init_params", "seed=0", doc, lines)
+
+
+def _masks_blocks(masks: dict, backend: Backend) -> list[str]:
+    specs = tuple((symbol.shape[0], mask.draw, mask.value) for symbol, mask in masks.values())
+    args, body = backend.graph_masks(specs)
+    names = tuple(masks)
+    draw = ("_masks(jax.random.PRNGKey(_check_seed(seed)), batch)" if backend.functional else "_masks(seed, batch)")
+    return [
+        function_source("_masks", args, "The noise and dropout arrays of one training call, in the order of _MASKS.", body),
+        function_source("masks", "seed, batch", "The noise and dropout arrays a training call with seed uses on batch rows, by name.", [
+            "if isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1:",
+            "    raise ValueError(f'batch: expected a positive integer, got {batch!r}')",
+            f"return dict(zip(_MASKS, {draw}))",
+        ]),
+        f"_MASKS = {names!r}\n",
+    ]
+
+
+def _entry_points(source: str, backend: Backend) -> tuple[str, list[tuple[str, str, str, bool]]]:
+    """The printed functions in the backend's entry spelling, and each entry's (name, arguments, data arrays, seeded)."""
+    entries = []
+    for name in _ENTRIES:
+        match = re.search(rf"^def {name}\((.*)\):$", source, re.MULTILINE)
+        if match is None:
+            raise ValueError(f"printed graph has no {name}")
+        args = match.group(1)
+        entries.append((name, args, "", "seed=0" in args))
+        source = source[:match.start()] + backend.entry_point(name) + source[match.start() + len(f"def {name}("):]
+    return source, entries
+
+
+def _state_specs(optimizer: object, names: tuple[str, ...], shapes: dict) -> tuple:
+    counters = tuple(s.name for s in optimizer.global_slots if s.symbol.is_integer)  # type: ignore[attr-defined]
+    scalars = tuple(s.name for s in optimizer.global_slots if not s.symbol.is_integer)  # type: ignore[attr-defined]
+    slots = tuple((f"{s.name}_{p}", shapes[p]) for p in names for s in optimizer.parameter_slots)  # type: ignore[attr-defined]
+    return counters, scalars, slots
+
+
+def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: str | np.dtype | type = "float64",
+                        optimizer: str | Optimizer | None = None) -> str:
+    """Source of a module for the graph ``model`` in ``dtype``: numpy (``"numpy"``), JAX (``"jax"``) or PyTorch (``"torch"``).
+
+    ``optimizer`` (a name or a :class:`symdl.optim.Optimizer`) as in
+    ``model.compile(dtype, optimizer)``: then ``init_state(params)`` and
+    ``train_step(params, *inputs, *targets, state[, hyperparameters])``. The
+    functions take the compiled graph's arguments and give its numbers (see the
+    module docstring for each backend's conventions). Same input → byte-identical text.
+    """
+    from ..graph.model import Model
+
+    if not isinstance(model, Model):
+        raise TypeError(f"graph_module_source: expected a symdl.graph.Model, got {type(model).__name__}")
+    backend = get_backend(backend)
+    compiled = model.compile(dtype, optimizer)
+    dtype, optimizer = compiled.dtype, compiled.optimizer
+    train = compiled.equations
+    inference = model.equations(training=False, forms=LibraryForms(output_form=True))
+    _refuse_unknown([*train.forward, *inference.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)], backend)
+    try:
+        printed = print_graph(train, inference, optimizer, backend=backend)
+    except ValueError as error:
+        raise ValueError(f"graph_module_source: {error}".splitlines()[0]) from None
+    names = compiled.param_names
+    shapes = {k: compiled.param_shapes[k] for k in names}
+    inputs = tuple((train.names[x], x.shape[0]) for x in train.inputs)
+    targets = tuple((train.names[y], y.shape[0]) for y in train.targets)
+    has_opt = optimizer is not None
+    head = [
+        *backend.module_prelude(dtype),
+        backend.dtype_line(dtype),
+        f"_t = functools.partial({backend.constant()}, dtype=_dtype)",
+        f"_SPECS = {tuple(shapes.items())!r}",
+        "_KEYS = {name for name, _ in _SPECS}",
+        f"_INPUTS = {inputs!r}",
+        f"_TARGETS = {targets!r}",
+        f"_LR_RANGE = {LR_RANGE!r}",
+        *([f"_STATE = {_state_specs(optimizer, names, shapes)!r}"] if has_opt else []),
+    ]
+    kernels = vector_kernels(train, inference)
+    source, entries = _entry_points(printed, backend)
+    data_names = ", ".join(n for n, _ in (*inputs, *targets))
+    entries = [(n, a, ", ".join(x for x, _ in inputs) if n == "forward" else data_names, s) for n, a, _, s in entries]
+    blocks = [
+        "\n".join(head) + "\n",
+        helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
+        *(_numpy_checks(has_opt) if backend.name == "numpy" else []),
+        *backend.graph_runtime(has_opt),
+        *(_masks_blocks(dict(train.masks), backend) if train.masks else []),
+        _init_block(model, names, backend),
+        *(_numpy_kernels(kernels) if backend.name == "numpy" else _kernels(kernels, backend)),
+        source,
+    ]
+    wrappers = backend.graph_entry_wrappers(entries)
+    if wrappers is not None:
+        blocks.append(wrappers)
+    public = ["init_params", *_ENTRIES, *(["init_state"] if has_opt else []), *(["masks"] if train.masks else [])]
+    if backend.functional:
+        public += [f"{n}_unchecked" for n in _ENTRIES]
+    sections = [
+        ("Spec", [f"{model!r}.compile({dtype.name!r}{', optimizer=' + repr(optimizer) if has_opt else ''})",
+                  f"Functions: {', '.join(public)}."]),
+        ("Conventions", _conventions(backend, shapes, inputs, targets, entries, has_opt, bool(train.masks))),
+        ("Equations (LaTeX)", [f"{label}: {text}" for label, text in train.latex()]),
+    ]
+    title = f"{backend.title} code for a graph model: generated by symdl {__version__} from SymPy expressions. Do not edit: regenerate."
+    imports = ["import functools", "import numbers", "from collections.abc import Mapping, MutableMapping", *backend.imports]
+    if has_opt and not backend.functional:  # the step's scalars (symdl.codegen.optimizer.ScalarPrinter)
+        imports.append("import math")
+    return module_source(module_docstring(title, sections), imports, public, blocks)
+
+
+def _conventions(backend: Backend, shapes: dict, inputs: tuple, targets: tuple, entries: list, optimizer: bool, masks: bool) -> list[str]:
+    step = next(a for n, a, _, _ in entries if n == "train_step")
+    if backend.functional:
+        change = ("returns (the loss before it, new params, new state): JAX arrays are immutable." if optimizer
+                  else "stores the new arrays in the dict params (JAX arrays are immutable); returns the loss before it.")
+    else:
+        change = f"updates the {backend.noun} of params{' and the dict state' if optimizer else ''} in place; returns the loss before it."
+    return [
+        f"params: dict of {backend.noun} " + (", ".join(f"{n} {s}" for n, s in shapes.items()) or "(none: an empty dict)") + ".",
+        "inputs: " + ", ".join(f"{n} (batch, {w})" for n, w in inputs) + "; targets: "
+        + (", ".join(f"{n} (batch, {w})" for n, w in targets) or "none") + "; a layer's W v is V @ W.T row by row.",
+        "loss: each loss term's weight times its per-sample sum, averaged over the batch, plus the penalties.",
+        f"train_step({step}): one step, then each constraint's projection (projected gradient descent); {change}",
+        "forward is inference mode (no noise, no dropout); loss, loss_and_grad and train_step train"
+        + (" (noise and dropout drawn from seed)." if masks else "."),
+        "Gradients are the generalised backprop as derived by symdl and printed here, not the library's autodiff.",
+    ]
