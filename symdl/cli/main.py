@@ -62,7 +62,15 @@ def _codegen(args: argparse.Namespace) -> int:
     return cmd_codegen(args)
 
 
+#: SymPy's cache size for ``symdl verify`` (SymPy's default, 1000 entries, is read at import): its proofs and
+#: kernels rebuild the same Min/Max nodes, whose construction compares their arguments, far more often than 1000
+#: entries keep (gelu's row: 3.7 → 2.5 s of CPU, docs/performance.md). A SYMPY_CACHE_SIZE the user set wins.
+VERIFY_SYMPY_CACHE_SIZE = "20000"
+
+
 def _verify(args: argparse.Namespace) -> int:
+    if "sympy" not in sys.modules:  # too late once SymPy is imported (symdl.cli.main called from Python)
+        os.environ.setdefault("SYMPY_CACHE_SIZE", VERIFY_SYMPY_CACHE_SIZE)
     from .verify import cmd_verify
 
     return cmd_verify(args)

@@ -18,6 +18,7 @@ and return an array of the broadcast input shape even for constant results.
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from ..numbers import format_number
 from ..symbolic.branches import guard_branches
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stable_primitives
+from ..symbolic.shared_replace import replace_shared
 from ..symbolic.special import erf_form, erfc_form, expand_erf, x_minus_tanh_form
 
 __all__ = ["Kernel", "KernelPrinter", "SymdlNumpyPrinter", "compile_kernel", "printable"]
@@ -263,10 +265,11 @@ def printable(expr: sp.Expr, name: str, differentiable: bool = False, *, guard: 
     # Before the named functions' forms (safe by construction): only the user's branches get guards.
     if guard:
         expr = guard_branches(expr, differentiable)
-    expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: getattr(type(e), form)(*e.args))
+    expr = replace_shared(expr, lambda e: isinstance(e, NamedFunction), lambda e: getattr(type(e), form)(*e.args))
     expr = use_expm1_log1p(expr)
     # Constants such as log(2) become literals: Python floats keep the input dtype, numpy calls would not.
-    expr = expr.replace(
+    expr = replace_shared(
+        expr,
         lambda e: e.is_number and not e.is_Atom and not e.is_Rational and e.is_real,
         lambda e: e.evalf(17),
     )
@@ -327,12 +330,27 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     free = expr.free_symbols - set(args)
     if free:
         raise ValueError(f"{name}: symbols {sorted(map(str, free))} have no value; give them as parameters")
+    source, largest, listing = _kernel_source(expr, tuple(args), name, reduce_sum)
+    namespace: dict[str, object] = {"numpy": np, "_as_float": as_float_array, "_finish": finish}
+    # Generated code only: the source is printed from a SymPy tree with identifier-checked names.
+    exec(compile(source, f"<symdl kernel {name}>", "exec"), namespace)  # noqa: S102
+    return Kernel(name=name, source=source, function=namespace[name], largest=largest, listing=listing)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=256)
+def _kernel_source(expr: sp.Expr, args: tuple[sp.Symbol, ...], name: str, reduce_sum: bool) -> tuple[str, float, str]:
+    """(source, largest |constant|, listing) of :func:`compile_kernel`'s kernel: the symbolic work, done once per distinct call.
+
+    SymPy expressions compare (and hash) by structure, symbol assumptions and
+    float precision included, so equal keys print the same source; ``symdl
+    verify`` compiles the same derivative for several checks.
+    """
     taken: set[str] = {"numpy", "_t", "_as_float", "_finish"}
     names = [_python_name(s, i, taken) for i, s in enumerate(args)]
     renamed = expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)})
     # erf/erfc as their numpy pieces before CSE (|x|, the clamps and erfc|x| computed once), and before
     # printable turns Φ's exact 1/√2 into a float (erfc_form splits e^{−x²/2} exactly only for a rational square).
-    stable = guard_branches(renamed).replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
+    stable = replace_shared(guard_branches(renamed), lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
     renamed = printable(expand_erf(stable), name, guard=False)
     intermediates, (body,) = sp.cse(renamed, symbols=sp.numbered_symbols("_c"), optimizations="basic")
     printer = KernelPrinter()
@@ -357,8 +375,4 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     lines.append(f"    return {scale}_finish({printer.doprint(body)}, _shape, _dtype, {reduce_sum}, ({inputs}))")
     lines = _bind_scalar_type(lines, len(names) + 3)
     source = "\n".join(lines) + "\n"
-    namespace: dict[str, object] = {"numpy": np, "_as_float": as_float_array, "_finish": finish}
-    # Generated code only: the source is printed from a SymPy tree with identifier-checked names.
-    exec(compile(source, f"<symdl kernel {name}>", "exec"), namespace)  # noqa: S102
-    largest = max((abs(float(n)) for n in renamed.atoms(sp.Number)), default=0.0)
-    return Kernel(name=name, source=source, function=namespace[name], largest=largest, listing=listing)  # type: ignore[arg-type]
+    return source, max((abs(float(n)) for n in renamed.atoms(sp.Number)), default=0.0), listing

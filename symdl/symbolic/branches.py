@@ -33,12 +33,15 @@ Piecewise((z, z > 0), (exp(Min(0, z)) - 1, True))
 
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import Boolean
 
 from .functions import NamedFunction
 from .proof import Proof, prove_zero
+from .shared_replace import replace_shared
 
 __all__ = ["GuardedInput", "branch_regions", "guard_branches", "prove_guarded"]
 
@@ -66,8 +69,12 @@ def _conjuncts(cond: sp.Basic) -> list[sp.Basic]:
     return [cond]
 
 
+@functools.lru_cache(maxsize=1024)
 def _interval(rel: sp.Basic) -> tuple[sp.Symbol, sp.Interval] | None:
-    """(x, I) when ``rel`` compares an expression linear in the one variable x with numbers, else None."""
+    """(x, I) when ``rel`` compares an expression linear in the one variable x with numbers, else None.
+
+    Remembered: solving the comparison (``as_set``) costs milliseconds, and kernels ask about the same few.
+    """
     if not isinstance(rel, Relational) or rel.rel_op in ("==", "!="):
         return None
     diff = rel.lhs - rel.rhs
@@ -160,7 +167,7 @@ def guard_branches(expr: sp.Expr, differentiable: bool = False) -> sp.Expr:
         raise TypeError(f"guard_branches: expected a SymPy expression, got {type(expr).__name__}")
     if not expr.has(sp.Piecewise):
         return expr
-    return expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: _guard_piecewise(e, differentiable))
+    return replace_shared(expr, lambda e: isinstance(e, sp.Piecewise), lambda e: _guard_piecewise(e, differentiable))
 
 
 def prove_guarded(expr: sp.Expr, differentiable: bool = False) -> dict[sp.Symbol, Proof]:

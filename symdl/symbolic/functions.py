@@ -54,6 +54,15 @@ class NamedFunction(sp.Function):
         """
         return cls.stable(x)
 
+    @classmethod
+    def reference(cls, x: sp.Expr) -> sp.Expr:
+        """The exact form a high-precision reference (mpmath) evaluates: the definition without its cancellation.
+
+        Equal to :meth:`definition` (proven by ``prove_named_function`` where it is a new form), so that few
+        digits suffice where the definition cancels. Default: :meth:`definition`.
+        """
+        return cls.definition(x)
+
     def _eval_rewrite_as_exp(self, x, **kwargs):
         return self.definition(x).rewrite(sp.exp)
 
@@ -182,6 +191,11 @@ class Phi(NamedFunction):
     @classmethod
     def stable(cls, x):
         return erfc(-x / sp.sqrt(2)) / 2
+
+    @classmethod
+    def reference(cls, x):
+        # The stable form, exact (mpmath's erfc): 1 + erf(x/√2) at x = −40 needs 350 digits to leave 0.
+        return cls.stable(x)
 
     @classmethod
     def eval(cls, x):  # SymPy's hook for automatic evaluation (Φ(0) = 1/2), not Python's eval

@@ -17,6 +17,7 @@ refused as undecided rather than truncated.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -374,7 +375,12 @@ def one_sided_values(
 
 
 def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
-    """A named function's claims: d/dx definition = fdiff, stable form = definition, and differentiable form = definition."""
+    """A named function's claims (proven once per process): fdiff = d/dx definition; stable, differentiable, reference = definition."""
+    return dict(_named_function_proofs(function))
+
+
+@functools.lru_cache(maxsize=64)
+def _named_function_proofs(function: type[NamedFunction]) -> tuple[tuple[str, Proof], ...]:
     x = sp.Symbol("x", real=True)
     definition = function.definition(x)
     proofs = {
@@ -386,4 +392,7 @@ def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
     if function.differentiable(x) != function.stable(x):
         label = f"{function.__name__}: differentiable form - definition"
         proofs[label] = prove_zero(function.differentiable(x) - definition, x)
-    return proofs
+    if function.reference(x) not in (definition, function.stable(x), function.differentiable(x)):
+        label = f"{function.__name__}: reference form - definition"
+        proofs[label] = prove_zero(function.reference(x) - definition, x)
+    return tuple(proofs.items())

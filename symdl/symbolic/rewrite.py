@@ -41,6 +41,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 
 from .functions import log_cosh, sigmoid, softplus
 from .proof import Proof, prove_zero
+from .shared_replace import replace_shared
 
 __all__ = [
     "REWRITES",
@@ -74,7 +75,7 @@ class Rewrite:
             out = self.match(e)
             return e if out is None else out
 
-        return expr.replace(lambda e: isinstance(e, self.node), replace)
+        return replace_shared(expr, lambda e: isinstance(e, self.node), replace)
 
 
 def _one_plus_exp(expr: sp.Expr) -> sp.Expr | None:

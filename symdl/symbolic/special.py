@@ -38,6 +38,8 @@ from collections.abc import Sequence
 import sympy as sp
 from sympy.codegen.cfunctions import expm1
 
+from .shared_replace import replace_shared
+
 __all__ = ["ERFC_CUTOFF", "erfc", "erf_form", "erfc_form", "erfc_positive", "expand_erf", "x_minus_tanh", "x_minus_tanh_form"]
 
 class erfc(sp.erfc):  # noqa: N801  (printers and mpmath dispatch on the name erfc)
@@ -190,8 +192,8 @@ def expand_erf(expr: sp.Expr) -> sp.Expr:
         near, near_value, far = erfc_form(x)
         return sp.Piecewise((near_value, near), (far, x > 0), (2 - far, True))
 
-    expr = expr.replace(lambda e: isinstance(e, sp.erf), lambda e: erf_form(e.args[0]))
-    return expr.replace(lambda e: isinstance(e, sp.erfc), lambda e: erfc_piecewise(e.args[0]))
+    expr = replace_shared(expr, lambda e: isinstance(e, sp.erf), lambda e: erf_form(e.args[0]))
+    return replace_shared(expr, lambda e: isinstance(e, sp.erfc), lambda e: erfc_piecewise(e.args[0]))
 
 
 # (x − tanh x)/x³ = Σ cₖ x²ᵏ, the Taylor coefficients (from the Bernoulli numbers), 17 terms: the series

@@ -17,7 +17,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import elementary
+from ..symbolic.shared_replace import replace_shared
 from .gradcheck import (
     TOLERANCES,
     GradCheckReport,
@@ -108,9 +110,11 @@ def mpmath_reference(
     log(1 + e⁻⁵⁰⁰) is 7.1e-218 and not the 0 that every precision below 218
     digits gives. Points outside ``where`` (a boolean mask,
     default all) are not evaluated and are NaN; so is a point where the
-    expression is not real (log of a negative number).
+    expression is not real (log of a negative number). Named functions are
+    evaluated in their :meth:`~symdl.symbolic.functions.NamedFunction.reference` form.
     """
-    func = sp.lambdify(list(symbols), elementary(expr), modules="mpmath")
+    exact = replace_shared(expr, lambda e: isinstance(e, NamedFunction), lambda e: type(e).reference(*e.args))
+    func = sp.lambdify(list(symbols), elementary(exact), modules="mpmath")
     arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in values])
     out = np.full(arrays[0].shape, np.nan, dtype=np.float64)
     mask = np.ones(out.shape, dtype=bool) if where is None else np.broadcast_to(np.asarray(where, dtype=bool), out.shape)

@@ -88,6 +88,8 @@ def fd_error(r: Rule, points: int = 200, seed: int = 0, forward: Callable[..., n
 
 def check_kinks(r: Rule) -> bool:
     """Each kink's value is a subgradient, and the generated derivative returns it there."""
+    if not r.kinks:
+        return True  # nothing to check: the derivative is not compiled
     derivative = r.numeric_derivative()
     for kink in r.kinks:
         others = dict(zip(r.inputs[1:], [sp.Rational(37, 100)] * len(r.inputs[1:])))
