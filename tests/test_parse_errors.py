@@ -67,6 +67,7 @@ def test_a_parser_that_gives_up_is_one_formula_line(monkeypatch, error):
 def test_the_largest_float_is_accepted_exactly():
     value = sys.float_info.max
     assert exact_number(value, "w") == sp.Rational(repr(value))
+    assert exact_number(int(value), "w") == int(value)  # the float's exact value: the bound itself
     assert parse("z * c", ["z"], {"c": value}) == sp.Rational(repr(value)) * sp.Symbol("z", real=True)
     with pytest.raises(ValueError, match="within the float64 range"):
         exact_number(2 * sp.Rational(repr(value)), "w")

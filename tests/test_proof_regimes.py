@@ -25,13 +25,14 @@ a = sp.Symbol("a", negative=True)
 
 
 def test_a_positive_parameter_is_checked_between_0_and_its_first_critical_value():
-    """max(x, 0, p − 2) = max(x, p − 2) for x < p + 3 holds for p ≥ 2 only: p in (0, 2) must be checked."""
-    claim = sp.Piecewise((sp.Max(x, 0, p - 2) - sp.Max(x, p - 2), x < p + 3), (0, True))
+    """max(x, 0, b) = max(x, b), b = p − 1/2, for x < p + 3 holds for p ≥ 1/2 only: (0, 1/2) must be checked."""
+    b = p - sp.Rational(1, 2)
+    claim = sp.Piecewise((sp.Max(x, 0, b) - sp.Max(x, b), x < p + 3), (0, True))
     proof = prove_zero(claim, x)
     assert not proof
     point = proof.counterexample
-    assert 0 < point[p] < 2 and claim.subs(point) != 0
-    assert prove_zero(claim.subs(p, 2 + p), x)  # the same claim for p > 2 holds
+    assert 0 < point[p] < sp.Rational(1, 2) and claim.subs(point) != 0
+    assert prove_zero(claim.subs(p, p + sp.Rational(1, 2)), x)  # the same claim for p > 1/2 holds
 
 
 def test_a_negative_parameter_is_never_sampled_positive():
@@ -39,6 +40,14 @@ def test_a_negative_parameter_is_never_sampled_positive():
     assert prove_zero(sp.Max(x, 1, sp.exp(a)) - sp.Max(x, 1), x)
     proof = prove_zero(sp.Max(x, 1, sp.exp(p)) - sp.Max(x, 1), x)
     assert not proof and proof.counterexample[p] > 0
+
+
+def test_a_negative_parameter_is_checked_between_its_last_critical_value_and_0():
+    """The mirror image: with b = −a − 1/2, the claim fails for −1/2 < a < 0 only."""
+    b = -a - sp.Rational(1, 2)
+    claim = sp.Piecewise((sp.Max(x, 0, b) - sp.Max(x, b), x < 3 - a), (0, True))
+    proof = prove_zero(claim, x)
+    assert not proof and -sp.Rational(1, 2) < proof.counterexample[a] < 0
 
 
 def test_a_counterexample_is_the_simplest_rational_in_the_failing_interval():
