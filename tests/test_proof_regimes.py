@@ -14,9 +14,11 @@ from symdl.symbolic.proof import (
     _nonzero_at,
     _rationals_inside,
     _signed,
+    breakpoints,
     one_sided_values,
     prove_named_function,
     prove_zero,
+    resolve_branches,
 )
 
 x = sp.Symbol("x", real=True)
@@ -197,3 +199,72 @@ def test_prove_named_function_states_and_checks_each_claim():
     }
     assert [bool(v) for v in prove_named_function(_WrongSquare).values()] == [False, True]
     assert [bool(v) for v in prove_named_function(_UnstableSquare).values()] == [True, False]
+
+
+c = sp.Symbol("c", real=True)
+
+
+def test_the_method_and_cases_say_how_a_proof_went():
+    assert prove_zero(sp.erfc(x) + sp.erf(x) - 1, x) == sp_proof(True, "simplify")
+    proof = prove_zero(sp.Abs(x) - sp.Max(x, -x), x)
+    assert (proof.holds, proof.method, proof.cases) == (True, "case analysis over intervals between 1 breakpoints", 3)
+    proof = prove_zero(sp.Abs(x - c) - sp.Max(x - c, c - x), x)
+    assert proof.method == "case analysis over intervals between 1 breakpoints in 2 parameter regimes"
+    assert proof.cases == 6
+    kink = sp.Piecewise((1, x <= 0), (0, True)) - sp.Piecewise((1, x < 0), (0, True))
+    proof = prove_zero(kink, x, exclude=[sp.Integer(0)])
+    assert proof.holds and proof.method.endswith(" (kinks 0 excluded)")
+
+
+def sp_proof(holds, method):
+    from symdl.symbolic.proof import Proof
+
+    return Proof(holds, method)
+
+
+def test_a_failure_names_the_interval_or_the_point_and_a_counterexample():
+    proof = prove_zero(sp.Piecewise((1, (x > 1) & (x < 2)), (0, True)), x)  # nonzero only between the breakpoints
+    assert not proof and proof.method.startswith("case analysis: nonzero on the interval around x = 1.5")
+    assert (proof.cases, proof.counterexample) == (2, {x: sp.Rational(3, 2)})
+    at_kink = sp.Piecewise((1, x <= 0), (0, True)) - sp.Piecewise((1, x < 0), (0, True))
+    proof = prove_zero(at_kink, x)
+    assert (proof.method, proof.cases, proof.counterexample) == ("case analysis: nonzero at x = 0", 3, {x: 0})
+    with_c = prove_zero(sp.Piecewise((1, (x > c) & (x < c + 1)), (0, True)), x)
+    assert " with {c: " in with_c.method and with_c.counterexample[x] - with_c.counterexample[c] == sp.Rational(1, 2)
+
+
+def test_an_excluded_kink_does_not_hide_a_later_breakpoint():
+    claim = (sp.Piecewise((1, x <= 0), (0, True)) - sp.Piecewise((1, x < 0), (0, True))
+             + sp.Piecewise((1, sp.Eq(x, 1)), (0, True)))
+    proof = prove_zero(claim, x, exclude=[sp.Integer(0)])
+    assert not proof and proof.counterexample == {x: 1}
+
+
+def test_a_smooth_failure_has_a_counterexample_and_a_tiny_value_is_not_zero():
+    proof = prove_zero(sp.log(x**2) - 2 * sp.log(x), x)  # false at x < 0 only (2πi)
+    assert proof == sp_proof(False, "simplify") and proof.counterexample[x] < 0
+    assert prove_zero(sp.log(p**2) - 2 * sp.log(p), x)  # true for p > 0: p is never sampled negative
+    assert not prove_zero(sp.exp(x**2) / 10**25, x)  # below the numeric threshold everywhere, still not 0
+    assert not prove_zero(sp.erfc(x) - sp.erf(x) - 1, x)
+
+
+def test_bad_arguments_are_refused_with_one_line():
+    with pytest.raises(TypeError, match=r"^prove_zero: expr must be a SymPy expression \(parse text with"):
+        prove_zero("x", x)
+    with pytest.raises(TypeError, match="^prove_zero: expr must be a SymPy expression"):
+        prove_zero(x < 1, x)
+    with pytest.raises(TypeError, match="^prove_zero: var must be a SymPy Symbol, got str$"):
+        prove_zero(x, "x")
+    with pytest.raises(sp.SympifyError):
+        prove_zero(sp.Abs(x - c) - sp.Max(x - c, c - x), x, params={c: "2"})  # params are never parsed
+
+
+def test_breakpoints_are_numbers_in_increasing_order_then_the_symbolic_ones():
+    assert breakpoints(sp.Abs(x - c) + sp.Abs(x - 3) + sp.Abs(x + 1), x) == [-1, 3, c]
+
+
+def test_a_branch_that_cannot_be_chosen_is_an_error():
+    with pytest.raises(ValueError, match=r"^cannot decide the condition (x > c|c < x) at \{x: 1\}$"):
+        resolve_branches(sp.Piecewise((1, x > c), (0, True)), {x: 1})
+    with pytest.raises(ValueError, match=r"^no branch of Piecewise\(\(1, x > 0\)\) holds at \{x: -1\}$"):
+        resolve_branches(sp.Piecewise((1, x > 0)), {x: -1})
