@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from symdl.symbolic.functions import NamedFunction
 from symdl.symbolic.proof import (
+    Undecidable,
     _confirmed,
     _generalised,
     _nonzero_at,
@@ -268,3 +269,16 @@ def test_a_branch_that_cannot_be_chosen_is_an_error():
         resolve_branches(sp.Piecewise((1, x > c), (0, True)), {x: 1})
     with pytest.raises(ValueError, match=r"^no branch of Piecewise\(\(1, x > 0\)\) holds at \{x: -1\}$"):
         resolve_branches(sp.Piecewise((1, x > 0)), {x: -1})
+
+
+def test_breakpoints_of_a_condition_on_a_sum_of_abs_take_every_sign_choice():
+    # |x − 1| + |x + 1| = 3 at ±3/2; the sign choice (+, −) has no root (−5 = 0) and is skipped, not refused.
+    claim = sp.Piecewise((1, sp.Abs(x - 1) + sp.Abs(x + 1) < 3), (0, True))
+    assert breakpoints(claim, x) == [sp.Rational(-3, 2), -1, 1, sp.Rational(3, 2)]
+
+
+def test_a_periodic_condition_is_undecided_with_the_reason():
+    with pytest.raises(Undecidable, match=r"^cannot list where sin\(x\) changes sign in x: SymPy's solveset gave a "
+                       r"Union, not finitely many points$"):
+        breakpoints(sp.Piecewise((1, sp.sin(x) > 0), (0, True)), x)
+    assert prove_zero(sp.Piecewise((1, sp.sin(x) > 0), (0, True)), x).method.startswith("undecided: cannot list")
