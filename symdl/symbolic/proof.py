@@ -135,14 +135,19 @@ def _parameter_regimes(
             edge = edge.subs(others)
             if edge.has(s):
                 critical |= {r for r in _real_roots(edge, s) if r.is_number}
+        # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and
+        # the end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
         values = sorted({sp.nsimplify(c) for c in critical}, key=float)
-        samples = [base[s]] if not values else (
-            [values[0] - 1] + [(u + w) / 2 for u, w in zip(values, values[1:])] + [values[-1] + 1]
-        )
         if s.is_positive:
-            samples = [v for v in samples if v > 0] or [base[s]]
-            if values and values[0] > 0:
-                samples.append(values[0] / 2)
+            values = [v for v in values if v > 0]
+        elif s.is_negative:
+            values = [v for v in values if v < 0]
+        if not values:
+            samples = [base[s]]
+        else:
+            first = values[0] / 2 if s.is_positive else values[0] - 1
+            last = values[-1] / 2 if s.is_negative else values[-1] + 1
+            samples = [first] + [(u + w) / 2 for u, w in zip(values, values[1:])] + [last]
         choices.append(sorted(set(samples), key=float))
     combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
     if len(combos) > 64:

@@ -1,0 +1,85 @@
+"""A fixed sample of mutants of the core: the suite's own tests must fail on each (CI's cut of tools/mutation.py).
+
+Each mutant is one textual change to a module's source. It is applied in
+process by compiling the changed module and swapping the code (and defaults)
+of every top-level function that changed into the live function objects, so
+that every reference to them, the tests' own imports included, runs the
+mutant; the original code is put back afterwards. Then the named tests of the
+suite, which mutation testing found to kill it, are run and must fail.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import types
+from contextlib import contextmanager
+
+import pytest
+import test_gradcheck
+import test_parse
+import test_parse_errors
+import test_proof
+import test_proof_regimes
+
+#: (module, original text, mutated text, tests of the suite that must fail on it: (test, args)).
+SAMPLE = [
+    ("symdl.symbolic.parse", 'lines = source.split("\\n")', "lines = source.split(None)",
+     [(test_parse_errors.test_a_syntax_error_in_a_multiline_formula_names_its_line_and_column,
+       ("z + 1\n)", "line 2, column 1"))]),
+    ("symdl.symbolic.parse", "abs(exact) <= _FLOAT_MAX", "abs(exact) < _FLOAT_MAX",
+     [(test_parse_errors.test_the_largest_float_is_accepted_exactly, ())]),
+    ("symdl.symbolic.parse", "if depth > MAX_BRACKET_DEPTH:", "if depth >= MAX_BRACKET_DEPTH:",
+     [(test_parse.test_limits_are_inclusive, ())]),
+    ("symdl.symbolic.proof", "first = values[0] / 2 if s.is_positive else values[0] - 1", "first = values[0] - 1",
+     [(test_proof_regimes.test_a_positive_parameter_is_checked_between_0_and_its_first_critical_value, ())]),
+    ("symdl.symbolic.proof", "last = values[-1] / 2 if s.is_negative else values[-1] + 1", "last = values[-1] + 1",
+     [(test_proof_regimes.test_a_negative_parameter_is_checked_between_its_last_critical_value_and_0, ())]),
+    ("symdl.symbolic.proof", "if value == 0 and not zero:", "if value == 1 and not zero:",
+     [(test_proof_regimes.test_signed, ())]),
+    ("symdl.symbolic.proof", "if _numeric_witness(expr):\n        return False",
+     "if _numeric_witness(expr):\n        return True",
+     [(test_proof.test_refuses_false_identities, ("softplus is not identity",))]),
+    ("symdl.symbolic.proof", "lo = hi - 4 if lo is None else lo", "lo = hi - 5 if lo is None else lo",
+     [(test_proof_regimes.test_a_counterexample_is_the_simplest_rational_in_the_failing_interval, ())]),
+    ("symdl.testing.gradcheck", "(4 * fine - coarse) / 3", "(4 * fine - coarse) / 4",
+     [(test_gradcheck.test_richardson_is_more_accurate_than_plain_central_differences, ())]),
+    ("symdl.testing.gradcheck", "h = min(h, 0.5 * float(np.min(distance)))", "h = min(h, 2 * float(np.min(distance)))",
+     [(test_gradcheck.test_declared_kinks_shorten_the_step_so_no_evaluation_crosses_one, ())]),
+    ("symdl.testing.gradcheck", "if worst is None or _badness(report) > _badness(worst):",
+     "if worst is None or _badness(report) < _badness(worst):",
+     [(test_gradcheck.test_declared_kinks_shorten_the_step_so_no_evaluation_crosses_one, ())]),
+]
+
+
+@contextmanager
+def mutant(module_name: str, original: str, mutated: str):
+    """Run the module's functions with ``original`` replaced by ``mutated`` in its source (exactly once)."""
+    module = importlib.import_module(module_name)
+    source = inspect.getsource(module)
+    assert source.count(original) == 1, f"{original!r} is not in {module_name} exactly once"
+    namespace = {"__name__": module_name, "__package__": module.__package__, "__file__": module.__file__}
+    exec(compile(source.replace(original, mutated), module.__file__, "exec"), namespace)  # noqa: S102 (our own source)
+    saved = []
+    for name, live in vars(module).items():
+        changed = namespace.get(name)
+        if isinstance(live, types.FunctionType) and live.__module__ == module_name and isinstance(changed, types.FunctionType):
+            if changed.__code__.co_code != live.__code__.co_code or changed.__code__.co_consts != live.__code__.co_consts:
+                saved.append((live, live.__code__, live.__defaults__, live.__kwdefaults__))
+                live.__code__, live.__defaults__, live.__kwdefaults__ = (
+                    changed.__code__, changed.__defaults__, changed.__kwdefaults__)
+    assert saved, f"the mutant of {module_name} changed no function"
+    try:
+        yield
+    finally:
+        for live, code, defaults, kwdefaults in saved:
+            live.__code__, live.__defaults__, live.__kwdefaults__ = code, defaults, kwdefaults
+
+
+@pytest.mark.parametrize(("module_name", "original", "mutated", "killers"), SAMPLE,
+                         ids=[f"{m.rsplit('.', 1)[1]}: {new}" for m, _, new, _ in SAMPLE])
+def test_the_suite_fails_on_each_sampled_mutant(module_name, original, mutated, killers):
+    for test, args in killers:
+        test(*args)  # passes on the real code
+        with mutant(module_name, original, mutated), pytest.raises(Exception):  # noqa: B017 (any failure)
+            test(*args)

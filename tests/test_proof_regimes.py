@@ -1,0 +1,284 @@
+"""The proof engine's parameter regimes, counterexamples and helpers (found by mutation testing)."""
+
+from fractions import Fraction
+
+import pytest
+import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
+
+from symdl.symbolic.functions import NamedFunction
+from symdl.symbolic.proof import (
+    Undecidable,
+    _confirmed,
+    _generalised,
+    _nonzero_at,
+    _rationals_inside,
+    _signed,
+    breakpoints,
+    one_sided_values,
+    prove_named_function,
+    prove_zero,
+    resolve_branches,
+)
+
+x = sp.Symbol("x", real=True)
+p = sp.Symbol("p", positive=True)
+a = sp.Symbol("a", negative=True)
+
+
+def test_a_positive_parameter_is_checked_between_0_and_its_first_critical_value():
+    """max(x, 0, b) = max(x, b), b = p − 1/2, for x < p + 3 holds for p ≥ 1/2 only: (0, 1/2) must be checked."""
+    b = p - sp.Rational(1, 2)
+    claim = sp.Piecewise((sp.Max(x, 0, b) - sp.Max(x, b), x < p + 3), (0, True))
+    proof = prove_zero(claim, x)
+    assert not proof
+    point = proof.counterexample
+    assert 0 < point[p] < sp.Rational(1, 2) and claim.subs(point) != 0
+    assert prove_zero(claim.subs(p, p + sp.Rational(1, 2)), x)  # the same claim for p > 1/2 holds
+
+
+def test_a_negative_parameter_is_never_sampled_positive():
+    """max(x, 1, eˢ) = max(x, 1) for s < 0 (eˢ < 1); false for s > 0, a regime that cannot occur."""
+    assert prove_zero(sp.Max(x, 1, sp.exp(a)) - sp.Max(x, 1), x)
+    proof = prove_zero(sp.Max(x, 1, sp.exp(p)) - sp.Max(x, 1), x)
+    assert not proof and proof.counterexample[p] > 0
+
+
+def test_a_negative_parameter_is_checked_between_its_last_critical_value_and_0():
+    """The mirror image: with b = −a − 1/2, the claim fails for −1/2 < a < 0 only."""
+    b = -a - sp.Rational(1, 2)
+    claim = sp.Piecewise((sp.Max(x, 0, b) - sp.Max(x, b), x < 3 - a), (0, True))
+    proof = prove_zero(claim, x)
+    assert not proof and -sp.Rational(1, 2) < proof.counterexample[a] < 0
+
+
+def test_a_counterexample_is_the_simplest_rational_in_the_failing_interval():
+    proof = prove_zero(sp.Abs(x) - x, x)  # fails for x < 0: the simplest rationals in (−4, 0) are tried first
+    assert not proof and proof.counterexample == {x: -3}
+    proof = prove_zero(sp.Piecewise((x, x > 1), (0, True)), x)  # fails for x > 1
+    assert proof.counterexample == {x: 2}
+
+
+def test_a_counterexample_without_breakpoints_in_the_variable():
+    c = sp.Symbol("c", real=True)
+    claim = sp.Piecewise((0, c > 0), (x, True))  # nonzero when c < 0, for every x ≠ 0
+    proof = prove_zero(claim, x)
+    assert not proof and proof.counterexample[c] < 0 and proof.counterexample[x] != 0
+
+
+def _simplest_inside(lo: Fraction, hi: Fraction, count: int) -> list[Fraction]:
+    """Reference: nonzero rationals in (lo, hi) by increasing denominator, then value; the first ``count``."""
+    found: list[Fraction] = []
+    for d in range(1, 200):
+        n = int((lo * d) // 1) + 1
+        while Fraction(n, d) < hi:
+            if n != 0 and Fraction(n, d) not in found:
+                found.append(Fraction(n, d))
+            n += 1
+        if len(found) >= count:
+            return found[:count]
+    return found
+
+
+_ends = st.fractions(min_value=-20, max_value=20, max_denominator=12)
+
+
+@given(_ends, _ends, st.booleans(), st.booleans())
+def test_rationals_inside_are_the_simplest_nonzero_ones_strictly_inside(u, v, open_below, open_above):
+    lo, hi = sorted((u, v))
+    if hi - lo < Fraction(1, 30):
+        hi = lo + 1
+    if open_below:
+        lo = hi - 4  # an unbounded side is taken 4 beyond the other
+    elif open_above:
+        hi = lo + 4
+    got = _rationals_inside(
+        None if open_below else sp.Rational(lo.numerator, lo.denominator),
+        None if (open_above and not open_below) else sp.Rational(hi.numerator, hi.denominator),
+    )
+    assert [Fraction(int(r.p), int(r.q)) for r in got] == _simplest_inside(lo, hi, 4)
+
+
+def test_rationals_inside_the_whole_line_are_nonzero_of_both_signs():
+    got = _rationals_inside(None, None)
+    assert len(set(got)) == 4 and all(r.is_Rational and r != 0 for r in got)
+    assert any(r > 0 for r in got) and any(r < 0 for r in got)
+    assert len(_rationals_inside(sp.Integer(0), sp.Integer(1), count=5)) == 5
+
+
+@pytest.mark.parametrize("f", [sp.exp, sp.tanh, sp.sinh, sp.cosh, sp.log, sp.erf])
+def test_generalised_replaces_each_compound_argument_by_a_real_symbol(f):
+    inner = x**2
+    expr = f(2 * inner) - 3 * f(inner) + f(x)
+    general = _generalised(expr)
+    (w,) = general.free_symbols - {x}
+    assert w.is_real and not general.has(inner)
+    assert general == f(2 * w) - 3 * f(w) + f(x)  # the rational factor stays outside; a bare symbol is kept
+    assert _generalised(f(x) + f(3 * x)) is None
+
+
+def test_nonzero_at():
+    assert _nonzero_at(x - 1, {x: 2}) and _nonzero_at(x, {x: sp.Rational(1, 10**15)})
+    assert not _nonzero_at(x, {x: sp.Rational(1, 10**25)})  # below 1e-20: taken as a rounding of 0
+    assert _nonzero_at(sp.log(x), {x: -1})  # not real at a real point
+    assert not _nonzero_at(1 / x, {x: 0}) and not _nonzero_at(sp.log(x), {x: 0})  # zoo, -oo: no evidence
+    assert not _nonzero_at(x, {})  # not a number
+    assert not _nonzero_at(sp.Symbol("y") / (x - x), {x: 1})  # nan
+
+
+def test_confirmed_returns_the_first_complete_point_where_expr_is_nonzero():
+    y = sp.Symbol("y", real=True)
+    expr = x * y
+    assert _confirmed(expr, [{x: 1}, {x: 0, y: 1}, {x: 2, y: 3}, {x: 5, y: 5}]) == {x: 2, y: 3}
+    assert _confirmed(expr, [{x: 0, y: 1}]) is None
+
+
+def test_signed():
+    assert _signed(x, {x: 0}) == 1  # a zero Abs argument: either branch
+    assert _signed(x, {x: 0}, zero=True) == 0  # sign(0) = 0
+    assert _signed(x - 3, {x: 1}) == -1 and _signed(x - 3, {x: 4}, zero=True) == 1
+
+
+def test_one_sided_values_uses_the_given_parameter_value():
+    c = sp.Symbol("c", real=True)
+    steps = sp.Piecewise((1, x < c), (2, x < 0), (3, True))
+    assert one_sided_values(steps, x, c, {c: -2}) == (1, 2)
+    assert one_sided_values(steps, x, c, {c: 2}) == (1, 3)
+
+
+def test_one_sided_values_stay_before_a_near_breakpoint():
+    steps = sp.Piecewise((1, x < 0), (2, x < sp.Rational(1, 2)), (3, True))
+    assert one_sided_values(steps, x, sp.Integer(0)) == (1, 2)
+    assert one_sided_values(steps, x, sp.Rational(1, 2)) == (2, 3)
+
+
+def test_one_sided_values_never_parse_text():
+    with pytest.raises(sp.SympifyError):
+        one_sided_values("x**2", x, sp.Integer(0))
+
+
+class _Square(NamedFunction):
+    @classmethod
+    def definition(cls, v):
+        return v**2
+
+    @classmethod
+    def stable(cls, v):
+        return v * v
+
+    def fdiff(self, argindex=1):
+        return 2 * self.args[0]
+
+
+class _SquareWithAbs(_Square):
+    @classmethod
+    def differentiable(cls, v):
+        return sp.Piecewise((v**2, v >= 0), (-v * sp.Abs(v), True))
+
+
+class _WrongSquare(_Square):
+    def fdiff(self, argindex=1):
+        return 3 * self.args[0]
+
+
+class _UnstableSquare(_Square):
+    @classmethod
+    def stable(cls, v):
+        return v * sp.Abs(v)
+
+
+def test_prove_named_function_states_and_checks_each_claim():
+    assert {k: bool(v) for k, v in prove_named_function(_Square).items()} == {
+        "_Square: fdiff - d/dx definition": True,
+        "_Square: stable form - definition": True,
+    }
+    assert {k: bool(v) for k, v in prove_named_function(_SquareWithAbs).items()} == {
+        "_SquareWithAbs: fdiff - d/dx definition": True,
+        "_SquareWithAbs: stable form - definition": True,
+        "_SquareWithAbs: differentiable form - definition": True,
+    }
+    assert [bool(v) for v in prove_named_function(_WrongSquare).values()] == [False, True]
+    assert [bool(v) for v in prove_named_function(_UnstableSquare).values()] == [True, False]
+
+
+c = sp.Symbol("c", real=True)
+
+
+def test_the_method_and_cases_say_how_a_proof_went():
+    assert prove_zero(sp.erfc(x) + sp.erf(x) - 1, x) == sp_proof(True, "simplify")
+    proof = prove_zero(sp.Abs(x) - sp.Max(x, -x), x)
+    assert (proof.holds, proof.method, proof.cases) == (True, "case analysis over intervals between 1 breakpoints", 3)
+    proof = prove_zero(sp.Abs(x - c) - sp.Max(x - c, c - x), x)
+    assert proof.method == "case analysis over intervals between 1 breakpoints in 2 parameter regimes"
+    assert proof.cases == 6
+    kink = sp.Piecewise((1, x <= 0), (0, True)) - sp.Piecewise((1, x < 0), (0, True))
+    proof = prove_zero(kink, x, exclude=[sp.Integer(0)])
+    assert proof.holds and proof.method.endswith(" (kinks 0 excluded)")
+
+
+def sp_proof(holds, method):
+    from symdl.symbolic.proof import Proof
+
+    return Proof(holds, method)
+
+
+def test_a_failure_names_the_interval_or_the_point_and_a_counterexample():
+    proof = prove_zero(sp.Piecewise((1, (x > 1) & (x < 2)), (0, True)), x)  # nonzero only between the breakpoints
+    assert not proof and proof.method.startswith("case analysis: nonzero on the interval around x = 1.5")
+    assert (proof.cases, proof.counterexample) == (2, {x: sp.Rational(3, 2)})
+    at_kink = sp.Piecewise((1, x <= 0), (0, True)) - sp.Piecewise((1, x < 0), (0, True))
+    proof = prove_zero(at_kink, x)
+    assert (proof.method, proof.cases, proof.counterexample) == ("case analysis: nonzero at x = 0", 3, {x: 0})
+    with_c = prove_zero(sp.Piecewise((1, (x > c) & (x < c + 1)), (0, True)), x)
+    assert " with {c: " in with_c.method and with_c.counterexample[x] - with_c.counterexample[c] == sp.Rational(1, 2)
+
+
+def test_an_excluded_kink_does_not_hide_a_later_breakpoint():
+    claim = (sp.Piecewise((1, x <= 0), (0, True)) - sp.Piecewise((1, x < 0), (0, True))
+             + sp.Piecewise((1, sp.Eq(x, 1)), (0, True)))
+    proof = prove_zero(claim, x, exclude=[sp.Integer(0)])
+    assert not proof and proof.counterexample == {x: 1}
+
+
+def test_a_smooth_failure_has_a_counterexample_and_a_tiny_value_is_not_zero():
+    proof = prove_zero(sp.log(x**2) - 2 * sp.log(x), x)  # false at x < 0 only (2πi)
+    assert proof == sp_proof(False, "simplify") and proof.counterexample[x] < 0
+    assert prove_zero(sp.log(p**2) - 2 * sp.log(p), x)  # true for p > 0: p is never sampled negative
+    assert not prove_zero(sp.exp(x**2) / 10**25, x)  # below the numeric threshold everywhere, still not 0
+    assert not prove_zero(sp.erfc(x) - sp.erf(x) - 1, x)
+
+
+def test_bad_arguments_are_refused_with_one_line():
+    with pytest.raises(TypeError, match=r"^prove_zero: expr must be a SymPy expression \(parse text with"):
+        prove_zero("x", x)
+    with pytest.raises(TypeError, match="^prove_zero: expr must be a SymPy expression"):
+        prove_zero(x < 1, x)
+    with pytest.raises(TypeError, match="^prove_zero: var must be a SymPy Symbol, got str$"):
+        prove_zero(x, "x")
+    with pytest.raises(sp.SympifyError):
+        prove_zero(sp.Abs(x - c) - sp.Max(x - c, c - x), x, params={c: "2"})  # params are never parsed
+
+
+def test_breakpoints_are_numbers_in_increasing_order_then_the_symbolic_ones():
+    assert breakpoints(sp.Abs(x - c) + sp.Abs(x - 3) + sp.Abs(x + 1), x) == [-1, 3, c]
+
+
+def test_a_branch_that_cannot_be_chosen_is_an_error():
+    with pytest.raises(ValueError, match=r"^cannot decide the condition (x > c|c < x) at \{x: 1\}$"):
+        resolve_branches(sp.Piecewise((1, x > c), (0, True)), {x: 1})
+    with pytest.raises(ValueError, match=r"^no branch of Piecewise\(\(1, x > 0\)\) holds at \{x: -1\}$"):
+        resolve_branches(sp.Piecewise((1, x > 0)), {x: -1})
+
+
+def test_breakpoints_of_a_condition_on_a_sum_of_abs_take_every_sign_choice():
+    # |x − 1| + |x + 1| = 3 at ±3/2; the sign choice (+, −) has no root (−5 = 0) and is skipped, not refused.
+    claim = sp.Piecewise((1, sp.Abs(x - 1) + sp.Abs(x + 1) < 3), (0, True))
+    assert breakpoints(claim, x) == [sp.Rational(-3, 2), -1, 1, sp.Rational(3, 2)]
+
+
+def test_a_periodic_condition_is_undecided_with_the_reason():
+    with pytest.raises(Undecidable, match=r"^cannot list where sin\(x\) changes sign in x: SymPy's solveset gave a "
+                       r"Union, not finitely many points$"):
+        breakpoints(sp.Piecewise((1, sp.sin(x) > 0), (0, True)), x)
+    assert prove_zero(sp.Piecewise((1, sp.sin(x) > 0), (0, True)), x).method.startswith("undecided: cannot list")
