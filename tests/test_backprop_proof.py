@@ -122,9 +122,12 @@ def test_induction_step_is_proven():
 
 
 def test_induction_step_statement():
-    text = induction_step()
-    for part in ("BP1", "BP2", "BP3", "BP4", "base case", "∂C/∂z^{l+1}_k = δ^{l+1}_k"):
+    from symdl.report.inline_math import prose_text
+
+    text = prose_text(induction_step())  # the statement as a reader sees it, its $…$ mathematics typeset
+    for part in ("BP1", "BP2", "BP3", "BP4", "base case", "∂C/∂zₖˡ⁺¹ = δₖˡ⁺¹", "∂C/∂bₚˡ = Σₘ δₘˡ δₘₚ = δₚˡ"):
         assert part.lower() in text.lower()
+    assert "$" not in text and "\\" not in text
 
 
 # --- concrete sizes -------------------------------------------------------------------

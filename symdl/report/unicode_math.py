@@ -104,7 +104,7 @@ def unicode_name(name: str) -> str:
         head = _SYMBOL_WORDS.get(head, head)
         return head + (_scripted(tail, _SUBSCRIPTS, "_") if sep else "")
     tree = parse_name(name)
-    return UNSAFE_NAME if tree is None else tree_text(tree)
+    return UNSAFE_NAME if tree is None else tree_text(tree).replace(" ", "")  # a symbol's name is one token
 
 
 class UnicodeMathPrinter(StrPrinter):

@@ -135,13 +135,10 @@ def _parameter_regimes(
             edge = edge.subs(others)
             if edge.has(s):
                 critical |= {r for r in _real_roots(edge, s) if r.is_number}
-        # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and
-        # the end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
+        # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and the
+        # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
         values = sorted({sp.nsimplify(c) for c in critical}, key=float)
-        if s.is_positive:
-            values = [v for v in values if v > 0]
-        elif s.is_negative:
-            values = [v for v in values if v < 0]
+        values = [v for v in values if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
         if not values:
             samples = [base[s]]
         else:
