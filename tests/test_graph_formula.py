@@ -10,6 +10,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_graph import _finite_differences
 
 import symdl
 from symdl.graph import (
@@ -36,20 +37,6 @@ def _dense(text: str = DENSE, name: str = "mydense"):
 
 def _exp():
     return symdl.formula_layer("y[i] = exp(x[i])", inputs={"x": "n"}, name="myexp")
-
-
-def _finite_differences(c, params, inputs, targets, eps=1e-6):
-    out = {}
-    for key, value in params.items():
-        num = np.zeros_like(value)
-        for index in np.ndindex(value.shape):
-            up = {k: v.copy() for k, v in params.items()}
-            up[key][index] += eps
-            down = {k: v.copy() for k, v in params.items()}
-            down[key][index] -= eps
-            num[index] = (c.loss(up, inputs, targets) - c.loss(down, inputs, targets)) / (2 * eps)
-        out[key] = num
-    return out
 
 
 def _pair(build):
