@@ -38,6 +38,13 @@ from .runtime_jax import (
     _tangent,
     _unpack,
 )
+from .runtime_mixed import (
+    _check_jax,
+    _lift_jax,
+    _master_grads_jax,
+    _masters,
+    _unpack_jax,
+)
 
 __all__ = ["JaxBackend"]
 
@@ -119,8 +126,8 @@ class JaxBackend(Backend):
     def kernel_constant(self, arg: str) -> str:
         return "_t = functools.partial(jnp.asarray, dtype=_dtype)"
 
-    def dtype_line(self, dtype: np.dtype) -> str:
-        return f"_dtype = jnp.dtype({dtype.name!r})"
+    def dtype_line(self, dtype: np.dtype | str, target: str = "_dtype") -> str:
+        return f"{target} = jnp.dtype({getattr(dtype, 'name', dtype)!r})"
 
     def constant(self) -> str:
         return "jnp.asarray"
@@ -135,6 +142,12 @@ class JaxBackend(Backend):
 
     def network_runtime(self, seeded: bool) -> list[str]:
         return [emit_functions(_batch, _finite, _raise_unless_finite, _check, _unpack)]
+
+    def mixed_runtime(self) -> list[str]:
+        masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
+        mixed = {"_check_jax": "_check", "_unpack_jax": "_unpack", "_lift_jax": "_lift", "_master_grads_jax": "_master_grads"}
+        return [emit_functions(_batch, _finite, _raise_unless_finite, _check, names=masters),
+                emit_functions(_lift_jax, _check_jax, _unpack_jax, _masters, _master_grads_jax, names=mixed)]
 
     def dropout_runtime(self) -> list[str]:
         return [emit_functions(_check_seed)]
