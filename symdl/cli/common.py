@@ -254,8 +254,8 @@ def network_from_args(args: argparse.Namespace, widths: list[int], **options: An
     )
 
 
-def add_network_arguments(net: Any) -> None:
-    """The flags that describe a network besides its widths (``codegen --layers`` and ``train``)."""
+def add_network_arguments(net: Any, dtypes: tuple[str, ...] = ("float64", "float32"), dtype_help: str = "") -> None:
+    """The flags that describe a network besides its widths (``codegen --layers`` and ``train``); ``dtypes``: --dtype's choices."""
     net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
     net.add_argument("--activation-param", action="append", default=[], metavar="K=V", help="its parameters")
     net.add_argument("--output-activation", default="identity", metavar="RULE", help="output activation (default: identity)")
@@ -266,4 +266,4 @@ def add_network_arguments(net: Any) -> None:
     net.add_argument("--penalty-param", action="append", default=[], metavar="K=V", help="its parameters")
     net.add_argument("--batchnorm", action="store_true", help="batch norm before each hidden activation")
     net.add_argument("--dropout", type=float, metavar="P", help="inverted dropout on hidden layers, dropping each unit with probability P, 0 ≤ P < 1 (PyTorch's Dropout(p))")
-    net.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype (default: float64)")
+    net.add_argument("--dtype", choices=dtypes, default="float64", help=f"dtype (default: float64{dtype_help})")

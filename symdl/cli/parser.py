@@ -242,7 +242,10 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     )
     net = command.add_argument_group("networks")
     net.add_argument("--layers", metavar="N0,N1,...,NL", help="widths of a network, e.g. 784,512,10")
-    add_network_arguments(net)
+    add_network_arguments(net, ("float64", "float32", "bfloat16", "float16"),
+                          "; bfloat16, float16: mixed precision with float32 parameters, --backend torch or jax")
+    net.add_argument("--loss-scale", type=float, metavar="S", help="float16's static loss scale, a power of two "
+                     "(default: 1024; bfloat16: 1)")
     net.add_argument("--optimizer", metavar="NAME", help="train_step applies this optimizer with a state dict "
                      "(init_state(params)); default: plain gradient descent, train_step(params, X, Y, lr)")
     net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",

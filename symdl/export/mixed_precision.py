@@ -22,15 +22,15 @@ import numpy as np
 
 from ..backends import Backend
 
-__all__ = ["DEFAULT_LOSS_SCALE", "LOW_PRECISION", "MixedPrecision", "mixed_precision"]
+__all__ = ["DEFAULT_LOSS_SCALE", "LOW_PRECISION", "MIXED_BACKENDS", "MixedPrecision", "mixed_precision"]
 
 #: The compute dtypes of a mixed-precision module, by name (numpy has no bfloat16).
 LOW_PRECISION = ("bfloat16", "float16")
 #: The backends whose network modules compute in them.
 MIXED_BACKENDS = ("torch", "jax")
-#: bfloat16 has float32's exponent range: no scale. float16 flushes below 6e-8 (subnormals below 6.1e-5) and overflows
-#: above 65504: 2**10 lifts a batch mean's gradient seed (a − y)/m at m = 4096 by ten binades and leaves a factor 64
-#: of headroom under 65504 for |a − y| ≤ 1 before overflow (then train_step skips the step).
+#: bfloat16 has float32's exponent range: no scale. float16 flushes to 0 below 6e-8 (and has fewer bits below 6.1e-5)
+#: and overflows above 65504: 2**10 lifts the gradient seed (a − y)/m of a batch of 4096 rows by ten binades, while a
+#: scaled value overflows only where the unscaled one exceeds 64 (then train_step skips the step).
 DEFAULT_LOSS_SCALE = {"bfloat16": 1.0, "float16": 2.0**10}
 
 
@@ -94,9 +94,9 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
 
 
 def _check_scale(value: object) -> float:
-    """A loss scale: a power of two from 1 to 2**24, so that scaling and unscaling are exact."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and 1 <= value <= 2**24:
+    """A loss scale: a power of two (scaling and unscaling are exact) from 1 to 2**15, float16's largest one."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and 1 <= value <= 2**15:
         mantissa, _ = math.frexp(float(value))
         if mantissa == 0.5:
             return float(value)
-    raise ValueError(f"loss_scale: expected a power of two from 1 to 2**24 (scaling by it is exact), got {value!r}")
+    raise ValueError(f"loss_scale: expected a power of two from 1 to 2**15 (scaling by it is exact), got {value!r}")
