@@ -104,7 +104,7 @@ def _codegen_source(args: argparse.Namespace) -> str:
             return standalone.network_module(network, args.dtype)
         from ..export.network_modules import network_module_source
 
-        return network_module_source(network, args.backend, args.dtype, args.loss_scale)
+        return network_module_source(network, args.backend, args.dtype, loss_scale=args.loss_scale)
     if args.target is None:
         raise UsageError("give NAME|FORMULA (a rule or formula) or --layers (a network)")
     defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64"}
