@@ -68,10 +68,10 @@ def data(net: str, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("dtype", LOW)
 @settings(max_examples=4)
 @given(seed=st.integers(0, 2**31 - 1))
-def test_gradients_within_tolerance_of_float32(folder, net, backend, dtype, seed, rows=32):
+def test_gradients_within_tolerance_of_float32(folder, net, backend, dtype, seed):
     low, full = module(folder, net, backend, dtype), module(folder, net, backend, "float32")
     params = low.init_params(seed % 1000)
-    X, Y = (array(backend, v) for v in data(net, rows, seed))
+    X, Y = (array(backend, v) for v in data(net, 32, seed))
     loss_full, grads_full = full.loss_and_grad(params, X, Y)
     loss_low, grads_low = low.loss_and_grad(params, X, Y)
     assert str(loss_low.dtype).endswith("float32")
@@ -213,3 +213,15 @@ def test_cli_codegen_dtype(tmp_path, capsys):
         assert out == "" and err.count("\n") == 1 and words in err and "Traceback" not in err, err
     assert main(["codegen", "--layers", "3,2", "--backend", "jax", "--dtype", "float16", "--loss-scale", "256", "-o", "-"]) == 0
     assert "_LOSS_SCALE = 256.0" in capsys.readouterr().out
+
+
+def test_jax_unchecked_entry_points_cast_as_the_checked_ones(folder):
+    low = module(folder, "tanh-mse", "jax", "bfloat16")
+    params = low.init_params(2)
+    X, Y = (array("jax", v) for v in data("tanh-mse", 16, 2))
+    loss, grads = low.loss_and_grad(params, X, Y)
+    loss_u, grads_u = low.loss_and_grad_unchecked(params, X, Y)
+    assert float(loss_u) == float(loss) and all(np.array_equal(numpy(grads_u[k]), numpy(grads[k])) for k in grads)
+    _, new = low.train_step_unchecked(params, X, Y, 0.1)
+    low.train_step(params, X, Y, 0.1)
+    assert all(new[k].dtype == jnp.float32 and np.array_equal(numpy(new[k]), numpy(params[k])) for k in params)
