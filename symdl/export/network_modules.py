@@ -22,6 +22,10 @@ as an array expression; JAX returns the new running statistics, torch writes
 them in place) and dropout (masks from ``jax.random.PRNGKey(seed)`` /
 ``torch.Generator().manual_seed(seed)``: the same Bernoulli(1 − p) law as the
 numpy module's, other draws).
+
+``dtype="bfloat16"`` or ``"float16"`` prints a mixed-precision module
+(:mod:`symdl.export.mixed_precision`): float32 master parameters, compute in
+the low dtype, float32 sums, float16 with a static loss scale.
 """
 
 from __future__ import annotations
@@ -111,9 +115,6 @@ def network_module_source(
     optimizer = network.optimizer
     printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend,
                             optimizer=optimizer, loss_scale=None if mixed is None else mixed.loss_scale)
-    init = init_block(compiled, backend)
-    if mixed:  # init_params draws the float32 masters (the backends' init templates say _dtype)
-        init = re.sub(r"\b_dtype\b", "_param_dtype", init)
     train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
     noun = backend.noun
     blocks = [
@@ -131,7 +132,8 @@ def network_module_source(
         helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
         *(backend.mixed_runtime() if mixed else backend.network_runtime(network.seeded)),
         *([] if optimizer is None else backend.optimizer_runtime()),
-        init,
+        # a mixed module's init_params draws the float32 masters (the backends' init templates say _dtype)
+        re.sub(r"\b_dtype\b", "_param_dtype", init_block(compiled, backend)) if mixed else init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
         *network.layer_blocks(backend, inline=True),
         _entry_points(printed.source, backend),
