@@ -42,10 +42,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .rule_figure import RuleFigure
-
     from ..rulebook.rule import Rule
     from ..rulebook.vector_rule import VectorRule
+    from .rule_figure import RuleFigure
 
 __all__ = ["EXTRA_INPUT_VALUE", "KinkMark", "PlotValues", "draw", "figure_svg", "plot_rule", "plot_values"]
 
