@@ -9,15 +9,22 @@ method, ``savefig`` included, as usual) that adds ``_repr_png_`` — what
 IPython and Jupyter display — and a ``show()`` that displays it in a
 notebook and warns, instead of raising, where there is no notebook.
 
-Imported only when a figure is drawn: it imports matplotlib.
+Imported only when a figure is drawn: it needs matplotlib (``symdl[plot]``;
+without it, one line naming that extra).
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
+from ..optional import require
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+else:
+    Figure = require("matplotlib.figure", "plotting").Figure
 
 __all__ = ["RuleFigure"]
 
