@@ -69,6 +69,7 @@ def test_every_math_display_offers_mathml_next_to_latex(name):
     assert {"text/plain", "text/latex", "text/html", MATHML_MIME} <= set(bundle)
     assert bundle["text/latex"].startswith("$$") and value._repr_latex_() is not None
     assert _mathml_rows(bundle[MATHML_MIME])
+    assert "unsafe" not in bundle[MATHML_MIME]  # every name in the printers' safe grammar
     page = bundle["text/html"]
     # Offline: the HTML carries MathML, not MathJax source that stays raw without MathJax.
     assert "<math" in page and "$" not in page

@@ -51,6 +51,7 @@ from .mathml_printer import mathml_math
 from .notebook_mathml import (
     MATHML_MIME,
     equation_rows,
+    formula_layer_maths,
     inline_mathml_expr,
     kink_maths,
     mathml_document,
@@ -257,9 +258,10 @@ def equations_mimebundle(eqs: BackpropEquations | GraphEquations) -> dict[str, s
 
 def formula_derivation_mimebundle(d: FormulaDerivation) -> dict[str, str]:
     """A formula layer's derivation: Unicode lines (``print``), its LaTeX, and its equations as MathML."""
-    text = "\n".join([d.name, *(f"  {unicode_equation(m.lhs, m.rhs)}" for m in d.equations)])
-    maths = "".join(f"<div>{mathml_math(m)}</div>" for m in d.equations)
-    return {"text/plain": text, "text/latex": d._repr_latex_(), MATHML_MIME: mathml_document(d.equations),
+    equations = formula_layer_maths(d)
+    text = "\n".join([d.name, *(f"  {unicode_equation(m.lhs, m.rhs)}" for m in equations)])
+    maths = "".join(f"<div>{mathml_math(m)}</div>" for m in equations)
+    return {"text/plain": text, "text/latex": d._repr_latex_(), MATHML_MIME: mathml_document(equations),
             "text/html": f'<div class="symdl-rule"><p><strong>{text_html(d.name)}</strong></p>{maths}</div>'}
 
 

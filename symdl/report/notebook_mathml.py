@@ -11,7 +11,6 @@ objects the LaTeX and the report print: nothing is derived twice.
 
 from __future__ import annotations
 
-import html
 import html.entities
 import re
 from collections.abc import Iterable, Sequence
@@ -21,14 +20,26 @@ import sympy as sp
 
 from ..rulebook.step import Math
 from ..symbolic.calculus import fresh_index
+from .display_html import text_html
 from .mathml_printer import mathml_math
 
 if TYPE_CHECKING:
     from ..backprop.equations import BackpropEquations
+    from ..formula_layers.derivation import FormulaDerivation
     from ..graph.equations import GraphEquations
     from ..rulebook.derivation import Derivation
 
-__all__ = ["MATHML_MIME", "equation_rows", "inline_mathml_expr", "mathml_document", "rule_maths"]
+__all__ = [
+    "MATHML_MIME",
+    "equation_rows",
+    "formula_layer_maths",
+    "inline_mathml_expr",
+    "kink_maths",
+    "mathml_document",
+    "maths_of_rows",
+    "row_html",
+    "rule_maths",
+]
 
 #: The MIME type of MathML (RFC 3023 / W3C), under which a display bundle carries its MathML document.
 MATHML_MIME = "application/mathml+xml"
@@ -64,6 +75,17 @@ def rule_maths(d: Derivation) -> tuple[Math, ...]:
     return tuple(maths)
 
 
+def formula_layer_maths(d: FormulaDerivation) -> tuple[Math, ...]:
+    """A formula layer's forward equations, then each VJP with its head x̄ spelled ``xbar`` (how the printers write accents)."""
+    maths = list(d.forward)
+    for name, vjp in d.vjps.items():
+        head: Any = sp.Symbol(f"{name}bar", real=True)
+        if isinstance(vjp.lhs, sp.Indexed):
+            head = sp.IndexedBase(head)[vjp.lhs.indices]
+        maths.append(Math(head, vjp.rhs))
+    return tuple(maths)
+
+
 def kink_maths(d: Derivation) -> tuple[Math, ...]:
     """Each kink's one-sided limits and the value returned there, as the report's kink steps state them."""
     return tuple(m for step in d.kink_steps for m in step.math)
@@ -93,7 +115,7 @@ def row_html(equation: Math | tuple[Math, str]) -> str:
     if isinstance(equation, Math):
         return mathml_math(equation)
     head, text = equation
-    return f"{mathml_math(head, display='inline')} = {html.escape(text)}"
+    return f"{mathml_math(head, display='inline')} = {text_html(text)}"
 
 
 def inline_mathml_expr(expr: sp.Basic) -> str:
