@@ -32,8 +32,7 @@ def test_the_stored_notebook_is_valid_and_output_free():
     assert code and all(cell.outputs == [] and cell.execution_count is None for cell in code)
 
 
-@pytest.fixture(scope="module")
-def executed():
+def _execute():
     nb = nbformat.read(TOUR, as_version=4)
     start = time.perf_counter()
     # The kernel starts in the repository root, so it imports the symdl under test (as pytest does).
@@ -46,40 +45,30 @@ def _outputs(nb):
 
 
 @pytest.mark.slow
-def test_the_tour_runs_without_errors_or_warnings(executed):
-    nb, seconds = executed
+def test_the_tour_runs_in_a_fresh_kernel_and_shows_its_outputs():
+    """One test (one kernel, about 10 s), so pytest-xdist never runs the notebook twice."""
+    nb, seconds = _execute()
     outputs = _outputs(nb)
+    assert seconds < BUDGET_S
+    # No errors, no warnings, and every cell but the imports shows something.
     assert not [out for out in outputs if out.output_type == "error"]
     assert not [out.text for out in outputs if out.output_type == "stream" and out.name == "stderr"]
     assert all(cell.outputs for cell in nb.cells if cell.cell_type == "code" and "import" not in cell.source)
-    assert seconds < BUDGET_S
 
+    # The plot is an image, not "<Figure size 600x480 with 2 Axes>".
+    images = [out.data["image/png"] for out in outputs if "image/png" in out.get("data", {})]
+    assert len(images) == 1 and base64.b64decode(images[0]).startswith(b"\x89PNG\r\n\x1a\n")
+    assert not any(out.data["text/plain"].startswith("<Figure size") for out in outputs if "data" in out)
 
-@pytest.mark.slow
-def test_the_plot_is_a_png_image(executed):
-    nb, _ = executed
-    images = [out.data["image/png"] for out in _outputs(nb) if "image/png" in out.get("data", {})]
-    assert len(images) == 1
-    assert base64.b64decode(images[0]).startswith(b"\x89PNG\r\n\x1a\n")
-    texts = [out.data["text/plain"] for out in _outputs(nb) if "data" in out]
-    assert not any(text.startswith("<Figure size") for text in texts)
-
-
-@pytest.mark.slow
-def test_the_mathematics_comes_as_mathml_and_latex(executed):
-    nb, _ = executed
-    math = [out.data for out in _outputs(nb) if "application/mathml+xml" in out.get("data", {})]
-    # The rule, its derivation, the network's equations and the formula.
+    # The mathematics as MathML and LaTeX: the rule, its derivation, the network's equations and the formula.
+    math = [out.data for out in outputs if "application/mathml+xml" in out.get("data", {})]
     assert len(math) == 4
     for data in math:
         assert data["application/mathml+xml"].startswith("<math") and data["text/latex"].startswith("$$")
         assert "<math" in data["text/html"] and "$" not in data["text/html"]
 
-
-@pytest.mark.slow
-def test_the_checks_show_as_tables_that_pass(executed):
-    nb, _ = executed
-    pages = [out.data["text/html"] for out in _outputs(nb) if "text/html" in out.get("data", {})]
+    # The checks as tables that pass: the network's gradient check and the formula's verify row.
+    pages = [out.data["text/html"] for out in outputs if "text/html" in out.get("data", {})]
     tables = [page for page in pages if page.startswith(('<table class="symdl-gradcheck"', '<table class="symdl-checks"'))]
-    assert len(tables) == 2  # the network's gradient check and the formula's verify row
+    assert len(tables) == 2
     assert all("\N{CHECK MARK}" in page and "\N{BALLOT X}" not in page for page in tables)
