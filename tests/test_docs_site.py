@@ -103,6 +103,13 @@ def test_every_documented_module_renders_with_its_docstring(site):
             assert words and all(word in section for word in words), (path, words)
 
 
+def test_api_anchors_are_unique(site):
+    """Every object has its own anchor, its full dotted path (the hand-written reference had colliding ones)."""
+    for page in _api_pages():
+        ids = re.findall(r'\bid="([^"]+)"', _html(site, page))
+        assert len(ids) == len(set(ids)), (page, sorted({i for i in ids if ids.count(i) > 1})[:5])
+
+
 def test_docstrings_read_as_markdown_on_every_api_page(site):
     """Sphinx roles became links or code, doctests code blocks: no raw ``:func:`` and no ``>>>`` read as a quote."""
     for page in _api_pages():
