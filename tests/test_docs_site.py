@@ -7,7 +7,6 @@ import inspect
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +17,7 @@ import symdl
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-CPU_SECONDS = 60  # one strict build takes about 11 s of CPU (one core); wall time depends on the machine's load
+TIMEOUT_SECONDS = 600  # a hung build fails; speed is not asserted here (one strict build: about 11 s of CPU)
 
 if not os.environ.get("CI"):  # CI installs the docs extra: there a missing tool fails instead of skipping
     pytest.importorskip("mkdocstrings_handlers.python", reason="the docs extra: pip install '.[docs]'")
@@ -28,16 +27,12 @@ if not os.environ.get("CI"):  # CI installs the docs extra: there a missing tool
 def site(tmp_path_factory) -> Path:
     """The site, built once by ``mkdocs build --strict`` into a fresh folder."""
     out = tmp_path_factory.mktemp("site")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
-        cwd=ROOT, capture_output=True, text=True, check=False, timeout=10 * CPU_SECONDS,
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=TIMEOUT_SECONDS,
     )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    seconds = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     assert done.returncode == 0, done.stdout + done.stderr
     assert "WARNING" not in done.stdout + done.stderr
-    assert seconds < CPU_SECONDS, f"mkdocs build took {seconds:.0f} s of CPU"
     return out
 
 
