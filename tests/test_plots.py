@@ -144,8 +144,12 @@ def test_the_figure_displays_as_a_png_through_ipythons_formatter():
     assert data["image/png"] == png  # what a fresh kernel shows: an image, not "<Figure size … with 2 Axes>"
 
 
-def test_show_without_a_notebook_warns_instead_of_raising():
+def test_show_without_a_notebook_warns_instead_of_raising(monkeypatch):
     fig = symdl.rule("tanh").plot(points=51)
+    with pytest.warns(UserWarning, match="savefig"):
+        fig.show()
+    ipython = pytest.importorskip("IPython")
+    monkeypatch.setattr(ipython, "get_ipython", lambda: type("TerminalShell", (), {})())  # IPython without a kernel
     with pytest.warns(UserWarning, match="savefig"):
         fig.show()
 
@@ -157,7 +161,7 @@ def test_show_in_a_notebook_displays_the_figure(monkeypatch):
     import symdl.report.rule_figure as rule_figure
 
     shown = []
-    monkeypatch.setattr(rule_figure, "_ipython_shell", lambda: object())
+    monkeypatch.setattr(rule_figure, "_in_a_kernel", lambda: True)
     monkeypatch.setattr(IPython.display, "display", shown.append)
     fig = symdl.rule("tanh").plot(points=51)
     fig.show()

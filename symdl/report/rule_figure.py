@@ -48,8 +48,7 @@ class RuleFigure(Figure):
         if manager is not None:
             super().show(warn=warn)
             return
-        shell = _ipython_shell()
-        if shell is not None:
+        if _in_a_kernel():
             from IPython.display import display
 
             display(self)
@@ -58,12 +57,12 @@ class RuleFigure(Figure):
                           "save it with fig.savefig('plot.png')", UserWarning, stacklevel=2)
 
 
-def _ipython_shell() -> object | None:
-    """The running IPython shell, or None (also when IPython is not installed)."""
+def _in_a_kernel() -> bool:
+    """Running in a Jupyter kernel (an IPython shell with a kernel; a terminal IPython cannot show an image)."""
     import sys
 
     if "IPython" not in sys.modules:  # never import IPython just to find there is none
-        return None
+        return False
     from IPython import get_ipython
 
-    return get_ipython()
+    return getattr(get_ipython(), "kernel", None) is not None
