@@ -21,7 +21,7 @@ pytest.importorskip("matplotlib")
 
 ROOT = Path(__file__).resolve().parent.parent
 TOUR = ROOT / "examples" / "tour.ipynb"
-#: The notebook is small: a fresh kernel runs it in about 10 s on one core.
+#: The notebook is small: a fresh kernel ran it in 13–20 s on a busy 2-core machine.
 BUDGET_S = 60
 
 
@@ -46,7 +46,7 @@ def _outputs(nb):
 
 @pytest.mark.slow
 def test_the_tour_runs_in_a_fresh_kernel_and_shows_its_outputs():
-    """One test (one kernel, about 10 s), so pytest-xdist never runs the notebook twice."""
+    """One test (one kernel run), so pytest-xdist never runs the notebook twice."""
     nb, seconds = _execute()
     outputs = _outputs(nb)
     assert seconds < BUDGET_S
