@@ -9,7 +9,6 @@ never sit in the repository unchecked.
 from __future__ import annotations
 
 import base64
-import time
 from pathlib import Path
 
 import pytest
@@ -21,8 +20,6 @@ pytest.importorskip("matplotlib")
 
 ROOT = Path(__file__).resolve().parent.parent
 TOUR = ROOT / "examples" / "tour.ipynb"
-#: The notebook is small: a fresh kernel ran it in 13–20 s on a busy 2-core machine.
-BUDGET_S = 60
 
 
 def test_the_stored_notebook_is_valid_and_output_free():
@@ -34,10 +31,9 @@ def test_the_stored_notebook_is_valid_and_output_free():
 
 def _execute():
     nb = nbformat.read(TOUR, as_version=4)
-    start = time.perf_counter()
     # The kernel starts in the repository root, so it imports the symdl under test (as pytest does).
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}).execute()
-    return nb, time.perf_counter() - start
+    return nb
 
 
 def _outputs(nb):
@@ -47,9 +43,8 @@ def _outputs(nb):
 @pytest.mark.slow
 def test_the_tour_runs_in_a_fresh_kernel_and_shows_its_outputs():
     """One test (one kernel run), so pytest-xdist never runs the notebook twice."""
-    nb, seconds = _execute()
+    nb = _execute()  # a fresh kernel ran it in 13–20 s on a busy 2-core machine
     outputs = _outputs(nb)
-    assert seconds < BUDGET_S
     # No errors, no warnings (fig.show() would warn outside a kernel), and every cell but the imports shows something.
     assert not [out for out in outputs if out.output_type == "error"]
     assert not [out.text for out in outputs if out.output_type == "stream" and out.name == "stderr"]
