@@ -3,7 +3,7 @@
 Network modules, graph modules and modules with an optimizer: parameters placed with ``jax.device_put``, and
 ``loss_and_grad_unchecked`` / ``train_step_unchecked`` run under ``jax.transfer_guard("disallow")`` once every
 input is on the device (a Python float ``lr`` would be a host-to-device transfer: it is passed as a 0-d array),
-inside the user's own ``jax.jit``, and in an optax-style loop (init/update of a gradient transformation).
+inside the user's own ``jax.jit``, and in an optax training loop.
 Gradients are compared with ``jax.grad`` of the module's own loss.
 """
 
@@ -106,32 +106,20 @@ def test_train_step_unchecked_inside_the_users_jit(modules, name):
         np.testing.assert_allclose(np.asarray(jitted[1][k]), np.asarray(eager[1][k]), rtol=1e-5, atol=1e-6)
 
 
-def _momentum(lr=0.1, beta=0.9):
-    """An optax-style gradient transformation (optax is not a dependency): init(params), update(grads, state)."""
-
-    def init(params):
-        return {k: jnp.zeros_like(v) for k, v in params.items()}
-
-    def update(grads, state):
-        velocity = {k: beta * state[k] + grads[k] for k in grads}
-        return {k: -lr * v for k, v in velocity.items()}, velocity
-
-    return init, update
-
-
 @pytest.mark.parametrize("name", ["network", "network_dropout", "graph_dropout"])
 def test_an_optax_style_loop_under_the_transfer_guard(modules, name):
     mod = modules[name]
+    optax = pytest.importorskip("optax")
     params, X, Y, _, key = _inputs(mod, name, jax.devices()[0])
-    init, update = _momentum()
+    optimizer = optax.sgd(0.1, momentum=0.9)
 
     @jax.jit
     def step(params, opt_state):
         loss, grads = mod.loss_and_grad_unchecked(params, X, Y, *key)
-        updates, opt_state = update(grads, opt_state)
-        return loss, {k: params[k] + updates[k] for k in params}, opt_state
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return loss, optax.apply_updates(params, updates), opt_state
 
-    opt_state = jax.block_until_ready(init(params))
+    opt_state = jax.block_until_ready(optimizer.init(params))
     losses = []
     with jax.transfer_guard("disallow"):
         for _ in range(30):
