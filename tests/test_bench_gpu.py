@@ -1,0 +1,54 @@
+"""bench/bench_gpu.py runs on the CPU: one tiny configuration, every candidate checked against float64 autograd before timing."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("jax")
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+SMOKE = ["--device", "cpu", "--smoke", "--dtypes", "float32", "--kinds", "loss_and_grad", "--repeats", "3"]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_gpu", BENCH / "bench_gpu.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_smoke_run_times_every_candidate_that_runs_on_the_cpu(bench, capsys):
+    rows = {row["candidate"]: row for row in bench.main(SMOKE)}
+    assert set(rows) == set(bench.CANDIDATES)
+    for name in ("PyTorch eager autograd", "jax.jit(value_and_grad)", "symdl torch checked", "symdl JAX checked", "symdl JAX unchecked"):
+        assert rows[name]["status"].startswith("error ") and rows[name]["us"] > 0, rows[name]
+    assert rows["symdl torch unchecked, CUDA graph"]["status"] == "skipped: CUDA graphs need a CUDA device"
+    assert not any(row["status"].startswith(("MISMATCH", "failed")) for row in rows.values())
+    table = capsys.readouterr().out
+    assert "| [8, 16, 16, 1] | 256 | float32 | loss_and_grad | symdl JAX unchecked |" in table and "device: CPU" in table
+
+
+def test_a_wrong_gradient_is_reported_and_not_timed(bench, monkeypatch):
+    def wrong(s, kind):
+        loss, grads = bench.truth(s)
+        grads["W1"] = grads["W1"] * (1 + 1e-3)  # off by 1e-3 relative: ten times float32's tolerance
+
+        def run():
+            raise AssertionError("a mismatching candidate must not be timed")
+
+        return run, (loss, grads)
+
+    monkeypatch.setattr(bench, "CANDIDATES", {"wrong": wrong})
+    (row,) = bench.main(SMOKE)
+    assert row["us"] is None and row["status"].startswith("MISMATCH: error 1.0e-03 > 1e-04")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is not None and __import__("torch").cuda.is_available(), reason="a GPU is here")
+def test_cuda_without_a_gpu_is_one_clear_line(bench):
+    with pytest.raises(SystemExit, match="no CUDA device here .*run with --device cpu"):
+        bench.main(["--device", "cuda", "--smoke"])
