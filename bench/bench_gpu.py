@@ -1,7 +1,7 @@
 """One training step of a tanh MLP with squared error on a GPU: symdl's generated modules against PyTorch and JAX.
 
     python bench/bench_gpu.py [--device cuda] [--quick] [--no-compile] [--dtypes float32,bfloat16]
-    python bench/bench_gpu.py --device cpu --quick      # runs anywhere (a smoke result, not GPU figures)
+    python bench/bench_gpu.py --device cpu --quick      # runs anywhere, on one thread (a smoke result, not GPU figures)
     python bench/bench_gpu.py --device cpu --smoke      # [8, 16, 16, 1] only, 3 repeats, no torch.compile
 
 Networks [8, 16, 16, 1] and [784, 512, 512, 10] at batch 256, and [4096]*4 at batch 4096 (not with --quick);
@@ -211,14 +211,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> list[dict]:
     """Run the benchmark; print the header and the Markdown table; return the rows."""
     args = parse(argv)
+    if args.device == "cpu":  # one thread: on a shared machine more threads only measure the contention
+        os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
     import jax
     import torch
+
+    if args.device == "cpu":
+        torch.set_num_threads(1)
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit(f"bench_gpu: no CUDA device here (torch {torch.__version__}); run with --device cpu")
     jax_device = full_precision(args.device)
     print(f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; device: {device_name(args.device)}; torch {torch.__version__}, "
-          f"JAX {jax.__version__} on {jax_device}; load average {os.getloadavg()[0]:.1f}; TF32 off, JAX precision highest; "
+          f"JAX {jax.__version__} on {jax_device}{', one thread' if args.device == 'cpu' else ''}; load average {os.getloadavg()[0]:.1f}; TF32 off, JAX precision highest; "
           f"median of {args.repeats} repeats, wall-clock per step")
     rows = []
     for label in args.configs:

@@ -16,10 +16,16 @@ SMOKE = ["--device", "cpu", "--smoke", "--dtypes", "float32", "--kinds", "loss_a
 
 @pytest.fixture(scope="module")
 def bench():
+    import jax
+    import torch
+
     spec = importlib.util.spec_from_file_location("bench_gpu", BENCH / "bench_gpu.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module
+    precision, threads = jax.config.jax_default_matmul_precision, torch.get_num_threads()
+    yield module
+    jax.config.update("jax_default_matmul_precision", precision)  # the bench sets these for its whole process
+    torch.set_num_threads(threads)
 
 
 def test_the_smoke_run_times_every_candidate_that_runs_on_the_cpu(bench, capsys):
