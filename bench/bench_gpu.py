@@ -127,7 +127,7 @@ def measure_setup(s: Setup, args, label: str) -> list[dict]:
     """Every candidate and step kind for one configuration: checked against float64 autograd, then timed."""
     reference = truth(s)
     wait = torch_sync(s.device)
-    big = s.layers[0] >= 4096
+    big = args.floor_all or s.layers[0] >= 4096
     floor_us = time_per_step(matmul_floor(s), wait, args.repeats, args.target) if big else None
     flops = matmul_flops(s.layers, s.batch)
     rows = []
@@ -194,6 +194,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--dtypes", default="float32,bfloat16", help="comma-separated: float32, bfloat16")
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated: loss_and_grad, train_step")
     parser.add_argument("--lr", type=float, default=0.1, help="η of train_step")
+    parser.add_argument("--floor-all", action="store_true", help="TFLOP/s and the matmul floor for every network, not only [4096]*4")
     args = parser.parse_args(argv)
     args.dtypes = [d for d in args.dtypes.split(",") if d]
     args.kinds = [k for k in args.kinds.split(",") if k]

@@ -54,6 +54,21 @@ def test_a_wrong_gradient_is_reported_and_not_timed(bench, monkeypatch):
     assert row["us"] is None and row["status"].startswith("MISMATCH: error 1.0e-03 > 1e-04")
 
 
+def test_tflops_count_the_products_autograd_runs(bench):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    s = bench.make_setup([8, 16, 16, 1], 32, "float32", "cpu", None, 0.1)
+    run, _ = bench.CANDIDATES[bench.EAGER](s, "loss_and_grad")
+    with FlopCounterMode(display=False) as counter:
+        run()
+    assert counter.get_total_flops() == bench.matmul_flops(s.layers, s.batch)
+    rows = bench.main([*SMOKE, "--floor-all"])
+    floor = [row for row in rows if row["candidate"] == "matmul floor"]
+    assert len(floor) == 1 and floor[0]["floor"] == 1.0 and floor[0]["tflops"] > 0
+    timed = [row for row in rows if row["us"]]
+    assert len(timed) >= 4 and all(row["tflops"] > 0 and row["floor"] > 0 for row in timed)
+
+
 @pytest.mark.skipif(importlib.util.find_spec("torch") is not None and __import__("torch").cuda.is_available(), reason="a GPU is here")
 def test_cuda_without_a_gpu_is_one_clear_line(bench):
     with pytest.raises(SystemExit, match="no CUDA device here .*run with --device cpu"):
