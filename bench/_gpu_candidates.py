@@ -14,6 +14,7 @@ with a reason where the candidate cannot run here (no CUDA, a module without the
 from __future__ import annotations
 
 import importlib.util
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -179,6 +180,7 @@ def symdl_module(layers: list[int], backend: str, dtype: str):
         path.write_text(source)
         spec = importlib.util.spec_from_file_location(path.stem, path)
         module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # torch.compile looks the module's globals up by its name
         spec.loader.exec_module(module)
         _MODULES[key] = module
     return _MODULES[key]
