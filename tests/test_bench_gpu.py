@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -22,10 +23,14 @@ def bench():
     spec = importlib.util.spec_from_file_location("bench_gpu", BENCH / "bench_gpu.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    precision, threads = jax.config.jax_default_matmul_precision, torch.get_num_threads()
+    precision, threads, flags = jax.config.jax_default_matmul_precision, torch.get_num_threads(), os.environ.get("XLA_FLAGS")
     yield module
     jax.config.update("jax_default_matmul_precision", precision)  # the bench sets these for its whole process
     torch.set_num_threads(threads)
+    if flags is None:
+        os.environ.pop("XLA_FLAGS", None)
+    else:
+        os.environ["XLA_FLAGS"] = flags
 
 
 def test_the_smoke_run_times_every_candidate_that_runs_on_the_cpu(bench, capsys):
