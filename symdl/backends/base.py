@@ -159,6 +159,14 @@ class Backend:
         """
         return None
 
+    def init_placement(self) -> tuple[str, list[str]]:
+        """``init_params``' arguments and its closing lines, which return the drawn dict ``params`` (JAX: on a device)."""
+        return "seed=0", ["return params"]
+
+    def state_scalar(self, literal: str, like: str) -> str:
+        """A global slot of ``init_state`` (the step t, a real scalar): ``literal``, or it placed with the array ``like``."""
+        return literal
+
     def optimizer_runtime(self) -> list[str]:
         """Runtime helper blocks of a module whose train_step applies an optimizer: ``_check_params`` (the arrays in
         order), ``_check_state`` (reads the module's ``_STATE``) and ``_check_hyper(name, value)``."""
