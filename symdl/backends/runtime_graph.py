@@ -53,13 +53,13 @@ def _check_forward(params, *inputs):
 
 
 def _unpack(params, *arrays):
-    """Inside jax.jit: the parameter arrays in the order of _SPECS, then the data (checked by the caller)."""
+    """The parameter arrays in the order of _SPECS, then the data, unchecked (inside jax.jit, or an ``_unchecked`` entry point)."""
     *data, _ = arrays
     return (*(params[name] for name, _ in _SPECS), *data)
 
 
 def _unpack_forward(params, *inputs):
-    """Inside jax.jit: the parameter arrays in the order of _SPECS, then the inputs."""
+    """The parameter arrays in the order of _SPECS, then the inputs, unchecked (inside jax.jit, or an ``_unchecked`` entry point)."""
     return (*(params[name] for name, _ in _SPECS), *inputs)
 
 

@@ -59,6 +59,11 @@ def _check(params, X, Y, writable=False, targets=True):
     return (*out, X, Y)
 
 
+def _unpack(params, X, Y, writable=False, targets=True):
+    """The tensors in the order of _SPECS, then X and Y, unchecked (the ``_unchecked`` entry points: no host read-back)."""
+    return (*(params[name] for name, _ in _SPECS), X, Y)
+
+
 # --- optimizer state ---
 
 

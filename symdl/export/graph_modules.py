@@ -149,7 +149,7 @@ def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
             lines.append(f"params[{key!r}] = " + constant.format(shape=p.shape, value=float(p.init)))
     lines.append("return params")
     doc = f"Initial parameters: each weight from its layer's scheme, drawn in order from {generator.split(';')[0].split(' (')[0]}; the rest constant."
-    return function_source("init_params", "seed=0", doc, lines)
+    return function_source("init_params", backend.init_arguments, doc, lines)
 
 
 def _masks_blocks(masks: dict, backend: Backend) -> list[str]:
@@ -220,7 +220,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     head = [
         *backend.module_prelude(dtype),
         backend.dtype_line(dtype),
-        f"_t = functools.partial({backend.constant()}, dtype=_dtype)",
+        *filter(None, [backend.module_constant()]),
         f"_SPECS = {tuple(shapes.items())!r}",
         "_KEYS = {name for name, _ in _SPECS}",
         f"_INPUTS = {inputs!r}",
@@ -245,8 +245,11 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     wrappers = backend.graph_entry_wrappers(entries)
     if wrappers is not None:
         blocks.append(wrappers)
+    unchecked = backend.unchecked_entry_points(source, _ENTRIES)
+    if unchecked is not None:
+        blocks.append(unchecked)
     public = ["init_params", *_ENTRIES, *(["init_state"] if has_opt else []), *(["masks"] if train.masks else [])]
-    if backend.functional:
+    if backend.functional or unchecked is not None:
         public += [f"{n}_unchecked" for n in _ENTRIES]
     sections = [
         ("Spec", [f"{model!r}.compile({dtype.name!r}{', optimizer=' + repr(optimizer) if has_opt else ''})",

@@ -100,11 +100,12 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
                             optimizer=optimizer)
     train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
     noun = backend.noun
+    entry_source = _entry_points(printed.source, backend)
     blocks = [
         "\n".join([
             *backend.module_prelude(dtype),
             backend.dtype_line(dtype),
-            f"_t = functools.partial({backend.constant()}, dtype=_dtype)",
+            *filter(None, [backend.module_constant()]),
             f"_SPECS = {tuple(compiled.param_shapes.items())!r}",
             "_KEYS = {name for name, _ in _SPECS}",
             f"_N_IN, _N_OUT = {network.layers[0]}, {network.layers[-1]}",
@@ -118,12 +119,18 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
         init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
         *network.layer_blocks(backend, inline=True),
-        _entry_points(printed.source, backend),
+        entry_source,
     ]  # fmt: skip
     wrappers = backend.entry_wrappers(network.seeded) if optimizer is None else backend.entry_wrappers(network.seeded, train_arguments)
     if wrappers is not None:
         blocks.append(wrappers)
+    steps = ("forward", "trace", "loss", "inference_loss", "loss_and_grad", "train_step")
+    unchecked = backend.unchecked_entry_points(entry_source, steps)
+    if unchecked is not None:
+        blocks.append(unchecked)
     entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
+    if unchecked is not None:
+        entry += [f"{n}_unchecked" for n in steps]
     name = backend.title
     mutation = backend.train_step_doc()
     if optimizer is not None:

@@ -185,7 +185,7 @@ def init_block(compiled, backend: str | Backend = "numpy") -> str:
         "Initial parameters: weights Glorot-uniform, U(-a, a) with a = sqrt(6/(n_in + n_out)), drawn in order "
         f"from {generator}; the rest constant."
     )
-    return function_source("init_params", "seed=0", doc, lines)
+    return function_source("init_params", array.init_arguments, doc, lines)
 
 
 def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
