@@ -28,6 +28,9 @@ def _check_arrays(params, data, writable=False):
     rows = sorted({int(a.shape[0]) for a in out})
     if len(rows) > 1:
         raise ValueError(f"the arrays have different batch sizes {rows}; expected one row per sample in each")
+    devices = sorted({str(getattr(a, "device", "cpu")) for a in (*arrays, *out)})
+    if len(devices) > 1:  # torch: a generated module computes where its tensors are, so they must be on one device
+        raise ValueError(f"params and the data are on several devices {devices}; put them on one device")
     return (*arrays, *out)
 
 

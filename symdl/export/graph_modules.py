@@ -18,6 +18,8 @@ the standard library (never sympy or symdl) and defines
 
 Spellings as in :mod:`symdl.export.network_modules`: JAX entry points are
 jitted with the checks outside (``<name>_unchecked``: the jitted body alone),
+torch entry points come also as ``<name>_unchecked`` (no checks, no host read-back)
+and make every tensor on their first input's device (``init_params(seed, device=None)``),
 ``train_step`` stores the new arrays in ``params`` (with an optimizer it returns
 ``(loss, new params, new state)``); StopGradient prints as
 ``jax.lax.stop_gradient`` / ``.detach()``, so JAX's and torch's own autodiff of

@@ -13,14 +13,17 @@ library, and exposes the numpy module's functions with its conventions:
   ``jax_enable_x64`` when imported (JAX computes in float32 otherwise).
 * **PyTorch** — eager, under ``torch.no_grad()``, with the numpy code's
   in-place statements (``torch.tanh(z, out=z)``); ``train_step`` updates the
-  tensors of ``params`` in place.
+  tensors of ``params`` in place. Every tensor the module makes is made on the
+  device of X (``init_params(seed, device=None)`` on ``device``), and each entry
+  point also comes as ``<name>_unchecked``: no argument checks, nothing read
+  back to the host (see :mod:`symdl.backends.torch`).
 
 Everything a :class:`symdl.Network` holds is supported: element-wise
 activations, losses and penalties, the softmax vector rules, batch norm
 (each proven stage of :data:`symdl.layers.batchnorm_symbolic.STAGES` printed inline
 as an array expression; JAX returns the new running statistics, torch writes
 them in place) and dropout (masks from ``jax.random.PRNGKey(seed)`` /
-``torch.Generator().manual_seed(seed)``: the same Bernoulli(1 − p) law as the
+``torch.Generator(device=X.device).manual_seed(seed)``: the same Bernoulli(1 − p) law as the
 numpy module's, other draws).
 """
 
