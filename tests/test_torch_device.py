@@ -191,6 +191,23 @@ def _compare_checked_and_unchecked(mod, key: str, seed: int, rows: int) -> None:
     assert _same(results[0], results[1]) and _same(checked, unchecked), key
 
 
+@pytest.mark.parametrize("seed", [0, 7, 2**40])
+def test_cpu_draws_are_the_default_generators_as_before(modules, seed):
+    """On the CPU, init_params and the masks draw from torch.Generator().manual_seed(seed), as before devices: same numbers."""
+    mod = modules["net_bn_dropout"]
+    params = mod.init_params(seed)
+    generator = torch.Generator().manual_seed(seed)
+    for name in ("W1", "W2", "W3"):
+        n_out, n_in = params[name].shape
+        limit = np.sqrt(6.0 / (n_in + n_out))
+        want = torch.rand((n_out, n_in), generator=generator, dtype=torch.float64) * (2 * limit) - limit
+        torch.testing.assert_close(params[name], want, rtol=1e-15, atol=1e-15)
+    generator = torch.Generator().manual_seed(seed)
+    for mask in mod._masks(seed, 5):  # kept where u < 1 − p, p = 0.25
+        want = (torch.rand(mask.shape, generator=generator, dtype=torch.float64) < 0.75).to(mask.dtype)
+        assert torch.equal(mask, want)
+
+
 def test_a_tensor_learning_rate_steps_as_its_float(modules):
     mod = modules["net_act_tanh"]
     params, (X, Y) = _cpu_arguments(mod, "net_act_tanh", 0, 4)
