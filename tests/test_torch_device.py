@@ -61,7 +61,7 @@ def _two_inputs() -> Model:
 
 
 GRAPHS = {"shared_noise_dropout": (_shared, None), "two_inputs": (_two_inputs, None), "shared_adam": (_shared, "adam"),
-          "two_inputs_rmsprop": (_two_inputs, "rmsprop")}
+          "two_inputs_rmsprop": (_two_inputs, "rmsprop"), "adam_lr_per_call": (_two_inputs, symdl.optim.adam(lr=None))}
 # A factory call: torch.ones(…), torch.Generator(…), functools.partial(torch.tensor, …) …
 _FACTORY = re.compile(r"(?<![\w.])torch\.(ones|zeros|empty|full|rand|randn|randint|randperm|tensor|scalar_tensor|as_tensor|"
                       r"from_numpy|arange|eye|linspace|logspace|normal|bernoulli|Generator)\b(?!_like)")
