@@ -64,8 +64,6 @@ class Backend:
     seed_limit: ClassVar[str | None] = None
     #: Uniform draws for ``init_params``: (setup lines, draw template, constant template, generator prose).
     init_spelling: ClassVar[tuple[Sequence[str], str, str, str] | None] = None
-    #: The arguments of a generated ``init_params`` (torch: also the device the parameters are made on).
-    init_arguments: ClassVar[str] = "seed=0"
     #: The dtype and tolerance ``symdl verify`` checks this backend's network modules in (None: not checked).
     verify_dtype: ClassVar[tuple[str, float] | None] = ("float64", 1e-10)
 
@@ -177,6 +175,14 @@ class Backend:
         what follows Y in ``train_step`` (``lr``, or ``state`` and unbound hyperparameters with an optimizer).
         """
         return None
+
+    def init_placement(self) -> tuple[str, list[str]]:
+        """``init_params``' arguments and its closing lines, which return the drawn dict ``params`` (JAX: on a device)."""
+        return "seed=0", ["return params"]
+
+    def state_scalar(self, literal: str, like: str) -> str:
+        """A global slot of ``init_state`` (the step t, a real scalar): ``literal``, or it placed with the array ``like``."""
+        return literal
 
     def optimizer_runtime(self) -> list[str]:
         """Runtime helper blocks of a module whose train_step applies an optimizer: ``_check_params`` (the arrays in

@@ -35,6 +35,7 @@ from .runtime_jax import (
     _finite,
     _prepare,
     _raise_unless_finite,
+    _scalar_with,
     _tangent,
     _unpack,
 )
@@ -191,7 +192,18 @@ class JaxBackend(Backend):
         return "\n\n\n".join(blocks)
 
     def optimizer_runtime(self) -> list[str]:
-        return [emit_functions(_check_params, _check_state, _check_hyper)]
+        return [emit_functions(_check_params, _scalar_with, _check_state, _check_hyper)]
+
+    def init_placement(self) -> tuple[str, list[str]]:
+        """``init_params(seed=0, device=None)``: drawn on JAX's default device, then ``jax.device_put`` on ``device``."""
+        return "seed=0, device=None", [
+            "if device is not None and not isinstance(device, (jax.Device, jax.sharding.Sharding)):",
+            "    raise TypeError(f'device: expected a jax.Device (or a jax.sharding.Sharding), got {type(device).__name__}')",
+            "return params if device is None else jax.device_put(params, device)",
+        ]
+
+    def state_scalar(self, literal: str, like: str) -> str:
+        return f"_scalar_with({literal}, {like})"
 
     init_normal = "jax.random.normal(jax.random.fold_in(key, {index}), {shape!r}, _dtype) * _t({std!r})"
 
@@ -205,7 +217,7 @@ class JaxBackend(Backend):
         return "key, m", ["# one key per mask, folded from the call's key", "return [", *draws, "]"]
 
     def graph_runtime(self, optimizer: bool) -> list[str]:
-        return [emit_functions(_batch, _check_params, _check_state, _check_hyper, _check_seed),
+        return [emit_functions(_batch, _check_params, *([_scalar_with] if optimizer else []), _check_state, _check_hyper, _check_seed),
                 emit_functions(_unpack_graph, _unpack_forward, _check_data, _finite_arrays, _raise_unless_finite_arrays)]
 
     def graph_entry_wrappers(self, entries: Sequence[tuple[str, str, str, bool]]) -> str:

@@ -71,13 +71,15 @@ class TorchBackend(Backend):
         "torch.Generator(device=device).manual_seed(seed) on device (default the CPU; the same distribution as "
         "CompiledNetwork.init, other numbers; the same seed gives the same numbers on every device of one type)",
     )
-    init_arguments = "seed=0, device=None"
     verify_dtype = ("float64", 1e-10)
     init_normal = "torch.randn({shape!r}, generator=generator, dtype=_dtype, device=device) * {std!r}"
 
     def kernel_constant(self, arg: str) -> str:
         # a fill on the device, not a copy from the host (torch.tensor): no transfer, and CUDA-graph capturable
         return f"_t = functools.partial(torch.full, (), dtype=_dtype, device={arg}.device)"
+
+    def init_placement(self) -> tuple[str, list[str]]:
+        return "seed=0, device=None", ["return params"]
 
     def tensor_factory(self, kind: str, args: str, like: str) -> str:
         return f"torch.{kind}({args}, dtype=_dtype, device={like}.device)"

@@ -11,6 +11,9 @@ library, and exposes the numpy module's functions with its conventions:
   ``train_step(params, X, Y, lr)`` stores the new arrays in the dict
   ``params`` and returns the loss before the step. A float64 module turns on
   ``jax_enable_x64`` when imported (JAX computes in float32 otherwise).
+  ``init_params(seed, device=None)`` places the parameters on a ``jax.Device``;
+  the ``<entry>_unchecked`` functions transfer nothing from the host when every
+  argument is on the device (``lr`` as a 0-d array).
 * **PyTorch** — eager, under ``torch.no_grad()``, with the numpy code's
   in-place statements (``torch.tanh(z, out=z)``); ``train_step`` updates the
   tensors of ``params`` in place. Every tensor the module makes is made on the
