@@ -101,6 +101,36 @@ class Backend:
         """The ``_t = …`` line of a printed kernel: numbers as 0-d arrays of ``arg``'s dtype."""
         raise self._unsupported("kernel constants (_t)")
 
+    # --- tensor creation: every array printed code makes comes from these hooks ----------------------------------
+
+    def tensor_factory(self, kind: str, args: str, like: str) -> str:
+        """A new array in printed code, ``kind`` being ``"ones"`` or ``"full"`` with the size arguments ``args``, in the
+        module's dtype and where the array ``like`` lives (torch: ``device=like.device``; numpy and JAX: one device)."""
+        return f"{self.module}.{kind}({args}, dtype=_dtype)"
+
+    def mask_arguments(self, like: str) -> str:
+        """What a training entry point passes to ``_masks`` after the seed: the batch size of ``like`` (torch: and its device)."""
+        return f"{like}.shape[0]"
+
+    def bind_constants(self, lines: Sequence[str], like: str) -> list[str]:
+        """An entry point's body with the constant maker ``_t`` bound where ``like`` lives, if the body calls it.
+
+        numpy and JAX use the module's ``_t``; torch binds ``_t`` to ``like``'s device after the line that unpacks the
+        arguments, so a constant is never made on another device than the data.
+        """
+        return list(lines)
+
+    def module_constant(self) -> str | None:
+        """The module-level ``_t = …`` line (None: the entry points bind their own, see :meth:`bind_constants`)."""
+        return f"_t = functools.partial({self.constant()}, dtype=_dtype)"
+
+    def unchecked_entry_points(self, source: str, names: Sequence[str]) -> str | None:
+        """``<name>_unchecked`` copies of the printed entry points ``names`` in ``source``, without argument checks, or None.
+
+        JAX makes its unchecked functions in :meth:`entry_wrappers` (the jitted bodies); torch prints them here.
+        """
+        return None
+
     # --- network modules -----------------------------------------------------------------------------------------
 
     def dtype_line(self, dtype: np.dtype | str, target: str = "_dtype") -> str:

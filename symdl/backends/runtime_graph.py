@@ -28,6 +28,9 @@ def _check_arrays(params, data, writable=False):
     rows = sorted({int(a.shape[0]) for a in out})
     if len(rows) > 1:
         raise ValueError(f"the arrays have different batch sizes {rows}; expected one row per sample in each")
+    devices = sorted({str(getattr(a, "device", "cpu")) for a in (*arrays, *out)})
+    if len(devices) > 1:  # torch: a generated module computes where its tensors are, so they must be on one device
+        raise ValueError(f"params and the data are on several devices {devices}; put them on one device")
     return (*arrays, *out)
 
 
@@ -53,13 +56,13 @@ def _check_forward(params, *inputs):
 
 
 def _unpack(params, *arrays):
-    """Inside jax.jit: the parameter arrays in the order of _SPECS, then the data (checked by the caller)."""
+    """The parameter arrays in the order of _SPECS, then the data, unchecked (inside jax.jit, or an ``_unchecked`` entry point)."""
     *data, _ = arrays
     return (*(params[name] for name, _ in _SPECS), *data)
 
 
 def _unpack_forward(params, *inputs):
-    """Inside jax.jit: the parameter arrays in the order of _SPECS, then the inputs."""
+    """The parameter arrays in the order of _SPECS, then the inputs, unchecked (inside jax.jit, or an ``_unchecked`` entry point)."""
     return (*(params[name] for name, _ in _SPECS), *inputs)
 
 

@@ -54,9 +54,17 @@ def _check(params, X, Y, writable=False, targets=True):
         Y = _batch(Y, "Y", _N_OUT)
         if Y.shape[0] != X.shape[0]:
             raise ValueError(f"X has {X.shape[0]} rows but Y has {Y.shape[0]}; one target row per sample")
+    devices = sorted({str(t.device) for t in (*out, X, *((Y,) if targets else ()))})
+    if len(devices) > 1:  # the module computes where its tensors are: one device for all
+        raise ValueError(f"params, X and Y are on several devices {devices}; put them on one device (the module follows X)")
     if writable and _BUFFERED and X.shape[0] < 2:
         raise ValueError("train_step with batch norm needs a batch of at least 2 rows (the running variance is m/(m-1) var_B)")
     return (*out, X, Y)
+
+
+def _unpack(params, X, Y, writable=False, targets=True):
+    """The tensors in the order of _SPECS, then X and Y, unchecked (the ``_unchecked`` entry points: no host read-back)."""
+    return (*(params[name] for name, _ in _SPECS), X, Y)
 
 
 # --- optimizer state ---

@@ -2,11 +2,19 @@
 
 A network module runs eagerly with the numpy code's in-place statements
 (``torch.tanh(z, out=z)``); ``train_step`` updates the tensors of ``params``
-in place. Dropout masks come from ``torch.Generator().manual_seed(seed)``.
+in place. Every tensor the printed code makes follows the data: the hooks
+:meth:`TorchBackend.tensor_factory`, :meth:`TorchBackend.bind_constants` and the
+mask and init spellings print ``device=`` of an input. Dropout and noise masks
+come from ``torch.Generator(device=X.device).manual_seed(seed)``, parameters from
+``torch.Generator(device=device)`` (the same seed gives the same numbers per
+device type; PyTorch's ``meta`` device has no generator and draws without one).
+Each entry point also comes as ``<name>_unchecked``: the same body without the
+argument checks, so nothing is read back to the host.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -16,7 +24,8 @@ from ..optional import require
 from .base import Backend, emit_functions
 from .printers import TorchIndexPrinter, TorchPrinter
 from .runtime_graph import _check as _check_graph
-from .runtime_graph import _check_arrays, _check_forward
+from .runtime_graph import _check_arrays, _check_forward, _unpack_forward
+from .runtime_graph import _unpack as _unpack_graph
 from .runtime_mixed import _check_torch, _lift_torch, _master_grads_torch, _masters
 from .runtime_torch import (
     _batch,
@@ -30,9 +39,17 @@ from .runtime_torch import (
     _save,
     _saved,
     _unbroadcast,
+    _unpack,
 )
 
 __all__ = ["TorchBackend"]
+
+# The generator of a draw on ``device``: none on the meta device (it has no generator; the draw has only a shape there).
+_GENERATOR = "generator = torch.Generator(device=device).manual_seed(int(seed)) if device.type != 'meta' else None"
+_DEVICE = "device = torch.device('cpu') if device is None else torch.device(device)"
+# The argument checks an unchecked entry point leaves out (the unpacking _check calls become _unpack).
+_ARGUMENT_CHECK = re.compile(r"^    (?:lr = _check_lr\(lr\)|_check_state\(state\)|(\w+) = _check_hyper\('\1', \1\))\n", re.MULTILINE)
+_UNPACKED = re.compile(r"^(    .* = )_check(_forward)?\(", re.MULTILINE)
 
 
 class TorchBackend(Backend):
@@ -49,16 +66,51 @@ class TorchBackend(Backend):
     out_functions: ClassVar = {"multiply": "torch.mul", "divide": "torch.div", "square": "torch.square"}
     seed_limit = "2**63"
     init_spelling: ClassVar = (
-        ["generator = torch.Generator().manual_seed(int(seed))"],
-        "torch.rand({shape!r}, generator=generator, dtype=_dtype) * {width!r} - {limit!r}",
-        "torch.full({shape!r}, {value!r}, dtype=_dtype)",
-        "torch.Generator().manual_seed(seed) (the same distribution as CompiledNetwork.init, other numbers)",
+        [_DEVICE, _GENERATOR],
+        "torch.rand({shape!r}, generator=generator, dtype=_dtype, device=device) * {width!r} - {limit!r}",
+        "torch.full({shape!r}, {value!r}, dtype=_dtype, device=device)",
+        "torch.Generator(device=device).manual_seed(seed) on device (default the CPU; the same distribution as "
+        "CompiledNetwork.init, other numbers; the same seed gives the same numbers on every device of one type)",
     )
     verify_dtype = ("float64", 1e-10)
-    init_normal = "torch.randn({shape!r}, generator=generator, dtype=_dtype) * {std!r}"
+    init_normal = "torch.randn({shape!r}, generator=generator, dtype=_dtype, device=device) * {std!r}"
 
     def kernel_constant(self, arg: str) -> str:
-        return f"_t = functools.partial(torch.tensor, dtype=_dtype, device={arg}.device)"
+        # a fill on the device, not a copy from the host (torch.tensor): no transfer, and CUDA-graph capturable
+        return f"_t = functools.partial(torch.full, (), dtype=_dtype, device={arg}.device)"
+
+    def init_placement(self) -> tuple[str, list[str]]:
+        return "seed=0, device=None", ["return params"]
+
+    def tensor_factory(self, kind: str, args: str, like: str) -> str:
+        return f"torch.{kind}({args}, dtype=_dtype, device={like}.device)"
+
+    def mask_arguments(self, like: str) -> str:
+        return f"{like}.shape[0], {like}.device"
+
+    def bind_constants(self, lines: Sequence[str], like: str) -> list[str]:
+        lines = list(lines)
+        if not any("_t(" in line for line in lines):
+            return lines
+        unpacked = next((k + 1 for k, line in enumerate(lines) if re.search(r"= _(check|unpack)\w*\(", line)), 0)
+        return [*lines[:unpacked], self.kernel_constant(like), *lines[unpacked:]]
+
+    def module_constant(self) -> str | None:
+        return None
+
+    def unchecked_entry_points(self, source: str, names: Sequence[str]) -> str:
+        """Each entry point again as ``<name>_unchecked``: ``_check`` → ``_unpack``, the lr, state and hyperparameter
+        checks left out. Nothing is read back to the host: no ``bool(tensor)``, ``float(tensor)`` or finiteness test."""
+        blocks = []
+        for block in source.split("\n\n\n"):
+            head = re.search(r"^def (\w+)\(", block, re.MULTILINE)
+            if head is None or head.group(1) not in names:
+                continue
+            name = head.group(1)
+            block = block[:head.start()] + f"def {name}_unchecked(" + block[head.end():]
+            block = _UNPACKED.sub(lambda m: f"{m.group(1)}_unpack{m.group(2) or ''}(", _ARGUMENT_CHECK.sub("", block))
+            blocks.append(block.strip("\n"))
+        return "\n\n\n".join(blocks)
 
     def dtype_line(self, dtype: np.dtype | str, target: str = "_dtype") -> str:
         return f"{target} = torch.{getattr(dtype, 'name', dtype)}"
@@ -67,7 +119,7 @@ class TorchBackend(Backend):
         return "torch.tensor"
 
     def network_runtime(self, seeded: bool) -> list[str]:
-        return [emit_functions(_batch, _check)]
+        return [emit_functions(_batch, _check, _unpack)]
 
     def mixed_runtime(self) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
@@ -75,12 +127,14 @@ class TorchBackend(Backend):
         return [emit_functions(_batch, _check, names=masters), emit_functions(_lift_torch, _check_torch, _masters, _master_grads_torch, names=mixed)]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
-        return "seed, m", [
+        return "seed, m, device=None", [
             "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:",
             "    raise ValueError(f'seed: expected an integer from 0 to 2**63 - 1 (it fixes the dropout masks), got {seed!r}')",
-            "generator = torch.Generator().manual_seed(int(seed))",
+            _DEVICE,
+            _GENERATOR,
             "# mask ~ Bernoulli(1 − p): u ~ U[0, 1) in float64, kept where u < 1 − p.",
-            f"return [(torch.rand((m, n), generator=generator, dtype=torch.float64) < {keep!r}).to(_dtype) for n in {hidden!r}]",
+            f"return [(torch.rand((m, n), generator=generator, dtype=torch.float64, device=device) < {keep!r}).to(_dtype) "
+            f"for n in {hidden!r}]",
         ]
 
     def entry_point(self, name: str) -> str:
@@ -91,19 +145,21 @@ class TorchBackend(Backend):
         return f"{code}.detach().clone()"
 
     def graph_masks(self, masks: Sequence[tuple[int, str, float]]) -> tuple[str, list[str]]:
-        draws = [f"    torch.randn((m, {w}), generator=generator, dtype=_dtype) * {v!r}," if draw == "gaussian"
-                 else f"    (torch.rand((m, {w}), generator=generator, dtype=torch.float64) < {1.0 - v!r}).to(_dtype),"
+        draws = [f"    torch.randn((m, {w}), generator=generator, dtype=_dtype, device=device) * {v!r}," if draw == "gaussian"
+                 else f"    (torch.rand((m, {w}), generator=generator, dtype=torch.float64, device=device) < {1.0 - v!r}).to(_dtype),"
                  for w, draw, v in masks]
-        return "seed, m", [
+        return "seed, m, device=None", [
             "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:",
             "    raise ValueError(f'seed: expected an integer from 0 to 2**63 - 1 (it fixes the noise and dropout masks), got {seed!r}')",
-            "generator = torch.Generator().manual_seed(int(seed))",
+            _DEVICE,
+            _GENERATOR,
             "return [", *draws, "]",
         ]
 
     def graph_runtime(self, optimizer: bool) -> list[str]:
         checks = [emit_functions(_batch) if optimizer else emit_functions(_batch, _check_params)]
-        return [*checks, emit_functions(_check_arrays, _check_graph, _check_forward), *(self.optimizer_runtime() if optimizer else [])]
+        return [*checks, emit_functions(_check_arrays, _check_graph, _check_forward, _unpack_graph, _unpack_forward),
+                *(self.optimizer_runtime() if optimizer else [])]
 
     def optimizer_runtime(self) -> list[str]:
         return [emit_functions(_check_params, _check_state, _check_hyper)]

@@ -50,7 +50,14 @@ def module_docstring(title: str, sections: Sequence[tuple[str, Sequence[str]]]) 
 
 
 def module_source(docstring: str, imports: Iterable[str], all_names: Sequence[str], blocks: Iterable[str]) -> str:
-    """docstring, imports (standard library, then third party), ``__all__``, then the blocks, two blank lines apart."""
+    """docstring, imports (standard library, then third party), ``__all__``, then the blocks, two blank lines apart.
+
+    A standard-library ``import NAME`` that no block reads (``NAME.``) is left out: which helpers a module needs
+    depends on its layers (torch binds ``_t`` with ``functools`` only where an entry point makes a constant).
+    """
+    blocks = list(blocks)
+    text = "\n".join(blocks)
+    imports = [line for line in imports if not _unused_standard_import(line, text)]
     ordered = sorted(set(imports), key=_import_order)
     standard = [line for line in ordered if not _import_order(line)[0]]
     third_party = [line for line in ordered if _import_order(line)[0]]
@@ -58,6 +65,13 @@ def module_source(docstring: str, imports: Iterable[str], all_names: Sequence[st
     exported = "__all__ = [" + ", ".join(repr(n) for n in sorted(all_names)) + "]"
     head = f"{docstring.rstrip()}\n\n{imports_text}\n\n{exported}\n"
     return "\n\n".join([head, *(block.strip("\n") + "\n" for block in blocks)])
+
+
+def _unused_standard_import(line: str, text: str) -> bool:
+    parts = line.split()
+    if len(parts) != 2 or parts[0] != "import" or parts[1] not in sys.stdlib_module_names:
+        return False
+    return re.search(rf"\b{re.escape(parts[1])}\.", text) is None
 
 
 def _import_order(line: str) -> tuple[int, int, str]:

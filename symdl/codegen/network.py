@@ -160,7 +160,7 @@ def print_network(
     unpack = ", ".join([*params, *buffers, "X", "Y"])
     fwd_unpack = ", ".join([*params, *buffers, "X"])
     mask_names = _mask_names(eqs)
-    masks = [f"{', '.join(mask_names)}, = _masks(seed, X.shape[0])"] if mask_names else []
+    masks = [f"{', '.join(mask_names)}, = _masks(seed, {array.mask_arguments('X')})"] if mask_names else []
     seed = ", seed=0" if mask_names else ""
     header = [f"{unpack} = {check}(params, X, Y)", *masks]
 
@@ -175,24 +175,27 @@ def print_network(
 
     out_name = f"a{top.index}"
     sources = []
+
+    def entry(name: str, args: str, lines: Sequence[str]) -> str:  # the constants made where X lives
+        return _def(name, args, array.bind_constants(lines, "X"))
     forward = StatementPrinter(scope(), (inference or eqs).forward, keep=[top.a]).emit_all()
     sources.append(
-        _def("forward", "params, X", [f"{fwd_unpack}, _ = {check}(params, X, None, False, False)", *forward, f"return {out_name}"])
+        entry("forward", "params, X", [f"{fwd_unpack}, _ = {check}(params, X, None, False, False)", *forward, f"return {out_name}"])
     )
     every = [s for layer in eqs.layers for s in (layer.z, layer.a)]
     trace = StatementPrinter(scope(), eqs.forward, keep=every).emit_all()
     traced = ", ".join(f"{names[s]!r}: {names[s]}" for s in every)
     trace_head = [f"{fwd_unpack}, _ = {check}(params, X, None, False, False)", *masks]
-    sources.append(_def("trace", f"params, X{seed}", [*trace_head, *trace, f"return {{{traced}}}"]))
+    sources.append(entry("trace", f"params, X{seed}", [*trace_head, *trace, f"return {{{traced}}}"]))
     loss_scope = scope()
     loss_lines = StatementPrinter(loss_scope, eqs.forward, keep=[top.a]).emit_all()
     loss_lines += _loss_value(loss, loss_scope, out_name, penalty_value, eqs, gradient=False)
-    sources.append(_def("loss", f"params, X, Y{seed}", [*header, *loss_lines, "return loss"]))
+    sources.append(entry("loss", f"params, X, Y{seed}", [*header, *loss_lines, "return loss"]))
     # The cost at inference (Keras' evaluate): the forward of ``inference``, no masks, buffers only read.
     eval_scope = scope()
     eval_lines = StatementPrinter(eval_scope, (inference or eqs).forward, keep=[top.a]).emit_all()
     eval_lines += _loss_value(loss, eval_scope, out_name, penalty_value, inference or eqs, gradient=False)
-    sources.append(_def("inference_loss", "params, X, Y", [f"{unpack} = {check}(params, X, Y)", *eval_lines, "return loss"]))
+    sources.append(entry("inference_loss", "params, X, Y", [f"{unpack} = {check}(params, X, Y)", *eval_lines, "return loss"]))
 
     grad_scope = scope()
     equations = [*eqs.forward, eqs.loss_gradient, *(eq for _, eq in eqs.backward)]
@@ -204,7 +207,7 @@ def print_network(
     grads = ", ".join(f"{p!r}: {grad_name(p)}" for p in params)
     gradients = ", ".join(grad_name(p) for p in params)
     masters = [f"{gradients}, = _master_grads({gradients})"] if mixed else []
-    sources.append(_def("loss_and_grad", f"params, X, Y{seed}", [*header, *body, *masters, f"return loss, {{{grads}}}"]))
+    sources.append(entry("loss_and_grad", f"params, X, Y{seed}", [*header, *body, *masters, f"return loss, {{{grads}}}"]))
     if mixed:  # train_step writes the float32 masters, not the compute copies the body read
         masters = [f"{gradients}, = _master_grads({gradients}, step=True)", f"{', '.join([*params, *buffers])}, = _masters(params)"]
     # Every step is scaled before any parameter is written: an overflow raises with params untouched.
@@ -214,7 +217,7 @@ def print_network(
     else:
         code = print_update(optimizer, params, array.printer(), functional=array.functional, backend=array)
         update, arguments, new_state = [*code.compute, *code.write], ["state", *code.arguments], code.new_state
-        sources.append(_def("init_state", "params", print_init_state(optimizer, params, array, f"{', '.join([*params, *buffers])}, = _check_params(params)")))
+        sources.append(entry("init_state", "params", print_init_state(optimizer, params, array, f"{', '.join([*params, *buffers])}, = _check_params(params)")))
     for layer in eqs.layers:
         for change in (c for part in layer.parts for c in part.state_updates()):
             l = layer.index
@@ -231,7 +234,7 @@ def print_network(
             result += ", {" + ", ".join(f"{k!r}: {v}" for k, v in new_state.items()) + "}"
     else:
         result = "return loss"
-    sources.append(_def("train_step", f"params, X, Y, {', '.join(arguments)}{seed}", [*train_head, *body, *masters, *update, result]))
+    sources.append(entry("train_step", f"params, X, Y, {', '.join(arguments)}{seed}", [*train_head, *body, *masters, *update, result]))
     return NetworkSource(source="\n\n".join(sources), kernels=kernels)
 
 
@@ -286,7 +289,7 @@ def _loss_value(
         if shared:
             code = printer.doprint(finals[1])
             if not finals[1].free_symbols:  # a constant ∂ℓ/∂a (a linear loss): one value per output
-                lines.append(f"gA = {m}.full({scope.name(top_a)}.shape, {code} * {gradient_scale}, dtype=_dtype)")
+                lines.append(f"gA = {scope.backend.tensor_factory('full', f'{scope.name(top_a)}.shape, {code} * {gradient_scale}', scope.name(top_a))}")
             elif code.isidentifier():  # a bare name may be an input or a value still needed: no in-place scaling
                 lines.append(f"gA = {code} * {gradient_scale}")
             else:

@@ -99,7 +99,7 @@ class StatementPrinter:
             return
         if reducing:  # BP3 and the learned inputs' gradients: a sum over the batch
             if "_ones" not in self.scope.defined:
-                self.lines.append(f"_ones = {scope.backend.module}.ones(X.shape[0], dtype=_dtype)")
+                self.lines.append(f"_ones = {scope.backend.tensor_factory('ones', 'X.shape[0]', 'X')}")
                 self.scope.defined.add("_ones")
             # 1ᵀD: one BLAS matrix-vector product, about 2× numpy.sum(D, axis=0) for a batch of 256 (bench_network).
             self.lines.append(f"{target} = _ones @ {self._parenthesized(rhs)}")
@@ -210,7 +210,7 @@ class StatementPrinter:
         )
         body = printable(body, expr.name)
         if not body.free_symbols:  # a constant derivative: broadcast to the argument's shape
-            return f"{scope.backend.module}.full({names[0]}.shape, {scope.printer.doprint(body)}, dtype=_dtype)"
+            return scope.backend.tensor_factory("full", f"{names[0]}.shape, {scope.printer.doprint(body)}", names[0])
         intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")
         for symbol, value in intermediates:
             self.lines.append(f"{symbol} = {scope.printer.doprint(value)}")

@@ -18,6 +18,8 @@ the standard library (never sympy or symdl) and defines
 
 Spellings as in :mod:`symdl.export.network_modules`: JAX entry points are
 jitted with the checks outside (``<name>_unchecked``: the jitted body alone),
+torch entry points come also as ``<name>_unchecked`` (no checks, no host read-back)
+and make every tensor on their first input's device (``init_params(seed, device=None)``),
 ``train_step`` stores the new arrays in ``params`` (with an optimizer it returns
 ``(loss, new params, new state)``); StopGradient prints as
 ``jax.lax.stop_gradient`` / ``.detach()``, so JAX's and torch's own autodiff of
@@ -221,7 +223,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     head = [
         *backend.module_prelude(dtype),
         backend.dtype_line(dtype),
-        f"_t = functools.partial({backend.constant()}, dtype=_dtype)",
+        *filter(None, [backend.module_constant()]),
         f"_SPECS = {tuple(shapes.items())!r}",
         "_KEYS = {name for name, _ in _SPECS}",
         f"_INPUTS = {inputs!r}",
@@ -246,8 +248,11 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     wrappers = backend.graph_entry_wrappers(entries)
     if wrappers is not None:
         blocks.append(wrappers)
+    unchecked = backend.unchecked_entry_points(source, _ENTRIES)
+    if unchecked is not None:
+        blocks.append(unchecked)
     public = ["init_params", *_ENTRIES, *(["init_state"] if has_opt else []), *(["masks"] if train.masks else [])]
-    if backend.functional:
+    if backend.functional or unchecked is not None:
         public += [f"{n}_unchecked" for n in _ENTRIES]
     sections = [
         ("Spec", [f"{model!r}.compile({dtype.name!r}{', optimizer=' + repr(optimizer) if has_opt else ''})",

@@ -16,14 +16,17 @@ library, and exposes the numpy module's functions with its conventions:
   argument is on the device (``lr`` as a 0-d array).
 * **PyTorch** — eager, under ``torch.no_grad()``, with the numpy code's
   in-place statements (``torch.tanh(z, out=z)``); ``train_step`` updates the
-  tensors of ``params`` in place.
+  tensors of ``params`` in place. Every tensor the module makes is made on the
+  device of X (``init_params(seed, device=None)`` on ``device``), and each entry
+  point also comes as ``<name>_unchecked``: no argument checks, nothing read
+  back to the host (see :mod:`symdl.backends.torch`).
 
 Everything a :class:`symdl.Network` holds is supported: element-wise
 activations, losses and penalties, the softmax vector rules, batch norm
 (each proven stage of :data:`symdl.layers.batchnorm_symbolic.STAGES` printed inline
 as an array expression; JAX returns the new running statistics, torch writes
 them in place) and dropout (masks from ``jax.random.PRNGKey(seed)`` /
-``torch.Generator().manual_seed(seed)``: the same Bernoulli(1 − p) law as the
+``torch.Generator(device=X.device).manual_seed(seed)``: the same Bernoulli(1 − p) law as the
 numpy module's, other draws).
 
 ``dtype="bfloat16"`` or ``"float16"`` prints a mixed-precision module
@@ -120,11 +123,12 @@ def network_module_source(
                             optimizer=optimizer, loss_scale=None if mixed is None else mixed.loss_scale)
     train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
     noun = backend.noun
+    entry_source = _entry_points(printed.source, backend)
     blocks = [
         "\n".join([
             *backend.module_prelude(dtype),
             *(mixed.constant_lines(backend) if mixed else [backend.dtype_line(dtype)]),
-            f"_t = functools.partial({backend.constant()}, dtype=_dtype)",
+            *filter(None, [backend.module_constant()]),
             f"_SPECS = {tuple(compiled.param_shapes.items())!r}",
             "_KEYS = {name for name, _ in _SPECS}",
             f"_N_IN, _N_OUT = {network.layers[0]}, {network.layers[-1]}",
@@ -139,12 +143,18 @@ def network_module_source(
         re.sub(r"\b_dtype\b", "_param_dtype", init_block(compiled, backend)) if mixed else init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
         *network.layer_blocks(backend, inline=True),
-        _entry_points(printed.source, backend),
+        entry_source,
     ]  # fmt: skip
     wrappers = backend.entry_wrappers(network.seeded) if optimizer is None else backend.entry_wrappers(network.seeded, train_arguments)
     if wrappers is not None:
         blocks.append(wrappers)
+    steps = ("forward", "trace", "loss", "inference_loss", "loss_and_grad", "train_step")
+    unchecked = backend.unchecked_entry_points(entry_source, steps)
+    if unchecked is not None:
+        blocks.append(unchecked)
     entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
+    if unchecked is not None:
+        entry += [f"{n}_unchecked" for n in steps]
     name = backend.title
     mutation = backend.train_step_doc()
     if optimizer is not None:

@@ -150,12 +150,15 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     data = ", ".join([*inputs, *targets])
     masks = list(train.masks)
     seed = ", seed=0" if masks else ""
-    mask_line = [f"{', '.join(masks)}, = _masks(seed, {inputs[0]}.shape[0])"] if masks else []
+    mask_line = [f"{', '.join(masks)}, = _masks(seed, {backend.mask_arguments(inputs[0])})"] if masks else []
     unpack = ", ".join([*params, *inputs, *targets])
 
     def scope(eqs: GraphEquations) -> Scope:
         return Scope(names=eqs.names, batched=set(eqs.batched), inputs={*params, *inputs, *targets, *masks},
                      backend=backend, printer=backend.printer())
+
+    def entry(name: str, args: str, lines: Sequence[str]) -> str:  # the constants made where the first input lives
+        return _def(name, args, backend.bind_constants(lines, inputs[0]))
 
     sources = array_definitions(train, inference)
     # forward: inference mode (no noise, no dropout)
@@ -165,7 +168,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     names = [inference.names[o] for o in outs]
     result = names[0] if len(names) == 1 else f"({', '.join(names)},)"
     head = f"{', '.join([*params, *inputs])}, = {check}_forward(params, {', '.join(inputs)})"
-    sources.append(_def("forward", f"params, {', '.join(inputs)}", [head, *body, f"return {result}"]))
+    sources.append(entry("forward", f"params, {', '.join(inputs)}", [head, *body, f"return {result}"]))
 
     # inference_loss: the cost in inference mode (no noise, no dropout), as Keras' evaluate
     fwd, alias = _inline_aliases(inference.forward, inference.batched, stopped)
@@ -174,7 +177,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     body = GraphStatementPrinter(evaluating, _prune(fwd, keep), keep=keep).emit_all()
     body += _loss_lines(inference, alias, evaluating)
     head = f"{unpack}, = {check}(params, {data}{', ' if data else ''}False)"
-    sources.append(_def("inference_loss", f"params, {data}", [head, *body, "return loss"]))
+    sources.append(entry("inference_loss", f"params, {data}", [head, *body, "return loss"]))
 
     forward, alias = _inline_aliases(train.forward, train.batched, stopped)
     losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
@@ -191,19 +194,19 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
 
     loss_keep = {alias.get(t.value, t.value) for t in train.losses} | {alias.get(t.target, t.target) for t in train.losses}
     lines, _ = values(train, loss_keep)
-    sources.append(_def("loss", f"params, {data}{seed}", [h.format(writable="False") for h in header] + lines + ["return loss"]))
+    sources.append(entry("loss", f"params, {data}{seed}", [h.format(writable="False") for h in header] + lines + ["return loss"]))
 
     read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
     grad_lines, s = values(train, read_later | loss_keep)
     # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
-    grad_lines.append(f"_ones = {m}.ones({inputs[0]}.shape[0], dtype=_dtype)")
+    grad_lines.append(f"_ones = {backend.tensor_factory('ones', f'{inputs[0]}.shape[0]', inputs[0])}")
     s.defined.add("_ones")
     grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
     for key in params:
         if key not in train.param_grads:  # no path from this parameter to the loss
             grad_lines.append(f"g{key} = {m}.zeros_like({key})")
     grads = ", ".join(f"{p!r}: g{p}" for p in params)
-    sources.append(_def("loss_and_grad", f"params, {data}{seed}", [h.format(writable="False") for h in header] + grad_lines + [f"return loss, {{{grads}}}"]))
+    sources.append(entry("loss_and_grad", f"params, {data}{seed}", [h.format(writable="False") for h in header] + grad_lines + [f"return loss, {{{grads}}}"]))
 
     if optimizer is None:
         code = print_update(sgd(lr=None), params, backend.printer(), functional=functional, keep_step=False, backend=backend)
@@ -215,7 +218,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         checks = ["_check_state(state)", *(f"{a} = _check_hyper({a!r}, {a})" for a in code.arguments)]
         # no parameters: nothing to unpack (`, = …` would not parse)
         head = f"{', '.join(params)}, = _check_params(params)" if params else "_check_params(params)"
-        sources.append(_def("init_state", "params", print_init_state(optimizer, params, backend, head)))
+        sources.append(entry("init_state", "params", print_init_state(optimizer, params, backend, head)))
     update = [*code.compute, *code.write, *_constraint_lines(train, backend)]
     if functional:  # immutable arrays: the new values are returned, the caller stores them
         result = "return loss, {" + ", ".join(f"{p!r}: {p}" for p in params) + "}"
@@ -224,7 +227,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         checks = []
     else:
         result = "return loss"
-    sources.append(_def("train_step", f"params, {data}, {', '.join(arguments)}{seed}",
+    sources.append(entry("train_step", f"params, {data}, {', '.join(arguments)}{seed}",
                         [*checks, *(h.format(writable="True") for h in header), *grad_lines, *update, result]))
     return "\n\n".join(sources)
 
