@@ -119,9 +119,11 @@ def _names(symbols: Sequence[str], taken: set[str]) -> list[str]:
     return out
 
 
-def _plan(r: RuleLike) -> _Plan:
+def _plan(r: RuleLike, *, kernels_only: bool = False) -> _Plan:
+    """The printable pieces of ``r``; ``kernels_only``: for a network module, which calls the forward and VJP
+    kernels only (any last-axis vector rule), not the exported function with its forward mode."""
     if not r.element_wise:
-        return _vector_plan(r)
+        return _vector_plan(r, kernels_only=kernels_only)
     name = r.kernel_name
     taken = _HELPERS | {name, f"{name}_forward", f"_{name}", class_name(name), _formula_class_name(r.expr)}
     names = _names([s.name for s in r.inputs], set(taken))
@@ -159,8 +161,9 @@ def _plan(r: RuleLike) -> _Plan:
     )
 
 
-def _vector_plan(r: VectorRule) -> _Plan:
-    if r.name not in SUPPORTED_VECTOR_RULES:
+def _vector_plan(r: VectorRule, *, kernels_only: bool = False) -> _Plan:
+    # An export's jvp reuses the VJP as J t = (tᵀ J)ᵀ, which holds for the symmetric Jacobians of these rules only.
+    if not kernels_only and r.name not in SUPPORTED_VECTOR_RULES:
         raise ValueError(
             f"rule {r.name!r}: jax/torch exports support the element-wise rules, formulas and the vector rules "
             f"{', '.join(SUPPORTED_VECTOR_RULES)}"

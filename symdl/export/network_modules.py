@@ -56,7 +56,7 @@ def _kernels(kernels: dict[str, tuple[str, str]], backend: Backend) -> list[str]
     blocks = []
     for name in sorted(kernels):
         rule_name, role = kernels[name]
-        plan = _plan(rule(rule_name))
+        plan = _plan(rule(rule_name), kernels_only=True)
         args = list(plan.inputs)
         if role == "value":
             blocks.append(_kernel(plan, backend, plan.forward, name, args, f"{rule_name} along the last axis."))
