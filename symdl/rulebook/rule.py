@@ -75,6 +75,7 @@ def formula_rule(
     # max/min as Piecewise: SymPy differentiates Max into Heaviside, whose value at 0 is 1/2; a Piecewise's
     # derivative takes the branch that holds at the kink (relu(z) → 0 at 0, as PyTorch).
     expr = expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
+    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), _heaviside_piecewise)
     # The text as typed is what is shown and proven; code prints the rewrite pass's stable form (proven equal).
     # A stable forward can still have a derivative that cancels: sigmoid(z) differentiates to σ(1 − σ),
     # which the pass prints as σ(z)σ(−z).
@@ -90,6 +91,12 @@ def formula_rule(
             stable_partials={s: partials[s] for s in inputs[1:]},
         )
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
+
+
+def _heaviside_piecewise(step: sp.Heaviside) -> sp.Expr:
+    """Heaviside(x, h0) as 0 for x < 0, h0 at 0 (SymPy's default 1/2), 1 for x > 0: a Piecewise, whose jump is a kink."""
+    x, h0 = step.args[0], (step.args[1] if len(step.args) > 1 else sp.S.Half)
+    return sp.Piecewise((0, x < 0), (h0, sp.Eq(x, 0)), (1, True))
 
 
 class Rule(Derives, Displayed, Plottable):
