@@ -41,19 +41,24 @@ __all__ = ["Rule", "formula_rule"]
 
 
 def formula_rule(
-    text: str,
+    text: str | sp.Basic,
     wrt: str = "z",
     params: Mapping[str, float | None] | None = None,
     *,
     symbols: Sequence[str] = (),
     kink_convention: KinkConvention = "pytorch",
 ) -> Rule:
-    """A rule from user formula text, parsed safely by :func:`symdl.symbolic.parse` (never ``eval``).
+    """A rule from user formula text, parsed safely by :func:`symdl.symbolic.parse` (never ``eval``), or from a SymPy expression.
 
     ``wrt`` is the variable to differentiate by; ``symbols`` are further
     variables (inputs); ``params`` maps parameter names to values (None keeps
-    one symbolic, which the numeric code then refuses).
+    one symbolic, which the numeric code then refuses). A SymPy expression is
+    checked node by node against the same whitelist as text
+    (:func:`symdl.symbolic.from_sympy.from_sympy`): its symbols are matched by
+    name to ``wrt``, ``symbols`` and ``params``, and it is never printed and
+    re-parsed or passed to ``sympify``.
     """
+    from ..symbolic.from_sympy import from_sympy
     from ..symbolic.parse import FormulaError, parse
 
     check_convention(kink_convention)
@@ -65,7 +70,11 @@ def formula_rule(
         raise TypeError(f"wrt must be a name, got {wrt!r}")
     params = dict(params or {})
     names = [wrt, *[s for s in symbols if s != wrt]]
-    expr = parse(text, symbols=names, params=list(params))
+    if isinstance(text, sp.Basic):
+        expr = from_sympy(text, symbols=names, params=list(params))
+        text = str(text)
+    else:
+        expr = parse(text, symbols=names, params=list(params))
     by_name = {s.name: s for s in expr.free_symbols}
     inputs = tuple(by_name.get(n, sp.Symbol(n, real=True)) for n in names)
     param_symbols = {n: by_name.get(n, sp.Symbol(n, real=True)) for n in params}
