@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import doctest
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import symdl
-from symdl.interop import from_flax_params, from_torch_state_dict, to_flax_params, to_torch_state_dict
+import symdl.interop
+import symdl.symbolic.from_sympy
+from symdl.interop import (
+    from_flax_params,
+    from_torch_state_dict,
+    to_flax_params,
+    to_torch_state_dict,
+)
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -185,3 +195,12 @@ def test_symdl_loss_is_torch_loss_times_the_documented_factor(loss, torch_loss, 
     C = network.loss(params, X, Y)
     assert C == pytest.approx(float(torch_loss(a, y, "mean")) * per_mean, rel=RTOL)
     assert C == pytest.approx(float(torch_loss(a, y, "sum")) * per_sum, rel=RTOL)
+
+
+def test_the_interop_page_and_the_module_examples_run_as_written():
+    page = Path(__file__).resolve().parent.parent / "docs" / "interop.md"
+    result = doctest.testfile(str(page), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 15 and result.failed == 0
+    for module in (symdl.interop, symdl.symbolic.from_sympy):
+        result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+        assert result.attempted >= 1 and result.failed == 0

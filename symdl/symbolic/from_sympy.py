@@ -2,8 +2,8 @@
 
 >>> import sympy as sp
 >>> z = sp.Symbol("z")
->>> from_sympy(sp.Max(0, z) + sp.erf(z) / 2)
-Max(0, z) + erf(z)/2
+>>> from_sympy(sp.Float(0.5) * sp.Max(0, sp.erf(z)))
+Max(0, erf(z))/2
 
 Each SymPy node is looked up by its class (never by its printed name) in the
 table of what formula text may spell: numbers, ``pi``, ``E``, declared
@@ -27,7 +27,14 @@ from sympy.core.relational import Relational
 from ..budget import check_size
 from .formula_builder import FormulaBuilder
 from .functions import NAMED_FUNCTIONS
-from .grammar import _CONSTANTS, FUNCTIONS, MAX_NESTING, MAX_NODES, FormulaError, _one_line
+from .grammar import (
+    _CONSTANTS,
+    FUNCTIONS,
+    MAX_NESTING,
+    MAX_NODES,
+    FormulaError,
+    _one_line,
+)
 from .parse import _declare
 
 __all__ = ["ACCEPTED_NODES", "from_sympy"]
