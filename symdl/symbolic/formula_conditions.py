@@ -17,7 +17,7 @@ import operator
 import sympy as sp
 from sympy.logic.boolalg import Boolean
 
-from .grammar import _COMPARE, FormulaError
+from .grammar import _COMPARE, MAX_PIECE_CONDITIONS, FormulaError
 
 __all__ = ["MAX_LIFTED", "StructuralChecks"]
 
@@ -75,6 +75,12 @@ class StructuralChecks:
             if built.has(sp.Piecewise):
                 built = self._lift(built, node)
             pieces.append((self.value(value), built))
+        count = sum(_comparisons(condition, {}) for _, condition in pieces)  # see MAX_PIECE_CONDITIONS
+        if count > MAX_PIECE_CONDITIONS:
+            raise self.error(
+                node, f"has {count} comparisons in its pieces' conditions (a where() inside one counts once per "
+                f"branch); at most {MAX_PIECE_CONDITIONS} are accepted: split the formula"
+            )
         return sp.Piecewise(*pieces)
 
     def _compare(self, op: type, left: sp.Expr, right: sp.Expr, node: ast.AST) -> Boolean:

@@ -30,6 +30,7 @@ __all__ = [
     "MAX_NODES",
     "MAX_NUMBER_DIGITS",
     "MAX_PIECES",
+    "MAX_PIECE_CONDITIONS",
     "MAX_ROOT_DIGITS",
     "MAX_TOTAL_MINMAX_ARGS",
     "FormulaError",
@@ -52,8 +53,11 @@ MAX_MINMAX_ARGS = 6
 # Kinks and proofs of max/min split into cases that multiply across calls: a budget for the whole formula.
 MAX_TOTAL_MINMAX_ARGS = 8
 MAX_CONDITIONS = 20
-# Pieces of one Piecewise((a, c), (b, d), …, (e, True)): each is a nested where() for SymPy and the proofs.
+# Pieces of one Piecewise((a, c), (b, d), …, (e, True)), and the comparisons in all their conditions together:
+# SymPy merges neighbouring pieces of equal value by Or-ing their conditions and distributing And over Or,
+# which costs time exponential in those comparisons (20 of them, lifted from where()s, take a second).
 MAX_PIECES = 8
+MAX_PIECE_CONDITIONS = 10
 
 # Depth of a constant (a part without symbols) as a SymPy tree. SymPy evaluates constants
 # whenever it compares them (abs, sign, max, <, …), and its evalf takes time exponential in
