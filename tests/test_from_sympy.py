@@ -35,6 +35,7 @@ COMMON = [
     sp.Piecewise((z, (z > 0) & (z < 1)), (1, z >= 1), (0, True)),
     sp.Piecewise((1, (z < -1) | sp.Eq(z, 2)), (0, True)),
     sp.Piecewise((z, ~(z > 0)), (0, True)),
+    sp.Piecewise((z, sp.Ne(z, 1)), (0, True)),
 ]
 
 
@@ -129,7 +130,7 @@ def test_heaviside_and_atan_rules_have_their_derivatives():
         (sp.Function("f")(z), "SymPy node 'f(z)' (f) is not accepted; accepted: Integer"),
         (sp.gamma(z), "'gamma(z)' (gamma) is not accepted"),
         (sp.Dummy("z") + 1, "(Dummy) is not accepted"),
-        (sp.Piecewise((z, sp.Ne(z, 1)), (0, True)), "(the relation !=) is not accepted"),
+        (sp.Piecewise((z, sp.Lt(z, 1) ^ sp.Gt(z, 0)), (0, True)), "(Xor) is not accepted"),
         (sp.EulerGamma * z, "(EulerGamma) is not accepted"),
         (sp.I * z, "(ImaginaryUnit) is not accepted"),
         (sp.zoo + z, "(ComplexInfinity) is not accepted"),

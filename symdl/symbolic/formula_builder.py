@@ -45,13 +45,13 @@ _ALIASES = {"Max": "max", "Min": "min"}
 
 
 def is_condition(node: ast.AST) -> bool:
-    """Whether ``node`` builds a condition (comparison, and/or/not, & | ~, Eq(a, b), True), not a value."""
+    """Whether ``node`` builds a condition (comparison, and/or/not, & | ~, Eq(a, b), Ne(a, b), True), not a value."""
     if isinstance(node, ast.BinOp):
         return type(node.op) in _CONDITION_OPERATORS
     if isinstance(node, ast.UnaryOp):
         return isinstance(node.op, (ast.Not, ast.Invert))
     if isinstance(node, ast.Call):
-        return isinstance(node.func, ast.Name) and node.func.id == "Eq"
+        return isinstance(node.func, ast.Name) and node.func.id in ("Eq", "Ne")
     if isinstance(node, ast.Constant):
         return isinstance(node.value, bool)
     return isinstance(node, (ast.Compare, ast.BoolOp))
@@ -262,8 +262,9 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
                 result = join(*parts)
             elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.Invert)):
                 result = sp.Not(self.condition(node.operand))
-            elif is_condition(node) and isinstance(node, ast.Call):  # Eq(a, b)
+            elif is_condition(node) and isinstance(node, ast.Call):  # Eq(a, b), Ne(a, b)
                 result = self._compare(ast.Eq, self.value(node.args[0]), self.value(node.args[1]), node)
+                result = sp.Not(result) if node.func.id == "Ne" else result  # type: ignore[attr-defined]
             else:
                 self.value(node)  # a malformed value reports its own problem first
                 raise self.error(

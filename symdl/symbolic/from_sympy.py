@@ -8,7 +8,7 @@ Max(0, erf(z))/2
 Each SymPy node is looked up by its class (never by its printed name) in the
 table of what formula text may spell: numbers, ``pi``, ``E``, declared
 symbols, ``+ * **``, the functions of :data:`symdl.symbolic.grammar.FUNCTIONS`,
-``Piecewise``, comparisons other than ``!=``, ``And``/``Or``/``Not``. An
+``Piecewise``, comparisons, ``And``/``Or``/``Not``. An
 accepted node becomes the Python syntax node the text would have parsed into,
 and the tree goes through the same builder as text, so every limit
 (:mod:`symdl.symbolic.grammar`) holds as for text. The expression is never
@@ -22,7 +22,6 @@ import ast
 from collections.abc import Mapping, Sequence
 
 import sympy as sp
-from sympy.core.relational import Relational
 
 from ..budget import check_size
 from .formula_builder import FormulaBuilder
@@ -53,7 +52,7 @@ _NUMBER_SYMBOLS = {value: name for name, value in _CONSTANTS.items()}
 #: What a SymPy expression may hold, as the refusal message lists it.
 ACCEPTED_NODES = (
     "Integer, Rational, Float, pi, E, declared Symbols, Add, Mul, Pow, Piecewise (last condition True), "
-    "< <= > >= Eq, And, Or, Not, and the functions " + ", ".join(sorted(set(_FUNCTION_NAMES.values()), key=str.lower))
+    "< <= > >= Eq Ne, And, Or, Not, and the functions " + ", ".join(sorted(set(_FUNCTION_NAMES.values()), key=str.lower))
 )
 assert set(_FUNCTION_NAMES.values()) <= set(FUNCTIONS)  # one whitelist: every class maps to a grammar function
 
@@ -135,14 +134,15 @@ class _Converter:
             return self._call("Piecewise", pieces)
         if kind in _RELATIONS:
             return ast.Compare(self.node(expr.lhs, depth), [_RELATIONS[kind]], [self.node(expr.rhs, depth)])
+        if kind is sp.Unequality:  # as the text `not a == b` builds it
+            return ast.UnaryOp(ast.Not(), ast.Compare(self.node(expr.lhs, depth), [ast.Eq()], [self.node(expr.rhs, depth)]))
         if kind in (sp.And, sp.Or):
             parts = [self.node(arg, depth) for arg in expr.args]
             return ast.BoolOp(ast.And() if kind is sp.And else ast.Or(), parts)
         if kind is sp.Not:
             return ast.UnaryOp(ast.Not(), self.node(expr.args[0], depth))
-        what = "the relation !=" if isinstance(expr, Relational) else kind.__name__
         raise FormulaError(
-            f"formula: SymPy node {_one_line(expr, 40)!r} ({what}) is not accepted; accepted: {ACCEPTED_NODES}"
+            f"formula: SymPy node {_one_line(expr, 40)!r} ({kind.__name__}) is not accepted; accepted: {ACCEPTED_NODES}"
         )
 
     def _leaf(self, number: sp.Integer) -> ast.expr:

@@ -99,6 +99,7 @@ FUNCTIONS: dict[str, tuple[int, int, _Maker | None]] = {
     "where": (3, 3, None),  # where(cond, a, b): the condition is built apart, see _call
     "Piecewise": (1, MAX_PIECES, None),  # Piecewise((a, cond), …, (b, True)), as SymPy prints it
     "Eq": (2, 2, None),  # Eq(a, b): the condition a == b, as SymPy prints it; only where a condition is expected
+    "Ne": (2, 2, None),  # Ne(a, b): not a == b, as SymPy prints `not a == b` (the operator != stays refused)
     **{name: (1, 1, cls) for name, cls in NAMED_FUNCTIONS.items()},
 }
 """Functions a formula may call: name → (fewest arguments, most arguments, SymPy maker)."""
