@@ -7,13 +7,15 @@ import builtins
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symdl
 from symdl import FormulaError, formula_rule, parse
+from symdl.budget import ExpressionTooLarge
 from symdl.symbolic.from_sympy import from_sympy
 from symdl.symbolic.functions import NAMED_FUNCTIONS
+from symdl.testing.formula_strategies import formula_texts
 
 z, y, d = sp.symbols("z y d", real=True)
 Phi, sigmoid, softplus = (NAMED_FUNCTIONS[name] for name in ("Phi", "sigmoid", "softplus"))
@@ -70,9 +72,15 @@ def _extend(children):
 expressions = st.recursive(st.one_of(st.just(z), st.just(z), _numbers), _extend, max_leaves=5)
 
 
+def _rebuilt(expr):
+    return expr.func(*(_rebuilt(arg) for arg in expr.args)) if expr.args else expr
+
+
 def _accepted(expr):
-    """Drop draws SymPy itself turned into something outside the grammar (a Piecewise folded to a bare value, …)."""
-    return isinstance(expr, sp.Expr) and not expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo, sp.I)
+    """Drop draws outside the grammar (nan, oo, I) or left unevaluated by SymPy (Max(0, 1) inside a Min)."""
+    if not isinstance(expr, sp.Expr) or expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo, sp.I):
+        return False
+    return _rebuilt(expr) == expr
 
 
 @given(expressions.filter(_accepted))
@@ -211,3 +219,16 @@ def test_the_sympy_spellings_refuse_what_does_not_fit(text, expected):
     with pytest.raises(FormulaError) as caught:
         parse(text)
     assert expected in str(caught.value)
+
+
+# -- everything the text parser builds comes back node by node -----------------------------------------
+
+
+@settings(deadline=None, suppress_health_check=list(HealthCheck))
+@given(formula_texts(max_leaves=6))
+def test_whatever_text_builds_is_accepted_node_by_node_as_it_is(text):
+    try:
+        expr = parse(text)
+    except (FormulaError, ExpressionTooLarge):
+        return
+    assert from_sympy(expr) == expr

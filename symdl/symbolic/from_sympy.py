@@ -28,9 +28,12 @@ from .formula_builder import FormulaBuilder
 from .functions import NAMED_FUNCTIONS
 from .grammar import (
     _CONSTANTS,
+    _LOG10_2,
     FUNCTIONS,
+    MAX_INT_DIGITS,
     MAX_NESTING,
     MAX_NODES,
+    MAX_NUMBER_DIGITS,
     FormulaError,
     _one_line,
 )
@@ -109,7 +112,9 @@ class _Converter:
         if isinstance(expr, sp.Integer):
             return ast.Constant(int(expr))
         if isinstance(expr, sp.Rational):
-            return ast.BinOp(self._leaf(sp.Integer(expr.p)), ast.Div(), self._leaf(sp.Integer(expr.q)))
+            # One leaf holding its float value for the literal checks; the builder takes the exact Rational
+            # (p/q as a division would refuse 1e300 + 1e-300, whose parts alone leave the float range).
+            return ast.Constant(float(expr))
         if isinstance(expr, sp.Float):
             return ast.Constant(float(expr))
         if expr in _NUMBER_SYMBOLS:
@@ -145,11 +150,6 @@ class _Converter:
             f"formula: SymPy node {_one_line(expr, 40)!r} ({kind.__name__}) is not accepted; accepted: {ACCEPTED_NODES}"
         )
 
-    def _leaf(self, number: sp.Integer) -> ast.expr:
-        leaf = ast.Constant(int(number))
-        self.origins[id(leaf)] = number
-        return leaf
-
     def _condition(self, condition: sp.Basic, depth: int) -> ast.expr:
         """A piece's condition; ``True`` stays the literal the grammar accepts as the last piece's."""
         if condition is sp.true:
@@ -178,3 +178,20 @@ class _SympyBuilder(FormulaBuilder):
 
     def error(self, node: ast.AST, message: str) -> FormulaError:
         return FormulaError(f"formula: {self.at(node)} {message}")
+
+    def value(self, node: ast.expr) -> sp.Expr:
+        origin = self.origins.get(id(node))
+        if isinstance(node, ast.Constant) and isinstance(origin, sp.Rational) and not origin.is_Integer:
+            self._check_result(origin, node)  # its digits and float range, as for a number text builds
+            return origin
+        return super().value(node)
+
+    def _check_literal(self, node: ast.Constant) -> None:
+        # Text limits typed integers to MAX_INT_DIGITS; SymPy already holds this one, so only the bound on
+        # built numbers applies (1e300 parses from text into the Integer 10**300, which must come back).
+        value = node.value
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
+            if value.bit_length() * _LOG10_2 > MAX_NUMBER_DIGITS:
+                raise self.error(node, f"has more than {MAX_NUMBER_DIGITS} digits, which is not accepted")
+            return
+        super()._check_literal(node)
