@@ -232,3 +232,12 @@ def test_whatever_text_builds_is_accepted_node_by_node_as_it_is(text):
     except (FormulaError, ExpressionTooLarge):
         return
     assert from_sympy(expr) == expr
+
+
+def test_a_rule_from_an_expression_is_shown_and_saved_as_text_that_parses_back():
+    rule = formula_rule(sp.Float(0.1) * sp.Symbol("z") + sp.tanh(sp.Symbol("z")) * sp.Symbol("k"), params={"k": 2.0})
+    assert parse(rule.summary, ["z"], ["k"]) == parse("z/10 + k*tanh(z)", ["z"], ["k"])
+    again = formula_rule(rule.summary, params={"k": 2.0})
+    assert again.expr == rule.expr
+    points = np.linspace(-3, 3, 7)
+    np.testing.assert_array_equal(again.numeric()(points), rule.numeric()(points))

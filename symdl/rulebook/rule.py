@@ -72,7 +72,7 @@ def formula_rule(
     names = [wrt, *[s for s in symbols if s != wrt]]
     if isinstance(text, sp.Basic):
         expr = from_sympy(text, symbols=names, params=list(params))
-        text = str(text)
+        text = str(expr)  # the exact form (floats as decimals, real symbols): saved models re-parse it
     else:
         expr = parse(text, symbols=names, params=list(params))
     by_name = {s.name: s for s in expr.free_symbols}

@@ -132,7 +132,7 @@ class _Converter:
         if kind in _FUNCTION_NAMES:
             return self._call(_FUNCTION_NAMES[kind], [self.node(arg, depth) for arg in expr.args])
         if kind is sp.Piecewise:
-            pieces = []
+            pieces: list[ast.expr] = []
             for piece in expr.args:
                 pieces.append(ast.Tuple([self.node(piece.expr, depth), self._condition(piece.cond, depth)], ast.Load()))
                 self.origins[id(pieces[-1])] = piece
@@ -189,6 +189,9 @@ class _SympyBuilder(FormulaBuilder):
     def _check_literal(self, node: ast.Constant) -> None:
         # Text limits typed integers to MAX_INT_DIGITS; SymPy already holds this one, so only the bound on
         # built numbers applies (1e300 parses from text into the Integer 10**300, which must come back).
+        origin = self.origins.get(id(node))
+        if isinstance(origin, sp.Rational) and not origin.is_Integer:
+            return  # an exact number, checked as a built one by value(): (1e-300)**2 is 1e-600 for text too
         value = node.value
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**MAX_INT_DIGITS:
             if value.bit_length() * _LOG10_2 > MAX_NUMBER_DIGITS:
