@@ -11,17 +11,24 @@ import numpy as np
 
 from .numbers import format_number
 
-__all__ = ["FLOAT_DTYPES", "drop_probability", "float_dtype", "generator", "number_in_range"]
+__all__ = ["FLOAT_DTYPES", "SeedLike", "drop_probability", "float_dtype", "generator", "number_in_range"]
 
 FLOAT_DTYPES: tuple[str, ...] = ("float64", "float32")
 
+#: What :func:`generator` takes, as ``numpy.random.default_rng`` does.
+SeedLike = int | np.random.Generator | np.random.SeedSequence
+
 
 def generator(seed_or_rng: object, name: str = "seed") -> np.random.Generator:
-    """A numpy Generator as given, or ``numpy.random.default_rng(seed)`` for a non-negative integer seed."""
+    """A numpy Generator from what ``numpy.random.default_rng`` takes: a Generator (used as given, its state
+    advanced), a non-negative integer seed or a ``numpy.random.SeedSequence``; anything else is a one-line ValueError."""
     if isinstance(seed_or_rng, np.random.Generator):
         return seed_or_rng
+    if isinstance(seed_or_rng, np.random.SeedSequence):
+        return np.random.default_rng(seed_or_rng)
     if isinstance(seed_or_rng, bool) or not isinstance(seed_or_rng, numbers.Integral) or seed_or_rng < 0:
-        raise ValueError(f"{name}: expected a numpy Generator or a non-negative integer seed, got {seed_or_rng!r}")
+        raise ValueError(f"{name}: expected a non-negative integer seed, a numpy.random.Generator or a "
+                         f"numpy.random.SeedSequence, got {seed_or_rng!r}")
     return np.random.default_rng(int(seed_or_rng))
 
 

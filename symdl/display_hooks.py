@@ -82,5 +82,8 @@ class Plottable:
     """``plot(**kwargs)`` through the registered plotter."""
 
     def plot(self, **kwargs: object) -> object:
-        """A matplotlib Figure of this value (:func:`symdl.report.plots.plot_rule` for rules; needs ``symdl[plot]``)."""
+        """A matplotlib Figure of this value that a notebook shows as an image (:func:`symdl.report.plots.plot_rule`; needs ``symdl[plot]``).
+
+        ``plot(ax=axes)`` draws into the given matplotlib ``Axes`` (or pair) and returns it.
+        """
         return _lookup(_PLOTTERS, self, "plotter")(self, **kwargs)

@@ -74,3 +74,12 @@ def _help(parser, command: str) -> str:
     with contextlib.redirect_stdout(buffer), pytest.raises(SystemExit):
         parser.parse_args([command, "--help"])
     return buffer.getvalue()
+
+
+def test_bare_symdl_prints_the_help_without_importing_sympy():
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    script = ("import sys; from symdl.cli.main import main; code = main([]); "
+              "print(code, sorted(m for m in ('sympy', 'numpy', 'mpmath') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env, cwd=ROOT)
+    assert done.stdout == "2 []\n"
+    assert done.stderr.startswith("usage: symdl") and "Exit status:" in done.stderr

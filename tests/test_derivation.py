@@ -76,7 +76,7 @@ def test_presenters_read_the_cached_derivation_and_never_differentiate_again(mon
 
 
 def test_cli_json_is_the_derivation_record(capsys):
-    assert main(["derive", "softplus", "--format", "json"]) == 0
+    assert main(["derive", "softplus", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     record = rule("softplus").derivation().record()
     record.pop("methods")

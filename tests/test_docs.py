@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-import symdl
 from symdl.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,7 +26,7 @@ def _doctest(page: str, at_least: int) -> None:
     assert result.failed == 0
 
 
-@pytest.mark.parametrize(("page", "at_least"), [("quickstart.md", 30), ("concepts.md", 15), ("index.md", 4), ("architecture.md", 7), ("graphs.md", 50)])
+@pytest.mark.parametrize(("page", "at_least"), [("quickstart.md", 30), ("concepts.md", 15), ("index.md", 4), ("architecture.md", 7), ("graphs.md", 50), ("notebooks.md", 6)])
 def test_guide_pages_run_as_written(page, at_least):
     _doctest(page, at_least)
 
@@ -74,16 +73,6 @@ def _build_docs():
     return build_docs
 
 
-def test_api_reference_documents_every_public_name():
-    api = (DOCS / "api.md").read_text(encoding="utf-8")
-    for name in symdl.__all__:
-        assert f"`{name}`" in api or f"`symdl.{name}`" in api, name
-    for module in _build_docs().documented_modules():
-        assert f"## `{module}`" in api
-    assert "```python\nrule(name: str, *, kink_convention: KinkConvention = 'pytorch', **params: float) -> Rule | VectorRule\n```" in api
-    assert " at 0x" not in api
-
-
 def test_cli_reference_lists_every_subcommand_and_option():
     page = (DOCS / "cli.md").read_text(encoding="utf-8")
     reference = page.split("<!-- cli-reference:start -->", 1)[1].split("<!-- cli-reference:end -->", 1)[0]
@@ -98,7 +87,7 @@ def test_cli_reference_lists_every_subcommand_and_option():
 
 def test_markdown_tables_in_generated_pages_are_well_formed():
     """Every row of a table has as many cells as its header (an unescaped pipe in a cell would add one)."""
-    for page in ("api.md", "cli.md", "architecture.md"):
+    for page in ("cli.md", "architecture.md"):
         header_cells = None
         for line in (DOCS / page).read_text(encoding="utf-8").splitlines():
             if not line.startswith("| "):

@@ -266,7 +266,7 @@ def test_bad_shapes(shape):
 
 @pytest.mark.parametrize("seed", [-1, 1.5, None, "0", True, np.random.RandomState(0)])
 def test_bad_seeds(seed):
-    with pytest.raises(ValueError, match="rng_or_seed: expected a numpy Generator or a non-negative integer seed"):
+    with pytest.raises(ValueError, match="rng_or_seed: expected a non-negative integer seed, a numpy.random.Generator or a numpy.random.SeedSequence"):
         init_weight("he_normal", (3, 2), seed)
 
 

@@ -130,3 +130,69 @@ def test_missing_matplotlib_gives_one_line(monkeypatch):
 def test_not_a_rule():
     with pytest.raises(TypeError):
         plot_values(sp.Symbol("z"))
+
+
+# --- notebooks: the figure displays itself; ax= draws into the user's axes ---------------------------------
+
+
+def test_the_figure_displays_as_a_png_through_ipythons_formatter():
+    formatters = pytest.importorskip("IPython.core.formatters")
+    fig = symdl.rule("relu").plot(points=51)
+    png = fig._repr_png_()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    data, _ = formatters.DisplayFormatter().format(fig)
+    assert data["image/png"] == png  # what a fresh kernel shows: an image, not "<Figure size … with 2 Axes>"
+
+
+def test_show_without_a_notebook_warns_instead_of_raising(monkeypatch):
+    fig = symdl.rule("tanh").plot(points=51)
+    with pytest.warns(UserWarning, match="savefig"):
+        fig.show()
+    ipython = pytest.importorskip("IPython")
+    monkeypatch.setattr(ipython, "get_ipython", lambda: type("TerminalShell", (), {})())  # IPython without a kernel
+    with pytest.warns(UserWarning, match="savefig"):
+        fig.show()
+
+
+def test_show_in_a_notebook_displays_the_figure(monkeypatch):
+    pytest.importorskip("IPython")
+    import IPython.display
+
+    import symdl.report.rule_figure as rule_figure
+
+    shown = []
+    monkeypatch.setattr(rule_figure, "_in_a_kernel", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    fig = symdl.rule("tanh").plot(points=51)
+    fig.show()
+    assert shown == [fig]
+
+
+def test_plot_draws_into_one_user_axes_and_returns_it():
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    r = symdl.rule("hard_tanh")
+    values = plot_values(r, points=51)
+    assert r.plot(ax=ax, points=51) is ax
+    curves = [line for line in ax.get_lines() if len(line.get_xdata()) == 51]
+    assert [line.get_label() for line in curves] == [values.value_label, values.derivative_label]
+    np.testing.assert_array_equal(curves[0].get_ydata(), values.value)
+    np.testing.assert_array_equal(curves[1].get_ydata(), values.derivative)
+    assert ax.get_legend() is not None and ax.get_title().startswith("hard_tanh")
+    assert {line.get_gid() for line in ax.get_lines()} >= {"kink-0-line", "kink-1-value"}
+
+
+def test_plot_draws_into_a_pair_of_user_axes():
+    from matplotlib.figure import Figure
+
+    top, bottom = Figure().subplots(2)
+    assert symdl.rule("softplus").plot(ax=(top, bottom), points=51) == (top, bottom)
+    assert len(top.get_lines()) == len(bottom.get_lines()) == 2  # the curve and the zero line
+    assert bottom.get_ylabel() == plot_values(symdl.rule("softplus"), points=51).derivative_label
+
+
+@pytest.mark.parametrize("bad", ["axes", [], [None, None]])
+def test_plot_refuses_what_is_not_axes(bad):
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes or a pair of them"):
+        symdl.rule("relu").plot(ax=bad)

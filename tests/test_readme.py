@@ -16,7 +16,7 @@ def test_readme_has_exactly_the_two_setup_commands_and_ci_runs_the_second():
     text = README.read_text()
     ci = (README.parent / ".ci" / "run").read_text()
     assert "pip install . && symdl verify" in text
-    test_command = "pip install '.[test,torch,jax,plot]' && python -m pytest -q -n auto"
+    test_command = "pip install '.[test,torch,jax,plot,docs]' && python -m pytest -q -n auto"
     assert test_command in text
     assert ci.rstrip("\n").splitlines()[-1] == test_command
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import re
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,9 +25,15 @@ import numpy as np
 __all__ = ["Backend", "emit_functions"]
 
 
-def emit_functions(*functions: Callable[..., Any]) -> str:
-    """The source of ``functions``, dedented and separated by two blank lines: runtime helpers copied into a module."""
-    return "\n\n\n".join(textwrap.dedent(inspect.getsource(f)).strip("\n") for f in functions) + "\n"
+def emit_functions(*functions: Callable[..., Any], names: Mapping[str, str] | None = None) -> str:
+    """The source of ``functions``, dedented and separated by two blank lines: runtime helpers copied into a module.
+
+    ``names`` renames whole identifiers (``{"_dtype": "_param_dtype"}``), outside attribute access.
+    """
+    text = "\n\n\n".join(textwrap.dedent(inspect.getsource(f)).strip("\n") for f in functions) + "\n"
+    for old, new in (names or {}).items():
+        text = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, text)
+    return text
 
 
 class Backend:
@@ -96,9 +103,15 @@ class Backend:
 
     # --- network modules -----------------------------------------------------------------------------------------
 
-    def dtype_line(self, dtype: np.dtype) -> str:
-        """``_dtype = …``: the module's dtype in this library's spelling."""
+    def dtype_line(self, dtype: np.dtype | str, target: str = "_dtype") -> str:
+        """``_dtype = …`` (or ``target = …``): a dtype in this library's spelling; a name such as ``"bfloat16"`` where numpy has none."""
         raise self._unsupported("dtype_line")
+
+    def mixed_runtime(self) -> list[str]:
+        """Runtime helper blocks of a mixed-precision network module, in place of :meth:`network_runtime`'s: ``_check``
+        (float32 masters checked, cast once to ``_dtype``), ``_masters(params)`` and ``_master_grads(*grads, step=False)``
+        (see :mod:`symdl.export.mixed_precision`)."""
+        raise self._unsupported("mixed precision (mixed_runtime)")
 
     def constant(self) -> str:
         """The callable that makes a constant array (bound as ``_t`` with ``dtype=_dtype``)."""
@@ -145,6 +158,14 @@ class Backend:
         what follows Y in ``train_step`` (``lr``, or ``state`` and unbound hyperparameters with an optimizer).
         """
         return None
+
+    def init_placement(self) -> tuple[str, list[str]]:
+        """``init_params``' arguments and its closing lines, which return the drawn dict ``params`` (JAX: on a device)."""
+        return "seed=0", ["return params"]
+
+    def state_scalar(self, literal: str, like: str) -> str:
+        """A global slot of ``init_state`` (the step t, a real scalar): ``literal``, or it placed with the array ``like``."""
+        return literal
 
     def optimizer_runtime(self) -> list[str]:
         """Runtime helper blocks of a module whose train_step applies an optimizer: ``_check_params`` (the arrays in

@@ -35,8 +35,16 @@ from .runtime_jax import (
     _finite,
     _prepare,
     _raise_unless_finite,
+    _scalar_with,
     _tangent,
     _unpack,
+)
+from .runtime_mixed import (
+    _check_jax,
+    _lift_jax,
+    _master_grads_jax,
+    _masters,
+    _unpack_jax,
 )
 
 __all__ = ["JaxBackend"]
@@ -119,8 +127,8 @@ class JaxBackend(Backend):
     def kernel_constant(self, arg: str) -> str:
         return "_t = functools.partial(jnp.asarray, dtype=_dtype)"
 
-    def dtype_line(self, dtype: np.dtype) -> str:
-        return f"_dtype = jnp.dtype({dtype.name!r})"
+    def dtype_line(self, dtype: np.dtype | str, target: str = "_dtype") -> str:
+        return f"{target} = jnp.dtype({getattr(dtype, 'name', dtype)!r})"
 
     def constant(self) -> str:
         return "jnp.asarray"
@@ -135,6 +143,12 @@ class JaxBackend(Backend):
 
     def network_runtime(self, seeded: bool) -> list[str]:
         return [emit_functions(_batch, _finite, _raise_unless_finite, _check, _unpack)]
+
+    def mixed_runtime(self) -> list[str]:
+        masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
+        mixed = {"_check_jax": "_check", "_unpack_jax": "_unpack", "_lift_jax": "_lift", "_master_grads_jax": "_master_grads"}
+        return [emit_functions(_batch, _finite, _raise_unless_finite, _check, names=masters),
+                emit_functions(_lift_jax, _check_jax, _unpack_jax, _masters, _master_grads_jax, names=mixed)]
 
     def dropout_runtime(self) -> list[str]:
         return [emit_functions(_check_seed)]
@@ -191,7 +205,18 @@ class JaxBackend(Backend):
         return "\n\n\n".join(blocks)
 
     def optimizer_runtime(self) -> list[str]:
-        return [emit_functions(_check_params, _check_state, _check_hyper)]
+        return [emit_functions(_check_params, _scalar_with, _check_state, _check_hyper)]
+
+    def init_placement(self) -> tuple[str, list[str]]:
+        """``init_params(seed=0, device=None)``: drawn on JAX's default device, then ``jax.device_put`` on ``device``."""
+        return "seed=0, device=None", [
+            "if device is not None and not isinstance(device, (jax.Device, jax.sharding.Sharding)):",
+            "    raise TypeError(f'device: expected a jax.Device (or a jax.sharding.Sharding), got {type(device).__name__}')",
+            "return params if device is None else jax.device_put(params, device)",
+        ]
+
+    def state_scalar(self, literal: str, like: str) -> str:
+        return f"_scalar_with({literal}, {like})"
 
     init_normal = "jax.random.normal(jax.random.fold_in(key, {index}), {shape!r}, _dtype) * _t({std!r})"
 
@@ -205,7 +230,7 @@ class JaxBackend(Backend):
         return "key, m", ["# one key per mask, folded from the call's key", "return [", *draws, "]"]
 
     def graph_runtime(self, optimizer: bool) -> list[str]:
-        return [emit_functions(_batch, _check_params, _check_state, _check_hyper, _check_seed),
+        return [emit_functions(_batch, _check_params, *([_scalar_with] if optimizer else []), _check_state, _check_hyper, _check_seed),
                 emit_functions(_unpack_graph, _unpack_forward, _check_data, _finite_arrays, _raise_unless_finite_arrays)]
 
     def graph_entry_wrappers(self, entries: Sequence[tuple[str, str, str, bool]]) -> str:

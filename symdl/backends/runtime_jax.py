@@ -112,6 +112,14 @@ def _check_params(params):
     return tuple(out)
 
 
+def _scalar_with(value, like):
+    """``value`` (the step count or a real scalar of the optimizer state) put explicitly on the device of the array ``like``,
+    so that train_step transfers nothing from the host; ``value`` itself where ``like`` is traced or spans devices."""
+    if isinstance(like, jax.core.Tracer) or len(like.devices()) != 1:
+        return value
+    return jax.device_put(value, next(iter(like.devices())))
+
+
 def _check_state(state):
     """The optimizer state (_STATE: counters, real scalars, (key, shape) of the slots) as a dict of jax values, else a ValueError."""
     counters, scalars, slots = _STATE

@@ -17,6 +17,7 @@ from .base import Backend, emit_functions
 from .printers import TorchIndexPrinter, TorchPrinter
 from .runtime_graph import _check as _check_graph
 from .runtime_graph import _check_arrays, _check_forward
+from .runtime_mixed import _check_torch, _lift_torch, _master_grads_torch, _masters
 from .runtime_torch import (
     _batch,
     _broadcast_shape,
@@ -59,14 +60,19 @@ class TorchBackend(Backend):
     def kernel_constant(self, arg: str) -> str:
         return f"_t = functools.partial(torch.tensor, dtype=_dtype, device={arg}.device)"
 
-    def dtype_line(self, dtype: np.dtype) -> str:
-        return f"_dtype = torch.{dtype.name}"
+    def dtype_line(self, dtype: np.dtype | str, target: str = "_dtype") -> str:
+        return f"{target} = torch.{getattr(dtype, 'name', dtype)}"
 
     def constant(self) -> str:
         return "torch.tensor"
 
     def network_runtime(self, seeded: bool) -> list[str]:
         return [emit_functions(_batch, _check)]
+
+    def mixed_runtime(self) -> list[str]:
+        masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
+        mixed = {"_check_torch": "_check", "_lift_torch": "_lift", "_master_grads_torch": "_master_grads"}
+        return [emit_functions(_batch, _check, names=masters), emit_functions(_lift_torch, _check_torch, _masters, _master_grads_torch, names=mixed)]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
         return "seed, m", [

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from collections.abc import Callable
 
 from ..report.display import failure_details, report_row
 from .bounded import bounded, describe
 from .common import (
     EXIT_FAILED,
     EXIT_OK,
+    Progress,
     UsageError,
     build_rule,
     input_symbol,
     one_line,
     out,
+    progress_wanted,
     report_json,
 )
 
@@ -23,16 +27,31 @@ __all__ = ["cmd_check"]
 
 def cmd_check(args: argparse.Namespace) -> int:
     """``symdl check``: boundary continuity exactly, then the numeric checks when parameters have values, within ``--time-limit``."""
-    return bounded(args, describe("checking", args.target), _check, args)
+    return bounded(args, describe("checking", args.target), _check_showing_progress, args)
 
 
-def _check(args: argparse.Namespace) -> int:
+#: The stages of ``symdl check`` on an element-wise rule or formula, in order, for the progress line.
+CHECK_STAGES = ("reading", "boundaries", "numeric checks")
+
+
+def _check_showing_progress(args: argparse.Namespace) -> int:
+    """:func:`_check` with its progress line (in the worker that --time-limit bounds), cleared before the results."""
+    progress = Progress(sys.stderr, progress_wanted(args, sys.stderr), "check")
+    try:
+        return _check(args, lambda index: progress(describe("", args.target).strip(), index, len(CHECK_STAGES),
+                                                   CHECK_STAGES[index]))
+    finally:
+        progress.close()
+
+
+def _check(args: argparse.Namespace, stage: Callable[[int], None]) -> int:
     from ..rulebook.continuity import boundary_properties
     from ..rulebook.registry import registered_equivalents
     from ..symbolic.rewrite import describe_stable_form
     from ..verify.rules import typed_form_instability, verify_rule
     from .check_layer import check_formula_layer, is_layer_equation
 
+    stage(0)
     if is_layer_equation(args.target):
         return check_formula_layer(args)
     r = build_rule(args)
@@ -45,8 +64,11 @@ def _check(args: argparse.Namespace) -> int:
             f"check examines {r.name!r} by its input {r.wrt} (continuity and kinks in {r.wrt}, the checks of "
             f"d/d{r.wrt}); --wrt {args.wrt} is not supported here: 'symdl derive {r.name} --wrt {args.wrt}' derives by it"
         )
+    stage(1)
     properties = boundary_properties(r)
     symbolic = list(r.derivation().symbolic_params)
+    if not symbolic:
+        stage(2)
     report = None if symbolic else verify_rule(r, points=100)
     result = {
         "name": r.name,

@@ -21,7 +21,7 @@ from .common import (
 __all__ = ["cmd_codegen"]
 
 _NETWORK_FLAGS = ("activation_param", "output_activation_param", "loss_param", "penalty", "penalty_param", "batchnorm", "dropout",
-                  "optimizer", "optimizer_param")
+                  "optimizer", "optimizer_param", "loss_scale")
 _RULE_FLAGS = ("wrt", "param", "symbol")
 
 
@@ -93,11 +93,18 @@ def _codegen_source(args: argparse.Namespace) -> str:
         return _graph(args)
     if args.layers is not None:
         network = _network(args)
+        from ..export.mixed_precision import LOW_PRECISION, MIXED_BACKENDS
+
+        if args.backend not in MIXED_BACKENDS and args.dtype in LOW_PRECISION:
+            raise UsageError(f"--dtype {args.dtype} (mixed precision) needs --backend {' or '.join(MIXED_BACKENDS)}; the "
+                             f"{args.backend} module and the compiled network compute in float32 or float64")
+        if args.loss_scale is not None and args.dtype not in LOW_PRECISION:
+            raise UsageError(f"--loss-scale applies to --dtype {' or '.join(LOW_PRECISION)}, not to {args.dtype}")
         if args.backend == "numpy":
             return standalone.network_module(network, args.dtype)
         from ..export.network_modules import network_module_source
 
-        return network_module_source(network, args.backend, args.dtype)
+        return network_module_source(network, args.backend, args.dtype, loss_scale=args.loss_scale)
     if args.target is None:
         raise UsageError("give NAME|FORMULA (a rule or formula) or --layers (a network)")
     defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64"}

@@ -12,7 +12,7 @@ import difflib
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -28,6 +28,9 @@ __all__ = [
     "PROG",
     "Progress",
     "UsageError",
+    "add_json_argument",
+    "add_progress_arguments",
+    "progress_wanted",
     "build_rule",
     "input_symbol",
     "json_number",
@@ -81,27 +84,56 @@ def json_number(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-class Progress:
-    """``[i/n] verifying name…`` on stderr: one overwritten line on a terminal, one line per item otherwise.
+def progress_wanted(args: argparse.Namespace, stream: TextIO) -> bool:
+    """Progress on ``stream`` when it is a terminal, or everywhere with ``--progress``; never with ``--quiet``."""
+    if getattr(args, "quiet", False):
+        return False
+    return bool(getattr(args, "progress", False)) or stream.isatty()
 
-    With ``elapsed``, the terminal line also shows the seconds since the start,
-    refreshed by :meth:`tick` while the caller waits.
+
+def add_progress_arguments(command: argparse.ArgumentParser, quiet: bool = True) -> None:
+    """``--progress`` (and ``--quiet``): the one progress switch of the long commands (verify, check, report)."""
+    group = command.add_mutually_exclusive_group()
+    group.add_argument("--progress", action="store_true",
+                       help="show the progress line on stderr even when it is not a terminal (default: only on a terminal)")
+    if quiet:
+        group.add_argument("--quiet", action="store_true", help="no progress on stderr, even on a terminal")
+
+
+def add_json_argument(command: argparse.ArgumentParser) -> None:
+    """``--json``: the one machine-readable switch, spelled and described the same on every command that prints results."""
+    command.add_argument("--json", action="store_true", help="print the results as JSON on stdout instead of text")
+
+
+class Progress:
+    """``symdl verify: [3/40] rules: relu… 12.3 s`` on stderr: the item's place in the whole command (one counter
+    across its stages), the stage, and the seconds since the command started.
+
+    On a terminal it is one overwritten line, refreshed by :meth:`tick` while
+    the caller waits; elsewhere (with ``--progress``) one line per item,
+    without the time, so that logs compare. ``stage_of(name)`` names the stage
+    of an item when the caller does not say it.
     """
 
-    def __init__(self, stream: TextIO, enabled: bool, doing: str = "verifying ", elapsed: bool = False) -> None:
+    def __init__(self, stream: TextIO, enabled: bool, command: str = "", doing: str = "",
+                 stage_of: Callable[[str], str | None] | None = None) -> None:
         self.stream = stream
+        self.prefix = f"{PROG} {command}: " if command else ""
         self.doing = doing
         self.enabled = enabled
         self.tty = enabled and stream.isatty()
         self.open = False
-        self.elapsed = elapsed
+        self.stage_of = stage_of
         self.start = time.monotonic()
         self.message = ""
 
-    def __call__(self, name: str, index: int, total: int) -> None:
+    def __call__(self, name: str, index: int, total: int, stage: str | None = None) -> None:
         if not self.enabled:
             return
-        self.message = f"[{index + 1}/{total}] {self.doing}{name}…"
+        if stage is None and self.stage_of is not None:
+            stage = self.stage_of(name)
+        where = f"{stage}: " if stage else ""
+        self.message = f"{self.prefix}[{index + 1}/{total}] {where}{self.doing}{name}…"
         if self.tty:
             self._show()
         else:
@@ -110,12 +142,11 @@ class Progress:
 
     def tick(self) -> None:
         """Refresh the elapsed time on a terminal (nothing otherwise)."""
-        if self.tty and self.open and self.elapsed:
+        if self.tty and self.open:
             self._show()
 
     def _show(self) -> None:
-        suffix = f" {time.monotonic() - self.start:.1f} s" if self.elapsed else ""
-        self.stream.write(f"\r\x1b[K{self.message}{suffix}")
+        self.stream.write(f"\r\x1b[K{self.message} {time.monotonic() - self.start:.1f} s")
         self.open = True
         self.stream.flush()
 
@@ -254,8 +285,8 @@ def network_from_args(args: argparse.Namespace, widths: list[int], **options: An
     )
 
 
-def add_network_arguments(net: Any) -> None:
-    """The flags that describe a network besides its widths (``codegen --layers`` and ``train``)."""
+def add_network_arguments(net: Any, dtypes: tuple[str, ...] = ("float64", "float32"), dtype_help: str = "") -> None:
+    """The flags that describe a network besides its widths (``codegen --layers`` and ``train``); ``dtypes``: --dtype's choices."""
     net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
     net.add_argument("--activation-param", action="append", default=[], metavar="K=V", help="its parameters")
     net.add_argument("--output-activation", default="identity", metavar="RULE", help="output activation (default: identity)")
@@ -266,4 +297,4 @@ def add_network_arguments(net: Any) -> None:
     net.add_argument("--penalty-param", action="append", default=[], metavar="K=V", help="its parameters")
     net.add_argument("--batchnorm", action="store_true", help="batch norm before each hidden activation")
     net.add_argument("--dropout", type=float, metavar="P", help="inverted dropout on hidden layers, dropping each unit with probability P, 0 ≤ P < 1 (PyTorch's Dropout(p))")
-    net.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="dtype (default: float64)")
+    net.add_argument("--dtype", choices=dtypes, default="float64", help=f"dtype (default: float64{dtype_help})")

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from ..rulebook.derivation import Derivation
 from .bounded import bounded, describe
-from .common import EXIT_OK, UsageError, build_rule, input_symbol, out
+from .common import EXIT_OK, PROG, UsageError, build_rule, input_symbol, out, write
 
 __all__ = ["cmd_derive"]
 
@@ -64,6 +65,11 @@ def _print_python(derivation: Derivation) -> None:
 
 def cmd_derive(args: argparse.Namespace) -> int:
     """``symdl derive``: the rule's derivation by ``--wrt`` as text, LaTeX, JSON or its numpy kernels, within ``--time-limit``."""
+    if args.format == "json":  # the old spelling, kept working: the flag is --json on every command
+        write(sys.stderr, f"{PROG}: warning: 'derive --format json' is deprecated; use 'derive --json'")
+        args.json = True
+    elif args.json and args.format != "text":
+        raise UsageError(f"--json and --format {args.format} ask for two outputs; give one of them")
     return bounded(args, describe("deriving", args.target), _derive, args)
 
 
@@ -75,7 +81,7 @@ def _derive(args: argparse.Namespace) -> int:
         _print_python(derivation)
         return EXIT_OK
     d = derivation.record()
-    if args.format == "json":
+    if args.json:
         d.pop("methods")
         out(json.dumps(d, indent=2, ensure_ascii=False))
     elif args.format == "latex":

@@ -136,10 +136,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(arguments: list[str], debug: bool) -> int:
     try:
+        parser = build_parser(lazy=True)
+        if not arguments:  # bare `symdl`: no command is a usage error (exit 2, as argparse), shown with the whole help
+            sys.stderr.write(parser.format_help())
+            return EXIT_USAGE
         try:
-            args = build_parser(lazy=True).parse_args(arguments)
+            args = parser.parse_args(arguments)
         except SystemExit as exit_:  # --help and --version
             return exit_.code if isinstance(exit_.code, int) else EXIT_OK
+        from .formula_input import read_formula_arguments
+
+        read_formula_arguments(args)
         return COMMANDS[args.command](args)
     except UsageError as error:
         return _error(error)

@@ -7,13 +7,22 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from .bounded import add_time_limit_argument
-from .common import PROG, UsageError, add_network_arguments
+from .common import (
+    PROG,
+    UsageError,
+    add_json_argument,
+    add_network_arguments,
+    add_progress_arguments,
+)
 
 __all__ = ["FORMATS", "REPORT_DEFAULT_FORMATS", "backend_choices", "build_parser"]
 
 FORMATS = ("text", "latex", "python", "json")
 
 REPORT_DEFAULT_FORMATS = "tex,html,md"
+
+#: How every formula argument says it can be read (symdl.cli.formula_input).
+FROM_INPUT = " ('-': read it from standard input, '@FILE': from a file)"
 
 
 def backend_choices() -> tuple[str, ...]:
@@ -149,23 +158,27 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
 
 
 def _add_list_arguments(listing: argparse.ArgumentParser) -> None:
-    listing.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    add_json_argument(listing)
 
 
 def _add_derive_arguments(derive: argparse.ArgumentParser) -> None:
     _add_target_arguments(derive)
-    derive.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    add_json_argument(derive)
+    derive.add_argument("--format", choices=FORMATS, default="text",
+                        help="output format (default: text); '--format json' is a deprecated spelling of --json")
     add_time_limit_argument(derive)
 
 
 def _add_check_arguments(check: argparse.ArgumentParser) -> None:
     _add_target_arguments(check)
-    check.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json_argument(check)
     check.add_argument(
         "--derivative",
         metavar="EXPR",
-        help="only prove or refute EXPR as the derivative by --wrt (exit 0 proven, 1 refuted or unproven)",
+        help="only prove or refute EXPR as the derivative by --wrt (exit 0 proven, 1 refuted or unproven)"
+        f"{FROM_INPUT}",
     )
+    add_progress_arguments(check)
     add_time_limit_argument(check)
 
 
@@ -175,8 +188,8 @@ def _add_verify_arguments(verify: argparse.ArgumentParser) -> None:
         help="rules to verify, or 'networks' or 'codegen' (default: all rules, networks and generated code)",
     )
     verify.add_argument("--points", type=_positive_int, default=200, metavar="N", help="sample points (default: 200)")
-    verify.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_json_argument(verify)
+    add_progress_arguments(verify)
     verify.add_argument("-j", "--jobs", type=_jobs, metavar="N",
                         help="rows computed in parallel, each in its own process (default: the number of CPUs)")
     verify.add_argument("--no-cache", action="store_true",
@@ -200,7 +213,8 @@ def _add_target_arguments(command: argparse.ArgumentParser) -> None:
     """NAME|FORMULA, --wrt, --param, --symbol and --kink-convention: how derive and check name what they work on."""
     from ..rulebook.definition import KINK_CONVENTIONS
 
-    command.add_argument("target", metavar="NAME|FORMULA", help="a rule name, or formula text such as 'log(1+exp(z))'")
+    command.add_argument("target", metavar="NAME|FORMULA", help="a rule name, or formula text such as 'log(1+exp(z))'"
+                         f"{FROM_INPUT}")
     command.add_argument(
         "--wrt", metavar="VAR", help="variable to differentiate by (formulas: default z; rules: default first input)"
     )
@@ -230,7 +244,8 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl codegen``: NAME|FORMULA with --wrt/--param/--symbol, or a network with --layers and its flags."""
     from ..rulebook.definition import KINK_CONVENTIONS
 
-    command.add_argument("target", nargs="?", metavar="NAME|FORMULA", help="a rule name or formula text (not with --layers)")
+    command.add_argument("target", nargs="?", metavar="NAME|FORMULA", help="a rule name or formula text (not with --layers)"
+                         f"{FROM_INPUT}")
     command.add_argument("-o", "--output", required=True, metavar="FILE.py", help="file to write ('-' for stdout)")
     command.add_argument("--backend", choices=backend_choices(), default="numpy", help="array library (default: numpy)")
     rule_flags = command.add_argument_group("rules and formulas")
@@ -242,7 +257,10 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     )
     net = command.add_argument_group("networks")
     net.add_argument("--layers", metavar="N0,N1,...,NL", help="widths of a network, e.g. 784,512,10")
-    add_network_arguments(net)
+    add_network_arguments(net, ("float64", "float32", "bfloat16", "float16"),
+                          "; bfloat16, float16: mixed precision with float32 parameters, --backend torch or jax")
+    net.add_argument("--loss-scale", type=float, metavar="S", help="float16's static loss scale, a power of two "
+                     "(default: 1024; bfloat16: 1)")
     net.add_argument("--optimizer", metavar="NAME", help="train_step applies this optimizer with a state dict "
                      "(init_state(params)); default: plain gradient descent, train_step(params, X, Y, lr)")
     net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
@@ -267,7 +285,7 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--formula", action="append", default=[], metavar="[NAME=]TEXT",
         help="a formula to derive (repeatable), titled NAME if given; with no NAME and no --only, the report holds "
-        "only the formulas",
+        f"only the formulas{FROM_INPUT}",
     )
     formulas = command.add_argument_group("the formulas' variables (with --formula)")
     formulas.add_argument("--wrt", metavar="VAR", help="the formulas' variable (default: z)")
@@ -282,7 +300,6 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
     net.add_argument("--loss", metavar="RULE", help="loss (default: mse)")
     command.add_argument("--no-plots", action="store_true", help="leave out the plots")
     command.add_argument("--no-verify", action="store_true", help="leave out the numeric checks (faster)")
-    command.add_argument(
-        "--progress", action="store_true", help="show progress on stderr even when it is not a terminal"
-    )
+    add_json_argument(command)
+    add_progress_arguments(command)
     add_time_limit_argument(command)

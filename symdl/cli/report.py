@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import os
 import re
 import sys
@@ -20,10 +21,11 @@ from .common import (
     out,
     parse_layers,
     parse_params,
+    progress_wanted,
     write,
 )
 
-__all__ = ["REPORT_NETWORK_DEFAULTS", "cmd_report"]
+__all__ = ["NAMED_FORMULA", "REPORT_NETWORK_DEFAULTS", "cmd_report"]
 
 
 def _report_names(args: argparse.Namespace) -> list[str] | None:
@@ -47,7 +49,7 @@ def _report_names(args: argparse.Namespace) -> list[str] | None:
 
 
 #: ``NAME=TEXT``: a formula's title before its text (``==`` is never a title's end).
-_NAMED_FORMULA = re.compile(r"\s*([A-Za-z][A-Za-z0-9_ -]{0,59}?)\s*=(?!=)(.*)", re.DOTALL)
+NAMED_FORMULA = re.compile(r"\s*([A-Za-z][A-Za-z0-9_ -]{0,59}?)\s*=(?!=)(.*)", re.DOTALL)
 
 
 def _formulas(args: argparse.Namespace) -> list[tuple[str | None, str]]:
@@ -57,7 +59,7 @@ def _formulas(args: argparse.Namespace) -> list[tuple[str | None, str]]:
             raise UsageError(f"--{flag} describes the variables of --formula, and no --formula was given")
     out = []
     for item in args.formula:
-        match = _NAMED_FORMULA.fullmatch(item)
+        match = NAMED_FORMULA.fullmatch(item)
         out.append((match.group(1), match.group(2)) if match else (None, item))
     return out
 
@@ -121,8 +123,18 @@ def _read_formula(text: str, options: dict[str, Any]) -> None:
     printable(r.numeric_forward_expr(), r.kernel_name)  # a constant no float64 holds: one line now, not after the proofs
 
 
-def _build(args: argparse.Namespace, names: list[str] | None, layers: list[int], plots: bool, progress: Progress) -> Any:
-    """The report: the items in this process, then each --formula's section in a worker within --time-limit."""
+def _write_steps(formats: tuple[str, ...]) -> int:
+    """How many files :func:`symdl.report.files.write_report` reports progress for: the formats, and the .tex a PDF
+    is built from."""
+    return len(formats) + ("pdf" in formats and "tex" not in formats)
+
+
+def _build(args: argparse.Namespace, names: list[str] | None, layers: list[int], plots: bool, progress: Progress,
+           writes: int) -> Any:
+    """The report: the items in this process, then each --formula's section in a worker within --time-limit.
+
+    ``progress`` counts every step of the command, the ``writes`` files written after these sections included.
+    """
     import dataclasses
 
     from ..report.rule_sections import formula_section
@@ -130,20 +142,31 @@ def _build(args: argparse.Namespace, names: list[str] | None, layers: list[int],
 
     formulas = len(args.formula)
     items = len(names if names is not None else report_item_names())
+    total = items + formulas + writes
     options = _formula_options(args)
     report = build_report(
         names, layers=tuple(layers), activation=args.activation, loss=args.loss, verify=not args.no_verify,
-        plots=plots, progress=lambda key, index, total: progress(key, index, total + formulas),
+        plots=plots, progress=lambda key, index, _: progress(key, index, total, "sections"),
     )
     sections = list(report.sections)
     for n, (name, text) in enumerate(_formulas(args), start=1):
-        progress(f"formula-{n}", items + n - 1, items + formulas)
+        progress(f"formula-{n}", items + n - 1, total, "formulas")
         sections.append(bounded(
             args, describe("building the report section of --formula", text), formula_section, text,
             options["wrt"], options["params"], symbols=options["symbols"], index=n, verify=not args.no_verify,
             plot=plots, name=name,
         ))
     return dataclasses.replace(report, sections=tuple(sections))
+
+
+def _print_written(args: argparse.Namespace, written: dict[str, Any], failed: list[str]) -> None:
+    """The paths written, one a line, or with ``--json`` ``{"written": {format: path}, "failed": [check, ...]}``."""
+    if args.json:
+        out(json.dumps({"written": {fmt: str(path) for fmt, path in written.items()}, "failed": failed}, indent=2,
+                       ensure_ascii=False))
+        return
+    for path in written.values():
+        out(str(path))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -177,23 +200,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     if plots and not _plots_available():
         write(sys.stderr, f"{PROG}: matplotlib is not installed: plots left out (pip install 'symdl[plot]')")
         plots = False
-    progress = Progress(sys.stderr, enabled=args.progress or sys.stderr.isatty(), doing="")
+    progress = Progress(sys.stderr, progress_wanted(args, sys.stderr), "report")
+    writes = _write_steps(formats)
     try:
-        report = _build(args, names, layers, plots, progress)
-        written = write_report(report, args.output, formats, progress=progress)
+        report = _build(args, names, layers, plots, progress, writes)
+        done = len(report.sections)
+        written = write_report(report, args.output, formats,
+                               progress=lambda name, index, _: progress(name, done + index, done + writes, "writing"))
     except PdfBuildError as error:
         progress.close()
         write(sys.stderr, f"{PROG}: error: {one_line(error)}")
-        for path in error.written.values():
-            out(str(path))
+        _print_written(args, error.written, [])
         return EXIT_FAILED
     except ReportError as error:
         raise UsageError(str(error)) from None
     finally:
         progress.close()
-    for path in written.values():
-        out(str(path))
     failed = [f"{section.title}: {check.what}" for section in report.sections for check in section.checks if not check.passed]
+    _print_written(args, written, failed)
     if failed:
         # Written all the same (the report shows what failed), but the exit status says so, as verify and check do.
         shown = "; ".join(failed[:3]) + (f"; and {len(failed) - 3} more" if len(failed) > 3 else "")

@@ -20,6 +20,7 @@ from .bounded import add_time_limit_argument, bounded, describe
 from .common import (
     EXIT_OK,
     UsageError,
+    add_json_argument,
     add_network_arguments,
     json_number,
     network_from_args,
@@ -85,6 +86,7 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
     train.add_argument("--metrics", type=_names, default=[], metavar="LIST", help="metrics, e.g. mae,mse")
     train.add_argument("--seed", type=_seed, default=0, metavar="N", help="seed of the weights and the shuffling (default: 0)")
     train.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    add_json_argument(command)
 
 
 def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
@@ -93,7 +95,7 @@ def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("data", metavar="DATA.npz", help="arrays X and Y")
     command.add_argument("--metrics", type=_names, default=None, metavar="LIST", help="metrics (default: the model's)")
     command.add_argument("--batch-size", type=_count, default=1024, metavar="N", help="samples per batch (default: 1024)")
-    command.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json_argument(command)
     add_time_limit_argument(command, "stop loading the model (its formulas parsed, derived and compiled) and "
                             "evaluating it after this long, exit 2")
 
@@ -136,7 +138,8 @@ def load_data(path: str, network: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """``symdl train``: build, train, save; one ``wrote`` line on stdout."""
+    """``symdl train``: build, train, save; one ``wrote`` line on stdout (with ``--json``: the path, the epochs and
+    the last value of each history entry)."""
     from ..optim.registry import optimizer
     from ..saving import check_target, save
     from ..training import fit
@@ -158,6 +161,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                   validation=validation, seed=args.seed, verbose=0 if args.quiet else "auto")
     record = {"epoch": history.epoch, "history": history.history, "params": history.params}
     save(args.output, net, history.weights, history.state, metrics, history=record)
+    if args.json:
+        out(json.dumps({"wrote": str(args.output), "epochs": len(history.epoch),
+                        "last": {k: json_number(v[-1]) for k, v in history.history.items()}}, indent=2))
+        return EXIT_OK
     last = ", ".join(f"{k} {v[-1]:.6g}" for k, v in history.history.items())
     out(f"wrote {args.output}: {len(history.epoch)} epochs, {last}")
     return EXIT_OK

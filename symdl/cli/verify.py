@@ -14,11 +14,21 @@ import numpy as np
 from ..numbers import format_number
 from ..report.display import REPORT_HEADER, failure_details, report_row, text_table
 from ..verify.runner import CODEGEN_ROWS, NETWORK_ROWS
-from .common import EXIT_FAILED, EXIT_OK, Progress, UsageError, out, report_json
+from .common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Progress,
+    UsageError,
+    out,
+    progress_wanted,
+    report_json,
+)
 
-__all__ = ["CODEGEN_ROWS", "NETWORK_ROWS", "cmd_verify"]
+__all__ = ["CODEGEN_ROWS", "NETWORK_ROWS", "VERIFY_STAGES", "cmd_verify"]
 
-
+#: The stage a verify row belongs to, by its task kind (:class:`symdl.verify.runner.Task`), shown in the progress line.
+VERIFY_STAGES = {"rule": "rules", "backprop": "networks", "layer": "networks", "optimizer": "networks",
+                 "graph": "networks", "network": "networks", "codegen": "generated code"}
 
 def _check_names(names: Sequence[str]) -> list[str] | None:
     from ..rulebook.registry import rules
@@ -54,10 +64,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     names = _check_names(args.names)
     jobs = default_jobs() if args.jobs is None else args.jobs
-    progress = Progress(sys.stderr, enabled=not args.quiet, elapsed=True)
+    tasks = plan(names, points=args.points)
+    stages = {task.label: VERIFY_STAGES.get(task.kind, task.kind) for task in tasks}
+    progress = Progress(sys.stderr, progress_wanted(args, sys.stderr), "verify", stage_of=stages.get)
     try:
-        reports = run(plan(names, points=args.points), jobs=jobs, cache=None if args.no_cache else VerifyCache(),
-                      progress=progress)
+        reports = run(tasks, jobs=jobs, cache=None if args.no_cache else VerifyCache(), progress=progress)
     finally:
         progress.close()
     passed = sum(1 for r in reports if r.passed)

@@ -107,6 +107,7 @@ def print_network(
     inference: BackpropEquations | None = None,
     backend: str | Backend = "numpy",
     optimizer: Optimizer | None = None,
+    loss_scale: float | None = None,
 ) -> NetworkSource:
     """Source of ``forward``, ``trace`` (every zˡ and aˡ), ``loss``, ``inference_loss``, ``loss_and_grad`` and ``train_step`` for ``eqs``.
 
@@ -136,6 +137,12 @@ def print_network(
     order), ``_check_state`` (validates ``state``) and ``_check_hyper(name,
     value)``. A functional backend's ``train_step`` returns
     ``(loss, new params, new state)``.
+
+    ``loss_scale`` (None: one dtype throughout) prints mixed precision
+    (:mod:`symdl.export.mixed_precision`): the sums over the batch (loss,
+    penalty, bias gradients) accumulate in ``_acc_dtype``, the seed ∇ₐC is
+    multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1, the gradients pass
+    through ``_master_grads`` and ``train_step`` updates ``_masters(params)``.
     """
     array = get_backend(backend)
     check = "_unpack" if array.functional else "_check"
@@ -159,8 +166,12 @@ def print_network(
 
     known = {} if widths is None else {sp.Symbol(f"n_{l}", integer=True, positive=True): n for l, n in enumerate(widths)}
 
+    mixed = loss_scale is not None
+    accumulate = "_acc_dtype" if mixed else None
+
     def scope() -> Scope:
-        return Scope(names=names, batched=batched, inputs=inputs, widths=known, backend=array, printer=array.printer())
+        return Scope(names=names, batched=batched, inputs=inputs, widths=known, backend=array, printer=array.printer(),
+                     accumulate=accumulate)
 
     out_name = f"a{top.index}"
     sources = []
@@ -188,10 +199,14 @@ def print_network(
     read_later = {s for eq in equations[len(eqs.forward):] for s in eq.rhs.atoms(sp.MatrixSymbol)}
     statistics = {s for layer in eqs.layers for part in layer.parts for s in part.kept_for_backward(layer)}
     body = StatementPrinter(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
-    body += _loss_value(loss, grad_scope, out_name, penalty_value, eqs, gradient=True)
+    body += _loss_value(loss, grad_scope, out_name, penalty_value, eqs, gradient=True, scaled=mixed and loss_scale != 1)
     body += StatementPrinter(grad_scope, [eq for _, eq in eqs.backward], keep=[]).emit_all()
     grads = ", ".join(f"{p!r}: {grad_name(p)}" for p in params)
-    sources.append(_def("loss_and_grad", f"params, X, Y{seed}", [*header, *body, f"return loss, {{{grads}}}"]))
+    gradients = ", ".join(grad_name(p) for p in params)
+    masters = [f"{gradients}, = _master_grads({gradients})"] if mixed else []
+    sources.append(_def("loss_and_grad", f"params, X, Y{seed}", [*header, *body, *masters, f"return loss, {{{grads}}}"]))
+    if mixed:  # train_step writes the float32 masters, not the compute copies the body read
+        masters = [f"{gradients}, = _master_grads({gradients}, step=True)", f"{', '.join([*params, *buffers])}, = _masters(params)"]
     # Every step is scaled before any parameter is written: an overflow raises with params untouched.
     if optimizer is None:
         update = _update_lines(params, array)
@@ -216,7 +231,7 @@ def print_network(
             result += ", {" + ", ".join(f"{k!r}: {v}" for k, v in new_state.items()) + "}"
     else:
         result = "return loss"
-    sources.append(_def("train_step", f"params, X, Y, {', '.join(arguments)}{seed}", [*train_head, *body, *update, result]))
+    sources.append(_def("train_step", f"params, X, Y, {', '.join(arguments)}{seed}", [*train_head, *body, *masters, *update, result]))
     return NetworkSource(source="\n\n".join(sources), kernels=kernels)
 
 
@@ -237,19 +252,24 @@ def _loss_value(
     eqs: BackpropEquations,
     *,
     gradient: bool,
+    scaled: bool = False,
 ) -> list[str]:
     """C = (1/m) Σ ℓ(aᴸ, y) + Σₗ Σ Ω(Wˡ), and with ``gradient`` also ∇ₐC (the equation's right side)/m into ``gA``.
 
-    When ∇ₐC is ℓ'∘(aᴸ, y), value and gradient share their common subexpressions (a − y).
+    When ∇ₐC is ℓ'∘(aᴸ, y), value and gradient share their common subexpressions (a − y). The sums accumulate in
+    the scope's ``accumulate`` dtype when it has one; ``scaled`` multiplies ∇ₐC by the static ``_LOSS_SCALE``.
     """
     lines = ["_inv_m = 1.0 / X.shape[0]"]
+    acc = scope.accumulate or "_dtype"
+    # float16: the seed ∇ₐC scaled up before it is rounded, so that small gradients do not flush to zero
+    gradient_scale = "(_inv_m * _LOSS_SCALE)" if scaled else "_inv_m"
     printer = scope.printer
     m = scope.backend.module
     top_a = eqs.layers[-1].a
     rhs = eqs.loss_gradient.rhs
     shared = gradient and isinstance(rhs, Elementwise) and loss.value is not None and rhs.arrays == (top_a, eqs.y)
     if loss.vector_rule is not None:
-        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({out_name}, Y), dtype=_dtype) * _inv_m")
+        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({out_name}, Y), dtype={acc}) * _inv_m")
     else:
         a, y = loss.value.variables
         arrays = {a: sp.Symbol(scope.name(top_a), real=True), y: sp.Symbol("Y", real=True)}
@@ -262,26 +282,26 @@ def _loss_value(
         # Σ c·f = c·Σ f: the constant (½ of the squared error) multiplies once, not per element.
         coeff, rest = finals[0].as_coeff_Mul()
         scale = "_inv_m" if coeff == 1 else f"({printer.doprint(coeff)} * _inv_m)"
-        lines.append(f"loss = {m}.sum({printer.doprint(rest)}, dtype=_dtype) * {scale}")
+        lines.append(f"loss = {m}.sum({printer.doprint(rest)}, dtype={acc}) * {scale}")
         if shared:
             code = printer.doprint(finals[1])
             if not finals[1].free_symbols:  # a constant ∂ℓ/∂a (a linear loss): one value per output
-                lines.append(f"gA = {m}.full({scope.name(top_a)}.shape, {code} * _inv_m, dtype=_dtype)")
+                lines.append(f"gA = {m}.full({scope.name(top_a)}.shape, {code} * {gradient_scale}, dtype=_dtype)")
             elif code.isidentifier():  # a bare name may be an input or a value still needed: no in-place scaling
-                lines.append(f"gA = {code} * _inv_m")
+                lines.append(f"gA = {code} * {gradient_scale}")
             else:
-                lines += [f"gA = {code}", "gA *= _inv_m"]
+                lines += [f"gA = {code}", f"gA *= {gradient_scale}"]
     if gradient and not shared:
         printed = StatementPrinter(scope, [eqs.loss_gradient], keep=[eqs.loss_gradient.lhs])
         lines += printed.emit_all()
-        lines.append("gA = gA * _inv_m")
+        lines.append(f"gA = gA * {gradient_scale}")
     if penalty_value is not None:
         (w,) = penalty_value.variables
         for layer in eqs.layers:
             term = printable(penalty_value.expr.xreplace({w: sp.Symbol(scope.name(layer.W), real=True)}), "penalty")
             coeff, rest = term.as_coeff_Mul()
             scale = "" if coeff == 1 else f" * {printer.doprint(coeff)}"
-            lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype=_dtype){scale}")
+            lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}){scale}")
     return lines
 
 

@@ -236,7 +236,8 @@ def print_init_state(optimizer: Optimizer, params: Sequence[str], backend: Backe
     Each slot's value before the first step is printed from its SymPy
     ``init`` (an expression of w and the hyperparameters): a constant c as
     ``zeros_like(W)`` / ``full_like(W, c)``, else ``zeros_like(W) + init(W)``;
-    an integer global slot (the step t) is a Python int, a real one a float.
+    an integer global slot (the step t) is a Python int, a real one a float (JAX: placed on the
+    first parameter's device, :meth:`symdl.backends.Backend.state_scalar`).
     """
     values = optimizer.values()
     doprint = backend.printer().doprint
@@ -245,7 +246,8 @@ def print_init_state(optimizer: Optimizer, params: Sequence[str], backend: Backe
         init = slot.init.xreplace(values)
         if init.free_symbols:
             raise ValueError(f"{optimizer.name}: the initial {slot.name} = {init} needs values for {sorted(map(str, init.free_symbols))}")
-        entries.append(f"{slot.name!r}: {int(init) if slot.symbol.is_integer else float(init)!r}")
+        literal = repr(int(init) if slot.symbol.is_integer else float(init))
+        entries.append(f"{slot.name!r}: {backend.state_scalar(literal, params[0]) if params else literal}")
     for p in params:
         w = sp.Symbol(p, real=True)
         for slot in optimizer.parameter_slots:

@@ -43,6 +43,8 @@ class Scope:
     aliases: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
     widths: Mapping[sp.Expr, int] = field(default_factory=dict)
     defined: set[str] = field(default_factory=set)
+    #: The dtype a sum over the batch accumulates in when it is not the compute dtype (mixed precision: ``_acc_dtype``).
+    accumulate: str | None = None
 
     def name(self, symbol: sp.MatrixSymbol) -> str:
         return self.aliases.get(symbol, self.names[symbol])
@@ -92,6 +94,9 @@ class StatementPrinter:
             return
         target = scope.names[lhs]
         reducing = lhs not in scope.batched and scope.is_batched(rhs)
+        if reducing and scope.accumulate is not None:  # mixed precision: Σ over the batch in float32, not the compute dtype
+            self.lines.append(f"{target} = {scope.backend.module}.sum({self._code(rhs)}, axis=0, dtype={scope.accumulate})")
+            return
         if reducing:  # BP3 and the learned inputs' gradients: a sum over the batch
             if "_ones" not in self.scope.defined:
                 self.lines.append(f"_ones = {scope.backend.module}.ones(X.shape[0], dtype=_dtype)")

@@ -147,9 +147,10 @@ def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
             lines.append(f"params[{key!r}] = " + template.format(index=index, shape=p.shape, width=2 * value, limit=value, std=value))
         else:
             lines.append(f"params[{key!r}] = " + constant.format(shape=p.shape, value=float(p.init)))
-    lines.append("return params")
+    signature, closing = backend.init_placement()
+    lines += closing
     doc = f"Initial parameters: each weight from its layer's scheme, drawn in order from {generator.split(';')[0].split(' (')[0]}; the rest constant."
-    return function_source("init_params", "seed=0", doc, lines)
+    return function_source("init_params", signature, doc, lines)
 
 
 def _masks_blocks(masks: dict, backend: Backend) -> list[str]:

@@ -11,6 +11,9 @@ library, and exposes the numpy module's functions with its conventions:
   ``train_step(params, X, Y, lr)`` stores the new arrays in the dict
   ``params`` and returns the loss before the step. A float64 module turns on
   ``jax_enable_x64`` when imported (JAX computes in float32 otherwise).
+  ``init_params(seed, device=None)`` places the parameters on a ``jax.Device``;
+  the ``<entry>_unchecked`` functions transfer nothing from the host when every
+  argument is on the device (``lr`` as a 0-d array).
 * **PyTorch** — eager, under ``torch.no_grad()``, with the numpy code's
   in-place statements (``torch.tanh(z, out=z)``); ``train_step`` updates the
   tensors of ``params`` in place.
@@ -22,9 +25,15 @@ as an array expression; JAX returns the new running statistics, torch writes
 them in place) and dropout (masks from ``jax.random.PRNGKey(seed)`` /
 ``torch.Generator().manual_seed(seed)``: the same Bernoulli(1 − p) law as the
 numpy module's, other draws).
+
+``dtype="bfloat16"`` or ``"float16"`` prints a mixed-precision module
+(:mod:`symdl.export.mixed_precision`): float32 master parameters, compute in
+the low dtype, float32 sums, float16 with a static loss scale.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 
@@ -68,7 +77,9 @@ def _entry_points(source: str, backend: Backend) -> str:
     return source
 
 
-def network_module_source(network: object, backend: str | Backend, dtype: str | np.dtype | type = "float64") -> str:
+def network_module_source(
+    network: object, backend: str | Backend, dtype: str | np.dtype | type = "float64", loss_scale: float | None = None
+) -> str:
     """Source of a module for ``network`` in ``dtype`` for a registered backend: JAX (``"jax"``), PyTorch (``"torch"``), ….
 
     The module defines ``init_params(seed)``, ``forward(params, X)``,
@@ -77,6 +88,12 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
     with the conventions and
     numbers of ``network.compile(dtype)`` (``init_params`` draws from the
     backend's own generator). Same input → byte-identical text.
+
+    ``dtype="bfloat16"`` or ``"float16"`` (torch and jax) gives a mixed-precision
+    module (:mod:`symdl.export.mixed_precision`): float32 master parameters,
+    products and activations in the low dtype, float32 sums; ``loss_scale``
+    (a power of two; default 2**10 for float16, 1 for bfloat16) is float16's
+    static loss scale.
     """
     from ..network.checks import LR_RANGE, check_learning_rate
     from ..network.model import Network
@@ -84,8 +101,11 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
 
     if not isinstance(network, Network):
         raise TypeError(f"network_module_source: expected a symdl.Network, got {type(network).__name__}")
+    from .mixed_precision import mixed_precision
+
     backend = get_backend(backend)
-    compiled = network.compile(dtype)
+    mixed = mixed_precision(dtype, backend, network, loss_scale)
+    compiled = network.compile("float32" if mixed else dtype)  # a mixed module's masters are float32
     dtype = compiled.dtype
     eqs = network._equations(output_form=True)
     penalty_value = None
@@ -97,13 +117,13 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
     inference = network._equations(output_form=True, training=False) if any(network.parts) else None
     optimizer = network.optimizer
     printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend,
-                            optimizer=optimizer)
+                            optimizer=optimizer, loss_scale=None if mixed is None else mixed.loss_scale)
     train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
     noun = backend.noun
     blocks = [
         "\n".join([
             *backend.module_prelude(dtype),
-            backend.dtype_line(dtype),
+            *(mixed.constant_lines(backend) if mixed else [backend.dtype_line(dtype)]),
             f"_t = functools.partial({backend.constant()}, dtype=_dtype)",
             f"_SPECS = {tuple(compiled.param_shapes.items())!r}",
             "_KEYS = {name for name, _ in _SPECS}",
@@ -113,9 +133,10 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
             *([] if optimizer is None else [f"_STATE = {compiled.state_specs()!r}"]),
         ]) + "\n",
         helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
-        *backend.network_runtime(network.seeded),
+        *(backend.mixed_runtime() if mixed else backend.network_runtime(network.seeded)),
         *([] if optimizer is None else backend.optimizer_runtime()),
-        init_block(compiled, backend),
+        # a mixed module's init_params draws the float32 masters (the backends' init templates say _dtype)
+        re.sub(r"\b_dtype\b", "_param_dtype", init_block(compiled, backend)) if mixed else init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
         *network.layer_blocks(backend, inline=True),
         _entry_points(printed.source, backend),
@@ -133,16 +154,19 @@ def network_module_source(network: object, backend: str | Backend, dtype: str | 
                        if backend.functional else f"updates the {noun} of params and the dict state in place; returns the loss before it."))
     conventions = [
         f"params: dict of {noun} " + ", ".join(f"{n} {s}" for n, s in compiled.param_shapes.items()) + ".",
-        f"X: (batch, {network.layers[0]}), Y: (batch, {network.layers[-1]}), {dtype.name}; zˡ = aˡ⁻¹ Wˡᵀ + bˡ row by row.",
+        f"X: (batch, {network.layers[0]}), Y: (batch, {network.layers[-1]}), {dtype.name if mixed is None else 'float32 or ' + mixed.compute}; "
+        "zˡ = aˡ⁻¹ Wˡᵀ + bˡ row by row.",
         "loss: per-sample sum over output units of the loss, averaged over the batch, plus the penalty on the weights.",
         mutation,
         "Gradients are BP1–BP4 as derived by symdl and printed here, not the library's autodiff.",
     ]
+    if mixed:
+        conventions.append(mixed.convention())
     if any(network.parts):
         conventions.append("forward and inference_loss use batch-norm running statistics and no dropout; trace, loss, loss_and_grad and "
                            "train_step train" + (" (dropout masks drawn from seed=0 unless given)." if network.seeded else "."))
     sections = [
-        ("Spec", [f"{network!r}.compile({dtype.name!r})", f"Functions: {', '.join(entry)}."]),
+        ("Spec", [f"{network!r}.compile({dtype.name!r})" + (f", computing in {mixed.compute}" if mixed else ""), f"Functions: {', '.join(entry)}."]),
         ("Conventions", conventions),
         ("Equations (LaTeX)", [f"{label}: {text}" for label, text in network.equations().latex()]),
     ]

@@ -180,12 +180,13 @@ def init_block(compiled, backend: str | Backend = "numpy") -> str:
         if values.size != 1:
             raise ValueError(f"{name}: the initial value is not a constant")
         lines.append(f"params[{name!r}] = " + constant.format(shape=shape, value=float(values[0])))
-    lines.append("return params")
+    signature, closing = array.init_placement()
+    lines += closing
     doc = (
         "Initial parameters: weights Glorot-uniform, U(-a, a) with a = sqrt(6/(n_in + n_out)), drawn in order "
         f"from {generator}; the rest constant."
     )
-    return function_source("init_params", "seed=0", doc, lines)
+    return function_source("init_params", signature, doc, lines)
 
 
 def network_module(network, dtype: str | np.dtype | type = "float64") -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..budget import check_size
+from ..display_hooks import Displayed
 from ..rulebook.step import Math, Step
 from ..symbolic.calculus import diff_away_from_jumps, fresh_index
 from ..symbolic.index_parse import IndexEquation, dimension, index_symbol
@@ -175,8 +176,8 @@ def _head(equation: IndexEquation) -> sp.Expr:
 
 
 @dataclass(frozen=True)
-class FormulaDerivation:
-    """A formula layer's forward equations and every VJP, as steps (for reports) and LaTeX."""
+class FormulaDerivation(Displayed):
+    """A formula layer's forward equations and every VJP, as steps (for reports), LaTeX and (in a notebook) MathML."""
 
     name: str
     forward: tuple[Math, ...]
@@ -190,10 +191,13 @@ class FormulaDerivation:
             out[f"vjp {name}"] = _latex(math)
         return out
 
+    @property
+    def equations(self) -> tuple[Math, ...]:
+        """The forward equations, then each VJP: what a notebook shows."""
+        return (*self.forward, *self.vjps.values())
+
     def _repr_latex_(self) -> str:
-        return "$$\\begin{aligned}" + r"\\ ".join(
-            _latex(m, "&=") for m in (*self.forward, *self.vjps.values())
-        ) + r"\end{aligned}$$"
+        return "$$\\begin{aligned}" + r"\\ ".join(_latex(m, "&=") for m in self.equations) + r"\end{aligned}$$"
 
 
 def _latex(math: Math, relation: str = "=") -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..arguments import float_dtype
+from ..arguments import SeedLike, float_dtype, generator
 from ..layers.dropout import dropout_mask
 from ..layers.init_schemes import init_weight
 from ..network.checks import (
@@ -102,11 +102,12 @@ class CompiledGraph:
 
     # --- entry points -------------------------------------------------------------------------------------------
 
-    def init(self, seed: int = 0) -> dict[str, np.ndarray]:
-        """Every parameter: weights drawn from their layer's scheme (one generator from ``seed``, in key order), the rest constant."""
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-        rng = np.random.default_rng(int(seed))
+    def init(self, seed: SeedLike = 0) -> dict[str, np.ndarray]:
+        """Every parameter: weights drawn from their layer's scheme (one generator from ``seed``, in key order), the rest constant.
+
+        ``seed`` is what ``numpy.random.default_rng`` takes: a non-negative integer, a ``numpy.random.SeedSequence``
+        or a ``numpy.random.Generator`` (drawn from, so its state advances)."""
+        rng = generator(seed, "seed")
         params = {}
         for layer in self.model.layers:
             for p in layer.parameters():

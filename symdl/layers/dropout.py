@@ -42,7 +42,7 @@ import numpy as np
 import sympy as sp
 from sympy import stats
 
-from ..arguments import float_dtype, generator
+from ..arguments import SeedLike, float_dtype, generator
 from ..codegen.kernel import Kernel, compile_kernel
 from ..numbers import format_number
 from ..symbolic.functions import NAMED_FUNCTIONS
@@ -326,13 +326,13 @@ def _shape(shape: object) -> tuple[int, ...]:
 def dropout_mask(
     shape: int | tuple[int, ...],
     p: float,
-    seed_or_rng: np.random.Generator | int,
+    seed_or_rng: SeedLike,
     dtype: str | np.dtype | type = "float64",
 ) -> np.ndarray:
     """mask ~ Bernoulli(p) element-wise: 1 (keep) with probability p, else 0, as an array of ``dtype``.
 
-    ``seed_or_rng`` is a numpy Generator (advanced by the draw) or a
-    non-negative integer seed; ``dtype`` is float32 or float64.
+    ``seed_or_rng`` is a numpy Generator (advanced by the draw), a
+    non-negative integer seed or a SeedSequence; ``dtype`` is float32 or float64.
     """
     dims = _shape(shape)
     keep = _keep_probability(p)

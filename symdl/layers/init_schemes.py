@@ -49,7 +49,7 @@ import numpy as np
 import sympy as sp
 from sympy import stats
 
-from ..arguments import float_dtype, generator
+from ..arguments import SeedLike, float_dtype, generator
 from ..codegen.kernel import Kernel, compile_kernel
 from ..numbers import format_number
 from ..symbolic.parse import parse
@@ -344,15 +344,15 @@ def _shape(shape: object) -> tuple[int, int]:
 def init_weight(
     scheme: str | InitScheme,
     shape: tuple[int, int],
-    rng_or_seed: np.random.Generator | int,
+    rng_or_seed: SeedLike,
     dtype: str | np.dtype | type = "float64",
 ) -> np.ndarray:
     """W ~ U(−a, a) or N(0, s²) element-wise, shape (n_out, n_in), with a or s printed from the scheme's SymPy expression.
 
     ``shape`` is symdl's (n_out, n_in): rows are the layer's units, columns
     its inputs (transpose of a Keras kernel). ``rng_or_seed`` is a numpy
-    Generator (advanced by the draw) or a non-negative integer seed;
-    ``dtype`` is float32 or float64 and the draw is made in it.
+    Generator (advanced by the draw), a non-negative integer seed or a
+    SeedSequence; ``dtype`` is float32 or float64 and the draw is made in it.
     """
     init = get_scheme(scheme)
     n_out, n_in = _shape(shape)

@@ -8,7 +8,6 @@ layers' kernels and masks, the argument checks) are bound in its namespace.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 from functools import cached_property
 from types import SimpleNamespace
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy as sp
 
+from ..arguments import SeedLike, generator
 from ..backprop.equations import BackpropEquations
 from ..codegen.naming import layer_of
 from ..codegen.network import buffer_names, parameter_names, print_network
@@ -197,16 +197,17 @@ class CompiledNetwork:
     def _specs(self) -> tuple[tuple[str, tuple[int, ...]], ...]:
         return tuple(self.param_shapes.items())
 
-    def init(self, seed: int = 0, scheme: str = "glorot_uniform") -> dict[str, np.ndarray]:
+    def init(self, seed: SeedLike = 0, scheme: str = "glorot_uniform") -> dict[str, np.ndarray]:
         """Weights from ``scheme`` (see :mod:`symdl.layers.init_schemes`; default Glorot-uniform, a = √(6/(n_in + n_out))),
-        zero biases and β, γ = 1, PReLU's α = 0.25, running mean 0 and variance 1."""
+        zero biases and β, γ = 1, PReLU's α = 0.25, running mean 0 and variance 1.
+
+        ``seed`` is what ``numpy.random.default_rng`` takes: a non-negative integer, a ``numpy.random.SeedSequence``
+        or a ``numpy.random.Generator`` (drawn from, so its state advances)."""
         from ..layers.init_schemes import SCHEMES, init_weight
 
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
         if scheme not in SCHEMES:
             raise ValueError(f"scheme: unknown initialisation {scheme!r}; accepted: {', '.join(SCHEMES)}")
-        rng = np.random.default_rng(int(seed))
+        rng = generator(seed, "seed")
         params = {}
         for name, shape in self._specs:
             spec = self.param_specs[name]

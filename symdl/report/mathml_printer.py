@@ -292,13 +292,15 @@ def inline_mathml(tree: _Node) -> str:
     return text
 
 
-def mathml_math(math: Math) -> str:
-    """One equation as a ``<math display="block">`` element (presentation MathML)."""
+def mathml_math(math: Math, display: str = "block") -> str:
+    """One equation as a ``<math display="block">`` element (presentation MathML); ``display="inline"`` for running text."""
+    if display not in ("block", "inline"):
+        raise ValueError(f"display must be 'block' or 'inline', got {display!r}")
     printer = ReportMathMLPrinter()
     parts = [printer.doprint(_require_basic(math.lhs))]
     if math.rhs is not None:
         parts += [f"<mo>{_MATHML_RELATIONS[math.relation]}</mo>", printer.doprint(_require_basic(math.rhs))]
-    text = f'<math display="block"><mrow>{"".join(parts)}</mrow></math>'
+    text = f'<math display="{display}"><mrow>{"".join(parts)}</mrow></math>'
     tags = set(re.findall(r"</?([A-Za-z][A-Za-z0-9-]*)", text))
     if not tags <= _MATHML_TAGS or re.search(r"\son[a-z]+=|href|src=", text):
         raise UnsafeMathError(f"refusing to write MathML with unexpected markup: {sorted(tags - _MATHML_TAGS)}")

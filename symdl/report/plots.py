@@ -2,8 +2,8 @@
 
 Everything drawn is computed by the code symdl generates (``rule.numeric()``,
 ``rule.numeric_derivative()``) or read from the rule's declared kinks; nothing
-is derived here. Figures are ``matplotlib.figure.Figure`` objects made
-without pyplot (no global state, no window), saved by :func:`figure_svg`
+is derived here. Figures are :class:`~symdl.report.rule_figure.RuleFigure` s (matplotlib
+Figures that display in a notebook) made without pyplot (no global state, no window), saved by :func:`figure_svg`
 byte for byte the same on every run.
 
 What is plotted:
@@ -39,10 +39,12 @@ from ..numbers import format_number
 from ..optional import require
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from ..rulebook.rule import Rule
     from ..rulebook.vector_rule import VectorRule
+    from .rule_figure import RuleFigure
 
 __all__ = ["EXTRA_INPUT_VALUE", "KinkMark", "PlotValues", "draw", "figure_svg", "plot_rule", "plot_values"]
 
@@ -252,44 +254,74 @@ def plot_values(rule: Rule | VectorRule, *, lo: float | None = None, hi: float |
     return _element_values(rule, lo, hi, points) if rule.element_wise else _vector_values(rule, lo, hi, points)
 
 
-def plot_rule(rule: Rule | VectorRule, *, lo: float | None = None, hi: float | None = None, points: int = 801) -> Figure:
+def plot_rule(rule: Rule | VectorRule, *, lo: float | None = None, hi: float | None = None, points: int = 801,
+              ax: Axes | Sequence[Axes] | None = None) -> RuleFigure | Axes | Sequence[Axes]:
     """Two axes: the rule's value and its derivative on [lo, hi] (default: centre ± 5, widened to show every kink).
 
     At each kink: a dotted vertical line, open circles at the one-sided
     derivatives and a filled circle at the value the generated derivative
     returns there (the kink convention). See the module docstring for the
-    inputs held fixed. Raises ``ImportError`` without matplotlib.
+    inputs held fixed. Without ``ax``: a new :class:`~symdl.report.rule_figure.RuleFigure`
+    (a matplotlib Figure that a notebook displays as a PNG image). With ``ax``
+    (the user's ``Axes``, or a pair of them): value and derivative are drawn
+    into it (one ``Axes``: both curves, with a legend; a pair: value in the
+    first, derivative in the second) and ``ax`` is returned. Raises
+    ``ImportError`` without matplotlib.
     """
     _matplotlib()
-    return draw(rule, plot_values(rule, lo=lo, hi=hi, points=points))
+    return draw(rule, plot_values(rule, lo=lo, hi=hi, points=points), ax=ax)
 
 
-def draw(rule: Rule | VectorRule, values: PlotValues) -> Figure:
-    """The figure of :func:`plot_rule` from values already computed by :func:`plot_values`."""
+def _user_axes(ax: object) -> tuple[Axes, Axes]:
+    """(value axes, derivative axes) from one ``Axes`` or a pair; TypeError otherwise."""
+    from matplotlib.axes import Axes
+
+    if isinstance(ax, Axes):
+        return ax, ax
+    pair = list(ax) if isinstance(ax, (list, tuple, np.ndarray)) else []
+    if len(pair) == 2 and all(isinstance(a, Axes) for a in pair):
+        return pair[0], pair[1]
+    raise TypeError(f"ax must be a matplotlib Axes or a pair of them, got {type(ax).__name__}")
+
+
+def draw(rule: Rule | VectorRule, values: PlotValues,
+         ax: Axes | Sequence[Axes] | None = None) -> RuleFigure | Axes | Sequence[Axes]:
+    """The figure of :func:`plot_rule` from values already computed by :func:`plot_values` (into ``ax`` when given)."""
     _matplotlib()
-    from matplotlib.figure import Figure
+    from .rule_figure import RuleFigure
 
-    fig = Figure(figsize=(6.0, 4.8), layout="constrained")
-    top, bottom = fig.subplots(2, 1, sharex=True)
-    top.plot(values.x, values.value, color="#1f77b4", linewidth=1.6)
-    bottom.plot(values.x, values.derivative, color="#d62728", linewidth=1.6)
+    if ax is None:
+        fig = RuleFigure(figsize=(6.0, 4.8), layout="constrained")
+        top, bottom = fig.subplots(2, 1, sharex=True)
+    else:
+        top, bottom = _user_axes(ax)
+    one = top is bottom
+    both = (top,) if one else (top, bottom)
+    top.plot(values.x, values.value, color="#1f77b4", linewidth=1.6, label=values.value_label)
+    bottom.plot(values.x, values.derivative, color="#d62728", linewidth=1.6, label=values.derivative_label)
     for n, mark in enumerate(values.kinks):
-        for ax in (top, bottom):
-            ax.axvline(mark.at, color="0.45", linestyle=":", linewidth=1.0).set_gid(f"kink-{n}-line")
+        for axes in both:
+            axes.axvline(mark.at, color="0.45", linestyle=":", linewidth=1.0).set_gid(f"kink-{n}-line")
         if math.isfinite(mark.forward):
             top.plot([mark.at], [mark.forward], "o", color="#1f77b4", markersize=5)[0].set_gid(f"kink-{n}-point")
         (limits,) = bottom.plot([mark.at, mark.at], [mark.left, mark.right], "o", markerfacecolor="white",
                                 markeredgecolor="#d62728", markersize=6, linestyle="none")
         limits.set_gid(f"kink-{n}-one-sided")
         bottom.plot([mark.at], [mark.value], "o", color="#d62728", markersize=5)[0].set_gid(f"kink-{n}-value")
-    top.set_ylabel(values.value_label)
-    bottom.set_ylabel(values.derivative_label)
+    title = (rule.name if rule.kind != "formula" else "formula") + (f"  ({values.fixed})" if values.fixed else "")
+    if one:
+        top.legend(loc="best", fontsize=8)
+    else:
+        top.set_ylabel(values.value_label)
+        bottom.set_ylabel(values.derivative_label)
     bottom.set_xlabel(values.xlabel)
-    for ax in (top, bottom):
-        ax.grid(True, color="0.9", linewidth=0.6)
-        ax.axhline(0.0, color="0.6", linewidth=0.6)
-    title = rule.name if rule.kind != "formula" else "formula"
-    fig.suptitle(f"{title}" + (f"  ({values.fixed})" if values.fixed else ""), fontsize=10)
+    for axes in both:
+        axes.grid(True, color="0.9", linewidth=0.6)
+        axes.axhline(0.0, color="0.6", linewidth=0.6)
+    if ax is not None:
+        top.set_title(title, fontsize=10)
+        return ax
+    fig.suptitle(title, fontsize=10)
     return fig
 
 

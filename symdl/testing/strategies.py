@@ -33,17 +33,51 @@ from ..codegen.kernel import compile_kernel
 from ..rulebook.rule import Rule
 from ..symbolic.proof import breakpoints
 
-__all__ = ["at_kinks", "away_from_kinks", "batches", "float_arrays", "network_specs"]
+__all__ = [
+    "at_kinks",
+    "away_from_kinks",
+    "batches",
+    "finite_floats",
+    "float_arrays",
+    "floats_at_kinks",
+    "floats_away_from_kinks",
+    "network_specs",
+]
+
+
+def _float_type(dtype: type | np.dtype) -> np.dtype:
+    found = np.dtype(dtype)
+    if found not in (np.float64, np.float32):
+        raise ValueError(f"dtype: expected float64 or float32, got {dtype!r}")
+    return found
+
+
+def _inside(low: float, high: float, dtype: np.dtype) -> tuple[float, float] | None:
+    """[low, high] shrunk to its ends representable in ``dtype`` (what hypothesis' width-32 floats need), or None."""
+    lo, hi = dtype.type(low), dtype.type(high)
+    if float(lo) < low:  # compared as float64: float32 < a Python float would round the float to float32 first
+        lo = np.nextafter(lo, dtype.type(np.inf))
+    if float(hi) > high:
+        hi = np.nextafter(hi, dtype.type(-np.inf))
+    return (float(lo), float(hi)) if lo <= hi else None
+
+
+def finite_floats(
+    dtype: type | np.dtype = np.float64, low: float = -1000.0, high: float = 1000.0
+) -> st.SearchStrategy[float]:
+    """Finite floats in [low, high] that ``dtype`` holds exactly: the ``elements=`` of ``hypothesis.extra.numpy.arrays``."""
+    found = _float_type(dtype)
+    bounds = _inside(low, high, found)
+    if bounds is None:
+        raise ValueError(f"finite_floats: no {found.name} lies in [{low!r}, {high!r}]")
+    return st.floats(*bounds, allow_nan=False, allow_infinity=False, width=32 if found == np.float32 else 64)
 
 
 def float_arrays(
     dtype: type | np.dtype = np.float64, shape: int | tuple[int, ...] = 8, low: float = -1000.0, high: float = 1000.0
 ) -> st.SearchStrategy[np.ndarray]:
-    """Arrays of ``dtype`` with finite elements in [low, high] (width 32 for float32)."""
-    dtype = np.dtype(dtype)
-    width = 32 if dtype == np.float32 else 64
-    elements = st.floats(low, high, allow_nan=False, allow_infinity=False, width=width)
-    return arrays(dtype, shape, elements=elements)
+    """Arrays of ``dtype`` with finite elements in [low, high] (:func:`finite_floats`)."""
+    return arrays(np.dtype(dtype), shape, elements=finite_floats(dtype, low, high))
 
 
 def _others(rule: Rule, low: float, high: float) -> st.SearchStrategy[list[float]]:
@@ -101,6 +135,63 @@ def at_kinks(rule: Rule, low: float = -40.0, high: float = 40.0) -> st.SearchStr
     if not rule.kinks:
         raise ValueError(f"rule {rule.name!r} has no kinks; rules with kinks: see rule.kinks")
     return _at_kinks(rule, low, high)
+
+
+def _fixed_others(rule: Rule, others: Sequence[float] | None, what: str) -> list[float]:
+    """The values of every input but the first, which an element strategy cannot draw (one element is one float)."""
+    extra = len(rule.inputs) - 1
+    if others is None and extra:
+        names = ", ".join(s.name for s in rule.inputs[1:])
+        raise ValueError(f"{what}: {rule.name!r} has further inputs ({names}); give their values as others=[...]")
+    values = [float(v) for v in (others or ())]
+    if len(values) != extra:
+        raise ValueError(f"{what}: others: expected {extra} value(s) for {rule.name!r}, got {len(values)}")
+    return values
+
+
+def floats_away_from_kinks(
+    rule: Rule, low: float = -40.0, high: float = 40.0, margin: float = 1e-3, others: Sequence[float] | None = None,
+    dtype: type | np.dtype = np.float64,
+) -> st.SearchStrategy[float]:
+    """x in [low, high] at least ``margin``·max(1, |p|) from every breakpoint p, one float of ``dtype``.
+
+    The element form of :func:`away_from_kinks`, composable with
+    ``hypothesis.extra.numpy.arrays(dtype, shape, elements=floats_away_from_kinks(rule))``; a rule's further inputs
+    (a loss's target) are fixed by ``others``.
+    """
+    found = _float_type(dtype)
+    fixed = _fixed_others(rule, others, "floats_away_from_kinks")
+    points = {float(k(0.0, *fixed)) for k in _breakpoint_kernels(rule)}
+    points = {p for p in points if low <= p <= high}
+    edges = sorted(points | {low, high})
+
+    def gap(p: float) -> float:
+        return margin * max(1.0, abs(p)) if p in points else 0.0
+
+    pieces = [_inside(a + gap(a), b - gap(b), found) for a, b in zip(edges, edges[1:]) if a + gap(a) < b - gap(b)]
+    width = 32 if found == np.float32 else 64
+    parts = [st.floats(*piece, allow_nan=False, allow_infinity=False, width=width) for piece in pieces if piece]
+    if not parts:
+        raise ValueError(f"floats_away_from_kinks: no {found.name} in [{low!r}, {high!r}] is {margin!r} from a kink")
+    return st.one_of(parts)
+
+
+def floats_at_kinks(
+    rule: Rule, others: Sequence[float] | None = None, dtype: type | np.dtype = np.float64
+) -> st.SearchStrategy[float]:
+    """x exactly at a kink of the rule (rounded to ``dtype``) or one ``dtype`` step beside it: the element form of
+    :func:`at_kinks`, for ``hypothesis.extra.numpy.arrays(elements=...)``."""
+    if not rule.kinks:
+        raise ValueError(f"rule {rule.name!r} has no kinks; rules with kinks: see rule.kinks")
+    found = _float_type(dtype)
+    fixed = _fixed_others(rule, others, "floats_at_kinks")
+    values: list[float] = []
+    for kink in rule.kinks:
+        at = found.type(compile_kernel(rule.bind(kink.at) + 0 * rule.wrt, rule.inputs, "kink_at")(0.0, *fixed))
+        for x in (at, np.nextafter(at, found.type(-np.inf)), np.nextafter(at, found.type(np.inf))):
+            if float(x) not in values:
+                values.append(float(x))
+    return st.sampled_from(values)
 
 
 @st.composite

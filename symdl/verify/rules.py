@@ -37,7 +37,7 @@ from ..testing import (
 from .measures import FD_TOLERANCE, _fd_error, _points, check_kinks
 from .vector_rules import check_vector_rule
 
-__all__ = ["FD_TOLERANCE", "RuleReport", "case_params", "typed_form_instability", "verify_rule", "verify_rules"]
+__all__ = ["FD_TOLERANCE", "CheckTable", "RuleReport", "case_params", "typed_form_instability", "verify_rule", "verify_rules"]
 
 @dataclass
 class RuleReport(Displayed):
@@ -75,6 +75,23 @@ class RuleReport(Displayed):
             and self.stable
             and self.mutants_killed == self.mutants_total
         )
+
+
+class CheckTable(Displayed, list):
+    """A list of :class:`RuleReport` that prints as ``symdl verify``'s table and shows as one table in a notebook.
+
+    ``print(table)``, ``repr(table)`` and a notebook's plain text are the
+    verify table (rows, what failed, tolerances, a summary line); otherwise
+    it is a plain ``list``.
+    """
+
+    @property
+    def passed(self) -> bool:
+        """Every report passed."""
+        return all(r.passed for r in self)
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 def verify_rule(
@@ -188,14 +205,17 @@ def _cases(name: str) -> list[tuple[str, Rule | VectorRule]]:
 
 def verify_rules(
     names: list[str] | None = None, progress: Callable[[str, int, int], None] | None = None, points: int = 200
-) -> list[RuleReport]:
-    """Verify every rule (or those named), each also at non-default parameters; ``progress(label, i, n)`` before each."""
+) -> CheckTable:
+    """Verify every rule (or those named), each also at non-default parameters; ``progress(label, i, n)`` before each.
+
+    The reports come as a :class:`CheckTable`: a list that prints as the verify table.
+    """
     if isinstance(names, str):
         raise TypeError(f"names must be a list of rule names, got the string {names!r}")
     _check_points(points)
     names = list(rules()) if names is None else list(names)
     cases = [case for name in names for case in _cases(name)]
-    reports = []
+    reports = CheckTable()
     for i, (label, r) in enumerate(cases):
         if progress:
             progress(label, i, len(cases))

@@ -1,0 +1,94 @@
+"""Runtime helpers of mixed-precision network modules: float32 masters checked, then cast once to the compute dtype.
+
+A mixed-precision module (:mod:`symdl.export.mixed_precision`) binds ``_dtype``
+(the compute dtype: bfloat16 or float16), ``_param_dtype`` and ``_acc_dtype``
+(float32) and ``_LOSS_SCALE``. Its ``_check`` validates the float32 master
+parameters and the data with the full-precision module's own checks
+(``_check_masters``: :func:`symdl.backends.runtime_torch._check` with
+``_param_dtype`` for ``_dtype``), then casts them once; the printed body
+computes in ``_dtype`` and hands its gradients to ``_master_grads``.
+
+symdl copies these functions' source into the generated modules under the
+names without the library suffix (``_check_torch`` → ``_check``). Importing
+this module imports neither torch nor jax.
+"""
+
+# ruff: noqa: F821  (the names are the generated module's globals)
+
+from __future__ import annotations
+
+
+def _masters(params):
+    """The float32 master arrays of params in the order of _SPECS: what train_step updates, not their compute copies."""
+    return tuple(params[name] for name, _ in _SPECS)
+
+
+def _lift_torch(value, name):
+    """X or Y as the checks take it: given in the compute dtype _dtype, widened exactly to _param_dtype; other floats refused."""
+    given = str(getattr(value, "dtype", "")).removeprefix("torch.")
+    accepted = [str(d).removeprefix("torch.") for d in (_param_dtype, _dtype)]
+    if given == accepted[1]:
+        return value.to(_param_dtype)  # every bfloat16 or float16 number is a float32 number
+    if given.startswith(("float", "bfloat")) and given not in accepted:
+        raise ValueError(f"{name} has dtype {given}; this mixed-precision module takes {accepted[0]} or {accepted[1]} data (convert it first)")
+    return value
+
+
+def _check_torch(params, X, Y, writable=False, targets=True):
+    """The checked float32 masters of params in the order of _SPECS, then X and Y, each cast once to the compute dtype _dtype."""
+    *arrays, X, Y = _check_masters(params, _lift(X, "X"), _lift(Y, "Y"), writable, targets)
+    return (*(a.to(_dtype) for a in arrays), X.to(_dtype), None if Y is None else Y.to(_dtype))
+
+
+def _master_grads_torch(*grads, step=False):
+    """The gradients in _param_dtype divided by the static loss scale _LOSS_SCALE (1: nothing to undo).
+
+    ``step`` (train_step): with a scale, a non-finite gradient (a float16 overflow) makes every gradient 0, so the
+    step leaves params as they were (torch.amp.GradScaler skips it too) — decided on the device, nothing read back.
+    """
+    grads = tuple(g.to(_param_dtype) for g in grads)
+    if _LOSS_SCALE == 1:
+        return grads
+    grads = tuple(g / _LOSS_SCALE for g in grads)
+    if not step:
+        return grads
+    finite = torch.stack([torch.isfinite(g).all() for g in grads]).all()
+    return tuple(torch.where(finite, g, torch.zeros_like(g)) for g in grads)
+
+
+def _lift_jax(value, name):
+    """X or Y as the checks take it: given in the compute dtype _dtype, widened exactly to _param_dtype; other floats refused."""
+    given = str(getattr(value, "dtype", ""))
+    if given == _dtype.name:
+        return value.astype(_param_dtype)  # every bfloat16 or float16 number is a float32 number
+    if given.startswith(("float", "bfloat")) and given != _param_dtype.name:
+        raise ValueError(f"{name} has dtype {given}; this mixed-precision module takes {_param_dtype.name} or {_dtype.name} data "
+                         "(convert it first)")
+    return value
+
+
+def _check_jax(params, X, Y, writable=False, targets=True):
+    """(the float32 master arrays by name, X, Y) checked against _SPECS and the widths, else a ValueError."""
+    return _check_masters(params, _lift(X, "X"), _lift(Y, "Y"), writable, targets)
+
+
+def _unpack_jax(params, X, Y, writable=False, targets=True):
+    """The arrays in the order of _SPECS, then X and Y, each cast to the compute dtype _dtype (inside jax.jit)."""
+    arrays = (*(params[name].astype(_dtype) for name, _ in _SPECS), X.astype(_dtype))
+    return (*arrays, None if Y is None else Y.astype(_dtype))
+
+
+def _master_grads_jax(*grads, step=False):
+    """The gradients in _param_dtype divided by the static loss scale _LOSS_SCALE (1: nothing to undo).
+
+    ``step`` (train_step): with a scale, a non-finite gradient (a float16 overflow) makes every gradient 0, so the
+    step leaves params as they were (optax.apply_if_finite skips it too) — decided inside jax.jit.
+    """
+    grads = tuple(g.astype(_param_dtype) for g in grads)
+    if _LOSS_SCALE == 1:
+        return grads
+    grads = tuple(g / _LOSS_SCALE for g in grads)
+    if not step:
+        return grads
+    finite = jnp.all(jnp.stack([jnp.isfinite(g).all() for g in grads]))
+    return tuple(jnp.where(finite, g, jnp.zeros_like(g)) for g in grads)

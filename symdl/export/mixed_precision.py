@@ -1,0 +1,102 @@
+"""Mixed precision for the PyTorch and JAX network modules: compute in bfloat16 or float16, float32 masters and sums.
+
+As ``torch.autocast`` and mixed-precision JAX training do: the parameters are
+float32 *master* copies (``init_params`` returns float32, ``train_step``
+updates them), cast with X and Y once to the compute dtype at the start of an
+entry point; the matrix products and element-wise activations, forward and
+backward, run in the compute dtype; the loss, the penalty and the
+bias-gradient sums over the batch accumulate in float32; gradients come back
+in float32. float16's narrow range takes a static loss scale: the seed ∇ₐC is
+multiplied by it and the float32 gradients divided by it (a power of two, so
+both are exact). The module says so in its constants ``_dtype`` (compute),
+``_param_dtype`` and ``_acc_dtype`` (float32) and ``_LOSS_SCALE``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backends import Backend
+
+__all__ = ["DEFAULT_LOSS_SCALE", "LOW_PRECISION", "MIXED_BACKENDS", "MixedPrecision", "mixed_precision"]
+
+#: The compute dtypes of a mixed-precision module, by name (numpy has no bfloat16).
+LOW_PRECISION = ("bfloat16", "float16")
+#: The backends whose network modules compute in them.
+MIXED_BACKENDS = ("torch", "jax")
+#: bfloat16 has float32's exponent range: no scale. float16 flushes to 0 below 6e-8 (and has fewer bits below 6.1e-5)
+#: and overflows above 65504: 2**10 lifts the gradient seed (a − y)/m of a batch of 4096 rows by ten binades, while a
+#: scaled value overflows only where the unscaled one exceeds 64 (then train_step skips the step).
+DEFAULT_LOSS_SCALE = {"bfloat16": 1.0, "float16": 2.0**10}
+
+
+@dataclass(frozen=True)
+class MixedPrecision:
+    """A mixed-precision module's dtypes: ``compute`` ("bfloat16" or "float16"), float32 masters, and the loss scale."""
+
+    compute: str
+    loss_scale: float
+
+    def constant_lines(self, backend: Backend) -> list[str]:
+        """``_dtype``, ``_param_dtype``/``_acc_dtype`` and ``_LOSS_SCALE``, each said once in the module."""
+        why = "float16's range: the gradient seed is scaled, the float32 gradients unscaled" if self.loss_scale != 1 else \
+            "bfloat16 has float32's range: nothing to scale"
+        return [
+            backend.dtype_line(self.compute) + "  # compute: matrix products and activations, forward and backward",
+            backend.dtype_line(np.dtype("float32"), "_param_dtype = _acc_dtype")
+            + "  # master parameters, gradients; the loss and bias-gradient sums",
+            f"_LOSS_SCALE = {self.loss_scale!r}  # {why}",
+        ]
+
+    def convention(self) -> str:
+        """The module docstring's line on what runs in which dtype."""
+        return (f"Mixed precision: params are float32 masters (init_params, train_step); X and Y float32 or {self.compute}. "
+                f"Products and activations run in {self.compute}, the loss and the bias-gradient sums accumulate in float32, "
+                f"gradients come back in float32" + (f", scaled by _LOSS_SCALE = {self.loss_scale!r} and unscaled; a step "
+                "whose gradients overflow leaves params unchanged." if self.loss_scale != 1 else "."))
+
+
+def _dtype_name(dtype: object) -> str | None:
+    """The name of a dtype given as a string, a numpy dtype or a type; None when numpy does not know it."""
+    if isinstance(dtype, str):
+        return dtype
+    try:
+        return np.dtype(dtype).name  # type: ignore[call-overload]
+    except TypeError:
+        return None
+
+
+def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale: float | None = None) -> MixedPrecision | None:
+    """The mixed precision ``dtype`` asks for ("bfloat16", "float16"), None for one dtype throughout; else a ValueError.
+
+    Batch norm, dropout and an optimizer stay full precision for now (refused); so does a penalty with a loss
+    scale other than 1 (its printed gradient term would not be scaled).
+    """
+    name = _dtype_name(dtype)
+    if name not in LOW_PRECISION:
+        if loss_scale is not None:
+            raise ValueError(f"loss_scale applies to the mixed-precision dtypes {', '.join(LOW_PRECISION)}, not to {name or dtype!r}")
+        return None
+    if backend.name not in MIXED_BACKENDS:
+        raise ValueError(f"dtype {name!r} (mixed precision) is supported by the {' and '.join(MIXED_BACKENDS)} network modules, "
+                         f"not by backend {backend.name!r}")
+    if any(network.parts) or network.optimizer is not None:  # type: ignore[attr-defined]
+        what = "an optimizer" if network.optimizer is not None else "batch norm and dropout"  # type: ignore[attr-defined]
+        raise ValueError(f"dtype {name!r} (mixed precision) does not support {what} yet; generate it in float32")
+    scale = DEFAULT_LOSS_SCALE[name] if loss_scale is None else _check_scale(loss_scale)
+    if scale != 1 and network.penalty is not None:  # type: ignore[attr-defined]
+        raise ValueError(f"dtype {name!r} with a penalty needs loss_scale=1 (the penalty's gradient term is not scaled)")
+    return MixedPrecision(name, scale)
+
+
+def _check_scale(value: object) -> float:
+    """A loss scale: a power of two (scaling and unscaling are exact) from 1 to 2**15, float16's largest one."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and 1 <= value <= 2**15:
+        mantissa, _ = math.frexp(float(value))
+        if mantissa == 0.5:
+            return float(value)
+    raise ValueError(f"loss_scale: expected a power of two from 1 to 2**15 (scaling by it is exact), got {value!r}")

@@ -1,0 +1,227 @@
+"""Mixed precision: torch and JAX network modules computing in bfloat16/float16 with float32 masters and sums.
+
+Each low-precision module is compared with the float32 module of the same network on the same float32 params
+and data (itself checked against the compiled network and autograd in test_network_backends); the tolerances
+are the ones docs/codegen.md states.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from generated_modules import load_module
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symdl
+from symdl.cli import main
+from symdl.export.network_modules import network_module_source
+
+jax = pytest.importorskip("jax")
+torch = pytest.importorskip("torch")
+import jax.numpy as jnp
+
+BACKENDS = ("torch", "jax")
+LOW = ("bfloat16", "float16")
+# ‖g_low − g_float32‖ / ‖g_float32‖ over the whole gradient (every parameter's), smooth activations, as docs/codegen.md
+# "Mixed precision" states: about 25 (bfloat16) and 40 (float16) units of roundoff; the median is about one.
+TOLERANCE = {"bfloat16": 0.1, "float16": 0.02}
+NETWORKS = {
+    "tanh-mse": lambda: symdl.Network([4, 16, 16, 2], activation="tanh", loss="mse"),
+    "tanh-ce": lambda: symdl.Network([4, 16, 3], activation="tanh", loss="softmax_cross_entropy"),
+    "relu-ce": lambda: symdl.Network([4, 16, 3], activation="relu", loss="softmax_cross_entropy"),
+}
+_CACHE: dict[tuple[str, str, str], object] = {}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("mixed")
+
+
+def module(folder, net: str, backend: str, dtype: str):
+    key = (net, backend, dtype)
+    if key not in _CACHE:
+        _CACHE[key] = load_module(network_module_source(NETWORKS[net](), backend, dtype), folder, "_".join(key).replace("-", "_"))
+    return _CACHE[key]
+
+
+def array(backend: str, values: np.ndarray):
+    return torch.from_numpy(np.array(values, dtype=np.float32)) if backend == "torch" else jnp.asarray(values, dtype=jnp.float32)
+
+
+def numpy(value) -> np.ndarray:
+    return np.asarray(value.float() if isinstance(value, torch.Tensor) else value.astype(jnp.float32), dtype=np.float64)
+
+
+def data(net: str, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A regression set (targets a smooth function of X) or a 3-class set (classes by the sign pattern of X)."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, size=(rows, 4))
+    if net.endswith("mse"):
+        return X, np.stack([np.sin(2 * X[:, 0]) * X[:, 1], X[:, 2] ** 2 - X[:, 3]], axis=1) / 2
+    return X, np.eye(3)[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0.3).astype(int)]
+
+
+@pytest.mark.parametrize("net", ["tanh-mse", "tanh-ce"])  # relu: a z within rounding of 0 may take the other branch
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@settings(max_examples=4)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_gradients_within_tolerance_of_float32(folder, net, backend, dtype, seed):
+    low, full = module(folder, net, backend, dtype), module(folder, net, backend, "float32")
+    params = low.init_params(seed % 1000)
+    X, Y = (array(backend, v) for v in data(net, 32, seed))
+    loss_full, grads_full = full.loss_and_grad(params, X, Y)
+    loss_low, grads_low = low.loss_and_grad(params, X, Y)
+    assert str(loss_low.dtype).endswith("float32")
+    assert abs(float(loss_low) - float(loss_full)) <= TOLERANCE[dtype] * max(abs(float(loss_full)), 1e-3)
+    assert all(str(g.dtype).endswith("float32") for g in grads_low.values())
+    reference = np.concatenate([numpy(grads_full[name]).ravel() for name in sorted(grads_full)])
+    error = np.linalg.norm(np.concatenate([numpy(grads_low[name]).ravel() for name in sorted(grads_full)]) - reference)
+    assert error <= TOLERANCE[dtype] * np.linalg.norm(reference), (error, np.linalg.norm(reference))
+
+
+@pytest.mark.parametrize("net", ["tanh-mse", "relu-ce"])
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_train_step_makes_the_loss_fall_and_keeps_float32_masters(folder, net, backend, dtype):
+    low = module(folder, net, backend, dtype)
+    params = low.init_params(3)
+    X, Y = (array(backend, v) for v in data(net, 128, 1))
+    before = float(low.loss(params, X, Y))
+    losses = [float(low.train_step(params, X, Y, 0.2)) for _ in range(60)]
+    after = float(low.loss(params, X, Y))
+    assert after < 0.75 * before and losses[-1] < losses[0]
+    assert all(str(p.dtype).endswith("float32") for p in params.values())
+    assert all(np.isfinite(numpy(p)).all() for p in params.values())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_loss_and_bias_sums_accumulate_in_float32(tmp_path, backend, dtype):
+    """4096 rows, a = 0, Y = 1 except k rows of 2: C = ½(m + 3k)/m and ∂C/∂b = −(m + k)/m hold only in float32."""
+    source = network_module_source(symdl.Network([2, 1], activation="identity", loss="mse"), backend, dtype)
+    module_name = {"torch": "torch", "jax": "jnp"}[backend]
+    assert f"{module_name}.sum(d1, axis=0, dtype=_acc_dtype)" in source and "_ones @" not in source
+    assert "dtype=_acc_dtype) * (1/2 * _inv_m)" in source
+    assert f"_param_dtype = _acc_dtype = {'torch.float32' if backend == 'torch' else 'jnp.dtype(' + repr('float32') + ')'}" in source
+    low = load_module(source, tmp_path, f"sums_{backend}_{dtype}")
+    m, k = 4096, {"bfloat16": 16, "float16": 1}[dtype]  # 1 + k/m is not a bfloat16 (float16) number, and a float32 one
+    Y = np.ones((m, 1))
+    Y[:k] = 2
+    params = {name: array(backend, np.zeros(shape)) for name, shape in low._SPECS}
+    loss, grads = low.loss_and_grad(params, array(backend, np.ones((m, 2))), array(backend, Y))
+    exact_loss, exact_bias = 0.5 * (m + 3 * k) / m, -(m + k) / m
+    low_bias = float(torch.tensor(exact_bias, dtype=getattr(torch, dtype)))
+    assert low_bias != exact_bias  # what a sum rounded to the low dtype would give
+    assert float(loss) == pytest.approx(exact_loss, rel=1e-6)
+    assert float(numpy(grads["b1"])[0]) == pytest.approx(exact_bias, rel=1e-6)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("net", ["tanh-ce", "relu-ce"])
+@settings(max_examples=5)
+@given(z=st.lists(st.floats(-1000, 1000), min_size=8, max_size=8))
+def test_stable_for_large_inputs(folder, backend, dtype, net, z):
+    """Pre-activations and logits with |z| ≤ 1000 in the low dtype: activations and softmax cross-entropy stay finite.
+
+    bfloat16 gradients too; float16 gradients of such logits may overflow the loss scale (test_float16_overflow_…).
+    """
+    low = module(folder, net, backend, dtype)
+    W1, W2 = np.zeros((16, 4)), np.zeros((3, 16))
+    W1[:4, :4], W2[:3, :3] = np.eye(4), np.eye(3)  # z¹ = x, z² = the first three units of a¹
+    params = {"W1": array(backend, W1), "b1": array(backend, np.zeros(16)), "W2": array(backend, W2), "b2": array(backend, np.zeros(3))}
+    X, Y = array(backend, np.reshape(z, (2, 4))), array(backend, np.eye(3)[:2])
+    assert np.isfinite(numpy(low.forward(params, X))).all()
+    loss, grads = low.loss_and_grad(params, X, Y)
+    assert np.isfinite(float(loss))
+    if dtype == "bfloat16":
+        assert all(np.isfinite(numpy(g)).all() for g in grads.values())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float16_overflow_skips_the_step(tmp_path, backend):
+    """A loss scale that overflows float16: loss_and_grad returns the non-finite gradients, train_step leaves params."""
+    net = symdl.Network([2, 2], activation="identity", loss="mse")
+    low = load_module(network_module_source(net, backend, "float16", loss_scale=2**15), tmp_path, f"overflow_{backend}")
+    assert low._LOSS_SCALE == 2**15
+    params = {name: array(backend, np.full(shape, 0.5)) for name, shape in low._SPECS}
+    X, Y = array(backend, np.full((4, 2), 100.0)), array(backend, np.zeros((4, 2)))  # (a − y)/m · 2**15 ≈ 1.6e6 > 65504
+    _, grads = low.loss_and_grad(params, X, Y)
+    assert not all(np.isfinite(numpy(g)).all() for g in grads.values())
+    before = {k: numpy(v) for k, v in params.items()}
+    low.train_step(params, X, Y, 0.1)
+    assert all(np.array_equal(numpy(params[k]), before[k]) for k in before)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_data_in_the_low_dtype_is_taken_and_others_refused(folder, backend):
+    low = module(folder, "tanh-mse", backend, "bfloat16")
+    params = low.init_params(0)
+    X, Y = data("tanh-mse", 8, 0)
+    as_low = (lambda a: torch.tensor(a, dtype=torch.bfloat16)) if backend == "torch" else (lambda a: jnp.asarray(a, dtype=jnp.bfloat16))
+    rounded = [array(backend, numpy(as_low(v))) for v in (X, Y)]
+    assert float(low.loss(params, as_low(X), as_low(Y))) == float(low.loss(params, *rounded))
+    wide = torch.tensor(X) if backend == "torch" else np.asarray(X)
+    with pytest.raises(ValueError, match="takes float32 or bfloat16 data"):
+        low.loss(params, wide, array(backend, Y))
+    half = {k: (v.to(torch.bfloat16) if backend == "torch" else v.astype(jnp.bfloat16)) for k, v in params.items()}
+    with pytest.raises(ValueError, match="float32"):
+        low.loss_and_grad(half, array(backend, X), array(backend, Y))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "backend", "message"),
+    [
+        ({"batchnorm": True}, "torch", "batch norm and dropout"),
+        ({"dropout": 0.1}, "jax", "batch norm and dropout"),
+        ({"optimizer": "adam"}, "torch", "an optimizer"),
+        ({"penalty": "l2", "penalty_params": {"lam": 0.1}}, "jax", "loss_scale=1"),
+        ({}, "numpy", "torch and jax"),
+    ],
+)
+def test_unsupported_is_one_clear_line(kwargs, backend, message):
+    with pytest.raises(ValueError, match=message) as error:
+        network_module_source(symdl.Network([3, 4, 2], **kwargs), backend, "float16")
+    assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("scale", [3, 0.5, 2.0**16, True, float("inf")])
+def test_loss_scale_is_a_power_of_two(scale):
+    with pytest.raises(ValueError, match="power of two"):
+        network_module_source(symdl.Network([3, 2]), "torch", "float16", loss_scale=scale)
+    with pytest.raises(ValueError, match="loss_scale applies"):
+        network_module_source(symdl.Network([3, 2]), "torch", "float32", loss_scale=2)
+
+
+def test_cli_codegen_dtype(tmp_path, capsys):
+    target = tmp_path / "mlp_bf16.py"
+    argv = ["codegen", "--layers", "3,4,2", "--backend", "torch", "--dtype", "bfloat16", "-o", str(target)]
+    assert main(argv) == 0
+    assert target.read_text() == network_module_source(symdl.Network([3, 4, 2]), "torch", "bfloat16")
+    generated = load_module(target.read_text(), tmp_path, "mlp_bf16_loaded")
+    assert (generated._dtype, generated._param_dtype, generated._LOSS_SCALE) == (torch.bfloat16, torch.float32, 1.0)
+    assert all(p.dtype == torch.float32 for p in generated.init_params(0).values())
+    capsys.readouterr()
+    for argv, words in [(["--backend", "numpy", "--dtype", "bfloat16"], "needs --backend torch or jax"),
+                        (["--backend", "jax", "--dtype", "float32", "--loss-scale", "8"], "--loss-scale applies"),
+                        (["--backend", "jax", "--dtype", "float16", "--loss-scale", "3"], "power of two")]:
+        assert main(["codegen", "--layers", "3,2", *argv, "-o", "-"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and words in err and "Traceback" not in err, err
+    assert main(["codegen", "--layers", "3,2", "--backend", "jax", "--dtype", "float16", "--loss-scale", "256", "-o", "-"]) == 0
+    assert "_LOSS_SCALE = 256.0" in capsys.readouterr().out
+
+
+def test_jax_unchecked_entry_points_cast_as_the_checked_ones(folder):
+    low = module(folder, "tanh-mse", "jax", "bfloat16")
+    params = low.init_params(2)
+    X, Y = (array("jax", v) for v in data("tanh-mse", 16, 2))
+    loss, grads = low.loss_and_grad(params, X, Y)
+    loss_u, grads_u = low.loss_and_grad_unchecked(params, X, Y)
+    assert float(loss_u) == float(loss) and all(np.array_equal(numpy(grads_u[k]), numpy(grads[k])) for k in grads)
+    _, new = low.train_step_unchecked(params, X, Y, 0.1)
+    low.train_step(params, X, Y, 0.1)
+    assert all(new[k].dtype == jnp.float32 and np.array_equal(numpy(new[k]), numpy(params[k])) for k in params)
