@@ -93,8 +93,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 
 # Subpackages reachable as attributes (``symdl.export.to_jax`` after ``import symdl``), also on first use.
 _SUBPACKAGES = frozenset(
-    {"arguments", "atomic", "backends", "backprop", "budget", "cli", "codegen", "export", "formula_layers", "layers", "network",
-     "numbers", "optim",
+    {"arguments", "atomic", "backends", "backprop", "budget", "cli", "codegen", "export", "formula_layers", "interop", "layers",
+     "network", "numbers", "optim",
      "report", "rulebook", "saving", "symbolic", "training", "verify"}
 )
 

@@ -102,3 +102,26 @@ def test_constant_comparisons_decide_as_sympy_does():
 def test_every_short_formula_is_parsed_or_refused_within_a_tenth_of_a_second(text):
     if len(text) <= 200:
         assert seconds(text) <= 0.1, text
+
+
+def _pieces(condition: str, count: int) -> str:
+    return "Piecewise(" + ", ".join(f"(z, {condition.format(j=j)})" for j in range(count)) + ", (0, True))"
+
+
+@pytest.mark.parametrize("text", [
+    _pieces("where(z > {j}, z, 1) > where(z < {j}, 2, z)", 2),  # lifted conditions, all pieces of equal value
+    _pieces("(z > {j}) | (z < -{j})", 5),
+    _pieces("((z > {j}) | (z < -{j})) & ((z > {j} + 1) | (z < -{j} - 1))", 2),
+    _pieces("(sin(z) > {j}/9) | ~(cos(z) < -{j}/9) | Eq(tanh(z), {j}/10)", 3),
+])
+def test_a_piecewise_within_its_limits_is_built_fast(text):
+    parse(text)
+    assert seconds(text) <= 0.1, text
+
+
+def test_a_piecewise_with_too_many_comparisons_is_refused_fast():
+    # 4 such pieces (196 characters) took SymPy 0.8 s to merge, 7 of them minutes
+    text = _pieces("where(z > {j}, z, 1) > where(z < {j}, 2, z)", 7)
+    with pytest.raises(FormulaError, match="at most 10 are accepted"):
+        parse(text)
+    assert seconds(text) <= 0.1

@@ -41,19 +41,24 @@ __all__ = ["Rule", "formula_rule"]
 
 
 def formula_rule(
-    text: str,
+    text: str | sp.Basic,
     wrt: str = "z",
     params: Mapping[str, float | None] | None = None,
     *,
     symbols: Sequence[str] = (),
     kink_convention: KinkConvention = "pytorch",
 ) -> Rule:
-    """A rule from user formula text, parsed safely by :func:`symdl.symbolic.parse` (never ``eval``).
+    """A rule from user formula text, parsed safely by :func:`symdl.symbolic.parse` (never ``eval``), or from a SymPy expression.
 
     ``wrt`` is the variable to differentiate by; ``symbols`` are further
     variables (inputs); ``params`` maps parameter names to values (None keeps
-    one symbolic, which the numeric code then refuses).
+    one symbolic, which the numeric code then refuses). A SymPy expression is
+    checked node by node against the same whitelist as text
+    (:func:`symdl.symbolic.from_sympy.from_sympy`): its symbols are matched by
+    name to ``wrt``, ``symbols`` and ``params``, and it is never printed and
+    re-parsed or passed to ``sympify``.
     """
+    from ..symbolic.from_sympy import from_sympy
     from ..symbolic.parse import FormulaError, parse
 
     check_convention(kink_convention)
@@ -65,7 +70,11 @@ def formula_rule(
         raise TypeError(f"wrt must be a name, got {wrt!r}")
     params = dict(params or {})
     names = [wrt, *[s for s in symbols if s != wrt]]
-    expr = parse(text, symbols=names, params=list(params))
+    if isinstance(text, sp.Basic):
+        expr = from_sympy(text, symbols=names, params=list(params))
+        text = str(expr)  # the exact form (floats as decimals, real symbols): saved models re-parse it
+    else:
+        expr = parse(text, symbols=names, params=list(params))
     by_name = {s.name: s for s in expr.free_symbols}
     inputs = tuple(by_name.get(n, sp.Symbol(n, real=True)) for n in names)
     param_symbols = {n: by_name.get(n, sp.Symbol(n, real=True)) for n in params}
@@ -75,6 +84,7 @@ def formula_rule(
     # max/min as Piecewise: SymPy differentiates Max into Heaviside, whose value at 0 is 1/2; a Piecewise's
     # derivative takes the branch that holds at the kink (relu(z) → 0 at 0, as PyTorch).
     expr = expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
+    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), _heaviside_piecewise)
     # The text as typed is what is shown and proven; code prints the rewrite pass's stable form (proven equal).
     # A stable forward can still have a derivative that cancels: sigmoid(z) differentiates to σ(1 − σ),
     # which the pass prints as σ(z)σ(−z).
@@ -90,6 +100,12 @@ def formula_rule(
             stable_partials={s: partials[s] for s in inputs[1:]},
         )
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
+
+
+def _heaviside_piecewise(step: sp.Heaviside) -> sp.Expr:
+    """Heaviside(x, h0) as 0 for x < 0, h0 at 0 (SymPy's default 1/2), 1 for x > 0: a Piecewise, whose jump is a kink."""
+    x, h0 = step.args[0], (step.args[1] if len(step.args) > 1 else sp.S.Half)
+    return sp.Piecewise((0, x < 0), (h0, sp.Eq(x, 0)), (1, True))
 
 
 class Rule(Derives, Displayed, Plottable):

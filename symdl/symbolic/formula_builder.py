@@ -17,6 +17,7 @@ from .formula_constants import ConstantChecks, _digits
 from .grammar import (
     _ACCEPTED,
     _ALLOWED,
+    _CONDITION_OPERATORS,
     _CONSTANTS,
     _DESCRIPTIONS,
     _FLOAT_MAX_LOG10,
@@ -37,7 +38,28 @@ from .grammar import (
     _position,
 )
 
-__all__ = ["FormulaBuilder"]
+__all__ = ["FormulaBuilder", "is_condition"]
+
+#: SymPy's spellings that name the same function as the grammar's own.
+_ALIASES = {"Max": "max", "Min": "min"}
+
+
+def is_condition(node: ast.AST) -> bool:
+    """Whether ``node`` builds a condition (comparison, and/or/not, & | ~, Eq(a, b), Ne(a, b), True), not a value."""
+    if isinstance(node, ast.BinOp):
+        return type(node.op) in _CONDITION_OPERATORS
+    if isinstance(node, ast.UnaryOp):
+        return isinstance(node.op, (ast.Not, ast.Invert))
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id in ("Eq", "Ne")
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, bool)
+    return isinstance(node, (ast.Compare, ast.BoolOp))
+
+
+def _is_piecewise(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "Piecewise"
+
 
 class FormulaBuilder(ConstantChecks, StructuralChecks):
     """Walks a checked syntax tree and builds the SymPy expression, node by node."""
@@ -102,13 +124,18 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
             located = node if isinstance(node, (ast.expr, ast.keyword)) else parent
             if isinstance(node, ast.expr) and depth > MAX_NESTING:
                 raise self.error(located, f"is nested deeper than {MAX_NESTING} levels; split the formula")
-            self._check_node(node, located)
+            self._check_node(node, located, parent)
             for child in ast.iter_child_nodes(node):
                 # A left-leaning chain a + b - c * d … is built in a loop, so it costs no nesting.
                 flat = isinstance(node, ast.BinOp) and child is node.left
                 queue.append((child, located, depth + (0 if flat else 1)))
 
-    def _check_node(self, node: ast.AST, located: ast.AST) -> None:
+    def _check_node(self, node: ast.AST, located: ast.AST, parent: ast.AST) -> None:
+        # Piecewise's pieces are (value, condition) tuples, the last condition True: allowed there only.
+        if isinstance(node, ast.Tuple) and _is_piecewise(parent):
+            return
+        if isinstance(node, ast.Constant) and node.value is True and isinstance(parent, ast.Tuple):
+            return
         if type(node) in _REJECTED_OPERATORS:
             raise FormulaError(
                 f"formula: operator '{_REJECTED_OPERATORS[type(node)]}' at {self.at(located)} is not allowed; "
@@ -145,6 +172,11 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
                 f"formula: {name}() at {self.at(node)} takes {count} argument{'s' if most > 1 else ''}, "
                 f"got {len(node.args)}"
             )
+        if name == "Piecewise" and not all(isinstance(a, ast.Tuple) and len(a.elts) == 2 for a in node.args):
+            raise FormulaError(
+                f"formula: Piecewise() at {self.at(node)} takes pieces (value, condition), the last one "
+                "(value, True), as in Piecewise((z, z > 0), (0, True))"
+            )
 
     def _check_literal(self, node: ast.Constant) -> None:
         value = node.value
@@ -167,8 +199,8 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
         while stack:
             node = stack.pop()
             names = [n for n in ast.walk(node) if isinstance(n, ast.Name)]
-            is_value = not isinstance(node, (ast.Compare, ast.BoolOp)) and not isinstance(getattr(node, "op", None), ast.Not)
-            if is_value and not isinstance(node, ast.Constant) and all(n.id in _CONSTANTS for n in names):
+            is_value = not is_condition(node) and not isinstance(node, (ast.Constant, ast.Tuple))
+            if is_value and all(n.id in _CONSTANTS for n in names):
                 self.value(node)
                 continue
             stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
@@ -177,7 +209,12 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
 
     def value(self, node: ast.expr) -> sp.Expr:
         """Build a value (never a condition), checked for special values and oversized numbers."""
-        if isinstance(node, (ast.Compare, ast.BoolOp)) or isinstance(getattr(node, "op", None), ast.Not):
+        if type(getattr(node, "op", None)) in _CONDITION_OPERATORS:
+            raise self.error(
+                node, f"uses the operator '{_CONDITION_OPERATORS[type(node.op)]}', which belongs in conditions; "  # type: ignore[attr-defined]
+                "a value is expected here (write numbers with + - * / **)"
+            )
+        if is_condition(node):
             raise self.error(
                 node, "is a condition where a value is expected; conditions go in where(c, a, b) or 'a if c else b'"
             )
@@ -218,8 +255,16 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
                 join = sp.And if isinstance(node.op, ast.And) else sp.Or
                 self._check_merged(node, join, parts, MAX_CONDITIONS, "conditions")
                 result = join(*parts)
-            elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.BitAnd, ast.BitOr)):
+                parts = [self.condition(node.left), self.condition(node.right)]
+                join = sp.And if isinstance(node.op, ast.BitAnd) else sp.Or
+                self._check_merged(node, join, parts, MAX_CONDITIONS, "conditions")
+                result = join(*parts)
+            elif isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.Not, ast.Invert)):
                 result = sp.Not(self.condition(node.operand))
+            elif is_condition(node) and isinstance(node, ast.Call):  # Eq(a, b), Ne(a, b)
+                result = self._compare(ast.Eq, self.value(node.args[0]), self.value(node.args[1]), node)
+                result = sp.Not(result) if node.func.id == "Ne" else result  # type: ignore[attr-defined]
             else:
                 self.value(node)  # a malformed value reports its own problem first
                 raise self.error(
@@ -234,7 +279,7 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
 
     def _chain(self, node: ast.BinOp) -> sp.Expr:
         links: list[ast.BinOp] = []
-        while isinstance(node, ast.BinOp):
+        while isinstance(node, ast.BinOp) and type(node.op) not in _CONDITION_OPERATORS:
             links.append(node)
             node = node.left
         result = self.value(node)
@@ -304,8 +349,11 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
     def _call(self, node: ast.Call) -> sp.Expr:
         name = node.func.id  # check_tree let through only known function names with the right arity
         maker = FUNCTIONS[name][2]
+        name = _ALIASES.get(name, name)
         if name == "where":
             return self._piecewise(self.condition(node.args[0]), node.args[1], node.args[2], node)
+        if name == "Piecewise":
+            return self._piecewise_call(node)
         args = [self.value(arg) for arg in node.args]  # each constant among them is range-checked
         if name == "log" and self.constant(args[0]) and self.number(args[0], node) <= 0:
             raise self.error(node, "takes the log of a number that is not positive, which is not real")
@@ -313,6 +361,8 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
             return self._power(node, args[0], sp.S.Half, node.args[0], node)
         if name == "exp":
             self._check_exp(args[0], node)
+        if name == "Heaviside" and len(args) == 2 and not self.constant(args[1]):
+            raise self.error(node, "gives Heaviside a value at 0 that is not a number; write Heaviside(x, 0.5)")
         if name in ("max", "min", "relu"):
             lattice = sp.Min if name == "min" else sp.Max
             self._check_merged(node, lattice, args + [sp.S.Zero] * (name == "relu"), MAX_MINMAX_ARGS, "arguments")

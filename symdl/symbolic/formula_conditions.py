@@ -17,7 +17,7 @@ import operator
 import sympy as sp
 from sympy.logic.boolalg import Boolean
 
-from .grammar import _COMPARE, FormulaError
+from .grammar import _COMPARE, MAX_PIECE_CONDITIONS, FormulaError
 
 __all__ = ["MAX_LIFTED", "StructuralChecks"]
 
@@ -49,6 +49,39 @@ class StructuralChecks:
 
     def _approx(self, expr: sp.Basic) -> sp.Basic:  # pragma: no cover - ConstantChecks'
         raise NotImplementedError
+
+    def value(self, node: ast.expr) -> sp.Expr:  # pragma: no cover - FormulaBuilder's
+        raise NotImplementedError
+
+    def condition(self, node: ast.expr) -> Boolean:  # pragma: no cover - FormulaBuilder's
+        raise NotImplementedError
+
+    def _piecewise_call(self, node: ast.Call) -> sp.Expr:
+        """``Piecewise((a, c), …, (b, True))`` as SymPy prints it: the first piece whose condition holds.
+
+        Every piece but the last has a condition; the last one's is ``True``, so the value is defined everywhere.
+        """
+        pieces = []
+        for index, piece in enumerate(node.args):
+            value, condition = piece.elts  # type: ignore[attr-defined]  # check_tree let through (value, cond) tuples only
+            last = index == len(node.args) - 1
+            is_true = isinstance(condition, ast.Constant) and condition.value is True
+            if is_true != last:
+                raise self.error(
+                    piece, "is a piece of Piecewise; " + ("the last piece's condition must be True (a value everywhere)"
+                                                         if last else "only the last piece may have the condition True")
+                )
+            built = sp.true if is_true else self.condition(condition)
+            if built.has(sp.Piecewise):
+                built = self._lift(built, node)
+            pieces.append((self.value(value), built))
+        count = sum(_comparisons(condition, {}) for _, condition in pieces)  # see MAX_PIECE_CONDITIONS
+        if count > MAX_PIECE_CONDITIONS:
+            raise self.error(
+                node, f"has {count} comparisons in its pieces' conditions (a where() inside one counts once per "
+                f"branch); at most {MAX_PIECE_CONDITIONS} are accepted: split the formula"
+            )
+        return sp.Piecewise(*pieces)
 
     def _compare(self, op: type, left: sp.Expr, right: sp.Expr, node: ast.AST) -> Boolean:
         """``left op right``; a constant side is compared through its float approximation, not SymPy's evalf.

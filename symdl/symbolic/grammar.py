@@ -29,6 +29,8 @@ __all__ = [
     "MAX_NESTING",
     "MAX_NODES",
     "MAX_NUMBER_DIGITS",
+    "MAX_PIECES",
+    "MAX_PIECE_CONDITIONS",
     "MAX_ROOT_DIGITS",
     "MAX_TOTAL_MINMAX_ARGS",
     "FormulaError",
@@ -51,6 +53,11 @@ MAX_MINMAX_ARGS = 6
 # Kinks and proofs of max/min split into cases that multiply across calls: a budget for the whole formula.
 MAX_TOTAL_MINMAX_ARGS = 8
 MAX_CONDITIONS = 20
+# Pieces of one Piecewise((a, c), (b, d), …, (e, True)), and the comparisons in all their conditions together:
+# SymPy merges neighbouring pieces of equal value by Or-ing their conditions and distributing And over Or,
+# which costs time exponential in those comparisons (20 of them, lifted from where()s, take a second).
+MAX_PIECES = 8
+MAX_PIECE_CONDITIONS = 10
 
 # Depth of a constant (a part without symbols) as a SymPy tree. SymPy evaluates constants
 # whenever it compares them (abs, sign, max, <, …), and its evalf takes time exponential in
@@ -77,6 +84,7 @@ _Maker = Callable[..., sp.Expr]
 FUNCTIONS: dict[str, tuple[int, int, _Maker | None]] = {
     **{f.__name__: (1, 1, f) for f in (sp.exp, sp.log, sp.tanh, sp.sinh, sp.cosh, sp.sin, sp.cos)},
     "sqrt": (1, 1, sp.sqrt),
+    "atan": (1, 1, sp.atan),
     "erf": (1, 1, sp.erf),
     "erfc": (1, 1, sp.erfc),
     "abs": (1, 1, sp.Abs),
@@ -84,8 +92,14 @@ FUNCTIONS: dict[str, tuple[int, int, _Maker | None]] = {
     "sign": (1, 1, sp.sign),
     "max": (2, MAX_MINMAX_ARGS, sp.Max),
     "min": (2, MAX_MINMAX_ARGS, sp.Min),
+    "Max": (2, MAX_MINMAX_ARGS, sp.Max),  # SymPy's spellings, as str(expr) prints them
+    "Min": (2, MAX_MINMAX_ARGS, sp.Min),
     "relu": (1, 1, lambda x: sp.Max(0, x)),
+    "Heaviside": (1, 2, sp.Heaviside),  # Heaviside(x, h0): 0, h0 (default 1/2) at x = 0, 1
     "where": (3, 3, None),  # where(cond, a, b): the condition is built apart, see _call
+    "Piecewise": (1, MAX_PIECES, None),  # Piecewise((a, cond), …, (b, True)), as SymPy prints it
+    "Eq": (2, 2, None),  # Eq(a, b): the condition a == b, as SymPy prints it; only where a condition is expected
+    "Ne": (2, 2, None),  # Ne(a, b): not a == b, as SymPy prints `not a == b` (the operator != stays refused)
     **{name: (1, 1, cls) for name, cls in NAMED_FUNCTIONS.items()},
 }
 """Functions a formula may call: name → (fewest arguments, most arguments, SymPy maker)."""
@@ -100,13 +114,15 @@ _COMPARE: dict[type, Callable[[sp.Expr, sp.Expr], Boolean]] = {
     ast.GtE: sp.Ge,
     ast.Eq: sp.Eq,
 }
+#: Operators that join conditions as SymPy prints them: (c) & (d), (c) | (d), ~(c).
+_CONDITION_OPERATORS = {ast.BitAnd: "&", ast.BitOr: "|", ast.Invert: "~"}
 _ALLOWED = (
     ast.Constant, ast.Name, ast.Load, ast.UnaryOp, ast.BinOp, ast.BoolOp, ast.Compare,
     ast.IfExp, ast.Call, ast.UAdd, ast.USub, ast.Not, ast.And, ast.Or, ast.Add, ast.Sub, ast.Mult,
-    ast.Div, ast.Pow, *_COMPARE,
+    ast.Div, ast.Pow, *_COMPARE, *_CONDITION_OPERATORS,
 )  # fmt: skip
 _REJECTED_OPERATORS = {
-    ast.BitAnd: "&", ast.BitOr: "|", ast.Invert: "~", ast.LShift: "<<",
+    ast.LShift: "<<",
     ast.RShift: ">>", ast.FloorDiv: "//", ast.Mod: "%", ast.MatMult: "@", ast.NotEq: "!=",
     ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in",
 }  # fmt: skip
@@ -128,7 +144,8 @@ _SPECIAL = {
 }
 _ACCEPTED = (
     "accepted: numbers, declared names, pi, E, + - * / ** ^, comparisons < <= > >= ==, "
-    "and/or/not in conditions, 'a if cond else b', and calls of known functions"
+    "and/or/not (or & | ~) in conditions, 'a if cond else b', Piecewise((a, cond), (b, True)), "
+    "and calls of known functions"
 )
 _SUBEXPRESSION_ERRORS = (ArithmeticError, ValueError, TypeError, AttributeError, RecursionError, MemoryError)
 

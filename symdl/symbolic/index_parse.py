@@ -71,13 +71,13 @@ class _IndexBuilder(FormulaBuilder):
 
     # -- the whitelist --------------------------------------------------------
 
-    def _check_node(self, node: ast.AST, located: ast.AST) -> None:
+    def _check_node(self, node: ast.AST, located: ast.AST, parent: ast.AST) -> None:
         if isinstance(node, ast.Subscript):
             self._check_subscript(node)
         elif isinstance(node, ast.Tuple) and id(node) in self.subscripts:
             return
         else:
-            super()._check_node(node, located)
+            super()._check_node(node, located, parent)
 
     def _check_subscript(self, node: ast.Subscript) -> None:
         if not isinstance(node.value, ast.Name) or node.value.id not in self.bases:

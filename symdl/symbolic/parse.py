@@ -81,11 +81,14 @@ def parse(
     1/10); declared names and the constants ``pi`` and ``E``; unary ``+ -``;
     binary ``+ - * /``; ``**`` and ``^`` (both power, right-associative,
     binding tighter than unary minus); parentheses; ``a if cond else b`` and
-    ``where(cond, a, b)`` (both a Piecewise); calls of :data:`FUNCTIONS`
-    (``exp log sqrt tanh sinh cosh sin cos abs Abs sign relu``, ``max`` and
-    ``min`` with 2 to :data:`MAX_MINMAX_ARGS` arguments, and symdl's named
-    functions such as ``sigmoid``). Conditions are comparisons ``< <= > >= ==``
-    (chains like ``0 < z < 1`` mean ``and``) combined with ``and or not``.
+    ``where(cond, a, b)`` and SymPy's ``Piecewise((a, cond), …, (b, True))``
+    (all a Piecewise); calls of :data:`FUNCTIONS` (``exp log sqrt tanh sinh
+    cosh sin cos atan erf erfc abs Abs sign relu Heaviside``, ``max``/``Max``
+    and ``min``/``Min`` with 2 to :data:`MAX_MINMAX_ARGS` arguments, and symdl's
+    named functions such as ``sigmoid`` and ``Phi``). Conditions are comparisons
+    ``< <= > >= ==`` and ``Eq(a, b)`` (chains like ``0 < z < 1`` mean ``and``)
+    combined with ``and or not`` or SymPy's ``& | ~``: what ``str(expr)``
+    prints for such an expression parses back to it.
     Limits (the ``MAX_*`` constants) and refusals: ``docs/formulas.md``.
 
     Args:

@@ -3,7 +3,8 @@
 Leaves are the input ``z``, small numbers, the constants ``pi`` and ``E``, and
 extreme constants (:data:`EXTREME_CONSTANTS`: 1e300, 1e-300, 10**30, 0, a
 30-digit integer, …); nodes are the grammar's operators (+ - * / ** ^, unary
-±, comparisons, ``and``/``or``/``not``, ``a if c else b``) and a call of every
+±, comparisons, ``Eq(a, b)`` and ``Ne(a, b)``, ``and``/``or``/``not`` and SymPy's ``& | ~``,
+``a if c else b``, ``Piecewise((a, c), …, (b, True))``) and a call of every
 function in :data:`symdl.symbolic.grammar.FUNCTIONS` with an accepted number
 of arguments, so a function added to the grammar is drawn without a change
 here. Every text is fully parenthesised; the parser may still refuse it (a
@@ -51,11 +52,15 @@ def _leaves(symbols: tuple[str, ...]) -> st.SearchStrategy[str]:
 
 
 def _condition(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    compare = st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(_COMPARISONS), children)
+    compare = st.one_of(
+        st.builds(lambda a, op, b: f"({a} {op} {b})", children, st.sampled_from(_COMPARISONS), children),
+        st.builds(lambda f, a, b: f"{f}({a}, {b})", st.sampled_from(("Eq", "Ne")), children, children),
+    )
     return st.one_of(
         compare,
-        st.builds(lambda a, op, b: f"({a} {op} {b})", compare, st.sampled_from(("and", "or")), compare),
+        st.builds(lambda a, op, b: f"({a} {op} {b})", compare, st.sampled_from(("and", "or", "&", "|")), compare),
         compare.map(lambda c: f"(not {c})"),
+        compare.map(lambda c: f"(~{c})"),
     )
 
 
@@ -63,6 +68,11 @@ def _call(name: str, children: st.SearchStrategy[str]) -> st.SearchStrategy[str]
     fewest, most, _ = FUNCTIONS[name]
     if name == "where":
         return st.builds(lambda c, a, b: f"where({c}, {a}, {b})", _condition(children), children, children)
+    if name == "Piecewise":
+        pieces = st.lists(st.builds(lambda a, c: f"({a}, {c})", children, _condition(children)), max_size=2)
+        return st.builds(lambda first, a: f"Piecewise({''.join(p + ', ' for p in first)}({a}, True))", pieces, children)
+    if name in ("Eq", "Ne"):  # a condition: drawn in place of a value, it is refused, as fuzzing should see
+        return st.builds(lambda a, b: f"{name}({a}, {b})", children, children)
     return st.lists(children, min_size=fewest, max_size=min(most, fewest + 1)).map(
         lambda args: f"{name}({', '.join(args)})"
     )
