@@ -40,13 +40,26 @@ __all__ = ["Derivation", "Derives", "RuleLike", "derivative_name"]
 class RuleLike(Protocol):
     """What :class:`~symdl.Rule` and :class:`~symdl.VectorRule` both offer; presenters ask these instead of the class."""
 
-    name: str
-    kind: str
-    summary: str
-    params: dict[str, sp.Expr]
-    kink_convention: str
-    #: True for element-wise rules (scalar inputs, kinks, a derivative per input); False for index-form vector rules.
-    element_wise: bool
+    # Read-only (properties), so that a class whose attribute is narrower (a Literal, a subclass) still matches.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, sp.Expr]: ...
+
+    @property
+    def kink_convention(self) -> str: ...
+
+    @property
+    def element_wise(self) -> bool:
+        """True for element-wise rules (scalar inputs, kinks, a derivative per input); False for index-form vector rules."""
+        ...
 
     @property
     def inputs(self) -> tuple[Any, ...]: ...
