@@ -43,18 +43,25 @@ def float_dtype(dtype: object) -> np.dtype:
     return np.dtype(found.name)
 
 
+def _finite_real(value: object) -> float | None:
+    """``value`` as a float when it is a finite real number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
+        return None
+    return float(value)
+
+
 def number_in_range(name: str, value: object, low: float, high: float | None) -> float:
     """``value`` as a float in (low, high] (or (low, ∞)), else a ValueError naming the range."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and np.isfinite(float(value))
-    if ok and float(value) > low and (high is None or float(value) <= high):
-        return float(value)
+    x = _finite_real(value)
+    if x is not None and x > low and (high is None or x <= high):
+        return x
     accepted = f"a number in ({format_number(low, 'g')}, {format_number(high, 'g')}]" if high is not None else f"a finite number > {format_number(low, 'g')}"
     raise ValueError(f"{name}: expected {accepted}, got {value!r}")
 
 
 def drop_probability(value: object) -> float:
     """``value`` as dropout's drop probability p ∈ [0, 1) (PyTorch's ``Dropout(p)``, Keras' ``rate``), else a ValueError."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and np.isfinite(float(value))
-    if ok and 0.0 <= float(value) < 1.0:
-        return float(value)
+    x = _finite_real(value)
+    if x is not None and 0.0 <= x < 1.0:
+        return x
     raise ValueError(f"dropout: expected the drop probability p, a number in [0, 1) (0.2 drops 20 % of units), got {value!r}")

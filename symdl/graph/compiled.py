@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -89,12 +89,13 @@ class CompiledGraph:
             namespace[kernel_name] = (r.numeric() if role == "value" else r.numeric_derivative()).function
         # Generated code only: printed from SymPy trees with fixed identifiers.
         exec(compile(self._source, "<symdl graph>", "exec"), namespace)  # noqa: S102
-        self._forward = namespace["forward"]
-        self._loss = namespace["loss"]
-        self._inference_loss = namespace["inference_loss"]
-        self._loss_and_grad = namespace["loss_and_grad"]
-        self._train_step = namespace["train_step"]
-        self._init_state = namespace.get("init_state")
+        generated = cast("dict[str, Callable[..., Any]]", namespace)  # the functions the exec above defined
+        self._forward = generated["forward"]
+        self._loss = generated["loss"]
+        self._inference_loss = generated["inference_loss"]
+        self._loss_and_grad = generated["loss_and_grad"]
+        self._train_step = generated["train_step"]
+        self._init_state = generated.get("init_state")
 
     def source(self) -> str:
         """The generated Python source of the entry points."""
@@ -247,7 +248,7 @@ class CompiledGraph:
                 y = check_batch(ys[index - n], shown, width, self.dtype)
                 check_targets(y, shown, *domain.as_tuple())
 
-    def _batch(self, arrays: Sequence[object], specs: tuple[tuple[str, int], ...], first: object = None) -> list[np.ndarray]:
+    def _batch(self, arrays: Sequence[object], specs: tuple[tuple[str, int], ...], first: Any = None) -> list[np.ndarray]:
         out = [check_batch(a, name, width, self.dtype) for a, (name, width) in zip(arrays, specs)]
         rows = {a.shape[0] for a in out} | ({np.shape(first)[0]} if first is not None else set())
         if len(rows) > 1:
@@ -256,6 +257,8 @@ class CompiledGraph:
 
     def _check_state(self, state: object) -> None:
         opt = self.optimizer
+        if opt is None:  # the generated code checks a state only with an optimizer
+            raise ValueError("state: this model was compiled without an optimizer")
         counters = tuple(s.name for s in opt.global_slots if s.symbol.is_integer)
         scalars = tuple(s.name for s in opt.global_slots if not s.symbol.is_integer)
         slots = tuple((f"{s.name}_{p}", self.param_shapes[p]) for p in self.param_names for s in opt.parameter_slots)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, MutableMapping
+from typing import NoReturn
 
 import numpy as np
 
@@ -55,12 +56,11 @@ def check_arguments(
     return (*out, X, Y)
 
 
-def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype, params: object) -> None:
+def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype, params: object) -> NoReturn:
     """Raise the ValueError that names what is wrong with ``params``."""
     expected = ", ".join(f"{n} {s}" for n, s in specs)
     # A wrong type is a ValueError like every other bad argument: one kind of error for callers and the CLI.
-    is_mapping = isinstance(params, Mapping)
-    if not is_mapping:
+    if not isinstance(params, Mapping):
         raise ValueError(f"params: expected a dict of arrays ({expected}), got {type(params).__name__}")
     missing = [n for n, _ in specs if n not in params]
     known = {n for n, _ in specs}
@@ -217,7 +217,7 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
             raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
     for key in scalars:
         value = state[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
             raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
     seen: dict[int, str] = {}
     for key, shape in slots:
