@@ -80,7 +80,7 @@ def _resolve(
     if rule_or_formula in rules():
         if wrt is not None or symbols:
             raise ValueError(f"wrt and symbols apply to formula text; rule {rule_or_formula!r} has fixed inputs")
-        return rule(rule_or_formula, **dict(params or {}))
+        return rule(rule_or_formula, **dict[str, Any](params or {}))
     # formula_rule already carries the rewrite pass's stable form, which numeric_*_expr print.
     return formula_rule(rule_or_formula, wrt=wrt or "z", params=params, symbols=symbols)
 

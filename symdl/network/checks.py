@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, MutableMapping
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -31,8 +31,8 @@ def check_arguments(
     Y: object,
     writable: bool = False,
     targets: bool = True,
-) -> tuple[np.ndarray, ...]:
-    """The arrays of ``params`` in the order of ``specs`` (name, shape), then X and Y, or a ValueError naming what is wrong.
+) -> tuple[Any, ...]:
+    """The arrays of ``params`` in the order of ``specs`` (name, shape), then X and Y (None with ``targets=False``), or a ValueError naming what is wrong.
 
     ``targets=False`` (forward, trace) takes no Y.
     """

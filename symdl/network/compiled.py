@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import sympy as sp
@@ -112,8 +112,9 @@ class CompiledNetwork:
         # Generated code only: printed from SymPy trees with fixed identifiers.
         exec(compile(self._source, f"<symdl network {network.layers}>", "exec"), namespace)  # noqa: S102
         #: The generated functions by name (the entry points and, with an optimizer, init_state).
-        self._generated: dict[str, Callable[..., Any]] = {
-            name: function for name, function in namespace.items() if name in (*ENTRY_POINTS, "init_state")
+        self._generated = {
+            name: cast("Callable[..., Any]", function) for name, function in namespace.items()
+            if name in (*ENTRY_POINTS, "init_state")
         }
         self._init_state = self._generated.get("init_state")
 

@@ -154,7 +154,7 @@ class _IndexBuilder(FormulaBuilder):
         return self.bases[name][letters]
 
     def _call(self, node: ast.Call) -> sp.Expr:
-        if node.func.id != "sum":
+        if not isinstance(node.func, ast.Name) or node.func.id != "sum":
             return super()._call(node)
         letter = index_symbol(cast(ast.Name, node.args[1]).id)
         if letter in self.bound:

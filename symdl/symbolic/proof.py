@@ -230,8 +230,10 @@ def _rationals_inside(lo: sp.Expr | None, hi: sp.Expr | None, count: int = 4) ->
     """Up to ``count`` simplest nonzero rationals strictly between ``lo`` and ``hi`` (None: unbounded)."""
     if lo is None and hi is None:
         return [sp.Rational(1, 3), sp.Rational(-5, 7), sp.Rational(8, 3), sp.Rational(-13, 4)]
-    lo = hi - 4 if lo is None else lo
-    hi = lo + 4 if hi is None else hi
+    if lo is None:
+        lo = hi - 4
+    elif hi is None:
+        hi = lo + 4
     found: list[sp.Rational] = []
     for d in range(1, 1000):
         n = int(sp.floor(lo * d)) + 1
@@ -378,7 +380,7 @@ def one_sided_values(
 
 def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
     """A named function's claims (proven once per process): fdiff = d/dx definition; stable, differentiable, reference = definition."""
-    return dict(_named_function_proofs(function))
+    return dict(_named_function_proofs(function))  # type: ignore[arg-type]  # a class is hashable; SymPy's untyped metaclass hides it
 
 
 @functools.lru_cache(maxsize=64)
