@@ -45,7 +45,7 @@ def save_graph(path: str | os.PathLike[str], graph: CompiledGraph, params: dict[
     config = {"format": FORMAT, "format_version": FORMAT_VERSION, "symdl_version": __version__,
               "dtype": graph.dtype.name, "graph": to_config(graph.model)}
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub checks the arrays against allow_pickle
     files = {"model.json": (json.dumps(config, indent=1, allow_nan=False) + "\n").encode("utf-8"), "arrays.npz": buffer.getvalue()}
     target = Path(path)
     if target.exists() and not (target.is_dir() and (target / "model.json").is_file()):

@@ -19,6 +19,7 @@ import sympy as sp
 
 from ..network.rule_forms import resolve_rule
 from ..rulebook.rule import Rule
+from ..rulebook.vector_rule import VectorRule
 from .nodes import GraphLayer, Node
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class LossTerm:
     """cₜ Σⱼ ℓ(hⱼ, yⱼ) on ``node``; ``target`` an input node of the model, or None for a data target."""
 
     node: Node
-    rule: Rule
+    rule: Rule | VectorRule
     weight: float
     reduction: str
     target: Node | None

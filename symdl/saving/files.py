@@ -64,13 +64,13 @@ class SavedModel:
 
 
 def _check_params(network: CompiledNetwork, params: object) -> dict[str, np.ndarray]:
-    expect(params, dict, "params")
+    arrays: dict = expect(params, dict, "params")
     names = (*network.param_names, *network.buffer_names)
-    if set(params) != set(names):  # type: ignore[arg-type]
-        raise SavedModelError(f"params: expected the keys {list(names)}, got {list(params)}")  # type: ignore[arg-type]
+    if set(arrays) != set(names):
+        raise SavedModelError(f"params: expected the keys {list(names)}, got {list(arrays)}")
     out = {}
     for name in names:
-        value = np.asarray(params[name])  # type: ignore[index]
+        value = np.asarray(arrays[name])
         if value.shape != network.param_shapes[name] or value.dtype != network.dtype:
             raise SavedModelError(f"params[{name!r}]: expected {network.dtype.name} of shape {network.param_shapes[name]}, "
                                   f"got {value.dtype.name} of shape {value.shape}")
@@ -102,7 +102,7 @@ def save(path: str | os.PathLike[str], network: CompiledNetwork, params: dict[st
     }
     text = json.dumps(model, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub checks the arrays against allow_pickle
     files = {"model.json": text.encode("utf-8"), "arrays.npz": buffer.getvalue()}
     if history is not None:
         files["history.json"] = (json.dumps(history, indent=1, allow_nan=False) + "\n").encode("utf-8")
