@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from .bounded import add_time_limit_argument
 from .common import (
@@ -103,7 +103,7 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.register("action", "parsers", _SubCommands)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error (anywhere on the line)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = cast(_SubCommands, parser.add_subparsers(dest="command", metavar="COMMAND", required=True))  # registered above
     commands.lazy = lazy
 
     commands.add_parser("list", fill=_add_list_arguments, help="every rule with its kind, parameters and formula")

@@ -77,9 +77,8 @@ def batchnorm_blocks(eps: float, momentum: float, backend: Backend, inline: Call
     types: a float32 layer stays float32). numpy and torch update the running
     statistics in place; JAX (immutable arrays) returns them.
     """
-    eps, momentum = repr(float(eps)), repr(float(momentum))
     array = backend
-    scalars, update_scalars = array.batchnorm_scalars(eps, momentum)
+    scalars, update_scalars = array.batchnorm_scalars(repr(float(eps)), repr(float(momentum)))
     functional = array.functional
     base = {"x": "x", "gamma": "gamma", "beta": "beta", "m": "m", "epsilon": "epsilon"}
     blocks, called = [], set()
@@ -127,7 +126,7 @@ def _stage_printer(backend: Backend):
     """A printer of one batch-norm stage as an expression on whole arrays: rows on axis 0, features last."""
     base = backend.printer_class
 
-    class StagePrinter(base):
+    class StagePrinter(base):  # type: ignore[valid-type,misc]  # the backend's printer class, known at run time
         def __init__(self, names: Mapping[str, str]) -> None:
             super().__init__()
             self.names = names

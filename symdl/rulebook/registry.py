@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 
@@ -41,7 +42,7 @@ __all__ = [
 class _Entry:
     name: str
     kind: Kind
-    builder: Callable[..., Definition]
+    builder: Callable[..., Any]  # a Definition, or a VectorDefinition for vector rules
     params: tuple[Param, ...]
     summary: str
     vector: bool = False

@@ -152,7 +152,8 @@ class StructuralChecks:
         cases: list = []
         before: list = []
         for expr, cond in piece.args:
-            branch = self._relate(type(relation), *(side.xreplace({piece: expr}) for side in relation.args), node)
+            left, right = (side.xreplace({piece: expr}) for side in relation.args)
+            branch = self._relate(type(relation), left, right, node)
             if isinstance(branch, sp.core.relational.Relational) and branch.has(sp.Piecewise):
                 branch = self._lift_relation(branch, node)
             cases.append(sp.And(cond, *[sp.Not(c) for c in before], branch))

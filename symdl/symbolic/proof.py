@@ -228,11 +228,11 @@ def _confirmed(expr: sp.Expr, candidates: Sequence[Mapping[sp.Expr, sp.Expr]]) -
 
 def _rationals_inside(lo: sp.Expr | None, hi: sp.Expr | None, count: int = 4) -> list[sp.Rational]:
     """Up to ``count`` simplest nonzero rationals strictly between ``lo`` and ``hi`` (None: unbounded)."""
-    if lo is None and hi is None:
-        return [sp.Rational(1, 3), sp.Rational(-5, 7), sp.Rational(8, 3), sp.Rational(-13, 4)]
     if lo is None:
+        if hi is None:
+            return [sp.Rational(1, 3), sp.Rational(-5, 7), sp.Rational(8, 3), sp.Rational(-13, 4)]
         lo = hi - 4
-    elif hi is None:
+    if hi is None:
         hi = lo + 4
     found: list[sp.Rational] = []
     for d in range(1, 1000):

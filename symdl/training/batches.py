@@ -9,6 +9,7 @@ as Keras does.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -24,7 +25,7 @@ def check_positive(name: str, value: object, minimum: int = 1) -> int:
 
 def check_data(X: object, Y: object, what: str = "X, Y") -> tuple[np.ndarray, np.ndarray]:
     """(X, Y) as arrays with one row per sample and the same number of rows, else one ValueError line."""
-    arrays = []
+    arrays: list[Any] = []  # numpy arrays, or array-likes with shape and ndim (torch, JAX) kept as given
     for name, value in zip(what.split(", "), (X, Y)):
         if not hasattr(value, "shape") or not hasattr(value, "ndim"):
             value = np.asarray(value)
