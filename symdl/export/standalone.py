@@ -22,6 +22,7 @@ rule or network gives byte-identical text (no dates, no ids, sorted names).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -38,6 +39,10 @@ from ..codegen.module_text import (
 from ..rulebook.derivation import Derives, RuleLike
 from ..symbolic.rewrite import describe_stable_form
 from ..version import __version__
+
+if TYPE_CHECKING:
+    from ..rulebook.rule import Rule
+    from ..rulebook.vector_rule import VectorRule
 
 __all__ = ["network_module", "rule_module"]
 
@@ -65,6 +70,7 @@ def rule_module(rule: RuleLike, *, wrt: str | None = None) -> str:
     """
     if not isinstance(rule, Derives):
         raise TypeError(f"rule_module: expected a rule from symdl.rule(...) or symdl.formula_rule(...), got {type(rule).__name__}")
+    rule = cast("Rule | VectorRule", rule)  # Derives is the mixin of exactly these two
     if not rule.element_wise:
         return _vector_rule_module(rule, wrt)
     symbolic = rule.symbolic_params
@@ -107,7 +113,7 @@ def rule_module(rule: RuleLike, *, wrt: str | None = None) -> str:
     )
 
 
-def _vector_rule_module(rule: RuleLike, wrt: str | None) -> str:
+def _vector_rule_module(rule: VectorRule, wrt: str | None) -> str:
     inputs = [rule.variable(wrt)] if wrt is not None else list(rule.inputs)
     kernels = [rule.derivation().kernels[0], *(rule.derivation(base).kernels[1] for base in inputs)]
     helpers = [
@@ -172,9 +178,9 @@ def init_block(compiled, backend: str | Backend = "numpy") -> str:
     for index, (name, shape) in enumerate(compiled.param_shapes.items()):
         if compiled.param_kinds.get(name) == "weight":
             n_out, n_in = shape
-            limit = float(parameter_kernel(scheme)(n_in, n_out))
-            lines.append(f"# U(-a, a) with a = {scheme.parameter} = {limit!r} at n_in = {n_in}, n_out = {n_out}")
-            lines.append(f"params[{name!r}] = " + draw.format(index=index, shape=shape, width=2 * limit, limit=limit))
+            bound = float(parameter_kernel(scheme)(n_in, n_out))
+            lines.append(f"# U(-a, a) with a = {scheme.parameter} = {bound!r} at n_in = {n_in}, n_out = {n_out}")
+            lines.append(f"params[{name!r}] = " + draw.format(index=index, shape=shape, width=2 * bound, limit=bound))
             continue
         values = np.unique(reference[name])
         if values.size != 1:

@@ -171,7 +171,7 @@ class Model:
             self._cache[key] = eqs
         return eqs
 
-    def compile(self, dtype: str = "float64", optimizer: str | Optimizer | None = None, *,
+    def compile(self, dtype: str | np.dtype | type = "float64", optimizer: str | Optimizer | None = None, *,
                 validate_targets: bool = True) -> CompiledGraph:
         """The model as generated numpy code: init, forward, inference_loss, loss, loss_and_grad, train_step.
 

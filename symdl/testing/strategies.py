@@ -18,6 +18,7 @@ no example is wasted. Floats are bounded, finite and never NaN.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import sympy as sp
@@ -31,6 +32,7 @@ from hypothesis.extra.numpy import arrays
 
 from ..codegen.kernel import compile_kernel
 from ..rulebook.rule import Rule
+from ..rulebook.vector_rule import VectorRule
 from ..symbolic.proof import breakpoints
 
 __all__ = [
@@ -114,7 +116,7 @@ def away_from_kinks(
 
 @st.composite
 def _away_from_kinks(
-    draw: st.DrawFn, rule: Rule, kernels: list, low: float, high: float, margin: float, fixed: object
+    draw: st.DrawFn, rule: Rule, kernels: list, low: float, high: float, margin: float, fixed: st.SearchStrategy | None
 ) -> list[float]:
     others = draw(fixed if fixed is not None else _others(rule, low, high))
     # A breakpoint exactly at an end of the range counts too (huber at a = −40, y = −39, δ = 1).
@@ -245,7 +247,7 @@ def network_specs(
 @st.composite
 def batches(
     draw: st.DrawFn, layers: Sequence[int], max_batch: int = 8, dtype: type | np.dtype = np.float64,
-    loss: object = None,
+    loss: str | Rule | VectorRule | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(X, Y) with X of shape (batch, layers[0]) and Y of shape (batch, layers[-1]), bounded finite floats.
 
