@@ -13,12 +13,12 @@ IPython or matplotlib.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["Displayed", "mimebundle", "register_loader", "register_plotter", "register_renderer"]
 
 #: A renderer: the value → ``{MIME type: text}`` (``text/plain`` and any of ``text/latex``, ``text/html``).
-Renderer = Callable[[object], dict[str, str]]
+Renderer = Callable[[Any], dict[str, str]]  # Any: each renderer takes the class it is registered for
 
 _Found = TypeVar("_Found")
 

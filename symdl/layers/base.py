@@ -30,6 +30,7 @@ import sympy as sp
 if TYPE_CHECKING:
     from ..backends.base import Backend
     from ..rulebook.step import Math, Step
+    from ..symbolic.proof import Proof
 
 __all__ = [
     "Buffer",
@@ -174,7 +175,7 @@ class LayerReport:
     summary: str
     definition: tuple[Math, ...]
     steps: tuple[Step, ...]
-    proofs: Mapping[str, object] = field(default_factory=dict)
+    proofs: Mapping[str, Proof | bool] = field(default_factory=dict)
 
 
 _LAYER_TYPES: list[type[Layer]] = []

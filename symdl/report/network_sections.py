@@ -10,6 +10,7 @@ proofs use.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
@@ -17,6 +18,9 @@ import sympy as sp
 from ..numbers import format_number
 from .checks import proof_check
 from .model import Check, Math, Section, Step
+
+if TYPE_CHECKING:
+    from ..backprop.index_form import IndexNetwork
 
 __all__ = ["backprop_section"]
 
@@ -35,7 +39,7 @@ def _undummy(expr: sp.Basic) -> sp.Basic:
     return expr.xreplace(names)
 
 
-def _fold_network(expr: sp.Expr, net: object, indices: Sequence[sp.Symbol]) -> sp.Expr:
+def _fold_network(expr: sp.Expr, net: IndexNetwork, indices: Sequence[sp.Symbol]) -> sp.Expr:
     """The unrolled sums written back as z^l_i and a^l_i = σ(z^l_i) (top layer first, so whole subtrees match)."""
     from ..backprop.index_form import activation_bases, sigma, unit_index
 

@@ -14,6 +14,7 @@ layer, and weight initialisation); their builders are re-exported here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from ..rulebook.derivation_steps import chain_steps, head
 from ..rulebook.registry import rules
@@ -88,11 +89,11 @@ def build_report(
         elif name == "init":
             builders.append((name, lambda: init_section(verify=verify)))
         elif name in layer_section_keys():
-            builders.append((name, lambda name=name: layer_section(name, verify=verify)))
+            builders.append((name, partial(layer_section, name, verify=verify)))
         else:
-            builders.append((name, lambda name=name: rule_section(name, verify=verify, plot=plots)))
+            builders.append((name, partial(rule_section, name, verify=verify, plot=plots)))
     for n, text in enumerate(formulas, start=1):
-        builders.append((f"formula-{n}", lambda text=text, n=n: formula_section(text, index=n, verify=verify, plot=plots)))
+        builders.append((f"formula-{n}", partial(formula_section, text, index=n, verify=verify, plot=plots)))
     sections = []
     for index, (key, build) in enumerate(builders):
         if progress is not None:
