@@ -95,6 +95,10 @@ def _entry(name: str) -> _Entry:
 def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: float) -> Rule | VectorRule:
     """The rule called ``name`` with parameter values ``params`` (defaults for the rest).
 
+    A :class:`~symdl.Rule` (element-wise) or a :class:`~symdl.VectorRule`;
+    both satisfy the protocol :class:`symdl.RuleLike`, and ``r.element_wise``
+    (``Literal[True]`` / ``Literal[False]``) tells a type checker which one.
+
     ``kink_convention`` picks the derivative's value at kinks: ``"pytorch"``
     (default; what PyTorch returns), ``"left"``/``"right"`` (a one-sided
     derivative) or ``"average"`` (their mean). Unknown names, parameters or
