@@ -171,7 +171,7 @@ def floats_away_from_kinks(
         return margin * max(1.0, abs(p)) if p in points else 0.0
 
     pieces = [_inside(a + gap(a), b - gap(b), found) for a, b in zip(edges, edges[1:]) if a + gap(a) < b - gap(b)]
-    width = 32 if found == np.float32 else 64
+    width: Literal[32, 64] = 32 if found == np.float32 else 64
     parts = [st.floats(*piece, allow_nan=False, allow_infinity=False, width=width) for piece in pieces if piece]
     if not parts:
         raise ValueError(f"floats_away_from_kinks: no {found.name} in [{low!r}, {high!r}] is {margin!r} from a kink")
