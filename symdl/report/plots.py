@@ -30,7 +30,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import sympy as sp
@@ -289,6 +289,10 @@ def _user_axes(ax: object) -> tuple[Axes, Axes]:
     raise TypeError(f"ax must be a matplotlib Axes or a pair of them, got {type(ax).__name__}")
 
 
+@overload
+def draw(rule: Rule | VectorRule, values: PlotValues, ax: None = None) -> RuleFigure: ...
+@overload
+def draw(rule: Rule | VectorRule, values: PlotValues, ax: Axes | Sequence[Axes]) -> Axes | Sequence[Axes]: ...
 def draw(rule: Rule | VectorRule, values: PlotValues,
          ax: Axes | Sequence[Axes] | None = None) -> RuleFigure | Axes | Sequence[Axes]:
     """The figure of :func:`plot_rule` from values already computed by :func:`plot_values` (into ``ax`` when given)."""

@@ -295,12 +295,8 @@ def _is_zero_smooth(expr: sp.Expr) -> bool:
     return False
 
 
-def prove_zero(
-    expr: sp.Expr,
-    var: sp.Symbol,
-    params: Mapping[sp.Symbol, object] | None = None,
-    exclude: Sequence[sp.Expr] = (),
-) -> Proof:
+def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None,
+               exclude: Sequence[sp.Expr] = ()) -> Proof:
     """Show ``expr`` ≡ 0 for every real ``var`` (and all parameter values of their declared sign).
 
     ``params`` may give sample values used only to decide which branch holds.
