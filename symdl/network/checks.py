@@ -31,7 +31,7 @@ def check_arguments(
     Y: object,
     writable: bool = False,
     targets: bool = True,
-) -> tuple[Any, ...]:
+) -> "tuple[Any, ...]":  # quoted: the generated modules copy this source and never evaluate the annotation
     """The arrays of ``params`` in the order of ``specs`` (name, shape), then X and Y (None with ``targets=False``), or a ValueError naming what is wrong.
 
     ``targets=False`` (forward, trace) takes no Y.
@@ -56,7 +56,7 @@ def check_arguments(
     return (*out, X, Y)
 
 
-def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype, params: object) -> NoReturn:
+def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype, params: object) -> "NoReturn":  # quoted: copied into generated modules (see above)
     """Raise the ValueError that names what is wrong with ``params``."""
     expected = ", ".join(f"{n} {s}" for n, s in specs)
     # A wrong type is a ValueError like every other bad argument: one kind of error for callers and the CLI.
