@@ -40,8 +40,8 @@ class NumpyBackend(Backend):
     verify_dtype = None  # the compiled network is numpy itself: nothing to compare it with
     init_normal = "rng.standard_normal({shape!r}, dtype=_dtype) * _t({std!r})"
 
-    def dtype_line(self, dtype: np.dtype) -> str:
-        return f"_dtype = numpy.dtype({dtype.name!r})"
+    def dtype_line(self, dtype: np.dtype | str, target: str = "_dtype") -> str:
+        return f"{target} = numpy.dtype({getattr(dtype, 'name', dtype)!r})"
 
     def constant(self) -> str:
         return "numpy.asarray"

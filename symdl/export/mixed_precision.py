@@ -95,7 +95,7 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
 
 def _check_scale(value: object) -> float:
     """A loss scale: a power of two (scaling and unscaling are exact) from 1 to 2**15, float16's largest one."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and 1 <= value <= 2**15:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and 1 <= float(value) <= 2**15:
         mantissa, _ = math.frexp(float(value))
         if mantissa == 0.5:
             return float(value)
