@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, MutableMapping
-from typing import Any, NoReturn
 
 import numpy as np
 
@@ -31,8 +30,8 @@ def check_arguments(
     Y: object,
     writable: bool = False,
     targets: bool = True,
-) -> "tuple[Any, ...]":  # quoted: the generated modules copy this source and never evaluate the annotation
-    """The arrays of ``params`` in the order of ``specs`` (name, shape), then X and Y (None with ``targets=False``), or a ValueError naming what is wrong.
+) -> tuple[np.ndarray, ...]:
+    """The arrays of ``params`` in the order of ``specs`` (name, shape), then X and Y, or a ValueError naming what is wrong.
 
     ``targets=False`` (forward, trace) takes no Y.
     """
@@ -40,7 +39,7 @@ def check_arguments(
         params_error(specs, dtype, params)
     out = []
     for name, shape in specs:
-        arr = params.get(name)
+        arr = params.get(name)  # type: ignore[attr-defined]  # a Mapping here: params_error raised otherwise
         if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
             params_error(specs, dtype, params)
         if writable and not arr.flags.writeable:
@@ -56,19 +55,20 @@ def check_arguments(
     return (*out, X, Y)
 
 
-def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype, params: object) -> "NoReturn":  # quoted: copied into generated modules (see above)
+def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype, params: object) -> None:
     """Raise the ValueError that names what is wrong with ``params``."""
     expected = ", ".join(f"{n} {s}" for n, s in specs)
     # A wrong type is a ValueError like every other bad argument: one kind of error for callers and the CLI.
-    if not isinstance(params, Mapping):
+    is_mapping = isinstance(params, Mapping)
+    if not is_mapping:
         raise ValueError(f"params: expected a dict of arrays ({expected}), got {type(params).__name__}")
-    missing = [n for n, _ in specs if n not in params]
+    missing = [n for n, _ in specs if n not in params]  # type: ignore[operator]  # a Mapping: is_mapping checked above
     known = {n for n, _ in specs}
-    extra = sorted(str(k) for k in params if k not in known)
+    extra = sorted(str(k) for k in params if k not in known)  # type: ignore[attr-defined]  # a Mapping: is_mapping checked above
     if missing or extra:
         raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
     for name, shape in specs:
-        arr = params[name]
+        arr = params[name]  # type: ignore[index]  # a Mapping: is_mapping checked above
         is_array = type(arr) is np.ndarray
         if not is_array:
             raise ValueError(f"params[{name!r}]: expected a plain numpy array (numpy.ndarray), got {type(arr).__name__}")
@@ -187,7 +187,7 @@ def check_params(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype
         params_error(specs, dtype, params)
     out = []
     for name, shape in specs:
-        arr = params.get(name)
+        arr = params.get(name)  # type: ignore[attr-defined]  # a Mapping here: params_error raised otherwise
         if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
             params_error(specs, dtype, params)
         out.append(arr)
