@@ -17,6 +17,8 @@ FLOAT_DTYPES: tuple[str, ...] = ("float64", "float32")
 
 #: What :func:`generator` takes, as ``numpy.random.default_rng`` does.
 SeedLike = int | np.random.Generator | np.random.SeedSequence
+#: What a seed may be, as error messages (and the generated numpy modules' ``init_params``) say it.
+SEED_EXPECTED = "a non-negative integer seed, a numpy.random.Generator or a numpy.random.SeedSequence"
 
 
 def generator(seed_or_rng: object, name: str = "seed") -> np.random.Generator:
@@ -27,8 +29,7 @@ def generator(seed_or_rng: object, name: str = "seed") -> np.random.Generator:
     if isinstance(seed_or_rng, np.random.SeedSequence):
         return np.random.default_rng(seed_or_rng)
     if isinstance(seed_or_rng, bool) or not isinstance(seed_or_rng, numbers.Integral) or seed_or_rng < 0:
-        raise ValueError(f"{name}: expected a non-negative integer seed, a numpy.random.Generator or a "
-                         f"numpy.random.SeedSequence, got {seed_or_rng!r}")
+        raise ValueError(f"{name}: expected {SEED_EXPECTED}, got {seed_or_rng!r}")
     return np.random.default_rng(int(seed_or_rng))
 
 

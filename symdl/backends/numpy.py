@@ -32,7 +32,7 @@ class NumpyBackend(Backend):
     imports = ("import numpy",)
     out_functions: ClassVar = {"multiply": "numpy.multiply", "divide": "numpy.divide", "square": "numpy.square"}
     init_spelling: ClassVar = (
-        ["rng = numpy.random.default_rng(int(seed))"],
+        ["rng = numpy.random.default_rng(seed)"],
         "_t({width!r}) * rng.random({shape!r}, dtype=_dtype) - _t({limit!r})",
         "numpy.full({shape!r}, {value!r}, dtype=_dtype)",
         "numpy.random.default_rng(seed); as CompiledNetwork.init(seed)",

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from ..arguments import SEED_EXPECTED
 from ..backends import Backend, get_backend
 from ..codegen.index_kernels import as_array, place
 from ..codegen.kernel import as_float_array, finish
@@ -149,6 +150,22 @@ def _vector_rule_module(rule: VectorRule, wrt: str | None) -> str:
 # --- networks ----------------------------------------------------------------------------------------------------------
 
 
+def seed_check_lines(array: Backend) -> list[str]:
+    """The lines of a generated ``init_params`` that refuse a seed the backend's generator does not take."""
+    limit = array.seed_limit
+    if limit is None:  # numpy's own seeds, as CompiledNetwork.init takes them (symdl.arguments.generator)
+        return [
+            "if not isinstance(seed, (numpy.random.Generator, numpy.random.SeedSequence)) and (",
+            "        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):",
+            f"    raise ValueError(f'seed: expected {SEED_EXPECTED}, got {{seed!r}}')",
+        ]
+    # jax.random.PRNGKey and torch's manual_seed take a bounded integer.
+    return [
+        f"if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < {limit}:",
+        f"    raise ValueError(f'seed: expected an integer from 0 to {limit} - 1, got {{seed!r}}')",
+    ]
+
+
 def init_block(compiled, backend: str | Backend = "numpy") -> str:
     """``init_params(seed)``: Glorot-uniform weights (limits evaluated here from the SymPy expression) and constants."""
     from ..layers.init_schemes import get_scheme, parameter_kernel
@@ -159,18 +176,7 @@ def init_block(compiled, backend: str | Backend = "numpy") -> str:
     setup, draw, constant, generator = array.init_spelling
     scheme = get_scheme("glorot_uniform")
     reference = compiled.init(0)
-    # numpy takes any non-negative integer; jax.random.PRNGKey and torch's manual_seed take a bounded one.
-    limit = array.seed_limit
-    if limit is None:
-        lines = [
-            "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
-            "    raise ValueError(f'seed: expected a non-negative integer, got {seed!r}')",
-        ]
-    else:
-        lines = [
-            f"if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < {limit}:",
-            f"    raise ValueError(f'seed: expected an integer from 0 to {limit} - 1, got {{seed!r}}')",
-        ]
+    lines = seed_check_lines(array)
     lines += [
         *setup,
         "params = {}",
