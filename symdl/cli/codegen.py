@@ -77,7 +77,7 @@ def _graph(args: argparse.Namespace) -> str:
         raise UsageError(f"{given[0]} does not apply to --graph (a saved graph holds its layers, losses and dtype)")
     optimizer = _optimizer(args)
     try:
-        compiled, _ = load_graph(args.graph)
+        compiled = load_graph(args.graph).network
     except SavedModelError as error:
         raise UsageError(f"--graph: {error}".splitlines()[0]) from None
     try:
