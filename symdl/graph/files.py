@@ -26,7 +26,14 @@ import numpy as np
 from ..atomic import CannotWrite, write_directory
 from ..saving.arrays import read_arrays
 from ..saving.files import SavedModel, check_target
-from ..saving.schema import MAX_JSON_BYTES, SavedModelError, expect, fields, parse_json, string
+from ..saving.schema import (
+    MAX_JSON_BYTES,
+    SavedModelError,
+    expect,
+    fields,
+    parse_json,
+    string,
+)
 from ..saving.state import (
     check_loaded_state,
     describe_arrays,
