@@ -13,7 +13,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdl
-from symdl.graph import Add, Concatenate, Dense, Dropout, Input, Model, load_graph, save_graph
+from symdl.graph import (
+    Add,
+    Concatenate,
+    Dense,
+    Dropout,
+    Input,
+    Model,
+    load_graph,
+    save_graph,
+)
 from symdl.training import evaluate, fit
 from symdl.training.batches import batch_slices, epoch_rng
 

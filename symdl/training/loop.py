@@ -23,7 +23,15 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .batches import Data, batch_slices, check_data, check_positive, epoch_rng, sample_count, take
+from .batches import (
+    Data,
+    batch_slices,
+    check_data,
+    check_positive,
+    epoch_rng,
+    sample_count,
+    take,
+)
 from .callbacks import Callback, EarlyStopping, History, TrainingRun
 from .progress import ProgressBar, progress_mode
 
