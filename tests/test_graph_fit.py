@@ -161,3 +161,24 @@ def test_a_two_input_graph_fits_saves_loads_and_continues_bit_for_bit(tmp_path):
     second = again.fit(params2, X, Y, epochs=4, batch_size=5, verbose=0, initial_epoch=2, state=state2)
     assert first.history["loss"] + second.history["loss"] == straight.history["loss"]
     assert _same(params2, whole) and _same(second.state, straight.state)
+
+
+def test_symdl_fit_trains_a_generated_graph_module_with_two_inputs_as_the_compiled_graph(tmp_path):
+    from generated_modules import load_module
+
+    from symdl.export.graph_modules import graph_module_source
+
+    model = _model()
+    opt = symdl.optimizer("adam", lr=0.01)
+    graph = model.compile(optimizer=opt)
+    module = load_module(graph_module_source(model, "numpy", "float64", opt), tmp_path, "two_inputs")
+    X, Y = _data(17, 9)
+    Xv, Yv = _data(5, 10)
+    params, mine = graph.init(2), module.init_params(2)
+    assert _same(params, mine)
+    h = graph.fit(params, X, Y, epochs=2, batch_size=4, verbose=0, validation=(Xv, Yv), seed=3)
+    g = fit(module, mine, X, Y, epochs=2, batch_size=4, verbose=0, validation=(Xv, Yv), seed=3)
+    assert h.history == g.history and _same(params, mine) and _same(h.state, g.state)
+    assert evaluate(module, mine, Xv, Yv) == evaluate(graph, params, Xv, Yv)
+    with pytest.raises(ValueError, match="metrics compare one output with one target; this model has 1 outputs and 2"):
+        fit(module, mine, X, Y, epochs=1, verbose=0, metrics=["mae"])

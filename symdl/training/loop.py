@@ -10,7 +10,7 @@ dropout and noise off, batch norm with its running statistics, as Keras'
 ``evaluate``): a :class:`symdl.CompiledNetwork` built with an optimizer, a
 :class:`symdl.graph.CompiledGraph` (several inputs and targets given as
 tuples or dicts keyed by name, arranged by its ``arrange_data``), a generated
-module.
+module (several inputs and targets as tuples, spread into its arguments).
 """
 
 from __future__ import annotations
@@ -88,8 +88,17 @@ def _is_seeded(model: Any) -> bool:
     return bool(seeded)
 
 
+def _data_args(model: Any, X: Data, Y: Data) -> tuple[Any, ...]:
+    """The data arguments of the model's entry points: ``(X, Y)``, spread into ``X1, X2, …, Y1, …`` for a generated
+    graph module with several inputs or targets (a compiled graph takes the tuples as they are)."""
+    if callable(getattr(model, "arrange_data", None)) or not (isinstance(X, tuple) or isinstance(Y, tuple)):
+        return X, Y
+    return (*(X if isinstance(X, tuple) else (X,)), *(Y if isinstance(Y, tuple) else (Y,)))
+
+
 def _step(model: Any, params: dict, X: Any, Y: Any, state: Any, seed: int | None) -> tuple[float, dict, Any]:
-    result = model.train_step(params, X, Y, state) if seed is None else model.train_step(params, X, Y, state, seed=seed)
+    data = _data_args(model, X, Y)
+    result = model.train_step(params, *data, state) if seed is None else model.train_step(params, *data, state, seed=seed)
     if isinstance(result, tuple):
         loss, params, state = result
     else:
@@ -125,12 +134,17 @@ def _logs(loss: _LossTracker, metrics: Sequence[Any]) -> dict[str, float]:
     return {"loss": loss.result(), **{metric_name(m): float(m.result()) for m in metrics}}
 
 
-def _check_model(model: Any, what: str, evaluating: bool, metrics: Sequence[object]) -> None:
-    """``inference_loss`` where it is needed; metrics only on a model with one output and one target."""
-    outputs, targets = getattr(model, "output_widths", ()), getattr(model, "target_widths", ())
-    if isinstance(metrics, (list, tuple)) and metrics and (len(outputs) > 1 or len(targets) > 1):
-        raise ValueError(f"{what}: metrics compare one output with one target; this model has {len(outputs)} outputs "
-                         f"and {len(targets)} data targets (its loss and val_loss are logged without metrics=)")
+def _check_metric_pairs(model: Any, Y: Data, metrics: Sequence[object], what: str) -> None:
+    """Metrics only on a model with one output and one data target: they compare the two."""
+    outputs = len(getattr(model, "output_widths", ()))
+    targets = len(Y) if isinstance(Y, tuple) else 1
+    if isinstance(metrics, (list, tuple)) and metrics and (outputs > 1 or targets > 1):
+        raise ValueError(f"{what}: metrics compare one output with one target; this model has {max(outputs, 1)} outputs "
+                         f"and {targets} data targets (its loss and val_loss are logged without metrics=)")
+
+
+def _check_model(model: Any, what: str, evaluating: bool) -> None:
+    """``inference_loss`` where it is needed."""
     if evaluating and not callable(getattr(model, "inference_loss", None)):
         raise ValueError(f"{what}: the model has no inference_loss(params, X, Y), the loss in inference mode that "
                          "evaluate reports; compile the network or regenerate the module with this symdl")
@@ -165,8 +179,9 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Seq
     (dropout and noise off, batch norm with its running statistics), the
     metrics are reset first and read from ``forward``.
     """
-    _check_model(model, "evaluate", True, metrics)
+    _check_model(model, "evaluate", True)
     X, Y = _arranged(model, X, Y, "X, Y")
+    _check_metric_pairs(model, Y, metrics, "evaluate")
     batch_size = check_positive("batch_size", batch_size)
     _check_targets(model, Y, "Y")
     for m in metrics:
@@ -174,7 +189,7 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Seq
     tracker = _LossTracker()
     for rows in batch_slices(sample_count(X), batch_size, None):
         xb, yb = take(X, rows), take(Y, rows)
-        tracker.add(float(model.inference_loss(params, xb, yb)), sample_count(xb))
+        tracker.add(float(model.inference_loss(params, *_data_args(model, xb, yb))), sample_count(xb))
         if metrics:
             pred = _forward(model, params, xb)
             for m in metrics:
@@ -216,8 +231,9 @@ def fit(
     inference mode (:func:`evaluate`). Same seed, same data → bit-identical
     history, params and state.
     """
-    _check_model(model, "fit", validation is not None, metrics)
+    _check_model(model, "fit", validation is not None)
     X, Y = _arranged(model, X, Y, "X, Y")
+    _check_metric_pairs(model, Y, metrics, "fit")
     epochs = check_positive("epochs", epochs)
     initial_epoch = check_positive("initial_epoch", initial_epoch, 0)
     if initial_epoch >= epochs:
