@@ -180,5 +180,5 @@ def test_symdl_fit_trains_a_generated_graph_module_with_two_inputs_as_the_compil
     g = fit(module, mine, X, Y, epochs=2, batch_size=4, verbose=0, validation=(Xv, Yv), seed=3)
     assert h.history == g.history and _same(params, mine) and _same(h.state, g.state)
     assert evaluate(module, mine, Xv, Yv) == evaluate(graph, params, Xv, Yv)
-    with pytest.raises(ValueError, match="metrics compare one output with one target; this model has 1 outputs and 2"):
+    with pytest.raises(ValueError, match="metrics compare one output with one target; this model has 2 data targets"):
         fit(module, mine, X, Y, epochs=1, verbose=0, metrics=["mae"])

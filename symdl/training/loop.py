@@ -139,8 +139,9 @@ def _check_metric_pairs(model: Any, Y: Data, metrics: Sequence[object], what: st
     outputs = len(getattr(model, "output_widths", ()))
     targets = len(Y) if isinstance(Y, tuple) else 1
     if isinstance(metrics, (list, tuple)) and metrics and (outputs > 1 or targets > 1):
-        raise ValueError(f"{what}: metrics compare one output with one target; this model has {max(outputs, 1)} outputs "
-                         f"and {targets} data targets (its loss and val_loss are logged without metrics=)")
+        shown = f"{outputs} outputs and " if outputs else ""
+        raise ValueError(f"{what}: metrics compare one output with one target; this model has {shown}{targets} data "
+                         "targets (its loss and val_loss are logged without metrics=)")
 
 
 def _check_model(model: Any, what: str, evaluating: bool) -> None:
