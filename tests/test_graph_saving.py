@@ -125,3 +125,17 @@ def test_every_optimizer_config_is_rebuilt_exactly(name, options):
 
     config = symdl.optimizer(name, **options).config()
     assert rebuild_optimizer(json.loads(json.dumps(config))).config() == config
+
+
+def test_codegen_of_a_saved_graph_uses_its_saved_optimizer_unless_told_otherwise(tmp_path):
+    from symdl.cli import main
+    from symdl.export.graph_modules import graph_module_source
+
+    model = _model()
+    adam = symdl.optimizer("adam", lr=0.02)
+    graph = model.compile(optimizer=adam)
+    save_graph(tmp_path / "g", graph, graph.init(0))
+    assert main(["codegen", "--graph", str(tmp_path / "g"), "-o", str(tmp_path / "saved.py")]) == 0
+    assert (tmp_path / "saved.py").read_text() == graph_module_source(model, "numpy", "float64", adam)
+    assert main(["codegen", "--graph", str(tmp_path / "g"), "--optimizer", "sgd", "-o", str(tmp_path / "sgd.py")]) == 0
+    assert (tmp_path / "sgd.py").read_text() == graph_module_source(model, "numpy", "float64", "sgd")
