@@ -182,3 +182,32 @@ def test_symdl_fit_trains_a_generated_graph_module_with_two_inputs_as_the_compil
     assert evaluate(module, mine, Xv, Yv) == evaluate(graph, params, Xv, Yv)
     with pytest.raises(ValueError, match="metrics compare one output with one target; this model has 2 data targets"):
         fit(module, mine, X, Y, epochs=1, verbose=0, metrics=["mae"])
+
+
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_symdl_fit_trains_two_input_torch_and_jax_graph_modules_as_the_compiled_graph(tmp_path, backend):
+    from generated_modules import load_module
+
+    from symdl.export.graph_modules import graph_module_source
+
+    a, b = Input(3), Input(2)
+    h = Dense(5, activation="tanh")(Concatenate()([a, b]))
+    model = Model([a, b], [Dense(2)(h), Dense(1, activation="sigmoid")(h)], losses=["mse", "binary_cross_entropy"])
+    opt = symdl.optimizer("adam", lr=0.01)
+    graph = model.compile(optimizer=opt)
+    X, Y = _data(20, 11)
+    params = graph.init(0)
+    expected = graph.fit(params, X, Y, epochs=2, batch_size=5, verbose=0)  # one batch shape: one JAX compilation
+    module = load_module(graph_module_source(model, backend, "float64", opt), tmp_path, f"two_inputs_{backend}")
+    if backend == "torch":
+        mine = {k: torch.tensor(v) for k, v in graph.init(0).items()}
+        got = fit(module, mine, tuple(map(torch.tensor, X)), tuple(map(torch.tensor, Y)), epochs=2, batch_size=5, verbose=0)
+    else:
+        jax = pytest.importorskip("jax")
+        with jax.enable_x64(True):
+            mine = {k: jax.numpy.asarray(v) for k, v in graph.init(0).items()}
+            got = fit(module, mine, tuple(map(jax.numpy.asarray, X)), tuple(map(jax.numpy.asarray, Y)), epochs=2,
+                      batch_size=5, verbose=0)
+    np.testing.assert_allclose(got.history["loss"], expected.history["loss"], rtol=1e-10)
+    for k in params:
+        np.testing.assert_allclose(np.asarray(got.weights[k]), params[k], rtol=1e-10, atol=1e-13)
