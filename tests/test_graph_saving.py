@@ -139,3 +139,16 @@ def test_codegen_of_a_saved_graph_uses_its_saved_optimizer_unless_told_otherwise
     assert (tmp_path / "saved.py").read_text() == graph_module_source(model, "numpy", "float64", adam)
     assert main(["codegen", "--graph", str(tmp_path / "g"), "--optimizer", "sgd", "-o", str(tmp_path / "sgd.py")]) == 0
     assert (tmp_path / "sgd.py").read_text() == graph_module_source(model, "numpy", "float64", "sgd")
+
+
+def test_network_and_graph_loaders_point_to_each_other_in_one_line(tmp_path):
+    graph = _model().compile()
+    save_graph(tmp_path / "g", graph, graph.init(0))
+    with pytest.raises(SavedModelError, match="a saved graph model; load it with symdl.graph.load_graph"):
+        symdl.load(tmp_path / "g")
+    with pytest.raises(SavedModelError, match="save a graph with symdl.graph.save_graph"):
+        symdl.save(tmp_path / "n", graph, graph.init(0))
+    net = symdl.Network([3, 4, 2]).compile()
+    symdl.save(tmp_path / "n", net, net.init(0))
+    with pytest.raises(SavedModelError, match="a saved network; load it with symdl.load"):
+        load_graph(tmp_path / "n")

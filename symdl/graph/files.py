@@ -111,6 +111,8 @@ def load_graph(path: str | os.PathLike[str]) -> SavedModel:
     with open(folder / "model.json", "rb") as stream:
         spec = parse_json(stream.read(MAX_JSON_BYTES + 1))
     version = spec.get("format_version")
+    if spec.get("format") == "symdl-model":
+        raise SavedModelError(f"{folder}: a saved network; load it with symdl.load")
     if spec.get("format") != FORMAT or isinstance(version, bool) or version not in _KEYS:
         raise SavedModelError(f"model.json: not a {FORMAT} file of version {' or '.join(map(str, _KEYS))} "
                               f"(format {str(spec.get('format'))[:40]!r}, version {str(version)[:20]}); this symdl is {__version__}")

@@ -94,7 +94,8 @@ def save(path: str | os.PathLike[str], network: CompiledNetwork, params: dict[st
     existing file or directory there is refused. Returns the path.
     """
     if not isinstance(network, CompiledNetwork):
-        raise SavedModelError(f"network: expected a compiled network (symdl.Network(...).compile()), got {type(network).__name__}")
+        hint = "; save a graph with symdl.graph.save_graph" if type(network).__name__ == "CompiledGraph" else ""
+        raise SavedModelError(f"network: expected a compiled network (symdl.Network(...).compile()), got {type(network).__name__}{hint}")
     arrays = _check_params(network, params)
     entries, state_arrays = state_entries(state)
     arrays.update(state_arrays)
@@ -149,6 +150,8 @@ def load(path: str | os.PathLike[str]) -> SavedModel:
     path = Path(path)
     config = _read_config(path)
     version = config.get("format_version")
+    if config.get("format") == "symdl-graph":
+        raise SavedModelError(f"{path}: a saved graph model; load it with symdl.graph.load_graph")
     if config.get("format") != FORMAT:
         raise SavedModelError(f"{path}: not a symdl saved model (format {str(config.get('format'))[:40]!r})")
     if version != FORMAT_VERSION:
