@@ -211,3 +211,12 @@ def test_symdl_fit_trains_two_input_torch_and_jax_graph_modules_as_the_compiled_
     np.testing.assert_allclose(got.history["loss"], expected.history["loss"], rtol=1e-10)
     for k in params:
         np.testing.assert_allclose(np.asarray(got.weights[k]), params[k], rtol=1e-10, atol=1e-13)
+
+
+def test_fit_with_another_optimizer_keeps_validate_targets_false():
+    graph = _model().compile(validate_targets=False)
+    X, (Ym, Ya) = _data(8, 12)
+    history = graph.fit(graph.init(0), X, (Ym, Ya + 0.5), epochs=1, verbose=0, optimizer="adam")  # Ya + 0.5 outside [0, 1]
+    assert len(history.history["loss"]) == 1
+    with pytest.raises(ValueError, match="Y2"):
+        _model().compile().fit(graph.init(0), X, (Ym, Ya + 0.5), epochs=1, verbose=0, optimizer="adam")

@@ -168,7 +168,7 @@ class CompiledGraph:
             cache: dict[str, CompiledGraph] = self.__dict__.setdefault("_with_optimizer", {})
             key = json.dumps(opt.config(), sort_keys=True)
             if key not in cache:
-                cache[key] = CompiledGraph(self.model, self.dtype, opt)
+                cache[key] = CompiledGraph(self.model, self.dtype, opt, self.validate_targets)
             compiled = cache[key]
         elif self.optimizer is None:
             raise ValueError("fit: this graph was compiled without an optimizer; give fit(..., optimizer='adam') "
