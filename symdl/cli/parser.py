@@ -266,7 +266,7 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
                      help="a hyperparameter of --optimizer, e.g. lr=0.01 (repeatable; true/false for options)")
     command.add_argument("--graph", metavar="DIR", help="a saved graph model (symdl.graph.save_graph), generated in its "
-                         "own dtype; with --backend and --optimizer (not with NAME|FORMULA or --layers)")
+                         "own dtype with its saved optimizer (--optimizer overrides it); with --backend (not with NAME|FORMULA or --layers)")
     add_time_limit_argument(command)
 
 
