@@ -77,7 +77,9 @@ def save_graph(path: str | os.PathLike[str], graph: CompiledGraph, params: dict[
             raise SavedModelError("state: this graph was compiled without an optimizer; compile(optimizer=...) "
                                   "the graph that trained, or save without state")
         entries, state_arrays = state_entries(state)
-        check_loaded_state(graph.init_state(params), state_values(state_layout(entries)[0], state_arrays))
+        values = state_values(state_layout(entries)[0], state_arrays)
+        if values is not None:  # always: a given state is described (state_entries), so it has kinds
+            check_loaded_state(graph.init_state(params), values)
         arrays.update(state_arrays)
     else:
         entries = None
@@ -132,7 +134,7 @@ def load_graph(path: str | os.PathLike[str]) -> SavedModel:
     if version == 1:
         layout = {k: (graph.param_shapes[k], graph.dtype) for k in graph.param_names}
         arrays = read_arrays(folder / "arrays.npz", layout)
-        return SavedModel(graph, {k: np.array(arrays[k]) for k in graph.param_names}, None, metrics, spec)  # type: ignore[arg-type]
+        return SavedModel(graph, {k: np.array(arrays[k]) for k in graph.param_names}, None, metrics, spec)
     described = fields(expect(spec["arrays"], dict, "arrays"), "arrays", ("params", "state"))
     expected = describe_arrays({k: np.empty(graph.param_shapes[k], graph.dtype) for k in graph.param_names})
     listed = fields(expect(described["params"], dict, "arrays.params"), "arrays.params", graph.param_names)
@@ -148,4 +150,4 @@ def load_graph(path: str | os.PathLike[str]) -> SavedModel:
     state = state_values(kinds, arrays)
     if state is not None:
         check_loaded_state(graph.init_state(params), state)
-    return SavedModel(graph, params, state, metrics, spec)  # type: ignore[arg-type]
+    return SavedModel(graph, params, state, metrics, spec)

@@ -31,8 +31,8 @@ def check_positive(name: str, value: object, minimum: int = 1) -> int:
 def _array(value: object, name: str) -> Any:
     if not hasattr(value, "shape") or not hasattr(value, "ndim"):
         value = np.asarray(value)
-    if value.ndim != 2:  # type: ignore[union-attr]
-        raise ValueError(f"{name}: expected a 2-d array (samples, features), got shape {tuple(value.shape)}")  # type: ignore[union-attr]
+    if value.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-d array (samples, features), got shape {tuple(value.shape)}")
     return value
 
 
