@@ -1,10 +1,12 @@
-"""A :class:`~symdl.report.model.Report` as a complete LaTeX document that needs only amsmath.
+"""A :class:`~symdl.report.model.Report` as a complete LaTeX document that needs only the TeX base install.
 
+Packages: amsmath, graphicx and alltt (all in texlive-latex-base).
 Mathematics is printed by :class:`~symdl.report.latex_printer.ReportLatexPrinter`
 (safe names only); plain text is escaped by
-:func:`~symdl.report.text.tex_text`. pdflatex cannot include SVG without
-shell escape or further packages, so plots are not drawn here: each section
-names its plot's caption and points to the HTML document, which has it.
+:func:`~symdl.report.text.tex_text`; code is wrapped to the page by
+:func:`~symdl.report.text.tex_code_lines`. Plots are matplotlib's vector PDFs
+(:attr:`~symdl.report.model.Plot.pdf`), ``figures/<key>.pdf`` next to the
+``.tex`` (:func:`tex_figures`), drawn with ``\\includegraphics``.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import re
 
 from .latex_printer import latex_parts
-from .model import Check, Math, Report, Section, Step
-from .text import heading, section_anchor, tex_text, tex_verbatim
+from .model import Check, Math, Plot, Report, Section, Step
+from .text import FIGURES, heading, section_anchor, tex_code_lines, tex_text
 
-__all__ = ["render_tex"]
+__all__ = ["render_tex", "tex_figures"]
 
 _PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath}
+\usepackage{graphicx}
+\usepackage{alltt}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
@@ -62,11 +66,27 @@ def _section(section: Section) -> list[str]:
     if section.checks:
         lines += [r"\subsection*{Checks}", *_checks(section.checks)]
     if section.plot is not None:
-        lines += [
-            r"\subsection*{Plot}",
-            rf"{tex_text(section.plot.caption)} (The figure is in the HTML and Markdown versions of this report.)",
-        ]
+        lines.append(r"\subsection*{Plot}")
+        if _has_pdf(section.plot):
+            lines += [r"\begin{center}",
+                      rf"\includegraphics[width=0.8\linewidth,height=0.45\textheight,keepaspectratio]{{{_figure(section)}}}",
+                      r"\end{center}", tex_text(section.plot.caption)]
+        else:
+            lines.append(rf"{tex_text(section.plot.caption)} (The figure is in the HTML and Markdown versions of this report.)")
     return lines
+
+
+def _has_pdf(plot: Plot) -> bool:
+    return plot.pdf.startswith(b"%PDF-")
+
+
+def _figure(section: Section) -> str:
+    return f"{FIGURES}/{section_anchor(section.key)}.pdf"
+
+
+def tex_figures(report: Report) -> dict[str, bytes]:
+    """The figures the LaTeX document includes, ``{path relative to the .tex: PDF bytes}`` (sections whose plot has a PDF)."""
+    return {_figure(s): s.plot.pdf for s in report.sections if s.plot is not None and _has_pdf(s.plot)}
 
 
 def _step(step: Step) -> list[str]:
@@ -74,8 +94,8 @@ def _step(step: Step) -> list[str]:
     lines += _equations(step.math)
     if step.note:
         lines.append(tex_text(step.note))
-    if step.code:
-        lines += [r"\begin{verbatim}", *tex_verbatim(step.code).splitlines(), r"\end{verbatim}"]
+    if step.code:  # \small: CODE_WIDTH typewriter characters fit the text width
+        lines += [r"{\small", r"\begin{alltt}", *tex_code_lines(step.code), r"\end{alltt}", "}"]
     return lines
 
 
