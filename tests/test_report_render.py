@@ -25,6 +25,7 @@ from symdl.report import write_report
 from symdl.report.html import render_html
 from symdl.report.markdown import render_markdown
 from symdl.report.model import Check, Math, Plot, Report, Section, Step
+from symdl.report.network_sections import label_prose
 from symdl.report.printing import (
     UNSAFE_NAME,
     latex_math,
@@ -55,7 +56,7 @@ HOSTILE_NAMES = [
 TEX_FORBIDDEN = [r"\input", r"\write18", r"\immediate", "^^5c", r"\def"]
 # What a reader must never see in a rendered report (PDF text, the browser's text): TeX source, internal helper names,
 # σ and ℓ spelled in roman letters, a circumflex TeX mangled (zˆl); any \command is checked by unreadable().
-READER_FORBIDDEN = re.compile(r"\^\{|_\{|_as_float|_finish|\bsigma\(|\bell\(|[A-Za-z]\u02c6[A-Za-z0-9]")
+READER_FORBIDDEN = re.compile(r"[\^\u02c6]\{|_\{|_as_float|_finish|\bsigma\(|\bell\(|[A-Za-z]\u02c6[A-Za-z0-9]")
 _COMMAND = re.compile(r"\\[A-Za-z]+")
 
 
@@ -118,7 +119,7 @@ def network_section() -> Section:
     equations = net.equations()
     soft = symdl.Network([2, 3, 2], activation="tanh", output_activation="softmax", loss="softmax_cross_entropy")
     steps = [Step("Forward pass", tuple(Math(eq.lhs, eq.rhs) for eq in equations.forward))]
-    steps += [Step(label, (Math(eq.lhs, eq.rhs),)) for label, eq in equations.backward]
+    steps += [Step(label_prose(label), (Math(eq.lhs, eq.rhs),)) for label, eq in equations.backward]
     steps += [Step("Softmax output", tuple(Math(eq.lhs, eq.rhs) for eq in soft.equations().all()))]
     return Section(key="bp-network", title="BP1–BP4 of a 2-3-2 network", kind="backprop", steps=tuple(steps),
                    checks=(Check("BP1–BP4 proven for symbolic widths", True),))
@@ -276,6 +277,10 @@ def test_markdown_has_display_math_escaped_text_and_figure_files(report):
     outside_math = re.sub(r"^\$\$\n.*?\n\$\$$", "", text, flags=re.MULTILINE | re.DOTALL)
     # Raw HTML only in the section anchors; every other <, $ and | of plain text is escaped.
     raw = re.sub(r'<a id="[a-z0-9_-]+"></a>', "", outside_math)
+    # Prose mathematics ($…$, from symdl's own labels) is inline math; nothing else of the text is.
+    inline = re.compile(r"(?<!\\)\$(?=\S)([^$\n]+?)(?<=[^\s\\])\$")
+    assert all(not any(bad in segment for bad in TEX_FORBIDDEN) for segment in inline.findall(raw))
+    raw = inline.sub("", raw)
     assert re.search(r"(?<!\\)[<$]", raw) is None
     assert "\\<script\\>" in raw and "\\$\\$" in raw
     assert not any(line.startswith("# heading") for line in text.splitlines())

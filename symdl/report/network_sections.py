@@ -9,6 +9,7 @@ proofs use.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -17,6 +18,36 @@ import sympy as sp
 from ..numbers import format_number
 from .checks import proof_check
 from .model import Check, Math, Section, Step
+from .names import _UNICODE_GREEK
+
+# A scripted name in a proof's or equation's label (w^{1}_jk, delta^{2}_p, \alpha^{1}) and a claim dC/dX == Y …
+_TOKEN = r"\\?[A-Za-z]+\^\{[^{}]+\}(?:_[A-Za-z0-9]+)?"
+_CLAIM = re.compile(rf"dC/d({_TOKEN})(?: == ({_TOKEN}(?: {_TOKEN})*))?")
+_PARTS = re.compile(r"\\?([A-Za-z]+)\^\{([^{}]+)\}(?:_([A-Za-z0-9]+))?")
+_GREEK = frozenset(_UNICODE_GREEK.values())
+# … and the induction proof's method, as report prose (its own text is plain ASCII for terminals and JSON).
+INDUCTION_DETAIL = (
+    "index notation, symbolic layer $l$ and widths: $\\frac{\\partial}{\\partial z^{l}_{j}}$ of "
+    "$\\Sigma_{k} D_{k} z^{l+1}_{k}$ and $\\frac{\\partial}{\\partial b^{l}}$, $\\frac{\\partial}{\\partial w^{l}}$ of "
+    "$\\Sigma_{m} \\Delta_{m} z^{l}_{m}$ derived, deltas contracted, canonical forms identical to BP2, BP3, BP4; "
+    "the multivariable chain rule is taken as known"
+)
+
+
+def _scripted(match: re.Match[str]) -> str:
+    base, sup, sub = match.groups()
+    base = f"\\{base}" if base in _GREEK else base
+    return f"{base}^{{{sup}}}" + (f"_{{{sub}}}" if sub else "")
+
+
+def label_prose(label: str) -> str:
+    """A label such as ``dC/dw^{1}_jk == a^{0}_k delta^{1}_j`` or ``dC/d\\alpha^{1}`` with its mathematics as ``$…$`` prose."""
+    def claim(match: re.Match[str]) -> str:
+        derivative = f"\\frac{{\\partial C}}{{\\partial {_PARTS.sub(_scripted, match.group(1))}}}"
+        value = match.group(2)
+        return f"${derivative}$" if value is None else f"${derivative} = {_PARTS.sub(_scripted, value)}$"
+
+    return _CLAIM.sub(claim, label)
 
 __all__ = ["backprop_section"]
 
@@ -191,18 +222,20 @@ def backprop_section(
     matrix = [Math(equations.loss_gradient.lhs, equations.loss_gradient.rhs)]
     matrix += [Math(eq.lhs, eq.rhs) for _, eq in equations.backward]
     steps.append(Step("BP1–BP4 in matrix form (what the numpy code is printed from)", tuple(matrix),
-                      "; ".join(label for label, _ in equations.backward)))
+                      "; ".join(label_prose(label) for label, _ in equations.backward)))
     summary = f"backpropagation for layers {list(layers)}, activation {activation} on every layer, loss {loss}"
     checks: list[Check] = []
     if verify:
-        checks += [proof_check(label, proof) for label, proof in prove_symbolic_widths(index_depth).items()]
-        checks.append(proof_check("induction step (BP2, BP3, BP4 for a symbolic layer l)", prove_induction_step()))
+        checks += [proof_check(label_prose(label), proof) for label, proof in prove_symbolic_widths(index_depth).items()]
+        induction = prove_induction_step()
+        checks.append(Check("proof: induction step (BP2, BP3, BP4 for a symbolic layer $l$)", bool(induction),
+                            INDUCTION_DETAIL if induction else induction.method))
         try:
             concrete = prove_concrete_sizes(tuple(layers), activation, loss)
         except ValueError as why:
             summary += f"; no proof at concrete sizes ({why})"
         else:
-            checks += [proof_check(f"{label} (widths {tuple(layers)}, {activation}, {loss})", proof)
+            checks += [proof_check(f"{label_prose(label)} (widths {tuple(layers)}, {activation}, {loss})", proof)
                        for label, proof in concrete.items()]
         checks.append(_network_check(layers, activation, loss))
     return Section(
