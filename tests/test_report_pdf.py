@@ -82,7 +82,7 @@ def _lines(bbox: str) -> list[tuple[float, str]]:
     return lines
 
 
-def test_no_code_line_runs_past_the_right_margin(built):
+def test_no_line_runs_past_the_right_margin_code_and_equations_included(built):
     _, _, written = built
     lines = _lines(_pdftotext(written["pdf"], "-bbox-layout"))
     # Justified prose ends exactly at the right margin: the most common right end of a long line.
@@ -91,6 +91,8 @@ def test_no_code_line_runs_past_the_right_margin(built):
     code = [(end, text) for end, text in lines if "numpy." in text or text.startswith("def ")]
     assert len(code) >= 3 and any("↪" in text or "→" in text for _, text in code)  # SELU's long line is continued
     assert [(end, text) for end, text in code if end > margin + 1] == []
+    # Wide equations are scaled down to the line (SELU's derivation holds some twice the text width).
+    assert [(end, text[:80]) for end, text in lines if end > margin + 1] == []
 
 
 def test_the_pdf_text_holds_no_tex_source_or_internal_name(built):

@@ -30,6 +30,16 @@ _PREAMBLE = r"""\documentclass[11pt]{article}
 \addtolength{\oddsidemargin}{-1.5cm}
 \addtolength{\evensidemargin}{-1.5cm}
 \sloppy
+% An equation wider than the line is scaled down to fit (graphicx): each right side to the room its block's widest
+% left side (measured first with \symdlmeasure) leaves.
+\newsavebox{\symdlbox}
+\newlength{\symdllhs}
+\newlength{\symdlroom}
+\newcommand{\symdlmeasure}[1]{\sbox{\symdlbox}{$\displaystyle#1$}%
+  \ifdim\wd\symdlbox>\symdllhs\setlength{\symdllhs}{\wd\symdlbox}\fi}
+\newcommand{\symdlfit}[1]{\setlength{\symdlroom}{\linewidth}\addtolength{\symdlroom}{-\symdllhs}%
+  \addtolength{\symdlroom}{-2em}\sbox{\symdlbox}{$\displaystyle#1$}%
+  \ifdim\wd\symdlbox>\symdlroom\resizebox{\symdlroom}{!}{\usebox{\symdlbox}}\else\usebox{\symdlbox}\fi}
 """
 
 
@@ -100,14 +110,19 @@ def _step(step: Step) -> list[str]:
 
 
 def _equations(math: tuple[Math, ...]) -> list[str]:
-    """The equations aligned at their relation (``align*``), one per line; lone expressions centred."""
+    """The equations aligned at their relation (``align*``), one per line, each scaled down to fit the line if wider;
+    lone expressions centred. A block with a long left side is centred row by row (``gather*``) instead."""
     if not math:
         return []
-    rows = []
-    for m in math:
-        lhs, rest = latex_parts(m)
-        rows.append(f"  {lhs}" if rest is None else f"  {lhs} &{rest}")
-    block = [r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+    parts = [latex_parts(m) for m in math]
+    measures = [r"\setlength{\symdllhs}{0pt}%"]
+    if any(rest is not None and _display_length(lhs) > _LONG_LEFT_SIDE for lhs, rest in parts):
+        rows = [f"  \\symdlfit{{{lhs}{rest or ''}}}" for lhs, rest in parts]
+        block = [*measures, r"\begin{gather*}", " \\\\\n".join(rows), r"\end{gather*}"]
+    else:
+        rows = [f"  \\symdlfit{{{lhs}}}" if rest is None else f"  {lhs} &\\symdlfit{{{{}}{rest}}}" for lhs, rest in parts]
+        measures += [f"\\symdlmeasure{{{lhs}}}%" for lhs, rest in parts if rest is not None]
+        block = [*measures, r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
     size = _font_size(max(_display_length(row) for row in rows))
     return block if size is None else [f"{{\\{size}", *block, "}"]
 
@@ -115,6 +130,8 @@ def _equations(math: tuple[Math, ...]) -> list[str]:
 # Rough visible width of a line of LaTeX math, and the font size that lets it fit the text width.
 _INVISIBLE = re.compile(r"\\(?:left|right|frac|operatorname|mathrm|limits|substack)|[{}^_&\s]")
 _SIZES = ((170, "scriptsize"), (130, "footnotesize"), (100, "small"))
+# Visible characters of a left side past which aligning at the relation would leave its right side no room.
+_LONG_LEFT_SIDE = 40
 
 
 def _display_length(tex: str) -> int:
