@@ -139,8 +139,9 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         help="write the derivations as documents: LaTeX, HTML, Markdown (and PDF)",
         description="Write a document deriving the chosen items step by step, with their conventions at kinks, "
         "their proofs and numeric checks, and plots (default: every rule, backprop, batchnorm, dropout and init, "
-        "then each --formula). Files: DIR/report.tex (amsmath only), report.html (one offline page: MathML, "
-        "inline SVG, no script), report.md (GitHub Markdown, figures in DIR/figures/) and, when asked, "
+        "then each --formula). Files: DIR/report.tex (TeX base packages only; plots as "
+        "DIR/figures/KEY.pdf), report.html (one offline page: MathML, inline SVG, no script), report.md (GitHub "
+        "Markdown, figures in DIR/figures/) and, when asked, "
         "report.pdf (latexmk -pdf -no-shell-escape). Asking for pdf without a TeX installation is an error "
         "(exit 2) before anything is written; a failed PDF build keeps the other files (exit 1).",
     )
