@@ -15,9 +15,9 @@ from xml.dom import minidom
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-import sympy as sp
 
 import symdl
 from symdl.backprop.equations import Elementwise, KernelCall, VectorRuleCall
