@@ -45,7 +45,7 @@ class Plot:
 
     svg: str
     caption: str
-    pdf: bytes = b""
+    pdf: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)
