@@ -139,8 +139,9 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         help="write the derivations as documents: LaTeX, HTML, Markdown (and PDF)",
         description="Write a document deriving the chosen items step by step, with their conventions at kinks, "
         "their proofs and numeric checks, and plots (default: every rule, backprop, batchnorm, dropout and init, "
-        "then each --formula). Files: DIR/report.tex (amsmath only), report.html (one offline page: MathML, "
-        "inline SVG, no script), report.md (GitHub Markdown, figures in DIR/figures/) and, when asked, "
+        "then each --formula). Files: DIR/report.tex (TeX base packages only; plots as "
+        "DIR/figures/KEY.pdf), report.html (one offline page: MathML, inline SVG, no script), report.md (GitHub "
+        "Markdown, figures in DIR/figures/) and, when asked, "
         "report.pdf (latexmk -pdf -no-shell-escape). Asking for pdf without a TeX installation is an error "
         "(exit 2) before anything is written; a failed PDF build keeps the other files (exit 1).",
     )
@@ -298,6 +299,10 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
     net.add_argument("--layers", metavar="N0,N1,...,NL", help="widths (default: 2,3,1)")
     net.add_argument("--activation", metavar="RULE", help="hidden activation (default: tanh)")
     net.add_argument("--loss", metavar="RULE", help="loss (default: mse)")
+    net.add_argument("--output-activation", metavar="RULE", help="the output layer's activation (default: --activation)")
+    net.add_argument("--penalty", metavar="RULE", help="a weight penalty such as l2 (default: none)")
+    net.add_argument("--batchnorm", action="store_true", default=None, help="batch norm on every hidden layer")
+    net.add_argument("--dropout", type=float, metavar="P", help="dropout with drop probability P on every hidden layer")
     command.add_argument("--no-plots", action="store_true", help="leave out the plots")
     command.add_argument("--no-verify", action="store_true", help="leave out the numeric checks (faster)")
     add_json_argument(command)

@@ -4,7 +4,7 @@ Everything drawn is computed by the code symdl generates (``rule.numeric()``,
 ``rule.numeric_derivative()``) or read from the rule's declared kinks; nothing
 is derived here. Figures are :class:`~symdl.report.rule_figure.RuleFigure` s (matplotlib
 Figures that display in a notebook) made without pyplot (no global state, no window), saved by :func:`figure_svg`
-byte for byte the same on every run.
+(HTML, Markdown) and :func:`figure_pdf` (LaTeX) byte for byte the same on every run.
 
 What is plotted:
 
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from ..rulebook.vector_rule import VectorRule
     from .rule_figure import RuleFigure
 
-__all__ = ["EXTRA_INPUT_VALUE", "KinkMark", "PlotValues", "draw", "figure_svg", "plot_rule", "plot_values"]
+__all__ = ["EXTRA_INPUT_VALUE", "KinkMark", "PlotValues", "draw", "figure_pdf", "figure_svg", "plot_rule", "plot_values"]
 
 #: The value a learned extra input of an activation (PReLU's α) is held at: CompiledNetwork.init's.
 EXTRA_INPUT_VALUE = 0.25
@@ -350,3 +350,14 @@ def figure_svg(fig: Figure) -> str:
     with matplotlib.rc_context({"svg.hashsalt": "symdl", "svg.fonttype": "path", "svg.image_inline": True}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "symdl"})
     return _PROLOGUE.sub("", buffer.getvalue(), count=1)
+
+
+def figure_pdf(fig: Figure) -> bytes:
+    """The figure as a one-page vector PDF for the LaTeX document (``\\includegraphics``): no dates, the same bytes every run."""
+    _matplotlib()
+    import matplotlib
+
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"pdf.compression": 6}):
+        fig.savefig(buffer, format="pdf", metadata={"CreationDate": None, "ModDate": None, "Creator": "symdl", "Producer": "symdl"})
+    return buffer.getvalue()

@@ -29,7 +29,7 @@ __all__ = ["formula_section", "rule_section"]
 
 
 def _plot(r: Rule | VectorRule) -> Plot:
-    from .plots import draw, figure_svg, plot_values
+    from .plots import draw, figure_pdf, figure_svg, plot_values
 
     values = plot_values(r)
     fig = draw(r, values)
@@ -40,7 +40,7 @@ def _plot(r: Rule | VectorRule) -> Plot:
         what += f", with {values.fixed}"
     if values.kinks:
         what += "; at each kink (dotted line) open circles mark the one-sided derivatives and the filled circle the value returned"
-    return Plot(figure_svg(fig), f"{r.name if r.kind != 'formula' else 'The formula'}: {what}.")
+    return Plot(figure_svg(fig), f"{r.name if r.kind != 'formula' else 'The formula'}: {what}.", pdf=figure_pdf(fig))
 
 
 def _key(text: str) -> str:

@@ -64,13 +64,18 @@ def build_report(
     activation: str = "tanh",
     loss: str = "mse",
     verify: bool = True,
+    output_activation: str | None = None,
+    penalty: str | None = None,
+    batchnorm: bool = False,
+    dropout: float | None = None,
     plots: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     """The derivation report: a section per named item (default: every rule and item), then one per formula.
 
-    ``layers``, ``activation`` and ``loss`` choose the network of the
-    ``backprop`` section. ``progress(key, index, total)`` is called before
+    ``layers``, ``activation``, ``loss``, ``output_activation`` (default: the
+    activation), ``penalty``, ``batchnorm`` and ``dropout`` choose the network
+    of the ``backprop`` section (:func:`backprop_section`). ``progress(key, index, total)`` is called before
     each item. An unknown name raises ``ValueError`` listing the accepted ones.
     """
     accepted = report_item_names()
@@ -85,7 +90,9 @@ def build_report(
     builders: list[tuple[str, Callable[[], Section]]] = []
     for name in chosen:
         if name == "backprop":
-            builders.append((name, lambda: backprop_section(layers, activation, loss, verify=verify)))
+            builders.append((name, lambda: backprop_section(
+                layers, activation, loss, output_activation=output_activation, penalty=penalty, batchnorm=batchnorm,
+                dropout=dropout, verify=verify)))
         elif name == "init":
             builders.append((name, lambda: init_section(verify=verify)))
         elif name in layer_section_keys():
