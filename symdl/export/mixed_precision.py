@@ -73,8 +73,9 @@ def _dtype_name(dtype: object) -> str | None:
 def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale: float | None = None) -> MixedPrecision | None:
     """The mixed precision ``dtype`` asks for ("bfloat16", "float16"), None for one dtype throughout; else a ValueError.
 
-    Batch norm, dropout and an optimizer stay full precision for now (refused); so does a penalty with a loss
-    scale other than 1 (its printed gradient term would not be scaled).
+    Dropout masks are drawn in the compute dtype; an optimizer's state is float32 like the masters. Batch norm
+    stays full precision for now (refused); so do a penalty and an optimizer with a loss scale other than 1 (the
+    penalty's printed gradient term would not be scaled; an overflowing step could not be skipped).
     """
     name = _dtype_name(dtype)
     if name not in LOW_PRECISION:
@@ -84,12 +85,15 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
     if backend.name not in MIXED_BACKENDS:
         raise ValueError(f"dtype {name!r} (mixed precision) is supported by the {' and '.join(MIXED_BACKENDS)} network modules, "
                          f"not by backend {backend.name!r}")
-    if any(network.parts) or network.optimizer is not None:  # type: ignore[attr-defined]
-        what = "an optimizer" if network.optimizer is not None else "batch norm and dropout"  # type: ignore[attr-defined]
-        raise ValueError(f"dtype {name!r} (mixed precision) does not support {what} yet; generate it in float32")
+    if any(type(p).__name__ != "Dropout" for parts in network.parts for p in parts):  # type: ignore[attr-defined]
+        raise ValueError(f"dtype {name!r} (mixed precision) does not support batch norm yet; generate it in float32")
     scale = DEFAULT_LOSS_SCALE[name] if loss_scale is None else _check_scale(loss_scale)
     if scale != 1 and network.penalty is not None:  # type: ignore[attr-defined]
         raise ValueError(f"dtype {name!r} with a penalty needs loss_scale=1 (the penalty's gradient term is not scaled)")
+    if scale != 1 and network.optimizer is not None:  # type: ignore[attr-defined]
+        # zeroed gradients would still move an optimizer's state and, through momentum, the params
+        raise ValueError(f"dtype {name!r} with an optimizer needs loss_scale=1 (a step whose gradients overflow "
+                         "cannot be skipped yet)")
     return MixedPrecision(name, scale)
 
 
