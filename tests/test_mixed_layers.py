@@ -1,4 +1,7 @@
-"""Dropout and optimizers in mixed-precision torch and JAX modules: low-precision masks, float32 optimizer state.
+"""Dropout, optimizers and batch norm in mixed-precision torch and JAX modules.
+
+Dropout masks in the low dtype, float32 optimizer state, batch statistics accumulated in float32 and float32
+running statistics.
 
 Each low-precision module is compared with the float32 module of the same network on the same float32 params, data
 and seed (the masks are drawn from the same generator: the same Bernoulli draws whatever the compute dtype), within
@@ -143,6 +146,65 @@ def test_optimizer_state_checks_say_float32(folder, backend):
     X, Y = (array(backend, v) for v in data("tanh-mse", 8, 0))
     with pytest.raises(ValueError, match=r"state\['m_W1'\].*float32"):
         low.train_step(params, X, Y, state)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@settings(max_examples=3)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_batchnorm_gradients_within_tolerance_of_float32(folder, backend, dtype, seed):
+    low, full = module(folder, backend, dtype, batchnorm=True), module(folder, backend, "float32", batchnorm=True)
+    params = low.init_params(seed % 1000)
+    X, Y = (array(backend, v) for v in data("tanh-mse", 32, seed))
+    loss_full, grads_full = full.loss_and_grad(params, X, Y)
+    loss_low, grads_low = low.loss_and_grad(params, X, Y)
+    assert str(loss_low.dtype).endswith("float32") and all(str(g.dtype).endswith("float32") for g in grads_low.values())
+    assert abs(float(loss_low) - float(loss_full)) <= TOLERANCE[dtype] * abs(float(loss_full))
+    reference = whole(grads_full)
+    assert np.linalg.norm(whole(grads_low) - reference) <= TOLERANCE[dtype] * np.linalg.norm(reference)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_batchnorm_trains_with_float32_running_statistics(folder, backend, dtype):
+    low, full = module(folder, backend, dtype, batchnorm=True), module(folder, backend, "float32", batchnorm=True)
+    params = low.init_params(3)
+    reference = copy.deepcopy(params) if backend == "torch" else dict(params)
+    X, Y = (array(backend, v) for v in data("tanh-mse", 128, 1))
+    before = float(low.inference_loss(params, X, Y))
+    for _ in range(60):
+        _, params, _ = step(low, backend, params, X, Y, 0.1)
+        _, reference, _ = step(full, backend, reference, X, Y, 0.1)
+    assert float(low.inference_loss(params, X, Y)) < 0.75 * before
+    assert all(str(p.dtype).endswith("float32") and np.isfinite(numpy(p)).all() for p in params.values())
+    for name in ("running_mean1", "running_var1"):  # buffers the steps moved, as the float32 module's
+        assert np.linalg.norm(numpy(params[name]) - numpy(reference[name])) <= TOLERANCE[dtype] * np.linalg.norm(numpy(reference[name]))
+    if backend == "torch":
+        snapshot = copy.deepcopy(params)
+        assert torch.equal(low.train_step_unchecked(snapshot, X, Y, 0.1), low.train_step(params, X, Y, 0.1))
+        assert all(torch.equal(snapshot[k], params[k]) for k in params)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_batch_statistics_accumulate_in_float32(tmp_path, backend, dtype):
+    """u = x₁ over 4096 rows, 1 except k rows of 2: the batch mean (m + k)/m, not a bfloat16 (float16) number, reaches
+    the float32 running mean (momentum 0.1 from 0) to float32 rounding."""
+    net = symdl.Network([2, 1, 1], activation="identity", loss="mse", batchnorm=True)
+    source = network_module_source(net, backend, dtype)
+    assert f"{'torch' if backend == 'torch' else 'jnp'}.sum(x, 0, dtype=_acc_dtype)" in source
+    low = load_module(source, tmp_path, f"bn_sums_{backend}_{dtype}")
+    m, k = 4096, {"bfloat16": 16, "float16": 1}[dtype]
+    X = np.ones((m, 2))
+    X[:k, 0] = 2
+    params = low.init_params(0)
+    params["W1"] = array(backend, [[1.0, 0.0]])
+    params["running_mean1"] = array(backend, [0.0])
+    _, params, _ = step(low, backend, params, array(backend, X), array(backend, np.zeros((m, 1))), 1e-9)
+    exact = (m + k) / m
+    assert float(torch.tensor(exact, dtype=getattr(torch, dtype))) != exact  # what a mean in the low dtype would give
+    assert str(params["running_mean1"].dtype).endswith("float32")
+    assert float(numpy(params["running_mean1"])[0]) == pytest.approx(0.1 * exact, rel=1e-6)
 
 
 def test_float16_with_an_optimizer_needs_loss_scale_one():

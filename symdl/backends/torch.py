@@ -141,6 +141,9 @@ class TorchBackend(Backend):
     def entry_point(self, name: str) -> str:
         return f"@torch.no_grad()\ndef {name}("
 
+    def cast(self, code: str, dtype: str) -> str:
+        return f"{code}.to({dtype})"
+
     def stop_gradient(self, code: str) -> str:
         # a copy: the printed code may later write into the buffer a detached view would share
         return f"{code}.detach().clone()"

@@ -5,8 +5,9 @@ float32 *master* copies (``init_params`` returns float32, ``train_step``
 updates them), cast with X and Y once to the compute dtype at the start of an
 entry point; the matrix products and element-wise activations, forward and
 backward, run in the compute dtype; the loss, the penalty and the
-bias-gradient sums over the batch accumulate in float32; gradients come back
-in float32. float16's narrow range takes a static loss scale: the seed ∇ₐC is
+bias-gradient sums over the batch (and batch norm's batch statistics)
+accumulate in float32; gradients come back in float32; an optimizer's state
+and batch norm's running statistics are float32 like the masters. float16's narrow range takes a static loss scale: the seed ∇ₐC is
 multiplied by it and the float32 gradients divided by it (a power of two, so
 both are exact). The module says so in its constants ``_dtype`` (compute),
 ``_param_dtype`` and ``_acc_dtype`` (float32) and ``_LOSS_SCALE``.
@@ -73,9 +74,10 @@ def _dtype_name(dtype: object) -> str | None:
 def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale: float | None = None) -> MixedPrecision | None:
     """The mixed precision ``dtype`` asks for ("bfloat16", "float16"), None for one dtype throughout; else a ValueError.
 
-    Dropout masks are drawn in the compute dtype; an optimizer's state is float32 like the masters. Batch norm
-    stays full precision for now (refused); so do a penalty and an optimizer with a loss scale other than 1 (the
-    penalty's printed gradient term would not be scaled; an overflowing step could not be skipped).
+    Dropout masks are drawn in the compute dtype; an optimizer's state is float32 like the masters; batch norm's
+    batch statistics accumulate in float32 and its running statistics are float32 buffers. A penalty and an
+    optimizer with a loss scale other than 1 are refused (the penalty's printed gradient term would not be scaled;
+    an overflowing step could not be skipped).
     """
     name = _dtype_name(dtype)
     if name not in LOW_PRECISION:
@@ -85,8 +87,6 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
     if backend.name not in MIXED_BACKENDS:
         raise ValueError(f"dtype {name!r} (mixed precision) is supported by the {' and '.join(MIXED_BACKENDS)} network modules, "
                          f"not by backend {backend.name!r}")
-    if any(type(p).__name__ != "Dropout" for parts in network.parts for p in parts):  # type: ignore[attr-defined]
-        raise ValueError(f"dtype {name!r} (mixed precision) does not support batch norm yet; generate it in float32")
     scale = DEFAULT_LOSS_SCALE[name] if loss_scale is None else _check_scale(loss_scale)
     if scale != 1 and network.penalty is not None:  # type: ignore[attr-defined]
         raise ValueError(f"dtype {name!r} with a penalty needs loss_scale=1 (the penalty's gradient term is not scaled)")

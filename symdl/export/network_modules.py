@@ -144,7 +144,7 @@ def network_module_source(
         # a mixed module's init_params draws the float32 masters (the backends' init templates say _dtype)
         re.sub(r"\b_dtype\b", "_param_dtype", init_block(compiled, backend)) if mixed else init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
-        *network.layer_blocks(backend, inline=True),
+        *network.layer_blocks(backend, inline=True, accumulate="_acc_dtype" if mixed else None),
         entry_source,
     ]  # fmt: skip
     wrappers = backend.entry_wrappers(network.seeded) if optimizer is None else backend.entry_wrappers(network.seeded, train_arguments)
