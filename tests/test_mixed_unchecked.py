@@ -117,3 +117,62 @@ def test_jax_unchecked_step_transfers_nothing(folder, dtype):
     assert float(loss) == float(checked_loss) == before
     assert all(np.array_equal(np.asarray(grads[k]), np.asarray(checked_grads[k])) for k in grads)
     assert float(mod.loss(new, X, Y)) < before
+
+
+def _layered(folder, backend: str, dropout: float):
+    """A bfloat16 module with batch norm, an optimizer and (dropout > 0) dropout."""
+    key = (backend, f"layered{dropout}")
+    if key not in _CACHE:
+        masks = {"dropout": dropout} if dropout else {}  # torch.compile cannot trace a torch.Generator (the masks' draw)
+        net = symdl.Network([4, 8, 8, 2], activation="tanh", loss="mse", batchnorm=True, optimizer="adam", **masks)
+        _CACHE[key] = load_module(network_module_source(net, backend, "bfloat16"), folder, f"layered_{backend}_{int(dropout * 100)}")
+    return _CACHE[key]
+
+
+def test_torch_layered_module_makes_tensors_on_the_data_device_and_runs_on_meta(folder):
+    from test_torch_device import _FACTORY, _FROM_INPUT, _printed_functions
+
+    mod = _layered(folder, "torch", 0.25)
+    with open(mod.__file__) as handle:
+        functions = _printed_functions(handle.read())
+    made = [line for _, body in functions for line in body.splitlines() if _FACTORY.search(line.split("#")[0])]
+    assert made and all(_FROM_INPUT.search(line) for line in made), made
+    params = mod.init_params(0, device="meta")
+    state = mod.init_state(params)
+    X, Y = (torch.empty((5, n), dtype=torch.bfloat16, device="meta") for n in (4, 2))
+    loss, grads = mod.loss_and_grad_unchecked(params, X, Y, seed=3)
+    assert loss.device.type == "meta" and all(g.device.type == "meta" and g.dtype == torch.float32 for g in grads.values())
+    assert mod.train_step_unchecked(params, X, Y, state, seed=3).device.type == "meta"
+    assert all(v.device.type == "meta" and v.dtype == torch.float32 for v in [*params.values(), *state.values()] if hasattr(v, "device"))
+
+
+def test_torch_layered_step_compiles_without_graph_breaks(folder, monkeypatch):
+    mod = _layered(folder, "torch", 0.0)
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    X, Y = (as_torch(v, "bfloat16") for v in data(6, 8))
+    torch._dynamo.reset()
+    step = torch.compile(mod.train_step_unchecked, fullgraph=True, backend="aot_eager")
+    compiled, eager = mod.init_params(1), mod.init_params(1)
+    compiled_state, eager_state = mod.init_state(compiled), mod.init_state(eager)
+    for _ in range(2):
+        torch.testing.assert_close(step(compiled, X, Y, compiled_state), mod.train_step_unchecked(eager, X, Y, eager_state),
+                                   rtol=1e-6, atol=1e-7)
+    for name in eager:
+        torch.testing.assert_close(compiled[name], eager[name], rtol=1e-6, atol=1e-7)
+
+
+def test_jax_layered_step_transfers_nothing(folder):
+    mod = _layered(folder, "jax", 0.25)
+    device = jax.devices()[0]
+    params = mod.init_params(2, device=device)
+    state = mod.init_state(params)
+    X, Y = (jax.device_put(jnp.asarray(v, dtype=jnp.bfloat16), device) for v in data(7, 16))
+    key = jax.device_put(jax.random.PRNGKey(0), device)
+    before = float(mod.loss(params, X, Y))
+    with jax.transfer_guard("disallow"):
+        for _ in range(5):  # float32 params, running statistics and state go straight back in
+            _, params, state = mod.train_step_unchecked(params, X, Y, state, key)
+        jax.block_until_ready((params, state))
+    assert all(params[k].dtype == jnp.float32 for k in params) and params["running_var1"].dtype == jnp.float32
+    assert all(v.dtype == jnp.float32 for k, v in state.items() if k != "t")
+    assert float(mod.loss(params, X, Y)) < before
