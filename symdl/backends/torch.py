@@ -26,7 +26,13 @@ from .printers import TorchIndexPrinter, TorchPrinter
 from .runtime_graph import _check as _check_graph
 from .runtime_graph import _check_arrays, _check_forward, _unpack_forward
 from .runtime_graph import _unpack as _unpack_graph
-from .runtime_mixed import _check_torch, _lift_torch, _master_grads_torch, _masters, _unpack_torch
+from .runtime_mixed import (
+    _check_torch,
+    _lift_torch,
+    _master_grads_torch,
+    _masters,
+    _unpack_torch,
+)
 from .runtime_torch import (
     _batch,
     _broadcast_shape,
