@@ -58,7 +58,8 @@ class MixedPrecision:
         return (f"Mixed precision: params are float32 masters (init_params, train_step); X and Y float32 or {self.compute}. "
                 f"Products and activations run in {self.compute}, the loss and the bias-gradient sums accumulate in float32, "
                 f"gradients come back in float32" + (f", scaled by _LOSS_SCALE = {self.loss_scale!r} and unscaled; a step "
-                "whose gradients overflow leaves params unchanged." if self.loss_scale != 1 else "."))
+                "whose gradients overflow leaves params unchanged." if self.loss_scale != 1 else ".")
+                + " Optimizer state and batch-norm running statistics are float32 like the params.")
 
 
 def _dtype_name(dtype: object) -> str | None:
