@@ -147,12 +147,14 @@ class Network:
                 found.setdefault(part, []).append(l)
         return {layer: tuple(found[layer]) for layer in sorted(found, key=lambda p: p.position != "pre")}
 
-    def layer_blocks(self, backend: Backend, *, inline: bool) -> list[str]:
+    def layer_blocks(self, backend: Backend, *, inline: bool, accumulate: str | None = None) -> list[str]:
         """The source blocks the attached layers add to a generated module for ``backend`` (:meth:`Layer.module_blocks`)."""
         return [
             block
             for layer, blocks in self.attached_layers().items()
-            for block in layer.module_blocks(tuple(self.layers[l] for l in blocks), backend, inline=inline)
+            # accumulate only where a module asks for it (mixed precision): a layer written without it still works
+            for block in layer.module_blocks(tuple(self.layers[l] for l in blocks), backend, inline=inline,
+                                             **({} if accumulate is None else {"accumulate": accumulate}))
         ]
 
     @property
