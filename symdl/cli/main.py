@@ -8,7 +8,7 @@ User formula text goes only to :func:`symdl.formula_rule` (the safe parser),
 never to ``eval``/``sympify``. Each subcommand lives in its own module
 (:mod:`~symdl.cli.listing`, :mod:`~symdl.cli.derive`, :mod:`~symdl.cli.check`,
 :mod:`~symdl.cli.codegen`, :mod:`~symdl.cli.verify`, :mod:`~symdl.cli.report`,
-:mod:`~symdl.cli.training`);
+:mod:`~symdl.cli.training`, :mod:`~symdl.cli.completion`);
 the parser is :mod:`~symdl.cli.parser`.
 """
 
@@ -94,6 +94,12 @@ def _evaluate(args: argparse.Namespace) -> int:
     return cmd_evaluate(args)
 
 
+def _completion(args: argparse.Namespace) -> int:
+    from .completion import cmd_completion
+
+    return cmd_completion(args)
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "list": _list,
     "derive": _derive,
@@ -103,6 +109,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "report": _report,
     "train": _train,
     "evaluate": _evaluate,
+    "completion": _completion,
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, cast
 
@@ -26,7 +27,12 @@ FROM_INPUT = " ('-': read it from standard input, '@FILE': from a file)"
 
 
 def backend_choices() -> tuple[str, ...]:
-    """The ``--backend`` choices: every registered backend (:func:`symdl.backends.backend_names`)."""
+    """The ``--backend`` choices: every registered backend (:func:`symdl.backends.backend_names`); in a fresh
+    process, where none but the built-in ones can be registered, those of :mod:`~symdl.cli.rule_table` (no SymPy)."""
+    if "symdl.backends.registry" not in sys.modules:
+        from .rule_table import BACKENDS
+
+        return BACKENDS
     from ..backends import backend_names
 
     return backend_names()
@@ -155,7 +161,16 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         "evaluate", fill=_add_evaluate_arguments, help="the loss and metrics of a saved model on an .npz file",
         description="Load the model directory MODEL (written by 'symdl train' or symdl.save) and print its "
         "loss and metrics on DATA.npz (arrays X and Y).")
+    commands.add_parser(
+        "completion", fill=_add_completion_arguments, help="print a completion script for bash, zsh or fish",
+        description="Print the shell completion script of symdl (subcommands, options, their choices and the rule "
+        "names). Install: eval \"$(symdl completion bash)\" in ~/.bashrc, eval \"$(symdl completion zsh)\" in "
+        "~/.zshrc (after compinit), symdl completion fish > ~/.config/fish/completions/symdl.fish.")
     return parser
+
+
+def _add_completion_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("shell", choices=("bash", "zsh", "fish"), metavar="SHELL", help="bash, zsh or fish")
 
 
 def _add_list_arguments(listing: argparse.ArgumentParser) -> None:
@@ -212,7 +227,7 @@ def _add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
 
 def _add_target_arguments(command: argparse.ArgumentParser) -> None:
     """NAME|FORMULA, --wrt, --param, --symbol and --kink-convention: how derive and check name what they work on."""
-    from ..rulebook.definition import KINK_CONVENTIONS
+    from .rule_table import KINK_CONVENTIONS  # symdl.rulebook.definition's, without SymPy
 
     command.add_argument("target", metavar="NAME|FORMULA", help="a rule name, or formula text such as 'log(1+exp(z))'"
                          f"{FROM_INPUT}")
@@ -243,7 +258,7 @@ def _add_target_arguments(command: argparse.ArgumentParser) -> None:
 
 def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl codegen``: NAME|FORMULA with --wrt/--param/--symbol, or a network with --layers and its flags."""
-    from ..rulebook.definition import KINK_CONVENTIONS
+    from .rule_table import KINK_CONVENTIONS  # symdl.rulebook.definition's, without SymPy
 
     command.add_argument("target", nargs="?", metavar="NAME|FORMULA", help="a rule name or formula text (not with --layers)"
                          f"{FROM_INPUT}")

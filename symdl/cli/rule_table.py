@@ -1,5 +1,8 @@
 """The rules ``symdl list`` shows in a fresh process, generated from the registry (so that listing imports no SymPy).
 
+With them the ``--backend`` and ``--kink-convention`` choices, so that the parser (``--help``, shell completion)
+imports no SymPy either.
+
 Regenerate with ``python -m symdl.cli.rule_table`` after adding or changing a
 rule; ``tests/test_cli_fast.py`` fails while :data:`RULES` differs from
 :func:`registry_entries`.
@@ -9,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["RULES", "registry_entries", "source"]
+__all__ = ["BACKENDS", "KINK_CONVENTIONS", "RULES", "registry_entries", "source"]
 
 
 def registry_entries() -> list[dict]:
@@ -36,8 +39,12 @@ def source() -> str:
     head = text[: text.index(_MARK)]
     import pprint
 
+    from ..backends import backend_names
+    from ..rulebook.definition import KINK_CONVENTIONS as conventions
+
     table = pprint.pformat(registry_entries(), width=116, sort_dicts=False)
-    return f"{head}{_MARK}\nRULES: list[dict] = {table}\n"
+    return (f"{head}{_MARK}\nBACKENDS: tuple[str, ...] = {backend_names()!r}\n"
+            f"KINK_CONVENTIONS: tuple[str, ...] = {tuple(conventions)!r}\nRULES: list[dict] = {table}\n")
 
 
 _MARK = "# --- generated below" + ": python -m symdl.cli.rule_table ---"  # split: the mark appears once
@@ -46,6 +53,8 @@ if __name__ == "__main__":
     Path(__file__).write_text(source(), encoding="utf-8")
 
 # --- generated below: python -m symdl.cli.rule_table ---
+BACKENDS: tuple[str, ...] = ('numpy', 'jax', 'torch')
+KINK_CONVENTIONS: tuple[str, ...] = ('pytorch', 'left', 'right', 'average')
 RULES: list[dict] = [{'name': 'softmax',
   'kind': 'activation',
   'params': [],
