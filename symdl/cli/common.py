@@ -11,9 +11,12 @@ import argparse
 import difflib
 import math
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
+
+from .ticker import Ticker
 
 if TYPE_CHECKING:
     import sympy as sp
@@ -106,14 +109,25 @@ def add_json_argument(command: argparse.ArgumentParser) -> None:
 
 
 class Progress:
-    """``symdl verify: [3/40] rules: relu… 12.3 s`` on stderr: the item's place in the whole command (one counter
-    across its stages), the stage, and the seconds since the command started.
+    """``symdl verify: [3/40] rules: relu… 12.3 s, about 40 s left (estimate)`` on stderr: the item's place in the
+    whole command (one counter across its stages), the stage, the seconds since the command started and, once
+    :attr:`ETA_AFTER` items are done, the remaining items × the mean seconds per item so far.
 
-    On a terminal it is one overwritten line, refreshed by :meth:`tick` while
-    the caller waits; elsewhere (with ``--progress``) one line per item,
-    without the time, so that logs compare. ``stage_of(name)`` names the stage
-    of an item when the caller does not say it.
+    On a terminal it is one overwritten line, refreshed every
+    :attr:`REFRESH_SECONDS` while an item runs (a :class:`~symdl.cli.ticker.Ticker`
+    thread, started by the first item and stopped by :meth:`close`); elsewhere
+    (with ``--progress``) one line per item without the time, so that logs
+    compare, and a line with the time every :attr:`LOG_SECONDS` that one item
+    runs on. ``stage_of(name)`` names the stage of an item when the caller
+    does not say it.
     """
+
+    #: Seconds between refreshes of the terminal line while an item runs.
+    REFRESH_SECONDS = 1.0
+    #: Seconds an item runs on, off a terminal, before each line that says it still runs.
+    LOG_SECONDS = 10.0
+    #: Items done before the estimate of the time left is shown.
+    ETA_AFTER = 3
 
     def __init__(self, stream: TextIO, enabled: bool, command: str = "", doing: str = "",
                  stage_of: Callable[[str], str | None] | None = None) -> None:
@@ -126,6 +140,11 @@ class Progress:
         self.stage_of = stage_of
         self.start = time.monotonic()
         self.message = ""
+        self._lock = threading.Lock()
+        self._ticker: Ticker | None = None
+        self._first: tuple[int, float] | None = None  # (index, time) of the first item shown
+        self._left: float | None = None  # the estimate of the seconds left, from the start of this item
+        self._logged = self.start  # when the last line was written off a terminal
 
     def __call__(self, name: str, index: int, total: int, stage: str | None = None) -> None:
         if not self.enabled:
@@ -133,29 +152,54 @@ class Progress:
         if stage is None and self.stage_of is not None:
             stage = self.stage_of(name)
         where = f"{stage}: " if stage else ""
-        self.message = f"{self.prefix}[{index + 1}/{total}] {where}{self.doing}{name}…"
-        if self.tty:
-            self._show()
-        else:
-            write(self.stream, self.message)
-            self.stream.flush()
+        now = time.monotonic()
+        with self._lock:
+            if self._first is None or index < self._first[0]:
+                self._first = (index, now)
+            done = index - self._first[0]
+            mean = (now - self._first[1]) / done if done else 0.0
+            self._left = (total - index) * mean if done >= self.ETA_AFTER else None
+            self.message = f"{self.prefix}[{index + 1}/{total}] {where}{self.doing}{name}…"
+            if self.tty:
+                self._show()
+            else:
+                write(self.stream, self.message)
+                self.stream.flush()
+                self._logged = now
+        if self._ticker is None:
+            self._ticker = Ticker(self.REFRESH_SECONDS, self.tick, name="symdl-progress")
+            self._ticker.start()
 
     def tick(self) -> None:
-        """Refresh the elapsed time on a terminal (nothing otherwise)."""
-        if self.tty and self.open:
-            self._show()
+        """Refresh the elapsed time on a terminal; off a terminal, a line every :attr:`LOG_SECONDS` an item runs."""
+        with self._lock:
+            if self.tty and self.open:
+                self._show()
+            elif self.enabled and not self.tty and self.message and time.monotonic() - self._logged >= self.LOG_SECONDS:
+                write(self.stream, f"{self.message} {self._times()}")
+                self.stream.flush()
+                self._logged = time.monotonic()
+
+    def _times(self) -> str:
+        """``12.3 s``, and ``, about 40 s left (estimate)`` once there is an estimate."""
+        elapsed = f"{time.monotonic() - self.start:.1f} s"
+        return elapsed if self._left is None else f"{elapsed}, about {self._left:.0f} s left (estimate)"
 
     def _show(self) -> None:
-        self.stream.write(f"\r\x1b[K{self.message} {time.monotonic() - self.start:.1f} s")
+        self.stream.write(f"\r\x1b[K{self.message} {self._times()}")
         self.open = True
         self.stream.flush()
 
     def close(self) -> None:
-        """Clear the overwritten line, so the next output starts on a clean line."""
-        if self.open:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self.open = False
+        """Stop the refreshing and clear the overwritten line, so the next output starts on a clean line."""
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        with self._lock:
+            if self.open:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+                self.open = False
 
 
 def report_json(report: Any) -> dict[str, Any]:
