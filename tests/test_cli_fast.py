@@ -63,7 +63,7 @@ def test_the_rule_table_is_current():
     assert source() == (ROOT / "symdl" / "cli" / "rule_table.py").read_text(encoding="utf-8")
 
 
-@pytest.mark.parametrize("command", ["list", "derive", "check", "codegen", "verify", "report", "train", "evaluate"])
+@pytest.mark.parametrize("command", ["list", "derive", "check", "codegen", "verify", "report", "train", "evaluate", "completion"])
 def test_lazy_subcommands_help_as_the_full_parser(command):
     full = _help(build_parser(), command)
     assert _help(build_parser(lazy=True), command) == full and "--help" in full

@@ -227,7 +227,8 @@ def _add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
 
 def _add_target_arguments(command: argparse.ArgumentParser) -> None:
     """NAME|FORMULA, --wrt, --param, --symbol and --kink-convention: how derive and check name what they work on."""
-    from .rule_table import KINK_CONVENTIONS  # symdl.rulebook.definition's, without SymPy
+    # symdl.rulebook.definition's KINK_CONVENTIONS, without SymPy
+    from .rule_table import KINK_CONVENTIONS
 
     command.add_argument("target", metavar="NAME|FORMULA", help="a rule name, or formula text such as 'log(1+exp(z))'"
                          f"{FROM_INPUT}")
@@ -258,7 +259,8 @@ def _add_target_arguments(command: argparse.ArgumentParser) -> None:
 
 def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl codegen``: NAME|FORMULA with --wrt/--param/--symbol, or a network with --layers and its flags."""
-    from .rule_table import KINK_CONVENTIONS  # symdl.rulebook.definition's, without SymPy
+    # symdl.rulebook.definition's KINK_CONVENTIONS, without SymPy
+    from .rule_table import KINK_CONVENTIONS
 
     command.add_argument("target", nargs="?", metavar="NAME|FORMULA", help="a rule name or formula text (not with --layers)"
                          f"{FROM_INPUT}")
