@@ -105,3 +105,30 @@ def test_completion_imports_no_sympy_and_prints_the_script():
     code, heavy = tail.split(" ", 1)
     assert int(code) == 0 and json.loads(heavy) == []
     assert script == completion_script("bash")
+
+
+@pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
+@pytest.mark.parametrize(("line", "expected"), [
+    ("symdl de", ["derive"]),
+    ("symdl codegen --backend ", sorted(BACKENDS)),
+    ("symdl derive sig", ["sigmoid"]),
+])
+def test_fish_completes_as_bash_does(tmp_path, line, expected):
+    path = tmp_path / "symdl.fish"
+    path.write_text(completion_script("fish"), encoding="utf-8")
+    done = subprocess.run(["fish", "--no-config", "-c", f"source {path}; complete -C {_bash_quote(line)}"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    assert sorted(row.split("\t")[0] for row in done.stdout.splitlines()) == expected
+
+
+@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
+def test_zsh_runs_the_bash_function_through_bashcompinit(tmp_path):
+    # as zsh's _bash_complete calls it: sh emulation (0-based arrays); zsh's compadd filters by the typed prefix later
+    path = tmp_path / "symdl.zsh"
+    path.write_text(completion_script("zsh"), encoding="utf-8")
+    driver = (f"autoload -U compinit && compinit -u; source {path}; emulate -L sh; setopt kshglob noshglob braceexpand; "
+              "COMP_WORDS=(symdl codegen --backend ''); COMP_CWORD=3; _symdl; print -l -- \"${COMPREPLY[@]}\"")
+    done = subprocess.run(["zsh", "-f", "-c", driver], capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == list(BACKENDS)
