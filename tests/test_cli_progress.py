@@ -144,3 +144,26 @@ def _ticker_threads() -> list[str]:
 def test_a_ticker_refuses_a_bad_interval():
     with pytest.raises(ValueError, match="interval"):
         Ticker(0, lambda: None)
+
+
+def test_the_estimate_is_the_items_left_times_the_mean_item(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr("symdl.cli.common.time.monotonic", lambda: clock[0])
+    terminal = _Terminal()
+    progress = Progress(terminal, True, "verify")
+    try:
+        for index in range(Progress.ETA_AFTER):  # items of 10 s each: no estimate yet
+            progress(f"item{index}", index, 10)
+            assert "left" not in terminal.getvalue()
+            clock[0] += 10.0
+        progress("item3", 3, 10)  # 7 items left (this one included), 10 s each so far
+        assert terminal.getvalue().endswith("item3… 30.0 s, about 70 s left (estimate)")
+        clock[0] += 4.0
+        progress.tick()  # 4 s into this item: 6 more items and the 6 s left of this one
+        assert terminal.getvalue().endswith("item3… 34.0 s, about 66 s left (estimate)")
+        clock[0] += 26.0
+        progress.tick()  # this item past the mean: the other 6 items' 60 s
+        assert terminal.getvalue().endswith("item3… 60.0 s, about 60 s left (estimate)")
+    finally:
+        progress.close()
+    assert progress_threads() == []

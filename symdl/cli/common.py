@@ -111,7 +111,8 @@ def add_json_argument(command: argparse.ArgumentParser) -> None:
 class Progress:
     """``symdl verify: [3/40] rules: relu… 12.3 s, about 40 s left (estimate)`` on stderr: the item's place in the
     whole command (one counter across its stages), the stage, the seconds since the command started and, once
-    :attr:`ETA_AFTER` items are done, the remaining items × the mean seconds per item so far.
+    :attr:`ETA_AFTER` items are done, the remaining items × the mean seconds per item so far (less what the
+    current item has run, up to its mean).
 
     On a terminal it is one overwritten line, refreshed every
     :attr:`REFRESH_SECONDS` while an item runs (a :class:`~symdl.cli.ticker.Ticker`
@@ -143,7 +144,7 @@ class Progress:
         self._lock = threading.Lock()
         self._ticker: Ticker | None = None
         self._first: tuple[int, float] | None = None  # (index, time) of the first item shown
-        self._left: float | None = None  # the estimate of the seconds left, from the start of this item
+        self._estimate: tuple[int, float, float] | None = None  # items left, mean seconds per item, this item's start
         self._logged = self.start  # when the last line was written off a terminal
 
     def __call__(self, name: str, index: int, total: int, stage: str | None = None) -> None:
@@ -158,7 +159,7 @@ class Progress:
                 self._first = (index, now)
             done = index - self._first[0]
             mean = (now - self._first[1]) / done if done else 0.0
-            self._left = (total - index) * mean if done >= self.ETA_AFTER else None
+            self._estimate = (total - index, mean, now) if done >= self.ETA_AFTER else None
             self.message = f"{self.prefix}[{index + 1}/{total}] {where}{self.doing}{name}…"
             if self.tty:
                 self._show()
@@ -181,9 +182,15 @@ class Progress:
                 self._logged = time.monotonic()
 
     def _times(self) -> str:
-        """``12.3 s``, and ``, about 40 s left (estimate)`` once there is an estimate."""
-        elapsed = f"{time.monotonic() - self.start:.1f} s"
-        return elapsed if self._left is None else f"{elapsed}, about {self._left:.0f} s left (estimate)"
+        """``12.3 s``, and ``, about 40 s left (estimate)`` once there is an estimate: the items left × the mean
+        seconds per item, less what this item has run (down to the rest of its mean, never below)."""
+        now = time.monotonic()
+        elapsed = f"{now - self.start:.1f} s"
+        if self._estimate is None:
+            return elapsed
+        left, mean, started = self._estimate
+        seconds = (left - 1) * mean + max(mean - (now - started), 0.0)
+        return f"{elapsed}, about {seconds:.0f} s left (estimate)"
 
     def _show(self) -> None:
         self.stream.write(f"\r\x1b[K{self.message} {self._times()}")
