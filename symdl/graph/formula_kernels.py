@@ -17,9 +17,11 @@ from functools import lru_cache
 
 import sympy as sp
 
-from ..backends.registry import get_backend
+from ..backends.base import Backend
+from ..backends.registry import backend_names, get_backend
+from ..codegen.array_index_kernels import array_index_kernel_source, place_source
 from ..codegen.kernel import Kernel, printable
-from ..formula_layers.codegen import print_kernel
+from ..formula_layers.codegen import index_slots, print_kernel
 from ..formula_layers.layer import KERNEL_PRELUDE
 from ..formula_layers.proofs import at_size
 from ..symbolic.functions import NamedFunction
@@ -80,6 +82,7 @@ class FormulaKernel(ArrayNode):
         return frozenset(n for n, b in zip(self.names, self.spec[7]) if b)
 
     reduced = False
+    modules = ("numpy", "jnp", "torch")
 
     def kernel(self) -> Kernel:
         return _compiled(self.kernel_name, self.expr, self.names, self.output, self.reduced)
@@ -107,11 +110,15 @@ class FormulaKernel(ArrayNode):
         inline = _inline(self, args, module)
         return inline if inline is not None else f"{self.kernel_name}({', '.join(args)})"
 
-    def definitions(self) -> tuple[tuple[str, str], ...]:
+    def definitions(self, module: str = "numpy") -> tuple[tuple[str, str], ...]:
         """What the printed module must define before a call: the kernels' helpers, then this kernel (none when inline)."""
-        if _inline(self, list(self.names), "numpy") is not None:
+        if _inline(self, list(self.names), module) is not None:
             return ()
-        return ((_HELPERS, KERNEL_PRELUDE.rstrip() + "\n"), (self.kernel_name, self.kernel().source))
+        if module == "numpy":
+            return ((_HELPERS, KERNEL_PRELUDE.rstrip() + "\n"), (self.kernel_name, self.kernel().source))
+        backend = _backend(module)
+        source = _array_source(self.kernel_name, self.expr, self.names, self.output, self.reduced, backend.name)
+        return ((f"{_HELPERS}_{module}", place_source(backend)), (self.kernel_name, source))
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         rename = {sp.IndexedBase(n, real=True): sp.IndexedBase(sp.Symbol(printer._print(a))) for n, a in zip(self.names, self.arrays)}
@@ -131,6 +138,20 @@ class FormulaParamKernel(FormulaKernel):
     @property
     def arrays(self) -> tuple[sp.MatrixExpr, ...]:
         return tuple(self.args[1])
+
+
+def _backend(module: str) -> Backend:
+    """The registered backend whose array module is ``module`` (``jnp`` → JAX)."""
+    return next(b for b in map(get_backend, backend_names()) if b.module == module)
+
+
+@lru_cache(maxsize=512)
+def _array_source(name: str, expr: sp.Expr, names: tuple[str, ...], output: tuple[sp.Symbol, ...], reduced: bool,
+                  backend: str) -> str:
+    """The kernel of :meth:`FormulaKernel.kernel` printed for a JAX or torch module: the same stable form, the same layout."""
+    stable = printable(stabilise(expr), name)
+    return array_index_kernel_source(stable, names, index_slots(stable, output), output, name, get_backend(backend),
+                                     reduce_leading=reduced)
 
 
 @lru_cache(maxsize=512)
@@ -184,6 +205,6 @@ def _inline_term(expr: sp.Expr, node: FormulaKernel, code: dict[str, str], modul
     # element-wise in the output index: each array read at it is its name (a parameter vector broadcasts over rows)
     body = printable(stabilise(expr), node.kernel_name).xreplace({e: sp.Symbol(code[str(e.base.label)], real=True) for e in cells})
     intermediates, _ = sp.cse(body, optimizations="basic")
-    if intermediates or module != "numpy":
+    if intermediates:
         return None
-    return get_backend("numpy").printer().doprint(body)
+    return _backend(module).printer().doprint(body)
