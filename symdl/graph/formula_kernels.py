@@ -161,7 +161,12 @@ def _compiled(name: str, expr: sp.Expr, names: tuple[str, ...], output: tuple[sp
 
 
 def _inline(node: FormulaKernel, args: list[str], module: str) -> str | None:
-    """The node's value as one numpy expression of its arguments' names, for the shapes a dense layer makes; else None.
+    return _inline_text(node, tuple(args), module)
+
+
+@lru_cache(maxsize=4096)  # a graph prints each node several times (each entry point, each backend's check)
+def _inline_text(node: FormulaKernel, args: tuple[str, ...], module: str) -> str | None:
+    """The node's value as one expression of the array module of its arguments' names, for the shapes a dense layer makes; else None.
 
     Each result is a fresh array (an arithmetic expression, a matrix product, or a sum of them), as an array
     node's code must be; a sum of such terms prints term by term (x's VJP of x + W x is ``v + v @ W``).
