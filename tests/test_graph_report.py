@@ -63,3 +63,28 @@ def test_bad_arguments_are_one_line_errors():
         graph_section("model")
     with pytest.raises(ValueError, match="key must match"):
         graph_section(formula_graph(), key="Not An Anchor")
+
+
+def test_formula_nodes_print_as_their_index_expressions(section):
+    markdown, _ = render_markdown(Report("graphs", (section,)))
+    html = render_html(Report("graphs", (section,)))
+    assert r"\left[\sum_{j=0}^{in - 1} {{W}^{1}}_{i,j} {{x}_{1}}_{j}\right]_{i}" in markdown
+    assert "unsafe" not in markdown and "unsafe" not in html and "FormulaKernel" not in markdown
+
+
+def test_cli_report_graph_writes_its_section_and_refuses_a_missing_directory(tmp_path):
+    import subprocess
+    import sys
+
+    from symdl.graph import save_graph
+
+    compiled = formula_graph().compile()
+    save_graph(tmp_path / "saved", compiled, compiled.init(0))
+    run = [sys.executable, "-m", "symdl", "report", "--format", "md", "--no-plots"]
+    done = subprocess.run([*run, "--graph", str(tmp_path / "saved"), "-o", str(tmp_path / "out")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "## Graph 1: saved" in text and "Generalised backprop" in text and "planted mistake refuted" in text
+    done = subprocess.run([*run, "--graph", str(tmp_path / "none"), "-o", str(tmp_path / "no")], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "model.json is missing" in done.stderr
+    assert not (tmp_path / "no").exists()

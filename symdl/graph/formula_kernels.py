@@ -120,6 +120,10 @@ class FormulaKernel(ArrayNode):
         source = _array_source(self.kernel_name, self.expr, self.names, self.output, self.reduced, backend.name)
         return ((f"{_HELPERS}_{module}", place_source(backend)), (self.kernel_name, source))
 
+    def display_expr(self) -> sp.Expr:
+        """``expr`` with each array read from its matrix argument (``W[i, j]`` → (W¹)ᵢⱼ): the node as a report shows it."""
+        return self.expr.xreplace({sp.IndexedBase(n, real=True): sp.IndexedBase(a) for n, a in zip(self.names, self.arrays)})
+
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         rename = {sp.IndexedBase(n, real=True): sp.IndexedBase(sp.Symbol(printer._print(a))) for n, a in zip(self.names, self.arrays)}
         body = printer._print(self.expr.xreplace(rename))
