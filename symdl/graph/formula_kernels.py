@@ -4,10 +4,12 @@ A :class:`FormulaKernel` holds one expression in index notation (the
 forward value, a sum hoisted out of it, a δ, a VJP) and its matrix arguments.
 It follows the :class:`~symdl.graph.blocks.ArrayNode` protocol: its scalar
 value at concrete sizes is the expression written out (for
-:func:`symdl.graph.proofs.prove_graph`); its numpy code is inline where the
-expression has a dense layer's shape (an element-wise expression of vectors,
-p Mᵀ, δᵀx, a sum over the rows), else a call of the kernel
-:func:`symdl.formula_layers.codegen.print_kernel` prints from it, whose source
+:func:`symdl.graph.proofs.prove_graph`); its code (numpy, ``jnp`` or torch)
+is inline where the expression has a dense layer's shape (an element-wise
+expression of vectors, p Mᵀ, δᵀx, a sum over the rows), else a call of the
+kernel printed from it — :func:`symdl.formula_layers.codegen.print_kernel`
+for numpy, :func:`symdl.codegen.array_index_kernels.array_index_kernel_source`
+for JAX and PyTorch, the same layout — whose source
 :meth:`FormulaKernel.definitions` hands to the graph's module.
 """
 
