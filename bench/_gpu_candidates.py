@@ -192,33 +192,11 @@ def _entry(module, name: str):
     return getattr(module, name)
 
 
-def _torch_module_arrays(s: Setup, module, unchecked: bool):
-    """params, X, Y as the module takes them: float32, or for bfloat16 the first of (float32 params, bfloat16 data),
-    (all bfloat16), (all float32) that its loss_and_grad accepts."""
+def _torch_module_arrays(s: Setup):
+    """params, X, Y as the module takes them: float32 params (a bfloat16 module's are float32 masters), X and Y in
+    the step's dtype (a bfloat16 module takes float32 or bfloat16 data and casts it once; bfloat16 halves the reads)."""
     torch = _torch()
-    if s.dtype == "float32":
-        return _torch_arrays(s, torch.float32, torch.float32)
-    call = _entry(module, "loss_and_grad_unchecked" if unchecked else "loss_and_grad")
-    return _first_accepted(call, [lambda p=p, d=d: _torch_arrays(s, p, d) for p, d in _low_conventions(torch)])
-
-
-def _low_conventions(lib) -> list[tuple]:
-    """(params dtype, data dtype) a bfloat16 module may take, in the order tried: master float32 weights first."""
-    return [(lib.float32, lib.bfloat16), (lib.bfloat16, lib.bfloat16), (lib.float32, lib.float32)]
-
-
-def _first_accepted(call, makers: list[Callable]):
-    """The first arrays ``call`` accepts (a bfloat16 module's conventions are not fixed here), else Skip with why."""
-    reasons = []
-    for make in makers:
-        arrays = make()
-        try:
-            call(*arrays)
-            return arrays
-        except (ValueError, TypeError, RuntimeError) as why:
-            reasons.append(str(why).splitlines()[0][:80])
-    raise Skip("the bfloat16 module takes none of (float32, bfloat16), (bfloat16, bfloat16), (float32, float32) "
-               "params and data: " + "; ".join(reasons))
+    return _torch_arrays(s, torch.float32, getattr(torch, s.dtype))
 
 
 def symdl_torch(s: Setup, kind: str, mode: str):
@@ -231,7 +209,7 @@ def symdl_torch(s: Setup, kind: str, mode: str):
     unchecked = mode != "checked"
     name = f"{kind}_unchecked" if unchecked else kind
     fn = _entry(module, name)
-    params, X, Y = _torch_module_arrays(s, module, unchecked)
+    params, X, Y = _torch_module_arrays(s)
     if mode == "compiled":
         fn = torch.compile(fn, fullgraph=True)
     args = (params, X, Y) if kind == "loss_and_grad" else (params, X, Y, s.lr)
@@ -267,16 +245,12 @@ def symdl_jax(s: Setup, kind: str, mode: str):
     jax, jnp = _jax(s)
     module = symdl_module(s.layers, "jax", s.dtype)
     fn = _entry(module, f"{kind}_unchecked" if mode == "unchecked" else kind)
-    # symdl's numbers (the module's init_params draws others), in the dtypes the module takes
+    # symdl's numbers (the module's init_params draws others)
     def arrays(params_dtype, data_dtype):
         put = lambda a, dtype: jax.device_put(a, s.jax_device).astype(dtype)  # noqa: E731
         return {k: put(v, params_dtype) for k, v in s.params.items()}, put(s.X, data_dtype), put(s.Y, data_dtype)
 
-    if s.dtype == "float32":
-        params, X, Y = arrays(jnp.float32, jnp.float32)
-    else:
-        call = _entry(module, "loss_and_grad_unchecked" if mode == "unchecked" else "loss_and_grad")
-        params, X, Y = _first_accepted(call, [lambda p=p, d=d: arrays(p, d) for p, d in _low_conventions(jnp)])
+    params, X, Y = arrays(jnp.float32, getattr(jnp, s.dtype))  # float32 (master) params, data in the step's dtype
     if kind == "loss_and_grad":
         return (lambda: fn(params, X, Y)), _numpy(*fn(params, X, Y))
     lr = jax.device_put(np.float32(s.lr), s.jax_device)  # a Python float would be a host transfer per call

@@ -556,7 +556,7 @@ def profile_statements(cfg: Config, repeats: int, wall: bool) -> None:
     net, params, X, Y = cfg.inputs
     lines = statements(cfg.source)
     codes = [compile(line, "<statement>", "exec") for line in ["pass", *lines]]
-    g = net.loss_and_grad.__globals__
+    g = net._generated["loss_and_grad"].__globals__  # the generated function, not the method that calls it
     times: list[list[float]] = [[] for _ in codes]
     clock = time.perf_counter if wall else time.process_time
     for _ in range(repeats):

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         rule_params,
         rules,
     )
+    from .rulebook.derivation import RuleLike
     from .rulebook.vector_rule import VectorRule
     from .saving import SavedModel, load, save
     from .symbolic.parse import FormulaError, parse
@@ -63,6 +64,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Param": ("symdl.rulebook", "Param"),
     "Proof": ("symdl.symbolic.proof", "Proof"),
     "Rule": ("symdl.rulebook", "Rule"),
+    "RuleLike": ("symdl.rulebook.derivation", "RuleLike"),
     "RuleReport": ("symdl.verify.rules", "RuleReport"),
     "SavedModel": ("symdl.saving", "SavedModel"),
     "VectorRule": ("symdl.rulebook.vector_rule", "VectorRule"),
@@ -112,6 +114,7 @@ __all__ = [
     "Param",
     "Proof",
     "Rule",
+    "RuleLike",
     "RuleReport",
     "SavedModel",
     "VectorRule",

@@ -17,6 +17,8 @@ FLOAT_DTYPES: tuple[str, ...] = ("float64", "float32")
 
 #: What :func:`generator` takes, as ``numpy.random.default_rng`` does.
 SeedLike = int | np.random.Generator | np.random.SeedSequence
+#: What a seed may be, as error messages (and the generated numpy modules' ``init_params``) say it.
+SEED_EXPECTED = "a non-negative integer seed, a numpy.random.Generator or a numpy.random.SeedSequence"
 
 
 def generator(seed_or_rng: object, name: str = "seed") -> np.random.Generator:
@@ -27,8 +29,7 @@ def generator(seed_or_rng: object, name: str = "seed") -> np.random.Generator:
     if isinstance(seed_or_rng, np.random.SeedSequence):
         return np.random.default_rng(seed_or_rng)
     if isinstance(seed_or_rng, bool) or not isinstance(seed_or_rng, numbers.Integral) or seed_or_rng < 0:
-        raise ValueError(f"{name}: expected a non-negative integer seed, a numpy.random.Generator or a "
-                         f"numpy.random.SeedSequence, got {seed_or_rng!r}")
+        raise ValueError(f"{name}: expected {SEED_EXPECTED}, got {seed_or_rng!r}")
     return np.random.default_rng(int(seed_or_rng))
 
 
@@ -43,18 +44,25 @@ def float_dtype(dtype: object) -> np.dtype:
     return np.dtype(found.name)
 
 
+def _finite_real(value: object) -> float | None:
+    """``value`` as a float when it is a finite real number (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
+        return None
+    return float(value)
+
+
 def number_in_range(name: str, value: object, low: float, high: float | None) -> float:
     """``value`` as a float in (low, high] (or (low, ∞)), else a ValueError naming the range."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and np.isfinite(float(value))
-    if ok and float(value) > low and (high is None or float(value) <= high):
-        return float(value)
+    x = _finite_real(value)
+    if x is not None and x > low and (high is None or x <= high):
+        return x
     accepted = f"a number in ({format_number(low, 'g')}, {format_number(high, 'g')}]" if high is not None else f"a finite number > {format_number(low, 'g')}"
     raise ValueError(f"{name}: expected {accepted}, got {value!r}")
 
 
 def drop_probability(value: object) -> float:
     """``value`` as dropout's drop probability p ∈ [0, 1) (PyTorch's ``Dropout(p)``, Keras' ``rate``), else a ValueError."""
-    ok = not isinstance(value, bool) and isinstance(value, numbers.Real) and np.isfinite(float(value))
-    if ok and 0.0 <= float(value) < 1.0:
-        return float(value)
+    x = _finite_real(value)
+    if x is not None and 0.0 <= x < 1.0:
+        return x
     raise ValueError(f"dropout: expected the drop probability p, a number in [0, 1) (0.2 drops 20 % of units), got {value!r}")

@@ -12,12 +12,15 @@ IPython or matplotlib.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 __all__ = ["Displayed", "mimebundle", "register_loader", "register_plotter", "register_renderer"]
 
 #: A renderer: the value → ``{MIME type: text}`` (``text/plain`` and any of ``text/latex``, ``text/html``).
-Renderer = Callable[[object], dict[str, str]]
+Renderer = Callable[[Any], dict[str, str]]  # Any: each renderer takes the class it is registered for
+
+_Found = TypeVar("_Found")
 
 _RENDERERS: dict[type, Renderer] = {}
 _PLOTTERS: dict[type, Callable[..., object]] = {}
@@ -43,7 +46,7 @@ def register_loader(loader: Callable[[], object]) -> None:
     _LOADERS.append(loader)
 
 
-def _lookup(table: dict[type, Callable[..., object]], obj: object, what: str) -> Callable[..., object]:
+def _lookup(table: Mapping[type, _Found], obj: object, what: str) -> _Found:
     while True:
         for cls in type(obj).__mro__:
             if cls in table:

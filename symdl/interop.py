@@ -159,7 +159,7 @@ def _same_keys(given: Mapping[str, object], expected: Mapping[str, str], what: s
 def _array(value: object, what: str) -> np.ndarray:
     """A numpy view of an array, a torch tensor (detached, on the CPU) or a jax array."""
     if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()  # type: ignore[attr-defined]
+        value = value.detach().cpu().numpy()
     try:
         return np.asarray(value)
     except (TypeError, ValueError) as why:

@@ -34,7 +34,7 @@ def format_number(value: Any, spec: str = "") -> str:
             return _integer(int(value), spec)
         if isinstance(value, (float, complex, numbers.Real, numbers.Complex)) and not _is_sympy(value):
             return format(complex(value) if isinstance(value, numbers.Complex) and not isinstance(value, numbers.Real)
-                          else float(value), spec)
+                          else float(value), spec)  # type: ignore[arg-type]  # a Real here, which typeshed's float() does not list
         if _is_sympy(value):
             return _sympy(value, spec)
         return format(value, spec)

@@ -39,7 +39,8 @@ def test_check_by_the_rules_own_input_and_a_formulas_variable_are_honoured(capsy
 
 
 @pytest.mark.parametrize("flag", [["--activation", "garbage"], ["--loss", "nonsense"], ["--layers", "1,x"],
-                                  ["--activation", "tanh"]])
+                                  ["--activation", "tanh"], ["--output-activation", "sigmoid"], ["--penalty", "l2"],
+                                  ["--batchnorm"], ["--dropout", "0.2"]])
 def test_report_network_flags_without_backprop_are_refused(flag, tmp_path, capsys):
     target = tmp_path / "r"
     assert main(["report", "relu", *flag, "-o", str(target), "--format", "md"]) == 2

@@ -55,6 +55,18 @@ def test_the_same_report_twice_is_byte_identical_and_shows_progress_when_asked(c
             assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes(), path
 
 
+def test_the_backprop_network_takes_output_activation_penalty_batchnorm_and_dropout(capsys, tmp_path):
+    code, out, err = run(capsys, "report", "backprop", "-o", str(tmp_path / "out"), "--format", "md", "--no-verify",
+                         "--output-activation", "sigmoid", "--loss", "binary_cross_entropy", "--penalty", "l2",
+                         "--batchnorm", "--dropout", "0.25")
+    assert code == 0, err
+    text = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
+    assert "sigmoid on the output layer" in text and "penalty l2" in text and "drop probability 0.25" in text
+    # σ_L and Ω, used by the equations, are defined as display equations of their own.
+    assert "\n{\\sigma }_{L}{\\left(z \\right)} = \\sigma \\left(z\\right)\n" in text
+    assert "\n\\Omega {\\left(w \\right)} = " in text
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
@@ -64,6 +76,9 @@ def test_the_same_report_twice_is_byte_identical_and_shows_progress_when_asked(c
         (["relu", "--format", ","], ["no report format"]),
         (["backprop", "--layers", "2,x"], ["--layers"]),
         (["backprop", "--activation", "nope"], ["nope"]),
+        (["backprop", "--penalty", "nope"], ["penalty", "nope"]),
+        (["backprop", "--dropout", "1.5"], ["dropout", "1.5"]),
+        (["backprop", "--output-activation", "nope"], ["nope"]),
         (["relu", "--formula", "__import__('os')"], []),
     ],
 )

@@ -286,7 +286,8 @@ def test_graph_equations_show_themselves_in_notebooks():
     h = Dense(2, activation="tanh")(x)
     eqs = Model(x, Dense(1)(Add()([h, Dense(2, activation="tanh")(h)]))).equations()
     bundle = eqs._repr_mimebundle_()
-    assert set(bundle) == {"text/plain", "text/latex", "text/html"}
+    assert set(bundle) == {"text/plain", "text/latex", "text/html", "application/mathml+xml"}  # MathML renders offline
+    assert "<math" in bundle["text/html"] and bundle["application/mathml+xml"].lstrip().startswith("<math")
     assert r"\frac{\partial C}{\partial h^{3}}" in bundle["text/latex"] and "sum over 2 terms" in bundle["text/plain"]
 
 

@@ -104,7 +104,8 @@ def test_save_and_load_a_trained_graph(tmp_path):
     Y = rng.dirichlet([1, 1], size=6).astype("float32")  # class probabilities (softmax cross-entropy's targets)
     graph.train_step(params, data, Y, 0.01)
     save_graph(tmp_path / "model", graph, params)
-    again, loaded = load_graph(tmp_path / "model")
+    again, loaded, state, metrics = load_graph(tmp_path / "model")
+    assert state is None and metrics == []
     assert again.dtype == np.float32 and again.source() == graph.source()
     assert all(np.array_equal(loaded[k], params[k]) for k in params)
     assert again.loss(loaded, data, Y, seed=4) == graph.loss(params, data, Y, seed=4)

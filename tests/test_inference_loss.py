@@ -293,14 +293,14 @@ def test_graph_fit_validates_in_inference_mode():
     assert evaluate(graph, h.weights, Xv, Yv)["loss"] == graph.inference_loss(h.weights, Xv, Yv)
 
 
-def test_fit_and_evaluate_refuse_a_graph_with_two_inputs():
+def test_fit_and_evaluate_refuse_one_array_for_a_graph_with_two_inputs():
     x1, x2 = Input(2), Input(2)
     graph = Model([x1, x2], Dense(1)(Add()([x1, x2])), losses="mse").compile(optimizer="adam")
     assert graph.input_widths == (2, 2) and graph.target_widths == (1,)
     X, Y = np.ones((4, 2)), np.ones((4, 1))
     assert graph.inference_loss(graph.init(0), [X, X], Y) == pytest.approx(graph.loss(graph.init(0), [X, X], Y))
     for call in (lambda: fit(graph, graph.init(0), X, Y, epochs=1, verbose=0), lambda: evaluate(graph, graph.init(0), X, Y)):
-        with pytest.raises(ValueError, match="2 input and 1 target arrays") as caught:
+        with pytest.raises(ValueError, match="X: this model takes 2 array\\(s\\) \\(X1, X2\\), got 1") as caught:
             call()
         assert "\n" not in str(caught.value)
 

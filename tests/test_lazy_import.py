@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # today's public names (issue 12): each must stay importable as `from symdl import X`
 PUBLIC = [
     "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "EarlyStopping", "FormulaError", "FormulaLayer", "History", "Kernel", "Kink",
-    "Network", "Param", "Proof", "Rule", "RuleReport", "SavedModel", "VectorRule", "batchnorm", "compile_kernel",
+    "Network", "Param", "Proof", "Rule", "RuleLike", "RuleReport", "SavedModel", "VectorRule", "batchnorm", "compile_kernel",
     "display", "dropout", "fit", "formula_layer", "formula_rule", "graph", "init_schemes", "load", "metric", "metrics",
     "optimizer", "parse",
     "prove_zero", "register", "rule", "rule_params", "rules", "save", "testing", "verify_rule", "verify_rules",
@@ -28,6 +28,7 @@ WHERE = {
     "CompiledNetwork": "symdl.network.model", "Network": "symdl.network.model", "Kernel": "symdl.codegen.kernel",
     "compile_kernel": "symdl.codegen.kernel", "FormulaError": "symdl.symbolic.parse", "parse": "symdl.symbolic.parse",
     "Proof": "symdl.symbolic.proof", "prove_zero": "symdl.symbolic.proof", "VectorRule": "symdl.rulebook.vector_rule",
+    "RuleLike": "symdl.rulebook.derivation",
     "RuleReport": "symdl.verify.rules", "verify_rule": "symdl.verify.rules", "verify_rules": "symdl.verify.rules",
     "metric": "symdl.metrics",
     "formula_layer": "symdl.formula_layers", "FormulaLayer": "symdl.formula_layers",

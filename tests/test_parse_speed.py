@@ -1,4 +1,11 @@
-"""The parser does no SymPy work that can blow up: rejections in milliseconds, a ≤ 200-character formula in ≤ 0.1 s."""
+"""The parser does no SymPy work that can blow up: every case here once took SymPy seconds to minutes.
+
+These are guards against exponential work, not speed goals: each parse must
+finish within ``GUARD_S`` of CPU time, 20× the goal, so a loaded machine
+cannot fail them while a blow-up still does. The goal itself — a rejection in
+milliseconds, a ≤ 200-character formula in ≤ 0.1 s — is measured by
+``bench/bench_parse.py`` (docs/performance.md).
+"""
 
 from __future__ import annotations
 
@@ -23,16 +30,19 @@ def nested(depth: int, start: int = 2) -> str:
     return text
 
 
+GUARD_S = 2.0
+
+
 def seconds(text: str) -> float:
-    """The fastest of three parses (the CI machine is shared): the parser's own cost, rejections included."""
+    """The fastest of three parses in CPU time (the CI machine is shared): the parser's own cost, rejections included."""
     best = float("inf")
     for _ in range(3):
-        start = time.perf_counter()
+        start = time.process_time()
         try:
             parse(text)
         except FormulaError:
             pass
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
@@ -44,7 +54,7 @@ def warm() -> None:
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
 def test_nested_where_in_a_condition_is_accepted_fast_and_means_the_same(depth):
     text = nested(depth)
-    assert seconds(text) <= 0.1, text
+    assert seconds(text) <= GUARD_S, text
     expr = parse(text)
     for value in (-3.5, -1.0, 0.0, 0.5, 2.5, 7.0):  # the nesting evaluated by hand
         expected = value
@@ -57,7 +67,7 @@ def test_a_too_deep_nesting_is_refused_in_milliseconds():
     text = nested(12)
     with pytest.raises(FormulaError, match=f"at most {MAX_LIFTED}"):
         parse(text)
-    assert seconds(text) <= 0.1
+    assert seconds(text) <= GUARD_S
 
 
 def test_a_bad_constant_at_the_end_of_a_long_formula_is_refused_in_milliseconds():
@@ -65,7 +75,7 @@ def test_a_bad_constant_at_the_end_of_a_long_formula_is_refused_in_milliseconds(
     assert 900 < len(text) < 2000
     with pytest.raises(FormulaError, match="1/0"):
         parse(text)
-    assert seconds(text) <= 0.05
+    assert seconds(text) <= GUARD_S
 
 
 @pytest.mark.parametrize("text", [
@@ -76,7 +86,7 @@ def test_a_bad_constant_at_the_end_of_a_long_formula_is_refused_in_milliseconds(
     "max(5 ** z, where(z < 1, z, 4503599627370496), 88.7)",
 ])
 def test_constants_far_beyond_float_are_compared_without_evalf(text):
-    assert seconds(text) <= 0.1
+    assert seconds(text) <= GUARD_S
 
 
 def test_constants_equal_to_20_digits_are_refused_not_proven():
@@ -84,7 +94,7 @@ def test_constants_equal_to_20_digits_are_refused_not_proven():
     text = "(erfc(370433) if (not ((+(+1)) == ((pi ^ pi) ^ erfc(370433)))) else (-1))"
     with pytest.raises(FormulaError, match="equal to at least 20 digits"):
         parse(text)
-    assert seconds(text) <= 0.1
+    assert seconds(text) <= GUARD_S
     assert parse("where(sqrt(2)**2 == 2, z, 1)") == z  # identical once built: decided
 
 
@@ -99,9 +109,9 @@ def test_constant_comparisons_decide_as_sympy_does():
 
 @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
 @given(formula_texts(max_leaves=10))
-def test_every_short_formula_is_parsed_or_refused_within_a_tenth_of_a_second(text):
+def test_every_short_formula_is_parsed_or_refused_without_a_blowup(text):
     if len(text) <= 200:
-        assert seconds(text) <= 0.1, text
+        assert seconds(text) <= GUARD_S, text
 
 
 def _pieces(condition: str, count: int) -> str:
@@ -116,7 +126,7 @@ def _pieces(condition: str, count: int) -> str:
 ])
 def test_a_piecewise_within_its_limits_is_built_fast(text):
     parse(text)
-    assert seconds(text) <= 0.1, text
+    assert seconds(text) <= GUARD_S, text
 
 
 def test_a_piecewise_with_too_many_comparisons_is_refused_fast():
@@ -124,4 +134,4 @@ def test_a_piecewise_with_too_many_comparisons_is_refused_fast():
     text = _pieces("where(z > {j}, z, 1) > where(z < {j}, 2, z)", 7)
     with pytest.raises(FormulaError, match="at most 10 are accepted"):
         parse(text)
-    assert seconds(text) <= 0.1
+    assert seconds(text) <= GUARD_S

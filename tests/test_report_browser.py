@@ -9,6 +9,7 @@ be blank. Skipped without Chromium, except in CI (``CI`` set), where it fails.
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report_render import sample_report
+from test_report_render import reader_report, unreadable
 
 from symdl.report import write_report
 
@@ -35,9 +36,12 @@ MEASURE = """
   const size = (e) => { const r = e.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; };
   const out = {math: [...document.querySelectorAll('math')].map(size),
                svg: [...document.querySelectorAll('svg')].map(size),
-               mfrac: [...document.querySelectorAll('mfrac')].map(size),
+               mfrac: [...document.querySelectorAll('math[display="block"] mfrac')]
+                        .filter(e => !e.parentElement.closest('msup, msub, msubsup, mfrac, munder, mover, munderover, mtable'))
+                        .map(size),
                mtable: [...document.querySelectorAll('mtable')].map(size),
-               mathDisplay: [...document.querySelectorAll('math')].map(e => getComputedStyle(e).display)};
+               mathDisplay: [...document.querySelectorAll('math')].map(e => [e.getAttribute('display'), getComputedStyle(e).display]),
+               text: document.body.innerText};
   const pre = document.createElement('pre');
   pre.id = 'symdl-measure';
   pre.textContent = JSON.stringify(out);
@@ -65,28 +69,42 @@ def _run(args: list[str], profile: Path) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def page(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    return write_report(sample_report(), out, formats=("html",))["html"]
+    return write_report(reader_report(), out, formats=("html",))["html"]
 
 
-def test_chromium_lays_out_every_formula_and_plot(page, tmp_path):
+@pytest.fixture(scope="module")
+def measured(page, tmp_path_factory) -> dict:
+    """What Chromium laid out: the sizes of every <math>, <svg>, <mfrac> and <mtable>, and the page's rendered text."""
     source = page.read_text(encoding="utf-8")
     assert "<script" not in source.lower()
-    probe = tmp_path / "probe.html"
+    work = tmp_path_factory.mktemp("probe")
+    probe = work / "probe.html"
     probe.write_text(source.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
-    result = _run(["--virtual-time-budget=5000", "--dump-dom", probe.as_uri()], tmp_path / "profile")
+    result = _run(["--virtual-time-budget=5000", "--dump-dom", probe.as_uri()], work / "profile")
     found = re.search(r'<pre id="symdl-measure">(.*?)</pre>', result.stdout, flags=re.DOTALL)
     assert found, f"no measurements in chromium's DOM (exit {result.returncode}): {result.stderr[-500:]}"
-    sizes = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    expected_math = source.count("<math ")
+    return json.loads(html.unescape(found.group(1)))
+
+
+def test_chromium_lays_out_every_formula_and_plot(page, measured):
+    source = page.read_text(encoding="utf-8")
+    sizes = measured
+    expected_math = len(re.findall(r"<math[ >]", source))  # display formulas and the inline ones of the prose
     expected_svg = source.count("<svg")
     assert len(sizes["math"]) == expected_math >= 20
     assert len(sizes["svg"]) == expected_svg >= 3
     assert all(w > 0 and h > 0 for w, h in sizes["math"]), sizes["math"]
-    # Laid out as mathematics (MathML Core), not as inline text: fractions are taller than a line of text.
-    assert set(sizes["mathDisplay"]) == {"block math"}
-    assert sizes["mfrac"] and all(h >= 25 for _, h in sizes["mfrac"]), sizes["mfrac"]
+    # Laid out as mathematics (MathML Core), not as inline text: displayed fractions (not in a script or a table cell, which are text style) are taller than a line of text.
+    assert {tuple(d) for d in sizes["mathDisplay"]} == {("block", "block math"), (None, "math")}
+    assert sizes["mfrac"] and all(h >= 25 for _, h in sizes["mfrac"]), [s for s in sizes["mfrac"] if s[1] < 25]
     assert sizes["mtable"] and all(h >= 30 for _, h in sizes["mtable"]), sizes["mtable"]
     assert all(w >= 200 and h >= 100 for w, h in sizes["svg"]), sizes["svg"]
+
+
+def test_the_rendered_text_holds_no_tex_source_or_internal_name(measured):
+    text = measured["text"]
+    assert "BP1" in text and "selu" in text and "σ" in text
+    assert unreadable(text) == []
 
 
 def test_screenshot_is_not_blank(page, tmp_path):

@@ -234,6 +234,24 @@ def test_backprop_with_a_piecewise_activation_skips_the_concrete_proof():
     assert all(c.passed for c in section.checks)
 
 
+def test_backprop_section_with_output_activation_penalty_batchnorm_and_dropout():
+    section = backprop_section((2, 3, 1), "tanh", "binary_cross_entropy", output_activation="sigmoid", penalty="l2",
+                               batchnorm=True, dropout=0.2, verify=True)
+    names = {str(m.lhs.func) for m in section.definition if isinstance(m.lhs, sp.Function)}
+    assert {r"\sigma", r"\sigma_{L}", r"\ell", r"\Omega"} <= names  # every function the equations use is defined
+    sigma_l = next(m for m in section.definition if str(getattr(m.lhs, "func", "")) == r"\sigma_{L}")
+    assert sigma_l.rhs == symdl.rule("sigmoid").expr.subs(symdl.rule("sigmoid").wrt, sigma_l.lhs.args[0])
+    assert "sigmoid on the output layer" in section.summary and "dropout (drop probability 0.2)" in section.summary
+    assert "derivation and its proofs are of the plain network" in section.summary
+    matrix = next(s for s in section.steps if s.title.startswith("BP1–BP4 in matrix form"))
+    rhs = [m.rhs for m in matrix.math]
+    assert sum("\\Omega'(W^{" in str(r) for r in rhs) == 2  # the penalty's gradient is in BP4 of both layers
+    # No proof at concrete sizes claims this network; the compiled one is checked against finite differences.
+    assert not any("widths (2, 3, 1)" in c.what for c in section.checks)
+    network_check = section.checks[-1]
+    assert "finite differences" in network_check.what and network_check.passed
+
+
 def test_backprop_bad_network_is_refused():
     with pytest.raises(ValueError):
         backprop_section((2,), "tanh", "mse")

@@ -1,16 +1,24 @@
 """The LaTeX report compiles to a PDF with latexmk (shell escape off), hostile names and text included.
 
-Skipped without latexmk/pdflatex, except in CI (``CI`` set), where it fails:
-.ci/run installs texlive-latex-base and latexmk.
+One module-scoped build of :func:`test_report_render.reader_report` (the hostile
+sample and sections the library builds) is read back as a reader sees it:
+``pdftotext`` for the text, ``-bbox-layout`` for where each line ends. Skipped
+without latexmk/pdflatex or poppler's pdftotext, except in CI (``CI`` set),
+where it fails: .ci/run installs texlive-latex-base, latexmk and poppler-utils.
 """
 
 from __future__ import annotations
 
+import collections
+import html
 import os
+import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
-from test_report_render import sample_report
+from test_report_render import reader_report, sample_plot, sample_report, unreadable
 
 from symdl.report import PdfBuildError, ReportError, build_pdf, write_report
 from symdl.report.model import Report, Section
@@ -26,17 +34,77 @@ def _need_tex():
         pytest.skip("no TeX installation")
 
 
-def test_the_hostile_sample_report_builds_a_pdf_and_only_the_pdf_lands_in_the_directory(tmp_path):
-    written = write_report(sample_report(), tmp_path, formats=("pdf",))
+def _pdftotext(pdf: Path, *options: str) -> str:
+    if shutil.which("pdftotext") is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdftotext not installed, and CI must read the PDF (.ci/run installs poppler-utils)")
+        pytest.skip("pdftotext (poppler-utils) is not installed")
+    result = subprocess.run(["pdftotext", *options, str(pdf), "-"], capture_output=True, text=True, check=True, timeout=60)
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Report, Path, dict[str, Path]]:
+    report = reader_report()
+    directory = tmp_path_factory.mktemp("pdf")
+    return report, directory, write_report(report, directory, formats=("pdf",))
+
+
+def test_the_hostile_sample_report_builds_a_pdf_with_only_the_pdf_and_its_figures_in_the_directory(built):
+    report, directory, written = built
     assert set(written) == {"tex", "pdf"}
     data = written["pdf"].read_bytes()
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF") and len(data) > 10_000
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.pdf", "report.tex"]  # no .aux, .log, temporary
-    assert not (tmp_path / "pwned").exists()
+    assert sorted(p.name for p in directory.iterdir()) == ["figures", "report.pdf", "report.tex"]  # no .aux, .log
+    assert sorted(p.name for p in (directory / "figures").iterdir()) == sorted(f"{s.key}.pdf" for s in report.sections if s.plot)
+    assert not (directory / "pwned").exists()
+
+
+def test_every_plot_is_drawn_in_the_pdf_with_its_caption(built):
+    report, _, written = built
+    plotted = [s for s in report.sections if s.plot is not None]
+    assert len(plotted) >= 4
+    # Each included figure is a Form XObject (a stream, so its dictionary is never hidden in an object stream).
+    forms = re.findall(rb"/Subtype\s*/Form", written["pdf"].read_bytes())
+    assert len(forms) >= len(plotted)
+    text = " ".join(_pdftotext(written["pdf"]).split())
+    for section in plotted[:-1]:  # the last is the hostile section, whose caption is hostile text
+        assert " ".join(section.plot.caption.split()[:6]) in text, section.plot.caption
+
+
+def _lines(bbox: str) -> list[tuple[float, str]]:
+    """Each text line of ``pdftotext -bbox-layout`` output: (its right end in pt, its words joined)."""
+    lines = []
+    for line in re.findall(r"<line [^>]*>(.*?)</line>", bbox, flags=re.DOTALL):
+        words = re.findall(r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">(.*?)</word>', line)
+        if words:
+            lines.append((max(float(x) for x, _ in words), html.unescape(" ".join(w for _, w in words))))
+    return lines
+
+
+def test_no_line_runs_past_the_right_margin_code_and_equations_included(built):
+    _, _, written = built
+    lines = _lines(_pdftotext(written["pdf"], "-bbox-layout"))
+    # Justified prose ends exactly at the right margin: the most common right end of a long line.
+    margin, count = collections.Counter(round(end) for end, text in lines if len(text.split()) >= 8).most_common(1)[0]
+    assert count >= 5
+    code = [(end, text) for end, text in lines if "numpy." in text or text.startswith("def ")]
+    assert len(code) >= 3 and any("↪" in text or "→" in text for _, text in code)  # SELU's long line is continued
+    assert [(end, text) for end, text in code if end > margin + 1] == []
+    # Wide equations are scaled down to the line (SELU's derivation holds some twice the text width).
+    assert [(end, text[:80]) for end, text in lines if end > margin + 1] == []
+
+
+def test_the_pdf_text_holds_no_tex_source_or_internal_name(built):
+    _, _, written = built
+    text = _pdftotext(written["pdf"])
+    assert "BP1" in text and "selu" in text
+    assert unreadable(text) == []
 
 
 def test_the_pdf_is_reproducible(tmp_path):
-    report = Report("two builds", (Section(key="a", title="σ & co", kind="formula", summary="100% $x$"),))
+    plot = sample_plot(abs, lambda x: x > 0, "abs", "a plot")
+    report = Report("two builds", (Section(key="a", title="σ & co", kind="formula", summary="100% $x$", plot=plot),))
     first = write_report(report, tmp_path / "a", formats=("pdf",))["pdf"].read_bytes()
     second = write_report(report, tmp_path / "b", formats=("pdf",))["pdf"].read_bytes()
     assert first == second

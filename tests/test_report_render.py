@@ -8,6 +8,7 @@ section whose names and plain text are hostile.
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 from xml.dom import minidom
@@ -15,6 +16,8 @@ from xml.dom import minidom
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import symdl
 from symdl.backprop.equations import Elementwise, KernelCall, VectorRuleCall
@@ -22,6 +25,7 @@ from symdl.report import write_report
 from symdl.report.html import render_html
 from symdl.report.markdown import render_markdown
 from symdl.report.model import Check, Math, Plot, Report, Section, Step
+from symdl.report.network_sections import label_prose
 from symdl.report.printing import (
     UNSAFE_NAME,
     latex_math,
@@ -29,7 +33,8 @@ from symdl.report.printing import (
     parse_name,
     tex_text,
 )
-from symdl.report.tex import render_tex
+from symdl.report.tex import render_tex, tex_figures
+from symdl.report.text import CONTINUATION_INDENT, MARK_WIDTH, tex_code_lines, wrap_code
 
 HOSTILE_TEXT = [
     r"\input{/etc/passwd}",
@@ -49,10 +54,21 @@ HOSTILE_NAMES = [
 ]
 # What no output may contain, by format.
 TEX_FORBIDDEN = [r"\input", r"\write18", r"\immediate", "^^5c", r"\def"]
+# What a reader must never see in a rendered report (PDF text, the browser's text): TeX source, internal helper names,
+# σ and ℓ spelled in roman letters, a circumflex TeX mangled (zˆl); any \command is checked by unreadable().
+READER_FORBIDDEN = re.compile(r"[\^\u02c6]\{|_\{|_as_float|_finish|\bsigma\(|\bell\(|[A-Za-z]\u02c6[A-Za-z0-9]")
+_COMMAND = re.compile(r"\\[A-Za-z]+")
 
 
-def plot_svg(function, derivative, title: str) -> str:
-    """An SVG of a function and its derivative from matplotlib (Agg), deterministic."""
+def unreadable(text: str) -> list[str]:
+    """What ``text`` (as a reader sees it) must not hold: READER_FORBIDDEN, and any backslash command other than the
+    ones the hostile sample section's own text spells out on purpose (shown escaped, as written)."""
+    hostile = {command for source in HOSTILE_TEXT + HOSTILE_NAMES for command in _COMMAND.findall(source)}
+    return [m.group(0) for m in READER_FORBIDDEN.finditer(text)] + sorted(set(_COMMAND.findall(text)) - hostile)
+
+
+def sample_plot(function, derivative, title: str, caption: str) -> Plot:
+    """A Plot of a function and its derivative drawn by matplotlib (Agg): SVG and PDF of the same figure, deterministic."""
     matplotlib = pytest.importorskip("matplotlib")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -64,10 +80,11 @@ def plot_svg(function, derivative, title: str) -> str:
         ax.plot(x, derivative(x), label="f'")
         ax.set_title(title)
         ax.legend()
-        buffer = io.StringIO()
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
+        svg, pdf = io.StringIO(), io.BytesIO()
+        fig.savefig(svg, format="svg", metadata={"Date": None})
+        fig.savefig(pdf, format="pdf", metadata={"CreationDate": None})
         plt.close(fig)
-    return buffer.getvalue()
+    return Plot(svg.getvalue(), caption, pdf=pdf.getvalue())
 
 
 def rule_section(name: str) -> Section:
@@ -93,7 +110,7 @@ def rule_section(name: str) -> Section:
         kinks=kinks,
         checks=(Check("derivative − textbook ≡ 0", True, "proven by simplification"),
                 Check("finite differences", all(r.prove().values()), "max error 1e-9")),
-        plot=Plot(plot_svg(lambda x: forward(x), lambda x: backward(x), name), f"{name} and its derivative"),
+        plot=sample_plot(lambda x: forward(x), lambda x: backward(x), name, f"{name} and its derivative"),
     )
 
 
@@ -102,7 +119,7 @@ def network_section() -> Section:
     equations = net.equations()
     soft = symdl.Network([2, 3, 2], activation="tanh", output_activation="softmax", loss="softmax_cross_entropy")
     steps = [Step("Forward pass", tuple(Math(eq.lhs, eq.rhs) for eq in equations.forward))]
-    steps += [Step(label, (Math(eq.lhs, eq.rhs),)) for label, eq in equations.backward]
+    steps += [Step(label_prose(label), (Math(eq.lhs, eq.rhs),)) for label, eq in equations.backward]
     steps += [Step("Softmax output", tuple(Math(eq.lhs, eq.rhs) for eq in soft.equations().all()))]
     return Section(key="bp-network", title="BP1–BP4 of a 2-3-2 network", kind="backprop", steps=tuple(steps),
                    checks=(Check("BP1–BP4 proven for symbolic widths", True),))
@@ -124,7 +141,7 @@ def hostile_section() -> Section:
         definition=(Math(sp.Add(*symbols), sp.Function(HOSTILE_NAMES[0])(symbols[1])),),
         steps=(Step(HOSTILE_TEXT[1], tuple(Math(node) for node in nodes), note=HOSTILE_TEXT[3]),),
         checks=(Check(HOSTILE_TEXT[2], False, HOSTILE_TEXT[5]),),
-        plot=Plot(plot_svg(np.sin, np.cos, "sin"), HOSTILE_TEXT[4]),
+        plot=sample_plot(np.sin, np.cos, "sin", HOSTILE_TEXT[4]),
     )
 
 
@@ -133,6 +150,21 @@ def sample_report(hostile: bool = True) -> Report:
     if hostile:
         sections.append(hostile_section())
     return Report("symdl report — σ, ReLU & backprop", tuple(sections), introduction="Derived with SymPy; 100% proven.")
+
+
+@functools.cache
+def library_sections() -> tuple[Section, ...]:
+    """Sections the library itself builds, checks and plots run: SELU (a kink, long generated code lines) and BP1–BP4."""
+    from symdl.report.sections import backprop_section
+    from symdl.report.sections import rule_section as library_rule_section
+
+    return (library_rule_section("selu"), backprop_section((2, 3, 1), "tanh", "mse"))
+
+
+def reader_report() -> Report:
+    """:func:`sample_report` with :func:`library_sections` before the hostile section: what the rendered-text tests read."""
+    sample = sample_report()
+    return Report(sample.title, (*library_sections(), *sample.sections), sample.introduction)
 
 
 @pytest.fixture(scope="module")
@@ -199,7 +231,11 @@ def test_tex_text_escapes_every_special_and_leaves_no_unicode():
 def test_tex_is_a_complete_amsmath_document_with_no_injected_command(report):
     tex = render_tex(report)
     assert tex.startswith(r"\documentclass") and tex.rstrip().endswith(r"\end{document}")
-    assert re.findall(r"\\usepackage(?:\[[^]]*\])?\{([^}]*)\}", tex) == ["amsmath"]
+    # Each package is in texlive-latex-base, what .ci/run installs.
+    assert re.findall(r"\\usepackage(?:\[[^]]*\])?\{([^}]*)\}", tex) == ["amsmath", "graphicx", "alltt"]
+    figures = tex_figures(report)
+    assert re.findall(r"\\includegraphics\[[^]]*\]\{([^}]*)\}", tex) == list(figures) != []
+    assert all(pdf.startswith(b"%PDF-") for pdf in figures.values())
     for bad in TEX_FORBIDDEN:
         assert bad not in tex, bad
     assert tex.isascii()
@@ -241,6 +277,10 @@ def test_markdown_has_display_math_escaped_text_and_figure_files(report):
     outside_math = re.sub(r"^\$\$\n.*?\n\$\$$", "", text, flags=re.MULTILINE | re.DOTALL)
     # Raw HTML only in the section anchors; every other <, $ and | of plain text is escaped.
     raw = re.sub(r'<a id="[a-z0-9_-]+"></a>', "", outside_math)
+    # Prose mathematics ($…$, from symdl's own labels) is inline math; nothing else of the text is.
+    inline = re.compile(r"(?<!\\)\$(?=\S)([^$\n]+?)(?<=[^\s\\])\$")
+    assert all(not any(bad in segment for bad in TEX_FORBIDDEN) for segment in inline.findall(raw))
+    raw = inline.sub("", raw)
     assert re.search(r"(?<!\\)[<$]", raw) is None
     assert "\\<script\\>" in raw and "\\$\\$" in raw
     assert not any(line.startswith("# heading") for line in text.splitlines())
@@ -286,23 +326,44 @@ def test_every_library_rule_and_named_function_prints_without_unsafe_names():
         assert UNSAFE_NAME not in tex and UNSAFE_NAME not in mathml, expr
 
 
-def test_generated_code_is_shown_verbatim_and_cannot_close_its_block():
+def test_generated_code_is_shown_as_written_and_cannot_close_its_block():
     from symdl.report.html import render_html
     from symdl.report.markdown import render_markdown
     from symdl.report.model import Report, Section, Step
     from symdl.report.tex import render_tex
 
-    code = "def f(z):\n    return z  # \\end{verbatim} ``` </code></pre><script>σ\n"
+    code = "def f(z):\n    return z  # \\end{alltt} ``` </code></pre><script>σ {x}\n"
     report = Report("code", (Section("k", "K", "formula", steps=(Step("Generated", code=code),)),))
     tex = render_tex(report)
-    block = tex.split("\\begin{verbatim}\n", 1)[1]
-    assert block.index("\\end{verbatim}") > block.index("return z")  # only the real end closes it
-    assert block.split("\\end{verbatim}", 1)[0].isascii()
+    block = tex.split("\\begin{alltt}\n", 1)[1].split("\n\\end{alltt}\n", 1)[0]
+    # In alltt only \, { and } are special: each is written as its character code, so no command is left.
+    assert block.isascii() and block.count("\\") == block.count("\\char") == 5
+    assert "\\char92{}end\\char123{}alltt\\char125{}" in block and "\\char123{}x\\char125{}" in block
     html_text = render_html(report)
     assert "<script" not in html_text and "&lt;/code&gt;&lt;/pre&gt;&lt;script&gt;" in html_text
     markdown = render_markdown(report)[0]
     fenced = markdown.split("```python\n", 1)[1]
     assert fenced.index("\n```\n") > fenced.index("return z")
+
+
+@settings(max_examples=200)
+@given(code=st.text(st.sampled_from("ab1e.+-*/=, ()[]_"), max_size=400).map(lambda t: t.replace("\n", "")),
+       indent=st.integers(0, 60), width=st.integers(20, 120))
+def test_wrapped_code_fits_the_width_and_loses_nothing_but_the_spaces_at_the_cuts(code, indent, width):
+    line = " " * indent + code
+    pieces = wrap_code(line, width)
+    assert all(len(text) <= width - (0 if at is None else at + MARK_WIDTH) for at, text in pieces)
+    assert all(at is None for at, _ in pieces[:1]) and all(at is not None and at >= CONTINUATION_INDENT for at, _ in pieces[1:])
+    assert "".join(text for _, text in pieces).replace(" ", "") == line.replace(" ", "")
+
+
+def test_a_cut_falls_at_a_break_between_tokens_and_keeps_an_exponent_whole():
+    line = "    return " + " + ".join(f"1.5e-{k}*numpy.exp(_c{k})" for k in range(12))
+    pieces = [text for _, text in wrap_code(line, 60)]
+    assert len(pieces) > 2 and all(not p.endswith("e") for p in pieces)
+    assert all(p.endswith((")", "+", "(")) or p is pieces[-1] for p in pieces)
+    lines = tex_code_lines(line, 60)
+    assert [line.count(r"\hookrightarrow") for line in lines] == [0] + [1] * (len(lines) - 1)
 
 
 def test_the_index_forms_generic_functions_print_as_sigma_prime_and_partial_c():

@@ -275,3 +275,20 @@ def test_rule_module_by_one_input_and_bad_input():
         network_module("not a network")
     with pytest.raises(ValueError, match="dtype"):
         network_module(symdl.Network([2, 2]), "float16")
+
+
+def test_init_params_takes_numpys_seeds_as_the_compiled_network_does(tmp_path):
+    """int, Generator (advanced by the draw) and SeedSequence: the same numbers as CompiledNetwork.init."""
+    net = symdl.Network([3, 4, 2])
+    path = tmp_path / "seeded.py"
+    path.write_text(network_module(net, "float64"), encoding="utf-8")
+    module = _load(path, "seeded")
+    compiled = net.compile("float64")
+    pairs = [(7, 7), (np.random.SeedSequence(3), np.random.SeedSequence(3)),
+             (np.random.default_rng(5), np.random.default_rng(5))]
+    for mine, theirs in pairs:
+        got, expected = module.init_params(mine), compiled.init(theirs)
+        assert all(np.array_equal(got[k], expected[k]) for k in expected)
+    rng = np.random.default_rng(9)
+    first, second = module.init_params(rng), module.init_params(rng)
+    assert not np.array_equal(first["W1"], second["W1"])  # a Generator is advanced, not reseeded

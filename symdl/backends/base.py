@@ -216,6 +216,10 @@ class Backend:
     #: A normal draw for ``init_params`` of a graph module: template with {index}, {shape} and {std} (None: not provided).
     init_normal: ClassVar[str | None] = None
 
+    def cast(self, code: str, dtype: str) -> str:
+        """``code``'s array converted to the dtype named ``dtype`` (a module global such as ``_dtype``)."""
+        return f"{code}.astype({dtype})"
+
     def stop_gradient(self, code: str) -> str:
         """``code``'s value with no derivative through it; ``code`` itself where nothing differentiates the printed code (numpy)."""
         return code

@@ -32,7 +32,7 @@ class NumpyBackend(Backend):
     imports = ("import numpy",)
     out_functions: ClassVar = {"multiply": "numpy.multiply", "divide": "numpy.divide", "square": "numpy.square"}
     init_spelling: ClassVar = (
-        ["rng = numpy.random.default_rng(int(seed))"],
+        ["rng = numpy.random.default_rng(seed)"],
         "_t({width!r}) * rng.random({shape!r}, dtype=_dtype) - _t({limit!r})",
         "numpy.full({shape!r}, {value!r}, dtype=_dtype)",
         "numpy.random.default_rng(seed); as CompiledNetwork.init(seed)",
@@ -40,8 +40,8 @@ class NumpyBackend(Backend):
     verify_dtype = None  # the compiled network is numpy itself: nothing to compare it with
     init_normal = "rng.standard_normal({shape!r}, dtype=_dtype) * _t({std!r})"
 
-    def dtype_line(self, dtype: np.dtype) -> str:
-        return f"_dtype = numpy.dtype({dtype.name!r})"
+    def dtype_line(self, dtype: np.dtype | str, target: str = "_dtype") -> str:
+        return f"{target} = numpy.dtype({getattr(dtype, 'name', dtype)!r})"
 
     def constant(self) -> str:
         return "numpy.asarray"

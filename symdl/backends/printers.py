@@ -19,8 +19,8 @@ numpy                   ``jnp``                            ``torch``
 Constants keep the input dtype: Python numbers are "weak" in both libraries
 (``0.5 * x`` stays float32), and a branch or factor that is a bare number is
 printed as ``_t(value)``, which the generated function binds to a 0-d array of
-the input dtype (``jnp.asarray(value, _dtype)`` / ``torch.tensor(value,
-dtype=_dtype, device=...)``).
+the input dtype (``jnp.asarray(value, _dtype)`` / ``torch.full((), value,
+dtype=_dtype, device=...)``: a fill on the input's device, no copy from the host).
 
 The index printers (:class:`JaxIndexPrinter`, :class:`TorchIndexPrinter`)
 print the index-notation vector rules whose indices all live on the last axis

@@ -40,6 +40,12 @@ def _check_torch(params, X, Y, writable=False, targets=True):
     return (*(a.to(_dtype) for a in arrays), X.to(_dtype), None if Y is None else Y.to(_dtype))
 
 
+def _unpack_torch(params, X, Y, writable=False, targets=True):
+    """_check's result without the checks (the ``_unchecked`` entry points): W, b, X and Y cast to _dtype, nothing read back."""
+    arrays = (*(params[name].to(_dtype) for name, _ in _SPECS), X.to(_dtype))
+    return (*arrays, None if Y is None else Y.to(_dtype))
+
+
 def _master_grads_torch(*grads, step=False):
     """The gradients in _param_dtype divided by the static loss scale _LOSS_SCALE (1: nothing to undo).
 

@@ -98,7 +98,7 @@ def _check_state(state):
         value = state[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
             raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
-    seen = {}
+    seen: dict = {}
     for key, shape in slots:
         arr = state[key]
         if not isinstance(arr, torch.Tensor) or arr.dtype != _dtype or tuple(arr.shape) != shape:

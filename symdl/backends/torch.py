@@ -26,7 +26,13 @@ from .printers import TorchIndexPrinter, TorchPrinter
 from .runtime_graph import _check as _check_graph
 from .runtime_graph import _check_arrays, _check_forward, _unpack_forward
 from .runtime_graph import _unpack as _unpack_graph
-from .runtime_mixed import _check_torch, _lift_torch, _master_grads_torch, _masters
+from .runtime_mixed import (
+    _check_torch,
+    _lift_torch,
+    _master_grads_torch,
+    _masters,
+    _unpack_torch,
+)
 from .runtime_torch import (
     _batch,
     _broadcast_shape,
@@ -123,8 +129,9 @@ class TorchBackend(Backend):
 
     def mixed_runtime(self) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
-        mixed = {"_check_torch": "_check", "_lift_torch": "_lift", "_master_grads_torch": "_master_grads"}
-        return [emit_functions(_batch, _check, names=masters), emit_functions(_lift_torch, _check_torch, _masters, _master_grads_torch, names=mixed)]
+        mixed = {"_check_torch": "_check", "_unpack_torch": "_unpack", "_lift_torch": "_lift", "_master_grads_torch": "_master_grads"}
+        return [emit_functions(_batch, _check, names=masters),
+                emit_functions(_lift_torch, _check_torch, _unpack_torch, _masters, _master_grads_torch, names=mixed)]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
         return "seed, m, device=None", [
@@ -139,6 +146,9 @@ class TorchBackend(Backend):
 
     def entry_point(self, name: str) -> str:
         return f"@torch.no_grad()\ndef {name}("
+
+    def cast(self, code: str, dtype: str) -> str:
+        return f"{code}.to({dtype})"
 
     def stop_gradient(self, code: str) -> str:
         # a copy: the printed code may later write into the buffer a detached view would share

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import mpmath
 import sympy as sp
@@ -85,7 +86,7 @@ def _library_rule(name: str, kind: str, arity: int, params: Mapping[str, object]
     from ..rulebook.registry import rule, rule_params
 
     names = {prm.name for prm in rule_params(name)}
-    r = rule(name, **{key: value for key, value in params.items() if key in names})
+    r = rule(name, **dict[str, Any]({key: value for key, value in params.items() if key in names}))
     if len(r.inputs) != arity or not isinstance(r.expr, sp.Expr) or r.expr.has(sp.Indexed):
         accepted = ", ".join(_smooth_rule_names(kind, arity))
         raise ValueError(f"{kind} {name!r} is not element-wise with {arity} input(s); accepted: {accepted}")

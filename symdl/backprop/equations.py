@@ -164,6 +164,17 @@ class LossForms:
     gradient: sp.Lambda | None
     vector_rule: str | None = None
 
+    def value_lambda(self) -> sp.Lambda:
+        """ℓ(a, y) of an element-wise loss; a ValueError for a vector loss, whose rule computes it."""
+        if self.value is None:
+            raise ValueError(f"{self.name}: a vector loss has no element-wise ℓ (its rule {self.vector_rule} computes it)")
+        return self.value
+
+    def gradient_lambda(self) -> sp.Lambda:
+        """∂ℓ/∂a of an element-wise loss; a ValueError for a vector loss, whose rule computes it."""
+        if self.gradient is None:
+            raise ValueError(f"{self.name}: a vector loss has no element-wise ∂ℓ/∂a (its rule {self.vector_rule} computes it)")
+        return self.gradient
 
 def bp_equations(
     hidden: Sequence[ActivationForms],

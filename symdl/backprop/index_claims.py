@@ -93,7 +93,7 @@ def unroll_deltas(expr: sp.Expr, claims: _Claims, depth: int) -> sp.Expr:
         subs = {}
         for e in found:
             layer = _layer_of(e.base, delta, depth)
-            if layer not in claims.deltas:
+            if layer is None or layer not in claims.deltas:
                 raise ValueError(f"no equation defines delta^{layer}")
             indices, rhs = claims.deltas[layer]
             subs[e] = instantiate(indices, rhs, e.indices)

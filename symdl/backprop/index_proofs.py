@@ -61,8 +61,6 @@ __all__ = [
 
 SYMBOLIC_DEPTHS: tuple[int, ...] = (1, 2, 3)
 
-SYMBOLIC_DEPTHS: tuple[int, ...] = (1, 2, 3)
-
 
 # --- proofs for symbolic widths ----------------------------------------------
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..report.display import failure_details, report_row
 from .bounded import bounded, describe
@@ -23,6 +24,10 @@ from .common import (
 )
 
 __all__ = ["cmd_check"]
+
+if TYPE_CHECKING:
+    from ..rulebook.registry import Equivalent
+    from ..rulebook.rule import Rule
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -127,7 +132,7 @@ def _check(args: argparse.Namespace, stage: Callable[[int], None]) -> int:
     return EXIT_OK if passed else EXIT_FAILED
 
 
-def _check_derivative(r: object, args: argparse.Namespace) -> int:
+def _check_derivative(r: Rule, args: argparse.Namespace) -> int:
     """``symdl check F --derivative EXPR``: EXPR − ∂F/∂wrt ≡ 0 proven, or refuted at an exact point."""
     from ..numbers import format_number
     from ..rulebook.claims import check_derivative, parse_derivative
@@ -171,14 +176,14 @@ def _check_derivative(r: object, args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
-def describe_equivalent(r: object, match: object) -> str:
+def describe_equivalent(r: Rule, match: Equivalent) -> str:
     """One line: the registered rule that computes ``r``'s function, how its inputs map, and how to get its code."""
     stable = match.name
     flags = "".join(f" --param {k}={v:g}" for k, v in match.params)
     inputs = [s.name for s in r.inputs]
     arguments = [s.name for s in match.arguments]
     call = f"{stable}({', '.join(arguments)})"
-    if match.through == "logit":
+    if match.through == "logit" and match.changed is not None:  # "logit" always names the changed input
         p = match.changed.name
         u = next(n for n in ("u", "t", "logit", "logit_") if n not in inputs)
         call = f"{stable}({', '.join(u if n == p else n for n in arguments)})"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import Any, cast
 
 from .bounded import bounded, describe
 from .common import (
@@ -62,8 +62,9 @@ def _optimizer(args: argparse.Namespace) -> Any:
 
 
 def _graph(args: argparse.Namespace) -> str:
-    """``--graph DIR``: the saved graph model's module for --backend (its own dtype), with --optimizer if given."""
+    """``--graph DIR``: the saved graph model's module for --backend (its own dtype), with --optimizer or else its saved optimizer."""
     from ..export.graph_modules import graph_module_source
+    from ..graph.compiled import CompiledGraph
     from ..graph.files import load_graph
     from ..saving.schema import SavedModelError
 
@@ -77,9 +78,11 @@ def _graph(args: argparse.Namespace) -> str:
         raise UsageError(f"{given[0]} does not apply to --graph (a saved graph holds its layers, losses and dtype)")
     optimizer = _optimizer(args)
     try:
-        compiled, _ = load_graph(args.graph)
+        compiled = cast(CompiledGraph, load_graph(args.graph).network)  # load_graph reads graphs only
     except SavedModelError as error:
         raise UsageError(f"--graph: {error}".splitlines()[0]) from None
+    if optimizer is None:
+        optimizer = compiled.optimizer  # the optimizer the graph was saved with, if any
     try:
         return graph_module_source(compiled.model, args.backend, compiled.dtype, optimizer)
     except ValueError as error:

@@ -179,6 +179,11 @@ def report_json(report: Any) -> dict[str, Any]:
 # --- parameters and targets ---------------------------------------------------
 
 
+def numeric_params(items: Sequence[str]) -> dict[str, float]:
+    """``--param`` items ``k=v`` as {k: float v}: :func:`parse_params` without symbolic parameters (no None values)."""
+    return {k: v for k, v in parse_params(items, allow_symbolic=False).items() if v is not None}
+
+
 def parse_params(items: Sequence[str], allow_symbolic: bool) -> dict[str, float | None]:
     """``--param`` items ``k=v`` as {k: float v}; a bare ``k`` is {k: None} when ``allow_symbolic``."""
     params: dict[str, float | None] = {}
@@ -219,7 +224,7 @@ def build_rule(args: argparse.Namespace) -> Any:
         if args.symbol:
             raise UsageError(f"--symbol applies to formulas only; {args.target!r} is a registered rule")
         params = parse_params(args.param, allow_symbolic=False)
-        return rule(args.target, kink_convention=args.kink_convention, **params)
+        return rule(args.target, kink_convention=args.kink_convention, **dict[str, Any](params))
     params = parse_params(args.param, allow_symbolic=True)
     try:
         return formula_rule(
@@ -266,7 +271,7 @@ def network_from_args(args: argparse.Namespace, widths: list[int], **options: An
     """The :class:`symdl.Network` of the widths and the network flags (``--activation``, ``--loss-param``, …)."""
     from ..network.model import Network
 
-    penalty_params = parse_params(args.penalty_param, allow_symbolic=False)
+    penalty_params = numeric_params(args.penalty_param)
     if penalty_params and args.penalty is None:
         raise UsageError("--penalty-param given without --penalty")
     return Network(
@@ -274,11 +279,11 @@ def network_from_args(args: argparse.Namespace, widths: list[int], **options: An
         activation=args.activation,
         output_activation=args.output_activation,
         loss=args.loss,
-        loss_params=parse_params(args.loss_param, allow_symbolic=False),
+        loss_params=numeric_params(args.loss_param),
         penalty=args.penalty,
         penalty_params=penalty_params or None,
-        activation_params=parse_params(args.activation_param, allow_symbolic=False),
-        output_activation_params=parse_params(args.output_activation_param, allow_symbolic=False),
+        activation_params=numeric_params(args.activation_param),
+        output_activation_params=numeric_params(args.output_activation_param),
         batchnorm=args.batchnorm,
         dropout=args.dropout,
         **options,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 from .bounded import add_time_limit_argument
 from .common import (
@@ -103,7 +103,7 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     parser.register("action", "parsers", _SubCommands)
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error (anywhere on the line)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands = cast(_SubCommands, parser.add_subparsers(dest="command", metavar="COMMAND", required=True))  # registered above
     commands.lazy = lazy
 
     commands.add_parser("list", fill=_add_list_arguments, help="every rule with its kind, parameters and formula")
@@ -139,8 +139,9 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         help="write the derivations as documents: LaTeX, HTML, Markdown (and PDF)",
         description="Write a document deriving the chosen items step by step, with their conventions at kinks, "
         "their proofs and numeric checks, and plots (default: every rule, backprop, batchnorm, dropout and init, "
-        "then each --formula). Files: DIR/report.tex (amsmath only), report.html (one offline page: MathML, "
-        "inline SVG, no script), report.md (GitHub Markdown, figures in DIR/figures/) and, when asked, "
+        "then each --formula). Files: DIR/report.tex (TeX base packages only; plots as "
+        "DIR/figures/KEY.pdf), report.html (one offline page: MathML, inline SVG, no script), report.md (GitHub "
+        "Markdown, figures in DIR/figures/) and, when asked, "
         "report.pdf (latexmk -pdf -no-shell-escape). Asking for pdf without a TeX installation is an error "
         "(exit 2) before anything is written; a failed PDF build keeps the other files (exit 1).",
     )
@@ -266,7 +267,7 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
                      help="a hyperparameter of --optimizer, e.g. lr=0.01 (repeatable; true/false for options)")
     command.add_argument("--graph", metavar="DIR", help="a saved graph model (symdl.graph.save_graph), generated in its "
-                         "own dtype; with --backend and --optimizer (not with NAME|FORMULA or --layers)")
+                         "own dtype with its saved optimizer (--optimizer overrides it); with --backend (not with NAME|FORMULA or --layers)")
     add_time_limit_argument(command)
 
 
@@ -304,6 +305,10 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
     net.add_argument("--layers", metavar="N0,N1,...,NL", help="widths (default: 2,3,1)")
     net.add_argument("--activation", metavar="RULE", help="hidden activation (default: tanh)")
     net.add_argument("--loss", metavar="RULE", help="loss (default: mse)")
+    net.add_argument("--output-activation", metavar="RULE", help="the output layer's activation (default: --activation)")
+    net.add_argument("--penalty", metavar="RULE", help="a weight penalty such as l2 (default: none)")
+    net.add_argument("--batchnorm", action="store_true", default=None, help="batch norm on every hidden layer")
+    net.add_argument("--dropout", type=float, metavar="P", help="dropout with drop probability P on every hidden layer")
     command.add_argument("--no-plots", action="store_true", help="leave out the plots")
     command.add_argument("--no-verify", action="store_true", help="leave out the numeric checks (faster)")
     add_json_argument(command)

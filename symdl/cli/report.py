@@ -95,17 +95,26 @@ def _report_directory(path: str) -> None:
 
 #: The backprop section's network when --layers, --activation and --loss are not given.
 REPORT_NETWORK_DEFAULTS = {"layers": "2,3,1", "activation": "tanh", "loss": "mse"}
+#: Its further options, None when not given (the section's own defaults: no penalty, batch norm or dropout).
+REPORT_NETWORK_OPTIONS = ("output_activation", "penalty", "batchnorm", "dropout")
 
 
 def _network_flags(args: argparse.Namespace, names: list[str] | None) -> None:
     """Refuse the network flags when the backprop section is not asked for; else fill in their defaults."""
-    given = [flag for flag in REPORT_NETWORK_DEFAULTS if getattr(args, flag) is not None]
+    given = [flag.replace("_", "-") for flag in (*REPORT_NETWORK_DEFAULTS, *REPORT_NETWORK_OPTIONS)
+             if getattr(args, flag) is not None]
     if given and names is not None and "backprop" not in names:
         raise UsageError(f"--{given[0]} describes the network of the backprop section, which was not asked for; "
                          "add the item 'backprop' or leave the flag out")
     for flag, default in REPORT_NETWORK_DEFAULTS.items():
         if getattr(args, flag) is None:
             setattr(args, flag, default)
+
+
+def _network_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The backprop section's further network options, as :func:`symdl.report.sections.build_report` takes them."""
+    return {"output_activation": args.output_activation, "penalty": args.penalty,
+            "batchnorm": bool(args.batchnorm), "dropout": args.dropout}
 
 
 def _plots_available() -> bool:
@@ -165,6 +174,7 @@ def _build(args: argparse.Namespace, names: list[str] | None, layers: list[int],
     options = _formula_options(args)
     report = build_report(
         names, layers=tuple(layers), activation=args.activation, loss=args.loss, verify=not args.no_verify,
+        **_network_options(args),
         plots=plots, progress=lambda key, index, _: progress(key, index, total, "sections"),
     )
     sections = list(report.sections)
@@ -217,7 +227,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     if names is None or "backprop" in names:
         from ..network.model import Network
 
-        Network(layers, activation=args.activation, loss=args.loss)  # a bad network: one error line, now
+        network = {**_network_options(args), "output_activation": args.output_activation or args.activation}
+        Network(layers, activation=args.activation, loss=args.loss, **network)  # a bad network: one error line, now
     options = _formula_options(args)
     for name, text in _formulas(args):  # a bad formula too, before any work and before the directory is made
         bounded(args, describe("reading --formula", text), _read_formula, text, options)

@@ -131,7 +131,8 @@ def load_data(path: str, network: Any) -> tuple[np.ndarray, np.ndarray]:
         from ..network.checks import check_targets
 
         try:
-            check_targets(Y, "Y", *domain.as_tuple(), allow="")
+            loss, low, high, simplex = domain.as_tuple()
+            check_targets(Y, "Y", loss, low, high, simplex, allow="")
         except ValueError as error:
             raise UsageError(f"{path}: {error}") from None
     return X, Y

@@ -173,7 +173,7 @@ class InplaceEmitter:
             spare = scratch is not None and scratch != name and sp.Symbol(scratch, real=True) not in later
             if t.is_Symbol or coeff == -1 and rest.is_Symbol:
                 self.lines.append(f"{name} += {t.name}" if t.is_Symbol else f"{name} -= {rest.name}")
-            elif spare:  # the term in the dead buffer, then one in-place add: no temporary
+            elif spare and scratch is not None:  # the term in the dead buffer, then one in-place add: no temporary
                 self.lines.append(f"{name} += {self.into(t, scratch, False)}")
             elif coeff == -1:
                 self.lines.append(f"{name} -= {self.doprint(rest)}")

@@ -214,7 +214,7 @@ def as_float_array(x: object, name: str) -> np.ndarray | float:
     A Python int or float stays a Python float, which numpy treats as "weak"
     (NEP 50): a float32 array with the scalar 0.5 stays float32.
     """
-    if type(x) in (int, float):
+    if type(x) is int or type(x) is float:
         try:
             return float(x)
         except OverflowError:

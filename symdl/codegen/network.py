@@ -274,9 +274,10 @@ def _loss_value(
     if loss.vector_rule is not None:
         lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({out_name}, Y), dtype={acc}) * _inv_m")
     else:
-        a, y = loss.value.variables
+        value_lambda = loss.value_lambda()
+        a, y = value_lambda.variables
         arrays = {a: sp.Symbol(scope.name(top_a), real=True), y: sp.Symbol("Y", real=True)}
-        exprs = [printable(loss.value.expr.xreplace(arrays), loss.name)]
+        exprs = [printable(value_lambda.expr.xreplace(arrays), loss.name)]
         if shared:
             ga, gy = rhs.function.variables
             exprs.append(printable(rhs.scalar().xreplace({ga: arrays[a], gy: arrays[y]}), loss.name))

@@ -140,7 +140,7 @@ class StatementPrinter:
         arg = rhs.arrays[0]
         name = self.scope.name(arg) if isinstance(arg, sp.MatrixSymbol) else None
         reusable = len(rhs.arrays) == 1 and name is not None and arg not in live and name not in self.scope.inputs
-        if reusable and rhs.scalar() == rhs.function.variables[0]:  # the identity: the output is the input
+        if reusable and name is not None and rhs.scalar() == rhs.function.variables[0]:  # the identity: the output is the input
             self.scope.aliases[lhs] = name
             self.lines.append(f"{target} = {name}")
             return True

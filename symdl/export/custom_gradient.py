@@ -37,7 +37,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import sympy as sp
 
@@ -47,9 +47,9 @@ from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.kernel import printable, use_expm1_log1p
 from ..codegen.naming import class_name
 from ..optional import require
-from ..rulebook.derivation import Derives, RuleLike
+from ..rulebook.derivation import Derives
 from ..rulebook.registry import rule, rules
-from ..rulebook.rule import formula_rule
+from ..rulebook.rule import Rule, formula_rule
 from ..rulebook.vector_rule import VectorRule
 from ..symbolic.rewrite import stabilise
 
@@ -67,12 +67,12 @@ def _resolve(
     wrt: str | None,
     symbols: Sequence[str],
     params: Mapping[str, float | None] | None,
-) -> RuleLike:
+) -> Rule | VectorRule:
     """A rule object as is; a registered rule's name through :func:`symdl.rule`; other text as a formula."""
     if isinstance(rule_or_formula, Derives):
         if wrt is not None or symbols or params:
             raise ValueError("wrt, symbols and params apply to a rule name or formula text, not to a rule object")
-        return rule_or_formula
+        return cast("Rule | VectorRule", rule_or_formula)  # Derives is the mixin of exactly these two
     if not isinstance(rule_or_formula, str):
         raise TypeError(
             f"expected a rule (symdl.rule(...)), a rule name or formula text, got {type(rule_or_formula).__name__}"
@@ -80,7 +80,7 @@ def _resolve(
     if rule_or_formula in rules():
         if wrt is not None or symbols:
             raise ValueError(f"wrt and symbols apply to formula text; rule {rule_or_formula!r} has fixed inputs")
-        return rule(rule_or_formula, **dict(params or {}))
+        return rule(rule_or_formula, **dict[str, Any](params or {}))
     # formula_rule already carries the rewrite pass's stable form, which numeric_*_expr print.
     return formula_rule(rule_or_formula, wrt=wrt or "z", params=params, symbols=symbols)
 
@@ -119,7 +119,7 @@ def _names(symbols: Sequence[str], taken: set[str]) -> list[str]:
     return out
 
 
-def _plan(r: RuleLike, *, kernels_only: bool = False) -> _Plan:
+def _plan(r: Rule | VectorRule, *, kernels_only: bool = False) -> _Plan:
     """The printable pieces of ``r``; ``kernels_only``: for a network module, which calls the forward and VJP
     kernels only (any last-axis vector rule), not the exported function with its forward mode."""
     if not r.element_wise:
@@ -325,7 +325,7 @@ def _load(source: str, name: str, backend: str) -> ModuleType:
     module = ModuleType(qualified)
     module.__spec__ = importlib.machinery.ModuleSpec(qualified, None, origin=filename)
     module.__file__ = filename
-    module.__source__ = source
+    setattr(module, "__source__", source)  # read back above: the same text reuses the module
     # inspect.getsource and tracebacks (and torch.compile's error messages) read the text from linecache.
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     # Generated code only: printed from SymPy trees with identifier-checked names, never user text.

@@ -61,6 +61,7 @@ from ..network.checks import (
 )
 from ..version import __version__
 from .network_modules import _kernels
+from .standalone import seed_check_lines
 
 if TYPE_CHECKING:
     from ..graph.model import Model
@@ -129,11 +130,7 @@ def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
     if backend.init_spelling is None or backend.init_normal is None:
         raise NotImplementedError(f"backend {backend.name!r} does not provide init_spelling and init_normal")
     setup, uniform, constant, generator = backend.init_spelling
-    limit = backend.seed_limit
-    bound = "seed < 0" if limit is None else f"not 0 <= seed < {limit}"
-    accepted = "a non-negative integer" if limit is None else f"an integer from 0 to {limit} - 1"
-    lines = [f"if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or {bound}:",
-             f"    raise ValueError(f'seed: expected {accepted}, got {{seed!r}}')", *setup, "params = {}"]
+    lines = [*seed_check_lines(backend), *setup, "params = {}"]
     found = {}
     for layer in model.layers:
         for p in layer.parameters():

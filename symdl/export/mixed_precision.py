@@ -5,8 +5,9 @@ float32 *master* copies (``init_params`` returns float32, ``train_step``
 updates them), cast with X and Y once to the compute dtype at the start of an
 entry point; the matrix products and element-wise activations, forward and
 backward, run in the compute dtype; the loss, the penalty and the
-bias-gradient sums over the batch accumulate in float32; gradients come back
-in float32. float16's narrow range takes a static loss scale: the seed ∇ₐC is
+bias-gradient sums over the batch (and batch norm's batch statistics)
+accumulate in float32; gradients come back in float32; an optimizer's state
+and batch norm's running statistics are float32 like the masters. float16's narrow range takes a static loss scale: the seed ∇ₐC is
 multiplied by it and the float32 gradients divided by it (a power of two, so
 both are exact). The module says so in its constants ``_dtype`` (compute),
 ``_param_dtype`` and ``_acc_dtype`` (float32) and ``_LOSS_SCALE``.
@@ -57,7 +58,8 @@ class MixedPrecision:
         return (f"Mixed precision: params are float32 masters (init_params, train_step); X and Y float32 or {self.compute}. "
                 f"Products and activations run in {self.compute}, the loss and the bias-gradient sums accumulate in float32, "
                 f"gradients come back in float32" + (f", scaled by _LOSS_SCALE = {self.loss_scale!r} and unscaled; a step "
-                "whose gradients overflow leaves params unchanged." if self.loss_scale != 1 else "."))
+                "whose gradients overflow leaves params unchanged." if self.loss_scale != 1 else ".")
+                + " Optimizer state and batch-norm running statistics are float32 like the params.")
 
 
 def _dtype_name(dtype: object) -> str | None:
@@ -73,8 +75,10 @@ def _dtype_name(dtype: object) -> str | None:
 def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale: float | None = None) -> MixedPrecision | None:
     """The mixed precision ``dtype`` asks for ("bfloat16", "float16"), None for one dtype throughout; else a ValueError.
 
-    Batch norm, dropout and an optimizer stay full precision for now (refused); so does a penalty with a loss
-    scale other than 1 (its printed gradient term would not be scaled).
+    Dropout masks are drawn in the compute dtype; an optimizer's state is float32 like the masters; batch norm's
+    batch statistics accumulate in float32 and its running statistics are float32 buffers. A penalty and an
+    optimizer with a loss scale other than 1 are refused (the penalty's printed gradient term would not be scaled;
+    an overflowing step could not be skipped).
     """
     name = _dtype_name(dtype)
     if name not in LOW_PRECISION:
@@ -84,18 +88,19 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
     if backend.name not in MIXED_BACKENDS:
         raise ValueError(f"dtype {name!r} (mixed precision) is supported by the {' and '.join(MIXED_BACKENDS)} network modules, "
                          f"not by backend {backend.name!r}")
-    if any(network.parts) or network.optimizer is not None:  # type: ignore[attr-defined]
-        what = "an optimizer" if network.optimizer is not None else "batch norm and dropout"  # type: ignore[attr-defined]
-        raise ValueError(f"dtype {name!r} (mixed precision) does not support {what} yet; generate it in float32")
     scale = DEFAULT_LOSS_SCALE[name] if loss_scale is None else _check_scale(loss_scale)
     if scale != 1 and network.penalty is not None:  # type: ignore[attr-defined]
         raise ValueError(f"dtype {name!r} with a penalty needs loss_scale=1 (the penalty's gradient term is not scaled)")
+    if scale != 1 and network.optimizer is not None:  # type: ignore[attr-defined]
+        # zeroed gradients would still move an optimizer's state and, through momentum, the params
+        raise ValueError(f"dtype {name!r} with an optimizer needs loss_scale=1 (a step whose gradients overflow "
+                         "cannot be skipped yet)")
     return MixedPrecision(name, scale)
 
 
 def _check_scale(value: object) -> float:
     """A loss scale: a power of two (scaling and unscaling are exact) from 1 to 2**15, float16's largest one."""
-    if isinstance(value, numbers.Real) and not isinstance(value, bool) and 1 <= value <= 2**15:
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and 1 <= float(value) <= 2**15:
         mantissa, _ = math.frexp(float(value))
         if mantissa == 0.5:
             return float(value)

@@ -138,11 +138,13 @@ def network_module_source(
         ]) + "\n",
         helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
         *(backend.mixed_runtime() if mixed else backend.network_runtime(network.seeded)),
-        *([] if optimizer is None else backend.optimizer_runtime()),
+        # a mixed module's optimizer state is float32, as its masters: the checks of params and state say _param_dtype
+        *([] if optimizer is None else [re.sub(r"(?<![\w.])_dtype\b", "_param_dtype", block) if mixed else block
+                                        for block in backend.optimizer_runtime()]),
         # a mixed module's init_params draws the float32 masters (the backends' init templates say _dtype)
         re.sub(r"\b_dtype\b", "_param_dtype", init_block(compiled, backend)) if mixed else init_block(compiled, backend),
         *_kernels(dict(printed.kernels), backend),
-        *network.layer_blocks(backend, inline=True),
+        *network.layer_blocks(backend, inline=True, accumulate="_acc_dtype" if mixed else None),
         entry_source,
     ]  # fmt: skip
     wrappers = backend.entry_wrappers(network.seeded) if optimizer is None else backend.entry_wrappers(network.seeded, train_arguments)

@@ -22,9 +22,11 @@ rule or network gives byte-identical text (no dates, no ids, sorted names).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
+from ..arguments import SEED_EXPECTED
 from ..backends import Backend, get_backend
 from ..codegen.index_kernels import as_array, place
 from ..codegen.kernel import as_float_array, finish
@@ -38,6 +40,10 @@ from ..codegen.module_text import (
 from ..rulebook.derivation import Derives, RuleLike
 from ..symbolic.rewrite import describe_stable_form
 from ..version import __version__
+
+if TYPE_CHECKING:
+    from ..rulebook.rule import Rule
+    from ..rulebook.vector_rule import VectorRule
 
 __all__ = ["network_module", "rule_module"]
 
@@ -65,6 +71,7 @@ def rule_module(rule: RuleLike, *, wrt: str | None = None) -> str:
     """
     if not isinstance(rule, Derives):
         raise TypeError(f"rule_module: expected a rule from symdl.rule(...) or symdl.formula_rule(...), got {type(rule).__name__}")
+    rule = cast("Rule | VectorRule", rule)  # Derives is the mixin of exactly these two
     if not rule.element_wise:
         return _vector_rule_module(rule, wrt)
     symbolic = rule.symbolic_params
@@ -107,7 +114,7 @@ def rule_module(rule: RuleLike, *, wrt: str | None = None) -> str:
     )
 
 
-def _vector_rule_module(rule: RuleLike, wrt: str | None) -> str:
+def _vector_rule_module(rule: VectorRule, wrt: str | None) -> str:
     inputs = [rule.variable(wrt)] if wrt is not None else list(rule.inputs)
     kernels = [rule.derivation().kernels[0], *(rule.derivation(base).kernels[1] for base in inputs)]
     helpers = [
@@ -143,6 +150,22 @@ def _vector_rule_module(rule: RuleLike, wrt: str | None) -> str:
 # --- networks ----------------------------------------------------------------------------------------------------------
 
 
+def seed_check_lines(array: Backend) -> list[str]:
+    """The lines of a generated ``init_params`` that refuse a seed the backend's generator does not take."""
+    limit = array.seed_limit
+    if limit is None:  # numpy's own seeds, as CompiledNetwork.init takes them (symdl.arguments.generator)
+        return [
+            "if not isinstance(seed, (numpy.random.Generator, numpy.random.SeedSequence)) and (",
+            "        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):",
+            f"    raise ValueError(f'seed: expected {SEED_EXPECTED}, got {{seed!r}}')",
+        ]
+    # jax.random.PRNGKey and torch's manual_seed take a bounded integer.
+    return [
+        f"if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < {limit}:",
+        f"    raise ValueError(f'seed: expected an integer from 0 to {limit} - 1, got {{seed!r}}')",
+    ]
+
+
 def init_block(compiled, backend: str | Backend = "numpy") -> str:
     """``init_params(seed)``: Glorot-uniform weights (limits evaluated here from the SymPy expression) and constants."""
     from ..layers.init_schemes import get_scheme, parameter_kernel
@@ -153,18 +176,7 @@ def init_block(compiled, backend: str | Backend = "numpy") -> str:
     setup, draw, constant, generator = array.init_spelling
     scheme = get_scheme("glorot_uniform")
     reference = compiled.init(0)
-    # numpy takes any non-negative integer; jax.random.PRNGKey and torch's manual_seed take a bounded one.
-    limit = array.seed_limit
-    if limit is None:
-        lines = [
-            "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:",
-            "    raise ValueError(f'seed: expected a non-negative integer, got {seed!r}')",
-        ]
-    else:
-        lines = [
-            f"if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < {limit}:",
-            f"    raise ValueError(f'seed: expected an integer from 0 to {limit} - 1, got {{seed!r}}')",
-        ]
+    lines = seed_check_lines(array)
     lines += [
         *setup,
         "params = {}",
@@ -172,9 +184,9 @@ def init_block(compiled, backend: str | Backend = "numpy") -> str:
     for index, (name, shape) in enumerate(compiled.param_shapes.items()):
         if compiled.param_kinds.get(name) == "weight":
             n_out, n_in = shape
-            limit = float(parameter_kernel(scheme)(n_in, n_out))
-            lines.append(f"# U(-a, a) with a = {scheme.parameter} = {limit!r} at n_in = {n_in}, n_out = {n_out}")
-            lines.append(f"params[{name!r}] = " + draw.format(index=index, shape=shape, width=2 * limit, limit=limit))
+            bound = float(parameter_kernel(scheme)(n_in, n_out))
+            lines.append(f"# U(-a, a) with a = {scheme.parameter} = {bound!r} at n_in = {n_in}, n_out = {n_out}")
+            lines.append(f"params[{name!r}] = " + draw.format(index=index, shape=shape, width=2 * bound, limit=bound))
             continue
         values = np.unique(reference[name])
         if values.size != 1:

@@ -8,7 +8,8 @@ in inference mode (what ``evaluate`` and the validation loss report);
 ``train_step(params, inputs, targets, lr | state, seed=0)`` → C before one
 step, params (and the optimizer's state) updated in place, then each
 constraint's projection. ``inputs`` / ``targets`` are one array or a sequence
-(in the order of ``model.inputs`` / the data-target loss terms); the masks of
+(in the order of ``model.inputs`` / the data-target loss terms) or a dict keyed by
+``input_names`` / ``target_names``; the masks of
 noise and dropout are drawn from ``seed``.
 """
 
@@ -17,8 +18,8 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -89,12 +90,13 @@ class CompiledGraph:
             namespace[kernel_name] = (r.numeric() if role == "value" else r.numeric_derivative()).function
         # Generated code only: printed from SymPy trees with fixed identifiers.
         exec(compile(self._source, "<symdl graph>", "exec"), namespace)  # noqa: S102
-        self._forward = namespace["forward"]
-        self._loss = namespace["loss"]
-        self._inference_loss = namespace["inference_loss"]
-        self._loss_and_grad = namespace["loss_and_grad"]
-        self._train_step = namespace["train_step"]
-        self._init_state = namespace.get("init_state")
+        generated = cast("dict[str, Callable[..., Any]]", namespace)  # the functions the exec above defined
+        self._forward = generated["forward"]
+        self._loss = generated["loss"]
+        self._inference_loss = generated["inference_loss"]
+        self._loss_and_grad = generated["loss_and_grad"]
+        self._train_step = generated["train_step"]
+        self._init_state = generated.get("init_state")
 
     def source(self) -> str:
         """The generated Python source of the entry points."""
@@ -148,11 +150,13 @@ class CompiledGraph:
         """C before one step: ``lr`` (plain gradient descent) or the optimizer's ``state`` (then its free hyperparameters)."""
         return self._train_step(params, *self._data(inputs, targets), *step, **self._seed(seed))
 
-    def fit(self, params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray, *, optimizer: str | Optimizer | None = None,
+    def fit(self, params: dict[str, np.ndarray], X: object, Y: object, *, optimizer: str | Optimizer | None = None,
             **options: Any) -> History:
         """Train ``params`` in place with :func:`symdl.training.fit` (epochs, batch_size, metrics, validation, seed, …).
 
-        One input array and one target array. The optimizer is the one this
+        ``X`` / ``Y``: one array each, or for several inputs / data targets a
+        tuple in the model's order or a dict keyed by :attr:`input_names` /
+        :attr:`target_names` (see :meth:`arrange_data`). The optimizer is the one this
         graph was compiled with; ``optimizer=`` (a name or a
         :class:`symdl.optim.Optimizer`) trains with another, compiling the
         model once more with it (kept for the next call).
@@ -165,7 +169,7 @@ class CompiledGraph:
             cache: dict[str, CompiledGraph] = self.__dict__.setdefault("_with_optimizer", {})
             key = json.dumps(opt.config(), sort_keys=True)
             if key not in cache:
-                cache[key] = CompiledGraph(self.model, self.dtype, opt)
+                cache[key] = CompiledGraph(self.model, self.dtype, opt, self.validate_targets)
             compiled = cache[key]
         elif self.optimizer is None:
             raise ValueError("fit: this graph was compiled without an optimizer; give fit(..., optimizer='adam') "
@@ -188,13 +192,67 @@ class CompiledGraph:
         return {"seed": seed} if self._masks_spec else {}
 
     def _data(self, inputs: object, targets: object) -> list[object]:
-        xs = [inputs] if isinstance(inputs, np.ndarray) or not isinstance(inputs, Sequence) else list(inputs)
-        ys = [targets] if isinstance(targets, np.ndarray) or not isinstance(targets, Sequence) else list(targets)
-        if len(xs) != len(self._inputs):
-            raise ValueError(f"inputs: this model takes {len(self._inputs)} input array(s), got {len(xs)}")
-        if len(ys) != len(self._targets):
-            raise ValueError(f"targets: this model takes {len(self._targets)} target array(s), got {len(ys)}")
+        xs = self._arrange(inputs, self._inputs, self._input_aliases, "inputs")
+        ys = self._arrange(targets, self._targets, self._target_aliases, "targets")
         return [*xs, *ys]
+
+    def arrange_data(self, inputs: object, targets: object, what: str = "X, Y") -> tuple[Any, Any]:
+        """(inputs, targets) in the model's order: one array each where the model takes one, else tuples.
+
+        Each side is one array, a sequence of arrays (in the order of
+        ``model.inputs`` / the data-target loss terms) or a dict keyed by
+        :attr:`input_names` / :attr:`target_names` (Keras' convention; an
+        ``Input``'s own name and a target's output-layer name are taken too).
+        The arrays are not checked here; ``what`` names the two sides in errors.
+        """
+        x_label, y_label = what.split(", ")
+        xs = self._arrange(inputs, self._inputs, self._input_aliases, x_label)
+        ys = self._arrange(targets, self._targets, self._target_aliases, y_label)
+        return (xs[0] if len(xs) == 1 else tuple(xs)), (ys[0] if len(ys) == 1 else tuple(ys))
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """The name of each input array in generated code and data dicts (``X``, or ``X1``, ``X2``, …)."""
+        return tuple(name for name, _ in self._inputs)
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        """The name of each data target in generated code and data dicts (``Y``, or ``Y1``, ``Y2``, …)."""
+        return tuple(name for name, _ in self._targets)
+
+    @property
+    def output_widths(self) -> tuple[int, ...]:
+        """The width of each output of ``forward``, in the order of ``model.outputs``."""
+        return tuple(node.width for node in self.model.outputs)
+
+    @property
+    def _input_aliases(self) -> tuple[str | None, ...]:
+        return tuple(node.name for node in self.model.inputs)
+
+    @property
+    def _target_aliases(self) -> tuple[str | None, ...]:
+        return tuple(getattr(term.node.layer, "name", None) for term in self.model.data_targets)
+
+    @staticmethod
+    def _arrange(data: object, specs: tuple[tuple[str, int], ...], aliases: tuple[str | None, ...], label: str) -> list[object]:
+        names = [name for name, _ in specs]
+        if isinstance(data, Mapping):
+            accepted = [{name, alias} - {None} for name, alias in zip(names, aliases)]
+            unknown = [k for k in data if not any(k in keys for keys in accepted)]
+            if unknown:
+                raise ValueError(f"{label}: unexpected key {str(unknown[0])[:60]!r}; this model takes {', '.join(names)}")
+            out = []
+            for name, keys in zip(names, accepted):
+                found = [k for k in data if k in keys]
+                if len(found) != 1:
+                    raise ValueError(f"{label}: {'no array for' if not found else 'two arrays for'} {name!r}; "
+                                     f"this model takes {', '.join(names)}")
+                out.append(data[found[0]])
+            return out
+        arrays = [data] if isinstance(data, np.ndarray) or not isinstance(data, Sequence) else list(data)
+        if len(arrays) != len(names):
+            raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}")
+        return arrays
 
     def _check_params(self, params: object) -> tuple[np.ndarray, ...]:
         return check_params(self._specs, self.dtype, params)
@@ -234,11 +292,10 @@ class CompiledGraph:
     def check_targets(self, targets: object, name: str = "Y") -> None:
         """A ValueError if a data target lies outside its loss's domain (BCE: 0 ≤ y ≤ 1; softmax CE: y ≥ 0, Σⱼ yⱼ = 1).
 
-        ``targets`` is one array, or a sequence in the order of the data-target loss terms (:attr:`Model.data_targets`).
+        ``targets`` is one array, a sequence in the order of the data-target loss terms (:attr:`Model.data_targets`)
+        or a dict keyed by :attr:`target_names`.
         """
-        ys = [targets] if isinstance(targets, np.ndarray) or not isinstance(targets, Sequence) else list(targets)
-        if len(ys) != len(self._targets):
-            raise ValueError(f"targets: this model takes {len(self._targets)} target array(s), got {len(ys)}")
+        ys = self._arrange(targets, self._targets, self._target_aliases, "targets")
         n = len(self._inputs)
         for index, label, domain in self._domains:
             if index >= n:
@@ -247,7 +304,7 @@ class CompiledGraph:
                 y = check_batch(ys[index - n], shown, width, self.dtype)
                 check_targets(y, shown, *domain.as_tuple())
 
-    def _batch(self, arrays: Sequence[object], specs: tuple[tuple[str, int], ...], first: object = None) -> list[np.ndarray]:
+    def _batch(self, arrays: Sequence[object], specs: tuple[tuple[str, int], ...], first: Any = None) -> list[np.ndarray]:
         out = [check_batch(a, name, width, self.dtype) for a, (name, width) in zip(arrays, specs)]
         rows = {a.shape[0] for a in out} | ({np.shape(first)[0]} if first is not None else set())
         if len(rows) > 1:
@@ -256,6 +313,8 @@ class CompiledGraph:
 
     def _check_state(self, state: object) -> None:
         opt = self.optimizer
+        if opt is None:  # the generated code checks a state only with an optimizer
+            raise ValueError("state: this model was compiled without an optimizer")
         counters = tuple(s.name for s in opt.global_slots if s.symbol.is_integer)
         scalars = tuple(s.name for s in opt.global_slots if not s.symbol.is_integer)
         slots = tuple((f"{s.name}_{p}", self.param_shapes[p]) for p in self.param_names for s in opt.parameter_slots)

@@ -121,7 +121,7 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
     stopped: list[sp.MatrixSymbol] = []
     index = {n.uid: s for s, n in enumerate(nodes[len(model.inputs):], 1)}
     for node in nodes[len(model.inputs):]:
-        s, layer = index[node.uid], node.layer
+        s, layer = index[node.uid], node.computed_by
         latex = layer.value_latex().replace("@", str(s))
         value[node.uid] = name(latex, (node.width, 1), f"{_stem(latex)}{s}")
         own_masks = {}
@@ -159,8 +159,9 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
             call = VectorRuleCall(lf.vector_rule, "vjp", h, y)
             eq = sp.Eq(grad, call if c == 1 else sp.MatMul(c, call), evaluate=False)
         else:
-            a_, y_ = lf.gradient.variables
-            function = sp.Lambda((a_, y_), c * lf.gradient.expr)
+            gradient = lf.gradient_lambda()
+            a_, y_ = gradient.variables
+            function = sp.Lambda((a_, y_), c * gradient.expr)
             eq = sp.Eq(grad, Elementwise(r"\ell'", function, h, y), evaluate=False)
         losses.append(LossEquation(term, lf, c, h, y, grad, eq))
     backward, param_grads = _backward(model, nodes, index, uses, losses, params, grads, forms, name, mutation)
@@ -194,11 +195,11 @@ def _needs_gradient(model: Model, nodes: tuple[Node, ...], losses: list[LossEqua
     for node in nodes:
         if node.is_input:
             continue
-        if node.layer.parameters() or (node.layer.passes_gradient and any(n.uid in above for n in node.inputs)):
+        if node.computed_by.parameters() or (node.computed_by.passes_gradient and any(n.uid in above for n in node.inputs)):
             above.add(node.uid)
     reaches = {t.term.node.uid for t in losses}
     for node in reversed(nodes):
-        if node.uid in reaches and not node.is_input and node.layer.passes_gradient:
+        if node.uid in reaches and not node.is_input and node.computed_by.passes_gradient:
             reaches.update(n.uid for n in node.inputs)
     return above & reaches
 
@@ -226,7 +227,7 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
     for node in reversed(nodes):
         if node.is_input:
             continue
-        layer, s, use = node.layer, index[node.uid], uses[node.uid]
+        layer, s, use = node.computed_by, index[node.uid], uses[node.uid]
         if node.uid in needed and incoming[node.uid]:
             terms = incoming[node.uid]
             skip = next((k for k, (c, e) in enumerate(terms) if c and isinstance(e, sp.MatrixSymbol)), None)

@@ -20,6 +20,7 @@ import sympy as sp
 from ..backprop.equations import ActivationForms, LossForms
 from ..network.rule_forms import activation_forms, loss_forms
 from ..rulebook.rule import Rule
+from ..rulebook.vector_rule import VectorRule
 
 __all__ = ["Forms", "GenericForms", "LibraryForms", "PenaltyForms"]
 
@@ -38,10 +39,10 @@ class Forms:
 
     output_form: bool = False
 
-    def activation(self, rule: Rule) -> ActivationForms:
+    def activation(self, rule: Rule | VectorRule) -> ActivationForms:
         raise NotImplementedError
 
-    def loss(self, rule: Rule) -> LossForms:
+    def loss(self, rule: Rule | VectorRule) -> LossForms:
         raise NotImplementedError
 
     def penalty(self, rule: Rule) -> PenaltyForms:
@@ -54,10 +55,10 @@ class LibraryForms(Forms):
     def __init__(self, output_form: bool = False) -> None:
         self.output_form = output_form
 
-    def activation(self, rule: Rule) -> ActivationForms:
+    def activation(self, rule: Rule | VectorRule) -> ActivationForms:
         return activation_forms(rule, rule.name)
 
-    def loss(self, rule: Rule) -> LossForms:
+    def loss(self, rule: Rule | VectorRule) -> LossForms:
         return loss_forms(rule)
 
     def penalty(self, rule: Rule) -> PenaltyForms:
@@ -87,13 +88,13 @@ class GenericForms(Forms):
             self.functions[key] = _generic(key, arity)
         return self.functions[key]
 
-    def activation(self, rule: Rule) -> ActivationForms:
+    def activation(self, rule: Rule | VectorRule) -> ActivationForms:
         if not rule.element_wise:  # a vector rule stays itself: the proof expands its index form
             return ActivationForms(name=rule.name, forward=None, derivative=None, vector_rule=rule.name)
         f, (fp,) = self._function(f"sigma_{rule.name}", 1)
         return ActivationForms(name=rf"\sigma_{{{rule.name}}}", forward=sp.Lambda(_U, f(_U)), derivative=sp.Lambda(_U, fp(_U)))
 
-    def loss(self, rule: Rule) -> LossForms:
+    def loss(self, rule: Rule | VectorRule) -> LossForms:
         if not rule.element_wise:
             return LossForms(name=rule.name, value=None, gradient=None, vector_rule=rule.name)
         f, (fa, _) = self._function(f"loss_{rule.name}", 2)

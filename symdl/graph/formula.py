@@ -229,11 +229,11 @@ class Formula(GraphLayer):
         sizes = {} if sizes is None else sizes
         if not isinstance(sizes, Mapping):
             raise TypeError(f"{what}: sizes must map a dimension name to its size, e.g. {{'out': 4}}")
-        for d, n in sizes.items():
+        for d, size in sizes.items():
             if d not in layer.dims:
                 raise ValueError(f"{what}: unknown dimension {d!r} in sizes; its dimensions: {', '.join(layer.dims)}")
-            if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-                raise ValueError(f"{what}: size of {d!r} must be a positive integer, got {n!r}")
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ValueError(f"{what}: size of {d!r} must be a positive integer, got {size!r}")
         init = {} if init is None else init
         if not isinstance(init, Mapping):
             raise TypeError(f"{what}: init must map a param name to a scheme name or a number")

@@ -181,10 +181,10 @@ def _inline_text(node: FormulaKernel, args: tuple[str, ...], module: str) -> str
         return None
     code = dict(zip(node.names, args))
     terms = sp.Add.make_args(node.expr)
-    printed = [_inline_term(t, node, code, module) for t in terms]
-    if any(p is None for p in printed) or (len(terms) == 1 and isinstance(terms[0], sp.Indexed) and not node.reduced):
+    printed = [p for p in (_inline_term(t, node, code, module) for t in terms) if p is not None]
+    if len(printed) < len(terms) or (len(terms) == 1 and isinstance(terms[0], sp.Indexed) and not node.reduced):
         return None  # a bare array would be no fresh array
-    return " + ".join(p if len(terms) == 1 or p.isidentifier() else f"({p})" for p in printed)  # type: ignore[union-attr]
+    return " + ".join(p if len(terms) == 1 or p.isidentifier() else f"({p})" for p in printed)
 
 
 def _inline_term(expr: sp.Expr, node: FormulaKernel, code: dict[str, str], module: str) -> str | None:

@@ -11,6 +11,7 @@ input its slice of gˢ; StopGradient passes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import cast
 
 import sympy as sp
 
@@ -19,6 +20,7 @@ from ..backprop.equations import Elementwise, VectorRuleCall
 from ..layers.init_schemes import get_scheme
 from ..network.rule_forms import resolve_rule
 from ..rulebook.rule import Rule
+from ..rulebook.vector_rule import VectorRule
 from ..saving.describe import describe_rule, rebuild_rule
 from .blocks import Concat, Slice
 from .nodes import Backward, GraphLayer, GraphParameter, Mask, Use
@@ -46,14 +48,14 @@ CONSTRAINTS: dict[str, Callable[[sp.Symbol], sp.Expr]] = {
 }
 
 
-def _activation_rule(spec: object, role: str) -> Rule:
+def _activation_rule(spec: object, role: str) -> Rule | VectorRule:
     r = resolve_rule(spec, role, ("activation",), None)
     if len(r.inputs) != 1:
         raise ValueError(f"{role}: {r.name!r} takes {len(r.inputs)} inputs; learned activation inputs (PReLU's α) are not graph layers yet")
     return r
 
 
-def _apply(use: Use, rule: Rule, z: sp.MatrixSymbol) -> sp.MatrixExpr:
+def _apply(use: Use, rule: Rule | VectorRule, z: sp.MatrixSymbol) -> sp.MatrixExpr:
     """σ(z): element-wise, or a vector rule's value (softmax)."""
     act = use.forms.activation(rule)
     if act.vector_rule is not None:
@@ -64,7 +66,7 @@ def _apply(use: Use, rule: Rule, z: sp.MatrixSymbol) -> sp.MatrixExpr:
 def _penalty_rule(spec: object) -> Rule | None:
     if spec is None:
         return None
-    return resolve_rule(spec, "regularizer", ("penalty",), None)
+    return cast(Rule, resolve_rule(spec, "regularizer", ("penalty",), None))  # penalties are element-wise rules
 
 
 class Dense(GraphLayer):
@@ -93,7 +95,7 @@ class Dense(GraphLayer):
         w = GraphParameter("W", (self.units, n_in), self.init)
         return (w, GraphParameter("b", (self.units,), 0.0)) if self.use_bias else (w,)
 
-    def penalties(self) -> Mapping[str, object]:
+    def penalties(self) -> Mapping[str, Rule]:
         return {} if self.regularizer is None else {"W": self.regularizer}
 
     def constraints(self) -> Mapping[str, Callable[[sp.Symbol], sp.Expr]]:
@@ -152,7 +154,7 @@ class Dense(GraphLayer):
         return cls(**config)  # type: ignore[arg-type]
 
 
-def _times_derivative(use: Use, rule: Rule, upstream: sp.MatrixExpr, z: sp.MatrixSymbol, out: sp.MatrixSymbol) -> sp.MatrixExpr:
+def _times_derivative(use: Use, rule: Rule | VectorRule, upstream: sp.MatrixExpr, z: sp.MatrixSymbol, out: sp.MatrixSymbol) -> sp.MatrixExpr:
     """upstream ⊙ σ'(z) (σ' through σ's output where the forms ask for it and the rule proves one), as BP1/BP2;
     J_σ(z)ᵀ upstream for a vector rule."""
     act = use.forms.activation(rule)

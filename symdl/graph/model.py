@@ -19,6 +19,7 @@ import sympy as sp
 
 from ..network.rule_forms import resolve_rule
 from ..rulebook.rule import Rule
+from ..rulebook.vector_rule import VectorRule
 from .nodes import GraphLayer, Node
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ class LossTerm:
     """cₜ Σⱼ ℓ(hⱼ, yⱼ) on ``node``; ``target`` an input node of the model, or None for a data target."""
 
     node: Node
-    rule: Rule
+    rule: Rule | VectorRule
     weight: float
     reduction: str
     target: Node | None
@@ -170,7 +171,7 @@ class Model:
             self._cache[key] = eqs
         return eqs
 
-    def compile(self, dtype: str = "float64", optimizer: str | Optimizer | None = None, *,
+    def compile(self, dtype: str | np.dtype | type = "float64", optimizer: str | Optimizer | None = None, *,
                 validate_targets: bool = True) -> CompiledGraph:
         """The model as generated numpy code: init, forward, inference_loss, loss, loss_and_grad, train_step.
 

@@ -22,11 +22,12 @@ import abc
 import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
 if TYPE_CHECKING:
+    from ..rulebook.rule import Rule
     from .forms import Forms
 
 __all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "graph_layer_types"]
@@ -115,8 +116,9 @@ class GraphLayer(abc.ABC):
         self._widths: tuple[int, ...] | None = None
 
     def __call__(self, *inputs: Node | Sequence[Node]) -> Node:
-        nodes = tuple(inputs[0]) if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) else inputs
-        if not nodes or not all(isinstance(n, Node) for n in nodes):
+        given = tuple(inputs[0]) if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) else inputs
+        nodes = tuple(n for n in given if isinstance(n, Node))
+        if not nodes or len(nodes) != len(given):
             raise TypeError(f"{type(self).__name__}: call it on nodes (symdl.graph.Input(...) or a layer's output), got {inputs!r}")
         if self.arity is not None and len(nodes) != self.arity:
             raise ValueError(f"{type(self).__name__} takes {self.arity} input(s), got {len(nodes)}")
@@ -158,7 +160,7 @@ class GraphLayer(abc.ABC):
         """Random arrays a use draws in training (none at inference)."""
         return ()
 
-    def penalties(self) -> Mapping[str, object]:
+    def penalties(self) -> Mapping[str, Rule]:
         """Parameter stem → the penalty rule Ω added to C (Σ Ω(θ)) once per parameter, not per use."""
         return {}
 
@@ -183,7 +185,7 @@ class GraphLayer(abc.ABC):
         return self.config()
 
     @classmethod
-    def from_config(cls, config: dict[str, object]) -> GraphLayer:
+    def from_config(cls, config: dict[str, Any]) -> GraphLayer:
         """The layer :meth:`to_config` describes."""
         return cls(**config)
 
@@ -206,6 +208,12 @@ class Node:
     def is_input(self) -> bool:
         return self.layer is None
 
+    @property
+    def computed_by(self) -> GraphLayer:
+        """The layer whose output this node is; a ValueError for an input, which no layer computes."""
+        if self.layer is None:
+            raise ValueError(f"{self!r} is an input of the model; no layer computes it")
+        return self.layer
     def __repr__(self) -> str:
         if self.layer is None:
             return f"Input({self.width}{', name=' + repr(self.name) if self.name else ''})"

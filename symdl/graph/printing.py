@@ -252,9 +252,10 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
             coeff = printer.doprint(t.coefficient)
             lines.append(f"loss += {m}.sum({value}({scope.name(h)}, {scope.name(target)}), dtype=_dtype) * ({coeff} * _inv_m)")
             continue
-        a, y = t.forms.value.variables
+        value_lambda = t.forms.value_lambda()
+        a, y = value_lambda.variables
         arrays = {a: sp.Symbol(scope.name(h), real=True), y: sp.Symbol(scope.name(target), real=True)}
-        body = printable(t.forms.value.expr.xreplace(arrays), t.forms.name)
+        body = printable(value_lambda.expr.xreplace(arrays), t.forms.name)
         intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")
         lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
         coeff, rest = (t.coefficient * final).as_coeff_Mul()

@@ -42,7 +42,7 @@ def evaluate(expr: sp.MatrixExpr, env: dict[sp.MatrixSymbol, sp.Matrix]) -> sp.M
         out: object = sp.Integer(1)
         for a in expr.args:
             out = out * (evaluate(a, env) if isinstance(a, sp.MatrixExpr) else a)
-        return out  # type: ignore[return-value]
+        return out
     if isinstance(expr, sp.MatAdd):
         parts = [evaluate(a, env) for a in expr.args]
         total = parts[0]
@@ -204,7 +204,8 @@ def prove_graph(model: Model, mutation: str | None = None, equations: GraphEquat
         if t.forms.vector_rule is not None:
             C += t.coefficient * _vector_rule(VectorRuleCall(t.forms.vector_rule, "value", t.value, t.target), [h, y])[0]
         else:
-            C += t.coefficient * sum(t.forms.value(h[j], y[j]) for j in range(h.rows))
+            ell = t.forms.value_lambda()
+            C += t.coefficient * sum(ell(h[j], y[j]) for j in range(h.rows))
     for key, pf in eqs.penalties:
         C += sum(pf.value(w) for w in env[eqs.params[key]])
     for t in eqs.losses:

@@ -30,6 +30,7 @@ import sympy as sp
 if TYPE_CHECKING:
     from ..backends.base import Backend
     from ..rulebook.step import Math, Step
+    from ..symbolic.proof import Proof
 
 __all__ = [
     "Buffer",
@@ -174,7 +175,7 @@ class LayerReport:
     summary: str
     definition: tuple[Math, ...]
     steps: tuple[Step, ...]
-    proofs: Mapping[str, object] = field(default_factory=dict)
+    proofs: Mapping[str, Proof | bool] = field(default_factory=dict)
 
 
 _LAYER_TYPES: list[type[Layer]] = []
@@ -262,15 +263,16 @@ class Layer(abc.ABC):
         """
         return {}
 
-    def module_blocks(self, widths: tuple[int, ...], backend: Backend, *, inline: bool) -> list[str]:
+    def module_blocks(self, widths: tuple[int, ...], backend: Backend, *, inline: bool, accumulate: str | None = None) -> list[str]:
         """The source blocks a generated network module needs for this layer: the functions its equations call by name.
 
         The generated counterpart of :meth:`numeric_kernels` (kernels, state
         updates, mask draws), spelt for ``backend`` through its hooks;
         ``widths`` holds nₗ of every block the layer is attached to.
         ``inline=True`` (the JAX/torch modules) asks for array expressions in
-        place of calls of printed numpy kernels. A layer whose equations call
-        nothing by name adds nothing.
+        place of calls of printed numpy kernels; ``accumulate`` (mixed
+        precision: ``"_acc_dtype"``) is the dtype its sums over the batch
+        accumulate in. A layer whose equations call nothing by name adds nothing.
         """
         return []
 

@@ -69,18 +69,26 @@ def _stage_calls(
     return lines, called
 
 
-def batchnorm_blocks(eps: float, momentum: float, backend: Backend, inline: Callable[[object, Mapping[str, str]], str] | None = None) -> list[str]:
+def batchnorm_blocks(eps: float, momentum: float, backend: Backend, inline: Callable[[object, Mapping[str, str]], str] | None = None,
+                     accumulate: str | None = None) -> list[str]:
     """``_bn_train_forward``, ``_bn_train_vjp``, ``_bn_inference``, ``_bn_update`` and the stage kernels they call.
 
     numpy calls the stages' printed kernels; the JAX and torch modules print
     each stage inline (``inline``), with m and ε as Python numbers (weak
     types: a float32 layer stays float32). numpy and torch update the running
     statistics in place; JAX (immutable arrays) returns them.
+
+    ``accumulate`` (mixed precision, with an ``inline`` made with it): the
+    batch sums accumulate in that dtype, so the statistics and the stages
+    after them are float32; y and dx go back to the compute dtype ``_dtype``.
     """
-    eps, momentum = repr(float(eps)), repr(float(momentum))
     array = backend
-    scalars, update_scalars = array.batchnorm_scalars(eps, momentum)
+    scalars, update_scalars = array.batchnorm_scalars(repr(float(eps)), repr(float(momentum)))
     functional = array.functional
+
+    def low(name: str) -> str:  # a float32 result of the float32 statistics, back in the compute dtype
+        return name if accumulate is None else array.cast(name, "_dtype")
+
     base = {"x": "x", "gamma": "gamma", "beta": "beta", "m": "m", "epsilon": "epsilon"}
     blocks, called = [], set()
     forward, used = _stage_calls(["train_forward"], base, ["y", "mu_B", "var_B"], inline=inline)
@@ -88,14 +96,14 @@ def batchnorm_blocks(eps: float, momentum: float, backend: Backend, inline: Call
     blocks.append(function_source(
         "_bn_train_forward", "x, gamma, beta",
         "Batch norm in training: (y, batch mean, biased batch variance), from the proven stages.",
-        [*scalars, *forward, "return y, mu_B, var_B"],
+        [*scalars, *forward, f"return {low('y')}, mu_B, var_B"],
     ))  # fmt: skip
     vjp, used = _stage_calls(["train_forward", "train_backward"], {**base, "dy": "dy"}, ["dx", "dgamma", "dbeta"], inline=inline)
     called |= used
     blocks.append(function_source(
         "_bn_train_vjp", "x, gamma, beta, dy",
         "The vector-Jacobian product of batch norm in training with cotangent dy: (dx, dgamma, dbeta).",
-        [*scalars, *vjp, "return dx, dgamma, dbeta"],
+        [*scalars, *vjp, f"return {low('dx')}, dgamma, dbeta"],
     ))  # fmt: skip
     inference, used = _stage_calls(["inference"], {**base, "mean": "mean", "var": "var"}, ["y"], inline=inline)
     called |= used
@@ -123,11 +131,11 @@ def batchnorm_blocks(eps: float, momentum: float, backend: Backend, inline: Call
     return [sources[name] for name in sorted(called)] + blocks
 
 
-def _stage_printer(backend: Backend):
+def _stage_printer(backend: Backend, accumulate: str | None = None):
     """A printer of one batch-norm stage as an expression on whole arrays: rows on axis 0, features last."""
     base = backend.printer_class
 
-    class StagePrinter(base):
+    class StagePrinter(base):  # type: ignore[valid-type,misc]  # the backend's printer class, known at run time
         def __init__(self, names: Mapping[str, str]) -> None:
             super().__init__()
             self.names = names
@@ -143,14 +151,15 @@ def _stage_printer(backend: Backend):
             (index, *_), = expr.limits
             if index in (j,):
                 raise ValueError(f"batch-norm stage sums over the features: {expr}")
-            return f"{self._module}.sum({self._print(expr.function)}, 0)"
+            dtype = "" if accumulate is None else f", dtype={accumulate}"
+            return f"{self._module}.sum({self._print(expr.function)}, 0{dtype})"
 
     return StagePrinter
 
 
-def inline_stage(backend: Backend):
-    """``inline(stage, names)`` for :func:`batchnorm_blocks`: the stage as one expression."""
-    printer_class = _stage_printer(backend)
+def inline_stage(backend: Backend, accumulate: str | None = None):
+    """``inline(stage, names)`` for :func:`batchnorm_blocks`: the stage as one expression (sums in ``accumulate``)."""
+    printer_class = _stage_printer(backend, accumulate)
 
     def inline(stage, names: Mapping[str, str]) -> str:
         slots = set(stage.slots.values())

@@ -125,11 +125,12 @@ class BatchNorm(Layer):
             "_bn_update": update,
         }
 
-    def module_blocks(self, widths: tuple[int, ...], backend: Backend, *, inline: bool) -> list[str]:
+    def module_blocks(self, widths: tuple[int, ...], backend: Backend, *, inline: bool, accumulate: str | None = None) -> list[str]:
         """``_bn_train_forward``, ``_bn_train_vjp``, ``_bn_inference``, ``_bn_update`` (:mod:`symdl.layers.batchnorm_export`)."""
         from .batchnorm_export import batchnorm_blocks, inline_stage
 
-        return batchnorm_blocks(self.eps, self.momentum, backend, inline_stage(backend) if inline else None)
+        return batchnorm_blocks(self.eps, self.momentum, backend, inline_stage(backend, accumulate) if inline else None,
+                                accumulate=accumulate)
 
     def proofs(self) -> Mapping[str, object]:
         from .batchnorm_symbolic import prove_all

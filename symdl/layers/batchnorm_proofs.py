@@ -125,7 +125,7 @@ def _expect_sum_monomial(term: sp.Expr) -> sp.Expr:
         body *= s.function.xreplace({s.variables[0]: v})
         limits.append((v, 0, m - 1))
     # body is a product of x[v, j] powers: replace it by its moment (δ where two indices may coincide).
-    powers = {}
+    powers: dict = {}
     for factor in sp.Mul.make_args(body):
         base, power = factor.as_base_exp()
         powers[base.indices[0]] = powers.get(base.indices[0], 0) + int(power)

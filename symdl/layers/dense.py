@@ -24,7 +24,7 @@ BIAS = Parameter("b", "bias", ("out",), init=0.0)
 
 def check_width(n: object, where: str) -> int:
     """``n`` as a layer width, an integer from 1 to :data:`MAX_WIDTH`, else a ValueError."""
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= n <= MAX_WIDTH:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or not 1 <= int(n) <= MAX_WIDTH:
         raise ValueError(f"{where}: widths are integers from 1 to {MAX_WIDTH}, got {n!r}")
     return int(n)
 

@@ -193,8 +193,8 @@ def prove_expectation(
         )
     proof = prove_zero(gap, var if var in gap.free_symbols else X)
     if proof:
-        shown = f"sympy.stats: E[{training}] = {expectation}; minus {inference} is 0 ({proof.method})"
-        return ExpectationCheck(True, shown, proof.cases, expectation=expectation)
+        verdict = f"sympy.stats: E[{training}] = {expectation}; minus {inference} is 0 ({proof.method})"
+        return ExpectationCheck(True, verdict, proof.cases, expectation=expectation)
     return ExpectationCheck(
         False, f"not shown: no counterexample found and no proof ({proof.method})", expectation=expectation
     )
@@ -309,7 +309,7 @@ def _kernel(rule: str, phase: str) -> Kernel:
 
 
 def _keep_probability(p: object) -> float:
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p) or not 0 < p <= 1:
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not math.isfinite(p) or not 0 < float(p) <= 1:
         raise ValueError(f"p: the keep probability must be a number in (0, 1] (p = 0 would divide by zero), got {p!r}")
     return float(p)
 
@@ -317,7 +317,7 @@ def _keep_probability(p: object) -> float:
 def _shape(shape: object) -> tuple[int, ...]:
     dims = (shape,) if isinstance(shape, numbers.Integral) and not isinstance(shape, bool) else shape
     if not isinstance(dims, (tuple, list)) or not all(
-        isinstance(d, numbers.Integral) and not isinstance(d, bool) and d >= 0 for d in dims
+        isinstance(d, numbers.Integral) and not isinstance(d, bool) and int(d) >= 0 for d in dims
     ):
         raise ValueError(f"shape: expected a non-negative integer or a tuple of them, got {shape!r}")
     return tuple(int(d) for d in dims)

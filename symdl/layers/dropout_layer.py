@@ -100,7 +100,7 @@ class Dropout(Layer):
 
         return {"_masks": masks}
 
-    def module_blocks(self, widths: tuple[int, ...], backend: Backend, *, inline: bool) -> list[str]:
+    def module_blocks(self, widths: tuple[int, ...], backend: Backend, *, inline: bool, accumulate: str | None = None) -> list[str]:
         """``_masks``: one Bernoulli(1 − p) mask per block for a batch of m rows, from the backend's generator; its helpers."""
         args, lines = backend.dropout_masks(self.keep, widths)
         doc = (

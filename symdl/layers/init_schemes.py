@@ -343,7 +343,7 @@ def _shape(shape: object) -> tuple[int, int]:
 
 def init_weight(
     scheme: str | InitScheme,
-    shape: tuple[int, int],
+    shape: tuple[int, ...],  # checked to be (n_out, n_in)
     rng_or_seed: SeedLike,
     dtype: str | np.dtype | type = "float64",
 ) -> np.ndarray:

@@ -12,6 +12,8 @@ when ŷ > θ (θ = 0.5 by default), and y must be 0 or 1.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sympy as sp
 
 from ..rulebook import rule
@@ -34,7 +36,8 @@ _PAIR = (("y_true", Y), ("y_pred", A))
 
 def _loss_term(name: str, **params: float) -> sp.Expr:
     """The loss rule ``name``'s L(a, y) with its parameters bound, in the metric's symbols ŷ = a and y."""
-    r = rule(name, **params)
+    r = rule(name, **dict[str, Any](params))
+    assert r.element_wise  # the metrics' losses are element-wise rules
     a, y = r.inputs
     return r.bind(r.expr).xreplace({a: A, y: Y})
 

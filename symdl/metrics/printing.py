@@ -106,7 +106,8 @@ def metric_source(metric: object, backend: str | Backend = "numpy", *, prefix: s
             f"    {dtype}"]
     out += _input_lines(spec, b, fn)
     constant_at = len(out)
-    terms, counts = [], []
+    terms: list = []
+    counts: list = []
     for acc in spec.accumulators:
         term = printable(acc.term, spec.kind)
         (terms if not term.is_number else counts).append((acc, term))

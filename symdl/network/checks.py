@@ -39,7 +39,7 @@ def check_arguments(
         params_error(specs, dtype, params)
     out = []
     for name, shape in specs:
-        arr = params.get(name)
+        arr = params.get(name)  # type: ignore[attr-defined]  # a Mapping here: params_error raised otherwise
         if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
             params_error(specs, dtype, params)
         if writable and not arr.flags.writeable:
@@ -62,13 +62,13 @@ def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype
     is_mapping = isinstance(params, Mapping)
     if not is_mapping:
         raise ValueError(f"params: expected a dict of arrays ({expected}), got {type(params).__name__}")
-    missing = [n for n, _ in specs if n not in params]
+    missing = [n for n, _ in specs if n not in params]  # type: ignore[operator]  # a Mapping: is_mapping checked above
     known = {n for n, _ in specs}
-    extra = sorted(str(k) for k in params if k not in known)
+    extra = sorted(str(k) for k in params if k not in known)  # type: ignore[attr-defined]  # a Mapping: is_mapping checked above
     if missing or extra:
         raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
     for name, shape in specs:
-        arr = params[name]
+        arr = params[name]  # type: ignore[index]  # a Mapping: is_mapping checked above
         is_array = type(arr) is np.ndarray
         if not is_array:
             raise ValueError(f"params[{name!r}]: expected a plain numpy array (numpy.ndarray), got {type(arr).__name__}")
@@ -187,7 +187,7 @@ def check_params(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype
         params_error(specs, dtype, params)
     out = []
     for name, shape in specs:
-        arr = params.get(name)
+        arr = params.get(name)  # type: ignore[attr-defined]  # a Mapping here: params_error raised otherwise
         if type(arr) is not np.ndarray or arr.dtype != dtype or arr.shape != shape:
             params_error(specs, dtype, params)
         out.append(arr)
@@ -217,7 +217,7 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
             raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
     for key in scalars:
         value = state[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
             raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
     seen: dict[int, str] = {}
     for key, shape in slots:

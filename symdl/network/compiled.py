@@ -8,10 +8,10 @@ layers' kernels and masks, the argument checks) are bound in its namespace.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import sympy as sp
@@ -111,17 +111,49 @@ class CompiledNetwork:
         self._namespace = dict(namespace)  # before exec: what the unchecked functions start from
         # Generated code only: printed from SymPy trees with fixed identifiers.
         exec(compile(self._source, f"<symdl network {network.layers}>", "exec"), namespace)  # noqa: S102
-        self.forward = namespace["forward"]
-        self.trace = namespace["trace"]
-        self.loss = namespace["loss"]
-        self.inference_loss = namespace["inference_loss"]
-        self.loss_and_grad = namespace["loss_and_grad"]
-        self.train_step = namespace["train_step"]
-        self._init_state = namespace.get("init_state")
+        #: The generated functions by name (the entry points and, with an optimizer, init_state).
+        self._generated = {
+            name: cast("Callable[..., Any]", function) for name, function in namespace.items()
+            if name in (*ENTRY_POINTS, "init_state")
+        }
+        self._init_state = self._generated.get("init_state")
 
     def __repr__(self) -> str:
         option = "" if self.validate_targets else ", validate_targets=False"
         return f"{self.network!r}.compile({self.dtype.name!r}{option})"
+
+    # --- the generated entry points (checked; :attr:`unchecked` has the same without checks) ---------------
+
+    def forward(self, params: Mapping[str, np.ndarray], X: object) -> np.ndarray:
+        """aᴸ, the network's output for the rows of ``X`` (inference mode: no dropout, batch norm's running statistics)."""
+        return self._generated["forward"](params, X)
+
+    def trace(self, params: Mapping[str, np.ndarray], X: object, **seed: int) -> dict[str, np.ndarray]:
+        """{"z1": z¹, "a1": a¹, …}: every layer's pre-activation and activation on ``X`` (``seed=`` with dropout)."""
+        return self._generated["trace"](params, X, **seed)
+
+    def loss(self, params: Mapping[str, np.ndarray], X: object, Y: object, **seed: int) -> float:
+        """C on the batch (X, Y) in training mode, penalty included (``seed=`` fixes the dropout masks)."""
+        return self._generated["loss"](params, X, Y, **seed)
+
+    def inference_loss(self, params: Mapping[str, np.ndarray], X: object, Y: object) -> float:
+        """C of ``forward``'s output on (X, Y): inference mode, as Keras' ``evaluate`` and the validation loss."""
+        return self._generated["inference_loss"](params, X, Y)
+
+    def loss_and_grad(self, params: Mapping[str, np.ndarray], X: object, Y: object,
+                      **seed: int) -> tuple[float, dict[str, np.ndarray]]:
+        """(C, {key: ∂C/∂θ}) by BP1–BP4, with the keys of ``params`` (``seed=`` fixes the dropout masks)."""
+        return self._generated["loss_and_grad"](params, X, Y, **seed)
+
+    def train_step(self, params: dict[str, np.ndarray], X: object, Y: object, *step: Any, **named: Any) -> float:
+        """C before one step, params updated in place: θ ← θ − lr·∂C/∂θ with ``lr``, or the optimizer's step with ``state``.
+
+        ``train_step(params, X, Y, lr)``, or with an optimizer
+        ``train_step(params, X, Y, state, *hyperparameters)`` (the
+        hyperparameters without a value, by position or name); ``seed=`` fixes
+        the dropout masks.
+        """
+        return self._generated["train_step"](params, X, Y, *step, **named)
 
     @cached_property
     def unchecked(self) -> SimpleNamespace:

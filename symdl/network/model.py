@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import sympy as sp
@@ -58,6 +58,7 @@ from .stack import LayerLike, shortcut_layers, shortcut_view, stack_layers, widt
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
+    from ..rulebook.rule import Rule
 
 # The argument checks, rule forms and CompiledNetwork live in their own modules; re-exported where they were.
 __all__ = [
@@ -114,7 +115,8 @@ class Network:
         if _same_rule(self.output_activation, self.activation):  # one σ in the equations, not σ and an equal σ_L
             self.output_activation = self.activation
         self.loss = resolve_rule(loss, "loss", ("loss",), loss_params)
-        self.penalty = None if penalty is None else resolve_rule(penalty, "penalty", ("penalty",), penalty_params)
+        # Every penalty is element-wise (vector rules are activations and losses), so a Rule.
+        self.penalty: Rule | None = None if penalty is None else cast("Rule", resolve_rule(penalty, "penalty", ("penalty",), penalty_params))
         if penalty is None and penalty_params:
             raise ValueError("penalty_params given without a penalty")
         self.optimizer = _resolve_optimizer(optimizer)
@@ -123,7 +125,7 @@ class Network:
                 raise ValueError(f"{role}: a formula activation has one variable, {r!r} has {len(r.inputs)}")
 
     @classmethod
-    def from_layers(cls, layers: Sequence[LayerLike], **options: object) -> Network:
+    def from_layers(cls, layers: Sequence[LayerLike], **options: Any) -> Network:
         """A network from ``[n₀, Dense(n₁), BatchNorm(), Dropout(0.2), Dense(n₂), …]``: each layer acts on the Dense block before it.
 
         ``options`` are the other keywords of :class:`Network` (activation, loss, …).
@@ -132,7 +134,10 @@ class Network:
 
     def layer_list(self) -> list[LayerLike]:
         """``[n₀, Dense(n₁), <its layers>, Dense(n₂), …]``: the layer form of this network."""
-        return [self.layers[0], *(x for n, parts in zip(self.layers[1:], self.parts) for x in (Dense(n), *parts))]
+        out: list[LayerLike] = [self.layers[0]]
+        for n, parts in zip(self.layers[1:], self.parts):
+            out += [Dense(n), *parts]
+        return out
 
     def attached_layers(self) -> dict[Layer, tuple[int, ...]]:
         """Each distinct attached layer (pre layers first) with the blocks l it acts on: what the exports ask for code."""
@@ -142,12 +147,14 @@ class Network:
                 found.setdefault(part, []).append(l)
         return {layer: tuple(found[layer]) for layer in sorted(found, key=lambda p: p.position != "pre")}
 
-    def layer_blocks(self, backend: Backend, *, inline: bool) -> list[str]:
+    def layer_blocks(self, backend: Backend, *, inline: bool, accumulate: str | None = None) -> list[str]:
         """The source blocks the attached layers add to a generated module for ``backend`` (:meth:`Layer.module_blocks`)."""
         return [
             block
             for layer, blocks in self.attached_layers().items()
-            for block in layer.module_blocks(tuple(self.layers[l] for l in blocks), backend, inline=inline)
+            # accumulate only where a module asks for it (mixed precision): a layer written without it still works
+            for block in layer.module_blocks(tuple(self.layers[l] for l in blocks), backend, inline=inline,
+                                             **({} if accumulate is None else {"accumulate": accumulate}))
         ]
 
     @property
@@ -185,10 +192,11 @@ class Network:
         extras = f", penalty={self.penalty!r}" if self.penalty is not None else ""
         optimizer = f", optimizer={self.optimizer!r}" if self.optimizer is not None else ""
         shortcuts = [p.shortcut_repr() for p in self.attached_layers()]
-        if None in shortcuts:
+        spelled = [s for s in shortcuts if s is not None]
+        if len(spelled) < len(shortcuts):
             stack = f"[{', '.join(map(repr, self.layer_list()))}]"
         else:
-            stack, extras = f"{list(self.layers)}", extras + "".join(shortcuts)
+            stack, extras = f"{list(self.layers)}", extras + "".join(spelled)
         return (
             f"Network({stack}, activation={self.activation!r}, "
             f"output_activation={self.output_activation!r}, loss={self.loss!r}{extras}{optimizer})"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 import sympy as sp
 
@@ -40,11 +41,11 @@ def resolve_rule(spec: object, role: str, kinds: tuple[str, ...], params: Mappin
             raise ValueError(f"{role}: unknown rule {spec!r}; accepted: {', '.join(_accepted(kinds))}")
         if rules()[spec] not in kinds:
             raise ValueError(f"{role}: {spec!r} is {_article(rules()[spec])}, not {_article(kinds[0])}; accepted: {', '.join(_accepted(kinds))}")
-        found = rule(spec, **dict(params or {}))
+        found = rule(spec, **dict[str, Any](params or {}))
     elif isinstance(spec, Derives):
         if params:
             raise ValueError(f"{role}: give parameters to symdl.rule(...) when passing a rule object, not as {role}_params")
-        found = spec
+        found = cast("Rule | VectorRule", spec)  # Derives is the mixin of exactly these two
         if found.name in _LAYER_RULES:
             raise ValueError(f"{role}: {found!r} is a layer with weights of its own, not a function of zˡ; "
                              f"accepted: {', '.join(_accepted(kinds))}")
@@ -134,6 +135,7 @@ def target_domain(r: Rule | VectorRule) -> TargetDomain | None:
             return None
         low, high = d.input_ranges[r.inputs[1]]
         return TargetDomain(r.name, float(low), float(high))
+    d = r.definition  # a vector rule's, now that r is one
     labels = [inp.base for inp in d.inputs if inp.base in d.label_inputs]
     if not labels:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def stack_layers(layers: Sequence[LayerLike]) -> tuple[tuple[int, ...], tuple[tu
     """(widths, the layers attached to each block) from ``[n₀, Dense(n₁), Layer…, Dense(n₂), …]``."""
     if not isinstance(layers[0], numbers.Integral) or isinstance(layers[0], bool):
         raise ValueError(f"layers[0]: a layer list starts with the input width n0, got {layers[0]!r}")
-    widths, parts = [check_width(layers[0], "layers[0]")], []
+    widths, parts = [check_width(layers[0], "layers[0]")], list[list[Layer]]()
     for k, item in enumerate(layers[1:], 1):
         if isinstance(item, Dense):
             widths.append(item.width)
@@ -74,7 +75,7 @@ def shortcut_layers(
     return tuple(hidden if l < len(widths) - 1 else () for l in range(1, len(widths)))
 
 
-def shortcut_view(attached: Iterable[Layer]) -> dict[str, object]:
+def shortcut_view(attached: Iterable[Layer]) -> dict[str, Any]:
     """The keyword form's settings read back from the layers: batchnorm, dropout (p), keep_probability, bn_eps, bn_momentum."""
     attached = list(attached)
     norm = next((p for p in attached if isinstance(p, BatchNorm)), None)

@@ -7,6 +7,8 @@ weight decay enters (see :mod:`symdl.optim.catalogue` for the conventions).
 
 from __future__ import annotations
 
+from typing import Any
+
 import sympy as sp
 
 from .base import ETA, G, Hyperparameter, Optimizer, Slot, T, W
@@ -90,6 +92,8 @@ def nadam(lr: float | Schedule | None = 2e-3, betas: tuple[float, float] = (0.9,
     check_flag("decoupled_weight_decay", decoupled_weight_decay)
     hyper = (*_betas_eps(betas, eps), Hyperparameter("momentum_decay", PSI, momentum_decay))
     kept = W
+    decay: tuple[Hyperparameter, ...]
+    update: tuple[tuple[Any, Any], ...]
     if decoupled_weight_decay:
         check_number("weight_decay", weight_decay)
         decay, update = ((Hyperparameter("weight_decay", LAMBDA, weight_decay),), ())

@@ -15,9 +15,10 @@ def check_number(name: str, value: object, *, low: float = 0.0, high: float | No
         return
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
         raise ValueError(f"{name}: expected a finite real number, got {value!r}")
-    if value < low or (strict and value == low):
+    x = float(value)
+    if x < low or (strict and x == low):
         raise ValueError(f"{name}: expected a number {'>' if strict else '>='} {low:g}, got {value!r}")
-    if high is not None and value >= high:
+    if high is not None and x >= high:
         raise ValueError(f"{name}: expected a number < {high:g}, got {value!r}")
 
 

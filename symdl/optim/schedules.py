@@ -17,6 +17,7 @@ Every optimizer of :mod:`symdl.optim.catalogue` takes ``lr=<Schedule>``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sympy as sp
@@ -86,7 +87,7 @@ def cosine(lr: float | None, T_max: int, eta_min: float = 0.0) -> Schedule:  # n
 
 
 #: name → schedule factory (``optimizer("adam", schedule="cosine", lr=…, T_max=…)``).
-SCHEDULES = {"constant": constant, "step": step, "exponential": exponential, "cosine": cosine}
+SCHEDULES: dict[str, Callable[..., Schedule]] = {"constant": constant, "step": step, "exponential": exponential, "cosine": cosine}
 
 
 def as_schedule(lr: float | Schedule | None) -> Schedule:

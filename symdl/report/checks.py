@@ -12,7 +12,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..numbers import format_number
-from ..rulebook.derivation import RuleLike
+from ..rulebook.rule import Rule
+from ..rulebook.vector_rule import VectorRule
 from ..symbolic.proof import Proof
 from ..verify.rules import FD_TOLERANCE, RuleReport, verify_rule
 from .model import Check
@@ -77,7 +78,7 @@ def verify_checks(
     return checks
 
 
-def rule_checks(r: RuleLike, proofs: Mapping[str, Proof], verify: bool) -> list[Check]:
+def rule_checks(r: Rule | VectorRule, proofs: Mapping[str, Proof], verify: bool) -> list[Check]:
     """The checks of a rule's section: none without ``verify``; the proofs alone while a parameter has no value."""
     if not verify:
         return []

@@ -236,7 +236,7 @@ def _tex_label(label: str) -> str:
     return r"\text{" + "".join(specials.get(c, c) for c in label) + "}"
 
 
-def equations_latex(eqs: BackpropEquations) -> str:
+def equations_latex(eqs: BackpropEquations | GraphEquations) -> str:
     """``$$…$$``: every equation of ``eqs`` (definitions, forward pass, ∇ₐC, BP1–BP4), each with its label."""
     rows = [rf"{_tex_label(label)} & {line}" for label, line in eqs.latex()]
     return r"$$\begin{array}{ll}" + r" \\ ".join(rows) + r"\end{array}$$"

@@ -1,4 +1,4 @@
-"""Report files on disk: ``report.tex``, ``report.html``, ``report.md`` (with ``figures/``) and ``report.pdf``.
+"""Report files on disk: ``report.tex`` and ``report.md`` (figures in ``figures/``), ``report.html`` and ``report.pdf``.
 
 :func:`write_report` renders a :class:`~symdl.report.model.Report` in the
 chosen formats and writes each file atomically (a temporary file renamed over
@@ -22,7 +22,8 @@ from ..numbers import format_number
 from .html import render_html
 from .markdown import render_markdown
 from .model import Report
-from .tex import render_tex
+from .tex import render_tex, tex_figures
+from .text import FIGURES
 
 __all__ = ["FORMATS", "STEM", "PdfBuildError", "ReportError", "build_pdf", "check_formats", "pdf_available", "write_report"]
 
@@ -104,8 +105,11 @@ def write_report(
         if fmt == "md":
             text, figures = render_markdown(report)
             files.update(figures)
+        elif fmt == "tex":
+            text = render_tex(report)
+            files.update(tex_figures(report))
         else:
-            text = render_tex(report) if fmt == "tex" else render_html(report)
+            text = render_html(report)
         files[f"{STEM}.{fmt}"] = text
     if fresh:
         _write_set(directory, files)
@@ -146,8 +150,10 @@ def _write(path: Path, data: str | bytes) -> Path:
 def build_pdf(tex: Path, timeout: float = PDF_TIMEOUT) -> Path:
     """``tex`` compiled to the PDF next to it by latexmk, shell escape off; ReportError with the log's tail if it fails.
 
-    The build runs in a private temporary directory, so the output directory
-    receives only the finished PDF (no .aux/.log, no half-written file).
+    The build runs in a private temporary directory, with a copy of the
+    figures the document includes (``figures/*.pdf`` next to ``tex``), so the
+    output directory receives only the finished PDF (no .aux/.log, no
+    half-written file).
     """
     if problem := pdf_available():
         raise ReportError(problem)
@@ -157,6 +163,7 @@ def build_pdf(tex: Path, timeout: float = PDF_TIMEOUT) -> Path:
                    "FORCE_SOURCE_DATE": "1"}
     with tempfile.TemporaryDirectory(prefix="symdl-latex-") as work:
         shutil.copyfile(tex, Path(work) / tex.name)
+        _copy_figures(tex.parent / FIGURES, Path(work) / FIGURES)
         try:
             result = subprocess.run(command, cwd=work, capture_output=True, text=True, errors="replace",
                                     timeout=timeout, env=environment, stdin=subprocess.DEVNULL, check=False)
@@ -167,6 +174,15 @@ def build_pdf(tex: Path, timeout: float = PDF_TIMEOUT) -> Path:
             tail = _log_tail(built.with_suffix(".log"), result.stdout)
             raise PdfBuildError(f"latexmk failed on {tex} (exit {result.returncode}): {tail}")
         return _write(tex.with_suffix(".pdf"), built.read_bytes())
+
+
+def _copy_figures(source: Path, target: Path) -> None:
+    """The PDF figures of ``source`` (plain files only, no links) copied into ``target``."""
+    figures = [p for p in source.glob("*.pdf") if p.is_file() and not p.is_symlink()] if source.is_dir() else []
+    if figures:
+        target.mkdir()
+    for figure in figures:
+        shutil.copyfile(figure, target / figure.name)
 
 
 def _log_tail(log: Path, output: str) -> str:

@@ -29,6 +29,7 @@ table.checks { border-collapse: collapse; margin: 0.5em 0; }
 table.checks th, table.checks td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; vertical-align: top; }
 td.pass { color: #176117; font-weight: bold; }
 td.fail { color: #a11; font-weight: bold; }
+pre { overflow-x: auto; background: #f6f6f6; padding: 0.5em; }
 figure { margin: 1em 0; }
 figure svg { max-width: 100%; height: auto; }
 figcaption { font-size: 0.9em; color: #444; }

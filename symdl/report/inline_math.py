@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from .names import _name_latex, parse_name
 from .unicode_math import tree_text
@@ -25,7 +26,7 @@ __all__ = ["INLINE_MATH", "prose", "prose_text"]
 INLINE_MATH = re.compile(r"\$(?=\S)([^$\n]{1,200}?)(?<=\S)\$(?!\d)")
 
 
-def prose(text: str, plain: Callable[[str], str], math: Callable[[object, str], str]) -> str:
+def prose(text: str, plain: Callable[[str], str], math: Callable[[Any, str], str]) -> str:
     """``text`` with its plain parts through ``plain`` and each parsed ``$…$`` segment through ``math(tree, latex)``."""
     out, start = [], 0
     for match in INLINE_MATH.finditer(text):

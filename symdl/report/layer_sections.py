@@ -35,13 +35,14 @@ def layer_section(layer: type[Layer] | Layer | str, *, verify: bool = True) -> S
     Checks are the layer's proofs (none without ``verify``).
     """
     kind = _layer_type(layer) if isinstance(layer, str) else layer if isinstance(layer, type) else type(layer)
-    content = kind.report(verify=verify) if kind.report_section is not None else None
-    if content is None:
+    section = kind.report_section
+    content = kind.report(verify=verify) if section is not None else None
+    if content is None or section is None:
         raise ValueError(f"layer type {kind.__name__} has no report section")
     return Section(
-        key=kind.report_section,
+        key=section,
         title=content.title,
-        kind=kind.report_section,
+        kind=section,
         summary=content.summary,
         definition=content.definition,
         steps=content.steps,

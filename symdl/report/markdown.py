@@ -13,12 +13,9 @@ import re
 from .inline_math import prose
 from .latex_printer import latex_math
 from .model import Check, Math, Report, Section, Step
-from .text import heading, md_code, section_anchor, visible
+from .text import FIGURES, heading, md_code, section_anchor, visible
 
 __all__ = ["FIGURES", "render_markdown"]
-
-#: The folder, next to the Markdown file, that holds its figures.
-FIGURES = "figures"
 
 # Characters that start markup anywhere in a line (a bracket escaped, "(" and "!" cannot form a link or image).
 _SPECIAL = re.compile(r"([\\`*_{}\[\]#|<>$~&])")

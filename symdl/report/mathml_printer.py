@@ -108,9 +108,10 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         if isinstance(node, _Frac):
             return self._frac(node)
         if node.sub is not None and node.sup is not None:
-            tag, parts = "msubsup", (node.base, node.sub, node.sup)
+            tag = "msubsup"
         else:
-            tag, parts = ("msub", (node.base, node.sub)) if node.sub is not None else ("msup", (node.base, node.sup))
+            tag = "msub" if node.sub is not None else "msup"
+        parts = [part for part in (node.base, node.sub, node.sup) if part is not None]
         element = self._element(tag)
         for part in parts:
             element.appendChild(self._tree(part))

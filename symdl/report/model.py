@@ -9,8 +9,8 @@ Trust boundary: all mathematics is carried as SymPy objects (:class:`Math`),
 never as LaTeX text; the renderers print it (``sympy.latex`` /
 ``sympy.mathml``) and so no text a user typed reaches a document verbatim.
 Every ``str`` field here is *plain text*: renderers escape it for their
-format. The one exception is :attr:`Plot.svg`, produced by matplotlib from
-numbers, whose text labels the plotting code itself sets.
+format. The exceptions are :attr:`Plot.svg` and :attr:`Plot.pdf`, produced by
+matplotlib from numbers, whose text labels the plotting code itself sets.
 """
 
 from __future__ import annotations
@@ -37,10 +37,15 @@ class Check:
 
 @dataclass(frozen=True)
 class Plot:
-    """A picture of the item: SVG text from matplotlib (Agg backend) and its caption (plain text)."""
+    """A picture of the item: SVG text from matplotlib (Agg backend), its caption (plain text) and the same figure as PDF.
+
+    ``pdf`` (a one-page PDF, empty when not made) is what the LaTeX document
+    includes with ``\\includegraphics``; without it the TeX shows the caption only.
+    """
 
     svg: str
     caption: str
+    pdf: bytes = field(default=b"", repr=False)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ proofs use.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sympy as sp
@@ -17,6 +19,39 @@ import sympy as sp
 from ..numbers import format_number
 from .checks import proof_check
 from .model import Check, Math, Section, Step
+from .names import _UNICODE_GREEK
+
+# A scripted name in a proof's or equation's label (w^{1}_jk, delta^{2}_p, \alpha^{1}) and a claim dC/dX == Y …
+_TOKEN = r"\\?[A-Za-z]+\^\{[^{}]+\}(?:_[A-Za-z0-9]+)?"
+_CLAIM = re.compile(rf"dC/d({_TOKEN})(?: == ({_TOKEN}(?: {_TOKEN})*))?")
+_PARTS = re.compile(r"\\?([A-Za-z]+)\^\{([^{}]+)\}(?:_([A-Za-z0-9]+))?")
+_GREEK = frozenset(_UNICODE_GREEK.values())
+# … and the induction proof's method, as report prose (its own text is plain ASCII for terminals and JSON).
+INDUCTION_DETAIL = (
+    "index notation, symbolic layer $l$ and widths: $\\frac{\\partial}{\\partial z^{l}_{j}}$ of "
+    "$\\Sigma_{k} D_{k} z^{l+1}_{k}$ and $\\frac{\\partial}{\\partial b^{l}}$, $\\frac{\\partial}{\\partial w^{l}}$ of "
+    "$\\Sigma_{m} \\Delta_{m} z^{l}_{m}$ derived, deltas contracted, canonical forms identical to BP2, BP3, BP4; "
+    "the multivariable chain rule is taken as known"
+)
+
+
+def _scripted(match: re.Match[str]) -> str:
+    base, sup, sub = match.groups()
+    base = f"\\{base}" if base in _GREEK else base
+    return f"{base}^{{{sup}}}" + (f"_{{{sub}}}" if sub else "")
+
+
+def label_prose(label: str) -> str:
+    """A label such as ``dC/dw^{1}_jk == a^{0}_k delta^{1}_j`` or ``dC/d\\alpha^{1}`` with its mathematics as ``$…$`` prose."""
+    def claim(match: re.Match[str]) -> str:
+        derivative = f"\\frac{{\\partial C}}{{\\partial {_PARTS.sub(_scripted, match.group(1))}}}"
+        value = match.group(2)
+        return f"${derivative}$" if value is None else f"${derivative} = {_PARTS.sub(_scripted, value)}$"
+
+    return _CLAIM.sub(claim, label)
+
+if TYPE_CHECKING:
+    from ..backprop.index_form import IndexNetwork
 
 __all__ = ["backprop_section"]
 
@@ -35,7 +70,7 @@ def _undummy(expr: sp.Basic) -> sp.Basic:
     return expr.xreplace(names)
 
 
-def _fold_network(expr: sp.Expr, net: object, indices: Sequence[sp.Symbol]) -> sp.Expr:
+def _fold_network(expr: sp.Expr, net: IndexNetwork, indices: Sequence[sp.Symbol]) -> sp.Expr:
     """The unrolled sums written back as z^l_i and a^l_i = σ(z^l_i) (top layer first, so whole subtrees match)."""
     from ..backprop.index_form import activation_bases, sigma, unit_index
 
@@ -131,32 +166,59 @@ def _index_steps(depth: int) -> list[Step]:
     return steps
 
 
-def _network_check(layers: Sequence[int], activation: str, loss: str) -> Check:
-    """The compiled network's gradient against finite differences, at the points symdl verify draws."""
-    from ..network.model import Network
+def _network_check(network: object, what: str) -> Check:
+    """The compiled ``network``'s gradient against finite differences, at the points symdl verify draws."""
     from ..testing.network_check import check_network_grad
     from ..verify.network import draw_batch
 
-    net = Network(list(layers), activation=activation, output_activation=activation, loss=loss).compile()
+    net = network.compile()  # type: ignore[attr-defined]
     params, X, Y = draw_batch(net, 0)
-    if loss == "softmax_cross_entropy":
-        Y = np.eye(layers[-1])[np.argmax(Y, axis=1)]
+    if network.loss.name == "softmax_cross_entropy":  # type: ignore[attr-defined]
+        Y = np.eye(network.layers[-1])[np.argmax(Y, axis=1)]  # type: ignore[attr-defined]
     try:
         report = check_network_grad(net, params, X, Y)
     except ValueError as why:  # the drawn point sits on a kink: there is no derivative to check
-        return Check(f"compiled network {list(layers)} ({activation}, {loss}): gradient check", False, str(why))
+        return Check(f"compiled network {what}: gradient check", False, str(why))
     return Check(
-        f"compiled network {list(layers)} ({activation}, {loss}): gradient of the generated code against finite differences",
+        f"compiled network {what}: gradient of the generated code against finite differences",
         report.passed,
         f"worst {report.mode} error {format_number(report.abs_error, '.3g')} (relative {format_number(report.rel_error, '.3g')}) over {report.checked} "
         f"directions, step {format_number(report.step, '.3g')}, tolerance atol {format_number(report.tolerance.atol, 'g')} / rtol {format_number(report.tolerance.rtol, 'g')}",
     )
 
 
+def _describe(layers: Sequence[int], activation: str, output: str, loss: str, penalty: str | None,
+              batchnorm: bool, dropout: float | None) -> str:
+    """The network in words: layers, activations, loss and its options."""
+    where = "on every layer" if output == activation else f"on the hidden layers, {output} on the output layer"
+    text = f"layers {list(layers)}, activation {activation} {where}, loss {loss}"
+    if penalty is not None:
+        text += f", penalty {penalty} on every weight matrix"
+    if batchnorm:
+        text += ", batch norm on every hidden layer"
+    if dropout is not None:
+        text += f", dropout (drop probability {format_number(dropout, 'g')}) on every hidden layer"
+    return text
+
+
 def backprop_section(
-    layers: Sequence[int] = (2, 3, 1), activation: str = "tanh", loss: str = "mse", *, verify: bool = True
+    layers: Sequence[int] = (2, 3, 1),
+    activation: str = "tanh",
+    loss: str = "mse",
+    *,
+    output_activation: str | None = None,
+    penalty: str | None = None,
+    batchnorm: bool = False,
+    dropout: float | None = None,
+    verify: bool = True,
 ) -> Section:
-    """BP1–BP4 for an MLP ``layers`` with ``activation`` on every layer and ``loss``: index-form derivation and proofs.
+    """BP1–BP4 for an MLP ``layers`` with ``activation`` (on every layer, or ``output_activation`` on the last) and ``loss``.
+
+    ``penalty`` (Ω on every weight matrix), ``batchnorm`` and ``dropout``
+    (the drop probability) are :class:`symdl.Network`'s options; the
+    index-notation derivation and its proofs are of the plain network (σ on
+    every layer, none of these options), stated so in the summary otherwise,
+    while the matrix form and the finite-difference check are of this network.
 
     Definitions and the four equations come from :class:`symdl.Network`'s
     matrix equations and :func:`symdl.backprop.equations.index_equations`; the steps
@@ -175,15 +237,22 @@ def backprop_section(
     )
     from ..network.model import Network
 
-    network = Network(list(layers), activation=activation, output_activation=activation, loss=loss)
+    output = activation if output_activation is None else output_activation
+    network = Network(list(layers), activation=activation, output_activation=output, loss=loss, penalty=penalty,
+                      batchnorm=batchnorm, dropout=dropout)
+    plain = output == activation and penalty is None and not batchnorm and dropout is None
     depth = network.depth
     equations = network.equations()
     definition = [Math(eq.lhs, eq.rhs) for eq in equations.forward]
-    act, los = network.activation, network.loss
+    act, out, los, pen = network.activation, network.output_activation, network.loss, network.penalty
     if act.element_wise:
         definition.append(Math(sp.Function(r"\sigma")(act.wrt), act.bind(act.expr)))
+    if output != activation and out.element_wise:
+        definition.append(Math(sp.Function(r"\sigma_{L}")(out.wrt), out.bind(out.expr)))
     if los.element_wise:
         definition.append(Math(sp.Function(r"\ell")(*los.inputs), los.bind(los.expr)))
+    if pen is not None:
+        definition.append(Math(sp.Function(r"\Omega")(pen.wrt), pen.bind(pen.expr)))
     index_depth = min(depth, max(SYMBOLIC_DEPTHS))
     steps = _index_steps(index_depth)
     steps.append(Step("General depth: induction on $l$ from $L$ down to 1", (), induction_step()))
@@ -191,20 +260,32 @@ def backprop_section(
     matrix = [Math(equations.loss_gradient.lhs, equations.loss_gradient.rhs)]
     matrix += [Math(eq.lhs, eq.rhs) for _, eq in equations.backward]
     steps.append(Step("BP1–BP4 in matrix form (what the numpy code is printed from)", tuple(matrix),
-                      "; ".join(label for label, _ in equations.backward)))
-    summary = f"backpropagation for layers {list(layers)}, activation {activation} on every layer, loss {loss}"
+                      "; ".join(label_prose(label) for label, _ in equations.backward)))
+    described = _describe(layers, activation, output, loss, penalty, batchnorm, dropout)
+    summary = f"backpropagation for {described}"
+    if not plain:
+        summary += (f". The index-notation derivation and its proofs are of the plain network ({activation} on every "
+                    "layer, no penalty, batch norm or dropout); the matrix form and the finite-difference check are "
+                    "of this one")
+    if output != activation and out.element_wise:
+        summary += f"; $\\sigma_{{L}}$ is the output activation {output}"
+    if pen is not None:
+        summary += f"; $\\Omega$, the penalty {penalty}, is summed over every entry of each weight matrix"
     checks: list[Check] = []
     if verify:
-        checks += [proof_check(label, proof) for label, proof in prove_symbolic_widths(index_depth).items()]
-        checks.append(proof_check("induction step (BP2, BP3, BP4 for a symbolic layer l)", prove_induction_step()))
+        checks += [proof_check(label_prose(label), proof) for label, proof in prove_symbolic_widths(index_depth).items()]
+        induction = prove_induction_step()
+        checks.append(Check("proof: induction step (BP2, BP3, BP4 for a symbolic layer $l$)", bool(induction),
+                            INDUCTION_DETAIL if induction else induction.method))
         try:
-            concrete = prove_concrete_sizes(tuple(layers), activation, loss)
+            concrete = prove_concrete_sizes(tuple(layers), activation, loss) if plain else {}
         except ValueError as why:
             summary += f"; no proof at concrete sizes ({why})"
         else:
-            checks += [proof_check(f"{label} (widths {tuple(layers)}, {activation}, {loss})", proof)
+            checks += [proof_check(f"{label_prose(label)} (widths {tuple(layers)}, {activation}, {loss})", proof)
                        for label, proof in concrete.items()]
-        checks.append(_network_check(layers, activation, loss))
+        what = f"{list(layers)} ({activation}, {loss})" if plain else f"{list(layers)} (the network above)"
+        checks.append(_network_check(network, what))
     return Section(
         key="backprop",
         title="Backpropagation: BP1–BP4",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import html.entities
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sympy as sp
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ..formula_layers.derivation import FormulaDerivation
     from ..graph.equations import GraphEquations
     from ..rulebook.derivation import Derivation
+    from ..rulebook.vector_rule import VectorRule
 
 __all__ = [
     "MATHML_MIME",
@@ -51,7 +52,8 @@ _BLOCK = re.compile(r'\A<math display="block">(.*)</math>\Z', re.S)
 def _derivative_target(d: Derivation) -> Any:
     """What the derivative is taken by: the symbol, or for a vector rule one element of its input (fresh indices)."""
     if isinstance(d.wrt, sp.IndexedBase):
-        inp = next(i for i in d.rule.definition.inputs if i.base == d.wrt)
+        definition = cast("VectorRule", d.rule).definition  # an IndexedBase input: a vector rule
+        inp = next(i for i in definition.inputs if i.base == d.wrt)
         return inp.base[tuple(fresh_index(s) for s in inp.indices)]
     return d.wrt
 
@@ -68,8 +70,9 @@ def rule_maths(d: Derivation) -> tuple[Math, ...]:
     if d.textbook is not None:
         maths.append(Math(derivative, d.textbook))
     if isinstance(d.wrt, sp.IndexedBase):
-        inp = next(i for i in r.definition.inputs if i.base == d.wrt)
-        vjp = r.definition.vjps.get(inp.base)
+        definition = cast("VectorRule", r).definition  # an IndexedBase input: a vector rule
+        inp = next(i for i in definition.inputs if i.base == d.wrt)
+        vjp = definition.vjps.get(inp.base)
         if vjp is not None:
             maths.append(Math(sp.IndexedBase(f"{inp.base.label}bar")[inp.indices], vjp))
     return tuple(maths)
@@ -123,12 +126,20 @@ def inline_mathml_expr(expr: sp.Basic) -> str:
     return mathml_math(Math(expr), display="inline")
 
 
+def _block(math: str) -> str:
+    """The rows inside one ``<math display="block">`` element."""
+    found = _BLOCK.match(math)
+    if found is None:
+        raise ValueError(f"not one block <math> element: {math[:80]!r}")
+    return found[1]
+
+
 def mathml_document(maths: Iterable[Math]) -> str:
     """One ``<math display="block">`` element holding each equation as a row of an ``mtable``: the MIME bundle's MathML.
 
     Well-formed XML: HTML's named entities (``&dd;``, ``&InvisibleTimes;``) become numeric references.
     """
-    rows = "".join(f"<mtr><mtd>{_BLOCK.match(mathml_math(m))[1]}</mtd></mtr>" for m in maths)
+    rows = "".join(f"<mtr><mtd>{_block(mathml_math(m))}</mtd></mtr>" for m in maths)
     rows = _NAMED.sub(lambda match: "".join(f"&#x{ord(c):x};" for c in html.entities.html5[match[1] + ";"]), rows)
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML" display="block"><mtable>{rows}</mtable></math>'
 

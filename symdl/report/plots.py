@@ -4,7 +4,7 @@ Everything drawn is computed by the code symdl generates (``rule.numeric()``,
 ``rule.numeric_derivative()``) or read from the rule's declared kinks; nothing
 is derived here. Figures are :class:`~symdl.report.rule_figure.RuleFigure` s (matplotlib
 Figures that display in a notebook) made without pyplot (no global state, no window), saved by :func:`figure_svg`
-byte for byte the same on every run.
+(HTML, Markdown) and :func:`figure_pdf` (LaTeX) byte for byte the same on every run.
 
 What is plotted:
 
@@ -30,7 +30,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import sympy as sp
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from ..rulebook.vector_rule import VectorRule
     from .rule_figure import RuleFigure
 
-__all__ = ["EXTRA_INPUT_VALUE", "KinkMark", "PlotValues", "draw", "figure_svg", "plot_rule", "plot_values"]
+__all__ = ["EXTRA_INPUT_VALUE", "KinkMark", "PlotValues", "draw", "figure_pdf", "figure_svg", "plot_rule", "plot_values"]
 
 #: The value a learned extra input of an activation (PReLU's α) is held at: CompiledNetwork.init's.
 EXTRA_INPUT_VALUE = 0.25
@@ -191,6 +191,11 @@ def _element_values(r: Rule, lo: float | None, hi: float | None, points: int) ->
 # --- vector rules: a one-dimensional slice ---------------------------------------------------------
 
 
+def _first_entry(axes: int) -> tuple[Any, ...]:
+    """``[..., 0, …, 0]``: the first entry along each of the last ``axes`` axes (every leading axis kept)."""
+    return (Ellipsis, *([0] * axes))
+
+
 def _vector_values(r: VectorRule, lo: float | None, hi: float | None, points: int) -> PlotValues:
     d = r.definition
     low, high = _range(lo, hi, 0.0, [])
@@ -198,22 +203,22 @@ def _vector_values(r: VectorRule, lo: float | None, hi: float | None, points: in
     rows = x.size
     arrays = []
     for position, inp in enumerate(d.inputs):
-        shape = tuple(d.check_sizes[s] for s in inp.sizes)
+        shape: tuple[int, ...] = tuple(d.check_sizes[s] for s in inp.sizes)
         full = shape if inp.shared else (rows, *shape)
         if inp.base in d.label_inputs:
             arr = np.zeros(full)
-            arr[(..., *([0] * len(shape)))] = 1.0
+            arr[_first_entry(len(shape))] = 1.0
         else:
             lo_in, hi_in = d.input_ranges.get(inp.base, (-np.inf, np.inf))
             arr = np.full(full, 0.0 if lo_in <= 0.0 <= hi_in else min(max(1.0, lo_in), hi_in))
         if position == 0:
-            arr[(..., *([0] * len(shape)))] = x
+            arr[_first_entry(len(shape))] = x
         arrays.append(arr)
     out_shape = tuple(d.check_sizes[s] for s in d.output_sizes)
     cotangent: list[np.ndarray] = []
     if r.kind == "activation":
         v = np.zeros((rows, *out_shape))
-        v[(..., *([0] * len(out_shape)))] = 1.0
+        v[_first_entry(len(out_shape))] = 1.0
         cotangent = [v]
     with np.errstate(all="ignore"):
         value = np.asarray(r.numeric()(*arrays), dtype=np.float64)
@@ -284,6 +289,10 @@ def _user_axes(ax: object) -> tuple[Axes, Axes]:
     raise TypeError(f"ax must be a matplotlib Axes or a pair of them, got {type(ax).__name__}")
 
 
+@overload
+def draw(rule: Rule | VectorRule, values: PlotValues, ax: None = None) -> RuleFigure: ...
+@overload
+def draw(rule: Rule | VectorRule, values: PlotValues, ax: Axes | Sequence[Axes]) -> Axes | Sequence[Axes]: ...
 def draw(rule: Rule | VectorRule, values: PlotValues,
          ax: Axes | Sequence[Axes] | None = None) -> RuleFigure | Axes | Sequence[Axes]:
     """The figure of :func:`plot_rule` from values already computed by :func:`plot_values` (into ``ax`` when given)."""
@@ -338,7 +347,17 @@ def figure_svg(fig: Figure) -> str:
     import matplotlib
 
     buffer = io.StringIO()
-    settings = {"svg.hashsalt": "symdl", "svg.fonttype": "path", "svg.image_inline": True}
-    with matplotlib.rc_context(settings):
+    with matplotlib.rc_context({"svg.hashsalt": "symdl", "svg.fonttype": "path", "svg.image_inline": True}):
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "symdl"})
     return _PROLOGUE.sub("", buffer.getvalue(), count=1)
+
+
+def figure_pdf(fig: Figure) -> bytes:
+    """The figure as a one-page vector PDF for the LaTeX document (``\\includegraphics``): no dates, the same bytes every run."""
+    _matplotlib()
+    import matplotlib
+
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"pdf.compression": 6}):
+        fig.savefig(buffer, format="pdf", metadata={"CreationDate": None, "ModDate": None, "Creator": "symdl", "Producer": "symdl"})
+    return buffer.getvalue()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, cast
 
 from ..rulebook.derivation import Derives, RuleLike
 from ..rulebook.registry import rule
@@ -20,11 +21,15 @@ from .checks import rule_checks
 from .model import Plot, Section
 from .unicode_math import unicode_scripts
 
+if TYPE_CHECKING:
+    from ..rulebook.rule import Rule
+    from ..rulebook.vector_rule import VectorRule
+
 __all__ = ["formula_section", "rule_section"]
 
 
-def _plot(r: RuleLike) -> Plot:
-    from .plots import draw, figure_svg, plot_values
+def _plot(r: Rule | VectorRule) -> Plot:
+    from .plots import draw, figure_pdf, figure_svg, plot_values
 
     values = plot_values(r)
     fig = draw(r, values)
@@ -35,7 +40,7 @@ def _plot(r: RuleLike) -> Plot:
         what += f", with {values.fixed}"
     if values.kinks:
         what += "; at each kink (dotted line) open circles mark the one-sided derivatives and the filled circle the value returned"
-    return Plot(figure_svg(fig), f"{r.name if r.kind != 'formula' else 'The formula'}: {what}.")
+    return Plot(figure_svg(fig), f"{r.name if r.kind != 'formula' else 'The formula'}: {what}.", pdf=figure_pdf(fig))
 
 
 def _key(text: str) -> str:
@@ -58,6 +63,7 @@ def rule_section(r: RuleLike | str, *, verify: bool = True, plot: bool = True, k
         r = rule(r)
     if not isinstance(r, Derives):
         raise TypeError(f"rule_section takes a rule or a rule name, got {type(r).__name__}")
+    r = cast("Rule | VectorRule", r)  # Derives is the mixin of exactly these two
     d = r.derivation()
     proofs = d.proofs if verify else {}
     formula = r.kind == "formula"

@@ -14,6 +14,7 @@ layer, and weight initialisation); their builders are re-exported here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 
 from ..rulebook.derivation_steps import chain_steps, head
 from ..rulebook.registry import rules
@@ -66,13 +67,18 @@ def build_report(
     activation: str = "tanh",
     loss: str = "mse",
     verify: bool = True,
+    output_activation: str | None = None,
+    penalty: str | None = None,
+    batchnorm: bool = False,
+    dropout: float | None = None,
     plots: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     """The derivation report: a section per named item (default: every rule and item), then one per formula.
 
-    ``layers``, ``activation`` and ``loss`` choose the network of the
-    ``backprop`` section. ``progress(key, index, total)`` is called before
+    ``layers``, ``activation``, ``loss``, ``output_activation`` (default: the
+    activation), ``penalty``, ``batchnorm`` and ``dropout`` choose the network
+    of the ``backprop`` section (:func:`backprop_section`). ``progress(key, index, total)`` is called before
     each item. ``graphs``: :class:`symdl.graph.Model` s, one section each after the formulas
     (:func:`symdl.report.graph_sections.graph_section`). An unknown name raises ``ValueError`` listing the accepted ones.
     """
@@ -88,18 +94,20 @@ def build_report(
     builders: list[tuple[str, Callable[[], Section]]] = []
     for name in chosen:
         if name == "backprop":
-            builders.append((name, lambda: backprop_section(layers, activation, loss, verify=verify)))
+            builders.append((name, lambda: backprop_section(
+                layers, activation, loss, output_activation=output_activation, penalty=penalty, batchnorm=batchnorm,
+                dropout=dropout, verify=verify)))
         elif name == "init":
             builders.append((name, lambda: init_section(verify=verify)))
         elif name in layer_section_keys():
-            builders.append((name, lambda name=name: layer_section(name, verify=verify)))
+            builders.append((name, partial(layer_section, name, verify=verify)))
         else:
-            builders.append((name, lambda name=name: rule_section(name, verify=verify, plot=plots)))
+            builders.append((name, partial(rule_section, name, verify=verify, plot=plots)))
     for n, text in enumerate(formulas, start=1):
-        builders.append((f"formula-{n}", lambda text=text, n=n: formula_section(text, index=n, verify=verify, plot=plots)))
+        builders.append((f"formula-{n}", partial(formula_section, text, index=n, verify=verify, plot=plots)))
     for n, model in enumerate(graphs, start=1):
-        builders.append((f"graph-{n}", lambda model=model, n=n: graph_section(model, title=f"Graph {n}: {model!r}",
-                                                                             key=f"graph-{n}", verify=verify)))
+        builders.append((f"graph-{n}", partial(graph_section, model, title=f"Graph {n}: {model!r}", key=f"graph-{n}",
+                                               verify=verify)))
     sections = []
     for index, (key, build) in enumerate(builders):
         if progress is not None:

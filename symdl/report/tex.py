@@ -1,10 +1,12 @@
-"""A :class:`~symdl.report.model.Report` as a complete LaTeX document that needs only amsmath.
+"""A :class:`~symdl.report.model.Report` as a complete LaTeX document that needs only the TeX base install.
 
+Packages: amsmath, graphicx and alltt (all in texlive-latex-base).
 Mathematics is printed by :class:`~symdl.report.latex_printer.ReportLatexPrinter`
 (safe names only); plain text is escaped by
-:func:`~symdl.report.text.tex_text`. pdflatex cannot include SVG without
-shell escape or further packages, so plots are not drawn here: each section
-names its plot's caption and points to the HTML document, which has it.
+:func:`~symdl.report.text.tex_text`; code is wrapped to the page by
+:func:`~symdl.report.text.tex_code_lines`. Plots are matplotlib's vector PDFs
+(:attr:`~symdl.report.model.Plot.pdf`), ``figures/<key>.pdf`` next to the
+``.tex`` (:func:`tex_figures`), drawn with ``\\includegraphics``.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 import re
 
 from .latex_printer import latex_parts
-from .model import Check, Math, Report, Section, Step
-from .text import heading, section_anchor, tex_text, tex_verbatim
+from .model import Check, Math, Plot, Report, Section, Step
+from .text import FIGURES, heading, section_anchor, tex_code_lines, tex_text
 
-__all__ = ["render_tex"]
+__all__ = ["render_tex", "tex_figures"]
 
 _PREAMBLE = r"""\documentclass[11pt]{article}
 \usepackage{amsmath}
+\usepackage{graphicx}
+\usepackage{alltt}
 \allowdisplaybreaks
 \setlength{\parindent}{0pt}
 \setlength{\parskip}{0.5em}
@@ -26,6 +30,16 @@ _PREAMBLE = r"""\documentclass[11pt]{article}
 \addtolength{\oddsidemargin}{-1.5cm}
 \addtolength{\evensidemargin}{-1.5cm}
 \sloppy
+% An equation wider than the line is scaled down to fit (graphicx): each right side to the room its block's widest
+% left side (measured first with \symdlmeasure) leaves.
+\newsavebox{\symdlbox}
+\newlength{\symdllhs}
+\newlength{\symdlroom}
+\newcommand{\symdlmeasure}[1]{\sbox{\symdlbox}{$\displaystyle#1$}%
+  \ifdim\wd\symdlbox>\symdllhs\setlength{\symdllhs}{\wd\symdlbox}\fi}
+\newcommand{\symdlfit}[1]{\setlength{\symdlroom}{\linewidth}\addtolength{\symdlroom}{-\symdllhs}%
+  \addtolength{\symdlroom}{-2em}\sbox{\symdlbox}{$\displaystyle#1$}%
+  \ifdim\wd\symdlbox>\symdlroom\resizebox{\symdlroom}{!}{\usebox{\symdlbox}}\else\usebox{\symdlbox}\fi}
 """
 
 
@@ -62,11 +76,27 @@ def _section(section: Section) -> list[str]:
     if section.checks:
         lines += [r"\subsection*{Checks}", *_checks(section.checks)]
     if section.plot is not None:
-        lines += [
-            r"\subsection*{Plot}",
-            rf"{tex_text(section.plot.caption)} (The figure is in the HTML and Markdown versions of this report.)",
-        ]
+        lines.append(r"\subsection*{Plot}")
+        if _has_pdf(section.plot):
+            lines += [r"\begin{center}",
+                      rf"\includegraphics[width=0.8\linewidth,height=0.45\textheight,keepaspectratio]{{{_figure(section)}}}",
+                      r"\end{center}", tex_text(section.plot.caption)]
+        else:
+            lines.append(rf"{tex_text(section.plot.caption)} (The figure is in the HTML and Markdown versions of this report.)")
     return lines
+
+
+def _has_pdf(plot: Plot) -> bool:
+    return plot.pdf.startswith(b"%PDF-")
+
+
+def _figure(section: Section) -> str:
+    return f"{FIGURES}/{section_anchor(section.key)}.pdf"
+
+
+def tex_figures(report: Report) -> dict[str, bytes]:
+    """The figures the LaTeX document includes, ``{path relative to the .tex: PDF bytes}`` (sections whose plot has a PDF)."""
+    return {_figure(s): s.plot.pdf for s in report.sections if s.plot is not None and _has_pdf(s.plot)}
 
 
 def _step(step: Step) -> list[str]:
@@ -74,20 +104,25 @@ def _step(step: Step) -> list[str]:
     lines += _equations(step.math)
     if step.note:
         lines.append(tex_text(step.note))
-    if step.code:
-        lines += [r"\begin{verbatim}", *tex_verbatim(step.code).splitlines(), r"\end{verbatim}"]
+    if step.code:  # \small: CODE_WIDTH typewriter characters fit the text width
+        lines += [r"{\small", r"\begin{alltt}", *tex_code_lines(step.code), r"\end{alltt}", "}"]
     return lines
 
 
 def _equations(math: tuple[Math, ...]) -> list[str]:
-    """The equations aligned at their relation (``align*``), one per line; lone expressions centred."""
+    """The equations aligned at their relation (``align*``), one per line, each scaled down to fit the line if wider;
+    lone expressions centred. A block with a long left side is centred row by row (``gather*``) instead."""
     if not math:
         return []
-    rows = []
-    for m in math:
-        lhs, rest = latex_parts(m)
-        rows.append(f"  {lhs}" if rest is None else f"  {lhs} &{rest}")
-    block = [r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
+    parts = [latex_parts(m) for m in math]
+    measures = [r"\setlength{\symdllhs}{0pt}%"]
+    if any(rest is not None and _display_length(lhs) > _LONG_LEFT_SIDE for lhs, rest in parts):
+        rows = [f"  \\symdlfit{{{lhs}{rest or ''}}}" for lhs, rest in parts]
+        block = [*measures, r"\begin{gather*}", " \\\\\n".join(rows), r"\end{gather*}"]
+    else:
+        rows = [f"  \\symdlfit{{{lhs}}}" if rest is None else f"  {lhs} &\\symdlfit{{{{}}{rest}}}" for lhs, rest in parts]
+        measures += [f"\\symdlmeasure{{{lhs}}}%" for lhs, rest in parts if rest is not None]
+        block = [*measures, r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"]
     size = _font_size(max(_display_length(row) for row in rows))
     return block if size is None else [f"{{\\{size}", *block, "}"]
 
@@ -95,6 +130,8 @@ def _equations(math: tuple[Math, ...]) -> list[str]:
 # Rough visible width of a line of LaTeX math, and the font size that lets it fit the text width.
 _INVISIBLE = re.compile(r"\\(?:left|right|frac|operatorname|mathrm|limits|substack)|[{}^_&\s]")
 _SIZES = ((170, "scriptsize"), (130, "footnotesize"), (100, "small"))
+# Visible characters of a left side past which aligning at the relation would leave its right side no room.
+_LONG_LEFT_SIDE = 40
 
 
 def _display_length(tex: str) -> int:

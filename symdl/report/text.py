@@ -1,4 +1,4 @@
-"""Plain text for documents: TeX text and verbatim, Markdown code fences, section anchors."""
+"""Plain text for documents: TeX text and code blocks (wrapped to the page), Markdown code fences, section anchors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ import unicodedata
 from .inline_math import prose
 from .names import _UNICODE_GREEK
 
-__all__ = ["MAX_HEADING", "heading", "md_code", "section_anchor", "tex_text", "tex_verbatim", "visible"]
+__all__ = [
+    "CODE_WIDTH", "FIGURES", "MAX_HEADING", "heading", "md_code", "section_anchor", "tex_code_lines", "tex_text", "tex_verbatim",
+    "visible", "wrap_code",
+]
 
 _TEX_SPECIALS = {
     "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#", "^": r"\textasciicircum{}",
@@ -51,6 +54,64 @@ def tex_verbatim(code: str) -> str:
     """Code for a ``verbatim`` block: ASCII only (others '?'), and no line that could end the block early."""
     text = "".join(c if (c.isascii() and (c.isprintable() or c == "\n")) else ("    " if c == "\t" else "?") for c in code)
     return text.replace("\\end{verbatim}", "\\end {verbatim}")
+
+
+#: The folder, next to the report's .md and .tex files, that holds their figures (SVG and PDF).
+FIGURES = "figures"
+
+#: Characters of a code line in the PDF (``\\small`` typewriter, 5.25 pt each, on the 445 pt text width, with margin).
+CODE_WIDTH = 80
+# A line is cut after a space, comma or opening bracket, or before an operator: the pieces read as code.
+_BREAK_AFTER = " ,(["
+_BREAK_BEFORE = "+-*/="
+_EXPONENT = re.compile(r"[0-9.][eE]\Z")  # the sign of 1e-5 stays with its number
+CONTINUATION_INDENT = 4
+#: Columns left for the continuation mark (↪ and a space) before a continued line's text.
+MARK_WIDTH = 3
+
+
+def wrap_code(code: str, width: int = CODE_WIDTH) -> list[tuple[int | None, str]]:
+    """``code``'s lines cut to fit ``width`` characters: ``(indent of a continuation or None, text)`` per printed line.
+
+    A continuation is indented 4 past its line's own indent, and 3 more
+    characters are left for the mark a renderer draws before it; each cut
+    falls after the last space, comma or bracket, or before the last
+    operator, that fits in the line's second half, else at the width.
+    """
+    if width < 20:
+        raise ValueError(f"code width must be at least 20 characters, got {width}")
+    out: list[tuple[int | None, str]] = []
+    for line in code.splitlines():
+        indent = min(len(line) - len(line.lstrip(" ")), width // 2) + CONTINUATION_INDENT
+        rest, room, continuation = line, width, None
+        while len(rest) > room:
+            cut = _cut(rest, room)
+            out.append((continuation, rest[:cut].rstrip(" ")))
+            rest, room, continuation = rest[cut:].lstrip(" "), width - indent - MARK_WIDTH, indent
+        out.append((continuation, rest))
+    return out
+
+
+def _cut(text: str, room: int) -> int:
+    """Where to cut ``text`` (longer than ``room``): after the last break character that fits, else at ``room``."""
+    for i in range(room, room // 2, -1):
+        if text[i - 1] in _BREAK_AFTER or (text[i] in _BREAK_BEFORE and text[i - 1] not in _BREAK_BEFORE
+                                            and not _EXPONENT.search(text, 0, i)):
+            return i
+    return room
+
+
+def tex_code_lines(code: str, width: int = CODE_WIDTH) -> list[str]:
+    """``code`` as the lines of an ``alltt`` block: ASCII (others '?'), wrapped by :func:`wrap_code` with a hook
+    arrow before each continuation, backslashes and braces as character codes (no text can be read as a command)."""
+    lines = []
+    for indent, text in wrap_code(tex_verbatim(code), width):
+        escaped = "".join(_ALLTT_SPECIALS.get(c, c) for c in text)
+        lines.append(escaped if indent is None else " " * indent + r"\ensuremath{\hookrightarrow}\ " + escaped)
+    return lines
+
+
+_ALLTT_SPECIALS = {"\\": r"\char92{}", "{": r"\char123{}", "}": r"\char125{}"}
 
 
 def md_code(code: str) -> str:

@@ -12,6 +12,7 @@ scalar products, − for minus and √ for square roots.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import sympy as sp
 from sympy.printing.str import StrPrinter
@@ -79,7 +80,7 @@ def unicode_scripts(text: str) -> str:
 
     Subscripts first, so ``e^{z_i}`` reads e^(zᵢ); a name such as ``softmax_cross_entropy`` is left alone.
     """
-    def scripts(table: dict[str, str], mark: str) -> object:
+    def scripts(table: dict[str, str], mark: str) -> Callable[[re.Match[str]], str]:
         return lambda m: m.group(1) + _scripted(m.group(2) or m.group(3), table, mark)
 
     return _SUPERSCRIPT.sub(scripts(_SUPERSCRIPTS, "^"), _SUBSCRIPT.sub(scripts(_SUBSCRIPTS, "_"), text))

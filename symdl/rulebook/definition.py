@@ -27,13 +27,14 @@ __all__ = [
 
 Kind = Literal["activation", "loss", "penalty", "formula"]
 KinkConvention = Literal["pytorch", "left", "right", "average"]
-KINK_CONVENTIONS: tuple[str, ...] = get_args(KinkConvention)
+KINK_CONVENTIONS: tuple[KinkConvention, ...] = get_args(KinkConvention)
 
 
-def check_convention(kink_convention: str) -> None:
-    """Raise ValueError unless ``kink_convention`` is one of KINK_CONVENTIONS."""
+def check_convention(kink_convention: str) -> KinkConvention:
+    """``kink_convention`` itself when it is one of KINK_CONVENTIONS, else a ValueError naming them."""
     if kink_convention not in KINK_CONVENTIONS:
         raise ValueError(f"unknown kink convention {kink_convention!r}; accepted: {', '.join(KINK_CONVENTIONS)}")
+    return kink_convention
 
 
 def exact_param(name: str, value: object) -> sp.Expr:

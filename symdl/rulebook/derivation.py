@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import sympy as sp
 
@@ -33,6 +33,9 @@ from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.proof import Proof
 from .step import Math, Step
 
+if TYPE_CHECKING:
+    from .rule import Rule
+
 __all__ = ["Derivation", "Derives", "RuleLike", "derivative_name"]
 
 
@@ -40,13 +43,26 @@ __all__ = ["Derivation", "Derives", "RuleLike", "derivative_name"]
 class RuleLike(Protocol):
     """What :class:`~symdl.Rule` and :class:`~symdl.VectorRule` both offer; presenters ask these instead of the class."""
 
-    name: str
-    kind: str
-    summary: str
-    params: dict[str, sp.Expr]
-    kink_convention: str
-    #: True for element-wise rules (scalar inputs, kinks, a derivative per input); False for index-form vector rules.
-    element_wise: bool
+    # Read-only (properties), so that a class whose attribute is narrower (a Literal, a subclass) still matches.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, sp.Expr]: ...
+
+    @property
+    def kink_convention(self) -> str: ...
+
+    @property
+    def element_wise(self) -> bool:
+        """True for element-wise rules (scalar inputs, kinks, a derivative per input); False for index-form vector rules."""
+        ...
 
     @property
     def inputs(self) -> tuple[Any, ...]: ...
@@ -206,12 +222,12 @@ class Derivation(Displayed):
     @cached_property
     def code_forward(self) -> sp.Expr:
         """The forward expression the generated code prints: the stable form where the rule has one, parameters bound."""
-        return self.rule.numeric_forward_expr()
+        return cast("Rule", self.rule).numeric_forward_expr()  # element-wise rules only, as the presenters ask
 
     @cached_property
     def code_derivative(self) -> sp.Expr:
         """The derivative by :attr:`wrt` the generated code prints (stable form, kink convention), parameters bound."""
-        return self.rule.numeric_derivative_expr(self.wrt)
+        return cast("Rule", self.rule).numeric_derivative_expr(self.wrt)  # element-wise rules only
 
     @cached_property
     def code_form(self) -> Mapping[str, Any] | None:
@@ -223,9 +239,11 @@ class Derivation(Displayed):
         """
         from ..symbolic.rewrite import applied_rewrites
 
-        r = self.rule
+        if self.rule.kind != "formula":
+            return None
+        r = cast("Rule", self.rule)  # a formula is an element-wise rule
         d = r.definition
-        if r.kind != "formula" or (getattr(d, "stable_expr", None) is None and getattr(d, "stable_derivative", None) is None):
+        if d.stable_expr is None and d.stable_derivative is None:
             return None
         stable = r.bind(d.stable_expr if d.stable_expr is not None else r.expr)
         return {

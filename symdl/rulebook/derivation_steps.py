@@ -14,7 +14,7 @@ VJP. Every equation is a SymPy object taken from the rule; nothing is re-typed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
@@ -23,6 +23,10 @@ from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import Proof, elementary
 from .derivation import RuleLike
 from .step import Math, Step
+
+if TYPE_CHECKING:
+    from .rule import Rule
+    from .vector_rule import VectorRule
 
 __all__ = [
     "CHAIN_DEPTH",
@@ -137,7 +141,7 @@ def chain_steps(expr: sp.Expr, var: sp.Symbol, *, limit: int = CHAIN_LIMIT, dept
     return steps
 
 
-def _named_function_steps(r: RuleLike, proofs: Mapping[str, Proof]) -> list[Step]:
+def _named_function_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
     """For each named function (σ, softplus, log cosh) in the rule or its code: definition, derivative, stable form."""
     exprs = [r.expr, r.numeric_forward_expr(), *(r.numeric_derivative_expr(v) for v in r._derivative_inputs())]
     used = sorted({type(f) for e in exprs for f in e.atoms(NamedFunction)}, key=lambda f: f.__name__)
@@ -160,7 +164,7 @@ def _named_function_steps(r: RuleLike, proofs: Mapping[str, Proof]) -> list[Step
     return steps
 
 
-def derivative_steps(r: RuleLike, proofs: Mapping[str, Proof]) -> list[Step]:
+def derivative_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
     g, var = head(r), r.wrt
     dg = sp.Derivative(g, var)
     steps: list[Step] = []
@@ -215,7 +219,7 @@ def derivative_steps(r: RuleLike, proofs: Mapping[str, Proof]) -> list[Step]:
     return steps
 
 
-def _code_step(r: RuleLike) -> Step:
+def _code_step(r: Rule) -> Step:
     """The expression the derivative's numpy code is printed from (parameters bound), and that code."""
     dg = sp.Derivative(head(r), r.wrt)
     maths = (Math(dg, r.numeric_derivative_expr()),)
@@ -228,7 +232,7 @@ def _code_step(r: RuleLike) -> Step:
                 code=source)
 
 
-def kink_step(r: RuleLike, kink: Any) -> Step:
+def kink_step(r: Rule, kink: Any) -> Step:
     var = r.wrt
     dg = sp.Derivative(head(r), var)
     others = dict(zip(r.inputs[1:], [sp.Rational(37, 100)] * len(r.inputs[1:])))
@@ -249,13 +253,13 @@ def kink_step(r: RuleLike, kink: Any) -> Step:
     )
 
 
-def vector_head(r: RuleLike) -> sp.Expr:
+def vector_head(r: VectorRule) -> sp.Expr:
     d = r.definition
     base = sp.IndexedBase("g" if r.kind == "activation" else "L", real=True)
     return base[d.output] if d.output else sp.Symbol(str(base.label), real=True)
 
 
-def vector_steps(r: RuleLike, proofs: Mapping[str, Proof]) -> list[Step]:
+def vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
     d = r.definition
     out = vector_head(r)
     steps = []

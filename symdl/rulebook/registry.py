@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sympy as sp
 
@@ -41,7 +42,7 @@ __all__ = [
 class _Entry:
     name: str
     kind: Kind
-    builder: Callable[..., Definition]
+    builder: Callable[..., Any]  # a Definition, or a VectorDefinition for vector rules
     params: tuple[Param, ...]
     summary: str
     vector: bool = False
@@ -93,6 +94,10 @@ def _entry(name: str) -> _Entry:
 
 def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: float) -> Rule | VectorRule:
     """The rule called ``name`` with parameter values ``params`` (defaults for the rest).
+
+    A :class:`~symdl.Rule` (element-wise) or a :class:`~symdl.VectorRule`;
+    both satisfy the protocol :class:`symdl.RuleLike`, and ``r.element_wise``
+    (``Literal[True]`` / ``Literal[False]``) tells a type checker which one.
 
     ``kink_convention`` picks the derivative's value at kinks: ``"pytorch"``
     (default; what PyTorch returns), ``"left"``/``"right"`` (a one-sided

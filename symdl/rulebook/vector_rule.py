@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import sympy as sp
 
@@ -93,7 +94,7 @@ class VectorRule(Derives, Displayed, Plottable):
 
 
     #: Index-form arrays, no isolated kinks, a VJP per input (see :class:`~symdl.rulebook.derivation.RuleLike`).
-    element_wise = False
+    element_wise: Literal[False] = False
     #: Vector rules take no parameters.
     symbolic_params: tuple[str, ...] = ()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -19,7 +20,7 @@ __all__ = ["read_arrays"]
 Layout = dict[str, tuple[tuple[int, ...], np.dtype]]
 
 
-def _header(stream: object) -> tuple[tuple[int, ...], bool, np.dtype]:
+def _header(stream: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
     version = np.lib.format.read_magic(stream)
     if version == (1, 0):
         return np.lib.format.read_array_header_1_0(stream)

@@ -17,6 +17,7 @@ from ..layers.batchnorm_layer import BatchNorm
 from ..layers.dense import Dense
 from ..layers.dropout_layer import Dropout
 from ..network.model import Network
+from ..rulebook.definition import check_convention
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import formula_rule
 from .schema import SavedModelError, expect, fields, finite, integer, string
@@ -72,14 +73,14 @@ def _rebuild_rule(value: object, where: str) -> Any:
         spec = fields(spec, where, ("formula", "wrt", "symbols", "params", "kink_convention"))
         symbols = [string(s, f"{where}.symbols", 100) for s in expect(spec["symbols"], list, f"{where}.symbols")]
         return formula_rule(string(spec["formula"], f"{where}.formula", _MAX_FORMULA), wrt=string(spec["wrt"], f"{where}.wrt", 100),
-                            params=_params(spec["params"], f"{where}.params"), symbols=symbols,
-                            kink_convention=string(spec["kink_convention"], f"{where}.kink_convention", 20))
+                            params=dict[str, Any](_params(spec["params"], f"{where}.params")), symbols=symbols,
+                            kink_convention=check_convention(string(spec["kink_convention"], f"{where}.kink_convention", 20)))
     spec = fields(spec, where, ("name", "params", "kink_convention"))
     name = string(spec["name"], f"{where}.name", 100)
     if name not in rules():
         raise SavedModelError(f"{where}.name: unknown rule {name!r}")
-    return rule(name, kink_convention=string(spec["kink_convention"], f"{where}.kink_convention", 20),
-                **_params(spec["params"], f"{where}.params"))
+    return rule(name, kink_convention=check_convention(string(spec["kink_convention"], f"{where}.kink_convention", 20)),
+                **dict[str, Any](_params(spec["params"], f"{where}.params")))
 
 
 def _describe_layer(item: object) -> Any:
@@ -119,7 +120,7 @@ def describe_network(network: Network) -> dict[str, Any]:
     return out
 
 
-def rebuild_network(value: object, **options: object) -> Network:
+def rebuild_network(value: object, **options: Any) -> Network:
     """The :class:`symdl.Network` described by ``value`` (``options``: further keywords, e.g. the optimizer)."""
     spec = fields(expect(value, dict, "network"), "network", ("layers", *_ROLES))
     layers = expect(spec["layers"], list, "network.layers")

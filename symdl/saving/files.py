@@ -17,7 +17,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,7 @@ from .arrays import read_arrays
 from .describe import describe_network, rebuild_network
 from .schema import MAX_JSON_BYTES, SavedModelError, expect, fields, parse_json, string
 from .state import (
+    check_loaded_state,
     describe_arrays,
     describe_metrics,
     model_optimizer,
@@ -37,6 +38,9 @@ from .state import (
     state_layout,
     state_values,
 )
+
+if TYPE_CHECKING:
+    from ..graph.compiled import CompiledGraph
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "check_target", "load", "save"]
 
@@ -50,10 +54,11 @@ class SavedModel:
     """What :func:`load` returns: the compiled network (with its optimizer), params, optimizer state and metrics.
 
     Unpacks as ``network, params, state, metrics = symdl.load(path)``;
-    ``config`` is model.json as read.
+    ``config`` is model.json as read. :func:`symdl.graph.load_graph` returns
+    one too, with the compiled graph as ``network``.
     """
 
-    network: CompiledNetwork
+    network: CompiledNetwork | CompiledGraph
     params: dict[str, np.ndarray]
     state: dict[str, Any] | None
     metrics: list[Any] = field(default_factory=list)
@@ -64,13 +69,13 @@ class SavedModel:
 
 
 def _check_params(network: CompiledNetwork, params: object) -> dict[str, np.ndarray]:
-    expect(params, dict, "params")
+    arrays: dict = expect(params, dict, "params")
     names = (*network.param_names, *network.buffer_names)
-    if set(params) != set(names):  # type: ignore[arg-type]
-        raise SavedModelError(f"params: expected the keys {list(names)}, got {list(params)}")  # type: ignore[arg-type]
+    if set(arrays) != set(names):
+        raise SavedModelError(f"params: expected the keys {list(names)}, got {list(arrays)}")
     out = {}
     for name in names:
-        value = np.asarray(params[name])  # type: ignore[index]
+        value = np.asarray(arrays[name])
         if value.shape != network.param_shapes[name] or value.dtype != network.dtype:
             raise SavedModelError(f"params[{name!r}]: expected {network.dtype.name} of shape {network.param_shapes[name]}, "
                                   f"got {value.dtype.name} of shape {value.shape}")
@@ -89,7 +94,8 @@ def save(path: str | os.PathLike[str], network: CompiledNetwork, params: dict[st
     existing file or directory there is refused. Returns the path.
     """
     if not isinstance(network, CompiledNetwork):
-        raise SavedModelError(f"network: expected a compiled network (symdl.Network(...).compile()), got {type(network).__name__}")
+        hint = "; save a graph with symdl.graph.save_graph" if type(network).__name__ == "CompiledGraph" else ""
+        raise SavedModelError(f"network: expected a compiled network (symdl.Network(...).compile()), got {type(network).__name__}{hint}")
     arrays = _check_params(network, params)
     entries, state_arrays = state_entries(state)
     arrays.update(state_arrays)
@@ -102,7 +108,7 @@ def save(path: str | os.PathLike[str], network: CompiledNetwork, params: dict[st
     }
     text = json.dumps(model, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub checks the arrays against allow_pickle
     files = {"model.json": text.encode("utf-8"), "arrays.npz": buffer.getvalue()}
     if history is not None:
         files["history.json"] = (json.dumps(history, indent=1, allow_nan=False) + "\n").encode("utf-8")
@@ -144,6 +150,8 @@ def load(path: str | os.PathLike[str]) -> SavedModel:
     path = Path(path)
     config = _read_config(path)
     version = config.get("format_version")
+    if config.get("format") == "symdl-graph":
+        raise SavedModelError(f"{path}: a saved graph model; load it with symdl.graph.load_graph")
     if config.get("format") != FORMAT:
         raise SavedModelError(f"{path}: not a symdl saved model (format {str(config.get('format'))[:40]!r})")
     if version != FORMAT_VERSION:
@@ -179,13 +187,5 @@ def _arrays(network: CompiledNetwork, described: dict[str, Any], npz: Path) -> t
     params = {n: np.array(arrays[f"params/{n}"], copy=True) for n in names}
     state = state_values(kinds, arrays)
     if state is not None and model_optimizer(network) is not None:
-        reference = network.init_state(params)
-        if set(reference) != set(state):
-            raise SavedModelError(f"arrays.state: expected the keys {sorted(reference)}, got {sorted(state)}")
-        for key, ref in reference.items():
-            if type(ref) is not type(state[key]) and not (isinstance(ref, np.ndarray) and isinstance(state[key], np.ndarray)):
-                raise SavedModelError(f"arrays.state.{key}: the optimizer keeps a {type(ref).__name__} here")
-            if isinstance(ref, np.ndarray) and (ref.shape, ref.dtype) != (state[key].shape, state[key].dtype):
-                raise SavedModelError(f"arrays.state.{key}: the optimizer keeps {ref.dtype} of shape {ref.shape}, "
-                                      f"the file {state[key].dtype} of shape {state[key].shape}")
+        check_loaded_state(network.init_state(params), state)
     return params, state

@@ -17,7 +17,7 @@ class SavedModelError(ValueError):
     """A saved model that cannot be written or read: one line naming the file, the key and what is wrong."""
 
 
-_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string"}
+_TYPE_NAMES: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
 
 
 def expect(value: object, kind: type, where: str) -> Any:

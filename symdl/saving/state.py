@@ -18,7 +18,7 @@ import numpy as np
 
 from .schema import SavedModelError, expect, fields, string
 
-__all__ = ["describe_arrays", "describe_metrics", "model_optimizer", "rebuild_metrics", "rebuild_optimizer",
+__all__ = ["check_loaded_state", "describe_arrays", "describe_metrics", "model_optimizer", "rebuild_metrics", "rebuild_optimizer",
            "state_entries", "state_layout", "state_values"]
 
 _ARRAY_DTYPES = ("float64", "float32")
@@ -123,8 +123,9 @@ def rebuild_optimizer(value: object) -> Any:
     hyper = _check_numbers(config.get("hyperparameters"), "optimizer.hyperparameters")
     options = _check_numbers(config.get("options", {}), "optimizer.options")
     try:
-        # the factory takes the options; the hyperparameters go by their own names (adam's beta1, not betas)
-        rebuilt = optimizer(name, **options).with_values(**hyper)
+        # the registry takes a config flattened back (beta1/beta2 for betas, a schedule's keywords beside its name),
+        # so an option that constrains a hyperparameter (Nesterov needs momentum > 0) sees its saved value
+        rebuilt = optimizer(name, **options, **hyper)
     except (ValueError, TypeError) as error:
         raise SavedModelError(f"optimizer: {str(error).splitlines()[0]}") from None
     if rebuilt.config() != config:
@@ -171,3 +172,15 @@ def rebuild_metrics(value: object) -> list[Any]:
             raise SavedModelError(f"{where}: the metric {config['metric']!r} cannot be rebuilt exactly from this config")
         out.append(rebuilt)
     return out
+
+
+def check_loaded_state(reference: dict[str, Any], state: dict[str, Any]) -> None:
+    """The loaded optimizer ``state`` has the keys, kinds, shapes and dtypes of ``reference`` (the optimizer's fresh state)."""
+    if set(reference) != set(state):
+        raise SavedModelError(f"arrays.state: expected the keys {sorted(reference)}, got {sorted(state)}")
+    for key, ref in reference.items():
+        if type(ref) is not type(state[key]) and not (isinstance(ref, np.ndarray) and isinstance(state[key], np.ndarray)):
+            raise SavedModelError(f"arrays.state.{key}: the optimizer keeps a {type(ref).__name__} here")
+        if isinstance(ref, np.ndarray) and (ref.shape, ref.dtype) != (state[key].shape, state[key].dtype):
+            raise SavedModelError(f"arrays.state.{key}: the optimizer keeps {ref.dtype} of shape {ref.shape}, "
+                                  f"the file {state[key].dtype} of shape {state[key].shape}")

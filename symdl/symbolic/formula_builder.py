@@ -7,6 +7,7 @@ import math
 from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import cast
 
 import sympy as sp
 from sympy.logic.boolalg import Boolean
@@ -83,9 +84,11 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
         return self.origin[min(self.line_starts[line - 1] + col, len(self.origin) - 1)]
 
     def at(self, node: ast.AST) -> str:
+        node = cast(ast.expr, node)  # every node reported on is an expression or statement: it has a position
         return _position(self.text, self._index(node.lineno, node.col_offset))
 
     def segment(self, node: ast.AST) -> str:
+        node = cast(ast.expr, node)
         start = self._index(node.lineno, node.col_offset)
         end = self._index(node.end_lineno or node.lineno, node.end_col_offset or node.col_offset)
         return self.text[start:end]
@@ -277,7 +280,7 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
         if count > MAX_CONDITIONS:  # checked before the parts are built, which costs the time
             raise self.error(node, f"joins {count} conditions; at most {MAX_CONDITIONS} are accepted")
 
-    def _chain(self, node: ast.BinOp) -> sp.Expr:
+    def _chain(self, node: ast.expr) -> sp.Expr:
         links: list[ast.BinOp] = []
         while isinstance(node, ast.BinOp) and type(node.op) not in _CONDITION_OPERATORS:
             links.append(node)
@@ -347,7 +350,7 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
         raise FormulaError(f"formula: unknown name '{node.id}' at {self.at(node)}; declared names: {declared}")
 
     def _call(self, node: ast.Call) -> sp.Expr:
-        name = node.func.id  # check_tree let through only known function names with the right arity
+        name = cast(ast.Name, node.func).id  # check_tree let through only known function names with the right arity
         maker = FUNCTIONS[name][2]
         name = _ALIASES.get(name, name)
         if name == "where":
@@ -381,7 +384,7 @@ class FormulaBuilder(ConstantChecks, StructuralChecks):
         assert maker is not None
         return maker(*args)
 
-    def _check_merged(self, node: ast.AST, kind: type, parts: Sequence[sp.Basic], limit: int, what: str) -> None:
+    def _check_merged(self, node: ast.AST, kind: type[sp.Basic], parts: Sequence[sp.Basic], limit: int, what: str) -> None:
         """Refuse to let SymPy merge more than ``limit`` parts into one Max/Min/And/Or."""
         count = sum(len(part.args) if isinstance(part, kind) else 1 for part in parts)
         if count > limit:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import operator
+from collections.abc import Callable
 
 import sympy as sp
 from sympy.logic.boolalg import Boolean
@@ -92,7 +93,7 @@ class StructuralChecks:
         """
         return self._relate(_COMPARE[op], left, right, node)
 
-    def _relate(self, relation: type, left: sp.Expr, right: sp.Expr, node: ast.AST) -> Boolean:
+    def _relate(self, relation: Callable[..., Boolean], left: sp.Expr, right: sp.Expr, node: ast.AST) -> Boolean:
         """``relation(left, right)`` (sp.Lt, sp.Eq, …) built as :meth:`_compare` says."""
         constant = self.constant(left), self.constant(right)
         if all(constant):
@@ -148,9 +149,11 @@ class StructuralChecks:
 
     def _lift_relation(self, relation: Boolean, node: ast.AST) -> Boolean:
         piece = min(relation.atoms(sp.Piecewise), key=sp.count_ops)  # an innermost one: its parts hold none
-        cases, before = [], []
+        cases: list = []
+        before: list = []
         for expr, cond in piece.args:
-            branch = self._relate(type(relation), *(side.xreplace({piece: expr}) for side in relation.args), node)
+            left, right = (side.xreplace({piece: expr}) for side in relation.args)
+            branch = self._relate(type(relation), left, right, node)
             if isinstance(branch, sp.core.relational.Relational) and branch.has(sp.Piecewise):
                 branch = self._lift_relation(branch, node)
             cases.append(sp.And(cond, *[sp.Not(c) for c in before], branch))

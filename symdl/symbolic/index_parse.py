@@ -23,6 +23,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import sympy as sp
 
@@ -138,9 +139,9 @@ class _IndexBuilder(FormulaBuilder):
         return super()._name(node)
 
     def _indexed(self, node: ast.Subscript) -> sp.Expr:
-        name = node.value.id
+        name = cast(ast.Name, node.value).id  # check_tree let through only names here
         parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
-        letters = tuple(index_symbol(part.id) for part in parts)
+        letters = tuple(index_symbol(cast(ast.Name, part).id) for part in parts)
         for letter, axis, part in zip(letters, self.arrays[name], parts):
             known = self.dims.setdefault(letter, axis)
             if known != axis:
@@ -153,9 +154,9 @@ class _IndexBuilder(FormulaBuilder):
         return self.bases[name][letters]
 
     def _call(self, node: ast.Call) -> sp.Expr:
-        if node.func.id != "sum":
+        if not isinstance(node.func, ast.Name) or node.func.id != "sum":
             return super()._call(node)
-        letter = index_symbol(node.args[1].id)
+        letter = index_symbol(cast(ast.Name, node.args[1]).id)
         if letter in self.bound:
             raise self.error(node, f"sums over '{letter}' inside a sum over '{letter}'; use another letter")
         self.bound.add(letter)
@@ -244,9 +245,10 @@ def _target(builder: _IndexBuilder, target: ast.expr) -> tuple[str, tuple[sp.Sym
     if isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
         parts = target.slice.elts if isinstance(target.slice, ast.Tuple) else [target.slice]
         if all(isinstance(p, ast.Name) for p in parts) and len(parts) <= MAX_AXES:
-            for part in parts:
+            names = [cast(ast.Name, p) for p in parts]  # all names, checked just above
+            for part in names:
                 builder._check_letter(part)
-            letters = tuple(index_symbol(p.id) for p in parts)
+            letters = tuple(index_symbol(p.id) for p in names)
             if len(set(letters)) != len(letters):
                 raise FormulaError(f"formula: output at {builder.at(target)} repeats an index letter")
             if target.value.id.startswith("_") or not target.value.id.isidentifier():

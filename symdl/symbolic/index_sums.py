@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sympy as sp
 from sympy.concrete.delta import deltasummation
@@ -235,7 +236,7 @@ def sum_symbols(expr: sp.Expr) -> dict[sp.Sum, sp.Symbol]:
     return {s: sp.Dummy(f"S{n}", real=True) for n, s in enumerate(sorted(expr.atoms(sp.Sum), key=sp.default_sort_key))}
 
 
-def _to_field(expr: sp.Expr, field: object, table: dict, params: frozenset) -> object:
+def _to_field(expr: sp.Expr, field: Any, table: dict, params: frozenset) -> Any:
     """``expr`` in ``field`` by walking +, ·, integer powers; every other subterm a generator of ``table``."""
     if expr in table:
         return table[expr]
@@ -253,7 +254,7 @@ def _to_field(expr: sp.Expr, field: object, table: dict, params: frozenset) -> o
     raise KeyError(expr)
 
 
-def _generators(expr: sp.Expr, params: frozenset, domain: object, found: list) -> None:
+def _generators(expr: sp.Expr, params: frozenset, domain: Any, found: list) -> None:
     if expr.free_symbols <= params and not expr.atoms(sp.Indexed):
         try:
             domain.from_sympy(expr)

@@ -24,6 +24,7 @@ import math
 import numbers
 import warnings
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import sympy as sp
 
@@ -110,7 +111,7 @@ def parse(
     """
     names = _declare(symbols, params)
     source, origin = _prepare(text)
-    tree = _syntax_tree(text, source, origin)
+    tree = cast(ast.Expression, _syntax_tree(text, source, origin))  # mode 'eval'
     builder = FormulaBuilder(text, source, origin, names)
     builder.check_tree(tree.body)
     builder.check_constants(tree.body)

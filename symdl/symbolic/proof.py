@@ -228,10 +228,12 @@ def _confirmed(expr: sp.Expr, candidates: Sequence[Mapping[sp.Expr, sp.Expr]]) -
 
 def _rationals_inside(lo: sp.Expr | None, hi: sp.Expr | None, count: int = 4) -> list[sp.Rational]:
     """Up to ``count`` simplest nonzero rationals strictly between ``lo`` and ``hi`` (None: unbounded)."""
-    if lo is None and hi is None:
-        return [sp.Rational(1, 3), sp.Rational(-5, 7), sp.Rational(8, 3), sp.Rational(-13, 4)]
-    lo = hi - 4 if lo is None else lo
-    hi = lo + 4 if hi is None else hi
+    if lo is None:
+        if hi is None:
+            return [sp.Rational(1, 3), sp.Rational(-5, 7), sp.Rational(8, 3), sp.Rational(-13, 4)]
+        lo = hi - 4
+    if hi is None:
+        hi = lo + 4
     found: list[sp.Rational] = []
     for d in range(1, 1000):
         n = int(sp.floor(lo * d)) + 1
@@ -293,12 +295,8 @@ def _is_zero_smooth(expr: sp.Expr) -> bool:
     return False
 
 
-def prove_zero(
-    expr: sp.Expr,
-    var: sp.Symbol,
-    params: Mapping[sp.Symbol, object] | None = None,
-    exclude: Sequence[sp.Expr] = (),
-) -> Proof:
+def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None,
+               exclude: Sequence[sp.Expr] = ()) -> Proof:
     """Show ``expr`` ≡ 0 for every real ``var`` (and all parameter values of their declared sign).
 
     ``params`` may give sample values used only to decide which branch holds.
@@ -378,7 +376,7 @@ def one_sided_values(
 
 def prove_named_function(function: type[NamedFunction]) -> dict[str, Proof]:
     """A named function's claims (proven once per process): fdiff = d/dx definition; stable, differentiable, reference = definition."""
-    return dict(_named_function_proofs(function))
+    return dict(_named_function_proofs(function))  # type: ignore[arg-type]  # a class is hashable; SymPy's untyped metaclass hides it
 
 
 @functools.lru_cache(maxsize=64)

@@ -11,6 +11,7 @@ with shorter steps.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import sympy as sp
@@ -20,6 +21,10 @@ from ..numbers import format_number
 from ..rulebook.derivation import Derives
 from ..symbolic.proof import breakpoints
 from .gradcheck import GradCheckReport, Tolerance, check_grad
+
+if TYPE_CHECKING:
+    from ..rulebook.rule import Rule
+    from ..rulebook.vector_rule import VectorRule
 
 __all__ = ["assert_network_grad_close", "check_network_grad", "flatten_params", "unflatten_params"]
 
@@ -42,8 +47,9 @@ def unflatten_params(theta: np.ndarray, like: Mapping[str, np.ndarray]) -> dict[
 
 def _breakpoints(r: object) -> list[sp.Expr]:
     """Where a rule's value or derivative switches branch (kinks, and jumps of the second derivative)."""
-    if not isinstance(r, Derives) or not r.element_wise:
+    if not isinstance(r, Derives) or not cast("Rule | VectorRule", r).element_wise:
         return []
+    r = cast("Rule", r)  # an element-wise rule (Derives is the mixin of Rule and VectorRule)
     points = breakpoints(r.bind(r.expr), r.wrt) + [k.at for k in r.kinks]
     return list(dict.fromkeys(points))
 
@@ -53,6 +59,7 @@ def _side_of(r: object) -> Callable[..., list[np.ndarray]]:
     points = _breakpoints(r)
     if not points:
         return lambda *arrays: []
+    r = cast("Rule", r)  # it has breakpoints: an element-wise rule
     others = r.inputs[1:]
     exact = [sp.sympify(p, strict=True) for p in points]  # the rule's own breakpoints: SymPy or numbers, never text
     kernels = [compile_kernel(p + 0 * r.wrt, (r.wrt, *others), "breakpoint") for p in exact]

@@ -18,6 +18,7 @@ no example is wasted. Floats are bounded, finite and never NaN.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import sympy as sp
@@ -31,6 +32,7 @@ from hypothesis.extra.numpy import arrays
 
 from ..codegen.kernel import compile_kernel
 from ..rulebook.rule import Rule
+from ..rulebook.vector_rule import VectorRule
 from ..symbolic.proof import breakpoints
 
 __all__ = [
@@ -114,7 +116,7 @@ def away_from_kinks(
 
 @st.composite
 def _away_from_kinks(
-    draw: st.DrawFn, rule: Rule, kernels: list, low: float, high: float, margin: float, fixed: object
+    draw: st.DrawFn, rule: Rule, kernels: list, low: float, high: float, margin: float, fixed: st.SearchStrategy | None
 ) -> list[float]:
     others = draw(fixed if fixed is not None else _others(rule, low, high))
     # A breakpoint exactly at an end of the range counts too (huber at a = −40, y = −39, δ = 1).
@@ -169,7 +171,7 @@ def floats_away_from_kinks(
         return margin * max(1.0, abs(p)) if p in points else 0.0
 
     pieces = [_inside(a + gap(a), b - gap(b), found) for a, b in zip(edges, edges[1:]) if a + gap(a) < b - gap(b)]
-    width = 32 if found == np.float32 else 64
+    width: Literal[32, 64] = 32 if found == np.float32 else 64
     parts = [st.floats(*piece, allow_nan=False, allow_infinity=False, width=width) for piece in pieces if piece]
     if not parts:
         raise ValueError(f"floats_away_from_kinks: no {found.name} in [{low!r}, {high!r}] is {margin!r} from a kink")
@@ -245,7 +247,7 @@ def network_specs(
 @st.composite
 def batches(
     draw: st.DrawFn, layers: Sequence[int], max_batch: int = 8, dtype: type | np.dtype = np.float64,
-    loss: object = None,
+    loss: str | Rule | VectorRule | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(X, Y) with X of shape (batch, layers[0]) and Y of shape (batch, layers[-1]), bounded finite floats.
 

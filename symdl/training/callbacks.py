@@ -84,9 +84,11 @@ class EarlyStopping(Callback):
             raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
         if mode == "auto":
             mode = "max" if any(word in monitor for word in _MAXIMISED) else "min"
-        self.monitor, self.patience, self.mode = monitor, int(patience), mode
-        self.min_delta = abs(float(min_delta)) * (-1 if mode == "min" else 1)  # Keras: current + |δ| < best (min)
-        self.restore_best_weights = bool(restore_best_weights)
+        self.monitor: str = monitor
+        self.patience: int = int(patience)
+        self.mode: str = mode
+        self.min_delta: float = abs(float(min_delta)) * (-1 if mode == "min" else 1)  # Keras: current + |δ| < best (min)
+        self.restore_best_weights: bool = bool(restore_best_weights)
         self.on_train_begin(None)
 
     def on_train_begin(self, run: TrainingRun | None) -> None:

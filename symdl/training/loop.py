@@ -8,8 +8,9 @@ returning the loss before the step; or functional, returning
 validation loss, ``inference_loss(params, X, Y)`` (the loss in inference mode:
 dropout and noise off, batch norm with its running statistics, as Keras'
 ``evaluate``): a :class:`symdl.CompiledNetwork` built with an optimizer, a
-:class:`symdl.graph.CompiledGraph` with one input and one target, a generated
-module.
+:class:`symdl.graph.CompiledGraph` (several inputs and targets given as
+tuples or dicts keyed by name, arranged by its ``arrange_data``), a generated
+module (several inputs and targets as tuples, spread into its arguments).
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from .batches import batch_slices, check_data, check_positive, epoch_rng
+from .batches import (
+    Data,
+    batch_slices,
+    check_data,
+    check_positive,
+    epoch_rng,
+    sample_count,
+    take,
+)
 from .callbacks import Callback, EarlyStopping, History, TrainingRun
 from .progress import ProgressBar, progress_mode
 
@@ -79,8 +88,17 @@ def _is_seeded(model: Any) -> bool:
     return bool(seeded)
 
 
+def _data_args(model: Any, X: Data, Y: Data) -> tuple[Any, ...]:
+    """The data arguments of the model's entry points: ``(X, Y)``, spread into ``X1, X2, …, Y1, …`` for a generated
+    graph module with several inputs or targets (a compiled graph takes the tuples as they are)."""
+    if callable(getattr(model, "arrange_data", None)) or not (isinstance(X, tuple) or isinstance(Y, tuple)):
+        return X, Y
+    return (*(X if isinstance(X, tuple) else (X,)), *(Y if isinstance(Y, tuple) else (Y,)))
+
+
 def _step(model: Any, params: dict, X: Any, Y: Any, state: Any, seed: int | None) -> tuple[float, dict, Any]:
-    result = model.train_step(params, X, Y, state) if seed is None else model.train_step(params, X, Y, state, seed=seed)
+    data = _data_args(model, X, Y)
+    result = model.train_step(params, *data, state) if seed is None else model.train_step(params, *data, state, seed=seed)
     if isinstance(result, tuple):
         loss, params, state = result
     else:
@@ -116,18 +134,37 @@ def _logs(loss: _LossTracker, metrics: Sequence[Any]) -> dict[str, float]:
     return {"loss": loss.result(), **{metric_name(m): float(m.result()) for m in metrics}}
 
 
+def _check_metric_pairs(model: Any, Y: Data, metrics: Sequence[object], what: str) -> None:
+    """Metrics only on a model with one output and one data target: they compare the two."""
+    outputs = len(getattr(model, "output_widths", ()))
+    targets = len(Y) if isinstance(Y, tuple) else 1
+    if isinstance(metrics, (list, tuple)) and metrics and (outputs > 1 or targets > 1):
+        shown = f"{outputs} outputs and " if outputs else ""
+        raise ValueError(f"{what}: metrics compare one output with one target; this model has {shown}{targets} data "
+                         "targets (its loss and val_loss are logged without metrics=)")
+
+
 def _check_model(model: Any, what: str, evaluating: bool) -> None:
-    """One X and one Y (a graph with several inputs or targets is refused), and ``inference_loss`` where it is needed."""
-    inputs, targets = getattr(model, "input_widths", None), getattr(model, "target_widths", None)
-    if (inputs is not None and len(inputs) != 1) or (targets is not None and len(targets) != 1):
-        raise ValueError(f"{what}: this model takes {len(inputs or ())} input and {len(targets or ())} target arrays; "
-                         "fit and evaluate take one X and one Y (call its train_step and inference_loss directly)")
+    """``inference_loss`` where it is needed."""
     if evaluating and not callable(getattr(model, "inference_loss", None)):
         raise ValueError(f"{what}: the model has no inference_loss(params, X, Y), the loss in inference mode that "
                          "evaluate reports; compile the network or regenerate the module with this symdl")
 
 
-def _check_targets(model: Any, Y: np.ndarray, name: str) -> None:
+def _arranged(model: Any, X: Any, Y: Any, what: str) -> tuple[Data, Data]:
+    """(X, Y) checked: a model with ``arrange_data`` (a graph) puts dicts and sequences in its order first."""
+    arrange = getattr(model, "arrange_data", None)
+    if not callable(arrange):
+        return check_data(X, Y, what)
+    X, Y = arrange(X, Y, what)
+    return check_data(X, Y, what, (model.input_names, model.target_names))
+
+
+def _forward(model: Any, params: Any, X: Data) -> Any:
+    return model.forward(params, *X) if isinstance(X, tuple) else model.forward(params, X)
+
+
+def _check_targets(model: Any, Y: Data, name: str) -> None:
     """The model's own check of the targets against its loss's domain (``check_targets``), on all rows at once:
     a bad row is named by its index in the data, before any step changed params."""
     check = getattr(model, "check_targets", None)
@@ -144,17 +181,18 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Seq
     metrics are reset first and read from ``forward``.
     """
     _check_model(model, "evaluate", True)
-    X, Y = check_data(X, Y)
+    X, Y = _arranged(model, X, Y, "X, Y")
+    _check_metric_pairs(model, Y, metrics, "evaluate")
     batch_size = check_positive("batch_size", batch_size)
     _check_targets(model, Y, "Y")
     for m in metrics:
         m.reset_state()
     tracker = _LossTracker()
-    for rows in batch_slices(X.shape[0], batch_size, None):
-        xb, yb = X[rows], Y[rows]
-        tracker.add(float(model.inference_loss(params, xb, yb)), xb.shape[0])
+    for rows in batch_slices(sample_count(X), batch_size, None):
+        xb, yb = take(X, rows), take(Y, rows)
+        tracker.add(float(model.inference_loss(params, *_data_args(model, xb, yb))), sample_count(xb))
         if metrics:
-            pred = model.forward(params, xb)
+            pred = _forward(model, params, xb)
             for m in metrics:
                 m.update_state(yb, pred)
     return _logs(tracker, metrics)
@@ -181,7 +219,10 @@ def fit(
 ) -> History:
     """Train ``params`` for epochs ``initial_epoch … epochs − 1`` and return the :class:`History`.
 
-    Each epoch shuffles the samples with ``numpy.random.default_rng((seed, epoch))``
+    ``X`` and ``Y`` are arrays (samples, features); for a graph with several
+    inputs or data targets, tuples of arrays in its order or dicts keyed by its
+    ``input_names`` / ``target_names`` (Keras' convention), every array cut at
+    the same rows. Each epoch shuffles the samples with ``numpy.random.default_rng((seed, epoch))``
     (so a run resumed at ``initial_epoch`` continues exactly) and cuts them into
     batches of ``batch_size``, the last one partial. ``state`` is the optimizer
     state (default ``model.init_state(params)``). The logged loss is the mean of
@@ -192,7 +233,8 @@ def fit(
     history, params and state.
     """
     _check_model(model, "fit", validation is not None)
-    X, Y = check_data(X, Y)
+    X, Y = _arranged(model, X, Y, "X, Y")
+    _check_metric_pairs(model, Y, metrics, "fit")
     epochs = check_positive("epochs", epochs)
     initial_epoch = check_positive("initial_epoch", initial_epoch, 0)
     if initial_epoch >= epochs:
@@ -206,7 +248,7 @@ def fit(
     if validation is not None:
         if not isinstance(validation, tuple) or len(validation) != 2:
             raise ValueError("validation: expected a pair (X_val, Y_val)")
-        validation = check_data(*validation, what="X_val, Y_val")
+        validation = _arranged(model, *validation, "X_val, Y_val")
         _check_targets(model, validation[1], "Y_val")
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {early_stopping!r}")
@@ -225,7 +267,7 @@ def fit(
             raise ValueError("fit: this model has no optimizer state; give one with the optimizer (Network(..., optimizer=...))")
         state = init_state(params)
     stream = sys.stderr if stream is None else stream
-    steps = -(-X.shape[0] // batch_size)
+    steps = -(-sample_count(X) // batch_size)
     bar = ProgressBar(epochs, steps, progress_mode(verbose, stream), stream)
     seeded = _is_seeded(model)
     run = TrainingRun(params, state)
@@ -238,15 +280,15 @@ def fit(
         for m in tracked:
             m.reset_state()
         tracker = _LossTracker()
-        for step, rows in enumerate(batch_slices(X.shape[0], batch_size, rng if shuffle else None), 1):
-            xb, yb = X[rows], Y[rows]
+        for step, rows in enumerate(batch_slices(sample_count(X), batch_size, rng if shuffle else None), 1):
+            xb, yb = take(X, rows), take(Y, rows)
             if tracked:
-                pred = model.forward(run.params, xb)
+                pred = _forward(model, run.params, xb)
                 for m in tracked:
                     m.update_state(yb, pred)
             mask_seed = int(rng.integers(_SEED_BOUND)) if seeded else None
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
-            tracker.add(loss, xb.shape[0])
+            tracker.add(loss, sample_count(xb))
             bar.batch(epoch, step, lambda: _logs(tracker, tracked))
         logs = _logs(tracker, tracked)
         if validation is not None:

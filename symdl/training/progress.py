@@ -27,7 +27,7 @@ def progress_mode(verbose: object, stream: TextIO) -> int:
         return 1 if isatty is not None and isatty() else 0
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
         raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
-    return int(verbose)  # type: ignore[call-overload]
+    return int(verbose)
 
 
 class ProgressBar:

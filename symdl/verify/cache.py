@@ -154,7 +154,7 @@ def report_from_data(data: Any) -> RuleReport:
         raise ValueError("not a report")
     return RuleReport(
         data["name"], proofs=dict(proofs), kinks_ok=data["kinks_ok"],
-        **{f: float.fromhex(data[f]) for f in _FLOATS}, **{f: data[f] for f in _INTS},
+        **dict[str, Any]({f: float.fromhex(data[f]) for f in _FLOATS}), **{f: data[f] for f in _INTS},
         unstable=list(data["unstable"]), mutant_survivors=list(data["mutant_survivors"]), kind=data["kind"],
     )
 

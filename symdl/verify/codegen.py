@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -151,6 +153,8 @@ def _network_row(backend: str, rng: np.random.Generator) -> RuleReport:
     from ..network.model import Network
 
     array = get_backend(backend)
+    if array.verify_dtype is None:
+        raise ValueError(f"codegen: the {backend} backend names no dtype to verify its network modules in")
     dtype, rtol = array.verify_dtype
     report = RuleReport(f"codegen: {backend} network modules", kind="proof")
     with tempfile.TemporaryDirectory() as tmp:
@@ -164,7 +168,7 @@ def _network_row(backend: str, rng: np.random.Generator) -> RuleReport:
             Y /= Y.sum(axis=1, keepdims=True)
             loss, grads = compiled.loss_and_grad(params, X, Y)
             got_loss, got = module.loss_and_grad(array.as_arrays(params), X, Y)
-            pairs = [(loss, got_loss), *((grads[n], got[n]) for n in grads)]
+            pairs: list[tuple[Any, Any]] = [(loss, got_loss), *((grads[n], got[n]) for n in grads)]
             ok = all(np.allclose(np.asarray(b), a, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(a))))) for a, b in pairs)
             report.proofs[f"{network!r} in {dtype}: loss and gradients equal the compiled network's"] = bool(ok)
     if array.module in ("jnp", "torch"):  # the graph of formula layers (symdl verify's formula row: its numpy module)
@@ -179,10 +183,12 @@ def _network_rows(rng: np.random.Generator) -> list[RuleReport]:
     return [_network_row(part.removeprefix("networks "), rng) for part in codegen_parts() if part.startswith("networks ")]
 
 
-def _import(source: str, folder: Path, name: str) -> object:
+def _import(source: str, folder: Path, name: str) -> ModuleType:
     path = folder / f"{name}.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # a .py path always has a source loader
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -95,10 +95,10 @@ def check_kinks(r: Rule) -> bool:
         others = dict(zip(r.inputs[1:], [sp.Rational(37, 100)] * len(r.inputs[1:])))
         if not kink.is_subgradient({**r.param_subs, **others}):
             return False
-        others = [np.float64(0.37) for _ in r.inputs[1:]]
-        at = float(sp.N(r.bind(kink.at).subs(dict(zip(r.inputs[1:], others)))))
-        returned = float(np.asarray(derivative(np.float64(at), *others)))
-        expected = float(sp.N(r.bind(kink.value).subs(dict(zip(r.inputs[1:], others)))))
+        values = [np.float64(0.37) for _ in r.inputs[1:]]
+        at = float(sp.N(r.bind(kink.at).subs(dict(zip(r.inputs[1:], values)))))
+        returned = float(np.asarray(derivative(np.float64(at), *values)))
+        expected = float(sp.N(r.bind(kink.value).subs(dict(zip(r.inputs[1:], values)))))
         if abs(returned - expected) > 1e-12 * max(1.0, abs(expected)):
             return False
     return True

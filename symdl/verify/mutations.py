@@ -43,7 +43,7 @@ def mutants(r: Rule) -> dict[str, sp.Expr]:
     """Mistaken derivatives of ``r`` by its first input, by label (symbolic in the parameters)."""
     d = diff_away_from_jumps(r.expr, r.wrt)
     found = {"sign flip": -d, "factor two": 2 * d, "function for derivative": r.expr}
-    terms = sp.Add.make_args(sp.expand(d)) if not d.has(sp.Piecewise) else ()
+    terms: tuple[sp.Expr, ...] = sp.Add.make_args(sp.expand(d)) if not d.has(sp.Piecewise) else ()
     if len(terms) > 1:
         found["dropped term"] = d - terms[0]
     others = [s for s in r.inputs[1:]] + [s for s in r.param_symbols.values()]

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from ..codegen.kernel import compile_kernel
+from ..codegen.kernel import Kernel, compile_kernel
 from ..display_hooks import Displayed
 from ..rulebook.derivation import Derives
 from ..rulebook.registry import rule, rule_params, rules
@@ -159,7 +160,7 @@ def typed_form_instability(r: Rule) -> list[str]:
     return _check_stability(r, *kernels)
 
 
-def _check_stability(r: Rule, *kernels: Callable[..., np.ndarray]) -> list[str]:
+def _check_stability(r: Rule, *kernels: Kernel) -> list[str]:
     problems = []
     d = r.definition
     for dtype in (np.float32, np.float64):
@@ -200,7 +201,7 @@ def case_params(name: str) -> list[tuple[str, dict[str, float]]]:
 
 
 def _cases(name: str) -> list[tuple[str, Rule | VectorRule]]:
-    return [(label, rule(name, **params)) for label, params in case_params(name)]
+    return [(label, rule(name, **dict[str, Any](params))) for label, params in case_params(name)]
 
 
 def verify_rules(

@@ -198,8 +198,8 @@ def run(
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    keys = [task.key() for task in tasks] if cache is not None else [None] * len(tasks)
-    found: list[list[RuleReport] | None] = [cache.get(k) if cache is not None else None for k in keys]
+    keys = [task.key() for task in tasks] if cache is not None else []
+    found: list[list[RuleReport] | None] = [cache.get(k) for k in keys] if cache is not None else [None] * len(tasks)
     missing = [i for i, reports in enumerate(found) if reports is None]
     timings = _timings(cache)
     pending: dict[int, Any] = {}

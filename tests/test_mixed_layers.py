@@ -1,0 +1,215 @@
+"""Dropout, optimizers and batch norm in mixed-precision torch and JAX modules.
+
+Dropout masks in the low dtype, float32 optimizer state, batch statistics accumulated in float32 and float32
+running statistics.
+
+Each low-precision module is compared with the float32 module of the same network on the same float32 params, data
+and seed (the masks are drawn from the same generator: the same Bernoulli draws whatever the compute dtype), within
+test_mixed_precision's documented tolerance; training makes the loss fall with float32 params and state throughout.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from generated_modules import load_module
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_mixed_precision import TOLERANCE, array, data, numpy
+
+import symdl
+from symdl.export.network_modules import network_module_source
+
+torch = pytest.importorskip("torch")
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp
+
+BACKENDS = ("torch", "jax")
+LOW = ("bfloat16", "float16")
+OPTIMIZERS = {"adam": {"lr": 0.01}, "classic_momentum": {"lr": 0.1}, "rmsprop": {"lr": 0.003}}
+_CACHE: dict[tuple, object] = {}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("mixed_layers")
+
+
+def module(folder, backend: str, dtype: str, **options):
+    key = (backend, dtype, *sorted(options.items()))
+    if key not in _CACHE:
+        if "optimizer" in options:
+            options = {**options, "optimizer": symdl.optimizer(options["optimizer"], **OPTIMIZERS[options["optimizer"]])}
+        net = symdl.Network([4, 16, 16, 2], activation="tanh", loss="mse", **options)
+        scale = {"loss_scale": 1} if dtype == "float16" and "optimizer" in options else {}
+        name = f"layers_{backend}_{dtype}_{abs(hash(key))}"
+        _CACHE[key] = load_module(network_module_source(net, backend, dtype, **scale), folder, name)
+    return _CACHE[key]
+
+
+def whole(grads: dict) -> np.ndarray:
+    return np.concatenate([numpy(grads[name]).ravel() for name in sorted(grads)])
+
+
+def step(mod, backend: str, params: dict, X, Y, *extra, seed: int | None = None):
+    """One train_step; (loss, params, rest) with the new params (and state) whichever way the backend returns them."""
+    seeded = {} if seed is None else {"seed": seed}
+    out = mod.train_step(params, X, Y, *extra, **seeded)
+    if backend == "torch" or not extra or not isinstance(extra[0], dict):
+        return (out, params, extra) if backend == "torch" or not isinstance(out, tuple) else (out[0], out[1], ())
+    return out[0], out[1], (out[2],)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@settings(max_examples=3)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_dropout_gradients_within_tolerance_of_float32(folder, backend, dtype, seed):
+    low, full = module(folder, backend, dtype, dropout=0.2), module(folder, backend, "float32", dropout=0.2)
+    masks = low._masks(seed, 8) if backend == "torch" else low._masks(jax.random.PRNGKey(seed), 8)
+    assert len(masks) == 2 and all(str(mask.dtype).endswith(dtype) for mask in masks)
+    params = low.init_params(seed % 1000)
+    X, Y = (array(backend, v) for v in data("tanh-mse", 32, seed))
+    loss_full, grads_full = full.loss_and_grad(params, X, Y, seed=seed)
+    loss_low, grads_low = low.loss_and_grad(params, X, Y, seed=seed)
+    assert str(loss_low.dtype).endswith("float32") and all(str(g.dtype).endswith("float32") for g in grads_low.values())
+    assert abs(float(loss_low) - float(loss_full)) <= TOLERANCE[dtype] * abs(float(loss_full))
+    reference = whole(grads_full)
+    assert np.linalg.norm(whole(grads_low) - reference) <= TOLERANCE[dtype] * np.linalg.norm(reference)
+    other = whole(full.loss_and_grad(params, X, Y, seed=seed + 1)[1])  # the masks matter: another seed, other gradients
+    assert np.linalg.norm(other - reference) > TOLERANCE[dtype] * np.linalg.norm(reference)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_dropout_training_makes_the_loss_fall(folder, backend, dtype):
+    low = module(folder, backend, dtype, dropout=0.1)
+    params = low.init_params(3)
+    X, Y = (array(backend, v) for v in data("tanh-mse", 128, 1))
+    before = float(low.inference_loss(params, X, Y))
+    for k in range(60):
+        _, params, _ = step(low, backend, params, X, Y, 0.2, seed=k)
+    assert float(low.inference_loss(params, X, Y)) < 0.75 * before
+    assert all(str(p.dtype).endswith("float32") and np.isfinite(numpy(p)).all() for p in params.values())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("optimizer", "dtype"), [("adam", "bfloat16"), ("adam", "float16"), ("classic_momentum", "bfloat16"),
+                                                 ("rmsprop", "float16")])
+def test_optimizer_trains_with_float32_state(folder, backend, dtype, optimizer):
+    low = module(folder, backend, dtype, optimizer=optimizer)
+    params = low.init_params(3)
+    state = low.init_state(params)
+    slots = [v for v in state.values() if hasattr(v, "shape") and v.shape != ()]
+    assert slots and all(str(v.dtype).endswith("float32") for v in slots)
+    X, Y = (array(backend, v) for v in data("tanh-mse", 128, 1))
+    before = float(low.loss(params, X, Y))
+    for _ in range(60):
+        _, params, (state,) = step(low, backend, params, X, Y, state)
+    assert float(low.loss(params, X, Y)) < 0.75 * before
+    assert all(str(v.dtype).endswith("float32") and np.isfinite(numpy(v)).all() for v in [*params.values(), *slots])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_adam_steps_follow_the_float32_module(folder, backend, dtype):
+    """Adam's first steps, state and params, within the gradient tolerance of float32's: its constants (β₂ = 0.999,
+    1 − β₂, the bias corrections) are not rounded to the low dtype (bfloat16 would make β₂ = 1 and divide by 0)."""
+    low, full = module(folder, backend, dtype, optimizer="adam"), module(folder, backend, "float32", optimizer="adam")
+    params = low.init_params(5)
+    start = whole(params)
+    ours, theirs = copy.deepcopy(params) if backend == "torch" else dict(params), params
+    state_low, state_full = low.init_state(ours), full.init_state(theirs)
+    X, Y = (array(backend, v) for v in data("tanh-mse", 64, 2))
+    for _ in range(3):
+        _, ours, (state_low,) = step(low, backend, ours, X, Y, state_low)
+        _, theirs, (state_full,) = step(full, backend, theirs, X, Y, state_full)
+    for key in (k for k, v in state_full.items() if getattr(v, "shape", ()) != ()):
+        reference = numpy(state_full[key])
+        assert state_low[key].dtype == state_full[key].dtype
+        assert np.linalg.norm(numpy(state_low[key]) - reference) <= 2 * TOLERANCE[dtype] * np.linalg.norm(reference), key
+    moved = whole(theirs) - start
+    assert np.linalg.norm(whole(ours) - whole(theirs)) <= TOLERANCE[dtype] * np.linalg.norm(moved)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_optimizer_state_checks_say_float32(folder, backend):
+    low = module(folder, backend, "bfloat16", optimizer="adam")
+    params = low.init_params(0)
+    cast = (lambda v: v.to(torch.bfloat16)) if backend == "torch" else (lambda v: v.astype(jnp.bfloat16))
+    with pytest.raises(ValueError, match="float32"):
+        low.init_state({k: cast(v) for k, v in params.items()})
+    state = low.init_state(params)
+    state["m_W1"] = cast(state["m_W1"])
+    X, Y = (array(backend, v) for v in data("tanh-mse", 8, 0))
+    with pytest.raises(ValueError, match=r"state\['m_W1'\].*float32"):
+        low.train_step(params, X, Y, state)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@settings(max_examples=3)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_batchnorm_gradients_within_tolerance_of_float32(folder, backend, dtype, seed):
+    low, full = module(folder, backend, dtype, batchnorm=True), module(folder, backend, "float32", batchnorm=True)
+    params = low.init_params(seed % 1000)
+    X, Y = (array(backend, v) for v in data("tanh-mse", 32, seed))
+    loss_full, grads_full = full.loss_and_grad(params, X, Y)
+    loss_low, grads_low = low.loss_and_grad(params, X, Y)
+    assert str(loss_low.dtype).endswith("float32") and all(str(g.dtype).endswith("float32") for g in grads_low.values())
+    assert abs(float(loss_low) - float(loss_full)) <= TOLERANCE[dtype] * abs(float(loss_full))
+    reference = whole(grads_full)
+    assert np.linalg.norm(whole(grads_low) - reference) <= TOLERANCE[dtype] * np.linalg.norm(reference)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_batchnorm_trains_with_float32_running_statistics(folder, backend, dtype):
+    low, full = module(folder, backend, dtype, batchnorm=True), module(folder, backend, "float32", batchnorm=True)
+    params = low.init_params(3)
+    reference = copy.deepcopy(params) if backend == "torch" else dict(params)
+    X, Y = (array(backend, v) for v in data("tanh-mse", 128, 1))
+    before = float(low.inference_loss(params, X, Y))
+    for _ in range(60):
+        _, params, _ = step(low, backend, params, X, Y, 0.1)
+        _, reference, _ = step(full, backend, reference, X, Y, 0.1)
+    assert float(low.inference_loss(params, X, Y)) < 0.75 * before
+    assert all(str(p.dtype).endswith("float32") and np.isfinite(numpy(p)).all() for p in params.values())
+    for name in ("running_mean1", "running_var1"):  # buffers the steps moved, as the float32 module's
+        assert np.linalg.norm(numpy(params[name]) - numpy(reference[name])) <= TOLERANCE[dtype] * np.linalg.norm(numpy(reference[name]))
+    if backend == "torch":
+        snapshot = copy.deepcopy(params)
+        assert torch.equal(low.train_step_unchecked(snapshot, X, Y, 0.1), low.train_step(params, X, Y, 0.1))
+        assert all(torch.equal(snapshot[k], params[k]) for k in params)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_batch_statistics_accumulate_in_float32(tmp_path, backend, dtype):
+    """u = x₁ over 4096 rows, 1 except k rows of 2: the batch mean (m + k)/m, not a bfloat16 (float16) number, reaches
+    the float32 running mean (momentum 0.1 from 0) to float32 rounding."""
+    net = symdl.Network([2, 1, 1], activation="identity", loss="mse", batchnorm=True)
+    source = network_module_source(net, backend, dtype)
+    assert f"{'torch' if backend == 'torch' else 'jnp'}.sum(x, 0, dtype=_acc_dtype)" in source
+    low = load_module(source, tmp_path, f"bn_sums_{backend}_{dtype}")
+    m, k = 4096, {"bfloat16": 16, "float16": 1}[dtype]
+    X = np.ones((m, 2))
+    X[:k, 0] = 2
+    params = low.init_params(0)
+    params["W1"] = array(backend, [[1.0, 0.0]])
+    params["running_mean1"] = array(backend, [0.0])
+    _, params, _ = step(low, backend, params, array(backend, X), array(backend, np.zeros((m, 1))), 1e-9)
+    exact = (m + k) / m
+    assert float(torch.tensor(exact, dtype=getattr(torch, dtype))) != exact  # what a mean in the low dtype would give
+    assert str(params["running_mean1"].dtype).endswith("float32")
+    assert float(numpy(params["running_mean1"])[0]) == pytest.approx(0.1 * exact, rel=1e-6)
+
+
+def test_float16_with_an_optimizer_needs_loss_scale_one():
+    net = symdl.Network([3, 4, 2], optimizer="adam")
+    with pytest.raises(ValueError, match="loss_scale=1") as error:
+        network_module_source(net, "torch", "float16")
+    assert "\n" not in str(error.value)
+    assert "_LOSS_SCALE = 1.0" in network_module_source(net, "jax", "float16", loss_scale=1)
