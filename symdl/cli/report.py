@@ -150,7 +150,7 @@ def _graphs(args: argparse.Namespace) -> list[Any]:
     models = []
     for path in args.graph:
         try:
-            models.append(load_graph(path)[0].model)
+            models.append(load_graph(path).network.model)
         except SavedModelError as error:
             raise UsageError(f"--graph: {error}".splitlines()[0]) from None
     return models
