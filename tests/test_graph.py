@@ -257,6 +257,30 @@ def test_verify_row_catches_every_planted_mistake():
     assert (report.mutants_killed, report.mutants_total) == (3, 3)
 
 
+def test_verify_formula_row_proves_checks_the_module_and_catches_every_planted_mistake():
+    """The notebook's MyDense (shared, with a skip) and MyMultiLayer as formulas: derived, proven, FD-checked, its numpy
+    module equal to the compiled graph, and a dropped skip, one use of the shared weights, a missing aux term refuted."""
+    from symdl.verify.graphs import verify_graphs
+
+    (report,) = verify_graphs("formula")
+    assert report.passed and report.proven and report.name == "graph formula layers (notebook)"
+    assert any("numpy module" in label for label in report.proofs)
+    assert (report.mutants_killed, report.mutants_total) == (3, 3)
+    with pytest.raises(ValueError, match="expected 'residual' or 'formula'"):
+        verify_graphs("other")
+
+
+def test_module_checks_fail_for_a_module_that_prints_wrong_numbers(monkeypatch):
+    """The module check can fail: a module whose gradients are off by a factor is caught."""
+    import symdl.export.graph_modules as modules
+    from symdl.verify.graphs import formula_graph, graph_module_checks
+
+    real = modules.graph_module_source
+    monkeypatch.setattr(modules, "graph_module_source",
+                        lambda *a, **k: real(*a, **k).replace("return loss, {", "return 1.0001 * loss, {"))
+    assert not any(graph_module_checks(formula_graph()).values())
+
+
 def test_graph_equations_show_themselves_in_notebooks():
     x = Input(2)
     h = Dense(2, activation="tanh")(x)

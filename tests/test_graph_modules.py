@@ -16,6 +16,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from formula_graphs import formula_graph
 from generated_modules import load_module
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -97,7 +98,8 @@ def noisy() -> Model:
     return Model(x, Dense(2)(Dropout(0.25)(Dense(4, activation="softplus")(h))), losses="mse")
 
 
-MODELS = {"residual": residual, "multi_io": multi_io, "auxiliary": auxiliary, "stopped": stopped, "noisy": noisy}
+MODELS = {"residual": residual, "multi_io": multi_io, "auxiliary": auxiliary, "stopped": stopped, "noisy": noisy,
+          "formula": formula_graph}
 OPTIMIZER = {"residual": "adam"}
 
 RUNNER = textwrap.dedent('''
@@ -323,22 +325,15 @@ def test_unknown_node_kind_is_refused_in_one_line():
         assert "\n" not in str(error.value)
 
 
-def test_formula_nodes_export_to_numpy_and_are_refused_elsewhere_in_one_line():
-    from symdl.graph import Formula
+def test_formula_kernels_are_one_expression_printed_for_each_backend():
+    """The formula graph's kernels (the modules' numbers are checked above): the same functions in every module."""
+    import re
 
-    layer = symdl.formula_layer("y[i] = exp(x[i])", inputs={"x": "n"}, name="myexp")
-    x = Input(2)
-    model = Model(x, Dense(1)(Formula(layer)(x)), losses="mse")
-    namespace: dict = {}
-    exec(compile(graph_module_source(model, "numpy"), "graph_module", "exec"), namespace)  # the module's own text
-    c = model.compile()
-    params, rng = c.init(0), np.random.default_rng(0)
-    xs, ys = rng.normal(size=(M, 2)), rng.normal(size=(M, 1))
-    _close(namespace["loss"](params, xs, ys), c.loss(params, [xs], [ys]), "numpy formula graph loss")
-    for backend in ("jax", "torch"):
-        with pytest.raises(ValueError, match="FormulaKernel node, which has no") as error:
-            graph_module_source(model, backend)
-        assert "\n" not in str(error.value)
+    model = formula_graph()
+    kernels = {b: set(re.findall(r"^def (_(?:mydense|scaled|quad|mult)_\w+)\(", graph_module_source(model, b), re.MULTILINE))
+               for b in ("numpy", "jax", "torch")}
+    assert kernels["numpy"] and kernels["numpy"] == kernels["jax"] == kernels["torch"]
+    assert any("_sum_" in k for k in kernels["numpy"]) and any("_vjp_W_" in k for k in kernels["numpy"])
 
 
 def test_cli_codegen_graph_writes_the_module_and_refuses_bad_input(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from formula_graphs import formula_graph
 from generated_modules import load_module
 
 import symdl
@@ -38,6 +39,7 @@ CASES = {
                      False, True),
     "graph_dropout": (lambda: graph_module_source(_graph(), "jax", "float32"), True, False),
     "graph_adam": (lambda: graph_module_source(_graph(), "jax", "float32", "adam"), True, True),
+    "graph_formula": (lambda: graph_module_source(formula_graph(), "jax", "float32"), False, False),
 }
 
 
@@ -106,7 +108,7 @@ def test_train_step_unchecked_inside_the_users_jit(modules, name):
         np.testing.assert_allclose(np.asarray(jitted[1][k]), np.asarray(eager[1][k]), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["network", "network_dropout", "graph_dropout"])
+@pytest.mark.parametrize("name", ["network", "network_dropout", "graph_dropout", "graph_formula"])
 def test_an_optax_style_loop_under_the_transfer_guard(modules, name):
     mod = modules[name]
     optax = pytest.importorskip("optax")

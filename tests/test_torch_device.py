@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from formula_graphs import formula_graph
 from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -61,7 +62,8 @@ def _two_inputs() -> Model:
 
 
 GRAPHS = {"shared_noise_dropout": (_shared, None), "two_inputs": (_two_inputs, None), "shared_adam": (_shared, "adam"),
-          "two_inputs_rmsprop": (_two_inputs, "rmsprop"), "adam_lr_per_call": (_two_inputs, symdl.optim.adam(lr=None))}
+          "two_inputs_rmsprop": (_two_inputs, "rmsprop"), "adam_lr_per_call": (_two_inputs, symdl.optim.adam(lr=None)),
+          "formula": (formula_graph, None)}
 # A factory call: torch.ones(…), torch.Generator(…), functools.partial(torch.tensor, …) …
 _FACTORY = re.compile(r"(?<![\w.])torch\.(ones|zeros|empty|full|rand|randn|randint|randperm|tensor|scalar_tensor|as_tensor|"
                       r"from_numpy|arange|eye|linspace|logspace|normal|bernoulli|Generator)\b(?!_like)")
@@ -244,7 +246,7 @@ def test_masks_follow_the_device_and_meta_draws_only_shapes(modules):
     assert all(m.device.type == "cpu" for m in graph.masks(1, 3).values())
 
 
-@pytest.mark.parametrize("key", ["net_act_tanh", "graph_two_inputs_rmsprop"])
+@pytest.mark.parametrize("key", ["net_act_tanh", "graph_two_inputs_rmsprop", "graph_formula"])
 def test_unchecked_step_compiles_without_graph_breaks(modules, key, monkeypatch):
     mod = modules[key]
     monkeypatch.setitem(sys.modules, mod.__name__, mod)  # Dynamo looks the module's globals up by its name

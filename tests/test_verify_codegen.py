@@ -50,4 +50,8 @@ def test_a_wrong_network_module_fails_its_row(monkeypatch):
 
     monkeypatch.setattr(symdl.export.network_modules, "network_module_source", doubled)
     rows = _network_rows(np.random.default_rng(0))
-    assert rows and all(not row.passed and not any(row.proofs.values()) for row in rows)
+    networks = [{k: v for k, v in row.proofs.items() if k.endswith("the compiled network's")} for row in rows]
+    assert rows and all(not row.passed for row in rows) and all(found and not any(found.values()) for found in networks)
+    # the formula graph's modules, checked in the same rows, are not network modules: untouched, they pass
+    graphs = [[v for k, v in row.proofs.items() if "compiled graph's" in k] for row in rows]
+    assert all(found and all(found) for found in graphs)

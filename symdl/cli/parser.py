@@ -305,6 +305,12 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
         help="a formula to derive (repeatable), titled NAME if given; with no NAME and no --only, the report holds "
         f"only the formulas{FROM_INPUT}",
     )
+    command.add_argument(
+        "--graph", action="append", default=[], metavar="DIR",
+        help="a saved graph model (symdl.graph.save_graph): a section with its equations, generalised backprop, "
+        "proofs and refuted planted mistakes (repeatable); with no NAME and no --only, the report holds only the "
+        "formulas and graphs",
+    )
     formulas = command.add_argument_group("the formulas' variables (with --formula)")
     formulas.add_argument("--wrt", metavar="VAR", help="the formulas' variable (default: z)")
     formulas.add_argument("--symbol", action="append", default=[], metavar="NAME",

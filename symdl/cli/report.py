@@ -8,6 +8,8 @@ import json
 import os
 import re
 import sys
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from .bounded import bounded, describe
@@ -31,7 +33,7 @@ __all__ = ["NAMED_FORMULA", "REPORT_NETWORK_DEFAULTS", "cmd_report"]
 def _report_names(args: argparse.Namespace) -> list[str] | None:
     """The items asked for (NAMES and --only), checked against the accepted ones; None for all of them.
 
-    With --formula and no item named, the report holds the formulas only (an empty list).
+    With --formula or --graph and no item named, the report holds the formulas and graphs only (an empty list).
     """
     from ..report.sections import report_item_names
 
@@ -43,7 +45,7 @@ def _report_names(args: argparse.Namespace) -> list[str] | None:
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise UsageError(f"unknown report item {name!r}; {hint}accepted: rules (see 'symdl list'), "
                              "backprop, batchnorm, dropout, init")
-    if not names and args.formula:
+    if not names and (args.formula or args.graph):
         return []
     return list(dict.fromkeys(names)) or None
 
@@ -138,20 +140,37 @@ def _write_steps(formats: tuple[str, ...]) -> int:
     return len(formats) + ("pdf" in formats and "tex" not in formats)
 
 
+def _graphs(args: argparse.Namespace) -> list[Any]:
+    """Each --graph's model (:func:`symdl.graph.load_graph`), or one usage error line."""
+    if not args.graph:
+        return []
+    from ..graph.files import load_graph
+    from ..saving.schema import SavedModelError
+
+    models = []
+    for path in args.graph:
+        try:
+            models.append(load_graph(path).network.model)
+        except SavedModelError as error:
+            raise UsageError(f"--graph: {error}".splitlines()[0]) from None
+    return models
+
+
 def _build(args: argparse.Namespace, names: list[str] | None, layers: list[int], plots: bool, progress: Progress,
-           writes: int) -> Any:
+           writes: int, graphs: Sequence[Any] = ()) -> Any:
     """The report: the items in this process, then each --formula's section in a worker within --time-limit.
 
     ``progress`` counts every step of the command, the ``writes`` files written after these sections included.
     """
     import dataclasses
 
+    from ..report.graph_sections import graph_section
     from ..report.rule_sections import formula_section
     from ..report.sections import build_report, report_item_names
 
     formulas = len(args.formula)
     items = len(names if names is not None else report_item_names())
-    total = items + formulas + writes
+    total = items + formulas + len(graphs) + writes
     options = _formula_options(args)
     report = build_report(
         names, layers=tuple(layers), activation=args.activation, loss=args.loss, verify=not args.no_verify,
@@ -166,6 +185,13 @@ def _build(args: argparse.Namespace, names: list[str] | None, layers: list[int],
             options["wrt"], options["params"], symbols=options["symbols"], index=n, verify=not args.no_verify,
             plot=plots, name=name,
         ))
+    for n, (path, model) in enumerate(zip(args.graph, graphs), start=1):
+        progress(f"graph-{n}", items + formulas + n - 1, total, "graphs")
+        try:
+            sections.append(graph_section(model, title=f"Graph {n}: {Path(path).name}", key=f"graph-{n}",
+                                          verify=not args.no_verify))
+        except ValueError as error:  # a graph too large to prove at concrete sizes
+            raise UsageError(f"--graph {path}: {error}".splitlines()[0]) from None
     return dataclasses.replace(report, sections=tuple(sections))
 
 
@@ -206,6 +232,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     options = _formula_options(args)
     for name, text in _formulas(args):  # a bad formula too, before any work and before the directory is made
         bounded(args, describe("reading --formula", text), _read_formula, text, options)
+    graphs = _graphs(args)
     _report_directory(args.output)
     plots = not args.no_plots
     if plots and not _plots_available():
@@ -214,7 +241,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     progress = Progress(sys.stderr, progress_wanted(args, sys.stderr), "report")
     writes = _write_steps(formats)
     try:
-        report = _build(args, names, layers, plots, progress, writes)
+        report = _build(args, names, layers, plots, progress, writes, graphs)
         done = len(report.sections)
         written = write_report(report, args.output, formats,
                                progress=lambda name, index, _: progress(name, done + index, done + writes, "writing"))

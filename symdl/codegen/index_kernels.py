@@ -24,7 +24,7 @@ from .kernel import (
     use_expm1_log1p,
 )
 
-__all__ = ["Centered", "FirstArgMax", "LogSumExp", "RowMax", "ShiftMax", "compile_index_kernel", "place"]
+__all__ = ["Centered", "FirstArgMax", "IndexPrinter", "LogSumExp", "RowMax", "ShiftMax", "compile_index_kernel", "index_cse", "place"]
 
 
 class RowMax(sp.Function):
@@ -126,7 +126,9 @@ def place(arr: np.ndarray, slots: tuple[int, ...], depth: int) -> np.ndarray:
     return np.moveaxis(expanded, list(range(-own, 0)), list(slots))
 
 
-class _IndexPrinter(SymdlNumpyPrinter):
+class IndexPrinter(SymdlNumpyPrinter):
+    """Index notation on a broadcast layout: each index letter at its slot (a trailing axis), sums as reductions or einsum."""
+
     def __init__(
         self, slots: Mapping[sp.Symbol, int], depth: int, row_scalars: Sequence[sp.Symbol], einsum: bool = False
     ) -> None:
@@ -161,8 +163,23 @@ class _IndexPrinter(SymdlNumpyPrinter):
         kept = [c for k, c in enumerate(letters) if c in present and k - self.depth not in summed]
         missing = tuple(k - self.depth for k, c in enumerate(letters) if c not in kept)
         spec = ",".join("..." + labels for _, labels in operands) + "->" + ("..." if leading else "") + "".join(kept)
-        text = f"numpy.einsum('{spec}', {', '.join(code for code, _ in operands)}, optimize=True)"
-        return f"numpy.expand_dims({text}, {missing!r})" if missing else text
+        text = self._contract(spec, [code for code, _ in operands])
+        return self._expand(text, missing, len(kept)) if missing else text
+
+    # --- the array module's spellings (numpy here; symdl.codegen.array_index_kernels for jnp and torch) ----------
+
+    def _contract(self, spec: str, operands: Sequence[str]) -> str:
+        return f"numpy.einsum('{spec}', {', '.join(operands)}, optimize=True)"
+
+    def _expand(self, text: str, missing: tuple[int, ...], kept: int) -> str:
+        return f"numpy.expand_dims({text}, {missing!r})"
+
+    def _reduce(self, function: str, text: str, slot: int) -> str:
+        """``function`` (sum, max) of ``text`` over the axis at ``slot``, kept as size 1."""
+        return f"numpy.{function}({text}, axis={slot}, keepdims=True)"
+
+    def _logsumexp_at(self, text: str, slot: int) -> str:
+        return f"numpy.logaddexp.reduce({text}, axis={slot}, keepdims=True)"
 
     def _einsum_sum(self, expr: sp.Sum) -> str | None:
         """Σ_{j…} Π f as numpy.einsum (a BLAS contraction, no broadcast product in memory), when ≥ 2 factors use j…."""
@@ -197,31 +214,30 @@ class _IndexPrinter(SymdlNumpyPrinter):
         # Innermost limit first; SymPy would merge a nested Sum(Sum(f, a), b) back into one Sum.
         text = self._print(expr.function)
         for index, *_ in expr.limits:
-            text = f"numpy.sum({text}, axis={self._slot(index)}, keepdims=True)"
+            text = self._reduce("sum", text, self._slot(index))
         return text
 
     def _print_log(self, expr: sp.log) -> str:
         arg = expr.args[0]
         if isinstance(arg, sp.Sum) and isinstance(arg.function, sp.exp) and len(arg.limits) == 1:
             index = arg.limits[0][0]
-            inner = self._print(arg.function.args[0])
-            return f"numpy.logaddexp.reduce({inner}, axis={self._slot(index)}, keepdims=True)"
+            return self._logsumexp_at(self._print(arg.function.args[0]), self._slot(index))
         return super()._print_log(expr)
 
     def _print_LogSumExp(self, expr: LogSumExp) -> str:
         u, j, _ = expr.args
-        return f"numpy.logaddexp.reduce({self._print(u)}, axis={self._slot(j)}, keepdims=True)"
+        return self._logsumexp_at(self._print(u), self._slot(j))
 
     def _print_Centered(self, expr: Centered) -> str:
         u, i, _ = expr.args
         values = self._print(u)
-        return f"({values} - numpy.max({values}, axis={self._slot(i)}, keepdims=True))"
+        return f"({values} - {self._reduce('max', values, self._slot(i))})"
 
     def _print_ShiftMax(self, expr: ShiftMax) -> str:
         return self._print_RowMax(expr)
 
     def _print_RowMax(self, expr: RowMax) -> str:
-        return f"numpy.max({self._print(expr.args[0])}, axis={self._slot(expr.args[1])}, keepdims=True)"
+        return self._reduce("max", self._print(expr.args[0]), self._slot(expr.args[1]))
 
     def _print_FirstArgMax(self, expr: FirstArgMax) -> str:
         u, j, k, _ = expr.args
@@ -239,6 +255,18 @@ class _IndexPrinter(SymdlNumpyPrinter):
 def as_array(x: object, name: str) -> np.ndarray:
     """Every argument as an array: axes are moved and indexed, which a Python float cannot do."""
     return np.asarray(as_float_array(x, name))
+
+
+def index_cse(expr: sp.Expr) -> tuple[list[tuple[sp.Symbol, sp.Expr]], sp.Expr]:
+    """``expr`` (expm1/log1p forms) as common subexpressions ``_c0, …`` and the body; nothing leaves the sum it is bound in."""
+    bound = {sym for s in expr.atoms(sp.Sum) for lim in s.limits for sym in sp.Tuple(*lim).free_symbols}
+    bound |= {
+        sym for f in expr.atoms(RowMax, LogSumExp, FirstArgMax, Centered) for sym in sp.Tuple(*f.args[1:]).free_symbols
+    }
+    intermediates, (body,) = sp.cse(
+        use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), optimizations="basic", ignore=tuple(bound)
+    )
+    return intermediates, body
 
 
 def compile_index_kernel(
@@ -265,21 +293,14 @@ def compile_index_kernel(
     a contraction instead of the broadcast product held in memory.
     """
     depth = max(-s for s in slots.values())
-    printer = _IndexPrinter(slots, depth, [a for a in arrays if isinstance(a, sp.Symbol)], einsum)
+    printer = IndexPrinter(slots, depth, [a for a in arrays if isinstance(a, sp.Symbol)], einsum)
     names = [a.name if isinstance(a, sp.Symbol) else str(a.label) for a in arrays]
     out_slots = [slots[i] for i in output]
     take = ", ".join(":" if -k in out_slots else "0" for k in range(depth, 0, -1))
     lines = [f"def {name}({', '.join(names)}):"]
     lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]
     lines.append(f"    _dtype = numpy.result_type({', '.join(names)})")
-    # Nothing that depends on a bound index may leave its sum: ignore those indices in CSE.
-    bound = {sym for s in expr.atoms(sp.Sum) for lim in s.limits for sym in sp.Tuple(*lim).free_symbols}
-    bound |= {
-        sym for f in expr.atoms(RowMax, LogSumExp, FirstArgMax, Centered) for sym in sp.Tuple(*f.args[1:]).free_symbols
-    }
-    intermediates, (body,) = sp.cse(
-        use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), optimizations="basic", ignore=tuple(bound)
-    )
+    intermediates, body = index_cse(expr)
     lines += [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
     factors = sp.Mul.make_args(body)
     if einsum and reduce_leading and len(factors) > 1 and not any(f.is_number for f in factors):

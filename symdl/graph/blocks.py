@@ -11,8 +11,8 @@ equations go, so neither the proof nor the printer names it:
   the result must be a fresh array (the statement may be updated in place);
   ``modules`` lists the array modules it spells (a printer refuses the node for
   any other, rather than print numpy code into a JAX or torch module);
-* ``definitions()`` — (name, source) of what the printed module must define
-  before the code runs (a kernel function); none by default.
+* ``definitions(module)`` — (name, source) of what the printed module of that
+  array module must define before the code runs (a kernel function); none by default.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ class ArrayNode(sp.MatrixExpr):
     def array_code(self, args: list[str], module: str) -> str:
         raise NotImplementedError
 
-    def definitions(self) -> tuple[tuple[str, str], ...]:
+    def definitions(self, module: str = "numpy") -> tuple[tuple[str, str], ...]:
         return ()
 
 

@@ -4,10 +4,12 @@ A :class:`FormulaKernel` holds one expression in index notation (the
 forward value, a sum hoisted out of it, a δ, a VJP) and its matrix arguments.
 It follows the :class:`~symdl.graph.blocks.ArrayNode` protocol: its scalar
 value at concrete sizes is the expression written out (for
-:func:`symdl.graph.proofs.prove_graph`); its numpy code is inline where the
-expression has a dense layer's shape (an element-wise expression of vectors,
-p Mᵀ, δᵀx, a sum over the rows), else a call of the kernel
-:func:`symdl.formula_layers.codegen.print_kernel` prints from it, whose source
+:func:`symdl.graph.proofs.prove_graph`); its code (numpy, ``jnp`` or torch)
+is inline where the expression has a dense layer's shape (an element-wise
+expression of vectors, p Mᵀ, δᵀx, a sum over the rows), else a call of the
+kernel printed from it — :func:`symdl.formula_layers.codegen.print_kernel`
+for numpy, :func:`symdl.codegen.array_index_kernels.array_index_kernel_source`
+for JAX and PyTorch, the same layout — whose source
 :meth:`FormulaKernel.definitions` hands to the graph's module.
 """
 
@@ -17,9 +19,11 @@ from functools import lru_cache
 
 import sympy as sp
 
-from ..backends.registry import get_backend
+from ..backends.base import Backend
+from ..backends.registry import backend_names, get_backend
+from ..codegen.array_index_kernels import array_index_kernel_source, place_source
 from ..codegen.kernel import Kernel, printable
-from ..formula_layers.codegen import print_kernel
+from ..formula_layers.codegen import index_slots, print_kernel
 from ..formula_layers.layer import KERNEL_PRELUDE
 from ..formula_layers.proofs import at_size
 from ..symbolic.functions import NamedFunction
@@ -80,6 +84,7 @@ class FormulaKernel(ArrayNode):
         return frozenset(n for n, b in zip(self.names, self.spec[7]) if b)
 
     reduced = False
+    modules = ("numpy", "jnp", "torch")
 
     def kernel(self) -> Kernel:
         return _compiled(self.kernel_name, self.expr, self.names, self.output, self.reduced)
@@ -107,11 +112,19 @@ class FormulaKernel(ArrayNode):
         inline = _inline(self, args, module)
         return inline if inline is not None else f"{self.kernel_name}({', '.join(args)})"
 
-    def definitions(self) -> tuple[tuple[str, str], ...]:
+    def definitions(self, module: str = "numpy") -> tuple[tuple[str, str], ...]:
         """What the printed module must define before a call: the kernels' helpers, then this kernel (none when inline)."""
-        if _inline(self, list(self.names), "numpy") is not None:
+        if _inline(self, list(self.names), module) is not None:
             return ()
-        return ((_HELPERS, KERNEL_PRELUDE.rstrip() + "\n"), (self.kernel_name, self.kernel().source))
+        if module == "numpy":
+            return ((_HELPERS, KERNEL_PRELUDE.rstrip() + "\n"), (self.kernel_name, self.kernel().source))
+        backend = _backend(module)
+        source = _array_source(self.kernel_name, self.expr, self.names, self.output, self.reduced, backend.name)
+        return ((f"{_HELPERS}_{module}", place_source(backend)), (self.kernel_name, source))
+
+    def display_expr(self) -> sp.Expr:
+        """``expr`` with each array read from its matrix argument (``W[i, j]`` → (W¹)ᵢⱼ): the node as a report shows it."""
+        return self.expr.xreplace({sp.IndexedBase(n, real=True): sp.IndexedBase(a) for n, a in zip(self.names, self.arrays)})
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         rename = {sp.IndexedBase(n, real=True): sp.IndexedBase(sp.Symbol(printer._print(a))) for n, a in zip(self.names, self.arrays)}
@@ -133,6 +146,20 @@ class FormulaParamKernel(FormulaKernel):
         return tuple(self.args[1])
 
 
+def _backend(module: str) -> Backend:
+    """The registered backend whose array module is ``module`` (``jnp`` → JAX)."""
+    return next(b for b in map(get_backend, backend_names()) if b.module == module)
+
+
+@lru_cache(maxsize=512)
+def _array_source(name: str, expr: sp.Expr, names: tuple[str, ...], output: tuple[sp.Symbol, ...], reduced: bool,
+                  backend: str) -> str:
+    """The kernel of :meth:`FormulaKernel.kernel` printed for a JAX or torch module: the same stable form, the same layout."""
+    stable = printable(stabilise(expr), name)
+    return array_index_kernel_source(stable, names, index_slots(stable, output), output, name, get_backend(backend),
+                                     reduce_leading=reduced)
+
+
 @lru_cache(maxsize=512)
 def _compiled(name: str, expr: sp.Expr, names: tuple[str, ...], output: tuple[sp.Symbol, ...], reduced: bool) -> Kernel:
     arrays = [sp.IndexedBase(n, real=True) for n in names]
@@ -140,7 +167,12 @@ def _compiled(name: str, expr: sp.Expr, names: tuple[str, ...], output: tuple[sp
 
 
 def _inline(node: FormulaKernel, args: list[str], module: str) -> str | None:
-    """The node's value as one numpy expression of its arguments' names, for the shapes a dense layer makes; else None.
+    return _inline_text(node, tuple(args), module)
+
+
+@lru_cache(maxsize=4096)  # a graph prints each node several times (each entry point, each backend's check)
+def _inline_text(node: FormulaKernel, args: tuple[str, ...], module: str) -> str | None:
+    """The node's value as one expression of the array module of its arguments' names, for the shapes a dense layer makes; else None.
 
     Each result is a fresh array (an arithmetic expression, a matrix product, or a sum of them), as an array
     node's code must be; a sum of such terms prints term by term (x's VJP of x + W x is ``v + v @ W``).
@@ -184,6 +216,6 @@ def _inline_term(expr: sp.Expr, node: FormulaKernel, code: dict[str, str], modul
     # element-wise in the output index: each array read at it is its name (a parameter vector broadcasts over rows)
     body = printable(stabilise(expr), node.kernel_name).xreplace({e: sp.Symbol(code[str(e.base.label)], real=True) for e in cells})
     intermediates, _ = sp.cse(body, optimizations="basic")
-    if intermediates or module != "numpy":
+    if intermediates:
         return None
-    return get_backend("numpy").printer().doprint(body)
+    return _backend(module).printer().doprint(body)

@@ -115,13 +115,13 @@ def vector_kernels(train: GraphEquations, inference: GraphEquations) -> dict[str
     return kernels
 
 
-def array_definitions(train: GraphEquations, inference: GraphEquations) -> list[str]:
+def array_definitions(train: GraphEquations, inference: GraphEquations, module: str = "numpy") -> list[str]:
     """The sources the array nodes of the equations need defined (:meth:`ArrayNode.definitions`), each once, in order."""
     equations = [*inference.forward, *train.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)]
     sources: dict[str, str] = {}
     for eq in equations:
         for node in sorted(eq.rhs.atoms(ArrayNode), key=sp.default_sort_key):
-            for name, source in node.definitions():
+            for name, source in node.definitions(module):
                 sources.setdefault(name, source)
     return list(sources.values())
 
@@ -160,7 +160,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     def entry(name: str, args: str, lines: Sequence[str]) -> str:  # the constants made where the first input lives
         return _def(name, args, backend.bind_constants(lines, inputs[0]))
 
-    sources = array_definitions(train, inference)
+    sources = array_definitions(train, inference, m)
     # forward: inference mode (no noise, no dropout)
     fwd, alias = _inline_aliases(inference.forward, inference.batched, stopped)
     outs = [alias.get(o, o) for o in inference.outputs]

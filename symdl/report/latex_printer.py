@@ -83,6 +83,13 @@ class ReportLatexPrinter(LatexPrinter):
     # The index form's generic σ, σ′, C and ∂C/∂a (symdl.backprop.index_form).
     _print_sigma = _print_sigma_prime = _print_cost = _print_cost_prime = _own_latex
 
+    def _print_FormulaKernel(self, expr: sp.Basic) -> str:
+        """A formula layer's node in a graph: [its index expression]_{output indices}."""
+        indices = " ".join(self._print(i) for i in expr.output)
+        return rf"\left[{self._print(expr.display_expr())}\right]_{{{indices}}}"
+
+    _print_FormulaParamKernel = _print_FormulaKernel
+
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
         return r" \odot ".join(self.parenthesize(arg, PRECEDENCE["Pow"], strict=True) for arg in expr.args)
 

@@ -179,6 +179,15 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         gradient.appendChild(self._print(e.arrays[0]))
         return self._row(gradient, self._call(head, e.arrays))
 
+    def _print_FormulaKernel(self, expr: sp.Basic) -> Element:
+        """A formula layer's node in a graph: [its index expression] with the output indices below."""
+        sub = self._element("msub")
+        sub.appendChild(self._row(self._element("mo", "["), self._print(expr.display_expr()), self._element("mo", "]")))
+        sub.appendChild(self._row(*(self._print(i) for i in expr.output)))
+        return sub
+
+    _print_FormulaParamKernel = _print_FormulaKernel
+
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> Element:
         row = self._element("mrow")
         for i, arg in enumerate(expr.args):

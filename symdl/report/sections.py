@@ -4,7 +4,7 @@ Every equation in a section is a SymPy object taken from the library (the
 rule's expression, SymPy's derivative of it, the textbook and stable forms,
 the index-notation network, a layer's own derivation); nothing is re-typed
 here. The sections come from :mod:`symdl.report.rule_sections` (rules and
-formulas), :mod:`symdl.report.network_sections` (BP1–BP4) and
+formulas), :mod:`symdl.report.network_sections` (BP1–BP4), :mod:`symdl.report.graph_sections` (a graph model) and
 :mod:`symdl.report.layer_sections` (each layer type's section, asked of the
 layer, and weight initialisation); their builders are re-exported here.
 
@@ -18,6 +18,7 @@ from functools import partial
 
 from ..rulebook.derivation_steps import chain_steps, head
 from ..rulebook.registry import rules
+from .graph_sections import graph_section
 from .layer_sections import (
     batchnorm_section,
     dropout_section,
@@ -39,6 +40,7 @@ __all__ = [
     "dropout_section",
     "expectation_of",
     "formula_section",
+    "graph_section",
     "head",
     "init_section",
     "layer_section",
@@ -60,6 +62,7 @@ def build_report(
     names: Sequence[str] | None = None,
     *,
     formulas: Sequence[str] = (),
+    graphs: Sequence[object] = (),
     layers: Sequence[int] = (2, 3, 1),
     activation: str = "tanh",
     loss: str = "mse",
@@ -76,7 +79,8 @@ def build_report(
     ``layers``, ``activation``, ``loss``, ``output_activation`` (default: the
     activation), ``penalty``, ``batchnorm`` and ``dropout`` choose the network
     of the ``backprop`` section (:func:`backprop_section`). ``progress(key, index, total)`` is called before
-    each item. An unknown name raises ``ValueError`` listing the accepted ones.
+    each item. ``graphs``: :class:`symdl.graph.Model` s, one section each after the formulas
+    (:func:`symdl.report.graph_sections.graph_section`). An unknown name raises ``ValueError`` listing the accepted ones.
     """
     accepted = report_item_names()
     if isinstance(names, str):
@@ -101,6 +105,9 @@ def build_report(
             builders.append((name, partial(rule_section, name, verify=verify, plot=plots)))
     for n, text in enumerate(formulas, start=1):
         builders.append((f"formula-{n}", partial(formula_section, text, index=n, verify=verify, plot=plots)))
+    for n, model in enumerate(graphs, start=1):
+        builders.append((f"graph-{n}", partial(graph_section, model, title=f"Graph {n}: {model!r}", key=f"graph-{n}",
+                                               verify=verify)))
     sections = []
     for index, (key, build) in enumerate(builders):
         if progress is not None:

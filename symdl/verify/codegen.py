@@ -171,6 +171,10 @@ def _network_row(backend: str, rng: np.random.Generator) -> RuleReport:
             pairs: list[tuple[Any, Any]] = [(loss, got_loss), *((grads[n], got[n]) for n in grads)]
             ok = all(np.allclose(np.asarray(b), a, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(a))))) for a, b in pairs)
             report.proofs[f"{network!r} in {dtype}: loss and gradients equal the compiled network's"] = bool(ok)
+    if array.module in ("jnp", "torch"):  # the graph of formula layers (symdl verify's formula row: its numpy module)
+        from .graphs import formula_graph, graph_module_checks
+
+        report.proofs.update(graph_module_checks(formula_graph(), (backend,)))
     return report
 
 

@@ -83,7 +83,8 @@ def plan(names: Sequence[str] | None = None, points: int = 200) -> list[Task]:
             tasks.append(Task(label, "backprop", (i,), tuple(n for n in (activation, loss) if n)))
         tasks += [Task(label, "layer", (i,)) for i, (label, _) in enumerate(LAYER_PROOFS)]
         tasks.append(Task("optimizer proofs", "optimizer", ()))
-        tasks.append(Task("graph residual+shared+aux", "graph", ()))
+        tasks.append(Task("graph residual+shared+aux", "graph", ("residual",)))
+        tasks.append(Task("graph formula layers (notebook)", "graph", ("formula",)))
         for label, spec in NETWORK_CASES:
             tasks.append(Task(label, "network", (label, json.dumps(spec, sort_keys=True)), _spec_rules(spec)))
     if everything or CODEGEN_ROWS in names:
@@ -127,7 +128,7 @@ def run_task(task: Task) -> tuple[list[RuleReport], float]:
     elif kind == "graph":
         from .graphs import verify_graphs
 
-        reports = verify_graphs()
+        reports = verify_graphs(*args)
     elif kind == "network":
         from .network import verify_network
 

@@ -1,0 +1,71 @@
+r"""The report section of a graph model: its equations, its generalised backprop, and the proofs of both.
+
+Every equation is a SymPy object of :meth:`symdl.graph.Model.equations`
+(nothing re-typed): the forward pass node by node, each loss term's
+gradient at its node, then the backward pass — a node's error signal is the
+sum over its consumers of their vector-Jacobian products, a shared
+parameter's gradient the sum over its uses, an auxiliary loss a term at its
+own node. The checks are :func:`symdl.graph.proofs.prove_graph` (every
+parameter's gradient equal to ``sp.diff`` of the whole cost, exactly, at the
+graph's sizes) and, with ``verify``, the planted mistakes of
+:data:`symdl.graph.equations.MUTATIONS` that change the graph's equations,
+each of which must be refuted.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .checks import proof_check
+from .model import Check, Math, Section, Step
+
+__all__ = ["graph_section"]
+
+_MUTANTS = {"drop_skip": "a skip connection's term dropped", "last_use_only": "a shared parameter's gradient from its last use only",
+            "no_aux": "the auxiliary loss terms left out"}
+
+
+def graph_section(model: object, *, title: str = "Graph model", key: str = "graph", verify: bool = True) -> Section:
+    """A :class:`~symdl.report.model.Section` for the :class:`symdl.graph.Model` ``model``: forward, loss gradients, backprop, proofs.
+
+    ``key`` must be an anchor (``[a-z0-9_-]+``). ``verify`` also derives each planted mistake and checks that its
+    proof is refuted (a mutation that leaves the equations unchanged — no skip, no shared layer — is left out).
+    """
+    from ..graph.model import Model
+    from ..graph.proofs import prove_graph
+
+    if not isinstance(model, Model):
+        raise TypeError(f"graph_section: expected a symdl.graph.Model, got {type(model).__name__}")
+    if not isinstance(key, str) or not re.fullmatch(r"[a-z0-9_-]+", key):
+        raise ValueError(f"graph_section: key must match [a-z0-9_-]+, got {key!r}")
+    eqs = model.equations(training=True)
+    steps = [
+        Step("Each loss term's gradient at its node: its weight times ∂ℓ/∂h (a per-sample vector)",
+             tuple(Math(t.equation.lhs, t.equation.rhs) for t in eqs.losses)),
+        Step("Generalised backprop: a node's error signal is the sum over its consumers of their vector-Jacobian "
+             "products; a shared parameter's gradient is the sum over its uses",
+             tuple(Math(eq.lhs, eq.rhs) for _, eq in eqs.backward)),
+    ]
+    checks = [proof_check(label, proof) for label, proof in prove_graph(model).items()]
+    if verify:
+        checks += _mutant_checks(model, eqs)
+    summary = (f"{len(model.inputs)} input(s), {len(eqs.outputs)} output(s), {len(eqs.forward)} forward equations, "
+               f"{len(eqs.losses)} loss term(s), {len(eqs.params)} parameter array(s).")
+    return Section(key=key, title=title, kind="graph", summary=summary,
+                   definition=tuple(Math(eq.lhs, eq.rhs) for eq in eqs.forward), steps=tuple(steps), checks=tuple(checks))
+
+
+def _mutant_checks(model: object, eqs: object) -> list[Check]:
+    from ..graph.equations import MUTATIONS
+    from ..graph.proofs import prove_graph
+
+    checks = []
+    for mutation in MUTATIONS:
+        wrong = model.equations(training=True, mutation=mutation)  # type: ignore[attr-defined]
+        if [eq for _, eq in wrong.backward] == [eq for _, eq in eqs.backward]:  # type: ignore[attr-defined]
+            continue  # nothing to plant in this graph
+        proofs = prove_graph(model, mutation=mutation, first_refutation=True)  # type: ignore[arg-type]
+        refuted = [p for p in proofs.values() if not p]
+        checks.append(Check(f"planted mistake refuted: {_MUTANTS[mutation]}", bool(refuted),
+                            refuted[0].method if refuted else "not refuted"))
+    return checks
