@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, cast
+from typing import Any
 
 from .bounded import bounded, describe
 from .common import (
@@ -64,8 +64,7 @@ def _optimizer(args: argparse.Namespace) -> Any:
 def _graph(args: argparse.Namespace) -> str:
     """``--graph DIR``: the saved graph model's module for --backend (its own dtype), with --optimizer or else its saved optimizer."""
     from ..export.graph_modules import graph_module_source
-    from ..graph.compiled import CompiledGraph
-    from ..graph.files import load_graph
+    from ..graph.files import load_compiled_graph
     from ..saving.schema import SavedModelError
 
     if args.target is not None or args.layers is not None:
@@ -78,7 +77,7 @@ def _graph(args: argparse.Namespace) -> str:
         raise UsageError(f"{given[0]} does not apply to --graph (a saved graph holds its layers, losses and dtype)")
     optimizer = _optimizer(args)
     try:
-        compiled = cast(CompiledGraph, load_graph(args.graph).network)  # load_graph reads graphs only
+        compiled = load_compiled_graph(args.graph)
     except SavedModelError as error:
         raise UsageError(f"--graph: {error}".splitlines()[0]) from None
     if optimizer is None:

@@ -144,13 +144,13 @@ def _graphs(args: argparse.Namespace) -> list[Any]:
     """Each --graph's model (:func:`symdl.graph.load_graph`), or one usage error line."""
     if not args.graph:
         return []
-    from ..graph.files import load_graph
+    from ..graph.files import load_compiled_graph
     from ..saving.schema import SavedModelError
 
     models = []
     for path in args.graph:
         try:
-            models.append(load_graph(path).network.model)
+            models.append(load_compiled_graph(path).model)
         except SavedModelError as error:
             raise UsageError(f"--graph: {error}".splitlines()[0]) from None
     return models

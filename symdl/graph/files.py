@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -51,7 +51,7 @@ from .config import from_config, to_config
 if TYPE_CHECKING:
     from .compiled import CompiledGraph
 
-__all__ = ["load_graph", "save_graph"]
+__all__ = ["load_compiled_graph", "load_graph", "save_graph"]
 
 FORMAT = "symdl-graph"
 FORMAT_VERSION = 2
@@ -98,6 +98,11 @@ def save_graph(path: str | os.PathLike[str], graph: CompiledGraph, params: dict[
         return write_directory(target, files)
     except CannotWrite as error:
         raise SavedModelError(f"{target}: cannot write the model ({error.reason})") from None
+
+
+def load_compiled_graph(path: str | os.PathLike[str]) -> CompiledGraph:
+    """The compiled graph saved at ``path`` (``load_graph(path).network``), or one :class:`SavedModelError` line."""
+    return cast("CompiledGraph", load_graph(path).network)  # load_graph builds graphs only
 
 
 def load_graph(path: str | os.PathLike[str]) -> SavedModel:

@@ -8,6 +8,8 @@ Two rows: the residual graph of built-in layers, and the notebook's custom layer
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..backends import get_backend
@@ -79,7 +81,7 @@ def graph_module_checks(model: Model, backends: tuple[str, ...] = ("numpy",)) ->
         exec(compile(graph_module_source(model, name, dtype), f"<symdl graph module {name}>", "exec"), namespace)  # noqa: S102
         arrays = backend.as_arrays(params) if backend.verify_dtype is not None else params
         got_loss, got = namespace["loss_and_grad"](arrays, *inputs, *targets)  # type: ignore[operator]
-        pairs = [(loss, got_loss), *((grads[k], got[k]) for k in grads)]
+        pairs: list[tuple[Any, Any]] = [(loss, got_loss), *((grads[k], got[k]) for k in grads)]
         ok = all(np.allclose(np.asarray(b), a, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(a))))) for a, b in pairs)
         checks[f"{backend.title} module of {model!r} in {dtype}: loss and gradients equal the compiled graph's"] = bool(ok)
     return checks
