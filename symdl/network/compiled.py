@@ -89,7 +89,7 @@ class CompiledNetwork:
             (w,) = network.penalty.inputs
             penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
         inference = network._equations(output_form=True, training=False) if any(network.parts) else None
-        printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference,
+        printed = print_network(eqs, network.loss_forms(), penalty_value, network.layers, inference,
                                 optimizer=network.optimizer)
         self._source = module_header(network, dtype) + printed.source
         self.kernels = dict(printed.kernels)  # python name → (vector rule, "value" | "vjp"), for symdl.export.standalone
