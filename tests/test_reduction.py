@@ -12,6 +12,7 @@ from functools import cache
 
 import numpy as np
 import pytest
+from generated_modules import load_module
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,8 +21,6 @@ from symdl.cli import main
 from symdl.export.network_modules import network_module_source
 from symdl.rulebook.reductions import BATCH, REDUCTIONS, reduction_factor, torch_ratio
 from symdl.saving.schema import SavedModelError
-
-from generated_modules import load_module
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional

@@ -100,7 +100,6 @@ def network_module_source(
     """
     from ..network.checks import LR_RANGE, check_learning_rate
     from ..network.model import Network
-    from ..network.rule_forms import loss_forms
 
     if not isinstance(network, Network):
         raise TypeError(f"network_module_source: expected a symdl.Network, got {type(network).__name__}")

@@ -32,7 +32,7 @@ from .checks import (
     check_state,
     check_targets,
 )
-from .rule_forms import TargetDomain, loss_forms, target_domain
+from .rule_forms import TargetDomain, target_domain
 from .stack import layer_specs
 
 if TYPE_CHECKING:

@@ -51,7 +51,7 @@ def check_reduction(rule: object, reduction: object) -> Reduction:
     if reduction != "symdl" and torch_loss(rule) is None:
         raise ValueError(f"reduction: loss {getattr(rule, 'name', rule)!r} has no torch.nn.functional counterpart, "
                          f"so only 'symdl' is accepted for it, got {reduction!r}")
-    return reduction  # type: ignore[return-value]
+    return reduction
 
 
 def reduction_factor(rule: object, reduction: str, units: int | sp.Expr) -> sp.Expr:
