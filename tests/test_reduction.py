@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import symdl
 from symdl.cli import main
 from symdl.export.network_modules import network_module_source
+from symdl.network.fitting import with_optimizer
 from symdl.rulebook.reductions import BATCH, REDUCTIONS, reduction_factor, torch_ratio
 from symdl.saving.schema import SavedModelError
 
@@ -193,3 +194,11 @@ def test_a_bad_saved_reduction_is_one_clear_error(tmp_path):
     path.write_text(json.dumps(config))
     with pytest.raises(SavedModelError, match="network.reduction: expected one of 'symdl', 'mean', 'sum', got 'avg'"):
         symdl.load(tmp_path / "m")
+
+
+def test_networks_rebuilt_from_a_network_keep_its_reduction():
+    net = symdl.Network([3, 4, 3], loss="mse", batchnorm=True, reduction="sum").compile()
+    params = net.init(seed=0)
+    folded, _ = net.fold(params)
+    assert folded.network.reduction == "sum"
+    assert with_optimizer(net, "sgd").network.reduction == "sum"  # what fit(..., optimizer=) trains

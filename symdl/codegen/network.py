@@ -311,12 +311,13 @@ def _loss_value(
 
 
 def _reduction_lines(loss: LossForms, printer: sp.printing.printer.Printer) -> list[str]:
-    """``_reduction = κ``, printed from the loss's reduction factor with m = the batch's rows."""
+    """``_reduction = κ``, printed from the loss's reduction factor c·mᵖ (p = 0 or −1) with m = the batch's rows."""
     assert loss.reduction is not None
-    batch = sp.Symbol("_batch", integer=True, positive=True)
-    kappa = loss.reduction.xreplace({loss.batch: batch}) if loss.batch is not None else loss.reduction
-    lines = ["_batch = X.shape[0]"] if batch in kappa.free_symbols else []
-    return [*lines, f"_reduction = {printer.doprint(kappa)}"]
+    coeff, power = (loss.reduction, 0) if loss.batch is None else loss.reduction.as_coeff_exponent(loss.batch)
+    if coeff.free_symbols or power not in (0, -1):
+        raise ValueError(f"{loss.name}: a reduction factor c·m or c/m is printed, got {loss.reduction}")
+    printed = printer.doprint(coeff) if coeff.is_Integer else f"({printer.doprint(coeff)})"
+    return [f"_reduction = {printed}" + (" / X.shape[0]" if power == -1 else "")]
 
 
 _UNPACK = re.compile(r"([A-Za-z_]\w*(?:, *[A-Za-z_]\w*)+,?) = (.*)")

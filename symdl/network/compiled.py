@@ -260,7 +260,8 @@ class CompiledNetwork:
         network = self.network
         arrays = dict(zip((*self.param_names, *self.buffer_names), self._check(params, np.zeros((1, network.layers[0]), self.dtype), None, targets=False)))
         plain = type(network)(
-            network.layers, network.activation, network.output_activation, network.loss, penalty=network.penalty
+            network.layers, network.activation, network.output_activation, network.loss, penalty=network.penalty,
+            reduction=network.reduction,
         ).compile(self.dtype, validate_targets=self.validate_targets)
         folded = {}
         for l, parts in enumerate(network.parts, 1):
