@@ -202,3 +202,13 @@ def test_networks_rebuilt_from_a_network_keep_its_reduction():
     folded, _ = net.fold(params)
     assert folded.network.reduction == "sum"
     assert with_optimizer(net, "sgd").network.reduction == "sum"  # what fit(..., optimizer=) trains
+
+
+def test_cli_train_saves_the_reduction(tmp_path, capsys):
+    X, Y = data("mae", 0, 12)
+    np.savez(tmp_path / "data.npz", X=X, Y=Y)
+    assert main(["train", ",".join(map(str, WIDTHS)), str(tmp_path / "data.npz"), "-o", str(tmp_path / "model"),
+                 "--loss", "mae", "--reduction", "mean", "--optimizer", "sgd", "--optimizer-param", "lr=0.01",
+                 "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert symdl.load(tmp_path / "model").network.network.reduction == "mean"
