@@ -212,3 +212,12 @@ def test_cli_train_saves_the_reduction(tmp_path, capsys):
                  "--epochs", "1"]) == 0
     capsys.readouterr()
     assert symdl.load(tmp_path / "model").network.network.reduction == "mean"
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_finite_differences_agree_with_the_scaled_gradient(reduction):
+    from symdl.testing import check_network_grad
+
+    net = compiled("huber", reduction)
+    X, Y = data("huber", 5, 6)
+    assert check_network_grad(net, net.init(seed=5), X, Y).passed
