@@ -157,12 +157,18 @@ class ActivationForms:
 
 @dataclass(frozen=True)
 class LossForms:
-    """ℓ(a, y) and ∂ℓ/∂a as Lambdas, or the vector rule that computes both."""
+    """ℓ(a, y) and ∂ℓ/∂a as Lambdas, or the vector rule that computes both; κ in C = κ · Σ_samples L.
+
+    ``reduction`` None is the batch mean κ = 1/m; otherwise κ (:func:`symdl.rulebook.reductions.reduction_factor`),
+    an expression in the symbol ``batch`` (m) at most.
+    """
 
     name: str
     value: sp.Lambda | None
     gradient: sp.Lambda | None
     vector_rule: str | None = None
+    reduction: sp.Expr | None = None
+    batch: sp.Symbol | None = None
 
     def value_lambda(self) -> sp.Lambda:
         """ℓ(a, y) of an element-wise loss; a ValueError for a vector loss, whose rule computes it."""

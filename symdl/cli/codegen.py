@@ -71,7 +71,7 @@ def _graph(args: argparse.Namespace) -> str:
         raise UsageError("give one of NAME|FORMULA, --layers or --graph")
     given = [f"--{f.replace('_', '-')}" for f in (*_RULE_FLAGS, *_NETWORK_FLAGS) if f not in ("optimizer", "optimizer_param")
              and getattr(args, f) not in (None, False, [])]
-    defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64"}
+    defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64", "reduction": "symdl"}
     given += [f"--{f.replace('_', '-')}" for f, default in defaults.items() if getattr(args, f) != default]
     if given:
         raise UsageError(f"{given[0]} does not apply to --graph (a saved graph holds its layers, losses and dtype)")
@@ -109,7 +109,7 @@ def _codegen_source(args: argparse.Namespace) -> str:
         return network_module_source(network, args.backend, args.dtype, loss_scale=args.loss_scale)
     if args.target is None:
         raise UsageError("give NAME|FORMULA (a rule or formula) or --layers (a network)")
-    defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64"}
+    defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64", "reduction": "symdl"}
     network_flags = [f for f in _NETWORK_FLAGS if getattr(args, f) not in (None, False, [])]
     network_flags += [f for f, default in defaults.items() if getattr(args, f) != default]
     if network_flags:

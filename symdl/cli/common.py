@@ -337,18 +337,24 @@ def network_from_args(args: argparse.Namespace, widths: list[int], **options: An
         output_activation_params=numeric_params(args.output_activation_param),
         batchnorm=args.batchnorm,
         dropout=args.dropout,
+        reduction=args.reduction,
         **options,
     )
 
 
 def add_network_arguments(net: Any, dtypes: tuple[str, ...] = ("float64", "float32"), dtype_help: str = "") -> None:
     """The flags that describe a network besides its widths (``codegen --layers`` and ``train``); ``dtypes``: --dtype's choices."""
+    from ..rulebook.reductions import REDUCTIONS
+
     net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
     net.add_argument("--activation-param", action="append", default=[], metavar="K=V", help="its parameters")
     net.add_argument("--output-activation", default="identity", metavar="RULE", help="output activation (default: identity)")
     net.add_argument("--output-activation-param", action="append", default=[], metavar="K=V", help="its parameters")
     net.add_argument("--loss", default="mse", metavar="RULE", help="loss (default: mse)")
     net.add_argument("--loss-param", action="append", default=[], metavar="K=V", help="its parameters")
+    net.add_argument("--reduction", choices=REDUCTIONS, default="symdl",
+                     help="the loss's reduction: symdl (per-sample sum over outputs, batch mean; default), or mean/sum "
+                     "exactly as torch.nn.functional's reduction= (losses with a torch counterpart)")
     net.add_argument("--penalty", metavar="RULE", help="penalty on the weights (default: none)")
     net.add_argument("--penalty-param", action="append", default=[], metavar="K=V", help="its parameters")
     net.add_argument("--batchnorm", action="store_true", help="batch norm before each hidden activation")

@@ -262,17 +262,18 @@ def _loss_value(
     When ∇ₐC is ℓ'∘(aᴸ, y), value and gradient share their common subexpressions (a − y). The sums accumulate in
     the scope's ``accumulate`` dtype when it has one; ``scaled`` multiplies ∇ₐC by the static ``_LOSS_SCALE``.
     """
-    lines = ["_inv_m = 1.0 / X.shape[0]"]
+    printer = scope.printer
+    factor = "_inv_m" if loss.reduction is None else "_reduction"
+    lines = ["_inv_m = 1.0 / X.shape[0]"] if loss.reduction is None else _reduction_lines(loss, printer)
     acc = scope.accumulate or "_dtype"
     # float16: the seed ∇ₐC scaled up before it is rounded, so that small gradients do not flush to zero
-    gradient_scale = "(_inv_m * _LOSS_SCALE)" if scaled else "_inv_m"
-    printer = scope.printer
+    gradient_scale = f"({factor} * _LOSS_SCALE)" if scaled else factor
     m = scope.backend.module
     top_a = eqs.layers[-1].a
     rhs = eqs.loss_gradient.rhs
     shared = gradient and isinstance(rhs, Elementwise) and loss.value is not None and rhs.arrays == (top_a, eqs.y)
     if loss.vector_rule is not None:
-        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({out_name}, Y), dtype={acc}) * _inv_m")
+        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({out_name}, Y), dtype={acc}) * {factor}")
     else:
         value_lambda = loss.value_lambda()
         a, y = value_lambda.variables
@@ -285,7 +286,7 @@ def _loss_value(
         lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
         # Σ c·f = c·Σ f: the constant (½ of the squared error) multiplies once, not per element.
         coeff, rest = finals[0].as_coeff_Mul()
-        scale = "_inv_m" if coeff == 1 else f"({printer.doprint(coeff)} * _inv_m)"
+        scale = factor if coeff == 1 else f"({printer.doprint(coeff)} * {factor})"
         lines.append(f"loss = {m}.sum({printer.doprint(rest)}, dtype={acc}) * {scale}")
         if shared:
             code = printer.doprint(finals[1])
@@ -307,6 +308,16 @@ def _loss_value(
             scale = "" if coeff == 1 else f" * {printer.doprint(coeff)}"
             lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}){scale}")
     return lines
+
+
+def _reduction_lines(loss: LossForms, printer: sp.printing.printer.Printer) -> list[str]:
+    """``_reduction = κ``, printed from the loss's reduction factor c·mᵖ (p = 0 or −1) with m = the batch's rows."""
+    assert loss.reduction is not None
+    coeff, power = (loss.reduction, 0) if loss.batch is None else loss.reduction.as_coeff_exponent(loss.batch)
+    if coeff.free_symbols or power not in (0, -1):
+        raise ValueError(f"{loss.name}: a reduction factor c·m or c/m is printed, got {loss.reduction}")
+    printed = printer.doprint(coeff) if coeff.is_Integer else f"({printer.doprint(coeff)})"
+    return [f"_reduction = {printed}" + (" / X.shape[0]" if power == -1 else "")]
 
 
 _UNPACK = re.compile(r"([A-Za-z_]\w*(?:, *[A-Za-z_]\w*)+,?) = (.*)")

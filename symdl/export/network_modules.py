@@ -100,7 +100,6 @@ def network_module_source(
     """
     from ..network.checks import LR_RANGE, check_learning_rate
     from ..network.model import Network
-    from ..network.rule_forms import loss_forms
 
     if not isinstance(network, Network):
         raise TypeError(f"network_module_source: expected a symdl.Network, got {type(network).__name__}")
@@ -119,7 +118,7 @@ def network_module_source(
         penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
     inference = network._equations(output_form=True, training=False) if any(network.parts) else None
     optimizer = network.optimizer
-    printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference, backend=backend,
+    printed = print_network(eqs, network.loss_forms(), penalty_value, network.layers, inference, backend=backend,
                             optimizer=optimizer, loss_scale=None if mixed is None else mixed.loss_scale)
     train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
     noun = backend.noun

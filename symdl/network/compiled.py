@@ -32,7 +32,7 @@ from .checks import (
     check_state,
     check_targets,
 )
-from .rule_forms import TargetDomain, loss_forms, target_domain
+from .rule_forms import TargetDomain, target_domain
 from .stack import layer_specs
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class CompiledNetwork:
             (w,) = network.penalty.inputs
             penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
         inference = network._equations(output_form=True, training=False) if any(network.parts) else None
-        printed = print_network(eqs, loss_forms(network.loss), penalty_value, network.layers, inference,
+        printed = print_network(eqs, network.loss_forms(), penalty_value, network.layers, inference,
                                 optimizer=network.optimizer)
         self._source = module_header(network, dtype) + printed.source
         self.kernels = dict(printed.kernels)  # python name → (vector rule, "value" | "vjp"), for symdl.export.standalone
@@ -260,7 +260,8 @@ class CompiledNetwork:
         network = self.network
         arrays = dict(zip((*self.param_names, *self.buffer_names), self._check(params, np.zeros((1, network.layers[0]), self.dtype), None, targets=False)))
         plain = type(network)(
-            network.layers, network.activation, network.output_activation, network.loss, penalty=network.penalty
+            network.layers, network.activation, network.output_activation, network.loss, penalty=network.penalty,
+            reduction=network.reduction,
         ).compile(self.dtype, validate_targets=self.validate_targets)
         folded = {}
         for l, parts in enumerate(network.parts, 1):

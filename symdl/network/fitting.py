@@ -26,7 +26,7 @@ def with_optimizer(compiled: CompiledNetwork, optimizer: Any) -> CompiledNetwork
     if key not in cache:
         net = compiled.network
         rebuilt = type(net)(net.layer_list(), activation=net.activation, output_activation=net.output_activation,
-                            loss=net.loss, penalty=net.penalty, optimizer=opt)
+                            loss=net.loss, penalty=net.penalty, optimizer=opt, reduction=net.reduction)
         cache[key] = rebuilt.compile(compiled.dtype, validate_targets=compiled.validate_targets)
     return cache[key]
 

@@ -34,10 +34,11 @@ import numpy as np
 import sympy as sp
 
 from ..arguments import float_dtype
-from ..backprop.equations import BackpropEquations, bp_equations
+from ..backprop.equations import BackpropEquations, LossForms, bp_equations
 from ..layers.base import Layer
 from ..layers.dense import Dense
 from ..optim.base import Optimizer
+from ..rulebook.reductions import Reduction, check_reduction, reduction_factor
 from .checks import (
     LR_RANGE,
     check_arguments,
@@ -83,6 +84,11 @@ class Network:
     objects (``symdl.rule("leaky_relu", alpha=0.1)``, or a one-variable
     :func:`symdl.formula_rule` as an activation). Bad specs raise
     ``ValueError`` at construction.
+
+    ``reduction`` is C = κ · Σ_samples Σⱼ ℓ: ``"symdl"`` (default) the batch mean κ = 1/m; ``"mean"`` and ``"sum"``
+    exactly ``torch.nn.functional``'s ``reduction=`` for the loss's counterpart (``mse_loss``, ``l1_loss``,
+    ``huber_loss``, ``binary_cross_entropy_with_logits``, ``cross_entropy``), κ derived in
+    :func:`symdl.rulebook.reductions.reduction_factor`; a loss without one accepts only ``"symdl"``.
     """
 
     def __init__(
@@ -102,6 +108,7 @@ class Network:
         bn_eps: float = 1e-5,
         bn_momentum: float = 0.1,
         optimizer: Optimizer | str | None = None,
+        reduction: Reduction = "symdl",
     ) -> None:
         if isinstance(layers, Sequence) and not isinstance(layers, (str, bytes)) and any(isinstance(x, (Dense, Layer)) for x in layers):
             if batchnorm or dropout is not None or (bn_eps, bn_momentum) != (1e-5, 0.1):
@@ -120,6 +127,7 @@ class Network:
         if penalty is None and penalty_params:
             raise ValueError("penalty_params given without a penalty")
         self.optimizer = _resolve_optimizer(optimizer)
+        self.reduction: Reduction = check_reduction(self.loss, reduction)
         for role, r in (("activation", self.activation), ("output_activation", self.output_activation)):
             if r.element_wise and r.kind == "formula" and len(r.inputs) != 1:
                 raise ValueError(f"{role}: a formula activation has one variable, {r!r} has {len(r.inputs)}")
@@ -191,6 +199,7 @@ class Network:
     def __repr__(self) -> str:
         extras = f", penalty={self.penalty!r}" if self.penalty is not None else ""
         optimizer = f", optimizer={self.optimizer!r}" if self.optimizer is not None else ""
+        optimizer += f", reduction={self.reduction!r}" if self.reduction != "symdl" else ""
         shortcuts = [p.shortcut_repr() for p in self.attached_layers()]
         spelled = [s for s in shortcuts if s is not None]
         if len(spelled) < len(shortcuts):
@@ -201,6 +210,10 @@ class Network:
             f"Network({stack}, activation={self.activation!r}, "
             f"output_activation={self.output_activation!r}, loss={self.loss!r}{extras}{optimizer})"
         )
+
+    def loss_forms(self) -> LossForms:
+        """ℓ, ∂ℓ/∂a and κ of this network's loss and reduction: what every generated module prints C and ∇ₐC from."""
+        return loss_forms(self.loss, self.reduction, self.layers[-1])
 
     @property
     def depth(self) -> int:
@@ -227,7 +240,7 @@ class Network:
         return bp_equations(
             [hidden] * (self.depth - 1),
             output,
-            loss_forms(self.loss),
+            self.loss_forms(),
             penalty,
             output_form=output_form,
             parts=self.parts,
@@ -253,14 +266,19 @@ class Network:
             a, y = self.loss.inputs
             out.append(("loss", r"\ell", (a, y), self.loss.bind(self.loss.expr)))
             out.append(("loss gradient", r"\ell'", (a, y), self.loss.bind(self.loss.textbook())))
-        out.append(("cost", "C", (), "(1/m) Σ_samples Σ_j ℓ(aᴸ_j, y_j)" + (" + Σ_l Ω(Wˡ)" if self.penalty else "")))
+        out.append(("cost", "C", (), f"({sp.sstr(self._kappa())}) Σ_samples Σ_j ℓ(aᴸ_j, y_j)" + (" + Σ_l Ω(Wˡ)" if self.penalty else "")))
         return tuple(out)
+
+    def _kappa(self) -> sp.Expr:
+        """κ of the cost C = κ Σ_samples Σⱼ ℓ, in the batch size m."""
+        forms = self.loss_forms()
+        return reduction_factor(self.loss, "symdl", 1) if forms.reduction is None else forms.reduction
 
     def _definitions(self) -> tuple[tuple[str, str], ...]:
         out = []
         for label, name, args, rhs in self._definition_forms():
             if label == "cost":
-                out.append(("cost", r"C = \frac{1}{m} \sum_{\text{samples}} \sum_j \ell(a^{L}_j, y_j)"
+                out.append(("cost", rf"C = {sp.latex(self._kappa())} \sum_{{\text{{samples}}}} \sum_j \ell(a^{{L}}_j, y_j)"
                             + (r" + \sum_l \Omega(W^{l})" if self.penalty else "")))
             elif isinstance(rhs, str):
                 out.append((label, rf"{name} = \operatorname{{{rhs}}}"))

@@ -17,6 +17,7 @@ import sympy as sp
 
 from ..backprop.equations import ActivationForms, LossForms
 from ..rulebook.derivation import Derives
+from ..rulebook.reductions import BATCH, check_reduction, reduction_factor
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
@@ -97,14 +98,23 @@ def activation_forms(r: Rule | VectorRule, name: str) -> ActivationForms:
     )
 
 
-def loss_forms(r: Rule | VectorRule) -> LossForms:
-    """ℓ and ∂ℓ/∂a as SymPy functions (stable forms); a vector rule (softmax cross-entropy) by name only."""
+def loss_forms(r: Rule | VectorRule, reduction: str = "symdl", units: int | None = None) -> LossForms:
+    """ℓ and ∂ℓ/∂a as SymPy functions (stable forms); a vector rule (softmax cross-entropy) by name only.
+
+    ``reduction`` other than ``"symdl"`` carries κ (:func:`symdl.rulebook.reductions.reduction_factor`, ``units`` = n_L).
+    """
+    scale: dict[str, Any] = {}
+    if check_reduction(r, reduction) != "symdl":
+        if units is None:
+            raise ValueError(f"reduction {reduction!r}: the number of output units is needed")
+        scale = {"reduction": reduction_factor(r, reduction, units), "batch": BATCH}
     if not r.element_wise:
-        return LossForms(name=r.name, value=None, gradient=None, vector_rule=r.name)
+        return LossForms(name=r.name, value=None, gradient=None, vector_rule=r.name, **scale)
     return LossForms(
         name=r.name,
         value=sp.Lambda(r.inputs, r.numeric_forward_expr()),
         gradient=sp.Lambda(r.inputs, r.numeric_derivative_expr()),
+        **scale,
     )
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "Kink",
     "KinkConvention",
     "Param",
+    "TorchLoss",
     "check_convention",
     "exact_param",
 ]
@@ -94,6 +95,20 @@ class Definition:
     # 1 + tanh u at z = −30 is 1e-792 and needs ~800 digits, at z = −40 ~2000).
     reference_from_stable: bool = False
     declared_jumps: tuple[sp.Expr, ...] = ()
+    #: A loss's ``torch.nn.functional`` counterpart (:class:`TorchLoss`), None if it has none.
+    torch_loss: TorchLoss | None = None
+
+
+@dataclass(frozen=True)
+class TorchLoss:
+    """A loss's ``torch.nn.functional`` counterpart: the function's name and its per-element loss in the rule's symbols.
+
+    ``element`` None: torch's per-element loss is the rule's own expression (``huber_loss``); else the formula torch
+    documents (``mse_loss``: (a − y)², where symdl's ℓ carries a ½). The ratio element/ℓ is derived, never written.
+    """
+
+    function: str
+    element: sp.Expr | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..symbolic.functions import log_cosh, sigmoid, softplus
-from .definition import Definition, Param
+from .definition import Definition, Param, TorchLoss
 from .registry import register
 
 a = sp.Symbol("a", real=True)
@@ -20,7 +20,7 @@ _error = a - y
 @register("mse", "loss")
 def mse() -> Definition:
     """L(a, y) = ½(a − y)²; ∂L/∂a = a − y (the seeds' form, with the ½)."""
-    return Definition(expr=_error**2 / 2, inputs=(a, y), textbook=_error)
+    return Definition(expr=_error**2 / 2, inputs=(a, y), textbook=_error, torch_loss=TorchLoss("mse_loss", _error**2))
 
 
 @register("mae", "loss")
@@ -31,6 +31,7 @@ def mae() -> Definition:
         inputs=(a, y),
         textbook=sp.Piecewise((-1, a < y), (0, sp.Eq(a, y)), (1, True)),
         pytorch_kinks={y: sp.Integer(0)},
+        torch_loss=TorchLoss("l1_loss"),
     )
 
 
@@ -43,6 +44,7 @@ def huber(delta: sp.Symbol) -> Definition:
         inputs=(a, y),
         textbook=clipped,
         stable_derivative=clipped,  # printed as numpy.clip
+        torch_loss=TorchLoss("huber_loss"),
         notes="Continuous with a continuous first derivative at |e| = δ (the same as PyTorch's huber_loss "
         "and Keras' Huber); the second derivative jumps there.",
     )
@@ -69,4 +71,5 @@ def binary_cross_entropy() -> Definition:
         stable_derivative=(1 - y) * sigmoid(a) - y * sigmoid(-a),
         label_values={y: (0.0, 1.0)},
         input_ranges={y: (0.0, 1.0)},
+        torch_loss=TorchLoss("binary_cross_entropy_with_logits"),
     )

@@ -29,7 +29,7 @@ from ..display_hooks import Displayed, Plottable
 from ..symbolic.calculus import fresh_index
 from ..symbolic.index_sums import Ranges, contract_deltas, is_zero_index_expr
 from ..symbolic.proof import Proof, prove_zero
-from .definition import Kind
+from .definition import Kind, TorchLoss
 from .derivation import Derives
 from .derivation_steps import vector_head, vector_steps
 from .step import Step
@@ -72,6 +72,7 @@ class VectorDefinition:
     check_sizes: Mapping[sp.Symbol, int] = field(default_factory=lambda: {n: 3})
     symbolic_proof: bool = False
     notes: str = ""
+    torch_loss: TorchLoss | None = None  # a loss's torch.nn.functional counterpart, per sample (element: None)
 
 
 COTANGENT = sp.IndexedBase("v", real=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
+from .definition import TorchLoss
 from .registry import register_vector
 from .vector_rule import (
     COTANGENT,
@@ -116,6 +117,7 @@ def softmax_cross_entropy() -> VectorDefinition:
     log_softmax_k = Centered(a[k], k, n) - LogSumExp(Centered(a[q], q, n), q, n)
     lse = LogSumExp(a[j], j, n)
     return VectorDefinition(
+        torch_loss=TorchLoss("cross_entropy"),  # with class-probability targets
         forward=-sp.Sum(y[j] * (a[j] - sp.log(sp.Sum(sp.exp(a[q]), (q, 0, n - 1)))), (j, 0, n - 1)),
         output=(),
         output_sizes=(),

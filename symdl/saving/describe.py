@@ -18,6 +18,7 @@ from ..layers.dense import Dense
 from ..layers.dropout_layer import Dropout
 from ..network.model import Network
 from ..rulebook.definition import check_convention
+from ..rulebook.reductions import check_reduction
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import formula_rule
 from .schema import SavedModelError, expect, fields, finite, integer, string
@@ -112,17 +113,21 @@ def _rebuild_layer(value: object, k: int) -> Any:
 
 
 def describe_network(network: Network) -> dict[str, Any]:
-    """The architecture: the layer list and each rule."""
+    """The architecture: the layer list, each rule, and the loss's reduction unless it is the default ``"symdl"``."""
     out: dict[str, Any] = {"layers": [_describe_layer(x) for x in network.layer_list()]}
     for role in _ROLES:
         r = getattr(network, role)
         out[role] = None if r is None else describe_rule(r)
+    if network.reduction != "symdl":  # files of default networks stay as they were (and readable by older symdl)
+        out["reduction"] = network.reduction
     return out
 
 
 def rebuild_network(value: object, **options: Any) -> Network:
     """The :class:`symdl.Network` described by ``value`` (``options``: further keywords, e.g. the optimizer)."""
-    spec = fields(expect(value, dict, "network"), "network", ("layers", *_ROLES))
+    spec = dict(expect(value, dict, "network"))
+    reduction = string(spec.pop("reduction", "symdl"), "network.reduction", 10)  # files before it: "symdl"
+    fields(spec, "network", ("layers", *_ROLES))
     layers = expect(spec["layers"], list, "network.layers")
     if not 2 <= len(layers) <= 10_000:
         raise SavedModelError(f"network.layers: expected 2 to 10000 entries, got {len(layers)}")
@@ -130,5 +135,9 @@ def rebuild_network(value: object, **options: Any) -> Network:
     roles: dict[str, Any] = {role: rebuild_rule(spec[role], f"network.{role}") for role in _ROLES if spec[role] is not None}
     if "activation" not in roles or "output_activation" not in roles or "loss" not in roles:
         raise SavedModelError("network: activation, output_activation and loss must be rules, not null")
-    return Network(stack, **roles, **options)
+    try:
+        checked = check_reduction(roles["loss"], reduction)
+    except ValueError as error:
+        raise SavedModelError(f"network.{error}") from None
+    return Network(stack, **roles, reduction=checked, **options)
 
