@@ -155,9 +155,9 @@ def seed_check_lines(array: Backend) -> list[str]:
     limit = array.seed_limit
     if limit is None:  # numpy's own seeds, as CompiledNetwork.init takes them (symdl.arguments.generator)
         return [
-            "if not isinstance(seed, (numpy.random.Generator, numpy.random.SeedSequence)) and (",
+            f"if not isinstance(seed, ({array.module}.random.Generator, {array.module}.random.SeedSequence)) and (",
             "        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):",
-            f"    raise ValueError(f'seed: expected {SEED_EXPECTED}, got {{seed!r}}')",
+            f"    raise ValueError(f'seed: expected {SEED_EXPECTED.replace('numpy.', array.module + '.')}, got {{seed!r}}')",
         ]
     # jax.random.PRNGKey and torch's manual_seed take a bounded integer.
     return [
