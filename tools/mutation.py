@@ -32,10 +32,14 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, tuple[str, list[str]]] = {
     "parse": ("symdl/symbolic/parse.py", ["tests/test_parse.py", "tests/test_parse_errors.py"]),
     "proof": ("symdl/symbolic/proof.py", ["tests/test_proof.py", "tests/test_proof_regimes.py"]),
+    "regimes": ("symdl/symbolic/regimes.py", ["tests/test_proof.py", "tests/test_proof_regimes.py"]),
     "gradcheck": (
         "symdl/testing/gradcheck.py",
-        ["tests/test_gradcheck.py", "tests/test_testing_messages.py"],
+        ["tests/test_gradcheck.py", "tests/test_gradcheck_floor.py", "tests/test_testing_messages.py"],
     ),
+    "measures": ("symdl/verify/measures.py", ["tests/test_measures.py", "tests/test_mutations.py"]),
+    "kernel": ("symdl/codegen/kernel.py", ["tests/test_kernel_listing.py", "tests/test_codegen.py"]),
+    "printers": ("symdl/backends/printers.py", ["tests/test_backends.py", "tests/test_codegen.py"]),
 }
 
 _STATUS = re.compile(r"^\s*(\S+): (.+)$")
