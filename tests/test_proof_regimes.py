@@ -332,3 +332,40 @@ def test_a_degenerate_sample_gets_generic_neighbours_on_both_sides():
     assert all(not is_degenerate(expr, x, points, s) for s in near)
     p = sp.Symbol("p", positive=True)  # a declared sign is kept: 1/7 − 1/7 is not a sample of a positive p
     assert all(s[p] > 0 for s in generic_samples(x - p, x, [p], {p: sp.Rational(1, 7)}))
+
+
+class _SquareWithReference(_Square):
+    @classmethod
+    def reference(cls, v):
+        return (v + 1) ** 2 - 2 * v - 1
+
+
+class _SquareWithWrongReference(_Square):
+    @classmethod
+    def reference(cls, v):
+        return v**2 + sp.Rational(1, 10**6)
+
+
+def test_a_reference_form_of_its_own_is_a_claim_of_its_own():
+    proofs = prove_named_function(_SquareWithReference)
+    assert bool(proofs["_SquareWithReference: reference form - definition"])
+    wrong = prove_named_function(_SquareWithWrongReference)["_SquareWithWrongReference: reference form - definition"]
+    assert not wrong and wrong.counterexample is not None
+
+
+def test_a_compound_argument_is_proven_as_a_fresh_symbol():
+    u = x**3 + 7 * x / 5 - sp.Rational(1, 3)
+    assert prove_zero(sp.tanh(u) - (sp.exp(2 * u) - 1) / (sp.exp(2 * u) + 1), x) == sp_proof(True, "simplify")
+    assert not prove_zero(sp.tanh(u) - (sp.exp(2 * u) - 1) / (sp.exp(2 * u) + 2), x)
+
+
+def test_sums_of_logs_are_proven_by_exponentiating():
+    identity = sp.log(x**2 + 1) + sp.log(x**4 + 3) - sp.log((x**2 + 1) * (x**4 + 3))
+    assert prove_zero(identity, x)
+    assert not prove_zero(identity + sp.log(x**2 + 2) - sp.log(x**2 + 1), x)
+
+
+def test_too_many_parameter_regimes_are_refused_as_undecided():
+    ps = sp.symbols("p0:4", real=True)
+    proof = prove_zero(sum(sp.Abs(x - p) - sp.Max(x - p, p - x) for p in ps), x)  # 5 samples each: 625 regimes
+    assert not proof and proof.method.startswith("undecided: too many parameter regimes"), proof.method

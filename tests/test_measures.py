@@ -1,0 +1,81 @@
+"""symdl.verify.measures on its own: the finite-difference error and the kink check, on correct and broken rules."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import symdl
+from symdl.rulebook.rule import Rule
+from symdl.symbolic.proof import breakpoints
+from symdl.verify.measures import FD_TOLERANCE, _points, check_kinks, fd_error
+
+
+def with_kinks(r: Rule, kinks: dict) -> Rule:
+    """``r`` whose declared value at each kink (and so its generated derivative there) is ``kinks``'."""
+    return Rule(r.name, r.kind, replace(r.definition, pytorch_kinks=kinks), r.param_symbols, r.params, "pytorch", r.summary)
+
+
+class DerivativeOf(Rule):
+    """A rule that declares one kink value but whose generated derivative is another rule's (a printing mistake)."""
+
+    def __init__(self, declared: Rule, printed: Rule):
+        super().__init__(declared.name, declared.kind, declared.definition, declared.param_symbols, declared.params,
+                         "pytorch", declared.summary)
+        self._printed = printed
+
+    def numeric_derivative(self, wrt=None):
+        return self._printed.numeric_derivative(wrt)
+
+
+@pytest.mark.parametrize("name", ["relu", "hard_tanh", "prelu", "mae", "sigmoid"])
+def test_correct_rules_pass_both_measures(name):
+    r = symdl.rule(name)
+    assert check_kinks(r)
+    assert 0 <= fd_error(r) < FD_TOLERANCE
+
+
+@pytest.mark.parametrize("name, at, value", [("relu", 0, 2), ("mae", "y", 3)])
+def test_a_kink_value_outside_the_one_sided_derivatives_fails(name, at, value):
+    r = symdl.rule(name)
+    assert not check_kinks(with_kinks(r, {sp.sympify(at, locals={s.name: s for s in r.inputs}): sp.Integer(value)}))
+
+
+@pytest.mark.parametrize("name, declared, printed", [("relu", 0, 1), ("mae", 1, -1), ("prelu", 1, "alpha")])
+def test_generated_code_that_returns_another_subgradient_than_declared_fails(name, declared, printed):
+    r = symdl.rule(name)
+    names = {s.name: s for s in (*r.inputs, *r.param_symbols)}
+    at = next(iter(r.definition.pytorch_kinks))
+    declared_rule = with_kinks(r, {at: sp.sympify(declared, locals=names)})
+    printed_rule = with_kinks(r, {at: sp.sympify(printed, locals=names)})
+    assert check_kinks(declared_rule) and check_kinks(printed_rule)
+    assert not check_kinks(DerivativeOf(declared_rule, printed_rule))
+
+
+def test_a_wrong_derivative_has_a_large_finite_difference_error():
+    r = symdl.rule("mae")  # d/da |a − y| = sign(a − y); printed for the wrong input: sign(y − a)
+    wrong = DerivativeOf(r, r)
+    wrong.numeric_derivative = lambda wrt=None: r.numeric_derivative("y")
+    assert fd_error(wrong) > 0.5
+    assert fd_error(r) < FD_TOLERANCE
+
+
+@pytest.mark.parametrize("name", ["relu", "hard_tanh", "mae", "huber"])
+def test_sample_points_keep_away_from_every_breakpoint_and_half_crowd_them(name):
+    r = symdl.rule(name)
+    values = _points(r, r.wrt, 400, np.random.default_rng(1))
+    x = values[r.inputs.index(r.wrt)]
+    assert x.shape == (400,) and all(v.shape == (400,) for v in values)
+    found = breakpoints(r.bind(r.expr), r.wrt) + breakpoints(r.bind(r.derivative(r.wrt)), r.wrt)
+    edges = [np.broadcast_to(sp.lambdify(r.inputs, p, "numpy")(*values), x.shape) for p in found]
+    distance = np.min([np.abs(x - p) / np.maximum(1.0, np.abs(p)) for p in edges], axis=0)
+    assert np.all(distance >= 1e-3 * (1 - 1e-12))
+    assert 0.4 < np.mean(distance <= 1.0) < 0.9  # half drawn within max(1, |p|) of one; uniform on ±40 seldom is
+
+
+def test_the_measures_are_seeded():
+    r = symdl.rule("huber")
+    assert fd_error(r, seed=3) == fd_error(r, seed=3)
+    a, b = _points(r, r.wrt, 50, np.random.default_rng(3)), _points(r, r.wrt, 50, np.random.default_rng(4))
+    assert not np.array_equal(a[0], b[0])
