@@ -35,7 +35,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "regimes": ("symdl/symbolic/regimes.py", ["tests/test_proof.py", "tests/test_proof_regimes.py"]),
     "gradcheck": (
         "symdl/testing/gradcheck.py",
-        ["tests/test_gradcheck.py", "tests/test_gradcheck_floor.py", "tests/test_testing_messages.py"],
+        ["tests/test_gradcheck.py", "tests/test_gradcheck_floor.py", "tests/test_gradcheck_report.py",
+         "tests/test_testing_messages.py"],
     ),
     "measures": ("symdl/verify/measures.py", ["tests/test_measures.py", "tests/test_mutations.py"]),
     "kernel": ("symdl/codegen/kernel.py", ["tests/test_kernel_listing.py", "tests/test_codegen.py"]),
