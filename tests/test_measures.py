@@ -79,3 +79,22 @@ def test_the_measures_are_seeded():
     assert fd_error(r, seed=3) == fd_error(r, seed=3)
     a, b = _points(r, r.wrt, 50, np.random.default_rng(3)), _points(r, r.wrt, 50, np.random.default_rng(4))
     assert not np.array_equal(a[0], b[0])
+
+
+def test_overflow_is_measured_not_warned_about():
+    # exp(exp(z)) overflows for z > 6.5 on both sides: those points agree (0 error), and no RuntimeWarning is
+    # raised (warnings are errors in the suite); the finite points measure a finite error.
+    r = symdl.formula_rule("exp(exp(z))")
+    assert np.isfinite(fd_error(r))
+
+
+def test_the_finite_difference_is_taken_in_the_variable_measured():
+    # The second input's derivative against differences in the second input (verify measures every input).
+    from symdl.verify.measures import _fd_error
+
+    r = symdl.rule("huber")
+    var = r.inputs[1]
+    values = _points(r, var, 200, np.random.default_rng(0))
+    forward = r.numeric()
+    assert _fd_error(r, var, forward, r.numeric_derivative(var), values) < FD_TOLERANCE
+    assert _fd_error(r, var, forward, r.numeric_derivative(r.inputs[0]), values) > 0.5
