@@ -29,7 +29,7 @@ class DerivativeOf(Rule):
         return self._printed.numeric_derivative(wrt)
 
 
-@pytest.mark.parametrize("name", ["relu", "hard_tanh", "prelu", "mae", "sigmoid"])
+@pytest.mark.parametrize("name", ["relu", "hard_tanh", "prelu", "mae", "sigmoid", "mse", "exponential"])
 def test_correct_rules_pass_both_measures(name):
     r = symdl.rule(name)
     assert check_kinks(r)
@@ -85,7 +85,7 @@ def test_overflow_is_measured_not_warned_about():
     # exp(exp(z)) overflows for z > 6.5 on both sides: those points agree (0 error), and no RuntimeWarning is
     # raised (warnings are errors in the suite); the finite points measure a finite error.
     r = symdl.formula_rule("exp(exp(z))")
-    assert np.isfinite(fd_error(r))
+    assert np.isfinite(fd_error(r)) and fd_error(r) < 0.5
 
 
 def test_the_finite_difference_is_taken_in_the_variable_measured():
@@ -98,3 +98,43 @@ def test_the_finite_difference_is_taken_in_the_variable_measured():
     forward = r.numeric()
     assert _fd_error(r, var, forward, r.numeric_derivative(var), values) < FD_TOLERANCE
     assert _fd_error(r, var, forward, r.numeric_derivative(r.inputs[0]), values) > 0.5
+
+
+def test_a_point_too_close_to_a_breakpoint_moves_to_the_margin_on_its_own_side():
+    from symdl.verify.measures import _away_from
+
+    p = np.array([0.0, 0.0, 0.0, 50.0, 50.0, -50.0, 2.0])
+    x = np.array([0.0, -1e-4, 5e-4, 50.01, 49.99, -50.04, 2.5])
+    _away_from([lambda *_: p], [x], 0)
+    # margin 1e-3·max(1, |p|): 1e-3 at 0, 0.05 at ±50; a point on p goes up; one far enough stays.
+    np.testing.assert_allclose(x, [1e-3, -1e-3, 1e-3, 50.05, 49.95, -50.05, 2.5], rtol=0, atol=1e-12)
+
+
+def test_sample_points_respect_label_values_and_input_ranges():
+    r = symdl.rule("binary_cross_entropy")
+    d = r.definition
+    values = _points(r, r.wrt, 300, np.random.default_rng(2))
+    for s, v in zip(r.inputs, values):
+        if s in d.label_values:
+            assert set(np.unique(v)) <= set(d.label_values[s])
+        if s in d.input_ranges:
+            lo, hi = d.input_ranges[s]
+            assert np.all((lo <= v) & (v <= hi)), (s, v.min(), v.max())
+    assert d.label_values or d.input_ranges
+
+
+def test_points_crowd_every_breakpoint_on_both_sides():
+    r = symdl.rule("hard_tanh")
+    x = _points(r, r.wrt, 400, np.random.default_rng(5))[0]
+    for p in (-1.0, 1.0):
+        assert np.sum((p - 1 < x) & (x < p)) > 30 and np.sum((p < x) & (x < p + 1)) > 30
+
+
+def test_a_derivative_that_is_not_finite_where_the_differences_are_is_an_infinite_error():
+    from symdl.verify.measures import _fd_error
+
+    r = symdl.rule("huber")
+    values = _points(r, r.wrt, 50, np.random.default_rng(0))
+    infinite = lambda *v: np.where(v[0] > 0, np.inf, r.numeric_derivative()(*v))  # noqa: E731
+    assert _fd_error(r, r.wrt, r.numeric(), infinite, values) == np.inf
+    assert _fd_error(r, r.wrt, r.numeric(), r.numeric_derivative(), [v[:0] for v in values]) == 0.0
