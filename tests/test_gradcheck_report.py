@@ -56,3 +56,20 @@ def test_passed_is_the_tolerance_plus_the_rounding_floor_inclusive(dtype):
     assert at.passed
     assert not report(2.0, 2.0 - edge, tolerance=tol, rounding_floor=1e-3, abs_error=edge * (1 + 1e-9)).passed
     assert not report(2.0, 2.0 - edge, tolerance=tol, rounding_floor=0.0, abs_error=edge).passed
+
+
+def test_each_number_has_its_own_format():
+    # Values whose .17g, .3g and g forms differ from their shortest repr (and carry exponents: e, not E).
+    r = report(1 / 3, 0.1, error_estimate=1e-10 / 7, rounding_floor=2e-20 / 3, step=7.4300000001e-4,
+               tolerance=Tolerance(rtol=1.23456789e-6, atol=9.87654321e-20))
+    assert str(r) == (
+        "gradient check FAILED (directions, 20 checked, 80 evaluations): worst direction 3: analytic 0.33333333333333331, "
+        "finite difference 0.10000000000000001, abs error 0.233, rel error 0.7 (tolerance rtol=1.23457e-06, "
+        "atol=9.87654e-20; step 0.000743; FD error estimate 1.43e-11, rounding floor 6.67e-21)"
+    )
+    assert r.failure_message().splitlines()[2:] == [
+        " ACTUAL (analytic):           0.33333333333333331",
+        " DESIRED (finite difference): 0.10000000000000001",
+        "Absolute difference: 0.233, relative difference: 0.7",
+        "Tolerance: rtol=1.23457e-06, atol=9.87654e-20 (+ rounding floor 6.67e-21); step 0.000743, FD error estimate 1.43e-11",
+    ]
