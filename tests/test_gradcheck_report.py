@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from symdl.testing import TOLERANCES, Tolerance
+from symdl.testing import TOLERANCES, Tolerance, check_grad
 from symdl.testing.gradcheck import GradCheckReport
 
 TOL = Tolerance(rtol=1e-6, atol=1e-10)
@@ -73,3 +73,56 @@ def test_each_number_has_its_own_format():
         "Absolute difference: 0.233, relative difference: 0.7",
         "Tolerance: rtol=1.23457e-06, atol=9.87654e-20 (+ rounding floor 6.67e-21); step 0.000743, FD error estimate 1.43e-11",
     ]
+
+
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_the_floor_and_the_error_estimate_are_the_documented_quantities(sign):
+    # f = 1000 ± 1000v + v³ at 0 with h = 1/2: every value exact. D(h) = ±1000 + h², D(h/2) = ±1000 + h²/4,
+    # R = ±1000, |R − D(h/2)| ... estimate |D(h/2) − D(h)|/3 = h²/4; the largest |f| (1500) is at +h or at −h.
+    eps = np.finfo(np.float64).eps
+    f = lambda v: 1000 + sign * 1000 * v[0] + v[0] ** 3  # noqa: E731
+    x = np.array([0.0])
+    r = check_grad(f, lambda v: np.array([sign * 1000]), x, mode="coordinates", step=0.5)
+    top = 1500 + sign * 0.125  # the largest |f|: f(±h) = 1500 ± 1/8
+    assert (r.numeric, r.error_estimate, r.rounding_floor) == (sign * 1000, 0.0625, 8 * eps * top / 0.5), r
+    plain = check_grad(f, lambda v: np.array([sign * 1000]), x, mode="coordinates", step=0.5, richardson=False)
+    assert plain.numeric == sign * 1000 + 0.25 and plain.rounding_floor == 2 * eps * top / 0.5
+    assert np.isnan(plain.error_estimate) and plain.evaluations == 2
+
+
+def test_the_relative_error_is_over_the_larger_of_the_two_values():
+    r = check_grad(lambda v: float(v[0] ** 2), lambda v: np.array([1.0]), np.array([1.0]), mode="coordinates")
+    assert not r.passed and abs(r.rel_error - 0.5) < 1e-9 and abs(r.abs_error - 1.0) < 1e-9
+
+
+def test_the_worst_coordinate_is_the_one_furthest_outside_its_tolerance():
+    grad = lambda v: 2 * v + np.array([0.0, 0.5, 0.0, 0.01])  # noqa: E731
+    r = check_grad(lambda v: float(np.sum(v ** 2)), grad, np.array([1.0, 2.0, 3.0, 4.0]), mode="coordinates")
+    assert r.worst == "coordinate (1,)" and abs(r.abs_error - 0.5) < 1e-9
+
+
+def test_a_kink_away_from_0_shortens_the_step_too():
+    f = lambda v: float(np.sum(np.maximum(v - 0.5, 0.0)))  # noqa: E731
+    x = np.array([0.5 + 1e-4, 3.0])
+    assert check_grad(f, lambda v: (v > 0.5).astype(float), x, kinks=[0.5]).passed
+    with pytest.raises(ValueError, match=r"x\[1\] = 0.5 sits on a declared kink"):
+        check_grad(f, lambda v: (v > 0.5).astype(float), np.array([3.0, 0.5]), kinks=[0.5])
+
+
+def test_one_direction_is_enough_and_the_default_seed_is_0():
+    f, g, x = (lambda v: float(np.sum(np.sin(v)))), np.cos, np.array([0.1, 0.2, 0.3])
+    assert check_grad(f, g, x, directions=1).checked == 1
+    assert check_grad(f, g, x) == check_grad(f, g, x, seed=0) != check_grad(f, g, x, seed=1)
+
+
+def test_a_failed_coordinates_check_is_not_located_again_and_the_locate_limit_is_inclusive():
+    from symdl.testing import assert_grad_close
+    from symdl.testing.gradcheck import LOCATE_LIMIT
+
+    f = lambda v: float(np.sum(v ** 2))  # noqa: E731
+    with pytest.raises(AssertionError) as caught:
+        assert_grad_close(f, lambda v: 2 * v + 1, np.ones(3), mode="coordinates")
+    assert "Checked one by one" not in str(caught.value)
+    with pytest.raises(AssertionError) as caught:
+        assert_grad_close(f, lambda v: 2 * v + 1, np.ones(LOCATE_LIMIT), directions=2)
+    assert f"Checked one by one ({LOCATE_LIMIT} coordinates)" in str(caught.value)

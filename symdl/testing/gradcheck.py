@@ -204,7 +204,7 @@ def check_grad(
     if kinks is not None:
         distance = np.min(np.abs(x.astype(np.float64)[..., None] - np.asarray(kinks, dtype=np.float64)), axis=-1)
         if np.any(distance == 0):
-            at = tuple(np.argwhere(distance == 0)[0])
+            at = tuple(int(i) for i in np.argwhere(distance == 0)[0])
             raise ValueError(
                 f"check_grad: x{list(at)} = {float(x[at])!r} sits on a declared kink; two-sided differences say "
                 "nothing there: check its value with assert_subgradient"
