@@ -16,7 +16,10 @@ import types
 from contextlib import contextmanager
 
 import pytest
+import sympy as sp
 import test_gradcheck
+import test_gradcheck_floor
+import test_measures
 import test_parse
 import test_parse_errors
 import test_proof
@@ -31,9 +34,9 @@ SAMPLE = [
      [(test_parse_errors.test_the_largest_float_is_accepted_exactly, ())]),
     ("symdl.symbolic.parse", "if depth > MAX_BRACKET_DEPTH:", "if depth >= MAX_BRACKET_DEPTH:",
      [(test_parse.test_limits_are_inclusive, ())]),
-    ("symdl.symbolic.proof", "first = values[0] / 2 if s.is_positive else values[0] - 1", "first = values[0] - 1",
+    ("symdl.symbolic.regimes", "first = values[0] / 2 if s.is_positive else values[0] - 1", "first = values[0] - 1",
      [(test_proof_regimes.test_a_positive_parameter_is_checked_between_0_and_its_first_critical_value, ())]),
-    ("symdl.symbolic.proof", "last = values[-1] / 2 if s.is_negative else values[-1] + 1", "last = values[-1] + 1",
+    ("symdl.symbolic.regimes", "last = values[-1] / 2 if s.is_negative else values[-1] + 1", "last = values[-1] + 1",
      [(test_proof_regimes.test_a_negative_parameter_is_checked_between_its_last_critical_value_and_0, ())]),
     ("symdl.symbolic.proof", "if value == 0 and not zero:", "if value == 1 and not zero:",
      [(test_proof_regimes.test_signed, ())]),
@@ -49,6 +52,24 @@ SAMPLE = [
     ("symdl.testing.gradcheck", "if worst is None or _badness(report) > _badness(worst):",
      "if worst is None or _badness(report) < _badness(worst):",
      [(test_gradcheck.test_declared_kinks_shorten_the_step_so_no_evaluation_crosses_one, ())]),
+    ("symdl.symbolic.proof", "if sample and is_degenerate(expr, var, points, sample):",
+     "if False and is_degenerate(expr, var, points, sample):",
+     [(test_proof_regimes.test_coinciding_parameters_do_not_refute_a_true_identity,
+       (test_proof_regimes.COINCIDING_IDENTITIES[1],))]),
+    ("symdl.symbolic.proof", "regimes += generic_samples(expr, var, points, sample)", "regimes += []",
+     [(test_proof_regimes.test_wrong_variants_are_refuted_with_a_real_counterexample,
+       (test_proof_regimes.x * sp.Piecewise((sp.Max(test_proof_regimes.a_, test_proof_regimes.b_) - test_proof_regimes.b_,
+                                             test_proof_regimes.a_ < 0), (0, True)), "b < a < 0"))]),
+    ("symdl.testing.gradcheck", "return math.fsum(terms.ravel()), math.fsum(np.abs(terms).ravel())",
+     "return float(np.sum(terms)), math.fsum(np.abs(terms).ravel())",
+     [(test_gradcheck_floor.test_terms_are_added_exactly, ())]),
+    ("symdl.testing.gradcheck", "return math.fsum(terms.ravel()), math.fsum(np.abs(terms).ravel())",
+     "return math.fsum(terms.ravel()), abs(math.fsum(terms.ravel()))",
+     [(test_gradcheck_floor.test_the_floor_uses_the_size_of_the_terms_not_of_their_sum, ())]),
+    ("symdl.verify.measures", "return True  # nothing to check", "return False  # nothing to check",
+     [(test_measures.test_correct_rules_pass_both_measures, ("sigmoid",))]),
+    ("symdl.verify.measures", "if abs(returned - expected) > 1e-12", "if abs(returned - expected) > 1e12",
+     [(test_measures.test_generated_code_that_returns_another_subgradient_than_declared_fails, ("relu", 0, 1))]),
 ]
 
 

@@ -282,3 +282,91 @@ def test_a_periodic_condition_is_undecided_with_the_reason():
                        r"Union, not finitely many points$"):
         breakpoints(sp.Piecewise((1, sp.sin(x) > 0), (0, True)), x)
     assert prove_zero(sp.Piecewise((1, sp.sin(x) > 0), (0, True)), x).method.startswith("undecided: cannot list")
+
+
+# Two signless parameters whose regime samples coincide (a = b = −1): the branches that hold there hold only on
+# a = b, so that sample is checked with its parameters as numbers, and samples on each side of it are added.
+a_, b_ = sp.symbols("a b", real=True)
+COINCIDING_IDENTITIES = [
+    sp.Max(x, a_) + sp.Min(x, a_) - x - a_ + sp.Max(x, b_) + sp.Min(x, b_) - x - b_ + sp.Max(a_, b_) + sp.Min(a_, b_) - a_ - b_,
+    sp.Max(x, a_) + sp.Min(x, a_) - x - a_ + sp.Max(x, b_) + sp.Min(x, b_) - x - b_,
+    sp.Abs(x - a_) + sp.Abs(x - b_) - sp.Max(sp.Abs(2 * x - a_ - b_), sp.Abs(a_ - b_)),
+]
+
+
+@pytest.mark.parametrize("identity", COINCIDING_IDENTITIES, ids=range(len(COINCIDING_IDENTITIES)))
+def test_coinciding_parameters_do_not_refute_a_true_identity(identity):
+    proof = prove_zero(identity, x)
+    assert proof.holds and proof.counterexample is None, proof.method
+
+
+@pytest.mark.parametrize(
+    "wrong, where",
+    [
+        (sp.Piecewise((x, sp.Eq(a_, b_)), (0, True)), "exactly"),  # wrong only where a = b
+        (x * sp.Piecewise((sp.Max(a_, b_) - b_, a_ < 0), (0, True)), "b < a < 0"),  # no product sample has b < a < 0
+        (sp.Max(x, a_) + sp.Min(x, b_) - x - a_, ""),
+    ],
+)
+def test_wrong_variants_are_refuted_with_a_real_counterexample(wrong, where):
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample is not None, proof.method
+    point = proof.counterexample
+    assert set(point) == {x, a_, b_} and all(v.is_Rational for v in point.values())
+    assert wrong.subs(point) != 0
+    if where == "exactly":
+        assert point[a_] == point[b_]
+    elif where:
+        assert point[b_] < point[a_] < 0
+
+
+def test_a_degenerate_sample_gets_generic_neighbours_on_both_sides():
+    from symdl.symbolic.regimes import generic_samples, is_degenerate
+
+    expr = sp.Max(x, a_) - sp.Max(x, b_)
+    points = breakpoints(expr, x)
+    assert is_degenerate(expr, x, points, {a_: -1, b_: -1})
+    assert not is_degenerate(expr, x, points, {a_: -1, b_: 2})
+    near = generic_samples(expr, x, points, {a_: -1, b_: -1})
+    assert any(s[a_] < s[b_] for s in near) and any(s[a_] > s[b_] for s in near)
+    assert all(not is_degenerate(expr, x, points, s) for s in near)
+    p = sp.Symbol("p", positive=True)  # a declared sign is kept: 1/7 − 1/7 is not a sample of a positive p
+    assert all(s[p] > 0 for s in generic_samples(x - p, x, [p], {p: sp.Rational(1, 7)}))
+
+
+class _SquareWithReference(_Square):
+    @classmethod
+    def reference(cls, v):
+        return (v + 1) ** 2 - 2 * v - 1
+
+
+class _SquareWithWrongReference(_Square):
+    @classmethod
+    def reference(cls, v):
+        return v**2 + sp.Rational(1, 10**6)
+
+
+def test_a_reference_form_of_its_own_is_a_claim_of_its_own():
+    proofs = prove_named_function(_SquareWithReference)
+    assert bool(proofs["_SquareWithReference: reference form - definition"])
+    wrong = prove_named_function(_SquareWithWrongReference)["_SquareWithWrongReference: reference form - definition"]
+    assert not wrong and wrong.counterexample is not None
+
+
+def test_a_compound_argument_is_proven_as_a_fresh_symbol():
+    u = x**3 + 7 * x / 5 - sp.Rational(1, 3)
+    assert prove_zero(sp.tanh(u) - sp.sinh(u) / sp.cosh(u), x) == sp_proof(True, "simplify")
+    assert prove_zero(sp.tanh(u) - (sp.exp(2 * u) - 1) / (sp.exp(2 * u) + 1), x) == sp_proof(True, "simplify")
+    assert not prove_zero(sp.tanh(u) - sp.sinh(u) / (sp.cosh(u) + 1), x)
+
+
+def test_sums_of_logs_are_proven_by_exponentiating():
+    identity = sp.log(x**2 + 1) + sp.log(x**4 + 3) - sp.log((x**2 + 1) * (x**4 + 3))
+    assert prove_zero(identity, x)
+    assert not prove_zero(identity + sp.log(x**2 + 2) - sp.log(x**2 + 1), x)
+
+
+def test_too_many_parameter_regimes_are_refused_as_undecided():
+    ps = sp.symbols("p0:4", real=True)
+    proof = prove_zero(sum(sp.Abs(x - p) - sp.Max(x - p, p - x) for p in ps), x)  # 5 samples each: 625 regimes
+    assert not proof and proof.method.startswith("undecided: too many parameter regimes"), proof.method

@@ -18,16 +18,21 @@ refused as undecided rather than truncated.
 from __future__ import annotations
 
 import functools
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
-from sympy.codegen.numpy_nodes import logaddexp
 
 from .functions import NamedFunction
-from .special import x_minus_tanh
+from .regimes import (
+    Undecidable,
+    _parameter_regimes,
+    _sample_values,
+    breakpoints,
+    elementary,
+    generic_samples,
+    is_degenerate,
+)
 
 __all__ = ["Undecidable", "Proof", "prove_named_function", "elementary", "breakpoints", "prove_zero", "resolve_branches", "one_sided_values"]
 
@@ -47,109 +52,6 @@ class Proof:
 
     def __bool__(self) -> bool:
         return self.holds
-
-
-def elementary(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with named functions and numpy primitives rewritten to exp/log/Abs/Piecewise."""
-    expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).definition(*e.args))
-    expr = expr.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
-    expr = expr.replace(lambda e: isinstance(e, log1p), lambda e: sp.log(1 + e.args[0]))
-    expr = expr.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
-    expr = expr.replace(lambda e: isinstance(e, x_minus_tanh), lambda e: e.args[0] - sp.tanh(e.args[0]))
-    return expr
-
-
-class Undecidable(ValueError):
-    """The case analysis cannot cover every value (e.g. a periodic condition has infinitely many switch points)."""
-
-
-def _sample_values(params: Mapping[sp.Symbol, object] | None, expr: sp.Expr, var: sp.Symbol) -> dict:
-    """One sample value per parameter, used only to decide which branch holds (never in the identity)."""
-    subs: dict[sp.Symbol, sp.Expr] = {}
-    for i, s in enumerate(sorted(expr.free_symbols - {var}, key=str)):
-        value = (params or {}).get(s)
-        if value is None or not sp.sympify(value, strict=True).is_number:  # a number or SymPy object from code, not text
-            # Distinct irrational-looking rationals: no accidental ties between breakpoints.
-            value = sp.Rational(13 + 4 * i, 11) * (-1 if s.is_negative else 1)
-        subs[s] = sp.sympify(value, strict=True)  # a number or SymPy object from code, not text
-    return subs
-
-
-def _edges(expr: sp.Expr) -> list[sp.Expr]:
-    """Expressions whose sign decides a branch: condition sides' differences, Abs/sign/Heaviside arguments."""
-    expr = elementary(expr)
-    if expr.has(sp.Min, sp.Max):
-        expr = expr.rewrite(sp.Piecewise)
-    edges: list[sp.Expr] = []
-    for pw in expr.atoms(sp.Piecewise):
-        for _, cond in pw.args:
-            edges += [rel.lhs - rel.rhs for rel in cond.atoms(sp.core.relational.Relational)]
-    edges += [f.args[0] for f in expr.atoms(sp.Abs, sp.sign, sp.Heaviside)]
-    return edges
-
-
-def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
-    """Every real root of ``edge`` in ``var``, each Abs/sign inside taken both ways (extra roots do no harm)."""
-    inner = sorted(edge.atoms(sp.Abs, sp.sign), key=sp.default_sort_key)
-    roots: list[sp.Expr] = []
-    for signs in itertools.product((1, -1), repeat=len(inner)):
-        choice = {f: (sg * f.args[0] if isinstance(f, sp.Abs) else sp.Integer(sg)) for f, sg in zip(inner, signs)}
-        solutions = sp.solveset(edge.xreplace(choice), var, sp.S.Reals)
-        if solutions == sp.S.Reals or solutions is sp.S.EmptySet:  # no sign change from this choice of signs
-            continue
-        if not isinstance(solutions, sp.FiniteSet):
-            raise Undecidable(
-                f"cannot list where {edge} changes sign in {var}: SymPy's solveset gave a "
-                f"{type(solutions).__name__}, not finitely many points"
-            )
-        roots += [r for r in solutions if r not in roots]
-    return roots
-
-
-def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
-    """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch."""
-    points: list[sp.Expr] = []
-    for edge in _edges(expr):
-        if edge.has(var):
-            points += [r for r in _real_roots(edge, var) if r not in points]
-    # In increasing order where they are numbers (the edges come from sets: their order would vary between runs).
-    return sorted(points, key=lambda p: (not p.is_number, float(p) if p.is_number else 0.0, sp.default_sort_key(p)))
-
-
-def _parameter_regimes(
-    expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], base: Mapping[sp.Symbol, sp.Expr]
-) -> list[dict]:
-    """Parameter samples, one in each regime where branch structure can differ.
-
-    A regime changes where two breakpoints swap order, where a condition on
-    parameters alone switches, or (for a parameter of unknown sign) at 0.
-    """
-    free = list(base)
-    choices: list[list[sp.Expr]] = []
-    param_edges = [e for e in _edges(expr) if not e.has(var)]
-    param_edges += [a - b for a, b in itertools.combinations(points, 2)]
-    for s in free:
-        critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}
-        others = {o: v for o, v in base.items() if o != s}
-        for edge in param_edges:
-            edge = edge.subs(others)
-            if edge.has(s):
-                critical |= {r for r in _real_roots(edge, s) if r.is_number}
-        # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and the
-        # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
-        values = sorted({sp.nsimplify(c) for c in critical}, key=float)
-        values = [v for v in values if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
-        if not values:
-            samples = [base[s]]
-        else:
-            first = values[0] / 2 if s.is_positive else values[0] - 1
-            last = values[-1] / 2 if s.is_negative else values[-1] + 1
-            samples = [first] + [(u + w) / 2 for u, w in zip(values, values[1:])] + [last]
-        choices.append(sorted(set(samples), key=float))
-    combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
-    if len(combos) > 64:
-        raise Undecidable(f"too many parameter regimes ({len(combos)}) to check")
-    return combos or [{}]
 
 
 def resolve_branches(expr: sp.Expr, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
@@ -317,14 +219,25 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
         regimes = _parameter_regimes(expr, var, points, _sample_values(params, expr, var))
     except Undecidable as why:
         return Proof(False, f"undecided: {why}")
-    cases = 0
-    for sample in regimes:
-        outcome = _prove_in_regime(expr, var, points, sample, exclude)
+    cases, checked = 0, []
+    while regimes:
+        sample = regimes.pop(0)
+        if sample in checked:
+            continue
+        checked.append(sample)
+        try:
+            if sample and is_degenerate(expr, var, points, sample):
+                outcome = _prove_at_parameters(expr, var, sample, exclude)
+                regimes += generic_samples(expr, var, points, sample)
+            else:
+                outcome = _prove_in_regime(expr, var, points, sample, exclude)
+        except Undecidable as why:
+            return Proof(False, f"undecided: {why}", cases)
         cases += outcome.cases
         if not outcome:
             return Proof(False, outcome.method, cases, outcome.counterexample)
     skipped = f" (kinks {', '.join(map(str, exclude))} excluded)" if exclude else ""
-    regime_note = f" in {len(regimes)} parameter regimes" if len(regimes) > 1 else ""
+    regime_note = f" in {len(checked)} parameter regimes" if len(checked) > 1 else ""
     return Proof(True, f"case analysis over intervals between {len(points)} breakpoints{regime_note}{skipped}", cases)
 
 
@@ -356,6 +269,14 @@ def _prove_in_regime(
             method = f"case analysis: nonzero at {var} = {point}{where}"
             return Proof(False, method, cases, _confirmed(expr, [{**sample, var: point}]))
     return Proof(True, "case analysis", cases)
+
+
+def _prove_at_parameters(expr: sp.Expr, var: sp.Symbol, sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]) -> Proof:
+    """``expr`` ≡ 0 in ``var`` with every parameter at its (degenerate) sample value: branches resolved there are exact."""
+    concrete = expr.subs(sample)
+    outcome = _prove_in_regime(concrete, var, breakpoints(concrete, var), {}, [sp.sympify(p).subs(sample) for p in exclude])
+    point = {**sample, **outcome.counterexample} if outcome.counterexample else None
+    return Proof(outcome.holds, f"{outcome.method} with {dict(sample)} exactly", outcome.cases, point)
 
 
 def one_sided_values(

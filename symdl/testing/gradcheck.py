@@ -11,11 +11,13 @@ random directions the cost is 4 evaluations per direction whatever the
 number of parameters (2 without Richardson); coordinate mode uses the unit
 vectors. Tolerances come from one table keyed by dtype: float64 gets the
 strict check, float32 a smoke check; every tolerance is widened by the
-rounding floor eps·|f|/h, the error that rounding f's values alone can cause.
+rounding floor eps·|f|/h, the error that rounding f's values alone can cause
+(eps·Σ|tᵢ|/h when f returns the terms tᵢ of a sum, which may cancel).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -109,20 +111,21 @@ def _case_lines(report: GradCheckReport) -> list[str]:
 
 
 def _directional(
-    f: Callable[[np.ndarray], float], x: np.ndarray, u: np.ndarray, h: float, richardson: bool
+    f: Callable[[np.ndarray], float | np.ndarray], x: np.ndarray, u: np.ndarray, h: float, richardson: bool
 ) -> tuple[float, float, float, int]:
     """(derivative along u, error estimate, rounding floor, evaluations) by central differences.
 
     The rounding floor is the error that rounding f's values alone can cause:
-    eps·|f|/h for one central difference, about 4× that after Richardson.
+    eps·|f|/h for one central difference, about 4× that after Richardson,
+    with Σ|tᵢ| for |f| when f returns its terms tᵢ (see :func:`_value`).
     """
     eps = float(np.finfo(x.dtype).eps)
     scale = 0.0
 
     def central(step: float) -> float:
         nonlocal scale
-        plus, minus = float(f(x + step * u)), float(f(x - step * u))
-        scale = max(scale, abs(plus), abs(minus))
+        (plus, plus_size), (minus, minus_size) = _value(f(x + step * u)), _value(f(x - step * u))
+        scale = max(scale, plus_size, minus_size)
         return (plus - minus) / (2 * step)
 
     if not richardson:
@@ -132,8 +135,23 @@ def _directional(
     return (4 * fine - coarse) / 3, abs(fine - coarse) / 3, 8 * eps * scale / h, 4
 
 
+def _value(out: object) -> tuple[float, float]:
+    """(f, the size its rounding scales with): (f, |f|) for a scalar; (Σ tᵢ, Σ |tᵢ|) for an array of terms tᵢ.
+
+    Each term carries a rounding error of about eps·|tᵢ|, so a sum that cancels
+    (f ≈ 0, terms large) is only known to eps·Σ|tᵢ|, not to eps·|f|; the sum is
+    taken with math.fsum so that adding the terms rounds nothing more.
+    """
+    terms = np.asarray(out, dtype=np.float64)
+    if terms.ndim == 0:
+        return float(terms), abs(float(terms))
+    if not np.all(np.isfinite(terms)):
+        return float(np.sum(terms)), float(np.sum(np.abs(terms)))
+    return math.fsum(terms.ravel()), math.fsum(np.abs(terms).ravel())
+
+
 def check_grad(
-    f: Callable[[np.ndarray], float],
+    f: Callable[[np.ndarray], float | np.ndarray],
     grad: Callable[[np.ndarray], np.ndarray] | np.ndarray,
     x: np.ndarray,
     *,
@@ -157,6 +175,10 @@ def check_grad(
     scale (a given ``step`` is used as is, for every coordinate). The tolerance to ``TOLERANCES[x.dtype]``; ``rtol=``/``atol=`` replace
     either part of it (as in numpy.testing). Returns the worst case; see
     :func:`assert_grad_close` to raise instead.
+
+    ``f`` returns a number, or an array of terms whose sum is the function:
+    then the rounding floor uses Σ|terms| instead of |f|, which a sum that
+    cancels (f ≈ 0 while its terms are large) needs not to fail on rounding.
 
     ``kinks`` declares points where f is not differentiable in each
     coordinate (e.g. ``[0.0]`` for ReLU units of x): every step is shortened so
@@ -182,7 +204,7 @@ def check_grad(
     if kinks is not None:
         distance = np.min(np.abs(x.astype(np.float64)[..., None] - np.asarray(kinks, dtype=np.float64)), axis=-1)
         if np.any(distance == 0):
-            at = tuple(np.argwhere(distance == 0)[0])
+            at = tuple(int(i) for i in np.argwhere(distance == 0)[0])
             raise ValueError(
                 f"check_grad: x{list(at)} = {float(x[at])!r} sits on a declared kink; two-sided differences say "
                 "nothing there: check its value with assert_subgradient"
@@ -250,7 +272,7 @@ def _badness(report: GradCheckReport) -> float:
 
 
 def assert_grad_close(
-    f: Callable[[np.ndarray], float],
+    f: Callable[[np.ndarray], float | np.ndarray],
     grad: Callable[[np.ndarray], np.ndarray] | np.ndarray,
     x: np.ndarray,
     **options: object,

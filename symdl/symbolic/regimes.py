@@ -1,0 +1,159 @@
+"""Where a piecewise expression may switch branch: breakpoints in the variable, and parameter regimes.
+
+The breakpoints of ``expr`` in ``var`` are the real roots of every condition's
+sides' difference and every ``Abs``/``sign``/``Heaviside`` argument. Parameters
+are sampled once in each *regime*: between the values where two breakpoints
+swap order, a condition on parameters alone switches, or a parameter of unknown
+sign crosses 0. A sample where two breakpoints coincide, or a condition on
+parameters alone sits on its switch, is *degenerate*: the branches that hold
+there hold on a smaller set than the regime, so such a sample is checked
+exactly (every parameter a number) and generic samples on each side of it are
+added (:func:`generic_samples`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+
+import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.numpy_nodes import logaddexp
+
+from .functions import NamedFunction
+from .special import x_minus_tanh
+
+__all__ = ["Undecidable", "breakpoints", "elementary", "generic_samples", "is_degenerate"]
+
+#: Shifts tried, smallest last, to move a degenerate parameter sample off a coincidence.
+_SHIFTS = (sp.Rational(1, 7), sp.Rational(1, 71), sp.Rational(1, 719))
+
+
+def elementary(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with named functions and numpy primitives rewritten to exp/log/Abs/Piecewise."""
+    expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).definition(*e.args))
+    expr = expr.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
+    expr = expr.replace(lambda e: isinstance(e, log1p), lambda e: sp.log(1 + e.args[0]))
+    expr = expr.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
+    expr = expr.replace(lambda e: isinstance(e, x_minus_tanh), lambda e: e.args[0] - sp.tanh(e.args[0]))
+    return expr
+
+
+class Undecidable(ValueError):
+    """The case analysis cannot cover every value (e.g. a periodic condition has infinitely many switch points)."""
+
+
+def _sample_values(params: Mapping[sp.Symbol, object] | None, expr: sp.Expr, var: sp.Symbol) -> dict:
+    """One sample value per parameter, used only to decide which branch holds (never in the identity)."""
+    subs: dict[sp.Symbol, sp.Expr] = {}
+    for i, s in enumerate(sorted(expr.free_symbols - {var}, key=str)):
+        value = (params or {}).get(s)
+        if value is None or not sp.sympify(value, strict=True).is_number:  # a number or SymPy object from code, not text
+            # Distinct irrational-looking rationals: no accidental ties between breakpoints.
+            value = sp.Rational(13 + 4 * i, 11) * (-1 if s.is_negative else 1)
+        subs[s] = sp.sympify(value, strict=True)  # a number or SymPy object from code, not text
+    return subs
+
+
+def _edges(expr: sp.Expr) -> list[sp.Expr]:
+    """Expressions whose sign decides a branch: condition sides' differences, Abs/sign/Heaviside arguments."""
+    expr = elementary(expr)
+    if expr.has(sp.Min, sp.Max):
+        expr = expr.rewrite(sp.Piecewise)
+    edges: list[sp.Expr] = []
+    for pw in expr.atoms(sp.Piecewise):
+        for _, cond in pw.args:
+            edges += [rel.lhs - rel.rhs for rel in cond.atoms(sp.core.relational.Relational)]
+    edges += [f.args[0] for f in expr.atoms(sp.Abs, sp.sign, sp.Heaviside)]
+    return edges
+
+
+def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Every real root of ``edge`` in ``var``, each Abs/sign inside taken both ways (extra roots do no harm)."""
+    inner = sorted(edge.atoms(sp.Abs, sp.sign), key=sp.default_sort_key)
+    roots: list[sp.Expr] = []
+    for signs in itertools.product((1, -1), repeat=len(inner)):
+        choice = {f: (sg * f.args[0] if isinstance(f, sp.Abs) else sp.Integer(sg)) for f, sg in zip(inner, signs)}
+        solutions = sp.solveset(edge.xreplace(choice), var, sp.S.Reals)
+        if solutions == sp.S.Reals or solutions is sp.S.EmptySet:  # no sign change from this choice of signs
+            continue
+        if not isinstance(solutions, sp.FiniteSet):
+            raise Undecidable(
+                f"cannot list where {edge} changes sign in {var}: SymPy's solveset gave a "
+                f"{type(solutions).__name__}, not finitely many points"
+            )
+        roots += [r for r in solutions if r not in roots]
+    return roots
+
+
+def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch."""
+    points: list[sp.Expr] = []
+    for edge in _edges(expr):
+        if edge.has(var):
+            points += [r for r in _real_roots(edge, var) if r not in points]
+    # In increasing order where they are numbers (the edges come from sets: their order would vary between runs).
+    return sorted(points, key=lambda p: (not p.is_number, float(p) if p.is_number else 0.0, sp.default_sort_key(p)))
+
+
+def _parameter_regimes(
+    expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], base: Mapping[sp.Symbol, sp.Expr]
+) -> list[dict]:
+    """Parameter samples, one in each regime where branch structure can differ.
+
+    A regime changes where two breakpoints swap order, where a condition on
+    parameters alone switches, or (for a parameter of unknown sign) at 0.
+    """
+    free = list(base)
+    choices: list[list[sp.Expr]] = []
+    param_edges = [e for e in _edges(expr) if not e.has(var)]
+    param_edges += [a - b for a, b in itertools.combinations(points, 2)]
+    for s in free:
+        critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}
+        others = {o: v for o, v in base.items() if o != s}
+        for edge in param_edges:
+            edge = edge.subs(others)
+            if edge.has(s):
+                critical |= {r for r in _real_roots(edge, s) if r.is_number}
+        # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and the
+        # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
+        values = sorted({sp.nsimplify(c) for c in critical}, key=float)
+        values = [v for v in values if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
+        if not values:
+            samples = [base[s]]
+        else:
+            first = values[0] / 2 if s.is_positive else values[0] - 1
+            last = values[-1] / 2 if s.is_negative else values[-1] + 1
+            samples = [first] + [(u + w) / 2 for u, w in zip(values, values[1:])] + [last]
+        choices.append(sorted(set(samples), key=float))
+    combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
+    if len(combos) > 64:
+        raise Undecidable(f"too many parameter regimes ({len(combos)}) to check")
+    return combos or [{}]
+
+
+def is_degenerate(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> bool:
+    """True when two breakpoints take the same value at ``sample``, or a condition on parameters alone is 0 there."""
+    values = [sp.N(p.subs(sample), 30) for p in points]
+    if any(abs(u - w) < 1e-20 for u, w in itertools.combinations(values, 2)):
+        return True
+    return any(abs(sp.N(e.subs(sample), 30)) < 1e-20 for e in _edges(expr) if not e.has(var) and e.free_symbols)
+
+
+def generic_samples(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> list[dict]:
+    """Non-degenerate samples near a degenerate one: each parameter moved up and down by the first shift that works.
+
+    A parameter of declared sign keeps it. Moving one of two coinciding
+    parameters both ways reaches both of their orders (a < b and a > b).
+    """
+    found: list[dict] = []
+    for s, sign in itertools.product(sample, (1, -1)):
+        for shift in _SHIFTS:
+            moved = {**sample, s: sample[s] + sign * shift}
+            if (s.is_positive and moved[s] <= 0) or (s.is_negative and moved[s] >= 0):
+                continue
+            if not is_degenerate(expr, var, points, moved):
+                if moved not in found:
+                    found.append(moved)
+                break
+    return found
