@@ -274,7 +274,7 @@ def _prove_in_regime(
 def _prove_at_parameters(expr: sp.Expr, var: sp.Symbol, sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]) -> Proof:
     """``expr`` ≡ 0 in ``var`` with every parameter at its (degenerate) sample value: branches resolved there are exact."""
     concrete = expr.subs(sample)
-    outcome = _prove_in_regime(concrete, var, breakpoints(concrete, var), {}, [sp.sympify(p).subs(sample) for p in exclude])
+    outcome = _prove_in_regime(concrete, var, breakpoints(concrete, var), {}, [p.subs(sample) for p in exclude])
     point = {**sample, **outcome.counterexample} if outcome.counterexample else None
     return Proof(outcome.holds, f"{outcome.method} with {dict(sample)} exactly", outcome.cases, point)
 
