@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from formula_graphs import formula_graph
 from generated_modules import load_module
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import symdl
@@ -216,6 +216,32 @@ def _with_masks(c, masks: dict | None) -> None:
     c._loss.__globals__["_masks"] = own if masks is None else lambda seed, m: [masks[k] for k in c.equations.masks]
 
 
+def _kink_ties(call) -> int:
+    """How many elements ``call()`` (a printed torch function) hands a clamp, maximum or minimum exactly at its kink.
+
+    There the printed derivative takes Heaviside(0) = 0 (relu'(0) = 0, as torch.relu), while autograd of
+    torch.clamp(z, min=0) passes 1, and of torch.maximum ½: both are subgradients, so autograd can only be compared
+    away from ties. A dead ReLU row before a Dense with zero biases puts its z exactly on 0."""
+    import torch
+    from torch.overrides import TorchFunctionMode
+
+    kinked = {torch.clamp, torch.clip, torch.maximum, torch.minimum, torch.Tensor.clamp, torch.Tensor.clamp_}
+
+    class Ties(TorchFunctionMode):
+        count = 0
+
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            if func in kinked:
+                x, bounds = args[0], [*args[1:3], kwargs.get("min"), kwargs.get("max")]
+                Ties.count += sum(int(torch.eq(x, b).sum()) for b in bounds if b is not None)
+            return func(*args, **kwargs)
+
+    with Ties():
+        call()
+    return Ties.count
+
+
 def _close(a, b, what: str, rtol: float = 1e-11) -> None:
     np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-13, err_msg=what)
 
@@ -377,9 +403,11 @@ def test_random_graphs_torch_module_matches_compiled_graph_and_its_own_autograd(
     _with_masks(c, {k: v.numpy() for k, v in mod.masks(seed, 4).items()} if kw else None)
     want, want_grads = c.loss_and_grad(params, xs, ys, seed=seed)
     _close(float(value), want, "loss")
-    auto = torch.func.grad(torch.func.functionalize(lambda p: mod.loss.__wrapped__(p, *arrays, **kw)))(tparams)
     for k in want_grads:
         _close(grads[k].numpy(), want_grads[k], f"d{k}", rtol=1e-9)
+    assume(not _kink_ties(lambda: mod.loss.__wrapped__(tparams, *arrays, **kw)))  # a kink: another subgradient
+    auto = torch.func.grad(torch.func.functionalize(lambda p: mod.loss.__wrapped__(p, *arrays, **kw)))(tparams)
+    for k in want_grads:
         _close(auto[k].numpy(), grads[k].numpy(), f"autograd d{k}", rtol=1e-9)
 
 
@@ -407,3 +435,35 @@ def test_module_refuses_bad_arguments_in_one_line(tmp_path, backend):
         assert message in str(error.value) and "\n" not in str(error.value)
     for k, v in params.items():
         np.testing.assert_array_equal(plain(v), before[k])
+
+
+@pytest.mark.skipif(graphs is None, reason="needs torch")
+def test_dead_relu_row_is_a_kink_tie_where_the_printed_gradient_is_torch_relus(tmp_path):
+    """The graph hypothesis found: x → relu Dense → stop → the same Dense → Dense, Huber. At seed 0 a sample's first
+    relu row is all 0, so its second z is b = 0 exactly: the printed gradient takes relu'(0) = 0, as torch.relu's
+    autograd and the compiled graph do; autograd of the printed clamp(z, min=0) takes 1. Off the tie they agree."""
+    import torch
+    from test_graph_torch import torch_loss
+
+    x, hidden = Input(2), Dense(2, activation="relu")
+    model = Model([x], [Dense(1)(hidden(StopGradient()(hidden(x))))], losses=["huber"], reduction="sum")
+    c = model.compile("float64", validate_targets=False)
+    mod = load_module(graph_module_source(model, "torch"), tmp_path, "dead_relu_row")
+    rng = np.random.default_rng(0)
+    xs, ys = [rng.normal(size=(4, 2))], [rng.normal(size=(4, 1))]
+    for shift in (0.0, 0.1):  # zero biases (the tie), then biases off it
+        params = {k: v + shift * k.startswith("b") for k, v in c.init(0).items()}
+        tparams = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
+        arrays = [torch.from_numpy(a) for a in (*xs, *ys)]
+        _, grads = mod.loss_and_grad(tparams, *arrays)
+        _, want = c.loss_and_grad(params, xs, ys)
+        reference = {k: v.clone().requires_grad_() for k, v in tparams.items()}
+        torch_loss(model, reference, {}, arrays[:1], arrays[1:]).backward()
+        ties = _kink_ties(lambda: mod.loss.__wrapped__(tparams, *arrays))
+        auto = torch.func.grad(torch.func.functionalize(lambda p: mod.loss.__wrapped__(p, *arrays)))(tparams)
+        assert (ties > 0) == (shift == 0.0)
+        for k in want:
+            _close(grads[k].numpy(), want[k], f"d{k}", rtol=1e-9)
+            _close(grads[k].numpy(), reference[k].grad.numpy(), f"torch.relu d{k}", rtol=1e-9)
+        same = all(np.allclose(auto[k].numpy(), grads[k].numpy(), rtol=1e-9, atol=1e-13) for k in want)
+        assert same == (shift != 0.0)  # on the tie autograd took the other subgradient, off it the same one
