@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symdl.graph import GLU, Dense, Input, Model
+from symdl.graph import GLU, Dense, Input, Model, from_config, to_config
 from symdl.graph.proofs import prove_graph
 
 torch = pytest.importorskip("torch")
@@ -68,3 +68,10 @@ def test_glu_equations_read_alpha_times_sigma_of_beta():
     assert r"h^{2} = \alpha^{2} \odot \sigma^{2}" in forward
     assert r"\sigma^{2} = sigmoid\left(\beta^{2}\right)" in forward
     assert r"\alpha^{2} = z^{1}_{1:3}" in forward and r"\beta^{2} = z^{1}_{4:6}" in forward
+
+
+def test_glu_survives_a_config_round_trip():
+    model = _model()
+    again = from_config(to_config(model))
+    assert [type(layer).__name__ for layer in again.layers] == ["Dense", "GLU", "Dense"]
+    assert again.equations(training=False).latex() == model.equations(training=False).latex()
