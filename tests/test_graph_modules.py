@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 import symdl
 from symdl.export import graph_module_source
 from symdl.graph import (
+    GLU,
     Add,
     Concatenate,
     Dense,
@@ -91,6 +92,12 @@ def stopped() -> Model:
     return Model(x, Dense(2, activation="softmax")(Concatenate()([StopGradient()(k), h])), losses="softmax_cross_entropy")
 
 
+def gated() -> Model:
+    """A GLU between two Dense layers: the halves are slices, the gate a sigmoid, the output their product."""
+    x = Input(3)
+    return Model(x, Dense(2)(GLU()(Dense(4)(x))), losses="mse")
+
+
 def noisy() -> Model:
     """MyGaussianNoise and dropout: noise in training, identity in inference."""
     x = Input(3)
@@ -99,7 +106,7 @@ def noisy() -> Model:
 
 
 MODELS = {"residual": residual, "multi_io": multi_io, "auxiliary": auxiliary, "stopped": stopped, "noisy": noisy,
-          "formula": formula_graph}
+          "formula": formula_graph, "gated": gated}
 OPTIMIZER = {"residual": "adam"}
 
 RUNNER = textwrap.dedent('''

@@ -13,6 +13,7 @@ from __future__ import annotations
 from .config import from_config, to_config
 from .files import load_graph, save_graph
 from .formula import Formula
+from .glu import GLU
 from .layers import (
     Activation,
     Add,
@@ -36,6 +37,7 @@ __all__ = [
     "Divide",
     "Dropout",
     "Formula",
+    "GLU",
     "GaussianNoise",
     "GraphLayer",
     "Input",
