@@ -60,8 +60,8 @@ def test_cli_verify_networks(capsys):
     assert main(["verify", "networks", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "backprop BP1-BP4 symbolic widths" in out and "network relu/softmax_ce" in out
-    assert "3/3" in out
-    assert out.splitlines()[-1] == "0 rules, 15 other rows: 15 passed, 0 failed"
+    assert "3/3" in out and "graph formula layers (notebook)" in out
+    assert out.splitlines()[-1] == "0 rules, 16 other rows: 16 passed, 0 failed"
 
 
 def test_the_batchnorm_dropout_and_initialisation_proofs_hold():

@@ -344,7 +344,7 @@ def network_from_args(args: argparse.Namespace, widths: list[int], **options: An
 
 def add_network_arguments(net: Any, dtypes: tuple[str, ...] = ("float64", "float32"), dtype_help: str = "") -> None:
     """The flags that describe a network besides its widths (``codegen --layers`` and ``train``); ``dtypes``: --dtype's choices."""
-    from ..rulebook.reductions import REDUCTIONS
+    from .rule_table import REDUCTIONS  # the static copy: the parser imports no SymPy
 
     net.add_argument("--activation", default="tanh", metavar="RULE", help="hidden activation (default: tanh)")
     net.add_argument("--activation-param", action="append", default=[], metavar="K=V", help="its parameters")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["BACKENDS", "KINK_CONVENTIONS", "RULES", "registry_entries", "source"]
+__all__ = ["BACKENDS", "KINK_CONVENTIONS", "REDUCTIONS", "RULES", "registry_entries", "source"]
 
 
 def registry_entries() -> list[dict]:
@@ -41,10 +41,12 @@ def source() -> str:
 
     from ..backends import backend_names
     from ..rulebook.definition import KINK_CONVENTIONS as conventions
+    from ..rulebook.reductions import REDUCTIONS
 
     table = pprint.pformat(registry_entries(), width=116, sort_dicts=False)
     return (f"{head}{_MARK}\nBACKENDS: tuple[str, ...] = {backend_names()!r}\n"
-            f"KINK_CONVENTIONS: tuple[str, ...] = {tuple(conventions)!r}\nRULES: list[dict] = {table}\n")
+            f"KINK_CONVENTIONS: tuple[str, ...] = {tuple(conventions)!r}\nREDUCTIONS: tuple[str, ...] = {REDUCTIONS!r}\n"
+            f"RULES: list[dict] = {table}\n")
 
 
 _MARK = "# --- generated below" + ": python -m symdl.cli.rule_table ---"  # split: the mark appears once
@@ -55,6 +57,7 @@ if __name__ == "__main__":
 # --- generated below: python -m symdl.cli.rule_table ---
 BACKENDS: tuple[str, ...] = ('numpy', 'jax', 'torch')
 KINK_CONVENTIONS: tuple[str, ...] = ('pytorch', 'left', 'right', 'average')
+REDUCTIONS: tuple[str, ...] = ('symdl', 'mean', 'sum')
 RULES: list[dict] = [{'name': 'softmax',
   'kind': 'activation',
   'params': [],
