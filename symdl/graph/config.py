@@ -68,8 +68,8 @@ def _name(value: object, where: str) -> str | None:
 
 def _layer(value: object, k: int) -> GraphLayer:
     where = f"layers[{k}]"
-    value = expect(value, dict, where)
-    spec = fields(value, where, ("type", "config", "name") if "name" in value else ("type", "config"))  # old form: no name
+    item: dict[str, Any] = expect(value, dict, where)
+    spec = fields(item, where, ("type", "config", "name") if "name" in item else ("type", "config"))  # old form: no name
     kind = string(spec["type"], f"{where}.type", 100)
     types = graph_layer_types()
     if kind not in types:
@@ -85,9 +85,9 @@ def _layer(value: object, k: int) -> GraphLayer:
 
 def from_config(value: object) -> Model:
     """The model :func:`to_config` describes, or one :class:`~symdl.saving.schema.SavedModelError`."""
-    value = expect(value, dict, "graph")
+    graph: dict[str, Any] = expect(value, dict, "graph")
     keys = ("inputs", "layers", "nodes", "outputs", "losses")
-    spec = fields(value, "graph", (*keys, "input_names") if "input_names" in value else keys)  # old form: no names
+    spec = fields(graph, "graph", (*keys, "input_names") if "input_names" in graph else keys)  # old form: no names
     widths = [integer(w, f"inputs[{k}]", 1) for k, w in enumerate(expect(spec["inputs"], list, "inputs"))]
     names = expect(spec.get("input_names", [None] * len(widths)), list, "input_names")
     if len(names) != len(widths):
