@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import symdl
 from symdl.graph import Concatenate, Dense, Input, Model, load_graph, save_graph
 from symdl.saving.schema import SavedModelError
-from symdl.training import EarlyStopping, evaluate, fit
+from symdl.training import EarlyStopping, evaluate
 from symdl.training.batches import batch_slices
 
 

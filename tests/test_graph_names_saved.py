@@ -8,7 +8,16 @@ import json
 import numpy as np
 import pytest
 
-from symdl.graph import Add, Dense, Input, Model, from_config, load_graph, save_graph, to_config
+from symdl.graph import (
+    Add,
+    Dense,
+    Input,
+    Model,
+    from_config,
+    load_graph,
+    save_graph,
+    to_config,
+)
 from symdl.saving.schema import SavedModelError
 
 
