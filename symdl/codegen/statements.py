@@ -84,6 +84,13 @@ class StatementPrinter:
             self._emit(eq, self.reads_after[k])
         return self.lines
 
+    def busy(self, name: str, reads: set[sp.MatrixSymbol]) -> bool:
+        """Whether the buffer ``name`` must not be written: an input's, or held by a symbol in ``reads`` (one a later
+        statement reads, or one this statement reads besides the buffer it writes: ``Z *= Z`` overwrites what
+        torch autograd saved for the product) under its own name or an alias (``A = Z``)."""
+        scope = self.scope
+        return name in scope.inputs or any(scope.aliases.get(s, scope.names.get(s)) == name for s in reads)
+
     # --- statements ----------------------------------------------------------
 
     def _emit(self, eq: sp.Eq, live: set[sp.MatrixSymbol]) -> None:
@@ -125,7 +132,7 @@ class StatementPrinter:
             return
         if isinstance(left, sp.MatrixSymbol):
             name = scope.name(left)
-            if left in live or name in scope.inputs:
+            if self.busy(name, live | right.atoms(sp.MatrixSymbol)):
                 self.lines.append(f"{target} = {name} * {self._code(right)}")
                 return
             self.lines.append(f"{name} *= {self._code(right)}")
@@ -139,7 +146,7 @@ class StatementPrinter:
         target = self.scope.names[lhs]
         arg = rhs.arrays[0]
         name = self.scope.name(arg) if isinstance(arg, sp.MatrixSymbol) else None
-        reusable = len(rhs.arrays) == 1 and name is not None and arg not in live and name not in self.scope.inputs
+        reusable = len(rhs.arrays) == 1 and name is not None and not self.busy(name, live)
         if reusable and name is not None and rhs.scalar() == rhs.function.variables[0]:  # the identity: the output is the input
             self.scope.aliases[lhs] = name
             self.lines.append(f"{target} = {name}")

@@ -42,6 +42,7 @@ from .printing import print_graph, vector_kernels
 
 if TYPE_CHECKING:
     from ..training.callbacks import History
+    from ..training.tracked import MetricOutput
     from .model import Model
 
 __all__ = ["CompiledGraph"]
@@ -224,6 +225,23 @@ class CompiledGraph:
     def output_widths(self) -> tuple[int, ...]:
         """The width of each output of ``forward``, in the order of ``model.outputs``."""
         return tuple(node.width for node in self.model.outputs)
+
+    @property
+    def metric_outputs(self) -> tuple[MetricOutput, ...]:
+        """Each output of ``forward`` with a data target, as ``fit``'s metrics see it: its name (its layer's where
+        that names one output only, else its target's: ``Y2``), the keys a metrics dict may use, the two indices."""
+        from ..training.tracked import MetricOutput
+
+        terms = self.model.data_targets
+        found = [(k, j) for k, node in enumerate(self.model.outputs) for j, t in enumerate(terms)
+                 if t.node is node and not t.auxiliary]
+        layer_names = [self.model.outputs[k].layer.name for k, _ in found]  # type: ignore[union-attr]
+        out = []
+        for (k, j), own in zip(found, layer_names):
+            target = self._targets[j][0]
+            name = own if own is not None and layer_names.count(own) == 1 else target
+            out.append(MetricOutput(name, frozenset({name, target}), k, j))
+        return tuple(out)
 
     @property
     def _input_aliases(self) -> tuple[str | None, ...]:

@@ -1,13 +1,16 @@
 """A model as data: its layers, wiring and loss terms as JSON values, and back (no code runs from the text).
 
-``to_config(model)`` writes the inputs' widths, each distinct layer once (its
-type by class name and :meth:`~symdl.graph.nodes.GraphLayer.to_config`; rules
+``to_config(model)`` writes the inputs' widths (and their names, where any is
+named), each distinct layer once (its type by class name, its name where it
+has one, and :meth:`~symdl.graph.nodes.GraphLayer.to_config`; rules
 by registered name or formula text, parameters exact), every node as
 (layer, input nodes), the outputs and the loss terms. ``from_config`` rebuilds
 it: a layer type must be a registered :class:`~symdl.graph.nodes.GraphLayer`
 subclass, a formula goes through the safe parser (:func:`symdl.formula_rule`),
 and one layer object is called at each of its nodes, so shared layers stay
-shared. A bad config is one :class:`symdl.saving.schema.SavedModelError`.
+shared. Names are checked (identifier-like, unique among inputs and layers),
+never evaluated; a config written before names were saved loads unnamed. A
+bad config is one :class:`symdl.saving.schema.SavedModelError`.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 from ..saving.describe import describe_rule, rebuild_rule
 from ..saving.schema import SavedModelError, expect, fields, finite, integer, string
 from .model import Model
-from .nodes import GraphLayer, Input, Node, graph_layer_types
+from .nodes import GraphLayer, Input, Node, check_name, graph_layer_types
 
 __all__ = ["from_config", "to_config"]
 
@@ -27,9 +30,12 @@ def to_config(model: Model) -> dict[str, Any]:
     nodes = model.nodes
     index = {n.uid: k for k, n in enumerate(nodes)}
     layers = list(model.layers)
+    _unique([n.name for n in model.inputs] + [l.name for l in layers], ValueError)
+    names = {"input_names": [n.name for n in model.inputs]} if any(n.name for n in model.inputs) else {}
     return {
         "inputs": [n.width for n in model.inputs],
-        "layers": [{"type": l.config_name, "config": l.to_config()} for l in layers],
+        **names,
+        "layers": [{"type": l.config_name, "config": l.to_config(), **({"name": l.name} if l.name else {})} for l in layers],
         "nodes": [{"layer": next(k for k, l in enumerate(layers) if l is n.layer), "inputs": [index[c.uid] for c in n.inputs]}
                   for n in nodes[len(model.inputs):]],
         "outputs": [index[n.uid] for n in model.outputs],
@@ -39,25 +45,58 @@ def to_config(model: Model) -> dict[str, Any]:
     }
 
 
+def _unique(names: list[str | None], error: type[ValueError], where: list[str] | None = None) -> None:
+    """Names of inputs and layers appear once each (they key data dicts and metrics), else one ``error`` line."""
+    seen: set[str] = set()
+    for k, name in enumerate(names):
+        if name is not None and name in seen:
+            place = f"{where[k]}: " if where else ""
+            raise error(f"{place}the name {name!r} is given twice; names of inputs and layers must be unique")
+        if name is not None:
+            seen.add(name)
+
+
+def _name(value: object, where: str) -> str | None:
+    """A saved name: None or identifier-like (:func:`~symdl.graph.nodes.check_name`); never evaluated."""
+    if value is None:
+        return None
+    try:
+        return check_name(string(value, where, 100), where)
+    except ValueError as error:
+        raise SavedModelError(str(error)) from None
+
+
 def _layer(value: object, k: int) -> GraphLayer:
     where = f"layers[{k}]"
-    spec = fields(expect(value, dict, where), where, ("type", "config"))
+    item: dict[str, Any] = expect(value, dict, where)
+    spec = fields(item, where, ("type", "config", "name") if "name" in item else ("type", "config"))  # old form: no name
     kind = string(spec["type"], f"{where}.type", 100)
     types = graph_layer_types()
     if kind not in types:
         raise SavedModelError(f"{where}.type: unknown graph layer {kind!r}; known: {', '.join(sorted(types))}")
+    name = _name(spec.get("name"), f"{where}.name")
     try:
-        return types[kind].from_config(expect(spec["config"], dict, f"{where}.config"))
+        layer = types[kind].from_config(expect(spec["config"], dict, f"{where}.config"))
     except (ValueError, TypeError) as error:  # the layer's refusals (and its rules'), on one line
         raise SavedModelError(f"{where}: {str(error).splitlines()[0][:300]}") from None
+    layer.name = name
+    return layer
 
 
 def from_config(value: object) -> Model:
     """The model :func:`to_config` describes, or one :class:`~symdl.saving.schema.SavedModelError`."""
-    spec = fields(expect(value, dict, "graph"), "graph", ("inputs", "layers", "nodes", "outputs", "losses"))
-    nodes: list[Node] = [Input(integer(w, f"inputs[{k}]", 1)) for k, w in enumerate(expect(spec["inputs"], list, "inputs"))]
+    graph: dict[str, Any] = expect(value, dict, "graph")
+    keys = ("inputs", "layers", "nodes", "outputs", "losses")
+    spec = fields(graph, "graph", (*keys, "input_names") if "input_names" in graph else keys)  # old form: no names
+    widths = [integer(w, f"inputs[{k}]", 1) for k, w in enumerate(expect(spec["inputs"], list, "inputs"))]
+    names = expect(spec.get("input_names", [None] * len(widths)), list, "input_names")
+    if len(names) != len(widths):
+        raise SavedModelError(f"input_names: {len(names)} names for {len(widths)} inputs")
+    nodes: list[Node] = [Input(w, _name(n, f"input_names[{k}]")) for k, (w, n) in enumerate(zip(widths, names))]
     first = len(nodes)
     layers = [_layer(v, k) for k, v in enumerate(expect(spec["layers"], list, "layers"))]
+    _unique([n.name for n in nodes] + [l.name for l in layers], SavedModelError,
+            [f"input_names[{k}]" for k in range(first)] + [f"layers[{k}].name" for k in range(len(layers))])
     for k, item in enumerate(expect(spec["nodes"], list, "nodes")):
         where = f"nodes[{k}]"
         item = fields(expect(item, dict, where), where, ("layer", "inputs"))

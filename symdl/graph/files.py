@@ -17,7 +17,7 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -60,14 +60,15 @@ _KEYS = {1: ("format", "format_version", "symdl_version", "dtype", "graph"),
 
 
 def save_graph(path: str | os.PathLike[str], graph: CompiledGraph, params: dict[str, np.ndarray],
-               state: dict[str, Any] | None = None, metrics: Sequence[Any] = (), *,
+               state: dict[str, Any] | None = None, metrics: Sequence[Any] | Mapping[str, Any] = (), *,
                history: dict[str, Any] | None = None) -> Path:
     """Write ``graph`` (config, dtype, optimizer), ``params``, the optimizer ``state`` and ``metrics`` to the directory ``path``.
 
     As :func:`symdl.save` for networks: ``state`` is the optimizer state of a
     ``fit`` (``history.state``) or of ``init_state``, checked against the
     graph's optimizer; ``metrics`` names or metric objects (their configs are
-    saved, not their running totals); ``history`` (JSON-able) goes to
+    saved, not their running totals), or for several outputs a dict by output
+    name as ``fit`` takes it (saved by each output's name); ``history`` (JSON-able) goes to
     ``history.json`` for people. An existing saved model at ``path`` is
     replaced as a whole; any other existing file or directory is refused.
     """
@@ -85,7 +86,7 @@ def save_graph(path: str | os.PathLike[str], graph: CompiledGraph, params: dict[
         entries = None
     model = {"format": FORMAT, "format_version": FORMAT_VERSION, "symdl_version": __version__,
              "dtype": graph.dtype.name, "graph": to_config(graph.model), "optimizer": model_optimizer(graph),
-             "metrics": describe_metrics(metrics),
+             "metrics": _describe_metrics(graph, metrics),
              "arrays": {"params": describe_arrays({k: arrays[f"params/{k}"] for k in graph.param_names}), "state": entries}}
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub checks the arrays against allow_pickle
@@ -98,6 +99,30 @@ def save_graph(path: str | os.PathLike[str], graph: CompiledGraph, params: dict[
         return write_directory(target, files)
     except CannotWrite as error:
         raise SavedModelError(f"{target}: cannot write the model ({error.reason})") from None
+
+
+def _describe_metrics(graph: CompiledGraph, metrics: Sequence[Any] | Mapping[str, Any]) -> object:
+    """A list of metric configs, or for metrics by output ``{output name: [configs]}`` (names as ``fit`` logs them)."""
+    if not isinstance(metrics, Mapping):
+        return describe_metrics(metrics)
+    from ..training.tracked import per_output_spec
+
+    try:
+        spec = per_output_spec(graph, metrics)
+    except ValueError as error:
+        raise SavedModelError(str(error)) from None
+    return {name: describe_metrics(objects) for name, objects in spec.items()}
+
+
+def _rebuild_metrics(graph: CompiledGraph, value: object) -> list[Any] | dict[str, list[Any]]:
+    """The saved metrics: a list, or a dict keyed by the names of the graph's outputs with a data target."""
+    if not isinstance(value, dict):
+        return rebuild_metrics(value)
+    names = [o.name for o in graph.metric_outputs]
+    for key in value:
+        if key not in names:
+            raise SavedModelError(f"metrics: unexpected output {key[:60]!r}; outputs with a data target: {', '.join(names) or 'none'}")
+    return {key: rebuild_metrics(configs, f"metrics.{key}") for key, configs in value.items()}
 
 
 def load_compiled_graph(path: str | os.PathLike[str]) -> CompiledGraph:
@@ -135,7 +160,7 @@ def load_graph(path: str | os.PathLike[str]) -> SavedModel:
         raise
     except (ValueError, TypeError) as error:
         raise SavedModelError(f"model.json.graph: {str(error).splitlines()[0][:300]}") from None
-    metrics = rebuild_metrics(spec.get("metrics", []))
+    metrics = _rebuild_metrics(graph, spec.get("metrics", []))
     if version == 1:
         layout = {k: (graph.param_shapes[k], graph.dtype) for k in graph.param_names}
         arrays = read_arrays(folder / "arrays.npz", layout)

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..rulebook.rule import Rule
     from .forms import Forms
 
-__all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "graph_layer_types"]
+__all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "check_name", "graph_layer_types"]
 
 _NODE_IDS = itertools.count()
 _GRAPH_LAYER_TYPES: dict[str, type[GraphLayer]] = {}
@@ -112,7 +112,7 @@ class GraphLayer(abc.ABC):
         _GRAPH_LAYER_TYPES[cls.config_name] = cls
 
     def __init__(self, name: str | None = None) -> None:
-        self.name = name
+        self.name = check_name(name, type(self).__name__)
         self._widths: tuple[int, ...] | None = None
 
     def __call__(self, *inputs: Node | Sequence[Node]) -> Node:
@@ -220,12 +220,18 @@ class Node:
         return f"<node {type(self.layer).__name__} width {self.width}>"
 
 
+def check_name(name: object, what: str) -> str | None:
+    """``name`` if it is None or identifier-like (letters, digits and ``_``, not first a digit; at most 100 characters)."""
+    if name is not None and not (isinstance(name, str) and name.isidentifier() and len(name) <= 100):
+        raise ValueError(f"{what}: name must be an identifier (letters, digits and _, not starting with a digit, "
+                         f"at most 100 characters), got {str(name)[:60]!r}")
+    return name
+
+
 def Input(width: int, name: str | None = None) -> Node:
     """An input of the model: a batch of rows of ``width`` numbers (Keras' ``Input(shape=[width])``)."""
     if isinstance(width, (list, tuple)) and len(width) == 1:
         width = width[0]
     if isinstance(width, bool) or not isinstance(width, int) or width < 1:
         raise ValueError(f"Input: width must be a positive integer, got {width!r}")
-    if name is not None and (not isinstance(name, str) or not name.isidentifier()):
-        raise ValueError(f"Input: name must be a Python identifier, got {name!r}")
-    return Node(None, (), width, name)
+    return Node(None, (), width, check_name(name, "Input"))

@@ -43,9 +43,9 @@ class GraphStatementPrinter(StatementPrinter):
         super()._emit(eq, live)
 
     def _emit_product(self, target: str, rhs: sp.HadamardProduct, live: set[sp.MatrixSymbol]) -> None:
-        """U ⊙ V: into U's buffer when U is a temporary no later statement reads, else a fresh array."""
+        """U ⊙ V: into U's buffer when U is a temporary that neither V nor a later statement reads, else a fresh array."""
         left, right = sorted(rhs.args, key=lambda a: isinstance(a, Elementwise))
-        if isinstance(left, sp.MatrixSymbol) and (left in live or self.scope.name(left) in self.scope.inputs):
+        if isinstance(left, sp.MatrixSymbol) and self.busy(self.scope.name(left), live | right.atoms(sp.MatrixSymbol)):
             self.lines.append(f"{target} = {self.scope.name(left)} * ({self._code(right)})")
             return
         super()._emit_product(target, rhs, live)

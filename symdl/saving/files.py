@@ -61,7 +61,7 @@ class SavedModel:
     network: CompiledNetwork | CompiledGraph
     params: dict[str, np.ndarray]
     state: dict[str, Any] | None
-    metrics: list[Any] = field(default_factory=list)
+    metrics: list[Any] | dict[str, list[Any]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Any]:

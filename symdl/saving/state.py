@@ -150,16 +150,17 @@ def describe_metrics(metrics: Sequence[Any]) -> list[dict[str, Any]]:
     return [_metric_object(m).config() for m in metrics]
 
 
-def rebuild_metrics(value: object) -> list[Any]:
+def rebuild_metrics(value: object, where: str = "metrics") -> list[Any]:
     """Fresh metric objects from their saved configs (:func:`symdl.metrics.metric_from_config`), each checked."""
-    configs = expect(value, list, "metrics")
+    configs = expect(value, list, where)
+    key = where
     if not configs:
         return []
     from ..metrics import metric_from_config
 
     out = []
     for k, config in enumerate(configs):
-        where = f"metrics[{k}]"
+        where = f"{key}[{k}]"
         config = fields(expect(config, dict, where), where, ("metric", "name", "params"))
         string(config["metric"], f"{where}.metric", 60)
         string(config["name"], f"{where}.name", 100)

@@ -34,41 +34,11 @@ from .batches import (
 )
 from .callbacks import Callback, EarlyStopping, History, TrainingRun
 from .progress import ProgressBar, progress_mode
+from .tracked import TrackedMetrics, metric_name, metric_objects, track
 
-__all__ = ["evaluate", "fit", "metric_objects"]
+__all__ = ["evaluate", "fit", "metric_name", "metric_objects"]
 
 _SEED_BOUND = 2**31 - 1
-
-
-def metric_objects(metrics: Sequence[object]) -> list[Any]:
-    """Metric objects from names (``"mae"``, through :func:`symdl.metrics.metric`) or objects given as such."""
-    if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence):
-        raise ValueError(f"metrics: expected a list of metric names or objects, got {metrics!r}")
-    out = []
-    for m in metrics:
-        if isinstance(m, str):
-            from ..metrics import metric
-
-            m = metric(m)
-        for attr in ("update_state", "result", "reset_state"):
-            if not callable(getattr(m, attr, None)):
-                raise ValueError(f"metrics: {m!r} has no {attr}(); expected a symdl metric or a metric name")
-        out.append(m)
-    names = [metric_name(m) for m in out]
-    if len(set(names)) != len(names):
-        raise ValueError(f"metrics: names repeat: {names}")
-    return out
-
-
-def metric_name(m: Any) -> str:
-    """The log key of a metric: its ``name`` (Keras' convention), else its config's ``name``."""
-    name = getattr(m, "name", None)
-    if not isinstance(name, str):
-        config = m.config() if callable(getattr(m, "config", None)) else {}
-        name = config.get("name") if isinstance(config, Mapping) else None
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"metrics: {m!r} has no name")
-    return name
 
 
 def _is_seeded(model: Any) -> bool:
@@ -130,18 +100,13 @@ class _LossTracker:
         return self.mean.result()
 
 
-def _logs(loss: _LossTracker, metrics: Sequence[Any]) -> dict[str, float]:
-    return {"loss": loss.result(), **{metric_name(m): float(m.result()) for m in metrics}}
+def _logs(loss: _LossTracker, metrics: TrackedMetrics) -> dict[str, float]:
+    return {"loss": loss.result(), **metrics.logs()}
 
 
-def _check_metric_pairs(model: Any, Y: Data, metrics: Sequence[object], what: str) -> None:
-    """Metrics only on a model with one output and one data target: they compare the two."""
-    outputs = len(getattr(model, "output_widths", ()))
-    targets = len(Y) if isinstance(Y, tuple) else 1
-    if isinstance(metrics, (list, tuple)) and metrics and (outputs > 1 or targets > 1):
-        shown = f"{outputs} outputs and " if outputs else ""
-        raise ValueError(f"{what}: metrics compare one output with one target; this model has {shown}{targets} data "
-                         "targets (its loss and val_loss are logged without metrics=)")
+def _tracked(model: Any, Y: Data, metrics: object, what: str) -> TrackedMetrics:
+    """The metrics of a run (:func:`symdl.training.tracked.track`): per output for a model with several."""
+    return track(model, metrics, len(Y) if isinstance(Y, tuple) else 1, what)  # type: ignore[arg-type]
 
 
 def _check_model(model: Any, what: str, evaluating: bool) -> None:
@@ -172,30 +137,28 @@ def _check_targets(model: Any, Y: Data, name: str) -> None:
         check(Y, name)
 
 
-def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Sequence[Any] = (),
-             batch_size: int = 1024) -> dict[str, float]:
+def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any,
+             metrics: Sequence[Any] | Mapping[str, Any] = (), batch_size: int = 1024) -> dict[str, float]:
     """``{"loss": C, <metric>: value, …}`` on (X, Y) in batches: the loss weighted by batch size, metrics streamed.
 
     Inference mode, as Keras' ``evaluate``: the loss is ``inference_loss``
     (dropout and noise off, batch norm with its running statistics), the
-    metrics are reset first and read from ``forward``.
+    metrics are reset first and read from ``forward``. ``metrics`` as in
+    :func:`fit`: a list, or for several outputs a dict by output name (keys ``<output>_<metric>``).
     """
     _check_model(model, "evaluate", True)
     X, Y = _arranged(model, X, Y, "X, Y")
-    _check_metric_pairs(model, Y, metrics, "evaluate")
+    tracked = _tracked(model, Y, metrics, "evaluate")
     batch_size = check_positive("batch_size", batch_size)
     _check_targets(model, Y, "Y")
-    for m in metrics:
-        m.reset_state()
+    tracked.reset()
     tracker = _LossTracker()
     for rows in batch_slices(sample_count(X), batch_size, None):
         xb, yb = take(X, rows), take(Y, rows)
         tracker.add(float(model.inference_loss(params, *_data_args(model, xb, yb))), sample_count(xb))
-        if metrics:
-            pred = _forward(model, params, xb)
-            for m in metrics:
-                m.update_state(yb, pred)
-    return _logs(tracker, metrics)
+        if tracked:
+            tracked.update(yb, _forward(model, params, xb))
+    return _logs(tracker, tracked)
 
 
 def fit(
@@ -207,7 +170,7 @@ def fit(
     epochs: int,
     batch_size: int = 32,
     state: Any = None,
-    metrics: Sequence[object] = (),
+    metrics: Sequence[object] | Mapping[str, object] = (),
     validation: tuple[Any, Any] | None = None,
     seed: int = 0,
     shuffle: bool = True,
@@ -229,12 +192,15 @@ def fit(
     the batches' losses before their steps, weighted by batch size (Keras'); the
     metrics stream over the batches' predictions by ``forward`` before each
     step; ``validation=(Xv, Yv)`` adds ``val_loss`` and ``val_<metric>`` in
-    inference mode (:func:`evaluate`). Same seed, same data → bit-identical
+    inference mode (:func:`evaluate`). With several outputs (a graph),
+    ``metrics`` is a list for every output with a data target or a dict by
+    output name (a metric or a list), logged as ``<output>_<metric>``
+    (:mod:`symdl.training.tracked`). Same seed, same data → bit-identical
     history, params and state.
     """
     _check_model(model, "fit", validation is not None)
     X, Y = _arranged(model, X, Y, "X, Y")
-    _check_metric_pairs(model, Y, metrics, "fit")
+    tracked = _tracked(model, Y, metrics, "fit")
     epochs = check_positive("epochs", epochs)
     initial_epoch = check_positive("initial_epoch", initial_epoch, 0)
     if initial_epoch >= epochs:
@@ -256,8 +222,7 @@ def fit(
     for hook in hooks:
         if not isinstance(hook, Callback):
             raise ValueError(f"callbacks: expected symdl.training.Callback objects, got {hook!r}")
-    tracked = metric_objects(metrics)
-    logged = ["loss", *map(metric_name, tracked)]
+    logged = ["loss", *tracked.keys]
     logged += [f"val_{k}" for k in logged] if validation is not None else []
     if early_stopping is not None and early_stopping.monitor not in logged:
         raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not logged; logged: {', '.join(logged)}")
@@ -277,15 +242,12 @@ def fit(
         hook.on_train_begin(run)
     for epoch in range(initial_epoch, epochs):
         rng = epoch_rng(int(seed), epoch)
-        for m in tracked:
-            m.reset_state()
+        tracked.reset()
         tracker = _LossTracker()
         for step, rows in enumerate(batch_slices(sample_count(X), batch_size, rng if shuffle else None), 1):
             xb, yb = take(X, rows), take(Y, rows)
             if tracked:
-                pred = _forward(model, run.params, xb)
-                for m in tracked:
-                    m.update_state(yb, pred)
+                tracked.update(yb, _forward(model, run.params, xb))
             mask_seed = int(rng.integers(_SEED_BOUND)) if seeded else None
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
             tracker.add(loss, sample_count(xb))

@@ -1,0 +1,167 @@
+"""Which output each metric of ``fit`` / ``evaluate`` reads, and the log key it writes (Keras' keys).
+
+A model with one output: ``metrics=["mae"]`` compares its output with Y and
+logs ``mean_absolute_error``. A model with several outputs (a compiled graph,
+through its ``metric_outputs``): a list applies every metric to every output
+with a data target, a dict maps an output's name to a metric or a list of
+them; each is logged as ``<output>_<metric>`` (``main_mean_absolute_error``).
+An output is named by its layer's name, else by its target's (``Y2``); a dict
+may use either. The arithmetic is the metrics' own printed code; this module
+is bookkeeping only.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+__all__ = ["MetricOutput", "Tracked", "TrackedMetrics", "metric_name", "metric_objects", "per_output_spec", "track"]
+
+
+class MetricOutput(NamedTuple):
+    """An output a metric may read: its log ``name``, the ``keys`` a dict may give it by, its index among
+    ``forward``'s outputs and its target's among the data targets."""
+
+    name: str
+    keys: frozenset[str]
+    output: int
+    target: int
+
+
+def metric_objects(metrics: Sequence[object]) -> list[Any]:
+    """Metric objects from names (``"mae"``, through :func:`symdl.metrics.metric`) or objects given as such."""
+    if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence):
+        raise ValueError(f"metrics: expected a list of metric names or objects, got {metrics!r}")
+    out = []
+    for m in metrics:
+        if isinstance(m, str):
+            from ..metrics import metric
+
+            m = metric(m)
+        for attr in ("update_state", "result", "reset_state"):
+            if not callable(getattr(m, attr, None)):
+                raise ValueError(f"metrics: {m!r} has no {attr}(); expected a symdl metric or a metric name")
+        out.append(m)
+    names = [metric_name(m) for m in out]
+    if len(set(names)) != len(names):
+        raise ValueError(f"metrics: names repeat: {names}")
+    return out
+
+
+def metric_name(m: Any) -> str:
+    """The log key of a metric: its ``name`` (Keras' convention), else its config's ``name``."""
+    name = getattr(m, "name", None)
+    if not isinstance(name, str):
+        config = m.config() if callable(getattr(m, "config", None)) else {}
+        name = config.get("name") if isinstance(config, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"metrics: {m!r} has no name")
+    return name
+
+
+@dataclass(frozen=True)
+class Tracked:
+    """One metric of a run: its log ``key``, the object, and which output and target it compares (None: the only one)."""
+
+    key: str
+    metric: Any
+    output: int | None = None
+    target: int | None = None
+
+
+class TrackedMetrics:
+    """The metrics of one run: reset, updated per batch from (targets, predictions), read as ``{key: value}``."""
+
+    def __init__(self, entries: Sequence[Tracked] = ()) -> None:
+        self.entries = tuple(entries)
+        keys = [e.key for e in self.entries]
+        repeated = sorted({k for k in keys if keys.count(k) > 1} | ({"loss"} & set(keys)))
+        if repeated:
+            raise ValueError(f"metrics: the log key {repeated[0]!r} repeats (or is the loss's); give the metrics other names")
+
+    @property
+    def keys(self) -> list[str]:
+        return [e.key for e in self.entries]
+
+    def __bool__(self) -> bool:
+        return bool(self.entries)
+
+    def reset(self) -> None:
+        for e in self.entries:
+            e.metric.reset_state()
+
+    def update(self, Y: Any, predictions: Any) -> None:
+        """Each metric on its target (``Y`` or ``Y[target]``) and output (``predictions`` or ``predictions[output]``)."""
+        for e in self.entries:
+            e.metric.update_state(Y if e.target is None else Y[e.target],
+                                  predictions if e.output is None else predictions[e.output])
+
+    def logs(self) -> dict[str, float]:
+        return {e.key: float(e.metric.result()) for e in self.entries}
+
+
+def _outputs(model: Any) -> tuple[MetricOutput, ...] | None:
+    outputs = getattr(model, "metric_outputs", None)
+    return tuple(outputs) if outputs is not None else None
+
+
+def per_output_spec(model: Any, metrics: Mapping[Any, object]) -> dict[str, list[Any]]:
+    """A dict of metrics keyed by output names or aliases → ``{output name: [metric objects]}`` in the model's order."""
+    outputs = _outputs(model)
+    if outputs is None:
+        raise ValueError("metrics: a dict keys metrics by output name; this model's outputs have no names, give a list")
+    found: dict[str, list[Any]] = {}
+    for key, value in metrics.items():
+        match = [o for o in outputs if key in o.keys]
+        if not match:
+            names = ", ".join(o.name for o in outputs) or "none"
+            raise ValueError(f"metrics: unexpected output {str(key)[:60]!r}; outputs with a data target: {names}")
+        name = match[0].name
+        if name in found:
+            raise ValueError(f"metrics: two entries for the output {name!r}")
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        found[name] = metric_objects(values)
+    return {o.name: found[o.name] for o in outputs if o.name in found}
+
+
+def track(model: Any, metrics: Sequence[object] | Mapping[Any, object], targets: int, what: str) -> TrackedMetrics:
+    """The metrics ``metrics`` of ``fit`` / ``evaluate`` on ``model``, with ``targets`` data targets, as tracked entries.
+
+    One output and one target: the metrics as given, keys their names. Several outputs: one entry per (output,
+    metric), keys ``<output>_<metric>``, an object used at two outputs copied so each streams its own state.
+    """
+    if isinstance(metrics, TrackedMetrics):
+        return metrics
+    outputs = _outputs(model)
+    width = len(getattr(model, "output_widths", ())) or 1
+    if isinstance(metrics, Mapping):
+        spec = per_output_spec(model, metrics)
+    else:
+        objects = metric_objects(metrics)
+        if not objects:
+            return TrackedMetrics()
+        if width == 1 and targets == 1:
+            return TrackedMetrics([Tracked(metric_name(m), m) for m in objects])
+        if outputs is None:
+            shown = f"{width} outputs and " if width > 1 else ""
+            raise ValueError(f"{what}: metrics compare one output with one target; this model has {shown}{targets} data "
+                             "targets (its loss and val_loss are logged without metrics=)")
+        spec = {o.name: objects for o in outputs}
+    assert outputs is not None  # per_output_spec refuses a model without outputs' names
+    by_name = {o.name: o for o in outputs}
+    entries, used = [], set()
+    for name, objects in spec.items():
+        o = by_name[name]
+        for m in objects:
+            if id(m) in used:  # one object streams one output's state: a copy for the next
+                m = copy.deepcopy(m)
+                m.reset_state()
+            used.add(id(m))
+            if width == 1 and targets == 1:
+                entries.append(Tracked(metric_name(m), m))
+            else:  # forward gives a tuple only for several outputs, Y is a tuple only for several targets
+                entries.append(Tracked(f"{name}_{metric_name(m)}", m, o.output if width > 1 else None,
+                                       o.target if targets > 1 else None))
+    return TrackedMetrics(entries)
