@@ -71,6 +71,8 @@ class Backend:
     seed_limit: ClassVar[str | None] = None
     #: Uniform draws for ``init_params``: (setup lines, draw template, constant template, generator prose).
     init_spelling: ClassVar[tuple[Sequence[str], str, str, str] | None] = None
+    #: The last parameter of the printed training entry points when a layer draws masks, and its default.
+    mask_parameter: ClassVar[str] = "seed=0"
     #: The dtype and tolerance ``symdl verify`` checks this backend's network modules in (None: not checked).
     verify_dtype: ClassVar[tuple[str, float] | None] = ("float64", 1e-10)
 
