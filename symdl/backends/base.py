@@ -209,6 +209,13 @@ class Backend:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the arrays of params, in place; "
                 "returns the loss before it.")
 
+    def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
+        """Blocks of the library's module class in a network module (torch: ``Module``, a ``torch.nn.Module``), or none.
+
+        ``seeded``: a layer draws masks; ``optimizer``: :meth:`optimizer_runtime`'s checks are already in the module.
+        """
+        return []
+
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         """numpy parameter arrays as this library's arrays (for ``symdl verify``)."""
         raise self._unsupported("as_arrays")
