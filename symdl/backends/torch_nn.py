@@ -70,8 +70,8 @@ class Module(torch.nn.Module):
             raise ValueError("Module: X and Y must not require grad; the printed gradient is the parameters' only (detach them)")
         if not self.training:
             return inference_loss_unchecked(self.as_params(), X, Y)
-        if _SEEDED and seed is None:  # a new mask per call, as torch.nn.Dropout (torch.manual_seed repeats them)
-            seed = int(torch.randint(2**62, ()))
+        if _SEEDED and seed is None:  # new masks per call, as torch.nn.Dropout (torch.manual_seed repeats them)
+            seed = int(torch.randint(2**62, (), device="cpu"))  # a number on the host: no read-back from X's device
         elif not _SEEDED and seed is not None:
             raise ValueError("seed: this network draws no masks (no dropout); leave seed out")
         return _LossAndGrad.apply(X, Y, seed, *arrays)
