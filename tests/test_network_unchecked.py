@@ -106,3 +106,26 @@ def test_the_jax_module_unchecked_entry_points_equal_the_checked_ones(spec, tmp_
     with pytest.raises(ValueError, match="NaN"):
         module.loss(params, bad, Y, **seed)
     assert np.isnan(float(module.loss_unchecked(params, bad, Y, *key)))  # no check, no read-back
+
+
+def test_the_jax_unchecked_dropout_entry_points_take_a_key_defaulting_to_seed_0s_and_refuse_a_seed(tmp_path):
+    jax = pytest.importorskip("jax")
+    from generated_modules import load_module
+
+    from symdl.export import network_module_source
+
+    module = load_module(network_module_source(symdl.Network(**JAX_SPECS[1]), "jax", "float32"), tmp_path, "dropout_keys")
+    rng = np.random.default_rng(2)
+    params = module.init_params(1)
+    X = jax.numpy.asarray(rng.standard_normal((8, 3)), dtype="float32")
+    Y = jax.numpy.asarray(rng.uniform(0, 1, (8, 2)), dtype="float32")
+    # no key: the masks of the checked functions' default seed=0, not another seed's
+    assert float(module.loss_unchecked(params, X, Y)) == float(module.loss(params, X, Y))
+    assert float(module.loss_unchecked(params, X, Y)) != float(module.loss(params, X, Y, seed=3))
+    typed = module.loss_and_grad_unchecked(params, X, Y, jax.random.key(3))[0]  # a new-style typed key works too
+    assert float(typed) == float(module.loss(params, X, Y, seed=3))
+    assert float(module.train_step_unchecked(params, X, Y, 0.1)[0]) == float(module.loss(params, X, Y))
+    for wrong in (3, np.zeros(3, np.float32)):
+        with pytest.raises(ValueError, match=r"^key: expected a jax.random.PRNGKey\(seed\)") as caught:
+            module.trace_unchecked(params, X, wrong)
+        assert "\n" not in str(caught.value)

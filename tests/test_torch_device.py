@@ -67,8 +67,9 @@ GRAPHS = {"shared_noise_dropout": (_shared, None), "two_inputs": (_two_inputs, N
 # A factory call: torch.ones(…), torch.Generator(…), functools.partial(torch.tensor, …) …
 _FACTORY = re.compile(r"(?<![\w.])torch\.(ones|zeros|empty|full|rand|randn|randint|randperm|tensor|scalar_tensor|as_tensor|"
                       r"from_numpy|arange|eye|linspace|logspace|normal|bernoulli|Generator)\b(?!_like)")
-# Where the device of a made tensor comes from: an input's (X.device, X1.device), or init_params' device argument.
-_FROM_INPUT = re.compile(r"device=(device|\w+\.device)\b")
+# Where the device of a made tensor comes from: an input's (X.device, X1.device), or init_params' device argument;
+# or the host for a number read at once (Module's dropout seed, an int: no read-back from the data's device).
+_FROM_INPUT = re.compile(r"device=(device|\w+\.device)\b|^\s*seed = int\(torch\.randint\(.*device=\"cpu\"\)\)")
 
 
 @pytest.fixture(scope="module")

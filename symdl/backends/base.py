@@ -71,6 +71,8 @@ class Backend:
     seed_limit: ClassVar[str | None] = None
     #: Uniform draws for ``init_params``: (setup lines, draw template, constant template, generator prose).
     init_spelling: ClassVar[tuple[Sequence[str], str, str, str] | None] = None
+    #: The last parameter of the printed training entry points when a layer draws masks, and its default.
+    mask_parameter: ClassVar[str] = "seed=0"
     #: The dtype and tolerance ``symdl verify`` checks this backend's network modules in (None: not checked).
     verify_dtype: ClassVar[tuple[str, float] | None] = ("float64", 1e-10)
 
@@ -206,6 +208,13 @@ class Backend:
         """The docstring line saying how ``train_step`` changes ``params``."""
         return ("train_step(params, X, Y, lr): one step of gradient descent on the arrays of params, in place; "
                 "returns the loss before it.")
+
+    def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
+        """Blocks of the library's module class in a network module (torch: ``Module``, a ``torch.nn.Module``), or none.
+
+        ``seeded``: a layer draws masks; ``optimizer``: :meth:`optimizer_runtime`'s checks are already in the module.
+        """
+        return []
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         """numpy parameter arrays as this library's arrays (for ``symdl verify``)."""

@@ -33,6 +33,7 @@ from .runtime_jax import (
     _check_state,
     _finish,
     _finite,
+    _mask_key,
     _prepare,
     _raise_unless_finite,
     _scalar_with,
@@ -121,6 +122,8 @@ class JaxBackend(Backend):
         "jnp.full({shape!r}, {value!r}, dtype=_dtype)",
         "jax.random.PRNGKey(seed) (the same distribution as CompiledNetwork.init, other numbers)",
     )
+    # the bodies take the masks' PRNG key; None: the key of seed 0, as the checked entry points' default
+    mask_parameter = "key=None"
     # float32: a float64 module would switch on jax_enable_x64 for the whole verifying process.
     verify_dtype = ("float32", 1e-4)
 
@@ -151,10 +154,11 @@ class JaxBackend(Backend):
                 emit_functions(_lift_jax, _check_jax, _unpack_jax, _masters, _master_grads_jax, names=mixed)]
 
     def dropout_runtime(self) -> list[str]:
-        return [emit_functions(_check_seed)]
+        return [emit_functions(_check_seed, _mask_key)]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
         return "key, m", [
+            "key = _mask_key(key)",
             "# mask ~ Bernoulli(1 − p), one key per layer folded from the call's key.",
             f"return [jax.random.bernoulli(jax.random.fold_in(key, k), {keep!r}, (m, n)).astype(_dtype) "
             f"for k, n in enumerate({hidden!r})]",
@@ -227,10 +231,10 @@ class JaxBackend(Backend):
         draws = [f"    jax.random.normal(jax.random.fold_in(key, {k}), (m, {w}), _dtype) * _t({v!r})," if draw == "gaussian"
                  else f"    jax.random.bernoulli(jax.random.fold_in(key, {k}), {1.0 - v!r}, (m, {w})).astype(_dtype),"
                  for k, (w, draw, v) in enumerate(masks)]
-        return "key, m", ["# one key per mask, folded from the call's key", "return [", *draws, "]"]
+        return "key, m", ["key = _mask_key(key)", "# one key per mask, folded from the call's key", "return [", *draws, "]"]
 
     def graph_runtime(self, optimizer: bool) -> list[str]:
-        return [emit_functions(_batch, _check_params, *([_scalar_with] if optimizer else []), _check_state, _check_hyper, _check_seed),
+        return [emit_functions(_batch, _check_params, *([_scalar_with] if optimizer else []), _check_state, _check_hyper, _check_seed, _mask_key),
                 emit_functions(_unpack_graph, _unpack_forward, _check_data, _finite_arrays, _raise_unless_finite_arrays)]
 
     def graph_entry_wrappers(self, entries: Sequence[tuple[str, str, str, bool]]) -> str:
@@ -241,7 +245,7 @@ class JaxBackend(Backend):
         """
         blocks = []
         for name, args, data, seeded in entries:
-            body_args = args.replace("seed=0", "key").split(", ")
+            body_args = args.replace(self.mask_parameter, "key").split(", ")
             extra = [a for a in body_args[1:] if a not in data.split(", ") and a != "key"]
             checks = ["arrays = dict(zip([n for n, _ in _SPECS], _check_params(params)))",
                       f"{data}, = _check_data(({data},))"]
@@ -259,7 +263,7 @@ class JaxBackend(Backend):
                 doc = "One optimizer step: returns (the loss before it, new params, new state)."
             elif name == "train_step":
                 result = "    value, new = result\n    params.update(new)\n    return value"
-            public = args.split(", ")
+            public = args.replace(self.mask_parameter, "seed=0").split(", ")
             text = _GRAPH_WRAPPER.format(name=name, args=", ".join(body_args), data=data, public=", ".join(public), doc=doc,
                                          checks="".join(f"    {c}\n" for c in checks), call=", ".join(call), result=result)
             blocks.append(text.strip("\n"))

@@ -94,6 +94,18 @@ def _check_seed(seed):
     return int(seed)
 
 
+def _mask_key(key):
+    """The PRNG key of the masks: jax.random.PRNGKey(0) for None (the checked entry points' seed=0), a key as given, else a ValueError."""
+    if key is None:
+        return jax.random.PRNGKey(0)
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and (jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key) or (dtype == jnp.uint32 and jnp.ndim(key) == 1)):
+        return key
+    got = type(key).__name__ if dtype is None else f"an array of dtype {dtype} and shape {tuple(jnp.shape(key))}"
+    raise ValueError(f"key: expected a jax.random.PRNGKey(seed) or jax.random.key(seed) (it fixes the masks), got {got}; "
+                     "the checked entry points take an integer seed=")
+
+
 # --- optimizer state: checks outside jax.jit ---
 
 

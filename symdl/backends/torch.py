@@ -47,6 +47,7 @@ from .runtime_torch import (
     _unbroadcast,
     _unpack,
 )
+from .torch_nn import MODULE_CLASS
 
 __all__ = ["TorchBackend"]
 
@@ -173,6 +174,10 @@ class TorchBackend(Backend):
 
     def optimizer_runtime(self) -> list[str]:
         return [emit_functions(_check_params, _check_state, _check_hyper)]
+
+    def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
+        """``Module(params, checks=True)``, a ``torch.nn.Module`` whose backward is the printed gradient (see :mod:`.torch_nn`)."""
+        return [*([] if optimizer else [emit_functions(_check_params)]), f"_SEEDED = {seeded!r}\n\n" + MODULE_CLASS.strip("\n") + "\n"]
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "

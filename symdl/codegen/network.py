@@ -160,8 +160,9 @@ def print_network(
     unpack = ", ".join([*params, *buffers, "X", "Y"])
     fwd_unpack = ", ".join([*params, *buffers, "X"])
     mask_names = _mask_names(eqs)
-    masks = [f"{', '.join(mask_names)}, = _masks(seed, {array.mask_arguments('X')})"] if mask_names else []
-    seed = ", seed=0" if mask_names else ""
+    draw = array.mask_parameter.split("=")[0]
+    masks = [f"{', '.join(mask_names)}, = _masks({draw}, {array.mask_arguments('X')})"] if mask_names else []
+    seed = f", {array.mask_parameter}" if mask_names else ""
     header = [f"{unpack} = {check}(params, X, Y)", *masks]
 
     known = {} if widths is None else {sp.Symbol(f"n_{l}", integer=True, positive=True): n for l, n in enumerate(widths)}

@@ -176,7 +176,7 @@ def _entry_points(source: str, backend: Backend) -> tuple[str, list[tuple[str, s
         if match is None:
             raise ValueError(f"printed graph has no {name}")
         args = match.group(1)
-        entries.append((name, args, "", "seed=0" in args))
+        entries.append((name, args, "", backend.mask_parameter in args))
         source = source[:match.start()] + backend.entry_point(name) + source[match.start() + len(f"def {name}("):]
     return source, entries
 

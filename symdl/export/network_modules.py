@@ -154,8 +154,12 @@ def network_module_source(
     if unchecked is not None:
         blocks.append(unchecked)
     entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
-    if unchecked is not None:
+    if backend.functional or unchecked is not None:  # JAX's are made by its entry wrappers
         entry += [f"{n}_unchecked" for n in steps]
+    classes = [] if mixed else backend.network_module_class(network.seeded, optimizer is not None)
+    blocks += classes
+    if classes:
+        entry.append("Module")
     name = backend.title
     mutation = backend.train_step_doc()
     if optimizer is not None:

@@ -149,8 +149,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     targets = [train.names[y] for y in train.targets]
     data = ", ".join([*inputs, *targets])
     masks = list(train.masks)
-    seed = ", seed=0" if masks else ""
-    mask_line = [f"{', '.join(masks)}, = _masks(seed, {backend.mask_arguments(inputs[0])})"] if masks else []
+    seed = f", {backend.mask_parameter}" if masks else ""
+    draw = backend.mask_parameter.split("=")[0]
+    mask_line = [f"{', '.join(masks)}, = _masks({draw}, {backend.mask_arguments(inputs[0])})"] if masks else []
     unpack = ", ".join([*params, *inputs, *targets])
 
     def scope(eqs: GraphEquations) -> Scope:
