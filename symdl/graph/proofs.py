@@ -21,6 +21,7 @@ from fractions import Fraction
 import sympy as sp
 
 from ..backprop.equations import Elementwise, VectorRuleCall
+from ..codegen.simplex import SparseThreshold
 from ..rulebook.registry import rule
 from ..symbolic.proof import Proof
 from .blocks import ArrayNode
@@ -85,7 +86,8 @@ def _index_form(name: str, widths: int, columns: list[sp.Matrix]) -> tuple[sp.Ex
     r = rule(name)
     n = next(s for s in r.expr.free_symbols if isinstance(s, sp.Symbol) and s.name == "n")
     fresh = [[sp.Symbol(f"{base}_{k}", real=True) for k in range(widths)] for base in map(str, r.inputs)]
-    expr = _write_out(r.expr.xreplace({n: widths}))
+    # τ of sparsemax as a function of the entries (SimplexThreshold), so that sp.diff goes through its declared derivative
+    expr = _write_out(r.expr.xreplace({n: widths})).replace(lambda e: isinstance(e, SparseThreshold), lambda e: e.doit())
     cells = {base[k]: fresh[b][k] for b, base in enumerate(r.inputs) for k in range(widths)}
     return expr, fresh, cells
 
