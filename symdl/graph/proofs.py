@@ -21,7 +21,7 @@ from fractions import Fraction
 import sympy as sp
 
 from ..backprop.equations import Elementwise, VectorRuleCall
-from ..codegen.simplex import SparseThreshold
+from ..codegen.simplex import SimplexThreshold, SparseThreshold, threshold_value
 from ..rulebook.registry import rule
 from ..symbolic.proof import Proof
 from .blocks import ArrayNode
@@ -141,6 +141,11 @@ def _at_point(expr: sp.Expr, witnesses: dict, point: dict) -> Fraction:
                 v *= value(a)
         elif e.is_Pow and e.exp.is_Integer:
             v = value(e.base) ** int(e.exp)
+        elif isinstance(e, SimplexThreshold):  # sparsemax's τ, exact on rationals by sorting
+            v = threshold_value([value(a) for a in e.args])
+        elif isinstance(e, sp.Heaviside):  # [u > 0], or ½ or H0 at u = 0
+            u = value(e.args[0])
+            v = Fraction(int(u > 0)) if u != 0 else value(e.args[1]) if len(e.args) > 1 else Fraction(1, 2)
         elif type(e) in witnesses:
             lam = witnesses[type(e)]
             args = [value(a) for a in e.args]
