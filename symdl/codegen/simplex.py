@@ -33,6 +33,7 @@ class SparseThreshold(sp.Function):
     def doit(self, **hints):
         u, j, n = self.args
         if n.is_Integer:
+            u = u.doit(**hints)  # a max over the row inside u (z_j − max z) first, before j is given values
             return SimplexThreshold(*[u.subs(j, t) for t in range(int(n))])
         return self
 
@@ -50,6 +51,18 @@ class SparseThreshold(sp.Function):
 class SimplexThreshold(sp.Function):
     """τ(z₀, …, z_{n−1}) with Σ_j max(z_j − τ, 0) = 1; ∂τ/∂z_k = [z_k > τ] / Σ_j [z_j > τ]."""
 
+    @classmethod
+    def eval(cls, *args):
+        if all(a.is_Rational for a in args):
+            return threshold_value(args)
+        # τ(z + c) = τ(z) + c: a term common to every argument comes out (the max subtracted by the printed form)
+        common = set.intersection(*(set(sp.Add.make_args(a)) for a in args)) if args else set()
+        common = {c for c in common if not c.is_number}
+        if common:
+            shift = sp.Add(*common)
+            return cls(*(a - shift for a in args)) + shift
+        return None
+
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         indicators = [sp.Heaviside(z - self) for z in self.args]
         return indicators[argindex - 1] / sp.Add(*indicators)
@@ -64,7 +77,7 @@ class SimplexThreshold(sp.Function):
 
 def threshold_value(values):
     """τ = (Σ_{j ≤ k} z_(j) − 1)/k, z sorted descending, k = max{k : 1 + k z_(k) > Σ_{j ≤ k} z_(j)} (a reference)."""
-    ordered = sorted(values, reverse=True)
+    ordered = sorted(values, key=lambda value: -value)
     total, best, top = 0, 1, ordered[0]
     for rank, value in enumerate(ordered, start=1):
         total += value

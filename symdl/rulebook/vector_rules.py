@@ -133,6 +133,8 @@ def sparsemax() -> VectorDefinition:
         output_sizes=(n,),
         inputs=(VectorInput(z, (k,), (n,)),),
         slots={i: -1, t: -1},
+        # (z_i − max z) − τ(z − max z): τ(z + c) = τ(z) + c, and the difference of two numbers near 1000 is not taken
+        stable_forward=sp.Max(Centered(z[i], i, n) - SparseThreshold(Centered(z[t], t, n), t, n), 0),
         vjps={z: s_k * (v[k] - sp.Sum(s_q * v[q], (q, 0, n - 1)) / sp.Sum(s_q, (q, 0, n - 1)))},
         vjp_slots={z: {k: -1, t: -1, q: -1}},
         textbook_jacobian={
