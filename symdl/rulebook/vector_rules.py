@@ -11,9 +11,9 @@ import sympy as sp
 
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.simplex import SUPPORT_INDEX, SparseThreshold, support
+from ..symbolic.index_sums import contract_deltas
 from .definition import TorchLoss
 from .registry import register_vector
-from ..symbolic.index_sums import contract_deltas
 from .vector_rule import (
     COTANGENT,
     ROW_COTANGENT,
