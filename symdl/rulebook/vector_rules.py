@@ -1,4 +1,4 @@
-"""The vector rules: softmax, softmax cross-entropy, maxout and RBF, in index notation for any width.
+"""The vector rules: softmax, softmin, log softmax, sparsemax, softmax cross-entropy, maxout and RBF, in index notation.
 
 Each builder returns a :class:`~symdl.rulebook.vector_rule.VectorDefinition`:
 the forward expression with ``IndexedBase`` and ``Sum``, the vector-Jacobian
