@@ -124,3 +124,89 @@ def test_without_tex_a_pdf_request_is_refused_before_writing(tmp_path, monkeypat
     with pytest.raises(ReportError, match="latexmk and pdflatex not found"):
         write_report(sample_report(hostile=False), tmp_path / "out", formats=("tex", "pdf"))
     assert not (tmp_path / "out").exists()
+
+
+# --- the pages as images: pdftoppm at 50 dpi, read with matplotlib -------------------------------------------------------
+
+DPI = 50
+
+
+def _page_boxes(bbox: str) -> list[tuple[float, float, list[tuple[float, float, float, float, str]]]]:
+    """Each page of ``pdftotext -bbox-layout``: (width, height, its lines as (xMin, yMin, xMax, yMax, text)) in pt."""
+    pages = []
+    for width, height, body in re.findall(r'<page width="([\d.]+)" height="([\d.]+)">(.*?)</page>', bbox, flags=re.DOTALL):
+        lines = []
+        for line in re.findall(r"<line [^>]*>(.*?)</line>", body, flags=re.DOTALL):
+            words = re.findall(r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">(.*?)</word>', line)
+            if words:
+                box = [[float(w[c]) for w in words] for c in range(4)]
+                text = html.unescape(" ".join(w[4] for w in words))
+                lines.append((min(box[0]), min(box[1]), max(box[2]), max(box[3]), text))
+        pages.append((float(width), float(height), lines))
+    return pages
+
+
+@pytest.fixture(scope="module")
+def pages(built, tmp_path_factory):
+    """(the page images as RGB arrays in [0, 1], the pages' text boxes), from the module's one PDF build."""
+    image = pytest.importorskip("matplotlib.image")
+    if shutil.which("pdftoppm") is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdftoppm not installed, and CI must render the PDF (.ci/run installs poppler-utils)")
+        pytest.skip("pdftoppm (poppler-utils) is not installed")
+    _, _, written = built
+    directory = tmp_path_factory.mktemp("pages")
+    subprocess.run(["pdftoppm", "-r", str(DPI), "-png", str(written["pdf"]), str(directory / "page")],
+                   check=True, timeout=120, capture_output=True)
+    images = [image.imread(p)[..., :3] for p in sorted(directory.glob("page-*.png"))]
+    return images, _page_boxes(_pdftotext(written["pdf"], "-bbox-layout"))
+
+
+def _ink(img):
+    return img.min(axis=2) < 0.8  # a pixel darker or more coloured than the paper
+
+
+def _coloured(img):
+    return img.max(axis=2) - img.min(axis=2) > 0.3  # matplotlib's blue and orange lines, not black text or grey
+
+
+def test_every_page_has_ink_and_none_outside_the_text_block(pages):
+    images, boxes = pages
+    assert len(images) == len(boxes) >= 3
+    # The text block: the extremes of every word of the document (a figure is set within the text width).
+    left = min(x0 for _, _, lines in boxes for x0, _, _, _, _ in lines)
+    right = max(x1 for _, _, lines in boxes for _, _, x1, _, _ in lines)
+    top = min(y0 for _, _, lines in boxes for _, y0, _, _, _ in lines)
+    bottom = max(y1 for _, _, lines in boxes for _, _, _, y1, _ in lines)
+    scale, slack = DPI / 72, 3  # pt → pixels; a pixel or two of antialiasing and the rounding of the boxes
+    for number, img in enumerate(images, start=1):
+        ink = _ink(img)
+        assert ink.mean() > 0.001, f"page {number} is blank"
+        rows, columns = ink.any(axis=1).nonzero()[0], ink.any(axis=0).nonzero()[0]
+        assert columns.min() >= left * scale - slack and columns.max() <= right * scale + slack, f"page {number}"
+        assert rows.min() >= top * scale - slack and rows.max() <= bottom * scale + slack, f"page {number}"
+        # and the margins themselves are paper: the block is well inside the page
+        assert left * scale > 0.05 * img.shape[1] and right * scale < 0.95 * img.shape[1]
+
+
+def test_every_colour_plot_is_drawn_just_above_its_caption(built, pages):
+    report, _, _ = built
+    images, boxes = pages
+    scale = DPI / 72
+    plotted = [s for s in report.sections if s.plot is not None][:-1]  # the last caption is hostile text
+    found = 0
+    for section in plotted:
+        start = " ".join(section.plot.caption.split()[:4])
+        where = [(n, line) for n, (_, _, lines) in enumerate(boxes) for line in lines if line[4].startswith(start)]
+        assert where, f"caption {start!r} not found"
+        number, (x0, y0, x1, _, _) = where[0]
+        img = images[number]
+        above = _coloured(img[max(0, int((y0 - 250) * scale)): int(y0 * scale), :])
+        assert above.sum() > 50, f"no colour plot above the caption {start!r} on page {number + 1}"
+        below = _coloured(img[int(y0 * scale): int((y0 + 40) * scale), :])  # the caption line itself is black text
+        assert below.sum() < above.sum() / 10
+        found += 1
+    assert found >= 3
+    # Only plots are coloured: no more pages with colour than there are plots (the hostile one included).
+    coloured_pages = [n for n, img in enumerate(images) if _coloured(img).sum() > 50]
+    assert len(plotted) <= len(coloured_pages) <= len(plotted) + 1, coloured_pages

@@ -23,6 +23,7 @@ from .kernel import (
     as_float_array,
     use_expm1_log1p,
 )
+from .simplex import SparseThreshold, threshold_code
 
 __all__ = ["Centered", "FirstArgMax", "IndexPrinter", "LogSumExp", "RowMax", "ShiftMax", "compile_index_kernel", "index_cse", "place"]
 
@@ -181,6 +182,15 @@ class IndexPrinter(SymdlNumpyPrinter):
     def _logsumexp_at(self, text: str, slot: int) -> str:
         return f"numpy.logaddexp.reduce({text}, axis={slot}, keepdims=True)"
 
+    def _sort_descending(self, text: str, slot: int) -> str:
+        return f"-numpy.sort(-({text}), axis={slot})"
+
+    def _cumsum(self, text: str, slot: int) -> str:
+        return f"numpy.cumsum({text}, axis={slot})"
+
+    def _ones_like(self, text: str) -> str:
+        return f"numpy.ones_like({text})"
+
     def _einsum_sum(self, expr: sp.Sum) -> str | None:
         """Σ_{j…} Π f as numpy.einsum (a BLAS contraction, no broadcast product in memory), when ≥ 2 factors use j…."""
         indices = [limit[0] for limit in expr.limits]
@@ -232,6 +242,10 @@ class IndexPrinter(SymdlNumpyPrinter):
         u, i, _ = expr.args
         values = self._print(u)
         return f"({values} - {self._reduce('max', values, self._slot(i))})"
+
+    def _print_SparseThreshold(self, expr: SparseThreshold) -> str:
+        u, j, _ = expr.args
+        return threshold_code(self, self._print(u), self._slot(j))
 
     def _print_ShiftMax(self, expr: ShiftMax) -> str:
         return self._print_RowMax(expr)

@@ -56,7 +56,7 @@ from ..symbolic.rewrite import stabilise
 # stabilise is the rewrite pass (symdl.symbolic.rewrite), re-exported where it was first public.
 __all__ = ["GENERATED_PACKAGE", "SUPPORTED_VECTOR_RULES", "rule_module_source", "stabilise", "to_jax", "to_torch"]
 
-SUPPORTED_VECTOR_RULES: tuple[str, ...] = ("softmax", "softmax_cross_entropy")
+SUPPORTED_VECTOR_RULES: tuple[str, ...] = ("softmax", "softmax_cross_entropy", "sparsemax")
 
 
 # --- what to print ----------------------------------------------------------------

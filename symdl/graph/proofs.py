@@ -21,6 +21,7 @@ from fractions import Fraction
 import sympy as sp
 
 from ..backprop.equations import Elementwise, VectorRuleCall
+from ..codegen.simplex import SimplexThreshold, SparseThreshold, threshold_value
 from ..rulebook.registry import rule
 from ..symbolic.proof import Proof
 from .blocks import ArrayNode
@@ -85,7 +86,8 @@ def _index_form(name: str, widths: int, columns: list[sp.Matrix]) -> tuple[sp.Ex
     r = rule(name)
     n = next(s for s in r.expr.free_symbols if isinstance(s, sp.Symbol) and s.name == "n")
     fresh = [[sp.Symbol(f"{base}_{k}", real=True) for k in range(widths)] for base in map(str, r.inputs)]
-    expr = _write_out(r.expr.xreplace({n: widths}))
+    # τ of sparsemax as a function of the entries (SimplexThreshold), so that sp.diff goes through its declared derivative
+    expr = _write_out(r.expr.xreplace({n: widths})).replace(lambda e: isinstance(e, SparseThreshold), lambda e: e.doit())
     cells = {base[k]: fresh[b][k] for b, base in enumerate(r.inputs) for k in range(widths)}
     return expr, fresh, cells
 
@@ -139,6 +141,11 @@ def _at_point(expr: sp.Expr, witnesses: dict, point: dict) -> Fraction:
                 v *= value(a)
         elif e.is_Pow and e.exp.is_Integer:
             v = value(e.base) ** int(e.exp)
+        elif isinstance(e, SimplexThreshold):  # sparsemax's τ, exact on rationals by sorting
+            v = threshold_value([value(a) for a in e.args])
+        elif isinstance(e, sp.Heaviside):  # [u > 0], or ½ or H0 at u = 0
+            u = value(e.args[0])
+            v = Fraction(int(u > 0)) if u != 0 else value(e.args[1]) if len(e.args) > 1 else Fraction(1, 2)
         elif type(e) in witnesses:
             lam = witnesses[type(e)]
             args = [value(a) for a in e.args]

@@ -229,6 +229,17 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
 
     _print_ShiftMax = _print_RowMax
 
+    def _print_SparseThreshold(self, expr: sp.Basic) -> Element:
+        """sparsemax's τ over the index: τ_t(z_t)."""
+        u, index, _ = expr.args
+        return self._row(self._under("τ", index), self._element("mo", "("), self._print(u), self._element("mo", ")"))
+
+    def _print_SimplexThreshold(self, expr: sp.Basic) -> Element:
+        parts = [self._element("mi", "τ"), self._element("mo", "(")]
+        for position, arg in enumerate(expr.args):
+            parts += [self._element("mo", ","), self._print(arg)] if position else [self._print(arg)]
+        return self._row(*parts, self._element("mo", ")"))
+
     def _print_Centered(self, expr: sp.Basic) -> Element:
         u, index, _ = expr.args
         return self._row(self._element("mo", "("), self._print(u), self._element("mo", "−"),

@@ -70,7 +70,10 @@ class VectorDefinition:
     simplex_inputs: tuple[sp.IndexedBase, ...] = ()  # textbook VJPs assume these sum to 1
     input_ranges: Mapping[sp.IndexedBase, tuple[float, float]] = field(default_factory=dict)
     check_sizes: Mapping[sp.Symbol, int] = field(default_factory=lambda: {n: 3})
+    check_range: tuple[float, float] = (-40.0, 40.0)  # the draws of the numeric checks (stability: ±1000 regardless)
     symbolic_proof: bool = False
+    identities: Mapping[str, sp.Expr] = field(default_factory=dict)  # index-form claims ≡ 0 at any width (output and k′ in range)
+    symmetric_jacobian: bool = False  # J = Jᵀ, proven at each concrete size
     notes: str = ""
     torch_loss: TorchLoss | None = None  # a loss's torch.nn.functional counterpart, per sample (element: None)
 
@@ -197,6 +200,9 @@ class VectorRule(Derives, Displayed, Plottable):
             for base, textbook in d.textbook_jacobian.items():
                 holds = is_zero_index_expr(self.derivative(base) - textbook, self.index_ranges(base))
                 results[f"jacobian by {base} - textbook (symbolic width)"] = Proof(holds, "delta contraction")
+        for label, claim in d.identities.items():
+            holds = is_zero_index_expr(claim, self.index_ranges())
+            results[f"{label} (symbolic width)"] = Proof(holds, "delta contraction")
         for sizes in d.concrete_sizes:
             label = ", ".join(f"{s}={v}" for s, v in sizes.items())
             for check, zeros in self._concrete_identities(sizes).items():
@@ -224,6 +230,12 @@ class VectorRule(Derives, Displayed, Plottable):
                     jac = d.textbook_jacobian[inp.base]
                     jac_zeros += [at_size(jac, sizes, {**o, **_fresh_map(c)}) - g for o, g in zip(outputs, derived)]
             checks[f"vjp by {inp.base} - vᵀJ"] = vjp_zeros
+            if d.symmetric_jacobian:  # one output per entry of a one-axis input: J_ab − J_ba for a < b
+                width = len(outputs)
+                checks[f"jacobian by {inp.base} - its transpose"] = [
+                    sp.diff(forward[a], inp.base[b]) - sp.diff(forward[b], inp.base[a])
+                    for a in range(width) for b in range(a + 1, width)
+                ]
             if inp.base in d.textbook_vjps:
                 on_simplex = self._simplex_substitution(sizes)
                 checks[f"vjp by {inp.base} - textbook{' (Σ = 1)' if on_simplex else ''}"] = [
@@ -297,6 +309,12 @@ def at_size(
 
 
 def _prove_scalar_zero(expr: sp.Expr) -> bool:
+    # [u > 0] (Heaviside(u, 0)) and SymPy's Heaviside(u) differ only at u = 0, a kink: identities hold off the kinks.
+    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside) and len(e.args) == 2, lambda e: sp.Heaviside(e.args[0]))
+    if expr.has(sp.Heaviside):  # support indicators (sparsemax) as free symbols: 0 for every value of them
+        opaque = expr.xreplace({h: sp.Dummy("s") for h in expr.atoms(sp.Heaviside)})
+        if not opaque.has(sp.Piecewise, sp.Max, sp.Min, sp.Abs, sp.Heaviside):
+            return bool(prove_zero(opaque, sp.Symbol("unused")))
     if not expr.has(sp.Piecewise, sp.Max, sp.Min, sp.Abs):
         return bool(prove_zero(expr, sp.Symbol("unused")))
     return prove_over_orderings(expr)

@@ -1,4 +1,4 @@
-"""The vector rules: softmax, softmax cross-entropy, maxout and RBF, in index notation for any width.
+"""The vector rules: softmax, softmin, log softmax, sparsemax, softmax cross-entropy, maxout and RBF, in index notation.
 
 Each builder returns a :class:`~symdl.rulebook.vector_rule.VectorDefinition`:
 the forward expression with ``IndexedBase`` and ``Sum``, the vector-Jacobian
@@ -10,6 +10,8 @@ from __future__ import annotations
 import sympy as sp
 
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
+from ..codegen.simplex import SUPPORT_INDEX, SparseThreshold, support
+from ..symbolic.index_sums import contract_deltas
 from .definition import TorchLoss
 from .registry import register_vector
 from .vector_rule import (
@@ -26,7 +28,7 @@ from .vector_rule import (
     q,
 )
 
-__all__ = ["log_softmax", "maxout", "rbf", "softmax", "softmax_cross_entropy", "softmin"]
+__all__ = ["log_softmax", "maxout", "rbf", "softmax", "softmax_cross_entropy", "softmin", "sparsemax"]
 
 # --- the rules -------------------------------------------------------------
 
@@ -37,6 +39,7 @@ x = sp.IndexedBase("x", real=True)
 W = sp.IndexedBase("W", real=True)
 sigma = sp.IndexedBase("sigma", positive=True)
 v = COTANGENT
+t = sp.Symbol("t", integer=True, nonnegative=True)
 _SIZES_N = tuple({n: size} for size in (1, 2, 3, 4))
 
 
@@ -108,6 +111,48 @@ def log_softmax() -> VectorDefinition:
         textbook_jacobian={z: sp.KroneckerDelta(i, fresh_index(k)) - _softmax(z, fresh_index(k))},
         concrete_sizes=_SIZES_N[:3],
         symbolic_proof=True,
+    )
+
+
+@register_vector("sparsemax", "activation")
+def sparsemax() -> VectorDefinition:
+    """p_i = max(z_i − τ(z), 0) with Σ_j p_j = 1 (Keras' sparsemax); ∂p_i/∂z_k = s_i δ_ik − s_i s_k/|S|, s = [z > τ]."""
+    tau = SparseThreshold(z[t], t, n)  # τ's own index t is bound inside it: no sum or output index may be t
+    s_k, s_q = support(z[k], tau), support(z[q], tau)
+    # the textbook Jacobian, with the support as SymPy's derivative of max writes it (Heaviside)
+    s_i, s_kk = sp.Heaviside(z[i] - tau), sp.Heaviside(z[fresh_index(k)] - tau)
+    size = sp.Sum(sp.Heaviside(z[SUPPORT_INDEX] - tau), (SUPPORT_INDEX, 0, n - 1))
+    forward = sp.Max(z[i] - tau, 0)
+    ranges = {i: (0, n - 1), fresh_index(k): (0, n - 1)}
+    jacobian = contract_deltas(sp.expand(sp.diff(forward, z[fresh_index(k)])), ranges)  # through ∂τ/∂z_k = s_k/|S|
+    # τ on its support: Σ_{j ∈ S} (z_j − τ) = 1 solved for τ
+    tau_support = (sp.Sum(sp.Heaviside(z[SUPPORT_INDEX] - tau) * z[SUPPORT_INDEX], (SUPPORT_INDEX, 0, n - 1)) - 1) / size
+    return VectorDefinition(
+        forward=forward,
+        output=(i,),
+        output_sizes=(n,),
+        inputs=(VectorInput(z, (k,), (n,)),),
+        slots={i: -1, t: -1},
+        # (z_i − max z) − τ(z − max z): τ(z + c) = τ(z) + c, and the difference of two numbers near 1000 is not taken
+        stable_forward=sp.Max(Centered(z[i], i, n) - SparseThreshold(Centered(z[t], t, n), t, n), 0),
+        vjps={z: s_k * (v[k] - sp.Sum(s_q * v[q], (q, 0, n - 1)) / sp.Sum(s_q, (q, 0, n - 1)))},
+        vjp_slots={z: {k: -1, t: -1, q: -1}},
+        textbook_jacobian={
+            z: s_i * sp.KroneckerDelta(i, fresh_index(k))
+            - s_i * s_kk / size
+        },
+        identities={
+            "Σ_i p_i - 1 (p_i = s_i (z_i - τ), τ from its support)": sp.Sum(s_i * (z[i] - tau_support), (i, 0, n - 1)) - 1,
+            "Σ_k J_ik (J·1 = 0)": sp.Sum(jacobian, (fresh_index(k), 0, n - 1)),
+            "Σ_i J_ik (∂/∂z_k Σ_i p_i = 0: the declared ∂τ/∂z_k)": sp.Sum(jacobian, (i, 0, n - 1)),
+        },
+        symmetric_jacobian=True,
+        check_range=(-2.0, 2.0),  # supports of every size at width 3 (from ±40 nearly all are one-hot, J = 0)
+        concrete_sizes=_SIZES_N[:3],
+        symbolic_proof=True,
+        notes="Support S = {j : z_j > τ}; ties z_j = τ are kinks (p_j = 0 there, and the printed VJP counts j out of S). "
+        "τ is printed sort-based: z sorted descending after subtracting max z, "
+        "k = max{k : 1 + k z_(k) > Σ_{j ≤ k} z_(j)}, τ = (Σ_{j ≤ k} z_(j) − 1)/k.",
     )
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import sympy as sp
 
+from ..codegen.simplex import SimplexThreshold
 from ..rulebook.vector_rule import COTANGENT, ROW_COTANGENT, VectorRule, at_size
 from ..testing import STABILITY_LIMIT, fd_step, mpmath_reference
 
@@ -109,9 +110,25 @@ def _accuracy(rule: VectorRule, values: dict, dtype: type) -> float:
 
 
 def _error_bound(term: sp.Expr) -> sp.Expr:
-    """|term|·(1 + Σ|u| over its factors e^u): a rounding error ε in u is an error |u|·ε·e^u in e^u."""
+    """|term|·(1 + Σ|u| over its factors e^u): a rounding error ε in u is an error |u|·ε·e^u in e^u.
+
+    A max and sparsemax's τ are bounded by their arguments (:func:`_magnitude`): max(z − τ, 0) can be 0
+    while the float z − τ carries the rounding error of |z| and |τ|.
+    """
     exponents = [f.args[0] for f in term.atoms(sp.exp)]
-    return sp.Abs(term) * (1 + sum(sp.Abs(u) for u in exponents))
+    size = _magnitude(term) if term.has(sp.Max, sp.Min, SimplexThreshold) else sp.Abs(term)
+    return size * (1 + sum(sp.Abs(u) for u in exponents))
+
+
+def _magnitude(expr: sp.Expr) -> sp.Expr:
+    """An upper bound of |expr| through its sums: |a + b| ≤ |a| + |b|, |max(a, b)| ≤ |a| + |b|, |τ(z)| ≤ Σ|z_j| + 1."""
+    if isinstance(expr, (sp.Add, sp.Max, sp.Min)):
+        return sp.Add(*(_magnitude(a) for a in expr.args))
+    if isinstance(expr, SimplexThreshold):
+        return sp.Add(*(sp.Abs(a) for a in expr.args)) + 1
+    if isinstance(expr, sp.Mul):
+        return sp.Mul(*(_magnitude(a) for a in expr.args))
+    return sp.Abs(expr)
 
 
 def _element_values(element: sp.Expr, values: dict, shared: bool) -> np.ndarray:
@@ -152,7 +169,7 @@ def _unstable(rule: VectorRule, rng: np.random.Generator) -> list[str]:
 def check_vector_rule(rule: VectorRule, rows: int = 40, seed: int = 0) -> dict:
     """fd_error, accuracy64, accuracy32 and unstable (list of problems) for a vector rule."""
     rng = np.random.default_rng(seed)
-    values = _draw(rule, rng, rows, -40.0, 40.0)
+    values = _draw(rule, rng, rows, *rule.definition.check_range)
     return {
         "fd_error": _directional_error(rule, values, rng),
         "accuracy64": _accuracy(rule, values, np.float64),
