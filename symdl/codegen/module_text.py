@@ -7,13 +7,14 @@ one function of what was printed from SymPy: same input, byte-identical text.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-__all__ = ["function_source", "helper_source", "module_docstring", "module_source", "renamed_kernel"]
+__all__ = ["function_source", "helper_source", "module_docstring", "module_source", "renamed_kernel", "unannotated_source"]
 
 def helper_source(function: Callable, names: Mapping[str, str]) -> str:
     """The source of ``function`` as a module-level helper: identifiers renamed per ``names``, ``np`` spelt ``numpy``.
@@ -25,6 +26,39 @@ def helper_source(function: Callable, names: Mapping[str, str]) -> str:
     for old, new in {"np": "numpy", **names}.items():
         source = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, source)
     compile(source, f"<symdl helper {function.__name__}>", "exec")
+    return source
+
+
+class _Unannotated(ast.NodeTransformer):
+    """Annotations removed: of arguments and returns; ``x: T = v`` as ``x = v``; ``x: T`` alone dropped."""
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
+        node.returns = None
+        args = node.args
+        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+            if arg is not None:
+                arg.annotation = None
+        self.generic_visit(node)
+        return node
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
+        if node.value is None:
+            return None
+        return ast.copy_location(ast.Assign([node.target], node.value), node)
+
+
+def unannotated_source(obj: Callable | type, names: Mapping[str, str]) -> str:
+    """:func:`helper_source` of a function or class written with type annotations, the annotations removed.
+
+    symdl's modules say ``from __future__ import annotations``; a generated module does not, and must not
+    import what the annotations name (``TextIO``, ``Any``). The text is printed again by :func:`ast.unparse`:
+    docstrings stay, comments go.
+    """
+    tree = ast.fix_missing_locations(_Unannotated().visit(ast.parse(textwrap.dedent(inspect.getsource(obj)))))
+    source = ast.unparse(tree) + "\n"
+    for old, new in {"np": "numpy", **names}.items():
+        source = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, source)
+    compile(source, f"<symdl helper {getattr(obj, '__name__', 'source')}>", "exec")
     return source
 
 
