@@ -84,9 +84,9 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
     batch_size = _check_positive("batch_size", batch_size)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-    if not isinstance(shuffle, bool):
+    if type(shuffle) is not bool:
         raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
-    if validation is not None and (not isinstance(validation, tuple) or len(validation) != 2):
+    if validation is not None and (type(validation) is not tuple or len(validation) != 2):
         raise ValueError("validation: expected a pair (X_val, Y_val)")
     if patience is not None:
         _check_positive("patience", patience, 0)
@@ -122,7 +122,7 @@ def _fit(params, X, Y, state, extra, epochs, batch_size, validation, seed, shuff
             loss, params, state = _step(params, xb, yb, state, extra, mask_seed)
             losses.append(loss)
             sizes.append(_sample_count(xb))
-            bar.batch(epoch, step, lambda: {"loss": _loss_mean(losses, sizes)})
+            bar.batch(epoch, step, lambda losses=losses, sizes=sizes: {"loss": _loss_mean(losses, sizes)})
         logs = {"loss": _loss_mean(losses, sizes)}
         if validation is not None:
             logs["val_loss"] = _evaluate(params, *validation, max(batch_size, 1024))

@@ -29,33 +29,50 @@ def helper_source(function: Callable, names: Mapping[str, str]) -> str:
     return source
 
 
-class _Unannotated(ast.NodeTransformer):
-    """Annotations removed: of arguments and returns; ``x: T = v`` as ``x = v``; ``x: T`` alone dropped."""
+def _annotation_spans(tree: ast.AST, text: bytes) -> list[tuple[int, int, bytes]]:
+    """(start, end, replacement) byte spans that remove every annotation: ``: T`` of arguments, ``-> T`` of
+    returns, ``x: T = v`` as ``x = v`` and a bare ``x: T`` whole (ast offsets count UTF-8 bytes)."""
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
 
-    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.AST:
-        node.returns = None
-        args = node.args
-        for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
-            if arg is not None:
-                arg.annotation = None
-        self.generic_visit(node)
-        return node
+    def at(line: int, col: int) -> int:
+        return starts[line - 1] + col
 
-    def visit_AnnAssign(self, node: ast.AnnAssign) -> ast.AST | None:
-        if node.value is None:
-            return None
-        return ast.copy_location(ast.Assign([node.target], node.value), node)
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+                if arg is not None and arg.annotation is not None:
+                    name_end = at(arg.lineno, arg.col_offset) + len(arg.arg.encode())
+                    end = at(arg.annotation.end_lineno, arg.annotation.end_col_offset)
+                    default = re.match(rb"\s*=\s*", text[end:])  # ``x: T = v`` becomes ``x=v``
+                    spans.append((name_end, end + default.end(), b"=") if default else (name_end, end, b""))
+            if node.returns is not None:
+                arrow = text.rindex(b"->", 0, at(node.returns.lineno, node.returns.col_offset))
+                spans.append((len(text[:arrow].rstrip()), at(node.returns.end_lineno, node.returns.end_col_offset), b""))
+        elif isinstance(node, ast.AnnAssign):
+            target_end = at(node.target.end_lineno, node.target.end_col_offset)
+            if node.value is not None:
+                spans.append((target_end, at(node.value.lineno, node.value.col_offset), b" = "))
+            else:
+                spans.append((at(node.lineno, 0), at(node.end_lineno + 1, 0), b""))
+    return spans
 
 
 def unannotated_source(obj: Callable | type, names: Mapping[str, str]) -> str:
     """:func:`helper_source` of a function or class written with type annotations, the annotations removed.
 
     symdl's modules say ``from __future__ import annotations``; a generated module does not, and must not
-    import what the annotations name (``TextIO``, ``Any``). The text is printed again by :func:`ast.unparse`:
-    docstrings stay, comments go.
+    import what the annotations name (``TextIO``, ``Any``). Only the annotations' text is cut: comments,
+    docstrings and layout stay as written.
     """
-    tree = ast.fix_missing_locations(_Unannotated().visit(ast.parse(textwrap.dedent(inspect.getsource(obj)))))
-    source = ast.unparse(tree) + "\n"
+    text = textwrap.dedent(inspect.getsource(obj)).encode()
+    for start, end, replacement in sorted(_annotation_spans(ast.parse(text), text), reverse=True):
+        text = text[:start] + replacement + text[end:]
+    source = text.decode()
     for old, new in {"np": "numpy", **names}.items():
         source = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, source)
     compile(source, f"<symdl helper {getattr(obj, '__name__', 'source')}>", "exec")
