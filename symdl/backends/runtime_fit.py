@@ -144,6 +144,10 @@ def _fit(params, X, Y, state, extra, epochs, batch_size, validation, seed, shuff
     return history
 
 
+#: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
+LOOP = (History, _data_args, _loss_mean, _evaluate, _step, _check_fit, _fit)
+
+
 # --- the backends' parameter copies (restore_best_weights) ---
 
 

@@ -24,7 +24,7 @@ import re
 
 from ..backends import Backend
 from ..backends.base import emit_functions
-from ..backends.runtime_fit import History, _check_fit, _data_args, _evaluate, _fit, _loss_mean, _step
+from ..backends.runtime_fit import LOOP
 from ..codegen.module_text import function_source, unannotated_source
 from ..training import batches, progress
 
@@ -55,9 +55,12 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...])
 
     ``train_arguments`` follow the data in the module's ``train_step``: ``("lr",)``, or ``("state", *hyperparameters)``;
     ``seeded``: ``train_step`` takes ``seed=`` (dropout or noise), drawn per batch as :func:`symdl.training.fit` draws it.
+    No blocks (and no ``fit``) for a backend without :meth:`~symdl.backends.Backend.fit_runtime`.
     """
-    from ..training.loop import _SEED_BOUND
-
+    try:
+        copies = backend.fit_runtime()
+    except NotImplementedError:  # a registered backend without the hook: its modules have no fit
+        return []
     stateful = "state" in train_arguments
     extra = [a for a in train_arguments if a != "state"]
     given = ["state=None" if a == "state" else a for a in train_arguments]
@@ -67,11 +70,11 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...])
     how = "the optimizer, from state or init_state(params)" if stateful else "plain gradient descent at lr"
     doc = f"Train params by train_step ({how}) on seeded mini-batches, epoch by epoch; returns the History (loss, val_loss)."
     return [
-        f"_SEEDED = {bool(seeded)!r}\n_SEED_BOUND = {_SEED_BOUND!r}\n",
+        f"_SEEDED = {bool(seeded)!r}\n_SEED_BOUND = {batches.MASK_SEED_BOUND!r}\n",
         _mean_source(),
         *(unannotated_source(getattr(batches, name), _BATCH_NAMES) for name in _BATCH_NAMES),
         *(unannotated_source(getattr(progress, name), _PROGRESS_NAMES) for name in _PROGRESS_NAMES),
-        emit_functions(History, _data_args, _loss_mean, _evaluate, _step, _check_fit, _fit),
-        *backend.fit_runtime(),
+        emit_functions(*LOOP),
+        *copies,
         function_source("fit", f"params, X, Y, *, epochs=1, batch_size=32, {', '.join(given)}, {_OPTIONS}", doc, body),
     ]

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .batches import (
+    MASK_SEED_BOUND,
     Data,
     batch_slices,
     check_data,
@@ -37,7 +38,6 @@ from .progress import ProgressBar, progress_mode
 
 __all__ = ["evaluate", "fit", "metric_objects"]
 
-_SEED_BOUND = 2**31 - 1
 
 
 def metric_objects(metrics: Sequence[object]) -> list[Any]:
@@ -286,7 +286,7 @@ def fit(
                 pred = _forward(model, run.params, xb)
                 for m in tracked:
                     m.update_state(yb, pred)
-            mask_seed = int(rng.integers(_SEED_BOUND)) if seeded else None
+            mask_seed = int(rng.integers(MASK_SEED_BOUND)) if seeded else None
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
             tracker.add(loss, sample_count(xb))
             bar.batch(epoch, step, lambda: _logs(tracker, tracked))
