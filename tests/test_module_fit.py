@@ -9,6 +9,7 @@ where asked, one-line errors, and a run where sympy and symdl cannot be imported
 
 from __future__ import annotations
 
+import ast
 import io
 import subprocess
 import sys
@@ -99,11 +100,15 @@ def test_a_plain_gradient_descent_module_fits_with_lr_as_symdl_fit_drives_it(tmp
     assert other.history["loss"] != ours.history["loss"]  # the seed orders the batches
 
 
-def test_graph_module_fit_with_two_inputs_and_targets_is_compiled_fit_bit_for_bit(tmp_path):
+def two_in_two_out() -> Model:
     a, b = Input(3, name="a"), Input(2, name="b")
     h = Dropout(0.2)(Dense(5, activation="tanh")(Concatenate()([a, b])))
-    model = Model([a, b], [Dense(2, name="main")(h), Dense(1, activation="sigmoid", name="aux")(h)],
-                  losses=["mse", "binary_cross_entropy"], loss_weights=[1.0, 0.5])
+    return Model([a, b], [Dense(2, name="main")(h), Dense(1, activation="sigmoid", name="aux")(h)],
+                 losses=["mse", "binary_cross_entropy"], loss_weights=[1.0, 0.5])
+
+
+def test_graph_module_fit_with_two_inputs_and_targets_is_compiled_fit_bit_for_bit(tmp_path):
+    model = two_in_two_out()
     compiled = model.compile(optimizer="adam")
     module = load_module(graph_module_source(model, "numpy", optimizer="adam"), tmp_path, "fit_graph_numpy")
     rng = np.random.default_rng(8)
@@ -131,6 +136,21 @@ def test_jax_and_torch_module_fit_agree_with_compiled_fit_in_float64(nets, tmp_p
         np.testing.assert_allclose(ours.history[key], values, rtol=1e-10, err_msg=key)
     for k in start:
         np.testing.assert_allclose(np.asarray(ours.weights[k]), reference.weights[k], rtol=1e-10, atol=1e-13, err_msg=k)
+
+
+def test_fit_adds_no_name_a_module_already_defines(nets):
+    """The copied helpers are prefixed (_fit_…): a JAX graph module has its own _check_data, for one."""
+    network = nets["dropout"][0]
+    for source in (network_module(network), network_module_source(network, "jax"), network_module_source(network, "torch"),
+                   graph_module_source(two_in_two_out(), "jax", optimizer="adam")):
+        names = []
+        for node in ast.parse(source).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.append(node.name)
+            elif isinstance(node, ast.Assign):
+                names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        repeated = {n for n in names if names.count(n) > 1}
+        assert not repeated and "fit" in names and "fit" in source.split("__all__ = [", 1)[1].split("]", 1)[0], repeated
 
 
 class _Terminal(io.StringIO):

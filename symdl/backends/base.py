@@ -249,8 +249,8 @@ class Backend:
         return ["import functools", "import sys", "import time", "import numpy"]
 
     def fit_runtime(self) -> list[str]:
-        """Runtime helper blocks of a module's ``fit``: ``_snapshot(params)`` (a copy, for restore_best_weights) and
-        ``_restore(params, saved)`` (the copy put back in params, returned)."""
+        """Runtime helper blocks of a module's ``fit``: ``_fit_snapshot(params)`` (a copy, for restore_best_weights) and
+        ``_fit_restore(params, saved)`` (the copy put back in params, returned). A backend without them prints no ``fit``."""
         raise self._unsupported("fit (fit_runtime)")
 
     # --- custom-gradient functions -------------------------------------------------------------------------------

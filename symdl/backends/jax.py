@@ -271,7 +271,7 @@ class JaxBackend(Backend):
                 "(JAX arrays are immutable); returns the loss before it.")
 
     def fit_runtime(self) -> list[str]:
-        return [emit_functions(_snapshot_jax, _restore_jax, names={"_snapshot_jax": "_snapshot", "_restore_jax": "_restore"})]
+        return [emit_functions(_snapshot_jax, _restore_jax, names={"_snapshot_jax": "_fit_snapshot", "_restore_jax": "_fit_restore"})]
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         jnp = require("jax.numpy", "the jax backend")

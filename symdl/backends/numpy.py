@@ -83,7 +83,7 @@ class NumpyBackend(Backend):
         raise NotImplementedError("numpy network modules are printed by symdl.export.standalone.network_module")
 
     def fit_runtime(self) -> list[str]:
-        return [emit_functions(_snapshot_numpy, _restore_numpy, names={"_snapshot_numpy": "_snapshot", "_restore_numpy": "_restore"})]
+        return [emit_functions(_snapshot_numpy, _restore_numpy, names={"_snapshot_numpy": "_fit_snapshot", "_restore_numpy": "_fit_restore"})]
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         return {k: np.array(v) for k, v in params.items()}

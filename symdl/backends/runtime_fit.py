@@ -3,12 +3,12 @@
 These are real functions so that they can be read, linted and tested; symdl
 copies their source into the generated modules (:mod:`symdl.export.module_fit`),
 where the module's ``train_step`` and ``inference_loss`` and the copied helpers
-are bound: the batches of :mod:`symdl.training.batches` (``_check_data``,
-``_epoch_rng``, ``_batch_slices``, ``_take``, ``_sample_count``), the status bar
-of :mod:`symdl.training.progress` (``_ProgressBar``, ``_progress_mode``), the
-loss mean printed from :class:`symdl.metrics.Mean` (``_mean_init``,
-``_mean_update``, ``_mean_result``), and the backend's ``_snapshot`` and
-``_restore``. The loop is the one of :func:`symdl.training.fit`, step for step:
+are bound: the batches of :mod:`symdl.training.batches` (``_fit_check_data``,
+``_fit_epoch_rng``, ``_fit_batch_slices``, ``_fit_take``, ``_fit_sample_count``), the status bar
+of :mod:`symdl.training.progress` (``_FitProgressBar``, ``_fit_progress_mode``), the
+loss mean printed from :class:`symdl.metrics.Mean` (``_fit_mean_init``,
+``_fit_mean_update``, ``_fit_mean_result``), and the backend's ``_fit_snapshot`` and
+``_fit_restore``. The loop is the one of :func:`symdl.training.fit`, step for step:
 the same batches, the same mask seeds, the same loss mean, so a numpy module
 trains bit for bit as the compiled network.
 """
@@ -43,30 +43,30 @@ class History:
 # --- the loop ---
 
 
-def _data_args(X, Y):
+def _fit_data_args(X, Y):
     """The data arguments of the module's entry points: one array each, or tuples spread (several inputs or targets)."""
     return (*(X if isinstance(X, tuple) else (X,)), *(Y if isinstance(Y, tuple) else (Y,)))
 
 
-def _loss_mean(losses, sizes):
+def _fit_loss_mean(losses, sizes):
     """Σ nᵦ·Cᵦ / Σ nᵦ by the printed code of symdl.metrics.Mean: the logged loss of an epoch."""
-    state = _mean_update(_mean_init(), numpy.asarray(losses), sample_weight=numpy.asarray(sizes, dtype=numpy.float64))
-    return float(_mean_result(state))
+    state = _fit_mean_update(_fit_mean_init(), numpy.asarray(losses), sample_weight=numpy.asarray(sizes, dtype=numpy.float64))
+    return float(_fit_mean_result(state))
 
 
-def _evaluate(params, X, Y, batch_size):
+def _fit_evaluate(params, X, Y, batch_size):
     """The loss of inference mode on (X, Y), batch by batch in order, weighted by batch size (Keras' evaluate)."""
     losses, sizes = [], []
-    for rows in _batch_slices(_sample_count(X), batch_size, None):
-        xb, yb = _take(X, rows), _take(Y, rows)
-        losses.append(float(inference_loss(params, *_data_args(xb, yb))))
-        sizes.append(_sample_count(xb))
-    return _loss_mean(losses, sizes)
+    for rows in _fit_batch_slices(_fit_sample_count(X), batch_size, None):
+        xb, yb = _fit_take(X, rows), _fit_take(Y, rows)
+        losses.append(float(inference_loss(params, *_fit_data_args(xb, yb))))
+        sizes.append(_fit_sample_count(xb))
+    return _fit_loss_mean(losses, sizes)
 
 
-def _step(params, X, Y, state, extra, seed):
+def _fit_step(params, X, Y, state, extra, seed):
     """One train_step: (the loss before it, params, state); a functional module returns the new params and state."""
-    arguments = (*_data_args(X, Y), *(() if state is None else (state,)), *extra)
+    arguments = (*_fit_data_args(X, Y), *(() if state is None else (state,)), *extra)
     result = train_step(params, *arguments) if seed is None else train_step(params, *arguments, seed=seed)
     if isinstance(result, tuple):
         loss, params, state = result
@@ -77,11 +77,11 @@ def _step(params, X, Y, state, extra, seed):
 
 def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor, min_delta, validation):
     """The settings of a run, or one ValueError line naming the first wrong one."""
-    epochs = _check_positive("epochs", epochs)
-    initial_epoch = _check_positive("initial_epoch", initial_epoch, 0)
+    epochs = _fit_check_positive("epochs", epochs)
+    initial_epoch = _fit_check_positive("initial_epoch", initial_epoch, 0)
     if initial_epoch >= epochs:
         raise ValueError(f"initial_epoch: {initial_epoch} leaves no epoch to run (epochs={epochs})")
-    batch_size = _check_positive("batch_size", batch_size)
+    batch_size = _fit_check_positive("batch_size", batch_size)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     if type(shuffle) is not bool:
@@ -89,43 +89,43 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
     if validation is not None and (type(validation) is not tuple or len(validation) != 2):
         raise ValueError("validation: expected a pair (X_val, Y_val)")
     if patience is not None:
-        _check_positive("patience", patience, 0)
+        _fit_check_positive("patience", patience, 0)
         logged = ("loss", "val_loss") if validation is not None else ("loss",)
         if monitor not in logged:
             raise ValueError(f"monitor: {monitor!r} is not logged; logged: {', '.join(logged)}")
-        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not abs(min_delta) < float("inf"):
+        if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not abs(float(min_delta)) < float("inf"):
             raise ValueError(f"min_delta: expected a finite number, got {min_delta!r}")
     return epochs, batch_size, initial_epoch
 
 
-def _fit(params, X, Y, state, extra, epochs, batch_size, validation, seed, shuffle, verbose, patience, monitor,
+def _fit_loop(params, X, Y, state, extra, epochs, batch_size, validation, seed, shuffle, verbose, patience, monitor,
          min_delta, restore_best_weights, initial_epoch, stream):
     """The loop of symdl.training.fit: epoch e shuffles with numpy.random.default_rng((seed, e)) and steps batch by batch."""
     epochs, batch_size, initial_epoch = _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor,
                                                    min_delta, validation)
-    X, Y = _check_data(X, Y, "X, Y")
+    X, Y = _fit_check_data(X, Y, "X, Y")
     if validation is not None:
-        validation = _check_data(*validation, "X_val, Y_val")
+        Xv, Yv = _fit_check_data(*validation, "X_val, Y_val")
     stream = sys.stderr if stream is None else stream
-    steps = -(-_sample_count(X) // batch_size)
-    bar = _ProgressBar(epochs, steps, _progress_mode(verbose, stream), stream)
+    steps = -(-_fit_sample_count(X) // batch_size)
+    bar = _FitProgressBar(epochs, steps, _fit_progress_mode(verbose, stream), stream)
     history = History({"epochs": epochs, "steps": steps, "batch_size": batch_size, "seed": int(seed),
                        "shuffle": shuffle, "initial_epoch": initial_epoch})
     # early stopping, Keras' rule: an improvement is current + |min_delta| < best; stop after patience epochs without
     best, wait, best_weights = float("inf"), 0, None
     for epoch in range(initial_epoch, epochs):
-        rng = _epoch_rng(int(seed), epoch)
+        rng = _fit_epoch_rng(int(seed), epoch)
         losses, sizes = [], []
-        for step, rows in enumerate(_batch_slices(_sample_count(X), batch_size, rng if shuffle else None), 1):
-            xb, yb = _take(X, rows), _take(Y, rows)
-            mask_seed = int(rng.integers(_SEED_BOUND)) if _SEEDED else None
-            loss, params, state = _step(params, xb, yb, state, extra, mask_seed)
+        for step, rows in enumerate(_fit_batch_slices(_fit_sample_count(X), batch_size, rng if shuffle else None), 1):
+            xb, yb = _fit_take(X, rows), _fit_take(Y, rows)
+            mask_seed = int(rng.integers(_FIT_SEED_BOUND)) if _FIT_SEEDED else None
+            loss, params, state = _fit_step(params, xb, yb, state, extra, mask_seed)
             losses.append(loss)
-            sizes.append(_sample_count(xb))
-            bar.batch(epoch, step, lambda losses=losses, sizes=sizes: {"loss": _loss_mean(losses, sizes)})
-        logs = {"loss": _loss_mean(losses, sizes)}
+            sizes.append(_fit_sample_count(xb))
+            bar.batch(epoch, step, lambda losses=losses, sizes=sizes: {"loss": _fit_loss_mean(losses, sizes)})
+        logs = {"loss": _fit_loss_mean(losses, sizes)}
         if validation is not None:
-            logs["val_loss"] = _evaluate(params, *validation, max(batch_size, 1024))
+            logs["val_loss"] = _fit_evaluate(params, Xv, Yv, max(batch_size, 1024))
         history.record(epoch, logs)
         bar.epoch(epoch, logs)
         if patience is None:
@@ -134,18 +134,18 @@ def _fit(params, X, Y, state, extra, epochs, batch_size, validation, seed, shuff
         if logs[monitor] + abs(min_delta) < best:
             best, wait = logs[monitor], 0
             if restore_best_weights:
-                best_weights = _snapshot(params)
+                best_weights = _fit_snapshot(params)
         elif wait >= patience and epoch > 0:
             history.stopped_epoch = epoch
             if best_weights is not None:
-                params = _restore(params, best_weights)
+                params = _fit_restore(params, best_weights)
             break
     history.weights, history.state = params, state
     return history
 
 
 #: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
-LOOP = (History, _data_args, _loss_mean, _evaluate, _step, _check_fit, _fit)
+LOOP = (History, _fit_data_args, _fit_loss_mean, _fit_evaluate, _fit_step, _check_fit, _fit_loop)
 
 
 # --- the backends' parameter copies (restore_best_weights) ---

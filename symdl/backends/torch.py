@@ -180,7 +180,7 @@ class TorchBackend(Backend):
                 "returns the loss before it.")
 
     def fit_runtime(self) -> list[str]:
-        return [emit_functions(_snapshot_torch, _restore_torch, names={"_snapshot_torch": "_snapshot", "_restore_torch": "_restore"})]
+        return [emit_functions(_snapshot_torch, _restore_torch, names={"_snapshot_torch": "_fit_snapshot", "_restore_torch": "_fit_restore"})]
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         torch = require("torch", "the torch backend")

@@ -37,7 +37,8 @@ def _annotation_spans(tree: ast.AST, text: bytes) -> list[tuple[int, int, bytes]
     for line in lines:
         starts.append(starts[-1] + len(line))
 
-    def at(line: int, col: int) -> int:
+    def at(line: int | None, col: int | None) -> int:
+        assert line is not None and col is not None  # parsed nodes carry their positions
         return starts[line - 1] + col
 
     spans = []
@@ -58,7 +59,7 @@ def _annotation_spans(tree: ast.AST, text: bytes) -> list[tuple[int, int, bytes]
             if node.value is not None:
                 spans.append((target_end, at(node.value.lineno, node.value.col_offset), b" = "))
             else:
-                spans.append((at(node.lineno, 0), at(node.end_lineno + 1, 0), b""))
+                spans.append((at(node.lineno, 0), at((node.end_lineno or node.lineno) + 1, 0), b""))
     return spans
 
 

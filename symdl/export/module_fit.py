@@ -31,10 +31,10 @@ from ..training import batches, progress
 __all__ = ["fit_blocks"]
 
 _BATCH_NAMES = {
-    "check_positive": "_check_positive", "_array": "_data_array", "check_data": "_check_data",
-    "sample_count": "_sample_count", "take": "_take", "epoch_rng": "_epoch_rng", "batch_slices": "_batch_slices",
+    "check_positive": "_fit_check_positive", "_array": "_fit_array", "check_data": "_fit_check_data",
+    "sample_count": "_fit_sample_count", "take": "_fit_take", "epoch_rng": "_fit_epoch_rng", "batch_slices": "_fit_batch_slices",
 }
-_PROGRESS_NAMES = {"format_logs": "_format_logs", "progress_mode": "_progress_mode", "ProgressBar": "_ProgressBar"}
+_PROGRESS_NAMES = {"format_logs": "_fit_format_logs", "progress_mode": "_fit_progress_mode", "ProgressBar": "_FitProgressBar"}
 
 _OPTIONS = ("validation=None, seed=0, shuffle=True, verbose='auto', patience=None, monitor='val_loss', min_delta=0.0, "
             "restore_best_weights=False, initial_epoch=0, stream=None")
@@ -43,11 +43,11 @@ _PASSED = ("epochs, batch_size, validation, seed, shuffle, verbose, patience, mo
 
 
 def _mean_source() -> str:
-    """``_mean_init``, ``_mean_update`` and ``_mean_result``: the numpy code of :class:`symdl.metrics.Mean`."""
+    """``_fit_mean_init``, ``_fit_mean_update`` and ``_fit_mean_result``: the numpy code of :class:`symdl.metrics.Mean`."""
     from ..metrics import Mean
     from ..metrics.printing import metric_source
 
-    return re.sub(r"\bmean_(init|update|result)\b", r"_mean_\1", metric_source(Mean(), "numpy", prefix="mean"))
+    return re.sub(r"\bmean_(init|update|result)\b", r"_fit_mean_\1", metric_source(Mean(), "numpy", prefix="mean"))
 
 
 def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...]) -> list[str]:
@@ -66,11 +66,11 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...])
     given = ["state=None" if a == "state" else a for a in train_arguments]
     body = (["if state is None:", "    state = init_state(params)"] if stateful else [])
     passed = "(" + ", ".join(extra) + ("," if len(extra) == 1 else "") + ")"
-    body.append(f"return _fit(params, X, Y, {'state' if stateful else 'None'}, {passed}, {_PASSED})")
+    body.append(f"return _fit_loop(params, X, Y, {'state' if stateful else 'None'}, {passed}, {_PASSED})")
     how = "the optimizer, from state or init_state(params)" if stateful else "plain gradient descent at lr"
     doc = f"Train params by train_step ({how}) on seeded mini-batches, epoch by epoch; returns the History (loss, val_loss)."
     return [
-        f"_SEEDED = {bool(seeded)!r}\n_SEED_BOUND = {batches.MASK_SEED_BOUND!r}\n",
+        f"_FIT_SEEDED = {bool(seeded)!r}\n_FIT_SEED_BOUND = {batches.MASK_SEED_BOUND!r}\n",
         _mean_source(),
         *(unannotated_source(getattr(batches, name), _BATCH_NAMES) for name in _BATCH_NAMES),
         *(unannotated_source(getattr(progress, name), _PROGRESS_NAMES) for name in _PROGRESS_NAMES),

@@ -44,8 +44,8 @@ from ..backends import Backend, get_backend
 from ..codegen.module_text import helper_source, module_docstring, module_source
 from ..codegen.network import print_network
 from ..export.standalone import init_block
-from .module_fit import fit_blocks
 from ..version import __version__
+from .module_fit import fit_blocks
 
 __all__ = ["network_module_source"]
 
