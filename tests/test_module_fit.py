@@ -127,15 +127,21 @@ def test_jax_and_torch_module_fit_agree_with_compiled_fit_in_float64(nets, tmp_p
     network, compiled, _ = nets["plain"]
     module = load_module(network_module_source(network, backend), tmp_path, f"fit_{backend}")
     start = compiled.init(seed=1)
-    arrays = {k: lib.numpy.asarray(v) if backend == "jax" else lib.tensor(v) for k, v in start.items()}
+    def arrays() -> dict:
+        return {k: lib.numpy.asarray(v) if backend == "jax" else lib.tensor(v) for k, v in start.items()}
+
     X, Y = data(24, 3)
-    options = dict(epochs=2, batch_size=8, seed=11, verbose=0, validation=data(6, 4))
-    ours, reference = module.fit(arrays, X, Y, **options), compiled.fit(copy(start), X, Y, **options)
-    assert set(ours.history) == set(reference.history) == {"loss", "val_loss"}
-    for key, values in reference.history.items():
-        np.testing.assert_allclose(ours.history[key], values, rtol=1e-10, err_msg=key)
-    for k in start:
-        np.testing.assert_allclose(np.asarray(ours.weights[k]), reference.weights[k], rtol=1e-10, atol=1e-13, err_msg=k)
+    options = dict(epochs=3, batch_size=8, seed=11, verbose=0, validation=data(6, 4))
+    stop = dict(patience=1, min_delta=10.0, restore_best_weights=True)  # stops at epoch 1, epoch 0's weights put back
+    for early in (False, True):
+        ours = module.fit(arrays(), X, Y, **options, **(stop if early else {}))
+        reference = compiled.fit(copy(start), X, Y, **options, early_stopping=EarlyStopping(**stop) if early else None)
+        assert set(ours.history) == set(reference.history) == {"loss", "val_loss"}
+        assert ours.epoch == reference.epoch == ([0, 1] if early else [0, 1, 2]) and ours.stopped_epoch == reference.stopped_epoch
+        for key, values in reference.history.items():
+            np.testing.assert_allclose(ours.history[key], values, rtol=1e-10, err_msg=key)
+        for k in start:
+            np.testing.assert_allclose(np.asarray(ours.weights[k]), reference.weights[k], rtol=1e-10, atol=1e-13, err_msg=k)
 
 
 def test_fit_adds_no_name_a_module_already_defines(nets):
