@@ -173,8 +173,10 @@ def test_backend_modules_import_only_their_library_and_the_standard_library(gene
             elif isinstance(node, ast.ImportFrom):
                 imported.add((node.module or "").split(".")[0])
         library = module.split("_")[0]
-        # functools where a constant maker is bound (torch binds _t only in the functions that make constants)
-        assert {library, "numbers", "collections"} <= imported <= {library, "functools", "numbers", "collections"}, (module, imported)
+        # functools where a constant maker is bound (torch binds _t only in the functions that make constants);
+        # numpy, sys and time for fit (numpy's Generator shuffles, as in symdl.training.fit; the status bar)
+        allowed = {library, "functools", "numbers", "collections", "numpy", "sys", "time"}
+        assert {library, "numbers", "collections"} <= imported <= allowed, (module, imported)
         assert "Equations (LaTeX)" in text and "BP2" in text
 
 

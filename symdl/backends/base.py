@@ -250,6 +250,18 @@ class Backend:
         """
         return None
 
+    # --- fit inside network and graph modules (symdl.export.module_fit) ------------------------------------------
+
+    def fit_imports(self) -> list[str]:
+        """Import lines of a module's ``fit``: ``sys`` and ``time`` (the status bar), ``functools`` (the loss mean's
+        constants) and numpy (the shuffle: numpy's Generator, so every backend trains on the same batches)."""
+        return ["import functools", "import sys", "import time", "import numpy"]
+
+    def fit_runtime(self) -> list[str]:
+        """Runtime helper blocks of a module's ``fit``: ``_fit_snapshot(params)`` (a copy, for restore_best_weights) and
+        ``_fit_restore(params, saved)`` (the copy put back in params, returned). A backend without them prints no ``fit``."""
+        raise self._unsupported("fit (fit_runtime)")
+
     # --- custom-gradient functions -------------------------------------------------------------------------------
 
     def custom_gradient_helpers(self) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 from ..optional import require
 from .base import Backend, emit_functions
 from .printers import JaxIndexPrinter, JaxPrinter
+from .runtime_fit import _restore_jax, _snapshot_jax
 from .runtime_graph import (
     _check_data,
     _finite_arrays,
@@ -272,6 +273,9 @@ class JaxBackend(Backend):
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent; the new arrays are stored in the dict params "
                 "(JAX arrays are immutable); returns the loss before it.")
+
+    def fit_runtime(self) -> list[str]:
+        return [emit_functions(_snapshot_jax, _restore_jax, names={"_snapshot_jax": "_fit_snapshot", "_restore_jax": "_fit_restore"})]
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         jnp = require("jax.numpy", "the jax backend")

@@ -23,6 +23,7 @@ import numpy as np
 from ..optional import require
 from .base import Backend, emit_functions
 from .printers import TorchIndexPrinter, TorchPrinter
+from .runtime_fit import _restore_torch, _snapshot_torch
 from .runtime_graph import _check as _check_graph
 from .runtime_graph import _check_arrays, _check_forward, _unpack_forward
 from .runtime_graph import _unpack as _unpack_graph
@@ -182,6 +183,9 @@ class TorchBackend(Backend):
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "
                 "returns the loss before it.")
+
+    def fit_runtime(self) -> list[str]:
+        return [emit_functions(_snapshot_torch, _restore_torch, names={"_snapshot_torch": "_fit_snapshot", "_restore_torch": "_fit_restore"})]
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         torch = require("torch", "the torch backend")

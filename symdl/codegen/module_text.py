@@ -7,13 +7,14 @@ one function of what was printed from SymPy: same input, byte-identical text.
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
-__all__ = ["function_source", "helper_source", "module_docstring", "module_source", "renamed_kernel"]
+__all__ = ["function_source", "helper_source", "module_docstring", "module_source", "renamed_kernel", "unannotated_source"]
 
 def helper_source(function: Callable, names: Mapping[str, str]) -> str:
     """The source of ``function`` as a module-level helper: identifiers renamed per ``names``, ``np`` spelt ``numpy``.
@@ -25,6 +26,57 @@ def helper_source(function: Callable, names: Mapping[str, str]) -> str:
     for old, new in {"np": "numpy", **names}.items():
         source = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, source)
     compile(source, f"<symdl helper {function.__name__}>", "exec")
+    return source
+
+
+def _annotation_spans(tree: ast.AST, text: bytes) -> list[tuple[int, int, bytes]]:
+    """(start, end, replacement) byte spans that remove every annotation: ``: T`` of arguments, ``-> T`` of
+    returns, ``x: T = v`` as ``x = v`` and a bare ``x: T`` whole (ast offsets count UTF-8 bytes)."""
+    lines = text.splitlines(keepends=True)
+    starts = [0]
+    for line in lines:
+        starts.append(starts[-1] + len(line))
+
+    def at(line: int | None, col: int | None) -> int:
+        assert line is not None and col is not None  # parsed nodes carry their positions
+        return starts[line - 1] + col
+
+    spans = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            for arg in (*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg):
+                if arg is not None and arg.annotation is not None:
+                    name_end = at(arg.lineno, arg.col_offset) + len(arg.arg.encode())
+                    end = at(arg.annotation.end_lineno, arg.annotation.end_col_offset)
+                    default = re.match(rb"\s*=\s*", text[end:])  # ``x: T = v`` becomes ``x=v``
+                    spans.append((name_end, end + default.end(), b"=") if default else (name_end, end, b""))
+            if node.returns is not None:
+                arrow = text.rindex(b"->", 0, at(node.returns.lineno, node.returns.col_offset))
+                spans.append((len(text[:arrow].rstrip()), at(node.returns.end_lineno, node.returns.end_col_offset), b""))
+        elif isinstance(node, ast.AnnAssign):
+            target_end = at(node.target.end_lineno, node.target.end_col_offset)
+            if node.value is not None:
+                spans.append((target_end, at(node.value.lineno, node.value.col_offset), b" = "))
+            else:
+                spans.append((at(node.lineno, 0), at((node.end_lineno or node.lineno) + 1, 0), b""))
+    return spans
+
+
+def unannotated_source(obj: Callable | type, names: Mapping[str, str]) -> str:
+    """:func:`helper_source` of a function or class written with type annotations, the annotations removed.
+
+    symdl's modules say ``from __future__ import annotations``; a generated module does not, and must not
+    import what the annotations name (``TextIO``, ``Any``). Only the annotations' text is cut: comments,
+    docstrings and layout stay as written.
+    """
+    text = textwrap.dedent(inspect.getsource(obj)).encode()
+    for start, end, replacement in sorted(_annotation_spans(ast.parse(text), text), reverse=True):
+        text = text[:start] + replacement + text[end:]
+    source = text.decode()
+    for old, new in {"np": "numpy", **names}.items():
+        source = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, source)
+    compile(source, f"<symdl helper {getattr(obj, '__name__', 'source')}>", "exec")
     return source
 
 

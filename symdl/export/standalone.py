@@ -40,6 +40,7 @@ from ..codegen.module_text import (
 from ..rulebook.derivation import Derives, RuleLike
 from ..symbolic.rewrite import describe_stable_form
 from ..version import __version__
+from .module_fit import fit_blocks
 
 if TYPE_CHECKING:
     from ..rulebook.rule import Rule
@@ -274,8 +275,10 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
         blocks.append(renamed_kernel(kernel.source, kernel.name, name))
     blocks += network.layer_blocks(get_backend("numpy"), inline=False)
     blocks.append(body)
+    train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
+    blocks += fit_blocks(get_backend("numpy"), network.seeded, train_arguments)
 
-    entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
+    entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step", "fit"]
     eqs = network.equations().latex()
     seed = ", seed=0" if network.seeded else ""
     step = f"train_step(params, X, Y, lr{seed}): one step of plain gradient descent in place; returns the loss before it."
@@ -302,5 +305,5 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     title = f"numpy code for a network: {_HEADER.format(version=__version__)}"
     mappings = "Mapping, MutableMapping" if optimizer is not None else "Mapping"
     imports = [*(["import math"] if optimizer is not None else []), "import numbers", f"from collections.abc import {mappings}",
-               "import numpy"]
+               "import numpy", *get_backend("numpy").fit_imports()]
     return module_source(module_docstring(title, sections), imports, entry, blocks)

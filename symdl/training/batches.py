@@ -15,7 +15,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Data", "batch_slices", "check_data", "check_positive", "epoch_rng", "sample_count", "take"]
+__all__ = ["MASK_SEED_BOUND", "Data", "batch_slices", "check_data", "check_positive", "epoch_rng", "sample_count", "take"]
+
+#: A training step's mask seed is drawn from the epoch's generator as ``rng.integers(MASK_SEED_BOUND)``.
+MASK_SEED_BOUND = 2**31 - 1
 
 #: One array (samples, features), or a tuple of them with the same number of rows (a model with several inputs).
 Data = Any

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from .batches import (
+    MASK_SEED_BOUND,
     Data,
     batch_slices,
     check_data,
@@ -38,7 +39,6 @@ from .tracked import TrackedMetrics, metric_name, metric_objects, track
 
 __all__ = ["evaluate", "fit", "metric_name", "metric_objects"]
 
-_SEED_BOUND = 2**31 - 1
 
 
 def _is_seeded(model: Any) -> bool:
@@ -248,7 +248,7 @@ def fit(
             xb, yb = take(X, rows), take(Y, rows)
             if tracked:
                 tracked.update(yb, _forward(model, run.params, xb))
-            mask_seed = int(rng.integers(_SEED_BOUND)) if seeded else None
+            mask_seed = int(rng.integers(MASK_SEED_BOUND)) if seeded else None
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
             tracker.add(loss, sample_count(xb))
             bar.batch(epoch, step, lambda: _logs(tracker, tracked))

@@ -1,0 +1,212 @@
+"""``fit`` inside generated modules: the module trains itself, without symdl, as ``CompiledNetwork.fit`` trains the network.
+
+The numpy network and graph modules run the compiled code, so their ``fit`` must
+give the same history, stopped epoch and weights bit for bit; the JAX and
+PyTorch modules agree to rounding in float64. Also: plain gradient descent
+(``lr=``) against :func:`symdl.fit` driving the same module, the status bar only
+where asked, one-line errors, and a run where sympy and symdl cannot be imported.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from generated_modules import load_module
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symdl
+from symdl.export import graph_module_source, network_module_source
+from symdl.export.standalone import network_module
+from symdl.graph import Concatenate, Dense, Dropout, Input, Model
+from symdl.training import EarlyStopping
+from symdl.verify.codegen import SYMPY_FREE_PRELUDE
+
+
+def data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, np.tanh(X[:, :2] - X[:, 2:])
+
+
+def copy(params: dict) -> dict:
+    return {k: np.array(v, copy=True) for k, v in params.items()}
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return set(a) == set(b) and all(np.asarray(a[k]).tobytes() == np.asarray(b[k]).tobytes() for k in a)
+
+
+@pytest.fixture(scope="module")
+def nets(tmp_path_factory):
+    """Adam networks with and without dropout: (network, compiled, numpy module) by name."""
+    folder = tmp_path_factory.mktemp("module_fit")
+    out = {}
+    for name, dropout in (("plain", None), ("dropout", 0.25)):
+        network = symdl.Network([3, 6, 2], activation="tanh", optimizer=symdl.optimizer("adam", lr=0.01), dropout=dropout)
+        out[name] = network, network.compile(), load_module(network_module(network), folder, f"fit_numpy_{name}")
+    return out
+
+
+@pytest.mark.parametrize("name", ["plain", "dropout"])
+def test_numpy_module_fit_is_compiled_fit_bit_for_bit_with_early_stopping(nets, name):
+    _, compiled, module = nets[name]
+    start = compiled.init(seed=1)
+    X, Y = data(37, 3)  # 37 = 4 full batches of 8 and one of 5
+    options = dict(epochs=6, batch_size=8, seed=11, verbose=0, validation=data(9, 4))
+    # min_delta so large that only the first epoch improves: stops at epoch 1 and puts epoch 0's weights back
+    ours = module.fit(p := copy(start), X, Y, patience=1, min_delta=10.0, restore_best_weights=True, **options)
+    stop = EarlyStopping(patience=1, min_delta=10.0, restore_best_weights=True)
+    reference = compiled.fit(q := copy(start), X, Y, early_stopping=stop, **options)
+    assert ours.history == reference.history and set(ours.history) == {"loss", "val_loss"}
+    assert ours.epoch == reference.epoch == [0, 1] and ours.stopped_epoch == reference.stopped_epoch == 1
+    assert ours.params == reference.params
+    assert same_weights(p, q) and same_weights(ours.weights, reference.weights) and ours.weights is p
+    assert same_weights(ours.state, reference.state)
+    full = module.fit(copy(start), X, Y, **options)  # without early stopping: all six epochs, other weights
+    assert full.epoch == list(range(6)) and full.stopped_epoch is None and not same_weights(full.weights, p)
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(1, 20), batch_size=st.integers(1, 9), seed=st.integers(0, 2**40), shuffle=st.booleans(),
+       initial_epoch=st.integers(0, 1))
+def test_numpy_module_fit_matches_compiled_fit_for_any_batching(nets, n, batch_size, seed, shuffle, initial_epoch):
+    _, compiled, module = nets["dropout"]
+    start = compiled.init(seed=2)
+    X, Y = data(n, 5)
+    options = dict(epochs=2, batch_size=batch_size, seed=seed, shuffle=shuffle, initial_epoch=initial_epoch, verbose=0)
+    ours, reference = module.fit(copy(start), X, Y, **options), compiled.fit(copy(start), X, Y, **options)
+    assert ours.history == reference.history and ours.epoch == reference.epoch
+    assert same_weights(ours.weights, reference.weights) and same_weights(ours.state, reference.state)
+
+
+def test_a_plain_gradient_descent_module_fits_with_lr_as_symdl_fit_drives_it(tmp_path):
+    network = symdl.Network([3, 5, 2], activation="sigmoid", dropout=0.2)
+    module = load_module(network_module(network), tmp_path, "fit_numpy_lr")
+    start = network.compile().init(seed=3)
+    X, Y = data(30, 6)
+    options = dict(epochs=3, batch_size=7, seed=2, verbose=0, validation=data(5, 7))
+    ours = module.fit(p := copy(start), X, Y, lr=0.3, **options)
+    # symdl.fit passes its state after the data: the learning rate, for a module without an optimizer
+    reference = symdl.fit(module, q := copy(start), X, Y, state=0.3, **options)
+    assert ours.history == reference.history and same_weights(p, q)
+    assert ours.history["loss"][-1] < ours.history["loss"][0]
+    other = module.fit(copy(start), X, Y, lr=0.3, **{**options, "seed": 3})
+    assert other.history["loss"] != ours.history["loss"]  # the seed orders the batches
+
+
+def two_in_two_out() -> Model:
+    a, b = Input(3, name="a"), Input(2, name="b")
+    h = Dropout(0.2)(Dense(5, activation="tanh")(Concatenate()([a, b])))
+    return Model([a, b], [Dense(2, name="main")(h), Dense(1, activation="sigmoid", name="aux")(h)],
+                 losses=["mse", "binary_cross_entropy"], loss_weights=[1.0, 0.5])
+
+
+def test_graph_module_fit_with_two_inputs_and_targets_is_compiled_fit_bit_for_bit(tmp_path):
+    model = two_in_two_out()
+    compiled = model.compile(optimizer="adam")
+    module = load_module(graph_module_source(model, "numpy", optimizer="adam"), tmp_path, "fit_graph_numpy")
+    rng = np.random.default_rng(8)
+    A, B = rng.normal(size=(21, 3)), rng.normal(size=(21, 2))
+    Xs, Ys = (A, B), (np.tanh(A[:, :2] + B), (A.sum(axis=1, keepdims=True) > 0).astype(float))
+    start = compiled.init(seed=4)
+    options = dict(epochs=2, batch_size=6, seed=9, verbose=0, validation=(Xs, Ys))
+    ours = module.fit(p := copy(start), Xs, Ys, **options)
+    reference = compiled.fit(q := copy(start), Xs, Ys, **options)
+    assert ours.history == reference.history and same_weights(p, q) and same_weights(ours.state, reference.state)
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_jax_and_torch_module_fit_agree_with_compiled_fit_in_float64(nets, tmp_path, backend):
+    lib = pytest.importorskip(backend)
+    network, compiled, _ = nets["plain"]
+    module = load_module(network_module_source(network, backend), tmp_path, f"fit_{backend}")
+    start = compiled.init(seed=1)
+    def arrays() -> dict:
+        return {k: lib.numpy.asarray(v) if backend == "jax" else lib.tensor(v) for k, v in start.items()}
+
+    X, Y = data(24, 3)
+    options = dict(epochs=3, batch_size=8, seed=11, verbose=0, validation=data(6, 4))
+    stop = dict(patience=1, min_delta=10.0, restore_best_weights=True)  # stops at epoch 1, epoch 0's weights put back
+    for early in (False, True):
+        ours = module.fit(arrays(), X, Y, **options, **(stop if early else {}))
+        reference = compiled.fit(copy(start), X, Y, **options, early_stopping=EarlyStopping(**stop) if early else None)
+        assert set(ours.history) == set(reference.history) == {"loss", "val_loss"}
+        assert ours.epoch == reference.epoch == ([0, 1] if early else [0, 1, 2]) and ours.stopped_epoch == reference.stopped_epoch
+        for key, values in reference.history.items():
+            np.testing.assert_allclose(ours.history[key], values, rtol=1e-10, err_msg=key)
+        for k in start:
+            np.testing.assert_allclose(np.asarray(ours.weights[k]), reference.weights[k], rtol=1e-10, atol=1e-13, err_msg=k)
+
+
+def test_fit_adds_no_name_a_module_already_defines(nets):
+    """The copied helpers are prefixed (_fit_…): a JAX graph module has its own _check_data, for one."""
+    network = nets["dropout"][0]
+    for source in (network_module(network), network_module_source(network, "jax"), network_module_source(network, "torch"),
+                   graph_module_source(two_in_two_out(), "jax", optimizer="adam")):
+        names = []
+        for node in ast.parse(source).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                names.append(node.name)
+            elif isinstance(node, ast.Assign):
+                names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        repeated = {n for n in names if names.count(n) > 1}
+        assert not repeated and "fit" in names and "fit" in source.split("__all__ = [", 1)[1].split("]", 1)[0], repeated
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_status_bar_shows_on_a_terminal_or_when_asked_and_never_otherwise(nets):
+    _, compiled, module = nets["plain"]
+    X, Y = data(10, 1)
+    shown = {}
+    for verbose, stream in (("auto", io.StringIO()), ("auto", _Terminal()), (0, _Terminal()), (2, io.StringIO())):
+        module.fit(compiled.init(0), X, Y, epochs=2, batch_size=4, verbose=verbose, stream=stream)
+        shown[verbose, type(stream).__name__] = stream.getvalue()
+    assert shown["auto", "StringIO"] == "" and shown[0, "_Terminal"] == ""
+    assert "\r\x1b[K" + "epoch 1/2 - 1/3 - loss: " in shown["auto", "_Terminal"]
+    assert shown[2, "StringIO"].count("\n") == 2 and shown[2, "StringIO"].startswith("epoch 1/2 - 3/3 - loss: ")
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"epochs": 0}, "epochs: expected an integer >= 1, got 0"),
+    ({"batch_size": 2.5}, "batch_size: expected an integer >= 1, got 2.5"),
+    ({"seed": -1}, "seed: expected a non-negative integer, got -1"),
+    ({"shuffle": 1}, "shuffle: expected True or False, got 1"),
+    ({"patience": 2}, "monitor: 'val_loss' is not logged; logged: loss"),
+    ({"verbose": 3}, "verbose: expected 'auto', 0, 1 or 2, got 3"),
+    ({"validation": [1, 2]}, "validation: expected a pair (X_val, Y_val)"),
+    ({"initial_epoch": 1, "epochs": 1}, "initial_epoch: 1 leaves no epoch to run (epochs=1)"),
+])
+def test_bad_settings_are_one_error_line_before_any_step(nets, options, message):
+    _, compiled, module = nets["plain"]
+    params = compiled.init(0)
+    before = copy(params)
+    with pytest.raises(ValueError) as error:
+        module.fit(params, *data(5, 1), **{"verbose": 0, **options})
+    assert str(error.value) == message and same_weights(params, before)
+    with pytest.raises(ValueError, match=r"^X, Y: 5 samples in X but 4 in Y$"):
+        module.fit(params, data(5, 1)[0], data(4, 1)[1], verbose=0)
+
+
+_RUN = SYMPY_FREE_PRELUDE + """
+import numpy, fit_alone
+X = numpy.random.default_rng(0).normal(size=(12, 3))
+history = fit_alone.fit(fit_alone.init_params(0), X, numpy.tanh(X[:, :2]), epochs=2, batch_size=5, lr=0.1, verbose=0)
+print(len(history.history["loss"]))
+"""
+
+
+def test_module_fit_runs_where_sympy_and_symdl_cannot_be_imported(tmp_path):
+    network = symdl.Network([3, 4, 2], activation="tanh", dropout=0.2)
+    (tmp_path / "fit_alone.py").write_text(network_module(network))
+    done = subprocess.run([sys.executable, "-c", _RUN, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "2", done.stderr[-2000:]
