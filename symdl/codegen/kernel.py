@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from ..numbers import format_number
-from ..symbolic.branches import guard_branches
+from ..symbolic.branches import guard_branches, one_sided_kinks
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stable_primitives
 from ..symbolic.shared_replace import replace_shared
@@ -256,7 +256,8 @@ def printable(expr: sp.Expr, name: str, differentiable: bool = False, *, guard: 
     overflows or warns in the branch it discards.
 
     ``differentiable``: the named functions' forms whose autodiff derivative is
-    exact everywhere (:meth:`NamedFunction.differentiable`), for code that
+    exact everywhere (:meth:`NamedFunction.differentiable`) and every kink
+    one-sided (:func:`~symdl.symbolic.branches.one_sided_kinks`), for code that
     autodiff differentiates again. ``guard=False``: the branches were guarded
     already (before erf became its pieces, which need no guards). Raises
     ``ValueError`` (naming ``name``) for a constant outside float64's range.
@@ -266,6 +267,8 @@ def printable(expr: sp.Expr, name: str, differentiable: bool = False, *, guard: 
     if guard:
         expr = guard_branches(expr, differentiable)
     expr = replace_shared(expr, lambda e: isinstance(e, NamedFunction), lambda e: getattr(type(e), form)(*e.args))
+    if differentiable:
+        expr = one_sided_kinks(expr)
     expr = use_expm1_log1p(expr)
     # Constants such as log(2) become literals: Python floats keep the input dtype, numpy calls would not.
     expr = replace_shared(

@@ -138,6 +138,14 @@ class softplus(NamedFunction):
     def stable(cls, x):
         return sp.Max(x, 0) + sp.log(1 + sp.exp(-sp.Abs(x)))
 
+    @classmethod
+    def differentiable(cls, x):
+        # Autodiff of max(x, 0) + log1p(e^{−|x|}) at 0 takes one slope of max and |x|'s 0: softplus'(0) came out 0.
+        # Branches x + log1p(e^{−x}) for x > 0, log1p(e^{x}) below, each exp's argument a guarded
+        # where(·, ±x, …) that is never positive: the branch not taken stays finite (no inf·0 in its gradient).
+        e = sp.exp(sp.Piecewise((-x, x > 0), (x, True)))
+        return sp.Piecewise((x + sp.log(1 + e), x > 0), (sp.log(1 + e), True))
+
 
 class log_cosh(NamedFunction):
     r"""log cosh(x);  (log cosh)'(x) = tanh(x).
