@@ -99,6 +99,9 @@ class JaxPrinter(ArrayModulePrinter):
     def _print_erfc(self, expr: sp.erfc) -> str:
         return f"jax.lax.erfc({self._print(expr.args[0])})"
 
+    def _print_stop_gradient(self, expr: sp.Function) -> str:
+        return f"jax.lax.stop_gradient({self._print(expr.args[0])})"
+
 
 class TorchPrinter(ArrayModulePrinter):
     """symdl's stable forms as PyTorch code.
@@ -126,6 +129,9 @@ class TorchPrinter(ArrayModulePrinter):
 
     def _print_erfc(self, expr: sp.erfc) -> str:
         return f"torch.special.erfc({self._print(expr.args[0])})"
+
+    def _print_stop_gradient(self, expr: sp.Function) -> str:
+        return f"({self._print(expr.args[0])}).detach()"
 
     def _print_Relational(self, expr: sp.core.relational.Relational) -> str:
         lhs, op, rhs = expr.lhs, expr.rel_op, expr.rhs

@@ -62,6 +62,10 @@ class SymdlNumpyPrinter(NumPyPrinter):
             return self._print(type(expr).stable(*expr.args))
         return super()._print_Function(expr)
 
+    def _print_stop_gradient(self, expr: sp.Function) -> str:
+        # numpy computes values only: sg(u) is u (bracketed, since the printer treats a call as an atom).
+        return f"({self._print(expr.args[0])})"
+
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         *branches, (last_value, last_cond) = expr.args
         if last_cond != sp.true:
