@@ -26,6 +26,7 @@ import sympy as sp
 from ..budget import check_size
 from .formula_builder import FormulaBuilder
 from .functions import NAMED_FUNCTIONS
+from .stop_gradient import stop_gradient
 from .grammar import (
     _CONSTANTS,
     _LOG10_2,
@@ -45,6 +46,7 @@ _FUNCTION_NAMES: dict[type, str] = {
     **{f: f.__name__ for f in (sp.exp, sp.log, sp.tanh, sp.sinh, sp.cosh, sp.sin, sp.cos, sp.atan, sp.erf, sp.erfc)},
     sp.Abs: "Abs", sp.sign: "sign", sp.Max: "Max", sp.Min: "Min", sp.Heaviside: "Heaviside",
     **{cls: name for name, cls in NAMED_FUNCTIONS.items()},
+    stop_gradient: "stop_gradient",
 }  # fmt: skip
 _RELATIONS: dict[type, ast.cmpop] = {
     sp.StrictLessThan: ast.Lt(), sp.LessThan: ast.LtE(), sp.StrictGreaterThan: ast.Gt(),
