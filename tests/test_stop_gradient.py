@@ -59,6 +59,12 @@ def test_printers():
     from symdl.report.unicode_math import unicode_expr
 
     assert "sg(x + y)" in unicode_expr(e)
+    from symdl.report.latex_printer import ReportLatexPrinter
+
+    assert ReportLatexPrinter().doprint(e) == r"x \operatorname{sg}\left(x + y\right)"
+    r = symdl.formula_rule("x*stop_gradient(x)", wrt="x")
+    titles = [step.title for step in r.derivation_steps({})]
+    assert any(t.startswith("The stop-gradient sg") for t in titles)  # a report defines sg where it appears
 
 
 @settings(max_examples=30, deadline=None)
