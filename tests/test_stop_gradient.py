@@ -22,7 +22,11 @@ from symdl.codegen.kernel import KernelPrinter, compile_kernel
 from symdl.symbolic.parse import FormulaError, parse
 from symdl.symbolic.proof import prove_zero
 from symdl.symbolic.stop_gradient import hold, release, stop_gradient
-from symdl.testing import central_difference, check_network_grad, held_central_difference
+from symdl.testing import (
+    central_difference,
+    check_network_grad,
+    held_central_difference,
+)
 
 x, y = sp.symbols("x y", real=True)
 FINITE = st.floats(-50, 50, allow_nan=False)

@@ -26,7 +26,6 @@ import sympy as sp
 from ..budget import check_size
 from .formula_builder import FormulaBuilder
 from .functions import NAMED_FUNCTIONS
-from .stop_gradient import stop_gradient
 from .grammar import (
     _CONSTANTS,
     _LOG10_2,
@@ -39,6 +38,7 @@ from .grammar import (
     _one_line,
 )
 from .parse import _declare
+from .stop_gradient import stop_gradient
 
 __all__ = ["ACCEPTED_NODES", "from_sympy"]
 

@@ -122,8 +122,8 @@ def check_network_grad(
         raise ValueError(f"check_network_grad: expected a compiled network (symdl.Network(...).compile()), got {type(net).__name__}")
     net.loss(params, X, Y)  # type: ignore[attr-defined]  # the network's own one-line errors for bad params, X, Y
     network = net.network  # type: ignore[attr-defined]
-    stopped = [r.name for r in (network.activation, network.output_activation, network.loss, network.penalty)
-               if isinstance(r, Derives) and has_stop_gradient(r.expr)]
+    rules = (network.activation, network.output_activation, network.loss, network.penalty)
+    stopped = [cast("Rule", r).name for r in rules if isinstance(r, Derives) and has_stop_gradient(cast("Rule", r).expr)]
     if stopped:
         raise ValueError(
             f"check_network_grad: {stopped[0]!r} stops the gradient (stop_gradient), so finite differences of the loss "
