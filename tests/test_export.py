@@ -309,7 +309,7 @@ def test_generated_modules_run_without_sympy_or_symdl(tmp_path):
 
 @pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is not installed")
 def test_generated_modules_pass_ruff(tmp_path):
-    for i, name in enumerate(("softplus", "leaky_relu", "binary_cross_entropy", "softmax", "l1")):
+    for i, name in enumerate(("softplus", "leaky_relu", "binary_cross_entropy", "softmax", "l1", "maxout")):
         for backend in ("jax", "torch"):
             (tmp_path / f"m_{backend}_{i}.py").write_text(rule_module_source(name, backend))
     done = subprocess.run(["ruff", "check", "--isolated", "--no-cache", str(tmp_path)], capture_output=True, text=True, check=False)
@@ -321,8 +321,8 @@ def test_generated_modules_pass_ruff(tmp_path):
 
 @pytest.mark.parametrize("exporter", [to_jax, to_torch])
 def test_bad_input(exporter):
-    with pytest.raises(ValueError, match="softmax, softmax_cross_entropy"):
-        exporter("maxout")
+    with pytest.raises(ValueError, match="softmax, softmax_cross_entropy, maxout"):
+        exporter("rbf")
     with pytest.raises(ValueError, match=r"parameters \['k'\] have no value"):
         exporter("k*z**2", params={"k": None})
     with pytest.raises(FormulaError):

@@ -64,6 +64,22 @@ class ArrayModulePrinter(SymdlNumpyPrinter):
     def _fn(self, name: str) -> str:
         return f"{self._module}.{self._renamed.get(name, name)}"
 
+    def _first_arg_max(self, values: str, axis: int) -> str:
+        """[k = first argmax_j values] along ``axis`` (< 0) in the values' dtype: argmax returns the first of ties."""
+        self._masks += 1
+        name = f"_a{self._masks}"
+        trailing = f" + (1,) * {-axis - 1}" if axis != -1 else ""
+        positions = f"{self._fn('arange')}(({name} := {values}).shape[{axis}]{self._arange_device(name)})"
+        if trailing:
+            positions = f"{positions}.reshape((-1,){trailing})"
+        return f"({positions} == {self._argmax(name, axis)}).{self._cast}({name}.dtype)"
+
+    def _arange_device(self, like: str) -> str:
+        return ""
+
+    def _argmax(self, values: str, axis: int) -> str:
+        return f"{self._fn('expand_dims')}({self._fn('argmax')}({values}, axis={axis}), {axis})"
+
 
 class JaxPrinter(ArrayModulePrinter):
     """symdl's stable forms as ``jax.numpy`` code (imported as ``jnp``).
@@ -83,6 +99,9 @@ class JaxPrinter(ArrayModulePrinter):
 
     def _print_erfc(self, expr: sp.erfc) -> str:
         return f"jax.lax.erfc({self._print(expr.args[0])})"
+
+    def _print_stop_gradient(self, expr: sp.Function) -> str:
+        return f"jax.lax.stop_gradient({self._print(expr.args[0])})"
 
 
 class TorchPrinter(ArrayModulePrinter):
@@ -112,6 +131,9 @@ class TorchPrinter(ArrayModulePrinter):
     def _print_erfc(self, expr: sp.erfc) -> str:
         return f"torch.special.erfc({self._print(expr.args[0])})"
 
+    def _print_stop_gradient(self, expr: sp.Function) -> str:
+        return f"({self._print(expr.args[0])}).detach()"
+
     def _print_Relational(self, expr: sp.core.relational.Relational) -> str:
         lhs, op, rhs = expr.lhs, expr.rel_op, expr.rhs
         if op not in self._RELATIONS:
@@ -122,6 +144,12 @@ class TorchPrinter(ArrayModulePrinter):
 
     def _cast_mask(self, mask: str) -> str:
         return f"{mask}.to(_dtype)"
+
+    def _arange_device(self, like: str) -> str:
+        return f", device={like}.device"
+
+    def _argmax(self, values: str, axis: int) -> str:
+        return f"torch.argmax({values}, dim={axis}, keepdim=True)"
 
     def _clip(self, x: str, lo: str, hi: str) -> str:
         return f"torch.clamp({x}, {lo}, {hi})"
@@ -198,7 +226,8 @@ class LastAxisIndexPrinter(ArrayModulePrinter):
         return self._print_RowMax(expr)
 
     def _print_FirstArgMax(self, expr: FirstArgMax) -> str:
-        raise ValueError("arg-max indicators (maxout) are not printed for jax/torch")
+        return self._first_arg_max(self._print(expr.args[0]), -1)
+
 
     def _print_SparseThreshold(self, expr: SparseThreshold) -> str:
         return threshold_code(self, self._print(expr.args[0]), -1)

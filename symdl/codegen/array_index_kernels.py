@@ -18,8 +18,8 @@ The printed function takes arrays of the module's ``_dtype`` and makes no
 array of its own but the constants ``_t(…)``: JAX's module binds ``_t``
 once, a torch kernel binds it to its first argument's device
 (:meth:`symdl.backends.base.Backend.bind_constants`), so it runs where its
-inputs are, the ``meta`` device included. Arg-max indicators (maxout) are
-refused with one ValueError line.
+inputs are, the ``meta`` device included. Arg-max indicators (maxout) compare
+``arange`` with ``argmax`` as numpy's do: the first of tied maxima wins.
 """
 
 from __future__ import annotations
@@ -55,7 +55,11 @@ class _ArrayIndexPrinter(IndexPrinter):
         return f"{self._fn('ones_like')}({text})"
 
     def _print_FirstArgMax(self, expr: FirstArgMax) -> str:
-        raise ValueError(f"arg-max indicators (maxout) print for numpy only, not {self._module}")
+        u, j, k, _ = expr.args
+        axis = self._slot(j)
+        if self._slot(k) != axis:
+            raise ValueError("FirstArgMax needs its two indices in one slot")
+        return self._first_arg_max(self._print(u), axis)
 
 
 class _JaxIndexPrinter(_ArrayIndexPrinter, JaxPrinter):

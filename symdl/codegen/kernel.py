@@ -28,7 +28,7 @@ import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
 from ..numbers import format_number
-from ..symbolic.branches import guard_branches
+from ..symbolic.branches import guard_branches, one_sided_kinks
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stable_primitives
 from ..symbolic.shared_replace import replace_shared
@@ -61,6 +61,10 @@ class SymdlNumpyPrinter(NumPyPrinter):
         if isinstance(expr, NamedFunction):
             return self._print(type(expr).stable(*expr.args))
         return super()._print_Function(expr)
+
+    def _print_stop_gradient(self, expr: sp.Function) -> str:
+        # numpy computes values only: sg(u) is u (bracketed, since the printer treats a call as an atom).
+        return f"({self._print(expr.args[0])})"
 
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         *branches, (last_value, last_cond) = expr.args
@@ -256,7 +260,8 @@ def printable(expr: sp.Expr, name: str, differentiable: bool = False, *, guard: 
     overflows or warns in the branch it discards.
 
     ``differentiable``: the named functions' forms whose autodiff derivative is
-    exact everywhere (:meth:`NamedFunction.differentiable`), for code that
+    exact everywhere (:meth:`NamedFunction.differentiable`) and every kink
+    one-sided (:func:`~symdl.symbolic.branches.one_sided_kinks`), for code that
     autodiff differentiates again. ``guard=False``: the branches were guarded
     already (before erf became its pieces, which need no guards). Raises
     ``ValueError`` (naming ``name``) for a constant outside float64's range.
@@ -266,6 +271,8 @@ def printable(expr: sp.Expr, name: str, differentiable: bool = False, *, guard: 
     if guard:
         expr = guard_branches(expr, differentiable)
     expr = replace_shared(expr, lambda e: isinstance(e, NamedFunction), lambda e: getattr(type(e), form)(*e.args))
+    if differentiable:
+        expr = one_sided_kinks(expr)
     expr = use_expm1_log1p(expr)
     # Constants such as log(2) become literals: Python floats keep the input dtype, numpy calls would not.
     expr = replace_shared(

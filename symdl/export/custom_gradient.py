@@ -50,13 +50,13 @@ from ..optional import require
 from ..rulebook.derivation import Derives
 from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule, formula_rule
-from ..rulebook.vector_rule import VectorRule
+from ..rulebook.vector_rule import ROW_COTANGENT, VectorRule
 from ..symbolic.rewrite import stabilise
 
 # stabilise is the rewrite pass (symdl.symbolic.rewrite), re-exported where it was first public.
 __all__ = ["GENERATED_PACKAGE", "SUPPORTED_VECTOR_RULES", "rule_module_source", "stabilise", "to_jax", "to_torch"]
 
-SUPPORTED_VECTOR_RULES: tuple[str, ...] = ("softmax", "softmax_cross_entropy", "sparsemax")
+SUPPORTED_VECTOR_RULES: tuple[str, ...] = ("softmax", "softmax_cross_entropy", "sparsemax", "maxout")
 
 
 # --- what to print ----------------------------------------------------------------
@@ -144,9 +144,9 @@ def _plan(r: Rule | VectorRule, *, kernels_only: bool = False) -> _Plan:
     for e in (forward, *derivatives):
         if e.has(sp.I, sp.zoo, sp.nan, sp.oo, -sp.oo):
             raise ValueError(f"{r.name}: the expression is complex or infinite somewhere: {e}")
-    # The derivatives are the backward pass, which autodiff differentiates again: their forms must be exact at ties.
-    prepared = [printable(forward.xreplace(rename), r.name)]
-    prepared += [printable(e.xreplace(rename), r.name, differentiable=True) for e in derivatives]
+    # Autodiff differentiates the derivatives (the backward pass) again, and users differentiate NAME_forward
+    # (no custom gradient) with jax.grad or torch autograd: both in forms whose autodiff is exact at ties.
+    prepared = [printable(e.xreplace(rename), r.name, differentiable=True) for e in (forward, *derivatives)]
     latex = [("forward", sp.latex(forward))]
     latex += [(f"d/d{s.name}", sp.latex(d)) for s, d in zip(r.inputs, derivatives)]
     return _Plan(
@@ -162,7 +162,8 @@ def _plan(r: Rule | VectorRule, *, kernels_only: bool = False) -> _Plan:
 
 
 def _vector_plan(r: VectorRule, *, kernels_only: bool = False) -> _Plan:
-    # An export's jvp reuses the VJP as J t = (tᵀ J)ᵀ, which holds for the symmetric Jacobians of these rules only.
+    # An export's jvp reuses the VJP as J t = (tᵀ J)ᵀ, which holds for softmax's symmetric Jacobian; a rule with one
+    # value per row (a loss, maxout) has a one-row Jacobian, the VJP at v = 1, and its jvp is Σ_k J_k t_k.
     if not kernels_only and r.name not in SUPPORTED_VECTOR_RULES:
         raise ValueError(
             f"rule {r.name!r}: jax/torch exports support the element-wise rules, formulas and the vector rules "
@@ -170,7 +171,7 @@ def _vector_plan(r: VectorRule, *, kernels_only: bool = False) -> _Plan:
         )
     d = r.definition
     forward = d.stable_forward if d.stable_forward is not None else d.forward
-    vjps = [d.vjps[base] for base in r.inputs]
+    vjps = [d.vjps[base] if d.output else d.vjps[base].subs(ROW_COTANGENT, 1) for base in r.inputs]
     # Index symbols, sums and maxima are printed on the last axis; CSE must not pull out anything bound inside them.
     latex = [("forward", sp.latex(forward))] + [(f"vjp by {b.label}", sp.latex(e)) for b, e in zip(r.inputs, vjps)]
     return _Plan(

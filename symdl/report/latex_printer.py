@@ -81,6 +81,7 @@ class ReportLatexPrinter(LatexPrinter):
 
     _print_RowMax = _print_ShiftMax = _print_Centered = _print_LogSumExp = _print_FirstArgMax = _own_latex
     _print_SparseThreshold = _print_SimplexThreshold = _own_latex  # sparsemax's τ
+    _print_stop_gradient = _own_latex  # \operatorname{sg}(u)
     # The index form's generic σ, σ′, C and ∂C/∂a (symdl.backprop.index_form).
     _print_sigma = _print_sigma_prime = _print_cost = _print_cost_prime = _own_latex
 

@@ -16,6 +16,7 @@ from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 
 from ..symbolic.functions import NamedFunction
+from ..symbolic.stop_gradient import stop_gradient
 from .model import Math
 from .names import (
     _ACCENTS,
@@ -145,6 +146,8 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         name = type(e).__name__
         if isinstance(e, NamedFunction):
             return self._print_NamedFunction(e)
+        if isinstance(e, stop_gradient):
+            return self._call(self._name(r"\operatorname{sg}"), e.args)
         if isinstance(e, AppliedUndef) and not SAFE_IDENTIFIER.fullmatch(name):
             return self._call(self._name(name), e.args)
         return super()._print_Function(e)

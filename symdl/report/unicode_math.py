@@ -35,7 +35,7 @@ _SUPERSCRIPTS = dict(zip("0123456789+-−=()abcdefghijklmnoprstuvwxyzLT",
                          "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ᵃᵇᶜᵈᵉᶠᵍʰⁱʲᵏˡᵐⁿᵒᵖʳˢᵗᵘᵛʷˣʸᶻᴸᵀ"))
 _SUBSCRIPTS = dict(zip("0123456789+-−=()aehijklmnoprstuvx", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ₐₑₕᵢⱼₖₗₘₙₒₚᵣₛₜᵤᵥₓ"))
 #: SymPy's names for functions that have a symbol (sigmoid → σ, Phi → Φ).
-_FUNCTION_SYMBOLS = {"sigmoid": "σ", "Phi": "Φ", "softplus": "softplus"}
+_FUNCTION_SYMBOLS = {"sigmoid": "σ", "Phi": "Φ", "softplus": "softplus", "stop_gradient": "sg"}
 
 
 def _scripted(text: str, table: dict[str, str], mark: str) -> str:

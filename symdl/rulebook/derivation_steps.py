@@ -21,6 +21,7 @@ import sympy as sp
 from ..symbolic.calculus import diff_away_from_jumps, fresh_index
 from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import Proof, elementary
+from ..symbolic.stop_gradient import has_stop_gradient, stop_gradient
 from .derivation import RuleLike
 from .step import Math, Step
 
@@ -161,6 +162,14 @@ def _named_function_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
                 "; ".join(n for n in notes if n),
             )
         )
+    if any(has_stop_gradient(e) for e in exprs):
+        steps.append(
+            Step(
+                "The stop-gradient sg (tf.stop_gradient): its value is its argument, no gradient flows through it",
+                (Math(stop_gradient(x), x), Math(sp.Derivative(stop_gradient(x), x), sp.S.Zero)),
+                "differences of the function hold sg(u) at its value at the point (symdl check, verify_rule)",
+            )
+        )
     return steps
 
 
@@ -168,7 +177,7 @@ def derivative_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
     g, var = head(r), r.wrt
     dg = sp.Derivative(g, var)
     steps: list[Step] = []
-    plain = elementary(r.expr)
+    plain = elementary(r.expr, to_differentiate=True)
     if plain != r.expr:
         steps.append(Step("The definition in elementary functions", (Math(g, plain),)))
     steps.append(

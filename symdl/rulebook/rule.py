@@ -289,7 +289,7 @@ class Rule(Derives, Displayed, Plottable):
                 var = self.wrt if label.startswith("derivative") else self._input(label[3:].split(" ")[0])
                 form = self.textbook(var)
                 # Differentiate the elementary definition: named functions' own fdiff is not trusted here.
-                zero = sp.diff(elementary(self.expr), var) - elementary(form)
+                zero = sp.diff(elementary(self.expr, to_differentiate=True), var) - elementary(form)
             results[label] = prove_zero(zero, self.wrt, exclude=exclude)
         printed = [self.numeric_forward_expr(), *(self.numeric_derivative_expr(v) for v in self._derivative_inputs())]
         used = {type(f) for e in printed for f in e.atoms(NamedFunction)}

@@ -43,7 +43,7 @@ from .functions import NamedFunction
 from .proof import Proof, prove_zero
 from .shared_replace import replace_shared
 
-__all__ = ["GuardedInput", "branch_regions", "guard_branches", "prove_guarded"]
+__all__ = ["GuardedInput", "branch_regions", "guard_branches", "one_sided_kinks", "prove_guarded"]
 
 # Nodes that stay finite for finite inputs (Pow is checked apart: only positive integer exponents).
 _SAFE = (
@@ -168,6 +168,40 @@ def guard_branches(expr: sp.Expr, differentiable: bool = False) -> sp.Expr:
     if not expr.has(sp.Piecewise):
         return expr
     return replace_shared(expr, lambda e: isinstance(e, sp.Piecewise), lambda e: _guard_piecewise(e, differentiable))
+
+
+def _one_sided(node: sp.Expr) -> sp.Expr | None:
+    """|u|, max(u, c), min(u, c) (c a number) by the mask m = [u > c]; None for any other node."""
+    if isinstance(node, sp.Abs):
+        (u,) = node.args
+        m = sp.Piecewise((1, u > 0), (0, True))
+        return (2 * m - 1) * u
+    if isinstance(node, (sp.Max, sp.Min)) and len(node.args) == 2:
+        numbers = [a for a in node.args if a.is_number]
+        if len(numbers) == 1:
+            (c,) = numbers
+            (u,) = [a for a in node.args if not a.is_number]
+            m = sp.Piecewise((1, u > c), (0, True))
+            above, below = (u, c) if isinstance(node, sp.Max) else (c, u)
+            return m * above + (1 - m) * below
+    return None
+
+
+def one_sided_kinks(expr: sp.Expr) -> sp.Expr:
+    r"""``expr`` with |u| = (2m − 1)·u, max(u, c) = m·u + (1 − m)·c, min(u, c) = m·c + (1 − m)·u, m = [u > c].
+
+    Equal to ``expr`` (one product is exact, the other 0), and every kink's tie
+    goes to the side u ≤ c. The mask prints as arithmetic on the boolean, not
+    a where (torch.where costs several times the arithmetic on a CPU). For
+    code that autodiff differentiates: at u = c the
+    library's abs, maximum and clamp each pick a slope of their own (JAX gives
+    |u|' = 0 and splits max's, torch passes clamp's whole), so a smooth
+    function printed through kinks, such as (1 − y)·max(a, 0) − y·min(a, 0) +
+    softplus(−|a|), comes out with a wrong gradient at a = 0. With every kink
+    in a taking the same side, autodiff differentiates one smooth piece there:
+    its one-sided derivative, which is the derivative wherever one exists.
+    """
+    return replace_shared(expr, lambda e: isinstance(e, (sp.Abs, sp.Max, sp.Min)), _one_sided)
 
 
 def prove_guarded(expr: sp.Expr, differentiable: bool = False) -> dict[sp.Symbol, Proof]:

@@ -38,6 +38,7 @@ from .grammar import (
     _one_line,
 )
 from .parse import _declare
+from .stop_gradient import stop_gradient
 
 __all__ = ["ACCEPTED_NODES", "from_sympy"]
 
@@ -45,6 +46,7 @@ _FUNCTION_NAMES: dict[type, str] = {
     **{f: f.__name__ for f in (sp.exp, sp.log, sp.tanh, sp.sinh, sp.cosh, sp.sin, sp.cos, sp.atan, sp.erf, sp.erfc)},
     sp.Abs: "Abs", sp.sign: "sign", sp.Max: "Max", sp.Min: "Min", sp.Heaviside: "Heaviside",
     **{cls: name for name, cls in NAMED_FUNCTIONS.items()},
+    stop_gradient: "stop_gradient",
 }  # fmt: skip
 _RELATIONS: dict[type, ast.cmpop] = {
     sp.StrictLessThan: ast.Lt(), sp.LessThan: ast.LtE(), sp.StrictGreaterThan: ast.Gt(),

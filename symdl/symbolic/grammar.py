@@ -16,6 +16,7 @@ import sympy as sp
 from sympy.logic.boolalg import Boolean
 
 from .functions import NAMED_FUNCTIONS
+from .stop_gradient import stop_gradient
 
 __all__ = [
     "FUNCTIONS",
@@ -101,6 +102,7 @@ FUNCTIONS: dict[str, tuple[int, int, _Maker | None]] = {
     "Eq": (2, 2, None),  # Eq(a, b): the condition a == b, as SymPy prints it; only where a condition is expected
     "Ne": (2, 2, None),  # Ne(a, b): not a == b, as SymPy prints `not a == b` (the operator != stays refused)
     **{name: (1, 1, cls) for name, cls in NAMED_FUNCTIONS.items()},
+    "stop_gradient": (1, 1, stop_gradient),  # its value, no gradient through it (tf.stop_gradient)
 }
 """Functions a formula may call: name → (fewest arguments, most arguments, SymPy maker)."""
 

@@ -85,8 +85,8 @@ def parse(
     ``where(cond, a, b)`` and SymPy's ``Piecewise((a, cond), …, (b, True))``
     (all a Piecewise); calls of :data:`FUNCTIONS` (``exp log sqrt tanh sinh
     cosh sin cos atan erf erfc abs Abs sign relu Heaviside``, ``max``/``Max``
-    and ``min``/``Min`` with 2 to :data:`MAX_MINMAX_ARGS` arguments, and symdl's
-    named functions such as ``sigmoid`` and ``Phi``). Conditions are comparisons
+    and ``min``/``Min`` with 2 to :data:`MAX_MINMAX_ARGS` arguments, symdl's
+    named functions such as ``sigmoid`` and ``Phi``, and ``stop_gradient``). Conditions are comparisons
     ``< <= > >= ==`` and ``Eq(a, b)`` (chains like ``0 < z < 1`` mean ``and``)
     combined with ``and or not`` or SymPy's ``& | ~``: what ``str(expr)``
     prints for such an expression parses back to it.

@@ -22,6 +22,7 @@ from sympy.codegen.numpy_nodes import logaddexp
 
 from .functions import NamedFunction
 from .special import x_minus_tanh
+from .stop_gradient import release
 
 __all__ = ["Undecidable", "breakpoints", "elementary", "generic_samples", "is_degenerate"]
 
@@ -29,8 +30,13 @@ __all__ = ["Undecidable", "breakpoints", "elementary", "generic_samples", "is_de
 _SHIFTS = (sp.Rational(1, 7), sp.Rational(1, 71), sp.Rational(1, 719))
 
 
-def elementary(expr: sp.Expr) -> sp.Expr:
-    """``expr`` with named functions and numpy primitives rewritten to exp/log/Abs/Piecewise."""
+def elementary(expr: sp.Expr, *, to_differentiate: bool = False) -> sp.Expr:
+    """``expr`` with named functions and numpy primitives rewritten to exp/log/Abs/Piecewise, sg(u) as u.
+
+    ``to_differentiate``: keep each stop_gradient(u), whose value is u but whose derivative is 0.
+    """
+    if not to_differentiate:
+        expr = release(expr)
     expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).definition(*e.args))
     expr = expr.replace(lambda e: isinstance(e, logaddexp), lambda e: sp.log(sp.exp(e.args[0]) + sp.exp(e.args[1])))
     expr = expr.replace(lambda e: isinstance(e, log1p), lambda e: sp.log(1 + e.args[0]))

@@ -17,9 +17,11 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ..codegen.kernel import compile_kernel
 from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import elementary
 from ..symbolic.shared_replace import replace_shared
+from ..symbolic.stop_gradient import hold
 from .gradcheck import (
     TOLERANCES,
     GradCheckReport,
@@ -51,6 +53,7 @@ __all__ = [
     "ACCURACY_RTOL",
     "STABILITY_LIMIT",
     "central_difference",
+    "held_central_difference",
     "fd_step",
     "mpmath_reference",
     "INPUT_ULPS",
@@ -87,6 +90,23 @@ def central_difference(
     plus = f(*args[:index], upper, *args[index + 1 :])
     minus = f(*args[:index], lower, *args[index + 1 :])
     return (plus - minus) / (upper - lower)
+
+
+def held_central_difference(
+    expr: sp.Expr, symbols: Sequence[sp.Symbol], args: Sequence[np.ndarray], index: int = 0
+) -> np.ndarray:
+    """:func:`central_difference` of ``expr``'s generated code with every stop_gradient(u) held at its value at ``args``.
+
+    d/dx of f(x, sg(u(x))) is ∂f/∂x with the second slot fixed: the difference
+    quotient of f(·, c) with c = u(args) (element-wise). Without stop_gradient
+    this is the plain central difference of ``expr``.
+    """
+    body, held = hold(expr)
+    symbols = list(symbols)
+    forward = compile_kernel(body, [*symbols, *held], "held_forward")
+    values = [np.asarray(a) for a in args]
+    fixed = [np.asarray(compile_kernel(u + 0 * symbols[0], symbols, "held")(*values)) for u in held.values()]
+    return central_difference(lambda *moved: forward(*moved, *fixed), values, index)
 
 
 #: The most digits :func:`mpmath_reference` works with.

@@ -20,6 +20,7 @@ from ..codegen.kernel import compile_kernel
 from ..numbers import format_number
 from ..rulebook.derivation import Derives
 from ..symbolic.proof import breakpoints
+from ..symbolic.stop_gradient import has_stop_gradient
 from .gradcheck import GradCheckReport, Tolerance, check_grad
 
 if TYPE_CHECKING:
@@ -120,6 +121,14 @@ def check_network_grad(
     if not all(hasattr(net, name) for name in ("network", "trace", "loss", "loss_and_grad")):
         raise ValueError(f"check_network_grad: expected a compiled network (symdl.Network(...).compile()), got {type(net).__name__}")
     net.loss(params, X, Y)  # type: ignore[attr-defined]  # the network's own one-line errors for bad params, X, Y
+    network = net.network  # type: ignore[attr-defined]
+    rules = (network.activation, network.output_activation, network.loss, network.penalty)
+    stopped = [cast("Rule", r).name for r in rules if isinstance(r, Derives) and has_stop_gradient(cast("Rule", r).expr)]
+    if stopped:
+        raise ValueError(
+            f"check_network_grad: {stopped[0]!r} stops the gradient (stop_gradient), so finite differences of the loss "
+            "cannot check it; check the rule with symdl.verify_rule, which holds the stopped parts fixed"
+        )
     # Only trainable entries move; state such as batch norm's running statistics stays as given.
     trainable = getattr(net, "param_names", tuple(params))
     like = {k: np.asarray(params[k]) for k in trainable}
