@@ -20,6 +20,7 @@ import sympy as sp
 from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..backprop.equations import Elementwise, KernelCall, VectorRuleCall
+from .inplace import exact_in_place
 from .kernel import KernelPrinter, printable
 
 __all__ = ["Scope", "StatementPrinter", "kernel_function_name"]
@@ -126,13 +127,38 @@ class StatementPrinter:
         if isinstance(left, sp.MatrixSymbol):
             name = scope.name(left)
             if left in live or name in scope.inputs:
-                self.lines.append(f"{target} = {name} * {self._code(right)}")
+                self.lines.append(f"{target} = {name} * {self._factor(right, live, left)}")
                 return
-            self.lines.append(f"{name} *= {self._code(right)}")
+            self.lines.append(f"{name} *= {self._factor(right, live, left)}")
             self.lines.append(f"{target} = {name}")
             return
         self.lines.append(f"{target} = {self._code(left)}")
-        self.lines.append(f"{target} *= {self._code(right)}")
+        self.lines.append(f"{target} *= {self._factor(right, live, left)}")
+
+    def _factor(self, factor: sp.MatrixExpr, live: set[sp.MatrixSymbol], other: sp.MatrixExpr) -> str:
+        """σ'(A) as a product's factor: built in A's own buffer when nothing reads A afterwards (the name), else printed.
+
+        ``d *= 1 - a**2`` becomes ``numpy.square(a, out=a)``, ``numpy.subtract(1, a, out=a)``, ``d *= a``
+        (:func:`symdl.codegen.inplace.exact_in_place`: the same operations, the same bits, no temporaries).
+        """
+        functions = self.scope.backend.out_functions
+        if not (functions and "subtract" in functions and isinstance(factor, Elementwise) and len(factor.arrays) == 1):
+            return self._code(factor)
+        (arg,) = factor.arrays
+        scope = self.scope
+        if not isinstance(arg, sp.MatrixSymbol) or arg in other.atoms(sp.MatrixSymbol):
+            return self._code(factor)
+        name = scope.name(arg)
+        sharing = {s for s in live if scope.aliases.get(s, scope.names.get(s)) == name}
+        if sharing or name in scope.inputs:
+            return self._code(factor)
+        (var,) = factor.function.variables
+        body = printable(factor.function.expr.xreplace({var: sp.Symbol(name, real=True)}), factor.name)
+        steps = exact_in_place(body, name, functions, scope.printer.doprint)
+        if not steps:  # another shape, or σ' = A itself
+            return self._code(factor)
+        self.lines += steps
+        return name
 
     def _emit_elementwise(self, lhs: sp.MatrixSymbol, rhs: Elementwise, live: set[sp.MatrixSymbol]) -> bool:
         """f(Z), into Z's own buffer when Z is a temporary no later statement reads (``numpy.tanh(Z, out=Z)``)."""
