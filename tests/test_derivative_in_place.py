@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
+from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -16,8 +17,6 @@ from symdl.codegen.inplace import exact_in_place
 from symdl.codegen.statements import StatementPrinter
 from symdl.export import network_module_source
 from symdl.graph import Add, Dense, Input, Model
-
-from generated_modules import load_module
 
 A = sp.Symbol("a", real=True)
 
