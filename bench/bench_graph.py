@@ -176,12 +176,13 @@ def ratio(times: dict[str, list[float]], name: str, ref: str) -> float:
 
 
 def compile_graph(nodes: int, width: int) -> Model:
-    """A residual chain of ``nodes`` nodes: input, a dense ELU layer, (dense ELU, add) blocks, a dense output."""
+    """A residual chain of ``nodes`` nodes (even, ≥ 4): input, a dense ELU layer, (dense ELU, add) blocks, a dense
+    ELU layer, a dense output."""
     x = Input(8)
     Z = Dense(width, activation="elu")(x)
-    for _ in range((nodes - 3) // 2):
+    for _ in range((nodes - 4) // 2):
         Z = Add()([Z, Dense(width, activation="elu")(Z)])
-    return Model(x, Dense(1)(Z), losses="mse")
+    return Model(x, Dense(1)(Dense(width, activation="elu")(Z)), losses="mse")
 
 
 def derive_compile(processes: int) -> None:
