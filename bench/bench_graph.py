@@ -2,7 +2,8 @@
 
 Run by hand from the repository root::
 
-    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python bench/bench_graph.py [--quick]
+    python bench/bench_graph.py [--quick] [--rounds N]
+    python bench/bench_graph.py --compile [--processes N]
 
 Models (batch 256): the Keras notebook's ResidualRegressor (input 8, widths 30, a
 dense ELU layer, one residual block of two ELU layers applied four times, a
@@ -14,25 +15,53 @@ then W ← W − η·∂C/∂W, for
   ELU derivative from the stored activations (f + 1 for z ≤ 0), gradients of a
   shared block accumulated in place;
 * **symdl**: ``Model.compile(dtype).train_step(params, X, Y, lr)`` (argument checks included);
+* **symdl unchecked**: ``compiled.unchecked.train_step`` (no argument checks);
 * **PyTorch eager**: tensors with ``requires_grad``, ``loss.backward()``, the
   update under ``torch.no_grad()``.
 
 Every candidate's loss after one step is compared first (rtol 1e-9 in float64,
-1e-4 in float32). Printed: the median time of each candidate and its ratio to
-numpy by hand, per model and dtype, all in one run.
+1e-4 in float32). Timing is interleaved: in every round each candidate, in an
+order shuffled per round, is called once untimed and then a batch of calls is
+timed on the thread's CPU clock (``time.thread_time``), so time spent
+descheduled on a loaded machine counts for none of them and a slow phase of
+the machine falls on all alike. Printed: the median time per step of each
+candidate and the median over rounds of its time over the hand step's time in
+the same round, per model and dtype.
+
+``--compile`` times derive + compile (``Model(...).compile()``) of a residual
+graph of 50 nodes at widths 16 and 1024, each in fresh Python processes after
+``import symdl`` (median of ``--processes``): the equations hold symbolic
+widths, so the cost should not depend on them.
 """
 
 from __future__ import annotations
 
-import sys
-import time
-from pathlib import Path
+import os
 
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+             "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS"):
+    os.environ[_var] = "1"
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import argparse  # noqa: E402
+import json  # noqa: E402
+import random  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 from symdl.graph import Add, Dense, Input, Model  # noqa: E402
+
+COMPILE_NODES = 50
+COMPILE_WIDTHS = (16, 1024)
+SHUFFLE = random.Random(20261206)
 
 
 def residual_regressor() -> tuple[Model, list[tuple[int, ...]]]:
@@ -119,25 +148,90 @@ def torch_step(torch, P, X, Y, lr, program, last):
     return loss.item()
 
 
-def median_time(step, rounds: int) -> float:
-    times = []
+def interleaved(candidates: dict[str, Callable[[], object]], rounds: int, batch: float) -> dict[str, list[float]]:
+    """Per-call thread CPU time of each candidate, one entry per round; candidates take turns in a shuffled order."""
+    numbers = {}
+    for name, fn in candidates.items():
+        fn()
+        t = time.thread_time()
+        fn()
+        numbers[name] = max(1, min(500, round(batch / max(time.thread_time() - t, 1e-6))))
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    order = list(candidates)
     for _ in range(rounds):
-        t = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t)
-    return float(np.median(times))
+        SHUFFLE.shuffle(order)
+        for name in order:
+            fn, n = candidates[name], numbers[name]
+            fn()  # untimed: the timed calls follow a call of the same candidate
+            t = time.thread_time()
+            for _ in range(n):
+                fn()
+            times[name].append((time.thread_time() - t) / n)
+    return times
+
+
+def ratio(times: dict[str, list[float]], name: str, ref: str) -> float:
+    """Median over rounds of time(name) / time(ref) in the same round."""
+    return statistics.median(a / b for a, b in zip(times[name], times[ref]))
+
+
+def compile_graph(nodes: int, width: int) -> Model:
+    """A residual chain of ``nodes`` nodes (even, ≥ 4): input, a dense ELU layer, (dense ELU, add) blocks, a dense
+    ELU layer, a dense output."""
+    x = Input(8)
+    Z = Dense(width, activation="elu")(x)
+    for _ in range((nodes - 4) // 2):
+        Z = Add()([Z, Dense(width, activation="elu")(Z)])
+    return Model(x, Dense(1)(Dense(width, activation="elu")(Z)), losses="mse")
+
+
+def derive_compile(processes: int) -> None:
+    """Derive + compile of the 50-node graph at each width in fresh processes: median wall and CPU seconds."""
+    code = (
+        "import json, sys, time\n"
+        f"sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'bench')!r})\n"
+        "import symdl\n"
+        "from bench_graph import compile_graph\n"
+        "model = compile_graph(int(sys.argv[1]), int(sys.argv[2]))\n"
+        "t, c = time.perf_counter(), time.process_time()\n"
+        "model.compile('float64')\n"
+        "t1, c1 = time.perf_counter(), time.process_time()\n"
+        "compile_graph(int(sys.argv[1]), int(sys.argv[2])).compile('float64')\n"
+        "print(json.dumps({'nodes': len(model.nodes), 'wall': t1 - t, 'cpu': c1 - c, 'again': time.perf_counter() - t1}))\n"
+    )
+    print(f"load average {os.getloadavg()[0]:.1f}; derive + compile, median of {processes} fresh processes")
+    print("| graph | width | nodes | wall (s) | CPU (s) | a second model in the same process (s) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for width in COMPILE_WIDTHS:
+        runs = [json.loads(subprocess.run([sys.executable, "-c", code, str(COMPILE_NODES), str(width)], check=True,
+                                          capture_output=True, text=True).stdout.strip().splitlines()[-1])
+                for _ in range(processes)]
+        med = {k: statistics.median(r[k] for r in runs) for k in ("wall", "cpu", "again")}
+        print(f"| residual ELU chain | {width} | {runs[0]['nodes']} | {med['wall']:.2f} | {med['cpu']:.2f} | {med['again']:.2f} |")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 def main() -> None:
-    quick = "--quick" in sys.argv
-    rounds = 10 if quick else 40
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
+    parser.add_argument("--rounds", type=int, help="rounds of turns (default 30, --quick 8)")
+    parser.add_argument("--compile", action="store_true", help="time derive + compile of a 50-node graph instead")
+    parser.add_argument("--processes", type=int, default=5, help="fresh processes per width with --compile")
+    args = parser.parse_args()
+    if args.compile:
+        derive_compile(args.processes)
+        return
+    rounds = args.rounds or (8 if args.quick else 30)
+    batch = 0.01 if args.quick else 0.03
     try:
         import torch
 
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover
         torch = None
-    print(f"{'model':<22} {'dtype':<8} {'numpy by hand':>14} {'symdl':>14} {'torch eager':>14}")
+    print(f"load average {os.getloadavg()[0]:.1f}; {rounds} interleaved rounds, thread CPU time, median per step")
+    print("| model | dtype | numpy by hand (ms) | symdl (ms, ratio) | symdl unchecked | PyTorch eager | symdl / torch | unchecked / torch |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, build in (("ResidualRegressor", residual_regressor), ("wide residual 512x6", wide_residual)):
         model, program = build()
         last = len(model.parameter_shapes) // 2
@@ -148,20 +242,36 @@ def main() -> None:
             Y = np.sin(X[:, :1]).astype(dtype)
             start = net.init(0)
             lr = 1e-12  # parameters stay where init put them: every round times the same numbers
-            mine, hand = {k: v.copy() for k, v in start.items()}, {k: v.copy() for k, v in start.items()}
+            mine, fast, hand = ({k: v.copy() for k, v in start.items()} for _ in range(3))
             net.train_step(mine, X, Y, lr)
+            net.unchecked.train_step(fast, X, Y, lr)
             numpy_step(hand, X, Y, lr, program, last)
             rtol = 1e-9 if dtype == "float64" else 1e-4
-            assert np.isclose(net.loss(mine, X, Y), numpy_step({k: v.copy() for k, v in hand.items()}, X, Y, 0.0, program, last), rtol=rtol)
-            t_hand = median_time(lambda: numpy_step(hand, X, Y, lr, program, last), rounds)
-            t_mine = median_time(lambda: net.train_step(mine, X, Y, lr), rounds)
-            cells = [f"{t_hand * 1e3:8.2f} ms 1.00", f"{t_mine * 1e3:8.2f} ms {t_mine / t_hand:.2f}"]
+            expected = numpy_step({k: v.copy() for k, v in hand.items()}, X, Y, 0.0, program, last)
+            assert np.isclose(net.loss(mine, X, Y), expected, rtol=rtol)
+            assert np.isclose(net.loss(fast, X, Y), expected, rtol=rtol)
+            candidates: dict[str, Callable[[], object]] = {
+                "hand": lambda: numpy_step(hand, X, Y, lr, program, last),
+                "symdl": lambda: net.train_step(mine, X, Y, lr),
+                "unchecked": lambda: net.unchecked.train_step(fast, X, Y, lr),
+            }
             if torch is not None:
                 tp = {k: torch.tensor(v, requires_grad=True) for k, v in start.items()}
                 tX, tY = torch.from_numpy(X), torch.from_numpy(Y)
-                t_torch = median_time(lambda: torch_step(torch, tp, tX, tY, lr, program, last), rounds)
-                cells.append(f"{t_torch * 1e3:8.2f} ms {t_torch / t_hand:.2f}")
-            print(f"{name:<22} {dtype:<8} " + " ".join(f"{c:>14}" for c in cells))
+                at_start = numpy_step({k: v.copy() for k, v in start.items()}, X, Y, 0.0, program, last)
+                assert np.isclose(torch_step(torch, {k: torch.tensor(v, requires_grad=True) for k, v in start.items()},
+                                             tX, tY, 0.0, program, last), at_start, rtol=rtol)
+                candidates["torch"] = lambda: torch_step(torch, tp, tX, tY, lr, program, last)
+            times = interleaved(candidates, rounds, batch)
+            cells = [f"{statistics.median(times['hand']) * 1e3:.3f}"]
+            cells += [f"{statistics.median(times[c]) * 1e3:.3f} ({ratio(times, c, 'hand'):.2f})" for c in ("symdl", "unchecked")]
+            if torch is not None:
+                cells.append(f"{statistics.median(times['torch']) * 1e3:.3f} ({ratio(times, 'torch', 'hand'):.2f})")
+                cells += [f"{ratio(times, 'symdl', 'torch'):.2f}", f"{ratio(times, 'unchecked', 'torch'):.2f}"]
+            else:
+                cells += ["not installed", "–", "–"]
+            print(f"| {name} | {dtype} | " + " | ".join(cells) + " |", flush=True)
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,7 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import warnings  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -92,7 +93,7 @@ sys.path.insert(0, str(ROOT))  # the working tree's symdl, not an installed copy
 from doc_sections import replace_section  # noqa: E402
 
 import symdl  # noqa: E402
-from symdl.export.custom_gradient import network_module_source  # noqa: E402
+from symdl.export import network_module_source  # noqa: E402
 from symdl.export.standalone import network_module  # noqa: E402
 
 try:
@@ -114,6 +115,14 @@ except ImportError:  # pragma: no cover - optional
 else:
     jax.config.update("jax_enable_x64", True)  # float64 arrays stay float64; float32 arrays stay float32
 
+try:
+    with warnings.catch_warnings():  # "could not link to a BLAS installation": its products then call numpy's
+        warnings.simplefilter("ignore")
+        import pytensor  # noqa: E402
+        import pytensor.tensor as pt  # noqa: E402
+except ImportError:  # pragma: no cover - optional (pip install '.[bench]')
+    pytensor = pt = None
+
 DOC = ROOT / "docs" / "performance.md"
 BATCH_ROWS = 256
 CONFIGS: tuple[tuple[str, tuple[int, ...], str], ...] = (
@@ -134,14 +143,19 @@ LABELS = {
     "tuned": "hand-written numpy, tuned (σ′ = 1 − a², in place)",
     "again": "textbook again (A/A noise check)",
     "symdl": "**symdl `loss_and_grad`**",
+    "symdl_unchecked": "**symdl `unchecked.loss_and_grad`** (no argument checks)",
     "standalone": "symdl standalone module (symdl codegen)",
     "gemm": "GEMMs only (floor)",
     "torch": "PyTorch eager",
     "torch_gemm": "PyTorch GEMMs only (its BLAS, no autograd)",
     "jax": "JAX `jit(value_and_grad)`",
+    "pytensor": "PyTensor `function(trust_input=True)`",
     "symdl_torch": "symdl PyTorch module (`codegen --backend torch`)",
+    "symdl_torch_unchecked": "symdl PyTorch module, `loss_and_grad_unchecked`",
     "symdl_jax": "symdl JAX module (`codegen --backend jax`)",
+    "symdl_jax_unchecked": "symdl JAX module, `loss_and_grad_unchecked`",
 }
+PEERS = ("torch", "jax", "pytensor")  # issue 17: symdl against the best of these
 
 
 # --- the hand-written references ---------------------------------------------------------
@@ -333,6 +347,36 @@ def jax_result(out: tuple, L: int) -> tuple[float, dict[str, np.ndarray]]:
     return float(loss), result
 
 
+def pytensor_step_fn(params: dict[str, np.ndarray], X: np.ndarray, Y: np.ndarray) -> Callable[[], list]:
+    """The same loss written in PyTensor, differentiated by ``pytensor.grad`` and compiled (default mode, trust_input)."""
+    L = len(params) // 2
+    m = X.shape[0]
+    dtype = str(X.dtype)
+    Ws = [pt.matrix(f"W{l}", dtype=dtype) for l in range(1, L + 1)]
+    bs = [pt.vector(f"b{l}", dtype=dtype) for l in range(1, L + 1)]
+    x, y = pt.matrix("X", dtype=dtype), pt.matrix("Y", dtype=dtype)
+    a = x
+    for l, (W, b) in enumerate(zip(Ws, bs), start=1):
+        z = a @ W.T + b
+        a = pt.tanh(z) if l < L else z
+    loss = pt.sum((a - y) ** 2) / (2 * m)
+    flat = [p for pair in zip(Ws, bs) for p in pair]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = pytensor.function([*flat, x, y], [loss, *pytensor.grad(loss, flat)], trust_input=True)
+    args = [params[f"{k}{l}"] for l in range(1, L + 1) for k in ("W", "b")] + [X, Y]
+
+    def step() -> list:
+        return f(*args)
+
+    return step
+
+
+def pytensor_result(out: list, L: int) -> tuple[float, dict[str, np.ndarray]]:
+    names = [f"{k}{l}" for l in range(1, L + 1) for k in ("W", "b")]
+    return float(out[0]), {n: np.asarray(g) for n, g in zip(names, out[1:])}
+
+
 # --- symdl's generated standalone module --------------------------------------------------
 
 
@@ -393,6 +437,14 @@ class Config:
         """Median over rounds of time(name) / time(ref) in the same round."""
         return statistics.median(a / b for a, b in zip(self.times[name], self.times[ref]))
 
+    def best_peer(self, name: str) -> tuple[float, str]:
+        """Median over rounds of time(name) / the fastest peer's time in the same round, and the peer fastest most often."""
+        peers = [p for p in PEERS if p in self.times]
+        rounds = list(zip(*(self.times[p] for p in peers)))
+        fastest = [peers[r.index(min(r))] for r in rounds]
+        return (statistics.median(t / min(r) for t, r in zip(self.times[name], rounds)),
+                max(set(fastest), key=fastest.count))
+
     def cpu_per_wall(self, name: str) -> float:
         return sum(self.cpus[name]) / sum(self.walls[name])
 
@@ -431,11 +483,14 @@ def build(size: str, layers: tuple[int, ...], dtype: str) -> Config:
         "tuned": lambda: tuned_step(params, X, Y),
         "again": lambda: textbook_step(params, X, Y),
         "symdl": lambda: net.loss_and_grad(params, X, Y),
+        "symdl_unchecked": lambda: net.unchecked.loss_and_grad(params, X, Y),
         "standalone": lambda: module.loss_and_grad(params, X, Y),
         "gemm": gemm_only(params, X, Y),
     }
     cfg.agreement["tuned"] = check("tuned", tuned_step(params, X, Y), ref, dtype)
     cfg.agreement["symdl"] = check("symdl", net.loss_and_grad(params, X, Y), ref, dtype)
+    check_identical("symdl_unchecked", net.unchecked.loss_and_grad(params, X, Y), net.loss_and_grad(params, X, Y), dtype)
+    cfg.agreement["symdl_unchecked"] = cfg.agreement["symdl"]
     # The standalone module: same initial parameters and the compiled network's numbers exactly.
     init = module.init_params(0)
     if list(init) != list(params) or any(init[k].dtype != v.dtype or not np.array_equal(init[k], v)
@@ -456,6 +511,9 @@ def build(size: str, layers: tuple[int, ...], dtype: str) -> Config:
         loss, grads = torch_module.loss_and_grad(tparams, tX, tY)
         cfg.agreement["symdl_torch"] = check("symdl_torch", (float(loss), {k: g.numpy() for k, g in grads.items()}), ref, dtype)
         cfg.candidates["symdl_torch"] = lambda: torch_module.loss_and_grad(tparams, tX, tY)
+        loss, grads = torch_module.loss_and_grad_unchecked(tparams, tX, tY)
+        cfg.agreement["symdl_torch_unchecked"] = check("symdl_torch_unchecked", (float(loss), {k: g.numpy() for k, g in grads.items()}), ref, dtype)
+        cfg.candidates["symdl_torch_unchecked"] = lambda: torch_module.loss_and_grad_unchecked(tparams, tX, tY)
     if jax is None:
         cfg.notes.append("JAX not installed: column skipped")
     else:
@@ -469,6 +527,15 @@ def build(size: str, layers: tuple[int, ...], dtype: str) -> Config:
         loss, grads = jax.block_until_ready(jax_module.loss_and_grad(jparams, jX, jY))
         cfg.agreement["symdl_jax"] = check("symdl_jax", (float(loss), {k: np.asarray(g) for k, g in grads.items()}), ref, dtype)
         cfg.candidates["symdl_jax"] = lambda: jax.block_until_ready(jax_module.loss_and_grad(jparams, jX, jY))
+        loss, grads = jax.block_until_ready(jax_module.loss_and_grad_unchecked(jparams, jX, jY))
+        cfg.agreement["symdl_jax_unchecked"] = check("symdl_jax_unchecked", (float(loss), {k: np.asarray(g) for k, g in grads.items()}), ref, dtype)
+        cfg.candidates["symdl_jax_unchecked"] = lambda: jax.block_until_ready(jax_module.loss_and_grad_unchecked(jparams, jX, jY))
+    if pytensor is None:
+        cfg.notes.append("PyTensor not installed (pip install '.[bench]'): column skipped")
+    else:
+        step = pytensor_step_fn(params, X, Y)
+        cfg.agreement["pytensor"] = check("pytensor", pytensor_result(step(), L), ref, dtype)
+        cfg.candidates["pytensor"] = step
     # Float32 inputs must stay float32 everywhere (a silent upcast would time other work).
     for name, arr in (("symdl", net.loss_and_grad(params, X, Y)[1]["W1"]), ("tuned", tuned_step(params, X, Y)[1]["W1"]),
                       ("standalone", module.loss_and_grad(params, X, Y)[1]["W1"]), ("textbook", ref[1]["W1"])):
@@ -614,6 +681,7 @@ def markdown(configs: list[Config], comp: dict[str, float], meta: dict[str, str]
     lines = [
         f"Machine: {meta['platform']}, {meta['cpus']} CPUs (2 cores, shared, noisy; ratios from one run), "
         f"numpy {meta['numpy']} ({meta['blas']}), torch {meta['torch']} ({meta['torch_blas']}), jax {meta['jax']}, "
+        f"pytensor {meta['pytensor']}, load average at start {meta['load']}, "
         f"symdl at {meta['symdl']}; "
         f"measured {meta['date']}.",
         "",
@@ -654,6 +722,10 @@ def markdown(configs: list[Config], comp: dict[str, float], meta: dict[str, str]
     if any("torch" in c.times for c in configs):
         lines.append("| symdl / PyTorch eager | " + " | ".join(
             f"{c.ratio('symdl', 'torch'):.2f}" if "torch" in c.times else "–" for c in configs) + " |")
+    if any(p in c.times for c in configs for p in PEERS):
+        for mine in ("symdl", "symdl_unchecked"):
+            lines.append(f"| {LABELS[mine]} / best peer (fastest of {', '.join(LABELS[p] for p in PEERS)}) | " + " | ".join(
+                "{:.2f} ({})".format(*c.best_peer(mine)) for c in configs) + " |")
     lines.append("| symdl / tuned numpy | " + " | ".join(f"{c.ratio('symdl', 'tuned'):.2f}" for c in configs) + " |")
     lines.append("| standalone module / symdl `loss_and_grad` | "
                  + " | ".join(f"{c.ratio('standalone', 'symdl'):.2f}" for c in configs) + " |")
@@ -700,6 +772,23 @@ def markdown(configs: list[Config], comp: dict[str, float], meta: dict[str, str]
                 goals.append((name, f"{r:.2f}× ({fmt_ms(c.median(mine))} vs {fmt_ms(c.median(theirs))} ms)", ok(r, GOAL_BACKEND)))
             else:
                 goals.append((name, "library not installed", None))
+    for c in configs:  # issue 17: ahead of every peer, the unchecked entry point (the checked one shown beside)
+        layers = ", ".join(map(str, c.layers))
+        name = f"symdl unchecked ≤ 1.00× best of PyTensor, JAX, PyTorch eager, [{layers}] {c.dtype}"
+        if any(p in c.times for p in PEERS):
+            r, peer = c.best_peer("symdl_unchecked")
+            checked, _ = c.best_peer("symdl")
+            goals.append((name, f"{r:.2f}× {peer} (checked entry point {checked:.2f}×)", ok(r, 1.0)))
+        else:
+            goals.append((name, "no peer installed", None))
+    for c in configs:  # issue 17: the JAX module's fast path against JAX's own
+        layers = ", ".join(map(str, c.layers))
+        name = f"symdl JAX module unchecked ≤ {GOAL_BACKEND:.2f}× JAX `jit(value_and_grad)`, [{layers}] {c.dtype}"
+        if "symdl_jax_unchecked" in c.times:
+            r = c.ratio("symdl_jax_unchecked", "jax")
+            goals.append((name, f"{r:.2f}× (checked {c.ratio('symdl_jax', 'jax'):.2f}×)", ok(r, GOAL_BACKEND)))
+        else:
+            goals.append((name, "JAX not installed", None))
     goals.append((f"derive + compile `Network([4096] * 11)` < {GOAL_COMPILE:g} s",
                   f"{comp['cold']:.2f} s", comp["cold"] < GOAL_COMPILE))
     lines += [
@@ -810,6 +899,7 @@ def main(argv: list[str] | None = None) -> int:
     rounds = args.rounds or (8 if args.quick else 40)
     batch = 0.01 if args.quick else 0.03
     t_start = time.perf_counter()
+    load_at_start = os.getloadavg()
     configs = []
     for size, layers, dtype in CONFIGS:
         cfg = build(size, layers, dtype)
@@ -828,6 +918,8 @@ def main(argv: list[str] | None = None) -> int:
         "numpy": np.__version__,
         "torch": torch.__version__ if torch is not None else "not installed",
         "jax": jax.__version__ if jax is not None else "not installed",
+        "pytensor": pytensor.__version__ if pytensor is not None else "not installed",
+        "load": ", ".join(f"{x:.1f}" for x in load_at_start),
         "symdl": git_state(),
         "blas": numpy_blas(),
         "torch_blas": torch_blas(),

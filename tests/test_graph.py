@@ -357,3 +357,26 @@ def test_a_new_layer_type_with_a_node_of_its_own_is_proven_and_compiled():
     numeric = _finite_differences(c, params, X, Y)
     for key in params:
         np.testing.assert_allclose(grads[key], numeric[key], rtol=1e-6, atol=1e-8, err_msg=key)
+
+
+def test_unchecked_entry_points_give_the_checked_results_bit_for_bit():
+    x = Input(3)
+    h = Dense(4, activation="elu")(x)
+    compiled = Model(x, Dense(2)(Add()([h, Dense(4, activation="tanh")(h)])), losses="mse").compile("float32")
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((6, 3)).astype("float32"), rng.standard_normal((6, 2)).astype("float32")
+    params = compiled.init(1)
+    fast = compiled.unchecked
+    np.testing.assert_array_equal(fast.forward(params, X), compiled.forward(params, X))
+    assert fast.loss(params, X, Y) == compiled.loss(params, X, Y)
+    loss, grads = fast.loss_and_grad(params, X, Y)
+    loss0, grads0 = compiled.loss_and_grad(params, X, Y)
+    assert loss == loss0 and list(grads) == list(grads0)
+    for k in grads:
+        np.testing.assert_array_equal(grads[k], grads0[k])
+    mine, theirs = ({k: v.copy() for k, v in params.items()} for _ in range(2))
+    assert fast.train_step(mine, X, Y, 0.1) == compiled.train_step(theirs, X, Y, 0.1)
+    for k in mine:
+        np.testing.assert_array_equal(mine[k], theirs[k])
+    with pytest.raises(ValueError, match="X"):  # the checked entry point still refuses what the fast one trusts
+        compiled.loss_and_grad(params, X[:, :2], Y)

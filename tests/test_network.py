@@ -174,7 +174,8 @@ def test_large_inputs_stay_finite_without_warnings(activation, dtype):
 def test_the_code_is_printed_from_the_equations():
     net = compiled(layers=[3, 4, 2], activation="tanh")
     source = net.source()
-    assert "1 - a1**2" in source  # σ'(z¹) through the output, the rule's proven textbook form
+    # σ'(z¹) = 1 − (a¹)², the rule's proven textbook form through the output, built in a¹'s dead buffer
+    assert "numpy.square(a1, out=a1)\n    numpy.subtract(1, a1, out=a1)\n    d1 *= a1" in source
     assert "numpy.tanh(z1, out=z1)" in source
     assert "sympy" not in source and "symdl" not in source.split('"""')[2]
     assert symdl.Network([3, 4, 2], activation="tanh").compile().source() == source  # deterministic

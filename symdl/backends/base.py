@@ -61,7 +61,7 @@ class Backend:
     noun: ClassVar[str] = "arrays"
     #: Element-wise calls may write into a dead buffer (``f(z, out=z)``).
     out_param: ClassVar[bool] = True
-    #: ``multiply``, ``divide`` and ``square`` as functions taking ``out=`` (None: updates are printed as expressions).
+    #: ``multiply``, ``divide``, ``square`` and ``subtract`` as functions taking ``out=`` (None: updates are printed as expressions).
     out_functions: ClassVar[dict[str, str] | None] = None
     #: Arrays are immutable: updates are returned, not written in place (JAX).
     functional: ClassVar[bool] = False

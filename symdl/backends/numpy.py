@@ -31,7 +31,8 @@ class NumpyBackend(Backend):
     title = "numpy"
     noun = "numpy arrays"
     imports = ("import numpy",)
-    out_functions: ClassVar = {"multiply": "numpy.multiply", "divide": "numpy.divide", "square": "numpy.square"}
+    out_functions: ClassVar = {"multiply": "numpy.multiply", "divide": "numpy.divide", "square": "numpy.square",
+                                "subtract": "numpy.subtract"}
     init_spelling: ClassVar = (
         ["rng = numpy.random.default_rng(seed)"],
         "_t({width!r}) * rng.random({shape!r}, dtype=_dtype) - _t({limit!r})",

@@ -71,7 +71,7 @@ class TorchBackend(Backend):
     title = "PyTorch"
     noun = "torch tensors"
     imports = ("import torch",)
-    out_functions: ClassVar = {"multiply": "torch.mul", "divide": "torch.div", "square": "torch.square"}
+    out_functions: ClassVar = {"multiply": "torch.mul", "divide": "torch.div", "square": "torch.square", "subtract": "torch.sub"}
     seed_limit = "2**63"
     init_spelling: ClassVar = (
         [_DEVICE, _GENERATOR],

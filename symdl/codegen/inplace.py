@@ -21,11 +21,43 @@ for backends that write in place (:attr:`symdl.backends.Backend.out_functions`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import sympy as sp
 
-__all__ = ["InplaceEmitter"]
+__all__ = ["InplaceEmitter", "exact_in_place"]
+
+
+def exact_in_place(e: sp.Expr, name: str, functions: Mapping[str, str], doprint: Callable[[sp.Expr], str]) -> list[str] | None:
+    """Statements overwriting the buffer ``name`` with e(name), one per operation of e's printed form, or None.
+
+    X², c − X, c + X and c·X (c a number, X the buffer or one of these): 1 − a² becomes
+    ``numpy.square(a, out=a)``, ``numpy.subtract(1, a, out=a)``. Each statement is the
+    operation the printed expression ``1 - a**2`` performs, on the same operands in
+    the same order (x² is x·x, addition and multiplication commute exactly), so the
+    buffer ends bit for bit equal to the expression's value. Any other shape: None.
+    """
+    own = sp.Symbol(name, real=True)
+    if e == own:
+        return []
+    if e.is_Pow and e.exp == 2:
+        inner = exact_in_place(e.base, name, functions, doprint)
+        return None if inner is None else [*inner, f"{functions['square']}({name}, out={name})"]
+    if e.is_Add or e.is_Mul:
+        const, rest = e.as_coeff_Add() if e.is_Add else e.as_coeff_Mul()
+        if const == (0 if e.is_Add else 1) or not const.is_Number or rest.is_Number:
+            return None
+        sign, term = rest.as_coeff_Mul() if e.is_Add else (sp.S.One, rest)
+        if sign not in (1, -1):
+            return None
+        inner = exact_in_place(term, name, functions, doprint)
+        if inner is None:
+            return None
+        c = doprint(const)
+        if e.is_Mul:
+            return [*inner, f"{name} *= {c}"]
+        return [*inner, f"{functions['subtract']}({c}, {name}, out={name})" if sign == -1 else f"{name} += {c}"]
+    return None
 
 
 class InplaceEmitter:

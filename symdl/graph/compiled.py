@@ -19,6 +19,8 @@ import json
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -89,6 +91,7 @@ class CompiledGraph:
         for kernel_name, (rule_name, role) in self.kernels.items():
             r = rule(rule_name)
             namespace[kernel_name] = (r.numeric() if role == "value" else r.numeric_derivative()).function
+        self._namespace = dict(namespace)  # before exec: what the unchecked functions start from
         # Generated code only: printed from SymPy trees with fixed identifiers.
         exec(compile(self._source, "<symdl graph>", "exec"), namespace)  # noqa: S102
         generated = cast("dict[str, Callable[..., Any]]", namespace)  # the functions the exec above defined
@@ -102,6 +105,35 @@ class CompiledGraph:
     def source(self) -> str:
         """The generated Python source of the entry points."""
         return self._source
+
+    @cached_property
+    def unchecked(self) -> SimpleNamespace:
+        """The generated ``forward``, ``inference_loss``, ``loss``, ``loss_and_grad`` and ``train_step`` without argument checks.
+
+        The same source run with the checks replaced by plain unpacking, for a
+        caller that validated its arrays once (with the checked entry points).
+        They take the arrays by position as the source names them:
+        ``train_step(params, *inputs, *targets, lr | state[, seed])``. The caller
+        guarantees what the checks verify: params holds the arrays of
+        :attr:`param_shapes` in this model's dtype (writable for
+        ``train_step``), inputs and targets are finite 2-D arrays of that dtype
+        with the right widths and rows, targets lie in their losses' domains.
+        Valid arguments give the checked functions' results bit for bit.
+        """
+        names = self.param_names
+
+        def unpack(params: Mapping[str, np.ndarray], *arrays: object) -> tuple:
+            return (*[params[k] for k in names], *arrays[:-1])  # the last argument is the writable flag
+
+        def unpack_forward(params: Mapping[str, np.ndarray], *inputs: object) -> tuple:
+            return (*[params[k] for k in names], *inputs)
+
+        namespace = dict(self._namespace, _check=unpack, _check_forward=unpack_forward, _check_lr=float,
+                         _check_params=lambda params: tuple(params[k] for k in names),
+                         _check_state=lambda state: None, _check_hyper=lambda name, value: float(value))
+        # Generated code only: the source printed above, run once more without its checks.
+        exec(compile(self._source, "<symdl graph, unchecked>", "exec"), namespace)  # noqa: S102
+        return SimpleNamespace(**{n: namespace[n] for n in ("forward", "inference_loss", "loss", "loss_and_grad", "train_step")})
 
     # --- entry points -------------------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from ..rulebook.vector_rule import VectorRule
 from ..saving.describe import describe_rule, rebuild_rule
 from .blocks import Concat, Slice
 from .nodes import Backward, GraphLayer, GraphParameter, Mask, Use
+from .output_forms import piecewise_output_derivative
 
 __all__ = [
     "Activation",
@@ -155,13 +156,19 @@ class Dense(GraphLayer):
 
 
 def _times_derivative(use: Use, rule: Rule | VectorRule, upstream: sp.MatrixExpr, z: sp.MatrixSymbol, out: sp.MatrixSymbol) -> sp.MatrixExpr:
-    """upstream ⊙ σ'(z) (σ' through σ's output where the forms ask for it and the rule proves one), as BP1/BP2;
+    """upstream ⊙ σ'(z) (σ' through σ's output where the forms ask for it and the rule proves one, or through z and the
+    output where a branch is the output plus a constant: :mod:`symdl.graph.output_forms`), as BP1/BP2;
     J_σ(z)ᵀ upstream for a vector rule."""
     act = use.forms.activation(rule)
     if act.vector_rule is not None:
         return VectorRuleCall(act.vector_rule, "vjp", z, upstream)
+    piecewise = None
+    if use.forms.output_form and act.output_derivative is None and act.forward is not None and act.derivative is not None:
+        piecewise = piecewise_output_derivative(act.forward, act.derivative)  # ELU: g + α for z ≤ 0
     if use.forms.output_form and act.output_derivative is not None:
         derivative = Elementwise(act.name + "'", act.output_derivative, out)
+    elif piecewise is not None:
+        derivative = Elementwise(act.name + "'", piecewise, z, out)
     else:
         derivative = Elementwise(act.name + "'", act.derivative, z)
     return sp.HadamardProduct(upstream, derivative)
