@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
+from ..symbolic.shared_cse import cse_basic
 from .kernel import (
     Kernel,
     SymdlNumpyPrinter,
@@ -248,9 +249,7 @@ def index_cse(expr: sp.Expr) -> tuple[list[tuple[sp.Symbol, sp.Expr]], sp.Expr]:
     bound |= {
         sym for f in expr.atoms(RowMax, LogSumExp, FirstArgMax, Centered) for sym in sp.Tuple(*f.args[1:]).free_symbols
     }
-    intermediates, (body,) = sp.cse(
-        use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), optimizations="basic", ignore=tuple(bound)
-    )
+    intermediates, (body,) = cse_basic(use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), ignore=tuple(bound))
     return intermediates, body
 
 

@@ -32,6 +32,7 @@ from ..numbers import format_number
 from ..symbolic.branches import guard_branches
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stable_primitives
+from ..symbolic.shared_cse import cse_basic
 from ..symbolic.shared_replace import replace_shared
 from ..symbolic.special import erf_form, erfc_form, expand_erf, x_minus_tanh_form
 
@@ -329,7 +330,7 @@ def _kernel_source(expr: sp.Expr, args: tuple[sp.Symbol, ...], name: str, reduce
     # printable turns Φ's exact 1/√2 into a float (erfc_form splits e^{−x²/2} exactly only for a rational square).
     stable = replace_shared(guard_branches(renamed), lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
     renamed = printable(expand_erf(stable), name, guard=False)
-    intermediates, (body,) = sp.cse(renamed, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    intermediates, (body,) = cse_basic(renamed, symbols=sp.numbered_symbols("_c"))
     printer = KernelPrinter()
     lines = [f"def {name}({', '.join(names)}):"]
     lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]

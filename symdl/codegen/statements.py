@@ -20,6 +20,7 @@ import sympy as sp
 from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..backprop.equations import Elementwise, KernelCall, VectorRuleCall
+from ..symbolic.shared_cse import cse_basic
 from .kernel import KernelPrinter, printable
 
 __all__ = ["Scope", "StatementPrinter", "kernel_function_name"]
@@ -211,7 +212,7 @@ class StatementPrinter:
         body = printable(body, expr.name)
         if not body.free_symbols:  # a constant derivative: broadcast to the argument's shape
             return scope.backend.tensor_factory("full", f"{names[0]}.shape, {scope.printer.doprint(body)}", names[0])
-        intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")
+        intermediates, (final,) = cse_basic(body, symbols=scope.temps)
         for symbol, value in intermediates:
             self.lines.append(f"{symbol} = {scope.printer.doprint(value)}")
         return scope.printer.doprint(final)
