@@ -1,4 +1,5 @@
-"""The instant command line: `symdl --version`, `--help` and `list` import no SymPy (nor numpy), and say the same."""
+"""The instant command line: `symdl --version`, `--help` and `list` import no SymPy (nor numpy), and say the same;
+`symdl derive` (SymPy work only) imports no numpy."""
 
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ def test_the_quick_commands_import_no_sympy(argv):
     assert heavy == []
     if argv[0] == "--version":
         assert out.strip().startswith("symdl ")
+
+
+@pytest.mark.parametrize("argv", [["derive", "sigmoid"], ["derive", "softmax", "--no-cache"],
+                                  ["derive", "log(1 + exp(k*z))", "--param", "k=2", "--json"]])
+def test_derive_imports_no_numpy(argv):
+    code, out, heavy = probe(*argv)
+    assert code == 0 and "proof" in out
+    assert heavy == ["mpmath", "sympy"]
 
 
 def test_list_in_a_fresh_process_equals_the_registry(capsys):

@@ -80,6 +80,11 @@ def _derive(args: argparse.Namespace) -> int:
     if args.format == "python":
         _print_python(derivation)
         return EXIT_OK
+    if not args.no_cache:
+        from ..verify.cache import VerifyCache
+        from ..verify.derive_cache import cached_proofs
+
+        cached_proofs(derivation, VerifyCache())
     d = derivation.record()
     if args.json:
         d.pop("methods")

@@ -177,11 +177,17 @@ def _add_list_arguments(listing: argparse.ArgumentParser) -> None:
     add_json_argument(listing)
 
 
+#: Where the cache of verify rows and derive proofs lives (symdl.verify.cache.cache_dir), for --help.
+CACHE_PLACES = "$SYMDL_CACHE_DIR, else $XDG_CACHE_HOME/symdl, else ~/.cache/symdl"
+
+
 def _add_derive_arguments(derive: argparse.ArgumentParser) -> None:
     _add_target_arguments(derive)
     add_json_argument(derive)
     derive.add_argument("--format", choices=FORMATS, default="text",
                         help="output format (default: text); '--format json' is a deprecated spelling of --json")
+    derive.add_argument("--no-cache", action="store_true",
+                        help=f"prove again, neither reading nor writing the proofs in the cache ({CACHE_PLACES})")
     add_time_limit_argument(derive)
 
 
@@ -209,8 +215,7 @@ def _add_verify_arguments(verify: argparse.ArgumentParser) -> None:
     verify.add_argument("-j", "--jobs", type=_jobs, metavar="N",
                         help="rows computed in parallel, each in its own process (default: the number of CPUs)")
     verify.add_argument("--no-cache", action="store_true",
-                        help="compute every row, neither reading nor writing the cache ($SYMDL_CACHE_DIR, else "
-                        "$XDG_CACHE_HOME/symdl, else ~/.cache/symdl)")
+                        help=f"compute every row, neither reading nor writing the cache ({CACHE_PLACES})")
 
 
 def _add_train_arguments(command: argparse.ArgumentParser) -> None:

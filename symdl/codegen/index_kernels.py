@@ -13,19 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import sympy as sp
 
+from ..symbolic.shared_cse import cse_basic
 from .kernel import (
     Kernel,
     SymdlNumpyPrinter,
     _bind_scalar_type,
-    as_float_array,
     use_expm1_log1p,
 )
 from .simplex import SparseThreshold, threshold_code
 
-__all__ = ["Centered", "FirstArgMax", "IndexPrinter", "LogSumExp", "RowMax", "ShiftMax", "compile_index_kernel", "index_cse", "place"]
+__all__ = ["Centered", "FirstArgMax", "IndexPrinter", "LogSumExp", "RowMax", "ShiftMax", "compile_index_kernel", "index_cse"]
 
 
 class RowMax(sp.Function):
@@ -117,14 +116,6 @@ class FirstArgMax(sp.Function):
     def _latex(self, printer, exp=None):
         u, j, k, _ = (printer._print(a) for a in self.args)
         return rf"[{k} = \operatorname{{argmax}}_{{{j}}} {u}]"
-
-
-def place(arr: np.ndarray, slots: tuple[int, ...], depth: int) -> np.ndarray:
-    """View of ``arr`` whose last ``len(slots)`` axes sit at ``slots`` of a trailing block of ``depth`` axes."""
-    own = len(slots)
-    lead = arr.shape[: arr.ndim - own]
-    expanded = arr.reshape(lead + (1,) * (depth - own) + arr.shape[arr.ndim - own :])
-    return np.moveaxis(expanded, list(range(-own, 0)), list(slots))
 
 
 class IndexPrinter(SymdlNumpyPrinter):
@@ -266,20 +257,13 @@ class IndexPrinter(SymdlNumpyPrinter):
         )
 
 
-def as_array(x: object, name: str) -> np.ndarray:
-    """Every argument as an array: axes are moved and indexed, which a Python float cannot do."""
-    return np.asarray(as_float_array(x, name))
-
-
 def index_cse(expr: sp.Expr) -> tuple[list[tuple[sp.Symbol, sp.Expr]], sp.Expr]:
     """``expr`` (expm1/log1p forms) as common subexpressions ``_c0, …`` and the body; nothing leaves the sum it is bound in."""
     bound = {sym for s in expr.atoms(sp.Sum) for lim in s.limits for sym in sp.Tuple(*lim).free_symbols}
     bound |= {
         sym for f in expr.atoms(RowMax, LogSumExp, FirstArgMax, Centered) for sym in sp.Tuple(*f.args[1:]).free_symbols
     }
-    intermediates, (body,) = sp.cse(
-        use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), optimizations="basic", ignore=tuple(bound)
-    )
+    intermediates, (body,) = cse_basic(use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), ignore=tuple(bound))
     return intermediates, body
 
 
@@ -330,6 +314,10 @@ def compile_index_kernel(
     lines.append("    return _out.astype(_dtype, copy=False)")
     lines = _bind_scalar_type(lines, len(names) + 2)
     source = "\n".join(lines) + "\n"
+    import numpy as np  # here, not at the top: printing needs no numpy
+
+    from .arrays import as_array, place
+
     namespace: dict[str, object] = {"numpy": np, "_as_float": as_array, "_place": place}
     # Generated code only: printed from a SymPy tree whose array names are checked identifiers.
     exec(compile(source, f"<symdl kernel {name}>", "exec"), namespace)  # noqa: S102

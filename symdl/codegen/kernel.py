@@ -20,10 +20,11 @@ from __future__ import annotations
 import builtins
 import functools
 import keyword
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 import sympy as sp
 from sympy.printing.numpy import NumPyPrinter
 
@@ -31,8 +32,12 @@ from ..numbers import format_number
 from ..symbolic.branches import guard_branches, one_sided_kinks
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stable_primitives
+from ..symbolic.shared_cse import cse_basic
 from ..symbolic.shared_replace import replace_shared
 from ..symbolic.special import erf_form, erfc_form, expand_erf, x_minus_tanh_form
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["Kernel", "KernelPrinter", "SymdlNumpyPrinter", "compile_kernel", "printable"]
 
@@ -183,6 +188,10 @@ class Kernel:
 
     def __call__(self, *args: object) -> np.ndarray:
         if self.largest > _FLOAT32_MAX:  # only a kernel holding such a constant pays for this check
+            import numpy as np
+
+            from .arrays import as_float_array
+
             dtype = np.result_type(*(as_float_array(a, f"argument {i + 1}") for i, a in enumerate(args)))
             if float(np.finfo(dtype).max) < self.largest:
                 raise ValueError(
@@ -192,7 +201,7 @@ class Kernel:
         return self.function(*args)
 
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_MAX = 3.4028234663852886e38  # float(numpy.finfo(numpy.float32).max), without importing numpy
 
 
 def _unwrapped(text: str, call: str) -> str:
@@ -210,41 +219,6 @@ def _unwrapped(text: str, call: str) -> str:
         out.append(text[start:at] + "(" + _unwrapped(text[at + len(call):end - 1], call) + ")")
         start = end
     return "".join(out) + text[start:]
-
-
-def as_float_array(x: object, name: str) -> np.ndarray | float:
-    """``x`` as a floating-point array: integers and bools become float64; other kinds are refused.
-
-    A Python int or float stays a Python float, which numpy treats as "weak"
-    (NEP 50): a float32 array with the scalar 0.5 stays float32.
-    """
-    if type(x) is int or type(x) is float:
-        try:
-            return float(x)
-        except OverflowError:
-            raise TypeError(f"{name}: {x} does not fit a float64") from None
-    arr = np.asarray(x)
-    if arr.dtype.kind == "f":
-        return arr
-    if arr.dtype.kind in "iub":
-        return arr.astype(np.float64)
-    raise TypeError(f"{name}: expected real numbers (float or int array), got dtype {arr.dtype}")
-
-
-def finish(
-    value: object, shape: tuple[int, ...], dtype: np.dtype, reduce_sum: bool, inputs: tuple[np.ndarray, ...] = ()
-) -> np.ndarray:
-    """Broadcast ``value`` to ``shape`` in ``dtype``: constant results become full arrays, never an input itself."""
-    out = np.asarray(value)
-    if reduce_sum:
-        return np.sum(np.broadcast_to(out, shape), dtype=dtype)
-    if out.shape != shape:
-        if out.ndim == 0:
-            return np.full(shape, out, dtype=dtype)[()]
-        out = np.broadcast_to(out, shape)
-    if out.dtype != dtype or not out.flags.writeable or any(out is x for x in inputs):
-        out = out.astype(dtype)
-    return out[()] if shape == () else out
 
 
 def use_expm1_log1p(expr: sp.Expr) -> sp.Expr:
@@ -281,7 +255,7 @@ def printable(expr: sp.Expr, name: str, differentiable: bool = False, *, guard: 
         lambda e: e.evalf(17),
     )
     for number in expr.atoms(sp.Number):
-        if not np.isfinite(float(number)) or (number != 0 and float(number) == 0):
+        if not math.isfinite(float(number)) or (number != 0 and float(number) == 0):
             raise ValueError(f"{name}: the constant {format_number(sp.N(number, 5))} does not fit a float64 (about ±1.8e308, ≥ 2.2e-308)")
     return expr
 
@@ -338,6 +312,10 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     if free:
         raise ValueError(f"{name}: symbols {sorted(map(str, free))} have no value; give them as parameters")
     source, largest, listing = _kernel_source(expr, tuple(args), name, reduce_sum)
+    import numpy as np  # here, not at the top: printing (symdl derive) needs no numpy
+
+    from .arrays import as_float_array, finish
+
     namespace: dict[str, object] = {"numpy": np, "_as_float": as_float_array, "_finish": finish}
     # Generated code only: the source is printed from a SymPy tree with identifier-checked names.
     exec(compile(source, f"<symdl kernel {name}>", "exec"), namespace)  # noqa: S102
@@ -359,7 +337,7 @@ def _kernel_source(expr: sp.Expr, args: tuple[sp.Symbol, ...], name: str, reduce
     # printable turns Φ's exact 1/√2 into a float (erfc_form splits e^{−x²/2} exactly only for a rational square).
     stable = replace_shared(guard_branches(renamed), lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
     renamed = printable(expand_erf(stable), name, guard=False)
-    intermediates, (body,) = sp.cse(renamed, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    intermediates, (body,) = cse_basic(renamed, symbols=sp.numbered_symbols("_c"))
     printer = KernelPrinter()
     lines = [f"def {name}({', '.join(names)}):"]
     lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]

@@ -32,6 +32,7 @@ from ..backprop.equations import (
 )
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
+from ..symbolic.shared_cse import cse_basic
 from .kernel import printable
 from .naming import bias_name, grad_name, parameter_name, weight_name
 from .optimizer import print_init_state, print_update
@@ -283,7 +284,7 @@ def _loss_value(
         if shared:
             ga, gy = rhs.function.variables
             exprs.append(printable(rhs.scalar().xreplace({ga: arrays[a], gy: arrays[y]}), loss.name))
-        intermediates, finals = sp.cse(exprs, symbols=scope.temps, optimizations="basic")
+        intermediates, finals = cse_basic(exprs, symbols=scope.temps)
         lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
         # Σ c·f = c·Σ f: the constant (½ of the squared error) multiplies once, not per element.
         coeff, rest = finals[0].as_coeff_Mul()

@@ -21,6 +21,7 @@ from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..backprop.equations import Elementwise, KernelCall, VectorRuleCall
 from .inplace import exact_in_place
+from ..symbolic.shared_cse import cse_basic
 from .kernel import KernelPrinter, printable
 
 __all__ = ["Scope", "StatementPrinter", "kernel_function_name"]
@@ -269,7 +270,7 @@ def _prepared(function: sp.Lambda, name: str) -> tuple[tuple[tuple[sp.Symbol, sp
         if not body.free_symbols:
             _PREPARED[key] = ((), body)
         else:
-            intermediates, (final,) = sp.cse(body, symbols=sp.numbered_symbols("_cse", cls=sp.Dummy), optimizations="basic")
+            intermediates, (final,) = cse_basic(body, symbols=sp.numbered_symbols("_cse", cls=sp.Dummy))
             _PREPARED[key] = (tuple(intermediates), final)
     return _PREPARED[key]
 

@@ -52,6 +52,7 @@ from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule, formula_rule
 from ..rulebook.vector_rule import ROW_COTANGENT, VectorRule
 from ..symbolic.rewrite import stabilise
+from ..symbolic.shared_cse import cse_basic
 
 # stabilise is the rewrite pass (symdl.symbolic.rewrite), re-exported where it was first public.
 __all__ = ["GENERATED_PACKAGE", "SUPPORTED_VECTOR_RULES", "rule_module_source", "stabilise", "to_jax", "to_torch"]
@@ -216,9 +217,9 @@ def _kernel(plan: _Plan, backend: str | Backend, expr: sp.Expr, name: str, args:
             for f in expr.atoms(RowMax, LogSumExp, FirstArgMax, Centered)
             for sym in sp.Tuple(*f.args[1:]).free_symbols
         }
-        intermediates, (body,) = sp.cse(expr, symbols=sp.numbered_symbols("_c"), optimizations="basic", ignore=tuple(bound))
+        intermediates, (body,) = cse_basic(expr, symbols=sp.numbered_symbols("_c"), ignore=tuple(bound))
     else:
-        intermediates, (body,) = sp.cse(expr, symbols=sp.numbered_symbols("_c"), optimizations="basic")
+        intermediates, (body,) = cse_basic(expr, symbols=sp.numbered_symbols("_c"))
     lines = [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
     result = printer.doprint(body)
     if plan.vector and plan.scalar_output and expr is plan.forward:

@@ -37,8 +37,7 @@ import sympy as sp
 
 from ..backends import Backend, get_backend
 from ..backprop.equations import Elementwise, VectorRuleCall
-from ..codegen.index_kernels import as_array, place
-from ..codegen.kernel import as_float_array
+from ..codegen.arrays import as_array, as_float_array, place
 from ..codegen.module_text import (
     function_source,
     helper_source,

@@ -28,8 +28,7 @@ import numpy as np
 
 from ..arguments import SEED_EXPECTED
 from ..backends import Backend, get_backend
-from ..codegen.index_kernels import as_array, place
-from ..codegen.kernel import as_float_array, finish
+from ..codegen.arrays import as_array, as_float_array, finish, place
 from ..codegen.module_text import (
     function_source,
     helper_source,

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..codegen.index_kernels import place
-from ..codegen.kernel import Kernel, as_float_array
+from ..codegen.arrays import as_float_array, place
+from ..codegen.kernel import Kernel
 from ..symbolic.grammar import FormulaError
 from ..symbolic.index_parse import IndexEquation, parse_index_equations
 from ..symbolic.proof import Proof

@@ -28,6 +28,7 @@ from ..formula_layers.layer import KERNEL_PRELUDE
 from ..formula_layers.proofs import at_size
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stabilise
+from ..symbolic.shared_cse import cse_basic
 from .blocks import ArrayNode
 
 __all__ = ["FormulaKernel", "FormulaParamKernel"]
@@ -215,7 +216,7 @@ def _inline_term(expr: sp.Expr, node: FormulaKernel, code: dict[str, str], modul
         return None
     # element-wise in the output index: each array read at it is its name (a parameter vector broadcasts over rows)
     body = printable(stabilise(expr), node.kernel_name).xreplace({e: sp.Symbol(code[str(e.base.label)], real=True) for e in cells})
-    intermediates, _ = sp.cse(body, optimizations="basic")
+    intermediates, _ = cse_basic(body)
     if intermediates:
         return None
     return _backend(module).printer().doprint(body)

@@ -24,6 +24,7 @@ from ..codegen.optimizer import print_init_state, print_update
 from ..codegen.statements import Scope, StatementPrinter, kernel_function_name
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
+from ..symbolic.shared_cse import cse_basic
 from .blocks import ArrayNode, Stopped
 from .equations import GraphEquations
 
@@ -257,7 +258,7 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
         a, y = value_lambda.variables
         arrays = {a: sp.Symbol(scope.name(h), real=True), y: sp.Symbol(scope.name(target), real=True)}
         body = printable(value_lambda.expr.xreplace(arrays), t.forms.name)
-        intermediates, (final,) = sp.cse(body, symbols=scope.temps, optimizations="basic")
+        intermediates, (final,) = cse_basic(body, symbols=scope.temps)
         lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
         coeff, rest = (t.coefficient * final).as_coeff_Mul()
         if not rest.free_symbols:  # ℓ constant: Σ over m rows and n entries of c, over m, is n·c

@@ -23,6 +23,7 @@ import sympy as sp
 from ..backends import get_backend
 from ..backends.base import Backend
 from ..codegen.kernel import printable
+from ..symbolic.shared_cse import cse_basic
 from .definition import MetricSpec, code_form
 
 __all__ = ["metric_module_source", "metric_source"]
@@ -111,7 +112,7 @@ def metric_source(metric: object, backend: str | Backend = "numpy", *, prefix: s
     for acc in spec.accumulators:
         term = printable(acc.term, spec.kind)
         (terms if not term.is_number else counts).append((acc, term))
-    intermediates, reduced = sp.cse([t for _, t in terms], symbols=sp.numbered_symbols("_c"), optimizations="basic")
+    intermediates, reduced = cse_basic([t for _, t in terms], symbols=sp.numbered_symbols("_c"))
     out += [f"    {s} = {printer.doprint(v)}" for s, v in intermediates]
     batch_sums = {}
     for (acc, _), body in zip(terms, reduced):

@@ -198,6 +198,10 @@ class Derivation(Displayed):
         """Every identity the rule states (textbook and stable forms, named functions) proven exactly, once."""
         return self.rule.prove()
 
+    def use_proofs(self, proofs: Mapping[str, Proof]) -> None:
+        """Take ``proofs`` as :attr:`proofs`: this derivation's own verdicts, proven earlier and read back from a cache."""
+        self.__dict__["proofs"] = dict(proofs)
+
     @property
     def proven(self) -> bool | None:
         """All proofs hold; None when there is nothing to prove."""

@@ -28,12 +28,13 @@ import hashlib
 import json
 import os
 import platform
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from .rules import RuleReport
+if TYPE_CHECKING:
+    from .rules import RuleReport
 
 __all__ = ["CACHE_ENV", "FORMAT", "VerifyCache", "cache_dir", "entry_key", "rule_text", "source_fingerprint"]
 
@@ -47,6 +48,7 @@ CATALOGUE_MODULES = frozenset(
      "rulebook/vector_rules.py"}
 )
 _PACKAGE = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 def cache_dir() -> Path:
@@ -152,6 +154,8 @@ def report_from_data(data: Any) -> RuleReport:
         raise ValueError("not a report")
     if not all(type(data[f]) is int for f in _INTS):
         raise ValueError("not a report")
+    from .rules import RuleReport  # here: the cache alone (symdl derive) needs no numpy
+
     return RuleReport(
         data["name"], proofs=dict(proofs), kinks_ok=data["kinks_ok"],
         **dict[str, Any]({f: float.fromhex(data[f]) for f in _FLOATS}), **{f: data[f] for f in _INTS},
@@ -176,6 +180,14 @@ class VerifyCache:
 
     def get(self, key: str) -> list[RuleReport] | None:
         """The reports stored under ``key``, or None when there is no valid entry (missing, corrupt, foreign)."""
+        return self.get_data(key, lambda content: [report_from_data(item) for item in content])
+
+    def get_data(self, key: str, read: Callable[[list[Any]], T]) -> T | None:
+        """``read(content)`` of the entry under ``key``; None when it is missing or invalid, or ``read`` raises ValueError.
+
+        ``content`` is the checksummed JSON list that :meth:`put_data` stored;
+        ``read`` checks its shape (it is data from disk).
+        """
         try:
             entry = json.loads(self._path(key).read_text(encoding="utf-8"))
             if not isinstance(entry, dict) or entry.get("format") != FORMAT or entry.get("key") != key:
@@ -183,16 +195,19 @@ class VerifyCache:
             content = entry.get("reports")
             if not isinstance(content, list) or entry.get("checksum") != _checksum(content):
                 raise ValueError("bad checksum")
-            reports = [report_from_data(item) for item in content]
+            value = read(content)
         except (OSError, ValueError, TypeError, AttributeError, OverflowError, RecursionError):
             self.misses += 1
             return None
         self.hits += 1
-        return reports
+        return value
 
     def put(self, key: str, reports: Sequence[RuleReport], seconds: float = 0.0) -> None:
         """Store ``reports`` under ``key`` (a temporary file renamed into place; a failed write is skipped)."""
-        content = [report_data(r) for r in reports]
+        self.put_data(key, [report_data(r) for r in reports], seconds)
+
+    def put_data(self, key: str, content: list[Any], seconds: float = 0.0) -> None:
+        """Store the JSON list ``content`` under ``key`` with its checksum (atomically; a failed write is skipped)."""
         entry = {"format": FORMAT, "key": key, "seconds": round(float(seconds), 3), "reports": content,
                  "checksum": _checksum(content)}
         path = self._path(key)
