@@ -20,8 +20,8 @@ import sympy as sp
 from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..backprop.equations import Elementwise, KernelCall, VectorRuleCall
-from .inplace import exact_in_place
 from ..symbolic.shared_cse import cse_basic
+from .inplace import exact_in_place
 from .kernel import KernelPrinter, printable
 
 __all__ = ["Scope", "StatementPrinter", "kernel_function_name"]
