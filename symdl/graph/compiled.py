@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..arguments import SeedLike, float_dtype, generator
-from ..codegen.simplex import threshold_namespace
 from ..layers.dropout import dropout_mask
 from ..layers.init_schemes import init_weight
 from ..network.checks import (
@@ -92,7 +91,6 @@ class CompiledGraph:
         for kernel_name, (rule_name, role) in self.kernels.items():
             r = rule(rule_name)
             namespace[kernel_name] = (r.numeric() if role == "value" else r.numeric_derivative()).function
-        namespace.update(threshold_namespace(self._source))  # sparsemax's τ, where a printed line calls it
         self._namespace = dict(namespace)  # before exec: what the unchecked functions start from
         # Generated code only: printed from SymPy trees with fixed identifiers.
         exec(compile(self._source, "<symdl graph>", "exec"), namespace)  # noqa: S102

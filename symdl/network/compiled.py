@@ -21,7 +21,6 @@ from ..backprop.equations import BackpropEquations
 from ..codegen.naming import layer_of
 from ..codegen.network import buffer_names, parameter_names, print_network
 from ..codegen.optimizer import state_keys
-from ..codegen.simplex import threshold_namespace
 from ..layers.base import Parameter
 from ..rulebook.registry import rule
 from .checks import (
@@ -109,7 +108,6 @@ class CompiledNetwork:
         for kernel_name, (rule_name, role) in printed.kernels.items():
             r = rule(rule_name)
             namespace[kernel_name] = (r.numeric() if role == "value" else r.numeric_derivative()).function
-        namespace.update(threshold_namespace(self._source))  # sparsemax's τ, where a printed line calls it
         self._namespace = dict(namespace)  # before exec: what the unchecked functions start from
         # Generated code only: printed from SymPy trees with fixed identifiers.
         exec(compile(self._source, f"<symdl network {network.layers}>", "exec"), namespace)  # noqa: S102
