@@ -23,7 +23,12 @@ from .kernel import (
     as_float_array,
     use_expm1_log1p,
 )
-from .simplex import SparseThreshold, hoist_thresholds, threshold_code, threshold_namespace
+from .simplex import (
+    SparseThreshold,
+    hoist_thresholds,
+    threshold_code,
+    threshold_namespace,
+)
 
 __all__ = ["Centered", "FirstArgMax", "IndexPrinter", "LogSumExp", "RowMax", "ShiftMax", "compile_index_kernel", "index_cse", "place"]
 
