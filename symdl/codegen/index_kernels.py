@@ -241,6 +241,7 @@ class IndexPrinter(SymdlNumpyPrinter):
 
     def _print_SparseThreshold(self, expr: SparseThreshold) -> str:
         u, j, _ = expr.args
+        # numpy here; the jnp/torch subclasses get ``_module`` from the array-module printer later in their MRO
         return threshold_code(getattr(self, "_module", "numpy"), self._print(u), self._slot(j))
 
     def _print_ShiftMax(self, expr: ShiftMax) -> str:
