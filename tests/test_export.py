@@ -321,7 +321,7 @@ def test_generated_modules_pass_ruff(tmp_path):
 
 @pytest.mark.parametrize("exporter", [to_jax, to_torch])
 def test_bad_input(exporter):
-    with pytest.raises(ValueError, match="softmax, softmax_cross_entropy, maxout"):
+    with pytest.raises(ValueError, match="softmax, softmax_cross_entropy, sparsemax, maxout"):
         exporter("rbf")
     with pytest.raises(ValueError, match=r"parameters \['k'\] have no value"):
         exporter("k*z**2", params={"k": None})

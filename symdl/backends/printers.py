@@ -228,24 +228,8 @@ class LastAxisIndexPrinter(ArrayModulePrinter):
     def _print_FirstArgMax(self, expr: FirstArgMax) -> str:
         return self._first_arg_max(self._print(expr.args[0]), -1)
 
-
     def _print_SparseThreshold(self, expr: SparseThreshold) -> str:
-        return threshold_code(self, self._print(expr.args[0]), -1)
-
-    # the spellings threshold_code uses (every reduction on the last axis, kept)
-    def _reduce(self, function: str, text: str, slot: int) -> str:
-        return self._row_max(text) if function == "max" else f"{self._fn(function)}({text}, {self._axis})"
-
-    def _sort_descending(self, text: str, slot: int) -> str:
-        if self._module == "torch":
-            return f"torch.sort({text}, dim=-1, descending=True).values"
-        return f"-{self._fn('sort')}(-({text}), {self._axis.split(',')[0]})"
-
-    def _cumsum(self, text: str, slot: int) -> str:
-        return f"{self._fn('cumsum')}({text}, {self._axis.split(',')[0]})"
-
-    def _ones_like(self, text: str) -> str:
-        return f"{self._fn('ones_like')}({text})"
+        return threshold_code(self._module, self._print(expr.args[0]), -1)
 
 
 class JaxIndexPrinter(LastAxisIndexPrinter, JaxPrinter):

@@ -45,15 +45,6 @@ class _ArrayIndexPrinter(IndexPrinter):
     def _reduce(self, function: str, text: str, slot: int) -> str:
         return f"{self._fn(function)}({text}, axis={slot}, keepdims=True)"
 
-    def _sort_descending(self, text: str, slot: int) -> str:
-        return f"-{self._fn('sort')}(-({text}), axis={slot})"
-
-    def _cumsum(self, text: str, slot: int) -> str:
-        return f"{self._fn('cumsum')}({text}, axis={slot})"
-
-    def _ones_like(self, text: str) -> str:
-        return f"{self._fn('ones_like')}({text})"
-
     def _print_FirstArgMax(self, expr: FirstArgMax) -> str:
         u, j, k, _ = expr.args
         axis = self._slot(j)
@@ -79,12 +70,6 @@ class _TorchIndexPrinter(_ArrayIndexPrinter, TorchPrinter):
     def _reduce(self, function: str, text: str, slot: int) -> str:
         name = "amax" if function == "max" else function  # torch.max(…, dim) returns (values, indices)
         return f"torch.{name}({text}, dim={slot}, keepdim=True)"
-
-    def _sort_descending(self, text: str, slot: int) -> str:
-        return f"torch.sort({text}, dim={slot}, descending=True).values"
-
-    def _cumsum(self, text: str, slot: int) -> str:
-        return f"torch.cumsum({text}, dim={slot})"
 
     def _logsumexp_at(self, text: str, slot: int) -> str:
         return f"torch.logsumexp({text}, dim={slot}, keepdim=True)"

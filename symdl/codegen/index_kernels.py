@@ -22,7 +22,12 @@ from .kernel import (
     _bind_scalar_type,
     use_expm1_log1p,
 )
-from .simplex import SparseThreshold, threshold_code
+from .simplex import (
+    SparseThreshold,
+    hoist_thresholds,
+    threshold_code,
+    threshold_namespace,
+)
 
 __all__ = ["Centered", "FirstArgMax", "IndexPrinter", "LogSumExp", "RowMax", "ShiftMax", "compile_index_kernel", "index_cse"]
 
@@ -173,15 +178,6 @@ class IndexPrinter(SymdlNumpyPrinter):
     def _logsumexp_at(self, text: str, slot: int) -> str:
         return f"numpy.logaddexp.reduce({text}, axis={slot}, keepdims=True)"
 
-    def _sort_descending(self, text: str, slot: int) -> str:
-        return f"-numpy.sort(-({text}), axis={slot})"
-
-    def _cumsum(self, text: str, slot: int) -> str:
-        return f"numpy.cumsum({text}, axis={slot})"
-
-    def _ones_like(self, text: str) -> str:
-        return f"numpy.ones_like({text})"
-
     def _einsum_sum(self, expr: sp.Sum) -> str | None:
         """Σ_{j…} Π f as numpy.einsum (a BLAS contraction, no broadcast product in memory), when ≥ 2 factors use j…."""
         indices = [limit[0] for limit in expr.limits]
@@ -236,7 +232,8 @@ class IndexPrinter(SymdlNumpyPrinter):
 
     def _print_SparseThreshold(self, expr: SparseThreshold) -> str:
         u, j, _ = expr.args
-        return threshold_code(self, self._print(u), self._slot(j))
+        # numpy here; the jnp/torch subclasses get ``_module`` from the array-module printer later in their MRO
+        return threshold_code(getattr(self, "_module", "numpy"), self._print(u), self._slot(j))
 
     def _print_ShiftMax(self, expr: ShiftMax) -> str:
         return self._print_RowMax(expr)
@@ -258,13 +255,14 @@ class IndexPrinter(SymdlNumpyPrinter):
 
 
 def index_cse(expr: sp.Expr) -> tuple[list[tuple[sp.Symbol, sp.Expr]], sp.Expr]:
-    """``expr`` (expm1/log1p forms) as common subexpressions ``_c0, …`` and the body; nothing leaves the sum it is bound in."""
+    """``expr`` (expm1/log1p forms) as sparsemax's τ ``_tau0, …``, common subexpressions ``_c0, …`` and the body; nothing leaves the sum it is bound in."""
     bound = {sym for s in expr.atoms(sp.Sum) for lim in s.limits for sym in sp.Tuple(*lim).free_symbols}
     bound |= {
         sym for f in expr.atoms(RowMax, LogSumExp, FirstArgMax, Centered) for sym in sp.Tuple(*f.args[1:]).free_symbols
     }
+    thresholds, expr = hoist_thresholds(expr)
     intermediates, (body,) = cse_basic(use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), ignore=tuple(bound))
-    return intermediates, body
+    return [*thresholds, *intermediates], body
 
 
 def compile_index_kernel(
@@ -318,7 +316,7 @@ def compile_index_kernel(
 
     from .arrays import as_array, place
 
-    namespace: dict[str, object] = {"numpy": np, "_as_float": as_array, "_place": place}
+    namespace: dict[str, object] = {"numpy": np, "_as_float": as_array, "_place": place, **threshold_namespace(source)}
     # Generated code only: printed from a SymPy tree whose array names are checked identifiers.
     exec(compile(source, f"<symdl kernel {name}>", "exec"), namespace)  # noqa: S102
     return Kernel(name=name, source=source, function=namespace[name])  # type: ignore[arg-type]

@@ -14,6 +14,8 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from .simplex import threshold_helpers
+
 __all__ = ["function_source", "helper_source", "module_docstring", "module_source", "renamed_kernel", "unannotated_source"]
 
 def helper_source(function: Callable, names: Mapping[str, str]) -> str:
@@ -104,11 +106,13 @@ def module_docstring(title: str, sections: Sequence[tuple[str, Sequence[str]]]) 
 def module_source(docstring: str, imports: Iterable[str], all_names: Sequence[str], blocks: Iterable[str]) -> str:
     """docstring, imports (standard library, then third party), ``__all__``, then the blocks, two blank lines apart.
 
-    A standard-library ``import NAME`` that no block reads (``NAME.``) is left out: which helpers a module needs
+    The helper that computes sparsemax's τ (:func:`symdl.codegen.simplex.threshold_source`) is added when a
+    block calls it. A standard-library ``import NAME`` that no block reads (``NAME.``) is left out: which helpers a module needs
     depends on its layers (torch binds ``_t`` with ``functools`` only where an entry point makes a constant).
     """
     blocks = list(blocks)
     text = "\n".join(blocks)
+    blocks = [*threshold_helpers(text), *blocks]  # sparsemax's τ, defined once where a kernel calls it
     imports = [line for line in imports if not _unused_standard_import(line, text)]
     ordered = sorted(set(imports), key=_import_order)
     standard = [line for line in ordered if not _import_order(line)[0]]

@@ -4,16 +4,18 @@
 ``.doit()`` gives :class:`SimplexThreshold` of the n values, so proofs and the
 graph prover differentiate through τ (∂τ/∂z_k = s_k/|S|, s_k = [z_k > τ],
 |S| = Σ_j s_j) instead of taking it for a constant. :func:`threshold_code`
-prints τ sort-based for numpy, ``jnp`` and ``torch``.
+prints τ as a call of a helper that generated code defines once per module
+(:func:`threshold_source`, sort-based, for numpy, ``jnp`` and ``torch``).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import sympy as sp
 
-__all__ = ["SUPPORT_INDEX", "SimplexThreshold", "SparseThreshold", "support", "threshold_code", "threshold_value"]
+__all__ = [
+    "SUPPORT_INDEX", "SimplexThreshold", "SparseThreshold", "hoist_thresholds", "support", "threshold_code", "threshold_helpers",
+    "threshold_name", "threshold_namespace", "threshold_source", "threshold_value",
+]
 
 
 #: The summation index of ∂τ/∂s (never τ's own bound index, which a delta contraction would rename inside τ).
@@ -86,23 +88,92 @@ def threshold_value(values):
     return (top - 1) / best
 
 
-class _Spelling(Protocol):
-    def _reduce(self, function: str, text: str, slot: int) -> str: ...
-    def _sort_descending(self, text: str, slot: int) -> str: ...
-    def _cumsum(self, text: str, slot: int) -> str: ...
-    def _ones_like(self, text: str) -> str: ...
+#: How each array module spells the helper's five operations on ``axis`` (numpy, ``jnp``, ``torch``).
+_SPELLINGS: dict[str, dict[str, str]] = {
+    "numpy": {"max": "numpy.max({x}, axis=axis, keepdims=True)", "sum": "numpy.sum({x}, axis=axis, keepdims=True)",
+              "sort": "-numpy.sort(-({x}), axis=axis)", "cumsum": "numpy.cumsum({x}, axis=axis)",
+              "ones": "numpy.ones_like({x})"},
+    "jnp": {"max": "jnp.max({x}, axis=axis, keepdims=True)", "sum": "jnp.sum({x}, axis=axis, keepdims=True)",
+            "sort": "-jnp.sort(-({x}), axis=axis)", "cumsum": "jnp.cumsum({x}, axis=axis)",
+            "ones": "jnp.ones_like({x})"},
+    "torch": {"max": "torch.amax({x}, dim=axis, keepdim=True)", "sum": "torch.sum({x}, dim=axis, keepdim=True)",
+              "sort": "torch.sort({x}, dim=axis, descending=True).values", "cumsum": "torch.cumsum({x}, dim=axis)",
+              "ones": "torch.ones_like({x})"},
+}
+
+#: The imports a helper's module name stands for, where its source is compiled outside a generated module.
+_IMPORTS = {"numpy": "import numpy", "jnp": "import jax.numpy as jnp", "torch": "import torch"}
 
 
-def threshold_code(printer: _Spelling, values: str, slot: int) -> str:
-    """τ of ``values`` along ``slot`` (kept as size 1), one expression in the printer's array module.
+def threshold_name(module: str) -> str:
+    """The name of the generated helper that computes τ with ``module`` (``numpy``, ``jnp`` or ``torch``)."""
+    if module not in _SPELLINGS:
+        raise ValueError(f"sparsemax's τ prints for numpy, jnp and torch, not {module}")
+    return f"_simplex_threshold_{module}"
 
-    With d = sort(z − max z) descending (every d ≤ 0, so |z| ≤ 1000 never overflows) and c = cumsum d,
-    the support is {k : 1 + k d_k > c_k} (a prefix of the sorted order), and
-    τ = max z + (Σ_{k in support} d_k − 1)/|support|.
+
+def threshold_code(module: str, values: str, slot: int) -> str:
+    """τ of ``values`` along ``slot`` (kept as size 1): a call of the module's helper (:func:`threshold_source`)."""
+    return f"{threshold_name(module)}({_unwrapped(values)}, {slot})"
+
+
+def _unwrapped(text: str) -> str:
+    """``text`` without parentheses around the whole of it (an argument needs none)."""
+    while text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for position, char in enumerate(text):
+            depth += {"(": 1, ")": -1}.get(char, 0)
+            if depth == 0 and position < len(text) - 1:
+                return text
+        text = text[1:-1]
+    return text
+
+
+def hoist_thresholds(expr: sp.Expr) -> tuple[list[tuple[sp.Symbol, sp.Expr]], sp.Expr]:
+    """Each τ of ``expr`` bound once to ``_tau0, …`` and ``expr`` reading those names.
+
+    CSE leaves τ alone (it holds the size n that bounds the sums), yet a VJP uses the same τ in the output
+    and in both sums of the support; a τ whose values depend on a summation index stays where it is.
     """
-    top = printer._reduce("max", "_u", slot)
-    ranks = printer._cumsum(printer._ones_like("_d"), slot)
-    inside = f"(1 + {ranks}*_d > {printer._cumsum('_d', slot)})*{printer._ones_like('_d')}"
-    tau = f"_m + ({printer._reduce('sum', '_s*_d', slot)} - 1)/{printer._reduce('sum', '_s', slot)}"
-    return (f"(lambda _u: (lambda _m: (lambda _d: (lambda _s: {tau})({inside}))"
-            f"({printer._sort_descending('_u - _m', slot)}))({top}))({values})")
+    summed = {limit[0] for total in expr.atoms(sp.Sum) for limit in total.limits}
+    taus = sorted((tau for tau in expr.atoms(SparseThreshold) if not (tau.free_symbols - {tau.args[1]}) & summed),
+                  key=sp.default_sort_key)
+    names = {tau: sp.Symbol(f"_tau{number}", real=True) for number, tau in enumerate(taus)}
+    return list(zip(names.values(), taus)), expr.xreplace(names)
+
+
+def threshold_source(module: str) -> str:
+    """``def _simplex_threshold_<module>(u, axis)``: τ of u along ``axis`` (kept as size 1), sort-based.
+
+    τ is defined implicitly (the root of Σ_j max(u_j − τ, 0) = 1) and has no closed form to print from
+    SymPy; its solution by sorting is written once here, each array module only spelling its five
+    operations. With d = sort(u − max u) descending (every d ≤ 0, so |u| ≤ 1000 never overflows) and
+    c = cumsum d, the support is {k : 1 + k d_k > c_k} (a prefix of the sorted order), and
+    τ = max u + (Σ_{k in support} d_k − 1)/|support|.
+    """
+    op = {key: spelling.format for key, spelling in _SPELLINGS[module].items()}
+    return (
+        f"def {threshold_name(module)}(u, axis):\n"
+        '    """τ with Σ_j max(u_j − τ, 0) = 1 along axis (kept), by sorting u − max u descending."""\n'
+        f"    m = {op['max'](x='u')}\n"
+        f"    d = {op['sort'](x='u - m')}\n"
+        f"    s = (1 + {op['cumsum'](x=op['ones'](x='d'))}*d > {op['cumsum'](x='d')})*{op['ones'](x='d')}\n"
+        f"    return m + ({op['sum'](x='s*d')} - 1)/{op['sum'](x='s')}\n"
+    )
+
+
+def threshold_helpers(text: str) -> list[str]:
+    """The sources of the τ helpers that ``text`` calls and does not define (what a generated module must add)."""
+    return [threshold_source(module) for module in _SPELLINGS
+            if f"{threshold_name(module)}(" in text and f"def {threshold_name(module)}(" not in text]
+
+
+def threshold_namespace(text: str) -> dict[str, object]:
+    """The τ helpers that ``text`` calls, compiled: what an in-process ``exec`` of printed code adds to its namespace."""
+    namespace: dict[str, object] = {}
+    for module, statement in _IMPORTS.items():
+        name = threshold_name(module)
+        if f"{name}(" in text:
+            # Generated code only: the fixed helper text above, no user input.
+            exec(compile(f"{statement}\n{threshold_source(module)}", f"<symdl {name}>", "exec"), namespace)  # noqa: S102
+    return {name: value for name, value in namespace.items() if name.startswith("_simplex_threshold_")}

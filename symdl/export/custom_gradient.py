@@ -46,6 +46,7 @@ from ..backends.base import Backend
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.kernel import printable, use_expm1_log1p
 from ..codegen.naming import class_name
+from ..codegen.simplex import hoist_thresholds, threshold_helpers
 from ..optional import require
 from ..rulebook.derivation import Derives
 from ..rulebook.registry import rule, rules
@@ -217,7 +218,9 @@ def _kernel(plan: _Plan, backend: str | Backend, expr: sp.Expr, name: str, args:
             for f in expr.atoms(RowMax, LogSumExp, FirstArgMax, Centered)
             for sym in sp.Tuple(*f.args[1:]).free_symbols
         }
+        thresholds, expr = hoist_thresholds(expr)
         intermediates, (body,) = cse_basic(expr, symbols=sp.numbered_symbols("_c"), ignore=tuple(bound))
+        intermediates = [*thresholds, *intermediates]
     else:
         intermediates, (body,) = cse_basic(expr, symbols=sp.numbered_symbols("_c"))
     lines = [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
@@ -297,6 +300,7 @@ def _generate(
         "\n".join(imports),
         "__all__ = [" + ", ".join(repr(p) for p in sorted(public, key=_isort_key)) + "]",
         helpers.strip("\n"),
+        *(source.strip("\n") for source in threshold_helpers(body)),  # sparsemax's τ, defined once
         body,
         wrapper.strip("\n"),
     ]
