@@ -3,7 +3,8 @@
 docs/scaling.md's ``scale_jax.py`` (batch norm, dropout and a penalty) shards each batch by rows over a mesh of
 4 host devices, replicates the parameters and runs the module's jitted ``train_step_unchecked``; it asserts
 the parameters after 3 steps equal one device's on the whole batch (rtol 1e-12, float64) and that XLA sums the
-gradients with an all-reduce; here, that the printed loss falls over the steps (the example trains). It runs in a new process: the device count is fixed when jax starts.
+gradients with an all-reduce; here, that the printed loss falls over the steps (the example trains). It runs in
+a new process: the device count is fixed when jax starts.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Dropout masks come from ``jax.random.PRNGKey(seed)``, one key per layer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -236,7 +236,8 @@ class JaxBackend(Backend):
 
     def graph_runtime(self, optimizer: bool) -> list[str]:
         # the state and hyperparameter checks read _STATE, which only a module with an optimizer defines
-        return [emit_functions(_batch, _check_params, *([_scalar_with, _check_state, _check_hyper] if optimizer else []), _check_seed, _mask_key),
+        stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
+        return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key),
                 emit_functions(_unpack_graph, _unpack_forward, _check_data, _finite_arrays, _raise_unless_finite_arrays)]
 
     def graph_entry_wrappers(self, entries: Sequence[tuple[str, str, str, bool]]) -> str:

@@ -20,7 +20,14 @@ from typing import Any
 from ..saving.describe import describe_rule, rebuild_rule
 from ..saving.schema import SavedModelError, expect, fields, finite, integer, string
 from .model import Model
-from .nodes import GraphLayer, Input, Node, check_name, check_unique_names, graph_layer_types
+from .nodes import (
+    GraphLayer,
+    Input,
+    Node,
+    check_name,
+    check_unique_names,
+    graph_layer_types,
+)
 
 __all__ = ["from_config", "to_config"]
 
