@@ -92,7 +92,7 @@ def from_config(value: object) -> Model:
     first = len(nodes)
     layers = [_layer(v, k) for k, v in enumerate(expect(spec["layers"], list, "layers"))]
     check_unique_names([n.name for n in nodes] + [l.name for l in layers], SavedModelError,
-            [f"input_names[{k}]" for k in range(first)] + [f"layers[{k}].name" for k in range(len(layers))])
+                       [f"input_names[{k}]" for k in range(first)] + [f"layers[{k}].name" for k in range(len(layers))])
     for k, item in enumerate(expect(spec["nodes"], list, "nodes")):
         where = f"nodes[{k}]"
         item = fields(expect(item, dict, where), where, ("layer", "inputs"))
