@@ -74,3 +74,38 @@ def test_jax_and_torch_modules_train_like_the_compiled_network(tmp_path, backend
         np.testing.assert_allclose(ours.history[key], values, rtol=1e-10, err_msg=key)
     for k in start:
         np.testing.assert_allclose(np.asarray(ours.weights[k]), reference.weights[k], rtol=1e-10, atol=1e-13, err_msg=k)
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_restored_best_weights_stay_the_modules_arrays(tmp_path, backend):
+    """EarlyStopping(restore_best_weights=True) puts back the best epoch's params as the module's own arrays
+    (torch: into the caller's tensors; JAX: jax arrays), float64 kept, equal to the compiled network's."""
+    lib = pytest.importorskip(backend)
+    network = symdl.Network([3, 4, 2], activation="tanh", optimizer=symdl.optimizer("adam", lr=0.05))
+    compiled = network.compile()
+    start = compiled.init(seed=1)
+    module = load_module(network_module_source(network, backend), tmp_path, f"net_restore_{backend}")
+    X, Y = data()
+
+    def run(model, params, epochs, stop):
+        # min_delta 1e9: epoch 0 is the best and the only improvement; epoch 1 stops and restores epoch 0's params
+        early = symdl.training.EarlyStopping(monitor="loss", patience=0, min_delta=1e9, restore_best_weights=True)
+        return symdl.fit(model, params, X, Y, epochs=epochs, batch_size=8, seed=5, verbose=0,
+                         early_stopping=early if stop else None)
+
+    params = convert(start, backend)
+    if backend == "jax":
+        with lib.enable_x64(True):
+            ours = run(module, params, 3, True)
+    else:
+        ours = run(module, params, 3, True)
+    best = run(compiled, convert(start, "numpy"), 1, False).weights  # the params after epoch 0
+    assert ours.stopped_epoch == 1
+    for k in start:
+        got = ours.weights[k]
+        if backend == "torch":
+            assert isinstance(got, lib.Tensor) and got.dtype == lib.float64, k
+            assert got is params[k]  # written into the caller's tensor, as train_step updates it
+        else:
+            assert isinstance(got, lib.Array) and got.dtype == np.float64, k
+        np.testing.assert_allclose(np.asarray(got), best[k], rtol=1e-10, atol=1e-13, err_msg=k)

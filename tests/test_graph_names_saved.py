@@ -82,12 +82,34 @@ def test_a_bad_name_in_a_config_is_one_clear_error(edit, message):
     assert "\n" not in str(caught.value)
 
 
-def test_a_bad_or_repeated_name_is_refused_when_built_or_saved():
+def test_a_bad_name_is_refused_when_the_layer_is_made():
     with pytest.raises(ValueError, match="Dense: name must be an identifier"):
         Dense(2, name="a b")
     with pytest.raises(ValueError, match="Input: name must be an identifier"):
         Input(2, name="")
-    x = Input(2, name="x")
-    model = Model(x, Dense(1, name="x")(x))
-    with pytest.raises(ValueError, match="the name 'x' is given twice"):
-        to_config(model)
+
+
+@pytest.mark.parametrize("build", [
+    lambda: (lambda x: Model(x, Dense(1, name="x")(x)))(Input(2, name="x")),  # an input and a layer
+    lambda: (lambda x: Model(x, Dense(1, name="x")(Dense(2, name="x")(x))))(Input(2)),  # two layers in a chain
+    lambda: (lambda x: Model(x, [Dense(1, name="x")(x), Dense(1, name="x")(x)], losses=["mse", "mse"]))(Input(2)),
+    lambda: (lambda a, b: Model([a, b], Add()([a, b])))(Input(2, name="x"), Input(2, name="x")),  # two inputs
+])  # fmt: skip
+def test_a_repeated_name_is_refused_when_the_model_is_built(build):
+    # Keras: "All layer names should be unique." at model construction, not when saved
+    with pytest.raises(ValueError, match="^Model: the name 'x' is given twice; names of inputs and layers must be unique$"):
+        build()
+
+
+def test_a_shared_layer_is_one_name_and_an_auxiliary_loss_cannot_bring_a_repeated_one():
+    model = _named()  # "shared" is called twice: one layer
+    assert [l.name for l in model.layers].count("shared") == 1
+    assert to_config(model)["layers"][0]["name"] == "shared"
+    x = Input(2)
+    h = Dense(3, name="h")(x)
+    model = Model(x, Dense(1)(h))
+    with pytest.raises(ValueError, match="^Model: the name 'h' is given twice"):
+        model.add_loss(Dense(2, name="h")(h), "mse", target=x)
+    assert model.terms[-1].auxiliary is False and len(model.terms) == 1  # the refused loss is not kept
+    model.add_loss(Dense(2, name="g")(h), "mse", target=x)
+    assert [l.name for l in model.layers] == ["h", None, "g"]

@@ -193,13 +193,36 @@ def test_generated_modules_import_only_numpy_and_the_standard_library(generated)
         assert "Formulas (LaTeX)" in text or "Equations (LaTeX)" in text
 
 
-def test_generated_modules_pass_ruff(generated):
+def _ruff(folder: Path) -> None:
     pytest.importorskip("ruff")
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--output-format", "concise", str(generated["folder"])],
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--output-format", "concise", str(folder)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
+
+
+def test_generated_modules_pass_ruff(generated):
+    _ruff(generated["folder"])
+
+
+def test_graph_modules_and_modules_with_an_optimizer_pass_ruff(tmp_path):
+    """Graph modules (JAX, torch, numpy) with and without an optimizer, network modules with one: no helper that
+    reads an undefined name (JAX's _check_state read _STATE without an optimizer), no unused import, no lint."""
+    from symdl.export import graph_module_source
+    from symdl.export.network_modules import network_module_source
+    from symdl.graph import Dense, Input, Model
+
+    x = Input(3)
+    model = Model(x, Dense(2)(Dense(4, activation="tanh")(x)), losses="mse")
+    for backend in ("numpy", "jax", "torch"):
+        for optimizer in (None, "adam"):
+            (tmp_path / f"graph_{backend}_{optimizer}.py").write_text(graph_module_source(model, backend, "float64", optimizer))
+    net = symdl.Network([3, 4, 2], activation="tanh", loss="mse", optimizer="classic_momentum", dropout=0.2)
+    (tmp_path / "net_numpy_momentum.py").write_text(network_module(net, "float32"))
+    for backend in ("jax", "torch"):
+        (tmp_path / f"net_{backend}_momentum.py").write_text(network_module_source(net, backend, "float32"))
+    _ruff(tmp_path)
 
 
 _GENERATE = textwrap.dedent(

@@ -9,7 +9,7 @@ Dropout masks come from ``jax.random.PRNGKey(seed)``, one key per layer.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -235,7 +235,9 @@ class JaxBackend(Backend):
         return "key, m", ["key = _mask_key(key)", "# one key per mask, folded from the call's key", "return [", *draws, "]"]
 
     def graph_runtime(self, optimizer: bool) -> list[str]:
-        return [emit_functions(_batch, _check_params, *([_scalar_with] if optimizer else []), _check_state, _check_hyper, _check_seed, _mask_key),
+        # the state and hyperparameter checks read _STATE, which only a module with an optimizer defines
+        stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
+        return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key),
                 emit_functions(_unpack_graph, _unpack_forward, _check_data, _finite_arrays, _raise_unless_finite_arrays)]
 
     def graph_entry_wrappers(self, entries: Sequence[tuple[str, str, str, bool]]) -> str:
@@ -252,7 +254,8 @@ class JaxBackend(Backend):
                       f"{data}, = _check_data(({data},))"]
             if name == "train_step" and "lr" in extra:
                 checks.insert(0, "if not isinstance(params, MutableMapping):\n"
-                                 "        raise ValueError(f'params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}')")
+                                 "        raise ValueError(f'params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}')"
+                                 "  # noqa: TRY004  (every bad argument is one ValueError)")
             checks += [{"lr": "lr = _check_lr(lr)", "state": "state = _check_state(state)"}.get(a, f"{a} = _check_hyper({a!r}, {a})")
                        for a in extra]
             call = ["arrays", *body_args[1:]]

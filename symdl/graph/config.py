@@ -20,7 +20,14 @@ from typing import Any
 from ..saving.describe import describe_rule, rebuild_rule
 from ..saving.schema import SavedModelError, expect, fields, finite, integer, string
 from .model import Model
-from .nodes import GraphLayer, Input, Node, check_name, graph_layer_types
+from .nodes import (
+    GraphLayer,
+    Input,
+    Node,
+    check_name,
+    check_unique_names,
+    graph_layer_types,
+)
 
 __all__ = ["from_config", "to_config"]
 
@@ -30,7 +37,7 @@ def to_config(model: Model) -> dict[str, Any]:
     nodes = model.nodes
     index = {n.uid: k for k, n in enumerate(nodes)}
     layers = list(model.layers)
-    _unique([n.name for n in model.inputs] + [l.name for l in layers], ValueError)
+    check_unique_names([n.name for n in model.inputs] + [l.name for l in layers], ValueError)
     names = {"input_names": [n.name for n in model.inputs]} if any(n.name for n in model.inputs) else {}
     return {
         "inputs": [n.width for n in model.inputs],
@@ -43,17 +50,6 @@ def to_config(model: Model) -> dict[str, Any]:
                     "target": None if t.target is None else index[t.target.uid], "auxiliary": t.auxiliary}
                    for t in model.terms],
     }
-
-
-def _unique(names: list[str | None], error: type[ValueError], where: list[str] | None = None) -> None:
-    """Names of inputs and layers appear once each (they key data dicts and metrics), else one ``error`` line."""
-    seen: set[str] = set()
-    for k, name in enumerate(names):
-        if name is not None and name in seen:
-            place = f"{where[k]}: " if where else ""
-            raise error(f"{place}the name {name!r} is given twice; names of inputs and layers must be unique")
-        if name is not None:
-            seen.add(name)
 
 
 def _name(value: object, where: str) -> str | None:
@@ -95,8 +91,8 @@ def from_config(value: object) -> Model:
     nodes: list[Node] = [Input(w, _name(n, f"input_names[{k}]")) for k, (w, n) in enumerate(zip(widths, names))]
     first = len(nodes)
     layers = [_layer(v, k) for k, v in enumerate(expect(spec["layers"], list, "layers"))]
-    _unique([n.name for n in nodes] + [l.name for l in layers], SavedModelError,
-            [f"input_names[{k}]" for k in range(first)] + [f"layers[{k}].name" for k in range(len(layers))])
+    check_unique_names([n.name for n in nodes] + [l.name for l in layers], SavedModelError,
+                       [f"input_names[{k}]" for k in range(first)] + [f"layers[{k}].name" for k in range(len(layers))])
     for k, item in enumerate(expect(spec["nodes"], list, "nodes")):
         where = f"nodes[{k}]"
         item = fields(expect(item, dict, where), where, ("layer", "inputs"))

@@ -20,7 +20,7 @@ import sympy as sp
 from ..network.rule_forms import resolve_rule
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
-from .nodes import GraphLayer, Node
+from .nodes import GraphLayer, Node, check_unique_names
 
 if TYPE_CHECKING:
     from ..optim.base import Optimizer
@@ -86,6 +86,7 @@ class Model:
         for out, spec, w in zip(self.outputs, specs, weights):
             if spec is not None:
                 self._add(out, spec, w, reduction, None)
+        self._check_names()
 
     def add_loss(self, node: Node, loss: object = "mse", target: Node | None = None, weight: float = 1.0,
                  reduction: str = "sum") -> Model:
@@ -106,6 +107,19 @@ class Model:
             raise ValueError(f"add_loss: the node has width {node.width}, its target {target.width}")
         self.terms.append(LossTerm(node, rule, _weight(weight, "loss weight"), reduction, target, auxiliary))
         self._cache.clear()
+        if auxiliary:  # the loss's node may reach layers the outputs do not
+            try:
+                self._check_names()
+            except ValueError:
+                self.terms.pop()
+                self._cache.clear()
+                raise
+
+    def _check_names(self) -> None:
+        """One ValueError line for a name given to two inputs or layers (Keras refuses it when the model is built too);
+        a shared layer is one layer, named once."""
+        check_unique_names([n.name for n in self.inputs] + [l.name for l in self.layers], ValueError,
+                           ["Model"] * (len(self.inputs) + len(self.layers)))
 
     # --- the graph ---------------------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from ..rulebook.rule import Rule
     from .forms import Forms
 
-__all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "check_name", "graph_layer_types"]
+__all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "check_name", "check_unique_names", "graph_layer_types"]
 
 _NODE_IDS = itertools.count()
 _GRAPH_LAYER_TYPES: dict[str, type[GraphLayer]] = {}
@@ -226,6 +226,17 @@ def check_name(name: object, what: str) -> str | None:
         raise ValueError(f"{what}: name must be an identifier (letters, digits and _, not starting with a digit, "
                          f"at most 100 characters), got {str(name)[:60]!r}")
     return name
+
+
+def check_unique_names(names: Sequence[str | None], error: type[ValueError] = ValueError, where: Sequence[str] | None = None) -> None:
+    """Names of inputs and layers appear once each (they key data dicts, metrics and saved layers), else one ``error`` line."""
+    seen: set[str] = set()
+    for k, name in enumerate(names):
+        if name is not None and name in seen:
+            place = f"{where[k]}: " if where else ""
+            raise error(f"{place}the name {name!r} is given twice; names of inputs and layers must be unique")
+        if name is not None:
+            seen.add(name)
 
 
 def Input(width: int, name: str | None = None) -> Node:

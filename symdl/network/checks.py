@@ -176,7 +176,7 @@ def check_hyperparameter(name: str, value: object) -> float:
         number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else float("nan")
     except OverflowError:
         number = float("inf")
-    if number != number or number in (float("inf"), float("-inf")):
+    if not abs(number) < float("inf"):  # NaN and ±inf
         raise ValueError(f"{name}: expected a finite real number, got {value!r}")
     return number
 
@@ -204,8 +204,8 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
     writable and distinct.
     """
     expected = ", ".join([*counters, *scalars, *(f"{k} {s}" for k, s in slots)])
-    if not isinstance(state, MutableMapping):
-        raise ValueError(f"state: expected the dict of init_state(params) ({expected}), got {type(state).__name__}")
+    if not isinstance(state, MutableMapping):  # every bad argument is one ValueError, a wrong type too (TRY004 does not apply)
+        raise ValueError(f"state: expected the dict of init_state(params) ({expected}), got {type(state).__name__}")  # noqa: TRY004
     known = {*counters, *scalars, *(k for k, _ in slots)}
     if state.keys() != known:
         missing = [k for k in (*counters, *scalars, *(k for k, _ in slots)) if k not in state]

@@ -95,7 +95,7 @@ class EarlyStopping(Callback):
         self.wait = 0
         self.best = math.inf if self.mode == "min" else -math.inf
         self.best_epoch: int | None = None
-        self.best_weights: dict[str, np.ndarray] | None = None
+        self.best_weights: dict[str, Any] | None = None
         self.stopped_epoch: int | None = None
 
     def _improves(self, current: float) -> bool:
@@ -111,14 +111,38 @@ class EarlyStopping(Callback):
         if self._improves(current):
             self.best, self.best_epoch, self.wait = current, epoch, 0
             if self.restore_best_weights:
-                self.best_weights = {k: np.array(v, copy=True) for k, v in run.params.items()}
+                self.best_weights = {k: _snapshot(v) for k, v in run.params.items()}
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             run.stop_training = True
             if self.best_weights is not None:
                 for k, v in self.best_weights.items():
-                    if isinstance(run.params[k], np.ndarray) and run.params[k].flags.writeable:
-                        run.params[k][...] = v  # in place: the caller's arrays hold the best weights
-                    else:
-                        run.params[k] = v
+                    _restore(run.params, k, v)
+
+
+def _library(value: object) -> str:
+    """The array library of ``value``: "torch", "jax" or "numpy", read from its type (neither library is imported here)."""
+    root = type(value).__module__.split(".")[0]
+    return "jax" if root in ("jax", "jaxlib") else "torch" if root == "torch" else "numpy"
+
+
+def _snapshot(value: Any) -> Any:
+    """A copy of one parameter in its own library, dtype and device (a generated module's arrays stay its arrays)."""
+    library = _library(value)
+    if library == "torch":
+        return value.detach().clone()
+    if library == "jax":
+        return value  # immutable: train_step makes new arrays
+    return np.array(value, copy=True)
+
+
+def _restore(params: dict[str, Any], key: str, saved: Any) -> None:
+    """``params[key]`` holds ``saved``: written into the caller's own array where it is updated in place (numpy, torch)."""
+    current = params[key]
+    if isinstance(current, np.ndarray) and current.flags.writeable:
+        current[...] = saved
+    elif _library(current) == "torch":
+        current.detach().copy_(saved)
+    else:
+        params[key] = saved
