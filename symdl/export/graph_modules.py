@@ -209,6 +209,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     backend = get_backend(backend)
     compiled = model.compile(dtype, optimizer)
     dtype, optimizer = compiled.dtype, compiled.optimizer
+    printed_metrics = module_metrics(compiled, metrics, len(compiled.equations.targets))  # checked before any printing
     train = compiled.equations
     inference = model.equations(training=False, forms=LibraryForms(output_form=True))
     _refuse_unknown([*train.forward, *inference.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)], backend)
@@ -255,7 +256,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     step_args = next(a for n, a, _, _ in entries if n == "train_step").split(", ")
     data = {"params", "seed=0", backend.mask_parameter, *(n for n, _ in (*inputs, *targets))}
     fitting = fit_blocks(backend, bool(train.masks), tuple(a for a in step_args if a not in data),
-                         module_metrics(compiled, metrics, len(targets)))
+                         printed_metrics)
     blocks += fitting
     public = ["init_params", *_ENTRIES, *(["init_state"] if has_opt else []), *(["masks"] if train.masks else [])]
     public += ["fit", "evaluate"] if fitting else []

@@ -116,6 +116,7 @@ def network_module_source(
     mixed = mixed_precision(dtype, backend, network, loss_scale)
     compiled = network.compile("float32" if mixed else dtype)  # a mixed module's masters are float32
     dtype = compiled.dtype
+    printed_metrics = module_metrics(compiled, metrics, 1)  # checked before any printing
     eqs = network._equations(output_form=True)
     penalty_value = None
     if network.penalty is not None:
@@ -160,7 +161,7 @@ def network_module_source(
     unchecked = backend.unchecked_entry_points(entry_source, steps)
     if unchecked is not None:
         blocks.append(unchecked)
-    fitting = fit_blocks(backend, network.seeded, train_arguments, module_metrics(compiled, metrics, 1))
+    fitting = fit_blocks(backend, network.seeded, train_arguments, printed_metrics)
     blocks += fitting
     entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
     if backend.functional or unchecked is not None:  # JAX's are made by its entry wrappers

@@ -229,6 +229,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
         raise TypeError(f"network_module: expected a symdl.Network, got {type(network).__name__}")
     compiled = network.compile(dtype)
     dtype = compiled.dtype
+    printed_metrics = module_metrics(compiled, metrics, 1)  # checked before any printing
     source = compiled.source()
     header = module_header(network, dtype)
     if not source.startswith(header):
@@ -276,7 +277,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
     blocks += network.layer_blocks(get_backend("numpy"), inline=False)
     blocks.append(body)
     train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
-    blocks += fit_blocks(get_backend("numpy"), network.seeded, train_arguments, module_metrics(compiled, metrics, 1))
+    blocks += fit_blocks(get_backend("numpy"), network.seeded, train_arguments, printed_metrics)
 
     entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step", "fit", "evaluate"]
     eqs = network.equations().latex()
