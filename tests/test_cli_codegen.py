@@ -158,15 +158,16 @@ def test_backends_call_the_export_functions(capsys, monkeypatch):
     calls = []
     monkeypatch.setattr(symdl.export.custom_gradient, "rule_module_source", lambda r, b: calls.append((r.name, b)) or "# rule\n", raising=False)
     monkeypatch.setattr(
-        symdl.export.network_modules, "network_module_source", lambda n, b, d, loss_scale=None: calls.append((n.layers, b, d, loss_scale)) or "# net\n", raising=False
+        symdl.export.network_modules, "network_module_source", lambda n, b, d, loss_scale=None, metrics=(): calls.append((n.layers, b, d, loss_scale, [m.name for m in metrics])) or "# net\n", raising=False
     )
     # --time-limit 0: the work runs in this process, where the patched functions record their calls
     assert run(capsys, "codegen", "relu", "--backend", "jax", "-o", "-", "--time-limit", "0") == (0, "# rule\n", "")
     assert run(capsys, "codegen", "--layers", "3,2", "--backend", "torch", "--dtype", "float32", "-o", "-",
                "--time-limit", "0") == (0, "# net\n", "")
     assert run(capsys, "codegen", "--layers", "3,2", "--backend", "jax", "--dtype", "float16", "--loss-scale", "64", "-o", "-",
-               "--time-limit", "0") == (0, "# net\n", "")
-    assert calls == [("relu", "jax"), ((3, 2), "torch", "float32", None), ((3, 2), "jax", "float16", 64.0)]
+               "--metrics", "mae,precision", "--time-limit", "0") == (0, "# net\n", "")
+    assert calls == [("relu", "jax"), ((3, 2), "torch", "float32", None, []),
+                     ((3, 2), "jax", "float16", 64.0, ["mean_absolute_error", "precision"])]
 
 
 def test_help_lists_codegen(capsys):

@@ -147,8 +147,9 @@ def test_jax_and_torch_module_fit_agree_with_compiled_fit_in_float64(nets, tmp_p
 def test_fit_adds_no_name_a_module_already_defines(nets):
     """The copied helpers are prefixed (_fit_…): a JAX graph module has its own _check_data, for one."""
     network = nets["dropout"][0]
-    for source in (network_module(network), network_module_source(network, "jax"), network_module_source(network, "torch"),
-                   graph_module_source(two_in_two_out(), "jax", optimizer="adam")):
+    for source in (network_module(network, metrics=["mae", "huber"]), network_module_source(network, "jax"),
+                   network_module_source(network, "torch", metrics=["mse", "precision"]),
+                   graph_module_source(two_in_two_out(), "jax", optimizer="adam", metrics={"aux": ["recall", "f1_score"]})):
         names = []
         for node in ast.parse(source).body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
@@ -201,12 +202,12 @@ _RUN = SYMPY_FREE_PRELUDE + """
 import numpy, fit_alone
 X = numpy.random.default_rng(0).normal(size=(12, 3))
 history = fit_alone.fit(fit_alone.init_params(0), X, numpy.tanh(X[:, :2]), epochs=2, batch_size=5, lr=0.1, verbose=0)
-print(len(history.history["loss"]))
+print(len(history.history["loss"]), len(history.history["mean_absolute_error"]))
 """
 
 
 def test_module_fit_runs_where_sympy_and_symdl_cannot_be_imported(tmp_path):
     network = symdl.Network([3, 4, 2], activation="tanh", dropout=0.2)
-    (tmp_path / "fit_alone.py").write_text(network_module(network))
+    (tmp_path / "fit_alone.py").write_text(network_module(network, metrics=["mae"]))
     done = subprocess.run([sys.executable, "-c", _RUN, str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and done.stdout.strip() == "2", done.stderr[-2000:]
+    assert done.returncode == 0 and done.stdout.strip() == "2 2", done.stderr[-2000:]

@@ -259,7 +259,8 @@ class Backend:
 
     def fit_runtime(self) -> list[str]:
         """Runtime helper blocks of a module's ``fit``: ``_fit_snapshot(params)`` (a copy, for restore_best_weights) and
-        ``_fit_restore(params, saved)`` (the copy put back in params, returned). A backend without them prints no ``fit``."""
+        ``_fit_restore(params, saved)`` (the copy put back in params, returned), ``_fit_target(y, prediction)`` (a
+        target batch where the printed metrics read it with the prediction). A backend without them prints no ``fit``."""
         raise self._unsupported("fit (fit_runtime)")
 
     # --- custom-gradient functions -------------------------------------------------------------------------------

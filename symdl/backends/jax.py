@@ -17,7 +17,7 @@ import numpy as np
 from ..optional import require
 from .base import Backend, emit_functions
 from .printers import JaxIndexPrinter, JaxPrinter
-from .runtime_fit import _restore_jax, _snapshot_jax
+from .runtime_fit import _restore_jax, _snapshot_jax, _target_host
 from .runtime_graph import (
     _check_data,
     _finite_arrays,
@@ -278,7 +278,8 @@ class JaxBackend(Backend):
                 "(JAX arrays are immutable); returns the loss before it.")
 
     def fit_runtime(self) -> list[str]:
-        return [emit_functions(_snapshot_jax, _restore_jax, names={"_snapshot_jax": "_fit_snapshot", "_restore_jax": "_fit_restore"})]
+        return [emit_functions(_snapshot_jax, _restore_jax, _target_host,
+                               names={"_snapshot_jax": "_fit_snapshot", "_restore_jax": "_fit_restore", "_target_host": "_fit_target"})]
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         jnp = require("jax.numpy", "the jax backend")

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..codegen.kernel import KernelPrinter
 from .base import Backend, emit_functions
-from .runtime_fit import _restore_numpy, _snapshot_numpy
+from .runtime_fit import _restore_numpy, _snapshot_numpy, _target_host
 from .runtime_graph import _check, _check_arrays, _check_forward
 
 __all__ = ["NumpyBackend"]
@@ -84,7 +84,8 @@ class NumpyBackend(Backend):
         raise NotImplementedError("numpy network modules are printed by symdl.export.standalone.network_module")
 
     def fit_runtime(self) -> list[str]:
-        return [emit_functions(_snapshot_numpy, _restore_numpy, names={"_snapshot_numpy": "_fit_snapshot", "_restore_numpy": "_fit_restore"})]
+        return [emit_functions(_snapshot_numpy, _restore_numpy, _target_host,
+                               names={"_snapshot_numpy": "_fit_snapshot", "_restore_numpy": "_fit_restore", "_target_host": "_fit_target"})]
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         return {k: np.array(v) for k, v in params.items()}

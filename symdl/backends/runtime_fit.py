@@ -7,10 +7,12 @@ are bound: the batches of :mod:`symdl.training.batches` (``_fit_check_data``,
 ``_fit_epoch_rng``, ``_fit_batch_slices``, ``_fit_take``, ``_fit_sample_count``), the status bar
 of :mod:`symdl.training.progress` (``_FitProgressBar``, ``_fit_progress_mode``), the
 loss mean printed from :class:`symdl.metrics.Mean` (``_fit_mean_init``,
-``_fit_mean_update``, ``_fit_mean_result``), and the backend's ``_fit_snapshot`` and
-``_fit_restore``. The loop is the one of :func:`symdl.training.fit`, step for step:
-the same batches, the same mask seeds, the same loss mean, so a numpy module
-trains bit for bit as the compiled network.
+``_fit_mean_update``, ``_fit_mean_result``), the streaming metrics printed when the
+module was generated (``_FIT_METRICS``: rows of log key, metric name, output and
+target index, and the metric's printed init, update and result; ``_FIT_ALIASES``),
+and the backend's ``_fit_snapshot``, ``_fit_restore`` and ``_fit_target``. The loop is the one of :func:`symdl.training.fit`, step for step:
+the same batches, the same mask seeds, the same loss mean, the metrics streamed
+over the same predictions, so a numpy module trains bit for bit as the compiled network.
 """
 
 # ruff: noqa: F821  (the names are the generated module's globals)
@@ -54,14 +56,52 @@ def _fit_loss_mean(losses, sizes):
     return float(_fit_mean_result(state))
 
 
-def _fit_evaluate(params, X, Y, batch_size):
-    """The loss of inference mode on (X, Y), batch by batch in order, weighted by batch size (Keras' evaluate)."""
+def _fit_forward(params, X):
+    """The module's forward (inference mode) on one batch: one array, or a tuple spread (several inputs)."""
+    return forward(params, *(X if isinstance(X, tuple) else (X,)))
+
+
+def _fit_chosen_metrics(metrics):
+    """The printed metrics a run logs: every one (None) or those named, in the module's order; else one ValueError line."""
+    printed = list(dict.fromkeys(entry[1] for entry in _FIT_METRICS))
+    if metrics is None:
+        return _FIT_METRICS
+    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)) or not all(isinstance(m, str) for m in metrics):
+        raise ValueError(f"metrics: expected a list of metric names, got {metrics!r}")
+    names = {_FIT_ALIASES.get(m, m): m for m in metrics}
+    for name, given in names.items():
+        if name not in printed:
+            shown = ", ".join(printed) if printed else "none (generate the module with metrics=[...])"
+            raise ValueError(f"metrics: {given!r} is not printed in this module; printed: {shown}")
+    return tuple(entry for entry in _FIT_METRICS if entry[1] in names)
+
+
+def _fit_metrics_update(chosen, states, Y, predictions):
+    """Each metric's printed update on its target and output (of several, by index): the new states."""
+    out = []
+    for (_, _, output, target, _, update, _), state in zip(chosen, states):
+        prediction = predictions if output is None else predictions[output]
+        out.append(update(state, _fit_target(Y if target is None else Y[target], prediction), prediction))
+    return out
+
+
+def _fit_metrics_logs(chosen, states):
+    """``{log key: the printed result}`` of each metric's state."""
+    return {entry[0]: float(entry[6](state)) for entry, state in zip(chosen, states)}
+
+
+def _fit_evaluate(params, X, Y, batch_size, chosen=()):
+    """Inference mode on (X, Y), batch by batch in order (Keras' evaluate): the loss weighted by batch size and the
+    chosen metrics streamed over forward's predictions."""
     losses, sizes = [], []
+    states = [entry[4]() for entry in chosen]
     for rows in _fit_batch_slices(_fit_sample_count(X), batch_size, None):
         xb, yb = _fit_take(X, rows), _fit_take(Y, rows)
         losses.append(float(inference_loss(params, *_fit_data_args(xb, yb))))
         sizes.append(_fit_sample_count(xb))
-    return _fit_loss_mean(losses, sizes)
+        if chosen:
+            states = _fit_metrics_update(chosen, states, yb, _fit_forward(params, xb))
+    return {"loss": _fit_loss_mean(losses, sizes), **_fit_metrics_logs(chosen, states)}
 
 
 def _fit_step(params, X, Y, state, extra, seed):
@@ -75,7 +115,7 @@ def _fit_step(params, X, Y, state, extra, seed):
     return float(loss), params, state
 
 
-def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor, min_delta, validation):
+def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor, min_delta, validation, keys):
     """The settings of a run, or one ValueError line naming the first wrong one."""
     epochs = _fit_check_positive("epochs", epochs)
     initial_epoch = _fit_check_positive("initial_epoch", initial_epoch, 0)
@@ -90,7 +130,8 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
         raise ValueError("validation: expected a pair (X_val, Y_val)")
     if patience is not None:
         _fit_check_positive("patience", patience, 0)
-        logged = ("loss", "val_loss") if validation is not None else ("loss",)
+        logged = ["loss", *keys]
+        logged += [f"val_{k}" for k in logged] if validation is not None else []
         if monitor not in logged:
             raise ValueError(f"monitor: {monitor!r} is not logged; logged: {', '.join(logged)}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not abs(float(min_delta)) < float("inf"):
@@ -98,11 +139,13 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
     return epochs, batch_size, initial_epoch
 
 
-def _fit_loop(params, X, Y, state, extra, epochs, batch_size, validation, seed, shuffle, verbose, patience, monitor,
-         min_delta, restore_best_weights, initial_epoch, stream):
-    """The loop of symdl.training.fit: epoch e shuffles with numpy.random.default_rng((seed, e)) and steps batch by batch."""
+def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validation, seed, shuffle, verbose, patience,
+              monitor, min_delta, restore_best_weights, initial_epoch, stream):
+    """The loop of symdl.training.fit: epoch e shuffles with numpy.random.default_rng((seed, e)) and steps batch by batch;
+    the metrics stream over forward's predictions of each batch before its step."""
+    chosen = _fit_chosen_metrics(metrics)
     epochs, batch_size, initial_epoch = _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor,
-                                                   min_delta, validation)
+                                                   min_delta, validation, [entry[0] for entry in chosen])
     X, Y = _fit_check_data(X, Y, "X, Y")
     if validation is not None:
         Xv, Yv = _fit_check_data(*validation, "X_val, Y_val")
@@ -116,16 +159,21 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, validation, seed, 
     for epoch in range(initial_epoch, epochs):
         rng = _fit_epoch_rng(int(seed), epoch)
         losses, sizes = [], []
+        states = [entry[4]() for entry in chosen]
         for step, rows in enumerate(_fit_batch_slices(_fit_sample_count(X), batch_size, rng if shuffle else None), 1):
             xb, yb = _fit_take(X, rows), _fit_take(Y, rows)
+            if chosen:
+                states = _fit_metrics_update(chosen, states, yb, _fit_forward(params, xb))
             mask_seed = int(rng.integers(_FIT_SEED_BOUND)) if _FIT_SEEDED else None
             loss, params, state = _fit_step(params, xb, yb, state, extra, mask_seed)
             losses.append(loss)
             sizes.append(_fit_sample_count(xb))
-            bar.batch(epoch, step, lambda losses=losses, sizes=sizes: {"loss": _fit_loss_mean(losses, sizes)})
-        logs = {"loss": _fit_loss_mean(losses, sizes)}
+            bar.batch(epoch, step, lambda losses=losses, sizes=sizes, states=states:
+                      {"loss": _fit_loss_mean(losses, sizes), **_fit_metrics_logs(chosen, states)})
+        logs = {"loss": _fit_loss_mean(losses, sizes), **_fit_metrics_logs(chosen, states)}
         if validation is not None:
-            logs["val_loss"] = _fit_evaluate(params, Xv, Yv, max(batch_size, 1024))
+            val = _fit_evaluate(params, Xv, Yv, max(batch_size, 1024), chosen)
+            logs.update({f"val_{k}": v for k, v in val.items()})
         history.record(epoch, logs)
         bar.epoch(epoch, logs)
         if patience is None:
@@ -145,7 +193,8 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, validation, seed, 
 
 
 #: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
-LOOP = (History, _fit_data_args, _fit_loss_mean, _fit_evaluate, _fit_step, _check_fit, _fit_loop)
+LOOP = (History, _fit_data_args, _fit_loss_mean, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
+        _fit_evaluate, _fit_step, _check_fit, _fit_loop)
 
 
 # --- the backends' parameter copies (restore_best_weights) ---
@@ -154,6 +203,16 @@ LOOP = (History, _fit_data_args, _fit_loss_mean, _fit_evaluate, _fit_step, _chec
 def _snapshot_numpy(params):
     """A copy of every array of params."""
     return {k: numpy.array(v, copy=True) for k, v in params.items()}
+
+
+def _target_host(y, prediction):
+    """The target as it is: numpy and JAX arrays live where the printed update reads them."""
+    return y
+
+
+def _target_torch(y, prediction):
+    """The target as a tensor on the prediction's device (the printed update computes there)."""
+    return torch.as_tensor(y, device=prediction.device)
 
 
 def _restore_numpy(params, saved):

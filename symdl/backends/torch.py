@@ -23,7 +23,7 @@ import numpy as np
 from ..optional import require
 from .base import Backend, emit_functions
 from .printers import TorchIndexPrinter, TorchPrinter
-from .runtime_fit import _restore_torch, _snapshot_torch
+from .runtime_fit import _restore_torch, _snapshot_torch, _target_torch
 from .runtime_graph import _check as _check_graph
 from .runtime_graph import _check_arrays, _check_forward, _unpack_forward
 from .runtime_graph import _unpack as _unpack_graph
@@ -185,7 +185,8 @@ class TorchBackend(Backend):
                 "returns the loss before it.")
 
     def fit_runtime(self) -> list[str]:
-        return [emit_functions(_snapshot_torch, _restore_torch, names={"_snapshot_torch": "_fit_snapshot", "_restore_torch": "_fit_restore"})]
+        return [emit_functions(_snapshot_torch, _restore_torch, _target_torch,
+                               names={"_snapshot_torch": "_fit_snapshot", "_restore_torch": "_fit_restore", "_target_torch": "_fit_target"})]
 
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         torch = require("torch", "the torch backend")

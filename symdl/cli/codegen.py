@@ -21,7 +21,7 @@ from .common import (
 __all__ = ["cmd_codegen"]
 
 _NETWORK_FLAGS = ("activation_param", "output_activation_param", "loss_param", "penalty", "penalty_param", "batchnorm", "dropout",
-                  "optimizer", "optimizer_param", "loss_scale")
+                  "optimizer", "optimizer_param", "loss_scale", "metrics")
 _RULE_FLAGS = ("wrt", "param", "symbol")
 
 
@@ -61,6 +61,16 @@ def _optimizer(args: argparse.Namespace) -> Any:
         raise UsageError(f"--optimizer {args.optimizer}: {error}".splitlines()[0]) from None
 
 
+def _metrics(args: argparse.Namespace) -> list[Any]:
+    """``--metrics LIST``: the metric objects a network or graph module prints, or one usage error line."""
+    from ..training.tracked import metric_objects
+
+    try:
+        return metric_objects(args.metrics)
+    except ValueError as error:
+        raise UsageError(f"--metrics: {error}".splitlines()[0]) from None
+
+
 def _graph(args: argparse.Namespace) -> str:
     """``--graph DIR``: the saved graph model's module for --backend (its own dtype), with --optimizer or else its saved optimizer."""
     from ..export.graph_modules import graph_module_source
@@ -69,7 +79,7 @@ def _graph(args: argparse.Namespace) -> str:
 
     if args.target is not None or args.layers is not None:
         raise UsageError("give one of NAME|FORMULA, --layers or --graph")
-    given = [f"--{f.replace('_', '-')}" for f in (*_RULE_FLAGS, *_NETWORK_FLAGS) if f not in ("optimizer", "optimizer_param")
+    given = [f"--{f.replace('_', '-')}" for f in (*_RULE_FLAGS, *_NETWORK_FLAGS) if f not in ("optimizer", "optimizer_param", "metrics")
              and getattr(args, f) not in (None, False, [])]
     defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64", "reduction": "symdl"}
     given += [f"--{f.replace('_', '-')}" for f, default in defaults.items() if getattr(args, f) != default]
@@ -83,7 +93,7 @@ def _graph(args: argparse.Namespace) -> str:
     if optimizer is None:
         optimizer = compiled.optimizer  # the optimizer the graph was saved with, if any
     try:
-        return graph_module_source(compiled.model, args.backend, compiled.dtype, optimizer)
+        return graph_module_source(compiled.model, args.backend, compiled.dtype, optimizer, metrics=_metrics(args))
     except ValueError as error:
         raise UsageError(str(error).splitlines()[0]) from None
 
@@ -102,11 +112,12 @@ def _codegen_source(args: argparse.Namespace) -> str:
                              f"{args.backend} module and the compiled network compute in float32 or float64")
         if args.loss_scale is not None and args.dtype not in LOW_PRECISION:
             raise UsageError(f"--loss-scale applies to --dtype {' or '.join(LOW_PRECISION)}, not to {args.dtype}")
+        metrics = _metrics(args)
         if args.backend == "numpy":
-            return standalone.network_module(network, args.dtype)
+            return standalone.network_module(network, args.dtype, metrics=metrics)
         from ..export.network_modules import network_module_source
 
-        return network_module_source(network, args.backend, args.dtype, loss_scale=args.loss_scale)
+        return network_module_source(network, args.backend, args.dtype, loss_scale=args.loss_scale, metrics=metrics)
     if args.target is None:
         raise UsageError("give NAME|FORMULA (a rule or formula) or --layers (a network)")
     defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64", "reduction": "symdl"}

@@ -37,6 +37,7 @@ __all__ = [
     "build_rule",
     "input_symbol",
     "json_number",
+    "metric_list",
     "network_from_args",
     "one_line",
     "out",
@@ -303,6 +304,14 @@ def input_symbol(r: Any, wrt: str | None) -> sp.Symbol:
         if s.name == wrt:
             return s
     raise UsageError(f"{r.name!r} has no input {wrt!r}; its inputs: {', '.join(s.name for s in r.inputs)}")
+
+
+def metric_list(text: str) -> list[str]:
+    """``--metrics mae,mse``: the comma-separated metric names (checked by symdl.metrics.metric where used)."""
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected comma-separated metric names such as mae,mse, got {text[:40]!r}")
+    return names
 
 
 def parse_layers(text: str, flag: str = "--layers") -> list[int]:

@@ -14,6 +14,7 @@ from .common import (
     add_json_argument,
     add_network_arguments,
     add_progress_arguments,
+    metric_list,
 )
 
 __all__ = ["FORMATS", "REPORT_DEFAULT_FORMATS", "backend_choices", "build_parser"]
@@ -288,6 +289,8 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
                      "(init_state(params)); default: plain gradient descent, train_step(params, X, Y, lr)")
     net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
                      help="a hyperparameter of --optimizer, e.g. lr=0.01 (repeatable; true/false for options)")
+    command.add_argument("--metrics", type=metric_list, default=[], metavar="LIST",
+                         help="metrics printed into a network or graph module, logged by its fit and evaluate, e.g. mae,mse")
     command.add_argument("--graph", metavar="DIR", help="a saved graph model (symdl.graph.save_graph), generated in its "
                          "own dtype with its saved optimizer (--optimizer overrides it); with --backend (not with NAME|FORMULA or --layers)")
     add_time_limit_argument(command)

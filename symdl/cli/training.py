@@ -23,6 +23,7 @@ from .common import (
     add_json_argument,
     add_network_arguments,
     json_number,
+    metric_list,
     network_from_args,
     out,
     parse_layers,
@@ -62,13 +63,6 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _names(text: str) -> list[str]:
-    names = [name.strip() for name in text.split(",")]
-    if not all(names):
-        raise argparse.ArgumentTypeError(f"expected comma-separated metric names such as mae,mse, got {text[:40]!r}")
-    return names
-
-
 def add_train_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl train LAYERS DATA.npz -o MODEL`` with the network, optimizer and training flags."""
     command.add_argument("layers", metavar="LAYERS", help="widths of the network, e.g. 784,128,10")
@@ -83,7 +77,7 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
     train.add_argument("--batch-size", type=_count, default=32, metavar="N", help="samples per step (default: 32)")
     train.add_argument("--validation-split", type=_fraction, default=0.0, metavar="F",
                        help="hold out the last fraction F of the samples for validation, as Keras (default: 0)")
-    train.add_argument("--metrics", type=_names, default=[], metavar="LIST", help="metrics, e.g. mae,mse")
+    train.add_argument("--metrics", type=metric_list, default=[], metavar="LIST", help="metrics, e.g. mae,mse")
     train.add_argument("--seed", type=_seed, default=0, metavar="N", help="seed of the weights and the shuffling (default: 0)")
     train.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_json_argument(command)
@@ -93,7 +87,7 @@ def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl evaluate MODEL DATA.npz [--metrics LIST] [--json]``."""
     command.add_argument("model", metavar="MODEL", help="a model directory (from 'symdl train' or symdl.save)")
     command.add_argument("data", metavar="DATA.npz", help="arrays X and Y")
-    command.add_argument("--metrics", type=_names, default=None, metavar="LIST", help="metrics (default: the model's)")
+    command.add_argument("--metrics", type=metric_list, default=None, metavar="LIST", help="metrics (default: the model's)")
     command.add_argument("--batch-size", type=_count, default=1024, metavar="N", help="samples per batch (default: 1024)")
     add_json_argument(command)
     add_time_limit_argument(command, "stop loading the model (its formulas parsed, derived and compiled) and "

@@ -30,6 +30,7 @@ printer does not know (a future node type) is refused with one ValueError line.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -59,7 +60,7 @@ from ..network.checks import (
     params_error,
 )
 from ..version import __version__
-from .module_fit import fit_blocks
+from .module_fit import fit_blocks, module_metrics
 from .network_modules import _kernels
 from .standalone import seed_check_lines
 
@@ -189,14 +190,17 @@ def _state_specs(optimizer: object, names: tuple[str, ...], shapes: dict) -> tup
 
 
 def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: str | np.dtype | type = "float64",
-                        optimizer: str | Optimizer | None = None) -> str:
+                        optimizer: str | Optimizer | None = None,
+                        metrics: Sequence[object] | Mapping[str, object] = ()) -> str:
     """Source of a module for the graph ``model`` in ``dtype``: numpy (``"numpy"``), JAX (``"jax"``) or PyTorch (``"torch"``).
 
     ``optimizer`` (a name or a :class:`symdl.optim.Optimizer`) as in
     ``model.compile(dtype, optimizer)``: then ``init_state(params)`` and
     ``train_step(params, *inputs, *targets, state[, hyperparameters])``. The
     functions take the compiled graph's arguments and give its numbers (see the
-    module docstring for each backend's conventions). Same input → byte-identical text.
+    module docstring for each backend's conventions). ``metrics`` as in ``CompiledGraph.fit(metrics=...)`` (a list
+    for every output with a data target, or a dict by output name) are printed into the module for its ``fit`` and
+    ``evaluate``, logged under the same keys (``<output>_<metric>`` for several outputs). Same input → byte-identical text.
     """
     from ..graph.model import Model
 
@@ -205,6 +209,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     backend = get_backend(backend)
     compiled = model.compile(dtype, optimizer)
     dtype, optimizer = compiled.dtype, compiled.optimizer
+    printed_metrics = module_metrics(compiled, metrics, len(compiled.equations.targets))  # checked before any printing
     train = compiled.equations
     inference = model.equations(training=False, forms=LibraryForms(output_form=True))
     _refuse_unknown([*train.forward, *inference.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)], backend)
@@ -250,10 +255,11 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         blocks.append(unchecked)
     step_args = next(a for n, a, _, _ in entries if n == "train_step").split(", ")
     data = {"params", "seed=0", backend.mask_parameter, *(n for n, _ in (*inputs, *targets))}
-    fitting = fit_blocks(backend, bool(train.masks), tuple(a for a in step_args if a not in data))
+    fitting = fit_blocks(backend, bool(train.masks), tuple(a for a in step_args if a not in data),
+                         printed_metrics)
     blocks += fitting
     public = ["init_params", *_ENTRIES, *(["init_state"] if has_opt else []), *(["masks"] if train.masks else [])]
-    public += ["fit"] if fitting else []
+    public += ["fit", "evaluate"] if fitting else []
     if backend.functional or unchecked is not None:
         public += [f"{n}_unchecked" for n in _ENTRIES]
     sections = [

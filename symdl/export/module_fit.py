@@ -13,14 +13,21 @@ that have no value. The module still imports no SymPy and no symdl.
 Epoch e's batches come from ``numpy.random.default_rng((seed, e))`` in every
 backend, as in :func:`symdl.training.fit`: a numpy module's ``fit`` gives the
 compiled network's history and weights bit for bit, JAX's and torch's agree to
-rounding. Logged: ``loss`` and, with ``validation=(Xv, Yv)``, ``val_loss``
-(inference mode); early stopping on either (``patience=``). Streaming metrics
-are not printed into modules: ``metrics=`` is :func:`symdl.fit`'s alone.
+rounding. Logged: ``loss``, the streaming metrics chosen when the module was
+generated (:func:`module_metrics`: each printed from its SymPy state, update
+and result by :func:`symdl.metrics.metric_source` for the module's backend,
+streamed over ``forward``'s predictions before each step, keys as
+:func:`symdl.fit` logs them) and, with ``validation=(Xv, Yv)``, ``val_loss``
+and ``val_<metric>`` (inference mode); early stopping on any (``patience=``).
+``fit(..., metrics=[names])`` logs a subset. ``evaluate(params, X, Y)`` gives
+the loss and metrics in inference mode.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 from ..backends import Backend
 from ..backends.base import emit_functions
@@ -28,7 +35,7 @@ from ..backends.runtime_fit import LOOP
 from ..codegen.module_text import function_source, unannotated_source
 from ..training import batches, progress
 
-__all__ = ["fit_blocks"]
+__all__ = ["ModuleMetric", "fit_blocks", "module_metrics"]
 
 _BATCH_NAMES = {
     "check_positive": "_fit_check_positive", "_array": "_fit_array", "check_data": "_fit_check_data",
@@ -36,25 +43,68 @@ _BATCH_NAMES = {
 }
 _PROGRESS_NAMES = {"format_logs": "_fit_format_logs", "progress_mode": "_fit_progress_mode", "ProgressBar": "_FitProgressBar"}
 
-_OPTIONS = ("validation=None, seed=0, shuffle=True, verbose='auto', patience=None, monitor='val_loss', min_delta=0.0, "
+_OPTIONS = ("metrics=None, validation=None, seed=0, shuffle=True, verbose='auto', patience=None, monitor='val_loss', min_delta=0.0, "
             "restore_best_weights=False, initial_epoch=0, stream=None")
-_PASSED = ("epochs, batch_size, validation, seed, shuffle, verbose, patience, monitor, min_delta, restore_best_weights, "
+_PASSED = ("epochs, batch_size, metrics, validation, seed, shuffle, verbose, patience, monitor, min_delta, restore_best_weights, "
            "initial_epoch, stream")
 
 
-def _mean_source() -> str:
-    """``_fit_mean_init``, ``_fit_mean_update`` and ``_fit_mean_result``: the numpy code of :class:`symdl.metrics.Mean`."""
-    from ..metrics import Mean
+class ModuleMetric(NamedTuple):
+    """A metric a module prints: its log ``key``, its ``name`` (fit's metrics= selects by it), the output and target
+    it compares (indices; None: the only one) and its SymPy ``spec``."""
+
+    key: str
+    name: str
+    output: int | None
+    target: int | None
+    spec: Any
+
+
+def module_metrics(model: Any, metrics: Sequence[object] | Mapping[str, object], targets: int) -> tuple[ModuleMetric, ...]:
+    """The metrics of a module for the compiled ``model`` with ``targets`` data targets, keyed as :func:`symdl.fit` logs
+    them (:func:`symdl.training.tracked.track`: ``<output>_<metric>`` for several outputs); one ValueError line if wrong."""
+    from ..metrics.printing import as_spec
+    from ..training.tracked import metric_name, track
+
+    out = []
+    for entry in track(model, metrics, targets, "metrics").entries:
+        try:
+            spec = as_spec(entry.metric)
+        except TypeError:
+            raise ValueError(f"metrics: {entry.metric!r} is not a symdl metric; a module prints symdl.metrics only") from None
+        out.append(ModuleMetric(entry.key, metric_name(entry.metric), entry.output, entry.target, spec))
+    return tuple(out)
+
+
+def _printed(spec: Any, backend: Backend | str, name: str) -> str:
+    """``<name>_init``, ``<name>_update`` and ``<name>_result``: the code of ``spec`` printed for ``backend``."""
     from ..metrics.printing import metric_source
 
-    return re.sub(r"\bmean_(init|update|result)\b", r"_fit_mean_\1", metric_source(Mean(), "numpy", prefix="mean"))
+    return re.sub(r"\bmetric_(init|update|result)\b", rf"{name}_\1", metric_source(spec, backend, prefix="metric"))
 
 
-def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...]) -> list[str]:
-    """The blocks of ``fit(params, X, Y, *, epochs=1, batch_size=32, <train_arguments>, validation=None, seed=0, …)``.
+def _metrics_source(backend: Backend, metrics: Sequence[ModuleMetric]) -> list[str]:
+    """Each distinct spec printed once (``_fit_metric<i>_…``), then ``_FIT_METRICS`` and ``_FIT_ALIASES``."""
+    from ..metrics.registry import ALIASES
+
+    specs = list(dict.fromkeys(m.spec for m in metrics))
+    rows = "".join(f"    ({m.key!r}, {m.name!r}, {m.output!r}, {m.target!r}, "
+                   + ", ".join(f"_fit_metric{specs.index(m.spec)}_{f}" for f in ("init", "update", "result")) + "),\n"
+                   for m in metrics)
+    names = {m.name for m in metrics}
+    aliases = {alias: kind for alias, kind in ALIASES.items() if kind in names}
+    table = f"_FIT_METRICS = (\n{rows})\n_FIT_ALIASES = {aliases!r}\n" if rows else "_FIT_METRICS = ()\n_FIT_ALIASES = {}\n"
+    return [*(_printed(spec, backend, f"_fit_metric{i}") for i, spec in enumerate(specs)), table]
+
+
+def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
+               metrics: Sequence[ModuleMetric] = ()) -> list[str]:
+    """The blocks of ``fit(params, X, Y, *, epochs=1, batch_size=32, <train_arguments>, metrics=None, validation=None, …)``
+    and ``evaluate(params, X, Y, *, metrics=None, batch_size=1024)``.
 
     ``train_arguments`` follow the data in the module's ``train_step``: ``("lr",)``, or ``("state", *hyperparameters)``;
     ``seeded``: ``train_step`` takes ``seed=`` (dropout or noise), drawn per batch as :func:`symdl.training.fit` draws it.
+    ``metrics``: from :func:`module_metrics`, printed for ``backend``.
     No blocks (and no ``fit``) for a backend without :meth:`~symdl.backends.Backend.fit_runtime`.
     """
     try:
@@ -68,13 +118,21 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...])
     passed = "(" + ", ".join(extra) + ("," if len(extra) == 1 else "") + ")"
     body.append(f"return _fit_loop(params, X, Y, {'state' if stateful else 'None'}, {passed}, {_PASSED})")
     how = "the optimizer, from state or init_state(params)" if stateful else "plain gradient descent at lr"
-    doc = f"Train params by train_step ({how}) on seeded mini-batches, epoch by epoch; returns the History (loss, val_loss)."
+    doc = (f"Train params by train_step ({how}) on seeded mini-batches, epoch by epoch; returns the History (loss, the "
+           "printed metrics or those named in metrics, and with validation their val_ values).")
+    from ..metrics.catalogue import mean
+
+    evaluate = ["X, Y = _fit_check_data(X, Y, 'X, Y')", "batch_size = _fit_check_positive('batch_size', batch_size)",
+                "return _fit_evaluate(params, X, Y, batch_size, _fit_chosen_metrics(metrics))"]
     return [
         f"_FIT_SEEDED = {bool(seeded)!r}\n_FIT_SEED_BOUND = {batches.MASK_SEED_BOUND!r}\n",
-        _mean_source(),
+        _printed(mean(), "numpy", "_fit_mean"),
+        *_metrics_source(backend, metrics),
         *(unannotated_source(getattr(batches, name), _BATCH_NAMES) for name in _BATCH_NAMES),
         *(unannotated_source(getattr(progress, name), _PROGRESS_NAMES) for name in _PROGRESS_NAMES),
         emit_functions(*LOOP),
         *copies,
         function_source("fit", f"params, X, Y, *, epochs=1, batch_size=32, {', '.join(given)}, {_OPTIONS}", doc, body),
+        function_source("evaluate", "params, X, Y, *, metrics=None, batch_size=1024",
+                        "{'loss': the inference loss, <metric>: value}: on (X, Y) batch by batch, in inference mode.", evaluate),
     ]

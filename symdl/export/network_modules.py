@@ -37,6 +37,7 @@ the low dtype, float32 sums, float16 with a static loss scale.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -45,7 +46,7 @@ from ..codegen.module_text import helper_source, module_docstring, module_source
 from ..codegen.network import print_network
 from ..export.standalone import init_block
 from ..version import __version__
-from .module_fit import fit_blocks
+from .module_fit import fit_blocks, module_metrics
 
 __all__ = ["network_module_source"]
 
@@ -82,7 +83,8 @@ def _entry_points(source: str, backend: Backend) -> str:
 
 
 def network_module_source(
-    network: object, backend: str | Backend, dtype: str | np.dtype | type = "float64", loss_scale: float | None = None
+    network: object, backend: str | Backend, dtype: str | np.dtype | type = "float64", loss_scale: float | None = None,
+    metrics: Sequence[object] = (),
 ) -> str:
     """Source of a module for ``network`` in ``dtype`` for a registered backend: JAX (``"jax"``), PyTorch (``"torch"``), ….
 
@@ -98,6 +100,10 @@ def network_module_source(
     products and activations in the low dtype, float32 sums; ``loss_scale``
     (a power of two; default 2**10 for float16, 1 for bfloat16) is float16's
     static loss scale.
+
+    ``metrics`` (names such as ``"mae"`` or :mod:`symdl.metrics` objects) are printed into the module from their
+    SymPy state, update and result: its ``fit`` logs them as ``CompiledNetwork.fit(metrics=...)`` does, and
+    ``evaluate(params, X, Y)`` returns them with the inference loss.
     """
     from ..network.checks import LR_RANGE, check_learning_rate
     from ..network.model import Network
@@ -110,6 +116,7 @@ def network_module_source(
     mixed = mixed_precision(dtype, backend, network, loss_scale)
     compiled = network.compile("float32" if mixed else dtype)  # a mixed module's masters are float32
     dtype = compiled.dtype
+    printed_metrics = module_metrics(compiled, metrics, 1)  # checked before any printing
     eqs = network._equations(output_form=True)
     penalty_value = None
     if network.penalty is not None:
@@ -154,7 +161,7 @@ def network_module_source(
     unchecked = backend.unchecked_entry_points(entry_source, steps)
     if unchecked is not None:
         blocks.append(unchecked)
-    fitting = fit_blocks(backend, network.seeded, train_arguments)
+    fitting = fit_blocks(backend, network.seeded, train_arguments, printed_metrics)
     blocks += fitting
     entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
     if backend.functional or unchecked is not None:  # JAX's are made by its entry wrappers
@@ -163,7 +170,7 @@ def network_module_source(
     blocks += classes
     if classes:
         entry.append("Module")
-    entry += ["fit"] if fitting else []
+    entry += ["fit", "evaluate"] if fitting else []
     name = backend.title
     mutation = backend.train_step_doc()
     if optimizer is not None:

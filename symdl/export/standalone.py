@@ -21,7 +21,7 @@ rule or network gives byte-identical text (no dates, no ids, sorted names).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
@@ -39,7 +39,7 @@ from ..codegen.module_text import (
 from ..rulebook.derivation import Derives, RuleLike
 from ..symbolic.rewrite import describe_stable_form
 from ..version import __version__
-from .module_fit import fit_blocks
+from .module_fit import fit_blocks, module_metrics
 
 if TYPE_CHECKING:
     from ..rulebook.rule import Rule
@@ -201,7 +201,7 @@ def init_block(compiled, backend: str | Backend = "numpy") -> str:
     return function_source("init_params", signature, doc, lines)
 
 
-def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
+def network_module(network, dtype: str | np.dtype | type = "float64", metrics: Sequence[object] = ()) -> str:
     """Source of a numpy module for ``network`` (a :class:`symdl.Network`) compiled in ``dtype``.
 
     The module exposes ``init_params(seed)``, ``forward(params, X)``,
@@ -209,7 +209,8 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     Y)``, ``loss_and_grad(params, X, Y)`` and ``train_step(params, X, Y, lr)`` (with ``seed=0`` where the
     network has dropout), with the conventions and numbers of
     ``network.compile(dtype)``. A network with an optimizer gives
-    ``init_state(params)`` and ``train_step(params, X, Y, state)`` instead.
+    ``init_state(params)`` and ``train_step(params, X, Y, state)`` instead. ``fit`` and ``evaluate`` log the
+    ``metrics`` printed into the module (names or :mod:`symdl.metrics` objects), as ``CompiledNetwork.fit`` does.
     """
     from ..network.checks import (
         LR_RANGE,
@@ -228,6 +229,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
         raise TypeError(f"network_module: expected a symdl.Network, got {type(network).__name__}")
     compiled = network.compile(dtype)
     dtype = compiled.dtype
+    printed_metrics = module_metrics(compiled, metrics, 1)  # checked before any printing
     source = compiled.source()
     header = module_header(network, dtype)
     if not source.startswith(header):
@@ -275,9 +277,9 @@ def network_module(network, dtype: str | np.dtype | type = "float64") -> str:
     blocks += network.layer_blocks(get_backend("numpy"), inline=False)
     blocks.append(body)
     train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
-    blocks += fit_blocks(get_backend("numpy"), network.seeded, train_arguments)
+    blocks += fit_blocks(get_backend("numpy"), network.seeded, train_arguments, printed_metrics)
 
-    entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step", "fit"]
+    entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step", "fit", "evaluate"]
     eqs = network.equations().latex()
     seed = ", seed=0" if network.seeded else ""
     step = f"train_step(params, X, Y, lr{seed}): one step of plain gradient descent in place; returns the loss before it."

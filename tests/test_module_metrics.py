@@ -1,0 +1,158 @@
+"""Streaming metrics printed into generated modules: their ``fit`` and ``evaluate`` log what ``CompiledNetwork.fit`` logs.
+
+The metrics are chosen when the module is generated and printed from their SymPy
+state, update and result; a numpy module's history must equal the compiled
+network's (or graph's) bit for bit, JAX's and torch's to rounding in float64.
+``fit(metrics=[names])`` logs a subset; unknown names are one error line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from generated_modules import load_module
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symdl
+from symdl.cli import main
+from symdl.export import graph_module_source, network_module_source
+from symdl.export.standalone import network_module
+from symdl.graph import Concatenate, Dense, Input, Model
+from symdl.metrics import BinaryAccuracy, HuberMetric, Precision
+from symdl.training import EarlyStopping
+
+
+def data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, np.tanh(X[:, :2] - X[:, 2:])
+
+
+def copy(params: dict) -> dict:
+    return {k: np.array(v, copy=True) for k, v in params.items()}
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return set(a) == set(b) and all(np.asarray(a[k]).tobytes() == np.asarray(b[k]).tobytes() for k in a)
+
+
+def metrics() -> list:
+    """Fresh objects each time: a compiled fit streams into the objects it is given."""
+    return ["mae", HuberMetric(0.1), "mse"]
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory):
+    """An Adam network with dropout, compiled, and its numpy module printing MAE, Huber(0.1) and MSE."""
+    network = symdl.Network([3, 6, 2], activation="tanh", optimizer=symdl.optimizer("adam", lr=0.01), dropout=0.25)
+    module = load_module(network_module(network, metrics=metrics()), tmp_path_factory.mktemp("metrics"), "metrics_numpy")
+    return network, network.compile(), module
+
+
+def test_numpy_module_fit_logs_the_compiled_fits_metrics_bit_for_bit(net):
+    _, compiled, module = net
+    start = compiled.init(seed=1)
+    X, Y = data(37, 3)
+    options = dict(epochs=3, batch_size=8, seed=11, verbose=0, validation=data(9, 4))
+    ours = module.fit(p := copy(start), X, Y, **options)
+    reference = compiled.fit(q := copy(start), X, Y, metrics=metrics(), **options)
+    assert set(ours.history) == {"loss", "mean_absolute_error", "huber", "mean_squared_error",
+                                 "val_loss", "val_mean_absolute_error", "val_huber", "val_mean_squared_error"}
+    assert ours.history == reference.history and same_weights(p, q)
+    # a subset by name (Keras' alias "mae" too), and early stopping on a validation metric
+    stop = dict(patience=1, min_delta=10.0, restore_best_weights=True, monitor="val_huber")
+    ours = module.fit(copy(start), X, Y, metrics=["huber", "mae"], **options, **stop)
+    reference = compiled.fit(copy(start), X, Y, metrics=["mae", HuberMetric(0.1)], early_stopping=EarlyStopping(**stop),
+                             **options)
+    assert set(ours.history) == {"loss", "mean_absolute_error", "huber", "val_loss", "val_mean_absolute_error", "val_huber"}
+    assert ours.history == reference.history and ours.stopped_epoch == reference.stopped_epoch == 1
+    assert module.fit(copy(start), X, Y, metrics=[], **options).history.keys() == {"loss", "val_loss"}
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(1, 30), batch_size=st.integers(1, 40), seed=st.integers(0, 2**31))
+def test_numpy_module_evaluate_is_symdl_evaluate(net, n, batch_size, seed):
+    _, compiled, module = net
+    params = compiled.init(seed=seed % 1000)
+    X, Y = data(n, seed)
+    ours = module.evaluate(params, X, Y, batch_size=batch_size)
+    assert ours == symdl.training.evaluate(compiled, params, X, Y, metrics=metrics(), batch_size=batch_size)
+    assert module.evaluate(params, X, Y, metrics=["huber"]).keys() == {"loss", "huber"}
+
+
+def two_outputs() -> Model:
+    a, b = Input(3, name="a"), Input(2, name="b")
+    h = Dense(5, activation="tanh")(Concatenate()([a, b]))
+    return Model([a, b], [Dense(2, name="main")(h), Dense(1, activation="sigmoid", name="aux")(h)],
+                 losses=["mse", "binary_cross_entropy"], loss_weights=[1.0, 0.5])
+
+
+def graph_metrics() -> dict:
+    return {"main": ["mae"], "aux": [Precision(0.4), BinaryAccuracy()]}
+
+
+def test_graph_module_logs_per_output_metrics_as_the_compiled_graph(tmp_path):
+    model = two_outputs()
+    compiled = model.compile(optimizer="adam")
+    module = load_module(graph_module_source(model, "numpy", optimizer="adam", metrics=graph_metrics()), tmp_path, "metrics_graph")
+    rng = np.random.default_rng(8)
+    A, B = rng.normal(size=(21, 3)), rng.normal(size=(21, 2))
+    Xs, Ys = (A, B), (np.tanh(A[:, :2] + B), (A.sum(axis=1, keepdims=True) > 0).astype(float))
+    start = compiled.init(seed=4)
+    options = dict(epochs=2, batch_size=6, seed=9, verbose=0, validation=(Xs, Ys))
+    ours = module.fit(p := copy(start), Xs, Ys, **options)
+    reference = compiled.fit(q := copy(start), Xs, Ys, metrics=graph_metrics(), **options)
+    assert {"main_mean_absolute_error", "aux_precision", "val_aux_binary_accuracy"} <= set(ours.history)
+    assert ours.history == reference.history and same_weights(p, q)
+    assert module.evaluate(p, Xs, Ys, metrics=["precision"]).keys() == {"loss", "aux_precision"}
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_jax_and_torch_module_metrics_agree_with_compiled_fit_in_float64(tmp_path, backend):
+    lib = pytest.importorskip(backend)
+    network = symdl.Network([3, 6, 2], activation="tanh", optimizer=symdl.optimizer("adam", lr=0.01))
+    compiled = network.compile()
+    module = load_module(network_module_source(network, backend, metrics=metrics()), tmp_path, f"metrics_{backend}")
+    start = compiled.init(seed=1)
+    arrays = {k: lib.numpy.asarray(v) if backend == "jax" else lib.tensor(v) for k, v in start.items()}
+    X, Y = data(24, 3)
+    options = dict(epochs=2, batch_size=8, seed=11, verbose=0, validation=data(6, 4))
+    ours = module.fit(arrays, X, Y, **options)
+    reference = compiled.fit(copy(start), X, Y, metrics=metrics(), **options)
+    assert set(ours.history) == set(reference.history) and len(reference.history) == 8
+    for key, values in reference.history.items():
+        np.testing.assert_allclose(ours.history[key], values, rtol=1e-10, err_msg=key)
+    logs = module.evaluate(ours.weights, X, Y)
+    expected = symdl.training.evaluate(compiled, {k: np.asarray(v) for k, v in ours.weights.items()}, X, Y, metrics=metrics())
+    assert logs.keys() == expected.keys() and all(np.isclose(logs[k], expected[k], rtol=1e-10) for k in logs)
+
+
+def test_unknown_metric_names_are_one_error_line_listing_the_printed_ones(net, tmp_path):
+    _, compiled, module = net
+    params = compiled.init(0)
+    with pytest.raises(ValueError) as error:
+        module.fit(params, *data(5, 1), metrics=["mae", "precision"], verbose=0)
+    assert str(error.value) == ("metrics: 'precision' is not printed in this module; "
+                                "printed: mean_absolute_error, huber, mean_squared_error")
+    with pytest.raises(ValueError, match=r"^metrics: expected a list of metric names, got 'mae'$"):
+        module.evaluate(params, *data(5, 1), metrics="mae")
+    plain = load_module(network_module(symdl.Network([3, 2])), tmp_path, "metrics_none")
+    with pytest.raises(ValueError, match=r"printed: none \(generate the module with metrics=\[\.\.\.\]\)$"):
+        plain.fit(plain.init_params(0), *data(5, 1), lr=0.1, metrics=["mae"], verbose=0)
+    with pytest.raises(ValueError, match=r"^unknown metric 'maee'; did you mean 'mae'\?"):
+        network_module_source(symdl.Network([3, 2]), "torch", metrics=["maee"])
+    with pytest.raises(ValueError, match=r"^metrics: .* has no update_state\(\)"):
+        network_module(symdl.Network([3, 2]), metrics=[object()])
+
+
+def test_codegen_metrics_flag_prints_them_and_refuses_unknown_ones(tmp_path, capsys):
+    out = tmp_path / "cli_metrics.py"
+    assert main(["codegen", "--layers", "3,4,2", "--metrics", "mae,mse", "-o", str(out)]) == 0
+    module = load_module(out.read_text(), tmp_path, "cli_metrics_module")
+    logs = module.evaluate(module.init_params(0), *data(6, 2))
+    assert logs.keys() == {"loss", "mean_absolute_error", "mean_squared_error"}
+    capsys.readouterr()
+    assert main(["codegen", "--layers", "3,4,2", "--metrics", "mae,nope", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--metrics: unknown metric 'nope'" in err and "Traceback" not in err
