@@ -19,7 +19,7 @@ import sympy as sp
 from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..backprop.equations import Elementwise, VectorRuleCall
-from ..codegen.kernel import printable
+from ..codegen.kernel import KernelPrinter, printable
 from ..codegen.optimizer import print_init_state, print_update
 from ..codegen.statements import Scope, StatementPrinter, kernel_function_name
 from ..optim.base import Optimizer
@@ -127,8 +127,27 @@ def array_definitions(train: GraphEquations, inference: GraphEquations, module: 
     return list(sources.values())
 
 
+class _SelectPrinter(KernelPrinter):
+    """The numpy printer with Piecewise's ``numpy.where`` as ``_where`` (:func:`symdl.graph.select.where`, the same
+    bits), or ``_where_into`` where the chosen branch's value is an array the expression itself makes (no name)."""
+
+    def _fn(self, name: str) -> str:
+        return "_where" if name == "where" else super()._fn(name)
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        *branches, (last_value, last_cond) = expr.args
+        if last_cond != sp.true or len(branches) == 1 and branches[0][0].is_number and last_value.is_number:
+            return super()._print_Piecewise(expr)
+        code = self._branch_value(last_value)
+        for value, cond in reversed(branches):
+            chosen = self._branch_value(value)
+            made = not value.is_number and not chosen.strip("() ").isidentifier()
+            code = f"{'_where_into' if made else '_where'}({self._print(cond)}, {chosen}, {code})"
+        return code
+
+
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None,
-                backend: str | Backend = "numpy") -> str:
+                backend: str | Backend = "numpy", select: bool = False) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
     ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
@@ -138,7 +157,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     module in place of numpy (:mod:`symdl.export.graph_modules`); a functional
     one (JAX) calls the pure ``_unpack`` / ``_unpack_forward`` in place of the
     checks, prints no argument checks (its wrappers check) and returns the new
-    params (and state) from ``train_step``.
+    params (and state) from ``train_step``. ``select`` (numpy only) prints
+    ``numpy.where`` as the namespace's ``_where`` / ``_where_into``
+    (:mod:`symdl.graph.select`: the same bits, no branch per element).
     """
     backend = get_backend(backend)
     m = backend.module
@@ -155,9 +176,13 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     mask_line = [f"{', '.join(masks)}, = _masks({draw}, {backend.mask_arguments(inputs[0])})"] if masks else []
     unpack = ", ".join([*params, *inputs, *targets])
 
+    if select and backend.printer_class is not KernelPrinter:
+        raise ValueError(f"select= is for the numpy backend, not {backend.title}")
+
     def scope(eqs: GraphEquations) -> Scope:
+        printer = _SelectPrinter() if select else backend.printer()
         return Scope(names=eqs.names, batched=set(eqs.batched), inputs={*params, *inputs, *targets, *masks},
-                     backend=backend, printer=backend.printer())
+                     backend=backend, printer=printer)
 
     def entry(name: str, args: str, lines: Sequence[str]) -> str:  # the constants made where the first input lives
         return _def(name, args, backend.bind_constants(lines, inputs[0]))
