@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -9,6 +11,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from symdl.graph import Add, Dense, Input, Model
+from symdl.graph.forms import LibraryForms
+from symdl.graph.printing import print_graph
 from symdl.graph.select import where, where_into
 
 DTYPES = [np.float16, np.float32, np.float64]
@@ -64,12 +68,18 @@ def _wide() -> Model:
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_train_step_is_bit_for_bit_the_numpy_where_form(dtype):
-    net = _wide().compile(dtype)
+    model = _wide()
+    net = model.compile(dtype)
     source = net.source()
     assert "_where_into(numpy.less_equal(z1, 0), numpy.expm1(numpy.minimum(0, z1)), z1)" in source
+    assert re.search(r"    (d\d+) = _where_into\(numpy.less_equal\(z\d+, 0\), a\d+ \+ 1, _t\(1\)\)\n    \1 \*= g\d+\n", source)
     assert "numpy.where" not in source
-    plain = dict(net._namespace, _where=np.where, _where_into=np.where)  # the form printed before: numpy.where
-    exec(compile(source, "<numpy.where form>", "exec"), plain)  # noqa: S102
+    # the form printed before: numpy.where, and U * (σ') into a new array
+    forms = LibraryForms(output_form=True)
+    before = print_graph(model.equations(training=True, forms=forms), model.equations(training=False, forms=forms))
+    assert "numpy.where" in before and "_where" not in before
+    plain = dict(net._namespace)
+    exec(compile(before, "<numpy.where form>", "exec"), plain)  # noqa: S102
     rng = np.random.default_rng(3)
     X = (rng.normal(size=(32, 5)) * 3).astype(dtype)
     Y = rng.normal(size=(32, 1)).astype(dtype)

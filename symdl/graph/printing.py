@@ -47,7 +47,11 @@ class GraphStatementPrinter(StatementPrinter):
         """U ⊙ V: into U's buffer when U is a temporary that neither V nor a later statement reads, else a fresh array."""
         left, right = sorted(rhs.args, key=lambda a: isinstance(a, Elementwise))
         if isinstance(left, sp.MatrixSymbol) and self.busy(self.scope.name(left), live | right.atoms(sp.MatrixSymbol)):
-            self.lines.append(f"{target} = {self.scope.name(left)} * ({self._code(right)})")
+            factor = self._code(right)
+            if _selected(factor):  # the selection's own new array times U in place (u·v = v·u exactly): no temporary
+                self.lines += [f"{target} = {factor}", f"{target} *= {self.scope.name(left)}"]
+                return
+            self.lines.append(f"{target} = {self.scope.name(left)} * ({factor})")
             return
         super()._emit_product(target, rhs, live)
 
@@ -66,6 +70,18 @@ class GraphStatementPrinter(StatementPrinter):
             if coeff != 1 and len(matrices) == 1:  # c·X: a scalar times one array
                 return f"({self.scope.printer.doprint(coeff)}) * {self._parenthesized(matrices[0])}"
         return super()._code(expr)
+
+
+def _selected(code: str) -> bool:
+    """Whether ``code`` is one call of ``_where`` / ``_where_into``: an array made by the call, named nowhere else."""
+    if not code.startswith(("_where(", "_where_into(")):
+        return False
+    depth = 0
+    for k, ch in enumerate(code):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and ch == ")":
+            return k == len(code) - 1
+    return False
 
 
 def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymbol],
