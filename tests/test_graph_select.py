@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 from symdl.graph import Add, Dense, Input, Model
 from symdl.graph.forms import LibraryForms
 from symdl.graph.printing import print_graph
-from symdl.graph.select import where, where_into
+from symdl.graph.select import into, where, where_into
 
 DTYPES = [np.float16, np.float32, np.float64]
 SPECIAL = [np.nan, -np.nan, np.inf, -np.inf, 0.0, -0.0]
@@ -71,7 +71,7 @@ def test_train_step_is_bit_for_bit_the_numpy_where_form(dtype):
     model = _wide()
     net = model.compile(dtype)
     source = net.source()
-    assert "_where_into(numpy.less_equal(z1, 0), numpy.expm1(numpy.minimum(0, z1)), z1)" in source
+    assert "_where_into(numpy.less_equal(z1, 0), _into(numpy.expm1, numpy.minimum(0, z1)), z1)" in source
     assert re.search(r"    (d\d+) = _where_into\(numpy.less_equal\(z\d+, 0\), a\d+ \+ 1, _t\(1\)\)\n    \1 \*= g\d+\n", source)
     assert "numpy.where" not in source
     # the form printed before: numpy.where, and U * (σ') into a new array
@@ -91,3 +91,12 @@ def test_train_step_is_bit_for_bit_the_numpy_where_form(dtype):
     loss2, grads2 = plain["loss_and_grad"](theirs, X, Y)
     assert loss == loss2 and all(np.array_equal(_bits(grads[k]), _bits(grads2[k])) for k in grads)
     assert np.array_equal(_bits(net.forward(ours, X)), _bits(plain["forward"](theirs, X)))
+
+
+def test_into_applies_the_ufunc_in_its_own_array_only():
+    made = np.array([-1.0, 0.5], dtype=np.float32)
+    expected = np.expm1(made)
+    assert into(np.expm1, made) is made and np.array_equal(_bits(made), _bits(expected))
+    base = np.array([-1.0, 0.5])
+    assert into(np.expm1, base[::1]) is not base and base.tolist() == [-1.0, 0.5]  # a view: a new array
+    assert into(np.expm1, 0.5) == np.expm1(0.5)  # a scalar: f(x)

@@ -41,7 +41,7 @@ from ..optim.base import Optimizer
 from ..optim.registry import optimizer as named_optimizer
 from ..rulebook.registry import rule
 from .printing import print_graph, vector_kernels
-from .select import where, where_into
+from .select import into, where, where_into
 
 if TYPE_CHECKING:
     from ..training.callbacks import History
@@ -84,7 +84,7 @@ class CompiledGraph:
         self._source += print_graph(train, inference, optimizer, select=True)
         self.kernels = vector_kernels(train, inference)
         namespace: dict[str, object] = {
-            "math": math, "numpy": np, "_dtype": self.dtype, "_t": self.dtype.type, "_where": where, "_where_into": where_into,
+            "math": math, "numpy": np, "_dtype": self.dtype, "_t": self.dtype.type, "_where": where, "_where_into": where_into, "_into": into,
             "_check": self._check, "_check_forward": self._check_forward, "_masks": self._masks,
             "_check_lr": check_learning_rate, "_check_params": self._check_params,
             "_check_state": self._check_state, "_check_hyper": check_hyperparameter,

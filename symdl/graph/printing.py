@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import sympy as sp
 
 from ..backends.base import Backend
@@ -74,8 +75,11 @@ class GraphStatementPrinter(StatementPrinter):
 
 def _selected(code: str) -> bool:
     """Whether ``code`` is one call of ``_where`` / ``_where_into``: an array made by the call, named nowhere else."""
-    if not code.startswith(("_where(", "_where_into(")):
-        return False
+    return code.startswith(("_where(", "_where_into(")) and _one_call(code)
+
+
+def _one_call(code: str) -> bool:
+    """Whether ``code`` is ``name(…)`` whose first parenthesis closes at its end: one call, not an expression of calls."""
     depth = 0
     for k, ch in enumerate(code):
         depth += (ch == "(") - (ch == ")")
@@ -149,6 +153,20 @@ class _SelectPrinter(KernelPrinter):
 
     def _fn(self, name: str) -> str:
         return "_where" if name == "where" else super()._fn(name)
+
+    def _print(self, expr: sp.Basic, **kwargs: object) -> str:
+        code = super()._print(expr, **kwargs)
+        if not (isinstance(expr, sp.Function) and len(expr.args) == 1 and code.startswith("numpy.")):
+            return code
+        # f(g(…)): g's new array is dead once f has read it, so f writes into it (_into checks it owns it)
+        name, _, inner = code[len("numpy."):].partition("(")
+        function = getattr(np, name, None)
+        argument = inner[:-1]
+        made = argument.startswith(("_where(", "_where_into(")) or isinstance(
+            getattr(np, argument.partition("(")[0][len("numpy."):], None), np.ufunc) and argument.startswith("numpy.")
+        if isinstance(function, np.ufunc) and function.nin == 1 and _one_call(f"{name}({inner}") and _one_call(argument) and made:
+            return f"_into(numpy.{name}, {argument})"
+        return code
 
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         *branches, (last_value, last_cond) = expr.args

@@ -10,7 +10,8 @@ float's width (c as 0 or 1)::
 which is bits(x) where c = 1 (u ⊕ y ⊕ y = u) and bits(y) where c = 0: each
 element's bits are copied from x or from y unchanged (NaN payloads and signed
 zeros included). The only array made is the result; :func:`where_into` builds
-it in x's buffer (x a temporary the caller no longer needs). Used by the numpy
+it in x's buffer (x a temporary the caller no longer needs), as :func:`into`
+applies a one-argument ufunc in its argument's buffer. Used by the numpy
 code of :class:`symdl.graph.compiled.CompiledGraph`.
 """
 
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["where", "where_into"]
+__all__ = ["into", "where", "where_into"]
 
 
 def where(condition: object, x: object, y: object) -> np.ndarray:
@@ -47,3 +48,13 @@ def _select(condition: object, x: object, y: object, reuse: bool) -> np.ndarray:
     np.multiply(out, c, out=out)
     np.bitwise_xor(out, y_bits, out=out)
     return out.view(a.dtype)
+
+
+def into(function: np.ufunc, x: object) -> object:
+    """f(x) written into x's buffer when x is a float array of its own (a temporary the caller made for f), else f(x).
+
+    A float ufunc of one float argument returns the argument's dtype and shape: ``f(x, out=x)`` is f(x), bit for bit.
+    """
+    if isinstance(x, np.ndarray) and x.ndim and x.dtype.kind == "f" and x.flags.owndata and x.flags.writeable:
+        return function(x, out=x)
+    return function(x)
