@@ -2,7 +2,7 @@
 
 Run by hand from the repository root::
 
-    python bench/bench_graph.py [--quick] [--rounds N]
+    python bench/bench_graph.py [--quick] [--rounds N] [--before]
     python bench/bench_graph.py --compile [--processes N]
 
 Models (batch 256): the Keras notebook's ResidualRegressor (input 8, widths 30, a
@@ -17,7 +17,10 @@ then W ← W − η·∂C/∂W, for
 * **symdl**: ``Model.compile(dtype).train_step(params, X, Y, lr)`` (argument checks included);
 * **symdl unchecked**: ``compiled.unchecked.train_step`` (no argument checks);
 * **PyTorch eager**: tensors with ``requires_grad``, ``loss.backward()``, the
-  update under ``torch.no_grad()``.
+  update under ``torch.no_grad()``;
+* with ``--before``, **numpy.where form**: the unchecked step printed with
+  ``numpy.where`` and U ⊙ σ' into a new array (``print_graph(select=False)``,
+  the form before :mod:`symdl.graph.select`), for a before/after in one run.
 
 Every candidate's loss after one step is compared first (rtol 1e-9 in float64,
 1e-4 in float32). Timing is interleaved: in every round each candidate, in an
@@ -148,6 +151,18 @@ def torch_step(torch, P, X, Y, lr, program, last):
     return loss.item()
 
 
+def before_step(model: Model, net: object) -> Callable[..., object]:
+    """The unchecked train_step as printed before symdl.graph.select: numpy.where, U * (σ') into a new array."""
+    from symdl.graph.forms import LibraryForms
+    from symdl.graph.printing import print_graph
+
+    forms = LibraryForms(output_form=True)
+    source = print_graph(model.equations(training=True, forms=forms), model.equations(training=False, forms=forms))
+    namespace = dict(net.unchecked.train_step.__globals__)  # type: ignore[attr-defined]  # the unchecked namespace
+    exec(compile(source, "<numpy.where form>", "exec"), namespace)  # noqa: S102
+    return namespace["train_step"]
+
+
 def interleaved(candidates: dict[str, Callable[[], object]], rounds: int, batch: float) -> dict[str, list[float]]:
     """Per-call thread CPU time of each candidate, one entry per round; candidates take turns in a shuffled order."""
     numbers = {}
@@ -215,6 +230,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument("--rounds", type=int, help="rounds of turns (default 30, --quick 8)")
+    parser.add_argument("--before", action="store_true", help="also time the numpy.where form printed before")
     parser.add_argument("--compile", action="store_true", help="time derive + compile of a 50-node graph instead")
     parser.add_argument("--processes", type=int, default=5, help="fresh processes per width with --compile")
     args = parser.parse_args()
@@ -230,8 +246,8 @@ def main() -> None:
     except ImportError:  # pragma: no cover
         torch = None
     print(f"load average {os.getloadavg()[0]:.1f}; {rounds} interleaved rounds, thread CPU time, median per step")
-    print("| model | dtype | numpy by hand (ms) | symdl (ms, ratio) | symdl unchecked | PyTorch eager | symdl / torch | unchecked / torch |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| model | dtype | numpy by hand (ms) | symdl (ms, ratio) | symdl unchecked | PyTorch eager | symdl / torch | unchecked / torch |" + (" numpy.where form (ms; ratio) |" if args.before else ""))
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |" + (" ---: |" if args.before else ""))
     for name, build in (("ResidualRegressor", residual_regressor), ("wide residual 512x6", wide_residual)):
         model, program = build()
         last = len(model.parameter_shapes) // 2
@@ -255,6 +271,12 @@ def main() -> None:
                 "symdl": lambda: net.train_step(mine, X, Y, lr),
                 "unchecked": lambda: net.unchecked.train_step(fast, X, Y, lr),
             }
+            if args.before:
+                slow = {k: v.copy() for k, v in start.items()}
+                step = before_step(model, net)
+                step(slow, X, Y, lr)
+                assert np.isclose(net.loss(slow, X, Y), expected, rtol=rtol)
+                candidates["before"] = lambda: step(slow, X, Y, lr)
             if torch is not None:
                 tp = {k: torch.tensor(v, requires_grad=True) for k, v in start.items()}
                 tX, tY = torch.from_numpy(X), torch.from_numpy(Y)
@@ -270,6 +292,8 @@ def main() -> None:
                 cells += [f"{ratio(times, 'symdl', 'torch'):.2f}", f"{ratio(times, 'unchecked', 'torch'):.2f}"]
             else:
                 cells += ["not installed", "–", "–"]
+            if args.before:
+                cells.append(f"{statistics.median(times['before']) * 1e3:.3f}; unchecked / it {ratio(times, 'unchecked', 'before'):.2f}")
             print(f"| {name} | {dtype} | " + " | ".join(cells) + " |", flush=True)
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import sympy as sp
 
 from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..backprop.equations import Elementwise, VectorRuleCall
-from ..codegen.kernel import printable
+from ..codegen.kernel import KernelPrinter, printable
 from ..codegen.optimizer import print_init_state, print_update
 from ..codegen.statements import Scope, StatementPrinter, kernel_function_name
 from ..optim.base import Optimizer
@@ -47,7 +48,11 @@ class GraphStatementPrinter(StatementPrinter):
         """U ⊙ V: into U's buffer when U is a temporary that neither V nor a later statement reads, else a fresh array."""
         left, right = sorted(rhs.args, key=lambda a: isinstance(a, Elementwise))
         if isinstance(left, sp.MatrixSymbol) and self.busy(self.scope.name(left), live | right.atoms(sp.MatrixSymbol)):
-            self.lines.append(f"{target} = {self.scope.name(left)} * ({self._code(right)})")
+            factor = self._code(right)
+            if _selected(factor):  # the selection's own new array times U in place (u·v = v·u exactly): no temporary
+                self.lines += [f"{target} = {factor}", f"{target} *= {self.scope.name(left)}"]
+                return
+            self.lines.append(f"{target} = {self.scope.name(left)} * ({factor})")
             return
         super()._emit_product(target, rhs, live)
 
@@ -66,6 +71,21 @@ class GraphStatementPrinter(StatementPrinter):
             if coeff != 1 and len(matrices) == 1:  # c·X: a scalar times one array
                 return f"({self.scope.printer.doprint(coeff)}) * {self._parenthesized(matrices[0])}"
         return super()._code(expr)
+
+
+def _selected(code: str) -> bool:
+    """Whether ``code`` is one call of ``_where`` / ``_where_into``: an array made by the call, named nowhere else."""
+    return code.startswith(("_where(", "_where_into(")) and _one_call(code)
+
+
+def _one_call(code: str) -> bool:
+    """Whether ``code`` is ``name(…)`` whose first parenthesis closes at its end: one call, not an expression of calls."""
+    depth = 0
+    for k, ch in enumerate(code):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0 and ch == ")":
+            return k == len(code) - 1
+    return False
 
 
 def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymbol],
@@ -127,8 +147,41 @@ def array_definitions(train: GraphEquations, inference: GraphEquations, module: 
     return list(sources.values())
 
 
+class _SelectPrinter(KernelPrinter):
+    """The numpy printer with Piecewise's ``numpy.where`` as ``_where`` (:func:`symdl.graph.select.where`, the same
+    bits), or ``_where_into`` where the chosen branch's value is an array the expression itself makes (no name)."""
+
+    def _fn(self, name: str) -> str:
+        return "_where" if name == "where" else super()._fn(name)
+
+    def _print(self, expr: sp.Basic, **kwargs: object) -> str:
+        code = super()._print(expr, **kwargs)
+        if not (isinstance(expr, sp.Function) and len(expr.args) == 1 and code.startswith("numpy.")):
+            return code
+        # f(g(…)): g's new array is dead once f has read it, so f writes into it (_into checks it owns it)
+        name, _, inner = code[len("numpy."):].partition("(")
+        function = getattr(np, name, None)
+        argument = inner[:-1]
+        made = argument.startswith(("_where(", "_where_into(")) or isinstance(
+            getattr(np, argument.partition("(")[0][len("numpy."):], None), np.ufunc) and argument.startswith("numpy.")
+        if isinstance(function, np.ufunc) and function.nin == 1 and _one_call(f"{name}({inner}") and _one_call(argument) and made:
+            return f"_into(numpy.{name}, {argument})"
+        return code
+
+    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
+        *branches, (last_value, last_cond) = expr.args
+        if last_cond != sp.true or len(branches) == 1 and branches[0][0].is_number and last_value.is_number:
+            return super()._print_Piecewise(expr)
+        code = self._branch_value(last_value)
+        for value, cond in reversed(branches):
+            chosen = self._branch_value(value)
+            made = not value.is_number and not chosen.strip("() ").isidentifier()
+            code = f"{'_where_into' if made else '_where'}({self._print(cond)}, {chosen}, {code})"
+        return code
+
+
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None,
-                backend: str | Backend = "numpy") -> str:
+                backend: str | Backend = "numpy", select: bool = False) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
     ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
@@ -138,7 +191,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     module in place of numpy (:mod:`symdl.export.graph_modules`); a functional
     one (JAX) calls the pure ``_unpack`` / ``_unpack_forward`` in place of the
     checks, prints no argument checks (its wrappers check) and returns the new
-    params (and state) from ``train_step``.
+    params (and state) from ``train_step``. ``select`` (numpy only) prints
+    ``numpy.where`` as the namespace's ``_where`` / ``_where_into``
+    (:mod:`symdl.graph.select`: the same bits, no branch per element).
     """
     backend = get_backend(backend)
     m = backend.module
@@ -155,9 +210,13 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     mask_line = [f"{', '.join(masks)}, = _masks({draw}, {backend.mask_arguments(inputs[0])})"] if masks else []
     unpack = ", ".join([*params, *inputs, *targets])
 
+    if select and backend.printer_class is not KernelPrinter:
+        raise ValueError(f"select= is for the numpy backend, not {backend.title}")
+
     def scope(eqs: GraphEquations) -> Scope:
+        printer = _SelectPrinter() if select else backend.printer()
         return Scope(names=eqs.names, batched=set(eqs.batched), inputs={*params, *inputs, *targets, *masks},
-                     backend=backend, printer=backend.printer())
+                     backend=backend, printer=printer)
 
     def entry(name: str, args: str, lines: Sequence[str]) -> str:  # the constants made where the first input lives
         return _def(name, args, backend.bind_constants(lines, inputs[0]))
