@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from fit_helpers import copy, data, same_weights
 from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -21,20 +22,6 @@ from symdl.export.standalone import network_module
 from symdl.graph import Concatenate, Dense, Input, Model
 from symdl.metrics import BinaryAccuracy, HuberMetric, Precision
 from symdl.training import EarlyStopping
-
-
-def data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, 3))
-    return X, np.tanh(X[:, :2] - X[:, 2:])
-
-
-def copy(params: dict) -> dict:
-    return {k: np.array(v, copy=True) for k, v in params.items()}
-
-
-def same_weights(a: dict, b: dict) -> bool:
-    return set(a) == set(b) and all(np.asarray(a[k]).tobytes() == np.asarray(b[k]).tobytes() for k in a)
 
 
 def metrics() -> list:
