@@ -17,16 +17,16 @@ def failure(call, *args, **kwargs) -> list[str]:
 
 
 def test_every_number_of_a_report_keeps_a_lowercase_exponent():
-    tiny = GradCheckReport("directions", "direction 0", 1e-20 / 3, 2e-20 / 3, 1e-20 / 3, 0.5, 1e-30 / 3, 1e-31 / 3,
+    tiny = GradCheckReport("directions", "direction 0", 1e-20 / 3, 2e-20 / 3, 1e-20 / 3, 1e-4 / 3, 1e-30 / 3, 1e-31 / 3,
                            Tolerance(1e-6, 1e-25), 1e-9 / 3, 4, 1)
     assert str(tiny).split(": ", 2)[2] == (
-        "analytic 3.3333333333333333e-21, finite difference 6.6666666666666666e-21, abs error 3.33e-21, rel error 0.5 "
+        "analytic 3.3333333333333333e-21, finite difference 6.6666666666666666e-21, abs error 3.33e-21, rel error 3.33e-05 "
         "(tolerance rtol=1e-06, atol=1e-25; step 3.33e-10; FD error estimate 3.33e-31, rounding floor 3.33e-32)"
     )
     assert tiny.failure_message().splitlines()[2:] == [
         " ACTUAL (analytic):           3.3333333333333333e-21",
         " DESIRED (finite difference): 6.6666666666666666e-21",
-        "Absolute difference: 3.33e-21, relative difference: 0.5",
+        "Absolute difference: 3.33e-21, relative difference: 3.33e-05",
         "Tolerance: rtol=1e-06, atol=1e-25 (+ rounding floor 3.33e-32); step 3.33e-10, FD error estimate 3.33e-31",
     ]
 
@@ -84,22 +84,23 @@ def test_the_worst_element_is_the_furthest_outside_relative_to_its_slack_on_eith
     x = np.zeros(2)
     assert failure(assert_subgradient, relu, np.array([3.0, -2.25]), x, atol=0.5, rtol=0)[1].startswith("Worst element: x[1]")
     assert failure(assert_subgradient, relu, np.array([3.5, -2.25]), x, atol=0.5, rtol=0)[1].startswith("Worst element: x[0]")
-    # rtol scales with the derivatives: 1000.5 is within 1e-3·1000 of 1000, 1.1 is 100 slacks above 1.
+    # rtol scales with the derivatives: 1002 is 1 slack (1e-3·1000) above 1000 + 1, 1.1 is 99 slacks above 1 + 1e-3.
     scaled = lambda z: np.maximum(z, 0.0) * np.array([1000.0, 1.0])  # noqa: E731
-    lines = failure(assert_subgradient, scaled, np.array([1000.5, 1.1]), x, rtol=1e-3, atol=0)
-    assert lines[1] == "Worst element: x[1] (1 of 2 outside)"
+    lines = failure(assert_subgradient, scaled, np.array([1002.0, 1.1]), x, rtol=1e-3, atol=0)
+    assert lines[1] == "Worst element: x[1] (2 of 2 outside)"
+    assert_subgradient(scaled, np.array([1000.5, 1.0]), x, rtol=1e-3, atol=0)
 
 
 def test_the_subgradient_message_word_for_word():
     x = np.zeros((2, 3))
     value = np.full((2, 3), 0.5)
     value[1, 2] = 2.0
-    assert failure(assert_subgradient, relu, value, x, rtol=0.1 + 0.2, atol=1e-12) == [
+    assert failure(assert_subgradient, relu, value, x, rtol=0.1 + 0.2, atol=0.1 + 0.2) == [
         "not a subgradient at x = 0.0: value 2.0 is outside the one-sided derivatives",
         "Worst element: x[1, 2] (1 of 6 outside)",
         " ACTUAL (value):                     2.0",
         " DESIRED (between the one-sided ones): [0.0, 1.0]",
-        "Tolerance: rtol=0.3, atol=1e-12",
+        "Tolerance: rtol=0.3, atol=0.3",
     ]
     assert failure(assert_subgradient, relu, 2.0, np.array(0.0))[1] == "Worst element: x (1 of 1 outside)"
 
