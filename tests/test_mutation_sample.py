@@ -18,7 +18,9 @@ from contextlib import contextmanager
 import pytest
 import sympy as sp
 import test_gradcheck
+import test_gradcheck_edges
 import test_gradcheck_floor
+import test_gradcheck_steps
 import test_measures
 import test_parse
 import test_parse_errors
@@ -66,6 +68,18 @@ SAMPLE = [
     ("symdl.testing.gradcheck", "return math.fsum(terms.ravel()), math.fsum(np.abs(terms).ravel())",
      "return math.fsum(terms.ravel()), abs(math.fsum(terms.ravel()))",
      [(test_gradcheck_floor.test_the_floor_uses_the_size_of_the_terms_not_of_their_sum, ())]),
+    ("symdl.testing.gradcheck", "step_u = h * float(np.sum(u * relative))", "step_u = h / float(np.sum(u * relative))",
+     [(test_gradcheck_steps.test_each_coordinate_is_stepped_at_its_own_scale, (True, 1 / 5))]),
+    ("symdl.testing.gradcheck", "axis=-1)", "axis=+1)",
+     [(test_gradcheck_steps.test_kinks_are_measured_element_by_element_in_x_of_two_axes, ())]),
+    ("symdl.testing.gradcheck", "left = 2 * side(-1, step / 2) - side(-1, step)", "left = 2 * side(-1, step / 3) - side(-1, step)",
+     [(test_gradcheck_steps.test_one_sided_richardson_leaves_the_known_h_squared_error, ())]),
+    ("symdl.testing.gradcheck", "known = x.dtype if x.dtype in TOLERANCES", "known = x.dtype if x.dtype not in TOLERANCES",
+     [(test_gradcheck_edges.test_subgradient_tolerances_follow_the_dtype_of_x_or_the_ones_given, ())]),
+    ("symdl.testing.gradcheck", "return report.abs_error / (", "return report.abs_error * (",
+     [(test_gradcheck_edges.test_the_worst_coordinate_is_judged_against_its_own_tolerance_and_ties_name_the_first, ())]),
+    ("symdl.testing.gradcheck", "value - high - slack)", "value - high + slack)",
+     [(test_gradcheck_edges.test_the_worst_element_is_the_furthest_outside_relative_to_its_slack_on_either_side, ())]),
     ("symdl.verify.measures", "return True  # nothing to check", "return False  # nothing to check",
      [(test_measures.test_correct_rules_pass_both_measures, ("sigmoid",))]),
     ("symdl.verify.measures", "if abs(returned - expected) > 1e-12", "if abs(returned - expected) > 1e12",

@@ -36,7 +36,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "gradcheck": (
         "symdl/testing/gradcheck.py",
         ["tests/test_gradcheck.py", "tests/test_gradcheck_floor.py", "tests/test_gradcheck_report.py",
-         "tests/test_testing_messages.py"],
+         "tests/test_testing_messages.py", "tests/test_gradcheck_steps.py", "tests/test_gradcheck_edges.py"],
     ),
     "measures": ("symdl/verify/measures.py", ["tests/test_measures.py", "tests/test_mutations.py"]),
     "kernel": ("symdl/codegen/kernel.py", ["tests/test_kernel_listing.py", "tests/test_codegen.py"]),

@@ -188,6 +188,8 @@ def check_grad(
     x = np.asarray(x)
     if x.dtype.kind != "f":
         raise TypeError(f"check_grad: x must be a float array, got dtype {x.dtype}")
+    if x.size == 0:
+        raise ValueError("check_grad: x is empty; accepted: a float array of at least one element")
     tolerance = _tolerance("check_grad", x.dtype, tolerance, rtol, atol)
     if mode not in ("directions", "coordinates"):
         raise ValueError(f"check_grad: unknown mode {mode!r}; accepted: 'directions', 'coordinates'")
@@ -197,10 +199,10 @@ def check_grad(
     if g.shape != x.shape:
         raise ValueError(f"check_grad: gradient has shape {g.shape}, x has shape {x.shape}")
     eps = float(np.finfo(x.dtype).eps)
-    scale = max(1.0, float(np.max(np.abs(x)))) if x.size else 1.0
+    scale = max(1.0, float(np.max(np.abs(x))))
     h = step if step is not None else eps ** (1 / 5 if richardson else 1 / 3) * scale
     # Per-coordinate steps h·max(1, |x_i|)/scale ≤ h: truncation at x_i ≈ 0 stays at its own scale.
-    relative = np.ones(x.shape) if step is not None or not x.size else np.maximum(1.0, np.abs(x.astype(np.float64))) / scale
+    relative = np.ones(x.shape) if step is not None else np.maximum(1.0, np.abs(x.astype(np.float64))) / scale
     if kinks is not None:
         distance = np.min(np.abs(x.astype(np.float64)[..., None] - np.asarray(kinks, dtype=np.float64)), axis=-1)
         if np.any(distance == 0):
