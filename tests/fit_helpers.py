@@ -20,3 +20,10 @@ def copy(params: dict) -> dict:
 def same_weights(a: dict, b: dict) -> bool:
     """The same names and, for each, the same bytes (bit-for-bit equality, NaN payloads and signed zeros included)."""
     return set(a) == set(b) and all(np.asarray(a[k]).tobytes() == np.asarray(b[k]).tobytes() for k in a)
+
+
+def two_input_data(n: int = 21, seed: int = 8) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Inputs A (n×3), B (n×2) and targets tanh(A[:, :2] + B) and the 0/1 label [Σ A > 0], for two-input graphs."""
+    rng = np.random.default_rng(seed)
+    A, B = rng.normal(size=(n, 3)), rng.normal(size=(n, 2))
+    return (A, B), (np.tanh(A[:, :2] + B), (A.sum(axis=1, keepdims=True) > 0).astype(float))

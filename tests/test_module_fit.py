@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 import pytest
-from fit_helpers import copy, data, same_weights
+from fit_helpers import copy, data, same_weights, two_input_data
 from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -98,9 +98,7 @@ def test_graph_module_fit_with_two_inputs_and_targets_is_compiled_fit_bit_for_bi
     model = two_in_two_out()
     compiled = model.compile(optimizer="adam")
     module = load_module(graph_module_source(model, "numpy", optimizer="adam"), tmp_path, "fit_graph_numpy")
-    rng = np.random.default_rng(8)
-    A, B = rng.normal(size=(21, 3)), rng.normal(size=(21, 2))
-    Xs, Ys = (A, B), (np.tanh(A[:, :2] + B), (A.sum(axis=1, keepdims=True) > 0).astype(float))
+    Xs, Ys = two_input_data()
     start = compiled.init(seed=4)
     options = dict(epochs=2, batch_size=6, seed=9, verbose=0, validation=(Xs, Ys))
     ours = module.fit(p := copy(start), Xs, Ys, **options)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fit_helpers import copy, data, same_weights
+from fit_helpers import copy, data, same_weights, two_input_data
 from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -83,9 +83,7 @@ def test_graph_module_logs_per_output_metrics_as_the_compiled_graph(tmp_path):
     model = two_outputs()
     compiled = model.compile(optimizer="adam")
     module = load_module(graph_module_source(model, "numpy", optimizer="adam", metrics=graph_metrics()), tmp_path, "metrics_graph")
-    rng = np.random.default_rng(8)
-    A, B = rng.normal(size=(21, 3)), rng.normal(size=(21, 2))
-    Xs, Ys = (A, B), (np.tanh(A[:, :2] + B), (A.sum(axis=1, keepdims=True) > 0).astype(float))
+    Xs, Ys = two_input_data()
     start = compiled.init(seed=4)
     options = dict(epochs=2, batch_size=6, seed=9, verbose=0, validation=(Xs, Ys))
     ours = module.fit(p := copy(start), Xs, Ys, **options)

@@ -67,7 +67,7 @@ def factor_terms_shared(expr: sp.Basic) -> sp.Basic:
             p = p.func(*[do(a) for a in p.args])
         return _keep_coeff(cont, p, clear=False, sign=True)
 
-    return do(sp.sympify(expr))
+    return do(expr)  # cse passes SymPy expressions only (sympy's factor_terms also takes plain numbers)
 
 
 #: SymPy's "basic" optimizations with the shared factor_terms.
