@@ -68,6 +68,8 @@ def test_sample_values_keep_given_numbers_and_ignore_the_rest():
     assert _sample_values({c: 0.25}, x + c, x)[c] == sp.Float(0.25)
     with pytest.raises(sp.SympifyError):
         _sample_values({c: "2"}, x + c, x)  # never parsed
+    with pytest.raises(sp.SympifyError):
+        _sample_values({c: "q"}, x + c, x)  # text is refused, not read as a symbol and replaced
 
 
 def test_edges_are_every_condition_side_difference_and_every_abs_sign_heaviside_argument():
@@ -85,6 +87,12 @@ def test_real_roots_take_each_inner_abs_and_sign_both_ways():
     assert _real_roots(x**2 + 1, x) == []  # no real root
     assert _real_roots(x - x, x) == []  # 0 everywhere: no sign change
     assert _real_roots((x - 1) ** 2 * (x + 2), x) in ([1, -2], [-2, 1])  # each root once
+    # With a parameter SymPy's solveset cannot drop an Abs itself (it answers with an Intersection): each sign choice
+    # is a linear equation, and a choice without x (c − 3 = 0, b − c − 3 = 0) has no root in x.
+    assert _real_roots(x + sp.Abs(x - c) - 3, x) == [c / 2 + R(3, 2)]
+    assert sorted(_real_roots(sp.Abs(2 * x - c) - x, x), key=sp.default_sort_key) == [c / 3, c]
+    assert sorted(_real_roots(sp.Abs(x - c) + sp.Abs(x - b) - 3, x), key=sp.default_sort_key) == [
+        b / 2 + c / 2 - R(3, 2), b / 2 + c / 2 + R(3, 2)]
     with pytest.raises(Undecidable, match=r"^cannot list where cos\(x\) changes sign in x: "):
         _real_roots(sp.cos(x), x)
 
@@ -92,6 +100,10 @@ def test_real_roots_take_each_inner_abs_and_sign_both_ways():
 def test_breakpoints_merge_repeated_roots_and_sort_numbers_first():
     expr = sp.Abs(x - 1) + sp.Piecewise((x, x > 1), (0, True)) + sp.Abs(x + c) + sp.Abs(2 * x + 5)
     assert breakpoints(expr, x) == [R(-5, 2), 1, -c]
+    assert breakpoints(sp.Abs(x - sp.sqrt(2)) + sp.Abs(x - 2) + sp.Abs(x - 1), x) == [1, sp.sqrt(2), 2]  # by value
+    # Symbolic points in SymPy's canonical order, the same in every run (edges come from sets, in any order).
+    cs = sp.symbols("c0:6", real=True)
+    assert breakpoints(sum(sp.Abs(x - ci) for ci in reversed(cs)), x) == list(cs)
     assert breakpoints(sp.Piecewise((x, c > 0), (0, True)) + x**2, x) == []  # a condition on c alone is no breakpoint
 
 
@@ -107,6 +119,9 @@ def test_a_parameter_of_declared_sign_is_sampled_inside_its_half_line():
     assert _regimes(sp.Abs(x - a) + sp.Abs(x + 1)) == [{a: -2}, {a: R(-1, 2)}]
     assert _regimes(sp.Abs(x - a) + sp.Abs(x - 4) + sp.Abs(x + 4) + sp.Abs(x + 2)) == [
         {a: -5}, {a: -3}, {a: -1}]
+    # p and a swap with 0 at 0 only, where they cannot be: one regime each, never a sample at 0.
+    assert _regimes(sp.Abs(x - p) + sp.Abs(x)) == [{p: R(13, 11)}]
+    assert _regimes(sp.Abs(x - a) + sp.Abs(x)) == [{a: R(-13, 11)}]
     assert _regimes(sp.Abs(x)) == [{}]  # no parameter: one empty regime
 
 
@@ -124,12 +139,22 @@ def test_two_parameters_are_sampled_in_every_combination_of_their_regimes():
     assert combos == [{b: u, c: v} for u in expected_b for v in expected_c]
 
 
+def test_at_most_64_parameter_regimes_are_checked():
+    cs = sp.symbols("c0:3", real=True)
+    combos = _regimes(sum(sp.Abs(x - ci) for ci in cs))  # each: 0 and the other two's base values, 4 samples
+    assert len(combos) == 64 and len({tuple(s.values()) for s in combos}) == 64
+    with pytest.raises(Undecidable, match=r"^too many parameter regimes \(125\) to check$"):
+        _regimes(sum(sp.Abs(x - ci) for ci in cs) + sp.Abs(x - 5))
+
+
 def test_is_degenerate_when_two_breakpoints_meet_or_a_parameter_condition_sits_on_its_switch():
     expr = sp.Max(x, b) - sp.Max(x, c)
     points = breakpoints(expr, x)
     assert is_degenerate(expr, x, points, {b: 1, c: 1})
     assert is_degenerate(expr, x, points, {b: R(1, 10**25), c: 0})  # below 1e-20: a rounding of a tie
     assert not is_degenerate(expr, x, points, {b: R(1, 10**15), c: 0})
+    # 1 + 10⁻¹⁸ and 1 differ in the 19th digit: told apart at 30 digits, not at the 15 of a float.
+    assert not is_degenerate(expr, x, points, {b: 1 + R(1, 10**18), c: 1})
     switch = sp.Piecewise((x, c > 2), (0, True))
     assert is_degenerate(switch, x, [], {c: 2}) and not is_degenerate(switch, x, [], {c: 3})
     assert is_degenerate(switch, x, [], {c: 2 - R(1, 10**25)})
