@@ -26,6 +26,7 @@ import test_parse
 import test_parse_errors
 import test_proof
 import test_proof_regimes
+import test_regimes
 
 #: (module, original text, mutated text, tests of the suite that must fail on it: (test, args)).
 SAMPLE = [
@@ -84,6 +85,17 @@ SAMPLE = [
      [(test_measures.test_correct_rules_pass_both_measures, ("sigmoid",))]),
     ("symdl.verify.measures", "if abs(returned - expected) > 1e-12", "if abs(returned - expected) > 1e12",
      [(test_measures.test_generated_code_that_returns_another_subgradient_than_declared_fails, ("relu", 0, 1))]),
+    ("symdl.symbolic.regimes", "s.is_positive and v <= 0", "s.is_positive and v < 0",
+     [(test_regimes.test_a_parameter_of_declared_sign_is_sampled_inside_its_half_line, ())]),
+    ("symdl.symbolic.regimes", "if len(combos) > 64:", "if len(combos) >= 64:",
+     [(test_regimes.test_at_most_64_parameter_regimes_are_checked, ())]),
+    ("symdl.symbolic.regimes", "itertools.product((1, -1), repeat=len(inner))", "itertools.product((1, -1))",
+     [(test_regimes.test_real_roots_take_each_inner_abs_and_sign_both_ways, ())]),
+    ("symdl.symbolic.regimes", "values = [sp.N(p.subs(sample), 30) for p in points]",
+     "values = [sp.N(p.subs(sample)) for p in points]",
+     [(test_regimes.test_is_degenerate_when_two_breakpoints_meet_or_a_parameter_condition_sits_on_its_switch, ())]),
+    ("symdl.symbolic.regimes", "float(p) if p.is_number else 0.0", "float(p) if False else 0.0",
+     [(test_regimes.test_breakpoints_merge_repeated_roots_and_sort_numbers_first, ())]),
 ]
 
 

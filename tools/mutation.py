@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 MODULES: dict[str, tuple[str, list[str]]] = {
     "parse": ("symdl/symbolic/parse.py", ["tests/test_parse.py", "tests/test_parse_errors.py"]),
     "proof": ("symdl/symbolic/proof.py", ["tests/test_proof.py", "tests/test_proof_regimes.py"]),
-    "regimes": ("symdl/symbolic/regimes.py", ["tests/test_proof.py", "tests/test_proof_regimes.py"]),
+    "regimes": ("symdl/symbolic/regimes.py", ["tests/test_proof.py", "tests/test_proof_regimes.py", "tests/test_regimes.py"]),
     "gradcheck": (
         "symdl/testing/gradcheck.py",
         ["tests/test_gradcheck.py", "tests/test_gradcheck_floor.py", "tests/test_gradcheck_report.py",
