@@ -1,0 +1,78 @@
+"""Where the proof engine looks: its witness points, its samples on a whole line, its counterexamples at a
+degenerate parameter sample and its limits (found by mutation testing of symdl/symbolic/proof.py)."""
+
+import sympy as sp
+
+from symdl.symbolic.proof import _is_zero_by, _rationals_inside, one_sided_values, prove_zero
+
+x = sp.Symbol("x", real=True)
+c = sp.Symbol("c", real=True)
+y = sp.Symbol("y", real=True)
+a, b = sp.symbols("a b", real=True)
+
+
+def test_a_smooth_failure_is_shown_at_the_first_witness_point_where_it_is_nonzero():
+    """log(x²c²) − 2 log x − 2 log c is −2πi where c < 0: the first witness point takes c = −7/13, x = 10/13."""
+    wrong = sp.log(x**2 * c**2) - 2 * sp.log(x) - 2 * sp.log(c)
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample == {c: sp.Rational(-7, 13), x: sp.Rational(10, 13)}
+    assert sp.N(wrong.subs(proof.counterexample)).is_real is False
+    assert prove_zero(sp.log(x**2) - 2 * sp.log(x), x).counterexample == {x: sp.Rational(-7, 13)}
+
+
+def test_an_indexed_weight_is_sampled_as_one_number_and_gets_a_counterexample():
+    """W[i] is one real unknown: its base W is never sampled, and a failure still names a point."""
+    w = sp.IndexedBase("W")
+    i = sp.Symbol("i", integer=True)
+    wrong = sp.log(w[i] ** 2) - 2 * sp.log(w[i])
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample is not None
+    point = proof.counterexample
+    assert w.label not in point and point[w[i]] < 0
+    assert sp.N(wrong.xreplace(point)).is_real is False
+    assert prove_zero(sp.tanh(w[i]) - sp.sinh(w[i]) / sp.cosh(w[i]), x)
+
+
+def test_without_breakpoints_the_whole_line_is_sampled_at_fixed_points_in_order():
+    """Nonzero for c < 0 only, for every x but the roots 1/3, −5/7, 8/3: the fourth sample, −13/4, shows it."""
+    claim = sp.Piecewise((0, c > 0), ((3 * x - 1) * (7 * x + 5) * (3 * x - 8), True))
+    proof = prove_zero(claim, x)
+    assert not proof and proof.counterexample[x] == sp.Rational(-13, 4) and proof.counterexample[c] < 0
+    assert claim.subs(proof.counterexample) != 0
+
+
+def test_rationals_are_searched_up_to_denominator_999():
+    """A limit: an interval narrower than any 1/d, d ≤ 999, gets no sample (a counterexample is then None)."""
+    assert _rationals_inside(sp.Integer(0), sp.Rational(2, 1997)) == [sp.Rational(1, 999)]
+    assert _rationals_inside(sp.Integer(0), sp.Rational(2, 1999)) == []
+
+
+def test_a_step_that_fails_never_counts_as_a_proof():
+    def fails(_: sp.Expr) -> sp.Expr:
+        raise NotImplementedError("SymPy cannot do this")
+
+    assert _is_zero_by(fails, sp.Integer(0)) is False
+    assert _is_zero_by(sp.expand, (x + 1) ** 2 - x**2 - 2 * x - 1) is True
+
+
+def test_one_sided_values_sample_a_parameter_named_after_the_variable_first():
+    """y sorts after x but is the first parameter: sampled at 13/11 (< 3/2), so x = y sits between 1 and 2."""
+    steps = sp.Piecewise((1, x < y), (2, x < sp.Rational(3, 2)), (3, True))
+    assert one_sided_values(steps, x, y) == (1, 2)
+
+
+KINK_AT_A = sp.Piecewise((1, x <= a), (0, True)) - sp.Piecewise((1, x < a), (0, True))  # 1 at x = a only
+ABS_AT_B = sp.Abs(x - b) - sp.Max(x - b, b - x)  # ≡ 0
+
+
+def test_a_degenerate_sample_is_checked_at_its_own_breakpoints_and_says_so():
+    """At a = b = −1 the kink at a and the breakpoint b coincide: the value there, 1, is found exactly."""
+    proof = prove_zero(KINK_AT_A + ABS_AT_B, x)
+    assert not proof
+    assert proof.method == "case analysis: nonzero at x = -1 with {a: -1, b: -1} exactly"
+    assert proof.counterexample == {a: -1, b: -1, x: -1}
+
+
+def test_an_excluded_kink_is_excluded_at_a_degenerate_sample_too():
+    proof = prove_zero(KINK_AT_A + ABS_AT_B, x, exclude=[a])
+    assert proof.holds and proof.method.endswith(" parameter regimes (kinks a excluded)"), proof.method
