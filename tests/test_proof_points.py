@@ -3,7 +3,7 @@ degenerate parameter sample and its limits (found by mutation testing of symdl/s
 
 import sympy as sp
 
-from symdl.symbolic.proof import _is_zero_by, _rationals_inside, one_sided_values, prove_zero
+from symdl.symbolic.proof import _is_zero_by, _nonzero_at, _rationals_inside, one_sided_values, prove_zero
 
 x = sp.Symbol("x", real=True)
 c = sp.Symbol("c", real=True)
@@ -18,6 +18,31 @@ def test_a_smooth_failure_is_shown_at_the_first_witness_point_where_it_is_nonzer
     assert not proof and proof.counterexample == {c: sp.Rational(-7, 13), x: sp.Rational(10, 13)}
     assert sp.N(wrong.subs(proof.counterexample)).is_real is False
     assert prove_zero(sp.log(x**2) - 2 * sp.log(x), x).counterexample == {x: sp.Rational(-7, 13)}
+
+
+def test_a_failure_hidden_at_the_first_witness_points_is_shown_at_a_later_one_of_the_other_sign():
+    """(13x + 7)(log x² − 2 log x) is 0 at x = −7/13 (the 1st point) and for x > 0 (the 2nd, 4/7): the 3rd is −3/5."""
+    proof = prove_zero((13 * x + 7) * (sp.log(x**2) - 2 * sp.log(x)), x)
+    assert not proof and proof.counterexample == {x: sp.Rational(-3, 5)}
+
+
+def test_a_value_that_is_nan_or_cannot_be_evaluated_is_no_evidence():
+    assert not _nonzero_at(x * sp.log(x), {x: 0})  # 0 · zoo is nan
+
+    class Unevaluable(sp.Function):
+        def _eval_evalf(self, prec):
+            raise ValueError("no numeric value")
+
+    assert not _nonzero_at(Unevaluable(x), {x: 1})
+    assert _nonzero_at(Unevaluable(x) + 1, {x: 1}) is False
+
+
+def test_a_kink_at_a_point_with_no_exact_float_is_excluded():
+    """1/3 is compared at the same 30 digits as the breakpoint it excludes."""
+    third = sp.Rational(1, 3)
+    kink = sp.Piecewise((1, x <= third), (0, True)) - sp.Piecewise((1, x < third), (0, True))
+    assert prove_zero(kink, x, exclude=[third])
+    assert prove_zero(kink, x).counterexample == {x: third}
 
 
 def test_an_indexed_weight_is_sampled_as_one_number_and_gets_a_counterexample():
