@@ -3,7 +3,7 @@ degenerate parameter sample and its limits (found by mutation testing of symdl/s
 
 import sympy as sp
 
-from symdl.symbolic.proof import _is_zero_by, _nonzero_at, _rationals_inside, one_sided_values, prove_zero
+from symdl.symbolic.proof import Proof, _is_zero_by, _nonzero_at, _rationals_inside, one_sided_values, prove_zero
 
 x = sp.Symbol("x", real=True)
 c = sp.Symbol("c", real=True)
@@ -101,3 +101,18 @@ def test_a_degenerate_sample_is_checked_at_its_own_breakpoints_and_says_so():
 def test_an_excluded_kink_is_excluded_at_a_degenerate_sample_too():
     proof = prove_zero(KINK_AT_A + ABS_AT_B, x, exclude=[a])
     assert proof.holds and proof.method.endswith(" parameter regimes (kinks a excluded)"), proof.method
+
+
+def test_an_identity_that_only_simplify_shows_is_proven_and_its_wrong_variant_refuted():
+    """Γ(x + 1) = xΓ(x): expand and cancel leave it as is; simplify's gammasimp shows it."""
+    assert prove_zero(sp.gamma(x + 1) - x * sp.gamma(x), x) == Proof(True, "simplify")
+    wrong = prove_zero(sp.gamma(x + 1) - (x + 1) * sp.gamma(x), x)
+    assert not wrong and wrong.counterexample is not None
+
+
+def test_a_sum_of_logs_that_simplify_leaves_is_proven_by_exponentiating():
+    """log(x² + 1) + log(x² + 2) = log(x⁴ + 3x² + 2): simplify alone does not combine them into one log."""
+    assert sp.simplify(sp.log(x**2 + 1) + sp.log(x**2 + 2) - sp.log(x**4 + 3 * x**2 + 2)) != 0
+    assert prove_zero(sp.log(x**2 + 1) + sp.log(x**2 + 2) - sp.log(x**4 + 3 * x**2 + 2), x)
+    wrong = prove_zero(sp.log(x**2 + 1) + sp.log(x**2 + 2) - sp.log(x**4 + 3 * x**2 + 3), x)
+    assert not wrong and wrong.counterexample is not None
