@@ -25,6 +25,7 @@ import test_measures
 import test_parse
 import test_parse_errors
 import test_proof
+import test_proof_points
 import test_proof_regimes
 
 #: (module, original text, mutated text, tests of the suite that must fail on it: (test, args)).
@@ -84,6 +85,16 @@ SAMPLE = [
      [(test_measures.test_correct_rules_pass_both_measures, ("sigmoid",))]),
     ("symdl.verify.measures", "if abs(returned - expected) > 1e-12", "if abs(returned - expected) > 1e12",
      [(test_measures.test_generated_code_that_returns_another_subgradient_than_declared_fails, ("relu", 0, 1))]),
+    ("symdl.symbolic.proof", "if expr.xreplace(point).free_symbols:", "if expr.free_symbols - set(point):",
+     [(test_proof_points.test_an_indexed_weight_is_sampled_as_one_number_and_gets_a_counterexample, ())]),
+    ("symdl.symbolic.proof", "sp.Rational(-13, 4)]", "sp.Rational(-13, 5)]",
+     [(test_proof_points.test_without_breakpoints_the_whole_line_is_sampled_at_fixed_points_in_order, ())]),
+    ("symdl.symbolic.proof", "(t + trial) % 2 else -1", "(t + trial) % 3 else -1",
+     [(test_proof_points.test_a_failure_hidden_at_the_first_witness_points_is_shown_at_a_later_one_of_the_other_sign, ())]),
+    ("symdl.symbolic.proof", "excluded = {sp.N(p.subs(sample), 30)", "excluded = {sp.N(p.subs(sample), 31)",
+     [(test_proof_points.test_a_kink_at_a_point_with_no_exact_float_is_excluded, ())]),
+    ("symdl.symbolic.proof", "breakpoints(concrete, var), {}", "breakpoints(concrete, None), {}",
+     [(test_proof_points.test_a_degenerate_sample_is_checked_at_its_own_breakpoints_and_says_so, ())]),
 ]
 
 
