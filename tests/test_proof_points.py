@@ -116,3 +116,14 @@ def test_a_sum_of_logs_that_simplify_leaves_is_proven_by_exponentiating():
     assert prove_zero(sp.log(x**2 + 1) + sp.log(x**2 + 2) - sp.log(x**4 + 3 * x**2 + 2), x)
     wrong = prove_zero(sp.log(x**2 + 1) + sp.log(x**2 + 2) - sp.log(x**4 + 3 * x**2 + 3), x)
     assert not wrong and wrong.counterexample is not None
+
+
+def test_the_regimes_after_a_degenerate_sample_are_still_checked():
+    """The first sample, a = b = −1, is degenerate; its neighbours are added to the regimes, not put in their place:
+    a term that is wrong only for a, b > 0 must still be found."""
+    identity = sp.Max(x, a) + sp.Min(x, a) - x - a + sp.Max(x, b) + sp.Min(x, b) - x - b
+    assert prove_zero(identity, x)
+    wrong = identity + x * sp.Piecewise((1, (a > 0) & (b > 0)), (0, True))
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample[a] > 0 and proof.counterexample[b] > 0
+    assert wrong.subs(proof.counterexample) != 0
