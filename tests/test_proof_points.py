@@ -127,3 +127,27 @@ def test_the_regimes_after_a_degenerate_sample_are_still_checked():
     proof = prove_zero(wrong, x)
     assert not proof and proof.counterexample[a] > 0 and proof.counterexample[b] > 0
     assert wrong.subs(proof.counterexample) != 0
+
+
+def test_an_undecidable_regime_makes_the_proof_undecided_not_true(monkeypatch):
+    """Whatever cannot be decided in a later regime stops the proof there, with the cases counted so far."""
+    import symdl.symbolic.proof as proof_module
+    from symdl.symbolic.proof import Undecidable
+
+    real, calls = proof_module._prove_in_regime, []
+
+    def second_undecidable(*args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise Undecidable("a periodic condition at this sample")
+        return real(*args)
+
+    monkeypatch.setattr(proof_module, "_prove_in_regime", second_undecidable)
+    proof = prove_zero(sp.Abs(x - c) - sp.Max(x - c, c - x), x)  # ≡ 0; 2 regimes (c < 0, c > 0), 3 cases each
+    assert (proof.holds, proof.method, proof.cases) == (False, "undecided: a periodic condition at this sample", 3)
+
+
+def test_every_excluded_kink_is_named():
+    kinks = sum(sp.Piecewise((1, x <= k), (0, True)) - sp.Piecewise((1, x < k), (0, True)) for k in (0, 1))
+    proof = prove_zero(kinks, x, exclude=[sp.Integer(0), sp.Integer(1)])
+    assert proof.holds and proof.method == "case analysis over intervals between 2 breakpoints (kinks 0, 1 excluded)"
