@@ -3,7 +3,16 @@ degenerate parameter sample and its limits (found by mutation testing of symdl/s
 
 import sympy as sp
 
-from symdl.symbolic.proof import Proof, _is_zero_by, _nonzero_at, _rationals_inside, one_sided_values, prove_zero
+import symdl.symbolic.proof as proof_module
+from symdl.symbolic.proof import (
+    Proof,
+    Undecidable,
+    _is_zero_by,
+    _nonzero_at,
+    _rationals_inside,
+    one_sided_values,
+    prove_zero,
+)
 
 x = sp.Symbol("x", real=True)
 c = sp.Symbol("c", real=True)
@@ -131,9 +140,6 @@ def test_the_regimes_after_a_degenerate_sample_are_still_checked():
 
 def test_an_undecidable_regime_makes_the_proof_undecided_not_true(monkeypatch):
     """Whatever cannot be decided in a later regime stops the proof there, with the cases counted so far."""
-    import symdl.symbolic.proof as proof_module
-    from symdl.symbolic.proof import Undecidable
-
     real, calls = proof_module._prove_in_regime, []
 
     def second_undecidable(*args):
