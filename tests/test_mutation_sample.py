@@ -25,6 +25,7 @@ import test_measures
 import test_parse
 import test_parse_errors
 import test_proof
+import test_proof_points
 import test_proof_regimes
 import test_regimes
 
@@ -96,6 +97,16 @@ SAMPLE = [
      [(test_regimes.test_is_degenerate_when_two_breakpoints_meet_or_a_parameter_condition_sits_on_its_switch, ())]),
     ("symdl.symbolic.regimes", "float(p) if p.is_number else 0.0", "float(p) if False else 0.0",
      [(test_regimes.test_breakpoints_merge_repeated_roots_and_sort_numbers_first, ())]),
+    ("symdl.symbolic.proof", "if expr.xreplace(point).free_symbols:", "if expr.free_symbols - set(point):",
+     [(test_proof_points.test_an_indexed_weight_is_sampled_as_one_number_and_gets_a_counterexample, ())]),
+    ("symdl.symbolic.proof", "sp.Rational(-13, 4)]", "sp.Rational(-13, 5)]",
+     [(test_proof_points.test_without_breakpoints_the_whole_line_is_sampled_at_fixed_points_in_order, ())]),
+    ("symdl.symbolic.proof", "(t + trial) % 2 else -1", "(t + trial) % 3 else -1",
+     [(test_proof_points.test_a_failure_hidden_at_the_first_witness_points_is_shown_at_a_later_one_of_the_other_sign, ())]),
+    ("symdl.symbolic.proof", "excluded = {sp.N(p.subs(sample), 30)", "excluded = {sp.N(p.subs(sample), 31)",
+     [(test_proof_points.test_a_kink_at_a_point_with_no_exact_float_is_excluded, ())]),
+    ("symdl.symbolic.proof", "breakpoints(concrete, var), {}", "breakpoints(concrete, None), {}",
+     [(test_proof_points.test_a_degenerate_sample_is_checked_at_its_own_breakpoints_and_says_so, ())]),
 ]
 
 

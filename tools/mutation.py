@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: module key → (file to mutate, the test files that concern it).
 MODULES: dict[str, tuple[str, list[str]]] = {
     "parse": ("symdl/symbolic/parse.py", ["tests/test_parse.py", "tests/test_parse_errors.py"]),
-    "proof": ("symdl/symbolic/proof.py", ["tests/test_proof.py", "tests/test_proof_regimes.py"]),
+    "proof": ("symdl/symbolic/proof.py", ["tests/test_proof.py", "tests/test_proof_regimes.py", "tests/test_proof_points.py"]),
     "regimes": ("symdl/symbolic/regimes.py", ["tests/test_proof.py", "tests/test_proof_regimes.py", "tests/test_regimes.py"]),
     "gradcheck": (
         "symdl/testing/gradcheck.py",

@@ -119,9 +119,9 @@ def _numeric_witness(expr: sp.Expr) -> bool:
 
 
 def _confirmed(expr: sp.Expr, candidates: Sequence[Mapping[sp.Expr, sp.Expr]]) -> dict | None:
-    """The first candidate point where ``expr`` is nonzero at 30 and at 50 digits (every free symbol given), else None."""
+    """The first candidate point where ``expr`` is nonzero at 30 and at 50 digits (nothing left free), else None."""
     for point in candidates:
-        if expr.free_symbols - set(point):
+        if expr.xreplace(point).free_symbols:  # not set(point) ⊇ free symbols: W[i] is given, its base W is not
             continue
         if _nonzero_at(expr, point) and _nonzero_at(expr, point, 50):
             return dict(point)
