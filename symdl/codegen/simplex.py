@@ -54,7 +54,7 @@ class SimplexThreshold(sp.Function):
     """τ(z₀, …, z_{n−1}) with Σ_j max(z_j − τ, 0) = 1; ∂τ/∂z_k = [z_k > τ] / Σ_j [z_j > τ]."""
 
     @classmethod
-    def eval(cls, *args):
+    def eval(cls, *args):  # SymPy's Function.eval hook (exact values), not Python's eval
         if all(a.is_Rational for a in args):
             return threshold_value(args)
         # τ(z + c) = τ(z) + c: a term common to every argument comes out (the max subtracted by the printed form)
