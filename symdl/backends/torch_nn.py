@@ -43,7 +43,7 @@ class Module(torch.nn.Module):
 
     params: a dict as init_params returns (copied into nn.Parameter). checks=False skips the argument checks
     (no read-back to the host: the _unchecked entry points). forward(X, Y, seed=None) trains (dropout masks
-    from seed, default a seed drawn from torch's generator); after eval() it returns inference_loss (no
+    from seed, default a seed drawn from torch's generator); in eval mode (module.eval) it returns inference_loss (no
     dropout, no gradient). predict(X) is forward(params, X); as_params() the dict the module's functions
     take, sharing the parameters' storage. Refused: batch norm (its running statistics change in
     train_step, not through autograd), X or Y requiring grad, and second derivatives.
