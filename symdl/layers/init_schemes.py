@@ -144,7 +144,13 @@ def get_scheme(name: str | InitScheme) -> InitScheme:
 
 @functools.lru_cache(maxsize=None)
 def _variance_proof(init: InitScheme) -> Proof:
-    variance = stats.variance(init.distribution())
+    if init.parameter.is_positive:
+        # Var of the family at a symbolic θ > 0 (sympy.stats integrates each family once), then θ = the scheme's
+        # a or s, positive for every n_in, n_out ≥ 1: the variance of the distribution with a or s inside.
+        theta, variance_of_theta = _variance_in_parameter(init.family)
+        variance = variance_of_theta.subs(theta, init.parameter)
+    else:
+        variance = stats.variance(init.distribution())
     proof = prove_zero(variance - init.target, N_IN)
     shown = "=" if proof else "≠"
     family = "U(-a, a)" if init.family == "uniform" else "N(0, s^2)"
@@ -160,7 +166,8 @@ def prove_variance(scheme: str | InitScheme) -> Proof:
 
     For U(−a, a) the variance is a²/3 (so a = √(3·target)); for N(0, s²) it is
     s². Both are computed by :func:`sympy.stats.variance` from the
-    distribution with the scheme's parameter expression, not assumed.
+    family's distribution (at a positive symbolic parameter, into which a
+    parameter expression SymPy knows to be positive is substituted), not assumed.
     """
     return _variance_proof(get_scheme(scheme))
 
@@ -294,14 +301,18 @@ def prove_truncation_constant() -> Proof:
     """std(Z | −2 < Z < 2) for Z ~ N(0, 1) = 0.87962566103423978, Keras' divisor for its truncated normals.
 
     The truncated variance is computed exactly by integrating the sympy.stats
-    density (1 − 4φ(2)/(2Φ(2) − 1)); its square root must agree with Keras'
+    density (∫z²φ by parts, as ∫φ − [zφ]: 1 − 4φ(2)/(2Φ(2) − 1)); its square root must agree with Keras'
     constant to float64 precision. This shows why Keras' truncated normal
     schemes have the same target variance as the plain normals here.
     """
     z = sp.Symbol("z", real=True)
     density = stats.density(stats.Normal("Z", 0, 1))(z)
     mass = sp.integrate(density, (z, -2, 2))
-    variance = sp.simplify(sp.integrate(z**2 * density, (z, -2, 2)) / mass)
+    # By parts: φ' = −zφ, so z²φ = φ + (−zφ)' and ∫ z²φ = ∫ φ + [−zφ] over [−2, 2] (the identity checked exactly).
+    parts = -z * density
+    if sp.expand(density + sp.diff(parts, z) - z**2 * density) != 0:
+        return Proof(False, f"z^2 phi = phi + d/dz({parts}) does not hold for the density {density}")
+    variance = sp.simplify((mass + parts.subs(z, 2) - parts.subs(z, -2)) / mass)
     std = sp.N(sp.sqrt(variance), 30)
     close = abs(std - sp.Float(repr(KERAS_TRUNCATION_CONSTANT), 30)) < 2e-16
     return Proof(
