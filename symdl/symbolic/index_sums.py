@@ -283,6 +283,15 @@ def rational_zero(expr: sp.Expr, params: Sequence[sp.Symbol] = ()) -> bool:
     found: list[sp.Expr] = []
     _generators(expr, frozen, domain, found)
     names = [sp.Dummy(f"g{n}") for n in range(len(found))] or [sp.Dummy("g")]
+    # The polynomial ring first (no gcd after every step): without negative powers of generators the ring's
+    # answer is the field's, since the ring embeds in it. A negative power (ValueError there): the field.
+    ring, *ring_gens = sp.ring(names, domain)
+    try:
+        return _to_field(expr, ring, dict(zip(found, ring_gens)), frozen) == ring.zero
+    except (ValueError, ZeroDivisionError):
+        pass
+    except (KeyError, sp.polys.polyerrors.CoercionFailed):
+        return False  # the same subterm fails in the field
     field, *gens = sp.field(names, domain)
     try:
         return _to_field(expr, field, dict(zip(found, gens)), frozen) == field.zero
