@@ -7,7 +7,7 @@ makes one from user formula text, parsed safely (never ``eval``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Literal
 
 import sympy as sp
@@ -109,6 +109,13 @@ def _heaviside_piecewise(step: sp.Heaviside) -> sp.Expr:
     return sp.Piecewise((0, x < 0), (h0, sp.Eq(x, 0)), (1, True))
 
 
+@lru_cache(maxsize=1024)
+def _simplified(expr: sp.Expr) -> sp.Expr:
+    """``sp.simplify(expr)``, once per process for each expression: every derivative, and every mutant of the
+    rule, asks again whether its kink values differ."""
+    return sp.simplify(expr)
+
+
 class Rule(Derives, Displayed, Plottable):
     """One piece of network math: forward expression, derivative, proof, kinks, LaTeX and numeric code."""
 
@@ -203,7 +210,7 @@ class Rule(Derives, Displayed, Plottable):
         for kink in self.kinks:
             # Also at the bound parameters: a kink that moves with them (softshrink's ±λ) is passed there.
             natural = (self._natural_value(derived, kink.at), self._natural_value(self.bind(derived), kink.at))
-            if any(sp.simplify(kink.value - value) != 0 for value in natural):
+            if any(_simplified(kink.value - value) != 0 for value in natural):
                 derived = sp.Piecewise((kink.value, sp.Eq(self.wrt, kink.at)), (derived, True))
         return derived
 
@@ -241,7 +248,7 @@ class Rule(Derives, Displayed, Plottable):
             left, right = one_sided_values(derived, self.wrt, point)
             if not (left.is_finite and right.is_finite):
                 continue  # a singularity (|z|^½ at 0), not a kink: no finite value would be a subgradient
-            if sp.simplify(left - right) == 0:  # e.g. elu with α = 1 is smooth at 0
+            if _simplified(left - right) == 0:  # e.g. elu with α = 1 is smooth at 0
                 continue
             found.append(Kink(point, left, right, self._kink_value(point, left, right)))
         return tuple(found)
@@ -252,9 +259,9 @@ class Rule(Derives, Displayed, Plottable):
         if self.kink_convention == "right":
             return right
         if self.kink_convention == "average":
-            return sp.simplify((left + right) / 2)
+            return _simplified((left + right) / 2)
         for at, value in self.definition.pytorch_kinks.items():
-            if sp.simplify(self.bind(at) - point) == 0:
+            if _simplified(self.bind(at) - point) == 0:
                 return self.bind(value)
         # No declared value (user formulas): keep the one SymPy's derivative gives, a one-sided value or sign(0) = 0.
         return self._natural_value(diff_away_from_jumps(self.expr, self.wrt), point)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 
 from ..budget import check_size
@@ -16,8 +18,19 @@ def diff_away_from_jumps(expr: sp.Expr, var: sp.Symbol, of: str | None = None) -
     than :data:`symdl.budget.MAX_NODES` nodes is :class:`symdl.budget.ExpressionTooLarge` ("the derivative of
     ``of`` by var …").
     """
-    derived = sp.diff(expr, var)
-    check_size(derived, f"the derivative of {of or 'the expression'} by {var}")
+    derived = _derivative(expr, var)
+    check_size(derived, f"the derivative of {of or 'the expression'} by {var}")  # on each call: the limit may change
+    return _without_deltas(derived)
+
+
+# Once per process for each expression: a rule's checks and its planted mistakes take the same derivative again.
+@functools.lru_cache(maxsize=1024)
+def _derivative(expr: sp.Expr, var: sp.Symbol) -> sp.Expr:
+    return sp.diff(expr, var)
+
+
+@functools.lru_cache(maxsize=1024)
+def _without_deltas(derived: sp.Expr) -> sp.Expr:
     return derived.replace(lambda e: isinstance(e, sp.DiracDelta), lambda e: sp.S.Zero)
 
 

@@ -13,6 +13,7 @@ added (:func:`generic_samples`).
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Mapping
 
@@ -94,12 +95,18 @@ def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
 
 def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
     """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch."""
+    return list(_breakpoints(expr, var))
+
+
+@functools.lru_cache(maxsize=1024)
+def _breakpoints(expr: sp.Expr, var: sp.Symbol) -> tuple[sp.Expr, ...]:
+    """:func:`breakpoints`, once per process for each (expr, var): a rule's kinks, sample points and proofs ask again."""
     points: list[sp.Expr] = []
     for edge in _edges(expr):
         if edge.has(var):
             points += [r for r in _real_roots(edge, var) if r not in points]
     # In increasing order where they are numbers (the edges come from sets: their order would vary between runs).
-    return sorted(points, key=lambda p: (not p.is_number, float(p) if p.is_number else 0.0, sp.default_sort_key(p)))
+    return tuple(sorted(points, key=lambda p: (not p.is_number, float(p) if p.is_number else 0.0, sp.default_sort_key(p))))
 
 
 def _parameter_regimes(
