@@ -178,7 +178,10 @@ def _is_zero_by(step: Callable[[sp.Expr], sp.Expr], expr: sp.Expr) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=2048)
 def _is_zero_smooth(expr: sp.Expr) -> bool:
+    """``expr`` (no branches) ≡ 0, shown by exact rewriting; once per process for each expression (a pure function
+    of it: a rule's proofs, its mutants and the intervals of a case analysis meet the same branch again)."""
     expr = elementary(expr)
     # erfc u = 1 − erf u exactly (for proofs only: numerically it cancels); erf(−u) = −erf u then simplifies.
     expr = expr.replace(lambda e: isinstance(e, sp.erfc), lambda e: 1 - sp.erf(e.args[0]))
@@ -196,12 +199,20 @@ def _is_zero_smooth(expr: sp.Expr) -> bool:
     for step in (sp.expand, sp.cancel):
         if any(_is_zero_by(step, form) for form in (expr, rewritten, *generalised)):
             return True
+    real_logs = expr.has(sp.log) and expr.is_real is True
+    if real_logs and _is_zero_by(_exponentiated_minus_one, rewritten):
+        return True  # the exponential step below, cancelled instead of simplified: milliseconds (log_cosh's far branch)
     if any(_is_zero_by(sp.simplify, form) for form in (*generalised, expr, rewritten)):
         return True
-    if expr.has(sp.log) and expr.is_real is True:
+    if real_logs:
         # A real e is 0 iff e^e = 1; exponentiating turns sums of logs into products SymPy can cancel.
         return sp.simplify(sp.powsimp(sp.exp(rewritten), force=True) - 1) == 0
     return False
+
+
+def _exponentiated_minus_one(expr: sp.Expr) -> sp.Expr:
+    """e^expr − 1 with the powers combined and cancelled: 0 shows a real ``expr`` is 0 (e^e = 1 iff e = 0)."""
+    return sp.cancel(sp.powsimp(sp.exp(expr), force=True) - 1)
 
 
 def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None,
@@ -291,6 +302,20 @@ def one_sided_values(
 ) -> tuple[sp.Expr, sp.Expr]:
     """(lim from below, lim from above) of ``expr`` at ``var = point``, branch by branch."""
     expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
+    if params is None:
+        return _one_sided_values_remembered(expr, var, point)
+    return _one_sided_values(expr, var, point, params)
+
+
+@functools.lru_cache(maxsize=1024)
+def _one_sided_values_remembered(expr: sp.Expr, var: sp.Symbol, point: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """:func:`one_sided_values` without parameter values, once per process (a rule's kinks are asked again)."""
+    return _one_sided_values(expr, var, point, None)
+
+
+def _one_sided_values(
+    expr: sp.Expr, var: sp.Symbol, point: sp.Expr, params: Mapping[sp.Symbol, object] | None
+) -> tuple[sp.Expr, sp.Expr]:
     sample = _sample_values(params, expr, var)
     where = sp.N(point.subs(sample), 30)
     others = [sp.N(p.subs(sample), 30) for p in breakpoints(expr, var)]
