@@ -35,7 +35,13 @@ def elementary(expr: sp.Expr, *, to_differentiate: bool = False) -> sp.Expr:
     """``expr`` with named functions and numpy primitives rewritten to exp/log/Abs/Piecewise, sg(u) as u.
 
     ``to_differentiate``: keep each stop_gradient(u), whose value is u but whose derivative is 0.
+    Once per process for each expression: the proofs, their case analyses and the references ask again.
     """
+    return _elementary(expr, to_differentiate)
+
+
+@functools.lru_cache(maxsize=4096)
+def _elementary(expr: sp.Expr, to_differentiate: bool) -> sp.Expr:
     if not to_differentiate:
         expr = release(expr)
     expr = expr.replace(lambda e: isinstance(e, NamedFunction), lambda e: type(e).definition(*e.args))
