@@ -162,7 +162,7 @@ def _mpmath_function(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], cse: bool = 
     SymPy expressions hash by structure, so a reference evaluated again at other
     points (float32 after float64) reuses the function. ``cse``: common
     subexpressions computed once per point, for an expanded sum of magnitudes
-    whose terms share their factors (an error bound: 3× faster to evaluate).
+    whose terms share their factors (an error bound: rbf's evaluate 3× faster).
     """
     exact = replace_shared(expr, lambda e: isinstance(e, NamedFunction), lambda e: type(e).reference(*e.args))
     return sp.lambdify(list(symbols), elementary(exact), modules="mpmath", cse=cse)
