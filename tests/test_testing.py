@@ -138,6 +138,37 @@ def test_mpmath_reference_keeps_true_zeros():
     np.testing.assert_array_equal(got, [0.0, 0.0, 0.0, 2.0 * (1 + math.exp(2.0))])
 
 
+#: An error bound of the kind symdl.verify.vector_rules sums: |term|·(1 + |u|) for factors e^u, far out of float range.
+MAGNITUDES = (sp.Abs(x) * sp.exp(x) * (1 + sp.Abs(x)) + sp.Abs(x * y**3) / (1 + sp.exp(x - y))
+              + sp.exp(-y) * sp.Abs(y) / (sp.exp(x) + sp.exp(y)) + sp.Abs(sp.log(1 + sp.exp(2 * y))))
+
+
+@given(st.floats(-1000.0, 1000.0), st.floats(-1000.0, 1000.0))
+def test_mpmath_reference_of_magnitudes_is_the_converged_value(u, w):
+    """One 30-digit evaluation of a sum of magnitudes gives the converged reference to float64 precision."""
+    args = [np.array([u, -u, 0.0, 1e-300]), np.array([w, 1000.0, -1000.0, -w])]
+    converged = testing.mpmath_reference(MAGNITUDES, [x, y], args)
+    once = testing.mpmath_reference(MAGNITUDES, [x, y], args, dps=30, magnitudes=True)
+    np.testing.assert_allclose(once, converged, rtol=4e-16, atol=0)
+
+
+def test_mpmath_reference_of_magnitudes_evaluates_each_point_once(monkeypatch):
+    """magnitudes=True skips the convergence loop (one evaluation at dps digits) but still confirms a zero."""
+    used = []
+    workdps = testing.mpmath.workdps
+    monkeypatch.setattr(testing.mpmath, "workdps", lambda dps: used.append(dps) or workdps(dps))
+    testing.mpmath_reference(MAGNITUDES, [x, y], [np.array([-3.0, 700.0]), np.array([2.0, -1.5])], dps=30, magnitudes=True)
+    assert used == [30, 30]
+    used.clear()
+    testing.mpmath_reference(MAGNITUDES, [x, y], [np.array([-3.0]), np.array([2.0])])
+    assert used == [50, 100]  # the converged reference: two evaluations that agree
+    used.clear()
+    # |log(1 + e^{2y})| at y = −250 is 0 at 30 digits but 7.1e-218: the zero is evaluated again, as without the option.
+    got = testing.mpmath_reference(sp.Abs(sp.log(1 + sp.exp(2 * y))), [y], [np.array([-250.0])], dps=30, magnitudes=True)
+    assert got[0] == pytest.approx(math.log1p(math.exp(-500.0)), rel=1e-15, abs=0)
+    assert used[0] == 30 and len(used) > 1
+
+
 # --- relative_error -------------------------------------------------------------------------
 
 

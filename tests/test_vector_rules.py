@@ -12,9 +12,9 @@ from hypothesis.extra.numpy import arrays
 
 from symdl import rule
 from symdl.codegen.index_kernels import FirstArgMax
-from symdl.rulebook.vector_rule import ROW_COTANGENT, VectorRule
+from symdl.rulebook.vector_rule import COTANGENT, ROW_COTANGENT, VectorRule
 from symdl.rulebook.vector_rules import a, k, n, sigma, v, x, y, z
-from symdl.verify.vector_rules import check_vector_rule
+from symdl.verify.vector_rules import _accuracy, check_vector_rule
 
 VECTOR_RULES = ["softmax", "softmax_cross_entropy", "maxout", "rbf"]
 
@@ -126,6 +126,30 @@ def test_generated_code_passes_the_numeric_checks(name):
     assert report["accuracy64"] <= 1e-13
     assert report["accuracy32"] <= 1e-5
     assert report["unstable"] == []
+
+
+class _OffSoftmax(VectorRule):
+    """softmax whose generated forward is off by a relative 2⁻³⁰ (its VJP is untouched)."""
+
+    def numeric(self):
+        kernel = super().numeric()
+        return lambda *args: kernel(*args) * (1 + 2.0**-30)
+
+
+def test_accuracy_divides_the_error_by_the_error_bound():
+    """|num − exact| / Σ|term|·(1 + Σ|u|): for softmax's one term e^{z_i}/Σe^{z_j} the bound is s_i·(1 + Σ_j |z_j|).
+
+    An error of 2⁻³⁰·s_i is 2⁻³⁰/(1 + Σ|z|) of it, worst at the row with the smallest Σ|z|: the bound neither
+    excuses the error (too large) nor inflates it (too small).
+    """
+    r = rule("softmax")
+    rng = np.random.default_rng(3)
+    zz = rng.uniform(-40, 40, size=(6, 3))
+    zz[2] = [0.25, -0.5, 0.125]  # the smallest Σ|z| = 0.875
+    values = {z: zz, COTANGENT: rng.uniform(-1, 1, size=(6, 3))}
+    assert _accuracy(r, values, np.float64) <= 1e-15
+    off = _OffSoftmax(r.name, r.kind, r.definition, r.summary)
+    assert _accuracy(off, values, np.float64) == pytest.approx(2.0**-30 / 1.875, rel=1e-6, abs=0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

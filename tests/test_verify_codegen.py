@@ -56,3 +56,22 @@ def test_a_wrong_network_module_fails_its_row(monkeypatch):
     # the formula graph's modules, checked in the same rows, are not network modules: untouched, they pass
     graphs = [[v for k, v in row.proofs.items() if "compiled graph's" in k] for row in rows]
     assert all(found and all(found) for found in graphs)
+
+
+def test_a_wrong_jax_export_fails_its_row(monkeypatch):
+    """The export row checks the custom derivative itself (op by op under jax.disable_jit): doubled, every rule fails."""
+    import pytest
+
+    pytest.importorskip("jax")
+    import symdl.export.custom_gradient as custom_gradient
+
+    real = custom_gradient._generate
+
+    def doubled(*args):
+        plan, source = real(*args)
+        assert "* t_" in source
+        return plan, source.replace("* t_", "* 2 * t_")
+
+    monkeypatch.setattr(custom_gradient, "_generate", doubled)
+    row = verify_codegen_part("export jax")
+    assert row.proofs and not any(row.proofs.values())

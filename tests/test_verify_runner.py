@@ -154,3 +154,24 @@ def test_bad_jobs_is_a_usage_error(capsys, jobs):
 def test_run_rejects_bad_jobs():
     with pytest.raises(ValueError, match="jobs"):
         runner.run([], jobs=0)
+
+
+def test_tasks_that_import_the_same_library_run_in_one_batch():
+    tasks = [
+        runner.Task("a", "rule", ()),
+        runner.Task("export torch", "codegen", (), extra=("torch",)),
+        runner.Task("export jax", "codegen", (), extra=("jax",)),
+        runner.Task("b", "rule", ()),
+        runner.Task("networks jax", "codegen", (), extra=("jax",)),
+        runner.Task("networks torch", "codegen", (), extra=("torch",)),
+    ]
+    assert runner._batches(range(6), tasks) == [[0], [1, 5], [2, 4], [3]]
+    assert runner._batches([0, 2, 3], tasks) == [[0], [2], [3]]
+
+
+def test_run_tasks_runs_each_task_in_turn(monkeypatch):
+    computed = counting(monkeypatch)
+    tasks = runner.plan(["relu", "l2"], points=20)
+    results = runner.run_tasks(tasks)
+    assert computed == [t.label for t in tasks]
+    assert [reports[0].name for reports, _ in results] == computed and all(s >= 0 for _, s in results)

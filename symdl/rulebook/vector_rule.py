@@ -203,10 +203,11 @@ class VectorRule(Derives, Displayed, Plottable):
         for label, claim in d.identities.items():
             holds = is_zero_index_expr(claim, self.index_ranges())
             results[f"{label} (symbolic width)"] = Proof(holds, "delta contraction")
+        proven: dict[sp.Expr, bool] = {}  # the same scalar identity recurs (log_softmax's shift, once per output)
         for sizes in d.concrete_sizes:
             label = ", ".join(f"{s}={v}" for s, v in sizes.items())
             for check, zeros in self._concrete_identities(sizes).items():
-                proofs = [_prove_scalar_zero(z) for z in zeros]
+                proofs = [proven[z] if z in proven else proven.setdefault(z, _prove_scalar_zero(z)) for z in zeros]
                 results[f"{check} ({label})"] = Proof(all(proofs), "expanded to scalars", len(zeros))
         return results
 

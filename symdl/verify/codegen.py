@@ -135,7 +135,9 @@ def _jax_export_row(rng: np.random.Generator) -> RuleReport:
     from ..export.custom_gradient import to_jax
 
     report = RuleReport("export: jax check_grads", kind="proof")
-    with jax.enable_x64(True):
+    # Op by op: XLA compiles each primitive once for every rule, not each rule's functions anew (the tests check the
+    # exports under jax.jit).
+    with jax.enable_x64(True), jax.disable_jit():
         for r in _elementwise():
             points = [jax.numpy.asarray(v[:8]) for v in _points(r, rng)]
             function = to_jax(r)

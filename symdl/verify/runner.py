@@ -5,8 +5,10 @@ and at other parameter values, the backprop, layer and optimizer proof rows,
 the compiled networks, the generated-code parts); each task yields one row.
 :func:`run` looks every task up in a :class:`~symdl.verify.cache.VerifyCache`
 (key: :meth:`Task.key`), computes the misses — in worker processes when
-``jobs`` > 1 and more than one is missing, the longest first — stores them, and
-returns the rows in plan order, so the output is the same for any ``jobs``.
+``jobs`` > 1 and more than one is missing, the longest first, and the tasks
+that import the same optional library (PyTorch, JAX) one after the other in one
+worker, which imports it once — stores them, and returns the rows in plan
+order, so the output is the same for any ``jobs``.
 
 Worker processes are forked where the platform allows it and the parent holds
 no threads (nor JAX or PyTorch, which start their own); otherwise they are
@@ -29,7 +31,7 @@ from typing import Any
 from .cache import VerifyCache, entry_key, rule_text
 from .rules import RuleReport, _check_points, case_params
 
-__all__ = ["NETWORK_ROWS", "CODEGEN_ROWS", "Task", "default_jobs", "plan", "run", "run_task"]
+__all__ = ["NETWORK_ROWS", "CODEGEN_ROWS", "Task", "default_jobs", "plan", "run", "run_task", "run_tasks"]
 
 #: Names that select, besides rules: the backprop/layer/optimizer proofs and the compiled networks; the generated code.
 NETWORK_ROWS = "networks"
@@ -142,6 +144,26 @@ def run_task(task: Task) -> tuple[list[RuleReport], float]:
     return reports, time.perf_counter() - start
 
 
+def run_tasks(tasks: Sequence[Task]) -> list[tuple[list[RuleReport], float]]:
+    """:func:`run_task` of each task in turn, in one process (a worker's job: tasks that share an import)."""
+    return [run_task(task) for task in tasks]
+
+
+def _batches(indices: Sequence[int], tasks: Sequence[Task]) -> list[list[int]]:
+    """``indices`` in batches: the tasks with the same ``extra`` libraries together, every other task alone."""
+    together: dict[tuple[str, ...], list[int]] = {}
+    batches: list[list[int]] = []
+    for i in indices:
+        if tasks[i].extra:
+            if tasks[i].extra not in together:
+                together[tasks[i].extra] = []
+                batches.append(together[tasks[i].extra])
+            together[tasks[i].extra].append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 def default_jobs() -> int:
     """The CPUs this process may run on (``os.sched_getaffinity`` where it exists, else ``os.cpu_count()``)."""
     try:
@@ -202,13 +224,15 @@ def run(
     found: list[list[RuleReport] | None] = [cache.get(k) for k in keys] if cache is not None else [None] * len(tasks)
     missing = [i for i, reports in enumerate(found) if reports is None]
     timings = _timings(cache)
-    pending: dict[int, Any] = {}
+    pending: dict[int, tuple[Any, int]] = {}  # task → (its batch's result, its place in the batch)
     pool = None
-    if jobs > 1 and len(missing) > 1:
-        pool = _context().Pool(min(jobs, len(missing)), initializer=_ignore_interrupts)
+    batches = _batches(missing, tasks) if jobs > 1 else []
+    if len(batches) > 1:
+        pool = _context().Pool(min(jobs, len(batches)), initializer=_ignore_interrupts)
         cost = {i: timings.get(tasks[i].label, _PRIOR_SECONDS.get(tasks[i].kind, 1.0)) for i in missing}
-        for i in sorted(missing, key=lambda i: -cost[i]):
-            pending[i] = pool.apply_async(run_task, (tasks[i],))
+        for batch in sorted(batches, key=lambda b: -sum(cost[i] for i in b)):
+            result = pool.apply_async(run_tasks, ([tasks[i] for i in batch],))
+            pending.update((i, (result, place)) for place, i in enumerate(batch))
     tick = getattr(progress, "tick", None)
     results: list[RuleReport] = []
     try:
@@ -218,10 +242,11 @@ def run(
             reports = found[i]
             if reports is None:
                 if i in pending:
-                    while tick is not None and not pending[i].ready():
-                        pending[i].wait(0.25)
+                    result, place = pending[i]
+                    while tick is not None and not result.ready():
+                        result.wait(0.25)
                         tick()
-                    reports, seconds = pending[i].get()
+                    reports, seconds = result.get()[place]
                 else:
                     reports, seconds = run_task(task)
                 timings[task.label] = seconds

@@ -13,6 +13,8 @@ and no float evaluation does better than that bound; a factor e^u adds
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import sympy as sp
 
@@ -21,6 +23,9 @@ from ..rulebook.vector_rule import COTANGENT, ROW_COTANGENT, VectorRule, at_size
 from ..testing import STABILITY_LIMIT, fd_step, mpmath_reference
 
 __all__ = ["check_vector_rule"]
+
+#: Digits of the error bound Σ|term| (a sum of magnitudes: see mpmath_reference's ``magnitudes``).
+_SCALE_DPS = 30
 
 
 def _draw(rule: VectorRule, rng: np.random.Generator, rows: int, low: float, high: float) -> dict:
@@ -78,34 +83,63 @@ def _scalar_symbols(expr: sp.Expr) -> tuple[sp.Expr, list[sp.Symbol], dict]:
     return scalar, list(names.values()), names
 
 
-def _accuracy(rule: VectorRule, values: dict, dtype: type) -> float:
-    """Worst |num − exact| / Σ|expanded terms| over the forward values and every VJP, row by row."""
+class _Element(NamedTuple):
+    """One output or VJP element at the check sizes: its exact value and its error bound Σ|term|, as scalars."""
+
+    check: int  # 0: the forward values, then each VJP in the order of :func:`_checks`
+    position: tuple[int, ...]
+    exact: sp.Expr
+    bound: sp.Expr
+    symbols: list[sp.Symbol]
+    names: dict
+    shared: bool
+
+
+def _checks(rule: VectorRule) -> list[tuple[sp.Expr, tuple, tuple, bool, sp.IndexedBase | None]]:
+    """(expression, indices, index sizes, shared, input or None for the forward values) of what _accuracy compares."""
     d = rule.definition
-    sizes = d.check_sizes
-    cast = {k: v.astype(dtype) for k, v in values.items()}
-    inputs = [cast[b] for b in rule.inputs]
-    weights = _cotangent_args(rule, cast)
-    checks = [(rule.numeric()(*inputs), d.stable_forward if d.stable_forward is not None else d.forward,
-               d.output, d.output_sizes, False)]
+    checks = [(d.stable_forward if d.stable_forward is not None else d.forward, d.output, d.output_sizes, False, None)]
     for inp in d.inputs:
-        if inp.base in d.label_inputs:
-            continue
-        checks.append((rule.numeric_derivative(inp.base)(*inputs, *weights), d.vjps[inp.base],
-                       inp.indices, inp.sizes, inp.shared))
-    worst = 0.0
-    for numeric, expr, indices, index_sizes, shared in checks:
+        if inp.base not in d.label_inputs:
+            checks.append((d.vjps[inp.base], inp.indices, inp.sizes, inp.shared, inp.base))
+    return checks
+
+
+def _elements(rule: VectorRule) -> list[_Element]:
+    """The symbolic side of :func:`_accuracy`, the same for every dtype: built once per rule."""
+    sizes = rule.definition.check_sizes
+    elements = []
+    for check, (expr, indices, index_sizes, shared, _) in enumerate(_checks(rule)):
         for index_values in np.ndindex(*[sizes[s] for s in index_sizes]):
             exact = at_size(expr, sizes, dict(zip(indices, index_values)), shift=None)
             scalar, symbols, names = _scalar_symbols(exact)
-            terms = sp.Add.make_args(sp.expand(scalar))
-            per_row = [_element_values(element, cast, shared) for element in names]
-            reference = mpmath_reference(scalar, symbols, per_row)
-            scale = sum(np.abs(mpmath_reference(_error_bound(t), symbols, per_row)) for t in terms)
-            got = numeric[(...,) + tuple(index_values)].astype(np.float64)
-            if shared:
-                reference, scale = np.sum(reference), np.sum(scale)
-            tiny = np.finfo(dtype).tiny
-            worst = max(worst, float(np.max(np.abs(got - reference) / np.maximum(scale, tiny))))
+            bound = sp.Add(*(_error_bound(t) for t in sp.Add.make_args(sp.expand(scalar))))
+            elements.append(_Element(check, index_values, scalar, bound, symbols, names, shared))
+    return elements
+
+
+def _accuracy(rule: VectorRule, values: dict, dtype: type, elements: list[_Element] | None = None) -> float:
+    """Worst |num − exact| / Σ|expanded terms| over the forward values and every VJP, row by row.
+
+    ``elements``: :func:`_elements` of ``rule`` where the caller already has them.
+    """
+    cast = {k: v.astype(dtype) for k, v in values.items()}
+    inputs = [cast[b] for b in rule.inputs]
+    weights = _cotangent_args(rule, cast)
+    numerics = [rule.numeric()(*inputs) if base is None else rule.numeric_derivative(base)(*inputs, *weights)
+                for *_, base in _checks(rule)]
+    worst = 0.0
+    for e in _elements(rule) if elements is None else elements:
+        per_row = [_element_values(element, cast, e.shared) for element in e.names]
+        reference = mpmath_reference(e.exact, e.symbols, per_row)
+        # A sum of magnitudes cannot cancel: one 30-digit evaluation gives it to far more digits than a
+        # denominator needs.
+        scale = mpmath_reference(e.bound, e.symbols, per_row, dps=_SCALE_DPS, magnitudes=True)
+        got = numerics[e.check][(...,) + tuple(e.position)].astype(np.float64)
+        if e.shared:
+            reference, scale = np.sum(reference), np.sum(scale)
+        tiny = np.finfo(dtype).tiny
+        worst = max(worst, float(np.max(np.abs(got - reference) / np.maximum(scale, tiny))))
     return worst
 
 
@@ -170,9 +204,10 @@ def check_vector_rule(rule: VectorRule, rows: int = 40, seed: int = 0) -> dict:
     """fd_error, accuracy64, accuracy32 and unstable (list of problems) for a vector rule."""
     rng = np.random.default_rng(seed)
     values = _draw(rule, rng, rows, *rule.definition.check_range)
+    elements = _elements(rule)
     return {
         "fd_error": _directional_error(rule, values, rng),
-        "accuracy64": _accuracy(rule, values, np.float64),
-        "accuracy32": _accuracy(rule, values, np.float32),
+        "accuracy64": _accuracy(rule, values, np.float64, elements),
+        "accuracy32": _accuracy(rule, values, np.float32, elements),
         "unstable": _unstable(rule, rng),
     }
