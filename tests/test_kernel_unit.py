@@ -153,6 +153,10 @@ def test_the_printer_settings():
     assert printer.doprint(sp.exp(x) + sp.sin(y)) == "numpy.exp(x) + numpy.sin(y)"
 
 
+def test_the_printer_prints_an_assignment():
+    assert KernelPrinter().doprint(x**2, "out") == "out = x**2"
+
+
 def test_hooks_of_the_numpy_printer():
     printer = SymdlNumpyPrinter()
     assert printer._fn("where") == "numpy.where"
@@ -192,6 +196,11 @@ def test_printable_guards_branches_unless_told_they_are_guarded():
     assert printable(log_branch, "f") == guarded
     assert printable(log_branch, "f", guard=False) == log_branch
     assert printable(log_branch, "f", differentiable=True) == guarded
+    # On a closed region the guard is a clamp, or for code autodiff differentiates a where (exact slope at the end).
+    root = sp.Piecewise((sp.sqrt(x), x >= 0), (0, True))
+    assert printable(root, "f") == sp.Piecewise((sp.sqrt(sp.Max(0, x)), x >= 0), (0, True))
+    assert printable(root, "f", differentiable=True) == sp.Piecewise(
+        (sp.sqrt(GuardedInput((x, x >= 0), (0, True))), x >= 0), (0, True))
 
 
 def test_printable_uses_the_stable_or_the_differentiable_form_and_one_sided_kinks():
@@ -250,6 +259,8 @@ def test_python_names_keep_safe_names_and_number_the_others():
     assert _python_name(sp.Symbol("if"), 8, taken) == "x8_2"
     assert _python_name(sp.Symbol("x8_2"), 9, taken) == "x9"
     assert taken == {"numpy", "w", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x8_1", "x8_2", "x9"}
+    taken = {"x0"}
+    assert _python_name(sp.Symbol("x0"), 0, taken) == "x0_1"  # the first free suffix
     assert "numpy" in _RESERVED and "abs" in _RESERVED and "print" in _RESERVED and "x" not in _RESERVED
 
 

@@ -2,7 +2,8 @@
 
 Each mutant is one textual change to a module's source. It is applied in
 process by compiling the changed module and swapping the code (and defaults)
-of every top-level function that changed into the live function objects, so
+of every function that changed (top-level, a method of one of its classes, or
+behind an lru_cache, whose cache is emptied) into the live function objects, so
 that every reference to them, the tests' own imports included, runs the
 mutant; the original code is put back afterwards. Then the named tests of the
 suite, which mutation testing found to kill it, are run and must fail.
@@ -110,6 +111,26 @@ SAMPLE = [
 ]
 
 
+def _pairs(module_name: str, live_scope: dict, changed_scope: dict):
+    """(live function, its counterpart compiled from the changed source) for each function defined in the module:
+    top-level functions, methods of its classes (classmethods by their function) and lru_cache'd functions."""
+    for name, live in live_scope.items():
+        changed = changed_scope.get(name)
+        if isinstance(live, type) and live.__module__ == module_name and isinstance(changed, type):
+            for attr, method in vars(live).items():
+                other = vars(changed).get(attr)
+                if isinstance(method, classmethod | staticmethod) and isinstance(other, classmethod | staticmethod):
+                    method, other = method.__func__, other.__func__
+                if isinstance(method, types.FunctionType) and isinstance(other, types.FunctionType):
+                    yield method, other, None
+            continue
+        cache = live if hasattr(live, "cache_clear") else None
+        if cache is not None:  # functools.lru_cache: the wrapped function, and its cache emptied around the mutant
+            live, changed = live.__wrapped__, getattr(changed, "__wrapped__", None)
+        if isinstance(live, types.FunctionType) and live.__module__ == module_name and isinstance(changed, types.FunctionType):
+            yield live, changed, cache
+
+
 @contextmanager
 def mutant(module_name: str, original: str, mutated: str):
     """Run the module's functions with ``original`` replaced by ``mutated`` in its source (exactly once)."""
@@ -118,20 +139,24 @@ def mutant(module_name: str, original: str, mutated: str):
     assert source.count(original) == 1, f"{original!r} is not in {module_name} exactly once"
     namespace = {"__name__": module_name, "__package__": module.__package__, "__file__": module.__file__}
     exec(compile(source.replace(original, mutated), module.__file__, "exec"), namespace)  # noqa: S102 (our own source)
-    saved = []
-    for name, live in vars(module).items():
-        changed = namespace.get(name)
-        if isinstance(live, types.FunctionType) and live.__module__ == module_name and isinstance(changed, types.FunctionType):
-            if changed.__code__.co_code != live.__code__.co_code or changed.__code__.co_consts != live.__code__.co_consts:
-                saved.append((live, live.__code__, live.__defaults__, live.__kwdefaults__))
-                live.__code__, live.__defaults__, live.__kwdefaults__ = (
-                    changed.__code__, changed.__defaults__, changed.__kwdefaults__)
+    saved, caches = [], []
+    for live, changed, cache in _pairs(module_name, vars(module), namespace):
+        if changed.__code__.co_code != live.__code__.co_code or changed.__code__.co_consts != live.__code__.co_consts:
+            saved.append((live, live.__code__, live.__defaults__, live.__kwdefaults__))
+            live.__code__, live.__defaults__, live.__kwdefaults__ = (
+                changed.__code__, changed.__defaults__, changed.__kwdefaults__)
+            if cache is not None:
+                caches.append(cache)
     assert saved, f"the mutant of {module_name} changed no function"
+    for cache in caches:
+        cache.cache_clear()
     try:
         yield
     finally:
         for live, code, defaults, kwdefaults in saved:
             live.__code__, live.__defaults__, live.__kwdefaults__ = code, defaults, kwdefaults
+        for cache in caches:
+            cache.cache_clear()
 
 
 @pytest.mark.parametrize(("module_name", "original", "mutated", "killers"), SAMPLE,
