@@ -9,6 +9,8 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from sympy.core.relational import Relational
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from symdl.backends.printers import (
     ArrayModulePrinter,
@@ -113,12 +115,14 @@ def test_torch_relations_are_elementwise_calls_with_the_tensor_first(relation, t
     assert TorchPrinter().doprint(relation) == torch
 
 
-def test_a_relation_torch_has_no_call_for_prints_as_numpy_would():
-    unknown = sp.Eq(x, y)
-    unknown_op = type("Odd", (), {"lhs": x, "rhs": y, "rel_op": "<>"})()
-    with pytest.raises(Exception):  # noqa: B017 (SymPy's own printer, which knows no "<>")
-        TorchPrinter()._print_Relational(unknown_op)
-    assert TorchPrinter()._print_Relational(unknown) == "torch.eq(x, y)"
+def test_a_relation_torch_has_no_call_for_goes_to_sympys_printer():
+    class Odd(Relational):
+        rel_op = "~"
+        __slots__ = ()
+
+    odd = sp.Basic.__new__(Odd, x, y)
+    with pytest.raises(PrintMethodNotImplementedError, match=r"^Unsupported by .*TorchPrinter'>: .*Odd'>"):
+        TorchPrinter().doprint(odd)
 
 
 def test_the_printers_spell_their_module():
