@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import numpy as np
 import pytest
 import sympy as sp
@@ -25,7 +26,7 @@ from symdl.codegen.kernel import (
     use_expm1_log1p,
 )
 from symdl.symbolic.branches import GuardedInput
-from symdl.symbolic.functions import sigmoid, softplus
+from symdl.symbolic.functions import Phi, sigmoid, softplus
 from symdl.symbolic.special import x_minus_tanh
 from symdl.symbolic.stop_gradient import stop_gradient
 
@@ -167,9 +168,11 @@ def test_hooks_of_the_numpy_printer():
 @pytest.mark.parametrize("value", [-3.0, -1.0, -0.75, -0.5, -0.3, -1e-3, 0.0, 1e-3, 0.3, 0.5, 0.75, 1.0, 3.0, 7.5])
 def test_erf_and_erfc_print_as_numpy_pieces_of_the_right_value(value):
     erf_code, erfc_code = _printed(sp.erf(x)), _printed(sp.erfc(x))
-    assert _run(erf_code, x=np.float64(value)) == pytest.approx(math.erf(value), rel=1e-14, abs=1e-16)
-    assert _run(erfc_code, x=np.float64(value)) == pytest.approx(math.erfc(value), rel=1e-14)
-    assert _run(_printed(sp.erfc(2 * x)), x=np.float64(value / 2)) == pytest.approx(math.erfc(value), rel=1e-14)
+    with mpmath.workdps(50):
+        erf, erfc = float(mpmath.erf(value)), float(mpmath.erfc(value))
+    assert _run(erf_code, x=np.float64(value)) == pytest.approx(erf, rel=1e-14, abs=0)
+    assert _run(erfc_code, x=np.float64(value)) == pytest.approx(erfc, rel=1e-14, abs=0)
+    assert _run(_printed(sp.erfc(2 * x)), x=np.float64(value / 2)) == pytest.approx(erfc, rel=1e-14, abs=0)
 
 
 def test_erfc_binds_its_far_value_once_and_reuses_it_below_zero():
@@ -184,7 +187,9 @@ def test_x_minus_tanh_prints_its_series_near_zero():
     code = _printed(x_minus_tanh(x))
     assert code.startswith("numpy.where(numpy.less(numpy.abs(x), 1/2), ") and code.endswith(", x - numpy.tanh(x))")
     for value in (1e-3, 0.1, 0.49, 0.5, 2.0, -0.3):
-        assert _run(code, x=np.float64(value)) == pytest.approx(value - math.tanh(value), rel=1e-14)
+        with mpmath.workdps(50):
+            want = float(value - mpmath.tanh(value))
+        assert _run(code, x=np.float64(value)) == pytest.approx(want, rel=1e-14, abs=0)
 
 
 # --- printable -------------------------------------------------------------------------------------------------------
@@ -315,7 +320,7 @@ def test_the_source_of_a_two_input_kernel_with_common_subexpressions():
     assert k.largest == 2.0
     out = k(np.array([[0.5], [1.0]]), np.array([1.0, -2.0, 0.25]))
     assert out.shape == (2, 3)
-    assert out[1, 1] == pytest.approx(math.sin(-2.0) ** 2 + math.cos(math.sin(-2.0) ** 2) + math.expm1(1.0), rel=1e-15)
+    assert out[1, 1] == pytest.approx(math.sin(-2.0) ** 2 + math.cos(math.sin(-2.0) ** 2) + math.expm1(1.0), rel=1e-15, abs=0)
 
 
 def test_the_source_of_a_kernel_with_a_step_binds_the_scalar_type_after_the_shape():
@@ -381,10 +386,27 @@ def test_unsafe_symbols_get_numbered_names_in_the_source():
     assert compile_kernel(lam + taken, [lam, taken], "k").source.splitlines()[0] == "def k(x0, x1):"
 
 
-def test_symbols_are_renamed_whatever_their_assumptions():
-    plain = sp.Symbol("z")
-    k = compile_kernel(sp.Abs(plain), [plain], "k")
+def test_inputs_are_real_whatever_their_symbols_assume():
+    plain = sp.Symbol("z")  # no assumptions: |z|² is z² only for a real z
+    k = compile_kernel(sp.Abs(plain) ** 2, [plain], "k")
+    assert k.source.splitlines()[-1] == "    return _finish(z**2, _shape, _dtype, False, (z, ))"
+    k = compile_kernel(sp.sqrt(plain**2), [plain], "k")
     assert k.source.splitlines()[-1] == "    return _finish(numpy.abs(z), _shape, _dtype, False, (z, ))"
+
+
+def test_phi_keeps_its_exact_one_over_root_two_in_the_far_tail():
+    # Φ(x) = erfc(−x/√2)/2: its stable form becomes erf pieces while 1/√2 is exact, so e^{−x²/2} splits exactly.
+    k = compile_kernel(Phi(x), [x], "phi")
+    with mpmath.workdps(50):
+        for value in (-5.0, -20.0, -30.0, -37.0):
+            assert k(np.float64(value)) == pytest.approx(float(mpmath.ncdf(value)), rel=2e-15, abs=0), value
+
+
+def test_the_erf_pieces_are_printed_without_guards():
+    # guard_branches runs before erf becomes its pieces (their clamps keep them finite): |x| < 1/2, the sign,
+    # and two of erfc|x|'s three intervals are all the where's; guarding the pieces again doubles the source.
+    source = compile_kernel(sp.erfc(x), [x], "k").source
+    assert source.count("numpy.where(") == 4
 
 
 def test_the_symbolic_work_is_cached_by_its_arguments():
@@ -420,6 +442,8 @@ def test_the_symbolic_work_is_cached_by_its_arguments():
          "kernel name '_k' is taken by the generated code; use another identifier"),
         (lambda: compile_kernel(x, [x], "numpy"), ValueError,
          "kernel name 'numpy' is taken by the generated code; use another identifier"),
+        (lambda: compile_kernel(x * sp.Float("1e400"), [x], "huge"), ValueError,
+         "huge: the constant 1.0000E+400 does not fit a float64 (about ±1.8e308, ≥ 2.2e-308)"),
         (lambda: compile_kernel(x + y + sp.Symbol("a"), [x], "k"), ValueError,
          "k: symbols ['a', 'y'] have no value; give them as parameters"),
     ],
