@@ -2,7 +2,8 @@
 
 Each mutant is one textual change to a module's source. It is applied in
 process by compiling the changed module and swapping the code (and defaults)
-of every top-level function that changed into the live function objects, so
+of every function that changed (top-level, a method of one of its classes, or
+behind an lru_cache, whose cache is emptied) into the live function objects, so
 that every reference to them, the tests' own imports included, runs the
 mutant; the original code is put back afterwards. Then the named tests of the
 suite, which mutation testing found to kill it, are run and must fail.
@@ -21,9 +22,11 @@ import test_gradcheck
 import test_gradcheck_edges
 import test_gradcheck_floor
 import test_gradcheck_steps
+import test_kernel_unit
 import test_measures
 import test_parse
 import test_parse_errors
+import test_printers_unit
 import test_proof
 import test_proof_points
 import test_proof_regimes
@@ -107,7 +110,41 @@ SAMPLE = [
      [(test_proof_points.test_a_kink_at_a_point_with_no_exact_float_is_excluded, ())]),
     ("symdl.symbolic.proof", "breakpoints(concrete, var), {}", "breakpoints(concrete, None), {}",
      [(test_proof_points.test_a_degenerate_sample_is_checked_at_its_own_breakpoints_and_says_so, ())]),
+    ("symdl.codegen.kernel", 'name, suffix = f"x{index}", 0', 'name, suffix = f"x{index}", 1',
+     [(test_kernel_unit.test_python_names_keep_safe_names_and_number_the_others, ())]),
+    ("symdl.codegen.kernel", "not x.is_number and lo < hi:", "not x.is_number and lo <= hi:",
+     [(test_kernel_unit.test_a_clip_needs_its_lower_bound_below_its_upper_bound, ())]),
+    ("symdl.codegen.kernel", 'if len(names) == 1 else f"numpy.broadcast_shapes', 'if len(names) == 2 else f"numpy.broadcast_shapes',
+     [(test_kernel_unit.test_the_source_of_a_one_input_kernel, ())]),
+    ("symdl.backends.printers", "if op not in self._RELATIONS:", "if op in self._RELATIONS:",
+     [(test_printers_unit.test_torch_relations_are_elementwise_calls_with_the_tensor_first, (test_printers_unit.x < test_printers_unit.y,
+                                                                                           "torch.lt(x, y)"))]),
+    ("symdl.backends.printers", "{-axis - 1}", "{-axis + 1}",
+     [(test_printers_unit.test_first_arg_max_marks_the_first_largest_element_along_its_axis, (-2,))]),
+    ("symdl.backends.printers", 'bound = "min" if func == "maximum"', 'bound = "min" if func != "maximum"',
+     [(test_printers_unit.test_elementwise_expressions_in_jax_and_torch, (sp.Max(test_printers_unit.x, 0), "jnp.maximum(0, x)",
+                                                                          "torch.clamp(x, min=0)"))]),
 ]
+
+
+def _pairs(module_name: str, live_scope: dict, changed_scope: dict):
+    """(live function, its counterpart compiled from the changed source) for each function defined in the module:
+    top-level functions, methods of its classes (classmethods by their function) and lru_cache'd functions."""
+    for name, live in live_scope.items():
+        changed = changed_scope.get(name)
+        if isinstance(live, type) and live.__module__ == module_name and isinstance(changed, type):
+            for attr, method in vars(live).items():
+                other = vars(changed).get(attr)
+                if isinstance(method, classmethod | staticmethod) and isinstance(other, classmethod | staticmethod):
+                    method, other = method.__func__, other.__func__
+                if isinstance(method, types.FunctionType) and isinstance(other, types.FunctionType):
+                    yield method, other, None
+            continue
+        cache = live if hasattr(live, "cache_clear") else None
+        if cache is not None:  # functools.lru_cache: the wrapped function, and its cache emptied around the mutant
+            live, changed = live.__wrapped__, getattr(changed, "__wrapped__", None)
+        if isinstance(live, types.FunctionType) and live.__module__ == module_name and isinstance(changed, types.FunctionType):
+            yield live, changed, cache
 
 
 @contextmanager
@@ -118,20 +155,26 @@ def mutant(module_name: str, original: str, mutated: str):
     assert source.count(original) == 1, f"{original!r} is not in {module_name} exactly once"
     namespace = {"__name__": module_name, "__package__": module.__package__, "__file__": module.__file__}
     exec(compile(source.replace(original, mutated), module.__file__, "exec"), namespace)  # noqa: S102 (our own source)
-    saved = []
-    for name, live in vars(module).items():
-        changed = namespace.get(name)
-        if isinstance(live, types.FunctionType) and live.__module__ == module_name and isinstance(changed, types.FunctionType):
-            if changed.__code__.co_code != live.__code__.co_code or changed.__code__.co_consts != live.__code__.co_consts:
-                saved.append((live, live.__code__, live.__defaults__, live.__kwdefaults__))
-                live.__code__, live.__defaults__, live.__kwdefaults__ = (
-                    changed.__code__, changed.__defaults__, changed.__kwdefaults__)
+    saved, caches = [], []
+    for live, changed, cache in _pairs(module_name, vars(module), namespace):
+        if cache is not None:
+            caches.append(cache)
+        if any(live is done for done, *_ in saved):  # a cached function is also the module's own name
+            continue
+        if changed.__code__.co_code != live.__code__.co_code or changed.__code__.co_consts != live.__code__.co_consts:
+            saved.append((live, live.__code__, live.__defaults__, live.__kwdefaults__))
+            live.__code__, live.__defaults__, live.__kwdefaults__ = (
+                changed.__code__, changed.__defaults__, changed.__kwdefaults__)
     assert saved, f"the mutant of {module_name} changed no function"
+    for cache in caches:
+        cache.cache_clear()
     try:
         yield
     finally:
         for live, code, defaults, kwdefaults in saved:
             live.__code__, live.__defaults__, live.__kwdefaults__ = code, defaults, kwdefaults
+        for cache in caches:
+            cache.cache_clear()
 
 
 @pytest.mark.parametrize(("module_name", "original", "mutated", "killers"), SAMPLE,

@@ -39,8 +39,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
          "tests/test_testing_messages.py", "tests/test_gradcheck_steps.py", "tests/test_gradcheck_edges.py"],
     ),
     "measures": ("symdl/verify/measures.py", ["tests/test_measures.py", "tests/test_mutations.py"]),
-    "kernel": ("symdl/codegen/kernel.py", ["tests/test_kernel_listing.py", "tests/test_codegen.py"]),
-    "printers": ("symdl/backends/printers.py", ["tests/test_backends.py", "tests/test_codegen.py"]),
+    # Fast unit tests only: tests/test_codegen.py and tests/test_backends.py take about 12 s a run (every rule, networks).
+    "kernel": ("symdl/codegen/kernel.py", ["tests/test_kernel_unit.py", "tests/test_kernel_listing.py"]),
+    "printers": ("symdl/backends/printers.py", ["tests/test_printers_unit.py"]),
 }
 
 #: Tests that inspect a function's code object, which mutmut replaces by its trampoline: they fail on every mutant.

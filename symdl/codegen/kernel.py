@@ -322,14 +322,8 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     return Kernel(name=name, source=source, function=namespace[name], largest=largest, listing=listing)  # type: ignore[arg-type]
 
 
-@functools.lru_cache(maxsize=256)
-def _kernel_source(expr: sp.Expr, args: tuple[sp.Symbol, ...], name: str, reduce_sum: bool) -> tuple[str, float, str]:
-    """(source, largest |constant|, listing) of :func:`compile_kernel`'s kernel: the symbolic work, done once per distinct call.
-
-    SymPy expressions compare (and hash) by structure, symbol assumptions and
-    float precision included, so equal keys print the same source; ``symdl
-    verify`` compiles the same derivative for several checks.
-    """
+def _kernel_text(expr: sp.Expr, args: tuple[sp.Symbol, ...], name: str, reduce_sum: bool) -> tuple[str, float, str]:
+    """(source, largest |constant|, listing) of :func:`compile_kernel`'s kernel: the symbolic work (cached as ``_kernel_source``)."""
     taken: set[str] = {"numpy", "_t", "_as_float", "_finish"}
     names = [_python_name(s, i, taken) for i, s in enumerate(args)]
     renamed = expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)})
@@ -361,3 +355,9 @@ def _kernel_source(expr: sp.Expr, args: tuple[sp.Symbol, ...], name: str, reduce
     lines = _bind_scalar_type(lines, len(names) + 3)
     source = "\n".join(lines) + "\n"
     return source, max((abs(float(n)) for n in renamed.atoms(sp.Number)), default=0.0), listing
+
+
+# The symbolic work once per distinct call. SymPy expressions compare (and hash) by structure, symbol assumptions
+# and float precision included, so equal keys print the same source; ``symdl verify`` compiles the same derivative
+# for several checks. Wrapped here rather than decorated: mutation testing (mutmut) skips decorated functions.
+_kernel_source = functools.lru_cache(maxsize=256)(_kernel_text)
