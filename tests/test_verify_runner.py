@@ -156,17 +156,19 @@ def test_run_rejects_bad_jobs():
         runner.run([], jobs=0)
 
 
-def test_tasks_that_import_the_same_library_run_in_one_batch():
+def test_the_generated_code_tasks_run_in_one_batch():
     tasks = [
         runner.Task("a", "rule", ()),
         runner.Task("export torch", "codegen", (), extra=("torch",)),
-        runner.Task("export jax", "codegen", (), extra=("jax",)),
+        runner.Task("standalone", "codegen", ()),
         runner.Task("b", "rule", ()),
         runner.Task("networks jax", "codegen", (), extra=("jax",)),
-        runner.Task("networks torch", "codegen", (), extra=("torch",)),
+        runner.Task("c", "network", ()),
     ]
-    assert runner._batches(range(6), tasks) == [[0], [1, 5], [2, 4], [3]]
+    assert runner._batches(range(6), tasks) == [[0], [1, 2, 4], [3], [5]]
     assert runner._batches([0, 2, 3], tasks) == [[0], [2], [3]]
+    assert runner._batches([0, 3], tasks) == [[0], [3]]
+    assert [t.kind for t in runner.plan(["relu", "codegen"])].count("codegen") >= 1
 
 
 def test_run_tasks_runs_each_task_in_turn(monkeypatch):

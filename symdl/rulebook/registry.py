@@ -81,6 +81,11 @@ def rule_params(name: str) -> tuple[Param, ...]:
     return _entry(name).params
 
 
+def is_vector_rule(name: str) -> bool:
+    """Whether rule ``name`` is a vector rule (softmax, rbf, …), without building it."""
+    return _entry(name).vector
+
+
 def rule_summary(name: str) -> str:
     """The one-line formula of rule ``name``."""
     return _entry(name).summary
