@@ -17,10 +17,15 @@ from ..symbolic.proof import breakpoints
 from ..symbolic.stop_gradient import has_stop_gradient
 from ..testing import central_difference, held_central_difference, sample_points
 
-__all__ = ["FD_TOLERANCE", "check_kinks", "fd_error"]
+__all__ = ["FD_TOLERANCE", "REFERENCE_DIGITS", "check_kinks", "fd_error"]
 
 #: Largest |fd − d| / max(1, |d|) accepted for float64 central differences.
 FD_TOLERANCE = 1e-6
+
+#: Digits of the first mpmath evaluation of a reference value; it is evaluated again with twice as many until two
+#: agree to 20 digits (:func:`symdl.testing.mpmath_reference`), so the start sets the cost, not the accuracy: a
+#: value that cancels k digits agrees at 30 and 60 digits only when 30 − k ≥ 20, and goes on to 120 otherwise.
+REFERENCE_DIGITS = 30
 
 
 def _away_from(points: list[Callable[..., np.ndarray]], values: list[np.ndarray], index: int) -> None:

@@ -35,7 +35,7 @@ from ..testing import (
     stability_grid,
     unstable_points,
 )
-from .measures import FD_TOLERANCE, _fd_error, _points, check_kinks
+from .measures import FD_TOLERANCE, REFERENCE_DIGITS, _fd_error, _points, check_kinks
 from .vector_rules import check_vector_rule
 
 __all__ = ["FD_TOLERANCE", "CheckTable", "RuleReport", "case_params", "typed_form_instability", "verify_rule", "verify_rules"]
@@ -130,7 +130,7 @@ def verify_rule(
                 # Only where the code gives a number: elsewhere (overflow, log of a negative) there is nothing
                 # to compare, the stability check reports it, and mpmath would chase exp(exp(exp(40))) forever.
                 finite = np.broadcast_to(np.isfinite(numeric), numeric.shape)
-                reference = mpmath_reference(expr, r.inputs, cast, where=finite)
+                reference = mpmath_reference(expr, r.inputs, cast, dps=REFERENCE_DIGITS, where=finite)
                 # Error beyond what a few ulps of input rounding explains (see relative_error).
                 errors = relative_error(numeric, reference, input_sensitivity(kernel, cast))[finite]
                 worst = float(np.max(errors)) if errors.size else float("inf")

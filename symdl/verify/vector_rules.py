@@ -21,6 +21,7 @@ import sympy as sp
 from ..codegen.simplex import SimplexThreshold
 from ..rulebook.vector_rule import COTANGENT, ROW_COTANGENT, VectorRule, at_size
 from ..testing import STABILITY_LIMIT, fd_step, mpmath_reference
+from .measures import REFERENCE_DIGITS
 
 __all__ = ["check_vector_rule"]
 
@@ -131,7 +132,7 @@ def _accuracy(rule: VectorRule, values: dict, dtype: type, elements: list[_Eleme
     worst = 0.0
     for e in _elements(rule) if elements is None else elements:
         per_row = [_element_values(element, cast, e.shared) for element in e.names]
-        reference = mpmath_reference(e.exact, e.symbols, per_row)
+        reference = mpmath_reference(e.exact, e.symbols, per_row, dps=REFERENCE_DIGITS)
         # A sum of magnitudes cannot cancel: one 30-digit evaluation gives it to far more digits than a
         # denominator needs.
         scale = mpmath_reference(e.bound, e.symbols, per_row, dps=_SCALE_DPS, magnitudes=True)
