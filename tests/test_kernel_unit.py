@@ -9,6 +9,8 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
 from sympy.codegen.cfunctions import expm1, log1p
 
 from symdl.codegen.kernel import (
@@ -490,3 +492,23 @@ def test_a_kernel_is_a_frozen_record_calling_its_function():
     assert k.largest == 0.0 and k.listing == "" and k(1) == 2
     with pytest.raises(AttributeError):
         k.name = "other"  # type: ignore[misc]
+
+
+@given(st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_a_double_precision_float_prints_as_that_double(value):
+    """A Float of a double's 53 bits (SymPy's default) is printed as the double itself, not rounded to 15 digits."""
+    x = sp.Symbol("x", real=True)
+    constant = sp.Float(value)
+    text = SymdlNumpyPrinter().doprint(constant)
+    assert float(text.strip("()")) == value
+    if value != 0 and abs(value) >= np.finfo(np.float64).tiny:
+        kernel = compile_kernel(x * constant, [x], "scaled")
+        assert kernel.function(np.array([1.0]))[0] == value
+
+
+def test_a_wider_float_keeps_sympys_printing_and_its_value():
+    """Past 53 bits SymPy's printer writes the digits the Float holds: 0.1 at 30 digits is 0.1 to the double."""
+    text = SymdlNumpyPrinter().doprint(sp.Float("0.1", 30))
+    assert float(text) == 0.1
+    assert SymdlNumpyPrinter().doprint(sp.Float(1 / 3)) == "0.3333333333333333"
+    assert SymdlNumpyPrinter().doprint(sp.Float(1.7976931348623157e308)) == "1.7976931348623157e+308"

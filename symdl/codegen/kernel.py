@@ -61,6 +61,14 @@ class SymdlNumpyPrinter(NumPyPrinter):
     def _clip(self, x: str, lo: str, hi: str) -> str:
         return f"{self._fn('clip')}({x}, {lo}, {hi})"
 
+    def _print_Float(self, expr: sp.Float) -> str:
+        # A Float of at most a double's 53 bits is a double: its shortest round-trip repr is that double exactly,
+        # where SymPy's printer gives 15 digits (1/3 → 0.333333333333333, the largest double → inf).
+        value = float(expr)
+        if expr._prec <= 53 and math.isfinite(value):
+            return repr(value)
+        return super()._print_Float(expr)
+
     def _print_Function(self, expr: sp.Function) -> str:
         # SymPy's dispatcher skips base classes of Function subclasses, so named functions land here.
         if isinstance(expr, NamedFunction):
