@@ -207,7 +207,10 @@ class VectorRule(Derives, Displayed, Plottable):
         for sizes in d.concrete_sizes:
             label = ", ".join(f"{s}={v}" for s, v in sizes.items())
             for check, zeros in self._concrete_identities(sizes).items():
-                proofs = [proven[z] if z in proven else proven.setdefault(z, _prove_scalar_zero(z)) for z in zeros]
+                for z in zeros:
+                    if z not in proven:
+                        proven[z] = _prove_scalar_zero(z)
+                proofs = [proven[z] for z in zeros]
                 results[f"{check} ({label})"] = Proof(all(proofs), "expanded to scalars", len(zeros))
         return results
 
