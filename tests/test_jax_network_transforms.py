@@ -66,12 +66,20 @@ def test_grad_vmap_and_jit_of_the_entry_points(module):
     np.testing.assert_allclose(np.asarray(out), np.asarray(module.forward(params, X)), rtol=1e-6)
 
 
-def test_eager_calls_still_refuse_nan_and_traced_calls_leave_it_to_the_caller(module):
+def test_host_data_is_checked_for_nan_device_arrays_only_under_jax_debug_nans_and_traced_calls_never(module):
     params = module.init_params(2)
     X, Y = _data(2)
     bad = X.at[0, 0].set(jnp.nan)
-    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):  # numpy data: checked on the host, no read-back
+        module.loss(params, np.asarray(bad), Y)
+    with pytest.raises(ValueError, match="Y contains NaN or infinity"):
+        module.loss_and_grad(params, X, np.asarray(Y.at[1, 0].set(-jnp.inf)).tolist())
+    assert np.isnan(float(module.loss(params, bad, Y)))  # a device array is not read back by default, as in JAX
+    with jax.debug_nans(True), pytest.raises(ValueError, match="X contains NaN or infinity"):
         module.loss(params, bad, Y)
+    infinite = Y.at[1, 0].set(jnp.inf)
+    with jax.debug_infs(True), pytest.raises(ValueError, match="Y contains NaN or infinity"):
+        module.train_step(dict(params), X, infinite, 0.1)
     assert np.isnan(float(jax.jit(module.loss)(params, bad, Y)))  # no value to test inside the trace
     with pytest.raises(ValueError, match=r"params\['W1'\]"):  # shapes are static: still checked under jit
         jax.jit(module.loss)({**params, "W1": params["W1"][:, :2]}, X, Y)

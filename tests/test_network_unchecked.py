@@ -103,7 +103,9 @@ def test_the_jax_module_unchecked_entry_points_equal_the_checked_ones(spec, tmp_
         value = module.train_step(mine, X, Y, 0.1, **seed)
         assert close((value, mine), module.train_step_unchecked(params, X, Y, 0.1, *key))
     bad = X.at[0, 0].set(np.nan)
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match="NaN"):  # host data: checked before the transfer
+        module.loss(params, np.asarray(bad), Y, **seed)
+    with jax.debug_nans(True), pytest.raises(ValueError, match="NaN"):  # device arrays: only when asked
         module.loss(params, bad, Y, **seed)
     assert np.isnan(float(module.loss_unchecked(params, bad, Y, *key)))  # no check, no read-back
 

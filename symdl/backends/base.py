@@ -67,6 +67,8 @@ class Backend:
     functional: ClassVar[bool] = False
     #: The import lines of a generated module.
     imports: ClassVar[tuple[str, ...]] = ()
+    #: Import lines the network and graph modules' runtime checks read besides ``imports`` (JAX: numpy, for host data).
+    runtime_imports: ClassVar[tuple[str, ...]] = ()
     #: The exclusive upper bound of a seed the library's generator takes, as printed ("2**31"), or None for any.
     seed_limit: ClassVar[str | None] = None
     #: Uniform draws for ``init_params``: (setup lines, draw template, constant template, generator prose).
@@ -155,7 +157,7 @@ class Backend:
 
     def network_imports(self) -> list[str]:
         """Import lines of a network module (the standard library ones included)."""
-        return ["import functools", "import numbers", "from collections.abc import Mapping", *self.imports]
+        return ["import functools", "import numbers", "from collections.abc import Mapping", *self.imports, *self.runtime_imports]
 
     def network_runtime(self, seeded: bool) -> list[str]:
         """Runtime helper blocks of a network module: ``_batch`` and ``_check`` (what ``_check`` returns: see print_network).

@@ -21,6 +21,7 @@ from .runtime_fit import _restore_jax, _snapshot_jax, _target_host
 from .runtime_graph import (
     _check_data,
     _finite_arrays,
+    _on_device_graph,
     _raise_unless_finite_arrays,
     _unpack_forward,
 )
@@ -34,7 +35,9 @@ from .runtime_jax import (
     _check_state,
     _finish,
     _finite,
+    _finite_asked,
     _mask_key,
+    _on_device,
     _prepare,
     _raise_unless_finite,
     _scalar_with,
@@ -52,38 +55,28 @@ from .runtime_mixed import (
 __all__ = ["JaxBackend"]
 
 _WRAPPER = '''
-@jax.jit
-def _{name}({args}):
-    return _finite({data}), _{name}_body({args})
-
-
 def {name}({public}):
     """{doc}"""
-{checks}    finite, result = _{name}({call})
-    _raise_unless_finite(finite)
-    return result
-
-
-# {name} unchecked: jitted, no argument checks, no finiteness read-back (no host synchronisation).
-{name}_unchecked = jax.jit(_{name}_body)
-'''
-
-_GRAPH_WRAPPER = '''
-@jax.jit
-def _{name}({args}):
-    return _finite_arrays({data}), _{name}_body({args})
-
-
-def {name}({public}):
-    """{doc}"""
-{checks}    finite, result = _{name}({call})
-    _raise_unless_finite_arrays(finite)
+{checks}    if _finite_asked():  # device arrays: read back only under jax_debug_nans / jax_debug_infs
+        _raise_unless_finite{arrays}(_finite{arrays}({data}))
+    result = _{name}({call})
 {result}
 
 
-# {name} unchecked: jitted, no argument checks, no finiteness read-back (no host synchronisation).
+@jax.jit
+def _{name}({args}):
+    # keys, shapes and dtypes are static under jax.jit: checked when a new signature is traced, not on every call
+{array_checks}    return _{name}_body({body})
+
+
+# {name} unchecked: jitted, no argument checks, no finiteness check (no host synchronisation).
 {name}_unchecked = jax.jit(_{name}_body)
 '''
+
+def _lines(statements: Sequence[str]) -> str:
+    """The statements as lines of a function body (four spaces in)."""
+    return "".join(f"    {line}\n" for line in statements)
+
 
 _GRAPH_DOCS = {
     "forward": "The outputs for a batch of each input (inference: no noise, no dropout); one array for one output.",
@@ -116,6 +109,7 @@ class JaxBackend(Backend):
     out_param = False
     functional = True
     imports = ("import jax", "import jax.numpy as jnp")
+    runtime_imports = ("import numpy",)
     seed_limit = "2**31"
     init_spelling: ClassVar = (
         ["key = jax.random.PRNGKey(int(seed))"],
@@ -143,16 +137,17 @@ class JaxBackend(Backend):
         return ['jax.config.update("jax_enable_x64", True)  # a float64 module computes in float64', ""]
 
     def network_imports(self) -> list[str]:
-        return ["import functools", "import numbers", "from collections.abc import Mapping, MutableMapping", *self.imports]
+        return ["import functools", "import numbers", "from collections.abc import Mapping, MutableMapping", *self.imports,
+                *self.runtime_imports]
 
     def network_runtime(self, seeded: bool) -> list[str]:
-        return [emit_functions(_batch, _finite, _raise_unless_finite, _check, _unpack)]
+        return [emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check, _on_device, _unpack)]
 
     def mixed_runtime(self) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
         mixed = {"_check_jax": "_check", "_unpack_jax": "_unpack", "_lift_jax": "_lift", "_master_grads_jax": "_master_grads"}
-        return [emit_functions(_batch, _finite, _raise_unless_finite, _check, names=masters),
-                emit_functions(_lift_jax, _check_jax, _unpack_jax, _masters, _master_grads_jax, names=mixed)]
+        return [emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check, names=masters),
+                emit_functions(_lift_jax, _check_jax, _on_device, _unpack_jax, _masters, _master_grads_jax, names=mixed)]
 
     def dropout_runtime(self) -> list[str]:
         return [emit_functions(_check_seed, _mask_key)]
@@ -169,10 +164,12 @@ class JaxBackend(Backend):
         return f"def _{name}_body("
 
     def entry_wrappers(self, seeded: bool, train_arguments: tuple[str, ...] = ("lr",)) -> str:
-        """The public functions: checks outside ``jax.jit``, the printed body and the finiteness flag inside.
+        """The public functions: scalar checks in Python, the arrays' checks traced into ``jax.jit`` with the body.
 
-        Each also as ``<name>_unchecked``: the jitted body alone, for callers that validated their arrays once
-        (no checks, no finiteness read-back, so no host synchronisation per call).
+        Keys, shapes and dtypes are static under ``jax.jit``, so ``_check`` runs when JAX traces a new signature,
+        not on every call; data from the host is converted and checked for NaN and infinity before the call
+        (``_on_device``), device arrays only under ``jax_debug_nans``/``jax_debug_infs``. Each function also as
+        ``<name>_unchecked``: the jitted body alone, for callers that validated their arrays once.
 
         ``train_arguments`` follow Y in ``train_step``: ``lr``, or with an optimizer ``state`` and the
         hyperparameters without a value; then ``train_step`` returns ``(loss, new params, new state)``.
@@ -189,22 +186,19 @@ class JaxBackend(Backend):
             if name == "train_step":
                 checks += [{"lr": "lr = _check_lr(lr)", "state": "state = _check_state(state)"}.get(a, f"{a} = _check_hyper({a!r}, {a})")
                            for a in train_arguments]
-            checks.append(f"arrays, X, {'Y' if targets else '_'} = _check(params, X, {'Y' if targets else 'None'}, "
-                          f"{name == 'train_step'}, {targets})")
-            call = ["arrays", *args[1:]]
+            y, flags = ("Y" if targets else "_"), f"{'Y' if targets else 'None'}, {name == 'train_step'}, {targets}"
+            checks.append(f"arrays, X, {y} = _on_device(params, X, {flags})")
             if takes_seed:
                 checks.append("key = jax.random.PRNGKey(_check_seed(seed))")
                 args.append("key")
-                call.append("key")
-            body = "".join(f"    {line}\n" for line in checks)
-            text = _WRAPPER.format(name=name, args=", ".join(args), data=data, public=", ".join(public),
-                                   doc=_DOCS[name], checks=body, call=", ".join(call))
+            text = _WRAPPER.format(name=name, args=", ".join(args), data=data, public=", ".join(public), doc=_DOCS[name],
+                                   checks=_lines(checks), call=", ".join(["arrays", *args[1:]]), arrays="", result="    return result",
+                                   array_checks=_lines([f"arrays, X, {y} = _check(params, X, {flags})"]),
+                                   body=", ".join(["arrays", *args[1:]]))
             if name == "train_step" and stateful:
                 text = text.replace(_DOCS[name], "One optimizer step: returns (the loss before it, new params, new state).")
             elif name == "train_step":
-                text = text.replace("    _raise_unless_finite(finite)\n    return result\n",
-                                    "    _raise_unless_finite(finite)  # before params change\n"
-                                    "    value, new = result\n    params.update(new)\n    return value\n")
+                text = text.replace("    return result\n", "    value, new = result\n    params.update(new)\n    return value\n")
                 text = text.replace("(no host synchronisation).", "(no host synchronisation); returns (loss, new params).")
             blocks.append(text.strip("\n"))
         return "\n\n\n".join(blocks)
@@ -238,27 +232,27 @@ class JaxBackend(Backend):
         # the state and hyperparameter checks read _STATE, which only a module with an optimizer defines
         stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
         return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key),
-                emit_functions(_unpack_graph, _unpack_forward, _check_data, _finite_arrays, _raise_unless_finite_arrays)]
+                emit_functions(_unpack_graph, _unpack_forward, _check_data, _on_device_graph, _finite_asked, _finite_arrays,
+                               _raise_unless_finite_arrays)]
 
     def graph_entry_wrappers(self, entries: Sequence[tuple[str, str, str, bool]]) -> str:
-        """Checks outside ``jax.jit`` (params, the arrays, the seed, lr or the state), the body and a finiteness flag inside.
+        """Scalar checks in Python (the seed, lr or the state), the arrays' checks traced into ``jax.jit`` with the body.
 
-        ``train_step`` without an optimizer stores the new arrays in ``params`` and returns the loss; with one it
-        returns (the loss before the step, new params, new state).
+        As :meth:`entry_wrappers`: ``_check_params``/``_check_data`` run when JAX traces a new signature; host data
+        is checked before the call (``_on_device_graph``). ``train_step`` without an optimizer stores the new arrays
+        in ``params`` and returns the loss; with one it returns (the loss before the step, new params, new state).
         """
         blocks = []
         for name, args, data, seeded in entries:
             body_args = args.replace(self.mask_parameter, "key").split(", ")
             extra = [a for a in body_args[1:] if a not in data.split(", ") and a != "key"]
-            checks = ["arrays = dict(zip([n for n, _ in _SPECS], _check_params(params)))",
-                      f"{data}, = _check_data(({data},))"]
+            checks = [f"arrays, ({data},) = _on_device_graph(params, ({data},))"]
             if name == "train_step" and "lr" in extra:
                 checks.insert(0, "if not isinstance(params, MutableMapping):\n"
                                  "        raise ValueError(f'params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}')"
                                  "  # noqa: TRY004  (every bad argument is one ValueError)")
             checks += [{"lr": "lr = _check_lr(lr)", "state": "state = _check_state(state)"}.get(a, f"{a} = _check_hyper({a!r}, {a})")
                        for a in extra]
-            call = ["arrays", *body_args[1:]]
             if seeded:
                 checks.append("key = jax.random.PRNGKey(_check_seed(seed))")
             result = "    return result"
@@ -268,8 +262,10 @@ class JaxBackend(Backend):
             elif name == "train_step":
                 result = "    value, new = result\n    params.update(new)\n    return value"
             public = args.replace(self.mask_parameter, "seed=0").split(", ")
-            text = _GRAPH_WRAPPER.format(name=name, args=", ".join(body_args), data=data, public=", ".join(public), doc=doc,
-                                         checks="".join(f"    {c}\n" for c in checks), call=", ".join(call), result=result)
+            array_checks = ["arrays = dict(zip([n for n, _ in _SPECS], _check_params(params)))", f"{data}, = _check_data(({data},))"]
+            text = _WRAPPER.format(name=name, args=", ".join(body_args), data=data, public=", ".join(public), doc=doc,
+                                   checks=_lines(checks), call=", ".join(["arrays", *body_args[1:]]), arrays="_arrays", result=result,
+                                   array_checks=_lines(array_checks), body=", ".join(["arrays", *body_args[1:]]))
             blocks.append(text.strip("\n"))
         return "\n\n\n".join(blocks)
 

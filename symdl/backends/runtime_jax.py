@@ -14,11 +14,19 @@ import functools  # noqa: F401  (read by the copied source)
 import numbers  # noqa: F401
 from collections.abc import Mapping, MutableMapping  # noqa: F401
 
+import numpy  # noqa: F401
+
 # --- network modules: checks outside jax.jit ---
 
 
 def _batch(value, name, width):
-    """``value`` as a (batch, width) array of _dtype (integers converted), else a ValueError; finiteness is checked in the jitted call."""
+    """``value`` as a (batch, width) array of _dtype (integers converted), else a ValueError.
+
+    Data from the host (a numpy array, a list) is checked for NaN and infinity there, before jax.jit transfers
+    it: no device synchronisation. A jax.Array is already on its device, where reading a finiteness flag back
+    would synchronise every call (JAX's own functions check nothing): it is checked in _checked_finite only
+    when asked, as JAX's own NaN checks are, with jax_debug_nans or jax_debug_infs.
+    """
     if isinstance(value, jax.Array) and value.dtype == _dtype and value.ndim == 2 and value.shape[1] == width > 0 < value.shape[0]:
         return value  # the common case, without a dispatch
     if value is None:
@@ -26,27 +34,37 @@ def _batch(value, name, width):
     given = str(getattr(value, "dtype", ""))
     if given.startswith(("float", "bfloat", "complex")) and given != _dtype.name:
         raise ValueError(f"{name} has dtype {given}; this module computes in {_dtype.name} (convert it first)")
-    try:  # a list of numbers is taken in the module's dtype, as an array of integers would be
-        arr = jnp.asarray(value) if hasattr(value, "dtype") else jnp.asarray(value, dtype=_dtype)
-    except (TypeError, ValueError) as why:
+    on_host = not isinstance(value, jax.Array)
+    try:
+        arr = numpy.asarray(value) if on_host else value
+    except (TypeError, ValueError, RuntimeError) as why:
         raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}): {why}") from None
-    if jnp.issubdtype(arr.dtype, jnp.integer) or arr.dtype == jnp.bool_:
-        arr = arr.astype(_dtype)
+    if arr.dtype.kind in "biu" or (arr.dtype.kind == "f" and not hasattr(value, "dtype")):
+        arr = arr.astype(_dtype)  # integers, booleans and a list of numbers are taken in the module's dtype
+    if arr.dtype.kind not in "fcV":  # strings, objects: not numbers
+        raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}), got elements of dtype {arr.dtype}")
     if arr.dtype != _dtype:
         raise ValueError(f"{name} has dtype {arr.dtype}; this module computes in {_dtype.name} (convert it first)")
     if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
         raise ValueError(f"{name} has shape {tuple(arr.shape)}; expected (batch, {width}) with batch >= 1")
+    if on_host and not numpy.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinity; expected finite numbers")
     return arr
 
 
+def _finite_asked():
+    """True when JAX's own NaN or infinity checks are on (jax_debug_nans, jax_debug_infs): then device arrays are checked too."""
+    return jax.config.jax_debug_nans or jax.config.jax_debug_infs
+
+
 def _finite(X, Y=None):
-    """0 when X and Y hold only finite numbers, else 1 (X) or 2 (Y): computed inside the jitted call, read once."""
+    """0 when X and Y hold only finite numbers, else 1 (X) or 2 (Y): jitted in the module, read back once."""
     bad_x = ~jnp.isfinite(X).all()
     return jnp.where(bad_x, 1, 0) if Y is None else jnp.where(bad_x, 1, jnp.where(jnp.isfinite(Y).all(), 0, 2))
 
 
 def _raise_unless_finite(code):
-    """A ValueError when _finite found NaN or infinity in X or Y (eager calls).
+    """A ValueError when _finite found NaN or infinity in X or Y (eager calls, with _finite_asked).
 
     Called inside the caller's own jax.jit, vmap or grad, the flag is a tracer without a value: nothing is
     checked then (check the data before the traced step), so the entry points compose with jax's transforms.
@@ -80,6 +98,18 @@ def _check(params, X, Y, writable=False, targets=True):
     if writable and _BUFFERED and X.shape[0] < 2:
         raise ValueError("train_step with batch norm needs a batch of at least 2 rows (the running variance is m/(m-1) var_B)")
     return arrays, X, Y
+
+
+def _on_device(params, X, Y, writable=False, targets=True):
+    """(params, X, Y) as the jitted entry point takes them, whose traced _check validates keys, shapes and dtypes.
+
+    A dict of jax arrays with X (and Y) jax arrays passes as it is, without a Python check per call; anything
+    else (host data, another Mapping) goes through _check now: converted, and host data checked for NaN there.
+    """
+    if (type(params) is dict and isinstance(X, jax.Array) and (isinstance(Y, jax.Array) if targets else Y is None)
+            and all(isinstance(a, jax.Array) for a in params.values())):
+        return params, X, Y
+    return _check(params, X, Y, writable, targets)
 
 
 def _unpack(params, X, Y, writable=False, targets=True):
