@@ -66,12 +66,13 @@ def {name}({public}):
 @jax.jit
 def _{name}({args}):
     # keys, shapes and dtypes are static under jax.jit: checked when a new signature is traced, not on every call
-{array_checks}    return _{name}_body({body})
+{array_checks}    return _{name}_body({call})
 
 
 # {name} unchecked: jitted, no argument checks, no finiteness check (no host synchronisation).
 {name}_unchecked = jax.jit(_{name}_body)
 '''
+
 
 def _lines(statements: Sequence[str]) -> str:
     """The statements as lines of a function body (four spaces in)."""
@@ -193,8 +194,7 @@ class JaxBackend(Backend):
                 args.append("key")
             text = _WRAPPER.format(name=name, args=", ".join(args), data=data, public=", ".join(public), doc=_DOCS[name],
                                    checks=_lines(checks), call=", ".join(["arrays", *args[1:]]), arrays="", result="    return result",
-                                   array_checks=_lines([f"arrays, X, {y} = _check(params, X, {flags})"]),
-                                   body=", ".join(["arrays", *args[1:]]))
+                                   array_checks=_lines([f"arrays, X, {y} = _check(params, X, {flags})"]))
             if name == "train_step" and stateful:
                 text = text.replace(_DOCS[name], "One optimizer step: returns (the loss before it, new params, new state).")
             elif name == "train_step":
@@ -265,7 +265,7 @@ class JaxBackend(Backend):
             array_checks = ["arrays = dict(zip([n for n, _ in _SPECS], _check_params(params)))", f"{data}, = _check_data(({data},))"]
             text = _WRAPPER.format(name=name, args=", ".join(body_args), data=data, public=", ".join(public), doc=doc,
                                    checks=_lines(checks), call=", ".join(["arrays", *body_args[1:]]), arrays="_arrays", result=result,
-                                   array_checks=_lines(array_checks), body=", ".join(["arrays", *body_args[1:]]))
+                                   array_checks=_lines(array_checks))
             blocks.append(text.strip("\n"))
         return "\n\n\n".join(blocks)
 
