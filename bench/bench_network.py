@@ -63,11 +63,16 @@ in a fresh Python process (after ``import symdl``).
 from __future__ import annotations
 
 import os
+import sys
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
              "VECLIB_MAXIMUM_THREADS", "BLIS_NUM_THREADS"):
     os.environ[_var] = "1"
 os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+# OpenBLAS picks its kernels for the CPU unless OPENBLAS_CORETYPE names a family. A forced older family (the shared
+# VMs' environment sets Haswell: AVX2 kernels on an AVX-512 CPU, 124 against 217 GFLOP/s single-threaded in float32)
+# handicaps every numpy candidate against XLA's and MKL's own kernels, so the bench drops it unless told to keep it.
+FORCED_CORETYPE = None if "--keep-coretype" in sys.argv else os.environ.pop("OPENBLAS_CORETYPE", None)
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
@@ -77,7 +82,6 @@ import platform  # noqa: E402
 import random  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -662,9 +666,31 @@ def git_state() -> str:
 def numpy_blas() -> str:
     try:
         blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        return f"{blas['name']} {blas['version']}"
+        name = f"{blas['name']} {blas['version']}"
     except Exception:  # noqa: BLE001 - informational only
         return "unknown"
+    core = openblas_core()
+    if core is None:
+        return name
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    how = (f"forced by OPENBLAS_CORETYPE={forced}" if forced else "chosen for this CPU"
+           + (f"; the environment's OPENBLAS_CORETYPE={FORCED_CORETYPE} removed" if FORCED_CORETYPE else ""))
+    return f"{name}, {core} kernels, {how}"
+
+
+def openblas_core() -> str | None:
+    """The kernel family numpy's OpenBLAS runs (``openblas_get_corename``), or None where it cannot be asked."""
+    import ctypes
+    import glob
+
+    for path in glob.glob(os.path.join(os.path.dirname(np.__file__) + ".libs", "*openblas*.so*")):
+        library = ctypes.CDLL(path)
+        for symbol in ("scipy_openblas_get_corename64_", "scipy_openblas_get_corename", "openblas_get_corename"):
+            function = getattr(library, symbol, None)
+            if function is not None:
+                function.restype = ctypes.c_char_p
+                return function().decode()
+    return None
 
 
 def torch_blas() -> str:
@@ -897,6 +923,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wall", action="store_true", help="time wall-clock instead of process CPU time")
     parser.add_argument("--rounds", type=int, help="rounds of turns per configuration (default 40, --quick 8)")
     parser.add_argument("--source", action="store_true", help="print symdl's generated source of each configuration")
+    parser.add_argument("--keep-coretype", action="store_true",
+                        help="keep OPENBLAS_CORETYPE from the environment (by default the bench removes it: OpenBLAS picks its kernels)")
     args = parser.parse_args(argv)
     rounds = args.rounds or (8 if args.quick else 40)
     batch = 0.01 if args.quick else 0.03
