@@ -237,6 +237,16 @@ def test_the_checked_entry_points_still_check(modules):
         graph.loss(graph.init_params(0, device="meta"), *data)
 
 
+def test_the_checked_entry_points_read_nothing_back_from_a_device_unless_in_anomaly_mode(modules):
+    """A meta tensor has no values: a checked call that ran on meta read nothing back; in anomaly mode it must try."""
+    for key, mod in modules.items():
+        params, data = _meta_arguments(mod, key)
+        loss, grads = mod.loss_and_grad(params, *data)
+        assert loss.device.type == "meta" and all(g.device.type == "meta" for g in grads.values()), key
+        with torch.autograd.set_detect_anomaly(True), pytest.raises((RuntimeError, NotImplementedError)):
+            mod.loss_and_grad(params, *data)  # the finiteness test reads the meta tensor back: refused by PyTorch
+
+
 def test_masks_follow_the_device_and_meta_draws_only_shapes(modules):
     mod = modules["net_bn_dropout"]
     (cpu,) = mod._masks(5, 6, torch.device("cpu"))[:1]

@@ -18,7 +18,12 @@ from collections.abc import Mapping, MutableMapping  # noqa: F401
 
 
 def _batch(value, name, width):
-    """``value`` as a finite (batch, width) tensor of _dtype (integers converted), else a ValueError."""
+    """``value`` as a (batch, width) tensor of _dtype (integers converted), else a ValueError.
+
+    NaN and infinity are refused where the test reads nothing back from a device: for data on the CPU (numpy
+    arrays, lists, CPU tensors). A tensor on an accelerator is tested only in anomaly mode
+    (``torch.autograd.set_detect_anomaly(True)``, PyTorch's own NaN checks): ``bool(tensor)`` waits for the device.
+    """
     if value is None:
         raise ValueError(f"{name}: expected a (batch, {width}) tensor, got None")
     try:  # a list of numbers is taken in the module's dtype (torch would make it float32)
@@ -31,7 +36,7 @@ def _batch(value, name, width):
         raise ValueError(f"{name} has dtype {arr.dtype}; this module computes in {_dtype} (convert it first)")
     if arr.dim() != 2 or arr.shape[1] != width or arr.shape[0] < 1:
         raise ValueError(f"{name} has shape {tuple(arr.shape)}; expected (batch, {width}) with batch >= 1")
-    if not bool(torch.isfinite(arr).all()):
+    if (arr.device.type == "cpu" or torch.is_anomaly_enabled()) and not bool(torch.isfinite(arr).all()):
         raise ValueError(f"{name} contains NaN or infinity; expected finite numbers")
     return arr
 
