@@ -24,30 +24,31 @@ def _batch(value, name, width):
 
     Data from the host (a numpy array, a list) is checked for NaN and infinity there, before jax.jit transfers
     it: no device synchronisation. A jax.Array is already on its device, where reading a finiteness flag back
-    would synchronise every call (JAX's own functions check nothing): it is checked in _checked_finite only
-    when asked, as JAX's own NaN checks are, with jax_debug_nans or jax_debug_infs.
+    would synchronise every call (JAX's own functions check nothing): it is tested (_finite) only when asked,
+    as JAX's own NaN checks are, with jax_debug_nans or jax_debug_infs.
     """
     if isinstance(value, jax.Array) and value.dtype == _dtype and value.ndim == 2 and value.shape[1] == width > 0 < value.shape[0]:
         return value  # the common case, without a dispatch
-    if value is None:
-        raise ValueError(f"{name}: expected a (batch, {width}) array, got None")
-    given = str(getattr(value, "dtype", ""))
-    if given.startswith(("float", "bfloat", "complex")) and given != _dtype.name:
-        raise ValueError(f"{name} has dtype {given}; this module computes in {_dtype.name} (convert it first)")
-    on_host = not isinstance(value, jax.Array)
-    try:
-        arr = numpy.asarray(value) if on_host else value
-    except (TypeError, ValueError, RuntimeError) as why:
-        raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}): {why}") from None
-    if arr.dtype.kind in "biu" or (arr.dtype.kind == "f" and not hasattr(value, "dtype")):
-        arr = arr.astype(_dtype)  # integers, booleans and a list of numbers are taken in the module's dtype
-    if arr.dtype.kind not in "fcV":  # strings, objects: not numbers
-        raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}), got elements of dtype {arr.dtype}")
-    if arr.dtype != _dtype:
-        raise ValueError(f"{name} has dtype {arr.dtype}; this module computes in {_dtype.name} (convert it first)")
-    if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
-        raise ValueError(f"{name} has shape {tuple(arr.shape)}; expected (batch, {width}) with batch >= 1")
-    if on_host and not numpy.isfinite(arr).all():
+    arr = value
+    if not (type(value) is numpy.ndarray and value.dtype == _dtype and value.ndim == 2 and value.shape[1] == width > 0 < value.shape[0]):
+        if value is None:
+            raise ValueError(f"{name}: expected a (batch, {width}) array, got None")
+        given = str(getattr(value, "dtype", ""))
+        if given.startswith(("float", "bfloat", "complex")) and given != _dtype.name:
+            raise ValueError(f"{name} has dtype {given}; this module computes in {_dtype.name} (convert it first)")
+        try:
+            arr = value if isinstance(value, jax.Array) else numpy.asarray(value)
+        except (TypeError, ValueError, RuntimeError) as why:
+            raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}): {why}") from None
+        if arr.dtype.kind in "biu" or (arr.dtype.kind == "f" and not hasattr(value, "dtype")):
+            arr = arr.astype(_dtype)  # integers, booleans and a list of numbers are taken in the module's dtype
+        if arr.dtype.kind not in "fcV":  # strings, objects: not numbers
+            raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}), got elements of dtype {arr.dtype}")
+        if arr.dtype != _dtype:
+            raise ValueError(f"{name} has dtype {arr.dtype}; this module computes in {_dtype.name} (convert it first)")
+        if arr.ndim != 2 or arr.shape[1] != width or arr.shape[0] < 1:
+            raise ValueError(f"{name} has shape {tuple(arr.shape)}; expected (batch, {width}) with batch >= 1")
+    if not isinstance(arr, jax.Array) and not numpy.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity; expected finite numbers")
     return arr
 
