@@ -1,5 +1,8 @@
 """The generated JAX network module's `loss_and_grad`, its `loss_and_grad_unchecked`, and JAX's own `jit(value_and_grad)`.
 
+Each is timed with X and Y as JAX arrays (on the device) and, for the checked function and JAX's own, as numpy
+arrays (host data: the checked function tests them for NaN on the host; jit transfers them).
+
     python bench/bench_jax_unchecked.py [--repeats 15]
 
 [8, 16, 16, 1] and [784, 512, 512, 10], tanh and MSE, batch 256, float64 and
@@ -56,8 +59,9 @@ def main() -> None:
     args = parser.parse_args()
     reference = jax.jit(jax.value_and_grad(reference_loss))
     print(f"load average {os.getloadavg()[0]:.1f}; best of {args.repeats} repeats, wall-clock per call")
-    print("| network | dtype | module (µs) | module unchecked (µs) | JAX jit(value_and_grad) (µs) | module / JAX | unchecked / JAX |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| network | dtype | module (µs) | module unchecked (µs) | JAX jit(value_and_grad) (µs) | module / JAX | unchecked / JAX "
+          "| module, numpy X, Y (µs) | JAX, numpy X, Y (µs) | module / JAX, numpy X, Y |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     with tempfile.TemporaryDirectory() as tmp:
         for layers in ([8, 16, 16, 1], [784, 512, 512, 10]):
             for dtype in ("float64", "float32"):
@@ -73,14 +77,18 @@ def main() -> None:
                 Y = jax.numpy.asarray(rng.standard_normal((256, layers[-1])).astype(dtype))
                 candidates = {"module": module.loss_and_grad, "unchecked": module.loss_and_grad_unchecked,
                               "jax": reference}
+                host = (np.asarray(X), np.asarray(Y))
+                on_host = {"module_host": module.loss_and_grad, "jax_host": reference}
                 number = 200 if layers[0] < 100 else 10
-                best = dict.fromkeys(candidates, float("inf"))
+                best = dict.fromkeys([*candidates, *on_host], float("inf"))
                 for _ in range(args.repeats):
-                    for label, f in candidates.items():
-                        jax.block_until_ready(f(params, X, Y))
-                        best[label] = min(best[label], timed(f, (params, X, Y), number))
-                m, u, j = (best[k] * 1e6 for k in ("module", "unchecked", "jax"))
-                print(f"| {layers} | {dtype} | {m:.1f} | {u:.1f} | {j:.1f} | {m / j:.2f} | {u / j:.2f} |")
+                    for label, f in [*candidates.items(), *on_host.items()]:
+                        arguments = (params, *host) if label in on_host else (params, X, Y)
+                        jax.block_until_ready(f(*arguments))
+                        best[label] = min(best[label], timed(f, arguments, number))
+                m, u, j, mh, jh = (best[k] * 1e6 for k in ("module", "unchecked", "jax", "module_host", "jax_host"))
+                print(f"| {layers} | {dtype} | {m:.1f} | {u:.1f} | {j:.1f} | {m / j:.2f} | {u / j:.2f} "
+                      f"| {mh:.1f} | {jh:.1f} | {mh / jh:.2f} |")
     print(f"load average after: {os.getloadavg()[0]:.1f}")
 
 
