@@ -54,21 +54,32 @@ class Task:
     rules: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
 
-    def key(self) -> str:
-        """The cache key: the task, the settings, the versions, the source fingerprint and the texts of its rules."""
-        from ..rulebook.registry import rule
+    def key(self, texts: dict[tuple[str, tuple[tuple[str, Any], ...]], str] | None = None) -> str:
+        """The cache key: the task, the settings, the versions, the source fingerprint and the texts of its rules.
+
+        ``texts``: the rule texts already computed, by (name, parameters), filled in as they are computed (the
+        keys of one run build each rule once, not once per row that uses it).
+        """
+        texts = {} if texts is None else texts
+
+        def text(name: str, params: tuple[tuple[str, Any], ...] = ()) -> str:
+            from ..rulebook.registry import rule
+
+            if (name, params) not in texts:
+                texts[name, params] = rule_text(rule(name, **dict(params)))
+            return texts[name, params]
 
         task = {"label": self.label, "kind": self.kind, "args": list(self.args)}
         if self.kind == "rule":
             name, params, _ = self.args
-            return entry_key(task, [rule_text(rule(name, **dict(params)))], catalogues=False)
+            return entry_key(task, [text(name, params)], catalogues=False)
         # Rows that build networks or loop over the catalogue depend on its source as well.
-        return entry_key(task, [rule_text(rule(n)) for n in self.rules], extra=self.extra)
+        return entry_key(task, [text(n) for n in self.rules], extra=self.extra)
 
 
 def plan(names: Sequence[str] | None = None, points: int = 200) -> list[Task]:
     """The tasks for ``names`` (rules, :data:`NETWORK_ROWS`, :data:`CODEGEN_ROWS`; None: everything), in table order."""
-    from ..rulebook.registry import rule, rules
+    from ..rulebook.registry import is_vector_rule, rules
     from .codegen import BACKEND_NETWORKS, codegen_parts
     from .network import CONCRETE_PROOFS, LAYER_PROOFS, NETWORK_CASES
 
@@ -92,7 +103,7 @@ def plan(names: Sequence[str] | None = None, points: int = 200) -> list[Task]:
         for label, spec in NETWORK_CASES:
             tasks.append(Task(label, "network", (label, json.dumps(spec, sort_keys=True)), _spec_rules(spec)))
     if everything or CODEGEN_ROWS in names:
-        elementwise = tuple(n for n in rules() if rule(n).element_wise)
+        elementwise = tuple(n for n in rules() if not is_vector_rule(n))  # without building the rules
         for part in codegen_parts():
             backend = part.split()[-1] if part != "standalone" else None
             used = elementwise if part == "standalone" or part.startswith("export") else _spec_rules(*BACKEND_NETWORKS)
@@ -234,7 +245,8 @@ def run(
     """
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
-    keys = [task.key() for task in tasks] if cache is not None else []
+    texts: dict[tuple[str, tuple[tuple[str, Any], ...]], str] = {}
+    keys = [task.key(texts) for task in tasks] if cache is not None else []
     found: list[list[RuleReport] | None] = [cache.get(k) for k in keys] if cache is not None else [None] * len(tasks)
     missing = [i for i, reports in enumerate(found) if reports is None]
     timings = _timings(cache)
