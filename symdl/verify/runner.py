@@ -17,6 +17,7 @@ spawned.
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -203,9 +204,26 @@ def _context() -> Any:
     return multiprocessing.get_context("fork" if "fork" in methods and not threads else "spawn")
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them (no traceback from each)."""
+#: The collector's thresholds in the processes that compute rows (Python's default: 700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def collect_less() -> None:
+    """Garbage-collect less often: what was imported (or inherited from the parent) is frozen out of the
+    collections, and the youngest generation is collected after 50 000 allocations instead of 700.
+
+    SymPy allocates millions of short-lived objects that reference counting frees; with the default thresholds the
+    collector ran about 2000 times in a cold ``symdl verify``, about 1.3 s of its CPU time, and found little.
+    For processes that only compute rows (the workers, the command line).
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def _start_worker() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them (no traceback from each), and collect less."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    collect_less()
 
 
 def _timings(cache: VerifyCache | None) -> dict[str, float]:
@@ -254,7 +272,7 @@ def run(
     pool = None
     batches = _batches(missing, tasks) if jobs > 1 else []
     if len(batches) > 1:
-        pool = _context().Pool(min(jobs, len(batches)), initializer=_ignore_interrupts)
+        pool = _context().Pool(min(jobs, len(batches)), initializer=_start_worker)
         cost = {i: timings.get(tasks[i].label, _prior_seconds(tasks[i])) for i in missing}
         for batch in sorted(batches, key=lambda b: -sum(cost[i] for i in b)):
             result = pool.apply_async(run_tasks, ([tasks[i] for i in batch],))
