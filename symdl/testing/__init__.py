@@ -170,9 +170,10 @@ def _mpmath_function(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], cse: bool = 
 
 def _converged(func: Callable[..., object], point: list[float], dps: int, once: bool = False) -> float:
     previous = None
+    args = [mpmath.mpf(p) for p in point]  # exact at any precision: a float has 53 bits
     while True:
         with mpmath.workdps(dps):
-            result = func(*[mpmath.mpf(p) for p in point])
+            result = func(*args)
             if isinstance(result, mpmath.mpc):
                 if result.imag != 0:
                     return float("nan")  # not real here (log or sqrt of a negative number)
