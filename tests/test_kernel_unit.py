@@ -419,6 +419,20 @@ def test_the_symbolic_work_is_cached_by_its_arguments():
     assert _kernel_source.cache_info().maxsize == 256
 
 
+def test_kernels_of_one_expression_under_other_names_share_the_symbolic_work():
+    # symdl verify's "function for derivative" mutant prints gelu's function again as gelu_d_z.
+    _kernel_source.cache_clear()
+    first = compile_kernel(sp.exp(x) - x**3, [x], "first")
+    second = compile_kernel(sp.exp(x) - x**3, [x], "second")
+    assert _kernel_source.cache_info().hits == 1
+    assert second.source == first.source.replace("def first(", "def second(") != first.source
+    assert second.listing == first.listing.replace("def first(", "def second(") != first.listing
+    assert second(np.float64(0.5)) == first(np.float64(0.5)) and second.function.__name__ == "second"
+    for name in ("f", "g"):  # an error names the kernel asked for, whichever name came first
+        with pytest.raises(ValueError, match=f"^{name}: the constant"):
+            compile_kernel(sp.Integer(10**400) * x, [x], name)
+
+
 # --- checks -------------------------------------------------------------------------------------------------------
 
 

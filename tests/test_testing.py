@@ -154,9 +154,14 @@ def test_mpmath_reference_of_magnitudes_is_the_converged_value(u, w):
 
 def test_mpmath_reference_of_magnitudes_evaluates_each_point_once(monkeypatch):
     """magnitudes=True skips the convergence loop (one evaluation at dps digits) but still confirms a zero."""
-    used = []
-    workdps = testing.mpmath.workdps
-    monkeypatch.setattr(testing.mpmath, "workdps", lambda dps: used.append(dps) or workdps(dps))
+    used = []  # the digits of each evaluation of the expression, point by point
+    function = testing._mpmath_function
+
+    def counted(*args, **kwargs):
+        evaluate = function(*args, **kwargs)
+        return lambda *point: used.append(testing.mpmath.mp.dps) or evaluate(*point)
+
+    monkeypatch.setattr(testing, "_mpmath_function", counted)
     testing.mpmath_reference(MAGNITUDES, [x, y], [np.array([-3.0, 700.0]), np.array([2.0, -1.5])], dps=30, magnitudes=True)
     assert used == [30, 30]
     used.clear()
@@ -167,6 +172,15 @@ def test_mpmath_reference_of_magnitudes_evaluates_each_point_once(monkeypatch):
     got = testing.mpmath_reference(sp.Abs(sp.log(1 + sp.exp(2 * y))), [y], [np.array([-250.0])], dps=30, magnitudes=True)
     assert got[0] == pytest.approx(math.log1p(math.exp(-500.0)), rel=1e-15, abs=0)
     assert used[0] == 30 and len(used) > 1
+
+
+def test_mpmath_reference_names_the_first_point_that_does_not_converge():
+    """sin(e^(e^x)) needs about e^x/2.3 digits at large x: no two precisions up to 800 agree, and the error names the
+    first such point of the array (the points are evaluated together, precision by precision)."""
+    wild = sp.sin(sp.exp(sp.exp(x)))
+    assert np.isfinite(testing.mpmath_reference(wild, [x], [np.array([0.5, 1.0])])).all()
+    with pytest.raises(ArithmeticError, match=r"no 800-digit agreement at \[10\.0\]"):
+        testing.mpmath_reference(wild, [x], [np.array([0.5, 10.0, 12.0, 11.0])])
 
 
 # --- relative_error -------------------------------------------------------------------------

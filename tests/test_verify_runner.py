@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import multiprocessing
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -177,3 +182,16 @@ def test_run_tasks_runs_each_task_in_turn(monkeypatch):
     results = runner.run_tasks(tasks)
     assert computed == [t.label for t in tasks]
     assert [reports[0].name for reports, _ in results] == computed and all(s >= 0 for _, s in results)
+
+
+def test_the_collector_is_tuned_in_the_workers_and_a_fresh_command_only(capsys):
+    before = gc.get_threshold()
+    verify_output(capsys, "relu", "--points", "20", "-j", "1", "--no-cache")
+    assert gc.get_threshold() == before != runner.GC_THRESHOLDS  # main() called from this test process: not ours
+    with multiprocessing.get_context("spawn").Pool(1, initializer=runner._start_worker) as pool:
+        assert pool.apply(gc.get_threshold) == runner.GC_THRESHOLDS
+    script = ("import gc, sys; from symdl.cli.main import main; code = main(['verify', 'relu', '--points', '20', "
+              "'-j', '1', '--no-cache', '--quiet']); print(gc.get_threshold(), code)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(runner.__file__).parents[2])})
+    assert done.stdout.splitlines()[-1] == f"{runner.GC_THRESHOLDS} 0", done.stderr[-2000:]

@@ -69,10 +69,14 @@ VERIFY_SYMPY_CACHE_SIZE = "20000"
 
 
 def _verify(args: argparse.Namespace) -> int:
-    if "sympy" not in sys.modules:  # too late once SymPy is imported (symdl.cli.main called from Python)
+    fresh = "sympy" not in sys.modules  # else symdl.cli.main was called from Python: its process is not ours to tune
+    if fresh:  # too late once SymPy is imported
         os.environ.setdefault("SYMPY_CACHE_SIZE", VERIFY_SYMPY_CACHE_SIZE)
+    from ..verify.runner import collect_less
     from .verify import cmd_verify
 
+    if fresh:
+        collect_less()  # the rows computed here (-j 1) as in the workers
     return cmd_verify(args)
 
 

@@ -47,7 +47,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _positive_int(text: str) -> int:
-    from ..verify.rules import MAX_POINTS
+    # Not from ..verify.rules: importing SymPy here would come before `symdl verify` sets its cache size.
+    from ..verify.limits import MAX_POINTS
 
     try:
         value = int(text)

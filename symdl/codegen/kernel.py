@@ -319,7 +319,11 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     free = expr.free_symbols - set(args)
     if free:
         raise ValueError(f"{name}: symbols {sorted(map(str, free))} have no value; give them as parameters")
-    source, largest, listing = _kernel_source(expr, tuple(args), name, reduce_sum)
+    try:
+        source, largest, listing = _kernel_source(expr, tuple(args), reduce_sum)
+    except ValueError as error:  # the printer names the kernel it prints (a constant out of range): this one
+        raise ValueError(str(error).replace(_UNNAMED, name, 1)) from None
+    source, listing = (text.replace(f"def {_UNNAMED}(", f"def {name}(", 1) for text in (source, listing))
     import numpy as np  # here, not at the top: printing (symdl derive) needs no numpy
 
     from .arrays import as_float_array, finish
@@ -330,8 +334,15 @@ def compile_kernel(expr: sp.Expr, args: Sequence[sp.Symbol], name: str, *, reduc
     return Kernel(name=name, source=source, function=namespace[name], largest=largest, listing=listing)  # type: ignore[arg-type]
 
 
-def _kernel_text(expr: sp.Expr, args: tuple[sp.Symbol, ...], name: str, reduce_sum: bool) -> tuple[str, float, str]:
-    """(source, largest |constant|, listing) of :func:`compile_kernel`'s kernel: the symbolic work (cached as ``_kernel_source``)."""
+#: The kernel's name in the cached text: every name prints the same body (a derivative mutant equal to the rule's
+#: function, printed as ``<rule>_d_z``, reuses the function's text); not a name a caller may give (a leading _).
+_UNNAMED = "_kernel_"
+
+
+def _kernel_text(expr: sp.Expr, args: tuple[sp.Symbol, ...], reduce_sum: bool) -> tuple[str, float, str]:
+    """(source, largest |constant|, listing) of :func:`compile_kernel`'s kernel named :data:`_UNNAMED`: the symbolic
+    work (cached as ``_kernel_source``)."""
+    name = _UNNAMED
     taken: set[str] = {"numpy", "_t", "_as_float", "_finish"}
     names = [_python_name(s, i, taken) for i, s in enumerate(args)]
     renamed = expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from typing import cast
 
 import mpmath
 import numpy as np
@@ -149,9 +150,10 @@ def mpmath_reference(
     arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in values])
     out = np.full(arrays[0].shape, np.nan, dtype=np.float64)
     mask = np.ones(out.shape, dtype=bool) if where is None else np.broadcast_to(np.asarray(where, dtype=bool), out.shape)
-    for index in np.ndindex(out.shape):
-        if mask[index]:
-            out[index] = _converged(func, [float(arr[index]) for arr in arrays], dps, once=magnitudes)
+    indices = [index for index in np.ndindex(out.shape) if mask[index]]
+    converged = _converged([[float(arr[index]) for arr in arrays] for index in indices], func, dps, once=magnitudes)
+    for index, value in zip(indices, converged):
+        out[index] = value
     return out
 
 
@@ -168,28 +170,52 @@ def _mpmath_function(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], cse: bool = 
     return sp.lambdify(list(symbols), elementary(exact), modules="mpmath", cse=cse)
 
 
-def _converged(func: Callable[..., object], point: list[float], dps: int, once: bool = False) -> float:
-    previous = None
-    while True:
+def _converged(points: list[list[float]], func: Callable[..., object], dps: int, once: bool = False) -> list[float]:
+    """``func`` at each point, evaluated with twice the digits until two evaluations agree (see :func:`mpmath_reference`).
+
+    Every point goes through the same precisions (``dps``, 2·``dps``, … up to :data:`_MAX_DPS`, then twice that),
+    so the points still open are evaluated together at each one, in one mpmath context.
+    """
+    args = [[mpmath.mpf(p) for p in point] for point in points]  # exact at any precision: a float has 53 bits
+    results: list[float | None] = [None] * len(points)
+    previous: dict[int, mpmath.mpf] = {}
+    failed: tuple[int, int] | None = None  # (point, digits) of the first point that fails, the one reported
+    open_ = list(range(len(points)))
+    while open_:
+        still = []
         with mpmath.workdps(dps):
-            result = func(*[mpmath.mpf(p) for p in point])
-            if isinstance(result, mpmath.mpc):
-                if result.imag != 0:
-                    return float("nan")  # not real here (log or sqrt of a negative number)
-                result = result.real
-            value = mpmath.mpf(result)
-            # An exact 0 at two precisions proves nothing: 1 + e⁻⁵⁰⁰ rounds to 1 below 218 digits, so
-            # log(1 + e⁻⁵⁰⁰) is 0 at 50 and at 100 digits although it is 7.1e-218. A zero is trusted
-            # only when it is still zero at the highest precision.
-            if value == 0:
-                if dps >= _MAX_DPS and previous == 0:
-                    return 0.0
-            elif once or previous is not None and (value == previous or abs(value - previous) <= abs(value) * mpmath.mpf(10) ** -20):
-                return float(value)
-        # Past the highest precision only to confirm a value that was 0 below it (log(1 + e⁻¹⁰⁰⁰) = 5.1e-435).
-        if dps >= _MAX_DPS and not (previous == 0 and value != 0 and dps < 2 * _MAX_DPS):
-            raise ArithmeticError(f"no {dps}-digit agreement at {point}: the expression cancels too much to evaluate")
-        previous, dps = value, 2 * dps if dps >= _MAX_DPS else min(2 * dps, _MAX_DPS)
+            tolerance = mpmath.mpf(10) ** -20
+            for i in open_:
+                result = func(*args[i])
+                if isinstance(result, mpmath.mpc):
+                    if result.imag != 0:
+                        results[i] = float("nan")  # not real here (log or sqrt of a negative number)
+                        continue
+                    result = result.real
+                value = mpmath.mpf(result)
+                before = previous.get(i)
+                # An exact 0 at two precisions proves nothing: 1 + e⁻⁵⁰⁰ rounds to 1 below 218 digits, so
+                # log(1 + e⁻⁵⁰⁰) is 0 at 50 and at 100 digits although it is 7.1e-218. A zero is trusted
+                # only when it is still zero at the highest precision.
+                if value == 0:
+                    if dps >= _MAX_DPS and before == 0:
+                        results[i] = 0.0
+                        continue
+                elif once or before is not None and (value == before or abs(value - before) <= abs(value) * tolerance):
+                    results[i] = float(value)
+                    continue
+                # Past the highest precision only to confirm a value that was 0 below it (log(1 + e⁻¹⁰⁰⁰) = 5.1e-435).
+                if dps >= _MAX_DPS and not (before == 0 and value != 0 and dps < 2 * _MAX_DPS):
+                    failed = min(failed or (i, dps), (i, dps))
+                    continue
+                previous[i] = value
+                still.append(i)
+        open_ = [i for i in still if failed is None or i < failed[0]]  # a later point cannot be the one reported
+        dps = 2 * dps if dps >= _MAX_DPS else min(2 * dps, _MAX_DPS)
+    if failed is not None:
+        i, digits = failed
+        raise ArithmeticError(f"no {digits}-digit agreement at {points[i]}: the expression cancels too much to evaluate")
+    return cast("list[float]", results)
 
 
 #: The backward error :func:`relative_error` forgives: the input moved by this many ulps of its dtype.

@@ -24,6 +24,7 @@ the package; deleting the directory is always safe.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -77,7 +78,9 @@ def source_fingerprint(with_catalogues: bool = True) -> str:
     return _FINGERPRINTS[with_catalogues]
 
 
+@functools.lru_cache(maxsize=None)
 def _version(distribution: str) -> str | None:
+    # Once per process: reading a distribution's metadata took a third of computing the keys of a whole run.
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

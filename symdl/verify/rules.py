@@ -35,6 +35,7 @@ from ..testing import (
     stability_grid,
     unstable_points,
 )
+from .limits import MAX_POINTS
 from .measures import FD_TOLERANCE, REFERENCE_DIGITS, _fd_error, _points, check_kinks
 from .vector_rules import check_vector_rule
 
@@ -177,10 +178,6 @@ def _check_stability(r: Rule, *kernels: Kernel) -> list[str]:
             if count:
                 problems.append(f"{kernel.name} ({np.dtype(dtype).name}): {first}")
     return problems
-
-
-#: Points per check: enough to be meaningful, few enough to finish (mpmath costs ~1 ms a point).
-MAX_POINTS = 100_000
 
 
 def _check_points(points: object) -> None:
