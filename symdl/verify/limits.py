@@ -1,5 +1,7 @@
-"""Limits of ``symdl verify``'s settings, importable without SymPy or numpy (the command line checks them while
-parsing, before it sets SymPy's cache size)."""
+"""Limits of ``symdl verify``'s settings, importable without SymPy or numpy.
+
+The command line checks them while it parses its arguments, before it sets SymPy's cache size.
+"""
 
 from __future__ import annotations
 
