@@ -95,3 +95,20 @@ def test_a_graph_module_checks_when_traced_and_refuses_host_nan_in_one_line(tmp_
     assert np.isnan(float(mod.loss(params, x, on_device, y, y, y)))  # a device array: not read back
     with jax.debug_nans(True), pytest.raises(ValueError, match="X2 contains NaN or infinity"):
         mod.loss(params, x, on_device, y, y, y)
+
+
+def test_traced_lists_key_arrays_masked_arrays_and_odd_keys_get_the_same_answers(module):
+    params = module.init_params(2)
+    X, Y = _data(3, seed=5)
+    rows = np.asarray(X).tolist()
+    # a list holding traced numbers (inside the caller's grad): taken as an array, as a list of floats is
+    grad = jax.grad(lambda a: module.loss(params, [[a, *rows[0][1:]], *rows[1:]], Y))(rows[0][0])
+    want = jax.grad(lambda a: module.loss(params, X.at[0, 0].set(a), Y))(rows[0][0])
+    np.testing.assert_allclose(float(grad), float(want), rtol=1e-6)
+    with pytest.raises(ValueError, match="X: expected a 2-D array of numbers .* got elements of dtype key"):
+        module.loss(params, jax.random.split(jax.random.key(0), 3), Y)
+    with pytest.raises(ValueError, match="masked arrays are not supported"):
+        module.loss(params, np.ma.masked_array(np.asarray(X), mask=np.eye(3, dtype=bool)), Y)
+    for odd in (0, None):  # keys jax.jit could not sort: refused by symdl's own check, not by the pytree code
+        with pytest.raises(ValueError, match="params: expected a dict with exactly W1"):
+            module.loss({**params, odd: params["b1"]}, X, Y)

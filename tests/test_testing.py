@@ -106,6 +106,17 @@ def test_mpmath_reference_takes_the_binary_value_of_the_input():
     assert got[0] == pytest.approx(5.551115123125783e-17, rel=1e-12, abs=0)
 
 
+def test_mpmath_reference_does_not_depend_on_the_callers_mpmath_precision():
+    import mpmath
+
+    values = np.array([0.1 + 1e-9, 1.2345678901])
+    want = testing.mpmath_reference(x, [x], [values])
+    with mpmath.workdps(5):  # the caller's context: the inputs are still taken as the doubles they are
+        got = testing.mpmath_reference(x, [x], [values])
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(want, values)
+
+
 def test_mpmath_reference_broadcasts_two_inputs():
     got = testing.mpmath_reference(x - y, [x, y], [np.array([[1.0], [2.0]]), np.array([0.5, 0.25, 0.0])])
     np.testing.assert_array_equal(got, [[0.5, 0.75, 1.0], [1.5, 1.75, 2.0]])

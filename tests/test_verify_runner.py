@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import gc
 import json
 import multiprocessing
@@ -190,8 +191,13 @@ def test_the_collector_is_tuned_in_the_workers_and_a_fresh_command_only(capsys):
     assert gc.get_threshold() == before != runner.GC_THRESHOLDS  # main() called from this test process: not ours
     with multiprocessing.get_context("spawn").Pool(1, initializer=runner._start_worker) as pool:
         assert pool.apply(gc.get_threshold) == runner.GC_THRESHOLDS
-    script = ("import gc, sys; from symdl.cli.main import main; code = main(['verify', 'relu', '--points', '20', "
-              "'-j', '1', '--no-cache', '--quiet']); print(gc.get_threshold(), code)")
+    # A fresh process: tuned (imports frozen) while the command runs, the collector as it was afterwards.
+    script = ("import gc; real = gc.set_threshold; calls = []; "
+              "gc.set_threshold = lambda *t: (calls.append((t, gc.get_freeze_count() > 0)), real(*t))[1]; "
+              "before = gc.get_threshold(); from symdl.cli.main import main; code = main(['verify', 'relu', '--points', "
+              "'20', '-j', '1', '--no-cache', '--quiet']); "
+              "print(repr((calls, gc.get_threshold() == before, gc.get_freeze_count(), code)))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "PYTHONPATH": str(Path(runner.__file__).parents[2])})
-    assert done.stdout.splitlines()[-1] == f"{runner.GC_THRESHOLDS} 0", done.stderr[-2000:]
+    calls, restored, frozen, code = ast.literal_eval(done.stdout.splitlines()[-1])
+    assert calls[0] == (runner.GC_THRESHOLDS, True) and (restored, frozen, code) == (True, 0, 0), done.stderr[-2000:]

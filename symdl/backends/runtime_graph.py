@@ -78,10 +78,11 @@ def _check_data(data):
 def _on_device_graph(params, data):
     """(params, data) as the jitted entry point takes them, whose traced checks validate keys, shapes and dtypes.
 
-    A dict of jax arrays with every input and target a jax array passes as it is, without a Python check per
-    call; anything else goes through _check_params and _check_data now (host data checked for NaN there).
+    A dict of jax arrays under exactly the keys of _SPECS, with every input and target a jax array, passes as it
+    is, without a Python check per call; anything else goes through _check_params and _check_data now (host
+    data checked for NaN there).
     """
-    if type(params) is dict and all(isinstance(a, jax.Array) for a in (*params.values(), *data)):
+    if type(params) is dict and params.keys() == _KEYS and all(isinstance(a, jax.Array) for a in (*params.values(), *data)):
         return params, data
     return dict(zip([n for n, _ in _SPECS], _check_params(params))), _check_data(data)
 

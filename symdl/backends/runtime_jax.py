@@ -36,13 +36,18 @@ def _batch(value, name, width):
         given = str(getattr(value, "dtype", ""))
         if given.startswith(("float", "bfloat", "complex")) and given != _dtype.name:
             raise ValueError(f"{name} has dtype {given}; this module computes in {_dtype.name} (convert it first)")
+        if isinstance(value, numpy.ma.MaskedArray):
+            raise ValueError(f"{name}: numpy masked arrays are not supported; fill the masked entries (numpy.ma.filled) first")
         try:
             arr = value if isinstance(value, jax.Array) else numpy.asarray(value)
+        except jax.errors.TracerArrayConversionError:  # a list of traced numbers (inside the caller's jit or grad)
+            arr = jnp.asarray(value, dtype=_dtype)
         except (TypeError, ValueError, RuntimeError) as why:
             raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}): {why}") from None
-        if arr.dtype.kind in "biu" or (arr.dtype.kind == "f" and not hasattr(value, "dtype")):
+        kind = getattr(arr.dtype, "kind", None)  # JAX's PRNG key dtypes have none
+        if kind in ("b", "i", "u") or (kind == "f" and not hasattr(value, "dtype")):
             arr = arr.astype(_dtype)  # integers, booleans and a list of numbers are taken in the module's dtype
-        if arr.dtype.kind not in "fcV":  # strings, objects: not numbers
+        if getattr(arr.dtype, "kind", None) not in ("f", "c", "V"):  # strings, objects, PRNG keys: not numbers
             raise ValueError(f"{name}: expected a 2-D array of numbers (batch, {width}), got elements of dtype {arr.dtype}")
         if arr.dtype != _dtype:
             raise ValueError(f"{name} has dtype {arr.dtype}; this module computes in {_dtype.name} (convert it first)")
@@ -104,11 +109,12 @@ def _check(params, X, Y, writable=False, targets=True):
 def _on_device(params, X, Y, writable=False, targets=True):
     """(params, X, Y) as the jitted entry point takes them, whose traced _check validates keys, shapes and dtypes.
 
-    A dict of jax arrays with X (and Y) jax arrays passes as it is, without a Python check per call; anything
-    else (host data, another Mapping) goes through _check now: converted, and host data checked for NaN there.
+    A dict of jax arrays under exactly the keys of _SPECS, with X (and Y) jax arrays, passes as it is, without a
+    Python check per call; anything else (host data, another Mapping, other keys, which jax.jit could not even
+    sort) goes through _check now: converted, and host data checked for NaN there.
     """
-    if (type(params) is dict and isinstance(X, jax.Array) and (isinstance(Y, jax.Array) if targets else Y is None)
-            and all(isinstance(a, jax.Array) for a in params.values())):
+    if (type(params) is dict and params.keys() == _KEYS and isinstance(X, jax.Array)
+            and (isinstance(Y, jax.Array) if targets else Y is None) and all(isinstance(a, jax.Array) for a in params.values())):
         return params, X, Y
     return _check(params, X, Y, writable, targets)
 

@@ -72,12 +72,13 @@ def _verify(args: argparse.Namespace) -> int:
     fresh = "sympy" not in sys.modules  # else symdl.cli.main was called from Python: its process is not ours to tune
     if fresh:  # too late once SymPy is imported
         os.environ.setdefault("SYMPY_CACHE_SIZE", VERIFY_SYMPY_CACHE_SIZE)
-    from ..verify.runner import collect_less
+    from ..verify.runner import collecting_less
     from .verify import cmd_verify
 
-    if fresh:
-        collect_less()  # the rows computed here (-j 1) as in the workers
-    return cmd_verify(args)
+    if not fresh:
+        return cmd_verify(args)
+    with collecting_less():  # the rows computed here (-j 1) as in the workers; the collector as it was after
+        return cmd_verify(args)
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -176,7 +176,8 @@ def _converged(points: list[list[float]], func: Callable[..., object], dps: int,
     Every point goes through the same precisions (``dps``, 2·``dps``, … up to :data:`_MAX_DPS`, then twice that),
     so the points still open are evaluated together at each one, in one mpmath context.
     """
-    args = [[mpmath.mpf(p) for p in point] for point in points]  # exact at any precision: a float has 53 bits
+    with mpmath.workprec(53):  # a float has 53 bits: exact whatever precision the caller's mpmath is at
+        args = [[mpmath.mpf(p) for p in point] for point in points]
     results: list[float | None] = [None] * len(points)
     previous: dict[int, mpmath.mpf] = {}
     failed: tuple[int, int] | None = None  # (point, digits) of the first point that fails, the one reported

@@ -17,6 +17,7 @@ spawned.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import multiprocessing
@@ -25,7 +26,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,6 +219,20 @@ def collect_less() -> None:
     """
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+@contextlib.contextmanager
+def collecting_less() -> Iterator[None]:
+    """:func:`collect_less` for the time of the block, then the collector's thresholds as they were and the frozen
+    objects thawed (unless the process had frozen some itself): the process may be a Python caller's."""
+    thresholds, frozen = gc.get_threshold(), gc.get_freeze_count()
+    collect_less()
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+        if not frozen:
+            gc.unfreeze()
 
 
 def _start_worker() -> None:
