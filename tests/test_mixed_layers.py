@@ -38,14 +38,13 @@ def folder(tmp_path_factory):
 
 
 def module(folder, backend: str, dtype: str, **options):
-    key = (backend, dtype, *sorted(options.items()))
+    key = (backend, dtype, *sorted((k, repr(v)) for k, v in options.items()))
     if key not in _CACHE:
         if "optimizer" in options:
             options = {**options, "optimizer": symdl.optimizer(options["optimizer"], **OPTIMIZERS[options["optimizer"]])}
         net = symdl.Network([4, 16, 16, 2], activation="tanh", loss="mse", **options)
-        scale = {"loss_scale": 1} if dtype == "float16" and "optimizer" in options else {}
         name = f"layers_{backend}_{dtype}_{abs(hash(key))}"
-        _CACHE[key] = load_module(network_module_source(net, backend, dtype, **scale), folder, name)
+        _CACHE[key] = load_module(network_module_source(net, backend, dtype), folder, name)
     return _CACHE[key]
 
 
@@ -207,9 +206,69 @@ def test_batch_statistics_accumulate_in_float32(tmp_path, backend, dtype):
     assert float(numpy(params["running_mean1"])[0]) == pytest.approx(0.1 * exact, rel=1e-6)
 
 
-def test_float16_with_an_optimizer_needs_loss_scale_one():
-    net = symdl.Network([3, 4, 2], optimizer="adam")
-    with pytest.raises(ValueError, match="loss_scale=1") as error:
-        network_module_source(net, "torch", "float16")
+def _copy(backend: str, values: dict) -> dict:
+    return {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in values.items()} if backend == "torch" else dict(values)
+
+
+def _same(first: dict, second: dict) -> bool:
+    return first.keys() == second.keys() and all(np.array_equal(numpy(first[k]), numpy(second[k])) for k in first)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("optimizer", sorted(symdl.optim.OPTIMIZERS))
+def test_float16_overflow_skips_the_whole_optimizer_step(tmp_path, backend, optimizer):
+    """With a loss scale, an overflowing step leaves params, every slot and the step count as they were (zeroed
+    gradients would not: momentum and Adam's moments decay, t counts); a finite step moves them all."""
+    net = symdl.Network([2, 3, 2], activation="tanh", loss="mse", optimizer=optimizer)
+    low = load_module(network_module_source(net, backend, "float16"), tmp_path, f"skip_{backend}_{optimizer}")
+    params = low.init_params(0)
+    state = low.init_state(params)
+    if backend == "torch":  # counters are 0-d tensors with the params, so that the step is kept or dropped there
+        assert all(isinstance(v, torch.Tensor) and v.device == params["W1"].device for v in state.values())
+        assert state["t"].dtype == torch.int64
+    X, Y = (array(backend, v) for v in data("tanh-mse", 8, 3))
+    X, Y = X[:, :2], Y
+    for _ in range(2):  # moments away from their initial values, so that a skipped step would show
+        _, params, (state,) = step(low, backend, params, X, Y, state)
+    assert int(numpy(state["t"])) == 2
+    before, state_before = _copy(backend, params), _copy(backend, state)
+    huge = array(backend, np.full((8, 2), 3e4))  # (a − y)/m · 2**10 ≈ 4e6: overflows float16
+    _, grads = low.loss_and_grad(params, X, huge)
+    assert not all(np.isfinite(numpy(g)).all() for g in grads.values())
+    _, params, (state,) = step(low, backend, params, X, huge, state)
+    assert _same(params, before) and _same(state, state_before)
+    _, params, (state,) = step(low, backend, params, X, Y, state)
+    assert int(numpy(state["t"])) == 3 and not _same(params, before)
+    assert all(not np.array_equal(numpy(state[k]), numpy(state_before[k])) for k in state if k != "t")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@settings(max_examples=3)
+@given(seed=st.integers(0, 2**31 - 1), penalty=st.sampled_from(["l1", "l2"]))
+def test_penalty_gradients_within_tolerance_of_float32(folder, backend, dtype, seed, penalty):
+    """The penalty's term Ω'∘W carries the loss scale with the data term (float16: 2**10), so both come back unscaled."""
+    options = {"penalty": penalty, "penalty_params": {"lam": 0.1}}
+    low, full = (module(folder, backend, d, **options) for d in (dtype, "float32"))
+    plain = module(folder, backend, "float32")
+    params = low.init_params(seed % 1000)
+    X, Y = (array(backend, v) for v in data("tanh-mse", 32, seed))
+    reference, without = whole(full.loss_and_grad(params, X, Y)[1]), whole(plain.loss_and_grad(params, X, Y)[1])
+    # the term matters: a module that dropped it (or left it scaled down by 2**10) would be outside the tolerance
+    assert np.linalg.norm(reference - without) > 2 * TOLERANCE[dtype] * np.linalg.norm(reference)
+    assert np.linalg.norm(whole(low.loss_and_grad(params, X, Y)[1]) - reference) <= TOLERANCE[dtype] * np.linalg.norm(reference)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "t", [1]])
+def test_torch_step_count_tensor_checked(folder, value):
+    low = module(folder, "torch", "float16", optimizer="adam")
+    params = low.init_params(0)
+    state = low.init_state(params)
+    state["t"] = torch.tensor(value) if not isinstance(value, str) else value
+    X, Y = (array("torch", v) for v in data("tanh-mse", 8, 0))
+    with pytest.raises(ValueError, match=r"state\['t'\]: expected a non-negative integer") as error:
+        low.train_step(params, X, Y, state)
     assert "\n" not in str(error.value)
-    assert "_LOSS_SCALE = 1.0" in network_module_source(net, "jax", "float16", loss_scale=1)
+    state["t"] = 4  # a Python count is still taken, and comes back as a tensor
+    low.train_step(params, X, Y, state)
+    assert isinstance(state["t"], torch.Tensor) and int(state["t"]) == 5

@@ -176,3 +176,60 @@ def test_jax_layered_step_transfers_nothing(folder):
     assert all(params[k].dtype == jnp.float32 for k in params) and params["running_var1"].dtype == jnp.float32
     assert all(v.dtype == jnp.float32 for k, v in state.items() if k != "t")
     assert float(mod.loss(params, X, Y)) < before
+
+
+def _scaled(folder, backend: str):
+    """A float16 module with a loss scale (2**10), Adam and an L2 penalty: its step is kept or dropped on the device."""
+    key = (backend, "scaled")
+    if key not in _CACHE:
+        net = symdl.Network([4, 8, 8, 2], activation="tanh", loss="mse", optimizer="adam", penalty="l2", penalty_params={"lam": 0.01})
+        _CACHE[key] = load_module(network_module_source(net, backend, "float16"), folder, f"scaled_{backend}")
+    return _CACHE[key]
+
+
+def test_torch_loss_scaled_optimizer_step_runs_on_meta(folder):
+    mod = _scaled(folder, "torch")
+    params = mod.init_params(0, device="meta")
+    state = mod.init_state(params)
+    assert state["t"].device.type == "meta" and state["t"].dtype == torch.int64
+    X, Y = (torch.empty((5, n), dtype=torch.float16, device="meta") for n in (4, 2))
+    for entry in (mod.train_step_unchecked, mod.train_step):  # neither reads the overflow flag back
+        assert entry(params, X, Y, state).device.type == "meta"
+    assert all(v.device.type == "meta" for v in [*params.values(), *state.values()])
+    assert all(v.dtype == torch.float32 for k, v in [*params.items(), *state.items()] if k != "t")
+
+
+def test_torch_loss_scaled_optimizer_step_compiles_without_graph_breaks(folder, monkeypatch):
+    mod = _scaled(folder, "torch")
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    X, Y = (as_torch(v, "float16") for v in data(8, 8))
+    torch._dynamo.reset()
+    step = torch.compile(mod.train_step_unchecked, fullgraph=True, backend="aot_eager")
+    compiled, eager = mod.init_params(1), mod.init_params(1)
+    compiled_state, eager_state = mod.init_state(compiled), mod.init_state(eager)
+    huge = torch.full((8, 2), 3e4, dtype=torch.float16)  # an overflowing step: dropped inside the graph as in eager
+    for targets in (Y, huge, Y):
+        torch.testing.assert_close(step(compiled, X, targets, compiled_state),
+                                   mod.train_step_unchecked(eager, X, targets, eager_state), rtol=1e-6, atol=1e-7)
+    assert int(eager_state["t"]) == int(compiled_state["t"]) == 2
+    for name in eager:
+        torch.testing.assert_close(compiled[name], eager[name], rtol=1e-6, atol=1e-7)
+    for name in eager_state:
+        torch.testing.assert_close(compiled_state[name], eager_state[name], rtol=1e-6, atol=1e-7)
+
+
+def test_jax_loss_scaled_optimizer_step_transfers_nothing(folder):
+    mod = _scaled(folder, "jax")
+    device = jax.devices()[0]
+    params = mod.init_params(2, device=device)
+    state = mod.init_state(params)
+    X, Y = (jax.device_put(jnp.asarray(v, dtype=jnp.float16), device) for v in data(9, 16))
+    huge = jax.device_put(jnp.full((16, 2), 3e4, dtype=jnp.float16), device)
+    before = float(mod.loss(params, X, Y))
+    with jax.transfer_guard("disallow"):
+        for targets in (Y, huge, Y, Y, huge, Y):
+            _, params, state = mod.train_step_unchecked(params, X, targets, state)
+        jax.block_until_ready((params, state))
+    assert int(state["t"]) == 4  # the two overflowing steps dropped
+    assert all(params[k].dtype == jnp.float32 for k in params)
+    assert float(mod.loss(params, X, Y)) < before

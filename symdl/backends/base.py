@@ -197,8 +197,14 @@ class Backend:
         """``init_params``' arguments and its closing lines, which return the drawn dict ``params`` (JAX: on a device)."""
         return "seed=0", ["return params"]
 
-    def state_scalar(self, literal: str, like: str) -> str:
-        """A global slot of ``init_state`` (the step t, a real scalar): ``literal``, or it placed with the array ``like``."""
+    def state_scalar(self, literal: str, like: str, on_device: bool = False) -> str:
+        """A global slot of ``init_state`` (the step t, a real scalar): ``literal``, or it placed with the array ``like``.
+
+        ``on_device``: a 0-d array on ``like``'s device (the step count and ``like``'s dtype for a real), for a
+        ``train_step`` that decides on the device whether the step happens (a loss-scaled step skipped on overflow).
+        """
+        if on_device:
+            raise self._unsupported("state_scalar(on_device=True)")
         return literal
 
     def optimizer_runtime(self) -> list[str]:

@@ -45,7 +45,9 @@ from .runtime_jax import (
     _unpack,
 )
 from .runtime_mixed import (
+    _all_finite_jax,
     _check_jax,
+    _keep_finite_jax,
     _lift_jax,
     _master_grads_jax,
     _masters,
@@ -146,9 +148,11 @@ class JaxBackend(Backend):
 
     def mixed_runtime(self) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
-        mixed = {"_check_jax": "_check", "_unpack_jax": "_unpack", "_lift_jax": "_lift", "_master_grads_jax": "_master_grads"}
+        mixed = {"_check_jax": "_check", "_unpack_jax": "_unpack", "_lift_jax": "_lift", "_master_grads_jax": "_master_grads",
+                 "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite"}
         return [emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check, names=masters),
-                emit_functions(_lift_jax, _check_jax, _on_device, _unpack_jax, _masters, _master_grads_jax, names=mixed)]
+                emit_functions(_lift_jax, _check_jax, _on_device, _unpack_jax, _masters, _master_grads_jax, _all_finite_jax,
+                               _keep_finite_jax, names=mixed)]
 
     def dropout_runtime(self) -> list[str]:
         return [emit_functions(_check_seed, _mask_key)]
@@ -214,8 +218,8 @@ class JaxBackend(Backend):
             "return params if device is None else jax.device_put(params, device)",
         ]
 
-    def state_scalar(self, literal: str, like: str) -> str:
-        return f"_scalar_with({literal}, {like})"
+    def state_scalar(self, literal: str, like: str, on_device: bool = False) -> str:
+        return f"_scalar_with({literal}, {like})"  # always on the device: train_step is jitted
 
     init_normal = "jax.random.normal(jax.random.fold_in(key, {index}), {shape!r}, _dtype) * _t({std!r})"
 

@@ -58,8 +58,30 @@ def _master_grads_torch(*grads, step=False):
     grads = tuple(g / _LOSS_SCALE for g in grads)
     if not step:
         return grads
-    finite = torch.stack([torch.isfinite(g).all() for g in grads]).all()
+    finite = _all_finite(grads)
     return tuple(torch.where(finite, g, torch.zeros_like(g)) for g in grads)
+
+
+def _all_finite_torch(arrays):
+    """A 0-d bool tensor: every entry of every array finite (a float16 overflow makes it False); nothing read back."""
+    return torch.stack([torch.isfinite(a).all() for a in arrays]).all()
+
+
+def _keep_finite_torch(finite, store, new):
+    """store[key] ← new[key] where ``finite`` (a 0-d bool tensor), else store[key] kept; the kept values, in new's order.
+
+    An optimizer step with a loss scale: the whole update (params, slots, the step count) is computed, then written
+    only if the gradients were finite — torch.where on the device, in place into store's tensors, nothing read back.
+    """
+    kept = []
+    for key, value in new.items():
+        old = store[key]
+        if isinstance(old, torch.Tensor):
+            torch.where(finite, value, old, out=old)
+        else:  # a step count given as a Python number becomes a 0-d tensor on finite's device
+            old = store[key] = torch.where(finite, value, old)
+        kept.append(old)
+    return tuple(kept)
 
 
 def _lift_jax(value, name):
@@ -96,5 +118,19 @@ def _master_grads_jax(*grads, step=False):
     grads = tuple(g / _LOSS_SCALE for g in grads)
     if not step:
         return grads
-    finite = jnp.all(jnp.stack([jnp.isfinite(g).all() for g in grads]))
+    finite = _all_finite(grads)
     return tuple(jnp.where(finite, g, jnp.zeros_like(g)) for g in grads)
+
+
+def _all_finite_jax(arrays):
+    """A 0-d bool array: every entry of every array finite (a float16 overflow makes it False); decided inside jax.jit."""
+    return jnp.all(jnp.stack([jnp.isfinite(a).all() for a in arrays]))
+
+
+def _keep_finite_jax(finite, store, new):
+    """new[key] where ``finite`` (a 0-d bool array), else store[key]: the kept values, in new's order (optax.apply_if_finite).
+
+    An optimizer step with a loss scale: the whole update (params, slots, the step count) is computed, then kept only
+    if the gradients were finite — jnp.where inside jax.jit, nothing read back.
+    """
+    return tuple(jnp.where(finite, value, store[key]) for key, value in new.items())

@@ -95,13 +95,26 @@ def _check_state(state):
     keys = [*counters, *scalars, *(k for k, _ in slots)]
     if not isinstance(state, Mapping) or not hasattr(state, "__setitem__") or set(state) != set(keys):
         raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
+    # A 0-d tensor (a loss-scaled module's counters and scalars) is read as _batch reads data: on the CPU, or on an
+    # accelerator only in anomaly mode (reading waits for the device).
+    readable = {key: state[key].device.type == "cpu" or torch.is_anomaly_enabled()
+                for key in (*counters, *scalars) if isinstance(state[key], torch.Tensor)}
     for key in counters:
         value = state[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        if key in readable:
+            bad = value.shape != () or value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool \
+                or (readable[key] and bool(value < 0))
+        else:
+            bad = isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0
+        if bad:
             raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
     for key in scalars:
         value = state[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
+        if key in readable:
+            bad = value.shape != () or value.dtype != _dtype or (readable[key] and not bool(torch.isfinite(value)))
+        else:
+            bad = isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf")
+        if bad:
             raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
     seen: dict = {}
     for key, shape in slots:

@@ -28,7 +28,9 @@ from .runtime_graph import _check as _check_graph
 from .runtime_graph import _check_arrays, _check_forward, _unpack_forward
 from .runtime_graph import _unpack as _unpack_graph
 from .runtime_mixed import (
+    _all_finite_torch,
     _check_torch,
+    _keep_finite_torch,
     _lift_torch,
     _master_grads_torch,
     _masters,
@@ -131,9 +133,11 @@ class TorchBackend(Backend):
 
     def mixed_runtime(self) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
-        mixed = {"_check_torch": "_check", "_unpack_torch": "_unpack", "_lift_torch": "_lift", "_master_grads_torch": "_master_grads"}
+        mixed = {"_check_torch": "_check", "_unpack_torch": "_unpack", "_lift_torch": "_lift", "_master_grads_torch": "_master_grads",
+                 "_all_finite_torch": "_all_finite", "_keep_finite_torch": "_keep_finite"}
         return [emit_functions(_batch, _check, names=masters),
-                emit_functions(_lift_torch, _check_torch, _unpack_torch, _masters, _master_grads_torch, names=mixed)]
+                emit_functions(_lift_torch, _check_torch, _unpack_torch, _masters, _master_grads_torch, _all_finite_torch,
+                               _keep_finite_torch, names=mixed)]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
         return "seed, m, device=None", [
@@ -175,6 +179,12 @@ class TorchBackend(Backend):
 
     def optimizer_runtime(self) -> list[str]:
         return [emit_functions(_check_params, _check_state, _check_hyper)]
+
+    def state_scalar(self, literal: str, like: str, on_device: bool = False) -> str:
+        if not on_device:
+            return literal
+        dtype = "" if literal.lstrip("-").isdigit() else f", dtype={like}.dtype"  # the step count int64, a real as the masters
+        return f"torch.tensor({literal}{dtype}, device={like}.device)"
 
     def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
         """``Module(params, checks=True)``, a ``torch.nn.Module`` whose backward is the printed gradient (see :mod:`.torch_nn`)."""

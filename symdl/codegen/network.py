@@ -30,6 +30,7 @@ from ..backprop.equations import (
     LossForms,
     VectorRuleCall,
 )
+from ..layers.dense import PENALTY_GRADIENT
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
 from ..symbolic.shared_cse import cse_basic
@@ -142,8 +143,14 @@ def print_network(
     ``loss_scale`` (None: one dtype throughout) prints mixed precision
     (:mod:`symdl.export.mixed_precision`): the sums over the batch (loss,
     penalty, bias gradients) accumulate in ``_acc_dtype``, the seed ∇ₐC is
-    multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1, the gradients pass
-    through ``_master_grads`` and ``train_step`` updates ``_masters(params)``.
+    multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1 (and so is the
+    penalty's term Ω'∘Wˡ), the gradients pass through ``_master_grads`` and
+    ``train_step`` updates ``_masters(params)``. With a scale ≠ 1 and an
+    optimizer, the whole step (params, slots, the step count) is computed
+    first and then kept only where ``_all_finite`` of the gradients holds
+    (``_keep_finite``: ``torch.where``/``jnp.where`` on the device, in place
+    for torch): an overflowing float16 step changes nothing, as
+    ``optax.apply_if_finite`` and ``torch.amp.GradScaler`` skip it.
     """
     array = get_backend(backend)
     check = "_unpack" if array.functional else "_check"
@@ -205,21 +212,33 @@ def print_network(
     statistics = {s for layer in eqs.layers for part in layer.parts for s in part.kept_for_backward(layer)}
     body = StatementPrinter(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
     body += _loss_value(loss, grad_scope, out_name, penalty_value, eqs, gradient=True, scaled=mixed and loss_scale != 1)
-    body += StatementPrinter(grad_scope, [eq for _, eq in eqs.backward], keep=[]).emit_all()
+    scaled = mixed and loss_scale != 1
+    backward = [eq for _, eq in eqs.backward]
+    if scaled:  # Ω'∘Wˡ joins a gradient that carries the loss scale: it is scaled too (exactly: a power of two)
+        backward = [_scale_penalty_term(eq, sp.Integer(int(loss_scale))) for eq in backward]  # type: ignore[arg-type]
+    body += StatementPrinter(grad_scope, backward, keep=[]).emit_all()
     grads = ", ".join(f"{p!r}: {grad_name(p)}" for p in params)
     gradients = ", ".join(grad_name(p) for p in params)
     masters = [f"{gradients}, = _master_grads({gradients})"] if mixed else []
     sources.append(entry("loss_and_grad", f"params, X, Y{seed}", [*header, *body, *masters, f"return loss, {{{grads}}}"]))
+    # A loss-scaled optimizer step is computed whole, then kept only if the gradients are finite (decided on the device).
+    skip = scaled and optimizer is not None
     if mixed:  # train_step writes the float32 masters, not the compute copies the body read
-        masters = [f"{gradients}, = _master_grads({gradients}, step=True)", f"{', '.join([*params, *buffers])}, = _masters(params)"]
+        unscale = f"{gradients}, = _master_grads({gradients})" if skip else f"{gradients}, = _master_grads({gradients}, step=True)"
+        masters = [unscale, *([f"_finite_step = _all_finite(({gradients},))"] if skip else []),
+                   f"{', '.join([*params, *buffers])}, = _masters(params)"]
     # Every step is scaled before any parameter is written: an overflow raises with params untouched.
     if optimizer is None:
         update = _update_lines(params, array)
         arguments, new_state = ["lr"], None
     else:
-        code = print_update(optimizer, params, array.printer(), functional=array.functional, backend=array)
+        code = print_update(optimizer, params, array.printer(), functional=array.functional or skip, backend=array)
         update, arguments, new_state = [*code.compute, *code.write], ["state", *code.arguments], code.new_state
-        sources.append(entry("init_state", "params", print_init_state(optimizer, params, array, f"{', '.join([*params, *buffers])}, = _check_params(params)")))
+        if skip:
+            kept = [("params", {p: p for p in params}), *([("state", code.new_state)] if code.new_state else [])]
+            update += [_keep_finite_line(store, new, array.functional) for store, new in kept]
+        sources.append(entry("init_state", "params", print_init_state(optimizer, params, array, f"{', '.join([*params, *buffers])}, = _check_params(params)",
+                                                                      device_scalars=skip)))
     for layer in eqs.layers:
         for change in (c for part in layer.parts for c in part.state_updates()):
             l = layer.index
@@ -238,6 +257,22 @@ def print_network(
         result = "return loss"
     sources.append(entry("train_step", f"params, X, Y, {', '.join(arguments)}{seed}", [*train_head, *body, *masters, *update, result]))
     return NetworkSource(source="\n\n".join(sources), kernels=kernels)
+
+
+def _scale_penalty_term(eq: sp.Eq, scale: sp.Integer) -> sp.Eq:
+    """BP4 with its penalty term Ω'∘Wˡ multiplied by the loss scale: s·(δ aᵀ) + s·Ω'(Wˡ), unscaled with the rest."""
+    terms = {e: Elementwise(e.name, sp.Lambda(e.function.variables, scale * e.function.expr), *e.arrays)
+             for e in eq.rhs.atoms(Elementwise) if e.name == PENALTY_GRADIENT}
+    return sp.Eq(eq.lhs, eq.rhs.xreplace(terms), evaluate=False) if terms else eq
+
+
+def _keep_finite_line(store: str, new: Mapping[str, str], functional: bool) -> str:
+    """``_keep_finite(_finite_step, store, {'a': a, …})``: the step's new values kept only where it was finite.
+
+    In place into ``store``'s arrays (torch); a functional backend rebinds the names to the kept values.
+    """
+    call = f"_keep_finite(_finite_step, {store}, {{{', '.join(f'{key!r}: {name}' for key, name in new.items())}}})"
+    return f"{', '.join(new.values())}, = {call}" if functional else call
 
 
 def _argument_check(name: str) -> str:

@@ -230,14 +230,16 @@ def _parameter_update(optimizer: Optimizer, p: str, update: Sequence[Assignment]
     return (compute, write), new_slots
 
 
-def print_init_state(optimizer: Optimizer, params: Sequence[str], backend: Backend, head: str) -> list[str]:
+def print_init_state(optimizer: Optimizer, params: Sequence[str], backend: Backend, head: str, *,
+                     device_scalars: bool = False) -> list[str]:
     """The body of ``init_state(params)``: ``head`` (binds every parameter's array by its name), then the state dict.
 
     Each slot's value before the first step is printed from its SymPy
     ``init`` (an expression of w and the hyperparameters): a constant c as
     ``zeros_like(W)`` / ``full_like(W, c)``, else ``zeros_like(W) + init(W)``;
     an integer global slot (the step t) is a Python int, a real one a float (JAX: placed on the
-    first parameter's device, :meth:`symdl.backends.Backend.state_scalar`).
+    first parameter's device, :meth:`symdl.backends.Backend.state_scalar`); with ``device_scalars`` every global
+    slot is a 0-d array on that device in every backend (a ``train_step`` that keeps or drops a step on the device).
     """
     values = optimizer.values()
     doprint = backend.printer().doprint
@@ -247,7 +249,7 @@ def print_init_state(optimizer: Optimizer, params: Sequence[str], backend: Backe
         if init.free_symbols:
             raise ValueError(f"{optimizer.name}: the initial {slot.name} = {init} needs values for {sorted(map(str, init.free_symbols))}")
         literal = repr(int(init) if slot.symbol.is_integer else float(init))
-        entries.append(f"{slot.name!r}: {backend.state_scalar(literal, params[0]) if params else literal}")
+        entries.append(f"{slot.name!r}: {backend.state_scalar(literal, params[0], device_scalars) if params else literal}")
     for p in params:
         w = sp.Symbol(p, real=True)
         for slot in optimizer.parameter_slots:

@@ -58,7 +58,8 @@ class MixedPrecision:
         return (f"Mixed precision: params are float32 masters (init_params, train_step); X and Y float32 or {self.compute}. "
                 f"Products and activations run in {self.compute}, the loss and the bias-gradient sums accumulate in float32, "
                 f"gradients come back in float32" + (f", scaled by _LOSS_SCALE = {self.loss_scale!r} and unscaled; a step "
-                "whose gradients overflow leaves params unchanged." if self.loss_scale != 1 else ".")
+                "whose gradients overflow leaves params (and an optimizer's state, whose step count is then a 0-d "
+                "array with the params) unchanged." if self.loss_scale != 1 else ".")
                 + " Optimizer state and batch-norm running statistics are float32 like the params.")
 
 
@@ -76,9 +77,10 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
     """The mixed precision ``dtype`` asks for ("bfloat16", "float16"), None for one dtype throughout; else a ValueError.
 
     Dropout masks are drawn in the compute dtype; an optimizer's state is float32 like the masters; batch norm's
-    batch statistics accumulate in float32 and its running statistics are float32 buffers. A penalty and an
-    optimizer with a loss scale other than 1 are refused (the penalty's printed gradient term would not be scaled;
-    an overflowing step could not be skipped).
+    batch statistics accumulate in float32 and its running statistics are float32 buffers. With a loss scale other
+    than 1 the penalty's gradient term is scaled with the rest, and an optimizer's step is kept only if its
+    gradients are finite (params, slots and step count alike; the step count and the state's other scalars are
+    then 0-d arrays on the params' device, so that the decision stays there).
     """
     name = _dtype_name(dtype)
     if name not in LOW_PRECISION:
@@ -89,12 +91,6 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
         raise ValueError(f"dtype {name!r} (mixed precision) is supported by the {' and '.join(MIXED_BACKENDS)} network modules, "
                          f"not by backend {backend.name!r}")
     scale = DEFAULT_LOSS_SCALE[name] if loss_scale is None else _check_scale(loss_scale)
-    if scale != 1 and network.penalty is not None:  # type: ignore[attr-defined]
-        raise ValueError(f"dtype {name!r} with a penalty needs loss_scale=1 (the penalty's gradient term is not scaled)")
-    if scale != 1 and network.optimizer is not None:  # type: ignore[attr-defined]
-        # zeroed gradients would still move an optimizer's state and, through momentum, the params
-        raise ValueError(f"dtype {name!r} with an optimizer needs loss_scale=1 (a step whose gradients overflow "
-                         "cannot be skipped yet)")
     return MixedPrecision(name, scale)
 
 

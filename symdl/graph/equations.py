@@ -25,6 +25,7 @@ import sympy as sp
 
 from ..backprop.equations import Elementwise, LossForms, VectorRuleCall
 from ..display_hooks import Displayed
+from ..layers.dense import PENALTY_GRADIENT
 from .forms import Forms, LibraryForms, PenaltyForms
 from .nodes import Mask, Node, Use
 
@@ -264,7 +265,7 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
                     exprs = [max(contributions[key], key=lambda c: c[0])[1]]
                 if key in penalty:
                     pf = forms.penalty(penalty[key])
-                    exprs.append(Elementwise(r"\Omega'", pf.derivative, params[key]))
+                    exprs.append(Elementwise(PENALTY_GRADIENT, pf.derivative, params[key]))
                 if not exprs:
                     continue
                 total = exprs[0] if len(exprs) == 1 else sp.MatAdd(*exprs, evaluate=False)

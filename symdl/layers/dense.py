@@ -13,8 +13,10 @@ import sympy as sp
 from ..symbolic.array_nodes import Elementwise
 from .base import LayerSymbols, Parameter
 
-__all__ = ["MAX_WIDTH", "Dense", "check_width", "linear_forward", "bias_gradient", "weight_gradient"]
+__all__ = ["MAX_WIDTH", "PENALTY_GRADIENT", "Dense", "check_width", "linear_forward", "bias_gradient", "weight_gradient"]
 
+#: The name of the penalty's term Ω'∘Wˡ in BP4 (an :class:`Elementwise`), as LaTeX shows it.
+PENALTY_GRADIENT = r"\Omega'"
 #: The widest layer accepted: numpy's index limit on the sizes arrays of this program will have (2³¹ − 1).
 MAX_WIDTH = 2**31 - 1
 
@@ -66,5 +68,5 @@ def weight_gradient(s: LayerSymbols, a_prev: sp.MatrixExpr, penalty: sp.Lambda |
     """BP4: ∂C/∂Wˡ = (∂C/∂ linear output)(aˡ⁻¹)ᵀ, plus Ω'∘Wˡ with a penalty."""
     grad_W = s.flowing * a_prev.T
     if penalty is not None:
-        grad_W = sp.MatAdd(grad_W, Elementwise(r"\Omega'", penalty, s.W), evaluate=False)
+        grad_W = sp.MatAdd(grad_W, Elementwise(PENALTY_GRADIENT, penalty, s.W), evaluate=False)
     return (f"BP4 (layer {s.index})", sp.Eq(s.grad_W, grad_W, evaluate=False))
