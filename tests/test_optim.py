@@ -368,27 +368,46 @@ def test_the_jax_and_torch_printings_match_torch_optim(backend, factory, cls, kw
 
 @pytest.mark.parametrize(("ours", "theirs"), SCHEDULES, ids=["step", "exponential", "cosine"])
 def test_a_math_scalar_printer_lets_torch_print_every_schedule(ours, theirs):
-    """torch.cos(t) refuses a Python number: the step's scalars printed with Python's math module instead."""
+    """torch.cos(t) refuses a Python number: the step's scalars printed with Python's math module instead — and with
+    torch's functions where the count is a 0-d tensor on the device (advanced in place: CUDA-graph capturable)."""
     import math
+
+    from symdl.backends.base import emit_functions
+    from symdl.backends.runtime_torch import _store
 
     opt = nadam(ours(0.01))
     backend = get_backend("torch")
     code = print_update(opt, ["W"], backend.printer(), functional=False, backend=backend)
     body = textwrap.indent("\n".join(["W = params['W']", "gW = grads['W']", *code.compute, *code.write]), "    ")
     namespace: dict = {"torch": torch, "math": math}
+    exec(emit_functions(_store), namespace)  # the runtime helper as generated modules hold it
     exec(f"def step(params, grads, state):\n{body}\n", namespace)  # the test's own generated text
-    assert not any("torch." in line for line in code.compute if line.startswith("_step"))
-    params, state = {"W": torch.zeros(3)}, {"t": 0, "mu_product": 1.0, "m_W": torch.zeros(3), "v_W": torch.zeros(3)}
-    reference = torch.zeros(3, requires_grad=True)
-    ref_opt = torch.optim.NAdam([reference], lr=0.01, foreach=False)
-    sched = theirs(ref_opt)
-    for k in range(60):
-        grad = torch.cos(torch.arange(3.0) + k)
-        namespace["step"](params, {"W": grad.clone()}, state)
-        reference.grad = grad.clone()
-        ref_opt.step()
-        sched.step()
-    np.testing.assert_allclose(params["W"].numpy(), reference.detach().numpy(), rtol=1e-10, atol=1e-13)
+    if "else:" in code.compute:  # the scalars printed twice: for a count on the device, then (else) for a Python count
+        after = code.compute[code.compute.index("else:") + 1:]
+        python_count = [line.strip() for line in after[:next(k for k, line in enumerate(after) if not line.startswith(" "))]]
+    else:
+        python_count = list(code.compute)
+    assert any(line.startswith("_step") for line in python_count)
+    assert not any("torch." in line for line in python_count if line.startswith("_step"))
+    for counts in ("python", "tensor"):
+        params = {"W": torch.zeros(3)}
+        state = {"t": 0, "mu_product": 1.0, "m_W": torch.zeros(3), "v_W": torch.zeros(3)}
+        if counts == "tensor":
+            state.update(t=torch.tensor(0), mu_product=torch.tensor(1.0))
+        held = state["t"]
+        reference = torch.zeros(3, requires_grad=True)
+        ref_opt = torch.optim.NAdam([reference], lr=0.01, foreach=False)
+        sched = theirs(ref_opt)
+        for k in range(60):
+            grad = torch.cos(torch.arange(3.0) + k)
+            namespace["step"](params, {"W": grad.clone()}, state)
+            reference.grad = grad.clone()
+            ref_opt.step()
+            sched.step()
+        # a tensor count: the scalars in float32 (torch's default dtype), not Python's float64
+        tolerance = {"rtol": 1e-10, "atol": 1e-13} if counts == "python" else {"rtol": 1e-4, "atol": 1e-6}
+        np.testing.assert_allclose(params["W"].numpy(), reference.detach().numpy(), **tolerance)
+        assert int(state["t"]) == 60 and (counts == "python" or state["t"] is held)
 
 
 @pytest.mark.parametrize("opt", [

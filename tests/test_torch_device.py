@@ -301,3 +301,42 @@ def test_every_module_runs_on_cuda_with_the_cpus_numbers(modules, monkeypatch):
         mod.train_step_unchecked(cpu_params, *data, *args_cpu)
         for name in params:
             torch.testing.assert_close(gpu_params[name].cpu(), cpu_params[name], rtol=1e-9, atol=1e-12)
+
+
+def _float32_optimizer_module(kind: str, folder):
+    if kind.startswith("graph_"):
+        return load_module(graph_module_source(_two_inputs(), "torch", "float32", optimizer=kind[len("graph_"):]), folder, f"count_{kind}")
+    optimizer = symdl.optim.adam(lr=symdl.optim.cosine(0.01, 10)) if kind == "adam_cosine" else kind  # torch.cos of the count
+    net = symdl.Network([3, 4, 2], activation="tanh", loss="log_cosh", optimizer=optimizer)
+    return load_module(network_module_source(net, "torch", "float32"), folder, f"count_{kind}")
+
+
+@pytest.mark.parametrize("kind", [*symdl.optim.optimizer_names(), "adam_cosine", "graph_adam"])
+def test_a_device_step_count_advances_in_place_and_compiles_once(tmp_path, kind, monkeypatch):
+    """state['t'] (and Nadam's μ-product) given as 0-d tensors: train_step_unchecked advances them in place — the
+    writes a captured CUDA graph replays — and compiles to one frame whatever their values; the numbers are the Python
+    count's to float32 rounding (the step's scalars are then computed by torch in float32)."""
+    import torch._dynamo.testing
+
+    mod = _float32_optimizer_module(kind, tmp_path)
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    params = mod.init_params(0)
+    state = mod.init_state(params)
+    counters, scalars, _ = mod._STATE
+    as_tensors = {k: torch.tensor(v, dtype=torch.int64 if k in counters else torch.float32) if k in (*counters, *scalars)
+                  else v.clone() for k, v in state.items()}
+    held = {k: as_tensors[k] for k in (*counters, *scalars)}
+    rng = np.random.default_rng(1)
+    widths = (2, 2, 1, 1) if kind.startswith("graph_") else (3, 2)  # inputs, then targets
+    data = [torch.tensor(rng.uniform(-1, 1, (6, n)), dtype=torch.float32) for n in widths]
+    counter = torch._dynamo.testing.CompileCounterWithBackend("aot_eager")
+    torch._dynamo.reset()
+    step = torch.compile(mod.train_step_unchecked, fullgraph=True, backend=counter)
+    mine = copy.deepcopy(params)
+    for _ in range(3):
+        want = mod.train_step(params, *data, state)
+        torch.testing.assert_close(step(mine, *data, as_tensors), want, rtol=1e-5, atol=1e-6)
+    assert counter.frame_count == 1
+    assert all(as_tensors[k] is held[k] for k in held) and int(as_tensors["t"]) == state["t"] == 3
+    for name in params:
+        torch.testing.assert_close(mine[name], params[name], rtol=1e-5, atol=1e-6)

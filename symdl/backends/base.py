@@ -197,6 +197,15 @@ class Backend:
         """``init_params``' arguments and its closing lines, which return the drawn dict ``params`` (JAX: on a device)."""
         return "seed=0", ["return params"]
 
+    def device_count(self, count: str) -> str | None:
+        """The test that an optimizer's step count ``count`` is an array on the device (its scalars then printed by
+        this backend's printer, not with ``math``); None where a count is always a Python number."""
+        return None
+
+    def store_state(self, state: str, key: str, value: str) -> str:
+        """The statement of an in-place ``train_step`` that stores a new state value: ``state[key] = value``."""
+        return f"{state}[{key!r}] = {value}"
+
     def state_scalar(self, literal: str, like: str, on_device: bool = False) -> str:
         """A global slot of ``init_state`` (the step t, a real scalar): ``literal``, or it placed with the array ``like``.
 

@@ -134,6 +134,19 @@ def _check_hyper(name, value):
     return float(value)
 
 
+def _store(state, key, value):
+    """state[key] ← value: copied into the tensor already there (a captured CUDA graph replays the write), else bound.
+
+    The step count given as a 0-d tensor on the device is so advanced in place, as ``torch.optim.Adam(capturable=True)``
+    keeps its step; a Python count is rebound as before.
+    """
+    old = state[key]
+    if isinstance(old, torch.Tensor) and old is not value:
+        old.copy_(value)
+    else:
+        state[key] = value
+
+
 # --- custom-gradient modules ---
 
 

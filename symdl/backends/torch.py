@@ -47,6 +47,7 @@ from .runtime_torch import (
     _prepare,
     _save,
     _saved,
+    _store,
     _unbroadcast,
     _unpack,
 )
@@ -178,7 +179,13 @@ class TorchBackend(Backend):
                 *(self.optimizer_runtime() if optimizer else [])]
 
     def optimizer_runtime(self) -> list[str]:
-        return [emit_functions(_check_params, _check_state, _check_hyper)]
+        return [emit_functions(_check_params, _check_state, _check_hyper, _store)]
+
+    def device_count(self, count: str) -> str | None:
+        return f"isinstance({count}, torch.Tensor)"
+
+    def store_state(self, state: str, key: str, value: str) -> str:
+        return f"_store({state}, {key!r}, {value})"  # in place into a tensor already there: CUDA-graph capturable
 
     def state_scalar(self, literal: str, like: str, on_device: bool = False) -> str:
         if not on_device:

@@ -18,7 +18,8 @@ functional backend (JAX) prints plain expressions and returns the new values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -69,8 +70,15 @@ class ScalarPrinter(PythonCodePrinter):
     leaves them out inside a product.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, functions: str = "math") -> None:
         super().__init__({"fully_qualified_modules": True})
+        self.functions = functions  # the module of the functions (cos, floor …): "torch" for a count kept on the device
+
+    def _module_format(self, fqn: str, register: bool = True) -> str:
+        module, _, name = fqn.partition(".")
+        if module == "math" and self.functions != "math" and callable(getattr(math, name, None)):
+            fqn = f"{self.functions}.{name}"
+        return super()._module_format(fqn, register)
 
     def _print_Mod(self, expr: sp.Mod) -> str:
         a, b = expr.args
@@ -114,8 +122,10 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
     )
     doprint = printer.doprint  # type: ignore[attr-defined]
     out_functions = None if functional or backend is None else backend.out_functions
-    # The step's scalars: Python floats in an eager backend; traced arrays (printed by the backend) under jax.jit.
-    scalar = ScalarPrinter().doprint if out_functions is not None else doprint
+    # The step's scalars: Python floats in an eager backend (also where its update is printed as plain expressions);
+    # traced arrays (printed by the backend) under jax.jit.
+    eager = backend is not None and backend.out_functions is not None
+    scalar = ScalarPrinter().doprint if eager else doprint
     compute: list[str] = []
     write: list[str] = []
     new_state: dict[str, str] = {}
@@ -123,10 +133,11 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
     if uses_state:
         for slot in optimizer.global_slots:
             compute.append(f"{slot.name} = {state}[{slot.name!r}]")
+    scalar_values: list[tuple[sp.Symbol, sp.Expr]] = []  # the step's scalars, in order: printed together below
+    if uses_state:
         for target, expr in global_update:
             name = global_names.get(target, sp.Symbol(target.name, real=True))
-            value = printable(expr.xreplace({**global_names, **free_names}), optimizer.name)
-            compute.append(f"{name} = {scalar(value)}")
+            scalar_values.append((name, printable(expr.xreplace({**global_names, **free_names}), optimizer.name)))
             if target in global_names:
                 new_state[target.name] = name.name
     scalar_symbols = set(global_names.values()) | set(free_names.values())
@@ -138,7 +149,10 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         per_param.append([printable(e.xreplace(names), optimizer.name) for _, e in update])
     flat = [e for exprs in per_param for e in exprs]
     hoisted, flat = _hoist(flat, scalar_symbols, "_step")
-    compute += [f"{s} = {scalar(v)}" for s, v in hoisted]
+    count = optimizer.global_slots[0].name if uses_state and optimizer.global_slots and eager else None
+    on_device = None if count is None or backend is None else backend.device_count(count)
+    device = None if on_device is None else ScalarPrinter(backend.module).doprint  # type: ignore[union-attr]
+    compute += _scalar_lines([*scalar_values, *hoisted], scalar, device, on_device)
     scalars = scalar_symbols | {s for s, _ in hoisted}
     n = len(update)
     for k, p in enumerate(params):
@@ -149,8 +163,24 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
         new_state.update(slots)
     if uses_state and not functional:  # a slot updated in its own array needs no write
         per_parameter = {state_key(s.name, p) for p in params for s in optimizer.parameter_slots}
-        write += [f"{state}[{key!r}] = {name}" for key, name in new_state.items() if key != name or key not in per_parameter]
+        store = backend.store_state if backend is not None else (lambda store, key, value: f"{store}[{key!r}] = {value}")
+        write += [store(state, key, name) for key, name in new_state.items() if key != name or key not in per_parameter]
     return UpdateCode(tuple(compute), tuple(write), arguments, new_state if uses_state else {})
+
+
+def _scalar_lines(values: Sequence[tuple[sp.Symbol, sp.Expr]], eager: Callable[[sp.Expr], str],
+                  device: Callable[[sp.Expr], str] | None, on_device: str | None) -> list[str]:
+    """``s = value`` for the step's scalars; where the step count may be a tensor on the device (``on_device``, the
+    test of it) and the array library's spelling differs, both spellings: the count's own (torch.cos) and Python's
+    (math.cos, which would read a device tensor back and cannot be captured)."""
+    plain = [f"{s} = {eager(v)}" for s, v in values]
+    if device is None or on_device is None:
+        return plain
+    printed = [f"{s} = {device(v)}" for s, v in values]
+    if printed == plain:
+        return plain
+    return [f"if {on_device}:  # the step count kept on the device: the scalars computed there, nothing read back",
+            *(f"    {line}" for line in printed), "else:", *(f"    {line}" for line in plain)]
 
 
 def _parameter_update(optimizer: Optimizer, p: str, update: Sequence[Assignment], values: Sequence[sp.Expr],
