@@ -95,8 +95,8 @@ def _check_state(state):
     keys = [*counters, *scalars, *(k for k, _ in slots)]
     if not isinstance(state, Mapping) or not hasattr(state, "__setitem__") or set(state) != set(keys):
         raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
-    # A 0-d tensor (a loss-scaled module's counters and scalars) is read as _batch reads data: on the CPU, or on an
-    # accelerator only in anomaly mode (reading waits for the device).
+    # A 0-d tensor (a count kept on the device: CUDA-graph capture, a loss-scaled step) is read as _batch reads data:
+    # on the CPU, or on an accelerator only in anomaly mode (reading waits for the device).
     readable = {key: state[key].device.type == "cpu" or torch.is_anomaly_enabled()
                 for key in (*counters, *scalars) if isinstance(state[key], torch.Tensor)}
     for key in counters:

@@ -130,11 +130,10 @@ def print_update(optimizer: Optimizer, params: Sequence[str], printer: object, *
     write: list[str] = []
     new_state: dict[str, str] = {}
     global_names = {s.symbol: sp.Symbol(s.name, real=True) for s in optimizer.global_slots}
+    scalar_values: list[tuple[sp.Symbol, sp.Expr]] = []  # the step's scalars, in order: printed together below
     if uses_state:
         for slot in optimizer.global_slots:
             compute.append(f"{slot.name} = {state}[{slot.name!r}]")
-    scalar_values: list[tuple[sp.Symbol, sp.Expr]] = []  # the step's scalars, in order: printed together below
-    if uses_state:
         for target, expr in global_update:
             name = global_names.get(target, sp.Symbol(target.name, real=True))
             scalar_values.append((name, printable(expr.xreplace({**global_names, **free_names}), optimizer.name)))
