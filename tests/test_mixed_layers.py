@@ -64,7 +64,7 @@ def step(mod, backend: str, params: dict, X, Y, *extra, seed: int | None = None)
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", LOW)
 @settings(max_examples=3)
-@given(seed=st.integers(0, 2**31 - 1))
+@given(seed=st.integers(0, 2**31 - 2))  # seed + 1 below is a seed too
 def test_dropout_gradients_within_tolerance_of_float32(folder, backend, dtype, seed):
     low, full = module(folder, backend, dtype, dropout=0.2), module(folder, backend, "float32", dropout=0.2)
     masks = low._masks(seed, 8) if backend == "torch" else low._masks(jax.random.PRNGKey(seed), 8)
