@@ -44,7 +44,7 @@ __all__ = [
 DEFAULT_SECONDS = 30.0
 
 #: The most nodes (as ``sympy.preorder_traversal`` visits them) an intermediate expression may have; the
-#: registered rules' largest derivative has 65.
+#: registered rules' largest derivative, rbf's VJP by sigma, has 295.
 MAX_NODES = 20_000
 
 T = TypeVar("T")

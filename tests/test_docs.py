@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import symdl
 from symdl.cli.main import build_parser, main
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +27,7 @@ def _doctest(page: str, at_least: int) -> None:
     assert result.failed == 0
 
 
-@pytest.mark.parametrize(("page", "at_least"), [("quickstart.md", 30), ("concepts.md", 15), ("index.md", 4), ("architecture.md", 7), ("graphs.md", 50), ("notebooks.md", 6), ("training.md", 12)])
+@pytest.mark.parametrize(("page", "at_least"), [("quickstart.md", 30), ("concepts.md", 15), ("index.md", 4), ("architecture.md", 7), ("graphs.md", 50), ("notebooks.md", 6), ("training.md", 12), ("codegen.md", 14), ("rules.md", 13)])
 def test_guide_pages_run_as_written(page, at_least):
     _doctest(page, at_least)
 
@@ -46,6 +47,21 @@ def test_quickstart_commands_work(capsys, tmp_path, monkeypatch):
         assert out or argv[1] == "codegen"
     assert "numpy code for rule('huber', delta=1/2)" in (tmp_path / "huber.py").read_text()
 
+
+
+def test_the_rules_page_lists_every_rule_and_the_reports_count_of_mutants():
+    """docs/rules.md's registry table is symdl.rules(), and its mutant count is the generated report's."""
+    page = (DOCS / "rules.md").read_text(encoding="utf-8")
+    table = page.split("## The registry", 1)[1].split("\n\n", 2)[1]
+    rows = {cells[1].strip(): cells[2].strip() for cells in (line.split("|") for line in table.splitlines()[2:])}
+    kinds = symdl.rules()
+    assert set(rows) == set(kinds)
+    assert [name for name, kind in kinds.items() if not rows[name].startswith(kind)] == []
+    report = (DOCS / "report" / "report.md").read_text(encoding="utf-8")
+    counts = [(int(k), int(n)) for k, n in re.findall(r"derivative are caught \| (\d+) of (\d+) mutants killed", report)]
+    killed, total = sum(k for k, _ in counts), sum(n for _, n in counts)
+    assert len(counts) >= 30
+    assert f"**{total} mutants in {len(counts)} rules, {killed} caught**" in page
 
 # --- generated pages ------------------------------------------------------------
 

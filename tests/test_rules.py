@@ -435,6 +435,17 @@ def test_kink_convention_value_is_returned_by_the_generated_derivative(variant, 
         assert kink.is_subgradient(subs)
 
 
+@pytest.mark.parametrize(("name", "params"), [("leaky_relu", {}), ("leaky_relu", {"alpha": 0.2}), ("elu", {"alpha": 0.5}), ("rrelu", {})])
+def test_a_kink_value_the_derivative_already_returns_gets_no_branch_of_its_own(name, params):
+    """leaky_relu'(0) = α is the z ≤ 0 branch's own value: the derivative stays symbolic in α, no Eq(z, 0) branch
+    holding α's bound number; a convention that differs there (right: 1) still gets its branch."""
+    r = rule(name, **params)
+    assert r.kinks
+    assert not r.derivative().atoms(sp.Eq), r.derivative()
+    assert not r.bind(r.derivative()).atoms(sp.Eq)
+    assert rule(name, **params, kink_convention="right").derivative().atoms(sp.Eq)
+
+
 @pytest.mark.parametrize("variant", KINKED_VARIANTS, ids=_variant_id)
 def test_conventions_agree_away_from_kinks(variant):
     name, params = variant

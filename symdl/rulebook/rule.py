@@ -208,9 +208,9 @@ class Rule(Derives, Displayed, Plottable):
     def _with_kink_values(self, derived: sp.Expr) -> sp.Expr:
         """``derived`` returning the convention's value at each kink (a branch only where it differs)."""
         for kink in self.kinks:
-            # Also at the bound parameters: a kink that moves with them (softshrink's ±λ) is passed there.
-            natural = (self._natural_value(derived, kink.at), self._natural_value(self.bind(derived), kink.at))
-            if any(_simplified(kink.value - value) != 0 for value in natural):
+            # Kinks and their values are those of the bound parameters (softshrink's ±λ moves with λ), so the
+            # derivative is compared there: leaky_relu's α at 0 is the z ≤ 0 branch's own value, not a new branch.
+            if _simplified(kink.value - self._natural_value(self.bind(derived), kink.at)) != 0:
                 derived = sp.Piecewise((kink.value, sp.Eq(self.wrt, kink.at)), (derived, True))
         return derived
 
