@@ -152,3 +152,8 @@ def test_network_and_graph_loaders_point_to_each_other_in_one_line(tmp_path):
     symdl.save(tmp_path / "n", net, net.init(0))
     with pytest.raises(SavedModelError, match="a saved network; load it with symdl.load"):
         load_graph(tmp_path / "n")
+    with pytest.raises(SavedModelError, match="expected a compiled graph .*CompiledNetwork; save a network with symdl.save"):
+        save_graph(tmp_path / "g2", net, net.init(0))
+    with pytest.raises(SavedModelError, match=r"expected a compiled graph \(model.compile\(\)\), got Model$"):
+        save_graph(tmp_path / "g2", graph.model, graph.init(0))  # the model itself, not compiled
+    assert not (tmp_path / "g2").exists()

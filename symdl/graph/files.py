@@ -19,7 +19,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import numpy as np
 
@@ -46,10 +46,8 @@ from ..saving.state import (
     state_values,
 )
 from ..version import __version__
+from .compiled import CompiledGraph
 from .config import from_config, to_config
-
-if TYPE_CHECKING:
-    from .compiled import CompiledGraph
 
 __all__ = ["load_compiled_graph", "load_graph", "save_graph"]
 
@@ -72,6 +70,9 @@ def save_graph(path: str | os.PathLike[str], graph: CompiledGraph, params: dict[
     ``history.json`` for people. An existing saved model at ``path`` is
     replaced as a whole; any other existing file or directory is refused.
     """
+    if not isinstance(graph, CompiledGraph):
+        hint = "; save a network with symdl.save" if type(graph).__name__ == "CompiledNetwork" else ""
+        raise SavedModelError(f"graph: expected a compiled graph (model.compile()), got {type(graph).__name__}{hint}")
     arrays = {f"params/{k}": v for k, v in zip(graph.param_names, graph._check_params(params))}
     if state is not None:
         if graph.optimizer is None:
