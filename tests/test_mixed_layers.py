@@ -28,7 +28,7 @@ import jax.numpy as jnp
 
 BACKENDS = ("torch", "jax")
 LOW = ("bfloat16", "float16")
-OPTIMIZERS = {"adam": {"lr": 0.01}, "classic_momentum": {"lr": 0.1}, "rmsprop": {"lr": 0.003}}
+OPTIMIZERS = {"adam": {"lr": 0.01}, "classic_momentum": {"lr": 0.1}, "nadam": {"lr": 0.01}, "rmsprop": {"lr": 0.003}}
 _CACHE: dict[tuple, object] = {}
 
 
@@ -272,3 +272,33 @@ def test_torch_step_count_tensor_checked(folder, value):
     state["t"] = 4  # a Python count is still taken, and comes back as a tensor
     low.train_step(params, X, Y, state)
     assert isinstance(state["t"], torch.Tensor) and int(state["t"]) == 5
+
+
+@pytest.fixture
+def default_float64():
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+@pytest.mark.parametrize("given", ["init_state", "python numbers"])
+def test_torch_loss_scaled_state_keeps_its_dtypes_under_a_float64_default(folder, default_float64, given):
+    """Nadam's μ-product is computed from t in torch's default dtype (float64 here), but kept as the float32 (and t the
+    int64) 0-d tensor that init_state gives and _check_state asks for, however the state's scalars were given."""
+    low, full = module(folder, "torch", "float16", optimizer="nadam"), module(folder, "torch", "float32", optimizer="nadam")
+    params = low.init_params(0)
+    reference = copy.deepcopy(params)
+    state, state_full = low.init_state(params), full.init_state(reference)
+    if given == "python numbers":
+        state["t"], state["mu_product"] = 0, 1.0
+    X, Y = (array("torch", v) for v in data("tanh-mse", 16, 0))
+    for _ in range(3):
+        low.train_step(params, X, Y, state)
+        full.train_step(reference, X, Y, state_full)
+    assert state["t"].dtype == torch.int64 and int(state["t"]) == 3
+    assert state["mu_product"].dtype == torch.float32 and state["mu_product"].shape == ()
+    assert float(state["mu_product"]) == pytest.approx(state_full["mu_product"], rel=1e-6)
+    moved = whole(reference) - whole(low.init_params(0))
+    assert np.linalg.norm(whole(params) - whole(reference)) <= TOLERANCE["float16"] * np.linalg.norm(moved)
+
