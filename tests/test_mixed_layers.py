@@ -302,3 +302,16 @@ def test_torch_loss_scaled_state_keeps_its_dtypes_under_a_float64_default(folder
     moved = whole(reference) - whole(low.init_params(0))
     assert np.linalg.norm(whole(params) - whole(reference)) <= TOLERANCE["float16"] * np.linalg.norm(moved)
 
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32"])
+def test_torch_step_count_tensor_is_int64(folder, dtype):
+    """A narrower integer count would wrap (uint8: 255 + 1 = 0, a bias correction 1/(1 − β⁰)): refused in one line."""
+    low = module(folder, "torch", "float16", optimizer="adam")
+    params = low.init_params(0)
+    state = low.init_state(params)
+    state["t"] = torch.tensor(5, dtype=getattr(torch, dtype))
+    X, Y = (array("torch", v) for v in data("tanh-mse", 8, 0))
+    before = _copy("torch", params)
+    with pytest.raises(ValueError, match=r"state\['t'\]: expected a non-negative integer") as error:
+        low.train_step(params, X, Y, state)
+    assert "\n" not in str(error.value) and _same(params, before)

@@ -102,12 +102,13 @@ def _check_state(state):
     for key in counters:
         value = state[key]
         if key in readable:
-            bad = value.shape != () or value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool \
-                or (readable[key] and bool(value < 0))
+            # int64 as init_state's: a narrower count wraps (uint8: 255 + 1 = 0, and 1/(1 − β⁰) divides by 0)
+            bad = value.shape != () or value.dtype != torch.int64 or (readable[key] and bool(value < 0))
         else:
             bad = isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0
         if bad:
-            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
+            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count: an int or a 0-d int64 tensor), "
+                             f"got {value!r}")
     for key in scalars:
         value = state[key]
         if key in readable:
