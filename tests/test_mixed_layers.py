@@ -315,3 +315,18 @@ def test_torch_step_count_tensor_is_int64(folder, dtype):
     with pytest.raises(ValueError, match=r"state\['t'\]: expected a non-negative integer") as error:
         low.train_step(params, X, Y, state)
     assert "\n" not in str(error.value) and _same(params, before)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+@pytest.mark.parametrize(("key", "state_device", "params_device"), [("t", "meta", "cpu"), ("t", "cpu", "meta"), ("mu_product", "meta", "cpu"),
+                                                                  ("m_W1", "meta", "cpu"), ("m_W1", "cpu", "meta")])
+def test_torch_state_on_another_device_than_the_params_refused(folder, dtype, key, state_device, params_device):
+    """The state's tensors (0-d counters and scalars, and the slots) on the device of params and X, or one clear line."""
+    low = module(folder, "torch", dtype, optimizer="nadam")
+    params = low.init_params(0, device=params_device)
+    state = low.init_state(params)
+    state[key] = torch.zeros_like(torch.as_tensor(state[key]), device=state_device)
+    X, Y = (array("torch", v).to(params_device) for v in data("tanh-mse", 8, 0))
+    with pytest.raises(ValueError, match=rf"state\['{key}'\] is on {state_device}, params and X on {params_device}") as error:
+        low.train_step(params, X, Y, state)
+    assert "\n" not in str(error.value)

@@ -89,12 +89,19 @@ def _check_params(params):
     return tuple(out)
 
 
-def _check_state(state):
-    """A ValueError naming what is wrong with the optimizer state (_STATE: counters, real scalars, (key, shape) of the slots)."""
+def _check_state(state, device=None):
+    """A ValueError naming what is wrong with the optimizer state (_STATE: counters, real scalars, (key, shape) of the slots).
+
+    ``device``: that of params and X (train_step's), where every tensor of the state must be too.
+    """
     counters, scalars, slots = _STATE
     keys = [*counters, *scalars, *(k for k, _ in slots)]
     if not isinstance(state, Mapping) or not hasattr(state, "__setitem__") or set(state) != set(keys):
         raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
+    for key in keys if device is not None else ():
+        value = state[key]
+        if isinstance(value, torch.Tensor) and value.device != device:  # the step computes on X's device, one for all
+            raise ValueError(f"state[{key!r}] is on {value.device}, params and X on {device}; put the state on their device")
     # A 0-d tensor (a count kept on the device: CUDA-graph capture, a loss-scaled step) is read as _batch reads data:
     # on the CPU, or on an accelerator only in anomaly mode (reading waits for the device).
     readable = {key: state[key].device.type == "cpu" or torch.is_anomaly_enabled()
