@@ -330,3 +330,32 @@ def test_torch_state_on_another_device_than_the_params_refused(folder, dtype, ke
     with pytest.raises(ValueError, match=rf"state\['{key}'\] is on {state_device}, params and X on {params_device}") as error:
         low.train_step(params, X, Y, state)
     assert "\n" not in str(error.value)
+
+
+SCHEDULES = {"step": {"step_size": 2, "gamma": 0.5}, "cosine": {"T_max": 3}, "exponential": {"gamma": 0.8}}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("schedule", sorted(SCHEDULES))
+@pytest.mark.parametrize("count", ["init_state", "python int"])
+def test_loss_scaled_step_with_a_schedule_follows_float32(tmp_path, backend, schedule, count):
+    """η(t) of a schedule computed from the step count on the device (a remainder, a cosine of t), or from a Python
+    count the step takes too: the float16 steps stay within the gradient tolerance of float32's."""
+    opt = symdl.optimizer("adam", lr=0.01, schedule=schedule, **SCHEDULES[schedule])
+    net = symdl.Network([4, 8, 2], activation="tanh", loss="mse", optimizer=opt)
+    low, full = (load_module(network_module_source(net, backend, d), tmp_path, f"schedule_{backend}_{schedule}_{d}") for d in ("float16", "float32"))
+    params = low.init_params(4)
+    start, theirs = whole(params), _copy(backend, params)
+    state, state_full = low.init_state(params), full.init_state(theirs)
+    if count == "python int":
+        state["t"] = 0
+    X, Y = (array(backend, v) for v in data("tanh-mse", 32, 3))
+    for k in range(5):
+        if backend == "torch" and k % 2 == 0:  # the unchecked step first: it too takes a Python count
+            low.train_step_unchecked(params, X, Y, state)
+        else:
+            _, params, (state,) = step(low, backend, params, X, Y, state)
+        _, theirs, (state_full,) = step(full, backend, theirs, X, Y, state_full)
+    assert int(numpy(state["t"])) == 5
+    moved = whole(theirs) - start
+    assert np.linalg.norm(whole(params) - whole(theirs)) <= TOLERANCE["float16"] * np.linalg.norm(moved)
