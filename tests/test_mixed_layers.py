@@ -28,7 +28,7 @@ import jax.numpy as jnp
 
 BACKENDS = ("torch", "jax")
 LOW = ("bfloat16", "float16")
-OPTIMIZERS = {"adam": {"lr": 0.01}, "classic_momentum": {"lr": 0.1}, "rmsprop": {"lr": 0.003}}
+OPTIMIZERS = {"adam": {"lr": 0.01}, "classic_momentum": {"lr": 0.1}, "nadam": {"lr": 0.01}, "rmsprop": {"lr": 0.003}}
 _CACHE: dict[tuple, object] = {}
 
 
@@ -272,3 +272,90 @@ def test_torch_step_count_tensor_checked(folder, value):
     state["t"] = 4  # a Python count is still taken, and comes back as a tensor
     low.train_step(params, X, Y, state)
     assert isinstance(state["t"], torch.Tensor) and int(state["t"]) == 5
+
+
+@pytest.fixture
+def default_float64():
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+@pytest.mark.parametrize("given", ["init_state", "python numbers"])
+def test_torch_loss_scaled_state_keeps_its_dtypes_under_a_float64_default(folder, default_float64, given):
+    """Nadam's μ-product is computed from t in torch's default dtype (float64 here), but kept as the float32 (and t the
+    int64) 0-d tensor that init_state gives and _check_state asks for, however the state's scalars were given."""
+    low, full = module(folder, "torch", "float16", optimizer="nadam"), module(folder, "torch", "float32", optimizer="nadam")
+    params = low.init_params(0)
+    reference = copy.deepcopy(params)
+    state, state_full = low.init_state(params), full.init_state(reference)
+    if given == "python numbers":
+        state["t"], state["mu_product"] = 0, 1.0
+    X, Y = (array("torch", v) for v in data("tanh-mse", 16, 0))
+    for _ in range(3):
+        low.train_step(params, X, Y, state)
+        full.train_step(reference, X, Y, state_full)
+    assert state["t"].dtype == torch.int64 and int(state["t"]) == 3
+    assert state["mu_product"].dtype == torch.float32 and state["mu_product"].shape == ()
+    assert float(state["mu_product"]) == pytest.approx(state_full["mu_product"], rel=1e-6)
+    moved = whole(reference) - whole(low.init_params(0))
+    assert np.linalg.norm(whole(params) - whole(reference)) <= TOLERANCE["float16"] * np.linalg.norm(moved)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int8", "int16", "int32"])
+def test_torch_step_count_tensor_is_int64(folder, dtype):
+    """A narrower integer count would wrap (uint8: 255 + 1 = 0, a bias correction 1/(1 − β⁰)): refused in one line."""
+    low = module(folder, "torch", "float16", optimizer="adam")
+    params = low.init_params(0)
+    state = low.init_state(params)
+    state["t"] = torch.tensor(5, dtype=getattr(torch, dtype))
+    X, Y = (array("torch", v) for v in data("tanh-mse", 8, 0))
+    before = _copy("torch", params)
+    with pytest.raises(ValueError, match=r"state\['t'\]: expected a non-negative integer") as error:
+        low.train_step(params, X, Y, state)
+    assert "\n" not in str(error.value) and _same(params, before)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+@pytest.mark.parametrize(("key", "state_device", "params_device"), [("t", "meta", "cpu"), ("t", "cpu", "meta"), ("mu_product", "meta", "cpu"),
+                                                                  ("m_W1", "meta", "cpu"), ("m_W1", "cpu", "meta")])
+def test_torch_state_on_another_device_than_the_params_refused(folder, dtype, key, state_device, params_device):
+    """The state's tensors (0-d counters and scalars, and the slots) on the device of params and X, or one clear line."""
+    low = module(folder, "torch", dtype, optimizer="nadam")
+    params = low.init_params(0, device=params_device)
+    state = low.init_state(params)
+    state[key] = torch.zeros_like(torch.as_tensor(state[key]), device=state_device)
+    X, Y = (array("torch", v).to(params_device) for v in data("tanh-mse", 8, 0))
+    with pytest.raises(ValueError, match=rf"state\['{key}'\] is on {state_device}, params and X on {params_device}") as error:
+        low.train_step(params, X, Y, state)
+    assert "\n" not in str(error.value)
+
+
+SCHEDULES = {"step": {"step_size": 2, "gamma": 0.5}, "cosine": {"T_max": 3}, "exponential": {"gamma": 0.8}}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("schedule", sorted(SCHEDULES))
+@pytest.mark.parametrize("count", ["init_state", "python int"])
+def test_loss_scaled_step_with_a_schedule_follows_float32(tmp_path, backend, schedule, count):
+    """η(t) of a schedule computed from the step count on the device (a remainder, a cosine of t), or from a Python
+    count the step takes too: the float16 steps stay within the gradient tolerance of float32's."""
+    opt = symdl.optimizer("adam", lr=0.01, schedule=schedule, **SCHEDULES[schedule])
+    net = symdl.Network([4, 8, 2], activation="tanh", loss="mse", optimizer=opt)
+    low, full = (load_module(network_module_source(net, backend, d), tmp_path, f"schedule_{backend}_{schedule}_{d}") for d in ("float16", "float32"))
+    params = low.init_params(4)
+    start, theirs = whole(params), _copy(backend, params)
+    state, state_full = low.init_state(params), full.init_state(theirs)
+    if count == "python int":
+        state["t"] = 0
+    X, Y = (array(backend, v) for v in data("tanh-mse", 32, 3))
+    for k in range(5):
+        if backend == "torch" and k % 2 == 0:  # the unchecked step first: it too takes a Python count
+            low.train_step_unchecked(params, X, Y, state)
+        else:
+            _, params, (state,) = step(low, backend, params, X, Y, state)
+        _, theirs, (state_full,) = step(full, backend, theirs, X, Y, state_full)
+    assert int(numpy(state["t"])) == 5
+    moved = whole(theirs) - start
+    assert np.linalg.norm(whole(params) - whole(theirs)) <= TOLERANCE["float16"] * np.linalg.norm(moved)

@@ -216,6 +216,10 @@ class Backend:
             raise self._unsupported("state_scalar(on_device=True)")
         return literal
 
+    def state_check(self) -> str:
+        """train_step's check of the optimizer state, after params and X are checked (``_check``)."""
+        return "_check_state(state)"
+
     def optimizer_runtime(self) -> list[str]:
         """Runtime helper blocks of a module whose train_step applies an optimizer: ``_check_params`` (the arrays in
         order), ``_check_state`` (reads the module's ``_STATE``) and ``_check_hyper(name, value)``."""

@@ -76,10 +76,11 @@ def _keep_finite_torch(finite, store, new):
     kept = []
     for key, value in new.items():
         old = store[key]
-        if isinstance(old, torch.Tensor):
-            torch.where(finite, value, old, out=old)
-        else:  # a step count given as a Python number becomes a 0-d tensor on finite's device
-            old = store[key] = torch.where(finite, value, old)
+        if not isinstance(old, torch.Tensor):  # a count or scalar given as a Python number: init_state's 0-d tensor
+            dtype = torch.int64 if isinstance(old, numbers.Integral) else _param_dtype
+            old = store[key] = torch.tensor(old, dtype=dtype, device=finite.device)
+        # in old's dtype: a real computed from t is in torch's default dtype (maybe float64), t + 1 a Python int if t was
+        torch.where(finite, torch.as_tensor(value, dtype=old.dtype, device=old.device), old, out=old)
         kept.append(old)
     return tuple(kept)
 

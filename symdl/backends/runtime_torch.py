@@ -89,12 +89,19 @@ def _check_params(params):
     return tuple(out)
 
 
-def _check_state(state):
-    """A ValueError naming what is wrong with the optimizer state (_STATE: counters, real scalars, (key, shape) of the slots)."""
+def _check_state(state, device=None):
+    """A ValueError naming what is wrong with the optimizer state (_STATE: counters, real scalars, (key, shape) of the slots).
+
+    ``device``: that of params and X (train_step's), where every tensor of the state must be too.
+    """
     counters, scalars, slots = _STATE
     keys = [*counters, *scalars, *(k for k, _ in slots)]
     if not isinstance(state, Mapping) or not hasattr(state, "__setitem__") or set(state) != set(keys):
         raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
+    for key in keys if device is not None else ():
+        value = state[key]
+        if isinstance(value, torch.Tensor) and value.device != device:  # the step computes on X's device, one for all
+            raise ValueError(f"state[{key!r}] is on {value.device}, params and X on {device}; put the state on their device")
     # A 0-d tensor (a count kept on the device: CUDA-graph capture, a loss-scaled step) is read as _batch reads data:
     # on the CPU, or on an accelerator only in anomaly mode (reading waits for the device).
     readable = {key: state[key].device.type == "cpu" or torch.is_anomaly_enabled()
@@ -102,12 +109,13 @@ def _check_state(state):
     for key in counters:
         value = state[key]
         if key in readable:
-            bad = value.shape != () or value.dtype.is_floating_point or value.dtype.is_complex or value.dtype == torch.bool \
-                or (readable[key] and bool(value < 0))
+            # int64 as init_state's: a narrower count wraps (uint8: 255 + 1 = 0, and 1/(1 − β⁰) divides by 0)
+            bad = value.shape != () or value.dtype != torch.int64 or (readable[key] and bool(value < 0))
         else:
             bad = isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0
         if bad:
-            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
+            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count: an int or a 0-d int64 tensor), "
+                             f"got {value!r}")
     for key in scalars:
         value = state[key]
         if key in readable:

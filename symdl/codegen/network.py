@@ -246,8 +246,10 @@ def print_network(
             call = f"{change.kernel}({', '.join(f'{n}{l}' for n in (*change.buffers, *change.inputs))}, X.shape[0])"
             # Immutable arrays: the buffers come back as new arrays instead of being written in place.
             update.append(f"{targets} = {call}" if array.functional else call)
-    checks = [] if array.functional else [_argument_check(a) for a in arguments]
-    train_head = [*checks, f"{unpack} = {check}(params, X, Y, True)", *masks]
+    checks = [] if array.functional else [_argument_check(a) for a in arguments if a != "state"]
+    # the state once params and X are checked: its tensors must be on their device
+    state_check = [array.state_check()] if not array.functional and "state" in arguments else []
+    train_head = [*checks, f"{unpack} = {check}(params, X, Y, True)", *state_check, *masks]
     if array.functional:  # immutable arrays: the new values are returned, the caller stores them
         new = ", ".join(f"{p!r}: {p}" for p in (*params, *buffers))
         result = f"return loss, {{{new}}}"
@@ -276,11 +278,9 @@ def _keep_finite_line(store: str, new: Mapping[str, str], functional: bool) -> s
 
 
 def _argument_check(name: str) -> str:
-    """The check of one train_step argument: the learning rate's range, the optimizer state, another hyperparameter."""
+    """The check of one train_step argument but the state: the learning rate's range, another hyperparameter."""
     if name == "lr":
         return "lr = _check_lr(lr)"
-    if name == "state":
-        return "_check_state(state)"
     return f"{name} = _check_hyper({name!r}, {name})"
 
 
