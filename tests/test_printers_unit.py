@@ -87,6 +87,18 @@ def test_elementwise_expressions_in_jax_and_torch(expr, jax, torch):
     assert TorchPrinter().doprint(expr) == torch
 
 
+def test_mod_in_torch_is_remainder_with_the_divisors_sign():
+    """SymPy's Mod takes the divisor's sign (Python's %): torch.remainder; torch has no torch.mod, torch.fmod is C's."""
+    import torch as torch_module
+
+    printed = TorchPrinter().doprint(sp.Mod(x - 1, 3))
+    assert printed == "torch.remainder(x + 2, 3)"  # SymPy writes Mod(x - 1, 3) as Mod(x + 2, 3)
+    values = torch_module.tensor([-4.0, -1.0, 0.0, 2.5, 7.0])
+    got = eval(printed, {"torch": torch_module, "x": values})  # the printer's own text
+    want = [float(sp.Mod(v - 1, 3)) for v in values.tolist()]
+    assert got.tolist() == want
+
+
 def test_softplus_in_its_stable_form():
     assert JaxPrinter().doprint(printable(softplus(x), "f")) == "jnp.log1p(jnp.exp(-jnp.abs(x))) + jnp.maximum(0, x)"
     assert TorchPrinter().doprint(printable(softplus(x), "f")) == "torch.log1p(torch.exp(-torch.abs(x))) + torch.clamp(x, min=0)"

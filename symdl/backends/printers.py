@@ -134,6 +134,10 @@ class TorchPrinter(ArrayModulePrinter):
     def _print_stop_gradient(self, expr: sp.Function) -> str:
         return f"({self._print(expr.args[0])}).detach()"
 
+    def _print_Mod(self, expr: sp.Mod) -> str:
+        # SymPy's Mod takes the divisor's sign, as Python's %: torch.remainder (torch has no torch.mod; torch.fmod is C's)
+        return f"torch.remainder({self._print(expr.args[0])}, {self._print(expr.args[1])})"
+
     def _print_Relational(self, expr: sp.core.relational.Relational) -> str:
         lhs, op, rhs = expr.lhs, expr.rel_op, expr.rhs
         if op not in self._RELATIONS:
