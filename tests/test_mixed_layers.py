@@ -327,7 +327,7 @@ def test_torch_state_on_another_device_than_the_params_refused(folder, dtype, ke
     state = low.init_state(params)
     state[key] = torch.zeros_like(torch.as_tensor(state[key]), device=state_device)
     X, Y = (array("torch", v).to(params_device) for v in data("tanh-mse", 8, 0))
-    with pytest.raises(ValueError, match=rf"state\['{key}'\] is on {state_device}, params and X on {params_device}") as error:
+    with pytest.raises(ValueError, match=rf"state\['{key}'\] is on {state_device}, params and the data on {params_device}") as error:
         low.train_step(params, X, Y, state)
     assert "\n" not in str(error.value)
 

@@ -340,3 +340,20 @@ def test_a_device_step_count_advances_in_place_and_compiles_once(tmp_path, kind,
     assert all(as_tensors[k] is held[k] for k in held) and int(as_tensors["t"]) == state["t"] == 3
     for name in params:
         torch.testing.assert_close(mine[name], params[name], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("key", ["net_opt_adam", "graph_shared_adam", "graph_two_inputs_rmsprop"])
+def test_a_state_tensor_on_another_device_is_one_line_and_changes_nothing(modules, key):
+    """A slot of the optimizer state on meta while params and data are on the CPU: refused before any write (PyTorch's
+    cross-device error would come mid-step, with some tensors updated)."""
+    mod = modules[key]
+    params, data = _cpu_arguments(mod, key, 3, 5)
+    state, *extra = _step_arguments(mod, params, "cpu")
+    slot = next(k for k, v in state.items() if isinstance(v, torch.Tensor))
+    state[slot] = state[slot].to("meta")
+    before = copy.deepcopy(params)
+    seeded = {"seed": 1} if "seed" in inspect.signature(mod.train_step).parameters else {}
+    with pytest.raises(ValueError, match=rf"state\['{slot}'\] is on meta, params and the data on cpu") as error:
+        mod.train_step(params, *data, state, *extra, **seeded)
+    assert "\n" not in str(error.value)
+    assert _same(params, before)

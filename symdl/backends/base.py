@@ -216,8 +216,8 @@ class Backend:
             raise self._unsupported("state_scalar(on_device=True)")
         return literal
 
-    def state_check(self) -> str:
-        """train_step's check of the optimizer state, after params and X are checked (``_check``)."""
+    def state_check(self, like: str) -> str:
+        """train_step's check of the optimizer state, after params and the data (the input ``like``) are checked."""
         return "_check_state(state)"
 
     def optimizer_runtime(self) -> list[str]:

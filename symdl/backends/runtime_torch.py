@@ -101,7 +101,7 @@ def _check_state(state, device=None):
     for key in keys if device is not None else ():
         value = state[key]
         if isinstance(value, torch.Tensor) and value.device != device:  # the step computes on X's device, one for all
-            raise ValueError(f"state[{key!r}] is on {value.device}, params and X on {device}; put the state on their device")
+            raise ValueError(f"state[{key!r}] is on {value.device}, params and the data on {device}; put the state on their device")
     # A 0-d tensor (a count kept on the device: CUDA-graph capture, a loss-scaled step) is read as _batch reads data:
     # on the CPU, or on an accelerator only in anomaly mode (reading waits for the device).
     readable = {key: state[key].device.type == "cpu" or torch.is_anomaly_enabled()

@@ -59,7 +59,7 @@ __all__ = ["TorchBackend"]
 _GENERATOR = "generator = torch.Generator(device=device).manual_seed(int(seed)) if device.type != 'meta' else None"
 _DEVICE = "device = torch.device('cpu') if device is None else torch.device(device)"
 # The argument checks an unchecked entry point leaves out (the unpacking _check calls become _unpack).
-_ARGUMENT_CHECK = re.compile(r"^    (?:lr = _check_lr\(lr\)|_check_state\(state(?:, X\.device)?\)|(\w+) = _check_hyper\('\1', \1\))\n", re.MULTILINE)
+_ARGUMENT_CHECK = re.compile(r"^    (?:lr = _check_lr\(lr\)|_check_state\(state(?:, \w+\.device)?\)|(\w+) = _check_hyper\('\1', \1\))\n", re.MULTILINE)
 _UNPACKED = re.compile(r"^(    .* = )_check(_forward)?\(", re.MULTILINE)
 
 
@@ -187,8 +187,8 @@ class TorchBackend(Backend):
     def store_state(self, state: str, key: str, value: str) -> str:
         return f"_store({state}, {key!r}, {value})"  # in place into a tensor already there: CUDA-graph capturable
 
-    def state_check(self) -> str:
-        return "_check_state(state, X.device)"  # the state's tensors on the device of params and X
+    def state_check(self, like: str) -> str:
+        return f"_check_state(state, {like}.device)"  # the state's tensors on the device of params and the data
 
     def state_scalar(self, literal: str, like: str, on_device: bool = False) -> str:
         if not on_device:

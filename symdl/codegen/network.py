@@ -248,7 +248,7 @@ def print_network(
             update.append(f"{targets} = {call}" if array.functional else call)
     checks = [] if array.functional else [_argument_check(a) for a in arguments if a != "state"]
     # the state once params and X are checked: its tensors must be on their device
-    state_check = [array.state_check()] if not array.functional and "state" in arguments else []
+    state_check = [array.state_check("X")] if not array.functional and "state" in arguments else []
     train_head = [*checks, f"{unpack} = {check}(params, X, Y, True)", *state_check, *masks]
     if array.functional:  # immutable arrays: the new values are returned, the caller stores them
         new = ", ".join(f"{p!r}: {p}" for p in (*params, *buffers))

@@ -276,7 +276,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     else:
         code = print_update(optimizer, params, backend.printer(), functional=functional, backend=backend)
         arguments = ["state", *code.arguments]
-        checks = ["_check_state(state)", *(f"{a} = _check_hyper({a!r}, {a})" for a in code.arguments)]
+        checks = [f"{a} = _check_hyper({a!r}, {a})" for a in code.arguments]
         # no parameters: nothing to unpack (`, = …` would not parse)
         head = f"{', '.join(params)}, = _check_params(params)" if params else "_check_params(params)"
         sources.append(entry("init_state", "params", print_init_state(optimizer, params, backend, head)))
@@ -288,8 +288,11 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         checks = []
     else:
         result = "return loss"
+    # the state once params and the data are checked: its tensors must be on their device
+    state_check = [backend.state_check(inputs[0])] if optimizer is not None and not functional else []
+    train_head = [h.format(writable="True") for h in header]
     sources.append(entry("train_step", f"params, {data}, {', '.join(arguments)}{seed}",
-                        [*checks, *(h.format(writable="True") for h in header), *grad_lines, *update, result]))
+                        [*checks, train_head[0], *state_check, *train_head[1:], *grad_lines, *update, result]))
     return "\n\n".join(sources)
 
 
