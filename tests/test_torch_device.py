@@ -342,6 +342,35 @@ def test_a_device_step_count_advances_in_place_and_compiles_once(tmp_path, kind,
         torch.testing.assert_close(mine[name], params[name], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["net", "graph"])
+def test_a_compiled_float64_step_advances_a_cpu_mu_product_in_place(tmp_path, kind, monkeypatch):
+    """A float64 module's Nadam μ-product given as a 0-d CPU tensor: the compiled unchecked step writes its new value
+    into that tensor as the eager step does (AOTAutograd drops a plain ``copy_`` into a 0-d float64 CPU input)."""
+    optimizer = symdl.optim.nadam(lr=0.01)
+    if kind == "graph":
+        text = graph_module_source(_two_inputs(), "torch", "float64", optimizer=optimizer)
+    else:
+        text = network_module_source(symdl.Network([3, 4, 2], activation="tanh", loss="log_cosh", optimizer=optimizer), "torch", "float64")
+    mod = load_module(text, tmp_path, f"mu_product_{kind}")
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    params = mod.init_params(0)
+    state = mod.init_state(params)
+    state["t"], state["mu_product"] = torch.tensor(state["t"]), torch.tensor(state["mu_product"], dtype=torch.float64)
+    rng = np.random.default_rng(2)
+    widths = (2, 2, 1, 1) if kind == "graph" else (3, 2)
+    data = [torch.tensor(rng.uniform(-1, 1, (6, n))) for n in widths]
+    eager_params, eager_state = copy.deepcopy(params), copy.deepcopy(state)
+    torch._dynamo.reset()
+    step = torch.compile(mod.train_step_unchecked, fullgraph=True, backend="aot_eager")
+    held = state["mu_product"]
+    for _ in range(3):
+        torch.testing.assert_close(step(params, *data, state), mod.train_step(eager_params, *data, eager_state))
+    assert state["mu_product"] is held and int(state["t"]) == 3
+    assert float(held) < 0.1  # μ₁μ₂μ₃ ≈ 0.45³, not the initial 1
+    torch.testing.assert_close(state, eager_state)
+    torch.testing.assert_close(params, eager_params)
+
+
 @pytest.mark.parametrize("key", ["net_opt_adam", "graph_shared_adam", "graph_two_inputs_rmsprop"])
 def test_a_state_tensor_on_another_device_is_one_line_and_changes_nothing(modules, key):
     """A slot of the optimizer state on meta while params and data are on the CPU: refused before any write (PyTorch's

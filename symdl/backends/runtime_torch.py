@@ -146,11 +146,12 @@ def _store(state, key, value):
     """state[key] ← value: copied into the tensor already there (a captured CUDA graph replays the write), else bound.
 
     The step count given as a 0-d tensor on the device is so advanced in place, as ``torch.optim.Adam(capturable=True)``
-    keeps its step; a Python count is rebound as before.
+    keeps its step; a Python count is rebound as before. Written through the view ``old[...]``: torch.compile
+    (AOTAutograd) drops a ``copy_`` straight into a 0-d float64 CPU input, such as a float64 module's μ-product.
     """
     old = state[key]
     if isinstance(old, torch.Tensor) and old is not value:
-        old.copy_(value)
+        old[...] = value
     else:
         state[key] = value
 
