@@ -342,6 +342,31 @@ def test_a_device_step_count_advances_in_place_and_compiles_once(tmp_path, kind,
         torch.testing.assert_close(mine[name], params[name], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("schedule", ["step", "cosine", "exponential"])
+def test_a_python_step_count_compiles_once_as_a_dynamic_integer(tmp_path, schedule, monkeypatch):
+    """state['t'] a Python int: the compiled unchecked step specialises on it once, then traces it as a dynamic integer
+    (two frames in all) and gives the eager step's numbers (the step schedule's remainder included: Dynamo's ``%`` of
+    a dynamic number does not compile)."""
+    import torch._dynamo.testing
+
+    lr = {"step": symdl.optim.step(0.01, 3, 0.5), "cosine": symdl.optim.cosine(0.01, 10), "exponential": symdl.optim.exponential(0.01, 0.9)}
+    net = symdl.Network([3, 4, 2], activation="tanh", loss="log_cosh", optimizer=symdl.optim.adam(lr=lr[schedule]))
+    mod = load_module(network_module_source(net, "torch", "float64"), tmp_path, f"python_count_{schedule}")
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    params = mod.init_params(0)
+    state = mod.init_state(params)
+    rng = np.random.default_rng(3)
+    data = [torch.tensor(rng.uniform(-1, 1, (6, n))) for n in (3, 2)]
+    eager_params, eager_state = copy.deepcopy(params), copy.deepcopy(state)
+    counter = torch._dynamo.testing.CompileCounterWithBackend("aot_eager")
+    torch._dynamo.reset()
+    step = torch.compile(mod.train_step_unchecked, fullgraph=True, backend=counter)
+    for _ in range(7):
+        torch.testing.assert_close(step(params, *data, state), mod.train_step(eager_params, *data, eager_state))
+    assert counter.frame_count == 2 and state["t"] == 7
+    torch.testing.assert_close(params, eager_params)
+
+
 @pytest.mark.parametrize("kind", ["net", "graph"])
 def test_a_compiled_float64_step_advances_a_cpu_mu_product_in_place(tmp_path, kind, monkeypatch):
     """A float64 module's Nadam μ-product given as a 0-d CPU tensor: the compiled unchecked step writes its new value

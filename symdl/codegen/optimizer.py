@@ -65,9 +65,10 @@ class ScalarPrinter(PythonCodePrinter):
 
     ``torch.cos`` takes no Python float, and ``numpy.cos`` would return a
     float64 scalar that promotes a float32 network's arithmetic; ``math.cos``
-    gives a Python float, which both treat as weak. A remainder is printed
-    with its own parentheses (``((t + 6) % 7)``): SymPy's Python printer
-    leaves them out inside a product.
+    gives a Python float, which both treat as weak. A remainder a mod b is
+    printed as a − b·⌊a/b⌋ with ``//`` (``((t + 6) - (7)*((t + 6) // (7)))``,
+    Python's ``%`` for the whole numbers of a step schedule): torch.compile
+    fails on ``%`` of a count it traces as a dynamic integer.
     """
 
     def __init__(self, functions: str = "math") -> None:
@@ -81,8 +82,8 @@ class ScalarPrinter(PythonCodePrinter):
         return super()._module_format(fqn, register)
 
     def _print_Mod(self, expr: sp.Mod) -> str:
-        a, b = expr.args
-        return f"(({self._print(a)}) % ({self._print(b)}))"
+        a, b = (self._print(arg) for arg in expr.args)
+        return f"(({a}) - ({b})*(({a}) // ({b})))"
 
 
 def _hoist(exprs: list[sp.Expr], scalars: set[sp.Symbol], prefix: str) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
