@@ -143,7 +143,7 @@ class Backend:
 
     def mixed_runtime(self) -> list[str]:
         """Runtime helper blocks of a mixed-precision network module, in place of :meth:`network_runtime`'s: ``_check``
-        (float32 masters checked, cast once to ``_dtype``), ``_masters(params)`` and ``_master_grads(*grads, step=False)``
+        (float32 masters checked, cast once to ``_dtype``), ``_masters(params)``, ``_master_grads(*grads)`` and the overflow helpers
         (see :mod:`symdl.export.mixed_precision`)."""
         raise self._unsupported("mixed precision (mixed_runtime)")
 

@@ -47,6 +47,7 @@ from .runtime_jax import (
 from .runtime_mixed import (
     _all_finite_jax,
     _check_jax,
+    _finite_or_zero_jax,
     _keep_finite_jax,
     _lift_jax,
     _master_grads_jax,
@@ -149,10 +150,11 @@ class JaxBackend(Backend):
     def mixed_runtime(self) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
         mixed = {"_check_jax": "_check", "_unpack_jax": "_unpack", "_lift_jax": "_lift", "_master_grads_jax": "_master_grads",
-                 "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite"}
+                 "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite",
+                 "_finite_or_zero_jax": "_finite_or_zero"}
         return [emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check, names=masters),
                 emit_functions(_lift_jax, _check_jax, _on_device, _unpack_jax, _masters, _master_grads_jax, _all_finite_jax,
-                               _keep_finite_jax, names=mixed)]
+                               _keep_finite_jax, _finite_or_zero_jax, names=mixed)]
 
     def dropout_runtime(self) -> list[str]:
         return [emit_functions(_check_seed, _mask_key)]

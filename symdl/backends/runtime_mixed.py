@@ -6,7 +6,8 @@ A mixed-precision module (:mod:`symdl.export.mixed_precision`) binds ``_dtype``
 parameters and the data with the full-precision module's own checks
 (``_check_masters``: :func:`symdl.backends.runtime_torch._check` with
 ``_param_dtype`` for ``_dtype``), then casts them once; the printed body
-computes in ``_dtype`` and hands its gradients to ``_master_grads``.
+computes in ``_dtype`` and hands its gradients to ``_master_grads``; the
+penalty is then added in float32 on ``_masters(params)`` by the printed code.
 
 symdl copies these functions' source into the generated modules under the
 names without the library suffix (``_check_torch`` → ``_check``). Importing
@@ -46,19 +47,15 @@ def _unpack_torch(params, X, Y, writable=False, targets=True):
     return (*arrays, None if Y is None else Y.to(_dtype))
 
 
-def _master_grads_torch(*grads, step=False):
-    """The gradients in _param_dtype divided by the static loss scale _LOSS_SCALE (1: nothing to undo).
-
-    ``step`` (train_step): with a scale, a non-finite gradient (a float16 overflow) makes every gradient 0, so the
-    step leaves params as they were (torch.amp.GradScaler skips it too) — decided on the device, nothing read back.
-    """
+def _master_grads_torch(*grads):
+    """The gradients in _param_dtype divided by the static loss scale _LOSS_SCALE (1: nothing to undo)."""
     grads = tuple(g.to(_param_dtype) for g in grads)
-    if _LOSS_SCALE == 1:
-        return grads
-    grads = tuple(g / _LOSS_SCALE for g in grads)
-    if not step:
-        return grads
-    finite = _all_finite(grads)
+    return grads if _LOSS_SCALE == 1 else tuple(g / _LOSS_SCALE for g in grads)
+
+
+def _finite_or_zero_torch(finite, grads):
+    """grads where ``finite`` (a 0-d bool tensor), else zeros: a plain train_step whose float16 data term overflowed
+    leaves params as they were (torch.amp.GradScaler skips it too) — decided on the device, nothing read back."""
     return tuple(torch.where(finite, g, torch.zeros_like(g)) for g in grads)
 
 
@@ -107,19 +104,15 @@ def _unpack_jax(params, X, Y, writable=False, targets=True):
     return (*arrays, None if Y is None else Y.astype(_dtype))
 
 
-def _master_grads_jax(*grads, step=False):
-    """The gradients in _param_dtype divided by the static loss scale _LOSS_SCALE (1: nothing to undo).
-
-    ``step`` (train_step): with a scale, a non-finite gradient (a float16 overflow) makes every gradient 0, so the
-    step leaves params as they were (optax.apply_if_finite skips it too) — decided inside jax.jit.
-    """
+def _master_grads_jax(*grads):
+    """The gradients in _param_dtype divided by the static loss scale _LOSS_SCALE (1: nothing to undo)."""
     grads = tuple(g.astype(_param_dtype) for g in grads)
-    if _LOSS_SCALE == 1:
-        return grads
-    grads = tuple(g / _LOSS_SCALE for g in grads)
-    if not step:
-        return grads
-    finite = _all_finite(grads)
+    return grads if _LOSS_SCALE == 1 else tuple(g / _LOSS_SCALE for g in grads)
+
+
+def _finite_or_zero_jax(finite, grads):
+    """grads where ``finite`` (a 0-d bool array), else zeros: a plain train_step whose float16 data term overflowed
+    leaves params as they were (optax.apply_if_finite skips it too) — decided on the device, nothing read back."""
     return tuple(jnp.where(finite, g, jnp.zeros_like(g)) for g in grads)
 
 

@@ -30,6 +30,7 @@ from .runtime_graph import _unpack as _unpack_graph
 from .runtime_mixed import (
     _all_finite_torch,
     _check_torch,
+    _finite_or_zero_torch,
     _keep_finite_torch,
     _lift_torch,
     _master_grads_torch,
@@ -135,10 +136,11 @@ class TorchBackend(Backend):
     def mixed_runtime(self) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
         mixed = {"_check_torch": "_check", "_unpack_torch": "_unpack", "_lift_torch": "_lift", "_master_grads_torch": "_master_grads",
-                 "_all_finite_torch": "_all_finite", "_keep_finite_torch": "_keep_finite"}
+                 "_all_finite_torch": "_all_finite", "_keep_finite_torch": "_keep_finite",
+                 "_finite_or_zero_torch": "_finite_or_zero"}
         return [emit_functions(_batch, _check, names=masters),
                 emit_functions(_lift_torch, _check_torch, _unpack_torch, _masters, _master_grads_torch, _all_finite_torch,
-                               _keep_finite_torch, names=mixed)]
+                               _keep_finite_torch, _finite_or_zero_torch, names=mixed)]
 
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
         return "seed, m, device=None", [

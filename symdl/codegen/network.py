@@ -142,14 +142,20 @@ def print_network(
 
     ``loss_scale`` (None: one dtype throughout) prints mixed precision
     (:mod:`symdl.export.mixed_precision`): the sums over the batch (loss,
-    penalty, bias gradients) accumulate in ``_acc_dtype``, the seed ∇ₐC is
-    multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1 (and so is the
-    penalty's term Ω'∘Wˡ), the gradients pass through ``_master_grads`` and
-    ``train_step`` updates ``_masters(params)``. With a scale ≠ 1 and an
-    optimizer, the whole step (params, slots, the step count) is computed
-    first and then kept only where ``_all_finite`` of the gradients holds
-    (``_keep_finite``: ``torch.where``/``jnp.where`` on the device, in place
-    for torch): an overflowing float16 step changes nothing, as
+    bias gradients) accumulate in ``_acc_dtype``, the seed ∇ₐC is
+    multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1, the gradients
+    pass through ``_master_grads`` (float32, unscaled) and ``train_step``
+    updates ``_masters(params)``. The penalty is not computed in the compute
+    dtype: its value Σ Ω(Wˡ) and its term Ω'∘Wˡ of BP4 are printed from the
+    same expressions after ``_master_grads``, in float32 on the masters
+    (``gW1 += Ω'(W1)`` with ``W1`` rebound to ``_masters(params)``), as
+    ``torch.amp`` with weight decay and optax apply it. With a scale ≠ 1,
+    ``train_step``'s ``_finite_step = _all_finite(…)`` is decided on the
+    unscaled data term before the penalty joins; with an optimizer the whole
+    step (params, slots, the step count) is computed first and then kept
+    only where it holds (``_keep_finite``: ``torch.where``/``jnp.where`` on
+    the device, in place for torch), without one the gradients are zeroed
+    (``_finite_or_zero``): an overflowing float16 step changes nothing, as
     ``optax.apply_if_finite`` and ``torch.amp.GradScaler`` skip it.
     """
     array = get_backend(backend)
@@ -196,14 +202,29 @@ def print_network(
     traced = ", ".join(f"{names[s]!r}: {names[s]}" for s in every)
     trace_head = [f"{fwd_unpack}, _ = {check}(params, X, None, False, False)", *masks]
     sources.append(entry("trace", f"params, X{seed}", [*trace_head, *trace, f"return {{{traced}}}"]))
+    # Mixed precision: the penalty, its value and its term Ω'∘Wˡ in BP4, is computed in float32 on the masters once
+    # the gradients are unscaled, as torch.amp with weight decay and optax do, not in the compute dtype
+    late = mixed and penalty_value is not None
+    early_penalty = None if mixed else penalty_value
+    masters_line = f"{', '.join([*params, *buffers])}, = _masters(params)"
+
+    def master_penalty(scope: Scope, accumulations: Sequence[sp.Eq] = ()) -> list[str]:
+        """Σ Ω(Wˡ) added to the loss, and ``gWˡ += Ω'(Wˡ)``: on the float32 masters ``_masters(params)`` binds."""
+        if not late:
+            return []
+        assert penalty_value is not None
+        return [masters_line, *_penalty_value(penalty_value, scope, eqs),
+                *StatementPrinter(scope, accumulations, keep=[]).emit_all()]
     loss_scope = scope()
     loss_lines = StatementPrinter(loss_scope, eqs.forward, keep=[top.a]).emit_all()
-    loss_lines += _loss_value(loss, loss_scope, out_name, penalty_value, eqs, gradient=False)
+    loss_lines += _loss_value(loss, loss_scope, out_name, early_penalty, eqs, gradient=False)
+    loss_lines += master_penalty(loss_scope)
     sources.append(entry("loss", f"params, X, Y{seed}", [*header, *loss_lines, "return loss"]))
     # The cost at inference (Keras' evaluate): the forward of ``inference``, no masks, buffers only read.
     eval_scope = scope()
     eval_lines = StatementPrinter(eval_scope, (inference or eqs).forward, keep=[top.a]).emit_all()
-    eval_lines += _loss_value(loss, eval_scope, out_name, penalty_value, inference or eqs, gradient=False)
+    eval_lines += _loss_value(loss, eval_scope, out_name, early_penalty, inference or eqs, gradient=False)
+    eval_lines += master_penalty(eval_scope)
     sources.append(entry("inference_loss", "params, X, Y", [f"{unpack} = {check}(params, X, Y)", *eval_lines, "return loss"]))
 
     grad_scope = scope()
@@ -211,22 +232,27 @@ def print_network(
     read_later = {s for eq in equations[len(eqs.forward):] for s in eq.rhs.atoms(sp.MatrixSymbol)}
     statistics = {s for layer in eqs.layers for part in layer.parts for s in part.kept_for_backward(layer)}
     body = StatementPrinter(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
-    body += _loss_value(loss, grad_scope, out_name, penalty_value, eqs, gradient=True, scaled=mixed and loss_scale != 1)
     scaled = mixed and loss_scale != 1
-    backward = [eq for _, eq in eqs.backward]
-    if scaled:  # Ω'∘Wˡ joins a gradient that carries the loss scale: it is scaled too (exactly: a power of two)
-        backward = [_scale_penalty_term(eq, sp.Integer(int(loss_scale))) for eq in backward]  # type: ignore[arg-type]
+    body += _loss_value(loss, grad_scope, out_name, early_penalty, eqs, gradient=True, scaled=scaled)
+    backward, accumulations = [eq for _, eq in eqs.backward], []
+    if mixed:  # BP4's data term in the compute dtype; its penalty term later, in float32 on the masters
+        split = [_split_penalty(eq) for eq in backward]
+        backward, accumulations = [data for data, _ in split], [acc for _, acc in split if acc is not None]
     body += StatementPrinter(grad_scope, backward, keep=[]).emit_all()
+    penalty_lines = master_penalty(grad_scope, accumulations)
     grads = ", ".join(f"{p!r}: {grad_name(p)}" for p in params)
     gradients = ", ".join(grad_name(p) for p in params)
-    masters = [f"{gradients}, = _master_grads({gradients})"] if mixed else []
-    sources.append(entry("loss_and_grad", f"params, X, Y{seed}", [*header, *body, *masters, f"return loss, {{{grads}}}"]))
-    # A loss-scaled optimizer step is computed whole, then kept only if the gradients are finite (decided on the device).
+    unscale = [f"{gradients}, = _master_grads({gradients})"] if mixed else []
+    sources.append(entry("loss_and_grad", f"params, X, Y{seed}", [*header, *body, *unscale, *penalty_lines,
+                                                                    f"return loss, {{{grads}}}"]))
+    # A loss-scaled step is kept only if the data term of its gradients is finite (decided on the device, before the
+    # float32 penalty joins): an optimizer's step is computed whole, then kept or dropped; plain SGD's gradients are zeroed.
     skip = scaled and optimizer is not None
+    masters: list[str] = []
     if mixed:  # train_step writes the float32 masters, not the compute copies the body read
-        unscale = f"{gradients}, = _master_grads({gradients})" if skip else f"{gradients}, = _master_grads({gradients}, step=True)"
-        masters = [unscale, *([f"_finite_step = _all_finite(({gradients},))"] if skip else []),
-                   f"{', '.join([*params, *buffers])}, = _masters(params)"]
+        finite = [f"_finite_step = _all_finite(({gradients},))"] if scaled else []
+        drop = [f"{gradients}, = _finite_or_zero(_finite_step, ({gradients},))"] if scaled and optimizer is None else []
+        masters = [*unscale, *finite, *(penalty_lines or [masters_line]), *drop]
     # Every step is scaled before any parameter is written: an overflow raises with params untouched.
     if optimizer is None:
         update = _update_lines(params, array)
@@ -261,11 +287,15 @@ def print_network(
     return NetworkSource(source="\n\n".join(sources), kernels=kernels)
 
 
-def _scale_penalty_term(eq: sp.Eq, scale: sp.Integer) -> sp.Eq:
-    """BP4 with its penalty term Ω'∘Wˡ multiplied by the loss scale: s·(δ aᵀ) + s·Ω'(Wˡ), unscaled with the rest."""
-    terms = {e: Elementwise(e.name, sp.Lambda(e.function.variables, scale * e.function.expr), *e.arrays)
-             for e in eq.rhs.atoms(Elementwise) if e.name == PENALTY_GRADIENT}
-    return sp.Eq(eq.lhs, eq.rhs.xreplace(terms), evaluate=False) if terms else eq
+def _split_penalty(eq: sp.Eq) -> tuple[sp.Eq, sp.Eq | None]:
+    """BP4 ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ + Ω'∘Wˡ as its data term gˡ = δˡ(aˡ⁻¹)ᵀ and the accumulation gˡ = gˡ + Ω'∘Wˡ; else (eq, None)."""
+    terms = eq.rhs.args if isinstance(eq.rhs, sp.MatAdd) else ()
+    penalty = [t for t in terms if isinstance(t, Elementwise) and t.name == PENALTY_GRADIENT]
+    if not penalty:
+        return eq, None
+    rest = [t for t in terms if t not in penalty]
+    data = rest[0] if len(rest) == 1 else sp.MatAdd(*rest, evaluate=False)
+    return sp.Eq(eq.lhs, data, evaluate=False), sp.Eq(eq.lhs, sp.MatAdd(eq.lhs, *penalty, evaluate=False), evaluate=False)
 
 
 def _keep_finite_line(store: str, new: Mapping[str, str], functional: bool) -> str:
@@ -338,12 +368,20 @@ def _loss_value(
         lines += printed.emit_all()
         lines.append(f"gA = gA * {gradient_scale}")
     if penalty_value is not None:
-        (w,) = penalty_value.variables
-        for layer in eqs.layers:
-            term = printable(penalty_value.expr.xreplace({w: sp.Symbol(scope.name(layer.W), real=True)}), "penalty")
-            coeff, rest = term.as_coeff_Mul()
-            scale = "" if coeff == 1 else f" * {printer.doprint(coeff)}"
-            lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}){scale}")
+        lines += _penalty_value(penalty_value, scope, eqs)
+    return lines
+
+
+def _penalty_value(penalty_value: sp.Lambda, scope: Scope, eqs: BackpropEquations) -> list[str]:
+    """``loss += Σ Ω(Wˡ)`` for every layer, printed from Ω; summed in the scope's ``accumulate`` dtype when it has one."""
+    printer, m, acc = scope.printer, scope.backend.module, scope.accumulate or "_dtype"
+    (w,) = penalty_value.variables
+    lines = []
+    for layer in eqs.layers:
+        term = printable(penalty_value.expr.xreplace({w: sp.Symbol(scope.name(layer.W), real=True)}), "penalty")
+        coeff, rest = term.as_coeff_Mul()
+        scale = "" if coeff == 1 else f" * {printer.doprint(coeff)}"
+        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}){scale}")
     return lines
 
 

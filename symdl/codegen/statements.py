@@ -113,6 +113,9 @@ class StatementPrinter:
             # 1ᵀD: one BLAS matrix-vector product, about 2× numpy.sum(D, axis=0) for a batch of 256 (bench_network).
             self.lines.append(f"{target} = _ones @ {self._parenthesized(rhs)}")
             return
+        if isinstance(rhs, sp.MatAdd) and len(rhs.args) == 2 and lhs in rhs.args:  # g = g + t: t added into g's buffer
+            self.lines.append(f"{target} += {self._code(rhs.args[1] if rhs.args[0] == lhs else rhs.args[0])}")
+            return
         if isinstance(rhs, sp.MatAdd) and len(rhs.args) == 2:
             first, second = _order_add(rhs.args, scope)
             self.lines.append(f"{target} = {self._code(first)}")
