@@ -247,14 +247,15 @@ def test_float16_overflow_skips_the_whole_optimizer_step(tmp_path, backend, opti
 @settings(max_examples=3)
 @given(seed=st.integers(0, 2**31 - 1), penalty=st.sampled_from(["l1", "l2"]))
 def test_penalty_gradients_within_tolerance_of_float32(folder, backend, dtype, seed, penalty):
-    """The penalty's term Ω'∘W carries the loss scale with the data term (float16: 2**10), so both come back unscaled."""
+    """The data term (float16: scaled by 2**10, unscaled in float32) plus the penalty's term Ω'∘W, added in float32 on
+    the masters (test_mixed_penalty checks that term to float32 rounding)."""
     options = {"penalty": penalty, "penalty_params": {"lam": 0.1}}
     low, full = (module(folder, backend, d, **options) for d in (dtype, "float32"))
     plain = module(folder, backend, "float32")
     params = low.init_params(seed % 1000)
     X, Y = (array(backend, v) for v in data("tanh-mse", 32, seed))
     reference, without = whole(full.loss_and_grad(params, X, Y)[1]), whole(plain.loss_and_grad(params, X, Y)[1])
-    # the term matters: a module that dropped it (or left it scaled down by 2**10) would be outside the tolerance
+    # the term matters: a module that dropped it (or scaled it by 2**10) would be outside the tolerance
     assert np.linalg.norm(reference - without) > 2 * TOLERANCE[dtype] * np.linalg.norm(reference)
     assert np.linalg.norm(whole(low.loss_and_grad(params, X, Y)[1]) - reference) <= TOLERANCE[dtype] * np.linalg.norm(reference)
 

@@ -4,13 +4,17 @@ As ``torch.autocast`` and mixed-precision JAX training do: the parameters are
 float32 *master* copies (``init_params`` returns float32, ``train_step``
 updates them), cast with X and Y once to the compute dtype at the start of an
 entry point; the matrix products and element-wise activations, forward and
-backward, run in the compute dtype; the loss, the penalty and the
-bias-gradient sums over the batch (and batch norm's batch statistics)
-accumulate in float32; gradients come back in float32; an optimizer's state
-and batch norm's running statistics are float32 like the masters. float16's narrow range takes a static loss scale: the seed ∇ₐC is
-multiplied by it and the float32 gradients divided by it (a power of two, so
-both are exact). The module says so in its constants ``_dtype`` (compute),
-``_param_dtype`` and ``_acc_dtype`` (float32) and ``_LOSS_SCALE``.
+backward, run in the compute dtype; the loss and the bias-gradient sums over
+the batch (and batch norm's batch statistics) accumulate in float32; gradients
+come back in float32; an optimizer's state and batch norm's running statistics
+are float32 like the masters. float16's narrow range takes a static loss scale:
+the seed ∇ₐC is multiplied by it and the float32 gradients divided by it (a
+power of two, so both are exact). The penalty, as ``torch.amp`` with weight
+decay and optax apply it, is computed in float32 on the masters once the
+gradients are unscaled: ∂C/∂Wˡ = unscale(s·δˡ(aˡ⁻¹)ᵀ in the compute dtype) +
+Ω'(Wˡ) in float32, and the loss's Σ Ω(Wˡ) likewise, so no λ overflows float16.
+The module says so in its constants ``_dtype`` (compute), ``_param_dtype`` and
+``_acc_dtype`` (float32) and ``_LOSS_SCALE``.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ LOW_PRECISION = ("bfloat16", "float16")
 MIXED_BACKENDS = ("torch", "jax")
 #: bfloat16 has float32's exponent range: no scale. float16 flushes to 0 below 6e-8 (and has fewer bits below 6.1e-5)
 #: and overflows above 65504: 2**10 lifts the gradient seed (a − y)/m of a batch of 4096 rows by ten binades, while a
-#: scaled value overflows only where the unscaled one exceeds 64 (then train_step skips the step).
+#: scaled value overflows only where the unscaled one exceeds 64 (then train_step skips the step); the penalty, added
+#: in float32 after the unscaling, is not scaled.
 DEFAULT_LOSS_SCALE = {"bfloat16": 1.0, "float16": 2.0**10}
 
 
@@ -57,7 +62,7 @@ class MixedPrecision:
         """The module docstring's line on what runs in which dtype."""
         return (f"Mixed precision: params are float32 masters (init_params, train_step); X and Y float32 or {self.compute}. "
                 f"Products and activations run in {self.compute}, the loss and the bias-gradient sums accumulate in float32, "
-                f"gradients come back in float32" + (f", scaled by _LOSS_SCALE = {self.loss_scale!r} and unscaled; a step "
+                f"a penalty is computed in float32 on the masters, gradients come back in float32" + (f", scaled by _LOSS_SCALE = {self.loss_scale!r} and unscaled; a step "
                 "whose gradients overflow leaves params (and an optimizer's state, whose step count is then a 0-d "
                 "array with the params) unchanged." if self.loss_scale != 1 else ".")
                 + " Optimizer state and batch-norm running statistics are float32 like the params.")
@@ -77,10 +82,10 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
     """The mixed precision ``dtype`` asks for ("bfloat16", "float16"), None for one dtype throughout; else a ValueError.
 
     Dropout masks are drawn in the compute dtype; an optimizer's state is float32 like the masters; batch norm's
-    batch statistics accumulate in float32 and its running statistics are float32 buffers. With a loss scale other
-    than 1 the penalty's gradient term is scaled with the rest, and an optimizer's step is kept only if its
-    gradients are finite (params, slots and step count alike; the step count and the state's other scalars are
-    then 0-d arrays on the params' device, so that the decision stays there).
+    batch statistics accumulate in float32 and its running statistics are float32 buffers; the penalty (value and
+    gradient term) is computed in float32 on the masters. With a loss scale other than 1 a step is kept only if the
+    data term of its gradients is finite (params, slots and step count alike; the step count and the state's other
+    scalars are then 0-d arrays on the params' device, so that the decision stays there).
     """
     name = _dtype_name(dtype)
     if name not in LOW_PRECISION:
