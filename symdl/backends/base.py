@@ -202,6 +202,11 @@ class Backend:
         this backend's printer, not with ``math``); None where a count is always a Python number."""
         return None
 
+    def device_count_cast(self, count: str, like: str) -> str | None:
+        """The step count ``count``, an array on the device, in the dtype of the parameter ``like``: what the step's
+        scalars read (its bias corrections, η(t)); None where the count's own arithmetic needs no cast."""
+        return None
+
     def store_state(self, state: str, key: str, value: str) -> str:
         """The statement of an in-place ``train_step`` that stores a new state value: ``state[key] = value``."""
         return f"{state}[{key!r}] = {value}"

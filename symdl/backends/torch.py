@@ -186,6 +186,10 @@ class TorchBackend(Backend):
     def device_count(self, count: str) -> str | None:
         return f"isinstance({count}, torch.Tensor)"
 
+    def device_count_cast(self, count: str, like: str) -> str | None:
+        # an int64 count times a Python float is torch's default dtype (float32), whatever the params' dtype
+        return f"{count}.to({like}.dtype)"
+
     def store_state(self, state: str, key: str, value: str) -> str:
         return f"_store({state}, {key!r}, {value})"  # in place into a tensor already there: CUDA-graph capturable
 
