@@ -176,3 +176,18 @@ def test_a_jitted_jax_step_traces_the_count_through_the_schedule_with_the_torch_
         assert int(jax_state["t"]) == state["t"] == STEPS
         for key in params:
             np.testing.assert_allclose(np.asarray(arrays[key]), params[key].numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_a_scalar_spelled_alike_for_both_counts_is_printed_once_before_the_device_test():
+    # Adam's bias corrections 1/(1 − βᵗ) read the same with a tensor count or a Python one; the cosine schedule does not.
+    optimizer = symdl.optimizer("adam", lr=symdl.optim.schedules.cosine(0.01, 100))
+    source = network_module_source(symdl.Network([3, 4, 2], activation="tanh", optimizer=optimizer), "torch", "float64")
+    step = source[source.index("def train_step"):]
+    step = step[:step.index("\n\n\n")]
+    lines = step.splitlines()
+    test = next(i for i, line in enumerate(lines) if line.strip().startswith("if isinstance(t, torch.Tensor)"))
+    for name in ("_step0", "_step1"):
+        defined = [i for i, line in enumerate(lines) if line.strip().startswith(f"{name} = ")]
+        assert len(defined) == 1 and defined[0] < test, name
+    cosine = [line.strip() for line in lines if line.strip().startswith("_step2 = ")]
+    assert len(cosine) == 2 and "torch.cos" in cosine[0] and "math.cos" in cosine[1]

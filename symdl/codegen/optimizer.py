@@ -275,20 +275,26 @@ def _scalar_lines(values: Sequence[tuple[sp.Symbol, sp.Expr]], eager: Callable[[
                   device: ScalarPrinter | None, on_device: str | None) -> list[str]:
     """``s = value`` for the step's scalars; where the step count may be a tensor on the device (``on_device``, the
     test of it) and the array library's spelling differs, both spellings: the count's own (torch.cos) and Python's
-    (math.cos, which would read a device tensor back and cannot be captured). A scalar computed from a tensor is a
+    (math.cos, which would read a device tensor back and cannot be captured). A line spelled alike both ways (and
+    reading no scalar that is not) is printed once, before the test. A scalar computed from a tensor is a
     tensor: ``device`` learns its name before the next line is printed."""
     plain = [f"{s} = {eager(v)}" for s, v in values]
     if device is None or on_device is None:
         return plain
-    printed = []
-    for s, v in values:
-        printed.append(f"{s} = {device.doprint(v)}")
+    shared, printed, differs = [], [], set()
+    for (s, v), python in zip(values, plain):
+        line = f"{s} = {device.doprint(v)}"
         if device.on_device(v):
             device.tensors.add(s)
-    if printed == plain:
-        return plain
-    return [f"if {on_device}:  # the step count kept on the device: the scalars computed there, nothing read back",
-            *(f"    {line}" for line in printed), "else:", *(f"    {line}" for line in plain)]
+        if line == python and not (v.free_symbols & differs):  # one spelling for both: said once, before the test
+            shared.append(line)
+        else:
+            differs.add(s)
+            printed.append((line, python))
+    if not printed:
+        return shared
+    return [*shared, f"if {on_device}:  # the step count kept on the device: the scalars computed there, nothing read back",
+            *(f"    {line}" for line, _ in printed), "else:", *(f"    {python}" for _, python in printed)]
 
 
 def _parameter_update(optimizer: Optimizer, p: str, update: Sequence[Assignment], values: Sequence[sp.Expr],
