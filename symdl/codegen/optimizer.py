@@ -281,7 +281,9 @@ def _scalar_lines(values: Sequence[tuple[sp.Symbol, sp.Expr]], eager: Callable[[
     plain = [f"{s} = {eager(v)}" for s, v in values]
     if device is None or on_device is None:
         return plain
-    shared, printed, differs = [], [], set()
+    shared: list[str] = []
+    printed: list[tuple[str, str]] = []
+    differs: set[sp.Basic] = set()
     for (s, v), python in zip(values, plain):
         line = f"{s} = {device.doprint(v)}"
         if device.on_device(v):
