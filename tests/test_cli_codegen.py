@@ -99,6 +99,24 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--penalty", "l2", "--penalty-param", "lam=nan"], "--penalty-param lam=nan"),
+        (["--loss", "huber", "--loss-param", "delta"], "--loss-param 'delta'"),
+        (["--activation", "leaky_relu", "--activation-param", "alpha=x"], "--activation-param alpha=x"),
+        (["--output-activation", "elu", "--output-activation-param", "alpha=1", "--output-activation-param", "alpha=2"],
+         "--output-activation-param 'alpha' given twice"),
+        (["--optimizer", "adam", "--optimizer-param", "lr=inf"], "--optimizer-param lr=inf"),
+    ],
+)
+def test_a_network_flags_bad_value_names_that_flag(capsys, argv, flag):
+    """--loss-param, --penalty-param, …: the error line names the flag given, not --param (a rule's flag)."""
+    code, out, err = run(capsys, "codegen", "--layers", "3,4,2", *argv, "-o", "-")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"symdl: error: {flag}") and err.count("\n") == 1, err
+
+
 def test_unwritable_output_leaves_nothing(tmp_path, capsys):
     code, _, err = run(capsys, "codegen", "relu", "-o", str(tmp_path / "missing" / "x.py"))
     assert code == 2 and "does not exist" in err

@@ -51,10 +51,7 @@ def _optimizer(args: argparse.Namespace) -> Any:
         if key in values:
             raise UsageError(f"--optimizer-param {key!r} given twice")
         flag = text.strip().lower()
-        try:
-            values[key] = flag == "true" if flag in ("true", "false") else parse_value(key, text)
-        except UsageError as error:
-            raise UsageError(str(error).replace("--param", "--optimizer-param", 1)) from None
+        values[key] = flag == "true" if flag in ("true", "false") else parse_value(key, text, "--optimizer-param")
     try:
         return optimizer(args.optimizer, **values)
     except (TypeError, ValueError) as error:
