@@ -134,6 +134,14 @@ def test_unwritable_output_leaves_nothing(tmp_path, capsys):
             locked.chmod(0o700)
 
 
+def test_an_output_name_ending_in_a_slash_or_empty_is_one_line_and_writes_nothing(tmp_path, capsys):
+    for target, words in ((f"{tmp_path / 'newdir'}{os.sep}", "names a directory"), ("", "-o: expected a file name")):
+        code, out, err = run(capsys, "codegen", "relu", "-o", target)
+        assert (code, out) == (2, "")
+        assert err.startswith("symdl: error: -o") and err.count("\n") == 1 and words in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_write_failure_mid_way_keeps_the_old_file(tmp_path, capsys, monkeypatch):
     target = tmp_path / "x.py"
     target.write_text("old\n")

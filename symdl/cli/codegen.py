@@ -137,6 +137,8 @@ def _codegen_source(args: argparse.Namespace) -> str:
 
 def _write_atomically(path: str, text: str) -> None:
     """Write ``text`` to ``path`` with :func:`symdl.atomic.write_atomically`; a refused or failed write is one line."""
+    if not path:
+        raise UsageError("-o: expected a file name, or '-' for stdout; got ''")
     if os.path.isdir(path):
         raise UsageError(f"-o {path}: is a directory; give a file name such as {os.path.join(path, 'generated.py')}")
     from ..atomic import CannotWrite, write_atomically
