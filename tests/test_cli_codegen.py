@@ -89,6 +89,11 @@ def test_network_to_file_overwrites(tmp_path, capsys):
         (["--layers", "3,2", "--dtype", "float16", "-o", "-"], "--dtype"),
         (["huber", "--backend", "cuda", "-o", "-"], "--backend"),
         (["__import__('os')", "-o", "-"], "formula"),
+        # "unknown metric 'nope' accepted: …" read as if 'nope' were accepted; a repeat named neither the given names
+        (["--layers", "3,2", "--metrics", "nope", "-o", "-"], "error: --metrics: unknown metric 'nope'; accepted: binary_accuracy"),
+        (["--layers", "3,2", "--optimizer", "zzz", "-o", "-"], "unknown optimizer 'zzz'; accepted: adagrad"),
+        (["--layers", "3,2", "--metrics", "mae,mean_absolute_error", "-o", "-"],
+         "error: --metrics: names repeat: 'mae' and 'mean_absolute_error' both log 'mean_absolute_error'; give each"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):

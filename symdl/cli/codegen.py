@@ -65,7 +65,7 @@ def _metrics(args: argparse.Namespace) -> list[Any]:
     try:
         return metric_objects(args.metrics)
     except ValueError as error:
-        raise UsageError(f"--metrics: {error}".splitlines()[0]) from None
+        raise UsageError(f"--metrics: {str(error).removeprefix('metrics: ')}".splitlines()[0]) from None
 
 
 def _graph(args: argparse.Namespace) -> str:

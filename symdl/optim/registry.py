@@ -57,8 +57,8 @@ def optimizer(name: str | Optimizer, **hyperparameters: object) -> Optimizer:
         return name.with_values(**hyperparameters) if hyperparameters else name  # type: ignore[arg-type]
     if not isinstance(name, str) or name not in OPTIMIZERS:
         close = difflib.get_close_matches(str(name), OPTIMIZERS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown optimizer {name!r}{hint} accepted: {', '.join(optimizer_names())}")
+        hint = f"; did you mean {close[0]!r}? " if close else "; "
+        raise ValueError(f"unknown optimizer {name!r}{hint}accepted: {', '.join(optimizer_names())}")
     factory = OPTIMIZERS[name]
     keywords = _unflatten(name, factory, hyperparameters)
     taken = inspect.signature(factory).parameters
