@@ -66,6 +66,12 @@ def check_target(path: str | os.PathLike[str], directory: bool = False) -> Path:
     With ``directory`` the target must be a directory (or missing) instead of
     a regular file.
     """
+    text = os.fspath(path)
+    if not text:
+        raise CannotWrite("refuse", "the path is empty")
+    if not directory and text.endswith(tuple(filter(None, (os.sep, os.altsep)))):
+        # a shell refuses `> name/` too: Path() would drop the slash and write a file named as the directory
+        raise CannotWrite("refuse", f"{text} ends in {os.sep}: it names a directory, not a file")
     given = Path(os.path.abspath(path))
     target = Path(os.path.realpath(given))
     try:

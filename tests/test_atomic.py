@@ -106,6 +106,16 @@ def test_a_symlink_to_a_directory_a_directory_and_a_loop_are_refused(tmp_path):
     assert os.listdir(tmp_path / "d") == [] and leftovers(tmp_path) == []
 
 
+def test_a_name_ending_in_a_slash_or_an_empty_name_is_refused_and_nothing_is_written(tmp_path):
+    """`name/` names a directory (a shell refuses `> name/`): no file called `name` appears; "" names nothing."""
+    for path, words in ((f"{tmp_path / 'new'}{os.sep}", "names a directory"), ("", "empty")):
+        with pytest.raises(CannotWrite, match=words) as caught:
+            write_atomically(path, "x")
+        assert caught.value.stage == "refuse"
+    assert os.listdir(tmp_path) == []
+    assert write_directory(f"{tmp_path / 'folder'}{os.sep}", {"a.txt": "x"}).joinpath("a.txt").read_text() == "x"
+
+
 def _block_if_opened(target: Path) -> CannotWrite:
     """The refusal for ``target``, failing the test (not hanging it) if the write opens the FIFO."""
     result: list[BaseException] = []

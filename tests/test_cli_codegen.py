@@ -89,6 +89,11 @@ def test_network_to_file_overwrites(tmp_path, capsys):
         (["--layers", "3,2", "--dtype", "float16", "-o", "-"], "--dtype"),
         (["huber", "--backend", "cuda", "-o", "-"], "--backend"),
         (["__import__('os')", "-o", "-"], "formula"),
+        # "unknown metric 'nope' accepted: …" read as if 'nope' were accepted; a repeat named neither the given names
+        (["--layers", "3,2", "--metrics", "nope", "-o", "-"], "error: --metrics: unknown metric 'nope'; accepted: binary_accuracy"),
+        (["--layers", "3,2", "--optimizer", "zzz", "-o", "-"], "unknown optimizer 'zzz'; accepted: adagrad"),
+        (["--layers", "3,2", "--metrics", "mae,mean_absolute_error", "-o", "-"],
+         "error: --metrics: names repeat: 'mae' and 'mean_absolute_error' both log 'mean_absolute_error'; give each"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
@@ -97,6 +102,24 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     assert out == ""
     assert err.startswith("symdl: error: ") and err.count("\n") == 1 and message in err, err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--penalty", "l2", "--penalty-param", "lam=nan"], "--penalty-param lam=nan"),
+        (["--loss", "huber", "--loss-param", "delta"], "--loss-param 'delta'"),
+        (["--activation", "leaky_relu", "--activation-param", "alpha=x"], "--activation-param alpha=x"),
+        (["--output-activation", "elu", "--output-activation-param", "alpha=1", "--output-activation-param", "alpha=2"],
+         "--output-activation-param 'alpha' given twice"),
+        (["--optimizer", "adam", "--optimizer-param", "lr=inf"], "--optimizer-param lr=inf"),
+    ],
+)
+def test_a_network_flags_bad_value_names_that_flag(capsys, argv, flag):
+    """--loss-param, --penalty-param, …: the error line names the flag given, not --param (a rule's flag)."""
+    code, out, err = run(capsys, "codegen", "--layers", "3,4,2", *argv, "-o", "-")
+    assert (code, out) == (2, "")
+    assert err.startswith(f"symdl: error: {flag}") and err.count("\n") == 1, err
 
 
 def test_unwritable_output_leaves_nothing(tmp_path, capsys):
@@ -114,6 +137,14 @@ def test_unwritable_output_leaves_nothing(tmp_path, capsys):
             assert list(locked.iterdir()) == []
         finally:
             locked.chmod(0o700)
+
+
+def test_an_output_name_ending_in_a_slash_or_empty_is_one_line_and_writes_nothing(tmp_path, capsys):
+    for target, words in ((f"{tmp_path / 'newdir'}{os.sep}", "names a directory"), ("", "-o: expected a file name")):
+        code, out, err = run(capsys, "codegen", "relu", "-o", target)
+        assert (code, out) == (2, "")
+        assert err.startswith("symdl: error: -o") and err.count("\n") == 1 and words in err, err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_write_failure_mid_way_keeps_the_old_file(tmp_path, capsys, monkeypatch):

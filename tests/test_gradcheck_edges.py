@@ -122,3 +122,40 @@ def test_pytest_shows_the_callers_line_not_the_raise_inside_symdl():
 
     assert raising_lines(assert_grad_close, lambda v: float(np.sum(v**2)), lambda v: 2 * v + 1, np.ones(2)) == []
     assert raising_lines(assert_subgradient, relu, 2.0, np.zeros(1)) == []
+
+
+@pytest.mark.parametrize(("options", "x", "message"), [
+    ({}, np.array([0.5, np.nan]), r"^check_grad: x\[1\] = nan; accepted: a point of finite numbers$"),
+    ({}, np.array([[0.5, -np.inf]]), r"^check_grad: x\[0, 1\] = -inf; accepted: a point of finite numbers$"),
+    ({"step": 0.0}, np.ones(2), r"^check_grad: step must be a finite number > 0, got 0\.0$"),
+    ({"step": float("nan")}, np.ones(2), r"^check_grad: step must be a finite number > 0, got nan$"),
+    ({"directions": 2.5}, np.ones(2), r"^check_grad: directions must be an integer ≥ 1, got 2\.5$"),
+    ({"kinks": [np.nan]}, np.ones(2), r"^check_grad: kinks must be finite numbers, got \[nan\]$"),
+])
+def test_check_grad_refuses_a_meaningless_point_or_setting_in_one_line(options, x, message):
+    """A NaN point "failed" the check (and an infinite one made f warn), step=0 divided by zero, directions=2.5
+    was Python's TypeError, NaN kinks were ignored: each is now one ValueError line naming what is accepted."""
+    with pytest.raises(ValueError, match=message):
+        check_grad(lambda v: float(np.sum(v**2)), lambda v: 2 * v, x, **options)
+
+
+def test_empty_kinks_are_no_kinks_and_a_tolerance_must_be_one():
+    f, g, x = (lambda v: float(np.sum(v**2))), (lambda v: 2 * v), np.array([0.5, -1.5])
+    assert check_grad(f, g, x, kinks=[]) == check_grad(f, g, x)  # was numpy's "zero-size array to reduction operation"
+    with pytest.raises(TypeError, match=r"^check_grad: tolerance must be a symdl\.testing\.Tolerance\(rtol, atol\), got int$"):
+        check_grad(f, g, x, tolerance=5)  # was AttributeError: 'int' object has no attribute 'rtol'
+
+
+def test_a_nan_subgradient_or_nan_one_sided_derivatives_fail_and_bad_steps_are_refused():
+    """NaN compares False both ways, so a NaN value passed as inside [left, right]: it is outside now."""
+    from symdl.testing import one_sided_differences
+
+    assert failure(assert_subgradient, relu, np.array([np.nan]), np.zeros(1))[0] == (
+        "not a subgradient at x = 0.0: value nan is outside the one-sided derivatives")
+    assert failure(assert_subgradient, lambda z: relu(z) * np.nan, np.array([0.5]), np.zeros(1))[3] == (
+        " DESIRED (between the one-sided ones): [nan, nan]")
+    with pytest.raises(ValueError, match=r"^assert_subgradient: x\[0\] = nan; accepted: a point of finite numbers$"):
+        assert_subgradient(relu, np.zeros(1), np.array([np.nan]))
+    for h in (0.0, -1e-3, np.inf):  # h < 0 swapped the left and right derivatives, h = 0 divided by zero
+        with pytest.raises(ValueError, match=r"^one_sided_differences: h must be finite numbers > 0"):
+            one_sided_differences(np.abs, np.zeros(1), np.array([h]))

@@ -112,3 +112,19 @@ def test_traced_lists_key_arrays_masked_arrays_and_odd_keys_get_the_same_answers
     for odd in (0, None):  # keys jax.jit could not sort: refused by symdl's own check, not by the pytree code
         with pytest.raises(ValueError, match="params: expected a dict with exactly W1"):
             module.loss({**params, odd: params["b1"]}, X, Y)
+
+
+def test_a_step_count_beyond_jax_integers_is_one_value_error_not_an_overflow_in_jit(tmp_path):
+    """jit takes a Python step count as JAX's default integer (int32 without jax_enable_x64): a larger count was
+    an OverflowError from JAX's argument parsing; now it is the state check's one line, and a large valid one runs."""
+    net = symdl.Network([3, 5, 2], activation="tanh", optimizer=symdl.optimizer("adam", lr=0.01))
+    mod = load_module(network_module_source(net, "jax", "float32"), tmp_path, "checks_count")
+    params = mod.init_params(0)
+    X, Y = _data(4)
+    widest = 2**63 if jax.config.jax_enable_x64 else 2**31  # the canonical integer of this process
+    for count in (2**70, widest, widest - 1):
+        with pytest.raises(ValueError, match=r"^state\['t'\]: expected a non-negative integer \(the step count\) below"):
+            mod.train_step(params, X, Y, {**mod.init_state(params), "t": count})
+    loss, new, state = mod.train_step(params, X, Y, {**mod.init_state(params), "t": widest - 2})
+    assert np.isfinite(float(loss)) and int(state["t"]) == widest - 1
+    assert all(bool(jnp.isfinite(v).all()) for v in new.values())

@@ -185,6 +185,16 @@ def test_unsupported_is_one_clear_line(kwargs, backend, message):
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("dtype", ["int32", "half_", "complex64", "float8"])
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_a_wrong_dtype_lists_the_mixed_precision_dtypes_too(backend, dtype):
+    """torch and jax modules also take bfloat16 and float16: the line said only 'expected one of float64, float32'."""
+    with pytest.raises(ValueError, match=r"^dtype: expected one of float64, float32, bfloat16, float16 \(mixed precision\), got "):
+        network_module_source(symdl.Network([3, 2]), backend, dtype)
+    with pytest.raises(ValueError, match=r"^dtype: expected one of float64, float32, got "):
+        network_module_source(symdl.Network([3, 2]), "numpy", dtype)
+
+
 @pytest.mark.parametrize("scale", [3, 0.5, 2.0**16, True, float("inf")])
 def test_loss_scale_is_a_power_of_two(scale):
     with pytest.raises(ValueError, match="power of two"):

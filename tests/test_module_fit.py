@@ -106,6 +106,27 @@ def test_graph_module_fit_with_two_inputs_and_targets_is_compiled_fit_bit_for_bi
     assert ours.history == reference.history and same_weights(p, q) and same_weights(ours.state, reference.state)
 
 
+def test_graph_module_fit_and_evaluate_take_a_list_and_refuse_a_wrong_number_of_arrays_in_one_line(tmp_path):
+    """As CompiledGraph.fit: a list of the inputs trains as the tuple does; too few or too many arrays (or one array
+    for two inputs) are one ValueError line naming the model's arrays, where a TypeError from forward() came out."""
+    model = two_in_two_out()
+    module = load_module(graph_module_source(model, "numpy", optimizer="adam"), tmp_path, "fit_graph_arity")
+    (A, B), (Y1, Y2) = two_input_data()
+    start = model.compile(optimizer="adam").init(seed=4)
+    options = dict(epochs=1, batch_size=6, verbose=0)
+    assert module.fit(copy(start), [A, B], [Y1, Y2], **options).history == module.fit(copy(start), (A, B), (Y1, Y2), **options).history
+    assert module.evaluate(start, [A, B], [Y1, Y2]) == module.evaluate(start, (A, B), (Y1, Y2))
+    inputs, targets = ", ".join(n for n, _ in module._INPUTS), ", ".join(n for n, _ in module._TARGETS)
+    for X, Y, message in (((A,), (Y1, Y2), f"X: this model takes 2 array(s) ({inputs}), got 1"),
+                          (A, (Y1, Y2), f"X: this model takes 2 array(s) ({inputs}), got 1"),
+                          ((A, B), (Y1, Y2, Y2), f"Y: this model takes 2 array(s) ({targets}), got 3")):
+        for call in (lambda: module.fit(copy(start), X, Y, **options), lambda: module.evaluate(start, X, Y),
+                     lambda: module.fit(copy(start), (A, B), (Y1, Y2), validation=(X, Y), **options)):
+            with pytest.raises(ValueError) as error:
+                call()
+            assert str(error.value).replace("X_val", "X").replace("Y_val", "Y") == message
+
+
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_jax_and_torch_module_fit_agree_with_compiled_fit_in_float64(nets, tmp_path, backend):
     lib = pytest.importorskip(backend)

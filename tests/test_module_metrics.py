@@ -113,6 +113,41 @@ def test_jax_and_torch_module_metrics_agree_with_compiled_fit_in_float64(tmp_pat
     assert logs.keys() == expected.keys() and all(np.isclose(logs[k], expected[k], rtol=1e-10) for k in logs)
 
 
+def test_a_float32_jax_module_streams_its_metrics_without_asking_for_float64(tmp_path):
+    """A float32 JAX module leaves jax_enable_x64 off: its metrics accumulate in float32 (JAX's widest float there)
+    with no warning. They asked for float64, which JAX answers with a UserWarning at each fit and evaluate. A fresh
+    process: a float64 module imported in this one would have switched x64 on for good."""
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("jax")
+    network = symdl.Network([3, 6, 2], activation="tanh", optimizer=symdl.optimizer("sgd", lr=0.05))
+    (tmp_path / "metrics_jax32.py").write_text(network_module_source(network, "jax", "float32", metrics=metrics()))
+    compiled = network.compile("float32")
+    start = compiled.init(seed=1)
+    X, Y = (a.astype(np.float32) for a in data(24, 3))
+    np.savez(tmp_path / "run.npz", X=X, Y=Y, **start)
+    script = (
+        "import json, sys, numpy as np, jax\n"
+        f"sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import metrics_jax32 as m\n"
+        "assert not jax.config.jax_enable_x64\n"
+        f"d = np.load({str(tmp_path / 'run.npz')!r})\n"
+        "params = {k: jax.numpy.asarray(d[k]) for k in m._KEYS}\n"
+        "h = m.fit(params, d['X'], d['Y'], epochs=2, batch_size=8, seed=11, verbose=0)\n"
+        "print(json.dumps({'fit': h.history, 'evaluate': m.evaluate(h.weights, d['X'], d['Y'])}))\n"
+    )
+    done = subprocess.run([sys.executable, "-W", "error", "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr[-2000:]
+    ours = json.loads(done.stdout)
+    reference = compiled.fit(copy(start), X, Y, epochs=2, batch_size=8, seed=11, verbose=0, metrics=metrics())
+    assert ours["fit"].keys() == reference.history.keys() and len(reference.history) == 4
+    for key, values in reference.history.items():
+        np.testing.assert_allclose(ours["fit"][key], values, rtol=1e-4, err_msg=key)
+    assert ours["evaluate"].keys() == {"loss", "mean_absolute_error", "huber", "mean_squared_error"}
+
+
 def test_unknown_metric_names_are_one_error_line_listing_the_printed_ones(net, tmp_path):
     _, compiled, module = net
     params = compiled.init(0)

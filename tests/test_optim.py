@@ -290,6 +290,10 @@ def test_every_registered_optimizer_prints_and_names():
     (lambda: optimizer("sgd", betas=(0.9, 0.9)), "optimizer 'sgd'"),
     (lambda: optimizer("sgd", beta1=0.9), "beta1/beta2"),
     (lambda: optimizer("adam", schedule="linear"), "unknown schedule 'linear'"),
+    (lambda: optimizer("adam", weightdecay=0.1),
+     r"^optimizer 'adam': no hyperparameter 'weightdecay'; did you mean 'weight_decay'\? accepted: lr, betas, eps, weight_decay, beta1"),
+    (lambda: optimizer("sgd", amsgrad=True), r"^optimizer 'sgd': no hyperparameter 'amsgrad'; accepted: lr, momentum, dampening"),
+    (lambda: optimizer("sgd", T_max=10), r"no hyperparameter 'T_max'; accepted: .*, schedule$"),
 ])
 def test_bad_hyperparameters_give_one_line_value_errors(call, match):
     with pytest.raises(ValueError, match=match) as info:

@@ -237,6 +237,20 @@ def test_the_checked_entry_points_still_check(modules):
         graph.loss(graph.init_params(0, device="meta"), *data)
 
 
+def test_init_params_refuses_a_bad_or_unavailable_device_in_one_value_error_line(modules):
+    """A device name torch cannot parse, or one this PyTorch has no generator on: one ValueError line, not torch's
+    RuntimeError (whose text for a missing CUDA runs to several sentences)."""
+    unavailable = next(d for d in ("cuda", "mps", "xpu") if not getattr(torch, d).is_available())
+    for key in ("net_act_tanh", "net_opt_adam", "graph_two_inputs"):
+        init = modules[key].init_params
+        for device, words in (("nope", "expected None (the CPU), a torch.device or a device name"), (2.5, "got 2.5"),
+                              (unavailable, f"device: '{unavailable}' is not available to this PyTorch")):
+            with pytest.raises(ValueError, match=re.escape(words)) as caught:
+                init(0, device=device)
+            assert "\n" not in str(caught.value), key
+        assert init(0, device="meta")["W1"].device.type == "meta"
+
+
 def test_the_checked_entry_points_read_nothing_back_from_a_device_unless_in_anomaly_mode(modules):
     """A meta tensor has no values: a checked call that ran on meta read nothing back; in anomaly mode it must try."""
     for key, mod in modules.items():

@@ -3,7 +3,7 @@
 These are real functions so that they can be read, linted and tested; symdl
 copies their source into the generated modules (:mod:`symdl.export.module_fit`),
 where the module's ``train_step`` and ``inference_loss`` and the copied helpers
-are bound: the batches of :mod:`symdl.training.batches` (``_fit_check_data``,
+are bound: the names of its inputs and targets (``_FIT_DATA``), the batches of :mod:`symdl.training.batches` (``_fit_check_data``,
 ``_fit_epoch_rng``, ``_fit_batch_slices``, ``_fit_take``, ``_fit_sample_count``), the status bar
 of :mod:`symdl.training.progress` (``_FitProgressBar``, ``_fit_progress_mode``), the
 loss mean printed from :class:`symdl.metrics.Mean` (``_fit_mean_init``,
@@ -48,6 +48,22 @@ class History:
 def _fit_data_args(X, Y):
     """The data arguments of the module's entry points: one array each, or tuples spread (several inputs or targets)."""
     return (*(X if isinstance(X, tuple) else (X,)), *(Y if isinstance(Y, tuple) else (Y,)))
+
+
+def _fit_arrange(X, Y, what):
+    """(X, Y) as the entry points take them, checked by _fit_check_data; a wrong number of arrays is one ValueError line.
+
+    _FIT_DATA names the module's inputs and targets: one array for one, a tuple (or a list, as CompiledGraph.fit takes
+    it) of as many arrays for several; a single array may come as a 1-tuple.
+    """
+    out = []
+    for label, value, names in zip(what.split(", "), (X, Y), _FIT_DATA):
+        several = isinstance(value, tuple) or (len(names) > 1 and isinstance(value, list))
+        arrays = list(value) if several else [value]
+        if len(arrays) != len(names):
+            raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}")
+        out.append(tuple(arrays) if len(names) > 1 else arrays[0])
+    return _fit_check_data(out[0], out[1], what, _FIT_DATA)
 
 
 def _fit_loss_mean(losses, sizes):
@@ -146,9 +162,9 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
     chosen = _fit_chosen_metrics(metrics)
     epochs, batch_size, initial_epoch = _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor,
                                                    min_delta, validation, [entry[0] for entry in chosen])
-    X, Y = _fit_check_data(X, Y, "X, Y")
+    X, Y = _fit_arrange(X, Y, "X, Y")
     if validation is not None:
-        Xv, Yv = _fit_check_data(*validation, "X_val, Y_val")
+        Xv, Yv = _fit_arrange(validation[0], validation[1], "X_val, Y_val")
     stream = sys.stderr if stream is None else stream
     steps = -(-_fit_sample_count(X) // batch_size)
     bar = _FitProgressBar(epochs, steps, _fit_progress_mode(verbose, stream), stream)
@@ -193,7 +209,7 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
 
 
 #: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
-LOOP = (History, _fit_data_args, _fit_loss_mean, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
+LOOP = (History, _fit_data_args, _fit_arrange, _fit_loss_mean, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
         _fit_evaluate, _fit_step, _check_fit, _fit_loop)
 
 

@@ -176,11 +176,14 @@ def _check_state(state):
     if not isinstance(state, Mapping) or set(state) != set(keys):
         raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
     out = {}
+    # jit takes a Python count as JAX's default integer (int32 without jax_enable_x64): a larger one is an OverflowError
+    # there, and one at the top would wrap when the step adds 1
+    top = int(jnp.iinfo(jax.dtypes.canonicalize_dtype(jnp.int64)).max)
     for key in counters:
         value = state[key]
         integral = isinstance(value, numbers.Integral) or (getattr(value, "shape", None) == () and jnp.issubdtype(value.dtype, jnp.integer))
-        if isinstance(value, bool) or not integral or (not isinstance(value, jax.core.Tracer) and int(value) < 0):
-            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
+        if isinstance(value, bool) or not integral or (not isinstance(value, jax.core.Tracer) and not 0 <= int(value) < top):
+            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count) below {top}, got {value!r}")
         out[key] = value
     for key in scalars:
         value = state[key]

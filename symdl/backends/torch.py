@@ -59,6 +59,19 @@ __all__ = ["TorchBackend"]
 # The generator of a draw on ``device``: none on the meta device (it has no generator; the draw has only a shape there).
 _GENERATOR = "generator = torch.Generator(device=device).manual_seed(int(seed)) if device.type != 'meta' else None"
 _DEVICE = "device = torch.device('cpu') if device is None else torch.device(device)"
+# init_params' device, given by the caller: a name torch cannot parse, or a device this PyTorch has no generator on
+# ('cuda' without CUDA), is one ValueError line rather than torch's RuntimeError.
+_INIT_DEVICE = [
+    "try:",
+    f"    {_DEVICE}",
+    "except (RuntimeError, TypeError, ValueError):",
+    "    raise ValueError(f'device: expected None (the CPU), a torch.device or a device name such as \\'cpu\\', "
+    "\\'cuda:0\\' or \\'meta\\', got {device!r}') from None",
+    "try:",
+    f"    {_GENERATOR}",
+    "except RuntimeError as why:",
+    "    raise ValueError(f'device: {str(device)!r} is not available to this PyTorch ({str(why).split(\". \")[0].rstrip(\".\")})') from None",
+]
 # The argument checks an unchecked entry point leaves out (the unpacking _check calls become _unpack).
 _ARGUMENT_CHECK = re.compile(r"^    (?:lr = _check_lr\(lr\)|_check_state\(state(?:, \w+\.device)?\)|(\w+) = _check_hyper\('\1', \1\))\n", re.MULTILINE)
 _UNPACKED = re.compile(r"^(    .* = )_check(_forward)?\(", re.MULTILINE)
@@ -78,7 +91,7 @@ class TorchBackend(Backend):
     out_functions: ClassVar = {"multiply": "torch.mul", "divide": "torch.div", "square": "torch.square", "subtract": "torch.sub"}
     seed_limit = "2**63"
     init_spelling: ClassVar = (
-        [_DEVICE, _GENERATOR],
+        _INIT_DEVICE,
         "torch.rand({shape!r}, generator=generator, dtype=_dtype, device=device) * {width!r} - {limit!r}",
         "torch.full({shape!r}, {value!r}, dtype=_dtype, device=device)",
         "torch.Generator(device=device).manual_seed(seed) on device (default the CPU; the same distribution as "

@@ -51,10 +51,7 @@ def _optimizer(args: argparse.Namespace) -> Any:
         if key in values:
             raise UsageError(f"--optimizer-param {key!r} given twice")
         flag = text.strip().lower()
-        try:
-            values[key] = flag == "true" if flag in ("true", "false") else parse_value(key, text)
-        except UsageError as error:
-            raise UsageError(str(error).replace("--param", "--optimizer-param", 1)) from None
+        values[key] = flag == "true" if flag in ("true", "false") else parse_value(key, text, "--optimizer-param")
     try:
         return optimizer(args.optimizer, **values)
     except (TypeError, ValueError) as error:
@@ -68,7 +65,7 @@ def _metrics(args: argparse.Namespace) -> list[Any]:
     try:
         return metric_objects(args.metrics)
     except ValueError as error:
-        raise UsageError(f"--metrics: {error}".splitlines()[0]) from None
+        raise UsageError(f"--metrics: {str(error).removeprefix('metrics: ')}".splitlines()[0]) from None
 
 
 def _graph(args: argparse.Namespace) -> str:
@@ -140,6 +137,8 @@ def _codegen_source(args: argparse.Namespace) -> str:
 
 def _write_atomically(path: str, text: str) -> None:
     """Write ``text`` to ``path`` with :func:`symdl.atomic.write_atomically`; a refused or failed write is one line."""
+    if not path:
+        raise UsageError("-o: expected a file name, or '-' for stdout; got ''")
     if os.path.isdir(path):
         raise UsageError(f"-o {path}: is a directory; give a file name such as {os.path.join(path, 'generated.py')}")
     from ..atomic import CannotWrite, write_atomically

@@ -231,37 +231,38 @@ def report_json(report: Any) -> dict[str, Any]:
 # --- parameters and targets ---------------------------------------------------
 
 
-def numeric_params(items: Sequence[str]) -> dict[str, float]:
+def numeric_params(items: Sequence[str], flag: str = "--param") -> dict[str, float]:
     """``--param`` items ``k=v`` as {k: float v}: :func:`parse_params` without symbolic parameters (no None values)."""
-    return {k: v for k, v in parse_params(items, allow_symbolic=False).items() if v is not None}
+    return {k: v for k, v in parse_params(items, allow_symbolic=False, flag=flag).items() if v is not None}
 
 
-def parse_params(items: Sequence[str], allow_symbolic: bool) -> dict[str, float | None]:
-    """``--param`` items ``k=v`` as {k: float v}; a bare ``k`` is {k: None} when ``allow_symbolic``."""
+def parse_params(items: Sequence[str], allow_symbolic: bool, flag: str = "--param") -> dict[str, float | None]:
+    """``--param`` items ``k=v`` as {k: float v}; a bare ``k`` is {k: None} when ``allow_symbolic``; ``flag`` names the
+    option in the error line (``--loss-param``, …)."""
     params: dict[str, float | None] = {}
     for item in items:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not key:
-            raise UsageError(f"--param {item!r}: expected NAME=VALUE")
+            raise UsageError(f"{flag} {item!r}: expected NAME=VALUE")
         if key in params:
-            raise UsageError(f"--param {key!r} given twice")
+            raise UsageError(f"{flag} {key!r} given twice")
         if not sep:
             if not allow_symbolic:
-                raise UsageError(f"--param {key!r} needs a value for a registered rule: --param {key}=VALUE")
+                raise UsageError(f"{flag} {key!r} needs a value for a registered rule: {flag} {key}=VALUE")
             params[key] = None
             continue
-        params[key] = parse_value(key, text)
+        params[key] = parse_value(key, text, flag)
     return params
 
 
-def parse_value(key: str, text: str) -> float:
+def parse_value(key: str, text: str, flag: str = "--param") -> float:
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"--param {key}={text}: {text!r} is not a number") from None
+        raise UsageError(f"{flag} {key}={text}: {text!r} is not a number") from None
     if not math.isfinite(value):
-        raise UsageError(f"--param {key}={text}: expected a finite number")
+        raise UsageError(f"{flag} {key}={text}: expected a finite number")
     return value
 
 
@@ -331,7 +332,7 @@ def network_from_args(args: argparse.Namespace, widths: list[int], **options: An
     """The :class:`symdl.Network` of the widths and the network flags (``--activation``, ``--loss-param``, …)."""
     from ..network.model import Network
 
-    penalty_params = numeric_params(args.penalty_param)
+    penalty_params = numeric_params(args.penalty_param, "--penalty-param")
     if penalty_params and args.penalty is None:
         raise UsageError("--penalty-param given without --penalty")
     return Network(
@@ -339,11 +340,11 @@ def network_from_args(args: argparse.Namespace, widths: list[int], **options: An
         activation=args.activation,
         output_activation=args.output_activation,
         loss=args.loss,
-        loss_params=numeric_params(args.loss_param),
+        loss_params=numeric_params(args.loss_param, "--loss-param"),
         penalty=args.penalty,
         penalty_params=penalty_params or None,
-        activation_params=numeric_params(args.activation_param),
-        output_activation_params=numeric_params(args.output_activation_param),
+        activation_params=numeric_params(args.activation_param, "--activation-param"),
+        output_activation_params=numeric_params(args.output_activation_param, "--output-activation-param"),
         batchnorm=args.batchnorm,
         dropout=args.dropout,
         reduction=args.reduction,

@@ -141,7 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..training.loop import metric_objects
 
     check_target(args.output)
-    opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False))
+    opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False, flag="--optimizer-param"))
     net = network_from_args(args, parse_layers(args.layers, "LAYERS"), optimizer=opt).compile(args.dtype)
     X, Y = load_data(args.data, net)
     validation = None

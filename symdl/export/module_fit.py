@@ -98,13 +98,14 @@ def _metrics_source(backend: Backend, metrics: Sequence[ModuleMetric]) -> list[s
 
 
 def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
-               metrics: Sequence[ModuleMetric] = ()) -> list[str]:
+               metrics: Sequence[ModuleMetric] = (), data: tuple[Sequence[str], Sequence[str]] = (("X",), ("Y",))) -> list[str]:
     """The blocks of ``fit(params, X, Y, *, epochs=1, batch_size=32, <train_arguments>, metrics=None, validation=None, …)``
     and ``evaluate(params, X, Y, *, metrics=None, batch_size=1024)``.
 
     ``train_arguments`` follow the data in the module's ``train_step``: ``("lr",)``, or ``("state", *hyperparameters)``;
     ``seeded``: ``train_step`` takes ``seed=`` (dropout or noise), drawn per batch as :func:`symdl.training.fit` draws it.
-    ``metrics``: from :func:`module_metrics`, printed for ``backend``.
+    ``metrics``: from :func:`module_metrics`, printed for ``backend``. ``data``: the names of the entry points' inputs
+    and targets (``fit`` and ``evaluate`` take a tuple of arrays where there are several).
     No blocks (and no ``fit``) for a backend without :meth:`~symdl.backends.Backend.fit_runtime`.
     """
     try:
@@ -122,10 +123,11 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
            "printed metrics or those named in metrics, and with validation their val_ values).")
     from ..metrics.catalogue import mean
 
-    evaluate = ["X, Y = _fit_check_data(X, Y, 'X, Y')", "batch_size = _fit_check_positive('batch_size', batch_size)",
+    evaluate = ["X, Y = _fit_arrange(X, Y, 'X, Y')", "batch_size = _fit_check_positive('batch_size', batch_size)",
                 "return _fit_evaluate(params, X, Y, batch_size, _fit_chosen_metrics(metrics))"]
     return [
-        f"_FIT_SEEDED = {bool(seeded)!r}\n_FIT_SEED_BOUND = {batches.MASK_SEED_BOUND!r}\n",
+        f"_FIT_SEEDED = {bool(seeded)!r}\n_FIT_SEED_BOUND = {batches.MASK_SEED_BOUND!r}\n"
+        f"_FIT_DATA = {tuple(tuple(names) for names in data)!r}\n",
         _printed(mean(), "numpy", "_fit_mean"),
         *_metrics_source(backend, metrics),
         *(unannotated_source(getattr(batches, name), _BATCH_NAMES) for name in _BATCH_NAMES),

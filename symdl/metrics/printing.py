@@ -10,7 +10,10 @@ computed: the sums accumulate in float64 whatever the model's dtype.
 
 A module that embeds the functions imports ``functools`` and the backend's
 ``imports`` and, for JAX, enables float64 (``backend.module_prelude``);
-:func:`metric_module_source` writes such a module.
+:func:`metric_module_source` writes such a module. In a JAX module that leaves
+``jax_enable_x64`` off (a float32 or mixed-precision network or graph module)
+the functions take JAX's widest float, float32, rather than ask for float64
+(which JAX answers with a warning and float32).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from .definition import MetricSpec, code_form
 __all__ = ["metric_module_source", "metric_source"]
 
 _FLOAT64 = np.dtype("float64")
+# The accumulating dtype where a library has float64 only when enabled (a Backend hook would hold it): JAX's widest.
+_WIDEST = {"jax": ("_dtype = jax.dtypes.canonicalize_dtype(jnp.float64)", "float64; float32 without jax_enable_x64")}
 # The keyword of "along the last axis" where a library does not say axis= (a Backend hook would hold it).
 _AXIS_KEYWORD = {"torch": "dim"}
 
@@ -90,12 +95,12 @@ def metric_source(metric: object, backend: str | Backend = "numpy", *, prefix: s
         raise ValueError(f"metric_source: prefix {prefix!r} is not a public Python identifier")
     printer = b.printer()
     m = b.module
-    dtype = b.dtype_line(_FLOAT64)
+    dtype, precision = _WIDEST.get(b.name, (b.dtype_line(_FLOAT64), "float64"))
     slots = [acc.name for acc in spec.accumulators]
     init_values = ", ".join(f"{name!r}: {m}.asarray({printer.doprint(acc.init)}, dtype=_dtype)"
                             for name, acc in zip(slots, spec.accumulators))
     out = [f"def {prefix}_init():",
-           _docstring(f"The state of {spec.title.lower()} before the first batch (float64)."),
+           _docstring(f"The state of {spec.title.lower()} before the first batch ({precision})."),
            f"    {dtype}", f"    return {{{init_values}}}", "", ""]
 
     args = ", ".join(spec.input_names)
@@ -103,7 +108,7 @@ def metric_source(metric: object, backend: str | Backend = "numpy", *, prefix: s
                            for acc in spec.accumulators)
     fn = f"{prefix}_update"
     out += [f"def {fn}(state, {args}, sample_weight=None):",
-            _docstring(f"{update_doc} (float64): the new state; ``state`` is left as it was."),
+            _docstring(f"{update_doc} ({precision}): the new state; ``state`` is left as it was."),
             f"    {dtype}"]
     out += _input_lines(spec, b, fn)
     constant_at = len(out)

@@ -54,8 +54,8 @@ def metric(kind: str | Metric, /, **params: object) -> Metric:
     kind = ALIASES.get(kind, kind) if isinstance(kind, str) else kind
     if not isinstance(kind, str) or kind not in METRICS:
         close = difflib.get_close_matches(str(kind), [*METRICS, *ALIASES], n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown metric {kind!r}{hint} accepted: {', '.join(metric_names())}")
+        hint = f"; did you mean {close[0]!r}? " if close else "; "
+        raise ValueError(f"unknown metric {kind!r}{hint}accepted: {', '.join(metric_names())}")
     try:
         return METRICS[kind](**params)  # type: ignore[arg-type]
     except TypeError as error:

@@ -57,10 +57,18 @@ def optimizer(name: str | Optimizer, **hyperparameters: object) -> Optimizer:
         return name.with_values(**hyperparameters) if hyperparameters else name  # type: ignore[arg-type]
     if not isinstance(name, str) or name not in OPTIMIZERS:
         close = difflib.get_close_matches(str(name), OPTIMIZERS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown optimizer {name!r}{hint} accepted: {', '.join(optimizer_names())}")
+        hint = f"; did you mean {close[0]!r}? " if close else "; "
+        raise ValueError(f"unknown optimizer {name!r}{hint}accepted: {', '.join(optimizer_names())}")
     factory = OPTIMIZERS[name]
+    keywords = _unflatten(name, factory, hyperparameters)
+    taken = inspect.signature(factory).parameters
+    unknown = [k for k in keywords if k not in taken]
+    if unknown:
+        accepted = [*taken, *(("beta1", "beta2") if "betas" in taken else ()), "schedule"]
+        close = difflib.get_close_matches(unknown[0], accepted, n=1)
+        hint = f"; did you mean {close[0]!r}? " if close else "; "
+        raise ValueError(f"optimizer {name!r}: no hyperparameter {unknown[0]!r}{hint}accepted: {', '.join(accepted)}")
     try:
-        return factory(**_unflatten(name, factory, hyperparameters))
+        return factory(**keywords)
     except TypeError as error:
         raise ValueError(f"optimizer {name!r}: {error}") from None

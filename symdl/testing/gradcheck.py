@@ -18,6 +18,7 @@ rounding floor eps·|f|/h, the error that rounding f's values alone can cause
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -190,11 +191,16 @@ def check_grad(
         raise TypeError(f"check_grad: x must be a float array, got dtype {x.dtype}")
     if x.size == 0:
         raise ValueError("check_grad: x is empty; accepted: a float array of at least one element")
+    _finite_point("check_grad", x)
     tolerance = _tolerance("check_grad", x.dtype, tolerance, rtol, atol)
     if mode not in ("directions", "coordinates"):
         raise ValueError(f"check_grad: unknown mode {mode!r}; accepted: 'directions', 'coordinates'")
-    if directions < 1:
-        raise ValueError(f"check_grad: directions must be ≥ 1, got {directions}")
+    if isinstance(directions, bool) or not isinstance(directions, numbers.Integral) or directions < 1:
+        raise ValueError(f"check_grad: directions must be an integer ≥ 1, got {directions!r}")
+    if step is not None and (isinstance(step, bool) or not isinstance(step, numbers.Real) or not 0 < float(step) < float("inf")):
+        raise ValueError(f"check_grad: step must be a finite number > 0, got {step!r}")
+    if kinks is not None and not np.all(np.isfinite(np.asarray(kinks, dtype=np.float64))):
+        raise ValueError(f"check_grad: kinks must be finite numbers, got {kinks!r}")
     g = np.asarray(grad(x) if callable(grad) else grad, dtype=np.float64)
     if g.shape != x.shape:
         raise ValueError(f"check_grad: gradient has shape {g.shape}, x has shape {x.shape}")
@@ -203,7 +209,7 @@ def check_grad(
     h = step if step is not None else eps ** (1 / 5 if richardson else 1 / 3) * scale
     # Per-coordinate steps h·max(1, |x_i|)/scale ≤ h: truncation at x_i ≈ 0 stays at its own scale.
     relative = np.ones(x.shape) if step is not None else np.maximum(1.0, np.abs(x.astype(np.float64))) / scale
-    if kinks is not None:
+    if kinks is not None and np.size(kinks):
         distance = np.min(np.abs(x.astype(np.float64)[..., None] - np.asarray(kinks, dtype=np.float64)), axis=-1)
         if np.any(distance == 0):
             at = tuple(int(i) for i in np.argwhere(distance == 0)[0])
@@ -242,12 +248,22 @@ def check_grad(
     return GradCheckReport(**{**worst.__dict__, "evaluations": evaluations})
 
 
+def _finite_point(caller: str, x: np.ndarray) -> None:
+    """A ValueError naming the first NaN or infinity of the point ``x``: a check there says nothing about a gradient."""
+    if not np.all(np.isfinite(x)):
+        at = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0]) if x.ndim else ()
+        where = f"x[{', '.join(map(str, at))}]" if x.ndim else "x"
+        raise ValueError(f"{caller}: {where} = {float(x[at])!r}; accepted: a point of finite numbers")
+
+
 def _tolerance(
     caller: str, dtype: np.dtype, tolerance: Tolerance | None, rtol: float | None, atol: float | None
 ) -> Tolerance:
     """``tolerance``, else ``TOLERANCES[dtype]``, with ``rtol``/``atol`` replacing its parts."""
     if tolerance is not None and (rtol is not None or atol is not None):
         raise ValueError(f"{caller}: give tolerance= or rtol=/atol=, not both")
+    if tolerance is not None and not isinstance(tolerance, Tolerance):
+        raise TypeError(f"{caller}: tolerance must be a symdl.testing.Tolerance(rtol, atol), got {type(tolerance).__name__}")
     for name, value in (("rtol", rtol), ("atol", atol)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf")):
             raise ValueError(f"{caller}: {name} must be a finite number ≥ 0, got {value!r}")
@@ -306,6 +322,8 @@ def one_sided_differences(
     if x.dtype.kind != "f":
         raise TypeError(f"one_sided_differences: x must be a float array, got dtype {x.dtype}")
     step = np.sqrt(np.finfo(x.dtype).eps) * np.maximum(1, np.abs(x)) if h is None else np.asarray(h, x.dtype)
+    if not np.all((step > 0) & np.isfinite(step)):  # h ≤ 0 would swap the sides or divide by 0
+        raise ValueError(f"one_sided_differences: h must be finite numbers > 0, got {h!r}")
     here = f(x)
 
     def side(sign: int, width: np.ndarray) -> np.ndarray:
@@ -335,13 +353,15 @@ def assert_subgradient(
     """
     __tracebackhide__ = True
     x = np.asarray(x)
+    if x.dtype.kind == "f":
+        _finite_point("assert_subgradient", x)
     known = x.dtype if x.dtype in TOLERANCES else np.dtype(np.float64)
     tolerance = _tolerance("assert_subgradient", known, tolerance, rtol, atol)
     left, right = one_sided_differences(f, x)
     value = np.broadcast_to(np.asarray(value, dtype=np.float64), x.shape)
     low, high = np.minimum(left, right), np.maximum(left, right)
     slack = tolerance.atol + tolerance.rtol * np.maximum(np.abs(low), np.abs(high))
-    bad = (value < low - slack) | (value > high + slack)
+    bad = ~((value >= low - slack) & (value <= high + slack))  # NaN (in value or in f's differences) is outside
     if np.any(bad):
         excess = np.where(bad, np.maximum(low - slack - value, value - high - slack) / np.maximum(slack, np.finfo(np.float64).tiny), -np.inf)
         i = np.unravel_index(int(np.argmax(excess)), x.shape) if x.ndim else ()

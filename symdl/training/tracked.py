@@ -45,8 +45,10 @@ def metric_objects(metrics: Sequence[object]) -> list[Any]:
                 raise ValueError(f"metrics: {m!r} has no {attr}(); expected a symdl metric or a metric name")
         out.append(m)
     names = [metric_name(m) for m in out]
-    if len(set(names)) != len(names):
-        raise ValueError(f"metrics: names repeat: {names}")
+    for k, name in enumerate(names):
+        if name in names[:k]:
+            first = names.index(name)
+            raise ValueError(f"metrics: names repeat: {metrics[first]!r} and {metrics[k]!r} both log {name!r}; give each metric once")
     return out
 
 
