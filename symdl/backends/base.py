@@ -269,6 +269,17 @@ class Backend:
         what they call; ``optimizer``: also ``_check_state`` and ``_check_hyper``."""
         raise self._unsupported("graph_runtime")
 
+    def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
+        """Runtime helper blocks of a mixed-precision graph module, in place of :meth:`graph_runtime`'s: the checks of the
+        float32 masters and data, ``_check``/``_unpack`` casting them once to ``_dtype``, ``_masters`` and ``_master_grads``
+        (see :mod:`symdl.backends.runtime_graph_mixed`)."""
+        raise self._unsupported("mixed precision (graph_mixed_runtime)")
+
+    def master_block(self, block: str) -> str:
+        """A block printed for ``_dtype`` (``init_params``, ``_masks``) as a mixed-precision module runs it: in float32
+        (``_param_dtype``), so that the masters and the masks are the float32 module's numbers."""
+        return re.sub(r"(?<![\w.])_dtype\b", "_param_dtype", block)
+
     def graph_entry_wrappers(self, entries: Sequence[tuple[str, str, str, bool]]) -> str | None:
         """Public wrappers around a graph module's printed entry points (JAX: checks outside ``jax.jit``), or None.
 

@@ -9,6 +9,7 @@ Dropout masks come from ``jax.random.PRNGKey(seed)``, one key per layer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -26,6 +27,12 @@ from .runtime_graph import (
     _unpack_forward,
 )
 from .runtime_graph import _unpack as _unpack_graph
+from .runtime_graph_mixed import (
+    _check_data_graph_jax,
+    _lifted,
+    _unpack_forward_graph_jax,
+    _unpack_graph_jax,
+)
 from .runtime_jax import (
     _batch,
     _check,
@@ -240,6 +247,22 @@ class JaxBackend(Backend):
         return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key),
                 emit_functions(_unpack_graph, _unpack_forward, _check_data, _on_device_graph, _finite_asked, _finite_arrays,
                                _raise_unless_finite_arrays)]
+
+    def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
+        stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
+        masters = {"_dtype": "_param_dtype", "_check_data": "_check_data_masters"}
+        mixed = {"_lift_jax": "_lift", "_check_data_graph_jax": "_check_data", "_unpack_graph_jax": "_unpack",
+                 "_unpack_forward_graph_jax": "_unpack_forward", "_master_grads_jax": "_master_grads",
+                 "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite"}
+        return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key, _check_data, names=masters),
+                emit_functions(_lifted, _lift_jax, _check_data_graph_jax, _unpack_graph_jax, _unpack_forward_graph_jax, _masters,
+                               _master_grads_jax, _all_finite_jax, _keep_finite_jax, names=mixed),
+                emit_functions(_on_device_graph, _finite_asked, _finite_arrays, _raise_unless_finite_arrays)]
+
+    def master_block(self, block: str) -> str:
+        # _t makes _dtype (compute) constants: a float32 block's constants are float32 arrays
+        block = re.sub(r"(?<![\w.])_t\(([^()]*)\)", r"jnp.asarray(\1, dtype=_dtype)", block)
+        return super().master_block(block)
 
     def graph_entry_wrappers(self, entries: Sequence[tuple[str, str, str, bool]]) -> str:
         """Scalar checks in Python (the seed, lr or the state), the arrays' checks traced into ``jax.jit`` with the body.

@@ -27,6 +27,13 @@ from .runtime_fit import _restore_torch, _snapshot_torch, _target_torch
 from .runtime_graph import _check as _check_graph
 from .runtime_graph import _check_arrays, _check_forward, _unpack_forward
 from .runtime_graph import _unpack as _unpack_graph
+from .runtime_graph_mixed import (
+    _check_forward_graph_torch,
+    _check_graph_torch,
+    _lifted,
+    _unpack_forward_graph_torch,
+    _unpack_graph_torch,
+)
 from .runtime_mixed import (
     _all_finite_torch,
     _check_torch,
@@ -195,6 +202,20 @@ class TorchBackend(Backend):
 
     def optimizer_runtime(self) -> list[str]:
         return [emit_functions(_check_params, _check_state, _check_hyper, _store)]
+
+    def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
+        masters = {"_dtype": "_param_dtype", "_check_arrays": "_check_masters", "_check_forward": "_check_forward_masters"}
+        mixed = {"_lift_torch": "_lift", "_check_graph_torch": "_check", "_check_forward_graph_torch": "_check_forward",
+                 "_unpack_graph_torch": "_unpack", "_unpack_forward_graph_torch": "_unpack_forward",
+                 "_master_grads_torch": "_master_grads", "_all_finite_torch": "_all_finite", "_keep_finite_torch": "_keep_finite"}
+        checks = [_batch] if optimizer else [_batch, _check_params]
+        # the optimizer's checks of params and state say float32, as the masters
+        state = [self.master_block(block) for block in self.optimizer_runtime()] if optimizer else []
+        return [emit_functions(*checks, _check_arrays, _check_forward, names=masters),
+                emit_functions(_lifted, _lift_torch, _check_graph_torch, _check_forward_graph_torch, _unpack_graph_torch,
+                               _unpack_forward_graph_torch, _masters, _master_grads_torch, _all_finite_torch, _keep_finite_torch,
+                               names=mixed),
+                *state]
 
     def device_count(self, count: str) -> str | None:
         return f"isinstance({count}, torch.Tensor)"

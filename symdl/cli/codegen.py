@@ -69,19 +69,33 @@ def _metrics(args: argparse.Namespace) -> list[Any]:
 
 
 def _graph(args: argparse.Namespace) -> str:
-    """``--graph DIR``: the saved graph model's module for --backend (its own dtype), with --optimizer or else its saved optimizer."""
+    """``--graph DIR``: the saved graph model's module for --backend (its own dtype, or mixed precision with --dtype
+    bfloat16|float16 [--loss-scale S]), with --optimizer or else its saved optimizer."""
     from ..export.graph_modules import graph_module_source
     from ..graph.files import load_compiled_graph
     from ..saving.schema import SavedModelError
 
     if args.target is not None or args.layers is not None:
         raise UsageError("give one of NAME|FORMULA, --layers or --graph")
-    given = [f"--{f.replace('_', '-')}" for f in (*_RULE_FLAGS, *_NETWORK_FLAGS) if f not in ("optimizer", "optimizer_param", "metrics")
+    from ..export.mixed_precision import LOW_PRECISION, MIXED_BACKENDS
+
+    # mixed precision is how the module computes, not what the graph is: --dtype bfloat16|float16 and --loss-scale apply
+    mixed = args.dtype in LOW_PRECISION
+    own = ("optimizer", "optimizer_param", "metrics", *(["loss_scale"] if mixed else []))
+    given = [f"--{f.replace('_', '-')}" for f in (*_RULE_FLAGS, *_NETWORK_FLAGS) if f not in own
              and getattr(args, f) not in (None, False, [])]
-    defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "dtype": "float64", "reduction": "symdl"}
+    defaults = {"activation": "tanh", "output_activation": "identity", "loss": "mse", "reduction": "symdl",
+                **({} if mixed else {"dtype": "float64"})}
     given += [f"--{f.replace('_', '-')}" for f, default in defaults.items() if getattr(args, f) != default]
     if given:
-        raise UsageError(f"{given[0]} does not apply to --graph (a saved graph holds its layers, losses and dtype)")
+        if given[0] == "--loss-scale":
+            raise UsageError(f"--loss-scale applies to --dtype {' or '.join(LOW_PRECISION)} (mixed precision), not to a graph "
+                             "in its saved dtype")
+        raise UsageError(f"{given[0]} does not apply to --graph (a saved graph holds its layers, losses and dtype; "
+                         f"--dtype {'|'.join(LOW_PRECISION)} gives a mixed-precision module)")
+    if mixed and args.backend not in MIXED_BACKENDS:
+        raise UsageError(f"--dtype {args.dtype} (mixed precision) needs --backend {' or '.join(MIXED_BACKENDS)}; the "
+                         f"{args.backend} module computes in float32 or float64")
     optimizer = _optimizer(args)
     try:
         compiled = load_compiled_graph(args.graph)
@@ -90,7 +104,8 @@ def _graph(args: argparse.Namespace) -> str:
     if optimizer is None:
         optimizer = compiled.optimizer  # the optimizer the graph was saved with, if any
     try:
-        return graph_module_source(compiled.model, args.backend, compiled.dtype, optimizer, metrics=_metrics(args))
+        return graph_module_source(compiled.model, args.backend, args.dtype if mixed else compiled.dtype, optimizer,
+                                   metrics=_metrics(args), loss_scale=args.loss_scale)
     except ValueError as error:
         raise UsageError(str(error).splitlines()[0]) from None
 

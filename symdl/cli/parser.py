@@ -285,7 +285,7 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     add_network_arguments(net, ("float64", "float32", "bfloat16", "float16"),
                           "; bfloat16, float16: mixed precision with float32 parameters, --backend torch or jax")
     net.add_argument("--loss-scale", type=float, metavar="S", help="float16's static loss scale, a power of two "
-                     "(default: 1024; bfloat16: 1)")
+                     "(default: 1024; bfloat16: 1); also with --graph")
     net.add_argument("--optimizer", metavar="NAME", help="train_step applies this optimizer with a state dict "
                      "(init_state(params)); default: plain gradient descent, train_step(params, X, Y, lr)")
     net.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
@@ -293,7 +293,8 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument("--metrics", type=metric_list, default=[], metavar="LIST",
                          help="metrics printed into a network or graph module, logged by its fit and evaluate, e.g. mae,mse")
     command.add_argument("--graph", metavar="DIR", help="a saved graph model (symdl.graph.save_graph), generated in its "
-                         "own dtype with its saved optimizer (--optimizer overrides it); with --backend (not with NAME|FORMULA or --layers)")
+                         "own dtype (--dtype bfloat16|float16: mixed precision, --backend torch or jax) with its saved optimizer "
+                         "(--optimizer overrides it); with --backend (not with NAME|FORMULA or --layers)")
     add_time_limit_argument(command)
 
 

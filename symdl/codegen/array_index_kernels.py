@@ -91,11 +91,14 @@ def place_source(backend: Backend) -> str:
 
 
 def array_index_kernel_source(expr: sp.Expr, arrays: Sequence[str], slots: Mapping[sp.Symbol, int],
-                              output: Sequence[sp.Symbol], name: str, backend: Backend, *, reduce_leading: bool = False) -> str:
+                              output: Sequence[sp.Symbol], name: str, backend: Backend, *, reduce_leading: bool = False,
+                              accumulate: str | None = None) -> str:
     """``def name(*arrays)``: ``expr`` (already in its printable stable form) for ``backend`` (``jnp`` or ``torch``).
 
     As :func:`symdl.codegen.index_kernels.compile_index_kernel` with ``einsum``: the arrays carry leading batch axes
-    and their indices on the last axes; with ``reduce_leading`` the result is summed over the batch axes.
+    and their indices on the last axes; with ``reduce_leading`` the result is summed over the batch axes (in the dtype
+    ``accumulate`` names when given: a mixed-precision module's ``_acc_dtype``; a contraction is a product, in the
+    arrays' dtype).
     """
     if backend.module not in _PRINTERS:
         raise ValueError(f"index kernels print for numpy, jnp and torch, not {backend.module}")
@@ -112,6 +115,7 @@ def array_index_kernel_source(expr: sp.Expr, arrays: Sequence[str], slots: Mappi
         lines += [f"_out = {printer.doprint(body)}", f"_out = _out[..., {take}]"]
         if reduce_leading:
             total = "jnp.sum(_out, axis=" if backend.module == "jnp" else "torch.sum(_out, dim="
-            lines.append(f"_out = {total}tuple(range(_out.ndim - {len(output)})))")
+            dtype = "" if accumulate is None else f", dtype={accumulate}"
+            lines.append(f"_out = {total}tuple(range(_out.ndim - {len(output)})){dtype})")
     lines = backend.bind_constants([*lines, "return _out"], arrays[0])
     return f"def {name}({', '.join(arrays)}):\n" + "".join(f"    {line}\n" for line in lines)

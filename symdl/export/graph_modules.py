@@ -25,6 +25,10 @@ and make every tensor on their first input's device (``init_params(seed, device=
 ``jax.lax.stop_gradient`` / ``.detach()``, so JAX's and torch's own autodiff of
 the printed code agree with the printed gradient. An expression the backend's
 printer does not know (a future node type) is refused with one ValueError line.
+
+``dtype="bfloat16"`` or ``"float16"`` prints a mixed-precision module (torch and JAX;
+:mod:`symdl.export.mixed_precision`): float32 masters and optimizer state, compute in the low dtype, the loss,
+the penalties and the sums over the batch in float32 (``_acc_dtype``), float16 with a static loss scale.
 """
 
 from __future__ import annotations
@@ -153,9 +157,11 @@ def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
     return function_source("init_params", signature, doc, lines)
 
 
-def _masks_blocks(masks: dict, backend: Backend) -> list[str]:
+def _masks_blocks(masks: dict, backend: Backend, mixed: bool = False) -> list[str]:
     specs = tuple((symbol.shape[0], mask.draw, mask.value) for symbol, mask in masks.values())
     args, body = backend.graph_masks(specs)
+    if mixed:
+        body = backend.master_block("\n".join(body)).split("\n")
     names = tuple(masks)
     draw = ("_masks(jax.random.PRNGKey(_check_seed(seed)), batch)" if backend.functional else "_masks(seed, batch)")
     return [
@@ -191,7 +197,7 @@ def _state_specs(optimizer: object, names: tuple[str, ...], shapes: dict) -> tup
 
 def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: str | np.dtype | type = "float64",
                         optimizer: str | Optimizer | None = None,
-                        metrics: Sequence[object] | Mapping[str, object] = ()) -> str:
+                        metrics: Sequence[object] | Mapping[str, object] = (), loss_scale: float | None = None) -> str:
     """Source of a module for the graph ``model`` in ``dtype``: numpy (``"numpy"``), JAX (``"jax"``) or PyTorch (``"torch"``).
 
     ``optimizer`` (a name or a :class:`symdl.optim.Optimizer`) as in
@@ -201,20 +207,29 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     module docstring for each backend's conventions). ``metrics`` as in ``CompiledGraph.fit(metrics=...)`` (a list
     for every output with a data target, or a dict by output name) are printed into the module for its ``fit`` and
     ``evaluate``, logged under the same keys (``<output>_<metric>`` for several outputs). Same input → byte-identical text.
+
+    ``dtype="bfloat16"`` or ``"float16"`` (torch and jax) gives a mixed-precision module
+    (:mod:`symdl.export.mixed_precision`): float32 master parameters and optimizer state, the data cast once to the
+    low dtype, products and activations in it forward and backward, the loss, the penalties and every sum over the
+    batch (bias gradients, a formula parameter's Σ over the rows) in float32, float32 gradients; ``loss_scale`` (a
+    power of two; default 2**10 for float16, 1 for bfloat16) is float16's static loss scale.
     """
     from ..graph.model import Model
 
     if not isinstance(model, Model):
         raise TypeError(f"graph_module_source: expected a symdl.graph.Model, got {type(model).__name__}")
+    from .mixed_precision import mixed_precision
+
     backend = get_backend(backend)
-    compiled = model.compile(dtype, optimizer)
+    mixed = mixed_precision(dtype, backend, model, loss_scale, modules="graph")
+    compiled = model.compile("float32" if mixed else dtype, optimizer)  # a mixed module's masters are float32
     dtype, optimizer = compiled.dtype, compiled.optimizer
     printed_metrics = module_metrics(compiled, metrics, len(compiled.equations.targets))  # checked before any printing
     train = compiled.equations
     inference = model.equations(training=False, forms=LibraryForms(output_form=True))
     _refuse_unknown([*train.forward, *inference.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)], backend)
     try:
-        printed = print_graph(train, inference, optimizer, backend=backend)
+        printed = print_graph(train, inference, optimizer, backend=backend, loss_scale=None if mixed is None else mixed.loss_scale)
     except ValueError as error:
         raise ValueError(f"graph_module_source: {error}".splitlines()[0]) from None
     names = compiled.param_names
@@ -224,7 +239,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     has_opt = optimizer is not None
     head = [
         *backend.module_prelude(dtype),
-        backend.dtype_line(dtype),
+        *(mixed.constant_lines(backend) if mixed else [backend.dtype_line(dtype)]),
         *filter(None, [backend.module_constant()]),
         f"_SPECS = {tuple(shapes.items())!r}",
         "_KEYS = {name for name, _ in _SPECS}",
@@ -241,9 +256,10 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         "\n".join(head) + "\n",
         helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
         *(_numpy_checks(has_opt) if backend.name == "numpy" else []),
-        *backend.graph_runtime(has_opt),
-        *(_masks_blocks(dict(train.masks), backend) if train.masks else []),
-        _init_block(model, names, backend),
+        *(backend.graph_mixed_runtime(has_opt) if mixed else backend.graph_runtime(has_opt)),
+        # a mixed module draws its float32 masters, and its masks as the float32 module does (cast where they multiply)
+        *(_masks_blocks(dict(train.masks), backend, mixed is not None) if train.masks else []),
+        backend.master_block(_init_block(model, names, backend)) if mixed else _init_block(model, names, backend),
         *(_numpy_kernels(kernels) if backend.name == "numpy" else _kernels(kernels, backend)),
         source,
     ]
@@ -262,10 +278,15 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     public += ["fit", "evaluate"] if fitting else []
     if backend.functional or unchecked is not None:
         public += [f"{n}_unchecked" for n in _ENTRIES]
+    conventions = _conventions(backend, shapes, inputs, targets, entries, has_opt, bool(train.masks))
+    if mixed:
+        conventions[1] = conventions[1].replace("; a layer's", f"; float32 or {mixed.compute}; a layer's")
+        conventions.append(_mixed_convention(mixed.compute, mixed.loss_scale))
+    computing = f", computing in {mixed.compute}" if mixed else ""
     sections = [
-        ("Spec", [f"{model!r}.compile({dtype.name!r}{', optimizer=' + repr(optimizer) if has_opt else ''})",
+        ("Spec", [f"{model!r}.compile({dtype.name!r}{', optimizer=' + repr(optimizer) if has_opt else ''}){computing}",
                   f"Functions: {', '.join(public)}."]),
-        ("Conventions", _conventions(backend, shapes, inputs, targets, entries, has_opt, bool(train.masks))),
+        ("Conventions", conventions),
         ("Equations (LaTeX)", [f"{label}: {text}" for label, text in train.latex()]),
     ]
     title = f"{backend.title} code for a graph model: generated by symdl {__version__} from SymPy expressions. Do not edit: regenerate."
@@ -276,6 +297,16 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     if has_opt and not backend.functional:  # the step's scalars (symdl.codegen.optimizer.ScalarPrinter)
         imports.append("import math")
     return module_source(module_docstring(title, sections), imports, public, blocks)
+
+
+def _mixed_convention(compute: str, loss_scale: float) -> str:
+    """The module docstring's line on what a mixed-precision graph module runs in which dtype."""
+    scaled = (f", scaled by _LOSS_SCALE = {loss_scale!r} and unscaled; a step whose gradients overflow leaves params (and an "
+              "optimizer's state) unchanged" if loss_scale != 1 else "")
+    return (f"Mixed precision: params are float32 masters (init_params, train_step); the data float32 or {compute}, cast once. "
+            f"Products, activations and the masks run in {compute}; the loss, the penalties and every sum over the batch "
+            f"(bias gradients, a formula parameter's sum over the rows) accumulate in float32; gradients come back in float32"
+            f"{scaled}. Optimizer state is float32 like the params.")
 
 
 def _conventions(backend: Backend, shapes: dict, inputs: tuple, targets: tuple, entries: list, optimizer: bool, masks: bool) -> list[str]:

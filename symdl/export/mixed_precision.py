@@ -1,4 +1,4 @@
-"""Mixed precision for the PyTorch and JAX network modules: compute in bfloat16 or float16, float32 masters and sums.
+"""Mixed precision for the PyTorch and JAX network and graph modules: compute in bfloat16 or float16, float32 masters and sums.
 
 As ``torch.autocast`` and mixed-precision JAX training do: the parameters are
 float32 *master* copies (``init_params`` returns float32, ``train_step``
@@ -78,14 +78,16 @@ def _dtype_name(dtype: object) -> str | None:
         return None
 
 
-def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale: float | None = None) -> MixedPrecision | None:
+def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale: float | None = None,
+                    modules: str = "network") -> MixedPrecision | None:
     """The mixed precision ``dtype`` asks for ("bfloat16", "float16"), None for one dtype throughout; else a ValueError.
 
     Dropout masks are drawn in the compute dtype; an optimizer's state is float32 like the masters; batch norm's
     batch statistics accumulate in float32 and its running statistics are float32 buffers; the penalty (value and
     gradient term) is computed in float32 on the masters. With a loss scale other than 1 a step is kept only if the
     data term of its gradients is finite (params, slots and step count alike; the step count and the state's other
-    scalars are then 0-d arrays on the params' device, so that the decision stays there).
+    scalars are then 0-d arrays on the params' device, so that the decision stays there). ``modules`` names the modules in the
+    error line ("network", "graph").
     """
     name = _dtype_name(dtype)
     if name not in LOW_PRECISION:
@@ -93,7 +95,7 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
             raise ValueError(f"loss_scale applies to the mixed-precision dtypes {', '.join(LOW_PRECISION)}, not to {name or dtype!r}")
         return None
     if backend.name not in MIXED_BACKENDS:
-        raise ValueError(f"dtype {name!r} (mixed precision) is supported by the {' and '.join(MIXED_BACKENDS)} network modules, "
+        raise ValueError(f"dtype {name!r} (mixed precision) is supported by the {' and '.join(MIXED_BACKENDS)} {modules} modules, "
                          f"not by backend {backend.name!r}")
     scale = DEFAULT_LOSS_SCALE[name] if loss_scale is None else _check_scale(loss_scale)
     return MixedPrecision(name, scale)

@@ -29,6 +29,9 @@ class ArrayNode(sp.MatrixExpr):
 
     #: The array modules (``Backend.module``) whose code ``array_code`` writes.
     modules: ClassVar[tuple[str, ...]] = ("numpy",)
+    #: Whether the value is a sum over the batch (a parameter's VJP): then ``array_code`` and ``definitions`` take
+    #: ``accumulate``, the dtype a mixed-precision module sums in (``_acc_dtype``).
+    reduced: ClassVar[bool] = False
 
     @property
     def arrays(self) -> tuple[sp.MatrixExpr, ...]:
@@ -37,10 +40,10 @@ class ArrayNode(sp.MatrixExpr):
     def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
         raise NotImplementedError
 
-    def array_code(self, args: list[str], module: str) -> str:
+    def array_code(self, args: list[str], module: str, accumulate: str | None = None) -> str:
         raise NotImplementedError
 
-    def definitions(self, module: str = "numpy") -> tuple[tuple[str, str], ...]:
+    def definitions(self, module: str = "numpy", accumulate: str | None = None) -> tuple[tuple[str, str], ...]:
         return ()
 
 
@@ -59,7 +62,7 @@ class Concat(ArrayNode):
     def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
         return sp.Matrix.vstack(*arrays)
 
-    def array_code(self, args: list[str], module: str) -> str:
+    def array_code(self, args: list[str], module: str, accumulate: str | None = None) -> str:
         if module == "torch":
             return f"torch.cat(({', '.join(args)},), dim=1)"
         return f"{module}.concatenate(({', '.join(args)}), axis=1)"
@@ -93,7 +96,7 @@ class Slice(ArrayNode):
         start, stop = self.bounds
         return arrays[0][start:stop, :]
 
-    def array_code(self, args: list[str], module: str) -> str:
+    def array_code(self, args: list[str], module: str, accumulate: str | None = None) -> str:
         start, stop = self.bounds
         # A copy: the statement may later be updated in place, and the gradient it views is still read.
         return f"{args[0]}[:, {start}:{stop}].{'clone' if module == 'torch' else 'copy'}()"

@@ -84,7 +84,6 @@ class FormulaKernel(ArrayNode):
     def batched(self) -> frozenset[str]:
         return frozenset(n for n, b in zip(self.names, self.spec[7]) if b)
 
-    reduced = False
     modules = ("numpy", "jnp", "torch")
 
     def kernel(self) -> Kernel:
@@ -109,18 +108,19 @@ class FormulaKernel(ArrayNode):
                 out[r, c] = value.replace(lambda e: isinstance(e, NamedFunction), lambda e: e.definition(e.args[0]))
         return out
 
-    def array_code(self, args: list[str], module: str) -> str:
-        inline = _inline(self, args, module)
+    def array_code(self, args: list[str], module: str, accumulate: str | None = None) -> str:
+        """The node's code: inline, or a call of its kernel; a reduced node's sum over the batch in ``accumulate`` if given."""
+        inline = _inline(self, args, module, accumulate)
         return inline if inline is not None else f"{self.kernel_name}({', '.join(args)})"
 
-    def definitions(self, module: str = "numpy") -> tuple[tuple[str, str], ...]:
+    def definitions(self, module: str = "numpy", accumulate: str | None = None) -> tuple[tuple[str, str], ...]:
         """What the printed module must define before a call: the kernels' helpers, then this kernel (none when inline)."""
-        if _inline(self, list(self.names), module) is not None:
+        if _inline(self, list(self.names), module, accumulate) is not None:
             return ()
         if module == "numpy":
             return ((_HELPERS, KERNEL_PRELUDE.rstrip() + "\n"), (self.kernel_name, self.kernel().source))
         backend = _backend(module)
-        source = _array_source(self.kernel_name, self.expr, self.names, self.output, self.reduced, backend.name)
+        source = _array_source(self.kernel_name, self.expr, self.names, self.output, self.reduced, backend.name, accumulate)
         return ((f"{_HELPERS}_{module}", place_source(backend)), (self.kernel_name, source))
 
     def display_expr(self) -> sp.Expr:
@@ -154,11 +154,11 @@ def _backend(module: str) -> Backend:
 
 @lru_cache(maxsize=512)
 def _array_source(name: str, expr: sp.Expr, names: tuple[str, ...], output: tuple[sp.Symbol, ...], reduced: bool,
-                  backend: str) -> str:
+                  backend: str, accumulate: str | None = None) -> str:
     """The kernel of :meth:`FormulaKernel.kernel` printed for a JAX or torch module: the same stable form, the same layout."""
     stable = printable(stabilise(expr), name)
     return array_index_kernel_source(stable, names, index_slots(stable, output), output, name, get_backend(backend),
-                                     reduce_leading=reduced)
+                                     reduce_leading=reduced, accumulate=accumulate)
 
 
 @lru_cache(maxsize=512)
@@ -167,12 +167,12 @@ def _compiled(name: str, expr: sp.Expr, names: tuple[str, ...], output: tuple[sp
     return print_kernel(expr, arrays, output, name, shared=reduced)
 
 
-def _inline(node: FormulaKernel, args: list[str], module: str) -> str | None:
-    return _inline_text(node, tuple(args), module)
+def _inline(node: FormulaKernel, args: list[str], module: str, accumulate: str | None = None) -> str | None:
+    return _inline_text(node, tuple(args), module, accumulate)
 
 
 @lru_cache(maxsize=4096)  # a graph prints each node several times (each entry point, each backend's check)
-def _inline_text(node: FormulaKernel, args: tuple[str, ...], module: str) -> str | None:
+def _inline_text(node: FormulaKernel, args: tuple[str, ...], module: str, accumulate: str | None = None) -> str | None:
     """The node's value as one expression of the array module of its arguments' names, for the shapes a dense layer makes; else None.
 
     Each result is a fresh array (an arithmetic expression, a matrix product, or a sum of them), as an array
@@ -182,19 +182,19 @@ def _inline_text(node: FormulaKernel, args: tuple[str, ...], module: str) -> str
         return None
     code = dict(zip(node.names, args))
     terms = sp.Add.make_args(node.expr)
-    printed = [p for p in (_inline_term(t, node, code, module) for t in terms) if p is not None]
+    printed = [p for p in (_inline_term(t, node, code, module, accumulate) for t in terms) if p is not None]
     if len(printed) < len(terms) or (len(terms) == 1 and isinstance(terms[0], sp.Indexed) and not node.reduced):
         return None  # a bare array would be no fresh array
     return " + ".join(p if len(terms) == 1 or p.isidentifier() else f"({p})" for p in printed)
 
 
-def _inline_term(expr: sp.Expr, node: FormulaKernel, code: dict[str, str], module: str) -> str | None:
+def _inline_term(expr: sp.Expr, node: FormulaKernel, code: dict[str, str], module: str, accumulate: str | None = None) -> str | None:
     output, vectors = node.output, node.batched
     if node.reduced:
         factors = sp.Mul.make_args(expr)
         if all(isinstance(f, sp.Indexed) and str(f.base.label) in vectors and len(f.indices) == 1 for f in factors):
             if len(factors) == 1 and factors[0].indices == output:  # Σ over the batch of p[i]
-                return f"{module}.sum({code[str(factors[0].base.label)]}, axis=0)"
+                return f"{module}.sum({code[str(factors[0].base.label)]}, axis=0{'' if accumulate is None else ', dtype=' + accumulate})"
             if len(factors) == 2 and len(output) == 2:  # Σ over the batch of p[i]·q[j]: pᵀq
                 by_index = {f.indices[0]: code[str(f.base.label)] for f in factors}
                 if set(by_index) == set(output):

@@ -21,6 +21,7 @@ from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..backprop.equations import Elementwise, VectorRuleCall
 from ..codegen.kernel import KernelPrinter, printable
+from ..codegen.loss_scaling import keep_finite_line, scale_penalty_term
 from ..codegen.optimizer import print_init_state, print_update
 from ..codegen.statements import Scope, StatementPrinter, kernel_function_name
 from ..optim.base import Optimizer
@@ -65,7 +66,10 @@ class GraphStatementPrinter(StatementPrinter):
             if module not in expr.modules:
                 raise ValueError(f"{type(expr).__name__} nodes have no {backend.title} spelling; they print for "
                                  f"{', '.join(expr.modules)} only")
-            return expr.array_code([self._parenthesized(a) for a in expr.arrays], module)
+            args = [self._parenthesized(a) for a in expr.arrays]
+            if expr.reduced and self.scope.accumulate is not None:  # mixed precision: its Σ over the batch in _acc_dtype
+                return expr.array_code(args, module, self.scope.accumulate)
+            return expr.array_code(args, module)
         if isinstance(expr, sp.MatMul):
             coeff, matrices = expr.as_coeff_matrices()
             if coeff != 1 and len(matrices) == 1:  # c·X: a scalar times one array
@@ -136,13 +140,17 @@ def vector_kernels(train: GraphEquations, inference: GraphEquations) -> dict[str
     return kernels
 
 
-def array_definitions(train: GraphEquations, inference: GraphEquations, module: str = "numpy") -> list[str]:
-    """The sources the array nodes of the equations need defined (:meth:`ArrayNode.definitions`), each once, in order."""
+def array_definitions(train: GraphEquations, inference: GraphEquations, module: str = "numpy",
+                      accumulate: str | None = None) -> list[str]:
+    """The sources the array nodes of the equations need defined (:meth:`ArrayNode.definitions`), each once, in order.
+
+    ``accumulate`` (mixed precision): the dtype a reduced node's sum over the batch accumulates in.
+    """
     equations = [*inference.forward, *train.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)]
     sources: dict[str, str] = {}
     for eq in equations:
         for node in sorted(eq.rhs.atoms(ArrayNode), key=sp.default_sort_key):
-            for name, source in node.definitions(module):
+            for name, source in node.definitions(module, accumulate) if node.reduced and accumulate else node.definitions(module):
                 sources.setdefault(name, source)
     return list(sources.values())
 
@@ -181,7 +189,7 @@ class _SelectPrinter(KernelPrinter):
 
 
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None,
-                backend: str | Backend = "numpy", select: bool = False) -> str:
+                backend: str | Backend = "numpy", select: bool = False, loss_scale: float | None = None) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
     ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
@@ -194,6 +202,16 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     params (and state) from ``train_step``. ``select`` (numpy only) prints
     ``numpy.where`` as the namespace's ``_where`` / ``_where_into``
     (:mod:`symdl.graph.select`: the same bits, no branch per element).
+
+    ``loss_scale`` (None: one dtype throughout) prints mixed precision as
+    :func:`symdl.codegen.network.print_network` does (:mod:`symdl.export.mixed_precision`):
+    the loss, the penalties and every sum over the batch (bias gradients, a
+    formula parameter's Σ over the rows) accumulate in ``_acc_dtype``, the
+    masks are cast to ``_dtype``, the seeds ℓ'/m (and the penalties' terms
+    Ω'(θ)) are multiplied by ``_LOSS_SCALE`` when it is not 1, the gradients
+    pass through ``_master_grads`` and ``train_step`` updates
+    ``_masters(params)``; with a scale and an optimizer the whole step is kept
+    only where ``_all_finite`` of the gradients holds (``_keep_finite``).
     """
     backend = get_backend(backend)
     m = backend.module
@@ -207,7 +225,11 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     masks = list(train.masks)
     seed = f", {backend.mask_parameter}" if masks else ""
     draw = backend.mask_parameter.split("=")[0]
-    mask_line = [f"{', '.join(masks)}, = _masks({draw}, {backend.mask_arguments(inputs[0])})"] if masks else []
+    mixed = loss_scale is not None
+    drawn = f"_masks({draw}, {backend.mask_arguments(inputs[0])})"
+    if mixed:  # drawn as in float32 (the same masks whatever the compute dtype), multiplied in _dtype
+        drawn = f"[{backend.cast('_mask', '_dtype')} for _mask in {drawn}]"
+    mask_line = [f"{', '.join(masks)}, = {drawn}"] if masks else []
     unpack = ", ".join([*params, *inputs, *targets])
 
     if select and backend.printer_class is not KernelPrinter:
@@ -216,12 +238,12 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     def scope(eqs: GraphEquations) -> Scope:
         printer = _SelectPrinter() if select else backend.printer()
         return Scope(names=eqs.names, batched=set(eqs.batched), inputs={*params, *inputs, *targets, *masks},
-                     backend=backend, printer=printer)
+                     backend=backend, printer=printer, accumulate="_acc_dtype" if mixed else None)
 
     def entry(name: str, args: str, lines: Sequence[str]) -> str:  # the constants made where the first input lives
         return _def(name, args, backend.bind_constants(lines, inputs[0]))
 
-    sources = array_definitions(train, inference, m)
+    sources = array_definitions(train, inference, m, "_acc_dtype" if mixed else None)
     # forward: inference mode (no noise, no dropout)
     fwd, alias = _inline_aliases(inference.forward, inference.batched, stopped)
     outs = [alias.get(o, o) for o in inference.outputs]
@@ -243,8 +265,13 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     forward, alias = _inline_aliases(train.forward, train.batched, stopped)
     losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
     inv_m = sp.Symbol("_inv_m", real=True)
-    scaled = [sp.Eq(eq.lhs, _times(eq.rhs, inv_m), evaluate=False) for eq in losses]
+    scaling = mixed and loss_scale != 1
+    # float16: the seeds ℓ'/m scaled up before they are rounded, so that small gradients do not flush to zero
+    seed_factor = inv_m * sp.Symbol("_LOSS_SCALE", positive=True) if scaling else inv_m
+    scaled = [sp.Eq(eq.lhs, _times(eq.rhs, seed_factor), evaluate=False) for eq in losses]
     backward, _ = _inline_aliases([eq.xreplace(alias) for _, eq in train.backward], train.batched)
+    if scaling:  # Ω'(θ) joins a gradient that carries the loss scale: it is scaled too (exactly: a power of two)
+        backward = [scale_penalty_term(eq, sp.Integer(int(loss_scale))) for eq in backward]  # type: ignore[arg-type]
     header = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}{{writable}})", *mask_line]
 
     def values(eqs: GraphEquations, keep: set[sp.MatrixSymbol]) -> tuple[list[str], Scope]:
@@ -259,28 +286,42 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
 
     read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
     grad_lines, s = values(train, read_later | loss_keep)
-    # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
-    grad_lines.append(f"_ones = {backend.tensor_factory('ones', f'{inputs[0]}.shape[0]', inputs[0])}")
-    s.defined.add("_ones")
+    if not mixed:  # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
+        grad_lines.append(f"_ones = {backend.tensor_factory('ones', f'{inputs[0]}.shape[0]', inputs[0])}")
+        s.defined.add("_ones")
     grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
     for key in params:
         if key not in train.param_grads:  # no path from this parameter to the loss
             grad_lines.append(f"g{key} = {m}.zeros_like({key})")
     grads = ", ".join(f"{p!r}: g{p}" for p in params)
-    sources.append(entry("loss_and_grad", f"params, {data}{seed}", [h.format(writable="False") for h in header] + grad_lines + [f"return loss, {{{grads}}}"]))
+    gradients = ", ".join(f"g{p}" for p in params)
+    masters = [f"{gradients}, = _master_grads({gradients})"] if mixed and params else []
+    sources.append(entry("loss_and_grad", f"params, {data}{seed}", [h.format(writable="False") for h in header] + grad_lines
+                         + masters + [f"return loss, {{{grads}}}"]))
+    # A loss-scaled optimizer step is computed whole, then kept only if the gradients are finite (decided on the device).
+    skip = scaling and optimizer is not None
+    step_masters = []
+    if mixed and params:  # train_step writes the float32 masters, not the compute copies the body read
+        unscale = f"{gradients}, = _master_grads({gradients}{'' if skip else ', step=True'})"
+        step_masters = [unscale, *([f"_finite_step = _all_finite(({gradients},))"] if skip else []),
+                        f"{', '.join(params)}, = _masters(params)"]
 
     if optimizer is None:
         code = print_update(sgd(lr=None), params, backend.printer(), functional=functional, keep_step=False, backend=backend)
         arguments = ["lr"]
         checks = ["lr = _check_lr(lr)"]
     else:
-        code = print_update(optimizer, params, backend.printer(), functional=functional, backend=backend)
+        code = print_update(optimizer, params, backend.printer(), functional=functional or skip, backend=backend)
         arguments = ["state", *code.arguments]
         checks = [f"{a} = _check_hyper({a!r}, {a})" for a in code.arguments]
         # no parameters: nothing to unpack (`, = …` would not parse)
         head = f"{', '.join(params)}, = _check_params(params)" if params else "_check_params(params)"
-        sources.append(entry("init_state", "params", print_init_state(optimizer, params, backend, head)))
-    update = [*code.compute, *code.write, *_constraint_lines(train, backend)]
+        sources.append(entry("init_state", "params", print_init_state(optimizer, params, backend, head, device_scalars=skip)))
+    update = [*code.compute, *code.write]
+    if skip:  # the kept values rebound to the names: a constraint then projects what params holds
+        kept = [("params", {p: p for p in params}), *([("state", code.new_state)] if code.new_state else [])]
+        update += [keep_finite_line(store, new, True) for store, new in kept]
+    update += _constraint_lines(train, backend)
     if functional:  # immutable arrays: the new values are returned, the caller stores them
         result = "return loss, {" + ", ".join(f"{p!r}: {p}" for p in params) + "}"
         if optimizer is not None:
@@ -292,7 +333,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     state_check = [backend.state_check(inputs[0])] if optimizer is not None and not functional else []
     train_head = [h.format(writable="True") for h in header]
     sources.append(entry("train_step", f"params, {data}, {', '.join(arguments)}{seed}",
-                        [*checks, train_head[0], *state_check, *train_head[1:], *grad_lines, *update, result]))
+                        [*checks, train_head[0], *state_check, *train_head[1:], *grad_lines, *step_masters, *update, result]))
     return "\n\n".join(sources)
 
 
@@ -305,16 +346,20 @@ def _times(rhs: sp.MatrixExpr, factor: sp.Symbol) -> sp.MatrixExpr:
 
 
 def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
-    """C = (1/m) Σₜ cₜ Σ ℓₜ(hᵗ, yᵗ) + Σ Ω(θ), each term's ℓ printed from its SymPy form (common subexpressions once)."""
+    """C = (1/m) Σₜ cₜ Σ ℓₜ(hᵗ, yᵗ) + Σ Ω(θ), each term's ℓ printed from its SymPy form (common subexpressions once).
+
+    The sums accumulate in the scope's ``accumulate`` dtype when it has one (mixed precision), else in ``_dtype``.
+    """
     printer = scope.printer
     m = scope.backend.module
+    acc = scope.accumulate or "_dtype"
     lines = [f"_inv_m = 1.0 / {eqs.names[eqs.inputs[0]]}.shape[0]", "loss = 0.0"]
     for t in eqs.losses:
         h, target = alias.get(t.value, t.value), alias.get(t.target, t.target)
         if t.forms.vector_rule is not None:
             value = kernel_function_name(t.forms.vector_rule, "value")
             coeff = printer.doprint(t.coefficient)
-            lines.append(f"loss += {m}.sum({value}({scope.name(h)}, {scope.name(target)}), dtype=_dtype) * ({coeff} * _inv_m)")
+            lines.append(f"loss += {m}.sum({value}({scope.name(h)}, {scope.name(target)}), dtype={acc}) * ({coeff} * _inv_m)")
             continue
         value_lambda = t.forms.value_lambda()
         a, y = value_lambda.variables
@@ -326,12 +371,12 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
         if not rest.free_symbols:  # ℓ constant: Σ over m rows and n entries of c, over m, is n·c
             lines.append(f"loss += {printer.doprint(coeff * rest * h.shape[0])}")
             continue
-        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype=_dtype) * ({printer.doprint(coeff)} * _inv_m)")
+        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}) * ({printer.doprint(coeff)} * _inv_m)")
     for key, pf in eqs.penalties:
         (w,) = pf.value.variables
         term = printable(pf.value.expr.xreplace({w: sp.Symbol(key, real=True)}), "penalty")
         coeff, rest = term.as_coeff_Mul()
-        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype=_dtype) * {printer.doprint(coeff)}")
+        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}) * {printer.doprint(coeff)}")
     return lines
 
 

@@ -1,0 +1,60 @@
+"""Runtime helpers of mixed-precision graph modules: float32 masters and data checked, then cast once to the compute dtype.
+
+A mixed-precision graph module (:func:`symdl.export.graph_modules.graph_module_source` with ``dtype="bfloat16"`` or
+``"float16"``) binds ``_dtype`` (compute), ``_param_dtype`` and ``_acc_dtype`` (float32) as a network module does
+(:mod:`symdl.backends.runtime_mixed`). The graph's own checks (:mod:`symdl.backends.runtime_graph`) are copied with
+``_param_dtype`` for ``_dtype`` under the names ``_check_masters`` / ``_check_forward_masters`` (torch) and
+``_check_data_masters`` (JAX); the functions here take the data in float32 or the compute dtype (``_lift`` of
+:mod:`symdl.backends.runtime_mixed`), check it with them and cast every array once to ``_dtype``.
+
+symdl copies these functions' source into the generated modules under the names without the library suffix
+(``_check_graph_torch`` → ``_check``). Importing this module imports neither torch nor jax.
+"""
+
+# ruff: noqa: F821  (the names are the generated module's globals)
+
+from __future__ import annotations
+
+
+def _lifted(data):
+    """The inputs and targets as the float32 checks take them (_lift: the compute dtype widened exactly, other floats refused)."""
+    names = [name for name, _ in (*_INPUTS, *_TARGETS)]
+    return [_lift(value, names[k]) if k < len(names) else value for k, value in enumerate(data)]
+
+
+def _check_graph_torch(params, *arrays):
+    """(params, *inputs, *targets, writable) → the checked float32 masters and data, each cast once to _dtype."""
+    *data, writable = arrays
+    return tuple(a.to(_dtype) for a in _check_masters(params, _lifted(data), writable))
+
+
+def _check_forward_graph_torch(params, *inputs):
+    """(params, *inputs) → the checked float32 masters and inputs, each cast once to _dtype."""
+    return tuple(a.to(_dtype) for a in _check_forward_masters(params, *_lifted(inputs)))
+
+
+def _unpack_graph_torch(params, *arrays):
+    """_check's result without the checks (the ``_unchecked`` entry points): every array cast to _dtype, nothing read back."""
+    *data, _ = arrays
+    return (*(params[name].to(_dtype) for name, _ in _SPECS), *(a.to(_dtype) for a in data))
+
+
+def _unpack_forward_graph_torch(params, *inputs):
+    """_check_forward's result without the checks: the parameters and inputs cast to _dtype."""
+    return (*(params[name].to(_dtype) for name, _ in _SPECS), *(a.to(_dtype) for a in inputs))
+
+
+def _check_data_graph_jax(data):
+    """Outside jax.jit (or traced into it): the inputs and targets in float32 or _dtype, checked as float32 arrays."""
+    return _check_data_masters(_lifted(data))
+
+
+def _unpack_graph_jax(params, *arrays):
+    """The float32 masters in the order of _SPECS, then the data, each cast to _dtype (inside jax.jit)."""
+    *data, _ = arrays
+    return (*(params[name].astype(_dtype) for name, _ in _SPECS), *(a.astype(_dtype) for a in data))
+
+
+def _unpack_forward_graph_jax(params, *inputs):
+    """The float32 masters in the order of _SPECS, then the inputs, each cast to _dtype (inside jax.jit)."""
+    return (*(params[name].astype(_dtype) for name, _ in _SPECS), *(a.astype(_dtype) for a in inputs))

@@ -1,0 +1,343 @@
+"""Mixed-precision graph modules (graph_module_source(model, "torch" | "jax", "bfloat16" | "float16")).
+
+Each low-precision module is compared with the float32 module of the same graph on the same float32 params, data and
+seed, within test_mixed_precision's documented tolerance (‖g − g₃₂‖ ≤ 0.1‖g₃₂‖ in bfloat16, 0.02‖g₃₂‖ in float16):
+a residual model with shared blocks, a two-input model with three weighted heads, a model of formula layers
+(per-sample sums, a quadratic form's contractions, a parameter's sum over the rows), one with noise and dropout, one
+with an L1 penalty, a constraint and a second loss term, one with stop-gradient, concatenation and softmax
+cross-entropy, and a GLU.
+A 4096-row batch whose sums are not low-precision numbers gives the loss and every kind of parameter sum to float32
+rounding; the unchecked entry points run on torch's meta device, under torch.compile(fullgraph=True) and under
+jax.transfer_guard("disallow").
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+
+import numpy as np
+import pytest
+from formula_graphs import formula_graph
+from generated_modules import load_module
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_graph_modules import auxiliary, gated, multi_io, residual, stopped
+from test_mixed_precision import TOLERANCE, numpy
+
+import symdl
+from symdl.cli import main
+from symdl.export import graph_module_source
+from symdl.graph import (
+    Add,
+    Dense,
+    Dropout,
+    Formula,
+    GaussianNoise,
+    Input,
+    Model,
+    save_graph,
+)
+
+torch = pytest.importorskip("torch")
+jax = pytest.importorskip("jax")
+import jax.numpy as jnp
+
+BACKENDS = ("torch", "jax")
+LOW = ("bfloat16", "float16")
+_CACHE: dict[tuple, object] = {}
+
+
+def noisy() -> Model:
+    """Gaussian noise and dropout between dense layers: the masks are drawn as in float32 and multiply in the low dtype."""
+    x = Input(3)
+    h = GaussianNoise(0.1)(Dense(8, activation="tanh")(x))
+    return Model(x, Dense(2)(Dropout(0.25)(Dense(8, activation="tanh")(h))), losses="mse")
+
+
+def sums() -> Model:
+    """a = W x + b + (x + c) + ½u (two formula layers): ∂C/∂b, ∂C/∂c and 2 ∂C/∂u are each Σ ℓ' over the rows, printed
+    as the bias reduction, a formula parameter's inline Σ, and Σ of its per-sample δ."""
+    shift = symdl.formula_layer("y[i] = x[i] + c[i]", inputs={"x": "n"}, params={"c": "n"}, name="shift")
+    half = symdl.formula_layer("y[i] = x[i] + 0.5 * u[i]", inputs={"x": "n"}, params={"u": "n"}, name="half")
+    x = Input(1)
+    return Model(x, Add()([Dense(1)(x), Formula(half)(Formula(shift)(x))]), losses="mse")
+
+
+MODELS = {"residual": residual, "multi_io": multi_io, "formula": formula_graph, "noisy": noisy, "sums": sums,
+          "auxiliary": auxiliary, "stopped": stopped, "gated": gated}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("graph_mixed")
+
+
+def module(folder, name: str, backend: str, dtype: str, **options):
+    key = (name, backend, dtype, *sorted(options.items()))
+    if key not in _CACHE:
+        source = graph_module_source(MODELS[name](), backend, dtype, **options)
+        _CACHE[key] = load_module(source, folder, f"graph_{name}_{backend}_{dtype}_{len(_CACHE)}")
+    return _CACHE[key]
+
+
+def as_array(backend: str, values: np.ndarray, dtype: str = "float32"):
+    if backend == "torch":
+        return torch.tensor(values, dtype=getattr(torch, dtype))
+    return jnp.asarray(values, dtype=getattr(jnp, dtype))
+
+
+def batch(mod, seed: int, rows: int) -> list[np.ndarray]:
+    """Inputs with |x| in [0.5, 1.5] (a divisor stays away from 0), targets in [-1, 1], in the order the module takes them."""
+    rng = np.random.default_rng(seed)
+    inputs = [rng.uniform(0.5, 1.5, (rows, w)) * rng.choice([-1, 1], (rows, w)) for _, w in mod._INPUTS]
+    return inputs + [rng.uniform(-1, 1, (rows, w)) for _, w in mod._TARGETS]
+
+
+def whole(grads: dict) -> np.ndarray:
+    return np.concatenate([numpy(grads[k]).ravel() for k in sorted(grads)])
+
+
+def copied(backend: str, params: dict) -> dict:
+    return {k: v.clone() for k, v in params.items()} if backend == "torch" else dict(params)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("name", ["residual", "multi_io", "formula", "noisy", "auxiliary", "stopped", "gated"])
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), rows=st.integers(1, 12))
+def test_gradients_within_the_documented_tolerance(folder, backend, dtype, name, seed, rows):
+    low, full = module(folder, name, backend, dtype), module(folder, name, backend, "float32")
+    params = low.init_params(seed % 1000)
+    assert all(str(p.dtype).endswith("float32") for p in params.values())
+    arrays = [as_array(backend, a) for a in batch(low, seed, rows)]
+    masks = {"seed": seed % 1000} if hasattr(low, "masks") else {}
+    loss, grads = low.loss_and_grad(params, *arrays, **masks)
+    loss32, grads32 = full.loss_and_grad(copied(backend, params), *arrays, **masks)
+    assert all(str(g.dtype).endswith("float32") for g in grads.values()) and str(loss.dtype).endswith("float32")
+    g, g32 = whole(grads), whole(grads32)
+    assert abs(float(loss) - float(loss32)) <= TOLERANCE[dtype] * abs(float(loss32)) + 1e-6
+    if not np.isfinite(g).all():
+        # float16's documented overflow: a value times _LOSS_SCALE = 2**10 above 65504, i.e. one above 64 unscaled (an
+        # intermediate dC/dh can exceed every parameter's gradient); it shows as non-finite, never as a wrong number
+        assert dtype == "float16" and np.abs(g32).max() > 16
+        return
+    assert np.linalg.norm(g - g32) <= TOLERANCE[dtype] * np.linalg.norm(g32) + 1e-6
+    out = low.forward(params, *arrays[:len(low._INPUTS)])
+    assert all(str(o.dtype).endswith(dtype) for o in (out if isinstance(out, tuple) else (out,)))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_masks_are_the_float32_modules(folder, backend, dtype):
+    low, full = module(folder, "noisy", backend, dtype), module(folder, "noisy", backend, "float32")
+    drawn, drawn32 = low.masks(5, 7), full.masks(5, 7)
+    assert drawn.keys() == drawn32.keys()
+    assert all(np.array_equal(numpy(drawn[k]), numpy(drawn32[k])) for k in drawn)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("name", ["residual", "multi_io", "formula", "auxiliary"])
+def test_train_step_makes_the_loss_fall_with_float32_params(folder, backend, dtype, name):
+    low = module(folder, name, backend, dtype)
+    params = low.init_params(1)
+    arrays = [as_array(backend, a, dtype if k == 0 else "float32") for k, a in enumerate(batch(low, 2, 32))]
+    before = float(low.loss(params, *arrays))
+    lr = {"residual": 0.02}.get(name, 0.1)  # the residual blocks' he_normal layers diverge at 0.1, in float32 too
+    for _ in range(40):
+        low.train_step(params, *arrays, lr)
+    assert all(str(p.dtype).endswith("float32") for p in params.values())
+    assert float(low.loss(params, *arrays)) < 0.9 * before
+    if name == "auxiliary":  # the output layer's non_neg constraint, applied to the float32 masters after each step
+        assert (numpy(params["W3"]) >= 0).all() and (numpy(params["W3"]) > 0).any()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_loss_and_every_batch_sum_accumulate_in_float32(folder, backend, dtype):
+    """4096 rows, a = 0, Y = 1 except k rows of 2: C = ½(m + 3k)/m and ∂C/∂b = ∂C/∂c = 2 ∂C/∂d = −(m + k)/m hold
+    only when the sums over the rows are float32 (1 + k/m is not a bfloat16, resp. float16, number)."""
+    low = module(folder, "sums", backend, dtype)
+    with open(low.__file__) as handle:
+        source = handle.read()
+    lib = {"torch": "torch", "jax": "jnp"}[backend]
+    for grad, summed in (("gb1", "gl1"), ("gc2", "gl1"), ("gu3", "d3")):
+        assert f"{grad} = {lib}.sum({summed}, axis=0, dtype=_acc_dtype)" in source
+    assert "_ones" not in source and "dtype=_acc_dtype) * (1/2 * _inv_m)" in source
+    m, k = 4096, {"bfloat16": 16, "float16": 1}[dtype]
+    Y = np.ones((m, 1))
+    Y[:k] = 2
+    params = {name: as_array(backend, np.zeros(shape)) for name, shape in low._SPECS}
+    loss, grads = low.loss_and_grad(params, as_array(backend, np.zeros((m, 1))), as_array(backend, Y))
+    exact_loss, exact_sum = 0.5 * (m + 3 * k) / m, -(m + k) / m
+    assert float(torch.tensor(exact_sum, dtype=getattr(torch, dtype))) != exact_sum  # what a low-precision sum gives
+    assert float(loss) == pytest.approx(exact_loss, rel=1e-6)
+    for key, factor in (("b1", 1.0), ("c2", 1.0), ("u3", 0.5)):
+        assert float(numpy(grads[key])[0]) == pytest.approx(factor * exact_sum, rel=1e-6), key
+
+
+def test_a_formula_kernels_sum_over_the_rows_accumulates_where_asked():
+    """A reduced kernel that is no contraction sums its rows in the dtype ``accumulate`` names, and only then."""
+    import sympy as sp
+
+    from symdl.backends import get_backend
+    from symdl.codegen.array_index_kernels import array_index_kernel_source
+
+    v, i = sp.IndexedBase("v", real=True), sp.Symbol("i")
+    for backend, total in (("torch", "torch.sum(_out, dim="), ("jax", "jnp.sum(_out, axis=")):
+        plain = array_index_kernel_source(v[i], ["v"], {i: -1}, [i], "_k", get_backend(backend), reduce_leading=True)
+        mixed = array_index_kernel_source(v[i], ["v"], {i: -1}, [i], "_k", get_backend(backend), reduce_leading=True,
+                                          accumulate="_acc_dtype")
+        assert total in plain and "_acc_dtype" not in plain
+        assert mixed == plain.replace("- 1)))", "- 1)), dtype=_acc_dtype)")
+
+
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("name", ["residual", "formula"])
+def test_torch_unchecked_on_the_meta_device(folder, dtype, name):
+    mod = module(folder, name, "torch", dtype)
+    params = mod.init_params(0, device="meta")
+    arrays = [torch.empty((5, w), dtype=getattr(torch, dtype), device="meta") for _, w in (*mod._INPUTS, *mod._TARGETS)]
+    assert mod.forward_unchecked(params, *arrays[:len(mod._INPUTS)]).device.type == "meta"
+    loss, grads = mod.loss_and_grad_unchecked(params, *arrays)
+    assert loss.device.type == "meta" and loss.dtype == torch.float32
+    assert all(g.device.type == "meta" and g.dtype == torch.float32 for g in grads.values())
+    step = mod.train_step_unchecked(params, *arrays, torch.tensor(0.1, device="meta"))
+    assert step.device.type == "meta" and all(p.device.type == "meta" and p.dtype == torch.float32 for p in params.values())
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_torch_unchecked_equals_checked(folder, dtype):
+    mod = module(folder, "residual", "torch", dtype)
+    arrays = [as_array("torch", a, dtype) for a in batch(mod, 3, 9)]
+    params = mod.init_params(3)
+    loss, grads = mod.loss_and_grad(params, *arrays)
+    loss_u, grads_u = mod.loss_and_grad_unchecked(params, *arrays)
+    assert torch.equal(loss_u, loss) and all(torch.equal(grads_u[k], grads[k]) for k in grads)
+    checked, unchecked = copy.deepcopy(params), copy.deepcopy(params)
+    for _ in range(2):
+        assert torch.equal(mod.train_step_unchecked(unchecked, *arrays, 0.1), mod.train_step(checked, *arrays, 0.1))
+    assert all(torch.equal(unchecked[k], checked[k]) and unchecked[k].dtype == torch.float32 for k in params)
+
+
+@pytest.mark.parametrize("dtype", LOW)
+def test_torch_unchecked_step_compiles_without_graph_breaks(folder, dtype, monkeypatch):
+    mod = module(folder, "residual", "torch", dtype)
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)  # Dynamo looks the module's globals up by its name
+    arrays = [as_array("torch", a, dtype) for a in batch(mod, 4, 6)]
+    torch._dynamo.reset()
+    step = torch.compile(mod.train_step_unchecked, fullgraph=True, backend="aot_eager")
+    compiled, eager = mod.init_params(1), mod.init_params(1)
+    lr = torch.tensor(0.1)
+    for _ in range(2):
+        torch.testing.assert_close(step(compiled, *arrays, lr), mod.train_step_unchecked(eager, *arrays, lr), rtol=1e-6, atol=1e-7)
+    for name in eager:
+        assert compiled[name].dtype == torch.float32
+        torch.testing.assert_close(compiled[name], eager[name], rtol=1e-6, atol=1e-7)
+
+
+def test_torch_loss_scaled_optimizer_step_is_kept_or_dropped_inside_a_compiled_graph(folder, monkeypatch):
+    """float16 with a loss scale and Adam: an overflowing step between two finite ones changes nothing (params, moments,
+    step count), in eager and in torch.compile(fullgraph=True) alike."""
+    mod = module(folder, "residual", "torch", "float16", optimizer="adam")
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    X, Y = (as_array("torch", a, "float16") for a in batch(mod, 6, 8))
+    huge = torch.full(Y.shape, 3e4, dtype=torch.float16)
+    torch._dynamo.reset()
+    step = torch.compile(mod.train_step_unchecked, fullgraph=True, backend="aot_eager")
+    compiled, eager = mod.init_params(1), mod.init_params(1)
+    compiled_state, eager_state = mod.init_state(compiled), mod.init_state(eager)
+    for target in (Y, huge, Y):
+        before = copy.deepcopy((eager, eager_state))
+        torch.testing.assert_close(step(compiled, X, target, compiled_state), mod.train_step(eager, X, target, eager_state),
+                                   rtol=1e-6, atol=1e-7)
+        unchanged = all(torch.equal(eager[k], before[0][k]) for k in eager)
+        assert unchanged == (target is huge)
+        if target is huge:
+            assert all(torch.equal(torch.as_tensor(eager_state[k]), torch.as_tensor(before[1][k])) for k in eager_state)
+    for name in eager:
+        torch.testing.assert_close(compiled[name], eager[name], rtol=1e-6, atol=1e-7)
+    assert int(eager_state["t"]) == int(compiled_state["t"]) == 2
+
+
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("name", ["residual", "formula"])
+def test_jax_unchecked_step_transfers_nothing(folder, dtype, name):
+    mod = module(folder, name, "jax", dtype)
+    device = jax.devices()[0]
+    params = mod.init_params(2, device=device)
+    arrays = [jax.device_put(jnp.asarray(a, dtype=dtype if k == 0 else jnp.float32), device) for k, a in enumerate(batch(mod, 5, 16))]
+    lr = jax.device_put(np.float32(0.1), device)
+    before = float(mod.loss(params, *arrays))
+    with jax.transfer_guard("disallow"):
+        loss, grads = mod.loss_and_grad_unchecked(params, *arrays)
+        new = params
+        for _ in range(5):  # the float32 masters go straight back in
+            _, new = mod.train_step_unchecked(new, *arrays, lr)
+        jax.block_until_ready((loss, grads, new))
+    assert all(new[k].dtype == jnp.float32 and grads[k].dtype == jnp.float32 for k in params)
+    checked_loss, checked_grads = mod.loss_and_grad(params, *arrays)
+    assert float(loss) == float(checked_loss) == before
+    assert all(np.array_equal(np.asarray(grads[k]), np.asarray(checked_grads[k])) for k in grads)
+    assert float(mod.loss(new, *arrays)) < before
+
+
+def test_jax_loss_scaled_optimizer_step_transfers_nothing_and_drops_an_overflow(folder):
+    mod = module(folder, "residual", "jax", "float16", optimizer="adam")
+    params = mod.init_params(2)
+    state = mod.init_state(params)
+    X, Y = (jnp.asarray(a, dtype=jnp.float16) for a in batch(mod, 7, 8))
+    huge = jnp.full(Y.shape, 3e4, dtype=jnp.float16)
+    with jax.transfer_guard("disallow"):
+        _, kept, kept_state = mod.train_step_unchecked(params, X, huge, state)
+        _, new, new_state = mod.train_step_unchecked(params, X, Y, state)
+        jax.block_until_ready((kept, new))
+    assert all(np.array_equal(np.asarray(kept[k]), np.asarray(params[k])) for k in params)
+    assert all(np.array_equal(np.asarray(kept_state[k]), np.asarray(state[k])) for k in state)
+    assert not all(np.array_equal(np.asarray(new[k]), np.asarray(params[k])) for k in params)
+    assert all(v.dtype == jnp.float32 for k, v in new_state.items() if k != "t") and int(new_state["t"]) == 1
+
+
+def test_unsupported_combinations_are_one_clear_error_line():
+    model = residual()
+    for backend, dtype, scale, message in (
+        ("numpy", "bfloat16", None, "supported by the torch and jax graph modules, not by backend 'numpy'"),
+        ("torch", "float32", 8.0, "loss_scale applies to the mixed-precision dtypes"),
+        ("jax", "float16", 3.0, "loss_scale: expected a power of two"),
+    ):
+        with pytest.raises(ValueError, match=message) as error:
+            graph_module_source(model, backend, dtype, loss_scale=scale)
+        assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_checked_entry_points_refuse_other_dtypes(folder, backend):
+    mod = module(folder, "residual", backend, "bfloat16")
+    params = mod.init_params(0)
+    X, Y = (as_array(backend, a) for a in batch(mod, 0, 4))
+    with pytest.raises(ValueError, match="float32 or bfloat16"):
+        mod.loss(params, as_array(backend, np.zeros((4, 3)), "float16"), Y)
+    low_params = {k: (v.to(torch.bfloat16) if backend == "torch" else v.astype(jnp.bfloat16)) for k, v in params.items()}
+    with pytest.raises(ValueError, match="float32"):
+        mod.loss(low_params, X, Y)
+
+
+def test_cli_prints_a_mixed_graph_module_and_refuses_what_makes_no_sense(tmp_path, capsys):
+    compiled = residual().compile("float64")
+    save_graph(tmp_path / "saved", compiled, compiled.init(0))
+    out = tmp_path / "low.py"
+    assert main(["codegen", "--graph", str(tmp_path / "saved"), "--backend", "torch", "--dtype", "float16", "--loss-scale", "256",
+                 "-o", str(out)]) == 0
+    mod = load_module(out.read_text(), tmp_path, "cli_graph_low")
+    assert mod._LOSS_SCALE == 256.0 and mod._dtype == torch.float16 and mod._param_dtype == torch.float32
+    capsys.readouterr()
+    for extra, message in ((["--backend", "numpy", "--dtype", "bfloat16"], "needs --backend torch or jax"),
+                           (["--backend", "torch", "--loss-scale", "8"], "--loss-scale applies to --dtype bfloat16 or float16"),
+                           (["--backend", "torch", "--dtype", "float32"], "--dtype does not apply to --graph"),
+                           (["--backend", "jax", "--dtype", "bfloat16", "--loss-scale", "3"], "loss_scale: expected a power of two")):
+        code = main(["codegen", "--graph", str(tmp_path / "saved"), *extra, "-o", str(tmp_path / "no.py")])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "no.py").exists()
