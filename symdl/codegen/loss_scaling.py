@@ -1,4 +1,4 @@
-"""The printed pieces of a loss-scaled step that network and graph modules share: sₗ·Ω'(θ) and the finite-step guard.
+"""The printed pieces of a loss-scaled step that network and graph modules share: s·Ω'(θ) and the finite-step guard.
 
 A mixed-precision module with a static loss scale s (:mod:`symdl.export.mixed_precision`) multiplies the
 gradient seeds by s, so a penalty's term Ω'(θ) that joins a parameter's gradient is multiplied by s too
