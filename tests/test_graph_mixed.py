@@ -74,7 +74,7 @@ def folder(tmp_path_factory):
 
 
 def module(folder, name: str, backend: str, dtype: str, **options):
-    key = (name, backend, dtype, *sorted(options.items()))
+    key = (name, backend, dtype, *sorted((k, repr(v)) for k, v in options.items()))
     if key not in _CACHE:
         source = graph_module_source(MODELS[name](), backend, dtype, **options)
         _CACHE[key] = load_module(source, folder, f"graph_{name}_{backend}_{dtype}_{len(_CACHE)}")
@@ -152,6 +152,33 @@ def test_train_step_makes_the_loss_fall_with_float32_params(folder, backend, dty
     assert float(low.loss(params, *arrays)) < 0.9 * before
     if name == "auxiliary":  # the output layer's non_neg constraint, applied to the float32 masters after each step
         assert (numpy(params["W3"]) >= 0).all() and (numpy(params["W3"]) > 0).any()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_adam_state_is_float32_and_trains(folder, backend):
+    low = module(folder, "formula", backend, "bfloat16", optimizer=symdl.optimizer("adam", lr=0.02))
+    params = low.init_params(0)
+    state = low.init_state(params)
+    arrays = [as_array(backend, a) for a in batch(low, 3, 32)]
+    before = float(low.loss(params, *arrays))
+    for _ in range(30):
+        out = low.train_step(params, *arrays, state)
+        if backend == "jax":
+            _, params, state = out
+    assert all(str(p.dtype).endswith("float32") for p in params.values())
+    assert all(str(v.dtype).endswith("float32") for k, v in state.items() if k != "t")
+    assert float(low.loss(params, *arrays)) < 0.75 * before
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fit_trains_the_float32_masters(folder, backend):
+    low = module(folder, "residual", backend, "bfloat16")
+    params = low.init_params(0)
+    X, Y = (a.astype(np.float32) for a in batch(low, 1, 64))
+    history = low.fit(params, X, Y, lr=0.01, epochs=3, batch_size=16, verbose=0).history["loss"]
+    assert history[-1] < 0.5 * history[0]
+    assert all(str(p.dtype).endswith("float32") for p in params.values())
+    assert low.evaluate(params, X, Y)["loss"] < history[0]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
