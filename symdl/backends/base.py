@@ -271,8 +271,8 @@ class Backend:
 
     def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
         """Runtime helper blocks of a mixed-precision graph module, in place of :meth:`graph_runtime`'s: the checks of the
-        float32 masters and data, ``_check``/``_unpack`` casting them once to ``_dtype``, ``_masters`` and ``_master_grads``
-        (see :mod:`symdl.backends.runtime_graph_mixed`)."""
+        float32 masters and data, ``_check``/``_unpack`` casting them once to ``_dtype``, ``_masters``, ``_master_grads`` and
+        the overflow helpers (see :mod:`symdl.backends.runtime_graph_mixed`)."""
         raise self._unsupported("mixed precision (graph_mixed_runtime)")
 
     def master_block(self, block: str) -> str:

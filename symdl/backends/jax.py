@@ -253,10 +253,11 @@ class JaxBackend(Backend):
         masters = {"_dtype": "_param_dtype", "_check_data": "_check_data_masters"}
         mixed = {"_lift_jax": "_lift", "_check_data_graph_jax": "_check_data", "_unpack_graph_jax": "_unpack",
                  "_unpack_forward_graph_jax": "_unpack_forward", "_master_grads_jax": "_master_grads",
-                 "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite"}
+                 "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite",
+                 "_finite_or_zero_jax": "_finite_or_zero"}
         return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key, _check_data, names=masters),
                 emit_functions(_lifted, _lift_jax, _check_data_graph_jax, _unpack_graph_jax, _unpack_forward_graph_jax, _masters,
-                               _master_grads_jax, _all_finite_jax, _keep_finite_jax, names=mixed),
+                               _master_grads_jax, _all_finite_jax, _keep_finite_jax, _finite_or_zero_jax, names=mixed),
                 emit_functions(_on_device_graph, _finite_asked, _finite_arrays, _raise_unless_finite_arrays)]
 
     def master_block(self, block: str) -> str:

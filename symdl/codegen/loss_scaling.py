@@ -1,15 +1,73 @@
-"""The printed pieces of a loss-scaled step that network and graph modules share: s·Ω'(θ) and the finite-step guard.
+"""∂C/∂θ = unscale(s·(data term)) + Ω'(θ): the printed pieces of a mixed-precision step that network and graph modules share.
 
-A mixed-precision module with a static loss scale s (:mod:`symdl.export.mixed_precision`) multiplies the
-gradient seeds by s, so a penalty's term Ω'(θ) that joins a parameter's gradient is multiplied by s too
-(:func:`scale_penalty_term`), and an optimizer's step is kept only where its gradients were finite
-(:func:`keep_finite_line`). The network printer (:mod:`symdl.codegen.network`) defines them; graph modules
-(:mod:`symdl.graph.printing`) print the same lines through these names.
+A mixed-precision module (:mod:`symdl.export.mixed_precision`) computes a parameter's data term in the compute
+dtype, with the gradient seeds multiplied by the static loss scale s, and hands it to ``_master_grads`` (float32,
+divided by s). The penalty is not computed in the compute dtype: its value Σ Ω(θ) and its gradient term Ω'(θ) are
+printed from the same expressions afterwards, in float32 on the masters ``_masters(params)`` binds, as
+``torch.amp`` with weight decay and optax apply it (:func:`split_penalty`, :func:`penalty_value_line`). With s ≠ 1
+a step is kept only where the unscaled data term is finite (``_all_finite``), decided before the penalty joins
+(:func:`master_step_lines`): an optimizer's step is computed whole and then kept or dropped
+(:func:`keep_finite_line`), plain gradient descent's gradients are zeroed (``_finite_or_zero``). The network
+printer (:mod:`symdl.codegen.network`) and the graph printer (:mod:`symdl.graph.printing`) print these lines.
 """
 
 from __future__ import annotations
 
-from .network import _keep_finite_line as keep_finite_line
-from .network import _scale_penalty_term as scale_penalty_term
+from collections.abc import Mapping, Sequence
 
-__all__ = ["keep_finite_line", "scale_penalty_term"]
+import sympy as sp
+
+from ..backprop.equations import Elementwise
+from ..layers.dense import PENALTY_GRADIENT
+from .kernel import printable
+from .statements import Scope
+
+__all__ = ["keep_finite_line", "master_step_lines", "penalty_value_line", "split_penalty"]
+
+
+def split_penalty(eq: sp.Eq) -> tuple[sp.Eq | None, sp.Eq | None]:
+    """∂C/∂θ = (data term) + Ω'(θ) as the data term g = (data term) and the accumulation g = g + Ω'(θ).
+
+    ``(eq, None)`` without a penalty term; ``(None, g = g + Ω'(θ))`` when the penalty is the whole gradient (a graph's
+    parameter with no path to the loss): its data term is zero.
+    """
+    if isinstance(eq.rhs, Elementwise) and eq.rhs.name == PENALTY_GRADIENT:
+        return None, sp.Eq(eq.lhs, sp.MatAdd(eq.lhs, eq.rhs, evaluate=False), evaluate=False)
+    terms = eq.rhs.args if isinstance(eq.rhs, sp.MatAdd) else ()
+    penalty = [t for t in terms if isinstance(t, Elementwise) and t.name == PENALTY_GRADIENT]
+    if not penalty:
+        return eq, None
+    rest = [t for t in terms if t not in penalty]
+    data = rest[0] if len(rest) == 1 else sp.MatAdd(*rest, evaluate=False)
+    return sp.Eq(eq.lhs, data, evaluate=False), sp.Eq(eq.lhs, sp.MatAdd(eq.lhs, *penalty, evaluate=False), evaluate=False)
+
+
+def penalty_value_line(omega: sp.Lambda, name: str, scope: Scope) -> str:
+    """``loss += Σ Ω(θ)`` for the array ``name``, printed from Ω; summed in the scope's ``accumulate`` dtype if it has one."""
+    (w,) = omega.variables
+    term = printable(omega.expr.xreplace({w: sp.Symbol(name, real=True)}), "penalty")
+    coeff, rest = term.as_coeff_Mul()
+    scale = "" if coeff == 1 else f" * {scope.printer.doprint(coeff)}"
+    return f"loss += {scope.backend.module}.sum({scope.printer.doprint(rest)}, dtype={scope.accumulate or '_dtype'}){scale}"
+
+
+def master_step_lines(gradients: str, masters: str, penalty: Sequence[str], *, scaled: bool, plain: bool) -> list[str]:
+    """train_step's lines between the backward pass and the update of the masters.
+
+    The gradients ``gradients`` (names, comma-separated) unscaled to float32; with a scale (``scaled``),
+    ``_finite_step`` decided on this data term; then ``penalty`` (its first line binds the masters), else ``masters``
+    (the line that binds them); plain gradient descent (``plain``) with a scale zeroes the gradients of a step that
+    overflowed, so that params stay as they were.
+    """
+    finite = [f"_finite_step = _all_finite(({gradients},))"] if scaled else []
+    drop = [f"{gradients}, = _finite_or_zero(_finite_step, ({gradients},))"] if scaled and plain else []
+    return [f"{gradients}, = _master_grads({gradients})", *finite, *(penalty or [masters]), *drop]
+
+
+def keep_finite_line(store: str, new: Mapping[str, str], functional: bool) -> str:
+    """``_keep_finite(_finite_step, store, {'a': a, …})``: the step's new values kept only where it was finite.
+
+    In place into ``store``'s arrays (torch); a functional backend rebinds the names to the kept values.
+    """
+    call = f"_keep_finite(_finite_step, {store}, {{{', '.join(f'{key!r}: {name}' for key, name in new.items())}}})"
+    return f"{', '.join(new.values())}, = {call}" if functional else call

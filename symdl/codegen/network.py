@@ -30,11 +30,16 @@ from ..backprop.equations import (
     LossForms,
     VectorRuleCall,
 )
-from ..layers.dense import PENALTY_GRADIENT
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
 from ..symbolic.shared_cse import cse_basic
 from .kernel import printable
+from .loss_scaling import (
+    keep_finite_line,
+    master_step_lines,
+    penalty_value_line,
+    split_penalty,
+)
 from .naming import bias_name, grad_name, parameter_name, weight_name
 from .optimizer import print_init_state, print_update
 from .statements import Scope, StatementPrinter, kernel_function_name
@@ -213,8 +218,8 @@ def print_network(
         if not late:
             return []
         assert penalty_value is not None
-        return [masters_line, *_penalty_value(penalty_value, scope, eqs),
-                *StatementPrinter(scope, accumulations, keep=[]).emit_all()]
+        values = [penalty_value_line(penalty_value, scope.name(layer.W), scope) for layer in eqs.layers]
+        return [masters_line, *values, *StatementPrinter(scope, accumulations, keep=[]).emit_all()]
     loss_scope = scope()
     loss_lines = StatementPrinter(loss_scope, eqs.forward, keep=[top.a]).emit_all()
     loss_lines += _loss_value(loss, loss_scope, out_name, early_penalty, eqs, gradient=False)
@@ -236,8 +241,9 @@ def print_network(
     body += _loss_value(loss, grad_scope, out_name, early_penalty, eqs, gradient=True, scaled=scaled)
     backward, accumulations = [eq for _, eq in eqs.backward], []
     if mixed:  # BP4's data term in the compute dtype; its penalty term later, in float32 on the masters
-        split = [_split_penalty(eq) for eq in backward]
-        backward, accumulations = [data for data, _ in split], [acc for _, acc in split if acc is not None]
+        split = [split_penalty(eq) for eq in backward]
+        backward = [data for data, _ in split if data is not None]
+        accumulations = [acc for _, acc in split if acc is not None]
     body += StatementPrinter(grad_scope, backward, keep=[]).emit_all()
     penalty_lines = master_penalty(grad_scope, accumulations)
     grads = ", ".join(f"{p!r}: {grad_name(p)}" for p in params)
@@ -248,11 +254,8 @@ def print_network(
     # A loss-scaled step is kept only if the data term of its gradients is finite (decided on the device, before the
     # float32 penalty joins): an optimizer's step is computed whole, then kept or dropped; plain SGD's gradients are zeroed.
     skip = scaled and optimizer is not None
-    masters: list[str] = []
-    if mixed:  # train_step writes the float32 masters, not the compute copies the body read
-        finite = [f"_finite_step = _all_finite(({gradients},))"] if scaled else []
-        drop = [f"{gradients}, = _finite_or_zero(_finite_step, ({gradients},))"] if scaled and optimizer is None else []
-        masters = [*unscale, *finite, *(penalty_lines or [masters_line]), *drop]
+    # train_step writes the float32 masters, not the compute copies the body read
+    masters = master_step_lines(gradients, masters_line, penalty_lines, scaled=scaled, plain=optimizer is None) if mixed else []
     # Every step is scaled before any parameter is written: an overflow raises with params untouched.
     if optimizer is None:
         update = _update_lines(params, array)
@@ -262,7 +265,7 @@ def print_network(
         update, arguments, new_state = [*code.compute, *code.write], ["state", *code.arguments], code.new_state
         if skip:
             kept = [("params", {p: p for p in params}), *([("state", code.new_state)] if code.new_state else [])]
-            update += [_keep_finite_line(store, new, array.functional) for store, new in kept]
+            update += [keep_finite_line(store, new, array.functional) for store, new in kept]
         sources.append(entry("init_state", "params", print_init_state(optimizer, params, array, f"{', '.join([*params, *buffers])}, = _check_params(params)",
                                                                       device_scalars=skip)))
     for layer in eqs.layers:
@@ -285,26 +288,6 @@ def print_network(
         result = "return loss"
     sources.append(entry("train_step", f"params, X, Y, {', '.join(arguments)}{seed}", [*train_head, *body, *masters, *update, result]))
     return NetworkSource(source="\n\n".join(sources), kernels=kernels)
-
-
-def _split_penalty(eq: sp.Eq) -> tuple[sp.Eq, sp.Eq | None]:
-    """BP4 ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ + Ω'∘Wˡ as its data term gˡ = δˡ(aˡ⁻¹)ᵀ and the accumulation gˡ = gˡ + Ω'∘Wˡ; else (eq, None)."""
-    terms = eq.rhs.args if isinstance(eq.rhs, sp.MatAdd) else ()
-    penalty = [t for t in terms if isinstance(t, Elementwise) and t.name == PENALTY_GRADIENT]
-    if not penalty:
-        return eq, None
-    rest = [t for t in terms if t not in penalty]
-    data = rest[0] if len(rest) == 1 else sp.MatAdd(*rest, evaluate=False)
-    return sp.Eq(eq.lhs, data, evaluate=False), sp.Eq(eq.lhs, sp.MatAdd(eq.lhs, *penalty, evaluate=False), evaluate=False)
-
-
-def _keep_finite_line(store: str, new: Mapping[str, str], functional: bool) -> str:
-    """``_keep_finite(_finite_step, store, {'a': a, …})``: the step's new values kept only where it was finite.
-
-    In place into ``store``'s arrays (torch); a functional backend rebinds the names to the kept values.
-    """
-    call = f"_keep_finite(_finite_step, {store}, {{{', '.join(f'{key!r}: {name}' for key, name in new.items())}}})"
-    return f"{', '.join(new.values())}, = {call}" if functional else call
 
 
 def _argument_check(name: str) -> str:
@@ -368,20 +351,7 @@ def _loss_value(
         lines += printed.emit_all()
         lines.append(f"gA = gA * {gradient_scale}")
     if penalty_value is not None:
-        lines += _penalty_value(penalty_value, scope, eqs)
-    return lines
-
-
-def _penalty_value(penalty_value: sp.Lambda, scope: Scope, eqs: BackpropEquations) -> list[str]:
-    """``loss += Σ Ω(Wˡ)`` for every layer, printed from Ω; summed in the scope's ``accumulate`` dtype when it has one."""
-    printer, m, acc = scope.printer, scope.backend.module, scope.accumulate or "_dtype"
-    (w,) = penalty_value.variables
-    lines = []
-    for layer in eqs.layers:
-        term = printable(penalty_value.expr.xreplace({w: sp.Symbol(scope.name(layer.W), real=True)}), "penalty")
-        coeff, rest = term.as_coeff_Mul()
-        scale = "" if coeff == 1 else f" * {printer.doprint(coeff)}"
-        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}){scale}")
+        lines += [penalty_value_line(penalty_value, scope.name(layer.W), scope) for layer in eqs.layers]
     return lines
 
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import sympy as sp
 
 from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..backprop.equations import Elementwise, VectorRuleCall
+from ..codegen import loss_scaling as scaling
 from ..codegen.kernel import KernelPrinter, printable
-from ..codegen.loss_scaling import keep_finite_line, scale_penalty_term
 from ..codegen.optimizer import print_init_state, print_update
 from ..codegen.statements import Scope, StatementPrinter, kernel_function_name
 from ..optim.base import Optimizer
@@ -29,6 +28,7 @@ from ..optim.catalogue import sgd
 from ..symbolic.shared_cse import cse_basic
 from .blocks import ArrayNode, Stopped
 from .equations import GraphEquations
+from .select_printer import SelectPrinter, one_call
 
 __all__ = ["GraphStatementPrinter", "array_definitions", "print_graph", "vector_kernels"]
 
@@ -39,7 +39,8 @@ class GraphStatementPrinter(StatementPrinter):
     def _emit(self, eq: sp.Eq, live: set[sp.MatrixSymbol]) -> None:
         rhs = eq.rhs
         reducing = eq.lhs not in self.scope.batched and self.scope.is_batched(rhs)
-        if isinstance(rhs, sp.MatAdd) and not reducing and not any(isinstance(a, sp.MatMul) for a in rhs.args):
+        accumulating = eq.lhs in rhs.args  # g = g + Ω'(θ): the statement printer's g += Ω'(θ)
+        if isinstance(rhs, sp.MatAdd) and not reducing and not accumulating and not any(isinstance(a, sp.MatMul) for a in rhs.args):
             # x + y into a fresh array: `T = x; T += y` would write into x's buffer.
             self.lines.append(f"{self.scope.names[eq.lhs]} = {self._code(rhs)}")
             return
@@ -79,17 +80,7 @@ class GraphStatementPrinter(StatementPrinter):
 
 def _selected(code: str) -> bool:
     """Whether ``code`` is one call of ``_where`` / ``_where_into``: an array made by the call, named nowhere else."""
-    return code.startswith(("_where(", "_where_into(")) and _one_call(code)
-
-
-def _one_call(code: str) -> bool:
-    """Whether ``code`` is ``name(…)`` whose first parenthesis closes at its end: one call, not an expression of calls."""
-    depth = 0
-    for k, ch in enumerate(code):
-        depth += (ch == "(") - (ch == ")")
-        if depth == 0 and ch == ")":
-            return k == len(code) - 1
-    return False
+    return code.startswith(("_where(", "_where_into(")) and one_call(code)
 
 
 def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymbol],
@@ -155,39 +146,6 @@ def array_definitions(train: GraphEquations, inference: GraphEquations, module: 
     return list(sources.values())
 
 
-class _SelectPrinter(KernelPrinter):
-    """The numpy printer with Piecewise's ``numpy.where`` as ``_where`` (:func:`symdl.graph.select.where`, the same
-    bits), or ``_where_into`` where the chosen branch's value is an array the expression itself makes (no name)."""
-
-    def _fn(self, name: str) -> str:
-        return "_where" if name == "where" else super()._fn(name)
-
-    def _print(self, expr: sp.Basic, **kwargs: object) -> str:
-        code = super()._print(expr, **kwargs)
-        if not (isinstance(expr, sp.Function) and len(expr.args) == 1 and code.startswith("numpy.")):
-            return code
-        # f(g(…)): g's new array is dead once f has read it, so f writes into it (_into checks it owns it)
-        name, _, inner = code[len("numpy."):].partition("(")
-        function = getattr(np, name, None)
-        argument = inner[:-1]
-        made = argument.startswith(("_where(", "_where_into(")) or isinstance(
-            getattr(np, argument.partition("(")[0][len("numpy."):], None), np.ufunc) and argument.startswith("numpy.")
-        if isinstance(function, np.ufunc) and function.nin == 1 and _one_call(f"{name}({inner}") and _one_call(argument) and made:
-            return f"_into(numpy.{name}, {argument})"
-        return code
-
-    def _print_Piecewise(self, expr: sp.Piecewise) -> str:
-        *branches, (last_value, last_cond) = expr.args
-        if last_cond != sp.true or len(branches) == 1 and branches[0][0].is_number and last_value.is_number:
-            return super()._print_Piecewise(expr)
-        code = self._branch_value(last_value)
-        for value, cond in reversed(branches):
-            chosen = self._branch_value(value)
-            made = not value.is_number and not chosen.strip("() ").isidentifier()
-            code = f"{'_where_into' if made else '_where'}({self._print(cond)}, {chosen}, {code})"
-        return code
-
-
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None,
                 backend: str | Backend = "numpy", select: bool = False, loss_scale: float | None = None) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
@@ -207,11 +165,12 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     :func:`symdl.codegen.network.print_network` does (:mod:`symdl.export.mixed_precision`):
     the loss, the penalties and every sum over the batch (bias gradients, a
     formula parameter's Σ over the rows) accumulate in ``_acc_dtype``, the
-    masks are cast to ``_dtype``, the seeds ℓ'/m (and the penalties' terms
-    Ω'(θ)) are multiplied by ``_LOSS_SCALE`` when it is not 1, the gradients
-    pass through ``_master_grads`` and ``train_step`` updates
-    ``_masters(params)``; with a scale and an optimizer the whole step is kept
-    only where ``_all_finite`` of the gradients holds (``_keep_finite``).
+    masks are cast to ``_dtype``, the seeds ℓ'/m are multiplied by
+    ``_LOSS_SCALE`` when it is not 1, the gradients pass through
+    ``_master_grads`` and ``train_step`` updates ``_masters(params)``; the
+    penalties' values Σ Ω(θ) and terms Ω'(θ) join after ``_master_grads``, in
+    float32 on the masters, and a scaled step is kept only where its data term
+    is finite (:mod:`symdl.codegen.loss_scaling`).
     """
     backend = get_backend(backend)
     m = backend.module
@@ -236,12 +195,23 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         raise ValueError(f"select= is for the numpy backend, not {backend.title}")
 
     def scope(eqs: GraphEquations) -> Scope:
-        printer = _SelectPrinter() if select else backend.printer()
+        printer = SelectPrinter() if select else backend.printer()
         return Scope(names=eqs.names, batched=set(eqs.batched), inputs={*params, *inputs, *targets, *masks},
                      backend=backend, printer=printer, accumulate="_acc_dtype" if mixed else None)
 
     def entry(name: str, args: str, lines: Sequence[str]) -> str:  # the constants made where the first input lives
         return _def(name, args, backend.bind_constants(lines, inputs[0]))
+
+    # Mixed precision: the penalties, their values and their terms Ω'(θ), are computed in float32 on the masters once
+    # the gradients are unscaled, as torch.amp with weight decay and optax do, not in the compute dtype
+    masters_line = f"{', '.join(params)}, = _masters(params)"
+
+    def master_penalty(eqs: GraphEquations, s: Scope, accumulations: Sequence[sp.Eq] = ()) -> list[str]:
+        """Σ Ω(θ) added to the loss, and ``gθ += Ω'(θ)``: on the float32 masters ``_masters(params)`` binds."""
+        if not (mixed and eqs.penalties):
+            return []
+        printed = GraphStatementPrinter(s, accumulations, keep=set(train.param_grads.values())).emit_all()
+        return [masters_line, *_penalty_lines(eqs, s), *printed]
 
     sources = array_definitions(train, inference, m, "_acc_dtype" if mixed else None)
     # forward: inference mode (no noise, no dropout)
@@ -258,30 +228,36 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     keep = {alias.get(t.value, t.value) for t in inference.losses} | {alias.get(t.target, t.target) for t in inference.losses}
     evaluating = scope(inference)
     body = GraphStatementPrinter(evaluating, _prune(fwd, keep), keep=keep).emit_all()
-    body += _loss_lines(inference, alias, evaluating)
+    body += _loss_lines(inference, alias, evaluating, penalties=not mixed)
+    body += master_penalty(inference, evaluating)
     head = f"{unpack}, = {check}(params, {data}{', ' if data else ''}False)"
     sources.append(entry("inference_loss", f"params, {data}", [head, *body, "return loss"]))
 
     forward, alias = _inline_aliases(train.forward, train.batched, stopped)
     losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
     inv_m = sp.Symbol("_inv_m", real=True)
-    scaling = mixed and loss_scale != 1
+    scaled_seeds = mixed and loss_scale != 1
     # float16: the seeds ℓ'/m scaled up before they are rounded, so that small gradients do not flush to zero
-    seed_factor = inv_m * sp.Symbol("_LOSS_SCALE", positive=True) if scaling else inv_m
+    seed_factor = inv_m * sp.Symbol("_LOSS_SCALE", positive=True) if scaled_seeds else inv_m
     scaled = [sp.Eq(eq.lhs, _times(eq.rhs, seed_factor), evaluate=False) for eq in losses]
     backward, _ = _inline_aliases([eq.xreplace(alias) for _, eq in train.backward], train.batched)
-    if scaling:  # Ω'(θ) joins a gradient that carries the loss scale: it is scaled too (exactly: a power of two)
-        backward = [scale_penalty_term(eq, sp.Integer(int(loss_scale))) for eq in backward]  # type: ignore[arg-type]
+    accumulations: list[sp.Eq] = []
+    if mixed:  # a gradient's data term in the compute dtype; the penalties' terms Ω'(θ) later, in float32 on the masters
+        split = [scaling.split_penalty(eq) for eq in backward]
+        backward = [data for data, _ in split if data is not None]
+        accumulations = [acc for _, acc in split if acc is not None]
+        no_data = [acc.lhs for data, acc in split if data is None and acc is not None]
     header = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}{{writable}})", *mask_line]
 
     def values(eqs: GraphEquations, keep: set[sp.MatrixSymbol]) -> tuple[list[str], Scope]:
         s = scope(eqs)
         lines = GraphStatementPrinter(s, forward, keep=keep).emit_all()
-        lines += _loss_lines(train, alias, s)
+        lines += _loss_lines(train, alias, s, penalties=not mixed)
         return lines, s
 
     loss_keep = {alias.get(t.value, t.value) for t in train.losses} | {alias.get(t.target, t.target) for t in train.losses}
-    lines, _ = values(train, loss_keep)
+    lines, s = values(train, loss_keep)
+    lines += master_penalty(train, s)
     sources.append(entry("loss", f"params, {data}{seed}", [h.format(writable="False") for h in header] + lines + ["return loss"]))
 
     read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
@@ -291,20 +267,20 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         s.defined.add("_ones")
     grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
     for key in params:
-        if key not in train.param_grads:  # no path from this parameter to the loss
+        if key not in train.param_grads or (mixed and train.param_grads[key] in no_data):  # no path to the loss
             grad_lines.append(f"g{key} = {m}.zeros_like({key})")
+    penalty_lines = master_penalty(train, s, accumulations)
     grads = ", ".join(f"{p!r}: g{p}" for p in params)
     gradients = ", ".join(f"g{p}" for p in params)
-    masters = [f"{gradients}, = _master_grads({gradients})"] if mixed and params else []
+    unscale = [f"{gradients}, = _master_grads({gradients})"] if mixed and params else []
     sources.append(entry("loss_and_grad", f"params, {data}{seed}", [h.format(writable="False") for h in header] + grad_lines
-                         + masters + [f"return loss, {{{grads}}}"]))
-    # A loss-scaled optimizer step is computed whole, then kept only if the gradients are finite (decided on the device).
-    skip = scaling and optimizer is not None
-    step_masters = []
-    if mixed and params:  # train_step writes the float32 masters, not the compute copies the body read
-        unscale = f"{gradients}, = _master_grads({gradients}{'' if skip else ', step=True'})"
-        step_masters = [unscale, *([f"_finite_step = _all_finite(({gradients},))"] if skip else []),
-                        f"{', '.join(params)}, = _masters(params)"]
+                         + unscale + penalty_lines + [f"return loss, {{{grads}}}"]))
+    # A loss-scaled step is kept only if the data term of its gradients is finite (decided on the device, before the
+    # float32 penalties join): an optimizer's step is computed whole, then kept or dropped; plain SGD's gradients are zeroed.
+    skip = scaled_seeds and optimizer is not None
+    # train_step writes the float32 masters, not the compute copies the body read
+    step_masters = (scaling.master_step_lines(gradients, masters_line, penalty_lines, scaled=scaled_seeds, plain=optimizer is None)
+                    if mixed and params else [])
 
     if optimizer is None:
         code = print_update(sgd(lr=None), params, backend.printer(), functional=functional, keep_step=False, backend=backend)
@@ -320,7 +296,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     update = [*code.compute, *code.write]
     if skip:  # the kept values rebound to the names: a constraint then projects what params holds
         kept = [("params", {p: p for p in params}), *([("state", code.new_state)] if code.new_state else [])]
-        update += [keep_finite_line(store, new, True) for store, new in kept]
+        update += [scaling.keep_finite_line(store, new, True) for store, new in kept]
     update += _constraint_lines(train, backend)
     if functional:  # immutable arrays: the new values are returned, the caller stores them
         result = "return loss, {" + ", ".join(f"{p!r}: {p}" for p in params) + "}"
@@ -345,10 +321,11 @@ def _times(rhs: sp.MatrixExpr, factor: sp.Symbol) -> sp.MatrixExpr:
     return type(rhs)(rhs.name, sp.Lambda(lam.variables, lam.expr * factor), *rhs.arrays)
 
 
-def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
+def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope, penalties: bool = True) -> list[str]:
     """C = (1/m) Σₜ cₜ Σ ℓₜ(hᵗ, yᵗ) + Σ Ω(θ), each term's ℓ printed from its SymPy form (common subexpressions once).
 
-    The sums accumulate in the scope's ``accumulate`` dtype when it has one (mixed precision), else in ``_dtype``.
+    The sums accumulate in the scope's ``accumulate`` dtype when it has one (mixed precision), else in ``_dtype``;
+    without ``penalties`` (mixed precision: they join in float32 on the masters) Σ Ω(θ) is left out.
     """
     printer = scope.printer
     m = scope.backend.module
@@ -372,12 +349,12 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
             lines.append(f"loss += {printer.doprint(coeff * rest * h.shape[0])}")
             continue
         lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}) * ({printer.doprint(coeff)} * _inv_m)")
-    for key, pf in eqs.penalties:
-        (w,) = pf.value.variables
-        term = printable(pf.value.expr.xreplace({w: sp.Symbol(key, real=True)}), "penalty")
-        coeff, rest = term.as_coeff_Mul()
-        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}) * {printer.doprint(coeff)}")
-    return lines
+    return lines + (_penalty_lines(eqs, scope) if penalties else [])
+
+
+def _penalty_lines(eqs: GraphEquations, scope: Scope) -> list[str]:
+    """``loss += Σ Ω(θ)`` for every penalized parameter θ, printed from Ω."""
+    return [scaling.penalty_value_line(pf.value, key, scope) for key, pf in eqs.penalties]
 
 
 def _constraint_lines(eqs: GraphEquations, backend: Backend) -> list[str]:
