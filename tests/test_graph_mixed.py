@@ -8,7 +8,9 @@ with an L1 penalty, a constraint and a second loss term, one with stop-gradient,
 cross-entropy, and a GLU.
 A 4096-row batch whose sums are not low-precision numbers gives the loss and every kind of parameter sum to float32
 rounding; the unchecked entry points run on torch's meta device, under torch.compile(fullgraph=True) and under
-jax.transfer_guard("disallow").
+jax.transfer_guard("disallow"). Penalties, as tests/test_mixed_penalty.py checks them for network modules: their value
+and Ω'(θ) in float32 on the masters after the unscaling (λ = 100 finite in float16, the penalty's share the float32
+module's within one float32 rounding), the overflow skip decided on the data term.
 """
 
 from __future__ import annotations
@@ -23,19 +25,22 @@ from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_graph_modules import auxiliary, gated, multi_io, residual, stopped
-from test_mixed_precision import TOLERANCE, numpy
+from test_mixed_penalty import FLOAT16_MAX, U32, penalty_gradient
+from test_mixed_precision import TOLERANCE, data, numpy
 
 import symdl
 from symdl.cli import main
 from symdl.export import graph_module_source
 from symdl.graph import (
     Add,
+    Concatenate,
     Dense,
     Dropout,
     Formula,
     GaussianNoise,
     Input,
     Model,
+    StopGradient,
     save_graph,
 )
 
@@ -64,8 +69,26 @@ def sums() -> Model:
     return Model(x, Add()([Dense(1)(x), Formula(half)(Formula(shift)(x))]), losses="mse")
 
 
+def penalized(penalty: str | None, lam: float = 100.0) -> Model:
+    """4 → 16 → 16 → 2 tanh/mse, every kernel with the penalty λ·Σ Ω(W) (None: none); the biases unpenalized."""
+    rule = None if penalty is None else symdl.rule(penalty, lam=lam)
+    x = Input(4)
+    h = Dense(16, activation="tanh", regularizer=rule)(Dense(16, activation="tanh", regularizer=rule)(x))
+    return Model(x, Dense(2, regularizer=rule)(h), losses="mse")
+
+
+def detached() -> Model:
+    """An L2-penalized layer whose output reaches the loss only through stop-gradient: its gradient is Ω'(W) alone."""
+    x = Input(3)
+    h = Dense(4, activation="tanh")(x)
+    k = Dense(2, activation="sigmoid", regularizer=symdl.rule("l2", lam=3.0))(h)
+    return Model(x, Dense(2)(Concatenate()([StopGradient()(k), h])), losses="mse")
+
+
 MODELS = {"residual": residual, "multi_io": multi_io, "formula": formula_graph, "noisy": noisy, "sums": sums,
-          "auxiliary": auxiliary, "stopped": stopped, "gated": gated}
+          "auxiliary": auxiliary, "stopped": stopped, "gated": gated, "plain": lambda: penalized(None),
+          "l1": lambda: penalized("l1"), "l2": lambda: penalized("l2"), "small_l1": lambda: penalized("l1", 0.01),
+          "detached": detached}
 
 
 @pytest.fixture(scope="module")
@@ -368,3 +391,141 @@ def test_cli_prints_a_mixed_graph_module_and_refuses_what_makes_no_sense(tmp_pat
         err = capsys.readouterr().err
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "no.py").exists()
+
+
+# --- penalties: value and Ω'(θ) in float32 on the masters, after the unscaling (as tests/test_mixed_penalty.py) ---------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@pytest.mark.parametrize("penalty", ["l1", "l2"])
+@settings(max_examples=3, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_large_penalty_is_float32_arithmetic_on_the_masters(folder, backend, dtype, penalty, seed):
+    """λ = 100 (float16 at 2**10: s·|Ω'(w)| > 65504, which overflowed): the gradients are finite and the penalty's
+    share, g(with Ω) − g(without), equals the float32 graph module's within one float32 rounding of each sum."""
+    low, low_plain = module(folder, penalty, backend, dtype), module(folder, "plain", backend, dtype)
+    full, full_plain = module(folder, penalty, backend, "float32"), module(folder, "plain", backend, "float32")
+    params = low.init_params(seed % 1000)
+    kernels = [k for k in params if k.startswith("W")]
+    assert len(kernels) == 3
+    X, Y = (as_array(backend, v) for v in data("tanh-mse", 32, seed))
+    if dtype == "float16":  # the case that overflowed float16 when the term was computed there, scaled
+        assert max(low._LOSS_SCALE * np.abs(penalty_gradient(penalty, 100.0, numpy(params[w]))).max() for w in kernels) > FLOAT16_MAX
+    (loss, grads), (loss_plain, grads_plain) = low.loss_and_grad(params, X, Y), low_plain.loss_and_grad(params, X, Y)
+    (loss32, grads32), (loss32_plain, grads32_plain) = full.loss_and_grad(params, X, Y), full_plain.loss_and_grad(params, X, Y)
+    assert all(str(g.dtype).endswith("float32") and np.isfinite(numpy(g)).all() for g in grads.values())
+    for name in grads:
+        g, g32 = numpy(grads[name]), numpy(grads32[name])
+        share, share32 = g - numpy(grads_plain[name]), g32 - numpy(grads32_plain[name])
+        if name not in kernels:  # no penalty on biases
+            assert np.array_equal(share, np.zeros_like(share))
+            continue
+        # the term matters: it is most of the gradient, which the data term's tolerance alone would not pin down
+        assert np.abs(share32).max() > 10 * np.abs(numpy(grads32_plain[name])).max()
+        assert np.all(np.abs(share - share32) <= U32 * (np.abs(g) + np.abs(g32))), np.max(np.abs(share - share32) / (np.abs(g) + np.abs(g32)))
+    # the value: Σ Ω(θ) over the masters in float32, three float32 additions to the data term in each module
+    share, share32 = float(loss) - float(loss_plain), float(loss32) - float(loss32_plain)
+    assert abs(share - share32) <= 2 * 3 * U32 * (abs(float(loss)) + abs(float(loss32)))
+    for entry in (low.loss, low.inference_loss):  # the other entry points add the same float32 value
+        assert abs((float(entry(params, X, Y)) - float(loss_plain)) - share32) <= 2 * 3 * U32 * (abs(float(loss)) + abs(float(loss32)))
+
+
+def _step(mod, backend: str, params: dict, *arrays_and_extra):
+    """One train_step: (params, extra) after it, whichever way the backend returns them."""
+    out = mod.train_step(params, *arrays_and_extra)
+    extra = arrays_and_extra[-1]
+    if backend == "torch" or not isinstance(extra, dict):  # stored into params (and state)
+        return params, (extra,)
+    return out[1], (out[2],)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float16_large_l1_steps_are_taken(folder, backend):
+    """float16, L1 λ = 100, the default loss scale: plain SGD moves θ by −lr·g with loss_and_grad's float32 g, and Adam
+    counts its step (both were skipped: the float16 term 2**10·100 overflowed)."""
+    low = module(folder, "l1", backend, "float16")
+    assert low._LOSS_SCALE == 2.0**10
+    params = low.init_params(4)
+    X, Y = (as_array(backend, v) for v in data("tanh-mse", 32, 4))
+    _, grads = low.loss_and_grad(params, X, Y)
+    before = {k: numpy(v) for k, v in params.items()}
+    lr = 2.0**-10  # lr·g exact in float32: the step's one rounding is θ − lr·g's
+    params, _ = _step(low, backend, params, X, Y, lr)
+    for name in before:
+        expected = before[name] - lr * numpy(grads[name])
+        np.testing.assert_allclose(numpy(params[name]), expected, rtol=U32, atol=0)
+        assert np.isfinite(numpy(params[name])).all() and not np.array_equal(numpy(params[name]), before[name])
+    adam = module(folder, "l1", backend, "float16", optimizer="adam")
+    params = adam.init_params(4)
+    state = adam.init_state(params)
+    params, (state,) = _step(adam, backend, params, X, Y, state)
+    assert int(numpy(state["t"])) == 1 and all(np.isfinite(numpy(p)).all() for p in params.values())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_float16_data_overflow_still_skips_a_penalized_step(folder, backend):
+    """An overflowing data term drops the whole plain step: the finite float32 penalty does not move θ on its own."""
+    low = module(folder, "small_l1", backend, "float16")
+    params = low.init_params(5)
+    X, _ = (as_array(backend, v) for v in data("tanh-mse", 8, 5))
+    huge = as_array(backend, np.full((8, 2), 3e4))  # (a − y)/m · 2**10 ≈ 4e6: overflows float16
+    _, grads = low.loss_and_grad(params, X, huge)
+    assert not all(np.isfinite(numpy(g)).all() for g in grads.values())
+    before = {k: numpy(v) for k, v in params.items()}
+    params, _ = _step(low, backend, params, X, huge, 0.1)
+    assert all(np.array_equal(numpy(params[k]), before[k]) for k in before)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+def test_a_penalty_alone_is_the_float32_modules_gradient(folder, backend, dtype):
+    """A penalized parameter with no path to the loss: its data term is 0 and its gradient Ω'(W) = 2λW, computed in
+    float32 on the master, is the float32 module's bit for bit (and its bias's gradient 0)."""
+    low, full = module(folder, "detached", backend, dtype), module(folder, "detached", backend, "float32")
+    params = low.init_params(3)
+    X, Y = (as_array(backend, a) for a in batch(low, 3, 8))
+    (_, grads), (_, grads32) = low.loss_and_grad(params, X, Y), full.loss_and_grad(params, X, Y)
+    assert np.array_equal(numpy(grads["W2"]), numpy(grads32["W2"])) and np.abs(numpy(grads["W2"])).max() > 0
+    assert np.array_equal(numpy(grads["b2"]), np.zeros_like(numpy(grads["b2"])))
+
+
+def test_torch_penalized_plain_step_on_meta_and_compiled(folder, monkeypatch):
+    """The float32 penalty and the zeroed overflowing step read nothing back: train_step_unchecked runs on ``meta`` and
+    compiles to one graph (torch.compile fullgraph), dropping an overflowing step between two finite ones as eager does."""
+    mod = module(folder, "small_l1", "torch", "float16")
+    meta = mod.init_params(0, device="meta")
+    X, Y = (torch.empty((5, n), dtype=torch.float16, device="meta") for n in (4, 2))
+    loss, grads = mod.loss_and_grad_unchecked(meta, X, Y)
+    assert loss.device.type == "meta" and all(g.device.type == "meta" and g.dtype == torch.float32 for g in grads.values())
+    assert mod.train_step_unchecked(meta, X, Y, torch.tensor(0.1, device="meta")).device.type == "meta"
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)  # Dynamo looks the module's globals up by its name
+    X, Y = (torch.tensor(v, dtype=torch.float16) for v in data("tanh-mse", 8, 6))
+    huge = torch.full((8, 2), 3e4, dtype=torch.float16)
+    torch._dynamo.reset()
+    step = torch.compile(mod.train_step_unchecked, fullgraph=True, backend="aot_eager")
+    compiled, eager = mod.init_params(1), mod.init_params(1)
+    lr = torch.tensor(0.1)
+    for target in (Y, huge, Y):
+        kept = copy.deepcopy(eager)
+        torch.testing.assert_close(step(compiled, X, target, lr), mod.train_step_unchecked(eager, X, target, lr), rtol=1e-6, atol=1e-7)
+        assert all(torch.equal(eager[k], kept[k]) for k in eager) == (target is huge)
+    for name in eager:
+        torch.testing.assert_close(compiled[name], eager[name], rtol=1e-6, atol=1e-7)
+
+
+def test_jax_penalized_plain_step_transfers_nothing(folder):
+    mod = module(folder, "small_l1", "jax", "float16")
+    device = jax.devices()[0]
+    params = mod.init_params(2, device=device)
+    X, Y = (jax.device_put(jnp.asarray(v, dtype=jnp.float16), device) for v in data("tanh-mse", 16, 7))
+    huge = jax.device_put(jnp.full((16, 2), 3e4, dtype=jnp.float16), device)
+    lr = jax.device_put(np.float32(0.1), device)
+    history = [params]
+    with jax.transfer_guard("disallow"):
+        for target in (Y, huge, Y):
+            _, new = mod.train_step_unchecked(history[-1], X, target, lr)
+            history.append(new)
+        jax.block_until_ready(history)
+    same = [all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a) for a, b in zip(history, history[1:])]
+    assert same == [False, True, False]  # the overflowing step dropped, the finite ones (with the penalty) taken
