@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdl
-from symdl.codegen.optimizer import ScalarPrinter
+from symdl.codegen.step_scalars import ScalarPrinter
 from symdl.export import graph_module_source, network_module_source
 from symdl.graph import Add, Dense, Input, Model, Multiply
 from symdl.optim import ETA, Hyperparameter, Schedule, T

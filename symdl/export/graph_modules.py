@@ -294,7 +294,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     mappings = "Mapping" if backend.functional and has_opt else "Mapping, MutableMapping"
     imports = ["import functools", "import numbers", f"from collections.abc import {mappings}", *backend.imports,
                *backend.runtime_imports, *(backend.fit_imports() if fitting else [])]
-    if has_opt and not backend.functional:  # the step's scalars (symdl.codegen.optimizer.ScalarPrinter)
+    if has_opt and not backend.functional:  # the step's scalars (symdl.codegen.step_scalars.ScalarPrinter)
         imports.append("import math")
     return module_source(module_docstring(title, sections), imports, public, blocks)
 
