@@ -37,9 +37,13 @@ def cotangent(equation: IndexEquation) -> sp.Expr:
 
 
 def wrt_indices(name: str, axes: Sequence[str], equations: Sequence[IndexEquation]) -> tuple[sp.Symbol, ...]:
-    """The VJP's free indices for ``name``: the letters of its first use, primed (W[i, j] → i′, j′)."""
+    """The VJP's free indices for ``name``: the letters of its first use, primed (W[i, j] → i′, j′).
+
+    Among one equation's uses, the first in SymPy's canonical order (W[i, j] before W[j, i]), not a set's: the
+    printed derivation must not depend on the hash seed.
+    """
     for eq in equations:
-        for e in eq.rhs.atoms(sp.Indexed):
+        for e in sorted(eq.rhs.atoms(sp.Indexed), key=sp.default_sort_key):
             if str(e.base.label) == name:
                 return tuple(fresh_index(index) for index in e.indices)
     return tuple(fresh_index(index_symbol(f"p{n}")) for n in range(len(axes)))
