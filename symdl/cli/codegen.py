@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .bounded import bounded, describe
 from .common import (
@@ -17,6 +17,9 @@ from .common import (
     parse_layers,
     parse_value,
 )
+
+if TYPE_CHECKING:
+    from ..graph.compiled import CompiledGraph
 
 __all__ = ["cmd_codegen"]
 
@@ -69,9 +72,10 @@ def _metrics(args: argparse.Namespace) -> list[Any]:
 
 
 def _graph(args: argparse.Namespace) -> str:
-    """``--graph DIR``: the saved graph model's module for --backend (its own dtype), with --optimizer or else its saved optimizer."""
+    """``--graph DIR``: the saved graph model's module for --backend (its own dtype), with --optimizer or else its saved optimizer,
+    --metrics or else its saved metrics."""
     from ..export.graph_modules import graph_module_source
-    from ..graph.files import load_compiled_graph
+    from ..graph.files import load_graph
     from ..saving.schema import SavedModelError
 
     if args.target is not None or args.layers is not None:
@@ -84,13 +88,15 @@ def _graph(args: argparse.Namespace) -> str:
         raise UsageError(f"{given[0]} does not apply to --graph (a saved graph holds its layers, losses and dtype)")
     optimizer = _optimizer(args)
     try:
-        compiled = load_compiled_graph(args.graph)
+        saved = load_graph(args.graph)
     except SavedModelError as error:
         raise UsageError(f"--graph: {error}".splitlines()[0]) from None
+    compiled = cast("CompiledGraph", saved.network)  # load_graph builds graphs only
+    metrics = _metrics(args) or saved.metrics  # else the metrics the graph was saved with, as its optimizer
     if optimizer is None:
         optimizer = compiled.optimizer  # the optimizer the graph was saved with, if any
     try:
-        return graph_module_source(compiled.model, args.backend, compiled.dtype, optimizer, metrics=_metrics(args))
+        return graph_module_source(compiled.model, args.backend, compiled.dtype, optimizer, metrics=metrics)
     except ValueError as error:
         raise UsageError(str(error).splitlines()[0]) from None
 
