@@ -283,6 +283,42 @@ def test_unbound_hyperparameters_become_arguments() -> None:
         net.train_step(params, X, Y, state, -1.0)
 
 
+@pytest.mark.parametrize("backend", ["compiled", "graph", "numpy", "torch", "jax"])
+def test_hyperparameters_overflowing_the_dtype_are_refused(tmp_path, backend: str) -> None:
+    """lr=1e300 given to a float32 optimizer, or a momentum of 1e300 at call time, would overflow the update:
+    refused in _check_lr's words; float64 takes 1e300."""
+    if backend == "jax":
+        pytest.importorskip("jax")
+    message = "^{}: expected a finite real number from -3.4e38 to 3.4e38, got 1e\\+300$"
+    baked = optimizer("sgd", lr=1e300)
+    free = optimizer("sgd", lr=0.1, momentum=0.9).with_values(momentum=None)
+
+    def build(opt, dtype):
+        network = symdl.Network(LAYERS, optimizer=opt)
+        if backend == "compiled":
+            return network.compile(dtype)
+        if backend == "graph":
+            from symdl.graph import Dense, Input, Model
+
+            x = Input(LAYERS[0])
+            return Model([x], Dense(LAYERS[-1])(Dense(LAYERS[1], activation="tanh")(x)), losses=["mse"]).compile(dtype, opt)
+        source = network_module(network, dtype) if backend == "numpy" else network_module_source(network, backend, dtype)
+        return load_module(source, tmp_path, f"net_big_{backend}_{dtype}_{opt.name}_{len(opt.unbound())}")
+
+    with pytest.raises(ValueError, match=message.format("lr")):
+        build(baked, "float32")
+    build(baked, "float64")
+    net = build(free, "float32")
+    params = net.init(seed=0) if backend in ("compiled", "graph") else net.init_params(0)
+    state = net.init_state(params)
+    X, Y = (np.asarray(a, dtype=np.float32) for a in batches(steps=1)[0])
+    if backend == "torch":
+        X, Y = torch.tensor(X), torch.tensor(Y)
+    with pytest.raises(ValueError, match=message.format("momentum")):
+        net.train_step(params, X, Y, state, 1e300)
+    net.train_step(params, X, Y, state, 3e38)  # finite in float32: taken
+
+
 def test_without_an_optimizer_nothing_changes() -> None:
     plain = symdl.Network(LAYERS)
     assert "optimizer" not in repr(plain)

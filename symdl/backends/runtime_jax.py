@@ -201,12 +201,18 @@ def _check_state(state):
 
 
 def _check_hyper(name, value):
-    """A hyperparameter given at call time as a finite float (a traced scalar inside the caller's jax.jit), else a ValueError."""
+    """A hyperparameter given at call time as a float finite in _dtype (a traced scalar inside the caller's jax.jit), else a ValueError."""
     if isinstance(value, jax.core.Tracer) and value.shape == () and jnp.issubdtype(value.dtype, jnp.floating):
         return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
-        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
-    return float(value)
+    top = float(jnp.finfo(_dtype).max)  # 1e300 overflows float32
+    try:
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else float("nan")
+    except OverflowError:
+        number = float("inf")
+    if not abs(number) <= top:
+        span = f"{top:.1e}".replace("e+", "e")
+        raise ValueError(f"{name}: expected a finite real number from -{span} to {span}, got {value!r}")
+    return number
 
 
 # --- custom-gradient modules ---

@@ -136,10 +136,16 @@ def _check_state(state, device=None):
 
 
 def _check_hyper(name, value):
-    """A hyperparameter given at call time as a finite float, else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
-        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
-    return float(value)
+    """A hyperparameter given at call time as a float finite in _dtype (1e300 overflows float32), else a ValueError."""
+    top = torch.finfo(_dtype).max
+    try:
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else float("nan")
+    except OverflowError:
+        number = float("inf")
+    if not abs(number) <= top:
+        span = f"{top:.1e}".replace("e+", "e")
+        raise ValueError(f"{name}: expected a finite real number from -{span} to {span}, got {value!r}")
+    return number
 
 
 def _store(state, key, value):
