@@ -243,6 +243,44 @@ def test_bad_state_is_one_line_and_changes_nothing(tmp_path, backend: str, bad: 
         np.testing.assert_array_equal(_numpy(state[k]), before[1][k])
 
 
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_missing_and_extra_keys_are_named_as_numpy_names_them(tmp_path, backend: str) -> None:
+    """params and state with a key missing or one too many: the torch and JAX modules name the keys in the numpy
+    module's words, for train_step and init_state alike."""
+    pytest.importorskip(backend)
+    network = _network("adam", {})
+    reference = load_module(network_module(network), tmp_path, "net_keys_numpy")
+    module = load_module(network_module_source(network, backend), tmp_path, f"net_keys_{backend}")
+    if backend == "torch":
+        to = torch.tensor
+    else:
+        import jax.numpy as jnp
+
+        to = jnp.asarray
+    start = network.compile().init(seed=0)
+    X, Y = batches(steps=1)[0]
+
+    def message(mod, convert, bad_params, bad_state) -> list[str]:
+        params = {k: convert(v) for k, v in start.items()}
+        state = mod.init_state(params)
+        out = []
+        for call in (lambda: mod.init_state(bad_params(params)), lambda: mod.train_step(bad_params(params), X, Y, state),
+                     lambda: mod.train_step(params, X, Y, bad_state(state))):
+            with pytest.raises(ValueError) as caught:
+                call()
+            out.append(str(caught.value))
+        return out
+
+    for bad_params, bad_state in (
+        (lambda p: {k: v for k, v in p.items() if k != "b2"}, lambda s: {k: v for k, v in s.items() if k != "v_b2"}),
+        (lambda p: {**p, "W9": p["W1"]}, lambda s: {**s, "w_W1": s["m_W1"]}),
+    ):
+        want = message(reference, np.array, bad_params, bad_state)
+        assert "missing ['b2']" in want[0] or "unexpected ['W9']" in want[0]
+        assert "missing ['v_b2']" in want[2] or "unexpected ['w_W1']" in want[2]
+        assert message(module, to, bad_params, bad_state) == want
+
+
 @settings(max_examples=15, deadline=None)
 @given(bad=st.sampled_from(["X", "Y", "lr"]), value=st.sampled_from([np.nan, np.inf]))
 def test_a_failed_step_leaves_params_and_state_as_they_were(bad: str, value: float) -> None:
