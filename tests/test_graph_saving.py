@@ -141,6 +141,21 @@ def test_codegen_of_a_saved_graph_uses_its_saved_optimizer_unless_told_otherwise
     assert (tmp_path / "sgd.py").read_text() == graph_module_source(model, "numpy", "float64", "sgd")
 
 
+def test_codegen_of_a_saved_graph_uses_its_saved_metrics_unless_told_otherwise(tmp_path):
+    from symdl.cli import main
+    from symdl.export.graph_modules import graph_module_source
+
+    model = _model()
+    graph = model.compile(optimizer="adam")
+    save_graph(tmp_path / "g", graph, graph.init(0), metrics=["mae"])
+    assert main(["codegen", "--graph", str(tmp_path / "g"), "-o", str(tmp_path / "saved.py")]) == 0
+    saved = (tmp_path / "saved.py").read_text()
+    assert saved == graph_module_source(model, "numpy", "float64", "adam", metrics=["mae"])
+    assert saved != graph_module_source(model, "numpy", "float64", "adam")
+    assert main(["codegen", "--graph", str(tmp_path / "g"), "--metrics", "mse", "-o", str(tmp_path / "mse.py")]) == 0
+    assert (tmp_path / "mse.py").read_text() == graph_module_source(model, "numpy", "float64", "adam", metrics=["mse"])
+
+
 def test_network_and_graph_loaders_point_to_each_other_in_one_line(tmp_path):
     graph = _model().compile()
     save_graph(tmp_path / "g", graph, graph.init(0))

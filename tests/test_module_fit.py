@@ -192,6 +192,8 @@ def test_the_status_bar_shows_on_a_terminal_or_when_asked_and_never_otherwise(ne
     ({"verbose": 3}, "verbose: expected 'auto', 0, 1 or 2, got 3"),
     ({"validation": [1, 2]}, "validation: expected a pair (X_val, Y_val)"),
     ({"initial_epoch": 1, "epochs": 1}, "initial_epoch: 1 leaves no epoch to run (epochs=1)"),
+    ({"stream": 5}, "stream: expected None (stderr) or a text stream with write() and flush(), such as sys.stdout or io.StringIO(), got 5"),
+    ({"restore_best_weights": "no"}, "restore_best_weights: expected True or False, got 'no'"),
 ])
 def test_bad_settings_are_one_error_line_before_any_step(nets, options, message):
     _, compiled, module = nets["plain"]
@@ -202,6 +204,16 @@ def test_bad_settings_are_one_error_line_before_any_step(nets, options, message)
     assert str(error.value) == message and same_weights(params, before)
     with pytest.raises(ValueError, match=r"^X, Y: 5 samples in X but 4 in Y$"):
         module.fit(params, data(5, 1)[0], data(4, 1)[1], verbose=0)
+
+
+def test_restore_best_weights_takes_a_numpy_bool(nets):
+    _, compiled, module = nets["plain"]
+    X, Y = data(10, 1)
+    ours = module.fit(compiled.init(0), X, Y, epochs=3, verbose=0, patience=0, monitor="loss", min_delta=1e9,
+                      restore_best_weights=np.bool_(True))
+    theirs = module.fit(compiled.init(0), X, Y, epochs=3, verbose=0, patience=0, monitor="loss", min_delta=1e9,
+                        restore_best_weights=True)
+    assert ours.history == theirs.history and same_weights(ours.weights, theirs.weights)
 
 
 _RUN = SYMPY_FREE_PRELUDE + """

@@ -243,6 +243,44 @@ def test_bad_state_is_one_line_and_changes_nothing(tmp_path, backend: str, bad: 
         np.testing.assert_array_equal(_numpy(state[k]), before[1][k])
 
 
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_missing_and_extra_keys_are_named_as_numpy_names_them(tmp_path, backend: str) -> None:
+    """params and state with a key missing or one too many: the torch and JAX modules name the keys in the numpy
+    module's words, for train_step and init_state alike."""
+    pytest.importorskip(backend)
+    network = _network("adam", {})
+    reference = load_module(network_module(network), tmp_path, "net_keys_numpy")
+    module = load_module(network_module_source(network, backend), tmp_path, f"net_keys_{backend}")
+    if backend == "torch":
+        to = torch.tensor
+    else:
+        import jax.numpy as jnp
+
+        to = jnp.asarray
+    start = network.compile().init(seed=0)
+    X, Y = batches(steps=1)[0]
+
+    def message(mod, convert, bad_params, bad_state) -> list[str]:
+        params = {k: convert(v) for k, v in start.items()}
+        state = mod.init_state(params)
+        out = []
+        for call in (lambda: mod.init_state(bad_params(params)), lambda: mod.train_step(bad_params(params), X, Y, state),
+                     lambda: mod.train_step(params, X, Y, bad_state(state))):
+            with pytest.raises(ValueError) as caught:
+                call()
+            out.append(str(caught.value))
+        return out
+
+    for bad_params, bad_state in (
+        (lambda p: {k: v for k, v in p.items() if k != "b2"}, lambda s: {k: v for k, v in s.items() if k != "v_b2"}),
+        (lambda p: {**p, "W9": p["W1"]}, lambda s: {**s, "w_W1": s["m_W1"]}),
+    ):
+        want = message(reference, np.array, bad_params, bad_state)
+        assert "missing ['b2']" in want[0] or "unexpected ['W9']" in want[0]
+        assert "missing ['v_b2']" in want[2] or "unexpected ['w_W1']" in want[2]
+        assert message(module, to, bad_params, bad_state) == want
+
+
 @settings(max_examples=15, deadline=None)
 @given(bad=st.sampled_from(["X", "Y", "lr"]), value=st.sampled_from([np.nan, np.inf]))
 def test_a_failed_step_leaves_params_and_state_as_they_were(bad: str, value: float) -> None:
@@ -281,6 +319,42 @@ def test_unbound_hyperparameters_become_arguments() -> None:
     np.testing.assert_allclose(params["W1"], W1 - 0.5 * grads["W1"], rtol=1e-14)
     with pytest.raises(ValueError, match="^lr"):
         net.train_step(params, X, Y, state, -1.0)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "graph", "numpy", "torch", "jax"])
+def test_hyperparameters_overflowing_the_dtype_are_refused(tmp_path, backend: str) -> None:
+    """lr=1e300 given to a float32 optimizer, or a momentum of 1e300 at call time, would overflow the update:
+    refused in _check_lr's words; float64 takes 1e300."""
+    if backend == "jax":
+        pytest.importorskip("jax")
+    message = "^{}: expected a finite real number from -3.4e38 to 3.4e38, got 1e\\+300$"
+    baked = optimizer("sgd", lr=1e300)
+    free = optimizer("sgd", lr=0.1, momentum=0.9).with_values(momentum=None)
+
+    def build(opt, dtype):
+        network = symdl.Network(LAYERS, optimizer=opt)
+        if backend == "compiled":
+            return network.compile(dtype)
+        if backend == "graph":
+            from symdl.graph import Dense, Input, Model
+
+            x = Input(LAYERS[0])
+            return Model([x], Dense(LAYERS[-1])(Dense(LAYERS[1], activation="tanh")(x)), losses=["mse"]).compile(dtype, opt)
+        source = network_module(network, dtype) if backend == "numpy" else network_module_source(network, backend, dtype)
+        return load_module(source, tmp_path, f"net_big_{backend}_{dtype}_{opt.name}_{len(opt.unbound())}")
+
+    with pytest.raises(ValueError, match=message.format("lr")):
+        build(baked, "float32")
+    build(baked, "float64")
+    net = build(free, "float32")
+    params = net.init(seed=0) if backend in ("compiled", "graph") else net.init_params(0)
+    state = net.init_state(params)
+    X, Y = (np.asarray(a, dtype=np.float32) for a in batches(steps=1)[0])
+    if backend == "torch":
+        X, Y = torch.tensor(X), torch.tensor(Y)
+    with pytest.raises(ValueError, match=message.format("momentum")):
+        net.train_step(params, X, Y, state, 1e300)
+    net.train_step(params, X, Y, state, 3e38)  # finite in float32: taken
 
 
 def test_without_an_optimizer_nothing_changes() -> None:

@@ -249,6 +249,7 @@ def test_progress_bar_on_a_terminal_and_quiet_elsewhere(net):
         ({"epochs": 2, "metrics": "mae"}, "metrics: expected a list"),
         ({"epochs": 2, "metrics": [object()]}, "has no update_state()"),
         ({"epochs": 2, "early_stopping": "val_loss"}, "early_stopping: expected"),
+        ({"epochs": 2, "stream": 5}, "stream: expected None (stderr) or a text stream with write() and flush(), such as sys.stdout or io.StringIO(), got 5"),
     ],
 )
 def test_bad_arguments_are_one_line(net, options, message):
@@ -256,6 +257,12 @@ def test_bad_arguments_are_one_line(net, options, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
         fit(ClassicSGD(net, 0.1), net.init(0), X, Y, **options)
     assert "\n" not in str(info.value)
+
+
+def test_restore_best_weights_is_a_bool_numpy_bools_too():
+    with pytest.raises(ValueError, match="^restore_best_weights: expected True or False, got 'no'$"):
+        EarlyStopping(restore_best_weights="no")
+    assert EarlyStopping(restore_best_weights=np.bool_(True)).restore_best_weights is True
 
 
 def test_bad_data_and_a_model_without_state(net):

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numbers  # noqa: F401  (read by the copied source)
 import sys  # noqa: F401
 
+import numpy  # noqa: F401
+
 # --- what fit returns ---
 
 
@@ -131,7 +133,8 @@ def _fit_step(params, X, Y, state, extra, seed):
     return float(loss), params, state
 
 
-def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor, min_delta, validation, keys):
+def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor, min_delta, restore_best_weights, validation,
+               keys):
     """The settings of a run, or one ValueError line naming the first wrong one."""
     epochs = _fit_check_positive("epochs", epochs)
     initial_epoch = _fit_check_positive("initial_epoch", initial_epoch, 0)
@@ -142,6 +145,8 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     if type(shuffle) is not bool:
         raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
+    if type(restore_best_weights) not in (bool, numpy.bool_):  # 'no' would count as true
+        raise ValueError(f"restore_best_weights: expected True or False, got {restore_best_weights!r}")
     if validation is not None and (type(validation) is not tuple or len(validation) != 2):
         raise ValueError("validation: expected a pair (X_val, Y_val)")
     if patience is not None:
@@ -161,11 +166,11 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
     the metrics stream over forward's predictions of each batch before its step."""
     chosen = _fit_chosen_metrics(metrics)
     epochs, batch_size, initial_epoch = _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor,
-                                                   min_delta, validation, [entry[0] for entry in chosen])
+                                                   min_delta, restore_best_weights, validation, [entry[0] for entry in chosen])
     X, Y = _fit_arrange(X, Y, "X, Y")
     if validation is not None:
         Xv, Yv = _fit_arrange(validation[0], validation[1], "X_val, Y_val")
-    stream = sys.stderr if stream is None else stream
+    stream = _fit_check_stream(stream)
     steps = -(-_fit_sample_count(X) // batch_size)
     bar = _FitProgressBar(epochs, steps, _fit_progress_mode(verbose, stream), stream)
     history = History({"epochs": epochs, "steps": steps, "batch_size": batch_size, "seed": int(seed),

@@ -88,6 +88,10 @@ def _check(params, X, Y, writable=False, targets=True):
         raise ValueError(f"params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}")
     if not isinstance(params, Mapping) or params.keys() != _KEYS:
         expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
+        if isinstance(params, Mapping):  # numpy's words: which keys
+            missing = [n for n, _ in _SPECS if n not in params]
+            extra = sorted(str(k) for k in params if k not in {n for n, _ in _SPECS})
+            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
         raise ValueError(f"params: expected a dict with exactly {expected}")
     arrays = {}
     for name, shape in _SPECS:
@@ -150,6 +154,10 @@ def _check_params(params):
     """The arrays of params in the order of _SPECS (for init_state), else a ValueError."""
     if not isinstance(params, Mapping) or params.keys() != _KEYS:
         expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
+        if isinstance(params, Mapping):  # numpy's words: which keys
+            missing = [n for n, _ in _SPECS if n not in params]
+            extra = sorted(str(k) for k in params if k not in {n for n, _ in _SPECS})
+            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
         raise ValueError(f"params: expected a dict with exactly {expected}")
     out = []
     for name, shape in _SPECS:
@@ -174,6 +182,11 @@ def _check_state(state):
     counters, scalars, slots = _STATE
     keys = [*counters, *scalars, *(k for k, _ in slots)]
     if not isinstance(state, Mapping) or set(state) != set(keys):
+        if isinstance(state, Mapping):  # numpy's words: which keys
+            missing = [k for k in keys if k not in state]
+            extra = sorted(str(k) for k in state if k not in set(keys))
+            expected = ", ".join([*counters, *scalars, *(f"{k} {s}" for k, s in slots)])
+            raise ValueError(f"state: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected} (from init_state)")
         raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
     out = {}
     # jit takes a Python count as JAX's default integer (int32 without jax_enable_x64): a larger one is an OverflowError
@@ -201,12 +214,18 @@ def _check_state(state):
 
 
 def _check_hyper(name, value):
-    """A hyperparameter given at call time as a finite float (a traced scalar inside the caller's jax.jit), else a ValueError."""
+    """A hyperparameter given at call time as a float finite in _dtype (a traced scalar inside the caller's jax.jit), else a ValueError."""
     if isinstance(value, jax.core.Tracer) and value.shape == () and jnp.issubdtype(value.dtype, jnp.floating):
         return value
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
-        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
-    return float(value)
+    top = float(jnp.finfo(_dtype).max)  # 1e300 overflows float32
+    try:
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else float("nan")
+    except OverflowError:
+        number = float("inf")
+    if not abs(number) <= top:
+        span = f"{top:.1e}".replace("e+", "e")
+        raise ValueError(f"{name}: expected a finite real number from -{span} to {span}, got {value!r}")
+    return number
 
 
 # --- custom-gradient modules ---

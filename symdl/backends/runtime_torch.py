@@ -45,6 +45,10 @@ def _check(params, X, Y, writable=False, targets=True):
     """The tensors of params in the order of _SPECS, then X and Y, else a ValueError naming what is wrong."""
     expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
     if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
+        if isinstance(params, Mapping):  # numpy's words: which keys
+            missing = [n for n, _ in _SPECS if n not in params]
+            extra = sorted(str(k) for k in params if k not in {n for n, _ in _SPECS})
+            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
         raise ValueError(f"params: expected a dict with exactly {expected}")
     out = []
     for name, shape in _SPECS:
@@ -78,7 +82,12 @@ def _unpack(params, X, Y, writable=False, targets=True):
 def _check_params(params):
     """The tensors of params in the order of _SPECS (for init_state), else a ValueError."""
     if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
-        raise ValueError(f"params: expected a dict with exactly {', '.join(f'{n} {s}' for n, s in _SPECS)}")
+        expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
+        if isinstance(params, Mapping):  # numpy's words: which keys
+            missing = [n for n, _ in _SPECS if n not in params]
+            extra = sorted(str(k) for k in params if k not in {n for n, _ in _SPECS})
+            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
+        raise ValueError(f"params: expected a dict with exactly {expected}")
     out = []
     for name, shape in _SPECS:
         arr = params[name]
@@ -97,6 +106,11 @@ def _check_state(state, device=None):
     counters, scalars, slots = _STATE
     keys = [*counters, *scalars, *(k for k, _ in slots)]
     if not isinstance(state, Mapping) or not hasattr(state, "__setitem__") or set(state) != set(keys):
+        if isinstance(state, Mapping) and hasattr(state, "__setitem__"):  # numpy's words: which keys
+            missing = [k for k in keys if k not in state]
+            extra = sorted(str(k) for k in state if k not in set(keys))
+            expected = ", ".join([*counters, *scalars, *(f"{k} {s}" for k, s in slots)])
+            raise ValueError(f"state: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected} (from init_state)")
         raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
     for key in keys if device is not None else ():
         value = state[key]
@@ -136,10 +150,16 @@ def _check_state(state, device=None):
 
 
 def _check_hyper(name, value):
-    """A hyperparameter given at call time as a finite float, else a ValueError."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf"):
-        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
-    return float(value)
+    """A hyperparameter given at call time as a float finite in _dtype (1e300 overflows float32), else a ValueError."""
+    top = torch.finfo(_dtype).max
+    try:
+        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else float("nan")
+    except OverflowError:
+        number = float("inf")
+    if not abs(number) <= top:
+        span = f"{top:.1e}".replace("e+", "e")
+        raise ValueError(f"{name}: expected a finite real number from -{span} to {span}, got {value!r}")
+    return number
 
 
 def _store(state, key, value):

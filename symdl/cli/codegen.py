@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .bounded import bounded, describe
 from .common import (
@@ -17,6 +17,9 @@ from .common import (
     parse_layers,
     parse_value,
 )
+
+if TYPE_CHECKING:
+    from ..graph.compiled import CompiledGraph
 
 __all__ = ["cmd_codegen"]
 
@@ -70,9 +73,9 @@ def _metrics(args: argparse.Namespace) -> list[Any]:
 
 def _graph(args: argparse.Namespace) -> str:
     """``--graph DIR``: the saved graph model's module for --backend (its own dtype, or mixed precision with --dtype
-    bfloat16|float16 [--loss-scale S]), with --optimizer or else its saved optimizer."""
+    bfloat16|float16 [--loss-scale S]), with --optimizer or else its saved optimizer, --metrics or else its saved metrics."""
     from ..export.graph_modules import graph_module_source
-    from ..graph.files import load_compiled_graph
+    from ..graph.files import load_graph
     from ..saving.schema import SavedModelError
 
     if args.target is not None or args.layers is not None:
@@ -98,14 +101,16 @@ def _graph(args: argparse.Namespace) -> str:
                          f"{args.backend} module computes in float32 or float64")
     optimizer = _optimizer(args)
     try:
-        compiled = load_compiled_graph(args.graph)
+        saved = load_graph(args.graph)
     except SavedModelError as error:
         raise UsageError(f"--graph: {error}".splitlines()[0]) from None
+    compiled = cast("CompiledGraph", saved.network)  # load_graph builds graphs only
+    metrics = _metrics(args) or saved.metrics  # else the metrics the graph was saved with, as its optimizer
     if optimizer is None:
         optimizer = compiled.optimizer  # the optimizer the graph was saved with, if any
     try:
         return graph_module_source(compiled.model, args.backend, args.dtype if mixed else compiled.dtype, optimizer,
-                                   metrics=_metrics(args), loss_scale=args.loss_scale)
+                                   metrics=metrics, loss_scale=args.loss_scale)
     except ValueError as error:
         raise UsageError(str(error).splitlines()[0]) from None
 

@@ -294,7 +294,7 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
                          help="metrics printed into a network or graph module, logged by its fit and evaluate, e.g. mae,mse")
     command.add_argument("--graph", metavar="DIR", help="a saved graph model (symdl.graph.save_graph), generated in its "
                          "own dtype (--dtype bfloat16|float16: mixed precision, --backend torch or jax) with its saved optimizer "
-                         "(--optimizer overrides it); with --backend (not with NAME|FORMULA or --layers)")
+                         "and metrics (--optimizer, --metrics override them); with --backend (not with NAME|FORMULA or --layers)")
     add_time_limit_argument(command)
 
 

@@ -105,7 +105,9 @@ def _numpy_checks(optimizer: bool) -> list[str]:
     if optimizer:
         blocks += [
             helper_source(check_state, {"check_state": "_check_state_dict"}),
-            helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper"}),
+            helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value"}),
+            function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",
+                            ["return _check_hyper_value(name, value, _dtype)"]),
             function_source("_check_state", "state", "The optimizer state: ValueError naming what is wrong.",
                             ["_check_state_dict(*_STATE, _dtype, state)"]),
         ]

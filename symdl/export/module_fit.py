@@ -41,7 +41,7 @@ _BATCH_NAMES = {
     "check_positive": "_fit_check_positive", "_array": "_fit_array", "check_data": "_fit_check_data",
     "sample_count": "_fit_sample_count", "take": "_fit_take", "epoch_rng": "_fit_epoch_rng", "batch_slices": "_fit_batch_slices",
 }
-_PROGRESS_NAMES = {"format_logs": "_fit_format_logs", "progress_mode": "_fit_progress_mode", "ProgressBar": "_FitProgressBar"}
+_PROGRESS_NAMES = {"check_stream": "_fit_check_stream", "format_logs": "_fit_format_logs", "progress_mode": "_fit_progress_mode", "ProgressBar": "_FitProgressBar"}
 
 _OPTIONS = ("metrics=None, validation=None, seed=0, shuffle=True, verbose='auto', patience=None, monitor='val_loss', min_delta=0.0, "
             "restore_best_weights=False, initial_epoch=0, stream=None")

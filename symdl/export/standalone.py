@@ -260,7 +260,9 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
         blocks[-1:-1] = [
             helper_source(check_params, {"check_params": "_check_params_arrays", "params_error": "_params_error"}),
             helper_source(check_state, {"check_state": "_check_state_dict"}),
-            helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper"}),
+            helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value"}),
+            function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",
+                            ["return _check_hyper_value(name, value, _dtype)"]),
             f"_STATE = ({counters!r}, {scalars!r}, {slots!r})\n",
             function_source("_check_params", "params", "The parameter arrays in order; ValueError if wrong.",
                             ["return _check_params_arrays(_SPECS, _dtype, params)"]),

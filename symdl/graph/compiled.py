@@ -19,7 +19,7 @@ import json
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,6 +32,7 @@ from ..network.checks import (
     check_batch,
     check_hyperparameter,
     check_learning_rate,
+    check_optimizer_values,
     check_params,
     check_state,
     check_targets,
@@ -65,6 +66,8 @@ class CompiledGraph:
             optimizer = named_optimizer(optimizer)
         if optimizer is not None and not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer: expected a name, a symdl.optim.Optimizer or None, got {type(optimizer).__name__}")
+        if optimizer is not None:
+            check_optimizer_values(optimizer, self.dtype)
         self.optimizer = optimizer
         if not model.terms:
             raise ValueError("Model: no loss term (give losses= or add_loss)")
@@ -87,7 +90,7 @@ class CompiledGraph:
             "math": math, "numpy": np, "_dtype": self.dtype, "_t": self.dtype.type, "_where": where, "_where_into": where_into, "_into": into,
             "_check": self._check, "_check_forward": self._check_forward, "_masks": self._masks,
             "_check_lr": check_learning_rate, "_check_params": self._check_params,
-            "_check_state": self._check_state, "_check_hyper": check_hyperparameter,
+            "_check_state": self._check_state, "_check_hyper": partial(check_hyperparameter, dtype=self.dtype),
         }
         for kernel_name, (rule_name, role) in self.kernels.items():
             r = rule(rule_name)

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, MutableMapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from ..optim.base import Optimizer
+
 __all__ = [
-    "LR_RANGE", "check_arguments", "check_params_fit", "check_batch", "check_hyperparameter", "check_learning_rate", "check_params", "check_state",
+    "LR_RANGE", "check_arguments", "check_params_fit", "check_batch", "check_hyperparameter", "check_learning_rate", "check_optimizer_values", "check_params", "check_state",
     "check_targets", "params_error", "SIMPLEX_TOLERANCE",
 ]
 
@@ -170,15 +174,24 @@ def check_learning_rate(lr: object) -> float:
     return value
 
 
-def check_hyperparameter(name: str, value: object) -> float:
-    """A hyperparameter given at call time (``train_step(…, momentum)``) as a finite float, else a ValueError."""
+def check_hyperparameter(name: str, value: object, dtype: np.dtype) -> float:
+    """A hyperparameter given at call time (``train_step(…, momentum)``) as a float finite in ``dtype``, else a ValueError."""
+    top = float(np.finfo(dtype).max)
     try:
         number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else float("nan")
     except OverflowError:
         number = float("inf")
-    if not abs(number) < float("inf"):  # NaN and ±inf
-        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
+    if not abs(number) <= top:  # NaN, ±inf and what overflows in dtype (1e300 in float32)
+        span = f"{top:.1e}".replace("e+", "e")
+        raise ValueError(f"{name}: expected a finite real number from -{span} to {span}, got {value!r}")
     return number
+
+
+def check_optimizer_values(optimizer: Optimizer, dtype: np.dtype) -> None:
+    """A ValueError (the words of :func:`check_hyperparameter`) if a value given to ``optimizer`` overflows in ``dtype``."""
+    for h in optimizer.hyperparameters:
+        if h.value is not None:
+            check_hyperparameter(h.name, h.value, dtype)
 
 
 def check_params(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype, params: object) -> tuple[np.ndarray, ...]:

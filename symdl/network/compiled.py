@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from functools import cached_property
+from functools import cached_property, partial
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,6 +28,7 @@ from .checks import (
     check_batch,
     check_hyperparameter,
     check_learning_rate,
+    check_optimizer_values,
     check_params,
     check_state,
     check_targets,
@@ -73,6 +74,8 @@ class CompiledNetwork:
         """
         self.network = network
         self.dtype = dtype
+        if network.optimizer is not None:
+            check_optimizer_values(network.optimizer, dtype)
         self.validate_targets = bool(validate_targets)
         #: The targets the loss is defined for (None: every real target, or validate_targets=False).
         self.target_domain: TargetDomain | None = target_domain(network.loss) if validate_targets else None
@@ -102,7 +105,7 @@ class CompiledNetwork:
             "_check_lr": check_learning_rate,
             "_check_params": self._check_params,
             "_check_state": self._check_state,
-            "_check_hyper": check_hyperparameter,
+            "_check_hyper": partial(check_hyperparameter, dtype=dtype),
         }
         namespace.update(self._layer_kernels())
         for kernel_name, (rule_name, role) in printed.kernels.items():

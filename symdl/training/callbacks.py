@@ -80,6 +80,8 @@ class EarlyStopping(Callback):
             raise ValueError(f"patience: expected an integer >= 0, got {patience!r}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not math.isfinite(min_delta):
             raise ValueError(f"min_delta: expected a finite number, got {min_delta!r}")
+        if type(restore_best_weights) not in (bool, np.bool_):  # 'no' would count as true
+            raise ValueError(f"restore_best_weights: expected True or False, got {restore_best_weights!r}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
         if mode == "auto":

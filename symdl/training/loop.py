@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
@@ -34,7 +33,7 @@ from .batches import (
     take,
 )
 from .callbacks import Callback, EarlyStopping, History, TrainingRun
-from .progress import ProgressBar, progress_mode
+from .progress import ProgressBar, check_stream, progress_mode
 from .tracked import TrackedMetrics, metric_name, metric_objects, track
 
 __all__ = ["evaluate", "fit", "metric_name", "metric_objects"]
@@ -231,7 +230,7 @@ def fit(
         if init_state is None:
             raise ValueError("fit: this model has no optimizer state; give one with the optimizer (Network(..., optimizer=...))")
         state = init_state(params)
-    stream = sys.stderr if stream is None else stream
+    stream = check_stream(stream)
     steps = -(-sample_count(X) // batch_size)
     bar = ProgressBar(epochs, steps, progress_mode(verbose, stream), stream)
     seeded = _is_seeded(model)

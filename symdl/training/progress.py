@@ -12,12 +12,24 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-__all__ = ["ProgressBar", "format_logs", "progress_mode"]
+__all__ = ["ProgressBar", "check_stream", "format_logs", "progress_mode"]
 
 
 def format_logs(logs: Mapping[str, float]) -> str:
     """``loss: 0.123 - mae: 0.1``: each value with 4 significant digits, in the order given."""
     return " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
+
+
+def check_stream(stream: object) -> TextIO:
+    """``stream`` as the status line's text stream (None: sys.stderr); anything without write() and flush() is one
+    ValueError line."""
+    if stream is None:
+        return sys.stderr
+    if not (callable(getattr(stream, "write", None)) and callable(getattr(stream, "flush", None))):
+        # every bad argument of fit is one ValueError, a wrong type too (TRY004 does not apply)
+        raise ValueError(f"stream: expected None (stderr) or a text stream with write() and flush(), such as sys.stdout "  # noqa: TRY004
+                         f"or io.StringIO(), got {stream!r}")
+    return stream  # type: ignore[return-value]  # a file-like object: what the status line calls
 
 
 def progress_mode(verbose: object, stream: TextIO) -> int:
