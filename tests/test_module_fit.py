@@ -216,6 +216,17 @@ def test_restore_best_weights_takes_a_numpy_bool(nets):
     assert ours.history == theirs.history and same_weights(ours.weights, theirs.weights)
 
 
+@pytest.mark.parametrize("shuffle", [np.bool_(True), np.bool_(False)])
+def test_shuffle_takes_a_numpy_bool_as_the_library_fit_does(nets, shuffle):
+    _, compiled, module = nets["plain"]
+    X, Y = data(10, 1)
+    ours = module.fit(compiled.init(0), X, Y, epochs=2, batch_size=3, verbose=0, shuffle=shuffle)
+    theirs = compiled.fit(compiled.init(0), X, Y, epochs=2, batch_size=3, verbose=0, shuffle=bool(shuffle))
+    assert ours.history == theirs.history
+    with pytest.raises(ValueError, match=r"^shuffle: expected True or False, got 'no'$"):
+        compiled.fit(compiled.init(0), X, Y, epochs=1, verbose=0, shuffle="no")
+
+
 _RUN = SYMPY_FREE_PRELUDE + """
 import numpy, fit_alone
 X = numpy.random.default_rng(0).normal(size=(12, 3))

@@ -143,7 +143,7 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
     batch_size = _fit_check_positive("batch_size", batch_size)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-    if type(shuffle) is not bool:
+    if type(shuffle) not in (bool, numpy.bool_):  # 1 or 'no' would count as true
         raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
     if type(restore_best_weights) not in (bool, numpy.bool_):  # 'no' would count as true
         raise ValueError(f"restore_best_weights: expected True or False, got {restore_best_weights!r}")

@@ -208,8 +208,9 @@ def fit(
     _check_targets(model, Y, "Y")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-    if not isinstance(shuffle, bool):
+    if not isinstance(shuffle, (bool, np.bool_)):  # 1 or 'no' would count as true
         raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
+    shuffle = bool(shuffle)
     if validation is not None:
         if not isinstance(validation, tuple) or len(validation) != 2:
             raise ValueError("validation: expected a pair (X_val, Y_val)")
