@@ -329,7 +329,9 @@ def test_jax_unchecked_step_transfers_nothing(folder, dtype, name):
         jax.block_until_ready((loss, grads, new))
     assert all(new[k].dtype == jnp.float32 and grads[k].dtype == jnp.float32 for k in params)
     checked_loss, checked_grads = mod.loss_and_grad(params, *arrays)
-    assert float(loss) == float(checked_loss) == before
+    assert float(loss) == float(checked_loss) and float(mod.loss(params, *arrays)) == before  # params untouched
+    # loss and loss_and_grad are two XLA programs: their float32 sums of the float32 loss terms may round apart
+    assert float(checked_loss) == pytest.approx(before, rel=1e-6)
     assert all(np.array_equal(np.asarray(grads[k]), np.asarray(checked_grads[k])) for k in grads)
     assert float(mod.loss(new, *arrays)) < before
 

@@ -146,9 +146,11 @@ def print_network(
     ``(loss, new params, new state)``.
 
     ``loss_scale`` (None: one dtype throughout) prints mixed precision
-    (:mod:`symdl.export.mixed_precision`): the sums over the batch (loss,
-    bias gradients) accumulate in ``_acc_dtype``, the seed ∇ₐC is
-    multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1, the gradients
+    (:mod:`symdl.export.mixed_precision`): the loss and its seed ∇ₐC are
+    computed in ``_acc_dtype`` from aᴸ and Y cast to it, the sums over the
+    batch (loss, bias gradients) accumulate in ``_acc_dtype``, the seed ∇ₐC is
+    multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1 and rounded once to
+    ``_dtype``, the gradients
     pass through ``_master_grads`` (float32, unscaled) and ``train_step``
     updates ``_masters(params)``. The penalty is not computed in the compute
     dtype: its value Σ Ω(Wˡ) and its term Ω'∘Wˡ of BP4 are printed from the
@@ -311,6 +313,9 @@ def _loss_value(
 
     When ∇ₐC is ℓ'∘(aᴸ, y), value and gradient share their common subexpressions (a − y). The sums accumulate in
     the scope's ``accumulate`` dtype when it has one; ``scaled`` multiplies ∇ₐC by the static ``_LOSS_SCALE``.
+    With an ``accumulate`` dtype (mixed precision) ℓ and ∇ₐC are computed in it from aᴸ and Y cast once (as
+    ``torch.autocast`` computes a loss), and s·∇ₐC/m is rounded once to ``_dtype``: an overflow there is an inf
+    that ``_all_finite`` sees on the device.
     """
     printer = scope.printer
     factor = "_inv_m" if loss.reduction is None else "_reduction"
@@ -318,16 +323,26 @@ def _loss_value(
     acc = scope.accumulate or "_dtype"
     # float16: the seed ∇ₐC scaled up before it is rounded, so that small gradients do not flush to zero
     gradient_scale = f"({factor} * _LOSS_SCALE)" if scaled else factor
-    m = scope.backend.module
+    backend = scope.backend
+    m = backend.module
     top_a = eqs.layers[-1].a
     rhs = eqs.loss_gradient.rhs
     shared = gradient and isinstance(rhs, Elementwise) and loss.value is not None and rhs.arrays == (top_a, eqs.y)
+    # Mixed precision: ℓ and ∇ₐC from aᴸ and Y cast once to _acc_dtype (float32), as torch.autocast computes a loss
+    widened = {} if scope.accumulate is None else {top_a: f"_{scope.name(top_a)}_acc", eqs.y: f"_{scope.name(eqs.y)}_acc"}
+    lines += [f"{name} = {backend.cast(scope.name(s), scope.accumulate)}" for s, name in widened.items() if scope.accumulate]
+
+    def read(symbol: sp.MatrixSymbol) -> str:
+        return widened.get(symbol, scope.name(symbol))
+
+    def narrowed(code: str) -> str:  # the float32 seed, scaled, rounded once to the compute dtype
+        return backend.cast(f"({code})", "_dtype") if widened else code
     if loss.vector_rule is not None:
-        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({out_name}, Y), dtype={acc}) * {factor}")
+        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({widened.get(top_a, out_name)}, {read(eqs.y)}), dtype={acc}) * {factor}")
     else:
         value_lambda = loss.value_lambda()
         a, y = value_lambda.variables
-        arrays = {a: sp.Symbol(scope.name(top_a), real=True), y: sp.Symbol("Y", real=True)}
+        arrays = {a: sp.Symbol(read(top_a), real=True), y: sp.Symbol(read(eqs.y), real=True)}
         exprs = [printable(value_lambda.expr.xreplace(arrays), loss.name)]
         if shared:
             ga, gy = rhs.function.variables
@@ -341,15 +356,20 @@ def _loss_value(
         if shared:
             code = printer.doprint(finals[1])
             if not finals[1].free_symbols:  # a constant ∂ℓ/∂a (a linear loss): one value per output
-                lines.append(f"gA = {scope.backend.tensor_factory('full', f'{scope.name(top_a)}.shape, {code} * {gradient_scale}', scope.name(top_a))}")
-            elif code.isidentifier():  # a bare name may be an input or a value still needed: no in-place scaling
-                lines.append(f"gA = {code} * {gradient_scale}")
+                lines.append(f"gA = {backend.tensor_factory('full', f'{scope.name(top_a)}.shape, {code} * {gradient_scale}', scope.name(top_a))}")
+            elif code.isidentifier() or widened:  # a bare name may be an input or a value still needed: no in-place scaling
+                lines.append(f"gA = {narrowed(f'{code} * {gradient_scale}')}")
             else:
                 lines += [f"gA = {code}", f"gA *= {gradient_scale}"]
     if gradient and not shared:
+        inputs, scope.inputs = scope.inputs, scope.inputs | set(widened.values())  # the float32 copies: read, never written
+        scope.aliases.update(widened)  # ∇ₐC reads them for aᴸ and Y
         printed = StatementPrinter(scope, [eqs.loss_gradient], keep=[eqs.loss_gradient.lhs])
         lines += printed.emit_all()
-        lines.append(f"gA = gA * {gradient_scale}")
+        for symbol in widened:  # the backward pass reads aᴸ in the compute dtype
+            del scope.aliases[symbol]
+        scope.inputs = inputs
+        lines.append(f"gA = {narrowed(f'gA * {gradient_scale}')}")
     if penalty_value is not None:
         lines += [penalty_value_line(penalty_value, scope.name(layer.W), scope) for layer in eqs.layers]
     return lines
