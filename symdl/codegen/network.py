@@ -38,7 +38,9 @@ from .loss_scaling import (
     keep_finite_line,
     master_step_lines,
     penalty_value_line,
+    reading_widened,
     split_penalty,
+    widened_copies,
 )
 from .naming import bias_name, grad_name, parameter_name, weight_name
 from .optimizer import print_init_state, print_update
@@ -147,10 +149,8 @@ def print_network(
 
     ``loss_scale`` (None: one dtype throughout) prints mixed precision
     (:mod:`symdl.export.mixed_precision`): the loss and its seed ∇ₐC are
-    computed in ``_acc_dtype`` from aᴸ and Y cast to it, the sums over the
-    batch (loss, bias gradients) accumulate in ``_acc_dtype``, the seed ∇ₐC is
-    multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1 and rounded once to
-    ``_dtype``, the gradients
+    computed in ``_acc_dtype`` from aᴸ and Y cast to it, the sums over the batch (loss, bias gradients) accumulate
+    there, the seed is multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1 and rounded once to ``_dtype``, the gradients
     pass through ``_master_grads`` (float32, unscaled) and ``train_step``
     updates ``_masters(params)``. The penalty is not computed in the compute
     dtype: its value Σ Ω(Wˡ) and its term Ω'∘Wˡ of BP4 are printed from the
@@ -323,26 +323,21 @@ def _loss_value(
     acc = scope.accumulate or "_dtype"
     # float16: the seed ∇ₐC scaled up before it is rounded, so that small gradients do not flush to zero
     gradient_scale = f"({factor} * _LOSS_SCALE)" if scaled else factor
-    backend = scope.backend
+    backend, top_a = scope.backend, eqs.layers[-1].a
     m = backend.module
-    top_a = eqs.layers[-1].a
     rhs = eqs.loss_gradient.rhs
     shared = gradient and isinstance(rhs, Elementwise) and loss.value is not None and rhs.arrays == (top_a, eqs.y)
     # Mixed precision: ℓ and ∇ₐC from aᴸ and Y cast once to _acc_dtype (float32), as torch.autocast computes a loss
-    widened = {} if scope.accumulate is None else {top_a: f"_{scope.name(top_a)}_acc", eqs.y: f"_{scope.name(eqs.y)}_acc"}
-    lines += [f"{name} = {backend.cast(scope.name(s), scope.accumulate)}" for s, name in widened.items() if scope.accumulate]
-
-    def read(symbol: sp.MatrixSymbol) -> str:
-        return widened.get(symbol, scope.name(symbol))
-
-    def narrowed(code: str) -> str:  # the float32 seed, scaled, rounded once to the compute dtype
-        return backend.cast(f"({code})", "_dtype") if widened else code
+    widened, copies = widened_copies([top_a, eqs.y], scope)
+    lines += copies
+    a_name, y_name = widened.get(top_a, scope.name(top_a)), widened.get(eqs.y, "Y")
+    narrowed = (lambda code: backend.cast(f"({code})", "_dtype")) if widened else (lambda code: code)  # rounded once
     if loss.vector_rule is not None:
-        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({widened.get(top_a, out_name)}, {read(eqs.y)}), dtype={acc}) * {factor}")
+        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({widened.get(top_a, out_name)}, {y_name}), dtype={acc}) * {factor}")
     else:
         value_lambda = loss.value_lambda()
         a, y = value_lambda.variables
-        arrays = {a: sp.Symbol(read(top_a), real=True), y: sp.Symbol(read(eqs.y), real=True)}
+        arrays = {a: sp.Symbol(a_name, real=True), y: sp.Symbol(y_name, real=True)}
         exprs = [printable(value_lambda.expr.xreplace(arrays), loss.name)]
         if shared:
             ga, gy = rhs.function.variables
@@ -362,13 +357,8 @@ def _loss_value(
             else:
                 lines += [f"gA = {code}", f"gA *= {gradient_scale}"]
     if gradient and not shared:
-        inputs, scope.inputs = scope.inputs, scope.inputs | set(widened.values())  # the float32 copies: read, never written
-        scope.aliases.update(widened)  # ∇ₐC reads them for aᴸ and Y
-        printed = StatementPrinter(scope, [eqs.loss_gradient], keep=[eqs.loss_gradient.lhs])
-        lines += printed.emit_all()
-        for symbol in widened:  # the backward pass reads aᴸ in the compute dtype
-            del scope.aliases[symbol]
-        scope.inputs = inputs
+        with reading_widened(scope, widened):  # ∇ₐC from the float32 copies; the backward pass reads aᴸ itself
+            lines += StatementPrinter(scope, [eqs.loss_gradient], keep=[eqs.loss_gradient.lhs]).emit_all()
         lines.append(f"gA = {narrowed(f'gA * {gradient_scale}')}")
     if penalty_value is not None:
         lines += [penalty_value_line(penalty_value, scope.name(layer.W), scope) for layer in eqs.layers]

@@ -268,14 +268,10 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         grad_lines.append(f"_ones = {backend.tensor_factory('ones', f'{inputs[0]}.shape[0]', inputs[0])}")
         s.defined.add("_ones")
     if mixed:  # the seeds s·ℓ'/m from the float32 copies, each rounded once to _dtype, as autograd through autocast
-        widened = _widened(train, alias, s)
-        readonly, s.inputs = s.inputs, s.inputs | set(widened.values())  # the copies: read, never written
-        s.aliases.update(widened)
+        widened, _ = _widened(train, alias, s)
         later = {r for eq in backward for r in eq.rhs.atoms(sp.MatrixSymbol)} | set(train.param_grads.values())
-        grad_lines += GraphStatementPrinter(s, scaled, keep=later).emit_all()
-        for symbol in widened:  # the backward pass reads hᵗ in the compute dtype
-            del s.aliases[symbol]
-        s.inputs = readonly
+        with scaling.reading_widened(s, widened):  # the backward pass then reads hᵗ itself, in the compute dtype
+            grad_lines += GraphStatementPrinter(s, scaled, keep=later).emit_all()
         seeds = [s.name(eq.lhs) for eq in scaled]
         grad_lines += [f"{g} = {backend.cast(g, '_dtype')}" for g in dict.fromkeys(seeds)]
         grad_lines += GraphStatementPrinter(s, backward, keep=set(train.param_grads.values())).emit_all()
@@ -346,8 +342,8 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope, penalties: bool 
     m = scope.backend.module
     acc = scope.accumulate or "_dtype"
     lines = [f"_inv_m = 1.0 / {eqs.names[eqs.inputs[0]]}.shape[0]", "loss = 0.0"]
-    widened = _widened(eqs, alias, scope)
-    lines += [f"{name} = {scope.backend.cast(scope.name(s), acc)}" for s, name in widened.items()]
+    widened, copies = _widened(eqs, alias, scope)
+    lines += copies
 
     def read(symbol: sp.MatrixSymbol) -> str:
         return widened.get(symbol, scope.name(symbol))
@@ -372,13 +368,10 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope, penalties: bool 
     return lines + (_penalty_lines(eqs, scope) if penalties else [])
 
 
-def _widened(eqs: GraphEquations, alias: dict, scope: Scope) -> dict[sp.MatrixSymbol, str]:
+def _widened(eqs: GraphEquations, alias: dict, scope: Scope) -> tuple[dict[sp.MatrixSymbol, str], list[str]]:
     """Mixed precision: each loss term's output hᵗ and target yᵗ → the name of its copy in ``_acc_dtype`` (float32),
-    which the losses and their seeds read, as torch.autocast computes a loss; none in one dtype throughout."""
-    if scope.accumulate is None:
-        return {}
-    read = [alias.get(s, s) for t in eqs.losses for s in (t.value, t.target)]
-    return {s: f"_{scope.name(s)}_acc" for s in dict.fromkeys(read)}
+    which the losses and their seeds read, and the lines that make them; none in one dtype throughout."""
+    return scaling.widened_copies([alias.get(s, s) for t in eqs.losses for s in (t.value, t.target)], scope)
 
 
 def _penalty_lines(eqs: GraphEquations, scope: Scope) -> list[str]:
