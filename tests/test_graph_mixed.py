@@ -10,7 +10,9 @@ A 4096-row batch whose sums are not low-precision numbers gives the loss and eve
 rounding; the unchecked entry points run on torch's meta device, under torch.compile(fullgraph=True) and under
 jax.transfer_guard("disallow"). Penalties, as tests/test_mixed_penalty.py checks them for network modules: their value
 and Ω'(θ) in float32 on the masters after the unscaling (λ = 100 finite in float16, the penalty's share the float32
-module's within one float32 rounding), the overflow skip decided on the data term.
+module's within one float32 rounding), the overflow skip decided on the data term. The loss in float32 from the
+outputs and targets cast once: a float16 residual of 1000 gives the float32 module's loss at every entry point, and
+softmax cross-entropy is float32 arithmetic on the low logits.
 """
 
 from __future__ import annotations
