@@ -9,11 +9,14 @@ a step is kept only where the unscaled data term is finite (``_all_finite``), de
 (:func:`master_step_lines`): an optimizer's step is computed whole and then kept or dropped
 (:func:`keep_finite_line`), plain gradient descent's gradients are zeroed (``_finite_or_zero``). The network
 printer (:mod:`symdl.codegen.network`) and the graph printer (:mod:`symdl.graph.printing`) print these lines.
+The loss and its seeds are computed in float32 from the outputs and targets cast once (:func:`widened_copies`,
+:func:`reading_widened`), as ``torch.autocast`` computes a loss.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import sympy as sp
 
@@ -22,7 +25,7 @@ from ..layers.dense import PENALTY_GRADIENT
 from .kernel import printable
 from .statements import Scope
 
-__all__ = ["keep_finite_line", "master_step_lines", "penalty_value_line", "split_penalty"]
+__all__ = ["keep_finite_line", "master_step_lines", "penalty_value_line", "reading_widened", "split_penalty", "widened_copies"]
 
 
 def split_penalty(eq: sp.Eq) -> tuple[sp.Eq | None, sp.Eq | None]:
@@ -71,3 +74,30 @@ def keep_finite_line(store: str, new: Mapping[str, str], functional: bool) -> st
     """
     call = f"_keep_finite(_finite_step, {store}, {{{', '.join(f'{key!r}: {name}' for key, name in new.items())}}})"
     return f"{', '.join(new.values())}, = {call}" if functional else call
+
+
+def widened_copies(symbols: Iterable[sp.MatrixSymbol], scope: Scope) -> tuple[dict[sp.MatrixSymbol, str], list[str]]:
+    """Each array → the name of its copy in the scope's ``accumulate`` dtype, and the lines ``_a2_acc = a2.to(_acc_dtype)``.
+
+    Nothing (``{}``, ``[]``) without an ``accumulate`` dtype (one dtype throughout).
+    """
+    if scope.accumulate is None:
+        return {}, []
+    copies = {s: f"_{scope.name(s)}_acc" for s in dict.fromkeys(symbols)}
+    return copies, [f"{name} = {scope.backend.cast(scope.name(s), scope.accumulate)}" for s, name in copies.items()]
+
+
+@contextmanager
+def reading_widened(scope: Scope, copies: Mapping[sp.MatrixSymbol, str]) -> Iterator[None]:
+    """Statements printed inside read ``copies``' names for their arrays and never write them; afterwards the arrays
+    are read under their own names (or aliases) again."""
+    inputs, aliases = scope.inputs, {s: scope.aliases[s] for s in copies if s in scope.aliases}
+    scope.inputs = inputs | set(copies.values())
+    scope.aliases.update(copies)
+    try:
+        yield
+    finally:
+        for symbol in copies:
+            del scope.aliases[symbol]
+        scope.aliases.update(aliases)
+        scope.inputs = inputs

@@ -38,7 +38,9 @@ from .loss_scaling import (
     keep_finite_line,
     master_step_lines,
     penalty_value_line,
+    reading_widened,
     split_penalty,
+    widened_copies,
 )
 from .naming import bias_name, grad_name, parameter_name, weight_name
 from .optimizer import print_init_state, print_update
@@ -146,9 +148,9 @@ def print_network(
     ``(loss, new params, new state)``.
 
     ``loss_scale`` (None: one dtype throughout) prints mixed precision
-    (:mod:`symdl.export.mixed_precision`): the sums over the batch (loss,
-    bias gradients) accumulate in ``_acc_dtype``, the seed ∇ₐC is
-    multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1, the gradients
+    (:mod:`symdl.export.mixed_precision`): the loss and its seed ∇ₐC are
+    computed in ``_acc_dtype`` from aᴸ and Y cast to it, the sums over the batch (loss, bias gradients) accumulate
+    there, the seed is multiplied by ``_LOSS_SCALE`` when ``loss_scale`` ≠ 1 and rounded once to ``_dtype``, the gradients
     pass through ``_master_grads`` (float32, unscaled) and ``train_step``
     updates ``_masters(params)``. The penalty is not computed in the compute
     dtype: its value Σ Ω(Wˡ) and its term Ω'∘Wˡ of BP4 are printed from the
@@ -311,6 +313,9 @@ def _loss_value(
 
     When ∇ₐC is ℓ'∘(aᴸ, y), value and gradient share their common subexpressions (a − y). The sums accumulate in
     the scope's ``accumulate`` dtype when it has one; ``scaled`` multiplies ∇ₐC by the static ``_LOSS_SCALE``.
+    With an ``accumulate`` dtype (mixed precision) ℓ and ∇ₐC are computed in it from aᴸ and Y cast once (as
+    ``torch.autocast`` computes a loss), and s·∇ₐC/m is rounded once to ``_dtype``: an overflow there is an inf
+    that ``_all_finite`` sees on the device.
     """
     printer = scope.printer
     factor = "_inv_m" if loss.reduction is None else "_reduction"
@@ -318,16 +323,21 @@ def _loss_value(
     acc = scope.accumulate or "_dtype"
     # float16: the seed ∇ₐC scaled up before it is rounded, so that small gradients do not flush to zero
     gradient_scale = f"({factor} * _LOSS_SCALE)" if scaled else factor
-    m = scope.backend.module
-    top_a = eqs.layers[-1].a
+    backend, top_a = scope.backend, eqs.layers[-1].a
+    m = backend.module
     rhs = eqs.loss_gradient.rhs
     shared = gradient and isinstance(rhs, Elementwise) and loss.value is not None and rhs.arrays == (top_a, eqs.y)
+    # Mixed precision: ℓ and ∇ₐC from aᴸ and Y cast once to _acc_dtype (float32), as torch.autocast computes a loss
+    widened, copies = widened_copies([top_a, eqs.y], scope)
+    lines += copies
+    a_name, y_name = widened.get(top_a, scope.name(top_a)), widened.get(eqs.y, "Y")
+    narrowed = (lambda code: backend.cast(f"({code})", "_dtype")) if widened else (lambda code: code)  # rounded once
     if loss.vector_rule is not None:
-        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({out_name}, Y), dtype={acc}) * {factor}")
+        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({widened.get(top_a, out_name)}, {y_name}), dtype={acc}) * {factor}")
     else:
         value_lambda = loss.value_lambda()
         a, y = value_lambda.variables
-        arrays = {a: sp.Symbol(scope.name(top_a), real=True), y: sp.Symbol("Y", real=True)}
+        arrays = {a: sp.Symbol(a_name, real=True), y: sp.Symbol(y_name, real=True)}
         exprs = [printable(value_lambda.expr.xreplace(arrays), loss.name)]
         if shared:
             ga, gy = rhs.function.variables
@@ -341,15 +351,15 @@ def _loss_value(
         if shared:
             code = printer.doprint(finals[1])
             if not finals[1].free_symbols:  # a constant ∂ℓ/∂a (a linear loss): one value per output
-                lines.append(f"gA = {scope.backend.tensor_factory('full', f'{scope.name(top_a)}.shape, {code} * {gradient_scale}', scope.name(top_a))}")
-            elif code.isidentifier():  # a bare name may be an input or a value still needed: no in-place scaling
-                lines.append(f"gA = {code} * {gradient_scale}")
+                lines.append(f"gA = {backend.tensor_factory('full', f'{scope.name(top_a)}.shape, {code} * {gradient_scale}', scope.name(top_a))}")
+            elif code.isidentifier() or widened:  # a bare name may be an input or a value still needed: no in-place scaling
+                lines.append(f"gA = {narrowed(f'{code} * {gradient_scale}')}")
             else:
                 lines += [f"gA = {code}", f"gA *= {gradient_scale}"]
     if gradient and not shared:
-        printed = StatementPrinter(scope, [eqs.loss_gradient], keep=[eqs.loss_gradient.lhs])
-        lines += printed.emit_all()
-        lines.append(f"gA = gA * {gradient_scale}")
+        with reading_widened(scope, widened):  # ∇ₐC from the float32 copies; the backward pass reads aᴸ itself
+            lines += StatementPrinter(scope, [eqs.loss_gradient], keep=[eqs.loss_gradient.lhs]).emit_all()
+        lines.append(f"gA = {narrowed(f'gA * {gradient_scale}')}")
     if penalty_value is not None:
         lines += [penalty_value_line(penalty_value, scope.name(layer.W), scope) for layer in eqs.layers]
     return lines

@@ -163,10 +163,12 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
 
     ``loss_scale`` (None: one dtype throughout) prints mixed precision as
     :func:`symdl.codegen.network.print_network` does (:mod:`symdl.export.mixed_precision`):
-    the loss, the penalties and every sum over the batch (bias gradients, a
+    the loss terms and their seeds ℓ'/m are computed in ``_acc_dtype`` from
+    the outputs and targets cast to it (:func:`_widened`), the loss, the
+    penalties and every sum over the batch (bias gradients, a
     formula parameter's Σ over the rows) accumulate in ``_acc_dtype``, the
     masks are cast to ``_dtype``, the seeds ℓ'/m are multiplied by
-    ``_LOSS_SCALE`` when it is not 1, the gradients pass through
+    ``_LOSS_SCALE`` when it is not 1 and rounded once to ``_dtype``, the gradients pass through
     ``_master_grads`` and ``train_step`` updates ``_masters(params)``; the
     penalties' values Σ Ω(θ) and terms Ω'(θ) join after ``_master_grads``, in
     float32 on the masters, and a scaled step is kept only where its data term
@@ -265,7 +267,16 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     if not mixed:  # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
         grad_lines.append(f"_ones = {backend.tensor_factory('ones', f'{inputs[0]}.shape[0]', inputs[0])}")
         s.defined.add("_ones")
-    grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
+    if mixed:  # the seeds s·ℓ'/m from the float32 copies, each rounded once to _dtype, as autograd through autocast
+        widened, _ = _widened(train, alias, s)
+        later = {r for eq in backward for r in eq.rhs.atoms(sp.MatrixSymbol)} | set(train.param_grads.values())
+        with scaling.reading_widened(s, widened):  # the backward pass then reads hᵗ itself, in the compute dtype
+            grad_lines += GraphStatementPrinter(s, scaled, keep=later).emit_all()
+        seeds = [s.name(eq.lhs) for eq in scaled]
+        grad_lines += [f"{g} = {backend.cast(g, '_dtype')}" for g in dict.fromkeys(seeds)]
+        grad_lines += GraphStatementPrinter(s, backward, keep=set(train.param_grads.values())).emit_all()
+    else:
+        grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
     for key in params:
         if key not in train.param_grads or (mixed and train.param_grads[key] in no_data):  # no path to the loss
             grad_lines.append(f"g{key} = {m}.zeros_like({key})")
@@ -331,16 +342,21 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope, penalties: bool 
     m = scope.backend.module
     acc = scope.accumulate or "_dtype"
     lines = [f"_inv_m = 1.0 / {eqs.names[eqs.inputs[0]]}.shape[0]", "loss = 0.0"]
+    widened, copies = _widened(eqs, alias, scope)
+    lines += copies
+
+    def read(symbol: sp.MatrixSymbol) -> str:
+        return widened.get(symbol, scope.name(symbol))
     for t in eqs.losses:
         h, target = alias.get(t.value, t.value), alias.get(t.target, t.target)
         if t.forms.vector_rule is not None:
             value = kernel_function_name(t.forms.vector_rule, "value")
             coeff = printer.doprint(t.coefficient)
-            lines.append(f"loss += {m}.sum({value}({scope.name(h)}, {scope.name(target)}), dtype={acc}) * ({coeff} * _inv_m)")
+            lines.append(f"loss += {m}.sum({value}({read(h)}, {read(target)}), dtype={acc}) * ({coeff} * _inv_m)")
             continue
         value_lambda = t.forms.value_lambda()
         a, y = value_lambda.variables
-        arrays = {a: sp.Symbol(scope.name(h), real=True), y: sp.Symbol(scope.name(target), real=True)}
+        arrays = {a: sp.Symbol(read(h), real=True), y: sp.Symbol(read(target), real=True)}
         body = printable(value_lambda.expr.xreplace(arrays), t.forms.name)
         intermediates, (final,) = cse_basic(body, symbols=scope.temps)
         lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
@@ -350,6 +366,12 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope, penalties: bool 
             continue
         lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}) * ({printer.doprint(coeff)} * _inv_m)")
     return lines + (_penalty_lines(eqs, scope) if penalties else [])
+
+
+def _widened(eqs: GraphEquations, alias: dict, scope: Scope) -> tuple[dict[sp.MatrixSymbol, str], list[str]]:
+    """Mixed precision: each loss term's output hᵗ and target yᵗ → the name of its copy in ``_acc_dtype`` (float32),
+    which the losses and their seeds read, and the lines that make them; none in one dtype throughout."""
+    return scaling.widened_copies([alias.get(s, s) for t in eqs.losses for s in (t.value, t.target)], scope)
 
 
 def _penalty_lines(eqs: GraphEquations, scope: Scope) -> list[str]:
