@@ -27,7 +27,13 @@ from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_graph_modules import auxiliary, gated, multi_io, residual, stopped
-from test_mixed_penalty import FLOAT16_MAX, U32, penalty_gradient
+from test_mixed_penalty import (
+    FLOAT16_MAX,
+    U32,
+    penalized_plain_step_on_meta_and_compiled,
+    penalized_plain_step_transfers_nothing,
+    penalty_gradient,
+)
 from test_mixed_precision import TOLERANCE, data, numpy
 
 import symdl
@@ -507,44 +513,11 @@ def test_a_penalty_alone_is_the_float32_modules_gradient(folder, backend, dtype)
 
 
 def test_torch_penalized_plain_step_on_meta_and_compiled(folder, monkeypatch):
-    """The float32 penalty and the zeroed overflowing step read nothing back: train_step_unchecked runs on ``meta`` and
-    compiles to one graph (torch.compile fullgraph), dropping an overflowing step between two finite ones as eager does."""
-    mod = module(folder, "small_l1", "torch", "float16")
-    meta = mod.init_params(0, device="meta")
-    X, Y = (torch.empty((5, n), dtype=torch.float16, device="meta") for n in (4, 2))
-    loss, grads = mod.loss_and_grad_unchecked(meta, X, Y)
-    assert loss.device.type == "meta" and all(g.device.type == "meta" and g.dtype == torch.float32 for g in grads.values())
-    assert mod.train_step_unchecked(meta, X, Y, torch.tensor(0.1, device="meta")).device.type == "meta"
-    monkeypatch.setitem(sys.modules, mod.__name__, mod)  # Dynamo looks the module's globals up by its name
-    X, Y = (torch.tensor(v, dtype=torch.float16) for v in data("tanh-mse", 8, 6))
-    huge = torch.full((8, 2), 3e4, dtype=torch.float16)
-    torch._dynamo.reset()
-    step = torch.compile(mod.train_step_unchecked, fullgraph=True, backend="aot_eager")
-    compiled, eager = mod.init_params(1), mod.init_params(1)
-    lr = torch.tensor(0.1)
-    for target in (Y, huge, Y):
-        kept = copy.deepcopy(eager)
-        torch.testing.assert_close(step(compiled, X, target, lr), mod.train_step_unchecked(eager, X, target, lr), rtol=1e-6, atol=1e-7)
-        assert all(torch.equal(eager[k], kept[k]) for k in eager) == (target is huge)
-    for name in eager:
-        torch.testing.assert_close(compiled[name], eager[name], rtol=1e-6, atol=1e-7)
+    penalized_plain_step_on_meta_and_compiled(module(folder, "small_l1", "torch", "float16"), monkeypatch)
 
 
 def test_jax_penalized_plain_step_transfers_nothing(folder):
-    mod = module(folder, "small_l1", "jax", "float16")
-    device = jax.devices()[0]
-    params = mod.init_params(2, device=device)
-    X, Y = (jax.device_put(jnp.asarray(v, dtype=jnp.float16), device) for v in data("tanh-mse", 16, 7))
-    huge = jax.device_put(jnp.full((16, 2), 3e4, dtype=jnp.float16), device)
-    lr = jax.device_put(np.float32(0.1), device)
-    history = [params]
-    with jax.transfer_guard("disallow"):
-        for target in (Y, huge, Y):
-            _, new = mod.train_step_unchecked(history[-1], X, target, lr)
-            history.append(new)
-        jax.block_until_ready(history)
-    same = [all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a) for a, b in zip(history, history[1:])]
-    assert same == [False, True, False]  # the overflowing step dropped, the finite ones (with the penalty) taken
+    penalized_plain_step_transfers_nothing(module(folder, "small_l1", "jax", "float16"))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

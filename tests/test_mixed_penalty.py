@@ -132,9 +132,13 @@ def test_float16_data_overflow_still_skips_a_penalized_step(folder, backend):
 
 
 def test_torch_penalized_plain_step_on_meta_and_compiled(folder, monkeypatch):
-    """The float32 penalty and the zeroed overflowing step read nothing back: train_step_unchecked runs on ``meta`` and
-    compiles to one graph (torch.compile fullgraph), dropping an overflowing step between two finite ones as eager does."""
-    mod = module(folder, "torch", "float16", "l1", lam=0.01)
+    penalized_plain_step_on_meta_and_compiled(module(folder, "torch", "float16", "l1", lam=0.01), monkeypatch)
+
+
+def penalized_plain_step_on_meta_and_compiled(mod, monkeypatch):
+    """The float32 penalty and the zeroed overflowing step read nothing back: ``mod``'s (a float16 torch module with a
+    penalty, 4 inputs, 2 outputs) train_step_unchecked runs on ``meta`` and compiles to one graph (torch.compile
+    fullgraph), dropping an overflowing step between two finite ones as eager does."""
     meta = mod.init_params(0, device="meta")
     X, Y = (torch.empty((5, n), dtype=torch.float16, device="meta") for n in (4, 2))
     loss, grads = mod.loss_and_grad_unchecked(meta, X, Y)
@@ -156,7 +160,12 @@ def test_torch_penalized_plain_step_on_meta_and_compiled(folder, monkeypatch):
 
 
 def test_jax_penalized_plain_step_transfers_nothing(folder):
-    mod = module(folder, "jax", "float16", "l1", lam=0.01)
+    penalized_plain_step_transfers_nothing(module(folder, "jax", "float16", "l1", lam=0.01))
+
+
+def penalized_plain_step_transfers_nothing(mod):
+    """``mod``'s (a float16 JAX module with a penalty) unchecked steps under jax.transfer_guard("disallow"): an
+    overflowing step between two finite ones is dropped, nothing is read back."""
     device = jax.devices()[0]
     params = mod.init_params(2, device=device)
     X, Y = (jax.device_put(jnp.asarray(v, dtype=jnp.float16), device) for v in data("tanh-mse", 16, 7))
