@@ -30,6 +30,8 @@ from test_graph_modules import auxiliary, gated, multi_io, residual, stopped
 from test_mixed_penalty import (
     FLOAT16_MAX,
     U32,
+    data_overflow_still_skips_a_penalized_step,
+    large_l1_steps_are_taken,
     penalized_plain_step_on_meta_and_compiled,
     penalized_plain_step_transfers_nothing,
     penalty_gradient,
@@ -453,50 +455,16 @@ def test_large_penalty_is_float32_arithmetic_on_the_masters(folder, backend, dty
         assert abs((float(entry(params, X, Y)) - float(loss_plain)) - share32) <= 2 * 3 * U32 * (abs(float(loss)) + abs(float(loss32)))
 
 
-def _step(mod, backend: str, params: dict, *arrays_and_extra):
-    """One train_step: (params, extra) after it, whichever way the backend returns them."""
-    out = mod.train_step(params, *arrays_and_extra)
-    extra = arrays_and_extra[-1]
-    if backend == "torch" or not isinstance(extra, dict):  # stored into params (and state)
-        return params, (extra,)
-    return out[1], (out[2],)
-
-
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_float16_large_l1_steps_are_taken(folder, backend):
-    """float16, L1 λ = 100, the default loss scale: plain SGD moves θ by −lr·g with loss_and_grad's float32 g, and Adam
-    counts its step (both were skipped: the float16 term 2**10·100 overflowed)."""
-    low = module(folder, "l1", backend, "float16")
-    assert low._LOSS_SCALE == 2.0**10
-    params = low.init_params(4)
-    X, Y = (as_array(backend, v) for v in data("tanh-mse", 32, 4))
-    _, grads = low.loss_and_grad(params, X, Y)
-    before = {k: numpy(v) for k, v in params.items()}
-    lr = 2.0**-10  # lr·g exact in float32: the step's one rounding is θ − lr·g's
-    params, _ = _step(low, backend, params, X, Y, lr)
-    for name in before:
-        expected = before[name] - lr * numpy(grads[name])
-        np.testing.assert_allclose(numpy(params[name]), expected, rtol=U32, atol=0)
-        assert np.isfinite(numpy(params[name])).all() and not np.array_equal(numpy(params[name]), before[name])
-    adam = module(folder, "l1", backend, "float16", optimizer="adam")
-    params = adam.init_params(4)
-    state = adam.init_state(params)
-    params, (state,) = _step(adam, backend, params, X, Y, state)
-    assert int(numpy(state["t"])) == 1 and all(np.isfinite(numpy(p)).all() for p in params.values())
+    large_l1_steps_are_taken(module(folder, "l1", backend, "float16"), module(folder, "l1", backend, "float16", optimizer="adam"),
+                             backend, lambda v: as_array(backend, v))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_float16_data_overflow_still_skips_a_penalized_step(folder, backend):
-    """An overflowing data term drops the whole plain step: the finite float32 penalty does not move θ on its own."""
-    low = module(folder, "small_l1", backend, "float16")
-    params = low.init_params(5)
-    X, _ = (as_array(backend, v) for v in data("tanh-mse", 8, 5))
-    huge = as_array(backend, np.full((8, 2), 3e4))  # (a − y)/m · 2**10 ≈ 4e6: overflows float16
-    _, grads = low.loss_and_grad(params, X, huge)
-    assert not all(np.isfinite(numpy(g)).all() for g in grads.values())
-    before = {k: numpy(v) for k, v in params.items()}
-    params, _ = _step(low, backend, params, X, huge, 0.1)
-    assert all(np.array_equal(numpy(params[k]), before[k]) for k in before)
+    data_overflow_still_skips_a_penalized_step(module(folder, "small_l1", backend, "float16"), backend,
+                                               lambda v: as_array(backend, v))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

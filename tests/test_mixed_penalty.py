@@ -96,21 +96,25 @@ def _step(mod, backend: str, params: dict, X, Y, *extra):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_float16_large_l1_steps_are_taken(folder, backend):
-    """float16, L1 λ = 100, the default loss scale: plain SGD moves W by −lr·g with loss_and_grad's float32 g, and Adam
-    counts its step (both were skipped: the float16 term 2**10·100 overflowed)."""
-    low = module(folder, backend, "float16", "l1")
+    large_l1_steps_are_taken(module(folder, backend, "float16", "l1"), module(folder, backend, "float16", "l1", optimizer="adam"),
+                             backend, lambda v: array(backend, v))
+
+
+def large_l1_steps_are_taken(low, adam, backend: str, as_array) -> None:
+    """float16, L1 λ = 100, the default loss scale: plain SGD (``low``) moves θ by −lr·g with loss_and_grad's float32 g,
+    and Adam (``adam``) counts its step (both were skipped: the float16 term 2**10·100 overflowed). The modules take
+    4 inputs and 2 targets; ``as_array`` makes the backend's array."""
     assert low._LOSS_SCALE == 2.0**10
     params = low.init_params(4)
-    X, Y = (array(backend, v) for v in data("tanh-mse", 32, 4))
+    X, Y = (as_array(v) for v in data("tanh-mse", 32, 4))
     _, grads = low.loss_and_grad(params, X, Y)
     before = {k: numpy(v) for k, v in params.items()}
-    lr = 2.0**-10  # lr·g exact in float32: the step's one rounding is W − lr·g's
+    lr = 2.0**-10  # lr·g exact in float32: the step's one rounding is θ − lr·g's
     params, _ = _step(low, backend, params, X, Y, lr)
     for name in before:
         expected = before[name] - lr * numpy(grads[name])
         np.testing.assert_allclose(numpy(params[name]), expected, rtol=U32, atol=0)
         assert np.isfinite(numpy(params[name])).all() and not np.array_equal(numpy(params[name]), before[name])
-    adam = module(folder, backend, "float16", "l1", optimizer="adam")
     params = adam.init_params(4)
     state = adam.init_state(params)
     params, (state,) = _step(adam, backend, params, X, Y, state)
@@ -119,11 +123,16 @@ def test_float16_large_l1_steps_are_taken(folder, backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_float16_data_overflow_still_skips_a_penalized_step(folder, backend):
-    """An overflowing data term drops the whole plain step: the finite float32 penalty does not move W on its own."""
-    low = module(folder, backend, "float16", "l1", lam=0.01)
+    data_overflow_still_skips_a_penalized_step(module(folder, backend, "float16", "l1", lam=0.01), backend,
+                                               lambda v: array(backend, v))
+
+
+def data_overflow_still_skips_a_penalized_step(low, backend: str, as_array) -> None:
+    """An overflowing data term drops the whole plain step of ``low`` (float16, a penalty, 4 inputs, 2 targets): the
+    finite float32 penalty does not move θ on its own."""
     params = low.init_params(5)
-    X, _ = (array(backend, v) for v in data("tanh-mse", 8, 5))
-    huge = array(backend, np.full((8, 2), 3e4))  # (a − y)/m · 2**10 ≈ 4e6: overflows float16
+    X, _ = (as_array(v) for v in data("tanh-mse", 8, 5))
+    huge = as_array(np.full((8, 2), 3e4))  # (a − y)/m · 2**10 ≈ 4e6: overflows float16
     _, grads = low.loss_and_grad(params, X, huge)
     assert not all(np.isfinite(numpy(g)).all() for g in grads.values())
     before = {k: numpy(v) for k, v in params.items()}
