@@ -1,4 +1,4 @@
-"""Runtime helpers of mixed-precision graph modules: float32 masters and inputs checked, then cast once to the compute dtype.
+"""Runtime helpers of mixed-precision graph modules: float32 masters and data checked, masters and inputs cast once to the compute dtype.
 
 A mixed-precision graph module (:func:`symdl.export.graph_modules.graph_module_source` with ``dtype="bfloat16"`` or
 ``"float16"``) binds ``_dtype`` (compute), ``_param_dtype`` and ``_acc_dtype`` (float32) as a network module does

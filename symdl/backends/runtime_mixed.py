@@ -1,4 +1,4 @@
-"""Runtime helpers of mixed-precision network modules: float32 masters and X checked, then cast once to the compute dtype.
+"""Runtime helpers of mixed-precision network modules: float32 masters, X and Y checked, masters and X cast once to the compute dtype.
 
 A mixed-precision module (:mod:`symdl.export.mixed_precision`) binds ``_dtype``
 (the compute dtype: bfloat16 or float16), ``_param_dtype`` and ``_acc_dtype``
