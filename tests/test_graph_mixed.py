@@ -12,7 +12,8 @@ jax.transfer_guard("disallow"). Penalties, as tests/test_mixed_penalty.py checks
 and Ω'(θ) in float32 on the masters after the unscaling (λ = 100 finite in float16, the penalty's share the float32
 module's within one float32 rounding), the overflow skip decided on the data term. The loss in float32 from the
 outputs and targets cast once: a float16 residual of 1000 gives the float32 module's loss at every entry point, and
-softmax cross-entropy is float32 arithmetic on the low logits.
+softmax cross-entropy is float32 arithmetic on the low logits. The targets stay float32 from the entry: a Y that no low
+dtype holds reaches the loss and the seed unrounded.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from test_mixed_penalty import (
     penalized_plain_step_transfers_nothing,
     penalty_gradient,
 )
-from test_mixed_precision import TOLERANCE, data, numpy
+from test_mixed_precision import TOLERANCE, data, numpy, targets_off_the_low_grid
 
 import symdl
 from symdl.cli import main
@@ -532,3 +533,13 @@ def test_softmax_cross_entropy_is_float32_arithmetic_on_the_low_output(folder, b
     expected = float(-np.sum(numpy(Y) * (shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True)))) / len(logits))
     assert float(low.loss(params, X, Y)) == pytest.approx(expected, rel=1e-6, abs=1e-7)
     assert float(low.loss_and_grad(params, X, Y)[0]) == pytest.approx(expected, rel=1e-6, abs=1e-7)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_float32_targets_reach_the_loss_unrounded(folder, backend, dtype, seed):
+    """The targets stay float32 from the entry: the loss and the seed of an unrounded Y off the low dtype's grid at every
+    entry point, as the network modules' (test_mixed_precision.targets_off_the_low_grid)."""
+    targets_off_the_low_grid(module(folder, "linear", backend, dtype), backend, dtype, seed)

@@ -287,7 +287,55 @@ def test_loss_is_float32_arithmetic_on_the_low_output(folder, net, backend, dtyp
     params = low.init_params(seed % 1000)
     X, Y = data(net, 32, seed)
     X, Y = array(backend, X), array(backend, Y)
-    as_low = Y.to(getattr(torch, dtype)) if backend == "torch" else Y.astype(dtype)  # Y as the module takes it: rounded once
-    expected = _reference_loss(net, numpy(low.forward(params, X)), numpy(as_low))
+    expected = _reference_loss(net, numpy(low.forward(params, X)), numpy(Y))  # Y as given: float32, unrounded
     assert float(low.loss(params, X, Y)) == pytest.approx(expected, rel=1e-6, abs=1e-7)
     assert float(low.loss_and_grad(params, X, Y)[0]) == pytest.approx(expected, rel=1e-6, abs=1e-7)
+
+
+def targets_off_the_low_grid(low, backend: str, dtype: str, seed: int) -> None:
+    """float32 targets reach the loss unrounded, as torch.autocast's loss reads them: Y = aᴸ + k·2⁻¹³ (k = ±1, ±3, aᴸ
+    the low output of forward, in [0.25, 1.25]) is a float32 number that neither low dtype holds (bfloat16 rounds most of
+    it back to aᴸ); the loss at every entry point is ½Σ(aᴸ − Y)²/m of the unrounded Y (its float64 value, within 1e-6)
+    and the bias gradient, the seed (aᴸ − Y)/m summed over the 8 rows, too (each (aᴸ − Y)/m exact in float32 and in the
+    low dtype). A Y given in the low dtype is widened exactly at the unchecked entry points as at the checked ones.
+    ``low``: a mixed module of one 2 → 2 affine layer with the squared error (network or graph)."""
+    rng = np.random.default_rng(seed)
+    # W on a 1/4 grid, X on 1/16, b on 1/16: aᴸ = XWᵀ + b is a multiple of 1/64 in [0.25, 1.25], exact in either low
+    # dtype, so every program (XLA fuses each entry point its own way) computes the same aᴸ as forward
+    params = {name: array(backend, rng.integers(-4, 5, shape) / 4 if len(shape) > 1 else rng.integers(8, 17, shape) / 16)
+              for name, shape in low._SPECS}
+    (bias,) = (name for name, shape in low._SPECS if len(shape) == 1)
+    X = array(backend, rng.integers(-2, 3, (8, 2)) / 16)
+    output = numpy(low.forward(params, X))
+    targets = output + rng.choice([-3.0, -1.0, 1.0, 3.0], size=output.shape) * 2.0**-13
+    Y = array(backend, targets)
+    rounded = numpy(Y.to(getattr(torch, dtype)) if backend == "torch" else Y.astype(dtype))
+    assert np.array_equal(numpy(Y), targets) and not np.any(rounded == targets)  # float32 numbers, none in the low dtype
+    expected = float(0.5 * np.sum((output - targets) ** 2) / len(targets))
+    seed_sum = (output - targets).sum(axis=0) / len(targets)
+    copy = lambda: {k: v.clone() for k, v in params.items()} if backend == "torch" else dict(params)  # noqa: E731
+    first = lambda result: result[0] if isinstance(result, tuple) else result  # noqa: E731
+    values = {"loss": low.loss(params, X, Y), "inference_loss": low.inference_loss(params, X, Y),
+              "loss_unchecked": low.loss_unchecked(params, X, Y),
+              "train_step": first(low.train_step(copy(), X, Y, 0.1)),
+              "train_step_unchecked": first(low.train_step_unchecked(copy(), X, Y, 0.1))}
+    for name, entry in (("loss_and_grad", low.loss_and_grad), ("loss_and_grad_unchecked", low.loss_and_grad_unchecked)):
+        values[name], grads = entry(params, X, Y)
+        assert numpy(grads[bias]) == pytest.approx(seed_sum, rel=1e-6, abs=1e-12), name
+    for name, value in values.items():
+        assert str(value.dtype).endswith("float32"), name
+        assert float(value) == pytest.approx(expected, rel=1e-6), name
+    as_low = Y.to(getattr(torch, dtype)) if backend == "torch" else Y.astype(dtype)
+    widened = array(backend, rounded)
+    assert float(low.loss_unchecked(params, X, as_low)) == float(low.loss(params, X, as_low)) == float(low.loss(params, X, widened))
+    low_grads, grads = low.loss_and_grad_unchecked(params, X, as_low)[1], low.loss_and_grad(params, X, widened)[1]
+    assert all(np.array_equal(numpy(low_grads[k]), numpy(grads[k])) for k in grads)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_float32_targets_reach_the_loss_unrounded(folder, backend, dtype, seed):
+    """Y = aᴸ + k·2⁻¹³, off the low dtype's grid: the loss and the seed of the unrounded float32 Y (targets_off_the_low_grid)."""
+    targets_off_the_low_grid(module(folder, "identity-mse", backend, dtype), backend, dtype, seed)

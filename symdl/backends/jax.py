@@ -28,6 +28,7 @@ from .runtime_graph import (
 )
 from .runtime_graph import _unpack as _unpack_graph
 from .runtime_graph_mixed import (
+    _cast_graph_jax,
     _check_data_graph_jax,
     _lifted,
     _unpack_forward_graph_jax,
@@ -251,12 +252,12 @@ class JaxBackend(Backend):
     def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
         stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
         masters = {"_dtype": "_param_dtype", "_check_data": "_check_data_masters"}
-        mixed = {"_lift_jax": "_lift", "_check_data_graph_jax": "_check_data", "_unpack_graph_jax": "_unpack",
+        mixed = {"_lift_jax": "_lift", "_check_data_graph_jax": "_check_data", "_unpack_graph_jax": "_unpack", "_cast_graph_jax": "_cast",
                  "_unpack_forward_graph_jax": "_unpack_forward", "_master_grads_jax": "_master_grads",
                  "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite",
                  "_finite_or_zero_jax": "_finite_or_zero"}
         return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key, _check_data, names=masters),
-                emit_functions(_lifted, _lift_jax, _check_data_graph_jax, _unpack_graph_jax, _unpack_forward_graph_jax, _masters,
+                emit_functions(_lifted, _lift_jax, _cast_graph_jax, _check_data_graph_jax, _unpack_graph_jax, _unpack_forward_graph_jax, _masters,
                                _master_grads_jax, _all_finite_jax, _keep_finite_jax, _finite_or_zero_jax, names=mixed),
                 emit_functions(_on_device_graph, _finite_asked, _finite_arrays, _raise_unless_finite_arrays)]
 

@@ -1,11 +1,12 @@
-"""Runtime helpers of mixed-precision graph modules: float32 masters and data checked, then cast once to the compute dtype.
+"""Runtime helpers of mixed-precision graph modules: float32 masters and data checked, masters and inputs cast once to the compute dtype.
 
 A mixed-precision graph module (:func:`symdl.export.graph_modules.graph_module_source` with ``dtype="bfloat16"`` or
 ``"float16"``) binds ``_dtype`` (compute), ``_param_dtype`` and ``_acc_dtype`` (float32) as a network module does
 (:mod:`symdl.backends.runtime_mixed`). The graph's own checks (:mod:`symdl.backends.runtime_graph`) are copied with
 ``_param_dtype`` for ``_dtype`` under the names ``_check_masters`` / ``_check_forward_masters`` (torch) and
 ``_check_data_masters`` (JAX); the functions here take the data in float32 or the compute dtype (``_lift`` of
-:mod:`symdl.backends.runtime_mixed`), check it with them and cast every array once to ``_dtype``.
+:mod:`symdl.backends.runtime_mixed`), check it with them and cast the parameters and inputs once to ``_dtype``; the targets stay in ``_param_dtype``
+(``_cast``), so that the loss reads them unrounded.
 
 symdl copies these functions' source into the generated modules under the names without the library suffix
 (``_check_graph_torch`` → ``_check``). Importing this module imports neither torch nor jax.
@@ -22,10 +23,18 @@ def _lifted(data):
     return [_lift(value, names[k]) if k < len(names) else value for k, value in enumerate(data)]
 
 
+def _cast_graph_torch(arrays):
+    """The parameters and inputs cast to _dtype, the targets (the last len(_TARGETS) arrays) to _param_dtype: the loss reads
+    them unrounded, as torch.autocast's does (a target in _dtype widened exactly)."""
+    split = len(arrays) - len(_TARGETS)
+    return (*(a.to(_dtype) for a in arrays[:split]), *(a.to(_param_dtype) for a in arrays[split:]))
+
+
 def _check_graph_torch(params, *arrays):
-    """(params, *inputs, *targets, writable) → the checked float32 masters and data, each cast once to _dtype."""
+    """(params, *inputs, *targets, writable) → the checked float32 masters and inputs, each cast once to _dtype, and the
+    targets in _param_dtype."""
     *data, writable = arrays
-    return tuple(a.to(_dtype) for a in _check_masters(params, _lifted(data), writable))
+    return _cast(_check_masters(params, _lifted(data), writable))
 
 
 def _check_forward_graph_torch(params, *inputs):
@@ -34,9 +43,10 @@ def _check_forward_graph_torch(params, *inputs):
 
 
 def _unpack_graph_torch(params, *arrays):
-    """_check's result without the checks (the ``_unchecked`` entry points): every array cast to _dtype, nothing read back."""
+    """_check's result without the checks (the ``_unchecked`` entry points): the parameters and inputs cast to _dtype, the
+    targets to _param_dtype, nothing read back."""
     *data, _ = arrays
-    return (*(params[name].to(_dtype) for name, _ in _SPECS), *(a.to(_dtype) for a in data))
+    return _cast((*(params[name] for name, _ in _SPECS), *data))
 
 
 def _unpack_forward_graph_torch(params, *inputs):
@@ -49,10 +59,18 @@ def _check_data_graph_jax(data):
     return _check_data_masters(_lifted(data))
 
 
+def _cast_graph_jax(arrays):
+    """The parameters and inputs cast to _dtype, the targets (the last len(_TARGETS) arrays) to _param_dtype: the loss reads
+    them unrounded (a target in _dtype widened exactly)."""
+    split = len(arrays) - len(_TARGETS)
+    return (*(a.astype(_dtype) for a in arrays[:split]), *(a.astype(_param_dtype) for a in arrays[split:]))
+
+
 def _unpack_graph_jax(params, *arrays):
-    """The float32 masters in the order of _SPECS, then the data, each cast to _dtype (inside jax.jit)."""
+    """The float32 masters in the order of _SPECS and the inputs, each cast to _dtype, then the targets in _param_dtype
+    (inside jax.jit)."""
     *data, _ = arrays
-    return (*(params[name].astype(_dtype) for name, _ in _SPECS), *(a.astype(_dtype) for a in data))
+    return _cast((*(params[name] for name, _ in _SPECS), *data))
 
 
 def _unpack_forward_graph_jax(params, *inputs):

@@ -1,11 +1,12 @@
-"""Runtime helpers of mixed-precision network modules: float32 masters checked, then cast once to the compute dtype.
+"""Runtime helpers of mixed-precision network modules: float32 masters, X and Y checked, masters and X cast once to the compute dtype.
 
 A mixed-precision module (:mod:`symdl.export.mixed_precision`) binds ``_dtype``
 (the compute dtype: bfloat16 or float16), ``_param_dtype`` and ``_acc_dtype``
 (float32) and ``_LOSS_SCALE``. Its ``_check`` validates the float32 master
 parameters and the data with the full-precision module's own checks
 (``_check_masters``: :func:`symdl.backends.runtime_torch._check` with
-``_param_dtype`` for ``_dtype``), then casts them once; the printed body
+``_param_dtype`` for ``_dtype``), then casts the parameters and X once (the
+targets Y stay in ``_param_dtype``: the loss reads them unrounded); the printed body
 computes in ``_dtype`` and hands its gradients to ``_master_grads``; the
 penalty is then added in float32 on ``_masters(params)`` by the printed code.
 
@@ -36,15 +37,17 @@ def _lift_torch(value, name):
 
 
 def _check_torch(params, X, Y, writable=False, targets=True):
-    """The checked float32 masters of params in the order of _SPECS, then X and Y, each cast once to the compute dtype _dtype."""
+    """The checked float32 masters of params in the order of _SPECS and X, each cast once to the compute dtype _dtype, then
+    Y in _param_dtype: the loss reads the targets unrounded, as torch.autocast's does."""
     *arrays, X, Y = _check_masters(params, _lift(X, "X"), _lift(Y, "Y"), writable, targets)
-    return (*(a.to(_dtype) for a in arrays), X.to(_dtype), None if Y is None else Y.to(_dtype))
+    return (*(a.to(_dtype) for a in arrays), X.to(_dtype), Y)
 
 
 def _unpack_torch(params, X, Y, writable=False, targets=True):
-    """_check's result without the checks (the ``_unchecked`` entry points): W, b, X and Y cast to _dtype, nothing read back."""
+    """_check's result without the checks (the ``_unchecked`` entry points): W, b and X cast to _dtype, Y to _param_dtype
+    (a Y in _dtype widened exactly), nothing read back."""
     arrays = (*(params[name].to(_dtype) for name, _ in _SPECS), X.to(_dtype))
-    return (*arrays, None if Y is None else Y.to(_dtype))
+    return (*arrays, None if Y is None else Y.to(_param_dtype))
 
 
 def _master_grads_torch(*grads):
@@ -99,9 +102,10 @@ def _check_jax(params, X, Y, writable=False, targets=True):
 
 
 def _unpack_jax(params, X, Y, writable=False, targets=True):
-    """The arrays in the order of _SPECS, then X and Y, each cast to the compute dtype _dtype (inside jax.jit)."""
+    """The arrays in the order of _SPECS and X, each cast to the compute dtype _dtype, then Y in _param_dtype (a Y in
+    _dtype widened exactly): the loss reads the targets unrounded (inside jax.jit)."""
     arrays = (*(params[name].astype(_dtype) for name, _ in _SPECS), X.astype(_dtype))
-    return (*arrays, None if Y is None else Y.astype(_dtype))
+    return (*arrays, None if Y is None else Y.astype(_param_dtype))
 
 
 def _master_grads_jax(*grads):

@@ -28,6 +28,7 @@ from .runtime_graph import _check as _check_graph
 from .runtime_graph import _check_arrays, _check_forward, _unpack_forward
 from .runtime_graph import _unpack as _unpack_graph
 from .runtime_graph_mixed import (
+    _cast_graph_torch,
     _check_forward_graph_torch,
     _check_graph_torch,
     _lifted,
@@ -206,14 +207,14 @@ class TorchBackend(Backend):
     def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check_arrays": "_check_masters", "_check_forward": "_check_forward_masters"}
         mixed = {"_lift_torch": "_lift", "_check_graph_torch": "_check", "_check_forward_graph_torch": "_check_forward",
-                 "_unpack_graph_torch": "_unpack", "_unpack_forward_graph_torch": "_unpack_forward",
+                 "_unpack_graph_torch": "_unpack", "_cast_graph_torch": "_cast", "_unpack_forward_graph_torch": "_unpack_forward",
                  "_master_grads_torch": "_master_grads", "_all_finite_torch": "_all_finite", "_keep_finite_torch": "_keep_finite",
                  "_finite_or_zero_torch": "_finite_or_zero"}
         checks = [_batch] if optimizer else [_batch, _check_params]
         # the optimizer's checks of params and state say float32, as the masters
         state = [self.master_block(block) for block in self.optimizer_runtime()] if optimizer else []
         return [emit_functions(*checks, _check_arrays, _check_forward, names=masters),
-                emit_functions(_lifted, _lift_torch, _check_graph_torch, _check_forward_graph_torch, _unpack_graph_torch,
+                emit_functions(_lifted, _lift_torch, _cast_graph_torch, _check_graph_torch, _check_forward_graph_torch, _unpack_graph_torch,
                                _unpack_forward_graph_torch, _masters, _master_grads_torch, _all_finite_torch, _keep_finite_torch, _finite_or_zero_torch,
                                names=mixed),
                 *state]

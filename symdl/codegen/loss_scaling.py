@@ -9,8 +9,9 @@ a step is kept only where the unscaled data term is finite (``_all_finite``), de
 (:func:`master_step_lines`): an optimizer's step is computed whole and then kept or dropped
 (:func:`keep_finite_line`), plain gradient descent's gradients are zeroed (``_finite_or_zero``). The network
 printer (:mod:`symdl.codegen.network`) and the graph printer (:mod:`symdl.graph.printing`) print these lines.
-The loss and its seeds are computed in float32 from the outputs and targets cast once (:func:`widened_copies`,
-:func:`reading_widened`), as ``torch.autocast`` computes a loss.
+The loss and its seeds are computed in float32 from the outputs cast once and the targets (:func:`widened_copies`,
+:func:`reading_widened`), as ``torch.autocast`` computes a loss; the targets are float32 from the entry already (a
+mixed module's ``_check`` / ``_unpack`` keep them in ``_param_dtype``), so their copies (``_Y_acc``) cast nothing.
 """
 
 from __future__ import annotations

@@ -2,10 +2,12 @@
 
 As ``torch.autocast`` and mixed-precision JAX training do: the parameters are
 float32 *master* copies (``init_params`` returns float32, ``train_step``
-updates them), cast with X and Y once to the compute dtype at the start of an
-entry point; the matrix products and element-wise activations, forward and
-backward, run in the compute dtype; the loss is computed in float32 from aᴸ and
-Y cast once to it (its value, a vector rule such as softmax cross-entropy, and
+updates them), cast with X once to the compute dtype at the start of an
+entry point; the targets Y stay float32 from the entry (a Y given in the compute
+dtype is widened exactly), as autocast's loss reads float32 targets unrounded;
+the matrix products and element-wise activations, forward and
+backward, run in the compute dtype; the loss is computed in float32 from aᴸ
+cast once to it and the float32 Y (its value, a vector rule such as softmax cross-entropy, and
 the seed ∇ₐC, which is then scaled and rounded once to the compute dtype, as
 autograd's backward through an autocast loss gives it); the loss and the
 bias-gradient sums over the batch (and batch norm's batch statistics)
@@ -65,7 +67,7 @@ class MixedPrecision:
     def convention(self) -> str:
         """The module docstring's line on what runs in which dtype."""
         return (f"Mixed precision: params are float32 masters (init_params, train_step); X and Y float32 or {self.compute}. "
-                f"Products and activations run in {self.compute}, the loss is computed in float32 from the outputs and targets, "
+                f"Products and activations run in {self.compute}, the targets stay float32, the loss is computed in float32 from the outputs and targets, "
                 f"the loss and the bias-gradient sums accumulate in float32, "
                 f"a penalty is computed in float32 on the masters, gradients come back in float32" + (f", scaled by _LOSS_SCALE = {self.loss_scale!r} and unscaled; a step "
                 "whose gradients overflow leaves params (and an optimizer's state, whose step count is then a 0-d "
