@@ -30,12 +30,12 @@ from hypothesis import strategies as st
 from test_graph_modules import auxiliary, gated, multi_io, residual, stopped
 from test_mixed_penalty import (
     FLOAT16_MAX,
-    U32,
     data_overflow_still_skips_a_penalized_step,
     large_l1_steps_are_taken,
     penalized_plain_step_on_meta_and_compiled,
     penalized_plain_step_transfers_nothing,
     penalty_gradient,
+    penalty_share_is_float32_arithmetic,
 )
 from test_mixed_precision import TOLERANCE, data, numpy, targets_off_the_low_grid
 
@@ -437,23 +437,7 @@ def test_large_penalty_is_float32_arithmetic_on_the_masters(folder, backend, dty
     X, Y = (as_array(backend, v) for v in data("tanh-mse", 32, seed))
     if dtype == "float16":  # the case that overflowed float16 when the term was computed there, scaled
         assert max(low._LOSS_SCALE * np.abs(penalty_gradient(penalty, 100.0, numpy(params[w]))).max() for w in kernels) > FLOAT16_MAX
-    (loss, grads), (loss_plain, grads_plain) = low.loss_and_grad(params, X, Y), low_plain.loss_and_grad(params, X, Y)
-    (loss32, grads32), (loss32_plain, grads32_plain) = full.loss_and_grad(params, X, Y), full_plain.loss_and_grad(params, X, Y)
-    assert all(str(g.dtype).endswith("float32") and np.isfinite(numpy(g)).all() for g in grads.values())
-    for name in grads:
-        g, g32 = numpy(grads[name]), numpy(grads32[name])
-        share, share32 = g - numpy(grads_plain[name]), g32 - numpy(grads32_plain[name])
-        if name not in kernels:  # no penalty on biases
-            assert np.array_equal(share, np.zeros_like(share))
-            continue
-        # the term matters: it is most of the gradient, which the data term's tolerance alone would not pin down
-        assert np.abs(share32).max() > 10 * np.abs(numpy(grads32_plain[name])).max()
-        assert np.all(np.abs(share - share32) <= U32 * (np.abs(g) + np.abs(g32))), np.max(np.abs(share - share32) / (np.abs(g) + np.abs(g32)))
-    # the value: Σ Ω(θ) over the masters in float32, three float32 additions to the data term in each module
-    share, share32 = float(loss) - float(loss_plain), float(loss32) - float(loss32_plain)
-    assert abs(share - share32) <= 2 * 3 * U32 * (abs(float(loss)) + abs(float(loss32)))
-    for entry in (low.loss, low.inference_loss):  # the other entry points add the same float32 value
-        assert abs((float(entry(params, X, Y)) - float(loss_plain)) - share32) <= 2 * 3 * U32 * (abs(float(loss)) + abs(float(loss32)))
+    penalty_share_is_float32_arithmetic(low, low_plain, full, full_plain, params, X, Y, kernels)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -66,24 +66,35 @@ def test_large_penalty_is_float32_arithmetic_on_the_masters(folder, backend, dty
     low, low_plain = module(folder, backend, dtype, penalty), module(folder, backend, dtype)
     full, full_plain = module(folder, backend, "float32", penalty), module(folder, backend, "float32")
     params = low.init_params(seed % 1000)
+    kernels = ("W1", "W2", "W3")
     X, Y = (array(backend, v) for v in data("tanh-mse", 32, seed))
     if dtype == "float16":  # the case that overflowed float16 when the term was computed there, scaled
-        assert max(low._LOSS_SCALE * np.abs(penalty_gradient(penalty, 100.0, numpy(params[w]))).max() for w in ("W1", "W2")) > FLOAT16_MAX
+        assert max(low._LOSS_SCALE * np.abs(penalty_gradient(penalty, 100.0, numpy(params[w]))).max() for w in kernels) > FLOAT16_MAX
+    penalty_share_is_float32_arithmetic(low, low_plain, full, full_plain, params, X, Y, kernels)
+
+
+def penalty_share_is_float32_arithmetic(low, low_plain, full, full_plain, params, X, Y, kernels) -> None:
+    """The penalty's share of ``low``'s gradients and loss, with Ω minus ``low_plain``'s without it, equals the float32
+    modules' (``full``, ``full_plain``) within one float32 rounding of each sum: Ω'(θ) on the masters in float32, added
+    after the unscaling, and Σ Ω(θ) over them; only the ``kernels`` carry the penalty."""
     (loss, grads), (loss_plain, grads_plain) = low.loss_and_grad(params, X, Y), low_plain.loss_and_grad(params, X, Y)
     (loss32, grads32), (loss32_plain, grads32_plain) = full.loss_and_grad(params, X, Y), full_plain.loss_and_grad(params, X, Y)
     assert all(str(g.dtype).endswith("float32") and np.isfinite(numpy(g)).all() for g in grads.values())
     for name in grads:
         g, g32 = numpy(grads[name]), numpy(grads32[name])
         share, share32 = g - numpy(grads_plain[name]), g32 - numpy(grads32_plain[name])
-        if name.startswith("b"):  # no penalty on biases
+        if name not in kernels:  # no penalty on biases
             assert np.array_equal(share, np.zeros_like(share))
             continue
         # the term matters: it is most of the gradient, which the data term's tolerance alone would not pin down
         assert np.abs(share32).max() > 10 * np.abs(numpy(grads32_plain[name])).max()
         assert np.all(np.abs(share - share32) <= U32 * (np.abs(g) + np.abs(g32))), np.max(np.abs(share - share32) / (np.abs(g) + np.abs(g32)))
-    # the value: Σ Ω(Wˡ) over the masters in float32, two float32 additions to the data term in each module
-    share, share32 = float(loss) - float(loss_plain), float(loss32) - float(loss32_plain)
-    assert abs(share - share32) <= 2 * 2 * U32 * (abs(float(loss)) + abs(float(loss32)))
+    # the value: Σ Ω(θ) over the masters in float32, one float32 addition per kernel to the data term in each module
+    bound = 2 * len(kernels) * U32 * (abs(float(loss)) + abs(float(loss32)))
+    share32 = float(loss32) - float(loss32_plain)
+    assert abs((float(loss) - float(loss_plain)) - share32) <= bound
+    for entry in (low.loss, low.inference_loss):  # the other entry points add the same float32 value
+        assert abs((float(entry(params, X, Y)) - float(loss_plain)) - share32) <= bound
 
 
 def _step(mod, backend: str, params: dict, X, Y, *extra):
