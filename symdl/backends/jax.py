@@ -62,6 +62,7 @@ from .runtime_mixed import (
     _masters,
     _unpack_jax,
 )
+from .runtime_numbers import finite_real
 
 __all__ = ["JaxBackend"]
 
@@ -218,7 +219,8 @@ class JaxBackend(Backend):
         return "\n\n\n".join(blocks)
 
     def optimizer_runtime(self) -> list[str]:
-        return [emit_functions(_check_params, _scalar_with, _check_state, _check_hyper)]
+        return [emit_functions(finite_real, names={"finite_real": "_finite_real"}),
+                emit_functions(_check_params, _scalar_with, _check_state, _check_hyper)]
 
     def init_placement(self) -> tuple[str, list[str]]:
         """``init_params(seed=0, device=None)``: drawn on JAX's default device, then ``jax.device_put`` on ``device``."""
@@ -244,14 +246,14 @@ class JaxBackend(Backend):
 
     def graph_runtime(self, optimizer: bool) -> list[str]:
         # the state and hyperparameter checks read _STATE, which only a module with an optimizer defines
-        stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
-        return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key),
+        stateful: list[Callable[..., Any]] = [finite_real, _scalar_with, _check_state, _check_hyper] if optimizer else []
+        return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key, names={"finite_real": "_finite_real"}),
                 emit_functions(_unpack_graph, _unpack_forward, _check_data, _on_device_graph, _finite_asked, _finite_arrays,
                                _raise_unless_finite_arrays)]
 
     def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
-        stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
-        masters = {"_dtype": "_param_dtype", "_check_data": "_check_data_masters"}
+        stateful: list[Callable[..., Any]] = [finite_real, _scalar_with, _check_state, _check_hyper] if optimizer else []
+        masters = {"_dtype": "_param_dtype", "_check_data": "_check_data_masters", "finite_real": "_finite_real"}
         mixed = {"_lift_jax": "_lift", "_check_data_graph_jax": "_check_data", "_unpack_graph_jax": "_unpack", "_cast_graph_jax": "_cast",
                  "_unpack_forward_graph_jax": "_unpack_forward", "_master_grads_jax": "_master_grads",
                  "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite",

@@ -217,15 +217,7 @@ def _check_hyper(name, value):
     """A hyperparameter given at call time as a float finite in _dtype (a traced scalar inside the caller's jax.jit), else a ValueError."""
     if isinstance(value, jax.core.Tracer) and value.shape == () and jnp.issubdtype(value.dtype, jnp.floating):
         return value
-    top = float(jnp.finfo(_dtype).max)  # 1e300 overflows float32
-    try:
-        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else float("nan")
-    except OverflowError:
-        number = float("inf")
-    if not abs(number) <= top:
-        span = f"{top:.1e}".replace("e+", "e")
-        raise ValueError(f"{name}: expected a finite real number from -{span} to {span}, got {value!r}")
-    return number
+    return _finite_real(name, value, float(jnp.finfo(_dtype).max))  # 1e300 overflows float32
 
 
 # --- custom-gradient modules ---

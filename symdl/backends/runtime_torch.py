@@ -151,15 +151,7 @@ def _check_state(state, device=None):
 
 def _check_hyper(name, value):
     """A hyperparameter given at call time as a float finite in _dtype (1e300 overflows float32), else a ValueError."""
-    top = torch.finfo(_dtype).max
-    try:
-        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else float("nan")
-    except OverflowError:
-        number = float("inf")
-    if not abs(number) <= top:
-        span = f"{top:.1e}".replace("e+", "e")
-        raise ValueError(f"{name}: expected a finite real number from -{span} to {span}, got {value!r}")
-    return number
+    return _finite_real(name, value, torch.finfo(_dtype).max)
 
 
 def _store(state, key, value):

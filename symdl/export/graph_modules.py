@@ -41,6 +41,7 @@ import numpy as np
 import sympy as sp
 
 from ..backends import Backend, get_backend
+from ..backends.runtime_numbers import finite_real
 from ..backprop.equations import Elementwise, VectorRuleCall
 from ..codegen.arrays import as_array, as_float_array, place
 from ..codegen.module_text import (
@@ -105,7 +106,8 @@ def _numpy_checks(optimizer: bool) -> list[str]:
     if optimizer:
         blocks += [
             helper_source(check_state, {"check_state": "_check_state_dict"}),
-            helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value"}),
+            helper_source(finite_real, {"finite_real": "_finite_real"}),
+            helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value", "finite_real": "_finite_real"}),
             function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",
                             ["return _check_hyper_value(name, value, _dtype)"]),
             function_source("_check_state", "state", "The optimizer state: ValueError naming what is wrong.",

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..arguments import SEED_EXPECTED
 from ..backends import Backend, get_backend
+from ..backends.runtime_numbers import finite_real
 from ..codegen.arrays import as_array, as_float_array, finish, place
 from ..codegen.module_text import (
     function_source,
@@ -260,7 +261,8 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
         blocks[-1:-1] = [
             helper_source(check_params, {"check_params": "_check_params_arrays", "params_error": "_params_error"}),
             helper_source(check_state, {"check_state": "_check_state_dict"}),
-            helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value"}),
+            helper_source(finite_real, {"finite_real": "_finite_real"}),
+            helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value", "finite_real": "_finite_real"}),
             function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",
                             ["return _check_hyper_value(name, value, _dtype)"]),
             f"_STATE = ({counters!r}, {scalars!r}, {slots!r})\n",

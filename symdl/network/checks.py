@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..backends.runtime_numbers import finite_real
+
 if TYPE_CHECKING:
     from ..optim.base import Optimizer
 
@@ -176,15 +178,7 @@ def check_learning_rate(lr: object) -> float:
 
 def check_hyperparameter(name: str, value: object, dtype: np.dtype) -> float:
     """A hyperparameter given at call time (``train_step(…, momentum)``) as a float finite in ``dtype``, else a ValueError."""
-    top = float(np.finfo(dtype).max)
-    try:
-        number = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else float("nan")
-    except OverflowError:
-        number = float("inf")
-    if not abs(number) <= top:  # NaN, ±inf and what overflows in dtype (1e300 in float32)
-        span = f"{top:.1e}".replace("e+", "e")
-        raise ValueError(f"{name}: expected a finite real number from -{span} to {span}, got {value!r}")
-    return number
+    return finite_real(name, value, float(np.finfo(dtype).max))
 
 
 def check_optimizer_values(optimizer: Optimizer, dtype: np.dtype) -> None:
