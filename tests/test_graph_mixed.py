@@ -13,7 +13,8 @@ and Ω'(θ) in float32 on the masters after the unscaling (λ = 100 finite in fl
 module's within one float32 rounding), the overflow skip decided on the data term. The loss in float32 from the
 outputs and targets cast once: a float16 residual of 1000 gives the float32 module's loss at every entry point, and
 softmax cross-entropy is float32 arithmetic on the low logits. The targets stay float32 from the entry: a Y that no low
-dtype holds reaches the loss and the seed unrounded.
+dtype holds reaches the loss and the seed unrounded, and so does an input x that a loss reads as its target (the layers
+read x in the low dtype).
 """
 
 from __future__ import annotations
@@ -102,6 +103,14 @@ def linear() -> Model:
     return Model(x, Dense(2)(x), losses="mse")
 
 
+def reconstructing() -> Model:
+    """x → Dense(1) with a data target and x → Dense(2) reconstructing x (an input-target loss, as an autoencoder
+    branch), both heads outputs so that forward returns the reconstruction."""
+    x = Input(2)
+    recon = Dense(2)(x)
+    return Model(x, [Dense(1)(x), recon], losses=["mse", None]).add_loss(recon, "mse", target=x)
+
+
 def classifier() -> Model:
     """4 → 16 tanh → 3 logits, softmax cross-entropy."""
     x = Input(4)
@@ -111,7 +120,7 @@ def classifier() -> Model:
 MODELS = {"residual": residual, "multi_io": multi_io, "formula": formula_graph, "noisy": noisy, "sums": sums,
           "auxiliary": auxiliary, "stopped": stopped, "gated": gated, "plain": lambda: penalized(None),
           "l1": lambda: penalized("l1"), "l2": lambda: penalized("l2"), "small_l1": lambda: penalized("l1", 0.01),
-          "detached": detached, "linear": linear, "classifier": classifier}
+          "detached": detached, "linear": linear, "classifier": classifier, "reconstructing": reconstructing}
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +159,7 @@ def copied(backend: str, params: dict) -> dict:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("dtype", LOW)
-@pytest.mark.parametrize("name", ["residual", "multi_io", "formula", "noisy", "auxiliary", "stopped", "gated"])
+@pytest.mark.parametrize("name", ["residual", "multi_io", "formula", "noisy", "auxiliary", "stopped", "gated", "reconstructing"])
 @settings(max_examples=3, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), rows=st.integers(1, 12))
 def test_gradients_within_the_documented_tolerance(folder, backend, dtype, name, seed, rows):
@@ -268,7 +277,7 @@ def test_a_formula_kernels_sum_over_the_rows_accumulates_where_asked():
 
 
 @pytest.mark.parametrize("dtype", LOW)
-@pytest.mark.parametrize("name", ["residual", "formula"])
+@pytest.mark.parametrize("name", ["residual", "formula", "auxiliary"])
 def test_torch_unchecked_on_the_meta_device(folder, dtype, name):
     mod = module(folder, name, "torch", dtype)
     params = mod.init_params(0, device="meta")
@@ -336,7 +345,7 @@ def test_torch_loss_scaled_optimizer_step_is_kept_or_dropped_inside_a_compiled_g
 
 
 @pytest.mark.parametrize("dtype", LOW)
-@pytest.mark.parametrize("name", ["residual", "formula"])
+@pytest.mark.parametrize("name", ["residual", "formula", "auxiliary"])
 def test_jax_unchecked_step_transfers_nothing(folder, dtype, name):
     mod = module(folder, name, "jax", dtype)
     device = jax.devices()[0]
@@ -527,3 +536,53 @@ def test_float32_targets_reach_the_loss_unrounded(folder, backend, dtype, seed):
     """The targets stay float32 from the entry: the loss and the seed of an unrounded Y off the low dtype's grid at every
     entry point, as the network modules' (test_mixed_precision.targets_off_the_low_grid)."""
     targets_off_the_low_grid(module(folder, "linear", backend, dtype), backend, dtype, seed)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", LOW)
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1))
+def test_an_input_target_reaches_the_loss_unrounded(folder, backend, dtype, seed):
+    """A loss whose target is the input x reads x in float32, as torch.autocast's loss does, while the layers read it in
+    the low dtype: x = ±c + δ (c in {1, 1.25, 1.5, 1.75}, δ = ±2⁻¹²) is a float32 number both low dtypes round to ±c.
+    W1 on a 1/4 grid, b1 on 1/16, the reconstruction's W2 = I and b2 = ±1/32: its output h² = c + b2 and the data head's
+    h¹ are exact in the low dtype, so every program computes forward's outputs. At every entry point the loss is
+    ½Σ(h¹ − Y)²/m + ½Σ(h² − x)²/m of the float32 x (its float64 value, within 1e-6), not that of the rounded x (δ against
+    the sign of b2: each entry's residual grows by 2⁻¹²), and the reconstruction's bias gradient is Σ(h² − x)/m
+    (each (h² − x)/m = ±129·2⁻¹²/8, exact in float32 and the low dtype). An x given in the low dtype is widened exactly at
+    the unchecked entry points as at the checked ones."""
+    low = module(folder, "reconstructing", backend, dtype)
+    rng = np.random.default_rng(seed)
+    b2 = rng.choice([-1.0, 1.0], 2) / 32
+    values = {"W1": rng.integers(-4, 5, (1, 2)) / 4, "b1": rng.integers(-16, 17, 1) / 16, "W2": np.eye(2), "b2": b2}
+    params = {k: as_array(backend, v) for k, v in values.items()}
+    rounded = rng.choice([1.0, 1.25, 1.5, 1.75], (8, 2)) * rng.choice([-1, 1], (8, 2))
+    x = rounded - np.sign(b2) * 2.0**-12
+    X = as_array(backend, x)
+    assert np.array_equal(numpy(X), x) and np.array_equal(numpy(as_array(backend, x, dtype)), rounded)
+    h1, h2 = (numpy(o) for o in low.forward(params, X))
+    assert np.array_equal(h2, rounded + b2)
+    targets = h1 + rng.choice([-3.0, -1.0, 1.0, 3.0], size=h1.shape) * 2.0**-13
+    Y = as_array(backend, targets)
+    data_term = 0.5 * np.sum((h1 - targets) ** 2) / len(x)
+    expected = float(data_term + 0.5 * np.sum((h2 - x) ** 2) / len(x))
+    on_rounded = float(data_term + 0.5 * np.sum((h2 - rounded) ** 2) / len(x))
+    assert abs(expected - on_rounded) > 1e-3 * expected  # far apart at float32's 1e-6
+    copy = lambda: {k: v.clone() for k, v in params.items()} if backend == "torch" else dict(params)  # noqa: E731
+    first = lambda result: result[0] if isinstance(result, tuple) else result  # noqa: E731
+    losses = {"loss": low.loss(params, X, Y), "inference_loss": low.inference_loss(params, X, Y),
+              "loss_unchecked": low.loss_unchecked(params, X, Y),
+              "train_step": first(low.train_step(copy(), X, Y, 0.1)),
+              "train_step_unchecked": first(low.train_step_unchecked(copy(), X, Y, 0.1))}
+    for name, entry in (("loss_and_grad", low.loss_and_grad), ("loss_and_grad_unchecked", low.loss_and_grad_unchecked)):
+        losses[name], grads = entry(params, X, Y)
+        assert numpy(grads["b2"]) == pytest.approx((h2 - x).sum(axis=0) / len(x), rel=1e-6, abs=1e-12), name
+    for name, value in losses.items():
+        assert str(value.dtype).endswith("float32"), name
+        assert float(value) == pytest.approx(expected, rel=1e-6), name
+        assert float(value) != pytest.approx(on_rounded, rel=1e-6), name
+    as_low = as_array(backend, x, dtype)
+    widened = as_array(backend, rounded)
+    assert float(low.loss_unchecked(params, as_low, Y)) == float(low.loss(params, as_low, Y)) == float(low.loss(params, widened, Y))
+    low_grads, grads = low.loss_and_grad_unchecked(params, as_low, Y)[1], low.loss_and_grad(params, widened, Y)[1]
+    assert all(np.array_equal(numpy(low_grads[k]), numpy(grads[k])) for k in grads)

@@ -164,7 +164,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     ``loss_scale`` (None: one dtype throughout) prints mixed precision as
     :func:`symdl.codegen.network.print_network` does (:mod:`symdl.export.mixed_precision`):
     the loss terms and their seeds ℓ'/m are computed in ``_acc_dtype`` from
-    the outputs and targets cast to it (:func:`_widened`), the loss, the
+    the outputs and targets cast to it (:func:`_widened`; an input that a loss
+    reads as its target copied in float32 at the entry, before the inputs are
+    cast once to ``_dtype``: :func:`_entry_casts`), the loss, the
     penalties and every sum over the batch (bias gradients, a
     formula parameter's Σ over the rows) accumulate in ``_acc_dtype``, the
     masks are cast to ``_dtype``, the seeds ℓ'/m are multiplied by
@@ -232,8 +234,8 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     body = GraphStatementPrinter(evaluating, _prune(fwd, keep), keep=keep).emit_all()
     body += _loss_lines(inference, alias, evaluating, penalties=not mixed)
     body += master_penalty(inference, evaluating)
-    head = f"{unpack}, = {check}(params, {data}{', ' if data else ''}False)"
-    sources.append(entry("inference_loss", f"params, {data}", [head, *body, "return loss"]))
+    opening = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}False)", *_entry_casts(inference, alias, evaluating)]
+    sources.append(entry("inference_loss", f"params, {data}", [*opening, *body, "return loss"]))
 
     forward, alias = _inline_aliases(train.forward, train.batched, stopped)
     losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
@@ -249,7 +251,8 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         backward = [data for data, _ in split if data is not None]
         accumulations = [acc for _, acc in split if acc is not None]
         no_data = [acc.lhs for data, acc in split if data is None and acc is not None]
-    header = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}{{writable}})", *mask_line]
+    header = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}{{writable}})",
+              *_entry_casts(train, alias, scope(train)), *mask_line]
 
     def values(eqs: GraphEquations, keep: set[sp.MatrixSymbol]) -> tuple[list[str], Scope]:
         s = scope(eqs)
@@ -370,8 +373,26 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope, penalties: bool 
 
 def _widened(eqs: GraphEquations, alias: dict, scope: Scope) -> tuple[dict[sp.MatrixSymbol, str], list[str]]:
     """Mixed precision: each loss term's output hᵗ and target yᵗ → the name of its copy in ``_acc_dtype`` (float32),
-    which the losses and their seeds read, and the lines that make them; none in one dtype throughout."""
-    return scaling.widened_copies([alias.get(s, s) for t in eqs.losses for s in (t.value, t.target)], scope)
+    which the losses and their seeds read, and the lines that make them; none in one dtype throughout. The copy of an
+    input that is a target is made at the entry (:func:`_entry_casts`), not here: by now the input is in ``_dtype``."""
+    copies, lines = scaling.widened_copies([alias.get(s, s) for t in eqs.losses for s in (t.value, t.target)], scope)
+    inputs = set(eqs.inputs)
+    return copies, [line for symbol, line in zip(copies, lines) if symbol not in inputs]
+
+
+def _entry_casts(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
+    """Mixed precision, after a loss entry point's checks: ``_x_acc = x.to(_acc_dtype)`` for each input x that a loss
+    term reads as its target (an auxiliary reconstruction loss), then every input cast once, ``x = x.to(_dtype)``.
+
+    The layers read x in the compute dtype, the loss and its seed the float32 x the checks gave (a low-dtype x widened
+    exactly), as ``torch.autocast`` computes a float32 loss; nothing in one dtype throughout.
+    """
+    if scope.accumulate is None:
+        return []
+    inputs = set(eqs.inputs)
+    targets = [target for t in eqs.losses if (target := alias.get(t.target, t.target)) in inputs]
+    _, copies = scaling.widened_copies(targets, scope)
+    return [*copies, *(f"{scope.name(x)} = {scope.backend.cast(scope.name(x), '_dtype')}" for x in eqs.inputs)]
 
 
 def _penalty_lines(eqs: GraphEquations, scope: Scope) -> list[str]:
