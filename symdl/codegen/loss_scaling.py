@@ -11,7 +11,9 @@ a step is kept only where the unscaled data term is finite (``_all_finite``), de
 printer (:mod:`symdl.codegen.network`) and the graph printer (:mod:`symdl.graph.printing`) print these lines.
 The loss and its seeds are computed in float32 from the outputs cast once and the targets (:func:`widened_copies`,
 :func:`reading_widened`), as ``torch.autocast`` computes a loss; the targets are float32 from the entry already (a
-mixed module's ``_check`` / ``_unpack`` keep them in ``_param_dtype``), so their copies (``_Y_acc``) cast nothing.
+mixed module's ``_check`` / ``_unpack`` keep them in ``_param_dtype``), so their copies (``_Y_acc``) cast nothing. An
+input that a loss reads as its target (a graph's reconstruction loss) is copied before the inputs are cast to the
+compute dtype (:func:`entry_casts`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from ..layers.dense import PENALTY_GRADIENT
 from .kernel import printable
 from .statements import Scope
 
-__all__ = ["keep_finite_line", "master_step_lines", "penalty_value_line", "reading_widened", "split_penalty", "widened_copies"]
+__all__ = ["entry_casts", "keep_finite_line", "master_step_lines", "penalty_value_line", "reading_widened", "split_penalty",
+           "widened_copies"]
 
 
 def split_penalty(eq: sp.Eq) -> tuple[sp.Eq | None, sp.Eq | None]:
@@ -86,6 +89,20 @@ def widened_copies(symbols: Iterable[sp.MatrixSymbol], scope: Scope) -> tuple[di
         return {}, []
     copies = {s: f"_{scope.name(s)}_acc" for s in dict.fromkeys(symbols)}
     return copies, [f"{name} = {scope.backend.cast(scope.name(s), scope.accumulate)}" for s, name in copies.items()]
+
+
+def entry_casts(inputs: Sequence[sp.MatrixSymbol], targets: Iterable[sp.MatrixSymbol], scope: Scope) -> list[str]:
+    """After an entry point's checks: ``_x_acc = x.to(_acc_dtype)`` for each input x in ``targets`` (a loss reads it as
+    its target), then every input cast once, ``x = x.to(_dtype)``.
+
+    The layers read x in the compute dtype, the loss and its seed (through :func:`widened_copies`' name) the float32 x
+    the checks gave (a low-dtype x widened exactly), as ``torch.autocast`` computes a float32 loss. Nothing
+    (``[]``) without an ``accumulate`` dtype (one dtype throughout).
+    """
+    if scope.accumulate is None:
+        return []
+    _, copies = widened_copies(targets, scope)
+    return [*copies, *(f"{scope.name(x)} = {scope.backend.cast(scope.name(x), '_dtype')}" for x in inputs)]
 
 
 @contextmanager

@@ -164,9 +164,8 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     ``loss_scale`` (None: one dtype throughout) prints mixed precision as
     :func:`symdl.codegen.network.print_network` does (:mod:`symdl.export.mixed_precision`):
     the loss terms and their seeds ℓ'/m are computed in ``_acc_dtype`` from
-    the outputs and targets cast to it (:func:`_widened`; an input that a loss
-    reads as its target copied in float32 at the entry, before the inputs are
-    cast once to ``_dtype``: :func:`_entry_casts`), the loss, the
+    the outputs and targets cast to it (:func:`_widened`; an input target at the
+    entry, before the inputs are cast once: :func:`_entry_casts`), the loss, the
     penalties and every sum over the batch (bias gradients, a
     formula parameter's Σ over the rows) accumulate in ``_acc_dtype``, the
     masks are cast to ``_dtype``, the seeds ℓ'/m are multiplied by
@@ -373,26 +372,16 @@ def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope, penalties: bool 
 
 def _widened(eqs: GraphEquations, alias: dict, scope: Scope) -> tuple[dict[sp.MatrixSymbol, str], list[str]]:
     """Mixed precision: each loss term's output hᵗ and target yᵗ → the name of its copy in ``_acc_dtype`` (float32),
-    which the losses and their seeds read, and the lines that make them; none in one dtype throughout. The copy of an
-    input that is a target is made at the entry (:func:`_entry_casts`), not here: by now the input is in ``_dtype``."""
+    which the losses and their seeds read, and the lines that make them (an input's at the entry, :func:`_entry_casts`,
+    before it is cast to ``_dtype``); none in one dtype throughout."""
     copies, lines = scaling.widened_copies([alias.get(s, s) for t in eqs.losses for s in (t.value, t.target)], scope)
-    inputs = set(eqs.inputs)
-    return copies, [line for symbol, line in zip(copies, lines) if symbol not in inputs]
+    return copies, [line for symbol, line in zip(copies, lines) if symbol not in eqs.inputs]
 
 
 def _entry_casts(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
-    """Mixed precision, after a loss entry point's checks: ``_x_acc = x.to(_acc_dtype)`` for each input x that a loss
-    term reads as its target (an auxiliary reconstruction loss), then every input cast once, ``x = x.to(_dtype)``.
-
-    The layers read x in the compute dtype, the loss and its seed the float32 x the checks gave (a low-dtype x widened
-    exactly), as ``torch.autocast`` computes a float32 loss; nothing in one dtype throughout.
-    """
-    if scope.accumulate is None:
-        return []
-    inputs = set(eqs.inputs)
-    targets = [target for t in eqs.losses if (target := alias.get(t.target, t.target)) in inputs]
-    _, copies = scaling.widened_copies(targets, scope)
-    return [*copies, *(f"{scope.name(x)} = {scope.backend.cast(scope.name(x), '_dtype')}" for x in eqs.inputs)]
+    """Mixed precision: the float32 copy of each input a loss term reads as its target, then the inputs cast once."""
+    targets = [target for t in eqs.losses if (target := alias.get(t.target, t.target)) in eqs.inputs]
+    return scaling.entry_casts(eqs.inputs, targets, scope)
 
 
 def _penalty_lines(eqs: GraphEquations, scope: Scope) -> list[str]:
