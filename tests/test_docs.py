@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import doctest
 import json
 import os
@@ -12,7 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from docs_scripts import run_docs_script
 
 import symdl
 from symdl.cli.main import build_parser, main
@@ -27,8 +30,9 @@ def _doctest(page: str, at_least: int) -> None:
     assert result.failed == 0
 
 
-@pytest.mark.parametrize(("page", "at_least"), [("quickstart.md", 30), ("concepts.md", 15), ("index.md", 4), ("architecture.md", 7), ("graphs.md", 50), ("notebooks.md", 6), ("training.md", 12), ("codegen.md", 14), ("rules.md", 13)])
-def test_guide_pages_run_as_written(page, at_least):
+@pytest.mark.parametrize(("page", "at_least"), [("quickstart.md", 30), ("concepts.md", 15), ("index.md", 4), ("architecture.md", 7), ("graphs.md", 50), ("notebooks.md", 6), ("training.md", 37), ("codegen.md", 14), ("rules.md", 13)])
+def test_guide_pages_run_as_written(page, at_least, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # training.md saves models into the working directory, as a user's session would
     _doctest(page, at_least)
 
 
@@ -46,6 +50,24 @@ def test_quickstart_commands_work(capsys, tmp_path, monkeypatch):
         assert code == 0, f"{command}: exit {code}: {err}"
         assert out or argv[1] == "codegen"
     assert "numpy code for rule('huber', delta=1/2)" in (tmp_path / "huber.py").read_text()
+
+
+def test_the_training_guides_module_script_trains_as_the_compiled_network(tmp_path):
+    """train_mynet.py of docs/training.md, next to the module its comment names, logs the compiled network's fit."""
+    command = re.search(r"import mynet  # written by: (symdl codegen .*?) -o mynet\.py", (DOCS / "training.md").read_text(encoding="utf-8"))
+    assert command, "docs/training.md names no codegen command for mynet.py"
+    argv = shlex.split(command.group(1))
+    assert main([*argv[1:], "-o", str(tmp_path / "mynet.py")]) == 0
+    printed = ast.literal_eval(run_docs_script("training.md", "train_mynet.py", tmp_path).strip().splitlines()[-1])
+    # The same run by the compiled network: the module's fit is symdl.fit's loop, bit for bit.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (512, 2))
+    Y = np.sin(2 * X[:, :1]) + X[:, 1:] ** 2
+    net = symdl.Network([2, 32, 1], activation="tanh", optimizer="adam").compile()
+    stop = symdl.EarlyStopping(patience=3, restore_best_weights=True)
+    expected = net.fit(net.init(seed=0), X, Y, epochs=20, batch_size=32, seed=0, validation=(X[:64], Y[:64]), early_stopping=stop, verbose=0)
+    assert printed == expected.history["val_loss"]
+    assert 1 <= len(printed) <= 20
 
 
 
