@@ -36,6 +36,14 @@ def test_guide_pages_run_as_written(page, at_least, tmp_path, monkeypatch):
     _doctest(page, at_least)
 
 
+def test_the_export_guide_runs_as_written(tmp_path, monkeypatch):
+    """docs/export.md's examples need JAX and PyTorch, the extras that page asks for."""
+    pytest.importorskip("jax")
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    _doctest("export.md", 13)
+
+
 def test_quickstart_commands_work(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # codegen writes its file here
     text = (DOCS / "quickstart.md").read_text(encoding="utf-8")
