@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import doctest
+import io
 import json
 import os
 import re
@@ -60,6 +61,25 @@ def test_quickstart_commands_work(capsys, tmp_path, monkeypatch):
     assert "numpy code for rule('huber', delta=1/2)" in (tmp_path / "huber.py").read_text()
 
 
+def _training_example():
+    """The data and network of docs/training.md's first example."""
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, (512, 2))
+    Y = np.sin(2 * X[:, :1]) + X[:, 1:] ** 2
+    return X, Y, symdl.Network([2, 32, 1], activation="tanh", optimizer="adam").compile()
+
+
+def test_the_training_guides_status_line_is_its_first_examples_third_epoch():
+    X, Y, net = _training_example()
+    stream = io.StringIO()
+    net.fit(net.init(seed=0), X, Y, epochs=5, batch_size=32, metrics=["mae"], validation=(X[:64], Y[:64]), seed=0,
+            verbose=2, stream=stream)
+    page = (DOCS / "training.md").read_text(encoding="utf-8")
+    shown = page.split("**Progress**", 1)[1].split("```\n", 1)[1].split("\n", 1)[0]
+    assert shown.startswith("epoch 3/5 - ")
+    assert shown in stream.getvalue().splitlines()
+
+
 def test_the_training_guides_module_script_trains_as_the_compiled_network(tmp_path):
     """train_mynet.py of docs/training.md, next to the module its comment names, logs the compiled network's fit."""
     command = re.search(r"import mynet  # written by: (symdl codegen .*?) -o mynet\.py", (DOCS / "training.md").read_text(encoding="utf-8"))
@@ -68,10 +88,7 @@ def test_the_training_guides_module_script_trains_as_the_compiled_network(tmp_pa
     assert main([*argv[1:], "-o", str(tmp_path / "mynet.py")]) == 0
     printed = ast.literal_eval(run_docs_script("training.md", "train_mynet.py", tmp_path).strip().splitlines()[-1])
     # The same run by the compiled network: the module's fit is symdl.fit's loop, bit for bit.
-    rng = np.random.default_rng(0)
-    X = rng.uniform(-1, 1, (512, 2))
-    Y = np.sin(2 * X[:, :1]) + X[:, 1:] ** 2
-    net = symdl.Network([2, 32, 1], activation="tanh", optimizer="adam").compile()
+    X, Y, net = _training_example()
     stop = symdl.EarlyStopping(patience=3, restore_best_weights=True)
     expected = net.fit(net.init(seed=0), X, Y, epochs=20, batch_size=32, seed=0, validation=(X[:64], Y[:64]), early_stopping=stop, verbose=0)
     assert printed == expected.history["val_loss"]
