@@ -45,6 +45,22 @@ def test_the_export_guide_runs_as_written(tmp_path, monkeypatch):
     _doctest("export.md", 13)
 
 
+def test_the_codegen_guides_optax_step_trains_the_jax_module(tmp_path):
+    """optax_step.py of docs/codegen.md: symdl's JAX module inside the user's own jax.jit, stepped by optax."""
+    pytest.importorskip("jax")
+    pytest.importorskip("optax")
+    command = re.search(r"import mod  # written by: (symdl codegen .*?) -o mod\.py", (DOCS / "codegen.md").read_text(encoding="utf-8"))
+    assert command, "docs/codegen.md names no codegen command for mod.py"
+    assert main([*shlex.split(command.group(1))[1:], "-o", str(tmp_path / "mod.py")]) == 0
+    last = float(run_docs_script("codegen.md", "optax_step.py", tmp_path).strip().splitlines()[-1])
+    # The first loss, from the module's own checked loss (no optax, no user jit): what the page's comment quotes.
+    first = float(subprocess.run([sys.executable, "-c", "import numpy as np, mod; rng = np.random.default_rng(0); X = rng.standard_normal((64, 8));"
+                                  "print(float(mod.loss(mod.init_params(0), X, np.tanh(X[:, :1]))))"],
+                                 cwd=tmp_path, capture_output=True, text=True, check=True).stdout)
+    assert f"down from {first:.3f} at the first" in (DOCS / "codegen.md").read_text(encoding="utf-8")
+    assert 0 < last < first / 10
+
+
 def test_quickstart_commands_work(capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # codegen writes its file here
     text = (DOCS / "quickstart.md").read_text(encoding="utf-8")
