@@ -20,8 +20,8 @@ derivative of C are in :mod:`symdl.backprop.index_proofs`: index notation (any
 width, :func:`~symdl.backprop.index_proofs.prove_symbolic_widths`) and
 :func:`symdl.backprop.index_proofs.prove_concrete_sizes` (scalars, exact).
 
-SymPy's own derivative of matrix expressions is never used: it returns
-wrong results without an error (DESIGN.md).
+SymPy's own derivative of matrix expressions is never used: it is not
+trusted (of a loss over an element-wise activation of W·x it raises).
 """
 
 from __future__ import annotations

@@ -373,7 +373,7 @@ def to_torch(
     wrt: str | None = None,
     symbols: Sequence[str] = (),
     params: Mapping[str, float | None] | None = None,
-) -> type:
+) -> type[Any]:
     """A ``torch.autograd.Function`` subclass: forward the stable form, backward and jvp the symbolic derivative.
 
     Call it with ``.apply(*inputs)`` (tensors or numbers; broadcasting; the
