@@ -112,8 +112,11 @@ export -f env_report
 export PY
 stage env 60 "$OUT/env.txt" bash -c env_report  # timeout runs programs, not shell functions
 # JAX's tests compare float32 results to 1e-5: on a GPU JAX's default precision multiplies float32 in TF32
+# -v: one line per test as it ends, so a log cut off by the stage's limit still says which passed
+PER_TEST=()
+"$PY" -c "import pytest_timeout" 2>/dev/null && PER_TEST=(--timeout 90)  # one hung test does not take the stage
 stage tests 150 "$OUT/tests.log" env JAX_DEFAULT_MATMUL_PRECISION=highest \
-    "$PY" -m pytest -q -rfEs -p no:cacheprovider "${TESTS[@]}"
+    "$PY" -m pytest -v --tb=short -rfEs -p no:cacheprovider ${PER_TEST[@]+"${PER_TEST[@]}"} "${TESTS[@]}"
 bench_limit=$(($(left) - 20))
 stage bench "$bench_limit" "$OUT/bench.log" "$PY" bench/bench_gpu.py --device "$DEVICE" "${BENCH[@]}" \
     --budget $((bench_limit > 120 ? bench_limit - 60 : bench_limit / 2)) --jsonl "$OUT/bench.jsonl" --markdown "$OUT/bench_gpu.md"
@@ -123,7 +126,7 @@ fi
 
 {
     echo
-    echo "tests: $(grep -E '(passed|failed|error|skipped|no tests ran)' "$OUT/tests.log" | tail -1)"
+    echo "tests: $(grep -E '(passed|failed|error|skipped|no tests ran)' "$OUT/tests.log" | tail -1 | sed 's/^=* *//; s/ *=*$//')"
     if [ -s "$OUT/bench.jsonl" ]; then
         timeout 15 "$PY" bench/bench_gpu.py --render "$OUT/bench.jsonl" --summary 2>&1
     else
