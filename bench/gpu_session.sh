@@ -21,6 +21,7 @@ set -u
 cd "$(dirname "$0")/.." || exit 2
 OUT=${OUT:-$PWD/gpu_session_out}
 mkdir -p "$OUT" || exit 2
+rm -f "$OUT"/env.txt "$OUT"/tests.log "$OUT"/bench.log "$OUT"/bench.jsonl "$OUT"/bench_gpu.md  # --jsonl appends
 BUDGET=${GPU_SESSION_BUDGET:-500}
 DEVICE=${GPU_SESSION_DEVICE:-cuda}
 PY=${PYTHON:-python3}

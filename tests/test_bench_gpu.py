@@ -188,3 +188,30 @@ def test_tf32_goes_off_through_the_new_api_where_torch_has_it(bench, monkeypatch
 def test_cuda_without_a_gpu_is_one_clear_line(bench):
     with pytest.raises(SystemExit, match="no CUDA device here .*run with --device cpu"):
         bench.main(["--device", "cuda", "--smoke"])
+
+
+def test_the_summary_judges_issue_21s_goals_from_the_rows(bench):
+    def row(network, dtype, kind, candidate, us, **extra):
+        return {"network": network, "batch": 256, "dtype": dtype, "kind": kind, "candidate": candidate, "us": us,
+                "status": "products only" if candidate == "matmul floor" else "error 1e-07", **extra}
+
+    medium, big = "[784, 512, 512, 10]", "[4096]*4"
+    rows = [row(medium, "float32", "train_step", *pair) for pair in (
+        ("jax.jit(value_and_grad)", 100.0), ("PyTorch eager autograd", 500.0), ("symdl torch checked", 510.0),
+        ("symdl torch unchecked, CUDA graph", 120.0), ("symdl torch unchecked, torch.compile", 105.0), ("symdl JAX unchecked", 110.0))]
+    rows += [row(big, "float32", "train_step", "matmul floor", 1000.0), row(big, "float32", "train_step", "symdl torch unchecked", 1020.0),
+             row(big, "bfloat16", "train_step", "symdl torch unchecked", 50.0, tflops=336.0),
+             row(big, "bfloat16", "train_step", "symdl torch unchecked, CUDA graph", 40.0, tflops=420.0)]
+    rows.append(dict(row(medium, "float32", "loss_and_grad", "symdl JAX checked", None), status="MISMATCH: error 1e-02 > 1e-04, not timed"))
+    lines = bench.summary(rows)
+    assert lines[0] == "rows: 1 MISMATCH, 10 timed"
+    train = [line for line in lines if "train_step" in line]
+    assert train == [
+        "- [784, 512, 512, 10] float32 train_step, torch unchecked ÷ jax.jit(v&g): symdl torch unchecked, torch.compile 1.05 (goal ≤ 1.1): met",
+        "- [784, 512, 512, 10] float32 train_step, JAX unchecked ÷ jax.jit(v&g): symdl JAX unchecked 1.1 (goal ≤ 1.1): met",
+        "- [784, 512, 512, 10] float32 train_step, torch checked ÷ eager autograd: symdl torch checked 1.02 (goal ≤ 1): NOT met",
+        "- [4096]*4 float32 train_step, torch unchecked ÷ matmul floor: symdl torch unchecked 1.02 (goal ≤ 1.03): met",
+        "- [4096]*4 bfloat16 train_step, TFLOP/s through the products: symdl torch unchecked, CUDA graph 420 (goal ≥ 400): met",
+    ]
+    assert sum(line.endswith("not measured") for line in lines if "loss_and_grad," in line) == 5
+    assert lines[-2:] == ["Failed or mismatched:", "- [784, 512, 512, 10] float32 loss_and_grad symdl JAX checked: MISMATCH: error 1e-02 > 1e-04, not timed"]
