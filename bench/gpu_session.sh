@@ -74,11 +74,12 @@ env_report() {
         echo "no nvidia-smi"
     fi
     "$PY" - <<'EOF'
-import importlib, platform, sys
+import importlib, sys
 print("python", sys.version.split()[0], sys.executable)
 for name in ("numpy", "sympy", "mpmath", "hypothesis", "pytest", "torch", "jax", "jaxlib", "optax", "triton"):
     try:
-        print(name, importlib.import_module(name).__version__)
+        module = importlib.import_module(name)
+        print(name, module.__version__, "from", module.__file__)
     except Exception as why:  # noqa: BLE001
         print(name, "MISSING:", type(why).__name__, why)
 import torch
