@@ -282,7 +282,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda", help="cuda (default), cuda:N or cpu")
     parser.add_argument("--quick", action="store_true", help="[8, 16, 16, 1] and [784, 512, 512, 10] only, 7 repeats")
     parser.add_argument("--smoke", action="store_true", help="[8, 16, 16, 1] only, 3 repeats, no torch.compile")
-    parser.add_argument("--networks", default="", help=f"comma-separated, in this order: {', '.join(NETWORKS)} (default: all, --quick the first two)")
+    parser.add_argument("--networks", default="", help=f"comma-separated, run in the order given, of: {', '.join(NETWORKS)} (default: all, --quick the first two)")
     parser.add_argument("--repeats", type=int, default=0, help="repeats per candidate (default: 15, --quick 7, --smoke 3)")
     parser.add_argument("--target", type=float, default=0.0, help="seconds of steps per repeat (default: 0.1, --quick 0.02, --smoke 0.002)")
     parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile candidates")
