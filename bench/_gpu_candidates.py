@@ -116,7 +116,7 @@ def eager_autograd(s: Setup, kind: str, compiled: bool = False):
     torch = _torch()
     low = s.dtype == "bfloat16"
     params, X, Y = _torch_arrays(s, torch.float32, torch.float32, grad=True)
-    loss_fn = torch.compile(torch_loss) if compiled else torch_loss
+    loss_fn = _compile(torch_loss) if compiled else torch_loss
 
     def loss_and_grad():
         loss = loss_fn(params, X, Y, low)
@@ -161,6 +161,19 @@ def jax_value_and_grad(s: Setup, kind: str):
 
     first = step(params, X, Y)
     return train_step, _from_update(first[0], params, first[1], s.lr)
+
+
+#: The backend of the torch.compile candidates: inductor, as users compile (tests swap in a counting one).
+COMPILE_BACKEND: object = "inductor"
+
+
+def _compile(fn, **options):
+    """``torch.compile(fn)`` from a fresh Dynamo: the compile caches are per code object, so without the reset the
+    same function on the next network (``torch_loss``) would be recompiled with dynamic shapes, or past the
+    recompile limit run eagerly, and be timed as compiled."""
+    torch = _torch()
+    torch._dynamo.reset()
+    return torch.compile(fn, backend=COMPILE_BACKEND, **options)
 
 
 # --- symdl's generated modules ------------------------------------------------------------------------------------
@@ -211,7 +224,7 @@ def symdl_torch(s: Setup, kind: str, mode: str):
     fn = _entry(module, name)
     params, X, Y = _torch_module_arrays(s)
     if mode == "compiled":
-        fn = torch.compile(fn, fullgraph=True)
+        fn = _compile(fn, fullgraph=True)
     args = (params, X, Y) if kind == "loss_and_grad" else (params, X, Y, s.lr)
     old = {k: v.clone() for k, v in params.items()}
     if mode == "cudagraph":
@@ -224,7 +237,8 @@ def symdl_torch(s: Setup, kind: str, mode: str):
         for k in params:  # warm-up steps moved them: back to the start
             params[k].copy_(old[k])
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: only this thread's unsafe calls end the capture, not a CUDA call of JAX's runtime threads
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             out = fn(*args)
         for k in params:  # capture does not run the kernels, but be exact about the start
             params[k].copy_(old[k])
@@ -271,7 +285,7 @@ def symdl_jax(s: Setup, kind: str, mode: str):
 
 def _jax(s: Setup):
     if s.jax_device is None:
-        raise Skip("JAX has no device of this kind here (a GPU needs jax[cuda12])")
+        raise Skip("JAX has no device of this kind here (a GPU needs JAX with its CUDA plugin, such as jax[cuda13])")
     import jax
     import jax.numpy as jnp
 
@@ -302,11 +316,11 @@ def matmul_floor(s: Setup):
     """The same matrix products alone on random tensors in the step's product dtype: the floor of a step."""
     torch = _torch()
     dtype = torch.bfloat16 if s.dtype == "bfloat16" else torch.float32
-    gen = torch.Generator(device="cpu").manual_seed(0)
+    gen = torch.Generator(device=s.device).manual_seed(0)  # drawn where they are used: no host copy of [4096]*4's
     pairs = []
     for l, (n_in, n_out) in enumerate(zip(s.layers, s.layers[1:])):
-        a, d = (torch.randn(s.batch, n, generator=gen).to(s.device, dtype) for n in (n_in, n_out))
-        w = torch.randn(n_out, n_in, generator=gen).to(s.device, dtype)
+        a, d = (torch.randn(s.batch, n, generator=gen, device=s.device).to(dtype) for n in (n_in, n_out))
+        w = torch.randn(n_out, n_in, generator=gen, device=s.device).to(dtype)
         pairs.append((a, d, w, l > 0))
 
     def run():

@@ -290,26 +290,29 @@ def test_unchecked_step_compiles_without_graph_breaks(modules, key, monkeypatch)
         torch.testing.assert_close(compiled[name], eager[name], rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-def test_every_module_runs_on_cuda_with_the_cpus_numbers(modules, monkeypatch):
-    cuda = torch.device("cuda")
+@pytest.mark.parametrize("device", [
+    pytest.param("cuda", marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")),
+    "cpu",  # the same steps with the CPU as the device: what runs on a machine without a GPU, so CI runs it
+])
+def test_every_module_runs_on_cuda_with_the_cpus_numbers(modules, monkeypatch, device):
+    target = torch.device(device)
     for key, mod in modules.items():
         params, data = _cpu_arguments(mod, key, 2, 6)
         if hasattr(mod, "_masks"):  # the CPU's masks on both (a CUDA generator draws other numbers)
             cpu_masks = mod._masks(0, 6)
             monkeypatch.setattr(mod, "_masks", lambda seed, m, device=None, masks=cpu_masks: [t.to(device) for t in masks])
-        on_gpu = {k: v.to(cuda) for k, v in params.items()}
-        gpu_data = [d.to(cuda) for d in data]
-        assert all(t.device.type == "cuda" for t in mod.init_params(0, device=cuda).values())
+        on_gpu = {k: v.to(target) for k, v in params.items()}
+        gpu_data = [d.to(target) for d in data]
+        assert all(t.device.type == target.type for t in mod.init_params(0, device=target).values())
         for suffix in ("", "_unchecked"):
             loss, grads = getattr(mod, f"loss_and_grad{suffix}")(on_gpu, *gpu_data)
             want_loss, want = mod.loss_and_grad(params, *data)
-            assert loss.device.type == "cuda", key
+            assert loss.device.type == target.type, key
             torch.testing.assert_close(loss.cpu(), want_loss, rtol=1e-9, atol=1e-12)
             for name, g in grads.items():
                 torch.testing.assert_close(g.cpu(), want[name], rtol=1e-9, atol=1e-12)
         gpu_params, cpu_params = copy.deepcopy(on_gpu), copy.deepcopy(params)
-        args_gpu = _step_arguments(mod, gpu_params, cuda)
+        args_gpu = _step_arguments(mod, gpu_params, target)
         args_cpu = _step_arguments(mod, cpu_params, "cpu")
         mod.train_step_unchecked(gpu_params, *gpu_data, *args_gpu)
         mod.train_step_unchecked(cpu_params, *data, *args_cpu)
