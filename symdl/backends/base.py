@@ -22,7 +22,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Backend", "emit_functions"]
+from .runtime_keys import check_keys
+
+__all__ = ["Backend", "emit_functions", "keys_block"]
 
 
 def emit_functions(*functions: Callable[..., Any], names: Mapping[str, str] | None = None) -> str:
@@ -34,6 +36,12 @@ def emit_functions(*functions: Callable[..., Any], names: Mapping[str, str] | No
     for old, new in (names or {}).items():
         text = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, text)
     return text
+
+
+def keys_block() -> str:
+    """``_check_keys``, :func:`symdl.backends.runtime_keys.check_keys` as a generated module defines it: once, in the first
+    runtime block (:meth:`Backend.network_runtime` and the like), for every later check of params or the state."""
+    return emit_functions(check_keys, names={"check_keys": "_check_keys"})
 
 
 class Backend:

@@ -46,9 +46,7 @@ def _check(params, X, Y, writable=False, targets=True):
     expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
     if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
         if isinstance(params, Mapping):  # numpy's words: which keys
-            missing = [n for n, _ in _SPECS if n not in params]
-            extra = sorted(str(k) for k in params if k not in {n for n, _ in _SPECS})
-            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
+            _check_keys("params", [n for n, _ in _SPECS], params, expected)
         raise ValueError(f"params: expected a dict with exactly {expected}")
     out = []
     for name, shape in _SPECS:
@@ -84,9 +82,7 @@ def _check_params(params):
     if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
         expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
         if isinstance(params, Mapping):  # numpy's words: which keys
-            missing = [n for n, _ in _SPECS if n not in params]
-            extra = sorted(str(k) for k in params if k not in {n for n, _ in _SPECS})
-            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
+            _check_keys("params", [n for n, _ in _SPECS], params, expected)
         raise ValueError(f"params: expected a dict with exactly {expected}")
     out = []
     for name, shape in _SPECS:
@@ -107,10 +103,8 @@ def _check_state(state, device=None):
     keys = [*counters, *scalars, *(k for k, _ in slots)]
     if not isinstance(state, Mapping) or not hasattr(state, "__setitem__") or set(state) != set(keys):
         if isinstance(state, Mapping) and hasattr(state, "__setitem__"):  # numpy's words: which keys
-            missing = [k for k in keys if k not in state]
-            extra = sorted(str(k) for k in state if k not in set(keys))
             expected = ", ".join([*counters, *scalars, *(f"{k} {s}" for k, s in slots)])
-            raise ValueError(f"state: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected} (from init_state)")
+            _check_keys("state", keys, state, f"{expected} (from init_state)")
         raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
     for key in keys if device is not None else ():
         value = state[key]
