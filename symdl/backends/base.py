@@ -168,7 +168,8 @@ class Backend:
         return ["import functools", "import numbers", "from collections.abc import Mapping", *self.imports, *self.runtime_imports]
 
     def network_runtime(self, seeded: bool) -> list[str]:
-        """Runtime helper blocks of a network module: ``_batch`` and ``_check`` (what ``_check`` returns: see print_network).
+        """Runtime helper blocks of a network module: ``_batch``, ``_check_params`` (the arrays in order, which ``_check``
+        and ``init_state`` call) and ``_check`` (what ``_check`` returns: see print_network).
 
         ``seeded``: a layer draws masks, so training entry points take a seed.
         """
@@ -234,8 +235,8 @@ class Backend:
         return "_check_state(state)"
 
     def optimizer_runtime(self) -> list[str]:
-        """Runtime helper blocks of a module whose train_step applies an optimizer: ``_check_params`` (the arrays in
-        order), ``_check_state`` (reads the module's ``_STATE``) and ``_check_hyper(name, value)``."""
+        """Runtime helper blocks of a module whose train_step applies an optimizer: ``_check_state`` (reads the module's
+        ``_STATE``) and ``_check_hyper(name, value)``; ``_check_params`` comes with :meth:`network_runtime` (:meth:`graph_runtime`)."""
         raise self._unsupported("optimizer_runtime")
 
     def train_step_doc(self) -> str:

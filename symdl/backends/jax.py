@@ -154,14 +154,14 @@ class JaxBackend(Backend):
                 *self.runtime_imports]
 
     def network_runtime(self, seeded: bool) -> list[str]:
-        return [keys_block(), emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check, _on_device, _unpack)]
+        return [keys_block(), emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check_params, _check, _on_device, _unpack)]
 
     def mixed_runtime(self) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
         mixed = {"_check_jax": "_check", "_unpack_jax": "_unpack", "_lift_jax": "_lift", "_master_grads_jax": "_master_grads",
                  "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite",
                  "_finite_or_zero_jax": "_finite_or_zero"}
-        return [keys_block(), emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check, names=masters),
+        return [keys_block(), emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check_params, _check, names=masters),
                 emit_functions(_lift_jax, _check_jax, _on_device, _unpack_jax, _masters, _master_grads_jax, _all_finite_jax,
                                _keep_finite_jax, _finite_or_zero_jax, names=mixed)]
 
@@ -220,7 +220,7 @@ class JaxBackend(Backend):
 
     def optimizer_runtime(self) -> list[str]:
         return [emit_functions(finite_real, names={"finite_real": "_finite_real"}),
-                emit_functions(_check_params, _scalar_with, _check_state, _check_hyper)]
+                emit_functions(_scalar_with, _check_state, _check_hyper)]
 
     def init_placement(self) -> tuple[str, list[str]]:
         """``init_params(seed=0, device=None)``: drawn on JAX's default device, then ``jax.device_put`` on ``device``."""

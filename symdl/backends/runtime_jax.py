@@ -82,22 +82,28 @@ def _raise_unless_finite(code):
         raise ValueError(f"{'XY'[code - 1]} contains NaN or infinity; expected finite numbers")
 
 
-def _check(params, X, Y, writable=False, targets=True):
-    """(params as a dict of jax arrays, X, Y) checked against _SPECS and the widths, else a ValueError."""
-    if writable and not isinstance(params, MutableMapping):
-        raise ValueError(f"params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}")
+def _check_params(params):
+    """The arrays of params in the order of _SPECS (for _check and init_state; jax arrays as given), else a ValueError."""
     if not isinstance(params, Mapping) or params.keys() != _KEYS:
         expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
         if isinstance(params, Mapping):  # numpy's words: which keys
             _check_keys("params", [n for n, _ in _SPECS], params, expected)
         raise ValueError(f"params: expected a dict with exactly {expected}")
-    arrays = {}
+    out = []
     for name, shape in _SPECS:
         arr = params[name]
         if getattr(arr, "dtype", None) != _dtype or getattr(arr, "shape", None) != shape:
             got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
             raise ValueError(f"params[{name!r}]: expected a {_dtype.name} array of shape {shape}, got {got}")
-        arrays[name] = arr if isinstance(arr, jax.Array) else jnp.asarray(arr)
+        out.append(arr if isinstance(arr, jax.Array) else jnp.asarray(arr))
+    return tuple(out)
+
+
+def _check(params, X, Y, writable=False, targets=True):
+    """(params as a dict of jax arrays, X, Y) checked against _SPECS and the widths, else a ValueError."""
+    if writable and not isinstance(params, MutableMapping):
+        raise ValueError(f"params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}")
+    arrays = dict(zip([n for n, _ in _SPECS], _check_params(params)))
     X = _batch(X, "X", _N_IN)
     if targets:
         Y = _batch(Y, "Y", _N_OUT)
@@ -146,23 +152,6 @@ def _mask_key(key):
 
 
 # --- optimizer state: checks outside jax.jit ---
-
-
-def _check_params(params):
-    """The arrays of params in the order of _SPECS (for init_state), else a ValueError."""
-    if not isinstance(params, Mapping) or params.keys() != _KEYS:
-        expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
-        if isinstance(params, Mapping):  # numpy's words: which keys
-            _check_keys("params", [n for n, _ in _SPECS], params, expected)
-        raise ValueError(f"params: expected a dict with exactly {expected}")
-    out = []
-    for name, shape in _SPECS:
-        arr = params[name]
-        if getattr(arr, "dtype", None) != _dtype or getattr(arr, "shape", None) != shape:
-            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
-            raise ValueError(f"params[{name!r}]: expected a {_dtype.name} array of shape {shape}, got {got}")
-        out.append(jnp.asarray(arr))
-    return tuple(out)
 
 
 def _scalar_with(value, like):
