@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from generated_modules import assert_ruff_clean, imported_packages
 
 import symdl
 from symdl.export.standalone import network_module, rule_module
@@ -181,29 +182,15 @@ def test_generated_modules_import_only_numpy_and_the_standard_library(generated)
 
     for module, text in generated["sources"].items():
         tree = ast.parse(text)
-        imported = set()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                imported |= {alias.name.split(".")[0] for alias in node.names}
-            elif isinstance(node, ast.ImportFrom):
-                imported.add((node.module or "").split(".")[0])
+        imported = imported_packages(tree)
         # functools, sys and time: the network module's fit (the loss mean's constants, the status bar)
         assert imported <= {"numpy", "numbers", "collections", "functools", "sys", "time"}, (module, imported)
         assert ast.get_docstring(tree).startswith("numpy code for"), module
         assert "Formulas (LaTeX)" in text or "Equations (LaTeX)" in text
 
 
-def _ruff(folder: Path) -> None:
-    pytest.importorskip("ruff")
-    done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--output-format", "concise", str(folder)],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
-
-
 def test_generated_modules_pass_ruff(generated):
-    _ruff(generated["folder"])
+    assert_ruff_clean(generated["folder"])
 
 
 def test_graph_modules_and_modules_with_an_optimizer_pass_ruff(tmp_path):
@@ -222,7 +209,7 @@ def test_graph_modules_and_modules_with_an_optimizer_pass_ruff(tmp_path):
     (tmp_path / "net_numpy_momentum.py").write_text(network_module(net, "float32"))
     for backend in ("jax", "torch"):
         (tmp_path / f"net_{backend}_momentum.py").write_text(network_module_source(net, backend, "float32"))
-    _ruff(tmp_path)
+    assert_ruff_clean(tmp_path)
 
 
 _GENERATE = textwrap.dedent(

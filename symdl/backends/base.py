@@ -22,7 +22,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-__all__ = ["Backend", "emit_functions"]
+from .runtime_keys import check_keys
+
+__all__ = ["Backend", "emit_functions", "keys_block"]
 
 
 def emit_functions(*functions: Callable[..., Any], names: Mapping[str, str] | None = None) -> str:
@@ -34,6 +36,12 @@ def emit_functions(*functions: Callable[..., Any], names: Mapping[str, str] | No
     for old, new in (names or {}).items():
         text = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, text)
     return text
+
+
+def keys_block() -> str:
+    """``_check_keys``, :func:`symdl.backends.runtime_keys.check_keys` as a generated module defines it: once, in the first
+    runtime block (:meth:`Backend.network_runtime` and the like), for every later check of params or the state."""
+    return emit_functions(check_keys, names={"check_keys": "_check_keys"})
 
 
 class Backend:
@@ -160,7 +168,8 @@ class Backend:
         return ["import functools", "import numbers", "from collections.abc import Mapping", *self.imports, *self.runtime_imports]
 
     def network_runtime(self, seeded: bool) -> list[str]:
-        """Runtime helper blocks of a network module: ``_batch`` and ``_check`` (what ``_check`` returns: see print_network).
+        """Runtime helper blocks of a network module: ``_batch``, ``_check_params`` (the arrays in order, which ``_check``
+        and ``init_state`` call) and ``_check`` (what ``_check`` returns: see print_network).
 
         ``seeded``: a layer draws masks, so training entry points take a seed.
         """
@@ -226,8 +235,8 @@ class Backend:
         return "_check_state(state)"
 
     def optimizer_runtime(self) -> list[str]:
-        """Runtime helper blocks of a module whose train_step applies an optimizer: ``_check_params`` (the arrays in
-        order), ``_check_state`` (reads the module's ``_STATE``) and ``_check_hyper(name, value)``."""
+        """Runtime helper blocks of a module whose train_step applies an optimizer: ``_check_state`` (reads the module's
+        ``_STATE``) and ``_check_hyper(name, value)``; ``_check_params`` comes with :meth:`network_runtime` (:meth:`graph_runtime`)."""
         raise self._unsupported("optimizer_runtime")
 
     def train_step_doc(self) -> str:

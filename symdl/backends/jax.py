@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..optional import require
-from .base import Backend, emit_functions
+from .base import Backend, emit_functions, keys_block
 from .printers import JaxIndexPrinter, JaxPrinter
 from .runtime_fit import _restore_jax, _snapshot_jax, _target_host
 from .runtime_graph import (
@@ -154,14 +154,14 @@ class JaxBackend(Backend):
                 *self.runtime_imports]
 
     def network_runtime(self, seeded: bool) -> list[str]:
-        return [emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check, _on_device, _unpack)]
+        return [keys_block(), emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check_params, _check, _on_device, _unpack)]
 
     def mixed_runtime(self) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
         mixed = {"_check_jax": "_check", "_unpack_jax": "_unpack", "_lift_jax": "_lift", "_master_grads_jax": "_master_grads",
                  "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite",
                  "_finite_or_zero_jax": "_finite_or_zero"}
-        return [emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check, names=masters),
+        return [keys_block(), emit_functions(_batch, _finite_asked, _finite, _raise_unless_finite, _check_params, _check, names=masters),
                 emit_functions(_lift_jax, _check_jax, _on_device, _unpack_jax, _masters, _master_grads_jax, _all_finite_jax,
                                _keep_finite_jax, _finite_or_zero_jax, names=mixed)]
 
@@ -220,7 +220,7 @@ class JaxBackend(Backend):
 
     def optimizer_runtime(self) -> list[str]:
         return [emit_functions(finite_real, names={"finite_real": "_finite_real"}),
-                emit_functions(_check_params, _scalar_with, _check_state, _check_hyper)]
+                emit_functions(_scalar_with, _check_state, _check_hyper)]
 
     def init_placement(self) -> tuple[str, list[str]]:
         """``init_params(seed=0, device=None)``: drawn on JAX's default device, then ``jax.device_put`` on ``device``."""
@@ -247,7 +247,7 @@ class JaxBackend(Backend):
     def graph_runtime(self, optimizer: bool) -> list[str]:
         # the state and hyperparameter checks read _STATE, which only a module with an optimizer defines
         stateful: list[Callable[..., Any]] = [finite_real, _scalar_with, _check_state, _check_hyper] if optimizer else []
-        return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key, names={"finite_real": "_finite_real"}),
+        return [keys_block(), emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key, names={"finite_real": "_finite_real"}),
                 emit_functions(_unpack_graph, _unpack_forward, _check_data, _on_device_graph, _finite_asked, _finite_arrays,
                                _raise_unless_finite_arrays)]
 
@@ -258,7 +258,7 @@ class JaxBackend(Backend):
                  "_unpack_forward_graph_jax": "_unpack_forward", "_master_grads_jax": "_master_grads",
                  "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite",
                  "_finite_or_zero_jax": "_finite_or_zero"}
-        return [emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key, _check_data, names=masters),
+        return [keys_block(), emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key, _check_data, names=masters),
                 emit_functions(_lifted, _lift_jax, _cast_graph_jax, _check_data_graph_jax, _unpack_graph_jax, _unpack_forward_graph_jax, _masters,
                                _master_grads_jax, _all_finite_jax, _keep_finite_jax, _finite_or_zero_jax, names=mixed),
                 emit_functions(_on_device_graph, _finite_asked, _finite_arrays, _raise_unless_finite_arrays)]

@@ -82,24 +82,28 @@ def _raise_unless_finite(code):
         raise ValueError(f"{'XY'[code - 1]} contains NaN or infinity; expected finite numbers")
 
 
-def _check(params, X, Y, writable=False, targets=True):
-    """(params as a dict of jax arrays, X, Y) checked against _SPECS and the widths, else a ValueError."""
-    if writable and not isinstance(params, MutableMapping):
-        raise ValueError(f"params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}")
+def _check_params(params):
+    """The arrays of params in the order of _SPECS (for _check and init_state; jax arrays as given), else a ValueError."""
     if not isinstance(params, Mapping) or params.keys() != _KEYS:
         expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
         if isinstance(params, Mapping):  # numpy's words: which keys
-            missing = [n for n, _ in _SPECS if n not in params]
-            extra = sorted(str(k) for k in params if k not in {n for n, _ in _SPECS})
-            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
+            _check_keys("params", [n for n, _ in _SPECS], params, expected)
         raise ValueError(f"params: expected a dict with exactly {expected}")
-    arrays = {}
+    out = []
     for name, shape in _SPECS:
         arr = params[name]
         if getattr(arr, "dtype", None) != _dtype or getattr(arr, "shape", None) != shape:
             got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
             raise ValueError(f"params[{name!r}]: expected a {_dtype.name} array of shape {shape}, got {got}")
-        arrays[name] = arr if isinstance(arr, jax.Array) else jnp.asarray(arr)
+        out.append(arr if isinstance(arr, jax.Array) else jnp.asarray(arr))
+    return tuple(out)
+
+
+def _check(params, X, Y, writable=False, targets=True):
+    """(params as a dict of jax arrays, X, Y) checked against _SPECS and the widths, else a ValueError."""
+    if writable and not isinstance(params, MutableMapping):
+        raise ValueError(f"params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}")
+    arrays = dict(zip([n for n, _ in _SPECS], _check_params(params)))
     X = _batch(X, "X", _N_IN)
     if targets:
         Y = _batch(Y, "Y", _N_OUT)
@@ -150,25 +154,6 @@ def _mask_key(key):
 # --- optimizer state: checks outside jax.jit ---
 
 
-def _check_params(params):
-    """The arrays of params in the order of _SPECS (for init_state), else a ValueError."""
-    if not isinstance(params, Mapping) or params.keys() != _KEYS:
-        expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
-        if isinstance(params, Mapping):  # numpy's words: which keys
-            missing = [n for n, _ in _SPECS if n not in params]
-            extra = sorted(str(k) for k in params if k not in {n for n, _ in _SPECS})
-            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
-        raise ValueError(f"params: expected a dict with exactly {expected}")
-    out = []
-    for name, shape in _SPECS:
-        arr = params[name]
-        if getattr(arr, "dtype", None) != _dtype or getattr(arr, "shape", None) != shape:
-            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
-            raise ValueError(f"params[{name!r}]: expected a {_dtype.name} array of shape {shape}, got {got}")
-        out.append(jnp.asarray(arr))
-    return tuple(out)
-
-
 def _scalar_with(value, like):
     """``value`` (the step count or a real scalar of the optimizer state) put explicitly on the device of the array ``like``,
     so that train_step transfers nothing from the host; ``value`` itself where ``like`` is traced or spans devices."""
@@ -183,10 +168,8 @@ def _check_state(state):
     keys = [*counters, *scalars, *(k for k, _ in slots)]
     if not isinstance(state, Mapping) or set(state) != set(keys):
         if isinstance(state, Mapping):  # numpy's words: which keys
-            missing = [k for k in keys if k not in state]
-            extra = sorted(str(k) for k in state if k not in set(keys))
             expected = ", ".join([*counters, *scalars, *(f"{k} {s}" for k, s in slots)])
-            raise ValueError(f"state: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected} (from init_state)")
+            _check_keys("state", keys, state, f"{expected} (from init_state)")
         raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
     out = {}
     # jit takes a Python count as JAX's default integer (int32 without jax_enable_x64): a larger one is an OverflowError

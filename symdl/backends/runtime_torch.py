@@ -41,23 +41,26 @@ def _batch(value, name, width):
     return arr
 
 
-def _check(params, X, Y, writable=False, targets=True):
-    """The tensors of params in the order of _SPECS, then X and Y, else a ValueError naming what is wrong."""
-    expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
+def _check_params(params):
+    """The tensors of params in the order of _SPECS (for _check and init_state), else a ValueError."""
     if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
+        expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
         if isinstance(params, Mapping):  # numpy's words: which keys
-            missing = [n for n, _ in _SPECS if n not in params]
-            extra = sorted(str(k) for k in params if k not in {n for n, _ in _SPECS})
-            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
+            _check_keys("params", [n for n, _ in _SPECS], params, expected)
         raise ValueError(f"params: expected a dict with exactly {expected}")
     out = []
     for name, shape in _SPECS:
         arr = params[name]
-        is_tensor = isinstance(arr, torch.Tensor)
-        if not is_tensor or arr.dtype != _dtype or tuple(arr.shape) != shape:
+        if not isinstance(arr, torch.Tensor) or arr.dtype != _dtype or tuple(arr.shape) != shape:
             got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
             raise ValueError(f"params[{name!r}]: expected a {_dtype} tensor of shape {shape}, got {got}")
         out.append(arr)
+    return tuple(out)
+
+
+def _check(params, X, Y, writable=False, targets=True):
+    """The tensors of params in the order of _SPECS, then X and Y, else a ValueError naming what is wrong."""
+    out = _check_params(params)
     X = _batch(X, "X", _N_IN)
     if targets:
         Y = _batch(Y, "Y", _N_OUT)
@@ -79,25 +82,6 @@ def _unpack(params, X, Y, writable=False, targets=True):
 # --- optimizer state ---
 
 
-def _check_params(params):
-    """The tensors of params in the order of _SPECS (for init_state), else a ValueError."""
-    if not isinstance(params, Mapping) or set(params) != {n for n, _ in _SPECS}:
-        expected = ", ".join(f"{n} {s}" for n, s in _SPECS)
-        if isinstance(params, Mapping):  # numpy's words: which keys
-            missing = [n for n, _ in _SPECS if n not in params]
-            extra = sorted(str(k) for k in params if k not in {n for n, _ in _SPECS})
-            raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
-        raise ValueError(f"params: expected a dict with exactly {expected}")
-    out = []
-    for name, shape in _SPECS:
-        arr = params[name]
-        if not isinstance(arr, torch.Tensor) or arr.dtype != _dtype or tuple(arr.shape) != shape:
-            got = f"{getattr(arr, 'dtype', type(arr).__name__)} {tuple(getattr(arr, 'shape', ()))}"
-            raise ValueError(f"params[{name!r}]: expected a {_dtype} tensor of shape {shape}, got {got}")
-        out.append(arr)
-    return tuple(out)
-
-
 def _check_state(state, device=None):
     """A ValueError naming what is wrong with the optimizer state (_STATE: counters, real scalars, (key, shape) of the slots).
 
@@ -107,10 +91,8 @@ def _check_state(state, device=None):
     keys = [*counters, *scalars, *(k for k, _ in slots)]
     if not isinstance(state, Mapping) or not hasattr(state, "__setitem__") or set(state) != set(keys):
         if isinstance(state, Mapping) and hasattr(state, "__setitem__"):  # numpy's words: which keys
-            missing = [k for k in keys if k not in state]
-            extra = sorted(str(k) for k in state if k not in set(keys))
             expected = ", ".join([*counters, *scalars, *(f"{k} {s}" for k, s in slots)])
-            raise ValueError(f"state: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected} (from init_state)")
+            _check_keys("state", keys, state, f"{expected} (from init_state)")
         raise ValueError(f"state: expected the dict of init_state(params) with exactly {', '.join(keys)}")
     for key in keys if device is not None else ():
         value = state[key]

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..optional import require
-from .base import Backend, emit_functions
+from .base import Backend, emit_functions, keys_block
 from .printers import TorchIndexPrinter, TorchPrinter
 from .runtime_fit import _restore_torch, _snapshot_torch, _target_torch
 from .runtime_graph import _check as _check_graph
@@ -153,14 +153,14 @@ class TorchBackend(Backend):
         return "torch.tensor"
 
     def network_runtime(self, seeded: bool) -> list[str]:
-        return [emit_functions(_batch, _check, _unpack)]
+        return [keys_block(), emit_functions(_batch, _check_params, _check, _unpack)]
 
     def mixed_runtime(self) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check": "_check_masters"}
         mixed = {"_check_torch": "_check", "_unpack_torch": "_unpack", "_lift_torch": "_lift", "_master_grads_torch": "_master_grads",
                  "_all_finite_torch": "_all_finite", "_keep_finite_torch": "_keep_finite",
                  "_finite_or_zero_torch": "_finite_or_zero"}
-        return [emit_functions(_batch, _check, names=masters),
+        return [keys_block(), emit_functions(_batch, _check_params, _check, names=masters),
                 emit_functions(_lift_torch, _check_torch, _unpack_torch, _masters, _master_grads_torch, _all_finite_torch,
                                _keep_finite_torch, _finite_or_zero_torch, names=mixed)]
 
@@ -198,13 +198,13 @@ class TorchBackend(Backend):
         ]
 
     def graph_runtime(self, optimizer: bool) -> list[str]:
-        checks = [emit_functions(_batch) if optimizer else emit_functions(_batch, _check_params)]
-        return [*checks, emit_functions(_check_arrays, _check_graph, _check_forward, _unpack_graph, _unpack_forward),
+        return [keys_block(), emit_functions(_batch, _check_params),
+                emit_functions(_check_arrays, _check_graph, _check_forward, _unpack_graph, _unpack_forward),
                 *(self.optimizer_runtime() if optimizer else [])]
 
     def optimizer_runtime(self) -> list[str]:
         return [emit_functions(finite_real, names={"finite_real": "_finite_real"}),
-                emit_functions(_check_params, _check_state, _check_hyper, _store)]
+                emit_functions(_check_state, _check_hyper, _store)]
 
     def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check_arrays": "_check_masters", "_check_forward": "_check_forward_masters"}
@@ -212,10 +212,9 @@ class TorchBackend(Backend):
                  "_unpack_graph_torch": "_unpack", "_cast_graph_torch": "_cast", "_unpack_forward_graph_torch": "_unpack_forward",
                  "_master_grads_torch": "_master_grads", "_all_finite_torch": "_all_finite", "_keep_finite_torch": "_keep_finite",
                  "_finite_or_zero_torch": "_finite_or_zero"}
-        checks = [_batch] if optimizer else [_batch, _check_params]
         # the optimizer's checks of params and state say float32, as the masters
         state = [self.master_block(block) for block in self.optimizer_runtime()] if optimizer else []
-        return [emit_functions(*checks, _check_arrays, _check_forward, names=masters),
+        return [keys_block(), emit_functions(_batch, _check_params, _check_arrays, _check_forward, names=masters),
                 emit_functions(_lifted, _lift_torch, _cast_graph_torch, _check_graph_torch, _check_forward_graph_torch, _unpack_graph_torch,
                                _unpack_forward_graph_torch, _masters, _master_grads_torch, _all_finite_torch, _keep_finite_torch, _finite_or_zero_torch,
                                names=mixed),
@@ -242,7 +241,7 @@ class TorchBackend(Backend):
 
     def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
         """``Module(params, checks=True)``, a ``torch.nn.Module`` whose backward is the printed gradient (see :mod:`.torch_nn`)."""
-        return [*([] if optimizer else [emit_functions(_check_params)]), f"_SEEDED = {seeded!r}\n\n" + MODULE_CLASS.strip("\n") + "\n"]
+        return [f"_SEEDED = {seeded!r}\n\n" + MODULE_CLASS.strip("\n") + "\n"]  # _check_params: network_runtime's
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "

@@ -36,6 +36,7 @@ __all__ = [
     "progress_wanted",
     "build_rule",
     "input_symbol",
+    "integer_in",
     "json_number",
     "metric_list",
     "network_from_args",
@@ -305,6 +306,22 @@ def input_symbol(r: Any, wrt: str | None) -> sp.Symbol:
         if s.name == wrt:
             return s
     raise UsageError(f"{r.name!r} has no input {wrt!r}; its inputs: {', '.join(s.name for s in r.inputs)}")
+
+
+def integer_in(low: int, high: int, top: str = "") -> Callable[[str], int]:
+    """An argparse type: int(text) with low ≤ value ≤ high (``top`` spells high in the error), else one ArgumentTypeError."""
+    kind = "positive" if low > 0 else "non-negative"
+
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text[:40]!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {top or high}, got {text[:40]!r}")
+        return value
+
+    return check
 
 
 def metric_list(text: str) -> list[str]:

@@ -14,6 +14,7 @@ from .common import (
     add_json_argument,
     add_network_arguments,
     add_progress_arguments,
+    integer_in,
     metric_list,
 )
 
@@ -59,14 +60,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}") from None
-    if not 1 <= value <= 1024:
-        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 1024, got {text[:40]!r}")
-    return value
+_jobs = integer_in(1, 1024)
 
 
 class _SubCommands(argparse._SubParsersAction):

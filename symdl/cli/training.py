@@ -22,6 +22,7 @@ from .common import (
     UsageError,
     add_json_argument,
     add_network_arguments,
+    integer_in,
     json_number,
     metric_list,
     network_from_args,
@@ -33,24 +34,8 @@ from .common import (
 __all__ = ["add_evaluate_arguments", "add_train_arguments", "cmd_evaluate", "cmd_train", "load_data"]
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text[:40]!r}") from None
-    if not 1 <= value <= 10**9:
-        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 1000000000, got {text[:40]!r}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text[:40]!r}") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**63 - 1, got {text[:40]!r}")
-    return value
+_count = integer_in(1, 10**9)
+_seed = integer_in(0, 2**63 - 1, "2**63 - 1")
 
 
 def _fraction(text: str) -> float:

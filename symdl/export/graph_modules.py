@@ -41,6 +41,7 @@ import numpy as np
 import sympy as sp
 
 from ..backends import Backend, get_backend
+from ..backends.runtime_keys import check_keys
 from ..backends.runtime_numbers import finite_real
 from ..backprop.equations import Elementwise, VectorRuleCall
 from ..codegen.arrays import as_array, as_float_array, place
@@ -95,7 +96,8 @@ def _refuse_unknown(equations: list[sp.Eq], backend: Backend) -> None:
 def _numpy_checks(optimizer: bool) -> list[str]:
     """The numpy module's checks: the text CompiledGraph runs (symdl.network.checks)."""
     blocks = [
-        helper_source(params_error, {"params_error": "_params_error"}),
+        helper_source(check_keys, {"check_keys": "_check_keys"}),
+        helper_source(params_error, {"params_error": "_params_error", "check_keys": "_check_keys"}),
         helper_source(check_params, {"check_params": "_check_params_arrays", "params_error": "_params_error"}),
         helper_source(check_batch, {"check_batch": "_check_batch"}),
         function_source("_check_params", "params", "The parameter arrays in the order of _SPECS; ValueError if wrong.",
@@ -105,7 +107,7 @@ def _numpy_checks(optimizer: bool) -> list[str]:
     ]
     if optimizer:
         blocks += [
-            helper_source(check_state, {"check_state": "_check_state_dict"}),
+            helper_source(check_state, {"check_state": "_check_state_dict", "check_keys": "_check_keys"}),
             helper_source(finite_real, {"finite_real": "_finite_real"}),
             helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value", "finite_real": "_finite_real"}),
             function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..arguments import SEED_EXPECTED
 from ..backends import Backend, get_backend
+from ..backends.runtime_keys import check_keys
 from ..backends.runtime_numbers import finite_real
 from ..codegen.arrays import as_array, as_float_array, finish, place
 from ..codegen.module_text import (
@@ -243,7 +244,8 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
         helper_source(as_array, {"as_array": "_as_float", "as_float_array": "_as_float_value"}),
         helper_source(place, {"place": "_place"}),
         helper_source(check_arguments, {"check_arguments": "_check_arguments", "params_error": "_params_error", "check_batch": "_check_batch"}),
-        helper_source(params_error, {"params_error": "_params_error"}),
+        helper_source(check_keys, {"check_keys": "_check_keys"}),
+        helper_source(params_error, {"params_error": "_params_error", "check_keys": "_check_keys"}),
         helper_source(check_batch, {"check_batch": "_check_batch"}),
         f"_LR_RANGE = {LR_RANGE!r}\n",
         helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
@@ -260,7 +262,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
         counters, scalars, slots = compiled.state_specs()
         blocks[-1:-1] = [
             helper_source(check_params, {"check_params": "_check_params_arrays", "params_error": "_params_error"}),
-            helper_source(check_state, {"check_state": "_check_state_dict"}),
+            helper_source(check_state, {"check_state": "_check_state_dict", "check_keys": "_check_keys"}),
             helper_source(finite_real, {"finite_real": "_finite_real"}),
             helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value", "finite_real": "_finite_real"}),
             function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..backends.runtime_keys import check_keys
 from ..backends.runtime_numbers import finite_real
 
 if TYPE_CHECKING:
@@ -68,11 +69,7 @@ def params_error(specs: tuple[tuple[str, tuple[int, ...]], ...], dtype: np.dtype
     is_mapping = isinstance(params, Mapping)
     if not is_mapping:
         raise ValueError(f"params: expected a dict of arrays ({expected}), got {type(params).__name__}")
-    missing = [n for n, _ in specs if n not in params]  # type: ignore[operator]  # a Mapping: is_mapping checked above
-    known = {n for n, _ in specs}
-    extra = sorted(str(k) for k in params if k not in known)  # type: ignore[attr-defined]  # a Mapping: is_mapping checked above
-    if missing or extra:
-        raise ValueError(f"params: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected}")
+    check_keys("params", [n for n, _ in specs], params, expected)
     for name, shape in specs:
         arr = params[name]  # type: ignore[index]  # a Mapping: is_mapping checked above
         is_array = type(arr) is np.ndarray
@@ -213,11 +210,7 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
     expected = ", ".join([*counters, *scalars, *(f"{k} {s}" for k, s in slots)])
     if not isinstance(state, MutableMapping):  # every bad argument is one ValueError, a wrong type too (TRY004 does not apply)
         raise ValueError(f"state: expected the dict of init_state(params) ({expected}), got {type(state).__name__}")  # noqa: TRY004
-    known = {*counters, *scalars, *(k for k, _ in slots)}
-    if state.keys() != known:
-        missing = [k for k in (*counters, *scalars, *(k for k, _ in slots)) if k not in state]
-        extra = sorted(str(k) for k in state if k not in known)
-        raise ValueError(f"state: missing {missing or 'none'}, unexpected {extra or 'none'}; expected {expected} (from init_state)")
+    check_keys("state", [*counters, *scalars, *(k for k, _ in slots)], state, f"{expected} (from init_state)")
     for key in counters:
         value = state[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
