@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..arguments import generator
 from ..display_hooks import Displayed
 from ..numbers import format_number
 
@@ -46,6 +47,16 @@ class Tolerance:
 
     rtol: float
     atol: float
+
+    def __post_init__(self) -> None:
+        for name in ("rtol", "atol"):
+            _check_nonnegative("Tolerance", name, getattr(self, name))
+
+
+def _check_nonnegative(caller: str, name: str, value: object) -> None:
+    """A ValueError line unless ``value`` is a finite real number ≥ 0 (numpy's included, not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < float("inf"):
+        raise ValueError(f"{caller}: {name} must be a finite number ≥ 0, got {value!r}")
 
 
 #: Tolerances by dtype (the dtype of x). float64: strict; float32: a smoke check (FD error ~1e-3 there).
@@ -201,6 +212,9 @@ def check_grad(
         raise ValueError(f"check_grad: step must be a finite number > 0, got {step!r}")
     if kinks is not None and not np.all(np.isfinite(np.asarray(kinks, dtype=np.float64))):
         raise ValueError(f"check_grad: kinks must be finite numbers, got {kinks!r}")
+    if not isinstance(richardson, (bool, np.bool_)):
+        raise ValueError(f"check_grad: richardson must be True or False, got {richardson!r}")
+    rng = generator(seed, "check_grad: seed")
     g = np.asarray(grad(x) if callable(grad) else grad, dtype=np.float64)
     if g.shape != x.shape:
         raise ValueError(f"check_grad: gradient has shape {g.shape}, x has shape {x.shape}")
@@ -223,7 +237,6 @@ def check_grad(
         vectors = (("coordinate " + str(index), np.eye(1, x.size, i).reshape(x.shape)) for i, index in enumerate(np.ndindex(x.shape)))
         checked = x.size
     else:
-        rng = np.random.default_rng(seed)
         vectors = ((f"direction {k}", _unit(rng.standard_normal(x.shape))) for k in range(directions))
         checked = directions
     worst: GradCheckReport | None = None
@@ -265,8 +278,8 @@ def _tolerance(
     if tolerance is not None and not isinstance(tolerance, Tolerance):
         raise TypeError(f"{caller}: tolerance must be a symdl.testing.Tolerance(rtol, atol), got {type(tolerance).__name__}")
     for name, value in (("rtol", rtol), ("atol", atol)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf")):
-            raise ValueError(f"{caller}: {name} must be a finite number ≥ 0, got {value!r}")
+        if value is not None:
+            _check_nonnegative(caller, name, value)
     base = tolerance or TOLERANCES.get(np.dtype(dtype))
     if base is None and (rtol is None or atol is None):
         raise TypeError(f"{caller}: no tolerance for dtype {dtype}; accepted: float32, float64, or pass rtol= and atol=")
@@ -285,6 +298,9 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _badness(report: GradCheckReport) -> float:
+    """The error over its allowance; a NaN error is the worst (NaN > x is False, so it would never be picked)."""
+    if math.isnan(report.abs_error):
+        return float("inf")
     scale = max(abs(report.analytic), abs(report.numeric))
     return report.abs_error / (report.tolerance.atol + report.tolerance.rtol * scale + report.rounding_floor)
 
@@ -310,6 +326,14 @@ def assert_grad_close(
     return report
 
 
+def _elementwise(caller: str, f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """f(x) as an array of x's shape, else a ValueError: a sum over x has one-sided slopes that are not any element's."""
+    out = np.asarray(f(x))
+    if out.shape != x.shape:
+        raise ValueError(f"{caller}: f(x) has shape {out.shape}, x has shape {x.shape}; f must be element-wise (one value per element of x)")
+    return out
+
+
 def one_sided_differences(
     f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -318,17 +342,23 @@ def one_sided_differences(
     The one-sided derivatives at a kink; ``f`` is element-wise. h defaults to
     eps^(1/2)·max(1, |x|), the step that balances an O(h) error against rounding.
     """
-    x = np.asarray(x)
+    return _one_sided(f, np.asarray(x), h, "one_sided_differences")
+
+
+def _one_sided(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray | None, caller: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`one_sided_differences`, its errors named after ``caller``."""
     if x.dtype.kind != "f":
-        raise TypeError(f"one_sided_differences: x must be a float array, got dtype {x.dtype}")
+        raise TypeError(f"{caller}: x must be a float array, got dtype {x.dtype}")
     step = np.sqrt(np.finfo(x.dtype).eps) * np.maximum(1, np.abs(x)) if h is None else np.asarray(h, x.dtype)
     if not np.all((step > 0) & np.isfinite(step)):  # h ≤ 0 would swap the sides or divide by 0
-        raise ValueError(f"one_sided_differences: h must be finite numbers > 0, got {h!r}")
-    here = f(x)
+        raise ValueError(f"{caller}: h must be finite numbers > 0, got {h!r}")
+    if step.ndim and step.shape != x.shape:
+        raise ValueError(f"{caller}: h has shape {step.shape}, x has shape {x.shape}; accepted: one step or one per element")
+    here = _elementwise(caller, f, x)
 
     def side(sign: int, width: np.ndarray) -> np.ndarray:
         there = x + sign * width
-        return (f(there) - here) / (there - x)
+        return (_elementwise(caller, f, there) - here) / (there - x)
 
     # D(h) has error c·h; 2·D(h/2) − D(h) cancels it.
     left = 2 * side(-1, step / 2) - side(-1, step)
@@ -353,12 +383,20 @@ def assert_subgradient(
     """
     __tracebackhide__ = True
     x = np.asarray(x)
-    if x.dtype.kind == "f":
-        _finite_point("assert_subgradient", x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"assert_subgradient: x must be a float array, got dtype {x.dtype}")
+    if x.size == 0:
+        raise ValueError("assert_subgradient: x is empty; accepted: a float array of at least one element")
+    _finite_point("assert_subgradient", x)
     known = x.dtype if x.dtype in TOLERANCES else np.dtype(np.float64)
     tolerance = _tolerance("assert_subgradient", known, tolerance, rtol, atol)
-    left, right = one_sided_differences(f, x)
-    value = np.broadcast_to(np.asarray(value, dtype=np.float64), x.shape)
+    value = np.asarray(value, dtype=np.float64)
+    try:
+        value = np.broadcast_to(value, x.shape)
+    except ValueError:
+        raise ValueError(f"assert_subgradient: value has shape {value.shape}, x has shape {x.shape}; "
+                         "accepted: a number or an array broadcastable to x's shape") from None
+    left, right = _one_sided(f, x, None, "assert_subgradient")
     low, high = np.minimum(left, right), np.maximum(left, right)
     slack = tolerance.atol + tolerance.rtol * np.maximum(np.abs(low), np.abs(high))
     bad = ~((value >= low - slack) & (value <= high + slack))  # NaN (in value or in f's differences) is outside
