@@ -17,9 +17,11 @@ Every optimizer of :mod:`symdl.optim.catalogue` takes ``lr=<Schedule>``.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 from .base import ETA, Hyperparameter, T
@@ -60,7 +62,9 @@ def step(lr: float | None, step_size: int, gamma: float = 0.1) -> Schedule:
     """η(t) = η·γ^⌊(t−1)/s⌋: ``StepLR``. The exponent is written (t − 1 − ((t − 1) mod s))/s, exact for whole t and s:
     a printed floor of the rounded quotient (t − 1)·(1/s) could land one step early."""
     check_number("lr", lr, allow_none=True)
-    if isinstance(step_size, bool) or not isinstance(step_size, (int, float)) or not float(step_size).is_integer() or step_size < 1:
+    given: object = step_size
+    if (isinstance(given, (bool, np.bool_)) or not isinstance(given, numbers.Real) or not float(given).is_integer()
+            or given < 1):
         raise ValueError(f"step_size: expected a positive whole number of steps, got {step_size!r}")
     check_number("gamma", gamma, strict=True)
     k = T - 1
