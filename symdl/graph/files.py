@@ -25,7 +25,7 @@ import numpy as np
 
 from ..atomic import CannotWrite, write_directory
 from ..saving.arrays import read_arrays
-from ..saving.files import SavedModel, check_target
+from ..saving.files import SavedModel, check_target, history_json
 from ..saving.schema import (
     MAX_JSON_BYTES,
     SavedModelError,
@@ -94,7 +94,7 @@ def save_graph(path: str | os.PathLike[str], graph: CompiledGraph, params: dict[
     files = {"model.json": (json.dumps(model, indent=1, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8"),
              "arrays.npz": buffer.getvalue()}
     if history is not None:
-        files["history.json"] = (json.dumps(history, indent=1, allow_nan=False) + "\n").encode("utf-8")
+        files["history.json"] = history_json(history)
     target = check_target(path)
     try:
         return write_directory(target, files)
