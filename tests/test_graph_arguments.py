@@ -79,3 +79,11 @@ def test_losses_that_are_neither_a_name_nor_a_list_are_one_line(losses):
 def test_numpy_numbers_out_of_range_are_still_refused(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_a_weight_beside_an_output_without_a_loss_is_checked_too():
+    """losses=[None, 'mse'], loss_weights=[-1.0, 1.0] was taken: the weight of an output without a loss was never read."""
+    x = Input(3)
+    h = Dense(2)(x)
+    with pytest.raises(ValueError, match=r"^loss weight: expected a finite number ≥ 0, got -1\.0$"):
+        Model(x, [h, Dense(1)(h)], losses=[None, "mse"], loss_weights=[-1.0, 1.0])

@@ -91,6 +91,7 @@ class Model:
         self.terms: list[LossTerm] = []
         self._cache: dict[object, object] = {}
         for out, spec, w in zip(self.outputs, specs, weights):
+            _weight(w, "loss weight")  # an output without a loss too: a weight there is still a number ≥ 0
             if spec is not None:
                 self._add(out, spec, w, reduction, None)
         self._check_names()
