@@ -215,3 +215,16 @@ def test_check_grad_refuses_a_bad_seed_or_a_richardson_that_is_not_a_bool(option
     """seed=-1 was numpy's bare "expected non-negative integer"; richardson='no' counted as True."""
     with pytest.raises(ValueError, match=message):
         check_grad(lambda v: float(np.sum(v**2)), lambda v: 2 * v, np.ones(2), **options)
+
+
+@pytest.mark.parametrize(("args", "index", "error", "message"), [
+    ([np.array([1, 2])], 0, TypeError, r"^central_difference: args\[0\] must be a float array, got dtype int64$"),
+    ([], 0, ValueError, r"^central_difference: index 0 is not an argument; 0 given$"),
+    ([np.array([0.5])], 1, ValueError, r"^central_difference: index 1 is not an argument; 1 given$"),
+])
+def test_central_difference_refuses_an_integer_point_or_a_missing_argument(args, index, error, message):
+    """An integer x was numpy's "data type <class 'numpy.int64'> not inexact", no argument an IndexError."""
+    from symdl.testing import central_difference
+
+    with pytest.raises(error, match=message):
+        central_difference(np.sin, args, index)

@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
@@ -86,7 +87,11 @@ def central_difference(
     on the same element of ``x`` only).
     """
     args = [np.asarray(a) for a in args]
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < len(args):
+        raise ValueError(f"central_difference: index {index!r} is not an argument; {len(args)} given")
     x = args[index]
+    if x.dtype.kind != "f":
+        raise TypeError(f"central_difference: args[{index}] must be a float array, got dtype {x.dtype}")
     step = fd_step(x) if h is None else np.asarray(h, dtype=x.dtype)
     upper, lower = x + step, x - step
     plus = f(*args[:index], upper, *args[index + 1 :])
