@@ -12,6 +12,7 @@ import pytest
 
 import symdl
 from symdl.graph import (
+    Add,
     Dense,
     Formula,
     GaussianNoise,
@@ -87,3 +88,26 @@ def test_a_weight_beside_an_output_without_a_loss_is_checked_too():
     h = Dense(2)(x)
     with pytest.raises(ValueError, match=r"^loss weight: expected a finite number ≥ 0, got -1\.0$"):
         Model(x, [h, Dense(1)(h)], losses=[None, "mse"], loss_weights=[-1.0, 1.0])
+
+
+def test_a_data_key_that_names_two_inputs_is_refused_not_given_to_both():
+    """An Input named 'X2' beside an unnamed second input (whose key is X2): {'X2': A} fed A to both inputs and
+    computed a loss; {'X1': A, 'X2': B} said "two arrays for 'X1'". A key that names two arrays is one line now."""
+    a, b = Input(2, name="X2"), Input(2)
+    graph = Model([a, b], Dense(1)(Add()([a, b]))).compile()
+    params, A, B, Y = graph.init(0), np.ones((3, 2)), np.zeros((3, 2)), np.ones((3, 1))
+    message = r"^inputs: the key 'X2' names 2 arrays \(X1, X2\); give a list in the model's order instead$"
+    for data in ({"X2": A}, {"X1": A, "X2": B}):
+        with pytest.raises(ValueError, match=message):
+            graph.loss(params, data, Y)
+    assert np.isfinite(graph.loss(params, [A, B], Y))  # a list in the model's order is unambiguous
+
+
+def test_a_layer_name_that_keys_two_targets_is_refused():
+    """Two outputs of one named layer share its name as a key: {'d': Y} fed Y to both targets."""
+    x = Input(3)
+    h = Dense(2, name="d")(x)
+    graph = Model(x, [h, h]).compile()
+    params, X, Y = graph.init(0), np.ones((4, 3)), np.ones((4, 2))
+    with pytest.raises(ValueError, match=r"^targets: the key 'd' names 2 arrays \(Y1, Y2\); give a list in the model's order instead$"):
+        graph.loss(params, X, {"d": Y})
