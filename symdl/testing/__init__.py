@@ -30,9 +30,7 @@ from .gradcheck import (
     GradCheckReport,
     Tolerance,
     assert_grad_close,
-    assert_subgradient,
     check_grad,
-    one_sided_differences,
 )
 from .network_check import (
     assert_network_grad_close,
@@ -40,6 +38,7 @@ from .network_check import (
     flatten_params,
     unflatten_params,
 )
+from .subgradient import assert_subgradient, one_sided_differences
 
 __all__ = [
     "TOLERANCES",
