@@ -134,7 +134,7 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
     for p in entry.params:
         value = exact_param(p.name, params.get(p.name, p.default))
         if p.positive and not value > 0:
-            raise ValueError(f"parameter {p.name!r} of rule {name!r} must be > 0, got {params.get(p.name)}")
+            raise ValueError(f"parameter {p.name!r} of rule {name!r} must be > 0, got {params.get(p.name, p.default)}")
         values[p.name] = value
     if entry.vector:
         if kink_convention != "pytorch":
