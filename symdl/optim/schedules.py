@@ -45,8 +45,11 @@ class Schedule:
 
     def at(self, t: int) -> float:
         """η(t) as a float, for a step t ≥ 1 (every hyperparameter must have a value)."""
+        step: object = t
+        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral) or step < 1:
+            raise ValueError(f"{self.name} schedule: t must be a whole step number ≥ 1 (the first step is 1), got {t!r}")
         values = {h.symbol: sp.Float(h.value, 17) for h in self.hyperparameters if h.value is not None}
-        value = self.expr.xreplace(values).xreplace({T: sp.Integer(t)})
+        value = self.expr.xreplace(values).xreplace({T: sp.Integer(int(step))})
         if value.free_symbols:
             raise ValueError(f"{self.name} schedule: no value for {sorted(map(str, value.free_symbols))}")
         return float(value)
