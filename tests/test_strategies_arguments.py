@@ -118,3 +118,8 @@ def test_formula_symbols_as_one_string_are_refused():
     """symbols='za' drew formulas in z and a, one letter each; the message already asked for a tuple of names."""
     with pytest.raises(ValueError, match=r"^formula_texts: symbols must be a non-empty tuple of names, got 'za'$"):
         formula_texts(symbols="za")
+
+
+def test_numpy_widths_are_widths():
+    """np.array([3, 4]) (a Network takes it) was hypothesis' "Array shape must be integer in each dimension"."""
+    assert all(X.shape[1] == 3 and Y.shape[1] == 4 for X, Y in drawn(batches(np.array([3, 4]), max_batch=np.int64(2)), 5))

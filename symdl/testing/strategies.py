@@ -300,12 +300,12 @@ def batches(
     (:func:`symdl.network.rule_forms.target_domain`): binary cross-entropy's y in [0, 1], softmax cross-entropy's
     probability rows (non-negative, summing to 1).
     """
-    widths = list(layers) if isinstance(layers, Sequence) and not isinstance(layers, str) else None
+    widths = list(layers) if isinstance(layers, (Sequence, np.ndarray)) and not isinstance(layers, str) else None
     if not widths or len(widths) < 2 or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 for n in widths):
         raise ValueError(f"batches: layers must be at least two positive integer widths, got {layers!r}")
     _check_positive("batches", "max_batch", max_batch)
     _float_type(dtype)
-    return _batches(widths, max_batch, dtype, loss)
+    return _batches([int(n) for n in widths], int(max_batch), dtype, loss)  # numpy's integers as hypothesis' shapes
 
 
 @st.composite
