@@ -32,8 +32,9 @@ True
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -125,8 +126,9 @@ def from_flax_params(variables: Mapping[str, object], network: Network | Compile
 
 def _widths(network: object, stride: int = 2) -> tuple[int, ...]:
     """[n₀, …, n_L] of a dense network; ValueError for other layers, TypeError for anything but a network."""
-    if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
+    if isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1:
         raise ValueError(f"stride: expected a positive integer (modules per layer in nn.Sequential), got {stride!r}")
+    stride = int(stride)
     if isinstance(network, CompiledNetwork):
         dense = [f"{k}{l}" for l in range(1, len(network.network.layers)) for k in "Wb"]
         extra = [name for name in (*network.param_names, *network.buffer_names) if name not in dense]
@@ -157,9 +159,12 @@ def _same_keys(given: Mapping[str, object], expected: Mapping[str, str], what: s
 
 
 def _array(value: object, what: str) -> np.ndarray:
-    """A numpy view of an array, a torch tensor (detached, on the CPU) or a jax array."""
+    """A numpy view of an array, a torch tensor (detached, on the CPU; bfloat16 widened to float32, exactly) or a jax array."""
     if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
+        if getattr(value, "is_meta", False):
+            raise TypeError(f"{what}: a tensor on the meta device holds no numbers")
+        tensor: Any = value.detach().cpu()
+        value = (tensor.float() if str(tensor.dtype) == "torch.bfloat16" else tensor).numpy()  # numpy has no bfloat16
     try:
         return np.asarray(value)
     except (TypeError, ValueError) as why:

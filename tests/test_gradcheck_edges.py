@@ -159,3 +159,72 @@ def test_a_nan_subgradient_or_nan_one_sided_derivatives_fail_and_bad_steps_are_r
     for h in (0.0, -1e-3, np.inf):  # h < 0 swapped the left and right derivatives, h = 0 divided by zero
         with pytest.raises(ValueError, match=r"^one_sided_differences: h must be finite numbers > 0"):
             one_sided_differences(np.abs, np.zeros(1), np.array([h]))
+
+
+def test_a_nan_difference_in_one_coordinate_fails_beside_finite_ones():
+    """NaN > x is False, so a coordinate whose difference was NaN never became the worst one: the check passed on
+    the finite coordinate before it. A NaN case is the worst now, in check_grad and in assert_grad_close."""
+    f = lambda v: float(v[0] ** 2 + (v[1] if v[1] == 0.25 else np.nan))  # noqa: E731 — NaN once v[1] moves
+    g = lambda v: np.array([2 * v[0], 1.0])  # noqa: E731
+    report = check_grad(f, g, np.array([1.0, 0.25]), mode="coordinates")
+    assert not report.passed and report.worst == "coordinate (1,)" and np.isnan(report.numeric)
+    with pytest.raises(AssertionError, match=r"^Gradient check failed \(coordinates, 2 checked"):
+        assert_grad_close(f, g, np.array([1.0, 0.25]), mode="coordinates")
+
+
+@pytest.mark.parametrize(("f", "value", "x", "message"), [
+    (lambda z: float(np.sum(relu(z))), 0.5, np.zeros(2),
+     r"^assert_subgradient: f\(x\) has shape \(\), x has shape \(2,\); f must be element-wise \(one value per element of x\)$"),
+    (relu, np.full(3, 0.5), np.zeros(2),
+     r"^assert_subgradient: value has shape \(3,\), x has shape \(2,\); accepted: a number or an array broadcastable to x's shape$"),
+    (relu, 0.5, np.zeros(0), r"^assert_subgradient: x is empty; accepted: a float array of at least one element$"),
+])
+def test_assert_subgradient_refuses_a_wrong_shape_or_an_empty_point_in_one_line(f, value, x, message):
+    """f returning the sum of its values passed (the sum's one-sided slopes, [0, 2] here, held 0.5 for each element),
+    a value of another shape raised numpy's broadcast error, and an empty x passed with nothing checked."""
+    with pytest.raises(ValueError, match=message):
+        assert_subgradient(f, value, x)
+
+
+def test_one_sided_differences_refuses_a_function_that_is_not_element_wise_and_a_step_of_another_shape():
+    from symdl.testing import one_sided_differences
+
+    with pytest.raises(ValueError, match=r"^one_sided_differences: f\(x\) has shape \(\), x has shape \(2,\)"):
+        one_sided_differences(lambda z: float(np.sum(z)), np.zeros(2))
+    with pytest.raises(ValueError, match=r"^one_sided_differences: h has shape \(3,\), x has shape \(2,\)"):
+        one_sided_differences(np.abs, np.zeros(2), np.full(3, 1e-3))
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: Tolerance(-1.0, 0.0), r"^Tolerance: rtol must be a finite number ≥ 0, got -1\.0$"),
+    (lambda: Tolerance(1e-6, float("nan")), r"^Tolerance: atol must be a finite number ≥ 0, got nan$"),
+    (lambda: Tolerance("1e-6", 0.0), r"^Tolerance: rtol must be a finite number ≥ 0, got '1e-6'$"),
+])
+def test_a_tolerance_is_two_finite_numbers_at_least_zero(make, message):
+    """rtol=nan was refused by check_grad but Tolerance(nan, …) was taken, failing every check (negative ones too)."""
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"seed": -1}, r"^check_grad: seed: expected a non-negative integer seed"),
+    ({"seed": "a"}, r"^check_grad: seed: expected a non-negative integer seed"),
+    ({"richardson": "no"}, r"^check_grad: richardson must be True or False, got 'no'$"),
+])
+def test_check_grad_refuses_a_bad_seed_or_a_richardson_that_is_not_a_bool(options, message):
+    """seed=-1 was numpy's bare "expected non-negative integer"; richardson='no' counted as True."""
+    with pytest.raises(ValueError, match=message):
+        check_grad(lambda v: float(np.sum(v**2)), lambda v: 2 * v, np.ones(2), **options)
+
+
+@pytest.mark.parametrize(("args", "index", "error", "message"), [
+    ([np.array([1, 2])], 0, TypeError, r"^central_difference: args\[0\] must be a float array, got dtype int64$"),
+    ([], 0, ValueError, r"^central_difference: index 0 is not an argument; 0 given$"),
+    ([np.array([0.5])], 1, ValueError, r"^central_difference: index 1 is not an argument; 1 given$"),
+])
+def test_central_difference_refuses_an_integer_point_or_a_missing_argument(args, index, error, message):
+    """An integer x was numpy's "data type <class 'numpy.int64'> not inexact", no argument an IndexError."""
+    from symdl.testing import central_difference
+
+    with pytest.raises(error, match=message):
+        central_difference(np.sin, args, index)

@@ -96,7 +96,7 @@ def test_subgradient_failure_names_the_worst_element():
 
 
 def test_internal_frames_are_hidden_from_pytest():
-    from symdl.testing import gradcheck, network_check
+    from symdl.testing import gradcheck, network_check, subgradient
 
-    for function in (gradcheck.assert_grad_close, gradcheck.assert_subgradient, network_check.assert_network_grad_close):
+    for function in (gradcheck.assert_grad_close, subgradient.assert_subgradient, network_check.assert_network_grad_close):
         assert "__tracebackhide__" in function.__code__.co_varnames

@@ -79,6 +79,8 @@ def _report_directory(path: str) -> None:
     """
     import tempfile
 
+    if not path:  # Path('') is the working directory: a slip, as `codegen -o ''` is
+        raise UsageError("-o '': an empty directory name; give the directory to write into, e.g. -o report")
     if os.path.exists(path) and not os.path.isdir(path):
         raise UsageError(f"-o {path}: exists and is not a directory")
     probe = os.path.abspath(path)

@@ -85,9 +85,10 @@ def load_data(path: str, network: Any) -> tuple[np.ndarray, np.ndarray]:
     if not source.is_file():
         raise UsageError(f"{path}: no such file")
     try:
-        with np.load(source, allow_pickle=False) as found:
-            if not hasattr(found, "files"):
-                raise UsageError(f"{path}: not an .npz file (np.savez(path, X=..., Y=...))")
+        found = np.load(source, allow_pickle=False)
+        if not isinstance(found, np.lib.npyio.NpzFile):  # a .npy file loads as one array, not a context manager
+            raise UsageError(f"{path}: not an .npz file (np.savez(path, X=..., Y=...))")
+        with found:
             missing = [k for k in ("X", "Y") if k not in found.files]
             if missing:
                 raise UsageError(f"{path}: no array {missing[0]!r}; it has {', '.join(found.files) or 'none'} (expected X and Y)")

@@ -79,6 +79,8 @@ def _resolve(
         raise TypeError(
             f"expected a rule (symdl.rule(...)), a rule name or formula text, got {type(rule_or_formula).__name__}"
         )
+    if params is not None and not isinstance(params, Mapping):  # as formula_rule says it for a formula
+        raise TypeError(f"params must be a mapping name → value (or None), got {type(params).__name__}")
     if rule_or_formula in rules():
         if wrt is not None or symbols:
             raise ValueError(f"wrt and symbols apply to formula text; rule {rule_or_formula!r} has fixed inputs")

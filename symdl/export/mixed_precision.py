@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..arguments import float_dtype
 from ..backends import Backend
 
 __all__ = ["DEFAULT_LOSS_SCALE", "LOW_PRECISION", "MIXED_BACKENDS", "MixedPrecision", "mixed_precision"]
@@ -100,6 +101,12 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
     if name not in LOW_PRECISION:
         if loss_scale is not None:
             raise ValueError(f"loss_scale applies to the mixed-precision dtypes {', '.join(LOW_PRECISION)}, not to {name or dtype!r}")
+        if backend.name in MIXED_BACKENDS:
+            try:
+                float_dtype(dtype)
+            except ValueError:  # compile's line would leave out the mixed-precision dtypes this backend also takes
+                raise ValueError(f"dtype: expected one of float64, float32, {', '.join(LOW_PRECISION)} (mixed precision), "
+                                 f"got {dtype!r}") from None
         return None
     if backend.name not in MIXED_BACKENDS:
         raise ValueError(f"dtype {name!r} (mixed precision) is supported by the {' and '.join(MIXED_BACKENDS)} {modules} modules, "

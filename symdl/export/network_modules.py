@@ -110,17 +110,10 @@ def network_module_source(
 
     if not isinstance(network, Network):
         raise TypeError(f"network_module_source: expected a symdl.Network, got {type(network).__name__}")
-    from ..arguments import float_dtype
-    from .mixed_precision import LOW_PRECISION, MIXED_BACKENDS, mixed_precision
+    from .mixed_precision import mixed_precision
 
     backend = get_backend(backend)
-    mixed = mixed_precision(dtype, backend, network, loss_scale)
-    if mixed is None and backend.name in MIXED_BACKENDS:
-        try:
-            float_dtype(dtype)
-        except ValueError:  # compile's line would leave out the mixed-precision dtypes this backend also takes
-            raise ValueError(f"dtype: expected one of float64, float32, {', '.join(LOW_PRECISION)} (mixed precision), "
-                             f"got {dtype!r}") from None
+    mixed = mixed_precision(dtype, backend, network, loss_scale)  # refuses a dtype in the backend's own words
     compiled = network.compile("float32" if mixed else dtype)  # a mixed module's masters are float32
     dtype = compiled.dtype
     printed_metrics = module_metrics(compiled, metrics, 1)  # checked before any printing

@@ -295,6 +295,11 @@ class CompiledGraph:
             unknown = [k for k in data if not any(k in keys for keys in accepted)]
             if unknown:
                 raise ValueError(f"{label}: unexpected key {str(unknown[0])[:60]!r}; this model takes {', '.join(names)}")
+            for key in data:  # an Input named 'X2' beside the array whose key is X2: the key would feed both
+                owners = [name for name, keys in zip(names, accepted) if key in keys]
+                if len(owners) > 1:
+                    raise ValueError(f"{label}: the key {str(key)[:60]!r} names {len(owners)} arrays ({', '.join(owners)}); "
+                                     "give a list in the model's order instead")
             out = []
             for name, keys in zip(names, accepted):
                 found = [k for k in data if k in keys]

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ from ..formula_layers.layer import FormulaLayer
 from ..layers.init_schemes import get_scheme
 from ..symbolic.index_parse import dimension
 from .formula_kernels import FormulaKernel, FormulaParamKernel
-from .nodes import Backward, GraphLayer, GraphParameter, Use
+from .nodes import Backward, GraphLayer, GraphParameter, Use, positive_int
 
 __all__ = ["Formula"]
 
@@ -232,8 +233,7 @@ class Formula(GraphLayer):
         for d, size in sizes.items():
             if d not in layer.dims:
                 raise ValueError(f"{what}: unknown dimension {d!r} in sizes; its dimensions: {', '.join(layer.dims)}")
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ValueError(f"{what}: size of {d!r} must be a positive integer, got {size!r}")
+            positive_int(size, f"{what}: size of {d!r}")
         init = {} if init is None else init
         if not isinstance(init, Mapping):
             raise TypeError(f"{what}: init must map a param name to a scheme name or a number")
@@ -242,13 +242,13 @@ class Formula(GraphLayer):
             start = init.get(n, "glorot_uniform" if len(axes) == 2 else 0.0)
             if isinstance(start, str) and len(axes) == 2:
                 start = get_scheme(start).name
-            elif isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start):
+            elif isinstance(start, bool) or not isinstance(start, numbers.Real) or not math.isfinite(float(start)):
                 raise ValueError(f"{what}: init of {n!r} must be {'a scheme name or ' if len(axes) == 2 else ''}a finite number, got {start!r}")
             starts[n] = start if isinstance(start, str) else float(start)
         unknown = sorted(set(init) - set(layer.params))
         if unknown:
             raise ValueError(f"{what}: init names {unknown[0]!r}, which is not a param; params: {', '.join(layer.params) or 'none'}")
-        self.layer, self.sizes, self.init = layer, dict(sizes), starts
+        self.layer, self.sizes, self.init = layer, {d: int(n) for d, n in sizes.items()}, starts
         self.arity = len(layer.inputs)
         self._lowered = _lower(layer)
         self._resolved: dict[str, int] = {}

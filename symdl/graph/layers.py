@@ -10,6 +10,7 @@ input its slice of gˢ; StopGradient passes nothing.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Mapping
 from typing import cast
 
@@ -23,7 +24,7 @@ from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
 from ..saving.describe import describe_rule, rebuild_rule
 from .blocks import Concat, Slice
-from .nodes import Backward, GraphLayer, GraphParameter, Mask, Use
+from .nodes import Backward, GraphLayer, GraphParameter, Mask, Use, positive_int
 from .output_forms import piecewise_output_derivative
 
 __all__ = [
@@ -76,11 +77,9 @@ class Dense(GraphLayer):
     def __init__(self, units: int, activation: object = None, init: str = "glorot_uniform", use_bias: bool = True,
                  regularizer: object = None, constraint: str | None = None, name: str | None = None) -> None:
         super().__init__(name)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         if constraint is not None and constraint not in CONSTRAINTS:
             raise ValueError(f"Dense: unknown constraint {constraint!r}; accepted: {', '.join(CONSTRAINTS)}")
-        self.units, self.use_bias, self.constraint = units, bool(use_bias), constraint
+        self.units, self.use_bias, self.constraint = positive_int(units, "Dense: units"), bool(use_bias), constraint
         self.activation = None if activation is None else _activation_rule(activation, "activation")
         self.init = get_scheme(init).name
         self.regularizer = _penalty_rule(regularizer)
@@ -305,9 +304,10 @@ class GaussianNoise(GraphLayer):
 
     def __init__(self, stddev: float, name: str | None = None) -> None:
         super().__init__(name)
-        if isinstance(stddev, bool) or not isinstance(stddev, (int, float)) or not (0 <= stddev < float("inf")):
+        given: object = stddev
+        if isinstance(given, bool) or not isinstance(given, numbers.Real) or not (0 <= float(given) < float("inf")):
             raise ValueError(f"GaussianNoise: stddev must be a finite number ≥ 0, got {stddev!r}")
-        self.stddev = float(stddev)
+        self.stddev = float(given)
 
     def masks(self) -> tuple[Mask, ...]:
         return (Mask("eps", "gaussian", self.stddev),)

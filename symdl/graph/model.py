@@ -10,7 +10,8 @@ cₜ is the weight, divided by the node's width for ``reduction="mean"``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import numbers
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -57,7 +58,7 @@ def _as_nodes(value: Node | Sequence[Node], what: str) -> tuple[Node, ...]:
 
 
 def _weight(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)) or value < 0:
         raise ValueError(f"{what}: expected a finite number ≥ 0, got {value!r}")
     return float(value)
 
@@ -77,13 +78,20 @@ class Model:
             raise ValueError("Model: inputs must be symdl.graph.Input(...) nodes")
         if len(set(map(id, self.inputs))) != len(self.inputs):
             raise ValueError("Model: an input is listed twice")
-        specs = list(losses) if isinstance(losses, (list, tuple)) else [losses] * len(self.outputs)
-        weights = [1.0] * len(self.outputs) if loss_weights is None else list(loss_weights)
+        n = len(self.outputs)
+        if isinstance(losses, Collection) and not isinstance(losses, (str, list, tuple)):
+            raise ValueError(f"Model: losses must be a loss name or rule, or a list with one per output ({n} here), "
+                             f"got {type(losses).__name__}")
+        if loss_weights is not None and not isinstance(loss_weights, (list, tuple, np.ndarray)):
+            raise ValueError(f"Model: loss_weights must be a list of numbers, one per output ({n} here), got {loss_weights!r}")
+        specs = list(losses) if isinstance(losses, (list, tuple)) else [losses] * n
+        weights = [1.0] * n if loss_weights is None else list(loss_weights)
         if len(specs) != len(self.outputs) or len(weights) != len(self.outputs):
             raise ValueError(f"Model: {len(self.outputs)} outputs, {len(specs)} losses and {len(weights)} loss weights")
         self.terms: list[LossTerm] = []
         self._cache: dict[object, object] = {}
         for out, spec, w in zip(self.outputs, specs, weights):
+            _weight(w, "loss weight")  # an output without a loss too: a weight there is still a number ≥ 0
             if spec is not None:
                 self._add(out, spec, w, reduction, None)
         self._check_names()

@@ -20,17 +20,19 @@ from __future__ import annotations
 
 import abc
 import itertools
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import sympy as sp
 
 if TYPE_CHECKING:
     from ..rulebook.rule import Rule
     from .forms import Forms
 
-__all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "check_name", "check_unique_names", "graph_layer_types"]
+__all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "check_name", "check_unique_names", "graph_layer_types", "positive_int"]
 
 _NODE_IDS = itertools.count()
 _GRAPH_LAYER_TYPES: dict[str, type[GraphLayer]] = {}
@@ -228,6 +230,13 @@ def check_name(name: object, what: str) -> str | None:
     return name
 
 
+def positive_int(value: object, what: str) -> int:
+    """``value`` as an int when it is a positive integer (numpy's too, not a bool), else a ValueError naming ``what``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 def check_unique_names(names: Sequence[str | None], error: type[ValueError] = ValueError, where: Sequence[str] | None = None) -> None:
     """Names of inputs and layers appear once each (they key data dicts, metrics and saved layers), else one ``error`` line."""
     seen: set[str] = set()
@@ -243,6 +252,4 @@ def Input(width: int, name: str | None = None) -> Node:
     """An input of the model: a batch of rows of ``width`` numbers (Keras' ``Input(shape=[width])``)."""
     if isinstance(width, (list, tuple)) and len(width) == 1:
         width = width[0]
-    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
-        raise ValueError(f"Input: width must be a positive integer, got {width!r}")
-    return Node(None, (), width, check_name(name, "Input"))
+    return Node(None, (), positive_int(width, "Input: width"), check_name(name, "Input"))

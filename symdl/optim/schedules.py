@@ -17,9 +17,11 @@ Every optimizer of :mod:`symdl.optim.catalogue` takes ``lr=<Schedule>``.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import sympy as sp
 
 from .base import ETA, Hyperparameter, T
@@ -43,8 +45,11 @@ class Schedule:
 
     def at(self, t: int) -> float:
         """η(t) as a float, for a step t ≥ 1 (every hyperparameter must have a value)."""
+        step: object = t
+        if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral) or step < 1:
+            raise ValueError(f"{self.name} schedule: t must be a whole step number ≥ 1 (the first step is 1), got {t!r}")
         values = {h.symbol: sp.Float(h.value, 17) for h in self.hyperparameters if h.value is not None}
-        value = self.expr.xreplace(values).xreplace({T: sp.Integer(t)})
+        value = self.expr.xreplace(values).xreplace({T: sp.Integer(int(step))})
         if value.free_symbols:
             raise ValueError(f"{self.name} schedule: no value for {sorted(map(str, value.free_symbols))}")
         return float(value)
@@ -60,7 +65,9 @@ def step(lr: float | None, step_size: int, gamma: float = 0.1) -> Schedule:
     """η(t) = η·γ^⌊(t−1)/s⌋: ``StepLR``. The exponent is written (t − 1 − ((t − 1) mod s))/s, exact for whole t and s:
     a printed floor of the rounded quotient (t − 1)·(1/s) could land one step early."""
     check_number("lr", lr, allow_none=True)
-    if isinstance(step_size, bool) or not isinstance(step_size, (int, float)) or not float(step_size).is_integer() or step_size < 1:
+    given: object = step_size
+    if (isinstance(given, (bool, np.bool_)) or not isinstance(given, numbers.Real) or not float(given).is_integer()
+            or given < 1):
         raise ValueError(f"step_size: expected a positive whole number of steps, got {step_size!r}")
     check_number("gamma", gamma, strict=True)
     k = T - 1

@@ -8,6 +8,7 @@ The registry never imports the catalogues; :mod:`symdl.rulebook` does.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from .rule import Rule
 from .vector_rule import VectorRule
 
 __all__ = [
+    "REGISTERED_KINDS",
     "Equivalent",
     "register",
     "register_vector",
@@ -49,10 +51,22 @@ class _Entry:
 
 
 _REGISTRY: dict[str, _Entry] = {}
+#: The kinds a registered rule may have (a formula rule's kind, "formula", is never registered).
+REGISTERED_KINDS: tuple[str, ...] = ("activation", "loss", "penalty")
 
 
 def register(name: str, kind: Kind, params: tuple[Param, ...] = (), *, vector: bool = False) -> Callable:
-    """Decorator: add the builder of rule ``name`` to the registry."""
+    """Decorator: add the builder of rule ``name`` to the registry.
+
+    ``name`` is an ASCII identifier (generated modules name their functions after it), ``kind`` one of
+    :data:`REGISTERED_KINDS`; anything else is one ValueError line, before anything is registered.
+    """
+    if not (isinstance(name, str) and name.isascii() and name.isidentifier() and not keyword.iskeyword(name)):
+        shown = repr(name[:60]) if isinstance(name, str) else repr(name)
+        raise ValueError("register: a rule's name must be an ASCII identifier that is not a Python keyword "
+                         f"(it names generated functions), got {shown}")
+    if kind not in REGISTERED_KINDS:
+        raise ValueError(f"register: kind must be one of {', '.join(REGISTERED_KINDS)}, got {kind!r}")
 
     def decorate(builder: Callable[..., Definition]) -> Callable[..., Definition]:
         if name in _REGISTRY:
@@ -120,7 +134,7 @@ def rule(name: str, *, kink_convention: KinkConvention = "pytorch", **params: fl
     for p in entry.params:
         value = exact_param(p.name, params.get(p.name, p.default))
         if p.positive and not value > 0:
-            raise ValueError(f"parameter {p.name!r} of rule {name!r} must be > 0, got {params.get(p.name)}")
+            raise ValueError(f"parameter {p.name!r} of rule {name!r} must be > 0, got {params.get(p.name, p.default)}")
         values[p.name] = value
     if entry.vector:
         if kink_convention != "pytorch":

@@ -42,7 +42,7 @@ from .state import (
 if TYPE_CHECKING:
     from ..graph.compiled import CompiledGraph
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "check_target", "load", "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "check_target", "history_json", "load", "save"]
 
 FORMAT = "symdl-model"
 FORMAT_VERSION = 1
@@ -111,9 +111,18 @@ def save(path: str | os.PathLike[str], network: CompiledNetwork, params: dict[st
     np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub checks the arrays against allow_pickle
     files = {"model.json": text.encode("utf-8"), "arrays.npz": buffer.getvalue()}
     if history is not None:
-        files["history.json"] = (json.dumps(history, indent=1, allow_nan=False) + "\n").encode("utf-8")
+        files["history.json"] = history_json(history)
     _write_directory(Path(path), files)
     return Path(path)
+
+
+def history_json(history: object) -> bytes:
+    """history.json's bytes (standard JSON: no NaN), else one :class:`SavedModelError` line naming ``history``."""
+    try:
+        return (json.dumps(history, indent=1, allow_nan=False) + "\n").encode("utf-8")
+    except (TypeError, ValueError) as error:  # json's words for a NaN, an object, a circular reference
+        raise SavedModelError(f"history: not JSON ({str(error).splitlines()[0][:200]}); "
+                              "history.json takes finite numbers, strings, lists and dicts") from None
 
 
 def check_target(path: str | os.PathLike[str]) -> Path:

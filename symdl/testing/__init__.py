@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import cast
 
@@ -29,9 +30,7 @@ from .gradcheck import (
     GradCheckReport,
     Tolerance,
     assert_grad_close,
-    assert_subgradient,
     check_grad,
-    one_sided_differences,
 )
 from .network_check import (
     assert_network_grad_close,
@@ -39,6 +38,7 @@ from .network_check import (
     flatten_params,
     unflatten_params,
 )
+from .subgradient import assert_subgradient, one_sided_differences
 
 __all__ = [
     "TOLERANCES",
@@ -86,7 +86,11 @@ def central_difference(
     on the same element of ``x`` only).
     """
     args = [np.asarray(a) for a in args]
+    if isinstance(index, bool) or not isinstance(index, numbers.Integral) or not 0 <= index < len(args):
+        raise ValueError(f"central_difference: index {index!r} is not an argument; {len(args)} given")
     x = args[index]
+    if x.dtype.kind != "f":
+        raise TypeError(f"central_difference: args[{index}] must be a float array, got dtype {x.dtype}")
     step = fd_step(x) if h is None else np.asarray(h, dtype=x.dtype)
     upper, lower = x + step, x - step
     plus = f(*args[:index], upper, *args[index + 1 :])

@@ -90,7 +90,7 @@ def _extend(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 def formula_texts(symbols: tuple[str, ...] = ("z",), max_leaves: int = 6) -> st.SearchStrategy[str]:
     """Formula text over ``symbols`` from the grammar's operators and functions, at most ``max_leaves`` leaves."""
-    if not symbols or not all(isinstance(s, str) and s.isidentifier() for s in symbols):
+    if not isinstance(symbols, (tuple, list)) or not symbols or not all(isinstance(s, str) and s.isidentifier() for s in symbols):
         raise ValueError(f"formula_texts: symbols must be a non-empty tuple of names, got {symbols!r}")
     if not isinstance(max_leaves, int) or max_leaves < 1:
         raise ValueError(f"formula_texts: max_leaves must be a positive integer, got {max_leaves!r}")

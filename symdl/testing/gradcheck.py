@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 
+from ..arguments import generator
 from ..display_hooks import Displayed
 from ..numbers import format_number
 
@@ -34,9 +35,7 @@ __all__ = [
     "GradCheckReport",
     "Tolerance",
     "assert_grad_close",
-    "assert_subgradient",
     "check_grad",
-    "one_sided_differences",
 ]
 
 
@@ -46,6 +45,16 @@ class Tolerance:
 
     rtol: float
     atol: float
+
+    def __post_init__(self) -> None:
+        for name in ("rtol", "atol"):
+            _check_nonnegative("Tolerance", name, getattr(self, name))
+
+
+def _check_nonnegative(caller: str, name: str, value: object) -> None:
+    """A ValueError line unless ``value`` is a finite real number ≥ 0 (numpy's included, not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < float("inf"):
+        raise ValueError(f"{caller}: {name} must be a finite number ≥ 0, got {value!r}")
 
 
 #: Tolerances by dtype (the dtype of x). float64: strict; float32: a smoke check (FD error ~1e-3 there).
@@ -201,6 +210,9 @@ def check_grad(
         raise ValueError(f"check_grad: step must be a finite number > 0, got {step!r}")
     if kinks is not None and not np.all(np.isfinite(np.asarray(kinks, dtype=np.float64))):
         raise ValueError(f"check_grad: kinks must be finite numbers, got {kinks!r}")
+    if not isinstance(richardson, (bool, np.bool_)):
+        raise ValueError(f"check_grad: richardson must be True or False, got {richardson!r}")
+    rng = generator(seed, "check_grad: seed")
     g = np.asarray(grad(x) if callable(grad) else grad, dtype=np.float64)
     if g.shape != x.shape:
         raise ValueError(f"check_grad: gradient has shape {g.shape}, x has shape {x.shape}")
@@ -223,7 +235,6 @@ def check_grad(
         vectors = (("coordinate " + str(index), np.eye(1, x.size, i).reshape(x.shape)) for i, index in enumerate(np.ndindex(x.shape)))
         checked = x.size
     else:
-        rng = np.random.default_rng(seed)
         vectors = ((f"direction {k}", _unit(rng.standard_normal(x.shape))) for k in range(directions))
         checked = directions
     worst: GradCheckReport | None = None
@@ -265,8 +276,8 @@ def _tolerance(
     if tolerance is not None and not isinstance(tolerance, Tolerance):
         raise TypeError(f"{caller}: tolerance must be a symdl.testing.Tolerance(rtol, atol), got {type(tolerance).__name__}")
     for name, value in (("rtol", rtol), ("atol", atol)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf")):
-            raise ValueError(f"{caller}: {name} must be a finite number ≥ 0, got {value!r}")
+        if value is not None:
+            _check_nonnegative(caller, name, value)
     base = tolerance or TOLERANCES.get(np.dtype(dtype))
     if base is None and (rtol is None or atol is None):
         raise TypeError(f"{caller}: no tolerance for dtype {dtype}; accepted: float32, float64, or pass rtol= and atol=")
@@ -285,6 +296,9 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def _badness(report: GradCheckReport) -> float:
+    """The error over its allowance; a NaN error is the worst (NaN > x is False, so it would never be picked)."""
+    if math.isnan(report.abs_error):
+        return float("inf")
     scale = max(abs(report.analytic), abs(report.numeric))
     return report.abs_error / (report.tolerance.atol + report.tolerance.rtol * scale + report.rounding_floor)
 
@@ -308,68 +322,3 @@ def assert_grad_close(
             located = check_grad(f, grad, x, **{**options, "mode": "coordinates"})  # type: ignore[arg-type]
         raise AssertionError(report.failure_message(located))
     return report
-
-
-def one_sided_differences(
-    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """((f(x) − f(x − h))/h, (f(x + h) − f(x))/h) element-wise, with two-point Richardson on each side.
-
-    The one-sided derivatives at a kink; ``f`` is element-wise. h defaults to
-    eps^(1/2)·max(1, |x|), the step that balances an O(h) error against rounding.
-    """
-    x = np.asarray(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"one_sided_differences: x must be a float array, got dtype {x.dtype}")
-    step = np.sqrt(np.finfo(x.dtype).eps) * np.maximum(1, np.abs(x)) if h is None else np.asarray(h, x.dtype)
-    if not np.all((step > 0) & np.isfinite(step)):  # h ≤ 0 would swap the sides or divide by 0
-        raise ValueError(f"one_sided_differences: h must be finite numbers > 0, got {h!r}")
-    here = f(x)
-
-    def side(sign: int, width: np.ndarray) -> np.ndarray:
-        there = x + sign * width
-        return (f(there) - here) / (there - x)
-
-    # D(h) has error c·h; 2·D(h/2) − D(h) cancels it.
-    left = 2 * side(-1, step / 2) - side(-1, step)
-    right = 2 * side(1, step / 2) - side(1, step)
-    return left, right
-
-
-def assert_subgradient(
-    f: Callable[[np.ndarray], np.ndarray],
-    value: np.ndarray,
-    x: np.ndarray,
-    *,
-    tolerance: Tolerance | None = None,
-    rtol: float | None = None,
-    atol: float | None = None,
-) -> None:
-    """Raise ``AssertionError`` unless each ``value`` lies between the one-sided derivatives of ``f`` at ``x``.
-
-    min(left, right) − tol ≤ value ≤ max(left, right) + tol, element-wise: the
-    check for a derivative's value at a kink (relu'(0) ∈ [0, 1]). The message
-    names the worst element (the largest excess over its tolerance).
-    """
-    __tracebackhide__ = True
-    x = np.asarray(x)
-    if x.dtype.kind == "f":
-        _finite_point("assert_subgradient", x)
-    known = x.dtype if x.dtype in TOLERANCES else np.dtype(np.float64)
-    tolerance = _tolerance("assert_subgradient", known, tolerance, rtol, atol)
-    left, right = one_sided_differences(f, x)
-    value = np.broadcast_to(np.asarray(value, dtype=np.float64), x.shape)
-    low, high = np.minimum(left, right), np.maximum(left, right)
-    slack = tolerance.atol + tolerance.rtol * np.maximum(np.abs(low), np.abs(high))
-    bad = ~((value >= low - slack) & (value <= high + slack))  # NaN (in value or in f's differences) is outside
-    if np.any(bad):
-        excess = np.where(bad, np.maximum(low - slack - value, value - high - slack) / np.maximum(slack, np.finfo(np.float64).tiny), -np.inf)
-        i = np.unravel_index(int(np.argmax(excess)), x.shape) if x.ndim else ()
-        where = f"x[{', '.join(map(str, i))}]" if x.ndim else "x"
-        raise AssertionError(
-            f"not a subgradient at x = {float(x[i])!r}: value {float(value[i])!r} is outside the one-sided derivatives\n"
-            f"Worst element: {where} ({int(np.sum(bad))} of {x.size} outside)\n"
-            f" ACTUAL (value):                     {float(value[i])!r}\n"
-            f" DESIRED (between the one-sided ones): [{float(low[i])!r}, {float(high[i])!r}]\n"
-            f"Tolerance: rtol={format_number(tolerance.rtol, 'g')}, atol={format_number(tolerance.atol, 'g')}"
-        )

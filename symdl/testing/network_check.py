@@ -33,12 +33,16 @@ _MAX_SHRINKS = 6
 
 
 def flatten_params(params: Mapping[str, np.ndarray]) -> np.ndarray:
-    """θ: the arrays of ``params`` raveled and joined in key order."""
-    return np.concatenate([np.ravel(params[k]) for k in params])
+    """θ: the arrays of ``params`` raveled and joined in key order (empty for no params)."""
+    return np.concatenate([np.ravel(params[k]) for k in params]) if params else np.zeros(0)
 
 
 def unflatten_params(theta: np.ndarray, like: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The inverse of :func:`flatten_params`: fresh arrays shaped as in ``like``."""
+    """The inverse of :func:`flatten_params`: fresh arrays shaped as in ``like``; θ must have exactly their entries."""
+    total = sum(np.size(arr) for arr in like.values())
+    if np.size(theta) != total:
+        shapes = ", ".join(f"{k} {np.shape(arr)}" for k, arr in like.items())
+        raise ValueError(f"unflatten_params: theta has {np.size(theta)} entries; like holds {total} ({shapes})")
     out, start = {}, 0
     for key, arr in like.items():
         out[key] = np.array(theta[start : start + arr.size], dtype=arr.dtype).reshape(arr.shape)

@@ -17,6 +17,8 @@ no example is wasted. Floats are bounded, finite and never NaN.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Sequence
 from typing import Literal
 
@@ -56,7 +58,8 @@ def _float_type(dtype: type | np.dtype) -> np.dtype:
 
 def _inside(low: float, high: float, dtype: np.dtype) -> tuple[float, float] | None:
     """[low, high] shrunk to its ends representable in ``dtype`` (what hypothesis' width-32 floats need), or None."""
-    lo, hi = dtype.type(low), dtype.type(high)
+    biggest = float(np.finfo(dtype).max)  # clipped first: casting 1e39 to float32 warns and gives inf
+    lo, hi = dtype.type(max(low, -biggest)), dtype.type(min(high, biggest))
     if float(lo) < low:  # compared as float64: float32 < a Python float would round the float to float32 first
         lo = np.nextafter(lo, dtype.type(np.inf))
     if float(hi) > high:
@@ -95,6 +98,27 @@ def _others(rule: Rule, low: float, high: float) -> st.SearchStrategy[list[float
     return st.tuples(*parts).map(list)
 
 
+def _element_rule(rule: object, what: str) -> Rule:
+    """``rule`` as an element-wise :class:`Rule` (a name is looked up), else a TypeError naming what was given."""
+    if isinstance(rule, str):
+        from ..rulebook.registry import rule as by_name
+
+        rule = by_name(rule)
+    if not isinstance(rule, Rule):
+        given = f"VectorRule {rule.name!r}" if isinstance(rule, VectorRule) else type(rule).__name__
+        raise TypeError(f"{what}: expected an element-wise rule or its name, got {given}")
+    return rule
+
+
+def _check_range(low: object, high: object, margin: object, what: str) -> None:
+    """Finite low < high and a finite margin ≥ 0: else a strategy away from kinks could draw one (or leave its range)."""
+    finite = all(not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v) for v in (low, high))
+    if not finite or not low < high:  # type: ignore[operator]
+        raise ValueError(f"{what}: expected finite low < high, got low={low!r}, high={high!r}")
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not 0 <= float(margin) < math.inf:
+        raise ValueError(f"{what}: margin must be a finite number ≥ 0, got {margin!r}")
+
+
 def _breakpoint_kernels(rule: Rule) -> list:
     exprs = [rule.bind(rule.expr), rule.bind(rule.derivative())]
     found: list[sp.Expr] = []
@@ -110,7 +134,9 @@ def away_from_kinks(
 
     The other inputs (a loss's target) are drawn too, unless ``others`` fixes them.
     """
-    fixed = None if others is None else st.just(list(others))
+    rule = _element_rule(rule, "away_from_kinks")
+    _check_range(low, high, margin, "away_from_kinks")
+    fixed = None if others is None else st.just(_fixed_others(rule, others, "away_from_kinks"))
     return _away_from_kinks(rule, _breakpoint_kernels(rule), low, high, margin, fixed)
 
 
@@ -128,7 +154,10 @@ def _away_from_kinks(
         return margin * max(1.0, abs(p)) if p in points else 0.0
 
     pieces = [(a + gap(a), b - gap(b)) for a, b in zip(edges, edges[1:])]
-    lo, hi = draw(st.sampled_from([piece for piece in pieces if piece[0] < piece[1]]))
+    room = [piece for piece in pieces if piece[0] < piece[1]]
+    if not room:
+        raise ValueError(f"away_from_kinks: no point of [{low!r}, {high!r}] is {margin!r}·max(1, |p|) from every breakpoint p")
+    lo, hi = draw(st.sampled_from(room))
     return [draw(st.floats(lo, hi, allow_nan=False, allow_infinity=False)), *others]
 
 
@@ -161,6 +190,8 @@ def floats_away_from_kinks(
     ``hypothesis.extra.numpy.arrays(dtype, shape, elements=floats_away_from_kinks(rule))``; a rule's further inputs
     (a loss's target) are fixed by ``others``.
     """
+    rule = _element_rule(rule, "floats_away_from_kinks")
+    _check_range(low, high, margin, "floats_away_from_kinks")
     found = _float_type(dtype)
     fixed = _fixed_others(rule, others, "floats_away_from_kinks")
     points = {float(k(0.0, *fixed)) for k in _breakpoint_kernels(rule)}
@@ -221,8 +252,18 @@ def network_specs(
     """
     from ..network.model import accepted_rules
 
+    for name, value in (("max_depth", max_depth), ("max_width", max_width)):
+        _check_positive("network_specs", name, value)
     hidden = list(activations) if activations else accepted_rules("activation")
     loss = list(losses) if losses else accepted_rules("loss")
+    if isinstance(penalties, str) or not isinstance(penalties, Sequence) or not penalties:
+        raise ValueError(f"network_specs: penalties must be a non-empty list of penalty names or None, got {penalties!r}")
+    for what, kind, names in (("activations", "activation", hidden), ("losses", "loss", loss),
+                              ("penalties", "penalty", [p for p in penalties if p is not None])):
+        accepted = accepted_rules(kind)
+        unknown = [n for n in names if isinstance(n, str) and n not in accepted]
+        if unknown:
+            raise ValueError(f"network_specs: {what}: unknown or not accepted {unknown[0]!r}; accepted: {', '.join(accepted)}")
 
     def tame(spec: dict) -> dict:
         if "exponential" in (spec["activation"], spec["output_activation"]):
@@ -244,17 +285,33 @@ def network_specs(
     return specs.map(tame)
 
 
-@st.composite
+def _check_positive(what: str, name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{what}: {name} must be a positive integer, got {value!r}")
+
+
 def batches(
-    draw: st.DrawFn, layers: Sequence[int], max_batch: int = 8, dtype: type | np.dtype = np.float64,
+    layers: Sequence[int], max_batch: int = 8, dtype: type | np.dtype = np.float64,
     loss: str | Rule | VectorRule | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> st.SearchStrategy[tuple[np.ndarray, np.ndarray]]:
     """(X, Y) with X of shape (batch, layers[0]) and Y of shape (batch, layers[-1]), bounded finite floats.
 
     With ``loss`` (a loss rule or its name), Y lies in the loss's target domain
     (:func:`symdl.network.rule_forms.target_domain`): binary cross-entropy's y in [0, 1], softmax cross-entropy's
     probability rows (non-negative, summing to 1).
     """
+    widths = list(layers) if isinstance(layers, (Sequence, np.ndarray)) and not isinstance(layers, str) else None
+    if not widths or len(widths) < 2 or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 for n in widths):
+        raise ValueError(f"batches: layers must be at least two positive integer widths, got {layers!r}")
+    _check_positive("batches", "max_batch", max_batch)
+    _float_type(dtype)
+    return _batches([int(n) for n in widths], int(max_batch), dtype, loss)  # numpy's integers as hypothesis' shapes
+
+
+@st.composite
+def _batches(
+    draw: st.DrawFn, layers: Sequence[int], max_batch: int, dtype: type | np.dtype, loss: str | Rule | VectorRule | None,
+) -> tuple[np.ndarray, np.ndarray]:
     batch = draw(st.integers(1, max_batch))
     X = draw(float_arrays(dtype, (batch, layers[0]), low=-3.0, high=3.0))
     domain = None

@@ -1,0 +1,40 @@
+"""A saved graph's model.json edited by hand: a format_version of the wrong type and an input width too large to
+allocate are each one SavedModelError line (nothing allocated before the arrays' headers are read)."""
+
+import json
+import re
+
+import pytest
+
+from symdl.graph import Dense, Input, Model, load_graph, save_graph
+from symdl.saving.schema import SavedModelError
+
+
+@pytest.fixture
+def saved(tmp_path):
+    x = Input(3)
+    graph = Model(x, Dense(2)(x)).compile()
+    return save_graph(tmp_path / "g", graph, graph.init(0))
+
+
+def _edit(folder, change):
+    spec = json.loads((folder / "model.json").read_text())
+    change(spec)
+    (folder / "model.json").write_text(json.dumps(spec))
+
+
+@pytest.mark.parametrize("version", [[], {}, [2]])
+def test_a_format_version_that_is_not_a_number_is_one_line(saved, version):
+    """It was Python's TypeError "unhashable type: 'list'"."""
+    _edit(saved, lambda spec: spec.update(format_version=version))
+    expected = f"model.json: not a symdl-graph file of version 1 or 2 (format 'symdl-graph', version {version})"
+    with pytest.raises(SavedModelError, match="^" + re.escape(expected)):
+        load_graph(saved)
+
+
+def test_an_input_too_wide_to_allocate_is_refused_by_the_arrays_it_does_not_match(saved):
+    """inputs [2147483647] compiled, then model.json's array descriptions were checked against np.empty arrays of the
+    rebuilt shapes: a MemoryError (64 GiB for W1)."""
+    _edit(saved, lambda spec: spec["graph"].update(inputs=[2**31 - 1]))
+    with pytest.raises(SavedModelError, match=r"^arrays\.params\.W1: expected float64 of shape \(2, 2147483647\), got "):
+        load_graph(saved)
