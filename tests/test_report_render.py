@@ -411,3 +411,31 @@ def test_write_report_refuses_a_format_string_and_a_non_report(tmp_path):
     with pytest.raises(TypeError, match="Report"):
         write_report("r", tmp_path, ["md"])
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("constant", "tex"),
+    [(sp.pi, r"\pi"), (sp.oo, r"\infty"), (-sp.oo, r"-\infty"), (sp.I, "i"), (sp.EulerGamma, r"\gamma")],
+)
+def test_sympys_constants_print_as_their_symbols_not_as_text(constant, tex):
+    printed = latex_math(Math(sp.sqrt(constant) if constant is sp.pi else constant))
+    assert r"\text" not in printed and tex in printed, printed
+
+
+def test_a_bound_index_never_reuses_a_free_one_in_the_printed_vector_rules():
+    from symdl.codegen.index_kernels import Centered
+
+    z = sp.IndexedBase("z")
+    i, m, n = sp.symbols("i m n", integer=True)
+    assert latex_math(Math(Centered(z[i], i, n))) == r"\left({z}_{i} - \max_{m} {z}_{m}\right)"
+    assert r"\max_{i}" not in latex_math(Math(Centered(z[i, m], i, n))) and "_{m}" not in latex_math(
+        Math(Centered(z[i, m], i, n))).split(r"\max")[1].split("{z}")[0]  # the max's index is neither i nor m
+    for name in symdl.rules():
+        r = symdl.rule(name)
+        if r.element_wise:
+            continue
+        exprs = [r.definition.forward, *r.definition.vjps.values()]
+        for expr in exprs:
+            free = {s for s in expr.free_symbols if s.is_integer}
+            for node in expr.atoms(sp.Sum):
+                assert not {lim[0] for lim in node.limits} & free, (name, node)

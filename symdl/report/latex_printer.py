@@ -54,6 +54,13 @@ class ReportLatexPrinter(LatexPrinter):
             return super()._print_Symbol(expr, style)
         return safe_name_latex(expr.name)
 
+    def _sympy_own_latex(self, expr: sp.Basic) -> str:
+        # SymPy's constants carry their LaTeX in _latex, which this printer's own printmethod would skip (π → \text{\Pi}).
+        return str(expr._latex(self))
+
+    _print_NumberSymbol = _print_Infinity = _print_NegativeInfinity = _sympy_own_latex  # π, γ, φ, G; ±∞
+    _print_ComplexInfinity = _print_ImaginaryUnit = _sympy_own_latex
+
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return self._print_Symbol(expr, style=self._settings["mat_symbol_style"])
 

@@ -244,9 +244,9 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return self._row(*parts, self._element("mo", ")"))
 
     def _print_Centered(self, expr: sp.Basic) -> Element:
-        u, index, _ = expr.args
-        return self._row(self._element("mo", "("), self._print(u), self._element("mo", "−"),
-                         self._under("max", index), self._print(u), self._element("mo", ")"))
+        m, u_m = expr.shift_over_fresh_index()
+        return self._row(self._element("mo", "("), self._print(expr.args[0]), self._element("mo", "−"),
+                         self._under("max", m), self._print(u_m), self._element("mo", ")"))
 
     def _print_LogSumExp(self, expr: sp.Basic) -> Element:
         u, index, size = expr.args
