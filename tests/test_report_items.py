@@ -112,7 +112,32 @@ def test_kink_steps_exist_exactly_for_rules_with_kinks(name):
         left, right, value = step.math
         assert isinstance(left.lhs, sp.Limit) and left.rhs == kink.left and right.rhs == kink.right
         assert value.rhs == kink.value
-        assert "subgradient" in step.note
+        assert "between the one-sided derivatives" in step.note
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "index", "says"),
+    [
+        ("relu", {}, 0, "the kink is convex, so it is a subgradient"),
+        ("hard_tanh", {}, 1, "the kink is concave, so no subgradient exists"),  # slope 1 then 0 at z = 1
+        ("hard_swish", {}, 0, "the kink is concave, so no subgradient exists"),  # slope 0 then −1/2 at z = −3
+        ("elu", {"alpha": 2.0}, 0, "the kink is concave"),  # slope α = 2 then 1
+        ("hardshrink", {}, 0, "the function itself jumps here"),
+        ("threshold", {"threshold": 0.5, "value": 2.0}, 0, "the function itself jumps here"),
+    ],
+)
+def test_a_kink_note_says_what_lying_between_the_one_sided_derivatives_means_there(name, params, index, says):
+    r = symdl.rule(name, **params)
+    note = rule_section(r, verify=False, plot=False).kinks[index].note
+    assert says in note, note
+    assert ("subgradient exists" in note) or ("jumps here" in note) or note.endswith("so it is a subgradient")
+
+
+def test_a_kink_note_shows_a_long_number_to_six_digits_and_a_learned_slope_by_name():
+    selu = rule_section(symdl.rule("selu"), verify=False, plot=False).kinks[0].note
+    assert "jumps from ≈ 1.7581 to ≈ 1.0507" in selu, selu  # λα and λ, not 30 digits
+    prelu = rule_section(symdl.rule("prelu"), verify=False, plot=False).kinks[0].note
+    assert "jumps from α to 1" in prelu and "subgradient" not in prelu, prelu  # convex only while α ≤ 1
 
 
 def test_kink_convention_changes_the_kink_step():
@@ -152,7 +177,7 @@ def test_verified_section_reports_measured_numbers():
     fd = next(c for c in section.checks if "finite differences" in c.what)
     assert re.search(r"= \d\.\d+e-\d+|= 0 ", fd.detail)
     assert any("mutants" in c.detail for c in section.checks)
-    assert any("subgradient" in w for w in whats)
+    assert any("between the one-sided derivatives" in w for w in whats)
     assert section.plot is not None and section.plot.svg.startswith("<svg") and "kink" in section.plot.caption
 
 

@@ -241,14 +241,41 @@ def _code_step(r: Rule) -> Step:
                 code=source)
 
 
+def _kink_number(value: sp.Expr) -> str:
+    """A one-sided derivative as prose: exact when short (1/6, α), else six digits (λα ≈ 1.75810, not 30 digits)."""
+    value = sp.sympify(value, strict=True)  # a SymPy object, never text
+    if value.is_Float or (value.is_Rational and value.q > 1000):
+        return f"≈ {float(value):.6g}"
+    pretty = sp.pretty(value, use_unicode=True)
+    return pretty if "\n" not in pretty else str(value)
+
+
+def _kink_kind(r: Rule, kink: Any, subs: dict[sp.Symbol, object]) -> str:
+    """What lying between the one-sided derivatives means here: subgradient, Clarke's gradient, or a convention."""
+    # g on either side, 10⁻⁴⁰ away: a continuous g (bounded slope) differs by ~10⁻⁴⁰ there, a jump by its size.
+    # (sympy.limit misreads a Piecewise on |z| > λ, so the sides are evaluated exactly instead.)
+    expr, h = r.expr.subs(subs), sp.Rational(1, 10**40)
+    sides = [sp.N(expr.subs(r.wrt, kink.at.subs(subs) + step), 60) for step in (-h, h)]
+    if not all(side.is_number for side in sides) or abs(sides[1] - sides[0]) > sp.Rational(1, 10**30):
+        return ("the function itself jumps here, so it has no derivative at this point and the value is a convention "
+                "(it lies between the one-sided derivatives)")
+    rise = sp.N((kink.right - kink.left).subs(r.param_subs), 30)  # a learned input (PReLU's α) left free
+    if not rise.is_number:
+        return "it lies between the one-sided derivatives"
+    if rise >= 0:
+        return "it lies between the one-sided derivatives and the kink is convex, so it is a subgradient"
+    return ("it lies between the one-sided derivatives, in Clarke's generalised gradient; the kink is concave, "
+            "so no subgradient exists there")
+
+
 def kink_step(r: Rule, kink: Any) -> Step:
     var = r.wrt
     dg = sp.Derivative(head(r), var)
     others = dict(zip(r.inputs[1:], [sp.Rational(37, 100)] * len(r.inputs[1:])))
-    subgradient = kink.is_subgradient({**r.param_subs, **others})
+    subs = {**r.param_subs, **others}
+    subgradient = kink.is_subgradient(subs)
     why = (
-        f"the value taken is {CONVENTIONS[r.kink_convention]}; it lies between the one-sided derivatives, "
-        "so it is a subgradient" if subgradient else
+        f"the value taken is {CONVENTIONS[r.kink_convention]}; {_kink_kind(r, kink, subs)}" if subgradient else
         f"the value taken is {CONVENTIONS[r.kink_convention]}; it is NOT between the one-sided derivatives"
     )
     return Step(
@@ -258,7 +285,7 @@ def kink_step(r: Rule, kink: Any) -> Step:
             Math(sp.Limit(dg, var, kink.at, "+"), kink.right),
             Math(sp.Subs(dg, var, kink.at), kink.value),
         ),
-        f"the derivative jumps from {kink.left} to {kink.right}; {why}",
+        f"the derivative jumps from {_kink_number(kink.left)} to {_kink_number(kink.right)}; {why}",
     )
 
 
