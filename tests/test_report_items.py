@@ -327,6 +327,18 @@ def test_dropout_and_init_sections():
     assert init_section(verify=False).checks == ()
 
 
+def test_dropout_and_init_sections_name_each_output_once_and_state_each_equation_once():
+    from symdl.report.printing import latex_math
+
+    for section in (dropout_section(verify=False), init_section(verify=False)):
+        lhs = [latex_math(m).split(" = ")[0] for m in section.definition]
+        assert len(set(lhs)) == len(lhs), lhs  # training and inference outputs are told apart
+        assert not any(re.search(r"_\{[a-z]+ [a-z]+\}", name) for name in lhs), lhs  # no italic 'weightscaling'
+        for step in section.steps:
+            shown = [latex_math(m) for m in step.math]
+            assert len(set(shown)) == len(shown), (step.title, shown)
+
+
 def test_layer_sections_come_from_the_layers(monkeypatch):
     """A new layer type's section appears in the report by its own module alone (report_section + report())."""
     from symdl.layers import BatchNorm, Dropout, base

@@ -212,7 +212,7 @@ def derivative_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
             )
         )
     if d.seed_form is not None:
-        steps.append(Step("The seeds' form", (Math(g, d.seed_form),), proven_note(proofs, "seed form - expr")))
+        steps.append(Step("The same function in another common form", (Math(g, d.seed_form),), proven_note(proofs, "seed form - expr")))
     steps += _named_function_steps(r, proofs)
     stable = []
     notes = []

@@ -158,7 +158,7 @@ def sparsemax() -> VectorDefinition:
 
 @register_vector("softmax_cross_entropy", "loss")
 def softmax_cross_entropy() -> VectorDefinition:
-    """L = −Σ_j y_j log softmax_j(a) from logits a; ∂L/∂a_k = s_k Σ_j y_j − y_k (= s − y when Σ y = 1)."""
+    """L = −Σ_j y_j log softmax_j(a) from logits a; ∂L/∂a_k = s_k Σ_j y_j − y_k."""
     log_softmax_k = Centered(a[k], k, n) - LogSumExp(Centered(a[q], q, n), q, n)
     lse = LogSumExp(a[j], j, n)
     return VectorDefinition(
@@ -189,7 +189,7 @@ def softmax_cross_entropy() -> VectorDefinition:
 
 @register_vector("maxout", "activation")
 def maxout() -> VectorDefinition:
-    """h = max_j z_j over the k affine pieces z_j = w_j·x + b_j; ∂h/∂z_j = 1 for the arg-max piece, else 0."""
+    """h = max_j z_j over the n affine pieces z_j = w_j·x + b_j; ∂h/∂z_j = 1 for the arg-max piece, else 0."""
     return VectorDefinition(
         forward=RowMax(z[j], j, n),
         output=(),
