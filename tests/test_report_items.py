@@ -154,6 +154,22 @@ def test_vector_rules_have_steps(name):
     assert any("vector-Jacobian" in s.title for s in section.steps)
 
 
+@pytest.mark.parametrize("name", VECTOR)
+def test_a_textbook_vector_step_states_its_right_side_in_the_left_sides_indices(name):
+    for step in rule_section(name, verify=False, plot=False).steps:
+        for m in step.math if step.title.startswith("The textbook") else ():
+            # symdl's own functions (sparsemax's τ_t) bind their index themselves: left out of the count
+            opaque = {f: sp.Dummy() for f in m.rhs.atoms(sp.Function) if not type(f).__module__.startswith("sympy")}
+            indices = {s for s in m.rhs.xreplace(opaque).free_symbols if s.is_integer}
+            assert indices <= m.lhs.atoms(sp.Symbol) | {sp.Symbol("n", integer=True, positive=True)}, (step.title, m)
+
+
+def test_a_textbook_vector_step_names_every_size_it_was_proven_at():
+    section = rule_section("softmax_cross_entropy", verify=True, plot=False)
+    (step,) = [s for s in section.steps if s.title == "The textbook gradient"]
+    assert step.note == "proven: vjp by a - textbook (Σ = 1) (n = 1, 2, 3)", step.note
+
+
 def test_vector_rule_checks():
     section = rule_section("maxout", verify=True, plot=True)
     assert section.checks and all(c.passed for c in section.checks)

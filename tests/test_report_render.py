@@ -376,9 +376,10 @@ def test_the_index_forms_generic_functions_print_as_sigma_prime_and_partial_c():
     z, a, y = sp.symbols("z a y", real=True)
     math = Math(sigma_prime(z) * cost_prime(a, y), sigma(z) + cost(a, y))
     tex, mathml = latex_math(math), mathml_math(math)
-    assert r"\sigma'\left(z\right)" in tex and r"\frac{\partial C}{\partial a}\left(a, y\right)" in tex
+    assert r"\sigma'\left(z\right)" in tex and r"\frac{\partial \ell}{\partial a}\left(a, y\right)" in tex
     assert "prime" not in tex and "prime" not in mathml
     assert "&#8242;" in mathml and "&#8706;" in mathml and mathml.count("&#963;") == 2
+    assert mathml.count("&#8467;") == 2 and "<mi>C</mi>" not in mathml  # ℓ(a, y) and ∂ℓ/∂a: C is the total cost
 
 
 def test_symdls_index_functions_accents_and_deltas_print_as_mathematics():
@@ -439,3 +440,15 @@ def test_a_bound_index_never_reuses_a_free_one_in_the_printed_vector_rules():
             free = {s for s in expr.free_symbols if s.is_integer}
             for node in expr.atoms(sp.Sum):
                 assert not {lim[0] for lim in node.limits} & free, (name, node)
+
+
+def test_a_derivative_by_an_array_element_is_partial_in_latex_and_mathml():
+    w, x = sp.IndexedBase("w"), sp.IndexedBase("x")
+    p, q = sp.symbols("p q", integer=True)
+    cost, z = sp.Symbol("C"), sp.Symbol("z")
+    for by in ((w[p, q],), (x[p], x[q])):  # C depends on every element, so SymPy's d would be wrong
+        expr = sp.Derivative(cost, *by)
+        assert r"\frac{d" not in latex_math(Math(expr)) and r"\partial" in latex_math(Math(expr))
+        assert "&dd;" not in mathml_math(Math(expr)) and "&#x2202;" in mathml_math(Math(expr))
+    one = sp.Derivative(sp.Function("g")(z), z)  # a function of one variable keeps its d
+    assert latex_math(Math(one)).startswith(r"\frac{d}{d z}") and "&dd;" in mathml_math(Math(one))

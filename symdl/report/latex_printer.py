@@ -23,7 +23,12 @@ from .names import (
     safe_name_latex,
 )
 
-__all__ = ["ReportLatexPrinter", "latex_math", "latex_parts"]
+__all__ = ["ReportLatexPrinter", "by_an_element", "latex_math", "latex_parts"]
+
+
+def by_an_element(expr: sp.Derivative) -> bool:
+    """Whether ``expr`` differentiates by an element of an array (a partial derivative, whatever SymPy would print)."""
+    return any(isinstance(v, sp.Indexed) for v in expr.variables)
 
 _DANGEROUS = re.compile(
     r"\\(?:input|include|openin|openout|read|write|immediate|special|def|edef|gdef|xdef|let|catcode|csname|"
@@ -60,6 +65,17 @@ class ReportLatexPrinter(LatexPrinter):
 
     _print_NumberSymbol = _print_Infinity = _print_NegativeInfinity = _sympy_own_latex  # π, γ, φ, G; ±∞
     _print_ComplexInfinity = _print_ImaginaryUnit = _sympy_own_latex
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        # By an array element (w_pq, z_k, x̂_pj) the differentiated quantity depends on the other elements too: ∂, not d.
+        if not by_an_element(expr):
+            return str(super()._print_Derivative(expr))
+        saved = self._settings["diff_operator_latex"]
+        self._settings["diff_operator_latex"] = r"\partial"
+        try:
+            return str(super()._print_Derivative(expr))
+        finally:
+            self._settings["diff_operator_latex"] = saved
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return self._print_Symbol(expr, style=self._settings["mat_symbol_style"])

@@ -17,6 +17,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 
 from ..symbolic.functions import NamedFunction
 from ..symbolic.stop_gradient import stop_gradient
+from .latex_printer import by_an_element
 from .model import Math
 from .names import (
     _ACCENTS,
@@ -74,6 +75,12 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
             return node
 
         self.dom.createTextNode = create_text
+
+    def mathml_tag(self, e: sp.Basic) -> str:
+        # SymPy's _print_Derivative takes its d from here: ∂ by an array element, as the LaTeX printer.
+        if isinstance(e, sp.Derivative) and by_an_element(e):
+            return "&#x2202;"
+        return str(super().mathml_tag(e))
 
     def _element(self, tag: str, text: str | None = None, **attributes: str) -> Element:
         element = self.dom.createElement(tag)
@@ -206,11 +213,11 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return self._call(self._row(self._element("mi", "σ"), self._element("mo", "′")), e.args)
 
     def _print_cost(self, e: sp.Function) -> Element:
-        return self._call(self._element("mi", "C"), e.args)
+        return self._call(self._element("mi", "ℓ"), e.args)
 
     def _print_cost_prime(self, e: sp.Function) -> Element:
         frac = self._element("mfrac")
-        frac.appendChild(self._row(self._element("mo", "∂"), self._element("mi", "C")))
+        frac.appendChild(self._row(self._element("mo", "∂"), self._element("mi", "ℓ")))
         frac.appendChild(self._row(self._element("mo", "∂"), self._element("mi", "a")))
         return self._call(frac, e.args)
 

@@ -118,7 +118,7 @@ def _index_steps(depth: int) -> list[Step]:
             "The cost as nested sums (index notation, widths $n_{0}$ … $n_{L}$ symbolic)",
             (Math(COST, total), Math(COST, _fold_network(total, net, names))),
             r"$z^{l}_{j} = \Sigma_{k} w^{l}_{jk} a^{l-1}_{k} + b^{l}_{j}$ and $a^{l}_{j} = \sigma(z^{l}_{j})$ unrolled "
-            r"down to $x$; $\sigma$ and the per-unit cost $C(a, y)$ are generic functions, so what follows holds for "
+            r"down to $x$; $\sigma$ and the per-unit cost $\ell(a, y)$ are generic functions, so what follows holds for "
             "every element-wise activation and every loss summed over output units (softmax and softmax cross-entropy "
             r"couple the units: their BP1 is the matrix form's $J_{\sigma}^{T} \nabla_{a} C$)",
         )

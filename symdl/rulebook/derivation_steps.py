@@ -13,6 +13,7 @@ VJP. Every equation is a SymPy object taken from the rule; nothing is re-typed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -295,6 +296,14 @@ def vector_head(r: VectorRule) -> sp.Expr:
     return base[d.output] if d.output else sp.Symbol(str(base.label), real=True)
 
 
+def _sizes_once(labels: list[str]) -> str:
+    """'vjp by a - textbook (n=1)', '… (n=2)' → 'vjp by a - textbook (n = 1, 2)': one claim, the sizes it was proven at."""
+    parts = [re.fullmatch(r"(.*) \(n=(\d+)\)", label) for label in labels]
+    if len(labels) > 1 and all(parts) and len({m.group(1) for m in parts if m}) == 1:
+        return f"{parts[0].group(1)} (n = {', '.join(m.group(2) for m in parts if m)})" if parts[0] else ""
+    return "; ".join(labels)
+
+
 def vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
     d = r.definition
     out = vector_head(r)
@@ -313,9 +322,12 @@ def vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
                               "Σ_j δ_jk f_j = f_k (sympy.concrete.delta.deltasummation)"))
         for table, what in ((d.textbook_jacobian, "Jacobian"), (d.textbook_vjps, "gradient")):
             if inp.base in table:
-                label = next((k for k in proofs if k.startswith(("jacobian by " + str(inp.base), "vjp by " + str(inp.base) + " - textbook"))), "")
-                note = f"{'proven' if proofs.get(label) else 'see checks'}: {label}" if label else ""
-                steps.append(Step(f"The textbook {what}", (Math(D, table[inp.base]),), note))
+                labels = [k for k in proofs if k.startswith(("jacobian by " + str(inp.base), "vjp by " + str(inp.base) + " - textbook"))]
+                chosen = [k for k in labels if "symbolic" in k][:1] or labels
+                note = f"{'proven' if all(proofs.get(k) for k in chosen) else 'see checks'}: {_sizes_once(chosen)}" if chosen else ""
+                # a gradient is written in the VJP's own index (∂L/∂a_k), a Jacobian in the primed one of the steps above
+                lhs = D if what == "Jacobian" else sp.Derivative(out, inp.base[inp.indices])
+                steps.append(Step(f"The textbook {what}", (Math(lhs, table[inp.base]),), note))
         steps.append(
             Step(
                 f"The vector-Jacobian product by {inp.base} (what the numpy code computes)",

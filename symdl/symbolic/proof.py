@@ -265,7 +265,7 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
 def _intervals(count: int) -> str:
     """The pieces the breakpoints cut the line into, in words: 'the 2 intervals cut by 1 breakpoint'."""
     if count == 0:
-        return "the whole line (no breakpoints)"
+        return "the whole line, which has no breakpoints"
     return f"the {count + 1} intervals cut by {count} breakpoint{'s' if count > 1 else ''}"
 
 
