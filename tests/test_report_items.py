@@ -431,3 +431,15 @@ def test_verified_report_subset_passes():
     failed = [(s.key, c.what) for s in report.sections for c in s.checks if not c.passed]
     assert failed == []
     assert all(s.plot is not None for s in report.sections if s.kind != "backprop")
+
+
+def test_keyword_spellings_of_lambda_show_as_lambda_and_a_float_parameter_as_an_approximation():
+    from symdl.report.printing import latex_math, mathml_math
+
+    for name in ("softshrink", "l1"):
+        section = rule_section(name, verify=False, plot=False)
+        tex = " ".join(latex_math(m) for m in section.definition)
+        assert r"\lambda" in tex and "lambd" not in tex.replace(r"\lambda", "") and "lam " not in tex, tex
+        assert "&#955;" in mathml_math(section.definition[-1])
+    (upper,) = [m for m in rule_section("rrelu", verify=False, plot=False).definition if str(m.lhs) == "upper"]
+    assert latex_math(upper) == r"upper \approx 0.333333"  # PyTorch's 1/3 as a float, not 3333333333333333/10¹⁶

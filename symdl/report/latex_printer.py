@@ -20,6 +20,7 @@ from .names import (
     UNSAFE_NAME,
     UnsafeMathError,
     _require_basic,
+    display_symbol,
     safe_name_latex,
 )
 
@@ -55,6 +56,7 @@ class ReportLatexPrinter(LatexPrinter):
         super().__init__({"mat_symbol_style": "plain"})
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        expr = display_symbol(expr)
         if SAFE_IDENTIFIER.fullmatch(expr.name) or SAFE_SCRIPTED.fullmatch(expr.name):
             return super()._print_Symbol(expr, style)
         return safe_name_latex(expr.name)

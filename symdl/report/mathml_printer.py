@@ -31,6 +31,7 @@ from .names import (
     _require_basic,
     _Row,
     _Space,
+    display_symbol,
     parse_name,
 )
 
@@ -132,6 +133,7 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return element
 
     def _print_Symbol(self, sym: sp.Symbol, style: str = "plain") -> Element:
+        sym = display_symbol(sym)
         name = sym.name
         accent = next((a for a in _ACCENTS if name.endswith(a) and SAFE_IDENTIFIER.fullmatch(name[: -len(a)] or "-")), None)
         if accent is not None:  # xhat → x with a hat over it, as SymPy's LaTeX printer shows it
