@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import unicodedata
 from xml.dom import minidom
 
 import numpy as np
@@ -452,3 +453,15 @@ def test_a_derivative_by_an_array_element_is_partial_in_latex_and_mathml():
         assert "&dd;" not in mathml_math(Math(expr)) and "&#x2202;" in mathml_math(Math(expr))
     one = sp.Derivative(sp.Function("g")(z), z)  # a function of one variable keeps its d
     assert latex_math(Math(one)).startswith(r"\frac{d}{d z}") and "&dd;" in mathml_math(Math(one))
+
+
+def test_every_character_of_the_rules_and_layer_prose_is_spelled_in_tex_not_replaced_by_a_question_mark():
+    from symdl.report.layer_sections import dropout_section, init_section
+    from symdl.report.text import _tex_plain
+
+    prose = [symdl.rule(name).summary + " " + (symdl.rule(name).notes or "") for name in symdl.rules()]
+    for section in (dropout_section(verify=False), init_section(verify=False)):
+        prose += [section.summary, *(s.title for s in section.steps), *(s.note or "" for s in section.steps)]
+    for text in prose:
+        for char in {c for c in text if not c.isascii() and not unicodedata.combining(c)}:
+            assert "?" not in _tex_plain(char), (char, text)  # ⟨v, s⟩ printed as ?v, s? in the PDF

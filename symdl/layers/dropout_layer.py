@@ -125,7 +125,7 @@ class Dropout(Layer):
         from ..rulebook.step import Math, Step
         from . import dropout as dr
 
-        shown = sp.Symbol(r"\mathrm{mask}")  # upright: one name, not m·a·s·k
+        shown = sp.Symbol(r"\mathrm{mask}\,")  # upright and spaced: one name, not m·a·s·k, and not run into x
         words = {"inverted": r"\mathrm{inverted}", "weight_scaling": r"\mathrm{weight}\,\mathrm{scaling}"}
         definition = []
         steps = []
@@ -139,7 +139,7 @@ class Dropout(Layer):
             if sp.simplify(expected - infer) != 0:  # shown only where it differs from what E gave
                 maths.append(Math(dr.expectation_of(train_shown), infer))
             steps.append(Step(f"{name}: the expectation over the mask matches inference", tuple(maths),
-                              "E over mask ~ Bernoulli(p) by sympy.stats; the right side is the inference output"))
+                              "E over mask ∼ Bernoulli(p) by sympy.stats; the right side is the inference output"))
         sigma = sp.Function("sigma")
         inverted = dr.training_expr("inverted")
         steps.append(Step(
@@ -150,8 +150,8 @@ class Dropout(Layer):
         ))
         return LayerReport(
             title="Dropout",
-            summary="mask ~ Bernoulli(p), p the keep probability; inverted dropout (PyTorch, Keras) and weight scaling; "
-                    "out^train is the unit's output in training, out^infer at inference",
+            summary="mask ∼ Bernoulli(p), p the keep probability; inverted dropout (PyTorch, Keras) and weight scaling; "
+                    "each rule's output in training (train) and at inference (infer)",
             definition=tuple(definition),
             steps=tuple(steps),
             proofs=dr.prove_all() if verify else {},

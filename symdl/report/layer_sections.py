@@ -79,7 +79,7 @@ def init_section(*, verify: bool = True) -> Section:
         variance_at = sp.simplify(in_parameter.subs(parameter, scheme.parameter))
         target = () if sp.simplify(variance_at - scheme.target) == 0 else (Math(variance(w), scheme.target),)
         steps.append(Step(
-            f"{name}: W ~ {'U(−a, a)' if scheme.family == 'uniform' else 'N(0, s²)'}",
+            f"{name}: W ∼ {'U(−a, a)' if scheme.family == 'uniform' else 'N(0, s²)'}",
             (Math(variance(w), in_parameter), Math(parameter, scheme.parameter), Math(variance(w), variance_at), *target),
             f"sympy.stats variance of the distribution, then the scheme's {scheme.parameter_name}; the result is the "
             f"scheme's target variance ({scheme.purpose})",

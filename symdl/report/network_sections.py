@@ -182,8 +182,11 @@ def _network_check(network: object, what: str) -> Check:
     return Check(
         f"compiled network {what}: gradient of the generated code against finite differences",
         report.passed,
-        f"worst {report.mode} error {format_number(report.abs_error, '.3g')} (relative {format_number(report.rel_error, '.3g')}) over {report.checked} "
-        f"directions, step {format_number(report.step, '.3g')}, tolerance atol {format_number(report.tolerance.atol, 'g')} / rtol {format_number(report.tolerance.rtol, 'g')}",
+        f"worst error {format_number(report.abs_error, '.3g')} (relative {format_number(report.rel_error, '.3g')}) "
+        + (f"of the directional derivative ⟨∇C, u⟩ over {report.checked} seeded random unit directions u"
+           if report.mode == "directions" else f"over {report.checked} coordinates")
+        + f", central differences with step {format_number(report.step, '.3g')}, tolerance atol "
+        f"{format_number(report.tolerance.atol, 'g')} / rtol {format_number(report.tolerance.rtol, 'g')}",
     )
 
 
