@@ -443,3 +443,13 @@ def test_keyword_spellings_of_lambda_show_as_lambda_and_a_float_parameter_as_an_
         assert "&#955;" in mathml_math(section.definition[-1])
     (upper,) = [m for m in rule_section("rrelu", verify=False, plot=False).definition if str(m.lhs) == "upper"]
     assert latex_math(upper) == r"upper \approx 0.333333"  # PyTorch's 1/3 as a float, not 3333333333333333/10¹⁶
+
+
+@pytest.mark.parametrize("name", ["identity", "relu", "mse", "sigmoid", "softplus", "binary_cross_entropy"])
+def test_the_named_function_note_appears_only_where_a_named_function_does(name):
+    from symdl.symbolic.functions import NamedFunction
+
+    r = symdl.rule(name)
+    (step,) = [s for s in rule_section(r, verify=False, plot=False).steps if s.title == "SymPy's derivative of the rule"]
+    assert ("named functions" in step.note) == bool(r.expr.atoms(NamedFunction)), step.note
+    assert ("convention" in step.note) == bool(r.kinks), step.note

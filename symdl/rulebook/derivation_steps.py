@@ -193,8 +193,10 @@ def derivative_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
         Step(
             "SymPy's derivative of the rule",
             (Math(dg, r.derivative()),),
-            "named functions differentiated by their own derivative (σ' = σ(1 − σ), …)"
-            + (f"; the value at each kink set by the convention: {CONVENTIONS[r.kink_convention]}" if r.kinks else ""),
+            "; ".join(
+                (["named functions differentiated by their own derivative (σ' = σ(1 − σ), …)"] if r.expr.atoms(NamedFunction) else [])
+                + ([f"the value at each kink set by the convention: {CONVENTIONS[r.kink_convention]}"] if r.kinks else [])
+            ),
         )
     )
     d = r.definition
