@@ -465,3 +465,14 @@ def test_every_character_of_the_rules_and_layer_prose_is_spelled_in_tex_not_repl
     for text in prose:
         for char in {c for c in text if not c.isascii() and not unicodedata.combining(c)}:
             assert "?" not in _tex_plain(char), (char, text)  # ⟨v, s⟩ printed as ?v, s? in the PDF
+
+
+def test_a_sum_followed_by_another_term_is_closed_by_brackets():
+    x, dy = sp.IndexedBase("x"), sp.IndexedBase("dy")
+    i, m = sp.symbols("i m", integer=True)
+    gamma, cost = sp.Symbol("gamma"), sp.Symbol("L")
+    # batch norm's ∂L/∂μ: without the brackets the second term reads as inside the sum over i
+    mu = sp.Sum(-dy[i] * gamma, (i, 0, m - 1)) + sp.Derivative(cost, x[0]) * sp.Sum(x[i], (i, 0, m - 1)) / m
+    assert latex_math(Math(mu)).startswith(r"\left(\sum_{i=0}^{m - 1} - \gamma {dy}_{i}\right) + "), latex_math(Math(mu))
+    last = m * dy[0] - sp.Sum(dy[i], (i, 0, m - 1))  # a sum printed last needs none
+    assert r"\left(\sum" not in latex_math(Math(last)), latex_math(Math(last))

@@ -68,6 +68,25 @@ class ReportLatexPrinter(LatexPrinter):
     _print_NumberSymbol = _print_Infinity = _print_NegativeInfinity = _sympy_own_latex  # π, γ, φ, G; ±∞
     _print_ComplexInfinity = _print_ImaginaryUnit = _sympy_own_latex
 
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        # SymPy's loop, with one more bracket: a sum followed by another term is closed, (Σ_i f_i) + b, so that
+        # b is not read as inside the sum (batch norm's ∂L/∂μ).
+        terms = self._as_ordered_terms(expr, order=order)
+        tex = ""
+        for i, term in enumerate(terms):
+            if i == 0:
+                pass
+            elif term.could_extract_minus_sign():
+                tex += " - "
+                term = -term
+            else:
+                tex += " + "
+            term_tex = self._print(term)
+            if self._needs_add_brackets(term) or (isinstance(term, sp.Sum) and i < len(terms) - 1):
+                term_tex = rf"\left({term_tex}\right)"
+            tex += term_tex
+        return tex
+
     def _print_Derivative(self, expr: sp.Derivative) -> str:
         # By an array element (w_pq, z_k, x̂_pj) the differentiated quantity depends on the other elements too: ∂, not d.
         if not by_an_element(expr):
