@@ -453,3 +453,9 @@ def test_the_named_function_note_appears_only_where_a_named_function_does(name):
     (step,) = [s for s in rule_section(r, verify=False, plot=False).steps if s.title == "SymPy's derivative of the rule"]
     assert ("named functions" in step.note) == bool(r.expr.atoms(NamedFunction)), step.note
     assert ("convention" in step.note) == bool(r.kinks), step.note
+
+
+def test_vector_step_titles_name_the_variable_as_mathematics():
+    titles = [s.title for s in rule_section("rbf", verify=False, plot=False).steps]
+    assert "Differentiate by ${\\sigma}_{i'}$, element by element" in titles, titles  # not sigma[i']
+    assert not any("sigma[" in t or "by sigma" in t for t in titles), titles

@@ -316,7 +316,7 @@ def vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
         target = inp.base[tuple(fresh_index(s) for s in inp.indices)]
         D = sp.Derivative(out, target)
         raw = sp.diff(d.forward, target)
-        steps.append(Step(f"Differentiate by {target}, element by element",
+        steps.append(Step(f"Differentiate by ${sp.latex(target)}$, element by element",  # σ_i', not sigma[i']
                           (Math(D, raw),), "sympy.diff through the sums: Kronecker deltas appear"))
         contracted = r.derivative(inp.base)
         if contracted != raw:
@@ -332,7 +332,7 @@ def vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
                 steps.append(Step(f"The textbook {what}", (Math(lhs, table[inp.base]),), note))
         steps.append(
             Step(
-                f"The vector-Jacobian product by {inp.base} (what the numpy code computes)",
+                f"The vector-Jacobian product by ${sp.latex(inp.base)}$ (what the numpy code computes)",
                 (Math(sp.IndexedBase(f"{inp.base.label}bar")[inp.indices], d.vjps[inp.base]),),
                 "v is the cotangent (the gradient arriving from above); proven equal to vᵀJ at concrete sizes",
             )
