@@ -317,15 +317,15 @@ def test_batchnorm_backward_stages_add_up_to_the_closed_form():
 
     section = batchnorm_section()
     steps = {s.title: s for s in section.steps}
-    total = steps["Backward into x_p: the three paths added"].math[0].rhs
-    for title in ("Backward through y = γx̂ + β", "Backward into σ²_B (x̂ depends on it through the root)",
-                  "Backward into μ_B (through x̂ and through σ²_B)"):
+    total = steps[r"Backward into $x_{p}$: the three paths added"].math[0].rhs
+    for title in ("Backward through y = γx̂ + β", r"Backward into $\sigma^{2}_{B}$ (x̂ depends on it through the root)",
+                  r"Backward into $\mu_{B}$ (through x̂ and through $\sigma^{2}_{B}$)"):
         m = steps[title].math[0]
         total = total.xreplace({m.lhs: m.rhs})
         total = total.xreplace({mm.lhs: mm.rhs for mm in steps[title].math})
     mu, var = sp.IndexedBase("mu_B", real=True), sp.IndexedBase("sigma_B^2", real=True)
     total = total.xreplace({sp.Derivative(sp.Symbol("L", real=True), var[bn.j]): steps[
-        "Backward into σ²_B (x̂ depends on it through the root)"].math[0].rhs})
+        r"Backward into $\sigma^{2}_{B}$ (x̂ depends on it through the root)"].math[0].rhs})
     total = total.subs({var[bn.j]: bn.batch_variance(), mu[bn.j]: bn.batch_mean()})
     closed = bn.vjp_closed_form()["x"]
     values = {bn.m: 3, bn.p: 1, bn.epsilon: sp.Rational(1, 10), bn.gamma[bn.j]: sp.Rational(3, 2)}
