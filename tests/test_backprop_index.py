@@ -37,8 +37,8 @@ def test_generic_functions_latex():
     z, a, y = sp.symbols("z a y", real=True)
     assert sp.latex(sigma(z)) == r"\sigma\left(z\right)"
     assert sp.latex(sigma_prime(z)) == r"\sigma'\left(z\right)"
-    assert sp.latex(cost(a, y)) == r"C\left(a, y\right)"
-    assert r"\frac{\partial C}{\partial a}" in sp.latex(cost_prime(a, y))
+    assert sp.latex(cost(a, y)) == r"\ell\left(a, y\right)"  # ℓ per unit; C is the total cost
+    assert r"\frac{\partial \ell}{\partial a}" in sp.latex(cost_prime(a, y))
 
 
 def test_cost_is_never_differentiated_by_the_target():
@@ -81,4 +81,4 @@ def test_index_equations_bp1_to_bp4():
     assert bp2.rhs.has(weight(3)[k, j], delta(3)[k], sigma_prime)
     latex = sp.latex(bp2)
     assert r"\sigma'" in latex and r"\sum_{k=0}^{n_{3} - 1}" in latex
-    assert r"\frac{\partial C}{\partial a}" in sp.latex(bp1)
+    assert r"\frac{\partial \ell}{\partial a}" in sp.latex(bp1)

@@ -109,7 +109,7 @@ def test_a_degenerate_sample_is_checked_at_its_own_breakpoints_and_says_so():
 
 def test_an_excluded_kink_is_excluded_at_a_degenerate_sample_too():
     proof = prove_zero(KINK_AT_A + ABS_AT_B, x, exclude=[a])
-    assert proof.holds and proof.method.endswith(" parameter regimes (kinks a excluded)"), proof.method
+    assert proof.holds and proof.method.endswith(" parameter regimes, the kink a excluded"), proof.method
 
 
 def test_an_identity_that_only_simplify_shows_is_proven_and_its_wrong_variant_refuted():
@@ -156,4 +156,4 @@ def test_an_undecidable_regime_makes_the_proof_undecided_not_true(monkeypatch):
 def test_every_excluded_kink_is_named():
     kinks = sum(sp.Piecewise((1, x <= k), (0, True)) - sp.Piecewise((1, x < k), (0, True)) for k in (0, 1))
     proof = prove_zero(kinks, x, exclude=[sp.Integer(0), sp.Integer(1)])
-    assert proof.holds and proof.method == "case analysis over intervals between 2 breakpoints (kinks 0, 1 excluded)"
+    assert proof.holds and proof.method == "case analysis on the 3 intervals cut by 2 breakpoints, the kinks 0, 1 excluded"

@@ -208,13 +208,13 @@ c = sp.Symbol("c", real=True)
 def test_the_method_and_cases_say_how_a_proof_went():
     assert prove_zero(sp.erfc(x) + sp.erf(x) - 1, x) == sp_proof(True, "simplify")
     proof = prove_zero(sp.Abs(x) - sp.Max(x, -x), x)
-    assert (proof.holds, proof.method, proof.cases) == (True, "case analysis over intervals between 1 breakpoints", 3)
+    assert (proof.holds, proof.method, proof.cases) == (True, "case analysis on the 2 intervals cut by 1 breakpoint", 3)
     proof = prove_zero(sp.Abs(x - c) - sp.Max(x - c, c - x), x)
-    assert proof.method == "case analysis over intervals between 1 breakpoints in 2 parameter regimes"
+    assert proof.method == "case analysis on the 2 intervals cut by 1 breakpoint in 2 parameter regimes"
     assert proof.cases == 6
     kink = sp.Piecewise((1, x <= 0), (0, True)) - sp.Piecewise((1, x < 0), (0, True))
     proof = prove_zero(kink, x, exclude=[sp.Integer(0)])
-    assert proof.holds and proof.method.endswith(" (kinks 0 excluded)")
+    assert proof.holds and proof.method.endswith(", the kink 0 excluded")
 
 
 def sp_proof(holds, method):

@@ -112,7 +112,32 @@ def test_kink_steps_exist_exactly_for_rules_with_kinks(name):
         left, right, value = step.math
         assert isinstance(left.lhs, sp.Limit) and left.rhs == kink.left and right.rhs == kink.right
         assert value.rhs == kink.value
-        assert "subgradient" in step.note
+        assert "between the one-sided derivatives" in step.note
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "index", "says"),
+    [
+        ("relu", {}, 0, "the kink is convex, so it is a subgradient"),
+        ("hard_tanh", {}, 1, "the kink is concave, so no subgradient exists"),  # slope 1 then 0 at z = 1
+        ("hard_swish", {}, 0, "the kink is concave, so no subgradient exists"),  # slope 0 then −1/2 at z = −3
+        ("elu", {"alpha": 2.0}, 0, "the kink is concave"),  # slope α = 2 then 1
+        ("hardshrink", {}, 0, "the function itself jumps here"),
+        ("threshold", {"threshold": 0.5, "value": 2.0}, 0, "the function itself jumps here"),
+    ],
+)
+def test_a_kink_note_says_what_lying_between_the_one_sided_derivatives_means_there(name, params, index, says):
+    r = symdl.rule(name, **params)
+    note = rule_section(r, verify=False, plot=False).kinks[index].note
+    assert says in note, note
+    assert ("subgradient exists" in note) or ("jumps here" in note) or note.endswith("so it is a subgradient")
+
+
+def test_a_kink_note_shows_a_long_number_to_six_digits_and_a_learned_slope_by_name():
+    selu = rule_section(symdl.rule("selu"), verify=False, plot=False).kinks[0].note
+    assert "jumps from ≈ 1.7581 to ≈ 1.0507" in selu, selu  # λα and λ, not 30 digits
+    prelu = rule_section(symdl.rule("prelu"), verify=False, plot=False).kinks[0].note
+    assert "jumps from α to 1" in prelu and "subgradient" not in prelu, prelu  # convex only while α ≤ 1
 
 
 def test_kink_convention_changes_the_kink_step():
@@ -127,6 +152,22 @@ def test_vector_rules_have_steps(name):
     section = rule_section(name, verify=False, plot=False)
     assert len(section.steps) >= 2 and section.kinks == () and section.checks == ()
     assert any("vector-Jacobian" in s.title for s in section.steps)
+
+
+@pytest.mark.parametrize("name", VECTOR)
+def test_a_textbook_vector_step_states_its_right_side_in_the_left_sides_indices(name):
+    for step in rule_section(name, verify=False, plot=False).steps:
+        for m in step.math if step.title.startswith("The textbook") else ():
+            # symdl's own functions (sparsemax's τ_t) bind their index themselves: left out of the count
+            opaque = {f: sp.Dummy() for f in m.rhs.atoms(sp.Function) if not type(f).__module__.startswith("sympy")}
+            indices = {s for s in m.rhs.xreplace(opaque).free_symbols if s.is_integer}
+            assert indices <= m.lhs.atoms(sp.Symbol) | {sp.Symbol("n", integer=True, positive=True)}, (step.title, m)
+
+
+def test_a_textbook_vector_step_names_every_size_it_was_proven_at():
+    section = rule_section("softmax_cross_entropy", verify=True, plot=False)
+    (step,) = [s for s in section.steps if s.title == "The textbook gradient"]
+    assert step.note == "proven: vjp by a - textbook (Σ = 1) (n = 1, 2, 3)", step.note
 
 
 def test_vector_rule_checks():
@@ -152,7 +193,7 @@ def test_verified_section_reports_measured_numbers():
     fd = next(c for c in section.checks if "finite differences" in c.what)
     assert re.search(r"= \d\.\d+e-\d+|= 0 ", fd.detail)
     assert any("mutants" in c.detail for c in section.checks)
-    assert any("subgradient" in w for w in whats)
+    assert any("between the one-sided derivatives" in w for w in whats)
     assert section.plot is not None and section.plot.svg.startswith("<svg") and "kink" in section.plot.caption
 
 
@@ -276,15 +317,15 @@ def test_batchnorm_backward_stages_add_up_to_the_closed_form():
 
     section = batchnorm_section()
     steps = {s.title: s for s in section.steps}
-    total = steps["Backward into x_p: the three paths added"].math[0].rhs
-    for title in ("Backward through y = γx̂ + β", "Backward into σ²_B (x̂ depends on it through the root)",
-                  "Backward into μ_B (through x̂ and through σ²_B)"):
+    total = steps[r"Backward into $x_{p}$: the three paths added"].math[0].rhs
+    for title in ("Backward through y = γx̂ + β", r"Backward into $\sigma^{2}_{B}$ (x̂ depends on it through the root)",
+                  r"Backward into $\mu_{B}$ (through x̂ and through $\sigma^{2}_{B}$)"):
         m = steps[title].math[0]
         total = total.xreplace({m.lhs: m.rhs})
         total = total.xreplace({mm.lhs: mm.rhs for mm in steps[title].math})
     mu, var = sp.IndexedBase("mu_B", real=True), sp.IndexedBase("sigma_B^2", real=True)
     total = total.xreplace({sp.Derivative(sp.Symbol("L", real=True), var[bn.j]): steps[
-        "Backward into σ²_B (x̂ depends on it through the root)"].math[0].rhs})
+        r"Backward into $\sigma^{2}_{B}$ (x̂ depends on it through the root)"].math[0].rhs})
     total = total.subs({var[bn.j]: bn.batch_variance(), mu[bn.j]: bn.batch_mean()})
     closed = bn.vjp_closed_form()["x"]
     values = {bn.m: 3, bn.p: 1, bn.epsilon: sp.Rational(1, 10), bn.gamma[bn.j]: sp.Rational(3, 2)}
@@ -300,6 +341,18 @@ def test_dropout_and_init_sections():
         assert section.steps and KEY.fullmatch(section.key)
     assert all(c.passed for c in dropout_section().checks) and dropout_section().checks
     assert init_section(verify=False).checks == ()
+
+
+def test_dropout_and_init_sections_name_each_output_once_and_state_each_equation_once():
+    from symdl.report.printing import latex_math
+
+    for section in (dropout_section(verify=False), init_section(verify=False)):
+        lhs = [latex_math(m).split(" = ")[0] for m in section.definition]
+        assert len(set(lhs)) == len(lhs), lhs  # training and inference outputs are told apart
+        assert not any(re.search(r"_\{[a-z]+ [a-z]+\}", name) for name in lhs), lhs  # no italic 'weightscaling'
+        for step in section.steps:
+            shown = [latex_math(m) for m in step.math]
+            assert len(set(shown)) == len(shown), (step.title, shown)
 
 
 def test_layer_sections_come_from_the_layers(monkeypatch):
@@ -378,3 +431,31 @@ def test_verified_report_subset_passes():
     failed = [(s.key, c.what) for s in report.sections for c in s.checks if not c.passed]
     assert failed == []
     assert all(s.plot is not None for s in report.sections if s.kind != "backprop")
+
+
+def test_keyword_spellings_of_lambda_show_as_lambda_and_a_float_parameter_as_an_approximation():
+    from symdl.report.printing import latex_math, mathml_math
+
+    for name in ("softshrink", "l1"):
+        section = rule_section(name, verify=False, plot=False)
+        tex = " ".join(latex_math(m) for m in section.definition)
+        assert r"\lambda" in tex and "lambd" not in tex.replace(r"\lambda", "") and "lam " not in tex, tex
+        assert "&#955;" in mathml_math(section.definition[-1])
+    (upper,) = [m for m in rule_section("rrelu", verify=False, plot=False).definition if str(m.lhs) == "upper"]
+    assert latex_math(upper) == r"upper \approx 0.333333"  # PyTorch's 1/3 as a float, not 3333333333333333/10¹⁶
+
+
+@pytest.mark.parametrize("name", ["identity", "relu", "mse", "sigmoid", "softplus", "binary_cross_entropy"])
+def test_the_named_function_note_appears_only_where_a_named_function_does(name):
+    from symdl.symbolic.functions import NamedFunction
+
+    r = symdl.rule(name)
+    (step,) = [s for s in rule_section(r, verify=False, plot=False).steps if s.title == "SymPy's derivative of the rule"]
+    assert ("named functions" in step.note) == bool(r.expr.atoms(NamedFunction)), step.note
+    assert ("convention" in step.note) == bool(r.kinks), step.note
+
+
+def test_vector_step_titles_name_the_variable_as_mathematics():
+    titles = [s.title for s in rule_section("rbf", verify=False, plot=False).steps]
+    assert "Differentiate by ${\\sigma}_{i'}$, element by element" in titles, titles  # not sigma[i']
+    assert not any("sigma[" in t or "by sigma" in t for t in titles), titles

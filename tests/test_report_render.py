@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import re
+import unicodedata
 from xml.dom import minidom
 
 import numpy as np
@@ -376,9 +377,10 @@ def test_the_index_forms_generic_functions_print_as_sigma_prime_and_partial_c():
     z, a, y = sp.symbols("z a y", real=True)
     math = Math(sigma_prime(z) * cost_prime(a, y), sigma(z) + cost(a, y))
     tex, mathml = latex_math(math), mathml_math(math)
-    assert r"\sigma'\left(z\right)" in tex and r"\frac{\partial C}{\partial a}\left(a, y\right)" in tex
+    assert r"\sigma'\left(z\right)" in tex and r"\frac{\partial \ell}{\partial a}\left(a, y\right)" in tex
     assert "prime" not in tex and "prime" not in mathml
     assert "&#8242;" in mathml and "&#8706;" in mathml and mathml.count("&#963;") == 2
+    assert mathml.count("&#8467;") == 2 and "<mi>C</mi>" not in mathml  # ℓ(a, y) and ∂ℓ/∂a: C is the total cost
 
 
 def test_symdls_index_functions_accents_and_deltas_print_as_mathematics():
@@ -411,3 +413,66 @@ def test_write_report_refuses_a_format_string_and_a_non_report(tmp_path):
     with pytest.raises(TypeError, match="Report"):
         write_report("r", tmp_path, ["md"])
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("constant", "tex"),
+    [(sp.pi, r"\pi"), (sp.oo, r"\infty"), (-sp.oo, r"-\infty"), (sp.I, "i"), (sp.EulerGamma, r"\gamma")],
+)
+def test_sympys_constants_print_as_their_symbols_not_as_text(constant, tex):
+    printed = latex_math(Math(sp.sqrt(constant) if constant is sp.pi else constant))
+    assert r"\text" not in printed and tex in printed, printed
+
+
+def test_a_bound_index_never_reuses_a_free_one_in_the_printed_vector_rules():
+    from symdl.codegen.index_kernels import Centered
+
+    z = sp.IndexedBase("z")
+    i, m, n = sp.symbols("i m n", integer=True)
+    assert latex_math(Math(Centered(z[i], i, n))) == r"\left({z}_{i} - \max_{m} {z}_{m}\right)"
+    assert r"\max_{i}" not in latex_math(Math(Centered(z[i, m], i, n))) and "_{m}" not in latex_math(
+        Math(Centered(z[i, m], i, n))).split(r"\max")[1].split("{z}")[0]  # the max's index is neither i nor m
+    for name in symdl.rules():
+        r = symdl.rule(name)
+        if r.element_wise:
+            continue
+        exprs = [r.definition.forward, *r.definition.vjps.values()]
+        for expr in exprs:
+            free = {s for s in expr.free_symbols if s.is_integer}
+            for node in expr.atoms(sp.Sum):
+                assert not {lim[0] for lim in node.limits} & free, (name, node)
+
+
+def test_a_derivative_by_an_array_element_is_partial_in_latex_and_mathml():
+    w, x = sp.IndexedBase("w"), sp.IndexedBase("x")
+    p, q = sp.symbols("p q", integer=True)
+    cost, z = sp.Symbol("C"), sp.Symbol("z")
+    for by in ((w[p, q],), (x[p], x[q])):  # C depends on every element, so SymPy's d would be wrong
+        expr = sp.Derivative(cost, *by)
+        assert r"\frac{d" not in latex_math(Math(expr)) and r"\partial" in latex_math(Math(expr))
+        assert "&dd;" not in mathml_math(Math(expr)) and "&#x2202;" in mathml_math(Math(expr))
+    one = sp.Derivative(sp.Function("g")(z), z)  # a function of one variable keeps its d
+    assert latex_math(Math(one)).startswith(r"\frac{d}{d z}") and "&dd;" in mathml_math(Math(one))
+
+
+def test_every_character_of_the_rules_and_layer_prose_is_spelled_in_tex_not_replaced_by_a_question_mark():
+    from symdl.report.layer_sections import dropout_section, init_section
+    from symdl.report.text import _tex_plain
+
+    prose = [symdl.rule(name).summary + " " + (symdl.rule(name).notes or "") for name in symdl.rules()]
+    for section in (dropout_section(verify=False), init_section(verify=False)):
+        prose += [section.summary, *(s.title for s in section.steps), *(s.note or "" for s in section.steps)]
+    for text in prose:
+        for char in {c for c in text if not c.isascii() and not unicodedata.combining(c)}:
+            assert "?" not in _tex_plain(char), (char, text)  # ⟨v, s⟩ printed as ?v, s? in the PDF
+
+
+def test_a_sum_followed_by_another_term_is_closed_by_brackets():
+    x, dy = sp.IndexedBase("x"), sp.IndexedBase("dy")
+    i, m = sp.symbols("i m", integer=True)
+    gamma, cost = sp.Symbol("gamma"), sp.Symbol("L")
+    # batch norm's ∂L/∂μ: without the brackets the second term reads as inside the sum over i
+    mu = sp.Sum(-dy[i] * gamma, (i, 0, m - 1)) + sp.Derivative(cost, x[0]) * sp.Sum(x[i], (i, 0, m - 1)) / m
+    assert latex_math(Math(mu)).startswith(r"\left(\sum_{i=0}^{m - 1} - \gamma {dy}_{i}\right) + "), latex_math(Math(mu))
+    last = m * dy[0] - sp.Sum(dy[i], (i, 0, m - 1))  # a sum printed last needs none
+    assert r"\left(\sum" not in latex_math(Math(last)), latex_math(Math(last))

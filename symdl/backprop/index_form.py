@@ -6,7 +6,7 @@ SymPy symbols:
     z^l_j = Σ_{k=0}^{n_{l−1}−1} w^l_{jk} a^{l−1}_k + b^l_j,   a^0 = x,   a^l_j = σ(z^l_j),
     C = Σ_{j=0}^{n_L−1} C(a^L_j, y_j).
 
-σ and the per-unit cost C(a, y) are generic SymPy functions (:class:`sigma`,
+σ and the per-unit cost ℓ(a, y) are generic SymPy functions (:class:`sigma`,
 :class:`cost`), so a proof with them holds for every activation and loss of
 the library, whose own derivatives are proven by their rules.
 
@@ -69,18 +69,18 @@ class sigma(sp.Function):
 
 
 class cost_prime(sp.Function):
-    r"""∂C/∂a (a, y): the derivative of the generic per-unit cost :class:`cost` by its first argument."""
+    r"""∂ℓ/∂a (a, y): the derivative of the generic per-unit cost :class:`cost` by its first argument."""
 
     nargs = 2
 
     def _latex(self, printer, exp=None):
         args = ", ".join(printer._print(a) for a in self.args)
-        base = rf"\frac{{\partial C}}{{\partial a}}\left({args}\right)"
+        base = rf"\frac{{\partial \ell}}{{\partial a}}\left({args}\right)"
         return rf"\left({base}\right)^{{{exp}}}" if exp else base
 
 
 class cost(sp.Function):
-    r"""C(a, y): a generic per-unit cost of output a against target y; ∂C/∂a = :class:`cost_prime`.
+    r"""ℓ(a, y): a generic per-unit cost of output a against target y; ∂C/∂a = :class:`cost_prime`.
 
     Differentiating by y is never needed and raises ``ArgumentIndexError``.
     """
@@ -94,7 +94,7 @@ class cost(sp.Function):
 
     def _latex(self, printer, exp=None):
         args = ", ".join(printer._print(a) for a in self.args)
-        base = rf"C\left({args}\right)"
+        base = rf"\ell\left({args}\right)"  # ℓ as in the definitions; C is the total cost Σ ℓ
         return rf"{base}^{{{exp}}}" if exp else base
 
 

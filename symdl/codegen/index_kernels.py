@@ -74,9 +74,17 @@ class Centered(sp.Function):
     def doit(self, **hints):
         return self.expand_shift().doit(**hints)
 
+    def shift_over_fresh_index(self) -> tuple[sp.Symbol, sp.Expr]:
+        """(m, u(m)): the max's own bound index, a letter not in u, so that u(i) − max_m u(m) never reuses the free i."""
+        u, i, _ = self.args
+        taken = {s.name for s in u.free_symbols}
+        name = next(c for c in ("m", "r", "s", "t", "u", "v", "w", "m'") if c not in taken)
+        m = sp.Symbol(name, integer=True)
+        return m, u.subs(i, m)
+
     def _latex(self, printer, exp=None):
-        u, i, _ = (printer._print(a) for a in self.args)
-        return rf"\left({u} - \max_{{{i}}} {u}\right)"
+        m, u_m = self.shift_over_fresh_index()
+        return rf"\left({printer._print(self.args[0])} - \max_{{{printer._print(m)}}} {printer._print(u_m)}\right)"
 
 
 class LogSumExp(sp.Function):

@@ -205,15 +205,15 @@ def backward_steps() -> tuple[BackwardStep, ...]:
     return (
         BackwardStep("Backward through y = γx̂ + β", ((sp.Derivative(L, xhat[p, j]), st["xhat"]),),
                      "L = Σ_i dy_ij y_ij (the VJP with cotangent dy); deltas contracted"),
-        BackwardStep("Backward into σ²_B (x̂ depends on it through the root)", ((sp.Derivative(L, var[j]), st["var"]),)),
-        BackwardStep("Backward into μ_B (through x̂ and through σ²_B)", ((sp.Derivative(L, mu[j]), st["mu"]),)),
+        BackwardStep(r"Backward into $\sigma^{2}_{B}$ (x̂ depends on it through the root)", ((sp.Derivative(L, var[j]), st["var"]),)),
+        BackwardStep(r"Backward into $\mu_{B}$ (through x̂ and through $\sigma^{2}_{B}$)", ((sp.Derivative(L, mu[j]), st["mu"]),)),
         BackwardStep(
-            "The partials of the statistics and of x̂ by x_p",
+            r"The partials of the statistics and of x̂ by $x_{p}$",
             ((sp.Derivative(st["var_stage"], x[p, j]), st["dvar_dx"]), (sp.Derivative(batch_mean(), x[p, j]), st["dmu_dx"]),
              (sp.Derivative(xhat[p, j], x[p, j]), st["dxhat_dx"])),
-            "each by sympy.diff, deltas contracted; μ_B and σ²_B held fixed where they are variables",
+            r"each by sympy.diff, deltas contracted; $\mu_{B}$ and $\sigma^{2}_{B}$ held fixed where they are variables",
         ),
-        BackwardStep("Backward into x_p: the three paths added", ((sp.Derivative(L, x[p, j]), st["x"]),)),
+        BackwardStep(r"Backward into $x_{p}$: the three paths added", ((sp.Derivative(L, x[p, j]), st["x"]),)),
         BackwardStep(
             "The closed form",
             ((sp.Derivative(L, x[p, j]), closed["x"]), (sp.Derivative(L, gamma[j]), closed["gamma"]),

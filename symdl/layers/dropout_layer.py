@@ -125,24 +125,33 @@ class Dropout(Layer):
         from ..rulebook.step import Math, Step
         from . import dropout as dr
 
+        shown = sp.Symbol(r"\mathrm{mask}\,")  # upright and spaced: one name, not m·a·s·k, and not run into x
+        words = {"inverted": r"\mathrm{inverted}", "weight_scaling": r"\mathrm{weight}\,\mathrm{scaling}"}
         definition = []
         steps = []
         for name in dr.RULES:
             train, infer = dr.training_expr(name), dr.inference_expr(name)
-            out = sp.Symbol(f"out_{name}")
-            definition += [Math(out, train), Math(out, infer)]
-            steps.append(Step(f"{name}: the expectation over the mask matches inference",
-                              (Math(dr.expectation_of(train), stats.E(train)), Math(dr.expectation_of(train), infer))))
+            train_shown = train.xreplace({dr.MASK: shown})
+            out = {when: sp.Symbol(rf"\mathrm{{out}}_{{{words[name]}}}^{{\mathrm{{{when}}}}}") for when in ("train", "infer")}
+            definition += [Math(out["train"], train_shown), Math(out["infer"], infer)]
+            expected = stats.E(train)
+            maths = [Math(dr.expectation_of(train_shown), expected)]
+            if sp.simplify(expected - infer) != 0:  # shown only where it differs from what E gave
+                maths.append(Math(dr.expectation_of(train_shown), infer))
+            steps.append(Step(f"{name}: the expectation over the mask matches inference", tuple(maths),
+                              "E over mask ∼ Bernoulli(p) by sympy.stats; the right side is the inference output"))
         sigma = sp.Function("sigma")
         inverted = dr.training_expr("inverted")
         steps.append(Step(
             "After a non-linearity the match is only approximate",
-            (Math(dr.expectation_of(sigma(inverted)), stats.E(sigma(inverted))),),
-            "equal to σ(x) for every x and p only when σ is affine between 0 and x/p (Jensen)",
+            (Math(dr.expectation_of(sigma(inverted.xreplace({dr.MASK: shown}))), stats.E(sigma(inverted))),),
+            "equal to σ(x) for every x and p only when σ is affine between 0 and x/p (Jensen); "
+            "σ here is any non-linearity, not only the logistic sigmoid",
         ))
         return LayerReport(
             title="Dropout",
-            summary="mask ~ Bernoulli(p), p the keep probability; inverted dropout (PyTorch, Keras) and weight scaling",
+            summary="mask ∼ Bernoulli(p), p the keep probability; inverted dropout (PyTorch, Keras) and weight scaling; "
+                    "each rule's output in training (train) and at inference (infer)",
             definition=tuple(definition),
             steps=tuple(steps),
             proofs=dr.prove_all() if verify else {},

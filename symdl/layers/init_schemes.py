@@ -125,7 +125,7 @@ _SCHEMES: dict[str, InitScheme] = {
         InitScheme("lecun_uniform", "uniform", sp.sqrt(3 / N_IN), 1 / N_IN,
                    "selu (self-normalising) and linear units: n_in·Var(W) = 1"),
         InitScheme("lecun_normal", "normal", sp.sqrt(1 / N_IN), 1 / N_IN,
-                   "selu (self-normalising) units, as in the seed notebook"),
+                   "as lecun_uniform, drawn from a normal"),
     )
 }  # fmt: skip
 

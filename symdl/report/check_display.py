@@ -72,7 +72,7 @@ def failure_details(report: RuleReport) -> list[str]:
     """One line per thing that failed in ``report`` (empty when it passed)."""
     lines = [f"{report.name}: not proven: {label}" for label, holds in report.proofs.items() if not holds]
     if not report.kinks_ok:
-        lines.append(f"{report.name}: a kink value is not a subgradient or not what the code returns")
+        lines.append(f"{report.name}: a kink value is not between its one-sided derivatives or not what the code returns")
     lines += [f"{report.name}: unstable: {problem}" for problem in report.unstable]
     lines += [f"{report.name}: a planted mistake went unnoticed: {label}" for label in report.mutant_survivors]
     return lines

@@ -39,7 +39,7 @@ def verify_checks(
 
     checks = [proof_check(label, proofs.get(label, report.proofs[label])) for label in report.proofs]
     if element_wise and report.kinks_ok is not None and kinks:
-        checks.append(Check("kink values are subgradients and the generated derivative returns them", report.kinks_ok,
+        checks.append(Check("kink values lie between the one-sided derivatives and the generated derivative returns them", report.kinks_ok,
                             "each declared kink checked exactly (SymPy) and in the generated float64 code"))
     checks.append(
         Check(

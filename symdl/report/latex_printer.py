@@ -20,10 +20,16 @@ from .names import (
     UNSAFE_NAME,
     UnsafeMathError,
     _require_basic,
+    display_symbol,
     safe_name_latex,
 )
 
-__all__ = ["ReportLatexPrinter", "latex_math", "latex_parts"]
+__all__ = ["ReportLatexPrinter", "by_an_element", "latex_math", "latex_parts"]
+
+
+def by_an_element(expr: sp.Derivative) -> bool:
+    """Whether ``expr`` differentiates by an element of an array (a partial derivative, whatever SymPy would print)."""
+    return any(isinstance(v, sp.Indexed) for v in expr.variables)
 
 _DANGEROUS = re.compile(
     r"\\(?:input|include|openin|openout|read|write|immediate|special|def|edef|gdef|xdef|let|catcode|csname|"
@@ -50,9 +56,47 @@ class ReportLatexPrinter(LatexPrinter):
         super().__init__({"mat_symbol_style": "plain"})
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
+        expr = display_symbol(expr)
         if SAFE_IDENTIFIER.fullmatch(expr.name) or SAFE_SCRIPTED.fullmatch(expr.name):
             return super()._print_Symbol(expr, style)
         return safe_name_latex(expr.name)
+
+    def _sympy_own_latex(self, expr: sp.Basic) -> str:
+        # SymPy's constants carry their LaTeX in _latex, which this printer's own printmethod would skip (π → \text{\Pi}).
+        return str(expr._latex(self))
+
+    _print_NumberSymbol = _print_Infinity = _print_NegativeInfinity = _sympy_own_latex  # π, γ, φ, G; ±∞
+    _print_ComplexInfinity = _print_ImaginaryUnit = _sympy_own_latex
+
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> str:
+        # SymPy's loop, with one more bracket: a sum followed by another term is closed, (Σ_i f_i) + b, so that
+        # b is not read as inside the sum (batch norm's ∂L/∂μ).
+        terms = self._as_ordered_terms(expr, order=order)
+        tex = ""
+        for i, term in enumerate(terms):
+            if i == 0:
+                pass
+            elif term.could_extract_minus_sign():
+                tex += " - "
+                term = -term
+            else:
+                tex += " + "
+            term_tex = self._print(term)
+            if self._needs_add_brackets(term) or (isinstance(term, sp.Sum) and i < len(terms) - 1):
+                term_tex = rf"\left({term_tex}\right)"
+            tex += term_tex
+        return tex
+
+    def _print_Derivative(self, expr: sp.Derivative) -> str:
+        # By an array element (w_pq, z_k, x̂_pj) the differentiated quantity depends on the other elements too: ∂, not d.
+        if not by_an_element(expr):
+            return str(super()._print_Derivative(expr))
+        saved = self._settings["diff_operator_latex"]
+        self._settings["diff_operator_latex"] = r"\partial"
+        try:
+            return str(super()._print_Derivative(expr))
+        finally:
+            self._settings["diff_operator_latex"] = saved
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return self._print_Symbol(expr, style=self._settings["mat_symbol_style"])

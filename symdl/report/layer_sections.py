@@ -72,16 +72,17 @@ def init_section(*, verify: bool = True) -> Section:
     for name in ini.SCHEMES:
         scheme = ini.get_scheme(name)
         parameter = sp.Symbol({"limit": "a", "std": "s"}[scheme.parameter_name], positive=True)
-        w = sp.Symbol(f"W_{name}")
+        label = r"\,".join(rf"\mathrm{{{word}}}" for word in name.split("_"))  # upright words: glorot uniform
+        w = sp.Symbol(rf"W_{{{label}}}")
         in_parameter = stats.variance(scheme.distribution(parameter))  # a²/3 or s², by sympy.stats
-        definition.append(Math(sp.Symbol(f"{parameter.name}_{name}", positive=True), scheme.parameter))
+        definition.append(Math(sp.Symbol(rf"{parameter.name}_{{{label}}}", positive=True), scheme.parameter))
+        variance_at = sp.simplify(in_parameter.subs(parameter, scheme.parameter))
+        target = () if sp.simplify(variance_at - scheme.target) == 0 else (Math(variance(w), scheme.target),)
         steps.append(Step(
-            f"{name}: W ~ {'U(−a, a)' if scheme.family == 'uniform' else 'N(0, s²)'}",
-            (Math(variance(w), in_parameter),
-             Math(parameter, scheme.parameter),
-             Math(variance(w), sp.simplify(in_parameter.subs(parameter, scheme.parameter))),
-             Math(variance(w), scheme.target)),
-            f"sympy.stats variance of the distribution, then the scheme's {scheme.parameter_name}: {scheme.purpose}",
+            f"{name}: W ∼ {'U(−a, a)' if scheme.family == 'uniform' else 'N(0, s²)'}",
+            (Math(variance(w), in_parameter), Math(parameter, scheme.parameter), Math(variance(w), variance_at), *target),
+            f"sympy.stats variance of the distribution, then the scheme's {scheme.parameter_name}; the result is the "
+            f"scheme's target variance ({scheme.purpose})",
         ))
     return Section(
         key="init",

@@ -17,6 +17,7 @@ from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 
 from ..symbolic.functions import NamedFunction
 from ..symbolic.stop_gradient import stop_gradient
+from .latex_printer import by_an_element
 from .model import Math
 from .names import (
     _ACCENTS,
@@ -30,6 +31,7 @@ from .names import (
     _require_basic,
     _Row,
     _Space,
+    display_symbol,
     parse_name,
 )
 
@@ -74,6 +76,12 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
             return node
 
         self.dom.createTextNode = create_text
+
+    def mathml_tag(self, e: sp.Basic) -> str:
+        # SymPy's _print_Derivative takes its d from here: ∂ by an array element, as the LaTeX printer.
+        if isinstance(e, sp.Derivative) and by_an_element(e):
+            return "&#x2202;"
+        return str(super().mathml_tag(e))
 
     def _element(self, tag: str, text: str | None = None, **attributes: str) -> Element:
         element = self.dom.createElement(tag)
@@ -125,6 +133,7 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return element
 
     def _print_Symbol(self, sym: sp.Symbol, style: str = "plain") -> Element:
+        sym = display_symbol(sym)
         name = sym.name
         accent = next((a for a in _ACCENTS if name.endswith(a) and SAFE_IDENTIFIER.fullmatch(name[: -len(a)] or "-")), None)
         if accent is not None:  # xhat → x with a hat over it, as SymPy's LaTeX printer shows it
@@ -206,11 +215,11 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return self._call(self._row(self._element("mi", "σ"), self._element("mo", "′")), e.args)
 
     def _print_cost(self, e: sp.Function) -> Element:
-        return self._call(self._element("mi", "C"), e.args)
+        return self._call(self._element("mi", "ℓ"), e.args)
 
     def _print_cost_prime(self, e: sp.Function) -> Element:
         frac = self._element("mfrac")
-        frac.appendChild(self._row(self._element("mo", "∂"), self._element("mi", "C")))
+        frac.appendChild(self._row(self._element("mo", "∂"), self._element("mi", "ℓ")))
         frac.appendChild(self._row(self._element("mo", "∂"), self._element("mi", "a")))
         return self._call(frac, e.args)
 
@@ -244,9 +253,9 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return self._row(*parts, self._element("mo", ")"))
 
     def _print_Centered(self, expr: sp.Basic) -> Element:
-        u, index, _ = expr.args
-        return self._row(self._element("mo", "("), self._print(u), self._element("mo", "−"),
-                         self._under("max", index), self._print(u), self._element("mo", ")"))
+        m, u_m = expr.shift_over_fresh_index()
+        return self._row(self._element("mo", "("), self._print(expr.args[0]), self._element("mo", "−"),
+                         self._under("max", m), self._print(u_m), self._element("mo", ")"))
 
     def _print_LogSumExp(self, expr: sp.Basic) -> Element:
         u, index, size = expr.args

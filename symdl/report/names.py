@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-__all__ = ["SAFE_IDENTIFIER", "SAFE_SCRIPTED", "UNSAFE_NAME", "UnsafeMathError", "parse_name", "safe_name_latex"]
+__all__ = ["SAFE_IDENTIFIER", "SAFE_SCRIPTED", "UNSAFE_NAME", "UnsafeMathError", "display_symbol", "parse_name", "safe_name_latex"]
 
 SAFE_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 #: An identifier with ^ scripts (sigma_B^2): SymPy's printers split and print it themselves, letters and digits only.
@@ -253,6 +253,16 @@ def _name_latex(node: _Node) -> str:
     if node.sup is not None:
         text += f"^{{{_name_latex(node.sup)}}}"
     return text
+
+
+#: Parameter names that spell λ without Python's keyword ``lambda`` (softshrink's lambd, l1's lam): shown as λ.
+_KEYWORD_SPELLINGS = {"lambd": "lambda", "lam": "lambda"}
+
+
+def display_symbol(symbol: sp.Symbol) -> sp.Symbol:
+    """``symbol`` as a reader should see it: λ for ``lambd`` and ``lam``, otherwise itself."""
+    name = _KEYWORD_SPELLINGS.get(symbol.name)
+    return symbol if name is None else sp.Symbol(name, **symbol.assumptions0)
 
 
 def safe_name_latex(name: str) -> str:

@@ -118,7 +118,7 @@ def _index_steps(depth: int) -> list[Step]:
             "The cost as nested sums (index notation, widths $n_{0}$ … $n_{L}$ symbolic)",
             (Math(COST, total), Math(COST, _fold_network(total, net, names))),
             r"$z^{l}_{j} = \Sigma_{k} w^{l}_{jk} a^{l-1}_{k} + b^{l}_{j}$ and $a^{l}_{j} = \sigma(z^{l}_{j})$ unrolled "
-            r"down to $x$; $\sigma$ and the per-unit cost $C(a, y)$ are generic functions, so what follows holds for "
+            r"down to $x$; $\sigma$ and the per-unit cost $\ell(a, y)$ are generic functions, so what follows holds for "
             "every element-wise activation and every loss summed over output units (softmax and softmax cross-entropy "
             r"couple the units: their BP1 is the matrix form's $J_{\sigma}^{T} \nabla_{a} C$)",
         )
@@ -182,8 +182,11 @@ def _network_check(network: object, what: str) -> Check:
     return Check(
         f"compiled network {what}: gradient of the generated code against finite differences",
         report.passed,
-        f"worst {report.mode} error {format_number(report.abs_error, '.3g')} (relative {format_number(report.rel_error, '.3g')}) over {report.checked} "
-        f"directions, step {format_number(report.step, '.3g')}, tolerance atol {format_number(report.tolerance.atol, 'g')} / rtol {format_number(report.tolerance.rtol, 'g')}",
+        f"worst error {format_number(report.abs_error, '.3g')} (relative {format_number(report.rel_error, '.3g')}) "
+        + (f"of the directional derivative ⟨∇C, u⟩ over {report.checked} seeded random unit directions u"
+           if report.mode == "directions" else f"over {report.checked} coordinates")
+        + f", central differences with step {format_number(report.step, '.3g')}, tolerance atol "
+        f"{format_number(report.tolerance.atol, 'g')} / rtol {format_number(report.tolerance.rtol, 'g')}",
     )
 
 

@@ -50,7 +50,7 @@ def relu() -> Definition:
 
 @register("abs", "activation")
 def absolute() -> Definition:
-    """g(z) = |z| = max(0, z) − min(0, z) (α = −1); g'(z) = sign z, g'(0) = 0."""
+    """g(z) = |z| = max(0, z) − min(0, z) (leaky_relu with α = −1); g'(z) = sign z, g'(0) = 0."""
     base = rectifier(sp.Integer(-1), at_zero=sp.Integer(0))
     return replace(base, stable_expr=sp.Abs(z), stable_derivative=sp.sign(z))
 

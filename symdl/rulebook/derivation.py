@@ -181,7 +181,7 @@ class Derivation(Displayed):
     def definition(self) -> tuple[Math, ...]:
         """The rule's head equal to its expression, then each parameter equal to its value."""
         r = self.rule
-        values = [Math(r.param_symbols[name], value) for name, value in r.params.items() if name in r.param_symbols]
+        values = [_parameter_math(r.param_symbols[name], value) for name, value in r.params.items() if name in r.param_symbols]
         return (Math(r.head(), r.expr), *values)
 
     @property
@@ -302,3 +302,10 @@ class Derives:
         if var not in cache:
             cache[var] = Derivation.of(self, var)  # type: ignore[arg-type]
         return cache[var]
+
+
+def _parameter_math(symbol: sp.Symbol, value: Any) -> Math:
+    """p = its value; a float's long exact fraction (PyTorch's upper = 1/3 as 3333333333333333/10¹⁶) as p ≈ 0.333333."""
+    if isinstance(value, sp.Rational) and value.q > 1000:
+        return Math(symbol, sp.Float(value, 6), relation="≈")
+    return Math(symbol, value)

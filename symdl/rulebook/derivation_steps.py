@@ -13,6 +13,7 @@ VJP. Every equation is a SymPy object taken from the rule; nothing is re-typed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -192,8 +193,10 @@ def derivative_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
         Step(
             "SymPy's derivative of the rule",
             (Math(dg, r.derivative()),),
-            "named functions differentiated by their own derivative (σ' = σ(1 − σ), …)"
-            + (f"; the value at each kink set by the convention: {CONVENTIONS[r.kink_convention]}" if r.kinks else ""),
+            "; ".join(
+                (["named functions differentiated by their own derivative (σ' = σ(1 − σ), …)"] if r.expr.atoms(NamedFunction) else [])
+                + ([f"the value at each kink set by the convention: {CONVENTIONS[r.kink_convention]}"] if r.kinks else [])
+            ),
         )
     )
     d = r.definition
@@ -212,7 +215,7 @@ def derivative_steps(r: Rule, proofs: Mapping[str, Proof]) -> list[Step]:
             )
         )
     if d.seed_form is not None:
-        steps.append(Step("The seeds' form", (Math(g, d.seed_form),), proven_note(proofs, "seed form - expr")))
+        steps.append(Step("The same function in another common form", (Math(g, d.seed_form),), proven_note(proofs, "seed form - expr")))
     steps += _named_function_steps(r, proofs)
     stable = []
     notes = []
@@ -241,14 +244,41 @@ def _code_step(r: Rule) -> Step:
                 code=source)
 
 
+def _kink_number(value: sp.Expr) -> str:
+    """A one-sided derivative as prose: exact when short (1/6, α), else six digits (λα ≈ 1.75810, not 30 digits)."""
+    value = sp.sympify(value, strict=True)  # a SymPy object, never text
+    if value.is_Float or (value.is_Rational and value.q > 1000):
+        return f"≈ {float(value):.6g}"
+    pretty = sp.pretty(value, use_unicode=True)
+    return pretty if "\n" not in pretty else str(value)
+
+
+def _kink_kind(r: Rule, kink: Any, subs: dict[sp.Symbol, object]) -> str:
+    """What lying between the one-sided derivatives means here: subgradient, Clarke's gradient, or a convention."""
+    # g on either side, 10⁻⁴⁰ away: a continuous g (bounded slope) differs by ~10⁻⁴⁰ there, a jump by its size.
+    # (sympy.limit misreads a Piecewise on |z| > λ, so the sides are evaluated exactly instead.)
+    expr, h = r.expr.subs(subs), sp.Rational(1, 10**40)
+    sides = [sp.N(expr.subs(r.wrt, kink.at.subs(subs) + step), 60) for step in (-h, h)]
+    if not all(side.is_number for side in sides) or abs(sides[1] - sides[0]) > sp.Rational(1, 10**30):
+        return ("the function itself jumps here, so it has no derivative at this point and the value is a convention "
+                "(it lies between the one-sided derivatives)")
+    rise = sp.N((kink.right - kink.left).subs(r.param_subs), 30)  # a learned input (PReLU's α) left free
+    if not rise.is_number:
+        return "it lies between the one-sided derivatives"
+    if rise >= 0:
+        return "it lies between the one-sided derivatives and the kink is convex, so it is a subgradient"
+    return ("it lies between the one-sided derivatives, in Clarke's generalised gradient; the kink is concave, "
+            "so no subgradient exists there")
+
+
 def kink_step(r: Rule, kink: Any) -> Step:
     var = r.wrt
     dg = sp.Derivative(head(r), var)
     others = dict(zip(r.inputs[1:], [sp.Rational(37, 100)] * len(r.inputs[1:])))
-    subgradient = kink.is_subgradient({**r.param_subs, **others})
+    subs = {**r.param_subs, **others}
+    subgradient = kink.is_subgradient(subs)
     why = (
-        f"the value taken is {CONVENTIONS[r.kink_convention]}; it lies between the one-sided derivatives, "
-        "so it is a subgradient" if subgradient else
+        f"the value taken is {CONVENTIONS[r.kink_convention]}; {_kink_kind(r, kink, subs)}" if subgradient else
         f"the value taken is {CONVENTIONS[r.kink_convention]}; it is NOT between the one-sided derivatives"
     )
     return Step(
@@ -258,7 +288,7 @@ def kink_step(r: Rule, kink: Any) -> Step:
             Math(sp.Limit(dg, var, kink.at, "+"), kink.right),
             Math(sp.Subs(dg, var, kink.at), kink.value),
         ),
-        f"the derivative jumps from {kink.left} to {kink.right}; {why}",
+        f"the derivative jumps from {_kink_number(kink.left)} to {_kink_number(kink.right)}; {why}",
     )
 
 
@@ -266,6 +296,14 @@ def vector_head(r: VectorRule) -> sp.Expr:
     d = r.definition
     base = sp.IndexedBase("g" if r.kind == "activation" else "L", real=True)
     return base[d.output] if d.output else sp.Symbol(str(base.label), real=True)
+
+
+def _sizes_once(labels: list[str]) -> str:
+    """'vjp by a - textbook (n=1)', '… (n=2)' → 'vjp by a - textbook (n = 1, 2)': one claim, the sizes it was proven at."""
+    parts = [re.fullmatch(r"(.*) \(n=(\d+)\)", label) for label in labels]
+    if len(labels) > 1 and all(parts) and len({m.group(1) for m in parts if m}) == 1:
+        return f"{parts[0].group(1)} (n = {', '.join(m.group(2) for m in parts if m)})" if parts[0] else ""
+    return "; ".join(labels)
 
 
 def vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
@@ -278,7 +316,7 @@ def vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
         target = inp.base[tuple(fresh_index(s) for s in inp.indices)]
         D = sp.Derivative(out, target)
         raw = sp.diff(d.forward, target)
-        steps.append(Step(f"Differentiate by {target}, element by element",
+        steps.append(Step(f"Differentiate by ${sp.latex(target)}$, element by element",  # σ_i', not sigma[i']
                           (Math(D, raw),), "sympy.diff through the sums: Kronecker deltas appear"))
         contracted = r.derivative(inp.base)
         if contracted != raw:
@@ -286,12 +324,15 @@ def vector_steps(r: VectorRule, proofs: Mapping[str, Proof]) -> list[Step]:
                               "Σ_j δ_jk f_j = f_k (sympy.concrete.delta.deltasummation)"))
         for table, what in ((d.textbook_jacobian, "Jacobian"), (d.textbook_vjps, "gradient")):
             if inp.base in table:
-                label = next((k for k in proofs if k.startswith(("jacobian by " + str(inp.base), "vjp by " + str(inp.base) + " - textbook"))), "")
-                note = f"{'proven' if proofs.get(label) else 'see checks'}: {label}" if label else ""
-                steps.append(Step(f"The textbook {what}", (Math(D, table[inp.base]),), note))
+                labels = [k for k in proofs if k.startswith(("jacobian by " + str(inp.base), "vjp by " + str(inp.base) + " - textbook"))]
+                chosen = [k for k in labels if "symbolic" in k][:1] or labels
+                note = f"{'proven' if all(proofs.get(k) for k in chosen) else 'see checks'}: {_sizes_once(chosen)}" if chosen else ""
+                # a gradient is written in the VJP's own index (∂L/∂a_k), a Jacobian in the primed one of the steps above
+                lhs = D if what == "Jacobian" else sp.Derivative(out, inp.base[inp.indices])
+                steps.append(Step(f"The textbook {what}", (Math(lhs, table[inp.base]),), note))
         steps.append(
             Step(
-                f"The vector-Jacobian product by {inp.base} (what the numpy code computes)",
+                f"The vector-Jacobian product by ${sp.latex(inp.base)}$ (what the numpy code computes)",
                 (Math(sp.IndexedBase(f"{inp.base.label}bar")[inp.indices], d.vjps[inp.base]),),
                 "v is the cotangent (the gradient arriving from above); proven equal to vᵀJ at concrete sizes",
             )

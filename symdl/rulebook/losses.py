@@ -19,7 +19,7 @@ _error = a - y
 
 @register("mse", "loss")
 def mse() -> Definition:
-    """L(a, y) = ½(a − y)²; ∂L/∂a = a − y (the seeds' form, with the ½)."""
+    """L(a, y) = ½(a − y)²; ∂L/∂a = a − y (the ½ cancels the 2; PyTorch's mse_loss, without the ½, has 2(a − y))."""
     return Definition(expr=_error**2 / 2, inputs=(a, y), textbook=_error, torch_loss=TorchLoss("mse_loss", _error**2))
 
 

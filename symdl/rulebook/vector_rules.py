@@ -158,7 +158,7 @@ def sparsemax() -> VectorDefinition:
 
 @register_vector("softmax_cross_entropy", "loss")
 def softmax_cross_entropy() -> VectorDefinition:
-    """L = −Σ_j y_j log softmax_j(a) from logits a; ∂L/∂a_k = s_k Σ_j y_j − y_k (= s − y when Σ y = 1)."""
+    """L = −Σ_j y_j log softmax_j(a) from logits a; ∂L/∂a_k = s_k Σ_j y_j − y_k."""
     log_softmax_k = Centered(a[k], k, n) - LogSumExp(Centered(a[q], q, n), q, n)
     lse = LogSumExp(a[j], j, n)
     return VectorDefinition(
@@ -189,7 +189,7 @@ def softmax_cross_entropy() -> VectorDefinition:
 
 @register_vector("maxout", "activation")
 def maxout() -> VectorDefinition:
-    """h = max_j z_j over the k affine pieces z_j = w_j·x + b_j; ∂h/∂z_j = 1 for the arg-max piece, else 0."""
+    """h = max_j z_j over the n affine pieces z_j = w_j·x + b_j; ∂h/∂z_j = 1 for the arg-max piece, else 0."""
     return VectorDefinition(
         forward=RowMax(z[j], j, n),
         output=(),
@@ -207,7 +207,7 @@ def maxout() -> VectorDefinition:
 @register_vector("rbf", "activation")
 def rbf() -> VectorDefinition:
     """h_i = exp(−‖W_{:,i} − x‖² / σ_i²); gradients by x, W and σ."""
-    distance = sp.Sum((W[k, i] - x[k]) ** 2, (k, 0, n - 1))
+    distance = sp.Sum((W[j, i] - x[j]) ** 2, (j, 0, n - 1))  # bound j, so that a VJP's free k is never reused
     h_i = sp.exp(-distance / sigma[i] ** 2)
     h_q = h_i.subs(i, q)
     return VectorDefinition(
@@ -219,13 +219,13 @@ def rbf() -> VectorDefinition:
             VectorInput(W, (k, i), (n, m_units), shared=True),
             VectorInput(sigma, (i,), (m_units,), shared=True),
         ),
-        slots={k: -2, i: -1},
+        slots={j: -2, i: -1},
         vjps={
             x: sp.Sum(v[q] * h_q * 2 * (W[k, q] - x[k]) / sigma[q] ** 2, (q, 0, m_units - 1)),
             W: -v[i] * h_i * 2 * (W[k, i] - x[k]) / sigma[i] ** 2,
             sigma: v[i] * h_i * 2 * distance / sigma[i] ** 3,
         },
-        vjp_slots={x: {k: -2, q: -1}, W: {k: -2, i: -1}, sigma: {k: -2, i: -1}},
+        vjp_slots={x: {k: -2, j: -2, q: -1}, W: {k: -2, j: -2, i: -1}, sigma: {j: -2, i: -1}},
         concrete_sizes=({n: 1, m_units: 1}, {n: 2, m_units: 2}, {n: 3, m_units: 2}),
         input_ranges={sigma: (0.5, 5.0)},
         check_sizes={n: 3, m_units: 2},

@@ -257,9 +257,16 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
         cases += outcome.cases
         if not outcome:
             return Proof(False, outcome.method, cases, outcome.counterexample)
-    skipped = f" (kinks {', '.join(map(str, exclude))} excluded)" if exclude else ""
+    skipped = f", the kink{'s' if len(exclude) > 1 else ''} {', '.join(map(str, exclude))} excluded" if exclude else ""
     regime_note = f" in {len(checked)} parameter regimes" if len(checked) > 1 else ""
-    return Proof(True, f"case analysis over intervals between {len(points)} breakpoints{regime_note}{skipped}", cases)
+    return Proof(True, f"case analysis on {_intervals(len(points))}{regime_note}{skipped}", cases)
+
+
+def _intervals(count: int) -> str:
+    """The pieces the breakpoints cut the line into, in words: 'the 2 intervals cut by 1 breakpoint'."""
+    if count == 0:
+        return "the whole line, which has no breakpoints"
+    return f"the {count + 1} intervals cut by {count} breakpoint{'s' if count > 1 else ''}"
 
 
 def _prove_in_regime(
