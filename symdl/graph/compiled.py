@@ -89,7 +89,7 @@ class CompiledGraph:
         namespace: dict[str, object] = {
             "math": math, "numpy": np, "_dtype": self.dtype, "_t": self.dtype.type, "_where": where, "_where_into": where_into, "_into": into,
             "_check": self._check, "_check_forward": self._check_forward, "_masks": self._masks,
-            "_check_lr": check_learning_rate, "_check_params": self._check_params,
+            "_check_lr": partial(check_learning_rate, dtype=self.dtype), "_check_params": self._check_params,
             "_check_state": self._check_state, "_check_hyper": partial(check_hyperparameter, dtype=self.dtype),
         }
         for kernel_name, (rule_name, role) in self.kernels.items():
