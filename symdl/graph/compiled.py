@@ -157,9 +157,13 @@ class CompiledGraph:
                     params[key] = np.full(p.shape, p.init, dtype=self.dtype)
         return {k: params[k] for k in self.param_names}
 
-    def forward(self, params: dict[str, np.ndarray], *inputs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
-        """The outputs for a batch of each input, in inference mode (one array for one output)."""
-        return self._forward(params, *inputs)
+    def forward(self, params: dict[str, np.ndarray], *inputs: object) -> np.ndarray | tuple[np.ndarray, ...]:
+        """The outputs for a batch of each input, in inference mode (one array for one output).
+
+        ``forward(params, X1, X2)``, or the inputs as ``loss`` takes them: ``forward(params, [X1, X2])`` or
+        ``forward(params, {"X1": X1, "X2": X2})`` (keys as :meth:`arrange_data` reads them).
+        """
+        return self._forward(params, *self._forward_inputs(inputs))
 
     def inference_loss(self, params: dict[str, np.ndarray], inputs: object, targets: object = ()) -> float:
         """C on a batch in inference mode (no noise, no dropout): the cost of ``forward``'s outputs, as Keras' evaluate."""
@@ -228,6 +232,15 @@ class CompiledGraph:
     def _seed(self, seed: object) -> dict[str, object]:
         return {"seed": seed} if self._masks_spec else {}
 
+    def _forward_inputs(self, inputs: tuple[object, ...]) -> list[object]:
+        """forward's input arrays: given one by one, or one argument read as ``loss`` reads ``inputs``.
+
+        One argument to a one-input model stays one array (a list of rows too) unless it is a dict.
+        """
+        if len(inputs) == 1 and (len(self._inputs) > 1 or isinstance(inputs[0], Mapping)):
+            return self._arrange(inputs[0], self._inputs, self._input_aliases, "inputs")
+        return list(inputs)
+
     def _data(self, inputs: object, targets: object) -> list[object]:
         xs = self._arrange(inputs, self._inputs, self._input_aliases, "inputs")
         ys = self._arrange(targets, self._targets, self._target_aliases, "targets")
@@ -292,9 +305,11 @@ class CompiledGraph:
         names = [name for name, _ in specs]
         if isinstance(data, Mapping):
             accepted = [{name, alias} - {None} for name, alias in zip(names, aliases)]
+            # each array's data key, then its Input's (or output layer's) own name where it has another
+            takes = ", ".join(name if alias in (None, name) else f"{name} (or {alias!r})" for name, alias in zip(names, aliases))
             unknown = [k for k in data if not any(k in keys for keys in accepted)]
             if unknown:
-                raise ValueError(f"{label}: unexpected key {str(unknown[0])[:60]!r}; this model takes {', '.join(names)}")
+                raise ValueError(f"{label}: unexpected key {str(unknown[0])[:60]!r}; this model takes {takes}")
             for key in data:  # an Input named 'X2' beside the array whose key is X2: the key would feed both
                 owners = [name for name, keys in zip(names, accepted) if key in keys]
                 if len(owners) > 1:
@@ -305,7 +320,7 @@ class CompiledGraph:
                 found = [k for k in data if k in keys]
                 if len(found) != 1:
                     raise ValueError(f"{label}: {'no array for' if not found else 'two arrays for'} {name!r}; "
-                                     f"this model takes {', '.join(names)}")
+                                     f"this model takes {takes}")
                 out.append(data[found[0]])
             return out
         arrays = [data] if isinstance(data, np.ndarray) or not isinstance(data, Sequence) else list(data)
