@@ -8,6 +8,7 @@ The registry never imports the catalogues; :mod:`symdl.rulebook` does.
 
 from __future__ import annotations
 
+import difflib
 import keyword
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from .vector_rule import VectorRule
 __all__ = [
     "REGISTERED_KINDS",
     "Equivalent",
+    "neither_rule_nor_formula",
     "register",
     "register_vector",
     "registered_equivalent",
@@ -88,6 +90,14 @@ def rules() -> dict[str, str]:
     order = {"activation": 0, "loss": 1, "penalty": 2}
     ranked = sorted(_REGISTRY.values(), key=lambda e: order[e.kind])
     return {entry.name: entry.kind for entry in ranked}
+
+
+def neither_rule_nor_formula(name: str, listing: str) -> str:
+    """``'nope' is neither a rule (did you mean 'softplus'? see <listing>) nor a formula``: the start of the line for
+    a bare identifier that names no rule and that formula text cannot read (the parser's reason follows it)."""
+    close = difflib.get_close_matches(name, rules(), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{name!r} is neither a rule ({hint}see {listing}) nor a formula"
 
 
 def rule_params(name: str) -> tuple[Param, ...]:
