@@ -49,10 +49,9 @@ from ..codegen.naming import class_name
 from ..codegen.simplex import hoist_thresholds, threshold_helpers
 from ..optional import require
 from ..rulebook.derivation import Derives
-from ..rulebook.registry import neither_rule_nor_formula, rule, rules
-from ..rulebook.rule import Rule, formula_rule
+from ..rulebook.registry import formula_rule_or_name, rule, rules
+from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import ROW_COTANGENT, VectorRule
-from ..symbolic.parse import FormulaError
 from ..symbolic.rewrite import stabilise
 from ..symbolic.shared_cse import cse_basic
 
@@ -87,13 +86,7 @@ def _resolve(
             raise ValueError(f"wrt and symbols apply to formula text; rule {rule_or_formula!r} has fixed inputs")
         return rule(rule_or_formula, **dict[str, Any](params or {}))
     # formula_rule already carries the rewrite pass's stable form, which numeric_*_expr print.
-    try:
-        return formula_rule(rule_or_formula, wrt=wrt or "z", params=params, symbols=symbols)
-    except FormulaError as error:
-        declared = {wrt or "z", *symbols, *(params or {})}
-        if rule_or_formula.isidentifier() and rule_or_formula not in declared:  # a misspelt rule name, most likely
-            raise FormulaError(f"{neither_rule_nor_formula(rule_or_formula, 'symdl.rules()')}: {error}") from None
-        raise
+    return formula_rule_or_name(rule_or_formula, "symdl.rules()", wrt=wrt or "z", params=params, symbols=symbols)
 
 
 @dataclass(frozen=True)

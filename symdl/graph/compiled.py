@@ -41,6 +41,7 @@ from ..network.rule_forms import TargetDomain, target_domain
 from ..optim.base import Optimizer
 from ..optim.registry import optimizer as named_optimizer
 from ..rulebook.registry import rule
+from .data_keys import arrange
 from .printing import print_graph, vector_kernels
 from .select import into, where, where_into
 
@@ -238,12 +239,12 @@ class CompiledGraph:
         One argument to a one-input model stays one array (a list of rows too) unless it is a dict.
         """
         if len(inputs) == 1 and (len(self._inputs) > 1 or isinstance(inputs[0], Mapping)):
-            return self._arrange(inputs[0], self._inputs, self._input_aliases, "inputs")
+            return arrange(inputs[0], self._inputs, self._input_aliases, "inputs")
         return list(inputs)
 
     def _data(self, inputs: object, targets: object) -> list[object]:
-        xs = self._arrange(inputs, self._inputs, self._input_aliases, "inputs")
-        ys = self._arrange(targets, self._targets, self._target_aliases, "targets")
+        xs = arrange(inputs, self._inputs, self._input_aliases, "inputs")
+        ys = arrange(targets, self._targets, self._target_aliases, "targets")
         return [*xs, *ys]
 
     def arrange_data(self, inputs: object, targets: object, what: str = "X, Y") -> tuple[Any, Any]:
@@ -256,8 +257,8 @@ class CompiledGraph:
         The arrays are not checked here; ``what`` names the two sides in errors.
         """
         x_label, y_label = what.split(", ")
-        xs = self._arrange(inputs, self._inputs, self._input_aliases, x_label)
-        ys = self._arrange(targets, self._targets, self._target_aliases, y_label)
+        xs = arrange(inputs, self._inputs, self._input_aliases, x_label)
+        ys = arrange(targets, self._targets, self._target_aliases, y_label)
         return (xs[0] if len(xs) == 1 else tuple(xs)), (ys[0] if len(ys) == 1 else tuple(ys))
 
     @property
@@ -300,34 +301,6 @@ class CompiledGraph:
     def _target_aliases(self) -> tuple[str | None, ...]:
         return tuple(getattr(term.node.layer, "name", None) for term in self.model.data_targets)
 
-    @staticmethod
-    def _arrange(data: object, specs: tuple[tuple[str, int], ...], aliases: tuple[str | None, ...], label: str) -> list[object]:
-        names = [name for name, _ in specs]
-        if isinstance(data, Mapping):
-            accepted = [{name, alias} - {None} for name, alias in zip(names, aliases)]
-            # each array's data key, then its Input's (or output layer's) own name where it has another
-            takes = ", ".join(name if alias in (None, name) else f"{name} (or {alias!r})" for name, alias in zip(names, aliases))
-            unknown = [k for k in data if not any(k in keys for keys in accepted)]
-            if unknown:
-                raise ValueError(f"{label}: unexpected key {str(unknown[0])[:60]!r}; this model takes {takes}")
-            for key in data:  # an Input named 'X2' beside the array whose key is X2: the key would feed both
-                owners = [name for name, keys in zip(names, accepted) if key in keys]
-                if len(owners) > 1:
-                    raise ValueError(f"{label}: the key {str(key)[:60]!r} names {len(owners)} arrays ({', '.join(owners)}); "
-                                     "give a list in the model's order instead")
-            out = []
-            for name, keys in zip(names, accepted):
-                found = [k for k in data if k in keys]
-                if len(found) != 1:
-                    raise ValueError(f"{label}: {'no array for' if not found else 'two arrays for'} {name!r}; "
-                                     f"this model takes {takes}")
-                out.append(data[found[0]])
-            return out
-        arrays = [data] if isinstance(data, np.ndarray) or not isinstance(data, Sequence) else list(data)
-        if len(arrays) != len(names):
-            raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}")
-        return arrays
-
     def _check_params(self, params: object) -> tuple[np.ndarray, ...]:
         return check_params(self._specs, self.dtype, params)
 
@@ -369,7 +342,7 @@ class CompiledGraph:
         ``targets`` is one array, a sequence in the order of the data-target loss terms (:attr:`Model.data_targets`)
         or a dict keyed by :attr:`target_names`.
         """
-        ys = self._arrange(targets, self._targets, self._target_aliases, "targets")
+        ys = arrange(targets, self._targets, self._target_aliases, "targets")
         n = len(self._inputs)
         for index, label, domain in self._domains:
             if index >= n:
