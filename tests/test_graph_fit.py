@@ -113,8 +113,9 @@ def test_tuples_lists_and_dicts_by_code_or_given_name_train_alike_and_evaluate_i
 
 
 @pytest.mark.parametrize("X, Y, message", [
-    (lambda A, B: {"a": A}, lambda Ym, Ya: (Ym, Ya), "X: no array for 'X2'; this model takes X1, X2"),
+    (lambda A, B: {"a": A}, lambda Ym, Ya: (Ym, Ya), "X: no array for 'X2'; this model takes X1 \\(or 'a'\\), X2 \\(or 'b'\\)$"),
     (lambda A, B: {"a": A, "b": B, "c": B}, lambda Ym, Ya: (Ym, Ya), "X: unexpected key 'c'"),
+    (lambda A, B: (A, B), lambda Ym, Ya: {"main": Ym, "Y3": Ya}, "^Y: unexpected key 'Y3'; this model takes Y1 \\(or 'main'\\), Y2 \\(or 'aux'\\)$"),
     (lambda A, B: {"a": A, "X1": A, "b": B}, lambda Ym, Ya: (Ym, Ya), "X: two arrays for 'X1'"),
     (lambda A, B: A, lambda Ym, Ya: (Ym, Ya), "X: this model takes 2 array\\(s\\) \\(X1, X2\\), got 1"),
     (lambda A, B: (A, B[:-1]), lambda Ym, Ya: (Ym, Ya), "X, Y: 10 samples in X\\['X1'\\] but 9 in X\\['X2'\\]"),

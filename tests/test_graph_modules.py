@@ -433,7 +433,7 @@ def test_module_refuses_bad_arguments_in_one_line(tmp_path, backend):
         (lambda: mod.loss(params, x, conv(np.ones((3, 3))), y, y, y), "X2 has shape (3, 3)"),
         (lambda: mod.loss(params, x, conv(np.ones((4, 2))), y, y, y), "different batch sizes [3, 4]"),
         (lambda: mod.loss(params, x, conv(np.full((3, 2), np.nan)), y, y, y), "X2 contains NaN"),
-        (lambda: mod.train_step(params, x, x, y, y, y, -1.0), "lr: expected a positive"),
+        (lambda: mod.train_step(params, x, x, y, y, y, -1.0), "lr: expected a finite real number from 0 to 1.8e308, got -1.0"),
         (lambda: mod.train_step(params, x, x, y, y, conv(np.ones((2, 1))), 0.1), "different batch sizes [2, 3]"),
     ]
     for call, message in cases:

@@ -85,7 +85,7 @@ def test_a_graph_module_checks_when_traced_and_refuses_host_nan_in_one_line(tmp_
         (lambda: mod.loss(params, x, jnp.ones((3, 3)), y, y, y), "X2 has shape (3, 3)"),
         (lambda: mod.loss(params, x, jnp.ones((4, 2)), y, y, y), "different batch sizes [3, 4]"),
         (lambda: mod.loss(params, x, nan, y, y, y), "X2 contains NaN"),
-        (lambda: mod.train_step(dict(params), x, x, y, y, y, -1.0), "lr: expected a positive"),
+        (lambda: mod.train_step(dict(params), x, x, y, y, y, -1.0), "lr: expected a finite real number from 0 to 1.8e308, got -1.0"),
     ]
     for call, message in cases:
         with pytest.raises(ValueError) as error:

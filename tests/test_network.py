@@ -273,10 +273,10 @@ def test_integer_inputs_are_converted(small):
     assert net.loss(params, X.astype(int), Y.astype(int)) == net.loss(params, X, Y)
 
 
-@pytest.mark.parametrize("lr", [0, -0.1, float("nan"), True, "0.1", None])
+@pytest.mark.parametrize("lr", [-1e-300, -0.1, float("nan"), True, "0.1", None])
 def test_bad_learning_rate(small, lr):
     net, params, X, Y = small
-    with pytest.raises(ValueError, match="lr: expected a positive finite number"):
+    with pytest.raises(ValueError, match="^lr: expected a finite real number from 0 to 1.8e308, got "):
         net.train_step(params, X, Y, lr)
 
 
@@ -370,10 +370,10 @@ def test_bad_batches(small, X, Y, message):
         net.loss_and_grad(params, X, Y)
 
 
-@pytest.mark.parametrize("lr", [10**400, 1e39, 1e-50])
-def test_learning_rates_outside_float32(small, lr):
+@pytest.mark.parametrize("lr", [10**400, 1e309])
+def test_learning_rates_outside_float64(small, lr):
     net, params, X, Y = small
-    with pytest.raises(ValueError, match="lr: expected a positive finite number from 1.2e-38 to 3.4e38"):
+    with pytest.raises(ValueError, match="^lr: expected a finite real number from 0 to 1.8e308, got "):
         net.train_step(params, X, Y, lr)
 
 

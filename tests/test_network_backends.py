@@ -257,7 +257,7 @@ def test_bad_arguments_get_one_line_errors(tmp_path, backend):
         "X NaN": lambda: module.loss(params, np.full((5, 3), np.nan), Y),
         "Y rows": lambda: module.loss(params, X, np.zeros((4, 2))),
         "Y None": lambda: module.loss_and_grad(params, X, None),
-        "lr zero": lambda: module.train_step(params, X, Y, 0.0),
+        "lr negative": lambda: module.train_step(params, X, Y, -0.1),
         "lr text": lambda: module.train_step(params, X, Y, "0.1"),
     }
     for what, call in bad_calls.items():

@@ -327,7 +327,7 @@ def test_hyperparameters_overflowing_the_dtype_are_refused(tmp_path, backend: st
     refused in _check_lr's words; float64 takes 1e300."""
     if backend == "jax":
         pytest.importorskip("jax")
-    message = "^{}: expected a finite real number from -3.4e38 to 3.4e38, got 1e\\+300$"
+    message = "^{}: expected a finite real number from {} to 3.4e38, got 1e\\+300$"
     baked = optimizer("sgd", lr=1e300)
     free = optimizer("sgd", lr=0.1, momentum=0.9).with_values(momentum=None)
 
@@ -343,7 +343,7 @@ def test_hyperparameters_overflowing_the_dtype_are_refused(tmp_path, backend: st
         source = network_module(network, dtype) if backend == "numpy" else network_module_source(network, backend, dtype)
         return load_module(source, tmp_path, f"net_big_{backend}_{dtype}_{opt.name}_{len(opt.unbound())}")
 
-    with pytest.raises(ValueError, match=message.format("lr")):
+    with pytest.raises(ValueError, match=message.format("lr", "0")):
         build(baked, "float32")
     build(baked, "float64")
     net = build(free, "float32")
@@ -352,7 +352,7 @@ def test_hyperparameters_overflowing_the_dtype_are_refused(tmp_path, backend: st
     X, Y = (np.asarray(a, dtype=np.float32) for a in batches(steps=1)[0])
     if backend == "torch":
         X, Y = torch.tensor(X), torch.tensor(Y)
-    with pytest.raises(ValueError, match=message.format("momentum")):
+    with pytest.raises(ValueError, match=message.format("momentum", "-3.4e38")):
         net.train_step(params, X, Y, state, 1e300)
     net.train_step(params, X, Y, state, 3e38)  # finite in float32: taken
 

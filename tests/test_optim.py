@@ -270,7 +270,7 @@ def test_every_registered_optimizer_prints_and_names():
 
 
 @pytest.mark.parametrize(("call", "match"), [
-    (lambda: sgd(-0.1), "lr: expected a number >= 0"),
+    (lambda: sgd(-0.1), r"^lr: expected a finite real number from 0 to 1.8e308, got -0.1$"),
     (lambda: sgd(0.1, momentum=-1), "momentum"),
     (lambda: sgd(0.1, nesterov=True), "Nesterov momentum needs momentum > 0"),
     (lambda: sgd(0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening = 0"),

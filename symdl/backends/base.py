@@ -236,7 +236,8 @@ class Backend:
 
     def optimizer_runtime(self) -> list[str]:
         """Runtime helper blocks of a module whose train_step applies an optimizer: ``_check_state`` (reads the module's
-        ``_STATE``) and ``_check_hyper(name, value)``; ``_check_params`` comes with :meth:`network_runtime` (:meth:`graph_runtime`)."""
+        ``_STATE``) and ``_check_hyper(name, value)``; ``_check_params`` comes with :meth:`network_runtime` (:meth:`graph_runtime`),
+        ``_finite_real`` (which ``_check_hyper`` calls) with every module's ``_check_lr`` (:func:`symdl.export.standalone.lr_check_blocks`)."""
         raise self._unsupported("optimizer_runtime")
 
     def train_step_doc(self) -> str:

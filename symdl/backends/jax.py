@@ -62,7 +62,6 @@ from .runtime_mixed import (
     _masters,
     _unpack_jax,
 )
-from .runtime_numbers import finite_real
 
 __all__ = ["JaxBackend"]
 
@@ -219,8 +218,7 @@ class JaxBackend(Backend):
         return "\n\n\n".join(blocks)
 
     def optimizer_runtime(self) -> list[str]:
-        return [emit_functions(finite_real, names={"finite_real": "_finite_real"}),
-                emit_functions(_scalar_with, _check_state, _check_hyper)]
+        return [emit_functions(_scalar_with, _check_state, _check_hyper)]
 
     def init_placement(self) -> tuple[str, list[str]]:
         """``init_params(seed=0, device=None)``: drawn on JAX's default device, then ``jax.device_put`` on ``device``."""
@@ -246,13 +244,13 @@ class JaxBackend(Backend):
 
     def graph_runtime(self, optimizer: bool) -> list[str]:
         # the state and hyperparameter checks read _STATE, which only a module with an optimizer defines
-        stateful: list[Callable[..., Any]] = [finite_real, _scalar_with, _check_state, _check_hyper] if optimizer else []
+        stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
         return [keys_block(), emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key, names={"finite_real": "_finite_real"}),
                 emit_functions(_unpack_graph, _unpack_forward, _check_data, _on_device_graph, _finite_asked, _finite_arrays,
                                _raise_unless_finite_arrays)]
 
     def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
-        stateful: list[Callable[..., Any]] = [finite_real, _scalar_with, _check_state, _check_hyper] if optimizer else []
+        stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
         masters = {"_dtype": "_param_dtype", "_check_data": "_check_data_masters", "finite_real": "_finite_real"}
         mixed = {"_lift_jax": "_lift", "_check_data_graph_jax": "_check_data", "_unpack_graph_jax": "_unpack", "_cast_graph_jax": "_cast",
                  "_unpack_forward_graph_jax": "_unpack_forward", "_master_grads_jax": "_master_grads",
@@ -280,7 +278,7 @@ class JaxBackend(Backend):
             body_args = args.replace(self.mask_parameter, "key").split(", ")
             extra = [a for a in body_args[1:] if a not in data.split(", ") and a != "key"]
             checks = [f"arrays, ({data},) = _on_device_graph(params, ({data},))"]
-            if name == "train_step" and "lr" in extra:
+            if name == "train_step" and "state" not in extra:  # plain gradient descent stores the new arrays in params
                 checks.insert(0, "if not isinstance(params, MutableMapping):\n"
                                  "        raise ValueError(f'params: train_step stores the new arrays in params; expected a dict, got {type(params).__name__}')"
                                  "  # noqa: TRY004  (every bad argument is one ValueError)")

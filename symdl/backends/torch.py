@@ -45,7 +45,6 @@ from .runtime_mixed import (
     _masters,
     _unpack_torch,
 )
-from .runtime_numbers import finite_real
 from .runtime_torch import (
     _batch,
     _broadcast_shape,
@@ -203,8 +202,7 @@ class TorchBackend(Backend):
                 *(self.optimizer_runtime() if optimizer else [])]
 
     def optimizer_runtime(self) -> list[str]:
-        return [emit_functions(finite_real, names={"finite_real": "_finite_real"}),
-                emit_functions(_check_state, _check_hyper, _store)]
+        return [emit_functions(_check_state, _check_hyper, _store)]
 
     def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
         masters = {"_dtype": "_param_dtype", "_check_arrays": "_check_masters", "_check_forward": "_check_forward_masters"}

@@ -8,7 +8,6 @@ encoding cannot show); user formula text goes only to :func:`symdl.formula_rule`
 from __future__ import annotations
 
 import argparse
-import difflib
 import math
 import sys
 import threading
@@ -269,7 +268,7 @@ def parse_value(key: str, text: str, flag: str = "--param") -> float:
 
 def build_rule(args: argparse.Namespace) -> Any:
     """The rule named by ``args.target``, or a formula rule of that text."""
-    from ..rulebook.registry import rule, rules
+    from ..rulebook.registry import neither_rule_nor_formula, rule, rules
     from ..rulebook.rule import formula_rule
     from ..symbolic.parse import FormulaError
 
@@ -291,11 +290,7 @@ def build_rule(args: argparse.Namespace) -> Any:
     except FormulaError as error:
         declared = {args.wrt or "z", *args.symbol, *params}
         if args.target.isidentifier() and args.target not in declared:
-            close = difflib.get_close_matches(args.target, known, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise UsageError(
-                f"{args.target!r} is neither a rule ({hint}see 'symdl list') nor a formula: {one_line(error)}"
-            ) from None
+            raise UsageError(f"{neither_rule_nor_formula(args.target, repr('symdl list'))}: {one_line(error)}") from None
         raise
 
 

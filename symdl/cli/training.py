@@ -126,6 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..training import fit
     from ..training.loop import metric_objects
 
+    if not args.output:  # Path('') is the working directory: a slip, as `report -o ''` is
+        raise UsageError("-o '': an empty model directory name; give the directory to write, e.g. -o model")
     check_target(args.output)
     opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False, flag="--optimizer-param"))
     net = network_from_args(args, parse_layers(args.layers, "LAYERS"), optimizer=opt).compile(args.dtype)

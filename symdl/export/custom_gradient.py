@@ -49,8 +49,8 @@ from ..codegen.naming import class_name
 from ..codegen.simplex import hoist_thresholds, threshold_helpers
 from ..optional import require
 from ..rulebook.derivation import Derives
-from ..rulebook.registry import rule, rules
-from ..rulebook.rule import Rule, formula_rule
+from ..rulebook.registry import formula_rule_or_name, rule, rules
+from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import ROW_COTANGENT, VectorRule
 from ..symbolic.rewrite import stabilise
 from ..symbolic.shared_cse import cse_basic
@@ -86,7 +86,7 @@ def _resolve(
             raise ValueError(f"wrt and symbols apply to formula text; rule {rule_or_formula!r} has fixed inputs")
         return rule(rule_or_formula, **dict[str, Any](params or {}))
     # formula_rule already carries the rewrite pass's stable form, which numeric_*_expr print.
-    return formula_rule(rule_or_formula, wrt=wrt or "z", params=params, symbols=symbols)
+    return formula_rule_or_name(rule_or_formula, "symdl.rules()", wrt=wrt or "z", params=params, symbols=symbols)
 
 
 @dataclass(frozen=True)

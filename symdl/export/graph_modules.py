@@ -42,7 +42,6 @@ import sympy as sp
 
 from ..backends import Backend, get_backend
 from ..backends.runtime_keys import check_keys
-from ..backends.runtime_numbers import finite_real
 from ..backprop.equations import Elementwise, VectorRuleCall
 from ..codegen.arrays import as_array, as_float_array, place
 from ..codegen.module_text import (
@@ -57,10 +56,8 @@ from ..graph.forms import LibraryForms
 from ..graph.printing import print_graph, vector_kernels
 from ..layers.init_schemes import get_scheme, parameter_kernel
 from ..network.checks import (
-    LR_RANGE,
     check_batch,
     check_hyperparameter,
-    check_learning_rate,
     check_params,
     check_state,
     params_error,
@@ -68,7 +65,7 @@ from ..network.checks import (
 from ..version import __version__
 from .module_fit import fit_blocks, module_metrics
 from .network_modules import _kernels
-from .standalone import seed_check_lines
+from .standalone import lr_check_blocks, seed_check_lines
 
 if TYPE_CHECKING:
     from ..graph.model import Model
@@ -108,7 +105,6 @@ def _numpy_checks(optimizer: bool) -> list[str]:
     if optimizer:
         blocks += [
             helper_source(check_state, {"check_state": "_check_state_dict", "check_keys": "_check_keys"}),
-            helper_source(finite_real, {"finite_real": "_finite_real"}),
             helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value", "finite_real": "_finite_real"}),
             function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",
                             ["return _check_hyper_value(name, value, _dtype)"]),
@@ -251,7 +247,6 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         "_KEYS = {name for name, _ in _SPECS}",
         f"_INPUTS = {inputs!r}",
         f"_TARGETS = {targets!r}",
-        f"_LR_RANGE = {LR_RANGE!r}",
         *([f"_STATE = {_state_specs(optimizer, names, shapes)!r}"] if has_opt else []),
     ]
     kernels = vector_kernels(train, inference)
@@ -260,7 +255,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     entries = [(n, a, ", ".join(x for x, _ in inputs) if n == "forward" else data_names, s) for n, a, _, s in entries]
     blocks = [
         "\n".join(head) + "\n",
-        helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
+        *lr_check_blocks(dtype),
         *(_numpy_checks(has_opt) if backend.name == "numpy" else []),
         *(backend.graph_mixed_runtime(has_opt) if mixed else backend.graph_runtime(has_opt)),
         # a mixed module draws its float32 masters, and its masks as the float32 module does (cast where they multiply)

@@ -42,9 +42,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..backends import Backend, get_backend
-from ..codegen.module_text import helper_source, module_docstring, module_source
+from ..codegen.module_text import module_docstring, module_source
 from ..codegen.network import print_network
-from ..export.standalone import init_block
+from ..export.standalone import init_block, lr_check_blocks
 from ..version import __version__
 from .module_fit import fit_blocks, module_metrics
 
@@ -105,7 +105,6 @@ def network_module_source(
     SymPy state, update and result: its ``fit`` logs them as ``CompiledNetwork.fit(metrics=...)`` does, and
     ``evaluate(params, X, Y)`` returns them with the inference loss.
     """
-    from ..network.checks import LR_RANGE, check_learning_rate
     from ..network.model import Network
 
     if not isinstance(network, Network):
@@ -140,10 +139,9 @@ def network_module_source(
             "_KEYS = {name for name, _ in _SPECS}",
             f"_N_IN, _N_OUT = {network.layers[0]}, {network.layers[-1]}",
             f"_BUFFERED = {bool(compiled.buffer_names)}",
-            f"_LR_RANGE = {LR_RANGE!r}",
             *([] if optimizer is None else [f"_STATE = {compiled.state_specs()!r}"]),
         ]) + "\n",
-        helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
+        *lr_check_blocks(dtype),
         *(backend.mixed_runtime() if mixed else backend.network_runtime(network.seeded)),
         # a mixed module's optimizer state is float32, as its masters: the checks of params and state say _param_dtype
         *([] if optimizer is None else [re.sub(r"(?<![\w.])_dtype\b", "_param_dtype", block) if mixed else block

@@ -203,6 +203,17 @@ def init_block(compiled, backend: str | Backend = "numpy") -> str:
     return function_source("init_params", signature, doc, lines)
 
 
+def lr_check_blocks(dtype: np.dtype) -> list[str]:
+    """``_check_lr(lr)``: 0 ≤ lr ≤ the largest number of ``dtype`` (the parameters'), in :func:`finite_real`'s words.
+
+    Also ``_finite_real`` itself, which the optimizer's ``_check_hyper`` calls: every module with a train_step takes it.
+    """
+    top = float(np.finfo(dtype).max)
+    return [helper_source(finite_real, {"finite_real": "_finite_real"}),
+            function_source("_check_lr", "lr", "0 ≤ lr ≤ the largest number of the parameters' dtype, as a float; ValueError if not.",
+                            [f"return _finite_real('lr', lr, {top!r})"])]
+
+
 def network_module(network, dtype: str | np.dtype | type = "float64", metrics: Sequence[object] = ()) -> str:
     """Source of a numpy module for ``network`` (a :class:`symdl.Network`) compiled in ``dtype``.
 
@@ -215,11 +226,9 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
     ``metrics`` printed into the module (names or :mod:`symdl.metrics` objects), as ``CompiledNetwork.fit`` does.
     """
     from ..network.checks import (
-        LR_RANGE,
         check_arguments,
         check_batch,
         check_hyperparameter,
-        check_learning_rate,
         check_params,
         check_state,
         params_error,
@@ -247,8 +256,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
         helper_source(check_keys, {"check_keys": "_check_keys"}),
         helper_source(params_error, {"params_error": "_params_error", "check_keys": "_check_keys"}),
         helper_source(check_batch, {"check_batch": "_check_batch"}),
-        f"_LR_RANGE = {LR_RANGE!r}\n",
-        helper_source(check_learning_rate, {"check_learning_rate": "_check_lr", "LR_RANGE": "_LR_RANGE"}),
+        *lr_check_blocks(dtype),
         function_source(
             "_check", "params, X, Y, writable=False, targets=True",
             "The parameter arrays in order (trainable, then running statistics), then X and Y; ValueError if wrong.",
@@ -263,7 +271,6 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
         blocks[-1:-1] = [
             helper_source(check_params, {"check_params": "_check_params_arrays", "params_error": "_params_error"}),
             helper_source(check_state, {"check_state": "_check_state_dict", "check_keys": "_check_keys"}),
-            helper_source(finite_real, {"finite_real": "_finite_real"}),
             helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value", "finite_real": "_finite_real"}),
             function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",
                             ["return _check_hyper_value(name, value, _dtype)"]),

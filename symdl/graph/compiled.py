@@ -41,6 +41,7 @@ from ..network.rule_forms import TargetDomain, target_domain
 from ..optim.base import Optimizer
 from ..optim.registry import optimizer as named_optimizer
 from ..rulebook.registry import rule
+from .data_keys import arrange
 from .printing import print_graph, vector_kernels
 from .select import into, where, where_into
 
@@ -89,7 +90,7 @@ class CompiledGraph:
         namespace: dict[str, object] = {
             "math": math, "numpy": np, "_dtype": self.dtype, "_t": self.dtype.type, "_where": where, "_where_into": where_into, "_into": into,
             "_check": self._check, "_check_forward": self._check_forward, "_masks": self._masks,
-            "_check_lr": check_learning_rate, "_check_params": self._check_params,
+            "_check_lr": partial(check_learning_rate, dtype=self.dtype), "_check_params": self._check_params,
             "_check_state": self._check_state, "_check_hyper": partial(check_hyperparameter, dtype=self.dtype),
         }
         for kernel_name, (rule_name, role) in self.kernels.items():
@@ -157,9 +158,13 @@ class CompiledGraph:
                     params[key] = np.full(p.shape, p.init, dtype=self.dtype)
         return {k: params[k] for k in self.param_names}
 
-    def forward(self, params: dict[str, np.ndarray], *inputs: np.ndarray) -> np.ndarray | tuple[np.ndarray, ...]:
-        """The outputs for a batch of each input, in inference mode (one array for one output)."""
-        return self._forward(params, *inputs)
+    def forward(self, params: dict[str, np.ndarray], *inputs: object) -> np.ndarray | tuple[np.ndarray, ...]:
+        """The outputs for a batch of each input, in inference mode (one array for one output).
+
+        ``forward(params, X1, X2)``, or the inputs as ``loss`` takes them: ``forward(params, [X1, X2])`` or
+        ``forward(params, {"X1": X1, "X2": X2})`` (keys as :meth:`arrange_data` reads them).
+        """
+        return self._forward(params, *self._forward_inputs(inputs))
 
     def inference_loss(self, params: dict[str, np.ndarray], inputs: object, targets: object = ()) -> float:
         """C on a batch in inference mode (no noise, no dropout): the cost of ``forward``'s outputs, as Keras' evaluate."""
@@ -228,9 +233,18 @@ class CompiledGraph:
     def _seed(self, seed: object) -> dict[str, object]:
         return {"seed": seed} if self._masks_spec else {}
 
+    def _forward_inputs(self, inputs: tuple[object, ...]) -> list[object]:
+        """forward's input arrays: given one by one, or one argument read as ``loss`` reads ``inputs``.
+
+        One argument to a one-input model stays one array (a list of rows too) unless it is a dict.
+        """
+        if len(inputs) == 1 and (len(self._inputs) > 1 or isinstance(inputs[0], Mapping)):
+            return arrange(inputs[0], self._inputs, self._input_aliases, "inputs")
+        return list(inputs)
+
     def _data(self, inputs: object, targets: object) -> list[object]:
-        xs = self._arrange(inputs, self._inputs, self._input_aliases, "inputs")
-        ys = self._arrange(targets, self._targets, self._target_aliases, "targets")
+        xs = arrange(inputs, self._inputs, self._input_aliases, "inputs")
+        ys = arrange(targets, self._targets, self._target_aliases, "targets")
         return [*xs, *ys]
 
     def arrange_data(self, inputs: object, targets: object, what: str = "X, Y") -> tuple[Any, Any]:
@@ -243,8 +257,8 @@ class CompiledGraph:
         The arrays are not checked here; ``what`` names the two sides in errors.
         """
         x_label, y_label = what.split(", ")
-        xs = self._arrange(inputs, self._inputs, self._input_aliases, x_label)
-        ys = self._arrange(targets, self._targets, self._target_aliases, y_label)
+        xs = arrange(inputs, self._inputs, self._input_aliases, x_label)
+        ys = arrange(targets, self._targets, self._target_aliases, y_label)
         return (xs[0] if len(xs) == 1 else tuple(xs)), (ys[0] if len(ys) == 1 else tuple(ys))
 
     @property
@@ -287,32 +301,6 @@ class CompiledGraph:
     def _target_aliases(self) -> tuple[str | None, ...]:
         return tuple(getattr(term.node.layer, "name", None) for term in self.model.data_targets)
 
-    @staticmethod
-    def _arrange(data: object, specs: tuple[tuple[str, int], ...], aliases: tuple[str | None, ...], label: str) -> list[object]:
-        names = [name for name, _ in specs]
-        if isinstance(data, Mapping):
-            accepted = [{name, alias} - {None} for name, alias in zip(names, aliases)]
-            unknown = [k for k in data if not any(k in keys for keys in accepted)]
-            if unknown:
-                raise ValueError(f"{label}: unexpected key {str(unknown[0])[:60]!r}; this model takes {', '.join(names)}")
-            for key in data:  # an Input named 'X2' beside the array whose key is X2: the key would feed both
-                owners = [name for name, keys in zip(names, accepted) if key in keys]
-                if len(owners) > 1:
-                    raise ValueError(f"{label}: the key {str(key)[:60]!r} names {len(owners)} arrays ({', '.join(owners)}); "
-                                     "give a list in the model's order instead")
-            out = []
-            for name, keys in zip(names, accepted):
-                found = [k for k in data if k in keys]
-                if len(found) != 1:
-                    raise ValueError(f"{label}: {'no array for' if not found else 'two arrays for'} {name!r}; "
-                                     f"this model takes {', '.join(names)}")
-                out.append(data[found[0]])
-            return out
-        arrays = [data] if isinstance(data, np.ndarray) or not isinstance(data, Sequence) else list(data)
-        if len(arrays) != len(names):
-            raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}")
-        return arrays
-
     def _check_params(self, params: object) -> tuple[np.ndarray, ...]:
         return check_params(self._specs, self.dtype, params)
 
@@ -354,7 +342,7 @@ class CompiledGraph:
         ``targets`` is one array, a sequence in the order of the data-target loss terms (:attr:`Model.data_targets`)
         or a dict keyed by :attr:`target_names`.
         """
-        ys = self._arrange(targets, self._targets, self._target_aliases, "targets")
+        ys = arrange(targets, self._targets, self._target_aliases, "targets")
         n = len(self._inputs)
         for index, label, domain in self._domains:
             if index >= n:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..atomic import CannotWrite, write_directory
 from ..saving.arrays import read_arrays
-from ..saving.files import SavedModel, check_target, history_json
+from ..saving.files import SavedModel, check_target, history_json, model_path
 from ..saving.schema import (
     MAX_JSON_BYTES,
     SavedModelError,
@@ -70,6 +70,7 @@ def save_graph(path: str | os.PathLike[str], graph: CompiledGraph, params: dict[
     ``history.json`` for people. An existing saved model at ``path`` is
     replaced as a whole; any other existing file or directory is refused.
     """
+    model_path(path)  # before any work: a bad path is the first error
     if not isinstance(graph, CompiledGraph):
         hint = "; save a network with symdl.save" if type(graph).__name__ == "CompiledNetwork" else ""
         raise SavedModelError(f"graph: expected a compiled graph (model.compile()), got {type(graph).__name__}{hint}")
@@ -137,7 +138,7 @@ def load_graph(path: str | os.PathLike[str]) -> SavedModel:
     A :class:`symdl.SavedModel`: ``network`` is the compiled graph (with its
     optimizer); it unpacks as ``graph, params, state, metrics``.
     """
-    folder = Path(path)
+    folder = model_path(path)
     for name in ("model.json", "arrays.npz"):
         if not (folder / name).is_file():
             raise SavedModelError(f"{folder}: {name} is missing; not a saved graph")

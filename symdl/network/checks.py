@@ -18,10 +18,12 @@ from ..backends.runtime_keys import check_keys
 from ..backends.runtime_numbers import finite_real
 
 if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
+
     from ..optim.base import Optimizer
 
 __all__ = [
-    "LR_RANGE", "check_arguments", "check_params_fit", "check_batch", "check_hyperparameter", "check_learning_rate", "check_optimizer_values", "check_params", "check_state",
+    "check_arguments", "check_params_fit", "check_batch", "check_hyperparameter", "check_learning_rate", "check_optimizer_values", "check_params", "check_state",
     "check_targets", "params_error", "SIMPLEX_TOLERANCE",
 ]
 
@@ -157,20 +159,9 @@ def _interval(low: float | None, high: float | None) -> str:
     return f"≥ {low:g}" if high is None else f"in [{low:g}, {high:g}]"
 
 
-# The learning rates a network accepts: positive normal float32 numbers, as Python floats (comparing with a float32
-# scalar would cast lr to float32 and overflow). Generated modules carry the two numbers, not numpy.
-LR_RANGE = (float(np.finfo(np.float32).tiny), float(np.finfo(np.float32).max))
-
-
-def check_learning_rate(lr: object) -> float:
-    """``lr`` as a positive float that fits float32 (the narrowest dtype a network computes in)."""
-    try:
-        value = float(lr) if isinstance(lr, numbers.Real) and not isinstance(lr, bool) else float("nan")
-    except OverflowError:
-        value = float("inf")
-    if not (LR_RANGE[0] <= value <= LR_RANGE[1]):
-        raise ValueError(f"lr: expected a positive finite number from 1.2e-38 to 3.4e38, got {lr!r}")
-    return value
+def check_learning_rate(lr: object, dtype: DTypeLike = np.float32) -> float:
+    """0 ≤ lr ≤ the largest number of ``dtype``, as a float (the words of :func:`finite_real`), else a ValueError."""
+    return finite_real("lr", lr, float(np.finfo(dtype).max))
 
 
 def check_hyperparameter(name: str, value: object, dtype: np.dtype) -> float:

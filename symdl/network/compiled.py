@@ -102,7 +102,7 @@ class CompiledNetwork:
             "_dtype": dtype,
             "_t": dtype.type,
             "_check": self._check,
-            "_check_lr": check_learning_rate,
+            "_check_lr": partial(check_learning_rate, dtype=dtype),
             "_check_params": self._check_params,
             "_check_state": self._check_state,
             "_check_hyper": partial(check_hyperparameter, dtype=dtype),

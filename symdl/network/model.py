@@ -40,7 +40,6 @@ from ..layers.dense import Dense
 from ..optim.base import Optimizer
 from ..rulebook.reductions import Reduction, check_reduction, reduction_factor
 from .checks import (
-    LR_RANGE,
     check_arguments,
     check_batch,
     check_learning_rate,
@@ -63,7 +62,6 @@ if TYPE_CHECKING:
 
 # The argument checks, rule forms and CompiledNetwork live in their own modules; re-exported where they were.
 __all__ = [
-    "LR_RANGE",
     "CompiledNetwork",
     "Network",
     "RuleLike",

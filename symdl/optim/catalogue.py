@@ -18,7 +18,7 @@ from collections.abc import Mapping
 import sympy as sp
 
 from .base import ETA, Assignment, G, Hyperparameter, Optimizer, Slot, T, W
-from .checks import check_flag, check_number
+from .checks import check_flag, check_learning_rate, check_number
 from .schedules import Schedule, as_schedule
 
 __all__ = ["adagrad", "build", "check_lr", "classic_momentum", "l2_decay", "rmsprop", "sgd"]
@@ -51,7 +51,7 @@ def build(name: str, lr: float | Schedule | None, hyper: tuple[Hyperparameter, .
 def check_lr(lr: float | Schedule | None) -> None:
     """A learning rate is None, a schedule or a number ≥ 0."""
     if not isinstance(lr, Schedule):
-        check_number("lr", lr, allow_none=True)
+        check_learning_rate(lr)
 
 
 def l2_decay(weight_decay: float) -> tuple[tuple[Hyperparameter, ...], tuple[Assignment, ...]]:

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 
-__all__ = ["check_betas", "check_flag", "check_number"]
+from ..backends.runtime_numbers import finite_real
+
+__all__ = ["check_betas", "check_flag", "check_learning_rate", "check_number"]
+
+
+def check_learning_rate(lr: object) -> None:
+    """0 ≤ lr ≤ float64's largest number, or None (given at call time), in the words of every later check of lr.
+
+    Compiling in a dtype narrows the range to that dtype's (:func:`symdl.network.checks.check_optimizer_values`).
+    """
+    if lr is not None:
+        finite_real("lr", lr, sys.float_info.max)
 
 
 def check_number(name: str, value: object, *, low: float = 0.0, high: float | None = None, strict: bool = False,

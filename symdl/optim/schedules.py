@@ -25,7 +25,7 @@ import numpy as np
 import sympy as sp
 
 from .base import ETA, Hyperparameter, T
-from .checks import check_number
+from .checks import check_learning_rate, check_number
 
 __all__ = ["SCHEDULES", "Schedule", "as_schedule", "constant", "cosine", "exponential", "step"]
 
@@ -57,14 +57,14 @@ class Schedule:
 
 def constant(lr: float | None) -> Schedule:
     """η(t) = η: the same learning rate at every step (``lr=None``: given at call time, ``train_step(…, lr)``)."""
-    check_number("lr", lr, allow_none=True)
+    check_learning_rate(lr)
     return Schedule("constant", ETA, (Hyperparameter("lr", ETA, lr),))
 
 
 def step(lr: float | None, step_size: int, gamma: float = 0.1) -> Schedule:
     """η(t) = η·γ^⌊(t−1)/s⌋: ``StepLR``. The exponent is written (t − 1 − ((t − 1) mod s))/s, exact for whole t and s:
     a printed floor of the rounded quotient (t − 1)·(1/s) could land one step early."""
-    check_number("lr", lr, allow_none=True)
+    check_learning_rate(lr)
     given: object = step_size
     if (isinstance(given, (bool, np.bool_)) or not isinstance(given, numbers.Real) or not float(given).is_integer()
             or given < 1):
@@ -78,14 +78,14 @@ def step(lr: float | None, step_size: int, gamma: float = 0.1) -> Schedule:
 
 def exponential(lr: float | None, gamma: float) -> Schedule:
     """η(t) = η·γ^(t−1): ``ExponentialLR``."""
-    check_number("lr", lr, allow_none=True)
+    check_learning_rate(lr)
     check_number("gamma", gamma, strict=True)
     return Schedule("exponential", ETA * GAMMA ** (T - 1), (Hyperparameter("lr", ETA, lr), Hyperparameter("gamma", GAMMA, gamma)))
 
 
 def cosine(lr: float | None, T_max: int, eta_min: float = 0.0) -> Schedule:  # noqa: N803 (PyTorch's keyword)
     """η(t) = η_min + (η − η_min)(1 + cos(π(t−1)/T_max))/2: ``CosineAnnealingLR`` (its closed form)."""
-    check_number("lr", lr, allow_none=True)
+    check_learning_rate(lr)
     check_number("T_max", T_max, strict=True)
     check_number("eta_min", eta_min)
     expr = ETA_MIN + (ETA - ETA_MIN) * (1 + sp.cos(sp.pi * (T - 1) / T_MAX)) / 2

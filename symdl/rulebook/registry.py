@@ -8,13 +8,15 @@ The registry never imports the catalogues; :mod:`symdl.rulebook` does.
 
 from __future__ import annotations
 
+import difflib
 import keyword
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sympy as sp
 
+from ..symbolic.parse import FormulaError
 from .definition import (
     Definition,
     Kind,
@@ -23,12 +25,14 @@ from .definition import (
     check_convention,
     exact_param,
 )
-from .rule import Rule
+from .rule import Rule, formula_rule
 from .vector_rule import VectorRule
 
 __all__ = [
     "REGISTERED_KINDS",
     "Equivalent",
+    "formula_rule_or_name",
+    "neither_rule_nor_formula",
     "register",
     "register_vector",
     "registered_equivalent",
@@ -88,6 +92,25 @@ def rules() -> dict[str, str]:
     order = {"activation": 0, "loss": 1, "penalty": 2}
     ranked = sorted(_REGISTRY.values(), key=lambda e: order[e.kind])
     return {entry.name: entry.kind for entry in ranked}
+
+
+def neither_rule_nor_formula(name: str, listing: str) -> str:
+    """``'nope' is neither a rule (did you mean 'softplus'? see <listing>) nor a formula``: the start of the line for
+    a bare identifier that names no rule and that formula text cannot read (the parser's reason follows it)."""
+    close = difflib.get_close_matches(name, rules(), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{name!r} is neither a rule ({hint}see {listing}) nor a formula"
+
+
+def formula_rule_or_name(text: str, listing: str, *, wrt: str = "z", params: Any = None, symbols: Sequence[str] = ()) -> Rule:
+    """:func:`formula_rule` of ``text``; where it fails on a bare identifier that is no declared name (a misspelt rule
+    name, most likely), the FormulaError starts with :func:`neither_rule_nor_formula`'s words."""
+    try:
+        return formula_rule(text, wrt=wrt, params=params, symbols=symbols)
+    except FormulaError as error:
+        if text.isidentifier() and text not in {wrt, *symbols, *(params or {})}:
+            raise FormulaError(f"{neither_rule_nor_formula(text, listing)}: {error}") from None
+        raise
 
 
 def rule_params(name: str) -> tuple[Param, ...]:

@@ -42,7 +42,7 @@ from .state import (
 if TYPE_CHECKING:
     from ..graph.compiled import CompiledGraph
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "check_target", "history_json", "load", "save"]
+__all__ = ["FORMAT", "FORMAT_VERSION", "SavedModel", "check_target", "history_json", "load", "model_path", "save"]
 
 FORMAT = "symdl-model"
 FORMAT_VERSION = 1
@@ -93,6 +93,7 @@ def save(path: str | os.PathLike[str], network: CompiledNetwork, params: dict[st
     read it. An existing saved model at ``path`` is replaced as a whole; any other
     existing file or directory there is refused. Returns the path.
     """
+    model_path(path)  # before any work: a bad path is the first error
     if not isinstance(network, CompiledNetwork):
         hint = "; save a graph with symdl.graph.save_graph" if type(network).__name__ == "CompiledGraph" else ""
         raise SavedModelError(f"network: expected a compiled network (symdl.Network(...).compile()), got {type(network).__name__}{hint}")
@@ -125,9 +126,19 @@ def history_json(history: object) -> bytes:
                               "history.json takes finite numbers, strings, lists and dicts") from None
 
 
+def model_path(path: object) -> Path:
+    """``path`` as a Path: a TypeError line unless it is a str or os.PathLike (of a str), a SavedModelError if empty."""
+    name = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if not isinstance(name, str):
+        raise TypeError(f"path: expected a str or os.PathLike (a model directory), got {type(path).__name__}")
+    if not name:  # Path('') is the working directory: a slip, as `symdl report -o ''` is
+        raise SavedModelError("path '': an empty path; give the model's directory, e.g. 'model'")
+    return Path(name)
+
+
 def check_target(path: str | os.PathLike[str]) -> Path:
     """``path`` if a model can be saved there: a new name in an existing directory, or an older saved model."""
-    target = Path(path)
+    target = model_path(path)
     if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or (target / "model.json").is_file())):
         raise SavedModelError(f"{target}: exists and is not a saved model; choose another path")
     if not target.parent.is_dir():
@@ -156,7 +167,7 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 def load(path: str | os.PathLike[str]) -> SavedModel:
     """The model saved at ``path`` by :func:`save`, rebuilt and checked; :class:`SavedModelError` (a ValueError) if not."""
-    path = Path(path)
+    path = model_path(path)
     config = _read_config(path)
     version = config.get("format_version")
     if config.get("format") == "symdl-graph":

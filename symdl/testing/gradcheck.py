@@ -152,7 +152,12 @@ def _value(out: object) -> tuple[float, float]:
     (f ≈ 0, terms large) is only known to eps·Σ|tᵢ|, not to eps·|f|; the sum is
     taken with math.fsum so that adding the terms rounds nothing more.
     """
-    terms = np.asarray(out, dtype=np.float64)
+    raw = np.asarray(out)
+    if np.iscomplexobj(raw):  # float64 would drop the imaginary part: the check would pass on Re f alone
+        shown = repr(raw.item()) if raw.ndim == 0 else f"an array of {raw.dtype}"
+        raise ValueError(f"check_grad: f returned a complex value ({shown}); complex functions are not supported, "
+                         "f must return a real number (or an array of real terms)")
+    terms = np.asarray(raw, dtype=np.float64)
     if terms.ndim == 0:
         return float(terms), abs(float(terms))
     if not np.all(np.isfinite(terms)):
