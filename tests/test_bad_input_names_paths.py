@@ -13,7 +13,7 @@ import symdl
 from symdl.cli import main
 from symdl.export import to_jax, to_torch
 from symdl.graph import Dense, Input, Model, load_graph, save_graph
-from symdl.testing import check_grad
+from symdl.testing import assert_subgradient, check_grad, one_sided_differences
 
 
 @pytest.mark.parametrize("export", [to_torch, to_jax])
@@ -95,3 +95,21 @@ def test_check_grad_refuses_a_complex_f_instead_of_dropping_the_imaginary_part(x
     assert message.endswith("); complex functions are not supported, f must return a real number (or an array of real terms)")
     assert "\n" not in message
     check_grad(lambda v: np.sum(v**2), lambda v: 2 * v, x)  # the real part alone still passes
+
+
+@settings(max_examples=30, deadline=None)
+@given(x=arrays(np.float64, st.integers(1, 4), elements=st.floats(-3, 3)), imag=st.floats(-5, 5))
+def test_the_subgradient_checks_refuse_a_complex_f_too(x, imag: float) -> None:
+    """|x| + i·c·x with |x|'s one-sided slopes: assert_subgradient passed on Re f alone (c = 0 too: still complex)."""
+    def f(v):
+        return np.abs(v) + 1j * imag * v
+
+    for caller, call in (("assert_subgradient", lambda: assert_subgradient(f, np.sign(x), x)),
+                         ("one_sided_differences", lambda: one_sided_differences(f, x))):
+        with pytest.raises(ValueError) as info:
+            call()
+        message = str(info.value)
+        assert message.startswith(f"{caller}: f returned a complex value (an array of complex128)")
+        assert message.endswith("complex functions are not supported, f must return real values, one per element of x")
+        assert "\n" not in message
+    assert_subgradient(np.abs, np.sign(x), x)  # the real part alone still passes

@@ -145,6 +145,17 @@ def _directional(
     return (4 * fine - coarse) / 3, abs(fine - coarse) / 3, 8 * eps * scale / h, 4
 
 
+def _real_values(caller: str, out: object, accepted: str) -> np.ndarray:
+    """f's output as an array, else a ValueError if it is complex (a cast to float64 would drop the imaginary part and
+    the check would pass on Re f alone)."""
+    raw = np.asarray(out)
+    if np.iscomplexobj(raw):
+        shown = repr(raw.item()) if raw.ndim == 0 else f"an array of {raw.dtype}"
+        raise ValueError(f"{caller}: f returned a complex value ({shown}); complex functions are not supported, "
+                         f"f must return {accepted}")
+    return raw
+
+
 def _value(out: object) -> tuple[float, float]:
     """(f, the size its rounding scales with): (f, |f|) for a scalar; (Σ tᵢ, Σ |tᵢ|) for an array of terms tᵢ.
 
@@ -152,11 +163,7 @@ def _value(out: object) -> tuple[float, float]:
     (f ≈ 0, terms large) is only known to eps·Σ|tᵢ|, not to eps·|f|; the sum is
     taken with math.fsum so that adding the terms rounds nothing more.
     """
-    raw = np.asarray(out)
-    if np.iscomplexobj(raw):  # float64 would drop the imaginary part: the check would pass on Re f alone
-        shown = repr(raw.item()) if raw.ndim == 0 else f"an array of {raw.dtype}"
-        raise ValueError(f"check_grad: f returned a complex value ({shown}); complex functions are not supported, "
-                         "f must return a real number (or an array of real terms)")
+    raw = _real_values("check_grad", out, "a real number (or an array of real terms)")
     terms = np.asarray(raw, dtype=np.float64)
     if terms.ndim == 0:
         return float(terms), abs(float(terms))

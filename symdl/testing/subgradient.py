@@ -13,14 +13,14 @@ from collections.abc import Callable
 import numpy as np
 
 from ..numbers import format_number
-from .gradcheck import TOLERANCES, Tolerance, _finite_point, _tolerance
+from .gradcheck import TOLERANCES, Tolerance, _finite_point, _real_values, _tolerance
 
 __all__ = ["assert_subgradient", "one_sided_differences"]
 
 
 def _elementwise(caller: str, f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
     """f(x) as an array of x's shape, else a ValueError: a sum over x has one-sided slopes that are not any element's."""
-    out = np.asarray(f(x))
+    out = _real_values(caller, f(x), "real values, one per element of x")
     if out.shape != x.shape:
         raise ValueError(f"{caller}: f(x) has shape {out.shape}, x has shape {x.shape}; f must be element-wise (one value per element of x)")
     return out
