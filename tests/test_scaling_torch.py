@@ -3,11 +3,18 @@
 docs/scaling.md's ``scale_torch.py`` trains ``DistributedDataParallel(Module(...))`` in 2 processes (gloo) on
 halves of each batch with torch.optim.SGD and asserts the parameters equal the printed ``train_step`` on the
 whole batch in one process (rtol 1e-12, float64), for reduction "mean" with a penalty at lr and "sum" at
-lr × 2. The other tests check Module in one process: its loss and .grad are the module's loss_and_grad scaled
+lr × 2, and that no process of the run exits with gloo's threads still running: a process group torn down during
+interpreter shutdown can abort a process that trained correctly (SIGABRT on a loaded machine). The other tests
+check Module in one process: its loss and .grad are the module's loss_and_grad scaled
 by the incoming gradient, agree with torch's autograd of the same network, and what it refuses.
 """
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,11 +50,65 @@ def data(seed: int, rows: int, spec: dict) -> tuple:
     return X, Y / Y.sum(dim=1, keepdim=True)
 
 
+# Loaded by every Python process of a run (PYTHONPATH): at exit, before the interpreter shuts down, it writes its
+# process name and its threads' names (Linux's /proc; nothing elsewhere) to $THREADS_AT_EXIT/<pid>.
+THREADS_AT_EXIT = """
+import atexit, os, sys
+
+def _record():
+    if not os.path.isdir("/proc/self/task"):
+        return
+    name = sys.modules["multiprocessing"].current_process().name if "multiprocessing" in sys.modules else "-"
+    threads = [open(f"/proc/self/task/{task}/comm").read().strip() for task in os.listdir("/proc/self/task")]
+    with open(os.path.join(os.environ["THREADS_AT_EXIT"], str(os.getpid())), "w") as out:
+        out.write("\\n".join([name, *threads]))
+
+atexit.register(_record)
+"""
+PROC = Path("/proc/self/task").is_dir()
+
+
+def threads_at_exit(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """The environment that loads THREADS_AT_EXIT into every process, and the folder the processes write to."""
+    (tmp_path / "observer").mkdir()
+    (tmp_path / "observer" / "sitecustomize.py").write_text(THREADS_AT_EXIT)
+    (tmp_path / "threads").mkdir()
+    return {"PYTHONPATH": str(tmp_path / "observer"), "THREADS_AT_EXIT": str(tmp_path / "threads")}, tmp_path / "threads"
+
+
+def exits(folder: Path) -> list[list[str]]:
+    """Each process's [process name, thread names...] as it exited."""
+    return [path.read_text().split("\n") for path in sorted(folder.iterdir())]
+
+
+def gloo(threads: list[str]) -> list[str]:
+    """The threads of a gloo process group: its transport's event loop and torch's work queue runners."""
+    return [thread for thread in threads if "gloo" in thread]
+
+
 @pytest.mark.slow
 def test_the_docs_script_trains_under_ddp_in_2_processes_as_in_one(tmp_path):
-    out = run_docs_script("scaling.md", "scale_torch.py", tmp_path)
+    env, folder = threads_at_exit(tmp_path)
+    out = run_docs_script("scaling.md", "scale_torch.py", tmp_path, env=env)
     assert "mlp_mean: 2 processes with DDP = one process on the whole batch" in out
     assert "mlp_sum: 2 processes with DDP = one process on the whole batch" in out
+    if not PROC:
+        return
+    processes = exits(folder)
+    assert sorted(name for name, *_ in processes if name.startswith("SpawnProcess")) == ["SpawnProcess-1", "SpawnProcess-2"]
+    for name, *threads in processes:  # the process group ended in train(), before the interpreter's shutdown
+        assert not gloo(threads), (name, threads)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PROC, reason="reads threads from Linux's /proc")
+def test_the_exit_check_sees_the_threads_of_a_process_group_left_running(tmp_path):
+    env, folder = threads_at_exit(tmp_path)
+    group = ("import torch.distributed as dist; "
+             f"dist.init_process_group('gloo', init_method='file://{tmp_path}/rendezvous', rank=0, world_size=1)")
+    subprocess.run([sys.executable, "-c", group], env={**os.environ, **env}, check=True, timeout=120)
+    ((_, *threads),) = exits(folder)
+    assert gloo(threads), threads
 
 
 @settings(max_examples=10, deadline=None)
