@@ -5,9 +5,9 @@ halves of each batch with torch.optim.SGD and asserts the parameters equal the p
 whole batch in one process (rtol 1e-12, float64), for reduction "mean" with a penalty at lr and "sum" at
 lr × 2, and that the process group ends in destroy_process_group in each process: ended later by a DDP model it
 waits for gloo's threads holding the GIL (a hang), and ended during interpreter shutdown it can abort a process
-that trained correctly (SIGABRT on a loaded machine). The other tests
-check Module in one process: its loss and .grad are the module's loss_and_grad scaled
-by the incoming gradient, agree with torch's autograd of the same network, and what it refuses.
+that trained correctly (SIGABRT on a loaded machine). The other tests check Module in one process: its loss and
+.grad are the module's loss_and_grad scaled by the incoming gradient, agree with torch's autograd of the same
+network, and what it refuses.
 """
 
 from __future__ import annotations
