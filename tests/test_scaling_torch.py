@@ -3,11 +3,20 @@
 docs/scaling.md's ``scale_torch.py`` trains ``DistributedDataParallel(Module(...))`` in 2 processes (gloo) on
 halves of each batch with torch.optim.SGD and asserts the parameters equal the printed ``train_step`` on the
 whole batch in one process (rtol 1e-12, float64), for reduction "mean" with a penalty at lr and "sum" at
-lr × 2. The other tests check Module in one process: its loss and .grad are the module's loss_and_grad scaled
-by the incoming gradient, agree with torch's autograd of the same network, and what it refuses.
+lr × 2, and that the process group ends in destroy_process_group in each process: ended later by a DDP model it
+waits for gloo's threads holding the GIL (a hang), and ended during interpreter shutdown it can abort a process
+that trained correctly (SIGABRT on a loaded machine). The other tests check Module in one process: its loss and
+.grad are the module's loss_and_grad scaled by the incoming gradient, agree with torch's autograd of the same
+network, and what it refuses.
 """
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,11 +52,79 @@ def data(seed: int, rows: int, spec: dict) -> tuple:
     return X, Y / Y.sum(dim=1, keepdim=True)
 
 
+# Loaded by every Python process of a run (PYTHONPATH). On Linux (it reads /proc) it notes the process's threads just
+# after destroy_process_group returns and at exit, before the interpreter shuts down, and writes them to
+# $THREADS_AT_EXIT/<pid> with the process's name.
+THREADS_AT_EXIT = """
+import atexit, json, os, sys
+
+def _threads():
+    return [open(f"/proc/self/task/{task}/comm").read().strip() for task in os.listdir("/proc/self/task")]
+
+_seen = {}
+
+def _note(frame, event, arg):  # the first event after destroy_process_group's frame is gone (its locals with it)
+    if _seen.pop("returning", False):
+        _seen["destroy_process_group"] = _threads()
+    if event == "return" and frame.f_code.co_name == "destroy_process_group":
+        _seen["returning"] = True
+
+def _record():
+    name = sys.modules["multiprocessing"].current_process().name if "multiprocessing" in sys.modules else "-"
+    with open(os.path.join(os.environ["THREADS_AT_EXIT"], str(os.getpid())), "w") as out:
+        json.dump({"process": name, "destroy_process_group": _seen.get("destroy_process_group"), "exit": _threads()}, out)
+
+if os.path.isdir("/proc/self/task"):
+    sys.setprofile(_note)
+    atexit.register(_record)
+"""
+PROC = Path("/proc/self/task").is_dir()
+
+
+def threads_at_exit(tmp_path: Path) -> tuple[dict[str, str], Path]:
+    """The environment that loads THREADS_AT_EXIT into every process, and the folder the processes write to."""
+    (tmp_path / "observer").mkdir()
+    (tmp_path / "observer" / "sitecustomize.py").write_text(THREADS_AT_EXIT)
+    (tmp_path / "threads").mkdir()
+    return {"PYTHONPATH": str(tmp_path / "observer"), "THREADS_AT_EXIT": str(tmp_path / "threads")}, tmp_path / "threads"
+
+
+def exits(folder: Path) -> list[dict]:
+    """Each process's name and thread names when destroy_process_group returned (None if it was not called) and at exit."""
+    return [json.loads(path.read_text()) for path in sorted(folder.iterdir())]
+
+
+def gloo(threads: list[str]) -> list[str]:
+    """The threads of a gloo process group: its transport's event loop and torch's work queue runners."""
+    return [thread for thread in threads if "gloo" in thread]
+
+
 @pytest.mark.slow
 def test_the_docs_script_trains_under_ddp_in_2_processes_as_in_one(tmp_path):
-    out = run_docs_script("scaling.md", "scale_torch.py", tmp_path)
+    env, folder = threads_at_exit(tmp_path)
+    out = run_docs_script("scaling.md", "scale_torch.py", tmp_path, env=env)
     assert "mlp_mean: 2 processes with DDP = one process on the whole batch" in out
     assert "mlp_sum: 2 processes with DDP = one process on the whole batch" in out
+    if not PROC:
+        return
+    processes = exits(folder)
+    ranks = [process for process in processes if process["process"].startswith("SpawnProcess")]
+    assert sorted(process["process"] for process in ranks) == ["SpawnProcess-1", "SpawnProcess-2"]
+    for process in ranks:  # the group ended in destroy_process_group, not later from a DDP model or at shutdown
+        assert process["destroy_process_group"] is not None and not gloo(process["destroy_process_group"]), process
+    for process in processes:
+        assert not gloo(process["exit"]), process
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PROC, reason="reads threads from Linux's /proc")
+def test_the_exit_check_sees_the_threads_of_a_process_group_left_running(tmp_path):
+    env, folder = threads_at_exit(tmp_path)
+    group = ("import torch.distributed as dist; "
+             f"dist.init_process_group('gloo', init_method='file://{tmp_path}/rendezvous', rank=0, world_size=1)")
+    subprocess.run([sys.executable, "-c", group], env={**os.environ, **env}, check=True, timeout=120)
+    (process,) = exits(folder)
+    assert process["destroy_process_group"] is None and gloo(process["exit"]), process
 
 
 @settings(max_examples=10, deadline=None)
