@@ -38,6 +38,12 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         ["tests/test_gradcheck.py", "tests/test_gradcheck_floor.py", "tests/test_gradcheck_report.py",
          "tests/test_testing_messages.py", "tests/test_gradcheck_steps.py", "tests/test_gradcheck_edges.py"],
     ),
+    # assert_subgradient and one_sided_differences, moved out of gradcheck.py (its tests are gradcheck's).
+    "subgradient": (
+        "symdl/testing/subgradient.py",
+        ["tests/test_gradcheck.py", "tests/test_gradcheck_steps.py", "tests/test_gradcheck_edges.py",
+         "tests/test_testing_messages.py", "tests/test_bad_input_names_paths.py"],
+    ),
     "measures": ("symdl/verify/measures.py", ["tests/test_measures.py", "tests/test_mutations.py"]),
     # Fast unit tests only: tests/test_codegen.py and tests/test_backends.py take about 12 s a run (every rule, networks).
     "kernel": ("symdl/codegen/kernel.py", ["tests/test_kernel_unit.py", "tests/test_kernel_listing.py"]),
@@ -47,6 +53,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
 #: Tests that inspect a function's code object, which mutmut replaces by its trampoline: they fail on every mutant.
 DESELECT: dict[str, list[str]] = {
     "gradcheck": ["tests/test_testing_messages.py::test_internal_frames_are_hidden_from_pytest"],
+    "subgradient": ["tests/test_testing_messages.py::test_internal_frames_are_hidden_from_pytest"],
 }
 
 _STATUS = re.compile(r"^\s*(\S+): (.+)$")
