@@ -102,9 +102,12 @@ def gloo(threads: list[str]) -> list[str]:
 @pytest.mark.slow
 def test_the_docs_script_trains_under_ddp_in_2_processes_as_in_one(tmp_path):
     env, folder = threads_at_exit(tmp_path)
-    out = run_docs_script("scaling.md", "scale_torch.py", tmp_path, env=env)
+    scratch = tmp_path / "scratch"  # the script's temporary folder goes here, and must be gone at the end
+    scratch.mkdir()
+    out = run_docs_script("scaling.md", "scale_torch.py", tmp_path, env={**env, "TMPDIR": str(scratch)})
     assert "mlp_mean: 2 processes with DDP = one process on the whole batch" in out
     assert "mlp_sum: 2 processes with DDP = one process on the whole batch" in out
+    assert [p.name for p in scratch.iterdir() if not p.name.startswith("torchinductor_")] == []  # torch's own cache aside
     if not PROC:
         return
     processes = exits(folder)
