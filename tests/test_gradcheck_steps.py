@@ -4,7 +4,7 @@ one-sided Richardson against its known truncation error."""
 import numpy as np
 import pytest
 
-from symdl.testing import assert_grad_close, check_grad, one_sided_differences
+from symdl.testing import assert_grad_close, assert_subgradient, check_grad, one_sided_differences
 
 EPS = float(np.finfo(np.float64).eps)
 
@@ -133,6 +133,8 @@ def test_a_given_one_sided_step_is_taken_in_the_dtype_of_x():
     assert left.tolist() == right.tolist() == [0.0, 2.0]
     with pytest.raises(TypeError, match=r"^one_sided_differences: x must be a float array, got dtype int64$"):
         one_sided_differences(f, np.array([1, 2], dtype=np.int64))
+    with pytest.raises(TypeError, match=r"^assert_subgradient: x must be a float array, got dtype int64$"):
+        assert_subgradient(f, np.array([0.0, 2.0]), np.array([1, 2], dtype=np.int64))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
