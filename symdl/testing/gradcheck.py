@@ -207,12 +207,7 @@ def check_grad(
     that no evaluation crosses one, and x must not sit on one (check the value
     there with :func:`assert_subgradient`).
     """
-    x = np.asarray(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"check_grad: x must be a float array, got dtype {x.dtype}")
-    if x.size == 0:
-        raise ValueError("check_grad: x is empty; accepted: a float array of at least one element")
-    _finite_point("check_grad", x)
+    x = _checked_point("check_grad", x)
     tolerance = _tolerance("check_grad", x.dtype, tolerance, rtol, atol)
     if mode not in ("directions", "coordinates"):
         raise ValueError(f"check_grad: unknown mode {mode!r}; accepted: 'directions', 'coordinates'")
@@ -271,12 +266,19 @@ def check_grad(
     return GradCheckReport(**{**worst.__dict__, "evaluations": evaluations})
 
 
-def _finite_point(caller: str, x: np.ndarray) -> None:
-    """A ValueError naming the first NaN or infinity of the point ``x``: a check there says nothing about a gradient."""
+def _checked_point(caller: str, x: object) -> np.ndarray:
+    """x as a float array of at least one element, all finite, else a TypeError or a ValueError (the first NaN or
+    infinity named: a check there says nothing about a gradient)."""
+    x = np.asarray(x)
+    if x.dtype.kind != "f":
+        raise TypeError(f"{caller}: x must be a float array, got dtype {x.dtype}")
+    if x.size == 0:
+        raise ValueError(f"{caller}: x is empty; accepted: a float array of at least one element")
     if not np.all(np.isfinite(x)):
         at = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0]) if x.ndim else ()
         where = f"x[{', '.join(map(str, at))}]" if x.ndim else "x"
         raise ValueError(f"{caller}: {where} = {float(x[at])!r}; accepted: a point of finite numbers")
+    return x
 
 
 def _tolerance(

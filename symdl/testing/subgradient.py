@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from ..numbers import format_number
-from .gradcheck import TOLERANCES, Tolerance, _finite_point, _real_values, _tolerance
+from .gradcheck import TOLERANCES, Tolerance, _checked_point, _real_values, _tolerance
 
 __all__ = ["assert_subgradient", "one_sided_differences"]
 
@@ -74,12 +74,7 @@ def assert_subgradient(
     names the worst element (the largest excess over its tolerance).
     """
     __tracebackhide__ = True
-    x = np.asarray(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"assert_subgradient: x must be a float array, got dtype {x.dtype}")
-    if x.size == 0:
-        raise ValueError("assert_subgradient: x is empty; accepted: a float array of at least one element")
-    _finite_point("assert_subgradient", x)
+    x = _checked_point("assert_subgradient", x)
     known = x.dtype if x.dtype in TOLERANCES else np.dtype(np.float64)
     tolerance = _tolerance("assert_subgradient", known, tolerance, rtol, atol)
     value = np.asarray(value, dtype=np.float64)
