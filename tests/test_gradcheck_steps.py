@@ -4,7 +4,12 @@ one-sided Richardson against its known truncation error."""
 import numpy as np
 import pytest
 
-from symdl.testing import assert_grad_close, assert_subgradient, check_grad, one_sided_differences
+from symdl.testing import (
+    assert_grad_close,
+    assert_subgradient,
+    check_grad,
+    one_sided_differences,
+)
 
 EPS = float(np.finfo(np.float64).eps)
 

@@ -38,7 +38,13 @@ from test_mixed_penalty import (
     penalty_gradient,
     penalty_share_is_float32_arithmetic,
 )
-from test_mixed_precision import TOLERANCE, data, numpy, targets_off_the_low_grid
+from test_mixed_precision import (
+    TOLERANCE,
+    data,
+    losses_at_every_entry_point,
+    numpy,
+    targets_off_the_low_grid,
+)
 
 import symdl
 from symdl.cli import main
@@ -568,15 +574,7 @@ def test_an_input_target_reaches_the_loss_unrounded(folder, backend, dtype, seed
     expected = float(data_term + 0.5 * np.sum((h2 - x) ** 2) / len(x))
     on_rounded = float(data_term + 0.5 * np.sum((h2 - rounded) ** 2) / len(x))
     assert abs(expected - on_rounded) > 1e-3 * expected  # far apart at float32's 1e-6
-    copy = lambda: {k: v.clone() for k, v in params.items()} if backend == "torch" else dict(params)  # noqa: E731
-    first = lambda result: result[0] if isinstance(result, tuple) else result  # noqa: E731
-    losses = {"loss": low.loss(params, X, Y), "inference_loss": low.inference_loss(params, X, Y),
-              "loss_unchecked": low.loss_unchecked(params, X, Y),
-              "train_step": first(low.train_step(copy(), X, Y, 0.1)),
-              "train_step_unchecked": first(low.train_step_unchecked(copy(), X, Y, 0.1))}
-    for name, entry in (("loss_and_grad", low.loss_and_grad), ("loss_and_grad_unchecked", low.loss_and_grad_unchecked)):
-        losses[name], grads = entry(params, X, Y)
-        assert numpy(grads["b2"]) == pytest.approx((h2 - x).sum(axis=0) / len(x), rel=1e-6, abs=1e-12), name
+    losses = losses_at_every_entry_point(low, backend, params, X, Y, "b2", (h2 - x).sum(axis=0) / len(x))
     for name, value in losses.items():
         assert str(value.dtype).endswith("float32"), name
         assert float(value) == pytest.approx(expected, rel=1e-6), name

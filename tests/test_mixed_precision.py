@@ -55,6 +55,21 @@ def numpy(value) -> np.ndarray:
     return np.asarray(value.float() if isinstance(value, torch.Tensor) else value.astype(jnp.float32), dtype=np.float64)
 
 
+def losses_at_every_entry_point(low, backend: str, params: dict, X, Y, bias: str, bias_grad: np.ndarray) -> dict:
+    """The loss each of a mixed module's seven entry points returns on (X, Y) (a step on a copy of params), the two
+    loss_and_grad's gradient of ``bias`` checked against ``bias_grad`` on the way."""
+    copy = lambda: {k: v.clone() for k, v in params.items()} if backend == "torch" else dict(params)  # noqa: E731
+    first = lambda result: result[0] if isinstance(result, tuple) else result  # noqa: E731
+    values = {"loss": low.loss(params, X, Y), "inference_loss": low.inference_loss(params, X, Y),
+              "loss_unchecked": low.loss_unchecked(params, X, Y),
+              "train_step": first(low.train_step(copy(), X, Y, 0.1)),
+              "train_step_unchecked": first(low.train_step_unchecked(copy(), X, Y, 0.1))}
+    for name, entry in (("loss_and_grad", low.loss_and_grad), ("loss_and_grad_unchecked", low.loss_and_grad_unchecked)):
+        values[name], grads = entry(params, X, Y)
+        assert numpy(grads[bias]) == pytest.approx(bias_grad, rel=1e-6, abs=1e-12), name
+    return values
+
+
 def data(net: str, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A regression set (targets a smooth function of X) or a 3-class set (classes by the sign pattern of X)."""
     rng = np.random.default_rng(seed)
@@ -313,15 +328,7 @@ def targets_off_the_low_grid(low, backend: str, dtype: str, seed: int) -> None:
     assert np.array_equal(numpy(Y), targets) and not np.any(rounded == targets)  # float32 numbers, none in the low dtype
     expected = float(0.5 * np.sum((output - targets) ** 2) / len(targets))
     seed_sum = (output - targets).sum(axis=0) / len(targets)
-    copy = lambda: {k: v.clone() for k, v in params.items()} if backend == "torch" else dict(params)  # noqa: E731
-    first = lambda result: result[0] if isinstance(result, tuple) else result  # noqa: E731
-    values = {"loss": low.loss(params, X, Y), "inference_loss": low.inference_loss(params, X, Y),
-              "loss_unchecked": low.loss_unchecked(params, X, Y),
-              "train_step": first(low.train_step(copy(), X, Y, 0.1)),
-              "train_step_unchecked": first(low.train_step_unchecked(copy(), X, Y, 0.1))}
-    for name, entry in (("loss_and_grad", low.loss_and_grad), ("loss_and_grad_unchecked", low.loss_and_grad_unchecked)):
-        values[name], grads = entry(params, X, Y)
-        assert numpy(grads[bias]) == pytest.approx(seed_sum, rel=1e-6, abs=1e-12), name
+    values = losses_at_every_entry_point(low, backend, params, X, Y, bias, seed_sum)
     for name, value in values.items():
         assert str(value.dtype).endswith("float32"), name
         assert float(value) == pytest.approx(expected, rel=1e-6), name
