@@ -53,7 +53,7 @@ stage() {
     echo "== $name (limit ${limit} s, at $((began - START)) s)" | tee -a "$log"
     timeout -k 10 "$limit" "$@" >>"$log" 2>&1
     rc=$?
-    echo "| $name | $rc | $(($(date +%s) - began)) | $([ $rc = 124 ] && echo "timed out at ${limit} s" || true) |" >>"$SUMMARY"
+    echo "| $name | $rc | $(($(date +%s) - began)) | $({ [ $rc = 124 ] || [ $rc = 137 ]; } && echo "timed out at ${limit} s" || true) |" >>"$SUMMARY"
     echo "== $name: exit $rc after $(($(date +%s) - began)) s" | tee -a "$log"
 }
 
@@ -128,7 +128,7 @@ fi
 
 {
     echo
-    echo "tests: $(grep -E '(passed|failed|error|skipped|no tests ran)' "$OUT/tests.log" | tail -1 | sed 's/^=* *//; s/ *=*$//')"
+    echo "tests: $(grep -E '^=+ .*(passed|failed|errors?|skipped|no tests ran).* in [0-9.]+s' "$OUT/tests.log" | tail -1 | sed 's/^=* *//; s/ *=*$//')"
     if [ -s "$OUT/bench.jsonl" ]; then
         timeout 15 "$PY" bench/bench_gpu.py --render "$OUT/bench.jsonl" --summary 2>&1
     else

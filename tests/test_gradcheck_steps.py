@@ -140,6 +140,13 @@ def test_a_given_one_sided_step_is_taken_in_the_dtype_of_x():
         one_sided_differences(f, np.array([1, 2], dtype=np.int64))
     with pytest.raises(TypeError, match=r"^assert_subgradient: x must be a float array, got dtype int64$"):
         assert_subgradient(f, np.array([0.0, 2.0]), np.array([1, 2], dtype=np.int64))
+    # a NaN or infinite point is x's fault, not h's (it was "h must be finite numbers > 0, got None"); empty x is refused
+    with pytest.raises(ValueError, match=r"^one_sided_differences: x\[1\] = nan; accepted: a point of finite numbers$"):
+        one_sided_differences(np.abs, np.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match=r"^one_sided_differences: x = inf; accepted: a point of finite numbers$"):
+        one_sided_differences(np.abs, np.array(np.inf))
+    with pytest.raises(ValueError, match=r"^one_sided_differences: x is empty; accepted: a float array of at least one element$"):
+        one_sided_differences(np.abs, np.array([]))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

@@ -245,13 +245,13 @@ class JaxBackend(Backend):
     def graph_runtime(self, optimizer: bool) -> list[str]:
         # the state and hyperparameter checks read _STATE, which only a module with an optimizer defines
         stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
-        return [keys_block(), emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key, names={"finite_real": "_finite_real"}),
+        return [keys_block(), emit_functions(_batch, _check_params, *stateful, _check_seed, _mask_key),
                 emit_functions(_unpack_graph, _unpack_forward, _check_data, _on_device_graph, _finite_asked, _finite_arrays,
                                _raise_unless_finite_arrays)]
 
     def graph_mixed_runtime(self, optimizer: bool) -> list[str]:
         stateful: list[Callable[..., Any]] = [_scalar_with, _check_state, _check_hyper] if optimizer else []
-        masters = {"_dtype": "_param_dtype", "_check_data": "_check_data_masters", "finite_real": "_finite_real"}
+        masters = {"_dtype": "_param_dtype", "_check_data": "_check_data_masters"}
         mixed = {"_lift_jax": "_lift", "_check_data_graph_jax": "_check_data", "_unpack_graph_jax": "_unpack", "_cast_graph_jax": "_cast",
                  "_unpack_forward_graph_jax": "_unpack_forward", "_master_grads_jax": "_master_grads",
                  "_all_finite_jax": "_all_finite", "_keep_finite_jax": "_keep_finite",

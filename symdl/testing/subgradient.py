@@ -34,13 +34,11 @@ def one_sided_differences(
     The one-sided derivatives at a kink; ``f`` is element-wise. h defaults to
     eps^(1/2)·max(1, |x|), the step that balances an O(h) error against rounding.
     """
-    return _one_sided(f, np.asarray(x), h, "one_sided_differences")
+    return _one_sided(f, _checked_point("one_sided_differences", x), h, "one_sided_differences")
 
 
 def _one_sided(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray | None, caller: str) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`one_sided_differences`, its errors named after ``caller``."""
-    if x.dtype.kind != "f":
-        raise TypeError(f"{caller}: x must be a float array, got dtype {x.dtype}")
+    """:func:`one_sided_differences` at a checked point x (:func:`_checked_point`), its errors named after ``caller``."""
     step = np.sqrt(np.finfo(x.dtype).eps) * np.maximum(1, np.abs(x)) if h is None else np.asarray(h, x.dtype)
     if not np.all((step > 0) & np.isfinite(step)):  # h ≤ 0 would swap the sides or divide by 0
         raise ValueError(f"{caller}: h must be finite numbers > 0, got {h!r}")
