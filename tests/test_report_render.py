@@ -476,3 +476,17 @@ def test_a_sum_followed_by_another_term_is_closed_by_brackets():
     assert latex_math(Math(mu)).startswith(r"\left(\sum_{i=0}^{m - 1} - \gamma {dy}_{i}\right) + "), latex_math(Math(mu))
     last = m * dy[0] - sp.Sum(dy[i], (i, 0, m - 1))  # a sum printed last needs none
     assert r"\left(\sum" not in latex_math(Math(last)), latex_math(Math(last))
+
+
+def test_a_sum_followed_by_another_term_is_closed_by_brackets_in_mathml_too():
+    x, dy = sp.IndexedBase("x"), sp.IndexedBase("dy")
+    i, m = sp.symbols("i m", integer=True)
+    gamma, cost = sp.Symbol("gamma"), sp.Symbol("L")
+    mu = sp.Sum(-dy[i] * gamma, (i, 0, m - 1)) + sp.Derivative(cost, x[0]) * sp.Sum(x[i], (i, 0, m - 1)) / m
+    text = mathml_math(Math(mu))
+    # The equation's row, then the sum's: its first term is the bracketed sum, closed before the +.
+    assert text.startswith('<math display="block"><mrow><mrow><mrow><mo>(</mo><mrow><munderover><mo>&#x2211;</mo>'), text
+    assert "</munderover><mrow><mo>(</mo><mrow><mo>-</mo><mi>&#947;</mi><mo>&InvisibleTimes;</mo><msub><mi>dy</mi>" \
+           "<mi>i</mi></msub></mrow><mo>)</mo></mrow></mrow><mo>)</mo></mrow><mo>+</mo>" in text, text
+    last = m * dy[0] - sp.Sum(dy[i], (i, 0, m - 1))  # a sum printed last needs none
+    assert "<mo>(</mo><mrow><munderover>" not in mathml_math(Math(last)), mathml_math(Math(last))

@@ -200,6 +200,22 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
 
     _print_FormulaParamKernel = _print_FormulaKernel
 
+    def _print_Add(self, expr: sp.Add, order: str | None = None) -> Element:
+        # As the LaTeX printer: a sum followed by another term is closed, (Σ_i f_i) + b, so that b is not read
+        # as inside the sum (batch norm's ∂L/∂μ).
+        row = self._element("mrow")
+        terms = self._as_ordered_terms(expr, order=order)
+        for i, term in enumerate(terms):
+            if i:
+                negative = term.could_extract_minus_sign()
+                row.appendChild(self._element("mo", "-" if negative else "+"))
+                term = -term if negative else term
+            printed = self._print(term)
+            if isinstance(term, sp.Sum) and i < len(terms) - 1:
+                printed = self._row(self._element("mo", "("), printed, self._element("mo", ")"))
+            row.appendChild(printed)
+        return row
+
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> Element:
         row = self._element("mrow")
         for i, arg in enumerate(expr.args):
