@@ -162,9 +162,9 @@ def test_the_gap_is_a_sympy_expression_that_is_not_identically_zero():
 
 
 def test_compose_refuses_to_capture_a_bound_index():
-    delta_stage = next(s for s in bs.STAGES["train_forward"] if s.name == "delta")
+    mean_stage = next(s for s in bs.STAGES["train_forward"] if s.name == "mu_d")
     with pytest.raises(ValueError, match="capture"):
-        bs.compose(delta_stage.base[bs.k], [delta_stage])  # δ_k = Σ_k d_kk / m would be wrong
+        bs.compose(mean_stage.base[bs.k], [mean_stage])  # μ_d,k = Σ_k d_kk / m would be wrong
 
 
 def test_every_numeric_stage_is_an_expression_of_the_symbolic_module():

@@ -311,6 +311,15 @@ def test_batchnorm_section():
     assert any("symbolic m" in c.what for c in section.checks)
 
 
+def test_batchnorm_names_no_quantity_delta_the_letter_of_the_error_signal_of_bp1_bp4():
+    section = batchnorm_section(verify=False)
+    maths = [*section.definition, *(m for s in section.steps for m in s.math)]
+    names = {getattr(a, "name", "") for m in maths for side in (m.lhs, m.rhs) if side is not None
+             for a in sp.preorder_traversal(side) if isinstance(a, sp.Symbol | sp.IndexedBase)}
+    assert "mu_d" in names  # the mean of the residuals, which restores μ⁰'s lost digits
+    assert not {n for n in names if n == "delta" or n.startswith(("delta_", "delta^"))}, names
+
+
 def test_batchnorm_backward_stages_add_up_to_the_closed_form():
     """The stage-by-stage dL/dx_p, with the stage results substituted, equals the closed form (numerically, m = 3)."""
     from symdl.layers import batchnorm_symbolic as bn

@@ -181,8 +181,8 @@ def train_forward(
     with; PyTorch stores the unbiased ``unbiased(var, m)`` in ``running_var``).
 
     Computed by the corrected two-pass algorithm: a first mean μ⁰, residuals
-    d = x − μ⁰ (exact where x ≈ μ⁰), their mean δ (0 in exact arithmetic, it
-    restores what μ⁰ rounded away), c = d − δ, σ²_B = mean of c², μ_B = μ⁰ + δ,
+    d = x − μ⁰ (exact where x ≈ μ⁰), their mean μ_d (0 in exact arithmetic, it
+    restores what μ⁰ rounded away), c = d − μ_d, σ²_B = mean of c², μ_B = μ⁰ + μ_d,
     y = c·γ/√(σ²_B + ε) + β with the per-feature factor computed once.
     Each stage is proven equal to the definition (``prove_stages``). A batch of
     one row (m = 1) is allowed: σ²_B = 0, x̂ = 0 and y = β whatever x.
@@ -196,7 +196,7 @@ def train_forward(
         "m": _scalar(x.shape[0], dtype),
         "epsilon": _eps(eps, dtype),
     }
-    _run("train_forward", env, ("mu0", "d", "delta", "c", "var_B", "mu_B", "inv_std", "scale_B", "y"))
+    _run("train_forward", env, ("mu0", "d", "mu_d", "c", "var_B", "mu_B", "inv_std", "scale_B", "y"))
     return env["y"], env["mu_B"], env["var_B"]
 
 
@@ -225,7 +225,7 @@ def train_vjp(
     if cotangent.shape != x.shape:
         raise ValueError(f"dy has shape {cotangent.shape}; expected x's shape {x.shape}")
     env["dy"] = cotangent
-    _run("train_forward", env, ("mu0", "d", "delta", "c", "var_B", "inv_std", "xhat"))
+    _run("train_forward", env, ("mu0", "d", "mu_d", "c", "var_B", "inv_std", "xhat"))
     _run("train_backward", env)
     return env["dx"], env["dgamma"], env["dbeta"]
 

@@ -234,20 +234,20 @@ def _arr(name: str) -> sp.IndexedBase:
     return sp.IndexedBase(name, real=True)
 
 
-_mu0, _d, _delta, _c = _arr("mu0"), _arr("d"), _arr("delta"), _arr("c")
+_mu0, _d, _mu_d, _c = _arr("mu0"), _arr("d"), _arr("mu_d"), _arr("c")
 _var_B, _inv_std, _scale_B, _gain_B, _xhat = _arr("var_B"), _arr("inv_std"), _arr("scale_B"), _arr("gain_B"), _arr("xhat")
 
 #: The numeric computation, stage by stage. Training forward: the corrected two-pass variance
-#: (residuals d = x − μ⁰ are exact where x ≈ μ⁰; their mean δ restores the digits μ⁰ lost);
+#: (residuals d = x − μ⁰ are exact where x ≈ μ⁰; their mean μ_d restores the digits μ⁰ lost);
 #: per-feature factors (1/√(σ²+ε), γ/√(σ²+ε), γ/(m√(σ²+ε))) are computed once, not per element.
 STAGES: dict[str, tuple[Stage, ...]] = {
     "train_forward": (
         _stage("mu0", (j,), sp.Sum(x[k, j], (k, 0, m - 1)) / m),
         _stage("d", (i, j), x[i, j] - _mu0[j]),
-        _stage("delta", (j,), sp.Sum(_d[k, j], (k, 0, m - 1)) / m),
-        _stage("c", (i, j), _d[i, j] - _delta[j]),
+        _stage("mu_d", (j,), sp.Sum(_d[k, j], (k, 0, m - 1)) / m),
+        _stage("c", (i, j), _d[i, j] - _mu_d[j]),
         _stage("var_B", (j,), sp.Sum(_c[k, j] ** 2, (k, 0, m - 1)) / m),
-        _stage("mu_B", (j,), _mu0[j] + _delta[j]),
+        _stage("mu_B", (j,), _mu0[j] + _mu_d[j]),
         _stage("inv_std", (j,), 1 / sp.sqrt(_var_B[j] + epsilon)),
         _stage("scale_B", (j,), gamma[j] * _inv_std[j]),
         _stage("y", (i, j), _scale_B[j] * _c[i, j] + beta[j]),
