@@ -55,6 +55,32 @@ def test_the_same_report_twice_is_byte_identical_and_shows_progress_when_asked(c
             assert path.read_bytes() == (tmp_path / "b" / path.relative_to(tmp_path / "a")).read_bytes(), path
 
 
+def test_without_matplotlib_the_figures_are_skipped_with_a_note_and_their_old_files_removed(capsys, tmp_path, monkeypatch):
+    out_dir, figures = tmp_path / "out", tmp_path / "out" / "figures"
+    figures.mkdir(parents=True)
+    for name in ("relu.svg", "relu.pdf", "tanh.svg", "notes.txt"):  # relu's from an earlier run; the rest not this report's
+        (figures / name).write_text("old", encoding="utf-8")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    code, out, err = run(capsys, "report", "relu", "-o", str(out_dir), "--format", "tex,md", "--no-verify")
+    assert code == 0, err
+    assert err == "symdl: figures skipped: matplotlib is not installed (pip install 'symdl[plot]')\n"
+    md = (out_dir / "report.md").read_text(encoding="utf-8")
+    assert "## relu" in md and "figures/" not in md and "### Plot" not in md
+    assert "includegraphics" not in (out_dir / "report.tex").read_text(encoding="utf-8")
+    assert sorted(p.name for p in figures.iterdir()) == ["notes.txt", "tanh.svg"]
+    assert all(p.read_text(encoding="utf-8") == "old" for p in figures.iterdir())
+
+
+def test_no_plots_in_an_existing_directory_removes_only_the_figures_of_the_formats_written(capsys, tmp_path):
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    for name in ("relu.svg", "relu.pdf"):
+        (figures / name).write_text("old", encoding="utf-8")
+    code, _, err = run(capsys, "report", "relu", "-o", str(tmp_path), "--format", "md", "--no-verify", "--no-plots")
+    assert code == 0 and err == "", err
+    assert sorted(p.name for p in figures.iterdir()) == ["relu.pdf"]  # the TeX, not rewritten, still includes it
+
+
 def test_the_backprop_network_takes_output_activation_penalty_batchnorm_and_dropout(capsys, tmp_path):
     code, out, err = run(capsys, "report", "backprop", "-o", str(tmp_path / "out"), "--format", "md", "--no-verify",
                          "--output-activation", "sigmoid", "--loss", "binary_cross_entropy", "--penalty", "l2",

@@ -238,7 +238,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     _report_directory(args.output)
     plots = not args.no_plots
     if plots and not _plots_available():
-        write(sys.stderr, f"{PROG}: matplotlib is not installed: plots left out (pip install 'symdl[plot]')")
+        write(sys.stderr, f"{PROG}: figures skipped: matplotlib is not installed (pip install 'symdl[plot]')")
         plots = False
     progress = Progress(sys.stderr, progress_wanted(args, sys.stderr), "report")
     writes = _write_steps(formats)

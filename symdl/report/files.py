@@ -23,7 +23,7 @@ from .html import render_html
 from .markdown import render_markdown
 from .model import Report
 from .tex import render_tex, tex_figures
-from .text import FIGURES
+from .text import FIGURES, section_anchor
 
 __all__ = ["FORMATS", "STEM", "PdfBuildError", "ReportError", "build_pdf", "check_formats", "pdf_available", "write_report"]
 
@@ -77,7 +77,8 @@ def write_report(
     """Write ``report`` into ``out_dir`` and return ``{format: path written}``; a new ``out_dir`` appears complete.
 
     Asking for ``pdf`` without TeX raises :class:`ReportError` before
-    anything is written. The ``.tex`` file is always written with the PDF,
+    anything is written. In an existing ``out_dir`` a section written without
+    a plot has its old figure (``figures/<key>.svg``, ``.pdf``) removed. The ``.tex`` file is always written with the PDF,
     which is built last: a :class:`PdfBuildError` leaves the other files.
     """
     if not isinstance(report, Report):
@@ -117,6 +118,7 @@ def write_report(
         for relative, data in files.items():
             (directory / relative).parent.mkdir(parents=True, exist_ok=True)
             _write(directory / relative, data)
+        _remove_stale_figures(directory, report, steps, files)
     written = {fmt: directory / f"{STEM}.{fmt}" for fmt in steps if fmt != "pdf"}
     if "pdf" in steps:
         if progress is not None:
@@ -127,6 +129,27 @@ def write_report(
             error.written = dict(written)
             raise
     return written
+
+
+#: The figure each format links for a section: ``figures/<anchor>.svg`` (Markdown), ``figures/<anchor>.pdf`` (TeX).
+_FIGURE_SUFFIXES = {"md": ".svg", "tex": ".pdf"}
+
+
+def _remove_stale_figures(directory: Path, report: Report, steps: Sequence[str], files: dict[str, str | bytes]) -> None:
+    """Remove the figure files of this report's sections that this write did not produce (plots left out: no
+    matplotlib, ``--no-plots``), so no figure of an earlier run stands beside the new text as if it were current.
+    Only the names the report itself would write are touched; other sections' figures and other files stay."""
+    for fmt, suffix in _FIGURE_SUFFIXES.items():
+        if fmt not in steps:
+            continue
+        for section in report.sections:
+            relative = f"{FIGURES}/{section_anchor(section.key)}{suffix}"
+            path = directory / relative
+            if relative not in files and (path.is_symlink() or path.is_file()):
+                try:
+                    path.unlink()
+                except OSError as error:
+                    raise ReportError(f"cannot remove the stale figure {path} ({error.strerror or error})") from None
 
 
 def _write_set(directory: Path, files: dict[str, str | bytes]) -> None:
