@@ -455,6 +455,37 @@ def test_a_derivative_by_an_array_element_is_partial_in_latex_and_mathml():
     assert latex_math(Math(one)).startswith(r"\frac{d}{d z}") and "&dd;" in mathml_math(Math(one))
 
 
+def _derivative_marks(section: Section) -> dict[str, set[str]]:
+    """The derivative symbols each format writes in ``section``: {'d'}, {'∂'} or both."""
+    report = Report("marks", (section,))
+    tex, md, page = render_tex(report), render_markdown(report)[0], render_html(report)
+    def marks(text: str, d: str, partial: str) -> set[str]:
+        return {m for m, pattern in (("d", d), ("∂", partial)) if re.search(pattern, text)}
+    return {"tex": marks(tex, r"\\frac\{d(\^\{\d+\})?\}", r"\\frac\{\\partial"),
+            "md": marks(md, r"\\frac\{d(\^\{\d+\})?\}", r"\\frac\{\\partial"),
+            "html": marks(page, r"<mo>&dd;</mo>", r"<mo>&#x2202;</mo>")}
+
+
+def test_a_section_writes_every_derivative_with_one_symbol_d_for_one_variable_and_partial_for_parameters():
+    w, lam, z = sp.Symbol("w"), sp.Symbol("lambda"), sp.Symbol("z")
+    omega, g = sp.Function("Omega")(w), sp.Function("g")(z)
+    # l1's first step: SymPy alone prints d/dw Ω(w) = ∂/∂w λ|w| (λ held fixed makes the right side partial).
+    mixed = Section("l1", "l1", "penalty", steps=(Step("diff", (Math(sp.Derivative(omega, w), sp.Derivative(lam * sp.Abs(w), w)),)),))
+    assert "d" in latex_math(mixed.steps[0].math[0]) and r"\partial" in latex_math(mixed.steps[0].math[0])
+    assert _derivative_marks(mixed) == {"tex": {"∂"}, "md": {"∂"}, "html": {"∂"}}
+    single = Section("g", "g", "activation", steps=(Step("diff", (Math(sp.Derivative(g, z), sp.Derivative(sp.exp(z) * z, z, 2)),)),))
+    assert _derivative_marks(single) == {"tex": {"d"}, "md": {"d"}, "html": {"d"}}
+
+
+@pytest.mark.parametrize("name, mark", [("l1", "∂"), ("leaky_relu", "∂"), ("log_cosh", "∂"), ("hardshrink", "∂"),
+                                        ("relu", "d"), ("sigmoid", "d")])
+def test_a_rule_section_writes_d_or_partial_throughout(name, mark):
+    from symdl.report.rule_sections import rule_section
+
+    section = rule_section(name, verify=False, plot=False)
+    assert _derivative_marks(section) == {"tex": {mark}, "md": {mark}, "html": {mark}}
+
+
 def test_every_character_of_the_rules_and_layer_prose_is_spelled_in_tex_not_replaced_by_a_question_mark():
     from symdl.report.layer_sections import dropout_section, init_section
     from symdl.report.text import _tex_plain

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import re
 
+from .derivative_notation import section_partial
 from .inline_math import prose
 from .mathml_printer import inline_mathml, mathml_math
 from .model import Check, Math, Plot, Report, Section, Step
@@ -71,20 +72,21 @@ def _section(section: Section) -> list[str]:
     key = section_anchor(section.key)
     shown, full = heading(section.title)
     parts = [f'<section id="{key}">', f"<h2>{_text(shown)}</h2>"]
+    partial = section_partial(section)
     if full is not None:
         parts.append(f"<p>Full name: {_text(full)}</p>")
     if section.summary:
         parts.append(f"<p>{_text(section.summary)}</p>")
     if section.definition:
-        parts += ["<h3>Definition</h3>", *_equations(section.definition)]
+        parts += ["<h3>Definition</h3>", *_equations(section.definition, partial)]
     if section.steps:
         parts.append("<h3>Derivation</h3>")
         for step in section.steps:
-            parts += _step(step)
+            parts += _step(step, partial)
     if section.kinks:
         parts.append("<h3>Kinks</h3>")
         for step in section.kinks:
-            parts += _step(step)
+            parts += _step(step, partial)
     if section.checks:
         parts += ["<h3>Checks</h3>", *_checks(section.checks)]
     if section.plot is not None:
@@ -93,8 +95,8 @@ def _section(section: Section) -> list[str]:
     return parts
 
 
-def _step(step: Step) -> list[str]:
-    parts = [f'<p class="step-title">{_text(step.title)}</p>', *_equations(step.math)]
+def _step(step: Step, partial: bool) -> list[str]:
+    parts = [f'<p class="step-title">{_text(step.title)}</p>', *_equations(step.math, partial)]
     if step.note:
         parts.append(f"<p>{_text(step.note)}</p>")
     if step.code:
@@ -102,8 +104,8 @@ def _step(step: Step) -> list[str]:
     return parts
 
 
-def _equations(math: tuple[Math, ...]) -> list[str]:
-    return [mathml_math(m) for m in math]
+def _equations(math: tuple[Math, ...], partial: bool) -> list[str]:
+    return [mathml_math(m, partial=partial) for m in math]
 
 
 def _checks(checks: tuple[Check, ...]) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 import sympy as sp
+from sympy.printing.conventions import requires_partial
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
@@ -52,8 +53,10 @@ class ReportLatexPrinter(LatexPrinter):
     # Our own print-method name, so the nodes' _latex methods (which write names verbatim) are not used.
     printmethod = "_symdl_report_latex"
 
-    def __init__(self) -> None:
+    def __init__(self, partial: bool | None = None) -> None:
+        """``partial``: True writes every derivative ∂, False d (∂ still by an array element), None as SymPy decides."""
         super().__init__({"mat_symbol_style": "plain"})
+        self._partial = partial
 
     def _print_Symbol(self, expr: sp.Symbol, style: str = "plain") -> str:
         expr = display_symbol(expr)
@@ -88,15 +91,19 @@ class ReportLatexPrinter(LatexPrinter):
         return tex
 
     def _print_Derivative(self, expr: sp.Derivative) -> str:
-        # By an array element (w_pq, z_k, x̂_pj) the differentiated quantity depends on the other elements too: ∂, not d.
-        if not by_an_element(expr):
-            return str(super()._print_Derivative(expr))
-        saved = self._settings["diff_operator_latex"]
-        self._settings["diff_operator_latex"] = r"\partial"
-        try:
-            return str(super()._print_Derivative(expr))
-        finally:
-            self._settings["diff_operator_latex"] = saved
+        # SymPy's layout, with the d or ∂ of the section's convention (symdl.report.derivative_notation). By an array
+        # element (w_pq, z_k, x̂_pj) the differentiated quantity depends on the other elements too: ∂, not d.
+        if by_an_element(expr) or (requires_partial(expr.expr) if self._partial is None else self._partial):
+            d = r"\partial"
+        else:
+            d = self._settings["diff_operator_latex"]
+        by, order = "", 0
+        for x, count in reversed(expr.variable_count):
+            order += count
+            by += f"{d} {self._print(x)}" if count == 1 else f"{d} {self.parenthesize_super(self._print(x))}^{{{self._print(count)}}}"
+        head = rf"\frac{{{d}}}{{{by}}}" if order == 1 else rf"\frac{{{d}^{{{self._print(order)}}}}}{{{by}}}"
+        negative = any(arg.could_extract_minus_sign() for arg in expr.args)
+        return f"{head} {self.parenthesize(expr.expr, PRECEDENCE['Mul'], is_neg=negative, strict=True)}"
 
     def _print_MatrixSymbol(self, expr: sp.MatrixSymbol) -> str:
         return self._print_Symbol(expr, style=self._settings["mat_symbol_style"])
@@ -167,9 +174,11 @@ def _rule_operator_latex(rule: str) -> str:
 _TEX_RELATIONS = {"=": "=", "≠": r"\neq", "≤": r"\leq", "≈": r"\approx"}
 
 
-def latex_parts(math: Math) -> tuple[str, str | None]:
-    """``(lhs, relation + rhs)`` in LaTeX, the split an ``align*`` needs; the second is None for a lone expression."""
-    printer = ReportLatexPrinter()
+def latex_parts(math: Math, partial: bool | None = None) -> tuple[str, str | None]:
+    """``(lhs, relation + rhs)`` in LaTeX, the split an ``align*`` needs; the second is None for a lone expression.
+
+    ``partial``: the section's derivative convention (:class:`ReportLatexPrinter`)."""
+    printer = ReportLatexPrinter(partial)
     lhs = _check_latex(printer.doprint(_require_basic(math.lhs)))
     if math.rhs is None:
         return lhs, None
@@ -177,7 +186,7 @@ def latex_parts(math: Math) -> tuple[str, str | None]:
     return lhs, f"{_TEX_RELATIONS[math.relation]} {rhs}"
 
 
-def latex_math(math: Math) -> str:
-    """One equation as LaTeX (math mode, no delimiters)."""
-    lhs, rest = latex_parts(math)
+def latex_math(math: Math, partial: bool | None = None) -> str:
+    """One equation as LaTeX (math mode, no delimiters); ``partial`` as for :func:`latex_parts`."""
+    lhs, rest = latex_parts(math, partial)
     return lhs if rest is None else f"{lhs} {rest}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from .derivative_notation import section_partial
 from .inline_math import prose
 from .latex_printer import latex_math
 from .model import Check, Math, Report, Section, Step
@@ -50,20 +51,21 @@ def _section(section: Section, figures: dict[str, str]) -> list[str]:
     # An explicit anchor: GitHub's own heading slugs depend on the title text.
     shown, full = heading(section.title)
     lines = [f'<a id="{key}"></a>', "", f"## {md_text(shown)}", ""]
+    partial = section_partial(section)
     if full is not None:
         lines += [f"Full name: {md_text(full)}", ""]
     if section.summary:
         lines += [md_text(section.summary), ""]
     if section.definition:
-        lines += ["### Definition", "", *_equations(section.definition)]
+        lines += ["### Definition", "", *_equations(section.definition, partial)]
     if section.steps:
         lines += ["### Derivation", ""]
         for step in section.steps:
-            lines += _step(step)
+            lines += _step(step, partial)
     if section.kinks:
         lines += ["### Kinks", ""]
         for step in section.kinks:
-            lines += _step(step)
+            lines += _step(step, partial)
     if section.checks:
         lines += ["### Checks", "", *_checks(section.checks), ""]
     if section.plot is not None:
@@ -74,8 +76,8 @@ def _section(section: Section, figures: dict[str, str]) -> list[str]:
     return lines
 
 
-def _step(step: Step) -> list[str]:
-    lines = [f"**{md_text(step.title)}**", "", *_equations(step.math)]
+def _step(step: Step, partial: bool) -> list[str]:
+    lines = [f"**{md_text(step.title)}**", "", *_equations(step.math, partial)]
     if step.note:
         lines += [md_text(step.note), ""]
     if step.code:
@@ -83,10 +85,10 @@ def _step(step: Step) -> list[str]:
     return lines
 
 
-def _equations(math: tuple[Math, ...]) -> list[str]:
+def _equations(math: tuple[Math, ...], partial: bool) -> list[str]:
     lines = []
     for m in math:
-        lines += ["$$", latex_math(m), "$$", ""]
+        lines += ["$$", latex_math(m, partial), "$$", ""]
     return lines
 
 

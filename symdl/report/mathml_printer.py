@@ -66,8 +66,10 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
 
     printmethod = "_symdl_report_mathml"
 
-    def __init__(self) -> None:
+    def __init__(self, partial: bool | None = None) -> None:
+        """``partial``: True writes every derivative ∂, False d (∂ still by an array element), None as SymPy decides."""
         super().__init__({"mat_symbol_style": "plain"})
+        self._partial = partial
 
         def create_text(data: str) -> Text:
             node = _EscapedText()
@@ -82,6 +84,17 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         if isinstance(e, sp.Derivative) and by_an_element(e):
             return "&#x2202;"
         return str(super().mathml_tag(e))
+
+    def _print_Derivative(self, e: sp.Derivative) -> Element:
+        # SymPy's layout; its d or ∂ (in the fraction's <mo> elements) set to the section's convention.
+        row = super()._print_Derivative(e)
+        if self._partial is None:
+            return row
+        d = "&#x2202;" if self._partial or by_an_element(e) else "&dd;"
+        for mo in row.firstChild.getElementsByTagName("mo"):
+            if mo.firstChild is not None and mo.firstChild.data in ("&#x2202;", "&dd;"):
+                mo.firstChild.data = d
+        return row
 
     def _element(self, tag: str, text: str | None = None, **attributes: str) -> Element:
         element = self.dom.createElement(tag)
@@ -341,11 +354,13 @@ def inline_mathml(tree: _Node) -> str:
     return text
 
 
-def mathml_math(math: Math, display: str = "block") -> str:
-    """One equation as a ``<math display="block">`` element (presentation MathML); ``display="inline"`` for running text."""
+def mathml_math(math: Math, display: str = "block", partial: bool | None = None) -> str:
+    """One equation as a ``<math display="block">`` element (presentation MathML); ``display="inline"`` for running text.
+
+    ``partial``: the section's derivative convention (:class:`ReportMathMLPrinter`)."""
     if display not in ("block", "inline"):
         raise ValueError(f"display must be 'block' or 'inline', got {display!r}")
-    printer = ReportMathMLPrinter()
+    printer = ReportMathMLPrinter(partial)
     parts = [printer.doprint(_require_basic(math.lhs))]
     if math.rhs is not None:
         parts += [f"<mo>{_MATHML_RELATIONS[math.relation]}</mo>", printer.doprint(_require_basic(math.rhs))]

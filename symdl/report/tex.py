@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from .derivative_notation import section_partial
 from .latex_printer import latex_parts
 from .model import Check, Math, Plot, Report, Section, Step
 from .text import FIGURES, heading, section_anchor, tex_code_lines, tex_text
@@ -59,20 +60,21 @@ def render_tex(report: Report) -> str:
 def _section(section: Section) -> list[str]:
     shown, full = heading(section.title)
     lines = ["", rf"\section{{{tex_text(shown)}}}\label{{sec:{section_anchor(section.key)}}}"]
+    partial = section_partial(section)
     if full is not None:  # in pieces TeX may break between: one unbreakable word of 5,000 characters overflows the page
         lines.append("Full name: " + r"\allowbreak{}".join(tex_text(full[i:i + 40]) for i in range(0, len(full), 40)))
     if section.summary:
         lines.append(tex_text(section.summary))
     if section.definition:
-        lines += [r"\subsection*{Definition}", *_equations(section.definition)]
+        lines += [r"\subsection*{Definition}", *_equations(section.definition, partial)]
     if section.steps:
         lines.append(r"\subsection*{Derivation}")
         for step in section.steps:
-            lines += _step(step)
+            lines += _step(step, partial)
     if section.kinks:
         lines.append(r"\subsection*{Kinks}")
         for step in section.kinks:
-            lines += _step(step)
+            lines += _step(step, partial)
     if section.checks:
         lines += [r"\subsection*{Checks}", *_checks(section.checks)]
     if section.plot is not None:
@@ -99,9 +101,9 @@ def tex_figures(report: Report) -> dict[str, bytes]:
     return {_figure(s): s.plot.pdf for s in report.sections if s.plot is not None and _has_pdf(s.plot)}
 
 
-def _step(step: Step) -> list[str]:
+def _step(step: Step, partial: bool) -> list[str]:
     lines = [rf"\paragraph{{{tex_text(step.title)}}}"]
-    lines += _equations(step.math)
+    lines += _equations(step.math, partial)
     if step.note:
         lines.append(tex_text(step.note))
     if step.code:  # \small: CODE_WIDTH typewriter characters fit the text width
@@ -109,12 +111,12 @@ def _step(step: Step) -> list[str]:
     return lines
 
 
-def _equations(math: tuple[Math, ...]) -> list[str]:
+def _equations(math: tuple[Math, ...], partial: bool) -> list[str]:
     """The equations aligned at their relation (``align*``), one per line, each scaled down to fit the line if wider;
     lone expressions centred. A block with a long left side is centred row by row (``gather*``) instead."""
     if not math:
         return []
-    parts = [latex_parts(m) for m in math]
+    parts = [latex_parts(m, partial) for m in math]
     measures = [r"\setlength{\symdllhs}{0pt}%"]
     if any(rest is not None and _display_length(lhs) > _LONG_LEFT_SIDE for lhs, rest in parts):
         rows = [f"  \\symdlfit{{{lhs}{rest or ''}}}" for lhs, rest in parts]
