@@ -486,6 +486,41 @@ def test_a_rule_section_writes_d_or_partial_throughout(name, mark):
     assert _derivative_marks(section) == {"tex": {mark}, "md": {mark}, "html": {mark}}
 
 
+def test_selus_constants_are_shown_by_name_defined_to_ten_digits_with_their_source_and_the_mathematics_unchanged():
+    from symdl.report.named_constants import CONSTANTS
+    from symdl.report.rule_sections import rule_section
+    from symdl.rulebook.activations import SELU_ALPHA, SELU_LAMBDA
+
+    section = rule_section("selu", verify=False, plot=False)
+    md = render_markdown(Report("selu", (section,)))[0]
+    equations = "\n".join(re.findall(r"\$\$\n(.*?)\n\$\$", md, flags=re.DOTALL))
+    assert not re.search(r"\d\.\d{11}", equations), equations  # no 30-digit number in an equation
+    assert r"\lambda \approx 1.050700987" in equations and r"\alpha \approx 1.673263242" in equations
+    assert "Klambauer et al. 2017" in section.summary
+    assert r"\alpha \lambda + g" in equations  # λα, the slope at 0⁻, named too
+    assert "1.05070098735548049341933498529" in md  # the generated code keeps the exact value
+    assert _derivative_marks(section) == {"tex": {"d"}, "md": {"d"}, "html": {"d"}}  # constants, not parameters
+    # Each equation is the derivation's own once the names are replaced by their exact values.
+    exact = {c.symbol: c.value for c in CONSTANTS}
+    derivation = symdl.rule("selu").derivation()
+    raw = [*derivation.definition, *(m for s in derivation.steps(proven=False) for m in s.math),
+           *(m for s in derivation.kink_steps for m in s.math)]
+    shown = [*section.definition[:-2], *(m for s in (*section.steps, *section.kinks) for m in s.math)]
+    assert len(raw) == len(shown) and [m.relation for m in section.definition[-2:]] == ["≈", "≈"]
+    for before, after in zip(raw, shown):
+        for a, b in ((before.lhs, after.lhs), (before.rhs, after.rhs)):
+            assert (a is None and b is None) or b.xreplace(exact) == a, (a, b)
+    assert {SELU_LAMBDA, SELU_ALPHA} == {c.value for c in CONSTANTS}
+
+
+def test_a_parameter_that_shares_a_constants_name_stays_a_parameter():
+    from symdl.report.rule_sections import rule_section
+
+    section = rule_section("elu", verify=False, plot=False)  # elu's α is a parameter, ∂ throughout
+    assert "Klambauer" not in section.summary and not any(m.relation == "≈" for m in section.definition)
+    assert _derivative_marks(section) == {"tex": {"∂"}, "md": {"∂"}, "html": {"∂"}}
+
+
 def test_every_character_of_the_rules_and_layer_prose_is_spelled_in_tex_not_replaced_by_a_question_mark():
     from symdl.report.layer_sections import dropout_section, init_section
     from symdl.report.text import _tex_plain

@@ -16,15 +16,18 @@ import sympy as sp
 
 from .latex_printer import by_an_element
 from .model import Math, Section
+from .named_constants import NamedConstant
 
 __all__ = ["needs_partial", "section_maths", "section_partial"]
 
 
 def needs_partial(derivative: sp.Derivative) -> bool:
-    """Whether ``derivative`` alone asks for ∂: by an array element, or of an expression with several non-integer symbols."""
+    """Whether ``derivative`` alone asks for ∂: by an array element, or of an expression with several non-integer symbols
+    (a :class:`~symdl.report.named_constants.NamedConstant` not counted)."""
     if by_an_element(derivative):
         return True
-    return sum(not s.is_integer for s in derivative.expr.free_symbols) > 1
+    # A published constant shown by name (SELU's λ) is a number, not a parameter.
+    return sum(not s.is_integer and not isinstance(s, NamedConstant) for s in derivative.expr.free_symbols) > 1
 
 
 def section_maths(section: Section) -> Iterator[Math]:

@@ -19,6 +19,7 @@ import sympy as sp
 from ..numbers import format_number
 from .checks import proof_check
 from .model import Check, Math, Section, Step
+from .named_constants import name_constants
 from .names import _UNICODE_GREEK
 
 # A scripted name in a proof's or equation's label (w^{1}_jk, delta^{2}_p, \alpha^{1}) and a claim dC/dX == Y …
@@ -289,7 +290,7 @@ def backprop_section(
                        for label, proof in concrete.items()]
         what = f"{list(layers)} ({activation}, {loss})" if plain else f"{list(layers)} (the network above)"
         checks.append(_network_check(network, what))
-    return Section(
+    return name_constants(Section(
         key="backprop",
         title="Backpropagation: BP1–BP4",
         kind="backprop",
@@ -297,4 +298,4 @@ def backprop_section(
         definition=tuple(definition),
         steps=tuple(steps),
         checks=tuple(checks),
-    )
+    ))

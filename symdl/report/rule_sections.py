@@ -19,6 +19,7 @@ from ..rulebook.registry import rule
 from ..rulebook.rule import formula_rule
 from .checks import rule_checks
 from .model import Plot, Section
+from .named_constants import name_constants
 from .unicode_math import unicode_scripts
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def rule_section(r: RuleLike | str, *, verify: bool = True, plot: bool = True, k
     d = r.derivation()
     proofs = d.proofs if verify else {}
     formula = r.kind == "formula"
-    return Section(
+    return name_constants(Section(
         key=key or _key(r.name),
         title=r.name if not formula else "Formula",
         kind=r.kind,
@@ -78,7 +79,7 @@ def rule_section(r: RuleLike | str, *, verify: bool = True, plot: bool = True, k
         kinks=d.kink_steps,
         checks=tuple(rule_checks(r, proofs, verify)),
         plot=_plot(r) if plot and not r.symbolic_params else None,
-    )
+    ))
 
 
 #: A formula's name in a report: a title, so letters, digits, ``_``, ``-`` and spaces, at most 60 characters.
