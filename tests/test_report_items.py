@@ -7,6 +7,7 @@ import sympy as sp
 
 import symdl
 from symdl.report.model import Math, Report, Section
+from symdl.report.named_constants import CONSTANTS
 from symdl.report.sections import (
     backprop_section,
     batchnorm_section,
@@ -32,11 +33,12 @@ OTHER = sp.Rational(37, 100)  # every other input (a loss's target, PReLU's α)
 
 
 def _identity_gap(r: Rule, math: Math, t: float) -> float:
-    """|lhs − rhs| at first input t, with g(z) → the rule's expression, the output symbol → g(z), parameters bound."""
+    """|lhs − rhs| at first input t, with g(z) → the rule's expression, the output symbol → g(z), parameters bound,
+    constants shown by name (SELU's λ, α) → their exact values."""
     g = head(r)
     expr = r.expr
     point = {r.wrt: sp.Float(t, 30), **{s: OTHER for s in r.inputs[1:]}, sp.Symbol("x", real=True): sp.Float(t, 30)}
-    replace = {g: expr}
+    replace = {g: expr, **{c.symbol: c.value for c in CONSTANTS}}
     if r.definition.output is not None:
         replace[r.definition.output] = expr
     difference = (math.lhs - math.rhs).xreplace(replace).doit()
@@ -50,6 +52,7 @@ def test_every_step_equation_holds(name):
     section = rule_section(r, verify=False, plot=False)
     assert len(section.steps) >= 2
     equations = [m for step in (*section.steps,) for m in step.math if m.rhs is not None] + list(section.definition)
+    equations = [m for m in equations if m.relation == "="]  # a constant's value to ten digits (λ ≈ 1.050700987) is no identity
     assert len(equations) >= 3
     for math in equations:
         for t in POINTS:
@@ -108,10 +111,11 @@ def test_kink_steps_exist_exactly_for_rules_with_kinks(name):
     r = symdl.rule(name)
     section = rule_section(r, verify=False, plot=False)
     assert len(section.kinks) == len(r.kinks)
+    exact = {c.symbol: c.value for c in CONSTANTS}  # SELU's λα is shown by name
     for step, kink in zip(section.kinks, r.kinks):
         left, right, value = step.math
-        assert isinstance(left.lhs, sp.Limit) and left.rhs == kink.left and right.rhs == kink.right
-        assert value.rhs == kink.value
+        assert isinstance(left.lhs, sp.Limit) and left.rhs.xreplace(exact) == kink.left and right.rhs.xreplace(exact) == kink.right
+        assert value.rhs.xreplace(exact) == kink.value
         assert "between the one-sided derivatives" in step.note
 
 
