@@ -294,11 +294,11 @@ def test_printed_equations_read_as_unicode_mathematics(network):
 def test_printed_bp_equations_are_the_textbooks():
     text = str(symdl.Network([3, 4, 4, 2], activation="sigmoid").equations())
     lines = {line.split("  ", 1)[0].strip(): line.split("  ", 1)[1].strip() for line in text.splitlines()}
-    assert lines["BP1 (layer 3)"] == "δ³ = ∇ₐC ⊙ σ_L′(z³)"
-    assert lines["BP2 (layer 1)"] == "δ¹ = W²ᵀδ² ⊙ σ′(z¹)"
+    assert lines["BP1 (layer 3)"] == "δ³ = ∇ₐC ⊙ φ_L′(z³)"
+    assert lines["BP2 (layer 1)"] == "δ¹ = W²ᵀδ² ⊙ φ′(z¹)"
     assert lines["BP3 (layer 2)"] == "∂C/∂b² = δ²"
     assert lines["BP4 (layer 2)"] == "∂C/∂W² = δ²a¹ᵀ"
-    assert "σ′(z) = (1 − σ(z))·σ(z)" in text
+    assert "φ′(z) = (1 − σ(z))·σ(z)" in text  # the generic activation φ is here the logistic sigmoid σ
 
 
 @pytest.mark.parametrize(

@@ -196,7 +196,7 @@ def test_equations_read_as_bp1_to_bp4():
     latex = dict(eqs.latex()[-3:])
     assert latex["BP4 (layer 1)"] == r"\frac{\partial C}{\partial W^{1}} = \delta^{1} x^{T}"
     bp2 = dict(eqs.latex())["BP2 (layer 2)"]
-    assert bp2 == r"\delta^{2} = \left(\left(W^{3}\right)^{T} \delta^{3}\right) \odot \sigma'\left(z^{2}\right)"
+    assert bp2 == r"\delta^{2} = \left(\left(W^{3}\right)^{T} \delta^{3}\right) \odot \varphi'\left(z^{2}\right)"
 
 
 def test_softmax_output_uses_the_jacobian_transpose():

@@ -283,8 +283,8 @@ def test_backprop_section_with_output_activation_penalty_batchnorm_and_dropout()
     section = backprop_section((2, 3, 1), "tanh", "binary_cross_entropy", output_activation="sigmoid", penalty="l2",
                                batchnorm=True, dropout=0.2, verify=True)
     names = {str(m.lhs.func) for m in section.definition if isinstance(m.lhs, sp.Function)}
-    assert {r"\sigma", r"\sigma_{L}", r"\ell", r"\Omega"} <= names  # every function the equations use is defined
-    sigma_l = next(m for m in section.definition if str(getattr(m.lhs, "func", "")) == r"\sigma_{L}")
+    assert {r"\varphi", r"\varphi_{L}", r"\ell", r"\Omega"} <= names  # every function the equations use is defined
+    sigma_l = next(m for m in section.definition if str(getattr(m.lhs, "func", "")) == r"\varphi_{L}")
     assert sigma_l.rhs == symdl.rule("sigmoid").expr.subs(symdl.rule("sigmoid").wrt, sigma_l.lhs.args[0])
     assert "sigmoid on the output layer" in section.summary and "dropout (drop probability 0.2)" in section.summary
     assert "derivation and its proofs are of the plain network" in section.summary

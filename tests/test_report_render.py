@@ -367,7 +367,7 @@ def test_a_cut_falls_at_a_break_between_tokens_and_keeps_an_exponent_whole():
     assert [line.count(r"\hookrightarrow") for line in lines] == [0] + [1] * (len(lines) - 1)
 
 
-def test_the_index_forms_generic_functions_print_as_sigma_prime_and_partial_c():
+def test_the_index_forms_generic_functions_print_as_phi_prime_and_partial_c():
     import sympy as sp
 
     from symdl.backprop.index_form import cost, cost_prime, sigma, sigma_prime
@@ -377,9 +377,10 @@ def test_the_index_forms_generic_functions_print_as_sigma_prime_and_partial_c():
     z, a, y = sp.symbols("z a y", real=True)
     math = Math(sigma_prime(z) * cost_prime(a, y), sigma(z) + cost(a, y))
     tex, mathml = latex_math(math), mathml_math(math)
-    assert r"\sigma'\left(z\right)" in tex and r"\frac{\partial \ell}{\partial a}\left(a, y\right)" in tex
+    assert r"\varphi'\left(z\right)" in tex and r"\frac{\partial \ell}{\partial a}\left(a, y\right)" in tex
+    assert r"\sigma" not in tex  # σ is the logistic sigmoid; the generic activation is φ
     assert "prime" not in tex and "prime" not in mathml
-    assert "&#8242;" in mathml and "&#8706;" in mathml and mathml.count("&#963;") == 2
+    assert "&#8242;" in mathml and "&#8706;" in mathml and mathml.count("&#966;") == 2 and "&#963;" not in mathml
     assert mathml.count("&#8467;") == 2 and "<mi>C</mi>" not in mathml  # ℓ(a, y) and ∂ℓ/∂a: C is the total cost
 
 
@@ -519,6 +520,23 @@ def test_a_parameter_that_shares_a_constants_name_stays_a_parameter():
     section = rule_section("elu", verify=False, plot=False)  # elu's α is a parameter, ∂ throughout
     assert "Klambauer" not in section.summary and not any(m.relation == "≈" for m in section.definition)
     assert _derivative_marks(section) == {"tex": {"∂"}, "md": {"∂"}, "html": {"∂"}}
+
+
+def test_sigma_is_only_the_logistic_sigmoid_and_the_generic_activation_is_phi():
+    from symdl.report.sections import backprop_section, build_report, dropout_section
+
+    backprop = backprop_section((2, 3, 1), "tanh", "mse", output_activation="sigmoid", verify=False)
+    report = Report("bp", (backprop, dropout_section(verify=False)))
+    md, page = render_markdown(report)[0], render_html(report)
+    equations = re.findall(r"\$\$\n(.*?)\n\$\$", md, flags=re.DOTALL)
+    # σ appears once: the output activation φ_L *is* the logistic sigmoid.
+    assert [e for e in equations if r"\sigma" in e] == [r"{\varphi }_{L}{\left(z \right)} = \sigma \left(z\right)"]
+    assert r"\varphi {\left(z \right)} = \tanh{\left(z \right)}" in equations
+    assert any(r"\varphi'\left(" in e for e in equations) and any(r"\varphi\left(" in e for e in equations)
+    prose = re.sub(r"\$\$\n.*?\n\$\$", "", md, flags=re.DOTALL)
+    assert "σ" not in prose and r"\sigma" not in prose and "φ" in prose and r"\varphi" in prose
+    assert page.count("&#963;") + page.count("σ") == 1, page.count("&#963;")
+    assert "σ is the logistic sigmoid and φ a generic element-wise activation" in build_report([], verify=False).introduction
 
 
 def test_every_character_of_the_rules_and_layer_prose_is_spelled_in_tex_not_replaced_by_a_question_mark():

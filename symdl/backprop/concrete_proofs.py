@@ -119,7 +119,7 @@ def _unit_rules(activation: str | None, loss: str | None, params: Mapping[str, o
         los = _library_rule(loss, "loss", 2, params)
         loss_fn = sp.Lambda(los.inputs, los.bind(los.expr))
         loss_prime = sp.Lambda(los.inputs, los.bind(los.derivative()))
-    description = f"activation {activation or 'sigma (generic)'}, loss {loss or 'C (generic)'}"
+    description = f"activation {activation or 'phi (generic)'}, loss {loss or 'C (generic)'}"
     return _UnitRules(g, g_prime, loss_fn, loss_prime, description)
 
 
@@ -147,7 +147,7 @@ def _scalar_zero(expr: sp.Expr) -> tuple[bool | None, str]:
     for function, lam in _WITNESS_FUNCTIONS:
         point = point.replace(function, lam)
     if point.is_Rational and point != 0:
-        return False, f"exactly {point} at a rational point (σ(u) = u + u²/3, C(a, y) = (a − y)²/2 + a³/5 if generic)"
+        return False, f"exactly {point} at a rational point (φ(u) = u + u²/3, C(a, y) = (a − y)²/2 + a³/5 if generic)"
     if sp.expand(expr) == 0:
         return True, "expands to 0"
     from ..symbolic.proof import elementary

@@ -150,7 +150,7 @@ def _counterexample(difference: sp.Expr, depth: int, free: Sequence[sp.Symbol]) 
             if value.is_Rational and value != 0:
                 where = ", ".join(f"{s} = {v}" for s, v in at.items())
                 return (
-                    f"refuted by an exact counterexample: {where}, sigma(u) = u + u²/3, C(a, y) = (a − y)²/2 + a³/5, "
+                    f"refuted by an exact counterexample: {where}, phi(u) = u + u²/3, C(a, y) = (a − y)²/2 + a³/5, "
                     f"rational weights (seed {seed}) give a difference of {value}"
                 )
     return None

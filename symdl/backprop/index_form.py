@@ -3,10 +3,10 @@ r"""The multilayer perceptron and BP1–BP4 in index notation, with symbolic lay
 The network is the seeds' multilayer perceptron with widths n_0 … n_L left as
 SymPy symbols:
 
-    z^l_j = Σ_{k=0}^{n_{l−1}−1} w^l_{jk} a^{l−1}_k + b^l_j,   a^0 = x,   a^l_j = σ(z^l_j),
+    z^l_j = Σ_{k=0}^{n_{l−1}−1} w^l_{jk} a^{l−1}_k + b^l_j,   a^0 = x,   a^l_j = φ(z^l_j),
     C = Σ_{j=0}^{n_L−1} C(a^L_j, y_j).
 
-σ and the per-unit cost ℓ(a, y) are generic SymPy functions (:class:`sigma`,
+φ and the per-unit cost ℓ(a, y) are generic SymPy functions (:class:`sigma`, printed φ,
 :class:`cost`), so a proof with them holds for every activation and loss of
 the library, whose own derivatives are proven by their rules.
 
@@ -24,6 +24,8 @@ from functools import cache
 
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
+
+from .notation import ACTIVATION, ACTIVATION_PRIME
 
 __all__ = [
     "COST",
@@ -46,17 +48,17 @@ __all__ = [
 
 
 class sigma_prime(sp.Function):
-    r"""σ'(z): the derivative of the generic activation :class:`sigma`, itself left generic."""
+    r"""φ′(z): the derivative of the generic activation :class:`sigma`, itself left generic."""
 
     nargs = 1
 
     def _latex(self, printer, exp=None):
-        base = rf"\sigma'\left({printer._print(self.args[0])}\right)"
+        base = rf"{ACTIVATION_PRIME}\left({printer._print(self.args[0])}\right)"
         return rf"{base}^{{{exp}}}" if exp else base
 
 
 class sigma(sp.Function):
-    r"""σ(z): a generic activation; dσ/dz = σ'(z) (:class:`sigma_prime`)."""
+    r"""φ(z): a generic activation (printed φ, :mod:`symdl.backprop.notation`); dφ/dz = φ′(z) (:class:`sigma_prime`)."""
 
     nargs = 1
 
@@ -64,7 +66,7 @@ class sigma(sp.Function):
         return sigma_prime(self.args[0])
 
     def _latex(self, printer, exp=None):
-        base = rf"\sigma\left({printer._print(self.args[0])}\right)"
+        base = rf"{ACTIVATION}\left({printer._print(self.args[0])}\right)"
         return rf"{base}^{{{exp}}}" if exp else base
 
 

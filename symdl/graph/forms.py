@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import sympy as sp
 
 from ..backprop.equations import ActivationForms, LossForms
+from ..backprop.notation import ACTIVATION
 from ..network.rule_forms import activation_forms, loss_forms
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
@@ -92,7 +93,7 @@ class GenericForms(Forms):
         if not rule.element_wise:  # a vector rule stays itself: the proof expands its index form
             return ActivationForms(name=rule.name, forward=None, derivative=None, vector_rule=rule.name)
         f, (fp,) = self._function(f"sigma_{rule.name}", 1)
-        return ActivationForms(name=rf"\sigma_{{{rule.name}}}", forward=sp.Lambda(_U, f(_U)), derivative=sp.Lambda(_U, fp(_U)))
+        return ActivationForms(name=rf"{ACTIVATION}_{{{rule.name}}}", forward=sp.Lambda(_U, f(_U)), derivative=sp.Lambda(_U, fp(_U)))
 
     def loss(self, rule: Rule | VectorRule) -> LossForms:
         if not rule.element_wise:

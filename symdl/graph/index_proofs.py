@@ -94,7 +94,7 @@ def _counterexample(difference: sp.Expr, free: dict) -> str | None:
         values = {a: sp.Rational(*Fraction((3 * t + 2) % 7 - 3 or 1, 2 + t % 3).as_integer_ratio()) for t, a in enumerate(atoms)}
         value = concrete.xreplace(values)
         if value.is_Rational and value != 0:
-            return f"refuted: exactly {value} at widths {size}, σ(u) = u + u²/3 + 1/7, C(a, y) = (a − y)²/2 + a³/5, {cell}"
+            return f"refuted: exactly {value} at widths {size}, φ(u) = u + u²/3 + 1/7, C(a, y) = (a − y)²/2 + a³/5, {cell}"
     return None
 
 

@@ -271,7 +271,7 @@ def prove_all() -> dict[str, Proof]:
         "dropout inverted: Var[mask*x/p] = x^2 (1-p)/p": _identity(
             "Var[mask*x/p]", stats.variance(training_expr("inverted")), X**2 * (1 - P) / P
         ),
-        "dropout inverted, affine sigma(y) = a*y + b: E[sigma(mask*x/p)] = sigma(x)": check_activation(lambda y: a * y + b),
+        "dropout inverted, affine phi(y) = a*y + b: E[phi(mask*x/p)] = phi(x)": check_activation(lambda y: a * y + b),
         "dropout inverted, relu, one input: E[relu(mask*x/p)] = relu(x)": check_activation(lambda y: sp.Max(0, y)),
         "dropout weight scaling, relu, one input: E[relu(mask*x)] = relu(p*x)": check_activation(
             lambda y: sp.Max(0, y), "weight_scaling"

@@ -16,6 +16,7 @@ import numpy as np
 import sympy as sp
 
 from ..arguments import drop_probability
+from ..backprop.notation import ACTIVATION
 from ..codegen.module_text import function_source
 from ..symbolic.array_nodes import Elementwise
 from .base import Layer, LayerReport, LayerSymbols, Mask, Symbol
@@ -140,13 +141,13 @@ class Dropout(Layer):
                 maths.append(Math(dr.expectation_of(train_shown), infer))
             steps.append(Step(f"{name}: the expectation over the mask matches inference", tuple(maths),
                               "E over mask ∼ Bernoulli(p) by sympy.stats; the right side is the inference output"))
-        sigma = sp.Function("sigma")
+        phi = sp.Function(ACTIVATION)  # any non-linearity: φ, as BP1–BP4's generic activation
         inverted = dr.training_expr("inverted")
         steps.append(Step(
             "After a non-linearity the match is only approximate",
-            (Math(dr.expectation_of(sigma(inverted.xreplace({dr.MASK: shown}))), stats.E(sigma(inverted))),),
-            "equal to σ(x) for every x and p only when σ is affine between 0 and x/p (Jensen); "
-            "σ here is any non-linearity, not only the logistic sigmoid",
+            (Math(dr.expectation_of(phi(inverted.xreplace({dr.MASK: shown}))), stats.E(phi(inverted))),),
+            "equal to φ(x) for every x and p only when φ is affine between 0 and x/p (Jensen); "
+            "φ here is any non-linearity",
         ))
         return LayerReport(
             title="Dropout",

@@ -35,6 +35,7 @@ import sympy as sp
 
 from ..arguments import float_dtype
 from ..backprop.equations import BackpropEquations, LossForms, bp_equations
+from ..backprop.notation import ACTIVATION, OUTPUT_ACTIVATION
 from ..layers.base import Layer
 from ..layers.dense import Dense
 from ..optim.base import Optimizer
@@ -227,8 +228,8 @@ class Network:
                                    definition_forms=self._definition_forms())
 
     def _equations(self, output_form: bool, training: bool = True) -> BackpropEquations:
-        hidden_name = r"\sigma"
-        out_name = hidden_name if self.output_activation is self.activation else r"\sigma_{L}"
+        hidden_name = ACTIVATION
+        out_name = hidden_name if self.output_activation is self.activation else OUTPUT_ACTIVATION
         hidden = activation_forms(self.activation, hidden_name)
         output = hidden if out_name == hidden_name else activation_forms(self.output_activation, out_name)
         penalty = None
@@ -251,9 +252,9 @@ class Network:
         A definition that is not an expression (a vector activation's name, the cost's sum) is Unicode text.
         """
         out: list[tuple[str, str, tuple[sp.Symbol, ...], sp.Expr | str]] = []
-        named = [(r"\sigma", self.activation)]
+        named = [(ACTIVATION, self.activation)]
         if self.output_activation is not self.activation:
-            named.append((r"\sigma_{L}", self.output_activation))
+            named.append((OUTPUT_ACTIVATION, self.output_activation))
         for symbol, r in named:
             if r.element_wise:
                 out.append(("activation", symbol, (r.wrt,), r.bind(r.expr)))

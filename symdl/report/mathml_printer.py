@@ -15,6 +15,7 @@ from sympy.core.function import AppliedUndef
 from sympy.printing.mathml import MathMLPresentationPrinter
 from sympy.printing.precedence import PRECEDENCE, precedence_traditional
 
+from ..backprop.notation import ACTIVATION, ACTIVATION_PRIME
 from ..symbolic.functions import NamedFunction
 from ..symbolic.stop_gradient import stop_gradient
 from .latex_printer import by_an_element
@@ -238,10 +239,10 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return row
 
     def _print_sigma(self, e: sp.Function) -> Element:
-        return self._call(self._element("mi", "σ"), e.args)
+        return self._call(self._name(ACTIVATION), e.args)  # the generic activation φ (σ is the logistic sigmoid)
 
     def _print_sigma_prime(self, e: sp.Function) -> Element:
-        return self._call(self._row(self._element("mi", "σ"), self._element("mo", "′")), e.args)
+        return self._call(self._name(ACTIVATION_PRIME), e.args)
 
     def _print_cost(self, e: sp.Function) -> Element:
         return self._call(self._element("mi", "ℓ"), e.args)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
+from ..backprop.notation import ACTIVATION, OUTPUT_ACTIVATION
 from ..numbers import format_number
 from .checks import proof_check
 from .model import Check, Math, Section, Step
@@ -118,10 +119,10 @@ def _index_steps(depth: int) -> list[Step]:
         Step(
             "The cost as nested sums (index notation, widths $n_{0}$ … $n_{L}$ symbolic)",
             (Math(COST, total), Math(COST, _fold_network(total, net, names))),
-            r"$z^{l}_{j} = \Sigma_{k} w^{l}_{jk} a^{l-1}_{k} + b^{l}_{j}$ and $a^{l}_{j} = \sigma(z^{l}_{j})$ unrolled "
-            r"down to $x$; $\sigma$ and the per-unit cost $\ell(a, y)$ are generic functions, so what follows holds for "
+            r"$z^{l}_{j} = \Sigma_{k} w^{l}_{jk} a^{l-1}_{k} + b^{l}_{j}$ and $a^{l}_{j} = \varphi(z^{l}_{j})$ unrolled "
+            r"down to $x$; $\varphi$ and the per-unit cost $\ell(a, y)$ are generic functions, so what follows holds for "
             "every element-wise activation and every loss summed over output units (softmax and softmax cross-entropy "
-            r"couple the units: their BP1 is the matrix form's $J_{\sigma}^{T} \nabla_{a} C$)",
+            r"couple the units: their BP1 is the matrix form's $J_{\varphi}^{T} \nabla_{a} C$)",
         )
     ]
     claims = sort_equations(index_equations(depth), depth)
@@ -250,9 +251,9 @@ def backprop_section(
     definition = [Math(eq.lhs, eq.rhs) for eq in equations.forward]
     act, out, los, pen = network.activation, network.output_activation, network.loss, network.penalty
     if act.element_wise:
-        definition.append(Math(sp.Function(r"\sigma")(act.wrt), act.bind(act.expr)))
+        definition.append(Math(sp.Function(ACTIVATION)(act.wrt), act.bind(act.expr)))
     if output != activation and out.element_wise:
-        definition.append(Math(sp.Function(r"\sigma_{L}")(out.wrt), out.bind(out.expr)))
+        definition.append(Math(sp.Function(OUTPUT_ACTIVATION)(out.wrt), out.bind(out.expr)))
     if los.element_wise:
         definition.append(Math(sp.Function(r"\ell")(*los.inputs), los.bind(los.expr)))
     if pen is not None:
@@ -272,7 +273,7 @@ def backprop_section(
                     "layer, no penalty, batch norm or dropout); the matrix form and the finite-difference check are "
                     "of this one")
     if output != activation and out.element_wise:
-        summary += f"; $\\sigma_{{L}}$ is the output activation {output}"
+        summary += f"; ${OUTPUT_ACTIVATION}$ is the output activation {output}"
     if pen is not None:
         summary += f"; $\\Omega$, the penalty {penalty}, is summed over every entry of each weight matrix"
     checks: list[Check] = []
