@@ -77,7 +77,7 @@ def _minus_ones(like: sp.MatrixExpr) -> sp.MatrixExpr:
 
 
 MUTANTS: tuple[tuple[str, Callable[[BackpropEquations], BackpropEquations]], ...] = (
-    ("BP2 without sigma'", _without_bp2_derivative),
+    ("BP2 without phi'", _without_bp2_derivative),
     ("BP3 doubled", _doubled_bp3),
     ("loss gradient negated", _negated_loss_gradient),
 )
