@@ -35,8 +35,8 @@ def test_generic_functions_differentiate_to_their_primes():
 
 def test_generic_functions_latex():
     z, a, y = sp.symbols("z a y", real=True)
-    assert sp.latex(sigma(z)) == r"\sigma\left(z\right)"
-    assert sp.latex(sigma_prime(z)) == r"\sigma'\left(z\right)"
+    assert sp.latex(sigma(z)) == r"\varphi\left(z\right)"  # φ, the generic activation; σ is the logistic sigmoid
+    assert sp.latex(sigma_prime(z)) == r"\varphi'\left(z\right)"
     assert sp.latex(cost(a, y)) == r"\ell\left(a, y\right)"  # ℓ per unit; C is the total cost
     assert r"\frac{\partial \ell}{\partial a}" in sp.latex(cost_prime(a, y))
 
@@ -80,5 +80,5 @@ def test_index_equations_bp1_to_bp4():
     assert bp2.lhs == delta(2)[j]
     assert bp2.rhs.has(weight(3)[k, j], delta(3)[k], sigma_prime)
     latex = sp.latex(bp2)
-    assert r"\sigma'" in latex and r"\sum_{k=0}^{n_{3} - 1}" in latex
+    assert r"\varphi'" in latex and r"\sum_{k=0}^{n_{3} - 1}" in latex
     assert r"\frac{\partial \ell}{\partial a}" in sp.latex(bp1)

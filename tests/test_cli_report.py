@@ -88,7 +88,7 @@ def test_the_backprop_network_takes_output_activation_penalty_batchnorm_and_drop
     assert code == 0, err
     text = (tmp_path / "out" / "report.md").read_text(encoding="utf-8")
     assert "sigmoid on the output layer" in text and "penalty l2" in text and "drop probability 0.25" in text
-    # σ_L and Ω, used by the equations, are defined as display equations of their own.
+    # φ_L and Ω, used by the equations, are defined as display equations of their own.
     assert "\n{\\varphi }_{L}{\\left(z \\right)} = \\sigma \\left(z\\right)\n" in text  # φ_L is the sigmoid σ
     assert "\n\\Omega {\\left(w \\right)} = " in text
 

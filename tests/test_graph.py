@@ -7,6 +7,7 @@ import pytest
 import sympy as sp
 
 import symdl
+from symdl.backprop.notation import ACTIVATION, OUTPUT_ACTIVATION
 from symdl.graph import (
     Activation,
     Add,
@@ -35,10 +36,10 @@ def _closed_forms(equations) -> dict:
 
 
 class _NetworkNames(LibraryForms):
-    """σ named as symdl.Network names it: tanh on the hidden layers (σ), sigmoid on the output layer (σ_L)."""
+    """φ named as symdl.Network names it: tanh on the hidden layers (φ), sigmoid on the output layer (φ_L)."""
 
     def activation(self, rule):
-        return activation_forms(rule, {"tanh": r"\sigma", "sigmoid": r"\sigma_{L}"}[rule.name])
+        return activation_forms(rule, {"tanh": ACTIVATION, "sigmoid": OUTPUT_ACTIVATION}[rule.name])
 
 
 @pytest.mark.parametrize("widths", [(2, 3, 2), (3, 4, 4, 1)])

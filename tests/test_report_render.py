@@ -536,7 +536,8 @@ def test_sigma_is_only_the_logistic_sigmoid_and_the_generic_activation_is_phi():
     prose = re.sub(r"\$\$\n.*?\n\$\$", "", md, flags=re.DOTALL)
     assert "σ" not in prose and r"\sigma" not in prose and "φ" in prose and r"\varphi" in prose
     assert page.count("&#963;") + page.count("σ") == 1, page.count("&#963;")
-    assert "σ is the logistic sigmoid and φ a generic element-wise activation" in build_report([], verify=False).introduction
+    intro = build_report([], verify=False).introduction
+    assert "σ is the logistic sigmoid" in intro and "and φ a generic element-wise activation (BP1–BP4, dropout)" in intro
 
 
 def test_every_character_of_the_rules_and_layer_prose_is_spelled_in_tex_not_replaced_by_a_question_mark():

@@ -119,8 +119,9 @@ def build_report(
         introduction=(
             "Each section states a piece of network mathematics as a SymPy expression, derives it step by step, "
             "states its conventions at kinks, and lists what was proven exactly and measured numerically "
-            "about the numpy code generated from it. Notation: σ is the logistic sigmoid and φ a generic element-wise "
-            "activation (BP1–BP4, dropout); a rule's section calls its own function g(z) (an activation), L (a loss) "
-            "or Ω (a penalty); δ is backpropagation's error signal ∂C/∂z."
+            "about the numpy code generated from it. Notation: σ is the logistic sigmoid ($\\sigma^{2}_{B}$ and rbf's σ "
+            "are a variance and a width) and φ a generic element-wise activation (BP1–BP4, dropout); a rule's section "
+            "calls its own function g(z) (an activation), L (a loss) or Ω (a penalty); $\\delta^{l}$ is "
+            "backpropagation's error signal $\\frac{\\partial C}{\\partial z^{l}}$ and $\\delta_{kp}$ the Kronecker delta."
         ),
     )
