@@ -1,6 +1,6 @@
 r"""BP1–BP4 at concrete sizes: a small network expanded to scalars, ∂C/∂w and ∂C/∂b of every weight and bias checked.
 
-With generic σ and C (undefined functions) or with library rules; at most
+With generic φ and C (undefined functions) or with library rules; at most
 :data:`MAX_CONCRETE_PARAMETERS` parameters. :func:`prove_concrete_sizes` is
 also importable from :mod:`symdl.backprop.index_proofs`.
 """
@@ -51,7 +51,7 @@ _PIECEWISE = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max, sp.Di
 
 @dataclass(frozen=True)
 class _UnitRules:
-    """σ, σ', C, ∂C/∂a as callables on SymPy expressions, and how to describe them."""
+    """φ, φ′, C, ∂C/∂a as callables on SymPy expressions, and how to describe them."""
 
     g: Callable[[sp.Expr], sp.Expr]
     g_prime: Callable[[sp.Expr], sp.Expr]
@@ -140,8 +140,8 @@ def _check_layers(layers: Sequence[int]) -> tuple[int, ...]:
 def _scalar_zero(expr: sp.Expr) -> tuple[bool | None, str]:
     """(True, how) when ``expr`` is shown to be 0 exactly, (False, how) when shown not to be, (None, "") if undecided.
 
-    Generic σ and C are replaced by polynomials for the point evaluation: one
-    instance where the difference is nonzero refutes a claim made for all σ, C.
+    Generic φ and C are replaced by polynomials for the point evaluation: one
+    instance where the difference is nonzero refutes a claim made for all φ, C.
     """
     point = expr.xreplace(_rational_values(expr.free_symbols, 0))
     for function, lam in _WITNESS_FUNCTIONS:
@@ -177,7 +177,7 @@ def prove_concrete_sizes(
     and the right sides are :func:`index_equations` (or ``equations``)
     evaluated at these sizes, δ through BP1/BP2 with the rules' derivatives.
     ``activation`` and ``loss`` name smooth library rules (``symdl.rule``);
-    None keeps the generic σ and C. ``params`` go to whichever rule takes them.
+    None keeps the generic φ and C. ``params`` go to whichever rule takes them.
     """
     widths = _check_layers(layers)
     units = _unit_rules(activation, loss, params)
@@ -238,7 +238,7 @@ class _ScalarNetwork:
                 self._arrays.update({z_base: self.zs[l], weight(l): self.W[l], bias(l): self.B[l]})
 
     def value(self, rhs: sp.Expr, claims: _Claims) -> sp.Expr:
-        """``rhs`` (indices already concrete) at these sizes: sums expanded, arrays and δ looked up, σ, C applied."""
+        """``rhs`` (indices already concrete) at these sizes: sums expanded, arrays and δ looked up, φ, C applied."""
         depth = len(self.widths) - 1
         rhs = rhs.xreplace({width(l): n for l, n in enumerate(self.widths)}).doit()
         subs = {}

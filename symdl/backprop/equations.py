@@ -2,12 +2,12 @@
 
 For one sample, layer l of an L-layer MLP computes
 
-    zˡ = Wˡ aˡ⁻¹ + bˡ,    aˡ = σ(zˡ),    a⁰ = x,    C = Σⱼ ℓ(aᴸⱼ, yⱼ),
+    zˡ = Wˡ aˡ⁻¹ + bˡ,    aˡ = φ(zˡ),    a⁰ = x,    C = Σⱼ ℓ(aᴸⱼ, yⱼ),
 
 and backpropagation is
 
-    BP1  δᴸ = ∇ₐC ⊙ σ'(zᴸ)
-    BP2  δˡ = (Wˡ⁺¹)ᵀ δˡ⁺¹ ⊙ σ'(zˡ)
+    BP1  δᴸ = ∇ₐC ⊙ φ′(zᴸ)
+    BP2  δˡ = (Wˡ⁺¹)ᵀ δˡ⁺¹ ⊙ φ′(zˡ)
     BP3  ∂C/∂bˡ = δˡ
     BP4  ∂C/∂Wˡ = δˡ (aˡ⁻¹)ᵀ
 
@@ -15,7 +15,7 @@ The widths are symbols (``n_l``), so deriving the equations costs the same
 for any width. Element-wise functions are :class:`Elementwise` nodes that
 carry the rule's SymPy expression (a ``Lambda``); a vector rule (softmax, the
 softmax cross-entropy) enters as a :class:`VectorRuleCall`, and BP1
-becomes δᴸ = J_σ(zᴸ)ᵀ ∇ₐC. The proofs that these equations are the
+becomes δᴸ = J_φ(zᴸ)ᵀ ∇ₐC. The proofs that these equations are the
 derivative of C are in :mod:`symdl.backprop.index_proofs`: index notation (any
 width, :func:`~symdl.backprop.index_proofs.prove_symbolic_widths`) and
 :func:`symdl.backprop.index_proofs.prove_concrete_sizes` (scalars, exact).
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-# The seeds' index form (δˡⱼ = Σₖ wˡ⁺¹ₖⱼ δˡ⁺¹ₖ σ'(zˡⱼ), …) lives with its proofs' network; it is part of this module's API.
+# The seeds' index form (δˡⱼ = Σₖ wˡ⁺¹ₖⱼ δˡ⁺¹ₖ φ′(zˡⱼ), …) lives with its proofs' network; it is part of this module's API.
 from ..display_hooks import Displayed
 from ..layers.base import Layer, LayerSymbols
 from ..layers.dense import bias_gradient, linear_forward, weight_gradient
@@ -139,10 +139,10 @@ def _latex_eq(eq: sp.Eq) -> str:
 
 @dataclass(frozen=True)
 class ActivationForms:
-    """What the equations need of an element-wise activation: σ, σ' and the learned inputs' partials.
+    """What the equations need of an element-wise activation: φ, φ′ and the learned inputs' partials.
 
     ``derivative`` is a Lambda of (z, extras…); ``output_derivative``, when the
-    rule has one, is σ' as a Lambda of the output g alone (σ' = 1 − g² for
+    rule has one, is φ′ as a Lambda of the output g alone (φ′ = 1 − g² for
     tanh), proven equal by the rule library: code that uses it need not keep zˡ.
     """
 
@@ -195,7 +195,7 @@ def bp_equations(
     """BP1–BP4 for a network whose layers 1..L−1 use ``hidden[l-1]`` and layer L uses ``output``.
 
     ``penalty`` is Ω'(w) applied to every weight (∂C/∂Wˡ gains Ω'∘Wˡ). With
-    ``output_form`` σ'(zˡ) is written through the output, h(aˡ), wherever the
+    ``output_form`` φ′(zˡ) is written through the output, h(aˡ), wherever the
     rule proves such a form (the numeric code's choice); otherwise the
     equations read as in the seeds.
 
@@ -203,7 +203,7 @@ def bp_equations(
     to block l; each writes its own forward and backward equations. A "pre"
     layer (batch norm) turns the linear map's output uˡ into zˡ and gives
     ∂C/∂uˡ, which BP2 and BP4 then use in place of δˡ; a "post" layer
-    (dropout) turns hˡ = σ(zˡ) into aˡ and maps ∂C/∂aˡ back to ∂C/∂hˡ.
+    (dropout) turns hˡ = φ(zˡ) into aˡ and maps ∂C/∂aˡ back to ∂C/∂hˡ.
     ``training=False`` builds the inference forward pass (only it is meaningful then).
     """
     acts = [*hidden, output]
@@ -268,7 +268,7 @@ def _apply_forward(act: ActivationForms, layer: LayerSymbols) -> sp.MatrixExpr:
 def _times_derivative(
     act: ActivationForms, layer: LayerSymbols, upstream: sp.MatrixExpr, output_form: bool
 ) -> sp.MatrixExpr:
-    """upstream ⊙ σ'(zˡ) (BP1/BP2); J_σ(zˡ)ᵀ upstream for a vector activation."""
+    """upstream ⊙ φ′(zˡ) (BP1/BP2); J_φ(zˡ)ᵀ upstream for a vector activation."""
     if act.vector_rule is not None:
         return VectorRuleCall(act.vector_rule, "vjp", layer.z, upstream)
     if output_form and act.output_derivative is not None:

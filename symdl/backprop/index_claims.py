@@ -1,7 +1,7 @@
 r"""BP1–BP4 as claims to check: the equations sorted by layer, instantiated at a unit, δ unrolled; exact counterexamples.
 
-A claim is refuted by one instance: a concrete smooth σ and C with their exact
-derivatives (σ(u) = u + u²/3, C(u, v) = (u − v)²/2 + u³/5) and rational weights
+A claim is refuted by one instance: a concrete smooth φ and C with their exact
+derivatives (φ(u) = u + u²/3, C(u, v) = (u − v)²/2 + u³/5) and rational weights
 at small widths. Used by :mod:`symdl.backprop.index_proofs` and
 :mod:`symdl.backprop.concrete_proofs`.
 """
@@ -104,7 +104,7 @@ def unroll_deltas(expr: sp.Expr, claims: _Claims, depth: int) -> sp.Expr:
 # --- counterexamples ---------------------------------------------------------
 
 _u, _v = sp.symbols("u v", real=True)
-# A concrete smooth σ and C with their exact derivatives: one instance is enough to refute a claim for all σ, C.
+# A concrete smooth φ and C with their exact derivatives: one instance is enough to refute a claim for all φ, C.
 _WITNESS_FUNCTIONS: tuple[tuple[type[sp.Function], sp.Lambda], ...] = (
     (sigma, sp.Lambda(_u, _u + _u**2 / 3)),
     (sigma_prime, sp.Lambda(_u, 1 + 2 * _u / 3)),
@@ -137,7 +137,7 @@ def _expand_sums(expr: sp.Expr) -> sp.Expr:
 
 
 def _counterexample(difference: sp.Expr, depth: int, free: Sequence[sp.Symbol]) -> str | None:
-    """An exact point (widths, p, q, weights, σ, C) where ``difference`` ≠ 0, described; None if none found."""
+    """An exact point (widths, p, q, weights, φ, C) where ``difference`` ≠ 0, described; None if none found."""
     sizes = {width(layer): 2 for layer in range(depth + 1)}
     for choice in itertools.product(range(2), repeat=len(free)):
         at = {**sizes, **dict(zip(free, choice))}

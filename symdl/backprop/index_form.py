@@ -155,7 +155,7 @@ def activation_bases(layer: int) -> tuple[sp.IndexedBase, sp.IndexedBase]:
 
 @dataclass(frozen=True)
 class IndexNetwork:
-    r"""z^l_j = Σ_k w^l_{jk} a^{l−1}_k + b^l_j, a^0 = x, a^l_j = σ(z^l_j), C = Σ_j C(a^L_j, y_j); widths symbolic.
+    r"""z^l_j = Σ_k w^l_{jk} a^{l−1}_k + b^l_j, a^0 = x, a^l_j = φ(z^l_j), C = Σ_j C(a^L_j, y_j); widths symbolic.
 
     ``depth`` is L, the number of weight layers. Every expression is fully
     unrolled down to x, w, b and y.
@@ -182,7 +182,7 @@ class IndexNetwork:
         return incoming + bias(layer)[unit]
 
     def a(self, layer: int, unit: sp.Expr) -> sp.Expr:
-        """a^l_unit = σ(z^l_unit); a^0 = x."""
+        """a^l_unit = φ(z^l_unit); a^0 = x."""
         self._check_layer(layer, first=0)
         return x[unit] if layer == 0 else sigma(self.z(layer, unit))
 
@@ -215,7 +215,7 @@ class IndexNetwork:
 
 
 def index_equations(depth: int) -> list[sp.Eq]:
-    r"""BP1 δ^L_j = ∂C/∂a(a^L_j, y_j) σ'(z^L_j); BP2 δ^l_j = (Σ_k w^{l+1}_{kj} δ^{l+1}_k) σ'(z^l_j);
+    r"""BP1 δ^L_j = ∂C/∂a(a^L_j, y_j) φ′(z^L_j); BP2 δ^l_j = (Σ_k w^{l+1}_{kj} δ^{l+1}_k) φ′(z^l_j);
     BP3 ∂C/∂b^l_j = δ^l_j; BP4 ∂C/∂w^l_{jk} = a^{l−1}_k δ^l_j (a^0 = x).
 
     In that order: BP1, BP2 for l = L−1 … 1, BP3 for l = 1 … L, BP4 for l = 1 … L.

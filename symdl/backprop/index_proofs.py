@@ -9,7 +9,7 @@ BP3/BP4 right-hand side after δ is unrolled through BP2 and BP1. The difference
 is brought to the normal form of index sums using only identities valid for
 finite sums; the claim holds when :func:`~symdl.symbolic.index_sums.is_zero_index_expr`
 shows it is 0. Otherwise an exact counterexample is sought (small widths,
-polynomial σ and C, rational weights) to refute the claim.
+polynomial φ and C, rational weights) to refute the claim.
 
 General depth follows by induction (:data:`INDUCTION_STEP`), whose step is
 proven in index notation by :func:`prove_induction_step`.
@@ -141,7 +141,7 @@ def induction_step() -> str:
 
 
 def prove_induction_step() -> Proof:
-    r"""Σ_k D_k ∂z^{l+1}_k/∂z^l_j = (Σ_k w^{l+1}_{kj} D_k) σ'(z^l_j), Σ_m Δ_m ∂z^l_m/∂b^l_p = Δ_p, and
+    r"""Σ_k D_k ∂z^{l+1}_k/∂z^l_j = (Σ_k w^{l+1}_{kj} D_k) φ′(z^l_j), Σ_m Δ_m ∂z^l_m/∂b^l_p = Δ_p, and
     Σ_m Δ_m ∂z^l_m/∂w^l_{pq} = a^{l−1}_q Δ_p: the induction step of :data:`INDUCTION_STEP`, for symbolic l.
 
     Layer l is symbolic: z^l, a^{l−1}, D = ∂C/∂z^{l+1} and Δ = ∂C/∂z^l are

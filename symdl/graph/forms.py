@@ -1,4 +1,4 @@
-"""The SymPy functions a graph's equations apply: a rule's own forms (for code), or generic σ, σ' (for proofs).
+"""The SymPy functions a graph's equations apply: a rule's own forms (for code), or generic φ, φ′ (for proofs).
 
 :class:`LibraryForms` gives each element-wise rule's stable forms with the
 kink convention applied, exactly as :class:`symdl.Network` uses them
@@ -36,7 +36,7 @@ class PenaltyForms:
 
 
 class Forms:
-    """Rule → the Lambdas the equations apply (σ, σ', ℓ, ∂ℓ/∂a, Ω, Ω'); ``output_form`` writes σ' through σ's output."""
+    """Rule → the Lambdas the equations apply (φ, φ′, ℓ, ∂ℓ/∂a, Ω, Ω'); ``output_form`` writes φ′ through φ's output."""
 
     output_form: bool = False
 

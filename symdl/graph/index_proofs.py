@@ -4,18 +4,18 @@ Each claim is differentiated directly from C written with nested sums over
 symbolic widths (SymPy's chain rule gives Kronecker deltas, contracted by
 :func:`symdl.symbolic.index_sums.contract_deltas`) and compared with the
 generalised BP right side by :func:`~symdl.symbolic.index_sums.is_zero_index_expr`;
-σ and the loss C(a, y) are generic (σ′ and ∂C/∂a undefined functions), so a
+φ and the loss C(a, y) are generic (φ′ and ∂C/∂a undefined functions), so a
 claim holds for every rule. Each wrong variant — the skip term dropped, only
 the last use of a shared weight, the auxiliary term missing — is refuted by an
-exact counterexample: widths 1 and 2, σ(u) = u + u²/3 + 1/7, C(a, y) =
+exact counterexample: widths 1 and 2, φ(u) = u + u²/3 + 1/7, C(a, y) =
 (a − y)²/2 + a³/5, rational values.
 
-* residual block hⱼ = xⱼ + σ(zⱼ), zⱼ = Σₖ Wⱼₖxₖ + bⱼ:
-  ∂C/∂x_q = g_q + Σₘ W_{mq} δₘ with gⱼ = ∂C/∂hⱼ and δₘ = gₘ σ′(zₘ);
-* one W used twice, z¹ = Wx + b, z² = Wσ(z¹) + b:
+* residual block hⱼ = xⱼ + φ(zⱼ), zⱼ = Σₖ Wⱼₖxₖ + bⱼ:
+  ∂C/∂x_q = g_q + Σₘ W_{mq} δₘ with gⱼ = ∂C/∂hⱼ and δₘ = gₘ φ′(zₘ);
+* one W used twice, z¹ = Wx + b, z² = Wφ(z¹) + b:
   ∂C/∂W_{pq} = δ²_p a¹_q + δ¹_p x_q (a sum over the two uses);
 * an auxiliary loss c Σⱼ C(a¹ⱼ, tⱼ) on the hidden layer:
-  δ¹_p = (Σₘ W²_{mp} δ²ₘ + c ∂C/∂a(a¹_p, t_p)) σ′(z¹_p).
+  δ¹_p = (Σₘ W²_{mp} δ²ₘ + c ∂C/∂a(a¹_p, t_p)) φ′(z¹_p).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def _auxiliary() -> tuple[sp.Expr, sp.Expr, dict, sp.Expr, sp.Expr]:
 
 
 def _counterexample(difference: sp.Expr, free: dict) -> str | None:
-    """An exact nonzero value of ``difference`` at widths 1 or 2, polynomial σ and C, rational values."""
+    """An exact nonzero value of ``difference`` at widths 1 or 2, polynomial φ and C, rational values."""
     for size in (1, 2):
         widths = {w: size for w in (_n, _n0, _n1, _n2)}
         cell = {index: 0 for index in free}
@@ -102,7 +102,7 @@ def _check(C: sp.Expr, target: sp.Expr, ranges: dict, claim: sp.Expr) -> Proof:
     difference = contract_deltas(sp.diff(C, target), ranges) - claim
     if is_zero_index_expr(difference, ranges):
         return Proof(True, "index notation, symbolic widths: C differentiated directly, Kronecker deltas contracted; "
-                           "the normal form of the difference is 0 (generic σ and C)")
+                           "the normal form of the difference is 0 (generic φ and C)")
     witness = _counterexample(difference, ranges)
     return Proof(False, witness or "not shown: the normal form is not 0 and no counterexample was found")
 

@@ -1,7 +1,7 @@
 """The built-in graph layers: Dense, Activation/Lambda, the merges Add, Multiply, Divide, Concatenate,
 StopGradient, GaussianNoise and Dropout — each one use's forward equations and what flows back (VJPs).
 
-Dense: zˢ = W hᵘ + b, aˢ = σ(zˢ); δˢ = gˢ ⊙ σ'(zˢ), the input gets Wᵀδˢ,
+Dense: zˢ = W hᵘ + b, aˢ = φ(zˢ); δˢ = gˢ ⊙ φ′(zˢ), the input gets Wᵀδˢ,
 ∂C/∂W gets δˢ(hᵘ)ᵀ and ∂C/∂b gets δˢ from this use (BP1–BP4 per use). An
 element-wise merge hˢ = f(hᵘ¹, …, hᵘᵏ) passes gˢ ⊙ ∂f/∂hᵘⁱ to input i, with
 ∂f/∂uᵢ derived by SymPy from f (Add: 1, so gˢ itself). Concatenate passes each
@@ -58,7 +58,7 @@ def _activation_rule(spec: object, role: str) -> Rule | VectorRule:
 
 
 def _apply(use: Use, rule: Rule | VectorRule, z: sp.MatrixSymbol) -> sp.MatrixExpr:
-    """σ(z): element-wise, or a vector rule's value (softmax)."""
+    """φ(z): element-wise, or a vector rule's value (softmax)."""
     act = use.forms.activation(rule)
     if act.vector_rule is not None:
         return VectorRuleCall(act.vector_rule, "value", z)
@@ -72,7 +72,7 @@ def _penalty_rule(spec: object) -> Rule | None:
 
 
 class Dense(GraphLayer):
-    """zˢ = W hᵘ + b, aˢ = σ(zˢ) (σ a library or formula rule; None: the output is zˢ), W drawn from ``init``."""
+    """zˢ = W hᵘ + b, aˢ = φ(zˢ) (φ a library or formula rule; None: the output is zˢ), W drawn from ``init``."""
 
     def __init__(self, units: int, activation: object = None, init: str = "glorot_uniform", use_bias: bool = True,
                  regularizer: object = None, constraint: str | None = None, name: str | None = None) -> None:
@@ -155,9 +155,9 @@ class Dense(GraphLayer):
 
 
 def _times_derivative(use: Use, rule: Rule | VectorRule, upstream: sp.MatrixExpr, z: sp.MatrixSymbol, out: sp.MatrixSymbol) -> sp.MatrixExpr:
-    """upstream ⊙ σ'(z) (σ' through σ's output where the forms ask for it and the rule proves one, or through z and the
+    """upstream ⊙ φ′(z) (φ′ through φ's output where the forms ask for it and the rule proves one, or through z and the
     output where a branch is the output plus a constant: :mod:`symdl.graph.output_forms`), as BP1/BP2;
-    J_σ(z)ᵀ upstream for a vector rule."""
+    J_φ(z)ᵀ upstream for a vector rule."""
     act = use.forms.activation(rule)
     if act.vector_rule is not None:
         return VectorRuleCall(act.vector_rule, "vjp", z, upstream)
@@ -174,7 +174,7 @@ def _times_derivative(use: Use, rule: Rule | VectorRule, upstream: sp.MatrixExpr
 
 
 class Activation(GraphLayer):
-    """hˢ = σ(hᵘ) (element-wise, or a vector rule such as softmax), σ a library rule (``"tanh"``, ``"exponential"``) or a formula rule; no weights."""
+    """hˢ = φ(hᵘ) (element-wise, or a vector rule such as softmax), φ a library rule (``"tanh"``, ``"exponential"``) or a formula rule; no weights."""
 
     def __init__(self, rule: object, name: str | None = None) -> None:
         super().__init__(name)

@@ -8,7 +8,7 @@ expressions over MatrixSymbols (the same nodes as BP1–BP4):
 
 * :meth:`GraphLayer.forward` — the equations from the inputs hᵘ to the output hˢ;
 * :meth:`GraphLayer.backward` — given gˢ = ∂C/∂hˢ: its own labelled equations
-  (Dense's δˢ = gˢ ⊙ σ'(zˢ)), the VJP Jᵢᵀgˢ for each input (None: nothing flows,
+  (Dense's δˢ = gˢ ⊙ φ′(zˢ)), the VJP Jᵢᵀgˢ for each input (None: nothing flows,
   StopGradient) and each parameter's contribution ∂C/∂θ from this use.
 
 :mod:`symdl.graph.equations` sums the VJPs over a node's consumers and the

@@ -1,15 +1,15 @@
-"""σ' of a piecewise activation through its output where a branch allows: ELU's σ'(z) = g + α for z ≤ 0, else 1.
+"""φ′ of a piecewise activation through its output where a branch allows: ELU's φ′(z) = g + α for z ≤ 0, else 1.
 
-On a branch where σ'ᵢ(z) − σᵢ(z) = cᵢ is a constant, σ'(z) = g + cᵢ with g = σ(z)
+On a branch where φ′ᵢ(z) − φᵢ(z) = cᵢ is a constant, φ′(z) = g + cᵢ with g = φ(z)
 the activation's output, already computed by the forward pass: the backward pass
-needs no exponential. SymPy checks σ'ᵢ − σᵢ − cᵢ = 0 symbolically on each branch
-(the identity holds for every z of the branch); a branch where σ' is a constant
-keeps it (a kink's value too); any other branch, or a branch of σ' with no branch of σ
-that holds on it, and the rule keeps σ'(z). The conditions stay those of σ' (in z), so the kink
+needs no exponential. SymPy checks φ′ᵢ − φᵢ − cᵢ = 0 symbolically on each branch
+(the identity holds for every z of the branch); a branch where φ′ is a constant
+keeps it (a kink's value too); any other branch, or a branch of φ′ with no branch of φ
+that holds on it, and the rule keeps φ′(z). The conditions stay those of φ′ (in z), so the kink
 convention of the rule is unchanged::
 
-    ELU (α = 1):   σ'(z) = { g + 1  for z ≤ 0;  1 otherwise }
-    SELU:          σ'(z) = { g + λα for z ≤ 0;  λ otherwise }
+    ELU (α = 1):   φ′(z) = { g + 1  for z ≤ 0;  1 otherwise }
+    SELU:          φ′(z) = { g + λα for z ≤ 0;  λ otherwise }
 
 Used by :mod:`symdl.graph.layers` for the printed code (``LibraryForms(output_form=True)``).
 """
@@ -25,7 +25,7 @@ _CACHE: dict[tuple[sp.Lambda, sp.Lambda], sp.Lambda | None] = {}
 
 
 def piecewise_output_derivative(forward: sp.Lambda, derivative: sp.Lambda) -> sp.Lambda | None:
-    """σ' as a Lambda of (z, g), g = σ(z), when some branch of σ' is g plus a constant (module docstring); else None."""
+    """φ′ as a Lambda of (z, g), g = φ(z), when some branch of φ′ is g plus a constant (module docstring); else None."""
     key = (forward, derivative)
     if key not in _CACHE:
         _CACHE[key] = _derive(forward, derivative)
@@ -45,8 +45,8 @@ def _derive(forward: sp.Lambda, derivative: sp.Lambda) -> sp.Lambda | None:
         if z not in di.free_symbols:  # a constant slope (a kink's value): kept as it is
             pieces.append((di, dc))
             continue
-        # σ' takes this branch where dc holds and no earlier condition of σ' does; σ takes its branch k
-        # there when every condition before k is one σ' tested earlier.
+        # φ′ takes this branch where dc holds and no earlier condition of φ′ does; φ takes its branch k
+        # there when every condition before k is one φ′ tested earlier.
         if dc not in f_conditions:
             return None
         k = f_conditions.index(dc)

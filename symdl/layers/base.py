@@ -1,11 +1,11 @@
 """Layer l of a network as the symbols it owns, and the :class:`Layer` seam: what a layer type contributes.
 
-A network is a stack of dense blocks, zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = σ(zˡ). A layer
+A network is a stack of dense blocks, zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = φ(zˡ). A layer
 type acts at one of two places of a block:
 
 * ``"pre"``, between the linear map and the activation: uˡ = Wˡaˡ⁻¹ (the
   layer may take the bias's place), then zˡ = f(uˡ, …) — batch norm;
-* ``"post"``, after the activation: hˡ = σ(zˡ), then aˡ = f(hˡ, …) — dropout.
+* ``"post"``, after the activation: hˡ = φ(zˡ), then aˡ = f(hˡ, …) — dropout.
 
 A layer contributes its :class:`Parameter` s (with their kind and initial
 value), :class:`Buffer` s (state that is not trained), :class:`Mask` s
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 ParameterKind = Literal["weight", "bias", "scale", "shift", "activation"]
-#: Where a layer acts in its block: before the activation (on uˡ) or after it (on hˡ = σ(zˡ)).
+#: Where a layer acts in its block: before the activation (on uˡ) or after it (on hˡ = φ(zˡ)).
 Position = Literal["pre", "post"]
 
 
@@ -148,7 +148,7 @@ class LayerSymbols:
 
     @property
     def activation_output(self) -> sp.MatrixSymbol:
-        """σ(zˡ) itself: hˡ when a post layer follows the activation, else aˡ."""
+        """φ(zˡ) itself: hˡ when a post layer follows the activation, else aˡ."""
         return self.post.input_symbol(self) if self.post is not None else self.a
 
     @property
@@ -193,7 +193,7 @@ class Layer(abc.ABC):
     layer's own symbols are ``s[stem]`` for the stems of :attr:`symbols`.
     """
 
-    #: "pre" (on the linear map's output, before σ) or "post" (on σ's output).
+    #: "pre" (on the linear map's output, before φ) or "post" (on φ's output).
     position: Position = "post"
     #: A pre layer that carries its own shift takes the place of the block's bias (batch norm's β).
     replaces_bias: bool = False

@@ -1,4 +1,4 @@
-"""The dense block a network is a stack of: zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = σ(zˡ), with BP3 ∂C/∂bˡ = δˡ and BP4 ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ.
+"""The dense block a network is a stack of: zˡ = Wˡaˡ⁻¹ + bˡ, aˡ = φ(zˡ), with BP3 ∂C/∂bˡ = δˡ and BP4 ∂C/∂Wˡ = δˡ(aˡ⁻¹)ᵀ.
 
 :class:`Dense` gives the block's width and its parameters; the layers of
 :mod:`symdl.layers.base` attached to it act before or after its activation.

@@ -17,10 +17,10 @@ state by 1/p during training" and what PyTorch and Keras do. p is the *keep*
 probability as in the seeds (0.5 for hidden units, 0.8 for inputs); PyTorch's
 and Keras' ``rate`` is the drop probability 1 − p.
 
-After a non-linearity the rule is only approximate: E[σ(mask·x/p)] =
-p·σ(x/p) + (1 − p)·σ(0), which is σ(x) for every x and p only when σ is
-affine on the segment from 0 to x/p (Jensen: for convex σ the expectation is
-≥ σ(x), for concave ≤). :func:`check_activation` decides it for a given σ.
+After a non-linearity the rule is only approximate: E[φ(mask·x/p)] =
+p·φ(x/p) + (1 − p)·φ(0), which is φ(x) for every x and p only when φ is
+affine on the segment from 0 to x/p (Jensen: for convex φ the expectation is
+≥ φ(x), for concave ≤). :func:`check_activation` decides it for a given φ.
 
 >>> bool(prove_expectation(training_expr("inverted"), inference_expr("inverted")))
 True
@@ -207,11 +207,11 @@ def check_activation(
     *,
     at: Mapping[sp.Symbol, object] | None = None,
 ) -> ExpectationCheck:
-    """E[σ(training)] = σ(inference)? For n = 1 the unit σ(mask·x/p); for n ≥ 2 σ(Σ_j w_j·mask_j·x_j/p).
+    """E[φ(training)] = φ(inference)? For n = 1 the unit φ(mask·x/p); for n ≥ 2 φ(Σ_j w_j·mask_j·x_j/p).
 
-    With one dropped input E[σ(mask·x/p)] = p·σ(x/p) + (1 − p)·σ(0): exact
-    for affine σ and for positively homogeneous σ with σ(0) = 0 (relu),
-    strictly off for strictly convex or concave σ (Jensen). With several
+    With one dropped input E[φ(mask·x/p)] = p·φ(x/p) + (1 − p)·φ(0): exact
+    for affine φ and for positively homogeneous φ with φ(0) = 0 (relu),
+    strictly off for strictly convex or concave φ (Jensen). With several
     inputs the sum can cross a kink under some masks, so relu is off too.
     """
     if not callable(sigma):
@@ -238,7 +238,7 @@ def _identity(what: str, computed: sp.Expr, claimed: sp.Expr) -> Proof:
 
 
 def _jensen_gap_sign(sigma: Callable[[sp.Expr], sp.Expr], at: Mapping[sp.Symbol, sp.Expr], sign: int) -> Proof:
-    """The gap E[σ(mask·x/p)] − σ(x) has the given sign at ``at`` (Jensen for convex (+) or concave (−) σ)."""
+    """The gap E[φ(mask·x/p)] − φ(x) has the given sign at ``at`` (Jensen for convex (+) or concave (−) φ)."""
     check = check_activation(sigma, at=at)
     if check.counterexample is None:
         return Proof(False, f"no counterexample: {check.method}")

@@ -1,4 +1,4 @@
-"""Dropout as a network layer: hˡ = σ(zˡ), aˡ = hˡ·rˡ/(1 − p) with rˡ ~ Bernoulli(1 − p), p the drop probability.
+"""Dropout as a network layer: hˡ = φ(zˡ), aˡ = hˡ·rˡ/(1 − p) with rˡ ~ Bernoulli(1 − p), p the drop probability.
 
 p is PyTorch's ``Dropout(p)`` and Keras' ``rate``. The expression is
 :func:`symdl.layers.dropout.training_expr` (inverted dropout, whose

@@ -118,7 +118,7 @@ class Network:
             self.parts = shortcut_layers(self.layers, batchnorm, dropout, bn_eps, bn_momentum)
         self.activation = resolve_rule(activation, "activation", ("activation",), activation_params)
         self.output_activation = resolve_rule(output_activation, "output_activation", ("activation",), output_activation_params)
-        if _same_rule(self.output_activation, self.activation):  # one σ in the equations, not σ and an equal σ_L
+        if _same_rule(self.output_activation, self.activation):  # one φ in the equations, not φ and an equal φ_L
             self.output_activation = self.activation
         self.loss = resolve_rule(loss, "loss", ("loss",), loss_params)
         # Every penalty is element-wise (vector rules are activations and losses), so a Rule.
@@ -222,7 +222,7 @@ class Network:
         """BP1–BP4 for this network as SymPy matrix equations (symbolic widths), with the functions' definitions.
 
         ``output_form=True`` gives the equations the code is printed from:
-        σ'(zˡ) written through aˡ where the rule proves such a form.
+        φ′(zˡ) written through aˡ where the rule proves such a form.
         """
         return dataclasses.replace(self._equations(output_form), definitions=self._definitions(),
                                    definition_forms=self._definition_forms())
@@ -247,7 +247,7 @@ class Network:
         )
 
     def _definition_forms(self) -> tuple[tuple[str, str, tuple[sp.Symbol, ...], sp.Expr | str], ...]:
-        """(label, the function's LaTeX name, its arguments, its definition) for σ, σ', ℓ, ℓ' and C.
+        """(label, the function's LaTeX name, its arguments, its definition) for φ, φ′, ℓ, ℓ' and C.
 
         A definition that is not an expression (a vector activation's name, the cost's sum) is Unicode text.
         """

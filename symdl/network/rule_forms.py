@@ -78,7 +78,7 @@ def accepted_rules(kind: str) -> list[str]:
 
 
 def activation_forms(r: Rule | VectorRule, name: str) -> ActivationForms:
-    """σ, σ' (stable, kink convention applied) and σ' through the output where the rule proves one."""
+    """φ, φ′ (stable, kink convention applied) and φ′ through the output where the rule proves one."""
     if not r.element_wise:
         return ActivationForms(name=name, forward=None, derivative=None, vector_rule=r.name)
     inputs = r.inputs

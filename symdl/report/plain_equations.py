@@ -18,7 +18,7 @@ __all__ = ["derivation_text", "equations_text"]
 def equations_text(eqs: BackpropEquations | GraphEquations) -> str:
     """Every equation of ``eqs`` as Unicode text, a labelled line each: what ``print(net.equations())`` shows.
 
-    ``σ(z) = σ(z)``, ``z¹ = W¹x + b¹``, ``BP2 (layer 1)  δ¹ = W²ᵀδ² ⊙ σ′(z¹)``: definitions first (for a
+    ``φ(z) = σ(z)``, ``z¹ = W¹x + b¹``, ``BP2 (layer 1)  δ¹ = W²ᵀδ² ⊙ φ′(z¹)``: definitions first (for a
     network), then the forward pass, the loss gradients and the backward pass.
     """
     rows: list[tuple[str, str]] = []

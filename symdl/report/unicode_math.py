@@ -1,4 +1,4 @@
-"""Mathematics as plain Unicode text for terminals: z¹ = W¹x + b¹, δ¹ = (W²)ᵀδ² ⊙ σ′(z¹), ∂C/∂W¹ = δ¹(x)ᵀ.
+"""Mathematics as plain Unicode text for terminals: z¹ = W¹x + b¹, δ¹ = (W²)ᵀδ² ⊙ φ′(z¹), ∂C/∂W¹ = δ¹(x)ᵀ.
 
 Names go through the report's safe name parser (:func:`symdl.report.names.parse_name`):
 Greek control words become Greek letters, scripts become Unicode super- and

@@ -2,11 +2,11 @@
 
 The proof rows prove BP1–BP4 in index notation for symbolic widths (depth
 1–3, plus the induction step that extends them to any depth) and, expanded to
-scalars, at concrete sizes with generic σ and C and with library rules.
+scalars, at concrete sizes with generic φ and C and with library rules.
 
 Each configuration is compiled from its BP1–BP4 equations and checked with
 :func:`symdl.testing.check_network_grad` at seeded random points. Then the
-equations are mutated the way hand-written backprop goes wrong (σ' dropped
+equations are mutated the way hand-written backprop goes wrong (φ′ dropped
 from BP2, BP3 doubled, ∇ₐC with the wrong sign) and each mutant is compiled
 and must fail the same check.
 """
@@ -122,7 +122,7 @@ def verify_network(label: str, spec: dict, points: int = 3) -> RuleReport:
     return report
 
 
-#: (label, layers, activation, loss) of the concrete-size proofs; None is the generic σ or C.
+#: (label, layers, activation, loss) of the concrete-size proofs; None is the generic φ or C.
 CONCRETE_PROOFS: tuple[tuple[str, tuple[int, ...], str | None, str | None], ...] = (
     ("backprop scalars [2,3,2] generic", (2, 3, 2), None, None),
     ("backprop scalars [2,3,2] tanh/mse", (2, 3, 2), "tanh", "mse"),
