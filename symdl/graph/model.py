@@ -10,7 +10,6 @@ cₜ is the weight, divided by the node's width for ``reduction="mean"``
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
+from ..arguments import non_negative_number
 from ..network.rule_forms import resolve_rule
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
@@ -57,12 +57,6 @@ def _as_nodes(value: Node | Sequence[Node], what: str) -> tuple[Node, ...]:
     return nodes
 
 
-def _weight(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)) or value < 0:
-        raise ValueError(f"{what}: expected a finite number ≥ 0, got {value!r}")
-    return float(value)
-
-
 class Model:
     """A graph of layers from ``inputs`` to ``outputs`` (Keras' functional ``Model``), with its loss terms.
 
@@ -91,7 +85,7 @@ class Model:
         self.terms: list[LossTerm] = []
         self._cache: dict[object, object] = {}
         for out, spec, w in zip(self.outputs, specs, weights):
-            _weight(w, "loss weight")  # an output without a loss too: a weight there is still a number ≥ 0
+            non_negative_number(w, "loss weight")  # an output without a loss too: a weight there is still a number ≥ 0
             if spec is not None:
                 self._add(out, spec, w, reduction, None)
         self._check_names()
@@ -113,7 +107,7 @@ class Model:
             raise ValueError(f"reduction: expected 'sum' or 'mean', got {reduction!r}")
         if target is not None and target.width != node.width:
             raise ValueError(f"add_loss: the node has width {node.width}, its target {target.width}")
-        self.terms.append(LossTerm(node, rule, _weight(weight, "loss weight"), reduction, target, auxiliary))
+        self.terms.append(LossTerm(node, rule, non_negative_number(weight, "loss weight"), reduction, target, auxiliary))
         self._cache.clear()
         if auxiliary:  # the loss's node may reach layers the outputs do not
             try:
