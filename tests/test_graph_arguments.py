@@ -92,6 +92,18 @@ def test_a_weight_beside_an_output_without_a_loss_is_checked_too():
         Model(x, [h, Dense(1)(h)], losses=[None, "mse"], loss_weights=[-1.0, 1.0])
 
 
+def test_an_auxiliary_loss_weight_is_checked_and_a_refused_term_is_not_added():
+    x = Input(3)
+    h = Dense(2)(x)
+    model = Model(x, Dense(1)(h))
+    for weight in (-1.0, float("nan"), "2", 10**400):
+        with pytest.raises(ValueError, match=r"^loss weight must be a finite number ≥ 0, got "):
+            model.add_loss(h, "mse", weight=weight)
+    assert len(model.terms) == 1
+    model.add_loss(h, weight=np.float32(0.5))
+    assert [type(t.weight) for t in model.terms] == [float, float] and model.terms[1].weight == 0.5
+
+
 def test_a_data_key_that_names_two_inputs_is_refused_not_given_to_both():
     """An Input named 'X2' beside an unnamed second input (whose key is X2): {'X2': A} fed A to both inputs and
     computed a loss; {'X1': A, 'X2': B} said "two arrays for 'X1'". A key that names two arrays is one line now."""

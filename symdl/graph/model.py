@@ -85,9 +85,9 @@ class Model:
         self.terms: list[LossTerm] = []
         self._cache: dict[object, object] = {}
         for out, spec, w in zip(self.outputs, specs, weights):
-            non_negative_number(w, "loss weight")  # an output without a loss too: a weight there is still a number ≥ 0
+            weight = non_negative_number(w, "loss weight")  # an output without a loss too: a weight there is still a number ≥ 0
             if spec is not None:
-                self._add(out, spec, w, reduction, None)
+                self._add(out, spec, weight, reduction, None)
         self._check_names()
 
     def add_loss(self, node: Node, loss: object = "mse", target: Node | None = None, weight: float = 1.0,
@@ -97,17 +97,17 @@ class Model:
             raise TypeError(f"add_loss: node must be a node of the graph, got {node!r}")
         if target is not None and not (isinstance(target, Node) and any(target is i for i in self.inputs)):
             raise ValueError("add_loss: target must be one of the model's inputs (or None for a data target)")
-        self._add(node, loss, weight, reduction, target, auxiliary=True)
+        self._add(node, loss, non_negative_number(weight, "loss weight"), reduction, target, auxiliary=True)
         self._cache.clear()
         return self
 
-    def _add(self, node: Node, spec: object, weight: object, reduction: str, target: Node | None, auxiliary: bool = False) -> None:
+    def _add(self, node: Node, spec: object, weight: float, reduction: str, target: Node | None, auxiliary: bool = False) -> None:
         rule = resolve_rule(spec, "loss", ("loss",), None)
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction: expected 'sum' or 'mean', got {reduction!r}")
         if target is not None and target.width != node.width:
             raise ValueError(f"add_loss: the node has width {node.width}, its target {target.width}")
-        self.terms.append(LossTerm(node, rule, non_negative_number(weight, "loss weight"), reduction, target, auxiliary))
+        self.terms.append(LossTerm(node, rule, weight, reduction, target, auxiliary))  # weight checked by the caller
         self._cache.clear()
         if auxiliary:  # the loss's node may reach layers the outputs do not
             try:
