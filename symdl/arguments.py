@@ -11,7 +11,8 @@ import numpy as np
 
 from .numbers import format_number
 
-__all__ = ["FLOAT_DTYPES", "SeedLike", "drop_probability", "float_dtype", "generator", "number_in_range"]
+__all__ = ["FLOAT_DTYPES", "SeedLike", "drop_probability", "float_dtype", "generator", "non_negative_number", "number_in_range",
+           "positive_int"]
 
 FLOAT_DTYPES: tuple[str, ...] = ("float64", "float32")
 
@@ -29,7 +30,7 @@ def generator(seed_or_rng: object, name: str = "seed") -> np.random.Generator:
     if isinstance(seed_or_rng, np.random.SeedSequence):
         return np.random.default_rng(seed_or_rng)
     if isinstance(seed_or_rng, bool) or not isinstance(seed_or_rng, numbers.Integral) or seed_or_rng < 0:
-        raise ValueError(f"{name}: expected {SEED_EXPECTED}, got {seed_or_rng!r}")
+        raise ValueError(f"{name}: expected {SEED_EXPECTED}, got {_shown(seed_or_rng)}")
     return np.random.default_rng(int(seed_or_rng))
 
 
@@ -40,15 +41,40 @@ def float_dtype(dtype: object) -> np.dtype:
     except TypeError:
         found = None
     if found is None or found.name not in FLOAT_DTYPES:
-        raise ValueError(f"dtype: expected one of {', '.join(FLOAT_DTYPES)}, got {dtype!r}")
+        raise ValueError(f"dtype: expected one of {', '.join(FLOAT_DTYPES)}, got {_shown(dtype)}")
     return np.dtype(found.name)
 
 
 def _finite_real(value: object) -> float | None:
-    """``value`` as a float when it is a finite real number (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
+    """``value`` as a float when it is a finite real number (not a bool), else None (an int beyond float's range too)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
-    return float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # 10**400
+        return None
+    return x if np.isfinite(x) else None
+
+
+def _shown(value: object) -> str:
+    """``repr(value)``, cut to 60 characters: an error line never echoes a whole user text."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def positive_int(value: object, what: str) -> int:
+    """``value`` as an int when it is a positive integer (numpy's too, not a bool), else a ValueError naming ``what``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {_shown(value)}")
+    return int(value)
+
+
+def non_negative_number(value: object, what: str) -> float:
+    """``value`` as a float when it is a finite real number ≥ 0 (numpy's too, not a bool), else a ValueError naming ``what``."""
+    x = _finite_real(value)
+    if x is None or x < 0:
+        raise ValueError(f"{what} must be a finite number ≥ 0, got {_shown(value)}")
+    return x
 
 
 def number_in_range(name: str, value: object, low: float, high: float | None) -> float:
@@ -57,7 +83,7 @@ def number_in_range(name: str, value: object, low: float, high: float | None) ->
     if x is not None and x > low and (high is None or x <= high):
         return x
     accepted = f"a number in ({format_number(low, 'g')}, {format_number(high, 'g')}]" if high is not None else f"a finite number > {format_number(low, 'g')}"
-    raise ValueError(f"{name}: expected {accepted}, got {value!r}")
+    raise ValueError(f"{name}: expected {accepted}, got {_shown(value)}")
 
 
 def drop_probability(value: object) -> float:
@@ -65,4 +91,4 @@ def drop_probability(value: object) -> float:
     x = _finite_real(value)
     if x is not None and 0.0 <= x < 1.0:
         return x
-    raise ValueError(f"dropout: expected the drop probability p, a number in [0, 1) (0.2 drops 20 % of units), got {value!r}")
+    raise ValueError(f"dropout: expected the drop probability p, a number in [0, 1) (0.2 drops 20 % of units), got {_shown(value)}")

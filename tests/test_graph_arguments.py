@@ -76,6 +76,8 @@ def test_losses_that_are_neither_a_name_nor_a_list_are_one_line(losses):
     (lambda: Formula(_dense_formula(), sizes={"out": np.int64(-2)}), r"size of 'out' must be a positive integer, got np\.int64\(-2\)$"),
     (lambda: Formula(_dense_formula(), sizes={"out": 2}, init={"b": np.float32("nan")}), r"init of 'b' must be a finite number, got np\.float32\(nan\)$"),
     (lambda: GaussianNoise(np.float64(-1)), r"^GaussianNoise: stddev must be a finite number ≥ 0, got np\.float64\(-1\.0\)$"),
+    # beyond float's range: an OverflowError from float() before, and the 401 digits cut to 60 characters
+    (lambda: GaussianNoise(10**400), r"^GaussianNoise: stddev must be a finite number ≥ 0, got 10{56}\.\.\.$"),
 ])
 def test_numpy_numbers_out_of_range_are_still_refused(make, message):
     with pytest.raises(ValueError, match=message):
@@ -86,8 +88,20 @@ def test_a_weight_beside_an_output_without_a_loss_is_checked_too():
     """losses=[None, 'mse'], loss_weights=[-1.0, 1.0] was taken: the weight of an output without a loss was never read."""
     x = Input(3)
     h = Dense(2)(x)
-    with pytest.raises(ValueError, match=r"^loss weight: expected a finite number ≥ 0, got -1\.0$"):
+    with pytest.raises(ValueError, match=r"^loss weight must be a finite number ≥ 0, got -1\.0$"):
         Model(x, [h, Dense(1)(h)], losses=[None, "mse"], loss_weights=[-1.0, 1.0])
+
+
+def test_an_auxiliary_loss_weight_is_checked_and_a_refused_term_is_not_added():
+    x = Input(3)
+    h = Dense(2)(x)
+    model = Model(x, Dense(1)(h))
+    for weight in (-1.0, float("nan"), "2", 10**400):
+        with pytest.raises(ValueError, match=r"^loss weight must be a finite number ≥ 0, got "):
+            model.add_loss(h, "mse", weight=weight)
+    assert len(model.terms) == 1
+    model.add_loss(h, weight=np.float32(0.5))
+    assert [type(t.weight) for t in model.terms] == [float, float] and model.terms[1].weight == 0.5
 
 
 def test_a_data_key_that_names_two_inputs_is_refused_not_given_to_both():

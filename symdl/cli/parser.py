@@ -7,6 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, cast
 
+# not ..verify.rules: importing SymPy here would come before `symdl verify` sets its cache size
+from ..verify.limits import MAX_POINTS
 from .bounded import add_time_limit_argument
 from .common import (
     PROG,
@@ -45,19 +47,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message}; see '{self.prog} --help'")
-
-
-def _positive_int(text: str) -> int:
-    # Not from ..verify.rules: importing SymPy here would come before `symdl verify` sets its cache size.
-    from ..verify.limits import MAX_POINTS
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if not 1 <= value <= MAX_POINTS:
-        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_POINTS}, got {text[:40]!r}")
-    return value
 
 
 _jobs = integer_in(1, 1024)
@@ -205,7 +194,7 @@ def _add_verify_arguments(verify: argparse.ArgumentParser) -> None:
         "names", nargs="*", metavar="NAME",
         help="rules to verify, or 'networks' or 'codegen' (default: all rules, networks and generated code)",
     )
-    verify.add_argument("--points", type=_positive_int, default=200, metavar="N", help="sample points (default: 200)")
+    verify.add_argument("--points", type=integer_in(1, MAX_POINTS), default=200, metavar="N", help="sample points (default: 200)")
     add_json_argument(verify)
     add_progress_arguments(verify)
     verify.add_argument("-j", "--jobs", type=_jobs, metavar="N",

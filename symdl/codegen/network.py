@@ -11,7 +11,8 @@ vectors. The printed code works on a batch held in rows, ``X`` of shape
 The 1/m of the batch mean is applied once, to ∇ₐC. Statements reuse their
 buffers where the equations allow it (``Z += b``, ``numpy.tanh(Z, out=Z)``,
 ``D *= σ'(A)``): a buffer is overwritten only when no later equation reads
-the value it holds, decided from the equations themselves.
+the value it holds, decided from the equations themselves. The loss lines are
+:mod:`symdl.codegen.network_loss`'s.
 """
 
 from __future__ import annotations
@@ -24,25 +25,17 @@ import sympy as sp
 
 from ..backends.base import Backend
 from ..backends.registry import get_backend
-from ..backprop.equations import (
-    BackpropEquations,
-    Elementwise,
-    LossForms,
-    VectorRuleCall,
-)
+from ..backprop.equations import BackpropEquations, LossForms, VectorRuleCall
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
-from ..symbolic.shared_cse import cse_basic
-from .kernel import printable
 from .loss_scaling import (
     keep_finite_line,
     master_step_lines,
     penalty_value_line,
-    reading_widened,
     split_penalty,
-    widened_copies,
 )
 from .naming import bias_name, grad_name, parameter_name, weight_name
+from .network_loss import loss_value_lines
 from .optimizer import print_init_state, print_update
 from .statements import Scope, StatementPrinter, kernel_function_name
 
@@ -224,13 +217,13 @@ def print_network(
         return [masters_line, *values, *StatementPrinter(scope, accumulations, keep=[]).emit_all()]
     loss_scope = scope()
     loss_lines = StatementPrinter(loss_scope, eqs.forward, keep=[top.a]).emit_all()
-    loss_lines += _loss_value(loss, loss_scope, out_name, early_penalty, eqs, gradient=False)
+    loss_lines += loss_value_lines(loss, loss_scope, out_name, early_penalty, eqs, gradient=False)
     loss_lines += master_penalty(loss_scope)
     sources.append(entry("loss", f"params, X, Y{seed}", [*header, *loss_lines, "return loss"]))
     # The cost at inference (Keras' evaluate): the forward of ``inference``, no masks, buffers only read.
     eval_scope = scope()
     eval_lines = StatementPrinter(eval_scope, (inference or eqs).forward, keep=[top.a]).emit_all()
-    eval_lines += _loss_value(loss, eval_scope, out_name, early_penalty, inference or eqs, gradient=False)
+    eval_lines += loss_value_lines(loss, eval_scope, out_name, early_penalty, inference or eqs, gradient=False)
     eval_lines += master_penalty(eval_scope)
     sources.append(entry("inference_loss", "params, X, Y", [f"{unpack} = {check}(params, X, Y)", *eval_lines, "return loss"]))
 
@@ -240,7 +233,7 @@ def print_network(
     statistics = {s for layer in eqs.layers for part in layer.parts for s in part.kept_for_backward(layer)}
     body = StatementPrinter(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
     scaled = mixed and loss_scale != 1
-    body += _loss_value(loss, grad_scope, out_name, early_penalty, eqs, gradient=True, scaled=scaled)
+    body += loss_value_lines(loss, grad_scope, out_name, early_penalty, eqs, gradient=True, scaled=scaled)
     backward, accumulations = [eq for _, eq in eqs.backward], []
     if mixed:  # BP4's data term in the compute dtype; its penalty term later, in float32 on the masters
         split = [split_penalty(eq) for eq in backward]
@@ -297,82 +290,6 @@ def _argument_check(name: str) -> str:
     if name == "lr":
         return "lr = _check_lr(lr)"
     return f"{name} = _check_hyper({name!r}, {name})"
-
-
-def _loss_value(
-    loss: LossForms,
-    scope: Scope,
-    out_name: str,
-    penalty_value: sp.Lambda | None,
-    eqs: BackpropEquations,
-    *,
-    gradient: bool,
-    scaled: bool = False,
-) -> list[str]:
-    """C = (1/m) Σ ℓ(aᴸ, y) + Σₗ Σ Ω(Wˡ), and with ``gradient`` also ∇ₐC (the equation's right side)/m into ``gA``.
-
-    When ∇ₐC is ℓ'∘(aᴸ, y), value and gradient share their common subexpressions (a − y). The sums accumulate in
-    the scope's ``accumulate`` dtype when it has one; ``scaled`` multiplies ∇ₐC by the static ``_LOSS_SCALE``.
-    With an ``accumulate`` dtype (mixed precision) ℓ and ∇ₐC are computed in it from aᴸ and Y cast once (as
-    ``torch.autocast`` computes a loss), and s·∇ₐC/m is rounded once to ``_dtype``: an overflow there is an inf
-    that ``_all_finite`` sees on the device.
-    """
-    printer = scope.printer
-    factor = "_inv_m" if loss.reduction is None else "_reduction"
-    lines = ["_inv_m = 1.0 / X.shape[0]"] if loss.reduction is None else _reduction_lines(loss, printer)
-    acc = scope.accumulate or "_dtype"
-    # float16: the seed ∇ₐC scaled up before it is rounded, so that small gradients do not flush to zero
-    gradient_scale = f"({factor} * _LOSS_SCALE)" if scaled else factor
-    backend, top_a = scope.backend, eqs.layers[-1].a
-    m = backend.module
-    rhs = eqs.loss_gradient.rhs
-    shared = gradient and isinstance(rhs, Elementwise) and loss.value is not None and rhs.arrays == (top_a, eqs.y)
-    # Mixed precision: ℓ and ∇ₐC from aᴸ and Y cast once to _acc_dtype (float32), as torch.autocast computes a loss
-    widened, copies = widened_copies([top_a, eqs.y], scope)
-    lines += copies
-    a_name, y_name = widened.get(top_a, scope.name(top_a)), widened.get(eqs.y, "Y")
-    narrowed = (lambda code: backend.cast(f"({code})", "_dtype")) if widened else (lambda code: code)  # rounded once
-    if loss.vector_rule is not None:
-        lines.append(f"loss = {m}.sum({kernel_function_name(loss.vector_rule, 'value')}({widened.get(top_a, out_name)}, {y_name}), dtype={acc}) * {factor}")
-    else:
-        value_lambda = loss.value_lambda()
-        a, y = value_lambda.variables
-        arrays = {a: sp.Symbol(a_name, real=True), y: sp.Symbol(y_name, real=True)}
-        exprs = [printable(value_lambda.expr.xreplace(arrays), loss.name)]
-        if shared:
-            ga, gy = rhs.function.variables
-            exprs.append(printable(rhs.scalar().xreplace({ga: arrays[a], gy: arrays[y]}), loss.name))
-        intermediates, finals = cse_basic(exprs, symbols=scope.temps)
-        lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
-        # Σ c·f = c·Σ f: the constant (½ of the squared error) multiplies once, not per element.
-        coeff, rest = finals[0].as_coeff_Mul()
-        scale = factor if coeff == 1 else f"({printer.doprint(coeff)} * {factor})"
-        lines.append(f"loss = {m}.sum({printer.doprint(rest)}, dtype={acc}) * {scale}")
-        if shared:
-            code = printer.doprint(finals[1])
-            if not finals[1].free_symbols:  # a constant ∂ℓ/∂a (a linear loss): one value per output
-                lines.append(f"gA = {backend.tensor_factory('full', f'{scope.name(top_a)}.shape, {code} * {gradient_scale}', scope.name(top_a))}")
-            elif code.isidentifier() or widened:  # a bare name may be an input or a value still needed: no in-place scaling
-                lines.append(f"gA = {narrowed(f'{code} * {gradient_scale}')}")
-            else:
-                lines += [f"gA = {code}", f"gA *= {gradient_scale}"]
-    if gradient and not shared:
-        with reading_widened(scope, widened):  # ∇ₐC from the float32 copies; the backward pass reads aᴸ itself
-            lines += StatementPrinter(scope, [eqs.loss_gradient], keep=[eqs.loss_gradient.lhs]).emit_all()
-        lines.append(f"gA = {narrowed(f'gA * {gradient_scale}')}")
-    if penalty_value is not None:
-        lines += [penalty_value_line(penalty_value, scope.name(layer.W), scope) for layer in eqs.layers]
-    return lines
-
-
-def _reduction_lines(loss: LossForms, printer: sp.printing.printer.Printer) -> list[str]:
-    """``_reduction = κ``, printed from the loss's reduction factor c·mᵖ (p = 0 or −1) with m = the batch's rows."""
-    assert loss.reduction is not None
-    coeff, power = (loss.reduction, 0) if loss.batch is None else loss.reduction.as_coeff_exponent(loss.batch)
-    if coeff.free_symbols or power not in (0, -1):
-        raise ValueError(f"{loss.name}: a reduction factor c·m or c/m is printed, got {loss.reduction}")
-    printed = printer.doprint(coeff) if coeff.is_Integer else f"({printer.doprint(coeff)})"
-    return [f"_reduction = {printed}" + (" / X.shape[0]" if power == -1 else "")]
 
 
 _UNPACK = re.compile(r"([A-Za-z_]\w*(?:, *[A-Za-z_]\w*)+,?) = (.*)")

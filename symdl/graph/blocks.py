@@ -7,7 +7,7 @@ equations go, so neither the proof nor the printer names it:
 * ``scalar_value(arrays)`` — its value as an explicit SymPy matrix, given its
   matrix arguments as explicit matrices (:func:`symdl.graph.proofs.evaluate`);
 * ``array_code(args, module)`` — its numpy source for a batch in rows, given
-  its matrix arguments' code (:class:`symdl.graph.printing.GraphStatementPrinter`);
+  its matrix arguments' code (:class:`symdl.graph.statement_printer.GraphStatementPrinter`);
   the result must be a fresh array (the statement may be updated in place);
   ``modules`` lists the array modules it spells (a printer refuses the node for
   any other, rather than print numpy code into a JAX or torch module);

@@ -35,6 +35,7 @@ from ..saving.schema import (
     string,
 )
 from ..saving.state import (
+    check_described_params,
     check_loaded_state,
     describe_arrays,
     describe_metrics,
@@ -168,12 +169,9 @@ def load_graph(path: str | os.PathLike[str]) -> SavedModel:
         arrays = read_arrays(folder / "arrays.npz", layout)
         return SavedModel(graph, {k: np.array(arrays[k]) for k in graph.param_names}, None, metrics, spec)
     described = fields(expect(spec["arrays"], dict, "arrays"), "arrays", ("params", "state"))
-    # described from the shapes, nothing allocated: a hand-edited width of 2³¹ − 1 would be gigabytes here
-    expected = {k: {"shape": list(graph.param_shapes[k]), "dtype": graph.dtype.name} for k in graph.param_names}
     listed = fields(expect(described["params"], dict, "arrays.params"), "arrays.params", graph.param_names)
-    for k in graph.param_names:
-        if listed[k] != expected[k]:
-            raise SavedModelError(f"arrays.params.{k}: expected {graph.dtype.name} of shape {graph.param_shapes[k]}, got {str(listed[k])[:80]}")
+    # described from the shapes, nothing allocated: a hand-edited width of 2³¹ − 1 would be gigabytes here
+    check_described_params(listed, {k: graph.param_shapes[k] for k in graph.param_names}, graph.dtype)
     kinds, layout = state_layout(described["state"])
     if kinds is not None and opt is None:
         raise SavedModelError("arrays.state: the file has an optimizer state but no optimizer")

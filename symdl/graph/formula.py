@@ -38,11 +38,12 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..arguments import positive_int
 from ..formula_layers.layer import FormulaLayer
 from ..layers.init_schemes import get_scheme
 from ..symbolic.index_parse import dimension
 from .formula_kernels import FormulaKernel, FormulaParamKernel
-from .nodes import Backward, GraphLayer, GraphParameter, Use, positive_int
+from .nodes import Backward, GraphLayer, GraphParameter, Use
 
 __all__ = ["Formula"]
 

@@ -10,13 +10,12 @@ input its slice of gˢ; StopGradient passes nothing.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable, Mapping
 from typing import cast
 
 import sympy as sp
 
-from ..arguments import drop_probability
+from ..arguments import drop_probability, non_negative_number, positive_int
 from ..backprop.equations import Elementwise, VectorRuleCall
 from ..layers.init_schemes import get_scheme
 from ..network.rule_forms import resolve_rule
@@ -24,7 +23,7 @@ from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
 from ..saving.describe import describe_rule, rebuild_rule
 from .blocks import Concat, Slice
-from .nodes import Backward, GraphLayer, GraphParameter, Mask, Use, positive_int
+from .nodes import Backward, GraphLayer, GraphParameter, Mask, Use
 from .output_forms import piecewise_output_derivative
 
 __all__ = [
@@ -304,10 +303,7 @@ class GaussianNoise(GraphLayer):
 
     def __init__(self, stddev: float, name: str | None = None) -> None:
         super().__init__(name)
-        given: object = stddev
-        if isinstance(given, bool) or not isinstance(given, numbers.Real) or not (0 <= float(given) < float("inf")):
-            raise ValueError(f"GaussianNoise: stddev must be a finite number ≥ 0, got {stddev!r}")
-        self.stddev = float(given)
+        self.stddev = non_negative_number(stddev, "GaussianNoise: stddev")
 
     def masks(self) -> tuple[Mask, ...]:
         return (Mask("eps", "gaussian", self.stddev),)

@@ -10,7 +10,6 @@ cₜ is the weight, divided by the node's width for ``reduction="mean"``
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sympy as sp
 
+from ..arguments import non_negative_number
 from ..network.rule_forms import resolve_rule
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
@@ -57,12 +57,6 @@ def _as_nodes(value: Node | Sequence[Node], what: str) -> tuple[Node, ...]:
     return nodes
 
 
-def _weight(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)) or value < 0:
-        raise ValueError(f"{what}: expected a finite number ≥ 0, got {value!r}")
-    return float(value)
-
-
 class Model:
     """A graph of layers from ``inputs`` to ``outputs`` (Keras' functional ``Model``), with its loss terms.
 
@@ -91,9 +85,9 @@ class Model:
         self.terms: list[LossTerm] = []
         self._cache: dict[object, object] = {}
         for out, spec, w in zip(self.outputs, specs, weights):
-            _weight(w, "loss weight")  # an output without a loss too: a weight there is still a number ≥ 0
+            weight = non_negative_number(w, "loss weight")  # an output without a loss too: a weight there is still a number ≥ 0
             if spec is not None:
-                self._add(out, spec, w, reduction, None)
+                self._add(out, spec, weight, reduction, None)
         self._check_names()
 
     def add_loss(self, node: Node, loss: object = "mse", target: Node | None = None, weight: float = 1.0,
@@ -103,17 +97,17 @@ class Model:
             raise TypeError(f"add_loss: node must be a node of the graph, got {node!r}")
         if target is not None and not (isinstance(target, Node) and any(target is i for i in self.inputs)):
             raise ValueError("add_loss: target must be one of the model's inputs (or None for a data target)")
-        self._add(node, loss, weight, reduction, target, auxiliary=True)
+        self._add(node, loss, non_negative_number(weight, "loss weight"), reduction, target, auxiliary=True)
         self._cache.clear()
         return self
 
-    def _add(self, node: Node, spec: object, weight: object, reduction: str, target: Node | None, auxiliary: bool = False) -> None:
+    def _add(self, node: Node, spec: object, weight: float, reduction: str, target: Node | None, auxiliary: bool = False) -> None:
         rule = resolve_rule(spec, "loss", ("loss",), None)
         if reduction not in ("sum", "mean"):
             raise ValueError(f"reduction: expected 'sum' or 'mean', got {reduction!r}")
         if target is not None and target.width != node.width:
             raise ValueError(f"add_loss: the node has width {node.width}, its target {target.width}")
-        self.terms.append(LossTerm(node, rule, _weight(weight, "loss weight"), reduction, target, auxiliary))
+        self.terms.append(LossTerm(node, rule, weight, reduction, target, auxiliary))  # weight checked by the caller
         self._cache.clear()
         if auxiliary:  # the loss's node may reach layers the outputs do not
             try:

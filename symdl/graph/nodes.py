@@ -20,19 +20,19 @@ from __future__ import annotations
 
 import abc
 import itertools
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import sympy as sp
+
+from ..arguments import positive_int
 
 if TYPE_CHECKING:
     from ..rulebook.rule import Rule
     from .forms import Forms
 
-__all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "check_name", "check_unique_names", "graph_layer_types", "positive_int"]
+__all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "check_name", "check_unique_names", "graph_layer_types"]
 
 _NODE_IDS = itertools.count()
 _GRAPH_LAYER_TYPES: dict[str, type[GraphLayer]] = {}
@@ -228,13 +228,6 @@ def check_name(name: object, what: str) -> str | None:
         raise ValueError(f"{what}: name must be an identifier (letters, digits and _, not starting with a digit, "
                          f"at most 100 characters), got {str(name)[:60]!r}")
     return name
-
-
-def positive_int(value: object, what: str) -> int:
-    """``value`` as an int when it is a positive integer (numpy's too, not a bool), else a ValueError naming ``what``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def check_unique_names(names: Sequence[str | None], error: type[ValueError] = ValueError, where: Sequence[str] | None = None) -> None:

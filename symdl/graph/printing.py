@@ -4,10 +4,11 @@ The statements come from :class:`symdl.codegen.statements.StatementPrinter`
 (batch in rows: W v → V @ W.T, δ aᵀ summed over the batch, buffers reused
 only where no later equation reads them); a graph adds sums of bare
 vectors (printed as fresh arrays, never into an operand's buffer), the
-stacking of vectors and their slices. An equation whose right side is
+stacking of vectors and their slices (:mod:`symdl.graph.statement_printer`). An equation whose right side is
 another symbol (stop-gradient's forward, inference dropout, a node whose
 gradient is one consumer's) is no statement: the later equations read the
-symbol itself. The optimizer's update is :func:`symdl.codegen.optimizer.print_update`.
+symbol itself. The loss lines are :mod:`symdl.graph.loss_printing`'s, the optimizer's update is
+:func:`symdl.codegen.optimizer.print_update`.
 """
 
 from __future__ import annotations
@@ -18,69 +19,26 @@ import sympy as sp
 
 from ..backends.base import Backend
 from ..backends.registry import get_backend
-from ..backprop.equations import Elementwise, VectorRuleCall
+from ..backprop.equations import VectorRuleCall
 from ..codegen import loss_scaling as scaling
 from ..codegen.kernel import KernelPrinter, printable
 from ..codegen.optimizer import print_init_state, print_update
-from ..codegen.statements import Scope, StatementPrinter, kernel_function_name
+from ..codegen.statements import Scope, kernel_function_name
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
-from ..symbolic.shared_cse import cse_basic
 from .blocks import ArrayNode, Stopped
 from .equations import GraphEquations
-from .select_printer import SelectPrinter, one_call
+from .loss_printing import (
+    entry_casts,
+    loss_lines,
+    penalty_value_lines,
+    seed_times,
+    widened_outputs,
+)
+from .select_printer import SelectPrinter
+from .statement_printer import GraphStatementPrinter
 
 __all__ = ["GraphStatementPrinter", "array_definitions", "print_graph", "vector_kernels"]
-
-
-class GraphStatementPrinter(StatementPrinter):
-    """:class:`StatementPrinter` plus a graph's statements: sums of bare vectors, stacking and slicing."""
-
-    def _emit(self, eq: sp.Eq, live: set[sp.MatrixSymbol]) -> None:
-        rhs = eq.rhs
-        reducing = eq.lhs not in self.scope.batched and self.scope.is_batched(rhs)
-        accumulating = eq.lhs in rhs.args  # g = g + Ω'(θ): the statement printer's g += Ω'(θ)
-        if isinstance(rhs, sp.MatAdd) and not reducing and not accumulating and not any(isinstance(a, sp.MatMul) for a in rhs.args):
-            # x + y into a fresh array: `T = x; T += y` would write into x's buffer.
-            self.lines.append(f"{self.scope.names[eq.lhs]} = {self._code(rhs)}")
-            return
-        super()._emit(eq, live)
-
-    def _emit_product(self, target: str, rhs: sp.HadamardProduct, live: set[sp.MatrixSymbol]) -> None:
-        """U ⊙ V: into U's buffer when U is a temporary that neither V nor a later statement reads, else a fresh array."""
-        left, right = sorted(rhs.args, key=lambda a: isinstance(a, Elementwise))
-        if isinstance(left, sp.MatrixSymbol) and self.busy(self.scope.name(left), live | right.atoms(sp.MatrixSymbol)):
-            factor = self._code(right)
-            if _selected(factor):  # the selection's own new array times U in place (u·v = v·u exactly): no temporary
-                self.lines += [f"{target} = {factor}", f"{target} *= {self.scope.name(left)}"]
-                return
-            self.lines.append(f"{target} = {self.scope.name(left)} * ({factor})")
-            return
-        super()._emit_product(target, rhs, live)
-
-    def _code(self, expr: sp.MatrixExpr) -> str:
-        backend = self.scope.backend
-        module = backend.module
-        if isinstance(expr, Stopped):
-            return backend.stop_gradient(self._code(expr.arrays[0]))
-        if isinstance(expr, ArrayNode):
-            if module not in expr.modules:
-                raise ValueError(f"{type(expr).__name__} nodes have no {backend.title} spelling; they print for "
-                                 f"{', '.join(expr.modules)} only")
-            args = [self._parenthesized(a) for a in expr.arrays]
-            if expr.reduced and self.scope.accumulate is not None:  # mixed precision: its Σ over the batch in _acc_dtype
-                return expr.array_code(args, module, self.scope.accumulate)
-            return expr.array_code(args, module)
-        if isinstance(expr, sp.MatMul):
-            coeff, matrices = expr.as_coeff_matrices()
-            if coeff != 1 and len(matrices) == 1:  # c·X: a scalar times one array
-                return f"({self.scope.printer.doprint(coeff)}) * {self._parenthesized(matrices[0])}"
-        return super()._code(expr)
-
-
-def _selected(code: str) -> bool:
-    """Whether ``code`` is one call of ``_where`` / ``_where_into``: an array made by the call, named nowhere else."""
-    return code.startswith(("_where(", "_where_into(")) and one_call(code)
 
 
 def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymbol],
@@ -164,8 +122,8 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     ``loss_scale`` (None: one dtype throughout) prints mixed precision as
     :func:`symdl.codegen.network.print_network` does (:mod:`symdl.export.mixed_precision`):
     the loss terms and their seeds ℓ'/m are computed in ``_acc_dtype`` from
-    the outputs and targets cast to it (:func:`_widened`; an input target at the
-    entry, before the inputs are cast once: :func:`_entry_casts`), the loss, the
+    the outputs and targets cast to it (:func:`widened_outputs`; an input target at the
+    entry, before the inputs are cast once: :func:`entry_casts`), the loss, the
     penalties and every sum over the batch (bias gradients, a
     formula parameter's Σ over the rows) accumulate in ``_acc_dtype``, the
     masks are cast to ``_dtype``, the seeds ℓ'/m are multiplied by
@@ -214,7 +172,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         if not (mixed and eqs.penalties):
             return []
         printed = GraphStatementPrinter(s, accumulations, keep=set(train.param_grads.values())).emit_all()
-        return [masters_line, *_penalty_lines(eqs, s), *printed]
+        return [masters_line, *penalty_value_lines(eqs, s), *printed]
 
     sources = array_definitions(train, inference, m, "_acc_dtype" if mixed else None)
     # forward: inference mode (no noise, no dropout)
@@ -231,9 +189,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     keep = {alias.get(t.value, t.value) for t in inference.losses} | {alias.get(t.target, t.target) for t in inference.losses}
     evaluating = scope(inference)
     body = GraphStatementPrinter(evaluating, _prune(fwd, keep), keep=keep).emit_all()
-    body += _loss_lines(inference, alias, evaluating, penalties=not mixed)
+    body += loss_lines(inference, alias, evaluating, penalties=not mixed)
     body += master_penalty(inference, evaluating)
-    opening = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}False)", *_entry_casts(inference, alias, evaluating)]
+    opening = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}False)", *entry_casts(inference, alias, evaluating)]
     sources.append(entry("inference_loss", f"params, {data}", [*opening, *body, "return loss"]))
 
     forward, alias = _inline_aliases(train.forward, train.batched, stopped)
@@ -242,7 +200,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     scaled_seeds = mixed and loss_scale != 1
     # float16: the seeds ℓ'/m scaled up before they are rounded, so that small gradients do not flush to zero
     seed_factor = inv_m * sp.Symbol("_LOSS_SCALE", positive=True) if scaled_seeds else inv_m
-    scaled = [sp.Eq(eq.lhs, _times(eq.rhs, seed_factor), evaluate=False) for eq in losses]
+    scaled = [sp.Eq(eq.lhs, seed_times(eq.rhs, seed_factor), evaluate=False) for eq in losses]
     backward, _ = _inline_aliases([eq.xreplace(alias) for _, eq in train.backward], train.batched)
     accumulations: list[sp.Eq] = []
     if mixed:  # a gradient's data term in the compute dtype; the penalties' terms Ω'(θ) later, in float32 on the masters
@@ -251,12 +209,12 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         accumulations = [acc for _, acc in split if acc is not None]
         no_data = [acc.lhs for data, acc in split if data is None and acc is not None]
     header = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}{{writable}})",
-              *_entry_casts(train, alias, scope(train)), *mask_line]
+              *entry_casts(train, alias, scope(train)), *mask_line]
 
     def values(eqs: GraphEquations, keep: set[sp.MatrixSymbol]) -> tuple[list[str], Scope]:
         s = scope(eqs)
         lines = GraphStatementPrinter(s, forward, keep=keep).emit_all()
-        lines += _loss_lines(train, alias, s, penalties=not mixed)
+        lines += loss_lines(train, alias, s, penalties=not mixed)
         return lines, s
 
     loss_keep = {alias.get(t.value, t.value) for t in train.losses} | {alias.get(t.target, t.target) for t in train.losses}
@@ -270,7 +228,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         grad_lines.append(f"_ones = {backend.tensor_factory('ones', f'{inputs[0]}.shape[0]', inputs[0])}")
         s.defined.add("_ones")
     if mixed:  # the seeds s·ℓ'/m from the float32 copies, each rounded once to _dtype, as autograd through autocast
-        widened, _ = _widened(train, alias, s)
+        widened, _ = widened_outputs(train, alias, s)
         later = {r for eq in backward for r in eq.rhs.atoms(sp.MatrixSymbol)} | set(train.param_grads.values())
         with scaling.reading_widened(s, widened):  # the backward pass then reads hᵗ itself, in the compute dtype
             grad_lines += GraphStatementPrinter(s, scaled, keep=later).emit_all()
@@ -324,69 +282,6 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     sources.append(entry("train_step", f"params, {data}, {', '.join(arguments)}{seed}",
                         [*checks, train_head[0], *state_check, *train_head[1:], *grad_lines, *step_masters, *update, result]))
     return "\n\n".join(sources)
-
-
-def _times(rhs: sp.MatrixExpr, factor: sp.Symbol) -> sp.MatrixExpr:
-    """c·ℓ'(h, y) with the factor (1/m) inside the element-wise function (a vector rule's VJP: times it)."""
-    if not isinstance(rhs, Elementwise):
-        return sp.MatMul(factor, rhs)
-    lam = rhs.function
-    return type(rhs)(rhs.name, sp.Lambda(lam.variables, lam.expr * factor), *rhs.arrays)
-
-
-def _loss_lines(eqs: GraphEquations, alias: dict, scope: Scope, penalties: bool = True) -> list[str]:
-    """C = (1/m) Σₜ cₜ Σ ℓₜ(hᵗ, yᵗ) + Σ Ω(θ), each term's ℓ printed from its SymPy form (common subexpressions once).
-
-    The sums accumulate in the scope's ``accumulate`` dtype when it has one (mixed precision), else in ``_dtype``;
-    without ``penalties`` (mixed precision: they join in float32 on the masters) Σ Ω(θ) is left out.
-    """
-    printer = scope.printer
-    m = scope.backend.module
-    acc = scope.accumulate or "_dtype"
-    lines = [f"_inv_m = 1.0 / {eqs.names[eqs.inputs[0]]}.shape[0]", "loss = 0.0"]
-    widened, copies = _widened(eqs, alias, scope)
-    lines += copies
-
-    def read(symbol: sp.MatrixSymbol) -> str:
-        return widened.get(symbol, scope.name(symbol))
-    for t in eqs.losses:
-        h, target = alias.get(t.value, t.value), alias.get(t.target, t.target)
-        if t.forms.vector_rule is not None:
-            value = kernel_function_name(t.forms.vector_rule, "value")
-            coeff = printer.doprint(t.coefficient)
-            lines.append(f"loss += {m}.sum({value}({read(h)}, {read(target)}), dtype={acc}) * ({coeff} * _inv_m)")
-            continue
-        value_lambda = t.forms.value_lambda()
-        a, y = value_lambda.variables
-        arrays = {a: sp.Symbol(read(h), real=True), y: sp.Symbol(read(target), real=True)}
-        body = printable(value_lambda.expr.xreplace(arrays), t.forms.name)
-        intermediates, (final,) = cse_basic(body, symbols=scope.temps)
-        lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
-        coeff, rest = (t.coefficient * final).as_coeff_Mul()
-        if not rest.free_symbols:  # ℓ constant: Σ over m rows and n entries of c, over m, is n·c
-            lines.append(f"loss += {printer.doprint(coeff * rest * h.shape[0])}")
-            continue
-        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}) * ({printer.doprint(coeff)} * _inv_m)")
-    return lines + (_penalty_lines(eqs, scope) if penalties else [])
-
-
-def _widened(eqs: GraphEquations, alias: dict, scope: Scope) -> tuple[dict[sp.MatrixSymbol, str], list[str]]:
-    """Mixed precision: each loss term's output hᵗ and target yᵗ → the name of its copy in ``_acc_dtype`` (float32),
-    which the losses and their seeds read, and the lines that make them (an input's at the entry, :func:`_entry_casts`,
-    before it is cast to ``_dtype``); none in one dtype throughout."""
-    copies, lines = scaling.widened_copies([alias.get(s, s) for t in eqs.losses for s in (t.value, t.target)], scope)
-    return copies, [line for symbol, line in zip(copies, lines) if symbol not in eqs.inputs]
-
-
-def _entry_casts(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
-    """Mixed precision: the float32 copy of each input a loss term reads as its target, then the inputs cast once."""
-    targets = [target for t in eqs.losses if (target := alias.get(t.target, t.target)) in eqs.inputs]
-    return scaling.entry_casts(eqs.inputs, targets, scope)
-
-
-def _penalty_lines(eqs: GraphEquations, scope: Scope) -> list[str]:
-    """``loss += Σ Ω(θ)`` for every penalized parameter θ, printed from Ω."""
-    return [scaling.penalty_value_line(pf.value, key, scope) for key, pf in eqs.penalties]
 
 
 def _constraint_lines(eqs: GraphEquations, backend: Backend) -> list[str]:

@@ -36,7 +36,7 @@ from .step import Math, Step
 if TYPE_CHECKING:
     from .rule import Rule
 
-__all__ = ["Derivation", "Derives", "RuleLike", "derivative_name"]
+__all__ = ["Derivation", "Derives", "RuleLike", "derivative_name", "long_fraction"]
 
 
 @runtime_checkable
@@ -304,8 +304,14 @@ class Derives:
         return cache[var]
 
 
+def long_fraction(value: object) -> bool:
+    """p/q with q > 1000: a float's long exact fraction (PyTorch's upper = 1/3 as 3333333333333333/10¹⁶), which a
+    derivation shows to six digits (≈ 0.333333), not exactly; a short one (1/6) and anything not rational are shown as they are."""
+    return isinstance(value, sp.Rational) and value.q > 1000
+
+
 def _parameter_math(symbol: sp.Symbol, value: Any) -> Math:
-    """p = its value; a float's long exact fraction (PyTorch's upper = 1/3 as 3333333333333333/10¹⁶) as p ≈ 0.333333."""
-    if isinstance(value, sp.Rational) and value.q > 1000:
+    """p = its value; a long fraction (:func:`long_fraction`) as p ≈ 0.333333."""
+    if long_fraction(value):
         return Math(symbol, sp.Float(value, 6), relation="≈")
     return Math(symbol, value)

@@ -23,7 +23,7 @@ from ..symbolic.calculus import diff_away_from_jumps, fresh_index
 from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import Proof, elementary
 from ..symbolic.stop_gradient import has_stop_gradient, stop_gradient
-from .derivation import RuleLike
+from .derivation import RuleLike, long_fraction
 from .step import Math, Step
 
 if TYPE_CHECKING:
@@ -245,9 +245,9 @@ def _code_step(r: Rule) -> Step:
 
 
 def _kink_number(value: sp.Expr) -> str:
-    """A one-sided derivative as prose: exact when short (1/6, α), else six digits (λα ≈ 1.75810, not 30 digits)."""
+    """A one-sided derivative as prose: exact when short (1/6, α), else six digits (λα ≈ 1.7581, not 30 digits)."""
     value = sp.sympify(value, strict=True)  # a SymPy object, never text
-    if value.is_Float or (value.is_Rational and value.q > 1000):
+    if value.is_Float or long_fraction(value):
         return f"≈ {float(value):.6g}"
     pretty = sp.pretty(value, use_unicode=True)
     return pretty if "\n" not in pretty else str(value)

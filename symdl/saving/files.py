@@ -28,6 +28,7 @@ from .arrays import read_arrays
 from .describe import describe_network, rebuild_network
 from .schema import MAX_JSON_BYTES, SavedModelError, expect, fields, parse_json, string
 from .state import (
+    check_described_params,
     check_loaded_state,
     describe_arrays,
     describe_metrics,
@@ -197,10 +198,7 @@ def load(path: str | os.PathLike[str]) -> SavedModel:
 def _arrays(network: CompiledNetwork, described: dict[str, Any], npz: Path) -> tuple[dict, dict | None]:
     names = (*network.param_names, *network.buffer_names)
     listed = fields(expect(described["params"], dict, "arrays.params"), "arrays.params", names)
-    for n in names:
-        if listed[n] != {"shape": list(network.param_shapes[n]), "dtype": network.dtype.name}:
-            raise SavedModelError(f"arrays.params.{n}: expected {network.dtype.name} of shape {network.param_shapes[n]}, "
-                                  f"got {str(listed[n])[:80]}")
+    check_described_params(listed, {n: network.param_shapes[n] for n in names}, network.dtype)
     kinds, layout = state_layout(described["state"])
     layout.update({f"params/{n}": (network.param_shapes[n], network.dtype) for n in names})
     arrays = read_arrays(npz, layout)

@@ -11,22 +11,34 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .schema import SavedModelError, expect, fields, string
 
-__all__ = ["check_loaded_state", "describe_arrays", "describe_metrics", "model_optimizer", "rebuild_metrics", "rebuild_optimizer",
-           "state_entries", "state_layout", "state_values"]
+__all__ = ["check_described_params", "check_loaded_state", "describe_array", "describe_arrays", "describe_metrics", "model_optimizer",
+           "rebuild_metrics", "rebuild_optimizer", "state_entries", "state_layout", "state_values"]
 
 _ARRAY_DTYPES = ("float64", "float32")
 
 
+def describe_array(shape: Sequence[int], dtype: np.dtype) -> dict[str, Any]:
+    """{"shape", "dtype"}: what model.json says an array is, from its shape and dtype alone (nothing allocated)."""
+    return {"shape": list(shape), "dtype": dtype.name}
+
+
 def describe_arrays(arrays: dict[str, np.ndarray]) -> dict[str, Any]:
     """name → {"shape", "dtype"}: what model.json says each array is."""
-    return {k: {"shape": list(v.shape), "dtype": v.dtype.name} for k, v in arrays.items()}
+    return {k: describe_array(v.shape, v.dtype) for k, v in arrays.items()}
+
+
+def check_described_params(listed: Mapping[str, object], shapes: Mapping[str, tuple[int, ...]], dtype: np.dtype) -> None:
+    """A SavedModelError unless model.json describes each parameter as the model has it (its shape, the model's dtype)."""
+    for name, shape in shapes.items():
+        if listed[name] != describe_array(shape, dtype):
+            raise SavedModelError(f"arrays.params.{name}: expected {dtype.name} of shape {shape}, got {str(listed[name])[:80]}")
 
 
 def state_entries(state: object) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:
@@ -49,7 +61,7 @@ def state_entries(state: object) -> tuple[dict[str, Any] | None, dict[str, np.nd
             array = np.asarray(value)
             if array.dtype.name not in _ARRAY_DTYPES:
                 raise SavedModelError(f"state[{key!r}]: expected a float64 or float32 array, got {array.dtype.name}")
-            entries[key] = {"kind": "array", "shape": list(array.shape), "dtype": array.dtype.name}
+            entries[key] = {"kind": "array", **describe_array(array.shape, array.dtype)}
             arrays[f"state/{key}"] = array
     return entries, arrays
 

@@ -25,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 
-from ..arguments import generator
+from ..arguments import generator, non_negative_number
 from ..display_hooks import Displayed
 from ..numbers import format_number
 
@@ -48,13 +48,7 @@ class Tolerance:
 
     def __post_init__(self) -> None:
         for name in ("rtol", "atol"):
-            _check_nonnegative("Tolerance", name, getattr(self, name))
-
-
-def _check_nonnegative(caller: str, name: str, value: object) -> None:
-    """A ValueError line unless ``value`` is a finite real number ≥ 0 (numpy's included, not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= float(value) < float("inf"):
-        raise ValueError(f"{caller}: {name} must be a finite number ≥ 0, got {value!r}")
+            non_negative_number(getattr(self, name), f"Tolerance: {name}")
 
 
 #: Tolerances by dtype (the dtype of x). float64: strict; float32: a smoke check (FD error ~1e-3 there).
@@ -291,7 +285,7 @@ def _tolerance(
         raise TypeError(f"{caller}: tolerance must be a symdl.testing.Tolerance(rtol, atol), got {type(tolerance).__name__}")
     for name, value in (("rtol", rtol), ("atol", atol)):
         if value is not None:
-            _check_nonnegative(caller, name, value)
+            non_negative_number(value, f"{caller}: {name}")
     base = tolerance or TOLERANCES.get(np.dtype(dtype))
     if base is None and (rtol is None or atol is None):
         raise TypeError(f"{caller}: no tolerance for dtype {dtype}; accepted: float32, float64, or pass rtol= and atol=")

@@ -32,6 +32,7 @@ require("hypothesis", "symdl.testing.strategies")  # one line with the install h
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from ..arguments import non_negative_number, positive_int
 from ..codegen.kernel import compile_kernel
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
@@ -115,8 +116,7 @@ def _check_range(low: object, high: object, margin: object, what: str) -> None:
     finite = all(not isinstance(v, bool) and isinstance(v, numbers.Real) and math.isfinite(v) for v in (low, high))
     if not finite or not low < high:  # type: ignore[operator]
         raise ValueError(f"{what}: expected finite low < high, got low={low!r}, high={high!r}")
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not 0 <= float(margin) < math.inf:
-        raise ValueError(f"{what}: margin must be a finite number ≥ 0, got {margin!r}")
+    non_negative_number(margin, f"{what}: margin")
 
 
 def _breakpoint_kernels(rule: Rule) -> list:
@@ -253,7 +253,7 @@ def network_specs(
     from ..network.model import accepted_rules
 
     for name, value in (("max_depth", max_depth), ("max_width", max_width)):
-        _check_positive("network_specs", name, value)
+        positive_int(value, f"network_specs: {name}")
     hidden = list(activations) if activations else accepted_rules("activation")
     loss = list(losses) if losses else accepted_rules("loss")
     if isinstance(penalties, str) or not isinstance(penalties, Sequence) or not penalties:
@@ -285,11 +285,6 @@ def network_specs(
     return specs.map(tame)
 
 
-def _check_positive(what: str, name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what}: {name} must be a positive integer, got {value!r}")
-
-
 def batches(
     layers: Sequence[int], max_batch: int = 8, dtype: type | np.dtype = np.float64,
     loss: str | Rule | VectorRule | None = None,
@@ -303,7 +298,7 @@ def batches(
     widths = list(layers) if isinstance(layers, (Sequence, np.ndarray)) and not isinstance(layers, str) else None
     if not widths or len(widths) < 2 or any(isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1 for n in widths):
         raise ValueError(f"batches: layers must be at least two positive integer widths, got {layers!r}")
-    _check_positive("batches", "max_batch", max_batch)
+    positive_int(max_batch, "batches: max_batch")
     _float_type(dtype)
     return _batches([int(n) for n in widths], int(max_batch), dtype, loss)  # numpy's integers as hypothesis' shapes
 

@@ -1,0 +1,82 @@
+"""C = (1/m) Σₜ cₜ Σ ℓₜ(hᵗ, yᵗ) + Σ Ω(θ): a graph's loss lines and its seeds cₜ ℓₜ'/m, printed from each term's SymPy form.
+
+:mod:`symdl.graph.printing` puts these lines into ``inference_loss``, ``loss``, ``loss_and_grad`` and
+``train_step``; with mixed precision the outputs and targets the losses read are copied to ``_acc_dtype``
+first (:mod:`symdl.codegen.loss_scaling`).
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+from ..backprop.equations import Elementwise
+from ..codegen import loss_scaling as scaling
+from ..codegen.kernel import printable
+from ..codegen.statements import Scope, kernel_function_name
+from ..symbolic.shared_cse import cse_basic
+from .equations import GraphEquations
+
+__all__ = ["entry_casts", "loss_lines", "penalty_value_lines", "seed_times", "widened_outputs"]
+
+
+def seed_times(rhs: sp.MatrixExpr, factor: sp.Symbol) -> sp.MatrixExpr:
+    """c·ℓ'(h, y) with the factor (1/m) inside the element-wise function (a vector rule's VJP: times it)."""
+    if not isinstance(rhs, Elementwise):
+        return sp.MatMul(factor, rhs)
+    lam = rhs.function
+    return type(rhs)(rhs.name, sp.Lambda(lam.variables, lam.expr * factor), *rhs.arrays)
+
+
+def loss_lines(eqs: GraphEquations, alias: dict, scope: Scope, penalties: bool = True) -> list[str]:
+    """C = (1/m) Σₜ cₜ Σ ℓₜ(hᵗ, yᵗ) + Σ Ω(θ), each term's ℓ printed from its SymPy form (common subexpressions once).
+
+    The sums accumulate in the scope's ``accumulate`` dtype when it has one (mixed precision), else in ``_dtype``;
+    without ``penalties`` (mixed precision: they join in float32 on the masters) Σ Ω(θ) is left out.
+    """
+    printer = scope.printer
+    m = scope.backend.module
+    acc = scope.accumulate or "_dtype"
+    lines = [f"_inv_m = 1.0 / {eqs.names[eqs.inputs[0]]}.shape[0]", "loss = 0.0"]
+    widened, copies = widened_outputs(eqs, alias, scope)
+    lines += copies
+
+    def read(symbol: sp.MatrixSymbol) -> str:
+        return widened.get(symbol, scope.name(symbol))
+    for t in eqs.losses:
+        h, target = alias.get(t.value, t.value), alias.get(t.target, t.target)
+        if t.forms.vector_rule is not None:
+            value = kernel_function_name(t.forms.vector_rule, "value")
+            coeff = printer.doprint(t.coefficient)
+            lines.append(f"loss += {m}.sum({value}({read(h)}, {read(target)}), dtype={acc}) * ({coeff} * _inv_m)")
+            continue
+        value_lambda = t.forms.value_lambda()
+        a, y = value_lambda.variables
+        arrays = {a: sp.Symbol(read(h), real=True), y: sp.Symbol(read(target), real=True)}
+        body = printable(value_lambda.expr.xreplace(arrays), t.forms.name)
+        intermediates, (final,) = cse_basic(body, symbols=scope.temps)
+        lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
+        coeff, rest = (t.coefficient * final).as_coeff_Mul()
+        if not rest.free_symbols:  # ℓ constant: Σ over m rows and n entries of c, over m, is n·c
+            lines.append(f"loss += {printer.doprint(coeff * rest * h.shape[0])}")
+            continue
+        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}) * ({printer.doprint(coeff)} * _inv_m)")
+    return lines + (penalty_value_lines(eqs, scope) if penalties else [])
+
+
+def widened_outputs(eqs: GraphEquations, alias: dict, scope: Scope) -> tuple[dict[sp.MatrixSymbol, str], list[str]]:
+    """Mixed precision: each loss term's output hᵗ and target yᵗ → the name of its copy in ``_acc_dtype`` (float32),
+    which the losses and their seeds read, and the lines that make them (an input's at the entry, :func:`entry_casts`,
+    before it is cast to ``_dtype``); none in one dtype throughout."""
+    copies, lines = scaling.widened_copies([alias.get(s, s) for t in eqs.losses for s in (t.value, t.target)], scope)
+    return copies, [line for symbol, line in zip(copies, lines) if symbol not in eqs.inputs]
+
+
+def entry_casts(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
+    """Mixed precision: the float32 copy of each input a loss term reads as its target, then the inputs cast once."""
+    targets = [target for t in eqs.losses if (target := alias.get(t.target, t.target)) in eqs.inputs]
+    return scaling.entry_casts(eqs.inputs, targets, scope)
+
+
+def penalty_value_lines(eqs: GraphEquations, scope: Scope) -> list[str]:
+    """``loss += Σ Ω(θ)`` for every penalized parameter θ, printed from Ω."""
+    return [scaling.penalty_value_line(pf.value, key, scope) for key, pf in eqs.penalties]
