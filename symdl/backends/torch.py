@@ -324,7 +324,7 @@ class {cls}(torch.autograd.Function):
     @classmethod
     def apply(cls, *args):
         """Runs _{cls}, this class with a jvp (forward mode); torch.compile traces this class itself (Dynamo refuses a custom jvp)."""
-        return torch.autograd.Function.apply.__func__(_{cls}, *args)
+        return super({cls}, _{cls}).apply(*args)  # Function.apply bound to _{cls}: a classmethod, in Python or in C
 
 
 class _{cls}({cls}):
