@@ -24,7 +24,8 @@ y_train = (np.sin(X_train[:, :1]) + 0.5 * X_train[:, 1:2] * X_train[:, 2:3] + 0.
 
 # Keras' mean_squared_error is (y − ŷ)² averaged over the batch (one output): a formula loss, parsed safely.
 mse = symdl.formula_rule("(a - y)**2", wrt="a", symbols=["y"])
-nadam = optimizer("nadam", lr=0.01)
+# Keras 3's Nadam: μₜ = β₁(1 − ½·0.96ᵗ) (momentum_decay=1, where PyTorch's default is 0.004) and ε = 1e-7.
+nadam = optimizer("nadam", lr=0.01, eps=1e-7, momentum_decay=1.0)
 net = symdl.Network([8, 30, 1], activation="elu", loss=mse, penalty="l2", penalty_params={"lam": 0.05},
                     optimizer=nadam).compile()
 params = net.init(seed=42, scheme="he_normal")

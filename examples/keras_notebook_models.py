@@ -50,8 +50,9 @@ def reconstructing_regressor(n_inputs, output_dim):
     Z = inputs
     for _ in range(5):
         Z = Dense(30, activation="selu", init="lecun_normal")(Z)
-    model = Model(inputs, Dense(output_dim)(Z), losses="mse")
-    # Keras: add_loss(0.05 * mean((reconstruction - inputs)²)); symdl's mse is ½(a − y)², hence weight 0.1.
+    # Keras: compile(loss="mse") and add_loss(0.05 * mean((reconstruction - inputs)²)); symdl's mse is ½(a − y)²,
+    # hence weights 2 and 0.1 with reduction="mean" (with weight 1 the reconstruction would count twice as much).
+    model = Model(inputs, Dense(output_dim)(Z), losses="mse", loss_weights=[2.0], reduction="mean")
     return model.add_loss(Dense(n_inputs)(Z), "mse", target=inputs, weight=0.1, reduction="mean")
 
 

@@ -48,13 +48,14 @@ def residual_regressor(n_inputs: int, output_dim: int) -> Model:
 def reconstructing_regressor(n_inputs: int, output_dim: int) -> Model:
     """ReconstructingRegressor: five SELU layers (LeCun-normal), output, and 0.05·mean((reconstruction − inputs)²).
 
-    symdl's mse is ½(a − y)², so Keras' mean((r − x)²) weighted 0.05 is mse with reduction "mean" weighted 0.1.
+    symdl's mse is ½(a − y)², so Keras' loss="mse", mean((a − y)²), is mse with reduction "mean" weighted 2, and
+    Keras' mean((r − x)²) weighted 0.05 is mse with reduction "mean" weighted 0.1.
     """
     inputs = Input(n_inputs)
     Z = inputs
     for _ in range(5):
         Z = Dense(30, activation="selu", init="lecun_normal")(Z)
-    model = Model(inputs, Dense(output_dim)(Z), losses="mse")
+    model = Model(inputs, Dense(output_dim)(Z), losses="mse", loss_weights=[2.0], reduction="mean")
     model.add_loss(Dense(n_inputs)(Z), "mse", target=inputs, weight=0.1, reduction="mean")
     return model
 
@@ -92,17 +93,18 @@ def test_reconstructing_regressor_with_its_auxiliary_loss_trains():
     model = reconstructing_regressor(8, 1)
     X, Y = _data(8)
     _trains_and_checks(model, X, Y)
-    c = model.compile()
-    params = c.init(0)
-    plain = Model(model.inputs, model.outputs, losses="mse").compile()
-    main = plain.loss({k: v for k, v in params.items() if k not in ("W7", "b7")}, X, Y)
-    Z = X
-    for l in range(1, 6):
-        Z = Z @ params[f"W{l}"].T + params[f"b{l}"]
-        Z = 1.0507009873554805 * np.where(Z > 0, Z, 1.6732632423543772 * np.expm1(Z))
-    aux_head = Z @ params["W7"].T + params["b7"]
-    keras_aux = 0.05 * np.mean((aux_head - X) ** 2)  # the notebook's add_loss term, averaged over the batch
-    np.testing.assert_allclose(c.loss(params, X, Y), main + keras_aux, rtol=1e-12)
+    for output_dim in (1, 3):
+        c = reconstructing_regressor(8, output_dim).compile()
+        params = c.init(0)
+        Y = np.tanh(X[:, :output_dim] + X[:, 1:2])
+        Z = X
+        for l in range(1, 6):
+            Z = Z @ params[f"W{l}"].T + params[f"b{l}"]
+            Z = 1.0507009873554805 * np.where(Z > 0, Z, 1.6732632423543772 * np.expm1(Z))
+        prediction, aux_head = Z @ params["W6"].T + params["b6"], Z @ params["W7"].T + params["b7"]
+        # the notebook's objective: compile(loss="mse") plus add_loss(0.05 * mean((reconstruction − inputs)²))
+        keras = np.mean((prediction - Y) ** 2) + 0.05 * np.mean((aux_head - X) ** 2)
+        np.testing.assert_allclose(c.loss(params, X, Y), keras, rtol=1e-12)
 
 
 def test_my_multi_layer_two_inputs_three_outputs():

@@ -156,6 +156,30 @@ def test_every_metric_equals_its_reference_and_streams_exactly_over_any_split(ki
         assert streamed.result() == pytest.approx(once.result(), rel=1e-12, abs=1e-12)
 
 
+def _keras_mean_of(per_element, w):
+    """Keras 3's MeanMetricWrapper as keras/src/metrics/reduction_metrics.py computes it: fn reduces each sample
+    over its last axis by the mean, values · w, total += Σ, count += Σ w (the samples, not the elements)."""
+    per_sample = np.mean(per_element, axis=-1)
+    return float(np.sum(per_sample * w) / np.sum(w)) if np.sum(w) != 0 else 0.0
+
+
+KERAS_TERMS = {"mean_absolute_error": lambda e: np.abs(e), "mean_squared_error": np.square, "huber": lambda e: _huber(e, 1.5)}
+
+
+@pytest.mark.parametrize("kind", sorted(KERAS_TERMS))
+@settings(max_examples=20, deadline=None)
+@given(shape=st.tuples(st.integers(1, 6), st.integers(1, 4)), seed=st.integers(0, 2**16), weighted=st.booleans())
+def test_regression_metrics_of_rows_are_keras_means_of_per_sample_means(kind, shape, seed, weighted):
+    """Several outputs per sample, one weight per row (or none): symdl's Σ w·f / Σ w over the elements equals Keras'
+    mean over samples of each sample's mean over its outputs."""
+    rng = np.random.default_rng(seed)
+    y, p = rng.normal(size=shape) * 3, rng.normal(size=shape) * 3
+    w = rng.uniform(0, 2, size=shape[0]) if weighted else np.ones(shape[0])
+    m = _make(kind)
+    m.update_state(y, p, sample_weight=w if weighted else None)
+    assert m.result() == pytest.approx(_keras_mean_of(KERAS_TERMS[kind](p - y), w), rel=1e-12, abs=1e-14)
+
+
 @settings(max_examples=25)
 @given(st.lists(st.floats(-1e3, 1e3), min_size=1, max_size=30), st.lists(st.integers(0, 30), max_size=4))
 def test_mean_streams_exactly_over_any_split(values, cuts):

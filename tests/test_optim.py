@@ -175,6 +175,40 @@ def test_nadam_matches_torch(lr, b1, b2, weight_decay, psi, decoupled, seed):
     assert state["t"] == STEPS and 0 <= state["mu_product"] < 1
 
 
+def run_keras_nadam(lr, b1, b2, eps, weight_decay, seed):
+    """Keras 3's Nadam by hand, as keras/src/optimizers/nadam.py and the base optimizer's apply() compute it:
+    decoupled decay w ← w − wλη first, Πμ ← Πμ·β₁(1 − ½·0.96^(i+1)) (no ψ: 0.96 to the step itself), then the step."""
+    rng = np.random.default_rng(seed + 1000)
+    params = {p: rng.standard_normal(shape) for p, shape in SHAPES.items()}
+    m = {p: np.zeros(shape) for p, shape in SHAPES.items()}
+    v = {p: np.zeros(shape) for p, shape in SHAPES.items()}
+    u_product = 1.0
+    for iterations, grads in enumerate(gradients(seed)):
+        for p in params:
+            params[p] = params[p] - params[p] * weight_decay * lr
+        u_product = u_product * b1 * (1.0 - 0.5 * 0.96 ** (iterations + 1))
+        u_t, u_t_1 = b1 * (1.0 - 0.5 * 0.96 ** (iterations + 1)), b1 * (1.0 - 0.5 * 0.96 ** (iterations + 2))
+        for p, g in grads.items():
+            m[p] += (g - m[p]) * (1 - b1)
+            v[p] += (np.square(g) - v[p]) * (1 - b2)
+            m_hat = u_t_1 * m[p] / (1 - u_product * u_t_1) + (1 - u_t) * g / (1 - u_product)
+            v_hat = v[p] / (1 - b2 ** (iterations + 1))
+            params[p] = params[p] - m_hat * lr / (np.sqrt(v_hat) + eps)
+    return params
+
+
+@few
+@given(lr=rate, b1=beta, b2=st.floats(0.5, 0.9999), eps=st.sampled_from([1e-7, 1e-3]), weight_decay=decay, seed=seeds)
+def test_nadam_with_momentum_decay_1_is_keras_nadam(lr, b1, b2, eps, weight_decay, seed):
+    """docs/optimizers.md's mapping: Keras 3 Nadam is momentum_decay=1 with decoupled weight decay; ψ = 0.004 is not."""
+    keras = run_keras_nadam(lr, b1, b2, eps, weight_decay, seed)
+    kw = dict(lr=lr, betas=(b1, b2), eps=eps, weight_decay=weight_decay, decoupled_weight_decay=True)
+    assert_same(run_symdl(nadam(**kw, momentum_decay=1.0), seed)[0], keras)
+    if b1 > 0.1:  # with β₁ ≈ 0 the momentum schedule hardly matters
+        torch_default = run_symdl(nadam(**kw), seed)[0]
+        assert max(np.max(np.abs(torch_default[p] - keras[p])) for p in SHAPES) > 1e-6 * lr
+
+
 BOUND_CASES = [
     (sgd, "SGD", dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=0.01)),
     (sgd, "SGD", dict(lr=0.05, momentum=0.9, nesterov=True)),

@@ -251,6 +251,25 @@ def test_init_params_refuses_a_bad_or_unavailable_device_in_one_value_error_line
         assert init(0, device="meta")["W1"].device.type == "meta"
 
 
+def test_a_cuda_build_without_a_driver_is_one_line_too(modules, monkeypatch):
+    """PyTorch's CUDA wheel on a machine without a driver raises three lines from torch.Generator (2.14.1+cu130's
+    text, below): the ValueError keeps the first sentence of the first line."""
+    said = ("CUDA error: CUDA driver version is insufficient for CUDA runtime version\nSearch for "
+            "`cudaErrorInsufficientDriver' in https://docs.nvidia.com/cuda/cuda-runtime-api/group__CUDART__TYPES.html for "
+            "more information.\nDevice-side assertions were explicitly omitted for this error check; the error probably "
+            "arose while initializing the DSA handlers.")
+
+    def generator(device=None):
+        raise RuntimeError(said)
+
+    monkeypatch.setattr(torch, "Generator", generator)
+    for key in ("net_act_tanh", "graph_two_inputs"):
+        with pytest.raises(ValueError) as caught:
+            modules[key].init_params(0, device="cuda")
+        assert str(caught.value) == ("device: 'cuda' is not available to this PyTorch (CUDA error: CUDA driver version "
+                                     "is insufficient for CUDA runtime version)"), key
+
+
 def test_the_checked_entry_points_read_nothing_back_from_a_device_unless_in_anomaly_mode(modules):
     """A meta tensor has no values: a checked call that ran on meta read nothing back; in anomaly mode it must try."""
     for key, mod in modules.items():

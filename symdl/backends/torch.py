@@ -68,7 +68,8 @@ __all__ = ["TorchBackend"]
 _GENERATOR = "generator = torch.Generator(device=device).manual_seed(int(seed)) if device.type != 'meta' else None"
 _DEVICE = "device = torch.device('cpu') if device is None else torch.device(device)"
 # init_params' device, given by the caller: a name torch cannot parse, or a device this PyTorch has no generator on
-# ('cuda' without CUDA), is one ValueError line rather than torch's RuntimeError.
+# ('cuda' without CUDA), is one ValueError line rather than torch's RuntimeError (the first sentence of its first line:
+# a CUDA build without a driver says three lines).
 _INIT_DEVICE = [
     "try:",
     f"    {_DEVICE}",
@@ -78,7 +79,8 @@ _INIT_DEVICE = [
     "try:",
     f"    {_GENERATOR}",
     "except RuntimeError as why:",
-    "    raise ValueError(f'device: {str(device)!r} is not available to this PyTorch ({str(why).split(\". \")[0].rstrip(\".\")})') from None",
+    "    raise ValueError(f'device: {str(device)!r} is not available to this PyTorch "
+    "({(str(why).strip() or \"no reason given\").splitlines()[0].split(\". \")[0].rstrip(\".\")})') from None",
 ]
 # The argument checks an unchecked entry point leaves out (the unpacking _check calls become _unpack).
 _ARGUMENT_CHECK = re.compile(r"^    (?:lr = _check_lr\(lr\)|_check_state\(state(?:, \w+\.device)?\)|(\w+) = _check_hyper\('\1', \1\))\n", re.MULTILINE)
@@ -324,7 +326,7 @@ class {cls}(torch.autograd.Function):
     @classmethod
     def apply(cls, *args):
         """Runs _{cls}, this class with a jvp (forward mode); torch.compile traces this class itself (Dynamo refuses a custom jvp)."""
-        return torch.autograd.Function.apply.__func__(_{cls}, *args)
+        return super({cls}, _{cls}).apply(*args)  # Function.apply bound to _{cls}: a classmethod, in Python or in C
 
 
 class _{cls}({cls}):

@@ -16,6 +16,7 @@ from typing import Any, cast
 import sympy as sp
 
 from ..backprop.equations import ActivationForms, LossForms
+from ..rulebook.continuity import value_jumps
 from ..rulebook.derivation import Derives
 from ..rulebook.reductions import BATCH, check_reduction, reduction_factor
 from ..rulebook.registry import rule, rules
@@ -61,7 +62,23 @@ def resolve_rule(spec: object, role: str, kinds: tuple[str, ...], params: Mappin
         missing = sorted(s.name for s in found.param_symbols.values() if s.name not in found.params)
         if missing:
             raise ValueError(f"{role}: parameter(s) {', '.join(missing)} of {found!r} have no value")
+        if found.kind == "formula" and kinds[0] in ("loss", "penalty"):
+            _refuse_jumps(found, role, kinds[0])
     return found
+
+
+def _refuse_jumps(found: Rule, role: str, kind: str) -> None:
+    """A formula loss or penalty whose value jumps: gradient descent follows f' and never sees the jump.
+
+    The Keras notebook's Huber written d·|e| − d·2·0.5 jumps by ±d(d − 2)/2 at |e| = d (0 only for d = 0, 2).
+    """
+    jumps = value_jumps(found)
+    if jumps:
+        where = "; ".join(f"at {found.wrt} = {b.at} by {b.jump}" for b in jumps)
+        raise ValueError(
+            f"{role}: {found!r} jumps {where}; a {kind} must be continuous, since its gradient never sees a jump "
+            f"(make the branches agree there; 'symdl check' lists every boundary and the parameter values that remove a jump)"
+        )
 
 
 def _article(word: str) -> str:

@@ -80,8 +80,9 @@ def nadam(lr: float | Schedule | None = 2e-3, betas: tuple[float, float] = (0.9,
     """Πμ ← Πμ·μₜ; m, v as Adam; w ← w − η(1−μₜ)/(1−Πμ)·g/d − ημₜ₊₁/(1−Πμ·μₜ₊₁)·m/d, d = √(v/(1−β₂ᵗ)) + ε.
 
     Nadam: Dozat, *Incorporating Nesterov Momentum into Adam* (ICLR 2016
-    workshop), in the form Keras and ``torch.optim.NAdam`` implement — the
-    momentum μₜ = β₁(1 − ½·0.96^(tψ)) warms up with ψ = ``momentum_decay``,
+    workshop), in the form ``torch.optim.NAdam`` implements — the momentum
+    μₜ = β₁(1 − ½·0.96^(tψ)) warms up with ψ = ``momentum_decay`` (Keras 3's
+    ``Nadam`` has no ψ: it is ``momentum_decay=1``, ``eps=1e-7``),
     and the products Πμ = μ₁⋯μₜ correct m's bias; Πμ is one global slot
     (``mu_product``, 1 before the first step), as PyTorch's per-parameter
     ``mu_product`` is the same for every parameter. ``weight_decay`` is

@@ -20,7 +20,7 @@ from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.proof import Undecidable, breakpoints, one_sided_values
 from .rule import Rule
 
-__all__ = ["BoundaryJump", "PropertyReport", "boundary_properties"]
+__all__ = ["BoundaryJump", "PropertyReport", "boundary_properties", "value_jumps"]
 
 
 @dataclass(frozen=True)
@@ -90,3 +90,17 @@ def boundary_properties(rule: Rule) -> PropertyReport:
     except Undecidable as why:
         report.undecided = str(why)
     return report
+
+
+def value_jumps(rule: Rule) -> list[BoundaryJump]:
+    """The boundaries p where f(p⁺) − f(p⁻) ≠ 0 exactly and the rule does not declare the jump (parameters bound).
+
+    Empty when the boundaries cannot be found (:class:`Undecidable`): this
+    refutes continuity, it never proves it.
+    """
+    try:
+        declared = tuple(rule.bind(at) for at in rule.definition.declared_jumps)
+        jumps = _jumps("value", rule.bind(rule.expr), rule.wrt, declared)
+    except (Undecidable, NotImplementedError):  # SymPy could not find or solve a boundary: nothing refuted
+        return []
+    return [b for b in jumps if not (b.continuous or b.declared)]

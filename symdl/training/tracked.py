@@ -42,7 +42,7 @@ def metric_objects(metrics: Sequence[object]) -> list[Any]:
             m = metric(m)
         for attr in ("update_state", "result", "reset_state"):
             if not callable(getattr(m, attr, None)):
-                raise ValueError(f"metrics: {m!r} has no {attr}(); expected a symdl metric or a metric name")
+                raise ValueError(f"metrics: {m!r} has no {attr}(); expected a symdl metric or a metric name{_hint(m)}")
         out.append(m)
     names = [metric_name(m) for m in out]
     for k, name in enumerate(names):
@@ -50,6 +50,17 @@ def metric_objects(metrics: Sequence[object]) -> list[Any]:
             first = names.index(name)
             raise ValueError(f"metrics: names repeat: {metrics[first]!r} and {metrics[k]!r} both log {name!r}; give each metric once")
     return out
+
+
+def _hint(m: object) -> str:
+    """What to give instead of a loss rule or a function: Keras wraps those in MeanMetricWrapper, symdl does not."""
+    from ..metrics import metric_names
+    from ..rulebook.derivation import Derives
+
+    if not (isinstance(m, Derives) or callable(m)):
+        return ""
+    return (f" ({', '.join(metric_names())}); a loss or function is not a metric here, as Keras' MeanMetricWrapper "
+            "would make it: symdl.metric('huber', threshold=2.0) streams the Huber function, 'mse' and 'mae' the others")
 
 
 def metric_name(m: Any) -> str:
