@@ -74,8 +74,12 @@ def hidden_elu_at(z: float) -> dict[str, np.ndarray]:
 )
 def test_every_part_of_the_network_is_watched_for_its_breakpoints(net, on, off):
     compiled = net()
-    with pytest.raises(ValueError, match=re.escape(ON_A_BREAKPOINT.format("2.8e-09"))):
+    try:
         check_network_grad(compiled, on, X, Y)
+        refused = None
+    except ValueError as error:
+        refused = str(error)
+    assert refused == ON_A_BREAKPOINT.format("2.8e-09")
     report = check_network_grad(compiled, off, X, Y)
     assert report.passed and report.step == STEP
 

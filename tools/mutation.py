@@ -57,7 +57,8 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     # central_difference, mpmath_reference, relative_error, the stability grid: what verify_rule measures with.
     "numeric": (
         "symdl/testing/__init__.py",
-        ["tests/test_testing.py", "tests/test_accuracy_measure.py", "tests/test_stop_gradient.py"],
+        ["tests/test_testing.py", "tests/test_testing_stability.py", "tests/test_accuracy_measure.py", "tests/test_stop_gradient.py",
+         "tests/test_gradcheck_edges.py"],
     ),
 }
 
