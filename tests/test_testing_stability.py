@@ -1,4 +1,5 @@
-"""symdl.testing's stability grid, unstable_points under any numpy error state, sample_points, held differences."""
+"""symdl.testing's stability grid, unstable_points under any numpy error state, sample_points, held differences, the
+reference's mask and non-real points, and relative_error's edges."""
 
 from __future__ import annotations
 
@@ -110,3 +111,30 @@ def test_input_sensitivity_differences_in_float64_whatever_the_dtype_of_the_valu
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got, testing.input_sensitivity(kernel, [a, b]))
     np.testing.assert_allclose(got, np.abs(a * np.exp(b)) + np.abs(b * a * np.exp(b)), rtol=1e-6)
+
+
+def test_the_reference_is_nan_outside_where_and_where_the_expression_is_not_real():
+    """log(x) at (−1, 2, 3) with the middle point masked out: log(−1) is not real, 2 is not evaluated."""
+    got = testing.mpmath_reference(sp.log(x), [x], [np.array([-1.0, 2.0, 3.0])], where=np.array([True, False, True]))
+    assert np.isnan(got[0]) and np.isnan(got[1]) and got[2] == math.log(3.0)
+    roots = testing.mpmath_reference(sp.sqrt(x), [x], [np.array([-1.0, -4.0, 4.0, 9.0])])
+    assert np.isnan(roots[0]) and np.isnan(roots[1]) and list(roots[2:]) == [2.0, 3.0]
+
+
+def test_a_complex_intermediate_with_a_real_value_is_that_value():
+    """(√x)² at x = −4 is (2i)² = −4: real, though mpmath computes it as a complex number."""
+    squared = sp.Pow(sp.sqrt(x), 2, evaluate=False)
+    assert list(testing.mpmath_reference(squared, [x], [np.array([-4.0, 4.0])])) == [-4.0, 4.0]
+
+
+def test_relative_error_of_integer_values_uses_float64_limits():
+    assert list(testing.relative_error(np.array([1, 2]), np.array([1.0, 2.5]))) == [0.0, 0.2]
+    tiny = float(np.finfo(np.float64).tiny)
+    assert testing.relative_error(np.array([0]), np.array([tiny]))[0] == 0.0  # |diff| at most tiny: no error
+
+
+def test_relative_error_never_raises_whatever_the_error_state():
+    """inf against an inf reference is inf − inf (numpy's invalid): NaN, reported, not raised."""
+    with np.errstate(all="raise"):
+        got = testing.relative_error(np.array([np.inf, 1e308]), np.array([np.inf, -1e308]))
+    assert np.isnan(got[0]) and got[1] == np.inf
