@@ -138,3 +138,23 @@ def test_relative_error_never_raises_whatever_the_error_state():
     with np.errstate(all="raise"):
         got = testing.relative_error(np.array([np.inf, 1e308]), np.array([np.inf, -1e308]))
     assert np.isnan(got[0]) and got[1] == np.inf
+
+
+def test_a_value_first_found_at_800_digits_is_confirmed_at_1600():
+    """eˣ·log(1 + e⁻ˣ) → 1 needs e⁻ˣ beside 1: 0 up to 400 digits at x = 1500 (e⁻¹⁵⁰⁰ ≈ 10⁻⁶⁵¹), 1 at 800, the same at
+    1600; at x = 1820 (10⁻⁷⁹⁰) the 800-digit value keeps a few digits only, so 1600 digits disagree: refused."""
+    tail = sp.exp(x) * sp.log(1 + sp.exp(-x))
+    assert list(testing.mpmath_reference(tail, [x], [np.array([1500.0])])) == [1.0]
+    with pytest.raises(ArithmeticError, match=r"^no 1600-digit agreement at \[1820\.0\]: the expression cancels too much"):
+        testing.mpmath_reference(tail, [x], [np.array([1820.0])])
+
+
+def test_input_sensitivity_of_large_inputs_and_of_overflowing_points():
+    """The step is relative (1e-7·|x|), so x = 1e6 is measured too; a point where f overflows counts 0, not raised."""
+    kernel = compile_kernel(x * sp.exp(y), [x, y], "f")
+    a, b = np.array([1e6, -3e7]), np.array([0.5, -0.25])
+    np.testing.assert_allclose(testing.input_sensitivity(kernel, [a, b]),
+                               np.abs(a * np.exp(b)) + np.abs(b * a * np.exp(b)), rtol=1e-6)
+    with np.errstate(all="raise"):
+        got = testing.input_sensitivity(compile_kernel(sp.exp(x), [x], "e"), [np.array([1000.0, 1.0])])
+    assert got[0] == 0.0 and got[1] == pytest.approx(math.e, rel=1e-6)
