@@ -19,6 +19,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import sympy as sp
+import test_finite_real
 import test_gradcheck
 import test_gradcheck_edges
 import test_gradcheck_floor
@@ -148,6 +149,12 @@ SAMPLE = [
     ("symdl.testing", "return central_difference(lambda *moved: forward(*moved, *fixed), values, index)",
      "return central_difference(lambda *moved: forward(*moved, *fixed), values)",
      [(test_testing_stability.test_held_central_difference_by_the_second_argument, ())]),
+    ("symdl.testing", "dtype=bool) if where is None else", "dtype=bool) if where is None or True else",
+     [(test_testing_stability.test_the_reference_is_nan_outside_where_and_where_the_expression_is_not_real, ())]),
+    ("symdl.testing", "not (before == 0 and value != 0 and", "not (before == 0 and value == 0 and",
+     [(test_testing_stability.test_a_value_first_found_at_800_digits_is_confirmed_at_1600, ())]),
+    ("symdl.backends.runtime_numbers", "if not low <= number <= top:", "if not low < number <= top:",
+     [(test_finite_real.test_both_ends_are_inclusive_and_a_learning_rate_starts_at_0, ())]),
 ]
 
 
