@@ -38,6 +38,7 @@ def test_the_grid_holds_inputs_whose_square_underflows_in_float32():
 def test_between_the_edges_the_range_is_covered_every_hundredth_of_its_width(low, high):
     grid = testing.stability_grid(np.dtype(np.float64), low, high)
     assert grid[0] == low and grid[-1] == high
+    assert 0.0 in grid if low <= 0 <= high else 0.0 not in grid  # zero, off the even spacing of [-5, 88.5]
     assert np.max(np.diff(grid)) <= (high - low) / 100 * (1 + 1e-12)
 
 
