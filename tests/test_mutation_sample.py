@@ -16,14 +16,17 @@ import inspect
 import types
 from contextlib import contextmanager
 
+import numpy as np
 import pytest
 import sympy as sp
+import test_finite_real
 import test_gradcheck
 import test_gradcheck_edges
 import test_gradcheck_floor
 import test_gradcheck_steps
 import test_kernel_unit
 import test_measures
+import test_network_check
 import test_parse
 import test_parse_errors
 import test_printers_unit
@@ -31,6 +34,7 @@ import test_proof
 import test_proof_points
 import test_proof_regimes
 import test_regimes
+import test_testing_stability
 
 #: (module, original text, mutated text, tests of the suite that must fail on it: (test, args)).
 SAMPLE = [
@@ -124,6 +128,33 @@ SAMPLE = [
     ("symdl.backends.printers", 'bound = "min" if func == "maximum"', 'bound = "min" if func != "maximum"',
      [(test_printers_unit.test_elementwise_expressions_in_jax_and_torch, (sp.Max(test_printers_unit.x, 0), "jnp.maximum(0, x)",
                                                                           "torch.clamp(x, min=0)"))]),
+    ("symdl.testing.network_check", "self.loss = _side_of(network.loss)", "self.loss = _side_of(None)",
+     [(test_network_check.test_every_part_of_the_network_is_watched_for_its_breakpoints,
+       (lambda: test_network_check.one_unit(loss="huber"), test_network_check.at(0.0, 1.0), test_network_check.at(0.5, 1.0)))]),
+    ("symdl.testing.network_check", 'if key.startswith("W"):', 'if key.startswith("w"):',
+     [(test_network_check.test_every_part_of_the_network_is_watched_for_its_breakpoints,
+       (lambda: test_network_check.one_unit(penalty="l1"), test_network_check.at(0.0, 0.5), test_network_check.at(0.5, 0.0)))]),
+    ("symdl.testing.network_check", "        step /= 8\n", "        step /= 9\n",
+     [(test_network_check.test_near_a_kink_the_step_shrinks_by_eight_until_no_evaluation_crosses_it, (1e-4,))]),
+    ("symdl.testing.network_check", 'getattr(net, "param_names", tuple(params))', 'getattr(None, "param_names", tuple(params))',
+     [(test_network_check.test_running_statistics_stay_as_given_and_do_not_set_the_step, ())]),
+    ("symdl.testing", 'np.errstate(over="raise", invalid="raise"', 'np.errstate(over=None, invalid="raise"',
+     [(test_testing_stability.test_numpy_errors_are_caught_whatever_the_callers_error_state,
+       (lambda t: np.log(np.exp(t) + 1), np.array([0.0, 1000.0]), "overflow encountered in exp", "ignore"))]),
+    ("symdl.testing", "isinstance(index, bool) or not isinstance(index, numbers.Integral)",
+     "isinstance(index, bool) and not isinstance(index, numbers.Integral)",
+     [(test_testing_stability.test_central_difference_takes_only_an_integer_index_of_an_argument, (1.0,))]),
+    ("symdl.testing", "out.append(rng.uniform(lo, hi, size=count))", "out.append(rng.uniform(lo, size=count))",
+     [(test_testing_stability.test_sample_points_are_float64_from_integer_labels_and_within_any_range, ())]),
+    ("symdl.testing", "return central_difference(lambda *moved: forward(*moved, *fixed), values, index)",
+     "return central_difference(lambda *moved: forward(*moved, *fixed), values)",
+     [(test_testing_stability.test_held_central_difference_by_the_second_argument, ())]),
+    ("symdl.testing", "dtype=bool) if where is None else", "dtype=bool) if where is None or True else",
+     [(test_testing_stability.test_the_reference_is_nan_outside_where_and_where_the_expression_is_not_real, ())]),
+    ("symdl.testing", "not (before == 0 and value != 0 and", "not (before == 0 and value == 0 and",
+     [(test_testing_stability.test_a_value_first_found_at_800_digits_is_confirmed_at_1600, ())]),
+    ("symdl.backends.runtime_numbers", "if not low <= number <= top:", "if not low < number <= top:",
+     [(test_finite_real.test_both_ends_are_inclusive_and_a_learning_rate_starts_at_0, ())]),
 ]
 
 

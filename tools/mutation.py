@@ -48,12 +48,28 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     # Fast unit tests only: tests/test_codegen.py and tests/test_backends.py take about 12 s a run (every rule, networks).
     "kernel": ("symdl/codegen/kernel.py", ["tests/test_kernel_unit.py", "tests/test_kernel_listing.py"]),
     "printers": ("symdl/backends/printers.py", ["tests/test_printers_unit.py"]),
+    # check_network_grad, assert_network_grad_close, flatten_params: the checks a user runs on a whole network.
+    "network_check": (
+        "symdl/testing/network_check.py",
+        ["tests/test_network_check.py", "tests/test_network.py", "tests/test_testing_messages.py", "tests/test_flatten_params.py",
+         "tests/test_stop_gradient.py"],
+    ),
+    # central_difference, mpmath_reference, relative_error, the stability grid: what verify_rule measures with.
+    "numeric": (
+        "symdl/testing/__init__.py",
+        ["tests/test_testing.py", "tests/test_testing_stability.py", "tests/test_accuracy_measure.py", "tests/test_stop_gradient.py",
+         "tests/test_gradcheck_edges.py"],
+    ),
+    # finite_real, behind every hyperparameter and learning-rate check. In-process tests only: the generated
+    # modules copy its source (inspect.getsource), which under mutmut is the trampoline, not the function.
+    "finite_real": ("symdl/backends/runtime_numbers.py", ["tests/test_finite_real.py"]),
 }
 
 #: Tests that inspect a function's code object, which mutmut replaces by its trampoline: they fail on every mutant.
 DESELECT: dict[str, list[str]] = {
     "gradcheck": ["tests/test_testing_messages.py::test_internal_frames_are_hidden_from_pytest"],
     "subgradient": ["tests/test_testing_messages.py::test_internal_frames_are_hidden_from_pytest"],
+    "network_check": ["tests/test_testing_messages.py::test_internal_frames_are_hidden_from_pytest"],
 }
 
 _STATUS = re.compile(r"^\s*(\S+): (.+)$")

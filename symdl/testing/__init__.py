@@ -284,7 +284,11 @@ def unstable_points(
     """(number of bad points, first problem) of ``kernel`` over the outer product of ``grids``.
 
     Bad means: a numpy overflow/invalid/divide-by-zero floating-point error, or a
-    non-finite result.
+    non-finite result. Numpy's errors are raised here whatever the caller's
+    ``np.errstate`` (underflow is never one); the first stops the kernel, so the
+    count is then −1 (unknown). The first non-finite result is named by its point,
+    the grids taken in order with the first slowest, or as "(reduced)" when the
+    kernel's output is not one value per point.
     """
     mesh = np.meshgrid(*grids, indexing="ij")
     try:
