@@ -258,3 +258,13 @@ def test_the_modules_pass_ruff_and_run_on_their_own(tmp_path) -> None:
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout) == [True, []]
+
+
+def test_a_source_whose_entry_points_are_not_all_found_is_refused() -> None:
+    """No entry point is left taking its arrays one by one only because its def line was not recognised."""
+    from symdl.export.graph_data import data_forms
+
+    with pytest.raises(ValueError, match=r"^data_forms: found the entry points \['forward'\], expected \["):
+        data_forms("def forward(params, X):\n    return X\n", ["X"], ["Y"])
+    with pytest.raises(ValueError, match=r"^data_forms: forward does not take its data as X1, X2$"):
+        data_forms("def forward(params, X2, X1):\n    return X1\n", ["X1", "X2"], [])

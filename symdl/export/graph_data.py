@@ -18,7 +18,8 @@ __all__ = ["data_convention", "data_forms", "data_runtime"]
 
 _NAMES = {"arrange": "_arrange", "forward_arrays": "_forward_arrays", "data_arrays": "_data_arrays",
           "step_arguments": "_step_arguments"}
-_ENTRY = re.compile(r"^def (forward|loss|inference_loss|loss_and_grad|train_step)\((.*)\):\n", re.MULTILINE)
+_ENTRIES = ("forward", "loss", "inference_loss", "loss_and_grad", "train_step")
+_ENTRY = re.compile(rf"^def ({'|'.join(_ENTRIES)})\((.*)\):\n", re.MULTILINE)
 
 
 def data_runtime(input_aliases: Sequence[str | None], target_aliases: Sequence[str | None]) -> list[str]:
@@ -52,12 +53,13 @@ def data_forms(source: str, inputs: Sequence[str], targets: Sequence[str]) -> st
         head = f"def {name}({', '.join(['params', f'*{given}', *keywords])}):\n"
         return head + "".join(f"    {line}\n" for line in lines)
 
-    out = []
+    out, rewritten = [], []
     for block in source.split("\n\n\n"):
         match = _ENTRY.search(block)
         if match is None or not all(line.startswith("@") for line in block[:match.start()].splitlines()):  # decorators only
             out.append(block)
             continue
+        rewritten.append(match.group(1))
         after = match.end()
         doc = re.match(r'    """.*"""\n', block[after:])  # the binding lines go after a one-line docstring
         if doc is not None:
@@ -65,6 +67,8 @@ def data_forms(source: str, inputs: Sequence[str], targets: Sequence[str]) -> st
         head = rewrite(match)
         cut = head.index("\n") + 1
         out.append(block[:match.start()] + head[:cut] + block[match.end():after] + head[cut:] + block[after:])
+    if sorted(rewritten) != sorted(_ENTRIES):  # an entry point left taking its arrays one by one only: never silently
+        raise ValueError(f"data_forms: found the entry points {sorted(rewritten)}, expected {sorted(_ENTRIES)}")
     return "\n\n\n".join(out)
 
 
