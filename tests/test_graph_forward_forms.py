@@ -55,10 +55,19 @@ def test_a_wrong_form_is_the_one_line_loss_gives(inputs, message) -> None:
         GRAPH.loss(params, inputs(A, B), (np.zeros((4, 2)), np.zeros((4, 1))))
 
 
-def test_a_one_input_model_still_takes_a_list_of_rows() -> None:
+def test_a_one_input_model_reads_a_list_as_a_list_of_arrays_in_forward_as_in_loss() -> None:
+    """Keras' rule for a functional model's inputs: a list holds one array per input, for one input too."""
     x = Input(3)
     graph = Model([x], Dense(2)(x), losses=["mse"]).compile()
     params = graph.init(0)
-    rows = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]
-    np.testing.assert_array_equal(graph.forward(params, rows), graph.forward(params, np.array(rows)))
-    np.testing.assert_array_equal(graph.forward(params, {"X": np.array(rows)}), graph.forward(params, np.array(rows)))
+    X = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    Y = np.zeros((2, 2))
+    for inputs in ([X], (X,), {"X": X}):
+        np.testing.assert_array_equal(graph.forward(params, inputs), graph.forward(params, X))
+        assert graph.loss(params, inputs, Y) == graph.loss(params, X, Y)
+    rows = X.tolist()
+    message = r"^inputs: this model takes 1 array\(s\) \(X\), got 2$"
+    with pytest.raises(ValueError, match=message):
+        graph.forward(params, rows)
+    with pytest.raises(ValueError, match=message):
+        graph.loss(params, rows, Y)

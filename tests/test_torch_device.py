@@ -123,7 +123,8 @@ def _meta_arguments(mod, key: str, rows: int = 5) -> tuple[dict, list]:
 def _step_arguments(mod, params, device) -> list:
     if hasattr(mod, "init_state"):
         data = {"X", "Y"} if hasattr(mod, "_N_IN") else {n for n, _ in (*mod._INPUTS, *mod._TARGETS)}
-        extra = [name for name in inspect.signature(mod.train_step).parameters if name not in {"params", "state", "seed", *data}]
+        # the unchecked train_step names its arguments; a graph module's checked one takes (params, *arguments, seed=0)
+        extra = [name for name in inspect.signature(mod.train_step_unchecked).parameters if name not in {"params", "state", "seed", *data}]
         return [mod.init_state(params), *(torch.tensor(0.01, dtype=torch.float64, device=device) for _ in extra)]
     return [torch.tensor(0.05, dtype=torch.float64, device=device)]  # lr as a 0-d tensor on the device
 

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..arguments import SeedLike, float_dtype, generator
+from ..backends.runtime_data import arrange, forward_arrays
 from ..layers.dropout import dropout_mask
 from ..layers.init_schemes import init_weight
 from ..network.checks import (
@@ -41,7 +42,6 @@ from ..network.rule_forms import TargetDomain, target_domain
 from ..optim.base import Optimizer
 from ..optim.registry import optimizer as named_optimizer
 from ..rulebook.registry import rule
-from .data_keys import arrange
 from .printing import print_graph, vector_kernels
 from .select import into, where, where_into
 
@@ -161,10 +161,12 @@ class CompiledGraph:
     def forward(self, params: dict[str, np.ndarray], *inputs: object) -> np.ndarray | tuple[np.ndarray, ...]:
         """The outputs for a batch of each input, in inference mode (one array for one output).
 
-        ``forward(params, X1, X2)``, or the inputs as ``loss`` takes them: ``forward(params, [X1, X2])`` or
-        ``forward(params, {"X1": X1, "X2": X2})`` (keys as :meth:`arrange_data` reads them).
+        ``forward(params, X1, X2)``, or one argument, the inputs as ``loss`` takes them: ``forward(params, [X1, X2])`` or
+        ``forward(params, {"X1": X1, "X2": X2})`` (keys as :meth:`arrange_data` reads them). As Keras reads a
+        functional model's inputs, a list is a list of arrays, one per input, for one input too: ``forward(params, X)``
+        or ``forward(params, [X])``; a list of rows is made an array first (``numpy.asarray``).
         """
-        return self._forward(params, *self._forward_inputs(inputs))
+        return self._forward(params, *forward_arrays(inputs, self._inputs, self.input_aliases))
 
     def inference_loss(self, params: dict[str, np.ndarray], inputs: object, targets: object = ()) -> float:
         """C on a batch in inference mode (no noise, no dropout): the cost of ``forward``'s outputs, as Keras' evaluate."""
@@ -233,18 +235,9 @@ class CompiledGraph:
     def _seed(self, seed: object) -> dict[str, object]:
         return {"seed": seed} if self._masks_spec else {}
 
-    def _forward_inputs(self, inputs: tuple[object, ...]) -> list[object]:
-        """forward's input arrays: given one by one, or one argument read as ``loss`` reads ``inputs``.
-
-        One argument to a one-input model stays one array (a list of rows too) unless it is a dict.
-        """
-        if len(inputs) == 1 and (len(self._inputs) > 1 or isinstance(inputs[0], Mapping)):
-            return arrange(inputs[0], self._inputs, self._input_aliases, "inputs")
-        return list(inputs)
-
     def _data(self, inputs: object, targets: object) -> list[object]:
-        xs = arrange(inputs, self._inputs, self._input_aliases, "inputs")
-        ys = arrange(targets, self._targets, self._target_aliases, "targets")
+        xs = arrange(inputs, self._inputs, self.input_aliases, "inputs")
+        ys = arrange(targets, self._targets, self.target_aliases, "targets")
         return [*xs, *ys]
 
     def arrange_data(self, inputs: object, targets: object, what: str = "X, Y") -> tuple[Any, Any]:
@@ -257,8 +250,8 @@ class CompiledGraph:
         The arrays are not checked here; ``what`` names the two sides in errors.
         """
         x_label, y_label = what.split(", ")
-        xs = arrange(inputs, self._inputs, self._input_aliases, x_label)
-        ys = arrange(targets, self._targets, self._target_aliases, y_label)
+        xs = arrange(inputs, self._inputs, self.input_aliases, x_label)
+        ys = arrange(targets, self._targets, self.target_aliases, y_label)
         return (xs[0] if len(xs) == 1 else tuple(xs)), (ys[0] if len(ys) == 1 else tuple(ys))
 
     @property
@@ -294,11 +287,13 @@ class CompiledGraph:
         return tuple(out)
 
     @property
-    def _input_aliases(self) -> tuple[str | None, ...]:
+    def input_aliases(self) -> tuple[str | None, ...]:
+        """Each input's other key in data dicts: its ``Input``'s own name (None where it has none), as :attr:`input_names`."""
         return tuple(node.name for node in self.model.inputs)
 
     @property
-    def _target_aliases(self) -> tuple[str | None, ...]:
+    def target_aliases(self) -> tuple[str | None, ...]:
+        """Each data target's other key in data dicts: its output layer's name (None where it has none), as :attr:`target_names`."""
         return tuple(getattr(term.node.layer, "name", None) for term in self.model.data_targets)
 
     def _check_params(self, params: object) -> tuple[np.ndarray, ...]:
@@ -342,7 +337,7 @@ class CompiledGraph:
         ``targets`` is one array, a sequence in the order of the data-target loss terms (:attr:`Model.data_targets`)
         or a dict keyed by :attr:`target_names`.
         """
-        ys = arrange(targets, self._targets, self._target_aliases, "targets")
+        ys = arrange(targets, self._targets, self.target_aliases, "targets")
         n = len(self._inputs)
         for index, label, domain in self._domains:
             if index >= n:

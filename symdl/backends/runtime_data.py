@@ -1,0 +1,98 @@
+"""A graph's data as its entry points take it: one array, a sequence in the model's order, a dict by name, or one by one.
+
+Each reads [X₁, …, Xₙ, Y₁, …, Yₖ] from an entry point's data arguments.
+
+:func:`arrange` and :func:`forward_arrays` serve :class:`symdl.graph.CompiledGraph` (``loss``, ``fit``, ``forward`` …)
+and, with :func:`data_arrays` and :func:`step_arguments`, are copied into the generated graph modules
+(:mod:`symdl.export.graph_data`) under their names with a leading underscore, so that a module reads its data as the
+compiled graph does and names a wrong key or count in the same words. The arrays are only counted and matched to
+their names here, never read (no host read-back). Importing this module imports nothing but :mod:`collections.abc`.
+
+One rule for one input, as Keras' functional models read theirs: a list or tuple is a sequence of arrays, one per
+input, so a one-input model takes ``X`` or ``[X]``; a list of rows is made an array first (``numpy.asarray``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = ["arrange", "data_arrays", "forward_arrays", "step_arguments"]
+
+
+def arrange(data: object, specs: tuple[tuple[str, int], ...], aliases: tuple[str | None, ...], label: str) -> list[object]:
+    """[array for each of ``specs``] from ``data``, or one ValueError line (``label`` names the side: inputs, X, Y).
+
+    The arrays of ``specs`` (name, width) are read from ``data``: a dict keyed by each array's data key (``X1``, ``Y2``)
+    or by its alias (the ``Input``'s own name, the output layer's name for a target); else a sequence of as many arrays
+    (one array for a one-array side).
+    """
+    names = [name for name, _ in specs]
+    if isinstance(data, Mapping):
+        accepted = [{name, alias} - {None} for name, alias in zip(names, aliases)]
+        # each array's data key, then its Input's (or output layer's) own name where it has another
+        takes = ", ".join(name if alias in (None, name) else f"{name} (or {alias!r})" for name, alias in zip(names, aliases))
+        unknown = [k for k in data if not any(k in keys for keys in accepted)]
+        if unknown:
+            raise ValueError(f"{label}: unexpected key {str(unknown[0])[:60]!r}; this model takes {takes}")
+        for key in data:  # an Input named 'X2' beside the array whose key is X2: the key would feed both
+            owners = [name for name, keys in zip(names, accepted) if key in keys]
+            if len(owners) > 1:
+                raise ValueError(f"{label}: the key {str(key)[:60]!r} names {len(owners)} arrays ({', '.join(owners)}); "
+                                 "give a list in the model's order instead")
+        out = []
+        for name, keys in zip(names, accepted):
+            found = [k for k in data if k in keys]
+            if len(found) != 1:
+                raise ValueError(f"{label}: {'no array for' if not found else 'two arrays for'} {name!r}; "
+                                 f"this model takes {takes}")
+            out.append(data[found[0]])
+        return out
+    # an array (numpy, torch, JAX) is no Sequence: one array for a one-array side
+    arrays = list(data) if isinstance(data, Sequence) else [data]
+    if len(arrays) != len(names):
+        raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}")
+    return arrays
+
+
+def forward_arrays(given: tuple[object, ...], specs: tuple[tuple[str, int], ...], aliases: tuple[str | None, ...]) -> list[object]:
+    """``forward(params, *given)``'s input arrays: one argument is the inputs as ``loss`` reads them (:func:`arrange`),
+    several are the arrays one by one; else one ValueError line."""
+    if len(given) == 1:
+        return arrange(given[0], specs, aliases, "inputs")
+    if len(given) != len(specs):
+        raise ValueError(f"forward: this model takes {len(specs)} input array(s), got {len(given)}")
+    return list(given)
+
+
+def data_arrays(given: tuple[object, ...], inputs: tuple[tuple[str, int], ...], targets: tuple[tuple[str, int], ...],
+                input_aliases: tuple[str | None, ...], target_aliases: tuple[str | None, ...]) -> list[object]:
+    """[*inputs, *targets] from an entry point's data arguments ``given``, or one ValueError line.
+
+    ``(inputs[, targets])`` as :class:`symdl.graph.CompiledGraph` takes them (each side one array, a sequence or a
+    dict: :func:`arrange`), or the n + k arrays one by one. Only the number of arguments decides, and the two forms
+    differ only where n + k is neither 1 nor 2 (one input with at most one target: the same arrays either way), or
+    is 2 from two inputs and no data target: then a list, tuple or dict first, or an empty target side, makes the
+    two arguments (inputs, targets).
+    """
+    count = len(inputs) + len(targets)
+    if len(given) == count and (len(inputs) > 1 or len(targets) > 1):
+        grouped = count == 2 and (isinstance(given[0], (Sequence, Mapping))
+                                  or (isinstance(given[1], (Sequence, Mapping)) and len(given[1]) == 0))
+        if not grouped:
+            return list(given)
+    if len(given) not in (1, 2):
+        names = ", ".join(name for name, _ in (*inputs, *targets))
+        raise ValueError(f"expected the data as (inputs, targets) or as the {count} arrays {names} one by one, "
+                         f"got {len(given)} data arguments")
+    xs = arrange(given[0], inputs, input_aliases, "inputs")
+    ys = arrange(given[1] if len(given) == 2 else (), targets, target_aliases, "targets")
+    return [*xs, *ys]
+
+
+def step_arguments(given: tuple[object, ...], names: tuple[str, ...]) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """(data arguments, step arguments) of ``train_step(params, *given)``: the last ``len(names)`` arguments are the step's
+    (``lr``, or ``state`` and the free hyperparameters), as ``CompiledGraph.train_step`` takes them; else one ValueError line."""
+    if len(given) <= len(names):
+        raise ValueError(f"train_step: expected the data, then {', '.join(names)}; got {len(given)} argument(s)")
+    split = len(given) - len(names)
+    return given[:split], given[split:]
