@@ -21,20 +21,37 @@ __all__ = ["MODULE_CLASS"]
 #: The classes of a generated torch network module (reads _SEEDED, set by the block that holds them).
 MODULE_CLASS = '''
 class _LossAndGrad(torch.autograd.Function):
-    """C from the printed loss_and_grad; backward: g · ∂C/∂param of BP1–BP4 for each parameter (none for X, Y, seed)."""
+    """C from the printed loss_and_grad; backward: g · ∂C/∂param of BP1–BP4 for each parameter (none for X, Y, seed).
+
+    Modern style (forward without ctx, setup_context), so torch.func.grad and functional_call run it. The
+    gradients are outputs too: a second derivative reaches them, and backward refuses it in one line.
+    """
 
     @staticmethod
-    def forward(ctx, X, Y, seed, *arrays):
+    def forward(X, Y, seed, *arrays):
         params = dict(zip((name for name, _ in _SPECS), arrays))
         loss, grads = loss_and_grad_unchecked(params, X, Y, *(() if seed is None else (seed,)))
-        ctx.save_for_backward(*(grads[name] for name, _ in _SPECS))
-        return loss
+        return (loss, *(grads[name] for name, _ in _SPECS))
 
     @staticmethod
-    def backward(ctx, g):
-        if torch.is_grad_enabled():  # backward(create_graph=True): the printed gradient is not a torch graph
+    def setup_context(ctx, inputs, output):
+        ctx.set_materialize_grads(False)
+        ctx.save_for_backward(*output[1:])
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        raise RuntimeError("Module: torch.func.vmap (and jacfwd, jacrev, hessian over it) is not supported: the "
+                           "printed gradient is the batch's; call loss_and_grad per sample, or backward() on the batch")
+
+    @staticmethod
+    def backward(ctx, g, *through_grads):
+        # ∂/∂θ of ∂C/∂θ: the printed gradient is not a torch graph. Dynamo traces backward with every output's
+        # gradient given; a second derivative of a compiled region is refused by torch itself.
+        if any(t is not None for t in through_grads) and not getattr(torch.compiler, "is_compiling", lambda: False)():
             raise RuntimeError("Module: no second derivatives: its gradient is the printed BP1-BP4, not differentiable "
-                               "by torch (create_graph=True, double backward and torch.func are not supported)")
+                               "by torch (double backward, torch.func.hessian or grad of grad)")
+        if g is None:
+            return (None,) * (3 + len(_SPECS))
         return (None, None, None, *(g * d for d in ctx.saved_tensors))
 
 
@@ -45,8 +62,9 @@ class Module(torch.nn.Module):
     (no read-back to the host: the _unchecked entry points). forward(X, Y, seed=None) trains (dropout masks
     from seed, default a seed drawn from torch's generator); in eval mode (module.eval) it returns inference_loss (no
     dropout, no gradient). predict(X) is forward(params, X); as_params() the dict the module's functions
-    take, sharing the parameters' storage. Refused: batch norm (its running statistics change in
-    train_step, not through autograd), X or Y requiring grad, and second derivatives.
+    take, sharing the parameters' storage. torch.func.grad over torch.func.functional_call gives the same gradient.
+    Refused: batch norm (its running statistics change in train_step, not through autograd), X or Y requiring
+    grad, second derivatives, and torch.func.vmap.
     """
 
     def __init__(self, params, checks=True):
@@ -74,7 +92,7 @@ class Module(torch.nn.Module):
             seed = int(torch.randint(2**62, (), device="cpu"))  # a number on the host: no read-back from X's device
         elif not _SEEDED and seed is not None:
             raise ValueError("seed: this network draws no masks (no dropout); leave seed out")
-        return _LossAndGrad.apply(X, Y, seed, *arrays)
+        return _LossAndGrad.apply(X, Y, seed, *arrays)[0]
 
     def predict(self, X):
         """a^L for the rows of X (inference: no dropout), from the module-level forward."""
