@@ -60,7 +60,7 @@ from .runtime_torch import (
     _unbroadcast,
     _unpack,
 )
-from .torch_nn import MODULE_CLASS
+from .torch_nn import module_class
 
 __all__ = ["TorchBackend"]
 
@@ -239,7 +239,11 @@ class TorchBackend(Backend):
 
     def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
         """``Module(params, checks=True)``, a ``torch.nn.Module`` whose backward is the printed gradient (see :mod:`.torch_nn`)."""
-        return [f"_SEEDED = {seeded!r}\n\n" + MODULE_CLASS.strip("\n") + "\n"]  # _check_params: network_runtime's
+        return [module_class(seeded, ("X",), ("Y",))]  # _check_params, _BUFFERED: network_runtime's
+
+    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str]) -> list[str]:
+        """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks."""
+        return ["_BUFFERED = False  # a graph keeps no running statistics\n\n" + module_class(seeded, inputs, targets, "model")]
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "

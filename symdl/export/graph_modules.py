@@ -279,6 +279,10 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     public += ["fit", "evaluate"] if fitting else []
     if backend.functional or unchecked is not None:
         public += [f"{n}_unchecked" for n in _ENTRIES]
+    classes = [] if mixed else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets])
+    blocks += classes
+    if classes:
+        public.append("Module")
     conventions = _conventions(backend, shapes, inputs, targets, entries, has_opt, bool(train.masks))
     if mixed:
         conventions[1] = conventions[1].replace("; a layer's", f"; float32 or {mixed.compute}; a layer's")
