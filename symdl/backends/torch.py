@@ -261,11 +261,12 @@ class TorchBackend(Backend):
         return emit_functions(_prepare, _broadcast_shape, _finish, _unbroadcast, _save, _saved)
 
     def custom_gradient_public(self, plan: Any) -> list[str]:
-        return [plan.class_name]
+        return [plan.class_name, f"{plan.class_name}Module"]
 
     def custom_gradient_wrapper(self, plan: Any) -> str:
         """``class Name(torch.autograd.Function)`` in the modern style (``setup_context``, ``backward``, ``jvp``,
-        a generated vmap rule) calling the printed derivatives, and ``NAME = Name.apply``."""
+        a generated vmap rule) calling the printed derivatives, ``class NameModule(torch.nn.Module)`` applying it,
+        and ``NAME = Name.apply``."""
         n, args = plan.name, ", ".join(plan.inputs)
         cls = plan.class_name
         kind = "vjp" if plan.vector else "d"
@@ -341,6 +342,13 @@ class _{cls}({cls}):
         terms = []
 {chr(10).join(jvp_lines)}
         return {tangent}
+
+
+class {cls}Module(torch.nn.Module):
+    """{cls}.apply as a torch.nn.Module without parameters (as torch.nn.Softplus is), for torch.nn.Sequential."""
+
+    def forward(self, {args}):
+        return {cls}.apply({args})
 
 
 {n} = {cls}.apply

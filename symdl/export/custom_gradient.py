@@ -375,8 +375,13 @@ def to_torch(
     wrt: str | None = None,
     symbols: Sequence[str] = (),
     params: Mapping[str, float | None] | None = None,
+    module: bool = False,
 ) -> type[Any]:
     """A ``torch.autograd.Function`` subclass: forward the stable form, backward and jvp the symbolic derivative.
+
+    ``module=True`` returns the generated ``NameModule`` instead, a ``torch.nn.Module`` class without
+    parameters whose ``forward(*inputs)`` is ``Name.apply`` (as ``torch.nn.Softplus`` is to
+    ``torch.nn.functional.softplus``): ``torch.nn.Sequential(torch.nn.Linear(4, 8), to_torch(f, module=True)())``.
 
     Call it with ``.apply(*inputs)`` (tensors or numbers; broadcasting; the
     dtype of the tensors is kept). Arguments as :func:`to_jax`. The class is
@@ -390,8 +395,10 @@ def to_torch(
     generated module source is the class's ``__source__`` attribute.
     """
     require("torch", "symdl.export.to_torch")
+    if not isinstance(module, bool):
+        raise TypeError(f"to_torch: module must be True or False, got {module!r}")
     plan, source = _generate(rule_or_formula, "torch", wrt, symbols, params)
-    cls = getattr(_load(source, plan.name, "torch"), plan.class_name)
+    cls = getattr(_load(source, plan.name, "torch"), plan.class_name + ("Module" if module else ""))
     cls.__source__ = source
     return cls
 
