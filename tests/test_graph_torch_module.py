@@ -79,6 +79,7 @@ def test_torch_optim_trains_it_as_train_step_and_state_dict_round_trips(modules,
     X1, X2, Y = data(1, 16)
     model, params = mod.Module(mod.init_params(0)), mod.init_params(0)
     assert [k for k, _ in model.named_parameters()] == list(params) == list(model.state_dict())
+    assert repr(model) == ("Module(W1: (8, 7), b1: (8,), W2: (8, 8), b2: (8,), W3: (2, 8), b3: (2,), W4: (4, 8), b4: (4,))")
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     for _ in range(4):
         optimizer.zero_grad()

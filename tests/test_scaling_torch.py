@@ -184,6 +184,7 @@ def test_what_module_cannot_support_is_refused_in_one_line(modules):
     mod = modules["plain"]
     X, Y = data(3, 4, SPECS["plain"])
     model, unchecked = mod.Module(mod.init_params(0)), mod.Module(mod.init_params(0), checks=False)
+    assert repr(unchecked) == "Module(W1: (5, 3), b1: (5,), W2: (2, 5), b2: (2,), checks=False)"
     cases = [
         (ValueError, "batch norm is not supported", lambda: modules["batchnorm"].Module(modules["batchnorm"].init_params(0))),
         (ValueError, "X and Y must not require grad", lambda: model(X.clone().requires_grad_(), Y)),

@@ -81,6 +81,10 @@ class Module(torch.nn.Module):
             self.register_parameter(name, torch.nn.Parameter(array.detach().clone()))
         self.checks = bool(checks)
 
+    def extra_repr(self):
+        """The parameters' names and shapes in print(module), as torch.nn.Linear shows its sizes."""
+        return ", ".join(f"{name}: {shape}" for name, shape in _SPECS) + ("" if self.checks else ", checks=False")
+
     def as_params(self):
         """The parameters as the dict of tensors the module's functions take (detached, sharing storage)."""
         return {name: getattr(self, name).detach() for name, _ in _SPECS}
