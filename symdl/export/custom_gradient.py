@@ -379,20 +379,14 @@ def to_torch(
 ) -> type[Any]:
     """A ``torch.autograd.Function`` subclass: forward the stable form, backward and jvp the symbolic derivative.
 
-    ``module=True`` returns the generated ``NameModule`` instead, a ``torch.nn.Module`` class without
-    parameters whose ``forward(*inputs)`` is ``Name.apply`` (as ``torch.nn.Softplus`` is to
-    ``torch.nn.functional.softplus``): ``torch.nn.Sequential(torch.nn.Linear(4, 8), to_torch(f, module=True)())``.
-
-    Call it with ``.apply(*inputs)`` (tensors or numbers; broadcasting; the
-    dtype of the tensors is kept). Arguments as :func:`to_jax`. The class is
-    in the modern style (``forward`` without ctx, ``setup_context``, a
-    generated vmap rule), so ``torch.func`` (``grad``, ``vmap``, ``jacrev``,
-    ``jacfwd``, ``hessian``), ``torch.autograd.forward_ad`` and
-    ``torch.compile(fullgraph=True)`` work; the backward uses differentiable
-    torch operations, so ``gradgradcheck`` passes where the second derivative
-    exists. Classes and functions pickle by reference (in another process,
-    call ``to_torch`` with the same arguments before unpickling). The
-    generated module source is the class's ``__source__`` attribute.
+    Call it with ``.apply(*inputs)`` (tensors or numbers; broadcasting; the dtype of the tensors is kept);
+    ``module=True`` returns its parameter-free ``torch.nn.Module`` class instead (``forward(*inputs)``), for
+    ``torch.nn.Sequential``. Arguments as :func:`to_jax`. The class is in the modern style (``forward`` without
+    ctx, ``setup_context``, a generated vmap rule), so ``torch.func`` (``grad``, ``vmap``, ``jacrev``,
+    ``jacfwd``, ``hessian``), ``torch.autograd.forward_ad`` and ``torch.compile(fullgraph=True)`` work; the
+    backward uses differentiable torch operations, so ``gradgradcheck`` passes where the second derivative
+    exists. Classes and functions pickle by reference (in another process, call ``to_torch`` with the same
+    arguments before unpickling). The generated module source is the class's ``__source__`` attribute.
     """
     require("torch", "symdl.export.to_torch")
     if not isinstance(module, bool):
