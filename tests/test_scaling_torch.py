@@ -183,15 +183,55 @@ def test_eval_gives_the_inference_loss_without_gradient_and_predict_the_output(m
 def test_what_module_cannot_support_is_refused_in_one_line(modules):
     mod = modules["plain"]
     X, Y = data(3, 4, SPECS["plain"])
-    model = mod.Module(mod.init_params(0))
+    model, unchecked = mod.Module(mod.init_params(0)), mod.Module(mod.init_params(0), checks=False)
+    assert repr(unchecked) == "Module(W1: (5, 3), b1: (5,), W2: (2, 5), b2: (2,), checks=False)"
     cases = [
         (ValueError, "batch norm is not supported", lambda: modules["batchnorm"].Module(modules["batchnorm"].init_params(0))),
         (ValueError, "X and Y must not require grad", lambda: model(X.clone().requires_grad_(), Y)),
         (ValueError, "no masks", lambda: model(X, Y, seed=1)),
         (ValueError, r"params\['W1'\]", lambda: mod.Module({**mod.init_params(0), "W1": torch.zeros(2, 2)})),
-        (RuntimeError, "no second derivatives", lambda: torch.autograd.grad(model(X, Y), model.W1, create_graph=True)),
+        (RuntimeError, "no second derivatives",
+         lambda: torch.autograd.grad(model(X, Y), model.W1, create_graph=True)[0].sum().backward()),
+        (RuntimeError, "no second derivatives", lambda: torch.func.grad(lambda w: torch.func.grad(
+            lambda v: torch.func.functional_call(model, {"W1": v}, (X, Y)))(w).sum())(model.W1.detach())),
+        (RuntimeError, "vmap .* is not supported", lambda: torch.func.vmap(lambda x, y: unchecked(x[None], y[None]))(X, Y)),
     ]
     for error, message, call in cases:
         with pytest.raises(error, match=message) as caught:
             call()
         assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize("checks", [True, False])
+def test_torch_func_grad_over_functional_call_is_the_printed_gradient(modules, checks):
+    """grad(functional_call(model, params, (X, Y))), the torch.func way (MAML, functional optimizers), gives BP1-BP4."""
+    mod = modules["plain"]
+    X, Y = data(5, 7, SPECS["plain"])
+    model = mod.Module(mod.init_params(2), checks=checks)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    grads, loss = torch.func.grad_and_value(lambda p: torch.func.functional_call(model, p, (X, Y)))(params)
+    printed_loss, printed = mod.loss_and_grad(model.as_params(), X, Y)
+    assert torch.equal(loss, printed_loss)
+    for key in printed:
+        assert torch.equal(grads[key], printed[key]), key
+    # a first derivative with create_graph is allowed (as for torch's own functions): only a second is refused
+    first = torch.autograd.grad(model(X, Y), list(model.parameters()), create_graph=True)
+    for (key, _), value in zip(model.named_parameters(), first):
+        assert torch.equal(value, printed[key]), key
+
+
+# torch 2.13's Dynamo instantiates autograd.Function itself while tracing one, and warns about it
+@pytest.mark.filterwarnings("ignore:.*should not be instantiated:DeprecationWarning")
+def test_a_fullgraph_compile_trains_as_eager(modules):
+    mod = modules["plain"]
+    X, Y = data(6, 8, SPECS["plain"])
+    eager, compiled = (mod.Module(mod.init_params(1), checks=False) for _ in range(2))
+    step = torch.compile(compiled, fullgraph=True, backend="aot_eager")
+    for model, call in ((eager, eager), (compiled, step)):
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        for _ in range(3):
+            optimizer.zero_grad()
+            call(X, Y).backward()
+            optimizer.step()
+    for (key, a), (_, b) in zip(eager.named_parameters(), compiled.named_parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-12, atol=1e-15, msg=key)

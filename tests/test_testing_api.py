@@ -104,3 +104,10 @@ def test_graph_init_takes_a_generator_or_seed_sequence():
         assert all(np.array_equal(params[k], expected[k]) for k in expected)
     with pytest.raises(ValueError, match="seed: expected a non-negative integer seed"):
         compiled.init(-3)
+
+
+def test_bounds_given_where_the_dtype_goes_are_one_clear_line():
+    with pytest.raises(TypeError, match=r"^dtype: expected np.float64 or np.float32, got the number -3; .*finite_floats\(np.float64, low, high\)$"):
+        finite_floats(-3, 3)
+    with pytest.raises(TypeError, match="got the number 0.5"):
+        floats_at_kinks(RELU6, dtype=0.5)

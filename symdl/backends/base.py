@@ -252,6 +252,13 @@ class Backend:
         """
         return []
 
+    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str]) -> list[str]:
+        """Blocks of the library's module class in a graph module (torch: ``Module``), or none.
+
+        ``seeded``: the graph draws masks; ``inputs``, ``targets``: the names of the entry points' data arguments.
+        """
+        return []
+
     def as_arrays(self, params: dict[str, np.ndarray]) -> dict[str, Any]:
         """numpy parameter arrays as this library's arrays (for ``symdl verify``)."""
         raise self._unsupported("as_arrays")

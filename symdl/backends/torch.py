@@ -60,7 +60,7 @@ from .runtime_torch import (
     _unbroadcast,
     _unpack,
 )
-from .torch_nn import MODULE_CLASS
+from .torch_nn import module_class
 
 __all__ = ["TorchBackend"]
 
@@ -241,7 +241,11 @@ class TorchBackend(Backend):
 
     def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
         """``Module(params, checks=True)``, a ``torch.nn.Module`` whose backward is the printed gradient (see :mod:`.torch_nn`)."""
-        return [f"_SEEDED = {seeded!r}\n\n" + MODULE_CLASS.strip("\n") + "\n"]  # _check_params: network_runtime's
+        return [module_class(seeded, ("X",), ("Y",))]  # _check_params, _BUFFERED: network_runtime's
+
+    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str]) -> list[str]:
+        """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks."""
+        return ["_BUFFERED = False  # a graph keeps no running statistics\n\n" + module_class(seeded, inputs, targets, "model")]
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "
@@ -259,11 +263,12 @@ class TorchBackend(Backend):
         return emit_functions(_prepare, _broadcast_shape, _finish, _unbroadcast, _save, _saved)
 
     def custom_gradient_public(self, plan: Any) -> list[str]:
-        return [plan.class_name]
+        return [plan.class_name, f"{plan.class_name}Module"]
 
     def custom_gradient_wrapper(self, plan: Any) -> str:
         """``class Name(torch.autograd.Function)`` in the modern style (``setup_context``, ``backward``, ``jvp``,
-        a generated vmap rule) calling the printed derivatives, and ``NAME = Name.apply``."""
+        a generated vmap rule) calling the printed derivatives, ``class NameModule(torch.nn.Module)`` applying it,
+        and ``NAME = Name.apply``."""
         n, args = plan.name, ", ".join(plan.inputs)
         cls = plan.class_name
         kind = "vjp" if plan.vector else "d"
@@ -339,6 +344,13 @@ class _{cls}({cls}):
         terms = []
 {chr(10).join(jvp_lines)}
         return {tangent}
+
+
+class {cls}Module(torch.nn.Module):
+    """{cls}.apply as a torch.nn.Module without parameters (as torch.nn.Softplus is), for torch.nn.Sequential."""
+
+    def forward(self, {args}):
+        return {cls}.apply({args})
 
 
 {n} = {cls}.apply

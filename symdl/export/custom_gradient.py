@@ -375,23 +375,24 @@ def to_torch(
     wrt: str | None = None,
     symbols: Sequence[str] = (),
     params: Mapping[str, float | None] | None = None,
+    module: bool = False,
 ) -> type[Any]:
     """A ``torch.autograd.Function`` subclass: forward the stable form, backward and jvp the symbolic derivative.
 
-    Call it with ``.apply(*inputs)`` (tensors or numbers; broadcasting; the
-    dtype of the tensors is kept). Arguments as :func:`to_jax`. The class is
-    in the modern style (``forward`` without ctx, ``setup_context``, a
-    generated vmap rule), so ``torch.func`` (``grad``, ``vmap``, ``jacrev``,
-    ``jacfwd``, ``hessian``), ``torch.autograd.forward_ad`` and
-    ``torch.compile(fullgraph=True)`` work; the backward uses differentiable
-    torch operations, so ``gradgradcheck`` passes where the second derivative
-    exists. Classes and functions pickle by reference (in another process,
-    call ``to_torch`` with the same arguments before unpickling). The
-    generated module source is the class's ``__source__`` attribute.
+    Call it with ``.apply(*inputs)`` (tensors or numbers; broadcasting; the dtype of the tensors is kept);
+    ``module=True`` returns its parameter-free ``torch.nn.Module`` class instead (``forward(*inputs)``), for
+    ``torch.nn.Sequential``. Arguments as :func:`to_jax`. The class is in the modern style (``forward`` without
+    ctx, ``setup_context``, a generated vmap rule), so ``torch.func`` (``grad``, ``vmap``, ``jacrev``,
+    ``jacfwd``, ``hessian``), ``torch.autograd.forward_ad`` and ``torch.compile(fullgraph=True)`` work; the
+    backward uses differentiable torch operations, so ``gradgradcheck`` passes where the second derivative
+    exists. Classes and functions pickle by reference (in another process, call ``to_torch`` with the same
+    arguments before unpickling). The generated module source is the class's ``__source__`` attribute.
     """
     require("torch", "symdl.export.to_torch")
+    if not isinstance(module, bool):
+        raise TypeError(f"to_torch: module must be True or False, got {module!r}")
     plan, source = _generate(rule_or_formula, "torch", wrt, symbols, params)
-    cls = getattr(_load(source, plan.name, "torch"), plan.class_name)
+    cls = getattr(_load(source, plan.name, "torch"), plan.class_name + ("Module" if module else ""))
     cls.__source__ = source
     return cls
 

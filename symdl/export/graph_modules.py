@@ -282,6 +282,12 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     public += ["fit", "evaluate"] if fitting else []
     if backend.functional or unchecked is not None:
         public += [f"{n}_unchecked" for n in _ENTRIES]
+    # a loss scale s ≠ 1 needs a step skipped on overflow, which train_step does and torch.optim cannot
+    classes = ([] if mixed and mixed.loss_scale != 1
+               else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets]))
+    blocks += classes
+    if classes:
+        public.append("Module")
     conventions = _conventions(backend, shapes, inputs, targets, entries, has_opt, bool(train.masks))
     conventions.insert(2, data_convention([n for n, _ in inputs], [n for n, _ in targets], compiled.input_aliases,
                                           compiled.target_aliases))

@@ -28,6 +28,7 @@ import numpy as np
 from ..arguments import generator, non_negative_number
 from ..display_hooks import Displayed
 from ..numbers import format_number
+from .tensors import as_array, tensor_point
 
 __all__ = [
     "LOCATE_LIMIT",
@@ -142,7 +143,7 @@ def _directional(
 def _real_values(caller: str, out: object, accepted: str) -> np.ndarray:
     """f's output as an array, else a ValueError if it is complex (a cast to float64 would drop the imaginary part and
     the check would pass on Re f alone)."""
-    raw = np.asarray(out)
+    raw = as_array(out)
     if np.iscomplexobj(raw):
         shown = repr(raw.item()) if raw.ndim == 0 else f"an array of {raw.dtype}"
         raise ValueError(f"{caller}: f returned a complex value ({shown}); complex functions are not supported, "
@@ -201,6 +202,7 @@ def check_grad(
     that no evaluation crosses one, and x must not sit on one (check the value
     there with :func:`assert_subgradient`).
     """
+    x, (f, grad) = tensor_point("check_grad", x, f, grad)  # type: ignore[assignment]
     x = _checked_point("check_grad", x)
     tolerance = _tolerance("check_grad", x.dtype, tolerance, rtol, atol)
     if mode not in ("directions", "coordinates"):
@@ -214,7 +216,7 @@ def check_grad(
     if not isinstance(richardson, (bool, np.bool_)):
         raise ValueError(f"check_grad: richardson must be True or False, got {richardson!r}")
     rng = generator(seed, "check_grad: seed")
-    g = np.asarray(grad(x) if callable(grad) else grad, dtype=np.float64)
+    g = np.asarray(as_array(grad(x) if callable(grad) else grad), dtype=np.float64)
     if g.shape != x.shape:
         raise ValueError(f"check_grad: gradient has shape {g.shape}, x has shape {x.shape}")
     eps = float(np.finfo(x.dtype).eps)
@@ -326,7 +328,7 @@ def assert_grad_close(
     report = check_grad(f, grad, x, **options)  # type: ignore[arg-type]
     if not report.passed:
         located = None
-        if report.mode == "directions" and np.size(x) <= LOCATE_LIMIT:
+        if report.mode == "directions" and as_array(x).size <= LOCATE_LIMIT:
             located = check_grad(f, grad, x, **{**options, "mode": "coordinates"})  # type: ignore[arg-type]
         raise AssertionError(report.failure_message(located))
     return report

@@ -51,6 +51,9 @@ __all__ = [
 
 
 def _float_type(dtype: type | np.dtype) -> np.dtype:
+    if isinstance(dtype, (int, float)) and not isinstance(dtype, bool):  # finite_floats(-3, 3): the bounds come after it
+        raise TypeError(f"dtype: expected np.float64 or np.float32, got the number {dtype!r}; "
+                        "finite_floats takes the dtype first: finite_floats(np.float64, low, high)")
     found = np.dtype(dtype)
     if found not in (np.float64, np.float32):
         raise ValueError(f"dtype: expected float64 or float32, got {dtype!r}")

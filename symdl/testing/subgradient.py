@@ -14,6 +14,7 @@ import numpy as np
 
 from ..numbers import format_number
 from .gradcheck import TOLERANCES, Tolerance, _checked_point, _real_values, _tolerance
+from .tensors import as_array, tensor_point
 
 __all__ = ["assert_subgradient", "one_sided_differences"]
 
@@ -34,6 +35,7 @@ def one_sided_differences(
     The one-sided derivatives at a kink; ``f`` is element-wise. h defaults to
     eps^(1/2)·max(1, |x|), the step that balances an O(h) error against rounding.
     """
+    x, (f,) = tensor_point("one_sided_differences", x, f)  # type: ignore[assignment]
     return _one_sided(f, _checked_point("one_sided_differences", x), h, "one_sided_differences")
 
 
@@ -72,10 +74,11 @@ def assert_subgradient(
     names the worst element (the largest excess over its tolerance).
     """
     __tracebackhide__ = True
+    x, (f,) = tensor_point("assert_subgradient", x, f)  # type: ignore[assignment]
     x = _checked_point("assert_subgradient", x)
     known = x.dtype if x.dtype in TOLERANCES else np.dtype(np.float64)
     tolerance = _tolerance("assert_subgradient", known, tolerance, rtol, atol)
-    value = np.asarray(value, dtype=np.float64)
+    value = np.asarray(as_array(value), dtype=np.float64)
     try:
         value = np.broadcast_to(value, x.shape)
     except ValueError:
