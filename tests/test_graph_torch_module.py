@@ -114,7 +114,7 @@ def test_dropout_masks_come_from_seed_or_torchs_generator(modules):
     X, _, Y = data(3, 6)
     model = mod.Module(mod.init_params(0))
     model(X, Y[:, :2], seed=4).backward()
-    _, printed = mod.loss_and_grad(mod.init_params(0), X, Y[:, :2], 4)
+    _, printed = mod.loss_and_grad(mod.init_params(0), X, Y[:, :2], seed=4)
     for key, parameter in model.named_parameters():
         assert torch.equal(parameter.grad, printed[key]), key
     torch.manual_seed(1)
