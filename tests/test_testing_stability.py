@@ -161,6 +161,16 @@ def test_a_zero_at_800_digits_among_huge_terms_is_cancellation_and_1600_digits_r
     assert list(testing.mpmath_reference(TAIL, [x], [np.array([v])], magnitudes=magnitudes)) == [1.0]
 
 
+@given(st.floats(1850.0, 3500.0))
+def test_a_branch_chosen_by_a_cancelled_zero_is_no_zero(v):
+    """log(1 + e⁻ˣ) ≤ y is true at y = 0 up to 800 digits at x ≥ 1843, and picks the branch 0: the condition's
+    sides count in the scale, so 1600 digits choose the other branch, (log(1 + e⁻ˣ) − y)·eˣ = 1."""
+    tail = sp.log(1 + sp.exp(-x))
+    relu_tail = sp.Piecewise((0, tail <= y), (tail - y, True)) * sp.exp(x)
+    assert list(testing.mpmath_reference(relu_tail, [x, y], [np.array([v]), np.array([0.0])])) == [1.0]
+    assert list(testing.mpmath_reference(sp.Max(y, tail) * sp.exp(x), [x, y], [np.array([v]), np.array([0.0])])) == [1.0]
+
+
 @given(st.floats(3700.0, 1e6))
 def test_a_zero_that_1600_digits_cannot_resolve_is_refused_naming_the_point(v):
     with pytest.raises(ArithmeticError) as refused:
@@ -178,6 +188,8 @@ def test_exact_zeros_stay_zeros_beside_large_terms(v):
     assert list(testing.mpmath_reference(sp.sin(x - y) * sp.exp(y), [x, y], at)) == [0.0]
     low = np.array([-abs(v)])  # e⁻²ˣ reaches 10⁸⁶⁸: past 530 a zero is judged at 1600 digits
     assert list(testing.mpmath_reference(sp.Max(x, 0) * sp.exp(-2 * x), [x], [low])) == [0.0]
+    relu = sp.Piecewise((0, x <= 0), (x, True))
+    assert list(testing.mpmath_reference(relu * sp.exp(-2 * x), [x], [low])) == [0.0]
     assert list(testing.mpmath_reference(sp.Max(x, 0) * sp.exp(-2 * x), [x], [low], magnitudes=True)) == [0.0]
 
 

@@ -140,7 +140,8 @@ def mpmath_reference(
     terms are small enough for what 800 digits miss of them to underflow
     float64 (x − y at x = y, sin(0), max(x, 0)·eˣ at x < 0): their scale S
     (Σ of the terms' scales, × of the factors', max(1, |f|)·max(1, S(u)) for
-    a function f(u)) times 10⁻⁷⁹⁰ is below 2⁻¹⁰⁷⁵. Otherwise the 0 may be
+    a function f(u), a piecewise branch's plus its conditions' sides: a
+    first-order estimate, see :func:`_scale`) times 10⁻⁷⁹⁰ is below 2⁻¹⁰⁷⁵. Otherwise the 0 may be
     cancellation (eˣ·log(1 + e⁻ˣ) is 0 up to 800 digits at x = 2000, and
     ≈ 1), and the point is evaluated at 1600 digits: a 0 there is taken by
     the same test with 10⁻¹⁵⁹⁰, a value when S·10⁻¹⁵⁹⁰ is within 10⁻²⁰ of
@@ -201,7 +202,8 @@ def _scale(e: sp.Expr, done: dict[sp.Expr, sp.Expr]) -> sp.Expr:
     What an evaluation with relative precision ε can miss of ``e`` is about ε·S(e): the error of a sum is at most
     the sum of its terms' errors, a factor's error is multiplied by the other factors, and a function's value
     carries its argument's error (e^u: e^u·|u|·ε) or, at least, an error of ε (log(1 + e⁻²⁰⁰⁰) is 0 at 800 digits).
-    A piecewise expression, max and min take their branches' scales.
+    A piecewise expression takes its branch's scale plus those of the sides of its conditions; max and min the
+    largest of their arguments'.
     """
     if e in done:
         return done[e]
@@ -213,7 +215,12 @@ def _scale(e: sp.Expr, done: dict[sp.Expr, sp.Expr]) -> sp.Expr:
     elif e.is_Mul:
         scale = sp.Mul(*(_scale(a, done) for a in args), evaluate=False)
     elif isinstance(e, sp.Piecewise):
-        scale = sp.Piecewise(*((_scale(v, done), c) for v, c in e.args), evaluate=False)
+        # A condition decided by a 0 that is cancellation (log(1 + e⁻²⁰⁰⁰) ≤ y at y = 0) may take the wrong branch:
+        # the sides of every comparison count, as the two arguments of max and min do.
+        sides = [_scale(side, done) for c in {c for _, c in e.args} for r in c.atoms(sp.core.relational.Relational)
+                 for side in (r.lhs, r.rhs) if isinstance(side, sp.Expr)]
+        scale = sp.Add(sp.Piecewise(*((_scale(v, done), c) for v, c in e.args), evaluate=False), *sides,
+                       evaluate=False)
     elif isinstance(e, sp.Max | sp.Min):
         scale = sp.Max(*(_scale(a, done) for a in args), evaluate=False)
     else:
