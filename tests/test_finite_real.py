@@ -61,7 +61,24 @@ def test_both_ends_are_inclusive_and_a_learning_rate_starts_at_0():
 def test_anything_else_is_one_value_error_naming_the_accepted_span(name, value, top, span):
     with pytest.raises(ValueError) as caught:
         finite_real(name, value, top)
-    assert str(caught.value) == f"{name}: expected a finite real number from {span}, got {value!r}"
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    assert str(caught.value) == f"{name}: expected a finite real number from {span}, got {shown}"
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**59), Fraction(-(10**70), 3), "9" * 200])
+def test_a_long_value_is_cut_to_60_characters_in_the_error(value):
+    with pytest.raises(ValueError) as caught:
+        finite_real("lr", value, TOP64)
+    message = str(caught.value)
+    got = message.split(", got ", 1)[1]
+    assert len(got) == 60 and got == repr(value)[:57] + "..." and "\n" not in message
+
+
+def test_a_value_of_60_characters_is_shown_whole():
+    value = "x" * 58  # repr adds the two quotes: 60 characters
+    with pytest.raises(ValueError) as caught:
+        finite_real("lr", value, TOP64)
+    assert str(caught.value).endswith(f", got {value!r}")
 
 
 def test_the_library_checks_say_it_in_the_same_words_for_their_dtype():

@@ -27,7 +27,8 @@ MODES = ["plain", "adam"]  # plain gradient descent's train_step(params, X, Y, l
 
 
 def _message(lr: object, top: str = "1.8e308") -> str:
-    return f"lr: expected a finite real number from 0 to {top}, got {lr!r}"
+    shown = repr(lr) if len(repr(lr)) <= 60 else repr(lr)[:57] + "..."  # 10**309's 310 digits are cut
+    return f"lr: expected a finite real number from 0 to {top}, got {shown}"
 
 
 def _model() -> Model:

@@ -153,6 +153,8 @@ SAMPLE = [
      [(test_testing_stability.test_the_reference_is_nan_outside_where_and_where_the_expression_is_not_real, ())]),
     ("symdl.testing", "not (before == 0 and value != 0 and", "not (before == 0 and value == 0 and",
      [(test_testing_stability.test_a_value_first_found_at_800_digits_is_confirmed_at_1600, ())]),
+    ("symdl.testing", "if size * missed < _UNDERFLOW:", "if size * missed >= 0:",
+     [(test_testing_stability.test_a_zero_at_800_digits_among_huge_terms_is_cancellation_and_1600_digits_resolve_it, ())]),
     ("symdl.backends.runtime_numbers", "if not low <= number <= top:", "if not low < number <= top:",
      [(test_finite_real.test_both_ends_are_inclusive_and_a_learning_rate_starts_at_0, ())]),
 ]
@@ -208,10 +210,58 @@ def mutant(module_name: str, original: str, mutated: str):
             cache.cache_clear()
 
 
+#: What a failing test raises: any Exception, and pytest's Failed (pytest.fail, "DID NOT RAISE"), a BaseException.
+#: Not KeyboardInterrupt or SystemExit (the run stopped), nor pytest.skip's Skipped (a skip is no failure).
+FAILURES = (Exception, pytest.fail.Exception)
+
+
+def assert_fails(test, args) -> None:
+    """``test(*args)`` fails as a test of the suite fails; anything else propagates (a pass as pytest's Failed)."""
+    with pytest.raises(FAILURES):
+        test(*args)
+
+
 @pytest.mark.parametrize(("module_name", "original", "mutated", "killers"), SAMPLE,
                          ids=[f"{m.rsplit('.', 1)[1]}: {new}" for m, _, new, _ in SAMPLE])
 def test_the_suite_fails_on_each_sampled_mutant(module_name, original, mutated, killers):
     for test, args in killers:
         test(*args)  # passes on the real code
-        with mutant(module_name, original, mutated), pytest.raises(Exception):  # noqa: B017 (any failure)
-            test(*args)
+        with mutant(module_name, original, mutated):
+            assert_fails(test, args)
+
+
+def _did_not_raise():
+    with pytest.raises(ValueError):
+        pass
+
+
+@pytest.mark.parametrize("failing", [_did_not_raise, lambda: pytest.fail("wrong"), lambda: 1 / 0,
+                                     lambda: np.testing.assert_array_equal([1.0], [2.0])])
+def test_a_killer_that_fails_in_any_way_of_a_test_counts(failing):
+    assert_fails(failing, ())
+
+
+@pytest.mark.parametrize(("stopping", "kind"), [(KeyboardInterrupt, KeyboardInterrupt), (SystemExit, SystemExit),
+                                                (pytest.skip.Exception, pytest.skip.Exception)])
+def test_an_interrupt_an_exit_or_a_skip_is_no_kill_and_passes_through(stopping, kind):
+    def stopped():
+        raise stopping("stop")
+
+    with pytest.raises(kind):
+        assert_fails(stopped, ())
+
+
+def test_a_killer_that_passes_is_a_failure_of_the_harness():
+    with pytest.raises(pytest.fail.Exception, match="DID NOT RAISE"):
+        assert_fails(lambda: None, ())
+
+
+def test_a_mutant_killed_by_a_pytest_fail_counts():
+    """The sample's own path: a killer that fails with pytest's "DID NOT RAISE" under the mutant."""
+    def killer():
+        with pytest.raises(ValueError):
+            test_finite_real.finite_real("lr", -1.0, 1.0)
+
+    killer()
+    with mutant("symdl.backends.runtime_numbers", "if not low <= number <= top:", "if not True:"):
+        assert_fails(killer, ())

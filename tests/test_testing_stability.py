@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
+from hypothesis import given
+from hypothesis import strategies as st
 
 from symdl import testing
 from symdl.codegen.kernel import compile_kernel
@@ -148,6 +150,47 @@ def test_a_value_first_found_at_800_digits_is_confirmed_at_1600():
     assert list(testing.mpmath_reference(tail, [x], [np.array([1500.0])])) == [1.0]
     with pytest.raises(ArithmeticError, match=r"^no 1600-digit agreement at \[1820\.0\]: the expression cancels too much"):
         testing.mpmath_reference(tail, [x], [np.array([1820.0])])
+
+
+TAIL = sp.exp(x) * sp.log(1 + sp.exp(-x))  # → 1; 0 wherever 1 + e⁻ˣ rounds to 1
+
+
+@given(st.floats(1850.0, 3500.0), st.booleans())
+def test_a_zero_at_800_digits_among_huge_terms_is_cancellation_and_1600_digits_resolve_it(v, magnitudes):
+    """At x ≥ 1843 e⁻ˣ < 10⁻⁸⁰⁰, so eˣ·log(1 + e⁻ˣ) is 0 at 50 … 800 digits; its terms reach eˣ, and it is 1."""
+    assert list(testing.mpmath_reference(TAIL, [x], [np.array([v])], magnitudes=magnitudes)) == [1.0]
+
+
+@given(st.floats(1850.0, 3500.0))
+def test_a_branch_chosen_by_a_cancelled_zero_is_no_zero(v):
+    """log(1 + e⁻ˣ) ≤ y is true at y = 0 up to 800 digits at x ≥ 1843, and picks the branch 0: the condition's
+    sides count in the scale, so 1600 digits choose the other branch, (log(1 + e⁻ˣ) − y)·eˣ = 1."""
+    tail = sp.log(1 + sp.exp(-x))
+    relu_tail = sp.Piecewise((0, tail <= y), (tail - y, True)) * sp.exp(x)
+    assert list(testing.mpmath_reference(relu_tail, [x, y], [np.array([v]), np.array([0.0])])) == [1.0]
+    assert list(testing.mpmath_reference(sp.Max(y, tail) * sp.exp(x), [x, y], [np.array([v]), np.array([0.0])])) == [1.0]
+
+
+@given(st.floats(3700.0, 1e6))
+def test_a_zero_that_1600_digits_cannot_resolve_is_refused_naming_the_point(v):
+    with pytest.raises(ArithmeticError) as refused:
+        testing.mpmath_reference(TAIL, [x], [np.array([1.0, v, 2.0 * v])])
+    message = str(refused.value)
+    assert message.startswith(f"no trustworthy value at [{v!r}]: 0 at 800 digits and ") and "\n" not in message
+    assert message.endswith(" (cancellation, not a zero)") and " at 1600, where its terms reach " in message
+
+
+@given(st.floats(-1000.0, 1000.0))
+def test_exact_zeros_stay_zeros_beside_large_terms(v):
+    """x − y at x = y, sin(0) and max(x, 0) at x ≤ 0 are 0 at every precision: zeros, whatever the other factor."""
+    at = [np.array([v]), np.array([v])]
+    assert list(testing.mpmath_reference((x - y) * sp.exp(x), [x, y], at)) == [0.0]
+    assert list(testing.mpmath_reference(sp.sin(x - y) * sp.exp(y), [x, y], at)) == [0.0]
+    low = np.array([-abs(v)])  # e⁻²ˣ reaches 10⁸⁶⁸: past 530 a zero is judged at 1600 digits
+    assert list(testing.mpmath_reference(sp.Max(x, 0) * sp.exp(-2 * x), [x], [low])) == [0.0]
+    relu = sp.Piecewise((0, x <= 0), (x, True))
+    assert list(testing.mpmath_reference(relu * sp.exp(-2 * x), [x], [low])) == [0.0]
+    assert list(testing.mpmath_reference(sp.Max(x, 0) * sp.exp(-2 * x), [x], [low], magnitudes=True)) == [0.0]
 
 
 def test_input_sensitivity_of_large_inputs_and_of_overflowing_points():

@@ -89,6 +89,34 @@ def _config(source: str, tests: list[str], deselect: list[str]) -> str:
     )
 
 
+def pyproject_disagreements(pyproject: str) -> list[str]:
+    """What pyproject.toml's own ``[tool.mutmut]`` table (a run of mutmut over all of MODULES at once) lacks.
+
+    Its ``only_mutate`` must list the files of MODULES, in order; its test selection must hold every test file
+    of a module, and its ``--deselect`` arguments every test of DESELECT. Empty when they agree.
+    """
+    table = re.search(r"\[tool\.mutmut\]\n((?:(?!\n\[)[\s\S])*)", pyproject)
+    if table is None:
+        return ["pyproject.toml has no [tool.mutmut] table"]
+
+    def strings(key: str) -> list[str]:
+        found = re.search(rf"^{key} = \[([^\]]*)\]", table[1], re.MULTILINE)
+        return re.findall(r'"([^"]*)"', found[1]) if found else []
+
+    problems = []
+    sources = [source for source, _ in MODULES.values()]
+    if strings("only_mutate") != sources:
+        problems.append(f"only_mutate is {strings('only_mutate')}, not the files of MODULES: {sources}")
+    selected = set(strings("pytest_add_cli_args_test_selection"))
+    tests = dict.fromkeys(t for _, files in MODULES.values() for t in files)
+    problems += [f"{t} is not in pytest_add_cli_args_test_selection" for t in tests if t not in selected]
+    arguments = strings("pytest_add_cli_args")
+    deselected = {arguments[i + 1] for i, a in enumerate(arguments[:-1]) if a == "--deselect"}
+    wanted = dict.fromkeys(t for tests in DESELECT.values() for t in tests)
+    problems += [f"{t} is not deselected in pytest_add_cli_args" for t in wanted if t not in deselected]
+    return problems
+
+
 def _workspace(key: str) -> Path:
     """A fresh copy of the package, the tests and pyproject.toml with this module's mutmut table."""
     source, tests = MODULES[key]
@@ -139,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", metavar="MODULE", help=f"some of {', '.join(MODULES)} (default: all)")
     parser.add_argument("--jobs", type=int, default=None, help="mutmut worker processes (default: all cores)")
     args = parser.parse_args(argv)
+    problems = pyproject_disagreements((ROOT / "pyproject.toml").read_text())
+    if problems:  # the two lists of what is mutated, kept as one
+        parser.error("pyproject.toml's [tool.mutmut] disagrees with MODULES: " + "; ".join(problems))
     unknown = [m for m in args.modules if m not in MODULES]
     if unknown:
         parser.error(f"unknown module {unknown[0]!r}; accepted: {', '.join(MODULES)}")

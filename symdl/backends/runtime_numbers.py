@@ -25,5 +25,8 @@ def finite_real(name, value, top):
     low = 0.0 if name == "lr" else -top
     if not low <= number <= top:  # NaN, ±inf and what overflows in the dtype (1e300 in float32)
         span = f"{top:.1e}".replace("e+", "e")
-        raise ValueError(f"{name}: expected a finite real number from {'0' if name == 'lr' else '-' + span} to {span}, got {value!r}")
+        shown = repr(value)
+        if len(shown) > 60:  # an error line never echoes a whole value: 10**400 has 401 digits
+            shown = shown[:57] + "..."
+        raise ValueError(f"{name}: expected a finite real number from {'0' if name == 'lr' else '-' + span} to {span}, got {shown}")
     return number

@@ -136,7 +136,16 @@ def mpmath_reference(
     x = 1e-60 does not turn into 0; a value that is 0 is evaluated again up
     to 800 digits (and a value found there confirmed at 1600), so
     log(1 + e⁻⁵⁰⁰) is 7.1e-218 and not the 0 that every precision below 218
-    digits gives. Points outside ``where`` (a boolean mask,
+    digits gives. A 0 at 800 digits is a zero only where the expression's
+    terms are small enough for what 800 digits miss of them to underflow
+    float64 (x − y at x = y, sin(0), max(x, 0)·eˣ at x < 0): their scale S
+    (Σ of the terms' scales, × of the factors', max(1, |f|)·max(1, S(u)) for
+    a function f(u), a piecewise branch's plus its conditions' sides: a
+    first-order estimate, see :func:`_scale`) times 10⁻⁷⁹⁰ is below 2⁻¹⁰⁷⁵. Otherwise the 0 may be
+    cancellation (eˣ·log(1 + e⁻ˣ) is 0 up to 800 digits at x = 2000, and
+    ≈ 1), and the point is evaluated at 1600 digits: a 0 there is taken by
+    the same test with 10⁻¹⁵⁹⁰, a value when S·10⁻¹⁵⁹⁰ is within 10⁻²⁰ of
+    it; else the point is refused (an ArithmeticError naming it). Points outside ``where`` (a boolean mask,
     default all) are not evaluated and are NaN; so is a point where the
     expression is not real (log of a negative number). Named functions are
     evaluated in their :meth:`~symdl.symbolic.functions.NamedFunction.reference` form.
@@ -151,11 +160,13 @@ def mpmath_reference(
     option is not for such a term where it dominates the sum.
     """
     func = _mpmath_function(expr, tuple(symbols), cse=magnitudes)
+    scale = functools.partial(_scale_function, expr, tuple(symbols))
     arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in values])
     out = np.full(arrays[0].shape, np.nan, dtype=np.float64)
     mask = np.ones(out.shape, dtype=bool) if where is None else np.broadcast_to(np.asarray(where, dtype=bool), out.shape)
     indices = [index for index in np.ndindex(out.shape) if mask[index]]
-    converged = _converged([[float(arr[index]) for arr in arrays] for index in indices], func, dps, once=magnitudes)
+    points = [[float(arr[index]) for arr in arrays] for index in indices]
+    converged = _converged(points, func, dps, once=magnitudes, scale=scale)
     for index, value in zip(indices, converged):
         out[index] = value
     return out
@@ -170,26 +181,81 @@ def _mpmath_function(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], cse: bool = 
     subexpressions computed once per point, for an expanded sum of magnitudes
     whose terms share their factors (an error bound: rbf's evaluate 3× faster).
     """
+    return sp.lambdify(list(symbols), _elementary(expr), modules="mpmath", cse=cse)
+
+
+def _elementary(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every named function in its reference form, written with elementary functions."""
     exact = replace_shared(expr, lambda e: isinstance(e, NamedFunction), lambda e: type(e).reference(*e.args))
-    return sp.lambdify(list(symbols), elementary(exact), modules="mpmath", cse=cse)
+    return elementary(exact)
 
 
-def _converged(points: list[list[float]], func: Callable[..., object], dps: int, once: bool = False) -> list[float]:
+@functools.lru_cache(maxsize=256)
+def _scale_function(expr: sp.Expr, symbols: tuple[sp.Symbol, ...]) -> Callable[..., object]:
+    """The scale S ≥ |expr| of :func:`mpmath_reference` lambdified for mpmath: built once, where a value is 0."""
+    return sp.lambdify(list(symbols), _scale(_elementary(expr), {}), modules="mpmath", cse=True)
+
+
+def _scale(e: sp.Expr, done: dict[sp.Expr, sp.Expr]) -> sp.Expr:
+    """S(a + b) = S(a) + S(b), S(a·b) = S(a)·S(b), S(f(u)) = max(1, |f(u)|)·max(1, S(u)), S(x) = |x|.
+
+    What an evaluation with relative precision ε can miss of ``e`` is about ε·S(e): the error of a sum is at most
+    the sum of its terms' errors, a factor's error is multiplied by the other factors, and a function's value
+    carries its argument's error (e^u: e^u·|u|·ε) or, at least, an error of ε (log(1 + e⁻²⁰⁰⁰) is 0 at 800 digits).
+    A piecewise expression takes its branch's scale plus those of the sides of its conditions; max and min the
+    largest of their arguments'.
+    """
+    if e in done:
+        return done[e]
+    args = [a for a in e.args if isinstance(a, sp.Expr)]
+    if e.is_Atom:
+        scale: sp.Expr = sp.Abs(e)
+    elif e.is_Add:
+        scale = sp.Add(*(_scale(a, done) for a in args), evaluate=False)
+    elif e.is_Mul:
+        scale = sp.Mul(*(_scale(a, done) for a in args), evaluate=False)
+    elif isinstance(e, sp.Piecewise):
+        # A condition decided by a 0 that is cancellation (log(1 + e⁻²⁰⁰⁰) ≤ y at y = 0) may take the wrong branch:
+        # the sides of every comparison count, as the two arguments of max and min do.
+        sides = [_scale(side, done) for c in {c for _, c in e.args} for r in c.atoms(sp.core.relational.Relational)
+                 for side in (r.lhs, r.rhs) if isinstance(side, sp.Expr)]
+        scale = sp.Add(sp.Piecewise(*((_scale(v, done), c) for v, c in e.args), evaluate=False), *sides,
+                       evaluate=False)
+    elif isinstance(e, sp.Max | sp.Min):
+        scale = sp.Max(*(_scale(a, done) for a in args), evaluate=False)
+    else:
+        scale = sp.Mul(sp.Max(1, sp.Abs(e), evaluate=False),
+                       *(sp.Max(1, _scale(a, done), evaluate=False) for a in args), evaluate=False)
+    done[e] = scale
+    return scale
+
+
+def _converged(
+    points: list[list[float]],
+    func: Callable[..., object],
+    dps: int,
+    once: bool = False,
+    scale: Callable[[], Callable[..., object]] | None = None,
+) -> list[float]:
     """``func`` at each point, evaluated with twice the digits until two evaluations agree (see :func:`mpmath_reference`).
 
     Every point goes through the same precisions (``dps``, 2·``dps``, … up to :data:`_MAX_DPS`, then twice that),
-    so the points still open are evaluated together at each one, in one mpmath context.
+    so the points still open are evaluated together at each one, in one mpmath context. ``scale`` gives the
+    scale function S of :func:`_scale`, asked for only where a value is 0 at :data:`_MAX_DPS` digits (without
+    it, such a 0 is taken as it is).
     """
     with mpmath.workprec(53):  # a float has 53 bits: exact whatever precision the caller's mpmath is at
         args = [[mpmath.mpf(p) for p in point] for point in points]
     results: list[float | None] = [None] * len(points)
     previous: dict[int, mpmath.mpf] = {}
-    failed: tuple[int, int] | None = None  # (point, digits) of the first point that fails, the one reported
+    suspect: dict[int, mpmath.mpf] = {}  # point → S where its 0 at _MAX_DPS digits may be cancellation
+    failed: tuple[int, str] | None = None  # (point, message) of the first point that fails, the one reported
     open_ = list(range(len(points)))
     while open_:
         still = []
         with mpmath.workdps(dps):
             tolerance = mpmath.mpf(10) ** -20
+            missed = mpmath.mpf(10) ** (10 - dps)  # what dps digits may miss, relative to S (10 digits of slack)
             for i in open_:
                 result = func(*args[i])
                 if isinstance(result, mpmath.mpc):
@@ -199,28 +265,57 @@ def _converged(points: list[list[float]], func: Callable[..., object], dps: int,
                     result = result.real
                 value = mpmath.mpf(result)
                 before = previous.get(i)
+                if i in suspect:  # 0 at _MAX_DPS digits, where its terms are too large to tell a zero
+                    error = suspect[i] * missed
+                    if value == 0 and error < _UNDERFLOW or value != 0 and error <= abs(value) * tolerance:
+                        results[i] = float(value)
+                    elif failed is None or i < failed[0]:
+                        failed = (i, f"no trustworthy value at {points[i]}: 0 at {_MAX_DPS} digits and"
+                                     f" {mpmath.nstr(value, 3)} at {dps}, where its terms reach"
+                                     f" {mpmath.nstr(suspect[i], 3)} (cancellation, not a zero)")
+                    continue
                 # An exact 0 at two precisions proves nothing: 1 + e⁻⁵⁰⁰ rounds to 1 below 218 digits, so
                 # log(1 + e⁻⁵⁰⁰) is 0 at 50 and at 100 digits although it is 7.1e-218. A zero is trusted
-                # only when it is still zero at the highest precision.
+                # only when it is still zero at the highest precision, and what that precision misses of the
+                # expression's terms underflows float64: eˣ·log(1 + e⁻ˣ) is 0 at 800 digits at x = 2000.
                 if value == 0:
                     if dps >= _MAX_DPS and before == 0:
-                        results[i] = 0.0
+                        size = _scale_at(scale, args[i])
+                        if size * missed < _UNDERFLOW:
+                            results[i] = 0.0
+                            continue
+                        suspect[i] = size
+                        still.append(i)
                         continue
                 elif once or before is not None and (value == before or abs(value - before) <= abs(value) * tolerance):
                     results[i] = float(value)
                     continue
                 # Past the highest precision only to confirm a value that was 0 below it (log(1 + e⁻¹⁰⁰⁰) = 5.1e-435).
                 if dps >= _MAX_DPS and not (before == 0 and value != 0 and dps < 2 * _MAX_DPS):
-                    failed = min(failed or (i, dps), (i, dps))
+                    if failed is None or i < failed[0]:
+                        failed = (i, f"no {dps}-digit agreement at {points[i]}: the expression cancels too much to evaluate")
                     continue
                 previous[i] = value
                 still.append(i)
         open_ = [i for i in still if failed is None or i < failed[0]]  # a later point cannot be the one reported
         dps = 2 * dps if dps >= _MAX_DPS else min(2 * dps, _MAX_DPS)
     if failed is not None:
-        i, digits = failed
-        raise ArithmeticError(f"no {digits}-digit agreement at {points[i]}: the expression cancels too much to evaluate")
+        raise ArithmeticError(failed[1])
     return cast("list[float]", results)
+
+
+#: Half the smallest subnormal float64, 2⁻¹⁰⁷⁵: a value below it rounds to 0.
+_UNDERFLOW = mpmath.mpf(2) ** -1075
+
+
+def _scale_at(scale: Callable[[], Callable[..., object]] | None, point: list[mpmath.mpf]) -> mpmath.mpf:
+    """S at ``point`` at the working precision; 0 without ``scale``, +inf where it cannot be evaluated (1/0)."""
+    if scale is None:
+        return mpmath.mpf(0)
+    try:
+        return mpmath.mpf(abs(cast("mpmath.mpf", scale()(*point))))
+    except (ArithmeticError, TypeError, ValueError):  # a division by a 0 or a comparison of complex numbers
+        return mpmath.inf
 
 
 #: The backward error :func:`relative_error` forgives: the input moved by this many ulps of its dtype.
