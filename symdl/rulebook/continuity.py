@@ -18,6 +18,7 @@ import sympy as sp
 
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.proof import Undecidable, breakpoints, one_sided_values
+from ..symbolic.readable import readable
 from .rule import Rule
 
 __all__ = ["BoundaryJump", "PropertyReport", "boundary_properties", "value_jumps"]
@@ -25,7 +26,7 @@ __all__ = ["BoundaryJump", "PropertyReport", "boundary_properties", "value_jumps
 
 @dataclass(frozen=True)
 class BoundaryJump:
-    """f(at⁺) − f(at⁻) for one boundary: the jump as an expression and the parameter values that remove it."""
+    """f(at⁺) − f(at⁻) for one boundary: the jump (its shortest form, :func:`~symdl.symbolic.readable.readable`) and the parameter values that remove it."""
 
     what: str
     at: sp.Expr
@@ -63,7 +64,7 @@ def _jumps(what: str, expr: sp.Expr, var: sp.Symbol, declared: tuple[sp.Expr, ..
     found = []
     for point in breakpoints(expr, var):
         left, right = one_sided_values(expr, var, point)
-        jump = sp.factor(sp.simplify(right - left))
+        jump = readable(sp.simplify(right - left))  # 1/(1 + exp(20)), not factor's product over exp(4)
         vanishes: dict[str, list[sp.Expr]] = {}
         if jump != 0:
             for s in sorted(jump.free_symbols, key=str):
