@@ -57,11 +57,11 @@ def readable(expr: sp.Expr) -> sp.Expr:
     return factored if sp.count_ops(factored) <= sp.count_ops(shortest) + FACTOR_SLACK else shortest
 
 
-def approximately(expr: sp.Expr) -> str:
-    """`` (≈ 2.06e-09)`` for a number that is not a rational written out; empty otherwise (symbols, 1/2, 0)."""
+def approximately(expr: sp.Expr, digits: int = 3) -> str:
+    """`` (≈ 2.06e-09)`` (``digits`` significant) for a number that is not a rational written out; empty otherwise (symbols, 1/2, 0)."""
     if not isinstance(expr, sp.Expr) or expr.free_symbols or expr.is_Rational:
         return ""
     value = sp.N(expr, 15)
     if not value.is_real or not value.is_finite:
         return ""
-    return f" (≈ {float(value):.3g})"
+    return f" (≈ {float(value):.{digits}g})"
