@@ -7,7 +7,7 @@ import json
 import mpmath
 import pytest
 import sympy as sp
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdl
@@ -140,3 +140,24 @@ def test_check_names_the_builtin_for_bce_written_by_hand(capsys):
     assert main(["check", "-(y*log(a) + (1-y)*log(1-a))", "--wrt", "a", "--symbol", "y"]) == 1
     text = capsys.readouterr().out
     assert "'binary_cross_entropy' computes this from the logit: with a = sigmoid(u) it is binary_cross_entropy(u, y)" in text
+
+
+@settings(max_examples=5, deadline=None)
+@given(c=st.integers(-3, 3))
+def test_the_notebooks_stable_softplus_derivative_is_proven_at_its_removable_boundary(c):
+    """log(1 + e^(−|u|)) + max(0, u), u = z − c, is softplus: C∞, f'(c) = 1/2 from both sides; its derivative's
+    expression (max' and sign(0) = 0) evaluates to 0 at u = 0, which refuted the right claim σ(u) there."""
+    r = symdl.formula_rule(f"log(1 + exp(-abs(z - ({c})))) + max(0, z - ({c}))")
+    z = r.wrt
+    right = check_derivative(r, 1 - 1 / (1 + sp.exp(z - c)))
+    assert right and right.removable == ((sp.Integer(c), sp.Rational(1, 2), sp.Integer(0)),)
+    wrong_at_c = check_derivative(r, sp.Piecewise((1 - 1 / (1 + sp.exp(z - c)), z > c), (0, True)))
+    assert not wrong_at_c and wrong_at_c.counterexample == {z: c}
+    assert wrong_at_c.values_at_counterexample() == (0, sp.Float(0.5, 17))
+
+
+def test_cli_proves_the_notebooks_better_softplus_and_names_the_removable_point(capsys):
+    assert main(["check", "log(1 + exp(-abs(z))) + max(0, z)", "--derivative", "1 - 1/(1 + exp(z))"]) == 0
+    out = capsys.readouterr().out
+    assert "PROVEN" in out and "at z = 0 equal to the derivative's limit 1/2 from both sides" in out
+    assert "note: at z = 0 symdl's derivative as written evaluates to 0, not its limit 1/2 from both sides" in out
