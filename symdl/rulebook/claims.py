@@ -17,14 +17,8 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..symbolic.parse import parse
-from ..symbolic.proof import (
-    Proof,
-    Undecidable,
-    breakpoints,
-    one_sided_values,
-    prove_zero,
-)
-from ..symbolic.readable import readable
+from ..symbolic.proof import Proof, prove_zero
+from ..symbolic.removable import removable_points
 from .rule import Rule
 
 __all__ = ["DerivativeCheck", "check_derivative", "parse_derivative"]
@@ -92,7 +86,7 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
     derivative = r.bind(r.derivative(var))
     claimed = r.bind(claimed)
     kinks = tuple(k.at for k in r.kinks) if var == r.wrt else ()
-    removable = _removable_points(derivative, var, kinks)
+    removable = removable_points(derivative, var, kinks)
     for at, limit, _ in removable:
         at_claim = claimed.subs(var, at)
         if not at_claim.has(sp.Piecewise) and sp.simplify(at_claim - limit) != 0 and not at.free_symbols:
@@ -106,24 +100,3 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
         proof = dataclasses.replace(proof, method=method)
     return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
 
-
-def _removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp.Expr, ...]) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
-    """(p, lim f'(p±), f'(p) as the expression gives it) at each boundary p, not a kink, where the two limits agree
-    and the expression's own value differs (only parameter-free points, where the comparison is exact)."""
-    try:
-        points = breakpoints(derivative, var)
-    except Undecidable:
-        return ()
-    found = []
-    for at in points:
-        if at.free_symbols or any(sp.simplify(at - k) == 0 for k in kinks):
-            continue
-        try:
-            left, right = one_sided_values(derivative, var, at)
-        except (Undecidable, NotImplementedError):
-            continue
-        value = derivative.subs(var, at)
-        if value.has(sp.Piecewise) or sp.simplify(right - left) != 0 or sp.simplify(value - left) == 0:
-            continue
-        found.append((at, readable(left), value))
-    return tuple(found)
