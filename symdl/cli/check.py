@@ -165,9 +165,6 @@ def _check_derivative(r: Rule, args: argparse.Namespace) -> int:
     if result:
         kinks = f" (kinks at {var} = {', '.join(map(str, result.kinks))} excluded: their value is a convention)" if result.kinks else ""
         out(f"  PROVEN: equal to symdl's {result.derivative} for every real {var}{kinks}; {result.proof.method}")
-        for at, limit, value in result.removable:
-            out(f"  note: at {var} = {at} symdl's derivative as written evaluates to {value}, not its limit {limit} "
-                f"from both sides, which is the derivative there")
         return EXIT_OK
     if point is None or values is None:
         out(f"  NOT PROVEN, and no counterexample found ({result.proof.method}); symdl's derivative: {result.derivative}")
