@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 
 import mpmath
+import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdl
 from symdl.cli.main import main
 from symdl.rulebook.claims import check_derivative, parse_derivative
+from symdl.symbolic.calculus import diff_away_from_jumps
 from symdl.symbolic.proof import prove_zero
+from symdl.symbolic.removable import removable_points
 
 z = sp.Symbol("z", real=True)
 a = sp.Symbol("a", real=True)
@@ -140,3 +143,33 @@ def test_check_names_the_builtin_for_bce_written_by_hand(capsys):
     assert main(["check", "-(y*log(a) + (1-y)*log(1-a))", "--wrt", "a", "--symbol", "y"]) == 1
     text = capsys.readouterr().out
     assert "'binary_cross_entropy' computes this from the logit: with a = sigmoid(u) it is binary_cross_entropy(u, y)" in text
+
+
+
+@settings(max_examples=5, deadline=None)
+@given(c=st.integers(-3, 3))
+def test_the_notebooks_stable_softplus_has_the_derivative_one_half_at_its_boundary(c):
+    """log(1 + e^(−|u|)) + max(0, u), u = z − c, is softplus: C∞, f'(c) = 1/2 from both sides. SymPy's derivative
+    (max' and sign(0) = 0) gives 0 at u = 0: the generated code returned 0 there, and the right claim σ(u) was refuted."""
+    text = f"log(1 + exp(-abs(z - ({c})))) + max(0, z - ({c}))"
+    r = symdl.formula_rule(text)
+    z = r.wrt
+    raw = diff_away_from_jumps(r.expr, z)
+    assert removable_points(raw, z) == ((sp.Integer(c), sp.Rational(1, 2), sp.Integer(0)),)
+    assert r.derivative().subs(z, c) == sp.Rational(1, 2)
+    assert r.numeric_derivative()(np.array([float(c)]))[0] == 0.5
+    assert check_derivative(r, 1 - 1 / (1 + sp.exp(z - c)))
+    assert not check_derivative(r, sp.Piecewise((1 - 1 / (1 + sp.exp(z - c)), z > c), (0, True)))
+    # another input's partial keeps SymPy's form; the claim is compared with the limit at the removable point
+    other = symdl.formula_rule("z + " + text.replace("z", "u"), wrt="z", symbols=["u"])
+    u = other.variable("u")
+    partial = check_derivative(other, 1 - 1 / (1 + sp.exp(u - c)), "u")
+    assert partial and partial.removable == ((sp.Integer(c), sp.Rational(1, 2), sp.Integer(0)),)
+    wrong = check_derivative(other, sp.Piecewise((1 - 1 / (1 + sp.exp(u - c)), sp.Ne(u, c)), (0, True)), "u")
+    assert not wrong and wrong.counterexample == {u: c}
+    assert wrong.values_at_counterexample() == (0, sp.Float(0.5, 17))
+
+
+def test_cli_proves_the_notebooks_better_softplus(capsys):
+    assert main(["check", "log(1 + exp(-abs(z))) + max(0, z)", "--derivative", "1 - 1/(1 + exp(z))"]) == 0
+    assert "PROVEN: equal to symdl's Piecewise((1/2, Eq(z, 0))" in capsys.readouterr().out

@@ -5,10 +5,13 @@ import json
 
 import pytest
 import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import symdl
 from symdl.cli import main
 from symdl.rulebook.continuity import boundary_properties
+from symdl.symbolic.readable import FACTOR_SLACK, readable
 
 KERAS_VARIANT = "where(abs(e) < d, e**2/2, d*abs(e) - d*2*0.5)"
 KERAS_HUBER = "where(abs(e) < d, e**2/2, d*abs(e) - d**2/2)"
@@ -116,3 +119,28 @@ def test_check_names_a_parameterised_rule_at_its_defaults(capsys):
     out = capsys.readouterr().out
     assert "symdl's rule 'squareplus' at b = 4 is the same function" in out
     assert "symdl derive squareplus --param b=4 --format python" in out
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(t=st.integers(3, 40))
+def test_check_prints_a_softplus_cutoffs_derivative_jump_as_one_fraction(t, capsys):
+    """softplus cut to z at z = t (torch's threshold): f' jumps by 1 − eᵗ/(1 + eᵗ) = 1/(1 + eᵗ), not factor's
+    product over e^(t/k) (1/((1 + e⁴)(e¹⁶ − e¹² + e⁸ − e⁴ + 1)) at t = 20)."""
+    text = f"where(z < {t}, log(1 + exp(z)), z)"
+    jump, = [b for b in boundary_properties(symdl.formula_rule(text)).boundaries if b.what == "derivative"]
+    assert jump.jump == 1 / (1 + sp.exp(t))                      # structurally: this form, not an equal one
+    assert sp.simplify(jump.jump - (jump.right - jump.left)) == 0
+    capsys.readouterr()
+    assert main(["check", text]) == 1
+    value = float(1 / (1 + sp.exp(t)))
+    assert f"derivative JUMPS at z = {t}: exp({t})/(1 + exp({t})) -> 1, jump 1/(1 + exp({t})) (≈ {value:.3g})" in capsys.readouterr().out
+
+
+@settings(max_examples=20, deadline=None)
+@given(a=st.integers(-5, 5), b=st.integers(-5, 5).filter(bool), k=st.integers(1, 30))
+def test_readable_is_the_same_value_and_never_longer_than_factor(a, b, k):
+    d = sp.Symbol("d", real=True)
+    for e in (d * (d - a) / b, 1 - sp.exp(k) / (1 + sp.exp(k)) + a, sp.cosh(1) ** 2 * b - sp.exp(2) / 4):
+        shown = readable(e)
+        assert sp.simplify(shown - e) == 0
+        assert sp.count_ops(shown) <= sp.count_ops(sp.factor(e)) + FACTOR_SLACK

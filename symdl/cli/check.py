@@ -52,6 +52,7 @@ def _check_showing_progress(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace, stage: Callable[[int], None]) -> int:
     from ..rulebook.continuity import boundary_properties
     from ..rulebook.registry import registered_equivalents
+    from ..symbolic.readable import approximately
     from ..symbolic.rewrite import describe_stable_form
     from ..verify.rules import typed_form_instability, verify_rule
     from .check_layer import check_formula_layer, is_layer_equation
@@ -107,7 +108,7 @@ def _check(args: argparse.Namespace, stage: Callable[[int], None]) -> int:
             out(f"  {b.what} continuous at {r.wrt} = {b.at}")
             continue
         where = "; ".join(f"{k} = {', '.join(map(str, vs))}" for k, vs in b.vanishes_for.items())
-        out(f"  {b.what} JUMPS at {r.wrt} = {b.at}: {b.left} -> {b.right}, jump {b.jump}"
+        out(f"  {b.what} JUMPS at {r.wrt} = {b.at}: {b.left} -> {b.right}, jump {b.jump}{approximately(b.jump)}"
              + (f" (zero only for {where})" if where else "")
              + (f" (by {r.name}'s definition)" if b.declared else ""))
     if properties.undecided:

@@ -217,6 +217,7 @@ def report_json(report: Any) -> dict[str, Any]:
         "proven": bool(report.proven),
         "proofs": {label: bool(holds) for label, holds in report.proofs.items()},
         "kinks_ok": bool(report.kinks_ok),
+        "value_jumps": list(report.value_jumps),
         "fd_error": json_number(report.fd_error),
         "accuracy64": json_number(report.accuracy64),
         "accuracy32": json_number(report.accuracy32),

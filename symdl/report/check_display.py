@@ -59,7 +59,7 @@ def report_row(report: RuleReport) -> list[str]:
     return [
         report.name,
         proof,
-        ("ok" if report.kinks_ok else "FAIL") if elementwise else "-",
+        ("JUMPS" if report.value_jumps else "ok" if report.kinks_ok else "FAIL") if elementwise else "-",
         f"{format_number(report.fd_error, '.1e')}" if numeric else "-",
         f"{format_number(report.accuracy64, '.1e')} / {format_number(report.accuracy32, '.1e')}" if elementwise else "-",
         ("yes" if report.stable else "NO") if elementwise else "-",
@@ -73,6 +73,7 @@ def failure_details(report: RuleReport) -> list[str]:
     lines = [f"{report.name}: not proven: {label}" for label, holds in report.proofs.items() if not holds]
     if not report.kinks_ok:
         lines.append(f"{report.name}: a kink value is not between its one-sided derivatives or not what the code returns")
+    lines += [f"{report.name}: {jump}" for jump in report.value_jumps]
     lines += [f"{report.name}: unstable: {problem}" for problem in report.unstable]
     lines += [f"{report.name}: a planted mistake went unnoticed: {label}" for label in report.mutant_survivors]
     return lines

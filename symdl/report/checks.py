@@ -41,6 +41,8 @@ def verify_checks(
     if element_wise and report.kinks_ok is not None and kinks:
         checks.append(Check("kink values lie between the one-sided derivatives and the generated derivative returns them", report.kinks_ok,
                             "each declared kink checked exactly (SymPy) and in the generated float64 code"))
+    if report.value_jumps:  # listed only when one fails: every registered rule is continuous or declares its jumps
+        checks.append(Check("the value does not jump at a boundary the rule does not declare", False, "; ".join(report.value_jumps)))
     checks.append(
         Check(
             "generated derivative against central finite differences (float64)",

@@ -11,12 +11,14 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import sympy as sp
 
 from ..symbolic.parse import parse
 from ..symbolic.proof import Proof, prove_zero
+from ..symbolic.removable import removable_points
 from .rule import Rule
 
 __all__ = ["DerivativeCheck", "check_derivative", "parse_derivative"]
@@ -31,6 +33,9 @@ class DerivativeCheck:
     derivative: sp.Expr
     proof: Proof
     kinks: tuple[sp.Expr, ...] = ()
+    #: Boundaries of f where f' is continuous, as (point, its limit from both sides, what f''s expression gives
+    #: there): the limit is the derivative; a different value at the point is an artefact of the expression's form.
+    removable: tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...] = ()
 
     def __bool__(self) -> bool:
         return self.proof.holds
@@ -46,7 +51,11 @@ class DerivativeCheck:
         point = self.counterexample
         if point is None:
             return None
-        return sp.N(self.claimed.xreplace(point), digits), sp.N(self.derivative.xreplace(point), digits)
+        true = self.derivative.xreplace(point)
+        for at, limit, _ in self.removable:  # there the derivative is the limit, not the expression's value
+            if len(point) == 1 and sp.simplify(at.xreplace(point) - point[self.wrt]) == 0:
+                true = limit.xreplace(point)
+        return sp.N(self.claimed.xreplace(point), digits), sp.N(true, digits)
 
 
 def parse_derivative(r: Rule, text: str) -> sp.Expr:
@@ -63,7 +72,11 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
     """claimed − ∂r/∂wrt ≡ 0 for every real input (other inputs and unbound parameters arbitrary), kinks excepted.
 
     At a kink the derivative's value is a convention (``symdl check`` lists
-    them), so the claim is compared on both sides of it, not at it.
+    them), so the claim is compared on both sides of it, not at it. At a
+    boundary where f' is continuous the derivative there is its limit: the
+    notebook's softplus log(1 + e^(−|z|)) + max(0, z) has f' → 1/2 from both
+    sides of 0, while its expression's value at 0 (max' and sign(0) = 0) is 0;
+    the claim is compared with the limit.
     """
     if not isinstance(r, Rule):
         raise TypeError(f"check_derivative takes an element-wise rule or formula, got {type(r).__name__}")
@@ -73,5 +86,17 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
     derivative = r.bind(r.derivative(var))
     claimed = r.bind(claimed)
     kinks = tuple(k.at for k in r.kinks) if var == r.wrt else ()
-    proof = prove_zero(claimed - derivative, var, exclude=kinks)
-    return DerivativeCheck(var, claimed, derivative, proof, kinks)
+    removable = removable_points(derivative, var, kinks)
+    for at, limit, _ in removable:
+        at_claim = claimed.subs(var, at)
+        if not at_claim.has(sp.Piecewise) and sp.simplify(at_claim - limit) != 0 and not at.free_symbols:
+            proof = Proof(False, f"the claim is {at_claim} at {var} = {at}, where the derivative's limit from both sides is {limit}",
+                          counterexample={var: at})
+            return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
+    proof = prove_zero(claimed - derivative, var, exclude=(*kinks, *(at for at, _, _ in removable)))
+    if removable and proof.holds:  # name the kinks as kinks, and the removable points by what was compared there
+        method = proof.method.split(", the kink")[0] + (f", the kink{'s' if len(kinks) > 1 else ''} {', '.join(map(str, kinks))} excluded" if kinks else "")
+        method += "".join(f"; at {var} = {at} equal to the derivative's limit {limit} from both sides" for at, limit, _ in removable)
+        proof = dataclasses.replace(proof, method=method)
+    return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
+

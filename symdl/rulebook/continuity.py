@@ -18,14 +18,15 @@ import sympy as sp
 
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.proof import Undecidable, breakpoints, one_sided_values
+from ..symbolic.readable import approximately, readable
 from .rule import Rule
 
-__all__ = ["BoundaryJump", "PropertyReport", "boundary_properties", "value_jumps"]
+__all__ = ["BoundaryJump", "PropertyReport", "boundary_properties", "jump_lines", "value_jumps"]
 
 
 @dataclass(frozen=True)
 class BoundaryJump:
-    """f(at⁺) − f(at⁻) for one boundary: the jump as an expression and the parameter values that remove it."""
+    """f(at⁺) − f(at⁻) for one boundary: the jump (its shortest form, :func:`~symdl.symbolic.readable.readable`) and the parameter values that remove it."""
 
     what: str
     at: sp.Expr
@@ -63,7 +64,7 @@ def _jumps(what: str, expr: sp.Expr, var: sp.Symbol, declared: tuple[sp.Expr, ..
     found = []
     for point in breakpoints(expr, var):
         left, right = one_sided_values(expr, var, point)
-        jump = sp.factor(sp.simplify(right - left))
+        jump = readable(sp.simplify(right - left))  # 1/(1 + exp(20)), not factor's product over exp(4)
         vanishes: dict[str, list[sp.Expr]] = {}
         if jump != 0:
             for s in sorted(jump.free_symbols, key=str):
@@ -104,3 +105,30 @@ def value_jumps(rule: Rule) -> list[BoundaryJump]:
     except (Undecidable, NotImplementedError):  # SymPy could not find or solve a boundary: nothing refuted
         return []
     return [b for b in jumps if not (b.continuous or b.declared)]
+
+
+#: Why an undeclared value jump fails verification, by the rule's kind.
+_WHY = {
+    "loss": "a loss must be continuous: its gradient never sees a jump",
+    "penalty": "a penalty must be continuous: its gradient never sees a jump",
+    "activation": "its gradient never sees the jump; a rule that jumps on purpose declares it "
+                  "(Definition.declared_jumps, as hardshrink does)",
+}
+
+
+def jump_lines(rule: Rule) -> list[str]:
+    """One line per undeclared value jump (:func:`value_jumps`): the point, lim f(x) from the left and the right, why.
+
+    A formula's line says what a Network does with it: refuses it as a loss or
+    penalty; as an activation, training follows a derivative that never sees
+    the jump.
+    """
+    why = _WHY.get(rule.kind, "a Network refuses it as a loss or penalty, and as an activation its gradient never sees the jump")
+    x = rule.wrt
+    lines = []
+    for b in value_jumps(rule):
+        left, right = readable(b.left), readable(b.right)
+        # 12 digits for the sides: log(1 + e²⁰) and 20 differ in the ninth
+        lines.append(f"value jumps at {x} = {b.at}: {left}{approximately(left, 12)} from the left, "
+                     f"{right}{approximately(right, 12)} from the right (jump {b.jump}{approximately(b.jump)}); {why}")
+    return lines

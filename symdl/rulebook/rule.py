@@ -206,13 +206,28 @@ class Rule(Derives, Displayed, Plottable):
         return self._with_kink_values(derived) if var == self.wrt else derived
 
     def _with_kink_values(self, derived: sp.Expr) -> sp.Expr:
-        """``derived`` returning the convention's value at each kink (a branch only where it differs)."""
+        """``derived`` returning the convention's value at each kink, and the limit at each removable point
+        (:func:`~symdl.symbolic.removable.removable_points`); a branch only where it differs."""
         for kink in self.kinks:
             # Kinks and their values are those of the bound parameters (softshrink's ±λ moves with λ), so the
             # derivative is compared there: leaky_relu's α at 0 is the z ≤ 0 branch's own value, not a new branch.
             if _simplified(kink.value - self._natural_value(self.bind(derived), kink.at)) != 0:
                 derived = sp.Piecewise((kink.value, sp.Eq(self.wrt, kink.at)), (derived, True))
+        for at, limit, _ in self._removable:
+            if _simplified(limit - self._natural_value(self.bind(derived), at)) != 0:
+                derived = sp.Piecewise((limit, sp.Eq(self.wrt, at)), (derived, True))
         return derived
+
+    @cached_property
+    def _removable(self) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
+        """Where f' is continuous but SymPy's f' gives another value at the point (0 for max(0, z) + log(1 + e^(−|z|)))."""
+        from ..symbolic.removable import removable_points
+
+        try:
+            derived = self.bind(diff_away_from_jumps(self.expr, self.wrt))
+        except Undecidable:
+            return ()
+        return removable_points(derived, self.wrt, tuple(k.at for k in self.kinks))
 
     def _natural_value(self, derived: sp.Expr, at: sp.Expr) -> sp.Expr:
         from ..symbolic.proof import resolve_branches

@@ -142,14 +142,15 @@ def report_data(report: RuleReport) -> dict[str, Any]:
         **{f: int(getattr(report, f)) for f in _INTS},
         "unstable": [str(u) for u in report.unstable],
         "mutant_survivors": [str(s) for s in report.mutant_survivors],
+        "value_jumps": [str(j) for j in report.value_jumps],
     }
 
 
 def report_from_data(data: Any) -> RuleReport:
     """The report of :func:`report_data`'s output; ValueError for anything of another shape."""
-    if not isinstance(data, dict) or set(data) != {"name", "kind", "kinks_ok", "proofs", *_FLOATS, *_INTS, "unstable", "mutant_survivors"}:
+    if not isinstance(data, dict) or set(data) != {"name", "kind", "kinks_ok", "proofs", *_FLOATS, *_INTS, "unstable", "mutant_survivors", "value_jumps"}:
         raise ValueError("not a report")
-    strings = (data["name"], data["kind"], *data["unstable"], *data["mutant_survivors"])
+    strings = (data["name"], data["kind"], *data["unstable"], *data["mutant_survivors"], *data["value_jumps"])
     proofs = data["proofs"]
     if not all(isinstance(s, str) for s in strings) or not isinstance(data["kinks_ok"], bool):
         raise ValueError("not a report")
@@ -163,6 +164,7 @@ def report_from_data(data: Any) -> RuleReport:
         data["name"], proofs=dict(proofs), kinks_ok=data["kinks_ok"],
         **dict[str, Any]({f: float.fromhex(data[f]) for f in _FLOATS}), **{f: data[f] for f in _INTS},
         unstable=list(data["unstable"]), mutant_survivors=list(data["mutant_survivors"]), kind=data["kind"],
+        value_jumps=list(data["value_jumps"]),
     )
 
 

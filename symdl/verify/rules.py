@@ -1,6 +1,8 @@
 """``symdl verify``: prove every rule, and check its generated code numerically.
 
-For each rule: the symbolic identities of :meth:`Rule.prove`; at each kink,
+For each rule: the symbolic identities of :meth:`Rule.prove`; at each piecewise
+boundary, that the value does not jump unless the rule declares it (exact:
+:func:`symdl.rulebook.continuity.jump_lines`); at each kink,
 that the returned value is a subgradient and that the generated derivative
 returns it; central finite differences of the generated forward code against
 the generated derivative (float64, away from every breakpoint); both against a
@@ -22,6 +24,7 @@ import numpy as np
 
 from ..codegen.kernel import Kernel, compile_kernel
 from ..display_hooks import Displayed
+from ..rulebook.continuity import jump_lines
 from ..rulebook.derivation import Derives
 from ..rulebook.registry import rule, rule_params, rules
 from ..rulebook.rule import Rule
@@ -55,6 +58,8 @@ class RuleReport(Displayed):
     mutants_killed: int = 0
     mutants_total: int = 0
     mutant_survivors: list[str] = field(default_factory=list)
+    #: One line per boundary where the value jumps and the rule does not declare it (:func:`~symdl.rulebook.continuity.jump_lines`).
+    value_jumps: list[str] = field(default_factory=list)
     #: What the row measures: "rule" (everything), "proof" (proofs only), "network" (gradient check and mutants).
     kind: str = "rule"
 
@@ -71,6 +76,7 @@ class RuleReport(Displayed):
         return (
             self.proven
             and self.kinks_ok
+            and not self.value_jumps
             and self.fd_error <= FD_TOLERANCE
             and self.accuracy64 <= ACCURACY_RTOL[np.dtype(np.float64)]
             and self.accuracy32 <= ACCURACY_RTOL[np.dtype(np.float32)]
@@ -116,6 +122,8 @@ def verify_rule(
     # Element by element even for penalties (whose numeric() sums), so that differences can be taken.
     forward = compile_kernel(r.numeric_forward_expr(), r.inputs, r.kernel_name)
     report.kinks_ok = check_kinks(r)
+    # Exact, at the bound parameters: the numeric checks below stay away from boundaries and never see a jump.
+    report.value_jumps = jump_lines(r)
     rng = np.random.default_rng(seed)
     d = r.definition
     for var in (r.wrt, *d.other_textbooks):
