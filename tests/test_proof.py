@@ -47,6 +47,8 @@ TRUE_SMOOTH = {
     "logaddexp": logaddexp(0, x) - sp.log(1 + sp.exp(x)),
     "log1p and expm1": log1p(expm1(x)) - x,
     "log cosh derivative": sp.diff(sp.log(sp.cosh(x)), x) - sp.tanh(x),
+    # Real, though SymPy cannot tell the sign of 1 − 1/(1 + e⁻ˣ) until it is over one denominator.
+    "log of sigmoid products": sp.log((1 - sigmoid(x)) * sigmoid(x)) + softplus(x) + softplus(-x),
 }
 
 TRUE_PIECEWISE = {
@@ -83,6 +85,7 @@ FALSE = {
     "log branch cut": sp.log(x**2) - 2 * sp.log(x),
     "log branch cut beside exp": sp.log(sp.exp(x) * x**2) - x - 2 * sp.log(x),
     "sigmoid antisymmetry": sigmoid(x) - sigmoid(-x),
+    "log of sigmoid products, one softplus sign wrong": sp.log((1 - sigmoid(x)) * sigmoid(x)) + softplus(x) + softplus(x),
     "softplus is not identity": softplus(x) - x,
     "off by one breakpoint": sp.Max(0, x) - sp.Max(0, x - 1),
     "off by one branch": sp.Piecewise((0, x <= 0), (x, x < 2), (2, True)) - sp.Min(sp.Max(0, x), 3),

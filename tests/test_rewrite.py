@@ -36,6 +36,12 @@ BY_NAME = {r.name: r for r in REWRITES}
 #: For each rewrite, a plausible mistake (a sign, a swapped argument) that the prover must refute.
 WRONG_AFTER = {
     "softplus": lambda u, v: softplus(-u),
+    "softplus_scaled": lambda u, v: sp.log(2) + softplus(u + sp.log(sp.Rational(2, 3))),  # b/a upside down
+    "sigmoid_scaled": lambda u, v: sp.Rational(2, 3) / 4 * sigmoid(u + sp.log(sp.Rational(3, 2))) ** 2,  # σ(−s) lost
+    "sigmoid_power": lambda u, v: sigmoid(-u - sp.log(sp.Rational(3, 2))) ** 2,  # a⁻ⁿ dropped
+    "sigmoid_of_difference": lambda u, v: sigmoid(v - u),
+    "log_product": lambda u, v: u + sp.log(sigmoid(v)),  # log 2 dropped
+    "sigmoid_difference": lambda u, v: sp.tanh(u),  # the half dropped
     "log_sum_exp": lambda u, v: (u + v) / 2 + log_cosh((u - v) / 2),
     "log_cosh": lambda u, v: log_cosh(u) + sp.log(2),
     "sigmoid": lambda u, v: sigmoid(-u),
@@ -95,6 +101,20 @@ def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
         (sp.exp(z) - 1, expm1(z), ("expm1",)),
         (sp.log(1 + z**2), log1p(z**2), ("log1p",)),
         (z**2, z**2, ()),
+        (sp.log(2 + sp.exp(z)), softplus(z - sp.log(2)) + sp.log(2), ("softplus_scaled",)),
+        (sp.log(sp.E + 3 * sp.exp(-z)), softplus(-z + sp.log(3) - 1) + 1, ("softplus_scaled",)),
+        (sp.exp(z) / (2 + sp.exp(z)), sigmoid(z - sp.log(2)), ("sigmoid_scaled",)),
+        (sp.exp(z) / (1 + sp.exp(z)) ** 2, sigmoid(z) * sigmoid(-z), ("sigmoid_scaled",)),
+        ((1 + sp.exp(z)) ** -2, sigmoid(-z) ** 2, ("sigmoid_power",)),
+        (1 / (2 + sp.exp(-z)), sigmoid(z + sp.log(2)) / 2, ("sigmoid_power",)),
+        (sp.exp(z) / (sp.exp(z) + sp.exp(-z)), sigmoid(2 * z), ("sigmoid_of_difference",)),
+        (sp.log(2 * sp.exp(z)), z + sp.log(2), ("log_product",)),
+        (3 * sigmoid(-z) - 3 * sigmoid(z), -3 * sp.tanh(z / 2), ("sigmoid_difference",)),
+        ((2 * sigmoid(-z) - 2) * sigmoid(-z) ** 2, -2 * sigmoid(z) * sigmoid(-z) ** 2, ("one_minus_sigmoid",)),
+        # Not rewritten: a constant of unknown or negative sign, a factor whose log does not split off.
+        (sp.log(sp.Symbol("d", real=True) + sp.exp(z)), sp.log(sp.Symbol("d", real=True) + sp.exp(z)), ()),
+        (sp.log(sp.exp(z) - 2), sp.log(sp.exp(z) - 2), ()),
+        (sp.log(y**2 * sp.exp(z)), sp.log(y**2 * sp.exp(z)), ()),
     ],
 )
 def test_stabilise_and_applied_rewrites(expr, stable, used):

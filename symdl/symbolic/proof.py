@@ -179,6 +179,14 @@ def _is_zero_by(step: Callable[[sp.Expr], sp.Expr], expr: sp.Expr) -> bool:
 
 
 @functools.lru_cache(maxsize=2048)
+def _logs_of_together(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each log's argument over one factored denominator: the same value, and SymPy sees more signs.
+
+    log((1 − σ(z))·σ(z)) is real, but SymPy cannot tell the sign of 1 − 1/(1 + e⁻ᶻ); of e⁻ᶻ/(1 + e⁻ᶻ)² it can.
+    """
+    return expr.replace(lambda e: isinstance(e, sp.log), lambda e: sp.log(sp.factor(sp.together(e.args[0]))))
+
+
 def _is_zero_smooth(expr: sp.Expr) -> bool:
     """``expr`` (no branches) ≡ 0, shown by exact rewriting; once per process for each expression (a pure function
     of it: a rule's proofs, its mutants and the intervals of a case analysis meet the same branch again)."""
@@ -202,7 +210,7 @@ def _is_zero_smooth(expr: sp.Expr) -> bool:
     for step in (sp.expand, sp.cancel):
         if any(_is_zero_by(step, form) for form in (expr, rewritten, *generalised)):
             return True
-    real_logs = expr.has(sp.log) and expr.is_real is True
+    real_logs = expr.has(sp.log) and (expr.is_real is True or _logs_of_together(expr).is_real is True)
     if real_logs and _is_zero_by(_exponentiated_minus_one, rewritten):
         return True  # the exponential step below, cancelled instead of simplified: milliseconds (log_cosh's far branch)
     if any(_is_zero_by(sp.simplify, form) for form in (*generalised, expr, rewritten)):

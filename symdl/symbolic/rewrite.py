@@ -6,11 +6,17 @@ every real input (``before(u, v) = after(u, v)``, proven exactly by
 accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 
 * ``softplus``: log(1 + eᵘ) → softplus(u)
+* ``softplus_scaled``: log(a + b·eᵘ) → log a + softplus(u + log(b/a)) (a, b positive numbers)
 * ``log_sum_exp``: log(eᵘ + eᵛ) → (u + v)/2 + log 2 + log_cosh((u − v)/2)
 * ``log_cosh``: log(cosh u) → log_cosh(u)
 * ``sigmoid``: eᵘ / (1 + eᵘ) → σ(u)
+* ``sigmoid_scaled``: e^{mu} / (a + b·eᵘ)ⁿ → (a/b)ᵐ a⁻ⁿ σ(s)ᵐ σ(−s)ⁿ⁻ᵐ, s = u + log(b/a) (1 ≤ m ≤ n integers)
+* ``sigmoid_of_difference``: eᵘ / (eᵘ + eᵛ) → σ(u − v)
 * ``sigmoid_reciprocal``: 1 / (1 + e⁻ᵘ) → σ(u)
-* ``one_minus_sigmoid``: 1 − σ(u) → σ(−u) (so σ' = σ(1 − σ) prints as σ(u)σ(−u))
+* ``sigmoid_power``: (a + b·eᵘ)⁻ⁿ → a⁻ⁿ σ(−s)ⁿ, s as above
+* ``one_minus_sigmoid``: k − k·σ(u) → k·σ(−u) (so σ' = σ(1 − σ) prints as σ(u)σ(−u))
+* ``log_product``: log(c·eᵘ·σ(v)⋯) → log c + u + log σ(v) + ⋯ (factors positive numbers, exponentials, sigmoids)
+* ``sigmoid_difference``: k·σ(u) − k·σ(−u) → k·tanh(u/2) (no cancellation near u = 0)
 * ``log_sigmoid``: log σ(u) → −softplus(−u)
 * ``one_plus_tanh``: k ± k·tanh(u) → 2k·σ(±2u)
 * ``one_minus_tanh_squared``: k − k·tanh²(u) → 4k·σ(2u)σ(−2u) (so tanh' prints without cancelling)
@@ -92,6 +98,114 @@ def _softplus(log: sp.log) -> sp.Expr | None:
     return None if u is None else softplus(u)
 
 
+def _positive_number(expr: sp.Expr) -> bool:
+    return bool(expr.is_number) and expr.is_positive is True
+
+
+def _scaled_exp(term: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    """(b, u) when ``term`` is b·eᵘ with b a positive number, else None."""
+    if isinstance(term, sp.exp):
+        return sp.S.One, term.args[0]
+    if isinstance(term, sp.Mul):
+        exps = [f for f in term.args if isinstance(f, sp.exp)]
+        if len(exps) == 1:
+            b = sp.Mul(*[f for f in term.args if f is not exps[0]])
+            if _positive_number(b):
+                return b, exps[0].args[0]
+    return None
+
+
+def _affine_exp(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
+    """(a, b, s) when ``expr`` is a + b·eᵘ with a, b positive numbers, s = u + log(b/a): then it is a·(1 + eˢ)."""
+    if isinstance(expr, sp.Add) and len(expr.args) == 2:
+        for a, term in (expr.args, expr.args[::-1]):
+            if _positive_number(a) and (scaled := _scaled_exp(term)) is not None:
+                b, u = scaled
+                return a, b, u + sp.expand_log(sp.log(b / a), force=True)  # a, b > 0: log 3 − 1, not log(3/e)
+    return None
+
+
+def _softplus_scaled(log: sp.log) -> sp.Expr | None:
+    # log(a + b·eᵘ) = log(a·(1 + eˢ)) = log a + softplus(s): E + eᶻ or 2 + eᶻ overflow as typed, as 1 + eᶻ does.
+    found = _affine_exp(log.args[0])
+    return None if found is None else sp.log(found[0]) + softplus(found[2])
+
+
+def _softplus_scaled_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+    return sp.log(2) + softplus(u + sp.log(sp.Rational(3, 2)))
+
+
+def _negative_power(expr: sp.Expr) -> tuple[int, tuple[sp.Expr, sp.Expr, sp.Expr]] | None:
+    """(n, (a, b, s)) when ``expr`` is (a + b·eᵘ)⁻ⁿ for a positive integer n."""
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp < 0:
+        found = _affine_exp(expr.base)
+        if found is not None:
+            return int(-expr.exp), found
+    return None
+
+
+def _sigmoid_scaled(mul: sp.Mul) -> sp.Expr | None:
+    # e^{mu}·(a + b·eᵘ)⁻ⁿ with eᵘ = (a/b)·eˢ is (a/b)ᵐ a⁻ⁿ·(eˢ/(1 + eˢ))ᵐ·(1/(1 + eˢ))ⁿ⁻ᵐ: each factor in [0, 1], where
+    # the typed form divides two overflowing exponentials (eᶻ/(eᶻ + 2) is inf/inf at z = 1000).
+    factors = list(mul.args)
+    for f in factors:
+        if (power := _negative_power(f)) is None:
+            continue
+        n, (a, b, s) = power
+        u = s - sp.expand_log(sp.log(b / a), force=True)
+        for g in factors:
+            if isinstance(g, sp.exp) and g is not f:
+                m = sp.cancel(g.args[0] / u)
+                if m.is_Integer and 1 <= m <= n:
+                    factors.remove(f)
+                    factors.remove(g)
+                    scale = (a / b) ** m * a ** (-n)
+                    return sp.Mul(scale, sigmoid(s) ** m, sigmoid(-s) ** (n - m), *factors)
+    return None
+
+
+def _sigmoid_scaled_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+    s = u + sp.log(sp.Rational(3, 2))
+    return sp.Rational(2, 3) / 4 * sigmoid(s) * sigmoid(-s)
+
+
+def _sigmoid_of_difference(mul: sp.Mul) -> sp.Expr | None:
+    # eᵘ·(eᵘ + eᵛ)⁻¹ = σ(u − v): two classes' softmax, inf/inf at u = 1000 as typed.
+    factors = list(mul.args)
+    for f in factors:
+        if isinstance(f, sp.Pow) and f.exp == -1 and isinstance(f.base, sp.Add) and len(f.base.args) == 2:
+            if all(isinstance(t, sp.exp) for t in f.base.args):
+                for top, other in (f.base.args, f.base.args[::-1]):
+                    if top in factors:
+                        factors.remove(f)
+                        factors.remove(top)
+                        return sp.Mul(sigmoid(top.args[0] - other.args[0]), *factors)
+    return None
+
+def _sigmoid_power(pow_: sp.Pow) -> sp.Expr | None:
+    # (a + b·eᵘ)⁻ⁿ = a⁻ⁿ·σ(−s)ⁿ: (1 + eᶻ)⁻² is 1/inf² at z = 1000 as typed.
+    power = _negative_power(pow_)
+    if power is None:
+        return None
+    n, (a, _, s) = power
+    return a ** (-n) * sigmoid(-s) ** n
+
+
+def _positive_factor(expr: sp.Expr) -> bool:
+    """A factor whose log splits off: a positive number, an exponential, a sigmoid, or an integer power of one."""
+    if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
+        expr = expr.base
+    return isinstance(expr, (sp.exp, sigmoid)) or _positive_number(expr)
+
+
+def _log_product(log: sp.log) -> sp.Expr | None:
+    # log(Π fᵢ) = Σ log fᵢ for positive fᵢ: log(2·eᶻ) = log 2 + z, where 2·eᶻ overflows at z = 1000 as typed.
+    arg = log.args[0]
+    if isinstance(arg, sp.Mul) and all(_positive_factor(f) for f in arg.args) and not all(f.is_number for f in arg.args):
+        return sp.Add(*[sp.expand_log(sp.log(f), force=True) if isinstance(f, sp.Pow) else sp.log(f) for f in arg.args])
+    return None
+
+
 def _log_sum_exp(log: sp.log) -> sp.Expr | None:
     # log(eᵘ + eᵛ) = (u + v)/2 + log(2 cosh((u − v)/2)): finite whatever the size of u and v, and its
     # derivative has tanh((u − v)/2) where v + softplus(u − v) would have 2σ(u − v) − 1, which cancels
@@ -134,14 +248,41 @@ def _log_sigmoid(log: sp.log) -> sp.Expr | None:
 
 
 def _one_minus_sigmoid(add: sp.Add) -> sp.Expr | None:
-    # 1 − σ(u) = σ(−u): no cancellation where σ(u) rounds to 1 (σ' = σ(1 − σ) is 0 at u = 20 in float32).
+    # k − k·σ(u) = k·σ(−u): no cancellation where σ(u) rounds to 1 (σ' = σ(1 − σ) is 0 at u = 20 in float32), for
+    # any k ((σ(−z)²)' prints as (2σ(−z) − 2)·σ(−z)², which is 0 at z = −30 in float32, not −1.9e-13).
     terms = list(add.args)
-    if sp.S.One in terms:
+    for k in (t for t in terms if t.is_Number and t != 0):
         for term in terms:
-            if isinstance(-term, sigmoid):
-                terms.remove(sp.S.One)
+            coeff, rest = term.as_coeff_Mul()
+            if isinstance(rest, sigmoid) and coeff == -k:
+                terms.remove(k)
                 terms.remove(term)
-                return sp.Add(sigmoid(-(-term).args[0]), *terms)
+                return sp.Add(k * sigmoid(-rest.args[0]), *terms)
+    return None
+
+
+def _sigmoid_difference(add: sp.Add) -> sp.Expr | None:
+    # k·σ(u) − k·σ(−u) = k·tanh(u/2): σ(−z) − σ(z) is 0 at z = 1e-30, not −5e-31 (the derivative of log σ(z)σ(−z)).
+    # Also inside a common factor: (σ(z)σ(−z))' = σ(−z)²σ(z) − σ(−z)σ(z)² = σ(z)σ(−z)·(σ(−z) − σ(z)).
+    direct = _sigmoid_difference_terms(add)
+    if direct is not None or sum(t.has(sigmoid) for t in add.args) < 2:
+        return direct
+    common = sp.factor_terms(add)
+    if isinstance(common, sp.Mul):
+        for f in common.args:
+            if isinstance(f, sp.Add) and (inner := _sigmoid_difference_terms(f)) is not None:
+                return common.xreplace({f: inner})
+    return None
+
+
+def _sigmoid_difference_terms(add: sp.Add) -> sp.Expr | None:
+    terms = list(add.args)
+    for term in terms:
+        coeff, rest = term.as_coeff_Mul()
+        if isinstance(rest, sigmoid) and (other := -coeff * sigmoid(-rest.args[0])) in terms:
+            terms.remove(term)
+            terms.remove(other)
+            return sp.Add(coeff * sp.tanh(rest.args[0] / 2), *terms)
     return None
 
 
@@ -194,13 +335,36 @@ def _log1p(log: sp.log) -> sp.Expr | None:
 REWRITES: tuple[Rewrite, ...] = (
     Rewrite("softplus", sp.log, _softplus, lambda u, v: sp.log(1 + sp.exp(u)), lambda u, v: softplus(u)),
     Rewrite(
+        "softplus_scaled", sp.log, _softplus_scaled, lambda u, v: sp.log(2 + 3 * sp.exp(u)), _softplus_scaled_form,
+    ),
+    Rewrite(
         "log_sum_exp", sp.log, _log_sum_exp,
         lambda u, v: sp.log(sp.exp(u) + sp.exp(v)), _log_sum_exp_form,
     ),
     Rewrite("log_cosh", sp.log, _log_cosh, lambda u, v: sp.log(sp.cosh(u)), lambda u, v: log_cosh(u)),
     Rewrite("sigmoid", sp.Mul, _sigmoid, lambda u, v: sp.exp(u) / (1 + sp.exp(u)), lambda u, v: sigmoid(u)),
+    Rewrite(
+        "sigmoid_scaled", sp.Mul, _sigmoid_scaled,
+        lambda u, v: sp.exp(u) / (2 + 3 * sp.exp(u)) ** 2, _sigmoid_scaled_form,
+    ),
+    Rewrite(
+        "sigmoid_of_difference", sp.Mul, _sigmoid_of_difference,
+        lambda u, v: sp.exp(u) / (sp.exp(u) + sp.exp(v)), lambda u, v: sigmoid(u - v),
+    ),
     Rewrite("sigmoid_reciprocal", sp.Pow, _sigmoid_reciprocal, lambda u, v: 1 / (1 + sp.exp(-u)), lambda u, v: sigmoid(u)),
+    Rewrite(
+        "sigmoid_power", sp.Pow, _sigmoid_power,
+        lambda u, v: (2 + 3 * sp.exp(u)) ** -2, lambda u, v: sigmoid(-u - sp.log(sp.Rational(3, 2))) ** 2 / 4,
+    ),
     Rewrite("one_minus_sigmoid", sp.Add, _one_minus_sigmoid, lambda u, v: 1 - sigmoid(u), lambda u, v: sigmoid(-u)),
+    Rewrite(
+        "log_product", sp.log, _log_product,
+        lambda u, v: sp.log(2 * sp.exp(u) * sigmoid(v)), lambda u, v: sp.log(2) + u + sp.log(sigmoid(v)),
+    ),
+    Rewrite(
+        "sigmoid_difference", sp.Add, _sigmoid_difference,
+        lambda u, v: sigmoid(u) - sigmoid(-u), lambda u, v: sp.tanh(u / 2),
+    ),
     Rewrite("log_sigmoid", sp.log, _log_sigmoid, lambda u, v: sp.log(sigmoid(u)), lambda u, v: -softplus(-u)),
     Rewrite("one_plus_tanh", sp.Add, _one_plus_tanh, lambda u, v: 1 + sp.tanh(u), lambda u, v: 2 * sigmoid(2 * u)),
     Rewrite(
