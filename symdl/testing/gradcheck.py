@@ -28,7 +28,7 @@ import numpy as np
 from ..arguments import generator, non_negative_number
 from ..display_hooks import Displayed
 from ..numbers import format_number
-from .tensors import as_array, tensor_point
+from .tensors import Point, PointFunction, as_array, tensor_point
 
 __all__ = [
     "LOCATE_LIMIT",
@@ -168,9 +168,9 @@ def _value(out: object) -> tuple[float, float]:
 
 
 def check_grad(
-    f: Callable[[np.ndarray], float | np.ndarray],
-    grad: Callable[[np.ndarray], np.ndarray] | np.ndarray,
-    x: np.ndarray,
+    f: PointFunction,
+    grad: PointFunction | Point,
+    x: Point,
     *,
     mode: Literal["directions", "coordinates"] = "directions",
     directions: int = 20,
@@ -314,9 +314,9 @@ def _badness(report: GradCheckReport) -> float:
 
 
 def assert_grad_close(
-    f: Callable[[np.ndarray], float | np.ndarray],
-    grad: Callable[[np.ndarray], np.ndarray] | np.ndarray,
-    x: np.ndarray,
+    f: PointFunction,
+    grad: PointFunction | Point,
+    x: Point,
     **options: object,
 ) -> GradCheckReport:
     """:func:`check_grad`, raising ``AssertionError`` with numpy.testing-style lines when the check fails.

@@ -9,14 +9,17 @@ element-wise: one value per element of x.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 
 from ..numbers import format_number
 from .gradcheck import TOLERANCES, Tolerance, _checked_point, _real_values, _tolerance
-from .tensors import as_array, tensor_point
+from .tensors import Point, PointFunction, as_array, tensor_point
 
 __all__ = ["assert_subgradient", "one_sided_differences"]
+
+NumpyFunction = Callable[[np.ndarray], np.ndarray]
 
 
 def _elementwise(caller: str, f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -28,15 +31,15 @@ def _elementwise(caller: str, f: Callable[[np.ndarray], np.ndarray], x: np.ndarr
 
 
 def one_sided_differences(
-    f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray | None = None
+    f: PointFunction, x: Point, h: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """((f(x) − f(x − h))/h, (f(x + h) − f(x))/h) element-wise, with two-point Richardson on each side.
 
     The one-sided derivatives at a kink; ``f`` is element-wise. h defaults to
     eps^(1/2)·max(1, |x|), the step that balances an O(h) error against rounding.
     """
-    x, (f,) = tensor_point("one_sided_differences", x, f)  # type: ignore[assignment]
-    return _one_sided(f, _checked_point("one_sided_differences", x), h, "one_sided_differences")
+    point, (on_arrays,) = tensor_point("one_sided_differences", x, f)
+    return _one_sided(cast(NumpyFunction, on_arrays), _checked_point("one_sided_differences", point), h, "one_sided_differences")
 
 
 def _one_sided(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarray | None, caller: str) -> tuple[np.ndarray, np.ndarray]:
@@ -59,9 +62,9 @@ def _one_sided(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: np.ndarr
 
 
 def assert_subgradient(
-    f: Callable[[np.ndarray], np.ndarray],
-    value: np.ndarray,
-    x: np.ndarray,
+    f: PointFunction,
+    value: Point,
+    x: Point,
     *,
     tolerance: Tolerance | None = None,
     rtol: float | None = None,
@@ -74,8 +77,8 @@ def assert_subgradient(
     names the worst element (the largest excess over its tolerance).
     """
     __tracebackhide__ = True
-    x, (f,) = tensor_point("assert_subgradient", x, f)  # type: ignore[assignment]
-    x = _checked_point("assert_subgradient", x)
+    point, (on_arrays,) = tensor_point("assert_subgradient", x, f)
+    x = _checked_point("assert_subgradient", point)
     known = x.dtype if x.dtype in TOLERANCES else np.dtype(np.float64)
     tolerance = _tolerance("assert_subgradient", known, tolerance, rtol, atol)
     value = np.asarray(as_array(value), dtype=np.float64)
@@ -84,7 +87,7 @@ def assert_subgradient(
     except ValueError:
         raise ValueError(f"assert_subgradient: value has shape {value.shape}, x has shape {x.shape}; "
                          "accepted: a number or an array broadcastable to x's shape") from None
-    left, right = _one_sided(f, x, None, "assert_subgradient")
+    left, right = _one_sided(cast(NumpyFunction, on_arrays), x, None, "assert_subgradient")
     low, high = np.minimum(left, right), np.maximum(left, right)
     slack = tolerance.atol + tolerance.rtol * np.maximum(np.abs(low), np.abs(high))
     bad = ~((value >= low - slack) & (value <= high + slack))  # NaN (in value or in f's differences) is outside

@@ -11,10 +11,20 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias, Union
 
 import numpy as np
 
-__all__ = ["as_array", "tensor_point"]
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["Point", "PointFunction", "as_array", "tensor_point"]
+
+Point: TypeAlias = Union[np.ndarray, "torch.Tensor"]
+"""A point of the checks: a numpy array, or a torch tensor (then f and grad take and return tensors)."""
+
+PointFunction: TypeAlias = Union[Callable[[np.ndarray], "float | np.ndarray"], Callable[["torch.Tensor"], "float | torch.Tensor"]]
+"""f or grad of the checks: numpy arrays in and out, or torch tensors in and out."""
 
 
 def _is_tensor(value: object) -> bool:
