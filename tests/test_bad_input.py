@@ -77,3 +77,20 @@ def test_cli_error_lines_stay_short(capsys):
     code = main(["derive", "z", "--wrt", "q" * 50_000])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and len(err) < 400
+
+
+def test_comparing_a_value_not_real_on_part_of_the_line_is_one_clear_cli_line(capsys):
+    code = main(["derive", "max(z, sqrt(z))"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "sqrt(z) is not real for z < 0" in err and "sqrt(abs(z))" in err and "Invalid comparison" not in err
+
+
+def test_a_value_not_real_outside_any_comparison_still_derives():
+    # sqrt(z) alone is not compared: it derives (and `symdl check` reports the z < 0 side), as before
+    assert symdl.formula_rule("sqrt(z)").derivative() == 1 / (2 * sp.sqrt(z))
+
+
+def test_restricting_the_root_to_real_values_derives_the_max():
+    r = symdl.formula_rule("max(z, sqrt(abs(z)))")
+    assert [(k.at, k.left, k.right) for k in r.kinks] == [(1, sp.Rational(1, 2), 1)]

@@ -233,7 +233,12 @@ class Rule(Derives, Displayed, Plottable):
         from ..symbolic.proof import resolve_branches
 
         sample = {s: sp.Rational(13, 11) for s in derived.free_symbols if s != self.wrt}
-        return resolve_branches(derived.subs(self.wrt, at), sample)
+        try:
+            return resolve_branches(derived.subs(self.wrt, at), sample)
+        except TypeError:
+            # SymPy orders both arms of an if-then-else when substituting (abs rewritten as ITE(z ≥ 0, z ≥ √z,
+            # z ≥ √−z) orders √−1 at z = 1): pick the branches at the point first, then substitute.
+            return resolve_branches(derived, {**sample, self.wrt: at}).subs(self.wrt, at)
 
     def textbook(self, wrt: sp.Symbol | str | None = None, in_output: bool = False) -> sp.Expr:
         """The textbook form of the derivative; with ``in_output`` written in terms of the output."""
