@@ -304,6 +304,19 @@ class Rule(Derives, Displayed, Plottable):
             out["seed form - expr"] = d.seed_form - self.expr
         return out
 
+    def _poles(self, zero: sp.Expr) -> list[sp.Expr]:
+        """Breakpoints of ``zero`` where f itself has no finite value (log(z²) at 0): no form's value there is a claim."""
+        try:
+            points = breakpoints(zero, self.wrt)
+        except Undecidable:
+            return []
+        poles = []
+        for point in points:
+            value = self.expr.subs(self.wrt, point)
+            if value.is_number and (value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or value.is_finite is False):
+                poles.append(point)
+        return poles
+
     def prove(self) -> dict[str, Proof]:
         """Prove every identity of :meth:`identities` exactly (derivative taken of the elementary form)."""
         from ..symbolic.proof import elementary
@@ -311,13 +324,18 @@ class Rule(Derives, Displayed, Plottable):
         results = {}
         kinks = [k.at for k in self.kinks]
         for label, zero in self.identities().items():
-            exclude = kinks if "derivative" in label else []
+            poles = self._poles(zero)
+            exclude = [*(kinks if "derivative" in label else []), *poles]
             if label.startswith("derivative") or label.startswith("d/d"):
                 var = self.wrt if label.startswith("derivative") else self._input(label[3:].split(" ")[0])
                 form = self.textbook(var)
                 # Differentiate the elementary definition: named functions' own fdiff is not trusted here.
                 zero = sp.diff(elementary(self.expr, to_differentiate=True), var) - elementary(form)
             results[label] = prove_zero(zero, self.wrt, exclude=exclude)
+            if poles and len(poles) == len(exclude):  # name them for what they are: f is not finite there
+                proof = results[label]
+                results[label] = Proof(proof.holds, proof.method.replace(", the kink", ", where f is not finite: the pole"),
+                                       proof.cases, proof.counterexample)
         printed = [self.numeric_forward_expr(), *(self.numeric_derivative_expr(v) for v in self._derivative_inputs())]
         used = {type(f) for e in printed for f in e.atoms(NamedFunction)}
         for function in sorted(used, key=lambda f: f.__name__):

@@ -5,6 +5,8 @@ every real input (``before(u, v) = after(u, v)``, proven exactly by
 :func:`prove_rewrites`), chosen so that the printed code stays finite and
 accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 
+* ``log_even_power``: log(c·u²ᵏ) → log c + 2k·log|u| (k a nonzero integer, c a positive number; both sides
+  infinite at u = 0)
 * ``softplus``: log(1 + eᵘ) → softplus(u)
 * ``softplus_scaled``: log(a + b·eᵘ) → log a + softplus(u + log(b/a)) (a, b positive numbers)
 * ``log_sum_exp``: log(eᵘ + eᵛ) → (u + v)/2 + log 2 + log_cosh((u − v)/2)
@@ -73,6 +75,8 @@ class Rewrite:
     match: Callable[[sp.Expr], sp.Expr | None]
     before: Callable[[sp.Symbol, sp.Symbol], sp.Expr]
     after: Callable[[sp.Symbol, sp.Symbol], sp.Expr]
+    #: Values of u where neither side is finite (log(u²) at u = 0): equal there as limits, not as values.
+    poles: tuple[sp.Expr, ...] = ()
 
     def apply(self, expr: sp.Expr) -> sp.Expr:
         """``expr`` with every match of this rewrite replaced (bottom-up)."""
@@ -326,6 +330,19 @@ def _expm1(add: sp.Add) -> sp.Expr | None:
     return None
 
 
+def _even_power(expr: sp.Expr) -> bool:
+    return isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp.is_even and expr.exp != 0
+
+
+def _log_even_power(log: sp.log) -> sp.Expr | None:
+    # log(c·u²ᵏ) = log c + 2k·log|u| (c > 0): u² underflows to 0 in float32 at |u| ≤ 1e-23 (log gives −inf), |u|
+    # does not.
+    factors = sp.Mul.make_args(log.args[0])
+    if any(_even_power(f) for f in factors) and all(_even_power(f) or _positive_number(f) for f in factors):
+        return sp.Add(*[f.exp * sp.log(sp.Abs(f.base)) if _even_power(f) else sp.log(f) for f in factors])
+    return None
+
+
 def _log1p(log: sp.log) -> sp.Expr | None:
     arg = log.args[0]
     return log1p(arg - 1) if isinstance(arg, sp.Add) and sp.S.One in arg.args else None
@@ -333,6 +350,10 @@ def _log1p(log: sp.log) -> sp.Expr | None:
 
 #: The rewrites in the order :func:`stabilise` applies them.
 REWRITES: tuple[Rewrite, ...] = (
+    Rewrite(
+        "log_even_power", sp.log, _log_even_power,
+        lambda u, v: sp.log(u**4), lambda u, v: 4 * sp.log(sp.Abs(u)), poles=(sp.S.Zero,),
+    ),
     Rewrite("softplus", sp.log, _softplus, lambda u, v: sp.log(1 + sp.exp(u)), lambda u, v: softplus(u)),
     Rewrite(
         "softplus_scaled", sp.log, _softplus_scaled, lambda u, v: sp.log(2 + 3 * sp.exp(u)), _softplus_scaled_form,
@@ -429,8 +450,20 @@ def stable_primitives(expr: sp.Expr) -> sp.Expr:
 
 
 def prove_rewrite(rewrite: Rewrite) -> Proof:
-    """after(u, v) − before(u, v) ≡ 0 for all real u (v a real parameter), shown by :func:`prove_zero`."""
-    return prove_zero(rewrite.after(_U, _V) - rewrite.before(_U, _V), _U)
+    """after(u, v) − before(u, v) ≡ 0 for all real u (v a real parameter), shown by :func:`prove_zero`;
+    at each of the rewrite's poles, the same (infinite) value and the same limit from either side."""
+    after, before = rewrite.after(_U, _V), rewrite.before(_U, _V)
+    proof = prove_zero(after - before, _U, exclude=rewrite.poles)
+    for pole in rewrite.poles:
+        if after.subs(_U, pole) != before.subs(_U, pole):  # log 0 is SymPy's zoo on both sides
+            return Proof(False, f"the values differ at the pole {_U} = {pole}", proof.cases, {_U: pole})
+        for side in ("-", "+"):
+            if sp.limit(after, _U, pole, side) != sp.limit(before, _U, pole, side):
+                return Proof(False, f"the limits differ at the pole {_U} = {pole} from {side}", proof.cases, {_U: pole})
+    if proof and rewrite.poles:
+        return Proof(True, f"{proof.method.split(', the kink')[0]}, and the same limit at {_U} = "
+                           f"{', '.join(map(str, rewrite.poles))}", proof.cases)
+    return proof
 
 
 def prove_rewrites() -> dict[str, Proof]:
