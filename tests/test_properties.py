@@ -144,3 +144,21 @@ def test_readable_is_the_same_value_and_never_longer_than_factor(a, b, k):
         shown = readable(e)
         assert sp.simplify(shown - e) == 0
         assert sp.count_ops(shown) <= sp.count_ops(sp.factor(e)) + FACTOR_SLACK
+
+
+@pytest.mark.parametrize(("text", "next_failure"), [
+    ("where(z > 0, z + 1, z)", None),
+    ("where(z > 0, log(z**3) + 1, z)", "unstable: f (float32)"),
+])
+def test_check_prints_a_value_jump_once_and_the_next_failure_after_the_numeric_row(text, next_failure, capsys):
+    assert main(["check", text]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    # The JUMPS line above the numeric row, not a detail line under it again.
+    assert sum("value jumps at z = 0" in line.lower() for line in lines) == 1, lines
+    row = next(i for i, line in enumerate(lines) if line.startswith("  numeric: "))
+    assert "JUMPS" in lines[row] and any(line.startswith("  value JUMPS at z = 0: 0 -> ") for line in lines[:row])
+    detail = lines[row + 1]
+    if next_failure is None:
+        assert detail == "FAIL", lines
+    else:
+        assert detail.startswith(f"  {text}: {next_failure}"), lines

@@ -119,7 +119,10 @@ def _check(args: argparse.Namespace, stage: Callable[[int], None]) -> int:
         out(f"  numeric checks skipped: give values to {', '.join(symbolic)} (--param NAME=VALUE)")
     else:
         out(f"  numeric: {' '.join(report_row(report)[1:])}")
-        for line in failure_details(report)[:1]:
+        # A value jump is already a JUMPS line above: the first detail is the first other failure.
+        shown_jumps = {f"{report.name}: {jump}" for jump in report.value_jumps} if any(
+            b.what == "value" and not b.continuous for b in properties.boundaries) else set()
+        for line in [d for d in failure_details(report) if d not in shown_jumps][:1]:
             out(f"  {line}")
         typed = typed_form_instability(r)
         if typed:
