@@ -354,9 +354,9 @@ def _is_zero_on_one_side(branch: sp.Expr, var: sp.Symbol, lo: sp.Expr | None, hi
     """``branch`` ≡ 0 for every ``var`` of the interval's sign, where (lo, hi) lies on one side of 0: a weaker claim
     than for every real ``var``, still covering the interval. SymPy then sees log(z²) = 2 log(−z) with z = −t, t > 0."""
     t = sp.Dummy("t", positive=True)
-    if hi is not None and hi <= 0:
+    if hi is not None and sp.S(hi).is_nonpositive:  # an end that depends on an unset parameter decides nothing
         return _is_zero_smooth(branch.xreplace({var: -t}))
-    if lo is not None and lo >= 0:
+    if lo is not None and sp.S(lo).is_nonnegative:
         return _is_zero_smooth(branch.xreplace({var: t}))
     return False
 
