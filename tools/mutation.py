@@ -60,6 +60,12 @@ MODULES: dict[str, tuple[str, list[str]]] = {
         ["tests/test_testing.py", "tests/test_testing_stability.py", "tests/test_accuracy_measure.py", "tests/test_stop_gradient.py",
          "tests/test_gradcheck_edges.py"],
     ),
+    # central_difference, fd_step, held_central_difference (moved out of symdl/testing/__init__.py; the same tests).
+    "differences": (
+        "symdl/testing/differences.py",
+        ["tests/test_testing.py", "tests/test_testing_stability.py", "tests/test_accuracy_measure.py", "tests/test_stop_gradient.py",
+         "tests/test_gradcheck_edges.py"],
+    ),
     # finite_real, behind every hyperparameter and learning-rate check. In-process tests only: the generated
     # modules copy its source (inspect.getsource), which under mutmut is the trampoline, not the function.
     "finite_real": ("symdl/backends/runtime_numbers.py", ["tests/test_finite_real.py"]),

@@ -304,27 +304,15 @@ class Rule(Derives, Displayed, Plottable):
             out["seed form - expr"] = d.seed_form - self.expr
         return out
 
-    def _poles(self, zero: sp.Expr) -> list[sp.Expr]:
-        """Breakpoints of ``zero`` where f itself has no finite value (log(z²) at 0): no form's value there is a claim."""
-        try:
-            points = breakpoints(zero, self.wrt)
-        except Undecidable:
-            return []
-        poles = []
-        for point in points:
-            value = self.expr.subs(self.wrt, point)
-            if value.is_number and (value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or value.is_finite is False):
-                poles.append(point)
-        return poles
-
     def prove(self) -> dict[str, Proof]:
         """Prove every identity of :meth:`identities` exactly (derivative taken of the elementary form)."""
         from ..symbolic.proof import elementary
+        from ..symbolic.removable import non_finite_points
 
         results = {}
         kinks = [k.at for k in self.kinks]
         for label, zero in self.identities().items():
-            poles = self._poles(zero)
+            poles = non_finite_points(self.expr, zero, self.wrt)
             exclude = [*(kinks if "derivative" in label else []), *poles]
             if label.startswith("derivative") or label.startswith("d/d"):
                 var = self.wrt if label.startswith("derivative") else self._input(label[3:].split(" ")[0])

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .functions import NamedFunction
-from .grammar import FormulaError
+from .real_conditions import condition_at
 from .regimes import (
     Undecidable,
     _parameter_regimes,
@@ -71,53 +71,12 @@ def resolve_branches(expr: sp.Expr, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
 
 def _pick(pw: sp.Piecewise, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
     for value, cond in pw.args:
-        truth = _truth(cond, at)
+        truth = condition_at(cond, at)
         if truth == sp.true:
             return value
         if truth != sp.false:
             raise ValueError(f"cannot decide the condition {cond} at {dict(at)}")
     raise ValueError(f"no branch of {pw} holds at {dict(at)}")
-
-
-def _truth(cond: sp.Basic, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Basic:
-    """``cond`` at ``at``, an if-then-else deciding its test first: ``abs`` rewritten as ITE(z ≥ 0, z ≥ √z, z ≥ √−z)
-    must not order √z at z < 0, where that branch is not taken."""
-    if cond in (sp.true, sp.false):
-        return cond
-    if isinstance(cond, sp.ITE):
-        test = _truth(cond.args[0], at)
-        if test in (sp.true, sp.false):
-            return _truth(cond.args[1] if test == sp.true else cond.args[2], at)
-    try:
-        return cond.subs(at)
-    except TypeError:  # SymPy refuses to order a number that is not real (z ≥ √z at z < 0)
-        raise FormulaError(_not_real_message(cond, at)) from None
-
-
-def _not_real_message(cond: sp.Basic, at: Mapping[sp.Symbol, sp.Expr]) -> str:
-    """What is wrong with a condition that compares a value not real at ``at``, and what is accepted instead."""
-    part = next((p for p in sp.postorder_traversal(cond) if isinstance(p, sp.Expr) and p.free_symbols
-                 and _is_not_real(p.subs(at))), cond)
-    where = ", ".join(f"{s} = {sp.nsimplify(v, rational=True) if v.is_Float else v}" for s, v in at.items()
-                      if s in part.free_symbols)
-    base = part.base if isinstance(part, sp.Pow) else part.args[0] if isinstance(part, sp.log) else None
-    variables = sorted(base.free_symbols & set(at), key=str) if base is not None else []
-    if base is not None and len(variables) == 1 and base.free_symbols <= set(variables):
-        try:
-            below = sp.solve_univariate_inequality(base < 0, variables[0], relational=True)
-            where = str(below).replace("(-oo < ", "(").replace("-oo < ", "")
-        except (NotImplementedError, ValueError, TypeError):
-            pass
-    return (f"{part} is not real for {where}, so the condition {cond} cannot be decided there: symdl compares "
-            f"real values only; restrict the formula to where it is real, e.g. sqrt(abs(z)) or sqrt(max(z, 0)) "
-            f"for sqrt(z)")
-
-
-def _is_not_real(value: sp.Expr) -> bool:
-    try:
-        return sp.N(value, 15).is_real is False
-    except (TypeError, ValueError, ZeroDivisionError):
-        return False
 
 
 def _signed(arg: sp.Expr, at: Mapping[sp.Symbol, sp.Expr], zero: bool = False) -> sp.Expr:
