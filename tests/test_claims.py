@@ -173,3 +173,14 @@ def test_the_notebooks_stable_softplus_has_the_derivative_one_half_at_its_bounda
 def test_cli_proves_the_notebooks_better_softplus(capsys):
     assert main(["check", "log(1 + exp(-abs(z))) + max(0, z)", "--derivative", "1 - 1/(1 + exp(z))"]) == 0
     assert "PROVEN: equal to symdl's Piecewise((1/2, Eq(z, 0))" in capsys.readouterr().out
+
+
+def test_a_removable_point_that_moves_with_a_parameter_is_not_pinned_at_the_bound_value():
+    # better softplus shifted by c: at c = 1 the removable point is z = 1, but the symbolic derivative holds for every c;
+    # a branch Eq(z, 1) → 1/2 read at the bound value would be wrong at c = 3 (true f'(1) = σ(−2) there).
+    r = symdl.formula_rule("log(1 + exp(-abs(z - c))) + max(0, z - c)", params={"c": 1.0})
+    z, c = r.wrt, next(s for s in r.expr.free_symbols if s.name == "c")
+    derived = r.derivative()
+    true = 1 - 1 / (1 + sp.exp(z - c))
+    for c_value, z_value in ((3, 1), (sp.Rational(1, 2), 1), (2, sp.Rational(-1, 3))):
+        assert abs(sp.N((derived - true).subs({c: c_value}).subs({z: z_value}), 30)) < 1e-25, (c_value, z_value)

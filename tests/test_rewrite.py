@@ -52,12 +52,6 @@ WRONG_AFTER = {
     "one_minus_tanh_squared": lambda u, v: 4 * sigmoid(u) * sigmoid(-u),  # sech²(u/2)/… : the factor 2 dropped
     "expm1": lambda u, v: expm1(-u),
     "log1p": lambda u, v: log1p(2 * u),
-    "log_even_power": lambda u, v: 4 * sp.log(u),  # |u| dropped: not real for u < 0
-}
-
-#: Wrong variants that agree away from the rewrite's pole but not at it (the point the case analysis excludes).
-WRONG_AT_POLE = {
-    "log_even_power": lambda u, v: sp.Piecewise((0, sp.Eq(u, 0)), (4 * sp.log(sp.Abs(u)), True)),
 }
 
 
@@ -77,26 +71,13 @@ def test_a_wrong_variant_is_refuted(name):
     assert not prove_rewrite(wrong)
 
 
-@pytest.mark.parametrize("name", sorted(WRONG_AT_POLE))
-def test_a_variant_wrong_only_at_the_pole_is_refuted(name):
-    rewrite = BY_NAME[name]
-    assert rewrite.poles and prove_rewrite(rewrite)
-    wrong = replace(rewrite, after=WRONG_AT_POLE[name])
-    assert prove_zero(wrong.after(z, y) - rewrite.after(z, y), z, exclude=rewrite.poles)  # equal off the pole
-    assert not prove_rewrite(wrong)
-
-
-def test_every_rewrite_with_a_pole_has_a_variant_wrong_at_it():
-    assert set(WRONG_AT_POLE) == {r.name for r in REWRITES if r.poles}
-
-
 @pytest.mark.parametrize("rewrite", REWRITES, ids=lambda r: r.name)
 def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
     u, v = sp.Symbol("u", real=True), sp.Symbol("v", real=True)
     before = rewrite.before(u, v)
     after = rewrite.apply(before)
     assert after != before
-    assert prove_zero(after - before, u, exclude=rewrite.poles)
+    assert prove_zero(after - before, u)
 
 
 @pytest.mark.parametrize(
@@ -128,11 +109,6 @@ def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
         (1 / (2 + sp.exp(-z)), sigmoid(z + sp.log(2)) / 2, ("sigmoid_power",)),
         (sp.exp(z) / (sp.exp(z) + sp.exp(-z)), sigmoid(2 * z), ("sigmoid_of_difference",)),
         (sp.log(2 * sp.exp(z)), z + sp.log(2), ("log_product",)),
-        (sp.log(z**2), 2 * sp.log(sp.Abs(z)), ("log_even_power",)),
-        (sp.log((z - 1) ** -4), -4 * sp.log(sp.Abs(z - 1)), ("log_even_power",)),
-        (sp.log((1 + sp.exp(z)) ** 2), 2 * softplus(z), ("log_even_power", "softplus")),
-        (sp.log(4 * z**2 * y**-2), sp.log(4) + 2 * sp.log(sp.Abs(z)) - 2 * sp.log(sp.Abs(y)), ("log_even_power",)),
-        (sp.log(z**3), sp.log(z**3), ()),  # odd: not real for z < 0 as typed, left alone
         (3 * sigmoid(-z) - 3 * sigmoid(z), -3 * sp.tanh(z / 2), ("sigmoid_difference",)),
         ((2 * sigmoid(-z) - 2) * sigmoid(-z) ** 2, -2 * sigmoid(z) * sigmoid(-z) ** 2, ("one_minus_sigmoid",)),
         # Not rewritten: a constant of unknown or negative sign, a factor whose log does not split off.

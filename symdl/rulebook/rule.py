@@ -220,11 +220,14 @@ class Rule(Derives, Displayed, Plottable):
 
     @cached_property
     def _removable(self) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
-        """Where f' is continuous but SymPy's f' gives another value at the point (0 for max(0, z) + log(1 + e^(−|z|)))."""
+        """Where f' is continuous but SymPy's f' gives another value at the point (0 for max(0, z) + log(1 + e^(−|z|))).
+
+        Found on the unbound derivative: a point or limit that moves with a parameter is left alone (the branch is
+        added to the unbound expression, so a point read at the bound value would be wrong at any other)."""
         from ..symbolic.removable import removable_points
 
         try:
-            derived = self.bind(diff_away_from_jumps(self.expr, self.wrt))
+            derived = diff_away_from_jumps(self.expr, self.wrt)
         except Undecidable:
             return ()
         return removable_points(derived, self.wrt, tuple(k.at for k in self.kinks))
@@ -307,23 +310,17 @@ class Rule(Derives, Displayed, Plottable):
     def prove(self) -> dict[str, Proof]:
         """Prove every identity of :meth:`identities` exactly (derivative taken of the elementary form)."""
         from ..symbolic.proof import elementary
-        from ..symbolic.removable import non_finite_points
 
         results = {}
         kinks = [k.at for k in self.kinks]
         for label, zero in self.identities().items():
-            poles = non_finite_points(self.expr, zero, self.wrt)
-            exclude = [*(kinks if "derivative" in label else []), *poles]
+            exclude = kinks if "derivative" in label else []
             if label.startswith("derivative") or label.startswith("d/d"):
                 var = self.wrt if label.startswith("derivative") else self._input(label[3:].split(" ")[0])
                 form = self.textbook(var)
                 # Differentiate the elementary definition: named functions' own fdiff is not trusted here.
                 zero = sp.diff(elementary(self.expr, to_differentiate=True), var) - elementary(form)
             results[label] = prove_zero(zero, self.wrt, exclude=exclude)
-            if poles and len(poles) == len(exclude):  # name them for what they are: f is not finite there
-                proof = results[label]
-                results[label] = Proof(proof.holds, proof.method.replace(", the kink", ", where f is not finite: the pole"),
-                                       proof.cases, proof.counterexample)
         printed = [self.numeric_forward_expr(), *(self.numeric_derivative_expr(v) for v in self._derivative_inputs())]
         used = {type(f) for e in printed for f in e.atoms(NamedFunction)}
         for function in sorted(used, key=lambda f: f.__name__):

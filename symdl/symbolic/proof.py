@@ -291,8 +291,7 @@ def _prove_in_regime(
     cases = 0
     for k, probe in enumerate(probes):
         cases += 1
-        branch = resolve_branches(expr, {**sample, var: probe})
-        if not (_is_zero_smooth(branch) or _is_zero_on_one_side(branch, var, ends[k], ends[k + 1])):
+        if not _is_zero_smooth(resolve_branches(expr, {**sample, var: probe})):
             inside = [{**sample, var: r} for r in _rationals_inside(ends[k], ends[k + 1])]
             method = f"case analysis: nonzero on the interval around {var} = {probe}{where}"
             return Proof(False, method, cases, _confirmed(expr, inside))
@@ -307,17 +306,6 @@ def _prove_in_regime(
             method = f"case analysis: nonzero at {var} = {point}{where}"
             return Proof(False, method, cases, _confirmed(expr, [{**sample, var: point}]))
     return Proof(True, "case analysis", cases)
-
-
-def _is_zero_on_one_side(branch: sp.Expr, var: sp.Symbol, lo: sp.Expr | None, hi: sp.Expr | None) -> bool:
-    """``branch`` ≡ 0 for every ``var`` of the interval's sign, where (lo, hi) lies on one side of 0: a weaker claim
-    than for every real ``var``, still covering the interval. SymPy then sees log(z²) = 2 log(−z) with z = −t, t > 0."""
-    t = sp.Dummy("t", positive=True)
-    if hi is not None and sp.S(hi).is_nonpositive:  # an end that depends on an unset parameter decides nothing
-        return _is_zero_smooth(branch.xreplace({var: -t}))
-    if lo is not None and sp.S(lo).is_nonnegative:
-        return _is_zero_smooth(branch.xreplace({var: t}))
-    return False
 
 
 def _prove_at_parameters(expr: sp.Expr, var: sp.Symbol, sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]) -> Proof:

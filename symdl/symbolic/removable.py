@@ -4,9 +4,6 @@ f(z) = log(1 + e^(−|z|)) + max(0, z) is softplus, C∞: f' → 1/2 from both s
 of 0. SymPy's f' is max'(z) − sign(z)·σ(−|z|), and at z = 0 max' takes the
 branch z ≤ 0 (0) and sign(0) = 0, so the expression gives 0 there. The
 derivative at such a point is the common limit.
-
-A boundary where f itself has no finite value (log(z²) at 0) is a pole: no
-identity claims a value there (:func:`non_finite_points`).
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ import sympy as sp
 from .proof import Undecidable, breakpoints, one_sided_values
 from .readable import readable
 
-__all__ = ["non_finite_points", "removable_points"]
+__all__ = ["removable_points"]
 
 
 def removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp.Expr, ...] = ()) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
@@ -44,16 +41,3 @@ def removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp.Expr, 
         found.append((at, readable(left), value))
     return tuple(found)
 
-
-def non_finite_points(f: sp.Expr, expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
-    """The boundaries of ``expr`` in ``var`` where ``f`` has no finite value (log(z²) at 0); none when they cannot be found."""
-    try:
-        points = breakpoints(expr, var)
-    except Undecidable:
-        return []
-    poles = []
-    for point in points:
-        value = f.subs(var, point)
-        if value.is_number and (value.has(sp.nan, sp.zoo, sp.oo, -sp.oo) or value.is_finite is False):
-            poles.append(point)
-    return poles
