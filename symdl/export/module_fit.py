@@ -71,7 +71,8 @@ def module_metrics(model: Any, metrics: Sequence[object] | Mapping[str, object],
         try:
             spec = as_spec(entry.metric)
         except TypeError:
-            raise ValueError(f"metrics: {entry.metric!r} is not a symdl metric; a module prints symdl.metrics only") from None
+            raise ValueError(f"metrics: {entry.metric!r} is not a symdl metric; a module prints symdl.metrics, loss rules and "
+                             "formulas from SymPy, not Python functions") from None
         out.append(ModuleMetric(entry.key, metric_name(entry.metric), entry.output, entry.target, spec))
     return tuple(out)
 
