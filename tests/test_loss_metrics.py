@@ -238,3 +238,13 @@ def test_torch_and_jax_print_loss_metrics_with_the_numpy_numbers(backend, tmp_pa
         m.update_state(y, p, sample_weight=w)
         state = getattr(module, f"{prefix}_update")(getattr(module, f"{prefix}_init")(), y, p, sample_weight=w)
         assert float(getattr(module, f"{prefix}_result")(state)) == pytest.approx(m.result(), rel=1e-12)
+
+
+def test_a_formula_that_jumps_is_a_metric_though_not_a_loss():
+    """The seeds' d·|e| − d·2·0.5 jumps at |e| = d (by d(1 − d/2)): refused as a loss, averaged as a metric, as Keras does."""
+    text = "where(abs(a - y) < d, (a - y)**2/2, d*abs(a - y) - d*2*0.5)"
+    jumping = symdl.formula_rule(text, wrt="a", symbols=["y"], params={"d": 1.0})
+    with pytest.raises(ValueError, match="a loss must be continuous"):
+        symdl.Network([2, 1], loss=jumping)
+    y, p = np.array([0.0, 0.0, 0.0]), np.array([0.5, 3.0, -1.0])
+    assert metric(jumping)(y, p) == pytest.approx((0.125 + (3.0 - 1.0) + (1.0 - 1.0)) / 3, rel=1e-15)
