@@ -276,7 +276,8 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     step_args = next(a for n, a, _, _ in entries if n == "train_step").split(", ")
     data = {"params", "seed=0", backend.mask_parameter, *(n for n, _ in (*inputs, *targets))}
     fitting = fit_blocks(backend, bool(train.masks), tuple(a for a in step_args if a not in data),
-                         printed_metrics, ([n for n, _ in inputs], [n for n, _ in targets]))
+                         printed_metrics, ([n for n, _ in inputs], [n for n, _ in targets]),
+                         (compiled.input_aliases, compiled.target_aliases))
     blocks += fitting
     public = ["init_params", *_ENTRIES, *(["init_state"] if has_opt else []), *(["masks"] if train.masks else [])]
     public += ["fit", "evaluate"] if fitting else []
