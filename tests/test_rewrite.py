@@ -27,6 +27,7 @@ from symdl.symbolic.rewrite import (
     prove_rewrites,
     stabilise,
 )
+from symdl.symbolic.stop_gradient import stop_gradient
 from symdl.testing import relative_error
 
 z = sp.Symbol("z", real=True)
@@ -50,9 +51,20 @@ WRONG_AFTER = {
     "one_minus_sigmoid": lambda u, v: sigmoid(u - 1),
     "one_plus_tanh": lambda u, v: sigmoid(2 * u),
     "one_minus_tanh_squared": lambda u, v: 4 * sigmoid(u) * sigmoid(-u),  # sech²(u/2)/… : the factor 2 dropped
+    # M + log Σ cᵢe^{uᵢ − M} with the constant term not shifted by M
+    "log_sum_exp_max": lambda u, v: _top(u, v, 0) + sp.log(sp.exp(u - _top(u, v, 0)) + sp.exp(v - _top(u, v, 0)) + 2),
+    # e^{u + pM} with p = −1 for the square
+    "exp_sum_ratio": lambda u, v: sp.exp(u - _top(u, v, 0)) * (sp.exp(u - _top(u, v, 0)) + 3 * sp.exp(v - _top(u, v, 0))
+                                                              + sp.exp(-_top(u, v, 0))) ** -2,
+    "exp_sum_reciprocal": lambda u, v: sp.exp(_top(u, v)) / (sp.exp(u - _top(u, v)) + sp.exp(v - _top(u, v))),  # e^{+M}
+    "exp_sigmoid": lambda u, v: sp.exp(u - softplus(u) - 2 * softplus(v)),  # log σ(v) = −softplus(+v)
     "expm1": lambda u, v: expm1(-u),
     "log1p": lambda u, v: log1p(2 * u),
 }
+
+
+def _top(*args: sp.Expr) -> sp.Expr:
+    return stop_gradient(sp.Max(*args))
 
 
 def test_every_rewrite_is_proven_equal_to_what_it_replaces():
@@ -111,9 +123,25 @@ def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
         (sp.log(2 * sp.exp(z)), z + sp.log(2), ("log_product",)),
         (3 * sigmoid(-z) - 3 * sigmoid(z), -3 * sp.tanh(z / 2), ("sigmoid_difference",)),
         ((2 * sigmoid(-z) - 2) * sigmoid(-z) ** 2, -2 * sigmoid(z) * sigmoid(-z) ** 2, ("one_minus_sigmoid",)),
+        # Sums of exponentials beyond two terms (or two the scaled patterns do not take): shifted by their maximum.
+        (sp.log(sp.exp(z) + sp.exp(2 * z) + 1), _top(0, z, 2 * z) + sp.log(
+            sp.exp(z - _top(0, z, 2 * z)) + sp.exp(2 * z - _top(0, z, 2 * z)) + sp.exp(-_top(0, z, 2 * z))), ("log_sum_exp_max",)),
+        (sp.log(2 * sp.exp(z) + 3 * sp.exp(-z)), _top(z, -z) + sp.log(
+            2 * sp.exp(z - _top(z, -z)) + 3 * sp.exp(-z - _top(z, -z))), ("log_sum_exp_max",)),
+        (1 / (sp.exp(z) + sp.exp(-z)), sp.exp(-_top(z, -z)) / (sp.exp(z - _top(z, -z)) + sp.exp(-z - _top(z, -z))),
+         ("exp_sum_reciprocal",)),
+        (z * sp.exp(z) / (sp.exp(z) + sp.exp(-z) + 1), z * sp.exp(z - _top(0, z, -z)) / (
+            sp.exp(z - _top(0, z, -z)) + sp.exp(-z - _top(0, z, -z)) + sp.exp(-_top(0, z, -z))), ("exp_sum_ratio",)),
+        # Exponentials times sigmoids: one exponential, log σ(v) = −softplus(−v) in its exponent.
+        (sp.exp(z) * sigmoid(-z), sp.exp(z - softplus(z)), ("exp_sigmoid",)),
+        (z * sp.exp(-z) * sigmoid(z) ** 2, z * sp.exp(-z - 2 * softplus(-z)), ("exp_sigmoid",)),
+        (sp.exp(-2 * z) / sigmoid(z), sp.exp(-2 * z + softplus(-z)), ("exp_sigmoid",)),
         # Not rewritten: a constant of unknown or negative sign, a factor whose log does not split off.
         (sp.log(sp.Symbol("d", real=True) + sp.exp(z)), sp.log(sp.Symbol("d", real=True) + sp.exp(z)), ()),
         (sp.log(sp.exp(z) - 2), sp.log(sp.exp(z) - 2), ()),
+        (sp.log(sp.exp(z) - sp.exp(-z) + 3), sp.log(sp.exp(z) - sp.exp(-z) + 3), ()),
+        (1 / (sp.exp(z) + z**2 + 1), 1 / (sp.exp(z) + z**2 + 1), ()),
+        (sp.exp(z) * sp.tanh(z), sp.exp(z) * sp.tanh(z), ()),
         (sp.log(y**2 * sp.exp(z)), sp.log(y**2 * sp.exp(z)), ()),
     ],
 )

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import symdl
 from symdl.rulebook.registry import is_vector_rule, rules
-from symdl.symbolic.proof import elementary
+from symdl.symbolic.proof import elementary, prove_zero
 from symdl.testing import STABILITY_LIMIT, relative_error, stability_grid
 from symdl.verify.rules import case_params
 
@@ -89,17 +89,32 @@ SCALED = (
     "log(exp(z)/2)",
     "log(exp(z)*sigmoid(z))",
     "log(sigmoid(z)*(1 - sigmoid(z)))",  # and its derivative σ(−z) − σ(z): sigmoid_difference, −tanh(z/2)
+    "log(exp(z) + exp(-z) + exp(2*z))",  # log Σ cᵢe^{uᵢ}, any number of terms: log_sum_exp_max
+    "log(2*exp(z) + 3*exp(-2*z))",
+    "1/(1 + exp(z) + exp(2*z))**2",  # (Σ cᵢe^{uᵢ})ᵖ: exp_sum_reciprocal
+    "exp(z)*sigmoid(-z)",  # e^w·Π σ(vⱼ)^{kⱼ}: exp_sigmoid
+    "z*exp(z)*sigmoid(-z)",
 )
 #: Finite and warning-free, but not accurate near 0: log((1 + eᶻ)/2) = softplus(z) − log 2 cancels there (as the
 #: typed form does), so only the finiteness is claimed.
-FINITE_ONLY = ("log((1 + exp(z))/2)",)
+FINITE_ONLY = ("log((1 + exp(z))/2)",
+               # e^w·(Σ cᵢe^{uᵢ})ᵖ: exp_sum_ratio. Its derivative, the quotient rule's e^a/S − e^a·S′/S², cancels where
+               # one term dominates (z = 20 in float32: 0, not 2e-9).
+               "exp(z)/(exp(z) + exp(-z) + 1)", "exp(2*z)/(1 + exp(z) + exp(3*z))",
+               # M + log S loses the digits of a value near 0: log(1 + e⁻¹⁰⁰⁰ + …) is log(1.0) = 0 at z = −1000.
+               "log(exp(z) + exp(2*z) + 1)",
+               # Derivatives that are a difference of two terms near z = 0: (e^{−z−M} − e^{z−M})·…, (2σ(−z) − 1)·….
+               "1/(exp(z) + exp(-z))", "exp(-z)*sigmoid(z)**2")
 
 
 @pytest.mark.parametrize("text", SCALED)
 def test_scaled_exponential_patterns_are_proven_finite_and_accurate_on_every_backend(text):
-    r = symdl.formula_rule(text)
+    _proven_finite_and_accurate(symdl.formula_rule(text), text)
+
+
+def _proven_finite_and_accurate(r, text: str) -> None:
     assert all(r.prove().values()), {k: p.method for k, p in r.prove().items() if not p}
-    exact = {"value": r.expr, "derivative": r.derivative()}
+    exact = {"value": r.bind(r.expr), "derivative": r.bind(r.derivative())}
     for dtype, rtol in ((np.float32, 1e-5), (np.float64, 1e-13)):
         x = POINTS.astype(dtype)
         want = {what: _reference(e, r.wrt, x) for what, e in exact.items()}
@@ -111,6 +126,38 @@ def test_scaled_exponential_patterns_are_proven_finite_and_accurate_on_every_bac
                 normal = np.abs(want[what]) >= np.finfo(dtype).tiny / np.finfo(dtype).eps
                 errors = relative_error(got[what].astype(np.float64), want[what])[normal]
                 assert errors.max(initial=0.0) <= 10 * rtol, (text, backend, what, dtype, errors.max())
+
+
+#: Parameters whose value makes the formula one of the patterns above (log(d + eᶻ) is log(a + b·eᶻ) for d > 0): the
+#: pass sees the bound values, and the form it finds is proven at them.
+VALUED = (
+    ("log(d + exp(z))", {"d": 2}),
+    ("log(d + c*exp(-z))", {"d": 2, "c": 0.5}),
+    ("exp(z)/(d + exp(z))", {"d": 0.5}),
+    ("1/(d + exp(z))**2", {"d": 3}),
+    ("log(d*exp(z))", {"d": 2}),
+)
+
+
+@pytest.mark.parametrize(("text", "params"), VALUED)
+def test_a_parameter_value_reaches_the_rewrite_pass(text, params):
+    r = symdl.formula_rule(text, params=params)
+    assert r.definition.stable_at_values and not r.definition.stable_expr.free_symbols - {r.wrt}
+    _proven_finite_and_accurate(r, text)
+
+
+@pytest.mark.parametrize(("text", "params"), VALUED)
+def test_a_form_found_at_a_parameter_value_is_refuted_at_another(text, params):
+    """The stable form holds at the bound values, not for every value: proving it for the symbolic text fails."""
+    r = symdl.formula_rule(text, params=params)
+    other = {r.param_symbols[k]: v + 1 for k, v in params.items()}
+    assert not prove_zero(r.definition.stable_expr - r.expr.subs(other), r.wrt)
+    assert not prove_zero(r.definition.stable_expr - r.expr, r.wrt, params={s: 5 for s in r.param_symbols.values()})
+
+
+def test_a_parameter_without_a_value_keeps_the_form_as_typed():
+    r = symdl.formula_rule("log(d + exp(z))", params={"d": None})
+    assert r.definition.stable_expr is None and not r.definition.stable_at_values
 
 
 @pytest.mark.parametrize("text", FINITE_ONLY)
@@ -150,6 +197,22 @@ def test_compositions_of_stable_patterns_stay_finite_and_warning_free(text, back
         assume("does not depend on 'z'" not in str(error))
         raise
     _finite_without_warnings(backend, r, POINTS.astype(dtype))
+
+
+# --- property: sums of exponentials of any length ------------------------------------------------------------
+
+#: c·e^{u} terms with exact float exponents and a positive number: the sum is ≥ that number, so a log of it or a negative
+#: power of it is finite with a finite derivative for |z| ≤ 1000, where the sum itself overflows.
+_coefficient = st.sampled_from(("1", "2", "0.5", "3"))
+_exp_term = st.builds(lambda c, u: f"{c}*exp({u})", _coefficient, st.sampled_from(("z", "-z", "2*z", "z/2", "-2*z")))
+_exp_sum = st.builds(lambda terms, c: " + ".join([*terms, c]), st.lists(_exp_term, min_size=2, max_size=4), _coefficient)
+
+
+@given(total=_exp_sum, outer=st.sampled_from(("log({s})", "1/({s})", "({s})**-2", "z/({s})")),
+       backend=st.sampled_from(sorted(BACKENDS)), dtype=st.sampled_from(DTYPES))
+def test_logs_and_reciprocals_of_exponential_sums_stay_finite_and_warning_free(total, outer, backend, dtype):
+    text = outer.format(s=total)
+    _finite_without_warnings(backend, symdl.formula_rule(text), POINTS.astype(dtype))
 
 
 # --- built-in rules: the exports (verify's stability column checks the numpy kernels) ----------------------

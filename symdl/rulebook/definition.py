@@ -95,6 +95,8 @@ class Definition:
     stable_derivative: sp.Expr | None = None
     stable_partials: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)  # d stable_expr / d other inputs
     seed_form: sp.Expr | None = None
+    #: The stable forms hold at the rule's bound parameter values only (a formula's log(d + eᶻ) rewritten for d = 2).
+    stable_at_values: bool = False
     pytorch_kinks: Mapping[sp.Expr, sp.Expr] = field(default_factory=dict)
     other_textbooks: Mapping[sp.Symbol, sp.Expr] = field(default_factory=dict)
     label_values: Mapping[sp.Symbol, tuple[float, ...]] = field(default_factory=dict)

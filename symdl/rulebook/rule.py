@@ -90,6 +90,12 @@ def formula_rule(
     # A stable forward can still have a derivative that cancels: sigmoid(z) differentiates to σ(1 − σ),
     # which the pass prints as σ(z)σ(−z).
     stable = stabilise(expr)
+    # A pattern may need a parameter's value (log(d + eᶻ) is log(a + b·eᶻ) only for d > 0): where the pass finds more
+    # once the values are in, the code is printed from the bound form, proven equal at those values only.
+    bound = stable.xreplace({param_symbols[n]: v for n, v in values.items()})
+    at_values = bound != stable and stabilise(bound) != bound
+    if at_values:
+        stable = stabilise(bound)
     raw = {s: diff_away_from_jumps(stable, s, shown(text)) for s in inputs}
     partials = {s: stabilise(d) for s, d in raw.items()}
     if stable == expr and partials == raw:
@@ -99,6 +105,7 @@ def formula_rule(
             expr=expr, inputs=inputs, textbook=None, stable_expr=None if stable == expr else stable,
             stable_derivative=partials[inputs[0]],
             stable_partials={s: partials[s] for s in inputs[1:]},
+            stable_at_values=at_values,
         )
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
 
@@ -297,12 +304,14 @@ class Rule(Derives, Displayed, Plottable):
             out["derivative - textbook"] = diff_away_from_jumps(self.expr, self.wrt) - self.textbook()
         for var in d.other_textbooks:
             out[f"d/d{var} - textbook"] = diff_away_from_jumps(self.expr, var) - self.textbook(var)
+        # Stable forms found at the bound values are claimed, and proven, there only.
+        typed = self.bind(self.expr) if d.stable_at_values else self.expr
         if d.stable_expr is not None:
-            out["stable forward - expr"] = d.stable_expr - self.expr
+            out["stable forward - expr"] = d.stable_expr - typed
         if d.stable_derivative is not None:
-            out["stable derivative - derivative"] = d.stable_derivative - diff_away_from_jumps(self.expr, self.wrt)
+            out["stable derivative - derivative"] = d.stable_derivative - diff_away_from_jumps(typed, self.wrt)
         for var, partial in d.stable_partials.items():
-            out[f"stable d/d{var} - d/d{var}"] = partial - diff_away_from_jumps(self.expr, var)
+            out[f"stable d/d{var} - d/d{var}"] = partial - diff_away_from_jumps(typed, var)
         if d.seed_form is not None:
             out["seed form - expr"] = d.seed_form - self.expr
         return out

@@ -20,6 +20,11 @@ accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 * ``log_sigmoid``: log σ(u) → −softplus(−u)
 * ``one_plus_tanh``: k ± k·tanh(u) → 2k·σ(±2u)
 * ``one_minus_tanh_squared``: k − k·tanh²(u) → 4k·σ(2u)σ(−2u) (so tanh' prints without cancelling)
+* ``log_sum_exp_max``: log Σ cᵢe^{uᵢ} → M + log Σ cᵢe^{uᵢ − M}, M = sg(max uᵢ) (cᵢ positive numbers, a number
+  alone is c·e⁰; any number of terms: log(eᶻ + e²ᶻ + 1))
+* ``exp_sum_ratio``: e^w·(Σ cᵢe^{uᵢ})ᵖ → e^{w + pM}·(Σ cᵢe^{uᵢ − M})ᵖ (p < 0: eᶻ/(eᶻ + e⁻ᶻ + 1))
+* ``exp_sum_reciprocal``: (Σ cᵢe^{uᵢ})ᵖ → e^{pM}·(Σ cᵢe^{uᵢ − M})ᵖ (1/(eᶻ + e⁻ᶻ))
+* ``exp_sigmoid``: e^w·Π σ(vⱼ)^{kⱼ} → exp(w − Σ kⱼ·softplus(−vⱼ)) (eᶻ·σ(−z) = σ(z))
 * ``expm1``: eᵘ − 1 → expm1(u)
 * ``log1p``: log(1 + u) → log1p(u)
 
@@ -48,6 +53,10 @@ from sympy.codegen.cfunctions import expm1, log1p
 from .functions import log_cosh, sigmoid, softplus
 from .proof import Proof, prove_zero
 from .rewrite_patterns import (
+    _exp_sigmoid,
+    _exp_sum_ratio,
+    _exp_sum_ratio_form,
+    _exp_sum_reciprocal,
     _expm1,
     _log1p,
     _log_cosh,
@@ -55,6 +64,8 @@ from .rewrite_patterns import (
     _log_sigmoid,
     _log_sum_exp,
     _log_sum_exp_form,
+    _log_sum_exp_max,
+    _log_sum_exp_max_form,
     _one_minus_sigmoid,
     _one_minus_tanh_squared,
     _one_plus_tanh,
@@ -70,6 +81,7 @@ from .rewrite_patterns import (
     _softplus_scaled_form,
 )
 from .shared_replace import replace_shared
+from .stop_gradient import stop_gradient
 
 __all__ = [
     "REWRITES",
@@ -84,6 +96,10 @@ __all__ = [
 
 _U = sp.Symbol("u", real=True)
 _V = sp.Symbol("v", real=True)
+
+
+def _top(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+    return stop_gradient(sp.Max(u, v))
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,22 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite(
         "one_minus_tanh_squared", sp.Add, _one_minus_tanh_squared,
         lambda u, v: 1 - sp.tanh(u) ** 2, lambda u, v: 4 * sigmoid(2 * u) * sigmoid(-2 * u),
+    ),
+    Rewrite(
+        "log_sum_exp_max", sp.log, _log_sum_exp_max,
+        lambda u, v: sp.log(sp.exp(u) + sp.exp(v) + 2), _log_sum_exp_max_form,
+    ),
+    Rewrite(
+        "exp_sum_ratio", sp.Mul, _exp_sum_ratio,
+        lambda u, v: sp.exp(u) / (sp.exp(u) + 3 * sp.exp(v) + 1) ** 2, _exp_sum_ratio_form,
+    ),
+    Rewrite(
+        "exp_sum_reciprocal", sp.Pow, _exp_sum_reciprocal,
+        lambda u, v: 1 / (sp.exp(u) + sp.exp(v)), lambda u, v: sp.exp(-_top(u, v)) / (sp.exp(u - _top(u, v)) + sp.exp(v - _top(u, v))),
+    ),
+    Rewrite(
+        "exp_sigmoid", sp.Mul, _exp_sigmoid,
+        lambda u, v: sp.exp(u) * sigmoid(-u) * sigmoid(v) ** 2, lambda u, v: sp.exp(u - softplus(u) - 2 * softplus(-v)),
     ),
     Rewrite("expm1", sp.Add, _expm1, lambda u, v: sp.exp(u) - 1, lambda u, v: expm1(u)),
     Rewrite("log1p", sp.log, _log1p, lambda u, v: sp.log(1 + u), lambda u, v: log1p(u)),

@@ -12,6 +12,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from .functions import log_cosh, sigmoid, softplus
+from .stop_gradient import stop_gradient
 
 
 def _one_plus_exp(expr: sp.Expr) -> sp.Expr | None:
@@ -261,4 +262,105 @@ def _log1p(log: sp.log) -> sp.Expr | None:
     return log1p(arg - 1) if isinstance(arg, sp.Add) and sp.S.One in arg.args else None
 
 
-#: The rewrites in the order :func:`stabilise` applies them.
+
+
+def _exp_sum(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Expr]] | None:
+    """[(cᵢ, uᵢ)] when ``expr`` is Σ cᵢ·e^{uᵢ} with cᵢ positive numbers (a number alone is c·e⁰), two terms or more and
+    one exponential or more; None for a sum already shifted by its maximum (an exponent holding a Max)."""
+    if not isinstance(expr, sp.Add):
+        return None
+    terms = []
+    for term in expr.args:
+        if _positive_number(term):
+            terms.append((term, sp.S.Zero))
+        elif (scaled := _scaled_exp(term)) is not None:
+            terms.append(scaled)
+        else:
+            return None
+    if all(u == 0 for _, u in terms) or any(u.has(sp.Max) for _, u in terms):
+        return None
+    return terms
+
+
+def _shift(terms: list[tuple[sp.Expr, sp.Expr]]) -> tuple[sp.Expr, sp.Expr]:
+    """(M, Σ cᵢ·e^{uᵢ − M}) with M = sg(max uᵢ): every exponent ≤ 0 and one is 0, so the sum lies in [min cᵢ, Σ cᵢ].
+
+    The value is the same for any M, so M's gradient is stopped: the derivative is Σ cᵢ·uᵢ′·e^{uᵢ − M} / Σ cᵢ·e^{uᵢ − M}
+    (JAX's logsumexp does the same), with no term M′·(1 − S/S) that would cancel and no Heaviside from Max′."""
+    top = stop_gradient(sp.Max(*{u for _, u in terms}))
+    return top, sp.Add(*[c * sp.exp(u - top) for c, u in terms])
+
+
+def _log_sum_exp_max(log: sp.log) -> sp.Expr | None:
+    # log Σ cᵢe^{uᵢ} = M + log Σ cᵢe^{uᵢ − M}: log(eᶻ + e²ᶻ + 1) is log(inf) at z = 1000 as typed, 2000 here.
+    terms = _exp_sum(log.args[0])
+    if terms is None:
+        return None
+    top, shifted = _shift(terms)
+    return top + sp.log(shifted)
+
+
+def _log_sum_exp_max_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+    top = stop_gradient(sp.Max(u, v, 0))
+    return top + sp.log(sp.exp(u - top) + sp.exp(v - top) + 2 * sp.exp(-top))
+
+
+def _exp_sum_power(expr: sp.Expr) -> tuple[sp.Expr, list[tuple[sp.Expr, sp.Expr]]] | None:
+    """(p, terms) when ``expr`` is (Σ cᵢ·e^{uᵢ})ᵖ with p a negative number (see :func:`_exp_sum`)."""
+    if isinstance(expr, sp.Pow) and expr.exp.is_number and expr.exp.is_negative and (terms := _exp_sum(expr.base)):
+        return expr.exp, terms
+    return None
+
+
+def _exp_sum_ratio(mul: sp.Mul) -> sp.Expr | None:
+    # e^w·(Σ cᵢe^{uᵢ})ᵖ = e^{w + pM}·(Σ cᵢe^{uᵢ − M})ᵖ: the second factor lies between (min c)ᵖ and (Σ c)ᵖ, so the first is
+    # finite wherever the value is. 1/(eᶻ + e⁻ᶻ) is 1/inf and eᶻ/(eᶻ + e⁻ᶻ + 1) inf/inf at z = 1000 as typed.
+    factors = list(mul.args)
+    for f in factors:
+        if (found := _exp_sum_power(f)) is not None:
+            p, terms = found
+            exps = [g for g in factors if isinstance(g, sp.exp)]
+            rest = [g for g in factors if g is not f and not isinstance(g, sp.exp)]
+            top, shifted = _shift(terms)
+            return sp.Mul(sp.exp(sp.Add(*[g.args[0] for g in exps]) + p * top), shifted ** p, *rest)
+    return None
+
+
+def _exp_sum_reciprocal(pow_: sp.Pow) -> sp.Expr | None:
+    # (Σ cᵢe^{uᵢ})ᵖ alone: a product holding one is _exp_sum_ratio's.
+    found = _exp_sum_power(pow_)
+    if found is None:
+        return None
+    p, terms = found
+    top, shifted = _shift(terms)
+    return sp.exp(p * top) * shifted ** p
+
+
+def _exp_sum_ratio_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+    top = stop_gradient(sp.Max(u, v, 0))
+    return sp.exp(u - 2 * top) * (sp.exp(u - top) + 3 * sp.exp(v - top) + sp.exp(-top)) ** -2
+
+
+def _exp_sigmoid(mul: sp.Mul) -> sp.Expr | None:
+    # e^w·Π σ(vⱼ)^{kⱼ} = exp(w − Σ kⱼ·softplus(−vⱼ)) (log σ(v) = −softplus(−v)): eᶻ·σ(−z) is inf·0 at z = 1000 as
+    # typed, e^{z − softplus(z)} = σ(z) here.
+    factors = list(mul.args)
+    exps = [f for f in factors if isinstance(f, sp.exp)]
+    sigmoids = [f for f in factors if _sigmoid_power_of(f) is not None]
+    if not exps or not sigmoids:
+        return None
+    exponent = sp.Add(*[f.args[0] for f in exps])
+    for f in sigmoids:
+        v, k = _sigmoid_power_of(f)  # type: ignore[misc]
+        exponent -= k * softplus(-v)
+    rest = [f for f in factors if f not in exps and f not in sigmoids]
+    return sp.Mul(sp.exp(exponent), *rest)
+
+
+def _sigmoid_power_of(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    """(v, k) when ``expr`` is σ(v)ᵏ with k an integer (σ(v) itself: k = 1)."""
+    if isinstance(expr, sigmoid):
+        return expr.args[0], sp.S.One
+    if isinstance(expr, sp.Pow) and isinstance(expr.base, sigmoid) and expr.exp.is_Integer:
+        return expr.base.args[0], expr.exp
+    return None
