@@ -165,6 +165,156 @@ class Sweep:
                         self.failures.append((why, label, backend, f"{np.dtype(dtype).name} {point}", problem))
 
 
+#: Rows of a vector rule's input (3 units): ±1000, the exp overflow edges, ties, tiny values; every softmax, log-softmax,
+#: sparsemax, maxout, RBF and cross-entropy of them is a finite number.
+ROWS = ((1000.0, -1000.0, 0.0), (-1000.0, -1000.0, -1000.0), (1000.0, 1000.0, 1000.0), (89.0, -89.0, 0.0),
+        (710.0, -710.0, 709.0), (1e-30, 0.0, -1e-30), (-1000.0, 999.0, -20.0), (20.0, -20.0, 1e-8), (0.0, 0.0, 0.0))
+#: Targets of a cross-entropy: probability rows, one-hot ones first (the class the logits put last in row 0).
+TARGETS = ((0.0, 1.0, 0.0), (1.0, 0.0, 0.0), (0.0, 0.0, 1.0), (0.25, 0.25, 0.5))
+
+
+def _vector_inputs(r, dtype: type) -> list[np.ndarray]:
+    """The rule's inputs: each extreme row against each target row; RBF's centres 0 and 3, widths 1 and 0.5."""
+    batch = np.array([row for row in ROWS for _ in TARGETS], dtype)
+    out = []
+    for inp in r.definition.inputs:
+        label = str(inp.base.label)
+        if inp.base in r.definition.simplex_inputs or inp.base in r.definition.label_inputs:
+            out.append(np.array([t for _ in ROWS for t in TARGETS], dtype))
+        elif inp.shared and len(inp.indices) == 2:
+            out.append(np.array([[0.0, 3.0]] * 3, dtype))
+        elif inp.shared:
+            out.append(np.array([1.0, 0.5], dtype))
+        else:
+            out.append(batch)
+        del label
+    return out
+
+
+def _evaluate_vector(backend: str, r, xs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(value, VJP by the first input of a cotangent of ones), warnings as errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        if backend == "numpy":
+            with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+                value = np.asarray(r.numeric()(*xs))
+                cotangent = [np.ones_like(value)] if r.definition.output or r.kind == "activation" else []
+                return value, np.asarray(r.numeric_derivative()(*xs, *cotangent))
+        if backend == "torch":
+            import torch
+
+            ts = [torch.tensor(x, requires_grad=i == 0) for i, x in enumerate(xs)]
+            out = symdl.export.to_torch(r.name).apply(*ts)
+            (grad,) = torch.autograd.grad(out.sum(), ts[0])
+            return out.detach().numpy(), grad.numpy()
+        import jax
+
+        f = symdl.export.to_jax(r.name)
+        js = [jax.numpy.asarray(x) for x in xs]
+        grad = jax.grad(lambda x: f(x, *js[1:]).sum())(js[0])
+        return np.asarray(f(*js)), np.asarray(grad)
+
+
+def sweep_vector_rules(sweep: Sweep) -> None:
+    """Every vector rule at :data:`ROWS` (numpy kernels; the exports of those JAX and PyTorch take)."""
+    from symdl.export import SUPPORTED_VECTOR_RULES
+
+    for name in rules():
+        if not is_vector_rule(name):
+            continue
+        r = symdl.rule(name)
+        sweep.counts["vector rules"] += 1
+        for dtype in DTYPES:
+            xs = _vector_inputs(r, dtype)
+            for backend in sweep.backends:
+                if backend != "numpy" and name not in SUPPORTED_VECTOR_RULES:
+                    continue
+                sweep.counts["checks"] += len(xs[0])
+                try:
+                    out = _evaluate_vector(backend, r, xs)
+                    bad = [~np.isfinite(o).reshape(len(xs[0]), -1).all(axis=1) for o in out]
+                    rows = np.flatnonzero(bad[0] | bad[1])
+                    problem = f"non-finite at rows {xs[0][rows][:3].tolist()}" if len(rows) else ""
+                except (FloatingPointError, RuntimeWarning, ArithmeticError) as error:
+                    problem = f"{type(error).__name__}: {error}"
+                if problem:
+                    sweep.counts["failed: unexplained"] += 1
+                    sweep.failures.append(("unexplained", name, backend, np.dtype(dtype).name, problem))
+        print(f"vector rule: {name}", file=sys.stderr, flush=True)
+
+
+def _metrics() -> list[tuple[str, object]]:
+    """Every metric kind at its defaults, a loss metric of every element-wise loss, and typed-formula loss metrics."""
+    from symdl import metrics as M
+    from symdl.metrics.loss_metrics import _element_wise_losses
+
+    found: list[tuple[str, object]] = [(kind, cls()) for kind, cls in M.METRICS.items()]
+    found += [(f"LossMetric({name!r})", M.LossMetric(name)) for name in _element_wise_losses()]
+    for text, params in (("log(1 + exp(-y*a))", {}), ("log(d + exp(a - y))", {"d": 2}), ("(a - y)**2/2", {}),
+                         ("log(exp(a) + exp(-a) + 1) - y*a", {})):
+        found.append((f"LossMetric({text!r}, {params})", M.LossMetric(symdl.formula_rule(text, "a", params, symbols=["y"]))))
+    return found
+
+
+def _metric_module(backend: str, metric: object) -> dict:
+    from symdl.metrics import metric_module_source
+
+    source = metric_module_source([metric], backend, prefixes=["m"])
+    namespace: dict = {}
+    exec(compile(source, f"<sweep metric {backend}>", "exec"), namespace)  # generated code: printed from SymPy
+    return namespace
+
+
+def sweep_metrics(sweep: Sweep) -> None:
+    """Every metric's printed update and result on numpy, JAX and PyTorch, targets 0/1 (or rows) and predictions at
+    :data:`POINTS` (binary metrics' predictions are probabilities: 0, 1, 1e-30, 1 − 1e-8, 0.5)."""
+    for label, metric in _metrics():
+        kind = metric.spec.kind
+        names = metric.spec.input_names
+        binary = kind in ("binary_accuracy", "precision", "recall", "f1_score")
+        for dtype in DTYPES:
+            if kind == "categorical_accuracy":
+                y_true = np.array([t for _ in ROWS for t in TARGETS[:3]], dtype)
+                y_pred = np.array([row for row in ROWS for _ in TARGETS[:3]], dtype)
+            else:
+                preds = (0.0, 1.0, 1e-30, 1.0 - 1e-8, 0.5) if binary else POINTS
+                y_pred = np.array([p for p in preds for _ in (0, 1)], dtype)
+                y_true = np.array([t for _ in preds for t in (0.0, 1.0)], dtype)
+            inputs = {"y_true": y_true, "y_pred": y_pred, "values": y_pred}
+            args = [inputs.get(n, y_pred) for n in names]
+            for backend in sweep.backends:
+                sweep.counts["checks"] += 1
+                try:
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("error")
+                        with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
+                            ns = _metric_module(backend, metric)
+                            if backend == "torch":
+                                import torch
+
+                                args_b = [torch.tensor(a) for a in args]
+                            elif backend == "jax":
+                                args_b = [jax_numpy().asarray(a) for a in args]
+                            else:
+                                args_b = args
+                            state = ns["m_update"](ns["m_init"](), *args_b)
+                            result = float(np.asarray(ns["m_result"](state)))
+                    problem = "" if np.isfinite(result) else f"result {result}"
+                except (FloatingPointError, RuntimeWarning, ArithmeticError) as error:
+                    problem = f"{type(error).__name__}: {error}"
+                if problem:
+                    sweep.counts["failed: unexplained"] += 1
+                    sweep.failures.append(("unexplained", label, backend, np.dtype(dtype).name, problem))
+        sweep.counts["metrics"] += 1
+        print(f"metric: {label}", file=sys.stderr, flush=True)
+
+
+def jax_numpy():
+    import jax.numpy as jnp
+
+    return jnp
+
+
 class _TimeUp(Exception):
     pass
 
@@ -179,6 +329,7 @@ def main() -> int:
     parser.add_argument("--formulas", type=int, default=200, help="formulas drawn (default 200)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-rules", action="store_true", help="skip the built-in rules")
+    parser.add_argument("--no-vector", action="store_true", help="skip the vector rules and the metrics")
     parser.add_argument("--backends", default="numpy,torch,jax")
     parser.add_argument("--formula-limit", type=int, default=30, help="seconds for one formula (default 30)")
     parser.add_argument("--budget", type=float, default=float("inf"), help="seconds after which nothing new starts")
@@ -192,7 +343,7 @@ def main() -> int:
     formulas: set[str] = set()
 
     @seed(args.seed)
-    @settings(max_examples=args.formulas, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=max(args.formulas, 1), deadline=None, database=None, suppress_health_check=list(HealthCheck))
     @given(FORMULAS)
     def draw(text: str) -> None:
         if text in formulas or time.perf_counter() - start > args.budget:
@@ -214,7 +365,8 @@ def main() -> int:
             signal.alarm(0)
         print(f"{time.perf_counter() - start:.0f} s: {text}", file=sys.stderr, flush=True)
 
-    draw()
+    if args.formulas:
+        draw()
     if not args.no_rules:
         for name in rules():
             if is_vector_rule(name):
@@ -230,6 +382,9 @@ def main() -> int:
                 sweep.counts["rules"] += 1
                 sweep.check(label, r, grids)
                 print(f"{time.perf_counter() - start:.0f} s: {label}", file=sys.stderr, flush=True)
+    if not args.no_vector:
+        sweep_vector_rules(sweep)
+        sweep_metrics(sweep)
     print(f"{time.perf_counter() - start:.0f} s; backends {', '.join(sweep.backends)}; dtypes float32, float64; "
           f"{len(POINTS)} points per input")
     for key, count in sorted(sweep.counts.items()):
