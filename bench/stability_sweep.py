@@ -5,7 +5,8 @@ Run by hand: ``python bench/stability_sweep.py [--formulas N] [--seed S] [--no-r
 
 For each formula drawn from a grammar of the functions that overflow or cancel
 (exp, log, softplus, sigmoid, tanh, sqrt, abs, powers, division, max/min,
-where and the rewrite pass's patterns, nested) and for each element-wise
+where and the rewrite pass's patterns, sums of three exponentials, products of exponentials and sigmoids, a
+parameter d = 2 in log(d + e^u), nested) and for each element-wise
 built-in rule at its defaults and other parameter values, the value and the
 derivative are evaluated at z in ``POINTS`` (±1000, the exp overflow edges of
 float32 and float64, 0, tiny and subnormal values) in float32 and float64 by
@@ -29,6 +30,7 @@ import argparse
 import collections
 import functools
 import itertools
+import re
 import signal
 import sys
 import time
@@ -57,9 +59,13 @@ UNARY = ("exp({})", "log({})", "softplus({})", "sigmoid({})", "tanh({})", "sqrt(
          "sqrt(1 + ({})**2)", "cosh({})", "sinh({})", "atan({})", "erf({})", "erfc({})", "Phi({})", "log(sigmoid({}))",
          "exp({})/(1 + exp({}))", "log(2 + exp({}))", "exp({})/(exp({}) + 2)", "1/(1 + exp({}))**2", "log(2*exp({}))",
          "log(1 + abs({}))", "1/(1 + abs({}))", "({})/(1 + abs({}))", "({})*sigmoid({})", "({})*tanh(softplus({}))",
-         "log(cosh({}))", "exp(-({})**2)", "sign({})", "2*sigmoid({}) - 1", "sqrt(abs({}))")
+         "log(cosh({}))", "exp(-({})**2)", "sign({})", "2*sigmoid({}) - 1", "sqrt(abs({}))",
+         "log(exp({}) + exp(2*({})) + 1)", "1/(exp({}) + exp(-({})))", "exp({})*sigmoid(-({}))",
+         "exp({})/(exp({}) + exp(-({})) + 1)", "log(2 + exp({}) + exp(-({})))", "1/(1 + exp({}) + exp(-({})))**2",
+         "exp(-({}))*sigmoid({})**2", "log(d + exp({}))")
 BINARY = ("({}) + ({})", "({}) - ({})", "({}) * ({})", "({}) / ({})", "max({}, {})", "min({}, {})",
-          "where({} > 0, {}, 0)", "({}) / (1 + ({})**2)", "log(exp({}) + exp({}))", "exp({})/(exp({}) + exp({}))")
+          "where({} > 0, {}, 0)", "({}) / (1 + ({})**2)", "log(exp({}) + exp({}))", "exp({})/(exp({}) + exp({}))",
+          "log(exp({}) + exp({}) + 1)", "exp({})*sigmoid({})")
 
 
 def _binary(form: str, a: str, b: str) -> str:
@@ -351,7 +357,7 @@ def main() -> int:
         formulas.add(text)
         signal.alarm(args.formula_limit)  # SymPy can take minutes on a formula's derivative or kinks
         try:
-            r = symdl.formula_rule(text)
+            r = symdl.formula_rule(text, params={"d": 2} if re.search(r"\bd\b", text) else None)
             sweep.check(text, r, [list(POINTS)])
             sweep.counts["formulas"] += 1
         except symdl.FormulaError:
