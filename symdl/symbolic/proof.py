@@ -35,7 +35,10 @@ from .regimes import (
     is_degenerate,
 )
 
-__all__ = ["Undecidable", "Proof", "prove_named_function", "elementary", "breakpoints", "prove_zero", "resolve_branches", "one_sided_values"]
+__all__ = [
+    "Undecidable", "Proof", "prove_named_function", "elementary", "breakpoints", "excluded_note", "prove_zero",
+    "resolve_branches", "one_sided_values",
+]
 
 _PIECEWISE_ATOMS = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
 
@@ -228,12 +231,14 @@ def _exponentiated_minus_one(expr: sp.Expr) -> sp.Expr:
 
 
 def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None,
-               exclude: Sequence[sp.Expr] = ()) -> Proof:
+               exclude: Sequence[sp.Expr] = (), exclude_label: str | None = "kink") -> Proof:
     """Show ``expr`` ≡ 0 for every real ``var`` (and all parameter values of their declared sign).
 
     ``params`` may give sample values used only to decide which branch holds.
     ``exclude`` lists points where equality is not claimed (kinks, whose
-    value is a convention checked separately).
+    value is a convention checked separately); a proof's method names them
+    with ``exclude_label`` (:func:`excluded_note`), or not at all when it is
+    None (a caller that names what it excluded itself).
     """
     if not isinstance(var, sp.Symbol):
         raise TypeError(f"prove_zero: var must be a SymPy Symbol, got {type(var).__name__}")
@@ -266,9 +271,16 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
         cases += outcome.cases
         if not outcome:
             return Proof(False, outcome.method, cases, outcome.counterexample)
-    skipped = f", the kink{'s' if len(exclude) > 1 else ''} {', '.join(map(str, exclude))} excluded" if exclude else ""
+    skipped = excluded_note(exclude, exclude_label) if exclude_label is not None else ""
     regime_note = f" in {len(checked)} parameter regimes" if len(checked) > 1 else ""
     return Proof(True, f"case analysis on {_intervals(len(points))}{regime_note}{skipped}", cases)
+
+
+def excluded_note(points: Sequence[sp.Expr], label: str) -> str:
+    """How a proof's method names the points it excluded: ', the kinks 0, 1 excluded' ('' for none)."""
+    if not points:
+        return ""
+    return f", the {label}{'s' if len(points) > 1 else ''} {', '.join(map(str, points))} excluded"
 
 
 def _intervals(count: int) -> str:
