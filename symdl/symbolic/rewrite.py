@@ -46,7 +46,8 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from .functions import log_cosh, sigmoid, softplus
-from .proof import Proof, prove_zero
+from .poles import prove_equal
+from .proof import Proof
 from .rewrite_patterns import (
     _expm1,
     _log1p,
@@ -203,8 +204,9 @@ def stable_primitives(expr: sp.Expr) -> sp.Expr:
 
 
 def prove_rewrite(rewrite: Rewrite) -> Proof:
-    """after(u, v) − before(u, v) ≡ 0 for all real u (v a real parameter), shown by :func:`prove_zero`."""
-    return prove_zero(rewrite.after(_U, _V) - rewrite.before(_U, _V), _U)
+    """after(u, v) = before(u, v) for all real u (v a real parameter), shown by :func:`prove_equal`: where neither
+    side is finite (log(u²) at u = 0) both are compared there too."""
+    return prove_equal(rewrite.after(_U, _V), rewrite.before(_U, _V), _U)
 
 
 def prove_rewrites() -> dict[str, Proof]:
