@@ -299,11 +299,13 @@ def _prove_in_regime(
     probes += [(a + b) / 2 for a, b in zip(values, values[1:])]
     probes += [values[-1] + 1] if values else []
     ends: list[sp.Expr | None] = [None, *values, None]
+    symbolic_ends: list[sp.Expr | None] = [None, *(p for _, p in numeric), None]
     where = f" with {dict(sample)}" if sample else ""
     cases = 0
     for k, probe in enumerate(probes):
         cases += 1
-        if not _is_zero_smooth(resolve_branches(expr, {**sample, var: probe})):
+        branch = resolve_branches(expr, {**sample, var: probe})
+        if not (_is_zero_smooth(branch) or _is_zero_on_one_side(branch, var, symbolic_ends[k], symbolic_ends[k + 1])):
             inside = [{**sample, var: r} for r in _rationals_inside(ends[k], ends[k + 1])]
             method = f"case analysis: nonzero on the interval around {var} = {probe}{where}"
             return Proof(False, method, cases, _confirmed(expr, inside))
@@ -318,6 +320,19 @@ def _prove_in_regime(
             method = f"case analysis: nonzero at {var} = {point}{where}"
             return Proof(False, method, cases, _confirmed(expr, [{**sample, var: point}]))
     return Proof(True, "case analysis", cases)
+
+
+def _is_zero_on_one_side(branch: sp.Expr, var: sp.Symbol, lo: sp.Expr | None, hi: sp.Expr | None) -> bool:
+    """``branch`` ≡ 0 for every ``var`` of one sign, where the interval between the breakpoints ``lo`` and ``hi``
+    (None: unbounded) lies on that side of 0 for every parameter value: SymPy then sees log(z²) = 2 log(−z), z < 0.
+    Only a breakpoint whose sign SymPy decides for every parameter value counts (0, a positive c): c − 1 crosses 0
+    inside a regime sampled at c = 13/11, and the interval (c − 1, ∞) holds negative z for c < 1."""
+    t = sp.Dummy("t", positive=True)
+    if hi is not None and sp.S(hi).is_nonpositive is True:
+        return _is_zero_smooth(branch.xreplace({var: -t}))
+    if lo is not None and sp.S(lo).is_nonnegative is True:
+        return _is_zero_smooth(branch.xreplace({var: t}))
+    return False
 
 
 def _prove_at_parameters(expr: sp.Expr, var: sp.Symbol, sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]) -> Proof:
