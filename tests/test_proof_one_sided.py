@@ -1,6 +1,7 @@
-"""An interval on one side of 0 proven with a signed variable (SymPy sees log(z²) = 2 log(−z) only for z < 0),
-and only where the breakpoints' signs hold for every parameter value: a breakpoint that crosses 0 inside a
-parameter regime (c − 1, c² − 1/4) must not let a false identity through."""
+"""An interval's branch proven with the variable measured from the interval's end, z = lo + t or hi − t, t > 0
+(SymPy sees log(z²) = 2 log(−z) only for z < 0): a claim for every parameter value, never a side of 0 read at a
+regime's sample, so a breakpoint that crosses 0 inside a parameter regime (c − 1, c² − 1/4) lets no false identity
+through."""
 
 import pytest
 import sympy as sp
@@ -52,6 +53,9 @@ def test_a_false_derivative_claim_with_such_a_breakpoint_is_refuted():
         _on(z > c**2),  # c² ≥ 0 for every real c
         _on(z < -p, sp.log(z**4) - 4 * sp.log(-z)),
         _on(z < 0, 3 * sp.log(-z) - sp.log(-(z**3))),
+        _on(z > 1, sp.log((z - 1) ** 2) - 2 * sp.log(z - 1)),  # measured from the interval's end
+        _on(z < 1, sp.log(3 * (z - 1) ** 2) - 2 * sp.log(1 - z) - sp.log(3)),
+        _on(z > c - 1, sp.log((z - c + 1) ** 2) - 2 * sp.log(z - c + 1)),  # an end that crosses 0: still sound
     ],
 )
 def test_an_interval_on_one_side_of_0_for_every_parameter_value_is_proven(expr):

@@ -323,16 +323,13 @@ def _prove_in_regime(
 
 
 def _is_zero_on_one_side(branch: sp.Expr, var: sp.Symbol, lo: sp.Expr | None, hi: sp.Expr | None) -> bool:
-    """``branch`` ≡ 0 for every ``var`` of one sign, where the interval between the breakpoints ``lo`` and ``hi``
-    (None: unbounded) lies on that side of 0 for every parameter value: SymPy then sees log(z²) = 2 log(−z), z < 0.
-    Only a breakpoint whose sign SymPy decides for every parameter value counts (0, a positive c): c − 1 crosses 0
-    inside a regime sampled at c = 13/11, and the interval (c − 1, ∞) holds negative z for c < 1."""
+    """``branch`` ≡ 0 for ``var`` = lo + t or hi − t, t > 0, where lo and hi are the interval's breakpoints (None:
+    unbounded): a claim on (lo, ∞) or (−∞, hi), which hold the interval, for every parameter value. SymPy then sees
+    log((z − 1)²) = 2 log(1 − z) for z < 1. Never z = ±t by the sign of an end read at the regime's sample: c − 1 > 0
+    at c = 13/11 but not for c < 1, where (c − 1, ∞) holds negative z."""
     t = sp.Dummy("t", positive=True)
-    if hi is not None and sp.S(hi).is_nonpositive is True:
-        return _is_zero_smooth(branch.xreplace({var: -t}))
-    if lo is not None and sp.S(lo).is_nonnegative is True:
-        return _is_zero_smooth(branch.xreplace({var: t}))
-    return False
+    shifted = [branch.xreplace({var: end + side * t}) for end, side in ((lo, 1), (hi, -1)) if end is not None]
+    return any(_is_zero_smooth(form) for form in shifted)
 
 
 def _prove_at_parameters(expr: sp.Expr, var: sp.Symbol, sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]) -> Proof:
