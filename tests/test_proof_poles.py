@@ -62,3 +62,13 @@ def test_rule_proofs_compare_a_stable_form_at_the_pole_of_f():
     assert right and "at the pole 0 neither side is finite" in right.method
     wrong = sp.Piecewise((1 / w, w > 0), (0, sp.Eq(w, 0)), (-1 / w, True))
     assert not _with_stable_form(r, wrong).prove()["stable forward - expr"]
+
+
+@pytest.mark.parametrize("value", [sp.Integer(0), sp.Integer(-10**6), sp.oo])
+def test_a_stable_form_of_log_z_squared_wrong_only_at_its_pole_is_refuted(value):
+    r = symdl.formula_rule("log(z**2)")
+    w = r.wrt
+    assert r.definition.stable_expr == 2 * sp.log(sp.Abs(w)) and all(r.prove().values())
+    wrong = sp.Piecewise((value, sp.Eq(w, 0)), (2 * sp.log(sp.Abs(w)), True))
+    assert prove_zero(wrong - r.expr, w, exclude=[sp.Integer(0)])  # equal off the pole
+    assert not _with_stable_form(r, wrong).prove()["stable forward - expr"]

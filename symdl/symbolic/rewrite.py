@@ -5,6 +5,8 @@ every real input (``before(u, v) = after(u, v)``, proven exactly by
 :func:`prove_rewrites`), chosen so that the printed code stays finite and
 accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 
+* ``log_even_power``: log(c·u²ᵏ) → log c + 2k·log|u| (k a nonzero integer, c a positive number, u real; neither
+  side finite at u = 0, compared there by :func:`~symdl.symbolic.poles.prove_equal`)
 * ``softplus``: log(1 + eᵘ) → softplus(u)
 * ``softplus_scaled``: log(a + b·eᵘ) → log a + softplus(u + log(b/a)) (a, b positive numbers)
 * ``log_sum_exp``: log(eᵘ + eᵛ) → (u + v)/2 + log 2 + log_cosh((u − v)/2)
@@ -52,6 +54,7 @@ from .rewrite_patterns import (
     _expm1,
     _log1p,
     _log_cosh,
+    _log_even_power,
     _log_product,
     _log_sigmoid,
     _log_sum_exp,
@@ -108,6 +111,7 @@ class Rewrite:
 
 
 REWRITES: tuple[Rewrite, ...] = (
+    Rewrite("log_even_power", sp.log, _log_even_power, lambda u, v: sp.log(u**4), lambda u, v: 4 * sp.log(sp.Abs(u))),
     Rewrite("softplus", sp.log, _softplus, lambda u, v: sp.log(1 + sp.exp(u)), lambda u, v: softplus(u)),
     Rewrite(
         "softplus_scaled", sp.log, _softplus_scaled, lambda u, v: sp.log(2 + 3 * sp.exp(u)), _softplus_scaled_form,
