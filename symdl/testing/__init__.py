@@ -99,10 +99,11 @@ def mpmath_reference(
     cancellation (eˣ·log(1 + e⁻ˣ) is 0 up to 800 digits at x = 2000, and
     ≈ 1), and the point is evaluated at 1600 digits: a 0 there is taken by
     the same test with 10⁻¹⁵⁹⁰, a value when S·10⁻¹⁵⁹⁰ is within 10⁻²⁰ of
-    it; else the point is refused (an ArithmeticError naming it). Points outside ``where`` (a boolean mask,
-    default all) are not evaluated and are NaN; so is a point where the
-    expression is not real (log of a negative number). Named functions are
-    evaluated in their :meth:`~symdl.symbolic.functions.NamedFunction.reference` form.
+    it; else the point is refused (an ArithmeticError naming it). A product with a factor that is exactly 0
+    at the point (max(0, x) at x = −40, beside e^(e⁻ˣ)) and other factors finite is 0 (:func:`_exact_zero_product`).
+    Points outside ``where`` (a boolean mask, default all) are not evaluated and are NaN; so is a point where the
+    expression is not real (log of a negative number). Named functions are evaluated in their
+    :meth:`~symdl.symbolic.functions.NamedFunction.reference` form.
 
     ``magnitudes=True`` is for sums of magnitudes Σₖ|tₖ|, such as an error
     bound wanted to a few digits: non-negative terms cannot cancel, so at
