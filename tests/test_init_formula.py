@@ -22,6 +22,7 @@ from symdl.layers.init_schemes import (
     init_weight,
     prove_variance,
 )
+from symdl.saving.schema import SavedModelError
 
 # A formula and the named scheme it is written to equal (Keras' and PyTorch's own formulas, in fan_in and fan_out).
 SAME = [
@@ -118,3 +119,16 @@ def test_a_parameter_too_large_for_a_double_is_refused_at_the_draw():
     with pytest.raises(ValueError, match=r"the std is inf at n_in = 800, n_out = 2; it must be a positive finite number"):
         init_weight("normal: exp(fan_in)", (2, 800), 0)
     assert N_OUT not in get_scheme("normal: exp(fan_in)").parameter.free_symbols
+    x = Input(800)
+    huge = Model(x, Dense(2, init="normal: exp(fan_in)")(x))
+    for build in (lambda: huge.compile().init(0), lambda: graph_module_source(huge, "numpy")):
+        with pytest.raises(ValueError, match=r"the std is inf at n_in = 800, n_out = 2"):
+            build()
+
+
+def test_a_hostile_config_init_is_one_saved_model_error():
+    x = Input(2)
+    config = json.loads(json.dumps(to_config(Model(x, Dense(1)(x)))))
+    config["layers"][0]["config"]["init"] = "normal: __import__('os')"
+    with pytest.raises(SavedModelError, match=r"^layers\[0\]: init \"normal: __import__\('os'\)\": unknown function '__import__'"):
+        from_config(config)

@@ -72,6 +72,7 @@ __all__ = [
     "SCHEMES",
     "check_init_formula",
     "init_weight",
+    "parameter_value",
     "prove_all",
     "prove_he_relu_gain",
     "prove_truncation_constant",
@@ -330,6 +331,19 @@ def parameter_kernel(init: InitScheme) -> Kernel:
     return compile_kernel(init.parameter, [N_IN, N_OUT], f"{stem}_{init.parameter_name}")
 
 
+def parameter_value(scheme: str | InitScheme, n_in: int, n_out: int) -> float:
+    """a or s at these sizes, from :func:`parameter_kernel`; ValueError (one line) where it is not a positive finite double."""
+    init = get_scheme(scheme)
+    try:
+        value = float(parameter_kernel(init)(n_in, n_out))
+    except FloatingPointError:  # numpy set to raise on overflow
+        value = math.inf
+    if not (math.isfinite(value) and value > 0):  # a formula can overflow a double (exp(fan_in) at 784 inputs)
+        raise ValueError(f"init {init.name!r}: the {init.parameter_name} is {value!r} at n_in = {n_in}, n_out = {n_out}; "
+                         "it must be a positive finite number")
+    return value
+
+
 def _shape(shape: object) -> tuple[int, int]:
     if not isinstance(shape, (tuple, list)) or len(shape) != 2:
         raise ValueError(
@@ -360,13 +374,7 @@ def init_weight(
     n_out, n_in = _shape(shape)
     rng = generator(rng_or_seed, "rng_or_seed")
     kind = float_dtype(dtype)
-    try:
-        parameter = float(parameter_kernel(init)(n_in, n_out))
-    except FloatingPointError:  # numpy set to raise on overflow
-        parameter = math.inf
-    if not (np.isfinite(parameter) and parameter > 0):  # a formula can overflow a double (exp(fan_in) at 784 inputs)
-        raise ValueError(f"init {init.name!r}: the {init.parameter_name} is {parameter!r} at n_in = {n_in}, n_out = {n_out}; "
-                         "it must be a positive finite number")
+    parameter = parameter_value(init, n_in, n_out)
     if init.family == "uniform":
         # u ∈ [0, 1) → a·(2u − 1) ∈ [−a, a)
         unit = rng.random((n_out, n_in), dtype=kind)
