@@ -115,8 +115,8 @@ def test_generated_modules_project_as_the_compiled_graph(tmp_path, backend):
     for _ in range(2):
         compiled.train_step(params, X, Y, LR)
         mod.train_step(theirs, convert(X), convert(Y), LR)
-    for k in params:
-        np.testing.assert_allclose(np.asarray(theirs[k]), params[k], rtol=1e-10, atol=1e-13)
+    for k, ours in params.items():
+        np.testing.assert_allclose(np.asarray(theirs[k]), ours, rtol=1e-10, atol=1e-13)
     assert max(np.linalg.norm(params["W3"], axis=1)) == pytest.approx(1.0, abs=1e-6)  # unit_norm: each unit's row
 
 

@@ -45,7 +45,6 @@ __all__ = [
 _W = sp.Symbol("w", real=True)
 
 
-
 def _activation_rule(spec: object, role: str) -> Rule | VectorRule:
     r = resolve_rule(spec, role, ("activation",), None)
     if len(r.inputs) != 1:
