@@ -90,7 +90,7 @@ class Constraint:
 
     def projection(self) -> sp.Expr:
         """P(w; ν) in :data:`WEIGHT` and :data:`NORM` (Keras' ``ops.clip(ν, a, b)`` is min(max(ν, a), b))."""
-        s = {k: sp.nsimplify(v) for k, v in self.settings}
+        s = {k: sp.Rational(repr(v)) for k, v in self.settings}  # the decimal as given (0.3 is 3/10), never a guessed surd
         if self.name == "non_neg":
             return sp.Max(WEIGHT, 0)
         if self.name == "unit_norm":
