@@ -8,6 +8,8 @@ compiled graph and into generated numpy / JAX / PyTorch modules.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -16,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symdl.export import graph_module_source
-from symdl.graph import Dense, Input, Model, from_config, to_config
+from symdl.graph import Dense, Input, Model, from_config, save_graph, to_config
 from symdl.graph.constraints import constraint, max_norm, min_max_norm, unit_norm
 from symdl.saving.schema import SavedModelError
 
@@ -159,3 +161,24 @@ def test_a_hostile_config_constraint_is_one_saved_model_error():
 def test_constraint_objects_and_names_agree():
     assert constraint("max_norm") == max_norm() and constraint({"name": "unit_norm", "axis": 1}) == unit_norm(1)
     assert constraint("non_neg").config() == "non_neg"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("constraint", {"name": "max_norm", "axis": 3}, "max_norm: axis must be 0"),
+        ("constraint", "maxnorm", "unknown constraint 'maxnorm'; accepted: non_neg, max_norm"),
+        ("init", "normal: 1 - fan_in", "the std is -299 at fan_in = 300, fan_out = 100"),
+    ],
+)
+def test_cli_refuses_a_saved_graph_with_a_bad_constraint_or_init_in_one_line(tmp_path, key, value, message):
+    x = Input(2)
+    compiled = Model(x, Dense(1, constraint=max_norm(2))(x)).compile()
+    save_graph(tmp_path / "saved", compiled, compiled.init(0))
+    saved = json.loads((tmp_path / "saved" / "model.json").read_text())
+    saved["graph"]["layers"][0]["config"][key] = value
+    (tmp_path / "saved" / "model.json").write_text(json.dumps(saved))
+    done = subprocess.run([sys.executable, "-m", "symdl", "codegen", "--graph", str(tmp_path / "saved"), "-o",
+                           str(tmp_path / "out.py")], capture_output=True, text=True)
+    assert done.returncode == 2 and message in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "out.py").exists()
