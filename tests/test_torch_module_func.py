@@ -185,3 +185,31 @@ def test_seed_is_keyword_only_in_network_and_graph_modules(modules):
     data = rows(7, 3, 4, 3, 2)
     with pytest.raises(TypeError, match=r"^Module.forward takes 3 positional arguments \(X1, X2, Y\) .*, got 5$"):
         graph.Module(graph.init_params(0))(*data, 1, 2)
+
+
+def test_vmap_of_the_module_itself_backpropagates_into_its_parameters(modules):
+    """vmap(model) over rows with the module's own nn.Parameters: the per-sample losses' sum back-propagates as the
+    sum of the per-sample printed gradients."""
+    mod = modules["plain"]
+    model = mod.Module(mod.init_params(4))
+    X, Y = rows(8, 5, 3, 2)
+    losses = func.vmap(lambda x, y: model(x[None], y[None]))(X, Y)
+    losses.sum().backward()
+    printed = [mod.loss_and_grad(model.as_params(), X[i:i + 1], Y[i:i + 1]) for i in range(5)]
+    assert torch.equal(losses.detach(), torch.stack([loss for loss, _ in printed]))
+    for key, parameter in model.named_parameters():
+        torch.testing.assert_close(parameter.grad, sum(grads[key] for _, grads in printed), rtol=1e-13, atol=1e-15, msg=key)
+
+
+def test_per_sample_gradients_of_each_member_of_an_ensemble_by_nested_vmap(modules):
+    mod = modules["plain"]
+    model = mod.Module(mod.init_params(0))
+    members = [mod.init_params(seed) for seed in range(3)]
+    stacked = {key: torch.stack([m[key] for m in members]) for key in members[0]}
+    X, Y = rows(9, 4, 3, 2)
+    grads = func.vmap(lambda p: per_sample(model, p, (X, Y))[0])(stacked)
+    for e, member in enumerate(members):
+        for i in range(4):
+            printed = mod.loss_and_grad(member, X[i:i + 1], Y[i:i + 1])[1]
+            for key in printed:
+                assert torch.equal(grads[key][e, i], printed[key]), (e, i, key)

@@ -50,13 +50,15 @@ class _LossAndGrad(torch.autograd.Function):
     def vmap(info, in_dims, count, seed, checks, *tensors):
         # The printed gradient is the whole batch's (Σ over its rows), so a vmapped dimension cannot be folded into the
         # batch: each slice (a sample of torch.func's per-sample-gradient recipe, a member of an ensemble's
-        # parameters) is its own loss_and_grad. Its masks come from seed, the same for every slice.
+        # parameters) is its own loss_and_grad. Its masks come from seed, the same for every slice. Each slice goes
+        # through apply, not forward: under a vmap of the vmap (ensemble × samples) the outer level comes back here,
+        # and a module's own nn.Parameters under vmap get a backward through each slice.
         if seed is not None and info.randomness == "different":
             raise RuntimeError(_DIFFERENT)
         slices = []
         for index in range(info.batch_size):
             picked = [t if d is None else t.select(d, index) for t, d in zip(tensors, in_dims[3:])]
-            slices.append(_LossAndGrad.forward(count, seed, checks, *picked))
+            slices.append(_LossAndGrad.apply(count, seed, checks, *picked))
         return tuple(torch.stack(values) for values in zip(*slices)), (0,) * (1 + len(_SPECS))
 
     @staticmethod
