@@ -162,8 +162,7 @@ def _plan(r: Rule | VectorRule, *, kernels_only: bool = False) -> _Plan:
         forward=prepared[0],
         derivatives=tuple(prepared[1:]),
         latex=tuple(latex),
-        reduce_sum=r.definition.reduce_sum,
-        loss=r.kind == "loss",
+        reduce_sum=r.definition.reduce_sum, loss=r.kind == "loss",
     )
 
 
@@ -189,8 +188,7 @@ def _vector_plan(r: VectorRule, *, kernels_only: bool = False) -> _Plan:
         derivatives=tuple(use_expm1_log1p(e) for e in vjps),
         latex=tuple(latex),
         vector=True,
-        scalar_output=not d.output,
-        loss=r.kind == "loss",
+        scalar_output=not d.output, loss=r.kind == "loss",
     )
 
 
