@@ -108,6 +108,8 @@ def test_the_report_section_shows_and_checks_the_block_rules(model):
     checks = {c.what: c for c in section.checks}
     assert sum(w.startswith("proof: stacking") for w in checks) == 2
     assert checks["proof: stop-gradient: nothing flows back, node h5 from a2"].passed
+    symbolic = [w for w in checks if w.startswith("proof: at symbolic widths, ")]
+    assert [w.split(", ", 1)[1].split(" ")[0] for w in symbolic] == ["stacking", "slicing", "stop-gradient"]
     planted = [c for w, c in checks.items() if w.startswith("planted mistake")]
     assert {c.what for c in planted} == {
         "planted mistake refuted: every block of a stacked node's error signal read from its top rows",

@@ -31,3 +31,13 @@ def test_a_delta_outside_its_sums_range_contracts_to_zero_and_an_undecided_one_k
     assert contract_deltas(total, {p: (s, s + n - 1)}) == f[p - s]
     assert contract_deltas(total, {p: (0, s - 1)}) == 0 and contract_deltas(total, {p: (s + n, s + 2 * n)}) == 0
     assert contract_deltas(total, {p: (0, s + n - 1)}).has(sp.Piecewise)
+
+
+def test_claims_are_chosen_by_key_and_an_unknown_key_is_one_line():
+    import pytest
+
+    from symdl.graph.index_proofs import CLAIMS
+
+    assert list(prove_index_claims(only=["stop_gradient"])) == [label for key, label, _ in CLAIMS if key == "stop_gradient"]
+    with pytest.raises(ValueError, match="unknown claim 'concat'; known: residual, shared"):
+        prove_index_claims(only=["concat"])

@@ -38,6 +38,7 @@ these shapes.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from fractions import Fraction
 
 import sympy as sp
@@ -47,7 +48,7 @@ from ..symbolic.index_sums import contract_deltas, is_zero_index_expr
 from ..symbolic.proof import Proof
 from ..symbolic.stop_gradient import stop_gradient
 
-__all__ = ["prove_index_claims"]
+__all__ = ["CLAIMS", "prove_index_claims"]
 
 _n, _n0, _n1, _n2 = sp.symbols("n n_0 n_1 n_2", integer=True, positive=True)
 _start = sp.Symbol("s", integer=True, nonnegative=True)  # a slice's first row (counted from 0 here)
@@ -193,22 +194,34 @@ def _check(C: sp.Expr, target: sp.Expr, ranges: dict | list, claim: sp.Expr) -> 
                        f"the normal form of the difference is 0 (generic φ and C){how}")
 
 
-def prove_index_claims(wrong: bool = False) -> dict[str, Proof]:
-    """The eight claims at symbolic widths; ``wrong=True`` states each one's classic mistake instead (to be refuted)."""
-    cases = (
-        ("residual block: dC/dx_q == g_q + sum_m W_mq delta_m (skip term + block term)", _residual),
-        ("shared W used twice: dC/dW_pq == delta2_p a1_q + delta1_p x_q (sum over uses)", _shared),
-        ("auxiliary loss: dC/dW1_pq == delta1_p x_q, delta1_p = (sum_m W2_mp delta2_m + c dC/da(a1_p, t_p)) sigma'(z1_p)", _auxiliary),
-        ("residual block with a shared layer: dC/dW_pq == delta2_p h1_q + delta1_p x_q, delta1_p = (g2_p + sum_m W_mp delta2_m) "
-         "sigma'(z1_p)", _residual_shared),
-        ("two inputs merged by a product: dC/dW2_pq == g_p a1_p sigma'(z2_p) x2_q", _two_inputs),
-        ("stacking h = [u; v]: dC/dV_pq == g_(n1+p) sigma'(z_v p) x_q (the error signal split by blocks)", _stacked),
-        ("slicing h_i = a_(s+i): dC/dW_pq == (sum_i delta_(p,s+i) g_i) sigma'(z_p) x_q (the error signal placed into zeros)",
-         _sliced),
-        ("stop-gradient h = a + sg(a): dC/dW_pq == g_p sigma'(z_p) x_q (nothing flows back through sg)", _stopped),
-    )
+#: Each claim's key, label and builder, in the order :func:`prove_index_claims` proves them.
+CLAIMS = (
+    ("residual", "residual block: dC/dx_q == g_q + sum_m W_mq delta_m (skip term + block term)", _residual),
+    ("shared", "shared W used twice: dC/dW_pq == delta2_p a1_q + delta1_p x_q (sum over uses)", _shared),
+    ("auxiliary", "auxiliary loss: dC/dW1_pq == delta1_p x_q, delta1_p = (sum_m W2_mp delta2_m + c dC/da(a1_p, t_p)) "
+     "sigma'(z1_p)", _auxiliary),
+    ("residual_shared", "residual block with a shared layer: dC/dW_pq == delta2_p h1_q + delta1_p x_q, "
+     "delta1_p = (g2_p + sum_m W_mp delta2_m) sigma'(z1_p)", _residual_shared),
+    ("two_inputs", "two inputs merged by a product: dC/dW2_pq == g_p a1_p sigma'(z2_p) x2_q", _two_inputs),
+    ("stacking", "stacking h = [u; v], v = sigma(Vx + c): dC/dV_pq == g_(n1+p) sigma'((Vx + c)_p) x_q "
+     "(the error signal split by blocks)", _stacked),
+    ("slicing", "slicing h_i = a_(s+i): dC/dW_pq == (sum_i delta_(p,s+i) g_i) sigma'(z_p) x_q "
+     "(the error signal placed into zeros)", _sliced),
+    ("stop_gradient", "stop-gradient h = a + sg(a): dC/dW_pq == g_p sigma'(z_p) x_q (nothing flows back through sg)", _stopped),
+)
+
+
+def prove_index_claims(wrong: bool = False, only: Sequence[str] | None = None) -> dict[str, Proof]:
+    """The claims of :data:`CLAIMS` (``only``: those keys) at symbolic widths; ``wrong=True`` states each one's classic
+    mistake instead (to be refuted). An unknown key is a ValueError naming the known ones."""
+    keys = [key for key, _, _ in CLAIMS]
+    for key in only or ():
+        if key not in keys:
+            raise ValueError(f"prove_index_claims: unknown claim {key!r}; known: {', '.join(keys)}")
     out = {}
-    for label, build in cases:
+    for key, label, build in CLAIMS:
+        if only is not None and key not in only:
+            continue
         C, target, ranges, claim, mistake = build()
         out[label] = _check(C, target, ranges, mistake if wrong else claim)
     return out

@@ -33,6 +33,10 @@ _MUTANTS = {"drop_skip": "a skip connection's term dropped", "last_use_only": "a
             "through_stop": "the error signal passed back through stop-gradient"}
 
 
+#: The index-notation claim (:data:`symdl.graph.index_proofs.CLAIMS`) that proves a kind of block rule at symbolic widths.
+_CLAIM_OF = {"stacking": "stacking", "slicing": "slicing", "stop-gradient": "stop_gradient"}
+
+
 def graph_section(model: object, *, title: str = "Graph model", key: str = "graph", verify: bool = True) -> Section:
     """A :class:`~symdl.report.model.Section` for the :class:`symdl.graph.Model` ``model``: forward, loss gradients, backprop, proofs.
 
@@ -40,6 +44,7 @@ def graph_section(model: object, *, title: str = "Graph model", key: str = "grap
     proof is refuted (a mutation that leaves the equations unchanged — no skip, no shared layer — is left out).
     """
     from ..graph.block_rules import block_rules, prove_block_rules
+    from ..graph.index_proofs import prove_index_claims
     from ..graph.model import Model
     from ..graph.proofs import prove_graph
 
@@ -67,6 +72,9 @@ def graph_section(model: object, *, title: str = "Graph model", key: str = "grap
         steps.append(start)
     checks = [proof_check(label, proof) for label, proof in prove_graph(model).items()]
     checks += [proof_check(label, proof) for label, proof in prove_block_rules(eqs, rules).items()]
+    kinds = list(dict.fromkeys(_CLAIM_OF[label.split(":")[0]] for label, *_ in rules))
+    if kinds:  # the same rules at symbolic widths, in index notation
+        checks += [proof_check(f"at symbolic widths, {label}", proof) for label, proof in prove_index_claims(only=kinds).items()]
     if verify:
         checks += _mutant_checks(model)
     summary = (f"{len(model.inputs)} input(s), {len(eqs.outputs)} output(s), {len(eqs.forward)} forward equations, "
