@@ -306,10 +306,7 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return self._row(self._under("τ", index), self._element("mo", "("), self._print(u), self._element("mo", ")"))
 
     def _print_SimplexThreshold(self, expr: sp.Basic) -> Element:
-        parts = [self._element("mi", "τ"), self._element("mo", "(")]
-        for position, arg in enumerate(expr.args):
-            parts += [self._element("mo", ","), self._print(arg)] if position else [self._print(arg)]
-        return self._row(*parts, self._element("mo", ")"))
+        return self._call(self._element("mi", "τ"), expr.args)
 
     def _print_Centered(self, expr: sp.Basic) -> Element:
         m, u_m = expr.shift_over_fresh_index()
