@@ -54,7 +54,7 @@ from ..codegen.module_text import (
 from ..graph.blocks import ArrayNode, Stopped
 from ..graph.forms import LibraryForms
 from ..graph.printing import print_graph, vector_kernels
-from ..layers.init_schemes import get_scheme, parameter_kernel
+from ..layers.init_schemes import get_scheme, parameter_value
 from ..network.checks import (
     check_batch,
     check_hyperparameter,
@@ -148,7 +148,7 @@ def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
         if isinstance(p.init, str):
             scheme = get_scheme(p.init)
             n_out, n_in = p.shape
-            value = float(parameter_kernel(scheme)(n_in, n_out))
+            value = parameter_value(scheme, n_in, n_out)
             lines.append(f"# {p.init}: {scheme.parameter_name} = {scheme.parameter} = {value!r} at n_in = {n_in}, n_out = {n_out}")
             template = uniform if scheme.family == "uniform" else backend.init_normal
             lines.append(f"params[{key!r}] = " + template.format(index=index, shape=p.shape, width=2 * value, limit=value, std=value))
