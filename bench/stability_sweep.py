@@ -184,7 +184,6 @@ def _vector_inputs(r, dtype: type) -> list[np.ndarray]:
     batch = np.array([row for row in ROWS for _ in TARGETS], dtype)
     out = []
     for inp in r.definition.inputs:
-        label = str(inp.base.label)
         if inp.base in r.definition.simplex_inputs or inp.base in r.definition.label_inputs:
             out.append(np.array([t for _ in ROWS for t in TARGETS], dtype))
         elif inp.shared and len(inp.indices) == 2:
@@ -193,7 +192,6 @@ def _vector_inputs(r, dtype: type) -> list[np.ndarray]:
             out.append(np.array([1.0, 0.5], dtype))
         else:
             out.append(batch)
-        del label
     return out
 
 

@@ -93,9 +93,8 @@ def formula_rule(
     # A pattern may need a parameter's value (log(d + eᶻ) is log(a + b·eᶻ) only for d > 0): where the pass finds more
     # once the values are in, the code is printed from the bound form, proven equal at those values only.
     bound = stable.xreplace({param_symbols[n]: v for n, v in values.items()})
-    at_values = bound != stable and stabilise(bound) != bound
-    if at_values:
-        stable = stabilise(bound)
+    at_values = bound != stable and (stable_bound := stabilise(bound)) != bound
+    stable = stable_bound if at_values else stable
     raw = {s: diff_away_from_jumps(stable, s, shown(text)) for s in inputs}
     partials = {s: stabilise(d) for s, d in raw.items()}
     if stable == expr and partials == raw:
@@ -103,8 +102,7 @@ def formula_rule(
     else:
         definition = Definition(
             expr=expr, inputs=inputs, textbook=None, stable_expr=None if stable == expr else stable,
-            stable_derivative=partials[inputs[0]],
-            stable_partials={s: partials[s] for s in inputs[1:]},
+            stable_derivative=partials[inputs[0]], stable_partials={s: partials[s] for s in inputs[1:]},
             stable_at_values=at_values,
         )
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
