@@ -162,6 +162,10 @@ def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
          ("exp_sum_reciprocal",)),
         (z * sp.exp(z) / (sp.exp(z) + sp.exp(-z) + 1), z * sp.exp(z - _top(0, z, -z)) / (
             sp.exp(z - _top(0, z, -z)) + sp.exp(-z - _top(0, z, -z)) + sp.exp(-_top(0, z, -z))), ("exp_sum_ratio",)),
+        # c·cosh(v) in such a sum counts as (c/2)·eᵛ + (c/2)·e⁻ᵛ.
+        (sp.log(1 + 2 * sp.cosh(z)), _top(0, z, -z) + sp.log(
+            sp.exp(z - _top(0, z, -z)) + sp.exp(-z - _top(0, z, -z)) + sp.exp(-_top(0, z, -z))), ("log_sum_exp_max",)),
+        (sp.log(sp.cosh(z)), log_cosh(z), ("log_cosh",)),
         # Exponentials times sigmoids: one exponential, log σ(v) = −softplus(−v) in its exponent.
         (sp.exp(z) * sigmoid(-z), sp.exp(z - softplus(z)), ("exp_sigmoid",)),
         (z * sp.exp(-z) * sigmoid(z) ** 2, z * sp.exp(-z - 2 * softplus(-z)), ("exp_sigmoid",)),
@@ -172,6 +176,7 @@ def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
         (sp.log(sp.exp(z) - sp.exp(-z) + 3), sp.log(sp.exp(z) - sp.exp(-z) + 3), ()),
         (1 / (sp.exp(z) + z**2 + 1), 1 / (sp.exp(z) + z**2 + 1), ()),
         (sp.exp(z) * sp.tanh(z), sp.exp(z) * sp.tanh(z), ()),
+        (sp.log(sp.cosh(z) - 1), sp.log(sp.cosh(z) - 1), ()),  # a negative term: not a sum of exponentials
         (sp.log(y**2 * sp.exp(z)), sp.log(y**2 * sp.exp(z)), ()),
     ],
 )

@@ -104,7 +104,10 @@ FINITE_ONLY = ("log((1 + exp(z))/2)",
                # M + log S loses the digits of a value near 0: log(1 + e⁻¹⁰⁰⁰ + …) is log(1.0) = 0 at z = −1000.
                "log(exp(z) + exp(2*z) + 1)",
                # Derivatives that are a difference of two terms near z = 0: (e^{−z−M} − e^{z−M})·…, (2σ(−z) − 1)·….
-               "1/(exp(z) + exp(-z))", "exp(-z)*sigmoid(z)**2")
+               "1/(exp(z) + exp(-z))", "exp(-z)*sigmoid(z)**2",
+               # c·cosh(v) in such a sum is (c/2)·eᵛ + (c/2)·e⁻ᵛ: cosh(1000) overflows as typed; the derivatives are
+               # differences (e^{z−M} − e^{−z−M})/2 near z = 0.
+               "log(1 + cosh(z))", "1/(2 + cosh(z))**2", "log(1 + cosh(log(cosh(z))))")
 
 
 @pytest.mark.parametrize("text", SCALED)
@@ -220,10 +223,11 @@ def test_compositions_of_stable_patterns_stay_finite_and_warning_free(text, back
 
 # --- property: sums of exponentials of any length ------------------------------------------------------------
 
-#: c·e^{u} terms with exact float exponents and a positive number: the sum is ≥ that number, so a log of it or a negative
+#: c·e^{u} and c·cosh(u) terms with exact float exponents and a positive number: the sum is ≥ that number, so a log of it or a negative
 #: power of it is finite with a finite derivative for |z| ≤ 1000, where the sum itself overflows.
 _coefficient = st.sampled_from(("1", "2", "0.5", "3"))
-_exp_term = st.builds(lambda c, u: f"{c}*exp({u})", _coefficient, st.sampled_from(("z", "-z", "2*z", "z/2", "-2*z")))
+_exp_term = st.builds(lambda c, f, u: f"{c}*{f}({u})", _coefficient, st.sampled_from(("exp", "exp", "cosh")),
+                      st.sampled_from(("z", "-z", "2*z", "z/2", "-2*z")))
 _exp_sum = st.builds(lambda terms, c: " + ".join([*terms, c]), st.lists(_exp_term, min_size=2, max_size=4), _coefficient)
 
 

@@ -46,6 +46,12 @@ def _scaled_exp(term: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
     return None
 
 
+def _scaled_cosh(term: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
+    """(b, v) when ``term`` is b·cosh(v) with b a positive number, else None."""
+    b, rest = term.as_coeff_Mul()
+    return (b, rest.args[0]) if isinstance(rest, sp.cosh) and _positive_number(b) else None
+
+
 def _affine_exp(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
     """(a, b, s) when ``expr`` is a + b·eᵘ with a, b positive numbers, s = u + log(b/a): then it is a·(1 + eˢ)."""
     if isinstance(expr, sp.Add) and len(expr.args) == 2:
@@ -277,8 +283,9 @@ def _log1p(log: sp.log) -> sp.Expr | None:
 
 
 def _exp_sum(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Expr]] | None:
-    """[(cᵢ, uᵢ)] when ``expr`` is Σ cᵢ·e^{uᵢ} with cᵢ positive numbers (a number alone is c·e⁰), two terms or more and
-    one exponential or more; None for a sum already shifted by its maximum (an exponent holding a Max)."""
+    """[(cᵢ, uᵢ)] when ``expr`` is Σ cᵢ·e^{uᵢ} with cᵢ positive numbers (a number alone is c·e⁰, c·cosh(v) is
+    (c/2)·eᵛ + (c/2)·e⁻ᵛ), two terms or more and one exponential or more; None for a sum already shifted by its maximum
+    (an exponent holding a Max)."""
     if not isinstance(expr, sp.Add):
         return None
     terms = []
@@ -287,6 +294,8 @@ def _exp_sum(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Expr]] | None:
             terms.append((term, sp.S.Zero))
         elif (scaled := _scaled_exp(term)) is not None:
             terms.append(scaled)
+        elif (scaled := _scaled_cosh(term)) is not None:
+            terms += [(scaled[0] / 2, scaled[1]), (scaled[0] / 2, -scaled[1])]
         else:
             return None
     if all(u == 0 for _, u in terms) or any(u.has(sp.Max) for _, u in terms):
