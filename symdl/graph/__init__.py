@@ -29,6 +29,7 @@ from .layers import (
 )
 from .model import Model
 from .nodes import GraphLayer, Input, Node
+from .training_formula import TrainingFormula
 
 __all__ = [
     "Activation",
@@ -47,6 +48,7 @@ __all__ = [
     "Multiply",
     "Node",
     "StopGradient",
+    "TrainingFormula",
     "from_config",
     "load_graph",
     "max_norm",

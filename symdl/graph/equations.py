@@ -129,7 +129,8 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
         own_masks = {}
         if training:
             for m in layer.masks():
-                symbol = name(rf"{m.stem}^{{{s}}}" if len(m.stem) == 1 else rf"\varepsilon^{{{s}}}", (node.width, 1), f"{m.stem}{s}")
+                latex = m.stem if len(m.stem) == 1 else r"\varepsilon" if m.stem == "eps" else rf"\mathrm{{{m.stem}}}"
+                symbol = name(rf"{latex}^{{{s}}}", (node.width, 1), f"{m.stem}{s}")
                 own_masks[m.stem] = symbol
                 masks[f"{m.stem}{s}"] = (symbol, m)
         l = model.parameter_index(layer) if layer.parameters() else 0
