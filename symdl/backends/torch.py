@@ -329,7 +329,7 @@ class TorchBackend(Backend):
             )
         return f'''
 class {cls}(torch.autograd.Function):
-    """{plan.title.splitlines()[0]} — forward: the stable form; backward and jvp: the symbolic derivative.
+    """{plan.title.splitlines()[0]} — forward: the stable form; backward and jvp: {plan.gradient}.
 
     Works with torch.func (grad, vjp, jvp, jacrev, jacfwd, hessian, vmap), torch.autograd.forward_ad
     and torch.compile(fullgraph=True). The backward pass is made of differentiable torch operations,
