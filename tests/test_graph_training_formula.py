@@ -171,3 +171,16 @@ def test_report_shows_the_inference_forward():
     (step,) = [s for s in section.steps if s.title.startswith("Inference mode")]
     assert [str(m.rhs) for m in step.math][-2:] == ["a^{1}", "W^{3}*h^{2} + b^{3}"]
     assert all(c.passed for c in section.checks)
+
+
+def test_save_graph_and_load_graph_keep_both_modes(tmp_path):
+    from symdl.graph import load_graph, save_graph
+
+    net = scaled_model().compile()
+    params = net.init(0)
+    params["s2"] = np.array([0.5, -0.2, 0.1, 0.3])
+    save_graph(tmp_path / "saved", net, params)
+    graph, loaded, _, _ = load_graph(tmp_path / "saved")
+    X, Y = np.random.default_rng(5).normal(size=(4, 3)), np.zeros((4, 2))
+    assert graph.loss(loaded, X, Y, seed=2) == net.loss(params, X, Y, seed=2)
+    np.testing.assert_array_equal(graph.forward(loaded, X), net.forward(params, X))
