@@ -102,3 +102,38 @@ def test_two_inputs_and_bad_gradients_are_one_line():
         assert "\n" not in str(error.value)
     with pytest.raises(ValueError, match="element-wise rules and formulas"):
         to_torch("softmax", gradient="1")
+
+
+def test_codegen_gradient_option_writes_the_declared_export(tmp_path, capsys):
+    """``symdl codegen FORMULA --backend torch --gradient …``: the module of rule_module_source(…, gradient=…)."""
+    from generated_modules import load_module
+
+    from symdl.cli import main
+
+    target = tmp_path / "ste.py"
+    assert main(["codegen", "sign(z)", "--backend", "torch", "--gradient", "1", "-o", str(target)]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert target.read_text() == rule_module_source("sign(z)", "torch", gradient="1")
+    module = load_module(target.read_text(), tmp_path, "ste_cli")
+    z = torch.tensor([-2.0, 0.5], dtype=torch.float64, requires_grad=True)
+    module.SignFormula.apply(z).sum().backward()
+    assert z.grad.tolist() == [1.0, 1.0]
+    argv = ["codegen", "x*y", "--wrt", "x", "--symbol", "y", "--backend", "jax", "--gradient", "x = y", "--gradient", "y=0", "-o", "-"]
+    assert main(argv) == 0
+    assert capsys.readouterr().out == rule_module_source("x*y", "jax", wrt="x", symbols=["y"], gradient={"x": "y", "y": "0"})
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["sign(z)", "--gradient", "1"], "--gradient applies to --backend jax or torch"),
+    (["sign(z)", "--backend", "torch", "--gradient", "__import__('os')"], "unknown function '__import__'"),
+    (["x*y", "--wrt", "x", "--symbol", "y", "--backend", "torch", "--gradient", "x=1", "--gradient", "2"], "give each as INPUT=FORMULA"),
+    (["x*y", "--wrt", "x", "--symbol", "y", "--backend", "torch", "--gradient", "x=1", "--gradient", "x=2"], "'x' given twice"),
+    (["x*y", "--wrt", "x", "--symbol", "y", "--backend", "torch", "--gradient", "x=1"], "give formula text for each input"),
+    (["--layers", "3,2", "--backend", "torch", "--gradient", "1"], "--gradient applies to rules and formulas"),
+])
+def test_codegen_gradient_errors_are_one_line_with_status_2(argv, message, capsys):
+    from symdl.cli import main
+
+    assert main(["codegen", *argv, "-o", "-"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and message in err and err.count("\n") == 1

@@ -260,6 +260,10 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     rule_flags.add_argument("--wrt", metavar="VAR", help="only the derivative by VAR (default: by every input)")
     rule_flags.add_argument("--param", action="append", default=[], metavar="K=V", help="parameter value (repeatable)")
     rule_flags.add_argument("--symbol", action="append", default=[], metavar="NAME", help="a further input of a formula")
+    rule_flags.add_argument("--gradient", action="append", default=[], metavar="[INPUT=]FORMULA",
+                            help="a backward pass of your own for --backend jax or torch (tf.custom_gradient, e.g. '1' "
+                            "for sign's straight-through estimator), compared with the derivative and reported as "
+                            "declared unless proven equal; INPUT=FORMULA for each input of a rule of several (repeatable)")
     rule_flags.add_argument(
         "--kink-convention", choices=KINK_CONVENTIONS, default="pytorch", help="derivative at kinks (default: pytorch)"
     )
