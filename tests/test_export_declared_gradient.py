@@ -56,6 +56,7 @@ def test_a_declared_gradient_that_is_not_the_derivative_is_never_called_proven()
         assert not declared.is_derivative and "proven" not in declared.summary().replace("not proven", "")
         assert declared.summary().startswith("declared gradient, not proven equal to the derivative")
     assert "at z = " in clipped.summary()  # the point where the two differ
+    assert "∂/∂z is 0, declared 1 (they differ by the constant 1)" in ste.summary()
     source = rule_module_source("sign(z)", "torch", gradient="1")
     assert "the gradient is the declared gradient (gradient=)" in source and "declared d/dz" in source
     assert "the symbolic derivative" not in source

@@ -64,7 +64,10 @@ def _where(check: DerivativeCheck) -> str:
     """Where the two differ, when the proof found a point (the kinks excepted)."""
     point = check.proof.counterexample
     if not point:
-        return f" (their difference {sp.simplify(check.claimed - check.derivative)} is not shown to be 0)"
+        difference = sp.simplify(check.claimed - check.derivative)
+        if difference.is_number and difference != 0:
+            return f" (they differ by the constant {difference})"
+        return f" (their difference {difference} is not shown to be 0)"
     at = ", ".join(f"{k} = {v}" for k, v in point.items())
     return f" (at {at}: {check.derivative.subs(point)} vs {check.claimed.subs(point)})"
 
