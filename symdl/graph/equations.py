@@ -30,6 +30,7 @@ from .forms import Forms, LibraryForms, PenaltyForms
 from .nodes import Mask, Node, Use
 
 if TYPE_CHECKING:
+    from .constraints import Constraint
     from .model import LossTerm, Model
 
 __all__ = ["MUTATIONS", "GraphEquations", "LossEquation", "derive"]
@@ -64,7 +65,7 @@ class GraphEquations(Displayed):
     losses: tuple[LossEquation, ...]
     backward: tuple[tuple[str, sp.Eq], ...]
     penalties: tuple[tuple[str, PenaltyForms], ...]
-    constraints: tuple[tuple[str, sp.Lambda], ...]
+    constraints: tuple[tuple[str, Constraint], ...]
     stopped: tuple[sp.MatrixSymbol, ...]
     names: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
     batched: frozenset[sp.MatrixSymbol] = frozenset()
@@ -168,8 +169,7 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
     backward, param_grads = _backward(model, nodes, index, uses, losses, params, grads, forms, name, mutation)
     penalties = tuple((key, forms.penalty(rule)) for layer in model.layers for stem, rule in layer.penalties().items()
                       for key in [f"{stem}{model.parameter_index(layer)}"])
-    w = sp.Symbol("w", real=True)
-    constraints = tuple((f"{stem}{model.parameter_index(layer)}", sp.Lambda(w, project(w)))
+    constraints = tuple((f"{stem}{model.parameter_index(layer)}", project)
                         for layer in model.layers for stem, project in layer.constraints().items())
     _check_names(name.names)
     return GraphEquations(

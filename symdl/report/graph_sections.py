@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 
+import sympy as sp
+
 from .checks import proof_check
 from .model import Check, Math, Section, Step
 
@@ -46,6 +48,9 @@ def graph_section(model: object, *, title: str = "Graph model", key: str = "grap
              "products; a shared parameter's gradient is the sum over its uses",
              tuple(Math(eq.lhs, eq.rhs) for _, eq in eqs.backward)),
     ]
+    start = _start_step(model)
+    if start is not None:
+        steps.append(start)
     checks = [proof_check(label, proof) for label, proof in prove_graph(model).items()]
     if verify:
         checks += _mutant_checks(model, eqs)
@@ -53,6 +58,31 @@ def graph_section(model: object, *, title: str = "Graph model", key: str = "grap
                f"{len(eqs.losses)} loss term(s), {len(eqs.params)} parameter array(s).")
     return Section(key=key, title=title, kind="graph", summary=summary,
                    definition=tuple(Math(eq.lhs, eq.rhs) for eq in eqs.forward), steps=tuple(steps), checks=tuple(checks))
+
+
+def _start_step(model: object) -> Step | None:
+    """Each weight's initial distribution, its a or s in n_in, n_out (a named scheme or a formula), and each constraint's P."""
+    from ..layers.init_schemes import get_scheme
+
+    maths, parts = [], []
+    for layer in model.layers:  # type: ignore[attr-defined]
+        if not layer.parameters():
+            continue
+        index = model.parameter_index(layer)  # type: ignore[attr-defined]
+        for p in layer.parameters():
+            if isinstance(p.init, str):
+                scheme = get_scheme(p.init)
+                letter, law = ("a", "U(−a, a)") if scheme.family == "uniform" else ("s", "N(0, s²)")
+                maths.append(Math(sp.Symbol(f"{letter}_{{{p.stem}{index}}}", positive=True), scheme.parameter))
+                parts.append(f"{p.stem}{index} ∼ {law} ({p.init}; n_in = {p.shape[1]}, n_out = {p.shape[0]})")
+        for stem, project in layer.constraints().items():
+            maths.append(Math(sp.Symbol(f"P_{{{stem}{index}}}"), project.projection()))
+            settings = ", ".join(f"{k}={v:g}" for k, v in project.settings)
+            parts.append(f"{stem}{index} ← P(w) after each step ({project.name}{f'({settings})' if settings else ''})")
+    if not parts:
+        return None
+    return Step("Initial weights and constraints: " + "; ".join(parts) + ". n_in and n_out are a layer's inputs and units; "
+                "P acts on each weight w, ν = √(Σ w²) along Keras' axis (ε = 1e-7 as Keras)", tuple(maths))
 
 
 def _mutant_checks(model: object, eqs: object) -> list[Check]:
