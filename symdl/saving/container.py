@@ -24,7 +24,7 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -37,10 +37,15 @@ from .state import (
     check_loaded_state,
     describe_arrays,
     model_optimizer,
+    rebuild_optimizer,
     state_entries,
     state_layout,
     state_values,
 )
+
+if TYPE_CHECKING:
+    from ..graph.compiled import CompiledGraph
+    from ..network.compiled import CompiledNetwork
 
 __all__ = ["FORMATS", "SavedModel", "check_target", "history_json", "model_path", "read_config", "read_header",
            "read_params", "write_model"]
@@ -49,15 +54,18 @@ __all__ = ["FORMATS", "SavedModel", "check_target", "history_json", "model_path"
 
 class Format(NamedTuple):
     """A kind of saved model: the architecture's key in model.json, the versions this symdl reads (it writes the
-    last), and whether a model without an optimizer may keep a state (a network's custom training loop keeps its
-    own, saved unchecked, as it always was; a graph's state is its optimizer's, so none without one)."""
+    last), those that hold the architecture and params only (no optimizer, metrics or state: a graph's version 1),
+    and whether a model without an optimizer may keep a state (a network's custom training loop keeps its own,
+    saved unchecked, as it always was; a graph's state is its optimizer's, so none without one)."""
 
     key: str
     versions: tuple[int, ...]
+    untrained: tuple[int, ...]
     free_state: bool
 
 
-FORMATS: dict[str, Format] = {"symdl-model": Format("network", (1,), True), "symdl-graph": Format("graph", (1, 2), False)}
+FORMATS: dict[str, Format] = {"symdl-model": Format("network", (1,), (), True),
+                              "symdl-graph": Format("graph", (1, 2), (1,), False)}
 _HEADER = ("format", "format_version", "symdl_version", "dtype")
 _TRAINING = ("optimizer", "metrics", "arrays")
 
@@ -70,7 +78,7 @@ class SavedModel:
     ``network`` is the compiled network or graph, ``config`` model.json as read.
     """
 
-    network: Any  # a CompiledNetwork or a CompiledGraph
+    network: CompiledNetwork | CompiledGraph
     params: dict[str, np.ndarray]
     state: dict[str, Any] | None
     metrics: list[Any] | dict[str, list[Any]] = field(default_factory=list)
@@ -151,8 +159,8 @@ def write_model(path: str | os.PathLike[str], model: Any, architecture: object, 
     """Write the directory ``path``: model.json (header, ``architecture`` under the format's key, optimizer,
     ``metrics`` as described, arrays) and arrays.npz (``params``, the optimizer ``state``), history.json if given."""
     arrays = _param_arrays(model, params)
-    key, versions, free = FORMATS[format_name]
-    entries, extra = _state_arrays(model, params, state, free)  # type: ignore[arg-type]  # params checked above
+    key, versions, _, free = FORMATS[format_name]
+    entries, extra = _state_arrays(model, params, state, free)  # type: ignore[arg-type]  # a dict: _param_arrays checked
     arrays.update(extra)
     config = {"format": format_name, "format_version": versions[-1], "symdl_version": __version__,
               "dtype": model.dtype.name, key: architecture, "optimizer": model_optimizer(model), "metrics": metrics,
@@ -183,11 +191,11 @@ def read_config(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
     format_name, version = config.get("format"), config.get("format_version")
     if not isinstance(format_name, str) or format_name not in FORMATS:
         raise SavedModelError(f"{folder}: not a symdl saved model (format {str(format_name)[:40]!r})")
-    key, versions, _ = FORMATS[format_name]
+    key, versions, untrained, _ = FORMATS[format_name]
     if isinstance(version, bool) or version not in versions:  # a list or an object is no version (nor unhashable here)
         raise SavedModelError(f"{folder}: {format_name} saved in format version {str(version)[:20]}; this symdl "
                               f"({__version__}) reads version {' or '.join(map(str, versions))}")
-    fields(config, "model.json", (*_HEADER, key, *(_TRAINING if version > 1 or format_name == "symdl-model" else ())))
+    fields(config, "model.json", (*_HEADER, key, *(() if version in untrained else _TRAINING)))
     string(config["symdl_version"], "symdl_version", 40)
     if config["dtype"] not in ("float64", "float32"):
         raise SavedModelError(f"dtype: expected 'float64' or 'float32', got {str(config['dtype'])[:40]!r}")
@@ -196,8 +204,6 @@ def read_config(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
 
 def read_header(config: Mapping[str, Any]) -> tuple[str, Any]:
     """(the dtype, the rebuilt optimizer or None) of a checked model.json (:func:`read_config`)."""
-    from .state import rebuild_optimizer
-
     return config["dtype"], rebuild_optimizer(config.get("optimizer"))
 
 
@@ -205,7 +211,7 @@ def read_params(folder: Path, config: Mapping[str, Any], model: Any) -> tuple[di
     """(params, optimizer state or None) from arrays.npz, every array's name, shape and dtype checked against the
     rebuilt ``model`` before its data is read, the state against the optimizer's fresh one."""
     shapes = _shapes(model)
-    if "arrays" not in config:  # a graph of format version 1: config and params only
+    if config["format_version"] in FORMATS[config["format"]].untrained:  # config and params only, no "params/" prefix
         arrays = read_arrays(folder / "arrays.npz", {n: (s, model.dtype) for n, s in shapes.items()})
         return {n: np.array(arrays[n], copy=True) for n in shapes}, None
     described = fields(expect(config["arrays"], dict, "arrays"), "arrays", ("params", "state"))
