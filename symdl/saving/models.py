@@ -4,7 +4,8 @@
 and a :class:`symdl.graph.CompiledGraph` through :mod:`symdl.graph.files`;
 ``load`` reads model.json once and rebuilds what its ``format`` names. The
 directory, the header checks and the arrays are one code path for both
-(:mod:`symdl.saving.container`).
+(:mod:`symdl.saving.container`). :mod:`symdl.graph` is imported only for a
+graph (a network's save and load do not pay for it).
 """
 
 from __future__ import annotations
@@ -12,14 +13,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..graph.compiled import CompiledGraph
-from ..graph.files import graph_from_config, write_graph
 from ..network.compiled import CompiledNetwork
 from .container import SavedModel, model_path, read_config
 from .files import network_from_config, save_network
 from .schema import SavedModelError
+
+if TYPE_CHECKING:
+    from ..graph.compiled import CompiledGraph
 
 __all__ = ["load", "save"]
 
@@ -40,9 +42,12 @@ def save(path: str | os.PathLike[str], network: CompiledNetwork | CompiledGraph,
     any other existing file or directory there is refused.
     """
     model_path(path)  # before any work: a bad path is the first error
-    if isinstance(network, CompiledGraph):
-        return write_graph(path, network, params, state, metrics, history)
     if not isinstance(network, CompiledNetwork):
+        from ..graph.compiled import CompiledGraph
+        from ..graph.files import write_graph
+
+        if isinstance(network, CompiledGraph):
+            return write_graph(path, network, params, state, metrics, history)
         raise SavedModelError("network: expected a compiled network or graph (symdl.Network(...).compile(), "
                               f"symdl.graph.Model(...).compile()), got {type(network).__name__}")
     if isinstance(metrics, Mapping):
@@ -59,5 +64,7 @@ def load(path: str | os.PathLike[str]) -> SavedModel:
     """
     folder, config = read_config(path)
     if config["format"] == "symdl-graph":
+        from ..graph.files import graph_from_config
+
         return graph_from_config(folder, config)
     return network_from_config(folder, config)
