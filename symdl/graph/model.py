@@ -46,8 +46,12 @@ class LossTerm:
     @property
     def coefficient(self) -> sp.Expr:
         """cₜ: the weight, over the node's width for a mean; exact (the decimal the weight prints as)."""
-        c = sp.Rational(repr(self.weight))
-        return c / self.node.width if self.reduction == "mean" else c
+        return sp.Rational(repr(self.weight)) * self.unweighted_coefficient
+
+    @property
+    def unweighted_coefficient(self) -> sp.Expr:
+        """cₜ without the weight: 1/width for a mean (Keras' losses average over the features), else 1."""
+        return sp.Rational(1, self.node.width) if self.reduction == "mean" else sp.Integer(1)
 
 
 def _as_nodes(value: Node | Sequence[Node], what: str) -> tuple[Node, ...]:

@@ -32,6 +32,7 @@ from .equations import GraphEquations
 from .loss_printing import (
     entry_casts,
     loss_lines,
+    output_loss_lines,
     penalty_value_lines,
     seed_times,
     widened_outputs,
@@ -106,7 +107,8 @@ def array_definitions(train: GraphEquations, inference: GraphEquations, module: 
 
 
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None,
-                backend: str | Backend = "numpy", select: bool = False, loss_scale: float | None = None) -> str:
+                backend: str | Backend = "numpy", select: bool = False, loss_scale: float | None = None,
+                output_losses: bool = False) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
     ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
@@ -133,6 +135,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     penalties' values Σ Ω(θ) and terms Ω'(θ) join after ``_master_grads``, in
     float32 on the masters, and a scaled step is kept only where its data term
     is finite (:mod:`symdl.codegen.loss_scaling`).
+
+    ``output_losses`` (one dtype only) adds ``output_losses(params, *data[, seed])`` in training mode and
+    ``inference_output_losses(params, *data)``: the list of each output's unweighted loss (:func:`output_loss_lines`).
     """
     backend = get_backend(backend)
     m = backend.module
@@ -195,6 +200,14 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     opening = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}False)", *entry_casts(inference, alias, evaluating)]
     sources.append(entry("inference_loss", f"params, {data}", [*opening, *body, "return loss"]))
 
+    if output_losses:
+        if mixed:
+            raise ValueError("output_losses: printed in one dtype only, not with loss_scale")
+        outputs_scope = scope(inference)
+        body = GraphStatementPrinter(outputs_scope, _prune(fwd, keep), keep=keep).emit_all()
+        body += output_loss_lines(inference, alias, outputs_scope)
+        sources.append(entry("inference_output_losses", f"params, {data}", [*opening[:1], *body, "return _losses"]))
+
     forward, alias = _inline_aliases(train.forward, train.batched, stopped)
     losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
     inv_m = sp.Symbol("_inv_m", real=True)
@@ -222,6 +235,13 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     lines, s = values(train, loss_keep)
     lines += master_penalty(train, s)
     sources.append(entry("loss", f"params, {data}{seed}", [h.format(writable="False") for h in header] + lines + ["return loss"]))
+
+    if output_losses:  # the masks drawn from seed as loss draws them: the values of the step with that seed
+        outputs_scope = scope(train)
+        body = GraphStatementPrinter(outputs_scope, forward, keep=loss_keep).emit_all()
+        body += output_loss_lines(train, alias, outputs_scope)
+        sources.append(entry("output_losses", f"params, {data}{seed}",
+                             [h.format(writable="False") for h in header] + body + ["return _losses"]))
 
     read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
     grad_lines, s = values(train, read_later | loss_keep)
