@@ -34,6 +34,7 @@ from symdl.graph import (
     Input,
     Model,
     Multiply,
+    PReLU,
     StopGradient,
     save_graph,
 )
@@ -105,9 +106,16 @@ def noisy() -> Model:
     return Model(x, Dense(2)(Dropout(0.25)(Dense(4, activation="softplus")(h))), losses="mse")
 
 
+def leaky() -> Model:
+    """PReLU: one learned slope per unit, the same layer (one α) used twice, trained by Adam."""
+    x = Input(3)
+    act = PReLU(0.25)
+    return Model(x, Dense(2)(act(Dense(3)(act(Dense(3)(x))))), losses="mse")
+
+
 MODELS = {"residual": residual, "multi_io": multi_io, "auxiliary": auxiliary, "stopped": stopped, "noisy": noisy,
-          "formula": formula_graph, "gated": gated}
-OPTIMIZER = {"residual": "adam"}
+          "formula": formula_graph, "gated": gated, "leaky": leaky}
+OPTIMIZER = {"residual": "adam", "leaky": "adam"}
 
 RUNNER = textwrap.dedent('''
     import importlib.util, json, pickle, sys

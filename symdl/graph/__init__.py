@@ -28,6 +28,7 @@ from .layers import (
 )
 from .model import Model
 from .nodes import GraphLayer, Input, Node
+from .prelu import PReLU
 
 __all__ = [
     "Activation",
@@ -45,6 +46,7 @@ __all__ = [
     "Model",
     "Multiply",
     "Node",
+    "PReLU",
     "StopGradient",
     "from_config",
     "load_graph",

@@ -114,8 +114,9 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
         l = model.parameter_index(layer) if layer.parameters() else 0
         for p in layer.parameters():
             shape = (p.shape[0], p.shape[1] if len(p.shape) == 2 else 1)
-            params[f"{p.stem}{l}"] = name(f"{p.stem}^{{{l}}}", shape, f"{p.stem}{l}", batched=False)
-            grads[f"{p.stem}{l}"] = name(rf"\frac{{\partial C}}{{\partial {p.stem}^{{{l}}}}}", shape, f"g{p.stem}{l}", batched=False)
+            stem = sp.latex(sp.Symbol(p.stem))  # a Greek name as its letter: alpha → \alpha
+            params[f"{p.stem}{l}"] = name(f"{stem}^{{{l}}}", shape, f"{p.stem}{l}", batched=False)
+            grads[f"{p.stem}{l}"] = name(rf"\frac{{\partial C}}{{\partial {stem}^{{{l}}}}}", shape, f"g{p.stem}{l}", batched=False)
     uses: dict[int, Use] = {}
     masks: dict[str, tuple[sp.MatrixSymbol, Mask]] = {}
     forward: list[sp.Eq] = []

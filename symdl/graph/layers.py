@@ -52,7 +52,7 @@ CONSTRAINTS: dict[str, Callable[[sp.Symbol], sp.Expr]] = {
 def _activation_rule(spec: object, role: str) -> Rule | VectorRule:
     r = resolve_rule(spec, role, ("activation",), None)
     if len(r.inputs) != 1:
-        raise ValueError(f"{role}: {r.name!r} takes {len(r.inputs)} inputs; learned activation inputs (PReLU's α) are not graph layers yet")
+        raise ValueError(f"{role}: {r.name!r} takes {len(r.inputs)} inputs; learned activation inputs are layers of their own in a graph: PReLU() for PReLU's α (symdl.graph.PReLU)")
     return r
 
 
