@@ -243,9 +243,11 @@ class TorchBackend(Backend):
         """``Module(params, checks=True)``, a ``torch.nn.Module`` whose backward is the printed gradient (see :mod:`.torch_nn`)."""
         return [module_class(seeded, ("X",), ("Y",))]  # _check_params, _BUFFERED: network_runtime's
 
-    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str]) -> list[str]:
-        """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks."""
-        return ["_BUFFERED = False  # a graph keeps no running statistics\n\n" + module_class(seeded, inputs, targets, "model")]
+    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str], buffered: bool = False) -> list[str]:
+        """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks
+        (``buffered``: the graph keeps moving statistics, which ``Module`` refuses, as a network's batch norm)."""
+        return [f"_BUFFERED = {buffered!r}  # whether the graph keeps moving statistics (batch norm)\n\n"
+                + module_class(seeded, inputs, targets, "model")]
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "

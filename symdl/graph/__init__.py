@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from .batchnorm import BatchNorm
 from .config import from_config, to_config
 from .files import load_graph, save_graph
 from .formula import Formula
@@ -33,6 +34,7 @@ from .prelu import PReLU
 __all__ = [
     "Activation",
     "Add",
+    "BatchNorm",
     "Concatenate",
     "Dense",
     "Divide",
