@@ -188,12 +188,31 @@ def test_batchnorm_refuses_bad_input_in_one_line(build, message):
         build()
 
 
-def test_batchnorm_torch_module_is_refused_as_for_networks(tmp_path):
+@pytest.mark.parametrize("shared", [False, True])
+def test_batchnorm_torch_module_keeps_buffers_in_state_dict_and_moves_them_in_training(tmp_path, shared):
+    """The torch Module: γ, β and the weights as parameters with the printed gradient in .grad (torch autograd's of
+    the same model), the moving statistics as buffers, moved by forward in training as train_step moves them, read
+    in eval mode."""
     from generated_modules import load_module
 
-    mod = load_module(graph_module_source(_model(), "torch", "float64"), tmp_path, "bn_torch")
-    with pytest.raises(ValueError, match=r"^Module: batch norm is not supported"):
-        mod.Module(mod.init_params(0))
+    model = _model(momentum=0.9, shared=shared)
+    mod = load_module(graph_module_source(model, "torch", "float64"), tmp_path, f"bn_torch_{shared}")
+    c = model.compile("float64")
+    x, y, rng = _data(5, 1.0)
+    params = _params(c, rng)
+    module = mod.Module({k: torch.tensor(v) for k, v in params.items()})
+    assert list(module.state_dict()) == [*c.trained_names, "moving_mean2", "moving_variance2"]
+    assert [name for name, _ in module.named_parameters()] == list(c.trained_names)
+    module(torch.tensor(x), torch.tensor(y)).backward()
+    _, _, want, _, _ = _torch(params, x, y, 0.9, 1e-3, shared, training=True)
+    for name, p in module.named_parameters():
+        np.testing.assert_allclose(p.grad.numpy(), want[name], rtol=1e-9, atol=1e-11, err_msg=name)
+    c.train_step(params, x, y, 0.0)  # moves the compiled graph's buffers the same way
+    for name in ("moving_mean2", "moving_variance2"):
+        np.testing.assert_allclose(module.get_buffer(name).numpy(), params[name], rtol=1e-13, atol=1e-15, err_msg=name)
+    module.eval()
+    np.testing.assert_allclose(module(torch.tensor(x), torch.tensor(y)).item(), c.inference_loss(params, x, y), rtol=1e-12)
+    torch.optim.SGD(module.parameters(), lr=0.1).step()  # the buffers are no optimizer's business
 
 
 def test_batchnorm_backprop_is_proven_over_a_batch_and_a_fixed_statistics_gradient_is_not():

@@ -241,12 +241,13 @@ class TorchBackend(Backend):
 
     def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
         """``Module(params, checks=True)``, a ``torch.nn.Module`` whose backward is the printed gradient (see :mod:`.torch_nn`)."""
-        return [module_class(seeded, ("X",), ("Y",))]  # _check_params, _BUFFERED: network_runtime's
+        # _check_params, _BUFFERED: network_runtime's; a network's buffers are refused, not registered
+        return ["_BUFFERS = ()\n\n" + module_class(seeded, ("X",), ("Y",))]
 
-    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str], buffered: bool = False) -> list[str]:
-        """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks
-        (``buffered``: the graph keeps moving statistics, which ``Module`` refuses, as a network's batch norm)."""
-        return [f"_BUFFERED = {buffered!r}  # whether the graph keeps moving statistics (batch norm)\n\n"
+    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str], buffers: Sequence[str] = ()) -> list[str]:
+        """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks;
+        ``buffers`` (batch norm's moving statistics) are registered buffers, moved by ``_moved_buffers`` in training."""
+        return [f"_BUFFERED = False  # a network's refusal; a graph's buffers are registered\n_BUFFERS = {tuple(buffers)!r}\n\n"
                 + module_class(seeded, inputs, targets, "model")]
 
     def train_step_doc(self) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 __all__ = ["module_class"]
 
-#: The classes of a generated torch module (reads _SEEDED and _BUFFERED); __DATA__, __INPUTS__, __WORDS__ and
+#: The classes of a generated torch module (reads _SEEDED, _BUFFERED and _BUFFERS); __DATA__, __INPUTS__, __WORDS__ and
 #: __KIND__ are replaced by module_class.
 MODULE_CLASS = '''
 class _LossAndGrad(torch.autograd.Function):
@@ -35,7 +35,8 @@ class _LossAndGrad(torch.autograd.Function):
         data, arrays = tensors[:count], tensors[count:]  # the data (inputs, then targets), then the parameters
         params = dict(zip((name for name, _ in _SPECS), arrays))
         loss, grads = loss_and_grad_unchecked(params, *data, *(() if seed is None else (seed,)))
-        return (loss, *(grads[name] for name, _ in _SPECS))
+        # a buffer (a graph's moving statistics) has no gradient: zeros, which autograd drops (it requires none)
+        return (loss, *(grads[name] if name in grads else torch.zeros_like(params[name]) for name, _ in _SPECS))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -68,8 +69,9 @@ class Module(torch.nn.Module):
     from seed, default a seed drawn from torch's generator); in eval mode (module.eval) it returns inference_loss (no
     dropout, no gradient). predict(__INPUTS__) is forward(params, __INPUTS__); as_params() the dict the module's
     functions take, sharing the parameters' storage. torch.func.grad over torch.func.functional_call gives the same
-    gradient. Refused: batch norm (its running statistics change in train_step, not through autograd), data
-    requiring grad, second derivatives, and torch.func.vmap.
+    gradient. A graph's buffers (batch norm's moving statistics) are registered buffers (in state_dict), moved by
+    forward in training as torch.nn.BatchNorm1d moves its own. Refused: a network's batch norm (its running statistics
+    change in train_step, not through autograd), data requiring grad, second derivatives, and torch.func.vmap.
     """
 
     def __init__(self, params, checks=True):
@@ -78,7 +80,10 @@ class Module(torch.nn.Module):
             raise ValueError("Module: batch norm is not supported (its running statistics change in train_step, not "
                              "through autograd); use train_step, or a network without batch norm")
         for (name, _), array in zip(_SPECS, _check_params(params)):
-            self.register_parameter(name, torch.nn.Parameter(array.detach().clone()))
+            if name in _BUFFERS:
+                self.register_buffer(name, array.detach().clone())
+            else:
+                self.register_parameter(name, torch.nn.Parameter(array.detach().clone()))
         self.checks = bool(checks)
 
     def extra_repr(self):
@@ -102,7 +107,13 @@ class Module(torch.nn.Module):
             seed = int(torch.randint(2**62, (), device="cpu"))  # a number on the host: no read-back from the data's device
         elif not _SEEDED and seed is not None:
             raise ValueError("seed: this __KIND__ draws no masks (no dropout); leave seed out")
-        return _LossAndGrad.apply(len(data), seed, *data, *arrays)[0]
+        loss = _LossAndGrad.apply(len(data), seed, *data, *arrays)[0]
+        if _BUFFERS:  # the moving statistics after this batch, as train_step moves them
+            with torch.no_grad():
+                moved = _moved_buffers(self.as_params(), *data[:len(_INPUTS)], *(() if seed is None else (seed,)))
+                for name, value in moved.items():
+                    getattr(self, name).copy_(value)
+        return loss
 
     def predict(self, __INPUTS__):
         """The output for the rows of the inputs (inference: no dropout), from the module-level forward."""

@@ -53,7 +53,7 @@ from ..codegen.module_text import (
 )
 from ..graph.blocks import ArrayNode, Stopped
 from ..graph.forms import LibraryForms
-from ..graph.printing import print_graph, vector_kernels
+from ..graph.printing import moved_buffers_source, print_graph, vector_kernels
 from ..layers.init_schemes import get_scheme, parameter_kernel
 from ..network.checks import (
     check_batch,
@@ -285,7 +285,9 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     # a loss scale s ≠ 1 needs a step skipped on overflow, which train_step does and torch.optim cannot
     classes = ([] if mixed and mixed.loss_scale != 1
                else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets],
-                                               buffered=bool(train.buffers)))
+                                               buffers=tuple(train.buffers)))
+    if classes and train.buffers:  # the Module's forward moves its buffers in training
+        classes = [moved_buffers_source(train, backend) + "\n", *classes]
     blocks += classes
     if classes:
         public.append("Module")

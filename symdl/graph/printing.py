@@ -38,7 +38,7 @@ from .loss_printing import (
 from .select_printer import SelectPrinter
 from .statement_printer import GraphStatementPrinter
 
-__all__ = ["GraphStatementPrinter", "array_definitions", "print_graph", "vector_kernels"]
+__all__ = ["GraphStatementPrinter", "array_definitions", "moved_buffers_source", "print_graph", "vector_kernels"]
 
 
 def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymbol],
@@ -287,6 +287,31 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     sources.append(entry("train_step", f"params, {data}, {', '.join(arguments)}{seed}",
                         [*checks, train_head[0], *state_check, *train_head[1:], *grad_lines, *step_masters, *update, result]))
     return "\n\n".join(sources)
+
+
+def moved_buffers_source(train: GraphEquations, backend: str | Backend) -> str:
+    """``_moved_buffers(params, *inputs[, seed])``: each buffer's value after a training call on the inputs (batch norm's
+    moving statistics), as ``train_step`` writes it, without a step: the training forward up to the statistics the
+    updates read, then the updates' expressions; no argument checks (the caller checked). For a torch ``Module``,
+    whose forward in training moves its buffers as ``torch.nn.BatchNorm1d`` does."""
+    backend = get_backend(backend)
+    params, buffers = list(train.params), list(train.buffers)
+    inputs = [train.names[x] for x in train.inputs]
+    masks = list(train.masks)
+    forward, alias = _inline_aliases(train.forward, train.batched, train.stopped if backend.stop_gradient("x") != "x" else ())
+    updates = [sp.Eq(eq.lhs, eq.rhs.xreplace(alias), evaluate=False) for eq in train.updates]
+    reads = {r for eq in updates for r in eq.rhs.atoms(sp.MatrixSymbol)}
+    scope = Scope(names=train.names, batched=set(train.batched), inputs={*params, *buffers, *inputs, *masks},
+                  backend=backend, printer=backend.printer())
+    draw = backend.mask_parameter.split("=")[0]
+    lines = [f"{', '.join([*params, *buffers, *inputs])}, = _unpack_forward(params, {', '.join(inputs)})",
+             *([f"{', '.join(masks)}, = _masks({draw}, {backend.mask_arguments(inputs[0])})"] if masks else []),
+             *GraphStatementPrinter(scope, _prune(forward, reads), keep=reads).emit_all()]
+    printer = GraphStatementPrinter(scope, [], keep=set())
+    lines += [f"{train.names[eq.lhs]} = {printer._code(eq.rhs)}" for eq in updates]  # in turn: a shared layer's twice
+    lines.append("return {" + ", ".join(f"{k!r}: {k}" for k in dict.fromkeys(train.names[eq.lhs] for eq in updates)) + "}")
+    seed = f", {backend.mask_parameter}" if masks else ""
+    return _def("_moved_buffers", f"params, {', '.join(inputs)}{seed}", backend.bind_constants(lines, inputs[0]))
 
 
 def _buffer_lines(eqs: GraphEquations, s: Scope, backend: Backend) -> list[str]:
