@@ -249,3 +249,11 @@ def test_batchnorm_graph_fits_and_moves_its_statistics():
     history = c.fit(params, X, X[:, :1], epochs=5, batch_size=16, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert (params["moving_mean1"] > 0).all()  # on its way from 0 to the inputs' mean 1
+
+
+def test_batchnorm_on_an_input_computes_no_input_gradient():
+    """Its input gradient (the batch means of the closed-form VJP) is printed only where something reads it."""
+    x = Input(3)
+    on_input = Model(x, Dense(1)(BatchNorm()(x)), losses="mse").compile().source()
+    after_dense = Model(x, Dense(1)(BatchNorm()(Dense(3)(x))), losses="mse").compile().source()
+    assert "bn_dx" not in on_input and "bn_dx" in after_dense

@@ -290,5 +290,12 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
                 label = f"dC/d{key}" + (f": sum over {uses_count} uses" if uses_count > 1 else "")
                 backward.append((label, sp.Eq(grads[key], total, evaluate=False)))
                 param_grads[key] = grads[key]
-    return backward, param_grads
+    # a layer's own equation nothing reads (batch norm's input gradient where its input is the model's): dropped
+    read = set(param_grads.values())
+    kept = []
+    for label, eq in reversed(backward):
+        if eq.lhs in read:
+            kept.append((label, eq))
+            read |= eq.rhs.atoms(sp.MatrixSymbol)
+    return kept[::-1], param_grads
 
