@@ -184,3 +184,16 @@ def test_a_removable_point_that_moves_with_a_parameter_is_not_pinned_at_the_boun
     true = 1 - 1 / (1 + sp.exp(z - c))
     for c_value, z_value in ((3, 1), (sp.Rational(1, 2), 1), (2, sp.Rational(-1, 3))):
         assert abs(sp.N((derived - true).subs({c: c_value}).subs({z: z_value}), 30)) < 1e-25, (c_value, z_value)
+
+
+def test_the_method_names_a_removable_point_by_its_limit_and_a_kink_as_a_kink():
+    other = symdl.formula_rule("z + log(1 + exp(-abs(u - 1))) + max(0, u - 1)", wrt="z", symbols=["u"])
+    u = other.variable("u")
+    partial = check_derivative(other, 1 - 1 / (1 + sp.exp(u - 1)), "u")
+    assert partial.proof.method == (
+        "case analysis on the 2 intervals cut by 1 breakpoint; at u = 1 equal to the derivative's limit 1/2 from both sides"
+    )
+    relu = symdl.formula_rule("max(0, z - 2)")
+    proof = check_derivative(relu, parse_derivative(relu, "where(z > 2, 1, 0)")).proof
+    assert proof.method == "case analysis on the 2 intervals cut by 1 breakpoint, the kink 2 excluded"
+    assert not check_derivative(relu, parse_derivative(relu, "where(z > 1, 1, 0)"))

@@ -213,6 +213,11 @@ def test_batchnorm_torch_module_keeps_buffers_in_state_dict_and_moves_them_in_tr
     module.eval()
     np.testing.assert_allclose(module(torch.tensor(x), torch.tensor(y)).item(), c.inference_loss(params, x, y), rtol=1e-12)
     torch.optim.SGD(module.parameters(), lr=0.1).step()  # the buffers are no optimizer's business
+    module.train()
+    before = {name: b.clone() for name, b in module.named_buffers()}
+    with pytest.raises(RuntimeError, match="vmap over a graph with batch norm is not supported"):
+        torch.func.vmap(lambda xi, yi: module(xi[None], yi[None]))(torch.tensor(x), torch.tensor(y))
+    assert all(torch.equal(b, before[name]) for name, b in module.named_buffers())
 
 
 def test_batchnorm_backprop_is_proven_over_a_batch_and_a_fixed_statistics_gradient_is_not():

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import sympy as sp
 
-from symdl.graph import Dense, Input, Model
+from symdl.graph import Dense, Input, Model, max_norm
+from symdl.graph.constraints import NORM, WEIGHT
+from symdl.layers.init_schemes import N_IN, N_OUT
 from symdl.report.graph_sections import graph_section
 from symdl.report.html import render_html
 from symdl.report.markdown import render_markdown
@@ -23,7 +26,9 @@ def test_section_holds_the_models_equations_and_proofs(section):
     model = formula_graph()
     eqs = model.equations(training=True)
     assert [(m.lhs, m.rhs) for m in section.definition] == [(eq.lhs, eq.rhs) for eq in eqs.forward]
-    losses, backward = section.steps
+    losses, backward, start = section.steps
+    assert start.title.startswith("Initial weights and constraints: ") and len(start.math) == len(
+        [p for layer in model.layers for p in layer.parameters() if isinstance(p.init, str)])
     assert [(m.lhs, m.rhs) for m in backward.math] == [(eq.lhs, eq.rhs) for _, eq in eqs.backward]
     assert len(losses.math) == len(eqs.losses) == 4
     proofs = [c for c in section.checks if c.what.startswith("proof:")]
@@ -88,3 +93,20 @@ def test_cli_report_graph_writes_its_section_and_refuses_a_missing_directory(tmp
     done = subprocess.run([*run, "--graph", str(tmp_path / "none"), "-o", str(tmp_path / "no")], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "model.json is missing" in done.stderr
     assert not (tmp_path / "no").exists()
+
+
+def test_initial_weights_and_constraints_are_shown_with_their_formulas():
+    """A formula initialiser and a max_norm constraint appear as SymPy expressions in the section and every format."""
+    x = Input(3)
+    model = Model(x, Dense(2, init="normal: sqrt(2/fan_in)", constraint=max_norm(3))(Dense(4, constraint="non_neg")(x)))
+    section = graph_section(model, verify=False)
+    start = section.steps[-1]
+    assert [(str(m.lhs), m.rhs) for m in start.math] == [
+        ("a_{W1}", sp.sqrt(6) / sp.sqrt(N_IN + N_OUT)),
+        ("P_{W1}", sp.Max(WEIGHT, 0)),
+        ("s_{W2}", sp.sqrt(2) / sp.sqrt(N_IN)),
+        ("P_{W2}", WEIGHT * sp.Min(NORM, 3) / (NORM + sp.Float(1e-7))),
+    ]
+    assert "W2 ∼ N(0, s²) (normal: sqrt(2/fan_in); n_in = 4, n_out = 2)" in start.title and "(max_norm(max_value=3, axis=0))" in start.title
+    report = Report("graphs", (section,))
+    assert r"normal: sqrt(2/fan\_in)" in render_markdown(report)[0] and r"\section" in render_tex(report)

@@ -130,7 +130,8 @@ def test_what_the_graph_module_refuses_in_one_line(modules, tmp_path):
     cases = [
         (ValueError, "X1, X2 and Y must not require grad", lambda: model(X1, X2.clone().requires_grad_(), Y)),
         (ValueError, "this model draws no masks", lambda: model(X1, X2, Y, seed=1)),
-        (TypeError, r"takes 4 positional arguments but 5 were given", lambda: model(X1, X2, Y, Y)),  # seed is keyword-only
+        (TypeError, r"^Module.forward takes 3 positional arguments \(X1, X2, Y\) and seed by keyword only "
+                    r"\(forward\(X1, X2, Y, seed=\.\.\.\)\), got 4$", lambda: model(X1, X2, Y, Y)),
         (ValueError, r"X2 has shape \(3, 4\); expected \(batch, 3\)", lambda: model(X1, X1, Y)),
         (RuntimeError, "no second derivatives",
          lambda: torch.autograd.grad(model(X1, X2, Y), model.W2, create_graph=True)[0].sum().backward()),

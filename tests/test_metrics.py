@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -326,3 +327,19 @@ def test_the_metrics_guide_and_module_examples_run_as_written():
     result = doctest.testfile(str(guide), module_relative=False, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted >= 12 and result.failed == 0
     assert doctest.testmod(M.streaming).failed == 0
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**16))
+def test_a_term_that_is_a_sum_is_weighted_whole(seed):
+    """Σ w·(t₁ + t₂), not Σ (w·t₁ + t₂): the printed update parenthesises a sum (a loss rule's stable form is one)."""
+    from symdl.metrics.definition import A, Y
+
+    spec = M.MetricSpec("sum_term", "Sum term", (("y_true", Y), ("y_pred", A)),
+                        (M.Accumulator(sympy.Symbol("total"), (A - Y) ** 2 + A), M.Accumulator(sympy.Symbol("count"), sympy.S.One)),
+                        M.ratio(sympy.Symbol("total"), sympy.Symbol("count")))
+    rng = np.random.default_rng(seed)
+    y, p, w = rng.normal(size=6), rng.normal(size=6), rng.uniform(0, 2, 6)
+    m = M.Metric(spec)
+    m.update_state(y, p, sample_weight=w)
+    assert m.result() == pytest.approx(float(np.sum(w * ((p - y) ** 2 + p)) / np.sum(w)), rel=1e-12)

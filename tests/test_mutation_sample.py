@@ -31,7 +31,9 @@ import test_parse
 import test_parse_errors
 import test_printers_unit
 import test_proof
+import test_proof_one_sided
 import test_proof_points
+import test_proof_poles
 import test_proof_regimes
 import test_regimes
 import test_testing_stability
@@ -153,8 +155,18 @@ SAMPLE = [
      [(test_testing_stability.test_the_reference_is_nan_outside_where_and_where_the_expression_is_not_real, ())]),
     ("symdl.testing", "not (before == 0 and value != 0 and", "not (before == 0 and value == 0 and",
      [(test_testing_stability.test_a_value_first_found_at_800_digits_is_confirmed_at_1600, ())]),
-    ("symdl.testing", "if size * missed < _UNDERFLOW:", "if size * missed >= 0:",
+    ("symdl.testing", "if size * missed < _UNDERFLOW or exact_zero", "if size * missed >= 0 or exact_zero",
      [(test_testing_stability.test_a_zero_at_800_digits_among_huge_terms_is_cancellation_and_1600_digits_resolve_it, ())]),
+    ("symdl.symbolic.proof", "branch.xreplace({var: end + side * t})", "branch.xreplace({var: side * t})",
+     [(test_proof_one_sided.test_a_breakpoint_that_crosses_0_inside_a_regime_does_not_prove_a_false_identity,
+       (test_proof_one_sided._on(test_proof_one_sided.z > test_proof_one_sided.p - 1),
+        {test_proof_one_sided.p: sp.Rational(1, 4), test_proof_one_sided.z: sp.Rational(-1, 4)}))]),
+    ("symdl.symbolic.poles", "_not_finite(lhs.subs(var, p)) and _not_finite", "_not_finite(lhs.subs(var, p)) or _not_finite",
+     [(test_proof_poles.test_a_form_with_a_finite_value_at_the_pole_is_refuted, (sp.Integer(0),))]),
+    ("symdl.symbolic.poles", "if signed and left != right:", "if signed and left == right:",
+     [(test_proof_poles.test_different_signed_infinities_at_a_pole_are_refuted, ())]),
+    ("symdl.testing", "v is sp.S.Zero and _compares_rationals(f, at)", "v is sp.S.Zero",
+     [(test_testing_stability.test_an_exact_zero_needs_every_other_factor_finite_and_no_float_constant, ())]),
     ("symdl.backends.runtime_numbers", "if not low <= number <= top:", "if not low < number <= top:",
      [(test_finite_real.test_both_ends_are_inclusive_and_a_learning_rate_starts_at_0, ())]),
 ]

@@ -157,3 +157,13 @@ def test_every_excluded_kink_is_named():
     kinks = sum(sp.Piecewise((1, x <= k), (0, True)) - sp.Piecewise((1, x < k), (0, True)) for k in (0, 1))
     proof = prove_zero(kinks, x, exclude=[sp.Integer(0), sp.Integer(1)])
     assert proof.holds and proof.method == "case analysis on the 3 intervals cut by 2 breakpoints, the kinks 0, 1 excluded"
+
+
+def test_excluded_points_are_named_by_the_label_given_or_not_at_all():
+    step = sp.Piecewise((1, x <= 0), (0, True)) - sp.Piecewise((1, x < 0), (0, True))  # ≠ 0 only at x = 0
+    assert prove_zero(step, x, exclude=[sp.Integer(0)], exclude_label="pole").method.endswith(", the pole 0 excluded")
+    assert prove_zero(step, x, exclude=[sp.Integer(0)], exclude_label=None).method == (
+        "case analysis on the 2 intervals cut by 1 breakpoint"
+    )
+    for label in ("kink", "pole", None):  # the label names points; it never excludes one more
+        assert not prove_zero(step, x, exclude=[sp.Integer(1)], exclude_label=label)

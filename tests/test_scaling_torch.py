@@ -194,7 +194,10 @@ def test_what_module_cannot_support_is_refused_in_one_line(modules):
          lambda: torch.autograd.grad(model(X, Y), model.W1, create_graph=True)[0].sum().backward()),
         (RuntimeError, "no second derivatives", lambda: torch.func.grad(lambda w: torch.func.grad(
             lambda v: torch.func.functional_call(model, {"W1": v}, (X, Y)))(w).sum())(model.W1.detach())),
-        (RuntimeError, "vmap .* is not supported", lambda: torch.func.vmap(lambda x, y: unchecked(x[None], y[None]))(X, Y)),
+        (TypeError, r"^Module.forward takes 2 positional arguments \(X, Y\) and seed by keyword only \(forward\(X, Y, seed=\.\.\.\)\), "
+                    r"got 3$", lambda: model(X, Y, 1)),
+        (TypeError, r"^Module: its parameters are torch.float64, the dtype its code was generated for, and cannot become "
+                    r"torch.float32; generate the module for torch.float32 instead", model.float),
     ]
     for error, message, call in cases:
         with pytest.raises(error, match=message) as caught:

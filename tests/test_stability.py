@@ -122,6 +122,25 @@ def test_scaled_patterns_that_cancel_near_0_are_still_finite(text, dtype):
         _finite_without_warnings(backend, r, POINTS.astype(dtype))
 
 
+#: log of an even power: u²ᵏ underflows (or overflows, k < 0) to 0 or inf in float32 at |z| = 1e-30, |u| does not.
+EVEN_POWERS = ("log(z**2)", "log(z**-4)", "log((2*z)**2)/2", "log(3*(z - 1)**2)")
+
+
+@pytest.mark.parametrize("text", EVEN_POWERS)
+def test_log_of_an_even_power_is_finite_and_accurate_near_0_on_every_backend(text):
+    r = symdl.formula_rule(text)
+    assert r.definition.stable_expr is not None and all(r.prove().values()), {k: p.method for k, p in r.prove().items()}
+    exact = {"value": r.expr, "derivative": r.derivative()}
+    for dtype, rtol in ((np.float32, 1e-5), (np.float64, 1e-13)):
+        x = POINTS[POINTS != (1.0 if "z - 1" in text else 0.0)].astype(dtype)  # at the pole the value is infinite
+        want = {what: _reference(e, r.wrt, x) for what, e in exact.items()}
+        for backend in BACKENDS:
+            got = dict(zip(("value", "derivative"), _finite_without_warnings(backend, r, x)))
+            for what in got:
+                errors = relative_error(got[what].astype(np.float64), want[what])
+                assert errors.max(initial=0.0) <= 10 * rtol, (text, backend, what, dtype, errors.max())
+
+
 # --- property: compositions of stable patterns ------------------------------------------------------------
 
 #: Patterns in {u} whose value and derivative are O(|u|) or bounded, so finite for |z| ≤ 1000.

@@ -193,6 +193,34 @@ def test_exact_zeros_stay_zeros_beside_large_terms(v):
     assert list(testing.mpmath_reference(sp.Max(x, 0) * sp.exp(-2 * x), [x], [low], magnitudes=True)) == [0.0]
 
 
+@given(st.floats(-1000.0, -1.0), st.booleans())
+def test_a_product_with_an_exactly_zero_factor_is_zero_beside_a_huge_finite_one(v, magnitudes):
+    """max(0, x)·e^(e⁻ˣ) at x = −40: e^(e⁴⁰) ≈ 10^(10¹⁷) puts the scale far past what 1600 digits resolve, but
+    max(0, −40) is exactly 0 and e^(e⁴⁰) is finite: 0, not a refusal. A factor that is 0 only at 800 digits
+    (max(0, log(1 + e⁻ˣ)) at x ≥ 1843) or another factor that is not finite is no exact zero."""
+    huge = sp.exp(sp.exp(-x))
+    relu = sp.Piecewise((0, x <= 0), (x, True))
+    for zero in (sp.Max(0, x), relu, x - y, sp.sin(sp.pi * (x - y))):
+        got = testing.mpmath_reference(zero * huge, [x, y], [np.array([v]), np.array([v])], magnitudes=magnitudes)
+        assert list(got) == [0.0], zero
+    tail = sp.Max(0, sp.log(1 + sp.exp(-x))) * sp.exp(x)
+    assert list(testing.mpmath_reference(tail, [x], [np.array([-v + 1850.0])], magnitudes=magnitudes)) == [1.0]
+
+
+def test_an_exact_zero_needs_every_other_factor_finite_and_no_float_constant():
+    zero, at = sp.Max(0, x), [-40.0, 0.0]
+    assert testing._exact_zero_product(zero * sp.exp(sp.exp(-x)), (x, y), at)
+    assert not testing._exact_zero_product(zero * sp.exp(sp.exp(-x)) / y, (x, y), at)  # 0/0
+    assert not testing._exact_zero_product(zero * sp.exp(sp.exp(-x)), (x, y), [1.0, 0.0])
+    rounded = sp.Max(0, sp.Float(1.0) + sp.Float(1e-30) * sp.exp(-x) - 1)  # 1e-30·e⁴⁰ > 0, its Float sum rounds to 0
+    assert not testing._exact_zero_product(rounded * sp.exp(sp.exp(-x)), (x, y), at)
+    assert not testing._exact_zero_product(sp.log(1 + sp.exp(-x)) * sp.exp(x), (x, y), [2000.0, 0.0])
+    # SymPy picks the branch 0 here (it decides log(1 + e⁻²⁰⁰⁰) ≤ 0 by a few digits): not an exact comparison
+    cancelled = sp.Piecewise((0, sp.log(1 + sp.exp(-x)) <= y), (sp.log(1 + sp.exp(-x)) - y, True))
+    assert not testing._exact_zero_product(cancelled * sp.exp(x), (x, y), [2000.0, 0.0])
+    assert not testing._exact_zero_product(sp.Max(y, sp.log(1 + sp.exp(-x))) * sp.exp(x), (x, y), [2000.0, 0.0])
+
+
 def test_input_sensitivity_of_large_inputs_and_of_overflowing_points():
     """The step is relative (1e-7·|x|), so x = 1e6 is measured too; a point where f overflows counts 0, not raised."""
     kernel = compile_kernel(x * sp.exp(y), [x, y], "f")

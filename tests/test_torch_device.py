@@ -68,8 +68,9 @@ GRAPHS = {"shared_noise_dropout": (_shared, None), "two_inputs": (_two_inputs, N
 _FACTORY = re.compile(r"(?<![\w.])torch\.(ones|zeros|empty|full|rand|randn|randint|randperm|tensor|scalar_tensor|as_tensor|"
                       r"from_numpy|arange|eye|linspace|logspace|normal|bernoulli|Generator)\b(?!_like)")
 # Where the device of a made tensor comes from: an input's (X.device, X1.device), or init_params' device argument;
-# or the host for a number read at once (Module's dropout seed, an int: no read-back from the data's device).
-_FROM_INPUT = re.compile(r"device=(device|\w+\.device)\b|^\s*seed = int\(torch\.randint\(.*device=\"cpu\"\)\)")
+# or the host for a number read at once (Module's dropout seed, drawn on the CPU and read into an int: no read-back
+# from the data's device).
+_FROM_INPUT = re.compile(r"device=(device|\w+\.device)\b|^\s*draw = torch\.randint\(2\*\*62, \(\), device=\"cpu\"\)")
 
 
 @pytest.fixture(scope="module")

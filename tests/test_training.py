@@ -248,9 +248,9 @@ def test_progress_bar_on_a_terminal_and_quiet_elsewhere(net):
         ({"epochs": 2, "validation": (np.ones((3, 3)), np.ones((4, 2)))}, "X_val, Y_val: 3 samples"),
         ({"epochs": 2, "metrics": "mae"}, "metrics: expected a list"),
         ({"epochs": 2, "metrics": [object()]}, "has no update_state()"),
-        # Keras' metrics=[create_huber(2.0)] (a loss wrapped by MeanMetricWrapper): the line says what symdl takes
-        ({"epochs": 2, "metrics": [symdl.rule("huber", delta=2.0)]}, "has no update_state(); expected a symdl metric or a metric name (binary_accuracy, categorical_accuracy, f1_score, huber, mean, mean_absolute_error, mean_squared_error, precision, recall); a loss or function is not a metric here, as Keras' MeanMetricWrapper would make it: symdl.metric('huber', threshold=2.0) streams the Huber function"),
-        ({"epochs": 2, "metrics": [lambda y_true, y_pred: 0.0]}, "a loss or function is not a metric here"),
+        # a loss is a metric as Keras' MeanMetricWrapper makes it, but an element-wise one, and a function gives per-sample values
+        ({"epochs": 2, "metrics": [symdl.rule("softmax_cross_entropy")]}, "is a vector loss; accepted: a loss rule (mse, mae, huber, log_cosh, binary_cross_entropy)"),
+        ({"epochs": 2, "metrics": [lambda y_true, y_pred: 0.0]}, "metrics: lambda returned values of shape (); expected per-sample values"),
         ({"epochs": 2, "early_stopping": "val_loss"}, "early_stopping: expected"),
         ({"epochs": 2, "stream": 5}, "stream: expected None (stderr) or a text stream with write() and flush(), such as sys.stdout or io.StringIO(), got 5"),
     ],

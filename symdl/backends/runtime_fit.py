@@ -9,7 +9,9 @@ of :mod:`symdl.training.progress` (``_FitProgressBar``, ``_fit_progress_mode``),
 loss mean printed from :class:`symdl.metrics.Mean` (``_fit_mean_init``,
 ``_fit_mean_update``, ``_fit_mean_result``), the streaming metrics printed when the
 module was generated (``_FIT_METRICS``: rows of log key, metric name, output and
-target index, and the metric's printed init, update and result; ``_FIT_ALIASES``),
+target index, the metric's printed init, update and result, and whether its targets must be 0 or 1; ``_FIT_ALIASES``),
+the other keys of a data dict (``_FIT_KEYS``: a graph module's input and target aliases, read by its ``_arrange``;
+None in a network module, which takes no dict),
 and the backend's ``_fit_snapshot``, ``_fit_restore`` and ``_fit_target``. The loop is the one of :func:`symdl.training.fit`, step for step:
 the same batches, the same mask seeds, the same loss mean, the metrics streamed
 over the same predictions, so a numpy module trains bit for bit as the compiled network.
@@ -56,16 +58,34 @@ def _fit_arrange(X, Y, what):
     """(X, Y) as the entry points take them, checked by _fit_check_data; a wrong number of arrays is one ValueError line.
 
     _FIT_DATA names the module's inputs and targets: one array for one, a tuple (or a list, as CompiledGraph.fit takes
-    it) of as many arrays for several; a single array may come as a 1-tuple.
+    it) of as many arrays for several; a single array may come as a 1-tuple. A graph module also takes a dict keyed by
+    the names or their aliases (_FIT_KEYS), read by the module's _arrange as CompiledGraph.fit reads it.
     """
     out = []
-    for label, value, names in zip(what.split(", "), (X, Y), _FIT_DATA):
-        several = isinstance(value, tuple) or (len(names) > 1 and isinstance(value, list))
-        arrays = list(value) if several else [value]
+    for label, value, names, keys in zip(what.split(", "), (X, Y), _FIT_DATA, _FIT_KEYS or (None, None)):
+        if isinstance(value, dict):
+            if keys is None:
+                raise ValueError(f"{label}: this model takes {', '.join(names)} as an array (or a tuple), not a dict")
+            # the graph module's own helper, looked up by name: a network module (no keys) defines none
+            arrays = globals()["_arrange"](value, tuple((name, 0) for name in names), keys, label)
+        else:
+            several = isinstance(value, tuple) or (len(names) > 1 and isinstance(value, list))
+            arrays = list(value) if several else [value]
         if len(arrays) != len(names):
             raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}")
         out.append(tuple(arrays) if len(names) > 1 else arrays[0])
     return _fit_check_data(out[0], out[1], what, _FIT_DATA)
+
+
+def _fit_check_labels(chosen, Y, label):
+    """Each binary metric's targets are 0 or 1 (symdl.metrics' objects check it per batch), on every row before a step:
+    one ValueError line. The comparisons run in the arrays' own library (a torch tensor stays on its device)."""
+    for entry in chosen:
+        if entry[7]:
+            y = Y if entry[3] is None else Y[entry[3]]
+            if not bool(((y == 0) | (y == 1)).all()):
+                name = label if entry[3] is None else f"{label} ({_FIT_DATA[1][entry[3]]})"
+                raise ValueError(f"{name}: {entry[0]} takes targets of 0 or 1 only")
 
 
 def _fit_loss_mean(losses, sizes):
@@ -97,7 +117,7 @@ def _fit_chosen_metrics(metrics):
 def _fit_metrics_update(chosen, states, Y, predictions):
     """Each metric's printed update on its target and output (of several, by index): the new states."""
     out = []
-    for (_, _, output, target, _, update, _), state in zip(chosen, states):
+    for (_, _, output, target, _, update, _, _), state in zip(chosen, states):
         prediction = predictions if output is None else predictions[output]
         out.append(update(state, _fit_target(Y if target is None else Y[target], prediction), prediction))
     return out
@@ -108,9 +128,10 @@ def _fit_metrics_logs(chosen, states):
     return {entry[0]: float(entry[6](state)) for entry, state in zip(chosen, states)}
 
 
-def _fit_evaluate(params, X, Y, batch_size, chosen=()):
+def _fit_evaluate(params, X, Y, batch_size, chosen=(), label="Y"):
     """Inference mode on (X, Y), batch by batch in order (Keras' evaluate): the loss weighted by batch size and the
     chosen metrics streamed over forward's predictions."""
+    _fit_check_labels(chosen, Y, label)
     losses, sizes = [], []
     states = [entry[4]() for entry in chosen]
     for rows in _fit_batch_slices(_fit_sample_count(X), batch_size, None):
@@ -168,8 +189,10 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
     epochs, batch_size, initial_epoch = _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor,
                                                    min_delta, restore_best_weights, validation, [entry[0] for entry in chosen])
     X, Y = _fit_arrange(X, Y, "X, Y")
+    _fit_check_labels(chosen, Y, "Y")
     if validation is not None:
         Xv, Yv = _fit_arrange(validation[0], validation[1], "X_val, Y_val")
+        _fit_check_labels(chosen, Yv, "Y_val")
     stream = _fit_check_stream(stream)
     steps = -(-_fit_sample_count(X) // batch_size)
     bar = _FitProgressBar(epochs, steps, _fit_progress_mode(verbose, stream), stream)
@@ -193,7 +216,7 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
                       {"loss": _fit_loss_mean(losses, sizes), **_fit_metrics_logs(chosen, states)})
         logs = {"loss": _fit_loss_mean(losses, sizes), **_fit_metrics_logs(chosen, states)}
         if validation is not None:
-            val = _fit_evaluate(params, Xv, Yv, max(batch_size, 1024), chosen)
+            val = _fit_evaluate(params, Xv, Yv, max(batch_size, 1024), chosen, "Y_val")
             logs.update({f"val_{k}": v for k, v in val.items()})
         history.record(epoch, logs)
         bar.epoch(epoch, logs)
@@ -214,7 +237,7 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
 
 
 #: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
-LOOP = (History, _fit_data_args, _fit_arrange, _fit_loss_mean, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
+LOOP = (History, _fit_data_args, _fit_arrange, _fit_check_labels, _fit_loss_mean, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
         _fit_evaluate, _fit_step, _check_fit, _fit_loop)
 
 

@@ -87,6 +87,33 @@ _ARGUMENT_CHECK = re.compile(r"^    (?:lr = _check_lr\(lr\)|_check_state\(state(
 _UNPACKED = re.compile(r"^(    .* = )_check(_forward)?\(", re.MULTILINE)
 
 
+def _module_class(cls: str, args: str, loss: bool, rows: bool) -> str:
+    """``class {cls}Module(torch.nn.Module)`` applying ``cls``; a loss's reduces as torch.nn's losses (``reduction=``)."""
+    if not loss:
+        return f'''class {cls}Module(torch.nn.Module):
+    """{cls}.apply as a torch.nn.Module without parameters (as torch.nn.Softplus is), for torch.nn.Sequential."""
+
+    def forward(self, {args}):
+        return {cls}.apply({args})'''
+    return f'''class {cls}Module(torch.nn.Module):
+    """{cls}.apply as a loss module, as torch.nn's losses are: reduction 'mean' (the default), 'sum' or 'none'.
+
+    'mean' and 'sum' reduce over {"the rows (one loss per row, as torch.nn.CrossEntropyLoss)" if rows else "every element"}.
+    """
+
+    def __init__(self, reduction="mean"):
+        super().__init__()
+        if not isinstance(reduction, str) or reduction not in ("mean", "sum", "none"):
+            raise ValueError(f"reduction: expected 'mean', 'sum' or 'none', got {{reduction!r}}")
+        self.reduction = reduction
+
+    def forward(self, {args}):
+        loss = {cls}.apply({args})
+        if self.reduction == "mean":
+            return torch.mean(loss)
+        return torch.sum(loss) if self.reduction == "sum" else loss'''
+
+
 class TorchBackend(Backend):
     """``torch``: in-place updates, ``torch.no_grad`` entry points, ``torch.Generator`` draws."""
 
@@ -349,11 +376,7 @@ class _{cls}({cls}):
         return {tangent}
 
 
-class {cls}Module(torch.nn.Module):
-    """{cls}.apply as a torch.nn.Module without parameters (as torch.nn.Softplus is), for torch.nn.Sequential."""
-
-    def forward(self, {args}):
-        return {cls}.apply({args})
+{_module_class(cls, args, plan.loss, plan.vector)}
 
 
 {n} = {cls}.apply

@@ -20,20 +20,23 @@ from collections.abc import Sequence
 
 __all__ = ["module_class"]
 
-#: The classes of a generated torch module (reads _SEEDED, _BUFFERED and _BUFFERS); __DATA__, __INPUTS__, __WORDS__ and
-#: __KIND__ are replaced by module_class.
+#: The classes of a generated torch module (reads _SEEDED, _BUFFERED and _BUFFERS); __DATA__, __INPUTS__, __WORDS__,
+#: __KIND__, __COUNT__ and __TAKES__ are replaced by module_class.
 MODULE_CLASS = '''
 class _LossAndGrad(torch.autograd.Function):
     """C from the printed loss_and_grad; backward: g · ∂C/∂param of the printed backprop for each parameter (none for the data).
 
     Modern style (forward without ctx, setup_context), so torch.func.grad and functional_call run it. The
-    gradients are outputs too: a second derivative reaches them, and backward refuses it in one line.
+    gradients are outputs too: a second derivative reaches them, and backward refuses it in one line. Under
+    torch.func.vmap each slice is one call of the printed loss_and_grad (per-sample gradients, ensembles).
     """
 
     @staticmethod
-    def forward(count, seed, *tensors):
+    def forward(count, seed, checks, *tensors):
         data, arrays = tensors[:count], tensors[count:]  # the data (inputs, then targets), then the parameters
         params = dict(zip((name for name, _ in _SPECS), arrays))
+        if checks:  # read here, where the tensors are plain: Module.forward under vmap cannot read a value
+            data = _check(params, *data, False)[len(_SPECS):]
         loss, grads = loss_and_grad_unchecked(params, *data, *(() if seed is None else (seed,)))
         # a buffer (a graph's moving statistics) has no gradient: zeros, which autograd drops (it requires none)
         return (loss, *(grads[name] if name in grads else torch.zeros_like(params[name]) for name, _ in _SPECS))
@@ -45,9 +48,22 @@ class _LossAndGrad(torch.autograd.Function):
         ctx.save_for_backward(*output[1:])
 
     @staticmethod
-    def vmap(info, in_dims, *args):
-        raise RuntimeError("Module: torch.func.vmap (and jacfwd, jacrev, hessian over it) is not supported: the "
-                           "printed gradient is the batch's; call loss_and_grad per sample, or backward() on the batch")
+    def vmap(info, in_dims, count, seed, checks, *tensors):
+        # The printed gradient is the whole batch's (Σ over its rows), so a vmapped dimension cannot be folded into the
+        # batch: each slice (a sample of torch.func's per-sample-gradient recipe, a member of an ensemble's
+        # parameters) is its own loss_and_grad. Its masks come from seed, the same for every slice. Each slice goes
+        # through apply, not forward: under a vmap of the vmap (ensemble × samples) the outer level comes back here,
+        # and a module's own nn.Parameters under vmap get a backward through each slice.
+        if _BUFFERS:  # a slice would be a batch of its own: other batch statistics, and moving ones moved per slice
+            raise RuntimeError("Module: torch.func.vmap over a graph with batch norm is not supported: its batch "
+                               "statistics tie the samples together; call loss_and_grad on the batch")
+        if seed is not None and info.randomness == "different":
+            raise RuntimeError(_DIFFERENT)
+        slices = []
+        for index in range(info.batch_size):
+            picked = [t if d is None else t.select(d, index) for t, d in zip(tensors, in_dims[3:])]
+            slices.append(_LossAndGrad.apply(count, seed, checks, *picked))
+        return tuple(torch.stack(values) for values in zip(*slices)), (0,) * (1 + len(_SPECS))
 
     @staticmethod
     def backward(ctx, g, *through_grads):
@@ -57,21 +73,27 @@ class _LossAndGrad(torch.autograd.Function):
             raise RuntimeError("Module: no second derivatives: its gradient is the printed BP1-BP4, not differentiable "
                                "by torch (double backward, torch.func.hessian or grad of grad)")
         if g is None:
-            return (None,) * (2 + ctx.count + len(_SPECS))
-        return (None, None, *(None,) * ctx.count, *(g * d for d in ctx.saved_tensors))
+            return (None,) * (3 + ctx.count + len(_SPECS))
+        return (None, None, None, *(None,) * ctx.count, *(g * d for d in ctx.saved_tensors))
+
+
+_DIFFERENT = ("Module: torch.func.vmap(randomness='different') asks for other masks per sample, but every slice's masks "
+              "come from one seed; use randomness='same' (the same masks for every sample) or loss_and_grad per sample")
 
 
 class Module(torch.nn.Module):
     """C = loss(params, __DATA__) as a torch.nn.Module: forward(__DATA__) returns C; C.backward() puts ∂C/∂param in .grad.
 
     params: a dict as init_params returns (copied into nn.Parameter). checks=False skips the argument checks
-    (no read-back to the host: the _unchecked entry points). forward(__DATA__, __SEED__) trains (dropout masks
+    (no read-back to the host: the _unchecked entry points). forward(__DATA__, *, seed=None) trains (dropout masks
     from seed, default a seed drawn from torch's generator); in eval mode (module.eval) it returns inference_loss (no
     dropout, no gradient). predict(__INPUTS__) is forward(params, __INPUTS__); as_params() the dict the module's
     functions take, sharing the parameters' storage. torch.func.grad over torch.func.functional_call gives the same
-    gradient. A graph's buffers (batch norm's moving statistics) are registered buffers (in state_dict), moved by
-    forward in training as torch.nn.BatchNorm1d moves its own. Refused: a network's batch norm (its running statistics
-    change in train_step, not through autograd), data requiring grad, second derivatives, and torch.func.vmap.
+    gradient, and torch.func.vmap over that one gradient per sample (one loss_and_grad call each). .to(device) moves
+    it; a cast to another dtype is refused. A graph's buffers (batch norm's moving statistics) are registered buffers
+    (in state_dict), moved by forward in training as torch.nn.BatchNorm1d moves its own. Refused: a network's batch
+    norm (its running statistics change in train_step, not through autograd), torch.func.vmap over a graph with batch
+    norm (its batch statistics tie the samples together), data requiring grad, second derivatives.
     """
 
     def __init__(self, params, checks=True):
@@ -94,26 +116,44 @@ class Module(torch.nn.Module):
         """The parameters as the dict of tensors the module's functions take (detached, sharing storage)."""
         return {name: getattr(self, name).detach() for name, _ in _SPECS}
 
-    def forward(self, __DATA__, __SEED__):
+    def forward(self, __DATA__, *more, seed=None):
+        if more:  # seed is keyword-only: an argument after the data is neither read as data nor as a seed
+            raise TypeError(f"Module.forward takes __TAKES__ (__DATA__) and seed by keyword only "
+                            f"(forward(__DATA__, seed=...)), got {__COUNT__ + len(more)}")
         arrays = [getattr(self, name) for name, _ in _SPECS]
         data = (__DATA__,)
-        if self.checks:
-            data = _check(dict(zip((name for name, _ in _SPECS), arrays)), *data, False)[len(_SPECS):]
         if any(getattr(value, "requires_grad", False) for value in data):
             raise ValueError("Module: __WORDS__ must not require grad; the printed gradient is the parameters' only (detach them)")
         if not self.training:
-            return inference_loss_unchecked(self.as_params(), *data)
+            return (inference_loss if self.checks else inference_loss_unchecked)(self.as_params(), *data)
         if _SEEDED and seed is None:  # new masks per call, as torch.nn.Dropout (torch.manual_seed repeats them)
-            seed = int(torch.randint(2**62, (), device="cpu"))  # a number on the host: no read-back from the data's device
+            draw = torch.randint(2**62, (), device="cpu")  # a number on the host: no read-back from the data's device
+            try:
+                seed = int(draw)
+            except RuntimeError:  # under vmap(randomness='different') the draw is one number per sample
+                raise RuntimeError(_DIFFERENT) from None
         elif not _SEEDED and seed is not None:
             raise ValueError("seed: this __KIND__ draws no masks (no dropout); leave seed out")
-        loss = _LossAndGrad.apply(len(data), seed, *data, *arrays)[0]
+        loss = _LossAndGrad.apply(len(data), seed, self.checks, *data, *arrays)[0]
         if _BUFFERS:  # the moving statistics after this batch, as train_step moves them
             with torch.no_grad():
                 moved = _moved_buffers(self.as_params(), *data[:len(_INPUTS)], *(() if seed is None else (seed,)))
                 for name, value in moved.items():
                     getattr(self, name).copy_(value)
         return loss
+
+    def _apply(self, fn, recurse=True):
+        # .to, .double, .half, .cuda, … all come here. A move to another device is applied; a cast is refused before
+        # any parameter changes: the printed code computes in the dtype it was generated for (its constants, masks
+        # and checks are that dtype's), so a float32 module is generated in float32, not cast.
+        for parameter in self.parameters():
+            cast = fn(torch.empty(0, dtype=parameter.dtype, device=parameter.device)).dtype
+            if cast != parameter.dtype:
+                raise TypeError(f"Module: its parameters are {parameter.dtype}, the dtype its code was generated for, "
+                                f"and cannot become {cast}; generate the module for {cast} instead (dtype= of "
+                                "network_module_source or graph_module_source, symdl codegen --dtype)")
+            break
+        return super()._apply(fn, recurse)
 
     def predict(self, __INPUTS__):
         """The output for the rows of the inputs (inference: no dropout), from the module-level forward."""
@@ -124,12 +164,13 @@ class Module(torch.nn.Module):
 def module_class(seeded: bool, inputs: Sequence[str], targets: Sequence[str], kind: str = "network") -> str:
     """The ``Module`` block for a module whose entry points take ``(params, *inputs, *targets[, seed])``.
 
-    ``seeded``: a layer draws masks; ``kind`` names the model in the seed's error line. A graph's ``seed`` is
-    keyword-only (an extra data array is then a TypeError, not a seed); a network's stays positional, as released.
+    ``seeded``: a layer draws masks; ``kind`` names the model in the seed's error line. ``seed`` is keyword-only
+    (an argument after the data is a TypeError, neither data nor a seed).
     """
     names = [*inputs, *targets]
     words = " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
     text = (MODULE_CLASS.strip("\n").replace("__DATA__", ", ".join(names)).replace("__INPUTS__", ", ".join(inputs))
             .replace("__WORDS__", words).replace("__KIND__", kind)
-            .replace("__SEED__", "seed=None" if kind == "network" else "*, seed=None"))
+            .replace("__TAKES__", f"{len(names)} positional argument{'s' * (len(names) != 1)}")
+            .replace("__COUNT__", str(len(names))))
     return f"_SEEDED = {seeded!r}\n\n" + text + "\n"

@@ -13,8 +13,8 @@ from __future__ import annotations
 import sympy as sp
 
 __all__ = [
-    "SUPPORT_INDEX", "SimplexThreshold", "SparseThreshold", "hoist_thresholds", "support", "threshold_code", "threshold_helpers",
-    "threshold_name", "threshold_namespace", "threshold_source", "threshold_value",
+    "SUPPORT_INDEX", "SimplexThreshold", "SparseThreshold", "hoist_thresholds", "reduction_code", "support", "threshold_code",
+    "threshold_helpers", "threshold_name", "threshold_namespace", "threshold_source", "threshold_value",
 ]
 
 
@@ -103,6 +103,13 @@ _SPELLINGS: dict[str, dict[str, str]] = {
 
 #: The imports a helper's module name stands for, where its source is compiled outside a generated module.
 _IMPORTS = {"numpy": "import numpy", "jnp": "import jax.numpy as jnp", "torch": "import torch"}
+
+
+def reduction_code(module: str, op: str, x: str, axis: int) -> str:
+    """``op`` ("sum" or "max") of the code ``x`` over ``axis``, kept as an axis of size 1, as ``module`` spells it."""
+    if module not in _SPELLINGS:
+        raise ValueError(f"no reduction spelling for array module {module!r}; known: {', '.join(_SPELLINGS)}")
+    return _SPELLINGS[module][op].format(x=x).replace("=axis", f"={int(axis)}")
 
 
 def threshold_name(module: str) -> str:

@@ -103,6 +103,7 @@ class _Plan:
     scalar_output: bool = False  # vector rule with one value per row (a loss)
     reduce_sum: bool = False
     class_name: str = "Formula"  # the torch.autograd.Function subclass
+    loss: bool = False  # a registered loss: its torch module reduces as torch.nn's losses (reduction=)
 
 
 _HELPERS = {"jax", "jnp", "torch", "functools", "_t", "_dtype", "_out", "_prepare", "_finish", "_unbroadcast",
@@ -161,7 +162,7 @@ def _plan(r: Rule | VectorRule, *, kernels_only: bool = False) -> _Plan:
         forward=prepared[0],
         derivatives=tuple(prepared[1:]),
         latex=tuple(latex),
-        reduce_sum=r.definition.reduce_sum,
+        reduce_sum=r.definition.reduce_sum, loss=r.kind == "loss",
     )
 
 
@@ -187,7 +188,7 @@ def _vector_plan(r: VectorRule, *, kernels_only: bool = False) -> _Plan:
         derivatives=tuple(use_expm1_log1p(e) for e in vjps),
         latex=tuple(latex),
         vector=True,
-        scalar_output=not d.output,
+        scalar_output=not d.output, loss=r.kind == "loss",
     )
 
 
@@ -381,7 +382,8 @@ def to_torch(
 
     Call it with ``.apply(*inputs)`` (tensors or numbers; broadcasting; the dtype of the tensors is kept);
     ``module=True`` returns its parameter-free ``torch.nn.Module`` class instead (``forward(*inputs)``), for
-    ``torch.nn.Sequential``. Arguments as :func:`to_jax`. The class is in the modern style (``forward`` without
+    ``torch.nn.Sequential``; a registered loss's takes ``reduction="mean"`` (default), ``"sum"`` or ``"none"``,
+    as torch.nn's losses. Arguments as :func:`to_jax`. The class is in the modern style (``forward`` without
     ctx, ``setup_context``, a generated vmap rule), so ``torch.func`` (``grad``, ``vmap``, ``jacrev``,
     ``jacfwd``, ``hessian``), ``torch.autograd.forward_ad`` and ``torch.compile(fullgraph=True)`` work; the
     backward uses differentiable torch operations, so ``gradgradcheck`` passes where the second derivative

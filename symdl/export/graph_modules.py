@@ -54,7 +54,7 @@ from ..codegen.module_text import (
 from ..graph.blocks import ArrayNode, Stopped
 from ..graph.forms import LibraryForms
 from ..graph.printing import moved_buffers_source, print_graph, vector_kernels
-from ..layers.init_schemes import get_scheme, parameter_kernel
+from ..layers.init_schemes import get_scheme, parameter_value
 from ..network.checks import (
     check_batch,
     check_hyperparameter,
@@ -148,7 +148,7 @@ def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
         if isinstance(p.init, str):
             scheme = get_scheme(p.init)
             n_out, n_in = p.shape
-            value = float(parameter_kernel(scheme)(n_in, n_out))
+            value = parameter_value(scheme, n_in, n_out)
             lines.append(f"# {p.init}: {scheme.parameter_name} = {scheme.parameter} = {value!r} at n_in = {n_in}, n_out = {n_out}")
             template = uniform if scheme.family == "uniform" else backend.init_normal
             lines.append(f"params[{key!r}] = " + template.format(index=index, shape=p.shape, width=2 * value, limit=value, std=value))
@@ -276,7 +276,8 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     step_args = next(a for n, a, _, _ in entries if n == "train_step").split(", ")
     data = {"params", "seed=0", backend.mask_parameter, *(n for n, _ in (*inputs, *targets))}
     fitting = fit_blocks(backend, bool(train.masks), tuple(a for a in step_args if a not in data),
-                         printed_metrics, ([n for n, _ in inputs], [n for n, _ in targets]))
+                         printed_metrics, ([n for n, _ in inputs], [n for n, _ in targets]),
+                         (compiled.input_aliases, compiled.target_aliases))
     blocks += fitting
     public = ["init_params", *_ENTRIES, *(["init_state"] if has_opt else []), *(["masks"] if train.masks else [])]
     public += ["fit", "evaluate"] if fitting else []

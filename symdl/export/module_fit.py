@@ -71,7 +71,8 @@ def module_metrics(model: Any, metrics: Sequence[object] | Mapping[str, object],
         try:
             spec = as_spec(entry.metric)
         except TypeError:
-            raise ValueError(f"metrics: {entry.metric!r} is not a symdl metric; a module prints symdl.metrics only") from None
+            raise ValueError(f"metrics: {entry.metric!r} is not a symdl metric; a module prints symdl.metrics, loss rules and "
+                             "formulas from SymPy, not Python functions") from None
         out.append(ModuleMetric(entry.key, metric_name(entry.metric), entry.output, entry.target, spec))
     return tuple(out)
 
@@ -89,7 +90,8 @@ def _metrics_source(backend: Backend, metrics: Sequence[ModuleMetric]) -> list[s
 
     specs = list(dict.fromkeys(m.spec for m in metrics))
     rows = "".join(f"    ({m.key!r}, {m.name!r}, {m.output!r}, {m.target!r}, "
-                   + ", ".join(f"_fit_metric{specs.index(m.spec)}_{f}" for f in ("init", "update", "result")) + "),\n"
+                   + ", ".join(f"_fit_metric{specs.index(m.spec)}_{f}" for f in ("init", "update", "result"))
+                   + f", {bool(m.spec.binary_labels)!r}),\n"
                    for m in metrics)
     names = {m.name for m in metrics}
     aliases = {alias: kind for alias, kind in ALIASES.items() if kind in names}
@@ -98,14 +100,16 @@ def _metrics_source(backend: Backend, metrics: Sequence[ModuleMetric]) -> list[s
 
 
 def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
-               metrics: Sequence[ModuleMetric] = (), data: tuple[Sequence[str], Sequence[str]] = (("X",), ("Y",))) -> list[str]:
+               metrics: Sequence[ModuleMetric] = (), data: tuple[Sequence[str], Sequence[str]] = (("X",), ("Y",)),
+               keys: tuple[Sequence[str | None], Sequence[str | None]] | None = None) -> list[str]:
     """The blocks of ``fit(params, X, Y, *, epochs=1, batch_size=32, <train_arguments>, metrics=None, validation=None, …)``
     and ``evaluate(params, X, Y, *, metrics=None, batch_size=1024)``.
 
     ``train_arguments`` follow the data in the module's ``train_step``: ``("lr",)``, or ``("state", *hyperparameters)``;
     ``seeded``: ``train_step`` takes ``seed=`` (dropout or noise), drawn per batch as :func:`symdl.training.fit` draws it.
     ``metrics``: from :func:`module_metrics`, printed for ``backend``. ``data``: the names of the entry points' inputs
-    and targets (``fit`` and ``evaluate`` take a tuple of arrays where there are several).
+    and targets (``fit`` and ``evaluate`` take a tuple of arrays where there are several). ``keys``: a graph module's
+    input and target aliases (its ``_arrange`` reads a data dict by name or alias); None: no dicts (a network module).
     No blocks (and no ``fit``) for a backend without :meth:`~symdl.backends.Backend.fit_runtime`.
     """
     try:
@@ -127,7 +131,8 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
                 "return _fit_evaluate(params, X, Y, batch_size, _fit_chosen_metrics(metrics))"]
     return [
         f"_FIT_SEEDED = {bool(seeded)!r}\n_FIT_SEED_BOUND = {batches.MASK_SEED_BOUND!r}\n"
-        f"_FIT_DATA = {tuple(tuple(names) for names in data)!r}\n",
+        f"_FIT_DATA = {tuple(tuple(names) for names in data)!r}\n"
+        f"_FIT_KEYS = {None if keys is None else tuple(tuple(k) for k in keys)!r}\n",
         _printed(mean(), "numpy", "_fit_mean"),
         *_metrics_source(backend, metrics),
         *(unannotated_source(getattr(batches, name), _BATCH_NAMES) for name in _BATCH_NAMES),

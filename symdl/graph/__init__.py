@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from .batchnorm import BatchNorm
 from .config import from_config, to_config
+from .constraints import max_norm, min_max_norm, non_neg, unit_norm
 from .files import load_graph, save_graph
 from .formula import Formula
 from .glu import GLU
@@ -52,6 +53,10 @@ __all__ = [
     "StopGradient",
     "from_config",
     "load_graph",
+    "max_norm",
+    "min_max_norm",
+    "non_neg",
     "save_graph",
     "to_config",
+    "unit_norm",
 ]

@@ -10,7 +10,7 @@ input its slice of gˢ; StopGradient passes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import cast
 
 import sympy as sp
@@ -23,13 +23,14 @@ from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
 from ..saving.describe import describe_rule, rebuild_rule
 from .blocks import Concat, Slice
+from .constraints import Constraint
+from .constraints import constraint as as_constraint
 from .nodes import Backward, GraphLayer, GraphParameter, Mask, Use
 from .output_forms import piecewise_output_derivative
 
 __all__ = [
     "Activation",
     "Add",
-    "CONSTRAINTS",
     "Concatenate",
     "Dense",
     "Divide",
@@ -42,11 +43,6 @@ __all__ = [
 ]
 
 _W = sp.Symbol("w", real=True)
-
-#: Weight constraints: θ ← P(θ) after each step (projected gradient descent), P printed from SymPy.
-CONSTRAINTS: dict[str, Callable[[sp.Symbol], sp.Expr]] = {
-    "non_neg": lambda w: sp.Max(w, 0),  # the notebook's my_positive_weights: negative weights set to 0
-}
 
 
 def _activation_rule(spec: object, role: str) -> Rule | VectorRule:
@@ -74,11 +70,13 @@ class Dense(GraphLayer):
     """zˢ = W hᵘ + b, aˢ = φ(zˢ) (φ a library or formula rule; None: the output is zˢ), W drawn from ``init``."""
 
     def __init__(self, units: int, activation: object = None, init: str = "glorot_uniform", use_bias: bool = True,
-                 regularizer: object = None, constraint: str | None = None, name: str | None = None) -> None:
+                 regularizer: object = None, constraint: object = None, name: str | None = None) -> None:
         super().__init__(name)
-        if constraint is not None and constraint not in CONSTRAINTS:
-            raise ValueError(f"Dense: unknown constraint {constraint!r}; accepted: {', '.join(CONSTRAINTS)}")
-        self.units, self.use_bias, self.constraint = positive_int(units, "Dense: units"), bool(use_bias), constraint
+        try:  # a name (Keras' defaults), {"name": …, settings}, or max_norm(…): symdl.graph.constraints
+            self.constraint = None if constraint is None else as_constraint(constraint)
+        except ValueError as error:
+            raise ValueError(f"Dense: {error}") from None
+        self.units, self.use_bias = positive_int(units, "Dense: units"), bool(use_bias)
         self.activation = None if activation is None else _activation_rule(activation, "activation")
         self.init = get_scheme(init).name
         self.regularizer = _penalty_rule(regularizer)
@@ -97,8 +95,8 @@ class Dense(GraphLayer):
     def penalties(self) -> Mapping[str, Rule]:
         return {} if self.regularizer is None else {"W": self.regularizer}
 
-    def constraints(self) -> Mapping[str, Callable[[sp.Symbol], sp.Expr]]:
-        return {} if self.constraint is None else {"W": CONSTRAINTS[self.constraint]}
+    def constraints(self) -> Mapping[str, Constraint]:
+        return {} if self.constraint is None else {"W": self.constraint}
 
     def _z(self, use: Use) -> sp.MatrixSymbol:
         return use.output if self.activation is None else use.own("z", "z^{@}", self.units)
@@ -134,7 +132,7 @@ class Dense(GraphLayer):
         if self.regularizer is not None:
             out["regularizer"] = self.regularizer.name
         if self.constraint is not None:
-            out["constraint"] = self.constraint
+            out["constraint"] = self.constraint.config()
         return out
 
     def to_config(self) -> dict[str, object]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from ..arguments import positive_int
 
 if TYPE_CHECKING:
     from ..rulebook.rule import Rule
+    from .constraints import Constraint
     from .forms import Forms
 
 __all__ = ["Backward", "GraphLayer", "GraphParameter", "Input", "Mask", "Node", "Use", "check_name", "check_unique_names", "graph_layer_types"]
@@ -182,7 +183,7 @@ class GraphLayer(abc.ABC):
         """Parameter stem → the penalty rule Ω added to C (Σ Ω(θ)) once per parameter, not per use."""
         return {}
 
-    def constraints(self) -> Mapping[str, Callable[[sp.Symbol], sp.Expr]]:
+    def constraints(self) -> Mapping[str, Constraint]:
         """Parameter stem → the projection θ ← P(θ) applied after each step (projected gradient descent)."""
         return {}
 

@@ -21,12 +21,13 @@ from ..backends.base import Backend
 from ..backends.registry import get_backend
 from ..backprop.equations import VectorRuleCall
 from ..codegen import loss_scaling as scaling
-from ..codegen.kernel import KernelPrinter, printable
+from ..codegen.kernel import KernelPrinter
 from ..codegen.optimizer import print_init_state, print_update
 from ..codegen.statements import Scope, kernel_function_name
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
 from .blocks import ArrayNode, Stopped
+from .constraints import projection_lines
 from .equations import GraphEquations
 from .loss_printing import (
     entry_casts,
@@ -327,11 +328,5 @@ def _buffer_lines(eqs: GraphEquations, s: Scope, backend: Backend) -> list[str]:
 
 
 def _constraint_lines(eqs: GraphEquations, backend: Backend) -> list[str]:
-    """θ ← P(θ) after the step (projected gradient descent), P printed from its SymPy form."""
-    lines = []
-    printer = backend.printer()
-    for key, project in eqs.constraints:
-        (w,) = project.variables
-        code = printer.doprint(printable(project.expr.xreplace({w: sp.Symbol(key, real=True)}), "constraint"))
-        lines.append(f"{key} = {code}" if backend.functional else f"{key}[...] = {code}")
-    return lines
+    """θ ← P(θ) after the step (projected gradient descent), P printed from its SymPy form (:mod:`symdl.graph.constraints`)."""
+    return [line for key, project in eqs.constraints for line in projection_lines(key, project, backend)]

@@ -41,6 +41,7 @@ True
 from __future__ import annotations
 
 import functools
+import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -52,8 +53,15 @@ from sympy import stats
 from ..arguments import SeedLike, float_dtype, generator
 from ..codegen.kernel import Kernel, compile_kernel
 from ..numbers import format_number
-from ..symbolic.parse import parse
 from ..symbolic.proof import Proof, prove_zero
+from .init_formula import (
+    LAYER_SIZES,
+    N_IN,
+    N_OUT,
+    as_fan_formula,
+    is_init_text,
+    read_init_text,
+)
 
 __all__ = [
     "InitCheck",
@@ -64,17 +72,13 @@ __all__ = [
     "SCHEMES",
     "check_init_formula",
     "init_weight",
+    "parameter_value",
     "prove_all",
     "prove_he_relu_gain",
     "prove_truncation_constant",
     "get_scheme",
     "prove_variance",
 ]
-
-N_IN = sp.Symbol("n_in", positive=True, integer=True)
-"""Fan-in: the number of inputs of a unit (columns of W)."""
-N_OUT = sp.Symbol("n_out", positive=True, integer=True)
-"""Fan-out: the number of units of the layer (rows of W)."""
 
 _FAMILIES = {"uniform": "limit", "normal": "std"}
 
@@ -134,12 +138,25 @@ SCHEMES: tuple[str, ...] = tuple(_SCHEMES)
 
 
 def get_scheme(name: str | InitScheme) -> InitScheme:
-    """The scheme called ``name`` (an :class:`InitScheme` is returned as it is); unknown names raise ValueError."""
+    """The scheme called ``name``, or written as a formula (``"uniform: sqrt(6/(fan_in + fan_out))"``,
+    :mod:`symdl.layers.init_formula`); an :class:`InitScheme` is returned as it is; others raise ValueError (one line)."""
     if isinstance(name, InitScheme):
         return name
     if isinstance(name, str) and name in _SCHEMES:
         return _SCHEMES[name]
-    raise ValueError(f"unknown initialisation scheme {name!r}; accepted: {', '.join(SCHEMES)}")
+    if is_init_text(name):
+        family, _, formula = str(name).partition(":")
+        return _formula_scheme(f"{family.strip()}: {' '.join(formula.split())}")  # one spelling: the config keeps it
+    raise ValueError(f"unknown initialisation scheme {name!r}; accepted: {', '.join(SCHEMES)}, "
+                     f"or a formula 'uniform: <limit>' / 'normal: <std>' in fan_in, fan_out")
+
+
+@functools.lru_cache(maxsize=256)
+def _formula_scheme(text: str) -> InitScheme:
+    """The scheme of a formula: its target is the variance sympy.stats gives the family at that a or s (a²/3 or s²)."""
+    family, parameter = read_init_text(text)
+    theta, variance = _variance_in_parameter(family)
+    return InitScheme(text, family, parameter, sp.simplify(variance.subs(theta, parameter)), "a formula of your own")
 
 
 @functools.lru_cache(maxsize=None)
@@ -193,32 +210,6 @@ def _variance_in_parameter(family: str) -> tuple[sp.Symbol, sp.Expr]:
     return theta, stats.variance(dist)
 
 
-# Layer sizes tried for a counterexample: realistic ones first, then small ones.
-_POINTS: tuple[tuple[int, int], ...] = ((300, 100), (100, 300), (784, 256), (1, 1), (1, 2), (2, 1), (3, 5), (5, 3), (7, 13))
-
-
-def _as_formula(formula: str | sp.Expr, names: tuple[str, str]) -> sp.Expr:
-    """Formula text (safely parsed) or a SymPy expression, in the positive-integer symbols N_IN, N_OUT."""
-    if not (isinstance(names, tuple) and len(names) == 2 and all(isinstance(n, str) for n in names)):
-        raise TypeError(f"names must be a pair of names (fan-in, fan-out) such as ('n_in', 'n_out'), got {names!r}")
-    if isinstance(formula, str):
-        expr = parse(formula, symbols=list(names))
-    elif isinstance(formula, sp.Expr):
-        expr = formula
-    elif isinstance(formula, numbers.Real) and not isinstance(formula, bool):
-        raise TypeError(f"formula: give a constant as text or a SymPy number (e.g. '0.05'), got {type(formula).__name__}")
-    else:
-        raise TypeError(f"formula must be text or a SymPy expression, got {type(formula).__name__}")
-    unknown = sorted(str(s) for s in expr.free_symbols if str(s) not in names)
-    if unknown:
-        raise ValueError(f"formula: unknown symbols {unknown}; accepted: {names[0]} (fan-in) and {names[1]} (fan-out)")
-    if expr.atoms(sp.core.function.AppliedUndef):
-        raise ValueError(
-            f"formula: undefined functions in {expr}; accepted: numbers, {names[0]}, {names[1]} and known functions"
-        )
-    return expr.xreplace({s: N_IN if str(s) == names[0] else N_OUT for s in expr.free_symbols})
-
-
 def _refute_at(value: sp.Expr, variance: sp.Expr, target: sp.Expr, parameter_name: str) -> tuple[sp.Expr, sp.Expr, str] | None:
     """(formula value, its variance, why) if the formula is wrong at this point (all exact numbers), else None."""
     number = sp.N(value, 30)
@@ -235,7 +226,7 @@ def check_init_formula(
     scheme: str | InitScheme = "glorot_uniform",
     *,
     names: tuple[str, str] = ("n_in", "n_out"),
-    points: Sequence[tuple[int, int]] = _POINTS,
+    points: Sequence[tuple[int, int]] = LAYER_SIZES,
 ) -> InitCheck:
     """Var(W) with the user's a or s = the scheme's target: proven for all n_in, n_out ≥ 1, or refuted at a point.
 
@@ -248,7 +239,7 @@ def check_init_formula(
     exact values; an identity is proven with :func:`symdl.symbolic.proof.prove_zero`.
     """
     init = get_scheme(scheme)
-    expr = _as_formula(formula, names)
+    expr = as_fan_formula(formula, names)
     theta, variance_of_theta = _variance_in_parameter(init.family)
     # The formula goes into Var(θ) afterwards so that a formula that is negative somewhere is reported
     # as such instead of making the distribution invalid.
@@ -336,7 +327,21 @@ def prove_all() -> dict[str, Proof]:
 @functools.lru_cache(maxsize=None)
 def parameter_kernel(init: InitScheme) -> Kernel:
     """The scheme's a or s as a numpy kernel of (n_in, n_out), printed from the SymPy expression."""
-    return compile_kernel(init.parameter, [N_IN, N_OUT], f"{init.name}_{init.parameter_name}")
+    stem = init.name if init.name.isidentifier() else f"{init.family}_formula"  # a formula's name is its text
+    return compile_kernel(init.parameter, [N_IN, N_OUT], f"{stem}_{init.parameter_name}")
+
+
+def parameter_value(scheme: str | InitScheme, n_in: int, n_out: int) -> float:
+    """a or s at these sizes, from :func:`parameter_kernel`; ValueError (one line) where it is not a positive finite double."""
+    init = get_scheme(scheme)
+    try:
+        value = float(parameter_kernel(init)(n_in, n_out))
+    except FloatingPointError:  # numpy set to raise on overflow
+        value = math.inf
+    if not (math.isfinite(value) and value > 0):  # a formula can overflow a double (exp(fan_in) at 784 inputs)
+        raise ValueError(f"init {init.name!r}: the {init.parameter_name} is {value!r} at n_in = {n_in}, n_out = {n_out}; "
+                         "it must be a positive finite number")
+    return value
 
 
 def _shape(shape: object) -> tuple[int, int]:
@@ -369,7 +374,7 @@ def init_weight(
     n_out, n_in = _shape(shape)
     rng = generator(rng_or_seed, "rng_or_seed")
     kind = float_dtype(dtype)
-    parameter = float(parameter_kernel(init)(n_in, n_out))
+    parameter = parameter_value(init, n_in, n_out)
     if init.family == "uniform":
         # u ∈ [0, 1) → a·(2u − 1) ∈ [−a, a)
         unit = rng.random((n_out, n_in), dtype=kind)

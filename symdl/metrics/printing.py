@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import sympy as sp
+from sympy.printing.precedence import PRECEDENCE, precedence
 
 from ..backends import get_backend
 from ..backends.base import Backend
@@ -121,7 +122,10 @@ def metric_source(metric: object, backend: str | Backend = "numpy", *, prefix: s
     out += [f"    {s} = {printer.doprint(v)}" for s, v in intermediates]
     batch_sums = {}
     for (acc, _), body in zip(terms, reduced):
-        batch_sums[acc.name] = f"{m}.sum(w * {printer.doprint(body)})"
+        # w·(t₁ + t₂), not w·t₁ + t₂: a sum (a loss rule's stable form) is parenthesised
+        printed = printer.doprint(body)
+        printed = f"({printed})" if precedence(body) < PRECEDENCE["Mul"] else printed
+        batch_sums[acc.name] = f"{m}.sum(w * {printed})"
     for acc, term in counts:
         batch_sums[acc.name] = ("" if term == 1 else f"{printer.doprint(term)} * ") + f"{m}.sum(w)"
     # The update s ← s + S_s, printed from spec.update() with s read from the state and S_s the batch sum.

@@ -233,21 +233,25 @@ class CompiledNetwork:
         return tuple(self.param_shapes.items())
 
     def init(self, seed: SeedLike = 0, scheme: str = "glorot_uniform") -> dict[str, np.ndarray]:
-        """Weights from ``scheme`` (see :mod:`symdl.layers.init_schemes`; default Glorot-uniform, a = √(6/(n_in + n_out))),
+        """Weights from ``scheme`` (see :mod:`symdl.layers.init_schemes`; default Glorot-uniform, a = √(6/(n_in + n_out));
+        or a formula, ``"uniform: sqrt(6/(fan_in + fan_out))"``, ``"normal: sqrt(2/fan_in)"``: :mod:`symdl.layers.init_formula`),
         zero biases and β, γ = 1, PReLU's α = 0.25, running mean 0 and variance 1.
 
         ``seed`` is what ``numpy.random.default_rng`` takes: a non-negative integer, a ``numpy.random.SeedSequence``
         or a ``numpy.random.Generator`` (drawn from, so its state advances)."""
-        from ..layers.init_schemes import SCHEMES, init_weight
+        from ..layers.init_formula import is_init_text
+        from ..layers.init_schemes import SCHEMES, get_scheme, init_weight
 
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme: unknown initialisation {scheme!r}; accepted: {', '.join(SCHEMES)}")
+        if not is_init_text(scheme) and scheme not in SCHEMES:
+            raise ValueError(f"scheme: unknown initialisation {scheme!r}; accepted: {', '.join(SCHEMES)}, "
+                             f"or a formula 'uniform: <limit>' / 'normal: <std>' in fan_in, fan_out")
+        chosen = get_scheme(scheme)  # a formula's error names the init
         rng = generator(seed, "seed")
         params = {}
         for name, shape in self._specs:
             spec = self.param_specs[name]
             if self.param_kinds.get(name) == "weight":
-                params[name] = init_weight(scheme, shape, rng, self.dtype)
+                params[name] = init_weight(chosen, shape, rng, self.dtype)
             else:
                 params[name] = np.full(shape, spec.init, dtype=self.dtype)
         return params

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import sympy as sp
 
 from ..symbolic.parse import parse
-from ..symbolic.proof import Proof, prove_zero
+from ..symbolic.proof import Proof, excluded_note, prove_zero
 from ..symbolic.removable import removable_points
 from .rule import Rule
 
@@ -93,9 +93,9 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
             proof = Proof(False, f"the claim is {at_claim} at {var} = {at}, where the derivative's limit from both sides is {limit}",
                           counterexample={var: at})
             return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
-    proof = prove_zero(claimed - derivative, var, exclude=(*kinks, *(at for at, _, _ in removable)))
-    if removable and proof.holds:  # name the kinks as kinks, and the removable points by what was compared there
-        method = proof.method.split(", the kink")[0] + (f", the kink{'s' if len(kinks) > 1 else ''} {', '.join(map(str, kinks))} excluded" if kinks else "")
+    proof = prove_zero(claimed - derivative, var, exclude=(*kinks, *(at for at, _, _ in removable)), exclude_label=None)
+    if proof.holds:  # name the kinks as kinks, and the removable points by what was compared there
+        method = proof.method + excluded_note(kinks, "kink")
         method += "".join(f"; at {var} = {at} equal to the derivative's limit {limit} from both sides" for at, limit, _ in removable)
         proof = dataclasses.replace(proof, method=method)
     return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)

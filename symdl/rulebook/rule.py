@@ -17,13 +17,13 @@ from ..codegen.kernel import Kernel, compile_kernel
 from ..display_hooks import Displayed, Plottable
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.functions import NamedFunction
+from ..symbolic.poles import prove_equal
 from ..symbolic.proof import (
     Proof,
     Undecidable,
     breakpoints,
     one_sided_values,
     prove_named_function,
-    prove_zero,
 )
 from ..symbolic.rewrite import stabilise
 from .definition import (
@@ -291,36 +291,40 @@ class Rule(Derives, Displayed, Plottable):
 
     def identities(self) -> dict[str, sp.Expr]:
         """Each identity :meth:`prove` shows, as the expression that must be 0."""
+        return {label: lhs - rhs for label, (lhs, rhs) in self._identity_sides().items()}
+
+    def _identity_sides(self) -> dict[str, tuple[sp.Expr, sp.Expr]]:
+        """Each identity of :meth:`identities` as (lhs, rhs): at a pole both sides are compared, not their difference."""
         d = self.definition
         out = {}
         if d.textbook is not None:
-            out["derivative - textbook"] = diff_away_from_jumps(self.expr, self.wrt) - self.textbook()
+            out["derivative - textbook"] = (diff_away_from_jumps(self.expr, self.wrt), self.textbook())
         for var in d.other_textbooks:
-            out[f"d/d{var} - textbook"] = diff_away_from_jumps(self.expr, var) - self.textbook(var)
+            out[f"d/d{var} - textbook"] = (diff_away_from_jumps(self.expr, var), self.textbook(var))
         if d.stable_expr is not None:
-            out["stable forward - expr"] = d.stable_expr - self.expr
+            out["stable forward - expr"] = (d.stable_expr, self.expr)
         if d.stable_derivative is not None:
-            out["stable derivative - derivative"] = d.stable_derivative - diff_away_from_jumps(self.expr, self.wrt)
+            out["stable derivative - derivative"] = (d.stable_derivative, diff_away_from_jumps(self.expr, self.wrt))
         for var, partial in d.stable_partials.items():
-            out[f"stable d/d{var} - d/d{var}"] = partial - diff_away_from_jumps(self.expr, var)
+            out[f"stable d/d{var} - d/d{var}"] = (partial, diff_away_from_jumps(self.expr, var))
         if d.seed_form is not None:
-            out["seed form - expr"] = d.seed_form - self.expr
+            out["seed form - expr"] = (d.seed_form, self.expr)
         return out
 
     def prove(self) -> dict[str, Proof]:
-        """Prove every identity of :meth:`identities` exactly (derivative taken of the elementary form)."""
+        """Prove every identity of :meth:`identities` exactly (derivative taken of the elementary form); where
+        neither side is finite, both are compared there (:func:`~symdl.symbolic.poles.prove_equal`)."""
         from ..symbolic.proof import elementary
 
         results = {}
         kinks = [k.at for k in self.kinks]
-        for label, zero in self.identities().items():
+        for label, (lhs, rhs) in self._identity_sides().items():
             exclude = kinks if "derivative" in label else []
             if label.startswith("derivative") or label.startswith("d/d"):
                 var = self.wrt if label.startswith("derivative") else self._input(label[3:].split(" ")[0])
-                form = self.textbook(var)
                 # Differentiate the elementary definition: named functions' own fdiff is not trusted here.
-                zero = sp.diff(elementary(self.expr, to_differentiate=True), var) - elementary(form)
-            results[label] = prove_zero(zero, self.wrt, exclude=exclude)
+                lhs, rhs = sp.diff(elementary(self.expr, to_differentiate=True), var), elementary(self.textbook(var))
+            results[label] = prove_equal(lhs, rhs, self.wrt, exclude=exclude)
         printed = [self.numeric_forward_expr(), *(self.numeric_derivative_expr(v) for v in self._derivative_inputs())]
         used = {type(f) for e in printed for f in e.atoms(NamedFunction)}
         for function in sorted(used, key=lambda f: f.__name__):

@@ -147,19 +147,28 @@ def rebuild_optimizer(value: object) -> Any:
 
 def _metric_object(m: object) -> Any:
     from ..metrics import Metric, metric
+    from ..rulebook.derivation import Derives
 
-    if isinstance(m, str):
-        return metric(m)
+    if isinstance(m, (str, Derives)):
+        m = metric(m)
     if not isinstance(m, Metric):
-        raise SavedModelError(f"metrics: {m!r} is not a symdl metric; give symdl.metric(...) objects or names")
+        raise SavedModelError(f"metrics: {m!r} is not a symdl metric; give symdl.metric(...) objects, names or loss "
+                              "rules (a Python function is not saved)")
     return m
+
+
+def _config(m: Any) -> dict[str, Any]:
+    try:
+        return m.config()
+    except ValueError as error:  # a formula metric: its text has no place in a config
+        raise SavedModelError(str(error).splitlines()[0]) from None
 
 
 def describe_metrics(metrics: Sequence[Any]) -> list[dict[str, Any]]:
     """Each metric's ``config()``: ``{"metric": kind, "name": name, "params": {…}}``."""
     if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence):
         raise SavedModelError(f"metrics: expected a list of metrics, got {metrics!r}")
-    return [_metric_object(m).config() for m in metrics]
+    return [_config(_metric_object(m)) for m in metrics]
 
 
 def rebuild_metrics(value: object, where: str = "metrics") -> list[Any]:

@@ -35,7 +35,10 @@ from .regimes import (
     is_degenerate,
 )
 
-__all__ = ["Undecidable", "Proof", "prove_named_function", "elementary", "breakpoints", "prove_zero", "resolve_branches", "one_sided_values"]
+__all__ = [
+    "Undecidable", "Proof", "prove_named_function", "elementary", "breakpoints", "excluded_note", "prove_zero",
+    "resolve_branches", "one_sided_values",
+]
 
 _PIECEWISE_ATOMS = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
 
@@ -228,12 +231,14 @@ def _exponentiated_minus_one(expr: sp.Expr) -> sp.Expr:
 
 
 def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None,
-               exclude: Sequence[sp.Expr] = ()) -> Proof:
+               exclude: Sequence[sp.Expr] = (), exclude_label: str | None = "kink") -> Proof:
     """Show ``expr`` ≡ 0 for every real ``var`` (and all parameter values of their declared sign).
 
     ``params`` may give sample values used only to decide which branch holds.
     ``exclude`` lists points where equality is not claimed (kinks, whose
-    value is a convention checked separately).
+    value is a convention checked separately); a proof's method names them
+    with ``exclude_label`` (:func:`excluded_note`), or not at all when it is
+    None (a caller that names what it excluded itself).
     """
     if not isinstance(var, sp.Symbol):
         raise TypeError(f"prove_zero: var must be a SymPy Symbol, got {type(var).__name__}")
@@ -266,9 +271,16 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
         cases += outcome.cases
         if not outcome:
             return Proof(False, outcome.method, cases, outcome.counterexample)
-    skipped = f", the kink{'s' if len(exclude) > 1 else ''} {', '.join(map(str, exclude))} excluded" if exclude else ""
+    skipped = excluded_note(exclude, exclude_label) if exclude_label is not None else ""
     regime_note = f" in {len(checked)} parameter regimes" if len(checked) > 1 else ""
     return Proof(True, f"case analysis on {_intervals(len(points))}{regime_note}{skipped}", cases)
+
+
+def excluded_note(points: Sequence[sp.Expr], label: str) -> str:
+    """How a proof's method names the points it excluded: ', the kinks 0, 1 excluded' ('' for none)."""
+    if not points:
+        return ""
+    return f", the {label}{'s' if len(points) > 1 else ''} {', '.join(map(str, points))} excluded"
 
 
 def _intervals(count: int) -> str:
@@ -287,11 +299,13 @@ def _prove_in_regime(
     probes += [(a + b) / 2 for a, b in zip(values, values[1:])]
     probes += [values[-1] + 1] if values else []
     ends: list[sp.Expr | None] = [None, *values, None]
+    symbolic_ends: list[sp.Expr | None] = [None, *(p for _, p in numeric), None]
     where = f" with {dict(sample)}" if sample else ""
     cases = 0
     for k, probe in enumerate(probes):
         cases += 1
-        if not _is_zero_smooth(resolve_branches(expr, {**sample, var: probe})):
+        branch = resolve_branches(expr, {**sample, var: probe})
+        if not (_is_zero_smooth(branch) or _is_zero_on_one_side(branch, var, symbolic_ends[k], symbolic_ends[k + 1])):
             inside = [{**sample, var: r} for r in _rationals_inside(ends[k], ends[k + 1])]
             method = f"case analysis: nonzero on the interval around {var} = {probe}{where}"
             return Proof(False, method, cases, _confirmed(expr, inside))
@@ -306,6 +320,16 @@ def _prove_in_regime(
             method = f"case analysis: nonzero at {var} = {point}{where}"
             return Proof(False, method, cases, _confirmed(expr, [{**sample, var: point}]))
     return Proof(True, "case analysis", cases)
+
+
+def _is_zero_on_one_side(branch: sp.Expr, var: sp.Symbol, lo: sp.Expr | None, hi: sp.Expr | None) -> bool:
+    """``branch`` ≡ 0 for ``var`` = lo + t or hi − t, t > 0, where lo and hi are the interval's breakpoints (None:
+    unbounded): a claim on (lo, ∞) or (−∞, hi), which hold the interval, for every parameter value. SymPy then sees
+    log((z − 1)²) = 2 log(1 − z) for z < 1. Never z = ±t by the sign of an end read at the regime's sample: c − 1 > 0
+    at c = 13/11 but not for c < 1, where (c − 1, ∞) holds negative z."""
+    t = sp.Dummy("t", positive=True)
+    shifted = [branch.xreplace({var: end + side * t}) for end, side in ((lo, 1), (hi, -1)) if end is not None]
+    return any(_is_zero_smooth(form) for form in shifted)
 
 
 def _prove_at_parameters(expr: sp.Expr, var: sp.Symbol, sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]) -> Proof:

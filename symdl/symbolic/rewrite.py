@@ -5,6 +5,8 @@ every real input (``before(u, v) = after(u, v)``, proven exactly by
 :func:`prove_rewrites`), chosen so that the printed code stays finite and
 accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 
+* ``log_even_power``: log(c·u²ᵏ) → log c + 2k·log|u| (k a nonzero integer, c a positive number, u real; neither
+  side finite at u = 0, compared there by :func:`~symdl.symbolic.poles.prove_equal`)
 * ``softplus``: log(1 + eᵘ) → softplus(u)
 * ``softplus_scaled``: log(a + b·eᵘ) → log a + softplus(u + log(b/a)) (a, b positive numbers)
 * ``log_sum_exp``: log(eᵘ + eᵛ) → (u + v)/2 + log 2 + log_cosh((u − v)/2)
@@ -46,11 +48,13 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
 from .functions import log_cosh, sigmoid, softplus
-from .proof import Proof, prove_zero
+from .poles import prove_equal
+from .proof import Proof
 from .rewrite_patterns import (
     _expm1,
     _log1p,
     _log_cosh,
+    _log_even_power,
     _log_product,
     _log_sigmoid,
     _log_sum_exp,
@@ -107,6 +111,7 @@ class Rewrite:
 
 
 REWRITES: tuple[Rewrite, ...] = (
+    Rewrite("log_even_power", sp.log, _log_even_power, lambda u, v: sp.log(u**4), lambda u, v: 4 * sp.log(sp.Abs(u))),
     Rewrite("softplus", sp.log, _softplus, lambda u, v: sp.log(1 + sp.exp(u)), lambda u, v: softplus(u)),
     Rewrite(
         "softplus_scaled", sp.log, _softplus_scaled, lambda u, v: sp.log(2 + 3 * sp.exp(u)), _softplus_scaled_form,
@@ -203,8 +208,9 @@ def stable_primitives(expr: sp.Expr) -> sp.Expr:
 
 
 def prove_rewrite(rewrite: Rewrite) -> Proof:
-    """after(u, v) − before(u, v) ≡ 0 for all real u (v a real parameter), shown by :func:`prove_zero`."""
-    return prove_zero(rewrite.after(_U, _V) - rewrite.before(_U, _V), _U)
+    """after(u, v) = before(u, v) for all real u (v a real parameter), shown by :func:`prove_equal`: where neither
+    side is finite (log(u²) at u = 0) both are compared there too."""
+    return prove_equal(rewrite.after(_U, _V), rewrite.before(_U, _V), _U)
 
 
 def prove_rewrites() -> dict[str, Proof]:

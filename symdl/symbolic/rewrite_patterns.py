@@ -256,6 +256,20 @@ def _expm1(add: sp.Add) -> sp.Expr | None:
     return None
 
 
+def _even_power(expr: sp.Expr) -> bool:
+    """u²ᵏ (k a nonzero integer) of a real u."""
+    return isinstance(expr, sp.Pow) and expr.exp.is_Integer and expr.exp.is_even and expr.exp != 0 and expr.base.is_real is True
+
+
+def _log_even_power(log: sp.log) -> sp.Expr | None:
+    # log(c·u²ᵏ) = log c + 2k·log|u| (c > 0, u real): u² underflows to 0 in float32 at |u| ≤ 1e-23 (log gives −inf),
+    # |u| does not.
+    factors = sp.Mul.make_args(log.args[0])
+    if any(_even_power(f) for f in factors) and all(_even_power(f) or _positive_number(f) for f in factors):
+        return sp.Add(*[f.exp * sp.log(sp.Abs(f.base)) if _even_power(f) else sp.log(f) for f in factors])
+    return None
+
+
 def _log1p(log: sp.log) -> sp.Expr | None:
     arg = log.args[0]
     return log1p(arg - 1) if isinstance(arg, sp.Add) and sp.S.One in arg.args else None

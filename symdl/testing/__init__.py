@@ -99,10 +99,11 @@ def mpmath_reference(
     cancellation (eˣ·log(1 + e⁻ˣ) is 0 up to 800 digits at x = 2000, and
     ≈ 1), and the point is evaluated at 1600 digits: a 0 there is taken by
     the same test with 10⁻¹⁵⁹⁰, a value when S·10⁻¹⁵⁹⁰ is within 10⁻²⁰ of
-    it; else the point is refused (an ArithmeticError naming it). Points outside ``where`` (a boolean mask,
-    default all) are not evaluated and are NaN; so is a point where the
-    expression is not real (log of a negative number). Named functions are
-    evaluated in their :meth:`~symdl.symbolic.functions.NamedFunction.reference` form.
+    it; else the point is refused (an ArithmeticError naming it). A product with a factor that is exactly 0
+    at the point (max(0, x) at x = −40, beside e^(e⁻ˣ)) and other factors finite is 0 (:func:`_exact_zero_product`).
+    Points outside ``where`` (a boolean mask, default all) are not evaluated and are NaN; so is a point where the
+    expression is not real (log of a negative number). Named functions are evaluated in their
+    :meth:`~symdl.symbolic.functions.NamedFunction.reference` form.
 
     ``magnitudes=True`` is for sums of magnitudes Σₖ|tₖ|, such as an error
     bound wanted to a few digits: non-negative terms cannot cancel, so at
@@ -115,12 +116,13 @@ def mpmath_reference(
     """
     func = _mpmath_function(expr, tuple(symbols), cse=magnitudes)
     scale = functools.partial(_scale_function, expr, tuple(symbols))
+    exact_zero = functools.partial(_exact_zero_product, _elementary(expr), tuple(symbols))
     arrays = np.broadcast_arrays(*[np.asarray(v, dtype=np.float64) for v in values])
     out = np.full(arrays[0].shape, np.nan, dtype=np.float64)
     mask = np.ones(out.shape, dtype=bool) if where is None else np.broadcast_to(np.asarray(where, dtype=bool), out.shape)
     indices = [index for index in np.ndindex(out.shape) if mask[index]]
     points = [[float(arr[index]) for arr in arrays] for index in indices]
-    converged = _converged(points, func, dps, once=magnitudes, scale=scale)
+    converged = _converged(points, func, dps, once=magnitudes, scale=scale, exact_zero=exact_zero)
     for index, value in zip(indices, converged):
         out[index] = value
     return out
@@ -184,19 +186,44 @@ def _scale(e: sp.Expr, done: dict[sp.Expr, sp.Expr]) -> sp.Expr:
     return scale
 
 
+def _exact_zero_product(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], point: list[float]) -> bool:
+    """a·b·… = 0 at ``point``: a factor is exactly 0 there in SymPy's exact arithmetic on the inputs' binary values
+    (max(0, z) at z = −40) and every other factor is finite (e^(e⁴⁰) is; 1/(z + 40) is not). Exact only without
+    float constants (their arithmetic rounds) and where every comparison in the factor is of rationals: SymPy
+    decides log(1 + e⁻¹⁸⁵⁰) ≤ 0 by a few digits, and a factor that is 0 only at 800 digits is no exact 0."""
+    at = {s: sp.Rational(v) for s, v in zip(symbols, point)}  # a float's Rational is its exact binary value
+    factors = sp.Mul.make_args(expr)
+    values = [f.xreplace(at) for f in factors]
+    if not any(v is sp.S.Zero and _compares_rationals(f, at) for f, v in zip(factors, values)):
+        return False
+    return all(v.is_finite is True for v in values)
+
+
+def _compares_rationals(factor: sp.Expr, at: Mapping[sp.Symbol, sp.Expr]) -> bool:
+    """No float constant in ``factor``, and every side of its comparisons and argument of its max, min, |·|, sign
+    and step is a rational at ``at``: each branch it takes is decided exactly."""
+    if factor.has(sp.Float):
+        return False
+    sides = [side for rel in factor.atoms(sp.core.relational.Relational) for side in (rel.lhs, rel.rhs)]
+    sides += [a for f in factor.atoms(sp.Max, sp.Min, sp.Abs, sp.sign, sp.Heaviside) for a in f.args]
+    return all(sp.S(side).xreplace(at).is_Rational for side in sides)
+
+
 def _converged(
     points: list[list[float]],
     func: Callable[..., object],
     dps: int,
     once: bool = False,
     scale: Callable[[], Callable[..., object]] | None = None,
+    exact_zero: Callable[[list[float]], bool] | None = None,
 ) -> list[float]:
     """``func`` at each point, evaluated with twice the digits until two evaluations agree (see :func:`mpmath_reference`).
 
     Every point goes through the same precisions (``dps``, 2·``dps``, … up to :data:`_MAX_DPS`, then twice that),
     so the points still open are evaluated together at each one, in one mpmath context. ``scale`` gives the
     scale function S of :func:`_scale`, asked for only where a value is 0 at :data:`_MAX_DPS` digits (without
-    it, such a 0 is taken as it is).
+    it, such a 0 is taken as it is). ``exact_zero`` says where a 0 is exact though its scale is large (a product
+    with a factor that is exactly 0: :func:`_exact_zero_product`).
     """
     with mpmath.workprec(53):  # a float has 53 bits: exact whatever precision the caller's mpmath is at
         args = [[mpmath.mpf(p) for p in point] for point in points]
@@ -235,7 +262,7 @@ def _converged(
                 if value == 0:
                     if dps >= _MAX_DPS and before == 0:
                         size = _scale_at(scale, args[i])
-                        if size * missed < _UNDERFLOW:
+                        if size * missed < _UNDERFLOW or exact_zero is not None and exact_zero(points[i]):
                             results[i] = 0.0
                             continue
                         suspect[i] = size

@@ -31,18 +31,20 @@ class MetricOutput(NamedTuple):
 
 
 def metric_objects(metrics: Sequence[object]) -> list[Any]:
-    """Metric objects from names (``"mae"``, through :func:`symdl.metrics.metric`) or objects given as such."""
+    """Metric objects from names (``"mae"``, through :func:`symdl.metrics.metric`), objects given as such, and losses
+    as metrics (a loss rule, a formula or a Python function, wrapped by :func:`symdl.metrics.metric`)."""
     if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence):
         raise ValueError(f"metrics: expected a list of metric names or objects, got {metrics!r}")
     out = []
     for m in metrics:
-        if isinstance(m, str):
+        if isinstance(m, str) or not _is_metric(m) and callable(m) or _is_rule(m):
             from ..metrics import metric
 
             m = metric(m)
         for attr in ("update_state", "result", "reset_state"):
             if not callable(getattr(m, attr, None)):
-                raise ValueError(f"metrics: {m!r} has no {attr}(); expected a symdl metric or a metric name{_hint(m)}")
+                raise ValueError(f"metrics: {m!r} has no {attr}(); expected a symdl metric, a metric name, a loss rule, "
+                                 "a formula or a function (y_true, y_pred) -> per-sample values")
         out.append(m)
     names = [metric_name(m) for m in out]
     for k, name in enumerate(names):
@@ -52,15 +54,14 @@ def metric_objects(metrics: Sequence[object]) -> list[Any]:
     return out
 
 
-def _hint(m: object) -> str:
-    """What to give instead of a loss rule or a function: Keras wraps those in MeanMetricWrapper, symdl does not."""
-    from ..metrics import metric_names
+def _is_metric(m: object) -> bool:
+    return all(callable(getattr(m, attr, None)) for attr in ("update_state", "result", "reset_state"))
+
+
+def _is_rule(m: object) -> bool:
     from ..rulebook.derivation import Derives
 
-    if not (isinstance(m, Derives) or callable(m)):
-        return ""
-    return (f" ({', '.join(metric_names())}); a loss or function is not a metric here, as Keras' MeanMetricWrapper "
-            "would make it: symdl.metric('huber', threshold=2.0) streams the Huber function, 'mse' and 'mae' the others")
+    return isinstance(m, Derives)
 
 
 def metric_name(m: Any) -> str:

@@ -1,0 +1,64 @@
+"""lhs = rhs where both are finite, and at a pole, where neither is: an identity between forms with a singularity.
+
+log(u⁴) and 4·log|u| are equal for every u ≠ 0; at u = 0 both are infinite, so
+their difference is SymPy's nan there and :func:`~symdl.symbolic.proof.prove_zero`
+refutes it at that breakpoint. A *pole* here is a breakpoint of lhs − rhs where
+neither side has a finite value (SymPy's zoo, nan, ∞ or −∞, for every
+parameter value). The case analysis proves lhs = rhs on every open interval
+between breakpoints, so both sides have the same one-sided limits at every
+point; what is left at a pole is its value, which is compared, never skipped:
+a breakpoint where only one side is finite is no pole, and its value is checked
+like any other (a stable form giving 0 at log(z²)'s pole is refuted there), and
+a signed infinity on one side must be the same signed infinity on the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import sympy as sp
+
+from .proof import Proof, Undecidable, breakpoints, excluded_note, prove_zero
+
+__all__ = ["poles", "prove_equal"]
+
+_NOT_FINITE = (sp.zoo, sp.nan, sp.oo, sp.S.NegativeInfinity)
+
+
+def _not_finite(value: sp.Expr) -> bool:
+    """True only when ``value`` is exactly zoo, nan, ∞ or −∞: no finite value for any parameter value."""
+    return any(value == v for v in _NOT_FINITE)
+
+
+def poles(lhs: sp.Expr, rhs: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """The breakpoints of lhs − rhs in ``var`` where neither side has a finite value; none when they cannot be found."""
+    try:
+        points = breakpoints(lhs - rhs, var)
+    except Undecidable:
+        return []
+    return [p for p in points if _not_finite(lhs.subs(var, p)) and _not_finite(rhs.subs(var, p))]
+
+
+def prove_equal(lhs: sp.Expr, rhs: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None,
+                exclude: Sequence[sp.Expr] = (), exclude_label: str = "kink") -> Proof:
+    """lhs − rhs ≡ 0 for every real ``var`` (:func:`~symdl.symbolic.proof.prove_zero`), at a pole neither finite.
+
+    At a pole (see the module docstring) both sides are infinite or undefined:
+    there they agree when they are the same signed infinity, or neither is a
+    signed one; their one-sided limits agree because the sides are proven equal
+    on both sides of it. ``exclude`` (named ``exclude_label``) as for ``prove_zero``.
+    """
+    found = [p for p in poles(lhs, rhs, var) if p not in exclude]
+    if not found:
+        return prove_zero(lhs - rhs, var, params, exclude=exclude, exclude_label=exclude_label)
+    proof = prove_zero(lhs - rhs, var, params, exclude=(*exclude, *found), exclude_label=None)
+    if not proof:
+        return proof
+    for pole in found:
+        left, right = lhs.subs(var, pole), rhs.subs(var, pole)
+        signed = {v for v in (left, right) if v in (sp.oo, sp.S.NegativeInfinity)}
+        if signed and left != right:
+            return Proof(False, f"at the pole {var} = {pole} one side is {left}, the other {right}", proof.cases)
+    where = ", ".join(map(str, found))
+    note = f"; at the pole{'s' if len(found) > 1 else ''} {where} neither side is finite (equal on both sides of it)"
+    return Proof(True, proof.method + excluded_note(exclude, exclude_label) + note, proof.cases)

@@ -1,0 +1,98 @@
+"""A generated module's own ``fit`` and ``evaluate`` take the data as ``symdl.fit`` does: dicts keyed by input and
+target names (or their aliases) for a graph, and they refuse a binary metric's targets other than 0 and 1 in one line,
+before any step changes the parameters."""
+
+from __future__ import annotations
+
+import pytest
+from fit_helpers import copy, data, same_weights, two_input_data
+from generated_modules import load_module
+
+import symdl
+from symdl.export import graph_module_source
+from symdl.export.standalone import network_module
+from symdl.graph import Concatenate, Dense, Input, Model
+from symdl.metrics import BinaryAccuracy, Precision
+
+
+def _model() -> Model:
+    a, b = Input(3, name="a"), Input(2, name="b")
+    h = Dense(5, activation="tanh")(Concatenate()([a, b]))
+    return Model([a, b], [Dense(2, name="main")(h), Dense(1, activation="sigmoid")(h)],  # the second: target Y2
+                 losses=["mse", "binary_cross_entropy"])
+
+
+def _metrics() -> dict:
+    return {"main": ["mae"], "Y2": [Precision(0.4), BinaryAccuracy()]}
+
+
+@pytest.fixture(scope="module")
+def graph(tmp_path_factory):
+    model = _model()
+    module = load_module(graph_module_source(model, "numpy", optimizer="adam", metrics=_metrics()),
+                         tmp_path_factory.mktemp("data"), "fit_data_graph")
+    return model.compile(optimizer="adam"), module
+
+
+def test_a_graph_module_fits_on_dicts_by_name_or_alias_as_on_tuples_and_as_the_compiled_graph(graph):
+    compiled, module = graph
+    (A, B), (Ym, Ya) = two_input_data()
+    start = compiled.init(seed=2)
+    inputs, targets = {"b": B, "a": A}, {"main": Ym, "Y2": Ya}  # the Inputs' names; an output layer's name or a key
+    options = dict(epochs=2, batch_size=6, seed=5, verbose=0)
+    by_name = module.fit(p := copy(start), inputs, targets, validation=({"X1": A, "X2": B}, {"Y1": Ym, "Y2": Ya}), **options)
+    by_tuple = module.fit(q := copy(start), (A, B), (Ym, Ya), validation=((A, B), (Ym, Ya)), **options)
+    reference = compiled.fit(r := copy(start), inputs, targets, validation=((A, B), (Ym, Ya)), metrics=_metrics(), **options)
+    assert by_name.history == by_tuple.history == reference.history and same_weights(p, q) and same_weights(q, r)
+    assert module.evaluate(p, inputs, targets) == module.evaluate(p, (A, B), (Ym, Ya))
+
+
+@pytest.mark.parametrize(
+    ("X", "Y", "message"),
+    [
+        ({"a": 1, "c": 2}, None, "X: unexpected key 'c'; this model takes X1 (or 'a'), X2 (or 'b')"),
+        (None, {"main": 1}, "Y: no array for 'Y2'; this model takes Y1 (or 'main'), Y2"),
+    ],
+)
+def test_a_bad_data_dict_is_the_compiled_graphs_line(graph, X, Y, message):
+    compiled, module = graph
+    (A, B), (Ym, Ya) = two_input_data()
+    X, Y = X if X is not None else (A, B), Y if Y is not None else (Ym, Ya)
+    with pytest.raises(ValueError) as ours:
+        module.fit(compiled.init(0), X, Y, epochs=1, verbose=0)
+    with pytest.raises(ValueError) as theirs:
+        compiled.fit(compiled.init(0), X, Y, epochs=1, verbose=0)
+    assert str(ours.value) == str(theirs.value) == message
+
+
+def test_a_binary_metrics_targets_must_be_0_or_1_before_any_step(graph):
+    compiled, module = graph
+    (A, B), (Ym, Ya) = two_input_data()
+    soft = Ya * 0.9  # 0.9 for the positives: a valid cross-entropy target, not a label of precision
+    params = compiled.init(seed=1)
+    before = copy(params)
+    with pytest.raises(ValueError, match=r"^Y \(Y2\): Y2_precision takes targets of 0 or 1 only$"):
+        module.fit(params, (A, B), (Ym, soft), epochs=1, verbose=0)
+    assert same_weights(params, before)
+    with pytest.raises(ValueError, match=r"^Y_val \(Y2\): Y2_precision takes targets of 0 or 1 only$"):
+        module.fit(params, (A, B), (Ym, Ya), epochs=1, verbose=0, validation=((A, B), (Ym, soft)))
+    with pytest.raises(ValueError, match=r"^Y \(Y2\): Y2_precision takes targets of 0 or 1 only$"):
+        module.evaluate(params, (A, B), (Ym, soft))
+    # symdl.fit refuses the same targets (its metric objects check each batch)
+    with pytest.raises(ValueError, match="must be 0 or 1"):
+        compiled.fit(compiled.init(seed=1), (A, B), (Ym, soft), epochs=1, verbose=0, metrics=_metrics())
+    # without the binary metrics, soft targets train
+    assert module.fit(params, (A, B), (Ym, soft), epochs=1, verbose=0, metrics=["mae"]).history.keys() == {"loss", "main_mean_absolute_error"}
+
+
+def test_a_network_modules_fit_checks_binary_targets_and_refuses_a_dict_in_one_line(tmp_path):
+    network = symdl.Network([3, 4, 1], activation="tanh", output_activation="sigmoid", optimizer="adam")
+    module = load_module(network_module(network, metrics=["binary_accuracy"]), tmp_path, "fit_data_net")
+    X, _ = data(12, 1)
+    Y = (X[:, :1] > 0).astype(float)
+    params = network.compile().init(seed=0)
+    with pytest.raises(ValueError, match=r"^Y: binary_accuracy takes targets of 0 or 1 only$"):
+        module.fit(params, X, Y + 0.5, epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"^X: this model takes X as an array \(or a tuple\), not a dict$"):
+        module.fit(params, {"X": X}, Y, epochs=1, verbose=0)
+    assert module.fit(params, X, Y, epochs=1, verbose=0).history.keys() == {"loss", "binary_accuracy"}
