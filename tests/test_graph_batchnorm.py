@@ -220,6 +220,24 @@ def test_batchnorm_torch_module_keeps_buffers_in_state_dict_and_moves_them_in_tr
     assert all(torch.equal(b, before[name]) for name, b in module.named_buffers())
 
 
+def test_batchnorm_torch_module_moves_its_buffers_from_the_checked_inputs(tmp_path):
+    """Integer data (an int64 tensor): forward converts it for the moving statistics as for the loss, so the buffers
+    are train_step's on the same numbers as floats."""
+    from generated_modules import load_module
+
+    model = _model(momentum=0.9)
+    mod = load_module(graph_module_source(model, "torch", "float64"), tmp_path, "bn_torch_int")
+    c = model.compile("float64")
+    x, y, rng = _data(7, 3.0)
+    x = np.round(x)
+    params = _params(c, rng)
+    module = mod.Module({k: torch.tensor(v) for k, v in params.items()})
+    loss = module(torch.tensor(x, dtype=torch.int64), torch.tensor(y))
+    assert loss.item() == pytest.approx(c.train_step(params, x, y, 0.0), rel=1e-12)
+    for name in ("moving_mean2", "moving_variance2"):
+        np.testing.assert_allclose(module.get_buffer(name).numpy(), params[name], rtol=1e-13, atol=1e-15, err_msg=name)
+
+
 def test_batchnorm_backprop_is_proven_over_a_batch_and_a_fixed_statistics_gradient_is_not():
     """prove_graph writes C out for BATCH_ROWS samples (a batch mean has no per-sample value); the gradient of the
     inference transform (statistics held fixed), used in training, is not shown."""

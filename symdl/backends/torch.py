@@ -275,7 +275,7 @@ class TorchBackend(Backend):
         """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks;
         ``buffers`` (batch norm's moving statistics) are registered buffers, moved by ``_moved_buffers`` in training."""
         return [f"_BUFFERED = False  # a network's refusal; a graph's buffers are registered\n_BUFFERS = {tuple(buffers)!r}\n\n"
-                + module_class(seeded, inputs, targets, "model")]
+                + module_class(seeded, inputs, targets, "model", bool(buffers))]
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 __all__ = ["module_class"]
 
-#: The classes of a generated torch module (reads _SEEDED, _BUFFERED and _BUFFERS); __DATA__, __INPUTS__, __WORDS__,
+#: The classes of a generated torch module (reads _SEEDED, _BUFFERED and _BUFFERS); __MOVE__, __DATA__, __INPUTS__, __WORDS__,
 #: __KIND__, __COUNT__ and __TAKES__ are replaced by module_class.
 MODULE_CLASS = '''
 class _LossAndGrad(torch.autograd.Function):
@@ -135,12 +135,7 @@ class Module(torch.nn.Module):
         elif not _SEEDED and seed is not None:
             raise ValueError("seed: this __KIND__ draws no masks (no dropout); leave seed out")
         loss = _LossAndGrad.apply(len(data), seed, self.checks, *data, *arrays)[0]
-        if _BUFFERS:  # the moving statistics after this batch, as train_step moves them
-            with torch.no_grad():
-                moved = _moved_buffers(self.as_params(), *data[:len(_INPUTS)], *(() if seed is None else (seed,)))
-                for name, value in moved.items():
-                    getattr(self, name).copy_(value)
-        return loss
+__MOVE__        return loss
 
     def _apply(self, fn, recurse=True):
         # .to, .double, .half, .cuda, … all come here. A move to another device is applied; a cast is refused before
@@ -161,15 +156,29 @@ class Module(torch.nn.Module):
 '''
 
 
-def module_class(seeded: bool, inputs: Sequence[str], targets: Sequence[str], kind: str = "network") -> str:
+#: Module.forward in training, for a graph with buffers: its module's _moved_buffers (printed only there) on the
+#: inputs, checked as the loss checked them (a list or an integer tensor becomes the module's dtype)
+MOVE_BUFFERS = '''
+        with torch.no_grad():  # the moving statistics after this batch, as train_step moves them
+            params = self.as_params()
+            inputs = _check_forward(params, __INPUTS__)[len(_SPECS):] if self.checks else (__INPUTS__,)
+            for name, value in _moved_buffers(params, *inputs, *(() if seed is None else (seed,))).items():
+                getattr(self, name).copy_(value)
+'''
+
+
+def module_class(seeded: bool, inputs: Sequence[str], targets: Sequence[str], kind: str = "network",
+                 buffers: bool = False) -> str:
     """The ``Module`` block for a module whose entry points take ``(params, *inputs, *targets[, seed])``.
 
     ``seeded``: a layer draws masks; ``kind`` names the model in the seed's error line. ``seed`` is keyword-only
-    (an argument after the data is a TypeError, neither data nor a seed).
+    (an argument after the data is a TypeError, neither data nor a seed). ``buffers``: a graph module whose
+    ``_moved_buffers`` forward calls in training (batch norm's moving statistics).
     """
     names = [*inputs, *targets]
     words = " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
-    text = (MODULE_CLASS.strip("\n").replace("__DATA__", ", ".join(names)).replace("__INPUTS__", ", ".join(inputs))
+    text = (MODULE_CLASS.strip("\n").replace("__MOVE__", MOVE_BUFFERS.lstrip("\n") if buffers else "")
+            .replace("__DATA__", ", ".join(names)).replace("__INPUTS__", ", ".join(inputs))
             .replace("__WORDS__", words).replace("__KIND__", kind)
             .replace("__TAKES__", f"{len(names)} positional argument{'s' * (len(names) != 1)}")
             .replace("__COUNT__", str(len(names))))
