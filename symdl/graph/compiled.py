@@ -78,7 +78,8 @@ class CompiledGraph:
         inference = model.equations(training=False, forms=LibraryForms(output_form=True))
         self.equations = train
         self.param_shapes = model.parameter_shapes
-        self.param_names = tuple(train.params)
+        self.param_names = (*train.params, *train.buffers)  # the trained arrays, then the buffers (moving statistics)
+        self.trained_names = tuple(train.params)
         self._specs = tuple((k, self.param_shapes[k]) for k in self.param_names)
         self._inputs = tuple((train.names[x], x.shape[0]) for x in train.inputs)
         self._targets = tuple((train.names[y], y.shape[0]) for y in train.targets)
@@ -151,7 +152,7 @@ class CompiledGraph:
         rng = generator(seed, "seed")
         params = {}
         for layer in self.model.layers:
-            for p in layer.parameters():
+            for p in (*layer.parameters(), *layer.buffers()):
                 key = f"{p.stem}{self.model.parameter_index(layer)}"
                 if isinstance(p.init, str):
                     params[key] = init_weight(p.init, p.shape, rng, self.dtype)
@@ -376,7 +377,7 @@ class CompiledGraph:
             raise ValueError("state: this model was compiled without an optimizer")
         counters = tuple(s.name for s in opt.global_slots if s.symbol.is_integer)
         scalars = tuple(s.name for s in opt.global_slots if not s.symbol.is_integer)
-        slots = tuple((f"{s.name}_{p}", self.param_shapes[p]) for p in self.param_names for s in opt.parameter_slots)
+        slots = tuple((f"{s.name}_{p}", self.param_shapes[p]) for p in self.trained_names for s in opt.parameter_slots)
         check_state(counters, scalars, slots, self.dtype, state)
 
     def _masks(self, seed: object, m: int) -> list[np.ndarray]:

@@ -171,8 +171,10 @@ class Model:
 
     @property
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Every key of params (``W1``, ``b1``, …) with its shape."""
-        return {f"{p.stem}{self.parameter_index(l)}": p.shape for l in self.layers if l.parameters() for p in l.parameters()}
+        """Every key of params (``W1``, ``b1``, …) with its shape: the trained ones, then the buffers (``moving_mean3``)."""
+        weighted = [l for l in self.layers if l.parameters()]
+        return {f"{p.stem}{self.parameter_index(l)}": p.shape for kind in ("parameters", "buffers") for l in weighted
+                for p in getattr(l, kind)()}
 
     @property
     def data_targets(self) -> tuple[LossTerm, ...]:
