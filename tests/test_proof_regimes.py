@@ -210,8 +210,9 @@ def test_the_method_and_cases_say_how_a_proof_went():
     proof = prove_zero(sp.Abs(x) - sp.Max(x, -x), x)
     assert (proof.holds, proof.method, proof.cases) == (True, "case analysis on the 2 intervals cut by 1 breakpoint", 3)
     proof = prove_zero(sp.Abs(x - c) - sp.Max(x - c, c - x), x)
-    assert proof.method == "case analysis on the 2 intervals cut by 1 breakpoint in 2 parameter regimes"
-    assert proof.cases == 6
+    # c < 0, c > 0 and c = 0 (where c crosses 0): 2 intervals and 1 point in each
+    assert proof.method == "case analysis on the 2 intervals cut by 1 breakpoint in 3 parameter regimes"
+    assert proof.cases == 9
     kink = sp.Piecewise((1, x <= 0), (0, True)) - sp.Piecewise((1, x < 0), (0, True))
     proof = prove_zero(kink, x, exclude=[sp.Integer(0)])
     assert proof.holds and proof.method.endswith(", the kink 0 excluded")
@@ -318,6 +319,24 @@ def test_wrong_variants_are_refuted_with_a_real_counterexample(wrong, where):
         assert point[a_] == point[b_]
     elif where:
         assert point[b_] < point[a_] < 0
+
+
+@pytest.mark.parametrize(
+    "wrong, at",
+    [
+        # Nonzero only at a parameter's critical value: 0 on both sides of it, so no sample between critical values
+        # refutes it (all three were proven on main).
+        (sp.Piecewise((x, a_ >= 0), (0, True)) - sp.Piecewise((x, a_ > 0), (0, True)), {a_: 0}),
+        (sp.Piecewise((1, sp.Eq(a_, 0) & (x > 0)), (0, True)), {a_: 0}),
+        (sp.Piecewise((sp.Abs(x), sp.Eq(a_, 2)), (0, True)), {a_: 2}),
+        (sp.Piecewise((sp.Abs(x - p), sp.Eq(p, 3)), (0, True)), {p: 3}),  # a positive parameter: 3 is inside its line
+    ],
+)
+def test_an_identity_false_only_at_a_critical_parameter_value_is_refuted_there(wrong, at):
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample is not None, proof.method
+    point = proof.counterexample
+    assert all(point[s] == v for s, v in at.items()) and wrong.subs(point) != 0
 
 
 def test_a_degenerate_sample_gets_generic_neighbours_on_both_sides():

@@ -108,17 +108,19 @@ def test_breakpoints_merge_repeated_roots_and_sort_numbers_first():
 
 
 def test_a_signless_parameter_is_sampled_on_each_side_of_0_and_of_each_swap():
-    assert _regimes(sp.Abs(x - c)) == [{c: -1}, {c: 1}]  # only 0 is critical: one beyond it each way
-    assert _regimes(sp.Abs(x - c) + sp.Abs(x - 2)) == [{c: -1}, {c: 1}, {c: 3}]  # 0 and 2 (c swaps with 2)
-    assert _regimes(sp.Abs(x - c) + sp.Abs(x - 3) + sp.Abs(x + 1)) == [{c: -2}, {c: R(-1, 2)}, {c: R(3, 2)}, {c: 4}]
+    # only 0 is critical: one beyond it each way, then 0 itself
+    assert _regimes(sp.Abs(x - c)) == [{c: -1}, {c: 1}, {c: 0}]
+    assert _regimes(sp.Abs(x - c) + sp.Abs(x - 2)) == [{c: -1}, {c: 1}, {c: 3}, {c: 0}, {c: 2}]  # 0 and 2 (c swaps with 2)
+    assert _regimes(sp.Abs(x - c) + sp.Abs(x - 3) + sp.Abs(x + 1)) == [
+        {c: -2}, {c: R(-1, 2)}, {c: R(3, 2)}, {c: 4}, {c: -1}, {c: 0}, {c: 3}]
 
 
 def test_a_parameter_of_declared_sign_is_sampled_inside_its_half_line():
-    assert _regimes(sp.Abs(x - p) + sp.Abs(x - 1)) == [{p: R(1, 2)}, {p: 2}]
+    assert _regimes(sp.Abs(x - p) + sp.Abs(x - 1)) == [{p: R(1, 2)}, {p: 2}, {p: 1}]
     assert _regimes(sp.Abs(x - p) + sp.Abs(x + 1)) == [{p: R(13, 11)}]  # p = −1 cannot occur: one regime, at the base
-    assert _regimes(sp.Abs(x - a) + sp.Abs(x + 1)) == [{a: -2}, {a: R(-1, 2)}]
+    assert _regimes(sp.Abs(x - a) + sp.Abs(x + 1)) == [{a: -2}, {a: R(-1, 2)}, {a: -1}]
     assert _regimes(sp.Abs(x - a) + sp.Abs(x - 4) + sp.Abs(x + 4) + sp.Abs(x + 2)) == [
-        {a: -5}, {a: -3}, {a: -1}]
+        {a: -5}, {a: -3}, {a: -1}, {a: -4}, {a: -2}]
     # p and a swap with 0 at 0 only, where they cannot be: one regime each, never a sample at 0.
     assert _regimes(sp.Abs(x - p) + sp.Abs(x)) == [{p: R(13, 11)}]
     assert _regimes(sp.Abs(x - a) + sp.Abs(x)) == [{a: R(-13, 11)}]
@@ -127,8 +129,8 @@ def test_a_parameter_of_declared_sign_is_sampled_inside_its_half_line():
 
 def test_a_condition_on_a_parameter_alone_splits_its_regimes():
     expr = sp.Piecewise((x, c > 2), (0, True)) + sp.Abs(x)
-    assert _regimes(expr) == [{c: -1}, {c: 1}, {c: 3}]
-    assert _regimes(sp.Piecewise((x, p > 2), (0, True))) == [{p: 1}, {p: 3}]
+    assert _regimes(expr) == [{c: -1}, {c: 1}, {c: 3}, {c: 0}, {c: 2}]
+    assert _regimes(sp.Piecewise((x, p > 2), (0, True))) == [{p: 1}, {p: 3}, {p: 2}]
 
 
 def test_two_parameters_are_sampled_in_every_combination_of_their_regimes():
@@ -136,13 +138,16 @@ def test_two_parameters_are_sampled_in_every_combination_of_their_regimes():
     # b's critical values with c at its base 17/11: 0 and 17/11; c's with b at 13/11: 0 and 13/11.
     expected_b = [-1, R(17, 22), R(28, 11)]
     expected_c = [-1, R(13, 22), R(24, 11)]
-    assert combos == [{b: u, c: v} for u in expected_b for v in expected_c]
+    # Then each critical value itself, the other parameter at its base.
+    on_switch = [{b: 0, c: R(17, 11)}, {b: R(17, 11), c: R(17, 11)}, {b: R(13, 11), c: 0}, {b: R(13, 11), c: R(13, 11)}]
+    assert combos == [{b: u, c: v} for u in expected_b for v in expected_c] + on_switch
 
 
 def test_at_most_64_parameter_regimes_are_checked():
     cs = sp.symbols("c0:3", real=True)
     combos = _regimes(sum(sp.Abs(x - ci) for ci in cs))  # each: 0 and the other two's base values, 4 samples
-    assert len(combos) == 64 and len({tuple(s.values()) for s in combos}) == 64
+    # 4³ combinations, then each parameter at each of its 3 critical values (the others at their base): 64 + 9
+    assert len(combos) == 73 and len({tuple(s.values()) for s in combos}) == 73
     with pytest.raises(Undecidable, match=r"^too many parameter regimes \(125\) to check$"):
         _regimes(sum(sp.Abs(x - ci) for ci in cs) + sp.Abs(x - 5))
 

@@ -4,7 +4,7 @@ The breakpoints of ``expr`` in ``var`` are the real roots of every condition's
 sides' difference and every ``Abs``/``sign``/``Heaviside`` argument. Parameters
 are sampled once in each *regime*: between the values where two breakpoints
 swap order, a condition on parameters alone switches, or a parameter of unknown
-sign crosses 0. A sample where two breakpoints coincide, or a condition on
+sign crosses 0, and at each of those values. A sample where two breakpoints coincide, or a condition on
 parameters alone sits on its switch, is *degenerate*: the branches that hold
 there hold on a smaller set than the regime, so such a sample is checked
 exactly (every parameter a number) and generic samples on each side of it are
@@ -125,6 +125,10 @@ def _parameter_regimes(
     """
     free = list(base)
     choices: list[list[sp.Expr]] = []
+    # At each critical value itself, the other parameters at their base values (which its critical values were found
+    # with): there two breakpoints coincide or a parameter condition sits on its switch, a degenerate sample that
+    # prove_zero checks exactly. [u if c ≥ 0] − [u if c > 0] is 0 on both sides of c = 0 and u at it.
+    on_switch: list[dict] = []
     param_edges = [e for e in _edges(expr) if not e.has(var)]
     param_edges += [a - b for a, b in itertools.combinations(points, 2)]
     for s in free:
@@ -138,6 +142,7 @@ def _parameter_regimes(
         # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
         values = sorted({sp.nsimplify(c) for c in critical}, key=float)
         values = [v for v in values if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
+        on_switch += [{**base, s: v} for v in values]
         if not values:
             samples = [base[s]]
         else:
@@ -148,7 +153,7 @@ def _parameter_regimes(
     combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
     if len(combos) > 64:
         raise Undecidable(f"too many parameter regimes ({len(combos)}) to check")
-    return combos or [{}]
+    return [*combos, *(sample for sample in on_switch if sample not in combos)] or [{}]
 
 
 def is_degenerate(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> bool:
