@@ -66,7 +66,8 @@ def _fit_arrange(X, Y, what):
         if isinstance(value, dict):
             if keys is None:
                 raise ValueError(f"{label}: this model takes {', '.join(names)} as an array (or a tuple), not a dict")
-            arrays = _arrange(value, tuple((name, 0) for name in names), keys, label)
+            # the graph module's own helper, looked up by name: a network module (no keys) defines none
+            arrays = globals()["_arrange"](value, tuple((name, 0) for name in names), keys, label)
         else:
             several = isinstance(value, tuple) or (len(names) > 1 and isinstance(value, list))
             arrays = list(value) if several else [value]

@@ -12,7 +12,10 @@ for a chain of Dense layers these are exactly BP1–BP4
 the classic mistakes, for the proofs to refute: ``"drop_skip"`` (one consumer's
 term left out of a node's sum), ``"last_use_only"`` (a shared parameter's
 gradient from its last use alone), ``"no_aux"`` (the auxiliary losses' terms
-left out).
+left out), ``"unsplit_blocks"`` (a stacked node's error signal read from its
+top for every block, (∂C/∂h)₁:ₙ instead of its own rows a:b) and
+``"through_stop"`` (stop-gradient passing its error signal back as the identity
+would). :func:`planted_mutations` lists those that change a model's equations.
 """
 
 from __future__ import annotations
@@ -26,16 +29,17 @@ import sympy as sp
 from ..backprop.equations import Elementwise, LossForms, VectorRuleCall
 from ..display_hooks import Displayed
 from ..layers.dense import PENALTY_GRADIENT
+from .blocks import Slice, Stopped
 from .forms import Forms, LibraryForms, PenaltyForms
-from .nodes import Mask, Node, Use
+from .nodes import Backward, Mask, Node, Use
 
 if TYPE_CHECKING:
     from .constraints import Constraint
     from .model import LossTerm, Model
 
-__all__ = ["MUTATIONS", "GraphEquations", "LossEquation", "derive"]
+__all__ = ["MUTATIONS", "GraphEquations", "LossEquation", "derive", "planted_mutations"]
 
-MUTATIONS = ("drop_skip", "last_use_only", "no_aux")
+MUTATIONS = ("drop_skip", "last_use_only", "no_aux", "unsplit_blocks", "through_stop")
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,14 @@ class GraphEquations(Displayed):
     names: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
     batched: frozenset[sp.MatrixSymbol] = frozenset()
 
+    @property
+    def shown_forward(self) -> tuple[sp.Eq, ...]:
+        """The forward equations as a reader sees them: a stop-gradient node's hˢ = sg(hᵘ) (its code keeps hˢ = hᵘ)."""
+        return tuple(sp.Eq(eq.lhs, Stopped(eq.rhs), evaluate=False) if eq.lhs in self.stopped else eq for eq in self.forward)
+
     def latex(self) -> list[tuple[str, str]]:
         """(label, LaTeX) for every equation: forward, the loss terms' gradients, then backward."""
-        out = [("forward", _latex_eq(eq)) for eq in self.forward]
+        out = [("forward", _latex_eq(eq)) for eq in self.shown_forward]
         out += [(f"loss term {k + 1}", _latex_eq(t.equation)) for k, t in enumerate(self.losses)]
         return out + [(label, _latex_eq(eq)) for label, eq in self.backward]
 
@@ -190,17 +199,20 @@ def _check_names(names: Mapping[sp.MatrixSymbol, str]) -> None:
         seen[code] = symbol
 
 
-def _needs_gradient(model: Model, nodes: tuple[Node, ...], losses: list[LossEquation]) -> set[int]:
-    """Nodes with a parameter upstream (through layers that pass gradients) and a path to a loss term."""
+def _needs_gradient(model: Model, nodes: tuple[Node, ...], losses: list[LossEquation], leak: bool = False) -> set[int]:
+    """Nodes with a parameter upstream (through layers that pass gradients) and a path to a loss term.
+
+    ``leak``: stop-gradient passes gradients too (the ``"through_stop"`` mistake)."""
     above: set[int] = set()
     for node in nodes:
         if node.is_input:
             continue
-        if node.computed_by.parameters() or (node.computed_by.passes_gradient and any(n.uid in above for n in node.inputs)):
+        passes = node.computed_by.passes_gradient or leak
+        if node.computed_by.parameters() or (passes and any(n.uid in above for n in node.inputs)):
             above.add(node.uid)
     reaches = {t.term.node.uid for t in losses}
     for node in reversed(nodes):
-        if node.uid in reaches and not node.is_input and node.computed_by.passes_gradient:
+        if node.uid in reaches and not node.is_input and (node.computed_by.passes_gradient or leak):
             reaches.update(n.uid for n in node.inputs)
     return above & reaches
 
@@ -214,7 +226,7 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
     parameter's gradient is written once its last use (in reverse order: its
     first) has contributed.
     """
-    needed = _needs_gradient(model, nodes, losses)
+    needed = _needs_gradient(model, nodes, losses, leak=mutation == "through_stop")
     incoming: dict[int, list[tuple[int, sp.MatrixExpr]]] = {uid: [] for uid in needed}
     for t in losses:
         if t.term.node.uid in needed and not (mutation == "no_aux" and t.term.auxiliary):
@@ -245,6 +257,11 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
                 total = exprs[0] if len(exprs) == 1 else sp.MatAdd(*exprs, evaluate=False)
                 backward.append((f"dC/dh (node {s})" + (f": sum over {len(exprs)} terms" if len(exprs) > 1 else ""), sp.Eq(g, total, evaluate=False)))
             part = layer.backward(use, g)
+            if mutation == "through_stop" and not layer.passes_gradient:  # as if hˢ = hᵘ passed gˢ back unchanged
+                part = Backward(part.equations, (g,) * len(node.inputs), part.params)
+            if mutation == "unsplit_blocks":  # every block's rows read from the top of the stacked signal
+                part = Backward(part.equations, tuple(
+                    Slice(v.array, 0, v.bounds[1] - v.bounds[0]) if isinstance(v, Slice) else v for v in part.vjps), part.params)
             backward += part.equations
             for stem, symbol in use.symbols.items():
                 name.names.setdefault(symbol, f"{stem}{s}")
@@ -275,3 +292,9 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
                 param_grads[key] = grads[key]
     return backward, param_grads
 
+
+
+def planted_mutations(model: Model) -> tuple[str, ...]:
+    """The :data:`MUTATIONS` that change ``model``'s backward equations (no skip connection: no ``"drop_skip"``)."""
+    right = [eq for _, eq in model.equations(training=True).backward]
+    return tuple(m for m in MUTATIONS if [eq for _, eq in model.equations(training=True, mutation=m).backward] != right)

@@ -39,6 +39,8 @@ def evaluate(expr: sp.MatrixExpr, env: dict[sp.MatrixSymbol, sp.Matrix]) -> sp.M
     """``expr`` as an explicit SymPy matrix, each MatrixSymbol looked up in ``env``."""
     if isinstance(expr, sp.MatrixSymbol):
         return env[expr]
+    if isinstance(expr, sp.ZeroMatrix):
+        return sp.zeros(*expr.shape)
     if isinstance(expr, sp.MatMul):
         out: object = sp.Integer(1)
         for a in expr.args:

@@ -5,9 +5,13 @@ Every equation is a SymPy object of :meth:`symdl.graph.Model.equations`
 gradient at its node, then the backward pass — a node's error signal is the
 sum over its consumers of their vector-Jacobian products, a shared
 parameter's gradient the sum over its uses, an auxiliary loss a term at its
-own node. The checks are :func:`symdl.graph.proofs.prove_graph` (every
+own node. Stacking, slicing and stop-gradient nodes print as a textbook
+writes them (hˢ = [hᵘ¹; hᵘ²], hˢ = hᵘ_{a:b}, hˢ = sg(hᵘ)), and the vector-Jacobian
+product of each is written out at its node (:func:`symdl.graph.block_rules.block_rules`).
+The checks are :func:`symdl.graph.proofs.prove_graph` (every
 parameter's gradient equal to ``sp.diff`` of the whole cost, exactly, at the
-graph's sizes) and, with ``verify``, the planted mistakes of
+graph's sizes), each written-out block rule against ``sp.diff`` of its node's
+forward map and, with ``verify``, the planted mistakes of
 :data:`symdl.graph.equations.MUTATIONS` that change the graph's equations,
 each of which must be refuted.
 """
@@ -24,7 +28,13 @@ from .model import Check, Math, Section, Step
 __all__ = ["graph_section"]
 
 _MUTANTS = {"drop_skip": "a skip connection's term dropped", "last_use_only": "a shared parameter's gradient from its last use only",
-            "no_aux": "the auxiliary loss terms left out"}
+            "no_aux": "the auxiliary loss terms left out",
+            "unsplit_blocks": "every block of a stacked node's error signal read from its top rows",
+            "through_stop": "the error signal passed back through stop-gradient"}
+
+
+#: The index-notation claim (:data:`symdl.graph.index_proofs.CLAIMS`) that proves a kind of block rule at symbolic widths.
+_CLAIM_OF = {"stacking": "stacking", "slicing": "slicing", "stop-gradient": "stop_gradient"}
 
 
 def graph_section(model: object, *, title: str = "Graph model", key: str = "graph", verify: bool = True) -> Section:
@@ -33,6 +43,8 @@ def graph_section(model: object, *, title: str = "Graph model", key: str = "grap
     ``key`` must be an anchor (``[a-z0-9_-]+``). ``verify`` also derives each planted mistake and checks that its
     proof is refuted (a mutation that leaves the equations unchanged — no skip, no shared layer — is left out).
     """
+    from ..graph.block_rules import block_rules, prove_block_rules
+    from ..graph.index_proofs import prove_index_claims
     from ..graph.model import Model
     from ..graph.proofs import prove_graph
 
@@ -48,16 +60,27 @@ def graph_section(model: object, *, title: str = "Graph model", key: str = "grap
              "products; a shared parameter's gradient is the sum over its uses",
              tuple(Math(eq.lhs, eq.rhs) for _, eq in eqs.backward)),
     ]
+    rules = block_rules(eqs)
+    if rules:
+        steps.append(Step(
+            "Stacking, slicing and stop-gradient, written out: a stacked node's error signal splits by blocks, a "
+            "slice's is placed into zeros (rows counted from 1, both ends included), and nothing flows back through "
+            "sg; a node's error signal sums these terms over its consumers",
+            tuple(Math(vjp, value) for _, _, _, vjp, value in rules)))
     start = _start_step(model)
     if start is not None:
         steps.append(start)
     checks = [proof_check(label, proof) for label, proof in prove_graph(model).items()]
+    checks += [proof_check(label, proof) for label, proof in prove_block_rules(eqs, rules).items()]
+    kinds = list(dict.fromkeys(_CLAIM_OF[label.split(":")[0]] for label, *_ in rules))
+    if kinds:  # the same rules at symbolic widths, in index notation
+        checks += [proof_check(f"at symbolic widths, {label}", proof) for label, proof in prove_index_claims(only=kinds).items()]
     if verify:
-        checks += _mutant_checks(model, eqs)
+        checks += _mutant_checks(model)
     summary = (f"{len(model.inputs)} input(s), {len(eqs.outputs)} output(s), {len(eqs.forward)} forward equations, "
                f"{len(eqs.losses)} loss term(s), {len(eqs.params)} parameter array(s).")
     return Section(key=key, title=title, kind="graph", summary=summary,
-                   definition=tuple(Math(eq.lhs, eq.rhs) for eq in eqs.forward), steps=tuple(steps), checks=tuple(checks))
+                   definition=tuple(Math(eq.lhs, eq.rhs) for eq in eqs.shown_forward), steps=tuple(steps), checks=tuple(checks))
 
 
 def _start_step(model: object) -> Step | None:
@@ -85,15 +108,12 @@ def _start_step(model: object) -> Step | None:
                 "P acts on each weight w, ν = √(Σ w²) along Keras' axis (ε = 1e-7 as Keras)", tuple(maths))
 
 
-def _mutant_checks(model: object, eqs: object) -> list[Check]:
-    from ..graph.equations import MUTATIONS
+def _mutant_checks(model: object) -> list[Check]:
+    from ..graph.equations import planted_mutations
     from ..graph.proofs import prove_graph
 
     checks = []
-    for mutation in MUTATIONS:
-        wrong = model.equations(training=True, mutation=mutation)  # type: ignore[attr-defined]
-        if [eq for _, eq in wrong.backward] == [eq for _, eq in eqs.backward]:  # type: ignore[attr-defined]
-            continue  # nothing to plant in this graph
+    for mutation in planted_mutations(model):  # type: ignore[arg-type]
         proofs = prove_graph(model, mutation=mutation, first_refutation=True)  # type: ignore[arg-type]
         refuted = [p for p in proofs.values() if not p]
         checks.append(Check(f"planted mistake refuted: {_MUTANTS[mutation]}", bool(refuted),

@@ -22,6 +22,7 @@ from .names import (
     UnsafeMathError,
     _require_basic,
     display_symbol,
+    is_plain_array,
     safe_name_latex,
 )
 
@@ -142,6 +143,20 @@ class ReportLatexPrinter(LatexPrinter):
         return rf"\left[{self._print(expr.display_expr())}\right]_{{{indices}}}"
 
     _print_FormulaParamKernel = _print_FormulaKernel
+
+    def _print_Concat(self, expr: sp.Basic) -> str:
+        """[X₁; …; X_k]: the blocks stacked in one column."""
+        return r"\begin{bmatrix}" + r" \\ ".join(self._print(a) for a in expr.args) + r"\end{bmatrix}"
+
+    def _print_Slice(self, expr: sp.Basic) -> str:
+        """X_{a:b}: the entries a, …, b of X, counted from 1 (a textbook's block, both ends included)."""
+        start, stop = expr.bounds
+        inner = self._print(expr.array)
+        base = f"{{{inner}}}" if is_plain_array(expr.array) else rf"\left({inner}\right)"
+        return f"{base}_{{{start + 1}:{stop}}}"
+
+    def _print_Stopped(self, expr: sp.Basic) -> str:
+        return rf"\operatorname{{sg}}\left({self._print(expr.args[0])}\right)"
 
     def _print_HadamardProduct(self, expr: sp.HadamardProduct) -> str:
         return r" \odot ".join(self.parenthesize(arg, PRECEDENCE["Pow"], strict=True) for arg in expr.args)

@@ -33,6 +33,7 @@ from .names import (
     _Row,
     _Space,
     display_symbol,
+    is_plain_array,
     parse_name,
 )
 
@@ -214,6 +215,34 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
 
     _print_FormulaParamKernel = _print_FormulaKernel
 
+    def _print_Concat(self, expr: sp.Basic) -> Element:
+        """[X₁; …; X_k]: the blocks stacked in one column, in brackets."""
+        table = self._element("mtable")
+        for block in expr.args:
+            cell = self._element("mtd")
+            cell.appendChild(self._print(block))
+            row = self._element("mtr")
+            row.appendChild(cell)
+            table.appendChild(row)
+        return self._row(self._element("mo", "["), table, self._element("mo", "]"))
+
+    def _print_Slice(self, expr: sp.Basic) -> Element:
+        """X_{a:b}: the entries a, …, b of X, counted from 1 (both ends included)."""
+        start, stop = expr.bounds
+        base = self._print(expr.array)
+        if not is_plain_array(expr.array):
+            base = self._row(self._element("mo", "("), base, self._element("mo", ")"))
+        sub = self._element("msub")
+        sub.appendChild(base)
+        sub.appendChild(self._row(self._element("mn", str(start + 1)), self._element("mo", ":"), self._element("mn", str(stop))))
+        return sub
+
+    def _print_ZeroMatrix(self, expr: sp.ZeroMatrix) -> Element:
+        return self._element("mn", "0")  # a zero block, as the LaTeX printer writes it (SymPy's own escapes 𝟘 twice)
+
+    def _print_Stopped(self, expr: sp.Basic) -> Element:
+        return self._call(self._name(r"\operatorname{sg}"), expr.args)
+
     def _print_Add(self, expr: sp.Add, order: str | None = None) -> Element:
         # As the LaTeX printer: a sum followed by another term is closed, (Σ_i f_i) + b, so that b is not read
         # as inside the sum (batch norm's ∂L/∂μ).
@@ -277,10 +306,7 @@ class ReportMathMLPrinter(MathMLPresentationPrinter):
         return self._row(self._under("τ", index), self._element("mo", "("), self._print(u), self._element("mo", ")"))
 
     def _print_SimplexThreshold(self, expr: sp.Basic) -> Element:
-        parts = [self._element("mi", "τ"), self._element("mo", "(")]
-        for position, arg in enumerate(expr.args):
-            parts += [self._element("mo", ","), self._print(arg)] if position else [self._print(arg)]
-        return self._row(*parts, self._element("mo", ")"))
+        return self._call(self._element("mi", "τ"), expr.args)
 
     def _print_Centered(self, expr: sp.Basic) -> Element:
         m, u_m = expr.shift_over_fresh_index()

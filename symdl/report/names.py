@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-__all__ = ["SAFE_IDENTIFIER", "SAFE_SCRIPTED", "UNSAFE_NAME", "UnsafeMathError", "display_symbol", "parse_name", "safe_name_latex"]
+__all__ = ["SAFE_IDENTIFIER", "SAFE_SCRIPTED", "UNSAFE_NAME", "UnsafeMathError", "display_symbol", "is_plain_array", "parse_name",
+           "safe_name_latex"]
 
 SAFE_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 #: An identifier with ^ scripts (sigma_B^2): SymPy's printers split and print it themselves, letters and digits only.
@@ -263,6 +264,11 @@ def display_symbol(symbol: sp.Symbol) -> sp.Symbol:
     """``symbol`` as a reader should see it: λ for ``lambd`` and ``lam``, otherwise itself."""
     name = _KEYWORD_SPELLINGS.get(symbol.name)
     return symbol if name is None else sp.Symbol(name, **symbol.assumptions0)
+
+
+def is_plain_array(expr: sp.Basic) -> bool:
+    """Whether ``expr`` is a named array a subscript may follow unbracketed (h³ takes ₁:₂; ∂C/∂h³ needs brackets)."""
+    return isinstance(expr, sp.MatrixSymbol) and r"\frac" not in expr.name
 
 
 def safe_name_latex(name: str) -> str:

@@ -25,7 +25,7 @@ def equations_text(eqs: BackpropEquations | GraphEquations) -> str:
     for label, name, args, rhs in getattr(eqs, "definition_forms", ()):
         head = unicode_name(name) + (f"({', '.join(unicode_expr(a) for a in args)})" if args else "")
         rows.append((label, f"{head} = {rhs if isinstance(rhs, str) else unicode_expr(rhs)}"))
-    rows += [("forward", unicode_equation(eq.lhs, eq.rhs)) for eq in eqs.forward]
+    rows += [("forward", unicode_equation(eq.lhs, eq.rhs)) for eq in getattr(eqs, "shown_forward", eqs.forward)]
     if hasattr(eqs, "loss_gradient"):  # a network's ∇ₐC; a graph has a term per loss
         rows.append(("loss gradient", unicode_equation(eqs.loss_gradient.lhs, eqs.loss_gradient.rhs)))
     else:

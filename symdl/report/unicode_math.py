@@ -26,6 +26,7 @@ from .names import (
     _Node,
     _Row,
     _Space,
+    is_plain_array,
     parse_name,
 )
 
@@ -127,6 +128,19 @@ class UnicodeMathPrinter(StrPrinter):
         if len(inputs) == 2 and expr.rule != "softmax_cross_entropy":
             return f"J_{expr.rule}({inputs[0]})ᵀ{_grouped(inputs[1])}"
         return f"∇_{inputs[0]} {expr.rule}({', '.join(inputs)})"
+
+    def _print_Concat(self, expr: sp.Expr) -> str:
+        return "[" + "; ".join(self._print(a) for a in expr.args) + "]"
+
+    def _print_Slice(self, expr: sp.Expr) -> str:
+        """X₍a:b₎: the entries a, …, b of X, counted from 1 (both ends included)."""
+        start, stop = expr.bounds
+        inner = self._print(expr.array)
+        base = inner if is_plain_array(expr.array) else f"({inner})"
+        return base + _scripted(f"{start + 1}:{stop}", _SUBSCRIPTS, "_")
+
+    def _print_Stopped(self, expr: sp.Expr) -> str:
+        return f"sg({self._print(expr.args[0])})"
 
     def emptyPrinter(self, expr: object) -> str:
         own = getattr(expr, "_sympystr", None)

@@ -5,8 +5,8 @@ the vector rules (:mod:`symdl.rulebook.vector_rules`), batch norm
 (:mod:`symdl.layers.batchnorm_symbolic`) — and the derivation steps the reports
 show use these three functions, so a step shown is a step proven.
 
-* :func:`contract_deltas`: Σ_{k=a}^{b} δ_{kp} f(k) = f(p) when a ≤ p ≤ b
-  (``sympy.concrete.delta.deltasummation``). The range hypotheses are stated:
+* :func:`contract_deltas`: Σ_{k=a}^{b} δ_{kp} f(k) = f(p) when a ≤ p ≤ b, and 0
+  when p is known to lie outside [a, b] (``sympy.concrete.delta.deltasummation``). The range hypotheses are stated:
   ``ranges`` maps an index to the interval it is known to lie in (the indices
   of enclosing sums are added automatically). Where p is not known to lie in
   the range the result keeps SymPy's guard, Piecewise((f(p), a ≤ p ≤ b), (0, True)).
@@ -103,11 +103,17 @@ def _contract(e: sp.Basic, known: dict) -> sp.Basic:
 
 
 def _drop_guard(pw: sp.Piecewise, known: dict) -> sp.Expr:
-    """The first branch of ``pw`` when its condition follows from the range hypotheses, else ``pw``."""
+    """The first branch of ``pw`` when its condition follows from the range hypotheses, the rest of ``pw`` when its
+    condition's negation does (the delta's index outside the sum's range: 0), else ``pw``."""
     value, cond = pw.args[0]
     relations = cond.atoms(Relational) if cond != sp.true else set()
     held = {r: sp.true for r in relations if _holds(r, known)}
-    return value if cond.xreplace(held) == sp.true else pw
+    if cond.xreplace(held) == sp.true:
+        return value
+    broken = {r: sp.false for r in relations if _holds(r.negated, known)}
+    if len(pw.args) > 1 and cond.xreplace(broken) == sp.false:
+        return sp.Piecewise(*pw.args[1:])
+    return pw
 
 
 def _holds(relation: Relational, known: dict) -> bool:

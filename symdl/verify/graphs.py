@@ -15,7 +15,7 @@ import numpy as np
 from ..backends import get_backend
 from ..formula_layers import formula_layer
 from ..graph import Add, Dense, Formula, Input, Model
-from ..graph.equations import MUTATIONS
+from ..graph.equations import planted_mutations
 from ..graph.proofs import prove_graph
 from ..testing.gradcheck import check_grad
 from ..testing.network_check import flatten_params, unflatten_params
@@ -100,7 +100,7 @@ def _graph_row(label: str, model: Model, modules: bool) -> RuleReport:
                             lambda t: flatten_params(compiled.loss_and_grad(unflatten_params(t, params), X, Y)[1]),
                             flatten_params(params))
         report.fd_error = max(report.fd_error, result.rel_error if result.passed else float("inf"))
-    for mutation in MUTATIONS:
+    for mutation in planted_mutations(model):
         refuted = any(not p for p in prove_graph(model, mutation=mutation, first_refutation=True).values())
         report.mutants_total += 1
         report.mutants_killed += refuted
