@@ -339,6 +339,27 @@ def test_an_identity_false_only_at_a_critical_parameter_value_is_refuted_there(w
     assert all(point[s] == v for s, v in at.items()) and wrong.subs(point) != 0
 
 
+@pytest.mark.parametrize(
+    "wrong, inside",
+    [
+        # Nonzero only where a − 1/100 < b < a: the product of each parameter's regimes (found with the other at its
+        # base value) has no sample in that strip. Each of the three was proven on main.
+        (sp.Piecewise((x, (b_ > a_ - sp.Rational(1, 100)) & (b_ < a_)), (0, True)),
+         lambda at: at[a_] - sp.Rational(1, 100) < at[b_] < at[a_]),
+        # Nonzero only on the half-line a = b > 5: no critical value of one parameter at the other's base is there.
+        (sp.Piecewise((sp.Abs(x), sp.Eq(a_, b_) & (a_ > 5)), (0, True)), lambda at: at[a_] == at[b_] > 5),
+        # Breakpoints that move with the parameters, a case live only in the strip 0 < a − b < 1/100.
+        (sp.Piecewise((sp.Abs(x - a_) - sp.Abs(x - b_), (a_ - b_ > 0) & (a_ - b_ < sp.Rational(1, 100))), (0, True)),
+         lambda at: 0 < at[a_] - at[b_] < sp.Rational(1, 100)),
+    ],
+)
+def test_an_identity_false_only_where_parameters_meet_jointly_is_refuted(wrong, inside):
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample is not None, proof.method
+    point = proof.counterexample
+    assert inside(point) and wrong.subs(point) != 0
+
+
 def test_a_degenerate_sample_gets_generic_neighbours_on_both_sides():
     from symdl.symbolic.regimes import generic_samples, is_degenerate
 

@@ -5,6 +5,8 @@ critical values is sampled at their midpoint, the end regimes one beyond or, nex
 sign, at half the critical value), never copied from a run.
 """
 
+import itertools
+
 import pytest
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
@@ -138,16 +140,32 @@ def test_two_parameters_are_sampled_in_every_combination_of_their_regimes():
     # b's critical values with c at its base 17/11: 0 and 17/11; c's with b at 13/11: 0 and 13/11.
     expected_b = [-1, R(17, 22), R(28, 11)]
     expected_c = [-1, R(13, 22), R(24, 11)]
-    # Then each critical value itself, the other parameter at its base.
+    assert combos[:9] == [{b: u, c: v} for u in expected_b for v in expected_c]
+    # Each critical value itself, the other parameter at its base.
     on_switch = [{b: 0, c: R(17, 11)}, {b: R(17, 11), c: R(17, 11)}, {b: R(13, 11), c: 0}, {b: R(13, 11), c: R(13, 11)}]
-    assert combos == [{b: u, c: v} for u in expected_b for v in expected_c] + on_switch
+    assert all(sample in combos for sample in on_switch)
+    # Lifted: with one parameter at each of its samples, the other in every regime cut by 0 and that value, and at
+    # both cuts (b = c = −1, b < c < 0 are no product sample).
+    for one, other, values in ((c, b, expected_c), (b, c, expected_b)):
+        for v in values:
+            seen = {s[other] for s in combos if s[one] == v}
+            cuts = sorted({sp.Integer(0), v})
+            assert set(cuts) <= seen
+            assert all(any(lo < u < hi for u in seen) for lo, hi in zip([-sp.oo, *cuts], [*cuts, sp.oo]))
+    assert len({tuple(s.items()) for s in combos}) == len(combos)
 
 
 def test_at_most_64_parameter_regimes_are_checked():
     cs = sp.symbols("c0:3", real=True)
     combos = _regimes(sum(sp.Abs(x - ci) for ci in cs))  # each: 0 and the other two's base values, 4 samples
-    # 4³ combinations, then each parameter at each of its 3 critical values (the others at their base): 64 + 9
-    assert len(combos) == 73 and len({tuple(s.values()) for s in combos}) == 73
+    # 4³ combinations first; then, for each, every parameter at its critical values with the others at that
+    # combination's values (0 and the other two: |x − cᵢ| and |x − cⱼ| swap at cᵢ = cⱼ), each sample once.
+    product = [dict(zip(cs, combo)) for combo in itertools.product(*(sorted({s[ci] for s in combos[:64]}) for ci in cs))]
+    assert len(product) == 64 and sorted(map(str, combos[:64])) == sorted(map(str, product))
+    for combo in product:
+        for ci in cs:
+            assert all({**combo, ci: v} in combos for v in {0, *(combo[cj] for cj in cs if cj != ci)})
+    assert len({tuple(s.values()) for s in combos}) == len(combos)
     with pytest.raises(Undecidable, match=r"^too many parameter regimes \(125\) to check$"):
         _regimes(sum(sp.Abs(x - ci) for ci in cs) + sp.Abs(x - 5))
 

@@ -8,7 +8,9 @@ sign crosses 0, and at each of those values. A sample where two breakpoints coin
 parameters alone sits on its switch, is *degenerate*: the branches that hold
 there hold on a smaller set than the regime, so such a sample is checked
 exactly (every parameter a number) and generic samples on each side of it are
-added (:func:`generic_samples`).
+added (:func:`generic_samples`). A parameter's critical values depend on the
+others' values: each combination of the parameters' samples also gets every
+parameter's regimes and critical values found with the others at its values.
 """
 
 from __future__ import annotations
@@ -124,36 +126,53 @@ def _parameter_regimes(
     parameters alone switches, or (for a parameter of unknown sign) at 0.
     """
     free = list(base)
-    choices: list[list[sp.Expr]] = []
-    # At each critical value itself, the other parameters at their base values (which its critical values were found
-    # with): there two breakpoints coincide or a parameter condition sits on its switch, a degenerate sample that
-    # prove_zero checks exactly. [u if c ≥ 0] − [u if c > 0] is 0 on both sides of c = 0 and u at it.
-    on_switch: list[dict] = []
     param_edges = [e for e in _edges(expr) if not e.has(var)]
     param_edges += [a - b for a, b in itertools.combinations(points, 2)]
+    # At each critical value itself, the other parameters at their sample values (which its critical values were
+    # found with): there two breakpoints coincide or a parameter condition sits on its switch, a degenerate sample
+    # that prove_zero checks exactly. [u if c ≥ 0] − [u if c > 0] is 0 on both sides of c = 0 and u at it.
+    on_switch: list[dict] = []
+    choices = []
     for s in free:
-        critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}
-        others = {o: v for o, v in base.items() if o != s}
-        for edge in param_edges:
-            edge = edge.subs(others)
-            if edge.has(s):
-                critical |= {r for r in _real_roots(edge, s) if r.is_number}
-        # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and the
-        # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
-        values = sorted({sp.nsimplify(c) for c in critical}, key=float)
-        values = [v for v in values if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
+        values, samples = _critical_values(s, param_edges, base)
         on_switch += [{**base, s: v} for v in values]
-        if not values:
-            samples = [base[s]]
-        else:
-            first = values[0] / 2 if s.is_positive else values[0] - 1
-            last = values[-1] / 2 if s.is_negative else values[-1] + 1
-            samples = [first] + [(u + w) / 2 for u, w in zip(values, values[1:])] + [last]
-        choices.append(sorted(set(samples), key=float))
+        choices.append(samples)
     combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
     if len(combos) > 64:
         raise Undecidable(f"too many parameter regimes ({len(combos)}) to check")
-    return [*combos, *(sample for sample in on_switch if sample not in combos)] or [{}]
+    # Lifting (as a cylindrical decomposition does): a parameter's critical values depend on the others', so each
+    # combination also gets every parameter's regimes and switches found with the others at that combination's values.
+    # The product alone has no sample where a − 1/100 < b < a, nor on a = b > 5 (b's critical values at a's base only).
+    lifted: list[dict] = []
+    for combo in combos if len(free) > 1 else []:
+        for s in free:
+            values, samples = _critical_values(s, param_edges, combo)
+            lifted += [{**combo, s: v} for v in samples]
+            on_switch += [{**combo, s: v} for v in values]
+    found: list[dict] = []
+    for sample in (*combos, *lifted, *on_switch):
+        if sample not in found:
+            found.append(sample)
+    return found or [{}]
+
+
+def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Symbol, sp.Expr]) -> tuple[list, list]:
+    """(the values of ``s`` where an edge vanishes, one sample in each regime between them), the others at ``at``."""
+    critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}
+    others = {o: v for o, v in at.items() if o != s}
+    for edge in param_edges:
+        edge = edge.subs(others)
+        if edge.has(s):
+            critical |= {r for r in _real_roots(edge, s) if r.is_number}
+    # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and the
+    # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
+    values = sorted({sp.nsimplify(c) for c in critical}, key=float)
+    values = [v for v in values if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
+    if not values:
+        return values, [at[s]]
+    first = values[0] / 2 if s.is_positive else values[0] - 1
+    last = values[-1] / 2 if s.is_negative else values[-1] + 1
+    return values, sorted({first, *((u + w) / 2 for u, w in zip(values, values[1:])), last}, key=float)
 
 
 def is_degenerate(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> bool:
