@@ -351,6 +351,11 @@ def test_an_identity_false_only_at_a_critical_parameter_value_is_refuted_there(w
         # Breakpoints that move with the parameters, a case live only in the strip 0 < a − b < 1/100.
         (sp.Piecewise((sp.Abs(x - a_) - sp.Abs(x - b_), (a_ - b_ > 0) & (a_ - b_ < sp.Rational(1, 100))), (0, True)),
          lambda at: 0 < at[a_] - at[b_] < sp.Rational(1, 100)),
+        # Nonzero only where a/2 + 10 < b < a, past a = 20 where the two lines cross: no line passes b's base value
+        # there, so no sample of a was beyond 20 (proven after the fix above; the crossing is now a critical value).
+        (sp.Piecewise((x, (b_ > a_ / 2 + 10) & (b_ < a_)), (0, True)), lambda at: at[a_] / 2 + 10 < at[b_] < at[a_]),
+        (sp.Piecewise((sp.Abs(x - a_) - sp.Abs(x - b_), (b_ > a_ / 2 + 10) & (b_ < a_)), (0, True)),
+         lambda at: at[a_] / 2 + 10 < at[b_] < at[a_]),
     ],
 )
 def test_an_identity_false_only_where_parameters_meet_jointly_is_refuted(wrong, inside):

@@ -16,6 +16,7 @@ from symdl.symbolic.functions import sigmoid
 from symdl.symbolic.proof import prove_zero
 from symdl.symbolic.regimes import (
     Undecidable,
+    _crossings,
     _edges,
     _parameter_regimes,
     _real_roots,
@@ -153,6 +154,17 @@ def test_two_parameters_are_sampled_in_every_combination_of_their_regimes():
             assert set(cuts) <= seen
             assert all(any(lo < u < hi for u in seen) for lo, hi in zip([-sp.oo, *cuts], [*cuts, sp.oo]))
     assert len({tuple(s.items()) for s in combos}) == len(combos)
+
+
+def test_where_two_critical_curves_cross_is_a_critical_value_of_the_other_parameter():
+    # c = b/2 + 10 and c = b cross at b = 20 (in c: at c = 20); neither passes the other's base value there.
+    crossing = _crossings([c - b / 2 - 10, c - b], [b, c])
+    assert {sp.solve(edge, symbol)[0] for edge in crossing for symbol in edge.free_symbols} == {20}
+    assert _crossings([c - b], [b, c]) == []  # one curve crosses nothing
+    assert _crossings([c - 1, c - 2, b - 1], [b, c]) == []  # curves without the other parameter cross nowhere
+    assert _crossings([c - b], [c]) == []  # one parameter: nothing to project onto
+    samples = _regimes(sp.Piecewise((x, (c > b / 2 + 10) & (c < b)), (0, True)))
+    assert any(s[b] / 2 + 10 < s[c] < s[b] for s in samples)
 
 
 def test_at_most_64_parameter_regimes_are_checked():

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
@@ -128,13 +128,14 @@ def _parameter_regimes(
     free = list(base)
     param_edges = [e for e in _edges(expr) if not e.has(var)]
     param_edges += [a - b for a, b in itertools.combinations(points, 2)]
+    crossings = _crossings(param_edges, free)
     # At each critical value itself, the other parameters at their sample values (which its critical values were
     # found with): there two breakpoints coincide or a parameter condition sits on its switch, a degenerate sample
     # that prove_zero checks exactly. [u if c ≥ 0] − [u if c > 0] is 0 on both sides of c = 0 and u at it.
     on_switch: list[dict] = []
     choices = []
     for s in free:
-        values, samples = _critical_values(s, param_edges, base)
+        values, samples = _critical_values(s, param_edges, base, crossings)
         on_switch += [{**base, s: v} for v in values]
         choices.append(samples)
     combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
@@ -146,7 +147,7 @@ def _parameter_regimes(
     lifted: list[dict] = []
     for combo in combos if len(free) > 1 else []:
         for s in free:
-            values, samples = _critical_values(s, param_edges, combo)
+            values, samples = _critical_values(s, param_edges, combo, crossings)
             lifted += [{**combo, s: v} for v in samples]
             on_switch += [{**combo, s: v} for v in values]
     found: list[dict] = []
@@ -156,14 +157,46 @@ def _parameter_regimes(
     return found or [{}]
 
 
-def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Symbol, sp.Expr]) -> tuple[list, list]:
-    """(the values of ``s`` where an edge vanishes, one sample in each regime between them), the others at ``at``."""
+def _crossings(param_edges: list[sp.Expr], free: list[sp.Symbol]) -> list[sp.Expr]:
+    """r₁ − r₂ for every two roots in one parameter of the edges, an expression in the others (a projection step).
+
+    Where b = a/2 + 10 and b = a cross (a = 20) the cells between them swap, though neither line passes b's base
+    value there: that a is a critical value of a too. Roots SymPy cannot list in finitely many points are left out.
+    """
+    out: list[sp.Expr] = []
+    for s in free if len(free) > 1 else []:
+        roots: list[sp.Expr] = []
+        for edge in param_edges:
+            if edge.has(s):
+                try:
+                    found = sp.solveset(edge, s, sp.S.Reals)
+                except (NotImplementedError, ValueError, TypeError):
+                    continue
+                if isinstance(found, sp.FiniteSet):
+                    roots += [r for r in found if r not in roots]
+        out += [d for r, q in itertools.combinations(roots, 2) if (d := r - q).free_symbols and d not in out]
+    return out
+
+
+def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Symbol, sp.Expr],
+                     crossings: Sequence[sp.Expr] = ()) -> tuple[list, list]:
+    """(the values of ``s`` where an edge vanishes, one sample in each regime between them), the others at ``at``.
+
+    ``crossings`` (:func:`_crossings`) count where SymPy lists their roots in ``s``, and are skipped where it cannot.
+    """
     critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}
     others = {o: v for o, v in at.items() if o != s}
     for edge in param_edges:
         edge = edge.subs(others)
         if edge.has(s):
             critical |= {r for r in _real_roots(edge, s) if r.is_number}
+    for edge in crossings:
+        edge = edge.subs(others)
+        if edge.has(s):
+            try:
+                critical |= {r for r in _real_roots(edge, s) if r.is_number}
+            except Undecidable:
+                continue
     # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and the
     # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
     values = sorted({sp.nsimplify(c) for c in critical}, key=float)
