@@ -356,6 +356,10 @@ def test_an_identity_false_only_at_a_critical_parameter_value_is_refuted_there(w
         (sp.Piecewise((x, (b_ > a_ / 2 + 10) & (b_ < a_)), (0, True)), lambda at: at[a_] / 2 + 10 < at[b_] < at[a_]),
         (sp.Piecewise((sp.Abs(x - a_) - sp.Abs(x - b_), (b_ > a_ / 2 + 10) & (b_ < a_)), (0, True)),
          lambda at: at[a_] / 2 + 10 < at[b_] < at[a_]),
+        # Nonzero only inside a small disk: b's two roots ±√(1/100 − a²) meet at a = ±1/10, never at a's base.
+        (sp.Piecewise((x, a_**2 + b_**2 < sp.Rational(1, 100)), (0, True)), lambda at: at[a_]**2 + at[b_]**2 < sp.Rational(1, 100)),
+        (sp.Piecewise((sp.Abs(x - a_), (a_ - 3)**2 + (b_ + 2)**2 < sp.Rational(1, 100)), (0, True)),
+         lambda at: (at[a_] - 3)**2 + (at[b_] + 2)**2 < sp.Rational(1, 100)),
     ],
 )
 def test_an_identity_false_only_where_parameters_meet_jointly_is_refuted(wrong, inside):

@@ -128,40 +128,49 @@ def _parameter_regimes(
     free = list(base)
     param_edges = [e for e in _edges(expr) if not e.has(var)]
     param_edges += [a - b for a, b in itertools.combinations(points, 2)]
-    crossings = _crossings(param_edges, free)
     # At each critical value itself, the other parameters at their sample values (which its critical values were
     # found with): there two breakpoints coincide or a parameter condition sits on its switch, a degenerate sample
     # that prove_zero checks exactly. [u if c ≥ 0] − [u if c > 0] is 0 on both sides of c = 0 and u at it.
     on_switch: list[dict] = []
     choices = []
     for s in free:
-        values, samples = _critical_values(s, param_edges, base, crossings)
+        values, samples = _critical_values(s, param_edges, base)
         on_switch += [{**base, s: v} for v in values]
         choices.append(samples)
     combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
     if len(combos) > 64:
         raise Undecidable(f"too many parameter regimes ({len(combos)}) to check")
+    seeds = list(combos)
+    if len(free) > 1:
+        # Where two critical curves cross (a projection step): each parameter also sampled in the regimes those
+        # values cut, the others at their base values, and lifted from there like a combination.
+        crossings = _crossings(param_edges, free)
+        for s in free:
+            values, samples = _critical_values(s, param_edges, base, crossings)
+            seeds += [{**base, s: v} for v in samples if {**base, s: v} not in seeds]
+            on_switch += [{**base, s: v} for v in values]
     # Lifting (as a cylindrical decomposition does): a parameter's critical values depend on the others', so each
     # combination also gets every parameter's regimes and switches found with the others at that combination's values.
     # The product alone has no sample where a − 1/100 < b < a, nor on a = b > 5 (b's critical values at a's base only).
     lifted: list[dict] = []
-    for combo in combos if len(free) > 1 else []:
+    for seed in seeds if len(free) > 1 else []:
         for s in free:
-            values, samples = _critical_values(s, param_edges, combo, crossings)
-            lifted += [{**combo, s: v} for v in samples]
-            on_switch += [{**combo, s: v} for v in values]
+            values, samples = _critical_values(s, param_edges, seed)
+            lifted += [{**seed, s: v} for v in samples]
+            on_switch += [{**seed, s: v} for v in values]
     found: list[dict] = []
-    for sample in (*combos, *lifted, *on_switch):
+    for sample in (*seeds, *lifted, *on_switch):
         if sample not in found:
             found.append(sample)
-    return found or [{}]
+    return found
 
 
 def _crossings(param_edges: list[sp.Expr], free: list[sp.Symbol]) -> list[sp.Expr]:
     """r₁ − r₂ for every two roots in one parameter of the edges, an expression in the others (a projection step).
 
     Where b = a/2 + 10 and b = a cross (a = 20) the cells between them swap, though neither line passes b's base
-    value there: that a is a critical value of a too. Roots SymPy cannot list in finitely many points are left out.
+    value there: that a is a critical value of a too; likewise where the two roots b = ±√(1/100 − a²) of a circle
+    meet (a = ±1/10). Roots SymPy cannot list in finitely many points are left out.
     """
     out: list[sp.Expr] = []
     for s in free if len(free) > 1 else []:
@@ -172,6 +181,8 @@ def _crossings(param_edges: list[sp.Expr], free: list[sp.Symbol]) -> list[sp.Exp
                     found = sp.solveset(edge, s, sp.S.Reals)
                 except (NotImplementedError, ValueError, TypeError):
                     continue
+                if isinstance(found, sp.Intersection) and sp.S.Reals in found.args:  # ±√(1/100 − a²): real for |a| ≤ 1/10
+                    found = next((part for part in found.args if isinstance(part, sp.FiniteSet)), found)
                 if isinstance(found, sp.FiniteSet):
                     roots += [r for r in found if r not in roots]
         out += [d for r, q in itertools.combinations(roots, 2) if (d := r - q).free_symbols and d not in out]
