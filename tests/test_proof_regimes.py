@@ -330,6 +330,10 @@ def test_wrong_variants_are_refuted_with_a_real_counterexample(wrong, where):
         (sp.Piecewise((1, sp.Eq(a_, 0) & (x > 0)), (0, True)), {a_: 0}),
         (sp.Piecewise((sp.Abs(x), sp.Eq(a_, 2)), (0, True)), {a_: 2}),
         (sp.Piecewise((sp.Abs(x - p), sp.Eq(p, 3)), (0, True)), {p: 3}),  # a positive parameter: 3 is inside its line
+        # A float switch is sampled at the binary value it holds: nsimplify's guess √2/2 sat beside it (proven).
+        (sp.Piecewise((x, a_ >= sp.Float(0.7071067811865476)), (0, True))
+         - sp.Piecewise((x, a_ > sp.Float(0.7071067811865476)), (0, True)), {a_: sp.Rational(0.7071067811865476)}),
+        (sp.Piecewise((x, sp.Eq(a_, sp.Float(0.7071067811865476))), (0, True)), {a_: sp.Rational(0.7071067811865476)}),
     ],
 )
 def test_an_identity_false_only_at_a_critical_parameter_value_is_refuted_there(wrong, at):

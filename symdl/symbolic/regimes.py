@@ -210,7 +210,9 @@ def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Sy
                 continue
     # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and the
     # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
-    values = sorted({sp.nsimplify(c) for c in critical}, key=float)
+    # A float in a critical value is taken as the binary value it holds, never guessed (nsimplify made
+    # 0.7071067811865476 into √2/2, so the sample 'at' c = 0.7071067811865476 was beside it).
+    values = sorted({c.xreplace({f: sp.Rational(f) for f in c.atoms(sp.Float)}) for c in critical}, key=float)
     values = [v for v in values if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
     if not values:
         return values, [at[s]]
