@@ -423,3 +423,41 @@ def test_too_many_parameter_regimes_are_refused_as_undecided():
     ps = sp.symbols("p0:4", real=True)
     proof = prove_zero(sum(sp.Abs(x - p) - sp.Max(x - p, p - x) for p in ps), x)  # 5 samples each: 625 regimes
     assert not proof and proof.method.startswith("undecided: too many parameter regimes"), proof.method
+
+
+c_ = sp.Symbol("c", real=True)
+
+
+@pytest.mark.parametrize(
+    "wrong, narrow",
+    [
+        # Nonzero only between breakpoints equal to 30 digits: they were one breakpoint, the interval between them
+        # never probed, and each was proven ≡ 0.
+        (sp.Piecewise((1, (x > 10**40) & (x < 10**40 + 1)), (0, True)), (10**40, 10**40 + 1)),
+        (sp.Piecewise((1, (x > 1) & (x < 1 + sp.Rational(1, 10**35))), (0, True)), (1, 1 + sp.Rational(1, 10**35))),
+        # c and c + 10⁻²⁵ never meet, but every sample of c was degenerate (within 10⁻²⁰), checked only at that c:
+        # the branch c(c − 1)(c + 1) is 0 at each sample (−1, 0, 1) and was proven 0 for every c.
+        (sp.Piecewise(((c_ - 1) * (c_ + 1) * c_, (x > c_) & (x < c_ + sp.Rational(1, 10**25))), (0, True)), None),
+    ],
+)
+def test_breakpoints_that_differ_beyond_30_digits_are_two_breakpoints(wrong, narrow):
+    proof = prove_zero(wrong, x)
+    assert not proof, proof.method
+    if narrow is not None:
+        assert proof.counterexample is not None and narrow[0] < proof.counterexample[x] < narrow[1]
+        assert wrong.subs(proof.counterexample) == 1
+
+
+def test_breakpoints_equal_at_a_sample_are_one_breakpoint_and_a_tolerance_only_for_floats():
+    from symdl.symbolic.regimes import vanishes
+
+    assert vanishes(sp.sqrt(2) * sp.sqrt(3) - sp.sqrt(6)) and vanishes(sp.Integer(0))
+    assert not vanishes(sp.Rational(1, 10**25)) and not vanishes(sp.Integer(10**40 + 1) - 10**40)
+    assert vanishes(sp.Float(1e-25)) and not vanishes(sp.Float(1e-15))  # with a float in it, within 1e-20 as before
+    assert prove_zero(sp.Max(x, c_) + sp.Min(x, c_) - x - c_ + sp.Abs(x - 10**40) - sp.Max(x - 10**40, 10**40 - x), x)
+
+
+def test_breakpoints_agreeing_to_1600_digits_leave_the_proof_undecided():
+    narrow = sp.Piecewise((1, (x > 1) & (x < 1 + sp.Rational(1, 10**2000))), (0, True))
+    proof = prove_zero(narrow, x)
+    assert not proof and proof.method == "undecided: two breakpoints agree to 1600 digits but are not shown equal"

@@ -186,13 +186,16 @@ def test_is_degenerate_when_two_breakpoints_meet_or_a_parameter_condition_sits_o
     expr = sp.Max(x, b) - sp.Max(x, c)
     points = breakpoints(expr, x)
     assert is_degenerate(expr, x, points, {b: 1, c: 1})
-    assert is_degenerate(expr, x, points, {b: R(1, 10**25), c: 0})  # below 1e-20: a rounding of a tie
+    # Exact values meet only when equal (b = c + 10⁻²⁵ never does); with a float in them, within 1e-20 (a rounding).
+    assert not is_degenerate(expr, x, points, {b: R(1, 10**25), c: 0})
+    assert is_degenerate(expr, x, points, {b: sp.Float(1e-25), c: 0})
     assert not is_degenerate(expr, x, points, {b: R(1, 10**15), c: 0})
     # 1 + 10⁻¹⁸ and 1 differ in the 19th digit: told apart at 30 digits, not at the 15 of a float.
     assert not is_degenerate(expr, x, points, {b: 1 + R(1, 10**18), c: 1})
     switch = sp.Piecewise((x, c > 2), (0, True))
     assert is_degenerate(switch, x, [], {c: 2}) and not is_degenerate(switch, x, [], {c: 3})
-    assert is_degenerate(switch, x, [], {c: 2 - R(1, 10**25)})
+    assert not is_degenerate(switch, x, [], {c: 2 - R(1, 10**25)})
+    assert is_degenerate(switch, x, [], {c: 2 - sp.Float(1e-25)}) and is_degenerate(switch, x, [], {c: sp.Float(2)})
     assert not is_degenerate(switch, x, [], {c: 2 - R(1, 10**15)})
     assert not is_degenerate(sp.Abs(x - 1) + sp.Abs(x - 2), x, [sp.Integer(1), sp.Integer(2)], {})
 

@@ -29,10 +29,12 @@ from .regimes import (
     Undecidable,
     _parameter_regimes,
     _sample_values,
+    beyond_end,
     breakpoints,
     elementary,
     generic_samples,
     is_degenerate,
+    separating_digits,
 )
 
 __all__ = [
@@ -293,11 +295,12 @@ def _intervals(count: int) -> str:
 def _prove_in_regime(
     expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]
 ) -> Proof:
-    numeric = sorted({sp.N(p.subs(sample), 30): p for p in points}.items(), key=lambda kv: kv[0])
+    digits = separating_digits([p.subs(sample) for p in points])
+    numeric = sorted({sp.N(p.subs(sample), digits): p for p in points}.items(), key=lambda kv: kv[0])
     values = [v for v, _ in numeric]
-    probes = [values[0] - 1] if values else [sp.Integer(0)]
+    probes = [beyond_end(values[0], -1)] if values else [sp.Integer(0)]
     probes += [(a + b) / 2 for a, b in zip(values, values[1:])]
-    probes += [values[-1] + 1] if values else []
+    probes += [beyond_end(values[-1], 1)] if values else []
     ends: list[sp.Expr | None] = [None, *values, None]
     symbolic_ends: list[sp.Expr | None] = [None, *(p for _, p in numeric), None]
     where = f" with {dict(sample)}" if sample else ""
@@ -306,10 +309,11 @@ def _prove_in_regime(
         cases += 1
         branch = resolve_branches(expr, {**sample, var: probe})
         if not (_is_zero_smooth(branch) or _is_zero_on_one_side(branch, var, symbolic_ends[k], symbolic_ends[k + 1])):
-            inside = [{**sample, var: r} for r in _rationals_inside(ends[k], ends[k + 1])]
+            # The probe's own binary value last: an interval as narrow as (1, 1 + 10⁻³⁵) holds no simple rational.
+            inside = [{**sample, var: r} for r in [*_rationals_inside(ends[k], ends[k + 1]), sp.Rational(probe)]]
             method = f"case analysis: nonzero on the interval around {var} = {probe}{where}"
             return Proof(False, method, cases, _confirmed(expr, inside))
-    excluded = {sp.N(p.subs(sample), 30) for p in exclude}
+    excluded = {sp.N(p.subs(sample), digits) for p in exclude}
     for value, point in numeric:
         if value in excluded:
             continue

@@ -27,7 +27,8 @@ from .functions import NamedFunction
 from .special import x_minus_tanh
 from .stop_gradient import release
 
-__all__ = ["Undecidable", "breakpoints", "elementary", "generic_samples", "is_degenerate"]
+__all__ = ["Undecidable", "beyond_end", "breakpoints", "elementary", "generic_samples", "is_degenerate",
+           "separating_digits", "vanishes"]
 
 #: Shifts tried, smallest last, to move a degenerate parameter sample off a coincidence.
 _SHIFTS = (sp.Rational(1, 7), sp.Rational(1, 71), sp.Rational(1, 719))
@@ -223,10 +224,39 @@ def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Sy
 
 def is_degenerate(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> bool:
     """True when two breakpoints take the same value at ``sample``, or a condition on parameters alone is 0 there."""
-    values = [sp.N(p.subs(sample), 30) for p in points]
-    if any(abs(u - w) < 1e-20 for u, w in itertools.combinations(values, 2)):
+    if any(vanishes((u - w).subs(sample)) for u, w in itertools.combinations(points, 2)):
         return True
-    return any(abs(sp.N(e.subs(sample), 30)) < 1e-20 for e in _edges(expr) if not e.has(var) and e.free_symbols)
+    return any(vanishes(e.subs(sample)) for e in _edges(expr) if not e.has(var) and e.free_symbols)
+
+
+def vanishes(value: sp.Expr) -> bool:
+    """``value`` (a number) is 0: exactly, where it holds no float; within 10⁻²⁰ where a float's rounding is in it.
+
+    Breakpoints c and c + 10⁻²⁵ never meet: a tolerance made every sample of c degenerate, so the regime was only
+    ever checked at those values of c, never for all c (a branch (c − 1)c(c + 1) between them was proven 0).
+    """
+    if not value.has(sp.Float):
+        zero = value.is_zero
+        if zero is not None:
+            return bool(zero)
+    return bool(abs(sp.N(value, 30)) < 1e-20)
+
+
+def beyond_end(end: sp.Expr, side: int) -> sp.Expr:
+    """end ± 1, or end ± |end| where 1 is below the last digit kept (5·10³⁹ − 1 rounds to 5·10³⁹ at 30 digits)."""
+    step = end + side
+    return step if step != end else end + side * abs(end)
+
+
+def separating_digits(values: Sequence[sp.Expr]) -> int:
+    """The digits (30, or more) at which breakpoints that differ (10⁴⁰ and 10⁴⁰ + 1) differ in value, so that each
+    interval between them has its own probe; breakpoints equal at the sample (:func:`vanishes`) are one point."""
+    for digits in (30, 100, 400, 1600):
+        approx = sorted(((sp.N(v, digits), v) for v in values), key=lambda pair: pair[0])
+        if all(abs(b - a) > abs(b) * sp.Float(10, digits) ** (10 - digits) or vanishes(w - u)
+               for (a, u), (b, w) in zip(approx, approx[1:])):
+            return digits
+    raise Undecidable("two breakpoints agree to 1600 digits but are not shown equal")
 
 
 def generic_samples(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> list[dict]:
