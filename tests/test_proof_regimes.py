@@ -461,3 +461,27 @@ def test_breakpoints_agreeing_to_1600_digits_leave_the_proof_undecided():
     narrow = sp.Piecewise((1, (x > 1) & (x < 1 + sp.Rational(1, 10**2000))), (0, True))
     proof = prove_zero(narrow, x)
     assert not proof and proof.method == "undecided: two breakpoints agree to 1600 digits but are not shown equal"
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        # Each changes sign through a pole, never passing 0: no breakpoint was found, one probe decided the whole line.
+        sp.Piecewise((1, 1 / (x - 1) > 0), (0, True)),  # 1 for x > 1; proven ≡ 0 on main
+        sp.sign(1 / (x - 1)) + 1,  # 2 for x > 1; proven ≡ 0 on main
+        sp.Max(1 / (x - 3), 0),
+        sp.Piecewise((1, (x - 1) / (x - 2) > 0), (0, True)) - sp.Piecewise((1, x < 1), (0, True)),  # its probe sat on 2
+        sp.Piecewise((x, 1 / (x - c_) > 0), (0, True)),
+    ],
+)
+def test_a_condition_that_changes_sign_through_a_pole_has_a_breakpoint_there(wrong):
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample is not None, proof.method
+    assert wrong.subs(proof.counterexample) != 0
+
+
+def test_a_condition_without_a_value_at_its_pole_is_not_proven_there():
+    # 1/z > 0 and z > 0 agree for every z ≠ 0; at 0 the condition has no value (SymPy: zoo > 0), so no proof.
+    proof = prove_zero(sp.Piecewise((1, 1 / x > 0), (0, True)) - sp.Piecewise((1, x > 0), (0, True)), x)
+    assert not proof and proof.method == "case analysis: a condition has no value at x = 0"
+    assert breakpoints(sp.Piecewise((1, sp.exp(1 / (x - 2)) > 3), (0, True)), x) == [2, 2 + 1 / sp.log(3)]

@@ -309,8 +309,7 @@ def _prove_in_regime(
         cases += 1
         branch = resolve_branches(expr, {**sample, var: probe})
         if not (_is_zero_smooth(branch) or _is_zero_on_one_side(branch, var, symbolic_ends[k], symbolic_ends[k + 1])):
-            # The probe's own binary value last: an interval as narrow as (1, 1 + 10⁻³⁵) holds no simple rational.
-            inside = [{**sample, var: r} for r in [*_rationals_inside(ends[k], ends[k + 1]), sp.Rational(probe)]]
+            inside = [{**sample, var: r} for r in [*_rationals_inside(ends[k], ends[k + 1]), sp.Rational(probe)]]  # (1, 1 + 10⁻³⁵)
             method = f"case analysis: nonzero on the interval around {var} = {probe}{where}"
             return Proof(False, method, cases, _confirmed(expr, inside))
     excluded = {sp.N(p.subs(sample), digits) for p in exclude}
@@ -318,7 +317,10 @@ def _prove_in_regime(
         if value in excluded:
             continue
         cases += 1
-        exact_at_point = expr.subs(var, point)
+        try:
+            exact_at_point = expr.subs(var, point)
+        except TypeError:  # a condition's side has a pole there (1/z > 0 at z = 0): no value to compare
+            return Proof(False, f"case analysis: a condition has no value at {var} = {point}{where}", cases)
         at_point = exact_at_point if not exact_at_point.has(*_PIECEWISE_ATOMS) else resolve_branches(exact_at_point, sample)
         if not _is_zero_smooth(at_point):
             method = f"case analysis: nonzero at {var} = {point}{where}"

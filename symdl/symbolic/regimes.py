@@ -103,7 +103,8 @@ def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
 
 
 def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
-    """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch."""
+    """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch: where
+    a side's difference or an argument is 0, or has a pole."""
     return list(_breakpoints(expr, var))
 
 
@@ -114,6 +115,10 @@ def _breakpoints(expr: sp.Expr, var: sp.Symbol) -> tuple[sp.Expr, ...]:
     for edge in _edges(expr):
         if edge.has(var):
             points += [r for r in _real_roots(edge, var) if r not in points]
+            # An edge also changes sign through a pole, without passing 0: 1/(z − 1) > 0 switches at z = 1.
+            for pole in sorted({a.base for a in edge.atoms(sp.Pow) if a.exp.is_negative and a.base.has(var)},
+                               key=sp.default_sort_key):
+                points += [r for r in _real_roots(pole, var) if r not in points]
     # In increasing order where they are numbers (the edges come from sets: their order would vary between runs).
     return tuple(sorted(points, key=lambda p: (not p.is_number, float(p) if p.is_number else 0.0, sp.default_sort_key(p))))
 
