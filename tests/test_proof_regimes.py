@@ -485,3 +485,16 @@ def test_a_condition_without_a_value_at_its_pole_is_not_proven_there():
     proof = prove_zero(sp.Piecewise((1, 1 / x > 0), (0, True)) - sp.Piecewise((1, x > 0), (0, True)), x)
     assert not proof and proof.method == "case analysis: a condition has no value at x = 0"
     assert breakpoints(sp.Piecewise((1, sp.exp(1 / (x - 2)) > 3), (0, True)), x) == [2, 2 + 1 / sp.log(3)]
+
+
+@pytest.mark.parametrize(
+    "expr, at",
+    [
+        # The branch between two breakpoints 10⁻³⁰ (or 1 at 10⁴⁰) apart was skipped: (0, 1) and (1, 1) on main, the
+        # second hiding the jump from 0 to 5 that a loss's continuity check looks for.
+        (sp.Piecewise((0, x < 1), (5, x < 1 + sp.Rational(1, 10**30)), (1, True)), sp.Integer(1)),
+        (sp.Piecewise((0, x < 10**40), (5, x < 10**40 + 1), (1, True)), sp.Integer(10**40)),
+    ],
+)
+def test_one_sided_values_read_the_branch_next_to_the_point(expr, at):
+    assert one_sided_values(expr, x, at) == (0, 5)

@@ -29,7 +29,7 @@ from .proof import (
     prove_zero,
     resolve_branches,
 )
-from .regimes import _parameter_regimes, _sample_values
+from .regimes import _parameter_regimes, _sample_values, probes_beside
 
 __all__ = ["poles", "prove_equal"]
 
@@ -59,11 +59,9 @@ def _infinite_on_both_sides(expr: sp.Expr, var: sp.Symbol, pole: sp.Expr, points
     branch on each side (read off between the pole and the nearest other breakpoint), its limit by SymPy. A limit
     SymPy cannot take, a finite one or none (oscillation) is no infinity."""
     at = pole.subs(sample)
-    where = sp.N(at, 30)
-    gap = min([d for d in (abs(sp.N(p.subs(sample), 30) - where) for p in points) if d > 1e-20] + [sp.Integer(1)]) / 2
-    for side, direction in ((-1, "-"), (1, "+")):
+    for probe, direction in zip(probes_beside(at, [p.subs(sample) for p in points]), ("-", "+")):
         try:
-            branch = resolve_branches(expr, {**sample, var: where + side * gap}).subs(sample)
+            branch = resolve_branches(expr, {**sample, var: probe}).subs(sample)
             limit = sp.limit(branch, var, at, direction)
         except (ValueError, TypeError, NotImplementedError, ZeroDivisionError, RecursionError):
             return False

@@ -34,6 +34,7 @@ from .regimes import (
     elementary,
     generic_samples,
     is_degenerate,
+    probes_beside,
     separating_digits,
 )
 
@@ -366,11 +367,8 @@ def _one_sided_values(
     expr: sp.Expr, var: sp.Symbol, point: sp.Expr, params: Mapping[sp.Symbol, object] | None
 ) -> tuple[sp.Expr, sp.Expr]:
     sample = _sample_values(params, expr, var)
-    where = sp.N(point.subs(sample), 30)
-    others = [sp.N(p.subs(sample), 30) for p in breakpoints(expr, var)]
-    gap = min([abs(o - where) for o in others if abs(o - where) > 1e-20] + [sp.Integer(1)]) / 2
     sides = []
-    for probe in (where - gap, where + gap):
+    for probe in probes_beside(point.subs(sample), [p.subs(sample) for p in breakpoints(expr, var)]):
         branch = resolve_branches(expr, {**sample, var: probe})
         sides.append(sp.simplify(branch.subs(var, point)))
     return sides[0], sides[1]

@@ -28,7 +28,7 @@ from .special import x_minus_tanh
 from .stop_gradient import release
 
 __all__ = ["Undecidable", "beyond_end", "breakpoints", "elementary", "generic_samples", "is_degenerate",
-           "separating_digits", "vanishes"]
+           "probes_beside", "separating_digits", "vanishes"]
 
 #: Shifts tried, smallest last, to move a degenerate parameter sample off a coincidence.
 _SHIFTS = (sp.Rational(1, 7), sp.Rational(1, 71), sp.Rational(1, 719))
@@ -262,6 +262,16 @@ def separating_digits(values: Sequence[sp.Expr]) -> int:
                for (a, u), (b, w) in zip(approx, approx[1:])):
             return digits
     raise Undecidable("two breakpoints agree to 1600 digits but are not shown equal")
+
+
+def probes_beside(at: sp.Expr, others: Sequence[sp.Expr]) -> tuple[sp.Expr, sp.Expr]:
+    """Two points either side of ``at``, nearer than any other breakpoint (``others``, numbers): ``at`` ∓ half the gap,
+    with as many digits as tell them apart (a breakpoint 10⁻³⁰ away was skipped, its far branch read as the side's)."""
+    distinct = [o for o in others if not vanishes(o - at)]
+    digits = separating_digits([at, *distinct])
+    where = sp.N(at, digits)
+    gap = min([abs(sp.N(o - at, digits)) for o in distinct] + [sp.Integer(1)]) / 2
+    return where - gap, where + gap
 
 
 def generic_samples(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> list[dict]:
