@@ -472,6 +472,9 @@ def test_breakpoints_agreeing_to_1600_digits_leave_the_proof_undecided():
         sp.Max(1 / (x - 3), 0),
         sp.Piecewise((1, (x - 1) / (x - 2) > 0), (0, True)) - sp.Piecewise((1, x < 1), (0, True)),  # its probe sat on 2
         sp.Piecewise((x, 1 / (x - c_) > 0), (0, True)),
+        # In a parameter: 1/(c − 7) > 0 for c > 7, where no sample was (the critical values: 0 only).
+        sp.Piecewise((x, 1 / (c_ - 7) > 0), (0, True)),
+        sp.Abs(x) * (sp.sign(1 / (c_ - 7)) + 1),
     ],
 )
 def test_a_condition_that_changes_sign_through_a_pole_has_a_breakpoint_there(wrong):
@@ -485,6 +488,8 @@ def test_a_condition_without_a_value_at_its_pole_is_not_proven_there():
     proof = prove_zero(sp.Piecewise((1, 1 / x > 0), (0, True)) - sp.Piecewise((1, x > 0), (0, True)), x)
     assert not proof and proof.method == "case analysis: a condition has no value at x = 0"
     assert breakpoints(sp.Piecewise((1, sp.exp(1 / (x - 2)) > 3), (0, True)), x) == [2, 2 + 1 / sp.log(3)]
+    # A parameter's pole bounds its regimes, but no sample sits on it (the identity has no value there).
+    assert prove_zero(sp.Piecewise((x, 1 / (c_ - 7) > 0), (0, True)) - sp.Piecewise((x, c_ > 7), (0, True)), x)
 
 
 @pytest.mark.parametrize(

@@ -102,6 +102,21 @@ def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
     return roots
 
 
+def _switches(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Where ``edge`` may change sign in ``var``: its real roots, and those of each base with a negative power in it (an
+    edge also changes sign through a pole without passing 0: 1/(z − 1) > 0 switches at z = 1, 1/(c − 7) > 0 at c = 7)."""
+    found = _real_roots(edge, var)
+    return found + [r for r in _poles(edge, var) if r not in found]
+
+
+def _poles(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """The real roots of each base with a negative power in ``edge``: where it may have a pole."""
+    found: list[sp.Expr] = []
+    for base in sorted({a.base for a in edge.atoms(sp.Pow) if a.exp.is_negative and a.base.has(var)}, key=sp.default_sort_key):
+        found += [r for r in _real_roots(base, var) if r not in found]
+    return found
+
+
 def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
     """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch: where
     a side's difference or an argument is 0, or has a pole."""
@@ -114,11 +129,7 @@ def _breakpoints(expr: sp.Expr, var: sp.Symbol) -> tuple[sp.Expr, ...]:
     points: list[sp.Expr] = []
     for edge in _edges(expr):
         if edge.has(var):
-            points += [r for r in _real_roots(edge, var) if r not in points]
-            # An edge also changes sign through a pole, without passing 0: 1/(z − 1) > 0 switches at z = 1.
-            for pole in sorted({a.base for a in edge.atoms(sp.Pow) if a.exp.is_negative and a.base.has(var)},
-                               key=sp.default_sort_key):
-                points += [r for r in _real_roots(pole, var) if r not in points]
+            points += [r for r in _switches(edge, var) if r not in points]
     # In increasing order where they are numbers (the edges come from sets: their order would vary between runs).
     return tuple(sorted(points, key=lambda p: (not p.is_number, float(p) if p.is_number else 0.0, sp.default_sort_key(p))))
 
@@ -202,11 +213,13 @@ def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Sy
     ``crossings`` (:func:`_crossings`) count where SymPy lists their roots in ``s``, and are skipped where it cannot.
     """
     critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}
+    poles: set[sp.Expr] = set()  # regime boundaries too (1/(c − 7) > 0 switches at c = 7), but no sample at them
     others = {o: v for o, v in at.items() if o != s}
     for edge in param_edges:
         edge = edge.subs(others)
         if edge.has(s):
             critical |= {r for r in _real_roots(edge, s) if r.is_number}
+            poles |= {r for r in _poles(edge, s) if r.is_number}
     for edge in crossings:
         edge = edge.subs(others)
         if edge.has(s):
@@ -218,13 +231,16 @@ def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Sy
     # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
     # A float in a critical value is taken as the binary value it holds, never guessed (nsimplify made
     # 0.7071067811865476 into √2/2, so the sample 'at' c = 0.7071067811865476 was beside it).
-    values = sorted({c.xreplace({f: sp.Rational(f) for f in c.atoms(sp.Float)}) for c in critical}, key=float)
-    values = [v for v in values if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
-    if not values:
+    def inside(found: set[sp.Expr]) -> list[sp.Expr]:
+        exact = sorted({c.xreplace({f: sp.Rational(f) for f in c.atoms(sp.Float)}) for c in found}, key=float)
+        return [v for v in exact if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
+
+    values, cuts = inside(critical - poles), inside(critical | poles)
+    if not cuts:
         return values, [at[s]]
-    first = values[0] / 2 if s.is_positive else values[0] - 1
-    last = values[-1] / 2 if s.is_negative else values[-1] + 1
-    return values, sorted({first, *((u + w) / 2 for u, w in zip(values, values[1:])), last}, key=float)
+    first = cuts[0] / 2 if s.is_positive else cuts[0] - 1
+    last = cuts[-1] / 2 if s.is_negative else cuts[-1] + 1
+    return values, sorted({first, *((u + w) / 2 for u, w in zip(cuts, cuts[1:])), last}, key=float)
 
 
 def is_degenerate(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> bool:
