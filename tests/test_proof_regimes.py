@@ -503,3 +503,20 @@ def test_a_condition_without_a_value_at_its_pole_is_not_proven_there():
 )
 def test_one_sided_values_read_the_branch_next_to_the_point(expr, at):
     assert one_sided_values(expr, x, at) == (0, 5)
+
+
+n_ = sp.Symbol("n", nonnegative=True)
+m_ = sp.Symbol("m", nonpositive=True)
+
+
+def test_a_nonnegative_or_nonpositive_parameter_is_sampled_in_its_own_range():
+    # True for n ≥ 0 (m ≤ 0): refuted on main with the counterexample n = −1 (m = 13/11), outside the declared sign;
+    # at n = 0 the edge n·z no longer depends on z, a degenerate sample checked exactly.
+    for identity in (sp.Max(n_ * x, 0) - n_ * sp.Max(x, 0), sp.Min(m_ * x, 0) - m_ * sp.Max(x, 0)):
+        proof = prove_zero(identity, x)
+        assert proof.holds, proof.method
+    for wrong, at in ((sp.Piecewise((x, n_ > 0), (0, True)) - sp.Piecewise((x, n_ >= 0), (0, True)), {n_: 0}),
+                      (sp.Piecewise((x, m_ < 0), (0, True)) - x, {m_: 0})):
+        proof = prove_zero(wrong, x)
+        assert not proof and proof.counterexample is not None
+        assert all(proof.counterexample[s] == v for s, v in at.items()) and wrong.subs(proof.counterexample) != 0

@@ -28,7 +28,7 @@ from .special import x_minus_tanh
 from .stop_gradient import release
 
 __all__ = ["Undecidable", "beyond_end", "breakpoints", "elementary", "generic_samples", "is_degenerate",
-           "probes_beside", "separating_digits", "vanishes"]
+           "allowed", "probes_beside", "separating_digits", "vanishes"]
 
 #: Shifts tried, smallest last, to move a degenerate parameter sample off a coincidence.
 _SHIFTS = (sp.Rational(1, 7), sp.Rational(1, 71), sp.Rational(1, 719))
@@ -66,7 +66,7 @@ def _sample_values(params: Mapping[sp.Symbol, object] | None, expr: sp.Expr, var
         value = (params or {}).get(s)
         if value is None or not sp.sympify(value, strict=True).is_number:  # a number or SymPy object from code, not text
             # Distinct irrational-looking rationals: no accidental ties between breakpoints.
-            value = sp.Rational(13 + 4 * i, 11) * (-1 if s.is_negative else 1)
+            value = sp.Rational(13 + 4 * i, 11) * (-1 if s.is_nonpositive else 1)
         subs[s] = sp.sympify(value, strict=True)  # a number or SymPy object from code, not text
     return subs
 
@@ -212,7 +212,7 @@ def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Sy
 
     ``crossings`` (:func:`_crossings`) count where SymPy lists their roots in ``s``, and are skipped where it cannot.
     """
-    critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}
+    critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}  # n ≥ 0: sampled at 0
     poles: set[sp.Expr] = set()  # regime boundaries too (1/(c − 7) > 0 switches at c = 7), but no sample at them
     others = {o: v for o, v in at.items() if o != s}
     for edge in param_edges:
@@ -227,27 +227,38 @@ def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Sy
                 critical |= {r for r in _real_roots(edge, s) if r.is_number}
             except Undecidable:
                 continue
-    # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and the
-    # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
+    # A parameter of declared sign lives on (0, ∞), [0, ∞), (−∞, 0) or (−∞, 0]: only the critical values inside split
+    # it, and the end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur:
+    # n ≥ 0 sampled at −1 refuted max(n·z, 0) = n·max(z, 0) with the counterexample n = −1).
     # A float in a critical value is taken as the binary value it holds, never guessed (nsimplify made
     # 0.7071067811865476 into √2/2, so the sample 'at' c = 0.7071067811865476 was beside it).
     def inside(found: set[sp.Expr]) -> list[sp.Expr]:
         exact = sorted({c.xreplace({f: sp.Rational(f) for f in c.atoms(sp.Float)}) for c in found}, key=float)
-        return [v for v in exact if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
+        return [v for v in exact if allowed(s, v)]
 
     values, cuts = inside(critical - poles), inside(critical | poles)
     if not cuts:
         return values, [at[s]]
-    first = cuts[0] / 2 if s.is_positive else cuts[0] - 1
-    last = cuts[-1] / 2 if s.is_negative else cuts[-1] + 1
-    return values, sorted({first, *((u + w) / 2 for u, w in zip(cuts, cuts[1:])), last}, key=float)
+    first = [] if s.is_nonnegative and cuts[0] == 0 else [cuts[0] / 2 if s.is_nonnegative else cuts[0] - 1]
+    last = [] if s.is_nonpositive and cuts[-1] == 0 else [cuts[-1] / 2 if s.is_nonpositive else cuts[-1] + 1]
+    return values, sorted({*first, *((u + w) / 2 for u, w in zip(cuts, cuts[1:])), *last}, key=float)
+
+
+def allowed(s: sp.Symbol, value: sp.Expr) -> bool:
+    """``value`` is of ``s``'s declared sign: positive, negative, nonnegative, nonpositive, or any."""
+    return not (s.is_positive and value <= 0 or s.is_negative and value >= 0
+                or s.is_nonnegative and value < 0 or s.is_nonpositive and value > 0)
 
 
 def is_degenerate(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> bool:
-    """True when two breakpoints take the same value at ``sample``, or a condition on parameters alone is 0 there."""
+    """True when two breakpoints take the same value at ``sample``, a condition on parameters alone is 0 there, or
+    an edge in ``var`` no longer depends on it (n·z at n = 0: max(n·z, 0) takes either branch for every z)."""
     if any(vanishes((u - w).subs(sample)) for u, w in itertools.combinations(points, 2)):
         return True
-    return any(vanishes(e.subs(sample)) for e in _edges(expr) if not e.has(var) and e.free_symbols)
+    edges = _edges(expr)
+    if any(e.has(var) and not e.subs(sample).has(var) for e in edges):
+        return True
+    return any(vanishes(e.subs(sample)) for e in edges if not e.has(var) and e.free_symbols)
 
 
 def vanishes(value: sp.Expr) -> bool:
@@ -300,7 +311,7 @@ def generic_samples(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample
     for s, sign in itertools.product(sample, (1, -1)):
         for shift in _SHIFTS:
             moved = {**sample, s: sample[s] + sign * shift}
-            if (s.is_positive and moved[s] <= 0) or (s.is_negative and moved[s] >= 0):
+            if not allowed(s, moved[s]):
                 continue
             if not is_degenerate(expr, var, points, moved):
                 if moved not in found:
