@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     )
     from .rulebook.derivation import RuleLike
     from .rulebook.vector_rule import VectorRule
-    from .saving import SavedModel, load, save
+    from .saving import SavedModel
+    from .saving.models import load, save
     from .symbolic.parse import FormulaError, parse
     from .symbolic.proof import Proof, prove_zero
     from .training import EarlyStopping, History, fit
@@ -66,7 +67,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Rule": ("symdl.rulebook", "Rule"),
     "RuleLike": ("symdl.rulebook.derivation", "RuleLike"),
     "RuleReport": ("symdl.verify.rules", "RuleReport"),
-    "SavedModel": ("symdl.saving", "SavedModel"),
+    "SavedModel": ("symdl.saving.container", "SavedModel"),
     "VectorRule": ("symdl.rulebook.vector_rule", "VectorRule"),
     "batchnorm": ("symdl.layers.batchnorm", None),
     "compile_kernel": ("symdl.codegen.kernel", "compile_kernel"),
@@ -77,7 +78,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "formula_rule": ("symdl.rulebook", "formula_rule"),
     "graph": ("symdl.graph", None),
     "init_schemes": ("symdl.layers.init_schemes", None),
-    "load": ("symdl.saving", "load"),
+    "load": ("symdl.saving.models", "load"),
     "metric": ("symdl.metrics", "metric"),
     "metrics": ("symdl.metrics", None),
     "optimizer": ("symdl.optim.registry", "optimizer"),
@@ -87,7 +88,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "rule": ("symdl.rulebook", "rule"),
     "rule_params": ("symdl.rulebook", "rule_params"),
     "rules": ("symdl.rulebook", "rules"),
-    "save": ("symdl.saving", "save"),
+    "save": ("symdl.saving.models", "save"),
     "testing": ("symdl.testing", None),
     "verify_rule": ("symdl.verify.rules", "verify_rule"),
     "verify_rules": ("symdl.verify.rules", "verify_rules"),

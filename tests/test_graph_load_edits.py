@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+import symdl
 from symdl.graph import Dense, Input, Model, load_graph, save_graph
 from symdl.saving.schema import SavedModelError
 
@@ -27,8 +28,8 @@ def _edit(folder, change):
 def test_a_format_version_that_is_not_a_number_is_one_line(saved, version):
     """It was Python's TypeError "unhashable type: 'list'"."""
     _edit(saved, lambda spec: spec.update(format_version=version))
-    expected = f"model.json: not a symdl-graph file of version 1 or 2 (format 'symdl-graph', version {version})"
-    with pytest.raises(SavedModelError, match="^" + re.escape(expected)):
+    expected = f"{saved}: symdl-graph saved in format version {version}; this symdl ({symdl.__version__}) reads version 1 or 2"
+    with pytest.raises(SavedModelError, match="^" + re.escape(expected) + "$"):
         load_graph(saved)
 
 

@@ -40,8 +40,9 @@ def test_a_list_applies_to_every_output_with_keras_keys_and_the_values_of_a_loop
     params, by_hand = GRAPH.init(seed), GRAPH.init(seed)
     h = GRAPH.fit(params, (A, B), (Ym, Ya), epochs=1, batch_size=batch_size, shuffle=False, verbose=0,
                   metrics=["mae"], validation=((A, B), (Ym, Ya)))
-    keys = ["main_mean_absolute_error", "Y2_mean_absolute_error"]
+    keys = ["main_loss", "Y2_loss", "main_mean_absolute_error", "Y2_mean_absolute_error"]  # Keras': losses first
     assert list(h.history) == ["loss", *keys, "val_loss", *(f"val_{k}" for k in keys)]
+    keys = keys[2:]
     state, errors = GRAPH.init_state(by_hand), [[], []]
     for rows in batch_slices(m, batch_size, None):
         for k, (pred, y) in enumerate(zip(GRAPH.forward(by_hand, A[rows], B[rows]), (Ym[rows], Ya[rows]))):
@@ -58,11 +59,11 @@ def test_a_dict_by_output_name_or_target_name_and_evaluate_and_early_stopping():
     params = GRAPH.init(0)
     spec = {"main": "mse", "Y2": [symdl.metric("binary_accuracy"), symdl.metric("precision", threshold=0.3)]}
     logs = evaluate(GRAPH, params, {"a": A, "b": B}, {"main": Ym, "Y2": Ya}, metrics=spec)
-    assert list(logs) == ["loss", "main_mean_squared_error", "Y2_binary_accuracy", "Y2_precision"]
+    assert list(logs) == ["loss", "main_loss", "Y2_loss", "main_mean_squared_error", "Y2_binary_accuracy", "Y2_precision"]
     main, aux = GRAPH.forward(params, A, B)
     assert logs["main_mean_squared_error"] == pytest.approx(((main - Ym) ** 2).mean(), rel=1e-12)
     assert logs["Y2_binary_accuracy"] == pytest.approx(((aux > 0.5) == Ya).mean(), rel=1e-12)
-    assert evaluate(GRAPH, params, (A, B), (Ym, Ya), metrics={"Y1": "mse"}) == {k: logs[k] for k in list(logs)[:2]}
+    assert evaluate(GRAPH, params, (A, B), (Ym, Ya), metrics={"Y1": "mse"}) == {k: logs[k] for k in list(logs)[:4]}
     stop = EarlyStopping("val_main_mean_squared_error", patience=0, mode="min")
     h = GRAPH.fit(params, (A, B), (Ym, Ya), epochs=3, verbose=0, metrics={"main": "mse"}, validation=((A, B), (Ym, Ya)),
                   early_stopping=stop)

@@ -26,6 +26,7 @@ from symdl.export import graph_module_source
 from symdl.graph import (
     GLU,
     Add,
+    BatchNorm,
     Concatenate,
     Dense,
     Divide,
@@ -34,6 +35,7 @@ from symdl.graph import (
     Input,
     Model,
     Multiply,
+    PReLU,
     StopGradient,
     save_graph,
 )
@@ -105,9 +107,26 @@ def noisy() -> Model:
     return Model(x, Dense(2)(Dropout(0.25)(Dense(4, activation="softplus")(h))), losses="mse")
 
 
+def leaky() -> Model:
+    """PReLU: one learned slope per unit, the same layer (one α) used twice, trained by Adam."""
+    x = Input(3)
+    act = PReLU(0.25)
+    return Model(x, Dense(2)(act(Dense(3)(act(Dense(3)(x))))), losses="mse")
+
+
+def normed() -> Model:
+    """BatchNorm (Keras' momentum and ε), one layer used twice: batch statistics in training, the moving ones in forward.
+
+    The Dense before the second use has no bias: batch norm subtracts the batch mean, so a bias's gradient there is 0
+    up to rounding, and Adam would move it by its rounding noise."""
+    x = Input(3)
+    bn = BatchNorm(momentum=0.9)
+    return Model(x, Dense(2)(bn(Dense(3, use_bias=False)(bn(Dense(3, activation="tanh")(x))))), losses="mse")
+
+
 MODELS = {"residual": residual, "multi_io": multi_io, "auxiliary": auxiliary, "stopped": stopped, "noisy": noisy,
-          "formula": formula_graph, "gated": gated}
-OPTIMIZER = {"residual": "adam"}
+          "formula": formula_graph, "gated": gated, "leaky": leaky, "normed": normed, "normed_sgd": normed}
+OPTIMIZER = {"residual": "adam", "leaky": "adam", "normed": "adam"}
 
 RUNNER = textwrap.dedent('''
     import importlib.util, json, pickle, sys

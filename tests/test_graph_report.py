@@ -91,7 +91,7 @@ def test_cli_report_graph_writes_its_section_and_refuses_a_missing_directory(tmp
     text = (tmp_path / "out" / "report.md").read_text()
     assert "## Graph 1: saved" in text and "Generalised backprop" in text and "planted mistake refuted" in text
     done = subprocess.run([*run, "--graph", str(tmp_path / "none"), "-o", str(tmp_path / "no")], capture_output=True, text=True)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "model.json is missing" in done.stderr
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "none: not a saved model directory" in done.stderr
     assert not (tmp_path / "no").exists()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import symdl
 from symdl.graph import Add, Dense, Dropout, Input, Model, load_graph, save_graph
+from symdl.graph.compiled import CompiledGraph
 from symdl.saving import SavedModelError
 
 OPTIMIZERS = {
@@ -156,19 +157,30 @@ def test_codegen_of_a_saved_graph_uses_its_saved_metrics_unless_told_otherwise(t
     assert (tmp_path / "mse.py").read_text() == graph_module_source(model, "numpy", "float64", "adam", metrics=["mse"])
 
 
-def test_network_and_graph_loaders_point_to_each_other_in_one_line(tmp_path):
-    graph = _model().compile()
-    save_graph(tmp_path / "g", graph, graph.init(0))
-    with pytest.raises(SavedModelError, match="a saved graph model; load it with symdl.graph.load_graph"):
-        symdl.load(tmp_path / "g")
-    with pytest.raises(SavedModelError, match="save a graph with symdl.graph.save_graph"):
-        symdl.save(tmp_path / "n", graph, graph.init(0))
+def test_symdl_save_and_load_take_both_kinds_and_the_graph_pair_takes_graphs_only(tmp_path):
+    """One public pair, as Keras' model.save / load_model for Sequential and functional models alike: symdl.load
+    rebuilds what the file holds; save_graph / load_graph stay, for graphs only, each refusal one line."""
+    graph = _model().compile(optimizer="adam")
+    params = graph.init(0)
+    state = graph.init_state(params)
+    symdl.save(tmp_path / "g", graph, params, state, metrics={"Y": ["mae"]})
+    loaded = symdl.load(tmp_path / "g")
+    assert isinstance(loaded.network, CompiledGraph) and loaded.config["format"] == "symdl-graph"
+    assert all(np.array_equal(loaded.params[k], params[k]) for k in params) and loaded.state["t"] == state["t"]
+    assert [m.name for m in loaded.metrics["Y"]] == ["mean_absolute_error"]
+    again = load_graph(tmp_path / "g")  # the alias reads the same file to the same model
+    assert again.config == loaded.config and again.network.source() == loaded.network.source()
     net = symdl.Network([3, 4, 2]).compile()
     symdl.save(tmp_path / "n", net, net.init(0))
-    with pytest.raises(SavedModelError, match="a saved network; load it with symdl.load"):
+    assert isinstance(symdl.load(tmp_path / "n").network, symdl.CompiledNetwork)
+    with pytest.raises(SavedModelError, match="a saved network, not a graph; symdl.load takes both kinds$"):
         load_graph(tmp_path / "n")
-    with pytest.raises(SavedModelError, match="expected a compiled graph .*CompiledNetwork; save a network with symdl.save"):
+    with pytest.raises(SavedModelError, match="expected a compiled graph .*CompiledNetwork; symdl.save takes both kinds$"):
         save_graph(tmp_path / "g2", net, net.init(0))
     with pytest.raises(SavedModelError, match=r"expected a compiled graph \(model.compile\(\)\), got Model$"):
         save_graph(tmp_path / "g2", graph.model, graph.init(0))  # the model itself, not compiled
+    with pytest.raises(SavedModelError, match=r"^network: expected a compiled network or graph .*, got Model$"):
+        symdl.save(tmp_path / "g2", graph.model, graph.init(0))
+    with pytest.raises(SavedModelError, match="a dict keys metrics by output name; a network has one output"):
+        symdl.save(tmp_path / "g2", net, net.init(0), metrics={"Y": ["mae"]})
     assert not (tmp_path / "g2").exists()

@@ -188,7 +188,7 @@ def test_a_graph_takes_losses_as_metrics_per_output():
     A, B, Ym, Ya = rng.normal(size=(11, 3)), rng.normal(size=(11, 2)), rng.normal(size=(11, 2)), rng.normal(size=(11, 1))
     params = graph.init(0)
     logs = evaluate(graph, params, (A, B), (Ym, Ya), metrics={"main": [huber_fn], "aux": symdl.rule("log_cosh")})
-    assert list(logs) == ["loss", "main_huber_fn", "aux_log_cosh"]
+    assert list(logs) == ["loss", "main_loss", "aux_loss", "main_huber_fn", "aux_log_cosh"]  # each output's loss first
     main, aux = graph.forward(params, A, B)
     keras = KerasMeanMetricWrapper(huber_fn)
     keras.update_state(Ym, main)

@@ -252,10 +252,11 @@ class Backend:
         """
         return []
 
-    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str]) -> list[str]:
+    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str], buffers: Sequence[str] = ()) -> list[str]:
         """Blocks of the library's module class in a graph module (torch: ``Module``), or none.
 
-        ``seeded``: the graph draws masks; ``inputs``, ``targets``: the names of the entry points' data arguments.
+        ``seeded``: the graph draws masks; ``inputs``, ``targets``: the names of the entry points' data arguments;
+        ``buffers``: the names of the graph's buffers (batch norm's moving statistics).
         """
         return []
 

@@ -361,6 +361,6 @@ def _{n}_jvp(primals, tangents):
 
 
 def {n}({args}):
-    """{plan.title.splitlines()[0]} — derivative: the symbolic one (jax.custom_jvp; reverse mode by transposition)."""
+    """{plan.title.splitlines()[0]} — derivative: {"the symbolic one" if plan.declared is None else "the declared gradient (gradient=)"} (jax.custom_jvp; reverse mode by transposition)."""
 {check}    return _{n}(*_prepare({args}))
 '''

@@ -268,11 +268,14 @@ class TorchBackend(Backend):
 
     def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
         """``Module(params, checks=True)``, a ``torch.nn.Module`` whose backward is the printed gradient (see :mod:`.torch_nn`)."""
-        return [module_class(seeded, ("X",), ("Y",))]  # _check_params, _BUFFERED: network_runtime's
+        # _check_params, _BUFFERED: network_runtime's; a network's buffers are refused, not registered
+        return ["_BUFFERS = ()\n\n" + module_class(seeded, ("X",), ("Y",))]
 
-    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str]) -> list[str]:
-        """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks."""
-        return ["_BUFFERED = False  # a graph keeps no running statistics\n\n" + module_class(seeded, inputs, targets, "model")]
+    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str], buffers: Sequence[str] = ()) -> list[str]:
+        """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks;
+        ``buffers`` (batch norm's moving statistics) are registered buffers, moved by ``_moved_buffers`` in training."""
+        return [f"_BUFFERED = False  # a network's refusal; a graph's buffers are registered\n_BUFFERS = {tuple(buffers)!r}\n\n"
+                + module_class(seeded, inputs, targets, "model", bool(buffers))]
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "
@@ -329,7 +332,7 @@ class TorchBackend(Backend):
             )
         return f'''
 class {cls}(torch.autograd.Function):
-    """{plan.title.splitlines()[0]} — forward: the stable form; backward and jvp: the symbolic derivative.
+    """{plan.title.splitlines()[0]} — forward: the stable form; backward and jvp: {plan.gradient}.
 
     Works with torch.func (grad, vjp, jvp, jacrev, jacfwd, hessian, vmap), torch.autograd.forward_ad
     and torch.compile(fullgraph=True). The backward pass is made of differentiable torch operations,

@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 __all__ = ["module_class"]
 
-#: The classes of a generated torch module (reads _SEEDED and _BUFFERED); __DATA__, __INPUTS__, __WORDS__, __KIND__,
-#: __COUNT__ and __TAKES__ are replaced by module_class.
+#: The classes of a generated torch module (reads _SEEDED, _BUFFERED and _BUFFERS); __MOVE__, __DATA__, __INPUTS__, __WORDS__,
+#: __KIND__, __COUNT__ and __TAKES__ are replaced by module_class.
 MODULE_CLASS = '''
 class _LossAndGrad(torch.autograd.Function):
     """C from the printed loss_and_grad; backward: g · ∂C/∂param of the printed backprop for each parameter (none for the data).
@@ -38,7 +38,8 @@ class _LossAndGrad(torch.autograd.Function):
         if checks:  # read here, where the tensors are plain: Module.forward under vmap cannot read a value
             data = _check(params, *data, False)[len(_SPECS):]
         loss, grads = loss_and_grad_unchecked(params, *data, *(() if seed is None else (seed,)))
-        return (loss, *(grads[name] for name, _ in _SPECS))
+        # a buffer (a graph's moving statistics) has no gradient: zeros, which autograd drops (it requires none)
+        return (loss, *(grads[name] if name in grads else torch.zeros_like(params[name]) for name, _ in _SPECS))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -53,6 +54,9 @@ class _LossAndGrad(torch.autograd.Function):
         # parameters) is its own loss_and_grad. Its masks come from seed, the same for every slice. Each slice goes
         # through apply, not forward: under a vmap of the vmap (ensemble × samples) the outer level comes back here,
         # and a module's own nn.Parameters under vmap get a backward through each slice.
+        if _BUFFERS:  # a slice would be a batch of its own: other batch statistics, and moving ones moved per slice
+            raise RuntimeError("Module: torch.func.vmap over a graph with batch norm is not supported: its batch "
+                               "statistics tie the samples together; call loss_and_grad on the batch")
         if seed is not None and info.randomness == "different":
             raise RuntimeError(_DIFFERENT)
         slices = []
@@ -86,8 +90,10 @@ class Module(torch.nn.Module):
     dropout, no gradient). predict(__INPUTS__) is forward(params, __INPUTS__); as_params() the dict the module's
     functions take, sharing the parameters' storage. torch.func.grad over torch.func.functional_call gives the same
     gradient, and torch.func.vmap over that one gradient per sample (one loss_and_grad call each). .to(device) moves
-    it; a cast to another dtype is refused. Refused: batch norm (its running statistics change in train_step, not
-    through autograd), data requiring grad, second derivatives.
+    it; a cast to another dtype is refused. A graph's buffers (batch norm's moving statistics) are registered buffers
+    (in state_dict), moved by forward in training as torch.nn.BatchNorm1d moves its own. Refused: a network's batch
+    norm (its running statistics change in train_step, not through autograd), torch.func.vmap over a graph with batch
+    norm (its batch statistics tie the samples together), data requiring grad, second derivatives.
     """
 
     def __init__(self, params, checks=True):
@@ -96,7 +102,10 @@ class Module(torch.nn.Module):
             raise ValueError("Module: batch norm is not supported (its running statistics change in train_step, not "
                              "through autograd); use train_step, or a network without batch norm")
         for (name, _), array in zip(_SPECS, _check_params(params)):
-            self.register_parameter(name, torch.nn.Parameter(array.detach().clone()))
+            if name in _BUFFERS:
+                self.register_buffer(name, array.detach().clone())
+            else:
+                self.register_parameter(name, torch.nn.Parameter(array.detach().clone()))
         self.checks = bool(checks)
 
     def extra_repr(self):
@@ -125,7 +134,8 @@ class Module(torch.nn.Module):
                 raise RuntimeError(_DIFFERENT) from None
         elif not _SEEDED and seed is not None:
             raise ValueError("seed: this __KIND__ draws no masks (no dropout); leave seed out")
-        return _LossAndGrad.apply(len(data), seed, self.checks, *data, *arrays)[0]
+        loss = _LossAndGrad.apply(len(data), seed, self.checks, *data, *arrays)[0]
+__MOVE__        return loss
 
     def _apply(self, fn, recurse=True):
         # .to, .double, .half, .cuda, … all come here. A move to another device is applied; a cast is refused before
@@ -146,15 +156,29 @@ class Module(torch.nn.Module):
 '''
 
 
-def module_class(seeded: bool, inputs: Sequence[str], targets: Sequence[str], kind: str = "network") -> str:
+#: Module.forward in training, for a graph with buffers: its module's _moved_buffers (printed only there) on the
+#: inputs, checked as the loss checked them (a list or an integer tensor becomes the module's dtype)
+MOVE_BUFFERS = '''
+        with torch.no_grad():  # the moving statistics after this batch, as train_step moves them
+            params = self.as_params()
+            inputs = _check_forward(params, __INPUTS__)[len(_SPECS):] if self.checks else (__INPUTS__,)
+            for name, value in _moved_buffers(params, *inputs, *(() if seed is None else (seed,))).items():
+                getattr(self, name).copy_(value)
+'''
+
+
+def module_class(seeded: bool, inputs: Sequence[str], targets: Sequence[str], kind: str = "network",
+                 buffers: bool = False) -> str:
     """The ``Module`` block for a module whose entry points take ``(params, *inputs, *targets[, seed])``.
 
     ``seeded``: a layer draws masks; ``kind`` names the model in the seed's error line. ``seed`` is keyword-only
-    (an argument after the data is a TypeError, neither data nor a seed).
+    (an argument after the data is a TypeError, neither data nor a seed). ``buffers``: a graph module whose
+    ``_moved_buffers`` forward calls in training (batch norm's moving statistics).
     """
     names = [*inputs, *targets]
     words = " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
-    text = (MODULE_CLASS.strip("\n").replace("__DATA__", ", ".join(names)).replace("__INPUTS__", ", ".join(inputs))
+    text = (MODULE_CLASS.strip("\n").replace("__MOVE__", MOVE_BUFFERS.lstrip("\n") if buffers else "")
+            .replace("__DATA__", ", ".join(names)).replace("__INPUTS__", ", ".join(inputs))
             .replace("__WORDS__", words).replace("__KIND__", kind)
             .replace("__TAKES__", f"{len(names)} positional argument{'s' * (len(names) != 1)}")
             .replace("__COUNT__", str(len(names))))

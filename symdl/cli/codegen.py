@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
@@ -25,7 +26,7 @@ __all__ = ["cmd_codegen"]
 
 _NETWORK_FLAGS = ("activation_param", "output_activation_param", "loss_param", "penalty", "penalty_param", "batchnorm", "dropout",
                   "optimizer", "optimizer_param", "loss_scale", "metrics")
-_RULE_FLAGS = ("wrt", "param", "symbol")
+_RULE_FLAGS = ("wrt", "param", "symbol", "gradient")
 
 
 def _network(args: argparse.Namespace) -> Any:
@@ -148,11 +149,37 @@ def _codegen_source(args: argparse.Namespace) -> str:
     symbolic = r.derivation().symbolic_params
     if symbolic:
         raise UsageError(f"cannot generate code with symbolic parameters ({', '.join(symbolic)}); give values: --param NAME=VALUE")
+    gradient = _gradient(args)
     if args.backend == "numpy":
         return standalone.rule_module(r, wrt=args.wrt)
     from ..export.custom_gradient import rule_module_source
 
-    return rule_module_source(r, args.backend)
+    if gradient is None:
+        return rule_module_source(r, args.backend)
+    return rule_module_source(r, args.backend, gradient=gradient)
+
+
+_NAMED = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*=(?!=)(.*)", re.DOTALL)
+
+
+def _gradient(args: argparse.Namespace) -> str | dict[str, str] | None:
+    """``--gradient TEXT`` (a one-input rule) or ``--gradient NAME=TEXT`` per input: the declared backward, or None."""
+    if not args.gradient:
+        return None
+    if args.backend == "numpy":
+        raise UsageError("--gradient applies to --backend jax or torch (a custom-gradient export); the numpy module prints "
+                         "the derivative")
+    named = [_NAMED.fullmatch(text) for text in args.gradient]
+    if len(args.gradient) == 1 and named[0] is None:
+        return cast(str, args.gradient[0]).strip()
+    texts: dict[str, str] = {}
+    for text, match in zip(args.gradient, named):
+        if match is None:
+            raise UsageError(f"--gradient {text!r}: with several --gradient give each as INPUT=FORMULA")
+        if match.group(1) in texts:
+            raise UsageError(f"--gradient {match.group(1)!r} given twice")
+        texts[match.group(1)] = match.group(2).strip()
+    return texts
 
 
 def _write_atomically(path: str, text: str) -> None:

@@ -260,6 +260,10 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     rule_flags.add_argument("--wrt", metavar="VAR", help="only the derivative by VAR (default: by every input)")
     rule_flags.add_argument("--param", action="append", default=[], metavar="K=V", help="parameter value (repeatable)")
     rule_flags.add_argument("--symbol", action="append", default=[], metavar="NAME", help="a further input of a formula")
+    rule_flags.add_argument("--gradient", action="append", default=[], metavar="[INPUT=]FORMULA",
+                            help="a backward pass of your own for --backend jax or torch (tf.custom_gradient, e.g. '1' "
+                            "for sign's straight-through estimator), compared with the derivative and reported as "
+                            "declared unless proven equal; INPUT=FORMULA for each input of a rule of several (repeatable)")
     rule_flags.add_argument(
         "--kink-convention", choices=KINK_CONVENTIONS, default="pytorch", help="derivative at kinks (default: pytorch)"
     )
@@ -275,7 +279,7 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
                      help="a hyperparameter of --optimizer, e.g. lr=0.01 (repeatable; true/false for options)")
     command.add_argument("--metrics", type=metric_list, default=[], metavar="LIST",
                          help="metrics printed into a network or graph module, logged by its fit and evaluate, e.g. mae,mse")
-    command.add_argument("--graph", metavar="DIR", help="a saved graph model (symdl.graph.save_graph), generated in its "
+    command.add_argument("--graph", metavar="DIR", help="a saved graph model (symdl.save), generated in its "
                          "own dtype (--dtype bfloat16|float16: mixed precision, --backend torch or jax) with its saved optimizer "
                          "and metrics (--optimizer, --metrics override them); with --backend (not with NAME|FORMULA or --layers)")
     add_time_limit_argument(command)
@@ -300,7 +304,7 @@ def _add_report_arguments(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--graph", action="append", default=[], metavar="DIR",
-        help="a saved graph model (symdl.graph.save_graph): a section with its equations, generalised backprop, "
+        help="a saved graph model (symdl.save): a section with its equations, generalised backprop, "
         "proofs and refuted planted mistakes (repeatable); with no NAME and no --only, the report holds only the "
         "formulas and graphs",
     )

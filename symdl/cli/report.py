@@ -143,7 +143,7 @@ def _write_steps(formats: tuple[str, ...]) -> int:
 
 
 def _graphs(args: argparse.Namespace) -> list[Any]:
-    """Each --graph's model (:func:`symdl.graph.load_graph`), or one usage error line."""
+    """Each --graph's model (a graph saved by :func:`symdl.save`), or one usage error line."""
     if not args.graph:
         return []
     from ..graph.files import load_compiled_graph

@@ -1,4 +1,4 @@
-"""``symdl train`` and ``symdl evaluate``: a network trained on an ``.npz`` file and saved; a saved model measured.
+"""``symdl train`` and ``symdl evaluate``: a network trained on an ``.npz`` file and saved; a saved network or graph measured.
 
 Formatting and argument checks only: the loop is :func:`symdl.training.fit`,
 the files :mod:`symdl.saving`. Every check runs before training starts, and
@@ -70,8 +70,9 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
 
 def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl evaluate MODEL DATA.npz [--metrics LIST] [--json]``."""
-    command.add_argument("model", metavar="MODEL", help="a model directory (from 'symdl train' or symdl.save)")
-    command.add_argument("data", metavar="DATA.npz", help="arrays X and Y")
+    command.add_argument("model", metavar="MODEL", help="a saved network or graph (from 'symdl train' or symdl.save)")
+    command.add_argument("data", metavar="DATA.npz", help="arrays X and Y; for a graph one per input and target, named as "
+                         "its input_names and target_names (X1, X2, Y1, …)")
     command.add_argument("--metrics", type=metric_list, default=None, metavar="LIST", help="metrics (default: the model's)")
     command.add_argument("--batch-size", type=_count, default=1024, metavar="N", help="samples per batch (default: 1024)")
     add_json_argument(command)
@@ -79,33 +80,56 @@ def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
                             "evaluating it after this long, exit 2")
 
 
-def load_data(path: str, network: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(X, Y) from an ``.npz`` file, checked against ``network``'s widths and its loss's target domain, cast to its dtype."""
+def _read_arrays(path: str, names: list[str], widths: list[int], dtype: np.dtype, model: str) -> list[np.ndarray]:
+    """The arrays ``names`` of an ``.npz`` file, each 2-D of its width and numbers, the same rows, finite, as ``dtype``."""
     source = Path(path)
     if not source.is_file():
         raise UsageError(f"{path}: no such file")
     try:
         found = np.load(source, allow_pickle=False)
         if not isinstance(found, np.lib.npyio.NpzFile):  # a .npy file loads as one array, not a context manager
-            raise UsageError(f"{path}: not an .npz file (np.savez(path, X=..., Y=...))")
+            raise UsageError(f"{path}: not an .npz file (np.savez(path, {', '.join(f'{n}=...' for n in names)}))")
         with found:
-            missing = [k for k in ("X", "Y") if k not in found.files]
+            missing = [k for k in names if k not in found.files]
             if missing:
-                raise UsageError(f"{path}: no array {missing[0]!r}; it has {', '.join(found.files) or 'none'} (expected X and Y)")
-            X, Y = found["X"], found["Y"]
+                raise UsageError(f"{path}: no array {missing[0]!r}; it has {', '.join(found.files) or 'none'} "
+                                 f"(expected {', '.join(names[:-1])} and {names[-1]})")
+            arrays = [found[k] for k in names]
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise UsageError(f"{path}: not a readable .npz file ({str(error).splitlines()[0][:100]})") from None
-    widths = network.network.layers
-    for name, array, width in (("X", X, widths[0]), ("Y", Y, widths[-1])):
+    for name, array, width in zip(names, arrays, widths):
         if array.dtype.kind not in "fiu":
             raise UsageError(f"{path}: {name} holds {array.dtype.name}; expected numbers")
         if array.ndim != 2 or array.shape[1] != width:
-            raise UsageError(f"{path}: {name} has shape {array.shape}; the network needs (samples, {width})")
-    if X.shape[0] != Y.shape[0] or X.shape[0] == 0:
-        raise UsageError(f"{path}: X has {X.shape[0]} samples and Y {Y.shape[0]}; expected the same number, at least 1")
-    X, Y = X.astype(network.dtype), Y.astype(network.dtype)
-    if not (np.isfinite(X).all() and np.isfinite(Y).all()):
-        raise UsageError(f"{path}: X or Y holds NaN or infinity")
+            raise UsageError(f"{path}: {name} has shape {array.shape}; the {model} needs (samples, {width})")
+    rows = [a.shape[0] for a in arrays]
+    if len(set(rows)) > 1 or rows[0] == 0:
+        others = ", ".join(f"{n} {r}" for n, r in zip(names[1:], rows[1:]))
+        raise UsageError(f"{path}: {names[0]} has {rows[0]} samples and {others}; expected the same number, at least 1")
+    arrays = [a.astype(dtype) for a in arrays]
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise UsageError(f"{path}: {' or '.join(names)} holds NaN or infinity")
+    return arrays
+
+
+def load_data(path: str, network: Any) -> tuple[Any, Any]:
+    """(X, Y) from an ``.npz`` file, checked against ``network``'s widths and its loss's target domain, cast to its dtype.
+
+    A compiled graph reads one array per input and data target, named as its ``input_names`` / ``target_names``
+    (``X`` and ``Y`` for one each; ``X1``, ``X2``, ``Y1``, … for several): tuples where it has several.
+    """
+    if hasattr(network, "arrange_data"):  # a compiled graph
+        inputs, targets = list(network.input_names), list(network.target_names)
+        arrays = _read_arrays(path, inputs + targets, [*network.input_widths, *network.target_widths], network.dtype, "graph")
+        xs, ys = arrays[:len(inputs)], arrays[len(inputs):]
+        X, Y = (xs[0] if len(xs) == 1 else tuple(xs)), (ys[0] if len(ys) == 1 else tuple(ys))
+        try:
+            network.check_targets(Y)  # every row, as a network's targets below
+        except ValueError as error:
+            raise UsageError(f"{path}: {error}") from None
+        return X, Y
+    widths = network.network.layers
+    X, Y = _read_arrays(path, ["X", "Y"], [widths[0], widths[-1]], network.dtype, "network")
     domain = getattr(network, "target_domain", None)
     if domain is not None:  # every row of the file, before training starts (the validation split's rows too)
         from ..network.checks import check_targets
@@ -129,6 +153,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.output:  # Path('') is the working directory: a slip, as `report -o ''` is
         raise UsageError("-o '': an empty model directory name; give the directory to write, e.g. -o model")
     check_target(args.output)
+    if (Path(args.layers) / "model.json").is_file():
+        raise UsageError(f"LAYERS {args.layers!r}: a saved model; symdl train builds a new network from widths such as "
+                         "784,128,10 (train a saved network or graph on in Python: symdl.load, then fit)")
     opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False, flag="--optimizer-param"))
     net = network_from_args(args, parse_layers(args.layers, "LAYERS"), optimizer=opt).compile(args.dtype)
     X, Y = load_data(args.data, net)

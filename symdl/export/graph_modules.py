@@ -53,7 +53,7 @@ from ..codegen.module_text import (
 )
 from ..graph.blocks import ArrayNode, Stopped
 from ..graph.forms import LibraryForms
-from ..graph.printing import print_graph, vector_kernels
+from ..graph.printing import moved_buffers_source, print_graph, vector_kernels
 from ..layers.init_schemes import get_scheme, parameter_value
 from ..network.checks import (
     check_batch,
@@ -141,7 +141,7 @@ def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
     lines = [*seed_check_lines(backend), *setup, "params = {}"]
     found = {}
     for layer in model.layers:
-        for p in layer.parameters():
+        for p in (*layer.parameters(), *layer.buffers()):
             found[f"{p.stem}{model.parameter_index(layer)}"] = p
     for index, key in enumerate(names):
         p = found[key]
@@ -248,7 +248,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         "_KEYS = {name for name, _ in _SPECS}",
         f"_INPUTS = {inputs!r}",
         f"_TARGETS = {targets!r}",
-        *([f"_STATE = {_state_specs(optimizer, names, shapes)!r}"] if has_opt else []),
+        *([f"_STATE = {_state_specs(optimizer, compiled.trained_names, shapes)!r}"] if has_opt else []),
     ]
     kernels = vector_kernels(train, inference)
     source, entries = _entry_points(printed, backend)
@@ -285,7 +285,10 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         public += [f"{n}_unchecked" for n in _ENTRIES]
     # a loss scale s ≠ 1 needs a step skipped on overflow, which train_step does and torch.optim cannot
     classes = ([] if mixed and mixed.loss_scale != 1
-               else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets]))
+               else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets],
+                                               buffers=tuple(train.buffers)))
+    if classes and train.buffers:  # the Module's forward moves its buffers in training
+        classes = [moved_buffers_source(train, backend) + "\n", *classes]
     blocks += classes
     if classes:
         public.append("Module")

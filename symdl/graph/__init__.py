@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from .batchnorm import BatchNorm
 from .config import from_config, to_config
 from .constraints import max_norm, min_max_norm, non_neg, unit_norm
 from .files import load_graph, save_graph
@@ -29,10 +30,13 @@ from .layers import (
 )
 from .model import Model
 from .nodes import GraphLayer, Input, Node
+from .prelu import PReLU
+from .training_formula import TrainingFormula
 
 __all__ = [
     "Activation",
     "Add",
+    "BatchNorm",
     "Concatenate",
     "Dense",
     "Divide",
@@ -46,7 +50,9 @@ __all__ = [
     "Model",
     "Multiply",
     "Node",
+    "PReLU",
     "StopGradient",
+    "TrainingFormula",
     "from_config",
     "load_graph",
     "max_norm",

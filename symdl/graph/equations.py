@@ -73,6 +73,10 @@ class GraphEquations(Displayed):
     stopped: tuple[sp.MatrixSymbol, ...]
     names: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
     batched: frozenset[sp.MatrixSymbol] = frozenset()
+    #: Arrays of params that are not trained (batch norm's moving statistics), by key, and in training each one's
+    #: new value after a step (``Eq(buffer, expression)``).
+    buffers: Mapping[str, sp.MatrixSymbol] = field(default_factory=dict)
+    updates: tuple[sp.Eq, ...] = ()
 
     @property
     def shown_forward(self) -> tuple[sp.Eq, ...]:
@@ -124,8 +128,13 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
         l = model.parameter_index(layer) if layer.parameters() else 0
         for p in layer.parameters():
             shape = (p.shape[0], p.shape[1] if len(p.shape) == 2 else 1)
-            params[f"{p.stem}{l}"] = name(f"{p.stem}^{{{l}}}", shape, f"{p.stem}{l}", batched=False)
-            grads[f"{p.stem}{l}"] = name(rf"\frac{{\partial C}}{{\partial {p.stem}^{{{l}}}}}", shape, f"g{p.stem}{l}", batched=False)
+            stem = sp.latex(sp.Symbol(p.stem))  # a Greek name as its letter: alpha → \alpha
+            params[f"{p.stem}{l}"] = name(f"{stem}^{{{l}}}", shape, f"{p.stem}{l}", batched=False)
+            grads[f"{p.stem}{l}"] = name(rf"\frac{{\partial C}}{{\partial {stem}^{{{l}}}}}", shape, f"g{p.stem}{l}", batched=False)
+    buffers = {f"{p.stem}{model.parameter_index(layer)}": name(rf"\operatorname{{{p.stem}}}^{{{model.parameter_index(layer)}}}".replace("_", r"\_"),
+                                                             (p.shape[0], 1), f"{p.stem}{model.parameter_index(layer)}", batched=False)
+               for layer in model.layers for p in layer.buffers()}
+    updates: list[sp.Eq] = []
     uses: dict[int, Use] = {}
     masks: dict[str, tuple[sp.MatrixSymbol, Mask]] = {}
     forward: list[sp.Eq] = []
@@ -138,17 +147,19 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
         own_masks = {}
         if training:
             for m in layer.masks():
-                symbol = name(rf"{m.stem}^{{{s}}}" if len(m.stem) == 1 else rf"\varepsilon^{{{s}}}", (node.width, 1), f"{m.stem}{s}")
+                latex = m.stem if len(m.stem) == 1 else r"\varepsilon" if m.stem == "eps" else rf"\mathrm{{{m.stem}}}"
+                symbol = name(rf"{latex}^{{{s}}}", (node.width, 1), f"{m.stem}{s}")
                 own_masks[m.stem] = symbol
                 masks[f"{m.stem}{s}"] = (symbol, m)
         l = model.parameter_index(layer) if layer.parameters() else 0
         use = Use(s, tuple(value[n.uid] for n in node.inputs), value[node.uid],
-                  {p.stem: params[f"{p.stem}{l}"] for p in layer.parameters()}, own_masks, training, forms)
+                  {p.stem: params[f"{p.stem}{l}"] for p in layer.parameters()}, own_masks, training, forms,
+                  state={p.stem: buffers[f"{p.stem}{l}"] for p in layer.buffers()})
         uses[node.uid] = use
         forward += layer.forward(use)
-        for stem, symbol in use.symbols.items():
-            name.names[symbol] = f"{stem}{s}"
-            name.batched.add(symbol)
+        if training:
+            updates += layer.updates(use)
+        _name_own(name, use, s)
         if not layer.passes_gradient:
             stopped.append(value[node.uid])
     targets: list[sp.MatrixSymbol] = []
@@ -186,7 +197,16 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
         outputs=tuple(value[n.uid] for n in model.outputs), params=params, param_grads=param_grads, masks=masks,
         forward=tuple(forward), losses=tuple(losses), backward=tuple(backward), penalties=penalties,
         constraints=constraints, stopped=tuple(stopped), names=name.names, batched=frozenset(name.batched),
+        buffers=buffers, updates=tuple(updates),
     )
+
+
+def _name_own(name: _Namer, use: Use, s: int) -> None:
+    """A use's own symbols named ``<stem><node>`` in the code; one row per sample unless the use made it per batch."""
+    for stem, symbol in use.symbols.items():
+        name.names.setdefault(symbol, f"{stem}{s}")
+        if symbol not in use.per_batch:
+            name.batched.add(symbol)
 
 
 def _check_names(names: Mapping[sp.MatrixSymbol, str]) -> None:
@@ -263,9 +283,7 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
                 part = Backward(part.equations, tuple(
                     Slice(v.array, 0, v.bounds[1] - v.bounds[0]) if isinstance(v, Slice) else v for v in part.vjps), part.params)
             backward += part.equations
-            for stem, symbol in use.symbols.items():
-                name.names.setdefault(symbol, f"{stem}{s}")
-                name.batched.add(symbol)
+            _name_own(name, use, s)
             for child, vjp in zip(node.inputs, part.vjps):
                 if vjp is not None and child.uid in needed:
                     incoming[child.uid].append((s, vjp))
@@ -290,7 +308,14 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
                 label = f"dC/d{key}" + (f": sum over {uses_count} uses" if uses_count > 1 else "")
                 backward.append((label, sp.Eq(grads[key], total, evaluate=False)))
                 param_grads[key] = grads[key]
-    return backward, param_grads
+    # a layer's own equation nothing reads (batch norm's input gradient where its input is the model's): dropped
+    read = set(param_grads.values())
+    kept = []
+    for label, eq in reversed(backward):
+        if eq.lhs in read:
+            kept.append((label, eq))
+            read |= eq.rhs.atoms(sp.MatrixSymbol)
+    return kept[::-1], param_grads
 
 
 

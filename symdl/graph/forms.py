@@ -92,6 +92,11 @@ class GenericForms(Forms):
     def activation(self, rule: Rule | VectorRule) -> ActivationForms:
         if not rule.element_wise:  # a vector rule stays itself: the proof expands its index form
             return ActivationForms(name=rule.name, forward=None, derivative=None, vector_rule=rule.name)
+        if len(rule.inputs) > 1:  # learned inputs (PReLU's α): f(z, α, …) with a generic partial for each
+            u = (_U, _V, *sp.symbols(f"w2:{len(rule.inputs)}", real=True))[:len(rule.inputs)]
+            f, partials = self._function(f"sigma_{rule.name}", len(u))
+            return ActivationForms(name=rf"{ACTIVATION}_{{{rule.name}}}", forward=sp.Lambda(u, f(*u)), derivative=sp.Lambda(u, partials[0](*u)),
+                                   extras=tuple(s.name for s in rule.inputs[1:]), extra_partials=tuple(sp.Lambda(u, d(*u)) for d in partials[1:]))
         f, (fp,) = self._function(f"sigma_{rule.name}", 1)
         return ActivationForms(name=rf"{ACTIVATION}_{{{rule.name}}}", forward=sp.Lambda(_U, f(_U)), derivative=sp.Lambda(_U, fp(_U)))
 

@@ -254,13 +254,21 @@ class Formula(GraphLayer):
         self._lowered = _lower(layer)
         self._resolved: dict[str, int] = {}
 
+    #: Inputs of the formula that are a use's noise masks, not nodes (:class:`symdl.graph.TrainingFormula`).
+    _noise: frozenset[str] = frozenset()
+
+    def _mode(self, training: bool) -> tuple[FormulaLayer, _Lowered]:
+        """The formula layer a use in ``training``'s mode computes, and its lowered pieces (one for both modes here)."""
+        return self.layer, self._lowered
+
     @property
     def _output_axis(self) -> str:
         return next(iter(self.layer.outputs.values()))[0]
 
     def output_width(self, widths: tuple[int, ...]) -> int:
         resolved = dict(self.sizes)
-        for (n, (axis,)), w in zip(self.layer.inputs.items(), widths):
+        nodes = [(n, axes) for n, axes in self.layer.inputs.items() if n not in self._noise]
+        for (n, (axis,)), w in zip(nodes, widths):
             if resolved.setdefault(axis, w) != w:
                 raise ValueError(f"Formula {self.layer.name!r}: input {n!r} has width {w}, but its dimension {axis!r} is {resolved[axis]}")
         missing = [d for d in self.layer.dims if d not in resolved]
@@ -290,25 +298,27 @@ class Formula(GraphLayer):
         return cls(spec, *(table[n] for n in names))
 
     def _table(self, use: Use) -> dict[str, sp.MatrixExpr]:
-        table: dict[str, sp.MatrixExpr] = dict(zip(self.layer.inputs, use.inputs))
-        table.update({n: use.params[n] for n in self.layer.params})
+        layer, low = self._mode(use.training)
+        table: dict[str, sp.MatrixExpr] = dict(zip((n for n in layer.inputs if n not in self._noise), use.inputs))
+        table.update({n: use.masks[n] for n in layer.inputs if n in self._noise})
+        table.update({n: use.params[n] for n in layer.params})
         width = self._resolved[self._output_axis]
-        for k, (n, _) in enumerate(self._lowered.hoisted):
+        for k, (n, _) in enumerate(low.hoisted):
             table[n] = use.own(_stem("u", k), "u^{@}" if k == 0 else f"u_{{{k + 1}}}^{{@}}", width)
-        (out,) = self.layer.outputs
+        (out,) = layer.outputs
         table[out] = use.output
         return table
 
     def forward(self, use: Use) -> list[sp.Eq]:
-        low, table = self._lowered, self._table(use)
+        (_, low), table = self._mode(use.training), self._table(use)
         width = self._resolved[self._output_axis]
         eqs = [sp.Eq(table[n], self._node(use, table, "sum", s, (low.o,), (width, 1)), evaluate=False) for n, s in low.hoisted]
         eqs.append(sp.Eq(use.output, self._node(use, table, "forward", low.value, (low.o,), (width, 1)), evaluate=False))
         return eqs
 
     def backward(self, use: Use, upstream: sp.MatrixSymbol) -> Backward:
-        low, table = self._lowered, self._table(use)
-        (out,) = self.layer.outputs
+        (layer, low), table = self._mode(use.training), self._table(use)
+        (out,) = layer.outputs
         table[f"v_{out}"] = upstream
         width = self._resolved[self._output_axis]
         equations = []
@@ -317,11 +327,13 @@ class Formula(GraphLayer):
             label = f"delta (node {use.index})" + (f", {k + 1}" if k else "")
             equations.append((label, sp.Eq(table[n], self._node(use, table, "delta", delta, (low.o,), (width, 1)), evaluate=False)))
         vjps = []
-        for n in self.layer.inputs:
+        for n in layer.inputs:
+            if n in self._noise:
+                continue  # a mask is drawn, not trained: nothing flows back to it
             expr, indices = low.vjps[n]
-            vjps.append(self._node(use, table, f"vjp_{n}", expr, indices, (self._resolved[self.layer.inputs[n][0]], 1)))
+            vjps.append(self._node(use, table, f"vjp_{n}", expr, indices, (self._resolved[layer.inputs[n][0]], 1)))
         params = {}
-        for n, axes in self.layer.params.items():
+        for n, axes in layer.params.items():
             expr, indices = low.vjps[n]
             shape = (self._resolved[axes[0]], self._resolved[axes[1]] if len(axes) == 2 else 1)
             params[n] = self._node(use, table, f"vjp_{n}", expr, indices, shape, reduced=True)

@@ -48,7 +48,7 @@ _W = sp.Symbol("w", real=True)
 def _activation_rule(spec: object, role: str) -> Rule | VectorRule:
     r = resolve_rule(spec, role, ("activation",), None)
     if len(r.inputs) != 1:
-        raise ValueError(f"{role}: {r.name!r} takes {len(r.inputs)} inputs; learned activation inputs (PReLU's α) are not graph layers yet")
+        raise ValueError(f"{role}: {r.name!r} takes {len(r.inputs)} inputs; learned activation inputs are layers of their own in a graph: PReLU() for PReLU's α (symdl.graph.PReLU)")
     return r
 
 

@@ -14,9 +14,9 @@ from ..codegen import loss_scaling as scaling
 from ..codegen.kernel import printable
 from ..codegen.statements import Scope, kernel_function_name
 from ..symbolic.shared_cse import cse_basic
-from .equations import GraphEquations
+from .equations import GraphEquations, LossEquation
 
-__all__ = ["entry_casts", "loss_lines", "penalty_value_lines", "seed_times", "widened_outputs"]
+__all__ = ["entry_casts", "loss_lines", "output_loss_lines", "penalty_value_lines", "seed_times", "widened_outputs"]
 
 
 def seed_times(rhs: sp.MatrixExpr, factor: sp.Symbol) -> sp.MatrixExpr:
@@ -33,34 +33,53 @@ def loss_lines(eqs: GraphEquations, alias: dict, scope: Scope, penalties: bool =
     The sums accumulate in the scope's ``accumulate`` dtype when it has one (mixed precision), else in ``_dtype``;
     without ``penalties`` (mixed precision: they join in float32 on the masters) Σ Ω(θ) is left out.
     """
-    printer = scope.printer
-    m = scope.backend.module
-    acc = scope.accumulate or "_dtype"
     lines = [f"_inv_m = 1.0 / {eqs.names[eqs.inputs[0]]}.shape[0]", "loss = 0.0"]
     widened, copies = widened_outputs(eqs, alias, scope)
     lines += copies
+    for t in eqs.losses:
+        lines += _term_lines(t, t.coefficient, "loss +=", alias, widened, scope)
+    return lines + (penalty_value_lines(eqs, scope) if penalties else [])
+
+
+def output_loss_lines(eqs: GraphEquations, alias: dict, scope: Scope) -> list[str]:
+    """``_losses = (L₁, L₂, …)``: each output's own loss Lₖ = (1/m) Σ ℓₖ(hᵏ, yᵏ) without its weight (over the width
+    for ``reduction="mean"``), as Keras logs ``<output>_loss``; the terms of ``Model(losses=)``, not ``add_loss``'s.
+
+    The same per-term lines as :func:`loss_lines` with the unweighted coefficient; one dtype throughout.
+    """
+    lines = [f"_inv_m = 1.0 / {eqs.names[eqs.inputs[0]]}.shape[0]", "_losses = []"]
+    for t in eqs.losses:
+        if not t.term.auxiliary:
+            lines += _term_lines(t, t.term.unweighted_coefficient, "_losses.append(", alias, {}, scope)
+    return lines
+
+
+def _term_lines(t: LossEquation, coefficient: sp.Expr, into: str, alias: dict, widened: dict, scope: Scope) -> list[str]:
+    """The lines of c Σ ℓ(h, y) / m for one term: its intermediates, then ``into`` the value (``loss +=`` a sum, or
+    ``_losses.append(`` closed by a parenthesis)."""
+    printer = scope.printer
+    m = scope.backend.module
+    acc = scope.accumulate or "_dtype"
+    close = ")" if into.endswith("(") else ""
+    into = into if close else into + " "
 
     def read(symbol: sp.MatrixSymbol) -> str:
         return widened.get(symbol, scope.name(symbol))
-    for t in eqs.losses:
-        h, target = alias.get(t.value, t.value), alias.get(t.target, t.target)
-        if t.forms.vector_rule is not None:
-            value = kernel_function_name(t.forms.vector_rule, "value")
-            coeff = printer.doprint(t.coefficient)
-            lines.append(f"loss += {m}.sum({value}({read(h)}, {read(target)}), dtype={acc}) * ({coeff} * _inv_m)")
-            continue
-        value_lambda = t.forms.value_lambda()
-        a, y = value_lambda.variables
-        arrays = {a: sp.Symbol(read(h), real=True), y: sp.Symbol(read(target), real=True)}
-        body = printable(value_lambda.expr.xreplace(arrays), t.forms.name)
-        intermediates, (final,) = cse_basic(body, symbols=scope.temps)
-        lines += [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
-        coeff, rest = (t.coefficient * final).as_coeff_Mul()
-        if not rest.free_symbols:  # ℓ constant: Σ over m rows and n entries of c, over m, is n·c
-            lines.append(f"loss += {printer.doprint(coeff * rest * h.shape[0])}")
-            continue
-        lines.append(f"loss += {m}.sum({printer.doprint(rest)}, dtype={acc}) * ({printer.doprint(coeff)} * _inv_m)")
-    return lines + (penalty_value_lines(eqs, scope) if penalties else [])
+    h, target = alias.get(t.value, t.value), alias.get(t.target, t.target)
+    if t.forms.vector_rule is not None:
+        value = kernel_function_name(t.forms.vector_rule, "value")
+        coeff = printer.doprint(coefficient)
+        return [f"{into}{m}.sum({value}({read(h)}, {read(target)}), dtype={acc}) * ({coeff} * _inv_m){close}"]
+    value_lambda = t.forms.value_lambda()
+    a, y = value_lambda.variables
+    arrays = {a: sp.Symbol(read(h), real=True), y: sp.Symbol(read(target), real=True)}
+    body = printable(value_lambda.expr.xreplace(arrays), t.forms.name)
+    intermediates, (final,) = cse_basic(body, symbols=scope.temps)
+    lines = [f"{s} = {printer.doprint(v)}" for s, v in intermediates]
+    coeff, rest = (coefficient * final).as_coeff_Mul()
+    if not rest.free_symbols:  # ℓ constant: Σ over m rows and n entries of c, over m, is n·c
+        return [*lines, f"{into}{printer.doprint(coeff * rest * h.shape[0])}{close}"]
+    return [*lines, f"{into}{m}.sum({printer.doprint(rest)}, dtype={acc}) * ({printer.doprint(coeff)} * _inv_m){close}"]
 
 
 def widened_outputs(eqs: GraphEquations, alias: dict, scope: Scope) -> tuple[dict[sp.MatrixSymbol, str], list[str]]:

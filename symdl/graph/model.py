@@ -46,8 +46,12 @@ class LossTerm:
     @property
     def coefficient(self) -> sp.Expr:
         """cₜ: the weight, over the node's width for a mean; exact (the decimal the weight prints as)."""
-        c = sp.Rational(repr(self.weight))
-        return c / self.node.width if self.reduction == "mean" else c
+        return sp.Rational(repr(self.weight)) * self.unweighted_coefficient
+
+    @property
+    def unweighted_coefficient(self) -> sp.Expr:
+        """cₜ without the weight: 1/width for a mean (Keras' losses average over the features), else 1."""
+        return sp.Rational(1, self.node.width) if self.reduction == "mean" else sp.Integer(1)
 
 
 def _as_nodes(value: Node | Sequence[Node], what: str) -> tuple[Node, ...]:
@@ -167,8 +171,10 @@ class Model:
 
     @property
     def parameter_shapes(self) -> dict[str, tuple[int, ...]]:
-        """Every key of params (``W1``, ``b1``, …) with its shape."""
-        return {f"{p.stem}{self.parameter_index(l)}": p.shape for l in self.layers if l.parameters() for p in l.parameters()}
+        """Every key of params (``W1``, ``b1``, …) with its shape: the trained ones, then the buffers (``moving_mean3``)."""
+        weighted = [l for l in self.layers if l.parameters()]
+        return {f"{p.stem}{self.parameter_index(l)}": p.shape for kind in ("parameters", "buffers") for l in weighted
+                for p in getattr(l, kind)()}
 
     @property
     def data_targets(self) -> tuple[LossTerm, ...]:

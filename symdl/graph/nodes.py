@@ -78,11 +78,18 @@ class Use:
     training: bool
     forms: Forms
     symbols: dict[str, sp.MatrixSymbol] = field(default_factory=dict)
+    #: The layer's buffers (:meth:`GraphLayer.buffers`) by stem: state read at inference, updated by a training step.
+    state: Mapping[str, sp.MatrixSymbol] = field(default_factory=dict)
+    #: The own symbols that hold one value for the whole batch (batch norm's μ_B), not one per sample.
+    per_batch: set[sp.MatrixSymbol] = field(default_factory=set)
 
-    def own(self, stem: str, latex: str, width: int) -> sp.MatrixSymbol:
-        """The per-use symbol ``latex`` with ``@`` → the use's index (``z^{@}`` → ``z^{3}``), keyed by ``stem``."""
+    def own(self, stem: str, latex: str, width: int, per_batch: bool = False) -> sp.MatrixSymbol:
+        """The per-use symbol ``latex`` with ``@`` → the use's index (``z^{@}`` → ``z^{3}``), keyed by ``stem``;
+        ``per_batch``: one value for the whole batch (a statistic over its rows) rather than one per sample."""
         if stem not in self.symbols:
             self.symbols[stem] = sp.MatrixSymbol(latex.replace("@", str(self.index)), width, 1)
+            if per_batch:
+                self.per_batch.add(self.symbols[stem])
         return self.symbols[stem]
 
 
@@ -162,6 +169,15 @@ class GraphLayer(abc.ABC):
     def masks(self) -> tuple[Mask, ...]:
         """Random arrays a use draws in training (none at inference)."""
         return ()
+
+    def buffers(self) -> tuple[GraphParameter, ...]:
+        """Arrays kept in params but not trained (batch norm's moving statistics): read at inference, updated by
+        :meth:`updates` after each training step; keys ``<stem><layer number>`` as parameters'."""
+        return ()
+
+    def updates(self, use: Use) -> list[sp.Eq]:
+        """In training, each buffer's new value after a step: ``Eq(buffer, expression)`` (read before the step's update)."""
+        return []
 
     def penalties(self) -> Mapping[str, Rule]:
         """Parameter stem → the penalty rule Ω added to C (Σ Ω(θ)) once per parameter, not per use."""

@@ -32,6 +32,7 @@ from .equations import GraphEquations
 from .loss_printing import (
     entry_casts,
     loss_lines,
+    output_loss_lines,
     penalty_value_lines,
     seed_times,
     widened_outputs,
@@ -39,7 +40,7 @@ from .loss_printing import (
 from .select_printer import SelectPrinter
 from .statement_printer import GraphStatementPrinter
 
-__all__ = ["GraphStatementPrinter", "array_definitions", "print_graph", "vector_kernels"]
+__all__ = ["GraphStatementPrinter", "array_definitions", "moved_buffers_source", "print_graph", "vector_kernels"]
 
 
 def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymbol],
@@ -106,7 +107,8 @@ def array_definitions(train: GraphEquations, inference: GraphEquations, module: 
 
 
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None,
-                backend: str | Backend = "numpy", select: bool = False, loss_scale: float | None = None) -> str:
+                backend: str | Backend = "numpy", select: bool = False, loss_scale: float | None = None,
+                output_losses: bool = False) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
     ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
@@ -133,6 +135,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     penalties' values Σ Ω(θ) and terms Ω'(θ) join after ``_master_grads``, in
     float32 on the masters, and a scaled step is kept only where its data term
     is finite (:mod:`symdl.codegen.loss_scaling`).
+
+    ``output_losses`` (one dtype only) adds ``output_losses(params, *data[, seed])`` in training mode and
+    ``inference_output_losses(params, *data)``: the list of each output's unweighted loss (:func:`output_loss_lines`).
     """
     backend = get_backend(backend)
     m = backend.module
@@ -140,6 +145,10 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     check = "_unpack" if functional else "_check"
     stopped = train.stopped if backend.stop_gradient("x") != "x" else ()
     params = list(train.params)
+    buffers = list(train.buffers)  # in params, not trained: read at inference, written by train_step
+    if buffers and loss_scale is not None:
+        raise ValueError("batch norm's moving statistics in a mixed-precision graph module are not supported yet; "
+                         "print it in float32 or float64")
     inputs = [train.names[x] for x in train.inputs]
     targets = [train.names[y] for y in train.targets]
     data = ", ".join([*inputs, *targets])
@@ -151,14 +160,14 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     if mixed:  # drawn as in float32 (the same masks whatever the compute dtype), multiplied in _dtype
         drawn = f"[{backend.cast('_mask', '_dtype')} for _mask in {drawn}]"
     mask_line = [f"{', '.join(masks)}, = {drawn}"] if masks else []
-    unpack = ", ".join([*params, *inputs, *targets])
+    unpack = ", ".join([*params, *buffers, *inputs, *targets])
 
     if select and backend.printer_class is not KernelPrinter:
         raise ValueError(f"select= is for the numpy backend, not {backend.title}")
 
     def scope(eqs: GraphEquations) -> Scope:
         printer = SelectPrinter() if select else backend.printer()
-        return Scope(names=eqs.names, batched=set(eqs.batched), inputs={*params, *inputs, *targets, *masks},
+        return Scope(names=eqs.names, batched=set(eqs.batched), inputs={*params, *buffers, *inputs, *targets, *masks},
                      backend=backend, printer=printer, accumulate="_acc_dtype" if mixed else None)
 
     def entry(name: str, args: str, lines: Sequence[str]) -> str:  # the constants made where the first input lives
@@ -182,7 +191,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     body = GraphStatementPrinter(scope(inference), _prune(fwd, set(outs)), keep=outs).emit_all()
     names = [inference.names[o] for o in outs]
     result = names[0] if len(names) == 1 else f"({', '.join(names)},)"
-    head = f"{', '.join([*params, *inputs])}, = {check}_forward(params, {', '.join(inputs)})"
+    head = f"{', '.join([*params, *buffers, *inputs])}, = {check}_forward(params, {', '.join(inputs)})"
     sources.append(entry("forward", f"params, {', '.join(inputs)}", [head, *body, f"return {result}"]))
 
     # inference_loss: the cost in inference mode (no noise, no dropout), as Keras' evaluate
@@ -194,6 +203,14 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     body += master_penalty(inference, evaluating)
     opening = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}False)", *entry_casts(inference, alias, evaluating)]
     sources.append(entry("inference_loss", f"params, {data}", [*opening, *body, "return loss"]))
+
+    if output_losses:
+        if mixed:
+            raise ValueError("output_losses: printed in one dtype only, not with loss_scale")
+        outputs_scope = scope(inference)
+        body = GraphStatementPrinter(outputs_scope, _prune(fwd, keep), keep=keep).emit_all()
+        body += output_loss_lines(inference, alias, outputs_scope)
+        sources.append(entry("inference_output_losses", f"params, {data}", [*opening[:1], *body, "return _losses"]))
 
     forward, alias = _inline_aliases(train.forward, train.batched, stopped)
     losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
@@ -223,7 +240,14 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     lines += master_penalty(train, s)
     sources.append(entry("loss", f"params, {data}{seed}", [h.format(writable="False") for h in header] + lines + ["return loss"]))
 
-    read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
+    if output_losses:  # the masks drawn from seed as loss draws them: the values of the step with that seed
+        outputs_scope = scope(train)
+        body = GraphStatementPrinter(outputs_scope, forward, keep=loss_keep).emit_all()
+        body += output_loss_lines(train, alias, outputs_scope)
+        sources.append(entry("output_losses", f"params, {data}{seed}",
+                             [h.format(writable="False") for h in header] + body + ["return _losses"]))
+
+    read_later = {s for eq in [*scaled, *backward, *train.updates] for s in eq.rhs.atoms(sp.MatrixSymbol)}
     grad_lines, s = values(train, read_later | loss_keep)
     if not mixed:  # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
         grad_lines.append(f"_ones = {backend.tensor_factory('ones', f'{inputs[0]}.shape[0]', inputs[0])}")
@@ -263,15 +287,16 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         arguments = ["state", *code.arguments]
         checks = [f"{a} = _check_hyper({a!r}, {a})" for a in code.arguments]
         # no parameters: nothing to unpack (`, = …` would not parse)
-        head = f"{', '.join(params)}, = _check_params(params)" if params else "_check_params(params)"
+        head = f"{', '.join([*params, *buffers])}, = _check_params(params)" if params else "_check_params(params)"
         sources.append(entry("init_state", "params", print_init_state(optimizer, params, backend, head, device_scalars=skip)))
     update = [*code.compute, *code.write]
     if skip:  # the kept values rebound to the names: a constraint then projects what params holds
         kept = [("params", {p: p for p in params}), *([("state", code.new_state)] if code.new_state else [])]
         update += [scaling.keep_finite_line(store, new, True) for store, new in kept]
     update += _constraint_lines(train, backend)
+    update += _buffer_lines(train, s, backend)
     if functional:  # immutable arrays: the new values are returned, the caller stores them
-        result = "return loss, {" + ", ".join(f"{p!r}: {p}" for p in params) + "}"
+        result = "return loss, {" + ", ".join(f"{p!r}: {p}" for p in [*params, *buffers]) + "}"
         if optimizer is not None:
             result += ", {" + ", ".join(f"{k!r}: {v}" for k, v in code.new_state.items()) + "}"
         checks = []
@@ -283,6 +308,43 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     sources.append(entry("train_step", f"params, {data}, {', '.join(arguments)}{seed}",
                         [*checks, train_head[0], *state_check, *train_head[1:], *grad_lines, *step_masters, *update, result]))
     return "\n\n".join(sources)
+
+
+def moved_buffers_source(train: GraphEquations, backend: str | Backend) -> str:
+    """``_moved_buffers(params, *inputs[, seed])``: each buffer's value after a training call on the inputs (batch norm's
+    moving statistics), as ``train_step`` writes it, without a step: the training forward up to the statistics the
+    updates read, then the updates' expressions; no argument checks (the caller checked). For a torch ``Module``,
+    whose forward in training moves its buffers as ``torch.nn.BatchNorm1d`` does."""
+    backend = get_backend(backend)
+    params, buffers = list(train.params), list(train.buffers)
+    inputs = [train.names[x] for x in train.inputs]
+    masks = list(train.masks)
+    forward, alias = _inline_aliases(train.forward, train.batched, train.stopped if backend.stop_gradient("x") != "x" else ())
+    updates = [sp.Eq(eq.lhs, eq.rhs.xreplace(alias), evaluate=False) for eq in train.updates]
+    reads = {r for eq in updates for r in eq.rhs.atoms(sp.MatrixSymbol)}
+    scope = Scope(names=train.names, batched=set(train.batched), inputs={*params, *buffers, *inputs, *masks},
+                  backend=backend, printer=backend.printer())
+    draw = backend.mask_parameter.split("=")[0]
+    lines = [f"{', '.join([*params, *buffers, *inputs])}, = _unpack_forward(params, {', '.join(inputs)})",
+             *([f"{', '.join(masks)}, = _masks({draw}, {backend.mask_arguments(inputs[0])})"] if masks else []),
+             *GraphStatementPrinter(scope, _prune(forward, reads), keep=reads).emit_all()]
+    printer = GraphStatementPrinter(scope, [], keep=set())
+    lines += [f"{train.names[eq.lhs]} = {printer._code(eq.rhs)}" for eq in updates]  # in turn: a shared layer's twice
+    lines.append("return {" + ", ".join(f"{k!r}: {k}" for k in dict.fromkeys(train.names[eq.lhs] for eq in updates)) + "}")
+    seed = f", {backend.mask_parameter}" if masks else ""
+    return _def("_moved_buffers", f"params, {', '.join(inputs)}{seed}", backend.bind_constants(lines, inputs[0]))
+
+
+def _buffer_lines(eqs: GraphEquations, s: Scope, backend: Backend) -> list[str]:
+    """Each buffer's new value after the step (batch norm's moving statistics), printed from its SymPy expression:
+    written into the array params holds (numpy, torch), or bound anew and returned (JAX)."""
+    printer = GraphStatementPrinter(s, [], keep=set())
+    lines = []
+    for eq in eqs.updates:
+        key = eqs.names[eq.lhs]
+        code = printer._code(eq.rhs)
+        lines.append(f"{key} = {code}" if backend.functional else f"{key}[...] = {code}")
+    return lines
 
 
 def _constraint_lines(eqs: GraphEquations, backend: Backend) -> list[str]:

@@ -29,10 +29,12 @@ from .equations import GraphEquations
 from .forms import GenericForms
 from .model import Model
 
-__all__ = ["MAX_SCALARS", "evaluate", "prove_graph"]
+__all__ = ["BATCH_ROWS", "MAX_SCALARS", "evaluate", "prove_graph"]
 
 #: The most scalar parameters a concrete proof expands (the expression grows with every one).
 MAX_SCALARS = 200
+#: The samples a proof writes C out for when the graph computes a statistic of the batch (batch norm).
+BATCH_ROWS = 2
 
 
 def evaluate(expr: sp.MatrixExpr, env: dict[sp.MatrixSymbol, sp.Matrix]) -> sp.Matrix:
@@ -196,31 +198,40 @@ def prove_graph(model: Model, mutation: str | None = None, equations: GraphEquat
     count = sum(int(sp.prod(s.shape)) for s in eqs.params.values())
     if count > MAX_SCALARS:
         raise ValueError(f"prove_graph: {count} scalar parameters; a concrete proof expands at most {MAX_SCALARS}")
-    env: dict[sp.MatrixSymbol, sp.Matrix] = {}
-    for symbol in [*eqs.inputs, *eqs.targets, *eqs.params.values(), *(m for m, _ in eqs.masks.values())]:
-        env[symbol] = _column(eqs.names[symbol], symbol.shape)
+    # A statistic of the batch (batch norm's mean) has no value for one sample: then C is written out for a batch of
+    # BATCH_ROWS samples, C = Σ_b C_b (the 1/m of the code divides both sides), each per-batch value from all of them.
+    rows = BATCH_ROWS if any(not getattr(node, "per_sample", True) for eq in _all(eqs) for node in eq.rhs.atoms(ArrayNode)) else 1
+    shared: dict[sp.MatrixSymbol, sp.Matrix] = {symbol: _column(eqs.names[symbol], symbol.shape) for symbol in eqs.params.values()}
+    envs = [dict(shared) for _ in range(rows)]
+    for b, env in enumerate(envs):
+        for symbol in [*eqs.inputs, *eqs.targets, *(m for m, _ in eqs.masks.values())]:
+            env[symbol] = _column(eqs.names[symbol] + (f"_s{b}" if rows > 1 else ""), symbol.shape)
     stopped: dict[sp.Symbol, sp.Expr] = {}
     for eq in eqs.forward:
-        value = evaluate(eq.rhs, env)
         if eq.lhs in eqs.stopped:  # a constant while C is differentiated
-            fresh = _column(f"stop_{eqs.names[eq.lhs]}", eq.lhs.shape)
-            stopped.update(zip(fresh, value))
-            value = fresh
-        env[eq.lhs] = value
+            for b, env in enumerate(envs):
+                value = evaluate(eq.rhs, env)
+                fresh = _column(f"stop_{eqs.names[eq.lhs]}" + (f"_s{b}" if rows > 1 else ""), eq.lhs.shape)
+                stopped.update(zip(fresh, value))
+                env[eq.lhs] = fresh
+            continue
+        _assign(eq, envs, eqs.batched)
     C = sp.Integer(0)
-    for t in eqs.losses:
-        h, y = env[t.value], env[t.target]
-        if t.forms.vector_rule is not None:
-            C += t.coefficient * _vector_rule(VectorRuleCall(t.forms.vector_rule, "value", t.value, t.target), [h, y])[0]
-        else:
-            ell = t.forms.value_lambda()
-            C += t.coefficient * sum(ell(h[j], y[j]) for j in range(h.rows))
+    for env in envs:
+        for t in eqs.losses:
+            h, y = env[t.value], env[t.target]
+            if t.forms.vector_rule is not None:
+                C += t.coefficient * _vector_rule(VectorRuleCall(t.forms.vector_rule, "value", t.value, t.target), [h, y])[0]
+            else:
+                ell = t.forms.value_lambda()
+                C += t.coefficient * sum(ell(h[j], y[j]) for j in range(h.rows))
     for key, pf in eqs.penalties:
-        C += sum(pf.value(w) for w in env[eqs.params[key]])
+        C += sum(pf.value(w) for w in shared[eqs.params[key]])
     for t in eqs.losses:
-        env[t.gradient] = evaluate(t.equation.rhs, env)
+        _assign(t.equation, envs, eqs.batched)
     for _, eq in eqs.backward:
-        env[eq.lhs] = evaluate(eq.rhs, env)
+        _assign(eq, envs, eqs.batched)
+    env = envs[0]
     witnesses = dict(forms.witnesses())
     results: dict[str, Proof] = {}
     for key, symbol in eqs.params.items():
@@ -231,6 +242,32 @@ def prove_graph(model: Model, mutation: str | None = None, equations: GraphEquat
         if first_refutation and not results[label]:
             break
     return results
+
+
+def _all(eqs: GraphEquations) -> list[sp.Eq]:
+    return [*eqs.forward, *(t.equation for t in eqs.losses), *(eq for _, eq in eqs.backward)]
+
+
+def _assign(eq: sp.Eq, envs: list[dict[sp.MatrixSymbol, sp.Matrix]], batched: frozenset[sp.MatrixSymbol]) -> None:
+    """``eq.lhs`` in every sample's env: per sample; for a per-batch symbol once, summed over the samples where it
+    reads per-sample values (a parameter's gradient, as the printed code's 1ᵀD); a batch mean averages its argument."""
+    rhs = eq.rhs
+    for node in sorted(rhs.atoms(ArrayNode), key=sp.default_sort_key):
+        if not getattr(node, "per_sample", True):
+            (argument,) = node.arrays
+            parts = [evaluate(argument, env) for env in envs]
+            fresh = sp.MatrixSymbol(f"_batch_{len(envs[0])}", *node.shape)
+            for env in envs:
+                env[fresh] = sum(parts[1:], parts[0]) / len(envs)
+            rhs = rhs.xreplace({node: fresh})
+    if eq.lhs in batched:
+        for env in envs:
+            env[eq.lhs] = evaluate(rhs, env)
+        return
+    parts = [evaluate(rhs, env) for env in envs] if rhs.atoms(sp.MatrixSymbol) & batched else [evaluate(rhs, envs[0])]
+    total = sum(parts[1:], parts[0])
+    for env in envs:
+        env[eq.lhs] = total
 
 
 def _compare(C: sp.Expr, scalars: sp.Matrix, claimed: sp.Matrix, stopped: dict, witnesses: dict) -> Proof:

@@ -60,6 +60,11 @@ def graph_section(model: object, *, title: str = "Graph model", key: str = "grap
              "products; a shared parameter's gradient is the sum over its uses",
              tuple(Math(eq.lhs, eq.rhs) for _, eq in eqs.backward)),
     ]
+    inference = model.equations(training=False)
+    if [(eq.lhs, eq.rhs) for eq in inference.forward] != [(eq.lhs, eq.rhs) for eq in eqs.forward]:
+        steps.insert(0, Step("Inference mode: the forward pass without noise or dropout, each layer's inference formula "
+                             "(forward, evaluate and the loss of predictions)",
+                             tuple(Math(eq.lhs, eq.rhs) for eq in inference.shown_forward)))
     rules = block_rules(eqs)
     if rules:
         steps.append(Step(

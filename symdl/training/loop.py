@@ -33,6 +33,7 @@ from .batches import (
     take,
 )
 from .callbacks import Callback, EarlyStopping, History, TrainingRun
+from .output_losses import OutputLosses
 from .progress import ProgressBar, check_stream, progress_mode
 from .tracked import TrackedMetrics, metric_name, metric_objects, track
 
@@ -99,8 +100,8 @@ class _LossTracker:
         return self.mean.result()
 
 
-def _logs(loss: _LossTracker, metrics: TrackedMetrics) -> dict[str, float]:
-    return {"loss": loss.result(), **metrics.logs()}
+def _logs(loss: _LossTracker, metrics: TrackedMetrics, outputs: OutputLosses) -> dict[str, float]:
+    return {"loss": loss.result(), **outputs.logs(), **metrics.logs()}
 
 
 def _tracked(model: Any, Y: Data, metrics: object, what: str) -> TrackedMetrics:
@@ -152,12 +153,15 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any,
     _check_targets(model, Y, "Y")
     tracked.reset()
     tracker = _LossTracker()
+    outputs = OutputLosses(model, _LossTracker, tracked.keys)
     for rows in batch_slices(sample_count(X), batch_size, None):
         xb, yb = take(X, rows), take(Y, rows)
         tracker.add(float(model.inference_loss(params, *_data_args(model, xb, yb))), sample_count(xb))
+        if outputs:
+            outputs.add(model.output_losses(params, xb, yb, training=False), sample_count(xb))
         if tracked:
             tracked.update(yb, _forward(model, params, xb))
-    return _logs(tracker, tracked)
+    return _logs(tracker, tracked, outputs)
 
 
 def fit(
@@ -194,7 +198,9 @@ def fit(
     inference mode (:func:`evaluate`). With several outputs (a graph),
     ``metrics`` is a list for every output with a data target or a dict by
     output name (a metric or a list), logged as ``<output>_<metric>``
-    (:mod:`symdl.training.tracked`). Same seed, same data → bit-identical
+    (:mod:`symdl.training.tracked`). With two or more outputs with a loss,
+    each output's loss without its weight is logged too, ``<output>_loss``
+    (Keras'; :mod:`symdl.training.output_losses`). Same seed, same data → bit-identical
     history, params and state.
     """
     _check_model(model, "fit", validation is not None)
@@ -222,7 +228,7 @@ def fit(
     for hook in hooks:
         if not isinstance(hook, Callback):
             raise ValueError(f"callbacks: expected symdl.training.Callback objects, got {hook!r}")
-    logged = ["loss", *tracked.keys]
+    logged = ["loss", *OutputLosses(model, _LossTracker, tracked.keys).names, *tracked.keys]
     logged += [f"val_{k}" for k in logged] if validation is not None else []
     if early_stopping is not None and early_stopping.monitor not in logged:
         raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not logged; logged: {', '.join(logged)}")
@@ -244,15 +250,18 @@ def fit(
         rng = epoch_rng(int(seed), epoch)
         tracked.reset()
         tracker = _LossTracker()
+        outputs = OutputLosses(model, _LossTracker, tracked.keys)
         for step, rows in enumerate(batch_slices(sample_count(X), batch_size, rng if shuffle else None), 1):
             xb, yb = take(X, rows), take(Y, rows)
             if tracked:
                 tracked.update(yb, _forward(model, run.params, xb))
             mask_seed = int(rng.integers(MASK_SEED_BOUND)) if seeded else None
+            if outputs:  # before the step, with its masks: the values its loss summed
+                outputs.add(model.output_losses(run.params, xb, yb, seed=mask_seed or 0), sample_count(xb))
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
             tracker.add(loss, sample_count(xb))
-            bar.batch(epoch, step, lambda: _logs(tracker, tracked))
-        logs = _logs(tracker, tracked)
+            bar.batch(epoch, step, lambda: _logs(tracker, tracked, outputs))
+        logs = _logs(tracker, tracked, outputs)
         if validation is not None:
             val = evaluate(model, run.params, *validation, metrics=tracked, batch_size=max(batch_size, 1024))
             logs.update({f"val_{k}": v for k, v in val.items()})

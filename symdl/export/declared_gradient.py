@@ -1,0 +1,97 @@
+r"""A gradient of your own for an export: g(x) declared for ∂f/∂x, Keras' ``@tf.custom_gradient``, checked but not trusted.
+
+>>> import symdl
+>>> ste = declare_gradient(symdl.formula_rule("sign(z)"), "1")      # the straight-through estimator
+>>> ste.is_derivative
+False
+>>> ste.summary().split(":")[0]
+'declared gradient, not proven equal to the derivative'
+
+The backward pass of ``to_jax(…, gradient=…)`` and ``to_torch(…, gradient=…)``
+is the declared expression, parsed by symdl's formula parser (never ``eval``)
+in the rule's inputs and parameters and printed in its stable form. Each
+declared ∂f/∂xᵢ is compared with symdl's derivative by
+:func:`symdl.rulebook.claims.check_derivative`: equal (the notebook's
+``my_softplus`` with ``1 - 1/(1 + exp(z))``) is proven; otherwise (a
+straight-through estimator, a clipped gradient) it is a *declared* gradient —
+reported as such and never called proven; finite differences of the forward
+would disagree with it, so nothing checks it against them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import sympy as sp
+
+from ..rulebook.claims import DerivativeCheck, check_derivative
+from ..rulebook.rule import Rule
+from ..symbolic.parse import parse
+from ..symbolic.rewrite import stabilise
+
+__all__ = ["DeclaredGradient", "declare_gradient"]
+
+
+@dataclass(frozen=True)
+class DeclaredGradient:
+    """gᵢ(x) declared for ∂f/∂xᵢ, each with its comparison to symdl's derivative (``checks``, in input order)."""
+
+    rule: Rule
+    gradients: tuple[sp.Expr, ...]
+    checks: tuple[DerivativeCheck, ...]
+
+    @property
+    def is_derivative(self) -> bool:
+        """Whether every declared gᵢ is proven equal to ∂f/∂xᵢ (kinks excepted)."""
+        return all(c.proof.holds for c in self.checks)
+
+    def gradient(self, x: sp.Symbol) -> sp.Expr:
+        """The declared gᵢ of input ``x``, in its stable form."""
+        return self.gradients[self.rule.inputs.index(x)]
+
+    def summary(self) -> str:
+        """One line: proven equal to the derivative, or a declared gradient and why it is not the derivative."""
+        if self.is_derivative:
+            return "declared gradient, equal to the derivative: " + "; ".join(f"∂/∂{c.wrt}: {c.proof.method}" for c in self.checks)
+        wrong = [c for c in self.checks if not c.proof.holds]
+        return ("declared gradient, not proven equal to the derivative: "
+                + "; ".join(f"∂/∂{c.wrt} is {c.derivative}, declared {c.claimed}" + _where(c) for c in wrong)
+                + "; the export's backward is the declared expression, which finite differences of the forward do not check")
+
+
+def _where(check: DerivativeCheck) -> str:
+    """Where the two differ, when the proof found a point (the kinks excepted)."""
+    point = check.proof.counterexample
+    if not point:
+        difference = sp.simplify(check.claimed - check.derivative)
+        if difference.is_number and difference != 0:
+            return f" (they differ by the constant {difference})"
+        return f" (their difference {difference} is not shown to be 0)"
+    at = ", ".join(f"{k} = {v}" for k, v in point.items())
+    return f" (at {at}: {check.derivative.subs(point)} vs {check.claimed.subs(point)})"
+
+
+def declare_gradient(rule: Rule, gradient: str | Mapping[str, str]) -> DeclaredGradient:
+    """``gradient`` (formula text for a one-input rule, or input name → text for each input) as a :class:`DeclaredGradient`."""
+    if not isinstance(rule, Rule):
+        raise ValueError(f"gradient= applies to element-wise rules and formulas, not to the vector rule {getattr(rule, 'name', rule)!r}")
+    names = [s.name for s in rule.inputs]
+    if isinstance(gradient, str):
+        if len(names) != 1:
+            raise ValueError(f"gradient: {rule.name!r} has inputs {', '.join(names)}; give one formula per input, {{'{names[0]}': '…', …}}")
+        texts = {names[0]: gradient}
+    elif isinstance(gradient, Mapping):
+        texts = dict(gradient)
+        if sorted(texts) != sorted(names) or not all(isinstance(t, str) for t in texts.values()):
+            raise ValueError(f"gradient: give formula text for each input of {rule.name!r} ({', '.join(names)}), got keys {sorted(map(str, texts))}")
+    else:
+        raise TypeError(f"gradient: expected formula text or a mapping input → text, got {type(gradient).__name__}")
+    symbols = {s.name: s for s in (*rule.inputs, *rule.param_symbols.values())}
+    gradients, checks = [], []
+    for x in rule.inputs:
+        parsed = parse(texts[x.name], names, list(rule.param_symbols))
+        claimed = rule.bind(parsed.xreplace({s: symbols[s.name] for s in parsed.free_symbols if s.name in symbols}))
+        checks.append(check_derivative(rule, claimed, x))
+        gradients.append(stabilise(claimed))
+    return DeclaredGradient(rule, tuple(gradients), tuple(checks))
