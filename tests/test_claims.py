@@ -197,3 +197,20 @@ def test_the_method_names_a_removable_point_by_its_limit_and_a_kink_as_a_kink():
     proof = check_derivative(relu, parse_derivative(relu, "where(z > 2, 1, 0)")).proof
     assert proof.method == "case analysis on the 2 intervals cut by 1 breakpoint, the kink 2 excluded"
     assert not check_derivative(relu, parse_derivative(relu, "where(z > 1, 1, 0)"))
+
+
+def test_a_claim_wrong_at_a_removable_point_only_for_some_other_input_is_refuted():
+    # ∂/∂u at the removable point u = 1 is 1/2 for every z; a claim whose value there still depends on z (a branch
+    # on z left after u = 1 is put in) was not compared at all, and the method said it equalled the limit there.
+    other = symdl.formula_rule("z + log(1 + exp(-abs(u - 1))) + max(0, u - 1)", wrt="z", symbols=["u"])
+    u, z = other.variable("u"), other.wrt
+    right = 1 - 1 / (1 + sp.exp(u - 1))
+    for wrong in (right + sp.Piecewise((1, sp.Eq(u, 1) & (z > 0)), (0, True)),
+                  sp.Piecewise((right, sp.Ne(u, 1)), (sp.Piecewise((0, z > 0), (sp.Rational(1, 2), True)), True))):
+        check = check_derivative(other, wrong, "u")
+        assert not check and check.counterexample[u] == 1 and check.counterexample[z] > 0, check.proof.method
+        claimed, true = check.values_at_counterexample()
+        assert true == sp.Float(0.5, 17) and claimed != true
+    # right at u = 1 for every z although written with a branch on z there: still proven
+    same = sp.Piecewise((right, sp.Ne(u, 1)), (sp.Piecewise((sp.Rational(1, 2), z > 0), (sp.Rational(1, 2), True)), True))
+    assert check_derivative(other, same, "u")

@@ -72,3 +72,32 @@ def test_a_stable_form_of_log_z_squared_wrong_only_at_its_pole_is_refuted(value)
     wrong = sp.Piecewise((value, sp.Eq(w, 0)), (2 * sp.log(sp.Abs(w)), True))
     assert prove_zero(wrong - r.expr, w, exclude=[sp.Integer(0)])  # equal off the pole
     assert not _with_stable_form(r, wrong).prove()["stable forward - expr"]
+
+
+@pytest.mark.parametrize(
+    "bounded",
+    [
+        sp.exp(-1 / z**2),  # → 0 from both sides; SymPy's value at 0 is nan (1/0 is zoo), a float's is exp(−inf) = 0
+        sp.tanh(1 / z),  # → ±1; SymPy nan at 0, a float's tanh(±inf) = ±1
+        sp.exp(1 / z),  # → 0 from the left, ∞ from the right: not infinite on both sides
+        sp.exp(-1 / sp.Abs(z)),  # the breakpoint from |z| itself
+    ],
+)
+def test_a_breakpoint_where_sympy_has_no_value_but_the_limits_are_finite_is_no_pole(bounded):
+    # bounded + [z = 0] differs from bounded at 0 only, where SymPy's value of both is nan: the printed code gives
+    # exp(-1/0.0**2) = 0 and 0 + 1 = 1 there. Neither side has a pole; the value at 0 must be checked, and fails.
+    bumped = bounded + sp.Piecewise((0, sp.Ne(z, 0)), (1, True))
+    assert prove_zero(bumped - bounded, z, exclude=[sp.Integer(0)])  # equal everywhere else
+    assert poles(bumped, bounded, z) == []
+    proof = prove_equal(bumped, bounded, z)
+    assert not proof and proof.method == "case analysis: nonzero at z = 0", proof.method
+
+
+def test_a_pole_is_infinite_from_both_sides_in_every_parameter_regime():
+    # For c > 0 the branch near z = 0 is exp(−1/z²) (bounded), for c ≤ 0 it is 1/|z| (a pole): the bump at 0 is
+    # only allowed where 0 is a pole, so the identity fails for c > 0.
+    near = sp.Piecewise((sp.exp(-1 / z**2), c > 0), (1 / sp.Abs(z), True))
+    bumped = near + sp.Piecewise((0, sp.Ne(z, 0)), (1, True))
+    assert poles(bumped, near, z) == []
+    assert not prove_equal(bumped, near, z)
+    assert poles(1 / sp.Abs(z) + sp.Piecewise((0, sp.Ne(z, 0)), (1, True)), 1 / sp.Abs(z), z) == [0]  # a pole: kept

@@ -210,8 +210,9 @@ def test_the_method_and_cases_say_how_a_proof_went():
     proof = prove_zero(sp.Abs(x) - sp.Max(x, -x), x)
     assert (proof.holds, proof.method, proof.cases) == (True, "case analysis on the 2 intervals cut by 1 breakpoint", 3)
     proof = prove_zero(sp.Abs(x - c) - sp.Max(x - c, c - x), x)
-    assert proof.method == "case analysis on the 2 intervals cut by 1 breakpoint in 2 parameter regimes"
-    assert proof.cases == 6
+    # c < 0, c > 0 and c = 0 (where c crosses 0): 2 intervals and 1 point in each
+    assert proof.method == "case analysis on the 2 intervals cut by 1 breakpoint in 3 parameter regimes"
+    assert proof.cases == 9
     kink = sp.Piecewise((1, x <= 0), (0, True)) - sp.Piecewise((1, x < 0), (0, True))
     proof = prove_zero(kink, x, exclude=[sp.Integer(0)])
     assert proof.holds and proof.method.endswith(", the kink 0 excluded")
@@ -320,6 +321,58 @@ def test_wrong_variants_are_refuted_with_a_real_counterexample(wrong, where):
         assert point[b_] < point[a_] < 0
 
 
+@pytest.mark.parametrize(
+    "wrong, at",
+    [
+        # Nonzero only at a parameter's critical value: 0 on both sides of it, so no sample between critical values
+        # refutes it (all three were proven on main).
+        (sp.Piecewise((x, a_ >= 0), (0, True)) - sp.Piecewise((x, a_ > 0), (0, True)), {a_: 0}),
+        (sp.Piecewise((1, sp.Eq(a_, 0) & (x > 0)), (0, True)), {a_: 0}),
+        (sp.Piecewise((sp.Abs(x), sp.Eq(a_, 2)), (0, True)), {a_: 2}),
+        (sp.Piecewise((sp.Abs(x - p), sp.Eq(p, 3)), (0, True)), {p: 3}),  # a positive parameter: 3 is inside its line
+        # A float switch is sampled at the binary value it holds: nsimplify's guess √2/2 sat beside it (proven).
+        (sp.Piecewise((x, a_ >= sp.Float(0.7071067811865476)), (0, True))
+         - sp.Piecewise((x, a_ > sp.Float(0.7071067811865476)), (0, True)), {a_: sp.Rational(0.7071067811865476)}),
+        (sp.Piecewise((x, sp.Eq(a_, sp.Float(0.7071067811865476))), (0, True)), {a_: sp.Rational(0.7071067811865476)}),
+    ],
+)
+def test_an_identity_false_only_at_a_critical_parameter_value_is_refuted_there(wrong, at):
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample is not None, proof.method
+    point = proof.counterexample
+    assert all(point[s] == v for s, v in at.items()) and wrong.subs(point) != 0
+
+
+@pytest.mark.parametrize(
+    "wrong, inside",
+    [
+        # Nonzero only where a − 1/100 < b < a: the product of each parameter's regimes (found with the other at its
+        # base value) has no sample in that strip. Each of the three was proven on main.
+        (sp.Piecewise((x, (b_ > a_ - sp.Rational(1, 100)) & (b_ < a_)), (0, True)),
+         lambda at: at[a_] - sp.Rational(1, 100) < at[b_] < at[a_]),
+        # Nonzero only on the half-line a = b > 5: no critical value of one parameter at the other's base is there.
+        (sp.Piecewise((sp.Abs(x), sp.Eq(a_, b_) & (a_ > 5)), (0, True)), lambda at: at[a_] == at[b_] > 5),
+        # Breakpoints that move with the parameters, a case live only in the strip 0 < a − b < 1/100.
+        (sp.Piecewise((sp.Abs(x - a_) - sp.Abs(x - b_), (a_ - b_ > 0) & (a_ - b_ < sp.Rational(1, 100))), (0, True)),
+         lambda at: 0 < at[a_] - at[b_] < sp.Rational(1, 100)),
+        # Nonzero only where a/2 + 10 < b < a, past a = 20 where the two lines cross: no line passes b's base value
+        # there, so no sample of a was beyond 20 (proven after the fix above; the crossing is now a critical value).
+        (sp.Piecewise((x, (b_ > a_ / 2 + 10) & (b_ < a_)), (0, True)), lambda at: at[a_] / 2 + 10 < at[b_] < at[a_]),
+        (sp.Piecewise((sp.Abs(x - a_) - sp.Abs(x - b_), (b_ > a_ / 2 + 10) & (b_ < a_)), (0, True)),
+         lambda at: at[a_] / 2 + 10 < at[b_] < at[a_]),
+        # Nonzero only inside a small disk: b's two roots ±√(1/100 − a²) meet at a = ±1/10, never at a's base.
+        (sp.Piecewise((x, a_**2 + b_**2 < sp.Rational(1, 100)), (0, True)), lambda at: at[a_]**2 + at[b_]**2 < sp.Rational(1, 100)),
+        (sp.Piecewise((sp.Abs(x - a_), (a_ - 3)**2 + (b_ + 2)**2 < sp.Rational(1, 100)), (0, True)),
+         lambda at: (at[a_] - 3)**2 + (at[b_] + 2)**2 < sp.Rational(1, 100)),
+    ],
+)
+def test_an_identity_false_only_where_parameters_meet_jointly_is_refuted(wrong, inside):
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample is not None, proof.method
+    point = proof.counterexample
+    assert inside(point) and wrong.subs(point) != 0
+
+
 def test_a_degenerate_sample_gets_generic_neighbours_on_both_sides():
     from symdl.symbolic.regimes import generic_samples, is_degenerate
 
@@ -370,3 +423,100 @@ def test_too_many_parameter_regimes_are_refused_as_undecided():
     ps = sp.symbols("p0:4", real=True)
     proof = prove_zero(sum(sp.Abs(x - p) - sp.Max(x - p, p - x) for p in ps), x)  # 5 samples each: 625 regimes
     assert not proof and proof.method.startswith("undecided: too many parameter regimes"), proof.method
+
+
+c_ = sp.Symbol("c", real=True)
+
+
+@pytest.mark.parametrize(
+    "wrong, narrow",
+    [
+        # Nonzero only between breakpoints equal to 30 digits: they were one breakpoint, the interval between them
+        # never probed, and each was proven ≡ 0.
+        (sp.Piecewise((1, (x > 10**40) & (x < 10**40 + 1)), (0, True)), (10**40, 10**40 + 1)),
+        (sp.Piecewise((1, (x > 1) & (x < 1 + sp.Rational(1, 10**35))), (0, True)), (1, 1 + sp.Rational(1, 10**35))),
+        # c and c + 10⁻²⁵ never meet, but every sample of c was degenerate (within 10⁻²⁰), checked only at that c:
+        # the branch c(c − 1)(c + 1) is 0 at each sample (−1, 0, 1) and was proven 0 for every c.
+        (sp.Piecewise(((c_ - 1) * (c_ + 1) * c_, (x > c_) & (x < c_ + sp.Rational(1, 10**25))), (0, True)), None),
+    ],
+)
+def test_breakpoints_that_differ_beyond_30_digits_are_two_breakpoints(wrong, narrow):
+    proof = prove_zero(wrong, x)
+    assert not proof, proof.method
+    if narrow is not None:
+        assert proof.counterexample is not None and narrow[0] < proof.counterexample[x] < narrow[1]
+        assert wrong.subs(proof.counterexample) == 1
+
+
+def test_breakpoints_equal_at_a_sample_are_one_breakpoint_and_a_tolerance_only_for_floats():
+    from symdl.symbolic.regimes import vanishes
+
+    assert vanishes(sp.sqrt(2) * sp.sqrt(3) - sp.sqrt(6)) and vanishes(sp.Integer(0))
+    assert not vanishes(sp.Rational(1, 10**25)) and not vanishes(sp.Integer(10**40 + 1) - 10**40)
+    assert vanishes(sp.Float(1e-25)) and not vanishes(sp.Float(1e-15))  # with a float in it, within 1e-20 as before
+    assert prove_zero(sp.Max(x, c_) + sp.Min(x, c_) - x - c_ + sp.Abs(x - 10**40) - sp.Max(x - 10**40, 10**40 - x), x)
+
+
+def test_breakpoints_agreeing_to_1600_digits_leave_the_proof_undecided():
+    narrow = sp.Piecewise((1, (x > 1) & (x < 1 + sp.Rational(1, 10**2000))), (0, True))
+    proof = prove_zero(narrow, x)
+    assert not proof and proof.method == "undecided: two breakpoints agree to 1600 digits but are not shown equal"
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        # Each changes sign through a pole, never passing 0: no breakpoint was found, one probe decided the whole line.
+        sp.Piecewise((1, 1 / (x - 1) > 0), (0, True)),  # 1 for x > 1; proven ≡ 0 on main
+        sp.sign(1 / (x - 1)) + 1,  # 2 for x > 1; proven ≡ 0 on main
+        sp.Max(1 / (x - 3), 0),
+        sp.Piecewise((1, (x - 1) / (x - 2) > 0), (0, True)) - sp.Piecewise((1, x < 1), (0, True)),  # its probe sat on 2
+        sp.Piecewise((x, 1 / (x - c_) > 0), (0, True)),
+        # In a parameter: 1/(c − 7) > 0 for c > 7, where no sample was (the critical values: 0 only).
+        sp.Piecewise((x, 1 / (c_ - 7) > 0), (0, True)),
+        sp.Abs(x) * (sp.sign(1 / (c_ - 7)) + 1),
+    ],
+)
+def test_a_condition_that_changes_sign_through_a_pole_has_a_breakpoint_there(wrong):
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample is not None, proof.method
+    assert wrong.subs(proof.counterexample) != 0
+
+
+def test_a_condition_without_a_value_at_its_pole_is_not_proven_there():
+    # 1/z > 0 and z > 0 agree for every z ≠ 0; at 0 the condition has no value (SymPy: zoo > 0), so no proof.
+    proof = prove_zero(sp.Piecewise((1, 1 / x > 0), (0, True)) - sp.Piecewise((1, x > 0), (0, True)), x)
+    assert not proof and proof.method == "case analysis: a condition has no value at x = 0"
+    assert breakpoints(sp.Piecewise((1, sp.exp(1 / (x - 2)) > 3), (0, True)), x) == [2, 2 + 1 / sp.log(3)]
+    # A parameter's pole bounds its regimes, but no sample sits on it (the identity has no value there).
+    assert prove_zero(sp.Piecewise((x, 1 / (c_ - 7) > 0), (0, True)) - sp.Piecewise((x, c_ > 7), (0, True)), x)
+
+
+@pytest.mark.parametrize(
+    "expr, at",
+    [
+        # The branch between two breakpoints 10⁻³⁰ (or 1 at 10⁴⁰) apart was skipped: (0, 1) and (1, 1) on main, the
+        # second hiding the jump from 0 to 5 that a loss's continuity check looks for.
+        (sp.Piecewise((0, x < 1), (5, x < 1 + sp.Rational(1, 10**30)), (1, True)), sp.Integer(1)),
+        (sp.Piecewise((0, x < 10**40), (5, x < 10**40 + 1), (1, True)), sp.Integer(10**40)),
+    ],
+)
+def test_one_sided_values_read_the_branch_next_to_the_point(expr, at):
+    assert one_sided_values(expr, x, at) == (0, 5)
+
+
+n_ = sp.Symbol("n", nonnegative=True)
+m_ = sp.Symbol("m", nonpositive=True)
+
+
+def test_a_nonnegative_or_nonpositive_parameter_is_sampled_in_its_own_range():
+    # True for n ≥ 0 (m ≤ 0): refuted on main with the counterexample n = −1 (m = 13/11), outside the declared sign;
+    # at n = 0 the edge n·z no longer depends on z, a degenerate sample checked exactly.
+    for identity in (sp.Max(n_ * x, 0) - n_ * sp.Max(x, 0), sp.Min(m_ * x, 0) - m_ * sp.Max(x, 0)):
+        proof = prove_zero(identity, x)
+        assert proof.holds, proof.method
+    for wrong, at in ((sp.Piecewise((x, n_ > 0), (0, True)) - sp.Piecewise((x, n_ >= 0), (0, True)), {n_: 0}),
+                      (sp.Piecewise((x, m_ < 0), (0, True)) - x, {m_: 0})):
+        proof = prove_zero(wrong, x)
+        assert not proof and proof.counterexample is not None
+        assert all(proof.counterexample[s] == v for s, v in at.items()) and wrong.subs(proof.counterexample) != 0

@@ -5,6 +5,8 @@ critical values is sampled at their midpoint, the end regimes one beyond or, nex
 sign, at half the critical value), never copied from a run.
 """
 
+import itertools
+
 import pytest
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
@@ -14,6 +16,7 @@ from symdl.symbolic.functions import sigmoid
 from symdl.symbolic.proof import prove_zero
 from symdl.symbolic.regimes import (
     Undecidable,
+    _crossings,
     _edges,
     _parameter_regimes,
     _real_roots,
@@ -108,17 +111,19 @@ def test_breakpoints_merge_repeated_roots_and_sort_numbers_first():
 
 
 def test_a_signless_parameter_is_sampled_on_each_side_of_0_and_of_each_swap():
-    assert _regimes(sp.Abs(x - c)) == [{c: -1}, {c: 1}]  # only 0 is critical: one beyond it each way
-    assert _regimes(sp.Abs(x - c) + sp.Abs(x - 2)) == [{c: -1}, {c: 1}, {c: 3}]  # 0 and 2 (c swaps with 2)
-    assert _regimes(sp.Abs(x - c) + sp.Abs(x - 3) + sp.Abs(x + 1)) == [{c: -2}, {c: R(-1, 2)}, {c: R(3, 2)}, {c: 4}]
+    # only 0 is critical: one beyond it each way, then 0 itself
+    assert _regimes(sp.Abs(x - c)) == [{c: -1}, {c: 1}, {c: 0}]
+    assert _regimes(sp.Abs(x - c) + sp.Abs(x - 2)) == [{c: -1}, {c: 1}, {c: 3}, {c: 0}, {c: 2}]  # 0 and 2 (c swaps with 2)
+    assert _regimes(sp.Abs(x - c) + sp.Abs(x - 3) + sp.Abs(x + 1)) == [
+        {c: -2}, {c: R(-1, 2)}, {c: R(3, 2)}, {c: 4}, {c: -1}, {c: 0}, {c: 3}]
 
 
 def test_a_parameter_of_declared_sign_is_sampled_inside_its_half_line():
-    assert _regimes(sp.Abs(x - p) + sp.Abs(x - 1)) == [{p: R(1, 2)}, {p: 2}]
+    assert _regimes(sp.Abs(x - p) + sp.Abs(x - 1)) == [{p: R(1, 2)}, {p: 2}, {p: 1}]
     assert _regimes(sp.Abs(x - p) + sp.Abs(x + 1)) == [{p: R(13, 11)}]  # p = −1 cannot occur: one regime, at the base
-    assert _regimes(sp.Abs(x - a) + sp.Abs(x + 1)) == [{a: -2}, {a: R(-1, 2)}]
+    assert _regimes(sp.Abs(x - a) + sp.Abs(x + 1)) == [{a: -2}, {a: R(-1, 2)}, {a: -1}]
     assert _regimes(sp.Abs(x - a) + sp.Abs(x - 4) + sp.Abs(x + 4) + sp.Abs(x + 2)) == [
-        {a: -5}, {a: -3}, {a: -1}]
+        {a: -5}, {a: -3}, {a: -1}, {a: -4}, {a: -2}]
     # p and a swap with 0 at 0 only, where they cannot be: one regime each, never a sample at 0.
     assert _regimes(sp.Abs(x - p) + sp.Abs(x)) == [{p: R(13, 11)}]
     assert _regimes(sp.Abs(x - a) + sp.Abs(x)) == [{a: R(-13, 11)}]
@@ -127,8 +132,8 @@ def test_a_parameter_of_declared_sign_is_sampled_inside_its_half_line():
 
 def test_a_condition_on_a_parameter_alone_splits_its_regimes():
     expr = sp.Piecewise((x, c > 2), (0, True)) + sp.Abs(x)
-    assert _regimes(expr) == [{c: -1}, {c: 1}, {c: 3}]
-    assert _regimes(sp.Piecewise((x, p > 2), (0, True))) == [{p: 1}, {p: 3}]
+    assert _regimes(expr) == [{c: -1}, {c: 1}, {c: 3}, {c: 0}, {c: 2}]
+    assert _regimes(sp.Piecewise((x, p > 2), (0, True))) == [{p: 1}, {p: 3}, {p: 2}]
 
 
 def test_two_parameters_are_sampled_in_every_combination_of_their_regimes():
@@ -136,13 +141,43 @@ def test_two_parameters_are_sampled_in_every_combination_of_their_regimes():
     # b's critical values with c at its base 17/11: 0 and 17/11; c's with b at 13/11: 0 and 13/11.
     expected_b = [-1, R(17, 22), R(28, 11)]
     expected_c = [-1, R(13, 22), R(24, 11)]
-    assert combos == [{b: u, c: v} for u in expected_b for v in expected_c]
+    assert combos[:9] == [{b: u, c: v} for u in expected_b for v in expected_c]
+    # Each critical value itself, the other parameter at its base.
+    on_switch = [{b: 0, c: R(17, 11)}, {b: R(17, 11), c: R(17, 11)}, {b: R(13, 11), c: 0}, {b: R(13, 11), c: R(13, 11)}]
+    assert all(sample in combos for sample in on_switch)
+    # Lifted: with one parameter at each of its samples, the other in every regime cut by 0 and that value, and at
+    # both cuts (b = c = −1, b < c < 0 are no product sample).
+    for one, other, values in ((c, b, expected_c), (b, c, expected_b)):
+        for v in values:
+            seen = {s[other] for s in combos if s[one] == v}
+            cuts = sorted({sp.Integer(0), v})
+            assert set(cuts) <= seen
+            assert all(any(lo < u < hi for u in seen) for lo, hi in zip([-sp.oo, *cuts], [*cuts, sp.oo]))
+    assert len({tuple(s.items()) for s in combos}) == len(combos)
+
+
+def test_where_two_critical_curves_cross_is_a_critical_value_of_the_other_parameter():
+    # c = b/2 + 10 and c = b cross at b = 20 (in c: at c = 20); neither passes the other's base value there.
+    crossing = _crossings([c - b / 2 - 10, c - b], [b, c])
+    assert {sp.solve(edge, symbol)[0] for edge in crossing for symbol in edge.free_symbols} == {20}
+    assert _crossings([c - b], [b, c]) == []  # one curve crosses nothing
+    assert _crossings([c - 1, c - 2, b - 1], [b, c]) == []  # curves without the other parameter cross nowhere
+    assert _crossings([c - b], [c]) == []  # one parameter: nothing to project onto
+    samples = _regimes(sp.Piecewise((x, (c > b / 2 + 10) & (c < b)), (0, True)))
+    assert any(s[b] / 2 + 10 < s[c] < s[b] for s in samples)
 
 
 def test_at_most_64_parameter_regimes_are_checked():
     cs = sp.symbols("c0:3", real=True)
     combos = _regimes(sum(sp.Abs(x - ci) for ci in cs))  # each: 0 and the other two's base values, 4 samples
-    assert len(combos) == 64 and len({tuple(s.values()) for s in combos}) == 64
+    # 4³ combinations first; then, for each, every parameter at its critical values with the others at that
+    # combination's values (0 and the other two: |x − cᵢ| and |x − cⱼ| swap at cᵢ = cⱼ), each sample once.
+    product = [dict(zip(cs, combo)) for combo in itertools.product(*(sorted({s[ci] for s in combos[:64]}) for ci in cs))]
+    assert len(product) == 64 and sorted(map(str, combos[:64])) == sorted(map(str, product))
+    for combo in product:
+        for ci in cs:
+            assert all({**combo, ci: v} in combos for v in {0, *(combo[cj] for cj in cs if cj != ci)})
+    assert len({tuple(s.values()) for s in combos}) == len(combos)
     with pytest.raises(Undecidable, match=r"^too many parameter regimes \(125\) to check$"):
         _regimes(sum(sp.Abs(x - ci) for ci in cs) + sp.Abs(x - 5))
 
@@ -151,13 +186,16 @@ def test_is_degenerate_when_two_breakpoints_meet_or_a_parameter_condition_sits_o
     expr = sp.Max(x, b) - sp.Max(x, c)
     points = breakpoints(expr, x)
     assert is_degenerate(expr, x, points, {b: 1, c: 1})
-    assert is_degenerate(expr, x, points, {b: R(1, 10**25), c: 0})  # below 1e-20: a rounding of a tie
+    # Exact values meet only when equal (b = c + 10⁻²⁵ never does); with a float in them, within 1e-20 (a rounding).
+    assert not is_degenerate(expr, x, points, {b: R(1, 10**25), c: 0})
+    assert is_degenerate(expr, x, points, {b: sp.Float(1e-25), c: 0})
     assert not is_degenerate(expr, x, points, {b: R(1, 10**15), c: 0})
     # 1 + 10⁻¹⁸ and 1 differ in the 19th digit: told apart at 30 digits, not at the 15 of a float.
     assert not is_degenerate(expr, x, points, {b: 1 + R(1, 10**18), c: 1})
     switch = sp.Piecewise((x, c > 2), (0, True))
     assert is_degenerate(switch, x, [], {c: 2}) and not is_degenerate(switch, x, [], {c: 3})
-    assert is_degenerate(switch, x, [], {c: 2 - R(1, 10**25)})
+    assert not is_degenerate(switch, x, [], {c: 2 - R(1, 10**25)})
+    assert is_degenerate(switch, x, [], {c: 2 - sp.Float(1e-25)}) and is_degenerate(switch, x, [], {c: sp.Float(2)})
     assert not is_degenerate(switch, x, [], {c: 2 - R(1, 10**15)})
     assert not is_degenerate(sp.Abs(x - 1) + sp.Abs(x - 2), x, [sp.Integer(1), sp.Integer(2)], {})
 

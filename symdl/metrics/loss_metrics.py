@@ -1,9 +1,11 @@
 """A loss as a metric: R = Σᵢⱼ wᵢ·L(ŷᵢⱼ, yᵢⱼ) / Σᵢⱼ wᵢ, Keras' ``MeanMetricWrapper`` of a loss.
 
-Keras streams a loss given as a metric (``metrics=[create_huber(2.0)]``,
-``keras.losses.Huber(2.)``) through ``MeanMetricWrapper``: the mean of the
+Keras streams a loss function given as a metric (``metrics=[create_huber(2.0)]``,
+``keras.losses.huber``) through ``MeanMetricWrapper``: the mean of the
 loss's per-sample values over every sample seen, weighted by the sample
-weights. Here a loss rule (``symdl.rule("huber", delta=2.0)``, or its name) or
+weights. (A ``keras.losses.Huber(2.)`` object returns its batch mean, which
+``Mean`` counts as one value per batch: an average of batch means, which
+differs where the batches differ in size; symdl's is the per-sample mean.) Here a loss rule (``symdl.rule("huber", delta=2.0)``, or its name) or
 a typed formula of the prediction and the target (the same rules ``loss=``
 takes) becomes the mean spec of :mod:`symdl.metrics.catalogue` with the
 rule's own expression as its per-sample term, so its numpy, JAX and torch code

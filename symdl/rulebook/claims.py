@@ -53,7 +53,7 @@ class DerivativeCheck:
             return None
         true = self.derivative.xreplace(point)
         for at, limit, _ in self.removable:  # there the derivative is the limit, not the expression's value
-            if len(point) == 1 and sp.simplify(at.xreplace(point) - point[self.wrt]) == 0:
+            if sp.simplify(at.xreplace(point) - point[self.wrt]) == 0:
                 true = limit.xreplace(point)
         return sp.N(self.claimed.xreplace(point), digits), sp.N(true, digits)
 
@@ -93,6 +93,12 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
             proof = Proof(False, f"the claim is {at_claim} at {var} = {at}, where the derivative's limit from both sides is {limit}",
                           counterexample={var: at})
             return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
+        if at_claim.has(sp.Piecewise) and not at.free_symbols:  # a branch on another input or a parameter is left
+            there = _equal_at_removable_point(at_claim, limit)
+            if not there:
+                proof = Proof(False, f"at {var} = {at} the claim is not the derivative's limit {limit} from both sides: "
+                                     f"{there.method}", there.cases, {var: at, **(there.counterexample or {})})
+                return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
     proof = prove_zero(claimed - derivative, var, exclude=(*kinks, *(at for at, _, _ in removable)), exclude_label=None)
     if proof.holds:  # name the kinks as kinks, and the removable points by what was compared there
         method = proof.method + excluded_note(kinks, "kink")
@@ -100,3 +106,12 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
         proof = dataclasses.replace(proof, method=method)
     return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
 
+
+def _equal_at_removable_point(at_claim: sp.Expr, limit: sp.Expr) -> Proof:
+    """claim(p) − lim f'(p±) ≡ 0 in the other inputs and parameters (the first by name the variable of
+    :func:`~symdl.symbolic.proof.prove_zero`, the rest its parameters): a claim with branches left at p."""
+    difference = at_claim - limit
+    free = sorted(difference.free_symbols, key=str)
+    if not free:
+        return Proof(sp.simplify(difference) == 0, f"the claim is {at_claim}")
+    return prove_zero(difference, free[0])

@@ -4,7 +4,10 @@ log(u⁴) and 4·log|u| are equal for every u ≠ 0; at u = 0 both are infinite,
 their difference is SymPy's nan there and :func:`~symdl.symbolic.proof.prove_zero`
 refutes it at that breakpoint. A *pole* here is a breakpoint of lhs − rhs where
 neither side has a finite value (SymPy's zoo, nan, ∞ or −∞, for every
-parameter value). The case analysis proves lhs = rhs on every open interval
+parameter value) and their common limit from each side is infinite (±∞ or
+zoo, in every parameter regime): SymPy has no value for exp(−1/z²) or
+tanh(1/z) at 0 either (1/0 is zoo), yet both are bounded there, and a float's
+exp(−1/0.0²) is 0; such a point is no pole, and its value is checked. The case analysis proves lhs = rhs on every open interval
 between breakpoints, so both sides have the same one-sided limits at every
 point; what is left at a pole is its value, which is compared, never skipped:
 a breakpoint where only one side is finite is no pole, and its value is checked
@@ -18,7 +21,15 @@ from collections.abc import Mapping, Sequence
 
 import sympy as sp
 
-from .proof import Proof, Undecidable, breakpoints, excluded_note, prove_zero
+from .proof import (
+    Proof,
+    Undecidable,
+    breakpoints,
+    excluded_note,
+    prove_zero,
+    resolve_branches,
+)
+from .regimes import _parameter_regimes, _sample_values, probes_beside
 
 __all__ = ["poles", "prove_equal"]
 
@@ -30,13 +41,33 @@ def _not_finite(value: sp.Expr) -> bool:
     return any(value == v for v in _NOT_FINITE)
 
 
-def poles(lhs: sp.Expr, rhs: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
-    """The breakpoints of lhs − rhs in ``var`` where neither side has a finite value; none when they cannot be found."""
+def poles(lhs: sp.Expr, rhs: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None) -> list[sp.Expr]:
+    """The breakpoints of lhs − rhs in ``var`` where neither side has a finite value and lhs tends to an infinity from
+    both sides (in every parameter regime, ``params`` as for prove_zero); none when they cannot be found."""
     try:
         points = breakpoints(lhs - rhs, var)
+        undefined = [p for p in points if _not_finite(lhs.subs(var, p)) and _not_finite(rhs.subs(var, p))]
+        samples = _parameter_regimes(lhs - rhs, var, points, _sample_values(params, lhs - rhs, var)) if undefined else []
     except Undecidable:
         return []
-    return [p for p in points if _not_finite(lhs.subs(var, p)) and _not_finite(rhs.subs(var, p))]
+    return [p for p in undefined if all(_infinite_on_both_sides(lhs, var, p, points, sample) for sample in samples)]
+
+
+def _infinite_on_both_sides(expr: sp.Expr, var: sp.Symbol, pole: sp.Expr, points: Sequence[sp.Expr],
+                            sample: Mapping[sp.Symbol, sp.Expr]) -> bool:
+    """lim expr as ``var`` → pole from below and from above are ±∞ or zoo with the parameters at ``sample``: the
+    branch on each side (read off between the pole and the nearest other breakpoint), its limit by SymPy. A limit
+    SymPy cannot take, a finite one or none (oscillation) is no infinity."""
+    at = pole.subs(sample)
+    for probe, direction in zip(probes_beside(at, [p.subs(sample) for p in points]), ("-", "+")):
+        try:
+            branch = resolve_branches(expr, {**sample, var: probe}).subs(sample)
+            limit = sp.limit(branch, var, at, direction)
+        except (ValueError, TypeError, NotImplementedError, ZeroDivisionError, RecursionError):
+            return False
+        if limit not in (sp.oo, sp.S.NegativeInfinity, sp.zoo):
+            return False
+    return True
 
 
 def prove_equal(lhs: sp.Expr, rhs: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None,
@@ -48,7 +79,7 @@ def prove_equal(lhs: sp.Expr, rhs: sp.Expr, var: sp.Symbol, params: Mapping[sp.S
     signed one; their one-sided limits agree because the sides are proven equal
     on both sides of it. ``exclude`` (named ``exclude_label``) as for ``prove_zero``.
     """
-    found = [p for p in poles(lhs, rhs, var) if p not in exclude]
+    found = [p for p in poles(lhs, rhs, var, params) if p not in exclude]
     if not found:
         return prove_zero(lhs - rhs, var, params, exclude=exclude, exclude_label=exclude_label)
     proof = prove_zero(lhs - rhs, var, params, exclude=(*exclude, *found), exclude_label=None)

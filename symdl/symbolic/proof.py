@@ -29,10 +29,13 @@ from .regimes import (
     Undecidable,
     _parameter_regimes,
     _sample_values,
+    beyond_end,
     breakpoints,
     elementary,
     generic_samples,
     is_degenerate,
+    probes_beside,
+    separating_digits,
 )
 
 __all__ = [
@@ -293,11 +296,12 @@ def _intervals(count: int) -> str:
 def _prove_in_regime(
     expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]
 ) -> Proof:
-    numeric = sorted({sp.N(p.subs(sample), 30): p for p in points}.items(), key=lambda kv: kv[0])
+    digits = separating_digits([p.subs(sample) for p in points])
+    numeric = sorted({sp.N(p.subs(sample), digits): p for p in points}.items(), key=lambda kv: kv[0])
     values = [v for v, _ in numeric]
-    probes = [values[0] - 1] if values else [sp.Integer(0)]
+    probes = [beyond_end(values[0], -1)] if values else [sp.Integer(0)]
     probes += [(a + b) / 2 for a, b in zip(values, values[1:])]
-    probes += [values[-1] + 1] if values else []
+    probes += [beyond_end(values[-1], 1)] if values else []
     ends: list[sp.Expr | None] = [None, *values, None]
     symbolic_ends: list[sp.Expr | None] = [None, *(p for _, p in numeric), None]
     where = f" with {dict(sample)}" if sample else ""
@@ -306,15 +310,18 @@ def _prove_in_regime(
         cases += 1
         branch = resolve_branches(expr, {**sample, var: probe})
         if not (_is_zero_smooth(branch) or _is_zero_on_one_side(branch, var, symbolic_ends[k], symbolic_ends[k + 1])):
-            inside = [{**sample, var: r} for r in _rationals_inside(ends[k], ends[k + 1])]
+            inside = [{**sample, var: r} for r in [*_rationals_inside(ends[k], ends[k + 1]), sp.Rational(probe)]]  # (1, 1 + 10⁻³⁵)
             method = f"case analysis: nonzero on the interval around {var} = {probe}{where}"
             return Proof(False, method, cases, _confirmed(expr, inside))
-    excluded = {sp.N(p.subs(sample), 30) for p in exclude}
+    excluded = {sp.N(p.subs(sample), digits) for p in exclude}
     for value, point in numeric:
         if value in excluded:
             continue
         cases += 1
-        exact_at_point = expr.subs(var, point)
+        try:
+            exact_at_point = expr.subs(var, point)
+        except TypeError:  # a condition's side has a pole there (1/z > 0 at z = 0): no value to compare
+            return Proof(False, f"case analysis: a condition has no value at {var} = {point}{where}", cases)
         at_point = exact_at_point if not exact_at_point.has(*_PIECEWISE_ATOMS) else resolve_branches(exact_at_point, sample)
         if not _is_zero_smooth(at_point):
             method = f"case analysis: nonzero at {var} = {point}{where}"
@@ -360,11 +367,8 @@ def _one_sided_values(
     expr: sp.Expr, var: sp.Symbol, point: sp.Expr, params: Mapping[sp.Symbol, object] | None
 ) -> tuple[sp.Expr, sp.Expr]:
     sample = _sample_values(params, expr, var)
-    where = sp.N(point.subs(sample), 30)
-    others = [sp.N(p.subs(sample), 30) for p in breakpoints(expr, var)]
-    gap = min([abs(o - where) for o in others if abs(o - where) > 1e-20] + [sp.Integer(1)]) / 2
     sides = []
-    for probe in (where - gap, where + gap):
+    for probe in probes_beside(point.subs(sample), [p.subs(sample) for p in breakpoints(expr, var)]):
         branch = resolve_branches(expr, {**sample, var: probe})
         sides.append(sp.simplify(branch.subs(var, point)))
     return sides[0], sides[1]

@@ -4,18 +4,20 @@ The breakpoints of ``expr`` in ``var`` are the real roots of every condition's
 sides' difference and every ``Abs``/``sign``/``Heaviside`` argument. Parameters
 are sampled once in each *regime*: between the values where two breakpoints
 swap order, a condition on parameters alone switches, or a parameter of unknown
-sign crosses 0. A sample where two breakpoints coincide, or a condition on
+sign crosses 0, and at each of those values. A sample where two breakpoints coincide, or a condition on
 parameters alone sits on its switch, is *degenerate*: the branches that hold
 there hold on a smaller set than the regime, so such a sample is checked
 exactly (every parameter a number) and generic samples on each side of it are
-added (:func:`generic_samples`).
+added (:func:`generic_samples`). A parameter's critical values depend on the
+others' values: each combination of the parameters' samples also gets every
+parameter's regimes and critical values found with the others at its values.
 """
 
 from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
@@ -25,7 +27,8 @@ from .functions import NamedFunction
 from .special import x_minus_tanh
 from .stop_gradient import release
 
-__all__ = ["Undecidable", "breakpoints", "elementary", "generic_samples", "is_degenerate"]
+__all__ = ["Undecidable", "beyond_end", "breakpoints", "elementary", "generic_samples", "is_degenerate",
+           "allowed", "probes_beside", "separating_digits", "vanishes"]
 
 #: Shifts tried, smallest last, to move a degenerate parameter sample off a coincidence.
 _SHIFTS = (sp.Rational(1, 7), sp.Rational(1, 71), sp.Rational(1, 719))
@@ -63,7 +66,7 @@ def _sample_values(params: Mapping[sp.Symbol, object] | None, expr: sp.Expr, var
         value = (params or {}).get(s)
         if value is None or not sp.sympify(value, strict=True).is_number:  # a number or SymPy object from code, not text
             # Distinct irrational-looking rationals: no accidental ties between breakpoints.
-            value = sp.Rational(13 + 4 * i, 11) * (-1 if s.is_negative else 1)
+            value = sp.Rational(13 + 4 * i, 11) * (-1 if s.is_nonpositive else 1)
         subs[s] = sp.sympify(value, strict=True)  # a number or SymPy object from code, not text
     return subs
 
@@ -99,8 +102,24 @@ def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
     return roots
 
 
+def _switches(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Where ``edge`` may change sign in ``var``: its real roots, and those of each base with a negative power in it (an
+    edge also changes sign through a pole without passing 0: 1/(z − 1) > 0 switches at z = 1, 1/(c − 7) > 0 at c = 7)."""
+    found = _real_roots(edge, var)
+    return found + [r for r in _poles(edge, var) if r not in found]
+
+
+def _poles(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """The real roots of each base with a negative power in ``edge``: where it may have a pole."""
+    found: list[sp.Expr] = []
+    for base in sorted({a.base for a in edge.atoms(sp.Pow) if a.exp.is_negative and a.base.has(var)}, key=sp.default_sort_key):
+        found += [r for r in _real_roots(base, var) if r not in found]
+    return found
+
+
 def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
-    """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch."""
+    """Every value of ``var`` where a condition, ``Abs``, ``sign`` or ``Min``/``Max`` of ``expr`` may switch: where
+    a side's difference or an argument is 0, or has a pole."""
     return list(_breakpoints(expr, var))
 
 
@@ -110,7 +129,7 @@ def _breakpoints(expr: sp.Expr, var: sp.Symbol) -> tuple[sp.Expr, ...]:
     points: list[sp.Expr] = []
     for edge in _edges(expr):
         if edge.has(var):
-            points += [r for r in _real_roots(edge, var) if r not in points]
+            points += [r for r in _switches(edge, var) if r not in points]
     # In increasing order where they are numbers (the edges come from sets: their order would vary between runs).
     return tuple(sorted(points, key=lambda p: (not p.is_number, float(p) if p.is_number else 0.0, sp.default_sort_key(p))))
 
@@ -124,39 +143,162 @@ def _parameter_regimes(
     parameters alone switches, or (for a parameter of unknown sign) at 0.
     """
     free = list(base)
-    choices: list[list[sp.Expr]] = []
     param_edges = [e for e in _edges(expr) if not e.has(var)]
     param_edges += [a - b for a, b in itertools.combinations(points, 2)]
+    # At each critical value itself, the other parameters at their sample values (which its critical values were
+    # found with): there two breakpoints coincide or a parameter condition sits on its switch, a degenerate sample
+    # that prove_zero checks exactly. [u if c ≥ 0] − [u if c > 0] is 0 on both sides of c = 0 and u at it.
+    on_switch: list[dict] = []
+    choices = []
     for s in free:
-        critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}
-        others = {o: v for o, v in base.items() if o != s}
-        for edge in param_edges:
-            edge = edge.subs(others)
-            if edge.has(s):
-                critical |= {r for r in _real_roots(edge, s) if r.is_number}
-        # A parameter of declared sign lives on (0, ∞) or (−∞, 0): only the critical values inside split it, and the
-        # end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur).
-        values = sorted({sp.nsimplify(c) for c in critical}, key=float)
-        values = [v for v in values if not (s.is_positive and v <= 0 or s.is_negative and v >= 0)]
-        if not values:
-            samples = [base[s]]
-        else:
-            first = values[0] / 2 if s.is_positive else values[0] - 1
-            last = values[-1] / 2 if s.is_negative else values[-1] + 1
-            samples = [first] + [(u + w) / 2 for u, w in zip(values, values[1:])] + [last]
-        choices.append(sorted(set(samples), key=float))
+        values, samples = _critical_values(s, param_edges, base)
+        on_switch += [{**base, s: v} for v in values]
+        choices.append(samples)
     combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
     if len(combos) > 64:
         raise Undecidable(f"too many parameter regimes ({len(combos)}) to check")
-    return combos or [{}]
+    seeds = list(combos)
+    if len(free) > 1:
+        # Where two critical curves cross (a projection step): each parameter also sampled in the regimes those
+        # values cut, the others at their base values, and lifted from there like a combination.
+        crossings = _crossings(param_edges, free)
+        for s in free:
+            values, samples = _critical_values(s, param_edges, base, crossings)
+            seeds += [{**base, s: v} for v in samples if {**base, s: v} not in seeds]
+            on_switch += [{**base, s: v} for v in values]
+    # Lifting (as a cylindrical decomposition does): a parameter's critical values depend on the others', so each
+    # combination also gets every parameter's regimes and switches found with the others at that combination's values.
+    # The product alone has no sample where a − 1/100 < b < a, nor on a = b > 5 (b's critical values at a's base only).
+    lifted: list[dict] = []
+    for seed in seeds if len(free) > 1 else []:
+        for s in free:
+            values, samples = _critical_values(s, param_edges, seed)
+            lifted += [{**seed, s: v} for v in samples]
+            on_switch += [{**seed, s: v} for v in values]
+    found: list[dict] = []
+    for sample in (*seeds, *lifted, *on_switch):
+        if sample not in found:
+            found.append(sample)
+    return found
+
+
+def _crossings(param_edges: list[sp.Expr], free: list[sp.Symbol]) -> list[sp.Expr]:
+    """r₁ − r₂ for every two roots in one parameter of the edges, an expression in the others (a projection step).
+
+    Where b = a/2 + 10 and b = a cross (a = 20) the cells between them swap, though neither line passes b's base
+    value there: that a is a critical value of a too; likewise where the two roots b = ±√(1/100 − a²) of a circle
+    meet (a = ±1/10). Roots SymPy cannot list in finitely many points are left out.
+    """
+    out: list[sp.Expr] = []
+    for s in free if len(free) > 1 else []:
+        roots: list[sp.Expr] = []
+        for edge in param_edges:
+            if edge.has(s):
+                try:
+                    found = sp.solveset(edge, s, sp.S.Reals)
+                except (NotImplementedError, ValueError, TypeError):
+                    continue
+                if isinstance(found, sp.Intersection) and sp.S.Reals in found.args:  # ±√(1/100 − a²): real for |a| ≤ 1/10
+                    found = next((part for part in found.args if isinstance(part, sp.FiniteSet)), found)
+                if isinstance(found, sp.FiniteSet):
+                    roots += [r for r in found if r not in roots]
+        out += [d for r, q in itertools.combinations(roots, 2) if (d := r - q).free_symbols and d not in out]
+    return out
+
+
+def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Symbol, sp.Expr],
+                     crossings: Sequence[sp.Expr] = ()) -> tuple[list, list]:
+    """(the values of ``s`` where an edge vanishes, one sample in each regime between them), the others at ``at``.
+
+    ``crossings`` (:func:`_crossings`) count where SymPy lists their roots in ``s``, and are skipped where it cannot.
+    """
+    critical: set[sp.Expr] = set() if (s.is_positive or s.is_negative) else {sp.Integer(0)}  # n ≥ 0: sampled at 0
+    poles: set[sp.Expr] = set()  # regime boundaries too (1/(c − 7) > 0 switches at c = 7), but no sample at them
+    others = {o: v for o, v in at.items() if o != s}
+    for edge in param_edges:
+        edge = edge.subs(others)
+        if edge.has(s):
+            critical |= {r for r in _real_roots(edge, s) if r.is_number}
+            poles |= {r for r in _poles(edge, s) if r.is_number}
+    for edge in crossings:
+        edge = edge.subs(others)
+        if edge.has(s):
+            try:
+                critical |= {r for r in _real_roots(edge, s) if r.is_number}
+            except Undecidable:
+                continue
+    # A parameter of declared sign lives on (0, ∞), [0, ∞), (−∞, 0) or (−∞, 0]: only the critical values inside split
+    # it, and the end regime next to 0 is sampled inside it (a sample of the wrong sign checks a case that cannot occur:
+    # n ≥ 0 sampled at −1 refuted max(n·z, 0) = n·max(z, 0) with the counterexample n = −1).
+    # A float in a critical value is taken as the binary value it holds, never guessed (nsimplify made
+    # 0.7071067811865476 into √2/2, so the sample 'at' c = 0.7071067811865476 was beside it).
+    def inside(found: set[sp.Expr]) -> list[sp.Expr]:
+        exact = sorted({c.xreplace({f: sp.Rational(f) for f in c.atoms(sp.Float)}) for c in found}, key=float)
+        return [v for v in exact if allowed(s, v)]
+
+    values, cuts = inside(critical - poles), inside(critical | poles)
+    if not cuts:
+        return values, [at[s]]
+    first = [] if s.is_nonnegative and cuts[0] == 0 else [cuts[0] / 2 if s.is_nonnegative else cuts[0] - 1]
+    last = [] if s.is_nonpositive and cuts[-1] == 0 else [cuts[-1] / 2 if s.is_nonpositive else cuts[-1] + 1]
+    return values, sorted({*first, *((u + w) / 2 for u, w in zip(cuts, cuts[1:])), *last}, key=float)
+
+
+def allowed(s: sp.Symbol, value: sp.Expr) -> bool:
+    """``value`` is of ``s``'s declared sign: positive, negative, nonnegative, nonpositive, or any."""
+    return not (s.is_positive and value <= 0 or s.is_negative and value >= 0
+                or s.is_nonnegative and value < 0 or s.is_nonpositive and value > 0)
 
 
 def is_degenerate(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> bool:
-    """True when two breakpoints take the same value at ``sample``, or a condition on parameters alone is 0 there."""
-    values = [sp.N(p.subs(sample), 30) for p in points]
-    if any(abs(u - w) < 1e-20 for u, w in itertools.combinations(values, 2)):
+    """True when two breakpoints take the same value at ``sample``, a condition on parameters alone is 0 there, or
+    an edge in ``var`` no longer depends on it (n·z at n = 0: max(n·z, 0) takes either branch for every z)."""
+    if any(vanishes((u - w).subs(sample)) for u, w in itertools.combinations(points, 2)):
         return True
-    return any(abs(sp.N(e.subs(sample), 30)) < 1e-20 for e in _edges(expr) if not e.has(var) and e.free_symbols)
+    edges = _edges(expr)
+    if any(e.has(var) and not e.subs(sample).has(var) for e in edges):
+        return True
+    return any(vanishes(e.subs(sample)) for e in edges if not e.has(var) and e.free_symbols)
+
+
+def vanishes(value: sp.Expr) -> bool:
+    """``value`` (a number) is 0: exactly, where it holds no float; within 10⁻²⁰ where a float's rounding is in it.
+
+    Breakpoints c and c + 10⁻²⁵ never meet: a tolerance made every sample of c degenerate, so the regime was only
+    ever checked at those values of c, never for all c (a branch (c − 1)c(c + 1) between them was proven 0).
+    """
+    if not value.has(sp.Float):
+        zero = value.is_zero
+        if zero is not None:
+            return bool(zero)
+    return bool(abs(sp.N(value, 30)) < 1e-20)
+
+
+def beyond_end(end: sp.Expr, side: int) -> sp.Expr:
+    """end ± 1, or end ± |end| where 1 is below the last digit kept (5·10³⁹ − 1 rounds to 5·10³⁹ at 30 digits)."""
+    step = end + side
+    return step if step != end else end + side * abs(end)
+
+
+def separating_digits(values: Sequence[sp.Expr]) -> int:
+    """The digits (30, or more) at which breakpoints that differ (10⁴⁰ and 10⁴⁰ + 1) differ in value, so that each
+    interval between them has its own probe; breakpoints equal at the sample (:func:`vanishes`) are one point."""
+    for digits in (30, 100, 400, 1600):
+        approx = sorted(((sp.N(v, digits), v) for v in values), key=lambda pair: pair[0])
+        if all(abs(b - a) > abs(b) * sp.Float(10, digits) ** (10 - digits) or vanishes(w - u)
+               for (a, u), (b, w) in zip(approx, approx[1:])):
+            return digits
+    raise Undecidable("two breakpoints agree to 1600 digits but are not shown equal")
+
+
+def probes_beside(at: sp.Expr, others: Sequence[sp.Expr]) -> tuple[sp.Expr, sp.Expr]:
+    """Two points either side of ``at``, nearer than any other breakpoint (``others``, numbers): ``at`` ∓ half the gap,
+    with as many digits as tell them apart (a breakpoint 10⁻³⁰ away was skipped, its far branch read as the side's)."""
+    distinct = [o for o in others if not vanishes(o - at)]
+    digits = separating_digits([at, *distinct])
+    where = sp.N(at, digits)
+    gap = min([abs(sp.N(o - at, digits)) for o in distinct] + [sp.Integer(1)]) / 2
+    return where - gap, where + gap
 
 
 def generic_samples(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> list[dict]:
@@ -169,7 +311,7 @@ def generic_samples(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample
     for s, sign in itertools.product(sample, (1, -1)):
         for shift in _SHIFTS:
             moved = {**sample, s: sample[s] + sign * shift}
-            if (s.is_positive and moved[s] <= 0) or (s.is_negative and moved[s] >= 0):
+            if not allowed(s, moved[s]):
                 continue
             if not is_degenerate(expr, var, points, moved):
                 if moved not in found:
