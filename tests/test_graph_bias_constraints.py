@@ -151,3 +151,12 @@ def test_bad_bias_constraints_are_refused_in_one_line(kwargs, message):
     with pytest.raises(ValueError) as error:
         Dense(2, **kwargs)
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_the_report_states_each_bias_projection():
+    from symdl.report.graph_sections import graph_section
+
+    titles = [step.title for step in graph_section(_model(), verify=False).steps]
+    start = next(t for t in titles if t.startswith("Initial weights and constraints: "))
+    assert "b1 ← P(w) after each step (max_norm(max_value=0.3, axis=0))" in start
+    assert "b2 ← P(w) after each step (non_neg)" in start and "over a whole bias" in start
