@@ -75,7 +75,8 @@ if TYPE_CHECKING:
 __all__ = ["graph_module_source"]
 
 _ENTRIES = ("forward", "loss", "inference_loss", "loss_and_grad", "train_step")
-_KNOWN = (sp.MatrixSymbol, sp.MatMul, sp.MatAdd, sp.HadamardProduct, sp.Transpose, Elementwise, VectorRuleCall)
+# ZeroMatrix: a zero block of a slice's transpose [0; g; 0] (printed by Concat as a pad)
+_KNOWN = (sp.MatrixSymbol, sp.MatMul, sp.MatAdd, sp.HadamardProduct, sp.Transpose, Elementwise, VectorRuleCall, sp.ZeroMatrix)
 
 
 def _refuse_unknown(equations: list[sp.Eq], backend: Backend) -> None:

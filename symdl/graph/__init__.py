@@ -31,6 +31,7 @@ from .layers import (
 from .model import Model
 from .nodes import GraphLayer, Input, Node
 from .prelu import PReLU
+from .slicing import Slice
 from .training_formula import TrainingFormula
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Multiply",
     "Node",
     "PReLU",
+    "Slice",
     "StopGradient",
     "TrainingFormula",
     "from_config",

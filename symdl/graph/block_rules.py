@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import sympy as sp
 
 from ..symbolic.proof import Proof
-from .blocks import Concat, Slice, Stopped
+from .blocks import Concat, Slice, Stopped, padded
 from .equations import GraphEquations
 from .proofs import evaluate
 
@@ -43,12 +43,6 @@ def _vjp(out: sp.MatrixSymbol, source: sp.MatrixSymbol) -> sp.MatrixExpr:
     return sp.MatMul(sp.Transpose(jacobian), _gradient(out), evaluate=False)
 
 
-def _padded(g: sp.MatrixSymbol, start: int, stop: int, width: int) -> sp.MatrixExpr:
-    """gˢ placed into zeros at the rows start … stop − 1 of a column of ``width``."""
-    blocks = [b for b in (sp.ZeroMatrix(start, 1), g, sp.ZeroMatrix(width - stop, 1)) if b.shape[0] != 0]
-    return blocks[0] if len(blocks) == 1 else Concat(*blocks)
-
-
 def block_rules(eqs: GraphEquations) -> tuple[BlockRule, ...]:
     """A :data:`BlockRule` for every input of every stacking, slicing and stop-gradient node of ``eqs``' forward pass."""
     out: list[BlockRule] = []
@@ -63,7 +57,7 @@ def block_rules(eqs: GraphEquations) -> tuple[BlockRule, ...]:
         elif isinstance(rhs, Slice):
             start, stop = rhs.bounds
             out.append(("slicing: the error signal placed into zeros", eq, rhs.array, _vjp(h, rhs.array),
-                        _padded(_gradient(h), start, stop, int(rhs.array.shape[0]))))
+                        padded(_gradient(h), start, stop, int(rhs.array.shape[0]))))
         elif isinstance(rhs, Stopped):
             source = rhs.args[0]
             out.append(("stop-gradient: nothing flows back", eq, source, _vjp(h, source), sp.ZeroMatrix(source.shape[0], 1)))

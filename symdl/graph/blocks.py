@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import sympy as sp
 
-__all__ = ["ArrayNode", "Concat", "Slice", "Stopped"]
+__all__ = ["ArrayNode", "Concat", "Slice", "Stopped", "padded"]
 
 
 class ArrayNode(sp.MatrixExpr):
@@ -63,6 +63,16 @@ class Concat(ArrayNode):
         return sp.Matrix.vstack(*arrays)
 
     def array_code(self, args: list[str], module: str, accumulate: str | None = None) -> str:
+        zeros = [isinstance(a, sp.ZeroMatrix) for a in self.args]
+        if any(zeros):  # [0; X; 0] (a slice's transpose, :func:`padded`): X with zero columns either side of the batch
+            if zeros.count(False) != 1:
+                raise ValueError("Concat: zero blocks print around one array only ([0; X; 0])")
+            k = zeros.index(False)
+            before = sum(int(a.shape[0]) for a in self.args[:k])
+            after = sum(int(a.shape[0]) for a in self.args[k + 1:])
+            if module == "torch":
+                return f"torch.nn.functional.pad({args[k]}, ({before}, {after}))"
+            return f"{module}.pad({args[k]}, ((0, 0), ({before}, {after})))"
         if module == "torch":
             return f"torch.cat(({', '.join(args)},), dim=1)"
         return f"{module}.concatenate(({', '.join(args)}), axis=1)"
@@ -123,3 +133,9 @@ class Stopped(ArrayNode):
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\operatorname{{sg}}\left({printer._print(self.args[0])}\right)"
+
+
+def padded(g: sp.MatrixExpr, start: int, stop: int, width: int) -> sp.MatrixExpr:
+    """[0; g; 0]: g placed into zeros at the rows start … stop − 1 of a column of ``width`` (a slice's transpose)."""
+    blocks = [b for b in (sp.ZeroMatrix(start, 1), g, sp.ZeroMatrix(width - stop, 1)) if b.shape[0] != 0]
+    return blocks[0] if len(blocks) == 1 else Concat(*blocks)

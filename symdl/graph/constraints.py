@@ -148,8 +148,11 @@ def min_max_norm(min_value: float = 0.0, max_value: float = 1.0, rate: float = 1
     return Constraint("min_max_norm", (("min_value", min_value), ("max_value", max_value), ("rate", rate), ("axis", axis)))
 
 
-def projection_lines(key: str, project: Constraint, backend: Backend) -> list[str]:
-    """θ ← P(θ; ν) for the array ``key`` (n_out, n_in): ν = √(Σ w²) over Keras' axis (a row of W for axis 0), P printed."""
+def projection_lines(key: str, project: Constraint, backend: Backend, vector: bool = False) -> list[str]:
+    """θ ← P(θ; ν) for the array ``key`` (n_out, n_in): ν = √(Σ w²) over Keras' axis (a row of W for axis 0), P printed.
+
+    A ``vector`` (a bias (n_out,)) has one axis: ν runs over all of it, as Keras' axis 0 does on a 1-D weight.
+    """
     printer = backend.printer()
     array = sp.Symbol(key, real=True)
     lines = []
@@ -157,8 +160,9 @@ def projection_lines(key: str, project: Constraint, backend: Backend) -> list[st
     if project.axis is not None:
         squares, norm = sp.Symbol(f"_ssq{key}", nonnegative=True), sp.Symbol(f"_nrm{key}", nonnegative=True)  # names no other line uses
         summand = printer.doprint(printable(WEIGHT.xreplace(values) ** 2, "constraint"))
-        # Keras' axis 0 of (n_in, n_out) is symdl's axis 1 of W = kernelᵀ
-        lines.append(f"{squares} = {reduction_code(backend.module, 'sum', summand, 1 - project.axis)}")
+        # Keras' axis 0 of (n_in, n_out) is symdl's axis 1 of W = kernelᵀ; a vector's only axis is 0
+        axis = 0 if vector else 1 - project.axis
+        lines.append(f"{squares} = {reduction_code(backend.module, 'sum', summand, axis)}")
         lines.append(f"{norm} = {printer.doprint(printable(sp.sqrt(squares), 'constraint'))}")
         values[NORM] = norm
     code = printer.doprint(printable(project.projection().xreplace(values), "constraint"))

@@ -69,7 +69,8 @@ class GraphEquations(Displayed):
     losses: tuple[LossEquation, ...]
     backward: tuple[tuple[str, sp.Eq], ...]
     penalties: tuple[tuple[str, PenaltyForms], ...]
-    constraints: tuple[tuple[str, Constraint], ...]
+    #: (key, P, whether the array is a vector: its norm runs over all of it)
+    constraints: tuple[tuple[str, Constraint, bool], ...]
     stopped: tuple[sp.MatrixSymbol, ...]
     names: dict[sp.MatrixSymbol, str] = field(default_factory=dict)
     batched: frozenset[sp.MatrixSymbol] = frozenset()
@@ -189,8 +190,9 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
     backward, param_grads = _backward(model, nodes, index, uses, losses, params, grads, forms, name, mutation)
     penalties = tuple((key, forms.penalty(rule)) for layer in model.layers for stem, rule in layer.penalties().items()
                       for key in [f"{stem}{model.parameter_index(layer)}"])
-    constraints = tuple((f"{stem}{model.parameter_index(layer)}", project)
-                        for layer in model.layers for stem, project in layer.constraints().items())
+    constraints = tuple((f"{stem}{model.parameter_index(layer)}", project, len(shapes[stem]) == 1)
+                        for layer in model.layers for shapes in [{p.stem: p.shape for p in layer.parameters()}]
+                        for stem, project in layer.constraints().items())
     _check_names(name.names)
     return GraphEquations(
         inputs=tuple(value[n.uid] for n in model.inputs), targets=tuple(targets),

@@ -70,13 +70,20 @@ class Dense(GraphLayer):
     """zˢ = W hᵘ + b, aˢ = φ(zˢ) (φ a library or formula rule; None: the output is zˢ), W drawn from ``init``."""
 
     def __init__(self, units: int, activation: object = None, init: str = "glorot_uniform", use_bias: bool = True,
-                 regularizer: object = None, constraint: object = None, name: str | None = None) -> None:
+                 regularizer: object = None, constraint: object = None, bias_constraint: object = None,
+                 name: str | None = None) -> None:
         super().__init__(name)
         try:  # a name (Keras' defaults), {"name": …, settings}, or max_norm(…): symdl.graph.constraints
             self.constraint = None if constraint is None else as_constraint(constraint)
+            self.bias_constraint = None if bias_constraint is None else as_constraint(bias_constraint)
         except ValueError as error:
             raise ValueError(f"Dense: {error}") from None
         self.units, self.use_bias = positive_int(units, "Dense: units"), bool(use_bias)
+        if self.bias_constraint is not None and not self.use_bias:
+            raise ValueError("Dense: bias_constraint needs a bias (use_bias=True)")
+        if self.bias_constraint is not None and self.bias_constraint.axis == 1:
+            # Keras sums a bias (units,) over its only axis, 0: axis=1 fails there too
+            raise ValueError("Dense: bias_constraint: a bias is one vector (units,), its norm runs over axis 0; got axis=1")
         self.activation = None if activation is None else _activation_rule(activation, "activation")
         self.init = get_scheme(init).name
         self.regularizer = _penalty_rule(regularizer)
@@ -96,7 +103,8 @@ class Dense(GraphLayer):
         return {} if self.regularizer is None else {"W": self.regularizer}
 
     def constraints(self) -> Mapping[str, Constraint]:
-        return {} if self.constraint is None else {"W": self.constraint}
+        pairs = (("W", self.constraint), ("b", self.bias_constraint))
+        return {stem: project for stem, project in pairs if project is not None}
 
     def _z(self, use: Use) -> sp.MatrixSymbol:
         return use.output if self.activation is None else use.own("z", "z^{@}", self.units)
@@ -133,6 +141,8 @@ class Dense(GraphLayer):
             out["regularizer"] = self.regularizer.name
         if self.constraint is not None:
             out["constraint"] = self.constraint.config()
+        if self.bias_constraint is not None:
+            out["bias_constraint"] = self.bias_constraint.config()
         return out
 
     def to_config(self) -> dict[str, object]:

@@ -349,4 +349,4 @@ def _buffer_lines(eqs: GraphEquations, s: Scope, backend: Backend) -> list[str]:
 
 def _constraint_lines(eqs: GraphEquations, backend: Backend) -> list[str]:
     """θ ← P(θ) after the step (projected gradient descent), P printed from its SymPy form (:mod:`symdl.graph.constraints`)."""
-    return [line for key, project in eqs.constraints for line in projection_lines(key, project, backend)]
+    return [line for key, project, vector in eqs.constraints for line in projection_lines(key, project, backend, vector)]

@@ -45,6 +45,8 @@ class GraphStatementPrinter(StatementPrinter):
     def _code(self, expr: sp.MatrixExpr) -> str:
         backend = self.scope.backend
         module = backend.module
+        if isinstance(expr, sp.ZeroMatrix):  # a zero block: 0 broadcasts in a sum or product; Concat sizes its own
+            return "0"
         if isinstance(expr, Stopped):
             return backend.stop_gradient(self._code(expr.arrays[0]))
         if isinstance(expr, ArrayNode):

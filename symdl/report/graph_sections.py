@@ -110,7 +110,7 @@ def _start_step(model: object) -> Step | None:
     if not parts:
         return None
     return Step("Initial weights and constraints: " + "; ".join(parts) + ". n_in and n_out are a layer's inputs and units; "
-                "P acts on each weight w, ν = √(Σ w²) along Keras' axis (ε = 1e-7 as Keras)", tuple(maths))
+                "P acts on each weight w, ν = √(Σ w²) along Keras' axis (over a whole bias; ε = 1e-7 as Keras)", tuple(maths))
 
 
 def _mutant_checks(model: object) -> list[Check]:
