@@ -50,8 +50,9 @@ class Proof:
     holds: bool
     method: str
     cases: int = 1
-    #: When the identity fails: a point (every free symbol → an exact number, rational where one serves) where
-    #: the expression is nonzero, confirmed with 50-digit arithmetic; None when it holds or no such point was found.
+    #: When the identity fails: a point (the variable and every free symbol → an exact number, rational where one
+    #: serves) where the expression is nonzero, confirmed with 50-digit arithmetic; None when it holds or no such
+    #: point was found.
     counterexample: Mapping[sp.Symbol, sp.Expr] | None = field(default=None, compare=False, hash=False)
 
     def __bool__(self) -> bool:
@@ -104,10 +105,14 @@ def _nonzero_at(expr: sp.Expr, point: Mapping[sp.Expr, sp.Expr], digits: int = 3
     return bool(value.is_real is False or abs(value) > 1e-20)
 
 
-def _witness_points(expr: sp.Expr) -> list[dict]:
-    """Rational sample points for every free symbol (both signs tried), where a smooth non-identity shows."""
+def _witness_points(expr: sp.Expr, var: sp.Symbol | None = None) -> list[dict]:
+    """Rational sample points for every free symbol (both signs tried), where a smooth non-identity shows; with
+    ``var``, for it too (last, so the others keep their values) when ``expr`` does not contain it."""
     atoms = sorted(expr.free_symbols | expr.atoms(sp.Indexed), key=str)
     atoms = [a for a in atoms if not (isinstance(a, sp.Symbol) and any(a == i.base.label for i in expr.atoms(sp.Indexed)))]
+    # A claim ≡ 0 "for every real var" is refuted at a value of var: sign(z)' = 1 differs from 0 by the constant 1,
+    # which has no free symbol at all, and a point without z is no point (an empty one reads as none).
+    atoms += [var] if var is not None and var not in atoms else []
     return [
         {
             a: sp.Rational(7 + 3 * t + trial, 13 + trial) * (1 if a.is_positive or (t + trial) % 2 else -1)
@@ -130,6 +135,19 @@ def _confirmed(expr: sp.Expr, candidates: Sequence[Mapping[sp.Expr, sp.Expr]]) -
         if _nonzero_at(expr, point) and _nonzero_at(expr, point, 50):
             return dict(point)
     return None
+
+
+def _off(candidates: Sequence[Mapping[sp.Expr, sp.Expr]], var: sp.Symbol, exclude: Sequence[sp.Expr]) -> list:
+    """The candidate points not at an excluded point (each read at the candidate's parameter values).
+
+    There the claim is not made (a kink's value is a convention): hard_tanh's slope claimed wrong on (0, 2)
+    cancels to a difference whose breakpoints are 0 and 2 alone, and the simplest rational inside is its kink 1.
+    """
+    def at_excluded(point: Mapping[sp.Expr, sp.Expr]) -> bool:
+        gaps = [(e - var).xreplace(point) for e in exclude] if var in point else []
+        return any(g.is_number and abs(sp.N(g, 30)) < 1e-25 for g in gaps)
+
+    return [point for point in candidates if not at_excluded(point)]
 
 
 def _rationals_inside(lo: sp.Expr | None, hi: sp.Expr | None, count: int = 4) -> list[sp.Rational]:
@@ -248,7 +266,7 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
     if not expr.has(*_PIECEWISE_ATOMS):
         if _is_zero_smooth(expr):
             return Proof(True, "simplify")
-        return Proof(False, "simplify", counterexample=_confirmed(expr, _witness_points(expr)))
+        return Proof(False, "simplify", counterexample=_confirmed(expr, _off(_witness_points(expr, var), var, exclude)))
     try:
         points = breakpoints(expr, var)
         regimes = _parameter_regimes(expr, var, points, _sample_values(params, expr, var))
@@ -306,7 +324,7 @@ def _prove_in_regime(
         cases += 1
         branch = resolve_branches(expr, {**sample, var: probe})
         if not (_is_zero_smooth(branch) or _is_zero_on_one_side(branch, var, symbolic_ends[k], symbolic_ends[k + 1])):
-            inside = [{**sample, var: r} for r in _rationals_inside(ends[k], ends[k + 1])]
+            inside = _off([{**sample, var: r} for r in _rationals_inside(ends[k], ends[k + 1])], var, exclude)
             method = f"case analysis: nonzero on the interval around {var} = {probe}{where}"
             return Proof(False, method, cases, _confirmed(expr, inside))
     excluded = {sp.N(p.subs(sample), 30) for p in exclude}
