@@ -64,13 +64,13 @@ def _where(check: DerivativeCheck) -> str:
     """Where the two differ (the kinks excepted), and by how much when that is a constant."""
     point = check.proof.counterexample
     difference = check.claimed - check.derivative
-    if not difference.free_symbols:  # sign's straight-through 1 − 0; a symbolic difference is left as it is
-        difference = sp.simplify(difference)
-    constant = f"they differ by the constant {difference}; " if not difference.free_symbols and difference != 0 else ""
     if point is None:
         return f" (their difference {sp.simplify(difference)} is not shown to be 0)"
+    # sign's straight-through 1 − 0: a constant is worth naming; a difference in the inputs is not simplified here
+    constant = sp.simplify(difference) if not difference.free_symbols else sp.S.Zero
+    by = f"they differ by the constant {constant}; " if constant != 0 else ""
     at = ", ".join(f"{k} = {v}" for k, v in point.items())
-    return f" ({constant}at {at}: {check.derivative.subs(point)} vs {check.claimed.subs(point)})"
+    return f" ({by}at {at}: {check.derivative.subs(point)} vs {check.claimed.subs(point)})"
 
 
 def declare_gradient(rule: Rule, gradient: str | Mapping[str, str]) -> DeclaredGradient:

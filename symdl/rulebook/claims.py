@@ -104,7 +104,6 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
     return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
 
 
-
 #: Values tried, in order, for a symbol that the difference lost (both signs, none an integer: rarely a pole).
 _PINS = (sp.Rational(7, 13), sp.Rational(-8, 11), sp.Rational(13, 7), sp.Rational(-11, 5))
 

@@ -137,7 +137,9 @@ def _confirmed(expr: sp.Expr, candidates: Sequence[Mapping[sp.Expr, sp.Expr]]) -
     return None
 
 
-def _off(candidates: Sequence[Mapping[sp.Expr, sp.Expr]], var: sp.Symbol, exclude: Sequence[sp.Expr]) -> list:
+def _off(
+    candidates: Sequence[Mapping[sp.Expr, sp.Expr]], var: sp.Symbol, exclude: Sequence[sp.Expr]
+) -> list[Mapping[sp.Expr, sp.Expr]]:
     """The candidate points not at an excluded point (each read at the candidate's parameter values).
 
     There the claim is not made (a kink's value is a convention): hard_tanh's slope claimed wrong on (0, 2)
