@@ -214,3 +214,99 @@ def test_a_claim_wrong_at_a_removable_point_only_for_some_other_input_is_refuted
     # right at u = 1 for every z although written with a branch on z there: still proven
     same = sp.Piecewise((right, sp.Ne(u, 1)), (sp.Piecewise((sp.Rational(1, 2), z > 0), (sp.Rational(1, 2), True)), True))
     assert check_derivative(other, same, "u")
+
+
+# --- a claim off by a constant, or on an open interval, is refuted at a point that names the variable -----------
+
+
+def test_prove_zero_of_a_constant_names_a_value_of_the_variable():
+    """1 − 0 has no free symbol; "≡ 0 for every real z" is refuted at a value of z (an empty point reads as none)."""
+    proof = prove_zero(sp.Integer(1), z)
+    assert not proof and set(proof.counterexample) == {z} and proof.counterexample[z].is_Rational
+    proof = prove_zero(a, z)  # a parameter but not the variable: both are named
+    assert not proof and set(proof.counterexample) == {a, z} and proof.counterexample[a] != 0
+    assert prove_zero(sp.Integer(0), z) and prove_zero(sp.Integer(0), z).counterexample is None
+
+
+def test_sign_with_the_straight_through_claim_one_is_refuted_at_a_point(capsys):
+    sign = symdl.formula_rule("sign(z)")
+    s = sign.wrt
+    check = check_derivative(sign, parse_derivative(sign, "1"))
+    assert not check
+    point = check.counterexample
+    assert set(point) == {s} and point[s].is_Rational and point[s] != 0  # away from sign's jump, where its slope is 0
+    assert tuple(map(float, check.values_at_counterexample())) == (1.0, 0.0)
+    assert check_derivative(sign, parse_derivative(sign, "0"))  # the right claim is still proven
+    assert main(["check", "sign(z)", "--derivative", "1"]) == 1
+    text = capsys.readouterr().out
+    assert f"REFUTED at z = {point[s]}: yours gives 1, the derivative is 0 " in text and text.endswith("FAIL\n")
+    assert main(["check", "sign(z)", "--derivative", "1", "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["counterexample"] == {"z": str(point[s])}
+    assert result["values_at_counterexample"] == {"claimed": "1.0000000000000000", "derivative": "0"}
+
+
+def test_a_constant_difference_in_a_parameter_is_refuted_with_every_symbol_of_both_sides_given(capsys):
+    """a + 1 − a is 1 for every a, but both sides are numbers only once a has a value (the CLI stopped with an
+    internal error on a + 1 vs a: it compared a + 1.0 with 1e300)."""
+    r = symdl.formula_rule("a*z", params={"a": None})
+    a_ = next(s for s in r.expr.free_symbols if s.name == "a")
+    check = check_derivative(r, parse_derivative(r, "a + 1"))
+    assert not check and set(check.counterexample) == {r.wrt, a_}
+    mine, true = check.values_at_counterexample(30)
+    assert abs(mine - true - 1) < 1e-25 and abs(true - check.counterexample[a_]) < 1e-25
+    assert main(["check", "a*z", "--param", "a", "--derivative", "a + 1"]) == 1
+    text = capsys.readouterr().out
+    assert "REFUTED at z = " in text and ", a = " in text and "internal error" not in text
+
+
+_RULES = ("relu", "abs", "leaky_relu", "hard_tanh", "sign(z)", "z**3", "log(1 + exp(z))")
+
+
+def _rule(name: str) -> symdl.Rule:
+    return symdl.rule(name) if name in symdl.rules() else symdl.formula_rule(name)
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=st.sampled_from(_RULES), c=st.integers(-5, 5).filter(bool), den=st.integers(1, 4))
+def test_a_claim_off_by_a_constant_is_refuted_where_the_two_differ_by_it(name, c, den):
+    r = _rule(name)
+    shift = sp.Rational(c, den)
+    check = check_derivative(r, r.derivative() + shift)
+    assert not check and set(check.counterexample) == {r.wrt}
+    assert check.counterexample[r.wrt] not in check.kinks
+    mine, true = check.values_at_counterexample(30)
+    assert abs(mine - true - shift) < 1e-25
+
+
+@settings(max_examples=30, deadline=None)
+@given(name=st.sampled_from(_RULES), c=st.integers(-5, 5).filter(bool),
+       ends=st.lists(st.integers(-12, 12), min_size=2, max_size=2, unique=True), den=st.integers(1, 5))
+def test_a_claim_wrong_on_an_open_interval_only_is_refuted_inside_it(name, c, ends, den):
+    r = _rule(name)
+    lo, hi = sorted(sp.Rational(e, den) for e in ends)
+    x = r.wrt
+    check = check_derivative(r, r.derivative() + sp.Piecewise((c, (x > lo) & (x < hi)), (0, True)))
+    assert not check
+    point = check.counterexample[x]
+    assert lo < point < hi and point not in check.kinks
+    mine, true = check.values_at_counterexample(30)
+    assert abs(mine - true - c) < 1e-25
+
+
+@pytest.mark.parametrize("name", ["relu", "abs", "leaky_relu", "hard_tanh"])
+def test_a_claim_that_differs_only_at_a_kink_is_still_proven(name):
+    r = _rule(name)
+    x = r.wrt
+    assert r.kinks
+    at_kinks = sp.Piecewise(*[(7, sp.Eq(x, k.at)) for k in r.kinks], (0, True))
+    check = check_derivative(r, r.derivative() + at_kinks)
+    assert check and check.counterexample is None and "excluded" in check.proof.method
+
+
+def test_sign_has_no_kink_in_its_derivative_so_a_claim_different_at_0_is_refuted_there():
+    """sign jumps at 0, but its derivative (0 on both sides) has no kink to exclude: compared at 0, as before."""
+    sign = symdl.formula_rule("sign(z)")
+    s = sign.wrt
+    check = check_derivative(sign, sp.Piecewise((1, sp.Eq(s, 0)), (0, True)))
+    assert not check and check.counterexample == {s: 0} and not check.kinks

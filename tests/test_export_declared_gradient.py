@@ -56,7 +56,11 @@ def test_a_declared_gradient_that_is_not_the_derivative_is_never_called_proven()
         assert not declared.is_derivative and "proven" not in declared.summary().replace("not proven", "")
         assert declared.summary().startswith("declared gradient, not proven equal to the derivative")
     assert "at z = " in clipped.summary()  # the point where the two differ
-    assert "∂/∂z is 0, declared 1 (they differ by the constant 1)" in ste.summary()
+    # refuted at a point, not only by the constant: sign's slope there (away from the jump at 0) is 0, the claim's 1
+    (point,) = [check.proof.counterexample for check in ste.checks]
+    z = ste.rule.wrt
+    assert set(point) == {z} and point[z].is_Rational and point[z] != 0
+    assert f"∂/∂z is 0, declared 1 (they differ by the constant 1; at z = {point[z]}: 0 vs 1)" in ste.summary()
     source = rule_module_source("sign(z)", "torch", gradient="1")
     assert "the gradient is the declared gradient (gradient=)" in source and "declared d/dz" in source
     assert "the symbolic derivative" not in source

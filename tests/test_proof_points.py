@@ -8,11 +8,10 @@ from symdl.symbolic.proof import (
     Proof,
     Undecidable,
     _is_zero_by,
-    _nonzero_at,
-    _rationals_inside,
     one_sided_values,
     prove_zero,
 )
+from symdl.symbolic.witnesses import _nonzero_at, _rationals_inside
 
 x = sp.Symbol("x", real=True)
 c = sp.Symbol("c", real=True)
@@ -167,3 +166,22 @@ def test_excluded_points_are_named_by_the_label_given_or_not_at_all():
     )
     for label in ("kink", "pole", None):  # the label names points; it never excludes one more
         assert not prove_zero(step, x, exclude=[sp.Integer(1)], exclude_label=label)
+
+
+def test_a_counterexample_is_never_at_an_excluded_point():
+    """Where equality is not claimed (a kink) is no counterexample: the next witness, or another rational inside."""
+    first = prove_zero(sp.Integer(1), x).counterexample[x]
+    assert first == sp.Rational(-7, 13)  # the first witness point, named for the variable although 1 has no symbol
+    moved = prove_zero(sp.Integer(1), x, exclude=[first]).counterexample
+    assert moved is not None and set(moved) == {x} and moved[x] != first
+    on_interval = sp.Piecewise((1, (x > 0) & (x < 2)), (0, True))
+    assert prove_zero(on_interval, x).counterexample == {x: 1}  # the simplest rational inside (0, 2)
+    point = prove_zero(on_interval, x, exclude=[sp.Integer(1)]).counterexample[x]
+    assert 0 < point < 2 and point != 1
+    # an excluded point that moves with a parameter is read at the candidate's value of it
+    moving = sp.Piecewise((1, (x > c) & (x < c + 2)), (0, True))
+    unexcluded = prove_zero(moving, x).counterexample
+    assert unexcluded[x] == unexcluded[c] + sp.Rational(1, 2)  # (c = −1: the simplest rational in (−1, 1) is −1/2)
+    shifted = prove_zero(moving, x, exclude=[c + sp.Rational(1, 2)]).counterexample
+    assert shifted[c] < shifted[x] < shifted[c] + 2
+    assert shifted[x] != shifted[c] + sp.Rational(1, 2)

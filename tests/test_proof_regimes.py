@@ -10,10 +10,7 @@ from hypothesis import strategies as st
 from symdl.symbolic.functions import NamedFunction
 from symdl.symbolic.proof import (
     Undecidable,
-    _confirmed,
     _generalised,
-    _nonzero_at,
-    _rationals_inside,
     _signed,
     breakpoints,
     one_sided_values,
@@ -21,6 +18,7 @@ from symdl.symbolic.proof import (
     prove_zero,
     resolve_branches,
 )
+from symdl.symbolic.witnesses import _confirmed, _nonzero_at, _rationals_inside
 
 x = sp.Symbol("x", real=True)
 p = sp.Symbol("p", positive=True)

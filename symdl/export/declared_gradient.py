@@ -61,15 +61,16 @@ class DeclaredGradient:
 
 
 def _where(check: DerivativeCheck) -> str:
-    """Where the two differ, when the proof found a point (the kinks excepted)."""
+    """Where the two differ (the kinks excepted), and by how much when that is a constant."""
     point = check.proof.counterexample
-    if not point:
-        difference = sp.simplify(check.claimed - check.derivative)
-        if difference.is_number and difference != 0:
-            return f" (they differ by the constant {difference})"
-        return f" (their difference {difference} is not shown to be 0)"
+    difference = check.claimed - check.derivative
+    if point is None:
+        return f" (their difference {sp.simplify(difference)} is not shown to be 0)"
+    # sign's straight-through 1 − 0: a constant is worth naming; a difference in the inputs is not simplified here
+    constant = sp.simplify(difference) if not difference.free_symbols else sp.S.Zero
+    by = f"they differ by the constant {constant}; " if constant != 0 else ""
     at = ", ".join(f"{k} = {v}" for k, v in point.items())
-    return f" (at {at}: {check.derivative.subs(point)} vs {check.claimed.subs(point)})"
+    return f" ({by}at {at}: {check.derivative.subs(point)} vs {check.claimed.subs(point)})"
 
 
 def declare_gradient(rule: Rule, gradient: str | Mapping[str, str]) -> DeclaredGradient:

@@ -12,6 +12,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
@@ -100,6 +101,8 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
                                      f"{there.method}", there.cases, {var: at, **(there.counterexample or {})})
                 return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
     proof = prove_zero(claimed - derivative, var, exclude=(*kinks, *(at for at, _, _ in removable)), exclude_label=None)
+    if proof.counterexample is not None:
+        proof = dataclasses.replace(proof, counterexample=_pinned(proof.counterexample, claimed, derivative))
     if proof.holds:  # name the kinks as kinks, and the removable points by what was compared there
         method = proof.method + excluded_note(kinks, "kink")
         method += "".join(f"; at {var} = {at} equal to the derivative's limit {limit} from both sides" for at, limit, _ in removable)
@@ -115,3 +118,24 @@ def _equal_at_removable_point(at_claim: sp.Expr, limit: sp.Expr) -> Proof:
     if not free:
         return Proof(sp.simplify(difference) == 0, f"the claim is {at_claim}")
     return prove_zero(difference, free[0])
+
+
+#: Values tried, in order, for a symbol that the difference lost (both signs, none an integer: rarely a pole).
+_PINS = (sp.Rational(7, 13), sp.Rational(-8, 11), sp.Rational(13, 7), sp.Rational(-11, 5))
+
+
+def _pinned(point: Mapping[sp.Symbol, sp.Expr], claimed: sp.Expr, derivative: sp.Expr) -> dict[sp.Symbol, sp.Expr] | None:
+    """``point`` with a value for each symbol of the claim or the derivative that it lacks, where both are finite.
+
+    a + 1 − a is 1 whatever a is, so the difference's counterexample leaves a free, yet both sides must be numbers
+    there; any value does where both are finite. None when no tried value makes them finite.
+    """
+    missing = sorted((claimed.free_symbols | derivative.free_symbols) - set(point), key=str)
+    if not missing:
+        return dict(point)
+    for shift in range(len(_PINS)):
+        full = {**point, **{s: _PINS[(k + shift) % len(_PINS)] for k, s in enumerate(missing)}}
+        values = [sp.N(e.xreplace(full), 30) for e in (claimed, derivative)]
+        if all(v.is_number and v.is_finite and not v.has(sp.nan, sp.zoo) for v in values):
+            return full
+    return None

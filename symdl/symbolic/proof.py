@@ -37,6 +37,13 @@ from .regimes import (
     probes_beside,
     separating_digits,
 )
+from .witnesses import (
+    _confirmed,
+    _numeric_witness,
+    _off,
+    _rationals_inside,
+    _witness_points,
+)
 
 __all__ = [
     "Undecidable", "Proof", "prove_named_function", "elementary", "breakpoints", "excluded_note", "prove_zero",
@@ -53,8 +60,9 @@ class Proof:
     holds: bool
     method: str
     cases: int = 1
-    #: When the identity fails: a point (every free symbol → an exact number, rational where one serves) where
-    #: the expression is nonzero, confirmed with 50-digit arithmetic; None when it holds or no such point was found.
+    #: When the identity fails: a point (the variable and every free symbol → an exact number, rational where one
+    #: serves) where the expression is nonzero, confirmed with 50-digit arithmetic; None when it holds or no such
+    #: point was found.
     counterexample: Mapping[sp.Symbol, sp.Expr] | None = field(default=None, compare=False, hash=False)
 
     def __bool__(self) -> bool:
@@ -90,69 +98,6 @@ def _signed(arg: sp.Expr, at: Mapping[sp.Symbol, sp.Expr], zero: bool = False) -
     if value == 0 and not zero:
         return sp.S.One
     return value
-
-
-def _nonzero_at(expr: sp.Expr, point: Mapping[sp.Expr, sp.Expr], digits: int = 30) -> bool:
-    """True when ``expr`` at ``point`` is a finite number clearly not 0 (or not real), evaluated with ``digits`` digits.
-
-    A value that is not real at a real point also disproves a real identity
-    (log z² − 2 log z is 2πi at z = −1).
-    """
-    try:
-        value = sp.N(expr.xreplace(point), digits)
-    except (TypeError, ValueError, ZeroDivisionError, RecursionError):
-        return False
-    if not value.is_number or value.is_finite is False or value.has(sp.nan, sp.zoo):
-        return False
-    return bool(value.is_real is False or abs(value) > 1e-20)
-
-
-def _witness_points(expr: sp.Expr) -> list[dict]:
-    """Rational sample points for every free symbol (both signs tried), where a smooth non-identity shows."""
-    atoms = sorted(expr.free_symbols | expr.atoms(sp.Indexed), key=str)
-    atoms = [a for a in atoms if not (isinstance(a, sp.Symbol) and any(a == i.base.label for i in expr.atoms(sp.Indexed)))]
-    return [
-        {
-            a: sp.Rational(7 + 3 * t + trial, 13 + trial) * (1 if a.is_positive or (t + trial) % 2 else -1)
-            for t, a in enumerate(atoms)
-        }
-        for trial in range(4)
-    ]
-
-
-def _numeric_witness(expr: sp.Expr) -> bool:
-    """True when ``expr`` is clearly not 0 at a sample point: a counterexample, before any simplify."""
-    return any(_nonzero_at(expr, point) for point in _witness_points(expr))
-
-
-def _confirmed(expr: sp.Expr, candidates: Sequence[Mapping[sp.Expr, sp.Expr]]) -> dict | None:
-    """The first candidate point where ``expr`` is nonzero at 30 and at 50 digits (nothing left free), else None."""
-    for point in candidates:
-        if expr.xreplace(point).free_symbols:  # not set(point) ⊇ free symbols: W[i] is given, its base W is not
-            continue
-        if _nonzero_at(expr, point) and _nonzero_at(expr, point, 50):
-            return dict(point)
-    return None
-
-
-def _rationals_inside(lo: sp.Expr | None, hi: sp.Expr | None, count: int = 4) -> list[sp.Rational]:
-    """Up to ``count`` simplest nonzero rationals strictly between ``lo`` and ``hi`` (None: unbounded)."""
-    if lo is None:
-        if hi is None:
-            return [sp.Rational(1, 3), sp.Rational(-5, 7), sp.Rational(8, 3), sp.Rational(-13, 4)]
-        lo = hi - 4
-    if hi is None:
-        hi = lo + 4
-    found: list[sp.Rational] = []
-    for d in range(1, 1000):
-        n = int(sp.floor(lo * d)) + 1
-        while sp.Rational(n, d) < hi and len(found) < count:
-            if n != 0 and sp.Rational(n, d) not in found:
-                found.append(sp.Rational(n, d))
-            n += 1
-        if len(found) >= count:
-            break
-    return found
 
 
 def _generalised(expr: sp.Expr) -> sp.Expr | None:
@@ -251,7 +196,7 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
     if not expr.has(*_PIECEWISE_ATOMS):
         if _is_zero_smooth(expr):
             return Proof(True, "simplify")
-        return Proof(False, "simplify", counterexample=_confirmed(expr, _witness_points(expr)))
+        return Proof(False, "simplify", counterexample=_confirmed(expr, _off(_witness_points(expr, var), var, exclude)))
     try:
         points = breakpoints(expr, var)
         regimes = _parameter_regimes(expr, var, points, _sample_values(params, expr, var))
@@ -310,7 +255,8 @@ def _prove_in_regime(
         cases += 1
         branch = resolve_branches(expr, {**sample, var: probe})
         if not (_is_zero_smooth(branch) or _is_zero_on_one_side(branch, var, symbolic_ends[k], symbolic_ends[k + 1])):
-            inside = [{**sample, var: r} for r in [*_rationals_inside(ends[k], ends[k + 1]), sp.Rational(probe)]]  # (1, 1 + 10⁻³⁵)
+            inside = _off([{**sample, var: r} for r in [*_rationals_inside(ends[k], ends[k + 1]), sp.Rational(probe)]],  # (1, 1 + 10⁻³⁵)
+                          var, exclude)
             method = f"case analysis: nonzero on the interval around {var} = {probe}{where}"
             return Proof(False, method, cases, _confirmed(expr, inside))
     excluded = {sp.N(p.subs(sample), digits) for p in exclude}
