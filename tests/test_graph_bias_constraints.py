@@ -14,6 +14,7 @@ import pytest
 from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_graph_constraints import keras_projection
 
 from symdl.export import graph_module_source
 from symdl.graph import (
@@ -28,24 +29,13 @@ from symdl.graph import (
     unit_norm,
 )
 
-EPSILON = 1e-7  # keras.backend.epsilon()
 LR = 0.1
 
 
 def keras_bias_projection(name: str, bias: np.ndarray, **settings: float) -> np.ndarray:
-    """Keras' constraint ``name`` applied to a 1-D bias, as Keras' constraints.py computes it (axis 0: all of it)."""
-    if name == "non_neg":
-        return np.maximum(bias, 0)
-    norm = np.sqrt(np.sum(np.square(bias), axis=0, keepdims=True))
-    if name == "unit_norm":
-        return bias / (EPSILON + norm)
-    if name == "max_norm":
-        desired = np.clip(norm, 0, settings.get("max_value", 2))
-    else:
-        rate = settings.get("rate", 1.0)
-        desired = rate * np.clip(norm, settings.get("min_value", 0.0), settings.get("max_value", 1.0)) + (1 - rate) * norm
-    return bias * (desired / (EPSILON + norm))
-
+    """Keras' constraint ``name`` applied to a 1-D bias: the kernel's formula at its default axis 0, all of the bias."""
+    assert "axis" not in settings
+    return keras_projection(name, bias, **settings)
 
 CASES = [
     ("non_neg", {}),
