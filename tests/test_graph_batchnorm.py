@@ -280,3 +280,17 @@ def test_batchnorm_on_an_input_computes_no_input_gradient():
     on_input = Model(x, Dense(1)(BatchNorm()(x)), losses="mse").compile().source()
     after_dense = Model(x, Dense(1)(BatchNorm()(Dense(3)(x))), losses="mse").compile().source()
     assert "bn_dx" not in on_input and "bn_dx" in after_dense
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_batchnorm_graph_modules_pass_ruff(tmp_path, shared):
+    """loss and loss_and_grad print only the statistics they read: the batch mean μ_B is read by train_step's update
+    of the moving mean only, x̂ by the backward pass only (both were assigned and never used, ruff's F841); the moving
+    statistics, read by train_step only, are unpacked as _name elsewhere (ruff's RUF059)."""
+    from generated_modules import assert_ruff_clean
+
+    for backend in ("numpy", "jax", "torch"):
+        for optimizer in (None, "adam"):
+            source = graph_module_source(_model(shared=shared), backend, "float64", optimizer=optimizer)
+            (tmp_path / f"bn_{backend}_{optimizer}.py").write_text(source)
+    assert_ruff_clean(tmp_path)

@@ -93,6 +93,10 @@ def _broken(path, change):
     (lambda c: c.update(optimizer=None), "state but no optimizer"),
     (lambda c: c["graph"]["losses"][0]["rule"].update(formula="__import__('os').system('echo hi')", wrt="a",
                                                       symbols=[], params={}, kink_convention="zero"), "losses\\[0\\]"),
+    # A data-target loss moved off the output (to the input, node 0) or given twice: a KeyError naming 0 before.
+    (lambda c: c["graph"]["losses"][0].update(node=0), "losses\\[0\\]: a loss of Model\\(losses=\\) is one per output"),
+    (lambda c: c["graph"]["losses"].append(dict(c["graph"]["losses"][0])), "losses\\[2\\]: a loss of Model"),
+    (lambda c: c["graph"]["losses"][1].update(auxiliary=False), "losses\\[1\\]: a loss of Model"),
 ])
 def test_a_broken_saved_graph_is_refused_in_one_line(tmp_path, change, message):
     graph = _model().compile(optimizer="adam")

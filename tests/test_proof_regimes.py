@@ -362,6 +362,12 @@ def test_an_identity_false_only_at_a_critical_parameter_value_is_refuted_there(w
         (sp.Piecewise((x, a_**2 + b_**2 < sp.Rational(1, 100)), (0, True)), lambda at: at[a_]**2 + at[b_]**2 < sp.Rational(1, 100)),
         (sp.Piecewise((sp.Abs(x - a_), (a_ - 3)**2 + (b_ + 2)**2 < sp.Rational(1, 100)), (0, True)),
          lambda at: (at[a_] - 3)**2 + (at[b_] + 2)**2 < sp.Rational(1, 100)),
+        # Nonzero only at one point of the parameters, or on a half-line on one parameter's switch: a sample on a's
+        # switch a = 1 must have b's own regimes and switches found there (a switch of a switch). Each was proven.
+        (sp.Piecewise((x, sp.Eq(a_, 1) & sp.Eq(b_, 2)), (0, True)), lambda at: at[a_] == 1 and at[b_] == 2),
+        (sp.Piecewise((x, sp.Eq(a_, 0) & sp.Eq(b_, 0)), (0, True)), lambda at: at[a_] == 0 and at[b_] == 0),
+        (sp.Piecewise((x, sp.Eq(a_**2 + b_**2, 0)), (0, True)), lambda at: at[a_] == 0 and at[b_] == 0),
+        (sp.Piecewise((sp.Abs(x), sp.Eq(a_, 1) & (b_ > 2)), (0, True)), lambda at: at[a_] == 1 and at[b_] > 2),
     ],
 )
 def test_an_identity_false_only_where_parameters_meet_jointly_is_refuted(wrong, inside):

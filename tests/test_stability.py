@@ -139,6 +139,9 @@ VALUED = (
     ("exp(z)/(d + exp(z))", {"d": 0.5}),
     ("1/(d + exp(z))**2", {"d": 3}),
     ("log(d*exp(z))", {"d": 2}),
+    # log(1 + ·) is log1p(·) for every d, which hid the pattern log(1 + 2·eᶻ) from the pass at d = 2
+    ("log(1 + d*exp(z))", {"d": 2}),
+    ("log(1 + d*exp(-z))", {"d": 0.5}),
 )
 
 
@@ -156,6 +159,16 @@ def test_a_form_found_at_a_parameter_value_is_refuted_at_another(text, params):
     other = {r.param_symbols[k]: v + 1 for k, v in params.items()}
     assert not prove_zero(r.definition.stable_expr - r.expr.subs(other), r.wrt)
     assert not prove_zero(r.definition.stable_expr - r.expr, r.wrt, params={s: 5 for s in r.param_symbols.values()})
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_parameter_value_reaches_the_pass_behind_log1p(dtype):
+    """log(1 + d·cosh z) is log1p(d·cosh z) for symbolic d, which overflows at |z| = 1000; at d = 0.5 it is
+    log(1 + 0.5·cosh z), whose stable form the pass finds (finite only, as the other cosh sums)."""
+    r = symdl.formula_rule("log(1 + d*cosh(z))", params={"d": 0.5})
+    assert r.definition.stable_at_values and all(r.prove().values())
+    for backend in BACKENDS:
+        _finite_without_warnings(backend, r, POINTS.astype(dtype))
 
 
 def test_a_parameter_without_a_value_keeps_the_form_as_typed():

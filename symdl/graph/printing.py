@@ -13,6 +13,7 @@ symbol itself. The loss lines are :mod:`symdl.graph.loss_printing`'s, the optimi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import sympy as sp
@@ -226,50 +227,62 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         backward = [data for data, _ in split if data is not None]
         accumulations = [acc for _, acc in split if acc is not None]
         no_data = [acc.lhs for data, acc in split if data is None and acc is not None]
-    header = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}{{writable}})",
+    # only train_step reads the buffers (its update of the moving statistics): elsewhere they are unpacked as _name
+    unread = ", ".join([*params, *(f"_{b}" for b in buffers), *inputs, *targets])
+    header = [f"{{unpack}}, = {check}(params, {data}{', ' if data else ''}{{writable}})",
               *entry_casts(train, alias, scope(train)), *mask_line]
 
     def values(eqs: GraphEquations, keep: set[sp.MatrixSymbol]) -> tuple[list[str], Scope]:
-        s = scope(eqs)
-        lines = GraphStatementPrinter(s, forward, keep=keep).emit_all()
+        s = scope(eqs)  # only what is read: batch norm's μ_B is read by train_step's update, x̂ by the backward pass
+        lines = GraphStatementPrinter(s, _prune(forward, keep), keep=keep).emit_all()
         lines += loss_lines(train, alias, s, penalties=not mixed)
         return lines, s
 
     loss_keep = {alias.get(t.value, t.value) for t in train.losses} | {alias.get(t.target, t.target) for t in train.losses}
     lines, s = values(train, loss_keep)
     lines += master_penalty(train, s)
-    sources.append(entry("loss", f"params, {data}{seed}", [h.format(writable="False") for h in header] + lines + ["return loss"]))
+    sources.append(entry("loss", f"params, {data}{seed}", [h.format(writable="False", unpack=unread) for h in header] + lines + ["return loss"]))
 
     if output_losses:  # the masks drawn from seed as loss draws them: the values of the step with that seed
         outputs_scope = scope(train)
-        body = GraphStatementPrinter(outputs_scope, forward, keep=loss_keep).emit_all()
+        body = GraphStatementPrinter(outputs_scope, _prune(forward, loss_keep), keep=loss_keep).emit_all()
         body += output_loss_lines(train, alias, outputs_scope)
         sources.append(entry("output_losses", f"params, {data}{seed}",
-                             [h.format(writable="False") for h in header] + body + ["return _losses"]))
+                             [h.format(writable="False", unpack=unread) for h in header] + body + ["return _losses"]))
 
-    read_later = {s for eq in [*scaled, *backward, *train.updates] for s in eq.rhs.atoms(sp.MatrixSymbol)}
-    grad_lines, s = values(train, read_later | loss_keep)
-    if not mixed:  # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
-        grad_lines.append(f"_ones = {backend.tensor_factory('ones', f'{inputs[0]}.shape[0]', inputs[0])}")
-        s.defined.add("_ones")
-    if mixed:  # the seeds s·ℓ'/m from the float32 copies, each rounded once to _dtype, as autograd through autocast
-        widened, _ = widened_outputs(train, alias, s)
-        later = {r for eq in backward for r in eq.rhs.atoms(sp.MatrixSymbol)} | set(train.param_grads.values())
-        with scaling.reading_widened(s, widened):  # the backward pass then reads hᵗ itself, in the compute dtype
-            grad_lines += GraphStatementPrinter(s, scaled, keep=later).emit_all()
-        seeds = [s.name(eq.lhs) for eq in scaled]
-        grad_lines += [f"{g} = {backend.cast(g, '_dtype')}" for g in dict.fromkeys(seeds)]
-        grad_lines += GraphStatementPrinter(s, backward, keep=set(train.param_grads.values())).emit_all()
+    read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
+
+    def gradient_lines(keep: set[sp.MatrixSymbol]) -> tuple[list[str], Scope]:
+        """The forward pass up to what ``keep`` and the backward pass read, then the gradients."""
+        grad_lines, s = values(train, keep | read_later | loss_keep)
+        if not mixed:  # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
+            grad_lines.append(f"_ones = {backend.tensor_factory('ones', f'{inputs[0]}.shape[0]', inputs[0])}")
+            s.defined.add("_ones")
+        if mixed:  # the seeds s·ℓ'/m from the float32 copies, each rounded once to _dtype, as autograd through autocast
+            widened, _ = widened_outputs(train, alias, s)
+            later = {r for eq in backward for r in eq.rhs.atoms(sp.MatrixSymbol)} | set(train.param_grads.values())
+            with scaling.reading_widened(s, widened):  # the backward pass then reads hᵗ itself, in the compute dtype
+                grad_lines += GraphStatementPrinter(s, scaled, keep=later).emit_all()
+            seeds = [s.name(eq.lhs) for eq in scaled]
+            grad_lines += [f"{g} = {backend.cast(g, '_dtype')}" for g in dict.fromkeys(seeds)]
+            grad_lines += GraphStatementPrinter(s, backward, keep=set(train.param_grads.values())).emit_all()
+        else:
+            grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
+        for key in params:
+            if key not in train.param_grads or (mixed and train.param_grads[key] in no_data):  # no path to the loss
+                grad_lines.append(f"g{key} = {m}.zeros_like({key})")
+        return grad_lines, s
+
+    grad_lines, s = gradient_lines(set())
+    if train.updates:  # and the statistics the buffers' updates read (μ_B), in train_step only
+        step_lines, step_scope = gradient_lines({r for eq in train.updates for r in eq.rhs.atoms(sp.MatrixSymbol)})
     else:
-        grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
-    for key in params:
-        if key not in train.param_grads or (mixed and train.param_grads[key] in no_data):  # no path to the loss
-            grad_lines.append(f"g{key} = {m}.zeros_like({key})")
+        step_lines, step_scope = grad_lines, s
     penalty_lines = master_penalty(train, s, accumulations)
     grads = ", ".join(f"{p!r}: g{p}" for p in params)
     gradients = ", ".join(f"g{p}" for p in params)
     unscale = [f"{gradients}, = _master_grads({gradients})"] if mixed and params else []
-    sources.append(entry("loss_and_grad", f"params, {data}{seed}", [h.format(writable="False") for h in header] + grad_lines
+    sources.append(entry("loss_and_grad", f"params, {data}{seed}", [h.format(writable="False", unpack=unread) for h in header] + grad_lines
                          + unscale + penalty_lines + [f"return loss, {{{grads}}}"]))
     # A loss-scaled step is kept only if the data term of its gradients is finite (decided on the device, before the
     # float32 penalties join): an optimizer's step is computed whole, then kept or dropped; plain SGD's gradients are zeroed.
@@ -287,14 +300,14 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         arguments = ["state", *code.arguments]
         checks = [f"{a} = _check_hyper({a!r}, {a})" for a in code.arguments]
         # no parameters: nothing to unpack (`, = …` would not parse)
-        head = f"{', '.join([*params, *buffers])}, = _check_params(params)" if params else "_check_params(params)"
+        head = f"{', '.join([*params, *(f'_{b}' for b in buffers)])}, = _check_params(params)" if params else "_check_params(params)"
         sources.append(entry("init_state", "params", print_init_state(optimizer, params, backend, head, device_scalars=skip)))
     update = [*code.compute, *code.write]
     if skip:  # the kept values rebound to the names: a constraint then projects what params holds
         kept = [("params", {p: p for p in params}), *([("state", code.new_state)] if code.new_state else [])]
         update += [scaling.keep_finite_line(store, new, True) for store, new in kept]
     update += _constraint_lines(train, backend)
-    update += _buffer_lines(train, s, backend)
+    update += _buffer_lines(train, step_scope, backend)
     if functional:  # immutable arrays: the new values are returned, the caller stores them
         result = "return loss, {" + ", ".join(f"{p!r}: {p}" for p in [*params, *buffers]) + "}"
         if optimizer is not None:
@@ -304,9 +317,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         result = "return loss"
     # the state once params and the data are checked: its tensors must be on their device
     state_check = [backend.state_check(inputs[0])] if optimizer is not None and not functional else []
-    train_head = [h.format(writable="True") for h in header]
+    train_head = [h.format(writable="True", unpack=unpack) for h in header]
     sources.append(entry("train_step", f"params, {data}, {', '.join(arguments)}{seed}",
-                        [*checks, train_head[0], *state_check, *train_head[1:], *grad_lines, *step_masters, *update, result]))
+                        [*checks, train_head[0], *state_check, *train_head[1:], *step_lines, *step_masters, *update, result]))
     return "\n\n".join(sources)
 
 
@@ -325,11 +338,14 @@ def moved_buffers_source(train: GraphEquations, backend: str | Backend) -> str:
     scope = Scope(names=train.names, batched=set(train.batched), inputs={*params, *buffers, *inputs, *masks},
                   backend=backend, printer=backend.printer())
     draw = backend.mask_parameter.split("=")[0]
-    lines = [f"{', '.join([*params, *buffers, *inputs])}, = _unpack_forward(params, {', '.join(inputs)})",
-             *([f"{', '.join(masks)}, = _masks({draw}, {backend.mask_arguments(inputs[0])})"] if masks else []),
-             *GraphStatementPrinter(scope, _prune(forward, reads), keep=reads).emit_all()]
+    body = GraphStatementPrinter(scope, _prune(forward, reads), keep=reads).emit_all()
     printer = GraphStatementPrinter(scope, [], keep=set())
-    lines += [f"{train.names[eq.lhs]} = {printer._code(eq.rhs)}" for eq in updates]  # in turn: a shared layer's twice
+    body += [f"{train.names[eq.lhs]} = {printer._code(eq.rhs)}" for eq in updates]  # in turn: a shared layer's twice
+    # the arrays past the last statistic are not read: unpacked as _name
+    read = {n for n in [*params, *buffers, *inputs] if re.search(rf"\b{re.escape(n)}\b", "\n".join(body))}
+    unpacked = ", ".join(n if n in read else f"_{n}" for n in [*params, *buffers, *inputs])
+    lines = [f"{unpacked}, = _unpack_forward(params, {', '.join(inputs)})",
+             *([f"{', '.join(masks)}, = _masks({draw}, {backend.mask_arguments(inputs[0])})"] if masks else []), *body]
     lines.append("return {" + ", ".join(f"{k!r}: {k}" for k in dict.fromkeys(train.names[eq.lhs] for eq in updates)) + "}")
     seed = f", {backend.mask_parameter}" if masks else ""
     return _def("_moved_buffers", f"params, {', '.join(inputs)}{seed}", backend.bind_constants(lines, inputs[0]))

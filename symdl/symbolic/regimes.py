@@ -175,6 +175,17 @@ def _parameter_regimes(
             values, samples = _critical_values(s, param_edges, seed)
             lifted += [{**seed, s: v} for v in samples]
             on_switch += [{**seed, s: v} for v in values]
+    # And from each switch: on a = 1 the others have regimes and switches of their own there, which no sample off it
+    # shows ([z if a = 1 and b = 2] is z at one point only), once per further parameter (a switch of a switch).
+    frontier = list(on_switch)
+    for _ in range(len(free) - 1):
+        grown: list[dict] = []
+        for seed in frontier:
+            for s in free:
+                values, samples = _critical_values(s, param_edges, seed)
+                grown += [point for v in (*values, *samples) if (point := {**seed, s: v}) != seed and point not in grown]
+        on_switch += grown
+        frontier = grown
     found: list[dict] = []
     for sample in (*seeds, *lifted, *on_switch):
         if sample not in found:
