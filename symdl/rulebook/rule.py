@@ -25,7 +25,7 @@ from ..symbolic.proof import (
     one_sided_values,
     prove_named_function,
 )
-from ..symbolic.rewrite import stabilise
+from ..symbolic.rewrite import stabilise, stable_at_values
 from .definition import (
     Definition,
     Kind,
@@ -90,17 +90,8 @@ def formula_rule(
     # A stable forward can still have a derivative that cancels: sigmoid(z) differentiates to σ(1 − σ),
     # which the pass prints as σ(z)σ(−z).
     stable = stabilise(expr)
-    # A pattern may need a parameter's value (log(d + eᶻ) is log(a + b·eᶻ) only for d > 0): where the pass finds more
-    # once the values are in, the code is printed from the bound form, proven equal at those values only.
-    binding = {param_symbols[n]: v for n, v in values.items()}
-    bound = stable.xreplace(binding)
-    at_values = bound != stable and (stable_bound := stabilise(bound)) != bound
-    if bound != stable and not at_values:
-        # A rewrite valid for every value can hide a pattern of the values: log(1 + d·eᶻ) is log1p(d·eᶻ), which the
-        # pass leaves, where log(1 + 2·eᶻ) is softplus(z + log 2). The text as typed, bound, is tried too.
-        typed_bound = expr.xreplace(binding)
-        at_values = (stable_bound := stabilise(typed_bound)) not in (typed_bound, bound)
-    stable = stable_bound if at_values else stable
+    # where the pass finds more once the parameters' values are in, code prints that form, proven at those values only
+    stable, at_values = stable_at_values(expr, stable, {param_symbols[n]: v for n, v in values.items()})
     raw = {s: diff_away_from_jumps(stable, s, shown(text)) for s in inputs}
     partials = {s: stabilise(d) for s, d in raw.items()}
     if stable == expr and partials == raw:

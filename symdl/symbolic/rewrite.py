@@ -46,7 +46,7 @@ softplus(z)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import sympy as sp
@@ -95,6 +95,7 @@ __all__ = [
     "prove_rewrite",
     "prove_rewrites",
     "stabilise",
+    "stable_at_values",
     "stable_primitives",
 ]
 
@@ -209,6 +210,23 @@ def stabilise(expr: sp.Expr) -> sp.Expr:
     if not isinstance(expr, sp.Basic):
         raise TypeError(f"stabilise: expected a SymPy expression, got {type(expr).__name__}")
     return _run(expr, _BY_NAME)[0]
+
+
+def stable_at_values(typed: sp.Expr, stable: sp.Expr, values: Mapping[sp.Symbol, sp.Expr]) -> tuple[sp.Expr, bool]:
+    """(the stable form at the parameters' ``values``, True) where the pass finds more once they are in, else (stable, False).
+
+    A pattern may need a value (log(d + eᶻ) is log(a + b·eᶻ) only for d > 0), and a rewrite valid for every value can
+    hide one: log(1 + d·eᶻ) is log1p(d·eᶻ), which the pass leaves, where log(1 + 2·eᶻ) is softplus(z + log 2); so the
+    ``typed`` text, bound, is tried too. The caller proves the bound form equal at those values only.
+    """
+    bound = stable.xreplace(dict(values))
+    if bound == stable:
+        return stable, False
+    for candidate in (bound, typed.xreplace(dict(values))):
+        found = stabilise(candidate)
+        if found not in (candidate, bound):
+            return found, True
+    return stable, False
 
 
 def applied_rewrites(expr: sp.Expr) -> tuple[str, ...]:
