@@ -75,6 +75,12 @@ def _prune(equations: Sequence[sp.Eq], keep: set[sp.MatrixSymbol]) -> list[sp.Eq
     return out[::-1]
 
 
+def _unpacked(names: Sequence[str], body: Sequence[str]) -> str:
+    """``names`` as a tuple target, each that ``body`` never reads as ``_name`` (an auxiliary head's weights in forward)."""
+    text = "\n".join(body)
+    return ", ".join(n if re.search(rf"\b{re.escape(n)}\b", text) else f"_{n}" for n in names)
+
+
 def _def(name: str, args: str, body: Sequence[str]) -> str:
     return f"def {name}({args}):\n" + "".join(f"    {line}\n" for line in body)
 
@@ -192,7 +198,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     body = GraphStatementPrinter(scope(inference), _prune(fwd, set(outs)), keep=outs).emit_all()
     names = [inference.names[o] for o in outs]
     result = names[0] if len(names) == 1 else f"({', '.join(names)},)"
-    head = f"{', '.join([*params, *buffers, *inputs])}, = {check}_forward(params, {', '.join(inputs)})"
+    head = f"{_unpacked([*params, *buffers, *inputs], [*body, result])}, = {check}_forward(params, {', '.join(inputs)})"
     sources.append(entry("forward", f"params, {', '.join(inputs)}", [head, *body, f"return {result}"]))
 
     # inference_loss: the cost in inference mode (no noise, no dropout), as Keras' evaluate
@@ -267,7 +273,8 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
             grad_lines += [f"{g} = {backend.cast(g, '_dtype')}" for g in dict.fromkeys(seeds)]
             grad_lines += GraphStatementPrinter(s, backward, keep=set(train.param_grads.values())).emit_all()
         else:
-            grad_lines += GraphStatementPrinter(s, [*scaled, *backward], keep=set(train.param_grads.values())).emit_all()
+            wanted = set(train.param_grads.values())  # a seed no backward line reads (a loss on an input) is not printed
+            grad_lines += GraphStatementPrinter(s, _prune([*scaled, *backward], wanted), keep=wanted).emit_all()
         for key in params:
             if key not in train.param_grads or (mixed and train.param_grads[key] in no_data):  # no path to the loss
                 grad_lines.append(f"g{key} = {m}.zeros_like({key})")
@@ -342,9 +349,7 @@ def moved_buffers_source(train: GraphEquations, backend: str | Backend) -> str:
     printer = GraphStatementPrinter(scope, [], keep=set())
     body += [f"{train.names[eq.lhs]} = {printer._code(eq.rhs)}" for eq in updates]  # in turn: a shared layer's twice
     # the arrays past the last statistic are not read: unpacked as _name
-    read = {n for n in [*params, *buffers, *inputs] if re.search(rf"\b{re.escape(n)}\b", "\n".join(body))}
-    unpacked = ", ".join(n if n in read else f"_{n}" for n in [*params, *buffers, *inputs])
-    lines = [f"{unpacked}, = _unpack_forward(params, {', '.join(inputs)})",
+    lines = [f"{_unpacked([*params, *buffers, *inputs], body)}, = _unpack_forward(params, {', '.join(inputs)})",
              *([f"{', '.join(masks)}, = _masks({draw}, {backend.mask_arguments(inputs[0])})"] if masks else []), *body]
     lines.append("return {" + ", ".join(f"{k!r}: {k}" for k in dict.fromkeys(train.names[eq.lhs] for eq in updates)) + "}")
     seed = f", {backend.mask_parameter}" if masks else ""
