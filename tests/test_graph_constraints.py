@@ -99,18 +99,10 @@ def test_the_norm_bound_holds_after_a_step():
     assert norms.max() <= 0.5 and norms.min() > 0.49
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
-def test_generated_modules_project_as_the_compiled_graph(tmp_path, backend):
-    """The printed projection in each backend's module: two steps give the compiled graph's params."""
-    if backend != "numpy":
-        library = pytest.importorskip(backend)
-    x = Input(4)
-    h = Dense(5, activation="tanh", constraint=min_max_norm(0.5, 0.9, rate=0.7, axis=1))(x)
-    model = Model(x, Dense(2, constraint=unit_norm())(Dense(3, constraint="max_norm")(h)))
-    compiled = model.compile()
-    params = {k: 3 * v for k, v in compiled.init(1).items()}
-    rng = np.random.default_rng(2)
-    X, Y = rng.normal(size=(7, 4)), rng.normal(size=(7, 2))
+def two_steps_agree(model: Model, compiled, params: dict, X: np.ndarray, Y: np.ndarray, tmp_path, backend: str) -> None:
+    """Two train_steps on (X, Y) of ``backend``'s generated module from ``params`` give the compiled graph's params
+    (updated in place), projections included."""
+    library = None if backend == "numpy" else pytest.importorskip(backend)
     mod = load_module(graph_module_source(model, backend), tmp_path, f"constrained_{backend}")
     convert = {"numpy": np.array, "torch": lambda a: library.tensor(a), "jax": lambda a: library.numpy.asarray(a)}[backend]
     theirs = {k: convert(v.copy()) for k, v in params.items()}
@@ -118,7 +110,20 @@ def test_generated_modules_project_as_the_compiled_graph(tmp_path, backend):
         compiled.train_step(params, X, Y, LR)
         mod.train_step(theirs, convert(X), convert(Y), LR)
     for k, ours in params.items():
-        np.testing.assert_allclose(np.asarray(theirs[k]), ours, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(np.asarray(theirs[k]), ours, rtol=1e-10, atol=1e-13, err_msg=k)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_generated_modules_project_as_the_compiled_graph(tmp_path, backend):
+    """The printed projection in each backend's module: two steps give the compiled graph's params."""
+    x = Input(4)
+    h = Dense(5, activation="tanh", constraint=min_max_norm(0.5, 0.9, rate=0.7, axis=1))(x)
+    model = Model(x, Dense(2, constraint=unit_norm())(Dense(3, constraint="max_norm")(h)))
+    compiled = model.compile()
+    params = {k: 3 * v for k, v in compiled.init(1).items()}
+    rng = np.random.default_rng(2)
+    X, Y = rng.normal(size=(7, 4)), rng.normal(size=(7, 2))
+    two_steps_agree(model, compiled, params, X, Y, tmp_path, backend)
     assert max(np.linalg.norm(params["W3"], axis=1)) == pytest.approx(1.0, abs=1e-6)  # unit_norm: each unit's row
 
 
