@@ -86,21 +86,24 @@ def test_a_graph_saved_by_symdl_save_trains_on_as_its_own_fit_would(capsys, tmp_
     A, B = rng.normal(size=(30, 3)), rng.normal(size=(30, 2))
     Y1, Y2 = np.tanh(A[:, :1] + B[:, :1]), np.sin(A[:, 1:2])
     np.savez(tmp_path / "d.npz", X1=A, X2=B, Y1=Y1, Y2=Y2)
-    train = ("--batch-size", "8", "--seed", "4", "--quiet")
+    train = ("--batch-size", "8", "--seed", "4", "--quiet", "--validation-split", "0.2")
     assert run(capsys, "train", "--from", tmp_path / "g", tmp_path / "d.npz", "-o", tmp_path / "whole", "--epochs", 5, *train)[::2] == (0, "")
     assert run(capsys, "train", "--from", tmp_path / "g", tmp_path / "d.npz", "-o", tmp_path / "part", "--epochs", 2, *train)[0] == 0
     code, out, err = run(capsys, "train", "--from", tmp_path / "part", tmp_path / "d.npz", "-o", tmp_path / "part",
-                         "--epochs", 3, "--quiet", "--json")
+                         "--epochs", 3, "--quiet", "--json", "--validation-split", "0.2")
     assert (code, err) == (0, "") and json.loads(out)["initial_epoch"] == 2 and json.loads(out)["epochs"] == 3
     assert _same_arrays(tmp_path / "whole", tmp_path / "part")
-    reference = graph.fit(graph.init(3), (A, B), (Y1, Y2), epochs=5, batch_size=8, seed=4, verbose=0, metrics={"main": "mae"})
+    # --validation-split 0.2: the last 6 of the 30 rows, every input and target cut alike
+    reference = graph.fit(graph.init(3), (A[:24], B[:24]), (Y1[:24], Y2[:24]), epochs=5, batch_size=8, seed=4, verbose=0,
+                          metrics={"main": "mae"}, validation=((A[24:], B[24:]), (Y1[24:], Y2[24:])))
     history = json.loads((tmp_path / "part" / "history.json").read_text())
     assert history["epoch"] == list(range(5))
     assert history["history"] == reference.history
-    assert list(history["history"]) == ["loss", "main_loss", "Y2_loss", "main_mean_absolute_error"]
+    keys = ["main_loss", "Y2_loss", "main_mean_absolute_error"]
+    assert list(history["history"]) == ["loss", *keys, "val_loss", *(f"val_{k}" for k in keys)]
     loaded = symdl.load(tmp_path / "part")
     assert all(np.array_equal(loaded.params[k], reference.weights[k]) for k in reference.weights)
-    assert loaded.state["t"] == reference.state["t"] == 5 * 4
+    assert loaded.state["t"] == reference.state["t"] == 5 * 3  # 24 training rows in batches of 8
 
 
 def test_new_metrics_join_the_history_with_null_in_the_earlier_epochs(capsys, tmp_path, data):
@@ -162,3 +165,35 @@ def test_an_output_that_is_no_saved_model_is_refused_before_training(capsys, tmp
     code, out, err = run(capsys, "train", "--from", model, data, "-o", tmp_path / "taken", "--quiet")
     assert (code, out, err) == (2, "", f"symdl: error: {tmp_path / 'taken'}: exists and is not a saved model; choose another path\n")
     assert (tmp_path / "taken").read_text() == "mine"
+
+
+@pytest.mark.parametrize(("content", "problem"), [
+    (b"{\"epoch\": [0, 1", "not valid JSON (Expecting ',' delimiter at line 1 column 16)"),
+    (b"[0, 1]", "not a JSON object"),
+    (b"\xff", "not UTF-8 text"),
+    (b'{"epoch": [0], "history": {"loss": [NaN]}, "params": {}}', "NaN is not a JSON number"),
+    (b'{"epoch": [0, 1], "history": {"loss": [1.0]}, "params": {}}', "history['loss'] is not one number per epoch"),
+    (b'{"epoch": [true], "history": {}, "params": {}}', "'epoch' is not a list of epoch numbers"),
+    (b'{"epoch": [0], "history": {}, "params": {"seed": -1}}', "params.seed is -1, not an integer ≥ 0"),
+    (b'{"epoch": [0], "history": {}, "params": {"batch_size": 0}}', "params.batch_size is 0, not an integer ≥ 1"),
+])
+def test_a_history_json_symdl_did_not_write_is_one_line(capsys, tmp_path, data, content, problem):
+    model = _saved(tmp_path, data, capsys)
+    (model / "history.json").write_bytes(content)
+    code, out, err = run(capsys, "train", "--from", model, data, "-o", tmp_path / "out", "--quiet")
+    assert (code, out) == (2, "")
+    assert err == (f"symdl: error: {model / 'history.json'}: {problem}; history.json as symdl train writes it numbers the "
+                   "epochs that continue it (remove the file to number them from 0)\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_very_long_history_is_read_and_continued(capsys, tmp_path, data):
+    """More than model.json's 1 MiB: history.json is not bounded by the model's config size."""
+    model = _saved(tmp_path, data, capsys)
+    epochs = 80_000
+    record = {"epoch": list(range(epochs)), "history": {"loss": [0.5] * epochs}, "params": {"seed": 0, "batch_size": 32}}
+    (model / "history.json").write_text(json.dumps(record, indent=1))
+    assert (model / "history.json").stat().st_size > 1 << 20
+    assert run(capsys, "train", "--from", model, data, "-o", tmp_path / "out", "--epochs", 1, "--quiet")[0] == 0
+    written = json.loads((tmp_path / "out" / "history.json").read_text())
+    assert written["epoch"][-2:] == [epochs - 1, epochs] and len(written["history"]["loss"]) == epochs + 1

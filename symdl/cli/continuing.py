@@ -9,6 +9,7 @@ continues it, so that N epochs, saved, then M more give the weights of N + M epo
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from pathlib import Path
@@ -50,10 +51,24 @@ def _setting(params: dict[str, Any], key: str, path: Path, minimum: int) -> int 
     return value
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parsed(data: bytes) -> object:
+    """history.json's bytes as JSON data (UTF-8, no NaN or Infinity), or a ValueError whose first line says why."""
+    try:
+        return json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+
+
 def earlier_history(folder: Path) -> Earlier:
     """The saved run's epochs, logs and settings from ``folder/history.json``, checked (never evaluated), or one line."""
-    from ..saving.schema import parse_json
-
     path = folder / "history.json"
     if not path.is_file():
         return Earlier([], {}, None, None)
@@ -62,9 +77,11 @@ def earlier_history(folder: Path) -> Earlier:
     if len(data) > _MAX_HISTORY_BYTES:
         raise _bad(path, f"larger than {_MAX_HISTORY_BYTES >> 20} MiB")
     try:
-        record = parse_json(data)
+        record = _parsed(data)
     except ValueError as error:
         raise _bad(path, str(error).splitlines()[0][:200]) from None
+    if not isinstance(record, dict):
+        raise _bad(path, "not a JSON object")
     epoch, history, params = record.get("epoch"), record.get("history"), record.get("params", {})
     if not isinstance(epoch, list) or not all(isinstance(e, int) and not isinstance(e, bool) and e >= 0 for e in epoch):
         raise _bad(path, "'epoch' is not a list of epoch numbers")
