@@ -155,3 +155,12 @@ def test_a_metric_logged_as_an_outputs_loss_is_refused_as_the_compiled_graph_ref
         graph.fit(graph.init(0), X, Y, epochs=1, verbose=0, metrics={"main": MeanSquaredError(name="loss")})
     with pytest.raises(ValueError, match=message):
         graph_module_source(_graph((1.0, 1.0)), "numpy", optimizer="adam", metrics={"main": MeanSquaredError(name="loss")})
+
+
+def test_the_modules_with_per_output_losses_pass_ruff(tmp_path):
+    for backend in ("numpy", "jax", "torch"):
+        for dropout in (0.0, 0.5):
+            source = graph_module_source(_graph((1.0, 0.25), dropout), backend, optimizer="adam", metrics={"main": "mae"})
+            assert "def output_losses" in source and "def inference_output_losses" in source
+            (tmp_path / f"graph_{backend}_{int(dropout * 10)}.py").write_text(source)
+    assert_ruff_clean(tmp_path)

@@ -14,7 +14,10 @@ the standard library (never sympy or symdl) and defines
   in training mode, masks drawn from ``seed`` (numpy: the masks of the compiled
   graph; JAX ``jax.random.PRNGKey(seed)``, torch ``torch.Generator``: the same
   laws, other numbers); each constraint applied after the step;
-* ``masks(seed, batch)`` (a graph with noise or dropout) and ``init_state(params)`` (with an optimizer).
+* ``masks(seed, batch)`` (a graph with noise or dropout) and ``init_state(params)`` (with an optimizer);
+* ``output_losses(params, *inputs, *targets[, seed=0])`` (training mode) and ``inference_output_losses`` for a graph
+  with two or more outputs with a loss (not mixed precision): each output's unweighted loss, which the module's
+  ``fit`` and ``evaluate`` log as ``<output>_loss`` (:mod:`symdl.export.module_fit`).
 
 Spellings as in :mod:`symdl.export.network_modules`: JAX entry points are
 jitted with the checks outside (``<name>_unchecked``: the jitted body alone),
