@@ -7,6 +7,7 @@ import ast
 import importlib.util
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -36,11 +37,13 @@ def imported_packages(tree: ast.AST) -> set[str]:
     return imported
 
 
-def assert_ruff_clean(folder: Path) -> None:
-    """``ruff check`` with its default rules passes on every file in ``folder`` (skipped without ruff)."""
+def assert_ruff_clean(folder: Path, extend_select: Sequence[str] = ()) -> None:
+    """``ruff check`` with its default rules (and the rules ``extend_select`` names, such as ``RUF059``) passes on every
+    file in ``folder`` (skipped without ruff)."""
     pytest.importorskip("ruff")
+    extra = ["--extend-select", ",".join(extend_select)] if extend_select else []
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--output-format", "concise", str(folder)],
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--no-cache", "--output-format", "concise", *extra, str(folder)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]

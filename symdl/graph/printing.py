@@ -306,9 +306,12 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         code = print_update(optimizer, params, backend.printer(), functional=functional or skip, backend=backend)
         arguments = ["state", *code.arguments]
         checks = [f"{a} = _check_hyper({a!r}, {a})" for a in code.arguments]
+        # the state dict first: a parameter it never reads (plain SGD keeps no slot) is unpacked as _name
+        state = print_init_state(optimizer, params, backend, "", device_scalars=skip)[1:]
         # no parameters: nothing to unpack (`, = …` would not parse)
-        head = f"{', '.join([*params, *(f'_{b}' for b in buffers)])}, = _check_params(params)" if params else "_check_params(params)"
-        sources.append(entry("init_state", "params", print_init_state(optimizer, params, backend, head, device_scalars=skip)))
+        head = (f"{', '.join([_unpacked(params, state), *(f'_{b}' for b in buffers)])}, = _check_params(params)" if params
+                else "_check_params(params)")
+        sources.append(entry("init_state", "params", [head, *state]))
     update = [*code.compute, *code.write]
     if skip:  # the kept values rebound to the names: a constraint then projects what params holds
         kept = [("params", {p: p for p in params}), *([("state", code.new_state)] if code.new_state else [])]
