@@ -36,11 +36,14 @@ def _data(m: int, seed: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nd
 
 
 @functools.lru_cache(maxsize=None)
-def _module(backend: str, weights: tuple[float, float], dropout: float, folder: str):
+def _module(backend: str, weights: tuple[float, float], dropout: float, folder: str, dtype: str = "float64",
+            metrics: bool = True):
     from pathlib import Path
 
-    source = graph_module_source(_graph(weights, dropout), backend, optimizer="adam", metrics={"main": "mae"})
-    return load_module(source, Path(folder), f"graph_{backend}_{int(dropout * 10)}_{abs(hash(weights))}")
+    source = graph_module_source(_graph(weights, dropout), backend, dtype, optimizer="adam",
+                                 metrics={"main": "mae"} if metrics else ())
+    name = f"graph_{backend}_{dtype}_{int(dropout * 10)}_{abs(hash(weights))}_{int(metrics)}"
+    return load_module(source, Path(folder), name)
 
 
 def _arrays(backend: str, params: dict) -> dict:
@@ -157,10 +160,141 @@ def test_a_metric_logged_as_an_outputs_loss_is_refused_as_the_compiled_graph_ref
         graph_module_source(_graph((1.0, 1.0)), "numpy", optimizer="adam", metrics={"main": MeanSquaredError(name="loss")})
 
 
+def _auxiliary_head() -> Model:
+    """Two outputs with a loss and an add_loss term on a head of its own (with dropout): the outputs' losses read
+    neither the head's weights nor its mask."""
+    x = Input(3)
+    h = Dense(4, activation="tanh")(x)
+    model = Model([x], [Dense(2, name="main")(h), Dense(1)(h)], losses=["mse", "mse"])
+    return model.add_loss(Dense(3)(Dropout(0.5)(Dense(4, activation="tanh")(h))), "mse", target=x)
+
+
 def test_the_modules_with_per_output_losses_pass_ruff(tmp_path):
-    for backend in ("numpy", "jax", "torch"):
-        for dropout in (0.0, 0.5):
-            source = graph_module_source(_graph((1.0, 0.25), dropout), backend, optimizer="adam", metrics={"main": "mae"})
-            assert "def output_losses" in source and "def inference_output_losses" in source
-            (tmp_path / f"graph_{backend}_{int(dropout * 10)}.py").write_text(source)
-    assert_ruff_clean(tmp_path)
+    """Every backend, with and without dropout, mixed precision, and an auxiliary head: the output losses print only
+    the forward pass they read, and unpack what they never read as _name (ruff's RUF059)."""
+    dtypes = {"numpy": ("float64",), "jax": ("float64", "bfloat16", "float16"), "torch": ("float64", "bfloat16", "float16")}
+    for backend, kinds in dtypes.items():
+        for dtype in kinds:
+            for dropout in (0.0, 0.5):
+                source = graph_module_source(_graph((1.0, 0.25), dropout), backend, dtype, optimizer="adam", metrics={"main": "mae"})
+                assert "def output_losses" in source and "def inference_output_losses" in source
+                (tmp_path / f"graph_{backend}_{dtype}_{int(dropout * 10)}.py").write_text(source)
+            source = graph_module_source(_auxiliary_head(), backend, dtype, optimizer="sgd")
+            assert "output_loss_names = ('main_loss', 'Y2_loss')" in source
+            (tmp_path / f"auxiliary_{backend}_{dtype}.py").write_text(source)
+    assert_ruff_clean(tmp_path, extend_select=["RUF059"])
+
+
+@settings(max_examples=4, deadline=None)
+@given(m=st.integers(3, 15), batch_size=st.integers(1, 6), seed=st.integers(0, 2**16), dropout=st.sampled_from([0.0, 0.5]))
+def test_symdl_fit_of_a_numpy_module_logs_the_modules_and_the_compiled_graphs_history(folder, m, batch_size, seed, dropout):
+    """symdl.fit(module) reads the module's output_loss_names and the dicts its output_losses and
+    inference_output_losses return (it logged no per-output loss when they returned lists): the three histories are
+    one, bit for bit, and symdl.evaluate(module) is the module's evaluate."""
+    weights = (0.5, 3.0)
+    module = _module("numpy", weights, dropout, folder, metrics=False)
+    graph = _graph(weights, dropout).compile(optimizer="adam")
+    X, Y = _data(m, seed)
+    options = {"epochs": 2, "batch_size": batch_size, "seed": seed, "verbose": 0, "validation": _data(4, seed + 1)}
+    compiled = graph.fit(graph.init(seed), X, Y, **options)
+    params = module.init_params(seed)
+    library = symdl.fit(module, params, X, Y, state=module.init_state(params), **options)
+    printed = module.fit(module.init_params(seed), X, Y, **options)
+    keys = ["loss", "main_loss", "Y2_loss"]
+    assert list(library.history) == [*keys, *(f"val_{k}" for k in keys)] == list(printed.history) == list(compiled.history)
+    assert library.history == printed.history == compiled.history
+    assert module.output_loss_names == graph.output_loss_names == ("main_loss", "Y2_loss")
+    trained = library.weights
+    assert evaluate(module, trained, X, Y) == module.evaluate(trained, X, Y) == evaluate(graph, trained, X, Y)
+    for training in (True, False):  # the printed entry points return the compiled graph's dict
+        masks = {"seed": seed} if dropout else {}  # the module's output_losses takes a seed where it draws masks
+        by_module = module.output_losses(trained, *X, *Y, **masks) if training else module.inference_output_losses(trained, X, Y)
+        assert {k: float(v) for k, v in by_module.items()} == graph.output_losses(trained, X, Y, seed, training=training)
+    assert graph.inference_output_losses(trained, X, Y) == graph.output_losses(trained, X, Y, training=False)
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+def test_symdl_fit_of_a_jax_or_torch_module_logs_the_modules_history(folder, backend):
+    """With dropout (JAX's and torch's masks are other numbers than the compiled graph's): symdl.fit and the module's
+    own fit run the same printed code on the same batches and seeds, so their histories are equal."""
+    pytest.importorskip(backend)
+    module = _module(backend, (1.0, 0.25), 0.5, folder, metrics=False)
+    X, Y = _data(17, 8)
+    options = {"epochs": 2, "batch_size": 5, "seed": 4, "verbose": 0, "validation": _data(6, 9)}
+    params = _graph((1.0, 0.25), 0.5).compile().init(2)
+    library = symdl.fit(module, _arrays(backend, params), X, Y, state=module.init_state(_arrays(backend, params)), **options)
+    printed = module.fit(_arrays(backend, params), X, Y, **options)
+    assert list(library.history) == list(printed.history)
+    assert library.history == printed.history
+    assert {"main_loss", "Y2_loss", "val_main_loss", "val_Y2_loss"} <= set(library.history)
+
+
+@pytest.fixture(scope="module")
+def tolerance() -> dict[str, float]:
+    """The documented mixed-precision tolerance by low dtype (test_mixed_precision's, which needs torch and JAX)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("jax")
+    from test_mixed_precision import TOLERANCE
+
+    return TOLERANCE
+
+
+@pytest.mark.parametrize("backend", ["jax", "torch"])
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+@settings(max_examples=3, deadline=None)
+@given(m=st.integers(2, 12), seed=st.integers(0, 2**16), dropout=st.sampled_from([0.0, 0.5]))
+def test_mixed_precision_modules_log_each_outputs_loss_within_the_documented_tolerance(folder, tolerance, backend, dtype,
+                                                                                       m, seed, dropout):
+    """A bfloat16 / float16 module logs the float32 module's keys, the per-output losses float32 sums of the low
+    outputs: within the mixed-precision tolerance of the float32 module's on the same params, data and masks
+    (|L − L₃₂| ≤ 0.1·|L₃₂| in bfloat16, 0.02·|L₃₂| in float16, + 1e-6), and in fit the step's own values (their weighted
+    sum is the logged loss to float32 rounding)."""
+    weights = (0.5, 3.0)
+    low, full = (_module(backend, weights, dropout, folder, d, metrics=False) for d in (dtype, "float32"))
+    X, Y = (tuple(a.astype(np.float32) for a in arrays) for arrays in _data(m, seed))
+    options = {"epochs": 2, "batch_size": m, "seed": seed, "verbose": 0, "validation": (X, Y)}
+
+    def close(values: dict, reference: dict) -> None:
+        assert list(values) == list(reference)
+        for key, value in reference.items():
+            assert abs(float(values[key]) - float(value)) <= tolerance[dtype] * abs(float(value)) + 1e-6, key
+
+    init = _graph(weights, dropout).compile("float32").init(seed % 1000)  # float32 masters, as numpy arrays
+    params = _arrays(backend, init)
+    arrays = list(_arrays(backend, dict(enumerate((*X, *Y)))).values())  # the backend's arrays, in the module's order
+    masks = {"seed": 7} if dropout else {}
+    close(low.output_losses(params, *arrays, **masks), full.output_losses(params, *arrays, **masks))
+    close(low.inference_output_losses(params, *arrays), full.inference_output_losses(params, *arrays))
+    close(low.evaluate(params, X, Y), full.evaluate(params, X, Y))
+    params = init
+    history = low.fit(_arrays(backend, params), X, Y, **options).history
+    reference = full.fit(_arrays(backend, params), X, Y, **options).history
+    assert list(history) == list(reference) == ["loss", "main_loss", "Y2_loss", "val_loss", "val_main_loss", "val_Y2_loss"]
+    close({k: v[0] for k, v in history.items() if not k.startswith("val_")},  # one batch: before the first step
+          {k: v[0] for k, v in reference.items() if not k.startswith("val_")})
+    for epoch in range(2):
+        for prefix in ("", "val_"):
+            total = weights[0] * history[f"{prefix}main_loss"][epoch] + weights[1] * history[f"{prefix}Y2_loss"][epoch]
+            assert history[f"{prefix}loss"][epoch] == pytest.approx(total, rel=1e-5)
+    assert low.output_loss_names == full.output_loss_names == ("main_loss", "Y2_loss")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_an_auxiliary_heads_arrays_are_not_read_by_the_outputs_losses(tmp_path, backend):
+    """The outputs' losses print the forward pass to the outputs only: with an add_loss head behind dropout, training
+    and inference mode give the same values, ½ Σ (y − ŷ)² / m of forward's outputs (by hand), whatever the head's
+    weights."""
+    pytest.importorskip(backend)
+    module = load_module(graph_module_source(_auxiliary_head(), backend, optimizer="sgd"), tmp_path, f"auxiliary_{backend}")
+    rng = np.random.default_rng(3)
+    X, Y1, Y2 = rng.normal(size=(7, 3)), rng.normal(size=(7, 2)), rng.normal(size=(7, 1))
+    params = _auxiliary_head().compile().init(1)
+    arrays = [*_arrays(backend, {"X": X, "Y1": Y1, "Y2": Y2}).values()]
+    outputs = module.forward(_arrays(backend, params), arrays[0])
+    by_hand = {key: 0.5 * float(((np.asarray(out) - Y) ** 2).sum()) / 7 for key, out, Y in zip(("main_loss", "Y2_loss"), outputs, (Y1, Y2))}
+    far = {k: v + 100.0 * k.endswith(("4", "5")) for k, v in params.items()}  # the auxiliary head's W4, b4, W5, b5
+    for weights in (params, far):
+        for values in (module.output_losses(_arrays(backend, weights), *arrays, seed=5),
+                       module.inference_output_losses(_arrays(backend, weights), *arrays)):
+            assert list(values) == ["main_loss", "Y2_loss"]
+            assert {k: float(v) for k, v in values.items()} == pytest.approx(by_hand, rel=1e-12)

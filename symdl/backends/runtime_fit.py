@@ -97,7 +97,8 @@ def _fit_loss_mean(losses, sizes):
 
 def _fit_output_losses(params, X, Y, seed, training=True):
     """{<output>_loss: value} of one batch by the module's printed output_losses (training mode, the masks of the step
-    with seed) or inference_output_losses; {} in a module that prints none (one output with a loss)."""
+    with seed) or inference_output_losses, each a dict by those keys; {} in a module that prints none (one output
+    with a loss)."""
     if not _FIT_OUTPUT_LOSSES:
         return {}
     keys, in_training, in_inference = _FIT_OUTPUT_LOSSES
@@ -106,7 +107,7 @@ def _fit_output_losses(params, X, Y, seed, training=True):
         values = in_inference(params, *data)
     else:
         values = in_training(params, *data) if seed is None else in_training(params, *data, seed=seed)
-    return {key: float(value) for key, value in zip(keys, values)}
+    return {key: float(values[key]) for key in keys}
 
 
 def _fit_losses_kept():

@@ -16,8 +16,10 @@ the standard library (never sympy or symdl) and defines
   laws, other numbers); each constraint applied after the step;
 * ``masks(seed, batch)`` (a graph with noise or dropout) and ``init_state(params)`` (with an optimizer);
 * ``output_losses(params, *inputs, *targets[, seed=0])`` (training mode) and ``inference_output_losses`` for a graph
-  with two or more outputs with a loss (not mixed precision): each output's unweighted loss, which the module's
-  ``fit`` and ``evaluate`` log as ``<output>_loss`` (:mod:`symdl.export.module_fit`).
+  with two or more outputs with a loss: each output's unweighted loss in a dict by its log key ``<output>_loss``
+  (the constant ``output_loss_names``), as ``CompiledGraph.output_losses`` returns them, which the module's ``fit``
+  and ``evaluate`` and ``symdl.fit`` log (:mod:`symdl.export.module_fit`); in mixed precision computed in float32
+  from the outputs and targets copied to it, as the loss.
 
 Spellings as in :mod:`symdl.export.network_modules`: JAX entry points are
 jitted with the checks outside (``<name>_unchecked``: the jitted body alone),
@@ -237,15 +239,15 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     train = compiled.equations
     inference = model.equations(training=False, forms=LibraryForms(output_form=True))
     _refuse_unknown([*train.forward, *inference.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)], backend)
-    # each output's loss is printed in one dtype only: a mixed-precision module logs the total loss alone
-    output_losses = compiled.output_loss_names if mixed is None and len(compiled.output_loss_names) > 1 else ()
+    # two or more outputs with a loss: each one's loss is logged (a mixed module's from float32 copies, as its loss)
+    output_losses = compiled.output_loss_names if len(compiled.output_loss_names) > 1 else ()
     names_printed = (*_ENTRIES, *(_OUTPUT_ENTRIES if output_losses else ()))
     for metric in printed_metrics:  # as CompiledGraph.fit refuses it (symdl.training.output_losses)
         if metric.key in output_losses:
             raise ValueError(f"metrics: the log key {metric.key!r} is an output's loss; give the metric another name")
     try:
         printed = print_graph(train, inference, optimizer, backend=backend, loss_scale=None if mixed is None else mixed.loss_scale,
-                              output_losses=bool(output_losses))
+                              output_losses=output_losses)
     except ValueError as error:
         raise ValueError(f"graph_module_source: {error}".splitlines()[0]) from None
     names = compiled.param_names
@@ -262,6 +264,8 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         f"_INPUTS = {inputs!r}",
         f"_TARGETS = {targets!r}",
         *([f"_STATE = {_state_specs(optimizer, compiled.trained_names, shapes)!r}"] if has_opt else []),
+        # the keys of output_losses' dicts, as CompiledGraph.output_loss_names (symdl.fit reads them)
+        *([f"output_loss_names = {tuple(output_losses)!r}"] if output_losses else []),
     ]
     kernels = vector_kernels(train, inference)
     source, entries = _entry_points(printed, backend, names_printed)

@@ -34,6 +34,7 @@ from .loss_printing import (
     entry_casts,
     loss_lines,
     output_loss_lines,
+    output_terms,
     penalty_value_lines,
     seed_times,
     widened_outputs,
@@ -115,7 +116,7 @@ def array_definitions(train: GraphEquations, inference: GraphEquations, module: 
 
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None,
                 backend: str | Backend = "numpy", select: bool = False, loss_scale: float | None = None,
-                output_losses: bool = False) -> str:
+                output_losses: Sequence[str] = ()) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
     ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
@@ -143,8 +144,10 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     float32 on the masters, and a scaled step is kept only where its data term
     is finite (:mod:`symdl.codegen.loss_scaling`).
 
-    ``output_losses`` (one dtype only) adds ``output_losses(params, *data[, seed])`` in training mode and
-    ``inference_output_losses(params, *data)``: the list of each output's unweighted loss (:func:`output_loss_lines`).
+    ``output_losses`` (the log keys ``<output>_loss``, one per output with a loss) adds
+    ``output_losses(params, *data[, seed])`` in training mode and ``inference_output_losses(params, *data)``: the dict
+    of each output's unweighted loss by its key (:func:`output_loss_lines`; in mixed precision from float32 copies and
+    summed in float32, as the loss). They print the forward pass up to the outputs they read only.
     """
     backend = get_backend(backend)
     m = backend.module
@@ -212,12 +215,13 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     sources.append(entry("inference_loss", f"params, {data}", [*opening, *body, "return loss"]))
 
     if output_losses:
-        if mixed:
-            raise ValueError("output_losses: printed in one dtype only, not with loss_scale")
-        outputs_scope = scope(inference)
-        body = GraphStatementPrinter(outputs_scope, _prune(fwd, keep), keep=keep).emit_all()
-        body += output_loss_lines(inference, alias, outputs_scope)
-        sources.append(entry("inference_output_losses", f"params, {data}", [*opening[:1], *body, "return _losses"]))
+        outputs_scope, terms = scope(inference), output_terms(inference)
+        read = {alias.get(t.value, t.value) for t in terms} | {alias.get(t.target, t.target) for t in terms}
+        body = [*entry_casts(inference, alias, outputs_scope, terms),
+                *GraphStatementPrinter(outputs_scope, _prune(fwd, read), keep=read).emit_all(),
+                *output_loss_lines(inference, alias, outputs_scope, output_losses), "return _losses"]
+        head = f"{_unpacked([*params, *buffers, *inputs, *targets], body)}, = {check}(params, {data}{', ' if data else ''}False)"
+        sources.append(entry("inference_output_losses", f"params, {data}", [head, *body]))
 
     forward, alias = _inline_aliases(train.forward, train.batched, stopped)
     losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
@@ -250,11 +254,15 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     sources.append(entry("loss", f"params, {data}{seed}", [h.format(writable="False", unpack=unread) for h in header] + lines + ["return loss"]))
 
     if output_losses:  # the masks drawn from seed as loss draws them: the values of the step with that seed
-        outputs_scope = scope(train)
-        body = GraphStatementPrinter(outputs_scope, _prune(forward, loss_keep), keep=loss_keep).emit_all()
-        body += output_loss_lines(train, alias, outputs_scope)
-        sources.append(entry("output_losses", f"params, {data}{seed}",
-                             [h.format(writable="False", unpack=unread) for h in header] + body + ["return _losses"]))
+        outputs_scope, terms = scope(train), output_terms(train)
+        read = {alias.get(t.value, t.value) for t in terms} | {alias.get(t.target, t.target) for t in terms}
+        body = [*GraphStatementPrinter(outputs_scope, _prune(forward, read), keep=read).emit_all(),
+                *output_loss_lines(train, alias, outputs_scope, output_losses), "return _losses"]
+        body = [*entry_casts(train, alias, outputs_scope, terms), *([f"{_unpacked(masks, body)}, = {drawn}"] if masks else []), *body]
+        # only what the outputs' losses read is printed: an auxiliary head's arrays and masks are unpacked as _name
+        bound = [_unpacked(params, body), *(f"_{b}" for b in buffers), _unpacked([*inputs, *targets], body)]
+        head = f"{', '.join(filter(None, bound))}, = {check}(params, {data}{', ' if data else ''}False)"
+        sources.append(entry("output_losses", f"params, {data}{seed}", [head, *body]))
 
     read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
 

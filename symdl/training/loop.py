@@ -158,7 +158,7 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any,
         xb, yb = take(X, rows), take(Y, rows)
         tracker.add(float(model.inference_loss(params, *_data_args(model, xb, yb))), sample_count(xb))
         if outputs:
-            outputs.add(model.output_losses(params, xb, yb, training=False), sample_count(xb))
+            outputs.add(params, _data_args(model, xb, yb), sample_count(xb), training=False)
         if tracked:
             tracked.update(yb, _forward(model, params, xb))
     return _logs(tracker, tracked, outputs)
@@ -257,7 +257,7 @@ def fit(
                 tracked.update(yb, _forward(model, run.params, xb))
             mask_seed = int(rng.integers(MASK_SEED_BOUND)) if seeded else None
             if outputs:  # before the step, with its masks: the values its loss summed
-                outputs.add(model.output_losses(run.params, xb, yb, seed=mask_seed or 0), sample_count(xb))
+                outputs.add(run.params, _data_args(model, xb, yb), sample_count(xb), mask_seed)
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
             tracker.add(loss, sample_count(xb))
             bar.batch(epoch, step, lambda: _logs(tracker, tracked, outputs))
