@@ -76,10 +76,11 @@ def out(text: str = "") -> None:
 
 
 def one_line(message: object) -> str:
-    """A message on one line: library errors may span several (a formula with a caret under it)."""
+    """A message on one line: library errors may span several (a formula with a caret under it); past 300
+    characters its middle is cut, so that the reason at its end (after a long file name) stays."""
     lines = [line.strip() for line in str(message).splitlines()]
     text = " | ".join(line for line in lines if line) or "unknown error"
-    return text if len(text) <= 300 else text[:297] + "..."
+    return text if len(text) <= 300 else text[:200] + "..." + text[-97:]
 
 
 def json_number(value: float) -> float | None:

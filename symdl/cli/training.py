@@ -30,6 +30,7 @@ from .common import (
     parse_layers,
     parse_params,
 )
+from .paths import input_file
 
 __all__ = ["add_evaluate_arguments", "add_train_arguments", "cmd_evaluate", "cmd_train", "load_data"]
 
@@ -82,9 +83,7 @@ def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
 
 def _read_arrays(path: str, names: list[str], widths: list[int], dtype: np.dtype, model: str) -> list[np.ndarray]:
     """The arrays ``names`` of an ``.npz`` file, each 2-D of its width and numbers, the same rows, finite, as ``dtype``."""
-    source = Path(path)
-    if not source.is_file():
-        raise UsageError(f"{path}: no such file")
+    source = input_file(path)
     try:
         found = np.load(source, allow_pickle=False)
         if not isinstance(found, np.lib.npyio.NpzFile):  # a .npy file loads as one array, not a context manager
@@ -110,6 +109,14 @@ def _read_arrays(path: str, names: list[str], widths: list[int], dtype: np.dtype
     if not all(np.isfinite(a).all() for a in arrays):
         raise UsageError(f"{path}: {' or '.join(names)} holds NaN or infinity")
     return arrays
+
+
+def _saved_model(text: str) -> bool:
+    """Whether ``text`` names a saved model's directory (a name the file system refuses names none)."""
+    try:
+        return (Path(text) / "model.json").is_file()
+    except OSError:  # a name too long: parse_layers says what LAYERS expects
+        return False
 
 
 def load_data(path: str, network: Any) -> tuple[Any, Any]:
@@ -153,7 +160,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.output:  # Path('') is the working directory: a slip, as `report -o ''` is
         raise UsageError("-o '': an empty model directory name; give the directory to write, e.g. -o model")
     check_target(args.output)
-    if (Path(args.layers) / "model.json").is_file():
+    if _saved_model(args.layers):
         raise UsageError(f"LAYERS {args.layers!r}: a saved model; symdl train builds a new network from widths such as "
                          "784,128,10 (train a saved network or graph on in Python: symdl.load, then fit)")
     opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False, flag="--optimizer-param"))
