@@ -110,13 +110,15 @@ def from_config(value: object) -> Model:
         node = nodes[integer(term["node"], f"{where}.node", 0, len(nodes) - 1)]
         target = None if term["target"] is None else nodes[integer(term["target"], f"{where}.target", 0, first - 1)]
         reduction = string(term["reduction"], f"{where}.reduction", 10)
+        if not isinstance(term["auxiliary"], bool):  # null, 0 or [] read as false, "no" as true
+            raise SavedModelError(f"{where}.auxiliary: expected true or false, got {str(term['auxiliary'])[:40]}")
         if not term["auxiliary"] and not (any(node is o for o in outputs) and target is None
                                           and not any(t.node is node and not t.auxiliary for t in model.terms)):
             raise SavedModelError(f"{where}: a loss of Model(losses=) is one per output with a data target (target "
                                   "null); a loss on another node or with an input as its target has auxiliary true")
         try:
             model._add(node, rebuild_rule(term["rule"], f"{where}.rule"), finite(term["weight"], f"{where}.weight"),
-                       reduction, target, auxiliary=bool(term["auxiliary"]))
+                       reduction, target, auxiliary=term["auxiliary"])
         except SavedModelError:
             raise
         except (ValueError, TypeError) as error:

@@ -116,6 +116,17 @@ def _check_model(model: Any, what: str, evaluating: bool) -> None:
                          "evaluate reports; compile the network or regenerate the module with this symdl")
 
 
+def _check_optimizer(model: Any) -> None:
+    """A compiled model's optimizer that leaves a hyperparameter to each call (``lr=None``: ``train_step(…, lr)``):
+    fit passes none (a model of your own that passes it has no ``optimizer`` of its own)."""
+    opt: Any = getattr(model, "optimizer", None)
+    unbound = opt.unbound() if callable(getattr(opt, "unbound", None)) else ()
+    if unbound:
+        raise ValueError(f"fit: the optimizer {opt.name!r} leaves {', '.join(h.name for h in unbound)} to each "
+                         f"train_step call, which fit does not pass; give a value, e.g. "
+                         f"symdl.optimizer({opt.name!r}, {unbound[0].name}=0.01)")
+
+
 def _arranged(model: Any, X: Any, Y: Any, what: str) -> tuple[Data, Data]:
     """(X, Y) checked: a model with ``arrange_data`` (a graph) puts dicts and sequences in its order first."""
     arrange = getattr(model, "arrange_data", None)
@@ -204,6 +215,7 @@ def fit(
     history, params and state.
     """
     _check_model(model, "fit", validation is not None)
+    _check_optimizer(model)
     X, Y = _arranged(model, X, Y, "X, Y")
     tracked = _tracked(model, Y, metrics, "fit")
     epochs = check_positive("epochs", epochs)
