@@ -99,3 +99,21 @@ def test_a_metric_logged_under_an_output_loss_key_is_one_line():
     (A, B), (Ym, Ya) = _data(6, 2)
     with pytest.raises(ValueError, match="^metrics: the log key 'main_loss' is an output's loss; give the metric another name$"):
         GRAPH.fit(GRAPH.init(0), (A, B), (Ym, Ya), epochs=1, verbose=0, metrics={"main": symdl.metric("mae", name="loss")})
+
+
+def test_an_input_as_an_output_compiles_logs_its_loss_and_saves(tmp_path):
+    """Model(x, [Dense(1)(x), x]) was accepted, then compile stopped with "'NoneType' object has no attribute 'name'"
+    (an input has no layer to name its output) and a saved one did not load ("outputs: expected an integer from 1")."""
+    x = Input(3)
+    model = Model(x, [Dense(1, name="d")(x), x], losses=["mse", "mse"], loss_weights=[1.0, 0.5])
+    graph = model.compile(optimizer=symdl.optimizer("sgd", lr=0.1))
+    params = graph.init(0)
+    rng = np.random.default_rng(0)
+    X, Y1, Y2 = rng.normal(size=(6, 3)), rng.normal(size=(6, 1)), rng.normal(size=(6, 3))
+    assert graph.target_names == ("Y1", "Y2") and [o.name for o in graph.metric_outputs] == ["d", "Y2"]
+    logs = evaluate(graph, params, X, (Y1, Y2))
+    assert logs["Y2_loss"] == pytest.approx(((X - Y2) ** 2).sum(axis=1).mean() / 2, rel=1e-12)  # mse: ½ Σ (h − y)²
+    assert logs["loss"] == pytest.approx(logs["d_loss"] + 0.5 * logs["Y2_loss"], rel=1e-12)
+    symdl.save(tmp_path / "m", graph, params)
+    loaded = symdl.load(tmp_path / "m")
+    assert evaluate(loaded.network, loaded.params, X, (Y1, Y2)) == logs

@@ -296,7 +296,7 @@ class CompiledGraph:
         terms = self.model.data_targets
         found = [(k, j) for k, node in enumerate(self.model.outputs) for j, t in enumerate(terms)
                  if t.node is node and not t.auxiliary]
-        layer_names = [self.model.outputs[k].layer.name for k, _ in found]  # type: ignore[union-attr]
+        layer_names = [getattr(self.model.outputs[k].layer, "name", None) for k, _ in found]  # an input as output: none
         out = []
         for (k, j), own in zip(found, layer_names):
             target = self._targets[j][0]

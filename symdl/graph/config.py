@@ -102,7 +102,8 @@ def from_config(value: object) -> Model:
             nodes.append(layer(*reads))
         except (ValueError, TypeError) as error:
             raise SavedModelError(f"{where}: {str(error).splitlines()[0][:300]}") from None
-    outputs = [nodes[integer(i, "outputs", first, len(nodes) - 1)] for i in expect(spec["outputs"], list, "outputs")]
+    # an input may be an output (Model(x, [Dense(1)(x), x])), as the model allows
+    outputs = [nodes[integer(i, "outputs", 0, len(nodes) - 1)] for i in expect(spec["outputs"], list, "outputs")]
     model = Model(nodes[:first], outputs, losses=[None] * len(outputs))
     for k, term in enumerate(expect(spec["losses"], list, "losses")):
         where = f"losses[{k}]"
