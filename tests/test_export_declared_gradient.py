@@ -167,3 +167,15 @@ def test_the_generated_module_says_where_the_declared_value_is_outside_at_a_kink
     source = rule_module_source("relu", "torch", gradient="where(z > 0, 1, where(z < 0, 0, 7))")
     assert "at z = 0 the declared value 7 is outside [0, 1], the one-sided derivatives" in source
     assert "outside" not in rule_module_source("sign(z)", "torch", gradient="1")  # the straight-through estimator
+
+
+@pytest.mark.parametrize(("rule", "gradient", "message"), [
+    ("relu", "", "gradient for z: the formula is empty"),
+    ("relu", "alpha", "gradient for z: unknown name 'alpha' at column 1; declared names: z"),
+    ("x*y", {"x": "y", "y": "q"}, "gradient for y: unknown name 'q' at column 1; declared names: x, y"),
+])
+def test_a_bad_declared_gradient_says_which_text_it_is(rule, gradient, message):
+    """It said "formula: unknown name …", as a bad rule formula does: with several inputs, not even which one."""
+    with pytest.raises(symdl.FormulaError) as error:
+        to_torch(rule, wrt="x" if rule == "x*y" else None, symbols=["y"] if rule == "x*y" else (), gradient=gradient)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)

@@ -29,6 +29,7 @@ import sympy as sp
 
 from ..rulebook.claims import DerivativeCheck, check_derivative
 from ..rulebook.rule import Rule
+from ..symbolic.grammar import FormulaError
 from ..symbolic.parse import parse
 from ..symbolic.rewrite import stabilise
 
@@ -120,7 +121,10 @@ def declare_gradient(rule: Rule, gradient: str | Mapping[str, str]) -> DeclaredG
     symbols = {s.name: s for s in (*rule.inputs, *rule.param_symbols.values())}
     gradients, checks, outside = [], [], []
     for x in rule.inputs:
-        parsed = parse(texts[x.name], names, list(rule.param_symbols))
+        try:
+            parsed = parse(texts[x.name], names, list(rule.param_symbols))
+        except FormulaError as error:  # which text: the rule's own formula is parsed too, and several inputs have one each
+            raise FormulaError(f"gradient for {x.name}: {str(error).removeprefix('formula: ')}") from None
         claimed = rule.bind(parsed.xreplace({s: symbols[s.name] for s in parsed.free_symbols if s.name in symbols}))
         checks.append(check_derivative(rule, claimed, x))
         outside += _outside_kinks(rule, claimed, x)
