@@ -117,3 +117,22 @@ def test_an_input_as_an_output_compiles_logs_its_loss_and_saves(tmp_path):
     symdl.save(tmp_path / "m", graph, params)
     loaded = symdl.load(tmp_path / "m")
     assert evaluate(loaded.network, loaded.params, X, (Y1, Y2)) == logs
+
+
+def test_one_node_listed_twice_as_an_output_pairs_each_place_with_its_own_loss_and_saves(tmp_path):
+    """Model(x, [o, o], losses=["mse", "mae"]) (Keras takes one tensor as two outputs): metric_outputs paired each
+    place with both losses (four entries for two outputs), and a saved one did not load ("a loss of Model(losses=) is
+    one per output")."""
+    x = Input(2)
+    o = Dense(1, name="d")(x)
+    graph = Model(x, [o, o], losses=["mse", "mae"]).compile(optimizer=symdl.optimizer("sgd", lr=0.1))
+    assert [(m.name, m.output, m.target) for m in graph.metric_outputs] == [("Y1", 0, 0), ("Y2", 1, 1)]
+    params = graph.init(0)
+    X, Y = np.ones((3, 2)), (np.zeros((3, 1)), np.ones((3, 1)))
+    logs = evaluate(graph, params, X, Y, metrics=["mae"])
+    h = graph.forward(params, X)[0]
+    assert logs["Y1_loss"] == pytest.approx((h**2).mean() / 2, rel=1e-12)  # mse on Y1 = 0: ½ h²
+    assert logs["Y2_loss"] == pytest.approx(np.abs(h - 1).mean(), rel=1e-12)  # mae on Y2 = 1
+    symdl.save(tmp_path / "m", graph, params)
+    loaded = symdl.load(tmp_path / "m")
+    assert evaluate(loaded.network, loaded.params, X, Y, metrics=["mae"]) == logs

@@ -294,8 +294,11 @@ class CompiledGraph:
         from ..training.tracked import MetricOutput
 
         terms = self.model.data_targets
-        found = [(k, j) for k, node in enumerate(self.model.outputs) for j, t in enumerate(terms)
-                 if t.node is node and not t.auxiliary]
+        found: list[tuple[int, int]] = []  # (output, its target): an output listed twice has a loss each time
+        for k, node in enumerate(self.model.outputs):
+            j = next((j for j, t in enumerate(terms) if t.node is node and not t.auxiliary and j not in {i for _, i in found}), None)
+            if j is not None:
+                found.append((k, j))
         layer_names = [getattr(self.model.outputs[k].layer, "name", None) for k, _ in found]  # an input as output: none
         out = []
         for (k, j), own in zip(found, layer_names):

@@ -113,8 +113,9 @@ def from_config(value: object) -> Model:
         reduction = string(term["reduction"], f"{where}.reduction", 10)
         if not isinstance(term["auxiliary"], bool):  # null, 0 or [] read as false, "no" as true
             raise SavedModelError(f"{where}.auxiliary: expected true or false, got {str(term['auxiliary'])[:40]}")
-        if not term["auxiliary"] and not (any(node is o for o in outputs) and target is None
-                                          and not any(t.node is node and not t.auxiliary for t in model.terms)):
+        # one loss of Model(losses=) per place the node holds among the outputs (Model(x, [o, o]) lists o twice)
+        taken = sum(t.node is node and not t.auxiliary for t in model.terms)
+        if not term["auxiliary"] and not (target is None and taken < sum(node is o for o in outputs)):
             raise SavedModelError(f"{where}: a loss of Model(losses=) is one per output with a data target (target "
                                   "null); a loss on another node or with an input as its target has auxiliary true")
         try:
