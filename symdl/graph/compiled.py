@@ -296,9 +296,8 @@ class CompiledGraph:
         terms = self.model.data_targets
         found: list[tuple[int, int]] = []  # (output, its target): an output listed twice has a loss each time
         for k, node in enumerate(self.model.outputs):
-            j = next((j for j, t in enumerate(terms) if t.node is node and not t.auxiliary and j not in {i for _, i in found}), None)
-            if j is not None:
-                found.append((k, j))
+            free = [j for j, t in enumerate(terms) if t.node is node and not t.auxiliary and j not in {i for _, i in found}]
+            found += [(k, free[0])] if free else []
         layer_names = [getattr(self.model.outputs[k].layer, "name", None) for k, _ in found]  # an input as output: none
         out = []
         for (k, j), own in zip(found, layer_names):
