@@ -136,3 +136,22 @@ def test_one_node_listed_twice_as_an_output_pairs_each_place_with_its_own_loss_a
     symdl.save(tmp_path / "m", graph, params)
     loaded = symdl.load(tmp_path / "m")
     assert evaluate(loaded.network, loaded.params, X, Y, metrics=["mae"]) == logs
+
+
+@pytest.mark.parametrize(("names", "key"), [(("val", "b"), "val_loss"), (("a", "val_a"), "val_a_loss")])
+def test_an_output_loss_key_that_a_validation_key_repeats_is_one_line(names, key):
+    """An output named val logs val_loss, which validation's total loss overwrote in the history (and val_a_loss,
+    the validation loss of output a): one value silently lost."""
+    x = Input(2)
+    graph = Model(x, [Dense(1, name=names[0])(x), Dense(1, name=names[1])(x)], losses=["mse", "mse"]).compile(optimizer="adam")
+    X, Y = np.ones((4, 2)), (np.zeros((4, 1)), np.ones((4, 1)))
+    with pytest.raises(ValueError, match=f"^fit: the history key '{key}' would hold two values"):
+        graph.fit(graph.init(0), X, Y, epochs=1, verbose=0, validation=(X, Y))
+    assert list(graph.fit(graph.init(0), X, Y, epochs=1, verbose=0).history) == ["loss", f"{names[0]}_loss", f"{names[1]}_loss"]
+
+
+def test_a_metric_named_as_a_validation_key_is_one_line():
+    net = symdl.Network([2, 3, 1], optimizer="adam").compile()
+    X, Y = np.ones((4, 2)), np.zeros((4, 1))
+    with pytest.raises(ValueError, match="^fit: the history key 'val_loss' would hold two values"):
+        net.fit(net.init(0), X, Y, epochs=1, verbose=0, metrics=[symdl.metric("mae", name="val_loss")], validation=(X, Y))
