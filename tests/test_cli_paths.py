@@ -8,6 +8,7 @@ import pytest
 
 import symdl
 from symdl.cli import main
+from symdl.cli.common import one_line
 from symdl.saving.schema import SavedModelError
 
 TOO_LONG = "a" * 300  # past every file system's 255-byte name
@@ -109,3 +110,12 @@ def test_the_library_refuses_names_too_long_as_a_saved_model_error(capsys, files
         symdl.load(files / TOO_LONG)
     with pytest.raises(SavedModelError, match=r"cannot save a model there \(File name too long\)$"):
         symdl.save(files / TOO_LONG, model.network, model.params)
+
+
+def test_a_long_error_line_keeps_its_end_and_cuts_between_words():
+    """The reason is at the end of a line (after a long name): the middle goes, between words where there are any."""
+    text = " ".join(f"w{k}" for k in range(200)) + " the reason"
+    line = one_line(text)
+    assert len(line) <= 300 and line.endswith(" the reason") and " ... " in line
+    assert set(line.split()) <= set(text.split()) | {"..."}  # no word cut in two
+    assert one_line("x" * 1000) == "x" * 200 + " ... " + "x" * 95
