@@ -179,3 +179,16 @@ def test_a_bad_declared_gradient_says_which_text_it_is(rule, gradient, message):
     with pytest.raises(symdl.FormulaError) as error:
         to_torch(rule, wrt="x" if rule == "x*y" else None, symbols=["y"] if rule == "x*y" else (), gradient=gradient)
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(("gradient", "message"), [
+    ({1: "y", "x": "y"}, "gradient: give formula text for each input of 'x*y' (x, y), got keys ['1', 'x']"),
+    ({"x": "y", "y": "0", None: "1"}, "gradient: give formula text for each input of 'x*y' (x, y), got keys ['None', 'x', 'y']"),
+    ({"x": 1, "y": "0"}, "gradient: the formula for 'x' must be text, got int"),
+])
+def test_a_gradient_mapping_with_odd_keys_or_values_is_one_line(gradient, message):
+    """Keys of mixed types were sorted: Python's "'<' not supported between instances of 'str' and 'int'"; a number
+    for a formula was reported as a wrong set of keys."""
+    with pytest.raises(ValueError) as error:
+        to_torch("x*y", wrt="x", symbols=["y"], gradient=gradient)
+    assert str(error.value) == message

@@ -114,8 +114,11 @@ def declare_gradient(rule: Rule, gradient: str | Mapping[str, str]) -> DeclaredG
         texts = {names[0]: gradient}
     elif isinstance(gradient, Mapping):
         texts = dict(gradient)
-        if sorted(texts) != sorted(names) or not all(isinstance(t, str) for t in texts.values()):
+        if set(texts) != set(names):  # a set: keys of mixed types (1, "x") do not sort
             raise ValueError(f"gradient: give formula text for each input of {rule.name!r} ({', '.join(names)}), got keys {sorted(map(str, texts))}")
+        wrong = next((k for k in names if not isinstance(texts[k], str)), None)
+        if wrong is not None:
+            raise ValueError(f"gradient: the formula for {wrong!r} must be text, got {type(texts[wrong]).__name__}")
     else:
         raise TypeError(f"gradient: expected formula text or a mapping input → text, got {type(gradient).__name__}")
     symbols = {s.name: s for s in (*rule.inputs, *rule.param_symbols.values())}
