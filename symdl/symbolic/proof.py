@@ -17,6 +17,7 @@ refused as undecided rather than truncated.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .functions import NamedFunction
+from .jumps import generalised, jump_counterexample, undecided_reason
 from .real_conditions import condition_at
 from .regimes import (
     Undecidable,
@@ -37,6 +39,7 @@ from .regimes import (
     probes_beside,
     separating_digits,
 )
+from .rounding import has_jumps
 from .witnesses import (
     _confirmed,
     _numeric_witness,
@@ -179,20 +182,35 @@ def _exponentiated_minus_one(expr: sp.Expr) -> sp.Expr:
 
 
 def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None,
-               exclude: Sequence[sp.Expr] = (), exclude_label: str | None = "kink") -> Proof:
+               exclude: Sequence[sp.Expr] = (), exclude_label: str | None = "kink", jumps_of: sp.Expr | None = None) -> Proof:
     """Show ``expr`` ≡ 0 for every real ``var`` (and all parameter values of their declared sign).
 
     ``params`` may give sample values used only to decide which branch holds.
     ``exclude`` lists points where equality is not claimed (kinks, whose
     value is a convention checked separately); a proof's method names them
     with ``exclude_label`` (:func:`excluded_note`), or not at all when it is
-    None (a caller that names what it excluded itself).
+    None (a caller that names what it excluded itself). ``jumps_of``: equality
+    is not claimed where a floor, ceiling or round of this expression jumps
+    either (a derivative's claim, where the function has no derivative). An
+    expression with floor, ceiling or round is refuted only at an exact point,
+    proven only with each of them an independent number
+    (:func:`symdl.symbolic.jumps.prove_with_jumps`), and undecided otherwise.
     """
     if not isinstance(var, sp.Symbol):
         raise TypeError(f"prove_zero: var must be a SymPy Symbol, got {type(var).__name__}")
     if isinstance(expr, str) or not isinstance(sp.sympify(expr, strict=True), sp.Expr):  # strict: never parses text
         raise TypeError("prove_zero: expr must be a SymPy expression (parse text with symdl.symbolic.parse first)")
     expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
+    if has_jumps(expr):  # infinitely many jumps: no case analysis covers them (symdl.symbolic.jumps)
+        point = jump_counterexample(expr, var, params, jumps_of, lambda candidates: _off(candidates, var, exclude))
+        if point is not None:
+            return Proof(False, f"nonzero at {', '.join(f'{s} = {v}' for s, v in point.items())}", counterexample=point)
+        general = generalised(expr)
+        proof = prove_zero(general, var, {**(params or {}), **{s: None for s in general.free_symbols - expr.free_symbols}},
+                           exclude, exclude_label)
+        if proof:
+            return dataclasses.replace(proof, method=f"{proof.method}, each floor, ceiling and round an independent number")
+        return Proof(False, undecided_reason(expr))
     if not expr.has(*_PIECEWISE_ATOMS):
         if _is_zero_smooth(expr):
             return Proof(True, "simplify")
