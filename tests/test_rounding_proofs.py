@@ -93,3 +93,12 @@ def test_rule_proofs_and_listings_with_jumps():
     else:
         raise AssertionError("breakpoints listed the jumps of ceil")
     assert breakpoints_between_jumps(parse("where(z > 1, floor(z), z**2)"), z) == [1]
+
+
+def test_the_kink_listing_names_the_jumps_in_one_step():
+    steps = symdl.formula_rule("z*round(z) + ceil(z) + y", symbols=["y"]).derivation().kink_steps
+    assert [s.title for s in steps] == ["Jumps of ceiling(z), round(z)"]
+    assert "infinitely many points, not listed as kinks" in steps[0].note
+    assert [str(m.rhs) for m in steps[0].math] == ["0", "0"]
+    assert symdl.formula_rule("z*floor(y)", symbols=["y"]).derivation().kink_steps == ()  # no jump in z
+    assert symdl.formula_rule("relu(z)").derivation().kink_steps[0].title == "At the kink z = 0"

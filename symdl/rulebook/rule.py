@@ -35,7 +35,7 @@ from .definition import (
     exact_param,
 )
 from .derivation import Derives
-from .derivation_steps import derivative_steps, head, kink_step
+from .derivation_steps import derivative_steps, head, jump_steps, kink_step
 from .step import Step
 
 __all__ = ["Rule", "formula_rule"]
@@ -169,8 +169,8 @@ class Rule(Derives, Displayed, Plottable):
         return derivative_steps(self, proofs)
 
     def kink_steps(self) -> list[Step]:
-        """One step per kink: one-sided limits and the convention's value."""
-        return [kink_step(self, k) for k in self.kinks]
+        """One step per kink: one-sided limits and the convention's value; one naming the jumps of floor, ceil, round."""
+        return [kink_step(self, k) for k in self.kinks] + jump_steps(self)
 
     # --- the symbolic side -------------------------------------------------
 
