@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import symdl
 from symdl.cli.main import main
 from symdl.export import rule_module_source, to_jax, to_torch
 
@@ -72,3 +73,22 @@ def test_the_declared_gradient_is_reported_as_declared_and_the_module_prints_it(
         code = main(["codegen", "round(x)", "--wrt", "x", "--backend", "jax", "--gradient", "1", "-o", str(tmp_path / "ste.py")])
     assert code in (0, None), err.getvalue()
     assert "jnp.round(x)" in (tmp_path / "ste.py").read_text(encoding="utf-8")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(values, min_size=1, max_size=8), weights)
+def test_the_detach_trick_written_as_a_formula_derives_the_same_estimator(xs, w):
+    """x + stop_gradient(round(x) − x) in symdl's grammar: its derivative is 1 (derived, not declared), and the torch
+    module prints PyTorch's pattern itself, so values and gradients are the hand-written ones bit for bit."""
+    r = symdl.formula_rule("x + stop_gradient(round(x) - x)", wrt="x")
+    assert r.derivative() == 1
+    Layer = to_torch(r, module=True)
+    assert issubclass(Layer, torch.nn.Module)
+    x = torch.tensor(xs, dtype=torch.float64, requires_grad=True)
+    weight = torch.tensor(w[: len(xs)], dtype=torch.float64)
+    ours = Layer()(x)
+    (ours * weight).sum().backward()
+    ours_grad, x.grad = x.grad.clone(), None
+    theirs = x + (x.round() - x).detach()
+    (theirs * weight).sum().backward()
+    assert torch.equal(ours, theirs.detach()) and torch.equal(ours_grad, x.grad)
