@@ -102,3 +102,20 @@ def test_the_kink_listing_names_the_jumps_in_one_step():
     assert [str(m.rhs) for m in steps[0].math] == ["0", "0"]
     assert symdl.formula_rule("z*floor(y)", symbols=["y"]).derivation().kink_steps == ()  # no jump in z
     assert symdl.formula_rule("relu(z)").derivation().kink_steps[0].title == "At the kink z = 0"
+
+
+def test_a_kink_between_the_jumps_is_excluded_as_kinks_are():
+    """z·⌊z⌋ + relu(z − 1/2): its kinks cannot be listed (⌊z⌋ in the derivative), but the one at 1/2 is still no point
+    to refute a claim at, nor is a jump; a claim wrong between them is refuted there."""
+    r = symdl.formula_rule("z*floor(z) + relu(z - 0.5)")
+    for claim in ("floor(z) + Heaviside(z - 0.5)", "floor(z) + Heaviside(z - 0.5, 0)"):  # differ from f' only at 1/2
+        proof = check_derivative(r, parse_derivative(r, claim)).proof
+        assert proof.holds and "the kink between the jumps 1/2 excluded" in proof.method
+    for claim in ("floor(z) + Heaviside(z - 0.6, 0)", "floor(z)", "ceil(z)"):
+        wrong = check_derivative(r, parse_derivative(r, claim))
+        point = wrong.counterexample
+        assert not wrong.proof.holds and point is not None and point[z] != sp.Rational(1, 2)
+        assert not any(at_jump(a, point) for a in jump_atoms(r.expr))
+        assert _really_nonzero(wrong.claimed - wrong.derivative, point)
+    only_at_a_jump = check_derivative(r, parse_derivative(r, "floor(z) + Heaviside(z - 0.5) + where(z == 3, 1, 0)"))
+    assert not only_at_a_jump.proof.holds and only_at_a_jump.counterexample is None

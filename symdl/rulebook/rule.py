@@ -328,8 +328,9 @@ class Rule(Derives, Displayed, Plottable):
                 var = self.wrt if label.startswith("derivative") else self._input(label[3:].split(" ")[0])
                 # Differentiate the elementary definition: named functions' own fdiff is not trusted here.
                 lhs, rhs = sp.diff(elementary(self.expr, to_differentiate=True), var), elementary(self.textbook(var))
-            # a derivative is claimed only where the function does not jump (floor, ceiling, round)
-            results[label] = prove_equal(lhs, rhs, self.wrt, exclude=exclude, jumps_of=self.expr if "derivative" in label else None)
+            # a derivative (by any input) is claimed only where the function does not jump (floor, ceiling, round)
+            jumps_of = self.expr if "derivative" in label or "d/d" in label else None
+            results[label] = prove_equal(lhs, rhs, self.wrt, exclude=exclude, jumps_of=jumps_of)
         printed = [self.numeric_forward_expr(), *(self.numeric_derivative_expr(v) for v in self._derivative_inputs())]
         used = {type(f) for e in printed for f in e.atoms(NamedFunction)}
         for function in sorted(used, key=lambda f: f.__name__):

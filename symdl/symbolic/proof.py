@@ -25,7 +25,13 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .functions import NamedFunction
-from .jumps import generalised, jump_counterexample, undecided_reason
+from .jumps import (
+    generalised,
+    jump_counterexample,
+    kinks_between_jumps,
+    off_jumps,
+    undecided_reason,
+)
 from .real_conditions import condition_at
 from .regimes import (
     Undecidable,
@@ -201,16 +207,8 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
     if isinstance(expr, str) or not isinstance(sp.sympify(expr, strict=True), sp.Expr):  # strict: never parses text
         raise TypeError("prove_zero: expr must be a SymPy expression (parse text with symdl.symbolic.parse first)")
     expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
-    if has_jumps(expr):  # infinitely many jumps: no case analysis covers them (symdl.symbolic.jumps)
-        point = jump_counterexample(expr, var, params, jumps_of, lambda candidates: _off(candidates, var, exclude))
-        if point is not None:
-            return Proof(False, f"nonzero at {', '.join(f'{s} = {v}' for s, v in point.items())}", counterexample=point)
-        general = generalised(expr)
-        proof = prove_zero(general, var, {**(params or {}), **{s: None for s in general.free_symbols - expr.free_symbols}},
-                           exclude, exclude_label)
-        if proof:
-            return dataclasses.replace(proof, method=f"{proof.method}, each floor, ceiling and round an independent number")
-        return Proof(False, undecided_reason(expr))
+    if has_jumps(expr) or (jumps_of is not None and has_jumps(jumps_of, var)):
+        return _with_jumps(expr, var, params, exclude, exclude_label, jumps_of)
     if not expr.has(*_PIECEWISE_ATOMS):
         if _is_zero_smooth(expr):
             return Proof(True, "simplify")
@@ -240,6 +238,35 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
     skipped = excluded_note(exclude, exclude_label) if exclude_label is not None else ""
     regime_note = f" in {len(checked)} parameter regimes" if len(checked) > 1 else ""
     return Proof(True, f"case analysis on {_intervals(len(points))}{regime_note}{skipped}", cases)
+
+
+def _with_jumps(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None, exclude: Sequence[sp.Expr],
+                exclude_label: str | None, jumps_of: sp.Expr | None) -> Proof:
+    """:func:`prove_zero` where floor, ceiling or round jump infinitely often (in ``expr``, or in ``jumps_of``, a function
+    whose derivative is claimed): see :mod:`symdl.symbolic.jumps`."""
+    try:  # a derivative's claim is not made where f jumps, nor at f's kinks between its jumps (their value is a convention)
+        kinks = kinks_between_jumps(jumps_of, var) if jumps_of is not None else []
+    except Undecidable as why:
+        return Proof(False, f"undecided: {why}")
+    differentiable = off_jumps(jumps_of, var, kinks) if jumps_of is not None else (lambda point: True)
+    off = exclude if not kinks else (*exclude, *kinks)
+
+    def allowed(point: Mapping) -> bool:
+        return bool(_off([point], var, off)) and differentiable(point)
+
+    point = jump_counterexample(expr, var, params, allowed)
+    if point is not None:
+        return Proof(False, f"nonzero at {', '.join(f'{s} = {v}' for s, v in point.items())}", counterexample=point)
+    general = generalised(expr)
+    fresh = {s: None for s in general.free_symbols - expr.free_symbols}
+    proof = prove_zero(general, var, {**(params or {}), **fresh}, off, exclude_label)
+    if proof:
+        note = ", each floor, ceiling and round an independent number" if fresh else ""
+        where = excluded_note(kinks, "kink between the jumps") if jumps_of is not None else ""
+        return dataclasses.replace(proof, method=f"{proof.method}{note}{where}")
+    if not fresh and proof.counterexample is not None and allowed(proof.counterexample):  # a point of expr itself
+        return proof
+    return Proof(False, undecided_reason(expr, jumps_of))
 
 
 def excluded_note(points: Sequence[sp.Expr], label: str) -> str:
