@@ -7,8 +7,10 @@ remain, and otherwise the identity is undecided:
 
 * **Refuted** at an exact point where the expression is not 0 (integers,
   half-integers and other simple rationals are tried: ⌊z⌋ + 1 ≡ ⌈z⌉ fails at
-  z = 0 only), never at a jump of ``jumps_of`` (a derivative claim is not made
-  where the function jumps).
+  z = 0 only). A derivative claim on a function f with jumps is not made where
+  f jumps, nor at f's kinks between its jumps (:func:`kinks_between_jumps`,
+  excluded as kinks are, whose value is a convention): no refutation there
+  (:func:`off_jumps`).
 * **Proven** when it is 0 with each floor/ceiling/round replaced by an
   independent real number (zero for all values implies zero for the values they
   take): (⌊z⌋ + 1)² − ⌊z⌋² − 2⌊z⌋ − 1 ≡ 0, or ∂(z·⌊z⌋)/∂z = ⌊z⌋.
