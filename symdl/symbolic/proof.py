@@ -12,7 +12,9 @@ valid because conditions change only at breakpoints. Parameters are sampled
 once in each *regime*: between the values where two breakpoints swap order, a
 condition on parameters alone switches, or a parameter of unknown sign
 crosses 0. Conditions with infinitely many switch points (periodic ones) are
-refused as undecided rather than truncated.
+refused as undecided rather than truncated; floor, ceiling and round, which
+jump infinitely often, are refuted only at exact points or proven with each
+one an independent number (:mod:`symdl.symbolic.jumps`), else undecided.
 """
 
 from __future__ import annotations
