@@ -2,7 +2,7 @@
 
 Run by hand from the repository root::
 
-    python bench/bench_output_losses.py [--rounds N]
+    python bench/bench_output_losses.py [--rounds N] [--width W] [--module]
 
 The model: inputs of width 16, a residual tanh trunk of width ``W``, two heads
 (``main``: mse on 4 outputs; ``aux``: binary cross-entropy on 1), Adam.
@@ -12,6 +12,11 @@ One epoch of ``fit`` over 2048 rows at batch sizes 32 and 256, for
   one more training-mode forward pass per step, ``output_losses``);
 * **without**: the same compiled graph behind a proxy that hides ``output_losses``
   (``loss`` alone, as before per-output losses were logged).
+
+With ``--module`` the candidates are the generated numpy module's own ``fit``
+(``graph_module_source(model, "numpy", optimizer="adam")``): **with** as printed
+(``output_losses`` before each step), **without** the module's ``_FIT_OUTPUT_LOSSES``
+set to ``()`` for the run (``loss`` alone).
 
 Interleaved rounds: each candidate, in an order shuffled per round, runs one
 epoch untimed then one timed on the thread's CPU clock (``time.thread_time``).
@@ -51,6 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--module", action="store_true", help="time the generated numpy module's fit")
     args = parser.parse_args()
     from symdl.graph import Add, Dense, Input, Model
 
@@ -64,6 +70,9 @@ def main() -> None:
     X = rng.normal(size=(2048, 16))
     Y = (np.tanh(X[:, :4]), (X[:, :1] > 0).astype(float))
     print(f"width {args.width}, 2048 rows, {args.rounds} rounds, load {os.getloadavg()[0]:.1f}")
+    if args.module:
+        _module_rounds(model, X, Y, args.rounds)
+        return
     for batch in (32, 256):
         candidates = {"with": graph, "without": _Hidden(graph)}
         times: dict[str, list[float]] = {k: [] for k in candidates}
@@ -80,6 +89,37 @@ def main() -> None:
                 assert ("main_loss" in h.history) == (name == "with")
         ratio = statistics.median(a / b for a, b in zip(times["with"], times["without"]))
         print(f"batch {batch}: with {statistics.median(times['with']):.4f} s, "
+              f"without {statistics.median(times['without']):.4f} s, with / without {ratio:.2f}")
+    print(f"load {os.getloadavg()[0]:.1f}")
+
+
+def _module_rounds(model: Any, X: Any, Y: Any, rounds: int) -> None:
+    """The generated numpy module's fit, its per-output losses on (as printed) and off (``_FIT_OUTPUT_LOSSES = ()``)."""
+    import importlib.util
+    import tempfile
+    from pathlib import Path
+
+    from symdl.export import graph_module_source
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "bench_graph_module.py"
+        path.write_text(graph_module_source(model, "numpy", optimizer="adam"))
+        spec = importlib.util.spec_from_file_location("bench_graph_module", path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    printed = module._FIT_OUTPUT_LOSSES
+    for batch in (32, 256):
+        times: dict[str, list[float]] = {"with": [], "without": []}
+        for _ in range(rounds):
+            for name in random.sample(list(times), 2):
+                module._FIT_OUTPUT_LOSSES = printed if name == "with" else ()
+                module.fit(module.init_params(0), X, Y, epochs=1, batch_size=batch, verbose=0)
+                start = time.thread_time()
+                h = module.fit(module.init_params(0), X, Y, epochs=1, batch_size=batch, verbose=0)
+                times[name].append(time.thread_time() - start)
+                assert ("main_loss" in h.history) == (name == "with")
+        ratio = statistics.median(a / b for a, b in zip(times["with"], times["without"]))
+        print(f"module, batch {batch}: with {statistics.median(times['with']):.4f} s, "
               f"without {statistics.median(times['without']):.4f} s, with / without {ratio:.2f}")
     print(f"load {os.getloadavg()[0]:.1f}")
 

@@ -96,6 +96,8 @@ _GRAPH_DOCS = {
     "inference_loss": "The cost C in inference mode (no noise, no dropout), as Keras' evaluate computes it.",
     "loss_and_grad": "(C, dict of dC/dparam with the keys of params): the generalised backprop derived by symdl.",
     "train_step": "One step of gradient descent: the new arrays are stored in params; returns the loss before the step.",
+    "output_losses": "Each output's loss without its weight, in the order of the outputs (training mode, the masks of seed).",
+    "inference_output_losses": "Each output's loss without its weight, in the order of the outputs (inference mode).",
 }
 
 _DOCS = {

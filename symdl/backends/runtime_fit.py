@@ -10,8 +10,10 @@ loss mean printed from :class:`symdl.metrics.Mean` (``_fit_mean_init``,
 ``_fit_mean_update``, ``_fit_mean_result``), the streaming metrics printed when the
 module was generated (``_FIT_METRICS``: rows of log key, metric name, output and
 target index, the metric's printed init, update and result, and whether its targets must be 0 or 1; ``_FIT_ALIASES``),
-the other keys of a data dict (``_FIT_KEYS``: a graph module's input and target aliases, read by its ``_arrange``;
-None in a network module, which takes no dict),
+the other keys of a data dict (``_FIT_KEYS``: a graph module's input and target aliases, read by the hook
+``_FIT_ARRANGE``, the graph module's ``_arrange``; both None in a network module, which takes no dict), each output's
+loss (``_FIT_OUTPUT_LOSSES``: a graph module with two or more outputs with a loss binds their log keys and its printed
+``output_losses`` and ``inference_output_losses``; empty elsewhere),
 and the backend's ``_fit_snapshot``, ``_fit_restore`` and ``_fit_target``. The loop is the one of :func:`symdl.training.fit`, step for step:
 the same batches, the same mask seeds, the same loss mean, the metrics streamed
 over the same predictions, so a numpy module trains bit for bit as the compiled network.
@@ -66,8 +68,7 @@ def _fit_arrange(X, Y, what):
         if isinstance(value, dict):
             if keys is None:
                 raise ValueError(f"{label}: this model takes {', '.join(names)} as an array (or a tuple), not a dict")
-            # the graph module's own helper, looked up by name: a network module (no keys) defines none
-            arrays = globals()["_arrange"](value, tuple((name, 0) for name in names), keys, label)
+            arrays = _FIT_ARRANGE(value, tuple((name, 0) for name in names), keys, label)
         else:
             several = isinstance(value, tuple) or (len(names) > 1 and isinstance(value, list))
             arrays = list(value) if several else [value]
@@ -92,6 +93,38 @@ def _fit_loss_mean(losses, sizes):
     """Σ nᵦ·Cᵦ / Σ nᵦ by the printed code of symdl.metrics.Mean: the logged loss of an epoch."""
     state = _fit_mean_update(_fit_mean_init(), numpy.asarray(losses), sample_weight=numpy.asarray(sizes, dtype=numpy.float64))
     return float(_fit_mean_result(state))
+
+
+def _fit_output_losses(params, X, Y, seed, training=True):
+    """{<output>_loss: value} of one batch by the module's printed output_losses (training mode, the masks of the step
+    with seed) or inference_output_losses; {} in a module that prints none (one output with a loss)."""
+    if not _FIT_OUTPUT_LOSSES:
+        return {}
+    keys, in_training, in_inference = _FIT_OUTPUT_LOSSES
+    data = _fit_data_args(X, Y)
+    if not training:
+        values = in_inference(params, *data)
+    else:
+        values = in_training(params, *data) if seed is None else in_training(params, *data, seed=seed)
+    return {key: float(value) for key, value in zip(keys, values)}
+
+
+def _fit_losses_kept():
+    """Each output's (losses, sizes) of the batches so far, by log key: none yet."""
+    return {key: ([], []) for key in (_FIT_OUTPUT_LOSSES[0] if _FIT_OUTPUT_LOSSES else ())}
+
+
+def _fit_losses_add(kept, values, size):
+    """Each output's loss of one batch and its size kept for the mean (kept: key → (losses, sizes)); kept."""
+    for key, value in values.items():
+        kept[key][0].append(value)
+        kept[key][1].append(size)
+    return kept
+
+
+def _fit_losses_logs(kept):
+    """{<output>_loss: Σ nᵦ·Lᵦ / Σ nᵦ}: each output's loss averaged over the batches as the total loss is."""
+    return {key: _fit_loss_mean(losses, sizes) for key, (losses, sizes) in kept.items()}
 
 
 def _fit_forward(params, X):
@@ -132,15 +165,16 @@ def _fit_evaluate(params, X, Y, batch_size, chosen=(), label="Y"):
     """Inference mode on (X, Y), batch by batch in order (Keras' evaluate): the loss weighted by batch size and the
     chosen metrics streamed over forward's predictions."""
     _fit_check_labels(chosen, Y, label)
-    losses, sizes = [], []
+    losses, sizes, outputs = [], [], _fit_losses_kept()
     states = [entry[4]() for entry in chosen]
     for rows in _fit_batch_slices(_fit_sample_count(X), batch_size, None):
         xb, yb = _fit_take(X, rows), _fit_take(Y, rows)
         losses.append(float(inference_loss(params, *_fit_data_args(xb, yb))))
         sizes.append(_fit_sample_count(xb))
+        outputs = _fit_losses_add(outputs, _fit_output_losses(params, xb, yb, None, False), sizes[-1])
         if chosen:
             states = _fit_metrics_update(chosen, states, yb, _fit_forward(params, xb))
-    return {"loss": _fit_loss_mean(losses, sizes), **_fit_metrics_logs(chosen, states)}
+    return {"loss": _fit_loss_mean(losses, sizes), **_fit_losses_logs(outputs), **_fit_metrics_logs(chosen, states)}
 
 
 def _fit_step(params, X, Y, state, extra, seed):
@@ -172,7 +206,7 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
         raise ValueError("validation: expected a pair (X_val, Y_val)")
     if patience is not None:
         _fit_check_positive("patience", patience, 0)
-        logged = ["loss", *keys]
+        logged = ["loss", *(_FIT_OUTPUT_LOSSES[0] if _FIT_OUTPUT_LOSSES else ()), *keys]
         logged += [f"val_{k}" for k in logged] if validation is not None else []
         if monitor not in logged:
             raise ValueError(f"monitor: {monitor!r} is not logged; logged: {', '.join(logged)}")
@@ -202,19 +236,21 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
     best, wait, best_weights = float("inf"), 0, None
     for epoch in range(initial_epoch, epochs):
         rng = _fit_epoch_rng(int(seed), epoch)
-        losses, sizes = [], []
+        losses, sizes, outputs = [], [], _fit_losses_kept()
         states = [entry[4]() for entry in chosen]
         for step, rows in enumerate(_fit_batch_slices(_fit_sample_count(X), batch_size, rng if shuffle else None), 1):
             xb, yb = _fit_take(X, rows), _fit_take(Y, rows)
             if chosen:
                 states = _fit_metrics_update(chosen, states, yb, _fit_forward(params, xb))
             mask_seed = int(rng.integers(_FIT_SEED_BOUND)) if _FIT_SEEDED else None
+            # before the step, with its masks: the values its loss summed
+            outputs = _fit_losses_add(outputs, _fit_output_losses(params, xb, yb, mask_seed), _fit_sample_count(xb))
             loss, params, state = _fit_step(params, xb, yb, state, extra, mask_seed)
             losses.append(loss)
             sizes.append(_fit_sample_count(xb))
-            bar.batch(epoch, step, lambda losses=losses, sizes=sizes, states=states:
-                      {"loss": _fit_loss_mean(losses, sizes), **_fit_metrics_logs(chosen, states)})
-        logs = {"loss": _fit_loss_mean(losses, sizes), **_fit_metrics_logs(chosen, states)}
+            bar.batch(epoch, step, lambda losses=losses, sizes=sizes, states=states, outputs=outputs:
+                      {"loss": _fit_loss_mean(losses, sizes), **_fit_losses_logs(outputs), **_fit_metrics_logs(chosen, states)})
+        logs = {"loss": _fit_loss_mean(losses, sizes), **_fit_losses_logs(outputs), **_fit_metrics_logs(chosen, states)}
         if validation is not None:
             val = _fit_evaluate(params, Xv, Yv, max(batch_size, 1024), chosen, "Y_val")
             logs.update({f"val_{k}": v for k, v in val.items()})
@@ -237,7 +273,8 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
 
 
 #: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
-LOOP = (History, _fit_data_args, _fit_arrange, _fit_check_labels, _fit_loss_mean, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
+LOOP = (History, _fit_data_args, _fit_arrange, _fit_check_labels, _fit_loss_mean, _fit_output_losses, _fit_losses_kept, _fit_losses_add,
+        _fit_losses_logs, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
         _fit_evaluate, _fit_step, _check_fit, _fit_loop)
 
 

@@ -141,7 +141,9 @@ def build_parser(lazy: bool = False) -> argparse.ArgumentParser:
         description="Train the network LAYERS (widths such as 784,128,10, with the network flags of "
         "'symdl codegen --layers') on DATA.npz (arrays X and Y, one row per sample) with an optimizer; "
         "progress on stderr when it is a terminal. Writes the model directory -o (model.json, arrays.npz, "
-        "history.json) only when training completes.")
+        "history.json) only when training completes. With --from MODEL (no LAYERS, no network or optimizer flags) "
+        "a saved network or graph trains --epochs more epochs with its optimizer and optimizer state, numbered on "
+        "from its history.json; -o may name MODEL itself, replaced whole only when training completes.")
     commands.add_parser(
         "evaluate", fill=_add_evaluate_arguments, help="the loss and metrics of a saved model on an .npz file",
         description="Load the model directory MODEL (written by 'symdl train' or symdl.save) and print its "

@@ -1,4 +1,6 @@
-"""``symdl train`` and ``symdl evaluate``: a network trained on an ``.npz`` file and saved; a saved network or graph measured.
+"""``symdl train`` and ``symdl evaluate``: a network (or, ``--from``, a saved model) trained and saved; a saved model measured.
+
+``--from`` reads the saved run with :mod:`symdl.cli.continuing`.
 
 Formatting and argument checks only: the loop is :func:`symdl.training.fit`,
 the files :mod:`symdl.saving`. Every check runs before training starts, and
@@ -49,24 +51,42 @@ def _fraction(text: str) -> float:
     return value
 
 
+# The flags that describe a new network and its optimizer: with --from the saved model fixes them. Their parser
+# default is None (given or not is then known, even for a value equal to the default); cmd_train fills these in.
+_NEW_MODEL_DEFAULTS: dict[str, object] = {}
+
+
 def add_train_arguments(command: argparse.ArgumentParser) -> None:
-    """``symdl train LAYERS DATA.npz -o MODEL`` with the network, optimizer and training flags."""
-    command.add_argument("layers", metavar="LAYERS", help="widths of the network, e.g. 784,128,10")
-    command.add_argument("data", metavar="DATA.npz", help="training data: arrays X (samples, n0) and Y (samples, nL)")
-    command.add_argument("-o", "--output", required=True, metavar="MODEL", help="model directory to write")
-    add_network_arguments(command.add_argument_group("the network (as 'symdl codegen --layers')"))
+    """``symdl train LAYERS DATA.npz -o MODEL`` with the network, optimizer and training flags, or
+    ``symdl train --from MODEL DATA.npz -o MODEL`` (a saved model trained on)."""
+    command.add_argument("layers", nargs="?", metavar="LAYERS", help="widths of a new network, e.g. 784,128,10 "
+                         "(not with --from)")
+    command.add_argument("data", metavar="DATA.npz", help="training data: arrays X (samples, n0) and Y (samples, nL); "
+                         "for a graph one per input and target, named as its input_names and target_names")
+    command.add_argument("-o", "--output", required=True, metavar="MODEL", help="model directory to write (it may "
+                         "be the --from directory: then replaced whole when training completes)")
+    command.add_argument("--from", dest="source", metavar="MODEL", help="continue training a saved network or graph "
+                         "(from 'symdl train' or symdl.save) with its optimizer and optimizer state; --epochs more "
+                         "epochs, numbered on from its history.json, whose seed and batch size are the defaults")
+    add_network_arguments(command.add_argument_group("the network (as 'symdl codegen --layers'; not with --from)"))
     train = command.add_argument_group("training")
-    train.add_argument("--optimizer", default="adam", metavar="NAME", help="optimizer (default: adam)")
+    train.add_argument("--optimizer", default="adam", metavar="NAME", help="optimizer (default: adam; not with --from)")
     train.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
-                       help="a hyperparameter, e.g. lr=1e-3 (repeatable)")
-    train.add_argument("--epochs", type=_count, default=10, metavar="N", help="epochs (default: 10)")
-    train.add_argument("--batch-size", type=_count, default=32, metavar="N", help="samples per step (default: 32)")
+                       help="a hyperparameter, e.g. lr=1e-3 (repeatable; not with --from)")
+    train.add_argument("--epochs", type=_count, default=10, metavar="N", help="epochs (default: 10; with --from: more epochs)")
+    train.add_argument("--batch-size", type=_count, metavar="N", help="samples per step (default: 32, or the saved run's)")
     train.add_argument("--validation-split", type=_fraction, default=0.0, metavar="F",
                        help="hold out the last fraction F of the samples for validation, as Keras (default: 0)")
-    train.add_argument("--metrics", type=metric_list, default=[], metavar="LIST", help="metrics, e.g. mae,mse")
-    train.add_argument("--seed", type=_seed, default=0, metavar="N", help="seed of the weights and the shuffling (default: 0)")
+    train.add_argument("--metrics", type=metric_list, metavar="LIST", help="metrics, e.g. mae,mse (default: none, or "
+                       "the saved model's)")
+    train.add_argument("--seed", type=_seed, metavar="N", help="seed of the weights and the shuffling (default: 0, or "
+                       "the saved run's)")
     train.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_json_argument(command)
+    dests = ["activation", "activation_param", "output_activation", "output_activation_param", "loss", "loss_param",
+             "reduction", "penalty", "penalty_param", "batchnorm", "dropout", "dtype", "optimizer", "optimizer_param"]
+    _NEW_MODEL_DEFAULTS.update({dest: command.get_default(dest) for dest in dests})
+    command.set_defaults(**dict.fromkeys(dests))
 
 
 def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
@@ -162,41 +182,103 @@ def load_data(path: str, network: Any) -> tuple[Any, Any]:
     return X, Y
 
 
+def _split(X: Any, Y: Any, fraction: float) -> tuple[Any, Any, Any]:
+    """(X, Y, validation): the last ``fraction`` of the rows held out, as Keras' validation_split (arrays or tuples)."""
+    if not fraction:
+        return X, Y, None
+    rows = (X[0] if isinstance(X, tuple) else X).shape[0]
+    split = math.floor(rows * (1 - fraction))
+    if split == 0 or split == rows:
+        raise UsageError(f"--validation-split {fraction}: leaves no training or no validation sample of {rows}")
+
+    def cut(data: Any, part: slice) -> Any:
+        return tuple(a[part] for a in data) if isinstance(data, tuple) else data[part]
+    return cut(X, slice(split)), cut(Y, slice(split)), (cut(X, slice(split, None)), cut(Y, slice(split, None)))
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    """``symdl train``: build, train, save; one ``wrote`` line on stdout (with ``--json``: the path, the epochs and
-    the last value of each history entry)."""
+    """``symdl train``: build (or with ``--from`` load), train, save; one ``wrote`` line on stdout (with ``--json``:
+    the path, the epochs and the last value of each history entry)."""
     from ..optim.registry import optimizer
-    from ..saving import check_target, save
-    from ..training import fit
+    from ..saving import check_target
     from ..training.loop import metric_objects
 
     if not args.output:  # Path('') is the working directory: a slip, as `report -o ''` is
         raise UsageError("-o '': an empty model directory name; give the directory to write, e.g. -o model")
+    if args.source is not None:
+        return _continue(args)
     check_target(args.output)
+    if args.layers is None:
+        raise UsageError("LAYERS: missing; give the widths of a new network, e.g. 784,128,10, or continue a saved model "
+                         "with --from MODEL")
     if _saved_model(args.layers):
         raise UsageError(f"LAYERS {args.layers!r}: a saved model; symdl train builds a new network from widths such as "
-                         "784,128,10 (train a saved network or graph on in Python: symdl.load, then fit)")
+                         f"784,128,10 (to train a saved network or graph on: symdl train --from {args.layers} …)")
+    for dest, default in _NEW_MODEL_DEFAULTS.items():
+        if getattr(args, dest) is None:
+            setattr(args, dest, default)
     opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False, flag="--optimizer-param"))
     net = network_from_args(args, parse_layers(args.layers, "LAYERS"), optimizer=opt).compile(args.dtype)
     X, Y = load_data(args.data, net)
-    validation = None
-    if args.validation_split:
-        split = math.floor(X.shape[0] * (1 - args.validation_split))
-        if split == 0 or split == X.shape[0]:
-            raise UsageError(f"--validation-split {args.validation_split}: leaves no training or no validation sample of {X.shape[0]}")
-        X, Y, validation = X[:split], Y[:split], (X[split:], Y[split:])
-    metrics = metric_objects(args.metrics)
-    params = net.init(args.seed)
-    history = fit(net, params, X, Y, epochs=args.epochs, batch_size=args.batch_size, metrics=metrics,
-                  validation=validation, seed=args.seed, verbose=0 if args.quiet else "auto")
-    record = {"epoch": history.epoch, "history": history.history, "params": history.params}
-    save(args.output, net, history.weights, history.state, metrics, history=record)
+    X, Y, validation = _split(X, Y, args.validation_split)
+    metrics = metric_objects(args.metrics or [])
+    seed = 0 if args.seed is None else args.seed
+    return _train(args, net, net.init(seed), None, X, Y, validation, metrics, seed, args.batch_size or 32, None)
+
+
+def _continue(args: argparse.Namespace) -> int:
+    """``symdl train --from MODEL``: the saved model, its optimizer and state trained ``--epochs`` more epochs."""
+    from ..saving import check_target, load
+    from ..saving.state import model_optimizer
+    from ..training.loop import metric_objects
+    from .continuing import earlier_history
+
+    if args.layers is not None:
+        raise UsageError(f"LAYERS {args.layers[:40]!r} and --from: the network is the saved model's; leave out LAYERS")
+    given = next((dest for dest in _NEW_MODEL_DEFAULTS if getattr(args, dest) is not None), None)
+    if given is not None:
+        flag = "--" + given.replace("_", "-")
+        raise UsageError(f"{flag} and --from: the saved model fixes its network, dtype and optimizer; leave out {flag}")
+    saved = load(args.source)
+    if model_optimizer(saved.network) is None:
+        raise UsageError(f"--from {args.source}: saved without an optimizer; symdl train continues with the saved "
+                         "optimizer (save the model compiled with one)")
+    earlier = earlier_history(Path(args.source))
+    check_target(args.output)
+    X, Y = load_data(args.data, saved.network)
+    X, Y, validation = _split(X, Y, args.validation_split)
+    metrics = saved.metrics if args.metrics is None else metric_objects(args.metrics)
+    seed = args.seed if args.seed is not None else earlier.seed if earlier.seed is not None else 0
+    batch_size = args.batch_size or earlier.batch_size or 32
+    return _train(args, saved.network, saved.params, saved.state, X, Y, validation, metrics, seed, batch_size, earlier)
+
+
+def _train(args: argparse.Namespace, model: Any, params: dict[str, Any], state: Any, X: Any, Y: Any, validation: Any,
+           metrics: Any, seed: int, batch_size: int, earlier: Any) -> int:
+    """``--epochs`` epochs of :func:`symdl.training.fit` (numbered on from ``earlier``, a saved run), then the model
+    saved to ``-o`` (replaced whole, atomically) with the history of every run."""
+    from ..saving import save
+    from ..training import fit
+    from .continuing import joined_history
+
+    initial = 0 if earlier is None else earlier.initial_epoch
+    history = fit(model, params, X, Y, epochs=initial + args.epochs, initial_epoch=initial, state=state,
+                  batch_size=batch_size, metrics=metrics, validation=validation, seed=seed,
+                  verbose=0 if args.quiet else "auto")
+    if earlier is None:
+        record = {"epoch": history.epoch, "history": history.history, "params": history.params}
+    else:
+        record = joined_history(earlier, history.epoch, history.history, history.params)
+    save(args.output, model, history.weights, history.state, metrics, history=record)
     if args.json:
-        out(json.dumps({"wrote": str(args.output), "epochs": len(history.epoch),
+        out(json.dumps({"wrote": str(args.output), "epochs": len(history.epoch), "initial_epoch": initial,
                         "last": {k: json_number(v[-1]) for k, v in history.history.items()}}, indent=2))
         return EXIT_OK
     last = ", ".join(f"{k} {v[-1]:.6g}" for k, v in history.history.items())
-    out(f"wrote {args.output}: {len(history.epoch)} epochs, {last}")
+    first, final = initial + 1, history.epoch[-1] + 1  # counted from 1, as Keras' progress shows them
+    numbers = f"epoch {first}" if first == final else f"epochs {first}–{final}"
+    after = f" ({numbers}, after {args.source})" if earlier is not None else ""
+    out(f"wrote {args.output}: {len(history.epoch)} epochs{after}, {last}")
     return EXIT_OK
 
 

@@ -19,7 +19,6 @@ __all__ = ["data_convention", "data_forms", "data_runtime"]
 _NAMES = {"arrange": "_arrange", "forward_arrays": "_forward_arrays", "data_arrays": "_data_arrays",
           "step_arguments": "_step_arguments"}
 _ENTRIES = ("forward", "loss", "inference_loss", "loss_and_grad", "train_step")
-_ENTRY = re.compile(rf"^def ({'|'.join(_ENTRIES)})\((.*)\):\n", re.MULTILINE)
 
 
 def data_runtime(input_aliases: Sequence[str | None], target_aliases: Sequence[str | None]) -> list[str]:
@@ -29,12 +28,13 @@ def data_runtime(input_aliases: Sequence[str | None], target_aliases: Sequence[s
     return [aliases, *(unannotated_source(f, _NAMES) for f in (arrange, forward_arrays, data_arrays, step_arguments))]
 
 
-def data_forms(source: str, inputs: Sequence[str], targets: Sequence[str]) -> str:
+def data_forms(source: str, inputs: Sequence[str], targets: Sequence[str], entries: Sequence[str] = _ENTRIES) -> str:
     """``source`` with each checked entry point taking ``(params, *arguments)``: the data one by one or grouped.
 
     ``forward(params, *inputs)``; ``loss``, ``inference_loss`` and ``loss_and_grad(params, *data)``;
     ``train_step(params, *arguments)`` whose last arguments are the step's (lr, or state and hyperparameters).
     A keyword argument (``seed=0``) stays one. The binding lines follow the def line and its docstring.
+    ``entries``: the entry points to rewrite (``output_losses`` and ``inference_output_losses`` take the data as ``loss``).
     """
     def rewrite(match: re.Match[str]) -> str:
         name, args = match.group(1), match.group(2).split(", ")
@@ -53,9 +53,10 @@ def data_forms(source: str, inputs: Sequence[str], targets: Sequence[str]) -> st
         head = f"def {name}({', '.join(['params', f'*{given}', *keywords])}):\n"
         return head + "".join(f"    {line}\n" for line in lines)
 
+    pattern = re.compile(rf"^def ({'|'.join(entries)})\((.*)\):\n", re.MULTILINE)
     out, rewritten = [], []
     for block in source.split("\n\n\n"):
-        match = _ENTRY.search(block)
+        match = pattern.search(block)
         if match is None or not all(line.startswith("@") for line in block[:match.start()].splitlines()):  # decorators only
             out.append(block)
             continue
@@ -67,8 +68,8 @@ def data_forms(source: str, inputs: Sequence[str], targets: Sequence[str]) -> st
         head = rewrite(match)
         cut = head.index("\n") + 1
         out.append(block[:match.start()] + head[:cut] + block[match.end():after] + head[cut:] + block[after:])
-    if sorted(rewritten) != sorted(_ENTRIES):  # an entry point left taking its arrays one by one only: never silently
-        raise ValueError(f"data_forms: found the entry points {sorted(rewritten)}, expected {sorted(_ENTRIES)}")
+    if sorted(rewritten) != sorted(entries):  # an entry point left taking its arrays one by one only: never silently
+        raise ValueError(f"data_forms: found the entry points {sorted(rewritten)}, expected {sorted(entries)}")
     return "\n\n\n".join(out)
 
 

@@ -14,7 +14,10 @@ the standard library (never sympy or symdl) and defines
   in training mode, masks drawn from ``seed`` (numpy: the masks of the compiled
   graph; JAX ``jax.random.PRNGKey(seed)``, torch ``torch.Generator``: the same
   laws, other numbers); each constraint applied after the step;
-* ``masks(seed, batch)`` (a graph with noise or dropout) and ``init_state(params)`` (with an optimizer).
+* ``masks(seed, batch)`` (a graph with noise or dropout) and ``init_state(params)`` (with an optimizer);
+* ``output_losses(params, *inputs, *targets[, seed=0])`` (training mode) and ``inference_output_losses`` for a graph
+  with two or more outputs with a loss (not mixed precision): each output's unweighted loss, which the module's
+  ``fit`` and ``evaluate`` log as ``<output>_loss`` (:mod:`symdl.export.module_fit`).
 
 Spellings as in :mod:`symdl.export.network_modules`: JAX entry points are
 jitted with the checks outside (``<name>_unchecked``: the jitted body alone),
@@ -75,6 +78,8 @@ if TYPE_CHECKING:
 __all__ = ["graph_module_source"]
 
 _ENTRIES = ("forward", "loss", "inference_loss", "loss_and_grad", "train_step")
+# a graph with two or more outputs with a loss: each one's unweighted loss, training and inference mode (Keras' <output>_loss)
+_OUTPUT_ENTRIES = ("output_losses", "inference_output_losses")
 # ZeroMatrix: a zero block of a slice's transpose [0; g; 0] (printed by Concat as a pad)
 _KNOWN = (sp.MatrixSymbol, sp.MatMul, sp.MatAdd, sp.HadamardProduct, sp.Transpose, Elementwise, VectorRuleCall, sp.ZeroMatrix)
 
@@ -179,10 +184,10 @@ def _masks_blocks(masks: dict, backend: Backend, mixed: bool = False) -> list[st
     ]
 
 
-def _entry_points(source: str, backend: Backend) -> tuple[str, list[tuple[str, str, str, bool]]]:
-    """The printed functions in the backend's entry spelling, and each entry's (name, arguments, data arrays, seeded)."""
+def _entry_points(source: str, backend: Backend, names: Sequence[str]) -> tuple[str, list[tuple[str, str, str, bool]]]:
+    """The printed functions ``names`` in the backend's entry spelling, and each entry's (name, arguments, data arrays, seeded)."""
     entries = []
-    for name in _ENTRIES:
+    for name in names:
         match = re.search(rf"^def {name}\((.*)\):$", source, re.MULTILINE)
         if match is None:
             raise ValueError(f"printed graph has no {name}")
@@ -232,8 +237,15 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     train = compiled.equations
     inference = model.equations(training=False, forms=LibraryForms(output_form=True))
     _refuse_unknown([*train.forward, *inference.forward, *(t.equation for t in train.losses), *(eq for _, eq in train.backward)], backend)
+    # each output's loss is printed in one dtype only: a mixed-precision module logs the total loss alone
+    output_losses = compiled.output_loss_names if mixed is None and len(compiled.output_loss_names) > 1 else ()
+    names_printed = (*_ENTRIES, *(_OUTPUT_ENTRIES if output_losses else ()))
+    for metric in printed_metrics:  # as CompiledGraph.fit refuses it (symdl.training.output_losses)
+        if metric.key in output_losses:
+            raise ValueError(f"metrics: the log key {metric.key!r} is an output's loss; give the metric another name")
     try:
-        printed = print_graph(train, inference, optimizer, backend=backend, loss_scale=None if mixed is None else mixed.loss_scale)
+        printed = print_graph(train, inference, optimizer, backend=backend, loss_scale=None if mixed is None else mixed.loss_scale,
+                              output_losses=bool(output_losses))
     except ValueError as error:
         raise ValueError(f"graph_module_source: {error}".splitlines()[0]) from None
     names = compiled.param_names
@@ -252,7 +264,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         *([f"_STATE = {_state_specs(optimizer, compiled.trained_names, shapes)!r}"] if has_opt else []),
     ]
     kernels = vector_kernels(train, inference)
-    source, entries = _entry_points(printed, backend)
+    source, entries = _entry_points(printed, backend, names_printed)
     data_names = ", ".join(n for n, _ in (*inputs, *targets))
     entries = [(n, a, ", ".join(x for x, _ in inputs) if n == "forward" else data_names, s) for n, a, _, s in entries]
     blocks = [
@@ -266,24 +278,24 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         backend.master_block(_init_block(model, names, backend)) if mixed else _init_block(model, names, backend),
         *(_numpy_kernels(kernels) if backend.name == "numpy" else _kernels(kernels, backend)),
         # the checked entry points take the data in CompiledGraph's forms too; JAX's are its wrappers
-        source if backend.functional else data_forms(source, [n for n, _ in inputs], [n for n, _ in targets]),
+        source if backend.functional else data_forms(source, [n for n, _ in inputs], [n for n, _ in targets], names_printed),
     ]
     wrappers = backend.graph_entry_wrappers(entries)
     if wrappers is not None:
-        blocks.append(data_forms(wrappers, [n for n, _ in inputs], [n for n, _ in targets]))
-    unchecked = backend.unchecked_entry_points(source, _ENTRIES)
+        blocks.append(data_forms(wrappers, [n for n, _ in inputs], [n for n, _ in targets], names_printed))
+    unchecked = backend.unchecked_entry_points(source, names_printed)
     if unchecked is not None:
         blocks.append(unchecked)
     step_args = next(a for n, a, _, _ in entries if n == "train_step").split(", ")
     data = {"params", "seed=0", backend.mask_parameter, *(n for n, _ in (*inputs, *targets))}
     fitting = fit_blocks(backend, bool(train.masks), tuple(a for a in step_args if a not in data),
                          printed_metrics, ([n for n, _ in inputs], [n for n, _ in targets]),
-                         (compiled.input_aliases, compiled.target_aliases))
+                         (compiled.input_aliases, compiled.target_aliases), arrange="_arrange", output_losses=output_losses)
     blocks += fitting
-    public = ["init_params", *_ENTRIES, *(["init_state"] if has_opt else []), *(["masks"] if train.masks else [])]
+    public = ["init_params", *names_printed, *(["init_state"] if has_opt else []), *(["masks"] if train.masks else [])]
     public += ["fit", "evaluate"] if fitting else []
     if backend.functional or unchecked is not None:
-        public += [f"{n}_unchecked" for n in _ENTRIES]
+        public += [f"{n}_unchecked" for n in names_printed]
     # a loss scale s ≠ 1 needs a step skipped on overflow, which train_step does and torch.optim cannot
     classes = ([] if mixed and mixed.loss_scale != 1
                else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets],

@@ -13,7 +13,8 @@ that have no value. The module still imports no SymPy and no symdl.
 Epoch e's batches come from ``numpy.random.default_rng((seed, e))`` in every
 backend, as in :func:`symdl.training.fit`: a numpy module's ``fit`` gives the
 compiled network's history and weights bit for bit, JAX's and torch's agree to
-rounding. Logged: ``loss``, the streaming metrics chosen when the module was
+rounding. Logged: ``loss``, a graph module's ``<output>_loss`` for two or more outputs with a loss (its printed
+``output_losses`` before each step, with the step's masks; ``inference_output_losses`` for ``val_``), the streaming metrics chosen when the module was
 generated (:func:`module_metrics`: each printed from its SymPy state, update
 and result by :func:`symdl.metrics.metric_source` for the module's backend,
 streamed over ``forward``'s predictions before each step, keys as
@@ -101,7 +102,8 @@ def _metrics_source(backend: Backend, metrics: Sequence[ModuleMetric]) -> list[s
 
 def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
                metrics: Sequence[ModuleMetric] = (), data: tuple[Sequence[str], Sequence[str]] = (("X",), ("Y",)),
-               keys: tuple[Sequence[str | None], Sequence[str | None]] | None = None) -> list[str]:
+               keys: tuple[Sequence[str | None], Sequence[str | None]] | None = None, arrange: str | None = None,
+               output_losses: Sequence[str] = ()) -> list[str]:
     """The blocks of ``fit(params, X, Y, *, epochs=1, batch_size=32, <train_arguments>, metrics=None, validation=None, …)``
     and ``evaluate(params, X, Y, *, metrics=None, batch_size=1024)``.
 
@@ -109,9 +111,14 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
     ``seeded``: ``train_step`` takes ``seed=`` (dropout or noise), drawn per batch as :func:`symdl.training.fit` draws it.
     ``metrics``: from :func:`module_metrics`, printed for ``backend``. ``data``: the names of the entry points' inputs
     and targets (``fit`` and ``evaluate`` take a tuple of arrays where there are several). ``keys``: a graph module's
-    input and target aliases (its ``_arrange`` reads a data dict by name or alias); None: no dicts (a network module).
+    input and target aliases, read with the name ``arrange`` (the graph module's ``_arrange``: a data dict by name or
+    alias); None for both: no dicts (a network module). ``output_losses``: the log keys ``<output>_loss`` of a graph
+    module whose printed ``output_losses`` and ``inference_output_losses`` give each output's unweighted loss, logged as
+    :func:`symdl.fit` logs them (``val_<output>_loss`` too); empty: the total loss alone.
     No blocks (and no ``fit``) for a backend without :meth:`~symdl.backends.Backend.fit_runtime`.
     """
+    if (keys is None) != (arrange is None):
+        raise ValueError("fit_blocks: a data dict's keys and the function that reads them come together")
     try:
         copies = backend.fit_runtime()
     except NotImplementedError:  # a registered backend without the hook: its modules have no fit
@@ -132,7 +139,9 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
     return [
         f"_FIT_SEEDED = {bool(seeded)!r}\n_FIT_SEED_BOUND = {batches.MASK_SEED_BOUND!r}\n"
         f"_FIT_DATA = {tuple(tuple(names) for names in data)!r}\n"
-        f"_FIT_KEYS = {None if keys is None else tuple(tuple(k) for k in keys)!r}\n",
+        f"_FIT_KEYS = {None if keys is None else tuple(tuple(k) for k in keys)!r}\n"
+        f"_FIT_ARRANGE = {arrange or 'None'}\n"
+        f"_FIT_OUTPUT_LOSSES = {f'({tuple(output_losses)!r}, output_losses, inference_output_losses)' if output_losses else ()}\n",
         _printed(mean(), "numpy", "_fit_mean"),
         *_metrics_source(backend, metrics),
         *(unannotated_source(getattr(batches, name), _BATCH_NAMES) for name in _BATCH_NAMES),

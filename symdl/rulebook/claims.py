@@ -100,7 +100,9 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
                 proof = Proof(False, f"at {var} = {at} the claim is not the derivative's limit {limit} from both sides: "
                                      f"{there.method}", there.cases, {var: at, **(there.counterexample or {})})
                 return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
-    proof = prove_zero(claimed - derivative, var, exclude=(*kinks, *(at for at, _, _ in removable)), exclude_label=None)
+    # where f jumps (floor, ceiling, round) it has no derivative: no claim is refuted there
+    proof = prove_zero(claimed - derivative, var, exclude=(*kinks, *(at for at, _, _ in removable)), exclude_label=None,
+                       jumps_of=r.bind(r.expr))
     if proof.counterexample is not None:
         proof = dataclasses.replace(proof, counterexample=_pinned(proof.counterexample, claimed, derivative))
     if proof.holds:  # name the kinks as kinks, and the removable points by what was compared there

@@ -24,6 +24,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
 from .functions import NamedFunction
+from .rounding import jump_atoms
 from .special import x_minus_tanh
 from .stop_gradient import release
 
@@ -126,6 +127,9 @@ def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
 @functools.lru_cache(maxsize=1024)
 def _breakpoints(expr: sp.Expr, var: sp.Symbol) -> tuple[sp.Expr, ...]:
     """:func:`breakpoints`, once per process for each (expr, var): a rule's kinks, sample points and proofs ask again."""
+    jumping = sorted((a for a in jump_atoms(expr) if a.has(var)), key=sp.default_sort_key)
+    if jumping:
+        raise Undecidable(f"cannot list where {jumping[0]} jumps in {var}: infinitely many points")
     points: list[sp.Expr] = []
     for edge in _edges(expr):
         if edge.has(var):
