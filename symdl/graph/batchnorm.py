@@ -43,6 +43,8 @@ class BatchNorm(GraphLayer):
     """Keras' ``BatchNormalization(momentum=0.99, epsilon=1e-3)`` over the features of a node: γ (from 1) and β (from 0)
     trained, ``moving_mean`` (from 0) and ``moving_variance`` (from 1) kept in params as buffers."""
 
+    computes_in_float32 = True
+
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name: str | None = None) -> None:
         super().__init__(name)
         self.momentum = _momentum(momentum)
