@@ -90,9 +90,9 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
     moving, undecided = moving_removable_points(derivative, var, kinks)
     removable = removable_points(derivative, var, kinks) + moving
     no_value = []
-    for at, limit, _ in removable:
+    for at, limit, value in removable:
         at_claim = claimed.subs(var, at)
-        if at_claim.has(sp.nan, sp.zoo):  # no value there either (the derivative's own form): it equals f' on both sides
+        if at_claim.has(sp.nan, sp.zoo) and value.has(sp.nan, sp.zoo):  # no value there, as f''s own form: equal on both sides
             no_value.append(at)
             continue
         if not at_claim.has(sp.Piecewise) and sp.simplify(at_claim - limit) != 0 and not at.free_symbols:
