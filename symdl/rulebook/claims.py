@@ -77,7 +77,9 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
     boundary where f' is continuous the derivative there is its limit: the
     notebook's softplus log(1 + e^(−|z|)) + max(0, z) has f' → 1/2 from both
     sides of 0, while its expression's value at 0 (max' and sign(0) = 0) is 0;
-    the claim is compared with the limit.
+    the claim is compared with the limit. So at a point that moves with another input or a parameter (z = c), or a
+    pole of f''s expression (sin(z − a)/(z − a) at z = a), where the limits hold for every value of the others
+    (:func:`~symdl.symbolic.removable.moving_removable_points`); where they are not found, the claim is undecided there.
     """
     if not isinstance(r, Rule):
         raise TypeError(f"check_derivative takes an element-wise rule or formula, got {type(r).__name__}")
