@@ -11,8 +11,8 @@ import numpy as np
 
 from .numbers import format_number
 
-__all__ = ["FLOAT_DTYPES", "SeedLike", "drop_probability", "float_dtype", "generator", "non_negative_number", "number_in_range",
-           "positive_int"]
+__all__ = ["FLOAT_DTYPES", "SeedLike", "drop_probability", "finite_float", "float_dtype", "generator", "non_negative_number",
+           "number_in_range", "positive_int"]
 
 FLOAT_DTYPES: tuple[str, ...] = ("float64", "float32")
 
@@ -45,7 +45,7 @@ def float_dtype(dtype: object) -> np.dtype:
     return np.dtype(found.name)
 
 
-def _finite_real(value: object) -> float | None:
+def finite_float(value: object) -> float | None:
     """``value`` as a float when it is a finite real number (not a bool), else None (an int beyond float's range too)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return None
@@ -71,7 +71,7 @@ def positive_int(value: object, what: str) -> int:
 
 def non_negative_number(value: object, what: str) -> float:
     """``value`` as a float when it is a finite real number ≥ 0 (numpy's too, not a bool), else a ValueError naming ``what``."""
-    x = _finite_real(value)
+    x = finite_float(value)
     if x is None or x < 0:
         raise ValueError(f"{what} must be a finite number ≥ 0, got {_shown(value)}")
     return x
@@ -79,7 +79,7 @@ def non_negative_number(value: object, what: str) -> float:
 
 def number_in_range(name: str, value: object, low: float, high: float | None) -> float:
     """``value`` as a float in (low, high] (or (low, ∞)), else a ValueError naming the range."""
-    x = _finite_real(value)
+    x = finite_float(value)
     if x is not None and x > low and (high is None or x <= high):
         return x
     accepted = f"a number in ({format_number(low, 'g')}, {format_number(high, 'g')}]" if high is not None else f"a finite number > {format_number(low, 'g')}"
@@ -88,7 +88,7 @@ def number_in_range(name: str, value: object, low: float, high: float | None) ->
 
 def drop_probability(value: object) -> float:
     """``value`` as dropout's drop probability p ∈ [0, 1) (PyTorch's ``Dropout(p)``, Keras' ``rate``), else a ValueError."""
-    x = _finite_real(value)
+    x = finite_float(value)
     if x is not None and 0.0 <= x < 1.0:
         return x
     raise ValueError(f"dropout: expected the drop probability p, a number in [0, 1) (0.2 drops 20 % of units), got {_shown(value)}")

@@ -49,6 +49,15 @@ def test_reduce_sum_is_never_pasted_into_generated_code():
         (lambda: verify_rule(None), TypeError, "takes a rule"),
         (lambda: verify_rule(symdl.rule("relu"), points=0), ValueError, "points must be"),
         (lambda: verify_rules("relu"), TypeError, "list of rule names"),
+        # an int past float's range was an OverflowError ("int too large to convert to float") in these
+        (lambda: symdl.optimizer("adam", beta1=10**400), ValueError, "beta1: expected a finite real number"),
+        (lambda: symdl.graph.max_norm(10**400), ValueError, "max_norm: max_value must be a finite number"),
+        (lambda: symdl.graph.min_max_norm(0.0, 1.0, rate=10**400), ValueError, "min_max_norm: rate must be a finite"),
+        (lambda: symdl.graph.BatchNorm(momentum=10**400), ValueError, r"BatchNorm: momentum must be a number in \[0, 1\]"),
+        (lambda: symdl.graph.PReLU(10**400), ValueError, "PReLU: alpha_init must be a finite number"),
+        (lambda: symdl.graph.Formula(symdl.formula_layer("y[i] = w[i]*x[i]", inputs={"x": "n"}, params={"w": "n"}, name="sc"),
+                                     init={"w": 10**400}), ValueError, "init of 'w' must be a finite number"),
+        (lambda: symdl.rulebook.definition.Param("k", 10**400, "a slope"), ValueError, "default must be a finite real number"),
     ],
 )
 def test_bad_calls_raise_one_clear_error_quickly(call, error, match):

@@ -97,7 +97,7 @@ def test_bad_data_files_are_one_line_and_write_nothing(capsys, tmp_path, data):
         "wide.npz": ({"X": np.zeros((10, 4)), "Y": np.zeros((10, 1))}, "X has shape (10, 4); the network needs (samples, 3)"),
         "rows.npz": ({"X": X, "Y": np.zeros((9, 1))}, "X has 10 samples and Y 9"),
         "flat.npz": ({"X": X, "Y": np.zeros(10)}, "Y has shape (10,); the network needs (samples, 1)"),
-        "nan.npz": ({"X": np.full((10, 3), np.nan), "Y": np.zeros((10, 1))}, "NaN or infinity"),
+        "nan.npz": ({"X": np.full((10, 3), np.nan), "Y": np.zeros((10, 1))}, "X[0, 0] is nan; expected finite numbers"),
         "text.npz": ({"X": np.array([["a"] * 3] * 10), "Y": np.zeros((10, 1))}, "X holds str"),
         "objects.npz": ({"X": np.array([None] * 30, dtype=object).reshape(10, 3), "Y": np.zeros((10, 1))}, "not a readable .npz file"),
     }
@@ -107,7 +107,7 @@ def test_bad_data_files_are_one_line_and_write_nothing(capsys, tmp_path, data):
         assert (code, out) == (2, "") and message in err and err.count("\n") == 1, (name, err)
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     code, _, err = run(capsys, "train", "3,8,1", tmp_path / "junk.npz", "-o", tmp_path / "m")
-    assert code == 2 and "not a readable .npz file" in err
+    assert code == 2 and "junk.npz: not an .npz file (np.savez(path, X=..., Y=...))" in err
     code, _, err = run(capsys, "train", "3,8,1", tmp_path / "none.npz", "-o", tmp_path / "m")
     assert code == 2 and "none.npz: no such file" in err
     code, _, err = run(capsys, "train", "3,x,1", data, "-o", tmp_path / "m")

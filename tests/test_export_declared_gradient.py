@@ -142,3 +142,53 @@ def test_codegen_gradient_errors_are_one_line_with_status_2(argv, message, capsy
     assert main(["codegen", *argv, "-o", "-"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(("rule", "gradient", "notes"), [
+    ("relu", "where(z > 0, 1, where(z < 0, 0, 7))", ["at z = 0 the declared value 7 is outside [0, 1]"]),
+    ("relu", "7", ["at z = 0 the declared value 7 is outside [0, 1]"]),
+    ("abs", "where(z > 0, 1, where(z < 0, -1, 3))", ["at z = 0 the declared value 3 is outside [-1, 1]"]),
+    ("hard_tanh", "where(abs(z) < 1, 1, where(abs(z) > 1, 0, 5))",
+     ["at z = -1 the declared value 5 is outside [0, 1]", "at z = 1 the declared value 5 is outside [0, 1]"]),
+    ("relu", "where(z > 0, 1, where(z < 0, 0, 0.5))", []),  # inside [0, 1]: a subgradient
+    ("relu", "where(z >= 0, 1, 0)", []),  # the right-hand derivative
+])
+def test_a_declared_value_outside_the_one_sided_derivatives_at_a_kink_is_reported(rule, gradient, notes):
+    """The comparison excepts kinks, so relu with 7 at 0 is equal to the derivative; the summary says where it is not
+    even a subgradient (nothing refused: a straight-through estimator differs from the derivative everywhere)."""
+    declared = declare_gradient(symdl.rule(rule), gradient)
+    assert [note.removesuffix(", the one-sided derivatives") for note in declared.outside_kinks] == notes
+    assert all(f"; {note}, the one-sided derivatives" in declared.summary() for note in notes)
+    assert ("outside" in declared.summary()) == bool(notes)
+    assert declared.is_derivative == (gradient != "7")
+
+
+def test_the_generated_module_says_where_the_declared_value_is_outside_at_a_kink():
+    source = rule_module_source("relu", "torch", gradient="where(z > 0, 1, where(z < 0, 0, 7))")
+    assert "at z = 0 the declared value 7 is outside [0, 1], the one-sided derivatives" in source
+    assert "outside" not in rule_module_source("sign(z)", "torch", gradient="1")  # the straight-through estimator
+
+
+@pytest.mark.parametrize(("rule", "gradient", "message"), [
+    ("relu", "", "gradient for z: the formula is empty"),
+    ("relu", "alpha", "gradient for z: unknown name 'alpha' at column 1; declared names: z"),
+    ("x*y", {"x": "y", "y": "q"}, "gradient for y: unknown name 'q' at column 1; declared names: x, y"),
+])
+def test_a_bad_declared_gradient_says_which_text_it_is(rule, gradient, message):
+    """It said "formula: unknown name …", as a bad rule formula does: with several inputs, not even which one."""
+    with pytest.raises(symdl.FormulaError) as error:
+        to_torch(rule, wrt="x" if rule == "x*y" else None, symbols=["y"] if rule == "x*y" else (), gradient=gradient)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(("gradient", "message"), [
+    ({1: "y", "x": "y"}, "gradient: give formula text for each input of 'x*y' (x, y), got keys ['1', 'x']"),
+    ({"x": "y", "y": "0", None: "1"}, "gradient: give formula text for each input of 'x*y' (x, y), got keys ['None', 'x', 'y']"),
+    ({"x": 1, "y": "0"}, "gradient: the formula for 'x' must be text, got int"),
+])
+def test_a_gradient_mapping_with_odd_keys_or_values_is_one_line(gradient, message):
+    """Keys of mixed types were sorted: Python's "'<' not supported between instances of 'str' and 'int'"; a number
+    for a formula was reported as a wrong set of keys."""
+    with pytest.raises(ValueError) as error:
+        to_torch("x*y", wrt="x", symbols=["y"], gradient=gradient)
+    assert str(error.value) == message

@@ -39,3 +39,19 @@ def test_an_input_too_wide_to_allocate_is_refused_by_the_arrays_it_does_not_matc
     _edit(saved, lambda spec: spec["graph"].update(inputs=[2**31 - 1]))
     with pytest.raises(SavedModelError, match=r"^arrays\.params\.W1: expected float64 of shape \(2, 2147483647\), got "):
         load_graph(saved)
+
+
+@pytest.mark.parametrize("weight", [-1, -0.5])
+def test_a_negative_loss_weight_is_refused_as_model_refuses_it(saved, weight):
+    """Model(loss_weights=[-1]) is one ValueError line; the same weight typed into model.json loaded and trained."""
+    _edit(saved, lambda spec: spec["graph"]["losses"][0].update(weight=weight))
+    with pytest.raises(SavedModelError, match=rf"^losses\[0\]: loss weight must be a finite number ≥ 0, got {float(weight)}$"):
+        load_graph(saved)
+
+
+@pytest.mark.parametrize("flag", [None, 0, 1, [], "false"])
+def test_auxiliary_is_a_json_boolean(saved, flag):
+    """null, 0 and [] read as false and "false" as true (Python's truth)."""
+    _edit(saved, lambda spec: spec["graph"]["losses"][0].update(auxiliary=flag))
+    with pytest.raises(SavedModelError, match="^" + re.escape(f"losses[0].auxiliary: expected true or false, got {flag}") + "$"):
+        load_graph(saved)

@@ -499,16 +499,16 @@ def test_dead_relu_row_is_a_kink_tie_where_the_printed_gradient_is_torch_relus(t
 
 
 def test_every_model_module_passes_ruff(tmp_path):
-    """Each model above, on each backend, with and without an optimizer and in mixed precision where it prints: no
+    """Each model above, on each backend, with and without an optimizer and in mixed precision (batch norm too): no
     unused variable (multi_io's loss on an input printed a seed gl4 no backward line read) and no unpacked array that
     is never read (auxiliary's forward unpacked the auxiliary head's W4, b4)."""
     for name, build in MODELS.items():
         for backend in ("numpy", "jax", "torch"):
             for optimizer in (None, "adam"):
                 (tmp_path / f"{name}_{backend}_{optimizer}.py").write_text(graph_module_source(build(), backend, "float64", optimizer))
-        if name not in ("normed", "normed_sgd"):  # batch norm is refused in mixed precision (one line, tested elsewhere)
-            for backend in ("jax", "torch"):
-                (tmp_path / f"{name}_{backend}_mixed.py").write_text(graph_module_source(build(), backend, "float16"))
+        for backend in ("jax", "torch"):  # float16 (no Module: a scaled loss) and bfloat16 (a Module: with batch norm, _loss_grad_moved)
+            for low in ("float16", "bfloat16"):
+                (tmp_path / f"{name}_{backend}_{low}.py").write_text(graph_module_source(build(), backend, low, OPTIMIZER.get(name)))
     assert_ruff_clean(tmp_path, extend_select=["RUF059"])
 
 
@@ -523,7 +523,6 @@ def test_every_optimizers_module_passes_ruff(tmp_path, model):
         for backend in ("numpy", "jax", "torch"):
             source = graph_module_source(MODELS[model](), backend, "float64", optimizer)
             (tmp_path / f"{model}_{optimizer}_{backend}.py").write_text(source)
-        if model != "normed":  # batch norm is refused in mixed precision (one line, tested elsewhere)
-            for backend in ("jax", "torch"):
-                (tmp_path / f"{model}_{optimizer}_{backend}_mixed.py").write_text(graph_module_source(MODELS[model](), backend, "float16", optimizer))
+        for backend in ("jax", "torch"):
+            (tmp_path / f"{model}_{optimizer}_{backend}_mixed.py").write_text(graph_module_source(MODELS[model](), backend, "float16", optimizer))
     assert_ruff_clean(tmp_path, extend_select=["RUF059"])

@@ -99,3 +99,59 @@ def test_a_metric_logged_under_an_output_loss_key_is_one_line():
     (A, B), (Ym, Ya) = _data(6, 2)
     with pytest.raises(ValueError, match="^metrics: the log key 'main_loss' is an output's loss; give the metric another name$"):
         GRAPH.fit(GRAPH.init(0), (A, B), (Ym, Ya), epochs=1, verbose=0, metrics={"main": symdl.metric("mae", name="loss")})
+
+
+def test_an_input_as_an_output_compiles_logs_its_loss_and_saves(tmp_path):
+    """Model(x, [Dense(1)(x), x]) was accepted, then compile stopped with "'NoneType' object has no attribute 'name'"
+    (an input has no layer to name its output) and a saved one did not load ("outputs: expected an integer from 1")."""
+    x = Input(3)
+    model = Model(x, [Dense(1, name="d")(x), x], losses=["mse", "mse"], loss_weights=[1.0, 0.5])
+    graph = model.compile(optimizer=symdl.optimizer("sgd", lr=0.1))
+    params = graph.init(0)
+    rng = np.random.default_rng(0)
+    X, Y1, Y2 = rng.normal(size=(6, 3)), rng.normal(size=(6, 1)), rng.normal(size=(6, 3))
+    assert graph.target_names == ("Y1", "Y2") and [o.name for o in graph.metric_outputs] == ["d", "Y2"]
+    logs = evaluate(graph, params, X, (Y1, Y2))
+    assert logs["Y2_loss"] == pytest.approx(((X - Y2) ** 2).sum(axis=1).mean() / 2, rel=1e-12)  # mse: ½ Σ (h − y)²
+    assert logs["loss"] == pytest.approx(logs["d_loss"] + 0.5 * logs["Y2_loss"], rel=1e-12)
+    symdl.save(tmp_path / "m", graph, params)
+    loaded = symdl.load(tmp_path / "m")
+    assert evaluate(loaded.network, loaded.params, X, (Y1, Y2)) == logs
+
+
+def test_one_node_listed_twice_as_an_output_pairs_each_place_with_its_own_loss_and_saves(tmp_path):
+    """Model(x, [o, o], losses=["mse", "mae"]) (Keras takes one tensor as two outputs): metric_outputs paired each
+    place with both losses (four entries for two outputs), and a saved one did not load ("a loss of Model(losses=) is
+    one per output")."""
+    x = Input(2)
+    o = Dense(1, name="d")(x)
+    graph = Model(x, [o, o], losses=["mse", "mae"]).compile(optimizer=symdl.optimizer("sgd", lr=0.1))
+    assert [(m.name, m.output, m.target) for m in graph.metric_outputs] == [("Y1", 0, 0), ("Y2", 1, 1)]
+    params = graph.init(0)
+    X, Y = np.ones((3, 2)), (np.zeros((3, 1)), np.ones((3, 1)))
+    logs = evaluate(graph, params, X, Y, metrics=["mae"])
+    h = graph.forward(params, X)[0]
+    assert logs["Y1_loss"] == pytest.approx((h**2).mean() / 2, rel=1e-12)  # mse on Y1 = 0: ½ h²
+    assert logs["Y2_loss"] == pytest.approx(np.abs(h - 1).mean(), rel=1e-12)  # mae on Y2 = 1
+    symdl.save(tmp_path / "m", graph, params)
+    loaded = symdl.load(tmp_path / "m")
+    assert evaluate(loaded.network, loaded.params, X, Y, metrics=["mae"]) == logs
+
+
+@pytest.mark.parametrize(("names", "key"), [(("val", "b"), "val_loss"), (("a", "val_a"), "val_a_loss")])
+def test_an_output_loss_key_that_a_validation_key_repeats_is_one_line(names, key):
+    """An output named val logs val_loss, which validation's total loss overwrote in the history (and val_a_loss,
+    the validation loss of output a): one value silently lost."""
+    x = Input(2)
+    graph = Model(x, [Dense(1, name=names[0])(x), Dense(1, name=names[1])(x)], losses=["mse", "mse"]).compile(optimizer="adam")
+    X, Y = np.ones((4, 2)), (np.zeros((4, 1)), np.ones((4, 1)))
+    with pytest.raises(ValueError, match=f"^fit: the history key '{key}' would hold two values"):
+        graph.fit(graph.init(0), X, Y, epochs=1, verbose=0, validation=(X, Y))
+    assert list(graph.fit(graph.init(0), X, Y, epochs=1, verbose=0).history) == ["loss", f"{names[0]}_loss", f"{names[1]}_loss"]
+
+
+def test_a_metric_named_as_a_validation_key_is_one_line():
+    net = symdl.Network([2, 3, 1], optimizer="adam").compile()
+    X, Y = np.ones((4, 2)), np.zeros((4, 1))
+    with pytest.raises(ValueError, match="^fit: the history key 'val_loss' would hold two values"):
+        net.fit(net.init(0), X, Y, epochs=1, verbose=0, metrics=[symdl.metric("mae", name="val_loss")], validation=(X, Y))

@@ -149,12 +149,23 @@ def test_slice_survives_config_and_saving(tmp_path):
         (-7, None, "Slice: [-7:] is out of range for an input of width 6"),
         (1.5, 3, "Slice: start must be an integer or None, got 1.5"),
         (0, True, "Slice: stop must be an integer or None, got True"),
+        (np.float64(1.0), 3, "Slice: start must be an integer or None, got np.float64(1.0)"),
+        (0, np.bool_(True), "Slice: stop must be an integer or None, got np.True_"),
     ],
 )
 def test_bad_slices_are_one_value_error_line(start, stop, message):
     with pytest.raises(ValueError) as error:
         Slice(start, stop)(Input(WIDTH))
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
+
+
+def test_numpy_integers_are_indices_as_in_numpy_slicing():
+    """np.int64(1) and a 0-d integer array index as 1 does (operator.index); the config holds Python ints."""
+    ours, theirs = Slice(np.int64(1), np.array(-2)), Slice(1, -2)
+    assert ours.config() == theirs.config() and all(type(v) is int for v in ours.config().values())
+    json.dumps(ours.config())
+    x = Input(WIDTH)
+    assert Model(x, ours(x)).equations().latex() == Model(x, theirs(x)).equations().latex()
 
 
 def test_a_hostile_slice_config_is_one_saved_model_error():

@@ -95,6 +95,8 @@ SAMPLE = [
      [(test_regimes.test_a_parameter_of_declared_sign_is_sampled_inside_its_half_line, ())]),
     ("symdl.symbolic.regimes", "if len(combos) > 64:", "if len(combos) >= 64:",
      [(test_regimes.test_at_most_64_parameter_regimes_are_checked, ())]),
+    ("symdl.symbolic.regimes", "collections.deque((seed, len(free)) for seed", "collections.deque((seed, len(free) - 1) for seed",
+     [(test_regimes.test_one_worklist_lifts_from_switches_and_samples_alike_as_deep_as_there_are_parameters, ())]),
     ("symdl.symbolic.regimes", "itertools.product((1, -1), repeat=len(inner))", "itertools.product((1, -1))",
      [(test_regimes.test_real_roots_take_each_inner_abs_and_sign_both_ways, ())]),
     ("symdl.symbolic.regimes", "if not value.has(sp.Float):", "if False:",

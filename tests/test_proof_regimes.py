@@ -524,3 +524,15 @@ def test_a_nonnegative_or_nonpositive_parameter_is_sampled_in_its_own_range():
         proof = prove_zero(wrong, x)
         assert not proof and proof.counterexample is not None
         assert all(proof.counterexample[s] == v for s, v in at.items()) and wrong.subs(proof.counterexample) != 0
+
+
+def test_three_parameters_need_a_switch_a_sample_found_on_it_and_a_switch_at_that_sample():
+    # Nonzero only where c sits on its switch c = 2, b lies in the regime b > 3c that b's critical values cut there
+    # (a sample of b found on c's switch), and a sits on its own switch a = 2b at that b: one lifting worklist reaches
+    # it (c's switch, then b's samples there, then a's switches at each). Everywhere else the identity holds.
+    pa, pb, pc = sp.symbols("a b c", positive=True)
+    wrong = sp.Piecewise((x, sp.Eq(pc, 2) & (pb > 3 * pc) & sp.Eq(pa, 2 * pb)), (0, True))
+    proof = prove_zero(wrong, x)
+    assert not proof and proof.counterexample is not None, proof.method
+    point = proof.counterexample
+    assert point[pc] == 2 and point[pb] > 6 and point[pa] == 2 * point[pb] and wrong.subs(point) != 0

@@ -18,6 +18,7 @@ from symdl.symbolic.regimes import (
     Undecidable,
     _crossings,
     _edges,
+    _lifted,
     _parameter_regimes,
     _real_roots,
     _sample_values,
@@ -180,6 +181,21 @@ def test_at_most_64_parameter_regimes_are_checked():
     assert len({tuple(s.values()) for s in combos}) == len(combos)
     with pytest.raises(Undecidable, match=r"^too many parameter regimes \(125\) to check$"):
         _regimes(sum(sp.Abs(x - ci) for ci in cs) + sp.Abs(x - 5))
+
+
+def test_one_worklist_lifts_from_switches_and_samples_alike_as_deep_as_there_are_parameters():
+    pa, pb, pc = sp.symbols("a b c", positive=True)
+    edges = [pc - 2, pb - 3 * pc, pa - 2 * pb]
+    base = {pa: R(13, 11), pb: R(17, 11), pc: R(21, 11)}
+    found = _lifted(base, [], edges)
+    # c on its switch, b in the regime b > 3c cut there, a on its switch a = 2b at that b: three lifts from the base.
+    assert any(q[pc] == 2 and q[pb] > 6 and q[pa] == 2 * q[pb] for q in found)
+    # Back to a parameter already lifted through, after another moved: a = b − 1 = 4 at b = 5, b = 2a = 8 at a = 4,
+    # then a = b − 1 = 7 at b = 8 (lifting each parameter once only never reaches a = 7, b = 8; the switches' lifting did).
+    chain = _lifted({pa: R(1, 3), pb: R(5), pc: R(7)}, [], [pa - (pb - 1), pb - 2 * pa, pc - 100])
+    assert {pa: 4, pb: 8, pc: 7} in chain and {pa: 7, pb: 8, pc: 7} in chain
+    assert _lifted({}, [], []) == [] and _lifted({}, [{}], []) == [{}]
+    assert len({tuple(q.items()) for q in found}) == len(found)
 
 
 def test_is_degenerate_when_two_breakpoints_meet_or_a_parameter_condition_sits_on_its_switch():

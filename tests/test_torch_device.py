@@ -19,6 +19,7 @@ from formula_graphs import formula_graph
 from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_graph_modules import normed
 
 import symdl
 from symdl.export import graph_module_source, network_module_source
@@ -63,7 +64,7 @@ def _two_inputs() -> Model:
 
 GRAPHS = {"shared_noise_dropout": (_shared, None), "two_inputs": (_two_inputs, None), "shared_adam": (_shared, "adam"),
           "two_inputs_rmsprop": (_two_inputs, "rmsprop"), "adam_lr_per_call": (_two_inputs, symdl.optim.adam(lr=None)),
-          "formula": (formula_graph, None)}
+          "formula": (formula_graph, None), "batchnorm": (normed, None)}
 # A factory call: torch.ones(…), torch.Generator(…), functools.partial(torch.tensor, …) …
 _FACTORY = re.compile(r"(?<![\w.])torch\.(ones|zeros|empty|full|rand|randn|randint|randperm|tensor|scalar_tensor|as_tensor|"
                       r"from_numpy|arange|eye|linspace|logspace|normal|bernoulli|Generator)\b(?!_like)")
@@ -94,8 +95,8 @@ def _printed_functions(text: str) -> list[tuple[str, str]]:
     return [(name, body) for name, body in zip(found, bodies[1:]) if name not in ("_batch", "_prepare", "_finish")]
 
 
-def test_every_tensor_a_module_makes_takes_its_device_from_an_input(sources):
-    assert len(sources) == len(NETWORKS) + len(GRAPHS)
+def _offending(sources: dict[str, str]) -> list[str]:
+    """Every line of the modules that makes a tensor without a device taken from an input."""
     offending = []
     for key, text in sources.items():
         module_level = text.split("\ndef ", 1)[0]
@@ -104,11 +105,25 @@ def test_every_tensor_a_module_makes_takes_its_device_from_an_input(sources):
             for line in body.splitlines():
                 if _FACTORY.search(line.split("#")[0]) and not _FROM_INPUT.search(line):
                     offending.append(f"{key}.{name}: {line.strip()}")
+    return offending
+
+
+def test_every_tensor_a_module_makes_takes_its_device_from_an_input(sources):
+    assert len(sources) == len(NETWORKS) + len(GRAPHS)
+    offending = _offending(sources)
     assert not offending, "\n".join(offending[:20])
     # the scan sees what it looks for: the ones vector, the masks and init_params are printed with a device
     joined = "\n".join(sources.values())
     assert "torch.ones(X.shape[0], dtype=_dtype, device=X.device)" in joined
     assert "generator = torch.Generator(device=device)" in joined
+
+
+def test_a_mixed_precision_batchnorm_module_makes_every_tensor_on_an_inputs_device():
+    """bfloat16 (with its Module and _loss_grad_moved) and float16 modules of a graph with batch norm."""
+    mixed = {f"batchnorm_{dtype}": graph_module_source(normed(), "torch", dtype, "adam") for dtype in ("bfloat16", "float16")}
+    assert "def _loss_grad_moved(" in mixed["batchnorm_bfloat16"] and "def _loss_grad_moved(" not in mixed["batchnorm_float16"]
+    offending = _offending(mixed)
+    assert not offending, "\n".join(offending[:20])
 
 
 def _meta_arguments(mod, key: str, rows: int = 5) -> tuple[dict, list]:

@@ -307,3 +307,23 @@ def test_logged_loss_and_metric_are_those_of_the_batches_before_their_steps(net)
     assert h.history["loss"][0] == pytest.approx(np.dot(losses, sizes) / sum(sizes), rel=1e-14)
     assert h.history["mean_absolute_error"][0] == pytest.approx(np.concatenate(errors).mean(), rel=1e-14)
     assert all(np.array_equal(params[k], replay[k]) for k in params)
+
+
+@pytest.mark.parametrize("graph", [False, True])
+def test_an_optimizer_with_its_rate_left_to_each_call_is_refused_before_training(graph):
+    """optimizer("adam", lr=None) prints train_step(…, lr); fit passes no lr: it was Python's TypeError
+    "train_step() missing 1 required positional argument: 'lr'" from the first step."""
+    opt = symdl.optimizer("adam", lr=None)
+    if graph:
+        from symdl.graph import Dense, Input, Model
+
+        x = Input(2)
+        model = Model(x, Dense(1)(x)).compile(optimizer=opt)
+    else:
+        model = symdl.Network([2, 3, 1], optimizer=opt).compile()
+    params = model.init(0)
+    before = {k: v.copy() for k, v in params.items()}
+    with pytest.raises(ValueError, match=r"^fit: the optimizer 'adam' leaves lr to each train_step call, which fit does "
+                                         r"not pass; give a value, e.g. symdl.optimizer\('adam', lr=0.01\)$"):
+        fit(model, params, np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0)
+    assert all(np.array_equal(params[k], before[k]) for k in params)

@@ -273,7 +273,8 @@ class TorchBackend(Backend):
 
     def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str], buffers: Sequence[str] = ()) -> list[str]:
         """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks;
-        ``buffers`` (batch norm's moving statistics) are registered buffers, moved by ``_moved_buffers`` in training."""
+        ``buffers`` (batch norm's moving statistics) are registered buffers, moved in training by the values
+        ``_loss_grad_moved`` computes with the loss and gradients (one training forward)."""
         return [f"_BUFFERED = False  # a network's refusal; a graph's buffers are registered\n_BUFFERS = {tuple(buffers)!r}\n\n"
                 + module_class(seeded, inputs, targets, "model", bool(buffers))]
 

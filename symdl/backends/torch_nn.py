@@ -20,8 +20,8 @@ from collections.abc import Sequence
 
 __all__ = ["module_class"]
 
-#: The classes of a generated torch module (reads _SEEDED, _BUFFERED and _BUFFERS); __MOVE__, __DATA__, __INPUTS__, __WORDS__,
-#: __KIND__, __COUNT__ and __TAKES__ are replaced by module_class.
+#: The classes of a generated torch module (reads _SEEDED, _BUFFERED and _BUFFERS); __LOSS_AND_GRAD__, __MOVE__, __DATA__,
+#: __INPUTS__, __WORDS__, __KIND__, __COUNT__ and __TAKES__ are replaced by module_class.
 MODULE_CLASS = '''
 class _LossAndGrad(torch.autograd.Function):
     """C from the printed loss_and_grad; backward: g · ∂C/∂param of the printed backprop for each parameter (none for the data).
@@ -37,15 +37,17 @@ class _LossAndGrad(torch.autograd.Function):
         params = dict(zip((name for name, _ in _SPECS), arrays))
         if checks:  # read here, where the tensors are plain: Module.forward under vmap cannot read a value
             data = _check(params, *data, False)[len(_SPECS):]
-        loss, grads = loss_and_grad_unchecked(params, *data, *(() if seed is None else (seed,)))
-        # a buffer (a graph's moving statistics) has no gradient: zeros, which autograd drops (it requires none)
-        return (loss, *(grads[name] if name in grads else torch.zeros_like(params[name]) for name, _ in _SPECS))
+        __LOSS_AND_GRAD__
+        # a buffer has no gradient: zeros, which autograd drops (it requires none); then the moved buffers
+        return (loss, *(grads[name] if name in grads else torch.zeros_like(params[name]) for name, _ in _SPECS),
+                *(moved[name] for name in _BUFFERS))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
         ctx.set_materialize_grads(False)
         ctx.count = inputs[0]
-        ctx.save_for_backward(*output[1:])
+        ctx.save_for_backward(*output[1:1 + len(_SPECS)])
+        ctx.mark_non_differentiable(*output[1 + len(_SPECS):])
 
     @staticmethod
     def vmap(info, in_dims, count, seed, checks, *tensors):
@@ -134,8 +136,8 @@ class Module(torch.nn.Module):
                 raise RuntimeError(_DIFFERENT) from None
         elif not _SEEDED and seed is not None:
             raise ValueError("seed: this __KIND__ draws no masks (no dropout); leave seed out")
-        loss = _LossAndGrad.apply(len(data), seed, self.checks, *data, *arrays)[0]
-__MOVE__        return loss
+        outputs = _LossAndGrad.apply(len(data), seed, self.checks, *data, *arrays)
+__MOVE__        return outputs[0]
 
     def _apply(self, fn, recurse=True):
         # .to, .double, .half, .cuda, … all come here. A move to another device is applied; a cast is refused before
@@ -156,13 +158,11 @@ __MOVE__        return loss
 '''
 
 
-#: Module.forward in training, for a graph with buffers: its module's _moved_buffers (printed only there) on the
-#: inputs, checked as the loss checked them (a list or an integer tensor becomes the module's dtype)
+#: Module.forward in training, for a graph with buffers: the moving statistics the training call computed (the last
+#: outputs of _LossAndGrad, from the loss's own forward), written into the registered buffers
 MOVE_BUFFERS = '''
-        with torch.no_grad():  # the moving statistics after this batch, as train_step moves them
-            params = self.as_params()
-            inputs = _check_forward(params, __INPUTS__)[len(_SPECS):] if self.checks else (__INPUTS__,)
-            for name, value in _moved_buffers(params, *inputs, *(() if seed is None else (seed,))).items():
+        with torch.no_grad():  # as train_step moves them
+            for name, value in zip(_BUFFERS, outputs[1 + len(_SPECS):]):
                 getattr(self, name).copy_(value)
 '''
 
@@ -173,11 +173,15 @@ def module_class(seeded: bool, inputs: Sequence[str], targets: Sequence[str], ki
 
     ``seeded``: a layer draws masks; ``kind`` names the model in the seed's error line. ``seed`` is keyword-only
     (an argument after the data is a TypeError, neither data nor a seed). ``buffers``: a graph module whose
-    ``_moved_buffers`` forward calls in training (batch norm's moving statistics).
+    ``_loss_grad_moved`` gives the loss, the gradients and the buffers' new values (batch norm's moving statistics)
+    from one training forward; forward writes them into the registered buffers.
     """
     names = [*inputs, *targets]
     words = " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
-    text = (MODULE_CLASS.strip("\n").replace("__MOVE__", MOVE_BUFFERS.lstrip("\n") if buffers else "")
+    # with buffers, their new values (a graph's moving statistics) from the same training forward as the loss
+    call = ("loss, grads, moved = _loss_grad_moved(params, *data, *(() if seed is None else (seed,)))" if buffers else
+            "(loss, grads), moved = loss_and_grad_unchecked(params, *data, *(() if seed is None else (seed,))), {}")
+    text = (MODULE_CLASS.strip("\n").replace("__LOSS_AND_GRAD__", call).replace("__MOVE__", MOVE_BUFFERS.lstrip("\n") if buffers else "")
             .replace("__DATA__", ", ".join(names)).replace("__INPUTS__", ", ".join(inputs))
             .replace("__WORDS__", words).replace("__KIND__", kind)
             .replace("__TAKES__", f"{len(names)} positional argument{'s' * (len(names) != 1)}")

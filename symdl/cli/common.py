@@ -76,10 +76,16 @@ def out(text: str = "") -> None:
 
 
 def one_line(message: object) -> str:
-    """A message on one line: library errors may span several (a formula with a caret under it)."""
+    """A message on one line: library errors may span several (a formula with a caret under it); past 300
+    characters its middle is cut, so that the reason at its end (after a long file name) stays."""
     lines = [line.strip() for line in str(message).splitlines()]
     text = " | ".join(line for line in lines if line) or "unknown error"
-    return text if len(text) <= 300 else text[:297] + "..."
+    if len(text) <= 300:
+        return text
+    head, tail = text[:200], text[-95:]
+    head = head[:head.rfind(" ")] if " " in head[120:] else head  # cut between words where one ends nearby
+    tail = tail[tail.find(" ") + 1:] if " " in tail[:30] else tail
+    return f"{head} ... {tail}"
 
 
 def json_number(value: float) -> float | None:

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from .common import UsageError
+from .paths import input_file
 
 __all__ = ["MAX_READ", "read_formula_arguments", "read_formula_text"]
 
@@ -33,6 +34,7 @@ def read_formula_text(text: str, flag: str, stdin_used: list[str]) -> str:
     path = text[1:]
     if not path:
         raise UsageError(f"{flag} @: expected a file name after @, such as @formula.txt")
+    input_file(path, f"{flag} @{path}")
     try:
         with open(path, encoding="utf-8") as file:
             read = file.read(MAX_READ + 1)

@@ -32,6 +32,7 @@ from .common import (
     parse_layers,
     parse_params,
 )
+from .paths import input_file
 
 __all__ = ["add_evaluate_arguments", "add_train_arguments", "cmd_evaluate", "cmd_train", "load_data"]
 
@@ -102,13 +103,15 @@ def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
 
 def _read_arrays(path: str, names: list[str], widths: list[int], dtype: np.dtype, model: str) -> list[np.ndarray]:
     """The arrays ``names`` of an ``.npz`` file, each 2-D of its width and numbers, the same rows, finite, as ``dtype``."""
-    source = Path(path)
-    if not source.is_file():
-        raise UsageError(f"{path}: no such file")
+    source = input_file(path)
+    not_npz = f"{path}: not an .npz file (np.savez(path, {', '.join(f'{n}=...' for n in names)}))"
     try:
+        with open(source, "rb") as stream:
+            if stream.read(2) != b"PK":  # a zip's magic: numpy would try anything else as a pickle ("contains pickled data")
+                raise UsageError(not_npz)
         found = np.load(source, allow_pickle=False)
         if not isinstance(found, np.lib.npyio.NpzFile):  # a .npy file loads as one array, not a context manager
-            raise UsageError(f"{path}: not an .npz file (np.savez(path, {', '.join(f'{n}=...' for n in names)}))")
+            raise UsageError(not_npz)
         with found:
             missing = [k for k in names if k not in found.files]
             if missing:
@@ -126,10 +129,27 @@ def _read_arrays(path: str, names: list[str], widths: list[int], dtype: np.dtype
     if len(set(rows)) > 1 or rows[0] == 0:
         others = ", ".join(f"{n} {r}" for n, r in zip(names[1:], rows[1:]))
         raise UsageError(f"{path}: {names[0]} has {rows[0]} samples and {others}; expected the same number, at least 1")
-    arrays = [a.astype(dtype) for a in arrays]
-    if not all(np.isfinite(a).all() for a in arrays):
-        raise UsageError(f"{path}: {' or '.join(names)} holds NaN or infinity")
-    return arrays
+    return [_as_dtype(path, name, array, dtype) for name, array in zip(names, arrays)]
+
+
+def _as_dtype(path: str, name: str, array: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``array`` as ``dtype``; a NaN, an infinity or a value past the dtype's range is one line naming its element."""
+    with np.errstate(over="ignore"):  # 1e300 as float32 is inf: said below, naming the element
+        cast = array.astype(dtype)
+    for values, what in ((array, "is {}; expected finite numbers"), (cast, "= {} does not fit " + dtype.name)):
+        bad = np.argwhere(~np.isfinite(values))
+        if len(bad):
+            i, j = (int(k) for k in bad[0])
+            raise UsageError(f"{path}: {name}[{i}, {j}] {what.format(array[i, j])}")
+    return cast
+
+
+def _saved_model(text: str) -> bool:
+    """Whether ``text`` names a saved model's directory (a name the file system refuses names none)."""
+    try:
+        return (Path(text) / "model.json").is_file()
+    except OSError:  # a name too long: parse_layers says what LAYERS expects
+        return False
 
 
 def load_data(path: str, network: Any) -> tuple[Any, Any]:
@@ -191,7 +211,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.layers is None:
         raise UsageError("LAYERS: missing; give the widths of a new network, e.g. 784,128,10, or continue a saved model "
                          "with --from MODEL")
-    if (Path(args.layers) / "model.json").is_file():
+    if _saved_model(args.layers):
         raise UsageError(f"LAYERS {args.layers!r}: a saved model; symdl train builds a new network from widths such as "
                          f"784,128,10 (to train a saved network or graph on: symdl train --from {args.layers} …)")
     for dest, default in _NEW_MODEL_DEFAULTS.items():

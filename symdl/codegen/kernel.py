@@ -79,6 +79,10 @@ class SymdlNumpyPrinter(NumPyPrinter):
         # numpy computes values only: sg(u) is u (bracketed, since the printer treats a call as an atom).
         return f"({self._print(expr.args[0])})"
 
+    def _print_round(self, expr: sp.Function) -> str:
+        # symdl's round is half to even, as numpy.round, jnp.round and torch.round are (0.5 → 0, 1.5 → 2).
+        return f"{self._fn('round')}({self._print(expr.args[0])})"
+
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         *branches, (last_value, last_cond) = expr.args
         if last_cond != sp.true:

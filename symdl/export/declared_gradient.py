@@ -15,7 +15,9 @@ declared ∂f/∂xᵢ is compared with symdl's derivative by
 ``my_softplus`` with ``1 - 1/(1 + exp(z))``) is proven; otherwise (a
 straight-through estimator, a clipped gradient) it is a *declared* gradient —
 reported as such and never called proven; finite differences of the forward
-would disagree with it, so nothing checks it against them.
+would disagree with it, so nothing checks it against them. The comparison
+excepts kinks; a declared value at one outside the one-sided derivatives'
+range (relu with 7 at 0) is reported, not refused (``outside_kinks``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sympy as sp
 
 from ..rulebook.claims import DerivativeCheck, check_derivative
 from ..rulebook.rule import Rule
+from ..symbolic.grammar import FormulaError
 from ..symbolic.parse import parse
 from ..symbolic.rewrite import stabilise
 
@@ -40,6 +43,9 @@ class DeclaredGradient:
     rule: Rule
     gradients: tuple[sp.Expr, ...]
     checks: tuple[DerivativeCheck, ...]
+    #: Each kink where a declared gᵢ lies outside [min(f'₋, f'₊), max(f'₋, f'₊)], the one-sided derivatives' range
+    #: (the comparison excepts kinks, so relu with 7 at 0 is equal to the derivative): one phrase each, reported.
+    outside_kinks: tuple[str, ...] = ()
 
     @property
     def is_derivative(self) -> bool:
@@ -52,12 +58,36 @@ class DeclaredGradient:
 
     def summary(self) -> str:
         """One line: proven equal to the derivative, or a declared gradient and why it is not the derivative."""
+        kinks = "".join(f"; {note}" for note in self.outside_kinks)
         if self.is_derivative:
-            return "declared gradient, equal to the derivative: " + "; ".join(f"∂/∂{c.wrt}: {c.proof.method}" for c in self.checks)
+            return ("declared gradient, equal to the derivative: "
+                    + "; ".join(f"∂/∂{c.wrt}: {c.proof.method}" for c in self.checks) + kinks)
         wrong = [c for c in self.checks if not c.proof.holds]
         return ("declared gradient, not proven equal to the derivative: "
-                + "; ".join(f"∂/∂{c.wrt} is {c.derivative}, declared {c.claimed}" + _where(c) for c in wrong)
+                + "; ".join(f"∂/∂{c.wrt} is {c.derivative}, declared {c.claimed}" + _where(c) for c in wrong) + kinks
                 + "; the export's backward is the declared expression, which finite differences of the forward do not check")
+
+
+def _outside_kinks(rule: Rule, claimed: sp.Expr, x: sp.Symbol) -> list[str]:
+    """"at z = 0 the declared value 7 is outside [0, 1], the one-sided derivatives" for each kink of ``rule`` in ``x``
+    where ``claimed`` lies outside the range of f'₋ and f'₊ (the subgradients of a convex kink, Clarke's in general).
+
+    A kink, a one-sided derivative or a value that still names a parameter or another input is left undecided.
+    """
+    if x != rule.wrt:  # the kinks are in the rule's own variable (check_derivative's kinks)
+        return []
+    notes = []
+    for kink in rule.kinks:
+        at, left, right = (rule.bind(e) for e in (kink.at, kink.left, kink.right))
+        if at.free_symbols or left.free_symbols or right.free_symbols:
+            continue
+        value = rule.bind(claimed).subs(x, at)
+        if value.free_symbols or not value.is_extended_real:
+            continue
+        low, high = sorted((left, right), key=lambda e: float(e))
+        if not low <= value <= high:
+            notes.append(f"at {x} = {at} the declared value {value} is outside [{low}, {high}], the one-sided derivatives")
+    return notes
 
 
 def _where(check: DerivativeCheck) -> str:
@@ -84,15 +114,22 @@ def declare_gradient(rule: Rule, gradient: str | Mapping[str, str]) -> DeclaredG
         texts = {names[0]: gradient}
     elif isinstance(gradient, Mapping):
         texts = dict(gradient)
-        if sorted(texts) != sorted(names) or not all(isinstance(t, str) for t in texts.values()):
+        if set(texts) != set(names):  # a set: keys of mixed types (1, "x") do not sort
             raise ValueError(f"gradient: give formula text for each input of {rule.name!r} ({', '.join(names)}), got keys {sorted(map(str, texts))}")
+        wrong = next((k for k in names if not isinstance(texts[k], str)), None)
+        if wrong is not None:
+            raise ValueError(f"gradient: the formula for {wrong!r} must be text, got {type(texts[wrong]).__name__}")
     else:
         raise TypeError(f"gradient: expected formula text or a mapping input → text, got {type(gradient).__name__}")
     symbols = {s.name: s for s in (*rule.inputs, *rule.param_symbols.values())}
-    gradients, checks = [], []
+    gradients, checks, outside = [], [], []
     for x in rule.inputs:
-        parsed = parse(texts[x.name], names, list(rule.param_symbols))
+        try:
+            parsed = parse(texts[x.name], names, list(rule.param_symbols))
+        except FormulaError as error:  # which text: the rule's own formula is parsed too, and several inputs have one each
+            raise FormulaError(f"gradient for {x.name}: {str(error).removeprefix('formula: ')}") from None
         claimed = rule.bind(parsed.xreplace({s: symbols[s.name] for s in parsed.free_symbols if s.name in symbols}))
         checks.append(check_derivative(rule, claimed, x))
+        outside += _outside_kinks(rule, claimed, x)
         gradients.append(stabilise(claimed))
-    return DeclaredGradient(rule, tuple(gradients), tuple(checks))
+    return DeclaredGradient(rule, tuple(gradients), tuple(checks), tuple(outside))

@@ -33,7 +33,8 @@ printer does not know (a future node type) is refused with one ValueError line.
 
 ``dtype="bfloat16"`` or ``"float16"`` prints a mixed-precision module (torch and JAX;
 :mod:`symdl.export.mixed_precision`): float32 masters and optimizer state, compute in the low dtype, the loss,
-the penalties and the sums over the batch in float32 (``_acc_dtype``), float16 with a static loss scale.
+the penalties and the sums over the batch in float32 (``_acc_dtype``), float16 with a static loss scale; batch norm
+in float32 (its statistics, γ, β and moving statistics), its output and input gradient cast back to the low dtype.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from ..codegen.module_text import (
 )
 from ..graph.blocks import ArrayNode, Stopped
 from ..graph.forms import LibraryForms
-from ..graph.printing import moved_buffers_source, print_graph, vector_kernels
+from ..graph.printing import print_graph, vector_kernels
 from ..layers.init_schemes import get_scheme, parameter_value
 from ..network.checks import (
     check_batch,
@@ -245,15 +246,19 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     for metric in printed_metrics:  # as CompiledGraph.fit refuses it (symdl.training.output_losses)
         if metric.key in output_losses:
             raise ValueError(f"metrics: the log key {metric.key!r} is an output's loss; give the metric another name")
-    try:
+    inputs = tuple((train.names[x], x.shape[0]) for x in train.inputs)
+    targets = tuple((train.names[y], y.shape[0]) for y in train.targets)
+    # a loss scale s ≠ 1 needs a step skipped on overflow, which train_step does and torch.optim cannot
+    classes = ([] if mixed and mixed.loss_scale != 1
+               else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets],
+                                               buffers=tuple(train.buffers)))
+    try:  # a Module's forward moves the buffers from its one training forward: _loss_grad_moved
         printed = print_graph(train, inference, optimizer, backend=backend, loss_scale=None if mixed is None else mixed.loss_scale,
-                              output_losses=output_losses)
+                              output_losses=output_losses, moved_buffers=bool(classes and train.buffers))
     except ValueError as error:
         raise ValueError(f"graph_module_source: {error}".splitlines()[0]) from None
     names = compiled.param_names
     shapes = {k: compiled.param_shapes[k] for k in names}
-    inputs = tuple((train.names[x], x.shape[0]) for x in train.inputs)
-    targets = tuple((train.names[y], y.shape[0]) for y in train.targets)
     has_opt = optimizer is not None
     head = [
         *backend.module_prelude(dtype),
@@ -261,6 +266,8 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         *filter(None, [backend.module_constant()]),
         f"_SPECS = {tuple(shapes.items())!r}",
         "_KEYS = {name for name, _ in _SPECS}",
+        # a layer that computes in float32 (batch norm): its parameters and buffers are never cast to the compute dtype
+        *([f"_FLOAT32_KEYS = {train.float32_keys!r}"] if mixed else []),
         f"_INPUTS = {inputs!r}",
         f"_TARGETS = {targets!r}",
         *([f"_STATE = {_state_specs(optimizer, compiled.trained_names, shapes)!r}"] if has_opt else []),
@@ -300,12 +307,6 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     public += ["fit", "evaluate"] if fitting else []
     if backend.functional or unchecked is not None:
         public += [f"{n}_unchecked" for n in names_printed]
-    # a loss scale s ≠ 1 needs a step skipped on overflow, which train_step does and torch.optim cannot
-    classes = ([] if mixed and mixed.loss_scale != 1
-               else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets],
-                                               buffers=tuple(train.buffers)))
-    if classes and train.buffers:  # the Module's forward moves its buffers in training
-        classes = [moved_buffers_source(train, backend) + "\n", *classes]
     blocks += classes
     if classes:
         public.append("Module")
@@ -314,7 +315,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
                                           compiled.target_aliases))
     if mixed:
         conventions[1] = conventions[1].replace("; a layer's", f"; float32 or {mixed.compute}; a layer's")
-        conventions.append(_mixed_convention(mixed.compute, mixed.loss_scale))
+        conventions.append(_mixed_convention(mixed.compute, mixed.loss_scale, bool(train.float32_keys)))
     computing = f", computing in {mixed.compute}" if mixed else ""
     sections = [
         ("Spec", [f"{model!r}.compile({dtype.name!r}{', optimizer=' + repr(optimizer) if has_opt else ''}){computing}",
@@ -332,14 +333,18 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     return module_source(module_docstring(title, sections), imports, public, blocks)
 
 
-def _mixed_convention(compute: str, loss_scale: float) -> str:
-    """The module docstring's line on what a mixed-precision graph module runs in which dtype."""
+def _mixed_convention(compute: str, loss_scale: float, batchnorm: bool = False) -> str:
+    """The module docstring's line on what a mixed-precision graph module runs in which dtype (``batchnorm``: the graph
+    has a layer that computes in float32)."""
     scaled = (f", scaled by _LOSS_SCALE = {loss_scale!r} and unscaled; a step whose gradients overflow leaves params (and an "
               "optimizer's state) unchanged" if loss_scale != 1 else "")
     return (f"Mixed precision: params are float32 masters (init_params, train_step); the data float32 or {compute}, cast once. "
             f"Products, activations and the masks run in {compute}; the loss, the penalties and every sum over the batch "
             f"(bias gradients, a formula parameter's sum over the rows) accumulate in float32; gradients come back in float32"
-            f"{scaled}. Optimizer state is float32 like the params.")
+            f"{scaled}. Optimizer state is float32 like the params."
+            + (f" Batch norm computes in float32 from float32 batch statistics, its gamma, beta and moving statistics "
+               f"(_FLOAT32_KEYS: never cast, moved in float32); its output and its input's gradient go back to {compute}."
+               if batchnorm else ""))
 
 
 def _conventions(backend: Backend, shapes: dict, inputs: tuple, targets: tuple, entries: list, optimizer: bool, masks: bool) -> list[str]:

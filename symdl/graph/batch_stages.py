@@ -33,6 +33,9 @@ class BatchMean(ArrayNode):
     modules = ("numpy", "jnp", "torch")
     #: A statistic of the whole batch: a per-sample proof (one column) has no value for it.
     per_sample = False
+    #: A sum over the batch: a mixed-precision module accumulates it in float32 (``_acc_dtype``), as torch's batch norm
+    #: kernels and flax's ``BatchNorm`` compute their statistics.
+    reduced = True
 
     def __new__(cls, array: sp.MatrixExpr) -> BatchMean:
         # The argument inside a Tuple: the statement printer then sees a per-feature value, not a batch to sum.
@@ -47,9 +50,10 @@ class BatchMean(ArrayNode):
         return self.arrays[0].shape
 
     def array_code(self, args: list[str], module: str, accumulate: str | None = None) -> str:
+        dtype = "" if accumulate is None else f", dtype={accumulate}"  # the rows cast to it, then summed
         if module == "torch":
-            return f"torch.mean({args[0]}, dim=0)"
-        return f"{module}.mean({args[0]}, axis=0)"
+            return f"torch.mean({args[0]}, dim=0{dtype})"
+        return f"{module}.mean({args[0]}, axis=0{dtype})"
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\operatorname{{mean}}_{{B}}\left({printer._print(self.arrays[0])}\right)"

@@ -19,13 +19,11 @@ PyTorch's ``running_var`` averages the *unbiased* m/(m − 1)·σ²_B where Kera
 
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import replace
 
 import sympy as sp
 
-from ..arguments import number_in_range
+from ..arguments import finite_float, number_in_range
 from ..layers.batchnorm_algebra import STAGES, compose, epsilon, momentum
 from .batch_stages import lower, pointwise
 from .nodes import Backward, GraphLayer, GraphParameter, Use
@@ -34,15 +32,18 @@ __all__ = ["BatchNorm"]
 
 
 def _momentum(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (math.isfinite(float(value)) and 0 <= float(value) <= 1):
+    x = finite_float(value)
+    if x is None or not 0 <= x <= 1:
         raise ValueError(f"BatchNorm: momentum must be a number in [0, 1] (the weight of the old moving value; Keras' "
                          f"default 0.99, PyTorch's momentum μ is 1 − this), got {str(value)[:60]!r}")
-    return float(value)
+    return x
 
 
 class BatchNorm(GraphLayer):
     """Keras' ``BatchNormalization(momentum=0.99, epsilon=1e-3)`` over the features of a node: γ (from 1) and β (from 0)
     trained, ``moving_mean`` (from 0) and ``moving_variance`` (from 1) kept in params as buffers."""
+
+    computes_in_float32 = True
 
     def __init__(self, momentum: float = 0.99, epsilon: float = 1e-3, name: str | None = None) -> None:
         super().__init__(name)

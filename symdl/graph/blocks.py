@@ -21,7 +21,7 @@ from typing import ClassVar
 
 import sympy as sp
 
-__all__ = ["ArrayNode", "Concat", "Slice", "Stopped", "padded"]
+__all__ = ["ArrayNode", "Concat", "Narrowed", "Slice", "Stopped", "padded"]
 
 
 class ArrayNode(sp.MatrixExpr):
@@ -133,6 +133,29 @@ class Stopped(ArrayNode):
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\operatorname{{sg}}\left({printer._print(self.args[0])}\right)"
+
+
+class Narrowed(ArrayNode):
+    """X in the compute dtype: X's value, cast back from float32 (a mixed-precision module's ``_dtype``).
+
+    Printer-level only, as :class:`Stopped`: :func:`symdl.graph.printing.print_graph` wraps the right side of what
+    leaves a layer that computes in float32 (:attr:`symdl.graph.nodes.GraphLayer.computes_in_float32`: batch norm's
+    output and its input's error signal)."""
+
+    modules = ()
+
+    def __new__(cls, array: sp.MatrixExpr) -> Narrowed:
+        return sp.Basic.__new__(cls, array)
+
+    @property
+    def shape(self) -> tuple[sp.Expr, sp.Expr]:
+        return self.args[0].shape
+
+    def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
+        return arrays[0]
+
+    def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
+        return printer._print(self.args[0])
 
 
 def padded(g: sp.MatrixExpr, start: int, stop: int, width: int) -> sp.MatrixExpr:

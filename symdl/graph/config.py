@@ -102,7 +102,8 @@ def from_config(value: object) -> Model:
             nodes.append(layer(*reads))
         except (ValueError, TypeError) as error:
             raise SavedModelError(f"{where}: {str(error).splitlines()[0][:300]}") from None
-    outputs = [nodes[integer(i, "outputs", first, len(nodes) - 1)] for i in expect(spec["outputs"], list, "outputs")]
+    # an input may be an output (Model(x, [Dense(1)(x), x])), as the model allows
+    outputs = [nodes[integer(i, "outputs", 0, len(nodes) - 1)] for i in expect(spec["outputs"], list, "outputs")]
     model = Model(nodes[:first], outputs, losses=[None] * len(outputs))
     for k, term in enumerate(expect(spec["losses"], list, "losses")):
         where = f"losses[{k}]"
@@ -110,13 +111,16 @@ def from_config(value: object) -> Model:
         node = nodes[integer(term["node"], f"{where}.node", 0, len(nodes) - 1)]
         target = None if term["target"] is None else nodes[integer(term["target"], f"{where}.target", 0, first - 1)]
         reduction = string(term["reduction"], f"{where}.reduction", 10)
-        if not term["auxiliary"] and not (any(node is o for o in outputs) and target is None
-                                          and not any(t.node is node and not t.auxiliary for t in model.terms)):
+        if not isinstance(term["auxiliary"], bool):  # null, 0 or [] read as false, "no" as true
+            raise SavedModelError(f"{where}.auxiliary: expected true or false, got {str(term['auxiliary'])[:40]}")
+        # one loss of Model(losses=) per place the node holds among the outputs (Model(x, [o, o]) lists o twice)
+        taken = sum(t.node is node and not t.auxiliary for t in model.terms)
+        if not term["auxiliary"] and not (target is None and taken < sum(node is o for o in outputs)):
             raise SavedModelError(f"{where}: a loss of Model(losses=) is one per output with a data target (target "
                                   "null); a loss on another node or with an input as its target has auxiliary true")
         try:
             model._add(node, rebuild_rule(term["rule"], f"{where}.rule"), finite(term["weight"], f"{where}.weight"),
-                       reduction, target, auxiliary=bool(term["auxiliary"]))
+                       reduction, target, auxiliary=term["auxiliary"])
         except SavedModelError:
             raise
         except (ValueError, TypeError) as error:

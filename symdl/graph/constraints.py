@@ -26,13 +26,12 @@ w*Min(3, nu)/(nu + 1.0e-7)
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
 
+from ..arguments import finite_float
 from ..backends.base import Backend
 from ..codegen.kernel import printable
 from ..codegen.simplex import reduction_code
@@ -110,9 +109,10 @@ class Constraint:
 
 
 def _number(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+    x = finite_float(value)
+    if x is None:
         raise ValueError(f"{what} must be a finite number, got {value!r}")
-    return float(value)
+    return x
 
 
 def constraint(spec: object) -> Constraint:

@@ -78,6 +78,10 @@ class GraphEquations(Displayed):
     #: new value after a step (``Eq(buffer, expression)``).
     buffers: Mapping[str, sp.MatrixSymbol] = field(default_factory=dict)
     updates: tuple[sp.Eq, ...] = ()
+    #: Mixed precision (:attr:`symdl.graph.nodes.GraphLayer.computes_in_float32`): the keys of params kept in float32
+    #: (never cast to the compute dtype), and the arrays that leave such a layer, cast back to the compute dtype.
+    float32_keys: tuple[str, ...] = ()
+    narrowed: frozenset[sp.MatrixSymbol] = frozenset()
 
     @property
     def shown_forward(self) -> tuple[sp.Eq, ...]:
@@ -136,6 +140,7 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
                                                              (p.shape[0], 1), f"{p.stem}{model.parameter_index(layer)}", batched=False)
                for layer in model.layers for p in layer.buffers()}
     updates: list[sp.Eq] = []
+    narrowed: set[sp.MatrixSymbol] = set()
     uses: dict[int, Use] = {}
     masks: dict[str, tuple[sp.MatrixSymbol, Mask]] = {}
     forward: list[sp.Eq] = []
@@ -158,6 +163,8 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
                   state={p.stem: buffers[f"{p.stem}{l}"] for p in layer.buffers()})
         uses[node.uid] = use
         forward += layer.forward(use)
+        if layer.computes_in_float32:
+            narrowed.add(value[node.uid])
         if training:
             updates += layer.updates(use)
         _name_own(name, use, s)
@@ -187,7 +194,7 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
             function = sp.Lambda((a_, y_), c * gradient.expr)
             eq = sp.Eq(grad, Elementwise(r"\ell'", function, h, y), evaluate=False)
         losses.append(LossEquation(term, lf, c, h, y, grad, eq))
-    backward, param_grads = _backward(model, nodes, index, uses, losses, params, grads, forms, name, mutation)
+    backward, param_grads = _backward(model, nodes, index, uses, losses, params, grads, forms, name, mutation, narrowed)
     penalties = tuple((key, forms.penalty(rule)) for layer in model.layers for stem, rule in layer.penalties().items()
                       for key in [f"{stem}{model.parameter_index(layer)}"])
     constraints = tuple((f"{stem}{model.parameter_index(layer)}", project, len(shapes[stem]) == 1)
@@ -200,6 +207,9 @@ def derive(model: Model, training: bool = True, forms: Forms | None = None, muta
         forward=tuple(forward), losses=tuple(losses), backward=tuple(backward), penalties=penalties,
         constraints=constraints, stopped=tuple(stopped), names=name.names, batched=frozenset(name.batched),
         buffers=buffers, updates=tuple(updates),
+        float32_keys=tuple(f"{p.stem}{model.parameter_index(layer)}" for layer in model.layers if layer.computes_in_float32
+                           for p in (*layer.parameters(), *layer.buffers())),
+        narrowed=frozenset(narrowed),
     )
 
 
@@ -241,12 +251,13 @@ def _needs_gradient(model: Model, nodes: tuple[Node, ...], losses: list[LossEqua
 
 def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses: dict[int, Use],
               losses: list[LossEquation], params: dict[str, sp.MatrixSymbol], grads: dict[str, sp.MatrixSymbol],
-              forms: Forms, name: _Namer, mutation: str | None) -> tuple[list[tuple[str, sp.Eq]], dict[str, sp.MatrixSymbol]]:
+              forms: Forms, name: _Namer, mutation: str | None,
+              narrowed: set[sp.MatrixSymbol]) -> tuple[list[tuple[str, sp.Eq]], dict[str, sp.MatrixSymbol]]:
     """The backward equations in reverse topological order and the parameters' gradient symbols.
 
     gˢ sums what the consumers of s passed back and the loss terms on s; a
     parameter's gradient is written once its last use (in reverse order: its
-    first) has contributed.
+    first) has contributed. The error signals a float32 layer passes back are added to ``narrowed``.
     """
     needed = _needs_gradient(model, nodes, losses, leak=mutation == "through_stop")
     incoming: dict[int, list[tuple[int, sp.MatrixExpr]]] = {uid: [] for uid in needed}
@@ -285,6 +296,8 @@ def _backward(model: Model, nodes: tuple[Node, ...], index: dict[int, int], uses
                 part = Backward(part.equations, tuple(
                     Slice(v.array, 0, v.bounds[1] - v.bounds[0]) if isinstance(v, Slice) else v for v in part.vjps), part.params)
             backward += part.equations
+            if layer.computes_in_float32:
+                narrowed.update(v for v in part.vjps if isinstance(v, sp.MatrixSymbol))
             _name_own(name, use, s)
             for child, vjp in zip(node.inputs, part.vjps):
                 if vjp is not None and child.uid in needed:

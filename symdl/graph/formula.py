@@ -31,14 +31,12 @@ rewritten VJPs against ``sp.diff`` of the whole loss.
 from __future__ import annotations
 
 import hashlib
-import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sympy as sp
 
-from ..arguments import positive_int
+from ..arguments import finite_float, positive_int
 from ..formula_layers.layer import FormulaLayer
 from ..layers.init_schemes import get_scheme
 from ..symbolic.index_parse import dimension
@@ -243,7 +241,7 @@ class Formula(GraphLayer):
             start = init.get(n, "glorot_uniform" if len(axes) == 2 else 0.0)
             if isinstance(start, str) and len(axes) == 2:
                 start = get_scheme(start).name
-            elif isinstance(start, bool) or not isinstance(start, numbers.Real) or not math.isfinite(float(start)):
+            elif finite_float(start) is None:
                 raise ValueError(f"{what}: init of {n!r} must be {'a scheme name or ' if len(axes) == 2 else ''}a finite number, got {start!r}")
             starts[n] = start if isinstance(start, str) else float(start)
         unknown = sorted(set(init) - set(layer.params))

@@ -111,7 +111,7 @@ class Model:
             raise ValueError(f"reduction: expected 'sum' or 'mean', got {reduction!r}")
         if target is not None and target.width != node.width:
             raise ValueError(f"add_loss: the node has width {node.width}, its target {target.width}")
-        self.terms.append(LossTerm(node, rule, weight, reduction, target, auxiliary))  # weight checked by the caller
+        self.terms.append(LossTerm(node, rule, non_negative_number(weight, "loss weight"), reduction, target, auxiliary))
         self._cache.clear()
         if auxiliary:  # the loss's node may reach layers the outputs do not
             try:

@@ -111,6 +111,10 @@ class GraphLayer(abc.ABC):
     passes_gradient: bool = True
     #: The LaTeX stem of a use's output (``h`` → hˢ); Dense names its own (zˢ or aˢ).
     value_stem: str = "h"
+    #: Mixed precision: the layer computes in float32 (its parameters and buffers float32 masters never cast, its batch
+    #: statistics accumulated in float32) and casts what leaves it, its output and its inputs' error signals, back to
+    #: the compute dtype (batch norm, as torch's batch norm kernels and flax's ``BatchNorm`` do).
+    computes_in_float32: bool = False
 
     #: The name a config gives this type (its class name; module-qualified when another type took that name first).
     config_name: str = ""

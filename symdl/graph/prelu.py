@@ -11,11 +11,9 @@ follows the rule's PyTorch convention (∂g/∂z = α there).
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import sympy as sp
 
+from ..arguments import finite_float
 from ..backprop.equations import Elementwise
 from ..network.rule_forms import resolve_rule
 from ..rulebook.rule import Rule
@@ -25,9 +23,10 @@ __all__ = ["PReLU"]
 
 
 def _start(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
-        raise ValueError(f"PReLU: alpha_init must be a finite number (every slope starts there), got {value!r}")
-    return float(value)
+    x = finite_float(value)
+    if x is None:
+        raise ValueError(f"PReLU: alpha_init must be a finite number (every slope starts there), got {str(value)[:60]!r}")
+    return x
 
 
 class PReLU(GraphLayer):

@@ -27,7 +27,7 @@ from ..codegen.optimizer import print_init_state, print_update
 from ..codegen.statements import Scope, kernel_function_name
 from ..optim.base import Optimizer
 from ..optim.catalogue import sgd
-from .blocks import ArrayNode, Stopped
+from .blocks import ArrayNode, Narrowed, Stopped
 from .constraints import projection_lines
 from .equations import GraphEquations
 from .loss_printing import (
@@ -42,7 +42,7 @@ from .loss_printing import (
 from .select_printer import SelectPrinter
 from .statement_printer import GraphStatementPrinter
 
-__all__ = ["GraphStatementPrinter", "array_definitions", "moved_buffers_source", "print_graph", "vector_kernels"]
+__all__ = ["GraphStatementPrinter", "array_definitions", "print_graph", "vector_kernels"]
 
 
 def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymbol],
@@ -64,6 +64,12 @@ def _inline_aliases(equations: Sequence[sp.Eq], batched: frozenset[sp.MatrixSymb
             continue
         out.append(sp.Eq(eq.lhs, rhs, evaluate=False))
     return out, alias
+
+
+def _narrowed(equations: Sequence[sp.Eq], narrowed: frozenset[sp.MatrixSymbol]) -> list[sp.Eq]:
+    """Each equation whose left side leaves a float32 layer (batch norm's output, its input's error signal) with its
+    right side cast back to the compute dtype (mixed precision)."""
+    return [sp.Eq(eq.lhs, Narrowed(eq.rhs), evaluate=False) if eq.lhs in narrowed else eq for eq in equations]
 
 
 def _prune(equations: Sequence[sp.Eq], keep: set[sp.MatrixSymbol]) -> list[sp.Eq]:
@@ -116,7 +122,7 @@ def array_definitions(train: GraphEquations, inference: GraphEquations, module: 
 
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None,
                 backend: str | Backend = "numpy", select: bool = False, loss_scale: float | None = None,
-                output_losses: Sequence[str] = ()) -> str:
+                output_losses: Sequence[str] = (), moved_buffers: bool = False) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
     ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
@@ -144,7 +150,12 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     float32 on the masters, and a scaled step is kept only where its data term
     is finite (:mod:`symdl.codegen.loss_scaling`).
 
-    ``output_losses`` (the log keys ``<output>_loss``, one per output with a loss) adds
+    ``moved_buffers`` (a graph with buffers) adds ``_loss_grad_moved(params, *data[, seed])``, unchecked (``_unpack``):
+    loss_and_grad's loss and gradients and each buffer's value after the call, as ``train_step`` moves it, from one
+    training forward (a torch ``Module``'s forward in training, which moves its buffers as ``torch.nn.BatchNorm1d`` does).
+
+    ``output_losses`` (the log keys ``<output>_loss``, one per output with a loss), when there are two or more (Keras
+    logs one output's loss as ``loss`` alone), adds
     ``output_losses(params, *data[, seed])`` in training mode and ``inference_output_losses(params, *data)``: the dict
     of each output's unweighted loss by its key (:func:`output_loss_lines`; in mixed precision from float32 copies and
     summed in float32, as the loss). They print the forward pass up to the outputs they read only.
@@ -156,9 +167,6 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     stopped = train.stopped if backend.stop_gradient("x") != "x" else ()
     params = list(train.params)
     buffers = list(train.buffers)  # in params, not trained: read at inference, written by train_step
-    if buffers and loss_scale is not None:
-        raise ValueError("batch norm's moving statistics in a mixed-precision graph module are not supported yet; "
-                         "print it in float32 or float64")
     inputs = [train.names[x] for x in train.inputs]
     targets = [train.names[y] for y in train.targets]
     data = ", ".join([*inputs, *targets])
@@ -185,7 +193,8 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
 
     # Mixed precision: the penalties, their values and their terms Ω'(θ), are computed in float32 on the masters once
     # the gradients are unscaled, as torch.amp with weight decay and optax do, not in the compute dtype
-    masters_line = f"{', '.join(params)}, = _masters(params)"
+    # (_masters gives every array of _SPECS: the buffers, already float32 masters as unpacked, are bound as _name)
+    masters_line = f"{', '.join([*params, *(f'_{b}' for b in buffers)])}, = _masters(params)"
 
     def master_penalty(eqs: GraphEquations, s: Scope, accumulations: Sequence[sp.Eq] = ()) -> list[str]:
         """Σ Ω(θ) added to the loss, and ``gθ += Ω'(θ)``: on the float32 masters ``_masters(params)`` binds."""
@@ -195,8 +204,9 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         return [masters_line, *penalty_value_lines(eqs, s), *printed]
 
     sources = array_definitions(train, inference, m, "_acc_dtype" if mixed else None)
-    # forward: inference mode (no noise, no dropout)
-    fwd, alias = _inline_aliases(inference.forward, inference.batched, stopped)
+    # forward: inference mode (no noise, no dropout); mixed precision: a float32 layer's output cast back to _dtype
+    inference_forward = _narrowed(inference.forward, inference.narrowed) if mixed else inference.forward
+    fwd, alias = _inline_aliases(inference_forward, inference.batched, stopped)
     outs = [alias.get(o, o) for o in inference.outputs]
     body = GraphStatementPrinter(scope(inference), _prune(fwd, set(outs)), keep=outs).emit_all()
     names = [inference.names[o] for o in outs]
@@ -205,7 +215,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     sources.append(entry("forward", f"params, {', '.join(inputs)}", [head, *body, f"return {result}"]))
 
     # inference_loss: the cost in inference mode (no noise, no dropout), as Keras' evaluate
-    fwd, alias = _inline_aliases(inference.forward, inference.batched, stopped)
+    fwd, alias = _inline_aliases(inference_forward, inference.batched, stopped)
     keep = {alias.get(t.value, t.value) for t in inference.losses} | {alias.get(t.target, t.target) for t in inference.losses}
     evaluating = scope(inference)
     body = GraphStatementPrinter(evaluating, _prune(fwd, keep), keep=keep).emit_all()
@@ -214,6 +224,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     opening = [f"{unpack}, = {check}(params, {data}{', ' if data else ''}False)", *entry_casts(inference, alias, evaluating)]
     sources.append(entry("inference_loss", f"params, {data}", [*opening, *body, "return loss"]))
 
+    output_losses = output_losses if len(output_losses) > 1 else ()
     if output_losses:
         outputs_scope, terms = scope(inference), output_terms(inference)
         read = {alias.get(t.value, t.value) for t in terms} | {alias.get(t.target, t.target) for t in terms}
@@ -223,7 +234,7 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         head = f"{_unpacked([*params, *buffers, *inputs, *targets], body)}, = {check}(params, {data}{', ' if data else ''}False)"
         sources.append(entry("inference_output_losses", f"params, {data}", [head, *body]))
 
-    forward, alias = _inline_aliases(train.forward, train.batched, stopped)
+    forward, alias = _inline_aliases(_narrowed(train.forward, train.narrowed) if mixed else train.forward, train.batched, stopped)
     losses = [sp.Eq(t.gradient, t.equation.rhs.xreplace(alias), evaluate=False) for t in train.losses]
     inv_m = sp.Symbol("_inv_m", real=True)
     scaled_seeds = mixed and loss_scale != 1
@@ -231,6 +242,8 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     seed_factor = inv_m * sp.Symbol("_LOSS_SCALE", positive=True) if scaled_seeds else inv_m
     scaled = [sp.Eq(eq.lhs, seed_times(eq.rhs, seed_factor), evaluate=False) for eq in losses]
     backward, _ = _inline_aliases([eq.xreplace(alias) for _, eq in train.backward], train.batched)
+    if mixed:  # the error signal a float32 layer passes back, cast back to _dtype
+        backward = _narrowed(backward, train.narrowed)
     accumulations: list[sp.Eq] = []
     if mixed:  # a gradient's data term in the compute dtype; the penalties' terms Ω'(θ) later, in float32 on the masters
         split = [scaling.split_penalty(eq) for eq in backward]
@@ -299,6 +312,11 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     unscale = [f"{gradients}, = _master_grads({gradients})"] if mixed and params else []
     sources.append(entry("loss_and_grad", f"params, {data}{seed}", [h.format(writable="False", unpack=unread) for h in header] + grad_lines
                          + unscale + penalty_lines + [f"return loss, {{{grads}}}"]))
+    if moved_buffers and train.updates:  # train_step's forward and gradients, then the buffers' new values, not written
+        opening = [h.format(writable="False", unpack=unpack).replace(f"= {check}(", "= _unpack(") for h in header]
+        sources.append(entry("_loss_grad_moved", f"params, {data}{seed}", [
+            *opening, *step_lines, *unscale, *penalty_lines, *_buffer_lines(train, step_scope, backend, write=False),
+            f"return loss, {{{grads}}}, {{" + ", ".join(f"{b!r}: {b}" for b in buffers) + "}"]))
     # A loss-scaled step is kept only if the data term of its gradients is finite (decided on the device, before the
     # float32 penalties join): an optimizer's step is computed whole, then kept or dropped; plain SGD's gradients are zeroed.
     skip = scaled_seeds and optimizer is not None
@@ -341,41 +359,15 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     return "\n\n".join(sources)
 
 
-def moved_buffers_source(train: GraphEquations, backend: str | Backend) -> str:
-    """``_moved_buffers(params, *inputs[, seed])``: each buffer's value after a training call on the inputs (batch norm's
-    moving statistics), as ``train_step`` writes it, without a step: the training forward up to the statistics the
-    updates read, then the updates' expressions; no argument checks (the caller checked). For a torch ``Module``,
-    whose forward in training moves its buffers as ``torch.nn.BatchNorm1d`` does."""
-    backend = get_backend(backend)
-    params, buffers = list(train.params), list(train.buffers)
-    inputs = [train.names[x] for x in train.inputs]
-    masks = list(train.masks)
-    forward, alias = _inline_aliases(train.forward, train.batched, train.stopped if backend.stop_gradient("x") != "x" else ())
-    updates = [sp.Eq(eq.lhs, eq.rhs.xreplace(alias), evaluate=False) for eq in train.updates]
-    reads = {r for eq in updates for r in eq.rhs.atoms(sp.MatrixSymbol)}
-    scope = Scope(names=train.names, batched=set(train.batched), inputs={*params, *buffers, *inputs, *masks},
-                  backend=backend, printer=backend.printer())
-    draw = backend.mask_parameter.split("=")[0]
-    body = GraphStatementPrinter(scope, _prune(forward, reads), keep=reads).emit_all()
-    printer = GraphStatementPrinter(scope, [], keep=set())
-    body += [f"{train.names[eq.lhs]} = {printer._code(eq.rhs)}" for eq in updates]  # in turn: a shared layer's twice
-    # the arrays past the last statistic are not read: unpacked as _name
-    lines = [f"{_unpacked([*params, *buffers, *inputs], body)}, = _unpack_forward(params, {', '.join(inputs)})",
-             *([f"{', '.join(masks)}, = _masks({draw}, {backend.mask_arguments(inputs[0])})"] if masks else []), *body]
-    lines.append("return {" + ", ".join(f"{k!r}: {k}" for k in dict.fromkeys(train.names[eq.lhs] for eq in updates)) + "}")
-    seed = f", {backend.mask_parameter}" if masks else ""
-    return _def("_moved_buffers", f"params, {', '.join(inputs)}{seed}", backend.bind_constants(lines, inputs[0]))
-
-
-def _buffer_lines(eqs: GraphEquations, s: Scope, backend: Backend) -> list[str]:
+def _buffer_lines(eqs: GraphEquations, s: Scope, backend: Backend, write: bool = True) -> list[str]:
     """Each buffer's new value after the step (batch norm's moving statistics), printed from its SymPy expression:
-    written into the array params holds (numpy, torch), or bound anew and returned (JAX)."""
+    written into the array params holds (numpy, torch), or bound anew (JAX; ``write=False``) and returned."""
     printer = GraphStatementPrinter(s, [], keep=set())
     lines = []
     for eq in eqs.updates:
         key = eqs.names[eq.lhs]
         code = printer._code(eq.rhs)
-        lines.append(f"{key} = {code}" if backend.functional else f"{key}[...] = {code}")
+        lines.append(f"{key} = {code}" if backend.functional or not write else f"{key}[...] = {code}")
     return lines
 
 

@@ -9,6 +9,8 @@ end, None is an open end); an empty slice or an index past the width is one Valu
 
 from __future__ import annotations
 
+import operator
+
 import sympy as sp
 
 from .blocks import Slice as SliceNode
@@ -19,11 +21,16 @@ __all__ = ["Slice"]
 
 
 def _index(value: object, what: str) -> int | None:
+    """``value`` as a Python int (any integral, numpy's np.int64 too, through ``operator.index`` as slicing does);
+    None stays None; a bool, a float or anything else is one ValueError line."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"Slice: {what} must be an integer or None, got {value!r}"[:200])
-    return value
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+    raise ValueError(f"Slice: {what} must be an integer or None, got {value!r}"[:200])
 
 
 class Slice(GraphLayer):

@@ -11,7 +11,7 @@ import sympy as sp
 
 from ..backprop.equations import Elementwise
 from ..codegen.statements import StatementPrinter
-from .blocks import ArrayNode, Stopped
+from .blocks import ArrayNode, Narrowed, Stopped
 from .select_printer import one_call
 
 __all__ = ["GraphStatementPrinter"]
@@ -49,6 +49,8 @@ class GraphStatementPrinter(StatementPrinter):
             return "0"
         if isinstance(expr, Stopped):
             return backend.stop_gradient(self._code(expr.arrays[0]))
+        if isinstance(expr, Narrowed):  # mixed precision: a float32 value back in the compute dtype
+            return backend.cast(self._parenthesized(expr.arrays[0]), "_dtype")
         if isinstance(expr, ArrayNode):
             if module not in expr.modules:
                 raise ValueError(f"{type(expr).__name__} nodes have no {backend.title} spelling; they print for "

@@ -17,12 +17,12 @@ divides by zero.
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sympy as sp
+
+from ..arguments import finite_float
 
 __all__ = ["A", "V", "W", "Y", "Accumulator", "MetricSpec", "code_form", "ratio"]
 
@@ -76,9 +76,10 @@ class Accumulator:
 
 
 def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+    x = finite_float(value)
+    if x is None:
         raise ValueError(f"{name}: expected a finite real number, got {value!r}")
-    return float(value)
+    return x
 
 
 @dataclass(frozen=True)

@@ -20,12 +20,12 @@ it into every ``train_step`` with the same printers as the rest of the network:
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import sympy as sp
+
+from ..arguments import finite_float
 
 __all__ = ["ETA", "G", "STEP", "T", "W", "Assignment", "Hyperparameter", "Optimizer", "Slot"]
 
@@ -48,7 +48,7 @@ class Hyperparameter:
 
     def __post_init__(self) -> None:
         if self.value is not None:
-            if isinstance(self.value, bool) or not isinstance(self.value, numbers.Real) or not math.isfinite(float(self.value)):
+            if finite_float(self.value) is None:
                 raise ValueError(f"{self.name}: expected a finite real number, got {self.value!r}")
             object.__setattr__(self, "value", float(self.value))
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 import sys
 
+from ..arguments import finite_float
 from ..backends.runtime_numbers import finite_real
 
 __all__ = ["check_betas", "check_flag", "check_learning_rate", "check_number"]
@@ -25,9 +24,9 @@ def check_number(name: str, value: object, *, low: float = 0.0, high: float | No
     """``value`` is a finite real with low ≤ value (low < value when ``strict``) and value < ``high``; None if allowed."""
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+    x = finite_float(value)
+    if x is None:
         raise ValueError(f"{name}: expected a finite real number, got {value!r}")
-    x = float(value)
     if x < low or (strict and x == low):
         raise ValueError(f"{name}: expected a number {'>' if strict else '>='} {low:g}, got {value!r}")
     if high is not None and x >= high:

@@ -19,7 +19,7 @@ import sympy as sp
 
 from ..symbolic.parse import parse
 from ..symbolic.proof import Proof, excluded_note, prove_zero
-from ..symbolic.removable import removable_points
+from ..symbolic.removable import moving_removable_points, removable_points
 from .rule import Rule
 
 __all__ = ["DerivativeCheck", "check_derivative", "parse_derivative"]
@@ -77,7 +77,9 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
     boundary where f' is continuous the derivative there is its limit: the
     notebook's softplus log(1 + e^(−|z|)) + max(0, z) has f' → 1/2 from both
     sides of 0, while its expression's value at 0 (max' and sign(0) = 0) is 0;
-    the claim is compared with the limit.
+    the claim is compared with the limit. So at a point that moves with another input or a parameter (z = c), or a
+    pole of f''s expression (sin(z − a)/(z − a) at z = a), where the limits hold for every value of the others
+    (:func:`~symdl.symbolic.removable.moving_removable_points`); where they are not found, the claim is undecided there.
     """
     if not isinstance(r, Rule):
         raise TypeError(f"check_derivative takes an element-wise rule or formula, got {type(r).__name__}")
@@ -87,25 +89,46 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
     derivative = r.bind(r.derivative(var))
     claimed = r.bind(claimed)
     kinks = tuple(k.at for k in r.kinks) if var == r.wrt else ()
-    removable = removable_points(derivative, var, kinks)
-    for at, limit, _ in removable:
+    moving, undecided = moving_removable_points(derivative, var, kinks)
+    removable = removable_points(derivative, var, kinks) + moving
+    no_value = []
+    for at, limit, value in removable:
         at_claim = claimed.subs(var, at)
+        if at_claim.has(sp.nan, sp.zoo) and value.has(sp.nan, sp.zoo):  # no value there, as f''s own form: equal on both sides
+            no_value.append(at)
+            continue
         if not at_claim.has(sp.Piecewise) and sp.simplify(at_claim - limit) != 0 and not at.free_symbols:
             proof = Proof(False, f"the claim is {at_claim} at {var} = {at}, where the derivative's limit from both sides is {limit}",
                           counterexample={var: at})
             return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
-        if at_claim.has(sp.Piecewise) and not at.free_symbols:  # a branch on another input or a parameter is left
+        if at_claim.has(sp.Piecewise) or at.free_symbols:  # a branch on another input or a parameter is left
             there = _equal_at_removable_point(at_claim, limit)
             if not there:
+                point = _moved_point(var, at, there.counterexample or {}, claimed)
                 proof = Proof(False, f"at {var} = {at} the claim is not the derivative's limit {limit} from both sides: "
-                                     f"{there.method}", there.cases, {var: at, **(there.counterexample or {})})
+                                     f"{there.method}", there.cases, point)
                 return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
-    proof = prove_zero(claimed - derivative, var, exclude=(*kinks, *(at for at, _, _ in removable)), exclude_label=None)
+    # where f jumps (floor, ceiling, round) it has no derivative: no claim is refuted there
+    jumps_of = r.bind(r.expr)
+    proof = prove_zero(claimed - derivative, var, exclude=(*kinks, *(at for at, _, _ in removable)), exclude_label=None,
+                       jumps_of=jumps_of)
+    # Where f''s limits were not found, its value may be the expression's or a limit: right or wrong there, the claim
+    # is undecided (a claim equal to the expression there was proven, though f' → y/2 at z = c for y·softplus(z − c)).
+    elsewhere = proof if proof.holds or not undecided else prove_zero(
+        claimed - derivative, var, exclude=(*kinks, *(at for at, _, _ in removable), *undecided), exclude_label=None,
+        jumps_of=jumps_of)
+    if undecided and elsewhere.holds:
+        where = ", ".join(f"{var} = {at}" for at in undecided)
+        return DerivativeCheck(var, claimed, derivative, Proof(False, f"undecided at {where}: the claim equals the "
+                               "derivative elsewhere; whether the derivative there is its limit was not decided",
+                               elsewhere.cases), kinks, removable)
     if proof.counterexample is not None:
         proof = dataclasses.replace(proof, counterexample=_pinned(proof.counterexample, claimed, derivative))
     if proof.holds:  # name the kinks as kinks, and the removable points by what was compared there
         method = proof.method + excluded_note(kinks, "kink")
-        method += "".join(f"; at {var} = {at} equal to the derivative's limit {limit} from both sides" for at, limit, _ in removable)
+        method += "".join(f"; at {var} = {at} equal to the derivative's limit {limit} from both sides" if at not in no_value
+                          else f"; at {var} = {at} without a value, its limit from both sides the derivative's, {limit}"
+                          for at, limit, _ in removable)
         proof = dataclasses.replace(proof, method=method)
     return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
 
@@ -118,6 +141,18 @@ def _equal_at_removable_point(at_claim: sp.Expr, limit: sp.Expr) -> Proof:
     if not free:
         return Proof(sp.simplify(difference) == 0, f"the claim is {at_claim}")
     return prove_zero(difference, free[0])
+
+
+def _moved_point(var: sp.Symbol, at: sp.Expr, found: Mapping[sp.Symbol, sp.Expr], claimed: sp.Expr) -> dict[sp.Symbol, sp.Expr]:
+    """``found`` (values of the other symbols), the symbols ``at`` still needs given values of :data:`_PINS`, and
+    ``var`` at the removable point there: the point moves with them."""
+    point = dict(found)
+    for k, s in enumerate(sorted(at.free_symbols - set(point), key=str)):
+        point[s] = _PINS[k % len(_PINS)]
+    point[var] = at.xreplace(point)
+    for k, s in enumerate(sorted(claimed.free_symbols - set(point), key=str)):
+        point[s] = _PINS[k % len(_PINS)]
+    return point
 
 
 #: Values tried, in order, for a symbol that the difference lost (both signs, none an integer: rarely a pole).

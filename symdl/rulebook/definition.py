@@ -9,13 +9,13 @@ A rule builder (:mod:`symdl.rulebook.activations`, :mod:`.losses`,
 from __future__ import annotations
 
 import keyword
-import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
 import sympy as sp
+
+from ..arguments import finite_float
 
 __all__ = [
     "KINK_CONVENTIONS",
@@ -60,10 +60,10 @@ class Param:
     def __post_init__(self) -> None:
         if not (isinstance(self.name, str) and self.name.isascii() and self.name.isidentifier() and not keyword.iskeyword(self.name)):
             raise ValueError(f"Param: a parameter's name must be an ASCII identifier that is not a Python keyword, got {self.name!r}")
-        given: object = self.default
-        if isinstance(given, bool) or not isinstance(given, numbers.Real) or not math.isfinite(float(given)):
+        given = finite_float(self.default)
+        if given is None:
             raise ValueError(f"Param {self.name!r}: default must be a finite real number, got {self.default!r}")
-        if self.positive and not float(given) > 0:  # else every rule built with the default is refused
+        if self.positive and not given > 0:  # else every rule built with the default is refused
             raise ValueError(f"Param {self.name!r}: positive=True needs a default > 0, got {self.default!r}")
 
     def symbol(self) -> sp.Symbol:

@@ -31,6 +31,7 @@ from ..codegen.kernel import Kernel
 from ..display_hooks import Displayed
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.proof import Proof
+from ..symbolic.rounding import has_jumps
 from .step import Math, Step
 
 if TYPE_CHECKING:
@@ -220,8 +221,9 @@ class Derivation(Displayed):
 
     @cached_property
     def kink_steps(self) -> tuple[Step, ...]:
-        """One step per kink: the one-sided limits and the value the convention returns."""
-        return tuple(self.rule.kink_steps()) if self.kinks else ()
+        """One step per kink: the one-sided limits and the value the convention returns (and the jumps of floor,
+        ceil and round, which are no listed kinks)."""
+        return tuple(self.rule.kink_steps()) if self.kinks or (self.wrt == self.rule.wrt and has_jumps(self.rule.expr, self.wrt)) else ()
 
     @cached_property
     def code_forward(self) -> sp.Expr:

@@ -22,6 +22,7 @@ import sympy as sp
 from ..symbolic.calculus import diff_away_from_jumps, fresh_index
 from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import Proof, elementary
+from ..symbolic.rounding import jump_atoms
 from ..symbolic.stop_gradient import has_stop_gradient, stop_gradient
 from .derivation import RuleLike, long_fraction
 from .step import Math, Step
@@ -290,6 +291,20 @@ def kink_step(r: Rule, kink: Any) -> Step:
         ),
         f"the derivative jumps from {_kink_number(kink.left)} to {_kink_number(kink.right)}; {why}",
     )
+
+
+def jump_steps(r: Rule) -> list[Step]:
+    """One step naming the floor, ceiling and round of the variable: their jumps are infinitely many, none a listed kink."""
+    var = r.wrt
+    atoms = sorted((a for a in jump_atoms(r.expr) if a.has(var)), key=sp.default_sort_key)
+    if not atoms:
+        return []
+    return [Step(
+        f"Jumps of {', '.join(map(str, atoms))}",
+        tuple(Math(sp.Derivative(a, var), sp.S.Zero) for a in atoms),
+        "each jumps wherever its argument crosses an integer (round: a half-integer, ties to even): infinitely many "
+        "points, not listed as kinks; the derivative is claimed between them, never at them",
+    )]
 
 
 def vector_head(r: VectorRule) -> sp.Expr:

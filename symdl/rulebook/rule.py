@@ -35,7 +35,7 @@ from .definition import (
     exact_param,
 )
 from .derivation import Derives
-from .derivation_steps import derivative_steps, head, kink_step
+from .derivation_steps import derivative_steps, head, jump_steps, kink_step
 from .step import Step
 
 __all__ = ["Rule", "formula_rule"]
@@ -169,8 +169,8 @@ class Rule(Derives, Displayed, Plottable):
         return derivative_steps(self, proofs)
 
     def kink_steps(self) -> list[Step]:
-        """One step per kink: one-sided limits and the convention's value."""
-        return [kink_step(self, k) for k in self.kinks]
+        """One step per kink: one-sided limits and the convention's value; one naming the jumps of floor, ceil, round."""
+        return [kink_step(self, k) for k in self.kinks] + jump_steps(self)
 
     # --- the symbolic side -------------------------------------------------
 
@@ -328,7 +328,9 @@ class Rule(Derives, Displayed, Plottable):
                 var = self.wrt if label.startswith("derivative") else self._input(label[3:].split(" ")[0])
                 # Differentiate the elementary definition: named functions' own fdiff is not trusted here.
                 lhs, rhs = sp.diff(elementary(self.expr, to_differentiate=True), var), elementary(self.textbook(var))
-            results[label] = prove_equal(lhs, rhs, self.wrt, exclude=exclude)
+            # a derivative (by any input) is claimed only where the function does not jump (floor, ceiling, round)
+            jumps_of = self.expr if "derivative" in label or "d/d" in label else None
+            results[label] = prove_equal(lhs, rhs, self.wrt, exclude=exclude, jumps_of=jumps_of)
         printed = [self.numeric_forward_expr(), *(self.numeric_derivative_expr(v) for v in self._derivative_inputs())]
         used = {type(f) for e in printed for f in e.atoms(NamedFunction)}
         for function in sorted(used, key=lambda f: f.__name__):

@@ -101,10 +101,15 @@ def model_path(path: object) -> Path:
 def check_target(path: str | os.PathLike[str]) -> Path:
     """``path`` if a model can be saved there: a new name in an existing directory, or an older saved model."""
     target = model_path(path)
-    if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or (target / "model.json").is_file())):
-        raise SavedModelError(f"{target}: exists and is not a saved model; choose another path")
-    if not target.parent.is_dir():
-        raise SavedModelError(f"{target}: the directory {target.parent} does not exist")
+    try:
+        if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or (target / "model.json").is_file())):
+            raise SavedModelError(f"{target}: exists and is not a saved model; choose another path")
+        if target.parent.exists() and not target.parent.is_dir():
+            raise SavedModelError(f"{target}: {target.parent} is not a directory")
+        if not target.parent.is_dir():
+            raise SavedModelError(f"{target}: the directory {target.parent} does not exist")
+    except OSError as error:  # a name too long, a directory it may not list
+        raise SavedModelError(f"{target}: cannot save a model there ({error.strerror or error})") from None
     return target
 
 
@@ -181,13 +186,17 @@ def write_model(path: str | os.PathLike[str], model: Any, architecture: object, 
 def read_config(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
     """(the directory, model.json parsed and its header checked), or one :class:`SavedModelError` line."""
     folder = model_path(path)
-    if not folder.is_dir():
-        raise SavedModelError(f"{folder}: not a saved model directory (expected model.json and arrays.npz in it)")
-    for name in ("model.json", "arrays.npz"):
-        if not (folder / name).is_file():
-            raise SavedModelError(f"{folder}: {name} is missing; not a saved model directory")
-    with open(folder / "model.json", "rb") as stream:
-        config = parse_json(stream.read(MAX_JSON_BYTES + 1))
+    try:
+        if not folder.is_dir():
+            raise SavedModelError(f"{folder}: not a saved model directory (expected model.json and arrays.npz in it)")
+        for name in ("model.json", "arrays.npz"):
+            if not (folder / name).is_file():
+                raise SavedModelError(f"{folder}: {name} is missing; not a saved model directory")
+        with open(folder / "model.json", "rb") as stream:
+            text = stream.read(MAX_JSON_BYTES + 1)
+    except OSError as error:  # a name too long, a file this user may not read
+        raise SavedModelError(f"{folder}: cannot read the saved model ({error.strerror or error})") from None
+    config = parse_json(text)
     format_name, version = config.get("format"), config.get("format_version")
     if not isinstance(format_name, str) or format_name not in FORMATS:
         raise SavedModelError(f"{folder}: not a symdl saved model (format {str(format_name)[:40]!r})")

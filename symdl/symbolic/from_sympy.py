@@ -38,6 +38,8 @@ from .grammar import (
     _one_line,
 )
 from .parse import _declare
+from .rounding import ceiling, floor
+from .rounding import round as round_half_even
 from .stop_gradient import stop_gradient
 
 __all__ = ["ACCEPTED_NODES", "from_sympy"]
@@ -47,6 +49,7 @@ _FUNCTION_NAMES: dict[type, str] = {
     sp.Abs: "Abs", sp.sign: "sign", sp.Max: "Max", sp.Min: "Min", sp.Heaviside: "Heaviside",
     **{cls: name for name, cls in NAMED_FUNCTIONS.items()},
     stop_gradient: "stop_gradient",
+    sp.floor: "floor", floor: "floor", sp.ceiling: "ceiling", ceiling: "ceiling", round_half_even: "round",
 }  # fmt: skip
 _RELATIONS: dict[type, ast.cmpop] = {
     sp.StrictLessThan: ast.Lt(), sp.LessThan: ast.LtE(), sp.StrictGreaterThan: ast.Gt(),

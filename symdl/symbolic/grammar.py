@@ -16,6 +16,8 @@ import sympy as sp
 from sympy.logic.boolalg import Boolean
 
 from .functions import NAMED_FUNCTIONS
+from .rounding import ceiling, floor
+from .rounding import round as round_half_even
 from .stop_gradient import stop_gradient
 
 __all__ = [
@@ -96,6 +98,10 @@ FUNCTIONS: dict[str, tuple[int, int, _Maker | None]] = {
     "Max": (2, MAX_MINMAX_ARGS, sp.Max),  # SymPy's spellings, as str(expr) prints them
     "Min": (2, MAX_MINMAX_ARGS, sp.Min),
     "relu": (1, 1, lambda x: sp.Max(0, x)),
+    "floor": (1, 1, floor),  # ⌊x⌋; floor, ceil and round have derivative 0 away from their jumps
+    "ceil": (1, 1, ceiling),  # ⌈x⌉, as numpy/torch spell it
+    "ceiling": (1, 1, ceiling),  # SymPy's spelling, as str(expr) prints it
+    "round": (1, 1, round_half_even),  # half to even, as numpy.round / torch.round / jnp.round
     "Heaviside": (1, 2, sp.Heaviside),  # Heaviside(x, h0): 0, h0 (default 1/2) at x = 0, 1
     "where": (3, 3, None),  # where(cond, a, b): the condition is built apart, see _call
     "Piecewise": (1, MAX_PIECES, None),  # Piecewise((a, cond), …, (b, True)), as SymPy prints it

@@ -84,7 +84,7 @@ def parse(
     binding tighter than unary minus); parentheses; ``a if cond else b`` and
     ``where(cond, a, b)`` and SymPy's ``Piecewise((a, cond), …, (b, True))``
     (all a Piecewise); calls of :data:`FUNCTIONS` (``exp log sqrt tanh sinh
-    cosh sin cos atan erf erfc abs Abs sign relu Heaviside``, ``max``/``Max``
+    cosh sin cos atan erf erfc abs Abs sign relu Heaviside floor ceil ceiling round``, ``max``/``Max``
     and ``min``/``Min`` with 2 to :data:`MAX_MINMAX_ARGS` arguments, symdl's
     named functions such as ``sigmoid`` and ``Phi``, and ``stop_gradient``). Conditions are comparisons
     ``< <= > >= ==`` and ``Eq(a, b)`` (chains like ``0 < z < 1`` mean ``and``)

@@ -71,18 +71,18 @@ def _infinite_on_both_sides(expr: sp.Expr, var: sp.Symbol, pole: sp.Expr, points
 
 
 def prove_equal(lhs: sp.Expr, rhs: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None,
-                exclude: Sequence[sp.Expr] = (), exclude_label: str = "kink") -> Proof:
+                exclude: Sequence[sp.Expr] = (), exclude_label: str = "kink", jumps_of: sp.Expr | None = None) -> Proof:
     """lhs − rhs ≡ 0 for every real ``var`` (:func:`~symdl.symbolic.proof.prove_zero`), at a pole neither finite.
 
     At a pole (see the module docstring) both sides are infinite or undefined:
     there they agree when they are the same signed infinity, or neither is a
     signed one; their one-sided limits agree because the sides are proven equal
-    on both sides of it. ``exclude`` (named ``exclude_label``) as for ``prove_zero``.
+    on both sides of it. ``exclude`` (named ``exclude_label``) and ``jumps_of`` as for ``prove_zero``.
     """
     found = [p for p in poles(lhs, rhs, var, params) if p not in exclude]
     if not found:
-        return prove_zero(lhs - rhs, var, params, exclude=exclude, exclude_label=exclude_label)
-    proof = prove_zero(lhs - rhs, var, params, exclude=(*exclude, *found), exclude_label=None)
+        return prove_zero(lhs - rhs, var, params, exclude=exclude, exclude_label=exclude_label, jumps_of=jumps_of)
+    proof = prove_zero(lhs - rhs, var, params, exclude=(*exclude, *found), exclude_label=None, jumps_of=jumps_of)
     if not proof:
         return proof
     for pole in found:

@@ -12,11 +12,14 @@ valid because conditions change only at breakpoints. Parameters are sampled
 once in each *regime*: between the values where two breakpoints swap order, a
 condition on parameters alone switches, or a parameter of unknown sign
 crosses 0. Conditions with infinitely many switch points (periodic ones) are
-refused as undecided rather than truncated.
+refused as undecided rather than truncated; floor, ceiling and round, which
+jump infinitely often, are refuted only at exact points or proven with each
+one an independent number (:mod:`symdl.symbolic.jumps`), else undecided.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +27,13 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from .functions import NamedFunction
+from .jumps import (
+    generalised,
+    jump_counterexample,
+    kinks_between_jumps,
+    off_jumps,
+    undecided_reason,
+)
 from .real_conditions import condition_at
 from .regimes import (
     Undecidable,
@@ -37,6 +47,7 @@ from .regimes import (
     probes_beside,
     separating_digits,
 )
+from .rounding import has_jumps
 from .witnesses import (
     _confirmed,
     _numeric_witness,
@@ -179,20 +190,27 @@ def _exponentiated_minus_one(expr: sp.Expr) -> sp.Expr:
 
 
 def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None = None,
-               exclude: Sequence[sp.Expr] = (), exclude_label: str | None = "kink") -> Proof:
+               exclude: Sequence[sp.Expr] = (), exclude_label: str | None = "kink", jumps_of: sp.Expr | None = None) -> Proof:
     """Show ``expr`` ≡ 0 for every real ``var`` (and all parameter values of their declared sign).
 
     ``params`` may give sample values used only to decide which branch holds.
     ``exclude`` lists points where equality is not claimed (kinks, whose
     value is a convention checked separately); a proof's method names them
     with ``exclude_label`` (:func:`excluded_note`), or not at all when it is
-    None (a caller that names what it excluded itself).
+    None (a caller that names what it excluded itself). ``jumps_of``: equality
+    is not claimed where a floor, ceiling or round of this expression jumps
+    either (a derivative's claim, where the function has no derivative). An
+    expression with floor, ceiling or round is refuted only at an exact point,
+    proven only with each of them an independent number
+    (:func:`symdl.symbolic.jumps.prove_with_jumps`), and undecided otherwise.
     """
     if not isinstance(var, sp.Symbol):
         raise TypeError(f"prove_zero: var must be a SymPy Symbol, got {type(var).__name__}")
     if isinstance(expr, str) or not isinstance(sp.sympify(expr, strict=True), sp.Expr):  # strict: never parses text
         raise TypeError("prove_zero: expr must be a SymPy expression (parse text with symdl.symbolic.parse first)")
     expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
+    if has_jumps(expr) or (jumps_of is not None and has_jumps(jumps_of, var)):
+        return _with_jumps(expr, var, params, exclude, exclude_label, jumps_of)
     if not expr.has(*_PIECEWISE_ATOMS):
         if _is_zero_smooth(expr):
             return Proof(True, "simplify")
@@ -222,6 +240,35 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
     skipped = excluded_note(exclude, exclude_label) if exclude_label is not None else ""
     regime_note = f" in {len(checked)} parameter regimes" if len(checked) > 1 else ""
     return Proof(True, f"case analysis on {_intervals(len(points))}{regime_note}{skipped}", cases)
+
+
+def _with_jumps(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object] | None, exclude: Sequence[sp.Expr],
+                exclude_label: str | None, jumps_of: sp.Expr | None) -> Proof:
+    """:func:`prove_zero` where floor, ceiling or round jump infinitely often (in ``expr``, or in ``jumps_of``, a function
+    whose derivative is claimed): see :mod:`symdl.symbolic.jumps`."""
+    try:  # a derivative's claim is not made where f jumps, nor at f's kinks between its jumps (their value is a convention)
+        kinks = kinks_between_jumps(jumps_of, var) if jumps_of is not None else []
+    except Undecidable as why:
+        return Proof(False, f"undecided: {why}")
+    differentiable = off_jumps(jumps_of, var, kinks) if jumps_of is not None else (lambda point: True)
+    off = exclude if not kinks else (*exclude, *kinks)
+
+    def allowed(point: Mapping) -> bool:
+        return bool(_off([point], var, off)) and differentiable(point)
+
+    point = jump_counterexample(expr, var, params, allowed)
+    if point is not None:
+        return Proof(False, f"nonzero at {', '.join(f'{s} = {v}' for s, v in point.items())}", counterexample=point)
+    general = generalised(expr)
+    fresh = {s: None for s in general.free_symbols - expr.free_symbols}
+    proof = prove_zero(general, var, {**(params or {}), **fresh}, off, exclude_label)
+    if proof:
+        note = ", each floor, ceiling and round an independent number" if fresh else ""
+        where = excluded_note(kinks, "kink between the jumps") if jumps_of is not None else ""
+        return dataclasses.replace(proof, method=f"{proof.method}{note}{where}")
+    if not fresh and proof.counterexample is not None and allowed(proof.counterexample):  # a point of expr itself
+        return proof
+    return Proof(False, undecided_reason(expr, jumps_of))
 
 
 def excluded_note(points: Sequence[sp.Expr], label: str) -> str:

@@ -9,12 +9,15 @@ parameters alone sits on its switch, is *degenerate*: the branches that hold
 there hold on a smaller set than the regime, so such a sample is checked
 exactly (every parameter a number) and generic samples on each side of it are
 added (:func:`generic_samples`). A parameter's critical values depend on the
-others' values: each combination of the parameters' samples also gets every
-parameter's regimes and critical values found with the others at its values.
+others' values: from the base sample and each combination of the parameters'
+samples, one worklist lifts each point through every parameter, its regimes and
+critical values found with the others at that point's values, as many lifts
+deep as there are parameters.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 from collections.abc import Mapping, Sequence
@@ -24,6 +27,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
 from .functions import NamedFunction
+from .rounding import jump_atoms
 from .special import x_minus_tanh
 from .stop_gradient import release
 
@@ -126,6 +130,9 @@ def breakpoints(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
 @functools.lru_cache(maxsize=1024)
 def _breakpoints(expr: sp.Expr, var: sp.Symbol) -> tuple[sp.Expr, ...]:
     """:func:`breakpoints`, once per process for each (expr, var): a rule's kinks, sample points and proofs ask again."""
+    jumping = sorted((a for a in jump_atoms(expr) if a.has(var)), key=sp.default_sort_key)
+    if jumping:
+        raise Undecidable(f"cannot list where {jumping[0]} jumps in {var}: infinitely many points")
     points: list[sp.Expr] = []
     for edge in _edges(expr):
         if edge.has(var):
@@ -145,52 +152,55 @@ def _parameter_regimes(
     free = list(base)
     param_edges = [e for e in _edges(expr) if not e.has(var)]
     param_edges += [a - b for a, b in itertools.combinations(points, 2)]
-    # At each critical value itself, the other parameters at their sample values (which its critical values were
-    # found with): there two breakpoints coincide or a parameter condition sits on its switch, a degenerate sample
-    # that prove_zero checks exactly. [u if c ≥ 0] − [u if c > 0] is 0 on both sides of c = 0 and u at it.
-    on_switch: list[dict] = []
-    choices = []
-    for s in free:
-        values, samples = _critical_values(s, param_edges, base)
-        on_switch += [{**base, s: v} for v in values]
-        choices.append(samples)
-    combos = [dict(zip(free, combo)) for combo in itertools.product(*choices)]
+    combos = [dict(zip(free, combo)) for combo in itertools.product(*(_critical_values(s, param_edges, base)[1] for s in free))]
     if len(combos) > 64:
         raise Undecidable(f"too many parameter regimes ({len(combos)}) to check")
-    seeds = list(combos)
-    if len(free) > 1:
-        # Where two critical curves cross (a projection step): each parameter also sampled in the regimes those
-        # values cut, the others at their base values, and lifted from there like a combination.
-        crossings = _crossings(param_edges, free)
+    # Where two critical curves cross (a projection step), each parameter's regimes those values cut, and the values
+    # themselves, the others at their base values, are lifted like the combinations.
+    crossings = _crossings(param_edges, free)
+    for s in free if crossings else []:
+        values, samples = _critical_values(s, param_edges, base, crossings)
+        combos += [{**base, s: v} for v in (*samples, *values)]
+    return _lifted(dict(base), combos, param_edges)
+
+
+def _lifted(base: dict, seeds: list[dict], param_edges: list[sp.Expr]) -> list[dict]:
+    """``seeds``, then every point lifted from them and from ``base`` (as a cylindrical decomposition does), each once.
+
+    A parameter's critical values depend on the others' values, so a point is lifted through each parameter: that
+    parameter at each of its critical values (a degenerate sample, checked exactly: [u if c ≥ 0] − [u if c > 0] is u
+    at c = 0 only) and in each regime between them, the others at the point's values. Each new point is lifted on,
+    as many times in all as there are parameters: on a = 1, b has regimes and switches of its own ([z if a = 1 and
+    b = 2] is z at one point only); b at a sample of a, not a product sample (a − 1/100 < b < a); on c's switch, b at
+    a sample found there and a on its switch at that b. A lift may come back to a parameter (a, b, then a with b
+    moved): lifting each parameter once only lost such points, which the lifting from switches had found.
+    """
+    free = list(base)
+    found = {_key(point): point for point in seeds}
+    lifted: dict[tuple, int] = {}  # the most lifts left each point was lifted with: fewer find nothing new
+    critical: dict[tuple, tuple[list, list]] = {}  # s's critical values depend on the others' values only
+    queue = collections.deque((seed, len(free)) for seed in (base, *seeds))
+    while queue:
+        point, left = queue.popleft()
+        key = _key(point)
+        if left == 0 or lifted.get(key, -1) >= left:
+            continue
+        lifted[key] = left
         for s in free:
-            values, samples = _critical_values(s, param_edges, base, crossings)
-            seeds += [{**base, s: v} for v in samples if {**base, s: v} not in seeds]
-            on_switch += [{**base, s: v} for v in values]
-    # Lifting (as a cylindrical decomposition does): a parameter's critical values depend on the others', so each
-    # combination also gets every parameter's regimes and switches found with the others at that combination's values.
-    # The product alone has no sample where a − 1/100 < b < a, nor on a = b > 5 (b's critical values at a's base only).
-    lifted: list[dict] = []
-    for seed in seeds if len(free) > 1 else []:
-        for s in free:
-            values, samples = _critical_values(s, param_edges, seed)
-            lifted += [{**seed, s: v} for v in samples]
-            on_switch += [{**seed, s: v} for v in values]
-    # And from each switch: on a = 1 the others have regimes and switches of their own there, which no sample off it
-    # shows ([z if a = 1 and b = 2] is z at one point only), once per further parameter (a switch of a switch).
-    frontier = list(on_switch)
-    for _ in range(len(free) - 1):
-        grown: list[dict] = []
-        for seed in frontier:
-            for s in free:
-                values, samples = _critical_values(s, param_edges, seed)
-                grown += [point for v in (*values, *samples) if (point := {**seed, s: v}) != seed and point not in grown]
-        on_switch += grown
-        frontier = grown
-    found: list[dict] = []
-    for sample in (*seeds, *lifted, *on_switch):
-        if sample not in found:
-            found.append(sample)
-    return found
+            others = tuple((o, v) for o, v in point.items() if o != s)
+            if (s, others) not in critical:
+                critical[s, others] = _critical_values(s, param_edges, point)
+            values, samples = critical[s, others]
+            for v in (*values, *samples):
+                moved = {**point, s: v}
+                found.setdefault(_key(moved), moved)
+                queue.append((moved, left - 1))
+    return list(found.values())
+
+
+def _key(point: Mapping[sp.Symbol, sp.Expr]) -> tuple:
+    """A parameter sample as a dictionary key: its (symbol, value) pairs in order."""
+    return tuple(point.items())
 
 
 def _crossings(param_edges: list[sp.Expr], free: list[sp.Symbol]) -> list[sp.Expr]:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .proof import Undecidable, breakpoints, one_sided_values
+from .proof import Undecidable, breakpoints, elementary, one_sided_values
 from .readable import readable
+from .regimes import _poles
 
-__all__ = ["removable_points"]
+__all__ = ["moving_removable_points", "removable_points"]
+
+_BRANCHING = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
 
 
 def removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp.Expr, ...] = ()) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
@@ -41,3 +44,56 @@ def removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp.Expr, 
         found.append((at, readable(left), value))
     return tuple(found)
 
+
+
+def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp.Expr, ...] = ()
+                            ) -> tuple[tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...], tuple[sp.Expr, ...]]:
+    """(removable, undecided) among the points :func:`removable_points` leaves: boundaries that move with another
+    symbol, and poles of the derivative's expression (sin(z − a)/(z − a) at z = a), kinks excepted.
+
+    removable: (p, lim f'(p±), f'(p) as the expression gives it) where both one-sided limits are the same number for
+    every value of the other symbols and f'(p) is not shown to be it (nan at a pole). undecided: the points whose
+    limits could not be found that way (a branch or another symbol left in f'(p ± t)).
+    """
+    try:
+        points = [p for p in breakpoints(derivative, var) if p.free_symbols]
+        points += [p for p in _poles(elementary(derivative), var) if p not in points]
+    except Undecidable:
+        return (), ()
+    removable, undecided = [], []
+    for at in points:
+        if any(sp.simplify(at - k) == 0 for k in kinks):
+            continue
+        left, right = (_one_sided_limit(derivative, var, at, side) for side in (-1, 1))
+        if left is None or right is None:
+            undecided.append(at)
+            continue
+        if not (left.is_finite and right.is_finite) or sp.simplify(right - left) != 0:
+            continue  # a jump or an infinite limit: no value to extend by
+        value = derivative.subs(var, at)
+        if value.is_finite and not value.has(*_BRANCHING) and sp.simplify(value - left) == 0:
+            continue
+        removable.append((at, readable(left), value))
+    return tuple(removable), tuple(undecided)
+
+
+def _one_sided_limit(derivative: sp.Expr, var: sp.Symbol, at: sp.Expr, side: int) -> sp.Expr | None:
+    """lim f'(p + side·t), t → 0⁺, where f'(p + side·t) has no branch left and is a polynomial in the other symbols
+    whose coefficients (in t alone) each have a limit: then it holds for every value of the others; ∞ where a
+    coefficient has none; None where it cannot be found so. SymPy's limit with another symbol in it takes that symbol
+    generic: t/(t + a) → 0 is wrong at a = 0."""
+    t = sp.Dummy("t", positive=True)
+    near = sp.simplify(elementary(derivative).subs(var, at + side * t))
+    others = sorted(near.free_symbols - {t}, key=str)
+    if near.has(*_BRANCHING) or others and not near.is_polynomial(*others):
+        return None
+    total = sp.Integer(0)
+    try:
+        for powers, coefficient in sp.Poly(sp.expand(near), *others).terms() if others else [((), near)]:
+            limit = sp.limit(coefficient, t, 0, "+")
+            if not limit.is_finite:
+                return sp.oo if limit.is_infinite or limit.has(sp.oo, -sp.oo, sp.zoo) else None
+            total += limit * sp.Mul(*(o**k for o, k in zip(others, powers)))
+    except (NotImplementedError, ValueError, sp.PolynomialError):
+        return None
+    return total

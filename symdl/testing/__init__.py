@@ -21,6 +21,7 @@ import sympy as sp
 
 from ..symbolic.functions import NamedFunction
 from ..symbolic.proof import elementary
+from ..symbolic.rounding import in_floors
 from ..symbolic.shared_replace import replace_shared
 from .differences import central_difference, fd_step, held_central_difference
 from .gradcheck import (
@@ -143,7 +144,7 @@ def _mpmath_function(expr: sp.Expr, symbols: tuple[sp.Symbol, ...], cse: bool = 
 def _elementary(expr: sp.Expr) -> sp.Expr:
     """``expr`` with every named function in its reference form, written with elementary functions."""
     exact = replace_shared(expr, lambda e: isinstance(e, NamedFunction), lambda e: type(e).reference(*e.args))
-    return elementary(exact)
+    return elementary(in_floors(exact))  # mpmath has no round half to even
 
 
 @functools.lru_cache(maxsize=256)

@@ -178,7 +178,7 @@ def check_grad(
     richardson: bool = True,
     step: float | None = None,
     tolerance: Tolerance | None = None,
-    kinks: np.ndarray | list[float] | None = None,
+    kinks: np.ndarray | list[float] | Literal["integers", "half-integers"] | None = None,
     rtol: float | None = None,
     atol: float | None = None,
 ) -> GradCheckReport:
@@ -200,7 +200,9 @@ def check_grad(
     ``kinks`` declares points where f is not differentiable in each
     coordinate (e.g. ``[0.0]`` for ReLU units of x): every step is shortened so
     that no evaluation crosses one, and x must not sit on one (check the value
-    there with :func:`assert_subgradient`).
+    there with :func:`assert_subgradient`). ``kinks="integers"`` declares every
+    integer (f uses floor or ceil of coordinates of x), ``"half-integers"`` every
+    n + 1/2 (round, half to even): infinitely many, measured as the distance to the nearest one.
     """
     x, (f, grad) = tensor_point("check_grad", x, f, grad)  # type: ignore[assignment]
     x = _checked_point("check_grad", x)
@@ -211,7 +213,9 @@ def check_grad(
         raise ValueError(f"check_grad: directions must be an integer ≥ 1, got {directions!r}")
     if step is not None and (isinstance(step, bool) or not isinstance(step, numbers.Real) or not 0 < float(step) < float("inf")):
         raise ValueError(f"check_grad: step must be a finite number > 0, got {step!r}")
-    if kinks is not None and not np.all(np.isfinite(np.asarray(kinks, dtype=np.float64))):
+    if isinstance(kinks, str) and kinks not in _PERIODIC_KINKS:
+        raise ValueError(f"check_grad: kinks must be finite numbers, 'integers' or 'half-integers', got {kinks!r}")
+    if kinks is not None and not isinstance(kinks, str) and not np.all(np.isfinite(np.asarray(kinks, dtype=np.float64))):
         raise ValueError(f"check_grad: kinks must be finite numbers, got {kinks!r}")
     if not isinstance(richardson, (bool, np.bool_)):
         raise ValueError(f"check_grad: richardson must be True or False, got {richardson!r}")
@@ -225,7 +229,7 @@ def check_grad(
     # Per-coordinate steps h·max(1, |x_i|)/scale ≤ h: truncation at x_i ≈ 0 stays at its own scale.
     relative = np.ones(x.shape) if step is not None else np.maximum(1.0, np.abs(x.astype(np.float64))) / scale
     if kinks is not None and np.size(kinks):
-        distance = np.min(np.abs(x.astype(np.float64)[..., None] - np.asarray(kinks, dtype=np.float64)), axis=-1)
+        distance = _kink_distance(x.astype(np.float64), kinks)
         if np.any(distance == 0):
             at = tuple(int(i) for i in np.argwhere(distance == 0)[0])
             raise ValueError(
@@ -260,6 +264,18 @@ def check_grad(
             worst = report
     assert worst is not None
     return GradCheckReport(**{**worst.__dict__, "evaluations": evaluations})
+
+
+#: kinks= spellings for infinitely many kinks: the offset of the nearest one from an integer.
+_PERIODIC_KINKS = {"integers": 0.0, "half-integers": 0.5}
+
+
+def _kink_distance(x: np.ndarray, kinks: np.ndarray | list[float] | str) -> np.ndarray:
+    """Each coordinate's distance to its nearest declared kink."""
+    if isinstance(kinks, str):
+        shifted = x - _PERIODIC_KINKS[kinks]
+        return np.abs(shifted - np.rint(shifted))
+    return np.min(np.abs(x[..., None] - np.asarray(kinks, dtype=np.float64)), axis=-1)
 
 
 def _checked_point(caller: str, x: object) -> np.ndarray:

@@ -116,6 +116,17 @@ def _check_model(model: Any, what: str, evaluating: bool) -> None:
                          "evaluate reports; compile the network or regenerate the module with this symdl")
 
 
+def _check_optimizer(model: Any) -> None:
+    """A compiled model's optimizer that leaves a hyperparameter to each call (``lr=None``: ``train_step(…, lr)``):
+    fit passes none (a model of your own that passes it has no ``optimizer`` of its own)."""
+    opt: Any = getattr(model, "optimizer", None)
+    unbound = opt.unbound() if callable(getattr(opt, "unbound", None)) else ()
+    if unbound:
+        raise ValueError(f"fit: the optimizer {opt.name!r} leaves {', '.join(h.name for h in unbound)} to each "
+                         f"train_step call, which fit does not pass; give a value, e.g. "
+                         f"symdl.optimizer({opt.name!r}, {unbound[0].name}=0.01)")
+
+
 def _arranged(model: Any, X: Any, Y: Any, what: str) -> tuple[Data, Data]:
     """(X, Y) checked: a model with ``arrange_data`` (a graph) puts dicts and sequences in its order first."""
     arrange = getattr(model, "arrange_data", None)
@@ -204,6 +215,7 @@ def fit(
     history, params and state.
     """
     _check_model(model, "fit", validation is not None)
+    _check_optimizer(model)
     X, Y = _arranged(model, X, Y, "X, Y")
     tracked = _tracked(model, Y, metrics, "fit")
     epochs = check_positive("epochs", epochs)
@@ -230,6 +242,10 @@ def fit(
             raise ValueError(f"callbacks: expected symdl.training.Callback objects, got {hook!r}")
     logged = ["loss", *OutputLosses(model, _LossTracker, tracked.keys).names, *tracked.keys]
     logged += [f"val_{k}" for k in logged] if validation is not None else []
+    twice = next((k for k in logged if logged.count(k) > 1), None)  # an output named val: its val_loss is the validation's
+    if twice is not None:
+        raise ValueError(f"fit: the history key {twice!r} would hold two values (a training entry and a validation entry "
+                         f"val_…); rename the output or the metric it comes from")
     if early_stopping is not None and early_stopping.monitor not in logged:
         raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not logged; logged: {', '.join(logged)}")
     if state is None:
