@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import symdl
 from symdl.export import graph_module_source, network_module_source
-from symdl.graph import Add, Concatenate, Dense, Dropout, Input, Model
+from symdl.graph import Add, BatchNorm, Concatenate, Dense, Dropout, Input, Model
 from symdl.training import evaluate
 
 
@@ -169,8 +169,15 @@ def _auxiliary_head() -> Model:
     return model.add_loss(Dense(3)(Dropout(0.5)(Dense(4, activation="tanh")(h))), "mse", target=x)
 
 
+def _normed_heads() -> Model:
+    """Two heads with a loss behind batch norm: training mode reads the batch statistics, inference the moving ones."""
+    x = Input(3)
+    h = BatchNorm()(Dense(4, activation="tanh")(x))
+    return Model(x, [Dense(2, name="main")(h), Dense(1)(h)], losses=["mse", "mse"], loss_weights=[1.0, 0.5])
+
+
 def test_the_modules_with_per_output_losses_pass_ruff(tmp_path):
-    """Every backend, with and without dropout, mixed precision, and an auxiliary head: the output losses print only
+    """Every backend, with and without dropout, mixed precision, batch norm and an auxiliary head: the output losses print only
     the forward pass they read, and unpack what they never read as _name (ruff's RUF059)."""
     dtypes = {"numpy": ("float64",), "jax": ("float64", "bfloat16", "float16"), "torch": ("float64", "bfloat16", "float16")}
     for backend, kinds in dtypes.items():
@@ -182,6 +189,9 @@ def test_the_modules_with_per_output_losses_pass_ruff(tmp_path):
             source = graph_module_source(_auxiliary_head(), backend, dtype, optimizer="sgd")
             assert "output_loss_names = ('main_loss', 'Y2_loss')" in source
             (tmp_path / f"auxiliary_{backend}_{dtype}.py").write_text(source)
+            source = graph_module_source(_normed_heads(), backend, dtype, optimizer="adam")  # moving statistics: read in inference only
+            assert "def output_losses" in source and "def inference_output_losses" in source
+            (tmp_path / f"normed_{backend}_{dtype}.py").write_text(source)
     assert_ruff_clean(tmp_path, extend_select=["RUF059"])
 
 
