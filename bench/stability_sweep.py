@@ -324,6 +324,7 @@ class _TimeUp(Exception):
 
 
 def _time_up(signum: int, frame: object) -> None:
+    signal.alarm(1)  # again in a second if this one is swallowed (raised inside hypothesis' gc callback, it is ignored)
     raise _TimeUp
 
 

@@ -170,6 +170,15 @@ def test_the_notebooks_stable_softplus_has_the_derivative_one_half_at_its_bounda
     assert wrong.values_at_counterexample() == (0, sp.Float(0.5, 17))
 
 
+def test_a_boundary_where_a_condition_has_a_pole_is_no_removable_point():
+    # max(z/(1 + |z|), 27) is 27: its conditions hold z/(z + 1) ≤ 27, which SymPy cannot compare at z = −1 (zoo);
+    # the derivative raised TypeError there ("Invalid comparison of non-real zoo"), found by bench/stability_sweep.py
+    r = symdl.formula_rule("max((z)/(1 + abs(z)), (3)**3)")
+    assert removable_points(diff_away_from_jumps(r.expr, r.wrt), r.wrt) == ()
+    assert r.derivative().subs(r.wrt, 5) == 0
+    assert r.numeric_derivative()(np.array([-3.0, 0.0, 2.0])).tolist() == [0.0, 0.0, 0.0]
+
+
 def test_cli_proves_the_notebooks_better_softplus(capsys):
     assert main(["check", "log(1 + exp(-abs(z))) + max(0, z)", "--derivative", "1 - 1/(1 + exp(z))"]) == 0
     assert "PROVEN: equal to symdl's Piecewise((1/2, Eq(z, 0))" in capsys.readouterr().out

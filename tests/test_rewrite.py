@@ -54,6 +54,9 @@ WRONG_AFTER = {
     "one_minus_tanh_squared": lambda u, v: 4 * sigmoid(u) * sigmoid(-u),  # sech²(u/2)/… : the factor 2 dropped
     # M + log Σ cᵢe^{uᵢ − M} with the constant term not shifted by M
     "log_sum_exp_max": lambda u, v: _top(u, v, 0) + sp.log(sp.exp(u - _top(u, v, 0)) + sp.exp(v - _top(u, v, 0)) + 2),
+    # the negative constant not shifted by M: log of a negative number for |u| > 0.9
+    "log_sum_exp_signed": lambda u, v: _top(u, -u, 0) + sp.log(sp.exp(u - _top(u, -u, 0)) + sp.exp(-u - _top(u, -u, 0))
+                                                               - sp.Rational(3, 2)),
     # e^{u + pM} with p = −1 for the square
     "exp_sum_ratio": lambda u, v: sp.exp(u - _top(u, v, 0)) * (sp.exp(u - _top(u, v, 0)) + 3 * sp.exp(v - _top(u, v, 0))
                                                               + sp.exp(-_top(u, v, 0))) ** -2,
@@ -170,6 +173,28 @@ def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
         (sp.exp(z) * sigmoid(-z), sp.exp(z - softplus(z)), ("exp_sigmoid",)),
         (z * sp.exp(-z) * sigmoid(z) ** 2, z * sp.exp(-z - 2 * softplus(-z)), ("exp_sigmoid",)),
         (sp.exp(-2 * z) / sigmoid(z), sp.exp(-2 * z + softplus(-z)), ("exp_sigmoid",)),
+        # Sigmoids and their powers in such a sum: c·σ(v)ᵏ is c·e^{−k·softplus(−v)} (log σ(v) = −softplus(−v)), M the
+        # max of the exponents with each softplus(x) as max(0, x), within log 2 of it.
+        (sp.log(sp.exp(z) + sigmoid(z)), _top(z, -sp.Max(0, -z)) + sp.log(
+            sp.exp(z - _top(z, -sp.Max(0, -z))) + sp.exp(-softplus(-z) - _top(z, -sp.Max(0, -z)))), ("log_sum_exp_max",)),
+        (sp.log(sigmoid(z) + 2 * sigmoid(-z) ** 2), _top(-sp.Max(0, -z), -2 * sp.Max(0, z)) + sp.log(
+            sp.exp(-softplus(-z) - _top(-sp.Max(0, -z), -2 * sp.Max(0, z)))
+            + 2 * sp.exp(-2 * softplus(z) - _top(-sp.Max(0, -z), -2 * sp.Max(0, z)))), ("log_sum_exp_max",)),
+        (sp.log(3 + sp.exp(2 * z) * sigmoid(-z)), _top(0, 2 * z - sp.Max(0, z)) + sp.log(
+            3 * sp.exp(-_top(0, 2 * z - sp.Max(0, z)))
+            + sp.exp(2 * z - softplus(z) - _top(0, 2 * z - sp.Max(0, z)))), ("log_sum_exp_max",)),
+        (sp.log(1 + sigmoid(z)), log1p(sigmoid(z)), ("log1p",)),  # bounded and ≥ 1: neither overflows nor underflows
+        # Negative coefficients where the sum is proven bounded away from 0 (eᶻ + e⁻ᶻ − 3/2 ≥ 1/2, 1 at both ends).
+        (sp.log(sp.exp(z) + sp.exp(-z) - sp.Rational(3, 2)), _top(0, z, -z) + sp.log(
+            sp.exp(z - _top(0, z, -z)) + sp.exp(-z - _top(0, z, -z)) - sp.Rational(3, 2) * sp.exp(-_top(0, z, -z))),
+         ("log_sum_exp_signed",)),
+        (sp.log(sp.exp(2 * z) - sp.exp(z) + 1), _top(0, z, 2 * z) + sp.log(
+            sp.exp(2 * z - _top(0, z, 2 * z)) - sp.exp(z - _top(0, z, 2 * z)) + sp.exp(-_top(0, z, 2 * z))),
+         ("log_sum_exp_signed",)),
+        (sp.log(sp.exp(z) + sp.exp(-z) - 2), sp.log(sp.exp(z) + sp.exp(-z) - 2), ()),  # 0 at z = 0: cancels
+        (sp.log(sp.exp(z) - 1), sp.log(expm1(z)), ("expm1",)),  # 0 at z = 0: expm1's
+        (sp.log(2 - sp.exp(z) + sp.exp(2 * z) - sp.exp(3 * z)), sp.log(2 - sp.exp(z) + sp.exp(2 * z) - sp.exp(3 * z)), ()),
+        (sp.log(sp.exp(z) + sp.exp(y) - 1), sp.log(sp.exp(z) + expm1(y)), ("expm1",)),  # two inputs: not shown positive
         # Not rewritten: a constant of unknown or negative sign, a factor whose log does not split off.
         (sp.log(sp.Symbol("d", real=True) + sp.exp(z)), sp.log(sp.Symbol("d", real=True) + sp.exp(z)), ()),
         (sp.log(sp.exp(z) - 2), sp.log(sp.exp(z) - 2), ()),

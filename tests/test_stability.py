@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 import symdl
 from symdl.rulebook.registry import is_vector_rule, rules
 from symdl.symbolic.proof import elementary, prove_zero
+from symdl.symbolic.rewrite import applied_rewrites
 from symdl.testing import STABILITY_LIMIT, relative_error, stability_grid
 from symdl.verify.rules import case_params
 
@@ -94,6 +95,11 @@ SCALED = (
     "1/(1 + exp(z) + exp(2*z))**2",  # (Σ cᵢe^{uᵢ})ᵖ: exp_sum_reciprocal
     "exp(z)*sigmoid(-z)",  # e^w·Π σ(vⱼ)^{kⱼ}: exp_sigmoid
     "z*exp(z)*sigmoid(-z)",
+    # sigmoids (and reciprocals that are sigmoids) in such a sum: c·σ(v)ᵏ = c·e^{−k·softplus(−v)}; log(eᶻ + σ(z)) was
+    # log(inf) at z = 1000 and log(0) at z = −1000 in float64 as typed
+    "log(exp(z) + sigmoid(z))",
+    "log(1/(1 + exp(-z)) + exp(z))",
+    "log(3*sigmoid(-z)**2 + exp(2*z))",
 )
 #: Finite and warning-free, but not accurate near 0: log((1 + eᶻ)/2) = softplus(z) − log 2 cancels there (as the
 #: typed form does), so only the finiteness is claimed.
@@ -107,7 +113,12 @@ FINITE_ONLY = ("log((1 + exp(z))/2)",
                "1/(exp(z) + exp(-z))", "exp(-z)*sigmoid(z)**2",
                # c·cosh(v) in such a sum is (c/2)·eᵛ + (c/2)·e⁻ᵛ: cosh(1000) overflows as typed; the derivatives are
                # differences (e^{z−M} − e^{−z−M})/2 near z = 0.
-               "log(1 + cosh(z))", "1/(2 + cosh(z))**2", "log(1 + cosh(log(cosh(z))))")
+               "log(1 + cosh(z))", "1/(2 + cosh(z))**2", "log(1 + cosh(log(cosh(z))))",
+               # Negative coefficients in a sum proven bounded away from 0 (log_sum_exp_signed): the derivative of the
+               # first is (e^{z−M} − e^{−z−M})/…, a difference near z = 0; the second is log(1 − z + …) near z = 0.
+               "log(exp(z) + exp(-z) - 1.5)", "log(exp(2*z) - exp(z) + 1)",
+               # Sums of sigmoids alone (σ(−1000) + σ(−2000) underflows to 0 as typed): log(σ(z) + σ(2z)) is log 1 at 0.
+               "log(sigmoid(z) + sigmoid(2*z))", "1/(exp(z) + sigmoid(-z))")
 
 
 @pytest.mark.parametrize("text", SCALED)
@@ -249,6 +260,49 @@ _exp_sum = st.builds(lambda terms, c: " + ".join([*terms, c]), st.lists(_exp_ter
 def test_logs_and_reciprocals_of_exponential_sums_stay_finite_and_warning_free(total, outer, backend, dtype):
     text = outer.format(s=total)
     _finite_without_warnings(backend, symdl.formula_rule(text), POINTS.astype(dtype))
+
+
+# --- property: sums with a negative constant, and sums holding sigmoids -------------------------------------------
+
+_rate = st.sampled_from((1, 2, 3, 0.5))
+#: |z| ≤ 1000: the points that break naive code and some drawn ones.
+_points = st.lists(st.floats(-1000, 1000, allow_nan=False), max_size=4).map(lambda xs: np.concatenate([POINTS, xs]))
+
+
+@given(c1=_coefficient, a=_rate, c2=_coefficient, b=_rate, fraction=st.sampled_from((0.25, 0.5, 0.9, 0.999)),
+       extra=st.sampled_from(("", " + ")).flatmap(lambda j: st.just("") if not j else _exp_term.map(lambda t: j + t)),
+       outer=st.sampled_from(("log({s})", "z/2 - log({s})")), x=_points,
+       backend=st.sampled_from(sorted(BACKENDS)), dtype=st.sampled_from(DTYPES))
+def test_logs_of_exponential_sums_less_a_constant_below_their_minimum_stay_finite_and_warning_free(
+        c1, a, c2, b, fraction, extra, outer, x, backend, dtype):
+    """c₁e^{az} + c₂e^{−bz} − k (+ a positive term) with 0 < k < min(c₁e^{az} + c₂e^{−bz}), the minimum
+    c₁(1 + a/b)(b·c₂/(a·c₁))^{a/(a+b)}: positive, and its log overflowed as typed at z ≈ ±89 (float32), ±710."""
+    low = float(c1) * (1 + a / b) * (b * float(c2) / (a * float(c1))) ** (a / (a + b))
+    k = np.floor(fraction * low * 1e4) / 1e4
+    text = outer.format(s=f"{c1}*exp({a}*z) + {c2}*exp(-{b}*z) - {k}{extra}")
+    r = symdl.formula_rule(text)
+    assert "log_sum_exp_signed" in applied_rewrites(r.expr), text
+    _finite_without_warnings(backend, r, x.astype(dtype))
+
+
+_sigmoid_term = st.builds(lambda c, f, u: f.format(c=c, u=u), _coefficient,
+                          st.sampled_from(("{c}*sigmoid({u})", "{c}*sigmoid({u})**2", "{c}*exp({u})",
+                                           "{c}*exp({u})*sigmoid(-({u}))", "{c}*sigmoid({u})*sigmoid(2*{u})")),
+                          st.sampled_from(("z", "-z", "2*z", "z/2", "-2*z")))
+
+
+@given(terms=st.lists(_sigmoid_term, min_size=2, max_size=4), outer=st.sampled_from(("log({s})", "log({s})/2 - z")),
+       x=_points, backend=st.sampled_from(sorted(BACKENDS)), dtype=st.sampled_from(DTYPES))
+def test_logs_of_sums_holding_sigmoids_stay_finite_and_warning_free(terms, outer, x, backend, dtype):
+    """σ(v)ᵏ in a sum under a log counts as e^{−k·softplus(−v)}: log(eᶻ + σ(z)) is log(inf) at z = 1000 as typed and
+    log(σ(z) + σ(2z)) is log(0) at z = −1000 (both underflow)."""
+    text = outer.format(s=" + ".join(terms))
+    try:
+        r = symdl.formula_rule(text)
+    except symdl.FormulaError as error:  # σ(z)·e^{−z}… that SymPy cancels to a constant
+        assume("does not depend on 'z'" not in str(error))
+        raise
+    _finite_without_warnings(backend, r, x.astype(dtype))
 
 
 # --- built-in rules: the exports (verify's stability column checks the numpy kernels) ----------------------

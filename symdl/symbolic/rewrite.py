@@ -23,7 +23,9 @@ accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 * ``one_plus_tanh``: k ± k·tanh(u) → 2k·σ(±2u)
 * ``one_minus_tanh_squared``: k − k·tanh²(u) → 4k·σ(2u)σ(−2u) (so tanh' prints without cancelling)
 * ``log_sum_exp_max``: log Σ cᵢe^{uᵢ} → M + log Σ cᵢe^{uᵢ − M}, M = sg(max uᵢ) (cᵢ positive numbers, a number
-  alone is c·e⁰; any number of terms: log(eᶻ + e²ᶻ + 1))
+  alone is c·e⁰, c·σ(v)ᵏ is c·e^{−k·softplus(−v)}; any number of terms: log(eᶻ + e²ᶻ + 1), log(eᶻ + σ(z)))
+* ``log_sum_exp_signed``: the same with negative cᵢ where Σ cᵢe^{uᵢ − M} is proven bounded away from 0 (one real
+  input, polynomial exponents: log(eᶻ + e⁻ᶻ − 3/2); not log(eᶻ − 1) or log(eᶻ − 2))
 * ``exp_sum_ratio``: e^w·(Σ cᵢe^{uᵢ})ᵖ → e^{w + pM}·(Σ cᵢe^{uᵢ − M})ᵖ (p < 0: eᶻ/(eᶻ + e⁻ᶻ + 1))
 * ``exp_sum_reciprocal``: (Σ cᵢe^{uᵢ})ᵖ → e^{pM}·(Σ cᵢe^{uᵢ − M})ᵖ (1/(eᶻ + e⁻ᶻ))
 * ``exp_sigmoid``: e^w·Π σ(vⱼ)^{kⱼ} → exp(w − Σ kⱼ·softplus(−vⱼ)) (eᶻ·σ(−z) = σ(z))
@@ -70,6 +72,8 @@ from .rewrite_patterns import (
     _log_sum_exp_form,
     _log_sum_exp_max,
     _log_sum_exp_max_form,
+    _log_sum_exp_signed,
+    _log_sum_exp_signed_form,
     _one_minus_sigmoid,
     _one_minus_tanh_squared,
     _one_plus_tanh,
@@ -170,6 +174,10 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite(
         "log_sum_exp_max", sp.log, _log_sum_exp_max,
         lambda u, v: sp.log(sp.exp(u) + sp.exp(v) + 2), _log_sum_exp_max_form,
+    ),
+    Rewrite(
+        "log_sum_exp_signed", sp.log, _log_sum_exp_signed,
+        lambda u, v: sp.log(sp.exp(u) + sp.exp(-u) - sp.Rational(3, 2)), _log_sum_exp_signed_form,
     ),
     Rewrite(
         "exp_sum_ratio", sp.Mul, _exp_sum_ratio,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 
+from .exp_sums import exp_sum, positive_number, scaled_exp, shift
 from .functions import log_cosh, sigmoid, softplus
 from .stop_gradient import stop_gradient
 
@@ -29,34 +30,11 @@ def _softplus(log: sp.log) -> sp.Expr | None:
     return None if u is None else softplus(u)
 
 
-def _positive_number(expr: sp.Expr) -> bool:
-    return bool(expr.is_number) and expr.is_positive is True
-
-
-def _scaled_exp(term: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
-    """(b, u) when ``term`` is b·eᵘ with b a positive number, else None."""
-    if isinstance(term, sp.exp):
-        return sp.S.One, term.args[0]
-    if isinstance(term, sp.Mul):
-        exps = [f for f in term.args if isinstance(f, sp.exp)]
-        if len(exps) == 1:
-            b = sp.Mul(*[f for f in term.args if f is not exps[0]])
-            if _positive_number(b):
-                return b, exps[0].args[0]
-    return None
-
-
-def _scaled_cosh(term: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
-    """(b, v) when ``term`` is b·cosh(v) with b a positive number, else None."""
-    b, rest = term.as_coeff_Mul()
-    return (b, rest.args[0]) if isinstance(rest, sp.cosh) and _positive_number(b) else None
-
-
 def _affine_exp(expr: sp.Expr) -> tuple[sp.Expr, sp.Expr, sp.Expr] | None:
     """(a, b, s) when ``expr`` is a + b·eᵘ with a, b positive numbers, s = u + log(b/a): then it is a·(1 + eˢ)."""
     if isinstance(expr, sp.Add) and len(expr.args) == 2:
         for a, term in (expr.args, expr.args[::-1]):
-            if _positive_number(a) and (scaled := _scaled_exp(term)) is not None:
+            if positive_number(a) and (scaled := scaled_exp(term)) is not None:
                 b, u = scaled
                 return a, b, u + sp.expand_log(sp.log(b / a), force=True)  # a, b > 0: log 3 − 1, not log(3/e)
     return None
@@ -132,7 +110,7 @@ def _positive_factor(expr: sp.Expr) -> bool:
     """A factor whose log splits off: a positive number, an exponential, a sigmoid, or an integer power of one."""
     if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
         expr = expr.base
-    return isinstance(expr, (sp.exp, sigmoid)) or _positive_number(expr)
+    return isinstance(expr, (sp.exp, sigmoid)) or positive_number(expr)
 
 
 def _log_product(log: sp.log) -> sp.Expr | None:
@@ -272,7 +250,7 @@ def _log_even_power(log: sp.log) -> sp.Expr | None:
     # log(c·u²ᵏ) = log c + 2k·log|u| (c > 0, u real): u² underflows to 0 in float32 at |u| ≤ 1e-23 (log gives −inf),
     # |u| does not.
     factors = sp.Mul.make_args(log.args[0])
-    if any(_even_power(f) for f in factors) and all(_even_power(f) or _positive_number(f) for f in factors):
+    if any(_even_power(f) for f in factors) and all(_even_power(f) or positive_number(f) for f in factors):
         return sp.Add(*[f.exp * sp.log(sp.Abs(f.base)) if _even_power(f) else sp.log(f) for f in factors])
     return None
 
@@ -282,43 +260,28 @@ def _log1p(log: sp.log) -> sp.Expr | None:
     return log1p(arg - 1) if isinstance(arg, sp.Add) and sp.S.One in arg.args else None
 
 
-def _exp_sum(expr: sp.Expr) -> list[tuple[sp.Expr, sp.Expr]] | None:
-    """[(cᵢ, uᵢ)] when ``expr`` is Σ cᵢ·e^{uᵢ} with cᵢ positive numbers (a number alone is c·e⁰, c·cosh(v) is
-    (c/2)·eᵛ + (c/2)·e⁻ᵛ), two terms or more and one exponential or more; None for a sum already shifted by its maximum
-    (an exponent holding a Max)."""
-    if not isinstance(expr, sp.Add):
-        return None
-    terms = []
-    for term in expr.args:
-        if _positive_number(term):
-            terms.append((term, sp.S.Zero))
-        elif (scaled := _scaled_exp(term)) is not None:
-            terms.append(scaled)
-        elif (scaled := _scaled_cosh(term)) is not None:
-            terms += [(scaled[0] / 2, scaled[1]), (scaled[0] / 2, -scaled[1])]
-        else:
-            return None
-    if all(u == 0 for _, u in terms) or any(u.has(sp.Max) for _, u in terms):
-        return None
-    return terms
-
-
-def _shift(terms: list[tuple[sp.Expr, sp.Expr]]) -> tuple[sp.Expr, sp.Expr]:
-    """(M, Σ cᵢ·e^{uᵢ − M}) with M = sg(max uᵢ): every exponent ≤ 0 and one is 0, so the sum lies in [min cᵢ, Σ cᵢ].
-
-    The value is the same for any M, so M's gradient is stopped: the derivative is Σ cᵢ·uᵢ′·e^{uᵢ − M} / Σ cᵢ·e^{uᵢ − M}
-    (JAX's logsumexp does the same), with no term M′·(1 − S/S) that would cancel and no Heaviside from Max′."""
-    top = stop_gradient(sp.Max(*{u for _, u in terms}))
-    return top, sp.Add(*[c * sp.exp(u - top) for c, u in terms])
-
-
 def _log_sum_exp_max(log: sp.log) -> sp.Expr | None:
     # log Σ cᵢe^{uᵢ} = M + log Σ cᵢe^{uᵢ − M}: log(eᶻ + e²ᶻ + 1) is log(inf) at z = 1000 as typed, 2000 here.
-    terms = _exp_sum(log.args[0])
+    terms = exp_sum(log.args[0])
     if terms is None:
         return None
-    top, shifted = _shift(terms)
+    top, shifted = shift(terms)
     return top + sp.log(shifted)
+
+
+def _log_sum_exp_signed(log: sp.log) -> sp.Expr | None:
+    # The same with negative coefficients where the shifted sum is proven bounded away from 0: log(eᶻ + e⁻ᶻ − 3/2) is
+    # log(inf) at z = 1000 as typed, 1000 here; log(eᶻ − 1) (0 near z = 0) and log(eᶻ − 2) (negative) are left alone.
+    terms = exp_sum(log.args[0], signed=True)
+    if terms is None:
+        return None
+    top, shifted = shift(terms)
+    return top + sp.log(shifted)
+
+
+def _log_sum_exp_signed_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+    top = stop_gradient(sp.Max(u, -u, 0))
+    return top + sp.log(sp.exp(u - top) + sp.exp(-u - top) - sp.Rational(3, 2) * sp.exp(-top))
 
 
 def _log_sum_exp_max_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
@@ -328,7 +291,7 @@ def _log_sum_exp_max_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
 
 def _exp_sum_power(expr: sp.Expr) -> tuple[sp.Expr, list[tuple[sp.Expr, sp.Expr]]] | None:
     """(p, terms) when ``expr`` is (Σ cᵢ·e^{uᵢ})ᵖ with p a negative number (see :func:`_exp_sum`)."""
-    if isinstance(expr, sp.Pow) and expr.exp.is_number and expr.exp.is_negative and (terms := _exp_sum(expr.base)):
+    if isinstance(expr, sp.Pow) and expr.exp.is_number and expr.exp.is_negative and (terms := exp_sum(expr.base)):
         return expr.exp, terms
     return None
 
@@ -342,7 +305,7 @@ def _exp_sum_ratio(mul: sp.Mul) -> sp.Expr | None:
             p, terms = found
             exps = [g for g in factors if isinstance(g, sp.exp)]
             rest = [g for g in factors if g is not f and not isinstance(g, sp.exp)]
-            top, shifted = _shift(terms)
+            top, shifted = shift(terms)
             return sp.Mul(sp.exp(sp.Add(*[g.args[0] for g in exps]) + p * top), shifted ** p, *rest)
     return None
 
@@ -353,7 +316,7 @@ def _exp_sum_reciprocal(pow_: sp.Pow) -> sp.Expr | None:
     if found is None:
         return None
     p, terms = found
-    top, shifted = _shift(terms)
+    top, shifted = shift(terms)
     return sp.exp(p * top) * shifted ** p
 
 
