@@ -176,3 +176,12 @@ def _positive_polynomial(terms: list[tuple[sp.Expr, sp.Expr]], z: sp.Symbol) -> 
     if not (poly.domain.is_ZZ or poly.domain.is_QQ):
         return None
     return poly.count_roots(0) == 0 and poly.eval(1) > 0
+
+
+def real_with_positive_logs(expr: sp.Expr) -> bool:
+    """``expr`` is real because each log's argument is positive, by SymPy's signs or as a sum of exponentials with a
+    positive infimum (log(eᶻ + e⁻ᶻ − 3/2), whose sign SymPy cannot tell), and the rest is real."""
+    logs = expr.atoms(sp.log)
+    if not all(log.args[0].is_positive is True or positive_sum(log.args[0]) for log in logs):
+        return False
+    return expr.xreplace({log: sp.Dummy(real=True) for log in logs}).is_real is True

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .exp_sums import positive_sum
+from .exp_sums import real_with_positive_logs
 from .functions import NamedFunction
 from .jumps import (
     generalised,
@@ -175,7 +175,7 @@ def _is_zero_smooth(expr: sp.Expr) -> bool:
         if any(_is_zero_by(step, form) for form in (expr, rewritten, *generalised)):
             return True
     real_logs = expr.has(sp.log) and (expr.is_real is True or _logs_of_together(expr).is_real is True
-                                      or _real_with_positive_logs(expr))
+                                      or real_with_positive_logs(expr))
     if real_logs and _is_zero_by(_exponentiated_minus_one, rewritten):
         return True  # the exponential step below, cancelled instead of simplified: milliseconds (log_cosh's far branch)
     if any(_is_zero_by(sp.simplify, form) for form in (*generalised, expr, rewritten)):
@@ -184,15 +184,6 @@ def _is_zero_smooth(expr: sp.Expr) -> bool:
         # A real e is 0 iff e^e = 1; exponentiating turns sums of logs into products SymPy can cancel.
         return sp.simplify(sp.powsimp(sp.exp(rewritten), force=True) - 1) == 0
     return False
-
-
-def _real_with_positive_logs(expr: sp.Expr) -> bool:
-    """``expr`` is real because each log's argument is positive, by SymPy's signs or as a sum of exponentials with a
-    positive infimum (log(eᶻ + e⁻ᶻ − 3/2), whose sign SymPy cannot tell), and the rest is real."""
-    logs = expr.atoms(sp.log)
-    if not all(log.args[0].is_positive is True or positive_sum(log.args[0]) for log in logs):
-        return False
-    return expr.xreplace({log: sp.Dummy(real=True) for log in logs}).is_real is True
 
 
 def _exponentiated_minus_one(expr: sp.Expr) -> sp.Expr:
