@@ -119,3 +119,23 @@ def test_a_kink_between_the_jumps_is_excluded_as_kinks_are():
         assert _really_nonzero(wrong.claimed - wrong.derivative, point)
     only_at_a_jump = check_derivative(r, parse_derivative(r, "floor(z) + Heaviside(z - 0.5) + where(z == 3, 1, 0)"))
     assert not only_at_a_jump.proof.holds and only_at_a_jump.counterexample is None
+
+
+def test_a_kink_that_moves_with_a_jump_function_is_no_point_to_refute_a_claim_at():
+    """relu(z − ⌊z⌋ − 1/2) has a kink at every ⌊z⌋ + 1/2 (never listed): a claim that differs from f' only there (the
+    convention Heaviside(0) = 1) is not refuted at z = 1/2, nor for |z − ⌊z⌋ − 1/2|, relu(z − round(z)) at z = 0 or
+    relu(z − ⌊y⌋) at z = ⌊y⌋; a claim wrong between the kinks is still refuted there."""
+    y_names = ["y"]
+    for f, claim in [("relu(z - floor(z) - 0.5)", "where(z - floor(z) - 0.5 >= 0, 1, 0)"),
+                     ("abs(z - floor(z) - 0.5)", "where(z - floor(z) - 0.5 > 0, 1, -1)"),
+                     ("relu(z - round(z))", "where(z - round(z) >= 0, 1, 0)"),
+                     ("relu(z - floor(y))", "where(z - floor(y) >= 0, 1, 0)")]:
+        r = symdl.formula_rule(f, symbols=y_names)
+        check = check_derivative(r, parse_derivative(r, claim), "z")
+        assert check.counterexample is None, (f, claim, check.proof)
+    for f, claim in [("relu(z - round(z))", "0"), ("relu(z - floor(y))", "where(z - floor(y) >= 0, 1, 1)"),
+                     ("abs(z - floor(z) - 0.5)", "1")]:
+        r = symdl.formula_rule(f, symbols=y_names)
+        wrong = check_derivative(r, parse_derivative(r, claim), "z")
+        assert not wrong.proof.holds and wrong.counterexample is not None, (f, claim, wrong.proof)
+        assert _really_nonzero(wrong.claimed - wrong.derivative, wrong.counterexample)

@@ -22,11 +22,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 import sympy as sp
 
-from .regimes import _sample_values, allowed, breakpoints
+from .regimes import Undecidable, _sample_values, allowed, breakpoints
 from .rounding import at_jump, floor, jump_atoms
 from .witnesses import _confirmed, _witness_points
 
-__all__ = ["breakpoints_between_jumps", "generalised", "jump_counterexample", "kinks_between_jumps", "off_jumps", "undecided_reason"]
+__all__ = [
+    "breakpoints_between_jumps", "generalised", "jump_counterexample", "kinks_at_jumps", "kinks_between_jumps", "off_jumps",
+    "undecided_reason",
+]
 
 #: Values of the variable tried first: the jumps of floor/ceiling (integers) and of round (half-integers), and between.
 _PROBES = tuple(sp.Rational(n, 4) for n in (0, 4, -4, 2, -2, 6, -6, 8, -8, 10, 1, -3, 5, -7, 12, -12))
@@ -59,14 +62,19 @@ def kinks_between_jumps(f: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
 
 def off_jumps(f: sp.Expr, var: sp.Symbol, kinks: Sequence[sp.Expr]) -> Callable[[Mapping], bool]:
     """point ↦ whether ``f`` is differentiable in ``var`` there as far as the case analysis sees: no floor, ceiling or
-    round of ``f`` jumps there, and ``var`` is at none of ``kinks`` (read at the point's other values; unknown: at one)."""
+    round of ``f`` jumps there, and ``var`` is at none of ``kinks`` nor of the kinks that move with the jump functions'
+    values (:func:`kinks_at_jumps`), read at the point's values (unknown: at one)."""
     atoms = jump_atoms(f)
+    try:
+        moving = kinks_at_jumps(f, var)
+    except Undecidable:
+        return lambda point: False  # f's kinks unknown: no point is known to be off them
 
     def keep(point: Mapping) -> bool:
         at = dict(point)
         if any(at_jump(a, at) for a in atoms):
             return False
-        gaps = [(k - var).xreplace(at) for k in kinks]
+        gaps = [(k - var).xreplace(at) for k in (*kinks, *moving)]
         return all(g.is_number and g.is_zero is False for g in gaps)
 
     return keep
@@ -75,9 +83,25 @@ def off_jumps(f: sp.Expr, var: sp.Symbol, kinks: Sequence[sp.Expr]) -> Callable[
 def generalised(expr: sp.Expr) -> sp.Expr:
     """``expr`` with each outermost floor, ceiling and round a fresh real symbol (one per distinct call), after
     ⌈x⌉ = −⌊−x⌋ (so that ⌈z⌉ + ⌊−z⌋ is 0 before any symbol is fresh)."""
+    return _generalised_by(expr)[0]
+
+
+def _generalised_by(expr: sp.Expr) -> tuple[sp.Expr, dict[sp.Expr, sp.Dummy]]:
+    """:func:`generalised` and its fresh symbols by the floor or round each stands for."""
     expr = expr.replace(lambda e: isinstance(e, sp.ceiling), lambda e: -floor(-e.args[0]))
     fresh = {a: sp.Dummy(f"n{k}", real=True) for k, a in enumerate(sorted(jump_atoms(expr), key=sp.default_sort_key))}
-    return expr.xreplace(fresh)
+    return expr.xreplace(fresh), fresh
+
+
+def kinks_at_jumps(f: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
+    """Where ``f`` or its derivative switches branch at a place that moves with the values of its floor, ceiling and
+    round (infinitely many places, never listed), in those functions: |z − ⌊z⌋ − 1/2| → [⌊z⌋ + 1/2]."""
+    found: list[sp.Expr] = []
+    for e in (f, sp.diff(f, var)):
+        general, fresh = _generalised_by(e)
+        back = {s: a for a, s in fresh.items()}
+        found += [p.xreplace(back) for p in breakpoints(general, var) if p.free_symbols & set(back)]
+    return found
 
 
 def undecided_reason(expr: sp.Expr, jumps_of: sp.Expr | None = None) -> str:
