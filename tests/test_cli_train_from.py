@@ -55,9 +55,8 @@ def test_n_epochs_saved_then_m_more_is_the_model_of_n_plus_m_epochs_bit_for_bit(
     assert run(capsys, "train", "3,6,1", data, "-o", tmp / "whole", "--epochs", n + m, *_NETWORK, *common)[0] == 0
     assert run(capsys, "train", "3,6,1", data, "-o", tmp / "first", "--epochs", n, *_NETWORK, *common)[0] == 0
     before = _files(tmp / "first")
-    # the seed and batch size default to the saved run's, the metrics to the saved model's
-    code, out, err = run(capsys, "train", "--from", tmp / "first", data, "-o", tmp / "more", "--epochs", m,
-                         "--validation-split", "0.2", "--quiet")
+    # the seed, batch size and validation split default to the saved run's, the metrics to the saved model's
+    code, out, err = run(capsys, "train", "--from", tmp / "first", data, "-o", tmp / "more", "--epochs", m, "--quiet")
     assert (code, err) == (0, "")
     numbers = f"epoch {n + 1}" if m == 1 else f"epochs {n + 1}–{n + m}"
     assert out.startswith(f"wrote {tmp / 'more'}: {m} epochs ({numbers}, after {tmp / 'first'}), loss ")
@@ -68,6 +67,7 @@ def test_n_epochs_saved_then_m_more_is_the_model_of_n_plus_m_epochs_bit_for_bit(
     assert more["history"] == whole["history"]
     assert list(more["history"]) == ["loss", "mean_absolute_error", "val_loss", "val_mean_absolute_error"]
     assert more["params"]["initial_epoch"] == n and more["params"]["epochs"] == n + m
+    assert more["params"]["validation_split"] == whole["params"]["validation_split"] == 0.2
 
 
 def _graph():
@@ -176,6 +176,10 @@ def test_an_output_that_is_no_saved_model_is_refused_before_training(capsys, tmp
     (b'{"epoch": [true], "history": {}, "params": {}}', "'epoch' is not a list of epoch numbers"),
     (b'{"epoch": [0], "history": {}, "params": {"seed": -1}}', "params.seed is -1, not an integer ≥ 0"),
     (b'{"epoch": [0], "history": {}, "params": {"batch_size": 0}}', "params.batch_size is 0, not an integer ≥ 1"),
+    (b'{"epoch": [0], "history": {}, "params": {"validation_split": 1}}',
+     "params.validation_split is 1, not a number in [0, 1)"),
+    (b'{"epoch": [0], "history": {}, "params": {"validation_split": "0.2"}}',
+     "params.validation_split is 0.2, not a number in [0, 1)"),
 ])
 def test_a_history_json_symdl_did_not_write_is_one_line(capsys, tmp_path, data, content, problem):
     model = _saved(tmp_path, data, capsys)

@@ -2,8 +2,8 @@
 
 What is read here and nowhere else: the saved model (:func:`symdl.load`, with its optimizer and optimizer state)
 and its ``history.json`` (written by ``symdl train`` or ``symdl.save(..., history=)``), whose last epoch numbers the
-next run on (Keras' ``initial_epoch``) and whose ``seed`` and ``batch_size`` are the defaults of the run that
-continues it, so that N epochs, saved, then M more give the weights of N + M epochs in one run. A missing
+next run on (Keras' ``initial_epoch``) and whose ``seed``, ``batch_size`` and ``validation_split`` are the defaults
+of the run that continues it, so that N epochs, saved, then M more give the weights of N + M epochs in one run. A missing
 ``history.json`` starts the numbering at epoch 0; a malformed one is one error line.
 """
 
@@ -23,13 +23,14 @@ _MAX_HISTORY_BYTES = 64 << 20  # a history of many epochs and metrics; the file 
 
 
 class Earlier(NamedTuple):
-    """What history.json says of the run that saved the model: its epochs, logs by key, seed and batch size (None
-    where it says nothing)."""
+    """What history.json says of the run that saved the model: its epochs, logs by key, seed, batch size and
+    validation split (None where it says nothing)."""
 
     epoch: list[int]
     history: dict[str, list[float | None]]
     seed: int | None
     batch_size: int | None
+    validation_split: float | None = None
 
     @property
     def initial_epoch(self) -> int:
@@ -49,6 +50,15 @@ def _setting(params: dict[str, Any], key: str, path: Path, minimum: int) -> int 
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= 2**63 - 1:
         raise _bad(path, f"params.{key} is {str(value)[:40]}, not an integer ≥ {minimum}")
     return value
+
+
+def _split_setting(params: dict[str, Any], path: Path) -> float | None:
+    value = params.get("validation_split")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise _bad(path, f"params.validation_split is {str(value)[:40]}, not a number in [0, 1)")
+    return float(value)
 
 
 def _refuse_constant(name: str) -> None:
@@ -71,7 +81,7 @@ def earlier_history(folder: Path) -> Earlier:
     """The saved run's epochs, logs and settings from ``folder/history.json``, checked (never evaluated), or one line."""
     path = folder / "history.json"
     if not path.is_file():
-        return Earlier([], {}, None, None)
+        return Earlier([], {}, None, None, None)
     with open(path, "rb") as stream:
         data = stream.read(_MAX_HISTORY_BYTES + 1)
     if len(data) > _MAX_HISTORY_BYTES:
@@ -93,7 +103,8 @@ def earlier_history(folder: Path) -> Earlier:
         if not isinstance(values, list) or len(values) != len(epoch) or not all(
                 v is None or isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in values):
             raise _bad(path, f"history[{key[:40]!r}] is not one number per epoch")
-    return Earlier(epoch, history, _setting(params, "seed", path, 0), _setting(params, "batch_size", path, 1))
+    return Earlier(epoch, history, _setting(params, "seed", path, 0), _setting(params, "batch_size", path, 1),
+                   _split_setting(params, path))
 
 
 def joined_history(earlier: Earlier, epoch: list[int], history: dict[str, list[float]], params: dict[str, Any]) -> dict[str, Any]:

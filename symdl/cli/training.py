@@ -67,7 +67,7 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
                          "be the --from directory: then replaced whole when training completes)")
     command.add_argument("--from", dest="source", metavar="MODEL", help="continue training a saved network or graph "
                          "(from 'symdl train' or symdl.save) with its optimizer and optimizer state; --epochs more "
-                         "epochs, numbered on from its history.json, whose seed and batch size are the defaults")
+                         "epochs, numbered on from its history.json, whose seed, batch size and validation split are the defaults")
     add_network_arguments(command.add_argument_group("the network (as 'symdl codegen --layers'; not with --from)"))
     train = command.add_argument_group("training")
     train.add_argument("--optimizer", default="adam", metavar="NAME", help="optimizer (default: adam; not with --from)")
@@ -75,8 +75,9 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
                        help="a hyperparameter, e.g. lr=1e-3 (repeatable; not with --from)")
     train.add_argument("--epochs", type=_count, default=10, metavar="N", help="epochs (default: 10; with --from: more epochs)")
     train.add_argument("--batch-size", type=_count, metavar="N", help="samples per step (default: 32, or the saved run's)")
-    train.add_argument("--validation-split", type=_fraction, default=0.0, metavar="F",
-                       help="hold out the last fraction F of the samples for validation, as Keras (default: 0)")
+    train.add_argument("--validation-split", type=_fraction, metavar="F",
+                       help="hold out the last fraction F of the samples for validation, as Keras (default: 0, or "
+                       "with --from the saved run's)")
     train.add_argument("--metrics", type=metric_list, metavar="LIST", help="metrics, e.g. mae,mse (default: none, or "
                        "the saved model's)")
     train.add_argument("--seed", type=_seed, metavar="N", help="seed of the weights and the shuffling (default: 0, or "
@@ -220,6 +221,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False, flag="--optimizer-param"))
     net = network_from_args(args, parse_layers(args.layers, "LAYERS"), optimizer=opt).compile(args.dtype)
     X, Y = load_data(args.data, net)
+    args.validation_split = args.validation_split or 0.0
     X, Y, validation = _split(X, Y, args.validation_split)
     metrics = metric_objects(args.metrics or [])
     seed = 0 if args.seed is None else args.seed
@@ -246,6 +248,8 @@ def _continue(args: argparse.Namespace) -> int:
     earlier = earlier_history(Path(args.source))
     check_target(args.output)
     X, Y = load_data(args.data, saved.network)
+    if args.validation_split is None:  # as seed and batch size: the saved run's rows stay held out
+        args.validation_split = earlier.validation_split or 0.0
     X, Y, validation = _split(X, Y, args.validation_split)
     metrics = saved.metrics if args.metrics is None else metric_objects(args.metrics)
     seed = args.seed if args.seed is not None else earlier.seed if earlier.seed is not None else 0
@@ -265,10 +269,11 @@ def _train(args: argparse.Namespace, model: Any, params: dict[str, Any], state: 
     history = fit(model, params, X, Y, epochs=initial + args.epochs, initial_epoch=initial, state=state,
                   batch_size=batch_size, metrics=metrics, validation=validation, seed=seed,
                   verbose=0 if args.quiet else "auto")
+    settings = {**history.params, "validation_split": args.validation_split}  # the defaults of a run that continues it
     if earlier is None:
-        record = {"epoch": history.epoch, "history": history.history, "params": history.params}
+        record = {"epoch": history.epoch, "history": history.history, "params": settings}
     else:
-        record = joined_history(earlier, history.epoch, history.history, history.params)
+        record = joined_history(earlier, history.epoch, history.history, settings)
     save(args.output, model, history.weights, history.state, metrics, history=record)
     if args.json:
         out(json.dumps({"wrote": str(args.output), "epochs": len(history.epoch), "initial_epoch": initial,
