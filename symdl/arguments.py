@@ -9,7 +9,7 @@ import numbers
 
 import numpy as np
 
-from .numbers import format_number
+from .numbers import finite_float, format_number
 
 __all__ = ["FLOAT_DTYPES", "SeedLike", "drop_probability", "finite_float", "float_dtype", "generator", "non_negative_number",
            "number_in_range", "positive_int"]
@@ -43,17 +43,6 @@ def float_dtype(dtype: object) -> np.dtype:
     if found is None or found.name not in FLOAT_DTYPES:
         raise ValueError(f"dtype: expected one of {', '.join(FLOAT_DTYPES)}, got {_shown(dtype)}")
     return np.dtype(found.name)
-
-
-def finite_float(value: object) -> float | None:
-    """``value`` as a float when it is a finite real number (not a bool), else None (an int beyond float's range too)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return None
-    try:
-        x = float(value)
-    except OverflowError:  # 10**400
-        return None
-    return x if np.isfinite(x) else None
 
 
 def _shown(value: object) -> str:

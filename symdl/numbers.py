@@ -21,7 +21,7 @@ import numbers
 import re
 from typing import Any
 
-__all__ = ["format_number"]
+__all__ = ["finite_float", "format_number"]
 
 _MAX_EXPONENT_DIGITS = 18
 _SPEC = re.compile(r"^(?P<sign>[+\- ]?)(?P<width>\d*)(?:\.(?P<precision>\d+))?(?P<kind>[eEfFgG%n]?)$")
@@ -127,3 +127,14 @@ def _fallback(value: Any) -> str:
     except Exception:  # noqa: BLE001 - a printed number must never end the program
         return f"<{type(value).__name__}>"
     return text if not (isinstance(value, float) and math.isnan(value)) else "nan"
+
+
+def finite_float(value: object) -> float | None:
+    """``value`` as a float when it is a finite real number (not a bool), else None (an int beyond float's range too)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    try:
+        x = float(value)
+    except OverflowError:  # 10**400
+        return None
+    return x if math.isfinite(x) else None

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from ..arguments import finite_float
 from ..backends.base import Backend
 from ..codegen.kernel import printable
 from ..codegen.simplex import reduction_code
+from ..numbers import finite_float
 
 __all__ = ["CONSTRAINTS", "EPSILON", "NORM", "WEIGHT", "Constraint", "constraint", "max_norm", "min_max_norm", "non_neg",
            "projection_lines", "unit_norm"]

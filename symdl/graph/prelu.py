@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import sympy as sp
 
-from ..arguments import finite_float
 from ..backprop.equations import Elementwise
 from ..network.rule_forms import resolve_rule
+from ..numbers import finite_float
 from ..rulebook.rule import Rule
 from .nodes import Backward, GraphLayer, GraphParameter, Use
 

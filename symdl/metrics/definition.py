@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..arguments import finite_float
+from ..numbers import finite_float
 
 __all__ = ["A", "V", "W", "Y", "Accumulator", "MetricSpec", "code_form", "ratio"]
 

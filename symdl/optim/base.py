@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..arguments import finite_float
+from ..numbers import finite_float
 
 __all__ = ["ETA", "G", "STEP", "T", "W", "Assignment", "Hyperparameter", "Optimizer", "Slot"]
 

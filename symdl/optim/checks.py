@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from ..arguments import finite_float
 from ..backends.runtime_numbers import finite_real
+from ..numbers import finite_float
 
 __all__ = ["check_betas", "check_flag", "check_learning_rate", "check_number"]
 

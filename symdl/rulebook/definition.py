@@ -15,7 +15,7 @@ from typing import Literal, get_args
 
 import sympy as sp
 
-from ..arguments import finite_float
+from ..numbers import finite_float
 
 __all__ = [
     "KINK_CONVENTIONS",
