@@ -116,12 +116,12 @@ class Slice(ArrayNode):
         return rf"{printer._print(self.array)}_{{{start + 1}:{stop}}}"
 
 
-class Stopped(ArrayNode):
-    """stop_gradient(X): X's value, no derivative through it (printed by the backend's ``stop_gradient``)."""
+class _Marked(ArrayNode):
+    """X's value, marked for the printer (its subclass says how): the same shape and the same scalar value as X."""
 
     modules = ()
 
-    def __new__(cls, array: sp.MatrixExpr) -> Stopped:
+    def __new__(cls, array: sp.MatrixExpr) -> _Marked:
         return sp.Basic.__new__(cls, array)
 
     @property
@@ -130,29 +130,21 @@ class Stopped(ArrayNode):
 
     def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
         return arrays[0]
+
+
+class Stopped(_Marked):
+    """stop_gradient(X): X's value, no derivative through it (printed by the backend's ``stop_gradient``)."""
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return rf"\operatorname{{sg}}\left({printer._print(self.args[0])}\right)"
 
 
-class Narrowed(ArrayNode):
+class Narrowed(_Marked):
     """X in the compute dtype: X's value, cast back from float32 (a mixed-precision module's ``_dtype``).
 
     Printer-level only, as :class:`Stopped`: :func:`symdl.graph.printing.print_graph` wraps the right side of what
     leaves a layer that computes in float32 (:attr:`symdl.graph.nodes.GraphLayer.computes_in_float32`: batch norm's
     output and its input's error signal)."""
-
-    modules = ()
-
-    def __new__(cls, array: sp.MatrixExpr) -> Narrowed:
-        return sp.Basic.__new__(cls, array)
-
-    @property
-    def shape(self) -> tuple[sp.Expr, sp.Expr]:
-        return self.args[0].shape
-
-    def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
-        return arrays[0]
 
     def _latex(self, printer: sp.printing.latex.LatexPrinter) -> str:
         return printer._print(self.args[0])
