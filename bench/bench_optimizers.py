@@ -65,6 +65,7 @@ except RuntimeError:  # already set
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # the working tree's symdl, not an installed copy
 
+from _machine import cpu_model  # noqa: E402
 from doc_sections import replace_section  # noqa: E402
 
 import symdl  # noqa: E402
@@ -147,15 +148,7 @@ def machine() -> str:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     except OSError:
         commit = "?"
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{platform.platform()}, {cpus} CPUs ({model}), load average {load} at the start, numpy {np.__version__}, "
+    return (f"{platform.platform()}, {cpus} CPUs ({cpu_model()}), load average {load} at the start, numpy {np.__version__}, "
             f"torch {torch.__version__}, symdl at {commit}; measured {datetime.datetime.now():%Y-%m-%d %H:%M}")
 
 

@@ -19,7 +19,6 @@ import argparse
 import importlib.util
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import sympy as sp
+from _machine import machine  # noqa: E402 (bench/ is the script's folder)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,18 +39,6 @@ PROOFS = {
     "3 parameters, wrong on c = 2, 2 < b < 2.01, a = 2b": lambda x, a, b, pa, pb, pc: sp.Piecewise(
         (x, sp.Eq(pc, 2) & (pb > pc) & (pb < pc + sp.Rational(1, 100)) & sp.Eq(pa, 2 * pb)), (0, True)),
 }
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
 def use_revision(revision: str) -> None:

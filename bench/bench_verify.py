@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -22,20 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _machine import machine  # noqa: E402 (bench/ is the script's folder)
+
 ROOT = Path(__file__).resolve().parent.parent
 BEGIN, END = "<!-- verify:begin -->", "<!-- verify:end -->"
-
-
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
 
 
 def timed(argv: list[str], cache: str) -> dict:
