@@ -244,3 +244,12 @@ def test_a_true_identity_with_a_swap_is_proven_and_a_wrong_variant_refuted_exact
     point = proof.counterexample
     assert set(point) == {x, c} and point[x] < min(point[c], 2)
     assert wrong.subs(point) == min(point[c], 2) - point[x]
+
+
+def test_a_max_sympy_cannot_write_as_branches_is_undecided_not_a_recursion_error():
+    # SymPy's Piecewise rewrite of max(|z − a|, |a − b|) re-evaluates itself until the recursion limit
+    z, a, b = sp.symbols("z a b", real=True)
+    for wrong_by in (0, 1):
+        proof = prove_zero(sp.Max(sp.Abs(z - a), sp.Abs(a - b)) - sp.Abs(z - a) - wrong_by, z)
+        assert not proof.holds and proof.counterexample is None
+        assert proof.method.startswith("undecided: SymPy could not write its max/min as branches")

@@ -79,7 +79,10 @@ def _edges(expr: sp.Expr) -> list[sp.Expr]:
     """Expressions whose sign decides a branch: condition sides' differences, Abs/sign/Heaviside arguments."""
     expr = elementary(expr)
     if expr.has(sp.Min, sp.Max):
-        expr = expr.rewrite(sp.Piecewise)
+        try:
+            expr = expr.rewrite(sp.Piecewise)
+        except RecursionError:  # SymPy's Piecewise of max(|z − a|, |a − b|) re-evaluates itself without end
+            raise Undecidable("SymPy could not write its max/min as branches (RecursionError)") from None
     edges: list[sp.Expr] = []
     for pw in expr.atoms(sp.Piecewise):
         for _, cond in pw.args:
