@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import symdl
 from symdl.export import graph_module_source, network_module_source
+from symdl.export.standalone import network_module
 from symdl.graph import Add, BatchNorm, Concatenate, Dense, Dropout, Input, Model
 from symdl.training import evaluate
 
@@ -308,3 +309,40 @@ def test_an_auxiliary_heads_arrays_are_not_read_by_the_outputs_losses(tmp_path, 
                        module.inference_output_losses(_arrays(backend, weights), *arrays)):
             assert list(values) == ["main_loss", "Y2_loss"]
             assert {k: float(v) for k, v in values.items()} == pytest.approx(by_hand, rel=1e-12)
+
+
+def _refusal(call) -> str:
+    with pytest.raises(ValueError) as caught:
+        call()
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
+@pytest.mark.parametrize(("names", "key"), [(("val", "b"), "val_loss"), (("a", "val_a"), "val_a_loss")])
+def test_a_modules_fit_refuses_an_output_loss_key_that_a_validation_key_repeats_as_the_library_does(tmp_path, backend, names,
+                                                                                                      key):
+    """An output named val logs val_loss, which the validation's total loss overwrote in the module's history too."""
+    pytest.importorskip(backend)
+    x = Input(2)
+    model = Model(x, [Dense(1, name=names[0])(x), Dense(1, name=names[1])(x)], losses=["mse", "mse"])
+    module = load_module(graph_module_source(model, backend, optimizer="adam"), tmp_path, f"val_{backend}_{names[1]}")
+    graph = model.compile(optimizer="adam")
+    X, Y = np.ones((4, 2)), (np.zeros((4, 1)), np.ones((4, 1)))
+    message = _refusal(lambda: module.fit(_arrays(backend, graph.init(0)), X, Y, epochs=1, verbose=0, validation=(X, Y)))
+    assert message.startswith(f"fit: the history key '{key}' would hold two values") and "\n" not in message
+    assert message == _refusal(lambda: graph.fit(graph.init(0), X, Y, epochs=1, verbose=0, validation=(X, Y)))
+    history = module.fit(_arrays(backend, graph.init(0)), X, Y, epochs=1, verbose=0).history  # no validation: no clash
+    assert list(history) == ["loss", f"{names[0]}_loss", f"{names[1]}_loss"]
+
+
+def test_a_modules_fit_refuses_a_metric_named_as_a_validation_key(tmp_path):
+    metric = symdl.metric("mae", name="val_loss")
+    net = symdl.Network([2, 3, 1], optimizer="adam")
+    module = load_module(network_module(net, metrics=[metric]), tmp_path, "val_metric")
+    compiled = net.compile()
+    X, Y = np.ones((4, 2)), np.zeros((4, 1))
+    message = _refusal(lambda: module.fit(compiled.init(0), X, Y, epochs=1, verbose=0, validation=(X, Y)))
+    assert message.startswith("fit: the history key 'val_loss' would hold two values") and "\n" not in message
+    assert message == _refusal(lambda: compiled.fit(compiled.init(0), X, Y, epochs=1, verbose=0, metrics=[metric],
+                                                    validation=(X, Y)))
+    assert list(module.fit(compiled.init(0), X, Y, epochs=1, verbose=0).history) == ["loss", "val_loss"]

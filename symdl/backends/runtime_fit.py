@@ -189,6 +189,17 @@ def _fit_step(params, X, Y, state, extra, seed):
     return float(loss), params, state
 
 
+def check_history_keys(logged):
+    """Nothing when every history key in ``logged`` (training keys, then val_ ones) is distinct, else one ValueError line.
+
+    An output named val logs val_loss, as the validation does; val_a beside a, or a metric named val_loss, clash too.
+    """
+    twice = next((k for k in logged if logged.count(k) > 1), None)
+    if twice is not None:
+        raise ValueError(f"fit: the history key {twice!r} would hold two values (a training entry and a validation entry "
+                         f"val_…); rename the output or the metric it comes from")
+
+
 def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor, min_delta, restore_best_weights, validation,
                keys):
     """The settings of a run, or one ValueError line naming the first wrong one."""
@@ -205,10 +216,11 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
         raise ValueError(f"restore_best_weights: expected True or False, got {restore_best_weights!r}")
     if validation is not None and (type(validation) is not tuple or len(validation) != 2):
         raise ValueError("validation: expected a pair (X_val, Y_val)")
+    logged = ["loss", *(_FIT_OUTPUT_LOSSES[0] if _FIT_OUTPUT_LOSSES else ()), *keys]
+    logged += [f"val_{k}" for k in logged] if validation is not None else []
+    check_history_keys(logged)
     if patience is not None:
         _fit_check_positive("patience", patience, 0)
-        logged = ["loss", *(_FIT_OUTPUT_LOSSES[0] if _FIT_OUTPUT_LOSSES else ()), *keys]
-        logged += [f"val_{k}" for k in logged] if validation is not None else []
         if monitor not in logged:
             raise ValueError(f"monitor: {monitor!r} is not logged; logged: {', '.join(logged)}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not abs(float(min_delta)) < float("inf"):
@@ -276,7 +288,7 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
 #: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
 LOOP = (History, _fit_data_args, _fit_arrange, _fit_check_labels, _fit_loss_mean, _fit_output_losses, _fit_losses_kept, _fit_losses_add,
         _fit_losses_logs, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
-        _fit_evaluate, _fit_step, _check_fit, _fit_loop)
+        _fit_evaluate, _fit_step, check_history_keys, _check_fit, _fit_loop)
 
 
 # --- the backends' parameter copies (restore_best_weights) ---

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from ..backends.runtime_fit import check_history_keys
 from .batches import (
     MASK_SEED_BOUND,
     Data,
@@ -242,10 +243,7 @@ def fit(
             raise ValueError(f"callbacks: expected symdl.training.Callback objects, got {hook!r}")
     logged = ["loss", *OutputLosses(model, _LossTracker, tracked.keys).names, *tracked.keys]
     logged += [f"val_{k}" for k in logged] if validation is not None else []
-    twice = next((k for k in logged if logged.count(k) > 1), None)  # an output named val: its val_loss is the validation's
-    if twice is not None:
-        raise ValueError(f"fit: the history key {twice!r} would hold two values (a training entry and a validation entry "
-                         f"val_…); rename the output or the metric it comes from")
+    check_history_keys(logged)  # an output named val: its val_loss is the validation's
     if early_stopping is not None and early_stopping.monitor not in logged:
         raise ValueError(f"early_stopping: monitor {early_stopping.monitor!r} is not logged; logged: {', '.join(logged)}")
     if state is None:
