@@ -303,3 +303,26 @@ def test_init_params_takes_numpys_seeds_as_the_compiled_network_does(tmp_path):
     rng = np.random.default_rng(9)
     first, second = module.init_params(rng), module.init_params(rng)
     assert not np.array_equal(first["W1"], second["W1"])  # a Generator is advanced, not reseeded
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**400), float("nan"), float("inf"), True, "1.0"],
+                         ids=["1e400", "-1e400", "nan", "inf", "True", "str"])
+def test_a_state_scalar_beyond_float_or_not_finite_is_one_line_in_the_module_as_in_the_library(tmp_path, value):
+    """Nadam's mu_product of 10**400: float() raised Python's OverflowError in the check; now one ValueError line, cut to
+    60 characters of the value, the module's words the compiled network's."""
+    network = symdl.Network([3, 4, 2], optimizer="nadam")
+    net = network.compile()
+    (tmp_path / "nadam_state.py").write_text(network_module(network))
+    module = _load(tmp_path / "nadam_state.py", f"nadam_state_{abs(hash(repr(value)))}")
+    X, Y = np.ones((4, 3)), np.full((4, 2), 0.5)
+    messages = []
+    for target in (net, module):
+        params = target.init(0) if target is net else target.init_params(0)
+        state = target.init_state(params)
+        assert "mu_product" in state
+        state["mu_product"] = value
+        with pytest.raises(ValueError) as caught:
+            target.train_step(params, X, Y, state)
+        messages.append(str(caught.value))
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    assert messages[0] == messages[1] == f"state['mu_product']: expected a finite real number, got {shown}"

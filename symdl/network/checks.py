@@ -208,8 +208,13 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
             raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
     for key in scalars:
         value = state[key]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(float(value)):
-            raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
+        try:
+            finite = not isinstance(value, bool) and isinstance(value, numbers.Real) and bool(np.isfinite(float(value)))
+        except OverflowError:  # 10**400: beyond float, not finite
+            finite = False
+        if not finite:
+            shown = repr(value)  # an error line never echoes a whole value: 10**400 has 401 digits
+            raise ValueError(f"state[{key!r}]: expected a finite real number, got {shown if len(shown) <= 60 else shown[:57] + '...'}")
     seen: dict[int, str] = {}
     for key, shape in slots:
         arr = state[key]
