@@ -22,9 +22,9 @@ from ..symbolic.proof import (
     Proof,
     Undecidable,
     breakpoints,
-    one_sided_values,
     prove_named_function,
 )
+from ..symbolic.removable import branch_limits, branch_value
 from ..symbolic.rewrite import stabilise, stable_at_values
 from .definition import (
     Definition,
@@ -270,7 +270,7 @@ class Rule(Derives, Displayed, Plottable):
     def _kinks_of(self, derived: sp.Expr) -> tuple[Kink, ...]:
         found = []
         for point in breakpoints(derived, self.wrt):
-            left, right = one_sided_values(derived, self.wrt, point)
+            left, right = branch_limits(derived, self.wrt, point)  # a limit where a branch has no value at the point
             if not (left.is_finite and right.is_finite):
                 continue  # a singularity (|z|^½ at 0), not a kink: no finite value would be a subgradient
             if _simplified(left - right) == 0:  # e.g. elu with α = 1 is smooth at 0
@@ -289,7 +289,8 @@ class Rule(Derives, Displayed, Plottable):
             if _simplified(self.bind(at) - point) == 0:
                 return self.bind(value)
         # No declared value (user formulas): keep the one SymPy's derivative gives, a one-sided value or sign(0) = 0.
-        return self._natural_value(diff_away_from_jumps(self.expr, self.wrt), point)
+        derived = diff_away_from_jumps(self.expr, self.wrt)  # its branch's limit where it has no value (sin(z)/z at 0)
+        return branch_value(derived, self.wrt, point, self._natural_value(derived, point))
 
     def identities(self) -> dict[str, sp.Expr]:
         """Each identity :meth:`prove` shows, as the expression that must be 0."""

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .proof import Undecidable, breakpoints, elementary, one_sided_values
+from .proof import (
+    Undecidable,
+    breakpoints,
+    elementary,
+    one_sided_values,
+    resolve_branches,
+)
 from .readable import readable
-from .regimes import _poles
+from .regimes import _poles, probes_beside
 
-__all__ = ["moving_removable_points", "removable_points"]
+__all__ = ["branch_limits", "branch_value", "moving_removable_points", "removable_points"]
 
 _BRANCHING = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
 
@@ -68,6 +74,8 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
         if any(sp.simplify(at - k) == 0 for k in kinks):
             continue
         left, right = (_one_sided_limit(derivative, var, at, side) for side in (-1, 1))
+        if (left is None or right is None) and not at.free_symbols and derivative.free_symbols <= {var}:
+            left, right = branch_limits(derivative, var, at)  # a branch left at a fixed point: limit branch by branch
         if left is None or right is None:
             undecided.append(at)
             continue
@@ -100,3 +108,44 @@ def _one_sided_limit(derivative: sp.Expr, var: sp.Symbol, at: sp.Expr, side: int
     except (NotImplementedError, ValueError, sp.PolynomialError):
         return None
     return total
+
+
+def branch_limits(expr: sp.Expr, var: sp.Symbol, at: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """(lim f(p − t), lim f(p + t)), t → 0⁺, branch by branch: f's branches beside p, then each one's limit where its
+    value at p is not a number (sin(z)/z + max(0, z)' at 0: 0 + 0 from below, 0 + 1 from above, not nan).
+
+    :func:`~symdl.symbolic.proof.one_sided_values` substitutes p into each branch; the limit is taken only where that
+    gives no finite number and f has no symbol but ``var`` (SymPy's limit takes another symbol generic).
+    """
+    left, right = one_sided_values(expr, var, at)
+    if left.is_finite and right.is_finite or at.free_symbols or not expr.free_symbols <= {var}:
+        return left, right
+    expr = elementary(expr)
+    try:
+        probes = probes_beside(at, breakpoints(expr, var))
+    except Undecidable:
+        return left, right
+    sides = []
+    for probe, direction, value in zip(probes, ("-", "+"), (left, right)):
+        if value.is_finite:
+            sides.append(value)
+            continue
+        try:
+            sides.append(sp.limit(resolve_branches(expr, {var: probe}), var, at, direction))
+        except (NotImplementedError, ValueError):
+            sides.append(value)
+    return sides[0], sides[1]
+
+
+def branch_value(expr: sp.Expr, var: sp.Symbol, at: sp.Expr, value: sp.Expr) -> sp.Expr:
+    """lim f_b(z), z → p, for the branch f_b of f that holds at p, where ``value`` (f_b(p)) is not a number:
+    sin(z)/z + max(0, z)' at 0 is 0 + 0 (the branch z ≤ 0), not nan. ``value`` where it is one, or the branch has
+    another symbol, or its limits from both sides differ."""
+    if value.is_finite or at.free_symbols or not expr.free_symbols <= {var}:
+        return value
+    branch = resolve_branches(elementary(expr), {var: at})
+    try:
+        left, right = (sp.limit(branch, var, at, direction) for direction in ("-", "+"))
+    except (NotImplementedError, ValueError):
+        return value
+    return left if left.is_finite and sp.simplify(right - left) == 0 else value
