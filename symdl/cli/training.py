@@ -51,11 +51,6 @@ def _fraction(text: str) -> float:
     return value
 
 
-# The flags that describe a new network and its optimizer: with --from the saved model fixes them. Their parser
-# default is None (given or not is then known, even for a value equal to the default); cmd_train fills these in.
-_NEW_MODEL_DEFAULTS: dict[str, object] = {}
-
-
 def add_train_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl train LAYERS DATA.npz -o MODEL`` with the network, optimizer and training flags, or
     ``symdl train --from MODEL DATA.npz -o MODEL`` (a saved model trained on)."""
@@ -86,8 +81,9 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
     add_json_argument(command)
     dests = ["activation", "activation_param", "output_activation", "output_activation_param", "loss", "loss_param",
              "reduction", "penalty", "penalty_param", "batchnorm", "dropout", "dtype", "optimizer", "optimizer_param"]
-    _NEW_MODEL_DEFAULTS.update({dest: command.get_default(dest) for dest in dests})
-    command.set_defaults(**dict.fromkeys(dests))
+    # The flags of a new network and its optimizer, which --from's saved model fixes: their parser default is None
+    # (given or not is then known, even for a value equal to the default), and cmd_train fills in new_model_defaults.
+    command.set_defaults(**dict.fromkeys(dests), new_model_defaults={dest: command.get_default(dest) for dest in dests})
 
 
 def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
@@ -215,7 +211,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if _saved_model(args.layers):
         raise UsageError(f"LAYERS {args.layers!r}: a saved model; symdl train builds a new network from widths such as "
                          f"784,128,10 (to train a saved network or graph on: symdl train --from {args.layers} …)")
-    for dest, default in _NEW_MODEL_DEFAULTS.items():
+    for dest, default in args.new_model_defaults.items():
         if getattr(args, dest) is None:
             setattr(args, dest, default)
     opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False, flag="--optimizer-param"))
@@ -237,7 +233,7 @@ def _continue(args: argparse.Namespace) -> int:
 
     if args.layers is not None:
         raise UsageError(f"LAYERS {args.layers[:40]!r} and --from: the network is the saved model's; leave out LAYERS")
-    given = next((dest for dest in _NEW_MODEL_DEFAULTS if getattr(args, dest) is not None), None)
+    given = next((dest for dest in args.new_model_defaults if getattr(args, dest) is not None), None)
     if given is not None:
         flag = "--" + given.replace("_", "-")
         raise UsageError(f"{flag} and --from: the saved model fixes its network, dtype and optimizer; leave out {flag}")
