@@ -19,7 +19,11 @@ the standard library (never sympy or symdl) and defines
   with two or more outputs with a loss: each output's unweighted loss in a dict by its log key ``<output>_loss``
   (the constant ``output_loss_names``), as ``CompiledGraph.output_losses`` returns them, which the module's ``fit``
   and ``evaluate`` and ``symdl.fit`` log (:mod:`symdl.export.module_fit`); in mixed precision computed in float32
-  from the outputs and targets copied to it, as the loss.
+  from the outputs and targets copied to it, as the loss;
+* the constants ``metric_outputs`` (each output with a data target: its name, the keys a metrics dict may give it
+  by, its index among ``forward``'s outputs and its target's) and ``output_widths``, printed from
+  ``CompiledGraph.metric_outputs`` and ``output_widths``, so that ``symdl.fit(module, metrics=...)`` takes a list
+  or a dict by output name and logs ``<output>_<metric>`` as ``CompiledGraph.fit`` does.
 
 Spellings as in :mod:`symdl.export.network_modules`: JAX entry points are
 jitted with the checks outside (``<name>_unchecked``: the jitted body alone),
@@ -273,6 +277,10 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         *([f"_STATE = {_state_specs(optimizer, compiled.trained_names, shapes)!r}"] if has_opt else []),
         # the keys of output_losses' dicts, as CompiledGraph.output_loss_names (symdl.fit reads them)
         *([f"output_loss_names = {tuple(output_losses)!r}"] if output_losses else []),
+        # as CompiledGraph.metric_outputs and output_widths, which symdl.fit's metrics read (a dict by output name):
+        # each output with a data target as (name, the keys a dict may use, its index among forward's outputs, its target's)
+        f"metric_outputs = {tuple((o.name, tuple(sorted(o.keys)), o.output, o.target) for o in compiled.metric_outputs)!r}",
+        f"output_widths = {compiled.output_widths!r}",
     ]
     kernels = vector_kernels(train, inference)
     source, entries = _entry_points(printed, backend, names_printed)
