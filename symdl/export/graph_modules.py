@@ -252,7 +252,8 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
             raise ValueError(f"metrics: the log key {metric.key!r} is an output's loss; give the metric another name")
     inputs = tuple((train.names[x], x.shape[0]) for x in train.inputs)
     targets = tuple((train.names[y], y.shape[0]) for y in train.targets)
-    # a loss scale s ≠ 1 needs a step skipped on overflow, which train_step does and torch.optim cannot
+    # a loss scale s ≠ 1 has no Module: s is a constant of the printed float16 backward, not a buffer, and a step on
+    # overflow must be skipped, which train_step does and nn.Module's backward cannot (docs/scaling.md)
     classes = ([] if mixed and mixed.loss_scale != 1
                else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets],
                                                buffers=tuple(train.buffers)))
