@@ -22,6 +22,7 @@ from ..symbolic.proof import Proof, prove_named_function
 from ..symbolic.rewrite import stabilise, stable_at_values
 from .definition import (
     Definition,
+    Jumps,
     Kind,
     Kink,
     KinkConvention,
@@ -30,7 +31,7 @@ from .definition import (
 )
 from .derivation import Derives
 from .derivation_steps import derivative_steps, head, jump_steps, kink_step
-from .rule_kinks import rule_kinks, with_kink_values
+from .rule_kinks import rule_jumps, rule_kinks, with_kink_values
 from .step import Step
 
 __all__ = ["Rule", "formula_rule"]
@@ -215,6 +216,12 @@ class Rule(Derives, Displayed, Plottable):
         """Points where the derivative jumps (at the bound parameter values), with one-sided values and the value
         returned (:func:`~symdl.rulebook.rule_kinks.rule_kinks`)."""
         return rule_kinks(self)
+
+    @cached_property
+    def jumps(self) -> Jumps:
+        """The floor, ceiling and round of the variable, whose jumps (infinitely many) are not kinks, and the kinks
+        that move with their values (:func:`~symdl.rulebook.rule_kinks.rule_jumps`); falsy when there are none."""
+        return rule_jumps(self)
 
     def identities(self) -> dict[str, sp.Expr]:
         """Each identity :meth:`prove` shows, as the expression that must be 0."""

@@ -4,6 +4,12 @@ At a kink p of f (f'(p⁻) ≠ f'(p⁺), both finite) the derivative returns the
 rule's kink convention: the left or right value, their average, or the
 value PyTorch returns. At a removable point (f'(p⁻) = f'(p⁺) but SymPy's f'
 gives another value at p) it returns the common limit.
+
+Kinks are finitely many. A floor, ceiling or round of the variable jumps at
+infinitely many points, where f or f' jumps (z·⌊z⌋ − ⌊z⌋(⌊z⌋ + 1)/2 has
+f' = ⌊z⌋: a kink at every integer): those are the rule's :class:`Jumps`,
+never kinks, and a kink is listed only between them (|z − 1/3| + z·⌊z⌋ has
+one, at 1/3; |z| + z·⌊z⌋ none, its 0 being a jump of ⌊z⌋).
 """
 
 from __future__ import annotations
@@ -14,14 +20,16 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from ..symbolic.calculus import diff_away_from_jumps
+from ..symbolic.jumps import breakpoints_between_jumps, kinks_at_jumps
 from ..symbolic.proof import Undecidable, breakpoints, resolve_branches
 from ..symbolic.removable import branch_limits, branch_value, removable_points
-from .definition import Kink
+from ..symbolic.rounding import jump_atoms, round
+from .definition import Jumps, Kink
 
 if TYPE_CHECKING:
     from .rule import Rule
 
-__all__ = ["rule_kinks", "with_kink_values"]
+__all__ = ["rule_jumps", "rule_kinks", "with_kink_values"]
 
 
 @lru_cache(maxsize=1024)
@@ -35,7 +43,8 @@ def rule_kinks(rule: Rule) -> tuple[Kink, ...]:
     """Points where the derivative jumps (at the bound parameter values), with one-sided values and the value returned.
 
     Found where conditions switch finitely often; a formula whose
-    conditions are periodic (sin z > 0) reports none.
+    conditions are periodic (sin z > 0) reports none. With a floor, ceiling or
+    round of the variable, the kinks between their jumps (:func:`rule_jumps`).
     """
     try:
         return _kinks_of(rule, rule.bind(diff_away_from_jumps(rule.expr, rule.wrt)))
@@ -43,16 +52,43 @@ def rule_kinks(rule: Rule) -> tuple[Kink, ...]:
         return ()
 
 
+def rule_jumps(rule: Rule) -> Jumps:
+    """The floor, ceiling and round of the rule's variable (parameters bound), and the kinks that move with their
+    values (:func:`~symdl.symbolic.jumps.kinks_at_jumps`; none where those cannot be found)."""
+    expr = rule.bind(rule.expr)
+    functions = tuple(sorted((a for a in jump_atoms(expr) if a.has(rule.wrt)), key=sp.default_sort_key))
+    if not functions:
+        return Jumps()
+    try:
+        moving = kinks_at_jumps(expr, rule.wrt)
+    except Undecidable:
+        moving = []
+    return Jumps(functions, tuple(dict.fromkeys(moving)))
+
+
 def _kinks_of(rule: Rule, derived: sp.Expr) -> tuple[Kink, ...]:
     found = []
-    for point in breakpoints(derived, rule.wrt):
-        left, right = branch_limits(derived, rule.wrt, point)  # a limit where a branch has no value at the point
+    functions = rule.jumps.functions
+    points = breakpoints_between_jumps(derived, rule.wrt) if functions else breakpoints(derived, rule.wrt)
+    for point in points:
+        if any(_jumps_at(f, rule.wrt, point) for f in functions):
+            continue  # one of the jumps, not a kink: the jump function's own sides are not the branches' values there
+        # between its jumps each floor/ceiling/round is its value at the point: no jump is left to probe beside
+        near = derived.xreplace({f: f.xreplace({rule.wrt: point}) for f in functions}) if functions else derived
+        left, right = branch_limits(near, rule.wrt, point)  # a limit where a branch has no value at the point
         if not (left.is_finite and right.is_finite):
             continue  # a singularity (|z|^½ at 0), not a kink: no finite value would be a subgradient
         if _simplified(left - right) == 0:  # e.g. elu with α = 1 is smooth at 0
             continue
         found.append(Kink(point, left, right, _kink_value(rule, point, left, right)))
     return tuple(found)
+
+
+def _jumps_at(function: sp.Expr, var: sp.Symbol, point: sp.Expr) -> bool:
+    """Whether floor/ceiling(u) jumps (u an integer) or round(u) does (u − 1/2 an integer) at var = point, for sure:
+    a point that moves with another symbol is taken where it does not (a kink at z = y, y generic)."""
+    crossing = function.args[0].xreplace({var: point}) - (sp.S.Half if isinstance(function, round) else 0)
+    return bool(crossing.is_integer)
 
 
 def _kink_value(rule: Rule, point: sp.Expr, left: sp.Expr, right: sp.Expr) -> sp.Expr:
@@ -66,7 +102,9 @@ def _kink_value(rule: Rule, point: sp.Expr, left: sp.Expr, right: sp.Expr) -> sp
         if _simplified(rule.bind(at) - point) == 0:
             return rule.bind(value)
     # No declared value (user formulas): keep the one SymPy's derivative gives, a one-sided value or sign(0) = 0.
-    derived = diff_away_from_jumps(rule.expr, rule.wrt)  # its branch's limit where it has no value (sin(z)/z at 0)
+    # At the bound parameter values, as the point is: |z − c| at c = 1/2 is sign(0) = 0 there, not sign(1/2 − c) at
+    # another c. Its branch's limit where it has no value (sin(z)/z at 0).
+    derived = rule.bind(diff_away_from_jumps(rule.expr, rule.wrt))
     return branch_value(derived, rule.wrt, point, _natural_value(rule, derived, point))
 
 
