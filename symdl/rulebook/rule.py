@@ -31,7 +31,7 @@ from .definition import (
 )
 from .derivation import Derives
 from .derivation_steps import derivative_steps, head, jump_steps, kink_step
-from .rule_kinks import rule_jumps, rule_kinks, with_kink_values
+from .rule_kinks import removable, rule_jumps, rule_kinks, with_kink_values
 from .step import Step
 
 __all__ = ["Rule", "formula_rule"]
@@ -191,7 +191,8 @@ class Rule(Derives, Displayed, Plottable):
         raise ValueError(f"rule {self.name!r} has no input {wrt!s}; its inputs: {names}")
 
     def derivative(self, wrt: sp.Symbol | str | None = None) -> sp.Expr:
-        """d expr / d wrt as SymPy derives it, with the kink convention applied at kinks."""
+        """d expr / d wrt as SymPy derives it, with the kink convention applied at kinks and the limit from both sides
+        at each removable point (:attr:`removable`: softplus(z − c) written out gives 1/2 at z = c, not SymPy's 0)."""
         var = self._input(wrt)
         derived = diff_away_from_jumps(self.expr, var, shown(self.name))
         return self._with_kink_values(derived) if var == self.wrt else derived
@@ -216,6 +217,12 @@ class Rule(Derives, Displayed, Plottable):
         """Points where the derivative jumps (at the bound parameter values), with one-sided values and the value
         returned (:func:`~symdl.rulebook.rule_kinks.rule_kinks`)."""
         return rule_kinks(self)
+
+    @cached_property
+    def removable(self) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
+        """(p, lim f'(p±), SymPy's f'(p)) where f' is continuous and :meth:`derivative` returns the limit, not SymPy's
+        value (:func:`~symdl.rulebook.rule_kinks.removable`)."""
+        return removable(self)
 
     @cached_property
     def jumps(self) -> Jumps:

@@ -1,5 +1,4 @@
-"""The points of [low, high] a rule's variable must keep away from: its breakpoints, and the jumps of its floor,
-ceiling and round there.
+"""The points of [low, high] a rule's variable keeps away from: its breakpoints, and its floors' and rounds' jumps.
 
 A breakpoint p of f or f' is one of finitely many (an expression in the
 other inputs). A floor, ceiling or round F(u) jumps wherever u crosses an
