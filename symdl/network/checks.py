@@ -206,7 +206,7 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
     for key in counters:
         value = state[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
+            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {excerpt(value)}")
     for key in scalars:
         value = state[key]
         try:
