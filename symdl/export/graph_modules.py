@@ -118,7 +118,7 @@ def _numpy_checks(optimizer: bool) -> list[str]:
     ]
     if optimizer:
         blocks += [
-            helper_source(check_state, {"check_state": "_check_state_dict", "check_keys": "_check_keys"}),
+            helper_source(check_state, {"check_state": "_check_state_dict", "check_keys": "_check_keys", "excerpt": "_excerpt"}),
             helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value", "finite_real": "_finite_real"}),
             function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",
                             ["return _check_hyper_value(name, value, _dtype)"]),

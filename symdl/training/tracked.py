@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ..excerpt import excerpt
+
 __all__ = ["MetricOutput", "Tracked", "TrackedMetrics", "metric_name", "metric_objects", "per_output_spec", "track"]
 
 
@@ -134,7 +136,7 @@ def per_output_spec(model: Any, metrics: Mapping[Any, object]) -> dict[str, list
         match = [o for o in outputs if key in o.keys]
         if not match:
             names = ", ".join(o.name for o in outputs) or "none"
-            raise ValueError(f"metrics: unexpected output {str(key)[:60]!r}; outputs with a data target: {names}")
+            raise ValueError(f"metrics: unexpected output {excerpt(key)}; outputs with a data target: {names}")
         name = match[0].name
         if name in found:
             raise ValueError(f"metrics: two entries for the output {name!r}")
