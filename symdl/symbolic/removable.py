@@ -78,9 +78,11 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
         if (left is None or right is None) and not at.free_symbols and derivative.free_symbols <= {var}:
             left, right = branch_limits(derivative, var, at)  # a branch left at a fixed point: limit branch by branch
         if (left is None or right is None) and at.free_symbols:
-            left = right = regime_limit(derivative, var, at)  # a branch beside a moving point: regime by regime
-            if left is not None:
-                removable.append((at, left, derivative.subs(var, at)))
+            limit = regime_limit(derivative, var, at)  # a branch beside a moving point: regime by regime
+            if limit is not None:
+                value = derivative.subs(var, at)
+                if not (value.is_finite and not value.has(*_BRANCHING) and sp.simplify(value - limit) == 0):
+                    removable.append((at, limit, value))
                 continue
         if left is None or right is None:
             undecided.append(at)
