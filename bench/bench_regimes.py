@@ -1,11 +1,13 @@
 """Parameter regimes and proof times of prove_zero with this tree's regimes.py against another revision's, side by side.
 
-    python bench/bench_regimes.py [--before b2c90d7] [--repeats 2] [--skip-rules]
+    python bench/bench_regimes.py [--before b2c90d7 | --before-tree /tmp/main] [--repeats 2] [--skip-rules]
 
 Each measurement is a fresh process (no cache shared between the two): one
 with this tree's ``symdl/symbolic/regimes.py``, one with the ``--before``
 revision's (read with ``git show``, loaded in place of it: the proofs call its
-``_parameter_regimes``), interleaved ``--repeats`` times. Each process times
+``_parameter_regimes``), or with the whole package of ``--before-tree`` (a
+checkout of another revision, e.g. ``git worktree add /tmp/main main``: its
+case analysis too), interleaved ``--repeats`` times. Each process times
 the 1-, 2- and 3-parameter proofs below (regimes listed, then proven, thread
 CPU time) and, unless ``--skip-rules``, counts the parameter regimes of every
 built-in rule's proofs (``Rule.prove``: the counts the report prints). The
@@ -96,6 +98,7 @@ def child(revision: str | None, rules: bool) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", default="b2c90d7", help="the revision whose regimes.py is compared (default: b2c90d7)")
+    parser.add_argument("--before-tree", type=Path, help="a checkout whose whole symdl package is compared instead")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip-rules", action="store_true", help="time the proofs only")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -107,12 +110,15 @@ def main() -> None:
     for _ in range(args.repeats):
         for variant in ("before", "after"):
             load = os.getloadavg()[0]
-            argv = [sys.executable, __file__, "--child", args.before if variant == "before" else "after"]
+            whole = variant == "before" and args.before_tree is not None
+            argv = [sys.executable, __file__, "--child", args.before if variant == "before" and not whole else "after"]
             argv += ["--skip-rules"] if args.skip_rules else []
-            done = subprocess.run(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True,
+            tree = args.before_tree.resolve() if whole else ROOT
+            done = subprocess.run(argv, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(tree)}, capture_output=True,
                                   text=True, check=True)
             runs[variant].append({**json.loads(done.stdout), "load": (load, os.getloadavg()[0])})
-    print(f"{machine()}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; before = {args.before}, after = this tree; "
+    before = f"the package in {args.before_tree}" if args.before_tree is not None else f"{args.before}'s regimes.py"
+    print(f"{machine()}; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; before = {before}, after = this tree; "
           f"load {[r['load'] for r in runs['before'] + runs['after']]}")
     print("\n| proof | regimes before | regimes after | before (s) | after (s) | outcome before | outcome after |")
     print("| --- | ---: | ---: | ---: | ---: | --- | --- |")

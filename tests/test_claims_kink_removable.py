@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import symdl
 from symdl.rulebook.claims import check_derivative, parse_derivative
+from symdl.symbolic.removable import kinks_of_limit, moving_removable_points
 
 _SINC_PRIME = "cos(z)/z - sin(z)/z**2"
 
@@ -52,3 +53,49 @@ def test_a_fixed_removable_pole_beside_a_kink_is_compared_with_its_limit_not_lef
     assert filled, filled.proof.method
     wrong = check_derivative(r, parse_derivative(r, f"where(z == 1, 0, {sinc_prime} + where(z > 0, 1, 0))"))
     assert not wrong and wrong.counterexample == {z: 1}
+
+
+def _moving_sinc(k: int) -> tuple[symdl.Rule, sp.Symbol, sp.Symbol]:
+    r = symdl.formula_rule(f"sin(z - a)/(z - a) + relu(z - ({k}))", params={"a": None})
+    return r, r.wrt, next(s for s in r.expr.free_symbols if s.name == "a")
+
+
+@settings(max_examples=3, deadline=None)
+@given(k=st.integers(-2, 2))
+def test_a_removable_pole_moving_with_a_parameter_beside_a_kink_has_its_limit_case_by_case(k):
+    # sin(u)/u, u = z − a: its derivative → 0 at z = a; relu(z − k)' beside it is 0 for a < k, 1 for a > k, and at
+    # a = k the pole sits on the kink (0 from below, 1 from above): was "undecided at z = a".
+    r, z, a = _moving_sinc(k)
+    ((at, limit, _),), undecided = moving_removable_points(r.bind(r.derivative()), z)
+    assert at == a and undecided == ()
+    assert limit == sp.Piecewise((0, a < k), (sp.nan, sp.Eq(a, k)), (1, True))
+    assert kinks_of_limit(limit) == [k]
+
+
+@settings(max_examples=3, deadline=None)
+@given(k=st.integers(-2, 2), at_kink=st.sampled_from(["0", "1", "7"]))
+def test_a_claim_at_the_moving_removable_point_is_proven_when_it_is_the_limit_and_refuted_when_not(k, at_kink):
+    r, z, a = _moving_sinc(k)
+    raw = f"cos(z - a)/(z - a) - sin(z - a)/(z - a)**2 + where(z > {k}, 1, 0)"
+    without_value = check_derivative(r, parse_derivative(r, raw))
+    assert without_value, without_value.proof.method
+    assert f"its limit from both sides the derivative's, 0 for a < {k}, a kink at a = {k}, 1 for a > {k}" in without_value.proof.method
+    # at a = k (z = a = k) the value is a convention, as at any kink: every value there is accepted
+    filled = f"where(z == a, where(a > {k}, 1, where(a < {k}, 0, {at_kink})), {raw})"
+    right = check_derivative(r, parse_derivative(r, filled))
+    assert right, right.proof.method
+    for value, sign in (("0", 1), ("1", -1)):  # 0 is wrong for a > k, 1 for a < k
+        wrong = check_derivative(r, parse_derivative(r, f"where(z == a, {value}, {raw})"))
+        assert not wrong and wrong.counterexample is not None, wrong.proof.method
+        point = wrong.counterexample
+        assert point[z] == point[a] and sp.sign(point[a] - k) == sign
+        assert float(wrong.values_at_counterexample()[1]) == (1.0 if sign > 0 else 0.0)
+
+
+def test_a_moving_removable_pole_whose_limit_is_not_found_stays_undecided_in_one_line():
+    # two other symbols (a and c): the regimes of a point in two of them are not cut here
+    r = symdl.formula_rule("sin(z - a)/(z - a) + relu(z - c)", params={"a": None, "c": None})
+    check = check_derivative(r, parse_derivative(r, "cos(z - a)/(z - a) - sin(z - a)/(z - a)**2 + where(z > c, 1, 0)"))
+    assert not check and check.counterexample is None
+    assert check.proof.method.startswith("undecided at z = c, z = a: the claim equals the derivative elsewhere")
+    assert "\n" not in check.proof.method

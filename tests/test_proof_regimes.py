@@ -7,11 +7,11 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
+from symdl.symbolic.branch_at import _signed
 from symdl.symbolic.functions import NamedFunction
 from symdl.symbolic.proof import (
     Undecidable,
     _generalised,
-    _signed,
     breakpoints,
     one_sided_values,
     prove_named_function,

@@ -139,3 +139,32 @@ def test_a_kink_that_moves_with_a_jump_function_is_no_point_to_refute_a_claim_at
         wrong = check_derivative(r, parse_derivative(r, claim), "z")
         assert not wrong.proof.holds and wrong.counterexample is not None, (f, claim, wrong.proof)
         assert _really_nonzero(wrong.claimed - wrong.derivative, wrong.counterexample)
+
+
+def test_round_and_floor_of_a_parameter_are_told_apart_at_a_tie_the_probes_missed():
+    # round(a) and ⌊a + 1/2⌋ agree at the probed a = 0, 1, −1/2, 3/2 (half to even: round(−1/2) = 0, round(3/2) = 2)
+    # and differ at a = 1/2 (0 against 1): was undecided, refuted there now.
+    a = sp.Symbol("a", real=True)
+    proof = _prove("round(a)*relu(z)", "floor(a + 1/2)*relu(z)", ("z", "a"))
+    assert not proof.holds and proof.counterexample is not None, proof.method
+    assert proof.counterexample[a] == sp.Rational(1, 2) and proof.counterexample[z] > 0
+    difference = parse("round(a)*relu(z) - floor(a + 1/2)*relu(z)", ["z", "a"])
+    assert _really_nonzero(difference, proof.counterexample)
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.integers(1, 3), st.integers(-3, 3), st.sampled_from(["a", "z"]))
+def test_a_tie_of_a_linear_argument_is_probed_in_the_symbol_it_is_linear_in(scale, shift, of):
+    """round(u) ≢ ⌊u + 1/2⌋ and ⌈u⌉ ≢ ⌊u⌋ + 1 for u = k·s/3 + s₀ (k = 1, 2, 3; s = a or z): refuted at a point where
+    they differ, u a half-integer (an integer); the same with each side equal stays proven."""
+    u = f"({scale}*{of}/3 + {shift}/5)"
+    for lhs, rhs, target in ((f"round({u})*relu(z)", f"floor({u} + 1/2)*relu(z)", "half"),
+                             (f"ceil({u})*relu(z)", f"(floor({u}) + 1)*relu(z)", "integer")):
+        proof = _prove(lhs, rhs, ("z", "a"))
+        assert not proof.holds and proof.counterexample is not None, (lhs, proof.method)
+        point = proof.counterexample
+        assert _really_nonzero(parse(lhs, ["z", "a"]) - parse(rhs, ["z", "a"]), point)
+        value = parse(u, ["z", "a"]).xreplace(point)
+        assert (value - sp.S.Half).is_integer if target == "half" else value.is_integer
+    right = _prove(f"round({u})*relu(z)", f"round({u})*(z + abs(z))/2", ("z", "a"))
+    assert right.holds, right.method

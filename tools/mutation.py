@@ -33,6 +33,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "parse": ("symdl/symbolic/parse.py", ["tests/test_parse.py", "tests/test_parse_errors.py"]),
     "proof": ("symdl/symbolic/proof.py", ["tests/test_proof.py", "tests/test_proof_regimes.py", "tests/test_proof_points.py"]),
     "regimes": ("symdl/symbolic/regimes.py", ["tests/test_proof.py", "tests/test_proof_regimes.py", "tests/test_regimes.py"]),
+    # resolve_branches, moved out of proof.py (its tests are proof's).
+    "branch_at": ("symdl/symbolic/branch_at.py",
+                  ["tests/test_proof.py", "tests/test_proof_regimes.py", "tests/test_branch_at.py"]),
     "gradcheck": (
         "symdl/testing/gradcheck.py",
         ["tests/test_gradcheck.py", "tests/test_gradcheck_floor.py", "tests/test_gradcheck_report.py",

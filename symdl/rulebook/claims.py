@@ -19,7 +19,12 @@ import sympy as sp
 
 from ..symbolic.parse import parse
 from ..symbolic.proof import Proof, excluded_note, prove_zero
-from ..symbolic.removable import moving_removable_points, removable_points
+from ..symbolic.removable import (
+    kinks_of_limit,
+    limit_text,
+    moving_removable_points,
+    removable_points,
+)
 from .rule import Rule
 from .rule_kinks import claimed_against
 
@@ -110,7 +115,7 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
             there = _equal_at_removable_point(at_claim, limit)
             if not there:
                 point = _moved_point(var, at, there.counterexample or {}, claimed)
-                proof = Proof(False, f"at {var} = {at} the claim is not the derivative's limit {limit} from both sides: "
+                proof = Proof(False, f"at {var} = {at} the claim is not the derivative's limit {limit_text(limit)} from both sides: "
                                      f"{there.method}", there.cases, point)
                 return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
     # where f jumps (floor, ceiling, round) it has no derivative: no claim is refuted there
@@ -131,8 +136,9 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
         proof = dataclasses.replace(proof, counterexample=_pinned(proof.counterexample, claimed, derivative))
     if proof.holds:  # name the kinks as kinks, and the removable points by what was compared there
         method = proof.method + excluded_note(kinks, "kink")
-        method += "".join(f"; at {var} = {at} equal to the derivative's limit {limit} from both sides" if at not in no_value
-                          else f"; at {var} = {at} without a value, its limit from both sides the derivative's, {limit}"
+        method += "".join(f"; at {var} = {at} equal to the derivative's limit {limit_text(limit)} from both sides"
+                          if at not in no_value
+                          else f"; at {var} = {at} without a value, its limit from both sides the derivative's, {limit_text(limit)}"
                           for at, limit, _ in removable)
         proof = dataclasses.replace(proof, method=method)
     return DerivativeCheck(var, claimed, derivative, proof, kinks, removable)
@@ -140,12 +146,13 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
 
 def _equal_at_removable_point(at_claim: sp.Expr, limit: sp.Expr) -> Proof:
     """claim(p) − lim f'(p±) ≡ 0 in the other inputs and parameters (the first by name the variable of
-    :func:`~symdl.symbolic.proof.prove_zero`, the rest its parameters): a claim with branches left at p."""
+    :func:`~symdl.symbolic.proof.prove_zero`, the rest its parameters): a claim with branches left at p. Where the
+    limit is a kink (sin(z − a)/(z − a) + relu(z) at z = a = 0), its value is a convention: not compared."""
     difference = at_claim - limit
     free = sorted(difference.free_symbols, key=str)
     if not free:
         return Proof(sp.simplify(difference) == 0, f"the claim is {at_claim}")
-    return prove_zero(difference, free[0])
+    return prove_zero(difference, free[0], exclude=kinks_of_limit(limit))
 
 
 def _moved_point(var: sp.Symbol, at: sp.Expr, found: Mapping[sp.Symbol, sp.Expr], claimed: sp.Expr) -> dict[sp.Symbol, sp.Expr]:

@@ -24,6 +24,7 @@ import sympy as sp
 
 from .regimes import Undecidable, _sample_values, allowed, breakpoints
 from .rounding import at_jump, floor, jump_atoms
+from .rounding import round as round_half_even
 from .witnesses import _confirmed, _witness_points
 
 __all__ = [
@@ -35,6 +36,9 @@ __all__ = [
 _PROBES = tuple(sp.Rational(n, 4) for n in (0, 4, -4, 2, -2, 6, -6, 8, -8, 10, 1, -3, 5, -7, 12, -12))
 #: Values of the other symbols tried beside their generic sample: integers and half-integers, where ⌊y⌋ + 1 ≠ ⌈y⌉.
 _OTHER_VALUES = (sp.Integer(0), sp.Integer(1), sp.Rational(-1, 2), sp.Rational(3, 2))
+#: Where floor and ceiling jump (an integer argument) and where round does (a half-integer), tried by :func:`_at_jumps`.
+_INTEGERS = tuple(sp.Integer(n) for n in (0, 1, -1, 2, -2, 3))
+_HALF_INTEGERS = tuple(sp.Rational(n, 2) for n in (1, -1, 3, -3, 5, -5))
 
 
 def jump_counterexample(
@@ -48,7 +52,31 @@ def jump_counterexample(
     settings = [base, *({**base, **{s: v for s in others if allowed(s, v)}} for v in _OTHER_VALUES)]
     candidates = [{**setting, var: v} for setting in settings for v in _PROBES]
     candidates += [{**base, var: point[var]} for point in _witness_points(expr, var)]  # the others keep their sign
+    candidates += _at_jumps(expr, var, base)
     return _confirmed(expr, [p for p in candidates if keep(p)])
+
+
+def _at_jumps(expr: sp.Expr, var: sp.Symbol, base: Mapping[sp.Symbol, sp.Expr]) -> list[dict]:
+    """Points where a floor or ceiling of ``expr`` jumps (its argument an integer) or a round does (a half-integer):
+    each argument linear in a symbol s solved for s, the other symbols at ``base`` (``var`` at each of the probes).
+
+    The ties that tell functions apart are not always at the probes: round(a) − ⌊a + 1/2⌋ is 0 at a = ±1/2, ±3/2
+    (half to even: round(−1/2) = 0 = ⌊0⌋, round(3/2) = 2 = ⌊2⌋) but −1 at a = 1/2.
+    """
+    found: list[dict] = []
+    for atom in sorted(jump_atoms(expr), key=sp.default_sort_key):
+        targets = _HALF_INTEGERS if isinstance(atom, round_half_even) else _INTEGERS
+        for s in sorted(atom.args[0].free_symbols, key=str):
+            rest = [dict(base)] if s == var else [{**base, var: v} for v in _PROBES]
+            for at in rest:
+                line = atom.args[0].xreplace({o: v for o, v in at.items() if o != s})
+                slope = sp.diff(line, s)
+                if not (slope.is_number and slope != 0 and line.is_polynomial(s)):
+                    continue  # not linear in s alone: its jumps are not solved for here
+                offset = line.xreplace({s: 0})
+                found += [{**at, s: (target - offset) / slope} for target in targets
+                          if allowed(s, (target - offset) / slope)]
+    return found
 
 
 def kinks_between_jumps(f: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:

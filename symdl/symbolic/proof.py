@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from .branch_at import PIECEWISE_ATOMS, resolve_branches
 from .exp_sums import real_with_positive_logs
 from .functions import NamedFunction
 from .jumps import (
@@ -35,7 +36,7 @@ from .jumps import (
     off_jumps,
     undecided_reason,
 )
-from .real_conditions import condition_at
+from .real_conditions import substituted
 from .regimes import (
     Undecidable,
     _parameter_regimes,
@@ -62,9 +63,6 @@ __all__ = [
     "resolve_branches", "one_sided_values",
 ]
 
-_PIECEWISE_ATOMS = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
-
-
 @dataclass(frozen=True)
 class Proof:
     """The outcome of :func:`prove_zero`: whether ``expr`` ≡ 0, and how it was shown."""
@@ -79,37 +77,6 @@ class Proof:
 
     def __bool__(self) -> bool:
         return self.holds
-
-
-def resolve_branches(expr: sp.Expr, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
-    """``expr`` with each Piecewise, Abs, sign, Min and Max replaced by the branch that holds at ``at``."""
-    expr = elementary(expr)
-    for _ in range(50):
-        if not expr.has(*_PIECEWISE_ATOMS):
-            return expr
-        expr = expr.replace(lambda e: isinstance(e, (sp.Min, sp.Max)), lambda e: e.rewrite(sp.Piecewise))
-        expr = expr.replace(lambda e: isinstance(e, sp.Piecewise), lambda e: _pick(e, at))
-        expr = expr.replace(lambda e: isinstance(e, sp.Abs), lambda e: _signed(e.args[0], at) * e.args[0])
-        expr = expr.replace(lambda e: isinstance(e, sp.sign), lambda e: _signed(e.args[0], at, zero=True))
-        expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), lambda e: (1 + _signed(e.args[0], at)) / 2)
-    raise ValueError(f"could not resolve the branches of {expr}")
-
-
-def _pick(pw: sp.Piecewise, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
-    for value, cond in pw.args:
-        truth = condition_at(cond, at)
-        if truth == sp.true:
-            return value
-        if truth != sp.false:
-            raise ValueError(f"cannot decide the condition {cond} at {dict(at)}")
-    raise ValueError(f"no branch of {pw} holds at {dict(at)}")
-
-
-def _signed(arg: sp.Expr, at: Mapping[sp.Symbol, sp.Expr], zero: bool = False) -> sp.Expr:
-    value = sp.sign(sp.N(arg.subs(at), 30))
-    if value == 0 and not zero:
-        return sp.S.One
-    return value
 
 
 def _generalised(expr: sp.Expr) -> sp.Expr | None:
@@ -151,6 +118,7 @@ def _logs_of_together(expr: sp.Expr) -> sp.Expr:
     return expr.replace(lambda e: isinstance(e, sp.log), lambda e: sp.log(sp.factor(sp.together(e.args[0]))))
 
 
+@functools.lru_cache(maxsize=2048)
 def _is_zero_smooth(expr: sp.Expr) -> bool:
     """``expr`` (no branches) ≡ 0, shown by exact rewriting; once per process for each expression (a pure function
     of it: a rule's proofs, its mutants and the intervals of a case analysis meet the same branch again)."""
@@ -213,7 +181,7 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
     expr = elementary(sp.sympify(expr, strict=True))  # strict: never parses text
     if has_jumps(expr) or (jumps_of is not None and has_jumps(jumps_of, var)):
         return _with_jumps(expr, var, params, exclude, exclude_label, jumps_of)
-    if not expr.has(*_PIECEWISE_ATOMS):
+    if not expr.has(*PIECEWISE_ATOMS):
         if _is_zero_smooth(expr):
             return Proof(True, "simplify")
         return Proof(False, "simplify", counterexample=_confirmed(expr, _off(_witness_points(expr, var), var, exclude)))
@@ -290,8 +258,9 @@ def _intervals(count: int) -> str:
 def _prove_in_regime(
     expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr], exclude: Sequence[sp.Expr]
 ) -> Proof:
-    digits = separating_digits([p.subs(sample) for p in points])
-    numeric = sorted({sp.N(p.subs(sample), digits): p for p in points}.items(), key=lambda kv: kv[0])
+    at_sample = [substituted(p, sample) for p in points]
+    digits = separating_digits(at_sample)
+    numeric = sorted({sp.N(value, digits): p for value, p in zip(at_sample, points)}.items(), key=lambda kv: kv[0])
     values = [v for v, _ in numeric]
     probes = [beyond_end(values[0], -1)] if values else [sp.Integer(0)]
     probes += [(a + b) / 2 for a, b in zip(values, values[1:])]
@@ -308,7 +277,7 @@ def _prove_in_regime(
                           var, exclude)
             method = f"case analysis: nonzero on the interval around {var} = {probe}{where}"
             return Proof(False, method, cases, _confirmed(expr, inside))
-    excluded = {sp.N(p.subs(sample), digits) for p in exclude}
+    excluded = {sp.N(substituted(p, sample), digits) for p in exclude}
     for value, point in numeric:
         if value in excluded:
             continue
@@ -317,7 +286,7 @@ def _prove_in_regime(
             exact_at_point = expr.subs(var, point)
         except TypeError:  # a condition's side has a pole there (1/z > 0 at z = 0): no value to compare
             return Proof(False, f"case analysis: a condition has no value at {var} = {point}{where}", cases)
-        at_point = exact_at_point if not exact_at_point.has(*_PIECEWISE_ATOMS) else resolve_branches(exact_at_point, sample)
+        at_point = exact_at_point if not exact_at_point.has(*PIECEWISE_ATOMS) else resolve_branches(exact_at_point, sample)
         if not _is_zero_smooth(at_point):
             method = f"case analysis: nonzero at {var} = {point}{where}"
             return Proof(False, method, cases, _confirmed(expr, [{**sample, var: point}]))

@@ -15,7 +15,7 @@ import sympy as sp
 
 from .grammar import FormulaError
 
-__all__ = ["condition_at"]
+__all__ = ["condition_at", "substituted"]
 
 
 def condition_at(cond: sp.Basic, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Basic:
@@ -28,9 +28,18 @@ def condition_at(cond: sp.Basic, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Basic:
         if test in (sp.true, sp.false):
             return condition_at(cond.args[1] if test == sp.true else cond.args[2], at)
     try:
-        return cond.subs(at)
+        return substituted(cond, at)
     except TypeError:  # SymPy refuses to order a number that is not real (z ≥ √z at z < 0)
         raise FormulaError(_not_real_message(cond, at)) from None
+
+
+def substituted(expr: sp.Basic, at: Mapping[sp.Basic, sp.Expr]) -> sp.Basic:
+    """``expr`` at ``at``: one exact replacement of the symbols where every value is a number (the same result as
+    SymPy's subs, without its sorting and per-key rebuilding: a case analysis reads every condition at every probe),
+    else SymPy's subs."""
+    if all(isinstance(v, sp.Basic) and v.is_number for v in at.values()):
+        return expr.xreplace(dict(at))
+    return expr.subs(at)
 
 
 def _not_real_message(cond: sp.Basic, at: Mapping[sp.Symbol, sp.Expr]) -> str:

@@ -27,6 +27,7 @@ from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
 from .functions import NamedFunction
+from .real_conditions import substituted
 from .rounding import jump_atoms
 from .special import x_minus_tanh
 from .stop_gradient import release
@@ -77,6 +78,12 @@ def _sample_values(params: Mapping[sp.Symbol, object] | None, expr: sp.Expr, var
 
 def _edges(expr: sp.Expr) -> list[sp.Expr]:
     """Expressions whose sign decides a branch: condition sides' differences, Abs/sign/Heaviside arguments."""
+    return list(_edges_remembered(expr))
+
+
+@functools.lru_cache(maxsize=1024)
+def _edges_remembered(expr: sp.Expr) -> tuple[sp.Expr, ...]:
+    """:func:`_edges`, once per process for each expression: a case analysis asks again at every parameter sample."""
     expr = elementary(expr)
     if expr.has(sp.Min, sp.Max):
         try:
@@ -88,7 +95,7 @@ def _edges(expr: sp.Expr) -> list[sp.Expr]:
         for _, cond in pw.args:
             edges += [rel.lhs - rel.rhs for rel in cond.atoms(sp.core.relational.Relational)]
     edges += [f.args[0] for f in expr.atoms(sp.Abs, sp.sign, sp.Heaviside)]
-    return edges
+    return tuple(edges)
 
 
 def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
@@ -240,12 +247,12 @@ def _critical_values(s: sp.Symbol, param_edges: list[sp.Expr], at: Mapping[sp.Sy
     poles: set[sp.Expr] = set()  # regime boundaries too (1/(c − 7) > 0 switches at c = 7), but no sample at them
     others = {o: v for o, v in at.items() if o != s}
     for edge in param_edges:
-        edge = edge.subs(others)
+        edge = substituted(edge, others)
         if edge.has(s):
             critical |= {r for r in _real_roots(edge, s) if r.is_number}
             poles |= {r for r in _poles(edge, s) if r.is_number}
     for edge in crossings:
-        edge = edge.subs(others)
+        edge = substituted(edge, others)
         if edge.has(s):
             try:
                 critical |= {r for r in _real_roots(edge, s) if r.is_number}
@@ -277,12 +284,12 @@ def allowed(s: sp.Symbol, value: sp.Expr) -> bool:
 def is_degenerate(expr: sp.Expr, var: sp.Symbol, points: list[sp.Expr], sample: Mapping[sp.Symbol, sp.Expr]) -> bool:
     """True when two breakpoints take the same value at ``sample``, a condition on parameters alone is 0 there, or
     an edge in ``var`` no longer depends on it (n·z at n = 0: max(n·z, 0) takes either branch for every z)."""
-    if any(vanishes((u - w).subs(sample)) for u, w in itertools.combinations(points, 2)):
+    if any(vanishes(substituted(u - w, sample)) for u, w in itertools.combinations(points, 2)):
         return True
     edges = _edges(expr)
-    if any(e.has(var) and not e.subs(sample).has(var) for e in edges):
+    if any(e.has(var) and not substituted(e, sample).has(var) for e in edges):
         return True
-    return any(vanishes(e.subs(sample)) for e in edges if not e.has(var) and e.free_symbols)
+    return any(vanishes(substituted(e, sample)) for e in edges if not e.has(var) and e.free_symbols)
 
 
 def vanishes(value: sp.Expr) -> bool:

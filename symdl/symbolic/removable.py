@@ -18,9 +18,9 @@ from .proof import (
     resolve_branches,
 )
 from .readable import readable
-from .regimes import _poles, probes_beside
+from .regimes import _critical_values, _edges, _poles, _sample_values, probes_beside
 
-__all__ = ["branch_limits", "branch_value", "moving_removable_points", "removable_points"]
+__all__ = ["branch_limits", "branch_value", "kinks_of_limit", "limit_text", "moving_removable_points", "removable_points"]
 
 _BRANCHING = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
 
@@ -61,8 +61,9 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
     symbol, and poles of the derivative's expression (sin(z − a)/(z − a) at z = a), kinks excepted.
 
     removable: (p, lim f'(p±), f'(p) as the expression gives it) where both one-sided limits are the same number for
-    every value of the other symbols and f'(p) is not shown to be it (nan at a pole). undecided: the points whose
-    limits could not be found that way (a branch or another symbol left in f'(p ± t)).
+    every value of the other symbols and f'(p) is not shown to be it (nan at a pole); where a branch is left beside a
+    point that moves with one other symbol, the limit case by case in it (:func:`regime_limit`). undecided: the points
+    whose limits could not be found that way (a branch or another symbol left in f'(p ± t)).
     """
     try:
         points = [p for p in breakpoints(derivative, var) if p.free_symbols]
@@ -76,6 +77,13 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
         left, right = (_one_sided_limit(derivative, var, at, side) for side in (-1, 1))
         if (left is None or right is None) and not at.free_symbols and derivative.free_symbols <= {var}:
             left, right = branch_limits(derivative, var, at)  # a branch left at a fixed point: limit branch by branch
+        if (left is None or right is None) and at.free_symbols:
+            limit = regime_limit(derivative, var, at)  # a branch beside a moving point: regime by regime
+            if limit is not None:
+                value = derivative.subs(var, at)
+                if not (value.is_finite and not value.has(*_BRANCHING) and sp.simplify(value - limit) == 0):
+                    removable.append((at, limit, value))
+                continue
         if left is None or right is None:
             undecided.append(at)
             continue
@@ -86,6 +94,94 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
             continue
         removable.append((at, readable(left), value))
     return tuple(removable), tuple(undecided)
+
+
+def regime_limit(derivative: sp.Expr, var: sp.Symbol, at: sp.Expr) -> sp.Expr | None:
+    """lim f'(p ± t), t → 0⁺, at a point p that moves with one other symbol s and has a branch beside it, as a
+    Piecewise in s: sin(z − a)/(z − a) + relu(z) at z = a is 0 for a < 0, 1 for a > 0, and a kink at a = 0 (nan there:
+    no value is claimed, :func:`kinks_of_limit`). None where it is not found so (undecided).
+
+    s is cut at its critical values, where p meets another breakpoint or a condition on s alone switches (as a case
+    analysis cuts a parameter): between two, the branch either side of p is the same for every s, read at one sample,
+    and its limit (:func:`_one_sided_limit`) holds for every s there; at a critical value p is a fixed point and the
+    limits are taken branch by branch (:func:`branch_limits`). Both sides must agree between critical values (else a
+    kink moves with s: None) and be finite everywhere.
+    """
+    others = (derivative.free_symbols | at.free_symbols) - {var}
+    if len(others) != 1:
+        return None
+    (s,) = others
+    expr = elementary(derivative)
+    try:
+        points = [p for p in breakpoints(expr, var) if sp.simplify(p - at) != 0]
+        edges = [e for e in _edges(expr) if not e.has(var)] + [at - p for p in points]
+        values, samples = _critical_values(s, edges, _sample_values(None, expr, var))
+    except (Undecidable, NotImplementedError, ValueError, TypeError):
+        return None
+    if len(samples) != len(values) + 1:  # a pole of an edge in s, or an end at a declared sign: not cut here
+        return None
+    pieces: list[tuple[sp.Expr, sp.Basic]] = []  # (limit, s < c), (limit, s = c), …, (limit, true), c increasing
+    for k, sample in enumerate(samples):
+        try:
+            probes = probes_beside(at.subs(s, sample), [p.subs(s, sample) for p in points])
+            sides = [_one_sided_limit(resolve_branches(expr, {s: sample, var: probe}), var, at, side)
+                     for probe, side in zip(probes, (-1, 1))]
+        except (Undecidable, ValueError, TypeError):
+            return None
+        left, right = sides
+        if left is None or right is None or not (left.is_finite and right.is_finite) or sp.simplify(right - left) != 0:
+            return None
+        pieces.append((left, s < values[k] if k < len(values) else sp.true))
+        if k < len(values):
+            try:
+                left, right = branch_limits(expr.subs(s, values[k]), var, at.subs(s, values[k]))
+            except (Undecidable, NotImplementedError, ValueError, TypeError):
+                return None
+            if not (left.is_finite and right.is_finite):
+                return None
+            pieces.append((left if sp.simplify(right - left) == 0 else sp.nan, sp.Eq(s, values[k])))
+    merged: list[tuple[sp.Expr, sp.Basic]] = []
+    for value, cond in ((value if value is sp.nan else readable(value), cond) for value, cond in pieces):
+        if merged and (merged[-1][0] is sp.nan) == (value is sp.nan) and sp.simplify(merged[-1][0] - value) == 0:
+            # the same limit on both: one case (s < c then s = c is s ≤ c; a later s < d or true holds the earlier)
+            cond = sp.Le(s, cond.rhs) if isinstance(cond, sp.Eq) else cond
+            merged.pop()
+        merged.append((value, cond))
+    if len(merged) == 1:
+        return merged[0][0]
+    return sp.Piecewise(*merged)
+
+
+def kinks_of_limit(limit: sp.Expr) -> list[sp.Expr]:
+    """The values c of the other symbol s where a limit of :func:`regime_limit` is nan (Eq(s, c)): a kink there."""
+    if not isinstance(limit, sp.Piecewise):
+        return []
+    return [cond.rhs if cond.lhs.is_Symbol else cond.lhs for value, cond in limit.args
+            if value is sp.nan and isinstance(cond, sp.Eq)]
+
+
+def limit_text(limit: sp.Expr) -> str:
+    """A limit in words: 1/2, or one of :func:`regime_limit` case by case ('0 for a < 0, a kink at a = 0, 1 for a > 0')."""
+    if not isinstance(limit, sp.Piecewise):
+        return str(limit)
+    cases, below = [], None  # below: the critical value under the next open case
+    for value, cond in limit.args:
+        if isinstance(cond, sp.Eq):
+            cases.append(f"{'a kink' if value is sp.nan else value} at {cond.lhs} = {cond.rhs}")
+            below = cond
+            continue
+        if isinstance(cond, sp.Le):  # the same limit below c and at c
+            cases.append(f"{value} for {f'{below.rhs} < ' if below is not None else ''}{cond.lhs} ≤ {cond.rhs}")
+            below = cond
+            continue
+        s = below.lhs if below is not None else cond.lhs if cond is not sp.true else None
+        if s is None:
+            cases.append(str(value))
+        elif cond is sp.true and below is not None:
+            cases.append(f"{value} for {s} > {below.rhs}")
+        else:
+            cases.append(f"{value} for {f'{below.rhs} < ' if below is not None else ''}{s} < {cond.rhs}")
+    return ", ".join(cases)
 
 
 def _one_sided_limit(derivative: sp.Expr, var: sp.Symbol, at: sp.Expr, side: int) -> sp.Expr | None:

@@ -1,0 +1,50 @@
+"""resolve_branches: the branch read outermost first is the formula the expression takes at the point."""
+
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from symdl.symbolic.branch_at import PIECEWISE_ATOMS, resolve_branches
+
+x = sp.Symbol("x", real=True)
+a = sp.Symbol("a", real=True)
+
+#: Piecewise nested in a value and in a condition, Min/Max of Abs, sign and Heaviside (1 at 0, as the case analysis
+#: reads it) of compound arguments.
+NESTED = (
+    sp.Piecewise(
+        (sp.Piecewise((x**2 - a, x > a), (sp.Abs(x - 2 * a), True)), sp.Max(x, a) > sp.Piecewise((1, a > 0), (-1, True))),
+        (sp.Min(sp.Abs(x + a), 3 - x) * sp.sign(x - 1), x < 3),
+        (sp.Heaviside(a - x, 1) + x, True),
+    )
+    + sp.Max(sp.Abs(2 * x - a), sp.Abs(a - 1))
+    - sp.Heaviside(x * a - 1, 1) * sp.sign(a + 1)
+)
+
+rationals = st.fractions(min_value=-6, max_value=6, max_denominator=12).map(sp.Rational)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rationals, rationals)
+def test_the_resolved_branch_has_no_branch_and_the_expression_s_value(xv, av):
+    at = {x: xv, a: av}
+    branch = resolve_branches(NESTED, at)
+    assert not branch.has(*PIECEWISE_ATOMS)
+    assert branch.xreplace(at) == NESTED.xreplace(at)
+
+
+@settings(max_examples=30, deadline=None)
+@given(rationals, rationals)
+def test_the_branch_holds_on_the_cell_around_an_irrational_point(xv, av):
+    # x + √2/1000 and a + √3/1000 sit on no boundary of these rational conditions near the sample: the branch read
+    # there is the expression's value at every point of that cell, here checked at a second point of it.
+    at = {x: xv + sp.sqrt(2) / 1000, a: av + sp.sqrt(3) / 1000}
+    near = {x: at[x] + sp.Rational(1, 10**9), a: at[a] - sp.Rational(1, 10**9)}
+    branch = resolve_branches(NESTED, at)
+    assert sp.simplify(branch.xreplace(near) - NESTED.xreplace(near)) == 0
+
+
+def test_a_branch_not_taken_is_never_read():
+    # The second pair's condition compares a value that is not real at x = −1; the first pair holds there.
+    pw = sp.Piecewise((x, x < 0), (sp.sqrt(x), sp.sqrt(x) > 1), (0, True))
+    assert resolve_branches(pw, {x: sp.Integer(-1)}) == x
