@@ -163,6 +163,7 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any,
     tracked = _tracked(model, Y, metrics, "evaluate")
     batch_size = check_positive("batch_size", batch_size)
     _check_targets(model, Y, "Y")
+    tracked.check_labels(Y, "Y", getattr(model, "target_names", None))
     tracked.reset()
     tracker = _LossTracker()
     outputs = OutputLosses(model, _LossTracker, tracked.keys)
@@ -225,6 +226,7 @@ def fit(
         raise ValueError(f"initial_epoch: {initial_epoch} leaves no epoch to run (epochs={epochs})")
     batch_size = check_positive("batch_size", batch_size)
     _check_targets(model, Y, "Y")
+    tracked.check_labels(Y, "Y", getattr(model, "target_names", None))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     if not isinstance(shuffle, (bool, np.bool_)):  # 1 or 'no' would count as true
@@ -235,6 +237,7 @@ def fit(
             raise ValueError("validation: expected a pair (X_val, Y_val)")
         validation = _arranged(model, *validation, "X_val, Y_val")
         _check_targets(model, validation[1], "Y_val")
+        tracked.check_labels(validation[1], "Y_val", getattr(model, "target_names", None))
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {early_stopping!r}")
     hooks = [*callbacks, *([early_stopping] if early_stopping is not None else [])]
