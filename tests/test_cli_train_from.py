@@ -167,6 +167,19 @@ def test_an_output_that_is_no_saved_model_is_refused_before_training(capsys, tmp
     assert (tmp_path / "taken").read_text() == "mine"
 
 
+def test_training_a_model_on_in_place_keeps_files_of_its_own_in_the_directory(capsys, tmp_path, data):
+    """-o naming the input replaces the directory whole: a model saved inside it (-o model/more) or a note would be
+    deleted with it, so the run is refused before training, nothing written."""
+    model = _saved(tmp_path, data, capsys)
+    assert run(capsys, "train", "--from", model, data, "-o", model / "more", "--epochs", "1", "--quiet")[0] == 0
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    code, out, err = run(capsys, "train", "--from", model, data, "-o", model, "--epochs", "1", "--quiet")
+    assert (code, out) == (2, "")
+    assert err == (f"symdl: error: {model}: a saved model that also holds 'more', which saving over it would delete (the "
+                   "directory is replaced whole); move that out or choose another path\n")
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
 @pytest.mark.parametrize(("content", "problem"), [
     (b"{\"epoch\": [0, 1", "not valid JSON (Expecting ',' delimiter at line 1 column 16)"),
     (b"[0, 1]", "not a JSON object"),
