@@ -115,3 +115,19 @@ def test_a_network_modules_fit_checks_binary_targets_and_refuses_a_dict_in_one_l
     with pytest.raises(ValueError, match=r"^X: this model takes X as an array \(or a tuple\), not a dict$"):
         module.fit(params, {"X": X}, Y, epochs=1, verbose=0)
     assert module.fit(params, X, Y, epochs=1, verbose=0).history.keys() == {"loss", "binary_accuracy"}
+
+
+def test_symdl_fit_takes_a_modules_arrays_in_lists_as_in_tuples_and_refuses_a_dict_in_one_line(graph):
+    """A list of arrays was given to numpy as one array: 'setting an array element with a sequence' (inputs of other
+    widths) or 'expected a 2-d array …, got shape (2, 21, 3)'."""
+    compiled, module = graph
+    (A, B), (Ym, Ya) = two_input_data()
+    start = compiled.init(seed=4)
+    options = dict(epochs=2, batch_size=6, seed=1, verbose=0)
+    by_list = symdl.fit(module, p := copy(start), [A, B], [Ym, Ya], validation=([A, B], [Ym, Ya]), **options)
+    by_tuple = symdl.fit(module, q := copy(start), (A, B), (Ym, Ya), validation=((A, B), (Ym, Ya)), **options)
+    assert by_list.history == by_tuple.history and same_weights(p, q)
+    assert symdl.training.evaluate(module, p, [A, B], [Ym, Ya]) == symdl.training.evaluate(module, p, (A, B), (Ym, Ya))
+    with pytest.raises(ValueError, match=r"^X: a dict of arrays by name is read by a compiled graph and by a generated "
+                                         r"module's own fit; give symdl.fit the module's arrays as a tuple in its order$"):
+        symdl.fit(module, copy(start), {"a": A, "b": B}, (Ym, Ya), **options)

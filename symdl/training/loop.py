@@ -128,11 +128,23 @@ def _check_optimizer(model: Any) -> None:
                          f"symdl.optimizer({opt.name!r}, {unbound[0].name}=0.01)")
 
 
+def _spread(data: Any, label: str) -> Any:
+    """A model without ``arrange_data`` (a generated module): several arrays in a list as a tuple, as a compiled graph
+    and the module's own fit read them; a dict by name is one line (the names are the module's own)."""
+    if isinstance(data, dict):
+        raise ValueError(f"{label}: a dict of arrays by name is read by a compiled graph and by a generated module's own "
+                         "fit; give symdl.fit the module's arrays as a tuple in its order")
+    if isinstance(data, list) and len(data) > 1 and all(getattr(a, "ndim", None) == 2 for a in data):
+        return tuple(data)
+    return data
+
+
 def _arranged(model: Any, X: Any, Y: Any, what: str) -> tuple[Data, Data]:
     """(X, Y) checked: a model with ``arrange_data`` (a graph) puts dicts and sequences in its order first."""
     arrange = getattr(model, "arrange_data", None)
     if not callable(arrange):
-        return check_data(X, Y, what)
+        labels = what.split(", ")
+        return check_data(_spread(X, labels[0]), _spread(Y, labels[1]), what)
     X, Y = arrange(X, Y, what)
     return check_data(X, Y, what, (model.input_names, model.target_names))
 
