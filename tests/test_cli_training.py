@@ -167,3 +167,15 @@ def test_evaluate_runs_within_its_time_limit_and_train_has_none(capsys, tmp_path
     # training runs for the epochs asked for (registered rules only): a time limit there is refused, not ignored
     code, out, err = run(capsys, "train", "3,8,1", data, "-o", tmp_path / "m2", "--time-limit", "5")
     assert (code, out) == (2, "") and "unrecognized arguments: --time-limit 5" in err and not (tmp_path / "m2").exists()
+
+
+def test_a_run_that_diverges_names_its_step_in_one_line_and_writes_nothing(capsys, tmp_path, data):
+    """The loss mean refused the non-finite loss only when the epoch's logs were read: 'loss: values: contains NaN or
+    infinity (a streaming metric would keep it in every later result)', naming no epoch or step."""
+    with np.errstate(all="ignore"):  # the weights blow up
+        code, out, err = run(capsys, "train", "3,16,1", data, "-o", tmp_path / "model", "--epochs", 50, "--quiet",
+                             "--optimizer", "sgd", "--optimizer-param", "lr=1000")
+    assert (code, out) == (2, "")
+    assert err.startswith("symdl: error: fit: the loss is ") and err.count("\n") == 1
+    assert " training diverged (a smaller learning rate?) or the data hold NaN; params and state hold the steps up to it\n" in err
+    assert not (tmp_path / "model").exists()

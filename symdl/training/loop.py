@@ -16,6 +16,7 @@ module (several inputs and targets as tuples, spread into its arguments).
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
@@ -288,6 +289,10 @@ def fit(
             if outputs:  # before the step, with its masks: the values its loss summed
                 outputs.add(run.params, _data_args(model, xb, yb), sample_count(xb), mask_seed)
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
+            if not math.isfinite(loss):  # the loss mean would refuse it at the epoch's end, naming no step
+                raise ValueError(f"fit: the loss is {loss} at epoch {epoch + 1}, step {step} of {steps}: training "
+                                 "diverged (a smaller learning rate?) or the data hold NaN; params and state hold the "
+                                 "steps up to it")
             tracker.add(loss, sample_count(xb))
             bar.batch(epoch, step, lambda: _logs(tracker, tracked, outputs))
         logs = _logs(tracker, tracked, outputs)
