@@ -352,3 +352,20 @@ def test_a_non_finite_loss_stops_fit_at_its_step_in_one_line():
     assert not np.isfinite(loss)
     assert str(error.value) == (f"fit: the loss is {loss} at epoch {epoch + 1}, step {step} of 7: training diverged (a "
                                 "smaller learning rate?) or the data hold NaN; params and state hold the steps up to it")
+
+
+@pytest.mark.parametrize(("samples", "batch_size"), [(9, 4), (9, 1), (1, 32)])
+def test_a_batch_of_one_row_for_batch_norm_is_refused_before_the_first_step(samples, batch_size):
+    """The network's train_step refuses it (PyTorch's BatchNorm1d too); fit stopped there, after the epochs before."""
+    X, Y = data(samples)
+    net = symdl.Network([3, 4, 2], batchnorm=True, optimizer="adam").compile()
+    params = net.init(0)
+    before = {k: v.copy() for k, v in params.items()}
+    with pytest.raises(ValueError, match=rf"^fit: {samples} samples in batches of {batch_size} leave a batch of 1 row, "
+                                         r"and batch norm trains on at least 2 \(its running variance is m/\(m−1\)·σ²_B\); "
+                                         r"choose another batch size$"):
+        net.fit(params, X, Y, epochs=3, batch_size=batch_size, verbose=0)
+    assert all(np.array_equal(params[k], before[k]) for k in params)
+    if samples > 1:  # without batch norm the same batches train
+        plain = symdl.Network([3, 4, 2], optimizer="adam").compile()
+        assert len(plain.fit(plain.init(0), X, Y, epochs=2, batch_size=batch_size, verbose=0).history["loss"]) == 2

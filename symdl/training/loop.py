@@ -118,6 +118,15 @@ def _check_model(model: Any, what: str, evaluating: bool) -> None:
                          "evaluate reports; compile the network or regenerate the module with this symdl")
 
 
+def _check_batch_rows(model: Any, samples: int, batch_size: int) -> None:
+    """A network with batch norm (moving statistics: ``buffer_names``) steps on batches of at least 2 rows, as its
+    ``train_step`` and PyTorch's ``BatchNorm1d`` require: a last batch of 1 row is refused before the first step."""
+    smallest = samples % batch_size or batch_size
+    if smallest < 2 and getattr(model, "buffer_names", None):
+        raise ValueError(f"fit: {samples} samples in batches of {batch_size} leave a batch of 1 row, and batch norm "
+                         "trains on at least 2 (its running variance is m/(m−1)·σ²_B); choose another batch size")
+
+
 def _check_optimizer(model: Any) -> None:
     """A compiled model's optimizer that leaves a hyperparameter to each call (``lr=None``: ``train_step(…, lr)``):
     fit passes none (a model of your own that passes it has no ``optimizer`` of its own)."""
@@ -238,6 +247,7 @@ def fit(
     if initial_epoch >= epochs:
         raise ValueError(f"initial_epoch: {initial_epoch} leaves no epoch to run (epochs={epochs})")
     batch_size = check_positive("batch_size", batch_size)
+    _check_batch_rows(model, sample_count(X), batch_size)
     _check_targets(model, Y, "Y")
     tracked.check_labels(Y, "Y", getattr(model, "target_names", None))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
