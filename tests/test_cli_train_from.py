@@ -189,6 +189,8 @@ def test_training_a_model_on_in_place_keeps_files_of_its_own_in_the_directory(ca
     (b"\xff", "not UTF-8 text"),
     (b'{"epoch": [0], "history": {"loss": [NaN]}, "params": {}}', "NaN is not a JSON number"),
     (b'{"epoch": [0, 1], "history": {"loss": [1.0]}, "params": {}}', "history['loss'] is not one number per epoch"),
+    (b'{"epoch": [0], "history": {"loss": [1' + b'0' * 400 + b']}, "params": {}}',  # was the CLI's catch-all
+     "history['loss'] is not one number per epoch"),                                # 'a number overflowed' line
     (b'{"epoch": [true], "history": {}, "params": {}}', "'epoch' is not a list of epoch numbers"),
     (b'{"epoch": [0], "history": {}, "params": {"seed": -1}}', "params.seed is -1, not an integer ≥ 0"),
     (b'{"epoch": [0], "history": {}, "params": {"batch_size": 0}}', "params.batch_size is 0, not an integer ≥ 1"),
