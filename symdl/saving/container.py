@@ -96,6 +96,8 @@ def model_path(path: object) -> Path:
         raise TypeError(f"path: expected a str or os.PathLike (a model directory), got {type(path).__name__}")
     if not name:  # Path('') is the working directory: a slip, as `symdl report -o ''` is
         raise SavedModelError("path '': an empty path; give the model's directory, e.g. 'model'")
+    if "\0" in name:  # the file system's own word would be Python's "embedded null byte", naming no path
+        raise SavedModelError(f"path {name[:200]!r}: a NUL byte in the name, which no file or directory can have")
     return Path(name)
 
 
