@@ -161,21 +161,6 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(capsys, tmp_path, data
     assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
 
 
-@pytest.mark.parametrize(("part", "name"), [("params", "W1"), ("state", "v_b2")])
-def test_a_saved_model_with_non_finite_arrays_is_refused_before_training(capsys, tmp_path, data, part, name):
-    """A NaN or inf in the saved weights or moments loads (a model may hold them) but cannot train on: the first
-    step's loss or metric refused it in words naming neither the model nor the array."""
-    model = _saved(tmp_path, data, capsys)
-    arrays = dict(np.load(model / "arrays.npz"))
-    arrays[f"{part}/{name}"] = arrays[f"{part}/{name}"] * np.inf
-    np.savez(model / "arrays.npz", **arrays)
-    code, out, err = run(capsys, "train", "--from", model, data, "-o", tmp_path / "out", "--quiet")
-    assert (code, out) == (2, "")
-    assert err == (f"symdl: error: --from {model}: {part}[{name!r}] holds NaN or infinity; training goes on only from "
-                   "finite weights and optimizer state\n")
-    assert not (tmp_path / "out").exists()
-
-
 def test_an_output_that_is_no_saved_model_is_refused_before_training(capsys, tmp_path, data):
     model = _saved(tmp_path, data, capsys)
     (tmp_path / "taken").write_text("mine")

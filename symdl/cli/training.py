@@ -241,11 +241,6 @@ def _continue(args: argparse.Namespace) -> int:
     if model_optimizer(saved.network) is None:
         raise UsageError(f"--from {args.source}: saved without an optimizer; symdl train continues with the saved "
                          "optimizer (save the model compiled with one)")
-    for part, arrays in (("params", saved.params), ("state", saved.state or {})):
-        bad = next((k for k, v in arrays.items() if isinstance(v, np.ndarray) and not np.isfinite(v).all()), None)
-        if bad is not None:  # else the first step's loss or metric says NaN, naming neither the model nor the array
-            raise UsageError(f"--from {args.source}: {part}[{bad!r}] holds NaN or infinity; training goes on only "
-                             "from finite weights and optimizer state")
     earlier = earlier_history(Path(args.source))
     check_target(args.output)
     X, Y = load_data(args.data, saved.network)
