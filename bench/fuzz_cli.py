@@ -1,7 +1,8 @@
 """Fuzz the CLI with grammar-generated formulas: counts of exits, every broken guarantee, the slowest formulas.
 
 Run by hand: ``python bench/fuzz_cli.py [--examples N] [--leaves L] [--seed S] [--time-limit S]``.
-For each of derive, check, codegen and report --formula it draws N formulas
+For each of derive, check, codegen and report --formula (and, asked for, a declared
+gradient: codegen --gradient) it draws N formulas
 from :func:`symdl.testing.formula_strategies.formula_texts` and runs the
 command in-process (tests/cli_fuzz_driver.py), checking exit 0/1/2, one error
 line on exit 2, no traceback, no file left on failure, and each run ending
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from cli_fuzz_driver import COMMANDS, problems, run  # noqa: E402
+from cli_fuzz_driver import COMMANDS, MORE_COMMANDS, problems, run  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
 from symdl.testing.formula_strategies import formula_texts  # noqa: E402
@@ -30,12 +31,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=300, help="formulas per command (default 300)")
     parser.add_argument("--leaves", type=int, default=6, help="most leaves of a formula (default 6)")
-    parser.add_argument("--commands", default=",".join(COMMANDS))
+    parser.add_argument("--commands", default=",".join(COMMANDS),
+                        help=f"comma-separated, of {', '.join(COMMANDS + MORE_COMMANDS)} (default: {','.join(COMMANDS)}); "
+                        "gradient: the formula as codegen 'z*sign(z)' --backend torch --gradient FORMULA")
     parser.add_argument("--trace", action="store_true", help="name each formula on stderr before it runs")
     parser.add_argument("--seed", type=int, default=18, help="hypothesis seed (0: derandomized)")
     parser.add_argument("--time-limit", type=float, default=10.0,
                         help="each run's --time-limit (default 10); a run past it plus 5 s is a broken guarantee")
     args = parser.parse_args()
+    unknown = [c for c in args.commands.split(",") if c not in COMMANDS + MORE_COMMANDS]
+    if unknown:
+        parser.error(f"--commands: unknown {', '.join(unknown)}; known: {', '.join(COMMANDS + MORE_COMMANDS)}")
     random.seed(args.seed)
     seeded = seed(args.seed) if args.seed else (lambda f: f)
     broken, slow, failed = [], [], []

@@ -9,6 +9,7 @@ import numbers
 
 import numpy as np
 
+from .excerpt import excerpt
 from .numbers import finite_float, format_number
 
 __all__ = ["FLOAT_DTYPES", "SeedLike", "drop_probability", "finite_float", "float_dtype", "generator", "non_negative_number",
@@ -30,7 +31,7 @@ def generator(seed_or_rng: object, name: str = "seed") -> np.random.Generator:
     if isinstance(seed_or_rng, np.random.SeedSequence):
         return np.random.default_rng(seed_or_rng)
     if isinstance(seed_or_rng, bool) or not isinstance(seed_or_rng, numbers.Integral) or seed_or_rng < 0:
-        raise ValueError(f"{name}: expected {SEED_EXPECTED}, got {_shown(seed_or_rng)}")
+        raise ValueError(f"{name}: expected {SEED_EXPECTED}, got {excerpt(seed_or_rng)}")
     return np.random.default_rng(int(seed_or_rng))
 
 
@@ -41,20 +42,14 @@ def float_dtype(dtype: object) -> np.dtype:
     except TypeError:
         found = None
     if found is None or found.name not in FLOAT_DTYPES:
-        raise ValueError(f"dtype: expected one of {', '.join(FLOAT_DTYPES)}, got {_shown(dtype)}")
+        raise ValueError(f"dtype: expected one of {', '.join(FLOAT_DTYPES)}, got {excerpt(dtype)}")
     return np.dtype(found.name)
-
-
-def _shown(value: object) -> str:
-    """``repr(value)``, cut to 60 characters: an error line never echoes a whole user text."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def positive_int(value: object, what: str) -> int:
     """``value`` as an int when it is a positive integer (numpy's too, not a bool), else a ValueError naming ``what``."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{what} must be a positive integer, got {_shown(value)}")
+        raise ValueError(f"{what} must be a positive integer, got {excerpt(value)}")
     return int(value)
 
 
@@ -62,7 +57,7 @@ def non_negative_number(value: object, what: str) -> float:
     """``value`` as a float when it is a finite real number ≥ 0 (numpy's too, not a bool), else a ValueError naming ``what``."""
     x = finite_float(value)
     if x is None or x < 0:
-        raise ValueError(f"{what} must be a finite number ≥ 0, got {_shown(value)}")
+        raise ValueError(f"{what} must be a finite number ≥ 0, got {excerpt(value)}")
     return x
 
 
@@ -72,7 +67,7 @@ def number_in_range(name: str, value: object, low: float, high: float | None) ->
     if x is not None and x > low and (high is None or x <= high):
         return x
     accepted = f"a number in ({format_number(low, 'g')}, {format_number(high, 'g')}]" if high is not None else f"a finite number > {format_number(low, 'g')}"
-    raise ValueError(f"{name}: expected {accepted}, got {_shown(value)}")
+    raise ValueError(f"{name}: expected {accepted}, got {excerpt(value)}")
 
 
 def drop_probability(value: object) -> float:
@@ -80,4 +75,4 @@ def drop_probability(value: object) -> float:
     x = finite_float(value)
     if x is not None and 0.0 <= x < 1.0:
         return x
-    raise ValueError(f"dropout: expected the drop probability p, a number in [0, 1) (0.2 drops 20 % of units), got {_shown(value)}")
+    raise ValueError(f"dropout: expected the drop probability p, a number in [0, 1) (0.2 drops 20 % of units), got {excerpt(value)}")

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from symdl.cli.main import main
 
 COMMANDS = ("derive", "check", "codegen", "report")
+#: Fuzzed on request only (bench/fuzz_cli.py --commands gradient): the formula as the declared gradient of
+#: ``codegen 'z*sign(z)' --backend torch --gradient FORMULA``, compared with the derivative at the kink too.
+MORE_COMMANDS = ("gradient",)
 
 
 @dataclass
@@ -33,6 +36,8 @@ class Outcome:
 def argv_for(command: str, formula: str, folder: str) -> list[str]:
     if command == "codegen":
         return ["codegen", formula, "-o", os.path.join(folder, "f.py")]
+    if command == "gradient":
+        return ["codegen", "z*sign(z)", "--backend", "torch", "--gradient", formula, "-o", os.path.join(folder, "f.py")]
     if command == "report":
         return ["report", "--formula", formula, "-o", os.path.join(folder, "d"), "--no-plots", "--no-verify",
                 "--format", "md"]

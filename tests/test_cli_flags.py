@@ -188,6 +188,50 @@ def test_an_unreadable_formula_source_is_one_line_and_exit_2(argv, words, tmp_pa
     assert not (tmp_path / "r").exists()
 
 
+def test_codegen_gradients_from_a_file_or_stdin_are_the_gradients_typed(tmp_path, capsys, monkeypatch):
+    """``--gradient @FILE`` and ``--gradient INPUT=@FILE`` (and ``-``) give the module of the text typed, byte for byte."""
+    one = ["codegen", "sign(z)", "--backend", "jax", "-o", "-", "--gradient"]
+    assert main([*one, "1"]) == 0
+    typed = capsys.readouterr().out
+    assert "declared d/dz: 1" in typed
+    (tmp_path / "ste.txt").write_text("1\n\n", encoding="utf-8")
+    assert main([*one, f"@{tmp_path / 'ste.txt'}"]) == 0
+    assert capsys.readouterr().out == typed
+    monkeypatch.setattr(sys, "stdin", io.StringIO("1\n"))
+    assert main([*one, "-"]) == 0
+    assert capsys.readouterr().out == typed
+    two = ["codegen", "z*y", "--symbol", "y", "--backend", "torch", "-o", "-", "--gradient", "y=z"]
+    assert main([*two, "--gradient", "z = y"]) == 0
+    typed = capsys.readouterr().out
+    assert "declared d/dz: y" in typed and "declared d/dy: z" in typed
+    (tmp_path / "dz.txt").write_text("y", encoding="utf-8")
+    assert main([*two, "--gradient", f"z = @{tmp_path / 'dz.txt'}"]) == 0
+    assert capsys.readouterr().out == typed
+
+
+@pytest.mark.parametrize(("gradient", "words"), [
+    ("@{tmp}/missing.txt", ["--gradient @", "missing.txt: no such file"]),
+    ("z=@{tmp}/missing.txt", ["--gradient @", "missing.txt: no such file"]),
+    ("@{tmp}", ["--gradient @", ": is a directory; give a file in it"]),
+    ("@{tmp}/empty.txt", ["--gradient @", "empty.txt: the file is empty"]),
+    ("@{tmp}/latin1.txt", ["--gradient @", "latin1.txt: the file is not UTF-8 text"]),
+    ("@", ["--gradient @: expected a file name after @"]),
+    ("z=@", ["--gradient @: expected a file name after @"]),
+    ("-", ["--gradient -: standard input was already read by NAME|FORMULA"]),
+    ("@{tmp}/evil.txt", ["gradient for z: call of something other than a function name", "is not allowed"]),
+])
+def test_an_unreadable_or_refused_gradient_file_is_one_line_and_exit_2(gradient, words, tmp_path, capsys, monkeypatch):
+    (tmp_path / "latin1.txt").write_bytes("z * \xe9".encode("latin-1"))
+    (tmp_path / "empty.txt").touch()
+    (tmp_path / "evil.txt").write_text("__import__('os').system('echo hi')", encoding="utf-8")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("sign(z)"))
+    target = tmp_path / "m.py"
+    assert main(["codegen", "-", "--backend", "torch", "--gradient", gradient.replace("{tmp}", str(tmp_path)), "-o", str(target)]) == 2
+    err = one_error(capsys)
+    assert all(word in err for word in words), err
+    assert not target.exists()
+
+
 # --- bare symdl ----------------------------------------------------------------------------------------------
 
 

@@ -7,6 +7,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import symdl
 from symdl.cli import main
@@ -167,6 +169,48 @@ def test_evaluate_runs_within_its_time_limit_and_train_has_none(capsys, tmp_path
     # training runs for the epochs asked for (registered rules only): a time limit there is refused, not ignored
     code, out, err = run(capsys, "train", "3,8,1", data, "-o", tmp_path / "m2", "--time-limit", "5")
     assert (code, out) == (2, "") and "unrecognized arguments: --time-limit 5" in err and not (tmp_path / "m2").exists()
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(graph=st.booleans(), where=st.integers(0, 2**16), value=st.sampled_from([np.nan, np.inf, -np.inf]),
+       in_state=st.booleans())
+def test_a_saved_model_with_nan_loads_and_evaluate_and_train_from_name_its_array(capsys, tmp_path_factory, graph, where,
+                                                                               value, in_state):
+    """symdl.load reads NaN and infinity as saved (Keras and PyTorch do); evaluate said only that the loss was NaN, and
+    train --from trained on with a NaN optimizer state and wrote NaN weights. Both now name the array and element in
+    one line (exit 2, nothing written); a NaN in the state alone does not stop evaluate, which does not read it."""
+    folder = tmp_path_factory.mktemp("nan_model")
+    rng = np.random.default_rng(where)
+    X = rng.normal(size=(12, 3))
+    np.savez(folder / "data.npz", X=X, Y=np.tanh(X[:, :1]))
+    if graph:
+        from symdl.graph import Dense, Input, Model
+
+        x = Input(3)
+        compiled = Model(x, Dense(1)(Dense(4, activation="tanh")(x)), losses="mse").compile(optimizer="adam")
+    else:
+        compiled = symdl.Network([3, 4, 1], activation="tanh", optimizer="adam").compile()
+    params = compiled.init(where)
+    state = compiled.init_state(params)
+    arrays = state if in_state else params
+    key = sorted(k for k in arrays if np.ndim(arrays[k]))[where % sum(1 for k in arrays if np.ndim(arrays[k]))]
+    index = tuple(int(i) for i in np.unravel_index(where % arrays[key].size, arrays[key].shape))
+    arrays[key][index] = value
+    symdl.save(folder / "m", compiled, params, state)
+    loaded = symdl.load(folder / "m")
+    assert np.array_equal((loaded.state if in_state else loaded.params)[key], arrays[key], equal_nan=True)
+    part = "state" if in_state else "params"
+    element = f"{key}[{', '.join(map(str, index))}] is {float(value)}"
+    code, out, err = run(capsys, "train", "--from", folder / "m", folder / "data.npz", "-o", folder / "out", "--epochs", 1, "--quiet")
+    needs = "a finite optimizer state" if in_state else "finite parameters"
+    assert (code, out) == (2, "") and not (folder / "out").exists()
+    assert err == f"symdl: error: {folder / 'm'}: {part} {element}; training needs {needs} (symdl.load reads it as saved)\n"
+    code, out, err = run(capsys, "evaluate", folder / "m", folder / "data.npz")
+    if in_state:
+        assert (code, err) == (0, "") and out.startswith("loss: ")
+    else:
+        assert (code, out) == (2, "")
+        assert err == f"symdl: error: {folder / 'm'}: params {element}; evaluate needs finite parameters (symdl.load reads it as saved)\n"
 
 
 def test_a_run_that_diverges_names_its_step_in_one_line_and_writes_nothing(capsys, tmp_path, data):

@@ -169,6 +169,30 @@ def test_the_generated_module_says_where_the_declared_value_is_outside_at_a_kink
     assert "outside" not in rule_module_source("sign(z)", "torch", gradient="1")  # the straight-through estimator
 
 
+@pytest.mark.parametrize(("gradient", "notes"), [
+    ("tanh(relu(338))", []),  # tanh(338) ≤ 1 differs from 1 in the 294th digit: SymPy cannot decide, nor does symdl
+    ("sigmoid(565084)", []),
+    ("tanh(338) + 1", ["at z = 0 the declared value 1 + tanh(338) is outside [-1, 1], the one-sided derivatives"]),
+    ("-tanh(338) - 1", ["at z = 0 the declared value -1 - tanh(338) is outside [-1, 1], the one-sided derivatives"]),
+])
+def test_a_declared_value_that_sympy_cannot_compare_is_left_undecided(gradient, notes):
+    """``codegen 'z*sign(z)' --gradient 'tanh(relu(338))'`` exited 3: ``low <= value`` raised SymPy's TypeError
+    ("cannot determine truth value of Relational: tanh(338) <= 1"), found by bench/fuzz_cli.py's formulas."""
+    declared = declare_gradient(symdl.formula_rule("z*sign(z)"), gradient)
+    assert list(declared.outside_kinks) == notes
+    assert main_exit(["codegen", "z*sign(z)", "--backend", "torch", "--gradient", gradient, "-o", "-"]) == 0
+
+
+def main_exit(argv: list[str]) -> int:
+    import contextlib
+    import io
+
+    from symdl.cli import main
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return main(argv)
+
+
 @pytest.mark.parametrize(("rule", "gradient", "message"), [
     ("relu", "", "gradient for z: the formula is empty"),
     ("relu", "alpha", "gradient for z: unknown name 'alpha' at column 1; declared names: z"),

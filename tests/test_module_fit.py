@@ -25,7 +25,7 @@ import symdl
 from symdl.export import graph_module_source, network_module_source
 from symdl.export.standalone import network_module
 from symdl.graph import Concatenate, Dense, Dropout, Input, Model
-from symdl.training import EarlyStopping
+from symdl.training import EarlyStopping, evaluate
 from symdl.verify.codegen import SYMPY_FREE_PRELUDE
 
 
@@ -128,6 +128,40 @@ def test_graph_module_fit_and_evaluate_take_a_list_and_refuse_a_wrong_number_of_
             with pytest.raises(ValueError) as error:
                 call()
             assert str(error.value).replace("X_val", "X").replace("Y_val", "Y") == message
+
+
+@pytest.fixture(scope="module")
+def two_outputs(tmp_path_factory):
+    """two_in_two_out compiled with Adam, and its numpy module."""
+    model = two_in_two_out()
+    source = graph_module_source(model, "numpy", optimizer="adam")
+    return model.compile(optimizer="adam"), load_module(source, tmp_path_factory.mktemp("by_output"), "by_output")
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**16), batch_size=st.integers(1, 8), aux_key=st.sampled_from(["aux", "Y2"]))
+def test_symdl_fit_of_a_graph_module_takes_metrics_by_output_as_the_compiled_graph(two_outputs, seed, batch_size, aux_key):
+    """The module prints metric_outputs and output_widths from the compiled graph's: symdl.fit(module) takes a dict by
+    output name or target name (and a list for every output), where it refused both; history and weights are the
+    compiled graph's bit for bit. An unknown output is the library's line."""
+    compiled, module = two_outputs
+    assert module.metric_outputs == (("main", ("Y1", "main"), 0, 0), ("aux", ("Y2", "aux"), 1, 1))
+    assert module.output_widths == compiled.output_widths == (2, 1)
+    Xs, Ys = two_input_data()
+    start = compiled.init(seed=seed)
+    options = dict(epochs=2, batch_size=batch_size, seed=seed, verbose=0, validation=(Xs, Ys))
+    for metrics, logged in (({"main": "mae", aux_key: ["binary_accuracy", "mse"]}, "aux_binary_accuracy"),
+                            (["mae"], "aux_mean_absolute_error")):
+        ours = symdl.fit(module, p := copy(start), Xs, Ys, state=module.init_state(p), metrics=metrics, **options)
+        reference = compiled.fit(q := copy(start), Xs, Ys, metrics=metrics, **options)
+        assert list(ours.history) == list(reference.history) and ours.history == reference.history
+        assert {logged, f"val_{logged}", "main_mean_absolute_error"} <= set(ours.history)
+        assert same_weights(p, q)
+    assert evaluate(module, p, Xs, Ys, metrics={"main": "mae"}) == evaluate(compiled, q, Xs, Ys, metrics={"main": "mae"})
+    for model_ in (module, compiled):
+        with pytest.raises(ValueError) as error:
+            symdl.fit(model_, copy(start), Xs, Ys, state=compiled.init_state(start), metrics={"nope": "mae"}, epochs=1, verbose=0)
+        assert str(error.value) == "metrics: unexpected output 'nope'; outputs with a data target: main, aux"
 
 
 @pytest.mark.parametrize("backend", ["jax", "torch"])

@@ -11,8 +11,18 @@ import symdl
 import symdl.testing.strategies as strategies
 from symdl import testing
 from symdl.rulebook.rule import Rule
+from symdl.symbolic.proof import breakpoints
 from symdl.testing import central_difference
 from symdl.testing.strategies import at_kinks, away_from_kinks, float_arrays
+
+
+def _breakpoint_kernels(r: Rule) -> list:
+    """Each breakpoint of the rule and of its derivative (parameters bound) as a kernel of the inputs."""
+    found: list = []
+    for e in (r.bind(r.expr), r.bind(r.derivative())):
+        found += [p for p in breakpoints(e, r.wrt) if p not in found]
+    return [symdl.compile_kernel(p + 0 * r.wrt, r.inputs, f"breakpoint_{i}") for i, p in enumerate(found)]
+
 
 ELEMENTWISE = [n for n in symdl.rules() if isinstance(symdl.rule(n), Rule)]
 WITH_KINKS = [n for n in ELEMENTWISE if symdl.rule(n).kinks]
@@ -81,7 +91,7 @@ def test_check_grad_along_random_directions_for_every_rule(name, data):
     forward = symdl.compile_kernel(r.numeric_forward_expr(), r.inputs, "elementwise")
     f = lambda v: float(np.sum(forward(v, *others)))  # noqa: E731
     grad = r.numeric_derivative()(x, *others)
-    if strategies._breakpoint_kernels(r):
+    if _breakpoint_kernels(r):
         # Steps must stay inside the kink-free margin (1e-3): small steps, one coordinate at a time. f returns its
         # terms: their sum can cancel (selu's terms reach 1.76 each), and the rounding floor then uses Σ|terms|.
         terms = lambda v: forward(v, *others)  # noqa: E731
@@ -106,13 +116,13 @@ def test_check_grad_on_the_vector_rules():
     testing.assert_grad_close(lambda q: float(np.sum(w * h(q, W, s))), lambda q: rbf.numeric_derivative("x")(q, W, s, w), x)
 
 
-@pytest.mark.parametrize("name", [n for n in ELEMENTWISE if strategies._breakpoint_kernels(symdl.rule(n))])
+@pytest.mark.parametrize("name", [n for n in ELEMENTWISE if _breakpoint_kernels(symdl.rule(n))])
 @settings(deadline=None, max_examples=30)
 @given(data=st.data())
 def test_points_keep_their_margin_from_every_breakpoint_even_at_the_range_ends(name, data):
     r = symdl.rule(name)
     x, *others = data.draw(away_from_kinks(r, low=-40.0, high=40.0))
-    for kernel in strategies._breakpoint_kernels(r):
+    for kernel in _breakpoint_kernels(r):
         p = float(kernel(0.0, *others))
         assert abs(x - p) >= 1e-3 * max(1.0, abs(p)) * (1 - 1e-12)
 

@@ -93,6 +93,10 @@ class JaxPrinter(ArrayModulePrinter):
     """
 
     _module = "jnp"
+    # XLA turns x/c into x·(1/c), for a scalar c known at run time too, and reassociates (7·z)·(1/10) into
+    # z·(7·(1/10)): floor((7*z)/10) would be wrong at more integers than floor((7/10)*z) (77 against 16 of
+    # [−1000, 1000] in float64 under jit), so a rounding function's argument prints as SymPy prints it.
+    _divides_last = False
 
     def _print_erf(self, expr: sp.erf) -> str:
         return f"jax.lax.erf({self._print(expr.args[0])})"

@@ -6,7 +6,8 @@ Each reads [X₁, …, Xₙ, Y₁, …, Yₖ] from an entry point's data argumen
 and, with :func:`data_arrays` and :func:`step_arguments`, are copied into the generated graph modules
 (:mod:`symdl.export.graph_data`) under their names with a leading underscore, so that a module reads its data as the
 compiled graph does and names a wrong key or count in the same words. The arrays are only counted and matched to
-their names here, never read (no host read-back). Importing this module imports nothing but :mod:`collections.abc`.
+their names here, never read (no host read-back). Importing this module imports nothing but :mod:`collections.abc`
+and :mod:`symdl.excerpt` (``_excerpt`` in a module, how a wrong key is shown).
 
 One rule for one input, as Keras' functional models read theirs: a list or tuple is a sequence of arrays, one per
 input, so a one-input model takes ``X`` or ``[X]``; a list of rows is made an array first (``numpy.asarray``).
@@ -15,6 +16,8 @@ input, so a one-input model takes ``X`` or ``[X]``; a list of rows is made an ar
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+
+from ..excerpt import excerpt
 
 __all__ = ["arrange", "data_arrays", "forward_arrays", "step_arguments"]
 
@@ -33,11 +36,11 @@ def arrange(data: object, specs: tuple[tuple[str, int], ...], aliases: tuple[str
         takes = ", ".join(name if alias in (None, name) else f"{name} (or {alias!r})" for name, alias in zip(names, aliases))
         unknown = [k for k in data if not any(k in keys for keys in accepted)]
         if unknown:
-            raise ValueError(f"{label}: unexpected key {str(unknown[0])[:60]!r}; this model takes {takes}")
+            raise ValueError(f"{label}: unexpected key {excerpt(unknown[0])}; this model takes {takes}")
         for key in data:  # an Input named 'X2' beside the array whose key is X2: the key would feed both
             owners = [name for name, keys in zip(names, accepted) if key in keys]
             if len(owners) > 1:
-                raise ValueError(f"{label}: the key {str(key)[:60]!r} names {len(owners)} arrays ({', '.join(owners)}); "
+                raise ValueError(f"{label}: the key {excerpt(key)} names {len(owners)} arrays ({', '.join(owners)}); "
                                  "give a list in the model's order instead")
         out = []
         for name, keys in zip(names, accepted):

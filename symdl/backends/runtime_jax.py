@@ -179,13 +179,18 @@ def _check_state(state):
         value = state[key]
         integral = isinstance(value, numbers.Integral) or (getattr(value, "shape", None) == () and jnp.issubdtype(value.dtype, jnp.integer))
         if isinstance(value, bool) or not integral or (not isinstance(value, jax.core.Tracer) and not 0 <= int(value) < top):
-            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count) below {top}, got {value!r}")
+            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count) below {top}, got {_excerpt(value)}")
         out[key] = value
     for key in scalars:
         value = state[key]
-        traced = isinstance(value, jax.core.Tracer)  # inside the caller's jax.jit: the value is not known here
-        if isinstance(value, bool) or getattr(value, "shape", ()) != () or not (traced or bool(jnp.isfinite(jnp.asarray(value, dtype=_dtype)))):
-            raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
+        bad = isinstance(value, bool) or getattr(value, "shape", ()) != ()
+        if not bad and not isinstance(value, jax.core.Tracer):  # inside the caller's jax.jit: the value is not known here
+            try:
+                bad = not bool(jnp.isfinite(jnp.asarray(value, dtype=_dtype)))
+            except (OverflowError, TypeError, ValueError):  # 10**400 (beyond float), a string: no finite real number
+                bad = True
+        if bad:
+            raise ValueError(f"state[{key!r}]: expected a finite real number, got {_excerpt(value)}")
         out[key] = value
     for key, shape in slots:
         arr = state[key]

@@ -2,12 +2,14 @@
 
 :func:`finite_real` serves the library's checks (:func:`symdl.network.checks.check_hyperparameter`) and is
 copied into the generated numpy, PyTorch and JAX modules as ``_finite_real``, each passing the largest number
-of its own dtype. Importing this module imports no array library.
+of its own dtype, with :func:`symdl.excerpt.excerpt` as ``_excerpt``. Importing this module imports no array library.
 """
 
 from __future__ import annotations
 
 import numbers
+
+from ..excerpt import excerpt
 
 __all__ = ["finite_real"]
 
@@ -25,8 +27,6 @@ def finite_real(name, value, top):
     low = 0.0 if name == "lr" else -top
     if not low <= number <= top:  # NaN, ±inf and what overflows in the dtype (1e300 in float32)
         span = f"{top:.1e}".replace("e+", "e")
-        shown = repr(value)
-        if len(shown) > 60:  # an error line never echoes a whole value: 10**400 has 401 digits
-            shown = shown[:57] + "..."
-        raise ValueError(f"{name}: expected a finite real number from {'0' if name == 'lr' else '-' + span} to {span}, got {shown}")
+        raise ValueError(f"{name}: expected a finite real number from {'0' if name == 'lr' else '-' + span} to {span}, "
+                         f"got {excerpt(value)}")
     return number

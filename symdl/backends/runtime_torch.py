@@ -111,15 +111,18 @@ def _check_state(state, device=None):
             bad = isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0
         if bad:
             raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count: an int or a 0-d int64 tensor), "
-                             f"got {value!r}")
+                             f"got {_excerpt(value)}")
     for key in scalars:
         value = state[key]
         if key in readable:
             bad = value.shape != () or value.dtype != _dtype or (readable[key] and not bool(torch.isfinite(value)))
         else:
-            bad = isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf")
+            try:
+                bad = isinstance(value, bool) or not isinstance(value, numbers.Real) or not abs(float(value)) < float("inf")
+            except OverflowError:  # 10**400: beyond float, not finite
+                bad = True
         if bad:
-            raise ValueError(f"state[{key!r}]: expected a finite real number, got {value!r}")
+            raise ValueError(f"state[{key!r}]: expected a finite real number, got {_excerpt(value)}")
     seen: dict = {}
     for key, shape in slots:
         arr = state[key]

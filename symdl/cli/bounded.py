@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..budget import DEFAULT_SECONDS, TimeLimitExceeded, run_captured
+from ..excerpt import excerpt
 from .common import UsageError
 
 __all__ = ["add_time_limit_argument", "bounded", "describe", "time_limit"]
@@ -49,8 +50,7 @@ def describe(doing: str, target: str | None) -> str:
     """``doing 'target'``, the target shortened to one line of at most 60 characters."""
     if target is None:
         return doing
-    text = " ".join(target.split())
-    return f"{doing} {text if len(text) <= 60 else text[:57] + '...'!r}"
+    return f"{doing} {excerpt(' '.join(target.split()))}"
 
 
 def bounded(args: argparse.Namespace, what: str, fn: Callable[..., T], *fn_args: Any,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from typing import TYPE_CHECKING, Any, cast
 
@@ -18,6 +17,7 @@ from .common import (
     parse_layers,
     parse_value,
 )
+from .formula_input import NAMED_GRADIENT
 
 if TYPE_CHECKING:
     from ..graph.compiled import CompiledGraph
@@ -159,9 +159,6 @@ def _codegen_source(args: argparse.Namespace) -> str:
     return rule_module_source(r, args.backend, gradient=gradient)
 
 
-_NAMED = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*=(?!=)(.*)", re.DOTALL)
-
-
 def _gradient(args: argparse.Namespace) -> str | dict[str, str] | None:
     """``--gradient TEXT`` (a one-input rule) or ``--gradient NAME=TEXT`` per input: the declared backward, or None."""
     if not args.gradient:
@@ -169,7 +166,7 @@ def _gradient(args: argparse.Namespace) -> str | dict[str, str] | None:
     if args.backend == "numpy":
         raise UsageError("--gradient applies to --backend jax or torch (a custom-gradient export); the numpy module prints "
                          "the derivative")
-    named = [_NAMED.fullmatch(text) for text in args.gradient]
+    named = [NAMED_GRADIENT.fullmatch(text) for text in args.gradient]
     if len(args.gradient) == 1 and named[0] is None:
         return cast(str, args.gradient[0]).strip()
     texts: dict[str, str] = {}

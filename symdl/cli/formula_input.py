@@ -8,15 +8,19 @@ cannot be read is one :class:`~symdl.cli.common.UsageError` line (exit 2).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from .common import UsageError
 from .paths import input_file
 
-__all__ = ["MAX_READ", "read_formula_arguments", "read_formula_text"]
+__all__ = ["MAX_READ", "NAMED_GRADIENT", "read_formula_arguments", "read_formula_text"]
 
 #: At most this many characters are read: past the parser's own limit, so a longer text gets the parser's message.
 MAX_READ = 1_000_000
+
+#: ``codegen --gradient INPUT=FORMULA``: an input's name, then its backward formula (``==`` is no name).
+NAMED_GRADIENT = re.compile(r"\s*([A-Za-z_][A-Za-z_0-9]*)\s*=(?!=)(.*)", re.DOTALL)
 
 
 def read_formula_text(text: str, flag: str, stdin_used: list[str]) -> str:
@@ -52,8 +56,8 @@ def _limited(text: str, flag: str, source: str) -> str:
 
 
 def read_formula_arguments(args: argparse.Namespace) -> None:
-    """Replace every formula argument given as ``-`` or ``@FILE`` by the text read: NAME|FORMULA, ``--derivative``
-    and each ``--formula [NAME=]TEXT``."""
+    """Replace every formula argument given as ``-`` or ``@FILE`` by the text read: NAME|FORMULA, ``--derivative``,
+    each ``--formula [NAME=]TEXT`` and each ``--gradient [INPUT=]FORMULA``."""
     stdin_used: list[str] = []
     if isinstance(getattr(args, "target", None), str):
         args.target = read_formula_text(args.target, "NAME|FORMULA", stdin_used)
@@ -61,6 +65,8 @@ def read_formula_arguments(args: argparse.Namespace) -> None:
         args.derivative = read_formula_text(args.derivative, "--derivative", stdin_used)
     if isinstance(getattr(args, "formula", None), list):
         args.formula = [_named(item, stdin_used) for item in args.formula]
+    if isinstance(getattr(args, "gradient", None), list):
+        args.gradient = [_gradient(item, stdin_used) for item in args.gradient]
 
 
 def _named(item: str, stdin_used: list[str]) -> str:
@@ -78,3 +84,13 @@ def _named(item: str, stdin_used: list[str]) -> str:
 def _is_reference(text: str) -> bool:
     text = text.strip()
     return text == "-" or text.startswith("@")
+
+
+def _gradient(item: str, stdin_used: list[str]) -> str:
+    """``--gradient FORMULA`` or ``--gradient INPUT=FORMULA`` with FORMULA read from ``-`` or ``@FILE``."""
+    if _is_reference(item):
+        return read_formula_text(item.strip(), "--gradient", stdin_used)
+    match = NAMED_GRADIENT.fullmatch(item)
+    if match and _is_reference(match.group(2)):
+        return f"{match.group(1)}={read_formula_text(match.group(2).strip(), '--gradient', stdin_used)}"
+    return item

@@ -265,7 +265,8 @@ def _add_codegen_arguments(command: argparse.ArgumentParser) -> None:
     rule_flags.add_argument("--gradient", action="append", default=[], metavar="[INPUT=]FORMULA",
                             help="a backward pass of your own for --backend jax or torch (tf.custom_gradient, e.g. '1' "
                             "for sign's straight-through estimator), compared with the derivative and reported as "
-                            "declared unless proven equal; INPUT=FORMULA for each input of a rule of several (repeatable)")
+                            "declared unless proven equal; INPUT=FORMULA for each input of a rule of several (repeatable)"
+                            f"{FROM_INPUT}")
     rule_flags.add_argument(
         "--kink-convention", choices=KINK_CONVENTIONS, default="pytorch", help="derivative at kinks (default: pytorch)"
     )

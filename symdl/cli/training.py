@@ -13,6 +13,7 @@ import argparse
 import json
 import math
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,21 @@ def _as_dtype(path: str, name: str, array: np.ndarray, dtype: np.dtype) -> np.nd
     return cast
 
 
+def _finite_saved(path: str, arrays: Mapping[str, Any] | None, part: str, needs: str) -> None:
+    """The saved model's ``part`` (its params or optimizer state) finite: the first NaN or infinity is one line naming
+    its array and element. symdl.load reads such a model as saved, as Keras' load_model and torch.load do; a command
+    that computes with it says where it is, not that the loss it gave is NaN."""
+    for key, value in (arrays or {}).items():
+        values = np.asarray(value)
+        if values.dtype.kind != "f":  # a step count
+            continue
+        bad = np.argwhere(~np.isfinite(values))
+        if len(bad):
+            where = f"[{', '.join(str(int(k)) for k in bad[0])}]" if values.ndim else ""
+            raise UsageError(f"{path}: {part} {key}{where} is {float(values[tuple(bad[0])])}; {needs} "
+                             "(symdl.load reads it as saved)")
+
+
 def _saved_model(text: str) -> bool:
     """Whether ``text`` names a saved model's directory (a name the file system refuses names none)."""
     try:
@@ -238,6 +254,8 @@ def _continue(args: argparse.Namespace) -> int:
         flag = "--" + given.replace("_", "-")
         raise UsageError(f"{flag} and --from: the saved model fixes its network, dtype and optimizer; leave out {flag}")
     saved = load(args.source)
+    _finite_saved(args.source, saved.params, "params", "training needs finite parameters")
+    _finite_saved(args.source, saved.state, "state", "training needs a finite optimizer state")
     if model_optimizer(saved.network) is None:
         raise UsageError(f"--from {args.source}: saved without an optimizer; symdl train continues with the saved "
                          "optimizer (save the model compiled with one)")
@@ -300,6 +318,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..training.loop import metric_objects
 
     model = load(args.model)
+    _finite_saved(args.model, model.params, "params", "evaluate needs finite parameters")
     X, Y = load_data(args.data, model.network)
     metrics = model.metrics if args.metrics is None else metric_objects(args.metrics)
     logs = evaluate(model.network, model.params, X, Y, metrics, batch_size=args.batch_size)

@@ -9,7 +9,9 @@ unstable (measured in ``bench/bench_kernels.py``):
   sees its inputs guarded into its region (:mod:`symdl.symbolic.branches`),
   so the branch not taken cannot overflow or warn;
 * ``Min``/``Max`` of two arguments print as ``numpy.minimum``/``numpy.maximum``;
-* ``exp(x) − 1`` and ``log(1 + x)`` print as ``expm1``/``log1p``.
+* ``exp(x) − 1`` and ``log(1 + x)`` print as ``expm1``/``log1p``;
+* in the argument of floor, ceil and round a rational coefficient divides last, ``(7*z)/10``
+  (:mod:`symdl.codegen.rounding_print`).
 
 Kernels keep the input dtype (float32 stays float32), broadcast over arrays,
 and return an array of the broadcast input shape even for constant results.
@@ -26,7 +28,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import sympy as sp
-from sympy.printing.numpy import NumPyPrinter
 
 from ..numbers import format_number
 from ..symbolic.branches import guard_branches, one_sided_kinks
@@ -35,6 +36,7 @@ from ..symbolic.rewrite import stable_primitives
 from ..symbolic.shared_cse import cse_basic
 from ..symbolic.shared_replace import replace_shared
 from ..symbolic.special import erf_form, erfc_form, expand_erf, x_minus_tanh_form
+from .rounding_print import RoundingPrinter
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,7 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["Kernel", "KernelPrinter", "SymdlNumpyPrinter", "compile_kernel", "printable"]
 
 
-class SymdlNumpyPrinter(NumPyPrinter):
+class SymdlNumpyPrinter(RoundingPrinter):
     """numpy printer with stable named functions, fast Piecewise and dtype-keeping constants."""
 
     def __init__(self) -> None:
@@ -78,10 +80,6 @@ class SymdlNumpyPrinter(NumPyPrinter):
     def _print_stop_gradient(self, expr: sp.Function) -> str:
         # numpy computes values only: sg(u) is u (bracketed, since the printer treats a call as an atom).
         return f"({self._print(expr.args[0])})"
-
-    def _print_round(self, expr: sp.Function) -> str:
-        # symdl's round is half to even, as numpy.round, jnp.round and torch.round are (0.5 → 0, 1.5 → 2).
-        return f"{self._fn('round')}({self._print(expr.args[0])})"
 
     def _print_Piecewise(self, expr: sp.Piecewise) -> str:
         *branches, (last_value, last_cond) = expr.args

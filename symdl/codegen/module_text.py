@@ -14,6 +14,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from ..excerpt import excerpt
 from .simplex import threshold_helpers
 
 __all__ = ["function_source", "helper_source", "module_docstring", "module_source", "renamed_kernel", "unannotated_source"]
@@ -106,13 +107,14 @@ def module_docstring(title: str, sections: Sequence[tuple[str, Sequence[str]]]) 
 def module_source(docstring: str, imports: Iterable[str], all_names: Sequence[str], blocks: Iterable[str]) -> str:
     """docstring, imports (standard library, then third party), ``__all__``, then the blocks, two blank lines apart.
 
-    The helper that computes sparsemax's τ (:func:`symdl.codegen.simplex.threshold_source`) is added when a
-    block calls it. A standard-library ``import NAME`` that no block reads (``NAME.``) is left out: which helpers a module needs
+    The helper that computes sparsemax's τ (:func:`symdl.codegen.simplex.threshold_source`) and ``_excerpt``
+    (:func:`symdl.excerpt.excerpt`) are added when a block calls them. A standard-library ``import NAME`` that no
+    block reads (``NAME.``) is left out: which helpers a module needs
     depends on its layers (torch binds ``_t`` with ``functools`` only where an entry point makes a constant).
     """
     blocks = list(blocks)
     text = "\n".join(blocks)
-    blocks = [*threshold_helpers(text), *blocks]  # sparsemax's τ, defined once where a kernel calls it
+    blocks = [*threshold_helpers(text), *_excerpt_helper(text), *blocks]  # each defined once where a block calls it
     imports = [line for line in imports if not _unused_standard_import(line, text)]
     ordered = sorted(set(imports), key=_import_order)
     standard = [line for line in ordered if not _import_order(line)[0]]
@@ -121,6 +123,14 @@ def module_source(docstring: str, imports: Iterable[str], all_names: Sequence[st
     exported = "__all__ = [" + ", ".join(repr(n) for n in sorted(all_names)) + "]"
     head = f"{docstring.rstrip()}\n\n{imports_text}\n\n{exported}\n"
     return "\n\n".join([head, *(block.strip("\n") + "\n" for block in blocks)])
+
+
+def _excerpt_helper(text: str) -> list[str]:
+    """``_excerpt`` (:func:`symdl.excerpt.excerpt`, how an error line shows a value) where a copied check calls it and
+    ``text`` does not define it: one definition however many checks call it."""
+    if "_excerpt(" not in text or "def _excerpt(" in text:
+        return []
+    return [helper_source(excerpt, {"excerpt": "_excerpt"})]
 
 
 def _unused_standard_import(line: str, text: str) -> bool:

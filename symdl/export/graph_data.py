@@ -17,7 +17,7 @@ from ..codegen.module_text import unannotated_source
 __all__ = ["data_convention", "data_forms", "data_runtime"]
 
 _NAMES = {"arrange": "_arrange", "forward_arrays": "_forward_arrays", "data_arrays": "_data_arrays",
-          "step_arguments": "_step_arguments"}
+          "step_arguments": "_step_arguments", "excerpt": "_excerpt"}
 _ENTRIES = ("forward", "loss", "inference_loss", "loss_and_grad", "train_step")
 
 

@@ -19,7 +19,11 @@ the standard library (never sympy or symdl) and defines
   with two or more outputs with a loss: each output's unweighted loss in a dict by its log key ``<output>_loss``
   (the constant ``output_loss_names``), as ``CompiledGraph.output_losses`` returns them, which the module's ``fit``
   and ``evaluate`` and ``symdl.fit`` log (:mod:`symdl.export.module_fit`); in mixed precision computed in float32
-  from the outputs and targets copied to it, as the loss.
+  from the outputs and targets copied to it, as the loss;
+* the constants ``metric_outputs`` (each output with a data target: its name, the keys a metrics dict may give it
+  by, its index among ``forward``'s outputs and its target's) and ``output_widths``, printed from
+  ``CompiledGraph.metric_outputs`` and ``output_widths``, so that ``symdl.fit(module, metrics=...)`` takes a list
+  or a dict by output name and logs ``<output>_<metric>`` as ``CompiledGraph.fit`` does.
 
 Spellings as in :mod:`symdl.export.network_modules`: JAX entry points are
 jitted with the checks outside (``<name>_unchecked``: the jitted body alone),
@@ -114,7 +118,7 @@ def _numpy_checks(optimizer: bool) -> list[str]:
     ]
     if optimizer:
         blocks += [
-            helper_source(check_state, {"check_state": "_check_state_dict", "check_keys": "_check_keys"}),
+            helper_source(check_state, {"check_state": "_check_state_dict", "check_keys": "_check_keys", "excerpt": "_excerpt"}),
             helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value", "finite_real": "_finite_real"}),
             function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",
                             ["return _check_hyper_value(name, value, _dtype)"]),
@@ -248,7 +252,8 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
             raise ValueError(f"metrics: the log key {metric.key!r} is an output's loss; give the metric another name")
     inputs = tuple((train.names[x], x.shape[0]) for x in train.inputs)
     targets = tuple((train.names[y], y.shape[0]) for y in train.targets)
-    # a loss scale s ≠ 1 needs a step skipped on overflow, which train_step does and torch.optim cannot
+    # a loss scale s ≠ 1 has no Module: s is a constant of the printed float16 backward, not a buffer, and a step on
+    # overflow must be skipped, which train_step does and nn.Module's backward cannot (docs/scaling.md)
     classes = ([] if mixed and mixed.loss_scale != 1
                else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets],
                                                buffers=tuple(train.buffers)))
@@ -273,6 +278,10 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         *([f"_STATE = {_state_specs(optimizer, compiled.trained_names, shapes)!r}"] if has_opt else []),
         # the keys of output_losses' dicts, as CompiledGraph.output_loss_names (symdl.fit reads them)
         *([f"output_loss_names = {tuple(output_losses)!r}"] if output_losses else []),
+        # as CompiledGraph.metric_outputs and output_widths, which symdl.fit's metrics read (a dict by output name):
+        # each output with a data target as (name, the keys a dict may use, its index among forward's outputs, its target's)
+        f"metric_outputs = {tuple((o.name, tuple(sorted(o.keys)), o.output, o.target) for o in compiled.metric_outputs)!r}",
+        f"output_widths = {compiled.output_widths!r}",
     ]
     kernels = vector_kernels(train, inference)
     source, entries = _entry_points(printed, backend, names_printed)

@@ -164,7 +164,8 @@ def network_module_source(
     entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
     if backend.functional or unchecked is not None:  # JAX's are made by its entry wrappers
         entry += [f"{n}_unchecked" for n in steps]
-    # a loss scale s ≠ 1 needs a step skipped on overflow, which train_step does and torch.optim cannot
+    # a loss scale s ≠ 1 has no Module: s is a constant of the printed float16 backward, not a buffer, and a step on
+    # overflow must be skipped, which train_step does and nn.Module's backward cannot (docs/scaling.md)
     classes = [] if mixed and mixed.loss_scale != 1 else backend.network_module_class(network.seeded, optimizer is not None)
     blocks += classes
     if classes:

@@ -209,7 +209,7 @@ def lr_check_blocks(dtype: np.dtype) -> list[str]:
     Also ``_finite_real`` itself, which the optimizer's ``_check_hyper`` calls: every module with a train_step takes it.
     """
     top = float(np.finfo(dtype).max)
-    return [helper_source(finite_real, {"finite_real": "_finite_real"}),
+    return [helper_source(finite_real, {"finite_real": "_finite_real", "excerpt": "_excerpt"}),
             function_source("_check_lr", "lr", "0 ≤ lr ≤ the largest number of the parameters' dtype, as a float; ValueError if not.",
                             [f"return _finite_real('lr', lr, {top!r})"])]
 
@@ -270,7 +270,7 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
         counters, scalars, slots = compiled.state_specs()
         blocks[-1:-1] = [
             helper_source(check_params, {"check_params": "_check_params_arrays", "params_error": "_params_error"}),
-            helper_source(check_state, {"check_state": "_check_state_dict", "check_keys": "_check_keys"}),
+            helper_source(check_state, {"check_state": "_check_state_dict", "check_keys": "_check_keys", "excerpt": "_excerpt"}),
             helper_source(check_hyperparameter, {"check_hyperparameter": "_check_hyper_value", "finite_real": "_finite_real"}),
             function_source("_check_hyper", "name, value", "A hyperparameter as a float finite in _dtype; ValueError if not.",
                             ["return _check_hyper_value(name, value, _dtype)"]),

@@ -24,6 +24,7 @@ from dataclasses import replace
 import sympy as sp
 
 from ..arguments import finite_float, number_in_range
+from ..excerpt import excerpt
 from ..layers.batchnorm_algebra import STAGES, compose, epsilon, momentum
 from .batch_stages import lower, pointwise
 from .nodes import Backward, GraphLayer, GraphParameter, Use
@@ -35,7 +36,7 @@ def _momentum(value: object) -> float:
     x = finite_float(value)
     if x is None or not 0 <= x <= 1:
         raise ValueError(f"BatchNorm: momentum must be a number in [0, 1] (the weight of the old moving value; Keras' "
-                         f"default 0.99, PyTorch's momentum μ is 1 − this), got {str(value)[:60]!r}")
+                         f"default 0.99, PyTorch's momentum μ is 1 − this), got {excerpt(value)}")
     return x
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from functools import cached_property, partial
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, cast
@@ -26,35 +26,33 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 
 from ..arguments import SeedLike, float_dtype, generator
-from ..backends.runtime_data import arrange, forward_arrays
+from ..backends.runtime_data import forward_arrays
 from ..layers.dropout import dropout_mask
 from ..layers.init_schemes import init_weight
 from ..network.checks import (
-    check_batch,
     check_hyperparameter,
     check_learning_rate,
     check_optimizer_values,
     check_params,
     check_state,
-    check_targets,
 )
-from ..network.rule_forms import TargetDomain, target_domain
 from ..optim.base import Optimizer
 from ..optim.registry import optimizer as named_optimizer
 from ..rulebook.registry import rule
+from .compiled_data import GraphData
 from .printing import print_graph, vector_kernels
 from .select import into, where, where_into
 
 if TYPE_CHECKING:
     from ..training.callbacks import History
-    from ..training.tracked import MetricOutput
     from .model import Model
 
 __all__ = ["CompiledGraph"]
 
 
-class CompiledGraph:
-    """A graph model as generated numpy code (see the module docstring for the entry points)."""
+class CompiledGraph(GraphData):
+    """A graph model as generated numpy code (see the module docstring for the entry points; the names and layout of
+    its data: :class:`~symdl.graph.compiled_data.GraphData`)."""
 
     def __init__(self, model: Model, dtype: object = "float64", optimizer: str | Optimizer | None = None,
                  validate_targets: bool = True) -> None:
@@ -174,16 +172,6 @@ class CompiledGraph:
         """C on a batch in inference mode (no noise, no dropout): the cost of ``forward``'s outputs, as Keras' evaluate."""
         return self._inference_loss(params, *self._data(inputs, targets))
 
-    @property
-    def input_widths(self) -> tuple[int, ...]:
-        """The width of each input array, in the order of ``model.inputs``."""
-        return tuple(width for _, width in self._inputs)
-
-    @property
-    def target_widths(self) -> tuple[int, ...]:
-        """The width of each target array, in the order of the data-target loss terms."""
-        return tuple(width for _, width in self._targets)
-
     def loss(self, params: dict[str, np.ndarray], inputs: object, targets: object = (), seed: int = 0) -> float:
         """C on a batch, in training mode (masks from ``seed``)."""
         return self._loss(params, *self._data(inputs, targets), **self._seed(seed))
@@ -222,12 +210,6 @@ class CompiledGraph:
                              "or compile(optimizer=...)")
         return fit(compiled, params, X, Y, **options)
 
-    @cached_property
-    def output_loss_names(self) -> tuple[str, ...]:
-        """``<output>_loss`` for each output with a loss of ``Model(losses=)``, named as its metrics are."""
-        names = {o.target: o.name for o in self.metric_outputs}
-        return tuple(f"{names[self.model.data_targets.index(t)]}_loss" for t in self.model.terms if not t.auxiliary)
-
     def output_losses(self, params: dict[str, np.ndarray], inputs: object, targets: object = (), seed: int = 0, *,
                       training: bool = True) -> dict[str, float]:
         """{``<output>_loss``: (1/m) Σ ℓ(h, y)}, unweighted, as Keras logs two or more (else {}): ``seed``'s masks, or inference mode."""
@@ -253,69 +235,6 @@ class CompiledGraph:
     def _seed(self, seed: object) -> dict[str, object]:
         return {"seed": seed} if self._masks_spec else {}
 
-    def _data(self, inputs: object, targets: object) -> list[object]:
-        xs = arrange(inputs, self._inputs, self.input_aliases, "inputs")
-        ys = arrange(targets, self._targets, self.target_aliases, "targets")
-        return [*xs, *ys]
-
-    def arrange_data(self, inputs: object, targets: object, what: str = "X, Y") -> tuple[Any, Any]:
-        """(inputs, targets) in the model's order: one array each where the model takes one, else tuples.
-
-        Each side is one array, a sequence of arrays (in the order of
-        ``model.inputs`` / the data-target loss terms) or a dict keyed by
-        :attr:`input_names` / :attr:`target_names` (Keras' convention; an
-        ``Input``'s own name and a target's output-layer name are taken too).
-        The arrays are not checked here; ``what`` names the two sides in errors.
-        """
-        x_label, y_label = what.split(", ")
-        xs = arrange(inputs, self._inputs, self.input_aliases, x_label)
-        ys = arrange(targets, self._targets, self.target_aliases, y_label)
-        return (xs[0] if len(xs) == 1 else tuple(xs)), (ys[0] if len(ys) == 1 else tuple(ys))
-
-    @property
-    def input_names(self) -> tuple[str, ...]:
-        """The name of each input array in generated code and data dicts (``X``, or ``X1``, ``X2``, …)."""
-        return tuple(name for name, _ in self._inputs)
-
-    @property
-    def target_names(self) -> tuple[str, ...]:
-        """The name of each data target in generated code and data dicts (``Y``, or ``Y1``, ``Y2``, …)."""
-        return tuple(name for name, _ in self._targets)
-
-    @property
-    def output_widths(self) -> tuple[int, ...]:
-        """The width of each output of ``forward``, in the order of ``model.outputs``."""
-        return tuple(node.width for node in self.model.outputs)
-
-    @property
-    def metric_outputs(self) -> tuple[MetricOutput, ...]:
-        """Each output of ``forward`` with a data target, as ``fit``'s metrics see it: its name (its layer's where
-        that names one output only, else its target's: ``Y2``), the keys a metrics dict may use, the two indices."""
-        from ..training.tracked import MetricOutput
-
-        terms = self.model.data_targets
-        found: list[tuple[int, int]] = []  # (output, its target): an output listed twice has a loss each time
-        for k, node in enumerate(self.model.outputs):
-            free = [j for j, t in enumerate(terms) if t.node is node and not t.auxiliary and j not in {i for _, i in found}]
-            found += [(k, free[0])] if free else []
-        layer_names = [getattr(self.model.outputs[k].layer, "name", None) for k, _ in found]  # an input as output: none
-        out = []
-        for (k, j), own in zip(found, layer_names):
-            target = self._targets[j][0]
-            name = own if own is not None and layer_names.count(own) == 1 else target
-            out.append(MetricOutput(name, frozenset({name, target}), k, j))
-        return tuple(out)
-
-    @property
-    def input_aliases(self) -> tuple[str | None, ...]:
-        """Each input's other key in data dicts: its ``Input``'s own name (None where it has none), as :attr:`input_names`."""
-        return tuple(node.name for node in self.model.inputs)
-
-    @property
-    def target_aliases(self) -> tuple[str | None, ...]:
-        """Each data target's other key in data dicts: its output layer's name (None where it has none), as :attr:`target_names`."""
-        return tuple(getattr(term.node.layer, "name", None) for term in self.model.data_targets)
-
     def _check_params(self, params: object) -> tuple[np.ndarray, ...]:
         return check_params(self._specs, self.dtype, params)
 
@@ -330,48 +249,6 @@ class CompiledGraph:
         checked = [*self._batch(data[:n], self._inputs), *self._batch(data[n:], self._targets, data[0])]
         self._check_domains(checked)
         return (*self._check_params(params), *checked)
-
-    def _target_domains(self) -> tuple[tuple[int, str, TargetDomain], ...]:
-        """(index among inputs then data targets, its name, the domain) for every loss term whose loss has one."""
-        model = self.model
-        found = []
-        for term in model.terms:
-            domain = target_domain(term.rule)
-            if domain is None:
-                continue
-            if term.target is None:
-                k = model.data_targets.index(term)
-                found.append((len(self._inputs) + k, self._targets[k][0], domain))
-            else:
-                k = model.inputs.index(term.target)
-                found.append((k, self._inputs[k][0], domain))  # an input the term reconstructs
-        return tuple(found)
-
-    def _check_domains(self, arrays: Sequence[np.ndarray]) -> None:
-        for index, name, domain in self._domains:
-            check_targets(arrays[index], name, *domain.as_tuple())
-
-    def check_targets(self, targets: object, name: str = "Y") -> None:
-        """A ValueError if a data target lies outside its loss's domain (BCE: 0 ≤ y ≤ 1; softmax CE: y ≥ 0, Σⱼ yⱼ = 1).
-
-        ``targets`` is one array, a sequence in the order of the data-target loss terms (:attr:`Model.data_targets`)
-        or a dict keyed by :attr:`target_names`.
-        """
-        ys = arrange(targets, self._targets, self.target_aliases, "targets")
-        n = len(self._inputs)
-        for index, label, domain in self._domains:
-            if index >= n:
-                spec_name, width = self._targets[index - n]
-                shown = name if len(ys) == 1 else spec_name
-                y = check_batch(ys[index - n], shown, width, self.dtype)
-                check_targets(y, shown, *domain.as_tuple())
-
-    def _batch(self, arrays: Sequence[object], specs: tuple[tuple[str, int], ...], first: Any = None) -> list[np.ndarray]:
-        out = [check_batch(a, name, width, self.dtype) for a, (name, width) in zip(arrays, specs)]
-        rows = {a.shape[0] for a in out} | ({np.shape(first)[0]} if first is not None else set())
-        if len(rows) > 1:
-            raise ValueError(f"the arrays have different batch sizes {sorted(rows)}")
-        return out
 
     def _check_state(self, state: object) -> None:
         opt = self.optimizer

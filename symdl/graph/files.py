@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
+from ..excerpt import excerpt
 from ..saving.container import (
     SavedModel,
     model_path,
@@ -75,7 +76,7 @@ def _rebuild_metrics(graph: CompiledGraph, value: object) -> list[Any] | dict[st
     names = [o.name for o in graph.metric_outputs]
     for key in value:
         if key not in names:
-            raise SavedModelError(f"metrics: unexpected output {key[:60]!r}; outputs with a data target: {', '.join(names) or 'none'}")
+            raise SavedModelError(f"metrics: unexpected output {excerpt(key)}; outputs with a data target: {', '.join(names) or 'none'}")
     return {key: rebuild_metrics(configs, f"metrics.{key}") for key, configs in value.items()}
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from ..arguments import positive_int
+from ..excerpt import excerpt
 
 if TYPE_CHECKING:
     from ..rulebook.rule import Rule
@@ -247,7 +248,7 @@ def check_name(name: object, what: str) -> str | None:
     """``name`` if it is None or identifier-like (letters, digits and ``_``, not first a digit; at most 100 characters)."""
     if name is not None and not (isinstance(name, str) and name.isidentifier() and len(name) <= 100):
         raise ValueError(f"{what}: name must be an identifier (letters, digits and _, not starting with a digit, "
-                         f"at most 100 characters), got {str(name)[:60]!r}")
+                         f"at most 100 characters), got {excerpt(name)}")
     return name
 
 

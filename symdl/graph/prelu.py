@@ -14,6 +14,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..backprop.equations import Elementwise
+from ..excerpt import excerpt
 from ..network.rule_forms import resolve_rule
 from ..numbers import finite_float
 from ..rulebook.rule import Rule
@@ -25,7 +26,7 @@ __all__ = ["PReLU"]
 def _start(value: object) -> float:
     x = finite_float(value)
     if x is None:
-        raise ValueError(f"PReLU: alpha_init must be a finite number (every slope starts there), got {str(value)[:60]!r}")
+        raise ValueError(f"PReLU: alpha_init must be a finite number (every slope starts there), got {excerpt(value)}")
     return x
 
 

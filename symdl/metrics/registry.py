@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
+from ..excerpt import excerpt
 from ..rulebook.derivation import Derives
 from .loss_metrics import FunctionMetric, LossMetric, loss_metric_kinds
 from .streaming import (
@@ -95,7 +96,7 @@ def metric(kind: str | Metric | object, /, **params: object) -> Any:
             return _loss_metric(kind, dict(params))
         close = difflib.get_close_matches(str(kind), [*METRICS, *ALIASES, *_loss_names()], n=1)
         hint = f"; did you mean {close[0]!r}? " if close else "; "
-        raise ValueError(f"unknown metric {str(kind)[:60]!r}{hint}accepted: {', '.join(metric_names())}; a loss as a "
+        raise ValueError(f"unknown metric {excerpt(kind)}{hint}accepted: {', '.join(metric_names())}; a loss as a "
                          f"metric: {', '.join(loss_metric_kinds())}, a loss rule, a formula or a function (y_true, y_pred)")
     try:
         return METRICS[kind](**params)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..backends.runtime_keys import check_keys
 from ..backends.runtime_numbers import finite_real
+from ..excerpt import excerpt
 
 if TYPE_CHECKING:
     from numpy.typing import DTypeLike
@@ -205,7 +206,7 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
     for key in counters:
         value = state[key]
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {value!r}")
+            raise ValueError(f"state[{key!r}]: expected a non-negative integer (the step count), got {excerpt(value)}")
     for key in scalars:
         value = state[key]
         try:
@@ -213,8 +214,7 @@ def check_state(counters: tuple[str, ...], scalars: tuple[str, ...], slots: tupl
         except OverflowError:  # 10**400: beyond float, not finite
             finite = False
         if not finite:
-            shown = repr(value)  # an error line never echoes a whole value: 10**400 has 401 digits
-            raise ValueError(f"state[{key!r}]: expected a finite real number, got {shown if len(shown) <= 60 else shown[:57] + '...'}")
+            raise ValueError(f"state[{key!r}]: expected a finite real number, got {excerpt(value)}")  # 10**400: 401 digits
     seen: dict[int, str] = {}
     for key, shape in slots:
         arr = state[key]

@@ -21,13 +21,18 @@ from ..symbolic.parse import parse
 from ..symbolic.proof import Proof, excluded_note, prove_zero
 from ..symbolic.removable import moving_removable_points, removable_points
 from .rule import Rule
+from .rule_kinks import claimed_against
 
 __all__ = ["DerivativeCheck", "check_derivative", "parse_derivative"]
 
 
 @dataclass(frozen=True)
 class DerivativeCheck:
-    """claimed vs ∂f/∂wrt: the proof of their difference ≡ 0 (away from the kinks) and, where it fails, both values."""
+    """claimed vs ∂f/∂wrt: the proof of their difference ≡ 0 (away from the kinks) and, where it fails, both values.
+
+    ``derivative`` is :meth:`~symdl.rulebook.rule.Rule.derivative` but SymPy's own expression at the removable points
+    that move or sit at a pole, where the rule's derivative is the limit of ``removable``: the claim is compared with
+    that limit there (and one that, as SymPy's, has no value at a pole is accepted)."""
 
     wrt: sp.Symbol
     claimed: sp.Expr
@@ -86,7 +91,7 @@ def check_derivative(r: Rule, claimed: sp.Expr, wrt: sp.Symbol | str | None = No
     if not isinstance(claimed, sp.Expr):
         raise TypeError(f"claimed derivative must be a SymPy expression, got {type(claimed).__name__}")
     var = r.variable(wrt)
-    derivative = r.bind(r.derivative(var))
+    derivative = r.bind(claimed_against(r, var))  # r.derivative(var) but SymPy's value at moving removable points
     claimed = r.bind(claimed)
     kinks = tuple(k.at for k in r.kinks) if var == r.wrt else ()
     moving, undecided = moving_removable_points(derivative, var, kinks)

@@ -146,3 +146,17 @@ class Kink:
             return True
         left, right, value = (sp.N(sp.sympify(e, strict=True).subs(subs or {}), 30) for e in (self.left, self.right, self.value))  # SymPy objects, not text
         return bool(min(left, right) <= value <= max(left, right))
+
+
+@dataclass(frozen=True)
+class Jumps:
+    """The floor, ceiling and round of a rule's variable: each jumps wherever its argument crosses an integer (round:
+    a half-integer), infinitely many points, so none is a :class:`Kink`; there f or f' jumps, and neither the
+    derivative nor a finite difference is claimed. ``moving_kinks``: where f' switches branch at a place that moves
+    with their values (|z − ⌊z⌋ − 1/2| → ⌊z⌋ + 1/2), infinitely many kinks, not listed either."""
+
+    functions: tuple[sp.Expr, ...] = ()
+    moving_kinks: tuple[sp.Expr, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.functions)

@@ -299,11 +299,14 @@ def jump_steps(r: Rule) -> list[Step]:
     atoms = sorted((a for a in jump_atoms(r.expr) if a.has(var)), key=sp.default_sort_key)
     if not atoms:
         return []
+    moving = r.jumps.moving_kinks
+    also = f"; the derivative also jumps at {var} = {', '.join(map(str, moving))}, places that move with their values" \
+        if moving else ""
     return [Step(
         f"Jumps of {', '.join(map(str, atoms))}",
         tuple(Math(sp.Derivative(a, var), sp.S.Zero) for a in atoms),
         "each jumps wherever its argument crosses an integer (round: a half-integer, ties to even): infinitely many "
-        "points, not listed as kinks; the derivative is claimed between them, never at them",
+        f"points, not listed as kinks; the derivative is claimed between them, never at them{also}",
     )]
 
 

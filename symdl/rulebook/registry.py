@@ -16,6 +16,7 @@ from typing import Any
 
 import sympy as sp
 
+from ..excerpt import excerpt
 from ..symbolic.parse import FormulaError
 from .definition import (
     Definition,
@@ -66,9 +67,8 @@ def register(name: str, kind: Kind, params: tuple[Param, ...] = (), *, vector: b
     :data:`REGISTERED_KINDS`; anything else is one ValueError line, before anything is registered.
     """
     if not (isinstance(name, str) and name.isascii() and name.isidentifier() and not keyword.iskeyword(name)):
-        shown = repr(name[:60]) if isinstance(name, str) else repr(name)
         raise ValueError("register: a rule's name must be an ASCII identifier that is not a Python keyword "
-                         f"(it names generated functions), got {shown}")
+                         f"(it names generated functions), got {excerpt(name)}")
     if kind not in REGISTERED_KINDS:
         raise ValueError(f"register: kind must be one of {', '.join(REGISTERED_KINDS)}, got {kind!r}")
 

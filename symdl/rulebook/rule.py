@@ -7,7 +7,7 @@ makes one from user formula text, parsed safely (never ``eval``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Literal
 
 import sympy as sp
@@ -18,16 +18,11 @@ from ..display_hooks import Displayed, Plottable
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.functions import NamedFunction
 from ..symbolic.poles import prove_equal
-from ..symbolic.proof import (
-    Proof,
-    Undecidable,
-    breakpoints,
-    prove_named_function,
-)
-from ..symbolic.removable import branch_limits, branch_value
+from ..symbolic.proof import Proof, prove_named_function
 from ..symbolic.rewrite import stabilise, stable_at_values
 from .definition import (
     Definition,
+    Jumps,
     Kind,
     Kink,
     KinkConvention,
@@ -36,6 +31,7 @@ from .definition import (
 )
 from .derivation import Derives
 from .derivation_steps import derivative_steps, head, jump_steps, kink_step
+from .rule_kinks import removable, rule_jumps, rule_kinks, with_kink_values
 from .step import Step
 
 __all__ = ["Rule", "formula_rule"]
@@ -109,13 +105,6 @@ def _heaviside_piecewise(step: sp.Heaviside) -> sp.Expr:
     """Heaviside(x, h0) as 0 for x < 0, h0 at 0 (SymPy's default 1/2), 1 for x > 0: a Piecewise, whose jump is a kink."""
     x, h0 = step.args[0], (step.args[1] if len(step.args) > 1 else sp.S.Half)
     return sp.Piecewise((0, x < 0), (h0, sp.Eq(x, 0)), (1, True))
-
-
-@lru_cache(maxsize=1024)
-def _simplified(expr: sp.Expr) -> sp.Expr:
-    """``sp.simplify(expr)``, once per process for each expression: every derivative, and every mutant of the
-    rule, asks again whether its kink values differ."""
-    return sp.simplify(expr)
 
 
 class Rule(Derives, Displayed, Plottable):
@@ -202,48 +191,16 @@ class Rule(Derives, Displayed, Plottable):
         raise ValueError(f"rule {self.name!r} has no input {wrt!s}; its inputs: {names}")
 
     def derivative(self, wrt: sp.Symbol | str | None = None) -> sp.Expr:
-        """d expr / d wrt as SymPy derives it, with the kink convention applied at kinks."""
+        """d expr / d wrt as SymPy derives it, with the kink convention applied at kinks and the limit from both sides
+        at each removable point (:attr:`removable`: softplus(z − c) written out gives 1/2 at z = c, not SymPy's 0)."""
         var = self._input(wrt)
         derived = diff_away_from_jumps(self.expr, var, shown(self.name))
         return self._with_kink_values(derived) if var == self.wrt else derived
 
     def _with_kink_values(self, derived: sp.Expr) -> sp.Expr:
-        """``derived`` returning the convention's value at each kink, and the limit at each removable point
-        (:func:`~symdl.symbolic.removable.removable_points`); a branch only where it differs."""
-        for kink in self.kinks:
-            # Kinks and their values are those of the bound parameters (softshrink's ±λ moves with λ), so the
-            # derivative is compared there: leaky_relu's α at 0 is the z ≤ 0 branch's own value, not a new branch.
-            if _simplified(kink.value - self._natural_value(self.bind(derived), kink.at)) != 0:
-                derived = sp.Piecewise((kink.value, sp.Eq(self.wrt, kink.at)), (derived, True))
-        for at, limit, _ in self._removable:
-            if _simplified(limit - self._natural_value(self.bind(derived), at)) != 0:
-                derived = sp.Piecewise((limit, sp.Eq(self.wrt, at)), (derived, True))
-        return derived
-
-    @cached_property
-    def _removable(self) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
-        """Where f' is continuous but SymPy's f' gives another value at the point (0 for max(0, z) + log(1 + e^(−|z|))).
-
-        Found on the unbound derivative: a point or limit that moves with a parameter is left alone (the branch is
-        added to the unbound expression, so a point read at the bound value would be wrong at any other)."""
-        from ..symbolic.removable import removable_points
-
-        try:
-            derived = diff_away_from_jumps(self.expr, self.wrt)
-        except Undecidable:
-            return ()
-        return removable_points(derived, self.wrt, tuple(k.at for k in self.kinks))
-
-    def _natural_value(self, derived: sp.Expr, at: sp.Expr) -> sp.Expr:
-        from ..symbolic.proof import resolve_branches
-
-        sample = {s: sp.Rational(13, 11) for s in derived.free_symbols if s != self.wrt}
-        try:
-            return resolve_branches(derived.subs(self.wrt, at), sample)
-        except TypeError:
-            # SymPy orders both arms of an if-then-else when substituting (abs rewritten as ITE(z ≥ 0, z ≥ √z,
-            # z ≥ √−z) orders √−1 at z = 1): pick the branches at the point first, then substitute.
-            return resolve_branches(derived, {**sample, self.wrt: at}).subs(self.wrt, at)
+        """``derived`` with the convention's value at each kink and the limit at each removable point
+        (:func:`~symdl.rulebook.rule_kinks.with_kink_values`)."""
+        return with_kink_values(self, derived)
 
     def textbook(self, wrt: sp.Symbol | str | None = None, in_output: bool = False) -> sp.Expr:
         """The textbook form of the derivative; with ``in_output`` written in terms of the output."""
@@ -257,40 +214,21 @@ class Rule(Derives, Displayed, Plottable):
 
     @cached_property
     def kinks(self) -> tuple[Kink, ...]:
-        """Points where the derivative jumps (at the bound parameter values), with one-sided values and the value returned.
+        """Points where the derivative jumps (at the bound parameter values), with one-sided values and the value
+        returned (:func:`~symdl.rulebook.rule_kinks.rule_kinks`)."""
+        return rule_kinks(self)
 
-        Found where conditions switch finitely often; a formula whose
-        conditions are periodic (sin z > 0) reports none.
-        """
-        try:
-            return self._kinks_of(self.bind(diff_away_from_jumps(self.expr, self.wrt)))
-        except Undecidable:
-            return ()
+    @cached_property
+    def removable(self) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
+        """(p, lim f'(p±), SymPy's f'(p)) where f' is continuous and :meth:`derivative` returns the limit, not SymPy's
+        value (:func:`~symdl.rulebook.rule_kinks.removable`)."""
+        return removable(self)
 
-    def _kinks_of(self, derived: sp.Expr) -> tuple[Kink, ...]:
-        found = []
-        for point in breakpoints(derived, self.wrt):
-            left, right = branch_limits(derived, self.wrt, point)  # a limit where a branch has no value at the point
-            if not (left.is_finite and right.is_finite):
-                continue  # a singularity (|z|^½ at 0), not a kink: no finite value would be a subgradient
-            if _simplified(left - right) == 0:  # e.g. elu with α = 1 is smooth at 0
-                continue
-            found.append(Kink(point, left, right, self._kink_value(point, left, right)))
-        return tuple(found)
-
-    def _kink_value(self, point: sp.Expr, left: sp.Expr, right: sp.Expr) -> sp.Expr:
-        if self.kink_convention == "left":
-            return left
-        if self.kink_convention == "right":
-            return right
-        if self.kink_convention == "average":
-            return _simplified((left + right) / 2)
-        for at, value in self.definition.pytorch_kinks.items():
-            if _simplified(self.bind(at) - point) == 0:
-                return self.bind(value)
-        # No declared value (user formulas): keep the one SymPy's derivative gives, a one-sided value or sign(0) = 0.
-        derived = diff_away_from_jumps(self.expr, self.wrt)  # its branch's limit where it has no value (sin(z)/z at 0)
-        return branch_value(derived, self.wrt, point, self._natural_value(derived, point))
+    @cached_property
+    def jumps(self) -> Jumps:
+        """The floor, ceiling and round of the variable, whose jumps (infinitely many) are not kinks, and the kinks
+        that move with their values (:func:`~symdl.rulebook.rule_kinks.rule_jumps`); falsy when there are none."""
+        return rule_jumps(self)
 
     def identities(self) -> dict[str, sp.Expr]:
         """Each identity :meth:`prove` shows, as the expression that must be 0."""

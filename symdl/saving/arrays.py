@@ -13,6 +13,7 @@ from typing import IO
 
 import numpy as np
 
+from ..excerpt import excerpt
 from .schema import SavedModelError
 
 __all__ = ["read_arrays"]
@@ -40,7 +41,7 @@ def read_arrays(path: Path, expected: Layout) -> dict[str, np.ndarray]:
             missing = sorted(set(expected) - set(members))
             extra = sorted(set(members) - set(expected))
             if missing or extra:
-                raise SavedModelError(f"{where}: {'missing' if missing else 'unexpected'} array {(missing or extra)[0][:60]!r}")
+                raise SavedModelError(f"{where}: {'missing' if missing else 'unexpected'} array {excerpt((missing or extra)[0])}")
             out = {}
             for key, (shape, dtype) in expected.items():
                 with archive.open(members[key]) as stream:

@@ -7,6 +7,8 @@ import math
 import numbers
 from typing import Any
 
+from ..excerpt import excerpt
+
 __all__ = ["SavedModelError", "expect", "fields", "finite", "integer", "parse_json", "string"]
 
 MAX_JSON_BYTES = 1 << 20
@@ -34,7 +36,7 @@ def fields(value: dict[str, Any], where: str, keys: tuple[str, ...]) -> dict[str
     if missing:
         raise SavedModelError(f"{where}: missing key {missing[0]!r}")
     if extra:
-        raise SavedModelError(f"{where}: unexpected key {extra[0][:60]!r}")
+        raise SavedModelError(f"{where}: unexpected key {excerpt(extra[0])}")
     return value
 
 
@@ -64,7 +66,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise SavedModelError(f"model.json: the key {key[:60]!r} appears twice")
+            raise SavedModelError(f"model.json: the key {excerpt(key)} appears twice")
         out[key] = value
     return out
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from ..excerpt import excerpt
 from .schema import SavedModelError, expect, fields, string
 
 __all__ = ["check_described_params", "check_loaded_state", "describe_array", "describe_arrays", "describe_metrics", "model_optimizer",
@@ -84,7 +85,7 @@ def state_layout(value: object) -> tuple[dict[str, str] | None, dict[str, tuple[
             fields(entry, where, ("kind", "shape", "dtype"))
             shape = expect(entry["shape"], list, f"{where}.shape")
             if len(shape) > 8 or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in shape):
-                raise SavedModelError(f"{where}.shape: expected a list of sizes, got {str(shape)[:60]}")
+                raise SavedModelError(f"{where}.shape: expected a list of sizes, got {excerpt(shape)}")
             if entry["dtype"] not in _ARRAY_DTYPES:
                 raise SavedModelError(f"{where}.dtype: expected 'float64' or 'float32', got {str(entry['dtype'])[:20]!r}")
             layout[f"state/{key}"] = (tuple(shape), np.dtype(entry["dtype"]))

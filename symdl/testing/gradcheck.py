@@ -178,7 +178,7 @@ def check_grad(
     richardson: bool = True,
     step: float | None = None,
     tolerance: Tolerance | None = None,
-    kinks: np.ndarray | list[float] | Literal["integers", "half-integers"] | None = None,
+    kinks: np.ndarray | list[float] | Literal["integers", "half-integers"] | KinkDistance | None = None,
     rtol: float | None = None,
     atol: float | None = None,
 ) -> GradCheckReport:
@@ -203,8 +203,14 @@ def check_grad(
     there with :func:`assert_subgradient`). ``kinks="integers"`` declares every
     integer (f uses floor or ceil of coordinates of x), ``"half-integers"`` every
     n + 1/2 (round, half to even): infinitely many, measured as the distance to the nearest one.
+    A callable ``kinks(x)`` returns a lower bound of the (Euclidean) distance from x to the nearest point where f is
+    not differentiable, a number or an array whose minimum is taken: every step stays under half of it. For
+    ``floor(g(x))`` in f, with ‖∇g‖ ≤ L near x: ``kinks=lambda x: abs(g(x) - np.rint(g(x))) / L``; for round,
+    ``np.rint(g(x) - 0.5) + 0.5`` in place of ``np.rint(g(x))``. 0 is a point on a kink (a ValueError, as above).
     """
-    x, (f, grad) = tensor_point("check_grad", x, f, grad)  # type: ignore[assignment]
+    extra = [kinks] if callable(kinks) else []
+    x, (f, grad, *extra) = tensor_point("check_grad", x, f, grad, *extra)  # type: ignore[assignment]
+    kinks = extra[0] if extra else kinks  # a torch user's kinks(x) gets tensors, as f does
     x = _checked_point("check_grad", x)
     tolerance = _tolerance("check_grad", x.dtype, tolerance, rtol, atol)
     if mode not in ("directions", "coordinates"):
@@ -215,7 +221,8 @@ def check_grad(
         raise ValueError(f"check_grad: step must be a finite number > 0, got {step!r}")
     if isinstance(kinks, str) and kinks not in _PERIODIC_KINKS:
         raise ValueError(f"check_grad: kinks must be finite numbers, 'integers' or 'half-integers', got {kinks!r}")
-    if kinks is not None and not isinstance(kinks, str) and not np.all(np.isfinite(np.asarray(kinks, dtype=np.float64))):
+    if kinks is not None and not isinstance(kinks, str) and not callable(kinks) \
+            and not np.all(np.isfinite(np.asarray(kinks, dtype=np.float64))):
         raise ValueError(f"check_grad: kinks must be finite numbers, got {kinks!r}")
     if not isinstance(richardson, (bool, np.bool_)):
         raise ValueError(f"check_grad: richardson must be True or False, got {richardson!r}")
@@ -228,8 +235,11 @@ def check_grad(
     h = step if step is not None else eps ** (1 / 5 if richardson else 1 / 3) * scale
     # Per-coordinate steps h·max(1, |x_i|)/scale ≤ h: truncation at x_i ≈ 0 stays at its own scale.
     relative = np.ones(x.shape) if step is not None else np.maximum(1.0, np.abs(x.astype(np.float64))) / scale
-    if kinks is not None and np.size(kinks):
+    if callable(kinks) or kinks is not None and np.size(kinks):
         distance = _kink_distance(x.astype(np.float64), kinks)
+        if callable(kinks) and np.any(distance == 0):
+            raise ValueError("check_grad: kinks(x) is 0: x sits on a declared kink; two-sided differences say "
+                             "nothing there: check its value with assert_subgradient")
         if np.any(distance == 0):
             at = tuple(int(i) for i in np.argwhere(distance == 0)[0])
             raise ValueError(
@@ -270,8 +280,19 @@ def check_grad(
 _PERIODIC_KINKS = {"integers": 0.0, "half-integers": 0.5}
 
 
-def _kink_distance(x: np.ndarray, kinks: np.ndarray | list[float] | str) -> np.ndarray:
-    """Each coordinate's distance to its nearest declared kink."""
+#: kinks= as a function: x ↦ a lower bound of the distance from x to f's nearest kink (a number or an array).
+KinkDistance = Callable[[np.ndarray], "float | np.ndarray"]
+
+
+def _kink_distance(x: np.ndarray, kinks: np.ndarray | list[float] | str | KinkDistance) -> np.ndarray:
+    """Each coordinate's distance to its nearest declared kink; what ``kinks(x)`` returns for a function, checked."""
+    if callable(kinks):
+        found = as_array(kinks(x))
+        distance = np.asarray(found, dtype=np.float64) if found.dtype.kind in "iuf" else None
+        if distance is None or distance.size == 0 or np.any(np.isnan(distance)) or np.any(distance < 0):
+            shown = repr(found.item()) if found.ndim == 0 else f"an array of {found.dtype} and shape {found.shape}"
+            raise ValueError(f"check_grad: kinks(x) must return distances ≥ 0 (a number or an array), got {shown}")
+        return distance
     if isinstance(kinks, str):
         shifted = x - _PERIODIC_KINKS[kinks]
         return np.abs(shifted - np.rint(shifted))

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
-import sympy as sp
 
 from ..optional import require
 
@@ -36,7 +35,7 @@ from ..arguments import non_negative_number, positive_int
 from ..codegen.kernel import compile_kernel
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
-from ..symbolic.proof import breakpoints
+from .kink_points import KinkPoints, kink_points
 
 __all__ = [
     "at_kinks",
@@ -122,35 +121,29 @@ def _check_range(low: object, high: object, margin: object, what: str) -> None:
     non_negative_number(margin, f"{what}: margin")
 
 
-def _breakpoint_kernels(rule: Rule) -> list:
-    exprs = [rule.bind(rule.expr), rule.bind(rule.derivative())]
-    found: list[sp.Expr] = []
-    for e in exprs:
-        found += [p for p in breakpoints(e, rule.wrt) if p not in found]
-    return [compile_kernel(point + 0 * rule.wrt, rule.inputs, f"breakpoint_{i}") for i, point in enumerate(found)]
-
-
 def away_from_kinks(
     rule: Rule, low: float = -40.0, high: float = 40.0, margin: float = 1e-3, others: Sequence[float] | None = None
 ) -> st.SearchStrategy[list[float]]:
-    """[x, *others]: x at least ``margin``·max(1, |p|) from every breakpoint p of the rule and its derivative.
+    """[x, *others]: x at least ``margin``·max(1, |p|) from every breakpoint p of the rule and its derivative, and
+    from every jump of its floor, ceiling and round of x (:mod:`~symdl.testing.kink_points`).
 
-    The other inputs (a loss's target) are drawn too, unless ``others`` fixes them.
+    The other inputs (a loss's target) are drawn too, unless ``others`` fixes them. The jumps of F(u) are listed where
+    u is affine in x (⌊2x − y⌋, round(x/3)); otherwise, or with more than
+    :data:`~symdl.testing.kink_points.MAX_JUMPS` of them in [low, high], a ValueError says so.
     """
     rule = _element_rule(rule, "away_from_kinks")
     _check_range(low, high, margin, "away_from_kinks")
     fixed = None if others is None else st.just(_fixed_others(rule, others, "away_from_kinks"))
-    return _away_from_kinks(rule, _breakpoint_kernels(rule), low, high, margin, fixed)
+    return _away_from_kinks(rule, kink_points(rule, "away_from_kinks"), low, high, margin, fixed)
 
 
 @st.composite
 def _away_from_kinks(
-    draw: st.DrawFn, rule: Rule, kernels: list, low: float, high: float, margin: float, fixed: st.SearchStrategy | None
+    draw: st.DrawFn, rule: Rule, kinks: KinkPoints, low: float, high: float, margin: float, fixed: st.SearchStrategy | None
 ) -> list[float]:
     others = draw(fixed if fixed is not None else _others(rule, low, high))
     # A breakpoint exactly at an end of the range counts too (huber at a = −40, y = −39, δ = 1).
-    points = {float(k(0.0, *others)) for k in kernels}
-    points = {p for p in points if low <= p <= high}
+    points = kinks(others, low, high)
     edges = sorted(points | {low, high})
 
     def gap(p: float) -> float:
@@ -187,7 +180,7 @@ def floats_away_from_kinks(
     rule: Rule, low: float = -40.0, high: float = 40.0, margin: float = 1e-3, others: Sequence[float] | None = None,
     dtype: type | np.dtype = np.float64,
 ) -> st.SearchStrategy[float]:
-    """x in [low, high] at least ``margin``·max(1, |p|) from every breakpoint p, one float of ``dtype``.
+    """x in [low, high] at least ``margin``·max(1, |p|) from every breakpoint p and jump, one float of ``dtype``.
 
     The element form of :func:`away_from_kinks`, composable with
     ``hypothesis.extra.numpy.arrays(dtype, shape, elements=floats_away_from_kinks(rule))``; a rule's further inputs
@@ -197,8 +190,7 @@ def floats_away_from_kinks(
     _check_range(low, high, margin, "floats_away_from_kinks")
     found = _float_type(dtype)
     fixed = _fixed_others(rule, others, "floats_away_from_kinks")
-    points = {float(k(0.0, *fixed)) for k in _breakpoint_kernels(rule)}
-    points = {p for p in points if low <= p <= high}
+    points = kink_points(rule, "floats_away_from_kinks")(fixed, low, high)
     edges = sorted(points | {low, high})
 
     def gap(p: float) -> float:

@@ -1,8 +1,8 @@
 """Which output each metric of ``fit`` / ``evaluate`` reads, and the log key it writes (Keras' keys).
 
 A model with one output: ``metrics=["mae"]`` compares its output with Y and
-logs ``mean_absolute_error``. A model with several outputs (a compiled graph,
-through its ``metric_outputs``): a list applies every metric to every output
+logs ``mean_absolute_error``. A model with several outputs (a compiled graph
+or a generated graph module, through its ``metric_outputs``): a list applies every metric to every output
 with a data target, a dict maps an output's name to a metric or a list of
 them; each is logged as ``<output>_<metric>`` (``main_mean_absolute_error``).
 An output is named by its layer's name, else by its target's (``Y2``); a dict
@@ -16,6 +16,8 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from ..excerpt import excerpt
 
 __all__ = ["MetricOutput", "Tracked", "TrackedMetrics", "metric_name", "metric_objects", "per_output_spec", "track"]
 
@@ -130,8 +132,11 @@ class TrackedMetrics:
 
 
 def _outputs(model: Any) -> tuple[MetricOutput, ...] | None:
+    """The model's ``metric_outputs``; a generated graph module prints each as a plain tuple (name, keys, output, target)."""
     outputs = getattr(model, "metric_outputs", None)
-    return tuple(outputs) if outputs is not None else None
+    if outputs is None:
+        return None
+    return tuple(o if isinstance(o, MetricOutput) else MetricOutput(o[0], frozenset(o[1]), o[2], o[3]) for o in outputs)
 
 
 def per_output_spec(model: Any, metrics: Mapping[Any, object]) -> dict[str, list[Any]]:
@@ -144,7 +149,7 @@ def per_output_spec(model: Any, metrics: Mapping[Any, object]) -> dict[str, list
         match = [o for o in outputs if key in o.keys]
         if not match:
             names = ", ".join(o.name for o in outputs) or "none"
-            raise ValueError(f"metrics: unexpected output {str(key)[:60]!r}; outputs with a data target: {names}")
+            raise ValueError(f"metrics: unexpected output {excerpt(key)}; outputs with a data target: {names}")
         name = match[0].name
         if name in found:
             raise ValueError(f"metrics: two entries for the output {name!r}")

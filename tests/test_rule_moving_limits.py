@@ -1,0 +1,55 @@
+"""Rule.derivative at a removable point that moves with a parameter or input, or sits at a pole: the limit, as
+check_derivative has it (was SymPy's value: 0 for softplus(z − c) written out at z = c, nan for sin(z − a)/(z − a))."""
+
+from __future__ import annotations
+
+import numpy as np
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import symdl
+from symdl.rulebook.claims import check_derivative
+
+SOFTPLUS_SHIFTED = "log(1 + exp(-abs(z - c))) + max(0, z - c)"  # C∞, f'(c) = σ(0) = 1/2
+
+
+def _symbol(r: symdl.Rule, name: str) -> sp.Symbol:
+    return next(s for s in r.expr.free_symbols if s.name == name)
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.sampled_from([sp.Rational(1, 2), sp.Integer(-3), sp.Rational(5, 4), sp.Rational(-7, 8), sp.Integer(0)]))
+def test_the_derivative_at_a_bound_moving_point_is_the_limit_in_the_expression_and_the_printed_code(c):
+    r = symdl.formula_rule(SOFTPLUS_SHIFTED, params={"c": c})
+    z = r.wrt
+    assert r.bind(r.derivative()).subs(z, c) == sp.S.Half
+    assert r.numeric_derivative()(np.array([float(c)])).tolist() == [0.5]  # was [0.0]
+    assert check_derivative(r, r.derivative())  # the rule's own derivative is right by its own check: was refuted at c
+
+
+def test_the_derivative_at_an_unbound_moving_point_and_with_another_input_is_the_limit():
+    r = symdl.formula_rule(SOFTPLUS_SHIFTED, params={"c": None})
+    z, c = r.wrt, _symbol(r, "c")
+    assert r.derivative().subs(z, c) == sp.S.Half and r.removable == ((c, sp.S.Half, 0),)
+    assert check_derivative(r, r.derivative())
+    scaled = symdl.formula_rule(f"y*({SOFTPLUS_SHIFTED})", params={"c": None}, symbols=["y"])
+    y = scaled.variable("y")
+    assert scaled.derivative().subs(z, c) == y / 2 and check_derivative(scaled, scaled.derivative())
+
+
+def test_the_derivative_at_a_removable_pole_that_moves_is_the_limit_not_nan():
+    r = symdl.formula_rule("sin(z - a)/(z - a)", params={"a": 2})
+    with np.errstate(divide="ignore", invalid="ignore"):  # the other branch is evaluated too, and discarded
+        values = r.numeric_derivative()(np.array([2.0, 1.0]))
+    assert values[0] == 0.0 and np.isclose(values[1], np.sin(1.0) - np.cos(1.0))  # u = −1; was nan at 2
+    free = symdl.formula_rule("sin(z - a)/(z - a)", params={"a": None})
+    assert free.derivative().subs(free.wrt, _symbol(free, "a")) == 0 and check_derivative(free, free.derivative())
+
+
+def test_where_the_limit_is_not_found_the_derivative_keeps_sympys_value_and_the_claim_there_stays_undecided():
+    r = symdl.formula_rule("log(1 + exp(-abs(y*(z - c)))) + max(0, y*(z - c))", params={"c": None}, symbols=["y"])
+    assert r.removable == ()
+    assert r.derivative().subs(r.wrt, _symbol(r, "c")) == 0  # SymPy's value; the limit y/2 is not found for every y
+    check = check_derivative(r, r.derivative())
+    assert not check and check.proof.method.startswith("undecided at z = c")
