@@ -95,6 +95,9 @@ def test_a_binary_metrics_targets_must_be_0_or_1_before_any_step(graph):
     assert same_weights(start, before)
     with pytest.raises(ValueError, match=r"^Y \(Y2\): Y2_precision takes targets of 0 or 1 only$"):
         symdl.training.evaluate(compiled, start, (A, B), (Ym, soft), metrics=_metrics())
+    with pytest.raises(ValueError, match=r"^Y_val \(Y2\): Y2_precision takes targets of 0 or 1 only$"):  # a module
+        symdl.fit(module, start, (A, B), (Ym, Ya), epochs=1, verbose=0, metrics=_metrics(), validation=((A, B), (Ym, soft)))
+    assert same_weights(start, before)
     # without the binary metrics, soft targets train
     trained = module.fit(params, (A, B), (Ym, soft), epochs=1, verbose=0, metrics=["mae"])
     assert trained.history.keys() == {"loss", "main_loss", "Y2_loss", "main_mean_absolute_error"}

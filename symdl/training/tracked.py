@@ -126,8 +126,10 @@ class TrackedMetrics:
                 continue
             y = Y if e.target is None else Y[e.target]
             if not bool(((y == 0) | (y == 1)).all()):  # in the arrays' own library: a torch tensor stays on its device
-                name = label if e.target is None else (
-                    f"{label} ({target_names[e.target]})" if target_names is not None else f"{label}[{e.target}]")
+                # a module has no target_names: several targets are Y1, Y2, … as everywhere (its own fit's words)
+                target = None if e.target is None else (
+                    target_names[e.target] if target_names is not None else f"Y{e.target + 1}")
+                name = label if target is None else f"{label} ({target})"
                 raise ValueError(f"{name}: {e.key} takes targets of 0 or 1 only")
 
 
