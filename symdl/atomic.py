@@ -69,6 +69,8 @@ def check_target(path: str | os.PathLike[str], directory: bool = False) -> Path:
     text = os.fspath(path)
     if not text:
         raise CannotWrite("refuse", "the path is empty")
+    if "\0" in text:  # os calls would say only "embedded null byte"
+        raise CannotWrite("refuse", f"{text[:200]!r} holds a NUL byte, which no file name can")
     if not directory and text.endswith(tuple(filter(None, (os.sep, os.altsep)))):
         # a shell refuses `> name/` too: Path() would drop the slash and write a file named as the directory
         raise CannotWrite("refuse", f"{text} ends in {os.sep}: it names a directory, not a file")

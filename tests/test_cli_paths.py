@@ -98,6 +98,29 @@ def test_names_too_long_for_the_file_system_are_one_line_everywhere(capsys, file
     assert sorted(p.name for p in files.iterdir()) == ["data.npz", "empty.npz", "folder", "plain.txt"]
 
 
+def test_a_nul_byte_in_a_path_is_named_in_one_line(capsys, files):
+    """Python's os calls refuse such a name with "embedded null byte", which named no path."""
+    model, data = _model(capsys, files), str(files / "data.npz")
+    bad_data, bad_model = str(files / "da\0ta.npz"), str(files / "mo\0del")
+    for argv, message in [
+        (["train", "2,3,1", bad_data, "-o", files / "new"], f"{bad_data!r}: a file name with a NUL byte, which no file can have"),
+        (["train", "2,3,1", data, "-o", bad_model], f"path {bad_model!r}: a NUL byte in the name, which no file or "
+                                                     "directory can have"),
+        (["train", "--from", bad_model, data, "-o", files / "new"], f"path {bad_model!r}: a NUL byte in the name, which "
+                                                                     "no file or directory can have"),
+        (["train", "--from", model, data, "-o", bad_model], f"path {bad_model!r}: a NUL byte in the name, which no file "
+                                                             "or directory can have"),
+        (["evaluate", model, bad_data], f"{bad_data!r}: a file name with a NUL byte, which no file can have"),
+    ]:
+        _one_line(*run(capsys, *argv, *(["--quiet"] if argv[0] == "train" else [])), message)
+    bad_file = str(files / "m\0.py")
+    code, out, err = run(capsys, "codegen", "relu", "-o", bad_file)  # symdl.atomic's check of every file written
+    assert (code, out) == (2, "") and err.endswith(f": {bad_file!r} holds a NUL byte, which no file name can\n")
+    assert sorted(p.name for p in files.iterdir()) == ["data.npz", "empty.npz", "folder", "model", "plain.txt"]
+    with pytest.raises(SavedModelError, match=r"^path 'mo\\x00del': a NUL byte in the name"):
+        symdl.load("mo\0del")
+
+
 def test_a_model_inside_a_file_says_the_file_is_not_a_directory(capsys, files):
     target = files / "plain.txt" / "model"
     code, out, err = run(capsys, "train", "2,3,1", files / "data.npz", "-o", target, "--epochs", 1, "--quiet")

@@ -211,3 +211,25 @@ def test_a_saved_model_with_nan_loads_and_evaluate_and_train_from_name_its_array
     else:
         assert (code, out) == (2, "")
         assert err == f"symdl: error: {folder / 'm'}: params {element}; evaluate needs finite parameters (symdl.load reads it as saved)\n"
+
+
+def test_a_run_that_diverges_names_its_step_in_one_line_and_writes_nothing(capsys, tmp_path, data):
+    """The loss mean refused the non-finite loss only when the epoch's logs were read: 'loss: values: contains NaN or
+    infinity (a streaming metric would keep it in every later result)', naming no epoch or step."""
+    with np.errstate(all="ignore"):  # the weights blow up
+        code, out, err = run(capsys, "train", "3,16,1", data, "-o", tmp_path / "model", "--epochs", 50, "--quiet",
+                             "--optimizer", "sgd", "--optimizer-param", "lr=1000")
+    assert (code, out) == (2, "")
+    assert err.startswith("symdl: error: fit: the loss is ") and err.count("\n") == 1
+    assert " training diverged (a smaller learning rate?) or the data hold NaN; params and state hold the steps up to it\n" in err
+    assert not (tmp_path / "model").exists()
+
+
+def test_batch_norm_with_a_last_batch_of_one_row_is_refused_before_training(capsys, tmp_path, data):
+    """90 training rows in batches of 89: the second batch of each epoch has 1 row; the network's train_step refused it
+    after the first step (a hypothesis example of tests/test_cli_train_from.py found it)."""
+    code, out, err = train(capsys, tmp_path, data, "model", "--batchnorm", "--validation-split", "0.25", "--batch-size", 89)
+    assert (code, out) == (2, "")
+    assert err == ("symdl: error: fit: 90 samples in batches of 89 leave a batch of 1 row, and batch norm trains on at "
+                   "least 2 (its running variance is m/(m−1)·σ²_B); choose another batch size\n")
+    assert not (tmp_path / "model").exists()

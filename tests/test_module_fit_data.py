@@ -80,9 +80,24 @@ def test_a_binary_metrics_targets_must_be_0_or_1_before_any_step(graph):
         module.fit(params, (A, B), (Ym, Ya), epochs=1, verbose=0, validation=((A, B), (Ym, soft)))
     with pytest.raises(ValueError, match=r"^Y \(Y2\): Y2_precision takes targets of 0 or 1 only$"):
         module.evaluate(params, (A, B), (Ym, soft))
-    # symdl.fit refuses the same targets (its metric objects check each batch)
-    with pytest.raises(ValueError, match="must be 0 or 1"):
-        compiled.fit(compiled.init(seed=1), (A, B), (Ym, soft), epochs=1, verbose=0, metrics=_metrics())
+    # symdl.fit and evaluate refuse the same targets in the same line, before any step (the metric objects' own
+    # check of each batch came after the steps of the batches before it, or after a whole epoch for Y_val)
+    start = compiled.init(seed=1)
+    before = copy(start)
+    with pytest.raises(ValueError, match=r"^Y \(Y2\): Y2_precision takes targets of 0 or 1 only$"):
+        compiled.fit(start, (A, B), (Ym, soft), epochs=1, verbose=0, metrics=_metrics())
+    late = soft.copy()
+    late[:-1] = Ya[:-1]  # only the last row's 0.9: in the last batch
+    with pytest.raises(ValueError, match=r"^Y \(Y2\): Y2_precision takes targets of 0 or 1 only$"):
+        compiled.fit(start, (A, B), (Ym, late), epochs=1, batch_size=2, shuffle=False, verbose=0, metrics=_metrics())
+    with pytest.raises(ValueError, match=r"^Y_val \(Y2\): Y2_precision takes targets of 0 or 1 only$"):
+        compiled.fit(start, (A, B), (Ym, Ya), epochs=1, verbose=0, metrics=_metrics(), validation=((A, B), (Ym, soft)))
+    assert same_weights(start, before)
+    with pytest.raises(ValueError, match=r"^Y \(Y2\): Y2_precision takes targets of 0 or 1 only$"):
+        symdl.training.evaluate(compiled, start, (A, B), (Ym, soft), metrics=_metrics())
+    with pytest.raises(ValueError, match=r"^Y_val \(Y2\): Y2_precision takes targets of 0 or 1 only$"):  # a module
+        symdl.fit(module, start, (A, B), (Ym, Ya), epochs=1, verbose=0, metrics=_metrics(), validation=((A, B), (Ym, soft)))
+    assert same_weights(start, before)
     # without the binary metrics, soft targets train
     trained = module.fit(params, (A, B), (Ym, soft), epochs=1, verbose=0, metrics=["mae"])
     assert trained.history.keys() == {"loss", "main_loss", "Y2_loss", "main_mean_absolute_error"}
@@ -96,6 +111,26 @@ def test_a_network_modules_fit_checks_binary_targets_and_refuses_a_dict_in_one_l
     params = network.compile().init(seed=0)
     with pytest.raises(ValueError, match=r"^Y: binary_accuracy takes targets of 0 or 1 only$"):
         module.fit(params, X, Y + 0.5, epochs=1, verbose=0)
+    compiled, before = network.compile(), copy(params)
+    with pytest.raises(ValueError, match=r"^Y_val: binary_accuracy takes targets of 0 or 1 only$"):
+        compiled.fit(params, X, Y, epochs=1, batch_size=4, verbose=0, metrics=["binary_accuracy"], validation=(X, Y + 0.5))
+    assert same_weights(params, before)
     with pytest.raises(ValueError, match=r"^X: this model takes X as an array \(or a tuple\), not a dict$"):
         module.fit(params, {"X": X}, Y, epochs=1, verbose=0)
     assert module.fit(params, X, Y, epochs=1, verbose=0).history.keys() == {"loss", "binary_accuracy"}
+
+
+def test_symdl_fit_takes_a_modules_arrays_in_lists_as_in_tuples_and_refuses_a_dict_in_one_line(graph):
+    """A list of arrays was given to numpy as one array: 'setting an array element with a sequence' (inputs of other
+    widths) or 'expected a 2-d array …, got shape (2, 21, 3)'."""
+    compiled, module = graph
+    (A, B), (Ym, Ya) = two_input_data()
+    start = compiled.init(seed=4)
+    options = dict(epochs=2, batch_size=6, seed=1, verbose=0)
+    by_list = symdl.fit(module, p := copy(start), [A, B], [Ym, Ya], validation=([A, B], [Ym, Ya]), **options)
+    by_tuple = symdl.fit(module, q := copy(start), (A, B), (Ym, Ya), validation=((A, B), (Ym, Ya)), **options)
+    assert by_list.history == by_tuple.history and same_weights(p, q)
+    assert symdl.training.evaluate(module, p, [A, B], [Ym, Ya]) == symdl.training.evaluate(module, p, (A, B), (Ym, Ya))
+    with pytest.raises(ValueError, match=r"^X: a dict of arrays by name is read by a compiled graph and by a generated "
+                                         r"module's own fit; give symdl.fit the module's arrays as a tuple in its order$"):
+        symdl.fit(module, copy(start), {"a": A, "b": B}, (Ym, Ya), **options)

@@ -61,6 +61,30 @@ def test_saving_again_replaces_the_model_as_a_whole(tmp_path):
     assert (tmp_path / "notes" / "todo.txt").read_text() == "mine"
 
 
+def test_saving_over_a_model_that_holds_other_files_is_refused_and_deletes_nothing(tmp_path):
+    """The directory is replaced whole: a file or a model saved inside it would go with the old model."""
+    net = NETWORKS["formula"]().compile()
+    save(tmp_path / "m", net, net.init(0), history={"epoch": [0]})
+    save(tmp_path / "m" / "inner", net, net.init(1))
+    (tmp_path / "m" / "README").write_text("mine")
+    before = {name: (tmp_path / "m" / name).read_bytes() for name in ("model.json", "arrays.npz", "history.json")}
+    with pytest.raises(SavedModelError, match=r"m: a saved model that also holds 'README' and 1 more, which saving over "
+                                              r"it would delete \(the directory is replaced whole\); move that out"):
+        save(tmp_path / "m", net, net.init(2))
+    assert sorted(os.listdir(tmp_path / "m")) == ["README", "arrays.npz", "history.json", "inner", "model.json"]
+    assert {name: (tmp_path / "m" / name).read_bytes() for name in before} == before
+    assert load(tmp_path / "m" / "inner").params["W1"].tobytes() == net.init(1)["W1"].tobytes()
+    (tmp_path / "m" / "README").unlink()
+    (tmp_path / "m" / "inner" / "model.json").unlink()
+    with pytest.raises(SavedModelError, match="also holds 'inner', which"):
+        save(tmp_path / "m", net, net.init(2))
+    for name in os.listdir(tmp_path / "m" / "inner"):
+        (tmp_path / "m" / "inner" / name).unlink()
+    (tmp_path / "m" / "inner").rmdir()
+    save(tmp_path / "m", net, net.init(2))  # model.json, arrays.npz and history.json only: replaced
+    assert sorted(os.listdir(tmp_path / "m")) == ["arrays.npz", "model.json"]
+
+
 def test_training_continued_after_save_and_load_equals_uninterrupted_training(tmp_path):
     net = symdl.Network([3, 6, 2], activation="tanh").compile()
     X, Y = data()

@@ -327,3 +327,45 @@ def test_an_optimizer_with_its_rate_left_to_each_call_is_refused_before_training
                                          r"not pass; give a value, e.g. symdl.optimizer\('adam', lr=0.01\)$"):
         fit(model, params, np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0)
     assert all(np.array_equal(params[k], before[k]) for k in params)
+
+
+def test_a_non_finite_loss_stops_fit_at_its_step_in_one_line():
+    """The loss mean refused it only when the epoch's logs were read, naming no epoch or step."""
+    X, Y = data()
+    net = symdl.Network([3, 8, 2], optimizer=symdl.optimizer("sgd", lr=1e3)).compile()
+    seen = []
+    with np.errstate(all="ignore"):  # the weights blow up
+        with pytest.raises(ValueError) as error:
+            fit(net, net.init(0), X, Y, epochs=50, batch_size=8, verbose=0, metrics=["mae"])
+        replay = net.init(0)  # the same steps by hand, up to the first non-finite loss
+        state = net.init_state(replay)
+        for epoch in range(50):
+            for rows in batch_slices(len(X), 8, epoch_rng(0, epoch)):
+                loss = net.train_step(replay, X[rows], Y[rows], state)  # params and state in place
+                seen.append((epoch, float(loss)))
+                if not np.isfinite(loss):
+                    break
+            if not np.isfinite(seen[-1][1]):
+                break
+    epoch, loss = seen[-1]
+    step = sum(1 for e, _ in seen if e == epoch)
+    assert not np.isfinite(loss)
+    assert str(error.value) == (f"fit: the loss is {loss} at epoch {epoch + 1}, step {step} of 7: training diverged (a "
+                                "smaller learning rate?) or the data hold NaN; params and state hold the steps up to it")
+
+
+@pytest.mark.parametrize(("samples", "batch_size"), [(9, 4), (9, 1), (1, 32)])
+def test_a_batch_of_one_row_for_batch_norm_is_refused_before_the_first_step(samples, batch_size):
+    """The network's train_step refuses it (PyTorch's BatchNorm1d too); fit stopped there, after the epochs before."""
+    X, Y = data(samples)
+    net = symdl.Network([3, 4, 2], batchnorm=True, optimizer="adam").compile()
+    params = net.init(0)
+    before = {k: v.copy() for k, v in params.items()}
+    with pytest.raises(ValueError, match=rf"^fit: {samples} samples in batches of {batch_size} leave a batch of 1 row, "
+                                         r"and batch norm trains on at least 2 \(its running variance is m/\(m−1\)·σ²_B\); "
+                                         r"choose another batch size$"):
+        net.fit(params, X, Y, epochs=3, batch_size=batch_size, verbose=0)
+    assert all(np.array_equal(params[k], before[k]) for k in params)
+    if samples > 1:  # without batch norm the same batches train
+        plain = symdl.Network([3, 4, 2], optimizer="adam").compile()
+        assert len(plain.fit(plain.init(0), X, Y, epochs=2, batch_size=batch_size, verbose=0).history["loss"]) == 2

@@ -10,11 +10,10 @@ of the run that continues it, so that N epochs, saved, then M more give the weig
 from __future__ import annotations
 
 import json
-import math
-import numbers
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..numbers import finite_float
 from .common import UsageError
 
 __all__ = ["Earlier", "earlier_history", "joined_history"]
@@ -101,7 +100,7 @@ def earlier_history(folder: Path) -> Earlier:
         raise _bad(path, "'history' or 'params' is not an object")
     for key, values in history.items():
         if not isinstance(values, list) or len(values) != len(epoch) or not all(
-                v is None or isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) for v in values):
+                v is None or finite_float(v) is not None for v in values):  # 10**400: no float, not an OverflowError
             raise _bad(path, f"history[{key[:40]!r}] is not one number per epoch")
     return Earlier(epoch, history, _setting(params, "seed", path, 0), _setting(params, "batch_size", path, 1),
                    _split_setting(params, path))

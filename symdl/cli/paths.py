@@ -26,6 +26,8 @@ def input_file(path: str, label: str | None = None) -> Path:
     shown = path if label is None else label
     if not path:  # Path('') is the working directory
         raise UsageError(f"{shown or repr('')}: an empty file name; give the file to read")
+    if "\0" in path:  # os.stat would say only "embedded null byte"
+        raise UsageError(f"{shown!r}: a file name with a NUL byte, which no file can have")
     try:
         info = os.stat(path)
     except FileNotFoundError:

@@ -297,7 +297,8 @@ def _train(args: argparse.Namespace, model: Any, params: dict[str, Any], state: 
     first, final = initial + 1, history.epoch[-1] + 1  # counted from 1, as Keras' progress shows them
     numbers = f"epoch {first}" if first == final else f"epochs {first}–{final}"
     after = f" ({numbers}, after {args.source})" if earlier is not None else ""
-    out(f"wrote {args.output}: {len(history.epoch)} epochs{after}, {last}")
+    count = f"{len(history.epoch)} epoch" + ("s" if len(history.epoch) != 1 else "")
+    out(f"wrote {args.output}: {count}{after}, {last}")
     return EXIT_OK
 
 

@@ -67,6 +67,7 @@ class Format(NamedTuple):
 FORMATS: dict[str, Format] = {"symdl-model": Format("network", (1,), (), True),
                               "symdl-graph": Format("graph", (1, 2), (1,), False)}
 _HEADER = ("format", "format_version", "symdl_version", "dtype")
+_SAVED_FILES = frozenset({"model.json", "arrays.npz", "history.json"})  # what save writes into the directory
 _TRAINING = ("optimizer", "metrics", "arrays")
 
 
@@ -95,6 +96,8 @@ def model_path(path: object) -> Path:
         raise TypeError(f"path: expected a str or os.PathLike (a model directory), got {type(path).__name__}")
     if not name:  # Path('') is the working directory: a slip, as `symdl report -o ''` is
         raise SavedModelError("path '': an empty path; give the model's directory, e.g. 'model'")
+    if "\0" in name:  # the file system's own word would be Python's "embedded null byte", naming no path
+        raise SavedModelError(f"path {name[:200]!r}: a NUL byte in the name, which no file or directory can have")
     return Path(name)
 
 
@@ -104,6 +107,11 @@ def check_target(path: str | os.PathLike[str]) -> Path:
     try:
         if target.exists() and not (target.is_dir() and (not any(target.iterdir()) or (target / "model.json").is_file())):
             raise SavedModelError(f"{target}: exists and is not a saved model; choose another path")
+        others = sorted(p.name for p in target.iterdir() if p.name not in _SAVED_FILES) if target.is_dir() else []
+        if others:  # the directory is replaced whole: anything else in it would be deleted with the old model
+            more = f" and {len(others) - 1} more" if len(others) > 1 else ""
+            raise SavedModelError(f"{target}: a saved model that also holds {others[0][:60]!r}{more}, which saving over it "
+                                  "would delete (the directory is replaced whole); move that out or choose another path")
         if target.parent.exists() and not target.parent.is_dir():
             raise SavedModelError(f"{target}: {target.parent} is not a directory")
         if not target.parent.is_dir():

@@ -39,7 +39,8 @@ def save(path: str | os.PathLike[str], network: CompiledNetwork | CompiledGraph,
     it. ``history`` (JSON-able, e.g. ``{"epoch": …, "history": …}`` of a fit)
     is written beside them as ``history.json``, for people; :func:`load` does
     not read it. An existing saved model at ``path`` is replaced as a whole;
-    any other existing file or directory there is refused.
+    any other existing file or directory there is refused, and so is a saved model whose directory holds anything
+    else (it would be deleted with it).
     """
     model_path(path)  # before any work: a bad path is the first error
     if not isinstance(network, CompiledNetwork):

@@ -16,6 +16,7 @@ module (several inputs and targets as tuples, spread into its arguments).
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
@@ -117,6 +118,15 @@ def _check_model(model: Any, what: str, evaluating: bool) -> None:
                          "evaluate reports; compile the network or regenerate the module with this symdl")
 
 
+def _check_batch_rows(model: Any, samples: int, batch_size: int) -> None:
+    """A network with batch norm (moving statistics: ``buffer_names``) steps on batches of at least 2 rows, as its
+    ``train_step`` and PyTorch's ``BatchNorm1d`` require: a last batch of 1 row is refused before the first step."""
+    smallest = samples % batch_size or batch_size
+    if smallest < 2 and getattr(model, "buffer_names", None):
+        raise ValueError(f"fit: {samples} samples in batches of {batch_size} leave a batch of 1 row, and batch norm "
+                         "trains on at least 2 (its running variance is m/(m−1)·σ²_B); choose another batch size")
+
+
 def _check_optimizer(model: Any) -> None:
     """A compiled model's optimizer that leaves a hyperparameter to each call (``lr=None``: ``train_step(…, lr)``):
     fit passes none (a model of your own that passes it has no ``optimizer`` of its own)."""
@@ -128,11 +138,23 @@ def _check_optimizer(model: Any) -> None:
                          f"symdl.optimizer({opt.name!r}, {unbound[0].name}=0.01)")
 
 
+def _spread(data: Any, label: str) -> Any:
+    """A model without ``arrange_data`` (a generated module): several arrays in a list as a tuple, as a compiled graph
+    and the module's own fit read them; a dict by name is one line (the names are the module's own)."""
+    if isinstance(data, dict):
+        raise ValueError(f"{label}: a dict of arrays by name is read by a compiled graph and by a generated module's own "
+                         "fit; give symdl.fit the module's arrays as a tuple in its order")
+    if isinstance(data, list) and len(data) > 1 and all(getattr(a, "ndim", None) == 2 for a in data):
+        return tuple(data)
+    return data
+
+
 def _arranged(model: Any, X: Any, Y: Any, what: str) -> tuple[Data, Data]:
     """(X, Y) checked: a model with ``arrange_data`` (a graph) puts dicts and sequences in its order first."""
     arrange = getattr(model, "arrange_data", None)
     if not callable(arrange):
-        return check_data(X, Y, what)
+        labels = what.split(", ")
+        return check_data(_spread(X, labels[0]), _spread(Y, labels[1]), what)
     X, Y = arrange(X, Y, what)
     return check_data(X, Y, what, (model.input_names, model.target_names))
 
@@ -163,6 +185,7 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any,
     tracked = _tracked(model, Y, metrics, "evaluate")
     batch_size = check_positive("batch_size", batch_size)
     _check_targets(model, Y, "Y")
+    tracked.check_labels(Y, "Y", getattr(model, "target_names", None))
     tracked.reset()
     tracker = _LossTracker()
     outputs = OutputLosses(model, _LossTracker, tracked.keys)
@@ -224,7 +247,9 @@ def fit(
     if initial_epoch >= epochs:
         raise ValueError(f"initial_epoch: {initial_epoch} leaves no epoch to run (epochs={epochs})")
     batch_size = check_positive("batch_size", batch_size)
+    _check_batch_rows(model, sample_count(X), batch_size)
     _check_targets(model, Y, "Y")
+    tracked.check_labels(Y, "Y", getattr(model, "target_names", None))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     if not isinstance(shuffle, (bool, np.bool_)):  # 1 or 'no' would count as true
@@ -235,6 +260,7 @@ def fit(
             raise ValueError("validation: expected a pair (X_val, Y_val)")
         validation = _arranged(model, *validation, "X_val, Y_val")
         _check_targets(model, validation[1], "Y_val")
+        tracked.check_labels(validation[1], "Y_val", getattr(model, "target_names", None))
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {early_stopping!r}")
     hooks = [*callbacks, *([early_stopping] if early_stopping is not None else [])]
@@ -273,6 +299,10 @@ def fit(
             if outputs:  # before the step, with its masks: the values its loss summed
                 outputs.add(run.params, _data_args(model, xb, yb), sample_count(xb), mask_seed)
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
+            if not math.isfinite(loss):  # the loss mean would refuse it at the epoch's end, naming no step
+                raise ValueError(f"fit: the loss is {loss} at epoch {epoch + 1}, step {step} of {steps}: training "
+                                 "diverged (a smaller learning rate?) or the data hold NaN; params and state hold the "
+                                 "steps up to it")
             tracker.add(loss, sample_count(xb))
             bar.batch(epoch, step, lambda: _logs(tracker, tracked, outputs))
         logs = _logs(tracker, tracked, outputs)
