@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from ..atomic import CannotWrite, write_directory
+from ..excerpt import excerpt
 from ..version import __version__
 from .arrays import read_arrays
 from .schema import MAX_JSON_BYTES, SavedModelError, expect, fields, parse_json, string
@@ -110,7 +111,7 @@ def check_target(path: str | os.PathLike[str]) -> Path:
         others = sorted(p.name for p in target.iterdir() if p.name not in _SAVED_FILES) if target.is_dir() else []
         if others:  # the directory is replaced whole: anything else in it would be deleted with the old model
             more = f" and {len(others) - 1} more" if len(others) > 1 else ""
-            raise SavedModelError(f"{target}: a saved model that also holds {others[0][:60]!r}{more}, which saving over it "
+            raise SavedModelError(f"{target}: a saved model that also holds {excerpt(others[0])}{more}, which saving over it "
                                   "would delete (the directory is replaced whole); move that out or choose another path")
         if target.parent.exists() and not target.parent.is_dir():
             raise SavedModelError(f"{target}: {target.parent} is not a directory")
