@@ -53,3 +53,16 @@ def test_where_the_limit_is_not_found_the_derivative_keeps_sympys_value_and_the_
     assert r.derivative().subs(r.wrt, _symbol(r, "c")) == 0  # SymPy's value; the limit y/2 is not found for every y
     check = check_derivative(r, r.derivative())
     assert not check and check.proof.method.startswith("undecided at z = c")
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.sampled_from([0.0, 1.0, -2.0, 0.5]))
+def test_a_moving_pole_beside_a_kink_gives_the_limit_and_where_they_meet_the_kinks_value(a):
+    # sin(z − a)/(z − a) + relu(z): at z = a the limit is 0 (a < 0) or 1 (a > 0); at a = 0 the pole meets relu's kink,
+    # whose value (PyTorch's 0) the derivative returns. Before, the limit's nan at a = 0 wrapped the kink's value and
+    # the kernel did not compile.
+    r = symdl.formula_rule("sin(z - a)/(z - a) + relu(z)", params={"a": a})
+    expected_at_a = 1.0 if a > 0 else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):  # numpy evaluates the pole branch it then discards
+        assert r.numeric_derivative()(np.array([a])).tolist() == [expected_at_a]
+    assert r.bind(r.derivative()).subs(r.wrt, a) == sp.nsimplify(expected_at_a)

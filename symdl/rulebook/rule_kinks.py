@@ -126,6 +126,9 @@ def with_kink_values(rule: Rule, derived: sp.Expr, moving: bool = True) -> sp.Ex
     for at, limit, value in rule.removable:
         if not moving and _moves(at, value):
             continue
+        # where the limit is nan the point meets a kink as the other symbol varies (sin(z − a)/(z − a) + relu(z) at
+        # a = 0, regime_limit): the derivative there is the kink's value, already in ``derived``
+        limit = limit.xreplace({sp.nan: derived})
         # compared at the bound values; the branch is the unbound one, which holds for every value (see removable)
         if _simplified(rule.bind(limit) - _natural_value(rule, rule.bind(derived), rule.bind(at))) != 0:
             derived = sp.Piecewise((limit, sp.Eq(rule.wrt, at)), (derived, True))
