@@ -78,15 +78,20 @@ def _fit_arrange(X, Y, what):
     return _fit_check_data(out[0], out[1], what, _FIT_DATA)
 
 
+def check_binary_targets(y, key, name):
+    """y ∈ {0, 1} on every row, else one ValueError line: the targets of the binary metric logged as ``key``
+    (accuracy, precision, recall, F1), checked before any step (symdl.metrics' objects check each batch only as it
+    comes). The comparisons run in the arrays' own library (a torch tensor stays on its device)."""
+    if not bool(((y == 0) | (y == 1)).all()):
+        raise ValueError(f"{name}: {key} takes targets of 0 or 1 only")
+
+
 def _fit_check_labels(chosen, Y, label):
-    """Each binary metric's targets are 0 or 1 (symdl.metrics' objects check it per batch), on every row before a step:
-    one ValueError line. The comparisons run in the arrays' own library (a torch tensor stays on its device)."""
+    """check_binary_targets for each binary metric chosen, on the target it reads (named as the module names it)."""
     for entry in chosen:
         if entry[7]:
             y = Y if entry[3] is None else Y[entry[3]]
-            if not bool(((y == 0) | (y == 1)).all()):
-                name = label if entry[3] is None else f"{label} ({_FIT_DATA[1][entry[3]]})"
-                raise ValueError(f"{name}: {entry[0]} takes targets of 0 or 1 only")
+            check_binary_targets(y, entry[0], label if entry[3] is None else f"{label} ({_FIT_DATA[1][entry[3]]})")
 
 
 def _fit_loss_mean(losses, sizes):
@@ -286,7 +291,7 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
 
 
 #: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
-LOOP = (History, _fit_data_args, _fit_arrange, _fit_check_labels, _fit_loss_mean, _fit_output_losses, _fit_losses_kept, _fit_losses_add,
+LOOP = (History, _fit_data_args, _fit_arrange, check_binary_targets, _fit_check_labels, _fit_loss_mean, _fit_output_losses, _fit_losses_kept, _fit_losses_add,
         _fit_losses_logs, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
         _fit_evaluate, _fit_step, check_history_keys, _check_fit, _fit_loop)
 

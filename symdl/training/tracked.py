@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ..backends.runtime_fit import check_binary_targets
 from ..excerpt import excerpt
 
 __all__ = ["MetricOutput", "Tracked", "TrackedMetrics", "metric_name", "metric_objects", "per_output_spec", "track"]
@@ -119,18 +120,16 @@ class TrackedMetrics:
 
     def check_labels(self, Y: Any, label: str, target_names: Sequence[str] | None = None) -> None:
         """Each binary metric's targets (accuracy, precision, recall, F1: ``spec.binary_labels``) are 0 or 1 on every
-        row, before any step: one ValueError line, the generated modules' (``_fit_check_labels``). The metric objects
-        check each batch only as it comes, after the steps of the batches before it."""
+        row, before any step: :func:`~symdl.backends.runtime_fit.check_binary_targets`, the one line generated modules'
+        fit gives too. The metric objects check each batch only as it comes, after the steps of the batches before it."""
         for e in self.entries:
             if getattr(getattr(e.metric, "spec", None), "binary_labels", False) is not True:
                 continue
             y = Y if e.target is None else Y[e.target]
-            if not bool(((y == 0) | (y == 1)).all()):  # in the arrays' own library: a torch tensor stays on its device
-                # a module has no target_names: several targets are Y1, Y2, … as everywhere (its own fit's words)
-                target = None if e.target is None else (
-                    target_names[e.target] if target_names is not None else f"Y{e.target + 1}")
-                name = label if target is None else f"{label} ({target})"
-                raise ValueError(f"{name}: {e.key} takes targets of 0 or 1 only")
+            # a module has no target_names: several targets are Y1, Y2, … as everywhere (its own fit's words)
+            target = None if e.target is None else (
+                target_names[e.target] if target_names is not None else f"Y{e.target + 1}")
+            check_binary_targets(y, e.key, label if target is None else f"{label} ({target})")
 
 
 def _outputs(model: Any) -> tuple[MetricOutput, ...] | None:
