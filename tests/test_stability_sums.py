@@ -1,10 +1,11 @@
-"""Sums of exponentials inside sums and signed sums under a negative power: finite and
+"""Sums of exponentials inside sums, signed sums under a negative power, and max(z/(1 + |z|), c): finite and
 warning-free values and gradients for |z| ≤ 1000 in float32 and float64 on numpy, JAX and PyTorch (numpy errors
 raise in every test, tests/conftest.py; warnings are errors here).
 
-Each family overflowed as typed: log(2eᶻ + 4 + e⁻ᶻ + 1/(eᶻ + 2 + e⁻ᶻ)) (SymPy's
-form of log(e^{log(2 + e^{log S} + e^{−log S})} + eᶻ), S = 2 + eᶻ + e⁻ᶻ; found by bench/stability_sweep.py) was log(inf) at z = 1000,
-and 1/(eᶻ + e⁻ᶻ − 3/2) was 1/inf with an overflow warning.
+Each family overflowed as typed: log(2eᶻ + 4 + e⁻ᶻ + 1/(eᶻ + 2 + e⁻ᶻ)) (SymPy's form of
+log(e^{log(2 + e^{log S} + e^{−log S})} + eᶻ), S = 2 + eᶻ + e⁻ᶻ; found by bench/stability_sweep.py) was log(inf) at
+z = 1000, 1/(eᶻ + e⁻ᶻ − 3/2) was 1/inf with an overflow warning, and max(z/(1 + |z|), c)'s printed condition divided
+by 1 − z at z = 1.
 """
 
 from __future__ import annotations
@@ -99,3 +100,27 @@ def test_negative_powers_of_sums_less_a_constant_below_their_minimum_stay_finite
     r = symdl.formula_rule(text)
     assert {"exp_sum_signed_reciprocal", "exp_sum_signed_ratio"} & set(applied_rewrites(r.expr)), text
     _finite_without_warnings(backend, r, x.astype(dtype))
+
+
+# --- max(z/(1 + |z|), c): conditions compare the arguments as typed ----------------------------------------------
+
+
+@given(c=st.floats(-2, 2, allow_nan=False).map(lambda c: round(c, 3)) | st.sampled_from((0.0, 0.5, -0.5, 1.0, 27.0)),
+       which=st.sampled_from(("max", "min")), x=_points, backend=st.sampled_from(sorted(BACKENDS)),
+       dtype=st.sampled_from(DTYPES))
+def test_max_of_softsign_and_a_constant_is_finite_warning_free_and_right(c, which, x, backend, dtype):
+    """max(z/(1 + |z|), c): |z| rewritten inside the condition made it z/(1 − z) ≤ c for z < 0, which numpy evaluated
+    (and divided by 0) at z = 1 too; the value and derivative against a hand-written reference."""
+    r = symdl.formula_rule(f"{which}(z/(1 + abs(z)), {c})")
+    x = x.astype(dtype)
+    value, grad = _finite_without_warnings(backend, r, x)
+    soft = x.astype(np.float64) / (1 + np.abs(x.astype(np.float64)))
+    want = np.maximum(soft, c) if which == "max" else np.minimum(soft, c)
+    np.testing.assert_allclose(value, want, rtol=4 * np.finfo(dtype).eps, atol=0)
+    away = np.abs(soft - c) > 1e-3  # off the kink, the derivative is the chosen branch's
+    chosen = (soft > c) if which == "max" else (soft < c)
+    size = 1 + np.abs(x.astype(np.float64))
+    slope = np.where(chosen, 1 / size**2, 0.0)
+    # printed as the quotient rule 1/(1 + |z|) − |z|/(1 + |z|)², which cancels: ε·(1 + |z|) relative, not ε
+    error = np.abs(grad.astype(np.float64) - slope) / (np.abs(slope) + (slope == 0))
+    assert (error[away] <= 8 * np.finfo(dtype).eps * size[away]).all(), (x[away], grad[away], slope[away])
