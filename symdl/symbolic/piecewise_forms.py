@@ -1,6 +1,6 @@
-"""max(a, b) = Piecewise((a, a ≥ b), (b, True)) and Heaviside(x) = Piecewise((0, x < 0), (h₀, x = 0), (1, True)):
-the forms a formula rule keeps, so that a derivative takes the branch that holds at a kink.
+"""max/min and Heaviside as Piecewise, the forms a formula rule keeps: a derivative takes the branch that holds at a kink.
 
+max(a, b) = Piecewise((a, a ≥ b), (b, True)) and Heaviside(x) = Piecewise((0, x < 0), (h₀, x = 0), (1, True)).
 SymPy differentiates Max into Heaviside, whose value at 0 is 1/2; a Piecewise's derivative takes the branch that
 holds there (relu(z) → 0 at 0, as PyTorch).
 """
