@@ -62,6 +62,15 @@ WRONG_AFTER = {
                                                               + sp.exp(-_top(u, v, 0))) ** -2,
     "exp_sum_reciprocal": lambda u, v: sp.exp(_top(u, v)) / (sp.exp(u - _top(u, v)) + sp.exp(v - _top(u, v))),  # e^{+M}
     "exp_sigmoid": lambda u, v: sp.exp(u - softplus(u) - 2 * softplus(v)),  # log σ(v) = −softplus(+v)
+    # the inner sum S shifted by its M_S, its e^{−M_S} dropped: e^{−log S} read as e^{−log s_S}
+    "log_sum_exp_nested": lambda u, v: _top(u, -sp.Max(u, -u, 0)) + sp.log(
+        sp.exp(u - _top(u, -sp.Max(u, -u, 0))) + sp.exp(-_top(u, -sp.Max(u, -u, 0))) / (
+            sp.exp(u - _top(u, -u, 0)) + sp.exp(-u - _top(u, -u, 0)) + sp.exp(-_top(u, -u, 0)))),
+    # the negative constant not shifted by M (as log_sum_exp_signed's wrong variant)
+    "exp_sum_signed_ratio": lambda u, v: sp.exp(u - _top(u, -u, 0)) / (
+        sp.exp(u - _top(u, -u, 0)) + sp.exp(-u - _top(u, -u, 0)) - sp.Rational(3, 2)),
+    "exp_sum_signed_reciprocal": lambda u, v: sp.exp(_top(u, -u, 0)) / (  # e^{+M}
+        sp.exp(u - _top(u, -u, 0)) + sp.exp(-u - _top(u, -u, 0)) - sp.Rational(3, 2) * sp.exp(-_top(u, -u, 0))),
     "expm1": lambda u, v: expm1(-u),
     "log1p": lambda u, v: log1p(2 * u),
     "log_even_power": lambda u, v: 4 * sp.log(u),  # |u| dropped: not real for u < 0
@@ -192,6 +201,26 @@ def test_each_rewrite_fires_on_its_own_pattern_and_keeps_the_value(rewrite):
             sp.exp(2 * z - _top(0, z, 2 * z)) - sp.exp(z - _top(0, z, 2 * z)) + sp.exp(-_top(0, z, 2 * z))),
          ("log_sum_exp_signed",)),
         (sp.log(sp.exp(z) + sp.exp(-z) - 2), sp.log(sp.exp(z) + sp.exp(-z) - 2), ()),  # 0 at z = 0: cancels
+        # The same sums under a negative power: divided through by the largest exponential.
+        (1 / (sp.exp(z) + sp.exp(-z) - sp.Rational(3, 2)), sp.exp(-_top(0, z, -z)) / (
+            sp.exp(z - _top(0, z, -z)) + sp.exp(-z - _top(0, z, -z)) - sp.Rational(3, 2) * sp.exp(-_top(0, z, -z))),
+         ("exp_sum_signed_reciprocal",)),
+        (sp.exp(z) / (sp.exp(z) + sp.exp(-z) - sp.Rational(3, 2)), sp.exp(z - _top(0, z, -z)) / (
+            sp.exp(z - _top(0, z, -z)) + sp.exp(-z - _top(0, z, -z)) - sp.Rational(3, 2) * sp.exp(-_top(0, z, -z))),
+         ("exp_sum_signed_ratio",)),
+        (1 / (sp.exp(z) + sp.exp(-z) - 2), 1 / (sp.exp(z) + sp.exp(-z) - 2), ()),  # infinite at z = 0
+        (1 / (sp.exp(z) - 2), 1 / (sp.exp(z) - 2), ()),
+        # A power Sᵏ of a positive sum in such a sum is e^{k·log S}, shifted by S's own maximum M_S inside: e^{−log S}
+        # arrives from SymPy as 1/S.
+        (sp.log(sp.exp(2 * z) + 3 / (sp.exp(z) + sp.exp(-z))), _top(2 * z, -sp.Max(z, -z)) + sp.log(
+            sp.exp(2 * z - _top(2 * z, -sp.Max(z, -z))) + 3 * sp.exp(-_top(z, -z) - _top(2 * z, -sp.Max(z, -z))) / (
+                sp.exp(z - _top(z, -z)) + sp.exp(-z - _top(z, -z)))), ("log_sum_exp_nested",)),
+        (sp.log(1 + sp.sqrt(1 + sp.exp(2 * z))), _top(0, sp.Max(0, 2 * z) / 2) + sp.log(
+            sp.exp(-_top(0, sp.Max(0, 2 * z) / 2)) + sp.exp(_top(0, 2 * z) / 2 - _top(0, sp.Max(0, 2 * z) / 2)) * sp.sqrt(
+                sp.exp(-_top(0, 2 * z)) + sp.exp(2 * z - _top(0, 2 * z)))), ("log_sum_exp_nested",)),
+        # not a positive inner sum (eᶻ − 2), or not a power of one (z·(1 + eᶻ)): not read
+        (sp.log(sp.exp(z) + 1 / (sp.exp(z) - 2)), sp.log(sp.exp(z) + 1 / (sp.exp(z) - 2)), ()),
+        (sp.log(sp.exp(z) + z / (1 + sp.exp(z))), sp.log(sp.exp(z) + z * sigmoid(-z)), ("sigmoid_reciprocal",)),
         (sp.log(sp.exp(z) - 1), sp.log(expm1(z)), ("expm1",)),  # 0 at z = 0: expm1's
         (sp.log(2 - sp.exp(z) + sp.exp(2 * z) - sp.exp(3 * z)), sp.log(2 - sp.exp(z) + sp.exp(2 * z) - sp.exp(3 * z)), ()),
         (sp.log(sp.exp(z) + sp.exp(y) - 1), sp.log(sp.exp(z) + expm1(y)), ("expm1",)),  # two inputs: not shown positive

@@ -17,6 +17,7 @@ from ..codegen.kernel import Kernel, compile_kernel
 from ..display_hooks import Displayed, Plottable
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.functions import NamedFunction
+from ..symbolic.piecewise_forms import heaviside_piecewise, minmax_piecewise
 from ..symbolic.poles import prove_equal
 from ..symbolic.proof import Proof, prove_named_function
 from ..symbolic.rewrite import stabilise, stable_at_values
@@ -78,10 +79,9 @@ def formula_rule(
     values = {n: exact_param(n, v) for n, v in params.items() if v is not None}
     if not expr.has(inputs[0]):
         raise FormulaError(f"formula: does not depend on {wrt!r}; the variable to differentiate by must appear")
-    # max/min as Piecewise: SymPy differentiates Max into Heaviside, whose value at 0 is 1/2; a Piecewise's
-    # derivative takes the branch that holds at the kink (relu(z) → 0 at 0, as PyTorch).
-    expr = expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)), lambda e: e.rewrite(sp.Piecewise))
-    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), _heaviside_piecewise)
+    # max/min and Heaviside as Piecewise: a derivative takes the branch that holds at the kink
+    expr = expr.replace(lambda e: isinstance(e, (sp.Max, sp.Min)), minmax_piecewise)
+    expr = expr.replace(lambda e: isinstance(e, sp.Heaviside), heaviside_piecewise)
     # The text as typed is what is shown and proven; code prints the rewrite pass's stable form (proven equal).
     # A stable forward can still have a derivative that cancels: sigmoid(z) differentiates to σ(1 − σ),
     # which the pass prints as σ(z)σ(−z).
@@ -99,12 +99,6 @@ def formula_rule(
             stable_at_values=at_values,
         )
     return Rule(text, "formula", definition, param_symbols, values, kink_convention, text)
-
-
-def _heaviside_piecewise(step: sp.Heaviside) -> sp.Expr:
-    """Heaviside(x, h0) as 0 for x < 0, h0 at 0 (SymPy's default 1/2), 1 for x > 0: a Piecewise, whose jump is a kink."""
-    x, h0 = step.args[0], (step.args[1] if len(step.args) > 1 else sp.S.Half)
-    return sp.Piecewise((0, x < 0), (h0, sp.Eq(x, 0)), (1, True))
 
 
 class Rule(Derives, Displayed, Plottable):

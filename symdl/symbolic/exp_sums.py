@@ -5,10 +5,15 @@ sigmoids: c·e^{u}·σ(v)ᵏ = c·e^{u − k·softplus(−v)}, since log σ(v) =
 shifted sum Σ cᵢ·e^{uᵢ − M} lies in [min cᵢ, Σ cᵢ]. A sum with negative coefficients (e^z + e^{−z} − 3/2) is taken
 only where it is proven bounded away from 0 after the shift (:func:`bounded_below`): then it can neither overflow
 nor cancel to 0, and its log is finite.
+
+Read ``nested``, a factor Sᵏ (k a real number) of a term, S itself such a sum and so positive, is e^{k·log S}
+(e^{±log S} of a sum arrives from SymPy as S^{±1}: 2 + eᶻ + 1/(eᶻ + 2 + e⁻ᶻ)); its exponent k·log S is shifted as
+k·(M_S + log s_S), S's own shift, so that the term prints as s_Sᵏ·e^{k·M_S − M} with s_S in [min cⱼ, Σ cⱼ].
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import sympy as sp
@@ -16,7 +21,7 @@ import sympy as sp
 from .functions import sigmoid, softplus
 from .stop_gradient import stop_gradient
 
-__all__ = ["bounded_below", "exp_sum", "positive_number", "positive_sum", "scaled_exp", "shift"]
+__all__ = ["bounded_below", "exp_sum", "positive_exp_sum", "positive_number", "positive_sum", "scaled_exp", "shift"]
 
 
 def positive_number(expr: sp.Expr) -> bool:
@@ -41,69 +46,103 @@ def scaled_exp(term: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
     return None
 
 
-def _term(term: sp.Expr) -> tuple[list[tuple[sp.Expr, sp.Expr]], bool] | None:
-    """([(cᵢ, uᵢ)], bounded) for one term of the sum, else None: c·cosh(v), or c times a product of exponentials and
-    integer powers of sigmoids (c·e^{u}·σ(v)ᵏ is c·e^{u − k·softplus(−v)}); bounded: a number or a product of
-    positive powers of σ alone, which lies in (0, |c|]."""
+def _term(term: sp.Expr, nested: bool) -> tuple[list[tuple[sp.Expr, sp.Expr]], bool, bool] | None:
+    """([(cᵢ, uᵢ)], bounded, deep) for one term of the sum, else None: c·cosh(v), or c times a product of exponentials,
+    integer powers of sigmoids (c·e^{u}·σ(v)ᵏ is c·e^{u − k·softplus(−v)}) and, ``nested``, powers Sᵏ of positive
+    sums (e^{k·log S}; deep: one is there); bounded: a number or a product of positive powers of σ alone, which lies
+    in (0, |c|]."""
     factors = sp.Mul.make_args(term)
     c = sp.Mul(*[f for f in factors if f.is_number])
     rest = [f for f in factors if not f.is_number]
     if not _nonzero_number(c):
         return None
     if not rest:
-        return [(c, sp.S.Zero)], True
+        return [(c, sp.S.Zero)], True, False
     if len(rest) == 1 and isinstance(rest[0], sp.cosh):
-        return [(c / 2, rest[0].args[0]), (c / 2, -rest[0].args[0])], False
-    exponent, bounded = sp.S.Zero, True
+        return [(c / 2, rest[0].args[0]), (c / 2, -rest[0].args[0])], False, False
+    exponent, bounded, deep = sp.S.Zero, True, False
     for factor in rest:
         base, k = (factor.base, factor.exp) if isinstance(factor, sp.Pow) else (factor, sp.S.One)
         if isinstance(factor, sp.exp):
             exponent, bounded = exponent + factor.args[0], False
         elif isinstance(base, sigmoid) and k.is_Integer:
             exponent, bounded = exponent - k * softplus(-base.args[0]), bounded and bool(k > 0)
+        elif nested and _nonzero_number(k) and positive_exp_sum(base) is not None:
+            exponent, bounded, deep = exponent + k * sp.log(base), False, True
         else:
             return None
-    return [(c, exponent)], bounded
+    return [(c, exponent)], bounded, deep
 
 
-def exp_sum(expr: sp.Expr, signed: bool = False) -> list[tuple[sp.Expr, sp.Expr]] | None:
+def exp_sum(expr: sp.Expr, signed: bool = False, nested: bool = False) -> list[tuple[sp.Expr, sp.Expr]] | None:
     """[(cᵢ, uᵢ)] when ``expr`` is Σ cᵢ·e^{uᵢ} (terms as in the module docstring), two terms or more, one of them
     unbounded (an exponential or cosh) or none of them a number (σ(z) + σ(2z) underflows to 0), with every cᵢ
     positive, or, ``signed``, with a negative one and the sum proven bounded away from 0 once shifted; None
     otherwise, and for a sum already shifted by its maximum (holding a Max). log(1 + σ(z)) is left to log1p: it
-    neither overflows nor underflows."""
+    neither overflows nor underflows. ``nested``: only a sum with a term holding a power of a positive sum (uᵢ then
+    holds k·log S); without it, no such sum."""
     if not isinstance(expr, sp.Add) or expr.has(sp.Max):
         return None
-    terms, bounded, number = [], True, False
+    terms, bounded, number, deep = [], True, False, False
     for term in expr.args:
-        found = _term(term)
+        found = _term(term, nested)
         if found is None:
             return None
         terms += found[0]
         bounded = bounded and found[1]
         number = number or term.is_number
-    if (bounded and number) or all(u == 0 for _, u in terms):
+        deep = deep or found[2]
+    if (bounded and number) or all(u == 0 for _, u in terms) or deep != nested:
         return None
     if all(positive_number(c) for c, _ in terms):
         return None if signed else terms
     return terms if signed and bounded_below(tuple(terms)) else None
 
 
-def shift(terms: list[tuple[sp.Expr, sp.Expr]]) -> tuple[sp.Expr, sp.Expr]:
+def shift(terms: Sequence[tuple[sp.Expr, sp.Expr]]) -> tuple[sp.Expr, sp.Expr]:
     """(M, Σ cᵢ·e^{uᵢ − M}) with M = sg(max uᵢ): every exponent ≤ 0 and one is 0, so a positive sum lies in [min cᵢ, Σ cᵢ]
     (with sigmoids, M is the max of :func:`_proxy`'s forms, within a few log 2 of it).
 
     The value is the same for any M, so M's gradient is stopped: the derivative is Σ cᵢ·uᵢ′·e^{uᵢ − M} / Σ cᵢ·e^{uᵢ − M}
     (JAX's logsumexp does the same), with no term M′·(1 − S/S) that would cancel and no Heaviside from Max′."""
     top = stop_gradient(sp.Max(*{_proxy(u) for _, u in terms}))
-    return top, sp.Add(*[c * sp.exp(u - top) for c, u in terms])
+    return top, sp.Add(*[c * sp.exp(_shift_logs(u) - top) for c, u in terms])
+
+
+@lru_cache(maxsize=1024)
+def positive_exp_sum(expr: sp.Expr) -> tuple[tuple[sp.Expr, sp.Expr], ...] | None:
+    """:func:`exp_sum`'s terms of ``expr`` when it is such a sum and positive for every input: positive coefficients
+    (nested or not), or negative ones where the sum is proven bounded away from 0; else None."""
+    found = exp_sum(expr) or exp_sum(expr, nested=True) or exp_sum(expr, signed=True)
+    return None if found is None else tuple(found)
+
+
+def _sum_logs(u: sp.Expr) -> tuple[sp.Expr, list[tuple[sp.Expr, tuple[tuple[sp.Expr, sp.Expr], ...]]]]:
+    """(r, [(k, terms of S)]) for u = r + Σ k·log S, each S a :func:`positive_exp_sum` (a nested term's exponent)."""
+    rest, logs = [], []
+    for part in sp.Add.make_args(u):
+        k, factor = part.as_coeff_Mul()
+        if isinstance(factor, sp.log) and (inner := positive_exp_sum(factor.args[0])) is not None:
+            logs.append((k, inner))
+        else:
+            rest.append(part)
+    return sp.Add(*rest), logs
+
+
+def _shift_logs(u: sp.Expr) -> sp.Expr:
+    """u with each k·log S as k·(M_S + log s_S), S's own :func:`shift`: e^{… + k·log s_S} prints as s_Sᵏ·e^{…}."""
+    rest, logs = _sum_logs(u)
+    return rest + sp.Add(*[k * (top + sp.log(shifted)) for k, (top, shifted) in ((k, shift(inner)) for k, inner in logs)])
 
 
 def _proxy(u: sp.Expr) -> sp.Expr:
     """u with each softplus(x) replaced by max(0, x), which is within log 2 of it: shifting by the max of these
     leaves exponents ≤ Σ|kⱼ|·log 2 and the largest ≥ −Σ|kⱼ|·log 2 (σ(v)ᵏ's −k·softplus(−v)), and its breakpoints are
-    where the arguments cross, which the proof finds; max(z, −softplus(−z)) has one SymPy cannot solve for."""
-    return u.replace(lambda e: isinstance(e, softplus), lambda e: sp.Max(0, e.args[0]))
+    where the arguments cross, which the proof finds; max(z, −softplus(−z)) has one SymPy cannot solve for. Each
+    k·log S of a nested term is k·max of S's exponents' proxies: log S lies within log(Σ cⱼ) and log(min cⱼ) of it."""
+    rest, logs = _sum_logs(u)
+    rest = rest.replace(lambda e: isinstance(e, softplus), lambda e: sp.Max(0, e.args[0]))
+    return rest + sp.Add(*[k * sp.Max(*{_proxy(v) for _, v in inner}) for k, inner in logs])
 
 
 @lru_cache(maxsize=256)

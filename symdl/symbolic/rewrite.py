@@ -26,8 +26,12 @@ accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
   alone is c·e⁰, c·σ(v)ᵏ is c·e^{−k·softplus(−v)}; any number of terms: log(eᶻ + e²ᶻ + 1), log(eᶻ + σ(z)))
 * ``log_sum_exp_signed``: the same with negative cᵢ where Σ cᵢe^{uᵢ − M} is proven bounded away from 0 (one real
   input, polynomial exponents: log(eᶻ + e⁻ᶻ − 3/2); not log(eᶻ − 1) or log(eᶻ − 2))
+* ``log_sum_exp_nested``: the same where a term holds a power Sᵏ of a positive such sum S, read as e^{k·log S} and
+  shifted as k·(M_S + log s_S) (log(eᶻ + 2 + 1/(eᶻ + e⁻ᶻ + 1)): SymPy's form of e^{−log S})
 * ``exp_sum_ratio``: e^w·(Σ cᵢe^{uᵢ})ᵖ → e^{w + pM}·(Σ cᵢe^{uᵢ − M})ᵖ (p < 0: eᶻ/(eᶻ + e⁻ᶻ + 1))
 * ``exp_sum_reciprocal``: (Σ cᵢe^{uᵢ})ᵖ → e^{pM}·(Σ cᵢe^{uᵢ − M})ᵖ (1/(eᶻ + e⁻ᶻ))
+* ``exp_sum_signed_ratio``, ``exp_sum_signed_reciprocal``: the same two with negative cᵢ where Σ cᵢe^{uᵢ − M} is
+  proven bounded away from 0, as for ``log_sum_exp_signed`` (eᶻ/(eᶻ + e⁻ᶻ − 3/2), 1/(eᶻ + e⁻ᶻ − 3/2))
 * ``exp_sigmoid``: e^w·Π σ(vⱼ)^{kⱼ} → exp(w − Σ kⱼ·softplus(−vⱼ)) (eᶻ·σ(−z) = σ(z))
 * ``expm1``: eᵘ − 1 → expm1(u)
 * ``log1p``: log(1 + u) → log1p(u)
@@ -62,6 +66,10 @@ from .rewrite_patterns import (
     _exp_sum_ratio,
     _exp_sum_ratio_form,
     _exp_sum_reciprocal,
+    _exp_sum_signed_ratio,
+    _exp_sum_signed_ratio_form,
+    _exp_sum_signed_reciprocal,
+    _exp_sum_signed_reciprocal_form,
     _expm1,
     _log1p,
     _log_cosh,
@@ -72,6 +80,8 @@ from .rewrite_patterns import (
     _log_sum_exp_form,
     _log_sum_exp_max,
     _log_sum_exp_max_form,
+    _log_sum_exp_nested,
+    _log_sum_exp_nested_form,
     _log_sum_exp_signed,
     _log_sum_exp_signed_form,
     _one_minus_sigmoid,
@@ -180,12 +190,24 @@ REWRITES: tuple[Rewrite, ...] = (
         lambda u, v: sp.log(sp.exp(u) + sp.exp(-u) - sp.Rational(3, 2)), _log_sum_exp_signed_form,
     ),
     Rewrite(
+        "log_sum_exp_nested", sp.log, _log_sum_exp_nested,
+        lambda u, v: sp.log(sp.exp(u) + 1 / (sp.exp(u) + sp.exp(-u) + 1)), _log_sum_exp_nested_form,
+    ),
+    Rewrite(
         "exp_sum_ratio", sp.Mul, _exp_sum_ratio,
         lambda u, v: sp.exp(u) / (sp.exp(u) + 3 * sp.exp(v) + 1) ** 2, _exp_sum_ratio_form,
     ),
     Rewrite(
         "exp_sum_reciprocal", sp.Pow, _exp_sum_reciprocal,
         lambda u, v: 1 / (sp.exp(u) + sp.exp(v)), lambda u, v: sp.exp(-_top(u, v)) / (sp.exp(u - _top(u, v)) + sp.exp(v - _top(u, v))),
+    ),
+    Rewrite(
+        "exp_sum_signed_ratio", sp.Mul, _exp_sum_signed_ratio,
+        lambda u, v: sp.exp(u) / (sp.exp(u) + sp.exp(-u) - sp.Rational(3, 2)), _exp_sum_signed_ratio_form,
+    ),
+    Rewrite(
+        "exp_sum_signed_reciprocal", sp.Pow, _exp_sum_signed_reciprocal,
+        lambda u, v: 1 / (sp.exp(u) + sp.exp(-u) - sp.Rational(3, 2)), _exp_sum_signed_reciprocal_form,
     ),
     Rewrite(
         "exp_sigmoid", sp.Mul, _exp_sigmoid,

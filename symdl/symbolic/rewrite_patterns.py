@@ -279,6 +279,22 @@ def _log_sum_exp_signed(log: sp.log) -> sp.Expr | None:
     return top + sp.log(shifted)
 
 
+def _log_sum_exp_nested(log: sp.log) -> sp.Expr | None:
+    # The same where a term holds a power Sᵏ of a positive sum, e^{k·log S}: log(eᶻ + 2 + 1/(eᶻ + e⁻ᶻ + 1)) (SymPy's
+    # form of log(eᶻ + 2 + e^{−log S})) is log(inf) at z = 1000 as typed; S is shifted by its own maximum inside.
+    terms = exp_sum(log.args[0], nested=True)
+    if terms is None:
+        return None
+    top, shifted = shift(terms)
+    return top + sp.log(shifted)
+
+
+def _log_sum_exp_nested_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+    inner = stop_gradient(sp.Max(u, -u, 0))
+    top = stop_gradient(sp.Max(u, -sp.Max(u, -u, 0)))
+    return top + sp.log(sp.exp(u - top) + sp.exp(-inner - top) / (sp.exp(u - inner) + sp.exp(-u - inner) + sp.exp(-inner)))
+
+
 def _log_sum_exp_signed_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
     top = stop_gradient(sp.Max(u, -u, 0))
     return top + sp.log(sp.exp(u - top) + sp.exp(-u - top) - sp.Rational(3, 2) * sp.exp(-top))
@@ -289,19 +305,23 @@ def _log_sum_exp_max_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
     return top + sp.log(sp.exp(u - top) + sp.exp(v - top) + 2 * sp.exp(-top))
 
 
-def _exp_sum_power(expr: sp.Expr) -> tuple[sp.Expr, list[tuple[sp.Expr, sp.Expr]]] | None:
-    """(p, terms) when ``expr`` is (Σ cᵢ·e^{uᵢ})ᵖ with p a negative number (see :func:`_exp_sum`)."""
-    if isinstance(expr, sp.Pow) and expr.exp.is_number and expr.exp.is_negative and (terms := exp_sum(expr.base)):
-        return expr.exp, terms
+def _exp_sum_power(expr: sp.Expr, signed: bool = False) -> tuple[sp.Expr, list[tuple[sp.Expr, sp.Expr]]] | None:
+    """(p, terms) when ``expr`` is (Σ cᵢ·e^{uᵢ})ᵖ with p a negative number (see :func:`exp_sum`; ``signed``: with a
+    negative cᵢ, the shifted sum proven bounded away from 0)."""
+    if isinstance(expr, sp.Pow) and expr.exp.is_number and expr.exp.is_negative:
+        terms = exp_sum(expr.base, signed=signed)
+        if terms:
+            return expr.exp, terms
     return None
 
 
-def _exp_sum_ratio(mul: sp.Mul) -> sp.Expr | None:
+def _exp_sum_ratio(mul: sp.Mul, signed: bool = False) -> sp.Expr | None:
     # e^w·(Σ cᵢe^{uᵢ})ᵖ = e^{w + pM}·(Σ cᵢe^{uᵢ − M})ᵖ: the second factor lies between (min c)ᵖ and (Σ c)ᵖ, so the first is
-    # finite wherever the value is. 1/(eᶻ + e⁻ᶻ) is 1/inf and eᶻ/(eᶻ + e⁻ᶻ + 1) inf/inf at z = 1000 as typed.
+    # finite wherever the value is. 1/(eᶻ + e⁻ᶻ) is 1/inf and eᶻ/(eᶻ + e⁻ᶻ + 1) inf/inf at z = 1000 as typed. Signed, the
+    # shifted sum lies in [δ, Σ|c|] (δ > 0 proven): eᶻ/(eᶻ + e⁻ᶻ − 3/2).
     factors = list(mul.args)
     for f in factors:
-        if (found := _exp_sum_power(f)) is not None:
+        if (found := _exp_sum_power(f, signed)) is not None:
             p, terms = found
             exps = [g for g in factors if isinstance(g, sp.exp)]
             rest = [g for g in factors if g is not f and not isinstance(g, sp.exp)]
@@ -310,14 +330,33 @@ def _exp_sum_ratio(mul: sp.Mul) -> sp.Expr | None:
     return None
 
 
-def _exp_sum_reciprocal(pow_: sp.Pow) -> sp.Expr | None:
-    # (Σ cᵢe^{uᵢ})ᵖ alone: a product holding one is _exp_sum_ratio's.
-    found = _exp_sum_power(pow_)
+def _exp_sum_reciprocal(pow_: sp.Pow, signed: bool = False) -> sp.Expr | None:
+    # (Σ cᵢe^{uᵢ})ᵖ alone: a product holding one is _exp_sum_ratio's. Signed: 1/(eᶻ + e⁻ᶻ − 3/2) is 1/inf, with an
+    # overflow warning, at z = 1000 as typed; e^{pM}·(shifted)ᵖ divides through by the largest exponential.
+    found = _exp_sum_power(pow_, signed)
     if found is None:
         return None
     p, terms = found
     top, shifted = shift(terms)
     return sp.exp(p * top) * shifted ** p
+
+
+def _exp_sum_signed_ratio(mul: sp.Mul) -> sp.Expr | None:
+    return _exp_sum_ratio(mul, signed=True)
+
+
+def _exp_sum_signed_reciprocal(pow_: sp.Pow) -> sp.Expr | None:
+    return _exp_sum_reciprocal(pow_, signed=True)
+
+
+def _exp_sum_signed_ratio_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+    top = stop_gradient(sp.Max(u, -u, 0))
+    return sp.exp(u - top) / (sp.exp(u - top) + sp.exp(-u - top) - sp.Rational(3, 2) * sp.exp(-top))
+
+
+def _exp_sum_signed_reciprocal_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
+    top = stop_gradient(sp.Max(u, -u, 0))
+    return sp.exp(-top) / (sp.exp(u - top) + sp.exp(-u - top) - sp.Rational(3, 2) * sp.exp(-top))
 
 
 def _exp_sum_ratio_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
