@@ -66,3 +66,24 @@ def test_a_moving_pole_beside_a_kink_gives_the_limit_and_where_they_meet_the_kin
     with np.errstate(divide="ignore", invalid="ignore"):  # numpy evaluates the pole branch it then discards
         assert r.numeric_derivative()(np.array([a])).tolist() == [expected_at_a]
     assert r.bind(r.derivative()).subs(r.wrt, a) == sp.nsimplify(expected_at_a)
+
+
+def test_poles_are_looked_for_only_where_a_polynomial_base_vanishes(monkeypatch):
+    # SymPy's solveset on 1/(σ(z) + 2σ(z/2) + 1.5e^{−2z}) (log of that sum, differentiated) ran for minutes: every
+    # Rule.derivative asks for removable points, so a base that is no polynomial in z is not solved for a pole.
+    import symdl.symbolic.regimes as regimes
+
+    solved: list[sp.Expr] = []
+    solveset = sp.solveset
+
+    def recording(expr, *args, **kwargs):
+        solved.append(expr)
+        return solveset(expr, *args, **kwargs)
+
+    monkeypatch.setattr(regimes.sp, "solveset", recording)
+    from symdl.symbolic.removable import moving_removable_points
+
+    z, a = sp.symbols("z a", real=True)
+    derivative = sp.diff(sp.log(sp.exp(z) / (1 + sp.exp(z)) + 2 * sp.exp(-2 * z)), z) + a / (z - a)
+    moving_removable_points(derivative, z)
+    assert solved and all(e.is_polynomial(z) for e in solved), [e for e in solved if not e.is_polynomial(z)]

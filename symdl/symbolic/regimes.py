@@ -123,10 +123,13 @@ def _switches(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
     return found + [r for r in _poles(edge, var) if r not in found]
 
 
-def _poles(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
-    """The real roots of each base with a negative power in ``edge``: where it may have a pole."""
+def _poles(edge: sp.Expr, var: sp.Symbol, polynomial: bool = False) -> list[sp.Expr]:
+    """The real roots of each base with a negative power in ``edge``: where it may have a pole. With ``polynomial``
+    only of the bases polynomial in ``var`` (z − a of sin(z − a)/(z − a)): SymPy's solveset on a sum of exponentials
+    and sigmoids (1/(σ(z) + 2σ(z/2) + e^{−2z})) can run for minutes."""
     found: list[sp.Expr] = []
-    for base in sorted({a.base for a in edge.atoms(sp.Pow) if a.exp.is_negative and a.base.has(var)}, key=sp.default_sort_key):
+    bases = {a.base for a in edge.atoms(sp.Pow) if a.exp.is_negative and a.base.has(var)}
+    for base in sorted((b for b in bases if not polynomial or b.is_polynomial(var)), key=sp.default_sort_key):
         found += [r for r in _real_roots(base, var) if r not in found]
     return found
 

@@ -58,7 +58,9 @@ def removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp.Expr, 
 def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp.Expr, ...] = ()
                             ) -> tuple[tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...], tuple[sp.Expr, ...]]:
     """(removable, undecided) among the points :func:`removable_points` leaves: boundaries that move with another
-    symbol, and poles of the derivative's expression (sin(z − a)/(z − a) at z = a), kinks excepted.
+    symbol, and poles of the derivative's expression where a base polynomial in ``var`` vanishes (sin(z − a)/(z − a) at
+    z = a; not z/(eᶻ − 1) at 0, whose pole SymPy's solveset may take minutes to find in a sum of exponentials), kinks
+    excepted.
 
     removable: (p, lim f'(p±), f'(p) as the expression gives it) where both one-sided limits are the same number for
     every value of the other symbols and f'(p) is not shown to be it (nan at a pole); where a branch is left beside a
@@ -67,7 +69,7 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
     """
     try:
         points = [p for p in breakpoints(derivative, var) if p.free_symbols]
-        points += [p for p in _poles(elementary(derivative), var) if p not in points]
+        points += [p for p in _poles(elementary(derivative), var, polynomial=True) if p not in points]
     except Undecidable:
         return (), ()
     removable, undecided = [], []
