@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from .rulebook import (
         KINK_CONVENTIONS,
         Definition,
+        Jumps,
         Kink,
         Param,
         Rule,
@@ -59,6 +60,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "FormulaError": ("symdl.symbolic.parse", "FormulaError"),
     "FormulaLayer": ("symdl.formula_layers", "FormulaLayer"),
     "History": ("symdl.training", "History"),
+    "Jumps": ("symdl.rulebook", "Jumps"),
     "Kernel": ("symdl.codegen.kernel", "Kernel"),
     "Kink": ("symdl.rulebook", "Kink"),
     "Network": ("symdl.network.model", "Network"),
@@ -109,6 +111,7 @@ __all__ = [
     "FormulaError",
     "FormulaLayer",
     "History",
+    "Jumps",
     "Kernel",
     "Kink",
     "Network",

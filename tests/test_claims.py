@@ -16,7 +16,7 @@ from symdl.cli.main import main
 from symdl.rulebook.claims import check_derivative, parse_derivative
 from symdl.symbolic.calculus import diff_away_from_jumps
 from symdl.symbolic.proof import prove_zero
-from symdl.symbolic.removable import removable_points
+from symdl.symbolic.removable import moving_removable_points, removable_points
 
 z = sp.Symbol("z", real=True)
 a = sp.Symbol("a", real=True)
@@ -177,6 +177,26 @@ def test_a_boundary_where_a_condition_has_a_pole_is_no_removable_point():
     assert removable_points(diff_away_from_jumps(r.expr, r.wrt), r.wrt) == ()
     assert r.derivative().subs(r.wrt, 5) == 0
     assert r.numeric_derivative()(np.array([-3.0, 0.0, 2.0])).tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("shift", [-1, 0, 2])
+def test_a_derivative_whose_untaken_arm_has_a_pole_is_proven_refuted_and_checked_from_the_cli(shift, capsys):
+    # max(u/(1 + |u|), 27), u = z − s, is 27: its derivative 0 reads an if-then-else whose arm not taken at z = s − 1,
+    # u/(1 − u) ≤ 27, is fine but whose other arm u/(u + 1) ≤ 27 is zoo ≤ 27 there; SymPy raised TypeError
+    # ("Invalid comparison of non-real zoo") and check_derivative crashed (the CLI said so with exit 2).
+    text = f"max((z - ({shift}))/(1 + abs(z - ({shift}))), 27)"
+    r = symdl.formula_rule(text)
+    pole = sp.Integer(shift - 1)
+    assert moving_removable_points(diff_away_from_jumps(r.expr, r.wrt), r.wrt) == ((), ())
+    assert check_derivative(r, sp.Integer(0))
+    wrong = check_derivative(r, parse_derivative(r, f"where(z == {pole}, 1, 0)"))  # wrong only at the arm's pole
+    assert not wrong and wrong.counterexample == {r.wrt: pole}
+    assert wrong.values_at_counterexample() == (sp.Float(1, 17), 0)
+    assert main(["check", text, "--derivative", "0"]) == 0
+    assert "PROVEN" in capsys.readouterr().out
+    assert main(["check", text, "--derivative", f"where(z == {pole}, 1, 0)", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["counterexample"] == {"z": str(pole)} and report["values_at_counterexample"]["derivative"] == "0"
 
 
 def test_cli_proves_the_notebooks_better_softplus(capsys):

@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # today's public names (issue 12): each must stay importable as `from symdl import X`
 PUBLIC = [
-    "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "EarlyStopping", "FormulaError", "FormulaLayer", "History", "Kernel", "Kink",
-    "Network", "Param", "Proof", "Rule", "RuleLike", "RuleReport", "SavedModel", "VectorRule", "batchnorm", "compile_kernel",
+    "KINK_CONVENTIONS", "CompiledNetwork", "Definition", "EarlyStopping", "FormulaError", "FormulaLayer", "History", "Jumps", "Kernel",
+    "Kink", "Network", "Param", "Proof", "Rule", "RuleLike", "RuleReport", "SavedModel", "VectorRule", "batchnorm", "compile_kernel",
     "display", "dropout", "fit", "formula_layer", "formula_rule", "graph", "init_schemes", "load", "metric", "metrics",
     "optimizer", "parse",
     "prove_zero", "register", "rule", "rule_params", "rules", "save", "testing", "verify_rule", "verify_rules",
@@ -45,6 +45,14 @@ def _fresh(code: str) -> str:
 def test_all_is_todays_public_api():
     assert symdl.__all__ == PUBLIC
     assert set(PUBLIC) <= set(dir(symdl))
+
+
+def test_the_type_rule_jumps_returns_is_public_as_its_siblings_are():
+    import symdl.rulebook
+
+    jumps = symdl.formula_rule("floor(z)*z").jumps
+    assert type(jumps) is symdl.Jumps is symdl.rulebook.Jumps and "Jumps" in symdl.rulebook.__all__
+    assert jumps and symdl.Kink is symdl.rulebook.Kink
 
 
 @pytest.mark.parametrize("name", PUBLIC)

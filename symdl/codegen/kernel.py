@@ -357,6 +357,9 @@ def _kernel_text(expr: sp.Expr, args: tuple[sp.Symbol, ...], reduce_sum: bool) -
     lines = [f"def {name}({', '.join(names)}):"]
     lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]
     lines.append(f"    _dtype = numpy.result_type({', '.join(names)})")
+    # A Python float stays weak for the dtype (float32 with 0.5 is float32), then computes as a 0-d array: as Python
+    # numbers, 1.0/0.0 in a branch numpy.where discards raised ZeroDivisionError where an array gives inf there.
+    lines += [f"    {n} = numpy.asarray({n}, _dtype) if type({n}) is float else {n}" for n in names]
     # numpy.broadcast_shapes costs ~5 µs a call: a single input's shape is its own.
     shapes = ", ".join(f"numpy.shape({n})" for n in names)
     shape = f"numpy.shape({names[0]})" if len(names) == 1 else f"numpy.broadcast_shapes({shapes})"
@@ -373,7 +376,7 @@ def _kernel_text(expr: sp.Expr, args: tuple[sp.Symbol, ...], reduce_sum: bool) -
     listing = "\n".join([lines[0], *math_lines, f"    return {printer.doprint(coeff) + '*' if scale else ''}{total}"])
     listing = _unwrapped(listing, "_t(").replace(".astype(_dtype)", ".astype(float)") + "\n"
     lines.append(f"    return {scale}_finish({printer.doprint(body)}, _shape, _dtype, {reduce_sum}, ({inputs}))")
-    lines = _bind_scalar_type(lines, len(names) + 3)
+    lines = _bind_scalar_type(lines, 2 * len(names) + 3)
     source = "\n".join(lines) + "\n"
     return source, max((abs(float(n)) for n in renamed.atoms(sp.Number)), default=0.0), listing
 

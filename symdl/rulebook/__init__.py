@@ -18,7 +18,7 @@ from . import (  # noqa: F401
     penalties,
     shrink_activations,
 )
-from .definition import KINK_CONVENTIONS, Definition, Kink, Param
+from .definition import KINK_CONVENTIONS, Definition, Jumps, Kink, Param
 from .registry import register, register_vector, rule, rule_params, rule_summary, rules
 from .rule import Rule, formula_rule
 from .vector_rule import VectorRule
@@ -26,6 +26,7 @@ from .vector_rule import VectorRule
 __all__ = [
     "KINK_CONVENTIONS",
     "Definition",
+    "Jumps",
     "Kink",
     "Param",
     "Rule",

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import sympy as sp
 
+from ..symbolic.branch_at import resolve_branches
 from ..symbolic.parse import parse
 from ..symbolic.proof import Proof, excluded_note, prove_zero
 from ..symbolic.removable import (
@@ -62,11 +63,20 @@ class DerivativeCheck:
         point = self.counterexample
         if point is None:
             return None
-        true = self.derivative.xreplace(point)
+        true = _value_at(self.derivative, point)
         for at, limit, _ in self.removable:  # there the derivative is the limit, not the expression's value
             if sp.simplify(at.xreplace(point) - point[self.wrt]) == 0:
                 true = limit.xreplace(point)
-        return sp.N(self.claimed.xreplace(point), digits), sp.N(true, digits)
+        return sp.N(_value_at(self.claimed, point), digits), sp.N(true, digits)
+
+
+def _value_at(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
+    """``expr`` at ``point``; where SymPy orders the sides of a condition in an if-then-else's arm not taken
+    (z/(z + 1) ≤ 27 at z = −1 is zoo ≤ 27, a TypeError), the branch that holds there is picked first."""
+    try:
+        return expr.xreplace(point)
+    except TypeError:
+        return resolve_branches(expr, point).xreplace(point)
 
 
 def parse_derivative(r: Rule, text: str) -> sp.Expr:

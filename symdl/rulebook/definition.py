@@ -2,8 +2,9 @@
 
 A rule builder (:mod:`symdl.rulebook.activations`, :mod:`.losses`,
 :mod:`.penalties`) takes the parameter symbols and returns a
-:class:`Definition`; :class:`Param` describes each parameter and
-:class:`Kink` a point where the derivative jumps.
+:class:`Definition`; :class:`Param` describes each parameter,
+:class:`Kink` a point where the derivative jumps and :class:`Jumps` the
+floor, ceiling and round of the variable, which jump at infinitely many points.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..numbers import finite_float
 __all__ = [
     "KINK_CONVENTIONS",
     "Definition",
+    "Jumps",
     "Kind",
     "Kink",
     "KinkConvention",

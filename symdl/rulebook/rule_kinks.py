@@ -188,10 +188,7 @@ def _moving(derived: sp.Expr, var: sp.Symbol, kinks: tuple[sp.Expr, ...], fixed:
             ) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
     """:func:`~symdl.symbolic.removable.moving_removable_points` not at ``fixed``, once per process for each
     derivative (each ``symdl.rule(name)`` is a new Rule, and its limits cost SymPy a tenth of a second or more)."""
-    try:
-        moving, _ = moving_removable_points(derived, var, kinks)
-    except TypeError:  # a condition SymPy cannot order at a point (z/(1 + |z|) ≤ 27 at z = −1 is zoo): none listed
-        return ()
+    moving, _ = moving_removable_points(derived, var, kinks)
     return tuple(m for m in moving if all(sp.simplify(m[0] - at) != 0 for at in fixed))
 
 

@@ -282,14 +282,21 @@ def _prove_in_regime(
         if value in excluded:
             continue
         cases += 1
+        there = expr  # what is read at the point: the branch that holds there where SymPy cannot substitute into expr
         try:
             exact_at_point = expr.subs(var, point)
-        except TypeError:  # a condition's side has a pole there (1/z > 0 at z = 0): no value to compare
-            return Proof(False, f"case analysis: a condition has no value at {var} = {point}{where}", cases)
+        except TypeError:
+            # SymPy orders every condition's sides, also in an if-then-else's arm not taken (ITE(z ≥ 0, z/(z + 1) ≤ 27,
+            # z/(1 − z) ≤ 27) at z = −1): pick the branches at the point first, then substitute.
+            try:
+                there = resolve_branches(expr, {**sample, var: substituted(point, sample)})
+            except (TypeError, ValueError):  # the condition that decides has a pole there (1/z > 0 at z = 0): no value
+                return Proof(False, f"case analysis: a condition has no value at {var} = {point}{where}", cases)
+            exact_at_point = there.subs(var, point)
         at_point = exact_at_point if not exact_at_point.has(*PIECEWISE_ATOMS) else resolve_branches(exact_at_point, sample)
         if not _is_zero_smooth(at_point):
             method = f"case analysis: nonzero at {var} = {point}{where}"
-            return Proof(False, method, cases, _confirmed(expr, [{**sample, var: point}]))
+            return Proof(False, method, cases, _confirmed(there, [{**sample, var: point}]))
     return Proof(True, "case analysis", cases)
 
 

@@ -82,7 +82,7 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
         if (left is None or right is None) and at.free_symbols:
             limit = regime_limit(derivative, var, at)  # a branch beside a moving point: regime by regime
             if limit is not None:
-                value = derivative.subs(var, at)
+                value = _value_at(derivative, var, at)
                 if not (value.is_finite and not value.has(*_BRANCHING) and sp.simplify(value - limit) == 0):
                     removable.append((at, limit, value))
                 continue
@@ -91,11 +91,30 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
             continue
         if not (left.is_finite and right.is_finite) or sp.simplify(right - left) != 0:
             continue  # a jump or an infinite limit: no value to extend by
-        value = derivative.subs(var, at)
+        value = _value_at(derivative, var, at)
         if value.is_finite and not value.has(*_BRANCHING) and sp.simplify(value - left) == 0:
             continue
         removable.append((at, readable(left), value))
     return tuple(removable), tuple(undecided)
+
+
+def _value_at(derivative: sp.Expr, var: sp.Symbol, at: sp.Expr) -> sp.Expr:
+    """f'(p) as the expression gives it: nan where it is not found.
+
+    SymPy orders both sides of every condition when substituting, also in an if-then-else's arm not taken
+    (|z| as ITE(z ≥ 0, z/(z + 1) ≤ 27, z/(1 − z) ≤ 27) orders zoo at z = −1, a TypeError); there the branch that holds
+    at p is picked first (:func:`resolve_branches`), as the printed code evaluates it, where p is a number.
+    """
+    try:
+        return derivative.subs(var, at)
+    except TypeError:
+        pass
+    if at.free_symbols or not derivative.free_symbols <= {var}:
+        return sp.nan
+    try:
+        return resolve_branches(derivative, {var: at}).subs(var, at)
+    except (ValueError, TypeError):
+        return sp.nan
 
 
 def regime_limit(derivative: sp.Expr, var: sp.Symbol, at: sp.Expr) -> sp.Expr | None:
