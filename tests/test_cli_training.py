@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -216,12 +219,24 @@ def test_a_saved_model_with_nan_loads_and_evaluate_and_train_from_name_its_array
 def test_a_run_that_diverges_names_its_step_in_one_line_and_writes_nothing(capsys, tmp_path, data):
     """The loss mean refused the non-finite loss only when the epoch's logs were read: 'loss: values: contains NaN or
     infinity (a streaming metric would keep it in every later result)', naming no epoch or step."""
-    with np.errstate(all="ignore"):  # the weights blow up
+    with warnings.catch_warnings():  # the weights blow up: numpy's overflow warnings must not reach the user
+        warnings.simplefilter("error")
         code, out, err = run(capsys, "train", "3,16,1", data, "-o", tmp_path / "model", "--epochs", 50, "--quiet",
                              "--optimizer", "sgd", "--optimizer-param", "lr=1000")
     assert (code, out) == (2, "")
     assert err.startswith("symdl: error: fit: the loss is ") and err.count("\n") == 1
     assert " training diverged (a smaller learning rate?) or the data hold NaN; params and state hold the steps up to it\n" in err
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_run_that_diverges_writes_one_line_to_stderr_and_no_numpy_warning(tmp_path, data):
+    """As a user runs it: numpy's 'RuntimeWarning: overflow encountered in square' (with the line of generated code it
+    came from) was printed before the error line."""
+    done = subprocess.run([sys.executable, "-m", "symdl", "train", "3,16,1", str(data), "-o", str(tmp_path / "model"),
+                           "--epochs", "50", "--quiet", "--optimizer", "sgd", "--optimizer-param", "lr=1000"],
+                          capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("symdl: error: fit: the loss is "), done.stderr
     assert not (tmp_path / "model").exists()
 
 

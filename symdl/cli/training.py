@@ -280,9 +280,11 @@ def _train(args: argparse.Namespace, model: Any, params: dict[str, Any], state: 
     from .continuing import joined_history
 
     initial = 0 if earlier is None else earlier.initial_epoch
-    history = fit(model, params, X, Y, epochs=initial + args.epochs, initial_epoch=initial, state=state,
-                  batch_size=batch_size, metrics=metrics, validation=validation, seed=seed,
-                  verbose=0 if args.quiet else "auto")
+    # a diverging run overflows before its loss is inf: fit's one line names the step, numpy's warnings would precede it
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        history = fit(model, params, X, Y, epochs=initial + args.epochs, initial_epoch=initial, state=state,
+                      batch_size=batch_size, metrics=metrics, validation=validation, seed=seed,
+                      verbose=0 if args.quiet else "auto")
     settings = {**history.params, "validation_split": args.validation_split}  # the defaults of a run that continues it
     if earlier is None:
         record = {"epoch": history.epoch, "history": history.history, "params": settings}
