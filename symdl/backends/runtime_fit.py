@@ -13,7 +13,8 @@ target index, the metric's printed init, update and result, and whether its targ
 the other keys of a data dict (``_FIT_KEYS``: a graph module's input and target aliases, read by the hook
 ``_FIT_ARRANGE``, the graph module's ``_arrange``; both None in a network module, which takes no dict), each output's
 loss (``_FIT_OUTPUT_LOSSES``: a graph module with two or more outputs with a loss binds their log keys and its printed
-``output_losses`` and ``inference_output_losses``; empty elsewhere),
+``output_losses`` and ``inference_output_losses``; empty elsewhere), whether a network has batch norm
+(``_FIT_BATCH_NORM``, for :func:`check_batch_rows`),
 and the backend's ``_fit_snapshot``, ``_fit_restore`` and ``_fit_target``. The loop is the one of :func:`symdl.training.fit`, step for step:
 the same batches, the same mask seeds, the same loss mean, the metrics streamed
 over the same predictions, so a numpy module trains bit for bit as the compiled network.
