@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -166,9 +169,41 @@ def test_evaluate_runs_within_its_time_limit_and_train_has_none(capsys, tmp_path
     assert code == 0 and set(json.loads(out)) == {"loss"}
     code, out, err = run(capsys, "evaluate", tmp_path / "model", data, "--time-limit", "-1")
     assert (code, out) == (2, "") and "expected a number of seconds" in err
-    # training runs for the epochs asked for (registered rules only): a time limit there is refused, not ignored
+    # a new network trains for the epochs asked for (registered rules only): a time limit there is refused, not ignored
     code, out, err = run(capsys, "train", "3,8,1", data, "-o", tmp_path / "m2", "--time-limit", "5")
-    assert (code, out) == (2, "") and "unrecognized arguments: --time-limit 5" in err and not (tmp_path / "m2").exists()
+    assert (code, out) == (2, "") and not (tmp_path / "m2").exists()
+    assert err == ("symdl: error: --time-limit without --from: a new network uses registered rules only and trains for "
+                   "the epochs asked for; the limit bounds loading a saved model (--from MODEL)\n")
+
+
+def test_train_from_loads_the_saved_model_within_the_time_limit_evaluate_uses(capsys, tmp_path, data):
+    """A saved model's formulas are parsed, derived and compiled again on loading: evaluate stopped at its limit, train
+    --from ran on without one (this formula, the docs' slow one, never finished)."""
+    assert train(capsys, tmp_path, data)[0] == 0
+    config = json.loads((tmp_path / "model" / "model.json").read_text())
+    config["network"]["activation"] = {"formula": "where(z < 1e-8, z, 3) ** z", "wrt": "z", "symbols": [], "params": {},
+                                       "kink_convention": "pytorch"}
+    slow = tmp_path / "slow"
+    slow.mkdir()
+    for name in ("arrays.npz", "history.json"):
+        (slow / name).write_bytes((tmp_path / "model" / name).read_bytes())
+    (slow / "model.json").write_text(json.dumps(config))
+    code, out, err = run(capsys, "evaluate", slow, data, "--time-limit", "1")
+    assert (code, out) == (2, "") and "took longer than the time limit of 1 s" in err
+    code, out, err = run(capsys, "train", "--from", slow, data, "-o", tmp_path / "more", "--time-limit", "1", "--quiet")
+    assert (code, out) == (2, "") and not (tmp_path / "more").exists()
+    assert err.startswith("symdl: error: loading the model '") and err.count("\n") == 1  # the path cut to one line
+    assert err.endswith(" took longer than the time limit of 1 s and was stopped; nothing was written. Give --time-limit "
+                        "SECONDS for more time (0 for no limit) for a model whose formulas are slow to derive\n")
+    # the default is evaluate's; a limit the loading keeps, or none, trains as before
+    assert run(capsys, "train", "--from", tmp_path / "model", data, "-o", tmp_path / "x", "--time-limit", "0.001",
+               "--quiet")[0] == 2
+    for limit in ("0", "60"):
+        code, out, err = run(capsys, "train", "--from", tmp_path / "model", data, "-o", tmp_path / f"more{limit}",
+                             "--time-limit", limit, "--epochs", 1, "--quiet")
+        assert (code, err) == (0, "") and out.startswith(f"wrote {tmp_path / f'more{limit}'}: 1 epoch (epoch 4, after ")
+    same = [np.load(tmp_path / f"more{limit}" / "arrays.npz") for limit in ("0", "60")]
+    assert all(np.array_equal(same[0][k], same[1][k]) for k in same[0].files)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -216,12 +251,24 @@ def test_a_saved_model_with_nan_loads_and_evaluate_and_train_from_name_its_array
 def test_a_run_that_diverges_names_its_step_in_one_line_and_writes_nothing(capsys, tmp_path, data):
     """The loss mean refused the non-finite loss only when the epoch's logs were read: 'loss: values: contains NaN or
     infinity (a streaming metric would keep it in every later result)', naming no epoch or step."""
-    with np.errstate(all="ignore"):  # the weights blow up
+    with warnings.catch_warnings():  # the weights blow up: numpy's overflow warnings must not reach the user
+        warnings.simplefilter("error")
         code, out, err = run(capsys, "train", "3,16,1", data, "-o", tmp_path / "model", "--epochs", 50, "--quiet",
                              "--optimizer", "sgd", "--optimizer-param", "lr=1000")
     assert (code, out) == (2, "")
     assert err.startswith("symdl: error: fit: the loss is ") and err.count("\n") == 1
     assert " training diverged (a smaller learning rate?) or the data hold NaN; params and state hold the steps up to it\n" in err
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_run_that_diverges_writes_one_line_to_stderr_and_no_numpy_warning(tmp_path, data):
+    """As a user runs it: numpy's 'RuntimeWarning: overflow encountered in square' (with the line of generated code it
+    came from) was printed before the error line."""
+    done = subprocess.run([sys.executable, "-m", "symdl", "train", "3,16,1", str(data), "-o", str(tmp_path / "model"),
+                           "--epochs", "50", "--quiet", "--optimizer", "sgd", "--optimizer-param", "lr=1000"],
+                          capture_output=True, text=True, timeout=300)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("symdl: error: fit: the loss is "), done.stderr
     assert not (tmp_path / "model").exists()
 
 

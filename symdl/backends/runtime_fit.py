@@ -13,7 +13,8 @@ target index, the metric's printed init, update and result, and whether its targ
 the other keys of a data dict (``_FIT_KEYS``: a graph module's input and target aliases, read by the hook
 ``_FIT_ARRANGE``, the graph module's ``_arrange``; both None in a network module, which takes no dict), each output's
 loss (``_FIT_OUTPUT_LOSSES``: a graph module with two or more outputs with a loss binds their log keys and its printed
-``output_losses`` and ``inference_output_losses``; empty elsewhere),
+``output_losses`` and ``inference_output_losses``; empty elsewhere), whether a network has batch norm
+(``_FIT_BATCH_NORM``, for :func:`check_batch_rows`),
 and the backend's ``_fit_snapshot``, ``_fit_restore`` and ``_fit_target``. The loop is the one of :func:`symdl.training.fit`, step for step:
 the same batches, the same mask seeds, the same loss mean, the metrics streamed
 over the same predictions, so a numpy module trains bit for bit as the compiled network.
@@ -194,6 +195,23 @@ def _fit_step(params, X, Y, state, extra, seed):
     return float(loss), params, state
 
 
+def check_finite_loss(loss, epoch, step, steps):
+    """Nothing when the loss of step ``step`` (of ``steps``, counted from 1) of epoch ``epoch`` (0-based) is finite, else
+    one ValueError line naming them: a diverged run stops there (Keras' TerminateOnNaN), not at the epoch's loss mean."""
+    if not numpy.isfinite(loss):
+        raise ValueError(f"fit: the loss is {loss} at epoch {epoch + 1}, step {step} of {steps}: training diverged (a "
+                         "smaller learning rate?) or the data hold NaN; params and state hold the steps up to it")
+
+
+def check_batch_rows(samples, batch_size, batch_norm):
+    """Nothing unless a network with batch norm would step on a batch of 1 row (its last, ``samples`` mod
+    ``batch_size``): one ValueError line before the first step, as its ``train_step`` and PyTorch's ``BatchNorm1d``
+    need at least 2."""
+    if batch_norm and (samples % batch_size or batch_size) < 2:
+        raise ValueError(f"fit: {samples} samples in batches of {batch_size} leave a batch of 1 row, and batch norm "
+                         "trains on at least 2 (its running variance is m/(m−1)·σ²_B); choose another batch size")
+
+
 def check_history_keys(logged):
     """Nothing when every history key in ``logged`` (training keys, then val_ ones) is distinct, else one ValueError line.
 
@@ -241,6 +259,7 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
     epochs, batch_size, initial_epoch = _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor,
                                                    min_delta, restore_best_weights, validation, [entry[0] for entry in chosen])
     X, Y = _fit_arrange(X, Y, "X, Y")
+    _fit_check_batch_rows(_fit_sample_count(X), batch_size, _FIT_BATCH_NORM)
     _fit_check_labels(chosen, Y, "Y")
     if validation is not None:
         Xv, Yv = _fit_arrange(validation[0], validation[1], "X_val, Y_val")
@@ -264,6 +283,7 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
             # before the step, with its masks: the values its loss summed
             outputs = _fit_losses_add(outputs, _fit_output_losses(params, xb, yb, mask_seed), _fit_sample_count(xb))
             loss, params, state = _fit_step(params, xb, yb, state, extra, mask_seed)
+            _fit_check_finite_loss(loss, epoch, step, steps)
             losses.append(loss)
             sizes.append(_fit_sample_count(xb))
             bar.batch(epoch, step, lambda losses=losses, sizes=sizes, states=states, outputs=outputs:
@@ -293,7 +313,7 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
 #: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
 LOOP = (History, _fit_data_args, _fit_arrange, check_binary_targets, _fit_check_labels, _fit_loss_mean, _fit_output_losses, _fit_losses_kept, _fit_losses_add,
         _fit_losses_logs, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
-        _fit_evaluate, _fit_step, check_history_keys, _check_fit, _fit_loop)
+        _fit_evaluate, _fit_step, check_finite_loss, check_batch_rows, check_history_keys, _check_fit, _fit_loop)
 
 
 # --- the backends' parameter copies (restore_best_weights) ---

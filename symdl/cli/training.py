@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..budget import DEFAULT_SECONDS
 from .bounded import add_time_limit_argument, bounded, describe
 from .common import (
     EXIT_OK,
@@ -80,6 +81,9 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
                        "the saved run's)")
     train.add_argument("--quiet", action="store_true", help="no progress on stderr")
     add_json_argument(command)
+    add_time_limit_argument(command, "with --from: stop loading the saved model (its formulas parsed, derived and "
+                            "compiled) after this long, exit 2, as 'symdl evaluate' does; training has no limit")
+    command.set_defaults(time_limit=None)  # given or not is known: a new network has no formulas to bound
     dests = ["activation", "activation_param", "output_activation", "output_activation_param", "loss", "loss_param",
              "reduction", "penalty", "penalty_param", "batchnorm", "dropout", "dtype", "optimizer", "optimizer_param"]
     # The flags of a new network and its optimizer, which --from's saved model fixes: their parser default is None
@@ -220,6 +224,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise UsageError("-o '': an empty model directory name; give the directory to write, e.g. -o model")
     if args.source is not None:
         return _continue(args)
+    if args.time_limit is not None:
+        raise UsageError("--time-limit without --from: a new network uses registered rules only and trains for the "
+                         "epochs asked for; the limit bounds loading a saved model (--from MODEL)")
     check_target(args.output)
     if args.layers is None:
         raise UsageError("LAYERS: missing; give the widths of a new network, e.g. 784,128,10, or continue a saved model "
@@ -240,9 +247,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     return _train(args, net, net.init(seed), None, X, Y, validation, metrics, seed, args.batch_size or 32, None)
 
 
+def _loads(path: str) -> None:
+    """Nothing once the model at ``path`` loads (the model itself does not pickle back from the worker)."""
+    from ..saving import load
+
+    load(path)
+
+
+def _load_within_limit(args: argparse.Namespace) -> Any:
+    """The saved model of ``--from``, whose formulas were parsed, derived and compiled within ``--time-limit``.
+
+    As ``symdl evaluate``: the loading runs first in the budget's worker, which is killed at the limit; the compiled
+    model does not pickle, so it is loaded here again once the worker's load succeeded (rules and formulas derived
+    once more, well within the limit the first load kept). Training itself runs for the epochs asked for.
+    """
+    from ..saving import load
+
+    if args.time_limit is None:
+        args.time_limit = DEFAULT_SECONDS
+    bounded(args, describe("loading the model", args.source), _loads, args.source,
+            advice=" for a model whose formulas are slow to derive")
+    return load(args.source)
+
+
 def _continue(args: argparse.Namespace) -> int:
     """``symdl train --from MODEL``: the saved model, its optimizer and state trained ``--epochs`` more epochs."""
-    from ..saving import check_target, load
+    from ..saving import check_target
     from ..saving.state import model_optimizer
     from ..training.loop import metric_objects
     from .continuing import earlier_history
@@ -253,7 +283,7 @@ def _continue(args: argparse.Namespace) -> int:
     if given is not None:
         flag = "--" + given.replace("_", "-")
         raise UsageError(f"{flag} and --from: the saved model fixes its network, dtype and optimizer; leave out {flag}")
-    saved = load(args.source)
+    saved = _load_within_limit(args)
     _finite_saved(args.source, saved.params, "params", "training needs finite parameters")
     _finite_saved(args.source, saved.state, "state", "training needs a finite optimizer state")
     if model_optimizer(saved.network) is None:
@@ -280,9 +310,11 @@ def _train(args: argparse.Namespace, model: Any, params: dict[str, Any], state: 
     from .continuing import joined_history
 
     initial = 0 if earlier is None else earlier.initial_epoch
-    history = fit(model, params, X, Y, epochs=initial + args.epochs, initial_epoch=initial, state=state,
-                  batch_size=batch_size, metrics=metrics, validation=validation, seed=seed,
-                  verbose=0 if args.quiet else "auto")
+    # a diverging run overflows before its loss is inf: fit's one line names the step, numpy's warnings would precede it
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        history = fit(model, params, X, Y, epochs=initial + args.epochs, initial_epoch=initial, state=state,
+                      batch_size=batch_size, metrics=metrics, validation=validation, seed=seed,
+                      verbose=0 if args.quiet else "auto")
     settings = {**history.params, "validation_split": args.validation_split}  # the defaults of a run that continues it
     if earlier is None:
         record = {"epoch": history.epoch, "history": history.history, "params": settings}

@@ -103,7 +103,7 @@ def _metrics_source(backend: Backend, metrics: Sequence[ModuleMetric]) -> list[s
 def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
                metrics: Sequence[ModuleMetric] = (), data: tuple[Sequence[str], Sequence[str]] = (("X",), ("Y",)),
                keys: tuple[Sequence[str | None], Sequence[str | None]] | None = None, arrange: str | None = None,
-               output_losses: Sequence[str] = ()) -> list[str]:
+               output_losses: Sequence[str] = (), batch_norm: bool = False) -> list[str]:
     """The blocks of ``fit(params, X, Y, *, epochs=1, batch_size=32, <train_arguments>, metrics=None, validation=None, …)``
     and ``evaluate(params, X, Y, *, metrics=None, batch_size=1024)``.
 
@@ -114,7 +114,8 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
     input and target aliases, read with the name ``arrange`` (the graph module's ``_arrange``: a data dict by name or
     alias); None for both: no dicts (a network module). ``output_losses``: the log keys ``<output>_loss`` of a graph
     module whose printed ``output_losses`` and ``inference_output_losses`` give each output's unweighted loss, logged as
-    :func:`symdl.fit` logs them (``val_<output>_loss`` too); empty: the total loss alone.
+    :func:`symdl.fit` logs them (``val_<output>_loss`` too); empty: the total loss alone. ``batch_norm``: a network's
+    batch norm (running variance m/(m−1)·σ²_B), whose batches of 1 row ``fit`` refuses before the first step.
     No blocks (and no ``fit``) for a backend without :meth:`~symdl.backends.Backend.fit_runtime`.
     """
     if (keys is None) != (arrange is None):
@@ -141,12 +142,14 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
         f"_FIT_DATA = {tuple(tuple(names) for names in data)!r}\n"
         f"_FIT_KEYS = {None if keys is None else tuple(tuple(k) for k in keys)!r}\n"
         f"_FIT_ARRANGE = {arrange or 'None'}\n"
+        f"_FIT_BATCH_NORM = {bool(batch_norm)!r}\n"
         f"_FIT_OUTPUT_LOSSES = {f'({tuple(output_losses)!r}, output_losses, inference_output_losses)' if output_losses else ()}\n",
         _printed(mean(), "numpy", "_fit_mean"),
         *_metrics_source(backend, metrics),
         *(unannotated_source(getattr(batches, name), _BATCH_NAMES) for name in _BATCH_NAMES),
         *(unannotated_source(getattr(progress, name), _PROGRESS_NAMES) for name in _PROGRESS_NAMES),
-        emit_functions(*LOOP, names={"check_history_keys": "_fit_check_history_keys", "check_binary_targets": "_fit_check_binary_targets"}),
+        emit_functions(*LOOP, names={name: f"_fit_{name}" for name in ("check_finite_loss", "check_batch_rows",
+                                                                         "check_history_keys", "check_binary_targets")}),
         *copies,
         function_source("fit", f"params, X, Y, *, epochs=1, batch_size=32, {', '.join(given)}, {_OPTIONS}", doc, body),
         function_source("evaluate", "params, X, Y, *, metrics=None, batch_size=1024",

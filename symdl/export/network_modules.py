@@ -159,7 +159,7 @@ def network_module_source(
     unchecked = backend.unchecked_entry_points(entry_source, steps)
     if unchecked is not None:
         blocks.append(unchecked)
-    fitting = fit_blocks(backend, network.seeded, train_arguments, printed_metrics)
+    fitting = fit_blocks(backend, network.seeded, train_arguments, printed_metrics, batch_norm=bool(compiled.buffer_names))
     blocks += fitting
     entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
     if backend.functional or unchecked is not None:  # JAX's are made by its entry wrappers

@@ -290,7 +290,8 @@ def network_module(network, dtype: str | np.dtype | type = "float64", metrics: S
     blocks += network.layer_blocks(get_backend("numpy"), inline=False)
     blocks.append(body)
     train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
-    blocks += fit_blocks(get_backend("numpy"), network.seeded, train_arguments, printed_metrics)
+    blocks += fit_blocks(get_backend("numpy"), network.seeded, train_arguments, printed_metrics,
+                          batch_norm=bool(compiled.buffer_names))
 
     entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step", "fit", "evaluate"]
     eqs = network.equations().latex()

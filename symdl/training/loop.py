@@ -16,14 +16,17 @@ module (several inputs and targets as tuples, spread into its arguments).
 from __future__ import annotations
 
 import inspect
-import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
 import numpy as np
 
-from ..backends.runtime_fit import check_history_keys
+from ..backends.runtime_fit import (
+    check_batch_rows,
+    check_finite_loss,
+    check_history_keys,
+)
 from .batches import (
     MASK_SEED_BOUND,
     Data,
@@ -118,13 +121,10 @@ def _check_model(model: Any, what: str, evaluating: bool) -> None:
                          "evaluate reports; compile the network or regenerate the module with this symdl")
 
 
-def _check_batch_rows(model: Any, samples: int, batch_size: int) -> None:
-    """A network with batch norm (moving statistics: ``buffer_names``) steps on batches of at least 2 rows, as its
-    ``train_step`` and PyTorch's ``BatchNorm1d`` require: a last batch of 1 row is refused before the first step."""
-    smallest = samples % batch_size or batch_size
-    if smallest < 2 and getattr(model, "buffer_names", None):
-        raise ValueError(f"fit: {samples} samples in batches of {batch_size} leave a batch of 1 row, and batch norm "
-                         "trains on at least 2 (its running variance is m/(m−1)·σ²_B); choose another batch size")
+def _batch_norm(model: Any) -> bool:
+    """Whether the model is a network with batch norm, whose steps take batches of at least 2 rows: a compiled network
+    with moving statistics (``buffer_names``) or a generated network module with them (its ``fit``'s ``_FIT_BATCH_NORM``)."""
+    return bool(getattr(model, "buffer_names", None)) or getattr(model, "_FIT_BATCH_NORM", False) is True
 
 
 def _check_optimizer(model: Any) -> None:
@@ -247,7 +247,7 @@ def fit(
     if initial_epoch >= epochs:
         raise ValueError(f"initial_epoch: {initial_epoch} leaves no epoch to run (epochs={epochs})")
     batch_size = check_positive("batch_size", batch_size)
-    _check_batch_rows(model, sample_count(X), batch_size)
+    check_batch_rows(sample_count(X), batch_size, _batch_norm(model))
     _check_targets(model, Y, "Y")
     tracked.check_labels(Y, "Y", getattr(model, "target_names", None))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
@@ -299,10 +299,7 @@ def fit(
             if outputs:  # before the step, with its masks: the values its loss summed
                 outputs.add(run.params, _data_args(model, xb, yb), sample_count(xb), mask_seed)
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
-            if not math.isfinite(loss):  # the loss mean would refuse it at the epoch's end, naming no step
-                raise ValueError(f"fit: the loss is {loss} at epoch {epoch + 1}, step {step} of {steps}: training "
-                                 "diverged (a smaller learning rate?) or the data hold NaN; params and state hold the "
-                                 "steps up to it")
+            check_finite_loss(loss, epoch, step, steps)  # the loss mean would refuse it at the epoch's end, naming no step
             tracker.add(loss, sample_count(xb))
             bar.batch(epoch, step, lambda: _logs(tracker, tracked, outputs))
         logs = _logs(tracker, tracked, outputs)
