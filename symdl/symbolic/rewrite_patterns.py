@@ -260,33 +260,30 @@ def _log1p(log: sp.log) -> sp.Expr | None:
     return log1p(arg - 1) if isinstance(arg, sp.Add) and sp.S.One in arg.args else None
 
 
-def _log_sum_exp_max(log: sp.log) -> sp.Expr | None:
-    # log Σ cᵢe^{uᵢ} = M + log Σ cᵢe^{uᵢ − M}: log(eᶻ + e²ᶻ + 1) is log(inf) at z = 1000 as typed, 2000 here.
-    terms = exp_sum(log.args[0])
+def _shifted_log(log: sp.log, signed: bool = False, nested: bool = False) -> sp.Expr | None:
+    """M + log Σ cᵢe^{uᵢ − M} for log Σ cᵢe^{uᵢ} of the kind :func:`exp_sum` reads with these flags, else None."""
+    terms = exp_sum(log.args[0], signed=signed, nested=nested)
     if terms is None:
         return None
     top, shifted = shift(terms)
     return top + sp.log(shifted)
+
+
+def _log_sum_exp_max(log: sp.log) -> sp.Expr | None:
+    # log Σ cᵢe^{uᵢ} = M + log Σ cᵢe^{uᵢ − M}: log(eᶻ + e²ᶻ + 1) is log(inf) at z = 1000 as typed, 2000 here.
+    return _shifted_log(log)
 
 
 def _log_sum_exp_signed(log: sp.log) -> sp.Expr | None:
     # The same with negative coefficients where the shifted sum is proven bounded away from 0: log(eᶻ + e⁻ᶻ − 3/2) is
     # log(inf) at z = 1000 as typed, 1000 here; log(eᶻ − 1) (0 near z = 0) and log(eᶻ − 2) (negative) are left alone.
-    terms = exp_sum(log.args[0], signed=True)
-    if terms is None:
-        return None
-    top, shifted = shift(terms)
-    return top + sp.log(shifted)
+    return _shifted_log(log, signed=True)
 
 
 def _log_sum_exp_nested(log: sp.log) -> sp.Expr | None:
     # The same where a term holds a power Sᵏ of a positive sum, e^{k·log S}: log(eᶻ + 2 + 1/(eᶻ + e⁻ᶻ + 1)) (SymPy's
     # form of log(eᶻ + 2 + e^{−log S})) is log(inf) at z = 1000 as typed; S is shifted by its own maximum inside.
-    terms = exp_sum(log.args[0], nested=True)
-    if terms is None:
-        return None
-    top, shifted = shift(terms)
-    return top + sp.log(shifted)
+    return _shifted_log(log, nested=True)
 
 
 def _log_sum_exp_nested_form(u: sp.Expr, v: sp.Expr) -> sp.Expr:
