@@ -252,6 +252,9 @@ def test_progress_bar_on_a_terminal_and_quiet_elsewhere(net):
         ({"epochs": 2, "metrics": [symdl.rule("softmax_cross_entropy")]}, "is a vector loss; accepted: a loss rule (mse, mae, huber, log_cosh, binary_cross_entropy)"),
         ({"epochs": 2, "metrics": [lambda y_true, y_pred: 0.0]}, "metrics: lambda returned values of shape (); expected per-sample values"),
         ({"epochs": 2, "early_stopping": "val_loss"}, "early_stopping: expected"),
+        # a Callback or a str where a list is expected: not Python's 'Value after * must be an iterable' (or a letter)
+        ({"epochs": 2, "callbacks": EarlyStopping()}, "callbacks: expected a list of symdl.training.Callback objects, got <symdl.training.callbacks.EarlyStopping"),
+        ({"epochs": 2, "callbacks": "EarlyStopping"}, "callbacks: expected a list of symdl.training.Callback objects, got 'EarlyStopping'"),
         ({"epochs": 2, "stream": 5}, "stream: expected None (stderr) or a text stream with write() and flush(), such as sys.stdout or io.StringIO(), got 5"),
     ],
 )
@@ -260,6 +263,12 @@ def test_bad_arguments_are_one_line(net, options, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
         fit(ClassicSGD(net, 0.1), net.init(0), X, Y, **options)
     assert "\n" not in str(info.value)
+
+
+def test_callbacks_none_is_no_callback_as_keras_default(net):
+    X, Y = data()
+    runs = [fit(ClassicSGD(net, 0.1), net.init(0), X, Y, epochs=2, **options).history for options in ({}, {"callbacks": None})]
+    assert runs[0] == runs[1]
 
 
 def test_restore_best_weights_is_a_bool_numpy_bools_too():
