@@ -248,6 +248,8 @@ def test_progress_bar_on_a_terminal_and_quiet_elsewhere(net):
         ({"epochs": 2, "validation": (np.ones((3, 3)), np.ones((4, 2)))}, "X_val, Y_val: 3 samples"),
         ({"epochs": 2, "metrics": "mae"}, "metrics: expected a list"),
         ({"epochs": 2, "metrics": [object()]}, "has no update_state()"),
+        # a Metric class has update_state as a function: it was taken as a metric, then failed inside fit
+        ({"epochs": 2, "metrics": [symdl.metrics.Precision]}, "metric: Precision is a class; give an instance, Precision(), or its name 'precision'"),
         # a loss is a metric as Keras' MeanMetricWrapper makes it, but an element-wise one, and a function gives per-sample values
         ({"epochs": 2, "metrics": [symdl.rule("softmax_cross_entropy")]}, "is a vector loss; accepted: a loss rule (mse, mae, huber, log_cosh, binary_cross_entropy)"),
         ({"epochs": 2, "metrics": [lambda y_true, y_pred: 0.0]}, "metrics: lambda returned values of shape (); expected per-sample values"),

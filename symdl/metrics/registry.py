@@ -80,6 +80,10 @@ def metric(kind: str | Metric | object, /, **params: object) -> Any:
     (:class:`~symdl.metrics.loss_metrics.LossMetric`) or a Python function ``fn(y_true, y_pred)`` of per-sample
     values (:class:`~symdl.metrics.loss_metrics.FunctionMetric`).
     """
+    if isinstance(kind, type) and issubclass(kind, Metric):  # keras.metrics.MeanAbsoluteError without its ()
+        names = [name for name, cls in METRICS.items() if cls is kind]
+        raise ValueError(f"metric: {kind.__name__} is a class; give an instance, {kind.__name__}()"
+                         + (f", or its name {names[0]!r}" if names else ""))
     if isinstance(kind, Metric):
         if not params:
             return kind
