@@ -8,6 +8,7 @@ element-wise loss rule's name that is no metric's (``"log_cosh"``), a rule or fo
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -102,9 +103,15 @@ def metric(kind: str | Metric | object, /, **params: object) -> Any:
         hint = f"; did you mean {close[0]!r}? " if close else "; "
         raise ValueError(f"unknown metric {excerpt(kind)}{hint}accepted: {', '.join(metric_names())}; a loss as a "
                          f"metric: {', '.join(loss_metric_kinds())}, a loss rule, a formula or a function (y_true, y_pred)")
+    accepted = list(inspect.signature(METRICS[kind]).parameters)
+    unknown = [key for key in params if key not in accepted]
+    if unknown:  # as optimizer() names a misspelt hyperparameter (Precision(treshold=…), HuberMetric's threshold as delta)
+        close = difflib.get_close_matches(unknown[0], accepted, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ";"
+        raise ValueError(f"metric {kind!r}: no parameter {excerpt(unknown[0])}{hint} accepted: {', '.join(accepted)}")
     try:
         return METRICS[kind](**params)  # type: ignore[arg-type]
-    except TypeError as error:
+    except TypeError as error:  # a name that is no str
         raise ValueError(f"metric {kind!r}: {error}") from None
 
 
