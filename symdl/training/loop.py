@@ -206,7 +206,7 @@ def fit(
     X: Any,
     Y: Any,
     *,
-    epochs: int,
+    epochs: int = 1,
     batch_size: int = 32,
     state: Any = None,
     metrics: Sequence[object] | Mapping[str, object] = (),
