@@ -273,6 +273,22 @@ def test_callbacks_none_is_no_callback_as_keras_default(net):
     assert runs[0] == runs[1]
 
 
+def test_auto_mode_minimises_a_loss_whatever_its_output_is_named():
+    """An output named 'accel' (or 'precision_head') logs accel_loss: "acc" in the name made auto maximise the loss,
+    so a falling validation loss counted as no improvement and training stopped at patience."""
+    from symdl.training.callbacks import TrainingRun
+
+    for key in ("loss", "val_loss", "val_accel_loss", "precision_head_loss", "val_f1_out_loss"):
+        assert EarlyStopping(key).mode == "min", key
+    for key in ("val_binary_accuracy", "val_precision", "recall", "f1_score", "val_auc", "main_categorical_accuracy"):
+        assert EarlyStopping(key).mode == "max", key
+    stop = EarlyStopping("val_accel_loss", patience=1)
+    run = TrainingRun({}, None)
+    for epoch, value in enumerate((1.0, 0.5, 0.25)):
+        stop.on_epoch_end(epoch, {"val_accel_loss": value}, run)
+    assert (stop.best, stop.best_epoch, stop.stopped_epoch) == (0.25, 2, None)
+
+
 def test_restore_best_weights_is_a_bool_numpy_bools_too():
     with pytest.raises(ValueError, match="^restore_best_weights: expected True or False, got 'no'$"):
         EarlyStopping(restore_best_weights="no")
