@@ -97,6 +97,24 @@ def test_check_grad_refuses_a_complex_f_instead_of_dropping_the_imaginary_part(x
     check_grad(lambda v: np.sum(v**2), lambda v: 2 * v, x)  # the real part alone still passes
 
 
+@pytest.mark.parametrize(("returned", "shown"), [(None, "None"), ("0.5", "'0.5'"), ([1.0, None], "[1.0, None]"), ({"loss": 1.0}, "{'loss': 1.0}")])
+def test_check_grad_refuses_an_f_that_returns_no_number(returned, shown) -> None:
+    """A loss function without its return gave NaN (np.asarray(None, float)): a FAILED report blaming the gradient."""
+    x = np.array([0.3, -1.2, 0.8])
+    calls = (("check_grad", lambda: check_grad(lambda v: returned, lambda v: 2 * v, x), "a real number (or an array of real terms)"),
+             ("assert_subgradient", lambda: assert_subgradient(lambda v: returned, 0.5, x), "real values, one per element of x"))
+    for caller, call, accepted in calls:
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value) == f"{caller}: f returned {shown}; f must return {accepted}"
+    # numbers that are not numpy's still count: SymPy's, mpmath's, an object array of floats
+    import mpmath
+    import sympy as sp
+
+    for f in (lambda v: sp.Float(float(np.sum(v**2))), lambda v: mpmath.mpf(float(np.sum(v**2))), lambda v: np.array(list(v**2), dtype=object)):
+        assert check_grad(f, lambda v: 2 * v, x).passed
+
+
 @settings(max_examples=30, deadline=None)
 @given(x=arrays(np.float64, st.integers(1, 4), elements=st.floats(-3, 3)), imag=st.floats(-5, 5))
 def test_the_subgradient_checks_refuse_a_complex_f_too(x, imag: float) -> None:

@@ -125,3 +125,20 @@ def test_a_layer_name_that_keys_two_targets_is_refused():
     params, X, Y = graph.init(0), np.ones((4, 3)), np.ones((4, 2))
     with pytest.raises(ValueError, match=r"^targets: the key 'd' names 2 arrays \(Y1, Y2\); give a list in the model's order instead$"):
         graph.loss(params, X, {"d": Y})
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "0", None, True])
+def test_a_bad_seed_is_refused_whether_or_not_the_graph_draws_masks(seed):
+    """A graph without dropout or noise ignored its seed unread, so seed=-1 passed there and failed beside a Dropout."""
+    x = Input(3)
+    plain = Model(x, Dense(1)(x), losses="mse").compile()
+    noisy = Model(x, Dense(1)(GaussianNoise(0.1)(Dense(2)(x))), losses="mse").compile()
+    X, Y = np.ones((4, 3)), np.zeros((4, 1))
+    for graph in (plain, noisy):
+        params = graph.init(0)
+        calls = (lambda: graph.loss(params, X, Y, seed=seed), lambda: graph.loss_and_grad(params, X, Y, seed=seed),
+                 lambda: graph.train_step(params, X, Y, 0.1, seed=seed))
+        for call in calls:
+            with pytest.raises(ValueError, match=r"^seed: expected a non-negative integer, got "):
+                call()
+    assert plain.loss(plain.init(0), X, Y, seed=2**70) == plain.loss(plain.init(0), X, Y)  # any integer ≥ 0, unused

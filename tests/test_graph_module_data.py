@@ -242,6 +242,20 @@ def test_the_rule_of_the_two_forms() -> None:
         step_arguments((A, Y), ("state", "beta1"))
 
 
+def test_rows_given_as_lists_are_named_and_text_is_one_array() -> None:
+    """X.tolist() for a one-input model is a list of arrays, one per row (Keras' rule): the count alone read as if
+    the model had several inputs; and a str was a sequence of its letters ("got 3")."""
+    one, target = (("X", 3),), (("Y", 1),)
+    rows = [[1.0, 2.0, 3.0]] * 4
+    with pytest.raises(ValueError, match=r"^inputs: this model takes 1 array\(s\) \(X\), got 4; a list is read as a list of "
+                                         r"arrays: give the rows as one array \(numpy\.asarray\(rows\)\)$"):
+        data_arrays((rows, [[0.0]] * 4), one, target, (None,), (None,))
+    with pytest.raises(ValueError, match=r"^inputs: this model takes 1 array\(s\) \(X\), got 2$"):  # arrays: no hint
+        data_arrays(([np.ones((4, 3))] * 2, np.ones((4, 1))), one, target, (None,), (None,))
+    assert data_arrays(("abc", "Y"), one, target, (None,), (None,)) == ["abc", "Y"]  # each one array, for its dtype check
+    assert data_arrays(([rows], np.ones((4, 1))), one, target, (None,), (None,))[0] is rows  # [X] with X as rows: as before
+
+
 def test_the_modules_pass_ruff_and_run_on_their_own(tmp_path) -> None:
     """The copied helpers keep the modules ruff-clean; the numpy module reads a dict without symdl or sympy imported."""
     for backend in BACKENDS:  # printing needs none of the array libraries

@@ -126,6 +126,21 @@ def test_a_parameter_too_large_for_a_double_is_refused_at_the_draw():
             build()
 
 
+@pytest.mark.parametrize("scheme", ["normal: 10**40", "uniform: 10**39"])
+def test_a_parameter_beyond_float32_is_one_line_not_an_overflow(scheme):
+    # finite as a double, but weights of std 1e40 are no float32: one ValueError line, not an overflow or inf weights
+    message = r"draws weights beyond the float32 range \(largest finite 3\.40282e\+38\); give a smaller one or compile in float64"
+    x = Input(4)
+    builds = [lambda: init_weight(scheme, (5, 4), 0, "float32"),
+              lambda: symdl.Network([4, 5, 3]).compile("float32").init(0, scheme=scheme),
+              lambda: Model(x, Dense(2, init=scheme)(x)).compile("float32").init(0)]
+    for build in builds:
+        with pytest.raises(ValueError, match=message) as error:
+            build()
+        assert "\n" not in str(error.value)
+    assert np.isfinite(init_weight(scheme, (5, 4), 0, "float64")).all()
+
+
 def test_a_hostile_config_init_is_one_saved_model_error():
     x = Input(2)
     config = json.loads(json.dumps(to_config(Model(x, Dense(1)(x)))))

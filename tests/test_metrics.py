@@ -309,8 +309,15 @@ def test_registry_and_config_round_trip_through_json():
     (lambda: M.HuberMetric(threshold=-1.0), ValueError, r"threshold: expected a positive number"),
     (lambda: M.HuberMetric(threshold=float("inf")), ValueError, r"threshold: expected a positive number"),
     (lambda: M.metric("accuracy"), ValueError, "unknown metric 'accuracy'"),
-    (lambda: M.metric("precision", alpha=1), ValueError, "metric 'precision'"),
+    (lambda: M.metric("precision", alpha=1), ValueError, "^metric 'precision': no parameter 'alpha'; accepted: threshold, name$"),
+    # the keywords are named, and a near miss is suggested, as optimizer() does (not Python's bare unexpected keyword)
+    (lambda: M.metric("precision", treshold=0.3), ValueError, "^metric 'precision': no parameter 'treshold'; did you mean 'threshold'\\? accepted"),
+    (lambda: M.metric("huber", delta=2.0), ValueError, "^metric 'huber': no parameter 'delta'; accepted: threshold, name$"),
     (lambda: M.metric_from_config({"metric": "mae"}), ValueError, "a metric config is"),
+    # the class without its (): Keras users write keras.metrics.MeanAbsoluteError() as well
+    (lambda: M.metric(M.MeanAbsoluteError), ValueError,
+     r"^metric: MeanAbsoluteError is a class; give an instance, MeanAbsoluteError\(\), or its name 'mean_absolute_error'$"),
+    (lambda: M.metric(M.Metric), ValueError, r"^metric: Metric is a class; give an instance, Metric\(\)$"),
     (lambda: M.Mean(name=""), TypeError, "name must be a non-empty str"),
 ])
 def test_bad_input_is_one_line(call, error, message):

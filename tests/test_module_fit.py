@@ -40,6 +40,18 @@ def nets(tmp_path_factory):
     return out
 
 
+def test_symdl_fit_runs_one_epoch_by_default_as_keras_and_the_modules_own_fit(nets):
+    """symdl.fit required epochs= (a TypeError) where Keras' fit and the module's own fit run one epoch."""
+    import inspect
+
+    _, compiled, module = nets["plain"]
+    assert inspect.signature(module.fit).parameters["epochs"].default == 1
+    X, Y = data(40, 0)
+    runs = [fit(copy(compiled.init(0)), X, Y, verbose=0, **epochs)
+            for fit in (compiled.fit, module.fit, lambda *a, **k: symdl.fit(module, *a, **k)) for epochs in ({}, {"epochs": 1})]
+    assert all(run.history == runs[0].history and run.epoch == [0] for run in runs)
+
+
 @pytest.mark.parametrize("name", ["plain", "dropout"])
 def test_numpy_module_fit_is_compiled_fit_bit_for_bit_with_early_stopping(nets, name):
     _, compiled, module = nets[name]

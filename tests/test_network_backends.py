@@ -285,6 +285,18 @@ def test_unknown_backends_and_non_networks_are_refused(backend):
         network_module_source("net", backend)
 
 
+def test_the_numpy_backend_is_the_standalone_network_module():
+    """network_module_source(net, "numpy") raised NotImplementedError though "numpy" is a registered backend (graph_module_source
+    and symdl codegen --backend numpy take it): it is the standalone module, byte for byte."""
+    from symdl.export.standalone import network_module
+
+    net = symdl.Network([3, 4, 2], activation="relu", dropout=0.25, optimizer="adam")
+    for dtype, metrics in (("float64", ()), ("float32", ["mae"])):
+        assert network_module_source(net, "numpy", dtype, metrics=metrics) == network_module(net, dtype, metrics)
+    with pytest.raises(ValueError, match=r"^dtype 'float16' \(mixed precision\) is supported by the torch and jax network modules, not by backend 'numpy'$"):
+        network_module_source(net, "numpy", "float16")
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_dropout_masks_come_from_the_seed_and_batch_norm_needs_two_rows(tmp_path, backend):
     net = symdl.Network([3, 6, 6, 2], activation="tanh", batchnorm=True, dropout=0.5)

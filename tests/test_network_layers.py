@@ -203,5 +203,10 @@ def test_batchnorm_bad_input():
         symdl.Network([3, 4, 2], batchnorm=True, bn_momentum=1.5)
     with pytest.raises(ValueError, match="batchnorm: expected True or False"):
         symdl.Network([3, 4, 2], batchnorm="yes")
+    # batch norm's settings without batch norm did nothing, silently (penalty_params without a penalty is refused)
+    for options, named in (({"bn_momentum": 0.5}, "bn_momentum=0.5"), ({"bn_eps": 1e-3, "bn_momentum": 0.2}, "bn_eps=0.001 and bn_momentum=0.2")):
+        with pytest.raises(ValueError, match=rf"^{named} given without batchnorm=True; batch norm's settings do nothing in a network without it$"):
+            symdl.Network([3, 4, 2], **options)
+    assert symdl.Network([3, 4, 2], bn_eps=1e-5, bn_momentum=0.1).parts == ((), ())  # the defaults, spelt out
     with pytest.raises(ValueError, match=r"params: missing \['running_mean1'"):
         net.loss(params={k: v for k, v in params.items() if k != "running_mean1"}, X=np.ones((2, 3)), Y=np.ones((2, 2)))

@@ -248,10 +248,15 @@ def test_progress_bar_on_a_terminal_and_quiet_elsewhere(net):
         ({"epochs": 2, "validation": (np.ones((3, 3)), np.ones((4, 2)))}, "X_val, Y_val: 3 samples"),
         ({"epochs": 2, "metrics": "mae"}, "metrics: expected a list"),
         ({"epochs": 2, "metrics": [object()]}, "has no update_state()"),
+        # a Metric class has update_state as a function: it was taken as a metric, then failed inside fit
+        ({"epochs": 2, "metrics": [symdl.metrics.Precision]}, "metric: Precision is a class; give an instance, Precision(), or its name 'precision'"),
         # a loss is a metric as Keras' MeanMetricWrapper makes it, but an element-wise one, and a function gives per-sample values
         ({"epochs": 2, "metrics": [symdl.rule("softmax_cross_entropy")]}, "is a vector loss; accepted: a loss rule (mse, mae, huber, log_cosh, binary_cross_entropy)"),
         ({"epochs": 2, "metrics": [lambda y_true, y_pred: 0.0]}, "metrics: lambda returned values of shape (); expected per-sample values"),
         ({"epochs": 2, "early_stopping": "val_loss"}, "early_stopping: expected"),
+        # a Callback or a str where a list is expected: not Python's 'Value after * must be an iterable' (or a letter)
+        ({"epochs": 2, "callbacks": EarlyStopping()}, "callbacks: expected a list of symdl.training.Callback objects, got <symdl.training.callbacks.EarlyStopping"),
+        ({"epochs": 2, "callbacks": "EarlyStopping"}, "callbacks: expected a list of symdl.training.Callback objects, got 'EarlyStopping'"),
         ({"epochs": 2, "stream": 5}, "stream: expected None (stderr) or a text stream with write() and flush(), such as sys.stdout or io.StringIO(), got 5"),
     ],
 )
@@ -260,6 +265,28 @@ def test_bad_arguments_are_one_line(net, options, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
         fit(ClassicSGD(net, 0.1), net.init(0), X, Y, **options)
     assert "\n" not in str(info.value)
+
+
+def test_callbacks_none_is_no_callback_as_keras_default(net):
+    X, Y = data()
+    runs = [fit(ClassicSGD(net, 0.1), net.init(0), X, Y, epochs=2, **options).history for options in ({}, {"callbacks": None})]
+    assert runs[0] == runs[1]
+
+
+def test_auto_mode_minimises_a_loss_whatever_its_output_is_named():
+    """An output named 'accel' (or 'precision_head') logs accel_loss: "acc" in the name made auto maximise the loss,
+    so a falling validation loss counted as no improvement and training stopped at patience."""
+    from symdl.training.callbacks import TrainingRun
+
+    for key in ("loss", "val_loss", "val_accel_loss", "precision_head_loss", "val_f1_out_loss"):
+        assert EarlyStopping(key).mode == "min", key
+    for key in ("val_binary_accuracy", "val_precision", "recall", "f1_score", "val_auc", "main_categorical_accuracy"):
+        assert EarlyStopping(key).mode == "max", key
+    stop = EarlyStopping("val_accel_loss", patience=1)
+    run = TrainingRun({}, None)
+    for epoch, value in enumerate((1.0, 0.5, 0.25)):
+        stop.on_epoch_end(epoch, {"val_accel_loss": value}, run)
+    assert (stop.best, stop.best_epoch, stop.stopped_epoch) == (0.25, 2, None)
 
 
 def test_restore_best_weights_is_a_bool_numpy_bools_too():

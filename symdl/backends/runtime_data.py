@@ -50,10 +50,12 @@ def arrange(data: object, specs: tuple[tuple[str, int], ...], aliases: tuple[str
                                  f"this model takes {takes}")
             out.append(data[found[0]])
         return out
-    # an array (numpy, torch, JAX) is no Sequence: one array for a one-array side
-    arrays = list(data) if isinstance(data, Sequence) else [data]
+    # an array (numpy, torch, JAX) is no Sequence: one array for a one-array side; nor is text, though Python's str is
+    arrays = list(data) if isinstance(data, Sequence) and not isinstance(data, (str, bytes)) else [data]
     if len(arrays) != len(names):
-        raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}")
+        rows = len(names) == 1 and all(isinstance(a, (Sequence, int, float)) for a in arrays)  # X.tolist(): rows, not arrays
+        hint = "; a list is read as a list of arrays: give the rows as one array (numpy.asarray(rows))" if rows else ""
+        raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}{hint}")
     return arrays
 
 

@@ -36,7 +36,7 @@ from typing import Any, cast
 
 import sympy as sp
 
-from ..backends import get_backend
+from ..backends import backend_names, get_backend
 from ..backends.base import Backend
 from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.kernel import printable, use_expm1_log1p
@@ -293,6 +293,10 @@ def _generate(
     gradient: str | Mapping[str, str] | None = None,
 ) -> tuple[_Plan, str]:
     backend = get_backend(backend)
+    if type(backend).custom_gradient_wrapper is Backend.custom_gradient_wrapper:  # numpy has no autodiff to attach one to
+        takes = [n for n in backend_names() if type(get_backend(n)).custom_gradient_wrapper is not Backend.custom_gradient_wrapper]
+        raise ValueError(f"backend {backend.name!r} provides no custom-gradient functions (custom_gradient_wrapper); accepted: "
+                         f"{', '.join(takes)}; a numpy module of a rule is symdl.export.standalone.rule_module(rule)")
     plan = _plan(_resolve(rule_or_formula, wrt, symbols, params), gradient=gradient)
     args = list(plan.inputs)
     kind = "vjp" if plan.vector else "d"

@@ -88,6 +88,8 @@ def network_module_source(
 ) -> str:
     """Source of a module for ``network`` in ``dtype`` for a registered backend: JAX (``"jax"``), PyTorch (``"torch"``), ….
 
+    ``"numpy"`` is :func:`symdl.export.standalone.network_module`'s module, the one ``symdl codegen --backend numpy`` writes.
+
     The module defines ``init_params(seed)``, ``forward(params, X)``,
     ``trace(params, X)``, ``loss(params, X, Y)``, ``inference_loss(params, X,
     Y)``, ``loss_and_grad(params, X, Y)`` and ``train_step(params, X, Y, lr)``
@@ -113,6 +115,10 @@ def network_module_source(
 
     backend = get_backend(backend)
     mixed = mixed_precision(dtype, backend, network, loss_scale)  # refuses a dtype in the backend's own words
+    if backend.name == "numpy":  # the numpy module is standalone's (as symdl codegen --backend numpy writes it)
+        from .standalone import network_module
+
+        return network_module(network, dtype, metrics)
     compiled = network.compile("float32" if mixed else dtype)  # a mixed module's masters are float32
     dtype = compiled.dtype
     printed_metrics = module_metrics(compiled, metrics, 1)  # checked before any printing

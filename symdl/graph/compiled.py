@@ -27,6 +27,7 @@ import numpy as np
 
 from ..arguments import SeedLike, float_dtype, generator
 from ..backends.runtime_data import forward_arrays
+from ..excerpt import excerpt
 from ..layers.dropout import dropout_mask
 from ..layers.init_schemes import init_weight
 from ..network.checks import (
@@ -233,6 +234,7 @@ class CompiledGraph(GraphData):
     # --- arguments ----------------------------------------------------------------------------------------------
 
     def _seed(self, seed: object) -> dict[str, object]:
+        _check_seed(seed)  # without masks too: seed=-1 is as wrong in a graph without dropout
         return {"seed": seed} if self._masks_spec else {}
 
     def _check_params(self, params: object) -> tuple[np.ndarray, ...]:
@@ -261,9 +263,7 @@ class CompiledGraph(GraphData):
 
     def _masks(self, seed: object, m: int) -> list[np.ndarray]:
         """Every noise and dropout mask of a training call, drawn in order from one generator seeded with ``seed``."""
-        if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
-        rng = np.random.default_rng(int(seed))
+        rng = np.random.default_rng(_check_seed(seed))
         out = []
         for width, mask in self._masks_spec:
             if mask.draw == "gaussian":
@@ -275,3 +275,10 @@ class CompiledGraph(GraphData):
     def __repr__(self) -> str:
         option = "" if self.validate_targets else ", validate_targets=False"
         return f"{self.model!r}.compile({self.dtype.name!r}{option})"
+
+
+def _check_seed(seed: object) -> int:
+    """The masks' seed as an int, or one ValueError line."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer, got {excerpt(seed)}")
+    return int(seed)

@@ -375,8 +375,15 @@ def init_weight(
     rng = generator(rng_or_seed, "rng_or_seed")
     kind = float_dtype(dtype)
     parameter = parameter_value(init, n_in, n_out)
-    if init.family == "uniform":
-        # u ∈ [0, 1) → a·(2u − 1) ∈ [−a, a)
-        unit = rng.random((n_out, n_in), dtype=kind)
-        return (kind.type(2 * parameter) * unit - kind.type(parameter)).astype(kind, copy=False)
-    return (rng.standard_normal((n_out, n_in), dtype=kind) * kind.type(parameter)).astype(kind, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):  # a float32 draw of a or s beyond its range: the line below
+        if init.family == "uniform":
+            # u ∈ [0, 1) → a·(2u − 1) ∈ [−a, a)
+            unit = rng.random((n_out, n_in), dtype=kind)
+            weights = (kind.type(2 * parameter) * unit - kind.type(parameter)).astype(kind, copy=False)
+        else:
+            weights = (rng.standard_normal((n_out, n_in), dtype=kind) * kind.type(parameter)).astype(kind, copy=False)
+    if not np.isfinite(weights).all():
+        raise ValueError(f"init {init.name!r}: the {init.parameter_name} {parameter:.6g} at n_in = {n_in}, n_out = {n_out} "
+                         f"draws weights beyond the {kind.name} range (largest finite {float(np.finfo(kind).max):.6g}); "
+                         "give a smaller one or compile in float64")
+    return weights

@@ -8,6 +8,7 @@ element-wise loss rule's name that is no metric's (``"log_cosh"``), a rule or fo
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -80,6 +81,10 @@ def metric(kind: str | Metric | object, /, **params: object) -> Any:
     (:class:`~symdl.metrics.loss_metrics.LossMetric`) or a Python function ``fn(y_true, y_pred)`` of per-sample
     values (:class:`~symdl.metrics.loss_metrics.FunctionMetric`).
     """
+    if isinstance(kind, type) and issubclass(kind, Metric):  # keras.metrics.MeanAbsoluteError without its ()
+        names = [name for name, cls in METRICS.items() if cls is kind]
+        raise ValueError(f"metric: {kind.__name__} is a class; give an instance, {kind.__name__}()"
+                         + (f", or its name {names[0]!r}" if names else ""))
     if isinstance(kind, Metric):
         if not params:
             return kind
@@ -98,9 +103,15 @@ def metric(kind: str | Metric | object, /, **params: object) -> Any:
         hint = f"; did you mean {close[0]!r}? " if close else "; "
         raise ValueError(f"unknown metric {excerpt(kind)}{hint}accepted: {', '.join(metric_names())}; a loss as a "
                          f"metric: {', '.join(loss_metric_kinds())}, a loss rule, a formula or a function (y_true, y_pred)")
+    accepted = list(inspect.signature(METRICS[kind]).parameters)
+    unknown = [key for key in params if key not in accepted]
+    if unknown:  # as optimizer() names a misspelt hyperparameter (Precision(treshold=…), HuberMetric's threshold as delta)
+        close = difflib.get_close_matches(unknown[0], accepted, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ";"
+        raise ValueError(f"metric {kind!r}: no parameter {excerpt(unknown[0])}{hint} accepted: {', '.join(accepted)}")
     try:
         return METRICS[kind](**params)  # type: ignore[arg-type]
-    except TypeError as error:
+    except TypeError as error:  # a name that is no str
         raise ValueError(f"metric {kind!r}: {error}") from None
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..backprop.equations import BackpropEquations
+from ..excerpt import excerpt
 from ..layers.base import Buffer, Layer, Parameter
 from ..layers.batchnorm_layer import BatchNorm
 from ..layers.dense import Dense, check_width
@@ -69,6 +70,11 @@ def shortcut_layers(
     if not isinstance(batchnorm, bool):
         raise ValueError(f"batchnorm: expected True or False, got {batchnorm!r}")
     norm = BatchNorm(bn_eps, bn_momentum)  # checks eps and momentum even without batch norm, as always
+    default = BatchNorm()
+    given = [f"{name}={excerpt(value)}" for name, value, kept in (("bn_eps", bn_eps, norm.eps == default.eps),
+                                                                    ("bn_momentum", bn_momentum, norm.momentum == default.momentum)) if not kept]
+    if given and not batchnorm:  # a setting of nothing, as penalty_params without a penalty
+        raise ValueError(f"{' and '.join(given)} given without batchnorm=True; batch norm's settings do nothing in a network without it")
     if (batchnorm or dropout is not None) and len(widths) < 3:
         raise ValueError("batchnorm and dropout act on hidden layers; this network has none (give 3 or more widths)")
     hidden = (*([norm] if batchnorm else []), *([Dropout(dropout)] if dropout is not None else []))

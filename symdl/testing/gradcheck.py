@@ -27,6 +27,7 @@ import numpy as np
 
 from ..arguments import generator, non_negative_number
 from ..display_hooks import Displayed
+from ..excerpt import excerpt
 from ..numbers import format_number
 from .tensors import Point, PointFunction, as_array, tensor_point
 
@@ -148,6 +149,13 @@ def _real_values(caller: str, out: object, accepted: str) -> np.ndarray:
         shown = repr(raw.item()) if raw.ndim == 0 else f"an array of {raw.dtype}"
         raise ValueError(f"{caller}: f returned a complex value ({shown}); complex functions are not supported, "
                          f"f must return {accepted}")
+    if raw.dtype.kind == "O" and all(v is not None for v in raw.ravel()):  # SymPy or mpmath numbers; None would be NaN
+        try:
+            raw = raw.astype(np.float64)
+        except (TypeError, ValueError):
+            pass
+    if raw.dtype.kind not in "biuf":  # None (a function without its return) or text: not a failed check of NaN
+        raise ValueError(f"{caller}: f returned {excerpt(out)}; f must return {accepted}")
     return raw
 
 

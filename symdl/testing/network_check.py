@@ -34,20 +34,30 @@ _MAX_SHRINKS = 6
 
 def flatten_params(params: Mapping[str, np.ndarray]) -> np.ndarray:
     """θ: the arrays of ``params`` raveled and joined in key order (empty for no params)."""
+    _check_mapping("flatten_params", "params", params)
     return np.concatenate([np.ravel(params[k]) for k in params]) if params else np.zeros(0)
 
 
 def unflatten_params(theta: np.ndarray, like: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The inverse of :func:`flatten_params`: fresh arrays shaped as in ``like``; θ must have exactly their entries."""
-    total = sum(np.size(arr) for arr in like.values())
+    _check_mapping("unflatten_params", "like", like)
+    arrays = {k: np.asarray(arr) for k, arr in like.items()}
+    total = sum(arr.size for arr in arrays.values())
+    shapes = ", ".join(f"{k} {arr.shape}" for k, arr in arrays.items())
+    if np.ndim(theta) != 1:  # slices of a 2-D θ are rows, not entries: numpy's "cannot reshape" at best
+        raise ValueError(f"unflatten_params: theta has shape {np.shape(theta)}; expected a 1-D array of {total} entries ({shapes})")
     if np.size(theta) != total:
-        shapes = ", ".join(f"{k} {np.shape(arr)}" for k, arr in like.items())
         raise ValueError(f"unflatten_params: theta has {np.size(theta)} entries; like holds {total} ({shapes})")
     out, start = {}, 0
-    for key, arr in like.items():
+    for key, arr in arrays.items():
         out[key] = np.array(theta[start : start + arr.size], dtype=arr.dtype).reshape(arr.shape)
         start += arr.size
     return out
+
+
+def _check_mapping(caller: str, name: str, value: object) -> None:
+    if not isinstance(value, Mapping):  # a list of arrays has no names to put them back under
+        raise ValueError(f"{caller}: {name} must be a dict of arrays (name → array), got {type(value).__name__}")
 
 
 def _breakpoints(r: object) -> list[sp.Expr]:

@@ -68,7 +68,7 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs (Keras' rule).
 
     Improvement is ``current + |min_delta| < best`` (mode "min"; "max" mirrors
-    it; "auto" maximises accuracy-like names). With ``restore_best_weights``
+    it; "auto" maximises accuracy-like names, and minimises every loss). With ``restore_best_weights``
     the parameters of the best epoch are put back when training stops early.
     """
 
@@ -84,8 +84,8 @@ class EarlyStopping(Callback):
             raise ValueError(f"restore_best_weights: expected True or False, got {restore_best_weights!r}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
-        if mode == "auto":
-            mode = "max" if any(word in monitor for word in _MAXIMISED) else "min"
+        if mode == "auto":  # a loss is minimised whatever its output is named (val_accel_loss, precision_head_loss)
+            mode = "max" if any(word in monitor for word in _MAXIMISED) and not monitor.endswith("loss") else "min"
         self.monitor: str = monitor
         self.patience: int = int(patience)
         self.mode: str = mode

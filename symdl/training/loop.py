@@ -27,6 +27,7 @@ from ..backends.runtime_fit import (
     check_finite_loss,
     check_history_keys,
 )
+from ..excerpt import excerpt
 from .batches import (
     MASK_SEED_BOUND,
     Data,
@@ -205,7 +206,7 @@ def fit(
     X: Any,
     Y: Any,
     *,
-    epochs: int,
+    epochs: int = 1,
     batch_size: int = 32,
     state: Any = None,
     metrics: Sequence[object] | Mapping[str, object] = (),
@@ -214,7 +215,7 @@ def fit(
     shuffle: bool = True,
     verbose: int | str = "auto",
     early_stopping: EarlyStopping | None = None,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Callback] | None = (),
     initial_epoch: int = 0,
     stream: TextIO | None = None,
 ) -> History:
@@ -263,10 +264,14 @@ def fit(
         tracked.check_labels(validation[1], "Y_val", getattr(model, "target_names", None))
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
         raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {early_stopping!r}")
+    if callbacks is None:  # Keras' default
+        callbacks = ()
+    if not isinstance(callbacks, (list, tuple)):  # one Callback, or a str whose letters would be iterated
+        raise ValueError(f"callbacks: expected a list of symdl.training.Callback objects, got {excerpt(callbacks)}")
     hooks = [*callbacks, *([early_stopping] if early_stopping is not None else [])]
     for hook in hooks:
         if not isinstance(hook, Callback):
-            raise ValueError(f"callbacks: expected symdl.training.Callback objects, got {hook!r}")
+            raise ValueError(f"callbacks: expected symdl.training.Callback objects, got {excerpt(hook)}")
     logged = ["loss", *OutputLosses(model, _LossTracker, tracked.keys).names, *tracked.keys]
     logged += [f"val_{k}" for k in logged] if validation is not None else []
     check_history_keys(logged)  # an output named val: its val_loss is the validation's

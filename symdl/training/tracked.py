@@ -57,8 +57,8 @@ def metric_objects(metrics: Sequence[object]) -> list[Any]:
     return out
 
 
-def _is_metric(m: object) -> bool:
-    return all(callable(getattr(m, attr, None)) for attr in ("update_state", "result", "reset_state"))
+def _is_metric(m: object) -> bool:  # a Metric class has these too, as unbound functions: symdl.metric names it
+    return not isinstance(m, type) and all(callable(getattr(m, attr, None)) for attr in ("update_state", "result", "reset_state"))
 
 
 def _is_rule(m: object) -> bool:
