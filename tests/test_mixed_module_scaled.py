@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+from docs_scripts import run_docs_script
 from generated_modules import load_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -180,3 +181,9 @@ def test_torch_compile_fullgraph_gives_eagers_gradient(folder, monkeypatch):
         got = grads(step, batch, scale)  # the compiled wrapper's names: _orig_mod.W1, …
         assert all(torch.equal(g, expected[n.removeprefix("_orig_mod.")]) for n, g in got.items()), scale
 
+
+@pytest.mark.slow
+def test_the_docs_grad_scaler_script_trains_and_skips_an_overflow(tmp_path):
+    """docs/scaling.md's fp16_grad_scaler.py, run as a user would (a file, a new process: seconds)."""
+    out = run_docs_script("scaling.md", "fp16_grad_scaler.py", tmp_path)
+    assert "loss scale 65536" in out and "overflow at 2**40: step skipped, loss scale halved" in out
