@@ -693,4 +693,5 @@ def test_batchnorm_torch_module_in_mixed_precision(folder):
     assert all(torch.equal(p.grad, grads[name]) and p.dtype == torch.float32 for name, p in net.named_parameters())
     mod.train_step(params, X, Y, 0.0)
     assert all(torch.equal(b, params[name]) and b.dtype == torch.float32 for name, b in net.named_buffers())
-    assert not hasattr(module(folder, "normed", "torch", "float16"), "Module")  # a scaled loss: train_step only
+    # a scaled loss with buffers: train_step only (a Module's forward would move them without computing a gradient)
+    assert not hasattr(module(folder, "normed", "torch", "float16"), "Module")

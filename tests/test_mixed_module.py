@@ -63,10 +63,13 @@ def test_torch_optim_steps_the_float32_masters_as_train_step(bf16):
         torch.testing.assert_close(getattr(model, key).detach(), params[key], rtol=1e-6, atol=1e-7, msg=key)
 
 
-def test_a_scaled_loss_has_no_module_and_a_graph_has_one(tmp_path):
+def test_a_scaled_loss_has_a_module_taking_its_scale_from_backward_and_a_graph_has_one(tmp_path):
     scaled = load_module(network_module_source(NET, "torch", "float16"), tmp_path, "net_f16")  # default scale 2**10
     unscaled = load_module(network_module_source(NET, "torch", "float16", loss_scale=1), tmp_path, "net_f16_1")
-    assert not hasattr(scaled, "Module") and hasattr(unscaled, "Module")
+    assert hasattr(scaled, "Module") and hasattr(unscaled, "Module")
+    # the scaled one's backward computes the gradient at its incoming gradient (tests/test_mixed_module_scaled.py)
+    assert hasattr(scaled, "_ScaledGradient") and not hasattr(unscaled, "_ScaledGradient")
+    assert hasattr(scaled, "_loss_and_grad_scaled") and not hasattr(unscaled, "_loss_and_grad_scaled")
     x = Input(4)
     h = Dense(8, activation="tanh")(x)
     graph = Model(x, Dense(2)(Add()([h, Dense(8, activation="tanh")(h)])), losses="mse")

@@ -126,6 +126,41 @@ def test_a_mixed_precision_batchnorm_module_makes_every_tensor_on_an_inputs_devi
     assert not offending, "\n".join(offending[:20])
 
 
+# A value read back to the host: .item(), .tolist(), .cpu(), .numpy(), bool(t), float(t), int(t)
+_READ_BACK = re.compile(r"\.(item|tolist|cpu|numpy)\(|(?<![\w.])(bool|float|int)\(")
+
+
+def _block(text: str, head: str) -> str:
+    """The top-level ``class …`` or ``def …`` of a module source starting with ``head``, up to the next top-level line."""
+    start = text.index(f"\n{head}") + 1
+    end = re.search(r"\n(?=\S)", text[start:])
+    return text[start:start + end.start()] if end else text[start:]
+
+
+def test_a_float16_modules_backward_reads_nothing_back(tmp_path):
+    """A float16 Module with a loss scale computes its gradient in backward, at the incoming gradient (GradScaler's
+    S): what backward runs reads no value back to the host (scanned, comments left out) and runs on meta."""
+    net = symdl.Network([4, 16, 3], activation="tanh", loss="mse", dropout=0.2, penalty="l2")
+    sources = {"net_float16": network_module_source(net, "torch", "float16"),
+               "graph_float16": graph_module_source(_two_inputs(), "torch", "float16")}
+    offending = _offending(sources)
+    assert not offending, "\n".join(offending[:20])
+    for key, text in sources.items():
+        loss_and_grad = _block(text, "class _LossAndGrad(")
+        parts = [loss_and_grad[loss_and_grad.index("def backward("):], _block(text, "class _ScaledGradient("),
+                 *(_block(text, f"def {name}(") for name in ("_loss_and_grad_scaled", "_unpack", "_master_grads", "_masters"))]
+        for part in parts:
+            code = "\n".join(line.split("#")[0] for line in part.splitlines())
+            assert not _READ_BACK.search(code), (key, _READ_BACK.search(code), part[:80])
+        assert _READ_BACK.search(_block(text, "def _batch("))  # the scan sees a read-back: the checks' finiteness test
+        mod = load_module(text, tmp_path, key)
+        for checks in (True, False):
+            params, data = _meta_arguments(mod, key)
+            model = mod.Module(params, checks=checks)
+            model(*data, **({"seed": 1} if mod._SEEDED else {})).backward(torch.tensor(2.0**16, device="meta"))
+            assert all(p.grad.device.type == "meta" and p.grad.dtype == torch.float32 for p in model.parameters()), key
+
+
 def _meta_arguments(mod, key: str, rows: int = 5) -> tuple[dict, list]:
     params = mod.init_params(3, device="meta")
     dtype = next(iter(params.values())).dtype

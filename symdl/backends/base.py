@@ -245,18 +245,20 @@ class Backend:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the arrays of params, in place; "
                 "returns the loss before it.")
 
-    def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
+    def network_module_class(self, seeded: bool, optimizer: bool, scaled: bool = False) -> list[str]:
         """Blocks of the library's module class in a network module (torch: ``Module``, a ``torch.nn.Module``), or none.
 
-        ``seeded``: a layer draws masks; ``optimizer``: :meth:`optimizer_runtime`'s checks are already in the module.
+        ``seeded``: a layer draws masks; ``optimizer``: :meth:`optimizer_runtime`'s checks are already in the module;
+        ``scaled``: a float16 module with a loss scale, whose ``_loss_and_grad_scaled`` takes the scale as an argument.
         """
         return []
 
-    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str], buffers: Sequence[str] = ()) -> list[str]:
+    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str], buffers: Sequence[str] = (),
+                           scaled: bool = False) -> list[str]:
         """Blocks of the library's module class in a graph module (torch: ``Module``), or none.
 
         ``seeded``: the graph draws masks; ``inputs``, ``targets``: the names of the entry points' data arguments;
-        ``buffers``: the names of the graph's buffers (batch norm's moving statistics).
+        ``buffers``: the names of the graph's buffers (batch norm's moving statistics); ``scaled``: as for networks.
         """
         return []
 

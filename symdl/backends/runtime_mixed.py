@@ -50,9 +50,12 @@ def _unpack_torch(params, X, Y, writable=False, targets=True):
     return (*arrays, None if Y is None else Y.to(_param_dtype))
 
 
-def _master_grads_torch(*grads):
-    """The gradients in _param_dtype divided by the static loss scale _LOSS_SCALE (1: nothing to undo)."""
+def _master_grads_torch(*grads, scale=None):
+    """The gradients in _param_dtype divided by the loss scale: the static _LOSS_SCALE (1: nothing to undo), or
+    ``scale``, a 0-d tensor (Module's backward: its incoming gradient), on the device: nothing read back."""
     grads = tuple(g.to(_param_dtype) for g in grads)
+    if scale is not None:
+        return tuple(g / scale for g in grads)
     return grads if _LOSS_SCALE == 1 else tuple(g / _LOSS_SCALE for g in grads)
 
 

@@ -266,17 +266,18 @@ class TorchBackend(Backend):
         dtype = "" if literal.lstrip("-").isdigit() else f", dtype={like}.dtype"  # the step count int64, a real as the masters
         return f"torch.tensor({literal}{dtype}, device={like}.device)"
 
-    def network_module_class(self, seeded: bool, optimizer: bool) -> list[str]:
+    def network_module_class(self, seeded: bool, optimizer: bool, scaled: bool = False) -> list[str]:
         """``Module(params, checks=True)``, a ``torch.nn.Module`` whose backward is the printed gradient (see :mod:`.torch_nn`)."""
         # _check_params, _BUFFERED: network_runtime's; a network's buffers are refused, not registered
-        return ["_BUFFERS = ()\n\n" + module_class(seeded, ("X",), ("Y",))]
+        return ["_BUFFERS = ()\n\n" + module_class(seeded, ("X",), ("Y",), scaled=scaled)]
 
-    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str], buffers: Sequence[str] = ()) -> list[str]:
+    def graph_module_class(self, seeded: bool, inputs: Sequence[str], targets: Sequence[str], buffers: Sequence[str] = (),
+                           scaled: bool = False) -> list[str]:
         """``Module(params, checks=True)`` of a graph module: ``forward(*inputs, *targets, seed=None)``, as for networks;
         ``buffers`` (batch norm's moving statistics) are registered buffers, moved in training by the values
         ``_loss_grad_moved`` computes with the loss and gradients (one training forward)."""
         return [f"_BUFFERED = False  # a network's refusal; a graph's buffers are registered\n_BUFFERS = {tuple(buffers)!r}\n\n"
-                + module_class(seeded, inputs, targets, "model", bool(buffers))]
+                + module_class(seeded, inputs, targets, "model", bool(buffers), scaled)]
 
     def train_step_doc(self) -> str:
         return ("train_step(params, X, Y, lr): one step of gradient descent on the tensors of params, in place; "

@@ -110,6 +110,7 @@ def print_network(
     backend: str | Backend = "numpy",
     optimizer: Optimizer | None = None,
     loss_scale: float | None = None,
+    runtime_scale: bool = False,
 ) -> NetworkSource:
     """Source of ``forward``, ``trace`` (every zˡ and aˡ), ``loss``, ``inference_loss``, ``loss_and_grad`` and ``train_step`` for ``eqs``.
 
@@ -157,6 +158,11 @@ def print_network(
     the device, in place for torch), without one the gradients are zeroed
     (``_finite_or_zero``): an overflowing float16 step changes nothing, as
     ``optax.apply_if_finite`` and ``torch.amp.GradScaler`` skip it.
+
+    ``runtime_scale`` (a scaled mixed-precision module's torch ``Module``) adds
+    ``_loss_and_grad_scaled(params, X, Y, loss_scale[, seed])``, unchecked: loss_and_grad's
+    lines with the scale the 0-d tensor ``loss_scale`` (the ``Module``'s incoming gradient) in
+    place of ``_LOSS_SCALE``, in the seed and in ``_master_grads``.
     """
     array = get_backend(backend)
     check = "_unpack" if array.functional else "_check"
@@ -227,25 +233,36 @@ def print_network(
     eval_lines += master_penalty(eval_scope)
     sources.append(entry("inference_loss", "params, X, Y", [f"{unpack} = {check}(params, X, Y)", *eval_lines, "return loss"]))
 
-    grad_scope = scope()
     equations = [*eqs.forward, eqs.loss_gradient, *(eq for _, eq in eqs.backward)]
     read_later = {s for eq in equations[len(eqs.forward):] for s in eq.rhs.atoms(sp.MatrixSymbol)}
     statistics = {s for layer in eqs.layers for part in layer.parts for s in part.kept_for_backward(layer)}
-    body = StatementPrinter(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
     scaled = mixed and loss_scale != 1
-    body += loss_value_lines(loss, grad_scope, out_name, early_penalty, eqs, gradient=True, scaled=scaled)
     backward, accumulations = [eq for _, eq in eqs.backward], []
     if mixed:  # BP4's data term in the compute dtype; its penalty term later, in float32 on the masters
         split = [split_penalty(eq) for eq in backward]
         backward = [data for data, _ in split if data is not None]
         accumulations = [acc for _, acc in split if acc is not None]
-    body += StatementPrinter(grad_scope, backward, keep=[]).emit_all()
-    penalty_lines = master_penalty(grad_scope, accumulations)
+
+    def gradient_body(scale: str | None) -> tuple[list[str], list[str]]:
+        """The forward pass, the loss and the seed (times ``scale``), the backward pass; then the penalty's lines."""
+        grad_scope = scope()
+        body = StatementPrinter(grad_scope, eqs.forward, keep=read_later | statistics | {top.a}).emit_all()
+        body += loss_value_lines(loss, grad_scope, out_name, early_penalty, eqs, gradient=True, scale=scale)
+        body += StatementPrinter(grad_scope, backward, keep=[]).emit_all()
+        return body, master_penalty(grad_scope, accumulations)
+
+    body, penalty_lines = gradient_body("_LOSS_SCALE" if scaled else None)
     grads = ", ".join(f"{p!r}: {grad_name(p)}" for p in params)
     gradients = ", ".join(grad_name(p) for p in params)
     unscale = [f"{gradients}, = _master_grads({gradients})"] if mixed else []
     sources.append(entry("loss_and_grad", f"params, X, Y{seed}", [*header, *body, *unscale, *penalty_lines,
                                                                     f"return loss, {{{grads}}}"]))
+    if scaled and runtime_scale:  # the Module's backward: the same lines, the scale a tensor argument (unchecked)
+        at_scale, at_scale_penalty = gradient_body("loss_scale")
+        opening = [line.replace(f"= {check}(", "= _unpack(") for line in header]
+        sources.append(entry("_loss_and_grad_scaled", f"params, X, Y, loss_scale{seed}", [
+            *opening, *at_scale, f"{gradients}, = _master_grads({gradients}, scale=loss_scale)", *at_scale_penalty,
+            f"return loss, {{{grads}}}"]))
     # A loss-scaled step is kept only if the data term of its gradients is finite (decided on the device, before the
     # float32 penalty joins): an optimizer's step is computed whole, then kept or dropped; plain SGD's gradients are zeroed.
     skip = scaled and optimizer is not None

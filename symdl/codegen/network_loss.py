@@ -26,12 +26,13 @@ def loss_value_lines(
     eqs: BackpropEquations,
     *,
     gradient: bool,
-    scaled: bool = False,
+    scale: str | None = None,
 ) -> list[str]:
     """C = (1/m) Σ ℓ(aᴸ, y) + Σₗ Σ Ω(Wˡ), and with ``gradient`` also ∇ₐC (the equation's right side)/m into ``gA``.
 
     When ∇ₐC is ℓ'∘(aᴸ, y), value and gradient share their common subexpressions (a − y). The sums accumulate in
-    the scope's ``accumulate`` dtype when it has one; ``scaled`` multiplies ∇ₐC by the static ``_LOSS_SCALE``.
+    the scope's ``accumulate`` dtype when it has one; ``scale`` (a name) multiplies ∇ₐC by the loss scale: the static
+    ``_LOSS_SCALE`` or a 0-d tensor argument (the torch ``Module``'s backward: its incoming gradient).
     With an ``accumulate`` dtype (mixed precision) ℓ and ∇ₐC are computed in it from aᴸ and Y cast once (as
     ``torch.autocast`` computes a loss), and s·∇ₐC/m is rounded once to ``_dtype``: an overflow there is an inf
     that ``_all_finite`` sees on the device.
@@ -41,7 +42,7 @@ def loss_value_lines(
     lines = ["_inv_m = 1.0 / X.shape[0]"] if loss.reduction is None else reduction_lines(loss, printer)
     acc = scope.accumulate or "_dtype"
     # float16: the seed ∇ₐC scaled up before it is rounded, so that small gradients do not flush to zero
-    gradient_scale = f"({factor} * _LOSS_SCALE)" if scaled else factor
+    gradient_scale = f"({factor} * {scale})" if scale else factor
     backend, top_a = scope.backend, eqs.layers[-1].a
     m = backend.module
     rhs = eqs.loss_gradient.rhs
@@ -69,7 +70,10 @@ def loss_value_lines(
         lines.append(f"loss = {m}.sum({printer.doprint(rest)}, dtype={acc}) * {scale}")
         if shared:
             code = printer.doprint(finals[1])
-            if not finals[1].free_symbols:  # a constant ∂ℓ/∂a (a linear loss): one value per output
+            if not finals[1].free_symbols and scale not in (None, "_LOSS_SCALE"):  # a tensor scale: no torch.full of it
+                ones = backend.tensor_factory("ones", f"{scope.name(top_a)}.shape", scope.name(top_a))
+                lines.append(f"gA = {ones} * ({code} * {gradient_scale})")  # s·ℓ'/m rounded once, to the ones' dtype
+            elif not finals[1].free_symbols:  # a constant ∂ℓ/∂a (a linear loss): one value per output
                 lines.append(f"gA = {backend.tensor_factory('full', f'{scope.name(top_a)}.shape, {code} * {gradient_scale}', scope.name(top_a))}")
             elif code.isidentifier() or widened:  # a bare name may be an input or a value still needed: no in-place scaling
                 lines.append(f"gA = {narrowed(f'{code} * {gradient_scale}')}")

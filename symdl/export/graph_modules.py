@@ -252,14 +252,16 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
             raise ValueError(f"metrics: the log key {metric.key!r} is an output's loss; give the metric another name")
     inputs = tuple((train.names[x], x.shape[0]) for x in train.inputs)
     targets = tuple((train.names[y], y.shape[0]) for y in train.targets)
-    # a loss scale s ≠ 1 has no Module: s is a constant of the printed float16 backward, not a buffer, and a step on
-    # overflow must be skipped, which train_step does and nn.Module's backward cannot (docs/scaling.md)
-    classes = ([] if mixed and mixed.loss_scale != 1
+    # float16 with a loss scale: Module's backward takes the scale from its incoming gradient (torch.amp.GradScaler's);
+    # with buffers it has none (its forward would move them from a training forward that computes no gradient)
+    scaled = mixed is not None and mixed.loss_scale != 1
+    classes = ([] if scaled and train.buffers
                else backend.graph_module_class(bool(train.masks), [n for n, _ in inputs], [n for n, _ in targets],
-                                               buffers=tuple(train.buffers)))
+                                               buffers=tuple(train.buffers), scaled=scaled))
     try:  # a Module's forward moves the buffers from its one training forward: _loss_grad_moved
         printed = print_graph(train, inference, optimizer, backend=backend, loss_scale=None if mixed is None else mixed.loss_scale,
-                              output_losses=output_losses, moved_buffers=bool(classes and train.buffers))
+                              output_losses=output_losses, moved_buffers=bool(classes and train.buffers),
+                              runtime_scale=scaled and bool(classes))
     except ValueError as error:
         raise ValueError(f"graph_module_source: {error}".splitlines()[0]) from None
     names = compiled.param_names

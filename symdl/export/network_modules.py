@@ -31,7 +31,8 @@ numpy module's, other draws).
 
 ``dtype="bfloat16"`` or ``"float16"`` prints a mixed-precision module
 (:mod:`symdl.export.mixed_precision`): float32 master parameters, compute in
-the low dtype, float32 sums, float16 with a static loss scale.
+the low dtype, float32 sums, float16 with a static loss scale (its ``Module``'s
+backward takes the scale from its incoming gradient: ``torch.amp.GradScaler``'s).
 """
 
 from __future__ import annotations
@@ -131,8 +132,12 @@ def network_module_source(
         penalty_value = sp.Lambda(w, network.penalty.numeric_forward_expr())
     inference = network._equations(output_form=True, training=False) if any(network.parts) else None
     optimizer = network.optimizer
+    scaled = mixed is not None and mixed.loss_scale != 1
+    # float16 with a loss scale: Module's backward takes the scale from its incoming gradient (torch.amp.GradScaler's)
+    classes = backend.network_module_class(network.seeded, optimizer is not None, scaled)
     printed = print_network(eqs, network.loss_forms(), penalty_value, network.layers, inference, backend=backend,
-                            optimizer=optimizer, loss_scale=None if mixed is None else mixed.loss_scale)
+                            optimizer=optimizer, loss_scale=None if mixed is None else mixed.loss_scale,
+                            runtime_scale=scaled and bool(classes))
     train_arguments = ("lr",) if optimizer is None else ("state", *(h.name for h in optimizer.unbound()))
     noun = backend.noun
     entry_source = _entry_points(printed.source, backend)
@@ -170,9 +175,6 @@ def network_module_source(
     entry = ["init_params", "forward", "trace", "loss", "inference_loss", "loss_and_grad", *(["init_state"] if optimizer else []), "train_step"]
     if backend.functional or unchecked is not None:  # JAX's are made by its entry wrappers
         entry += [f"{n}_unchecked" for n in steps]
-    # a loss scale s ≠ 1 has no Module: s is a constant of the printed float16 backward, not a buffer, and a step on
-    # overflow must be skipped, which train_step does and nn.Module's backward cannot (docs/scaling.md)
-    classes = [] if mixed and mixed.loss_scale != 1 else backend.network_module_class(network.seeded, optimizer is not None)
     blocks += classes
     if classes:
         entry.append("Module")

@@ -122,7 +122,7 @@ def array_definitions(train: GraphEquations, inference: GraphEquations, module: 
 
 def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Optimizer | None = None,
                 backend: str | Backend = "numpy", select: bool = False, loss_scale: float | None = None,
-                output_losses: Sequence[str] = (), moved_buffers: bool = False) -> str:
+                output_losses: Sequence[str] = (), moved_buffers: bool = False, runtime_scale: bool = False) -> str:
     """The module source; its namespace provides numpy, math, _dtype, _check, _check_forward, _masks and the argument checks.
 
     ``_check(params, *inputs, *targets, writable)`` returns the parameter arrays
@@ -153,6 +153,8 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     ``moved_buffers`` (a graph with buffers) adds ``_loss_grad_moved(params, *data[, seed])``, unchecked (``_unpack``):
     loss_and_grad's loss and gradients and each buffer's value after the call, as ``train_step`` moves it, from one
     training forward (a torch ``Module``'s forward in training, which moves its buffers as ``torch.nn.BatchNorm1d`` does).
+    ``runtime_scale`` (a scaled module's torch ``Module``) adds ``_loss_and_grad_scaled(params, *data, loss_scale[, seed])``,
+    unchecked: loss_and_grad with the 0-d tensor ``loss_scale`` in place of ``_LOSS_SCALE`` (seeds, ``_master_grads``).
 
     ``output_losses`` (the log keys ``<output>_loss``, one per output with a loss), when there are two or more (Keras
     logs one output's loss as ``loss`` alone), adds
@@ -240,7 +242,10 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
     scaled_seeds = mixed and loss_scale != 1
     # float16: the seeds ℓ'/m scaled up before they are rounded, so that small gradients do not flush to zero
     seed_factor = inv_m * sp.Symbol("_LOSS_SCALE", positive=True) if scaled_seeds else inv_m
-    scaled = [sp.Eq(eq.lhs, seed_times(eq.rhs, seed_factor), evaluate=False) for eq in losses]
+
+    def seeds(factor: sp.Expr) -> list[sp.Eq]:
+        return [sp.Eq(eq.lhs, seed_times(eq.rhs, factor), evaluate=False) for eq in losses]
+    scaled = seeds(seed_factor)
     backward, _ = _inline_aliases([eq.xreplace(alias) for _, eq in train.backward], train.batched)
     if mixed:  # the error signal a float32 layer passes back, cast back to _dtype
         backward = _narrowed(backward, train.narrowed)
@@ -279,8 +284,8 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
 
     read_later = {s for eq in [*scaled, *backward] for s in eq.rhs.atoms(sp.MatrixSymbol)}
 
-    def gradient_lines(keep: set[sp.MatrixSymbol]) -> tuple[list[str], Scope]:
-        """The forward pass up to what ``keep`` and the backward pass read, then the gradients."""
+    def gradient_lines(keep: set[sp.MatrixSymbol], scaled: list[sp.Eq] = scaled) -> tuple[list[str], Scope]:
+        """The forward pass up to what ``keep`` and the backward pass read, then the gradients from the seeds ``scaled``."""
         grad_lines, s = values(train, keep | read_later | loss_keep)
         if not mixed:  # 1ᵀD sums a gradient over the batch (the statement printer's reduction reads _ones)
             grad_lines.append(f"_ones = {backend.tensor_factory('ones', f'{inputs[0]}.shape[0]', inputs[0])}")
@@ -317,6 +322,12 @@ def print_graph(train: GraphEquations, inference: GraphEquations, optimizer: Opt
         sources.append(entry("_loss_grad_moved", f"params, {data}{seed}", [
             *opening, *step_lines, *unscale, *penalty_lines, *_buffer_lines(train, step_scope, backend, write=False),
             f"return loss, {{{grads}}}, {{" + ", ".join(f"{b!r}: {b}" for b in buffers) + "}"]))
+    if runtime_scale and scaled_seeds:  # the Module's backward: the same lines, the scale a tensor argument (unchecked)
+        at_scale, at_scope = gradient_lines(set(), seeds(inv_m * sp.Symbol("loss_scale", positive=True)))
+        opening = [h.format(writable="False", unpack=unread).replace(f"= {check}(", "= _unpack(") for h in header]
+        sources.append(entry("_loss_and_grad_scaled", f"params, {data}, loss_scale{seed}", [
+            *opening, *at_scale, *([f"{gradients}, = _master_grads({gradients}, scale=loss_scale)"] if params else []),
+            *master_penalty(train, at_scope, accumulations), f"return loss, {{{grads}}}"]))
     # A loss-scaled step is kept only if the data term of its gradients is finite (decided on the device, before the
     # float32 penalties join): an optimizer's step is computed whole, then kept or dropped; plain SGD's gradients are zeroed.
     skip = scaled_seeds and optimizer is not None
