@@ -272,6 +272,25 @@ def test_a_run_that_diverges_writes_one_line_to_stderr_and_no_numpy_warning(tmp_
     assert not (tmp_path / "model").exists()
 
 
+def test_weights_that_overflow_on_the_last_step_are_named_and_nothing_is_written(capsys, tmp_path):
+    """fit checks each step's loss, computed before the step's update: one step of lr=1e308 on targets ~100 overflowed
+    the weights to ±inf while the loss logged was finite, and the model was saved without a word."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    np.savez(tmp_path / "big.npz", X=X, Y=100 * np.tanh(X[:, :1] - X[:, 1:2]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out, err = run(capsys, "train", "3,8,1", tmp_path / "big.npz", "-o", tmp_path / "model", "--epochs", 1,
+                             "--batch-size", 120, "--optimizer", "sgd", "--optimizer-param", "lr=1e308", "--quiet")
+    assert (code, out) == (2, "")
+    assert err == (f"symdl: error: fit: params W1[0, 0] is inf after training (epoch 1), though every loss logged was "
+                   f"finite: training diverged (a smaller learning rate?); {tmp_path / 'model'} not written\n")
+    assert not (tmp_path / "model").exists()
+    code, out, err = run(capsys, "train", "3,8,1", tmp_path / "big.npz", "-o", tmp_path / "model", "--epochs", 1,
+                         "--batch-size", 120, "--optimizer", "sgd", "--optimizer-param", "lr=1e-3", "--quiet")
+    assert (code, err) == (0, "") and (tmp_path / "model").is_dir()
+
+
 def test_batch_norm_with_a_last_batch_of_one_row_is_refused_before_training(capsys, tmp_path, data):
     """90 training rows in batches of 89: the second batch of each epoch has 1 row; the network's train_step refused it
     after the first step (a hypothesis example of tests/test_cli_train_from.py found it)."""

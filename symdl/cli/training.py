@@ -13,7 +13,6 @@ import argparse
 import json
 import math
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from .common import (
     parse_layers,
     parse_params,
 )
+from .finite_arrays import finite_saved, finite_trained
 from .paths import input_file
 
 __all__ = ["add_evaluate_arguments", "add_train_arguments", "cmd_evaluate", "cmd_train", "load_data"]
@@ -144,21 +144,6 @@ def _as_dtype(path: str, name: str, array: np.ndarray, dtype: np.dtype) -> np.nd
             i, j = (int(k) for k in bad[0])
             raise UsageError(f"{path}: {name}[{i}, {j}] {what.format(array[i, j])}")
     return cast
-
-
-def _finite_saved(path: str, arrays: Mapping[str, Any] | None, part: str, needs: str) -> None:
-    """The saved model's ``part`` (its params or optimizer state) finite: the first NaN or infinity is one line naming
-    its array and element. symdl.load reads such a model as saved, as Keras' load_model and torch.load do; a command
-    that computes with it says where it is, not that the loss it gave is NaN."""
-    for key, value in (arrays or {}).items():
-        values = np.asarray(value)
-        if values.dtype.kind != "f":  # a step count
-            continue
-        bad = np.argwhere(~np.isfinite(values))
-        if len(bad):
-            where = f"[{', '.join(str(int(k)) for k in bad[0])}]" if values.ndim else ""
-            raise UsageError(f"{path}: {part} {key}{where} is {float(values[tuple(bad[0])])}; {needs} "
-                             "(symdl.load reads it as saved)")
 
 
 def _saved_model(text: str) -> bool:
@@ -284,8 +269,8 @@ def _continue(args: argparse.Namespace) -> int:
         flag = "--" + given.replace("_", "-")
         raise UsageError(f"{flag} and --from: the saved model fixes its network, dtype and optimizer; leave out {flag}")
     saved = _load_within_limit(args)
-    _finite_saved(args.source, saved.params, "params", "training needs finite parameters")
-    _finite_saved(args.source, saved.state, "state", "training needs a finite optimizer state")
+    finite_saved(args.source, saved.params, "params", "training needs finite parameters")
+    finite_saved(args.source, saved.state, "state", "training needs a finite optimizer state")
     if model_optimizer(saved.network) is None:
         raise UsageError(f"--from {args.source}: saved without an optimizer; symdl train continues with the saved "
                          "optimizer (save the model compiled with one)")
@@ -315,6 +300,7 @@ def _train(args: argparse.Namespace, model: Any, params: dict[str, Any], state: 
         history = fit(model, params, X, Y, epochs=initial + args.epochs, initial_epoch=initial, state=state,
                       batch_size=batch_size, metrics=metrics, validation=validation, seed=seed,
                       verbose=0 if args.quiet else "auto")
+    finite_trained(str(args.output), history.weights, history.state, history.epoch[-1])
     settings = {**history.params, "validation_split": args.validation_split}  # the defaults of a run that continues it
     if earlier is None:
         record = {"epoch": history.epoch, "history": history.history, "params": settings}
@@ -350,7 +336,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..training.loop import metric_objects
 
     model = load(args.model)
-    _finite_saved(args.model, model.params, "params", "evaluate needs finite parameters")
+    finite_saved(args.model, model.params, "params", "evaluate needs finite parameters")
     X, Y = load_data(args.data, model.network)
     metrics = model.metrics if args.metrics is None else metric_objects(args.metrics)
     logs = evaluate(model.network, model.params, X, Y, metrics, batch_size=args.batch_size)
