@@ -291,6 +291,20 @@ def test_weights_that_overflow_on_the_last_step_are_named_and_nothing_is_written
     assert (code, err) == (0, "") and (tmp_path / "model").is_dir()
 
 
+def test_evaluate_of_a_model_that_overflows_on_the_data_is_one_line_and_no_numpy_warning(capsys, tmp_path, data):
+    """Finite weights ×1e200: the loss overflows. evaluate printed numpy's 'RuntimeWarning: overflow encountered in
+    square', then the loss mean's 'loss: values: contains NaN or infinity', naming no batch."""
+    assert train(capsys, tmp_path, data, "model")[0] == 0
+    model = symdl.load(tmp_path / "model")
+    symdl.save(tmp_path / "huge", model.network, {k: v * 1e200 for k, v in model.params.items()}, model.state)
+    with np.errstate(all="warn"), warnings.catch_warnings():  # as a user's numpy is set: warnings, which must not come
+        warnings.simplefilter("error")
+        code, out, err = run(capsys, "evaluate", tmp_path / "huge", data, "--batch-size", 50)
+    assert (code, out) == (2, "")
+    assert err == ("symdl: error: evaluate: the loss is inf on batch 1 of 3: the model overflowed on these inputs, or "
+                   "its parameters hold NaN or infinity\n")
+
+
 def test_batch_norm_with_a_last_batch_of_one_row_is_refused_before_training(capsys, tmp_path, data):
     """90 training rows in batches of 89: the second batch of each epoch has 1 row; the network's train_step refused it
     after the first step (a hypothesis example of tests/test_cli_train_from.py found it)."""

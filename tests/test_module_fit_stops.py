@@ -138,3 +138,20 @@ def test_a_graph_module_with_keras_batch_norm_trains_on_a_batch_of_one_row(tmp_p
     ours = module.fit(compiled.init(0), X, Y, epochs=2, batch_size=4, verbose=0)
     reference = compiled.fit(compiled.init(0), X, Y, epochs=2, batch_size=4, verbose=0)
     assert ours.history == reference.history and len(ours.history["loss"]) == 2
+
+
+def test_evaluate_and_the_validation_name_the_batch_whose_loss_overflows():
+    """Weights ×1e200 give a finite loss on rows of zeros and an overflow elsewhere: the loss mean refused it after
+    the last batch ('loss: values: contains NaN or infinity …'), naming no batch, as fit's own loop once did."""
+    compiled = symdl.Network([3, 8, 2], optimizer=symdl.optimizer("sgd", lr=0.0)).compile()
+    huge = {k: v * 1e200 for k, v in compiled.init(0).items()}
+    X, Y = data(30, 1)
+    X[:10] = 0.0  # batch 1 (10 rows): the output is the biases' (zeros)
+    expected = ": the loss is inf on batch 2 of 3: the model overflowed on these inputs, or its parameters hold NaN or infinity"
+    with pytest.raises(ValueError) as error, np.errstate(all="ignore"):
+        symdl.training.evaluate(compiled, huge, X, Y, batch_size=10)
+    assert str(error.value) == "evaluate" + expected
+    with pytest.raises(ValueError) as error, np.errstate(all="ignore"):  # lr 0: the training rows stay finite
+        compiled.fit(huge, X[:10], Y[:10], epochs=1, batch_size=5, validation=(X, Y), verbose=0)
+    assert str(error.value) == "validation" + expected.replace("2 of 3", "1 of 1")  # batches of 1024 rows
+    assert symdl.training.evaluate(compiled, huge, X[:10], Y[:10], batch_size=10)["loss"] < np.inf

@@ -339,7 +339,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     finite_saved(args.model, model.params, "params", "evaluate needs finite parameters")
     X, Y = load_data(args.data, model.network)
     metrics = model.metrics if args.metrics is None else metric_objects(args.metrics)
-    logs = evaluate(model.network, model.params, X, Y, metrics, batch_size=args.batch_size)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # an overflow is evaluate's one line, as fit's
+        logs = evaluate(model.network, model.params, X, Y, metrics, batch_size=args.batch_size)
     if args.json:
         out(json.dumps({k: json_number(v) for k, v in logs.items()}, indent=2))
     else:
