@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 from ..numbers import finite_float
 from .common import UsageError
 
-__all__ = ["Earlier", "earlier_history", "joined_history"]
+__all__ = ["Earlier", "earlier_history", "joined_history", "with_learning_rate"]
 
 _MAX_HISTORY_BYTES = 64 << 20  # a history of many epochs and metrics; the file is read whole
 
@@ -113,3 +113,31 @@ def joined_history(earlier: Earlier, epoch: list[int], history: dict[str, list[f
     before, after = [None] * len(earlier.epoch), [None] * len(epoch)
     joined = {k: [*earlier.history.get(k, before), *history.get(k, after)] for k in keys}
     return {"epoch": [*earlier.epoch, *epoch], "history": joined, "params": params}
+
+
+def with_learning_rate(model: Any, lr: float | None, source: str) -> Any:
+    """The saved ``model``, or with ``lr`` (``--lr``) the same model compiled with its optimizer at that learning rate,
+    as Keras sets ``model.optimizer.learning_rate`` before fitting on: the state's slots are the same. A model saved
+    with ``lr=None`` (the classic ``train_step(…, lr)``) trains only with ``--lr``: one line says so."""
+    from ..saving.state import model_optimizer, rebuild_optimizer
+
+    config = model_optimizer(model)
+    if config is None:  # saved without an optimizer: symdl train refuses it before this
+        return model
+    hyper = dict(config["hyperparameters"])
+    if lr is None:
+        if "lr" in hyper and hyper["lr"] is None:
+            raise UsageError(f"--from {source}: its optimizer {config['name']!r} was saved with lr=None (a learning "
+                             "rate given to each train_step call); give the learning rate to train with, e.g. --lr 0.01")
+        return model
+    if "lr" not in hyper:
+        raise UsageError(f"--lr and --from {source}: its optimizer {config['name']!r} has no learning rate")
+    try:
+        optimizer = rebuild_optimizer({**config, "hyperparameters": {**hyper, "lr": lr}})
+    except ValueError as error:  # a SavedModelError: 'optimizer: lr: …'
+        raise UsageError(f"--lr {lr:g}: {str(error).removeprefix('optimizer: ')}") from None
+    if hasattr(model, "arrange_data"):  # a compiled graph
+        return model.model.compile(model.dtype, optimizer, validate_targets=model.validate_targets)
+    from ..network.fitting import with_optimizer
+
+    return with_optimizer(model, optimizer)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..budget import DEFAULT_SECONDS
+from ..excerpt import excerpt
 from .bounded import add_time_limit_argument, bounded, describe
 from .common import (
     EXIT_OK,
@@ -53,6 +54,16 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0, got {excerpt(text)}") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0, got {excerpt(text)}")
+    return value
+
+
 def add_train_arguments(command: argparse.ArgumentParser) -> None:
     """``symdl train LAYERS DATA.npz -o MODEL`` with the network, optimizer and training flags, or
     ``symdl train --from MODEL DATA.npz -o MODEL`` (a saved model trained on)."""
@@ -70,6 +81,8 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
     train.add_argument("--optimizer", default="adam", metavar="NAME", help="optimizer (default: adam; not with --from)")
     train.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
                        help="a hyperparameter, e.g. lr=1e-3 (repeatable; not with --from)")
+    train.add_argument("--lr", type=_learning_rate, metavar="LR", help="with --from: the learning rate to train on "
+                       "with (default: the saved optimizer's; required for one saved with lr=None)")
     train.add_argument("--epochs", type=_count, default=10, metavar="N", help="epochs (default: 10; with --from: more epochs)")
     train.add_argument("--batch-size", type=_count, metavar="N", help="samples per step (default: 32, or the saved run's)")
     train.add_argument("--validation-split", type=_fraction, metavar="F",
@@ -212,6 +225,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.time_limit is not None:
         raise UsageError("--time-limit without --from: a new network uses registered rules only and trains for the "
                          "epochs asked for; the limit bounds loading a saved model (--from MODEL)")
+    if args.lr is not None:
+        raise UsageError("--lr without --from: a new network's learning rate is --optimizer-param lr=…; --lr sets the "
+                         "learning rate of a saved model trained on (--from MODEL)")
     check_target(args.output)
     if args.layers is None:
         raise UsageError("LAYERS: missing; give the widths of a new network, e.g. 784,128,10, or continue a saved model "
@@ -260,30 +276,32 @@ def _continue(args: argparse.Namespace) -> int:
     from ..saving import check_target
     from ..saving.state import model_optimizer
     from ..training.loop import metric_objects
-    from .continuing import earlier_history
+    from .continuing import earlier_history, with_learning_rate
 
     if args.layers is not None:
         raise UsageError(f"LAYERS {args.layers[:40]!r} and --from: the network is the saved model's; leave out LAYERS")
     given = next((dest for dest in args.new_model_defaults if getattr(args, dest) is not None), None)
     if given is not None:
         flag = "--" + given.replace("_", "-")
-        raise UsageError(f"{flag} and --from: the saved model fixes its network, dtype and optimizer; leave out {flag}")
+        raise UsageError(f"{flag} and --from: the saved model fixes its network, dtype and optimizer; leave out {flag}"
+                         + (" (its learning rate is --lr)" if given == "optimizer_param" else ""))
     saved = _load_within_limit(args)
     finite_saved(args.source, saved.params, "params", "training needs finite parameters")
     finite_saved(args.source, saved.state, "state", "training needs a finite optimizer state")
     if model_optimizer(saved.network) is None:
         raise UsageError(f"--from {args.source}: saved without an optimizer; symdl train continues with the saved "
                          "optimizer (save the model compiled with one)")
+    model = with_learning_rate(saved.network, args.lr, args.source)
     earlier = earlier_history(Path(args.source))
     check_target(args.output)
-    X, Y = load_data(args.data, saved.network)
+    X, Y = load_data(args.data, model)
     if args.validation_split is None:  # as seed and batch size: the saved run's rows stay held out
         args.validation_split = earlier.validation_split or 0.0
     X, Y, validation = _split(X, Y, args.validation_split)
     metrics = saved.metrics if args.metrics is None else metric_objects(args.metrics)
     seed = args.seed if args.seed is not None else earlier.seed if earlier.seed is not None else 0
     batch_size = args.batch_size or earlier.batch_size or 32
-    return _train(args, saved.network, saved.params, saved.state, X, Y, validation, metrics, seed, batch_size, earlier)
+    return _train(args, model, saved.params, saved.state, X, Y, validation, metrics, seed, batch_size, earlier)
 
 
 def _train(args: argparse.Namespace, model: Any, params: dict[str, Any], state: Any, X: Any, Y: Any, validation: Any,
