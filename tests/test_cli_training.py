@@ -305,6 +305,28 @@ def test_evaluate_of_a_model_that_overflows_on_the_data_is_one_line_and_no_numpy
                    "its parameters hold NaN or infinity\n")
 
 
+def test_bool_targets_in_the_data_file_train_and_evaluate_as_0_and_1(capsys, tmp_path):
+    """Y of dtype bool was refused ('Y holds bool; expected numbers'); now it is Y of 0.0 and 1.0 in the model's
+    dtype: the model written and the evaluation are those of the float file, bit for bit."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 3))
+    Y = np.concatenate([X[:, :1] > 0, X[:, 1:2] > X[:, 2:]], axis=1)
+    np.savez(tmp_path / "bools.npz", X=X, Y=Y)
+    np.savez(tmp_path / "floats.npz", X=X, Y=Y.astype(np.float64))
+    outputs = []
+    for name in ("bools", "floats"):
+        code, out, err = run(capsys, "train", "3,4,2", tmp_path / f"{name}.npz", "-o", tmp_path / f"m_{name}", "--epochs", 2,
+                             "--loss", "binary_cross_entropy", "--metrics", "binary_accuracy", "--dtype", "float32",
+                             "--validation-split", "0.25", "--quiet")
+        assert (code, err) == (0, "")
+        outputs.append((out.replace(name, ""), (tmp_path / f"m_{name}" / "arrays.npz").read_bytes(),
+                        run(capsys, "evaluate", tmp_path / f"m_{name}", tmp_path / "bools.npz")))
+    assert outputs[0] == outputs[1] and outputs[0][2][0] == 0
+    np.savez(tmp_path / "text.npz", X=X, Y=Y.astype(str))
+    code, out, err = run(capsys, "evaluate", tmp_path / "m_bools", tmp_path / "text.npz")
+    assert (code, out, err) == (2, "", f"symdl: error: {tmp_path / 'text.npz'}: Y holds str160; expected numbers or booleans\n")
+
+
 def test_batch_norm_with_a_last_batch_of_one_row_is_refused_before_training(capsys, tmp_path, data):
     """90 training rows in batches of 89: the second batch of each epoch has 1 row; the network's train_step refused it
     after the first step (a hypothesis example of tests/test_cli_train_from.py found it)."""

@@ -117,7 +117,8 @@ def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
 
 
 def _read_arrays(path: str, names: list[str], widths: list[int], dtype: np.dtype, model: str) -> list[np.ndarray]:
-    """The arrays ``names`` of an ``.npz`` file, each 2-D of its width and numbers, the same rows, finite, as ``dtype``."""
+    """The arrays ``names`` of an ``.npz`` file, each 2-D of its width and numbers (or bools: 0 and 1), the same rows,
+    finite, as ``dtype``."""
     source = input_file(path)
     not_npz = f"{path}: not an .npz file (np.savez(path, {', '.join(f'{n}=...' for n in names)}))"
     try:
@@ -136,8 +137,8 @@ def _read_arrays(path: str, names: list[str], widths: list[int], dtype: np.dtype
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise UsageError(f"{path}: not a readable .npz file ({str(error).splitlines()[0][:100]})") from None
     for name, array, width in zip(names, arrays, widths):
-        if array.dtype.kind not in "fiu":
-            raise UsageError(f"{path}: {name} holds {array.dtype.name}; expected numbers")
+        if array.dtype.kind not in "fiub":  # bools are 0 and 1, as the library's checks convert them (Keras' labels)
+            raise UsageError(f"{path}: {name} holds {array.dtype.name}; expected numbers or booleans")
         if array.ndim != 2 or array.shape[1] != width:
             raise UsageError(f"{path}: {name} has shape {array.shape}; the {model} needs (samples, {width})")
     rows = [a.shape[0] for a in arrays]
