@@ -11,7 +11,8 @@ loss mean printed from :class:`symdl.metrics.Mean` (``_fit_mean_init``,
 module was generated (``_FIT_METRICS``: rows of log key, metric name, output and
 target index, the metric's printed init, update and result, and whether its targets must be 0 or 1; ``_FIT_ALIASES``),
 the other keys of a data dict (``_FIT_KEYS``: a graph module's input and target aliases, read by the hook
-``_FIT_ARRANGE``, the graph module's ``_arrange``; both None in a network module, which takes no dict), each output's
+``_FIT_ARRANGE``, the graph module's ``_arrange``; both None in a network module, which takes no dict), the outputs a
+metrics dict names (``_FIT_OUTPUTS``: a graph module's ``metric_outputs``, None in a network module), each output's
 loss (``_FIT_OUTPUT_LOSSES``: a graph module with two or more outputs with a loss binds their log keys and its printed
 ``output_losses`` and ``inference_output_losses``; empty elsewhere), whether a network has batch norm
 (``_FIT_BATCH_NORM``, for :func:`check_batch_rows`),
@@ -140,18 +141,28 @@ def _fit_forward(params, X):
 
 
 def _fit_chosen_metrics(metrics):
-    """The printed metrics a run logs: every one (None) or those named, in the module's order; else one ValueError line."""
-    printed = list(dict.fromkeys(entry[1] for entry in _FIT_METRICS))
+    """The printed metrics a run logs, in the module's order: every one (None), those named (a list: on every output),
+    or by output as symdl.fit takes them (a dict: output name or alias → a name or a list, read by _fit_by_output
+    against _FIT_OUTPUTS, a graph module's metric_outputs); else one ValueError line."""
     if metrics is None:
         return _FIT_METRICS
-    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)) or not all(isinstance(m, str) for m in metrics):
-        raise ValueError(f"metrics: expected a list of metric names, got {metrics!r}")
-    names = {_FIT_ALIASES.get(m, m): m for m in metrics}
-    for name, given in names.items():
-        if name not in printed:
-            shown = ", ".join(printed) if printed else "none (generate the module with metrics=[...])"
-            raise ValueError(f"metrics: {given!r} is not printed in this module; printed: {shown}")
-    return tuple(entry for entry in _FIT_METRICS if entry[1] in names)
+    spec = _fit_by_output(metrics, _FIT_OUTPUTS) if isinstance(metrics, dict) else {None: metrics}
+    printed = list(dict.fromkeys(entry[1] for entry in _FIT_METRICS))
+    chosen = []
+    for output, names in spec.items():
+        if isinstance(names, str) or not isinstance(names, (list, tuple)) or not all(isinstance(m, str) for m in names):
+            raise ValueError(f"metrics: expected a list of metric names, got {_excerpt(metrics)}")
+        where = [o for o in _FIT_OUTPUTS or () if o[0] == output]
+        for name, given in {_FIT_ALIASES.get(m, m): m for m in names}.items():
+            found = [entry for entry in _FIT_METRICS if entry[1] == name and (not where or (
+                entry[2] in (None, where[0][2]) and entry[3] in (None, where[0][3])))]
+            if not found:
+                shown = ", ".join(printed) if printed else "none (generate the module with metrics=[...])"
+                on = f" for the output {output!r}" if where else ""
+                raise ValueError(f"metrics: {given!r} is not printed{on} in this module; printed: {shown}"
+                                 + (f" (keys {', '.join(entry[0] for entry in _FIT_METRICS)})" if where else ""))
+            chosen += found
+    return tuple(entry for entry in _FIT_METRICS if any(entry is c for c in chosen))
 
 
 def _fit_metrics_update(chosen, states, Y, predictions):
