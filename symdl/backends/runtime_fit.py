@@ -206,12 +206,16 @@ def _fit_step(params, X, Y, state, extra, seed):
     return float(loss), params, state
 
 
-def check_finite_loss(loss, epoch, step, steps):
+def check_finite_loss(loss, epoch, step, steps, functional=False):
     """Nothing when the loss of step ``step`` (of ``steps``, counted from 1) of epoch ``epoch`` (0-based) is finite, else
-    one ValueError line naming them: a diverged run stops there (Keras' TerminateOnNaN), not at the epoch's loss mean."""
+    one ValueError line naming them: a diverged run stops there (Keras' TerminateOnNaN), not at the epoch's loss mean.
+    What the caller's params hold then: the steps up to it where train_step updates them in place (numpy, torch); the
+    arrays given where it returns new ones (``functional``: JAX's arrays are immutable)."""
     if not numpy.isfinite(loss):
+        kept = ("the params and state given to fit are unchanged (train_step returns new arrays, as JAX's are immutable)"
+                if functional else "params and state hold the steps up to it")
         raise ValueError(f"fit: the loss is {loss} at epoch {epoch + 1}, step {step} of {steps}: training diverged (a "
-                         "smaller learning rate?) or the data hold NaN; params and state hold the steps up to it")
+                         f"smaller learning rate?) or the data hold NaN; {kept}")
 
 
 def check_batch_rows(samples, batch_size, batch_norm):
@@ -293,8 +297,9 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
             mask_seed = int(rng.integers(_FIT_SEED_BOUND)) if _FIT_SEEDED else None
             # before the step, with its masks: the values its loss summed
             outputs = _fit_losses_add(outputs, _fit_output_losses(params, xb, yb, mask_seed), _fit_sample_count(xb))
-            loss, params, state = _fit_step(params, xb, yb, state, extra, mask_seed)
-            _fit_check_finite_loss(loss, epoch, step, steps)
+            loss, stepped, state = _fit_step(params, xb, yb, state, extra, mask_seed)
+            _fit_check_finite_loss(loss, epoch, step, steps, stepped is not params)  # new arrays: the caller's are as given
+            params = stepped
             losses.append(loss)
             sizes.append(_fit_sample_count(xb))
             bar.batch(epoch, step, lambda losses=losses, sizes=sizes, states=states, outputs=outputs:

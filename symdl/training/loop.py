@@ -309,8 +309,10 @@ def fit(
             mask_seed = int(rng.integers(MASK_SEED_BOUND)) if seeded else None
             if outputs:  # before the step, with its masks: the values its loss summed
                 outputs.add(run.params, _data_args(model, xb, yb), sample_count(xb), mask_seed)
+            given = run.params
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
-            check_finite_loss(loss, epoch, step, steps)  # the loss mean would refuse it at the epoch's end, naming no step
+            # the loss mean would refuse it at the epoch's end, naming no step; new params: the caller's are as given
+            check_finite_loss(loss, epoch, step, steps, run.params is not given)
             tracker.add(loss, sample_count(xb))
             bar.batch(epoch, step, lambda: _logs(tracker, tracked, outputs))
         logs = _logs(tracker, tracked, outputs)
