@@ -30,6 +30,8 @@ import sys  # noqa: F401
 
 import numpy  # noqa: F401
 
+from ..excerpt import excerpt  # _excerpt in a module: every value an error line shows
+
 # --- what fit returns ---
 
 
@@ -151,7 +153,7 @@ def _fit_chosen_metrics(metrics):
     chosen = []
     for output, names in spec.items():
         if isinstance(names, str) or not isinstance(names, (list, tuple)) or not all(isinstance(m, str) for m in names):
-            raise ValueError(f"metrics: expected a list of metric names, got {_excerpt(metrics)}")
+            raise ValueError(f"metrics: expected a list of metric names, got {excerpt(metrics)}")
         where = [o for o in _FIT_OUTPUTS or () if o[0] == output]
         for name, given in {_FIT_ALIASES.get(m, m): m for m in names}.items():
             found = [entry for entry in _FIT_METRICS if entry[1] == name and (not where or (
@@ -159,7 +161,7 @@ def _fit_chosen_metrics(metrics):
             if not found:
                 shown = ", ".join(printed) if printed else "none (generate the module with metrics=[...])"
                 on = f" for the output {output!r}" if where else ""
-                raise ValueError(f"metrics: {given!r} is not printed{on} in this module; printed: {shown}"
+                raise ValueError(f"metrics: {excerpt(given)} is not printed{on} in this module; printed: {shown}"
                                  + (f" (keys {', '.join(entry[0] for entry in _FIT_METRICS)})" if where else ""))
             chosen += found
     return tuple(entry for entry in _FIT_METRICS if any(entry is c for c in chosen))
@@ -234,7 +236,7 @@ def check_history_keys(logged):
     """
     twice = next((k for k in logged if logged.count(k) > 1), None)
     if twice is not None:
-        raise ValueError(f"fit: the history key {twice!r} would hold two values (a training entry and a validation entry "
+        raise ValueError(f"fit: the history key {excerpt(twice)} would hold two values (a training entry and a validation entry "
                          f"val_…); rename the output or the metric it comes from")
 
 
@@ -247,11 +249,11 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
         raise ValueError(f"initial_epoch: {initial_epoch} leaves no epoch to run (epochs={epochs})")
     batch_size = _fit_check_positive("batch_size", batch_size)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+        raise ValueError(f"seed: expected a non-negative integer, got {excerpt(seed)}")
     if type(shuffle) not in (bool, numpy.bool_):  # 1 or 'no' would count as true
-        raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
+        raise ValueError(f"shuffle: expected True or False, got {excerpt(shuffle)}")
     if type(restore_best_weights) not in (bool, numpy.bool_):  # 'no' would count as true
-        raise ValueError(f"restore_best_weights: expected True or False, got {restore_best_weights!r}")
+        raise ValueError(f"restore_best_weights: expected True or False, got {excerpt(restore_best_weights)}")
     if validation is not None and (type(validation) is not tuple or len(validation) != 2):
         raise ValueError("validation: expected a pair (X_val, Y_val)")
     logged = ["loss", *(_FIT_OUTPUT_LOSSES[0] if _FIT_OUTPUT_LOSSES else ()), *keys]
@@ -260,9 +262,9 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
     if patience is not None:
         _fit_check_positive("patience", patience, 0)
         if monitor not in logged:
-            raise ValueError(f"monitor: {monitor!r} is not logged; logged: {', '.join(logged)}")
+            raise ValueError(f"monitor: {excerpt(monitor)} is not logged; logged: {', '.join(logged)}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not abs(float(min_delta)) < float("inf"):
-            raise ValueError(f"min_delta: expected a finite number, got {min_delta!r}")
+            raise ValueError(f"min_delta: expected a finite number, got {excerpt(min_delta)}")
     return epochs, batch_size, initial_epoch
 
 
