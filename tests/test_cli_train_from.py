@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import symdl
 from symdl.cli import main
+from symdl.excerpt import excerpt
 from symdl.graph import Concatenate, Dense, Dropout, Input, Model
 
 
@@ -238,8 +239,11 @@ def test_training_a_model_on_in_place_keeps_files_of_its_own_in_the_directory(ca
     (b'{"epoch": [0], "history": {}, "params": {"batch_size": 0}}', "params.batch_size is 0, not an integer ≥ 1"),
     (b'{"epoch": [0], "history": {}, "params": {"validation_split": 1}}',
      "params.validation_split is 1, not a number in [0, 1)"),
-    (b'{"epoch": [0], "history": {}, "params": {"validation_split": "0.2"}}',
-     "params.validation_split is 0.2, not a number in [0, 1)"),
+    (b'{"epoch": [0], "history": {}, "params": {"validation_split": "0.2"}}',  # a string, shown as one (was 0.2)
+     "params.validation_split is '0.2', not a number in [0, 1)"),
+    # values cut by symdl.excerpt, not at 40 characters of str()
+    (b'{"epoch": [0], "history": {}, "params": {"seed": "' + b"s" * 1000 + b'"}}',
+     f"params.seed is {excerpt('s' * 1000)}, not an integer ≥ 0"),
 ])
 def test_a_history_json_symdl_did_not_write_is_one_line(capsys, tmp_path, data, content, problem):
     model = _saved(tmp_path, data, capsys)

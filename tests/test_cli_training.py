@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import symdl
 from symdl.cli import main
+from symdl.excerpt import excerpt
 
 
 def run(capsys, *argv):
@@ -81,6 +82,11 @@ def test_train_shows_progress_unless_quiet(capsys, tmp_path, data, monkeypatch):
         (["--validation-split", "1.5"], "argument --validation-split: expected a number in [0, 1)"),
         (["--validation-split", "0.999"], "--validation-split 0.999: leaves no training or no validation sample"),
         (["--metrics", "mae,,mse"], "argument --metrics: expected comma-separated metric names"),
+        # a value echoed is cut by symdl.excerpt (was 40 characters of it)
+        (["--validation-split", "9" * 500], f"argument --validation-split: expected a number in [0, 1), got {excerpt('9' * 500)};"),
+        (["--epochs", "x" * 500], f"argument --epochs: expected a positive integer, got {excerpt('x' * 500)};"),
+        (["--metrics", "," * 500], f"argument --metrics: expected comma-separated metric names such as mae,mse, got "
+                                   f"{excerpt(',' * 500)};"),
         (["--optimizer", "adamm"], "unknown optimizer 'adamm'; did you mean 'adam'?"),
         (["--optimizer-param", "lr=abc"], "error: --optimizer-param lr=abc: 'abc' is not a number"),
         (["--loss", "huber", "--loss-param", "delta=abc"], "error: --loss-param delta=abc: 'abc' is not a number"),

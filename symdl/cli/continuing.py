@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..excerpt import excerpt
 from ..numbers import finite_float
 from .common import UsageError
 
@@ -47,7 +48,7 @@ def _setting(params: dict[str, Any], key: str, path: Path, minimum: int) -> int 
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= 2**63 - 1:
-        raise _bad(path, f"params.{key} is {str(value)[:40]}, not an integer ≥ {minimum}")
+        raise _bad(path, f"params.{key} is {excerpt(value)}, not an integer ≥ {minimum}")
     return value
 
 
@@ -56,7 +57,7 @@ def _split_setting(params: dict[str, Any], path: Path) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise _bad(path, f"params.validation_split is {str(value)[:40]}, not a number in [0, 1)")
+        raise _bad(path, f"params.validation_split is {excerpt(value)}, not a number in [0, 1)")
     return float(value)
 
 
@@ -101,7 +102,7 @@ def earlier_history(folder: Path) -> Earlier:
     for key, values in history.items():
         if not isinstance(values, list) or len(values) != len(epoch) or not all(
                 v is None or finite_float(v) is not None for v in values):  # 10**400: no float, not an OverflowError
-            raise _bad(path, f"history[{key[:40]!r}] is not one number per epoch")
+            raise _bad(path, f"history[{excerpt(key)}] is not one number per epoch")
     return Earlier(epoch, history, _setting(params, "seed", path, 0), _setting(params, "batch_size", path, 1),
                    _split_setting(params, path))
 

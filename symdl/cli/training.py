@@ -48,9 +48,9 @@ def _fraction(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text[:40]!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {excerpt(text)}") from None
     if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text[:40]!r}")
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {excerpt(text)}")
     return value
 
 
@@ -280,7 +280,7 @@ def _continue(args: argparse.Namespace) -> int:
     from .continuing import earlier_history, with_learning_rate
 
     if args.layers is not None:
-        raise UsageError(f"LAYERS {args.layers[:40]!r} and --from: the network is the saved model's; leave out LAYERS")
+        raise UsageError(f"LAYERS {excerpt(args.layers)} and --from: the network is the saved model's; leave out LAYERS")
     given = next((dest for dest in args.new_model_defaults if getattr(args, dest) is not None), None)
     if given is not None:
         flag = "--" + given.replace("_", "-")
