@@ -74,3 +74,22 @@ def test_train_given_a_saved_model_as_layers_says_what_it_takes(capsys, saved, t
     assert (code, out) == (2, "") and err.count("\n") == 1
     assert "a saved model; symdl train builds a new network from widths such as 784,128,10" in err
     assert "again" not in os.listdir(tmp_path)
+
+
+def test_a_graph_target_out_of_its_domain_names_what_the_caller_can_do(capsys, saved, tmp_path):
+    """The graph's line ended 'or compile(..., validate_targets=False) to use such targets on purpose' on the command
+    line too, where nothing compiles: there it says what a CLI user can do (as a network's line); in Python it keeps
+    the option."""
+    folder, _, graph, arrays = saved
+    np.savez(tmp_path / "labels.npz", **{**arrays, "Y2": arrays["Y2"] * 2})
+    line = "Y2[0, 0] = 2: binary_cross_entropy takes targets in [0, 1] (labels or probabilities); rescale Y2"
+    for argv in (["evaluate", folder], ["train", "--from", folder, "-o", tmp_path / "out", "--quiet"]):
+        code, out, err = run(capsys, *argv, tmp_path / "labels.npz")
+        assert (code, out) == (2, "") and err == f"symdl: error: {tmp_path / 'labels.npz'}: {line}\n", argv
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError) as error:
+        graph.check_targets((arrays["Y1"], arrays["Y2"] * 2))
+    assert str(error.value) == f"{line}, or compile(..., validate_targets=False) to use such targets on purpose"
+    with pytest.raises(ValueError) as error:
+        graph.fit(graph.init(3), (arrays["X1"], arrays["X2"]), (arrays["Y1"], arrays["Y2"] * 2), epochs=1, verbose=0)
+    assert str(error.value).endswith(", or compile(..., validate_targets=False) to use such targets on purpose")

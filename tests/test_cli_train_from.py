@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import symdl
 from symdl.cli import main
+from symdl.excerpt import excerpt
 from symdl.graph import Concatenate, Dense, Dropout, Input, Model
 
 
@@ -107,6 +108,38 @@ def test_a_graph_saved_by_symdl_save_trains_on_as_its_own_fit_would(capsys, tmp_
     assert loaded.state["t"] == reference.state["t"] == 5 * 3  # 24 training rows in batches of 8
 
 
+def test_lr_trains_a_model_saved_with_lr_none_or_overrides_the_saved_lr_as_if_saved_with_it(capsys, tmp_path, data):
+    """A model saved with lr=None (train_step(…, lr)) could not be trained on from the CLI: fit's line named
+    symdl.optimizer(...), which a CLI user cannot pass. --lr 0.01 gives, bit for bit, the run of the same model saved
+    with lr=0.01, and the model written records it; on a graph it overrides the saved lr as CompiledGraph.fit's
+    optimizer= does."""
+    train = ("--epochs", 2, "--batch-size", 8, "--seed", 3, "--quiet")
+    for lr, name in ((None, "none"), (0.01, "bound")):
+        net = symdl.Network([3, 4, 1], optimizer=symdl.optimizer("sgd", lr=lr, momentum=0.9)).compile()
+        symdl.save(tmp_path / name, net, net.init(0), net.init_state(net.init(0)))
+    assert run(capsys, "train", "--from", tmp_path / "none", data, "-o", tmp_path / "a", "--lr", "0.01", *train)[::2] == (0, "")
+    assert run(capsys, "train", "--from", tmp_path / "bound", data, "-o", tmp_path / "b", *train)[::2] == (0, "")
+    assert _same_arrays(tmp_path / "a", tmp_path / "b")
+    assert symdl.load(tmp_path / "a").config["optimizer"] == symdl.load(tmp_path / "b").config["optimizer"]
+    assert run(capsys, "train", "--from", tmp_path / "bound", data, "-o", tmp_path / "c", "--lr", "0.5", *train)[0] == 0
+    assert not _same_arrays(tmp_path / "b", tmp_path / "c")
+    assert symdl.load(tmp_path / "c").config["optimizer"]["hyperparameters"] == {"lr": 0.5, "momentum": 0.9}
+    graph = _graph().compile(optimizer=symdl.optimizer("adam", lr=0.05))
+    params = graph.init(3)
+    symdl.save(tmp_path / "g", graph, params, graph.init_state(params))
+    rng = np.random.default_rng(1)
+    A, B = rng.normal(size=(20, 3)), rng.normal(size=(20, 2))
+    Y1, Y2 = np.tanh(A[:, :1] + B[:, :1]), np.sin(A[:, 1:2])
+    np.savez(tmp_path / "d.npz", X1=A, X2=B, Y1=Y1, Y2=Y2)
+    assert run(capsys, "train", "--from", tmp_path / "g", tmp_path / "d.npz", "-o", tmp_path / "g2", "--lr", "0.001",
+               *train)[::2] == (0, "")
+    reference = graph.fit(graph.init(3), (A, B), (Y1, Y2), epochs=2, batch_size=8, seed=3, verbose=0,
+                          optimizer=symdl.optimizer("adam", lr=0.001))
+    loaded = symdl.load(tmp_path / "g2")
+    assert all(np.array_equal(loaded.params[k], reference.weights[k]) for k in reference.weights)
+    assert loaded.config["optimizer"]["hyperparameters"]["lr"] == 0.001
+
+
 def test_new_metrics_join_the_history_with_null_in_the_earlier_epochs(capsys, tmp_path, data):
     assert run(capsys, "train", "3,4,1", data, "-o", tmp_path / "a", "--epochs", 2, "--quiet")[0] == 0
     assert run(capsys, "train", "--from", tmp_path / "a", data, "-o", tmp_path / "b", "--epochs", 1, "--metrics", "mse",
@@ -136,7 +169,14 @@ def _saved(tmp_path, data, capsys):
     (["--from", "{model}", "{data}", "--dtype", "float64"],
      "--dtype and --from: the saved model fixes its network, dtype and optimizer; leave out --dtype"),
     (["--from", "{model}", "{data}", "--optimizer-param", "lr=0.1"],
-     "--optimizer-param and --from: the saved model fixes its network, dtype and optimizer; leave out --optimizer-param"),
+     "--optimizer-param and --from: the saved model fixes its network, dtype and optimizer; leave out --optimizer-param "
+     "(its learning rate is --lr)"),
+    (["--from", "{per_call}", "{data}"], "--from {per_call}: its optimizer 'sgd' was saved with lr=None (a learning rate "
+                                         "given to each train_step call); give the learning rate to train with, e.g. --lr 0.01"),
+    (["--from", "{model}", "{data}", "--lr", "-1"], "argument --lr: expected a finite number ≥ 0, got '-1'; see 'symdl train --help'"),
+    (["--from", "{model}", "{data}", "--lr", "inf"], "argument --lr: expected a finite number ≥ 0, got 'inf'; see 'symdl train --help'"),
+    (["3,4,1", "{data}", "--lr", "0.1"], "--lr without --from: a new network's learning rate is --optimizer-param lr=…; --lr "
+                                         "sets the learning rate of a saved model trained on (--from MODEL)"),
     (["--from", "{plain}", "{data}"], "--from {plain}: saved without an optimizer; symdl train continues with the saved "
                                       "optimizer (save the model compiled with one)"),
     (["--from", "{broken}", "{data}"], "{broken}/history.json: 'epoch' does not increase; history.json as symdl train writes "
@@ -148,11 +188,14 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(capsys, tmp_path, data
     np.savez(tmp_path / "wide.npz", X=np.zeros((5, 4)), Y=np.zeros((5, 1)))
     net = symdl.Network([3, 4, 1]).compile()
     symdl.save(tmp_path / "plain", net, net.init(0))
+    net = symdl.Network([3, 4, 1], optimizer=symdl.optimizer("sgd", lr=None)).compile()
+    symdl.save(tmp_path / "per_call", net, net.init(0), net.init_state(net.init(0)))
     (tmp_path / "broken").mkdir()
     for name in ("model.json", "arrays.npz"):
         (tmp_path / "broken" / name).write_bytes((model / name).read_bytes())
     (tmp_path / "broken" / "history.json").write_text('{"epoch": [0, 0], "history": {}, "params": {}}')
-    names = {"tmp": tmp_path, "data": data, "model": model, "plain": tmp_path / "plain", "broken": tmp_path / "broken"}
+    names = {"tmp": tmp_path, "data": data, "model": model, "plain": tmp_path / "plain", "broken": tmp_path / "broken",
+             "per_call": tmp_path / "per_call"}
     before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
     code, out, err = run(capsys, "train", *(a.format(**names) for a in argv), "-o", tmp_path / "out", "--quiet")
     assert (code, out) == (2, "")
@@ -196,8 +239,11 @@ def test_training_a_model_on_in_place_keeps_files_of_its_own_in_the_directory(ca
     (b'{"epoch": [0], "history": {}, "params": {"batch_size": 0}}', "params.batch_size is 0, not an integer ≥ 1"),
     (b'{"epoch": [0], "history": {}, "params": {"validation_split": 1}}',
      "params.validation_split is 1, not a number in [0, 1)"),
-    (b'{"epoch": [0], "history": {}, "params": {"validation_split": "0.2"}}',
-     "params.validation_split is 0.2, not a number in [0, 1)"),
+    (b'{"epoch": [0], "history": {}, "params": {"validation_split": "0.2"}}',  # a string, shown as one (was 0.2)
+     "params.validation_split is '0.2', not a number in [0, 1)"),
+    # values cut by symdl.excerpt, not at 40 characters of str()
+    (b'{"epoch": [0], "history": {}, "params": {"seed": "' + b"s" * 1000 + b'"}}',
+     f"params.seed is {excerpt('s' * 1000)}, not an integer ≥ 0"),
 ])
 def test_a_history_json_symdl_did_not_write_is_one_line(capsys, tmp_path, data, content, problem):
     model = _saved(tmp_path, data, capsys)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 import symdl
 from symdl.cli import main
+from symdl.excerpt import excerpt
 
 
 def run(capsys, *argv):
@@ -81,6 +82,11 @@ def test_train_shows_progress_unless_quiet(capsys, tmp_path, data, monkeypatch):
         (["--validation-split", "1.5"], "argument --validation-split: expected a number in [0, 1)"),
         (["--validation-split", "0.999"], "--validation-split 0.999: leaves no training or no validation sample"),
         (["--metrics", "mae,,mse"], "argument --metrics: expected comma-separated metric names"),
+        # a value echoed is cut by symdl.excerpt (was 40 characters of it)
+        (["--validation-split", "9" * 500], f"argument --validation-split: expected a number in [0, 1), got {excerpt('9' * 500)};"),
+        (["--epochs", "x" * 500], f"argument --epochs: expected a positive integer, got {excerpt('x' * 500)};"),
+        (["--metrics", "," * 500], f"argument --metrics: expected comma-separated metric names such as mae,mse, got "
+                                   f"{excerpt(',' * 500)};"),
         (["--optimizer", "adamm"], "unknown optimizer 'adamm'; did you mean 'adam'?"),
         (["--optimizer-param", "lr=abc"], "error: --optimizer-param lr=abc: 'abc' is not a number"),
         (["--loss", "huber", "--loss-param", "delta=abc"], "error: --loss-param delta=abc: 'abc' is not a number"),
@@ -270,6 +276,61 @@ def test_a_run_that_diverges_writes_one_line_to_stderr_and_no_numpy_warning(tmp_
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("symdl: error: fit: the loss is "), done.stderr
     assert not (tmp_path / "model").exists()
+
+
+def test_weights_that_overflow_on_the_last_step_are_named_and_nothing_is_written(capsys, tmp_path):
+    """fit checks each step's loss, computed before the step's update: one step of lr=1e308 on targets ~100 overflowed
+    the weights to ±inf while the loss logged was finite, and the model was saved without a word."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    np.savez(tmp_path / "big.npz", X=X, Y=100 * np.tanh(X[:, :1] - X[:, 1:2]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code, out, err = run(capsys, "train", "3,8,1", tmp_path / "big.npz", "-o", tmp_path / "model", "--epochs", 1,
+                             "--batch-size", 120, "--optimizer", "sgd", "--optimizer-param", "lr=1e308", "--quiet")
+    assert (code, out) == (2, "")
+    assert err == (f"symdl: error: fit: params W1[0, 0] is inf after training (epoch 1), though every loss logged was "
+                   f"finite: training diverged (a smaller learning rate?); {tmp_path / 'model'} not written\n")
+    assert not (tmp_path / "model").exists()
+    code, out, err = run(capsys, "train", "3,8,1", tmp_path / "big.npz", "-o", tmp_path / "model", "--epochs", 1,
+                         "--batch-size", 120, "--optimizer", "sgd", "--optimizer-param", "lr=1e-3", "--quiet")
+    assert (code, err) == (0, "") and (tmp_path / "model").is_dir()
+
+
+def test_evaluate_of_a_model_that_overflows_on_the_data_is_one_line_and_no_numpy_warning(capsys, tmp_path, data):
+    """Finite weights ×1e200: the loss overflows. evaluate printed numpy's 'RuntimeWarning: overflow encountered in
+    square', then the loss mean's 'loss: values: contains NaN or infinity', naming no batch."""
+    assert train(capsys, tmp_path, data, "model")[0] == 0
+    model = symdl.load(tmp_path / "model")
+    symdl.save(tmp_path / "huge", model.network, {k: v * 1e200 for k, v in model.params.items()}, model.state)
+    with np.errstate(all="warn"), warnings.catch_warnings():  # as a user's numpy is set: warnings, which must not come
+        warnings.simplefilter("error")
+        code, out, err = run(capsys, "evaluate", tmp_path / "huge", data, "--batch-size", 50)
+    assert (code, out) == (2, "")
+    assert err == ("symdl: error: evaluate: the loss is inf on batch 1 of 3: the model overflowed on these inputs, or "
+                   "its parameters hold NaN or infinity\n")
+
+
+def test_bool_targets_in_the_data_file_train_and_evaluate_as_0_and_1(capsys, tmp_path):
+    """Y of dtype bool was refused ('Y holds bool; expected numbers'); now it is Y of 0.0 and 1.0 in the model's
+    dtype: the model written and the evaluation are those of the float file, bit for bit."""
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(40, 3))
+    Y = np.concatenate([X[:, :1] > 0, X[:, 1:2] > X[:, 2:]], axis=1)
+    np.savez(tmp_path / "bools.npz", X=X, Y=Y)
+    np.savez(tmp_path / "floats.npz", X=X, Y=Y.astype(np.float64))
+    outputs = []
+    for name in ("bools", "floats"):
+        code, out, err = run(capsys, "train", "3,4,2", tmp_path / f"{name}.npz", "-o", tmp_path / f"m_{name}", "--epochs", 2,
+                             "--loss", "binary_cross_entropy", "--metrics", "binary_accuracy", "--dtype", "float32",
+                             "--validation-split", "0.25", "--quiet")
+        assert (code, err) == (0, "")
+        outputs.append((out.replace(name, ""), (tmp_path / f"m_{name}" / "arrays.npz").read_bytes(),
+                        run(capsys, "evaluate", tmp_path / f"m_{name}", tmp_path / "bools.npz")))
+    assert outputs[0] == outputs[1] and outputs[0][2][0] == 0
+    np.savez(tmp_path / "text.npz", X=X, Y=Y.astype(str))
+    code, out, err = run(capsys, "evaluate", tmp_path / "m_bools", tmp_path / "text.npz")
+    assert (code, out, err) == (2, "", f"symdl: error: {tmp_path / 'text.npz'}: Y holds str160; expected numbers or booleans\n")
 
 
 def test_batch_norm_with_a_last_batch_of_one_row_is_refused_before_training(capsys, tmp_path, data):

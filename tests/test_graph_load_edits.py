@@ -53,5 +53,5 @@ def test_a_negative_loss_weight_is_refused_as_model_refuses_it(saved, weight):
 def test_auxiliary_is_a_json_boolean(saved, flag):
     """null, 0 and [] read as false and "false" as true (Python's truth)."""
     _edit(saved, lambda spec: spec["graph"]["losses"][0].update(auxiliary=flag))
-    with pytest.raises(SavedModelError, match="^" + re.escape(f"losses[0].auxiliary: expected true or false, got {flag}") + "$"):
+    with pytest.raises(SavedModelError, match="^" + re.escape(f"losses[0].auxiliary: expected true or false, got {flag!r}") + "$"):
         load_graph(saved)

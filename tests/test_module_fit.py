@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdl
+from symdl.excerpt import excerpt
 from symdl.export import graph_module_source, network_module_source
 from symdl.export.standalone import network_module
 from symdl.graph import Concatenate, Dense, Dropout, Input, Model
@@ -243,6 +244,17 @@ def test_the_status_bar_shows_on_a_terminal_or_when_asked_and_never_otherwise(ne
     ({"initial_epoch": 1, "epochs": 1}, "initial_epoch: 1 leaves no epoch to run (epochs=1)"),
     ({"stream": 5}, "stream: expected None (stderr) or a text stream with write() and flush(), such as sys.stdout or io.StringIO(), got 5"),
     ({"restore_best_weights": "no"}, "restore_best_weights: expected True or False, got 'no'"),
+    # a value is shown cut to 60 characters (symdl.excerpt, the module's _excerpt), never whole
+    ({"epochs": -10**400}, f"epochs: expected an integer >= 1, got {excerpt(-10**400)}"),
+    ({"seed": -10**400}, f"seed: expected a non-negative integer, got {excerpt(-10**400)}"),
+    ({"shuffle": "y" * 10**4}, f"shuffle: expected True or False, got {excerpt('y' * 10**4)}"),
+    ({"patience": 2, "monitor": "m" * 10**4}, f"monitor: {excerpt('m' * 10**4)} is not logged; logged: loss"),
+    ({"patience": 2, "monitor": "loss", "min_delta": "d" * 10**4}, f"min_delta: expected a finite number, got {excerpt('d' * 10**4)}"),
+    ({"verbose": "v" * 10**4}, f"verbose: expected 'auto', 0, 1 or 2, got {excerpt('v' * 10**4)}"),
+    ({"stream": "s" * 10**4}, "stream: expected None (stderr) or a text stream with write() and flush(), such as sys.stdout or "
+                              f"io.StringIO(), got {excerpt('s' * 10**4)}"),
+    ({"metrics": ["x" * 10**4]}, f"metrics: {excerpt('x' * 10**4)} is not printed in this module; printed: none (generate the "
+                                 "module with metrics=[...])"),
 ])
 def test_bad_settings_are_one_error_line_before_any_step(nets, options, message):
     _, compiled, module = nets["plain"]

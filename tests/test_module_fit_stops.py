@@ -55,7 +55,8 @@ def diverging(tmp_path_factory):
 
 
 def test_a_diverging_run_stops_at_the_same_step_in_the_same_line_in_every_module_and_the_library(diverging):
-    """The module's fit logged inf/NaN and trained on; now each stops where symdl.fit stops, with its line."""
+    """The module's fit logged inf/NaN and trained on; now each stops where symdl.fit stops, with its line (a JAX
+    module's saying that the caller's params are unchanged: it said they held the steps up to it)."""
     _, compiled, modules = diverging
     X, Y = data(50, 1)
     options = dict(epochs=50, batch_size=8, verbose=0)
@@ -63,12 +64,21 @@ def test_a_diverging_run_stops_at_the_same_step_in_the_same_line_in_every_module
     assert expected.startswith("fit: the loss is ") and " at epoch " in expected and ", step " in expected
     assert expected.endswith(": training diverged (a smaller learning rate?) or the data hold NaN; params and state "
                              "hold the steps up to it")
+    # JAX's arrays are immutable: its train_step returns new ones, and the caller's params are the ones given
+    functional = expected.replace("params and state hold the steps up to it", "the params and state given to fit are "
+                                  "unchanged (train_step returns new arrays, as JAX's are immutable)")
+    assert functional != expected
     for backend, module in modules.items():
-        assert _message(lambda m=module, b=backend: m.fit(_arrays(compiled.init(0), b), X, Y, **options)) == expected, backend
+        given = _arrays(compiled.init(0), backend)
+        before = {k: np.asarray(v).copy() for k, v in given.items()}
+        said = _message(lambda m=module, p=given: m.fit(p, X, Y, **options))
+        assert said == (functional if backend == "jax" else expected), backend
+        assert same_weights(given, before) == (backend == "jax"), backend  # numpy and torch stepped in place
     # symdl.fit driving a module says it in the same words
-    numpy_module = modules["numpy"]
-    module_state = numpy_module.init_state(compiled.init(0))
-    assert _message(lambda: symdl.fit(numpy_module, compiled.init(0), X, Y, state=module_state, **options)) == expected
+    for backend, module in modules.items():
+        given = _arrays(compiled.init(0), backend)
+        said = _message(lambda m=module, p=given: symdl.fit(m, p, X, Y, state=m.init_state(p), **options))
+        assert said == (functional if backend == "jax" else expected), backend
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +148,20 @@ def test_a_graph_module_with_keras_batch_norm_trains_on_a_batch_of_one_row(tmp_p
     ours = module.fit(compiled.init(0), X, Y, epochs=2, batch_size=4, verbose=0)
     reference = compiled.fit(compiled.init(0), X, Y, epochs=2, batch_size=4, verbose=0)
     assert ours.history == reference.history and len(ours.history["loss"]) == 2
+
+
+def test_evaluate_and_the_validation_name_the_batch_whose_loss_overflows():
+    """Weights ×1e200 give a finite loss on rows of zeros and an overflow elsewhere: the loss mean refused it after
+    the last batch ('loss: values: contains NaN or infinity …'), naming no batch, as fit's own loop once did."""
+    compiled = symdl.Network([3, 8, 2], optimizer=symdl.optimizer("sgd", lr=0.0)).compile()
+    huge = {k: v * 1e200 for k, v in compiled.init(0).items()}
+    X, Y = data(30, 1)
+    X[:10] = 0.0  # batch 1 (10 rows): the output is the biases' (zeros)
+    expected = ": the loss is inf on batch 2 of 3: the model overflowed on these inputs, or its parameters hold NaN or infinity"
+    with pytest.raises(ValueError) as error, np.errstate(all="ignore"):
+        symdl.training.evaluate(compiled, huge, X, Y, batch_size=10)
+    assert str(error.value) == "evaluate" + expected
+    with pytest.raises(ValueError) as error, np.errstate(all="ignore"):  # lr 0: the training rows stay finite
+        compiled.fit(huge, X[:10], Y[:10], epochs=1, batch_size=5, validation=(X, Y), verbose=0)
+    assert str(error.value) == "validation" + expected.replace("2 of 3", "1 of 1")  # batches of 1024 rows
+    assert symdl.training.evaluate(compiled, huge, X[:10], Y[:10], batch_size=10)["loss"] < np.inf

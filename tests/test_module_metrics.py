@@ -96,6 +96,41 @@ def test_graph_module_logs_per_output_metrics_as_the_compiled_graph(tmp_path):
     assert module.evaluate(p, Xs, Ys, metrics=["precision"]).keys() == {"loss", "main_loss", "aux_loss", "aux_precision"}
 
 
+def test_a_graph_modules_fit_and_evaluate_take_metrics_by_output_as_symdl_fit(tmp_path, net):
+    """fit(metrics=...) of a module took a list only, while symdl.fit takes a dict by output name (or alias) → a name or
+    a list: the module reads the dict with symdl.fit's own parser (copied), and logs what the compiled graph logs."""
+    model = two_outputs()
+    compiled = model.compile(optimizer="adam")
+    module = load_module(graph_module_source(model, "numpy", optimizer="adam", metrics=graph_metrics()), tmp_path, "by_output")
+    Xs, Ys = two_input_data()
+    start = compiled.init(seed=4)
+    options = dict(epochs=2, batch_size=6, seed=9, verbose=0, validation=(Xs, Ys))
+    ours = module.fit(p := copy(start), Xs, Ys, metrics={"aux": ["precision"], "main": "mae"}, **options)
+    reference = compiled.fit(q := copy(start), Xs, Ys, metrics={"main": "mae", "aux": [Precision(0.4)]}, **options)
+    assert {"main_mean_absolute_error", "aux_precision", "val_aux_precision"} <= set(ours.history)
+    assert "aux_binary_accuracy" not in ours.history and ours.history == reference.history and same_weights(p, q)
+    assert module.evaluate(p, Xs, Ys, metrics={"aux": "binary_accuracy"}) == symdl.training.evaluate(
+        compiled, q, Xs, Ys, metrics={"aux": BinaryAccuracy()})
+    for metrics in ({"nope": "mae"}, {"main": "mae", "Y1": "mae"}):  # an unknown output; main by name and by its key
+        with pytest.raises(ValueError) as expected:
+            compiled.fit(copy(start), Xs, Ys, metrics=metrics, **options)
+        with pytest.raises(ValueError) as error:
+            module.fit(copy(start), Xs, Ys, metrics=metrics, **options)
+        assert str(error.value) == str(expected.value)
+    with pytest.raises(ValueError) as error:
+        module.fit(copy(start), Xs, Ys, metrics={"main": ["precision"]}, **options)
+    assert str(error.value) == ("metrics: 'precision' is not printed for the output 'main' in this module; printed: "
+                                "mean_absolute_error, precision, binary_accuracy (keys main_mean_absolute_error, "
+                                "aux_precision, aux_binary_accuracy)")
+    _, network, network_module_ = net  # one output without a name: a dict is refused in the library's words
+    with pytest.raises(ValueError) as expected:
+        network.fit(network.init(0), *data(5, 1), metrics={"Y": "mae"}, epochs=1, verbose=0)
+    with pytest.raises(ValueError) as error:
+        network_module_.fit(network.init(0), *data(5, 1), metrics={"Y": "mae"}, verbose=0)
+    assert str(error.value) == str(expected.value) == ("metrics: a dict keys metrics by output name; this model's "
+                                                       "outputs have no names, give a list")
+
+
 @pytest.mark.parametrize("backend", ["jax", "torch"])
 def test_jax_and_torch_module_metrics_agree_with_compiled_fit_in_float64(tmp_path, backend):
     lib = pytest.importorskip(backend)

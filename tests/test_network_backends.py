@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symdl
+from symdl.excerpt import excerpt
 from symdl.export.network_modules import network_module_source
 from symdl.network import accepted_rules
 from symdl.verify.codegen import SYMPY_FREE_PRELUDE
@@ -310,6 +311,10 @@ def test_dropout_masks_come_from_the_seed_and_batch_norm_needs_two_rows(tmp_path
     for bad in (-1, 1.5, True, "0"):
         with pytest.raises(ValueError, match="seed"):
             module.loss(params, X, Y, seed=bad)
+    with pytest.raises(ValueError) as error:  # 401 digits were echoed whole
+        module.loss(params, X, Y, seed=10**400)
+    assert str(error.value).endswith(f"(it fixes the dropout masks), got {excerpt(10**400)}")
+    assert str(error.value).endswith("got 1" + "0" * 56 + "...")
     with pytest.raises(ValueError, match="at least 2 rows"):
         module.train_step(params, X[:1], Y[:1], 0.1)
 

@@ -2,12 +2,17 @@
 with one ValueError line by compiled networks, fit/evaluate, graph models and ``symdl train``/``evaluate``;
 ``compile(validate_targets=False)`` computes the formula for them on purpose."""
 
+import importlib.util
+
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from generated_modules import load_module
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import symdl
+from symdl.export import network_module_source
+from symdl.export.standalone import network_module
 from symdl.graph import Dense, Input, Model
 from symdl.network.checks import SIMPLEX_TOLERANCE, check_targets
 from symdl.network.rule_forms import TargetDomain, target_domain
@@ -150,3 +155,92 @@ def test_graph_models_check_data_targets_and_reconstructed_inputs():
     loose = _graph().compile(validate_targets=False)
     assert np.isfinite(loose.loss(loose.init(0), X + 1, 2 * Y))
     assert "validate_targets=False" in repr(loose)
+
+
+# --- bool targets (Keras' and numpy's labels for binary losses): 0.0 and 1.0 in the arrays' dtype everywhere ---
+
+_BOOL_LOSSES = {"binary_cross_entropy": 2, "softmax_cross_entropy": 3}
+
+
+def _backend_arrays(params, backend):
+    if backend == "torch":
+        import torch
+
+        return {k: torch.tensor(v) for k, v in params.items()}
+    if backend == "jax":
+        import jax.numpy as jnp
+
+        return {k: jnp.asarray(v) for k, v in params.items()}
+    return {k: np.array(v, copy=True) for k, v in params.items()}
+
+
+def _as_bytes(result):
+    """A (loss, grads) result as bytes, each array's own: bit-for-bit comparison in any backend."""
+    loss, grads = result
+    return np.asarray(loss).tobytes(), {k: np.asarray(v).tobytes() for k, v in grads.items()}
+
+
+@pytest.fixture(scope="module")
+def bool_models(tmp_path_factory):
+    """By loss: the compiled network in each dtype, the compiled graph, and the network's modules by backend."""
+    folder, out = tmp_path_factory.mktemp("bool_targets"), {}
+    for loss, width in _BOOL_LOSSES.items():
+        network = symdl.Network([3, 4, width], activation="tanh", loss=loss, optimizer="adam")
+        x = Input(3, name="X")
+        graph = Model(x, Dense(width)(Dense(4, activation="tanh")(x)), losses=loss).compile(optimizer="adam")
+        metrics = ["binary_accuracy"] if loss == "binary_cross_entropy" else []
+        modules = {"numpy": load_module(network_module(network, metrics=metrics), folder, f"bool_{loss}_numpy")}
+        for backend in ("torch", "jax"):
+            if importlib.util.find_spec(backend) is not None:
+                modules[backend] = load_module(network_module_source(network, backend), folder, f"bool_{loss}_{backend}")
+        out[loss] = ({d: network.compile(d) for d in ("float64", "float32")}, graph, modules)
+    return out
+
+
+def _labels(loss, rows, draw):
+    """Bool targets of ``loss``: any labels for binary cross-entropy, one-hot rows for softmax cross-entropy."""
+    width = _BOOL_LOSSES[loss]
+    if loss == "binary_cross_entropy":
+        return np.array(draw(st.lists(st.lists(st.booleans(), min_size=width, max_size=width), min_size=rows,
+                                      max_size=rows)), dtype=bool)
+    return np.eye(width, dtype=bool)[draw(st.lists(st.integers(0, width - 1), min_size=rows, max_size=rows))]
+
+
+@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), loss=st.sampled_from(sorted(_BOOL_LOSSES)), rows=st.integers(1, 6), seed=st.integers(0, 99),
+       dtype=st.sampled_from(["float64", "float32"]))
+def test_bool_targets_give_exactly_the_loss_and_gradients_of_their_0_1_floats(bool_models, data, loss, rows, seed, dtype):
+    """The compiled network (both dtypes), the compiled graph and the numpy, JAX and torch modules read bool labels as
+    0.0 and 1.0 in the arrays' dtype: the same loss and gradients, bit for bit."""
+    compiled, graph, modules = bool_models[loss]
+    Y = _labels(loss, rows, data.draw)
+    X = np.random.default_rng(seed).normal(size=(rows, 3))
+    net = compiled[dtype]
+    params = net.init(seed)
+    Xd, Yd = X.astype(dtype), Y.astype(dtype)
+    assert _as_bytes(net.loss_and_grad(params, Xd, Y)) == _as_bytes(net.loss_and_grad(params, Xd, Yd))
+    assert graph.loss(graph.init(seed), X, Y) == graph.loss(graph.init(seed), X, Y.astype(float))
+    gp = graph.init(seed)
+    assert _as_bytes(graph.loss_and_grad(gp, X, Y)) == _as_bytes(graph.loss_and_grad(gp, X, Y.astype(float)))
+    for backend, module in modules.items():
+        p = _backend_arrays(compiled["float64"].init(seed), backend)
+        ours, floats = module.loss_and_grad(p, X, Y), module.loss_and_grad(p, X, Y.astype(float))
+        assert _as_bytes(ours) == _as_bytes(floats), backend
+
+
+def test_bool_targets_train_and_evaluate_as_their_0_1_floats_with_binary_metrics(bool_models):
+    """fit (metrics checked for 0/1 targets, validation) and evaluate, in the library and in a module's own fit."""
+    compiled, _, modules = bool_models["binary_cross_entropy"]
+    net, module = compiled["float64"], modules["numpy"]
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(24, 3))
+    Y = X[:, :2] > 0
+    options = dict(epochs=2, batch_size=8, verbose=0)
+    runs = []
+    for targets in (Y, Y.astype(float)):
+        library = net.fit(net.init(1), X, targets, metrics=["binary_accuracy"], validation=(X, targets), **options)
+        own = module.fit(net.init(1), X, targets, metrics=["binary_accuracy"], validation=(X, targets), **options)
+        runs.append((library.history, own.history, symdl.training.evaluate(net, library.weights, X, targets),
+                     {k: v.tobytes() for k, v in library.weights.items()}))
+    assert runs[0] == runs[1]
+    assert "val_binary_accuracy" in runs[0][0]

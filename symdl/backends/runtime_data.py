@@ -2,6 +2,8 @@
 
 Each reads [X₁, …, Xₙ, Y₁, …, Yₖ] from an entry point's data arguments.
 
+:func:`by_output` reads a dict keyed by output name (``fit``'s ``metrics={"main": "mae"}``) for :func:`symdl.fit` and
+for a generated module's own ``fit`` (copied by :mod:`symdl.export.module_fit` as ``_fit_by_output``).
 :func:`arrange` and :func:`forward_arrays` serve :class:`symdl.graph.CompiledGraph` (``loss``, ``fit``, ``forward`` …)
 and, with :func:`data_arrays` and :func:`step_arguments`, are copied into the generated graph modules
 (:mod:`symdl.export.graph_data`) under their names with a leading underscore, so that a module reads its data as the
@@ -16,10 +18,11 @@ input, so a one-input model takes ``X`` or ``[X]``; a list of rows is made an ar
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..excerpt import excerpt
 
-__all__ = ["arrange", "data_arrays", "forward_arrays", "step_arguments"]
+__all__ = ["arrange", "by_output", "data_arrays", "forward_arrays", "step_arguments"]
 
 
 def arrange(data: object, specs: tuple[tuple[str, int], ...], aliases: tuple[str | None, ...], label: str) -> list[object]:
@@ -101,3 +104,26 @@ def step_arguments(given: tuple[object, ...], names: tuple[str, ...]) -> tuple[t
         raise ValueError(f"train_step: expected the data, then {', '.join(names)}; got {len(given)} argument(s)")
     split = len(given) - len(names)
     return given[:split], given[split:]
+
+
+def by_output(given: Mapping[Any, object], outputs: Sequence[Sequence[Any]] | None) -> dict[str, list[object]]:
+    """``{output name: [values]}`` in the model's order from a dict keyed by output names or aliases (``fit``'s
+    ``metrics={"main": ["mae"], "Y2": "mse"}``: a value or a list of them each), or one ValueError line.
+
+    ``outputs``: each output with a data target as (name, the keys a dict may use, its index among the outputs, its
+    target's), as ``CompiledGraph.metric_outputs`` and a graph module's ``metric_outputs`` give them; None for a model
+    whose outputs have no names (a network).
+    """
+    if outputs is None:
+        raise ValueError("metrics: a dict keys metrics by output name; this model's outputs have no names, give a list")
+    found: dict[str, list[object]] = {}
+    for key, value in given.items():
+        match = [o for o in outputs if key in o[1]]
+        if not match:
+            names = ", ".join(o[0] for o in outputs) or "none"
+            raise ValueError(f"metrics: unexpected output {excerpt(key)}; outputs with a data target: {names}")
+        name = match[0][0]
+        if name in found:
+            raise ValueError(f"metrics: two entries for the output {name!r}")
+        found[name] = list(value) if isinstance(value, (list, tuple)) else [value]
+    return {o[0]: found[o[0]] for o in outputs if o[0] in found}

@@ -11,7 +11,8 @@ loss mean printed from :class:`symdl.metrics.Mean` (``_fit_mean_init``,
 module was generated (``_FIT_METRICS``: rows of log key, metric name, output and
 target index, the metric's printed init, update and result, and whether its targets must be 0 or 1; ``_FIT_ALIASES``),
 the other keys of a data dict (``_FIT_KEYS``: a graph module's input and target aliases, read by the hook
-``_FIT_ARRANGE``, the graph module's ``_arrange``; both None in a network module, which takes no dict), each output's
+``_FIT_ARRANGE``, the graph module's ``_arrange``; both None in a network module, which takes no dict), the outputs a
+metrics dict names (``_FIT_OUTPUTS``: a graph module's ``metric_outputs``, None in a network module), each output's
 loss (``_FIT_OUTPUT_LOSSES``: a graph module with two or more outputs with a loss binds their log keys and its printed
 ``output_losses`` and ``inference_output_losses``; empty elsewhere), whether a network has batch norm
 (``_FIT_BATCH_NORM``, for :func:`check_batch_rows`),
@@ -28,6 +29,8 @@ import numbers  # noqa: F401  (read by the copied source)
 import sys  # noqa: F401
 
 import numpy  # noqa: F401
+
+from ..excerpt import excerpt  # _excerpt in a module: every value an error line shows
 
 # --- what fit returns ---
 
@@ -140,18 +143,28 @@ def _fit_forward(params, X):
 
 
 def _fit_chosen_metrics(metrics):
-    """The printed metrics a run logs: every one (None) or those named, in the module's order; else one ValueError line."""
-    printed = list(dict.fromkeys(entry[1] for entry in _FIT_METRICS))
+    """The printed metrics a run logs, in the module's order: every one (None), those named (a list: on every output),
+    or by output as symdl.fit takes them (a dict: output name or alias → a name or a list, read by _fit_by_output
+    against _FIT_OUTPUTS, a graph module's metric_outputs); else one ValueError line."""
     if metrics is None:
         return _FIT_METRICS
-    if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)) or not all(isinstance(m, str) for m in metrics):
-        raise ValueError(f"metrics: expected a list of metric names, got {metrics!r}")
-    names = {_FIT_ALIASES.get(m, m): m for m in metrics}
-    for name, given in names.items():
-        if name not in printed:
-            shown = ", ".join(printed) if printed else "none (generate the module with metrics=[...])"
-            raise ValueError(f"metrics: {given!r} is not printed in this module; printed: {shown}")
-    return tuple(entry for entry in _FIT_METRICS if entry[1] in names)
+    spec = _fit_by_output(metrics, _FIT_OUTPUTS) if isinstance(metrics, dict) else {None: metrics}
+    printed = list(dict.fromkeys(entry[1] for entry in _FIT_METRICS))
+    chosen = []
+    for output, names in spec.items():
+        if isinstance(names, str) or not isinstance(names, (list, tuple)) or not all(isinstance(m, str) for m in names):
+            raise ValueError(f"metrics: expected a list of metric names, got {excerpt(metrics)}")
+        where = [o for o in _FIT_OUTPUTS or () if o[0] == output]
+        for name, given in {_FIT_ALIASES.get(m, m): m for m in names}.items():
+            found = [entry for entry in _FIT_METRICS if entry[1] == name and (not where or (
+                entry[2] in (None, where[0][2]) and entry[3] in (None, where[0][3])))]
+            if not found:
+                shown = ", ".join(printed) if printed else "none (generate the module with metrics=[...])"
+                on = f" for the output {output!r}" if where else ""
+                raise ValueError(f"metrics: {excerpt(given)} is not printed{on} in this module; printed: {shown}"
+                                 + (f" (keys {', '.join(entry[0] for entry in _FIT_METRICS)})" if where else ""))
+            chosen += found
+    return tuple(entry for entry in _FIT_METRICS if any(entry is c for c in chosen))
 
 
 def _fit_metrics_update(chosen, states, Y, predictions):
@@ -195,12 +208,16 @@ def _fit_step(params, X, Y, state, extra, seed):
     return float(loss), params, state
 
 
-def check_finite_loss(loss, epoch, step, steps):
+def check_finite_loss(loss, epoch, step, steps, functional=False):
     """Nothing when the loss of step ``step`` (of ``steps``, counted from 1) of epoch ``epoch`` (0-based) is finite, else
-    one ValueError line naming them: a diverged run stops there (Keras' TerminateOnNaN), not at the epoch's loss mean."""
+    one ValueError line naming them: a diverged run stops there (Keras' TerminateOnNaN), not at the epoch's loss mean.
+    What the caller's params hold then: the steps up to it where train_step updates them in place (numpy, torch); the
+    arrays given where it returns new ones (``functional``: JAX's arrays are immutable)."""
     if not numpy.isfinite(loss):
+        kept = ("the params and state given to fit are unchanged (train_step returns new arrays, as JAX's are immutable)"
+                if functional else "params and state hold the steps up to it")
         raise ValueError(f"fit: the loss is {loss} at epoch {epoch + 1}, step {step} of {steps}: training diverged (a "
-                         "smaller learning rate?) or the data hold NaN; params and state hold the steps up to it")
+                         f"smaller learning rate?) or the data hold NaN; {kept}")
 
 
 def check_batch_rows(samples, batch_size, batch_norm):
@@ -219,7 +236,7 @@ def check_history_keys(logged):
     """
     twice = next((k for k in logged if logged.count(k) > 1), None)
     if twice is not None:
-        raise ValueError(f"fit: the history key {twice!r} would hold two values (a training entry and a validation entry "
+        raise ValueError(f"fit: the history key {excerpt(twice)} would hold two values (a training entry and a validation entry "
                          f"val_…); rename the output or the metric it comes from")
 
 
@@ -232,11 +249,11 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
         raise ValueError(f"initial_epoch: {initial_epoch} leaves no epoch to run (epochs={epochs})")
     batch_size = _fit_check_positive("batch_size", batch_size)
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+        raise ValueError(f"seed: expected a non-negative integer, got {excerpt(seed)}")
     if type(shuffle) not in (bool, numpy.bool_):  # 1 or 'no' would count as true
-        raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
+        raise ValueError(f"shuffle: expected True or False, got {excerpt(shuffle)}")
     if type(restore_best_weights) not in (bool, numpy.bool_):  # 'no' would count as true
-        raise ValueError(f"restore_best_weights: expected True or False, got {restore_best_weights!r}")
+        raise ValueError(f"restore_best_weights: expected True or False, got {excerpt(restore_best_weights)}")
     if validation is not None and (type(validation) is not tuple or len(validation) != 2):
         raise ValueError("validation: expected a pair (X_val, Y_val)")
     logged = ["loss", *(_FIT_OUTPUT_LOSSES[0] if _FIT_OUTPUT_LOSSES else ()), *keys]
@@ -245,9 +262,9 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
     if patience is not None:
         _fit_check_positive("patience", patience, 0)
         if monitor not in logged:
-            raise ValueError(f"monitor: {monitor!r} is not logged; logged: {', '.join(logged)}")
+            raise ValueError(f"monitor: {excerpt(monitor)} is not logged; logged: {', '.join(logged)}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not abs(float(min_delta)) < float("inf"):
-            raise ValueError(f"min_delta: expected a finite number, got {min_delta!r}")
+            raise ValueError(f"min_delta: expected a finite number, got {excerpt(min_delta)}")
     return epochs, batch_size, initial_epoch
 
 
@@ -282,8 +299,9 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
             mask_seed = int(rng.integers(_FIT_SEED_BOUND)) if _FIT_SEEDED else None
             # before the step, with its masks: the values its loss summed
             outputs = _fit_losses_add(outputs, _fit_output_losses(params, xb, yb, mask_seed), _fit_sample_count(xb))
-            loss, params, state = _fit_step(params, xb, yb, state, extra, mask_seed)
-            _fit_check_finite_loss(loss, epoch, step, steps)
+            loss, stepped, state = _fit_step(params, xb, yb, state, extra, mask_seed)
+            _fit_check_finite_loss(loss, epoch, step, steps, stepped is not params)  # new arrays: the caller's are as given
+            params = stepped
             losses.append(loss)
             sizes.append(_fit_sample_count(xb))
             bar.batch(epoch, step, lambda losses=losses, sizes=sizes, states=states, outputs=outputs:

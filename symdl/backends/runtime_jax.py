@@ -135,7 +135,7 @@ def _unpack(params, X, Y, writable=False, targets=True):
 def _check_seed(seed):
     """The seed of the dropout masks: an integer from 0 to 2**31 - 1 (a jax.random.PRNGKey), else a ValueError."""
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= int(seed) < 2**31:
-        raise ValueError(f"seed: expected an integer from 0 to 2147483647 (it fixes the dropout masks), got {seed!r}")
+        raise ValueError(f"seed: expected an integer from 0 to 2147483647 (it fixes the dropout masks), got {_excerpt(seed)}")
     return int(seed)
 
 

@@ -195,7 +195,7 @@ class TorchBackend(Backend):
     def dropout_masks(self, keep: float, hidden: tuple[int, ...]) -> tuple[str, list[str]]:
         return "seed, m, device=None", [
             "if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**63:",
-            "    raise ValueError(f'seed: expected an integer from 0 to 2**63 - 1 (it fixes the dropout masks), got {seed!r}')",
+            "    raise ValueError(f'seed: expected an integer from 0 to 2**63 - 1 (it fixes the dropout masks), got {_excerpt(seed)}')",
             _DEVICE,
             _GENERATOR,
             "# mask ~ Bernoulli(1 − p): u ~ U[0, 1) in float64, kept where u < 1 − p.",

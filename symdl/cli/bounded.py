@@ -27,9 +27,9 @@ def _seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text[:40]!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {excerpt(text)}") from None
     if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds ≥ 0 (0 for no limit), got {text[:40]!r}")
+        raise argparse.ArgumentTypeError(f"expected a number of seconds ≥ 0 (0 for no limit), got {excerpt(text)}")
     return value
 
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ..excerpt import excerpt
 from .ticker import Ticker
 
 if TYPE_CHECKING:
@@ -318,9 +319,9 @@ def integer_in(low: int, high: int, top: str = "") -> Callable[[str], int]:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {text[:40]!r}") from None
+            raise argparse.ArgumentTypeError(f"expected a {kind} integer, got {excerpt(text)}") from None
         if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {top or high}, got {text[:40]!r}")
+            raise argparse.ArgumentTypeError(f"expected an integer from {low} to {top or high}, got {excerpt(text)}")
         return value
 
     return check
@@ -330,7 +331,7 @@ def metric_list(text: str) -> list[str]:
     """``--metrics mae,mse``: the comma-separated metric names (checked by symdl.metrics.metric where used)."""
     names = [name.strip() for name in text.split(",")]
     if not all(names):
-        raise argparse.ArgumentTypeError(f"expected comma-separated metric names such as mae,mse, got {text[:40]!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated metric names such as mae,mse, got {excerpt(text)}")
     return names
 
 

@@ -13,10 +13,11 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..excerpt import excerpt
 from ..numbers import finite_float
 from .common import UsageError
 
-__all__ = ["Earlier", "earlier_history", "joined_history"]
+__all__ = ["Earlier", "earlier_history", "joined_history", "with_learning_rate"]
 
 _MAX_HISTORY_BYTES = 64 << 20  # a history of many epochs and metrics; the file is read whole
 
@@ -47,7 +48,7 @@ def _setting(params: dict[str, Any], key: str, path: Path, minimum: int) -> int 
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= 2**63 - 1:
-        raise _bad(path, f"params.{key} is {str(value)[:40]}, not an integer ≥ {minimum}")
+        raise _bad(path, f"params.{key} is {excerpt(value)}, not an integer ≥ {minimum}")
     return value
 
 
@@ -56,7 +57,7 @@ def _split_setting(params: dict[str, Any], path: Path) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise _bad(path, f"params.validation_split is {str(value)[:40]}, not a number in [0, 1)")
+        raise _bad(path, f"params.validation_split is {excerpt(value)}, not a number in [0, 1)")
     return float(value)
 
 
@@ -101,7 +102,7 @@ def earlier_history(folder: Path) -> Earlier:
     for key, values in history.items():
         if not isinstance(values, list) or len(values) != len(epoch) or not all(
                 v is None or finite_float(v) is not None for v in values):  # 10**400: no float, not an OverflowError
-            raise _bad(path, f"history[{key[:40]!r}] is not one number per epoch")
+            raise _bad(path, f"history[{excerpt(key)}] is not one number per epoch")
     return Earlier(epoch, history, _setting(params, "seed", path, 0), _setting(params, "batch_size", path, 1),
                    _split_setting(params, path))
 
@@ -113,3 +114,31 @@ def joined_history(earlier: Earlier, epoch: list[int], history: dict[str, list[f
     before, after = [None] * len(earlier.epoch), [None] * len(epoch)
     joined = {k: [*earlier.history.get(k, before), *history.get(k, after)] for k in keys}
     return {"epoch": [*earlier.epoch, *epoch], "history": joined, "params": params}
+
+
+def with_learning_rate(model: Any, lr: float | None, source: str) -> Any:
+    """The saved ``model``, or with ``lr`` (``--lr``) the same model compiled with its optimizer at that learning rate,
+    as Keras sets ``model.optimizer.learning_rate`` before fitting on: the state's slots are the same. A model saved
+    with ``lr=None`` (the classic ``train_step(…, lr)``) trains only with ``--lr``: one line says so."""
+    from ..saving.state import model_optimizer, rebuild_optimizer
+
+    config = model_optimizer(model)
+    if config is None:  # saved without an optimizer: symdl train refuses it before this
+        return model
+    hyper = dict(config["hyperparameters"])
+    if lr is None:
+        if "lr" in hyper and hyper["lr"] is None:
+            raise UsageError(f"--from {source}: its optimizer {config['name']!r} was saved with lr=None (a learning "
+                             "rate given to each train_step call); give the learning rate to train with, e.g. --lr 0.01")
+        return model
+    if "lr" not in hyper:
+        raise UsageError(f"--lr and --from {source}: its optimizer {config['name']!r} has no learning rate")
+    try:
+        optimizer = rebuild_optimizer({**config, "hyperparameters": {**hyper, "lr": lr}})
+    except ValueError as error:  # a SavedModelError: 'optimizer: lr: …'
+        raise UsageError(f"--lr {lr:g}: {str(error).removeprefix('optimizer: ')}") from None
+    if hasattr(model, "arrange_data"):  # a compiled graph
+        return model.model.compile(model.dtype, optimizer, validate_targets=model.validate_targets)
+    from ..network.fitting import with_optimizer
+
+    return with_optimizer(model, optimizer)

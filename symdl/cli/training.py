@@ -13,13 +13,13 @@ import argparse
 import json
 import math
 import zipfile
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..budget import DEFAULT_SECONDS
+from ..excerpt import excerpt
 from .bounded import add_time_limit_argument, bounded, describe
 from .common import (
     EXIT_OK,
@@ -34,6 +34,7 @@ from .common import (
     parse_layers,
     parse_params,
 )
+from .finite_arrays import finite_saved, finite_trained
 from .paths import input_file
 
 __all__ = ["add_evaluate_arguments", "add_train_arguments", "cmd_evaluate", "cmd_train", "load_data"]
@@ -47,9 +48,19 @@ def _fraction(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text[:40]!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {excerpt(text)}") from None
     if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text[:40]!r}")
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {excerpt(text)}")
+    return value
+
+
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0, got {excerpt(text)}") from None
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0, got {excerpt(text)}")
     return value
 
 
@@ -70,6 +81,8 @@ def add_train_arguments(command: argparse.ArgumentParser) -> None:
     train.add_argument("--optimizer", default="adam", metavar="NAME", help="optimizer (default: adam; not with --from)")
     train.add_argument("--optimizer-param", action="append", default=[], metavar="K=V",
                        help="a hyperparameter, e.g. lr=1e-3 (repeatable; not with --from)")
+    train.add_argument("--lr", type=_learning_rate, metavar="LR", help="with --from: the learning rate to train on "
+                       "with (default: the saved optimizer's; required for one saved with lr=None)")
     train.add_argument("--epochs", type=_count, default=10, metavar="N", help="epochs (default: 10; with --from: more epochs)")
     train.add_argument("--batch-size", type=_count, metavar="N", help="samples per step (default: 32, or the saved run's)")
     train.add_argument("--validation-split", type=_fraction, metavar="F",
@@ -104,7 +117,8 @@ def add_evaluate_arguments(command: argparse.ArgumentParser) -> None:
 
 
 def _read_arrays(path: str, names: list[str], widths: list[int], dtype: np.dtype, model: str) -> list[np.ndarray]:
-    """The arrays ``names`` of an ``.npz`` file, each 2-D of its width and numbers, the same rows, finite, as ``dtype``."""
+    """The arrays ``names`` of an ``.npz`` file, each 2-D of its width and numbers (or bools: 0 and 1), the same rows,
+    finite, as ``dtype``."""
     source = input_file(path)
     not_npz = f"{path}: not an .npz file (np.savez(path, {', '.join(f'{n}=...' for n in names)}))"
     try:
@@ -123,8 +137,8 @@ def _read_arrays(path: str, names: list[str], widths: list[int], dtype: np.dtype
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
         raise UsageError(f"{path}: not a readable .npz file ({str(error).splitlines()[0][:100]})") from None
     for name, array, width in zip(names, arrays, widths):
-        if array.dtype.kind not in "fiu":
-            raise UsageError(f"{path}: {name} holds {array.dtype.name}; expected numbers")
+        if array.dtype.kind not in "fiub":  # bools are 0 and 1, as the library's checks convert them (Keras' labels)
+            raise UsageError(f"{path}: {name} holds {array.dtype.name}; expected numbers or booleans")
         if array.ndim != 2 or array.shape[1] != width:
             raise UsageError(f"{path}: {name} has shape {array.shape}; the {model} needs (samples, {width})")
     rows = [a.shape[0] for a in arrays]
@@ -144,21 +158,6 @@ def _as_dtype(path: str, name: str, array: np.ndarray, dtype: np.dtype) -> np.nd
             i, j = (int(k) for k in bad[0])
             raise UsageError(f"{path}: {name}[{i}, {j}] {what.format(array[i, j])}")
     return cast
-
-
-def _finite_saved(path: str, arrays: Mapping[str, Any] | None, part: str, needs: str) -> None:
-    """The saved model's ``part`` (its params or optimizer state) finite: the first NaN or infinity is one line naming
-    its array and element. symdl.load reads such a model as saved, as Keras' load_model and torch.load do; a command
-    that computes with it says where it is, not that the loss it gave is NaN."""
-    for key, value in (arrays or {}).items():
-        values = np.asarray(value)
-        if values.dtype.kind != "f":  # a step count
-            continue
-        bad = np.argwhere(~np.isfinite(values))
-        if len(bad):
-            where = f"[{', '.join(str(int(k)) for k in bad[0])}]" if values.ndim else ""
-            raise UsageError(f"{path}: {part} {key}{where} is {float(values[tuple(bad[0])])}; {needs} "
-                             "(symdl.load reads it as saved)")
 
 
 def _saved_model(text: str) -> bool:
@@ -181,7 +180,7 @@ def load_data(path: str, network: Any) -> tuple[Any, Any]:
         xs, ys = arrays[:len(inputs)], arrays[len(inputs):]
         X, Y = (xs[0] if len(xs) == 1 else tuple(xs)), (ys[0] if len(ys) == 1 else tuple(ys))
         try:
-            network.check_targets(Y)  # every row, as a network's targets below
+            network.check_targets(Y, allow="")  # every row, as a network's targets below; no Python-only hint
         except ValueError as error:
             raise UsageError(f"{path}: {error}") from None
         return X, Y
@@ -227,6 +226,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.time_limit is not None:
         raise UsageError("--time-limit without --from: a new network uses registered rules only and trains for the "
                          "epochs asked for; the limit bounds loading a saved model (--from MODEL)")
+    if args.lr is not None:
+        raise UsageError("--lr without --from: a new network's learning rate is --optimizer-param lr=…; --lr sets the "
+                         "learning rate of a saved model trained on (--from MODEL)")
     check_target(args.output)
     if args.layers is None:
         raise UsageError("LAYERS: missing; give the widths of a new network, e.g. 784,128,10, or continue a saved model "
@@ -275,30 +277,32 @@ def _continue(args: argparse.Namespace) -> int:
     from ..saving import check_target
     from ..saving.state import model_optimizer
     from ..training.loop import metric_objects
-    from .continuing import earlier_history
+    from .continuing import earlier_history, with_learning_rate
 
     if args.layers is not None:
-        raise UsageError(f"LAYERS {args.layers[:40]!r} and --from: the network is the saved model's; leave out LAYERS")
+        raise UsageError(f"LAYERS {excerpt(args.layers)} and --from: the network is the saved model's; leave out LAYERS")
     given = next((dest for dest in args.new_model_defaults if getattr(args, dest) is not None), None)
     if given is not None:
         flag = "--" + given.replace("_", "-")
-        raise UsageError(f"{flag} and --from: the saved model fixes its network, dtype and optimizer; leave out {flag}")
+        raise UsageError(f"{flag} and --from: the saved model fixes its network, dtype and optimizer; leave out {flag}"
+                         + (" (its learning rate is --lr)" if given == "optimizer_param" else ""))
     saved = _load_within_limit(args)
-    _finite_saved(args.source, saved.params, "params", "training needs finite parameters")
-    _finite_saved(args.source, saved.state, "state", "training needs a finite optimizer state")
+    finite_saved(args.source, saved.params, "params", "training needs finite parameters")
+    finite_saved(args.source, saved.state, "state", "training needs a finite optimizer state")
     if model_optimizer(saved.network) is None:
         raise UsageError(f"--from {args.source}: saved without an optimizer; symdl train continues with the saved "
                          "optimizer (save the model compiled with one)")
+    model = with_learning_rate(saved.network, args.lr, args.source)
     earlier = earlier_history(Path(args.source))
     check_target(args.output)
-    X, Y = load_data(args.data, saved.network)
+    X, Y = load_data(args.data, model)
     if args.validation_split is None:  # as seed and batch size: the saved run's rows stay held out
         args.validation_split = earlier.validation_split or 0.0
     X, Y, validation = _split(X, Y, args.validation_split)
     metrics = saved.metrics if args.metrics is None else metric_objects(args.metrics)
     seed = args.seed if args.seed is not None else earlier.seed if earlier.seed is not None else 0
     batch_size = args.batch_size or earlier.batch_size or 32
-    return _train(args, saved.network, saved.params, saved.state, X, Y, validation, metrics, seed, batch_size, earlier)
+    return _train(args, model, saved.params, saved.state, X, Y, validation, metrics, seed, batch_size, earlier)
 
 
 def _train(args: argparse.Namespace, model: Any, params: dict[str, Any], state: Any, X: Any, Y: Any, validation: Any,
@@ -315,6 +319,7 @@ def _train(args: argparse.Namespace, model: Any, params: dict[str, Any], state: 
         history = fit(model, params, X, Y, epochs=initial + args.epochs, initial_epoch=initial, state=state,
                       batch_size=batch_size, metrics=metrics, validation=validation, seed=seed,
                       verbose=0 if args.quiet else "auto")
+    finite_trained(str(args.output), history.weights, history.state, history.epoch[-1])
     settings = {**history.params, "validation_split": args.validation_split}  # the defaults of a run that continues it
     if earlier is None:
         record = {"epoch": history.epoch, "history": history.history, "params": settings}
@@ -350,10 +355,11 @@ def _evaluate(args: argparse.Namespace) -> int:
     from ..training.loop import metric_objects
 
     model = load(args.model)
-    _finite_saved(args.model, model.params, "params", "evaluate needs finite parameters")
+    finite_saved(args.model, model.params, "params", "evaluate needs finite parameters")
     X, Y = load_data(args.data, model.network)
     metrics = model.metrics if args.metrics is None else metric_objects(args.metrics)
-    logs = evaluate(model.network, model.params, X, Y, metrics, batch_size=args.batch_size)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # an overflow is evaluate's one line, as fit's
+        logs = evaluate(model.network, model.params, X, Y, metrics, batch_size=args.batch_size)
     if args.json:
         out(json.dumps({k: json_number(v) for k, v in logs.items()}, indent=2))
     else:

@@ -20,7 +20,7 @@ and result by :func:`symdl.metrics.metric_source` for the module's backend,
 streamed over ``forward``'s predictions before each step, keys as
 :func:`symdl.fit` logs them) and, with ``validation=(Xv, Yv)``, ``val_loss``
 and ``val_<metric>`` (inference mode); early stopping on any (``patience=``).
-``fit(..., metrics=[names])`` logs a subset. ``evaluate(params, X, Y)`` gives
+``fit(..., metrics=[names])`` logs a subset (a graph module's also ``metrics={output: names}``, as :func:`symdl.fit`). ``evaluate(params, X, Y)`` gives
 the loss and metrics in inference mode.
 """
 
@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 from ..backends import Backend
 from ..backends.base import emit_functions
+from ..backends.runtime_data import by_output
 from ..backends.runtime_fit import LOOP
 from ..codegen.module_text import function_source, unannotated_source
 from ..training import batches, progress
@@ -142,14 +143,17 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
         f"_FIT_DATA = {tuple(tuple(names) for names in data)!r}\n"
         f"_FIT_KEYS = {None if keys is None else tuple(tuple(k) for k in keys)!r}\n"
         f"_FIT_ARRANGE = {arrange or 'None'}\n"
+        # a graph module (it reads data dicts) names its outputs for a metrics dict, as CompiledGraph.metric_outputs
+        f"_FIT_OUTPUTS = {'None' if keys is None else 'metric_outputs'}\n"
         f"_FIT_BATCH_NORM = {bool(batch_norm)!r}\n"
         f"_FIT_OUTPUT_LOSSES = {f'({tuple(output_losses)!r}, output_losses, inference_output_losses)' if output_losses else ()}\n",
         _printed(mean(), "numpy", "_fit_mean"),
         *_metrics_source(backend, metrics),
-        *(unannotated_source(getattr(batches, name), _BATCH_NAMES) for name in _BATCH_NAMES),
-        *(unannotated_source(getattr(progress, name), _PROGRESS_NAMES) for name in _PROGRESS_NAMES),
-        emit_functions(*LOOP, names={name: f"_fit_{name}" for name in ("check_finite_loss", "check_batch_rows",
-                                                                         "check_history_keys", "check_binary_targets")}),
+        unannotated_source(by_output, {"by_output": "_fit_by_output", "excerpt": "_excerpt"}),
+        *(unannotated_source(getattr(batches, name), {**_BATCH_NAMES, "excerpt": "_excerpt"}) for name in _BATCH_NAMES),
+        *(unannotated_source(getattr(progress, name), {**_PROGRESS_NAMES, "excerpt": "_excerpt"}) for name in _PROGRESS_NAMES),
+        emit_functions(*LOOP, names={"excerpt": "_excerpt", **{name: f"_fit_{name}" for name in (
+            "check_finite_loss", "check_batch_rows", "check_history_keys", "check_binary_targets")}}),
         *copies,
         function_source("fit", f"params, X, Y, *, epochs=1, batch_size=32, {', '.join(given)}, {_OPTIONS}", doc, body),
         function_source("evaluate", "params, X, Y, *, metrics=None, batch_size=1024",

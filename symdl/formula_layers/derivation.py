@@ -19,6 +19,7 @@ import sympy as sp
 
 from ..budget import check_size
 from ..display_hooks import Displayed
+from ..excerpt import excerpt
 from ..rulebook.step import Math, Step
 from ..symbolic.calculus import diff_away_from_jumps, fresh_index
 from ..symbolic.index_parse import IndexEquation, dimension, index_symbol
@@ -101,12 +102,12 @@ def derive_vjp(
         if contracted.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
             raise ValueError(
                 f"formula layer: the derivative of {eq.output} by {name} is not a finite real expression "
-                f"({str(contracted)[:80]}); rewrite the equation (e.g. no 0**u)"
+                f"({excerpt(contracted)}); rewrite the equation (e.g. no 0**u)"
             )
         if contracted.has(sp.KroneckerDelta):
             raise ValueError(
                 f"formula layer: the VJP of {eq.output} by {name} keeps a Kronecker delta after contraction "
-                f"({str(contracted)[:80]}); write the equation with one sum per index"
+                f"({excerpt(contracted)}); write the equation with one sum per index"
             )
         terms.append(VJPTerm(eq, partial, contracted))
     return tuple(terms), sp.Add(*(t.contracted for t in terms))

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..backends.runtime_data import arrange
-from ..network.checks import check_batch, check_targets
+from ..network.checks import TARGETS_OFF, check_batch, check_targets
 from ..network.rule_forms import TargetDomain, target_domain
 
 if TYPE_CHECKING:
@@ -144,11 +144,12 @@ class GraphData:
         for index, name, domain in self._domains:
             check_targets(arrays[index], name, *domain.as_tuple())
 
-    def check_targets(self, targets: object, name: str = "Y") -> None:
+    def check_targets(self, targets: object, name: str = "Y", *, allow: str = TARGETS_OFF) -> None:
         """A ValueError if a data target lies outside its loss's domain (BCE: 0 ≤ y ≤ 1; softmax CE: y ≥ 0, Σⱼ yⱼ = 1).
 
         ``targets`` is one array, a sequence in the order of the data-target loss terms (:attr:`Model.data_targets`)
-        or a dict keyed by :attr:`target_names`.
+        or a dict keyed by :attr:`target_names`. ``allow``: how the caller turns the check off, the line's tail
+        (default ``compile(..., validate_targets=False)``; "" where the caller cannot, as on the command line).
         """
         ys = arrange(targets, self._targets, self.target_aliases, "targets")
         n = len(self._inputs)
@@ -157,4 +158,4 @@ class GraphData:
                 spec_name, width = self._targets[index - n]
                 shown = name if len(ys) == 1 else spec_name
                 y = check_batch(ys[index - n], shown, width, self.dtype)
-                check_targets(y, shown, *domain.as_tuple())
+                check_targets(y, shown, *domain.as_tuple(), allow=allow)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..excerpt import excerpt
 from ..saving.describe import describe_rule, rebuild_rule
 from ..saving.schema import SavedModelError, expect, fields, finite, integer, string
 from .model import Model
@@ -112,7 +113,7 @@ def from_config(value: object) -> Model:
         target = None if term["target"] is None else nodes[integer(term["target"], f"{where}.target", 0, first - 1)]
         reduction = string(term["reduction"], f"{where}.reduction", 10)
         if not isinstance(term["auxiliary"], bool):  # null, 0 or [] read as false, "no" as true
-            raise SavedModelError(f"{where}.auxiliary: expected true or false, got {str(term['auxiliary'])[:40]}")
+            raise SavedModelError(f"{where}.auxiliary: expected true or false, got {excerpt(term['auxiliary'])}")
         # one loss of Model(losses=) per place the node holds among the outputs (Model(x, [o, o]) lists o twice)
         taken = sum(t.node is node and not t.auxiliary for t in model.terms)
         if not term["auxiliary"] and not (target is None and taken < sum(node is o for o in outputs)):

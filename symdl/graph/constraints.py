@@ -34,6 +34,7 @@ import sympy as sp
 from ..backends.base import Backend
 from ..codegen.kernel import printable
 from ..codegen.simplex import reduction_code
+from ..excerpt import excerpt
 from ..numbers import finite_float
 
 __all__ = ["CONSTRAINTS", "EPSILON", "NORM", "WEIGHT", "Constraint", "constraint", "max_norm", "min_max_norm", "non_neg",
@@ -123,8 +124,8 @@ def constraint(spec: object) -> Constraint:
         return Constraint(spec)
     if isinstance(spec, Mapping) and isinstance(spec.get("name"), str):
         return Constraint(str(spec["name"]), tuple((str(k), v) for k, v in spec.items() if k != "name"))
-    shown = repr(spec) if isinstance(spec, (str, Mapping)) else type(spec).__name__
-    raise ValueError(f"unknown constraint {shown[:80]}; accepted: {', '.join(CONSTRAINTS)} "
+    shown = excerpt(spec) if isinstance(spec, (str, Mapping)) else type(spec).__name__
+    raise ValueError(f"unknown constraint {shown}; accepted: {', '.join(CONSTRAINTS)} "
                      "(a name, a {'name': …, setting: value} dict, or symdl.graph.max_norm(…) and the like)")
 
 

@@ -13,6 +13,7 @@ import operator
 
 import sympy as sp
 
+from ..excerpt import excerpt
 from .blocks import Slice as SliceNode
 from .blocks import padded
 from .nodes import Backward, GraphLayer, Use
@@ -30,7 +31,7 @@ def _index(value: object, what: str) -> int | None:
             return operator.index(value)  # type: ignore[arg-type]
         except TypeError:
             pass
-    raise ValueError(f"Slice: {what} must be an integer or None, got {value!r}"[:200])
+    raise ValueError(f"Slice: {what} must be an integer or None, got {excerpt(value)}")
 
 
 class Slice(GraphLayer):

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "check_arguments", "check_params_fit", "check_batch", "check_hyperparameter", "check_learning_rate", "check_optimizer_values", "check_params", "check_state",
-    "check_targets", "params_error", "SIMPLEX_TOLERANCE",
+    "check_targets", "params_error", "SIMPLEX_TOLERANCE", "TARGETS_OFF",
 ]
 
 
@@ -123,8 +123,12 @@ def check_batch(value: object, name: str, width: int, dtype: np.dtype) -> np.nda
 SIMPLEX_TOLERANCE = 16 * 2.0**-23
 
 
+#: How a Python caller turns the target check off: the tail of the check's line (the CLI, which cannot, gives "").
+TARGETS_OFF = "compile(..., validate_targets=False)"
+
+
 def check_targets(Y: np.ndarray, name: str, loss: str, low: float | None, high: float | None, simplex: bool,
-                  allow: str = "compile(..., validate_targets=False)") -> None:
+                  allow: str = TARGETS_OFF) -> None:
     """low ≤ Yᵢⱼ ≤ high and, with ``simplex``, |Σⱼ Yᵢⱼ − 1| ≤ n·:data:`SIMPLEX_TOLERANCE` for every row i; else a ValueError.
 
     ``Y`` is a finite (batch, n) array (:func:`check_batch`); ``low``/``high`` None: no bound. The message names

@@ -13,6 +13,7 @@ from sympy.printing.conventions import requires_partial
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
+from ..excerpt import excerpt
 from ..symbolic.functions import NamedFunction
 from .model import Math
 from .names import (
@@ -44,7 +45,7 @@ def _check_latex(text: str) -> str:
     # A second line of defence behind the name checks: refuse rather than write such a command.
     # SymPy's cases and matrices use & as the column separator; #, %, $ and ~ never appear in its output.
     if _DANGEROUS.search(text) or "^^" in text or any(c in text for c in "#%$~"):
-        raise UnsafeMathError(f"refusing to write LaTeX with a dangerous command: {text[:80]!r}")
+        raise UnsafeMathError(f"refusing to write LaTeX with a dangerous command: {excerpt(text)}")
     return text
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import sympy as sp
 
+from ..excerpt import excerpt
 from ..rulebook.step import Math
 from ..symbolic.calculus import fresh_index
 from .display_html import text_html
@@ -130,7 +131,7 @@ def _block(math: str) -> str:
     """The rows inside one ``<math display="block">`` element."""
     found = _BLOCK.match(math)
     if found is None:
-        raise ValueError(f"not one block <math> element: {math[:80]!r}")
+        raise ValueError(f"not one block <math> element: {excerpt(math)}")
     return found[1]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ..excerpt import excerpt
 from .inline_math import prose
 from .names import _UNICODE_GREEK
 
@@ -142,7 +143,7 @@ _KEY = re.compile(r"[a-z0-9_-]+")
 def section_anchor(key: str) -> str:
     """``key`` checked as a section identifier (``[a-z0-9_-]+``), usable as an anchor, label or file stem."""
     if not _KEY.fullmatch(key) or len(key) > 100:
-        raise ValueError(f"section key {key[:40]!r} is not an identifier of the form [a-z0-9_-]+")
+        raise ValueError(f"section key {excerpt(key)} is not an identifier of the form [a-z0-9_-]+")
     return key
 
 

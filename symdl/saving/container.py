@@ -208,15 +208,15 @@ def read_config(path: str | os.PathLike[str]) -> tuple[Path, dict[str, Any]]:
     config = parse_json(text)
     format_name, version = config.get("format"), config.get("format_version")
     if not isinstance(format_name, str) or format_name not in FORMATS:
-        raise SavedModelError(f"{folder}: not a symdl saved model (format {str(format_name)[:40]!r})")
+        raise SavedModelError(f"{folder}: not a symdl saved model (format {excerpt(format_name)})")
     key, versions, untrained, _ = FORMATS[format_name]
     if isinstance(version, bool) or version not in versions:  # a list or an object is no version (nor unhashable here)
-        raise SavedModelError(f"{folder}: {format_name} saved in format version {str(version)[:20]}; this symdl "
+        raise SavedModelError(f"{folder}: {format_name} saved in format version {excerpt(version)}; this symdl "
                               f"({__version__}) reads version {' or '.join(map(str, versions))}")
     fields(config, "model.json", (*_HEADER, key, *(() if version in untrained else _TRAINING)))
     string(config["symdl_version"], "symdl_version", 40)
     if config["dtype"] not in ("float64", "float32"):
-        raise SavedModelError(f"dtype: expected 'float64' or 'float32', got {str(config['dtype'])[:40]!r}")
+        raise SavedModelError(f"dtype: expected 'float64' or 'float32', got {excerpt(config['dtype'])}")
     return folder, config
 
 

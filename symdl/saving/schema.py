@@ -51,14 +51,14 @@ def string(value: object, where: str, limit: int) -> str:
 def integer(value: object, where: str, minimum: int = 0, maximum: int = 2**31 - 1) -> int:
     """An integer in [minimum, maximum] (JSON booleans refused)."""
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise SavedModelError(f"{where}: expected an integer from {minimum} to {maximum}, got {str(value)[:40]}")
+        raise SavedModelError(f"{where}: expected an integer from {minimum} to {maximum}, got {excerpt(value)}")
     return value
 
 
 def finite(value: object, where: str) -> float:
     """A finite JSON number."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise SavedModelError(f"{where}: expected a finite number, got {str(value)[:40]}")
+        raise SavedModelError(f"{where}: expected a finite number, got {excerpt(value)}")
     return float(value)
 
 

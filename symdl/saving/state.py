@@ -39,7 +39,7 @@ def check_described_params(listed: Mapping[str, object], shapes: Mapping[str, tu
     """A SavedModelError unless model.json describes each parameter as the model has it (its shape, the model's dtype)."""
     for name, shape in shapes.items():
         if listed[name] != describe_array(shape, dtype):
-            raise SavedModelError(f"arrays.params.{name}: expected {dtype.name} of shape {shape}, got {str(listed[name])[:80]}")
+            raise SavedModelError(f"arrays.params.{name}: expected {dtype.name} of shape {shape}, got {excerpt(listed[name])}")
 
 
 def state_entries(state: object) -> tuple[dict[str, Any] | None, dict[str, np.ndarray]]:
@@ -87,10 +87,10 @@ def state_layout(value: object) -> tuple[dict[str, str] | None, dict[str, tuple[
             if len(shape) > 8 or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in shape):
                 raise SavedModelError(f"{where}.shape: expected a list of sizes, got {excerpt(shape)}")
             if entry["dtype"] not in _ARRAY_DTYPES:
-                raise SavedModelError(f"{where}.dtype: expected 'float64' or 'float32', got {str(entry['dtype'])[:20]!r}")
+                raise SavedModelError(f"{where}.dtype: expected 'float64' or 'float32', got {excerpt(entry['dtype'])}")
             layout[f"state/{key}"] = (tuple(shape), np.dtype(entry["dtype"]))
         else:
-            raise SavedModelError(f"{where}.kind: expected 'int', 'float' or 'array', got {str(kind)[:40]!r}")
+            raise SavedModelError(f"{where}.kind: expected 'int', 'float' or 'array', got {excerpt(kind)}")
         kinds[key] = kind
     return kinds, layout
 
@@ -119,7 +119,7 @@ def _check_numbers(values: object, where: str) -> dict[str, Any]:
         plain = v is None or isinstance(v, bool) or (isinstance(v, str) and len(v) <= 100) or (
             isinstance(v, numbers.Real) and math.isfinite(v))
         if not plain or not key.isidentifier():
-            raise SavedModelError(f"{where}.{key[:40]}: expected a finite number, got {str(v)[:40]}")
+            raise SavedModelError(f"{where}.{key[:40]}: expected a finite number, got {excerpt(v)}")
     return out
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from ..excerpt import excerpt
+
 __all__ = ["MASK_SEED_BOUND", "Data", "batch_slices", "check_data", "check_positive", "epoch_rng", "sample_count", "take"]
 
 #: A training step's mask seed is drawn from the epoch's generator as ``rng.integers(MASK_SEED_BOUND)``.
@@ -27,7 +29,7 @@ Data = Any
 def check_positive(name: str, value: object, minimum: int = 1) -> int:
     """``value`` as an int ≥ ``minimum``, else a ValueError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {excerpt(value)}")
     return int(value)
 
 

@@ -181,6 +181,12 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any,
     metrics are reset first and read from ``forward``. ``metrics`` as in
     :func:`fit`: a list, or for several outputs a dict by output name (keys ``<output>_<metric>``).
     """
+    return _evaluated(model, params, X, Y, metrics, batch_size, "evaluate")
+
+
+def _evaluated(model: Any, params: Mapping[str, Any], X: Any, Y: Any, metrics: Any, batch_size: int,
+               label: str) -> dict[str, float]:
+    """:func:`evaluate`'s logs; a batch's non-finite loss is one line naming it, from ``label`` (evaluate, validation)."""
     _check_model(model, "evaluate", True)
     X, Y = _arranged(model, X, Y, "X, Y")
     tracked = _tracked(model, Y, metrics, "evaluate")
@@ -190,9 +196,14 @@ def evaluate(model: Any, params: Mapping[str, Any], X: Any, Y: Any,
     tracked.reset()
     tracker = _LossTracker()
     outputs = OutputLosses(model, _LossTracker, tracked.keys)
-    for rows in batch_slices(sample_count(X), batch_size, None):
+    batches = -(-sample_count(X) // batch_size)
+    for batch, rows in enumerate(batch_slices(sample_count(X), batch_size, None), 1):
         xb, yb = take(X, rows), take(Y, rows)
-        tracker.add(float(model.inference_loss(params, *_data_args(model, xb, yb))), sample_count(xb))
+        loss = float(model.inference_loss(params, *_data_args(model, xb, yb)))
+        if not np.isfinite(loss):  # the loss mean would refuse it after the last batch, naming none
+            raise ValueError(f"{label}: the loss is {loss} on batch {batch} of {batches}: the model overflowed on these "
+                             "inputs, or its parameters hold NaN or infinity")
+        tracker.add(loss, sample_count(xb))
         if outputs:
             outputs.add(params, _data_args(model, xb, yb), sample_count(xb), training=False)
         if tracked:
@@ -303,13 +314,15 @@ def fit(
             mask_seed = int(rng.integers(MASK_SEED_BOUND)) if seeded else None
             if outputs:  # before the step, with its masks: the values its loss summed
                 outputs.add(run.params, _data_args(model, xb, yb), sample_count(xb), mask_seed)
+            given = run.params
             loss, run.params, run.state = _step(model, run.params, xb, yb, run.state, mask_seed)
-            check_finite_loss(loss, epoch, step, steps)  # the loss mean would refuse it at the epoch's end, naming no step
+            # the loss mean would refuse it at the epoch's end, naming no step; new params: the caller's are as given
+            check_finite_loss(loss, epoch, step, steps, run.params is not given)
             tracker.add(loss, sample_count(xb))
             bar.batch(epoch, step, lambda: _logs(tracker, tracked, outputs))
         logs = _logs(tracker, tracked, outputs)
         if validation is not None:
-            val = evaluate(model, run.params, *validation, metrics=tracked, batch_size=max(batch_size, 1024))
+            val = _evaluated(model, run.params, *validation, tracked, max(batch_size, 1024), "validation")
             logs.update({f"val_{k}": v for k, v in val.items()})
         history.record(epoch, logs)
         bar.epoch(epoch, logs)

@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
+from ..excerpt import excerpt
+
 __all__ = ["ProgressBar", "check_stream", "format_logs", "progress_mode"]
 
 
@@ -28,7 +30,7 @@ def check_stream(stream: object) -> TextIO:
     if not (callable(getattr(stream, "write", None)) and callable(getattr(stream, "flush", None))):
         # every bad argument of fit is one ValueError, a wrong type too (TRY004 does not apply)
         raise ValueError(f"stream: expected None (stderr) or a text stream with write() and flush(), such as sys.stdout "  # noqa: TRY004
-                         f"or io.StringIO(), got {stream!r}")
+                         f"or io.StringIO(), got {excerpt(stream)}")
     return stream  # type: ignore[return-value]  # a file-like object: what the status line calls
 
 
@@ -38,7 +40,7 @@ def progress_mode(verbose: object, stream: TextIO) -> int:
         isatty = getattr(stream, "isatty", None)
         return 1 if isatty is not None and isatty() else 0
     if isinstance(verbose, bool) or verbose not in (0, 1, 2):
-        raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {verbose!r}")
+        raise ValueError(f"verbose: expected 'auto', 0, 1 or 2, got {excerpt(verbose)}")
     return int(verbose)
 
 

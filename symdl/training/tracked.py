@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from ..backends.runtime_data import by_output
 from ..backends.runtime_fit import check_binary_targets
-from ..excerpt import excerpt
 
 __all__ = ["MetricOutput", "Tracked", "TrackedMetrics", "metric_name", "metric_objects", "per_output_spec", "track"]
 
@@ -141,22 +141,9 @@ def _outputs(model: Any) -> tuple[MetricOutput, ...] | None:
 
 
 def per_output_spec(model: Any, metrics: Mapping[Any, object]) -> dict[str, list[Any]]:
-    """A dict of metrics keyed by output names or aliases → ``{output name: [metric objects]}`` in the model's order."""
-    outputs = _outputs(model)
-    if outputs is None:
-        raise ValueError("metrics: a dict keys metrics by output name; this model's outputs have no names, give a list")
-    found: dict[str, list[Any]] = {}
-    for key, value in metrics.items():
-        match = [o for o in outputs if key in o.keys]
-        if not match:
-            names = ", ".join(o.name for o in outputs) or "none"
-            raise ValueError(f"metrics: unexpected output {excerpt(key)}; outputs with a data target: {names}")
-        name = match[0].name
-        if name in found:
-            raise ValueError(f"metrics: two entries for the output {name!r}")
-        values = list(value) if isinstance(value, (list, tuple)) else [value]
-        found[name] = metric_objects(values)
-    return {o.name: found[o.name] for o in outputs if o.name in found}
+    """A dict of metrics keyed by output names or aliases → ``{output name: [metric objects]}`` in the model's order
+    (:func:`symdl.backends.runtime_data.by_output`, which a generated module's own ``fit`` copies)."""
+    return {name: metric_objects(values) for name, values in by_output(metrics, _outputs(model)).items()}
 
 
 def track(model: Any, metrics: Sequence[object] | Mapping[Any, object], targets: int, what: str) -> TrackedMetrics:
