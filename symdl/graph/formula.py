@@ -284,6 +284,8 @@ class Formula(GraphLayer):
 
     def _node(self, use: Use, table: Mapping[str, sp.MatrixExpr], role: str, expr: sp.Expr,
               output: tuple[sp.Symbol, ...], shape: tuple[int, int], reduced: bool = False) -> sp.MatrixExpr:
+        # a dimension read as a value (the n of a mean) is the resolved size: the printed code holds the number
+        expr = expr.xreplace({dimension(d): sp.Integer(n) for d, n in self._resolved.items()})
         names = tuple(_arrays_in(expr))
         if not reduced and len(output) == 1 and isinstance(expr, sp.Indexed) and expr.indices == output:
             return table[names[0]]  # the value is an array itself: no kernel, no copy
