@@ -73,6 +73,19 @@ def test_layernorm_graph_matches_torch_layer_norm_and_autograd(seed, width, batc
         np.testing.assert_allclose(grads[k], want[k], rtol=1e-8, atol=1e-10 * max(scale, 1) ** 2, err_msg=k)
 
 
+@pytest.mark.parametrize("width", [1, 2])
+def test_layernorm_of_one_or_two_features_matches_torch(width):
+    # at n = 2 the VJP holds Σₖ (xₖ − μ), whose summand the printer meets free of k: two equal terms
+    c = _model(width).compile("float64")
+    params = c.init(0)
+    x, y = _data(0, width, 4, 1.0, params)
+    want_out, want_loss, want = _torch(params, x, y, width, 1e-5)
+    np.testing.assert_allclose(c.forward(params, x), want_out, rtol=1e-10)
+    loss, grads = c.loss_and_grad(params, x, y)
+    for k in want:
+        np.testing.assert_allclose(grads[k], want[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
 def test_layernorm_graph_modules_match_torch_layer_norm_and_autograd(backend, tmp_path):
     if backend == "jax":
@@ -192,6 +205,11 @@ def test_layernorm_survives_config_and_saving(tmp_path):
     graph, loaded, _, _ = load_graph(tmp_path / "m")
     x = np.random.default_rng(2).normal(size=(5, 3))
     np.testing.assert_array_equal(graph.forward(loaded, x), c.forward(params, x))
+    from symdl.cli import main
+    from symdl.export import graph_module_source
+
+    assert main(["codegen", "--graph", str(tmp_path / "m"), "-o", str(tmp_path / "m.py")]) == 0
+    assert (tmp_path / "m.py").read_text() == graph_module_source(model, "numpy", "float64")
     config["layers"][1]["config"]["momentum"] = 0.9
     with pytest.raises(ValueError, match=r"^layers\[1\]: LayerNorm: unknown key 'momentum'"):
         from_config(config)
