@@ -57,7 +57,7 @@ def _data(seed: int, width: int, batch: int, scale: float, params: dict):
     return rng.normal(size=(batch, 3)) * scale, rng.normal(size=(batch, 2))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)  # each example compiles a graph (~1 s)
 @given(seed=st.integers(0, 2**16), width=st.integers(2, 6), batch=st.integers(1, 7), scale=st.sampled_from([0.01, 1.0, 30.0]),
        flags=st.sampled_from([(True, True), (False, True), (True, False), (False, False)]))
 def test_layernorm_graph_matches_torch_layer_norm_and_autograd(seed, width, batch, scale, flags):
@@ -107,7 +107,7 @@ def test_layernorm_graph_modules_match_torch_layer_norm_and_autograd(backend, tm
         np.testing.assert_allclose(np.asarray(grads[k]), want[k], rtol=1e-9, atol=1e-12, err_msg=k)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=6, deadline=None)  # each example compiles a graph (~1 s)
 @given(seed=st.integers(0, 2**16), width=st.integers(2, 5), epsilon=st.sampled_from([1e-3, 1e-5, 0.5]))
 def test_layernorm_gradient_passes_finite_differences(seed, width, epsilon):
     c = _model(width, epsilon).compile("float64")
