@@ -55,6 +55,7 @@ def test_reduce_sum_is_never_pasted_into_generated_code():
         (lambda: symdl.graph.min_max_norm(0.0, 1.0, rate=10**400), ValueError, "min_max_norm: rate must be a finite"),
         (lambda: symdl.graph.BatchNorm(momentum=10**400), ValueError, r"BatchNorm: momentum must be a number in \[0, 1\]"),
         (lambda: symdl.graph.PReLU(10**400), ValueError, "PReLU: alpha_init must be a finite number"),
+        (lambda: symdl.graph.LayerNorm(epsilon=10**400), ValueError, "LayerNorm: epsilon: expected a finite number > 0"),
         (lambda: symdl.graph.Formula(symdl.formula_layer("y[i] = w[i]*x[i]", inputs={"x": "n"}, params={"w": "n"}, name="sc"),
                                      init={"w": 10**400}), ValueError, "init of 'w' must be a finite number"),
         (lambda: symdl.rulebook.definition.Param("k", 10**400, "a slope"), ValueError, "default must be a finite real number"),

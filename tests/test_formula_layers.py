@@ -416,3 +416,41 @@ def test_a_derivative_that_is_not_finite_and_real_is_refused_when_built(text):
     with pytest.raises(ValueError, match="is not a finite real expression") as caught:
         formula_layer(text, inputs={"x": "n"})
     assert "\n" not in str(caught.value)
+
+
+# --- a dimension read as a value: the n of a mean ---------------------------------------------------------------------
+
+CENTRED = "y[i] = x[i] - sum(x[j], j)/n"
+_CENTRED_LAYER = formula_layer(CENTRED, inputs={"x": "n"}, name="centred")  # built once: its kernels are kept on it
+
+
+@settings(max_examples=15, deadline=None)
+@given(width=st.integers(1, 6), batch=st.integers(1, 4), seed=st.integers(0, 2**16))
+def test_a_dimension_name_is_its_size_in_the_printed_code(width, batch, seed):
+    layer = _CENTRED_LAYER
+    rng = np.random.default_rng(seed)
+    x, v = rng.normal(size=(batch, width)), rng.normal(size=(batch, width))
+    np.testing.assert_allclose(layer.apply({"x": x})["y"], x - x.mean(axis=1, keepdims=True), rtol=1e-12, atol=1e-14)
+    tx = torch.tensor(x, requires_grad=True)
+    ((tx - tx.mean(dim=1, keepdim=True)) * torch.tensor(v)).sum().backward()
+    np.testing.assert_allclose(layer.backward({"x": x}, None, {"y": v})["x"], tx.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_a_dimension_name_reads_the_size_and_a_declared_scalar_of_that_name_wins():
+    layer = formula_layer(CENTRED, inputs={"x": "n"})
+    assert layer.forward_expr().has(sp.Symbol("n", integer=True, positive=True))
+    assert "_size_n = x.shape[-1]" in layer.source()
+    assert all(layer.prove({"n": 3}).values())
+    scaled = formula_layer(CENTRED, inputs={"x": "n"}, params={"n": ()})  # a parameter named n is that parameter
+    np.testing.assert_allclose(scaled.apply({"x": np.ones((1, 2))}, {"n": 4.0})["y"], [[0.5, 0.5]])
+
+
+def test_a_claim_with_roots_is_proven_and_a_wrong_one_refuted_at_an_irrational_value():
+    layer = formula_layer("y[i] = x[i]/sqrt(sum(x[j]**2, j) + 1)", inputs={"x": "n"})
+    assert all(layer.prove({"n": 2}).values())
+    x, v = sp.IndexedBase("x", real=True), sp.IndexedBase("v_y", real=True)
+    (p,) = layer.vjp_indices("x")
+    j = sp.Symbol("j", integer=True, nonnegative=True)
+    wrong = v[p] / sp.sqrt(sp.Sum(x[j] ** 2, (j, 0, sp.Symbol("n", integer=True, positive=True) - 1)) + 1)
+    proof = next(p for label, p in layer.prove({"n": 2}, claims={"x": wrong}).items() if label.startswith("vjp by x "))
+    assert not proof.holds and "60-digit evaluation" in proof.method

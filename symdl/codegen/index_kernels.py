@@ -211,9 +211,17 @@ class IndexPrinter(SymdlNumpyPrinter):
         return f"_place({expr.base.label}, {slots!r}, {self.depth})"
 
     def _print_Sum(self, expr: sp.Sum) -> str:
-        for index, *_ in expr.limits:
-            if not expr.function.has(index):
+        function, limits = expr.function, []
+        for index, low, high in expr.limits:
+            if function.has(index):
+                limits.append((index, low, high))
+            elif (high - low).is_Integer:  # a summand free of its index (at a concrete size): that many equal terms
+                function = function * (high - low + 1)
+            else:
                 raise ValueError(f"summand of {expr} does not depend on {index}")
+        if not limits:
+            return self._print(function)
+        expr = sp.Sum(function, *limits)
         if self.einsum and (contracted := self._einsum_sum(expr)) is not None:
             return contracted
         # Innermost limit first; SymPy would merge a nested Sum(Sum(f, a), b) back into one Sum.
@@ -270,7 +278,14 @@ def index_cse(expr: sp.Expr) -> tuple[list[tuple[sp.Symbol, sp.Expr]], sp.Expr]:
     }
     thresholds, expr = hoist_thresholds(expr)
     intermediates, (body,) = cse_basic(use_expm1_log1p(expr), symbols=sp.numbered_symbols("_c"), ignore=tuple(bound))
-    return [*thresholds, *intermediates], body
+    # cse's factor_terms can pull an irrational constant out of a root (√(S/4 + 10⁻⁵) → √10·√(25000 S + 1)/1000):
+    # a literal again, as printable made every constant (torch.sqrt takes no Python number)
+    intermediates = [(sym, _literal_constants(value)) for sym, value in intermediates]
+    return [*thresholds, *intermediates], _literal_constants(body)
+
+
+def _literal_constants(expr: sp.Expr) -> sp.Expr:
+    return expr.replace(lambda e: e.is_number and not e.is_Atom and not e.is_Rational and e.is_real, lambda e: e.evalf(17))
 
 
 def compile_index_kernel(
@@ -282,6 +297,7 @@ def compile_index_kernel(
     *,
     reduce_leading: bool = False,
     einsum: bool = False,
+    sizes: Mapping[sp.Symbol, str] | None = None,
 ) -> Kernel:
     """f(*arrays) = expr with output indices ``output`` as a numpy kernel.
 
@@ -295,6 +311,9 @@ def compile_index_kernel(
     With ``einsum``, a sum of a product Σ_j Π f prints as ``numpy.einsum``
     (and so does a product summed over the batch with ``reduce_leading``):
     a contraction instead of the broadcast product held in memory.
+
+    ``sizes`` maps a symbol of ``expr`` that is an axis length (the n of a
+    mean) to the code that reads it from an argument's shape (``x.shape[-1]``).
     """
     depth = max(-s for s in slots.values())
     printer = IndexPrinter(slots, depth, [a for a in arrays if isinstance(a, sp.Symbol)], einsum)
@@ -304,6 +323,7 @@ def compile_index_kernel(
     lines = [f"def {name}({', '.join(names)}):"]
     lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]
     lines.append(f"    _dtype = numpy.result_type({', '.join(names)})")
+    lines += [f"    {symbol.name} = {code}" for symbol, code in (sizes or {}).items()]
     intermediates, body = index_cse(expr)
     lines += [f"    {sym} = {printer.doprint(value)}" for sym, value in intermediates]
     factors = sp.Mul.make_args(body)

@@ -12,7 +12,7 @@ turns overflowing forms such as log(1 + eᵘ) into stable ones.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import sympy as sp
@@ -47,14 +47,19 @@ def print_kernel(
     name: str,
     *,
     shared: bool = False,
+    sizes: Mapping[sp.Symbol, str] | None = None,
 ) -> Kernel:
     """``expr`` (stabilised, then printed) as a numpy kernel of ``arrays`` over leading batch axes.
 
-    ``shared``: the result is summed over the batch (the VJP of a parameter).
+    ``shared``: the result is summed over the batch (the VJP of a parameter). ``sizes``: each dimension ``expr``
+    reads as a value (the n of a mean) ↦ the code that reads it from an argument's shape.
     """
-    stable = printable(stabilise(expr), name)
+    reads = {d: code for d, code in (sizes or {}).items() if d in expr.free_symbols}
+    local = {d: sp.Symbol(f"_size_{d.name}", integer=True, positive=True) for d in reads}
+    stable = printable(stabilise(expr.xreplace(local)), name)
     slots = index_slots(stable, output)
-    return compile_index_kernel(stable, arrays, slots, output, name, reduce_leading=shared, einsum=True)
+    return compile_index_kernel(stable, arrays, slots, output, name, reduce_leading=shared, einsum=True,
+                                sizes={local[d]: code for d, code in reads.items()})
 
 
 @dataclass(frozen=True)

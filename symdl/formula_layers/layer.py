@@ -30,7 +30,7 @@ import sympy as sp
 from ..codegen.arrays import as_float_array, place
 from ..codegen.kernel import Kernel
 from ..symbolic.grammar import FormulaError
-from ..symbolic.index_parse import IndexEquation, parse_index_equations
+from ..symbolic.index_parse import IndexEquation, dimension, parse_index_equations
 from ..symbolic.proof import Proof
 from .codegen import Singularity, find_singularities, print_kernel
 from .derivation import (
@@ -192,12 +192,21 @@ class FormulaLayer:
     def _cotangents(self) -> list[sp.IndexedBase | sp.Symbol]:
         return [c.base if isinstance(c, sp.Indexed) else c for c in map(cotangent, self.equations)]
 
+    def _size_reads(self) -> dict[sp.Symbol, str]:
+        """Each dimension ↦ the code reading its size off the first input or param that has it (its axis from the end)."""
+        reads: dict[sp.Symbol, str] = {}
+        for name, axes in self.arrays.items():
+            for k, axis in enumerate(axes):
+                reads.setdefault(dimension(axis), f"{name}.shape[{k - len(axes)}]")
+        return reads
+
     @cached_property
     def forward_kernels(self) -> dict[str, Kernel]:
         """output ↦ numpy kernel ``(*inputs, *params) → output`` over leading batch axes."""
         args = self._array_symbols([*self.inputs, *self.params])
         return {
-            eq.output: print_kernel(eq.rhs, args, eq.indices, f"{self.name}_{eq.output}") for eq in self.equations
+            eq.output: print_kernel(eq.rhs, args, eq.indices, f"{self.name}_{eq.output}", sizes=self._size_reads())
+            for eq in self.equations
         }
 
     @cached_property
@@ -206,7 +215,7 @@ class FormulaLayer:
         args = [*self._array_symbols([*self.inputs, *self.params]), *self._cotangents()]
         return {
             name: print_kernel(self.vjp(name), args, self.vjp_indices(name), f"{self.name}_vjp_{name}",
-                               shared=name in self.params)
+                               shared=name in self.params, sizes=self._size_reads())
             for name in self.arrays
         }
 

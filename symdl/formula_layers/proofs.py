@@ -73,16 +73,40 @@ def _powers_apart(expr: sp.Expr) -> tuple[sp.Expr, int]:
     return apart, max((abs(int(p.exp)) for p in powers), default=0)
 
 
+def _roots_apart(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with each u^(p/q) (p/q not an integer, in lowest terms) written r^p, r an independent symbol per (u, q).
+
+    √s and s^(3/2) become r and r³: an identity that holds for every r holds for r = s^(1/q).
+    """
+    powers = [e for e in expr.atoms(sp.Pow) if e.exp.is_Rational and not e.exp.is_Integer]
+    if not powers:
+        return expr
+    roots: dict[tuple[sp.Expr, int], sp.Dummy] = {}
+    table = {}
+    for power in powers:
+        root = roots.setdefault((power.base, int(power.exp.q)), sp.Dummy(f"r{len(roots)}", positive=True))
+        table[power] = root ** int(power.exp.p)
+    return expr.xreplace(table)
+
+
 def _decide(difference: sp.Expr) -> tuple[bool | None, str]:
     """(False, counterexample) when nonzero at a rational point, (True, how) when shown ≡ 0, else (None, "")."""
     point = _point(difference)
     value = difference.xreplace(point).doit()
+    shown = ", ".join(f"{k} = {v}" for k, v in point.items())
     if value.is_Rational and value != 0:
-        shown = ", ".join(f"{k} = {v}" for k, v in point.items())
         return False, f"{value} at {shown}"
+    if not value.is_Rational and value.is_number:
+        # an irrational value (a root of a rational): 60 significant digits evaluated with SymPy's error control
+        approximate = value.evalf(60)
+        if approximate.is_Float and abs(approximate) > _NONZERO:
+            return False, f"{sp.Float(approximate, 15)} (60-digit evaluation) at {shown}"
     apart, exponent = _powers_apart(difference)
     if difference == 0 or rational_zero(apart):
         return True, "exact rational-function identity"
+    rooted = _roots_apart(difference)
+    if rooted is not difference and rational_zero(rooted):
+        return True, "exact rational-function identity in the roots"
     if exponent > _MAX_EXPANDED_POWER or sp.count_ops(difference) > _MAX_SIMPLIFIED_OPS:
         return None, ""  # expanding or simplifying would not finish in seconds: not shown
     if rational_zero(difference):
@@ -99,6 +123,7 @@ def _decide(difference: sp.Expr) -> tuple[bool | None, str]:
 
 
 _MAX_EXPANDED_POWER = 6
+_NONZERO = sp.Float("1e-30")  # far above the 60-digit evaluation's error at these small sizes: truly nonzero
 _MAX_FOLDED_PIECEWISE = 6  # folding k of them gives up to 2^k branches
 _MAX_SIMPLIFIED_OPS = 400
 

@@ -16,6 +16,7 @@ from .constraints import max_norm, min_max_norm, non_neg, unit_norm
 from .files import load_graph, save_graph
 from .formula import Formula
 from .glu import GLU
+from .layernorm import LayerNorm
 from .layers import (
     Activation,
     Add,
@@ -48,6 +49,7 @@ __all__ = [
     "GraphLayer",
     "Input",
     "Lambda",
+    "LayerNorm",
     "Model",
     "Multiply",
     "Node",

@@ -50,6 +50,13 @@ def _arrays_in(expr: sp.Expr) -> list[str]:
     return sorted({str(e.base.label) for e in expr.atoms(sp.Indexed)})
 
 
+def _reads_a_size(expr: sp.Basic, dims: frozenset[sp.Symbol]) -> bool:
+    """Whether ``expr`` reads a dimension as a value, outside the limits of its sums."""
+    if isinstance(expr, sp.Sum):
+        return _reads_a_size(expr.function, dims)
+    return expr in dims or any(_reads_a_size(a, dims) for a in expr.args)
+
+
 # --- the symbolic rewriting, once per layer -------------------------------------------------------------------------
 
 
@@ -284,6 +291,9 @@ class Formula(GraphLayer):
 
     def _node(self, use: Use, table: Mapping[str, sp.MatrixExpr], role: str, expr: sp.Expr,
               output: tuple[sp.Symbol, ...], shape: tuple[int, int], reduced: bool = False) -> sp.MatrixExpr:
+        sized = {dimension(d): sp.Integer(n) for d, n in self._resolved.items()}
+        if _reads_a_size(expr, frozenset(sized)):  # the n of a mean: the printed code holds the resolved number
+            expr = expr.xreplace(sized)
         names = tuple(_arrays_in(expr))
         if not reduced and len(output) == 1 and isinstance(expr, sp.Indexed) and expr.indices == output:
             return table[names[0]]  # the value is an array itself: no kernel, no copy

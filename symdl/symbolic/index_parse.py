@@ -136,6 +136,8 @@ class _IndexBuilder(FormulaBuilder):
             axes = ", ".join(self.arrays[node.id])
             raise FormulaError(f"formula: array '{node.id}' at {self.at(node)} has axes ({axes}); index it as "
                                f"{node.id}[{', '.join('ijkl'[: len(self.arrays[node.id])])}]")
+        if node.id not in self.names and any(node.id in axes for axes in self.arrays.values()):
+            return dimension(node.id)  # a dimension name as a value: its size, a positive integer
         return super()._name(node)
 
     def _indexed(self, node: ast.Subscript) -> sp.Expr:
