@@ -87,3 +87,43 @@ def test_poles_are_looked_for_only_where_a_polynomial_base_vanishes(monkeypatch)
     derivative = sp.diff(sp.log(sp.exp(z) / (1 + sp.exp(z)) + 2 * sp.exp(-2 * z)), z) + a / (z - a)
     moving_removable_points(derivative, z)
     assert solved and all(e.is_polynomial(z) for e in solved), [e for e in solved if not e.is_polynomial(z)]
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.sampled_from([("z/(exp(z) - 1)", sp.Rational(-1, 2)),
+                        ("z/(exp(2*z) - exp(z))", sp.Rational(-3, 2)), ("1/(exp(z) - 1)", None)]))
+def test_a_removable_pole_where_a_polynomial_in_exponentials_vanishes_is_the_limit(case):
+    # z/(eᶻ − 1)' = 1/(eᶻ − 1) − z·eᶻ/(eᶻ − 1)²: the base eᶻ − 1 is no polynomial in z, and its pole at 0 was not
+    # looked for (nan there). z/(e²ᶻ − eᶻ) = e⁻ᶻ·z/(eᶻ − 1): u = eᶻ of degree 2. 1/(eᶻ − 1) has a true pole at 0:
+    # no limit, SymPy's value stays.
+    text, limit = case
+    r = symdl.formula_rule(text)
+    z = r.wrt
+    if limit is None:
+        assert r.removable == () and not r.derivative().subs(z, 0).is_finite
+        return
+    assert r.removable == ((0, limit, sp.nan),) and r.derivative().subs(z, 0) == limit
+    with np.errstate(divide="ignore", invalid="ignore"):  # the other branch is evaluated too, and discarded
+        assert r.numeric_derivative()(np.array([0.0, 0.5])).tolist()[0] == float(limit)
+    assert check_derivative(r, r.derivative())
+    wrong = sp.Piecewise((0, sp.Eq(z, 0)), (sp.diff(r.expr, z), True))  # right everywhere but at the pole
+    check = check_derivative(r, wrong)
+    assert not check and f"limit from both sides is {limit}" in check.proof.method
+
+
+def test_poles_of_a_polynomial_in_exponentials_are_found_without_solveset(monkeypatch):
+    import symdl.symbolic.regimes as regimes
+    from symdl.symbolic.removable import moving_removable_points
+
+    solved: list[sp.Expr] = []
+    solveset = sp.solveset
+
+    def recording(expr, *args, **kwargs):
+        solved.append(expr)
+        return solveset(expr, *args, **kwargs)
+
+    monkeypatch.setattr(regimes.sp, "solveset", recording)
+    z = sp.Symbol("z", real=True)
+    found, undecided = moving_removable_points(sp.diff(z / (sp.exp(z) - 1) + sp.log(1 + sp.exp(-z)), z), z)
+    assert found == ((0, sp.Integer(-1), sp.nan),) and undecided == ()  # −1/2 − σ(0)
+    assert all(not e.has(sp.exp) for e in solved), solved

@@ -26,6 +26,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
+from .exp_roots import exp_polynomial_roots
 from .functions import NamedFunction
 from .real_conditions import substituted
 from .rounding import jump_atoms
@@ -125,12 +126,17 @@ def _switches(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
 
 def _poles(edge: sp.Expr, var: sp.Symbol, polynomial: bool = False) -> list[sp.Expr]:
     """The real roots of each base with a negative power in ``edge``: where it may have a pole. With ``polynomial``
-    only of the bases polynomial in ``var`` (z − a of sin(z − a)/(z − a)): SymPy's solveset on a sum of exponentials
-    and sigmoids (1/(σ(z) + 2σ(z/2) + e^{−2z})) can run for minutes."""
+    only of the bases polynomial in ``var`` (z − a of sin(z − a)/(z − a)) or in exponentials e^{k·var}
+    (eᶻ − 1 of z/(eᶻ − 1), :func:`~symdl.symbolic.exp_roots.exp_polynomial_roots`, never solveset): SymPy's
+    solveset on a sum of exponentials and sigmoids (1/(σ(z) + 2σ(z/2) + e^{−2z})) can run for minutes."""
     found: list[sp.Expr] = []
     bases = {a.base for a in edge.atoms(sp.Pow) if a.exp.is_negative and a.base.has(var)}
-    for base in sorted((b for b in bases if not polynomial or b.is_polynomial(var)), key=sp.default_sort_key):
-        found += [r for r in _real_roots(base, var) if r not in found]
+    for base in sorted(bases, key=sp.default_sort_key):
+        if not polynomial or base.is_polynomial(var):
+            roots = _real_roots(base, var)
+        else:
+            roots = exp_polynomial_roots(base, var) or []
+        found += [r for r in roots if r not in found]
     return found
 
 
