@@ -101,7 +101,18 @@ def _edges_remembered(expr: sp.Expr) -> tuple[sp.Expr, ...]:
 
 def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
     """Every real root of ``edge`` in ``var``, each Abs/sign inside taken both ways (extra roots do no harm)."""
+    return list(_real_roots_remembered(edge, var))
+
+
+@functools.lru_cache(maxsize=8192)
+def _real_roots_remembered(edge: sp.Expr, var: sp.Symbol) -> tuple[sp.Expr, ...]:
+    """:func:`_real_roots`, once per process for each (edge, var): a case analysis lifts thousands of parameter
+    samples, and at most of them an edge with the others substituted is one seen before (c − 2 at every a and b)."""
     inner = sorted(edge.atoms(sp.Abs, sp.sign), key=sp.default_sort_key)
+    if not inner and edge.is_polynomial(var):  # c₁·var + c₀, rational: its root −c₀/c₁, as solveset gives it
+        coefficients = sp.Poly(edge, var).all_coeffs()
+        if len(coefficients) == 2 and all(c.is_Rational for c in coefficients):
+            return (-coefficients[1] / coefficients[0],)
     roots: list[sp.Expr] = []
     for signs in itertools.product((1, -1), repeat=len(inner)):
         choice = {f: (sg * f.args[0] if isinstance(f, sp.Abs) else sp.Integer(sg)) for f, sg in zip(inner, signs)}
@@ -114,7 +125,7 @@ def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
                 f"{type(solutions).__name__}, not finitely many points"
             )
         roots += [r for r in solutions if r not in roots]
-    return roots
+    return tuple(roots)
 
 
 def _switches(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
