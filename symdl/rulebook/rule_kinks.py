@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from ..budget import shown
+from ..symbolic.branch_at import value_at
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.jumps import breakpoints_between_jumps, kinks_at_jumps
 from ..symbolic.proof import Undecidable, breakpoints, resolve_branches
@@ -206,11 +207,9 @@ def claimed_against(rule: Rule, var: sp.Symbol) -> sp.Expr:
     return with_kink_values(rule, derived, moving=False) if var == rule.wrt else derived
 
 
-def _natural_value(rule: Rule, derived: sp.Expr, at: sp.Expr) -> sp.Expr:
-    sample = {s: sp.Rational(13, 11) for s in derived.free_symbols if s != rule.wrt}
-    try:
-        return resolve_branches(derived.subs(rule.wrt, at), sample)
-    except TypeError:
-        # SymPy orders both arms of an if-then-else when substituting (abs rewritten as ITE(z ≥ 0, z ≥ √z,
-        # z ≥ √−z) orders √−1 at z = 1): pick the branches at the point first, then substitute.
-        return resolve_branches(derived, {**sample, rule.wrt: at}).subs(rule.wrt, at)
+def _natural_value(rule: Rule, derived: sp.Expr, at: sp.Expr, var: sp.Symbol | None = None) -> sp.Expr:
+    """∂f/∂``var`` (the rule's variable unless given) at ``at`` as SymPy's expression gives it, each branch left on
+    another symbol taken at a sample of it (:func:`~symdl.symbolic.branch_at.value_at`)."""
+    var = rule.wrt if var is None else var
+    sample = {s: sp.Rational(13, 11) for s in derived.free_symbols if s != var}
+    return resolve_branches(value_at(derived, var, at, sample), sample)
