@@ -1,10 +1,11 @@
 """resolve_branches: the branch read outermost first is the formula the expression takes at the point."""
 
+import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symdl.symbolic.branch_at import PIECEWISE_ATOMS, resolve_branches
+from symdl.symbolic.branch_at import PIECEWISE_ATOMS, resolve_branches, value_at
 
 x = sp.Symbol("x", real=True)
 a = sp.Symbol("a", real=True)
@@ -48,3 +49,19 @@ def test_a_branch_not_taken_is_never_read():
     # The second pair's condition compares a value that is not real at x = −1; the first pair holds there.
     pw = sp.Piecewise((x, x < 0), (sp.sqrt(x), sp.sqrt(x) > 1), (0, True))
     assert resolve_branches(pw, {x: sp.Integer(-1)}) == x
+
+
+def test_value_at_picks_the_branch_first_where_sympy_cannot_substitute():
+    # SymPy orders both arms of the if-then-else: z/(z + 1) ≤ 27 at z = −1 is zoo ≤ 27, a TypeError. The arm taken
+    # (z < 0: z/(1 − z) ≤ 27) holds, so the value is the first pair's, the other symbol kept.
+    pw = sp.Piecewise((x + a, sp.ITE(x >= 0, x / (x + 1) <= 27, x / (1 - x) <= 27)), (0, True))
+    with pytest.raises(TypeError):
+        pw.subs(x, -1)
+    assert value_at(pw, x, sp.Integer(-1), {a: sp.Integer(2)}) == a - 1
+    assert value_at(pw, x, sp.Integer(3)) == a + 3  # SymPy's own substitution where it can
+
+
+@settings(max_examples=40, deadline=None)
+@given(rationals, rationals)
+def test_value_at_is_the_expressions_value(xv, av):
+    assert value_at(NESTED, x, xv).xreplace({a: av}) == NESTED.xreplace({x: xv, a: av})

@@ -9,6 +9,8 @@ import itertools
 
 import pytest
 import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
@@ -253,3 +255,34 @@ def test_a_max_sympy_cannot_write_as_branches_is_undecided_not_a_recursion_error
         proof = prove_zero(sp.Max(sp.Abs(z - a), sp.Abs(a - b)) - sp.Abs(z - a) - wrong_by, z)
         assert not proof.holds and proof.counterexample is None
         assert proof.method.startswith("undecided: SymPy could not write its max/min as branches")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.fractions(min_value=-50, max_value=50, max_denominator=97), st.fractions(min_value=-50, max_value=50, max_denominator=97))
+def test_a_rational_linear_edges_root_is_solvesets_without_asking_it(slope, offset):
+    # c₁·x + c₀ is answered as −c₀/c₁ (the lifting of 3 parameters asked solveset thousands of times): the same root,
+    # and a slope of 0 (no root, or 0 everywhere) still goes to solveset.
+    edge = R(slope.numerator, slope.denominator) * x + R(offset.numerator, offset.denominator)
+    expected = sp.solveset(edge, x, sp.S.Reals)
+    expected = [] if expected in (sp.S.Reals, sp.S.EmptySet) else list(expected)
+    found = _real_roots(edge, x)
+    assert found == expected and all(r.is_Rational for r in found)
+    found.append(sp.Integer(99))  # a caller's list: the remembered roots are not changed
+    assert _real_roots(edge, x) == expected
+
+
+def test_the_roots_of_an_edge_are_found_once_per_process(monkeypatch):
+    import symdl.symbolic.regimes as regimes
+
+    solved: list[sp.Expr] = []
+    solveset = sp.solveset
+
+    def recording(expr, *args, **kwargs):
+        solved.append(expr)
+        return solveset(expr, *args, **kwargs)
+
+    monkeypatch.setattr(regimes.sp, "solveset", recording)
+    edge = x**2 - R(17, 5) * x + R(3, 7)  # not linear: solveset is asked, once
+    assert _real_roots(edge, x) == _real_roots(edge, x) and len(_real_roots(edge, x)) == 2
+    assert solved == [edge]
+    assert _real_roots(R(3, 4) * x - R(5, 6), x) == [R(10, 9)] and solved == [edge]

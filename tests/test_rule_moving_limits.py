@@ -81,9 +81,88 @@ def test_poles_are_looked_for_only_where_a_polynomial_base_vanishes(monkeypatch)
         return solveset(expr, *args, **kwargs)
 
     monkeypatch.setattr(regimes.sp, "solveset", recording)
+    regimes._real_roots_remembered.cache_clear()  # roots found by an earlier test are not asked again
     from symdl.symbolic.removable import moving_removable_points
 
     z, a = sp.symbols("z a", real=True)
     derivative = sp.diff(sp.log(sp.exp(z) / (1 + sp.exp(z)) + 2 * sp.exp(-2 * z)), z) + a / (z - a)
     moving_removable_points(derivative, z)
     assert solved and all(e.is_polynomial(z) for e in solved), [e for e in solved if not e.is_polynomial(z)]
+
+
+@settings(max_examples=3, deadline=None)
+@given(st.sampled_from([("z/(exp(z) - 1)", sp.Rational(-1, 2)),
+                        ("z/(exp(2*z) - exp(z))", sp.Rational(-3, 2)), ("1/(exp(z) - 1)", None)]))
+def test_a_removable_pole_where_a_polynomial_in_exponentials_vanishes_is_the_limit(case):
+    # z/(eᶻ − 1)' = 1/(eᶻ − 1) − z·eᶻ/(eᶻ − 1)²: the base eᶻ − 1 is no polynomial in z, and its pole at 0 was not
+    # looked for (nan there). z/(e²ᶻ − eᶻ) = e⁻ᶻ·z/(eᶻ − 1): u = eᶻ of degree 2. 1/(eᶻ − 1) has a true pole at 0:
+    # no limit, SymPy's value stays.
+    text, limit = case
+    r = symdl.formula_rule(text)
+    z = r.wrt
+    if limit is None:
+        assert r.removable == () and not r.derivative().subs(z, 0).is_finite
+        return
+    assert r.removable == ((0, limit, sp.nan),) and r.derivative().subs(z, 0) == limit
+    with np.errstate(divide="ignore", invalid="ignore"):  # the other branch is evaluated too, and discarded
+        assert r.numeric_derivative()(np.array([0.0, 0.5])).tolist()[0] == float(limit)
+    assert check_derivative(r, r.derivative())
+    wrong = sp.Piecewise((0, sp.Eq(z, 0)), (sp.diff(r.expr, z), True))  # right everywhere but at the pole
+    check = check_derivative(r, wrong)
+    assert not check and f"limit from both sides is {limit}" in check.proof.method
+
+
+def test_poles_of_a_polynomial_in_exponentials_are_found_without_solveset(monkeypatch):
+    import symdl.symbolic.regimes as regimes
+    from symdl.symbolic.removable import moving_removable_points
+
+    solved: list[sp.Expr] = []
+    solveset = sp.solveset
+
+    def recording(expr, *args, **kwargs):
+        solved.append(expr)
+        return solveset(expr, *args, **kwargs)
+
+    monkeypatch.setattr(regimes.sp, "solveset", recording)
+    z = sp.Symbol("z", real=True)
+    found, undecided = moving_removable_points(sp.diff(z / (sp.exp(z) - 1) + sp.log(1 + sp.exp(-z)), z), z)
+    assert found == ((0, sp.Integer(-1), sp.nan),) and undecided == ()  # −1/2 − σ(0)
+    assert all(not e.has(sp.exp) for e in solved), solved
+
+
+def test_a_kink_beside_a_moving_pole_is_listed_with_the_parameter_unbound():
+    # relu's kink at 0 has the sides (sin a − a·cos a)/a² and 1 + …: finite for every a but 0, where the pole meets
+    # it, so SymPy cannot call them finite and the kink was dropped (no kinks at all).
+    r = symdl.formula_rule("sin(z - a)/(z - a) + relu(z)", params={"a": None})
+    a = _symbol(r, "a")
+    (kink,) = r.kinks
+    assert kink.at == 0 and sp.simplify(kink.right - kink.left) == 1
+    assert sp.simplify(kink.left - (sp.sin(a) - a * sp.cos(a)) / a**2) == 0
+    singular = symdl.formula_rule("sqrt(abs(z - a))", params={"a": None})
+    assert singular.kinks == ()  # ±1/(2√|z − a|) at a: infinite for every a, no kink
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.floats(min_value=-3, max_value=3, allow_nan=False), st.sampled_from([0.0, 1e-3, -0.5, 2.0]))
+def test_the_derivative_by_another_input_at_a_removable_pole_is_the_limit(a, u):
+    # ∂/∂a of sin(z − a)/(z − a) is (sin u − u·cos u)/u², u = z − a: SymPy's expression is nan at u = 0, the limit 0.
+    r = _by_a()
+    with np.errstate(divide="ignore", invalid="ignore"):  # the pole branch is evaluated too, and discarded
+        got = r.numeric_derivative("a")(np.array([a + u]), np.array([a]))
+    u = (a + u) - a  # the difference the kernel sees
+    expected = 0.0 if u == 0 else (np.sin(u) - u * np.cos(u)) / u**2
+    assert np.isclose(got[0], expected, rtol=1e-6, atol=1e-6) and (u != 0 or got[0] == 0.0)
+
+
+def _by_a() -> symdl.Rule:
+    return symdl.formula_rule("sin(z - a)/(z - a)", symbols=["a"])
+
+
+def test_the_derivative_by_another_input_is_proven_and_a_claim_wrong_at_the_pole_refuted():
+    r = _by_a()
+    z, a = r.wrt, r.variable("a")
+    derived = r.derivative(a)
+    assert derived.subs(z, a) == 0 and r.derivative(z).subs(z, a) == 0
+    assert check_derivative(r, derived, a)
+    wrong = sp.Piecewise((1, sp.Eq(a, z)), (sp.diff(r.expr, a), True))
+    assert not check_derivative(r, wrong, a)

@@ -186,15 +186,16 @@ class Rule(Derives, Displayed, Plottable):
 
     def derivative(self, wrt: sp.Symbol | str | None = None) -> sp.Expr:
         """d expr / d wrt as SymPy derives it, with the kink convention applied at kinks and the limit from both sides
-        at each removable point (:attr:`removable`: softplus(z − c) written out gives 1/2 at z = c, not SymPy's 0)."""
+        at each removable point (:attr:`removable`: softplus(z − c) written out gives 1/2 at z = c, not SymPy's 0; by
+        another input too: ∂/∂a of sin(z − a)/(z − a) is 0 at a = z, not nan)."""
         var = self._input(wrt)
         derived = diff_away_from_jumps(self.expr, var, shown(self.name))
-        return self._with_kink_values(derived) if var == self.wrt else derived
+        return self._with_kink_values(derived, var)
 
-    def _with_kink_values(self, derived: sp.Expr) -> sp.Expr:
-        """``derived`` with the convention's value at each kink and the limit at each removable point
-        (:func:`~symdl.rulebook.rule_kinks.with_kink_values`)."""
-        return with_kink_values(self, derived)
+    def _with_kink_values(self, derived: sp.Expr, var: sp.Symbol | None = None) -> sp.Expr:
+        """``derived`` (by ``var``, the variable unless given) with the convention's value at each kink and the limit
+        at each removable point (:func:`~symdl.rulebook.rule_kinks.with_kink_values`)."""
+        return with_kink_values(self, derived, var=var)
 
     def textbook(self, wrt: sp.Symbol | str | None = None, in_output: bool = False) -> sp.Expr:
         """The textbook form of the derivative; with ``in_output`` written in terms of the output."""

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from ..budget import shown
+from ..symbolic.branch_at import value_at
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.jumps import breakpoints_between_jumps, kinks_at_jumps
 from ..symbolic.proof import Undecidable, breakpoints, resolve_branches
@@ -82,12 +83,23 @@ def _kinks_of(rule: Rule, derived: sp.Expr) -> tuple[Kink, ...]:
         # between its jumps each floor/ceiling/round is its value at the point: no jump is left to probe beside
         near = derived.xreplace({f: f.xreplace({rule.wrt: point}) for f in functions}) if functions else derived
         left, right = branch_limits(near, rule.wrt, point)  # a limit where a branch has no value at the point
-        if not (left.is_finite and right.is_finite):
+        if not (_finite(left) and _finite(right)):
             continue  # a singularity (|z|^½ at 0), not a kink: no finite value would be a subgradient
         if _simplified(left - right) == 0:  # e.g. elu with α = 1 is smooth at 0
             continue
         found.append(Kink(point, left, right, _kink_value(rule, point, left, right)))
     return tuple(found)
+
+
+def _finite(value: sp.Expr) -> bool:
+    """``value`` is finite, or with other symbols a finite number at :data:`_SAMPLE` (generic values): relu's kink
+    beside sin(z − a)/(z − a) has the sides (sin a − a·cos a)/a² and 1 + …, infinite at a = 0 only, where the pole
+    meets the kink (:func:`~symdl.symbolic.removable.regime_limit`); SymPy cannot call them finite for every a."""
+    if value.is_finite is not None or not value.free_symbols:
+        return bool(value.is_finite)
+    sample = {s: _SAMPLE[k % len(_SAMPLE)] for k, s in enumerate(sorted(value.free_symbols, key=str))}
+    at = sp.N(value.xreplace(sample), 30)
+    return bool(at.is_number and at.is_finite)
 
 
 def _jumps_at(function: sp.Expr, var: sp.Symbol, point: sp.Expr) -> bool:
@@ -114,30 +126,33 @@ def _kink_value(rule: Rule, point: sp.Expr, left: sp.Expr, right: sp.Expr) -> sp
     return branch_value(derived, rule.wrt, point, _natural_value(rule, derived, point))
 
 
-def with_kink_values(rule: Rule, derived: sp.Expr, moving: bool = True) -> sp.Expr:
-    """``derived`` returning the convention's value at each kink, and the limit at each removable point
-    (:func:`removable`; with ``moving`` False only at those that neither move nor sit at a pole); a branch only where
-    it differs."""
-    for kink in rule.kinks:
+def with_kink_values(rule: Rule, derived: sp.Expr, moving: bool = True, var: sp.Symbol | None = None) -> sp.Expr:
+    """``derived`` (∂f/∂``var``, the rule's variable unless given) returning the convention's value at each kink, and
+    the limit at each removable point (:func:`removable`; with ``moving`` False only at those that neither move nor sit
+    at a pole); a branch only where it differs. By another input there are no kinks (they are the variable's), but
+    removable points (∂/∂a of sin(z − a)/(z − a) at a = z is the limit 0, not nan)."""
+    var = rule.wrt if var is None else var
+    for kink in rule.kinks if var == rule.wrt else ():
         # Kinks and their values are those of the bound parameters (softshrink's ±λ moves with λ), so the
         # derivative is compared there: leaky_relu's α at 0 is the z ≤ 0 branch's own value, not a new branch.
-        if _simplified(kink.value - _natural_value(rule, rule.bind(derived), kink.at)) != 0:
-            derived = sp.Piecewise((kink.value, sp.Eq(rule.wrt, kink.at)), (derived, True))
-    for at, limit, value in rule.removable:
+        if _simplified(kink.value - _natural_value(rule, rule.bind(derived), kink.at, var)) != 0:
+            derived = sp.Piecewise((kink.value, sp.Eq(var, kink.at)), (derived, True))
+    for at, limit, value in rule.removable if var == rule.wrt else removable(rule, var):
         if not moving and _moves(at, value):
             continue
         # where the limit is nan the point meets a kink as the other symbol varies (sin(z − a)/(z − a) + relu(z) at
         # a = 0, regime_limit): the derivative there is the kink's value, already in ``derived``
         limit = limit.xreplace({sp.nan: derived})
         # compared at the bound values; the branch is the unbound one, which holds for every value (see removable)
-        if _simplified(rule.bind(limit) - _natural_value(rule, rule.bind(derived), rule.bind(at))) != 0:
-            derived = sp.Piecewise((limit, sp.Eq(rule.wrt, at)), (derived, True))
+        if _simplified(rule.bind(limit) - _natural_value(rule, rule.bind(derived), rule.bind(at), var)) != 0:
+            derived = sp.Piecewise((limit, sp.Eq(var, at)), (derived, True))
     return derived
 
 
-def removable(rule: Rule) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
-    """(p, lim f'(p±), f'(p) as SymPy's expression gives it) where f' is continuous but its expression gives another
-    value at p, or none (0 for max(0, z) + log(1 + e^(−|z|)) at 0, where the limit is 1/2), kinks excepted.
+def removable(rule: Rule, var: sp.Symbol | None = None) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
+    """(p, lim f'(p±), f'(p) as SymPy's expression gives it) where f' (∂f/∂``var``, the rule's variable unless given)
+    is continuous but its expression gives another value at p, or none (0 for max(0, z) + log(1 + e^(−|z|)) at 0,
+    where the limit is 1/2), kinks excepted.
 
     Found on the unbound derivative, as :func:`~symdl.rulebook.claims.check_derivative` finds them: at fixed
     boundaries (:func:`~symdl.symbolic.removable.removable_points`), and at boundaries that move with a parameter
@@ -145,22 +160,23 @@ def removable(rule: Rule) -> tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...]:
     of the others (:func:`~symdl.symbolic.removable.moving_removable_points`): the branch added at the unbound point
     is right at every parameter value. Where such a limit is not found (softplus(y·(z − c)) at c) SymPy's value
     stays, and check_derivative calls a claim there undecided."""
+    var = rule.wrt if var is None else var
     try:
-        derived = diff_away_from_jumps(rule.expr, rule.wrt)
+        derived = diff_away_from_jumps(rule.expr, var)
     except Undecidable:
         return ()
-    kinks = tuple(k.at for k in rule.kinks)
-    fixed = removable_points(derived, rule.wrt, kinks)
+    kinks = tuple(k.at for k in rule.kinks) if var == rule.wrt else ()
+    fixed = removable_points(derived, var, kinks)
     try:
         # Not asked (each costs SymPy limits): a moving boundary that is a kink at the bound values (softshrink's ±λ),
         # which has no common limit for every value, and one where f' is plainly continuous with the expression's own
         # value at a sample of the others (huber's a = y ± δ), which could then be removable only where the gap
         # between that value and the limit vanishes at the sample but not for every value.
-        skipped = [p for p in breakpoints(derived, rule.wrt) if p.free_symbols and (
-            any(_simplified(rule.bind(p) - k) == 0 for k in kinks) or _plainly_continuous(rule, derived, p))]
+        skipped = [p for p in breakpoints(derived, var) if p.free_symbols and (
+            any(_simplified(rule.bind(p) - k) == 0 for k in kinks) or _plainly_continuous(rule, derived, p, var))]
     except Undecidable:
         skipped = []
-    return fixed + _moving(derived, rule.wrt, (*kinks, *skipped), tuple(f[0] for f in fixed))
+    return fixed + _moving(derived, var, (*kinks, *skipped), tuple(f[0] for f in fixed))
 
 
 #: Values of the symbols other than the variable in :func:`_plainly_continuous`: distinct, none a simple breakpoint.
@@ -168,14 +184,14 @@ _SAMPLE = (sp.Rational(13, 11), sp.Rational(-17, 13), sp.Rational(19, 7), sp.Rat
 _BESIDE = sp.Rational(1, 10**30)
 
 
-def _plainly_continuous(rule: Rule, derived: sp.Expr, at: sp.Expr) -> bool:
+def _plainly_continuous(rule: Rule, derived: sp.Expr, at: sp.Expr, var: sp.Symbol) -> bool:
     """f'(p − 10⁻³⁰), f'(p) and f'(p + 10⁻³⁰) agree to 20 digits, at 50, with the parameters bound and the other
     symbols at :data:`_SAMPLE`; False where any is not a finite number."""
-    others = sorted((rule.bind(derived).free_symbols | rule.bind(at).free_symbols) - {rule.wrt}, key=str)
+    others = sorted((rule.bind(derived).free_symbols | rule.bind(at).free_symbols) - {var}, key=str)
     sample = {s: _SAMPLE[k % len(_SAMPLE)] for k, s in enumerate(others)}
     point, expr = rule.bind(at).xreplace(sample), rule.bind(derived).xreplace(sample)
     try:
-        values = [sp.N(expr.xreplace({rule.wrt: point + step}), 50) for step in (0, -_BESIDE, _BESIDE)]
+        values = [sp.N(expr.xreplace({var: point + step}), 50) for step in (0, -_BESIDE, _BESIDE)]
     except (TypeError, ValueError, ZeroDivisionError):
         return False
     if not all(v.is_number and v.is_finite for v in values):
@@ -206,11 +222,9 @@ def claimed_against(rule: Rule, var: sp.Symbol) -> sp.Expr:
     return with_kink_values(rule, derived, moving=False) if var == rule.wrt else derived
 
 
-def _natural_value(rule: Rule, derived: sp.Expr, at: sp.Expr) -> sp.Expr:
-    sample = {s: sp.Rational(13, 11) for s in derived.free_symbols if s != rule.wrt}
-    try:
-        return resolve_branches(derived.subs(rule.wrt, at), sample)
-    except TypeError:
-        # SymPy orders both arms of an if-then-else when substituting (abs rewritten as ITE(z ≥ 0, z ≥ √z,
-        # z ≥ √−z) orders √−1 at z = 1): pick the branches at the point first, then substitute.
-        return resolve_branches(derived, {**sample, rule.wrt: at}).subs(rule.wrt, at)
+def _natural_value(rule: Rule, derived: sp.Expr, at: sp.Expr, var: sp.Symbol | None = None) -> sp.Expr:
+    """∂f/∂``var`` (the rule's variable unless given) at ``at`` as SymPy's expression gives it, each branch left on
+    another symbol taken at a sample of it (:func:`~symdl.symbolic.branch_at.value_at`)."""
+    var = rule.wrt if var is None else var
+    sample = {s: sp.Rational(13, 11) for s in derived.free_symbols if s != var}
+    return resolve_branches(value_at(derived, var, at, sample), sample)

@@ -11,7 +11,7 @@ import sympy as sp
 from .real_conditions import condition_at, substituted
 from .regimes import elementary
 
-__all__ = ["PIECEWISE_ATOMS", "resolve_branches"]
+__all__ = ["PIECEWISE_ATOMS", "resolve_branches", "value_at"]
 
 #: The nodes that choose a branch.
 PIECEWISE_ATOMS = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
@@ -43,6 +43,17 @@ def resolve_branches(expr: sp.Expr, at: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
         return out
 
     return resolve(expr)
+
+
+def value_at(expr: sp.Expr, var: sp.Symbol, at: sp.Expr, others: Mapping[sp.Symbol, sp.Expr] | None = None) -> sp.Expr:
+    """``expr`` at ``var`` = ``at``. SymPy orders both sides of every condition when substituting, also in an
+    if-then-else's arm not taken (|z| as ITE(z ≥ 0, z/(z + 1) ≤ 27, z/(1 − z) ≤ 27) orders zoo at z = −1, a
+    TypeError): there the branches that hold at the point (the other symbols at ``others``) are picked first, then
+    ``at`` substituted. ValueError or TypeError where they cannot be picked so."""
+    try:
+        return expr.subs(var, at)
+    except TypeError:
+        return resolve_branches(expr, {**(others or {}), var: at}).subs(var, at)
 
 
 @functools.lru_cache(maxsize=1024)

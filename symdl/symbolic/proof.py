@@ -190,12 +190,12 @@ def prove_zero(expr: sp.Expr, var: sp.Symbol, params: Mapping[sp.Symbol, object]
         regimes = _parameter_regimes(expr, var, points, _sample_values(params, expr, var))
     except Undecidable as why:
         return Proof(False, f"undecided: {why}")
-    cases, checked = 0, []
-    while regimes:
-        sample = regimes.pop(0)
-        if sample in checked:
+    cases = 0
+    checked: set[frozenset] = set()  # each sample's (symbol, value) pairs: a list's `in` compared thousands of dicts
+    for sample in regimes:  # in order, the generic samples beside a degenerate one appended as it goes
+        if frozenset(sample.items()) in checked:
             continue
-        checked.append(sample)
+        checked.add(frozenset(sample.items()))
         try:
             if sample and is_degenerate(expr, var, points, sample):
                 outcome = _prove_at_parameters(expr, var, sample, exclude)

@@ -26,6 +26,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
+from .exp_roots import exp_polynomial_roots
 from .functions import NamedFunction
 from .real_conditions import substituted
 from .rounding import jump_atoms
@@ -100,7 +101,18 @@ def _edges_remembered(expr: sp.Expr) -> tuple[sp.Expr, ...]:
 
 def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
     """Every real root of ``edge`` in ``var``, each Abs/sign inside taken both ways (extra roots do no harm)."""
+    return list(_real_roots_remembered(edge, var))
+
+
+@functools.lru_cache(maxsize=8192)
+def _real_roots_remembered(edge: sp.Expr, var: sp.Symbol) -> tuple[sp.Expr, ...]:
+    """:func:`_real_roots`, once per process for each (edge, var): a case analysis lifts thousands of parameter
+    samples, and at most of them an edge with the others substituted is one seen before (c − 2 at every a and b)."""
     inner = sorted(edge.atoms(sp.Abs, sp.sign), key=sp.default_sort_key)
+    if not inner and edge.is_polynomial(var):  # c₁·var + c₀, rational: its root −c₀/c₁, as solveset gives it
+        coefficients = sp.Poly(edge, var).all_coeffs()
+        if len(coefficients) == 2 and all(c.is_Rational for c in coefficients):
+            return (-coefficients[1] / coefficients[0],)
     roots: list[sp.Expr] = []
     for signs in itertools.product((1, -1), repeat=len(inner)):
         choice = {f: (sg * f.args[0] if isinstance(f, sp.Abs) else sp.Integer(sg)) for f, sg in zip(inner, signs)}
@@ -113,7 +125,7 @@ def _real_roots(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
                 f"{type(solutions).__name__}, not finitely many points"
             )
         roots += [r for r in solutions if r not in roots]
-    return roots
+    return tuple(roots)
 
 
 def _switches(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
@@ -125,12 +137,17 @@ def _switches(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr]:
 
 def _poles(edge: sp.Expr, var: sp.Symbol, polynomial: bool = False) -> list[sp.Expr]:
     """The real roots of each base with a negative power in ``edge``: where it may have a pole. With ``polynomial``
-    only of the bases polynomial in ``var`` (z − a of sin(z − a)/(z − a)): SymPy's solveset on a sum of exponentials
-    and sigmoids (1/(σ(z) + 2σ(z/2) + e^{−2z})) can run for minutes."""
+    only of the bases polynomial in ``var`` (z − a of sin(z − a)/(z − a)) or in exponentials e^{k·var}
+    (eᶻ − 1 of z/(eᶻ − 1), :func:`~symdl.symbolic.exp_roots.exp_polynomial_roots`, never solveset): SymPy's
+    solveset on a sum of exponentials and sigmoids (1/(σ(z) + 2σ(z/2) + e^{−2z})) can run for minutes."""
     found: list[sp.Expr] = []
     bases = {a.base for a in edge.atoms(sp.Pow) if a.exp.is_negative and a.base.has(var)}
-    for base in sorted((b for b in bases if not polynomial or b.is_polynomial(var)), key=sp.default_sort_key):
-        found += [r for r in _real_roots(base, var) if r not in found]
+    for base in sorted(bases, key=sp.default_sort_key):
+        if not polynomial or base.is_polynomial(var):
+            roots = _real_roots(base, var)
+        else:
+            roots = exp_polynomial_roots(base, var) or []
+        found += [r for r in roots if r not in found]
     return found
 
 

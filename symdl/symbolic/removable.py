@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from .branch_at import value_at
 from .proof import (
     Undecidable,
     breakpoints,
@@ -59,8 +60,8 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
                             ) -> tuple[tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...], tuple[sp.Expr, ...]]:
     """(removable, undecided) among the points :func:`removable_points` leaves: boundaries that move with another
     symbol, and poles of the derivative's expression where a base polynomial in ``var`` vanishes (sin(z − a)/(z − a) at
-    z = a; not z/(eᶻ − 1) at 0, whose pole SymPy's solveset may take minutes to find in a sum of exponentials), kinks
-    excepted.
+    z = a) or one polynomial in exponentials e^{k·var} (z/(eᶻ − 1) at 0, found without SymPy's solveset, which may take
+    minutes in a sum of exponentials and sigmoids), kinks excepted.
 
     removable: (p, lim f'(p±), f'(p) as the expression gives it) where both one-sided limits are the same number for
     every value of the other symbols and f'(p) is not shown to be it (nan at a pole); where a branch is left beside a
@@ -99,20 +100,12 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
 
 
 def _value_at(derivative: sp.Expr, var: sp.Symbol, at: sp.Expr) -> sp.Expr:
-    """f'(p) as the expression gives it: nan where it is not found.
-
-    SymPy orders both sides of every condition when substituting, also in an if-then-else's arm not taken
-    (|z| as ITE(z ≥ 0, z/(z + 1) ≤ 27, z/(1 − z) ≤ 27) orders zoo at z = −1, a TypeError); there the branch that holds
-    at p is picked first (:func:`resolve_branches`), as the printed code evaluates it, where p is a number.
-    """
+    """f'(p) as the expression gives it (:func:`~symdl.symbolic.branch_at.value_at`: where SymPy cannot substitute, the
+    branch that holds at p is picked first, as the printed code evaluates it, where p is a number and f' has no other
+    symbol); nan where it is not found."""
+    fixed = not at.free_symbols and derivative.free_symbols <= {var}
     try:
-        return derivative.subs(var, at)
-    except TypeError:
-        pass
-    if at.free_symbols or not derivative.free_symbols <= {var}:
-        return sp.nan
-    try:
-        return resolve_branches(derivative, {var: at}).subs(var, at)
+        return value_at(derivative, var, at) if fixed else derivative.subs(var, at)
     except (ValueError, TypeError):
         return sp.nan
 
