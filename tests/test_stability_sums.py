@@ -124,3 +124,12 @@ def test_max_of_softsign_and_a_constant_is_finite_warning_free_and_right(c, whic
     # printed as the quotient rule 1/(1 + |z|) − |z|/(1 + |z|)², which cancels: ε·(1 + |z|) relative, not ε
     error = np.abs(grad.astype(np.float64) - slope) / (np.abs(slope) + (slope == 0))
     assert (error[away] <= 8 * np.finfo(dtype).eps * size[away]).all(), (x[away], grad[away], slope[away])
+
+
+def test_a_constant_root_that_cse_pulls_out_prints_as_a_float_in_torch():
+    """cse pulls √3 out of √(3eᶻ + 3e⁻ᶻ + 3) here; torch.sqrt takes no Python number, so it must print as 1.732…
+    (found by the hypothesis test above: TypeError 'sqrt(): argument 'input' must be Tensor, not int')."""
+    text = "log(3*exp(z/2) + 3*exp(z/2) + 3*exp((1/2)*log(3*exp(z) + 3*exp(-z) + 3)))"
+    r = symdl.formula_rule(text)
+    for dtype in DTYPES:
+        _finite_without_warnings("torch", r, POINTS.astype(dtype))

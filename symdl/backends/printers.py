@@ -138,6 +138,13 @@ class TorchPrinter(ArrayModulePrinter):
     def _print_stop_gradient(self, expr: sp.Function) -> str:
         return f"({self._print(expr.args[0])}).detach()"
 
+    def _print(self, expr: object, **kwargs: object) -> str:
+        # torch's functions take no Python number (torch.sqrt(3) is a TypeError): a constant that is not a plain
+        # number (√3, e², log 3, which SymPy's cse can pull out of a root or a product) prints as its float literal
+        if isinstance(expr, sp.Expr) and not expr.is_Atom and expr.is_number and not expr.is_Rational and expr.is_real:
+            return super()._print(sp.Float(expr.evalf(17), 17), **kwargs)
+        return super()._print(expr, **kwargs)
+
     def _print_Mod(self, expr: sp.Mod) -> str:
         # SymPy's Mod takes the divisor's sign, as Python's %: torch.remainder (torch has no torch.mod; torch.fmod is C's)
         return f"torch.remainder({self._print(expr.args[0])}, {self._print(expr.args[1])})"
