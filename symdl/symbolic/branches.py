@@ -142,6 +142,11 @@ class GuardedChoice(sp.Function):
     def _eval_is_real(self) -> bool | None:
         return fuzzy_and([self.args[0].is_real, self.args[2].is_real])
 
+    def _eval_derivative(self, var: sp.Symbol) -> sp.Expr:
+        # As a Piecewise's: each branch's derivative, the condition kept (s is a number: 0).
+        x, cond, s = self.args
+        return GuardedChoice(x.diff(var), cond, s.diff(var))
+
     def _eval_rewrite_as_Piecewise(self, x: sp.Expr, cond: sp.Basic, s: sp.Expr, **kwargs: object) -> sp.Expr:
         return sp.Piecewise((s, cond), (x, True))
 
