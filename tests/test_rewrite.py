@@ -71,6 +71,10 @@ WRONG_AFTER = {
         sp.exp(u - _top(u, -u, 0)) + sp.exp(-u - _top(u, -u, 0)) - sp.Rational(3, 2)),
     "exp_sum_signed_reciprocal": lambda u, v: sp.exp(_top(u, -u, 0)) / (  # e^{+M}
         sp.exp(u - _top(u, -u, 0)) + sp.exp(-u - _top(u, -u, 0)) - sp.Rational(3, 2) * sp.exp(-_top(u, -u, 0))),
+    "sigmoid_of_term_ratio": lambda u, v: sigmoid(softplus(-u) - v),  # log σ(u) = −softplus(−u): its sign flipped
+    "exp_sigmoid_sum": lambda u, v: sp.exp(u - softplus(-sp.exp(u))) - v * sigmoid(-sp.exp(u)),  # σ(−eᵘ) as e^{−softplus(−eᵘ)}
+    "exp_of_exp_product": lambda u, v: sp.exp(u + sp.exp(v)),  # e^{−e^{v}} as e^{+e^{v}}
+    "exp_comparison": lambda u, v: sp.Piecewise((v, u >= sp.log(2)), (u, True)),  # log 3 as log 2
     "expm1": lambda u, v: expm1(-u),
     "log1p": lambda u, v: log1p(2 * u),
     "log_even_power": lambda u, v: 4 * sp.log(u),  # |u| dropped: not real for u < 0

@@ -32,7 +32,7 @@ import sympy as sp
 from ..numbers import format_number
 from ..symbolic.branches import guard_branches, one_sided_kinks
 from ..symbolic.functions import NamedFunction
-from ..symbolic.rewrite import stable_primitives
+from ..symbolic.rewrite import stable_conditions, stable_primitives
 from ..symbolic.shared_cse import cse_basic
 from ..symbolic.shared_replace import replace_shared
 from ..symbolic.special import erf_form, erfc_form, expand_erf, x_minus_tanh_form
@@ -95,6 +95,10 @@ class SymdlNumpyPrinter(RoundingPrinter):
     def _print_GuardedInput(self, expr: sp.Piecewise) -> str:
         # SymPy's dispatcher skips differently named Function subclasses: a guard prints as the Piecewise it is.
         return self._print_Piecewise(expr)
+
+    def _print_GuardedChoice(self, expr: sp.Function) -> str:
+        x, cond, s = expr.args
+        return f"{self._fn('where')}({self._print(cond)}, {self._branch_value(s)}, {self._print(x)})"
 
     def _step(self, cond: sp.Basic, inside: sp.Expr, outside: sp.Expr) -> str:
         """``inside`` where ``cond`` holds, else ``outside`` (two numbers), as arithmetic on the boolean.
@@ -253,7 +257,7 @@ def printable(expr: sp.Expr, name: str, differentiable: bool = False, *, guard: 
     form = "differentiable" if differentiable else "stable"
     # Before the named functions' forms (safe by construction): only the user's branches get guards.
     if guard:
-        expr = guard_branches(expr, differentiable)
+        expr = guard_branches(stable_conditions(expr), differentiable)
     expr = replace_shared(expr, lambda e: isinstance(e, NamedFunction), lambda e: getattr(type(e), form)(*e.args))
     if differentiable:
         expr = one_sided_kinks(expr)
@@ -350,7 +354,8 @@ def _kernel_text(expr: sp.Expr, args: tuple[sp.Symbol, ...], reduce_sum: bool) -
     renamed = expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)})
     # erf/erfc as their numpy pieces before CSE (|x|, the clamps and erfc|x| computed once), and before
     # printable turns Φ's exact 1/√2 into a float (erfc_form splits e^{−x²/2} exactly only for a rational square).
-    stable = replace_shared(guard_branches(renamed), lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
+    guarded = guard_branches(stable_conditions(renamed))
+    stable = replace_shared(guarded, lambda e: isinstance(e, NamedFunction), lambda e: type(e).stable(*e.args))
     renamed = printable(expand_erf(stable), name, guard=False)
     intermediates, (body,) = cse_basic(renamed, symbols=sp.numbered_symbols("_c"))
     printer = KernelPrinter()

@@ -22,6 +22,12 @@ number); a variable confined to an interval I gets the guard
   ``differentiable`` uses this form for closed ends too (autodiff splits the
   gradient of max(x, lo) at x = lo between both arguments).
 
+Where a condition is not linear in the Piecewise's one input x (min(2z, 3, eᶻσ(z))), the regions are not
+intervals, and the "double where" is done with the conditions themselves: each later condition is evaluated at
+where(E, s, x), E the earlier conditions and s a point where none holds, and each risky branch at where(E ∨ ¬c, s′, x),
+s′ a point of its own region (points tried from a short list, checked by SymPy; none found: left as is). The guard is a
+:class:`GuardedChoice`, which SymPy does not fold back into the condition as it does a Piecewise.
+
 Branches made only of +, ·, positive integer powers, |·|, sign, min/max, sin,
 cos, tanh, atan, erf, erfc and symdl's named functions (printed stably) are
 left as they are: they cannot overflow where their inputs are finite.
@@ -36,6 +42,7 @@ from __future__ import annotations
 import functools
 
 import sympy as sp
+from sympy.core.logic import fuzzy_and
 from sympy.core.relational import Relational
 from sympy.logic.boolalg import Boolean
 
@@ -43,7 +50,7 @@ from .functions import NamedFunction
 from .proof import Proof, prove_zero
 from .shared_replace import replace_shared
 
-__all__ = ["GuardedInput", "branch_regions", "guard_branches", "one_sided_kinks", "prove_guarded"]
+__all__ = ["GuardedChoice", "GuardedInput", "branch_regions", "guard_branches", "one_sided_kinks", "prove_guarded"]
 
 # Nodes that stay finite for finite inputs (Pow is checked apart: only positive integer exponents).
 _SAFE = (
@@ -120,6 +127,30 @@ class GuardedInput(sp.Piecewise):
         return None
 
 
+class GuardedChoice(sp.Function):
+    """where(c, s, x), x's guard inside a condition: SymPy folds a Piecewise in a Piecewise's condition into ITE, which
+    prints the unguarded comparison again; this is no Piecewise (printed as one ``where``, rewritten to one for proofs)."""
+
+    nargs = 3
+
+    @classmethod
+    def eval(cls, x: sp.Expr, cond: sp.Basic, s: sp.Expr) -> sp.Expr | None:  # SymPy's evaluation hook
+        if cond == sp.true:
+            return s
+        return x if cond == sp.false else None
+
+    def _eval_is_real(self) -> bool | None:
+        return fuzzy_and([self.args[0].is_real, self.args[2].is_real])
+
+    def _eval_derivative(self, var: sp.Symbol) -> sp.Expr:
+        # As a Piecewise's: each branch's derivative, the condition kept (s is a number: 0).
+        x, cond, s = self.args
+        return GuardedChoice(x.diff(var), cond, s.diff(var))
+
+    def _eval_rewrite_as_Piecewise(self, x: sp.Expr, cond: sp.Basic, s: sp.Expr, **kwargs: object) -> sp.Expr:
+        return sp.Piecewise((s, cond), (x, True))
+
+
 def _guard(x: sp.Symbol, interval: sp.Interval, differentiable: bool) -> sp.Expr:
     """An expression equal to x on ``interval`` and inside it everywhere else."""
     lo, hi = interval.start, interval.end
@@ -142,7 +173,8 @@ def _guard(x: sp.Symbol, interval: sp.Interval, differentiable: bool) -> sp.Expr
 
 
 def _guard_piecewise(pw: sp.Piecewise, differentiable: bool) -> sp.Piecewise:
-    branches = []
+    branches: list[tuple[sp.Expr, sp.Basic]] = []
+    guarded: list[bool] = []
     changed = False
     for (value, cond), region in zip(pw.args, branch_regions(pw)):
         # Already guarded (printing guards again what a kernel guarded first): guard once.
@@ -150,11 +182,72 @@ def _guard_piecewise(pw: sp.Piecewise, differentiable: bool) -> sp.Piecewise:
         # A rule's own stable form clamps its inputs already (elu's e^{min(z, 0)}).
         done |= {x for m in value.atoms(sp.Min, sp.Max) for x in m.args if x.is_Symbol and len(m.args) == 2 and any(a.is_number for a in m.args)}
         bounded = {x: i for x, i in region.items() if value.has(x) and x not in done and not i.is_empty}
-        if bounded and _risky(value):
+        hit = bool(bounded) and _risky(value)
+        if hit:
             value = value.xreplace({x: _guard(x, i, differentiable) for x, i in bounded.items()})
             changed = True
         branches.append((value, cond))
-    return sp.Piecewise(*branches, evaluate=False) if changed else pw
+        guarded.append(bool(done) or hit)
+    out = sp.Piecewise(*branches, evaluate=False) if changed else pw
+    return _guard_after_earlier(out, guarded)
+
+
+#: Points tried, in order, as the safe point of a branch whose region a nonlinear condition bounds.
+_CANDIDATES = tuple(sp.Rational(n, d) for n, d in ((0, 1), (1, 1), (-1, 1), (1, 2), (-1, 2), (2, 1), (-2, 1), (3, 1),
+                                                   (-3, 1), (10, 1), (-10, 1), (100, 1), (-100, 1)))
+
+
+def _risky_nonnumeric(expr: sp.Basic) -> bool:
+    """:func:`_risky` of ``expr`` with its constants (log 3) taken as safe."""
+    return _risky(expr.xreplace({n: sp.Dummy() for n in expr.atoms(sp.Function, sp.Pow) if n.is_number}))
+
+
+def _point(x: sp.Symbol, region: sp.Basic, value: sp.Basic) -> sp.Expr | None:
+    """A point of :data:`_CANDIDATES` where ``region`` holds and ``value`` is a finite number (a condition: decided),
+    by SymPy; else None."""
+    for p in _CANDIDATES:
+        if region.subs(x, p) is not sp.true:
+            continue
+        at = value.subs(x, p)
+        if at in (sp.true, sp.false):  # a condition: decided there
+            return p
+        at = at.evalf(20)
+        if at.is_number and at.is_finite is True and abs(at) < 1e30:
+            return p
+    return None
+
+
+def _nonlinear(pw: sp.Piecewise) -> sp.Symbol | None:
+    """x when every condition of ``pw`` is in one variable x and one comparison in them is not linear in it."""
+    conds = [c for _, c in pw.args]
+    symbols = set().union(*(c.free_symbols for c in conds))
+    if len(symbols) != 1:
+        return None
+    relations = set().union(*(c.atoms(Relational) for c in conds))
+    return next(iter(symbols)) if any(_interval(r) is None for r in relations) else None
+
+
+def _guard_after_earlier(pw: sp.Piecewise, done: list[bool]) -> sp.Piecewise:
+    """The "double where" for a Piecewise whose conditions are not linear (min(2z, 3, eᶻσ(z))): each condition is
+    evaluated at where(E, s, x), E the earlier conditions and s a point where none of them holds, and each risky value
+    at where(E ∨ ¬c, s′, x), s′ a point of its own region: equal wherever the branch is reached, finite elsewhere.
+    ``done``: the values guarded already (by their intervals)."""
+    x = _nonlinear(pw)
+    if x is None:
+        return pw
+    branches: list[tuple[sp.Expr, sp.Basic]] = []
+    earlier: list[sp.Basic] = []
+    for (value, cond), guarded in zip(pw.args, done):
+        reach = sp.Or(*earlier) if earlier else sp.false
+        if earlier and _risky_nonnumeric(cond) and (s := _point(x, sp.Not(reach), cond)) is not None:
+            cond = cond.xreplace({x: GuardedChoice(x, reach, s)})
+        region = sp.And(sp.Not(reach), cond)
+        if not guarded and value.has(x) and _risky(value) and region != sp.true:
+            if (s := _point(x, region, value)) is not None:
+                value = value.xreplace({x: GuardedChoice(x, sp.Not(region), s)})
+        branches.append((value, cond))
+        earlier.append(cond)
+    return sp.Piecewise(*branches, evaluate=False)
 
 
 def guard_branches(expr: sp.Expr, differentiable: bool = False) -> sp.Expr:
@@ -206,5 +299,6 @@ def one_sided_kinks(expr: sp.Expr) -> sp.Expr:
 
 def prove_guarded(expr: sp.Expr, differentiable: bool = False) -> dict[sp.Symbol, Proof]:
     """guard_branches(expr) − expr ≡ 0, proven by case analysis in each variable (the others as parameters)."""
-    difference = guard_branches(expr, differentiable) - expr
+    guarded = guard_branches(expr, differentiable)
+    difference = guarded.replace(lambda e: isinstance(e, GuardedChoice), lambda e: e.rewrite(sp.Piecewise)) - expr
     return {x: prove_zero(difference, x) for x in sorted(expr.free_symbols, key=str)}

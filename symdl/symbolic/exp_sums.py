@@ -78,10 +78,11 @@ def exp_sum(expr: sp.Expr, signed: bool = False, nested: bool = False) -> list[t
     """[(cᵢ, uᵢ)] when ``expr`` is Σ cᵢ·e^{uᵢ} (terms as in the module docstring), two terms or more, one of them
     unbounded (an exponential or cosh) or none of them a number (σ(z) + σ(2z) underflows to 0), with every cᵢ
     positive, or, ``signed``, with a negative one and the sum proven bounded away from 0 once shifted; None
-    otherwise, and for a sum already shifted by its maximum (holding a Max). log(1 + σ(z)) is left to log1p: it
+    otherwise, and for a sum already shifted by its maximum (holding a Max, or the stop_gradient left where SymPy
+    evaluated the Max away: max(−softplus(−z), e^{z/2}) is e^{z/2}). log(1 + σ(z)) is left to log1p: it
     neither overflows nor underflows. ``nested``: only a sum with a term holding a power of a positive sum (uᵢ then
     holds k·log S); without it, no such sum."""
-    if not isinstance(expr, sp.Add) or expr.has(sp.Max):
+    if not isinstance(expr, sp.Add) or expr.has(sp.Max, stop_gradient):
         return None
     terms, bounded, number, deep = [], True, False, False
     for term in expr.args:

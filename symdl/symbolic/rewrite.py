@@ -14,6 +14,8 @@ accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 * ``sigmoid``: eᵘ / (1 + eᵘ) → σ(u)
 * ``sigmoid_scaled``: e^{mu} / (a + b·eᵘ)ⁿ → (a/b)ᵐ a⁻ⁿ σ(s)ᵐ σ(−s)ⁿ⁻ᵐ, s = u + log(b/a) (1 ≤ m ≤ n integers)
 * ``sigmoid_of_difference``: eᵘ / (eᵘ + eᵛ) → σ(u − v)
+* ``sigmoid_of_term_ratio``: t / (t + t′) → σ(log t − log t′) for terms c·e^{u}·σ(v)ᵏ (σ(u)/(σ(u) + eᵛ) →
+  σ(−softplus(−u) − v): finite where v is inf, :mod:`~symdl.symbolic.exp_products`)
 * ``sigmoid_reciprocal``: 1 / (1 + e⁻ᵘ) → σ(u)
 * ``sigmoid_power``: (a + b·eᵘ)⁻ⁿ → a⁻ⁿ σ(−s)ⁿ, s as above
 * ``one_minus_sigmoid``: k − k·σ(u) → k·σ(−u) (so σ' = σ(1 − σ) prints as σ(u)σ(−u))
@@ -32,7 +34,13 @@ accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
 * ``exp_sum_reciprocal``: (Σ cᵢe^{uᵢ})ᵖ → e^{pM}·(Σ cᵢe^{uᵢ − M})ᵖ (1/(eᶻ + e⁻ᶻ))
 * ``exp_sum_signed_ratio``, ``exp_sum_signed_reciprocal``: the same two with negative cᵢ where Σ cᵢe^{uᵢ − M} is
   proven bounded away from 0, as for ``log_sum_exp_signed`` (eᶻ/(eᶻ + e⁻ᶻ − 3/2), 1/(eᶻ + e⁻ᶻ − 3/2))
+* ``exp_sigmoid_sum``: σ(s)ᵏ·(… + c·e^{w} + …) → … + c·exp(w − k·softplus(−s)) + … where s = −a·e^{w} + … (σ(s)
+  underflows as e^{w} overflows: (eᵘ − v)·σ(−eᵘ) → exp(u − softplus(eᵘ)) − v·σ(−eᵘ))
 * ``exp_sigmoid``: e^w·Π σ(vⱼ)^{kⱼ} → exp(w − Σ kⱼ·softplus(−vⱼ)) (eᶻ·σ(−z) = σ(z))
+* ``exp_of_exp_product``: eᵘ·e^{−e^{v}} → e^{u − e^{v}} (any product of exponentials, one exponent holding an
+  exponential: e^{−z}·e^{−e^{−2z}} is inf·0 at z = −89 in float32)
+* ``exp_comparison``: b·eᵘ ⋈ k → u ⋈ log(k/b) in a condition (b, k positive numbers: e^{x} increases); applied when
+  printing (:func:`stable_conditions`), not by :func:`stabilise`
 * ``expm1``: eᵘ − 1 → expm1(u)
 * ``log1p``: log(1 + u) → log1p(u)
 
@@ -57,7 +65,16 @@ from dataclasses import dataclass
 
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.core.relational import Relational
 
+from .exp_products import (
+    exp_comparison,
+    exp_of_exp_product,
+    exp_sigmoid_sum,
+    exp_sigmoid_sum_form,
+    sigmoid_of_term_ratio,
+    sigmoid_term_ratio_form,
+)
 from .functions import log_cosh, sigmoid, softplus
 from .poles import prove_equal
 from .proof import Proof
@@ -110,6 +127,7 @@ __all__ = [
     "prove_rewrites",
     "stabilise",
     "stable_at_values",
+    "stable_conditions",
     "stable_primitives",
 ]
 
@@ -161,6 +179,10 @@ REWRITES: tuple[Rewrite, ...] = (
         "sigmoid_of_difference", sp.Mul, _sigmoid_of_difference,
         lambda u, v: sp.exp(u) / (sp.exp(u) + sp.exp(v)), lambda u, v: sigmoid(u - v),
     ),
+    Rewrite(
+        "sigmoid_of_term_ratio", sp.Mul, sigmoid_of_term_ratio,
+        lambda u, v: sigmoid(u) / (sigmoid(u) + sp.exp(v)), sigmoid_term_ratio_form,
+    ),
     Rewrite("sigmoid_reciprocal", sp.Pow, _sigmoid_reciprocal, lambda u, v: 1 / (1 + sp.exp(-u)), lambda u, v: sigmoid(u)),
     Rewrite(
         "sigmoid_power", sp.Pow, _sigmoid_power,
@@ -210,14 +232,30 @@ REWRITES: tuple[Rewrite, ...] = (
         lambda u, v: 1 / (sp.exp(u) + sp.exp(-u) - sp.Rational(3, 2)), _exp_sum_signed_reciprocal_form,
     ),
     Rewrite(
+        "exp_sigmoid_sum", sp.Mul, exp_sigmoid_sum,
+        lambda u, v: (sp.exp(u) - v) * sigmoid(-sp.exp(u)), exp_sigmoid_sum_form,
+    ),
+    Rewrite(
         "exp_sigmoid", sp.Mul, _exp_sigmoid,
         lambda u, v: sp.exp(u) * sigmoid(-u) * sigmoid(v) ** 2, lambda u, v: sp.exp(u - softplus(u) - 2 * softplus(-v)),
+    ),
+    Rewrite(
+        "exp_of_exp_product", sp.Mul, exp_of_exp_product,
+        lambda u, v: sp.exp(u) * sp.exp(-sp.exp(v)), lambda u, v: sp.exp(u - sp.exp(v)),
+    ),
+    Rewrite(
+        "exp_comparison", Relational, exp_comparison,
+        lambda u, v: sp.Piecewise((v, sp.exp(u) >= 3), (u, True)), lambda u, v: sp.Piecewise((v, u >= sp.log(3)), (u, True)),
     ),
     Rewrite("expm1", sp.Add, _expm1, lambda u, v: sp.exp(u) - 1, lambda u, v: expm1(u)),
     Rewrite("log1p", sp.log, _log1p, lambda u, v: sp.log(1 + u), lambda u, v: log1p(u)),
 )
 
 _BY_NAME = {r.name: r for r in REWRITES}
+#: Applied when printing only (:func:`stable_conditions`), not by :func:`stabilise`: a rule's forms keep b·eᵘ ⋈ k,
+#: whose breakpoints the proof engine finds (eᶻσ(z) = 3 is a quadratic in eᶻ; z − softplus(−z) = log 3 is not).
+_PRINT_ONLY = ("exp_comparison",)
+_PASS = tuple(name for name in _BY_NAME if name not in _PRINT_ONLY)
 
 
 def _run(expr: sp.Expr, names: Iterable[str]) -> tuple[sp.Expr, tuple[str, ...]]:
@@ -239,7 +277,7 @@ def stabilise(expr: sp.Expr) -> sp.Expr:
     """
     if not isinstance(expr, sp.Basic):
         raise TypeError(f"stabilise: expected a SymPy expression, got {type(expr).__name__}")
-    return _run(expr, _BY_NAME)[0]
+    return _run(expr, _PASS)[0]
 
 
 def stable_at_values(typed: sp.Expr, stable: sp.Expr, values: Mapping[sp.Symbol, sp.Expr]) -> tuple[sp.Expr, bool]:
@@ -263,7 +301,7 @@ def applied_rewrites(expr: sp.Expr) -> tuple[str, ...]:
     """The names of the rewrites :func:`stabilise` applies to ``expr``, in the order applied."""
     if not isinstance(expr, sp.Basic):
         raise TypeError(f"applied_rewrites: expected a SymPy expression, got {type(expr).__name__}")
-    return _run(expr, _BY_NAME)[1]
+    return _run(expr, _PASS)[1]
 
 
 def describe_stable_form(expr: sp.Expr) -> str | None:
@@ -272,10 +310,16 @@ def describe_stable_form(expr: sp.Expr) -> str | None:
     >>> describe_stable_form(sp.log(sp.exp(sp.Symbol("z", real=True)) + 1))
     'generated code uses softplus(z), proven equal (rewrite softplus)'
     """
-    stable, used = _run(expr, _BY_NAME)
+    stable, used = _run(expr, _PASS)
     if not used:
         return None
     return f"generated code uses {stable}, proven equal (rewrite{'s' if len(used) > 1 else ''} {', '.join(used)})"
+
+
+def stable_conditions(expr: sp.Expr) -> sp.Expr:
+    """b·eᵘ ⋈ k → u ⋈ log(k/b) only (``exp_comparison``): what printing applies to every expression's conditions, before
+    the named functions become their stable forms (e^{z − softplus(−z)} is then no longer one exponential)."""
+    return _run(expr, _PRINT_ONLY)[0]
 
 
 def stable_primitives(expr: sp.Expr) -> sp.Expr:
