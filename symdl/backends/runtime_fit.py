@@ -61,7 +61,8 @@ def _fit_data_args(X, Y):
 
 
 def _fit_arrange(X, Y, what):
-    """(X, Y) as the entry points take them, checked by _fit_check_data; a wrong number of arrays is one ValueError line.
+    """(X, Y) as the entry points take them, checked by _fit_check_data; a wrong number of arrays is one ValueError line
+    (symdl.backends.runtime_data.check_count, a graph module's _check_count: the compiled graph's words).
 
     _FIT_DATA names the module's inputs and targets: one array for one, a tuple (or a list, as CompiledGraph.fit takes
     it) of as many arrays for several; a single array may come as a 1-tuple. A graph module also takes a dict keyed by
@@ -76,8 +77,7 @@ def _fit_arrange(X, Y, what):
         else:
             several = isinstance(value, tuple) or (len(names) > 1 and isinstance(value, list))
             arrays = list(value) if several else [value]
-        if len(arrays) != len(names):
-            raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}")
+        _check_count(label, names, value, arrays)
         out.append(tuple(arrays) if len(names) > 1 else arrays[0])
     return _fit_check_data(out[0], out[1], what, _FIT_DATA)
 
