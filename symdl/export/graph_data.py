@@ -11,7 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..backends.runtime_data import arrange, check_count, data_arrays, forward_arrays, step_arguments
+from ..backends.runtime_data import (
+    arrange,
+    check_count,
+    data_arrays,
+    forward_arrays,
+    step_arguments,
+)
 from ..codegen.module_text import unannotated_source
 
 __all__ = ["data_convention", "data_forms", "data_runtime"]
