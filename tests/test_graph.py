@@ -238,6 +238,14 @@ def test_bad_input_is_one_clear_error(build, message):
         build()
 
 
+def test_a_layer_called_on_an_array_names_it_in_one_line():
+    # an array's repr spans one line per row: the message shows its excerpt
+    for given in ((np.ones((50, 40)),), ([Input(2), np.ones((50, 40))],)):
+        with pytest.raises(TypeError, match=r"^Dense: call it on nodes .*, got array\(\[\[1\., 1\., .*\.\.\.$") as error:
+            Dense(3)(*given)
+        assert "\n" not in str(error.value) and len(str(error.value)) < 160
+
+
 def test_wrong_arrays_are_refused():
     x = Input(2)
     c = Model(x, Dense(1)(x)).compile()

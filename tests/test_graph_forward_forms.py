@@ -66,7 +66,8 @@ def test_a_one_input_model_reads_a_list_as_a_list_of_arrays_in_forward_as_in_los
         np.testing.assert_array_equal(graph.forward(params, inputs), graph.forward(params, X))
         assert graph.loss(params, inputs, Y) == graph.loss(params, X, Y)
     rows = X.tolist()
-    message = r"^inputs: this model takes 1 array\(s\) \(X\), got 2$"
+    message = (r"^inputs: this model takes 1 array\(s\) \(X\), got 2; a list is read as a list of arrays: give the rows as "
+               r"one array \(numpy\.asarray\(rows\)\)$")
     with pytest.raises(ValueError, match=message):
         graph.forward(params, rows)
     with pytest.raises(ValueError, match=message):

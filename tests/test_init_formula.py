@@ -141,6 +141,20 @@ def test_a_parameter_beyond_float32_is_one_line_not_an_overflow(scheme):
     assert np.isfinite(init_weight(scheme, (5, 4), 0, "float64")).all()
 
 
+@pytest.mark.parametrize("scheme", ["normal: 10**40", "uniform: 10**39"])
+def test_a_module_is_not_printed_with_an_init_params_beyond_its_dtype(scheme):
+    # init's line at print time: the module's init_params would draw inf weights
+    x = Input(4)
+    model = Model(x, Dense(2, init=scheme)(x), losses="mse")
+    with pytest.raises(ValueError) as by_init:
+        model.compile("float32").init(0)
+    for backend, dtype in (("numpy", "float32"), ("torch", "float32"), ("jax", "float32"), ("torch", "bfloat16")):
+        with pytest.raises(ValueError) as printing:
+            graph_module_source(model, backend, dtype)
+        assert str(printing.value) == str(by_init.value)  # bfloat16: its float32 masters
+    assert "init_params" in graph_module_source(model, "numpy", "float64")
+
+
 def test_a_hostile_config_init_is_one_saved_model_error():
     x = Input(2)
     config = json.loads(json.dumps(to_config(Model(x, Dense(1)(x)))))

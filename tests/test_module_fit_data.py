@@ -120,6 +120,18 @@ def test_a_network_modules_fit_checks_binary_targets_and_refuses_a_dict_in_one_l
     assert module.fit(params, X, Y, epochs=1, verbose=0).history.keys() == {"loss", "binary_accuracy"}
 
 
+def test_a_network_modules_fit_names_rows_given_as_a_tuple_as_the_compiled_graph_does(tmp_path):
+    network = symdl.Network([3, 4, 1], optimizer="adam")
+    module = load_module(network_module(network), tmp_path, "fit_rows_net")
+    X, Y = data(5, 2)
+    params = network.compile().init(seed=0)
+    with pytest.raises(ValueError, match=r"^X: this model takes 1 array\(s\) \(X\), got 5; a tuple is read as a tuple of "
+                                         r"arrays: give the rows as one array \(numpy\.asarray\(rows\)\)$"):
+        module.fit(params, tuple(X.tolist()), Y[:, :1], epochs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"^Y: this model takes 1 array\(s\) \(Y\), got 2$"):  # arrays: no hint
+        module.evaluate(params, X, (Y[:, :1], Y[:, 1:]))
+
+
 def test_symdl_fit_takes_a_modules_arrays_in_lists_as_in_tuples_and_refuses_a_dict_in_one_line(graph):
     """A list of arrays was given to numpy as one array: 'setting an array element with a sequence' (inputs of other
     widths) or 'expected a 2-d array …, got shape (2, 21, 3)'."""

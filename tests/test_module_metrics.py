@@ -68,6 +68,26 @@ def test_numpy_module_evaluate_is_symdl_evaluate(net, n, batch_size, seed):
     assert module.evaluate(params, X, Y, metrics=["huber"]).keys() == {"loss", "huber"}
 
 
+def test_a_modules_early_stopping_on_an_accuracy_stops_when_it_stops_rising(tmp_path):
+    # EarlyStopping(mode="auto")'s rule: an accuracy-like key is maximised, a loss minimised
+    network = symdl.Network([2, 3, 1], activation="tanh", output_activation="sigmoid", loss="mse",
+                            optimizer=symdl.optimizer("adam", lr=0.05))
+    compiled = network.compile()
+    module = load_module(network_module(network, metrics=[BinaryAccuracy()]), tmp_path, "accuracy_numpy")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    Y = (X[:, :1] + 0.3 * X[:, 1:] > 0).astype(float)
+    start, options = compiled.init(seed=3), dict(epochs=12, batch_size=16, verbose=0)
+    accuracy = module.fit(copy(start), X, Y, **options).history["binary_accuracy"]
+    assert accuracy[1] > accuracy[0]  # rising at first: a minimised monitor would stop at epoch 1
+    expected = next(e for e in range(1, len(accuracy)) if accuracy[e] <= max(accuracy[:e]))  # patience 1
+    ours = module.fit(copy(start), X, Y, patience=1, monitor="binary_accuracy", **options)
+    theirs = compiled.fit(copy(start), X, Y, metrics=[BinaryAccuracy()], **options,
+                          early_stopping=EarlyStopping(monitor="binary_accuracy", patience=1))
+    assert ours.stopped_epoch == theirs.stopped_epoch == expected > 1
+    assert ours.history == theirs.history
+
+
 def two_outputs() -> Model:
     a, b = Input(3, name="a"), Input(2, name="b")
     h = Dense(5, activation="tanh")(Concatenate()([a, b]))

@@ -6,7 +6,8 @@ Each reads [X₁, …, Xₙ, Y₁, …, Yₖ] from an entry point's data argumen
 for a generated module's own ``fit`` (copied by :mod:`symdl.export.module_fit` as ``_fit_by_output``).
 :func:`arrange` and :func:`forward_arrays` serve :class:`symdl.graph.CompiledGraph` (``loss``, ``fit``, ``forward`` …)
 and, with :func:`data_arrays` and :func:`step_arguments`, are copied into the generated graph modules
-(:mod:`symdl.export.graph_data`) under their names with a leading underscore, so that a module reads its data as the
+(:mod:`symdl.export.graph_data`) under their names with a leading underscore (:func:`check_count` too, which a network
+module's ``fit`` copies for itself), so that a module reads its data as the
 compiled graph does and names a wrong key or count in the same words. The arrays are only counted and matched to
 their names here, never read (no host read-back). Importing this module imports nothing but :mod:`collections.abc`
 and :mod:`symdl.excerpt` (``_excerpt`` in a module, how a wrong key is shown).
@@ -22,7 +23,7 @@ from typing import Any
 
 from ..excerpt import excerpt
 
-__all__ = ["arrange", "by_output", "data_arrays", "forward_arrays", "step_arguments"]
+__all__ = ["arrange", "by_output", "check_count", "data_arrays", "forward_arrays", "step_arguments"]
 
 
 def arrange(data: object, specs: tuple[tuple[str, int], ...], aliases: tuple[str | None, ...], label: str) -> list[object]:
@@ -55,11 +56,21 @@ def arrange(data: object, specs: tuple[tuple[str, int], ...], aliases: tuple[str
         return out
     # an array (numpy, torch, JAX) is no Sequence: one array for a one-array side; nor is text, though Python's str is
     arrays = list(data) if isinstance(data, Sequence) and not isinstance(data, (str, bytes)) else [data]
-    if len(arrays) != len(names):
-        rows = len(names) == 1 and all(isinstance(a, (Sequence, int, float)) for a in arrays)  # X.tolist(): rows, not arrays
-        hint = "; a list is read as a list of arrays: give the rows as one array (numpy.asarray(rows))" if rows else ""
-        raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}{hint}")
+    check_count(label, names, data, arrays)
     return arrays
+
+
+def check_count(label: str, names: Sequence[str], data: object, arrays: Sequence[object]) -> None:
+    """Nothing when ``arrays`` (read from ``data``) hold one array for each of ``names``, else one ValueError line.
+
+    Rows given for a one-array side (``X.tolist()``, a list or tuple of rows) get the hint ``numpy.asarray(rows)``.
+    Serves :func:`arrange` and a generated module's own ``fit`` (:mod:`symdl.backends.runtime_fit`).
+    """
+    if len(arrays) != len(names):
+        rows = len(names) == 1 and all(isinstance(a, (list, tuple, int, float)) for a in arrays)  # rows, not arrays
+        kind = type(data).__name__
+        hint = f"; a {kind} is read as a {kind} of arrays: give the rows as one array (numpy.asarray(rows))" if rows else ""
+        raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}{hint}")
 
 
 def forward_arrays(given: tuple[object, ...], specs: tuple[tuple[str, int], ...], aliases: tuple[str | None, ...]) -> list[object]:

@@ -61,7 +61,8 @@ def _fit_data_args(X, Y):
 
 
 def _fit_arrange(X, Y, what):
-    """(X, Y) as the entry points take them, checked by _fit_check_data; a wrong number of arrays is one ValueError line.
+    """(X, Y) as the entry points take them, checked by _fit_check_data; a wrong number of arrays is one ValueError line
+    (symdl.backends.runtime_data.check_count, a graph module's _check_count: the compiled graph's words).
 
     _FIT_DATA names the module's inputs and targets: one array for one, a tuple (or a list, as CompiledGraph.fit takes
     it) of as many arrays for several; a single array may come as a 1-tuple. A graph module also takes a dict keyed by
@@ -76,8 +77,7 @@ def _fit_arrange(X, Y, what):
         else:
             several = isinstance(value, tuple) or (len(names) > 1 and isinstance(value, list))
             arrays = list(value) if several else [value]
-        if len(arrays) != len(names):
-            raise ValueError(f"{label}: this model takes {len(names)} array(s) ({', '.join(names)}), got {len(arrays)}")
+        _check_count(label, names, value, arrays)
         out.append(tuple(arrays) if len(names) > 1 else arrays[0])
     return _fit_check_data(out[0], out[1], what, _FIT_DATA)
 
@@ -240,6 +240,14 @@ def check_history_keys(logged):
                          f"val_…); rename the output or the metric it comes from")
 
 
+def monitor_mode(monitor):
+    """"max" for an accuracy-like log key (acc, precision, recall, f1, auc in it), "min" for every other, and for every
+    key ending in ``loss`` whatever its output is named (val_accel_loss, precision_head_loss): the side early stopping
+    improves towards, Keras' ``mode="auto"`` (:class:`symdl.training.EarlyStopping` and a module's ``fit``)."""
+    maximised = any(word in monitor for word in ("acc", "precision", "recall", "f1", "auc"))
+    return "max" if maximised and not monitor.endswith("loss") else "min"
+
+
 def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monitor, min_delta, restore_best_weights, validation,
                keys):
     """The settings of a run, or one ValueError line naming the first wrong one."""
@@ -286,7 +294,9 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
     bar = _FitProgressBar(epochs, steps, _fit_progress_mode(verbose, stream), stream)
     history = History({"epochs": epochs, "steps": steps, "batch_size": batch_size, "seed": int(seed),
                        "shuffle": shuffle, "initial_epoch": initial_epoch})
-    # early stopping, Keras' rule: an improvement is current + |min_delta| < best; stop after patience epochs without
+    # early stopping, Keras' rule: an improvement is current + |min_delta| < best (or current − |min_delta| > best for an
+    # accuracy-like monitor); stop after patience epochs without
+    sign = 1.0 if patience is None or _fit_monitor_mode(monitor) == "min" else -1.0
     best, wait, best_weights = float("inf"), 0, None
     for epoch in range(initial_epoch, epochs):
         rng = _fit_epoch_rng(int(seed), epoch)
@@ -315,8 +325,8 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
         if patience is None:
             continue
         wait += 1
-        if logs[monitor] + abs(min_delta) < best:
-            best, wait = logs[monitor], 0
+        if sign * logs[monitor] + abs(min_delta) < best:  # best: sign · the best value so far
+            best, wait = sign * logs[monitor], 0
             if restore_best_weights:
                 best_weights = _fit_snapshot(params)
         elif wait >= patience and epoch > 0:
@@ -331,7 +341,7 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
 #: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
 LOOP = (History, _fit_data_args, _fit_arrange, check_binary_targets, _fit_check_labels, _fit_loss_mean, _fit_output_losses, _fit_losses_kept, _fit_losses_add,
         _fit_losses_logs, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
-        _fit_evaluate, _fit_step, check_finite_loss, check_batch_rows, check_history_keys, _check_fit, _fit_loop)
+        _fit_evaluate, _fit_step, check_finite_loss, check_batch_rows, check_history_keys, monitor_mode, _check_fit, _fit_loop)
 
 
 # --- the backends' parameter copies (restore_best_weights) ---

@@ -11,21 +11,28 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..backends.runtime_data import arrange, data_arrays, forward_arrays, step_arguments
+from ..backends.runtime_data import (
+    arrange,
+    check_count,
+    data_arrays,
+    forward_arrays,
+    step_arguments,
+)
 from ..codegen.module_text import unannotated_source
 
 __all__ = ["data_convention", "data_forms", "data_runtime"]
 
 _NAMES = {"arrange": "_arrange", "forward_arrays": "_forward_arrays", "data_arrays": "_data_arrays",
-          "step_arguments": "_step_arguments", "excerpt": "_excerpt"}
+          "step_arguments": "_step_arguments", "check_count": "_check_count", "excerpt": "_excerpt"}
 _ENTRIES = ("forward", "loss", "inference_loss", "loss_and_grad", "train_step")
 
 
 def data_runtime(input_aliases: Sequence[str | None], target_aliases: Sequence[str | None]) -> list[str]:
-    """The shared helpers ``_arrange``, ``_forward_arrays``, ``_data_arrays``, ``_step_arguments`` and each input's and
-    data target's other key in a data dict (its ``Input``'s or output layer's name, None where it has none)."""
+    """The shared helpers ``_arrange`` (with its ``_check_count``), ``_forward_arrays``, ``_data_arrays``,
+    ``_step_arguments`` and each input's and data target's other key in a data dict (its ``Input``'s or output layer's
+    name, None where it has none)."""
     aliases = f"_INPUT_ALIASES = {tuple(input_aliases)!r}\n_TARGET_ALIASES = {tuple(target_aliases)!r}\n"
-    return [aliases, *(unannotated_source(f, _NAMES) for f in (arrange, forward_arrays, data_arrays, step_arguments))]
+    return [aliases, *(unannotated_source(f, _NAMES) for f in (arrange, check_count, forward_arrays, data_arrays, step_arguments))]
 
 
 def data_forms(source: str, inputs: Sequence[str], targets: Sequence[str], entries: Sequence[str] = _ENTRIES) -> str:

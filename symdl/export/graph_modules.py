@@ -64,7 +64,7 @@ from ..codegen.module_text import (
 from ..graph.blocks import ArrayNode, Stopped
 from ..graph.forms import LibraryForms
 from ..graph.printing import print_graph, vector_kernels
-from ..layers.init_schemes import get_scheme, parameter_value
+from ..layers.init_schemes import check_draw_range, get_scheme, parameter_value
 from ..network.checks import (
     check_batch,
     check_hyperparameter,
@@ -146,8 +146,9 @@ def _numpy_kernels(kernels: dict[str, tuple[str, str]]) -> list[str]:
     return blocks
 
 
-def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
-    """``init_params(seed)``: weights from their schemes (a or s evaluated from the SymPy expression), the rest constant."""
+def _init_block(model: Model, names: tuple[str, ...], backend: Backend, dtype: np.dtype) -> str:
+    """``init_params(seed)``: weights from their schemes (a or s evaluated from the SymPy expression), the rest constant;
+    one ValueError line, as ``init``'s, where a or s draws beyond the ``dtype`` of the params."""
     if backend.init_spelling is None or backend.init_normal is None:
         raise NotImplementedError(f"backend {backend.name!r} does not provide init_spelling and init_normal")
     setup, uniform, constant, generator = backend.init_spelling
@@ -162,6 +163,7 @@ def _init_block(model: Model, names: tuple[str, ...], backend: Backend) -> str:
             scheme = get_scheme(p.init)
             n_out, n_in = p.shape
             value = parameter_value(scheme, n_in, n_out)
+            check_draw_range(scheme, value, n_in, n_out, dtype)
             lines.append(f"# {p.init}: {scheme.parameter_name} = {scheme.parameter} = {value!r} at n_in = {n_in}, n_out = {n_out}")
             template = uniform if scheme.family == "uniform" else backend.init_normal
             lines.append(f"params[{key!r}] = " + template.format(index=index, shape=p.shape, width=2 * value, limit=value, std=value))
@@ -297,7 +299,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         *data_runtime(compiled.input_aliases, compiled.target_aliases),
         # a mixed module draws its float32 masters, and its masks as the float32 module does (cast where they multiply)
         *(_masks_blocks(dict(train.masks), backend, mixed is not None) if train.masks else []),
-        backend.master_block(_init_block(model, names, backend)) if mixed else _init_block(model, names, backend),
+        backend.master_block(_init_block(model, names, backend, dtype)) if mixed else _init_block(model, names, backend, dtype),
         *(_numpy_kernels(kernels) if backend.name == "numpy" else _kernels(kernels, backend)),
         # the checked entry points take the data in CompiledGraph's forms too; JAX's are its wrappers
         source if backend.functional else data_forms(source, [n for n, _ in inputs], [n for n, _ in targets], names_printed),

@@ -32,7 +32,7 @@ from typing import Any, NamedTuple
 
 from ..backends import Backend
 from ..backends.base import emit_functions
-from ..backends.runtime_data import by_output
+from ..backends.runtime_data import by_output, check_count
 from ..backends.runtime_fit import LOOP
 from ..codegen.module_text import function_source, unannotated_source
 from ..training import batches, progress
@@ -150,10 +150,12 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
         _printed(mean(), "numpy", "_fit_mean"),
         *_metrics_source(backend, metrics),
         unannotated_source(by_output, {"by_output": "_fit_by_output", "excerpt": "_excerpt"}),
+        # a graph module has it already: its _arrange (the arrange given) calls it
+        *([unannotated_source(check_count, {"check_count": "_check_count"})] if arrange is None else []),
         *(unannotated_source(getattr(batches, name), {**_BATCH_NAMES, "excerpt": "_excerpt"}) for name in _BATCH_NAMES),
         *(unannotated_source(getattr(progress, name), {**_PROGRESS_NAMES, "excerpt": "_excerpt"}) for name in _PROGRESS_NAMES),
         emit_functions(*LOOP, names={"excerpt": "_excerpt", **{name: f"_fit_{name}" for name in (
-            "check_finite_loss", "check_batch_rows", "check_history_keys", "check_binary_targets")}}),
+            "check_finite_loss", "check_batch_rows", "check_history_keys", "check_binary_targets", "monitor_mode")}}),
         *copies,
         function_source("fit", f"params, X, Y, *, epochs=1, batch_size=32, {', '.join(given)}, {_OPTIONS}", doc, body),
         function_source("evaluate", "params, X, Y, *, metrics=None, batch_size=1024",

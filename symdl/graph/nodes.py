@@ -134,7 +134,9 @@ class GraphLayer(abc.ABC):
         given = tuple(inputs[0]) if len(inputs) == 1 and isinstance(inputs[0], (list, tuple)) else inputs
         nodes = tuple(n for n in given if isinstance(n, Node))
         if not nodes or len(nodes) != len(given):
-            raise TypeError(f"{type(self).__name__}: call it on nodes (symdl.graph.Input(...) or a layer's output), got {inputs!r}")
+            wrong = next((n for n in given if not isinstance(n, Node)), inputs)  # an array's repr spans lines: excerpt
+            raise TypeError(f"{type(self).__name__}: call it on nodes (symdl.graph.Input(...) or a layer's output), "
+                            f"got {excerpt(wrong)}")
         if self.arity is not None and len(nodes) != self.arity:
             raise ValueError(f"{type(self).__name__} takes {self.arity} input(s), got {len(nodes)}")
         if self.arity is None and len(nodes) < 2:

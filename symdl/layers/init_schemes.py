@@ -70,6 +70,7 @@ __all__ = [
     "N_IN",
     "N_OUT",
     "SCHEMES",
+    "check_draw_range",
     "check_init_formula",
     "init_weight",
     "parameter_value",
@@ -382,8 +383,17 @@ def init_weight(
             weights = (kind.type(2 * parameter) * unit - kind.type(parameter)).astype(kind, copy=False)
         else:
             weights = (rng.standard_normal((n_out, n_in), dtype=kind) * kind.type(parameter)).astype(kind, copy=False)
-    if not np.isfinite(weights).all():
+    check_draw_range(init, parameter, n_in, n_out, kind, weights)
+    return weights
+
+
+def check_draw_range(init: InitScheme, parameter: float, n_in: int, n_out: int, dtype: np.dtype,
+                     weights: np.ndarray | None = None) -> None:
+    """Nothing when the draw's scale (2a of a·(2u − 1) = 2a·u − a, or s of s·z) is finite in ``dtype`` and so are the
+    drawn ``weights`` (s·z can pass it), else one ValueError line: :func:`init_weight`, and a module's printed
+    ``init_params`` before it is printed (:mod:`symdl.export.graph_modules`)."""
+    kind, scale = np.dtype(dtype), 2 * parameter if init.family == "uniform" else parameter
+    if scale > float(np.finfo(kind).max) or (weights is not None and not np.isfinite(weights).all()):
         raise ValueError(f"init {init.name!r}: the {init.parameter_name} {parameter:.6g} at n_in = {n_in}, n_out = {n_out} "
                          f"draws weights beyond the {kind.name} range (largest finite {float(np.finfo(kind).max):.6g}); "
                          "give a smaller one or compile in float64")
-    return weights

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ..backends.runtime_fit import monitor_mode
+
 __all__ = ["Callback", "EarlyStopping", "History", "TrainingRun"]
 
 
@@ -61,9 +63,6 @@ class Callback:
         """After the last epoch."""
 
 
-_MAXIMISED = ("acc", "precision", "recall", "f1", "auc")
-
-
 class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs (Keras' rule).
 
@@ -84,8 +83,8 @@ class EarlyStopping(Callback):
             raise ValueError(f"restore_best_weights: expected True or False, got {restore_best_weights!r}")
         if mode not in ("auto", "min", "max"):
             raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
-        if mode == "auto":  # a loss is minimised whatever its output is named (val_accel_loss, precision_head_loss)
-            mode = "max" if any(word in monitor for word in _MAXIMISED) and not monitor.endswith("loss") else "min"
+        if mode == "auto":  # the rule a generated module's fit follows too
+            mode = monitor_mode(monitor)
         self.monitor: str = monitor
         self.patience: int = int(patience)
         self.mode: str = mode
