@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -97,6 +99,26 @@ def test_a_loss_module_reduces_and_differentiates_as_torchs_own_loss(name, reduc
     expected.backward(grad)
     for mine, torchs, who in zip(inputs["ours"], inputs["theirs"], ("prediction", "target")):
         torch.testing.assert_close(mine.grad, torchs.grad, rtol=1e-10, atol=1e-12, msg=who)
+
+
+@pytest.mark.parametrize("name", sorted(AGAINST_TORCH))
+@pytest.mark.parametrize(("a_shape", "y_shape"), [((3, 1), (3,)), ((3,), (3, 1)), ((2, 3), (3,)), ((3,), ())])
+def test_a_loss_module_refuses_shapes_torchs_own_loss_warns_about_or_refuses(name, a_shape, y_shape):
+    rule, params, theirs, _ = AGAINST_TORCH[name]
+    a, y = torch.zeros(a_shape, dtype=torch.float64), torch.full(y_shape, 0.5, dtype=torch.float64)
+    with warnings.catch_warnings(record=True) as caught:  # torch broadcasts (3, 1) against (3,) to a (3, 3) grid
+        warnings.simplefilter("always")
+        try:
+            theirs("none")(a, y)
+        except (ValueError, RuntimeError, IndexError):
+            pass
+        else:
+            assert any("size" in str(w.message) for w in caught), name
+    shapes = f"{tuple(a_shape)} and {tuple(y_shape)}"
+    for reduction in ("mean", "sum", "none"):
+        with pytest.raises(ValueError, match=rf"^\w+Module: the inputs' shapes {re.escape(shapes)} differ; a loss takes a "
+                                             r"prediction and a target of one shape \(broadcasting: \w+\.apply\)$"):
+            to_torch(rule, params=params, module=True)(reduction)(a, y)
 
 
 def test_log_cosh_has_no_torch_loss_and_reduces_as_the_others():

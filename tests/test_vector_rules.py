@@ -1,5 +1,6 @@
 """Vector rules: proofs hold and catch planted mistakes; generated code matches independent numpy references."""
 
+import inspect
 from dataclasses import replace
 from functools import lru_cache
 
@@ -176,3 +177,17 @@ def test_maxout_derivative_is_the_first_arg_max_indicator():
     d = r.derivative()
     assert isinstance(d, FirstArgMax) and not d.has(sp.Derivative)
     assert r.latex()["definition"].startswith("g =")
+
+
+@pytest.mark.parametrize("name", ["softmax", "softmin", "log_softmax", "sparsemax", "maxout", "softmax_cross_entropy", "rbf"])
+def test_a_0d_input_is_refused_in_one_line_by_forward_and_vjp(name):
+    # torch.softmax(tensor(2.), -1) is 1, but symdl's torch and jax exports of these rules refuse a 0-d input;
+    # the numpy kernels do the same instead of raising numpy's AxisError.
+    r = rule(name)
+    for kernel in (r.numeric(), r.numeric_derivative()):
+        arity = len(inspect.signature(kernel.function).parameters)
+        with pytest.raises(ValueError, match=rf"^{kernel.name}: \w+ needs (a last axis|2 last axes) \(the kernel's "
+                                             r"indices\), got a 0-d array$"):
+            kernel(*[np.float64(2.0)] * arity)
+    one = np.array([2.0])  # a one-element vector is still one: softmax [2] ↦ [1]
+    np.testing.assert_array_equal(rule("softmax").numeric()(one), reference_softmax(one))

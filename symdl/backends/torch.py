@@ -99,6 +99,7 @@ def _module_class(cls: str, args: str, loss: bool, rows: bool) -> str:
     """{cls}.apply as a loss module, as torch.nn's losses are: reduction 'mean' (the default), 'sum' or 'none'.
 
     'mean' and 'sum' reduce over {"the rows (one loss per row, as torch.nn.CrossEntropyLoss)" if rows else "every element"}.
+    The prediction and the target have one shape (torch.nn's losses broadcast others with a warning; this refuses them).
     """
 
     def __init__(self, reduction="mean"):
@@ -108,6 +109,10 @@ def _module_class(cls: str, args: str, loss: bool, rows: bool) -> str:
         self.reduction = reduction
 
     def forward(self, {args}):
+        shapes = [tuple(x.shape) for x in _prepare({args})]
+        if any(shape != shapes[0] for shape in shapes):  # as torch.nn's losses take them, not broadcast to a grid
+            raise ValueError(f"{cls}Module: the inputs' shapes {{' and '.join(map(str, shapes))}} differ; a loss takes "
+                             f"a prediction and a target of one shape (broadcasting: {cls}.apply)")
         loss = {cls}.apply({args})
         if self.reduction == "mean":
             return torch.mean(loss)

@@ -54,6 +54,13 @@ def place(arr: np.ndarray, slots: tuple[int, ...], depth: int) -> np.ndarray:
     return np.moveaxis(expanded, list(range(-own, 0)), list(slots))
 
 
-def as_array(x: object, name: str) -> np.ndarray:
-    """Every argument as an array: axes are moved and indexed, which a Python float cannot do."""
-    return np.asarray(as_float_array(x, name))
+def as_array(x: object, name: str, axes: int = 0, kernel: str = "") -> np.ndarray:
+    """Every argument as an array: axes are moved and indexed, which a Python float cannot do.
+
+    ``axes``: how many last axes the kernel indexes; an array with fewer (a 0-d softmax input) is refused in one line.
+    """
+    arr = np.asarray(as_float_array(x, name))
+    if arr.ndim < axes:
+        need = "a last axis" if axes == 1 else f"{axes} last axes"
+        raise ValueError(f"{kernel}: {name} needs {need} (the kernel's indices), got a {arr.ndim}-d array")
+    return arr

@@ -321,7 +321,10 @@ def compile_index_kernel(
     out_slots = [slots[i] for i in output]
     take = ", ".join(":" if -k in out_slots else "0" for k in range(depth, 0, -1))
     lines = [f"def {name}({', '.join(names)}):"]
-    lines += [f"    {n} = _as_float({n}, {n!r})" for n in names]
+    # An array needs the axes its indices sit on: a 0-d input to softmax is refused, not an AxisError of numpy.
+    axes = {str(a.base.label): len(a.indices) for a in sorted(expr.atoms(sp.Indexed), key=lambda a: len(a.indices))}
+    lines += [f"    {n} = _as_float({n}, {n!r}{f', {axes[n]}, {name!r}' if axes.get(n) else ''})"
+              for n in names]
     lines.append(f"    _dtype = numpy.result_type({', '.join(names)})")
     lines += [f"    {symbol.name} = {code}" for symbol, code in (sizes or {}).items()]
     intermediates, body = index_cse(expr)

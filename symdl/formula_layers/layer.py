@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..codegen.arrays import as_float_array, place
+from ..codegen.arrays import as_array, as_float_array, place
 from ..codegen.kernel import Kernel
 from ..symbolic.grammar import FormulaError
 from ..symbolic.index_parse import IndexEquation, dimension, parse_index_equations
@@ -55,7 +55,9 @@ KERNEL_PRELUDE = (
     + inspect.getsource(as_float_array)
     + "\n\n"
     + inspect.getsource(place)
-    + "\n\n_place = place\n\n\ndef _as_float(x, name):\n    return np.asarray(as_float_array(x, name))\n\n\n"
+    + "\n\n"
+    + inspect.getsource(as_array)
+    + "\n\n_place = place\n_as_float = as_array\n\n\n"
 )
 
 

@@ -72,7 +72,10 @@ class DerivativeCheck:
 
 def _value_at(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> sp.Expr:
     """``expr`` at ``point``; where SymPy orders the sides of a condition in an if-then-else's arm not taken
-    (z/(z + 1) ≤ 27 at z = −1 is zoo ≤ 27, a TypeError), the branch that holds there is picked first."""
+    (z/(z + 1) ≤ 27 at z = −1 is zoo ≤ 27, a TypeError), the branch that holds there is picked first. Not
+    :func:`~symdl.symbolic.branch_at.value_at`, which puts one variable in and leaves the others symbolic: here every
+    symbol of the point goes in at once, so the TypeError of a parameter's value (zoo at z = −1, c = 1 in
+    z/(z + c) ≤ 27) is caught as well."""
     try:
         return expr.xreplace(point)
     except TypeError:

@@ -11,7 +11,7 @@ import sympy as sp
 from .real_conditions import condition_at, substituted
 from .regimes import elementary
 
-__all__ = ["PIECEWISE_ATOMS", "resolve_branches", "value_at"]
+__all__ = ["PIECEWISE_ATOMS", "branch_and_value_at", "resolve_branches", "value_at"]
 
 #: The nodes that choose a branch.
 PIECEWISE_ATOMS = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.Min, sp.Max)
@@ -50,10 +50,20 @@ def value_at(expr: sp.Expr, var: sp.Symbol, at: sp.Expr, others: Mapping[sp.Symb
     if-then-else's arm not taken (|z| as ITE(z ≥ 0, z/(z + 1) ≤ 27, z/(1 − z) ≤ 27) orders zoo at z = −1, a
     TypeError): there the branches that hold at the point (the other symbols at ``others``) are picked first, then
     ``at`` substituted. ValueError or TypeError where they cannot be picked so."""
+    return branch_and_value_at(expr, var, at, others)[1]
+
+
+def branch_and_value_at(
+    expr: sp.Expr, var: sp.Symbol, at: sp.Expr, others: Mapping[sp.Symbol, sp.Expr] | None = None
+) -> tuple[sp.Expr, sp.Expr]:
+    """(what is read at the point, its value there) of :func:`value_at`: ``expr`` itself where SymPy substitutes
+    ``at``, else its branches that hold at ``at`` read at ``others`` (a point z = c is picked at c's value)."""
     try:
-        return expr.subs(var, at)
+        return expr, expr.subs(var, at)
     except TypeError:
-        return resolve_branches(expr, {**(others or {}), var: at}).subs(var, at)
+        others = dict(others or {})
+        branch = resolve_branches(expr, {**others, var: substituted(at, others)})
+        return branch, branch.subs(var, at)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from .branch_at import PIECEWISE_ATOMS, resolve_branches
+from .branch_at import PIECEWISE_ATOMS, branch_and_value_at, resolve_branches
 from .exp_sums import real_with_positive_logs
 from .functions import NamedFunction
 from .jumps import (
@@ -282,17 +282,11 @@ def _prove_in_regime(
         if value in excluded:
             continue
         cases += 1
-        there = expr  # what is read at the point: the branch that holds there where SymPy cannot substitute into expr
+        # What is read at the point: expr, or the branch that holds there where SymPy cannot substitute into expr.
         try:
-            exact_at_point = expr.subs(var, point)
-        except TypeError:
-            # SymPy orders every condition's sides, also in an if-then-else's arm not taken (ITE(z ≥ 0, z/(z + 1) ≤ 27,
-            # z/(1 − z) ≤ 27) at z = −1): pick the branches at the point first, then substitute.
-            try:
-                there = resolve_branches(expr, {**sample, var: substituted(point, sample)})
-            except (TypeError, ValueError):  # the condition that decides has a pole there (1/z > 0 at z = 0): no value
-                return Proof(False, f"case analysis: a condition has no value at {var} = {point}{where}", cases)
-            exact_at_point = there.subs(var, point)
+            there, exact_at_point = branch_and_value_at(expr, var, point, sample)
+        except (TypeError, ValueError):  # the condition that decides has a pole there (1/z > 0 at z = 0): no value
+            return Proof(False, f"case analysis: a condition has no value at {var} = {point}{where}", cases)
         at_point = exact_at_point if not exact_at_point.has(*PIECEWISE_ATOMS) else resolve_branches(exact_at_point, sample)
         if not _is_zero_smooth(at_point):
             method = f"case analysis: nonzero at {var} = {point}{where}"
