@@ -224,7 +224,18 @@ def _nonlinear(pw: sp.Piecewise) -> sp.Symbol | None:
     if len(symbols) != 1:
         return None
     relations = set().union(*(c.atoms(Relational) for c in conds))
-    return next(iter(symbols)) if any(_interval(r) is None for r in relations) else None
+    return next(iter(symbols)) if any(_interval(r) is None and not _linear_point(r) for r in relations) else None
+
+
+def _linear_point(rel: sp.Basic) -> bool:
+    """z = c or z ≠ c with z − c linear: a point (a kink convention's branch), not a region a guard must reach."""
+    if not isinstance(rel, (sp.Eq, sp.Ne)):
+        return False
+    diff = rel.lhs - rel.rhs
+    if len(diff.free_symbols) != 1:
+        return False
+    (x,) = diff.free_symbols
+    return bool(diff.is_polynomial(x)) and sp.degree(diff, x) == 1
 
 
 def _guard_after_earlier(pw: sp.Piecewise, done: list[bool]) -> sp.Piecewise:
