@@ -115,7 +115,9 @@ def test_layernorm_gradient_passes_finite_differences(seed, width, epsilon):
     x, y = _data(seed, width, 6, 1.0, params)
     f = lambda theta: c.loss(unflatten_params(theta, params), x, y)  # noqa: E731
     grad = lambda theta: flatten_params(c.loss_and_grad(unflatten_params(theta, params), x, y)[1])  # noqa: E731
-    assert_grad_close(f, grad, flatten_params(params), directions=8)
+    # x̂ bends on the scale √(σ² + ε) ≥ √ε (at width 2 a row's σ can be ~0): steps well inside it, else the finite
+    # difference, not the gradient, is what is off (seed 2, width 2, ε = 1e-5 at the default step)
+    assert_grad_close(f, grad, flatten_params(params), directions=8, step=min(1e-3, 0.05 * epsilon**0.5))
 
 
 def test_layernorm_graph_backprop_is_proven():
