@@ -38,3 +38,21 @@ atexit.register(shutil.rmtree, _CACHE_ROOT, ignore_errors=True)
 def _own_verify_cache(monkeypatch, request):
     name = hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
     monkeypatch.setenv("SYMDL_CACHE_DIR", os.path.join(_CACHE_ROOT, name))
+
+
+@pytest.fixture
+def solveset_calls(monkeypatch):
+    """Every expression symdl.symbolic.regimes hands SymPy's solveset in this test, in order (the call still runs)."""
+    import sympy as sp
+
+    import symdl.symbolic.regimes as regimes
+
+    asked: list = []
+    solveset = sp.solveset
+
+    def recording(expr, *args, **kwargs):
+        asked.append(expr)
+        return solveset(expr, *args, **kwargs)
+
+    monkeypatch.setattr(regimes.sp, "solveset", recording)
+    return asked

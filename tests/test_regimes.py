@@ -271,17 +271,8 @@ def test_a_rational_linear_edges_root_is_solvesets_without_asking_it(slope, offs
     assert _real_roots(edge, x) == expected
 
 
-def test_the_roots_of_an_edge_are_found_once_per_process(monkeypatch):
-    import symdl.symbolic.regimes as regimes
-
-    solved: list[sp.Expr] = []
-    solveset = sp.solveset
-
-    def recording(expr, *args, **kwargs):
-        solved.append(expr)
-        return solveset(expr, *args, **kwargs)
-
-    monkeypatch.setattr(regimes.sp, "solveset", recording)
+def test_the_roots_of_an_edge_are_found_once_per_process(solveset_calls):
+    solved = solveset_calls
     edge = x**2 - R(17, 5) * x + R(3, 7)  # not linear: solveset is asked, once
     assert _real_roots(edge, x) == _real_roots(edge, x) and len(_real_roots(edge, x)) == 2
     assert solved == [edge]

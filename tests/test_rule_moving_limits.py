@@ -68,19 +68,12 @@ def test_a_moving_pole_beside_a_kink_gives_the_limit_and_where_they_meet_the_kin
     assert r.bind(r.derivative()).subs(r.wrt, a) == sp.nsimplify(expected_at_a)
 
 
-def test_poles_are_looked_for_only_where_a_polynomial_base_vanishes(monkeypatch):
+def test_poles_are_looked_for_only_where_a_polynomial_base_vanishes(solveset_calls):
     # SymPy's solveset on 1/(σ(z) + 2σ(z/2) + 1.5e^{−2z}) (log of that sum, differentiated) ran for minutes: every
     # Rule.derivative asks for removable points, so a base that is no polynomial in z is not solved for a pole.
     import symdl.symbolic.regimes as regimes
 
-    solved: list[sp.Expr] = []
-    solveset = sp.solveset
-
-    def recording(expr, *args, **kwargs):
-        solved.append(expr)
-        return solveset(expr, *args, **kwargs)
-
-    monkeypatch.setattr(regimes.sp, "solveset", recording)
+    solved = solveset_calls
     regimes._real_roots_remembered.cache_clear()  # roots found by an earlier test are not asked again
     from symdl.symbolic.removable import moving_removable_points
 
@@ -112,18 +105,10 @@ def test_a_removable_pole_where_a_polynomial_in_exponentials_vanishes_is_the_lim
     assert not check and f"limit from both sides is {limit}" in check.proof.method
 
 
-def test_poles_of_a_polynomial_in_exponentials_are_found_without_solveset(monkeypatch):
-    import symdl.symbolic.regimes as regimes
+def test_poles_of_a_polynomial_in_exponentials_are_found_without_solveset(solveset_calls):
     from symdl.symbolic.removable import moving_removable_points
 
-    solved: list[sp.Expr] = []
-    solveset = sp.solveset
-
-    def recording(expr, *args, **kwargs):
-        solved.append(expr)
-        return solveset(expr, *args, **kwargs)
-
-    monkeypatch.setattr(regimes.sp, "solveset", recording)
+    solved = solveset_calls
     z = sp.Symbol("z", real=True)
     found, undecided = moving_removable_points(sp.diff(z / (sp.exp(z) - 1) + sp.log(1 + sp.exp(-z)), z), z)
     assert found == ((0, sp.Integer(-1), sp.nan),) and undecided == ()  # −1/2 − σ(0)
