@@ -8,6 +8,7 @@ number is compared with the compiled numpy graph, given the module's noise and d
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -128,6 +129,20 @@ MODELS = {"residual": residual, "multi_io": multi_io, "auxiliary": auxiliary, "s
           "formula": formula_graph, "gated": gated, "leaky": leaky, "normed": normed, "normed_sgd": normed}
 OPTIMIZER = {"residual": "adam", "leaky": "adam", "normed": "adam"}
 
+
+@functools.cache
+def _model(build) -> Model:
+    """One model per builder (normed_sgd's is normed's), as a user prints several modules of one model."""
+    return build()
+
+
+@functools.cache
+def _source(build, backend: str, dtype: str, optimizer: str | None) -> str:
+    """graph_module_source, printed once per process for each (model, backend, dtype, optimizer): the modules the
+    runner imports are among those the ruff tests check, and normed_sgd's float64 ones are normed's."""
+    return graph_module_source(_model(build), backend, dtype, optimizer)
+
+
 RUNNER = textwrap.dedent('''
     import importlib.util, json, pickle, sys
     import numpy as np
@@ -203,7 +218,7 @@ def prepared(tmp_path_factory):
     rng = np.random.default_rng(0)
     spec, compiled = {}, {}
     for name, build in MODELS.items():
-        model = build()
+        model = _model(build)
         c = model.compile("float64", OPTIMIZER.get(name))
         params = c.init(1)
         xs = [rng.normal(size=(M, w)) for _, w in c._inputs]
@@ -218,7 +233,7 @@ def prepared(tmp_path_factory):
                       "seed": SEED, "optimizer": name in OPTIMIZER, "lr": LR, "jax_init": name == "residual"}
         compiled[name] = (model, c, params, xs, ys)
         for backend in ("numpy", "jax", "torch"):
-            (work / f"{name}_{backend}.py").write_text(graph_module_source(model, backend, "float64", OPTIMIZER.get(name)))
+            (work / f"{name}_{backend}.py").write_text(_source(build, backend, "float64", OPTIMIZER.get(name)))
     (work / "spec.json").write_text(json.dumps(spec))
     (work / "runner.py").write_text(RUNNER)
     return work, compiled
@@ -381,29 +396,32 @@ def test_formula_kernels_are_one_expression_printed_for_each_backend():
     """The formula graph's kernels (the modules' numbers are checked above): the same functions in every module."""
     import re
 
-    model = formula_graph()
-    kernels = {b: set(re.findall(r"^def (_(?:mydense|scaled|quad|mult)_\w+)\(", graph_module_source(model, b), re.MULTILINE))
-               for b in ("numpy", "jax", "torch")}
+    kernels = {b: set(re.findall(r"^def (_(?:mydense|scaled|quad|mult)_\w+)\(", _source(formula_graph, b, "float64", None),
+                                 re.MULTILINE)) for b in ("numpy", "jax", "torch")}
     assert kernels["numpy"] and kernels["numpy"] == kernels["jax"] == kernels["torch"]
     assert any("_sum_" in k for k in kernels["numpy"]) and any("_vjp_W_" in k for k in kernels["numpy"])
 
 
-def test_cli_codegen_graph_writes_the_module_and_refuses_bad_input(tmp_path):
+def test_cli_codegen_graph_writes_the_module_and_refuses_bad_input(tmp_path, capsys):
+    """The module through a real `python -m symdl`; the refusals in-process (symdl.cli.main, as the console entry)."""
+    from symdl.cli import main
+
     model = stopped()
     c = model.compile("float32")
     save_graph(tmp_path / "saved", c, c.init(0))
     out = tmp_path / "graph_torch.py"
-    run = [sys.executable, "-m", "symdl", "codegen", "--graph", str(tmp_path / "saved")]
-    done = subprocess.run([*run, "--backend", "torch", "-o", str(out)], capture_output=True, text=True)
+    run = ["codegen", "--graph", str(tmp_path / "saved")]
+    done = subprocess.run([sys.executable, "-m", "symdl", *run, "--backend", "torch", "-o", str(out)], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert out.read_text() == graph_module_source(model, "torch", "float32")
     for extra, message in ((["--loss", "mae"], "--loss does not apply to --graph"),):
-        done = subprocess.run([*run, *extra, "-o", str(tmp_path / "no.py")], capture_output=True, text=True)
-        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+        assert main([*run, *extra, "-o", str(tmp_path / "no.py")]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err
         assert not (tmp_path / "no.py").exists()
-    done = subprocess.run([sys.executable, "-m", "symdl", "codegen", "--graph", str(tmp_path), "-o", str(tmp_path / "no.py")],
-                          capture_output=True, text=True)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "model.json is missing" in done.stderr
+    assert main(["codegen", "--graph", str(tmp_path), "-o", str(tmp_path / "no.py")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "model.json is missing" in err and not (tmp_path / "no.py").exists()
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
@@ -441,9 +459,8 @@ def test_random_graphs_torch_module_matches_compiled_graph_and_its_own_autograd(
 def test_module_refuses_bad_arguments_in_one_line(tmp_path, backend):
     """Wrong params, a wrong width, different batch sizes, NaN, a bad lr: one ValueError line, params untouched."""
     conv = np.array if backend == "numpy" else pytest.importorskip("torch").tensor
-    model = multi_io()
-    mod = load_module(graph_module_source(model, backend), tmp_path, f"bad_{backend}")
-    params = {k: conv(v) for k, v in model.compile().init(0).items()}
+    mod = load_module(_source(multi_io, backend, "float64", None), tmp_path, f"bad_{backend}")
+    params = {k: conv(v) for k, v in _model(multi_io).compile().init(0).items()}
     plain = (lambda v: v.copy()) if backend == "numpy" else (lambda v: v.numpy().copy())
     before = {k: plain(v) for k, v in params.items()}
     x, y = conv(np.ones((3, 2))), conv(np.ones((3, 1)))
@@ -505,10 +522,10 @@ def test_every_model_module_passes_ruff(tmp_path):
     for name, build in MODELS.items():
         for backend in ("numpy", "jax", "torch"):
             for optimizer in (None, "adam"):
-                (tmp_path / f"{name}_{backend}_{optimizer}.py").write_text(graph_module_source(build(), backend, "float64", optimizer))
+                (tmp_path / f"{name}_{backend}_{optimizer}.py").write_text(_source(build, backend, "float64", optimizer))
         for backend in ("jax", "torch"):  # float16 (no Module: a scaled loss) and bfloat16 (a Module: with batch norm, _loss_grad_moved)
             for low in ("float16", "bfloat16"):
-                (tmp_path / f"{name}_{backend}_{low}.py").write_text(graph_module_source(build(), backend, low, OPTIMIZER.get(name)))
+                (tmp_path / f"{name}_{backend}_{low}.py").write_text(_source(build, backend, low, OPTIMIZER.get(name)))
     assert_ruff_clean(tmp_path, extend_select=["RUF059"])
 
 
@@ -521,8 +538,7 @@ def test_every_optimizers_module_passes_ruff(tmp_path, model):
 
     for optimizer in optimizer_names():
         for backend in ("numpy", "jax", "torch"):
-            source = graph_module_source(MODELS[model](), backend, "float64", optimizer)
-            (tmp_path / f"{model}_{optimizer}_{backend}.py").write_text(source)
+            (tmp_path / f"{model}_{optimizer}_{backend}.py").write_text(_source(MODELS[model], backend, "float64", optimizer))
         for backend in ("jax", "torch"):
-            (tmp_path / f"{model}_{optimizer}_{backend}_mixed.py").write_text(graph_module_source(MODELS[model](), backend, "float16", optimizer))
+            (tmp_path / f"{model}_{optimizer}_{backend}_mixed.py").write_text(_source(MODELS[model], backend, "float16", optimizer))
     assert_ruff_clean(tmp_path, extend_select=["RUF059"])

@@ -77,21 +77,25 @@ def test_formula_nodes_print_as_their_index_expressions(section):
     assert "unsafe" not in markdown and "unsafe" not in html and "FormulaKernel" not in markdown
 
 
-def test_cli_report_graph_writes_its_section_and_refuses_a_missing_directory(tmp_path):
+def test_cli_report_graph_writes_its_section_and_refuses_a_missing_directory(tmp_path, capsys):
+    """The section through a real `python -m symdl`; the refusal in-process (symdl.cli.main, as the console entry)."""
     import subprocess
     import sys
 
+    from symdl.cli import main
     from symdl.graph import save_graph
 
     compiled = formula_graph().compile()
     save_graph(tmp_path / "saved", compiled, compiled.init(0))
-    run = [sys.executable, "-m", "symdl", "report", "--format", "md", "--no-plots"]
-    done = subprocess.run([*run, "--graph", str(tmp_path / "saved"), "-o", str(tmp_path / "out")], capture_output=True, text=True)
+    run = ["report", "--format", "md", "--no-plots"]
+    done = subprocess.run([sys.executable, "-m", "symdl", *run, "--graph", str(tmp_path / "saved"), "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "out" / "report.md").read_text()
     assert "## Graph 1: saved" in text and "Generalised backprop" in text and "planted mistake refuted" in text
-    done = subprocess.run([*run, "--graph", str(tmp_path / "none"), "-o", str(tmp_path / "no")], capture_output=True, text=True)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "none: not a saved model directory" in done.stderr
+    assert main([*run, "--graph", str(tmp_path / "none"), "-o", str(tmp_path / "no")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "none: not a saved model directory" in err and "Traceback" not in err
     assert not (tmp_path / "no").exists()
 
 
