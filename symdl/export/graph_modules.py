@@ -62,6 +62,7 @@ from ..codegen.module_text import (
     renamed_kernel,
 )
 from ..graph.blocks import ArrayNode, Stopped
+from ..graph.compiled_data import GraphData
 from ..graph.forms import LibraryForms
 from ..graph.printing import print_graph, vector_kernels
 from ..layers.init_schemes import check_draw_range, get_scheme, parameter_value
@@ -240,7 +241,8 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
 
     backend = get_backend(backend)
     mixed = mixed_precision(dtype, backend, model, loss_scale, modules="graph")
-    compiled = model.compile("float32" if mixed else dtype, optimizer)  # a mixed module's masters are float32
+    # the compiled graph's names, shapes and checks, without its numpy code (a mixed module's masters are float32)
+    compiled = GraphData(model, "float32" if mixed else dtype, optimizer)
     dtype, optimizer = compiled.dtype, compiled.optimizer
     printed_metrics = module_metrics(compiled, metrics, len(compiled.equations.targets))  # checked before any printing
     train = compiled.equations

@@ -16,9 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..arguments import float_dtype
 from ..backends.runtime_data import arrange
-from ..network.checks import TARGETS_OFF, check_batch, check_targets
+from ..network.checks import (
+    TARGETS_OFF,
+    check_batch,
+    check_optimizer_values,
+    check_targets,
+)
 from ..network.rule_forms import TargetDomain, target_domain
+from ..optim.base import Optimizer
+from ..optim.registry import optimizer as named_optimizer
 
 if TYPE_CHECKING:
     from ..training.tracked import MetricOutput
@@ -29,14 +37,38 @@ __all__ = ["GraphData"]
 
 class GraphData:
     """The names, widths and aliases of a compiled graph's inputs, targets and outputs, and the arrangement and
-    checks of its data arrays (set by :class:`~symdl.graph.compiled.CompiledGraph`: the model, the dtype, each
-    input's and data target's (name, width) and the targets' domains)."""
+    checks of its data arrays, from the model, the dtype and the optimizer alone (no code generated: what
+    :func:`symdl.export.graph_modules.graph_module_source` reads; :class:`~symdl.graph.compiled.CompiledGraph`
+    adds the generated numpy functions)."""
 
-    model: Model
-    dtype: np.dtype
-    _inputs: tuple[tuple[str, int], ...]
-    _targets: tuple[tuple[str, int], ...]
-    _domains: tuple[tuple[int, str, TargetDomain], ...]
+    def __init__(self, model: Model, dtype: object = "float64", optimizer: str | Optimizer | None = None,
+                 validate_targets: bool = True) -> None:
+        if not isinstance(validate_targets, bool):
+            raise ValueError(f"validate_targets: expected True or False, got {validate_targets!r}")
+        self.model = model
+        self.dtype = float_dtype(dtype)
+        self.validate_targets = validate_targets
+        if isinstance(optimizer, str):
+            optimizer = named_optimizer(optimizer)
+        if optimizer is not None and not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer: expected a name, a symdl.optim.Optimizer or None, got {type(optimizer).__name__}")
+        if optimizer is not None:
+            check_optimizer_values(optimizer, self.dtype)
+        self.optimizer = optimizer
+        if not model.terms:
+            raise ValueError("Model: no loss term (give losses= or add_loss)")
+        from .forms import LibraryForms
+
+        train = model.equations(training=True, forms=LibraryForms(output_form=True))
+        self.equations = train
+        self.param_shapes = model.parameter_shapes
+        self.param_names = (*train.params, *train.buffers)  # the trained arrays, then the buffers (moving statistics)
+        self.trained_names = tuple(train.params)
+        self._specs = tuple((k, self.param_shapes[k]) for k in self.param_names)
+        self._inputs: tuple[tuple[str, int], ...] = tuple((train.names[x], x.shape[0]) for x in train.inputs)
+        self._targets: tuple[tuple[str, int], ...] = tuple((train.names[y], y.shape[0]) for y in train.targets)
+        self._domains: tuple[tuple[int, str, TargetDomain], ...] = self._target_domains() if validate_targets else ()
+        self._masks_spec = tuple((symbol.shape[0], mask) for symbol, mask in train.masks.values())
 
     @property
     def input_names(self) -> tuple[str, ...]:
