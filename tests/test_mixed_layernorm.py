@@ -4,8 +4,8 @@ PyTorch's autocast runs ``layer_norm``, ``sum`` and ``softmax`` in float32 and m
 LayerNorm computes its statistics in float32. A formula layer whose forward sums over an index that no parameter
 carries (a mean, a variance) does the same: its low-dtype arrays are read widened to float32, its parameters stay
 float32 masters, its output and its input's gradient are rounded once to the low dtype. On inputs ~N(100, 1) (width
-64, ε = 1e-5) the low-dtype LayerNorm lost the mean (float16: Σx = 6400 to ±2; the printed stable form's
-(n·x − Σx) even overflowed at width 512) and gave NaN gradients; now the output is autocast's within two low-dtype
+64, ε = 1e-5) the low-dtype LayerNorm lost the mean (float16: Σx = 6400 to ±2; the printed stable form's scaled
+sum of squares, 3125·Σ(xₖ − μ)² at width 512, overflowed) and gave NaN gradients; now the output is autocast's within two low-dtype
 roundings and the gradient float64's within two machine epsilons.
 """
 
