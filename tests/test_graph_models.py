@@ -164,3 +164,21 @@ def test_symdl_fit_trains_a_one_input_graph():
     history = symdl.fit(graph, params, X, Y, epochs=5, batch_size=32, verbose=0)
     losses = history.history["loss"]
     assert len(losses) == 5 and losses[-1] < 0.8 * losses[0]
+
+
+def test_a_loss_with_a_constant_derivative_seeds_one_value_per_output():
+    """ℓ(a, y) = a − y has ℓ' = 1: the seed c·ℓ'/m is an array of the output's shape (it was a scalar, and
+    loss_and_grad failed), next to an mse head; central differences agree with the printed gradient."""
+    linear = symdl.formula_rule("a - y", wrt="a", symbols=["y"])
+    x = Input(3)
+    h = Dense(4, activation="tanh")(x)
+    model = Model(x, [Dense(2)(h), Dense(1)(h)], losses=[linear, "mse"], loss_weights=[0.5, 1.0])
+    c = model.compile("float64")
+    params = c.init(0)
+    rng = np.random.default_rng(1)
+    X, Y1, Y2 = rng.normal(size=(5, 3)), rng.normal(size=(5, 2)), rng.normal(size=(5, 1))
+    f = lambda theta: c.loss(unflatten_params(theta, params), X, [Y1, Y2])  # noqa: E731
+    grad = lambda theta: flatten_params(c.loss_and_grad(unflatten_params(theta, params), X, [Y1, Y2])[1])  # noqa: E731
+    assert_grad_close(f, grad, flatten_params(params), directions=8, step=1e-5)
+    _, grads = c.loss_and_grad(params, X, [Y1, Y2])
+    np.testing.assert_allclose(grads["b2"], [0.5, 0.5])  # ∂C/∂b = c·Σ ℓ'/m = 0.5 for each output of the linear head

@@ -18,13 +18,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_graph_torch_module import residual_two_input_model
 from test_mixed_precision import TOLERANCE
+from test_torch_device import _block
 
 import symdl
 from symdl.export import graph_module_source, network_module_source
+from symdl.graph import Dense, Input, Model
 
 torch = pytest.importorskip("torch")
 
 NET = symdl.Network([4, 16, 3], activation="tanh", loss="mse", penalty="l2")
+LINEAR = symdl.formula_rule("a - y", wrt="a", symbols=["y"])  # ℓ' = 1: a constant seed s/m
 SCALES = (1, 2**10, 2**15)  # 2**10: the default static scale
 _CACHE: dict[tuple[str, str, float | None], object] = {}
 
@@ -39,6 +42,12 @@ def module(folder, kind: str, dtype: str = "float16", loss_scale: float | None =
     if key not in _CACHE:
         if kind == "net":
             source = network_module_source(NET, "torch", dtype, loss_scale=loss_scale)
+        elif kind == "net_linear":
+            source = network_module_source(symdl.Network([4, 16, 3], activation="tanh", loss=LINEAR), "torch", dtype, loss_scale=loss_scale)
+        elif kind == "graph_linear":
+            x = Input(4)
+            model = Model(x, Dense(3)(Dense(16, activation="tanh")(x)), losses=LINEAR)
+            source = graph_module_source(model, "torch", dtype, loss_scale=loss_scale)
         else:
             source = graph_module_source(residual_two_input_model(), "torch", dtype, loss_scale=loss_scale)
         _CACHE[key] = load_module(source, folder, f"{kind}_{dtype}_{loss_scale}".replace(".", "_"))
@@ -47,7 +56,7 @@ def module(folder, kind: str, dtype: str = "float16", loss_scale: float | None =
 
 def data(kind: str, seed: int, rows: int = 24) -> tuple:
     g = torch.Generator().manual_seed(seed)
-    return tuple(torch.randn(rows, width, generator=g) for width in ((4, 3) if kind == "net" else (4, 3, 2)))
+    return tuple(torch.randn(rows, width, generator=g) for width in ((4, 3, 2) if kind == "graph" else (4, 3)))
 
 
 def grads(model, batch, scale) -> dict:
@@ -71,6 +80,36 @@ def test_grad_at_g_is_g_times_the_static_modules_gradient_at_that_scale(folder, 
     for name, grad in grads(model, batch, scale).items():
         assert grad.dtype == torch.float32 and torch.equal(grad, scale * printed[name]), name
     assert all(not g.any() for g in grads(model, batch, 0).values())  # 0 · ∂C/∂θ, not 0/0
+
+
+@pytest.mark.parametrize("kind", ["net_linear", "graph_linear"])
+def test_a_linear_losss_constant_seed_trains_with_grad_scaler(folder, kind):
+    """ℓ = a − y: the seed S·ℓ'/m is ones times S/m, not a fill from the tensor S (a host read-back) nor, in a graph, a
+    scalar; .grad at g = s is s times the static module's gradient, and GradScaler with SGD makes the loss fall."""
+    mod, full = module(folder, kind), module(folder, kind, "float32")
+    batch = data(kind, 9)
+    with open(mod.__file__) as handle:
+        scaled = _block(handle.read(), "def _loss_and_grad_scaled(")
+    seed = next(line.strip() for line in scaled.splitlines() if line.strip().startswith(("gA = ", "gl1 = ")))
+    assert seed.startswith(("gA = torch.ones(", "gl1 = torch.ones(")) and "loss_scale" in seed, seed
+    assert "torch.full(" not in scaled
+    model, reference = mod.Module(mod.init_params(9)), full.Module(full.init_params(9))
+    for scale in (1, 2**10):
+        _, printed = module(folder, kind, loss_scale=scale).loss_and_grad(mod.init_params(9), *batch)
+        assert all(torch.equal(g, scale * printed[n]) for n, g in grads(model, batch, scale).items()), scale
+    exact = torch.cat([g.ravel() for g in grads(reference, batch, 1).values()])
+    mixed = torch.cat([g.ravel() for g in grads(model, batch, 1).values()])
+    assert torch.linalg.norm(mixed - exact) <= TOLERANCE["float16"] * torch.linalg.norm(exact)
+    scaler, optimizer = torch.amp.GradScaler("cpu"), torch.optim.SGD(model.parameters(), lr=0.01)
+    losses = []
+    for _ in range(5):
+        optimizer.zero_grad()
+        loss = model(*batch)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        losses.append(float(loss.detach()))
+    assert scaler.get_scale() == 2.0**16 and losses == sorted(losses, reverse=True) and losses[-1] < losses[0], losses
 
 
 def test_grad_scales_exactly_between_powers_of_two_and_forward_is_the_loss(folder):

@@ -139,10 +139,15 @@ def _block(text: str, head: str) -> str:
 
 def test_a_float16_modules_backward_reads_nothing_back(tmp_path):
     """A float16 Module with a loss scale computes its gradient in backward, at the incoming gradient (GradScaler's
-    S): what backward runs reads no value back to the host (scanned, comments left out) and runs on meta."""
+    S): what backward runs reads no value back to the host (scanned, comments left out) and runs on meta; a linear
+    loss's constant seed S/m too (ones times it: a tensor fill value would be read back, a graph's was a scalar)."""
     net = symdl.Network([4, 16, 3], activation="tanh", loss="mse", dropout=0.2, penalty="l2")
+    linear = symdl.formula_rule("a - y", wrt="a", symbols=["y"])  # ℓ' = 1: the seed s/m is one value for every output
+    x = Input(4)
     sources = {"net_float16": network_module_source(net, "torch", "float16"),
-               "graph_float16": graph_module_source(_two_inputs(), "torch", "float16")}
+               "graph_float16": graph_module_source(_two_inputs(), "torch", "float16"),
+               "net_linear_float16": network_module_source(symdl.Network([4, 8, 3], loss=linear), "torch", "float16"),
+               "graph_linear_float16": graph_module_source(Model(x, Dense(3)(Dense(8)(x)), losses=linear), "torch", "float16")}
     offending = _offending(sources)
     assert not offending, "\n".join(offending[:20])
     for key, text in sources.items():

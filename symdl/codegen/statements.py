@@ -247,6 +247,11 @@ class StatementPrinter:
         mapping: dict[sp.Basic, sp.Basic] = {v: sp.Symbol(n, real=True) for v, n in zip(expr.function.variables, names)}
         if not final.free_symbols:  # a constant derivative: broadcast to the argument's shape
             return scope.backend.tensor_factory("full", f"{names[0]}.shape, {scope.printer.doprint(final)}", names[0])
+        if not intermediates and not final.free_symbols & set(expr.function.variables):
+            # one value for every entry that reads no array (a graph's seed c·ℓ'/m of a linear loss, times a loss scale
+            # that may be a 0-d tensor): ones times it, no fill value read back to the host, rounded once to _dtype
+            ones = scope.backend.tensor_factory("ones", f"{names[0]}.shape", names[0])
+            return f"{ones} * ({scope.printer.doprint(final)})"
         for symbol, value in intermediates:
             temp = next(iter(scope.temps))
             self.lines.append(f"{temp} = {scope.printer.doprint(_renamed(value, mapping))}")

@@ -38,7 +38,8 @@ printer does not know (a future node type) is refused with one ValueError line.
 ``dtype="bfloat16"`` or ``"float16"`` prints a mixed-precision module (torch and JAX;
 :mod:`symdl.export.mixed_precision`): float32 masters and optimizer state, compute in the low dtype, the loss,
 the penalties and the sums over the batch in float32 (``_acc_dtype``), float16 with a static loss scale; batch norm
-in float32 (its statistics, γ, β and moving statistics), its output and input gradient cast back to the low dtype.
+and a formula layer with a reduction (layer norm) in float32 (their statistics, γ, β and moving statistics), their
+output and input gradients cast back to the low dtype.
 """
 
 from __future__ import annotations
@@ -277,7 +278,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
         *filter(None, [backend.module_constant()]),
         f"_SPECS = {tuple(shapes.items())!r}",
         "_KEYS = {name for name, _ in _SPECS}",
-        # a layer that computes in float32 (batch norm): its parameters and buffers are never cast to the compute dtype
+        # a layer that computes in float32 (batch norm, layer norm): its parameters and buffers are never cast to the compute dtype
         *([f"_FLOAT32_KEYS = {train.float32_keys!r}"] if mixed else []),
         f"_INPUTS = {inputs!r}",
         f"_TARGETS = {targets!r}",
@@ -330,7 +331,7 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
                                           compiled.target_aliases))
     if mixed:
         conventions[1] = conventions[1].replace("; a layer's", f"; float32 or {mixed.compute}; a layer's")
-        conventions.append(_mixed_convention(mixed.compute, mixed.loss_scale, bool(train.float32_keys)))
+        conventions.append(_mixed_convention(mixed.compute, mixed.loss_scale, any(layer.computes_in_float32 for layer in model.layers)))
     computing = f", computing in {mixed.compute}" if mixed else ""
     sections = [
         ("Spec", [f"{model!r}.compile({dtype.name!r}{', optimizer=' + repr(optimizer) if has_opt else ''}){computing}",
@@ -348,18 +349,19 @@ def graph_module_source(model: Model, backend: str | Backend = "numpy", dtype: s
     return module_source(module_docstring(title, sections), imports, public, blocks)
 
 
-def _mixed_convention(compute: str, loss_scale: float, batchnorm: bool = False) -> str:
-    """The module docstring's line on what a mixed-precision graph module runs in which dtype (``batchnorm``: the graph
-    has a layer that computes in float32)."""
+def _mixed_convention(compute: str, loss_scale: float, float32_layers: bool = False) -> str:
+    """The module docstring's line on what a mixed-precision graph module runs in which dtype (``float32_layers``: the
+    graph has a layer that computes in float32)."""
     scaled = (f", scaled by _LOSS_SCALE = {loss_scale!r} and unscaled; a step whose gradients overflow leaves params (and an "
               "optimizer's state) unchanged" if loss_scale != 1 else "")
     return (f"Mixed precision: params are float32 masters (init_params, train_step); the data float32 or {compute}, cast once. "
             f"Products, activations and the masks run in {compute}; the loss, the penalties and every sum over the batch "
             f"(bias gradients, a formula parameter's sum over the rows) accumulate in float32; gradients come back in float32"
             f"{scaled}. Optimizer state is float32 like the params."
-            + (f" Batch norm computes in float32 from float32 batch statistics, its gamma, beta and moving statistics "
-               f"(_FLOAT32_KEYS: never cast, moved in float32); its output and its input's gradient go back to {compute}."
-               if batchnorm else ""))
+            + (f" Batch norm and a formula layer with a sum over its input (layer norm) compute in float32, as autocast's "
+               f"layer_norm: float32 statistics, their inputs read widened, their parameters and moving statistics "
+               f"(_FLOAT32_KEYS: never cast, moved in float32); their output and their inputs' gradients go back to {compute}."
+               if float32_layers else ""))
 
 
 def _conventions(backend: Backend, shapes: dict, inputs: tuple, targets: tuple, entries: list, optimizer: bool, masks: bool) -> list[str]:

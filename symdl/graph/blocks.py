@@ -37,6 +37,12 @@ class ArrayNode(sp.MatrixExpr):
     def arrays(self) -> tuple[sp.MatrixExpr, ...]:
         return tuple(a for a in self.args if isinstance(a, sp.MatrixExpr))
 
+    @property
+    def widened(self) -> tuple[bool, ...]:
+        """Per array: read cast to ``_acc_dtype`` in a mixed-precision module (a layer that computes in float32 reading
+        a compute-dtype array); () for none."""
+        return ()
+
     def scalar_value(self, arrays: list[sp.Matrix]) -> sp.Matrix:
         raise NotImplementedError
 

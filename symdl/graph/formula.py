@@ -199,6 +199,18 @@ def _factored(expr: sp.Expr, v: sp.IndexedBase, o: sp.Symbol, deltas: list[tuple
     return sp.Add(*out)
 
 
+def _reduces(layer: FormulaLayer) -> bool:
+    """Whether the forward sums over an index no parameter carries (a mean, a variance, a softmax's denominator): a
+    reduction, which PyTorch's autocast runs in float32 (sum, layer_norm, softmax), not a contraction Σⱼ W[i, j]·x[j]
+    (matmul, einsum: the compute dtype)."""
+    (eq,) = layer.equations
+    for s in eq.rhs.atoms(sp.Sum):
+        bound = {limit[0] for limit in s.limits}
+        if not any(str(e.base.label) in layer.params and bound & set(e.indices) for e in s.function.atoms(sp.Indexed)):
+            return True
+    return False
+
+
 # --- the graph layer ----------------------------------------------------------------------------------------------
 
 
@@ -258,6 +270,8 @@ class Formula(GraphLayer):
         self.arity = len(layer.inputs)
         self._lowered = _lower(layer)
         self._resolved: dict[str, int] = {}
+        # mixed precision: a layer with a reduction computes in float32, its inputs widened, what leaves it narrowed
+        self.computes_in_float32 = _reduces(layer)
 
     #: Inputs of the formula that are a use's noise masks, not nodes (:class:`symdl.graph.TrainingFormula`).
     _noise: frozenset[str] = frozenset()
@@ -302,6 +316,10 @@ class Formula(GraphLayer):
         kernel = f"_{self.layer.name}_{role}_{hashlib.sha1(key).hexdigest()[:8]}"  # noqa: S324 — a name, not security
         batched = sp.Tuple(*(sp.true if n not in self.layer.params else sp.false for n in names))
         spec = sp.Tuple(sp.Symbol(kernel), expr, sp.Tuple(*map(sp.Symbol, names)), sp.Tuple(*output), sizes, *shape, batched)
+        if self.computes_in_float32:  # the arrays a mixed module holds in the compute dtype: read widened to float32
+            low = self._mode(use.training)[1]
+            own = {n for n, _ in (*low.hoisted, *low.deltas)}  # computed here, in float32; the params are float32 masters
+            spec = sp.Tuple(*spec, sp.Tuple(*(sp.true if n not in self.layer.params and n not in own else sp.false for n in names)))
         cls = FormulaParamKernel if reduced else FormulaKernel
         return cls(spec, *(table[n] for n in names))
 
@@ -339,7 +357,12 @@ class Formula(GraphLayer):
             if n in self._noise:
                 continue  # a mask is drawn, not trained: nothing flows back to it
             expr, indices = low.vjps[n]
-            vjps.append(self._node(use, table, f"vjp_{n}", expr, indices, (self._resolved[layer.inputs[n][0]], 1)))
+            vjp = self._node(use, table, f"vjp_{n}", expr, indices, (self._resolved[layer.inputs[n][0]], 1))
+            if self.computes_in_float32 and not isinstance(vjp, sp.MatrixSymbol):  # named: a mixed module narrows it
+                symbol = use.own(f"vjp_{n}_", rf"\overline{{{n}}}^{{@}}", self._resolved[layer.inputs[n][0]])
+                equations.append((f"vjp by {n} (node {use.index})", sp.Eq(symbol, vjp, evaluate=False)))
+                vjp = symbol
+            vjps.append(vjp)
         params = {}
         for n, axes in layer.params.items():
             expr, indices = low.vjps[n]

@@ -15,6 +15,7 @@ for JAX and PyTorch, the same layout — whose source
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 import sympy as sp
@@ -34,6 +35,8 @@ from .blocks import ArrayNode
 __all__ = ["FormulaKernel", "FormulaParamKernel"]
 
 _HELPERS = "_formula_kernel_helpers"
+#: An argument the inline code may read as it is: a name, or a name cast (mixed precision: ``X.to(_acc_dtype)``).
+_PRIMARY = re.compile(r"[A-Za-z_]\w*(\.(to|astype)\([A-Za-z_]\w*\))?")
 
 
 class FormulaKernel(ArrayNode):
@@ -83,6 +86,11 @@ class FormulaKernel(ArrayNode):
     @property
     def batched(self) -> frozenset[str]:
         return frozenset(n for n, b in zip(self.names, self.spec[7]) if b)
+
+    @property
+    def widened(self) -> tuple[bool, ...]:
+        """The arrays a layer that computes in float32 reads widened (spec[8], absent for another layer)."""
+        return tuple(bool(w) for w in self.spec[8]) if len(self.spec) > 8 else ()
 
     modules = ("numpy", "jnp", "torch")
 
@@ -178,7 +186,7 @@ def _inline_text(node: FormulaKernel, args: tuple[str, ...], module: str, accumu
     Each result is a fresh array (an arithmetic expression, a matrix product, or a sum of them), as an array
     node's code must be; a sum of such terms prints term by term (x's VJP of x + W x is ``v + v @ W``).
     """
-    if not all(a.isidentifier() for a in args):
+    if not all(_PRIMARY.fullmatch(a) for a in args):
         return None
     code = dict(zip(node.names, args))
     terms = sp.Add.make_args(node.expr)

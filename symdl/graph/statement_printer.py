@@ -56,6 +56,8 @@ class GraphStatementPrinter(StatementPrinter):
                 raise ValueError(f"{type(expr).__name__} nodes have no {backend.title} spelling; they print for "
                                  f"{', '.join(expr.modules)} only")
             args = [self._parenthesized(a) for a in expr.arrays]
+            if self.scope.accumulate is not None and any(expr.widened):  # a float32 layer's compute-dtype arrays
+                args = [backend.cast(a, self.scope.accumulate) if wide else a for a, wide in zip(args, expr.widened)]
             if expr.reduced and self.scope.accumulate is not None:  # mixed precision: its Σ over the batch in _acc_dtype
                 return expr.array_code(args, module, self.scope.accumulate)
             return expr.array_code(args, module)

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 
 from ..arguments import drop_probability
 from ..formula_layers.layer import FormulaLayer
-from .formula import Formula, _lower, _Lowered
+from .formula import Formula, _lower, _Lowered, _reduces
 from .nodes import Mask
 
 __all__ = ["TrainingFormula"]
@@ -103,6 +103,7 @@ class TrainingFormula(Formula):
         self._noise = frozenset(noise)
         self.arity = len(nodes)
         self._inference_lowered = _lower(inference)
+        self.computes_in_float32 = _reduces(training) or _reduces(inference)
 
     def _mode(self, training: bool) -> tuple[FormulaLayer, _Lowered]:
         return (self.layer, self._lowered) if training else (self.inference, self._inference_lowered)
