@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import symdl
 from symdl.codegen.kernel import compile_kernel
 from symdl.export import to_jax, to_torch
+from symdl.rulebook.continuity import boundary_properties
 
 jax = pytest.importorskip("jax")
 torch = pytest.importorskip("torch")
@@ -122,8 +123,10 @@ def test_a_comparison_of_stable_forms_exports_with_torch_autograd_values(text):
     _close(value.detach().numpy(), want.detach().numpy())
     _close(grad.numpy(), want_grad.numpy())
     _close(r.numeric_derivative()(POINTS), want_grad.numpy())
-    # σ(2z) < 1 ≤ cosh z: the two never meet, so no kinks; the derivative is −2σ(−2z) (max) or −tanh z (min)
+    # σ(2z) < 1 ≤ cosh z: the two never meet, so no kinks (decided, not given up: symdl check lists no boundary)
     assert r.kinks == ()
+    report = boundary_properties(r)
+    assert report.undecided == "" and report.boundaries == [], report
     x = np.linspace(-5.0, 5.0, 41)
     step = 1e-6
     fd = (r.numeric()(x + step) - r.numeric()(x - step)) / (2 * step)
