@@ -53,6 +53,16 @@ def test_generated_code_that_returns_another_subgradient_than_declared_fails(nam
     assert not check_kinks(DerivativeOf(declared_rule, printed_rule))
 
 
+@pytest.mark.parametrize("text", ["min(abs(z-1), z**2)", "max(abs(z-1), z**2)", "max(z**2, 2)"])
+def test_a_kink_no_float_hits_is_checked_by_the_one_sided_values_beside_it(text):
+    # (−1 ± √5)/2, ±√2: the float nearest lies on one side, where the code returns that side's derivative
+    r = symdl.formula_rule(text)
+    assert any(not k.at.is_Rational for k in r.kinks)
+    assert check_kinks(r)
+    swapped = symdl.formula_rule(text.replace("max", "MIN").replace("min", "max").replace("MIN", "min"))
+    assert not check_kinks(DerivativeOf(r, swapped))
+
+
 def test_a_wrong_derivative_has_a_large_finite_difference_error():
     r = symdl.rule("mae")  # d/da |a − y| = sign(a − y); printed for the wrong input: sign(y − a)
     wrong = DerivativeOf(r, r)

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.codegen.numpy_nodes import logaddexp
 
+from symdl.symbolic.exp_roots import sign_changes
 from symdl.symbolic.functions import sigmoid
 from symdl.symbolic.proof import prove_zero
 from symdl.symbolic.regimes import (
@@ -101,6 +102,22 @@ def test_real_roots_take_each_inner_abs_and_sign_both_ways():
         b / 2 + c / 2 - R(3, 2), b / 2 + c / 2 + R(3, 2)]
     with pytest.raises(Undecidable, match=r"^cannot list where cos\(x\) changes sign in x: "):
         _real_roots(sp.cos(x), x)
+
+
+def test_a_sum_of_logs_of_exponentials_without_a_real_root_has_no_sign_change():
+    # −log σ(2x) + log cosh x = log((1 + e^(−2x))·cosh x) = 0 ⇔ u⁴ − 2u³ + 2u² + 1 = 0 in u = eˣ, which has no root:
+    # u²(u − 1)² + u² + 1 > 0 (solveset answers with a ConditionSet)
+    never = sp.log(1 + sp.exp(-2 * x)) + sp.log(sp.cosh(x))
+    assert not isinstance(sp.solveset(never, x, sp.S.Reals), sp.FiniteSet)
+    assert _real_roots(never, x) == []
+    assert breakpoints(sp.Piecewise((1, never <= 0), (0, True)), x) == []
+    # −log σ(x) = log cosh x at x = log(1 + √2): found, but the tie there is not decided exactly downstream
+    crossing = sp.log(1 + sp.exp(-x)) - sp.log(sp.cosh(x))
+    assert sign_changes(crossing, x) == [sp.log(1 + sp.sqrt(2))]
+    with pytest.raises(Undecidable, match=r"^cannot list where "):
+        _real_roots(crossing, x)
+    assert sign_changes(x * sp.exp(x) - 1, x) is None  # x outside an exponential
+    assert sign_changes(sp.log(sp.exp(x) - 2), x) is None  # eˣ − 2 may be negative: L may not be real there
 
 
 def test_breakpoints_merge_repeated_roots_and_sort_numbers_first():

@@ -870,6 +870,33 @@ def test_formula_max_takes_a_one_sided_value_at_its_kink():
     assert [k.value for k in symdl.formula_rule("min(1, max(-1, z))").kinks] == [0, 0]
 
 
+def _one_sided_slopes(f, at: sp.Expr) -> tuple[mpmath.mpf, mpmath.mpf]:
+    """(f(p) − f(p − h))/h and (f(p + h) − f(p))/h at h = 10⁻³⁰, 60 digits: the one-sided derivatives of the value."""
+    with mpmath.workdps(60):
+        p, h = mpmath.mpf(sp.N(at, 70)), mpmath.mpf(10) ** -30
+        return (f(p) - f(p - h)) / h, (f(p + h) - f(p)) / h
+
+
+def test_the_kinks_of_a_min_of_abs_and_a_square_are_the_exact_one_sided_derivatives():
+    # |z − 1| = z² at z = (−1 ± √5)/2, and |z − 1| kinks at 1; the value's one-sided slopes computed by hand
+    r = symdl.formula_rule("min(abs(z-1), z**2)")
+    kinks = {k.at: k for k in r.kinks}
+    golden = (sp.sqrt(5) - 1) / 2
+    assert set(kinks) == {1, golden, -golden - 1}
+    for kink in kinks.values():
+        left, right = _one_sided_slopes(lambda z: min(abs(z - 1), z**2), kink.at)
+        assert abs(left - sp.N(kink.left, 40)) < 1e-25 and abs(right - sp.N(kink.right, 40)) < 1e-25, kink
+        assert kink.value in (kink.left, kink.right) or kink.value == 0
+    # at 1, PyTorch's value: torch.abs' slope at 0 is 0 (as for abs(z − 1) alone), not the right side's 1
+    assert kinks[1].value == 0 == symdl.formula_rule("abs(z-1)").kinks[0].value
+    assert r.numeric_derivative()(np.array([1.0]))[0] == 0.0
+    torch = pytest.importorskip("torch")
+    t = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(torch.minimum(torch.abs(t - 1), t**2).sum(), t)
+    assert grad.item() == 0.0
+    assert symdl.formula_rule("min(abs(z-1), 5)").kinks[1].value == 0  # the same |z − 1| beside a constant
+
+
 def test_periodic_formula_still_differentiates():
     r = symdl.formula_rule("abs(sin(z))")
     z = r.wrt

@@ -304,8 +304,18 @@ def one_sided_kinks(expr: sp.Expr) -> sp.Expr:
     softplus(−|a|), comes out with a wrong gradient at a = 0. With every kink
     in a taking the same side, autodiff differentiates one smooth piece there:
     its one-sided derivative, which is the derivative wherever one exists.
+
+    Conditions are left as they are: autodiff does not differentiate a
+    condition, and a mask inside one is a Piecewise in a condition, which SymPy
+    folds into ITE and, for some (max(−log σ(2z), −log cosh z)'s), folds again
+    without end (RecursionError).
     """
-    return replace_shared(expr, lambda e: isinstance(e, (sp.Abs, sp.Max, sp.Min)), _one_sided)
+    return replace_shared(expr, lambda e: isinstance(e, (sp.Abs, sp.Max, sp.Min)), _one_sided, keep=_is_condition)
+
+
+def _is_condition(node: sp.Basic) -> bool:
+    """A comparison or a logical combination of them (not a Symbol, which SymPy also counts as Boolean)."""
+    return isinstance(node, Boolean) and not isinstance(node, sp.Symbol)
 
 
 def prove_guarded(expr: sp.Expr, differentiable: bool = False) -> dict[sp.Symbol, Proof]:

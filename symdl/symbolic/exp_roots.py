@@ -5,13 +5,16 @@ real positive root r of its numerator (after cancelling) is a root z = q·log r.
 roots always ends; SymPy's solveset on a sum of exponentials and sigmoids may not (it ran for minutes), so it is
 never asked here, and an expression of another form (z·eᶻ − 1, eᶻ − a, sin z), or whose polynomial in u is of
 degree above :data:`MAX_DEGREE`, has no roots listed.
+
+:func:`sign_changes` also takes a sum of logs of positive expressions L: e^L − 1 has L's sign and is often
+such a rational function (−log σ(2z) + log cosh z: (1 + e^{−2z})·cosh z − 1, with no positive root in u).
 """
 
 from __future__ import annotations
 
 import sympy as sp
 
-__all__ = ["MAX_DEGREE", "exp_polynomial_roots"]
+__all__ = ["MAX_DEGREE", "exp_polynomial_roots", "sign_changes"]
 
 #: The highest degree in u = e^{z/q} solved: e^{z/100} − eᶻ would be of degree 100.
 MAX_DEGREE = 12
@@ -38,3 +41,15 @@ def exp_polynomial_roots(expr: sp.Expr, var: sp.Symbol) -> list[sp.Expr] | None:
     if not poly.domain.is_QQ and not poly.domain.is_ZZ or poly.degree() > MAX_DEGREE:
         return None
     return [q * sp.log(r) for r in dict.fromkeys(poly.real_roots()) if r.is_positive]
+
+
+def sign_changes(edge: sp.Expr, var: sp.Symbol) -> list[sp.Expr] | None:
+    """The real roots in ``var`` of ``edge`` (every point where it may change sign, poles apart) by
+    :func:`exp_polynomial_roots`: of ``edge`` in exponentials (cosh, tanh rewritten), or of e^{edge} − 1 when every log
+    in ``edge`` has a positive argument (then ``edge`` is real and e^{edge} − 1 has its sign); None where neither is
+    a rational function of exponentials."""
+    found = exp_polynomial_roots(edge.rewrite(sp.exp), var)
+    logs = [f for f in edge.atoms(sp.log) if f.has(var)]
+    if found is not None or not logs or not all(f.args[0].is_positive for f in logs) or not edge.is_extended_real:
+        return found
+    return exp_polynomial_roots((sp.exp(edge) - 1).rewrite(sp.exp), var)

@@ -16,12 +16,14 @@ def minmax_piecewise(minmax: sp.Expr) -> sp.Expr:
     """max(a, b) → Piecewise((a, a ≥ b), (b, True)) (min alike) with the conditions comparing the arguments as typed.
 
     Rewritten all the way down, a condition turns |z| into an if-then-else whose arms numpy evaluates both:
-    z/(1 + |z|) ≤ c became z/(1 − z) ≤ c for z < 0, which divides by 0 at z = 1. The values are rewritten as before.
+    z/(1 + |z|) ≤ c became z/(1 − z) ≤ c for z < 0, which divides by 0 at z = 1. The values are kept too (a max/min
+    inside one is rewritten already, from the inside out): |z − 1| rewritten became Piecewise((z − 1, z ≥ 1), (1 − z,
+    True)), whose derivative at 1 takes its z ≥ 1 branch, 1, where |z − 1| alone gives sign(0) = 0, PyTorch's value.
     """
     shallow = minmax.rewrite(sp.Piecewise, deep=False)
     if not isinstance(shallow, sp.Piecewise):
         return minmax.rewrite(sp.Piecewise)
-    return sp.Piecewise(*[(value.rewrite(sp.Piecewise), cond) for value, cond in shallow.args])
+    return shallow
 
 
 def heaviside_piecewise(step: sp.Heaviside) -> sp.Expr:

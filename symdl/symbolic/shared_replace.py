@@ -20,13 +20,19 @@ __all__ = ["replace_shared"]
 
 
 def replace_shared(
-    expr: sp.Basic, query: Callable[[sp.Basic], object], value: Callable[[sp.Basic], sp.Basic | None]
+    expr: sp.Basic,
+    query: Callable[[sp.Basic], object],
+    value: Callable[[sp.Basic], sp.Basic | None],
+    keep: Callable[[sp.Basic], object] | None = None,
 ) -> sp.Basic:
-    """``expr.replace(query, value)`` (bottom-up, simultaneous), each distinct subexpression visited once."""
+    """``expr.replace(query, value)`` (bottom-up, simultaneous), each distinct subexpression visited once.
+
+    ``keep``: nodes left as they are, their arguments not visited (a Piecewise's conditions, say).
+    """
     done: dict[sp.Basic, sp.Basic] = {}
 
     def walk(node: sp.Basic) -> sp.Basic:
-        if not isinstance(node, sp.Basic):
+        if not isinstance(node, sp.Basic) or (keep is not None and keep(node)):
             return node
         try:
             return done[node]
