@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from ..arguments import non_negative_number
-from ..network.rule_forms import resolve_rule
+from ..network.rule_forms import resolve_rule, warn_logits_loss
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
 from .nodes import GraphLayer, Node, check_unique_names
@@ -120,6 +120,9 @@ class Model:
                 self.terms.pop()
                 self._cache.clear()
                 raise
+        if node.layer is not None:  # stacklevel: the caller of Model(...) or add_loss(...)
+            warn_logits_loss(node.layer.output_activation(), rule, "add_loss" if auxiliary else "Model",
+                             "no activation on that node (Dense(units) without activation=)", stacklevel=4)
 
     def _check_names(self) -> None:
         """One ValueError line for a name given to two inputs or layers (Keras refuses it when the model is built too);

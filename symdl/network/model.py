@@ -54,6 +54,7 @@ from .rule_forms import (
     activation_forms,
     loss_forms,
     resolve_rule,
+    warn_logits_loss,
 )
 from .stack import LayerLike, shortcut_layers, shortcut_view, stack_layers, widths
 
@@ -130,6 +131,7 @@ class Network:
         for role, r in (("activation", self.activation), ("output_activation", self.output_activation)):
             if r.element_wise and r.kind == "formula" and len(r.inputs) != 1:
                 raise ValueError(f"{role}: a formula activation has one variable, {r!r} has {len(r.inputs)}")
+        warn_logits_loss(self.output_activation, self.loss, "Network", "output_activation='identity'", stacklevel=3)  # the caller of Network(...)
 
     @classmethod
     def from_layers(cls, layers: Sequence[LayerLike], **options: Any) -> Network:

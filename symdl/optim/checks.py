@@ -7,7 +7,7 @@ import sys
 from ..backends.runtime_numbers import finite_real
 from ..numbers import finite_float
 
-__all__ = ["check_betas", "check_flag", "check_learning_rate", "check_number"]
+__all__ = ["check_betas", "check_flag", "check_hyperparameter", "check_learning_rate", "check_number"]
 
 
 def check_learning_rate(lr: object) -> None:
@@ -31,6 +31,24 @@ def check_number(name: str, value: object, *, low: float = 0.0, high: float | No
         raise ValueError(f"{name}: expected a number {'>' if strict else '>='} {low:g}, got {value!r}")
     if high is not None and x >= high:
         raise ValueError(f"{name}: expected a number < {high:g}, got {value!r}")
+
+
+#: The decay rates, each 0 ≤ β < 1: a moving average v ← βv + (1 − β)g² with β > 1 weighs g² negatively, and √v is NaN.
+_BELOW_ONE = ("beta1", "beta2", "alpha")
+
+
+def check_hyperparameter(name: str, value: object) -> None:
+    """A built-in optimizer's hyperparameter ``name`` has a value its constructor accepts (None: bound at call time).
+
+    lr as :func:`check_learning_rate`; the decay rates β₁, β₂ and RMSProp's α in [0, 1); every other (ε, momentum,
+    weight decay, …) ≥ 0. A name no built-in optimizer uses is left to its own optimizer.
+    """
+    if name == "lr":
+        check_learning_rate(value)
+    elif name in _BELOW_ONE:
+        check_number(name, value, high=1.0, allow_none=True)
+    elif name in ("eps", "momentum", "dampening", "weight_decay", "momentum_decay", "lr_decay"):
+        check_number(name, value, allow_none=True)
 
 
 def check_betas(betas: object) -> tuple[float, float]:
