@@ -14,8 +14,8 @@ from .common import (
     build_rule,
     input_symbol,
     network_from_args,
+    optimizer_params,
     parse_layers,
-    parse_value,
 )
 from .formula_input import NAMED_GRADIENT
 
@@ -46,16 +46,7 @@ def _optimizer(args: argparse.Namespace) -> Any:
         if args.optimizer_param:
             raise UsageError("--optimizer-param given without --optimizer")
         return None
-    values: dict[str, object] = {}
-    for item in args.optimizer_param:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not key or not sep:
-            raise UsageError(f"--optimizer-param {item!r}: expected NAME=VALUE")
-        if key in values:
-            raise UsageError(f"--optimizer-param {key!r} given twice")
-        flag = text.strip().lower()
-        values[key] = flag == "true" if flag in ("true", "false") else parse_value(key, text, "--optimizer-param")
+    values = optimizer_params(args.optimizer_param)
     try:
         return optimizer(args.optimizer, **values)
     except (TypeError, ValueError) as error:

@@ -30,9 +30,9 @@ from .common import (
     json_number,
     metric_list,
     network_from_args,
+    optimizer_params,
     out,
     parse_layers,
-    parse_params,
 )
 from .finite_arrays import finite_saved, finite_trained
 from .paths import input_file
@@ -239,7 +239,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     for dest, default in args.new_model_defaults.items():
         if getattr(args, dest) is None:
             setattr(args, dest, default)
-    opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False, flag="--optimizer-param"))
+    opt = optimizer(args.optimizer, **optimizer_params(args.optimizer_param))
     net = network_from_args(args, parse_layers(args.layers, "LAYERS"), optimizer=opt).compile(args.dtype)
     X, Y = load_data(args.data, net)
     args.validation_split = args.validation_split or 0.0
