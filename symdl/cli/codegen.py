@@ -14,10 +14,10 @@ from .common import (
     build_rule,
     input_symbol,
     network_from_args,
-    optimizer_params,
     parse_layers,
 )
 from .formula_input import NAMED_GRADIENT
+from .optimizer_flags import optimizer_params
 
 if TYPE_CHECKING:
     from ..graph.compiled import CompiledGraph

@@ -30,11 +30,11 @@ from .common import (
     json_number,
     metric_list,
     network_from_args,
-    optimizer_params,
     out,
     parse_layers,
 )
 from .finite_arrays import finite_saved, finite_trained
+from .optimizer_flags import optimizer_params
 from .paths import input_file
 
 __all__ = ["add_evaluate_arguments", "add_train_arguments", "cmd_evaluate", "cmd_train", "load_data"]
