@@ -58,7 +58,7 @@ class CompiledGraph(GraphData):
     def __init__(self, model: Model, dtype: object = "float64", optimizer: str | Optimizer | None = None,
                  validate_targets: bool = True) -> None:
         if not isinstance(validate_targets, bool):
-            raise ValueError(f"validate_targets: expected True or False, got {validate_targets!r}")
+            raise ValueError(f"validate_targets: expected True or False, got {excerpt(validate_targets)}")
         self.model = model
         self.dtype = float_dtype(dtype)
         self.validate_targets = validate_targets

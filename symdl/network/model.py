@@ -36,6 +36,7 @@ import sympy as sp
 from ..arguments import float_dtype
 from ..backprop.equations import BackpropEquations, LossForms, bp_equations
 from ..backprop.notation import ACTIVATION, OUTPUT_ACTIVATION
+from ..excerpt import excerpt
 from ..layers.base import Layer
 from ..layers.dense import Dense
 from ..optim.base import Optimizer
@@ -299,7 +300,7 @@ class Network:
         gradient s·Σy − y stays exact).
         """
         if not isinstance(validate_targets, bool):
-            raise ValueError(f"validate_targets: expected True or False, got {validate_targets!r}")
+            raise ValueError(f"validate_targets: expected True or False, got {excerpt(validate_targets)}")
         dtype = float_dtype(dtype)
         roles = {"activation": self.activation, "output_activation": self.output_activation, "loss": self.loss,
                  "penalty": self.penalty}

@@ -17,6 +17,7 @@ from typing import Any, cast
 import sympy as sp
 
 from ..backprop.equations import ActivationForms, LossForms
+from ..excerpt import excerpt
 from ..rulebook.continuity import value_jumps
 from ..rulebook.derivation import Derives
 from ..rulebook.reductions import BATCH, check_reduction, reduction_factor
@@ -34,7 +35,7 @@ _LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functi
 def resolve_rule(spec: object, role: str, kinds: tuple[str, ...], params: Mapping[str, float] | None) -> Rule | VectorRule:
     """A rule object from a name (with ``params``) or a rule given as such; checks its kind and arity."""
     if params is not None and (not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params)):
-        raise ValueError(f"{role}_params: expected a dict of parameter name → value, got {params!r}")
+        raise ValueError(f"{role}_params: expected a dict of parameter name → value, got {excerpt(params)}")
     if isinstance(spec, str):
         if spec in _LAYER_RULES:
             raise ValueError(

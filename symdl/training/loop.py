@@ -275,9 +275,9 @@ def fit(
     _check_targets(model, Y, "Y")
     tracked.check_labels(Y, "Y", getattr(model, "target_names", None))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+        raise ValueError(f"seed: expected a non-negative integer, got {excerpt(seed)}")
     if not isinstance(shuffle, (bool, np.bool_)):  # 1 or 'no' would count as true
-        raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
+        raise ValueError(f"shuffle: expected True or False, got {excerpt(shuffle)}")
     shuffle = bool(shuffle)
     if validation is not None:
         if not isinstance(validation, tuple) or len(validation) != 2:
@@ -287,7 +287,7 @@ def fit(
         tracked.check_labels(validation[1], "Y_val", getattr(model, "target_names", None))
         _check_validation_row(model, params, X, Y, validation)
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-        raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {early_stopping!r}")
+        raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {excerpt(early_stopping)}")
     if callbacks is None:  # Keras' default
         callbacks = ()
     if not isinstance(callbacks, (list, tuple)):  # one Callback, or a str whose letters would be iterated
