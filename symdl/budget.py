@@ -156,7 +156,9 @@ def run_captured(
     finally:
         os.close(read_end)
         _reap(pid)
-    ok, value, captured = pickle.loads(payload)
+    ok, value, captured, relayed = pickle.loads(payload)
+    for text, category, filename, lineno in relayed:  # the worker's warnings, through this process's filters
+        warnings.warn_explicit(text, category, filename, lineno)
     if not ok:
         error, trace = value
         error.add_note(f"raised in the worker process:\n{trace.rstrip()}")
@@ -180,22 +182,33 @@ def _work(write_end: int, fn: Callable[..., Any], args: tuple, kwargs: dict, cap
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the caller, which ends the worker
         buffer = io.StringIO()
+        with warnings.catch_warnings(record=True) as caught:  # shown by the caller, whose stderr may not be this one's
+            try:
+                with contextlib.redirect_stdout(buffer) if capture else contextlib.nullcontext():
+                    message = (True, fn(*args, **kwargs), buffer.getvalue())
+            except BaseException as error:  # everything goes back to the caller, to be raised there
+                trace = "".join(traceback.format_exception(error))
+                message = (False, (_portable(error), trace), buffer.getvalue())
+        relayed = [(str(w.message), _portable_category(w.category), w.filename, w.lineno) for w in caught]
         try:
-            with contextlib.redirect_stdout(buffer) if capture else contextlib.nullcontext():
-                message = (True, fn(*args, **kwargs), buffer.getvalue())
-        except BaseException as error:  # everything goes back to the caller, to be raised there
-            trace = "".join(traceback.format_exception(error))
-            message = (False, (_portable(error), trace), buffer.getvalue())
-        try:
-            data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps((*message, relayed), protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as error:  # a result that does not pickle is the caller's bug, said plainly
-            data = pickle.dumps((False, (TypeError(f"the result could not be passed back: {error}"), ""), ""))
+            data = pickle.dumps((False, (TypeError(f"the result could not be passed back: {error}"), ""), "", relayed))
         with os.fdopen(write_end, "wb") as pipe:
             pipe.write(data)
     except BaseException:
         status = 1
     finally:
         os._exit(status)
+
+
+def _portable_category(category: type[Warning]) -> type[Warning]:
+    """``category`` if it survives pickling (an importable class), else the built-in warning class it derives from."""
+    try:
+        pickle.loads(pickle.dumps(category))
+        return category
+    except Exception:
+        return next(c for c in category.__mro__ if c.__module__ == "builtins" and issubclass(c, Warning))
 
 
 def _portable(error: BaseException) -> BaseException:

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .excerpt import excerpt
 from .network.compiled import CompiledNetwork
 from .network.model import Network
 from .optional import require
@@ -127,7 +128,7 @@ def from_flax_params(variables: Mapping[str, object], network: Network | Compile
 def _widths(network: object, stride: int = 2) -> tuple[int, ...]:
     """[n₀, …, n_L] of a dense network; ValueError for other layers, TypeError for anything but a network."""
     if isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1:
-        raise ValueError(f"stride: expected a positive integer (modules per layer in nn.Sequential), got {stride!r}")
+        raise ValueError(f"stride: expected a positive integer (modules per layer in nn.Sequential), got {excerpt(stride)}")
     stride = int(stride)
     if isinstance(network, CompiledNetwork):
         dense = [f"{k}{l}" for l in range(1, len(network.network.layers)) for k in "Wb"]

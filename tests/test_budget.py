@@ -200,3 +200,31 @@ def test_the_worker_dies_with_its_caller(tmp_path):
     else:
         os.kill(worker, signal.SIGKILL)
         pytest.fail("the worker outlived its caller")
+
+
+def _warns_and_returns(category: type[Warning]) -> int:
+    import warnings
+
+    warnings.warn("said in the worker", category, stacklevel=1)
+    return 7
+
+
+
+class _ModuleWarning(UserWarning):
+    """A warning class of symdl's kind: module-level, so pickled by name and found again in the caller."""
+
+
+def test_a_warning_in_the_worker_reaches_the_caller_through_its_filters():
+    # The worker's stderr is not the caller's (a test's capture, a notebook): what it warns comes back, as its result.
+    with pytest.warns(_ModuleWarning, match="said in the worker") as caught:
+        assert run_within(5, _warns_and_returns, _ModuleWarning) == 7
+    assert len(caught) == 1 and caught[0].category is _ModuleWarning and caught[0].filename == __file__
+
+
+def test_a_warning_class_that_does_not_pickle_comes_back_as_its_builtin_base():
+    class Local(RuntimeWarning):
+        pass
+
+    with pytest.warns(RuntimeWarning, match="said in the worker") as caught:
+        assert run_within(5, _warns_and_returns, Local) == 7
+    assert [w.category for w in caught] == [RuntimeWarning]

@@ -75,6 +75,16 @@ def test_train_shows_progress_unless_quiet(capsys, tmp_path, data, monkeypatch):
     assert code == 0 and "epoch 2/2 - 4/4 - loss: " in err
 
 
+def test_train_takes_an_optimizers_options_as_true_or_false_as_codegen_does(capsys, tmp_path, data):
+    # train read every --optimizer-param as a number ('true' is not a number): SGD's nesterov, RMSProp's centered and
+    # NAdam's decoupled_weight_decay could not be set, where codegen took them
+    code, _, err = run(capsys, "train", "3,8,1", data, "-o", tmp_path / "m", "--quiet", "--epochs", "1", "--optimizer", "sgd",
+                       "--optimizer-param", "lr=0.1", "--optimizer-param", "momentum=0.9", "--optimizer-param", "nesterov=True")
+    assert code == 0, err
+    config = json.loads((tmp_path / "m" / "model.json").read_text(encoding="utf-8"))["optimizer"]
+    assert config["name"] == "sgd" and config["options"] == {"nesterov": True}
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -89,6 +99,9 @@ def test_train_shows_progress_unless_quiet(capsys, tmp_path, data, monkeypatch):
                                    f"{excerpt(',' * 500)};"),
         (["--optimizer", "adamm"], "unknown optimizer 'adamm'; did you mean 'adam'?"),
         (["--optimizer-param", "lr=abc"], "error: --optimizer-param lr=abc: 'abc' is not a number"),
+        (["--optimizer", "sgd", "--optimizer-param", "nesterov=maybe"],
+         "error: --optimizer-param nesterov=maybe: 'maybe' is not a number, nor true/false for an option"),
+        (["--optimizer", "sgd", "--optimizer-param", "nesterov=true"], "Nesterov momentum needs momentum > 0"),
         (["--loss", "huber", "--loss-param", "delta=abc"], "error: --loss-param delta=abc: 'abc' is not a number"),
         (["--optimizer-param", "gamma=0.1"], "gamma"),
         (["--loss", "relu"], "loss: 'relu' is an activation"),

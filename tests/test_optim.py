@@ -314,6 +314,19 @@ def test_every_registered_optimizer_prints_and_names():
     (lambda: adam(eps=float("nan")), "eps: expected a finite real number"),
     (lambda: adamw(weight_decay=-1e-2), "weight_decay"),
     (lambda: rmsprop(alpha=-0.5), "alpha"),
+    # α ≥ 1 (torch takes α > 1): v ← αv + (1−α)g² goes negative, √v NaN; α = 1 keeps v = 0, steps of ηg/ε
+    (lambda: rmsprop(alpha=1.5), r"^alpha: expected a number < 1, got 1.5$"),
+    (lambda: rmsprop(alpha=1.0), r"^alpha: expected a number < 1, got 1.0$"),
+    (lambda: nadam(betas=(1.5, 0.999)), r"^beta1: expected a number < 1, got 1.5$"),
+    (lambda: optimizer("adam", beta2=-0.1), r"^beta2: expected a number >= 0, got -0.1$"),
+    # an Optimizer given new values (optimizer(opt, **values), with_values) checks them as its constructor does
+    (lambda: optimizer(sgd(0.1, momentum=0.9), momentum=-1), r"^momentum: expected a number >= 0, got -1$"),
+    (lambda: optimizer(adam(), lr=-1e-3), r"^lr: expected a finite real number from 0 to 1.8e308, got -0.001$"),
+    (lambda: adam().with_values(beta1=1.0), r"^beta1: expected a number < 1, got 1.0$"),
+    (lambda: nadam().with_values(beta2=2), r"^beta2: expected a number < 1, got 2$"),
+    (lambda: rmsprop().with_values(alpha=3), r"^alpha: expected a number < 1, got 3$"),
+    (lambda: adamw().with_values(weight_decay=-0.1), r"^weight_decay: expected a number >= 0, got -0.1$"),
+    (lambda: adam().with_values(eps=-1e-8), r"^eps: expected a number >= 0, got -1e-08$"),
     (lambda: adagrad(lr_decay=-1), "lr_decay"),
     (lambda: nadam(momentum_decay=-1), "momentum_decay"),
     (lambda: step(0.1, 0), "step_size: expected a positive whole number"),
@@ -333,6 +346,12 @@ def test_bad_hyperparameters_give_one_line_value_errors(call, match):
     with pytest.raises(ValueError, match=match) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+def test_momentum_above_one_is_accepted_as_torch_accepts_it_and_unbound_values_stay_unbound():
+    assert sgd(0.1, momentum=2.0).hyperparameter("momentum").value == 2.0  # torch.optim.SGD(momentum=2) too
+    assert adam().with_values(beta1=None, lr=None).hyperparameter("beta1").value is None
+    assert rmsprop().with_values(alpha=0.5).hyperparameter("alpha").value == 0.5
 
 
 def test_sgd_and_adam_print_as_before():

@@ -15,9 +15,9 @@ from .common import (
     input_symbol,
     network_from_args,
     parse_layers,
-    parse_value,
 )
 from .formula_input import NAMED_GRADIENT
+from .optimizer_flags import optimizer_params
 
 if TYPE_CHECKING:
     from ..graph.compiled import CompiledGraph
@@ -46,16 +46,7 @@ def _optimizer(args: argparse.Namespace) -> Any:
         if args.optimizer_param:
             raise UsageError("--optimizer-param given without --optimizer")
         return None
-    values: dict[str, object] = {}
-    for item in args.optimizer_param:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not key or not sep:
-            raise UsageError(f"--optimizer-param {item!r}: expected NAME=VALUE")
-        if key in values:
-            raise UsageError(f"--optimizer-param {key!r} given twice")
-        flag = text.strip().lower()
-        values[key] = flag == "true" if flag in ("true", "false") else parse_value(key, text, "--optimizer-param")
+    values = optimizer_params(args.optimizer_param)
     try:
         return optimizer(args.optimizer, **values)
     except (TypeError, ValueError) as error:

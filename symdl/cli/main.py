@@ -15,9 +15,12 @@ the parser is :mod:`~symdl.cli.parser`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import TextIO
 
 from ..budget import WorkerDied
 from .common import (
@@ -123,6 +126,27 @@ def _error(message: object) -> int:
     return EXIT_USAGE
 
 
+@contextlib.contextmanager
+def _warning_lines() -> Iterator[None]:
+    """symdl's own warnings (a logits loss after a softmax output) as one line ``symdl: warning: …`` each, once per
+    message (a network checked and then built warns once), without the source line Python adds; others as Python shows them."""
+    shown, said = warnings.showwarning, set[str]()
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: TextIO | None = None,
+             line: str | None = None) -> None:
+        if category.__module__.split(".")[0] != "symdl":
+            shown(message, category, filename, lineno, file, line)
+        elif (text := one_line(message)) not in said:
+            said.add(text)
+            write(sys.stderr, f"{PROG}: warning: {text}")
+
+    with warnings.catch_warnings():
+        # shown whatever -W says: an error there would end the command as an internal error, not a warning
+        warnings.filterwarnings("always", category=UserWarning)
+        warnings.showwarning = show
+        yield
+
+
 def _silence_stdout() -> None:
     """After a broken pipe (``symdl list | head``), point stdout at devnull so exit does not complain again."""
     try:
@@ -159,7 +183,8 @@ def _run(arguments: list[str], debug: bool) -> int:
         from .formula_input import read_formula_arguments
 
         read_formula_arguments(args)
-        return COMMANDS[args.command](args)
+        with _warning_lines():
+            return COMMANDS[args.command](args)
     except UsageError as error:
         return _error(error)
     # Every library error is the user's input (names, parameters, formulas), reported on one line.

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..excerpt import excerpt
 from .bounded import bounded, describe
 from .common import (
     EXIT_FAILED,
@@ -127,13 +128,21 @@ def _plots_available() -> bool:
     return True
 
 
-def _read_formula(text: str, options: dict[str, Any]) -> None:
-    """Parse a --formula and print its forward form: a bad one is one line before any slow work."""
+def _read_formula(text: str, options: dict[str, Any]) -> dict[str, float | None]:
+    """Parse a --formula and print its forward form: a bad one is one line before any slow work.
+
+    Returns the --param values it uses: the --param flags are shared by every --formula, each takes its own.
+    """
     from ..codegen.kernel import printable
     from ..rulebook.rule import formula_rule
+    from ..symbolic.parse import parse
 
-    r = formula_rule(text, options["wrt"], options["params"], symbols=options["symbols"])
+    names = [options["wrt"], *[s for s in options["symbols"] if s != options["wrt"]]]
+    used = {s.name for s in parse(text, symbols=names, params=list(options["params"])).free_symbols}
+    params = {k: v for k, v in options["params"].items() if k in used}
+    r = formula_rule(text, options["wrt"], params, symbols=options["symbols"])
     printable(r.numeric_forward_expr(), r.kernel_name)  # a constant no float64 holds: one line now, not after the proofs
+    return params
 
 
 def _write_steps(formats: tuple[str, ...]) -> int:
@@ -184,7 +193,7 @@ def _build(args: argparse.Namespace, names: list[str] | None, layers: list[int],
         progress(f"formula-{n}", items + n - 1, total, "formulas")
         sections.append(bounded(
             args, describe("building the report section of --formula", text), formula_section, text,
-            options["wrt"], options["params"], symbols=options["symbols"], index=n, verify=not args.no_verify,
+            options["wrt"], args.formula_params[n - 1], symbols=options["symbols"], index=n, verify=not args.no_verify,
             plot=plots, name=name,
         ))
     for n, (path, model) in enumerate(zip(args.graph, graphs), start=1):
@@ -232,8 +241,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         network = {**_network_options(args), "output_activation": args.output_activation or args.activation}
         Network(layers, activation=args.activation, loss=args.loss, **network)  # a bad network: one error line, now
     options = _formula_options(args)
-    for name, text in _formulas(args):  # a bad formula too, before any work and before the directory is made
-        bounded(args, describe("reading --formula", text), _read_formula, text, options)
+    # a bad formula too, before any work and before the directory is made
+    args.formula_params = [bounded(args, describe("reading --formula", text), _read_formula, text, options)
+                           for _, text in _formulas(args)]
+    unused = [k for k in options["params"] if not any(k in used for used in args.formula_params)]
+    if unused:  # a misspelt --param would silently do nothing
+        raise UsageError(f"--param {excerpt(unused[0])}: no --formula uses it (give only parameters the formulas use)")
     graphs = _graphs(args)
     _report_directory(args.output)
     plots = not args.no_plots

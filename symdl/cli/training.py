@@ -32,9 +32,9 @@ from .common import (
     network_from_args,
     out,
     parse_layers,
-    parse_params,
 )
 from .finite_arrays import finite_saved, finite_trained
+from .optimizer_flags import optimizer_params
 from .paths import input_file
 
 __all__ = ["add_evaluate_arguments", "add_train_arguments", "cmd_evaluate", "cmd_train", "load_data"]
@@ -239,7 +239,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     for dest, default in args.new_model_defaults.items():
         if getattr(args, dest) is None:
             setattr(args, dest, default)
-    opt = optimizer(args.optimizer, **parse_params(args.optimizer_param, allow_symbolic=False, flag="--optimizer-param"))
+    opt = optimizer(args.optimizer, **optimizer_params(args.optimizer_param))
     net = network_from_args(args, parse_layers(args.layers, "LAYERS"), optimizer=opt).compile(args.dtype)
     X, Y = load_data(args.data, net)
     args.validation_split = args.validation_split or 0.0

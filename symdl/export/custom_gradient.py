@@ -42,6 +42,7 @@ from ..codegen.index_kernels import Centered, FirstArgMax, LogSumExp, RowMax
 from ..codegen.kernel import printable, use_expm1_log1p
 from ..codegen.naming import class_name
 from ..codegen.simplex import hoist_thresholds, threshold_helpers
+from ..excerpt import excerpt
 from ..optional import require
 from ..rulebook.derivation import Derives
 from ..rulebook.registry import formula_rule_or_name, rule, rules
@@ -379,7 +380,7 @@ def to_torch(
     """
     require("torch", "symdl.export.to_torch")
     if not isinstance(module, bool):
-        raise TypeError(f"to_torch: module must be True or False, got {module!r}")
+        raise TypeError(f"to_torch: module must be True or False, got {excerpt(module)}")
     plan, source = _generate(rule_or_formula, "torch", wrt, symbols, params, gradient)
     cls = getattr(load_generated(source, plan.name, "torch"), plan.class_name + ("Module" if module else ""))
     cls.__source__, cls.__declared_gradient__ = source, plan.declared

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..arguments import float_dtype
 from ..backends import Backend
+from ..excerpt import excerpt
 
 __all__ = ["DEFAULT_LOSS_SCALE", "LOW_PRECISION", "MIXED_BACKENDS", "MixedPrecision", "mixed_precision"]
 
@@ -106,7 +107,7 @@ def mixed_precision(dtype: object, backend: Backend, network: object, loss_scale
                 float_dtype(dtype)
             except ValueError:  # compile's line would leave out the mixed-precision dtypes this backend also takes
                 raise ValueError(f"dtype: expected one of float64, float32, {', '.join(LOW_PRECISION)} (mixed precision), "
-                                 f"got {dtype!r}") from None
+                                 f"got {excerpt(dtype)}") from None
         return None
     if backend.name not in MIXED_BACKENDS:
         raise ValueError(f"dtype {name!r} (mixed precision) is supported by the {' and '.join(MIXED_BACKENDS)} {modules} modules, "
@@ -121,4 +122,4 @@ def _check_scale(value: object) -> float:
         mantissa, _ = math.frexp(float(value))
         if mantissa == 0.5:
             return float(value)
-    raise ValueError(f"loss_scale: expected a power of two from 1 to 2**15 (scaling by it is exact), got {value!r}")
+    raise ValueError(f"loss_scale: expected a power of two from 1 to 2**15 (scaling by it is exact), got {excerpt(value)}")

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..arguments import float_dtype
 from ..backends.runtime_data import arrange
+from ..excerpt import excerpt
 from ..network.checks import (
     TARGETS_OFF,
     check_batch,
@@ -44,7 +45,7 @@ class GraphData:
     def __init__(self, model: Model, dtype: object = "float64", optimizer: str | Optimizer | None = None,
                  validate_targets: bool = True) -> None:
         if not isinstance(validate_targets, bool):
-            raise ValueError(f"validate_targets: expected True or False, got {validate_targets!r}")
+            raise ValueError(f"validate_targets: expected True or False, got {excerpt(validate_targets)}")
         self.model = model
         self.dtype = float_dtype(dtype)
         self.validate_targets = validate_targets

@@ -77,7 +77,7 @@ class Constraint:
                              f"as on a Keras kernel (n_in, n_out); got {given['axis']!r}")
         low, high = values.get("min_value", 0.0), values.get("max_value", 0.0)
         if not 0 <= low <= high:
-            raise ValueError(f"{self.name}: the norm bounds must satisfy 0 <= min_value <= max_value, got {low!r} and {high!r}")
+            raise ValueError(f"{self.name}: the norm bounds must satisfy 0 <= min_value <= max_value, got {excerpt(low)} and {excerpt(high)}")
         if not 0 <= values.get("rate", 0.0) <= 1:
             raise ValueError(f"{self.name}: rate must be in [0, 1], got {values['rate']!r}")
         object.__setattr__(self, "settings", tuple(values.items()))
@@ -112,7 +112,7 @@ class Constraint:
 def _number(value: object, what: str) -> float:
     x = finite_float(value)
     if x is None:
-        raise ValueError(f"{what} must be a finite number, got {value!r}")
+        raise ValueError(f"{what} must be a finite number, got {excerpt(value)}")
     return x
 
 

@@ -99,6 +99,9 @@ class Dense(GraphLayer):
         w = GraphParameter("W", (self.units, n_in), self.init)
         return (w, GraphParameter("b", (self.units,), 0.0)) if self.use_bias else (w,)
 
+    def output_activation(self) -> Rule | VectorRule | None:
+        return self.activation
+
     def penalties(self) -> Mapping[str, Rule]:
         return {} if self.regularizer is None else {"W": self.regularizer}
 
@@ -189,6 +192,9 @@ class Activation(GraphLayer):
 
     def forward(self, use: Use) -> list[sp.Eq]:
         return [sp.Eq(use.output, _apply(use, self.rule, use.inputs[0]), evaluate=False)]
+
+    def output_activation(self) -> Rule | VectorRule | None:
+        return self.rule
 
     def backward(self, use: Use, upstream: sp.MatrixSymbol) -> Backward:
         return Backward((), (_times_derivative(use, self.rule, upstream, use.inputs[0], use.output),))

@@ -18,7 +18,8 @@ import numpy as np
 import sympy as sp
 
 from ..arguments import non_negative_number
-from ..network.rule_forms import resolve_rule
+from ..excerpt import excerpt
+from ..network.rule_forms import resolve_rule, warn_logits_loss
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
 from .nodes import GraphLayer, Node, check_unique_names
@@ -57,7 +58,7 @@ class LossTerm:
 def _as_nodes(value: Node | Sequence[Node], what: str) -> tuple[Node, ...]:
     nodes = (value,) if isinstance(value, Node) else tuple(value) if isinstance(value, (list, tuple)) else None
     if not nodes or not all(isinstance(n, Node) for n in nodes):
-        raise TypeError(f"Model: {what} must be a node or a list of nodes, got {value!r}")
+        raise TypeError(f"Model: {what} must be a node or a list of nodes, got {excerpt(value)}")
     return nodes
 
 
@@ -81,7 +82,7 @@ class Model:
             raise ValueError(f"Model: losses must be a loss name or rule, or a list with one per output ({n} here), "
                              f"got {type(losses).__name__}")
         if loss_weights is not None and not isinstance(loss_weights, (list, tuple, np.ndarray)):
-            raise ValueError(f"Model: loss_weights must be a list of numbers, one per output ({n} here), got {loss_weights!r}")
+            raise ValueError(f"Model: loss_weights must be a list of numbers, one per output ({n} here), got {excerpt(loss_weights)}")
         specs = list(losses) if isinstance(losses, (list, tuple)) else [losses] * n
         weights = [1.0] * n if loss_weights is None else list(loss_weights)
         if len(specs) != len(self.outputs) or len(weights) != len(self.outputs):
@@ -98,7 +99,7 @@ class Model:
                  reduction: str = "sum") -> Model:
         """Add cₜ Σⱼ ℓ(hⱼ, yⱼ) on any node (an auxiliary loss); ``target`` an input of the model or None (data)."""
         if not isinstance(node, Node):
-            raise TypeError(f"add_loss: node must be a node of the graph, got {node!r}")
+            raise TypeError(f"add_loss: node must be a node of the graph, got {excerpt(node)}")
         if target is not None and not (isinstance(target, Node) and any(target is i for i in self.inputs)):
             raise ValueError("add_loss: target must be one of the model's inputs (or None for a data target)")
         self._add(node, loss, non_negative_number(weight, "loss weight"), reduction, target, auxiliary=True)
@@ -108,7 +109,7 @@ class Model:
     def _add(self, node: Node, spec: object, weight: float, reduction: str, target: Node | None, auxiliary: bool = False) -> None:
         rule = resolve_rule(spec, "loss", ("loss",), None)
         if reduction not in ("sum", "mean"):
-            raise ValueError(f"reduction: expected 'sum' or 'mean', got {reduction!r}")
+            raise ValueError(f"reduction: expected 'sum' or 'mean', got {excerpt(reduction)}")
         if target is not None and target.width != node.width:
             raise ValueError(f"add_loss: the node has width {node.width}, its target {target.width}")
         self.terms.append(LossTerm(node, rule, non_negative_number(weight, "loss weight"), reduction, target, auxiliary))
@@ -120,6 +121,9 @@ class Model:
                 self.terms.pop()
                 self._cache.clear()
                 raise
+        if node.layer is not None:  # stacklevel: the caller of Model(...) or add_loss(...)
+            warn_logits_loss(node.layer.output_activation(), rule, "add_loss" if auxiliary else "Model",
+                             "no activation on that node (Dense(units) without activation=)", stacklevel=4)
 
     def _check_names(self) -> None:
         """One ValueError line for a name given to two inputs or layers (Keras refuses it when the model is built too);

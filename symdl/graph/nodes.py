@@ -31,6 +31,7 @@ from ..excerpt import excerpt
 
 if TYPE_CHECKING:
     from ..rulebook.rule import Rule
+    from ..rulebook.vector_rule import VectorRule
     from .constraints import Constraint
     from .forms import Forms
 
@@ -185,6 +186,10 @@ class GraphLayer(abc.ABC):
     def updates(self, use: Use) -> list[sp.Eq]:
         """In training, each buffer's new value after a step: ``Eq(buffer, expression)`` (read before the step's update)."""
         return []
+
+    def output_activation(self) -> Rule | VectorRule | None:
+        """The activation rule the layer's output is the value of (Dense's φ, Activation's rule); None for any other output."""
+        return None
 
     def penalties(self) -> Mapping[str, Rule]:
         """Parameter stem → the penalty rule Ω added to C (Σ Ω(θ)) once per parameter, not per use."""

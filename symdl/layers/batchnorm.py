@@ -38,6 +38,7 @@ import sympy as sp
 
 from ..codegen.index_kernels import compile_index_kernel
 from ..codegen.kernel import Kernel
+from ..excerpt import excerpt
 from .batchnorm_symbolic import STAGES, Stage, epsilon, m, momentum, n_batches
 
 __all__ = [
@@ -145,17 +146,17 @@ def _variance(value: object, name: str, features: int, dtype: np.dtype, lead: st
 
 def _eps(eps: object, dtype: np.dtype) -> np.ndarray:
     if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
-        raise ValueError(f"eps must be a positive real number, got {eps!r}")
+        raise ValueError(f"eps must be a positive real number, got {excerpt(eps)}")
     with np.errstate(over="ignore", under="ignore"):
         value = np.asarray(eps, dtype=dtype)
     if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"eps must be positive and finite in {dtype} (e.g. 1e-5), got {eps!r}")
+        raise ValueError(f"eps must be positive and finite in {dtype} (e.g. 1e-5), got {excerpt(eps)}")
     return value
 
 
 def _size(m: object, name: str = "m") -> int:
     if isinstance(m, bool) or not isinstance(m, numbers.Integral):
-        raise ValueError(f"{name} must be an integer batch size ≥ 2, got {m!r}")
+        raise ValueError(f"{name} must be an integer batch size ≥ 2, got {excerpt(m)}")
     if m < 2:
         raise ValueError(
             f"{name} = {m}: the unbiased variance m/(m − 1)·σ²_B needs a batch size m ≥ 2 "
@@ -299,7 +300,7 @@ def ema_update(running: np.ndarray, batch_value: np.ndarray, momentum: float = 0
     if new.shape != old.shape:
         raise ValueError(f"batch_value has shape {new.shape}; expected running's shape {old.shape}")
     if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
-        raise ValueError(f"momentum must be a real number in [0, 1] (PyTorch's default 0.1), got {momentum!r}")
+        raise ValueError(f"momentum must be a real number in [0, 1] (PyTorch's default 0.1), got {excerpt(momentum)}")
     env = {"running": old.reshape(-1), "value": new.reshape(-1), "momentum": _scalar(float(momentum), old.dtype)}
     return _run("ema", env)["ema"].reshape(old.shape)
 

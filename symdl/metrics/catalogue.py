@@ -16,6 +16,7 @@ from typing import Any
 
 import sympy as sp
 
+from ..excerpt import excerpt
 from ..rulebook import rule
 from .definition import A, Accumulator, MetricSpec, V, Y, ratio
 
@@ -68,7 +69,7 @@ def huber(threshold: float = 1.0) -> MetricSpec:
     """Σ w·h_δ(ŷ − y) / Σ w with h_δ(e) = ½e² for |e| ≤ δ, δ(|e| − ½δ) otherwise (δ = threshold; the notebook's
     ``HuberMetric``, continuous at |e| = δ); the term is ``rule("huber", delta=threshold)``."""
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < float("inf"):
-        raise ValueError(f"threshold: expected a positive number (the δ of the Huber function), got {threshold!r}")
+        raise ValueError(f"threshold: expected a positive number (the δ of the Huber function), got {excerpt(threshold)}")
     term = _loss_term("huber", delta=threshold)
     return _mean_of("huber", "Huber", term, {"threshold": threshold},
                     note="the continuous Huber function; the seeds' variant δ|e| − δ·2·0.5 jumps at |e| = δ")
@@ -77,7 +78,7 @@ def huber(threshold: float = 1.0) -> MetricSpec:
 def _threshold(threshold: float) -> sp.Expr:
     """θ as an exact number whose float is ``threshold`` (0.5 → 1/2): the printed comparison is the user's."""
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
-        raise ValueError(f"threshold: expected a number in [0, 1], got {threshold!r}")
+        raise ValueError(f"threshold: expected a number in [0, 1], got {excerpt(threshold)}")
     exact = sp.nsimplify(float(threshold))
     return exact if float(exact) == float(threshold) else sp.Rational(float(threshold))
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from ..excerpt import excerpt
 from ..numbers import finite_float
 
 __all__ = ["A", "V", "W", "Y", "Accumulator", "MetricSpec", "code_form", "ratio"]
@@ -78,7 +79,7 @@ class Accumulator:
 def _number(name: str, value: object) -> float:
     x = finite_float(value)
     if x is None:
-        raise ValueError(f"{name}: expected a finite real number, got {value!r}")
+        raise ValueError(f"{name}: expected a finite real number, got {excerpt(value)}")
     return x
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ..excerpt import excerpt
 from ..rulebook.derivation import Derives
 from ..rulebook.registry import rule, rules
 from .catalogue import _mean_of
@@ -142,7 +143,7 @@ class FunctionMetric:
 
     def __init__(self, fn: Callable[[Any, Any], Any], name: str | None = None) -> None:
         if not callable(fn) or isinstance(fn, (Derives, Metric, type)):
-            raise ValueError(f"metrics: expected a function (y_true, y_pred) -> per-sample values, got {fn!r}")
+            raise ValueError(f"metrics: expected a function (y_true, y_pred) -> per-sample values, got {excerpt(fn)}")
         self.fn = fn
         self.name = keras_name(fn) if name is None else name
         if not (isinstance(self.name, str) and self.name):

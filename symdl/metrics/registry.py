@@ -56,7 +56,7 @@ def _loss_metric(kind: object, params: dict[str, object]) -> Any:
     """A loss as a metric: ``"<rule>_loss"`` or a loss rule's name (with its parameters), a rule, a formula or a function."""
     name = params.pop("name", None)
     if name is not None and not (isinstance(name, str) and name):
-        raise ValueError(f"metric {kind!r}: name must be a non-empty str, got {name!r}")
+        raise ValueError(f"metric {kind!r}: name must be a non-empty str, got {excerpt(name)}")
     if isinstance(kind, str):
         from ..rulebook.registry import rule
 
@@ -129,5 +129,5 @@ def metric_from_config(config: Mapping[str, object]) -> Metric:
         raise ValueError('a metric config is {"metric": kind, "name": name, "params": {...}}')
     params = config["params"]
     if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
-        raise ValueError(f"metric config: params must be a mapping of names to numbers, got {params!r}")
+        raise ValueError(f"metric config: params must be a mapping of names to numbers, got {excerpt(params)}")
     return metric(config["metric"], name=config["name"], **params)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..excerpt import excerpt
 from . import catalogue
 from .definition import MetricSpec
 from .printing import metric_source
@@ -65,7 +66,7 @@ class Metric:
         if not isinstance(spec, MetricSpec):
             raise TypeError(f"Metric: expected a MetricSpec, got {type(spec).__name__}")
         if name is not None and not (isinstance(name, str) and name):
-            raise TypeError(f"{spec.kind}: name must be a non-empty str, got {name!r}")
+            raise TypeError(f"{spec.kind}: name must be a non-empty str, got {excerpt(name)}")
         self.spec = spec
         self.name = spec.kind if name is None else name
         self._init, self._update, self._result = _compiled(spec)

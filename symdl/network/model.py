@@ -36,6 +36,7 @@ import sympy as sp
 from ..arguments import float_dtype
 from ..backprop.equations import BackpropEquations, LossForms, bp_equations
 from ..backprop.notation import ACTIVATION, OUTPUT_ACTIVATION
+from ..excerpt import excerpt
 from ..layers.base import Layer
 from ..layers.dense import Dense
 from ..optim.base import Optimizer
@@ -54,6 +55,7 @@ from .rule_forms import (
     activation_forms,
     loss_forms,
     resolve_rule,
+    warn_logits_loss,
 )
 from .stack import LayerLike, shortcut_layers, shortcut_view, stack_layers, widths
 
@@ -130,6 +132,7 @@ class Network:
         for role, r in (("activation", self.activation), ("output_activation", self.output_activation)):
             if r.element_wise and r.kind == "formula" and len(r.inputs) != 1:
                 raise ValueError(f"{role}: a formula activation has one variable, {r!r} has {len(r.inputs)}")
+        warn_logits_loss(self.output_activation, self.loss, "Network", "output_activation='identity'", stacklevel=3)  # the caller of Network(...)
 
     @classmethod
     def from_layers(cls, layers: Sequence[LayerLike], **options: Any) -> Network:
@@ -297,7 +300,7 @@ class Network:
         gradient s·Σy − y stays exact).
         """
         if not isinstance(validate_targets, bool):
-            raise ValueError(f"validate_targets: expected True or False, got {validate_targets!r}")
+            raise ValueError(f"validate_targets: expected True or False, got {excerpt(validate_targets)}")
         dtype = float_dtype(dtype)
         roles = {"activation": self.activation, "output_activation": self.output_activation, "loss": self.loss,
                  "penalty": self.penalty}

@@ -9,6 +9,7 @@ Element-wise and vector rules are told apart by ``rule.element_wise``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -16,6 +17,7 @@ from typing import Any, cast
 import sympy as sp
 
 from ..backprop.equations import ActivationForms, LossForms
+from ..excerpt import excerpt
 from ..rulebook.continuity import value_jumps
 from ..rulebook.derivation import Derives
 from ..rulebook.reductions import BATCH, check_reduction, reduction_factor
@@ -23,7 +25,8 @@ from ..rulebook.registry import rule, rules
 from ..rulebook.rule import Rule
 from ..rulebook.vector_rule import VectorRule
 
-__all__ = ["RuleLike", "TargetDomain", "accepted_rules", "activation_forms", "loss_forms", "resolve_rule", "target_domain"]
+__all__ = ["LogitsLossWarning", "RuleLike", "TargetDomain", "accepted_rules", "activation_forms", "loss_forms", "resolve_rule",
+           "target_domain", "warn_logits_loss"]
 
 RuleLike = str | Rule | VectorRule
 _LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functions of zˡ
@@ -32,7 +35,7 @@ _LAYER_RULES = ("maxout", "rbf")  # layers with weights of their own, not functi
 def resolve_rule(spec: object, role: str, kinds: tuple[str, ...], params: Mapping[str, float] | None) -> Rule | VectorRule:
     """A rule object from a name (with ``params``) or a rule given as such; checks its kind and arity."""
     if params is not None and (not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params)):
-        raise ValueError(f"{role}_params: expected a dict of parameter name → value, got {params!r}")
+        raise ValueError(f"{role}_params: expected a dict of parameter name → value, got {excerpt(params)}")
     if isinstance(spec, str):
         if spec in _LAYER_RULES:
             raise ValueError(
@@ -79,6 +82,38 @@ def _refuse_jumps(found: Rule, role: str, kind: str) -> None:
             f"{role}: {found!r} jumps {where}; a {kind} must be continuous, since its gradient never sees a jump "
             f"(make the branches agree there; 'symdl check' lists every boundary and the parameter values that remove a jump)"
         )
+
+
+class LogitsLossWarning(UserWarning):
+    """A loss that takes logits after an output activation that already squashes them (Keras' ``from_logits`` warning)."""
+
+
+#: The losses that take logits, each with the squashing it applies itself (ℓ(a, y) = CE(σ(a), y), CE(softmax(a), y)).
+_LOGITS_LOSSES = {"binary_cross_entropy": "sigmoid", "softmax_cross_entropy": "softmax"}
+#: Output activations whose values are probabilities already, not logits.
+_SQUASHING = ("sigmoid", "hard_sigmoid", "softmax", "softmin", "sparsemax")
+
+
+def warn_logits_loss(activation: Rule | VectorRule | None, loss: Rule | VectorRule, where: str, instead: str,
+                     stacklevel: int = 3) -> None:
+    """One :class:`LogitsLossWarning` when ``loss`` takes logits and ``activation`` (the output's) squashes them first.
+
+    ``where`` names the model, ``instead`` the identity output in its own spelling (``output_activation='identity'``).
+    CE(softmax(softmax(z)), y) trains, but squashes twice: the outputs are not logits, the gradient
+    s − y of the logits is lost (Keras warns alike: "``from_logits=True``, but the ``output`` argument was
+    produced by a Softmax activation"). A library rule only: a formula is the user's own function.
+    """
+    if activation is None or activation.kind == "formula" or activation.name not in _SQUASHING:
+        return
+    own = _LOGITS_LOSSES.get(loss.name) if loss.kind == "loss" else None
+    if own is None:
+        return
+    warnings.warn(
+        f"{where}: loss {loss.name!r} takes logits (it applies {own} itself, as from_logits=True), but the output is "
+        f"produced by a {activation.name} activation and thus does not represent logits; use {instead} "
+        f"with this loss (and apply {own} to the outputs for probabilities)",
+        LogitsLossWarning, stacklevel=stacklevel,
+    )
 
 
 def _article(word: str) -> str:

@@ -30,7 +30,7 @@ def widths(layers: object) -> tuple[int, ...]:
     if isinstance(layers, np.ndarray) and layers.ndim == 1:
         layers = layers.tolist()
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
-        raise ValueError(f"layers: expected a list of widths [n0, n1, ..., nL], got {layers!r}")
+        raise ValueError(f"layers: expected a list of widths [n0, n1, ..., nL], got {excerpt(layers)}")
     if len(layers) < 2:
         raise ValueError(f"layers: need at least an input and an output width, got {list(layers)}")
     return tuple(check_width(n, f"layers[{k}]") for k, n in enumerate(layers))
@@ -50,7 +50,7 @@ def stack_layers(layers: Sequence[LayerLike]) -> tuple[tuple[int, ...], tuple[tu
                 raise ValueError(f"layers[{k}]: {item!r} follows no Dense block; attach it after one")
             parts[-1].append(item)
         else:
-            raise ValueError(f"layers[{k}]: expected Dense(width) or a symdl.layers.base.Layer, got {item!r}")
+            raise ValueError(f"layers[{k}]: expected Dense(width) or a symdl.layers.base.Layer, got {excerpt(item)}")
     if len(widths) < 2:
         raise ValueError("layers: need the input width and at least one Dense block")
     if parts[-1]:
@@ -68,7 +68,7 @@ def shortcut_layers(
 ) -> tuple[tuple[Layer, ...], ...]:
     """The layers the keyword form builds: batch norm, then dropout, on every hidden block."""
     if not isinstance(batchnorm, bool):
-        raise ValueError(f"batchnorm: expected True or False, got {batchnorm!r}")
+        raise ValueError(f"batchnorm: expected True or False, got {excerpt(batchnorm)}")
     norm = BatchNorm(bn_eps, bn_momentum)  # checks eps and momentum even without batch norm, as always
     default = BatchNorm()
     given = [f"{name}={excerpt(value)}" for name, value, kept in (("bn_eps", bn_eps, norm.eps == default.eps),

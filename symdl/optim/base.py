@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..numbers import finite_float
+from .checks import check_hyperparameter_range
 
 __all__ = ["ETA", "G", "STEP", "T", "W", "Assignment", "Hyperparameter", "Optimizer", "Slot"]
 
@@ -153,6 +154,8 @@ class Optimizer:
         unknown = set(values) - names
         if unknown:
             raise ValueError(f"{self.name}: unknown hyperparameters {sorted(unknown)}; accepted: {', '.join(sorted(names))}")
+        for name, value in values.items():  # the ranges the constructors check (momentum ≥ 0, 0 ≤ β < 1, …)
+            check_hyperparameter_range(name, value)
         hyper = tuple(Hyperparameter(h.name, h.symbol, values.get(h.name, h.value)) for h in self.hyperparameters)
         return Optimizer(self.name, hyper, self.slots, self.update, self.global_update, self.learning_rate,
                          self.title, self.reference, self.schedule_name, self.options)

@@ -141,7 +141,7 @@ def rmsprop(lr: float | Schedule | None = 1e-2, alpha: float = 0.99, eps: float 
     ``torch.optim.RMSprop`` computes it (ε outside the root; g + λw first).
     """
     check_lr(lr)
-    check_number("alpha", alpha)
+    check_number("alpha", alpha, high=1.0)  # torch allows α > 1: v ← αv + (1−α)g² can then go negative, and √v is NaN
     check_number("eps", eps)
     check_number("momentum", momentum)
     check_flag("centered", centered)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ..excerpt import excerpt
 from .base import ETA, Hyperparameter, T
 from .checks import check_learning_rate, check_number
 
@@ -47,7 +48,7 @@ class Schedule:
         """η(t) as a float, for a step t ≥ 1 (every hyperparameter must have a value)."""
         step: object = t
         if isinstance(step, (bool, np.bool_)) or not isinstance(step, numbers.Integral) or step < 1:
-            raise ValueError(f"{self.name} schedule: t must be a whole step number ≥ 1 (the first step is 1), got {t!r}")
+            raise ValueError(f"{self.name} schedule: t must be a whole step number ≥ 1 (the first step is 1), got {excerpt(t)}")
         values = {h.symbol: sp.Float(h.value, 17) for h in self.hyperparameters if h.value is not None}
         value = self.expr.xreplace(values).xreplace({T: sp.Integer(int(step))})
         if value.free_symbols:
@@ -68,7 +69,7 @@ def step(lr: float | None, step_size: int, gamma: float = 0.1) -> Schedule:
     given: object = step_size
     if (isinstance(given, (bool, np.bool_)) or not isinstance(given, numbers.Real) or not float(given).is_integer()
             or given < 1):
-        raise ValueError(f"step_size: expected a positive whole number of steps, got {step_size!r}")
+        raise ValueError(f"step_size: expected a positive whole number of steps, got {excerpt(step_size)}")
     check_number("gamma", gamma, strict=True)
     k = T - 1
     expr = ETA * GAMMA ** ((k - sp.Mod(k, STEP_SIZE)) / STEP_SIZE)

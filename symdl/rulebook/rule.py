@@ -15,6 +15,7 @@ import sympy as sp
 from ..budget import shown
 from ..codegen.kernel import Kernel, compile_kernel
 from ..display_hooks import Displayed, Plottable
+from ..excerpt import excerpt
 from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.functions import NamedFunction
 from ..symbolic.piecewise_forms import heaviside_piecewise, minmax_piecewise
@@ -74,6 +75,12 @@ def formula_rule(
     else:
         expr = parse(text, symbols=names, params=list(params))
     by_name = {s.name: s for s in expr.free_symbols}
+    unused = [n for n in params if n not in by_name]
+    if unused:  # a misspelt parameter (delta for d) would silently do nothing
+        raise FormulaError(
+            f"formula: parameter {excerpt(unused[0])} is not used by {excerpt(str(text))}; "
+            f"the formula uses {', '.join(sorted(by_name))} (give only the parameters it uses)"
+        )
     inputs = tuple(by_name.get(n, sp.Symbol(n, real=True)) for n in names)
     param_symbols = {n: by_name.get(n, sp.Symbol(n, real=True)) for n in params}
     values = {n: exact_param(n, v) for n, v in params.items() if v is not None}

@@ -168,7 +168,7 @@ def _config(m: Any) -> dict[str, Any]:
 def describe_metrics(metrics: Sequence[Any]) -> list[dict[str, Any]]:
     """Each metric's ``config()``: ``{"metric": kind, "name": name, "params": {…}}``."""
     if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence):
-        raise SavedModelError(f"metrics: expected a list of metrics, got {metrics!r}")
+        raise SavedModelError(f"metrics: expected a list of metrics, got {excerpt(metrics)}")
     return [_config(_metric_object(m)) for m in metrics]
 
 

@@ -38,6 +38,11 @@ def _array(value: object, name: str) -> Any:
         value = np.asarray(value)
     if value.ndim != 2:
         raise ValueError(f"{name}: expected a 2-d array (samples, features), got shape {tuple(value.shape)}")
+    # every row before the first step (a numpy array; a framework's tensor is its module's to check, batch by batch):
+    # a NaN in a later batch stopped fit there, params already stepped, or fit after its first epoch (validation)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and not np.isfinite(value).all():
+        i, j = np.argwhere(~np.isfinite(value))[0]
+        raise ValueError(f"{name}[{i}, {j}] is {value[i, j]}; expected finite numbers")
     return value
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..backends.runtime_fit import monitor_mode
+from ..excerpt import excerpt
 
 __all__ = ["Callback", "EarlyStopping", "History", "TrainingRun"]
 
@@ -74,15 +75,15 @@ class EarlyStopping(Callback):
     def __init__(self, monitor: str = "val_loss", patience: int = 0, min_delta: float = 0.0,
                  mode: str = "auto", restore_best_weights: bool = False) -> None:
         if not isinstance(monitor, str) or not monitor:
-            raise ValueError(f"monitor: expected a log name such as 'val_loss', got {monitor!r}")
+            raise ValueError(f"monitor: expected a log name such as 'val_loss', got {excerpt(monitor)}")
         if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 0:
-            raise ValueError(f"patience: expected an integer >= 0, got {patience!r}")
+            raise ValueError(f"patience: expected an integer >= 0, got {excerpt(patience)}")
         if isinstance(min_delta, bool) or not isinstance(min_delta, numbers.Real) or not math.isfinite(min_delta):
-            raise ValueError(f"min_delta: expected a finite number, got {min_delta!r}")
+            raise ValueError(f"min_delta: expected a finite number, got {excerpt(min_delta)}")
         if type(restore_best_weights) not in (bool, np.bool_):  # 'no' would count as true
-            raise ValueError(f"restore_best_weights: expected True or False, got {restore_best_weights!r}")
+            raise ValueError(f"restore_best_weights: expected True or False, got {excerpt(restore_best_weights)}")
         if mode not in ("auto", "min", "max"):
-            raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {mode!r}")
+            raise ValueError(f"mode: expected 'auto', 'min' or 'max', got {excerpt(mode)}")
         if mode == "auto":  # the rule a generated module's fit follows too
             mode = monitor_mode(monitor)
         self.monitor: str = monitor

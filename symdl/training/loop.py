@@ -115,6 +115,18 @@ def _tracked(model: Any, Y: Data, metrics: object, what: str) -> TrackedMetrics:
     return track(model, metrics, len(Y) if isinstance(Y, tuple) else 1, what)  # type: ignore[arg-type]
 
 
+def _check_validation_row(model: Any, params: Any, X: Data, Y: Data, validation: tuple[Data, Data]) -> None:
+    """The validation data's first row through the model's own checks (widths, dtype) before the first step: a bad set
+    stopped fit after a whole epoch, its params already stepped, in a line naming X for X_val. The training data's
+    first row goes first, so that an error of the params is not said to be the validation's."""
+    first = slice(0, 1)
+    model.inference_loss(params, *_data_args(model, take(X, first), take(Y, first)))
+    try:
+        model.inference_loss(params, *_data_args(model, take(validation[0], first), take(validation[1], first)))
+    except ValueError as error:
+        raise ValueError(f"validation, its first row: {error}") from None
+
+
 def _check_model(model: Any, what: str, evaluating: bool) -> None:
     """``inference_loss`` where it is needed."""
     if evaluating and not callable(getattr(model, "inference_loss", None)):
@@ -263,9 +275,9 @@ def fit(
     _check_targets(model, Y, "Y")
     tracked.check_labels(Y, "Y", getattr(model, "target_names", None))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+        raise ValueError(f"seed: expected a non-negative integer, got {excerpt(seed)}")
     if not isinstance(shuffle, (bool, np.bool_)):  # 1 or 'no' would count as true
-        raise ValueError(f"shuffle: expected True or False, got {shuffle!r}")
+        raise ValueError(f"shuffle: expected True or False, got {excerpt(shuffle)}")
     shuffle = bool(shuffle)
     if validation is not None:
         if not isinstance(validation, tuple) or len(validation) != 2:
@@ -273,8 +285,9 @@ def fit(
         validation = _arranged(model, *validation, "X_val, Y_val")
         _check_targets(model, validation[1], "Y_val")
         tracked.check_labels(validation[1], "Y_val", getattr(model, "target_names", None))
+        _check_validation_row(model, params, X, Y, validation)
     if early_stopping is not None and not isinstance(early_stopping, EarlyStopping):
-        raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {early_stopping!r}")
+        raise ValueError(f"early_stopping: expected symdl.training.EarlyStopping, got {excerpt(early_stopping)}")
     if callbacks is None:  # Keras' default
         callbacks = ()
     if not isinstance(callbacks, (list, tuple)):  # one Callback, or a str whose letters would be iterated

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 from ..backends.runtime_data import by_output
 from ..backends.runtime_fit import check_binary_targets
+from ..excerpt import excerpt
 
 __all__ = ["MetricOutput", "Tracked", "TrackedMetrics", "metric_name", "metric_objects", "per_output_spec", "track"]
 
@@ -37,7 +38,7 @@ def metric_objects(metrics: Sequence[object]) -> list[Any]:
     """Metric objects from names (``"mae"``, through :func:`symdl.metrics.metric`), objects given as such, and losses
     as metrics (a loss rule, a formula or a Python function, wrapped by :func:`symdl.metrics.metric`)."""
     if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Sequence):
-        raise ValueError(f"metrics: expected a list of metric names or objects, got {metrics!r}")
+        raise ValueError(f"metrics: expected a list of metric names or objects, got {excerpt(metrics)}")
     out = []
     for m in metrics:
         if isinstance(m, str) or not _is_metric(m) and callable(m) or _is_rule(m):
