@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -225,6 +226,17 @@ def test_train_from_loads_the_saved_model_within_the_time_limit_evaluate_uses(ca
     assert all(np.array_equal(same[0][k], same[1][k]) for k in same[0].files)
 
 
+@functools.cache
+def _tanh_model(graph: bool):
+    """3 → 4 tanh → 1 with adam, compiled once per kind (the examples only init and save it)."""
+    if graph:
+        from symdl.graph import Dense, Input, Model
+
+        x = Input(3)
+        return Model(x, Dense(1)(Dense(4, activation="tanh")(x)), losses="mse").compile(optimizer="adam")
+    return symdl.Network([3, 4, 1], activation="tanh", optimizer="adam").compile()
+
+
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(graph=st.booleans(), where=st.integers(0, 2**16), value=st.sampled_from([np.nan, np.inf, -np.inf]),
        in_state=st.booleans())
@@ -237,13 +249,7 @@ def test_a_saved_model_with_nan_loads_and_evaluate_and_train_from_name_its_array
     rng = np.random.default_rng(where)
     X = rng.normal(size=(12, 3))
     np.savez(folder / "data.npz", X=X, Y=np.tanh(X[:, :1]))
-    if graph:
-        from symdl.graph import Dense, Input, Model
-
-        x = Input(3)
-        compiled = Model(x, Dense(1)(Dense(4, activation="tanh")(x)), losses="mse").compile(optimizer="adam")
-    else:
-        compiled = symdl.Network([3, 4, 1], activation="tanh", optimizer="adam").compile()
+    compiled = _tanh_model(graph)
     params = compiled.init(where)
     state = compiled.init_state(params)
     arrays = state if in_state else params

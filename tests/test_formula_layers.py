@@ -346,6 +346,16 @@ def test_more_layers_are_proven_quickly(compiled_layers):
         assert all(proofs.values()), (layer.text, proofs)
 
 
+def test_expm1_against_exp_minus_1_in_each_branch_is_shown_exactly_and_a_wrong_branch_refuted():
+    """The ELU layer's VJP by ``a`` reads expm1(x) where ∂T/∂a has eˣ − 1: each branch shown exactly, not by simplify."""
+    layer = formula_layer("y[i] = where(x[i] > 0, x[i], a * (exp(x[i]) - 1))", inputs={"x": "n"}, params={"a": ()})
+    proof = next(p for label, p in layer.prove({"n": 1}).items() if label.startswith("vjp by a "))
+    assert proof.holds and proof.method.endswith("each branch an exact rational-function identity"), proof
+    x, v = sp.IndexedBase("x", real=True), sp.IndexedBase("v_y", real=True)
+    wrong = sp.Piecewise((0, x[0] > 0), (sp.exp(x[0]) * v[0], True))
+    assert not next(p for label, p in layer.prove({"n": 1}, claims={"a": wrong}).items() if label.startswith("vjp by a ")).holds
+
+
 def test_a_power_of_a_sum_is_derived_and_proven_without_expanding():
     layer = formula_layer("y[i] = (x[i] + b[i] + c + d + e) ** 100", inputs={"x": "n"}, params={"b": "n", "c": (), "d": (), "e": ()})
     base = sp.Add(*(sp.Symbol(s, real=True) for s in "cde"), sp.IndexedBase("b", real=True)[layer.vjp_indices("x")],

@@ -7,6 +7,8 @@ Checked against hand-rolled loops over the same batches: the graph's own
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -40,6 +42,12 @@ def _model() -> Model:
     return Model([a, b], [main, aux], losses=["mse", "binary_cross_entropy"], loss_weights=[1.0, 0.5])
 
 
+@functools.cache
+def _compiled(optimizer: str, lr: float | None = None):
+    """``_model()`` compiled once per optimizer: the tests only read it (fit updates the params and state it is given)."""
+    return _model().compile(optimizer=optimizer if lr is None else symdl.optimizer(optimizer, lr=lr))
+
+
 def _data(m: int, seed: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     A, B = rng.normal(size=(m, 3)), rng.normal(size=(m, 2))
@@ -63,7 +71,7 @@ def _batches(m: int, batch_size: int, epochs: int, seed: int):
 @settings(max_examples=5, deadline=None)
 @given(m=st.integers(5, 30), batch_size=st.integers(1, 12), seed=st.integers(0, 2**16))
 def test_fit_on_two_inputs_and_two_targets_is_the_graphs_own_train_step_over_the_same_batches(m, batch_size, seed):
-    graph = _model().compile(optimizer=symdl.optimizer("nadam", lr=0.01))
+    graph = _compiled("nadam", 0.01)
     (A, B), (Ym, Ya) = _data(m, seed)
     params, by_hand = graph.init(seed), graph.init(seed)
     history = graph.fit(params, {"b": B, "a": A}, {"Y2": Ya, "main": Ym}, epochs=2, batch_size=batch_size, seed=seed, verbose=0)
@@ -95,7 +103,7 @@ def test_fit_with_loss_and_grad_and_torch_adam_by_hand():
 
 
 def test_tuples_lists_and_dicts_by_code_or_given_name_train_alike_and_evaluate_in_inference_mode():
-    graph = _model().compile(optimizer="adam")
+    graph = _compiled("adam")
     (A, B), (Ym, Ya) = _data(20, 4)
     (Av, Bv), (Ymv, Yav) = _data(7, 5)
     runs = []
@@ -124,7 +132,7 @@ def test_tuples_lists_and_dicts_by_code_or_given_name_train_alike_and_evaluate_i
     (lambda A, B: (A, B), lambda Ym, Ya: (Ym, Ya + 2), "Y2"),  # outside binary cross-entropy's domain
 ])
 def test_mismatched_or_missing_arrays_are_one_line_before_any_step(X, Y, message):
-    graph = _model().compile(optimizer="adam")
+    graph = _compiled("adam")
     (A, B), (Ym, Ya) = _data(10, 6)
     params = graph.init(0)
     before = {k: v.copy() for k, v in params.items()}

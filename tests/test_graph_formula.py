@@ -330,10 +330,10 @@ _GENERATE_TRANSPOSED_USES = textwrap.dedent(
 
 def test_a_graph_module_with_a_formula_layer_is_byte_identical_across_hash_seeds():
     texts = []
-    for seed in ("0", "1", "3"):  # 0 and 1 put V's two uses in opposite set orders
+    for seed in ("0", "1"):  # they put V's two uses in opposite set orders: two seeds suffice to show a difference
         env = {**os.environ, "PYTHONHASHSEED": seed}
         done = subprocess.run([sys.executable, "-c", _GENERATE_TRANSPOSED_USES], capture_output=True, text=True, env=env,
                               timeout=300)
         assert done.returncode == 0, done.stderr[-2000:]
         texts.append(done.stdout)
-    assert texts[0].count("\n") == 3 and texts[0] == texts[1] == texts[2]
+    assert texts[0].count("\n") == 3 and texts[0] == texts[1]

@@ -22,6 +22,7 @@ from ..symbolic.calculus import diff_away_from_jumps
 from ..symbolic.index_parse import IndexEquation, dimension
 from ..symbolic.index_sums import rational_zero
 from ..symbolic.proof import Proof, prove_zero
+from ..symbolic.regimes import elementary
 from .derivation import cotangent, element
 
 __all__ = ["MAX_PROOF_SCALARS", "default_sizes", "prove_vjps"]
@@ -115,7 +116,8 @@ def _decide(difference: sp.Expr) -> tuple[bool | None, str]:
         # One Piecewise of the whole difference: it is 0 when each branch's value is.
         folded = sp.piecewise_fold(difference)
         branches = [v for v, _ in folded.args] if isinstance(folded, sp.Piecewise) else [folded]
-        if all(rational_zero(_powers_apart(v)[0]) for v in branches):
+        # expm1(u) on one side and eᵘ − 1 on the other: each branch with its primitives written out (same value)
+        if all(rational_zero(_powers_apart(v)[0]) or rational_zero(_powers_apart(elementary(v))[0]) for v in branches):
             return True, "each branch an exact rational-function identity"
     if prove_zero(difference, sp.Dummy("unused")):
         return True, "simplifies to 0"
