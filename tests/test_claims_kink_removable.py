@@ -101,3 +101,21 @@ def test_a_moving_removable_pole_whose_limit_is_not_found_stays_undecided_in_one
     assert [k.at.name for k in r.kinks] == ["c"]
     assert check.proof.method.startswith("undecided at z = a: the claim equals the derivative elsewhere")
     assert "\n" not in check.proof.method
+
+
+def test_the_moving_removable_points_of_a_rule_are_found_once_for_all_its_claims(monkeypatch):
+    """check_derivative compares every claim with the same derivative: its points and their SymPy limits (seconds each)
+    are found for the first claim only, and the verdicts stay those of a fresh search."""
+    import symdl.symbolic.removable as removable
+
+    r = symdl.formula_rule("sin(z - a)/(z - a) + z/7", params={"a": None})  # no other test's derivative
+    limits = []
+    one_sided = removable._one_sided_limit
+    monkeypatch.setattr(removable, "_one_sided_limit", lambda *args: limits.append(args) or one_sided(*args))
+    raw = f"{_SINC_PRIME.replace('z', '(z - a)')} + 1/7"
+    right = check_derivative(r, parse_derivative(r, raw))
+    searched = len(limits)
+    wrong = check_derivative(r, parse_derivative(r, f"where(z == a, 7, {raw})"))
+    assert searched > 0 and len(limits) == searched
+    assert right, right.proof.method
+    assert not wrong and wrong.counterexample is not None, wrong.proof.method

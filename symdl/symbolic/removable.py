@@ -8,6 +8,8 @@ derivative at such a point is the common limit.
 
 from __future__ import annotations
 
+import functools
+
 import sympy as sp
 
 from .branch_at import value_at
@@ -67,7 +69,16 @@ def moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp
     every value of the other symbols and f'(p) is not shown to be it (nan at a pole); where a branch is left beside a
     point that moves with one other symbol, the limit case by case in it (:func:`regime_limit`). undecided: the points
     whose limits could not be found that way (a branch or another symbol left in f'(p ± t)).
+
+    Once per process for each (derivative, var, kinks): check_derivative asks again for every claim on the same rule,
+    and the limits cost SymPy seconds.
     """
+    return _moving_removable_points(derivative, var, tuple(kinks))
+
+
+@functools.lru_cache(maxsize=1024)
+def _moving_removable_points(derivative: sp.Expr, var: sp.Symbol, kinks: tuple[sp.Expr, ...]
+                             ) -> tuple[tuple[tuple[sp.Expr, sp.Expr, sp.Expr], ...], tuple[sp.Expr, ...]]:
     try:
         points = [p for p in breakpoints(derivative, var) if p.free_symbols]
         points += [p for p in _poles(elementary(derivative), var, polynomial=True) if p not in points]
