@@ -41,6 +41,8 @@ accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
   exponential: e^{−z}·e^{−e^{−2z}} is inf·0 at z = −89 in float32)
 * ``exp_comparison``: b·eᵘ ⋈ k → u ⋈ log(k/b) in a condition (b, k positive numbers: e^{x} increases); applied when
   printing (:func:`stable_conditions`), not by :func:`stabilise`
+* ``bernoulli``: uⁿ·r/(c·(eᵘ − 1))ⁿ → Bⁿ(u)·r/cⁿ, B(u) = u/(eᵘ − 1) (:mod:`~symdl.symbolic.bernoulli`: no overflow
+  for u ≫ 0, and B'(u) = −B(u)·M(u/2)/2 without the cancellation of SymPy's derivative near u = 0)
 * ``expm1``: eᵘ − 1 → expm1(u)
 * ``log1p``: log(1 + u) → log1p(u)
 
@@ -67,6 +69,7 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.core.relational import Relational
 
+from .bernoulli import bernoulli_ratio, bernoulli_ratio_form
 from .exp_products import (
     exp_comparison,
     exp_of_exp_product,
@@ -246,6 +249,10 @@ REWRITES: tuple[Rewrite, ...] = (
     Rewrite(
         "exp_comparison", Relational, exp_comparison,
         lambda u, v: sp.Piecewise((v, sp.exp(u) >= 3), (u, True)), lambda u, v: sp.Piecewise((v, u >= sp.log(3)), (u, True)),
+    ),
+    Rewrite(
+        "bernoulli", sp.Mul, bernoulli_ratio,
+        lambda u, v: v * u**2 / (3 * sp.exp(u) - 3) ** 2, bernoulli_ratio_form,
     ),
     Rewrite("expm1", sp.Add, _expm1, lambda u, v: sp.exp(u) - 1, lambda u, v: expm1(u)),
     Rewrite("log1p", sp.log, _log1p, lambda u, v: sp.log(1 + u), lambda u, v: log1p(u)),
