@@ -28,6 +28,7 @@ from symdl.symbolic.rewrite import (
     prove_rewrites,
     stabilise,
 )
+from symdl.symbolic.special import bernoulli_fn
 from symdl.symbolic.stop_gradient import stop_gradient
 from symdl.testing import relative_error
 
@@ -75,6 +76,8 @@ WRONG_AFTER = {
     "exp_sigmoid_sum": lambda u, v: sp.exp(u - softplus(-sp.exp(u))) - v * sigmoid(-sp.exp(u)),  # σ(−eᵘ) as e^{−softplus(−eᵘ)}
     "exp_of_exp_product": lambda u, v: sp.exp(u + sp.exp(v)),  # e^{−e^{v}} as e^{+e^{v}}
     "exp_comparison": lambda u, v: sp.Piecewise((v, u >= sp.log(2)), (u, True)),  # log 3 as log 2
+    "sigmoid_comparison": lambda u, v: sp.Piecewise((v, u >= sp.log(2)), (u, True)),  # logit(1/3) = −log 2: sign lost
+    "bernoulli": lambda u, v: v * bernoulli_fn(-u) ** 2 / 9,  # B(−u) = B(u) + u
     "expm1": lambda u, v: expm1(-u),
     "log1p": lambda u, v: log1p(2 * u),
     "log_even_power": lambda u, v: 4 * sp.log(u),  # |u| dropped: not real for u < 0

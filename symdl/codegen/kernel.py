@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import sympy as sp
 
 from ..numbers import format_number
+from ..symbolic.bernoulli import PRINTED_FORMS
 from ..symbolic.branches import guard_branches, one_sided_kinks
 from ..symbolic.functions import NamedFunction
 from ..symbolic.rewrite import stable_conditions, stable_primitives
@@ -75,6 +76,8 @@ class SymdlNumpyPrinter(RoundingPrinter):
         # SymPy's dispatcher skips base classes of Function subclasses, so named functions land here.
         if isinstance(expr, NamedFunction):
             return self._print(type(expr).stable(*expr.args))
+        if type(expr) in PRINTED_FORMS:  # B(u) and M(x) without cancellation (symdl.symbolic.bernoulli)
+            return self._print(PRINTED_FORMS[type(expr)](*expr.args))
         return super()._print_Function(expr)
 
     def _print_stop_gradient(self, expr: sp.Function) -> str:

@@ -10,7 +10,9 @@ proven and applied by :data:`symdl.symbolic.rewrite.REWRITES`:
 * a product of exponentials, one of them e^{±e^{v}}, is one exponential: e^{−z}·e^{−e^{−2z}} is inf·0 at z = −89 in
   float32 as typed (the derivative of e^{−erfc(e^{−z})}), e^{−z − e^{−2z}} = e^{−inf} = 0 here;
 * a comparison of b·eᵘ with a positive number k is one of u with log(k/b): a branch condition of min(3, eᶻσ(z))
-  overflows at z = 89 in float32 as typed (numpy evaluates every condition of a ``where``).
+  overflows at z = 89 in float32 as typed (numpy evaluates every condition of a ``where``);
+* a comparison of σ(u) with a number k in (0, 1) is one of u with log(k/(1 − k)): σ(1e-30) rounds to 1/2, so
+  max(σ(z), 1/2) took the branch 1/2 (derivative 0, not 1/4) at z = 1e-30 as typed.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from .exp_sums import _term, scaled_exp
 from .functions import sigmoid, softplus
 from .rewrite_patterns import _exp_sigmoid, _sigmoid_power_of
 
-__all__ = ["exp_comparison", "exp_of_exp_product", "exp_sigmoid_sum", "exp_sigmoid_sum_form", "sigmoid_of_term_ratio",
-           "sigmoid_term_ratio_form"]
+__all__ = ["exp_comparison", "exp_of_exp_product", "exp_sigmoid_sum", "exp_sigmoid_sum_form", "sigmoid_comparison",
+           "sigmoid_of_term_ratio", "sigmoid_term_ratio_form"]
 
 
 def _log_term(term: sp.Expr) -> tuple[sp.Expr, sp.Expr] | None:
@@ -126,4 +128,15 @@ def exp_comparison(rel: Relational) -> sp.Basic | None:
             b, u = found
             bound = sp.expand_log(sp.log(other / b), force=True)
             return rel.func(bound, u) if flip else rel.func(u, bound)
+    return None
+
+
+def sigmoid_comparison(rel: Relational) -> sp.Basic | None:
+    """σ(u) ⋈ k → u ⋈ log(k/(1 − k)) (k a number in (0, 1), ⋈ one of <, ≤, >, ≥, either side): σ is increasing."""
+    if rel.rel_op in ("==", "!="):
+        return None
+    for side, other, flip in ((rel.lhs, rel.rhs, False), (rel.rhs, rel.lhs, True)):
+        if isinstance(side, sigmoid) and other.is_number and other.is_positive is True and (1 - other).is_positive is True:
+            bound = sp.log(other / (1 - other))
+            return rel.func(bound, side.args[0]) if flip else rel.func(side.args[0], bound)
     return None

@@ -30,7 +30,7 @@ from .exp_roots import exp_polynomial_roots, sign_changes
 from .functions import NamedFunction
 from .real_conditions import substituted
 from .rounding import jump_atoms
-from .special import x_minus_tanh
+from .special import bernoulli_fn, one_plus_langevin, x_minus_tanh
 from .stop_gradient import release
 
 __all__ = ["Undecidable", "beyond_end", "breakpoints", "elementary", "generic_samples", "is_degenerate",
@@ -58,6 +58,7 @@ def _elementary(expr: sp.Expr, to_differentiate: bool) -> sp.Expr:
     expr = expr.replace(lambda e: isinstance(e, log1p), lambda e: sp.log(1 + e.args[0]))
     expr = expr.replace(lambda e: isinstance(e, expm1), lambda e: sp.exp(e.args[0]) - 1)
     expr = expr.replace(lambda e: isinstance(e, x_minus_tanh), lambda e: e.args[0] - sp.tanh(e.args[0]))
+    expr = expr.replace(lambda e: isinstance(e, (bernoulli_fn, one_plus_langevin)), lambda e: type(e).elementary_form(e.args[0]))
     return expr
 
 

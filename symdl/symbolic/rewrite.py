@@ -41,6 +41,10 @@ accurate: log(1 + eᵘ) overflows at u ≈ 710 in float64, softplus(u) does not.
   exponential: e^{−z}·e^{−e^{−2z}} is inf·0 at z = −89 in float32)
 * ``exp_comparison``: b·eᵘ ⋈ k → u ⋈ log(k/b) in a condition (b, k positive numbers: e^{x} increases); applied when
   printing (:func:`stable_conditions`), not by :func:`stabilise`
+* ``sigmoid_comparison``: σ(u) ⋈ k → u ⋈ log(k/(1 − k)) in a condition (0 < k < 1: σ(1e-30) rounds to 1/2); applied
+  when printing, as ``exp_comparison``
+* ``bernoulli``: uⁿ·r/(c·(eᵘ − 1))ⁿ → Bⁿ(u)·r/cⁿ, B(u) = u/(eᵘ − 1) (:mod:`~symdl.symbolic.bernoulli`: no overflow
+  for u ≫ 0, and B'(u) = −B(u)·M(u/2)/2 without the cancellation of SymPy's derivative near u = 0)
 * ``expm1``: eᵘ − 1 → expm1(u)
 * ``log1p``: log(1 + u) → log1p(u)
 
@@ -67,11 +71,13 @@ import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
 from sympy.core.relational import Relational
 
+from .bernoulli import bernoulli_ratio, bernoulli_ratio_form
 from .exp_products import (
     exp_comparison,
     exp_of_exp_product,
     exp_sigmoid_sum,
     exp_sigmoid_sum_form,
+    sigmoid_comparison,
     sigmoid_of_term_ratio,
     sigmoid_term_ratio_form,
 )
@@ -247,6 +253,15 @@ REWRITES: tuple[Rewrite, ...] = (
         "exp_comparison", Relational, exp_comparison,
         lambda u, v: sp.Piecewise((v, sp.exp(u) >= 3), (u, True)), lambda u, v: sp.Piecewise((v, u >= sp.log(3)), (u, True)),
     ),
+    Rewrite(
+        "sigmoid_comparison", Relational, sigmoid_comparison,
+        lambda u, v: sp.Piecewise((v, sigmoid(u) >= sp.Rational(1, 3)), (u, True)),
+        lambda u, v: sp.Piecewise((v, u >= -sp.log(2)), (u, True)),
+    ),
+    Rewrite(
+        "bernoulli", sp.Mul, bernoulli_ratio,
+        lambda u, v: v * u**2 / (3 * sp.exp(u) - 3) ** 2, bernoulli_ratio_form,
+    ),
     Rewrite("expm1", sp.Add, _expm1, lambda u, v: sp.exp(u) - 1, lambda u, v: expm1(u)),
     Rewrite("log1p", sp.log, _log1p, lambda u, v: sp.log(1 + u), lambda u, v: log1p(u)),
 )
@@ -254,7 +269,7 @@ REWRITES: tuple[Rewrite, ...] = (
 _BY_NAME = {r.name: r for r in REWRITES}
 #: Applied when printing only (:func:`stable_conditions`), not by :func:`stabilise`: a rule's forms keep b·eᵘ ⋈ k,
 #: whose breakpoints the proof engine finds (eᶻσ(z) = 3 is a quadratic in eᶻ; z − softplus(−z) = log 3 is not).
-_PRINT_ONLY = ("exp_comparison",)
+_PRINT_ONLY = ("exp_comparison", "sigmoid_comparison")
 _PASS = tuple(name for name in _BY_NAME if name not in _PRINT_ONLY)
 
 
@@ -317,8 +332,9 @@ def describe_stable_form(expr: sp.Expr) -> str | None:
 
 
 def stable_conditions(expr: sp.Expr) -> sp.Expr:
-    """b·eᵘ ⋈ k → u ⋈ log(k/b) only (``exp_comparison``): what printing applies to every expression's conditions, before
-    the named functions become their stable forms (e^{z − softplus(−z)} is then no longer one exponential)."""
+    """b·eᵘ ⋈ k → u ⋈ log(k/b) and σ(u) ⋈ k → u ⋈ log(k/(1 − k)) only (``exp_comparison``, ``sigmoid_comparison``):
+    what printing applies to every expression's conditions, before the named functions become their stable forms
+    (e^{z − softplus(−z)} is then no longer one exponential)."""
     return _run(expr, _PRINT_ONLY)[0]
 
 

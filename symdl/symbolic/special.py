@@ -40,7 +40,7 @@ from sympy.codegen.cfunctions import expm1
 
 from .shared_replace import replace_shared
 
-__all__ = ["ERFC_CUTOFF", "erfc", "erf_form", "erfc_form", "erfc_positive", "expand_erf", "x_minus_tanh", "x_minus_tanh_form"]
+__all__ = ["ERFC_CUTOFF", "erfc", "erf_form", "erfc_form", "erfc_positive", "expand_erf", "bernoulli_fn", "one_plus_langevin", "x_minus_tanh", "x_minus_tanh_form"]
 
 class erfc(sp.erfc):  # noqa: N801  (printers and mpmath dispatch on the name erfc)
     """erfc without SymPy's automatic erfc(−u) → 2 − erfc(u), which cancels to 0 for u ≫ 0 (Φ's stable form)."""
@@ -239,3 +239,71 @@ def x_minus_tanh_form(x: sp.Expr) -> sp.Expr:
     """
     small = sp.Max(-sp.Rational(1, 2), sp.Min(sp.Rational(1, 2), x))
     return sp.Piecewise((small**3 * _horner(_X_MINUS_TANH, small**2), sp.Abs(x) < sp.Rational(1, 2)), (x - sp.tanh(x), True))
+
+
+class one_plus_langevin(sp.Function):  # noqa: N801  (printers dispatch on the class name)
+    """M(x) = 1 + coth x − 1/x, printed without the cancellation of coth x − 1/x near 0 (:mod:`~symdl.symbolic.bernoulli`).
+
+    SymPy sees it as 2e²ˣ/(e²ˣ − 1) − 1/x (``elementary`` in proofs, ``rewrite(sp.exp)``); the numpy, JAX and PyTorch
+    printers print :func:`one_plus_langevin_form`. M(0) = 1.
+    """
+
+    nargs = 1
+
+    @staticmethod
+    def elementary_form(x: sp.Expr) -> sp.Expr:
+        return 2 * sp.exp(2 * x) / (sp.exp(2 * x) - 1) - 1 / x
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        x = self.args[0]
+        return 1 / x**2 - 1 / sp.sinh(x) ** 2
+
+    @classmethod
+    def eval(cls, x):  # SymPy's hook for automatic evaluation (M(0) = 1), not Python's eval
+        return sp.S.One if x == 0 else None
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return self.elementary_form(x)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_evalf(self, prec):
+        return (1 + sp.coth(self.args[0]) - 1 / self.args[0])._eval_evalf(prec)
+
+    def _latex(self, printer, exp=None):
+        base = rf"M\left({printer._print(self.args[0])}\right)"
+        return rf"{base}^{{{exp}}}" if exp else base
+
+
+class bernoulli_fn(sp.Function):  # noqa: N801  (printers dispatch on the class name)
+    r"""B(u) = u/(eᵘ − 1), the Bernoulli function;  B'(u) = −B(u)·M(u/2)/2, M = :class:`one_plus_langevin`.
+
+    SymPy sees it as u/(eᵘ − 1) (``elementary`` in proofs, ``rewrite(sp.exp)``), the formula as typed, without a
+    value at u = 0; the printers print :func:`~symdl.symbolic.bernoulli.bernoulli_form`, which gives the limit 1
+    there. The derivative is a product of two positive factors: no cancellation.
+    """
+
+    nargs = 1
+
+    @staticmethod
+    def elementary_form(u: sp.Expr) -> sp.Expr:
+        return u / (sp.exp(u) - 1)
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        u = self.args[0]
+        return -bernoulli_fn(u) * one_plus_langevin(u / 2) / 2
+
+    def _eval_rewrite_as_exp(self, u, **kwargs):
+        return self.elementary_form(u)
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_evalf(self, prec):
+        u = self.args[0]
+        return (sp.S.One if u == 0 else self.elementary_form(u))._eval_evalf(prec)
+
+    def _latex(self, printer, exp=None):
+        base = rf"\operatorname{{B}}\left({printer._print(self.args[0])}\right)"
+        return rf"{base}^{{{exp}}}" if exp else base
