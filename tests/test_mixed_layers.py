@@ -336,15 +336,23 @@ def test_torch_state_on_another_device_than_the_params_refused(folder, dtype, ke
 SCHEDULES = {"step": {"step_size": 2, "gamma": 0.5}, "cosine": {"T_max": 3}, "exponential": {"gamma": 0.8}}
 
 
+def _scheduled(folder, backend: str, schedule: str, dtype: str):
+    """One module (and so one set of jitted functions) per (backend, schedule, dtype), shared by both counts."""
+    key = ("schedule", backend, schedule, dtype)
+    if key not in _CACHE:
+        opt = symdl.optimizer("adam", lr=0.01, schedule=schedule, **SCHEDULES[schedule])
+        net = symdl.Network([4, 8, 2], activation="tanh", loss="mse", optimizer=opt)
+        _CACHE[key] = load_module(network_module_source(net, backend, dtype), folder, f"schedule_{backend}_{schedule}_{dtype}")
+    return _CACHE[key]
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("schedule", sorted(SCHEDULES))
 @pytest.mark.parametrize("count", ["init_state", "python int"])
-def test_loss_scaled_step_with_a_schedule_follows_float32(tmp_path, backend, schedule, count):
+def test_loss_scaled_step_with_a_schedule_follows_float32(folder, backend, schedule, count):
     """η(t) of a schedule computed from the step count on the device (a remainder, a cosine of t), or from a Python
     count the step takes too: the float16 steps stay within the gradient tolerance of float32's."""
-    opt = symdl.optimizer("adam", lr=0.01, schedule=schedule, **SCHEDULES[schedule])
-    net = symdl.Network([4, 8, 2], activation="tanh", loss="mse", optimizer=opt)
-    low, full = (load_module(network_module_source(net, backend, d), tmp_path, f"schedule_{backend}_{schedule}_{d}") for d in ("float16", "float32"))
+    low, full = (_scheduled(folder, backend, schedule, d) for d in ("float16", "float32"))
     params = low.init_params(4)
     start, theirs = whole(params), _copy(backend, params)
     state, state_full = low.init_state(params), full.init_state(theirs)
