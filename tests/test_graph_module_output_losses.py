@@ -37,14 +37,19 @@ def _data(m: int, seed: int) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.nd
 
 
 @functools.lru_cache(maxsize=None)
+def _source(backend: str, weights: tuple[float, float], dropout: float, dtype: str = "float64", metrics: bool = True) -> str:
+    """The printed graph module, once per key for every test of the file (the ruff test's and the imported ones)."""
+    return graph_module_source(_graph(weights, dropout), backend, dtype, optimizer="adam",
+                               metrics={"main": "mae"} if metrics else ())
+
+
+@functools.lru_cache(maxsize=None)
 def _module(backend: str, weights: tuple[float, float], dropout: float, folder: str, dtype: str = "float64",
             metrics: bool = True):
     from pathlib import Path
 
-    source = graph_module_source(_graph(weights, dropout), backend, dtype, optimizer="adam",
-                                 metrics={"main": "mae"} if metrics else ())
     name = f"graph_{backend}_{dtype}_{int(dropout * 10)}_{abs(hash(weights))}_{int(metrics)}"
-    return load_module(source, Path(folder), name)
+    return load_module(_source(backend, weights, dropout, dtype, metrics), Path(folder), name)
 
 
 def _arrays(backend: str, params: dict) -> dict:
@@ -104,7 +109,7 @@ def test_with_dropout_each_step_logs_the_losses_of_its_own_masks(folder, backend
     """loss = Σ wₖ·Lₖ epoch by epoch only if each Lₖ saw the step's masks (inference mode, or other masks, would not)."""
     pytest.importorskip(backend)
     weights = (0.5, 3.0)
-    module = _module(backend, weights, 0.5, folder)
+    module = _module(backend, weights, 0.5, folder, metrics=False)  # test_symdl_fit_of_a_jax_or_torch_module's module
     X, Y = _data(23, 5)
     h = module.fit(_arrays(backend, _graph(weights, 0.5).compile().init(1)), X, Y, epochs=3, batch_size=5, verbose=0,
                    validation=(X, Y))
@@ -170,6 +175,11 @@ def _auxiliary_head() -> Model:
     return model.add_loss(Dense(3)(Dropout(0.5)(Dense(4, activation="tanh")(h))), "mse", target=x)
 
 
+@functools.lru_cache(maxsize=None)
+def _auxiliary_source(backend: str, dtype: str = "float64") -> str:
+    return graph_module_source(_auxiliary_head(), backend, dtype, optimizer="sgd")
+
+
 def _normed_heads() -> Model:
     """Two heads with a loss behind batch norm: training mode reads the batch statistics, inference the moving ones."""
     x = Input(3)
@@ -184,10 +194,10 @@ def test_the_modules_with_per_output_losses_pass_ruff(tmp_path):
     for backend, kinds in dtypes.items():
         for dtype in kinds:
             for dropout in (0.0, 0.5):
-                source = graph_module_source(_graph((1.0, 0.25), dropout), backend, dtype, optimizer="adam", metrics={"main": "mae"})
+                source = _source(backend, (1.0, 0.25), dropout, dtype)
                 assert "def output_losses" in source and "def inference_output_losses" in source
                 (tmp_path / f"graph_{backend}_{dtype}_{int(dropout * 10)}.py").write_text(source)
-            source = graph_module_source(_auxiliary_head(), backend, dtype, optimizer="sgd")
+            source = _auxiliary_source(backend, dtype)
             assert "output_loss_names = ('main_loss', 'Y2_loss')" in source
             (tmp_path / f"auxiliary_{backend}_{dtype}.py").write_text(source)
             source = graph_module_source(_normed_heads(), backend, dtype, optimizer="adam")  # moving statistics: read in inference only
@@ -229,10 +239,10 @@ def test_symdl_fit_of_a_jax_or_torch_module_logs_the_modules_history(folder, bac
     """With dropout (JAX's and torch's masks are other numbers than the compiled graph's): symdl.fit and the module's
     own fit run the same printed code on the same batches and seeds, so their histories are equal."""
     pytest.importorskip(backend)
-    module = _module(backend, (1.0, 0.25), 0.5, folder, metrics=False)
-    X, Y = _data(17, 8)
-    options = {"epochs": 2, "batch_size": 5, "seed": 4, "verbose": 0, "validation": _data(6, 9)}
-    params = _graph((1.0, 0.25), 0.5).compile().init(2)
+    module = _module(backend, (0.5, 3.0), 0.5, folder, metrics=False)  # the dropout test's module, and its batch shapes
+    X, Y = _data(23, 8)
+    options = {"epochs": 2, "batch_size": 5, "seed": 4, "verbose": 0, "validation": _data(23, 9)}
+    params = _graph((0.5, 3.0), 0.5).compile().init(2)
     library = symdl.fit(module, _arrays(backend, params), X, Y, state=module.init_state(_arrays(backend, params)), **options)
     printed = module.fit(_arrays(backend, params), X, Y, **options)
     assert list(library.history) == list(printed.history)
@@ -296,7 +306,7 @@ def test_an_auxiliary_heads_arrays_are_not_read_by_the_outputs_losses(tmp_path, 
     and inference mode give the same values, ½ Σ (y − ŷ)² / m of forward's outputs (by hand), whatever the head's
     weights."""
     pytest.importorskip(backend)
-    module = load_module(graph_module_source(_auxiliary_head(), backend, optimizer="sgd"), tmp_path, f"auxiliary_{backend}")
+    module = load_module(_auxiliary_source(backend), tmp_path, f"auxiliary_{backend}")
     rng = np.random.default_rng(3)
     X, Y1, Y2 = rng.normal(size=(7, 3)), rng.normal(size=(7, 2)), rng.normal(size=(7, 1))
     params = _auxiliary_head().compile().init(1)
