@@ -10,6 +10,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+# XLA's CPU compiles are most of the JAX tests' time; LLVM's optimisation level changes how fast the compiled code runs,
+# not what it computes (no fast-math either way): -O0 takes a fifth off test_graph_mixed's CPU time. Set before any
+# test imports jax; subprocesses inherit it, and a test that sets XLA_FLAGS itself keeps its own.
+os.environ.setdefault("XLA_FLAGS", "--xla_backend_optimization_level=0")
+
 settings.register_profile(
     "ci",
     max_examples=40,
