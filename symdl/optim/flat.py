@@ -1,4 +1,4 @@
-"""factory(**unflatten(keywords)): an optimizer's factory called with its config flattened back.
+"""An optimizer's factory called with its config flattened back: ``beta1``/``beta2`` for ``betas``, ``schedule=…`` for ``lr``.
 
 :meth:`~symdl.optim.base.Optimizer.config` keeps β₁ and β₂ apart and a
 schedule's hyperparameters (``lr``, ``T_max``, …) beside the optimizer's, with
