@@ -8,8 +8,8 @@ steps from 1. A hyperparameter PyTorch tests with ``!= 0`` (weight decay,
 momentum, dampening, ``lr_decay``) appears only when it is not 0, so that the
 printed code has no dead terms. Every hyperparameter may be None, given per
 call (``train_step(…, lr, momentum)``): such a one may not be 0, so it
-appears. ``lr`` may also be a :class:`~symdl.optim.schedules.Schedule`. The Adam family (Adam,
-AdamW, Nadam) is in :mod:`symdl.optim.adaptive`.
+appears. ``lr`` may also be a :class:`~symdl.optim.schedules.Schedule`. The
+Adam family (Adam, AdamW, Nadam) is in :mod:`symdl.optim.adaptive`.
 """
 
 from __future__ import annotations
