@@ -102,8 +102,11 @@ def test_train_takes_an_optimizers_options_as_true_or_false_as_codegen_does(caps
         (["--optimizer-param", "lr=abc"], "error: --optimizer-param lr=abc: 'abc' is not a number"),
         (["--optimizer", "sgd", "--optimizer-param", "nesterov=maybe"],
          "error: --optimizer-param nesterov=maybe: 'maybe' is not a number, nor true/false for an option"),
+        # a value echoed is cut by symdl.excerpt (the --loss-param one was its whole repr), and the line in the middle
+        (["--optimizer-param", "lr=" + "x" * 500], "xx... is not a number, nor true/false for an option\n"),
         (["--optimizer", "sgd", "--optimizer-param", "nesterov=true"], "Nesterov momentum needs momentum > 0"),
         (["--loss", "huber", "--loss-param", "delta=abc"], "error: --loss-param delta=abc: 'abc' is not a number"),
+        (["--loss", "huber", "--loss-param", "delta=" + "x" * 500], "xx... is not a number\n"),
         (["--optimizer-param", "gamma=0.1"], "gamma"),
         (["--loss", "relu"], "loss: 'relu' is an activation"),
     ],

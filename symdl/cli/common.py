@@ -264,11 +264,13 @@ def parse_params(items: Sequence[str], allow_symbolic: bool, flag: str = "--para
     return params
 
 
-def parse_value(key: str, text: str, flag: str = "--param") -> float:
+def parse_value(key: str, text: str, flag: str = "--param", *, nor: str = "") -> float:
+    """float(text) if finite, else a UsageError naming ``flag key=text``; ``nor`` words what else the flag accepts
+    (``nor="true/false for an option"``: "'maybe' is not a number, nor true/false for an option")."""
     try:
         value = float(text)
     except ValueError:
-        raise UsageError(f"{flag} {key}={text}: {text!r} is not a number") from None
+        raise UsageError(f"{flag} {key}={text}: {excerpt(text)} is not a number{f', nor {nor}' if nor else ''}") from None
     if not math.isfinite(value):
         raise UsageError(f"{flag} {key}={text}: expected a finite number")
     return value

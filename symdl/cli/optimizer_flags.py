@@ -24,9 +24,5 @@ def optimizer_params(items: Sequence[str]) -> dict[str, float | bool]:
         if flag in ("true", "false"):
             values[key] = flag == "true"
             continue
-        try:
-            float(text)
-        except ValueError:
-            raise UsageError(f"--optimizer-param {key}={text}: {excerpt(text)} is not a number, nor true/false for an option") from None
-        values[key] = parse_value(key, text, "--optimizer-param")  # a finite one
+        values[key] = parse_value(key, text, "--optimizer-param", nor="true/false for an option")
     return values

@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 import sympy as sp
 
 from ..numbers import finite_float
-from .checks import check_hyperparameter_range
 
 __all__ = ["ETA", "G", "STEP", "T", "W", "Assignment", "Hyperparameter", "Optimizer", "Slot"]
 
@@ -78,7 +77,11 @@ class Optimizer:
     ``global_update`` always starts with t ← t + 1 (added when missing);
     ``update`` ends with the assignment to :data:`W`. ``learning_rate`` is
     η(t) in terms of :data:`T` and hyperparameters; :data:`ETA` in the update
-    stands for it.
+    stands for it. ``rebuild`` is the optimizer's constructor taking its
+    :meth:`config` flattened (``rebuild(**options, **hyperparameters)``, set
+    by the catalogue's factories); :meth:`with_values` runs it on the new
+    values, so that they pass the constructor's own checks. It takes no part
+    in equality.
     """
 
     name: str
@@ -91,6 +94,7 @@ class Optimizer:
     reference: str = ""
     schedule_name: str = "constant"
     options: Mapping[str, object] = field(default_factory=dict)
+    rebuild: Callable[..., Optimizer] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         slots = tuple(self.slots)
@@ -149,16 +153,23 @@ class Optimizer:
         return glob, per
 
     def with_values(self, **values: float | None) -> Optimizer:
-        """This optimizer with some hyperparameters given new values (``lr=0.1``)."""
+        """This optimizer with some hyperparameters given new values (``lr=0.1``; None: bound at call time).
+
+        The values are checked by the optimizer's own constructor (:attr:`rebuild` on its config with them put in),
+        so that a value it refuses is refused here with its error line, rules that tie hyperparameters together
+        included (SGD's Nesterov momentum needs momentum > 0). The result keeps this optimizer's form: its
+        hyperparameters and slots, a value of 0 included. An Optimizer made without ``rebuild`` checks only that
+        each value is a finite real number.
+        """
         names = {h.name for h in self.hyperparameters}
         unknown = set(values) - names
         if unknown:
             raise ValueError(f"{self.name}: unknown hyperparameters {sorted(unknown)}; accepted: {', '.join(sorted(names))}")
-        for name, value in values.items():  # the ranges the constructors check (momentum ≥ 0, 0 ≤ β < 1, …)
-            check_hyperparameter_range(name, value)
+        if self.rebuild is not None:
+            self.rebuild(**self.options, **{**{h.name: h.value for h in self.hyperparameters}, **values})
         hyper = tuple(Hyperparameter(h.name, h.symbol, values.get(h.name, h.value)) for h in self.hyperparameters)
         return Optimizer(self.name, hyper, self.slots, self.update, self.global_update, self.learning_rate,
-                         self.title, self.reference, self.schedule_name, self.options)
+                         self.title, self.reference, self.schedule_name, self.options, self.rebuild)
 
     def config(self) -> dict[str, object]:
         """``{"name": …, "hyperparameters": {…}, "schedule": …}``: what a saved model stores to rebuild this optimizer."""

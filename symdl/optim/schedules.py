@@ -62,33 +62,34 @@ def constant(lr: float | None) -> Schedule:
     return Schedule("constant", ETA, (Hyperparameter("lr", ETA, lr),))
 
 
-def step(lr: float | None, step_size: int, gamma: float = 0.1) -> Schedule:
+def step(lr: float | None, step_size: int | None, gamma: float | None = 0.1) -> Schedule:
     """η(t) = η·γ^⌊(t−1)/s⌋: ``StepLR``. The exponent is written (t − 1 − ((t − 1) mod s))/s, exact for whole t and s:
-    a printed floor of the rounded quotient (t − 1)·(1/s) could land one step early."""
+    a printed floor of the rounded quotient (t − 1)·(1/s) could land one step early. None: given at call time."""
     check_learning_rate(lr)
     given: object = step_size
-    if (isinstance(given, (bool, np.bool_)) or not isinstance(given, numbers.Real) or not float(given).is_integer()
-            or given < 1):
+    if given is not None and (isinstance(given, (bool, np.bool_)) or not isinstance(given, numbers.Real)
+                              or not float(given).is_integer() or given < 1):
         raise ValueError(f"step_size: expected a positive whole number of steps, got {excerpt(step_size)}")
-    check_number("gamma", gamma, strict=True)
+    check_number("gamma", gamma, strict=True, allow_none=True)
     k = T - 1
     expr = ETA * GAMMA ** ((k - sp.Mod(k, STEP_SIZE)) / STEP_SIZE)
     hyper = (Hyperparameter("lr", ETA, lr), Hyperparameter("step_size", STEP_SIZE, step_size), Hyperparameter("gamma", GAMMA, gamma))
     return Schedule("step", expr, hyper)
 
 
-def exponential(lr: float | None, gamma: float) -> Schedule:
-    """η(t) = η·γ^(t−1): ``ExponentialLR``."""
+def exponential(lr: float | None, gamma: float | None) -> Schedule:
+    """η(t) = η·γ^(t−1): ``ExponentialLR``. None: given at call time."""
     check_learning_rate(lr)
-    check_number("gamma", gamma, strict=True)
+    check_number("gamma", gamma, strict=True, allow_none=True)
     return Schedule("exponential", ETA * GAMMA ** (T - 1), (Hyperparameter("lr", ETA, lr), Hyperparameter("gamma", GAMMA, gamma)))
 
 
-def cosine(lr: float | None, T_max: int, eta_min: float = 0.0) -> Schedule:  # noqa: N803 (PyTorch's keyword)
-    """η(t) = η_min + (η − η_min)(1 + cos(π(t−1)/T_max))/2: ``CosineAnnealingLR`` (its closed form)."""
+def cosine(lr: float | None, T_max: int | None, eta_min: float | None = 0.0) -> Schedule:  # noqa: N803 (PyTorch's keyword)
+    """η(t) = η_min + (η − η_min)(1 + cos(π(t−1)/T_max))/2: ``CosineAnnealingLR`` (its closed form). None: given at
+    call time."""
     check_learning_rate(lr)
-    check_number("T_max", T_max, strict=True)
-    check_number("eta_min", eta_min)
+    check_number("T_max", T_max, strict=True, allow_none=True)
+    check_number("eta_min", eta_min, allow_none=True)
     expr = ETA_MIN + (ETA - ETA_MIN) * (1 + sp.cos(sp.pi * (T - 1) / T_MAX)) / 2
     hyper = (Hyperparameter("lr", ETA, lr), Hyperparameter("T_max", T_MAX, T_max), Hyperparameter("eta_min", ETA_MIN, eta_min))
     return Schedule("cosine", expr, hyper)
