@@ -120,6 +120,12 @@ def test_graph_module_fit_with_two_inputs_and_targets_is_compiled_fit_bit_for_bi
     assert {f"{v}{o}_loss" for v in ("", "val_") for o in ("main", "aux")} <= set(ours.history)
     assert list(ours.history) == list(reference.history) and ours.history == reference.history
     assert same_weights(p, q) and same_weights(ours.state, reference.state)
+    # Keras' validation_data takes a list as it takes a tuple; anything else is one line, in both fits
+    listed = {**options, "validation": [Xs, Ys]}
+    assert module.fit(copy(start), Xs, Ys, **listed).history == compiled.fit(copy(start), Xs, Ys, **listed).history == ours.history
+    for fit in (module.fit, compiled.fit):
+        with pytest.raises(ValueError, match=r"^validation: expected a pair \(X_val, Y_val\), got \[1, 2, 3\]$"):
+            fit(copy(start), Xs, Ys, **{**options, "validation": [1, 2, 3]})
 
 
 def test_graph_module_fit_and_evaluate_take_a_list_and_refuse_a_wrong_number_of_arrays_in_one_line(tmp_path):
@@ -240,7 +246,8 @@ def test_the_status_bar_shows_on_a_terminal_or_when_asked_and_never_otherwise(ne
     ({"shuffle": 1}, "shuffle: expected True or False, got 1"),
     ({"patience": 2}, "monitor: 'val_loss' is not logged; logged: loss"),
     ({"verbose": 3}, "verbose: expected 'auto', 0, 1 or 2, got 3"),
-    ({"validation": [1, 2]}, "validation: expected a pair (X_val, Y_val)"),
+    ({"validation": [1, 2, 3]}, "validation: expected a pair (X_val, Y_val), got [1, 2, 3]"),
+    ({"validation": "ab"}, "validation: expected a pair (X_val, Y_val), got 'ab'"),
     ({"initial_epoch": 1, "epochs": 1}, "initial_epoch: 1 leaves no epoch to run (epochs=1)"),
     ({"stream": 5}, "stream: expected None (stderr) or a text stream with write() and flush(), such as sys.stdout or io.StringIO(), got 5"),
     ({"restore_best_weights": "no"}, "restore_best_weights: expected True or False, got 'no'"),

@@ -240,6 +240,13 @@ def check_history_keys(logged):
                          f"val_…); rename the output or the metric it comes from")
 
 
+def validation_pair(validation):
+    """(X_val, Y_val) from a tuple or a list of two (Keras' ``validation_data``, which takes both), else one error line."""
+    if type(validation) not in (tuple, list) or len(validation) != 2:
+        raise ValueError(f"validation: expected a pair (X_val, Y_val), got {excerpt(validation)}")
+    return tuple(validation)
+
+
 def monitor_mode(monitor):
     """"max" for an accuracy-like log key (acc, precision, recall, f1, auc in it), "min" for every other, and for every
     key ending in ``loss`` whatever its output is named (val_accel_loss, precision_head_loss): the side early stopping
@@ -262,8 +269,8 @@ def _check_fit(epochs, batch_size, seed, shuffle, initial_epoch, patience, monit
         raise ValueError(f"shuffle: expected True or False, got {excerpt(shuffle)}")
     if type(restore_best_weights) not in (bool, numpy.bool_):  # 'no' would count as true
         raise ValueError(f"restore_best_weights: expected True or False, got {excerpt(restore_best_weights)}")
-    if validation is not None and (type(validation) is not tuple or len(validation) != 2):
-        raise ValueError("validation: expected a pair (X_val, Y_val)")
+    if validation is not None:
+        validation_pair(validation)
     logged = ["loss", *(_FIT_OUTPUT_LOSSES[0] if _FIT_OUTPUT_LOSSES else ()), *keys]
     logged += [f"val_{k}" for k in logged] if validation is not None else []
     check_history_keys(logged)
@@ -287,7 +294,8 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
     _fit_check_batch_rows(_fit_sample_count(X), batch_size, _FIT_BATCH_NORM)
     _fit_check_labels(chosen, Y, "Y")
     if validation is not None:
-        Xv, Yv = _fit_arrange(validation[0], validation[1], "X_val, Y_val")
+        Xv, Yv = validation_pair(validation)
+        Xv, Yv = _fit_arrange(Xv, Yv, "X_val, Y_val")
         _fit_check_labels(chosen, Yv, "Y_val")
     stream = _fit_check_stream(stream)
     steps = -(-_fit_sample_count(X) // batch_size)
@@ -341,7 +349,7 @@ def _fit_loop(params, X, Y, state, extra, epochs, batch_size, metrics, validatio
 #: What symdl.export.module_fit copies into a module, in this order (the backend's copies come after).
 LOOP = (History, _fit_data_args, _fit_arrange, check_binary_targets, _fit_check_labels, _fit_loss_mean, _fit_output_losses, _fit_losses_kept, _fit_losses_add,
         _fit_losses_logs, _fit_forward, _fit_chosen_metrics, _fit_metrics_update, _fit_metrics_logs,
-        _fit_evaluate, _fit_step, check_finite_loss, check_batch_rows, check_history_keys, monitor_mode, _check_fit, _fit_loop)
+        _fit_evaluate, _fit_step, check_finite_loss, check_batch_rows, check_history_keys, validation_pair, monitor_mode, _check_fit, _fit_loop)
 
 
 # --- the backends' parameter copies (restore_best_weights) ---

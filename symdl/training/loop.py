@@ -26,6 +26,7 @@ from ..backends.runtime_fit import (
     check_batch_rows,
     check_finite_loss,
     check_history_keys,
+    validation_pair,
 )
 from ..excerpt import excerpt
 from .batches import (
@@ -233,7 +234,7 @@ def fit(
     batch_size: int = 32,
     state: Any = None,
     metrics: Sequence[object] | Mapping[str, object] = (),
-    validation: tuple[Any, Any] | None = None,
+    validation: tuple[Any, Any] | list[Any] | None = None,
     seed: int = 0,
     shuffle: bool = True,
     verbose: int | str = "auto",
@@ -253,7 +254,7 @@ def fit(
     state (default ``model.init_state(params)``). The logged loss is the mean of
     the batches' losses before their steps, weighted by batch size (Keras'); the
     metrics stream over the batches' predictions by ``forward`` before each
-    step; ``validation=(Xv, Yv)`` adds ``val_loss`` and ``val_<metric>`` in
+    step; ``validation=(Xv, Yv)`` (or ``[Xv, Yv]``, as Keras takes) adds ``val_loss`` and ``val_<metric>`` in
     inference mode (:func:`evaluate`). With several outputs (a graph),
     ``metrics`` is a list for every output with a data target or a dict by
     output name (a metric or a list), logged as ``<output>_<metric>``
@@ -280,9 +281,7 @@ def fit(
         raise ValueError(f"shuffle: expected True or False, got {excerpt(shuffle)}")
     shuffle = bool(shuffle)
     if validation is not None:
-        if not isinstance(validation, tuple) or len(validation) != 2:
-            raise ValueError("validation: expected a pair (X_val, Y_val)")
-        validation = _arranged(model, *validation, "X_val, Y_val")
+        validation = _arranged(model, *validation_pair(validation), "X_val, Y_val")
         _check_targets(model, validation[1], "Y_val")
         tracked.check_labels(validation[1], "Y_val", getattr(model, "target_names", None))
         _check_validation_row(model, params, X, Y, validation)
