@@ -156,9 +156,15 @@ def _mask_key(key):
 
 def _scalar_with(value, like):
     """``value`` (the step count or a real scalar of the optimizer state) put explicitly on the device of the array ``like``,
-    so that train_step transfers nothing from the host; ``value`` itself where ``like`` is traced or spans devices."""
+    so that train_step transfers nothing from the host; ``value`` itself where ``like`` is traced or spans devices.
+
+    Committed to that device only where ``like`` is: a committed count beside uncommitted parameters (``init_params()``
+    without a device) is another jit signature than the all-committed outputs of the first step, and train_step would
+    compile twice."""
     if isinstance(like, jax.core.Tracer) or len(like.devices()) != 1:
         return value
+    if not getattr(like, "committed", True):
+        return jax.device_put(value)  # on the default device, uncommitted, as ``like`` is
     return jax.device_put(value, next(iter(like.devices())))
 
 
