@@ -9,6 +9,9 @@ steps on varying mini-batches the parameters agree to rtol 1e-10 in float64.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -75,6 +78,25 @@ def _network(name: str, hyper: dict) -> symdl.Network:
     return symdl.Network(LAYERS, activation="tanh", loss="mse", optimizer=opt)
 
 
+@pytest.fixture(scope="module")
+def printed(tmp_path_factory) -> Callable[[str, dict, str], tuple[symdl.Network, ModuleType]]:
+    """``(network, module)``: the test network with optimizer ``name(**hyper)`` and its numpy, torch or JAX module,
+    printed and imported once for this file. Tests of the same network share it (its import and, for JAX, its jit
+    compilations): a printed module holds only constants, so no test sees another's calls."""
+    folder = tmp_path_factory.mktemp("printed")
+    made: dict[tuple[str, str, str], tuple[symdl.Network, ModuleType]] = {}
+
+    def printed(name: str, hyper: dict, backend: str) -> tuple[symdl.Network, ModuleType]:
+        key = (name, repr(sorted(hyper.items())), backend)
+        if key not in made:
+            network = _network(name, hyper)
+            source = network_module(network) if backend == "numpy" else network_module_source(network, backend)
+            made[key] = network, load_module(source, folder, f"net_{backend}_{name}_{len(made)}")
+        return made[key]
+
+    return printed
+
+
 def _reference(opt, params: dict[str, np.ndarray], grad_at) -> dict[str, np.ndarray]:
     """torch.optim over the batches, fed ``grad_at(params as numpy, X, Y)`` at its own parameters."""
     tensors = {k: torch.tensor(v, dtype=torch.float64) for k, v in params.items()}
@@ -122,12 +144,10 @@ def test_compiled_network_matches_torch_optim(name: str, hyper: dict) -> None:
 
 @pytest.mark.parametrize(("name", "hyper"), CASES[:-1], ids=[f"{n}-{h}" if h else n for n, h in CASES[:-1]])
 @pytest.mark.parametrize("backend", ["numpy", "jax", "torch"])
-def test_modules_match_torch_optim(tmp_path, backend: str, name: str, hyper: dict) -> None:
+def test_modules_match_torch_optim(printed, backend: str, name: str, hyper: dict) -> None:
     if backend == "jax":
         pytest.importorskip("jax")
-    network = _network(name, hyper)
-    source = network_module(network) if backend == "numpy" else network_module_source(network, backend)
-    module = load_module(source, tmp_path, f"net_{backend}_{name}")
+    network, module = printed(name, hyper, backend)
     start = network.compile().init(seed=1)
     if backend == "numpy":
         params = {k: v.copy() for k, v in start.items()}
@@ -212,15 +232,13 @@ def _numpy(value: object) -> np.ndarray:
 
 @pytest.mark.parametrize("backend", ["compiled", "numpy", "torch", "jax"])
 @pytest.mark.parametrize("bad", list(BAD_STATES))
-def test_bad_state_is_one_line_and_changes_nothing(tmp_path, backend: str, bad: str) -> None:
-    network = _network("adam", {})
+def test_bad_state_is_one_line_and_changes_nothing(printed, backend: str, bad: str) -> None:
     if backend == "compiled":
+        network = _network("adam", {})
         module = network.compile()
-    elif backend == "numpy":
-        module = load_module(network_module(network), tmp_path, "net_bad_numpy")
     else:
         pytest.importorskip(backend)
-        module = load_module(network_module_source(network, backend), tmp_path, f"net_bad_{backend}")
+        network, module = printed("adam", {}, backend)
     to = torch.tensor if backend == "torch" else np.array
     if backend == "jax":
         import jax.numpy as jnp
@@ -244,13 +262,12 @@ def test_bad_state_is_one_line_and_changes_nothing(tmp_path, backend: str, bad: 
 
 
 @pytest.mark.parametrize("backend", ["torch", "jax"])
-def test_missing_and_extra_keys_are_named_as_numpy_names_them(tmp_path, backend: str) -> None:
+def test_missing_and_extra_keys_are_named_as_numpy_names_them(printed, backend: str) -> None:
     """params and state with a key missing or one too many: the torch and JAX modules name the keys in the numpy
     module's words, for train_step and init_state alike."""
     pytest.importorskip(backend)
-    network = _network("adam", {})
-    reference = load_module(network_module(network), tmp_path, "net_keys_numpy")
-    module = load_module(network_module_source(network, backend), tmp_path, f"net_keys_{backend}")
+    network, reference = printed("adam", {}, "numpy")
+    _, module = printed("adam", {}, backend)
     if backend == "torch":
         to = torch.tensor
     else:

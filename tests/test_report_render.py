@@ -575,3 +575,29 @@ def test_a_sum_followed_by_another_term_is_closed_by_brackets_in_mathml_too():
            "<mi>i</mi></msub></mrow><mo>)</mo></mrow></mrow><mo>)</mo></mrow><mo>+</mo>" in text, text
     last = m * dy[0] - sp.Sum(dy[i], (i, 0, m - 1))  # a sum printed last needs none
     assert "<mo>(</mo><mrow><munderover>" not in mathml_math(Math(last)), mathml_math(Math(last))
+
+
+def test_a_plot_makes_its_pdf_only_when_read_or_pickled(tmp_path):
+    """A Markdown or HTML report never reads Plot.pdf (no PDF drawn); the LaTeX one does; a pickled plot carries bytes."""
+    import pickle
+
+    made = []
+
+    def make() -> bytes:
+        made.append(1)
+        return b"%PDF-1.4 figure"
+
+    def lazy() -> Report:
+        section = Section(key="f", title="f", kind="formula", plot=Plot("<svg/>", "f and f'", pdf=make))
+        return Report(title="t", sections=(section,))
+
+    write_report(lazy(), tmp_path / "report", formats=("md", "html"))
+    assert made == []
+    report = lazy()
+    write_report(report, tmp_path / "report", formats=("tex",))
+    assert made == [1] and (tmp_path / "report" / "figures" / "f.pdf").read_bytes() == b"%PDF-1.4 figure"
+    plot = report.sections[0].plot
+    assert plot is not None and plot.pdf == b"%PDF-1.4 figure" and made == [1]  # made once
+    again = pickle.loads(pickle.dumps(lazy().sections[0].plot))
+    assert made == [1, 1] and again._pdf == b"%PDF-1.4 figure" and again == plot and hash(again) == hash(plot)
+    assert Plot("<svg/>", "f and f'", pdf=b"other") != plot

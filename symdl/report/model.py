@@ -15,8 +15,9 @@ matplotlib from numbers, whose text labels the plotting code itself sets.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from ..rulebook.step import Math, Step
 
@@ -35,17 +36,45 @@ class Check:
     detail: str = ""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False, eq=False)
 class Plot:
     """A picture of the item: SVG text from matplotlib (Agg backend), its caption (plain text) and the same figure as PDF.
 
     ``pdf`` (a one-page PDF, empty when not made) is what the LaTeX document
     includes with ``\\includegraphics``; without it the TeX shows the caption only.
+    It may be given as a function that makes the bytes: then they are made the
+    first time :attr:`pdf` is read (only the LaTeX document reads it, so a
+    Markdown or HTML report never draws a PDF), or when the plot is pickled.
+    Two plots are equal when their SVG, caption and PDF bytes are.
     """
 
     svg: str
     caption: str
-    pdf: bytes = field(default=b"", repr=False)
+    _pdf: bytes | Callable[[], bytes] = field(repr=False)
+
+    def __init__(self, svg: str, caption: str, pdf: bytes | Callable[[], bytes] = b"") -> None:
+        object.__setattr__(self, "svg", svg)
+        object.__setattr__(self, "caption", caption)
+        object.__setattr__(self, "_pdf", pdf)
+
+    @property
+    def pdf(self) -> bytes:
+        """The figure as a one-page PDF (``b""`` when not made), made now if it was left to be made on demand."""
+        if callable(self._pdf):
+            object.__setattr__(self, "_pdf", self._pdf())
+        return cast(bytes, self._pdf)
+
+    def _key(self) -> tuple[str, str, bytes]:
+        return self.svg, self.caption, self.pdf
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Plot) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __reduce__(self) -> tuple[type[Plot], tuple[str, str, bytes]]:
+        return Plot, self._key()  # the PDF as bytes: the function that makes it need not pickle
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ the proofs show equal to it. Checks are the measured results of
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, cast
@@ -41,7 +42,9 @@ def _plot(r: Rule | VectorRule) -> Plot:
         what += f", with {values.fixed}"
     if values.kinks:
         what += "; at each kink (dotted line) open circles mark the one-sided derivatives and the filled circle the value returned"
-    return Plot(figure_svg(fig), f"{r.name if r.kind != 'formula' else 'The formula'}: {what}.", pdf=figure_pdf(fig))
+    # The PDF only when the LaTeX document asks for it (from this figure, so the same bytes as drawn at once).
+    return Plot(figure_svg(fig), f"{r.name if r.kind != 'formula' else 'The formula'}: {what}.",
+                pdf=functools.partial(figure_pdf, fig))
 
 
 def _key(text: str) -> str:
