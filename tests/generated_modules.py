@@ -4,16 +4,20 @@ top-level packages it imports, and ruff's verdict on a folder of them."""
 from __future__ import annotations
 
 import ast
+import atexit
+import hashlib
 import importlib.util
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-__all__ = ["assert_ruff_clean", "imported_packages", "load_module"]
+__all__ = ["assert_ruff_clean", "imported_packages", "load_module", "network_module"]
 
 
 def load_module(source: str, folder: Path, name: str) -> ModuleType:
@@ -24,6 +28,31 @@ def load_module(source: str, folder: Path, name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+_NETWORK_MODULES: dict[tuple, ModuleType] = {}
+_FOLDER: list[Path] = []
+
+
+def network_module(layers: Sequence[int], backend: str, dtype: str, **options: object) -> ModuleType:
+    """The module ``network_module_source(symdl.Network(layers, **options), backend, dtype)`` loaded once per process.
+
+    Test files that print the same network share the module (the printing and, for JAX, the jitted functions' compiles).
+    ``options`` are keyword values whose ``repr`` determines them (names, numbers, dicts of them, and built-in optimizers,
+    whose repr lists every hyperparameter): they and ``layers``, ``backend`` and ``dtype`` are the key.
+    """
+    import symdl
+    from symdl.export.network_modules import network_module_source
+
+    key = (tuple(layers), backend, dtype, repr(sorted(options.items())))
+    if key not in _NETWORK_MODULES:
+        if not _FOLDER:
+            _FOLDER.append(Path(tempfile.mkdtemp(prefix="symdl-test-modules-")))
+            atexit.register(shutil.rmtree, _FOLDER[0], ignore_errors=True)
+        name = f"net_{backend}_{dtype}_{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}"
+        source = network_module_source(symdl.Network(list(layers), **options), backend, dtype)
+        _NETWORK_MODULES[key] = load_module(source, _FOLDER[0], name)
+    return _NETWORK_MODULES[key]
 
 
 def imported_packages(tree: ast.AST) -> set[str]:

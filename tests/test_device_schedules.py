@@ -61,6 +61,23 @@ def _module(folder, name: str, optimizer, kind: str = "net", dtype: str = "float
     return load_module(text, folder, name)
 
 
+_SCHEDULED: dict[tuple[str, str], object] = {}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return tmp_path_factory.mktemp("device_schedules")
+
+
+def _scheduled(folder, name: str, kind: str = "net"):
+    """The float64 torch module with Adam on schedule ``name`` (lr at call time for min_max), printed once for the
+    meta, torch.compile and JAX tests."""
+    if (name, kind) not in _SCHEDULED:
+        optimizer = symdl.optim.adam(lr=_schedule(name, None if name == "min_max" else 0.01))
+        _SCHEDULED[name, kind] = _module(folder, f"scheduled_{name}_{kind}", optimizer, kind)
+    return _SCHEDULED[name, kind]
+
+
 def _data(kind: str, dtype=torch.float64, device="cpu") -> list:
     rng = np.random.default_rng(4)
     widths = (2, 2, 1, 1) if kind == "graph" else (3, 2)  # inputs, then targets
@@ -75,10 +92,10 @@ def _on_device(state: dict, device="cpu") -> dict:
 
 
 @pytest.mark.parametrize("name", sorted(EXPRESSIONS))
-def test_a_custom_schedule_steps_on_meta_with_a_device_count(tmp_path, name):
+def test_a_custom_schedule_steps_on_meta_with_a_device_count(folder, name):
     """No values on meta: a printed min(), max() or conditional of the count would fail reading it back."""
     lr = None if name == "min_max" else 0.01  # lr given at call time: a Python number beside the count's tensors
-    mod = _module(tmp_path, f"meta_{name}", symdl.optim.adam(lr=_schedule(name, lr)))
+    mod = _scheduled(folder, name)
     params = mod.init_params(0, device="meta")
     state = _on_device(mod.init_state(params), "meta")
     held = state["t"]
@@ -88,11 +105,11 @@ def test_a_custom_schedule_steps_on_meta_with_a_device_count(tmp_path, name):
 
 
 @pytest.mark.parametrize(("name", "kind"), [*((n, "net") for n in sorted(EXPRESSIONS)), ("warmup_rsqrt", "graph"), ("numbers", "graph")])
-def test_a_custom_schedule_with_a_device_count_compiles_once_with_the_python_counts_numbers(tmp_path, name, kind, monkeypatch):
+def test_a_custom_schedule_with_a_device_count_compiles_once_with_the_python_counts_numbers(folder, name, kind, monkeypatch):
     import torch._dynamo.testing
 
     lr = None if name == "min_max" else 0.01
-    mod = _module(tmp_path, f"compiled_{name}_{kind}", symdl.optim.adam(lr=_schedule(name, lr)), kind)
+    mod = _scheduled(folder, name, kind)
     monkeypatch.setitem(sys.modules, mod.__name__, mod)
     params = mod.init_params(0)
     state = mod.init_state(params)
@@ -153,13 +170,13 @@ def test_the_device_spelling_of_a_schedule_is_its_python_value(t, warmup):
 
 
 @pytest.mark.parametrize("name", sorted(EXPRESSIONS))
-def test_a_jitted_jax_step_traces_the_count_through_the_schedule_with_the_torch_python_counts_numbers(tmp_path, name):
+def test_a_jitted_jax_step_traces_the_count_through_the_schedule_with_the_torch_python_counts_numbers(tmp_path, folder, name):
     """JAX traces the count under jax.jit: its Min/Max/Piecewise print as jnp.minimum/maximum/where (no Python branch
     on a tracer); float64 steps equal the torch module's with a Python count."""
     jax = pytest.importorskip("jax")
     lr = None if name == "min_max" else 0.01
     optimizer = symdl.optim.adam(lr=_schedule(name, lr))
-    reference = _module(tmp_path, f"jax_reference_{name}", optimizer)
+    reference = _scheduled(folder, name)
     extra = [0.01] if lr is None else []
     params = reference.init_params(0)
     state = reference.init_state(params)

@@ -14,7 +14,7 @@ import copy
 
 import numpy as np
 import pytest
-from generated_modules import load_module
+from generated_modules import load_module, network_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_mixed_precision import TOLERANCE, array, data, numpy
@@ -38,14 +38,11 @@ def folder(tmp_path_factory):
 
 
 def module(folder, backend: str, dtype: str, **options):
-    key = (backend, dtype, *sorted((k, repr(v)) for k, v in options.items()))
-    if key not in _CACHE:
-        if "optimizer" in options:
-            options = {**options, "optimizer": symdl.optimizer(options["optimizer"], **OPTIMIZERS[options["optimizer"]])}
-        net = symdl.Network([4, 16, 16, 2], activation="tanh", loss="mse", **options)
-        name = f"layers_{backend}_{dtype}_{abs(hash(key))}"
-        _CACHE[key] = load_module(network_module_source(net, backend, dtype), folder, name)
-    return _CACHE[key]
+    """The module of [4, 16, 16, 2] tanh/mse with ``options``, printed once per process (without options: the
+    test_mixed_precision "tanh-mse" module)."""
+    if "optimizer" in options:
+        options = {**options, "optimizer": symdl.optimizer(options["optimizer"], **OPTIMIZERS[options["optimizer"]])}
+    return network_module([4, 16, 16, 2], backend, dtype, activation="tanh", loss="mse", **options)
 
 
 def whole(grads: dict) -> np.ndarray:

@@ -14,13 +14,10 @@ import sys
 
 import numpy as np
 import pytest
-from generated_modules import load_module
+from generated_modules import network_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_mixed_precision import array, data, numpy
-
-import symdl
-from symdl.export.network_modules import network_module_source
 
 torch = pytest.importorskip("torch")
 jax = pytest.importorskip("jax")
@@ -31,7 +28,6 @@ LOW = ("bfloat16", "float16")
 #: float32's unit roundoff: one rounding of the sum data + penalty, in each module
 U32 = 2.0**-24
 FLOAT16_MAX = 65504.0
-_CACHE: dict[tuple, object] = {}
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +36,12 @@ def folder(tmp_path_factory):
 
 
 def module(folder, backend: str, dtype: str, penalty: str | None = None, lam: float = 100.0, optimizer: str | None = None):
-    key = (backend, dtype, penalty, lam, optimizer)
-    if key not in _CACHE:
-        options: dict[str, object] = {"penalty": penalty, "penalty_params": {"lam": lam}} if penalty else {}
-        if optimizer:
-            options["optimizer"] = optimizer
-        net = symdl.Network([4, 16, 16, 2], activation="tanh", loss="mse", **options)
-        _CACHE[key] = load_module(network_module_source(net, backend, dtype), folder, f"penalty_{backend}_{dtype}_{abs(hash(key))}")
-    return _CACHE[key]
+    """The module of [4, 16, 16, 2] tanh/mse, printed once per process (without a penalty or an optimizer: the
+    test_mixed_precision "tanh-mse" module)."""
+    options: dict[str, object] = {"penalty": penalty, "penalty_params": {"lam": lam}} if penalty else {}
+    if optimizer:
+        options["optimizer"] = optimizer
+    return network_module([4, 16, 16, 2], backend, dtype, activation="tanh", loss="mse", **options)
 
 
 def penalty_gradient(penalty: str, lam: float, W: np.ndarray) -> np.ndarray:

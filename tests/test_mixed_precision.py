@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from generated_modules import load_module
+from generated_modules import load_module, network_module
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,13 +26,13 @@ LOW = ("bfloat16", "float16")
 # ‖g_low − g_float32‖ / ‖g_float32‖ over the whole gradient (every parameter's), smooth activations, as docs/codegen.md
 # "Mixed precision" states: about 25 (bfloat16) and 40 (float16) units of roundoff; the median is about one.
 TOLERANCE = {"bfloat16": 0.1, "float16": 0.02}
-NETWORKS = {
-    "tanh-mse": lambda: symdl.Network([4, 16, 16, 2], activation="tanh", loss="mse"),
-    "tanh-ce": lambda: symdl.Network([4, 16, 3], activation="tanh", loss="softmax_cross_entropy"),
-    "relu-ce": lambda: symdl.Network([4, 16, 3], activation="relu", loss="softmax_cross_entropy"),
-    "identity-mse": lambda: symdl.Network([2, 2], activation="identity", loss="mse"),
+#: symdl.Network(layers, **options) of each name
+NETWORKS: dict[str, tuple[list[int], dict[str, str]]] = {
+    "tanh-mse": ([4, 16, 16, 2], {"activation": "tanh", "loss": "mse"}),
+    "tanh-ce": ([4, 16, 3], {"activation": "tanh", "loss": "softmax_cross_entropy"}),
+    "relu-ce": ([4, 16, 3], {"activation": "relu", "loss": "softmax_cross_entropy"}),
+    "identity-mse": ([2, 2], {"activation": "identity", "loss": "mse"}),
 }
-_CACHE: dict[tuple[str, str, str], object] = {}
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +41,9 @@ def folder(tmp_path_factory):
 
 
 def module(folder, net: str, backend: str, dtype: str):
-    key = (net, backend, dtype)
-    if key not in _CACHE:
-        _CACHE[key] = load_module(network_module_source(NETWORKS[net](), backend, dtype), folder, "_".join(key).replace("-", "_"))
-    return _CACHE[key]
+    """The module of NETWORKS[net], printed once per process (test_mixed_layers and test_mixed_penalty share it)."""
+    layers, options = NETWORKS[net]
+    return network_module(layers, backend, dtype, **options)
 
 
 def array(backend: str, values: np.ndarray):
