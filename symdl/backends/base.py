@@ -14,14 +14,13 @@ Each backend is one subclass in one module, registered by
 from __future__ import annotations
 
 import importlib.util
-import inspect
 import re
-import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
+from ..codegen.module_text import dedented_source
 from .runtime_keys import check_keys
 
 __all__ = ["Backend", "emit_functions", "keys_block"]
@@ -32,7 +31,7 @@ def emit_functions(*functions: Callable[..., Any], names: Mapping[str, str] | No
 
     ``names`` renames whole identifiers (``{"_dtype": "_param_dtype"}``), outside attribute access.
     """
-    text = "\n\n\n".join(textwrap.dedent(inspect.getsource(f)).strip("\n") for f in functions) + "\n"
+    text = "\n\n\n".join(dedented_source(f).strip("\n") for f in functions) + "\n"
     for old, new in (names or {}).items():
         text = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, text)
     return text

@@ -8,6 +8,7 @@ one function of what was printed from SymPy: same input, byte-identical text.
 from __future__ import annotations
 
 import ast
+import functools
 import inspect
 import re
 import sys
@@ -17,7 +18,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from ..excerpt import excerpt
 from .simplex import threshold_helpers
 
-__all__ = ["function_source", "helper_source", "module_docstring", "module_source", "renamed_kernel", "unannotated_source"]
+__all__ = ["dedented_source", "function_source", "helper_source", "module_docstring", "module_source", "renamed_kernel",
+           "unannotated_source"]
+
+
+@functools.cache
+def dedented_source(obj: Callable | type) -> str:
+    """``textwrap.dedent(inspect.getsource(obj))``, read once per process: the runtime helpers are symdl's own functions,
+    copied into every module printed, and ``inspect.getsource`` tokenizes their file each time it is asked."""
+    return textwrap.dedent(inspect.getsource(obj))
+
 
 def helper_source(function: Callable, names: Mapping[str, str]) -> str:
     """The source of ``function`` as a module-level helper: identifiers renamed per ``names``, ``np`` spelt ``numpy``.
@@ -25,7 +35,7 @@ def helper_source(function: Callable, names: Mapping[str, str]) -> str:
     The text is symdl's own source, comments and all; only whole identifiers
     are renamed, and the result must still compile.
     """
-    source = textwrap.dedent(inspect.getsource(function))
+    source = dedented_source(function)
     for old, new in {"np": "numpy", **names}.items():
         source = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, source)
     compile(source, f"<symdl helper {function.__name__}>", "exec")
@@ -71,13 +81,19 @@ def unannotated_source(obj: Callable | type, names: Mapping[str, str]) -> str:
 
     symdl's modules say ``from __future__ import annotations``; a generated module does not, and must not
     import what the annotations name (``TextIO``, ``Any``). Only the annotations' text is cut: comments,
-    docstrings and layout stay as written.
+    docstrings and layout stay as written. Computed once per (obj, names) in a process: every module printed copies
+    the same helpers.
     """
-    text = textwrap.dedent(inspect.getsource(obj)).encode()
+    return _unannotated_source(obj, tuple(names.items()))
+
+
+@functools.cache
+def _unannotated_source(obj: Callable | type, names: tuple[tuple[str, str], ...]) -> str:
+    text = dedented_source(obj).encode()
     for start, end, replacement in sorted(_annotation_spans(ast.parse(text), text), reverse=True):
         text = text[:start] + replacement + text[end:]
     source = text.decode()
-    for old, new in {"np": "numpy", **names}.items():
+    for old, new in {"np": "numpy", **dict(names)}.items():
         source = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, source)
     compile(source, f"<symdl helper {getattr(obj, '__name__', 'source')}>", "exec")
     return source
