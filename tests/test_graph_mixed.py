@@ -156,10 +156,13 @@ def as_array(backend: str, values: np.ndarray, dtype: str = "float32"):
     return jnp.asarray(values, dtype=getattr(jnp, dtype))
 
 
-def batch(mod, seed: int, rows: int) -> list[np.ndarray]:
-    """Inputs with |x| in [0.5, 1.5] (a divisor stays away from 0), targets in [-1, 1], in the order the module takes them."""
+def batch(mod, seed: int, rows: int, one_hot: bool = False) -> list[np.ndarray]:
+    """Inputs with |x| in [0.5, 1.5] (a divisor stays away from 0), targets in [-1, 1] (one_hot: one-hot rows, the
+    class probabilities a softmax cross-entropy takes), in the order the module takes them."""
     rng = np.random.default_rng(seed)
     inputs = [rng.uniform(0.5, 1.5, (rows, w)) * rng.choice([-1, 1], (rows, w)) for _, w in mod._INPUTS]
+    if one_hot:
+        return inputs + [np.eye(w)[rng.integers(0, w, rows)] for _, w in mod._TARGETS]
     return inputs + [rng.uniform(-1, 1, (rows, w)) for _, w in mod._TARGETS]
 
 
@@ -172,29 +175,39 @@ def copied(backend: str, params: dict) -> dict:
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("dtype", LOW)
 @pytest.mark.parametrize("name", ["residual", "multi_io", "formula", "noisy", "auxiliary", "stopped", "gated", "reconstructing"])
 @settings(max_examples=3, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), rows=st.integers(1, 12))
-def test_gradients_within_the_documented_tolerance(folder, backend, dtype, name, seed, rows):
-    low, full = module(folder, name, backend, dtype), module(folder, name, backend, "float32")
-    params = low.init_params(seed % 1000)
-    assert all(str(p.dtype).endswith("float32") for p in params.values())
-    arrays = [as_array(backend, a) for a in batch(low, seed, rows)]
-    masks = {"seed": seed % 1000} if hasattr(low, "masks") else {}
-    loss, grads = low.loss_and_grad(params, *arrays, **masks)
+@given(seed=st.integers(0, 2**31 - 1), rows=st.sampled_from((1, 5, 12)))
+def test_gradients_within_the_documented_tolerance(folder, backend, name, seed, rows):
+    """Both low dtypes on each example against one float32 module's values. The rows from a fixed set (one row, a few,
+    the most, as st.integers(1, 12) drew them: nothing in a module depends on the row count but its shapes): each JAX
+    module compiles once per row count, and an example whose row count came before compiles nothing."""
+    full = module(folder, name, backend, "float32")
+    params = full.init_params(seed % 1000)
+    # stopped's softmax cross-entropy on one-hot targets: on rows off the simplex (Σy ≠ 1, y < 0, which
+    # CompiledGraph's validate_targets refuses) its output gradient p·Σy − y can cancel to a few percent of its terms,
+    # below float16's documented 2% (seed=215294, rows=1 on JAX: 2.7%)
+    arrays = [as_array(backend, a) for a in batch(full, seed, rows, one_hot=name == "stopped")]
+    masks = {"seed": seed % 1000} if hasattr(full, "masks") else {}
     loss32, grads32 = full.loss_and_grad(copied(backend, params), *arrays, **masks)
-    assert all(str(g.dtype).endswith("float32") for g in grads.values()) and str(loss.dtype).endswith("float32")
-    g, g32 = whole(grads), whole(grads32)
-    assert abs(float(loss) - float(loss32)) <= TOLERANCE[dtype] * abs(float(loss32)) + 1e-6
-    if not np.isfinite(g).all():
-        # float16's documented overflow: a value times _LOSS_SCALE = 2**10 above 65504, i.e. one above 64 unscaled (an
-        # intermediate dC/dh can exceed every parameter's gradient); it shows as non-finite, never as a wrong number
-        assert dtype == "float16" and np.abs(g32).max() > 16
-        return
-    assert np.linalg.norm(g - g32) <= TOLERANCE[dtype] * np.linalg.norm(g32) + 1e-6
-    out = low.forward(params, *arrays[:len(low._INPUTS)])
-    assert all(str(o.dtype).endswith(dtype) for o in (out if isinstance(out, tuple) else (out,)))
+    g32 = whole(grads32)
+    for dtype in LOW:
+        low = module(folder, name, backend, dtype)
+        drawn = low.init_params(seed % 1000)
+        assert all(str(p.dtype).endswith("float32") for p in drawn.values())
+        assert drawn.keys() == params.keys() and all(np.array_equal(numpy(drawn[k]), numpy(params[k])) for k in params)
+        loss, grads = low.loss_and_grad(drawn, *arrays, **masks)
+        assert all(str(g.dtype).endswith("float32") for g in grads.values()) and str(loss.dtype).endswith("float32")
+        g = whole(grads)
+        assert abs(float(loss) - float(loss32)) <= TOLERANCE[dtype] * abs(float(loss32)) + 1e-6, dtype
+        if not np.isfinite(g).all():
+            # float16's documented overflow: a value times _LOSS_SCALE = 2**10 above 65504, i.e. one above 64 unscaled (an
+            # intermediate dC/dh can exceed every parameter's gradient); it shows as non-finite, never as a wrong number
+            assert dtype == "float16" and np.abs(g32).max() > 16
+            continue
+        assert np.linalg.norm(g - g32) <= TOLERANCE[dtype] * np.linalg.norm(g32) + 1e-6, dtype
+        out = low.forward(drawn, *arrays[:len(low._INPUTS)])
+        assert all(str(o.dtype).endswith(dtype) for o in (out if isinstance(out, tuple) else (out,)))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -599,26 +612,32 @@ def test_an_input_target_reaches_the_loss_unrounded(folder, backend, dtype, seed
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("dtype", LOW)
 @settings(max_examples=5, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), rows=st.integers(4, 64))
-def test_batchnorm_gradients_within_the_documented_tolerance(folder, backend, dtype, seed, rows):
+@given(seed=st.integers(0, 2**31 - 1), rows=st.sampled_from((4, 16, 64)))
+def test_batchnorm_gradients_within_the_documented_tolerance(folder, backend, seed, rows):
     """normed (one BatchNorm used twice) against the float32 module, TOLERANCE as for every graph. From 4 rows: at 2 or
     3 a feature's rows can lie closer together than the low dtype resolves (x̂'s error is about u·|x|/σ), measured up
-    to 0.87 (bfloat16, 2 rows); from 4 rows the largest of 100 seeds per size was 0.046 (bfloat16), 0.0057 (float16)."""
-    low, full = module(folder, "normed", backend, dtype), module(folder, "normed", backend, "float32")
-    params = low.init_params(seed % 1000)
-    arrays = [as_array(backend, a) for a in batch(low, seed, rows)]
-    loss, grads = low.loss_and_grad(params, *arrays)
+    to 0.87 (bfloat16, 2 rows); from 4 rows the largest of 100 seeds per size was 0.046 (bfloat16), 0.0057 (float16).
+    Both low dtypes on each example against one float32 module's values; the rows from a fixed set (the fewest, a
+    few, the most as st.integers(4, 64) drew them) so that each JAX module compiles once per row count."""
+    full = module(folder, "normed", backend, "float32")
+    params = full.init_params(seed % 1000)
+    arrays = [as_array(backend, a) for a in batch(full, seed, rows)]
     loss32, grads32 = full.loss_and_grad(copied(backend, params), *arrays)
-    assert str(loss.dtype).endswith("float32") and all(str(g.dtype).endswith("float32") for g in grads.values())
-    assert abs(float(loss) - float(loss32)) <= TOLERANCE[dtype] * abs(float(loss32))
-    g, g32 = whole(grads), whole(grads32)
-    if not np.isfinite(g).all():  # float16's documented overflow (as in test_gradients_within_the_documented_tolerance)
-        assert dtype == "float16" and np.abs(g32).max() > 16
-        return
-    assert np.linalg.norm(g - g32) <= TOLERANCE[dtype] * np.linalg.norm(g32)
-    assert str(low.forward(params, arrays[0]).dtype).endswith(dtype)
+    g32 = whole(grads32)
+    for dtype in LOW:
+        low = module(folder, "normed", backend, dtype)
+        drawn = low.init_params(seed % 1000)
+        assert drawn.keys() == params.keys() and all(np.array_equal(numpy(drawn[k]), numpy(params[k])) for k in params)
+        loss, grads = low.loss_and_grad(drawn, *arrays)
+        assert str(loss.dtype).endswith("float32") and all(str(g.dtype).endswith("float32") for g in grads.values())
+        assert abs(float(loss) - float(loss32)) <= TOLERANCE[dtype] * abs(float(loss32)), dtype
+        g = whole(grads)
+        if not np.isfinite(g).all():  # float16's documented overflow (as in test_gradients_within_the_documented_tolerance)
+            assert dtype == "float16" and np.abs(g32).max() > 16
+            continue
+        assert np.linalg.norm(g - g32) <= TOLERANCE[dtype] * np.linalg.norm(g32), dtype
+        assert str(low.forward(drawn, arrays[0]).dtype).endswith(dtype)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
