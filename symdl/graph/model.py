@@ -188,8 +188,12 @@ class Model:
     def equations(self, training: bool = True, forms: Forms | None = None, mutation: str | None = None) -> GraphEquations:
         """The graph's forward equations and generalised backprop (:func:`symdl.graph.equations.derive`)."""
         from .equations import derive
+        from .forms import LibraryForms
 
-        key = ("eqs", training, mutation) if forms is None else None
+        # LibraryForms holds nothing but output_form: its equations are cached as the default forms' (a module printed
+        # for each backend and dtype derives the graph once)
+        key = (("eqs", training, mutation) if forms is None
+               else ("eqs", training, mutation, forms.output_form) if type(forms) is LibraryForms else None)
         if key is not None and key in self._cache:
             return self._cache[key]  # type: ignore[return-value]
         eqs = derive(self, training=training, forms=forms, mutation=mutation)
