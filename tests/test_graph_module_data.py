@@ -89,8 +89,10 @@ def forms(arrays: list, names: tuple[str, ...], aliases: tuple) -> list:
     return out
 
 
-def draw_data(data: st.DataObject, graph) -> tuple[list, list]:
-    m = data.draw(st.integers(1, 5), label="m")
+def draw_data(data: st.DataObject, graph, backend: str) -> tuple[list, list]:
+    # JAX compiles each entry point once per batch size: its m from a fixed set (one row, two, the most), so that the
+    # 8 examples share compiles; the forms are arranged before jax.jit, whatever m (numpy and torch draw every m)
+    m = data.draw(st.sampled_from((1, 2, 5)) if backend == "jax" else st.integers(1, 5), label="m")
     xs = [data.draw(arrays(np.float64, (m, int(w)), elements=_values)) for w in graph.input_widths]
     ys = [data.draw(arrays(np.float64, (m, int(w)), elements=_values)) for w in graph.target_widths]
     return xs, ys
@@ -103,7 +105,7 @@ def draw_data(data: st.DataObject, graph) -> tuple[list, list]:
 def test_every_form_gives_the_numbers_of_the_arrays_one_by_one_and_of_the_compiled_graph(backend, name, data,
                                                                                           tmp_path_factory) -> None:
     mod, graph, conv = loaded(backend, name, tmp_path_factory)
-    xs, ys = draw_data(data, graph)
+    xs, ys = draw_data(data, graph, backend)
     seed = data.draw(st.integers(0, 2**31 - 1), label="seed")
     reference = graph.init(seed)
     params = {k: conv(v) for k, v in reference.items()}
