@@ -354,7 +354,7 @@ def _kernel_text(expr: sp.Expr, args: tuple[sp.Symbol, ...], reduce_sum: bool) -
     name = _UNNAMED
     taken: set[str] = {"numpy", "_t", "_as_float", "_finish"}
     names = [_python_name(s, i, taken) for i, s in enumerate(args)]
-    renamed = expr.xreplace({s: sp.Symbol(n, real=True) for s, n in zip(args, names)})
+    renamed = expr.xreplace({s: t for s, n in zip(args, names) if (t := sp.Symbol(n, real=True)) != s})  # unchanged names: no rebuild
     # erf/erfc as their numpy pieces before CSE (|x|, the clamps and erfc|x| computed once), and before
     # printable turns Φ's exact 1/√2 into a float (erfc_form splits e^{−x²/2} exactly only for a rational square).
     guarded = guard_branches(stable_conditions(renamed))
