@@ -155,7 +155,7 @@ def fit_blocks(backend: Backend, seeded: bool, train_arguments: tuple[str, ...],
         *(unannotated_source(getattr(batches, name), {**_BATCH_NAMES, "excerpt": "_excerpt"}) for name in _BATCH_NAMES),
         *(unannotated_source(getattr(progress, name), {**_PROGRESS_NAMES, "excerpt": "_excerpt"}) for name in _PROGRESS_NAMES),
         emit_functions(*LOOP, names={"excerpt": "_excerpt", **{name: f"_fit_{name}" for name in (
-            "check_finite_loss", "check_batch_rows", "check_history_keys", "check_binary_targets", "monitor_mode")}}),
+            "check_finite_loss", "check_batch_rows", "check_history_keys", "check_binary_targets", "monitor_mode", "validation_pair")}}),
         *copies,
         function_source("fit", f"params, X, Y, *, epochs=1, batch_size=32, {', '.join(given)}, {_OPTIONS}", doc, body),
         function_source("evaluate", "params, X, Y, *, metrics=None, batch_size=1024",
